@@ -1,0 +1,82 @@
+# ZeroG build. `make` builds build/zerog; `make run` runs an example job; `make test` runs the
+# whole suite (installing what is missing first); `make test SAN=1` runs it under ASan+UBSan;
+# `make bench` measures. Build outputs go to build/ (build/san/ with SAN=1).
+
+CC      ?= cc
+SAN     ?=
+BUILD   := build$(if $(SAN),/san)
+LUA     ?= lua5.4
+
+DEPS_STAMP := build/.deps-ok
+PKG_CFLAGS  = $(shell pkg-config --cflags lua5.4 2>/dev/null)
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+OPT     := $(if $(SAN),-O1 $(SANFLAGS),-O2)
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -fPIC $(WARN) $(OPT) $(EXTRA_CFLAGS)
+CPPFLAGS = -Ihost -I$(BUILD)/gen $(PKG_CFLAGS)
+LDFLAGS := $(if $(SAN),$(SANFLAGS))
+LIBS    := -l:liblua5.4-cjson.a -llua5.4 -luuid -lm
+
+LIB_SRC := $(filter-out host/cli/%,$(wildcard host/*.c))
+LUA_SRC := $(shell find lua -name '*.lua' | sort)
+GEN_SRC := $(BUILD)/gen/lua_modules.c
+LIB_OBJ := $(patsubst host/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(BUILD)/obj/lua_modules.o
+CLI_OBJ := $(patsubst host/%.c,$(BUILD)/obj/%.o,$(wildcard host/cli/*.c))
+C_TESTS := $(patsubst spec/c/%.c,$(BUILD)/spec/%,$(wildcard spec/c/test_*.c))
+
+.PHONY: all deps run test check-lua bench clean lint fmt
+all: $(BUILD)/zerog $(BUILD)/libzerog.a $(BUILD)/spec/zerog_spec.so $(C_TESTS)
+
+$(DEPS_STAMP): deps/install
+	@./deps/install
+	@mkdir -p build && touch $@
+
+deps: $(DEPS_STAMP)
+
+$(GEN_SRC): host/tools/embed_lua.lua $(LUA_SRC) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(LUA) host/tools/embed_lua.lua $@ lua $(LUA_SRC)
+
+$(BUILD)/obj/lua_modules.o: $(GEN_SRC) host/lua_modules.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: host/%.c $(wildcard host/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libzerog.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/zerog: $(CLI_OBJ) $(BUILD)/libzerog.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libzerog.a $(LIBS)
+
+# The Lua module the busted specs drive the host through (a client of the public API only).
+# Debian's liblua5.4-cjson.a is not PIC, so shared objects link the shared cjson library.
+$(BUILD)/spec/zerog_spec.so: spec/support/host_module.c $(BUILD)/libzerog.a host/zerog.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $< $(BUILD)/libzerog.a $(LDFLAGS) -llua5.4-cjson -luuid -lm
+
+$(BUILD)/spec/test_%: spec/c/test_%.c spec/c/check.h $(BUILD)/libzerog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -Ispec/c -o $@ $< $(BUILD)/libzerog.a $(LDFLAGS) $(LIBS)
+
+run: $(BUILD)/zerog
+	$(BUILD)/zerog run jobs/waste_time.lua '{"delay": 5}'
+
+test: all
+	@BUILD=$(BUILD) SAN=$(SAN) spec/run
+
+bench: $(BUILD)/zerog
+	@BUILD=$(BUILD) spec/bench/run
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	  --suppress=missingIncludeSystem -Ihost host
+	clang-tidy -quiet host/*.c host/cli/*.c -- $(CPPFLAGS) -std=c11 -D_POSIX_C_SOURCE=200809L
+
+fmt:
+	clang-format -i host/*.c host/*.h host/cli/*.c spec/c/*.c spec/c/*.h spec/support/*.c
+
+clean:
+	rm -rf build

@@ -1,0 +1,207 @@
+/* bindings: the zerog.core module, the thin C functions through which the Lua runtime reaches
+ * the host: the store, the queue, time, ids, logging and progress. Each is a closure whose
+ * upvalue is the host, so two hosts never share anything. Backend failures are raised as Lua
+ * errors starting with "store: "; the expected outcomes (absent, cas mismatch) are return values. */
+#include <lauxlib.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uuid/uuid.h>
+
+#include "clock.h"
+#include "host_internal.h"
+
+static zg_host *host_of(lua_State *L) { return lua_touserdata(L, lua_upvalueindex(1)); }
+
+static int raise_store(lua_State *L, const zg_error *err)
+{
+    return luaL_error(L, "store: %s", err->msg);
+}
+
+/* load(key) -> JSON text | nil */
+static int core_load(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    char *json = NULL;
+    zg_error err = {0};
+    int rc = h->store->ops->load(h->store, luaL_checkstring(L, 1), &json, &err);
+    if (rc == ZG_ENOTFOUND) return lua_pushnil(L), 1;
+    if (rc != ZG_OK) return raise_store(L, &err);
+    lua_pushstring(L, json);
+    free(json);
+    return 1;
+}
+
+/* save(key, {name = json, ...}, expected_cas) -> cas | nil, stored_cas */
+static int core_save(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    const char *key = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    lua_Integer expected = luaL_checkinteger(L, 3);
+    size_t n = 0;
+    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) n++;
+    /* the arrays live in a userdata so a Lua error cannot leak them */
+    const char **names = lua_newuserdatauv(L, 2 * (n ? n : 1) * sizeof(char *), 0);
+    const char **values = names + n;
+    size_t i = 0;
+    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "save: fields must map names to JSON text");
+        names[i] = lua_tostring(L, -2);
+        values[i++] = lua_tostring(L, -1);
+    }
+    int64_t cas = 0;
+    zg_error err = {0};
+    int rc = h->store->ops->save(h->store, key, n, names, values, expected, &cas, &err);
+    if (rc == ZG_ECAS) {
+        lua_pushnil(L);
+        lua_pushinteger(L, cas);
+        return 2;
+    }
+    if (rc != ZG_OK) return raise_store(L, &err);
+    lua_pushinteger(L, cas);
+    return 1;
+}
+
+/* append(key, list, entry, stamp_field, stamp, count_field?) -> prev_cas, cas | nil */
+static int core_append(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    int64_t prev = 0, cas = 0;
+    zg_error err = {0};
+    int rc = h->store->ops->append(h->store, luaL_checkstring(L, 1), luaL_checkstring(L, 2),
+                                   luaL_checkstring(L, 3), luaL_checkstring(L, 4),
+                                   luaL_checkstring(L, 5), luaL_optstring(L, 6, NULL), &prev, &cas,
+                                   &err);
+    if (rc == ZG_ENOTFOUND) return lua_pushnil(L), 1;
+    if (rc != ZG_OK) return raise_store(L, &err);
+    lua_pushinteger(L, prev);
+    lua_pushinteger(L, cas);
+    return 2;
+}
+
+/* expire(key, seconds) */
+static int core_expire(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    zg_error err = {0};
+    int rc = h->store->ops->expire(h->store, luaL_checkstring(L, 1),
+                                   (int64_t)luaL_checknumber(L, 2), &err);
+    if (rc != ZG_OK && rc != ZG_ENOTFOUND) return raise_store(L, &err);
+    return 0;
+}
+
+static int64_t seconds_to_ms(lua_State *L, int arg)
+{
+    lua_Number s = luaL_checknumber(L, arg);
+    luaL_argcheck(L, s >= 0 && s < 1e12, arg, "seconds out of range");
+    return (int64_t)llround(s * 1000.0);
+}
+
+/* put(queue, body, priority, delay_seconds, ttr_seconds) -> id */
+static int core_put(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    const char *queue = luaL_checkstring(L, 1);
+    luaL_argcheck(L, strlen(queue) < ZG_NAME_LEN, 1, "queue name too long");
+    int64_t id = 0;
+    zg_error err = {0};
+    int rc = h->queue->ops->put(h->queue, queue, luaL_checkstring(L, 2), luaL_checkinteger(L, 3),
+                                seconds_to_ms(L, 4), seconds_to_ms(L, 5), &id, &err);
+    if (rc != ZG_OK) return raise_store(L, &err);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+/* Renews the running job's reservation; quiet when there is none. Returns 1 if renewed. */
+static int renew_reservation(zg_host *h, const char *uuid)
+{
+    if (!h->current.active || (uuid && strcmp(uuid, h->current.uuid) != 0)) return 0;
+    zg_error err = {0};
+    return h->queue->ops->touch(h->queue, h->current.message_id, h->current.reservation, &err) ==
+           ZG_OK;
+}
+
+/* touch(uuid) -> renewed? */
+static int core_touch(lua_State *L)
+{
+    lua_pushboolean(L, renew_reservation(host_of(L), luaL_checkstring(L, 1)));
+    return 1;
+}
+
+/* sleep(seconds): sleeps, renewing the running job's reservation every second. */
+static int core_sleep(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    int64_t left = seconds_to_ms(L, 1);
+    while (left > 0) {
+        int64_t chunk = left < 1000 ? left : 1000;
+        zg_clock_sleep_ms(chunk);
+        left -= chunk;
+        renew_reservation(h, NULL);
+    }
+    return 0;
+}
+
+static int core_uuid4(lua_State *L)
+{
+    uuid_t id;
+    char text[ZG_UUID_LEN];
+    uuid_generate_random(id);
+    uuid_unparse_lower(id, text);
+    lua_pushstring(L, text);
+    return 1;
+}
+
+static int core_now(lua_State *L)
+{
+    char text[40];
+    zg_clock_iso8601(text, sizeof text);
+    lua_pushstring(L, text);
+    return 1;
+}
+
+/* log(level, logId, msg) */
+static int core_log(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    static const char *const levels[] = {"info", "warning", "error", NULL};
+    int level = luaL_checkoption(L, 1, "info", levels);
+    if (h->cfg.log) h->cfg.log(h->cfg.log_ud, level, luaL_checkstring(L, 2), luaL_checkstring(L, 3));
+    return 0;
+}
+
+/* progress(uuid, completeness, event?) */
+static int core_progress(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    if (h->cfg.progress)
+        h->cfg.progress(h->cfg.progress_ud, luaL_checkstring(L, 1), luaL_checknumber(L, 2),
+                        luaL_optstring(L, 3, NULL));
+    return 0;
+}
+
+static const luaL_Reg core_functions[] = {
+    {"load", core_load},   {"save", core_save},   {"append", core_append},
+    {"expire", core_expire}, {"put", core_put},   {"touch", core_touch},
+    {"sleep", core_sleep}, {"uuid4", core_uuid4}, {"now", core_now},
+    {"log", core_log},     {"progress", core_progress}, {NULL, NULL}};
+
+static int open_core(lua_State *L)
+{
+    lua_newtable(L);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    luaL_setfuncs(L, core_functions, 1);
+    return 1;
+}
+
+void zg_bindings_open(zg_host *h)
+{
+    lua_State *L = h->L;
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushlightuserdata(L, h);
+    lua_pushcclosure(L, open_core, 1);
+    lua_setfield(L, -2, "zerog.core");
+    lua_pop(L, 1);
+}

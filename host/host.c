@@ -1,0 +1,277 @@
+/* host: the public API (zerog.h) over the host handle: creation, script loading, submitting,
+ * stepping the engine, and reading jobs. The Lua side decides (zerog.api); this file moves
+ * arguments and results across and carries out queue decisions. */
+#include <lauxlib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host_internal.h"
+
+void zg_config_init(zg_config *cfg) { memset(cfg, 0, sizeof *cfg); }
+
+void zg_free(void *p) { free(p); }
+
+int zg_errcode(const zg_host *h) { return h->err.code; }
+
+const char *zg_errstr(const zg_host *h) { return h->err.msg; }
+
+static void clear_error(zg_host *h)
+{
+    h->err.code = ZG_OK;
+    h->err.msg[0] = '\0';
+}
+
+/* Opens the backends named by the store URL. */
+static int open_backends(zg_host *h)
+{
+    const char *url = h->store_url;
+    if (strcmp(url, "mem://") == 0 || strcmp(url, "mem:") == 0) {
+        h->store = zg_store_mem_new();
+        h->queue = zg_queue_mem_new();
+        if (!h->store || !h->queue) return zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+        return ZG_OK;
+    }
+    return zg_fail(&h->err, ZG_EINVAL, "unsupported store URL %s (expected mem://)", url);
+}
+
+zg_host *zg_host_new(const zg_config *cfg)
+{
+    zg_host *h = calloc(1, sizeof *h);
+    if (!h) return NULL;
+    if (cfg) h->cfg = *cfg;
+    else zg_config_init(&h->cfg);
+    h->store_url = strdup(h->cfg.store && *h->cfg.store ? h->cfg.store : "mem://");
+    if (!h->store_url) {
+        free(h);
+        return NULL;
+    }
+    h->cfg.store = h->store_url;
+    h->api_ref = LUA_NOREF;
+    if (open_backends(h) == ZG_OK) zg_runtime_open(h);
+    return h;
+}
+
+void zg_host_free(zg_host *h)
+{
+    if (!h) return;
+    zg_runtime_close(h);
+    if (h->store) h->store->ops->close(h->store);
+    if (h->queue) h->queue->ops->close(h->queue);
+    free(h->store_url);
+    free(h);
+}
+
+/* Refuses calls on a host whose creation failed, keeping its original error. */
+static int usable(zg_host *h)
+{
+    if (!h->L || h->api_ref == LUA_NOREF) {
+        if (h->err.code == ZG_OK) zg_fail(&h->err, ZG_ESTORE, "the host failed to start");
+        return 0;
+    }
+    clear_error(h);
+    return 1;
+}
+
+static void copy_name(char *out, const char *name)
+{
+    if (out) snprintf(out, ZG_NAME_LEN, "%s", name ? name : "");
+}
+
+static int load_script(zg_host *h, const char *fn, const char *path, const char *source,
+                       char type_out[ZG_NAME_LEN])
+{
+    if (!usable(h)) return h->err.code;
+    lua_pushstring(h->L, path);
+    if (source) lua_pushstring(h->L, source);
+    else lua_pushnil(h->L);
+    int rc = zg_runtime_call(h, fn, 2, 1);
+    if (rc != ZG_OK) return rc;
+    copy_name(type_out, lua_tostring(h->L, -1));
+    lua_pop(h->L, 1);
+    return ZG_OK;
+}
+
+int zg_load_file(zg_host *h, const char *path, char type_out[ZG_NAME_LEN])
+{
+    return load_script(h, "load", path, NULL, type_out);
+}
+
+int zg_load_string(zg_host *h, const char *path, const char *source, char type_out[ZG_NAME_LEN])
+{
+    return load_script(h, "load", path, source, type_out);
+}
+
+int zg_check_file(zg_host *h, const char *path, char type_out[ZG_NAME_LEN])
+{
+    return load_script(h, "check", path, NULL, type_out);
+}
+
+int zg_submit(zg_host *h, const char *job_type, const char *params_json,
+              const zg_submit_opts *opts, char uuid_out[ZG_UUID_LEN])
+{
+    if (!usable(h)) return h->err.code;
+    lua_State *L = h->L;
+    lua_pushstring(L, job_type);
+    lua_pushstring(L, params_json ? params_json : "");
+    if (opts && opts->delay > 0) lua_pushnumber(L, opts->delay);
+    else lua_pushnil(L);
+    if (opts && opts->ttr > 0) lua_pushnumber(L, opts->ttr);
+    else lua_pushnil(L);
+    if (opts && opts->has_priority) lua_pushinteger(L, opts->priority);
+    else lua_pushnil(L);
+    int rc = zg_runtime_call(h, "submit", 5, 1);
+    if (rc != ZG_OK) return rc;
+    snprintf(uuid_out, ZG_UUID_LEN, "%s", lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return ZG_OK;
+}
+
+/* Pushes the loaded types' queue names into names[] (strings owned by the Lua stack entry left
+ * on top); returns how many. */
+static size_t loaded_queues(zg_host *h, const char **names, size_t max)
+{
+    if (zg_runtime_call(h, "queues", 0, 1) != ZG_OK) {
+        lua_pushnil(h->L);
+        return 0;
+    }
+    size_t n = 0;
+    for (lua_Integer i = 1; n < max && lua_rawgeti(h->L, -1, i) == LUA_TSTRING; i++) {
+        names[n++] = lua_tostring(h->L, -1);
+        lua_pop(h->L, 1);
+    }
+    lua_pop(h->L, 1); /* the nil or non-string that ended the loop */
+    return n;
+}
+
+static void push_message(lua_State *L, const zg_message *m)
+{
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, m->id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, m->body);
+    lua_setfield(L, -2, "body");
+    lua_pushstring(L, m->queue);
+    lua_setfield(L, -2, "queue");
+    lua_pushinteger(L, m->reserves);
+    lua_setfield(L, -2, "reserves");
+    lua_pushinteger(L, m->timeouts);
+    lua_setfield(L, -2, "timeouts");
+    lua_pushinteger(L, m->releases);
+    lua_setfield(L, -2, "releases");
+}
+
+/* Carries out the engine's decision on the message; a lapsed reservation is reported. */
+static int apply_decision(zg_host *h, const zg_message *m, const char *action, double delay)
+{
+    zg_error err = {0};
+    int rc;
+    if (strcmp(action, "release") == 0)
+        rc = h->queue->ops->release(h->queue, m->id, m->reservation, (int64_t)(delay * 1000), &err);
+    else rc = h->queue->ops->remove(h->queue, m->id, m->reservation, &err);
+    if (rc != ZG_OK) return zg_fail(&h->err, rc, "settling job %s: %s", m->body, err.msg);
+    return ZG_OK;
+}
+
+static int run_message(zg_host *h, zg_message *m, zg_step_result *out)
+{
+    lua_State *L = h->L;
+    h->current.active = 1;
+    h->current.message_id = m->id;
+    h->current.reservation = m->reservation;
+    snprintf(h->current.uuid, sizeof h->current.uuid, "%s", m->body);
+    push_message(L, m);
+    int rc = zg_runtime_call(h, "process", 1, 3);
+    h->current.active = 0;
+    snprintf(out->uuid, sizeof out->uuid, "%s", m->body);
+    if (rc != ZG_OK) {
+        /* the engine itself failed (e.g. the store): keep the message for a later try */
+        zg_error keep = h->err;
+        apply_decision(h, m, "release", 30);
+        h->err = keep;
+        return rc;
+    }
+    const char *action = lua_tostring(L, -3);
+    double delay = lua_tonumber(L, -2);
+    int finished = lua_isinteger(L, -1);
+    out->result_code = finished ? (int)lua_tointeger(L, -1) : -1;
+    out->delay = delay;
+    out->outcome = strcmp(action, "release") == 0 ? ZG_STEP_REQUEUED
+                   : finished                     ? ZG_STEP_FINISHED
+                                                  : ZG_STEP_DROPPED;
+    rc = apply_decision(h, m, action, delay);
+    lua_pop(L, 3);
+    return rc;
+}
+
+int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
+            zg_step_result *out)
+{
+    if (!usable(h)) return h->err.code;
+    memset(out, 0, sizeof *out);
+    const char *names[64];
+    if (n == 0) {
+        n = loaded_queues(h, names, 64);
+        queues = names;
+    } else lua_pushnil(h->L); /* keeps the stack shape the same on both paths */
+    zg_message m = {0};
+    zg_error err = {0};
+    int rc = n ? h->queue->ops->reserve(h->queue, queues, n, timeout_ms, &m, &err)
+               : zg_fail(&err, ZG_ETIMEDOUT, "no job types are loaded");
+    lua_pop(h->L, 1);
+    if (rc != ZG_OK) {
+        h->err = err;
+        return rc;
+    }
+    rc = run_message(h, &m, out);
+    zg_message_clear(&m);
+    return rc;
+}
+
+static const char *const view_names[] = {"progress", "info", "data", "dump"};
+
+int zg_read(zg_host *h, zg_view view, const char *uuid, char **json)
+{
+    *json = NULL;
+    if (!usable(h)) return h->err.code;
+    if ((unsigned)view > ZG_VIEW_DUMP) return zg_fail(&h->err, ZG_EINVAL, "unknown view");
+    lua_pushstring(h->L, view_names[view]);
+    lua_pushstring(h->L, uuid);
+    int rc = zg_runtime_call(h, "read", 2, 1);
+    if (rc != ZG_OK) return rc;
+    *json = strdup(lua_tostring(h->L, -1));
+    lua_pop(h->L, 1);
+    return *json ? ZG_OK : zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+}
+
+int zg_queues(zg_host *h, char **json)
+{
+    *json = NULL;
+    if (!usable(h)) return h->err.code;
+    int rc = zg_runtime_call(h, "queues_json", 0, 1);
+    if (rc != ZG_OK) return rc;
+    *json = strdup(lua_tostring(h->L, -1));
+    lua_pop(h->L, 1);
+    return *json ? ZG_OK : zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+}
+
+int zg_queue_counts_get(zg_host *h, const char *queue, zg_queue_counts *out)
+{
+    if (!usable(h)) return h->err.code;
+    return h->queue->ops->counts(h->queue, queue, out, &h->err);
+}
+
+int zg_message_stats_get(zg_host *h, int64_t id, zg_message_stats *out)
+{
+    if (!usable(h)) return h->err.code;
+    return h->queue->ops->stats(h->queue, id, out, &h->err);
+}
+
+int zg_kick(zg_host *h, const char *queue, int64_t *count)
+{
+    if (!usable(h)) return h->err.code;
+    int64_t moved = 0;
+    int rc = h->queue->ops->kick(h->queue, queue, &moved, &h->err);
+    if (count) *count = moved;
+    return rc;
+}

@@ -1,0 +1,117 @@
+/* runtime: a host's Lua VM. It opens the standard libraries, makes the embedded Lua runtime
+ * (lua/) and the C bindings requirable, loads zerog.api, and calls into it with errors turned
+ * into ZG_E* codes on the host handle. */
+#include <lauxlib.h>
+#include <lua-cjson.h>
+#include <lualib.h>
+#include <string.h>
+
+#include "host_internal.h"
+#include "lua_modules.h"
+
+static int load_embedded(lua_State *L)
+{
+    const zg_lua_module *m = lua_touserdata(L, lua_upvalueindex(1));
+    if (luaL_loadbuffer(L, m->source, m->size, m->chunkname) != LUA_OK) return lua_error(L);
+    lua_pushstring(L, m->name);
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+static void preload_embedded(lua_State *L)
+{
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    for (const zg_lua_module *m = zg_lua_modules; m->name; m++) {
+        lua_pushlightuserdata(L, (void *)m);
+        lua_pushcclosure(L, load_embedded, 1);
+        lua_setfield(L, -2, m->name);
+    }
+    lua_pushcfunction(L, luaopen_cjson);
+    lua_setfield(L, -2, "cjson");
+    lua_pop(L, 1);
+}
+
+static int open_api(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushstring(L, "zerog.api");
+    lua_call(L, 1, 1);
+    return 1;
+}
+
+int zg_runtime_open(zg_host *h)
+{
+    lua_State *L = luaL_newstate();
+    if (!L) return zg_fail(&h->err, ZG_ENOMEM, "out of memory creating the Lua VM");
+    h->L = L;
+    luaL_openlibs(L);
+    preload_embedded(L);
+    zg_bindings_open(h);
+    lua_pushcfunction(L, open_api);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        zg_fail(&h->err, ZG_ESCRIPT, "loading the Lua runtime: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return h->err.code;
+    }
+    h->api_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return ZG_OK;
+}
+
+void zg_runtime_close(zg_host *h)
+{
+    if (h->L) lua_close(h->L);
+    h->L = NULL;
+}
+
+static int traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (!msg) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
+        else msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+static int code_of_kind(const char *kind)
+{
+    static const struct {
+        const char *kind;
+        int code;
+    } kinds[] = {{"invalid", ZG_EINVAL},     {"script", ZG_ESCRIPT}, {"not_found", ZG_ENOTFOUND},
+                 {"store", ZG_ESTORE},       {"cas", ZG_ECAS},       {"unknown_type", ZG_ENOTFOUND},
+                 {"job", ZG_EJOB}};
+    for (size_t i = 0; kind && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(kinds[i].kind, kind) == 0) return kinds[i].code;
+    return ZG_EJOB;
+}
+
+int zg_runtime_call(zg_host *h, const char *fn, int nargs, int nres)
+{
+    lua_State *L = h->L;
+    int base = lua_gettop(L) - nargs;
+    lua_pushcfunction(L, traceback);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, h->api_ref);
+    lua_getfield(L, -1, fn);
+    lua_remove(L, -2);
+    lua_rotate(L, base + 1, 2); /* traceback and fn below the arguments */
+    int want = nres < 3 ? 3 : nres;
+    if (lua_pcall(L, nargs, want, base + 1) != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        int code = msg && strstr(msg, "store: ") ? ZG_ESTORE : ZG_EJOB;
+        zg_fail(&h->err, code, "%s", msg ? msg : "(no message)");
+        lua_settop(L, base);
+        return code;
+    }
+    if (lua_isnil(L, base + 2)) {
+        const char *msg = lua_tostring(L, base + 4);
+        zg_fail(&h->err, code_of_kind(lua_tostring(L, base + 3)), "%s", msg ? msg : "(no message)");
+        lua_settop(L, base);
+        return h->err.code;
+    }
+    lua_settop(L, base + 1 + want);
+    lua_remove(L, base + 1); /* the traceback handler */
+    lua_settop(L, base + nres);
+    return ZG_OK;
+}

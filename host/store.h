@@ -1,0 +1,47 @@
+/* store: the interface every document store implements (in-memory now, Redis next).
+ *
+ * A job document is kept as named fields, each holding JSON text, plus a cas counter and
+ * append-only lists (events, warnings, errors). Keeping the lists apart means appending an entry
+ * costs the same however long the list is, and a save never rewrites them. `load` returns the
+ * whole document assembled as one JSON object: its fields, "cas", and every list. Every operation
+ * is atomic with respect to every other on the same key. */
+#ifndef ZG_STORE_H
+#define ZG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct zg_store zg_store;
+
+/* The lists every document has, in the order load writes them. */
+extern const char *const zg_store_lists[3];
+
+typedef struct zg_store_ops {
+    /* *json receives the document (malloc'd, the caller frees it); ZG_ENOTFOUND if absent. */
+    int (*load)(zg_store *s, const char *key, char **json, zg_error *err);
+    /* Writes n fields when the stored cas equals `expected` (0: the key must not exist, and the
+     * document is created with empty lists). Success bumps the cas into *cas. On a mismatch
+     * returns ZG_ECAS with *cas set to the stored cas (0 when the key does not exist). */
+    int (*save)(zg_store *s, const char *key, size_t n, const char *const *names,
+                const char *const *values, int64_t expected, int64_t *cas, zg_error *err);
+    /* Appends `entry` (JSON text) to list `list`, sets field `stamp_field` to `stamp` (JSON),
+     * adds 1 to the integer field `count_field` when it is not NULL, and bumps the cas.
+     * *prev_cas is the cas before, *cas after: a caller whose copy had prev_cas is current.
+     * ZG_ENOTFOUND when the document does not exist. */
+    int (*append)(zg_store *s, const char *key, const char *list, const char *entry,
+                  const char *stamp_field, const char *stamp, const char *count_field,
+                  int64_t *prev_cas, int64_t *cas, zg_error *err);
+    /* Deletes the document after `seconds` (0: keeps it forever again). */
+    int (*expire)(zg_store *s, const char *key, int64_t seconds, zg_error *err);
+    void (*close)(zg_store *s);
+} zg_store_ops;
+
+struct zg_store {
+    const zg_store_ops *ops;
+};
+
+zg_store *zg_store_mem_new(void);
+
+#endif

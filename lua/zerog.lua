@@ -1,0 +1,46 @@
+--- zerog: the module job scripts require (`local zerog = require "zerog"`).
+local core = require "zerog.core"
+local errors = require "zerog.errors"
+local registry = require "zerog.registry"
+local Job = require "zerog.job"
+
+local M = {
+  NO_RESULT = Job.NO_RESULT,
+  INTERNAL_ERROR = Job.INTERNAL_ERROR,
+  ErrorContinue = errors.ErrorContinue,
+  ErrorFinish = errors.ErrorFinish,
+  WarningContinue = errors.WarningContinue,
+  WarningFinish = errors.WarningFinish,
+  CasError = errors.CasError,
+  json = require "cjson",
+  BaseJob = Job,
+  make_key = Job.make_key,
+}
+
+--- The job stored under uuid as a separate instance, or nil when there is none.
+function M.get_job(uuid)
+  return (registry.load_job(uuid))
+end
+
+--- A new, unsaved job of a loaded type; raises on an unknown type or bad params.
+-- Save and enqueue it to run it: `local j = zerog.make_job("t", {...}); j:save(); j:enqueue()`.
+function M.make_job(job_type, params)
+  local job, why = registry.make_job(job_type, params)
+  if not job then error(why, 2) end
+  return job
+end
+
+--- The host's log, with the job's logId when a job is given as first argument.
+M.log = {}
+for _, level in ipairs { "info", "warning", "error" } do
+  M.log[level] = function(...)
+    local parts = table.pack(...)
+    for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+    core.log(level, "", table.concat(parts, " ", 1, parts.n))
+  end
+end
+
+--- Sleeps for the given seconds (fractions allowed) while the host keeps the job's reservation.
+M.sleep = core.sleep
+
+return M

@@ -1,0 +1,113 @@
+--- zerog.engine: ZeroG's base worker. Given a reserved queue message, it loads the job, runs it,
+-- and settles the outcome: the result recorded, or a requeue with a delay. The C side reserves the
+-- message and carries out the returned decision ("delete" or "release" with a delay in seconds).
+local core = require "zerog.core"
+local codec = require "zerog.codec"
+local errors = require "zerog.errors"
+local registry = require "zerog.registry"
+local Job = require "zerog.job"
+
+local M = {}
+
+M.MAX_RESERVES_UNLOADABLE = 3
+M.MAX_TIMEOUTS_UNLOADABLE = 2
+M.DEFAULT_RETENTION = 7 * 24 * 3600
+
+--- Reads what run() returned: `code, delay`, `{code, delay}`, a numeric string, or anything else
+-- (200). Returns the result code and the requeue delay (nil for the default).
+function M.interpret(a, b)
+  if type(a) == "table" then
+    if #a == 0 then return 200 end
+    a, b = a[1], a[2]
+  end
+  if type(a) == "string" then a = tonumber(a) end
+  if type(a) ~= "number" then return 200 end
+  local code = codec.to_integer(a) or 200
+  if type(b) ~= "number" or b < 0 then b = nil end
+  return code, b
+end
+
+local function finish(job, code)
+  job:update_attrs { running = false, resultCode = code, completeness = 1.0 }
+  local retention = job.RETENTION or M.DEFAULT_RETENTION
+  if retention > 0 then core.expire(job:key(), retention) end
+  return "delete", 0, code
+end
+
+--- After an error: requeue (continue_running() says -1) or finish with what it says.
+local function after_error(job)
+  local ok, verdict = pcall(job.continue_running, job)
+  if not ok then
+    job:record_error(Job.INTERNAL_ERROR, "continue_running failed: " .. tostring(verdict))
+    verdict = Job.INTERNAL_ERROR
+  end
+  verdict = codec.to_integer(verdict) or Job.INTERNAL_ERROR
+  if verdict == Job.NO_RESULT then
+    job:record_event("Error - restarting")
+    job:update_attrs { running = false }
+    return "release", job.RETRY_DELAY
+  end
+  job:record_event("Error - finished")
+  return finish(job, verdict)
+end
+
+local function traceback(e)
+  if errors.kind_of(e) then return e end
+  return debug.traceback(tostring(e), 2)
+end
+
+--- Settles a run: ok plus what run() returned or raised.
+local function settle(job, ok, a, b)
+  if ok then
+    local code, delay = M.interpret(a, b)
+    if code == Job.NO_RESULT then
+      job:update_attrs { running = false }
+      return "release", delay or job.REQUEUE_DELAY
+    end
+    return finish(job, code)
+  end
+  local kind = errors.kind_of(a)
+  if kind == errors.ErrorFinish or kind == errors.WarningFinish then
+    job:record_event("Error - finished")
+    local code = job.resultCode ~= Job.NO_RESULT and job.resultCode or a.code or Job.INTERNAL_ERROR
+    return finish(job, code)
+  end
+  if kind ~= errors.ErrorContinue and kind ~= errors.WarningContinue then
+    job:record_error(Job.INTERNAL_ERROR, tostring(a), a)
+  end
+  return after_error(job)
+end
+
+--- A job found with running = true was killed mid-run. Returns a decision when it must not
+-- run again, nil when it restarts.
+local function recover_killed(job)
+  job:record_error(Job.INTERNAL_ERROR, "job was killed while running (found running when reserved)")
+  local verdict = codec.to_integer(job:continue_running()) or Job.INTERNAL_ERROR
+  if verdict == Job.NO_RESULT then
+    job:record_event("Killed - Restarting")
+    return nil
+  end
+  job:record_event("Killed - Finished")
+  return finish(job, verdict)
+end
+
+--- Processes one reserved message {id, body, reserves, timeouts, releases, queue}.
+-- Returns action ("delete" | "release"), delay in seconds, and the result code when finished.
+function M.process(msg)
+  local job = registry.load_job(msg.body)
+  if not job then
+    if msg.reserves > M.MAX_RESERVES_UNLOADABLE or msg.timeouts > M.MAX_TIMEOUTS_UNLOADABLE then
+      return "delete", 0
+    end
+    return "release", Job.RETRY_DELAY
+  end
+  if job.resultCode ~= Job.NO_RESULT then return "delete", 0, job.resultCode end
+  if job.running then
+    local action, delay, code = recover_killed(job)
+    if action then return action, delay, code end
+  end
+  job:update_attrs { running = true }
+  return settle(job, xpcall(job.run, traceback, job))
+end
+
+return M

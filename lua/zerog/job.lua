@@ -1,0 +1,326 @@
+--- zerog.job: BaseJob, the prototype of every job instance (ZeroG's zerog.jobs.base.BaseJob).
+--
+-- An instance is a table holding the document's fields; its metatable is the job type's class
+-- (the table the script returned), whose metatable is BaseJob. Every method that changes the job
+-- writes through the store with compare-and-swap: whole-document saves check the cas, field
+-- updates reload and retry on a collision, and list entries (events, warnings, errors) are
+-- appended atomically without rewriting the document.
+local core = require "zerog.core"
+local codec = require "zerog.codec"
+local schema = require "zerog.schema"
+local errors = require "zerog.errors"
+
+local Job = {
+  DOCUMENT_TYPE = "zerog_job",
+  SCHEMA_VERSION = "1.0",
+  MAX_ERRORS = 3,
+  QUEUE_NAME = "zerog_jobs",
+  RETRY_DELAY = 30,
+  REQUEUE_DELAY = 10,
+  TTR = 60,
+  PRIORITY = 1024,
+  NO_RESULT = -1,
+  INTERNAL_ERROR = 500,
+  UPDATE_RETRIES = 10,
+}
+Job.__index = Job
+
+local function make_key(uuid) return "zerog_job_" .. tostring(uuid) end
+Job.make_key = make_key
+
+local function fields_of(self)
+  return getmetatable(self).__zerog.fields
+end
+
+--- Which field names a job of this type persists, and each one's type.
+local function field_type(self, name)
+  local base = schema.BASE_BY_NAME[name]
+  if base then return base.type, base.list end
+  for _, f in ipairs(fields_of(self)) do
+    if f.name == name then return f.type end
+  end
+end
+
+--- Builds a new, unsaved instance of class from validated field values.
+function Job.new(class, values)
+  local now = core.now()
+  local uuid = core.uuid4()
+  local self = {
+    documentType = Job.DOCUMENT_TYPE, jobType = class.JOB_TYPE,
+    schemaVersion = tostring(class.SCHEMA_VERSION),
+    createdAt = now, updatedAt = now, cas = 0, uuid = uuid,
+    logId = class.JOB_TYPE .. "_" .. uuid,
+    queueName = class.QUEUE_NAME, queueKwargs = {}, queueJobId = -1,
+    events = codec.array(), warnings = codec.array(), errors = codec.array(),
+    running = false, errorCount = 0, completeness = 0.0, tickcount = 0.0, tickval = 0.001,
+    resultCode = Job.NO_RESULT,
+  }
+  for k, v in pairs(values) do self[k] = v end
+  return setmetatable(self, class)
+end
+
+--- Sets the instance's fields from a decoded document, restoring integers and arrays.
+local function apply_document(self, doc)
+  for name, v in pairs(doc) do
+    local ftype = field_type(self, name)
+    if ftype then self[name] = schema.restore(ftype, v) end
+  end
+  for _, list in ipairs { "events", "warnings", "errors" } do
+    self[list] = codec.array(self[list] or {})
+  end
+end
+Job._apply_document = apply_document
+
+function Job:key() return make_key(self.uuid) end
+
+--- The document as plain values: every base field, cas, the lists and the SCHEMA fields.
+function Job:dump()
+  local out = { cas = self.cas }
+  for _, f in ipairs(schema.BASE) do out[f.name] = self[f.name] end
+  for _, f in ipairs(fields_of(self)) do
+    local v = self[f.name]
+    if v == nil then v = codec.null end
+    out[f.name] = v
+  end
+  return out
+end
+
+function Job:dumps() return codec.encode(self:dump()) end
+
+--- Encodes the named fields for the store: a table name -> JSON text.
+local function encode_fields(self, names)
+  local out = {}
+  for _, name in ipairs(names) do
+    local v = self[name]
+    if v == nil then v = codec.null end
+    out[name] = codec.encode(v)
+  end
+  return out
+end
+
+local function scalar_names(self)
+  local names = {}
+  for _, f in ipairs(schema.BASE) do
+    if not f.list then names[#names + 1] = f.name end
+  end
+  for _, f in ipairs(fields_of(self)) do names[#names + 1] = f.name end
+  return names
+end
+
+local function notify(self, event)
+  core.progress(self.uuid, self.completeness, event)
+end
+
+--- Saves the whole document. Raises CasError when the stored cas is not this instance's.
+function Job:save()
+  local creating = self.cas == 0
+  self.updatedAt = core.now()
+  local cas, stored = core.save(self:key(), encode_fields(self, scalar_names(self)), self.cas)
+  if not cas then
+    errors.raise(errors.CasError, string.format(
+      "job %s changed in the store (cas %d, this copy has %d): reload it first",
+      self.uuid, stored, self.cas))
+  end
+  self.cas = cas
+  if creating then
+    -- entries recorded before the first save go to the store now
+    for _, list in ipairs { "events", "warnings", "errors" } do
+      local pending = self[list]
+      self[list] = codec.array()
+      for _, entry in ipairs(pending) do self:_append(list, entry) end
+    end
+  end
+end
+
+--- Reloads the document from the store into this instance; raises when it is gone.
+function Job:reload()
+  local text = core.load(self:key())
+  if not text then error("job " .. tostring(self.uuid) .. " is not in the store", 2) end
+  apply_document(self, assert(codec.decode(text)))
+end
+
+--- Sets attrs and saves those fields; on a CAS collision reloads, re-applies and retries.
+function Job:update_attrs(attrs)
+  local names = {}
+  for name, v in pairs(attrs) do
+    local ftype, is_list = field_type(self, name)
+    if not ftype or name == "cas" then
+      error("update_attrs: " .. tostring(name) .. " is not a field of job type " .. self.JOB_TYPE, 2)
+    end
+    if is_list then error("update_attrs: " .. name .. " is a list; use the record_ methods", 2) end
+    local coerced, why = schema.coerce(ftype, v)
+    if coerced == nil and v ~= codec.null then
+      error("update_attrs: field " .. name .. " must be " .. why, 2)
+    end
+    attrs[name] = coerced == nil and codec.null or coerced
+    names[#names + 1] = name
+  end
+  names[#names + 1] = "updatedAt"
+  for _ = 1, Job.UPDATE_RETRIES do
+    for name, v in pairs(attrs) do self[name] = v end
+    self.updatedAt = core.now()
+    if self.cas == 0 then
+      return self:save()
+    end
+    local cas = core.save(self:key(), encode_fields(self, names), self.cas)
+    if cas then
+      self.cas = cas
+      if attrs.completeness or attrs.resultCode then notify(self) end
+      return
+    end
+    self:reload()
+  end
+  errors.raise(errors.CasError, string.format(
+    "job %s: update_attrs collided %d times in a row", self.uuid, Job.UPDATE_RETRIES))
+end
+
+--- Appends an entry to a list of the stored document (atomic; O(1) whatever the list's length).
+function Job:_append(list, entry, count_field)
+  if self.cas == 0 then -- not saved yet: kept on the instance, stored by the first save
+    table.insert(self[list], entry)
+    if count_field then self[count_field] = self[count_field] + 1 end
+    return
+  end
+  local stamp = core.now()
+  local prev, cas = core.append(self:key(), list, codec.encode(entry), "updatedAt",
+                                codec.encode(stamp), count_field)
+  if not prev then error("job " .. tostring(self.uuid) .. " is not in the store", 3) end
+  if prev == self.cas then
+    self.cas = cas
+    self.updatedAt = stamp
+    table.insert(self[list], entry)
+    if count_field then self[count_field] = self[count_field] + 1 end
+  else
+    self:reload() -- someone else wrote in between: take their changes too
+  end
+end
+
+function Job:record_event(msg)
+  msg = tostring(msg)
+  self:_append("events", { timeStamp = core.now(), msg = msg })
+  notify(self, msg)
+end
+
+function Job:record_warning(msg)
+  self:_append("warnings", { timeStamp = core.now(), msg = tostring(msg) })
+end
+
+--- Records an error and counts it in errorCount. `exception` is for overrides to inspect.
+function Job:record_error(errorCode, msg, exception)
+  local _ = exception
+  local code = codec.to_integer(errorCode) or Job.INTERNAL_ERROR
+  self:_append("errors", { timeStamp = core.now(), errorCode = code, msg = tostring(msg) },
+               "errorCount")
+end
+
+function Job:record_result(resultCode)
+  local code = codec.to_integer(resultCode)
+  if not code then error("record_result: the result code must be an integer", 2) end
+  self:update_attrs { resultCode = code, completeness = 1.0 }
+end
+
+function Job:job_log_info(msg)
+  core.log("info", self.logId, tostring(msg))
+  self:record_event(msg)
+end
+
+function Job:job_log_warning(msg)
+  core.log("warning", self.logId, tostring(msg))
+  self:record_warning(msg)
+end
+
+function Job:job_log_error(errorCode, msg, exception)
+  core.log("error", self.logId, tostring(errorCode) .. " " .. tostring(msg))
+  self:record_error(errorCode, msg, exception)
+end
+
+function Job:raise_warning_continue(resultCode, msg)
+  self:job_log_warning(msg)
+  errors.raise(errors.WarningContinue, msg, codec.to_integer(resultCode))
+end
+
+function Job:raise_warning_finish(resultCode, msg)
+  self:job_log_warning(msg)
+  self:record_result(resultCode)
+  errors.raise(errors.WarningFinish, msg, codec.to_integer(resultCode))
+end
+
+function Job:raise_error_continue(errorCode, msg)
+  self:job_log_error(errorCode, msg)
+  errors.raise(errors.ErrorContinue, msg, codec.to_integer(errorCode))
+end
+
+function Job:raise_error_finish(errorCode, msg)
+  self:job_log_error(errorCode, msg)
+  self:record_result(errorCode)
+  errors.raise(errors.ErrorFinish, msg, codec.to_integer(errorCode))
+end
+
+local function clamp(c)
+  if type(c) ~= "number" or c ~= c then error("completeness must be a number", 3) end
+  return math.max(0.0, math.min(1.0, c + 0.0))
+end
+
+function Job:set_completeness(completeness)
+  self:update_attrs { completeness = clamp(completeness) }
+end
+
+--- Adds delta and the ticks not yet recorded to completeness (clamped), and clears the ticks.
+function Job:add_to_completeness(delta)
+  local c = clamp(self.completeness + self.tickcount + (delta or 0))
+  self:update_attrs { completeness = c, tickcount = 0.0 }
+end
+
+function Job:set_tick_value(tickval)
+  if type(tickval) ~= "number" then error("set_tick_value: tickval must be a number", 2) end
+  self:update_attrs { tickval = tickval + 0.0 }
+end
+
+--- Counts a tick; the ticks reach completeness (and the store) once they add up to 0.01.
+function Job:tick()
+  self.tickcount = self.tickcount + self.tickval
+  if self.tickcount >= 0.01 then self:add_to_completeness(0) end
+end
+
+--- Puts the job on its queue. Sets queueJobId (-1 when enqueueing fails); returns the id, or nil
+-- and the reason. kwargs: delay (seconds), ttr (seconds), priority (lower runs sooner).
+function Job:enqueue(kwargs)
+  kwargs = kwargs or {}
+  local delay = kwargs.delay or 0
+  local ttr = kwargs.ttr or self.TTR
+  local priority = kwargs.priority or self.PRIORITY
+  if type(delay) ~= "number" or delay < 0 then return nil, "delay must be a number >= 0" end
+  if type(ttr) ~= "number" or ttr <= 0 then return nil, "ttr must be a number > 0" end
+  if not codec.to_integer(priority) then return nil, "priority must be an integer" end
+  local ok, id = pcall(core.put, self.queueName, self.uuid, priority, delay, ttr)
+  if not ok then
+    self:update_attrs { queueJobId = -1 }
+    return nil, tostring(id)
+  end
+  self:update_attrs { queueJobId = id, queueKwargs = { delay = delay, ttr = ttr, priority = priority } }
+  return id
+end
+
+function Job:progress()
+  return { completeness = self.completeness, result = self.resultCode }
+end
+
+function Job:info()
+  return { completeness = self.completeness, result = self.resultCode,
+           events = self.events, errors = self.errors, warnings = self.warnings }
+end
+
+function Job:get_data() return {} end
+
+--- -1 (NO_RESULT) to requeue after an error, INTERNAL_ERROR (500) once MAX_ERRORS is reached.
+function Job:continue_running()
+  if self.errorCount >= self.MAX_ERRORS then return Job.INTERNAL_ERROR end
+  return Job.NO_RESULT
+end
+
+--- Renews the job's queue reservation while it runs (the host also does this on its own).
+function Job:keep_alive()
+  core.touch(self.uuid)
+end
+
+return Job

@@ -1,0 +1,148 @@
+--- zerog.registry: loading job-type scripts and the table of loaded types.
+--
+-- A script returns a table; it becomes the class of the job's instances (its metatable chain is
+-- instance -> class -> BaseJob). Every problem is reported with the script's file and line.
+local core = require "zerog.core"
+local codec = require "zerog.codec"
+local schema = require "zerog.schema"
+local Job = require "zerog.job"
+
+local M = { types = {}, paths = {} }
+
+local METHODS = {}
+for name, v in pairs(Job) do
+  if type(v) == "function" then METHODS[name] = true end
+end
+for _, name in ipairs { "run", "init", "get_data", "continue_running", "migrate" } do
+  METHODS[name] = true
+end
+
+local function nonneg_number(v) return type(v) == "number" and v >= 0 end
+
+local CHECKS = {
+  { "SCHEMA_VERSION", function(v) return type(v) == "string" or type(v) == "number" end, "a string" },
+  { "MAX_ERRORS", function(v) return math.type(v) == "integer" and v >= 0 end, "an integer >= 0" },
+  { "QUEUE_NAME", function(v) return type(v) == "string" and v:match("^[%w_%-%.:]+$") ~= nil
+      and #v < 100 end, "a name of letters, digits and _-.:" },
+  { "RETRY_DELAY", nonneg_number, "a number of seconds >= 0" },
+  { "REQUEUE_DELAY", nonneg_number, "a number of seconds >= 0" },
+  { "TTR", function(v) return type(v) == "number" and v > 0 end, "a number of seconds > 0" },
+  { "PRIORITY", function(v) return math.type(v) == "integer" end, "an integer" },
+  { "RETENTION", nonneg_number, "a number of seconds >= 0" },
+}
+
+--- Runs a loaded chunk, noting the line of its main return statement for later messages.
+local function run_chunk(chunk)
+  local line
+  local function hook(event)
+    if event == "return" then
+      local info = debug.getinfo(2, "Sl")
+      if info and info.what == "main" then line = info.currentline end
+    end
+  end
+  local co = coroutine.create(chunk)
+  debug.sethook(co, hook, "r")
+  local ok, result = coroutine.resume(co)
+  if not ok then result = debug.traceback(co, tostring(result)) end
+  return ok, result, line
+end
+
+--- Checks the table a script returned; returns the class, or nil and a message (without place).
+local function make_class(t)
+  if type(t) ~= "table" then return nil, "the script must return a table (the job type)" end
+  if type(t.JOB_TYPE) ~= "string" or not t.JOB_TYPE:match("^[%w_%-%.]+$") then
+    return nil, "JOB_TYPE must be set to a name of letters, digits and _-. (got "
+      .. tostring(t.JOB_TYPE) .. ")"
+  end
+  if type(t.run) ~= "function" then return nil, "the job type has no run function" end
+  for _, name in ipairs { "init", "get_data", "continue_running", "migrate" } do
+    if t[name] ~= nil and type(t[name]) ~= "function" then
+      return nil, name .. " must be a function"
+    end
+  end
+  for _, c in ipairs(CHECKS) do
+    if t[c[1]] ~= nil and not c[2](t[c[1]]) then return nil, c[1] .. " must be " .. c[3] end
+  end
+  local fields, why = schema.compile(t.SCHEMA, METHODS)
+  if not fields then return nil, why end
+  t.__zerog = { fields = fields }
+  t.__index = t
+  return setmetatable(t, { __index = Job })
+end
+
+--- Loads a job type from source text (or from the file at path when source is nil).
+-- Returns the class, or nil and a message that starts with the file (and line when known).
+function M.load(path, source)
+  local chunkname = "@" .. path
+  local chunk, err
+  if source then chunk, err = load(source, chunkname, "t")
+  else chunk, err = loadfile(path, "t") end
+  if not chunk then return nil, err end
+  local ok, result, line = run_chunk(chunk)
+  if not ok then return nil, result end
+  local class, why = make_class(result)
+  if not class then return nil, string.format("%s:%s: %s", path, line or 1, why) end
+  local other = M.types[class.JOB_TYPE]
+  if other and other.__zerog.path ~= path then
+    return nil, string.format("%s:%s: JOB_TYPE %s is already defined by %s", path, line or 1,
+                              class.JOB_TYPE, other.__zerog.path)
+  end
+  class.__zerog.path = path
+  return class
+end
+
+--- Loads and registers a job type (replacing an earlier version from the same file).
+function M.register(path, source)
+  local class, err = M.load(path, source)
+  if not class then return nil, err end
+  local previous = M.paths[path]
+  if previous and previous ~= class.JOB_TYPE then M.types[previous] = nil end
+  M.types[class.JOB_TYPE] = class
+  M.paths[path] = class.JOB_TYPE
+  return class
+end
+
+function M.get(job_type) return M.types[job_type] end
+
+--- The queue names of the loaded types, sorted and without repeats.
+function M.queues()
+  local seen, out = {}, {}
+  for _, class in pairs(M.types) do
+    if not seen[class.QUEUE_NAME] then
+      seen[class.QUEUE_NAME] = true
+      out[#out + 1] = class.QUEUE_NAME
+    end
+  end
+  table.sort(out)
+  return out
+end
+
+--- A new, unsaved job of a loaded type from params (a table); nil and why on bad params.
+function M.make_job(job_type, params)
+  local class = M.types[job_type]
+  if not class then return nil, "unknown job type " .. tostring(job_type), "not_found" end
+  local values, why = schema.validate(class.__zerog.fields, params or {})
+  if not values then return nil, why, "invalid" end
+  local job = Job.new(class, values)
+  if class.init then class.init(job) end
+  return job
+end
+
+--- The job stored under uuid as an instance of its type; nil and why when it cannot be loaded.
+function M.load_job(uuid)
+  local text = core.load(Job.make_key(uuid))
+  if not text then return nil, "no job " .. tostring(uuid), "not_found" end
+  local doc, why = codec.decode(text)
+  if type(doc) ~= "table" then return nil, "job " .. uuid .. " is not a JSON object: " .. tostring(why) end
+  local class = M.types[doc.jobType]
+  if not class then
+    return nil, "job " .. uuid .. " has type " .. tostring(doc.jobType) .. ", which is not loaded",
+           "unknown_type"
+  end
+  local job = setmetatable({}, class)
+  Job._apply_document(job, doc)
+  if class.init then class.init(job) end
+  return job
+end
+
+return M
