@@ -7,6 +7,11 @@ local engine = require "zerog.engine"
 
 local M = {}
 
+-- A job's fault must never end the host: job scripts share this VM, so exiting is taken away.
+os.exit = function()
+  error("os.exit is not available to job scripts: return a result code instead", 2)
+end
+
 function M.load(path, source)
   local class, err = registry.register(path, source)
   if not class then return nil, "script", err end

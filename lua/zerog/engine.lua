@@ -101,7 +101,7 @@ function M.process(msg)
     end
     return "release", Job.RETRY_DELAY
   end
-  if job.resultCode ~= Job.NO_RESULT then return "delete", 0, job.resultCode end
+  if job.resultCode ~= Job.NO_RESULT then return "delete", 0 end -- finished elsewhere (e.g. killed)
   if job.running then
     local action, delay, code = recover_killed(job)
     if action then return action, delay, code end

@@ -41,7 +41,10 @@ local function describe(v)
     local shown = #v > 40 and v:sub(1, 37) .. "..." or v
     return string.format("the string %q", shown)
   end
-  if t == "table" then return next(v) == nil and "an empty table" or "a table" end
+  if t == "table" then
+    if next(v) == nil then return "an empty table" end
+    return #v > 0 and "a list" or "an object"
+  end
   return (t == "integer" or t == "float") and ("the number " .. tostring(v)) or t
 end
 
@@ -71,7 +74,8 @@ function M.coerce(ftype, v)
       return v
     end
   end
-  return nil, (ftype == "integer" and "an " or "a ") .. ftype .. ", got " .. describe(v)
+  local article = ftype:match("^[aeiou]") and "an " or "a "
+  return nil, article .. ftype .. ", got " .. describe(v)
 end
 
 local function deep_copy(v)

@@ -48,12 +48,13 @@ function H.view(h, view, uuid)
 end
 
 --- Steps the host until the job uuid has finished (or max steps), kicking delayed messages of
--- its queue so requeue delays are not waited out. Returns the list of step results for uuid.
+-- its queue so requeue delays are not waited out; only the job's own queue is served, so jobs
+-- queued elsewhere stay put. Returns the list of step results for uuid.
 function H.run(h, uuid, max_steps)
   local steps = {}
   local queue = H.doc(h, uuid).queueName
   for _ = 1, max_steps or 50 do
-    local r, kind, msg = h:step(0)
+    local r, kind, msg = h:step(0, { queue })
     if not r then
       assert(kind == "timeout", tostring(kind) .. ": " .. tostring(msg))
       if h:kick(queue) == 0 then break end

@@ -1,0 +1,175 @@
+/* Store backend tests: CAS saves, appends, the assembled document, expiry, isolation. They are
+ * written against the store interface (store.h) and run here on the in-memory backend. */
+#include <stdlib.h>
+
+#include "check.h"
+#include "clock.h"
+#include "store.h"
+
+static zg_store *store;
+
+static int save1(const char *key, const char *name, const char *value, int64_t expected,
+                 int64_t *cas)
+{
+    zg_error err = {0};
+    const char *names[] = {name}, *values[] = {value};
+    return store->ops->save(store, key, 1, names, values, expected, cas, &err);
+}
+
+static char *load(const char *key)
+{
+    char *json = NULL;
+    zg_error err = {0};
+    return store->ops->load(store, key, &json, &err) == ZG_OK ? json : NULL;
+}
+
+static void test_load_of_a_missing_key_is_not_found(void)
+{
+    char *json = NULL;
+    zg_error err = {0};
+    CHECK_INT(store->ops->load(store, "zerog_job_missing", &json, &err), ZG_ENOTFOUND);
+    CHECK(json == NULL);
+}
+
+static void test_create_with_cas_0_then_load_assembles_the_document(void)
+{
+    int64_t cas = 0;
+    CHECK_INT(save1("k1", "a", "\"x\"", 0, &cas), ZG_OK);
+    CHECK_INT(cas, 1);
+    char *json = load("k1");
+    CHECK_STR(json, "{\"cas\":1,\"a\":\"x\",\"events\":[],\"warnings\":[],\"errors\":[]}");
+    free(json);
+}
+
+static void test_create_of_an_existing_key_is_a_cas_error(void)
+{
+    int64_t cas = 0;
+    save1("k2", "a", "1", 0, &cas);
+    CHECK_INT(save1("k2", "a", "2", 0, &cas), ZG_ECAS);
+    CHECK_INT(cas, 1); /* the stored cas is reported */
+}
+
+static void test_save_with_a_stale_cas_fails_and_changes_nothing(void)
+{
+    int64_t cas = 0;
+    save1("k3", "a", "1", 0, &cas);
+    save1("k3", "a", "2", 1, &cas);
+    CHECK_INT(cas, 2);
+    CHECK_INT(save1("k3", "a", "3", 1, &cas), ZG_ECAS);
+    CHECK_INT(cas, 2);
+    char *json = load("k3");
+    CHECK_STR(json, "{\"cas\":2,\"a\":2,\"events\":[],\"warnings\":[],\"errors\":[]}");
+    free(json);
+}
+
+static void test_save_writes_only_the_named_fields(void)
+{
+    int64_t cas = 0;
+    zg_error err = {0};
+    const char *names[] = {"a", "b"}, *values[] = {"1", "2"};
+    store->ops->save(store, "k4", 2, names, values, 0, &cas, &err);
+    save1("k4", "b", "3", cas, &cas);
+    char *json = load("k4");
+    CHECK_STR(json, "{\"cas\":2,\"a\":1,\"b\":3,\"events\":[],\"warnings\":[],\"errors\":[]}");
+    free(json);
+}
+
+static void test_append_adds_an_entry_stamps_and_bumps_the_cas(void)
+{
+    int64_t cas = 0, prev = 0;
+    zg_error err = {0};
+    save1("k5", "updatedAt", "\"t0\"", 0, &cas);
+    CHECK_INT(store->ops->append(store, "k5", "events", "{\"msg\":\"e1\"}", "updatedAt", "\"t1\"",
+                                 NULL, &prev, &cas, &err),
+              ZG_OK);
+    CHECK_INT(prev, 1);
+    CHECK_INT(cas, 2);
+    store->ops->append(store, "k5", "errors", "{\"msg\":\"x\"}", "updatedAt", "\"t2\"",
+                       "errorCount", &prev, &cas, &err);
+    store->ops->append(store, "k5", "errors", "{\"msg\":\"y\"}", "updatedAt", "\"t3\"",
+                       "errorCount", &prev, &cas, &err);
+    char *json = load("k5");
+    CHECK_STR(json, "{\"cas\":4,\"updatedAt\":\"t3\",\"errorCount\":2,\"events\":[{\"msg\":\"e1\"}],"
+                    "\"warnings\":[],\"errors\":[{\"msg\":\"x\"},{\"msg\":\"y\"}]}");
+    free(json);
+}
+
+static void test_append_to_a_missing_document_is_not_found(void)
+{
+    int64_t cas = 0, prev = 0;
+    zg_error err = {0};
+    CHECK_INT(store->ops->append(store, "nope", "events", "{}", "updatedAt", "\"t\"", NULL, &prev,
+                                 &cas, &err),
+              ZG_ENOTFOUND);
+}
+
+static void test_append_cost_does_not_grow_with_the_list(void)
+{
+    /* 100,000 appends must be linear: with a rewrite per append this would take minutes */
+    int64_t cas = 0, prev = 0;
+    zg_error err = {0};
+    save1("k6", "updatedAt", "\"t\"", 0, &cas);
+    for (int i = 0; i < 100000; i++)
+        store->ops->append(store, "k6", "events", "{\"msg\":\"e\"}", "updatedAt", "\"t\"", NULL,
+                           &prev, &cas, &err);
+    CHECK_INT(cas, 100001);
+    char *json = load("k6");
+    CHECK(json && strlen(json) > 100000 * 12);
+    free(json);
+}
+
+static void test_expire_deletes_the_document_after_its_time(void)
+{
+    int64_t cas = 0;
+    zg_error err = {0};
+    save1("k7", "a", "1", 0, &cas);
+    CHECK_INT(store->ops->expire(store, "k7", 1, &err), ZG_OK);
+    char *json = load("k7");
+    CHECK(json != NULL);
+    free(json);
+    zg_clock_sleep_ms(1100);
+    CHECK(load("k7") == NULL);
+}
+
+static void test_expire_0_keeps_it_forever(void)
+{
+    int64_t cas = 0;
+    zg_error err = {0};
+    save1("k8", "a", "1", 0, &cas);
+    store->ops->expire(store, "k8", 1, &err);
+    store->ops->expire(store, "k8", 0, &err);
+    zg_clock_sleep_ms(1100);
+    char *json = load("k8");
+    CHECK(json != NULL);
+    free(json);
+}
+
+static void test_two_stores_do_not_share_documents(void)
+{
+    zg_store *other = zg_store_mem_new();
+    int64_t cas = 0;
+    save1("shared_key", "a", "1", 0, &cas);
+    char *json = NULL;
+    zg_error err = {0};
+    CHECK_INT(other->ops->load(other, "shared_key", &json, &err), ZG_ENOTFOUND);
+    other->ops->close(other);
+}
+
+int main(void)
+{
+    store = zg_store_mem_new();
+    printf("# backend mem://\n");
+    RUN(test_load_of_a_missing_key_is_not_found);
+    RUN(test_create_with_cas_0_then_load_assembles_the_document);
+    RUN(test_create_of_an_existing_key_is_a_cas_error);
+    RUN(test_save_with_a_stale_cas_fails_and_changes_nothing);
+    RUN(test_save_writes_only_the_named_fields);
+    RUN(test_append_adds_an_entry_stamps_and_bumps_the_cas);
+    RUN(test_append_to_a_missing_document_is_not_found);
+    RUN(test_append_cost_does_not_grow_with_the_list);
+    RUN(test_expire_deletes_the_document_after_its_time);
+    RUN(test_expire_0_keeps_it_forever);
+    RUN(test_two_stores_do_not_share_documents);
+    store->ops->close(store);
+    return check_done();
+}

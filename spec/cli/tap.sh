@@ -1,0 +1,42 @@
+# tap.sh: a few helpers for command tests written in bash, speaking TAP. Source it.
+ZEROG=${ZEROG_BIN:-build/zerog}
+TAP_N=0
+TAP_FAILED=0
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+
+# ok NAME COMMAND...: one test; passes when COMMAND exits 0.
+ok() {
+  local name=$1; shift
+  TAP_N=$((TAP_N + 1))
+  local out
+  if out=$("$@" 2>&1); then
+    echo "ok $TAP_N - $name"
+  else
+    echo "not ok $TAP_N - $name"
+    printf '%s\n' "$out" | sed 's/^/# /'
+    TAP_FAILED=$((TAP_FAILED + 1))
+  fi
+}
+
+# expect_status WANT COMMAND...: runs COMMAND with stdout in $WORK/out and stderr in $WORK/err.
+expect_status() {
+  local want=$1; shift
+  "$@" >"$WORK/out" 2>"$WORK/err"
+  local got=$?
+  if [ "$got" -ne "$want" ]; then
+    echo "exit status $got, expected $want"; echo "stdout:"; cat "$WORK/out"; echo "stderr:"; cat "$WORK/err"
+    return 1
+  fi
+}
+
+# json_get EXPR FILE: evaluates a Lua expression over the JSON document d read from FILE.
+json_get() { lua5.4 spec/cli/json_get.lua "$1" <"$2"; }
+
+# write_script FILE BODY: writes a job script.
+write_script() { printf '%s\n' "$2" >"$WORK/$1"; }
+
+tap_done() {
+  echo "1..$TAP_N"
+  [ "$TAP_FAILED" -eq 0 ]
+}

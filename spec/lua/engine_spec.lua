@@ -1,0 +1,348 @@
+-- The engine (ZeroG's base worker): how a run's return value or error is settled, retries,
+-- killed jobs, unloadable messages, and the guarantee that a job's fault never breaks the host.
+local H = require "helper"
+
+--- A job type whose run returns what `ret` (Lua source) evaluates to.
+local function returning(name, ret, extra)
+  return ([[return { JOB_TYPE = "%s", %s run = function(self) return %s end }]])
+    :format(name, extra or "", ret)
+end
+
+for _, store in ipairs(H.stores) do
+  describe("engine on " .. store, function()
+    local h
+    before_each(function() h = H.host(store) end)
+    after_each(function() h:close() end)
+
+    describe("return values", function()
+      local cases = {
+        { "a code", "201", 201 },
+        { "nothing", "nil", 200 },
+        { "a numeric string", '"202"', 202 },
+        { "a non-numeric string", '"abc"', 200 },
+        { "a table that is not a list", "{ a = 1 }", 200 },
+        { "a list {code}", "{ 203 }", 203 },
+        { "a boolean", "true", 200 },
+        { "a 4xx code", "404", 404 },
+      }
+      for i, c in ipairs(cases) do
+        it("records the result of " .. c[1] .. " as " .. c[3], function()
+          local uuid, d, steps = H.run_job(h, returning("ret" .. i, c[2]))
+          assert.are.equal(c[3], d.resultCode)
+          assert.are.equal(1, d.completeness)
+          assert.is_false(d.running)
+          assert.are.equal("finished", steps[#steps].outcome)
+          assert.are.equal(c[3], steps[#steps].result)
+          assert.are.equal(uuid, steps[#steps].uuid)
+        end)
+      end
+
+      it("deletes the message of a finished job", function()
+        local _, d = H.run_job(h, returning("del", "200"))
+        assert.are.same({ ready = 0, delayed = 0, reserved = 0 }, h:counts(d.queueName))
+        assert.is_nil(h:stats(d.queueJobId))
+      end)
+
+      local requeues = {
+        { "-1, 5", 5 }, { "{ -1, 7 }", 7 }, { "-1", 10 }, { '"-1"', 10 },
+      }
+      for i, c in ipairs(requeues) do
+        it("requeues `return " .. c[1] .. "` with a delay of " .. c[2] .. "s", function()
+          local t = H.define(h, returning("req" .. i, c[1]))
+          local uuid = H.submit(h, t)
+          local r = assert(h:step(0))
+          assert.are.equal("requeued", r.outcome)
+          assert.are.equal(c[2], r.delay)
+          local d = H.doc(h, uuid)
+          assert.are.equal(-1, d.resultCode)
+          assert.is_false(d.running)
+          local st = h:stats(d.queueJobId)
+          assert.are.equal("delayed", st.state)
+          assert.are.equal(1, st.releases)
+          assert.is_true(st.time_left_ms > (c[2] - 1) * 1000 and st.time_left_ms <= c[2] * 1000)
+        end)
+      end
+
+      it("uses the type's REQUEUE_DELAY for a bare -1", function()
+        local t = H.define(h, returning("req_custom", "-1", "REQUEUE_DELAY = 3,"))
+        H.submit(h, t)
+        assert.are.equal(3, h:step(0).delay)
+      end)
+
+      it("runs a requeued job again until it returns a result", function()
+        local _, d, steps = H.run_job(h, [[return { JOB_TYPE = "again", SCHEMA = { runs = { type = "integer", default = 0 } },
+          run = function(self)
+            self:update_attrs { runs = self.runs + 1 }
+            if self.runs < 3 then return -1, 1 end
+            return 200
+          end }]])
+        assert.are.equal(3, d.runs)
+        assert.are.equal(200, d.resultCode)
+        assert.are.same({ "requeued", "requeued", "finished" },
+          { steps[1].outcome, steps[2].outcome, steps[3].outcome })
+      end)
+
+      it("is not ready again before the requeue delay", function()
+        local t = H.define(h, returning("not_before", "-1, 30"))
+        H.submit(h, t)
+        h:step(0)
+        local r, kind = h:step(0)
+        assert.is_nil(r)
+        assert.are.equal("timeout", kind)
+      end)
+
+      it("waits out a short requeue delay when asked to block", function()
+        local t = H.define(h, [[return { JOB_TYPE = "short_delay", SCHEMA = { runs = { type = "integer", default = 0 } },
+          run = function(self) self:update_attrs { runs = self.runs + 1 }; if self.runs == 1 then return -1, 0.2 end end }]])
+        local uuid = H.submit(h, t)
+        assert.are.equal("requeued", h:step(0).outcome)
+        local r = assert(h:step(2000))
+        assert.are.equal("finished", r.outcome)
+        assert.are.equal(uuid, r.uuid)
+      end)
+    end)
+
+    describe("ErrorFinish and WarningFinish", function()
+      it("raise_error_finish records the error, the result and 'Error - finished'", function()
+        local _, d, steps = H.run_job(h, [[return { JOB_TYPE = "err_fin", run = function(self)
+            self:raise_error_finish(422, "bad input")
+            error("not reached")
+          end }]])
+        assert.are.equal(422, d.resultCode)
+        assert.are.equal(1, d.errorCount)
+        assert.are.equal("bad input", d.errors[1].msg)
+        assert.are.equal(422, d.errors[1].errorCode)
+        assert.are.same({ "Error - finished" }, H.event_msgs(d))
+        assert.are.equal(1, #steps)
+        assert.are.same({ ready = 0, delayed = 0, reserved = 0 }, h:counts(d.queueName))
+      end)
+
+      it("raise_warning_finish records a warning and the result", function()
+        local _, d = H.run_job(h, [[return { JOB_TYPE = "warn_fin", run = function(self)
+            self:raise_warning_finish(299, "partly done")
+          end }]])
+        assert.are.equal(299, d.resultCode)
+        assert.are.equal("partly done", d.warnings[1].msg)
+        assert.are.equal(0, d.errorCount)
+        assert.is_true(H.contains(H.event_msgs(d), "Error - finished"))
+      end)
+    end)
+
+    describe("ErrorContinue and WarningContinue", function()
+      it("raise_error_continue requeues after RETRY_DELAY with 'Error - restarting'", function()
+        local t = H.define(h, [[return { JOB_TYPE = "err_cont", RETRY_DELAY = 12, run = function(self)
+            self:raise_error_continue(512, "try later")
+          end }]])
+        local uuid = H.submit(h, t)
+        local r = h:step(0)
+        assert.are.equal("requeued", r.outcome)
+        assert.are.equal(12, r.delay)
+        local d = H.doc(h, uuid)
+        assert.are.equal(1, d.errorCount)
+        assert.are.equal(512, d.errors[1].errorCode)
+        assert.are.same({ "Error - restarting" }, H.event_msgs(d))
+        assert.are.equal(-1, d.resultCode)
+        assert.is_false(d.running)
+      end)
+
+      it("finishes with 500 and 'Error - finished' once MAX_ERRORS is reached", function()
+        local _, d, steps = H.run_job(h, [[return { JOB_TYPE = "err_max", MAX_ERRORS = 3, run = function(self)
+            self:raise_error_continue(512, "again")
+          end }]])
+        assert.are.equal(3, #steps)
+        assert.are.equal(500, d.resultCode)
+        assert.are.equal(3, d.errorCount)
+        assert.are.same({ "Error - restarting", "Error - restarting", "Error - finished" }, H.event_msgs(d))
+      end)
+
+      it("raise_warning_continue records a warning and requeues", function()
+        local t = H.define(h, [[return { JOB_TYPE = "warn_cont", run = function(self)
+            self:raise_warning_continue(300, "not yet")
+          end }]])
+        local uuid = H.submit(h, t)
+        local r = h:step(0)
+        assert.are.equal("requeued", r.outcome)
+        assert.are.equal(30, r.delay)
+        local d = H.doc(h, uuid)
+        assert.are.equal("not yet", d.warnings[1].msg)
+        assert.are.equal(0, d.errorCount)
+        assert.are.same({ "Error - restarting" }, H.event_msgs(d))
+      end)
+
+      it("finishes with what an overridden continue_running() returns", function()
+        local _, d = H.run_job(h, [[return { JOB_TYPE = "cont_override",
+          continue_running = function(self) return 503 end,
+          run = function(self) self:raise_error_continue(512, "x") end }]])
+        assert.are.equal(503, d.resultCode)
+        assert.is_true(H.contains(H.event_msgs(d), "Error - finished"))
+      end)
+    end)
+
+    describe("other Lua errors", function()
+      it("records error 500 with the message and a stack traceback, then retries", function()
+        local t = H.define(h, [[return { JOB_TYPE = "boom", run = function(self)
+            local x = nil
+            return x.field
+          end }]], "boom_job.lua")
+        local uuid = H.submit(h, t)
+        local r = h:step(0)
+        assert.are.equal("requeued", r.outcome)
+        assert.are.equal(30, r.delay)
+        local d = H.doc(h, uuid)
+        assert.are.equal(500, d.errors[1].errorCode)
+        assert.matches("boom_job.lua:3: attempt to index a nil value", d.errors[1].msg)
+        assert.matches("stack traceback", d.errors[1].msg)
+        assert.are.same({ "Error - restarting" }, H.event_msgs(d))
+      end)
+
+      it("finishes with 500 after MAX_ERRORS such errors", function()
+        local _, d = H.run_job(h, [[return { JOB_TYPE = "boom_max", MAX_ERRORS = 2, run = function() error("kaput") end }]])
+        assert.are.equal(500, d.resultCode)
+        assert.are.equal(2, d.errorCount)
+        assert.are.same({ "Error - restarting", "Error - finished" }, H.event_msgs(d))
+      end)
+
+      it("handles an error value that is not a string", function()
+        local _, d = H.run_job(h, [[return { JOB_TYPE = "boom_table", MAX_ERRORS = 1, run = function() error({ code = 1 }) end }]])
+        assert.are.equal(500, d.resultCode)
+        assert.matches("table", d.errors[1].msg)
+      end)
+
+      it("survives a stack overflow in the job", function()
+        local _, d = H.run_job(h, [[local function f(n) return f(n + 1) + 1 end
+          return { JOB_TYPE = "overflow", MAX_ERRORS = 1, run = function() return f(1) end }]])
+        assert.are.equal(500, d.resultCode)
+        assert.matches("stack overflow", d.errors[1].msg)
+      end)
+
+      it("does not let a job exit the host", function()
+        local _, d = H.run_job(h, [[return { JOB_TYPE = "exiter", MAX_ERRORS = 1, run = function() os.exit(3) end }]])
+        assert.are.equal(500, d.resultCode)
+        assert.matches("os.exit", d.errors[1].msg)
+      end)
+
+      it("records a failing continue_running() and finishes with 500", function()
+        local _, d = H.run_job(h, [[return { JOB_TYPE = "bad_cont",
+          continue_running = function() error("broken override") end,
+          run = function() error("first") end }]])
+        assert.are.equal(500, d.resultCode)
+        assert.matches("broken override", d.errors[2].msg)
+      end)
+
+      it("reports a failing get_data() as an error of the read, not of the host", function()
+        local uuid = H.run_job(h, [[return { JOB_TYPE = "bad_data", run = function() end,
+          get_data = function() error("no data today") end }]])
+        local text, kind, msg = h:read("data", uuid)
+        assert.is_nil(text)
+        assert.are.equal("job", kind)
+        assert.matches("no data today", msg)
+        assert.are.equal(200, H.doc(h, uuid).resultCode)
+      end)
+    end)
+
+    describe("a job killed mid-run (found with running = true)", function()
+      -- `poke` marks another job as running, as a host that died mid-run would have left it.
+      local poke = [[local zerog = require "zerog"
+        return { JOB_TYPE = "poke", QUEUE_NAME = "pokes", SCHEMA = { target = {}, prior = { type = "integer", default = 0 } },
+          run = function(self)
+            local j = zerog.get_job(self.target)
+            for i = 1, self.prior do j:record_error(1, "earlier " .. i) end
+            j:update_attrs { running = true }
+          end }]]
+
+      local function kill_then_run(max_errors_before)
+        H.define(h, poke)
+        local t = H.define(h, [[return { JOB_TYPE = "victim", MAX_ERRORS = 3, run = function(self)
+            self:record_event("ran")
+          end }]])
+        local uuid = H.submit(h, t)
+        H.run(h, H.submit(h, "poke", { target = uuid, prior = max_errors_before }))
+        assert.is_true(H.doc(h, uuid).running)
+        local r = assert(h:step(0, { "zerog_jobs" }))
+        return H.doc(h, uuid), r
+      end
+
+      it("records the kill, 'Killed - Restarting', and runs it", function()
+        local d, r = kill_then_run(0)
+        assert.are.equal(500, d.errors[1].errorCode)
+        assert.matches("killed", d.errors[1].msg)
+        assert.are.same({ "Killed - Restarting", "ran" }, H.event_msgs(d))
+        assert.are.equal("finished", r.outcome)
+        assert.are.equal(200, d.resultCode)
+        assert.is_false(d.running)
+      end)
+
+      it("finishes it with 'Killed - Finished' when continue_running() says so", function()
+        local d, r = kill_then_run(2) -- the kill is the third error: MAX_ERRORS reached
+        assert.are.same({ "Killed - Finished" }, H.event_msgs(d))
+        assert.are.equal(500, d.resultCode)
+        assert.are.equal(3, d.errorCount)
+        assert.are.equal("finished", r.outcome)
+        assert.is_false(d.running)
+      end)
+    end)
+
+    describe("a message whose job cannot be loaded", function()
+      -- the job renames its own type to one no host has loaded, then asks to run again
+      local source = [[return { JOB_TYPE = "renamer", run = function(self)
+          self:update_attrs { jobType = "nobody_has_this" }
+          return -1, 0
+        end }]]
+
+      it("is released with RETRY_DELAY, then deleted once reserved more than 3 times", function()
+        local t = H.define(h, source)
+        local uuid = H.submit(h, t)
+        local id = H.doc(h, uuid).queueJobId
+        assert.are.equal("requeued", h:step(0).outcome) -- the run that renames
+        local outcomes = {}
+        for i = 1, 3 do -- reserves 2, 3 and 4
+          h:kick("zerog_jobs")
+          local r = assert(h:step(0))
+          outcomes[i] = ("%s:%g"):format(r.outcome, r.delay)
+        end
+        assert.are.same({ "requeued:30", "requeued:30", "dropped:0" }, outcomes)
+        assert.is_nil(h:stats(id))
+        assert.are.same({ ready = 0, delayed = 0, reserved = 0 }, h:counts("zerog_jobs"))
+      end)
+    end)
+
+    it("drops the message of a job that already has a result", function()
+      H.define(h, [[local zerog = require "zerog"
+        return { JOB_TYPE = "finisher", QUEUE_NAME = "side", SCHEMA = { target = {} }, run = function(self)
+          zerog.get_job(self.target):record_result(410)
+        end }]])
+      local t = H.define(h, [[return { JOB_TYPE = "never", run = function(self) self:record_event("ran") end }]])
+      local uuid = H.submit(h, t)
+      H.run(h, H.submit(h, "finisher", { target = uuid }))
+      local r = assert(h:step(0, { "zerog_jobs" }))
+      assert.are.equal("dropped", r.outcome)
+      assert.are.same({}, H.event_msgs(H.doc(h, uuid)))
+    end)
+
+    it("sets running while run() executes and clears it afterwards", function()
+      local _, d = H.run_job(h, [[local zerog = require "zerog"
+        return { JOB_TYPE = "running_flag", SCHEMA = { seen = {} }, run = function(self)
+          self:update_attrs { seen = { self.running, zerog.get_job(self.uuid).running } }
+          error("and clears it on errors too")
+        end, MAX_ERRORS = 1 }]])
+      assert.are.same({ true, true }, d.seen)
+      assert.is_false(d.running)
+    end)
+
+    it("keeps two hosts in one process apart", function()
+      local other = H.host(store == "mem://" and "mem://" or store)
+      local t = H.define(h, returning("apart", "200"))
+      local uuid = H.submit(h, t)
+      if store == "mem://" then
+        local text, kind = other:read("dump", uuid)
+        assert.is_nil(text)
+        assert.are.equal("not_found", kind)
+      end
+      local r, kind = other:step(0)
+      assert.is_nil(r)
+      assert.are.equal("timeout", kind) -- it has no job types loaded
+      other:close()
+      assert.are.equal(200, H.run(h, uuid)[1].result)
+    end)
+  end)
+end
