@@ -18,6 +18,13 @@ static int raise_store(lua_State *L, const zg_error *err)
     return luaL_error(L, "store: %s", err->msg);
 }
 
+/* Refuses a write on behalf of a run whose reservation is lost (fencing). */
+static void check_lease(lua_State *L, zg_host *h)
+{
+    if (zg_heartbeat_lost(&h->heartbeat))
+        luaL_error(L, ZG_LOST_PREFIX "the job was killed, or another host took it");
+}
+
 /* load(key) -> JSON text | nil */
 static int core_load(lua_State *L)
 {
@@ -36,6 +43,7 @@ static int core_load(lua_State *L)
 static int core_save(lua_State *L)
 {
     zg_host *h = host_of(L);
+    check_lease(L, h);
     const char *key = luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_Integer expected = luaL_checkinteger(L, 3);
@@ -68,6 +76,7 @@ static int core_save(lua_State *L)
 static int core_append(lua_State *L)
 {
     zg_host *h = host_of(L);
+    check_lease(L, h);
     int64_t prev = 0, cas = 0;
     zg_error err = {0};
     int rc = h->store->ops->append(h->store, luaL_checkstring(L, 1), luaL_checkstring(L, 2),
@@ -114,33 +123,38 @@ static int core_put(lua_State *L)
     return 1;
 }
 
-/* Renews the running job's reservation; quiet when there is none. Returns 1 if renewed. */
-static int renew_reservation(zg_host *h, const char *uuid)
-{
-    if (!h->current.active || (uuid && strcmp(uuid, h->current.uuid) != 0)) return 0;
-    zg_error err = {0};
-    return h->queue->ops->touch(h->queue, h->current.message_id, h->current.reservation, &err) ==
-           ZG_OK;
-}
-
-/* touch(uuid) -> renewed? */
+/* touch(uuid) -> renewed? Renews now if that job is the one running; raises once it is lost. */
 static int core_touch(lua_State *L)
 {
-    lua_pushboolean(L, renew_reservation(host_of(L), luaL_checkstring(L, 1)));
+    zg_host *h = host_of(L);
+    int rc = zg_heartbeat_renew(&h->heartbeat, luaL_checkstring(L, 1));
+    check_lease(L, h);
+    lua_pushboolean(L, rc == ZG_OK);
     return 1;
 }
 
-/* sleep(seconds): sleeps, renewing the running job's reservation every second. */
+/* fence(): before the engine settles a run, proves the reservation is still this host's. */
+static int core_fence(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    int rc = zg_heartbeat_renew(&h->heartbeat, NULL);
+    check_lease(L, h);
+    if (rc != ZG_OK && rc != ZG_ENOTFOUND)
+        return luaL_error(L, "store: cannot renew the reservation before settling");
+    return 0;
+}
+
+/* sleep(seconds): the heartbeat keeps the reservation meanwhile; a lost run stops at the end. */
 static int core_sleep(lua_State *L)
 {
     zg_host *h = host_of(L);
     int64_t left = seconds_to_ms(L, 1);
-    while (left > 0) {
-        int64_t chunk = left < 1000 ? left : 1000;
+    while (left > 0 && !zg_heartbeat_lost(&h->heartbeat)) {
+        int64_t chunk = left < 200 ? left : 200;
         zg_clock_sleep_ms(chunk);
         left -= chunk;
-        renew_reservation(h, NULL);
     }
+    check_lease(L, h);
     return 0;
 }
 
@@ -184,7 +198,7 @@ static int core_progress(lua_State *L)
 
 static const luaL_Reg core_functions[] = {
     {"load", core_load},   {"save", core_save},   {"append", core_append},
-    {"expire", core_expire}, {"put", core_put},   {"touch", core_touch},
+    {"expire", core_expire}, {"put", core_put},   {"touch", core_touch}, {"fence", core_fence},
     {"sleep", core_sleep}, {"uuid4", core_uuid4}, {"now", core_now},
     {"log", core_log},     {"progress", core_progress}, {NULL, NULL}};
 

@@ -2,6 +2,7 @@
  * stepping the engine, and reading jobs. The Lua side decides (zerog.api); this file moves
  * arguments and results across and carries out queue decisions. */
 #include <lauxlib.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,20 @@ void zg_free(void *p) { free(p); }
 int zg_errcode(const zg_host *h) { return h->err.code; }
 
 const char *zg_errstr(const zg_host *h) { return h->err.msg; }
+
+/* Seconds before a message is tried again after the engine itself failed on it. */
+#define ZG_ENGINE_RETRY_DELAY 30
+
+void host_log(zg_host *h, int level, const char *fmt, ...)
+{
+    if (!h->cfg.log) return;
+    char msg[ZG_ERRSTR_LEN + 128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    h->cfg.log(h->cfg.log_ud, level, "", msg);
+}
 
 static void clear_error(zg_host *h)
 {
@@ -48,13 +63,16 @@ zg_host *zg_host_new(const zg_config *cfg)
     }
     h->cfg.store = h->store_url;
     h->api_ref = LUA_NOREF;
-    if (open_backends(h) == ZG_OK) zg_runtime_open(h);
+    if (open_backends(h) == ZG_OK && zg_runtime_open(h) == ZG_OK &&
+        zg_heartbeat_init(&h->heartbeat, h->queue, h->L) != ZG_OK)
+        zg_fail(&h->err, ZG_ENOMEM, "cannot start the heartbeat thread");
     return h;
 }
 
 void zg_host_free(zg_host *h)
 {
     if (!h) return;
+    zg_heartbeat_shutdown(&h->heartbeat);
     zg_runtime_close(h);
     if (h->store) h->store->ops->close(h->store);
     if (h->queue) h->queue->ops->close(h->queue);
@@ -65,7 +83,7 @@ void zg_host_free(zg_host *h)
 /* Refuses calls on a host whose creation failed, keeping its original error. */
 static int usable(zg_host *h)
 {
-    if (!h->L || h->api_ref == LUA_NOREF) {
+    if (!h->L || h->api_ref == LUA_NOREF || !h->heartbeat.started) {
         if (h->err.code == ZG_OK) zg_fail(&h->err, ZG_ESTORE, "the host failed to start");
         return 0;
     }
@@ -167,8 +185,9 @@ static int apply_decision(zg_host *h, const zg_message *m, const char *action, d
     zg_error err = {0};
     int rc;
     if (strcmp(action, "release") == 0)
-        rc = h->queue->ops->release(h->queue, m->id, m->reservation, (int64_t)(delay * 1000), &err);
-    else rc = h->queue->ops->remove(h->queue, m->id, m->reservation, &err);
+        rc = h->queue->ops->release(h->queue, m->queue, m->id, m->reservation,
+                                    (int64_t)(delay * 1000), &err);
+    else rc = h->queue->ops->remove(h->queue, m->queue, m->id, m->reservation, &err);
     if (rc != ZG_OK) return zg_fail(&h->err, rc, "settling job %s: %s", m->body, err.msg);
     return ZG_OK;
 }
@@ -176,18 +195,20 @@ static int apply_decision(zg_host *h, const zg_message *m, const char *action, d
 static int run_message(zg_host *h, zg_message *m, zg_step_result *out)
 {
     lua_State *L = h->L;
-    h->current.active = 1;
-    h->current.message_id = m->id;
-    h->current.reservation = m->reservation;
-    snprintf(h->current.uuid, sizeof h->current.uuid, "%s", m->body);
+    zg_heartbeat_begin(&h->heartbeat, m);
     push_message(L, m);
     int rc = zg_runtime_call(h, "process", 1, 3);
-    h->current.active = 0;
+    zg_heartbeat_end(&h->heartbeat);
     snprintf(out->uuid, sizeof out->uuid, "%s", m->body);
+    if (rc == ZG_ESTALE) {
+        /* another host owns the job now (or it was killed): its outcome is not ours to settle */
+        host_log(h, ZG_LOG_WARNING, "late settle of job %s refused: %s", m->body, h->err.msg);
+        return rc;
+    }
     if (rc != ZG_OK) {
         /* the engine itself failed (e.g. the store): keep the message for a later try */
         zg_error keep = h->err;
-        apply_decision(h, m, "release", 30);
+        apply_decision(h, m, "release", ZG_ENGINE_RETRY_DELAY);
         h->err = keep;
         return rc;
     }
@@ -261,10 +282,10 @@ int zg_queue_counts_get(zg_host *h, const char *queue, zg_queue_counts *out)
     return h->queue->ops->counts(h->queue, queue, out, &h->err);
 }
 
-int zg_message_stats_get(zg_host *h, int64_t id, zg_message_stats *out)
+int zg_message_stats_get(zg_host *h, const char *queue, int64_t id, zg_message_stats *out)
 {
     if (!usable(h)) return h->err.code;
-    return h->queue->ops->stats(h->queue, id, out, &h->err);
+    return h->queue->ops->stats(h->queue, queue, id, out, &h->err);
 }
 
 int zg_kick(zg_host *h, const char *queue, int64_t *count)

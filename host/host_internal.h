@@ -5,16 +5,10 @@
 #include <lua.h>
 
 #include "error.h"
+#include "heartbeat.h"
 #include "queue.h"
 #include "store.h"
 #include "zerog.h"
-
-/* The queue message the host is running, so keep_alive can renew it. */
-typedef struct zg_current_run {
-    int active;
-    int64_t message_id, reservation;
-    char uuid[ZG_UUID_LEN];
-} zg_current_run;
 
 struct zg_host {
     zg_config cfg;
@@ -23,9 +17,12 @@ struct zg_host {
     zg_queue *queue;
     lua_State *L;
     int api_ref; /* registry reference to the zerog.api table */
-    zg_current_run current;
+    zg_heartbeat heartbeat; /* renews the running job's reservation */
     zg_error err;
 };
+
+/* Writes a host message (not a job's) to the configured log, if any. */
+void host_log(zg_host *h, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* runtime.c: the Lua VM of a host. */
 int zg_runtime_open(zg_host *h);
@@ -33,6 +30,9 @@ void zg_runtime_close(zg_host *h);
 /* Calls zerog.api[fn] with the nargs values on the stack. On success leaves nres results and
  * returns ZG_OK; on a returned (nil, kind, msg) or a raised error sets h->err and pops everything. */
 int zg_runtime_call(zg_host *h, const char *fn, int nargs, int nres);
+
+/* Raised (as a Lua error message) when a run has lost its reservation; maps to ZG_ESTALE. */
+#define ZG_LOST_PREFIX "zerog: lost reservation: "
 
 /* bindings.c: registers the zerog.core module (the C functions the Lua side calls). */
 void zg_bindings_open(zg_host *h);

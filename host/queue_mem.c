@@ -3,11 +3,14 @@
  * Each named queue (a "tube" in beanstalkd's words) has a ready heap ordered by (priority, id)
  * and a delayed heap ordered by the time a message becomes ready; reserved messages of all tubes
  * sit in one heap ordered by deadline. Lapsed delays and deadlines are applied at the start of
- * every operation, so no timer thread is needed. A blocking reserve sleeps until the next message
- * can become ready or the timeout comes (nothing else can put while it sleeps: one store per host). */
+ * every operation, so no timer thread is needed. One mutex guards the whole queue; a blocking
+ * reserve waits on a condition variable (woken by put, release and kick) until the next message can
+ * become ready or its timeout comes. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
 #include "heap.h"
@@ -18,6 +21,8 @@ typedef struct tube {
     char name[ZG_NAME_LEN];
     zg_heap ready;
     zg_heap delayed;
+    zg_map messages; /* decimal id -> message */
+    int64_t next_id;
 } tube;
 
 typedef struct message {
@@ -32,10 +37,10 @@ typedef struct message {
 
 typedef struct mem_queue {
     zg_queue base;
-    zg_map tubes;    /* name -> tube */
-    zg_map messages; /* decimal id -> message */
+    pthread_mutex_t lock;
+    pthread_cond_t changed; /* a message may have become ready */
+    zg_map tubes;           /* name -> tube */
     zg_heap reserved;
-    int64_t next_id;
 } mem_queue;
 
 void zg_message_clear(zg_message *m)
@@ -58,19 +63,20 @@ static int due_less(const void *a, const void *b)
 
 static void set_index(void *item, size_t index) { ((message *)item)->heap_index = index; }
 
-static void tube_free(void *p)
-{
-    tube *t = p;
-    zg_heap_free(&t->ready);
-    zg_heap_free(&t->delayed);
-    free(t);
-}
-
 static void message_free(void *p)
 {
     message *m = p;
     free(m->body);
     free(m);
+}
+
+static void tube_free(void *p)
+{
+    tube *t = p;
+    zg_heap_free(&t->ready);
+    zg_heap_free(&t->delayed);
+    zg_map_free(&t->messages, message_free);
+    free(t);
 }
 
 static tube *get_tube(mem_queue *q, const char *name, int create)
@@ -82,6 +88,7 @@ static tube *get_tube(mem_queue *q, const char *name, int create)
     snprintf(t->name, sizeof t->name, "%s", name);
     zg_heap_init(&t->ready, ready_less, set_index);
     zg_heap_init(&t->delayed, due_less, set_index);
+    zg_map_init(&t->messages);
     if (zg_map_set(&q->tubes, name, t) != 0) {
         tube_free(t);
         return NULL;
@@ -89,11 +96,20 @@ static tube *get_tube(mem_queue *q, const char *name, int create)
     return t;
 }
 
-static message *find(mem_queue *q, int64_t id)
+static message *find(mem_queue *q, const char *queue, int64_t id)
 {
+    tube *t = get_tube(q, queue, 0);
     char key[24];
     snprintf(key, sizeof key, "%lld", (long long)id);
-    return zg_map_get(&q->messages, key);
+    return t ? zg_map_get(&t->messages, key) : NULL;
+}
+
+/* Removes m from its tube's table and frees it (it must be out of every heap). */
+static void forget(message *m)
+{
+    char key[24];
+    snprintf(key, sizeof key, "%lld", (long long)m->id);
+    message_free(zg_map_remove(&m->tube->messages, key));
 }
 
 /* Takes m out of whichever heap holds it. */
@@ -147,17 +163,18 @@ static int mem_put(zg_queue *zq, const char *queue, const char *body, int64_t pr
     tube *t = get_tube(q, queue, 1);
     char key[24];
     if (!m || !t || !(m->body = strdup(body))) goto oom;
-    m->id = ++q->next_id;
+    m->id = ++t->next_id;
     m->priority = priority;
     m->ttr_ms = ttr_ms > 0 ? ttr_ms : 1000;
     m->tube = t;
     snprintf(key, sizeof key, "%lld", (long long)m->id);
-    if (zg_map_set(&q->messages, key, m) != 0) goto oom;
+    if (zg_map_set(&t->messages, key, m) != 0) goto oom;
     if (attach(m, delay_ms) != 0) {
-        zg_map_remove(&q->messages, key);
+        zg_map_remove(&t->messages, key);
         goto oom;
     }
     *id = m->id;
+    pthread_cond_broadcast(&q->changed);
     return ZG_OK;
 oom:
     if (m) message_free(m);
@@ -174,6 +191,24 @@ static message *best_ready(mem_queue *q, const char *const *queues, size_t n)
         if (m && (!best || ready_less(m, best))) best = m;
     }
     return best;
+}
+
+/* Waits (the lock released) until the monotonic time `until_ms` or a change, whichever first. */
+static void wait_until(mem_queue *q, int64_t until_ms)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t ms = until_ms - zg_clock_monotonic_ms();
+    if (ms <= 0) return;
+    if (ms > 60000) ms = 60000;
+    struct timespec at = now;
+    at.tv_sec += (time_t)(ms / 1000);
+    at.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (at.tv_nsec >= 1000000000) {
+        at.tv_sec++;
+        at.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&q->changed, &q->lock, &at);
 }
 
 /* When the next message could become ready in the named tubes (INT64_MAX if never). */
@@ -202,7 +237,7 @@ static int mem_reserve(zg_queue *zq, const char *const *queues, size_t n, int64_
         int64_t now = zg_clock_monotonic_ms();
         if (now >= give_up) return zg_fail(err, ZG_ETIMEDOUT, "no message ready");
         int64_t wake = next_change(q, queues, n);
-        zg_clock_sleep_ms((wake < give_up ? wake : give_up) - now);
+        wait_until(q, wake < give_up ? wake : give_up);
     }
     char *body = strdup(m->body);
     if (!body) return zg_fail(err, ZG_ENOMEM, "out of memory reserving");
@@ -219,6 +254,7 @@ static int mem_reserve(zg_queue *zq, const char *const *queues, size_t n, int64_
     out->id = m->id;
     out->reservation = m->reserves;
     out->priority = m->priority;
+    out->ttr_ms = m->ttr_ms;
     out->reserves = m->reserves;
     out->timeouts = m->timeouts;
     out->releases = m->releases;
@@ -228,10 +264,11 @@ static int mem_reserve(zg_queue *zq, const char *const *queues, size_t n, int64_
 }
 
 /* The message id under reservation `reservation`, or NULL with err set. */
-static message *reserved_message(mem_queue *q, int64_t id, int64_t reservation, zg_error *err)
+static message *reserved_message(mem_queue *q, const char *queue, int64_t id,
+                                 int64_t reservation, zg_error *err)
 {
     advance(q);
-    message *m = find(q, id);
+    message *m = find(q, queue, id);
     if (!m) {
         zg_fail(err, ZG_ENOTFOUND, "no message %lld", (long long)id);
         return NULL;
@@ -244,34 +281,46 @@ static message *reserved_message(mem_queue *q, int64_t id, int64_t reservation, 
     return m;
 }
 
-static int mem_release(zg_queue *zq, int64_t id, int64_t reservation, int64_t delay_ms,
-                       zg_error *err)
+static int mem_release(zg_queue *zq, const char *queue, int64_t id, int64_t reservation,
+                       int64_t delay_ms, zg_error *err)
 {
     mem_queue *q = (mem_queue *)zq;
-    message *m = reserved_message(q, id, reservation, err);
+    message *m = reserved_message(q, queue, id, reservation, err);
     if (!m) return err->code;
     detach(q, m);
     m->releases++;
     if (attach(m, delay_ms) != 0) return zg_fail(err, ZG_ENOMEM, "out of memory releasing");
+    pthread_cond_broadcast(&q->changed);
     return ZG_OK;
 }
 
-static int mem_remove(zg_queue *zq, int64_t id, int64_t reservation, zg_error *err)
+static int mem_remove(zg_queue *zq, const char *queue, int64_t id, int64_t reservation,
+                      zg_error *err)
 {
     mem_queue *q = (mem_queue *)zq;
-    message *m = reserved_message(q, id, reservation, err);
+    message *m = reserved_message(q, queue, id, reservation, err);
     if (!m) return err->code;
     detach(q, m);
-    char key[24];
-    snprintf(key, sizeof key, "%lld", (long long)id);
-    message_free(zg_map_remove(&q->messages, key));
+    forget(m);
     return ZG_OK;
 }
 
-static int mem_touch(zg_queue *zq, int64_t id, int64_t reservation, zg_error *err)
+static int mem_discard(zg_queue *zq, const char *queue, int64_t id, zg_error *err)
 {
     mem_queue *q = (mem_queue *)zq;
-    message *m = reserved_message(q, id, reservation, err);
+    advance(q);
+    message *m = find(q, queue, id);
+    if (!m) return zg_fail(err, ZG_ENOTFOUND, "no message %lld in %s", (long long)id, queue);
+    detach(q, m);
+    forget(m);
+    return ZG_OK;
+}
+
+static int mem_touch(zg_queue *zq, const char *queue, int64_t id, int64_t reservation,
+                     zg_error *err)
+{
+    mem_queue *q = (mem_queue *)zq;
+    message *m = reserved_message(q, queue, id, reservation, err);
     if (!m) return err->code;
     detach(q, m);
     m->due_ms = zg_clock_monotonic_ms() + m->ttr_ms;
@@ -291,6 +340,7 @@ static int mem_kick(zg_queue *zq, const char *queue, int64_t *count, zg_error *e
         if (attach(m, 0) != 0) return zg_fail(err, ZG_ENOMEM, "out of memory kicking");
         (*count)++;
     }
+    if (*count) pthread_cond_broadcast(&q->changed);
     return ZG_OK;
 }
 
@@ -309,12 +359,13 @@ static int mem_counts(zg_queue *zq, const char *queue, zg_queue_counts *out, zg_
     return ZG_OK;
 }
 
-static int mem_stats(zg_queue *zq, int64_t id, zg_message_stats *out, zg_error *err)
+static int mem_stats(zg_queue *zq, const char *queue, int64_t id, zg_message_stats *out,
+                     zg_error *err)
 {
     mem_queue *q = (mem_queue *)zq;
     advance(q);
-    message *m = find(q, id);
-    if (!m) return zg_fail(err, ZG_ENOTFOUND, "no message %lld", (long long)id);
+    message *m = find(q, queue, id);
+    if (!m) return zg_fail(err, ZG_ENOTFOUND, "no message %lld in %s", (long long)id, queue);
     out->state = m->state;
     out->priority = m->priority;
     out->reserves = m->reserves;
@@ -329,13 +380,78 @@ static void mem_close(zg_queue *zq)
 {
     mem_queue *q = (mem_queue *)zq;
     zg_map_free(&q->tubes, tube_free);
-    zg_map_free(&q->messages, message_free);
     zg_heap_free(&q->reserved);
+    pthread_cond_destroy(&q->changed);
+    pthread_mutex_destroy(&q->lock);
     free(q);
 }
 
-static const zg_queue_ops mem_ops = {mem_put,  mem_reserve, mem_release, mem_remove, mem_touch,
-                                     mem_kick, mem_counts,  mem_stats,   mem_close};
+/* ---- the locked entry points: each operation runs whole under the queue's mutex ---- */
+
+#define LOCKED(call)                                                                           \
+    do {                                                                                       \
+        mem_queue *q_ = (mem_queue *)zq;                                                       \
+        pthread_mutex_lock(&q_->lock);                                                         \
+        int rc_ = (call);                                                                      \
+        pthread_mutex_unlock(&q_->lock);                                                       \
+        return rc_;                                                                            \
+    } while (0)
+
+static int locked_put(zg_queue *zq, const char *queue, const char *body, int64_t priority,
+                      int64_t delay_ms, int64_t ttr_ms, int64_t *id, zg_error *err)
+{
+    LOCKED(mem_put(zq, queue, body, priority, delay_ms, ttr_ms, id, err));
+}
+
+static int locked_reserve(zg_queue *zq, const char *const *queues, size_t n, int64_t timeout_ms,
+                          zg_message *out, zg_error *err)
+{
+    LOCKED(mem_reserve(zq, queues, n, timeout_ms, out, err));
+}
+
+static int locked_release(zg_queue *zq, const char *queue, int64_t id, int64_t reservation,
+                          int64_t delay_ms, zg_error *err)
+{
+    LOCKED(mem_release(zq, queue, id, reservation, delay_ms, err));
+}
+
+static int locked_remove(zg_queue *zq, const char *queue, int64_t id, int64_t reservation,
+                         zg_error *err)
+{
+    LOCKED(mem_remove(zq, queue, id, reservation, err));
+}
+
+static int locked_touch(zg_queue *zq, const char *queue, int64_t id, int64_t reservation,
+                        zg_error *err)
+{
+    LOCKED(mem_touch(zq, queue, id, reservation, err));
+}
+
+static int locked_discard(zg_queue *zq, const char *queue, int64_t id, zg_error *err)
+{
+    LOCKED(mem_discard(zq, queue, id, err));
+}
+
+static int locked_kick(zg_queue *zq, const char *queue, int64_t *count, zg_error *err)
+{
+    LOCKED(mem_kick(zq, queue, count, err));
+}
+
+static int locked_counts(zg_queue *zq, const char *queue, zg_queue_counts *out, zg_error *err)
+{
+    LOCKED(mem_counts(zq, queue, out, err));
+}
+
+static int locked_stats(zg_queue *zq, const char *queue, int64_t id, zg_message_stats *out,
+                        zg_error *err)
+{
+    LOCKED(mem_stats(zq, queue, id, out, err));
+}
+
+static const zg_queue_ops mem_ops = {locked_put,   locked_reserve, locked_release,
+                                     locked_remove, locked_touch,  locked_discard,
+                                     locked_kick,   locked_counts, locked_stats,
+                                     mem_close};
 
 zg_queue *zg_queue_mem_new(void)
 {
@@ -343,7 +459,12 @@ zg_queue *zg_queue_mem_new(void)
     if (!q) return NULL;
     q->base.ops = &mem_ops;
     zg_map_init(&q->tubes);
-    zg_map_init(&q->messages);
     zg_heap_init(&q->reserved, due_less, set_index);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->changed, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&q->lock, NULL);
     return &q->base;
 }

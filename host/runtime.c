@@ -99,7 +99,10 @@ int zg_runtime_call(zg_host *h, const char *fn, int nargs, int nres)
     int want = nres < 3 ? 3 : nres;
     if (lua_pcall(L, nargs, want, base + 1) != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        int code = msg && strstr(msg, "store: ") ? ZG_ESTORE : ZG_EJOB;
+        int code = !msg                         ? ZG_EJOB
+                   : strstr(msg, ZG_LOST_PREFIX) ? ZG_ESTALE
+                   : strstr(msg, "store: ")      ? ZG_ESTORE
+                                                 : ZG_EJOB;
         zg_fail(&h->err, code, "%s", msg ? msg : "(no message)");
         lua_settop(L, base);
         return code;

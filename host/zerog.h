@@ -124,7 +124,8 @@ typedef struct zg_message_stats {
 } zg_message_stats;
 
 int zg_queue_counts_get(zg_host *h, const char *queue, zg_queue_counts *out);
-int zg_message_stats_get(zg_host *h, int64_t id, zg_message_stats *out);
+/* The stats of message id of a queue (a job's queueName and queueJobId). */
+int zg_message_stats_get(zg_host *h, const char *queue, int64_t id, zg_message_stats *out);
 /* Makes the delayed messages of a queue ready now (beanstalkd's kick); *count may be NULL. */
 int zg_kick(zg_host *h, const char *queue, int64_t *count);
 

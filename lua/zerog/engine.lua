@@ -56,8 +56,10 @@ local function traceback(e)
   return debug.traceback(tostring(e), 2)
 end
 
---- Settles a run: ok plus what run() returned or raised.
+--- Settles a run: ok plus what run() returned or raised. First proves the reservation is still
+-- ours (fencing): a host whose reservation lapsed and was taken must not finish the job too.
 local function settle(job, ok, a, b)
+  core.fence()
   if ok then
     local code, delay = M.interpret(a, b)
     if code == Job.NO_RESULT then

@@ -318,9 +318,10 @@ function Job:continue_running()
   return Job.NO_RESULT
 end
 
---- Renews the job's queue reservation while it runs (the host also does this on its own).
+--- Renews the job's queue reservation now; true when this job is the one the host is running.
+-- The host's heartbeat renews it on its own as well, so calling this is never required.
 function Job:keep_alive()
-  core.touch(self.uuid)
+  return core.touch(self.uuid)
 end
 
 return Job

@@ -37,7 +37,7 @@ static void drain(const char *queue)
     zg_message m;
     zg_error err = {0};
     while (reserve(queue, 0, &m) == ZG_OK) {
-        q->ops->remove(q, m.id, m.reservation, &err);
+        q->ops->remove(q, m.queue, m.id, m.reservation, &err);
         zg_message_clear(&m);
     }
 }
@@ -62,7 +62,7 @@ static void test_put_then_reserve_gives_the_body_and_counts(void)
     CHECK_INT(counts("q1").ready, 0);
     CHECK_INT(counts("q1").reserved, 1);
     zg_error err = {0};
-    CHECK_INT(q->ops->remove(q, m.id, m.reservation, &err), ZG_OK);
+    CHECK_INT(q->ops->remove(q, m.queue, m.id, m.reservation, &err), ZG_OK);
     CHECK_INT(counts("q1").reserved, 0);
     zg_message_clear(&m);
 }
@@ -78,7 +78,7 @@ static void test_lower_priority_first_then_fifo(void)
         reserve("q2", 0, &m);
         CHECK_STR(m.body, want[i]);
         zg_error err = {0};
-        q->ops->remove(q, m.id, m.reservation, &err);
+        q->ops->remove(q, m.queue, m.id, m.reservation, &err);
         zg_message_clear(&m);
     }
 }
@@ -93,7 +93,7 @@ static void test_reserve_from_several_queues_takes_the_most_urgent(void)
     CHECK_INT(q->ops->reserve(q, names, 2, 0, &m, &err), ZG_OK);
     CHECK_STR(m.body, "high");
     CHECK_STR(m.queue, "qb");
-    q->ops->remove(q, m.id, m.reservation, &err);
+    q->ops->remove(q, m.queue, m.id, m.reservation, &err);
     zg_message_clear(&m);
     drain("qa");
 }
@@ -106,12 +106,12 @@ static void test_a_delayed_message_is_ready_after_its_delay(void)
     CHECK_INT(counts("q3").delayed, 1);
     zg_message_stats st;
     zg_error err = {0};
-    q->ops->stats(q, id, &st, &err);
+    q->ops->stats(q, "q3", id, &st, &err);
     CHECK_INT(st.state, ZG_MSG_DELAYED);
     CHECK(st.time_left_ms > 0 && st.time_left_ms <= 150);
     CHECK_INT(reserve("q3", 2000, &m), ZG_OK); /* a blocking reserve waits for it */
     CHECK_STR(m.body, "later");
-    q->ops->remove(q, m.id, m.reservation, &err);
+    q->ops->remove(q, m.queue, m.id, m.reservation, &err);
     zg_message_clear(&m);
 }
 
@@ -121,9 +121,9 @@ static void test_release_with_a_delay_counts_a_release(void)
     zg_message m;
     zg_error err = {0};
     reserve("q4", 0, &m);
-    CHECK_INT(q->ops->release(q, m.id, m.reservation, 5000, &err), ZG_OK);
+    CHECK_INT(q->ops->release(q, m.queue, m.id, m.reservation, 5000, &err), ZG_OK);
     zg_message_stats st;
-    q->ops->stats(q, id, &st, &err);
+    q->ops->stats(q, "q4", id, &st, &err);
     CHECK_INT(st.state, ZG_MSG_DELAYED);
     CHECK_INT(st.releases, 1);
     CHECK_INT(counts("q4").delayed, 1);
@@ -143,19 +143,19 @@ static void test_a_lapsed_ttr_makes_it_ready_with_a_timeout(void)
     reserve("q5", 0, &m);
     zg_clock_sleep_ms(150);
     zg_message_stats st;
-    q->ops->stats(q, id, &st, &err);
+    q->ops->stats(q, "q5", id, &st, &err);
     CHECK_INT(st.state, ZG_MSG_READY);
     CHECK_INT(st.timeouts, 1);
     /* the old reservation can no longer settle it */
-    CHECK_INT(q->ops->remove(q, m.id, m.reservation, &err), ZG_ESTALE);
-    CHECK_INT(q->ops->release(q, m.id, m.reservation, 0, &err), ZG_ESTALE);
-    CHECK_INT(q->ops->touch(q, m.id, m.reservation, &err), ZG_ESTALE);
+    CHECK_INT(q->ops->remove(q, m.queue, m.id, m.reservation, &err), ZG_ESTALE);
+    CHECK_INT(q->ops->release(q, m.queue, m.id, m.reservation, 0, &err), ZG_ESTALE);
+    CHECK_INT(q->ops->touch(q, m.queue, m.id, m.reservation, &err), ZG_ESTALE);
     zg_message again;
     CHECK_INT(reserve("q5", 0, &again), ZG_OK);
     CHECK_INT(again.reserves, 2);
     CHECK_INT(again.timeouts, 1);
     CHECK(again.reservation != m.reservation);
-    CHECK_INT(q->ops->remove(q, again.id, again.reservation, &err), ZG_OK);
+    CHECK_INT(q->ops->remove(q, again.queue, again.id, again.reservation, &err), ZG_OK);
     zg_message_clear(&m);
     zg_message_clear(&again);
 }
@@ -168,13 +168,13 @@ static void test_touch_renews_the_reservation(void)
     reserve("q6", 0, &m);
     for (int i = 0; i < 4; i++) {
         zg_clock_sleep_ms(100);
-        CHECK_INT(q->ops->touch(q, m.id, m.reservation, &err), ZG_OK);
+        CHECK_INT(q->ops->touch(q, m.queue, m.id, m.reservation, &err), ZG_OK);
     }
     zg_message_stats st;
-    q->ops->stats(q, id, &st, &err);
+    q->ops->stats(q, "q6", id, &st, &err);
     CHECK_INT(st.state, ZG_MSG_RESERVED);
     CHECK_INT(st.timeouts, 0);
-    CHECK_INT(q->ops->remove(q, m.id, m.reservation, &err), ZG_OK);
+    CHECK_INT(q->ops->remove(q, m.queue, m.id, m.reservation, &err), ZG_OK);
     zg_message_clear(&m);
 }
 
@@ -186,7 +186,7 @@ static void test_blocking_reserve_waits_for_a_lapsed_reservation(void)
     reserve("q7", 0, &m);
     CHECK_INT(reserve("q7", 2000, &again), ZG_OK);
     CHECK_INT(again.timeouts, 1);
-    q->ops->remove(q, again.id, again.reservation, &err);
+    q->ops->remove(q, again.queue, again.id, again.reservation, &err);
     zg_message_clear(&m);
     zg_message_clear(&again);
 }
@@ -195,8 +195,10 @@ static void test_operations_on_unknown_ids_are_not_found(void)
 {
     zg_error err = {0};
     zg_message_stats st;
-    CHECK_INT(q->ops->stats(q, 999999, &st, &err), ZG_ENOTFOUND);
-    CHECK_INT(q->ops->remove(q, 999999, 1, &err), ZG_ENOTFOUND);
+    CHECK_INT(q->ops->stats(q, "q1", 999999, &st, &err), ZG_ENOTFOUND);
+    CHECK_INT(q->ops->stats(q, "no_such_queue", 1, &st, &err), ZG_ENOTFOUND);
+    CHECK_INT(q->ops->remove(q, "q1", 999999, 1, &err), ZG_ENOTFOUND);
+    CHECK_INT(q->ops->discard(q, "q1", 999999, &err), ZG_ENOTFOUND);
 }
 
 static void test_many_messages_keep_their_order(void)
@@ -214,7 +216,7 @@ static void test_many_messages_keep_their_order(void)
         last_pri = m.priority;
         last_id = m.id;
         n++;
-        q->ops->remove(q, m.id, m.reservation, &err);
+        q->ops->remove(q, m.queue, m.id, m.reservation, &err);
         zg_message_clear(&m);
     }
     CHECK_INT(n, 5000);

@@ -40,7 +40,7 @@ for _, store in ipairs(H.stores) do
       it("deletes the message of a finished job", function()
         local _, d = H.run_job(h, returning("del", "200"))
         assert.are.same({ ready = 0, delayed = 0, reserved = 0 }, h:counts(d.queueName))
-        assert.is_nil(h:stats(d.queueJobId))
+        assert.is_nil(h:stats(d.queueName, d.queueJobId))
       end)
 
       local requeues = {
@@ -56,7 +56,7 @@ for _, store in ipairs(H.stores) do
           local d = H.doc(h, uuid)
           assert.are.equal(-1, d.resultCode)
           assert.is_false(d.running)
-          local st = h:stats(d.queueJobId)
+          local st = h:stats(d.queueName, d.queueJobId)
           assert.are.equal("delayed", st.state)
           assert.are.equal(1, st.releases)
           assert.is_true(st.time_left_ms > (c[2] - 1) * 1000 and st.time_left_ms <= c[2] * 1000)
@@ -301,7 +301,7 @@ for _, store in ipairs(H.stores) do
           outcomes[i] = ("%s:%g"):format(r.outcome, r.delay)
         end
         assert.are.same({ "requeued:30", "requeued:30", "dropped:0" }, outcomes)
-        assert.is_nil(h:stats(id))
+        assert.is_nil(h:stats("zerog_jobs", id))
         assert.are.same({ ready = 0, delayed = 0, reserved = 0 }, h:counts("zerog_jobs"))
       end)
     end)

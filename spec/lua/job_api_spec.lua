@@ -309,7 +309,7 @@ for _, store in ipairs(H.stores) do
         local child = H.doc(h, H.doc(h, uuid).child)
         assert.are.equal("children", child.queueName)
         assert.are.same({ delay = 100, ttr = 5, priority = 3 }, child.queueKwargs)
-        local st = h:stats(child.queueJobId)
+        local st = h:stats("children", child.queueJobId)
         assert.are.equal("delayed", st.state)
         assert.are.equal(3, st.priority)
         assert.are.same({ ready = 0, delayed = 1, reserved = 0 }, h:counts("children"))
@@ -369,29 +369,28 @@ for _, store in ipairs(H.stores) do
       assert.are.equal(6, d.seen)
     end)
 
-    describe("keep_alive", function()
-      local source = [[return { JOB_TYPE = "%s", TTR = 0.2, run = function(self)
-          for _ = 1, 3 do
-            local t = os.clock() + 0.1
-            while os.clock() < t do end  -- busy, no binding calls
-            %s
-          end
-        end }]]
+    describe("keep_alive and the heartbeat", function()
+      it("keep_alive() renews the running job's reservation, and only its own", function()
+        local _, d = H.run_job(h, [[local zerog = require "zerog"
+          return { JOB_TYPE = "alive", SCHEMA = { seen = {} }, run = function(self)
+            local other = zerog.make_job("alive", {})
+            self:update_attrs { seen = { self:keep_alive(), other:keep_alive() } }
+          end }]])
+        assert.are.same({ true, false }, d.seen)
+      end)
 
-      it("renews the reservation, so a run longer than its TTR settles", function()
-        local t = H.define(h, source:format("alive", "self:keep_alive()"))
-        H.submit(h, t)
+      it("renews the reservation of a job busy far beyond its TTR without any binding call", function()
+        local t = H.define(h, [[return { JOB_TYPE = "busy", TTR = 0.2, run = function(self)
+            local t = os.clock() + 1.0
+            while os.clock() < t do end  -- 5 TTRs of pure computation
+          end }]])
+        local uuid = H.submit(h, t)
         local r, kind, msg = h:step(0)
         assert.is_truthy(r, tostring(kind) .. " " .. tostring(msg))
         assert.are.equal("finished", r.outcome)
-      end)
-
-      it("without it a run longer than its TTR cannot settle: its reservation lapsed", function()
-        local t = H.define(h, source:format("lapsed", ""))
-        H.submit(h, t)
-        local r, kind = h:step(0)
-        assert.is_nil(r)
-        assert.are.equal("stale", kind)
+        local d = H.doc(h, uuid)
+        assert.are.equal(200, d.resultCode)
+        assert.are.equal(0, d.errorCount)
       end)
     end)
 

@@ -6,7 +6,7 @@
  *   h:load_string(path, source) / h:load_file(path) / h:check_file(path) -> type
  *   h:submit(type, params_json, {delay=, ttr=, priority=}) -> uuid
  *   h:step(timeout_ms [, {queue, ...}]) -> {outcome=, result=, delay=, uuid=}
- *   h:read(view, uuid) -> JSON text; h:counts(queue); h:stats(id); h:kick(queue); h:queues()
+ *   h:read(view, uuid) -> JSON text; h:counts(queue); h:stats(queue, id); h:kick(queue); h:queues()
  * Failures return nil, an error name ("invalid", "script", "not_found", ...) and the message. */
 #include <lauxlib.h>
 #include <lua.h>
@@ -246,7 +246,7 @@ static int spec_stats(lua_State *L)
 {
     spec_host *s = check_host(L);
     zg_message_stats st;
-    int rc = zg_message_stats_get(s->h, luaL_checkinteger(L, 2), &st);
+    int rc = zg_message_stats_get(s->h, luaL_checkstring(L, 2), luaL_checkinteger(L, 3), &st);
     if (rc != ZG_OK) return push_error(L, s, rc);
     static const char *const states[] = {"ready", "delayed", "reserved"};
     lua_createtable(L, 0, 6);
