@@ -15,7 +15,7 @@ OPT     := $(if $(SAN),-O1 $(SANFLAGS),-O2)
 CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -fPIC $(WARN) $(OPT) $(EXTRA_CFLAGS)
 CPPFLAGS = -Ihost -I$(BUILD)/gen $(PKG_CFLAGS)
 LDFLAGS := $(if $(SAN),$(SANFLAGS))
-LIBS    := -l:liblua5.4-cjson.a -llua5.4 -luuid -lm -pthread
+LIBS    := -l:liblua5.4-cjson.a -llua5.4 -lhiredis -luuid -lm -pthread
 
 LIB_SRC := $(filter-out host/cli/%,$(wildcard host/*.c))
 LUA_SRC := $(shell find lua -name '*.lua' | sort)
@@ -55,7 +55,7 @@ $(BUILD)/zerog: $(CLI_OBJ) $(BUILD)/libzerog.a
 # Debian's liblua5.4-cjson.a is not PIC, so shared objects link the shared cjson library.
 $(BUILD)/spec/zerog_spec.so: spec/support/host_module.c $(BUILD)/libzerog.a host/zerog.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $< $(BUILD)/libzerog.a $(LDFLAGS) -llua5.4-cjson -luuid -lm -pthread
+	$(CC) $(CPPFLAGS) $(CFLAGS) -shared -o $@ $< $(BUILD)/libzerog.a $(LDFLAGS) -llua5.4-cjson -lhiredis -luuid -lm -pthread
 
 $(BUILD)/spec/test_%: spec/c/test_%.c spec/c/check.h $(BUILD)/libzerog.a
 	@mkdir -p $(dir $@)

@@ -47,7 +47,11 @@ static int open_backends(zg_host *h)
         if (!h->store || !h->queue) return zg_fail(&h->err, ZG_ENOMEM, "out of memory");
         return ZG_OK;
     }
-    return zg_fail(&h->err, ZG_EINVAL, "unsupported store URL %s (expected mem://)", url);
+    /* the store and the queue get a connection each: the heartbeat thread renews reservations
+     * on the queue's while the job's writes go through the store's */
+    h->store = zg_store_redis_new(url, &h->err);
+    if (h->store) h->queue = zg_queue_redis_new(url, &h->err);
+    return h->store && h->queue ? ZG_OK : h->err.code;
 }
 
 zg_host *zg_host_new(const zg_config *cfg)

@@ -56,5 +56,7 @@ struct zg_queue {
 };
 
 zg_queue *zg_queue_mem_new(void);
+/* Connects to the Redis at url (redis:// or unix://); NULL with err set when it cannot. */
+zg_queue *zg_queue_redis_new(const char *url, zg_error *err);
 
 #endif

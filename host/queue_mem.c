@@ -181,14 +181,15 @@ oom:
     return zg_fail(err, ZG_ENOMEM, "out of memory putting on %s", queue);
 }
 
-/* The most urgent ready message of the named tubes, or NULL. */
+/* The most urgent ready message of the named tubes (lowest priority; on a tie, the earlier
+ * tube's), or NULL. */
 static message *best_ready(mem_queue *q, const char *const *queues, size_t n)
 {
     message *best = NULL;
     for (size_t i = 0; i < n; i++) {
         tube *t = get_tube(q, queues[i], 0);
         message *m = t ? zg_heap_peek(&t->ready) : NULL;
-        if (m && (!best || ready_less(m, best))) best = m;
+        if (m && (!best || m->priority < best->priority)) best = m;
     }
     return best;
 }

@@ -43,5 +43,7 @@ struct zg_store {
 };
 
 zg_store *zg_store_mem_new(void);
+/* Connects to the Redis at url (redis:// or unix://); NULL with err set when it cannot. */
+zg_store *zg_store_redis_new(const char *url, zg_error *err);
 
 #endif

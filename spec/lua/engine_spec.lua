@@ -11,7 +11,10 @@ end
 for _, store in ipairs(H.stores) do
   describe("engine on " .. store, function()
     local h
-    before_each(function() h = H.host(store) end)
+    before_each(function()
+      H.reset(store)
+      h = H.host(store)
+    end)
     after_each(function() h:close() end)
 
     describe("return values", function()

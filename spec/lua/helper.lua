@@ -12,6 +12,14 @@ H.stores = { "mem://" }
 local redis = os.getenv("ZEROG_SPEC_REDIS")
 if redis and redis ~= "" then H.stores[#H.stores + 1] = redis end
 
+--- Empties a Redis store between specs, so each starts from nothing (mem:// hosts start empty).
+function H.reset(store)
+  local socket = store and store:match("^unix://(.+)$")
+  if socket then
+    assert(os.execute("redis-cli -s '" .. socket .. "' FLUSHALL >/dev/null"), "FLUSHALL failed")
+  end
+end
+
 function H.host(store)
   local h, kind, msg = zs.new { store = store or "mem://" }
   assert(h, tostring(kind) .. ": " .. tostring(msg))

@@ -4,7 +4,10 @@ local H = require "helper"
 for _, store in ipairs(H.stores) do
   describe("job API on " .. store, function()
     local h
-    before_each(function() h = H.host(store) end)
+    before_each(function()
+      H.reset(store)
+      h = H.host(store)
+    end)
     after_each(function() h:close() end)
 
     describe("the document", function()

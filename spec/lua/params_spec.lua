@@ -12,6 +12,7 @@ for _, store in ipairs(H.stores) do
   describe("params on " .. store, function()
     local h
     before_each(function()
+      H.reset(store)
       h = H.host(store)
       H.define(h, TYPES)
     end)
@@ -81,7 +82,10 @@ for _, store in ipairs(H.stores) do
 
   describe("values crossing JSON on " .. store, function()
     local h
-    before_each(function() h = H.host(store) end)
+    before_each(function()
+      H.reset(store)
+      h = H.host(store)
+    end)
     after_each(function() h:close() end)
 
     it("keeps floats exact, integers up to 2^53, empty arrays and unicode", function()

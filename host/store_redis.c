@@ -1,0 +1,229 @@
+/* store_redis: job documents in Redis.
+ *
+ * A document is a hash under its key (`zerog_job_<uuid>`): one field per document field holding
+ * its JSON text, `cas`, and `_op` (the token of the last write, so a write retried across a
+ * reconnect is applied once). Its lists are Redis lists under `{zerog_job_<uuid>}:events` (and
+ * :warnings, :errors): the hash tag puts them in the document key's hash slot, so every script
+ * below touches one slot and a Redis Cluster could serve them. Appending is RPUSH: the same cost
+ * for the 10th and the 100,000th entry. Each state change is one script, atomic on the server. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_conn.h"
+#include "store.h"
+#include "strbuf.h"
+
+typedef struct redis_store {
+    zg_store base;
+    zg_redis conn;
+    zg_redis_script load, save, append, expire;
+} redis_store;
+
+/* KEYS: doc, events, warnings, errors. Returns false, or {hash pairs, events, warnings, errors}. */
+static const char LOAD_LUA[] =
+    "local h = redis.call('HGETALL', KEYS[1])\n"
+    "if #h == 0 then return false end\n"
+    "return {h, redis.call('LRANGE', KEYS[2], 0, -1), redis.call('LRANGE', KEYS[3], 0, -1),\n"
+    "        redis.call('LRANGE', KEYS[4], 0, -1)}\n";
+
+/* KEYS: doc. ARGV: expected cas, token, name, value, ... Returns {1, cas} or {0, stored cas}. */
+static const char SAVE_LUA[] =
+    "local cur = tonumber(redis.call('HGET', KEYS[1], 'cas') or '0')\n"
+    "if cur > 0 and redis.call('HGET', KEYS[1], '_op') == ARGV[2] then return {1, cur} end\n"
+    "if cur ~= tonumber(ARGV[1]) then return {0, cur} end\n"
+    "for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+    "redis.call('HSET', KEYS[1], '_op', ARGV[2])\n"
+    "return {1, redis.call('HINCRBY', KEYS[1], 'cas', 1)}\n";
+
+/* KEYS: doc, list. ARGV: entry, stamp field, stamp, count field or '', token.
+ * Returns false (no document) or {cas before, cas after}. */
+static const char APPEND_LUA[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return false end\n"
+    "local cur = tonumber(redis.call('HGET', KEYS[1], 'cas') or '0')\n"
+    "if redis.call('HGET', KEYS[1], '_op') == ARGV[5] then return {cur - 1, cur} end\n"
+    "redis.call('RPUSH', KEYS[2], ARGV[1])\n"
+    "redis.call('HSET', KEYS[1], ARGV[2], ARGV[3], '_op', ARGV[5])\n"
+    "if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[1], ARGV[4], 1) end\n"
+    "local ttl = redis.call('PTTL', KEYS[1])\n"
+    "if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end\n"
+    "return {cur, redis.call('HINCRBY', KEYS[1], 'cas', 1)}\n";
+
+/* KEYS: doc, events, warnings, errors. ARGV: seconds (0: persist). Returns 0 if no document. */
+static const char EXPIRE_LUA[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
+    "for i = 1, 4 do\n"
+    "  if tonumber(ARGV[1]) > 0 then redis.call('EXPIRE', KEYS[i], ARGV[1])\n"
+    "  else redis.call('PERSIST', KEYS[i]) end\n"
+    "end\n"
+    "return 1\n";
+
+typedef struct doc_keys {
+    char doc[200], lists[3][220];
+    const char *argv[4];
+} doc_keys;
+
+static int make_keys(doc_keys *k, const char *key, zg_error *err)
+{
+    if (strlen(key) >= sizeof k->doc) return zg_fail(err, ZG_EINVAL, "key too long: %s", key);
+    snprintf(k->doc, sizeof k->doc, "%s", key);
+    k->argv[0] = k->doc;
+    for (int i = 0; i < 3; i++) {
+        snprintf(k->lists[i], sizeof k->lists[i], "{%s}:%s", key, zg_store_lists[i]);
+        k->argv[i + 1] = k->lists[i];
+    }
+    return ZG_OK;
+}
+
+static void append_list(zg_strbuf *b, const char *name, const redisReply *list)
+{
+    zg_strbuf_printf(b, ",\"%s\":[", name);
+    for (size_t i = 0; i < list->elements; i++) {
+        if (i) zg_strbuf_puts(b, ",");
+        zg_strbuf_append(b, list->element[i]->str, list->element[i]->len);
+    }
+    zg_strbuf_puts(b, "]");
+}
+
+static int redis_load(zg_store *s, const char *key, char **json, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    doc_keys k;
+    if (make_keys(&k, key, err) != ZG_OK) return err->code;
+    pthread_mutex_lock(&r->conn.lock);
+    redisReply *reply = zg_redis_script_run(&r->conn, &r->load, 4, 4, k.argv, NULL, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    if (!reply) return err->code;
+    int rc = ZG_OK;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
+        rc = zg_fail(err, ZG_ENOTFOUND, "no document %s", key);
+    } else {
+        zg_strbuf b;
+        zg_strbuf_init(&b);
+        const redisReply *h = reply->element[0];
+        const char *cas = "0";
+        for (size_t i = 0; i + 1 < h->elements; i += 2)
+            if (strcmp(h->element[i]->str, "cas") == 0) cas = h->element[i + 1]->str;
+        zg_strbuf_printf(&b, "{\"cas\":%s", cas);
+        for (size_t i = 0; i + 1 < h->elements; i += 2) {
+            const char *name = h->element[i]->str;
+            if (name[0] == '_' || strcmp(name, "cas") == 0) continue;
+            zg_strbuf_printf(&b, ",\"%s\":", name);
+            zg_strbuf_append(&b, h->element[i + 1]->str, h->element[i + 1]->len);
+        }
+        for (int l = 0; l < 3; l++) append_list(&b, zg_store_lists[l], reply->element[l + 1]);
+        zg_strbuf_puts(&b, "}");
+        *json = zg_strbuf_take(&b);
+        if (!*json) rc = zg_fail(err, ZG_ENOMEM, "out of memory loading %s", key);
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+static int redis_save(zg_store *s, const char *key, size_t n, const char *const *names,
+                      const char *const *values, int64_t expected, int64_t *cas, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    if (n > 28) return zg_fail(err, ZG_EINVAL, "too many fields in one save (%zu)", n);
+    char exp[24], token[33];
+    snprintf(exp, sizeof exp, "%lld", (long long)expected);
+    zg_redis_token(token);
+    const char *argv[64] = {key, exp, token};
+    int argc = 3;
+    for (size_t i = 0; i < n; i++) {
+        argv[argc++] = names[i];
+        argv[argc++] = values[i];
+    }
+    pthread_mutex_lock(&r->conn.lock);
+    redisReply *reply = zg_redis_script_run(&r->conn, &r->save, 1, argc, argv, NULL, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    if (!reply) return err->code;
+    int rc = ZG_OK;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+        rc = zg_fail(err, ZG_ESTORE, "redis: unexpected reply saving %s", key);
+    } else {
+        *cas = reply->element[1]->integer;
+        if (reply->element[0]->integer != 1)
+            rc = zg_fail(err, ZG_ECAS, "cas mismatch on %s: stored %lld, expected %lld", key,
+                         (long long)*cas, (long long)expected);
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+static int redis_append(zg_store *s, const char *key, const char *list, const char *entry,
+                        const char *stamp_field, const char *stamp, const char *count_field,
+                        int64_t *prev_cas, int64_t *cas, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    doc_keys k;
+    if (make_keys(&k, key, err) != ZG_OK) return err->code;
+    int l;
+    for (l = 0; l < 3 && strcmp(zg_store_lists[l], list) != 0; l++) {
+    }
+    if (l == 3) return zg_fail(err, ZG_EINVAL, "no list named %s", list);
+    char token[33];
+    zg_redis_token(token);
+    const char *argv[] = {k.doc, k.lists[l], entry, stamp_field, stamp,
+                          count_field ? count_field : "", token};
+    pthread_mutex_lock(&r->conn.lock);
+    redisReply *reply = zg_redis_script_run(&r->conn, &r->append, 2, 7, argv, NULL, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    if (!reply) return err->code;
+    int rc = ZG_OK;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+        rc = zg_fail(err, ZG_ENOTFOUND, "no document %s", key);
+    } else {
+        *prev_cas = reply->element[0]->integer;
+        *cas = reply->element[1]->integer;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+static int redis_expire(zg_store *s, const char *key, int64_t seconds, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    doc_keys k;
+    if (make_keys(&k, key, err) != ZG_OK) return err->code;
+    char secs[24];
+    snprintf(secs, sizeof secs, "%lld", (long long)seconds);
+    const char *argv[] = {k.argv[0], k.argv[1], k.argv[2], k.argv[3], secs};
+    pthread_mutex_lock(&r->conn.lock);
+    redisReply *reply = zg_redis_script_run(&r->conn, &r->expire, 4, 5, argv, NULL, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    if (!reply) return err->code;
+    int found = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    freeReplyObject(reply);
+    return found ? ZG_OK : zg_fail(err, ZG_ENOTFOUND, "no document %s", key);
+}
+
+static void redis_close(zg_store *s)
+{
+    redis_store *r = (redis_store *)s;
+    zg_redis_close(&r->conn);
+    free(r);
+}
+
+static const zg_store_ops redis_ops = {redis_load, redis_save, redis_append, redis_expire,
+                                       redis_close};
+
+zg_store *zg_store_redis_new(const char *url, zg_error *err)
+{
+    redis_store *r = calloc(1, sizeof *r);
+    if (!r) {
+        zg_fail(err, ZG_ENOMEM, "out of memory");
+        return NULL;
+    }
+    r->base.ops = &redis_ops;
+    r->load.source = LOAD_LUA;
+    r->save.source = SAVE_LUA;
+    r->append.source = APPEND_LUA;
+    r->expire.source = EXPIRE_LUA;
+    if (zg_redis_open(&r->conn, url, err) != ZG_OK) {
+        zg_redis_close(&r->conn);
+        free(r);
+        return NULL;
+    }
+    return &r->base;
+}
