@@ -72,6 +72,62 @@ static int core_save(lua_State *L)
     return 1;
 }
 
+/* Reads a {name = json} table at idx into arrays held by a userdata it leaves on the stack. */
+static size_t field_arrays(lua_State *L, int idx, const char ***names, const char ***values)
+{
+    idx = lua_absindex(L, idx);
+    size_t n = 0;
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) n++;
+    const char **arr = lua_newuserdatauv(L, 2 * (n ? n : 1) * sizeof(char *), 0);
+    size_t i = 0;
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "save: fields must map names to JSON text");
+        arr[i] = lua_tostring(L, -2);
+        arr[n + i++] = lua_tostring(L, -1);
+    }
+    *names = arr;
+    *values = arr + n;
+    return n;
+}
+
+/* save_many({{key, fields, expected}, ...}) -> {cas or false (a cas mismatch), ...}
+ * The strings stay alive through the argument table; the arrays through `anchors`. */
+static int core_save_many(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    check_lease(L, h);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    size_t n = (size_t)lua_rawlen(L, 1);
+    zg_save_req *reqs = lua_newuserdatauv(L, (n ? n : 1) * sizeof *reqs, 0);
+    memset(reqs, 0, (n ? n : 1) * sizeof *reqs);
+    lua_createtable(L, (int)n, 0);
+    int anchors = lua_gettop(L);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        lua_rawgeti(L, -1, 1);
+        reqs[i].key = luaL_checkstring(L, -1);
+        lua_rawgeti(L, -2, 3);
+        reqs[i].expected = luaL_checkinteger(L, -1);
+        lua_rawgeti(L, -3, 2);
+        const char **names, **values;
+        reqs[i].n = field_arrays(L, -1, &names, &values);
+        reqs[i].names = names;
+        reqs[i].values = values;
+        lua_rawseti(L, anchors, (lua_Integer)i + 1);
+        lua_pop(L, 4);
+    }
+    zg_error err = {0};
+    if (h->store->ops->save_many(h->store, reqs, n, &err) != ZG_OK) return raise_store(L, &err);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        if (reqs[i].rc == ZG_OK) lua_pushinteger(L, reqs[i].cas);
+        else lua_pushboolean(L, 0);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
 /* append(key, list, entry, stamp_field, stamp, count_field?) -> prev_cas, cas | nil */
 static int core_append(lua_State *L)
 {
@@ -124,6 +180,44 @@ static int core_put(lua_State *L)
 }
 
 /* touch(uuid) -> renewed? Renews now if that job is the one running; raises once it is lost. */
+/* put_many(queue, {body, ...}, priority, delay_seconds, ttr_seconds) -> {id, ...} */
+static int core_put_many(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    const char *queue = luaL_checkstring(L, 1);
+    luaL_argcheck(L, strlen(queue) < ZG_NAME_LEN, 1, "queue name too long");
+    luaL_checktype(L, 2, LUA_TTABLE);
+    size_t n = (size_t)lua_rawlen(L, 2);
+    const char **bodies = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);
+    int64_t *ids = lua_newuserdatauv(L, (n ? n : 1) * sizeof(int64_t), 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 2, (lua_Integer)i + 1);
+        bodies[i] = luaL_checkstring(L, -1); /* alive through the argument table */
+        lua_pop(L, 1);
+    }
+    zg_error err = {0};
+    int rc = h->queue->ops->put_many(h->queue, queue, n, bodies, luaL_checkinteger(L, 3),
+                                     seconds_to_ms(L, 4), seconds_to_ms(L, 5), ids, &err);
+    if (rc != ZG_OK) return raise_store(L, &err);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushinteger(L, ids[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* discard(queue, id) -> true | false (no such message) */
+static int core_discard(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    zg_error err = {0};
+    int rc = h->queue->ops->discard(h->queue, luaL_checkstring(L, 1), luaL_checkinteger(L, 2), &err);
+    if (rc != ZG_OK && rc != ZG_ENOTFOUND) return raise_store(L, &err);
+    lua_pushboolean(L, rc == ZG_OK);
+    return 1;
+}
+
 static int core_touch(lua_State *L)
 {
     zg_host *h = host_of(L);
@@ -199,6 +293,7 @@ static int core_progress(lua_State *L)
 static const luaL_Reg core_functions[] = {
     {"load", core_load},   {"save", core_save},   {"append", core_append},
     {"expire", core_expire}, {"put", core_put},   {"touch", core_touch}, {"fence", core_fence},
+    {"save_many", core_save_many}, {"put_many", core_put_many}, {"discard", core_discard},
     {"sleep", core_sleep}, {"uuid4", core_uuid4}, {"now", core_now},
     {"log", core_log},     {"progress", core_progress}, {NULL, NULL}};
 

@@ -1,6 +1,7 @@
 /* host: the public API (zerog.h) over the host handle: creation, script loading, submitting,
  * stepping the engine, and reading jobs. The Lua side decides (zerog.api); this file moves
  * arguments and results across and carries out queue decisions. */
+#include <dirent.h>
 #include <lauxlib.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -129,6 +130,17 @@ int zg_check_file(zg_host *h, const char *path, char type_out[ZG_NAME_LEN])
     return load_script(h, "check", path, NULL, type_out);
 }
 
+/* Pushes delay, ttr and priority (nil for the type's defaults). */
+static void push_submit_opts(lua_State *L, const zg_submit_opts *opts)
+{
+    if (opts && opts->delay > 0) lua_pushnumber(L, opts->delay);
+    else lua_pushnil(L);
+    if (opts && opts->ttr > 0) lua_pushnumber(L, opts->ttr);
+    else lua_pushnil(L);
+    if (opts && opts->has_priority) lua_pushinteger(L, opts->priority);
+    else lua_pushnil(L);
+}
+
 int zg_submit(zg_host *h, const char *job_type, const char *params_json,
               const zg_submit_opts *opts, char uuid_out[ZG_UUID_LEN])
 {
@@ -136,17 +148,87 @@ int zg_submit(zg_host *h, const char *job_type, const char *params_json,
     lua_State *L = h->L;
     lua_pushstring(L, job_type);
     lua_pushstring(L, params_json ? params_json : "");
-    if (opts && opts->delay > 0) lua_pushnumber(L, opts->delay);
-    else lua_pushnil(L);
-    if (opts && opts->ttr > 0) lua_pushnumber(L, opts->ttr);
-    else lua_pushnil(L);
-    if (opts && opts->has_priority) lua_pushinteger(L, opts->priority);
-    else lua_pushnil(L);
+    push_submit_opts(L, opts);
     int rc = zg_runtime_call(h, "submit", 5, 1);
     if (rc != ZG_OK) return rc;
     snprintf(uuid_out, ZG_UUID_LEN, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
     return ZG_OK;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int zg_load_dir(zg_host *h, const char *dir, int *loaded, int *failed)
+{
+    if (loaded) *loaded = 0;
+    if (failed) *failed = 0;
+    if (!usable(h)) return h->err.code;
+    DIR *d = opendir(dir);
+    if (!d) return zg_fail(&h->err, ZG_ESCRIPT, "cannot read the jobs directory %s", dir);
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".lua") != 0 || e->d_name[0] == '.') continue;
+        if (n == cap) {
+            char **grown = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *names);
+            if (!grown) break;
+            names = grown;
+        }
+        if ((names[n] = strdup(e->d_name))) n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, compare_names);
+    for (size_t i = 0; i < n; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        free(names[i]);
+        if (zg_load_file(h, path, NULL) == ZG_OK) {
+            if (loaded) (*loaded)++;
+        } else {
+            host_log(h, ZG_LOG_ERROR, "%s", h->err.msg);
+            if (failed) (*failed)++;
+        }
+    }
+    free(names);
+    clear_error(h);
+    return ZG_OK;
+}
+
+int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_json, size_t n,
+                    const zg_submit_opts *opts, char (*uuids_out)[ZG_UUID_LEN])
+{
+    if (!usable(h)) return h->err.code;
+    lua_State *L = h->L;
+    lua_pushstring(L, job_type);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_pushstring(L, params_json[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    push_submit_opts(L, opts);
+    int rc = zg_runtime_call(h, "submit_batch", 5, 1);
+    if (rc != ZG_OK) return rc;
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        snprintf(uuids_out[i], ZG_UUID_LEN, "%s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return ZG_OK;
+}
+
+int zg_kill(zg_host *h, const char *uuid)
+{
+    if (!usable(h)) return h->err.code;
+    lua_pushstring(h->L, uuid);
+    int rc = zg_runtime_call(h, "kill", 1, 1);
+    if (rc == ZG_OK) lua_pop(h->L, 1);
+    return rc;
 }
 
 /* Pushes the loaded types' queue names into names[] (strings owned by the Lua stack entry left
@@ -253,13 +335,13 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
     return rc;
 }
 
-static const char *const view_names[] = {"progress", "info", "data", "dump"};
+static const char *const view_names[] = {"progress", "info", "data", "dump", "status"};
 
 int zg_read(zg_host *h, zg_view view, const char *uuid, char **json)
 {
     *json = NULL;
     if (!usable(h)) return h->err.code;
-    if ((unsigned)view > ZG_VIEW_DUMP) return zg_fail(&h->err, ZG_EINVAL, "unknown view");
+    if ((unsigned)view > ZG_VIEW_STATUS) return zg_fail(&h->err, ZG_EINVAL, "unknown view");
     lua_pushstring(h->L, view_names[view]);
     lua_pushstring(h->L, uuid);
     int rc = zg_runtime_call(h, "read", 2, 1);

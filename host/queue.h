@@ -34,6 +34,10 @@ void zg_message_clear(zg_message *m);
 typedef struct zg_queue_ops {
     int (*put)(zg_queue *q, const char *queue, const char *body, int64_t priority,
                int64_t delay_ms, int64_t ttr_ms, int64_t *id, zg_error *err);
+    /* Puts n messages on one queue in one go (Redis: one round trip); ids[i] gets each id. */
+    int (*put_many)(zg_queue *q, const char *queue, size_t n, const char *const *bodies,
+                    int64_t priority, int64_t delay_ms, int64_t ttr_ms, int64_t *ids,
+                    zg_error *err);
     /* Takes the most urgent ready message of any of the n queues, waiting up to timeout_ms for
      * one; ZG_ETIMEDOUT when none came. */
     int (*reserve)(zg_queue *q, const char *const *queues, size_t n, int64_t timeout_ms,

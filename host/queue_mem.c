@@ -404,6 +404,19 @@ static int locked_put(zg_queue *zq, const char *queue, const char *body, int64_t
     LOCKED(mem_put(zq, queue, body, priority, delay_ms, ttr_ms, id, err));
 }
 
+static int locked_put_many(zg_queue *zq, const char *queue, size_t n, const char *const *bodies,
+                           int64_t priority, int64_t delay_ms, int64_t ttr_ms, int64_t *ids,
+                           zg_error *err)
+{
+    mem_queue *q = (mem_queue *)zq;
+    pthread_mutex_lock(&q->lock);
+    int rc = ZG_OK;
+    for (size_t i = 0; rc == ZG_OK && i < n; i++)
+        rc = mem_put(zq, queue, bodies[i], priority, delay_ms, ttr_ms, &ids[i], err);
+    pthread_mutex_unlock(&q->lock);
+    return rc;
+}
+
 static int locked_reserve(zg_queue *zq, const char *const *queues, size_t n, int64_t timeout_ms,
                           zg_message *out, zg_error *err)
 {
@@ -449,7 +462,7 @@ static int locked_stats(zg_queue *zq, const char *queue, int64_t id, zg_message_
     LOCKED(mem_stats(zq, queue, id, out, err));
 }
 
-static const zg_queue_ops mem_ops = {locked_put,   locked_reserve, locked_release,
+static const zg_queue_ops mem_ops = {locked_put,   locked_put_many, locked_reserve, locked_release,
                                      locked_remove, locked_touch,  locked_discard,
                                      locked_kick,   locked_counts, locked_stats,
                                      mem_close};

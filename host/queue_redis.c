@@ -232,6 +232,53 @@ static int rq_put(zg_queue *zq, const char *queue, const char *body, int64_t pri
     return ZG_OK;
 }
 
+static int rq_put_many(zg_queue *zq, const char *queue, size_t n, const char *const *bodies,
+                       int64_t priority, int64_t delay_ms, int64_t ttr_ms, int64_t *ids,
+                       zg_error *err)
+{
+    redis_queue *q = (redis_queue *)zq;
+    char p[ZG_NAME_LEN + 8], pri[24], delay[24], ttr[24];
+    if (prefix(p, sizeof p, queue, err) != ZG_OK) return err->code;
+    snprintf(pri, sizeof pri, "%lld", (long long)priority);
+    snprintf(delay, sizeof delay, "%lld", (long long)(delay_ms > 0 ? delay_ms : 0));
+    snprintf(ttr, sizeof ttr, "%lld", (long long)(ttr_ms > 0 ? ttr_ms : 1000));
+    int rc = ZG_ENOMEM;
+    int *argcs = calloc(n ? n : 1, sizeof *argcs);
+    const char *(*argvs)[6] = calloc(n ? n : 1, sizeof *argvs);
+    const char ***rows = calloc(n ? n : 1, sizeof *rows);
+    char (*tokens)[33] = calloc(n ? n : 1, sizeof *tokens);
+    redisReply **replies = calloc(n ? n : 1, sizeof *replies);
+    if (!argcs || !argvs || !rows || !tokens || !replies) goto done;
+    for (size_t i = 0; i < n; i++) {
+        zg_redis_token(tokens[i]);
+        const char *row[6] = {p, bodies[i], pri, delay, ttr, tokens[i]};
+        memcpy(argvs[i], row, sizeof row);
+        rows[i] = argvs[i];
+        argcs[i] = 6;
+    }
+    pthread_mutex_lock(&q->conn.lock);
+    rc = zg_redis_script_pipeline(&q->conn, &q->scripts[S_PUT], 1, n, argcs,
+                                  (const char *const *const *)rows, replies, err);
+    pthread_mutex_unlock(&q->conn.lock);
+    for (size_t i = 0; rc == ZG_OK && i < n; i++) {
+        if (replies[i]->type != REDIS_REPLY_INTEGER) {
+            rc = zg_fail(err, ZG_ESTORE, "redis: unexpected reply putting on %s", queue);
+            break;
+        }
+        ids[i] = replies[i]->integer;
+    }
+done:
+    if (rc == ZG_ENOMEM && err->code != ZG_ENOMEM) zg_fail(err, ZG_ENOMEM, "out of memory");
+    for (size_t i = 0; replies && i < n; i++)
+        if (replies[i]) freeReplyObject(replies[i]);
+    free(argcs);
+    free(argvs);
+    free(rows);
+    free(tokens);
+    free(replies);
+    return rc;
+}
+
 /* One reserve attempt on one queue: ZG_OK with *out, or ZG_ETIMEDOUT with *wait_ms. */
 static int reserve_once(redis_queue *q, const char *queue, zg_message *out, int64_t *wait_ms,
                         zg_error *err)
@@ -414,8 +461,9 @@ static void rq_close(zg_queue *zq)
     free(q);
 }
 
-static const zg_queue_ops redis_ops = {rq_put,     rq_reserve, rq_release, rq_remove, rq_touch,
-                                       rq_discard, rq_kick,    rq_counts,  rq_stats,  rq_close};
+static const zg_queue_ops redis_ops = {rq_put,    rq_put_many, rq_reserve, rq_release,
+                                       rq_remove, rq_touch,    rq_discard, rq_kick,
+                                       rq_counts, rq_stats,    rq_close};
 
 zg_queue *zg_queue_redis_new(const char *url, zg_error *err)
 {

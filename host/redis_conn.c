@@ -229,6 +229,66 @@ redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int 
     return NULL;
 }
 
+static void free_replies(redisReply **replies, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (replies[i]) freeReplyObject(replies[i]);
+        replies[i] = NULL;
+    }
+}
+
+/* Sends the pipeline once: ZG_OK, ZG_ESTORE on a broken connection (replies freed), or
+ * ZG_ENOTFOUND when the server lost the script (NOSCRIPT). */
+static int pipeline_once(zg_redis *r, zg_redis_script *s, int nkeys, size_t n, const int *argcs,
+                         const char *const *const *argvs, redisReply **replies, zg_error *err)
+{
+    char nk[16];
+    snprintf(nk, sizeof nk, "%d", nkeys);
+    for (size_t i = 0; i < n; i++) {
+        const char *full[64] = {"EVALSHA", s->sha, nk};
+        for (int a = 0; a < argcs[i] && a < 61; a++) full[a + 3] = argvs[i][a];
+        if (redisAppendCommandArgv(r->ctx, argcs[i] + 3, full, NULL) != REDIS_OK)
+            return zg_fail(err, ZG_ENOMEM, "out of memory building a pipeline");
+    }
+    int noscript = 0;
+    for (size_t i = 0; i < n; i++) {
+        void *reply = NULL;
+        if (redisGetReply(r->ctx, &reply) != REDIS_OK) {
+            zg_fail(err, ZG_ESTORE, "redis connection lost: %s", r->ctx->errstr);
+            free_replies(replies, i);
+            redisFree(r->ctx);
+            r->ctx = NULL;
+            return ZG_ESTORE;
+        }
+        replies[i] = reply;
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
+            if (strstr(replies[i]->str, "NOSCRIPT")) noscript = 1;
+            else zg_fail(err, ZG_ESTORE, "redis: %s", replies[i]->str);
+        }
+    }
+    if (noscript) {
+        free_replies(replies, n);
+        s->sha[0] = '\0';
+        return ZG_ENOTFOUND;
+    }
+    return ZG_OK;
+}
+
+int zg_redis_script_pipeline(zg_redis *r, zg_redis_script *s, int nkeys, size_t n,
+                             const int *argcs, const char *const *const *argvs,
+                             redisReply **replies, zg_error *err)
+{
+    int64_t give_up_at = zg_clock_monotonic_ms() + r->retry_window_ms;
+    for (size_t i = 0; i < n; i++) replies[i] = NULL;
+    for (;;) {
+        if (!s->sha[0] && load_script(r, s, err) != ZG_OK) return err->code;
+        if (!r->ctx && reconnect(r, give_up_at, err) != ZG_OK) return err->code;
+        int rc = pipeline_once(r, s, nkeys, n, argcs, argvs, replies, err);
+        if (rc == ZG_OK || rc == ZG_ENOMEM) return rc;
+        if (zg_clock_monotonic_ms() >= give_up_at) return ZG_ESTORE;
+    }
+}
+
 void zg_redis_token(char out[33])
 {
     uuid_t id;

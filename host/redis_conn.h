@@ -47,6 +47,13 @@ redisReply *zg_redis_command(zg_redis *r, int argc, const char **argv, const siz
 redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int argc,
                                 const char **argv, const size_t *lens, zg_error *err);
 
+/* Runs n calls of one script in a pipeline (one round trip): call i has nkeys keys then its
+ * args in argvs[i][0..argcs[i]). Fills replies[i] (free each with freeReplyObject). A broken
+ * connection resends the whole pipeline, so each call must be idempotent (carry a token). */
+int zg_redis_script_pipeline(zg_redis *r, zg_redis_script *s, int nkeys, size_t n,
+                             const int *argcs, const char *const *const *argvs,
+                             redisReply **replies, zg_error *err);
+
 /* A fresh random token (32 hex characters) that makes a retried write idempotent. */
 void zg_redis_token(char out[33]);
 

@@ -18,6 +18,17 @@ typedef struct zg_store zg_store;
 /* The lists every document has, in the order load writes them. */
 extern const char *const zg_store_lists[3];
 
+/* One save of a batch: the arguments of `save`, and its outcome. */
+typedef struct zg_save_req {
+    const char *key;
+    size_t n;
+    const char *const *names;
+    const char *const *values;
+    int64_t expected;
+    int rc;      /* out: ZG_OK or ZG_ECAS */
+    int64_t cas; /* out: as save's *cas */
+} zg_save_req;
+
 typedef struct zg_store_ops {
     /* *json receives the document (malloc'd, the caller frees it); ZG_ENOTFOUND if absent. */
     int (*load)(zg_store *s, const char *key, char **json, zg_error *err);
@@ -26,6 +37,9 @@ typedef struct zg_store_ops {
      * returns ZG_ECAS with *cas set to the stored cas (0 when the key does not exist). */
     int (*save)(zg_store *s, const char *key, size_t n, const char *const *names,
                 const char *const *values, int64_t expected, int64_t *cas, zg_error *err);
+    /* Many saves in one go (Redis: one round trip). Returns an error only when the batch as a
+     * whole failed; each request's own outcome is in its rc and cas. */
+    int (*save_many)(zg_store *s, zg_save_req *reqs, size_t n, zg_error *err);
     /* Appends `entry` (JSON text) to list `list`, sets field `stamp_field` to `stamp` (JSON),
      * adds 1 to the integer field `count_field` when it is not NULL, and bumps the cas.
      * *prev_cas is the cas before, *cas after: a caller whose copy had prev_cas is current.

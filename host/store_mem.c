@@ -156,6 +156,17 @@ static int mem_save(zg_store *s, const char *key, size_t n, const char *const *n
     return ZG_OK;
 }
 
+static int mem_save_many(zg_store *s, zg_save_req *reqs, size_t n, zg_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        zg_save_req *r = &reqs[i];
+        zg_error one = {0};
+        r->rc = mem_save(s, r->key, r->n, r->names, r->values, r->expected, &r->cas, &one);
+        if (r->rc != ZG_OK && r->rc != ZG_ECAS) return zg_fail(err, r->rc, "%s", one.msg);
+    }
+    return ZG_OK;
+}
+
 static int add_one(document *d, const char *count_field)
 {
     field *f = find_field(d, count_field);
@@ -208,7 +219,8 @@ static void mem_close(zg_store *s)
     free(m);
 }
 
-static const zg_store_ops mem_ops = {mem_load, mem_save, mem_append, mem_expire, mem_close};
+static const zg_store_ops mem_ops = {mem_load,   mem_save,   mem_save_many,
+                                     mem_append, mem_expire, mem_close};
 
 zg_store *zg_store_mem_new(void)
 {

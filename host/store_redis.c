@@ -151,6 +151,58 @@ static int redis_save(zg_store *s, const char *key, size_t n, const char *const 
     return rc;
 }
 
+static int redis_save_many(zg_store *s, zg_save_req *reqs, size_t n, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    int rc = ZG_ENOMEM;
+    int *argcs = calloc(n ? n : 1, sizeof *argcs);
+    const char ***argvs = calloc(n ? n : 1, sizeof *argvs);
+    char (*nums)[2][40] = calloc(n ? n : 1, sizeof *nums); /* expected cas and token */
+    redisReply **replies = calloc(n ? n : 1, sizeof *replies);
+    if (!argcs || !argvs || !nums || !replies) goto done;
+    for (size_t i = 0; i < n; i++) {
+        if (reqs[i].n > 28) {
+            rc = zg_fail(err, ZG_EINVAL, "too many fields in one save");
+            goto done;
+        }
+        argvs[i] = calloc(3 + 2 * reqs[i].n, sizeof(char *));
+        if (!argvs[i]) goto done;
+        snprintf(nums[i][0], sizeof nums[i][0], "%lld", (long long)reqs[i].expected);
+        zg_redis_token(nums[i][1]);
+        argvs[i][0] = reqs[i].key;
+        argvs[i][1] = nums[i][0];
+        argvs[i][2] = nums[i][1];
+        for (size_t f = 0; f < reqs[i].n; f++) {
+            argvs[i][3 + 2 * f] = reqs[i].names[f];
+            argvs[i][4 + 2 * f] = reqs[i].values[f];
+        }
+        argcs[i] = (int)(3 + 2 * reqs[i].n);
+    }
+    pthread_mutex_lock(&r->conn.lock);
+    rc = zg_redis_script_pipeline(&r->conn, &r->save, 1, n, argcs,
+                                  (const char *const *const *)argvs, replies, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    for (size_t i = 0; rc == ZG_OK && i < n; i++) {
+        redisReply *rep = replies[i];
+        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
+            rc = zg_fail(err, ZG_ESTORE, "redis: unexpected reply saving %s", reqs[i].key);
+            break;
+        }
+        reqs[i].cas = rep->element[1]->integer;
+        reqs[i].rc = rep->element[0]->integer == 1 ? ZG_OK : ZG_ECAS;
+    }
+done:
+    if (rc == ZG_ENOMEM && err->code != ZG_ENOMEM) zg_fail(err, ZG_ENOMEM, "out of memory");
+    for (size_t i = 0; replies && i < n; i++)
+        if (replies[i]) freeReplyObject(replies[i]);
+    for (size_t i = 0; argvs && i < n; i++) free(argvs[i]);
+    free(argcs);
+    free(argvs);
+    free(nums);
+    free(replies);
+    return rc;
+}
+
 static int redis_append(zg_store *s, const char *key, const char *list, const char *entry,
                         const char *stamp_field, const char *stamp, const char *count_field,
                         int64_t *prev_cas, int64_t *cas, zg_error *err)
@@ -205,8 +257,8 @@ static void redis_close(zg_store *s)
     free(r);
 }
 
-static const zg_store_ops redis_ops = {redis_load, redis_save, redis_append, redis_expire,
-                                       redis_close};
+static const zg_store_ops redis_ops = {redis_load,   redis_save,   redis_save_many,
+                                       redis_append, redis_expire, redis_close};
 
 zg_store *zg_store_redis_new(const char *url, zg_error *err)
 {

@@ -74,6 +74,10 @@ const char *zg_errstr(const zg_host *h);
  * reported as coming from `path`. On success writes the JOB_TYPE into type_out if not NULL. */
 int zg_load_file(zg_host *h, const char *path, char type_out[ZG_NAME_LEN]);
 int zg_load_string(zg_host *h, const char *path, const char *source, char type_out[ZG_NAME_LEN]);
+/* Loads every *.lua script of a directory, in name order. A script that fails is logged (at
+ * ZG_LOG_ERROR, with its file and line) and skipped; *loaded and *failed (may be NULL) count them.
+ * Returns ZG_OK unless the directory cannot be read. */
+int zg_load_dir(zg_host *h, const char *dir, int *loaded, int *failed);
 /* Checks a script (syntax, JOB_TYPE, run, SCHEMA) without registering it. */
 int zg_check_file(zg_host *h, const char *path, char type_out[ZG_NAME_LEN]);
 
@@ -90,6 +94,17 @@ typedef struct zg_submit_opts {
 int zg_submit(zg_host *h, const char *job_type, const char *params_json,
               const zg_submit_opts *opts, char uuid_out[ZG_UUID_LEN]);
 
+/* Submits n jobs of one type, their params in params_json[i], in a few batched round trips.
+ * Every params is validated first: if one is invalid, ZG_EINVAL names its line (1-based) and
+ * nothing is stored. Writes the uuids in order into uuids_out[0..n). */
+int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_json, size_t n,
+                    const zg_submit_opts *opts, char (*uuids_out)[ZG_UUID_LEN]);
+
+/* ZeroG's killJob: records error 410 "Killed by user" and result 410 and deletes the job's queue
+ * message; a host running it loses its reservation and stops it at its next binding call or
+ * heartbeat. ZG_ENOTFOUND for an unknown uuid, ZG_EINVAL when the job has already finished. */
+int zg_kill(zg_host *h, const char *uuid);
+
 enum { ZG_STEP_FINISHED = 1, ZG_STEP_REQUEUED = 2, ZG_STEP_DROPPED = 3 };
 
 typedef struct zg_step_result {
@@ -105,10 +120,18 @@ typedef struct zg_step_result {
 int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
             zg_step_result *out);
 
-typedef enum zg_view { ZG_VIEW_PROGRESS, ZG_VIEW_INFO, ZG_VIEW_DATA, ZG_VIEW_DUMP } zg_view;
+typedef enum zg_view {
+    ZG_VIEW_PROGRESS,
+    ZG_VIEW_INFO,
+    ZG_VIEW_DATA,
+    ZG_VIEW_DUMP,
+    ZG_VIEW_STATUS
+} zg_view;
 
 /* Reads a job as JSON: progress() {completeness, result}, info() (adds events, errors, warnings),
- * get_data(), or the whole document. ZG_ENOTFOUND for an unknown uuid. Free *json with zg_free. */
+ * get_data(), the whole document, or its status {completeness, result, running, errorCount,
+ * events (a count), lastEvent}. ZG_ENOTFOUND for an unknown uuid. A job whose type is not loaded
+ * can still be read, but for its data. Free *json with zg_free. */
 int zg_read(zg_host *h, zg_view view, const char *uuid, char **json);
 
 typedef struct zg_queue_counts {

@@ -1,9 +1,11 @@
 --- zerog.api: the entry points the C host calls in its Lua VM. Each returns its result, or nil,
 -- an error kind ("invalid", "script", "not_found", "job") and a message; a raised error is a
 -- host fault (the C side reports it as a store or runtime error).
+local core = require "zerog.core"
 local codec = require "zerog.codec"
 local registry = require "zerog.registry"
 local engine = require "zerog.engine"
+local Job = require "zerog.job"
 
 local M = {}
 
@@ -40,6 +42,56 @@ function M.submit(job_type, params_json, delay, ttr, priority)
   return job.uuid
 end
 
+--- Submits many jobs of one type: every line is validated first (nothing is stored if one is
+-- bad), then the documents are created, queued and given their queue ids in three batched
+-- round trips. Returns the list of uuids in order.
+function M.submit_batch(job_type, lines, delay, ttr, priority)
+  local jobs = {}
+  for i, text in ipairs(lines) do
+    local params, why = codec.decode(text)
+    if params == nil then return nil, "invalid", "line " .. i .. ": params are not valid JSON: " .. why end
+    local job, err, kind = registry.make_job(job_type, params)
+    if not job then return nil, kind, kind == "invalid" and ("line " .. i .. ": " .. err) or err end
+    jobs[i] = job
+  end
+  if #jobs == 0 then return {} end
+  local qk, why = jobs[1]:_queue_kwargs { delay = delay, ttr = ttr, priority = priority }
+  if not qk then return nil, "invalid", why end
+  local creates, bodies = {}, {}
+  for i, job in ipairs(jobs) do
+    creates[i] = { job:key(), job:_stored_fields(), 0 }
+    bodies[i] = job.uuid
+  end
+  local cas = core.save_many(creates)
+  local ids = core.put_many(jobs[1].queueName, bodies, qk.priority, qk.delay, qk.ttr)
+  local updates = {}
+  for i, job in ipairs(jobs) do
+    if not cas[i] then return nil, "store", "job " .. job.uuid .. " could not be created" end
+    job.cas, job.queueJobId, job.queueKwargs = cas[i], ids[i], qk
+    updates[i] = { job:key(), { queueJobId = codec.encode(ids[i]), queueKwargs = codec.encode(qk) }, cas[i] }
+  end
+  core.save_many(updates) -- a job already running may have moved on: its queue id is then set
+  local uuids = {}
+  for i, job in ipairs(jobs) do uuids[i] = job.uuid end
+  return uuids
+end
+
+--- ZeroG's killJob: records error 410 "Killed by user" and result 410, and deletes the job's
+-- queue message. A host running it loses its reservation and stops it.
+function M.kill(uuid)
+  local job, why, kind = registry.load_job(uuid)
+  if not job then return nil, kind == "not_found" and "not_found" or "job", why end
+  if job.resultCode ~= Job.NO_RESULT then
+    return nil, "invalid", "job " .. uuid .. " has already finished with " .. job.resultCode
+  end
+  core.discard(job.queueName, job.queueJobId)
+  job:record_error(410, "Killed by user")
+  job:update_attrs { running = false, resultCode = 410, completeness = 1.0 }
+  local retention = job.RETENTION or engine.DEFAULT_RETENTION
+  if retention > 0 then core.expire(job:key(), retention) end
+  return 410
+end
+
 M.process = engine.process
 
 local VIEWS = {
@@ -47,10 +99,31 @@ local VIEWS = {
   info = function(job) return job:info() end,
   data = function(job) return job:get_data() end,
   dump = function(job) return job:dump() end,
+  -- for followers (`zerog watch`): progress, the latest event and whether it runs
+  status = function(job)
+    local last = job.events[#job.events]
+    return { completeness = job.completeness, result = job.resultCode, running = job.running,
+             errorCount = job.errorCount, events = #job.events,
+             lastEvent = last and last.msg or codec.null }
+  end,
 }
+
+--- A job whose type this host has not loaded can still be read from its stored document.
+local function raw_job(uuid)
+  local text = core.load(Job.make_key(uuid))
+  local doc = text and codec.decode(text)
+  if type(doc) ~= "table" then return nil end
+  local class = setmetatable({ __zerog = { fields = {} } }, { __index = Job })
+  class.__index = class
+  local job = setmetatable({}, class)
+  Job._apply_document(job, doc)
+  job.dump = function() return doc end -- every stored field, SCHEMA ones included
+  return job
+end
 
 function M.read(view, uuid)
   local job, why, kind = registry.load_job(uuid)
+  if not job and kind == "unknown_type" and view ~= "data" then job = raw_job(uuid) end
   if not job then return nil, kind == "not_found" and "not_found" or "job", why end
   local ok, value = pcall(VIEWS[view], job)
   if not ok then return nil, "job", view .. " of job " .. uuid .. " failed: " .. tostring(value) end

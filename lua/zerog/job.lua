@@ -111,11 +111,16 @@ local function notify(self, event)
   core.progress(self.uuid, self.completeness, event)
 end
 
+--- Every non-list field of the document encoded for the store (name -> JSON text).
+function Job:_stored_fields()
+  return encode_fields(self, scalar_names(self))
+end
+
 --- Saves the whole document. Raises CasError when the stored cas is not this instance's.
 function Job:save()
   local creating = self.cas == 0
   self.updatedAt = core.now()
-  local cas, stored = core.save(self:key(), encode_fields(self, scalar_names(self)), self.cas)
+  local cas, stored = core.save(self:key(), self:_stored_fields(), self.cas)
   if not cas then
     errors.raise(errors.CasError, string.format(
       "job %s changed in the store (cas %d, this copy has %d): reload it first",
@@ -285,20 +290,26 @@ end
 --- Puts the job on its queue. Sets queueJobId (-1 when enqueueing fails); returns the id, or nil
 -- and the reason. kwargs: delay (seconds), ttr (seconds), priority (lower runs sooner).
 function Job:enqueue(kwargs)
-  kwargs = kwargs or {}
-  local delay = kwargs.delay or 0
-  local ttr = kwargs.ttr or self.TTR
-  local priority = kwargs.priority or self.PRIORITY
-  if type(delay) ~= "number" or delay < 0 then return nil, "delay must be a number >= 0" end
-  if type(ttr) ~= "number" or ttr <= 0 then return nil, "ttr must be a number > 0" end
-  if not codec.to_integer(priority) then return nil, "priority must be an integer" end
-  local ok, id = pcall(core.put, self.queueName, self.uuid, priority, delay, ttr)
+  local qk, why = self:_queue_kwargs(kwargs)
+  if not qk then return nil, why end
+  local ok, id = pcall(core.put, self.queueName, self.uuid, qk.priority, qk.delay, qk.ttr)
   if not ok then
     self:update_attrs { queueJobId = -1 }
     return nil, tostring(id)
   end
-  self:update_attrs { queueJobId = id, queueKwargs = { delay = delay, ttr = ttr, priority = priority } }
+  self:update_attrs { queueJobId = id, queueKwargs = qk }
   return id
+end
+
+--- The queue arguments with the type's defaults filled in, checked; nil and why when bad.
+function Job:_queue_kwargs(kwargs)
+  kwargs = kwargs or {}
+  local qk = { delay = kwargs.delay or 0, ttr = kwargs.ttr or self.TTR,
+               priority = kwargs.priority or self.PRIORITY }
+  if type(qk.delay) ~= "number" or qk.delay < 0 then return nil, "delay must be a number >= 0" end
+  if type(qk.ttr) ~= "number" or qk.ttr <= 0 then return nil, "ttr must be a number > 0" end
+  if not codec.to_integer(qk.priority) then return nil, "priority must be an integer" end
+  return qk
 end
 
 function Job:progress()
