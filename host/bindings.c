@@ -238,6 +238,15 @@ static int core_fence(lua_State *L)
     return 0;
 }
 
+/* ended_elsewhere(uuid): a reload found the job not running any more while this host runs it
+ * (killed, or settled by a host that took it over): the run is lost from now on. */
+static int core_ended_elsewhere(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    if (zg_heartbeat_lose(&h->heartbeat, luaL_checkstring(L, 1))) check_lease(L, h);
+    return 0;
+}
+
 /* sleep(seconds): the heartbeat keeps the reservation meanwhile; a lost run stops at the end. */
 static int core_sleep(lua_State *L)
 {
@@ -292,7 +301,7 @@ static int core_progress(lua_State *L)
 
 static const luaL_Reg core_functions[] = {
     {"load", core_load},   {"save", core_save},   {"append", core_append},
-    {"expire", core_expire}, {"put", core_put},   {"touch", core_touch}, {"fence", core_fence},
+    {"expire", core_expire}, {"put", core_put},   {"touch", core_touch}, {"fence", core_fence}, {"ended_elsewhere", core_ended_elsewhere},
     {"save_many", core_save_many}, {"put_many", core_put_many}, {"discard", core_discard},
     {"sleep", core_sleep}, {"uuid4", core_uuid4}, {"now", core_now},
     {"log", core_log},     {"progress", core_progress}, {NULL, NULL}};

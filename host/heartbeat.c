@@ -8,6 +8,7 @@
 #include "heartbeat.h"
 
 #include <lauxlib.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 
@@ -21,10 +22,12 @@ static void lost_hook(lua_State *L, lua_Debug *ar)
     luaL_error(L, LOST_MESSAGE);
 }
 
+/* A third of the TTR, so two renewals may fail before the reservation lapses; at most a second,
+ * so a killed job is noticed within one. */
 static int64_t interval_ms(const zg_run_lease *lease)
 {
     int64_t ms = lease->ttr_ms / 3;
-    return ms < 20 ? 20 : ms > 10000 ? 10000 : ms;
+    return ms < 20 ? 20 : ms > 1000 ? 1000 : ms;
 }
 
 static void timed_wait(zg_heartbeat *hb, int64_t ms)
@@ -64,6 +67,10 @@ static int renew_locked(zg_heartbeat *hb)
 static void *heartbeat_main(void *arg)
 {
     zg_heartbeat *hb = arg;
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, NULL);
     pthread_mutex_lock(&hb->lock);
     while (!hb->stop) {
         if (!hb->lease.active || hb->lease.lost) {
@@ -143,6 +150,18 @@ int zg_heartbeat_renew(zg_heartbeat *hb, const char *uuid)
     else rc = renew_locked(hb);
     pthread_mutex_unlock(&hb->lock);
     return rc;
+}
+
+int zg_heartbeat_lose(zg_heartbeat *hb, const char *uuid)
+{
+    pthread_mutex_lock(&hb->lock);
+    int ours = hb->lease.active && strcmp(uuid, hb->lease.uuid) == 0;
+    if (ours && !hb->lease.lost) {
+        hb->lease.lost = 1;
+        lua_sethook(hb->L, lost_hook, LUA_MASKCOUNT, 1000);
+    }
+    pthread_mutex_unlock(&hb->lock);
+    return ours;
 }
 
 int zg_heartbeat_lost(zg_heartbeat *hb)

@@ -38,6 +38,9 @@ void zg_heartbeat_end(zg_heartbeat *hb);
  * ZG_ENOTFOUND when nothing (or another job) is running, ZG_ESTALE when the lease is lost, or the
  * backend's error (the lease is kept: a store outage is not a loss). */
 int zg_heartbeat_renew(zg_heartbeat *hb, const char *uuid);
+/* Marks the lease lost when uuid is the running job (its document shows another host ended
+ * it); returns whether it was the running job. */
+int zg_heartbeat_lose(zg_heartbeat *hb, const char *uuid);
 /* Whether the running job's lease is lost (0 when nothing runs). */
 int zg_heartbeat_lost(zg_heartbeat *hb);
 

@@ -103,7 +103,13 @@ int zg_runtime_call(zg_host *h, const char *fn, int nargs, int nres)
                    : strstr(msg, ZG_LOST_PREFIX) ? ZG_ESTALE
                    : strstr(msg, "store: ")      ? ZG_ESTORE
                                                  : ZG_EJOB;
-        zg_fail(&h->err, code, "%s", msg ? msg : "(no message)");
+        if (code == ZG_ESTALE) {
+            /* a lost reservation is an outcome, not a fault: its message alone, no traceback */
+            msg = strstr(msg, ZG_LOST_PREFIX) + strlen(ZG_LOST_PREFIX);
+            zg_fail(&h->err, code, "%.*s", (int)strcspn(msg, "\n"), msg);
+        } else {
+            zg_fail(&h->err, code, "%s", msg ? msg : "(no message)");
+        }
         lua_settop(L, base);
         return code;
     }

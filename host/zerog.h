@@ -9,7 +9,12 @@
  * (zg_errstr) until the next call. The library never exits, aborts or prints on its own: it logs
  * through the callback in zg_config, if any.
  *
- * Strings the library returns as `char **out` are malloc'd; free them with zg_free. */
+ * Strings the library returns as `char **out` are malloc'd; free them with zg_free.
+ *
+ * Signals: like hiredis, the library writes to sockets; a program using a Redis store should
+ * ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) so a connection broken by the server is an error the
+ * library retries rather than the end of the process. The library's own heartbeat threads block
+ * SIGPIPE. */
 #ifndef ZEROG_H
 #define ZEROG_H
 

@@ -1,5 +1,6 @@
 /* zerog: the command. This file parses the global options and dispatches; each subcommand lives
  * in a file of its own (run.c, jobs.c, worker.c, check.c) and uses only the public API. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +114,8 @@ static int global_options(cli_options *o, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* a Redis connection that breaks must be an error to retry, not a fatal SIGPIPE */
+    signal(SIGPIPE, SIG_IGN);
     cli_options o = {getenv("ZEROG_STORE"), getenv("ZEROG_JOBS")};
     argc = global_options(&o, argc, argv);
     if (!o.store || !*o.store) o.store = "redis://127.0.0.1:6379/0";

@@ -138,10 +138,14 @@ function Job:save()
 end
 
 --- Reloads the document from the store into this instance; raises when it is gone.
+-- When this host is running the job and the store says it is not running any more, it was
+-- killed or finished by another host: core.ended_elsewhere then stops this run.
 function Job:reload()
   local text = core.load(self:key())
   if not text then error("job " .. tostring(self.uuid) .. " is not in the store", 2) end
-  apply_document(self, assert(codec.decode(text)))
+  local doc = assert(codec.decode(text))
+  if doc.running == false then core.ended_elsewhere(self.uuid) end
+  apply_document(self, doc)
 end
 
 --- Sets attrs and saves those fields; on a CAS collision reloads, re-applies and retries.

@@ -1,0 +1,14 @@
+# redis.sh: helpers for command tests against the private Redis of spec/run. Source after tap.sh.
+REDIS_URL=${ZEROG_SPEC_REDIS:?spec/run starts a Redis and sets ZEROG_SPEC_REDIS}
+REDIS_SOCK=${REDIS_URL#unix://}
+export ZEROG_STORE=$REDIS_URL
+rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
+flush() { rcli FLUSHALL >/dev/null; }
+# hget UUID FIELD: a stored field of a job document (JSON text)
+hget() { rcli HGET "zerog_job_$1" "$2"; }
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds
+wait_for() {
+  local limit=$(($1 * 10)); shift
+  for _ in $(seq "$limit"); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
