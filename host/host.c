@@ -182,7 +182,7 @@ int zg_load_dir(zg_host *h, const char *dir, int *loaded, int *failed)
         if ((names[n] = strdup(e->d_name))) n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, compare_names);
+    if (n) qsort(names, n, sizeof *names, compare_names);
     for (size_t i = 0; i < n; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
