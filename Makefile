@@ -67,7 +67,11 @@ run: $(BUILD)/zerog
 test: all
 	@BUILD=$(BUILD) SAN=$(SAN) spec/run
 
-bench: $(BUILD)/zerog
+$(BUILD)/spec/bench_append: spec/bench/bench_append.c $(BUILD)/libzerog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libzerog.a $(LDFLAGS) $(LIBS)
+
+bench: $(BUILD)/zerog $(BUILD)/spec/bench_append
 	@BUILD=$(BUILD) spec/bench/run
 
 lint:

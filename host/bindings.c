@@ -39,7 +39,7 @@ static int core_load(lua_State *L)
     return 1;
 }
 
-/* save(key, {name = json, ...}, expected_cas) -> cas | nil, stored_cas */
+/* save(key, {name = json, ...}, expected_cas [, expire_seconds]) -> cas | nil, stored_cas */
 static int core_save(lua_State *L)
 {
     zg_host *h = host_of(L);
@@ -47,6 +47,8 @@ static int core_save(lua_State *L)
     const char *key = luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     lua_Integer expected = luaL_checkinteger(L, 3);
+    int64_t expire = (int64_t)luaL_optinteger(L, 4, 0);
+    lua_settop(L, 4);
     size_t n = 0;
     for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) n++;
     /* the arrays live in a userdata so a Lua error cannot leak them */
@@ -61,7 +63,7 @@ static int core_save(lua_State *L)
     }
     int64_t cas = 0;
     zg_error err = {0};
-    int rc = h->store->ops->save(h->store, key, n, names, values, expected, &cas, &err);
+    int rc = h->store->ops->save(h->store, key, n, names, values, expected, expire, &cas, &err);
     if (rc == ZG_ECAS) {
         lua_pushnil(L);
         lua_pushinteger(L, cas);
@@ -146,17 +148,6 @@ static int core_append(lua_State *L)
     return 2;
 }
 
-/* expire(key, seconds) */
-static int core_expire(lua_State *L)
-{
-    zg_host *h = host_of(L);
-    zg_error err = {0};
-    int rc = h->store->ops->expire(h->store, luaL_checkstring(L, 1),
-                                   (int64_t)luaL_checknumber(L, 2), &err);
-    if (rc != ZG_OK && rc != ZG_ENOTFOUND) return raise_store(L, &err);
-    return 0;
-}
-
 static int64_t seconds_to_ms(lua_State *L, int arg)
 {
     lua_Number s = luaL_checknumber(L, arg);
@@ -231,7 +222,7 @@ static int core_touch(lua_State *L)
 static int core_fence(lua_State *L)
 {
     zg_host *h = host_of(L);
-    int rc = zg_heartbeat_renew(&h->heartbeat, NULL);
+    int rc = zg_heartbeat_fence(&h->heartbeat);
     check_lease(L, h);
     if (rc != ZG_OK && rc != ZG_ENOTFOUND)
         return luaL_error(L, "store: cannot renew the reservation before settling");
@@ -301,7 +292,7 @@ static int core_progress(lua_State *L)
 
 static const luaL_Reg core_functions[] = {
     {"load", core_load},   {"save", core_save},   {"append", core_append},
-    {"expire", core_expire}, {"put", core_put},   {"touch", core_touch}, {"fence", core_fence}, {"ended_elsewhere", core_ended_elsewhere},
+    {"put", core_put},   {"touch", core_touch}, {"fence", core_fence}, {"ended_elsewhere", core_ended_elsewhere},
     {"save_many", core_save_many}, {"put_many", core_put_many}, {"discard", core_discard},
     {"sleep", core_sleep}, {"uuid4", core_uuid4}, {"now", core_now},
     {"log", core_log},     {"progress", core_progress}, {NULL, NULL}};

@@ -152,6 +152,18 @@ int zg_heartbeat_renew(zg_heartbeat *hb, const char *uuid)
     return rc;
 }
 
+int zg_heartbeat_fence(zg_heartbeat *hb)
+{
+    pthread_mutex_lock(&hb->lock);
+    int rc;
+    if (!hb->lease.active) rc = ZG_ENOTFOUND;
+    else if (hb->lease.lost) rc = ZG_ESTALE;
+    else if (zg_clock_monotonic_ms() - hb->lease.renewed_at_ms < hb->lease.ttr_ms / 2) rc = ZG_OK;
+    else rc = renew_locked(hb);
+    pthread_mutex_unlock(&hb->lock);
+    return rc;
+}
+
 int zg_heartbeat_lose(zg_heartbeat *hb, const char *uuid)
 {
     pthread_mutex_lock(&hb->lock);

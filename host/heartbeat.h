@@ -38,6 +38,10 @@ void zg_heartbeat_end(zg_heartbeat *hb);
  * ZG_ENOTFOUND when nothing (or another job) is running, ZG_ESTALE when the lease is lost, or the
  * backend's error (the lease is kept: a store outage is not a loss). */
 int zg_heartbeat_renew(zg_heartbeat *hb, const char *uuid);
+/* Proves the lease before a settle: free while the last renewal is younger than half the TTR
+ * (the reservation cannot have lapsed: it runs a full TTR from that renewal), else renews now.
+ * Returns as zg_heartbeat_renew. */
+int zg_heartbeat_fence(zg_heartbeat *hb);
 /* Marks the lease lost when uuid is the running job (its document shows another host ended
  * it); returns whether it was the running job. */
 int zg_heartbeat_lose(zg_heartbeat *hb, const char *uuid);

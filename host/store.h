@@ -33,10 +33,12 @@ typedef struct zg_store_ops {
     /* *json receives the document (malloc'd, the caller frees it); ZG_ENOTFOUND if absent. */
     int (*load)(zg_store *s, const char *key, char **json, zg_error *err);
     /* Writes n fields when the stored cas equals `expected` (0: the key must not exist, and the
-     * document is created with empty lists). Success bumps the cas into *cas. On a mismatch
-     * returns ZG_ECAS with *cas set to the stored cas (0 when the key does not exist). */
+     * document is created with empty lists). Success bumps the cas into *cas, and when
+     * expire_seconds > 0 the document expires that long after (a finished job's retention).
+     * On a mismatch returns ZG_ECAS with *cas set to the stored cas (0 when there is none). */
     int (*save)(zg_store *s, const char *key, size_t n, const char *const *names,
-                const char *const *values, int64_t expected, int64_t *cas, zg_error *err);
+                const char *const *values, int64_t expected, int64_t expire_seconds, int64_t *cas,
+                zg_error *err);
     /* Many saves in one go (Redis: one round trip). Returns an error only when the batch as a
      * whole failed; each request's own outcome is in its rc and cas. */
     int (*save_many)(zg_store *s, zg_save_req *reqs, size_t n, zg_error *err);

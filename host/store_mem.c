@@ -127,7 +127,8 @@ static int mem_load(zg_store *s, const char *key, char **json, zg_error *err)
 }
 
 static int mem_save(zg_store *s, const char *key, size_t n, const char *const *names,
-                    const char *const *values, int64_t expected, int64_t *cas, zg_error *err)
+                    const char *const *values, int64_t expected, int64_t expire_seconds,
+                    int64_t *cas, zg_error *err)
 {
     mem_store *m = (mem_store *)s;
     document *d = lookup(m, key);
@@ -152,6 +153,7 @@ static int mem_save(zg_store *s, const char *key, size_t n, const char *const *n
             return zg_fail(err, ZG_ENOMEM, "out of memory saving %s", key);
         }
     }
+    if (expire_seconds > 0) d->expires_at_ms = zg_clock_monotonic_ms() + expire_seconds * 1000;
     *cas = ++d->cas;
     return ZG_OK;
 }
@@ -161,7 +163,7 @@ static int mem_save_many(zg_store *s, zg_save_req *reqs, size_t n, zg_error *err
     for (size_t i = 0; i < n; i++) {
         zg_save_req *r = &reqs[i];
         zg_error one = {0};
-        r->rc = mem_save(s, r->key, r->n, r->names, r->values, r->expected, &r->cas, &one);
+        r->rc = mem_save(s, r->key, r->n, r->names, r->values, r->expected, 0, &r->cas, &one);
         if (r->rc != ZG_OK && r->rc != ZG_ECAS) return zg_fail(err, r->rc, "%s", one.msg);
     }
     return ZG_OK;

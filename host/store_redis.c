@@ -27,14 +27,19 @@ static const char LOAD_LUA[] =
     "return {h, redis.call('LRANGE', KEYS[2], 0, -1), redis.call('LRANGE', KEYS[3], 0, -1),\n"
     "        redis.call('LRANGE', KEYS[4], 0, -1)}\n";
 
-/* KEYS: doc. ARGV: expected cas, token, name, value, ... Returns {1, cas} or {0, stored cas}. */
+/* KEYS: doc, events, warnings, errors. ARGV: expected cas, token, expire seconds (0: leave),
+ * name, value, ... Returns {1, cas} or {0, stored cas}. */
 static const char SAVE_LUA[] =
     "local cur = tonumber(redis.call('HGET', KEYS[1], 'cas') or '0')\n"
     "if cur > 0 and redis.call('HGET', KEYS[1], '_op') == ARGV[2] then return {1, cur} end\n"
     "if cur ~= tonumber(ARGV[1]) then return {0, cur} end\n"
-    "for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
+    "for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end\n"
     "redis.call('HSET', KEYS[1], '_op', ARGV[2])\n"
-    "return {1, redis.call('HINCRBY', KEYS[1], 'cas', 1)}\n";
+    "local new = redis.call('HINCRBY', KEYS[1], 'cas', 1)\n"
+    "if tonumber(ARGV[3]) > 0 then\n"
+    "  for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end\n"
+    "end\n"
+    "return {1, new}\n";
 
 /* KEYS: doc, list. ARGV: entry, stamp field, stamp, count field or '', token.
  * Returns false (no document) or {cas before, cas after}. */
@@ -121,21 +126,25 @@ static int redis_load(zg_store *s, const char *key, char **json, zg_error *err)
 }
 
 static int redis_save(zg_store *s, const char *key, size_t n, const char *const *names,
-                      const char *const *values, int64_t expected, int64_t *cas, zg_error *err)
+                      const char *const *values, int64_t expected, int64_t expire_seconds,
+                      int64_t *cas, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
-    if (n > 28) return zg_fail(err, ZG_EINVAL, "too many fields in one save (%zu)", n);
-    char exp[24], token[33];
+    doc_keys k;
+    if (make_keys(&k, key, err) != ZG_OK) return err->code;
+    if (n > 26) return zg_fail(err, ZG_EINVAL, "too many fields in one save (%zu)", n);
+    char exp[24], ttl[24], token[33];
     snprintf(exp, sizeof exp, "%lld", (long long)expected);
+    snprintf(ttl, sizeof ttl, "%lld", (long long)(expire_seconds > 0 ? expire_seconds : 0));
     zg_redis_token(token);
-    const char *argv[64] = {key, exp, token};
-    int argc = 3;
+    const char *argv[64] = {k.argv[0], k.argv[1], k.argv[2], k.argv[3], exp, token, ttl};
+    int argc = 7;
     for (size_t i = 0; i < n; i++) {
         argv[argc++] = names[i];
         argv[argc++] = values[i];
     }
     pthread_mutex_lock(&r->conn.lock);
-    redisReply *reply = zg_redis_script_run(&r->conn, &r->save, 1, argc, argv, NULL, err);
+    redisReply *reply = zg_redis_script_run(&r->conn, &r->save, 4, argc, argv, NULL, err);
     pthread_mutex_unlock(&r->conn.lock);
     if (!reply) return err->code;
     int rc = ZG_OK;
@@ -159,27 +168,29 @@ static int redis_save_many(zg_store *s, zg_save_req *reqs, size_t n, zg_error *e
     const char ***argvs = calloc(n ? n : 1, sizeof *argvs);
     char (*nums)[2][40] = calloc(n ? n : 1, sizeof *nums); /* expected cas and token */
     redisReply **replies = calloc(n ? n : 1, sizeof *replies);
-    if (!argcs || !argvs || !nums || !replies) goto done;
+    doc_keys *keys = calloc(n ? n : 1, sizeof *keys);
+    if (!argcs || !argvs || !nums || !replies || !keys) goto done;
     for (size_t i = 0; i < n; i++) {
-        if (reqs[i].n > 28) {
-            rc = zg_fail(err, ZG_EINVAL, "too many fields in one save");
+        if (reqs[i].n > 26 || make_keys(&keys[i], reqs[i].key, err) != ZG_OK) {
+            rc = zg_fail(err, ZG_EINVAL, "bad save in a batch: %s", reqs[i].key);
             goto done;
         }
-        argvs[i] = calloc(3 + 2 * reqs[i].n, sizeof(char *));
+        argvs[i] = calloc(7 + 2 * reqs[i].n, sizeof(char *));
         if (!argvs[i]) goto done;
         snprintf(nums[i][0], sizeof nums[i][0], "%lld", (long long)reqs[i].expected);
         zg_redis_token(nums[i][1]);
-        argvs[i][0] = reqs[i].key;
-        argvs[i][1] = nums[i][0];
-        argvs[i][2] = nums[i][1];
+        for (int k = 0; k < 4; k++) argvs[i][k] = keys[i].argv[k];
+        argvs[i][4] = nums[i][0];
+        argvs[i][5] = nums[i][1];
+        argvs[i][6] = "0";
         for (size_t f = 0; f < reqs[i].n; f++) {
-            argvs[i][3 + 2 * f] = reqs[i].names[f];
-            argvs[i][4 + 2 * f] = reqs[i].values[f];
+            argvs[i][7 + 2 * f] = reqs[i].names[f];
+            argvs[i][8 + 2 * f] = reqs[i].values[f];
         }
-        argcs[i] = (int)(3 + 2 * reqs[i].n);
+        argcs[i] = (int)(7 + 2 * reqs[i].n);
     }
     pthread_mutex_lock(&r->conn.lock);
-    rc = zg_redis_script_pipeline(&r->conn, &r->save, 1, n, argcs,
+    rc = zg_redis_script_pipeline(&r->conn, &r->save, 4, n, argcs,
                                   (const char *const *const *)argvs, replies, err);
     pthread_mutex_unlock(&r->conn.lock);
     for (size_t i = 0; rc == ZG_OK && i < n; i++) {
@@ -200,6 +211,7 @@ done:
     free(argvs);
     free(nums);
     free(replies);
+    free(keys);
     return rc;
 }
 

@@ -86,9 +86,7 @@ function M.kill(uuid)
   end
   core.discard(job.queueName, job.queueJobId)
   job:record_error(410, "Killed by user")
-  job:update_attrs { running = false, resultCode = 410, completeness = 1.0 }
-  local retention = job.RETENTION or engine.DEFAULT_RETENTION
-  if retention > 0 then core.expire(job:key(), retention) end
+  engine.finish(job, 410)
   return 410
 end
 

@@ -27,12 +27,14 @@ function M.interpret(a, b)
   return code, b
 end
 
-local function finish(job, code)
-  job:update_attrs { running = false, resultCode = code, completeness = 1.0 }
+--- Records the result; the same write starts the document's retention period.
+function M.finish(job, code)
   local retention = job.RETENTION or M.DEFAULT_RETENTION
-  if retention > 0 then core.expire(job:key(), retention) end
+  job:_update_attrs({ running = false, resultCode = code, completeness = 1.0 },
+                    retention > 0 and math.ceil(retention) or nil, 3)
   return "delete", 0, code
 end
+local finish = M.finish
 
 --- After an error: requeue (continue_running() says -1) or finish with what it says.
 local function after_error(job)

@@ -150,16 +150,22 @@ end
 
 --- Sets attrs and saves those fields; on a CAS collision reloads, re-applies and retries.
 function Job:update_attrs(attrs)
+  return self:_update_attrs(attrs, nil, 3)
+end
+
+--- update_attrs, and when expire_seconds is given the document expires that long after the
+-- write (the engine's last write of a finished job carries its retention).
+function Job:_update_attrs(attrs, expire_seconds, level)
   local names = {}
   for name, v in pairs(attrs) do
     local ftype, is_list = field_type(self, name)
     if not ftype or name == "cas" then
-      error("update_attrs: " .. tostring(name) .. " is not a field of job type " .. self.JOB_TYPE, 2)
+      error("update_attrs: " .. tostring(name) .. " is not a field of job type " .. self.JOB_TYPE, level)
     end
-    if is_list then error("update_attrs: " .. name .. " is a list; use the record_ methods", 2) end
+    if is_list then error("update_attrs: " .. name .. " is a list; use the record_ methods", level) end
     local coerced, why = schema.coerce(ftype, v)
     if coerced == nil and v ~= codec.null then
-      error("update_attrs: field " .. name .. " must be " .. why, 2)
+      error("update_attrs: field " .. name .. " must be " .. why, level)
     end
     attrs[name] = coerced == nil and codec.null or coerced
     names[#names + 1] = name
@@ -171,7 +177,7 @@ function Job:update_attrs(attrs)
     if self.cas == 0 then
       return self:save()
     end
-    local cas = core.save(self:key(), encode_fields(self, names), self.cas)
+    local cas = core.save(self:key(), encode_fields(self, names), self.cas, expire_seconds)
     if cas then
       self.cas = cas
       if attrs.completeness or attrs.resultCode then notify(self) end

@@ -26,7 +26,7 @@ static int save1(const char *key, const char *name, const char *value, int64_t e
 {
     zg_error err = {0};
     const char *names[] = {name}, *values[] = {value};
-    return store->ops->save(store, key, 1, names, values, expected, cas, &err);
+    return store->ops->save(store, key, 1, names, values, expected, 0, cas, &err);
 }
 
 static char *load(const char *key)
@@ -80,7 +80,7 @@ static void test_save_writes_only_the_named_fields(void)
     int64_t cas = 0;
     zg_error err = {0};
     const char *names[] = {"a", "b"}, *values[] = {"1", "2"};
-    store->ops->save(store, K("k4"), 2, names, values, 0, &cas, &err);
+    store->ops->save(store, K("k4"), 2, names, values, 0, 0, &cas, &err);
     save1(K("k4"), "b", "3", cas, &cas);
     char *json = load(K("k4"));
     CHECK_STR(json, "{\"cas\":2,\"a\":1,\"b\":3,\"events\":[],\"warnings\":[],\"errors\":[]}");
@@ -160,6 +160,21 @@ static void test_expire_0_keeps_it_forever(void)
     free(json);
 }
 
+static void test_a_save_can_start_the_documents_expiry(void)
+{
+    int64_t cas = 0, prev = 0;
+    zg_error err = {0};
+    const char *names[] = {"resultCode"}, *values[] = {"200"};
+    save1(K("k9"), "a", "1", 0, &cas);
+    store->ops->append(store, K("k9"), "events", "{}", "updatedAt", "\"t\"", NULL, &prev, &cas, &err);
+    CHECK_INT(store->ops->save(store, K("k9"), 1, names, values, cas, 1, &cas, &err), ZG_OK);
+    char *json = load(K("k9"));
+    CHECK(json != NULL);
+    free(json);
+    zg_clock_sleep_ms(2100);
+    CHECK(load(K("k9")) == NULL);
+}
+
 static void test_two_stores_do_not_share_documents(void)
 {
     zg_store *other = zg_store_mem_new();
@@ -184,6 +199,7 @@ static void run_all(const char *backend)
     RUN(test_a_long_list_keeps_every_entry);
     RUN(test_expire_deletes_the_document_after_its_time);
     RUN(test_expire_0_keeps_it_forever);
+    RUN(test_a_save_can_start_the_documents_expiry);
 }
 
 int main(void)
