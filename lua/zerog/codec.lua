@@ -101,6 +101,10 @@ end
 
 --- Encodes a Lua value as JSON text; raises a message on a value JSON cannot hold.
 function M.encode(v)
+  local t = type(v)
+  if t == "string" then return encode_string(v) end -- the common cases, without a buffer
+  if t == "number" then return mtype(v) == "integer" and fmt("%d", v) or encode_float(v) end
+  if t == "boolean" then return v and "true" or "false" end
   local out = {}
   encode_value(v, out, 0)
   return concat(out)
