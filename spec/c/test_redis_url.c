@@ -1,0 +1,85 @@
+/* Store URLs: redis://[:password@]host[:port][/db] and unix:///path/to/socket[?db=N]. */
+#include "check.h"
+#include "redis_conn.h"
+
+static zg_redis_url parse_ok(const char *url)
+{
+    zg_redis_url u;
+    zg_error err = {0};
+    int rc = zg_redis_parse_url(url, &u, &err);
+    if (rc != ZG_OK) printf("# %s: %s\n", url, err.msg);
+    CHECK_INT(rc, ZG_OK);
+    return u;
+}
+
+static void test_host_alone_takes_the_default_port_and_db_0(void)
+{
+    zg_redis_url u = parse_ok("redis://cache.local");
+    CHECK_STR(u.host, "cache.local");
+    CHECK_INT(u.port, 6379);
+    CHECK_INT(u.db, 0);
+    CHECK_STR(u.password, "");
+    CHECK_STR(u.socket, "");
+}
+
+static void test_port_and_db(void)
+{
+    zg_redis_url u = parse_ok("redis://127.0.0.1:6380/3");
+    CHECK_STR(u.host, "127.0.0.1");
+    CHECK_INT(u.port, 6380);
+    CHECK_INT(u.db, 3);
+}
+
+static void test_password(void)
+{
+    zg_redis_url u = parse_ok("redis://:s3cret@h:7000/1");
+    CHECK_STR(u.password, "s3cret");
+    CHECK_STR(u.host, "h");
+    CHECK_INT(u.port, 7000);
+    zg_redis_url v = parse_ok("redis://user:pw@h");
+    CHECK_STR(v.password, "pw");
+}
+
+static void test_unix_socket_with_and_without_db(void)
+{
+    zg_redis_url u = parse_ok("unix:///run/redis/redis.sock");
+    CHECK_STR(u.socket, "/run/redis/redis.sock");
+    CHECK_INT(u.db, 0);
+    zg_redis_url v = parse_ok("unix:///tmp/r.sock?db=5");
+    CHECK_STR(v.socket, "/tmp/r.sock");
+    CHECK_INT(v.db, 5);
+}
+
+static void test_bad_urls_are_refused_with_a_reason(void)
+{
+    const char *bad[] = {"http://x", "redis://", "redis://h:0", "redis://h:99999", "redis://h/x",
+                         "redis://h:12ab", "unix://", "unix:///s?db=x", "mem"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        zg_redis_url u;
+        zg_error err = {0};
+        int rc = zg_redis_parse_url(bad[i], &u, &err);
+        if (rc != ZG_EINVAL) printf("# accepted %s\n", bad[i]);
+        CHECK_INT(rc, ZG_EINVAL);
+        CHECK(strstr(err.msg, bad[i]) != NULL);
+    }
+}
+
+static void test_an_unreachable_server_is_an_error_naming_it(void)
+{
+    zg_redis r;
+    zg_error err = {0};
+    CHECK_INT(zg_redis_open(&r, "redis://127.0.0.1:1", &err), ZG_ESTORE);
+    CHECK(strstr(err.msg, "cannot connect to redis at 127.0.0.1:1") != NULL);
+    zg_redis_close(&r);
+}
+
+int main(void)
+{
+    RUN(test_host_alone_takes_the_default_port_and_db_0);
+    RUN(test_port_and_db);
+    RUN(test_password);
+    RUN(test_unix_socket_with_and_without_db);
+    RUN(test_bad_urls_are_refused_with_a_reason);
+    RUN(test_an_unreachable_server_is_an_error_naming_it);
+    return check_done();
+}
