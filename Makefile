@@ -12,20 +12,29 @@ PKG_CFLAGS  = $(shell pkg-config --cflags lua5.4 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 OPT     := $(if $(SAN),-O1 $(SANFLAGS),-O2)
-CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -fPIC $(WARN) $(OPT) $(EXTRA_CFLAGS)
+CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -fPIC -fvisibility=hidden \
+           $(WARN) $(OPT) $(EXTRA_CFLAGS)
 CPPFLAGS = -Ihost -I$(BUILD)/gen $(PKG_CFLAGS)
 LDFLAGS := $(if $(SAN),$(SANFLAGS))
 LIBS    := -l:liblua5.4-cjson.a -llua5.4 -lhiredis -luuid -lm -pthread
 
+VERSION := 0.1.0
+SOMAJOR := 0
+PREFIX  ?= /usr/local
 LIB_SRC := $(filter-out host/cli/%,$(wildcard host/*.c))
-LUA_SRC := $(shell find lua -name '*.lua' | sort)
+# lua/meta holds editor annotations (LuaLS), not runtime code: installed, not embedded
+LUA_SRC := $(shell find lua -name '*.lua' -not -path 'lua/meta/*' | sort)
 GEN_SRC := $(BUILD)/gen/lua_modules.c
 LIB_OBJ := $(patsubst host/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(BUILD)/obj/lua_modules.o
 CLI_OBJ := $(patsubst host/%.c,$(BUILD)/obj/%.o,$(wildcard host/cli/*.c))
 C_TESTS := $(patsubst spec/c/%.c,$(BUILD)/spec/%,$(wildcard spec/c/test_*.c))
 
-.PHONY: all deps run test check-lua bench clean lint fmt
-all: $(BUILD)/zerog $(BUILD)/libzerog.a $(BUILD)/spec/zerog_spec.so $(C_TESTS)
+SONAME  := libzerog.so.$(SOMAJOR)
+SHLIB   := $(BUILD)/libzerog.so.$(VERSION)
+SHLIBS  := -llua5.4 -llua5.4-cjson -lhiredis -luuid -lm -pthread
+
+.PHONY: all deps run test bench clean lint fmt install
+all: $(BUILD)/zerog $(BUILD)/libzerog.a $(SHLIB) $(BUILD)/zerog.pc $(BUILD)/spec/zerog_spec.so $(C_TESTS)
 
 $(DEPS_STAMP): deps/install
 	@./deps/install
@@ -47,6 +56,28 @@ $(BUILD)/obj/%.o: host/%.c $(wildcard host/*.h) | $(DEPS_STAMP)
 
 $(BUILD)/libzerog.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
+
+# The shared library exports the public API only (zerog.h marks it ZG_API; the rest is hidden).
+# Debian's liblua5.4-cjson.a is not PIC, so it links the shared cjson library.
+$(SHLIB): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) -Wl,--no-undefined $(LDFLAGS) -o $@ $^ $(SHLIBS)
+	ln -sf libzerog.so.$(VERSION) $(BUILD)/$(SONAME)
+	ln -sf $(SONAME) $(BUILD)/libzerog.so
+
+$(BUILD)/zerog.pc: host/zerog.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
+
+install: $(BUILD)/zerog $(BUILD)/libzerog.a $(SHLIB) $(BUILD)/zerog.pc
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	  $(DESTDIR)$(PREFIX)/share/zerog/lua
+	install -m 755 $(BUILD)/zerog $(DESTDIR)$(PREFIX)/bin/zerog
+	install -m 644 host/zerog.h $(DESTDIR)$(PREFIX)/include/zerog.h
+	install -m 644 $(BUILD)/libzerog.a $(DESTDIR)$(PREFIX)/lib/libzerog.a
+	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libzerog.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
+	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libzerog.so
+	install -m 644 $(BUILD)/zerog.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/zerog.pc
+	install -m 644 lua/meta/zerog.lua $(DESTDIR)$(PREFIX)/share/zerog/lua/zerog.lua
 
 $(BUILD)/zerog: $(CLI_OBJ) $(BUILD)/libzerog.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libzerog.a $(LIBS)

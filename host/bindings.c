@@ -238,6 +238,25 @@ static int core_ended_elsewhere(lua_State *L)
     return 0;
 }
 
+/* ccall(index, args_json) -> result_json: calls a function of zg_register_module. */
+static int core_ccall(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    lua_Integer i = luaL_checkinteger(L, 1);
+    const char *args = luaL_checkstring(L, 2);
+    luaL_argcheck(L, i >= 1 && (size_t)i <= h->nfns, 1, "no such C function");
+    zg_registered_fn *f = &h->fns[i - 1];
+    char *result = NULL, errbuf[512] = "";
+    int rc = f->fn(f->ctx, args, &result, errbuf, sizeof errbuf);
+    if (rc != ZG_OK) {
+        free(result);
+        return luaL_error(L, "%s", errbuf[0] ? errbuf : "the C function failed");
+    }
+    lua_pushstring(L, result ? result : "null");
+    free(result);
+    return 1;
+}
+
 /* sleep(seconds): the heartbeat keeps the reservation meanwhile; a lost run stops at the end. */
 static int core_sleep(lua_State *L)
 {
@@ -293,6 +312,7 @@ static int core_progress(lua_State *L)
 static const luaL_Reg core_functions[] = {
     {"load", core_load},   {"save", core_save},   {"append", core_append},
     {"put", core_put},   {"touch", core_touch}, {"fence", core_fence}, {"ended_elsewhere", core_ended_elsewhere},
+    {"ccall", core_ccall},
     {"save_many", core_save_many}, {"put_many", core_put_many}, {"discard", core_discard},
     {"sleep", core_sleep}, {"uuid4", core_uuid4}, {"now", core_now},
     {"log", core_log},     {"progress", core_progress}, {NULL, NULL}};

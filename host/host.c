@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "host_internal.h"
 
 void zg_config_init(zg_config *cfg) { memset(cfg, 0, sizeof *cfg); }
@@ -21,7 +22,7 @@ const char *zg_errstr(const zg_host *h) { return h->err.msg; }
 /* Seconds before a message is tried again after the engine itself failed on it. */
 #define ZG_ENGINE_RETRY_DELAY 30
 
-void host_log(zg_host *h, int level, const char *fmt, ...)
+void zg_host_log(zg_host *h, int level, const char *fmt, ...)
 {
     if (!h->cfg.log) return;
     char msg[ZG_ERRSTR_LEN + 128];
@@ -67,10 +68,18 @@ zg_host *zg_host_new(const zg_config *cfg)
         return NULL;
     }
     h->cfg.store = h->store_url;
+    if (h->cfg.jobs_dir && !(h->jobs_dir = strdup(h->cfg.jobs_dir))) {
+        free(h->store_url);
+        free(h);
+        return NULL;
+    }
+    h->cfg.jobs_dir = h->jobs_dir;
     h->api_ref = LUA_NOREF;
     if (open_backends(h) == ZG_OK && zg_runtime_open(h) == ZG_OK &&
         zg_heartbeat_init(&h->heartbeat, h->queue, h->L) != ZG_OK)
         zg_fail(&h->err, ZG_ENOMEM, "cannot start the heartbeat thread");
+    if (h->err.code == ZG_OK && h->jobs_dir && zg_load_dir(h, h->jobs_dir, NULL, NULL) != ZG_OK)
+        zg_runtime_close(h); /* keeps the error; the host refuses every call */
     return h;
 }
 
@@ -82,6 +91,8 @@ void zg_host_free(zg_host *h)
     if (h->store) h->store->ops->close(h->store);
     if (h->queue) h->queue->ops->close(h->queue);
     free(h->store_url);
+    free(h->jobs_dir);
+    free(h->fns);
     free(h);
 }
 
@@ -190,13 +201,76 @@ int zg_load_dir(zg_host *h, const char *dir, int *loaded, int *failed)
         if (zg_load_file(h, path, NULL) == ZG_OK) {
             if (loaded) (*loaded)++;
         } else {
-            host_log(h, ZG_LOG_ERROR, "%s", h->err.msg);
+            zg_host_log(h, ZG_LOG_ERROR, "%s", h->err.msg);
             if (failed) (*failed)++;
         }
     }
     free(names);
     clear_error(h);
     return ZG_OK;
+}
+
+int zg_reload(zg_host *h, int *failed)
+{
+    if (failed) *failed = 0;
+    if (!usable(h)) return h->err.code;
+    int rc = zg_runtime_call(h, "reload", 0, 1);
+    if (rc != ZG_OK) return rc;
+    lua_State *L = h->L;
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        zg_host_log(h, ZG_LOG_ERROR, "reload kept the previous version: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (failed) *failed = (int)n;
+    return ZG_OK;
+}
+
+void zg_stop(zg_host *h) { h->stopping = 1; }
+
+int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long *ran)
+{
+    if (ran) *ran = 0;
+    if (!usable(h)) return h->err.code;
+    while (!h->stopping) {
+        zg_step_result r;
+        int rc = zg_step(h, queues, n, until_idle ? 0 : 200, &r);
+        if (rc == ZG_OK) {
+            if (ran) (*ran)++;
+        } else if (rc == ZG_ETIMEDOUT) {
+            if (until_idle) break;
+        } else if (rc != ZG_ESTALE) { /* an outage: said once a second until it passes */
+            zg_host_log(h, ZG_LOG_ERROR, "%s", h->err.msg);
+            for (int i = 0; i < 10 && !h->stopping; i++) zg_clock_sleep_ms(100);
+        }
+    }
+    h->stopping = 0;
+    clear_error(h);
+    return ZG_OK;
+}
+
+int zg_register_module(zg_host *h, const char *module, const zg_function *fns, void *ctx)
+{
+    if (!usable(h)) return h->err.code;
+    size_t count = 0;
+    while (fns[count].name) count++;
+    zg_registered_fn *grown = realloc(h->fns, (h->nfns + count) * sizeof *grown);
+    if (!grown && count) return zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+    h->fns = grown;
+    lua_State *L = h->L;
+    lua_pushstring(L, module);
+    lua_createtable(L, 0, (int)count);
+    for (size_t i = 0; i < count; i++) {
+        h->fns[h->nfns + i].fn = fns[i].fn;
+        h->fns[h->nfns + i].ctx = ctx;
+        lua_pushinteger(L, (lua_Integer)(h->nfns + i + 1)); /* the function's index, 1-based */
+        lua_setfield(L, -2, fns[i].name);
+    }
+    int rc = zg_runtime_call(h, "c_module", 2, 0);
+    if (rc == ZG_OK) h->nfns += count;
+    return rc;
 }
 
 int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_json, size_t n,
@@ -288,7 +362,7 @@ static int run_message(zg_host *h, zg_message *m, zg_step_result *out)
     snprintf(out->uuid, sizeof out->uuid, "%s", m->body);
     if (rc == ZG_ESTALE) {
         /* another host owns the job now (or it was killed): its outcome is not ours to settle */
-        host_log(h, ZG_LOG_WARNING, "late settle of job %s refused: %s", m->body, h->err.msg);
+        zg_host_log(h, ZG_LOG_WARNING, "late settle of job %s refused: %s", m->body, h->err.msg);
         return rc;
     }
     if (rc != ZG_OK) {

@@ -3,6 +3,7 @@
 #define ZG_HOST_INTERNAL_H
 
 #include <lua.h>
+#include <signal.h>
 
 #include "error.h"
 #include "heartbeat.h"
@@ -10,9 +11,20 @@
 #include "store.h"
 #include "zerog.h"
 
+/* A C function registered with zg_register_module. */
+typedef struct zg_registered_fn {
+    zg_cfunction fn;
+    void *ctx;
+} zg_registered_fn;
+
 struct zg_host {
     zg_config cfg;
     char *store_url;
+    char *jobs_dir;
+    size_t vm_bytes;                /* what the Lua VM holds now (for memory_limit) */
+    volatile sig_atomic_t stopping; /* zg_stop */
+    zg_registered_fn *fns;
+    size_t nfns;
     zg_store *store;
     zg_queue *queue;
     lua_State *L;
@@ -22,7 +34,7 @@ struct zg_host {
 };
 
 /* Writes a host message (not a job's) to the configured log, if any. */
-void host_log(zg_host *h, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void zg_host_log(zg_host *h, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* runtime.c: the Lua VM of a host. */
 int zg_runtime_open(zg_host *h);

@@ -4,6 +4,7 @@
 #include <lauxlib.h>
 #include <lua-cjson.h>
 #include <lualib.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "host_internal.h"
@@ -31,8 +32,32 @@ static void preload_embedded(lua_State *L)
     lua_pop(L, 1);
 }
 
-static int open_api(lua_State *L)
+/* The VM's allocator: the embedder's (or realloc), with the memory limit applied to growth. */
+static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
+    zg_host *h = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize > old && h->cfg.memory_limit && h->vm_bytes + (nsize - old) > h->cfg.memory_limit)
+        return NULL; /* Lua collects and retries, then raises "not enough memory" */
+    void *p;
+    if (h->cfg.alloc) p = h->cfg.alloc(h->cfg.alloc_ud, ptr, osize, nsize);
+    else if (nsize == 0) {
+        free(ptr);
+        p = NULL;
+    } else p = realloc(ptr, nsize);
+    if (nsize == 0) h->vm_bytes -= old;
+    else if (p) h->vm_bytes += nsize - old;
+    return p;
+}
+
+/* Opens the libraries, the embedded runtime and the bindings, and returns zerog.api. Runs in
+ * protected mode, so even running out of memory here is an error, not a panic. */
+static int open_all(lua_State *L)
+{
+    zg_host *h = lua_touserdata(L, 1);
+    luaL_openlibs(L);
+    preload_embedded(L);
+    zg_bindings_open(h);
     lua_getglobal(L, "require");
     lua_pushstring(L, "zerog.api");
     lua_call(L, 1, 1);
@@ -41,14 +66,12 @@ static int open_api(lua_State *L)
 
 int zg_runtime_open(zg_host *h)
 {
-    lua_State *L = luaL_newstate();
+    lua_State *L = lua_newstate(vm_alloc, h);
     if (!L) return zg_fail(&h->err, ZG_ENOMEM, "out of memory creating the Lua VM");
     h->L = L;
-    luaL_openlibs(L);
-    preload_embedded(L);
-    zg_bindings_open(h);
-    lua_pushcfunction(L, open_api);
-    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    lua_pushcfunction(L, open_all);
+    lua_pushlightuserdata(L, h);
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
         zg_fail(&h->err, ZG_ESCRIPT, "loading the Lua runtime: %s", lua_tostring(L, -1));
         lua_pop(L, 1);
         return h->err.code;

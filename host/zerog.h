@@ -27,6 +27,13 @@ extern "C" {
 
 #define ZG_VERSION "0.1.0"
 
+/* What the shared library exports: the functions declared here, and nothing else. */
+#if defined(__GNUC__)
+#define ZG_API __attribute__((visibility("default")))
+#else
+#define ZG_API
+#endif
+
 enum {
     ZG_OK = 0,
     ZG_EINVAL = 1,    /* bad input: invalid params or JSON, a bad argument */
@@ -55,36 +62,55 @@ typedef void (*zg_log_fn)(void *ud, int level, const char *log_id, const char *m
  * otherwise). Lets a front end draw progress while the job runs. */
 typedef void (*zg_progress_fn)(void *ud, const char *uuid, double completeness, const char *event);
 
+/* The allocator of a host's Lua VM, with lua_Alloc's contract: nsize 0 frees ptr and returns
+ * NULL; otherwise it returns a block of nsize bytes (keeping the first min(osize, nsize) bytes of
+ * ptr) or NULL when it cannot. */
+typedef void *(*zg_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
+
 typedef struct zg_config {
-    const char *store; /* backend URL: "mem://" (the default when NULL) */
-    zg_log_fn log;
+    const char *store;      /* backend URL: "mem://" (the default when NULL), redis://[:pw@]host
+                               [:port][/db] or unix:///path/to/socket[?db=N] */
+    const char *jobs_dir;   /* if not NULL, every *.lua script in it is loaded at creation */
+    size_t memory_limit;    /* bytes the Lua VM may hold (jobs and runtime); 0: no limit. A job
+                               that needs more fails its run with "not enough memory" */
+    zg_alloc_fn alloc;      /* the Lua VM's allocator; NULL: realloc/free. The library's own
+                               small structures and hiredis use malloc */
+    void *alloc_ud;
+    zg_log_fn log;          /* NULL: the library logs nothing */
     void *log_ud;
     zg_progress_fn progress;
     void *progress_ud;
 } zg_config;
 
-/* Fills cfg with the defaults (in-memory store, no callbacks). */
-void zg_config_init(zg_config *cfg);
+/* Fills cfg with the defaults (in-memory store, no limits, no callbacks). */
+ZG_API void zg_config_init(zg_config *cfg);
 
-/* Creates a host. Returns NULL only when out of memory; otherwise check zg_errcode(), as a host
- * whose backend could not be opened carries the error. Free it with zg_host_free. */
-zg_host *zg_host_new(const zg_config *cfg);
-void zg_host_free(zg_host *h);
+/* Creates a host; cfg is copied (its strings too), and may be NULL for the defaults. Returns NULL
+ * only when out of memory; otherwise check zg_errcode(): a host whose store cannot be reached, or
+ * whose jobs_dir cannot be read, carries that error and refuses every call. A script of jobs_dir
+ * that fails to load is logged and skipped. Free the host with zg_host_free. */
+ZG_API zg_host *zg_host_new(const zg_config *cfg);
+/* Frees the host: its VM, connections and heartbeat thread. Not while zg_run runs on it. */
+ZG_API void zg_host_free(zg_host *h);
 
 /* The last call's error code and message ("" when none). The string belongs to the host. */
-int zg_errcode(const zg_host *h);
-const char *zg_errstr(const zg_host *h);
+ZG_API int zg_errcode(const zg_host *h);
+ZG_API const char *zg_errstr(const zg_host *h);
 
 /* Loads (or reloads) a job type from a script file or from source text, whose errors are
  * reported as coming from `path`. On success writes the JOB_TYPE into type_out if not NULL. */
-int zg_load_file(zg_host *h, const char *path, char type_out[ZG_NAME_LEN]);
-int zg_load_string(zg_host *h, const char *path, const char *source, char type_out[ZG_NAME_LEN]);
+ZG_API int zg_load_file(zg_host *h, const char *path, char type_out[ZG_NAME_LEN]);
+ZG_API int zg_load_string(zg_host *h, const char *path, const char *source, char type_out[ZG_NAME_LEN]);
 /* Loads every *.lua script of a directory, in name order. A script that fails is logged (at
  * ZG_LOG_ERROR, with its file and line) and skipped; *loaded and *failed (may be NULL) count them.
  * Returns ZG_OK unless the directory cannot be read. */
-int zg_load_dir(zg_host *h, const char *dir, int *loaded, int *failed);
+ZG_API int zg_load_dir(zg_host *h, const char *dir, int *loaded, int *failed);
+/* Loads every script loaded from a file (zg_load_file, zg_load_dir, jobs_dir) again, so edited
+ * definitions take effect for the next run of their type. A script that now fails is logged and
+ * its previous version stays in use; *failed (may be NULL) counts those. */
+ZG_API int zg_reload(zg_host *h, int *failed);
 /* Checks a script (syntax, JOB_TYPE, run, SCHEMA) without registering it. */
-int zg_check_file(zg_host *h, const char *path, char type_out[ZG_NAME_LEN]);
+ZG_API int zg_check_file(zg_host *h, const char *path, char type_out[ZG_NAME_LEN]);
 
 typedef struct zg_submit_opts {
     double delay;     /* seconds before the first run; 0 = now */
@@ -96,19 +122,19 @@ typedef struct zg_submit_opts {
 /* Validates params (a JSON object; NULL or "" for none) against the type's SCHEMA, stores a new
  * job and queues it. Writes its uuid. Invalid params: ZG_EINVAL and nothing is stored; an unknown
  * type: ZG_ENOTFOUND. opts may be NULL. */
-int zg_submit(zg_host *h, const char *job_type, const char *params_json,
+ZG_API int zg_submit(zg_host *h, const char *job_type, const char *params_json,
               const zg_submit_opts *opts, char uuid_out[ZG_UUID_LEN]);
 
 /* Submits n jobs of one type, their params in params_json[i], in a few batched round trips.
  * Every params is validated first: if one is invalid, ZG_EINVAL names its line (1-based) and
  * nothing is stored. Writes the uuids in order into uuids_out[0..n). */
-int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_json, size_t n,
+ZG_API int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_json, size_t n,
                     const zg_submit_opts *opts, char (*uuids_out)[ZG_UUID_LEN]);
 
 /* ZeroG's killJob: records error 410 "Killed by user" and result 410 and deletes the job's queue
  * message; a host running it loses its reservation and stops it at its next binding call or
  * heartbeat. ZG_ENOTFOUND for an unknown uuid, ZG_EINVAL when the job has already finished. */
-int zg_kill(zg_host *h, const char *uuid);
+ZG_API int zg_kill(zg_host *h, const char *uuid);
 
 enum { ZG_STEP_FINISHED = 1, ZG_STEP_REQUEUED = 2, ZG_STEP_DROPPED = 3 };
 
@@ -122,8 +148,34 @@ typedef struct zg_step_result {
 /* Reserves one message from the named queues (all loaded types' queues when n is 0), waiting up
  * to timeout_ms, and runs its job to the end of one run. ZG_ETIMEDOUT when nothing was ready.
  * A job's own failure is not an error of this call: it is settled and reported in *out. */
-int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
+ZG_API int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
             zg_step_result *out);
+
+/* Runs jobs from the named queues (all loaded types' queues when n is 0) until zg_stop is called
+ * or, with until_idle, until no message is ready (delayed ones do not count). *ran (may be NULL)
+ * counts the runs. A job's failure is settled and does not end the loop; a store outage is logged
+ * and waited out. Returns ZG_OK when stopped or idle. */
+ZG_API int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long *ran);
+/* Asks zg_run (or the next one) to return after the run in progress. Safe to call from another
+ * thread or from a signal handler: it only sets a flag. */
+ZG_API void zg_stop(zg_host *h);
+
+/* A C function job scripts can call. It receives the call's arguments as a JSON array and
+ * returns ZG_OK with *result_json set to a JSON value in a malloc'd string (the library frees it;
+ * NULL means null), or another code with a message in errbuf (raised as a Lua error in the job). */
+typedef int (*zg_cfunction)(void *ctx, const char *args_json, char **result_json, char *errbuf,
+                            size_t errlen);
+
+typedef struct zg_function {
+    const char *name;
+    zg_cfunction fn;
+} zg_function;
+
+/* Makes `require "<module>"` give job scripts a table of the functions (the array ends with a
+ * {NULL, NULL} entry), each called with ctx. Values cross as JSON: `m.area({w = 2, h = 3})`
+ * calls fn with "[{\"h\":3,\"w\":2}]" and returns its decoded result. Register before loading
+ * scripts that require the module at load time. The names and the array are copied. */
+ZG_API int zg_register_module(zg_host *h, const char *module, const zg_function *fns, void *ctx);
 
 typedef enum zg_view {
     ZG_VIEW_PROGRESS,
@@ -137,7 +189,7 @@ typedef enum zg_view {
  * get_data(), the whole document, or its status {completeness, result, running, errorCount,
  * events (a count), lastEvent}. ZG_ENOTFOUND for an unknown uuid. A job whose type is not loaded
  * can still be read, but for its data. Free *json with zg_free. */
-int zg_read(zg_host *h, zg_view view, const char *uuid, char **json);
+ZG_API int zg_read(zg_host *h, zg_view view, const char *uuid, char **json);
 
 typedef struct zg_queue_counts {
     int64_t ready, delayed, reserved;
@@ -151,16 +203,16 @@ typedef struct zg_message_stats {
     int64_t time_left_ms; /* until a delayed message is ready or a reservation lapses */
 } zg_message_stats;
 
-int zg_queue_counts_get(zg_host *h, const char *queue, zg_queue_counts *out);
+ZG_API int zg_queue_counts_get(zg_host *h, const char *queue, zg_queue_counts *out);
 /* The stats of message id of a queue (a job's queueName and queueJobId). */
-int zg_message_stats_get(zg_host *h, const char *queue, int64_t id, zg_message_stats *out);
+ZG_API int zg_message_stats_get(zg_host *h, const char *queue, int64_t id, zg_message_stats *out);
 /* Makes the delayed messages of a queue ready now (beanstalkd's kick); *count may be NULL. */
-int zg_kick(zg_host *h, const char *queue, int64_t *count);
+ZG_API int zg_kick(zg_host *h, const char *queue, int64_t *count);
 
 /* The queue names of the loaded job types, as a JSON array. Free with zg_free. */
-int zg_queues(zg_host *h, char **json);
+ZG_API int zg_queues(zg_host *h, char **json);
 
-void zg_free(void *p);
+ZG_API void zg_free(void *p);
 
 #ifdef __cplusplus
 }

@@ -90,6 +90,27 @@ function M.kill(uuid)
   return 410
 end
 
+function M.reload() return registry.reload() end
+
+--- Makes `require(name)` return a table of wrappers around the C functions of `indexes`
+-- (function name -> index for core.ccall); arguments and results cross as JSON.
+function M.c_module(name, indexes)
+  local module = {}
+  for fname, index in pairs(indexes) do
+    module[fname] = function(...)
+      local args = codec.array(table.pack(...))
+      args.n = nil
+      local result, why = codec.decode(core.ccall(index, codec.encode(args)))
+      if result == nil then error(name .. "." .. fname .. " returned invalid JSON: " .. why, 2) end
+      if result == codec.null then return nil end
+      return result
+    end
+  end
+  package.preload[name] = function() return module end
+  package.loaded[name] = nil
+  return true
+end
+
 M.process = engine.process
 
 local VIEWS = {

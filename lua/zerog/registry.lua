@@ -7,7 +7,7 @@ local codec = require "zerog.codec"
 local schema = require "zerog.schema"
 local Job = require "zerog.job"
 
-local M = { types = {}, paths = {} }
+local M = { types = {}, paths = {}, files = {} }
 
 local METHODS = {}
 for name, v in pairs(Job) do
@@ -99,7 +99,21 @@ function M.register(path, source)
   if previous and previous ~= class.JOB_TYPE then M.types[previous] = nil end
   M.types[class.JOB_TYPE] = class
   M.paths[path] = class.JOB_TYPE
+  if source == nil then M.files[path] = true end
   return class
+end
+
+--- Loads every script that came from a file again; returns the messages of those that failed
+-- (their previous versions stay registered).
+function M.reload()
+  local failures, paths = {}, {}
+  for path in pairs(M.files) do paths[#paths + 1] = path end
+  table.sort(paths)
+  for _, path in ipairs(paths) do
+    local class, err = M.register(path)
+    if not class then failures[#failures + 1] = err end
+  end
+  return failures
 end
 
 function M.get(job_type) return M.types[job_type] end

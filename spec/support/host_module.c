@@ -284,7 +284,7 @@ static const luaL_Reg host_methods[] = {
     {"close", spec_close},             {"__gc", spec_close},
     {"__index", spec_index},           {NULL, NULL}};
 
-int luaopen_zerog_spec(lua_State *L);
+__attribute__((visibility("default"))) int luaopen_zerog_spec(lua_State *L);
 
 int luaopen_zerog_spec(lua_State *L)
 {
