@@ -34,7 +34,7 @@ SHLIB   := $(BUILD)/libzerog.so.$(VERSION)
 SHLIBS  := -llua5.4 -llua5.4-cjson -lhiredis -luuid -lm -pthread
 
 .PHONY: all deps run test bench clean lint fmt install
-all: $(BUILD)/zerog $(BUILD)/libzerog.a $(SHLIB) $(BUILD)/zerog.pc $(BUILD)/spec/zerog_spec.so $(C_TESTS)
+all: $(BUILD)/zerog $(BUILD)/libzerog.a $(SHLIB) $(BUILD)/spec/zerog_spec.so $(C_TESTS)
 
 $(DEPS_STAMP): deps/install
 	@./deps/install
@@ -64,10 +64,8 @@ $(SHLIB): $(LIB_OBJ)
 	ln -sf libzerog.so.$(VERSION) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $(BUILD)/libzerog.so
 
-$(BUILD)/zerog.pc: host/zerog.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< >$@
-
-install: $(BUILD)/zerog $(BUILD)/libzerog.a $(SHLIB) $(BUILD)/zerog.pc
+# zerog.pc is written at install time, for the PREFIX given then.
+install: $(BUILD)/zerog $(BUILD)/libzerog.a $(SHLIB)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/share/zerog/lua
 	install -m 755 $(BUILD)/zerog $(DESTDIR)$(PREFIX)/bin/zerog
@@ -76,7 +74,8 @@ install: $(BUILD)/zerog $(BUILD)/libzerog.a $(SHLIB) $(BUILD)/zerog.pc
 	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libzerog.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/$(SONAME)
 	ln -sf $(SONAME) $(DESTDIR)$(PREFIX)/lib/libzerog.so
-	install -m 644 $(BUILD)/zerog.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/zerog.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' host/zerog.pc.in \
+	  >$(DESTDIR)$(PREFIX)/lib/pkgconfig/zerog.pc
 	install -m 644 lua/meta/zerog.lua $(DESTDIR)$(PREFIX)/share/zerog/lua/zerog.lua
 
 $(BUILD)/zerog: $(CLI_OBJ) $(BUILD)/libzerog.a
