@@ -250,7 +250,8 @@ static int core_ccall(lua_State *L)
     int rc = f->fn(f->ctx, args, &result, errbuf, sizeof errbuf);
     if (rc != ZG_OK) {
         free(result);
-        return luaL_error(L, "%s", errbuf[0] ? errbuf : "the C function failed");
+        lua_pushstring(L, errbuf[0] ? errbuf : "the C function failed");
+        return lua_error(L); /* the Lua wrapper adds the job script's position */
     }
     lua_pushstring(L, result ? result : "null");
     free(result);

@@ -100,10 +100,11 @@ function M.c_module(name, indexes)
     module[fname] = function(...)
       local args = codec.array(table.pack(...))
       args.n = nil
-      local result, why = codec.decode(core.ccall(index, codec.encode(args)))
+      local ok, text = pcall(core.ccall, index, codec.encode(args))
+      if not ok then error(text, 2) end
+      local result, why = codec.decode(text)
       if result == nil then error(name .. "." .. fname .. " returned invalid JSON: " .. why, 2) end
-      if result == codec.null then return nil end
-      return result
+      return codec.integers(result)
     end
   end
   package.preload[name] = function() return module end

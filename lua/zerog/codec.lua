@@ -117,6 +117,19 @@ function M.decode(text)
   return v
 end
 
+--- Gives a decoded value Lua's number types back: integral numbers within +-2^53 become integers,
+-- recursively; JSON null becomes nil at the top (and stays cjson.null inside tables).
+function M.integers(v)
+  if v == cjson.null then return nil end
+  if type(v) == "number" then return M.to_integer(v) or v end
+  if type(v) == "table" then
+    for k, x in pairs(v) do
+      if type(x) == "number" or type(x) == "table" then v[k] = M.integers(x) end
+    end
+  end
+  return v
+end
+
 --- Turns a decoded number into an integer when it is integral and within +-2^53.
 -- Returns the integer, or nil when v is no such number.
 function M.to_integer(v)

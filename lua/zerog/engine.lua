@@ -106,6 +106,11 @@ function M.process(msg)
     return "release", Job.RETRY_DELAY
   end
   if job.resultCode ~= Job.NO_RESULT then return "delete", 0 end -- finished elsewhere (e.g. killed)
+  if job._migrated_from then -- the type's migrate() upgraded the stored document: keep it
+    job:save()
+    job:record_event("Migrated from schema version " .. job._migrated_from .. " to " .. job.schemaVersion)
+    job._migrated_from = nil
+  end
   if job.running then
     local action, delay, code = recover_killed(job)
     if action then return action, delay, code end

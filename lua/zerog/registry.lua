@@ -153,8 +153,14 @@ function M.load_job(uuid)
     return nil, "job " .. uuid .. " has type " .. tostring(doc.jobType) .. ", which is not loaded",
            "unknown_type"
   end
+  local stored_version, version = tostring(doc.schemaVersion), tostring(class.SCHEMA_VERSION)
+  if stored_version ~= version and class.migrate then
+    doc = class.migrate(doc, stored_version) or doc
+    doc.schemaVersion = version
+  end
   local job = setmetatable({}, class)
   Job._apply_document(job, doc)
+  if stored_version ~= version and class.migrate then job._migrated_from = stored_version end
   if class.init then class.init(job) end
   return job
 end

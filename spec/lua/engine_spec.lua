@@ -322,6 +322,23 @@ for _, store in ipairs(H.stores) do
       assert.are.same({}, H.event_msgs(H.doc(h, uuid)))
     end)
 
+    it("upgrades a stored job with the type's migrate() before it runs", function()
+      H.define(h, [[return { JOB_TYPE = "versioned", SCHEMA = { size = { type = "integer" } },
+        run = function() return -1, 0 end }]], "jobs/versioned.lua")
+      local uuid = H.submit(h, "versioned", { size = 3 })
+      H.define(h, [[return { JOB_TYPE = "versioned", SCHEMA_VERSION = "2.0",
+        SCHEMA = { width = { type = "integer" }, seen = {} },
+        migrate = function(doc, from) doc.width = doc.size * 10; doc.size = nil; return doc end,
+        run = function(self) self:update_attrs { seen = { width = self.width } } end }]], "jobs/versioned.lua")
+      local r = assert(h:step(0))
+      assert.are.equal("finished", r.outcome)
+      local d = H.doc(h, uuid)
+      assert.are.equal("2.0", d.schemaVersion)
+      assert.are.equal(30, d.width)
+      assert.are.same({ width = 30 }, d.seen)
+      assert.are.equal("Migrated from schema version 1.0 to 2.0", d.events[1].msg)
+    end)
+
     it("sets running while run() executes and clears it afterwards", function()
       local _, d = H.run_job(h, [[local zerog = require "zerog"
         return { JOB_TYPE = "running_flag", SCHEMA = { seen = {} }, run = function(self)

@@ -1,0 +1,338 @@
+/* The embedding API (zerog.h) as a C program uses it: hosts in threads side by side, zg_run
+ * stopped from another thread and from a signal handler, C functions for job scripts, the
+ * allocator hook and the memory limit, jobs_dir and reload. Runs on mem:// and, when
+ * ZEROG_SPEC_REDIS names a Redis, there too. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "zerog.h"
+
+static const char *store = "mem://";
+static char tmpdir[256];
+
+static zg_host *new_host(void)
+{
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    return h;
+}
+
+/* A job type on its own queue (so hosts sharing a Redis do not take each other's jobs). */
+static void define(zg_host *h, const char *type, const char *run_body)
+{
+    char src[2048];
+    snprintf(src, sizeof src,
+             "local zerog = require 'zerog'\n"
+             "return { JOB_TYPE = '%s', QUEUE_NAME = '%s_q', SCHEMA = { n = { type = 'integer' } },\n"
+             "  run = function(self) %s end }\n",
+             type, type, run_body);
+    char got[ZG_NAME_LEN];
+    int rc = zg_load_string(h, type, src, got);
+    if (rc != ZG_OK) printf("# %s\n", zg_errstr(h));
+    CHECK_INT(rc, ZG_OK);
+}
+
+static int result_of(zg_host *h, const char *uuid)
+{
+    char *json = NULL;
+    if (zg_read(h, ZG_VIEW_PROGRESS, uuid, &json) != ZG_OK) return -999;
+    const char *r = strstr(json, "\"result\":");
+    int code = r ? atoi(r + 9) : -999;
+    zg_free(json);
+    return code;
+}
+
+/* ---- hosts in threads ---- */
+
+typedef struct thread_job {
+    int index;
+    int finished;
+} thread_job;
+
+static void *host_thread(void *p)
+{
+    thread_job *t = p;
+    zg_host *h = new_host();
+    char type[32], uuids[20][ZG_UUID_LEN];
+    snprintf(type, sizeof type, "threaded_%d", t->index);
+    define(h, type, "self:record_event('ran'); return 200");
+    for (int i = 0; i < 20; i++) zg_submit(h, type, "{\"n\": 1}", NULL, uuids[i]);
+    long ran = 0;
+    zg_run(h, NULL, 0, 1, &ran);
+    for (int i = 0; i < 20; i++) t->finished += result_of(h, uuids[i]) == 200;
+    zg_host_free(h);
+    return NULL;
+}
+
+static void test_hosts_in_threads_work_side_by_side(void)
+{
+    pthread_t threads[4];
+    thread_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (thread_job){i, 0};
+        pthread_create(&threads[i], NULL, host_thread, &jobs[i]);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(threads[i], NULL);
+        CHECK_INT(jobs[i].finished, 20);
+    }
+}
+
+/* ---- zg_run and zg_stop ---- */
+
+static void *stop_later(void *p)
+{
+    usleep(300 * 1000);
+    zg_stop(p);
+    return NULL;
+}
+
+static void test_zg_stop_from_another_thread_ends_zg_run(void)
+{
+    zg_host *h = new_host();
+    define(h, "idle_forever", "return 200");
+    pthread_t t;
+    pthread_create(&t, NULL, stop_later, h);
+    long ran = -1;
+    CHECK_INT(zg_run(h, NULL, 0, 0, &ran), ZG_OK); /* not until_idle: only zg_stop ends it */
+    pthread_join(t, NULL);
+    CHECK_INT(ran, 0);
+    zg_host_free(h);
+}
+
+static zg_host *signalled_host;
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    zg_stop(signalled_host);
+}
+
+static void test_zg_stop_from_a_signal_handler_ends_zg_run(void)
+{
+    signalled_host = new_host();
+    define(signalled_host, "until_signal", "return 200");
+    char uuid[ZG_UUID_LEN];
+    zg_submit(signalled_host, "until_signal", "{}", NULL, uuid);
+    struct sigaction sa = {0};
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
+    alarm(1);
+    long ran = 0;
+    CHECK_INT(zg_run(signalled_host, NULL, 0, 0, &ran), ZG_OK);
+    CHECK_INT(ran, 1);
+    CHECK_INT(result_of(signalled_host, uuid), 200);
+    zg_host_free(signalled_host);
+}
+
+/* ---- C functions ---- */
+
+static int add(void *ctx, const char *args, char **result, char *err, size_t errlen)
+{
+    int a, b;
+    (*(int *)ctx)++;
+    if (sscanf(args, "[%d,%d]", &a, &b) != 2) {
+        snprintf(err, errlen, "add wants two integers, got %s", args);
+        return ZG_EINVAL;
+    }
+    *result = malloc(32);
+    snprintf(*result, 32, "%d", a + b);
+    return ZG_OK;
+}
+
+static int nothing(void *ctx, const char *args, char **result, char *err, size_t errlen)
+{
+    (void)ctx, (void)args, (void)err, (void)errlen;
+    *result = NULL;
+    return ZG_OK;
+}
+
+static int garbage(void *ctx, const char *args, char **result, char *err, size_t errlen)
+{
+    (void)ctx, (void)args, (void)err, (void)errlen;
+    *result = strdup("{not json");
+    return ZG_OK;
+}
+
+static void test_job_scripts_call_registered_c_functions(void)
+{
+    zg_host *h = new_host();
+    int calls = 0;
+    const zg_function fns[] = {{"add", add}, {"nothing", nothing}, {"garbage", garbage}, {NULL, NULL}};
+    CHECK_INT(zg_register_module(h, "mathx", fns, &calls), ZG_OK);
+    define(h, "calls_c",
+           "local m = require 'mathx'\n"
+           "local ok, err = pcall(m.add, 'x')\n"
+           "local ok2, err2 = pcall(m.garbage)\n"
+           "self:record_event(tostring(m.add(2, 40)) .. ' ' .. tostring(m.nothing()) .. ' ' .. tostring(ok)\n"
+           "  .. ' ' .. err .. ' | ' .. err2)\n"
+           "return 200");
+    char uuid[ZG_UUID_LEN], *info = NULL;
+    zg_submit(h, "calls_c", "{}", NULL, uuid);
+    zg_run(h, NULL, 0, 1, NULL);
+    CHECK_INT(zg_read(h, ZG_VIEW_INFO, uuid, &info), ZG_OK);
+    CHECK(info && strstr(info, "42 nil false add wants two integers, got [\\\"x\\\"]") != NULL);
+    CHECK(info && strstr(info, "mathx.garbage returned invalid JSON") != NULL);
+    if (info && !strstr(info, "42 nil")) printf("# %s\n", info);
+    CHECK_INT(calls, 2);
+    zg_free(info);
+    zg_host_free(h);
+}
+
+/* ---- allocator and memory limit ---- */
+
+typedef struct counting_alloc {
+    long calls;
+    size_t live;
+} counting_alloc;
+
+static void *count_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    counting_alloc *c = ud;
+    c->calls++;
+    if (ptr) c->live -= osize;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    void *p = realloc(ptr, nsize);
+    if (p) c->live += nsize;
+    else if (ptr) c->live += osize;
+    return p;
+}
+
+static void test_the_vm_uses_the_embedders_allocator(void)
+{
+    counting_alloc c = {0, 0};
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.alloc = count_alloc;
+    cfg.alloc_ud = &c;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(zg_errcode(h) == ZG_OK);
+    CHECK(c.calls > 100);
+    CHECK(c.live > 10000);
+    zg_host_free(h);
+    CHECK_INT(c.live, 0); /* everything given back */
+}
+
+static void test_a_job_over_the_memory_limit_fails_and_the_host_lives_on(void)
+{
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.memory_limit = 8 << 20;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK_INT(zg_errcode(h), ZG_OK);
+    define(h, "hog", "local t = {} for i = 1, 1e8 do t[i] = ('x'):rep(64) .. i end return 200");
+    define(h, "modest", "local t = {} for i = 1, 1000 do t[i] = i end return 200");
+    char hog[ZG_UUID_LEN], modest[ZG_UUID_LEN], *info = NULL;
+    CHECK_INT(zg_submit(h, "hog", "{}", NULL, hog), ZG_OK);
+    CHECK_INT(zg_submit(h, "modest", "{}", NULL, modest), ZG_OK);
+    const char *hog_q[] = {"hog_q"};
+    zg_step_result r;
+    CHECK_INT(zg_step(h, hog_q, 1, 0, &r), ZG_OK);
+    CHECK_INT(r.outcome, ZG_STEP_REQUEUED); /* an error: retried after RETRY_DELAY */
+    CHECK_INT(zg_read(h, ZG_VIEW_INFO, hog, &info), ZG_OK);
+    CHECK(info && strstr(info, "not enough memory") != NULL);
+    zg_free(info);
+    zg_run(h, NULL, 0, 1, NULL);
+    CHECK_INT(result_of(h, modest), 200);
+    zg_host_free(h);
+}
+
+/* ---- jobs_dir and reload ---- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_jobs_dir_is_loaded_and_reload_takes_edits(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/versioned.lua", tmpdir);
+    write_file(path, "return { JOB_TYPE = 'versioned', QUEUE_NAME = 'versioned_q', run = function() return 201 end }");
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.jobs_dir = tmpdir;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK_INT(zg_errcode(h), ZG_OK);
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN], c[ZG_UUID_LEN];
+    CHECK_INT(zg_submit(h, "versioned", "{}", NULL, a), ZG_OK);
+    zg_run(h, NULL, 0, 1, NULL);
+    CHECK_INT(result_of(h, a), 201);
+
+    write_file(path, "return { JOB_TYPE = 'versioned', QUEUE_NAME = 'versioned_q', run = function() return 202 end }");
+    int failed = -1;
+    CHECK_INT(zg_reload(h, &failed), ZG_OK);
+    CHECK_INT(failed, 0);
+    zg_submit(h, "versioned", "{}", NULL, b);
+    zg_run(h, NULL, 0, 1, NULL);
+    CHECK_INT(result_of(h, b), 202);
+
+    write_file(path, "return { JOB_TYPE = 'versioned', run = function( end }"); /* broken */
+    CHECK_INT(zg_reload(h, &failed), ZG_OK);
+    CHECK_INT(failed, 1);
+    zg_submit(h, "versioned", "{}", NULL, c);
+    zg_run(h, NULL, 0, 1, NULL);
+    CHECK_INT(result_of(h, c), 202); /* the previous version stays in use */
+    zg_host_free(h);
+}
+
+static void test_a_missing_jobs_dir_is_an_error_of_the_host(void)
+{
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.jobs_dir = "/nonexistent/jobs";
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h != NULL);
+    CHECK_INT(zg_errcode(h), ZG_ESCRIPT);
+    CHECK(strstr(zg_errstr(h), "/nonexistent/jobs") != NULL);
+    char uuid[ZG_UUID_LEN];
+    CHECK(zg_submit(h, "x", "{}", NULL, uuid) != ZG_OK); /* refuses every call */
+    zg_host_free(h);
+}
+
+static void run_all(const char *backend)
+{
+    printf("# backend %s\n", backend);
+    RUN(test_hosts_in_threads_work_side_by_side);
+    RUN(test_zg_stop_from_another_thread_ends_zg_run);
+    RUN(test_zg_stop_from_a_signal_handler_ends_zg_run);
+    RUN(test_job_scripts_call_registered_c_functions);
+    RUN(test_the_vm_uses_the_embedders_allocator);
+    RUN(test_a_job_over_the_memory_limit_fails_and_the_host_lives_on);
+    RUN(test_jobs_dir_is_loaded_and_reload_takes_edits);
+    RUN(test_a_missing_jobs_dir_is_an_error_of_the_host);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/zerog_embed_XXXXXX");
+    if (!mkdtemp(tmpdir)) return 1;
+    run_all("mem://");
+    const char *url = getenv("ZEROG_SPEC_REDIS");
+    if (url && *url) {
+        store = url;
+        run_all(url);
+    }
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
+    if (system(cmd) != 0) return 1;
+    return check_done();
+}
