@@ -1,7 +1,8 @@
 /* bindings: the zerog.core module, the thin C functions through which the Lua runtime reaches
  * the host: the store, the queue, time, ids, logging and progress. Each is a closure whose
  * upvalue is the host, so two hosts never share anything. Backend failures are raised as Lua
- * errors starting with "store: "; the expected outcomes (absent, cas mismatch) are return values. */
+ * errors starting with "store: "; the expected outcomes (absent, cas mismatch) are return values.
+ */
 #include <lauxlib.h>
 #include <math.h>
 #include <stdlib.h>
@@ -11,7 +12,10 @@
 #include "clock.h"
 #include "host_internal.h"
 
-static zg_host *host_of(lua_State *L) { return lua_touserdata(L, lua_upvalueindex(1)); }
+static zg_host *host_of(lua_State *L)
+{
+    return lua_touserdata(L, lua_upvalueindex(1));
+}
 
 static int raise_store(lua_State *L, const zg_error *err)
 {
@@ -50,7 +54,8 @@ static int core_save(lua_State *L)
     int64_t expire = (int64_t)luaL_optinteger(L, 4, 0);
     lua_settop(L, 4);
     size_t n = 0;
-    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) n++;
+    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1))
+        n++;
     /* the arrays live in a userdata so a Lua error cannot leak them */
     const char **names = lua_newuserdatauv(L, 2 * (n ? n : 1) * sizeof(char *), 0);
     const char **values = names + n;
@@ -79,7 +84,8 @@ static size_t field_arrays(lua_State *L, int idx, const char ***names, const cha
 {
     idx = lua_absindex(L, idx);
     size_t n = 0;
-    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) n++;
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1))
+        n++;
     const char **arr = lua_newuserdatauv(L, 2 * (n ? n : 1) * sizeof(char *), 0);
     size_t i = 0;
     for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
@@ -123,8 +129,10 @@ static int core_save_many(lua_State *L)
     if (h->store->ops->save_many(h->store, reqs, n, &err) != ZG_OK) return raise_store(L, &err);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
-        if (reqs[i].rc == ZG_OK) lua_pushinteger(L, reqs[i].cas);
-        else lua_pushboolean(L, 0);
+        if (reqs[i].rc == ZG_OK)
+            lua_pushinteger(L, reqs[i].cas);
+        else
+            lua_pushboolean(L, 0);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;
@@ -203,7 +211,8 @@ static int core_discard(lua_State *L)
 {
     zg_host *h = host_of(L);
     zg_error err = {0};
-    int rc = h->queue->ops->discard(h->queue, luaL_checkstring(L, 1), luaL_checkinteger(L, 2), &err);
+    int rc =
+        h->queue->ops->discard(h->queue, luaL_checkstring(L, 1), luaL_checkinteger(L, 2), &err);
     if (rc != ZG_OK && rc != ZG_ENOTFOUND) return raise_store(L, &err);
     lua_pushboolean(L, rc == ZG_OK);
     return 1;
@@ -296,7 +305,8 @@ static int core_log(lua_State *L)
     zg_host *h = host_of(L);
     static const char *const levels[] = {"info", "warning", "error", NULL};
     int level = luaL_checkoption(L, 1, "info", levels);
-    if (h->cfg.log) h->cfg.log(h->cfg.log_ud, level, luaL_checkstring(L, 2), luaL_checkstring(L, 3));
+    if (h->cfg.log)
+        h->cfg.log(h->cfg.log_ud, level, luaL_checkstring(L, 2), luaL_checkstring(L, 3));
     return 0;
 }
 
@@ -310,13 +320,23 @@ static int core_progress(lua_State *L)
     return 0;
 }
 
-static const luaL_Reg core_functions[] = {
-    {"load", core_load},   {"save", core_save},   {"append", core_append},
-    {"put", core_put},   {"touch", core_touch}, {"fence", core_fence}, {"ended_elsewhere", core_ended_elsewhere},
-    {"ccall", core_ccall},
-    {"save_many", core_save_many}, {"put_many", core_put_many}, {"discard", core_discard},
-    {"sleep", core_sleep}, {"uuid4", core_uuid4}, {"now", core_now},
-    {"log", core_log},     {"progress", core_progress}, {NULL, NULL}};
+static const luaL_Reg core_functions[] = {{"load", core_load},
+                                          {"save", core_save},
+                                          {"append", core_append},
+                                          {"put", core_put},
+                                          {"touch", core_touch},
+                                          {"fence", core_fence},
+                                          {"ended_elsewhere", core_ended_elsewhere},
+                                          {"ccall", core_ccall},
+                                          {"save_many", core_save_many},
+                                          {"put_many", core_put_many},
+                                          {"discard", core_discard},
+                                          {"sleep", core_sleep},
+                                          {"uuid4", core_uuid4},
+                                          {"now", core_now},
+                                          {"log", core_log},
+                                          {"progress", core_progress},
+                                          {NULL, NULL}};
 
 static int open_core(lua_State *L)
 {

@@ -1,11 +1,12 @@
-/* error: the error record every internal layer fills in, copied onto the host handle for callers. */
+/* error: the error record every internal layer fills in, copied onto the host handle for callers.
+ */
 #ifndef ZG_ERROR_H
 #define ZG_ERROR_H
 
 #include "zerog.h"
 
 typedef struct zg_error {
-    int code;                  /* one of the ZG_E* codes in zerog.h; ZG_OK when none */
+    int code; /* one of the ZG_E* codes in zerog.h; ZG_OK when none */
     char msg[ZG_ERRSTR_LEN];
 } zg_error;
 

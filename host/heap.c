@@ -65,7 +65,10 @@ int zg_heap_push(zg_heap *h, void *item)
     return 0;
 }
 
-void *zg_heap_peek(const zg_heap *h) { return h->len ? h->items[0] : NULL; }
+void *zg_heap_peek(const zg_heap *h)
+{
+    return h->len ? h->items[0] : NULL;
+}
 
 void *zg_heap_remove(zg_heap *h, size_t index)
 {
@@ -74,8 +77,10 @@ void *zg_heap_remove(zg_heap *h, size_t index)
     h->len--;
     if (index < h->len) {
         h->items[index] = h->items[h->len];
-        if (index > 0 && h->less(h->items[index], h->items[(index - 1) / 2])) sift_up(h, index);
-        else sift_down(h, index);
+        if (index > 0 && h->less(h->items[index], h->items[(index - 1) / 2]))
+            sift_up(h, index);
+        else
+            sift_down(h, index);
     }
     return item;
 }

@@ -49,7 +49,8 @@ static int renew_locked(zg_heartbeat *hb)
     zg_run_lease lease = hb->lease;
     pthread_mutex_unlock(&hb->lock);
     zg_error err = {0};
-    int rc = hb->queue->ops->touch(hb->queue, lease.queue, lease.message_id, lease.reservation, &err);
+    int rc =
+        hb->queue->ops->touch(hb->queue, lease.queue, lease.message_id, lease.reservation, &err);
     pthread_mutex_lock(&hb->lock);
     int same_run = hb->lease.active && hb->lease.message_id == lease.message_id &&
                    hb->lease.reservation == lease.reservation &&
@@ -145,9 +146,12 @@ int zg_heartbeat_renew(zg_heartbeat *hb, const char *uuid)
 {
     pthread_mutex_lock(&hb->lock);
     int rc;
-    if (!hb->lease.active || (uuid && strcmp(uuid, hb->lease.uuid) != 0)) rc = ZG_ENOTFOUND;
-    else if (hb->lease.lost) rc = ZG_ESTALE;
-    else rc = renew_locked(hb);
+    if (!hb->lease.active || (uuid && strcmp(uuid, hb->lease.uuid) != 0))
+        rc = ZG_ENOTFOUND;
+    else if (hb->lease.lost)
+        rc = ZG_ESTALE;
+    else
+        rc = renew_locked(hb);
     pthread_mutex_unlock(&hb->lock);
     return rc;
 }
@@ -156,10 +160,14 @@ int zg_heartbeat_fence(zg_heartbeat *hb)
 {
     pthread_mutex_lock(&hb->lock);
     int rc;
-    if (!hb->lease.active) rc = ZG_ENOTFOUND;
-    else if (hb->lease.lost) rc = ZG_ESTALE;
-    else if (zg_clock_monotonic_ms() - hb->lease.renewed_at_ms < hb->lease.ttr_ms / 2) rc = ZG_OK;
-    else rc = renew_locked(hb);
+    if (!hb->lease.active)
+        rc = ZG_ENOTFOUND;
+    else if (hb->lease.lost)
+        rc = ZG_ESTALE;
+    else if (zg_clock_monotonic_ms() - hb->lease.renewed_at_ms < hb->lease.ttr_ms / 2)
+        rc = ZG_OK;
+    else
+        rc = renew_locked(hb);
     pthread_mutex_unlock(&hb->lock);
     return rc;
 }

@@ -11,13 +11,25 @@
 #include "clock.h"
 #include "host_internal.h"
 
-void zg_config_init(zg_config *cfg) { memset(cfg, 0, sizeof *cfg); }
+void zg_config_init(zg_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+}
 
-void zg_free(void *p) { free(p); }
+void zg_free(void *p)
+{
+    free(p);
+}
 
-int zg_errcode(const zg_host *h) { return h->err.code; }
+int zg_errcode(const zg_host *h)
+{
+    return h->err.code;
+}
 
-const char *zg_errstr(const zg_host *h) { return h->err.msg; }
+const char *zg_errstr(const zg_host *h)
+{
+    return h->err.msg;
+}
 
 /* Seconds before a message is tried again after the engine itself failed on it. */
 #define ZG_ENGINE_RETRY_DELAY 30
@@ -60,8 +72,10 @@ zg_host *zg_host_new(const zg_config *cfg)
 {
     zg_host *h = calloc(1, sizeof *h);
     if (!h) return NULL;
-    if (cfg) h->cfg = *cfg;
-    else zg_config_init(&h->cfg);
+    if (cfg)
+        h->cfg = *cfg;
+    else
+        zg_config_init(&h->cfg);
     h->store_url = strdup(h->cfg.store && *h->cfg.store ? h->cfg.store : "mem://");
     if (!h->store_url) {
         free(h);
@@ -117,8 +131,10 @@ static int load_script(zg_host *h, const char *fn, const char *path, const char 
 {
     if (!usable(h)) return h->err.code;
     lua_pushstring(h->L, path);
-    if (source) lua_pushstring(h->L, source);
-    else lua_pushnil(h->L);
+    if (source)
+        lua_pushstring(h->L, source);
+    else
+        lua_pushnil(h->L);
     int rc = zg_runtime_call(h, fn, 2, 1);
     if (rc != ZG_OK) return rc;
     copy_name(type_out, lua_tostring(h->L, -1));
@@ -144,16 +160,22 @@ int zg_check_file(zg_host *h, const char *path, char type_out[ZG_NAME_LEN])
 /* Pushes delay, ttr and priority (nil for the type's defaults). */
 static void push_submit_opts(lua_State *L, const zg_submit_opts *opts)
 {
-    if (opts && opts->delay > 0) lua_pushnumber(L, opts->delay);
-    else lua_pushnil(L);
-    if (opts && opts->ttr > 0) lua_pushnumber(L, opts->ttr);
-    else lua_pushnil(L);
-    if (opts && opts->has_priority) lua_pushinteger(L, opts->priority);
-    else lua_pushnil(L);
+    if (opts && opts->delay > 0)
+        lua_pushnumber(L, opts->delay);
+    else
+        lua_pushnil(L);
+    if (opts && opts->ttr > 0)
+        lua_pushnumber(L, opts->ttr);
+    else
+        lua_pushnil(L);
+    if (opts && opts->has_priority)
+        lua_pushinteger(L, opts->priority);
+    else
+        lua_pushnil(L);
 }
 
-int zg_submit(zg_host *h, const char *job_type, const char *params_json,
-              const zg_submit_opts *opts, char uuid_out[ZG_UUID_LEN])
+int zg_submit(zg_host *h, const char *job_type, const char *params_json, const zg_submit_opts *opts,
+              char uuid_out[ZG_UUID_LEN])
 {
     if (!usable(h)) return h->err.code;
     lua_State *L = h->L;
@@ -228,7 +250,10 @@ int zg_reload(zg_host *h, int *failed)
     return ZG_OK;
 }
 
-void zg_stop(zg_host *h) { h->stopping = 1; }
+void zg_stop(zg_host *h)
+{
+    h->stopping = 1;
+}
 
 int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long *ran)
 {
@@ -243,7 +268,8 @@ int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long
             if (until_idle) break;
         } else if (rc != ZG_ESTALE) { /* an outage: said once a second until it passes */
             zg_host_log(h, ZG_LOG_ERROR, "%s", h->err.msg);
-            for (int i = 0; i < 10 && !h->stopping; i++) zg_clock_sleep_ms(100);
+            for (int i = 0; i < 10 && !h->stopping; i++)
+                zg_clock_sleep_ms(100);
         }
     }
     h->stopping = 0;
@@ -255,7 +281,8 @@ int zg_register_module(zg_host *h, const char *module, const zg_function *fns, v
 {
     if (!usable(h)) return h->err.code;
     size_t count = 0;
-    while (fns[count].name) count++;
+    while (fns[count].name)
+        count++;
     zg_registered_fn *grown = realloc(h->fns, (h->nfns + count) * sizeof *grown);
     if (!grown && count) return zg_fail(&h->err, ZG_ENOMEM, "out of memory");
     h->fns = grown;
@@ -347,7 +374,8 @@ static int apply_decision(zg_host *h, const zg_message *m, const char *action, d
     if (strcmp(action, "release") == 0)
         rc = h->queue->ops->release(h->queue, m->queue, m->id, m->reservation,
                                     (int64_t)(delay * 1000), &err);
-    else rc = h->queue->ops->remove(h->queue, m->queue, m->id, m->reservation, &err);
+    else
+        rc = h->queue->ops->remove(h->queue, m->queue, m->id, m->reservation, &err);
     if (rc != ZG_OK) return zg_fail(&h->err, rc, "settling job %s: %s", m->body, err.msg);
     return ZG_OK;
 }
@@ -394,7 +422,8 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
     if (n == 0) {
         n = loaded_queues(h, names, 64);
         queues = names;
-    } else lua_pushnil(h->L); /* keeps the stack shape the same on both paths */
+    } else
+        lua_pushnil(h->L); /* keeps the stack shape the same on both paths */
     zg_message m = {0};
     zg_error err = {0};
     int rc = n ? h->queue->ops->reserve(h->queue, queues, n, timeout_ms, &m, &err)

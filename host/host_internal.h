@@ -28,7 +28,7 @@ struct zg_host {
     zg_store *store;
     zg_queue *queue;
     lua_State *L;
-    int api_ref; /* registry reference to the zerog.api table */
+    int api_ref;            /* registry reference to the zerog.api table */
     zg_heartbeat heartbeat; /* renews the running job's reservation */
     zg_error err;
 };
@@ -40,7 +40,8 @@ void zg_host_log(zg_host *h, int level, const char *fmt, ...) __attribute__((for
 int zg_runtime_open(zg_host *h);
 void zg_runtime_close(zg_host *h);
 /* Calls zerog.api[fn] with the nargs values on the stack. On success leaves nres results and
- * returns ZG_OK; on a returned (nil, kind, msg) or a raised error sets h->err and pops everything. */
+ * returns ZG_OK; on a returned (nil, kind, msg) or a raised error sets h->err and pops everything.
+ */
 int zg_runtime_call(zg_host *h, const char *fn, int nargs, int nres);
 
 /* Raised (as a Lua error message) when a run has lost its reservation; maps to ZG_ESTALE. */

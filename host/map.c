@@ -1,4 +1,5 @@
-/* map: open addressing with linear probing (FNV-1a hash), grown at 70% load including tombstones. */
+/* map: open addressing with linear probing (FNV-1a hash), grown at 70% load including tombstones.
+ */
 #include "map.h"
 
 #include <stdint.h>
@@ -11,11 +12,15 @@ static char tombstone_mark;
 static uint64_t hash(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
 }
 
-void zg_map_init(zg_map *m) { memset(m, 0, sizeof *m); }
+void zg_map_init(zg_map *m)
+{
+    memset(m, 0, sizeof *m);
+}
 
 void zg_map_free(zg_map *m, void (*free_value)(void *))
 {
@@ -49,14 +54,16 @@ void *zg_map_get(const zg_map *m, const char *key)
 static int grow(zg_map *m)
 {
     size_t cap = m->cap ? m->cap * 2 : 16;
-    while (m->count * 10 >= cap * 5) cap *= 2;
+    while (m->count * 10 >= cap * 5)
+        cap *= 2;
     zg_map_slot *slots = calloc(cap, sizeof *slots);
     if (!slots) return -1;
     for (size_t i = 0; i < m->cap; i++) {
         zg_map_slot *s = &m->slots[i];
         if (!s->key || s->key == TOMBSTONE) continue;
         size_t j = hash(s->key) & (cap - 1);
-        while (slots[j].key) j = (j + 1) & (cap - 1);
+        while (slots[j].key)
+            j = (j + 1) & (cap - 1);
         slots[j] = *s;
     }
     free(m->slots);
@@ -78,7 +85,8 @@ int zg_map_set(zg_map *m, const char *key, void *value)
     if (!copy) return -1;
     size_t mask = m->cap - 1;
     size_t i = hash(key) & mask;
-    while (m->slots[i].key && m->slots[i].key != TOMBSTONE) i = (i + 1) & mask;
+    while (m->slots[i].key && m->slots[i].key != TOMBSTONE)
+        i = (i + 1) & mask;
     if (!m->slots[i].key) m->used++;
     m->slots[i].key = copy;
     m->slots[i].value = value;

@@ -1,11 +1,12 @@
-/* map: an open-addressing hash table from C strings to pointers (keys are copied, values are not). */
+/* map: an open-addressing hash table from C strings to pointers (keys are copied, values are not).
+ */
 #ifndef ZG_MAP_H
 #define ZG_MAP_H
 
 #include <stddef.h>
 
 typedef struct zg_map_slot {
-    char *key;   /* NULL = empty; ZG_MAP_TOMBSTONE = deleted */
+    char *key; /* NULL = empty; ZG_MAP_TOMBSTONE = deleted */
     void *value;
 } zg_map_slot;
 

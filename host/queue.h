@@ -21,19 +21,19 @@ typedef struct zg_queue zg_queue;
 
 typedef struct zg_message {
     int64_t id;
-    int64_t reservation;              /* pass back to release / delete / touch */
+    int64_t reservation; /* pass back to release / delete / touch */
     int64_t priority;
     int64_t ttr_ms;
     int64_t reserves, timeouts, releases;
     char queue[ZG_NAME_LEN];
-    char *body;                       /* malloc'd; zg_message_clear frees it */
+    char *body; /* malloc'd; zg_message_clear frees it */
 } zg_message;
 
 void zg_message_clear(zg_message *m);
 
 typedef struct zg_queue_ops {
-    int (*put)(zg_queue *q, const char *queue, const char *body, int64_t priority,
-               int64_t delay_ms, int64_t ttr_ms, int64_t *id, zg_error *err);
+    int (*put)(zg_queue *q, const char *queue, const char *body, int64_t priority, int64_t delay_ms,
+               int64_t ttr_ms, int64_t *id, zg_error *err);
     /* Puts n messages on one queue in one go (Redis: one round trip); ids[i] gets each id. */
     int (*put_many)(zg_queue *q, const char *queue, size_t n, const char *const *bodies,
                     int64_t priority, int64_t delay_ms, int64_t ttr_ms, int64_t *ids,

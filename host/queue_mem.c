@@ -29,7 +29,7 @@ typedef struct message {
     int64_t id, priority, ttr_ms;
     int64_t due_ms; /* delayed: when it becomes ready; reserved: its deadline */
     int64_t reserves, timeouts, releases;
-    int state;      /* ZG_MSG_READY / DELAYED / RESERVED */
+    int state; /* ZG_MSG_READY / DELAYED / RESERVED */
     size_t heap_index;
     tube *tube;
     char *body;
@@ -61,7 +61,10 @@ static int due_less(const void *a, const void *b)
     return x->due_ms != y->due_ms ? x->due_ms < y->due_ms : x->id < y->id;
 }
 
-static void set_index(void *item, size_t index) { ((message *)item)->heap_index = index; }
+static void set_index(void *item, size_t index)
+{
+    ((message *)item)->heap_index = index;
+}
 
 static void message_free(void *p)
 {
@@ -265,8 +268,8 @@ static int mem_reserve(zg_queue *zq, const char *const *queues, size_t n, int64_
 }
 
 /* The message id under reservation `reservation`, or NULL with err set. */
-static message *reserved_message(mem_queue *q, const char *queue, int64_t id,
-                                 int64_t reservation, zg_error *err)
+static message *reserved_message(mem_queue *q, const char *queue, int64_t id, int64_t reservation,
+                                 zg_error *err)
 {
     advance(q);
     message *m = find(q, queue, id);
@@ -389,13 +392,13 @@ static void mem_close(zg_queue *zq)
 
 /* ---- the locked entry points: each operation runs whole under the queue's mutex ---- */
 
-#define LOCKED(call)                                                                           \
-    do {                                                                                       \
-        mem_queue *q_ = (mem_queue *)zq;                                                       \
-        pthread_mutex_lock(&q_->lock);                                                         \
-        int rc_ = (call);                                                                      \
-        pthread_mutex_unlock(&q_->lock);                                                       \
-        return rc_;                                                                            \
+#define LOCKED(call)                                                                               \
+    do {                                                                                           \
+        mem_queue *q_ = (mem_queue *)zq;                                                           \
+        pthread_mutex_lock(&q_->lock);                                                             \
+        int rc_ = (call);                                                                          \
+        pthread_mutex_unlock(&q_->lock);                                                           \
+        return rc_;                                                                                \
     } while (0)
 
 static int locked_put(zg_queue *zq, const char *queue, const char *body, int64_t priority,
@@ -462,10 +465,9 @@ static int locked_stats(zg_queue *zq, const char *queue, int64_t id, zg_message_
     LOCKED(mem_stats(zq, queue, id, out, err));
 }
 
-static const zg_queue_ops mem_ops = {locked_put,   locked_put_many, locked_reserve, locked_release,
-                                     locked_remove, locked_touch,  locked_discard,
-                                     locked_kick,   locked_counts, locked_stats,
-                                     mem_close};
+static const zg_queue_ops mem_ops = {locked_put,    locked_put_many, locked_reserve, locked_release,
+                                     locked_remove, locked_touch,    locked_discard, locked_kick,
+                                     locked_counts, locked_stats,    mem_close};
 
 zg_queue *zg_queue_mem_new(void)
 {

@@ -21,36 +21,40 @@
 #include "queue.h"
 #include "redis_conn.h"
 
-#define PRELUDE                                                                                 \
-    "local p = KEYS[1]\n"                                                                       \
-    "local t = redis.call('TIME')\n"                                                            \
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                   \
-    "local function signal()\n"                                                                 \
-    "  if redis.call('LLEN', p .. ':signal') < 16 then redis.call('RPUSH', p .. ':signal', 1) end\n" \
-    "end\n"                                                                                     \
-    "local function make_ready(m)\n"                                                            \
-    "  redis.call('ZADD', p .. ':ready', redis.call('HGET', p .. ':msg:' .. m, 'pri'), m)\n"    \
-    "end\n"                                                                                     \
-    "local moved = 0\n"                                                                         \
-    "for _, m in ipairs(redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)) do\n" \
-    "  redis.call('ZREM', p .. ':delayed', m); make_ready(m); moved = moved + 1\n"              \
-    "end\n"                                                                                     \
-    "for _, m in ipairs(redis.call('ZRANGEBYSCORE', p .. ':reserved', '-inf', now, 'LIMIT', 0, 1000)) do\n" \
-    "  redis.call('ZREM', p .. ':reserved', m)\n"                                               \
-    "  redis.call('HINCRBY', p .. ':msg:' .. m, 'timeouts', 1); make_ready(m); moved = moved + 1\n" \
-    "end\n"                                                                                     \
-    "if moved > 0 then signal() end\n"                                                          \
-    "local function pad(id) return string.format('%020d', tonumber(id)) end\n"                   \
-    "local function place(m, delay)\n"                                                          \
-    "  if delay > 0 then redis.call('ZADD', p .. ':delayed', now + delay, m)\n"                 \
-    "  else make_ready(m); signal() end\n"                                                      \
-    "end\n"                                                                                     \
-    "-- 1 when message m is reserved under reservation res; 0 stale; -1 no such message\n"    \
-    "local function check(m, res)\n"                                                            \
-    "  if redis.call('EXISTS', p .. ':msg:' .. m) == 0 then return -1 end\n"                    \
-    "  if not redis.call('ZSCORE', p .. ':reserved', m) then return 0 end\n"                    \
-    "  if redis.call('HGET', p .. ':msg:' .. m, 'res') ~= res then return 0 end\n"              \
-    "  return 1\n"                                                                              \
+#define PRELUDE                                                                                    \
+    "local p = KEYS[1]\n"                                                                          \
+    "local t = redis.call('TIME')\n"                                                               \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"                      \
+    "local function signal()\n"                                                                    \
+    "  if redis.call('LLEN', p .. ':signal') < 16 then redis.call('RPUSH', p .. ':signal', 1) "    \
+    "end\n"                                                                                        \
+    "end\n"                                                                                        \
+    "local function make_ready(m)\n"                                                               \
+    "  redis.call('ZADD', p .. ':ready', redis.call('HGET', p .. ':msg:' .. m, 'pri'), m)\n"       \
+    "end\n"                                                                                        \
+    "local moved = 0\n"                                                                            \
+    "for _, m in ipairs(redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', now, 'LIMIT', 0, "    \
+    "1000)) do\n"                                                                                  \
+    "  redis.call('ZREM', p .. ':delayed', m); make_ready(m); moved = moved + 1\n"                 \
+    "end\n"                                                                                        \
+    "for _, m in ipairs(redis.call('ZRANGEBYSCORE', p .. ':reserved', '-inf', now, 'LIMIT', 0, "   \
+    "1000)) do\n"                                                                                  \
+    "  redis.call('ZREM', p .. ':reserved', m)\n"                                                  \
+    "  redis.call('HINCRBY', p .. ':msg:' .. m, 'timeouts', 1); make_ready(m); moved = moved + "   \
+    "1\n"                                                                                          \
+    "end\n"                                                                                        \
+    "if moved > 0 then signal() end\n"                                                             \
+    "local function pad(id) return string.format('%020d', tonumber(id)) end\n"                     \
+    "local function place(m, delay)\n"                                                             \
+    "  if delay > 0 then redis.call('ZADD', p .. ':delayed', now + delay, m)\n"                    \
+    "  else make_ready(m); signal() end\n"                                                         \
+    "end\n"                                                                                        \
+    "-- 1 when message m is reserved under reservation res; 0 stale; -1 no such message\n"         \
+    "local function check(m, res)\n"                                                               \
+    "  if redis.call('EXISTS', p .. ':msg:' .. m) == 0 then return -1 end\n"                       \
+    "  if not redis.call('ZSCORE', p .. ':reserved', m) then return 0 end\n"                       \
+    "  if redis.call('HGET', p .. ':msg:' .. m, 'res') ~= res then return 0 end\n"                 \
+    "  return 1\n"                                                                                 \
     "end\n"
 
 /* ARGV: body, priority, delay ms, ttr ms, token. Returns the id. */
@@ -69,8 +73,10 @@ static const char PUT_LUA[] = PRELUDE
  * {0, ms until the next message may become ready (-1: none pending)}. */
 static const char RESERVE_LUA[] = PRELUDE
     "local function reply(m)\n"
-    "  local h = redis.call('HMGET', p .. ':msg:' .. m, 'res', 'body', 'pri', 'ttr', 'timeouts', 'releases')\n"
-    "  return {1, tonumber(m), tonumber(h[1]), h[2], tonumber(h[3]), tonumber(h[4]), tonumber(h[5]), tonumber(h[6])}\n"
+    "  local h = redis.call('HMGET', p .. ':msg:' .. m, 'res', 'body', 'pri', 'ttr', 'timeouts', "
+    "'releases')\n"
+    "  return {1, tonumber(m), tonumber(h[1]), h[2], tonumber(h[3]), tonumber(h[4]), "
+    "tonumber(h[5]), tonumber(h[6])}\n"
     "end\n"
     "local done = redis.call('GET', p .. ':op:' .. ARGV[1])\n"
     "if done then return reply(done) end\n"
@@ -96,47 +102,47 @@ static const char RESERVE_LUA[] = PRELUDE
     "return reply(m)\n";
 
 /* Returns {1, priority of the most urgent ready message} or {0, ms until one may be ready}. */
-static const char PEEK_LUA[] = PRELUDE
-    "local top = redis.call('ZRANGE', p .. ':ready', 0, 0, 'WITHSCORES')\n"
-    "if #top > 0 then return {1, tonumber(top[2])} end\n"
-    "local next = -1\n"
-    "for _, z in ipairs({':delayed', ':reserved'}) do\n"
-    "  local first = redis.call('ZRANGE', p .. z, 0, 0, 'WITHSCORES')\n"
-    "  if #first > 0 then\n"
-    "    local wait = math.max(0, tonumber(first[2]) - now)\n"
-    "    if next < 0 or wait < next then next = wait end\n"
-    "  end\n"
-    "end\n"
-    "return {0, next}\n";
+static const char PEEK_LUA[] =
+    PRELUDE "local top = redis.call('ZRANGE', p .. ':ready', 0, 0, 'WITHSCORES')\n"
+            "if #top > 0 then return {1, tonumber(top[2])} end\n"
+            "local next = -1\n"
+            "for _, z in ipairs({':delayed', ':reserved'}) do\n"
+            "  local first = redis.call('ZRANGE', p .. z, 0, 0, 'WITHSCORES')\n"
+            "  if #first > 0 then\n"
+            "    local wait = math.max(0, tonumber(first[2]) - now)\n"
+            "    if next < 0 or wait < next then next = wait end\n"
+            "  end\n"
+            "end\n"
+            "return {0, next}\n";
 
 /* ARGV: id, reservation, delay ms. Returns 1, 0 (stale) or -1 (no such message). A release
  * retried after it was applied finds the message no longer reserved by us: 0, which the caller
  * accepts on a retry. */
-static const char RELEASE_LUA[] = PRELUDE
-    "local m = pad(ARGV[1])\n"
-    "local ok = check(m, ARGV[2])\n"
-    "if ok ~= 1 then return ok end\n"
-    "redis.call('ZREM', p .. ':reserved', m)\n"
-    "redis.call('HINCRBY', p .. ':msg:' .. m, 'releases', 1)\n"
-    "place(m, tonumber(ARGV[3]))\n"
-    "return 1\n";
+static const char RELEASE_LUA[] =
+    PRELUDE "local m = pad(ARGV[1])\n"
+            "local ok = check(m, ARGV[2])\n"
+            "if ok ~= 1 then return ok end\n"
+            "redis.call('ZREM', p .. ':reserved', m)\n"
+            "redis.call('HINCRBY', p .. ':msg:' .. m, 'releases', 1)\n"
+            "place(m, tonumber(ARGV[3]))\n"
+            "return 1\n";
 
 /* ARGV: id, reservation. Returns 1, 0 (stale) or -1 (no such message). */
-static const char REMOVE_LUA[] = PRELUDE
-    "local m = pad(ARGV[1])\n"
-    "local ok = check(m, ARGV[2])\n"
-    "if ok ~= 1 then return ok end\n"
-    "redis.call('ZREM', p .. ':reserved', m)\n"
-    "redis.call('DEL', p .. ':msg:' .. m)\n"
-    "return 1\n";
+static const char REMOVE_LUA[] = PRELUDE "local m = pad(ARGV[1])\n"
+                                         "local ok = check(m, ARGV[2])\n"
+                                         "if ok ~= 1 then return ok end\n"
+                                         "redis.call('ZREM', p .. ':reserved', m)\n"
+                                         "redis.call('DEL', p .. ':msg:' .. m)\n"
+                                         "return 1\n";
 
 /* ARGV: id, reservation. Returns 1, 0 (stale) or -1. */
-static const char TOUCH_LUA[] = PRELUDE
-    "local m = pad(ARGV[1])\n"
-    "local ok = check(m, ARGV[2])\n"
-    "if ok ~= 1 then return ok end\n"
-    "redis.call('ZADD', p .. ':reserved', now + tonumber(redis.call('HGET', p .. ':msg:' .. m, 'ttr')), m)\n"
-    "return 1\n";
+static const char TOUCH_LUA[] =
+    PRELUDE "local m = pad(ARGV[1])\n"
+            "local ok = check(m, ARGV[2])\n"
+            "if ok ~= 1 then return ok end\n"
+            "redis.call('ZADD', p .. ':reserved', now + tonumber(redis.call('HGET', p .. ':msg:' "
+            ".. m, 'ttr')), m)\n"
+            "return 1\n";
 
 /* ARGV: id. Returns 1 or -1. */
 static const char DISCARD_LUA[] = PRELUDE
@@ -147,31 +153,42 @@ static const char DISCARD_LUA[] = PRELUDE
     "return 1\n";
 
 /* Returns how many delayed messages were made ready. */
-static const char KICK_LUA[] = PRELUDE
-    "local all = redis.call('ZRANGE', p .. ':delayed', 0, -1)\n"
-    "for _, m in ipairs(all) do redis.call('ZREM', p .. ':delayed', m); make_ready(m) end\n"
-    "if #all > 0 then signal() end\n"
-    "return #all\n";
+static const char KICK_LUA[] =
+    PRELUDE "local all = redis.call('ZRANGE', p .. ':delayed', 0, -1)\n"
+            "for _, m in ipairs(all) do redis.call('ZREM', p .. ':delayed', m); make_ready(m) end\n"
+            "if #all > 0 then signal() end\n"
+            "return #all\n";
 
 /* Returns {ready, delayed, reserved}. */
-static const char COUNTS_LUA[] = PRELUDE
-    "return {redis.call('ZCARD', p .. ':ready'), redis.call('ZCARD', p .. ':delayed'),\n"
-    "        redis.call('ZCARD', p .. ':reserved')}\n";
+static const char COUNTS_LUA[] =
+    PRELUDE "return {redis.call('ZCARD', p .. ':ready'), redis.call('ZCARD', p .. ':delayed'),\n"
+            "        redis.call('ZCARD', p .. ':reserved')}\n";
 
 /* ARGV: id. Returns false or {state, pri, reserves, timeouts, releases, ms left}. */
-static const char STATS_LUA[] = PRELUDE
-    "local m = pad(ARGV[1])\n"
-    "local k = p .. ':msg:' .. m\n"
-    "if redis.call('EXISTS', k) == 0 then return false end\n"
-    "local h = redis.call('HMGET', k, 'pri', 'reserves', 'timeouts', 'releases')\n"
-    "local state, left = 0, 0\n"
-    "local d = redis.call('ZSCORE', p .. ':delayed', m)\n"
-    "local r = redis.call('ZSCORE', p .. ':reserved', m)\n"
-    "if d then state, left = 1, tonumber(d) - now elseif r then state, left = 2, tonumber(r) - now end\n"
-    "return {state, tonumber(h[1]), tonumber(h[2]), tonumber(h[3]), tonumber(h[4]), math.max(0, left)}\n";
+static const char STATS_LUA[] =
+    PRELUDE "local m = pad(ARGV[1])\n"
+            "local k = p .. ':msg:' .. m\n"
+            "if redis.call('EXISTS', k) == 0 then return false end\n"
+            "local h = redis.call('HMGET', k, 'pri', 'reserves', 'timeouts', 'releases')\n"
+            "local state, left = 0, 0\n"
+            "local d = redis.call('ZSCORE', p .. ':delayed', m)\n"
+            "local r = redis.call('ZSCORE', p .. ':reserved', m)\n"
+            "if d then state, left = 1, tonumber(d) - now elseif r then state, left = 2, "
+            "tonumber(r) - now end\n"
+            "return {state, tonumber(h[1]), tonumber(h[2]), tonumber(h[3]), tonumber(h[4]), "
+            "math.max(0, left)}\n";
 
 enum {
-    S_PUT, S_RESERVE, S_PEEK, S_RELEASE, S_REMOVE, S_TOUCH, S_DISCARD, S_KICK, S_COUNTS, S_STATS,
+    S_PUT,
+    S_RESERVE,
+    S_PEEK,
+    S_RELEASE,
+    S_REMOVE,
+    S_TOUCH,
+    S_DISCARD,
+    S_KICK,
+    S_COUNTS,
+    S_STATS,
     S_N
 };
 
@@ -195,9 +212,11 @@ static redisReply *run(redis_queue *q, int which, const char *queue, int argc, c
     char p[ZG_NAME_LEN + 8];
     if (prefix(p, sizeof p, queue, err) != ZG_OK) return NULL;
     const char *argv[16] = {p};
-    for (int i = 0; i < argc; i++) argv[i + 1] = args[i];
+    for (int i = 0; i < argc; i++)
+        argv[i + 1] = args[i];
     pthread_mutex_lock(&q->conn.lock);
-    redisReply *reply = zg_redis_script_run(&q->conn, &q->scripts[which], 1, argc + 1, argv, NULL, err);
+    redisReply *reply =
+        zg_redis_script_run(&q->conn, &q->scripts[which], 1, argc + 1, argv, NULL, err);
     pthread_mutex_unlock(&q->conn.lock);
     return reply;
 }
@@ -246,7 +265,7 @@ static int rq_put_many(zg_queue *zq, const char *queue, size_t n, const char *co
     int *argcs = calloc(n ? n : 1, sizeof *argcs);
     const char *(*argvs)[6] = calloc(n ? n : 1, sizeof *argvs);
     const char ***rows = calloc(n ? n : 1, sizeof *rows);
-    char (*tokens)[33] = calloc(n ? n : 1, sizeof *tokens);
+    char(*tokens)[33] = calloc(n ? n : 1, sizeof *tokens);
     redisReply **replies = calloc(n ? n : 1, sizeof *replies);
     if (!argcs || !argvs || !rows || !tokens || !replies) goto done;
     for (size_t i = 0; i < n; i++) {
@@ -327,8 +346,10 @@ static void wait_for_signal(redis_queue *q, const char *const *queues, size_t n,
     pthread_mutex_lock(&q->conn.lock);
     redisReply *r = zg_redis_command(&q->conn, (int)k + 1, argv, NULL, ms + 5000, &err);
     pthread_mutex_unlock(&q->conn.lock);
-    if (r) freeReplyObject(r);
-    else zg_clock_sleep_ms(ms < 100 ? ms : 100); /* an outage: do not spin */
+    if (r)
+        freeReplyObject(r);
+    else
+        zg_clock_sleep_ms(ms < 100 ? ms : 100); /* an outage: do not spin */
 }
 
 /* Which of several queues has the most urgent ready message (lowest priority; on a tie the
@@ -397,8 +418,7 @@ static int rq_remove(zg_queue *zq, const char *queue, int64_t id, int64_t reserv
     return id_and_reservation((redis_queue *)zq, S_REMOVE, queue, id, reservation, err);
 }
 
-static int rq_touch(zg_queue *zq, const char *queue, int64_t id, int64_t reservation,
-                    zg_error *err)
+static int rq_touch(zg_queue *zq, const char *queue, int64_t id, int64_t reservation, zg_error *err)
 {
     return id_and_reservation((redis_queue *)zq, S_TOUCH, queue, id, reservation, err);
 }
@@ -473,9 +493,10 @@ zg_queue *zg_queue_redis_new(const char *url, zg_error *err)
         return NULL;
     }
     q->base.ops = &redis_ops;
-    const char *sources[S_N] = {PUT_LUA,   RESERVE_LUA, PEEK_LUA,   RELEASE_LUA, REMOVE_LUA,
-                                TOUCH_LUA, DISCARD_LUA, KICK_LUA,   COUNTS_LUA,  STATS_LUA};
-    for (int i = 0; i < S_N; i++) q->scripts[i].source = sources[i];
+    const char *sources[S_N] = {PUT_LUA,   RESERVE_LUA, PEEK_LUA, RELEASE_LUA, REMOVE_LUA,
+                                TOUCH_LUA, DISCARD_LUA, KICK_LUA, COUNTS_LUA,  STATS_LUA};
+    for (int i = 0; i < S_N; i++)
+        q->scripts[i].source = sources[i];
     if (zg_redis_open(&q->conn, url, err) != ZG_OK) {
         zg_redis_close(&q->conn);
         free(q);

@@ -12,14 +12,15 @@
 #include "clock.h"
 
 #define DEFAULT_READ_TIMEOUT_MS 15000
-#define CONNECT_TIMEOUT_MS 2000
+#define CONNECT_TIMEOUT_MS      2000
 
 static int parse_tcp(const char *rest, zg_redis_url *out, zg_error *err, const char *url)
 {
     const char *at = strrchr(rest, '@');
     if (at) {
         const char *pw = rest;
-        if (*pw == ':') pw++;
+        if (*pw == ':')
+            pw++;
         else {
             const char *colon = memchr(rest, ':', (size_t)(at - rest));
             pw = colon ? colon + 1 : at; /* user:password@ — the user is ignored */
@@ -79,8 +80,10 @@ int zg_redis_parse_url(const char *url, zg_redis_url *out, zg_error *err)
 
 static const char *where(const zg_redis_url *u, char *buf, size_t size)
 {
-    if (u->socket[0]) snprintf(buf, size, "unix:%s", u->socket);
-    else snprintf(buf, size, "%s:%d", u->host, u->port);
+    if (u->socket[0])
+        snprintf(buf, size, "unix:%s", u->socket);
+    else
+        snprintf(buf, size, "%s:%d", u->host, u->port);
     return buf;
 }
 
@@ -246,7 +249,8 @@ static int pipeline_once(zg_redis *r, zg_redis_script *s, int nkeys, size_t n, c
     snprintf(nk, sizeof nk, "%d", nkeys);
     for (size_t i = 0; i < n; i++) {
         const char *full[64] = {"EVALSHA", s->sha, nk};
-        for (int a = 0; a < argcs[i] && a < 61; a++) full[a + 3] = argvs[i][a];
+        for (int a = 0; a < argcs[i] && a < 61; a++)
+            full[a + 3] = argvs[i][a];
         if (redisAppendCommandArgv(r->ctx, argcs[i] + 3, full, NULL) != REDIS_OK)
             return zg_fail(err, ZG_ENOMEM, "out of memory building a pipeline");
     }
@@ -262,8 +266,10 @@ static int pipeline_once(zg_redis *r, zg_redis_script *s, int nkeys, size_t n, c
         }
         replies[i] = reply;
         if (replies[i]->type == REDIS_REPLY_ERROR) {
-            if (strstr(replies[i]->str, "NOSCRIPT")) noscript = 1;
-            else zg_fail(err, ZG_ESTORE, "redis: %s", replies[i]->str);
+            if (strstr(replies[i]->str, "NOSCRIPT"))
+                noscript = 1;
+            else
+                zg_fail(err, ZG_ESTORE, "redis: %s", replies[i]->str);
         }
     }
     if (noscript) {
@@ -274,12 +280,12 @@ static int pipeline_once(zg_redis *r, zg_redis_script *s, int nkeys, size_t n, c
     return ZG_OK;
 }
 
-int zg_redis_script_pipeline(zg_redis *r, zg_redis_script *s, int nkeys, size_t n,
-                             const int *argcs, const char *const *const *argvs,
-                             redisReply **replies, zg_error *err)
+int zg_redis_script_pipeline(zg_redis *r, zg_redis_script *s, int nkeys, size_t n, const int *argcs,
+                             const char *const *const *argvs, redisReply **replies, zg_error *err)
 {
     int64_t give_up_at = zg_clock_monotonic_ms() + r->retry_window_ms;
-    for (size_t i = 0; i < n; i++) replies[i] = NULL;
+    for (size_t i = 0; i < n; i++)
+        replies[i] = NULL;
     for (;;) {
         if (!s->sha[0] && load_script(r, s, err) != ZG_OK) return err->code;
         if (!r->ctx && reconnect(r, give_up_at, err) != ZG_OK) return err->code;
@@ -293,5 +299,6 @@ void zg_redis_token(char out[33])
 {
     uuid_t id;
     uuid_generate_random(id);
-    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", id[i]);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", id[i]);
 }

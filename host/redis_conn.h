@@ -50,9 +50,8 @@ redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int 
 /* Runs n calls of one script in a pipeline (one round trip): call i has nkeys keys then its
  * args in argvs[i][0..argcs[i]). Fills replies[i] (free each with freeReplyObject). A broken
  * connection resends the whole pipeline, so each call must be idempotent (carry a token). */
-int zg_redis_script_pipeline(zg_redis *r, zg_redis_script *s, int nkeys, size_t n,
-                             const int *argcs, const char *const *const *argvs,
-                             redisReply **replies, zg_error *err);
+int zg_redis_script_pipeline(zg_redis *r, zg_redis_script *s, int nkeys, size_t n, const int *argcs,
+                             const char *const *const *argvs, redisReply **replies, zg_error *err);
 
 /* A fresh random token (32 hex characters) that makes a retried write idempotent. */
 void zg_redis_token(char out[33]);

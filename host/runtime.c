@@ -40,13 +40,17 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (nsize > old && h->cfg.memory_limit && h->vm_bytes + (nsize - old) > h->cfg.memory_limit)
         return NULL; /* Lua collects and retries, then raises "not enough memory" */
     void *p;
-    if (h->cfg.alloc) p = h->cfg.alloc(h->cfg.alloc_ud, ptr, osize, nsize);
+    if (h->cfg.alloc)
+        p = h->cfg.alloc(h->cfg.alloc_ud, ptr, osize, nsize);
     else if (nsize == 0) {
         free(ptr);
         p = NULL;
-    } else p = realloc(ptr, nsize);
-    if (nsize == 0) h->vm_bytes -= old;
-    else if (p) h->vm_bytes += nsize - old;
+    } else
+        p = realloc(ptr, nsize);
+    if (nsize == 0)
+        h->vm_bytes -= old;
+    else if (p)
+        h->vm_bytes += nsize - old;
     return p;
 }
 
@@ -90,8 +94,10 @@ static int traceback(lua_State *L)
 {
     const char *msg = lua_tostring(L, 1);
     if (!msg) {
-        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
-        else msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            msg = lua_tostring(L, -1);
+        else
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
     luaL_traceback(L, L, msg, 1);
     return 1;
@@ -102,8 +108,8 @@ static int code_of_kind(const char *kind)
     static const struct {
         const char *kind;
         int code;
-    } kinds[] = {{"invalid", ZG_EINVAL},     {"script", ZG_ESCRIPT}, {"not_found", ZG_ENOTFOUND},
-                 {"store", ZG_ESTORE},       {"cas", ZG_ECAS},       {"unknown_type", ZG_ENOTFOUND},
+    } kinds[] = {{"invalid", ZG_EINVAL}, {"script", ZG_ESCRIPT}, {"not_found", ZG_ENOTFOUND},
+                 {"store", ZG_ESTORE},   {"cas", ZG_ECAS},       {"unknown_type", ZG_ENOTFOUND},
                  {"job", ZG_EJOB}};
     for (size_t i = 0; kind && i < sizeof kinds / sizeof kinds[0]; i++)
         if (strcmp(kinds[i].kind, kind) == 0) return kinds[i].code;
@@ -122,7 +128,7 @@ int zg_runtime_call(zg_host *h, const char *fn, int nargs, int nres)
     int want = nres < 3 ? 3 : nres;
     if (lua_pcall(L, nargs, want, base + 1) != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        int code = !msg                         ? ZG_EJOB
+        int code = !msg                          ? ZG_EJOB
                    : strstr(msg, ZG_LOST_PREFIX) ? ZG_ESTALE
                    : strstr(msg, "store: ")      ? ZG_ESTORE
                                                  : ZG_EJOB;

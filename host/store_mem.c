@@ -47,7 +47,8 @@ static void document_free(void *p)
     }
     free(d->fields);
     for (int l = 0; l < 3; l++) {
-        for (size_t i = 0; i < d->lists[l].len; i++) free(d->lists[l].items[i]);
+        for (size_t i = 0; i < d->lists[l].len; i++)
+            free(d->lists[l].items[i]);
         free(d->lists[l].items);
     }
     free(d);

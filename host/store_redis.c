@@ -115,7 +115,8 @@ static int redis_load(zg_store *s, const char *key, char **json, zg_error *err)
             zg_strbuf_printf(&b, ",\"%s\":", name);
             zg_strbuf_append(&b, h->element[i + 1]->str, h->element[i + 1]->len);
         }
-        for (int l = 0; l < 3; l++) append_list(&b, zg_store_lists[l], reply->element[l + 1]);
+        for (int l = 0; l < 3; l++)
+            append_list(&b, zg_store_lists[l], reply->element[l + 1]);
         zg_strbuf_puts(&b, "}");
         *json = zg_strbuf_take(&b);
         if (!*json) rc = zg_fail(err, ZG_ENOMEM, "out of memory loading %s", key);
@@ -165,7 +166,7 @@ static int redis_save_many(zg_store *s, zg_save_req *reqs, size_t n, zg_error *e
     int rc = ZG_ENOMEM;
     int *argcs = calloc(n ? n : 1, sizeof *argcs);
     const char ***argvs = calloc(n ? n : 1, sizeof *argvs);
-    char (*nums)[2][40] = calloc(n ? n : 1, sizeof *nums); /* expected cas and token */
+    char(*nums)[2][40] = calloc(n ? n : 1, sizeof *nums); /* expected cas and token */
     redisReply **replies = calloc(n ? n : 1, sizeof *replies);
     doc_keys *keys = calloc(n ? n : 1, sizeof *keys);
     if (!argcs || !argvs || !nums || !replies || !keys) goto done;
@@ -178,7 +179,8 @@ static int redis_save_many(zg_store *s, zg_save_req *reqs, size_t n, zg_error *e
         if (!argvs[i]) goto done;
         snprintf(nums[i][0], sizeof nums[i][0], "%lld", (long long)reqs[i].expected);
         zg_redis_token(nums[i][1]);
-        for (int k = 0; k < 4; k++) argvs[i][k] = keys[i].argv[k];
+        for (int k = 0; k < 4; k++)
+            argvs[i][k] = keys[i].argv[k];
         argvs[i][4] = nums[i][0];
         argvs[i][5] = nums[i][1];
         argvs[i][6] = "0";
@@ -205,7 +207,8 @@ done:
     if (rc == ZG_ENOMEM && err->code != ZG_ENOMEM) zg_fail(err, ZG_ENOMEM, "out of memory");
     for (size_t i = 0; replies && i < n; i++)
         if (replies[i]) freeReplyObject(replies[i]);
-    for (size_t i = 0; argvs && i < n; i++) free(argvs[i]);
+    for (size_t i = 0; argvs && i < n; i++)
+        free(argvs[i]);
     free(argcs);
     free(argvs);
     free(nums);
@@ -227,8 +230,8 @@ static int redis_append(zg_store *s, const char *key, const char *list, const ch
     if (l == 3) return zg_fail(err, ZG_EINVAL, "no list named %s", list);
     char token[33];
     zg_redis_token(token);
-    const char *argv[] = {k.doc, k.lists[l], entry, stamp_field, stamp,
-                          count_field ? count_field : "", token};
+    const char *argv[] = {
+        k.doc, k.lists[l], entry, stamp_field, stamp, count_field ? count_field : "", token};
     pthread_mutex_lock(&r->conn.lock);
     redisReply *reply = zg_redis_script_run(&r->conn, &r->append, 2, 7, argv, NULL, err);
     pthread_mutex_unlock(&r->conn.lock);

@@ -1,4 +1,5 @@
-/* strbuf: growable byte buffer with sticky out-of-memory state, so callers check once at the end. */
+/* strbuf: growable byte buffer with sticky out-of-memory state, so callers check once at the end.
+ */
 #include "strbuf.h"
 
 #include <stdarg.h>
@@ -6,7 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void zg_strbuf_init(zg_strbuf *b) { memset(b, 0, sizeof *b); }
+void zg_strbuf_init(zg_strbuf *b)
+{
+    memset(b, 0, sizeof *b);
+}
 
 void zg_strbuf_free(zg_strbuf *b)
 {
@@ -19,7 +23,8 @@ static int reserve(zg_strbuf *b, size_t extra)
     if (b->oom) return 0;
     if (b->len + extra + 1 <= b->cap) return 1;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1) cap *= 2;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
     char *p = realloc(b->data, cap);
     if (!p) {
         b->oom = 1;
@@ -38,7 +43,10 @@ void zg_strbuf_append(zg_strbuf *b, const char *s, size_t n)
     b->data[b->len] = '\0';
 }
 
-void zg_strbuf_puts(zg_strbuf *b, const char *s) { zg_strbuf_append(b, s, strlen(s)); }
+void zg_strbuf_puts(zg_strbuf *b, const char *s)
+{
+    zg_strbuf_append(b, s, strlen(s));
+}
 
 void zg_strbuf_printf(zg_strbuf *b, const char *fmt, ...)
 {
@@ -56,8 +64,10 @@ void zg_strbuf_printf(zg_strbuf *b, const char *fmt, ...)
 char *zg_strbuf_take(zg_strbuf *b)
 {
     char *s = b->oom ? NULL : b->data;
-    if (b->oom) free(b->data);
-    else if (!s) s = calloc(1, 1);
+    if (b->oom)
+        free(b->data);
+    else if (!s)
+        s = calloc(1, 1);
     zg_strbuf_init(b);
     return s;
 }

@@ -5,18 +5,17 @@
 #include <stddef.h>
 
 typedef struct zg_strbuf {
-    char *data;   /* always NUL-terminated when not NULL */
+    char *data; /* always NUL-terminated when not NULL */
     size_t len;
     size_t cap;
-    int oom;      /* set once an allocation failed; later appends are no-ops */
+    int oom; /* set once an allocation failed; later appends are no-ops */
 } zg_strbuf;
 
 void zg_strbuf_init(zg_strbuf *b);
 void zg_strbuf_free(zg_strbuf *b);
 void zg_strbuf_append(zg_strbuf *b, const char *s, size_t n);
 void zg_strbuf_puts(zg_strbuf *b, const char *s);
-void zg_strbuf_printf(zg_strbuf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void zg_strbuf_printf(zg_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Hands the text to the caller (who frees it with free()); the buffer is empty again. */
 char *zg_strbuf_take(zg_strbuf *b);
 

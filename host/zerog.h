@@ -3,7 +3,11 @@
  * A host (zg_host) loads job types written in Lua 5.4, stores job documents and queues their runs
  * on a backend (the in-process store "mem://" by default), and runs jobs with ZeroG's retry engine.
  * Every function takes the host handle; there is no global state, so several hosts may live in one
- * process. A host is not thread-safe: use each from one thread at a time.
+ * process, in different threads, side by side.
+ *
+ * Threads: a host is used from one thread at a time (any thread); zg_stop alone may be called
+ * from any thread or a signal handler. Callbacks (log, progress, C functions) run on the thread
+ * that called into the host. Each host also runs a heartbeat thread of its own.
  *
  * Errors: functions return ZG_OK (0) or a ZG_E* code; the message is then on the handle
  * (zg_errstr) until the next call. The library never exits, aborts or prints on its own: it logs
@@ -48,8 +52,8 @@ enum {
 };
 
 #define ZG_ERRSTR_LEN 2048
-#define ZG_NAME_LEN 128
-#define ZG_UUID_LEN 37 /* 36 characters and the NUL */
+#define ZG_NAME_LEN   128
+#define ZG_UUID_LEN   37 /* 36 characters and the NUL */
 
 typedef struct zg_host zg_host;
 
@@ -68,15 +72,15 @@ typedef void (*zg_progress_fn)(void *ud, const char *uuid, double completeness, 
 typedef void *(*zg_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
 
 typedef struct zg_config {
-    const char *store;      /* backend URL: "mem://" (the default when NULL), redis://[:pw@]host
-                               [:port][/db] or unix:///path/to/socket[?db=N] */
-    const char *jobs_dir;   /* if not NULL, every *.lua script in it is loaded at creation */
-    size_t memory_limit;    /* bytes the Lua VM may hold (jobs and runtime); 0: no limit. A job
-                               that needs more fails its run with "not enough memory" */
-    zg_alloc_fn alloc;      /* the Lua VM's allocator; NULL: realloc/free. The library's own
-                               small structures and hiredis use malloc */
+    const char *store;    /* backend URL: "mem://" (the default when NULL), redis://[:pw@]host
+                             [:port][/db] or unix:///path/to/socket[?db=N] */
+    const char *jobs_dir; /* if not NULL, every *.lua script in it is loaded at creation */
+    size_t memory_limit;  /* bytes the Lua VM may hold (jobs and runtime); 0: no limit. A job
+                             that needs more fails its run with "not enough memory" */
+    zg_alloc_fn alloc;    /* the Lua VM's allocator; NULL: realloc/free. The library's own
+                             small structures and hiredis use malloc */
     void *alloc_ud;
-    zg_log_fn log;          /* NULL: the library logs nothing */
+    zg_log_fn log; /* NULL: the library logs nothing */
     void *log_ud;
     zg_progress_fn progress;
     void *progress_ud;
@@ -93,14 +97,16 @@ ZG_API zg_host *zg_host_new(const zg_config *cfg);
 /* Frees the host: its VM, connections and heartbeat thread. Not while zg_run runs on it. */
 ZG_API void zg_host_free(zg_host *h);
 
-/* The last call's error code and message ("" when none). The string belongs to the host. */
+/* The last call's error code and message ("" when none). The string belongs to the host and
+ * stays valid until its next call. */
 ZG_API int zg_errcode(const zg_host *h);
 ZG_API const char *zg_errstr(const zg_host *h);
 
 /* Loads (or reloads) a job type from a script file or from source text, whose errors are
  * reported as coming from `path`. On success writes the JOB_TYPE into type_out if not NULL. */
 ZG_API int zg_load_file(zg_host *h, const char *path, char type_out[ZG_NAME_LEN]);
-ZG_API int zg_load_string(zg_host *h, const char *path, const char *source, char type_out[ZG_NAME_LEN]);
+ZG_API int zg_load_string(zg_host *h, const char *path, const char *source,
+                          char type_out[ZG_NAME_LEN]);
 /* Loads every *.lua script of a directory, in name order. A script that fails is logged (at
  * ZG_LOG_ERROR, with its file and line) and skipped; *loaded and *failed (may be NULL) count them.
  * Returns ZG_OK unless the directory cannot be read. */
@@ -123,13 +129,13 @@ typedef struct zg_submit_opts {
  * job and queues it. Writes its uuid. Invalid params: ZG_EINVAL and nothing is stored; an unknown
  * type: ZG_ENOTFOUND. opts may be NULL. */
 ZG_API int zg_submit(zg_host *h, const char *job_type, const char *params_json,
-              const zg_submit_opts *opts, char uuid_out[ZG_UUID_LEN]);
+                     const zg_submit_opts *opts, char uuid_out[ZG_UUID_LEN]);
 
 /* Submits n jobs of one type, their params in params_json[i], in a few batched round trips.
  * Every params is validated first: if one is invalid, ZG_EINVAL names its line (1-based) and
  * nothing is stored. Writes the uuids in order into uuids_out[0..n). */
-ZG_API int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_json, size_t n,
-                    const zg_submit_opts *opts, char (*uuids_out)[ZG_UUID_LEN]);
+ZG_API int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_json,
+                           size_t n, const zg_submit_opts *opts, char (*uuids_out)[ZG_UUID_LEN]);
 
 /* ZeroG's killJob: records error 410 "Killed by user" and result 410 and deletes the job's queue
  * message; a host running it loses its reservation and stops it at its next binding call or
@@ -139,9 +145,9 @@ ZG_API int zg_kill(zg_host *h, const char *uuid);
 enum { ZG_STEP_FINISHED = 1, ZG_STEP_REQUEUED = 2, ZG_STEP_DROPPED = 3 };
 
 typedef struct zg_step_result {
-    int outcome;               /* ZG_STEP_*: finished, requeued with a delay, or dropped */
-    int result_code;           /* when finished */
-    double delay;              /* when requeued, in seconds */
+    int outcome;     /* ZG_STEP_*: finished, requeued with a delay, or dropped */
+    int result_code; /* when finished */
+    double delay;    /* when requeued, in seconds */
     char uuid[ZG_UUID_LEN];
 } zg_step_result;
 
@@ -149,7 +155,7 @@ typedef struct zg_step_result {
  * to timeout_ms, and runs its job to the end of one run. ZG_ETIMEDOUT when nothing was ready.
  * A job's own failure is not an error of this call: it is settled and reported in *out. */
 ZG_API int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
-            zg_step_result *out);
+                   zg_step_result *out);
 
 /* Runs jobs from the named queues (all loaded types' queues when n is 0) until zg_stop is called
  * or, with until_idle, until no message is ready (delayed ones do not count). *ran (may be NULL)
@@ -203,8 +209,10 @@ typedef struct zg_message_stats {
     int64_t time_left_ms; /* until a delayed message is ready or a reservation lapses */
 } zg_message_stats;
 
+/* How many messages of a queue are ready, delayed and reserved (all 0 for an unknown queue). */
 ZG_API int zg_queue_counts_get(zg_host *h, const char *queue, zg_queue_counts *out);
-/* The stats of message id of a queue (a job's queueName and queueJobId). */
+/* The stats of message id of a queue (a job's queueName and queueJobId); ZG_ENOTFOUND when
+ * there is no such message (a finished job's is deleted). */
 ZG_API int zg_message_stats_get(zg_host *h, const char *queue, int64_t id, zg_message_stats *out);
 /* Makes the delayed messages of a queue ready now (beanstalkd's kick); *count may be NULL. */
 ZG_API int zg_kick(zg_host *h, const char *queue, int64_t *count);
@@ -212,6 +220,7 @@ ZG_API int zg_kick(zg_host *h, const char *queue, int64_t *count);
 /* The queue names of the loaded job types, as a JSON array. Free with zg_free. */
 ZG_API int zg_queues(zg_host *h, char **json);
 
+/* Frees a string the library returned. */
 ZG_API void zg_free(void *p);
 
 #ifdef __cplusplus

@@ -64,8 +64,10 @@ int cmd_check(const cli_options *o, int argc, char **argv)
     int failed = 0;
     for (int i = 0; i < argc; i++) {
         struct stat st;
-        if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) failed += check_dir(h, argv[i]);
-        else failed += check_one(h, argv[i]);
+        if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode))
+            failed += check_dir(h, argv[i]);
+        else
+            failed += check_one(h, argv[i]);
     }
     zg_host_free(h);
     return failed ? EXIT_BAD_INPUT : EXIT_OK;

@@ -19,7 +19,8 @@ static long read_lines(const char *path, char ***lines)
     ssize_t len;
     *lines = NULL;
     while ((len = getline(&line, &cap, f)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
         if (strspn(line, " \t") == (size_t)len) continue;
         if (n == size) {
             char **grown = realloc(*lines, (size = size ? size * 2 : 256) * sizeof **lines);
@@ -41,13 +42,15 @@ static int submit_batch(zg_host *h, const char *type, const char *path, const zg
         fprintf(stderr, "zerog: cannot read %s\n", path);
         return EXIT_BAD_INPUT;
     }
-    char (*uuids)[ZG_UUID_LEN] = calloc(n ? (size_t)n : 1, sizeof *uuids);
+    char(*uuids)[ZG_UUID_LEN] = calloc(n ? (size_t)n : 1, sizeof *uuids);
     int rc = uuids ? zg_submit_batch(h, type, (const char *const *)lines, (size_t)n, opts, uuids)
                    : ZG_ENOMEM;
     int code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
     if (code == EXIT_NOT_FOUND) code = EXIT_BAD_INPUT; /* an unknown type is bad input */
-    for (long i = 0; rc == ZG_OK && i < n; i++) printf("%s\n", uuids[i]);
-    for (long i = 0; i < n; i++) free(lines[i]);
+    for (long i = 0; rc == ZG_OK && i < n; i++)
+        printf("%s\n", uuids[i]);
+    for (long i = 0; i < n; i++)
+        free(lines[i]);
     free(lines);
     free(uuids);
     return code;
@@ -62,16 +65,22 @@ int cmd_submit(const cli_options *o, int argc, char **argv)
         double num;
         if (strcmp(a, "--ttr") == 0 || strcmp(a, "--delay") == 0 || strcmp(a, "--priority") == 0) {
             if (!cli_number(a, v, &num)) return EXIT_BAD_INPUT;
-            if (a[2] == 't') opts.ttr = num;
-            else if (a[2] == 'd') opts.delay = num;
-            else opts.priority = (int64_t)num, opts.has_priority = 1;
+            if (a[2] == 't')
+                opts.ttr = num;
+            else if (a[2] == 'd')
+                opts.delay = num;
+            else
+                opts.priority = (int64_t)num, opts.has_priority = 1;
             i++;
         } else if (strcmp(a, "--batch") == 0 && v) {
             batch = v;
             i++;
-        } else if (!type) type = a;
-        else if (!params) params = a;
-        else return cli_usage();
+        } else if (!type)
+            type = a;
+        else if (!params)
+            params = a;
+        else
+            return cli_usage();
     }
     if (!type || (batch && params)) return cli_usage();
     zg_host *h = cli_open_host(o, 1, NULL);

@@ -33,11 +33,14 @@ int cli_fail(zg_host *h, int rc)
 {
     fprintf(stderr, "zerog: %s\n", zg_errstr(h));
     switch (rc) {
-    case ZG_ENOTFOUND: return EXIT_NOT_FOUND;
+    case ZG_ENOTFOUND:
+        return EXIT_NOT_FOUND;
     case ZG_ESTORE:
     case ZG_ENOMEM:
-    case ZG_ESTALE: return EXIT_JOB_FAILED;
-    default: return EXIT_BAD_INPUT;
+    case ZG_ESTALE:
+        return EXIT_JOB_FAILED;
+    default:
+        return EXIT_BAD_INPUT;
     }
 }
 
@@ -104,9 +107,12 @@ static int global_options(cli_options *o, int argc, char **argv)
             *slot = argv[++i];
             continue;
         }
-        if (strncmp(argv[i], "--store=", 8) == 0) o->store = argv[i] + 8;
-        else if (strncmp(argv[i], "--jobs=", 7) == 0) o->jobs = argv[i] + 7;
-        else argv[out++] = argv[i];
+        if (strncmp(argv[i], "--store=", 8) == 0)
+            o->store = argv[i] + 8;
+        else if (strncmp(argv[i], "--jobs=", 7) == 0)
+            o->jobs = argv[i] + 7;
+        else
+            argv[out++] = argv[i];
     }
     argv[out] = NULL;
     return out;

@@ -26,7 +26,8 @@ static void draw_bar(progress_view *v)
     if (!v->live) return;
     int filled = (int)(v->completeness * BAR_WIDTH + 0.5);
     char bar[BAR_WIDTH + 1];
-    for (int i = 0; i < BAR_WIDTH; i++) bar[i] = i < filled ? '#' : '-';
+    for (int i = 0; i < BAR_WIDTH; i++)
+        bar[i] = i < filled ? '#' : '-';
     bar[BAR_WIDTH] = '\0';
     fprintf(v->out, "\r\033[K[%s] %3d%%  %s  %.60s", bar, (int)(v->completeness * 100 + 0.5),
             v->label, v->event);
@@ -56,7 +57,8 @@ void progress_view_update(progress_view *v, double completeness, const char *eve
         v->last_percent = percent;
         return;
     }
-    if (v->live) draw_bar(v);
+    if (v->live)
+        draw_bar(v);
     else if (percent / 10 != v->last_percent / 10) {
         fprintf(v->out, "[%3d%%]\n", percent);
         v->last_percent = percent;

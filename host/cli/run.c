@@ -111,8 +111,8 @@ int cmd_run(const cli_options *o, int argc, char **argv)
 }
 
 /* Reads the job's status: its completeness and result, and its latest event (into event). */
-static int read_status(zg_host *h, const char *uuid, double *completeness, int *result,
-                       char *event, size_t size)
+static int read_status(zg_host *h, const char *uuid, double *completeness, int *result, char *event,
+                       size_t size)
 {
     char *json = NULL;
     int rc = zg_read(h, ZG_VIEW_STATUS, uuid, &json);
@@ -126,7 +126,8 @@ static int read_status(zg_host *h, const char *uuid, double *completeness, int *
     if (e) {
         e += 13;
         size_t n = 0;
-        while (e[n] && !(e[n] == '"' && e[n - 1] != '\\') && n + 1 < size) n++;
+        while (e[n] && !(e[n] == '"' && e[n - 1] != '\\') && n + 1 < size)
+            n++;
         memcpy(event, e, n);
         event[n] = '\0';
     }

@@ -56,9 +56,12 @@ static void unclaim(worker_shared *s)
 static void report(const char *name, const zg_step_result *r)
 {
     char msg[160];
-    if (r->outcome == ZG_STEP_FINISHED) snprintf(msg, sizeof msg, "finished with %d", r->result_code);
-    else if (r->outcome == ZG_STEP_REQUEUED) snprintf(msg, sizeof msg, "requeued, next run in %gs", r->delay);
-    else snprintf(msg, sizeof msg, "message dropped");
+    if (r->outcome == ZG_STEP_FINISHED)
+        snprintf(msg, sizeof msg, "finished with %d", r->result_code);
+    else if (r->outcome == ZG_STEP_REQUEUED)
+        snprintf(msg, sizeof msg, "requeued, next run in %gs", r->delay);
+    else
+        snprintf(msg, sizeof msg, "message dropped");
     char id[ZG_UUID_LEN + 8];
     snprintf(id, sizeof id, "job %s", r->uuid);
     cli_log_line((void *)name, ZG_LOG_INFO, id, msg);
@@ -96,15 +99,19 @@ int cmd_worker(const cli_options *o, int argc, char **argv)
     double concurrency = 1, max_jobs = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--until-idle") == 0) s.until_idle = 1;
-        else if (strcmp(a, "--queue") == 0 && v && s.nqueues < 64) s.queues[s.nqueues++] = argv[++i];
+        if (strcmp(a, "--until-idle") == 0)
+            s.until_idle = 1;
+        else if (strcmp(a, "--queue") == 0 && v && s.nqueues < 64)
+            s.queues[s.nqueues++] = argv[++i];
         else if (strcmp(a, "--concurrency") == 0) {
-            if (!cli_number(a, v, &concurrency) || concurrency < 1 || concurrency > 256) return cli_usage();
+            if (!cli_number(a, v, &concurrency) || concurrency < 1 || concurrency > 256)
+                return cli_usage();
             i++;
         } else if (strcmp(a, "--max-jobs") == 0) {
             if (!cli_number(a, v, &max_jobs)) return cli_usage();
             i++;
-        } else return cli_usage();
+        } else
+            return cli_usage();
     }
     s.max_jobs = (long)max_jobs;
     struct sigaction sa = {0};
@@ -127,9 +134,12 @@ int cmd_worker(const cli_options *o, int argc, char **argv)
         if (!(w->host = cli_open_host(o, 1, &cfg))) break;
     }
     for (; opened == n && started < n; started++)
-        if (pthread_create(&threads[started].thread, NULL, worker_main, &threads[started]) != 0) break;
-    for (int i = 0; i < started; i++) pthread_join(threads[i].thread, NULL);
-    for (int i = 0; i < opened; i++) zg_host_free(threads[i].host);
+        if (pthread_create(&threads[started].thread, NULL, worker_main, &threads[started]) != 0)
+            break;
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i].thread, NULL);
+    for (int i = 0; i < opened; i++)
+        zg_host_free(threads[i].host);
     free(threads);
     return opened < n || started < n ? EXIT_JOB_FAILED : EXIT_OK;
 }

@@ -10,31 +10,31 @@ static int check_failures_in_test;
 static int check_test_number;
 static int check_failed_tests;
 
-#define CHECK(expr)                                                                    \
-    do {                                                                               \
-        if (!(expr)) {                                                                 \
-            printf("# %s:%d: expected %s\n", __FILE__, __LINE__, #expr);               \
-            check_failures_in_test++;                                                  \
-        }                                                                              \
+#define CHECK(expr)                                                                                \
+    do {                                                                                           \
+        if (!(expr)) {                                                                             \
+            printf("# %s:%d: expected %s\n", __FILE__, __LINE__, #expr);                           \
+            check_failures_in_test++;                                                              \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_INT(got, want)                                                           \
-    do {                                                                               \
-        long long g_ = (long long)(got), w_ = (long long)(want);                       \
-        if (g_ != w_) {                                                                \
-            printf("# %s:%d: %s is %lld, expected %lld\n", __FILE__, __LINE__, #got, g_, w_); \
-            check_failures_in_test++;                                                  \
-        }                                                                              \
+#define CHECK_INT(got, want)                                                                       \
+    do {                                                                                           \
+        long long g_ = (long long)(got), w_ = (long long)(want);                                   \
+        if (g_ != w_) {                                                                            \
+            printf("# %s:%d: %s is %lld, expected %lld\n", __FILE__, __LINE__, #got, g_, w_);      \
+            check_failures_in_test++;                                                              \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(got, want)                                                           \
-    do {                                                                               \
-        const char *g_ = (got), *w_ = (want);                                          \
-        if (!g_ || strcmp(g_, w_) != 0) {                                              \
-            printf("# %s:%d: %s is \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #got, \
-                   g_ ? g_ : "(null)", w_);                                            \
-            check_failures_in_test++;                                                  \
-        }                                                                              \
+#define CHECK_STR(got, want)                                                                       \
+    do {                                                                                           \
+        const char *g_ = (got), *w_ = (want);                                                      \
+        if (!g_ || strcmp(g_, w_) != 0) {                                                          \
+            printf("# %s:%d: %s is \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #got,           \
+                   g_ ? g_ : "(null)", w_);                                                        \
+            check_failures_in_test++;                                                              \
+        }                                                                                          \
     } while (0)
 
 static inline void run_test(const char *name, void (*fn)(void))

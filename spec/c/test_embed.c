@@ -29,11 +29,12 @@ static zg_host *new_host(void)
 static void define(zg_host *h, const char *type, const char *run_body)
 {
     char src[2048];
-    snprintf(src, sizeof src,
-             "local zerog = require 'zerog'\n"
-             "return { JOB_TYPE = '%s', QUEUE_NAME = '%s_q', SCHEMA = { n = { type = 'integer' } },\n"
-             "  run = function(self) %s end }\n",
-             type, type, run_body);
+    snprintf(
+        src, sizeof src,
+        "local zerog = require 'zerog'\n"
+        "return { JOB_TYPE = '%s', QUEUE_NAME = '%s_q', SCHEMA = { n = { type = 'integer' } },\n"
+        "  run = function(self) %s end }\n",
+        type, type, run_body);
     char got[ZG_NAME_LEN];
     int rc = zg_load_string(h, type, src, got);
     if (rc != ZG_OK) printf("# %s\n", zg_errstr(h));
@@ -64,10 +65,12 @@ static void *host_thread(void *p)
     char type[32], uuids[20][ZG_UUID_LEN];
     snprintf(type, sizeof type, "threaded_%d", t->index);
     define(h, type, "self:record_event('ran'); return 200");
-    for (int i = 0; i < 20; i++) zg_submit(h, type, "{\"n\": 1}", NULL, uuids[i]);
+    for (int i = 0; i < 20; i++)
+        zg_submit(h, type, "{\"n\": 1}", NULL, uuids[i]);
     long ran = 0;
     zg_run(h, NULL, 0, 1, &ran);
-    for (int i = 0; i < 20; i++) t->finished += result_of(h, uuids[i]) == 200;
+    for (int i = 0; i < 20; i++)
+        t->finished += result_of(h, uuids[i]) == 200;
     zg_host_free(h);
     return NULL;
 }
@@ -166,13 +169,15 @@ static void test_job_scripts_call_registered_c_functions(void)
 {
     zg_host *h = new_host();
     int calls = 0;
-    const zg_function fns[] = {{"add", add}, {"nothing", nothing}, {"garbage", garbage}, {NULL, NULL}};
+    const zg_function fns[] = {
+        {"add", add}, {"nothing", nothing}, {"garbage", garbage}, {NULL, NULL}};
     CHECK_INT(zg_register_module(h, "mathx", fns, &calls), ZG_OK);
     define(h, "calls_c",
            "local m = require 'mathx'\n"
            "local ok, err = pcall(m.add, 'x')\n"
            "local ok2, err2 = pcall(m.garbage)\n"
-           "self:record_event(tostring(m.add(2, 40)) .. ' ' .. tostring(m.nothing()) .. ' ' .. tostring(ok)\n"
+           "self:record_event(tostring(m.add(2, 40)) .. ' ' .. tostring(m.nothing()) .. ' ' .. "
+           "tostring(ok)\n"
            "  .. ' ' .. err .. ' | ' .. err2)\n"
            "return 200");
     char uuid[ZG_UUID_LEN], *info = NULL;
@@ -204,8 +209,10 @@ static void *count_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         return NULL;
     }
     void *p = realloc(ptr, nsize);
-    if (p) c->live += nsize;
-    else if (ptr) c->live += osize;
+    if (p)
+        c->live += nsize;
+    else if (ptr)
+        c->live += osize;
     return p;
 }
 
@@ -263,7 +270,8 @@ static void test_jobs_dir_is_loaded_and_reload_takes_edits(void)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/versioned.lua", tmpdir);
-    write_file(path, "return { JOB_TYPE = 'versioned', QUEUE_NAME = 'versioned_q', run = function() return 201 end }");
+    write_file(path, "return { JOB_TYPE = 'versioned', QUEUE_NAME = 'versioned_q', run = "
+                     "function() return 201 end }");
     zg_config cfg;
     zg_config_init(&cfg);
     cfg.store = store;
@@ -275,7 +283,8 @@ static void test_jobs_dir_is_loaded_and_reload_takes_edits(void)
     zg_run(h, NULL, 0, 1, NULL);
     CHECK_INT(result_of(h, a), 201);
 
-    write_file(path, "return { JOB_TYPE = 'versioned', QUEUE_NAME = 'versioned_q', run = function() return 202 end }");
+    write_file(path, "return { JOB_TYPE = 'versioned', QUEUE_NAME = 'versioned_q', run = "
+                     "function() return 202 end }");
     int failed = -1;
     CHECK_INT(zg_reload(h, &failed), ZG_OK);
     CHECK_INT(failed, 0);

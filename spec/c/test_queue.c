@@ -23,7 +23,8 @@ static const char *Q(const char *name)
     return b;
 }
 
-static int64_t put(const char *queue, const char *body, int64_t pri, int64_t delay_ms, int64_t ttr_ms)
+static int64_t put(const char *queue, const char *body, int64_t pri, int64_t delay_ms,
+                   int64_t ttr_ms)
 {
     int64_t id = 0;
     zg_error err = {0};

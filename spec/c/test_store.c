@@ -92,8 +92,8 @@ static void test_append_adds_an_entry_stamps_and_bumps_the_cas(void)
     int64_t cas = 0, prev = 0;
     zg_error err = {0};
     save1(K("k5"), "updatedAt", "\"t0\"", 0, &cas);
-    CHECK_INT(store->ops->append(store, K("k5"), "events", "{\"msg\":\"e1\"}", "updatedAt", "\"t1\"",
-                                 NULL, &prev, &cas, &err),
+    CHECK_INT(store->ops->append(store, K("k5"), "events", "{\"msg\":\"e1\"}", "updatedAt",
+                                 "\"t1\"", NULL, &prev, &cas, &err),
               ZG_OK);
     CHECK_INT(prev, 1);
     CHECK_INT(cas, 2);
@@ -102,8 +102,9 @@ static void test_append_adds_an_entry_stamps_and_bumps_the_cas(void)
     store->ops->append(store, K("k5"), "errors", "{\"msg\":\"y\"}", "updatedAt", "\"t3\"",
                        "errorCount", &prev, &cas, &err);
     char *json = load(K("k5"));
-    CHECK_STR(json, "{\"cas\":4,\"updatedAt\":\"t3\",\"errorCount\":2,\"events\":[{\"msg\":\"e1\"}],"
-                    "\"warnings\":[],\"errors\":[{\"msg\":\"x\"},{\"msg\":\"y\"}]}");
+    CHECK_STR(json,
+              "{\"cas\":4,\"updatedAt\":\"t3\",\"errorCount\":2,\"events\":[{\"msg\":\"e1\"}],"
+              "\"warnings\":[],\"errors\":[{\"msg\":\"x\"},{\"msg\":\"y\"}]}");
     free(json);
 }
 
@@ -111,8 +112,8 @@ static void test_append_to_a_missing_document_is_not_found(void)
 {
     int64_t cas = 0, prev = 0;
     zg_error err = {0};
-    CHECK_INT(store->ops->append(store, K("nope"), "events", "{}", "updatedAt", "\"t\"", NULL, &prev,
-                                 &cas, &err),
+    CHECK_INT(store->ops->append(store, K("nope"), "events", "{}", "updatedAt", "\"t\"", NULL,
+                                 &prev, &cas, &err),
               ZG_ENOTFOUND);
 }
 
@@ -166,7 +167,8 @@ static void test_a_save_can_start_the_documents_expiry(void)
     zg_error err = {0};
     const char *names[] = {"resultCode"}, *values[] = {"200"};
     save1(K("k9"), "a", "1", 0, &cas);
-    store->ops->append(store, K("k9"), "events", "{}", "updatedAt", "\"t\"", NULL, &prev, &cas, &err);
+    store->ops->append(store, K("k9"), "events", "{}", "updatedAt", "\"t\"", NULL, &prev, &cas,
+                       &err);
     CHECK_INT(store->ops->save(store, K("k9"), 1, names, values, cas, 1, &cas, &err), ZG_OK);
     char *json = load(K("k9"));
     CHECK(json != NULL);

@@ -23,9 +23,8 @@ typedef struct spec_host {
     int progress_ref;
 } spec_host;
 
-static const char *const error_names[] = {"ok",       "invalid", "script", "not_found",
-                                          "cas",      "store",   "nomem",  "timeout",
-                                          "stale",    "job"};
+static const char *const error_names[] = {"ok",    "invalid", "script",  "not_found", "cas",
+                                          "store", "nomem",   "timeout", "stale",     "job"};
 
 static spec_host *check_host(lua_State *L)
 {
@@ -72,8 +71,10 @@ static void on_progress(void *ud, const char *uuid, double completeness, const c
     spec_host *s = ud;
     lua_pushstring(s->L, uuid);
     lua_pushnumber(s->L, completeness);
-    if (event) lua_pushstring(s->L, event);
-    else lua_pushboolean(s->L, 0);
+    if (event)
+        lua_pushstring(s->L, event);
+    else
+        lua_pushboolean(s->L, 0);
     append_to(s->L, s->progress_ref, 3);
 }
 
@@ -275,14 +276,20 @@ static int spec_kick(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg host_methods[] = {
-    {"load_string", spec_load_string}, {"load_file", spec_load_file},
-    {"check_file", spec_check_file},   {"submit", spec_submit},
-    {"step", spec_step},               {"read", spec_read},
-    {"queues", spec_queues},           {"counts", spec_counts},
-    {"stats", spec_stats},             {"kick", spec_kick},
-    {"close", spec_close},             {"__gc", spec_close},
-    {"__index", spec_index},           {NULL, NULL}};
+static const luaL_Reg host_methods[] = {{"load_string", spec_load_string},
+                                        {"load_file", spec_load_file},
+                                        {"check_file", spec_check_file},
+                                        {"submit", spec_submit},
+                                        {"step", spec_step},
+                                        {"read", spec_read},
+                                        {"queues", spec_queues},
+                                        {"counts", spec_counts},
+                                        {"stats", spec_stats},
+                                        {"kick", spec_kick},
+                                        {"close", spec_close},
+                                        {"__gc", spec_close},
+                                        {"__index", spec_index},
+                                        {NULL, NULL}};
 
 __attribute__((visibility("default"))) int luaopen_zerog_spec(lua_State *L);
 
