@@ -5,6 +5,7 @@
  */
 #include <lauxlib.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uuid/uuid.h>
@@ -267,12 +268,49 @@ static int core_ccall(lua_State *L)
     return 1;
 }
 
+/* run_limits(memory_bytes, timeout_seconds): limits for the run that starts now (0: none);
+ * run_limits(0, 0) after it ends returns "memory" or "timeout" when the run exceeded one. */
+static int core_run_limits(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    lua_Integer memory = luaL_checkinteger(L, 1);
+    lua_Number timeout = luaL_checknumber(L, 2);
+    const char *exceeded = h->run_mem_exceeded ? "memory" : h->run_timed_out ? "timeout" : NULL;
+    h->run_mem_exceeded = h->run_timed_out = 0;
+    h->run_mem_cap = memory > 0 ? h->vm_bytes + (size_t)memory : 0;
+    h->run_timeout_s = timeout;
+    h->run_deadline_ms = timeout > 0 ? zg_clock_monotonic_ms() + (int64_t)(timeout * 1000) : 0;
+    if (h->run_deadline_ms) lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, 1000);
+    else if (!zg_heartbeat_lost(&h->heartbeat)) lua_sethook(L, NULL, 0, 0);
+    if (exceeded) lua_pushstring(L, exceeded);
+    else lua_pushnil(L);
+    return 1;
+}
+
+/* stopping() -> why | nil: whether the run in progress is being stopped (TIMEOUT or lost lease). */
+static int core_stopping(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    if (zg_heartbeat_lost(&h->heartbeat))
+        lua_pushstring(L, ZG_LOST_PREFIX "the job was killed, or another host took it");
+    else if (h->run_timed_out) {
+        char secs[32];
+        snprintf(secs, sizeof secs, "%g", h->run_timeout_s);
+        lua_pushfstring(L, "the run exceeded the job type's TIMEOUT of %s s", secs);
+    } else lua_pushnil(L);
+    return 1;
+}
+
 /* sleep(seconds): the heartbeat keeps the reservation meanwhile; a lost run stops at the end. */
 static int core_sleep(lua_State *L)
 {
     zg_host *h = host_of(L);
     int64_t left = seconds_to_ms(L, 1);
     while (left > 0 && !zg_heartbeat_lost(&h->heartbeat)) {
+        if (h->run_deadline_ms && zg_clock_monotonic_ms() > h->run_deadline_ms) {
+            h->run_timed_out = 1;
+            return zg_raise_timeout(L, h);
+        }
         int64_t chunk = left < 200 ? left : 200;
         zg_clock_sleep_ms(chunk);
         left -= chunk;
@@ -327,7 +365,8 @@ static const luaL_Reg core_functions[] = {{"load", core_load},
                                           {"touch", core_touch},
                                           {"fence", core_fence},
                                           {"ended_elsewhere", core_ended_elsewhere},
-                                          {"ccall", core_ccall},
+                                          {"ccall", core_ccall}, {"run_limits", core_run_limits},
+    {"stopping", core_stopping},
                                           {"save_many", core_save_many},
                                           {"put_many", core_put_many},
                                           {"discard", core_discard},

@@ -2,8 +2,8 @@
  * runs. Renewals take the queue's own lock, so the main thread's queue calls never interleave.
  *
  * Stopping a lost job: lua_sethook is the one Lua call meant to be made asynchronously (lua.c does
- * it from a signal handler); the hook it installs raises an error in the job at its next 1000
- * instructions. A job running inside a coroutine of its own is stopped when it returns to the
+ * it from a signal handler); the host's run hook it installs raises an error in the job within
+ * its next 1000 instructions. A job running inside a coroutine of its own is stopped when it returns to the
  * main thread of the VM (hooks are per Lua thread). */
 #include "heartbeat.h"
 
@@ -13,14 +13,6 @@
 #include <time.h>
 
 #include "clock.h"
-
-#define LOST_MESSAGE "the job's reservation was lost: it was killed, or another host took it"
-
-static void lost_hook(lua_State *L, lua_Debug *ar)
-{
-    (void)ar;
-    luaL_error(L, LOST_MESSAGE);
-}
 
 /* A third of the TTR, so two renewals may fail before the reservation lapses; at most a second,
  * so a killed job is noticed within one. */
@@ -58,7 +50,7 @@ static int renew_locked(zg_heartbeat *hb)
     if (!same_run) return ZG_ENOTFOUND;
     if (rc == ZG_OK) hb->lease.renewed_at_ms = zg_clock_monotonic_ms();
     if (rc == ZG_ESTALE || rc == ZG_ENOTFOUND) {
-        if (!hb->lease.lost) lua_sethook(hb->L, lost_hook, LUA_MASKCOUNT, 1000);
+        if (!hb->lease.lost) lua_sethook(hb->L, hb->hook, LUA_MASKCOUNT, 1000);
         hb->lease.lost = 1;
         return ZG_ESTALE;
     }
@@ -90,11 +82,12 @@ static void *heartbeat_main(void *arg)
     return NULL;
 }
 
-int zg_heartbeat_init(zg_heartbeat *hb, zg_queue *queue, lua_State *L)
+int zg_heartbeat_init(zg_heartbeat *hb, zg_queue *queue, lua_State *L, lua_Hook hook)
 {
     memset(hb, 0, sizeof *hb);
     hb->queue = queue;
     hb->L = L;
+    hb->hook = hook;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -139,7 +132,6 @@ void zg_heartbeat_end(zg_heartbeat *hb)
     pthread_mutex_lock(&hb->lock);
     hb->lease.active = 0;
     pthread_mutex_unlock(&hb->lock);
-    lua_sethook(hb->L, NULL, 0, 0);
 }
 
 int zg_heartbeat_renew(zg_heartbeat *hb, const char *uuid)
@@ -178,7 +170,7 @@ int zg_heartbeat_lose(zg_heartbeat *hb, const char *uuid)
     int ours = hb->lease.active && strcmp(uuid, hb->lease.uuid) == 0;
     if (ours && !hb->lease.lost) {
         hb->lease.lost = 1;
-        lua_sethook(hb->L, lost_hook, LUA_MASKCOUNT, 1000);
+        lua_sethook(hb->L, hb->hook, LUA_MASKCOUNT, 1000);
     }
     pthread_mutex_unlock(&hb->lock);
     return ours;

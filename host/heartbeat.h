@@ -27,9 +27,10 @@ typedef struct zg_heartbeat {
     zg_run_lease lease;
     zg_queue *queue;
     lua_State *L;
+    lua_Hook hook; /* installed on L when the lease is lost: it stops the job */
 } zg_heartbeat;
 
-int zg_heartbeat_init(zg_heartbeat *hb, zg_queue *queue, lua_State *L);
+int zg_heartbeat_init(zg_heartbeat *hb, zg_queue *queue, lua_State *L, lua_Hook hook);
 void zg_heartbeat_shutdown(zg_heartbeat *hb);
 /* The host starts running the job of message m / has settled it. */
 void zg_heartbeat_begin(zg_heartbeat *hb, const zg_message *m);

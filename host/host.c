@@ -90,7 +90,7 @@ zg_host *zg_host_new(const zg_config *cfg)
     h->cfg.jobs_dir = h->jobs_dir;
     h->api_ref = LUA_NOREF;
     if (open_backends(h) == ZG_OK && zg_runtime_open(h) == ZG_OK &&
-        zg_heartbeat_init(&h->heartbeat, h->queue, h->L) != ZG_OK)
+        zg_heartbeat_init(&h->heartbeat, h->queue, h->L, zg_run_hook) != ZG_OK)
         zg_fail(&h->err, ZG_ENOMEM, "cannot start the heartbeat thread");
     if (h->err.code == ZG_OK && h->jobs_dir && zg_load_dir(h, h->jobs_dir, NULL, NULL) != ZG_OK)
         zg_runtime_close(h); /* keeps the error; the host refuses every call */

@@ -22,6 +22,11 @@ struct zg_host {
     char *store_url;
     char *jobs_dir;
     size_t vm_bytes;                /* what the Lua VM holds now (for memory_limit) */
+    size_t run_mem_cap;             /* vm_bytes a run may reach (MEMORY_LIMIT); 0: none */
+    int run_mem_exceeded;
+    int64_t run_deadline_ms;        /* when the run exceeds its TIMEOUT; 0: none */
+    double run_timeout_s;
+    int run_timed_out;
     volatile sig_atomic_t stopping; /* zg_stop */
     zg_registered_fn *fns;
     size_t nfns;
@@ -46,6 +51,11 @@ int zg_runtime_call(zg_host *h, const char *fn, int nargs, int nres);
 
 /* Raised (as a Lua error message) when a run has lost its reservation; maps to ZG_ESTALE. */
 #define ZG_LOST_PREFIX "zerog: lost reservation: "
+
+/* runtime.c: the count hook of a run: stops a run whose lease is lost or whose TIMEOUT passed. */
+void zg_run_hook(lua_State *L, lua_Debug *ar);
+/* Raises the error of a run past its TIMEOUT. */
+int zg_raise_timeout(lua_State *L, zg_host *h);
 
 /* bindings.c: registers the zerog.core module (the C functions the Lua side calls). */
 void zg_bindings_open(zg_host *h);

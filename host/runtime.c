@@ -4,9 +4,11 @@
 #include <lauxlib.h>
 #include <lua-cjson.h>
 #include <lualib.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "host_internal.h"
 #include "lua_modules.h"
 
@@ -39,6 +41,10 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     size_t old = ptr ? osize : 0;
     if (nsize > old && h->cfg.memory_limit && h->vm_bytes + (nsize - old) > h->cfg.memory_limit)
         return NULL; /* Lua collects and retries, then raises "not enough memory" */
+    if (nsize > old && h->run_mem_cap && h->vm_bytes + (nsize - old) > h->run_mem_cap) {
+        h->run_mem_exceeded = 1;
+        return NULL;
+    }
     void *p;
     if (h->cfg.alloc)
         p = h->cfg.alloc(h->cfg.alloc_ud, ptr, osize, nsize);
@@ -52,6 +58,26 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     else if (p)
         h->vm_bytes += nsize - old;
     return p;
+}
+
+int zg_raise_timeout(lua_State *L, zg_host *h)
+{
+    char secs[32];
+    snprintf(secs, sizeof secs, "%g", h->run_timeout_s); /* lua_pushfstring has no %g */
+    return luaL_error(L, "the run exceeded the job type's TIMEOUT of %s s", secs);
+}
+
+void zg_run_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    zg_host *h = *(zg_host **)lua_getextraspace(L);
+    if (zg_heartbeat_lost(&h->heartbeat))
+        luaL_error(L, ZG_LOST_PREFIX "the job was killed, or another host took it");
+    if (h->run_deadline_ms && zg_clock_monotonic_ms() > h->run_deadline_ms) {
+        h->run_timed_out = 1;
+        h->run_deadline_ms = zg_clock_monotonic_ms() + 100; /* raised again if the job catches it */
+        zg_raise_timeout(L, h);
+    }
 }
 
 /* Opens the libraries, the embedded runtime and the bindings, and returns zerog.api. Runs in
@@ -73,6 +99,7 @@ int zg_runtime_open(zg_host *h)
     lua_State *L = lua_newstate(vm_alloc, h);
     if (!L) return zg_fail(&h->err, ZG_ENOMEM, "out of memory creating the Lua VM");
     h->L = L;
+    *(zg_host **)lua_getextraspace(L) = h;
     lua_pushcfunction(L, open_all);
     lua_pushlightuserdata(L, h);
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) {

@@ -14,6 +14,21 @@ os.exit = function()
   error("os.exit is not available to job scripts: return a result code instead", 2)
 end
 
+-- A run that is being stopped (past its TIMEOUT, or its lease lost) must not be able to catch
+-- that and carry on: pcall, xpcall and coroutine.resume raise it again once the call returns.
+-- (The engine keeps the originals.)
+do
+  local raw_pcall, raw_xpcall, raw_resume = pcall, xpcall, coroutine.resume
+  local function recheck(...)
+    local why = core.stopping()
+    if why then error(why, 0) end
+    return ...
+  end
+  pcall = function(...) return recheck(raw_pcall(...)) end
+  xpcall = function(...) return recheck(raw_xpcall(...)) end
+  coroutine.resume = function(...) return recheck(raw_resume(...)) end
+end
+
 function M.load(path, source)
   local class, err = registry.register(path, source)
   if not class then return nil, "script", err end

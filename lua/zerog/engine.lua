@@ -7,11 +7,15 @@ local errors = require "zerog.errors"
 local registry = require "zerog.registry"
 local Job = require "zerog.job"
 
+-- the originals: zerog.api replaces the globals so a stopped run cannot catch its stop
+local pcall, xpcall = pcall, xpcall
+
 local M = {}
 
 M.MAX_RESERVES_UNLOADABLE = 3
 M.MAX_TIMEOUTS_UNLOADABLE = 2
 M.DEFAULT_RETENTION = 7 * 24 * 3600
+M.DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
 
 --- Reads what run() returned: `code, delay`, `{code, delay}`, a numeric string, or anything else
 -- (200). Returns the result code and the requeue delay (nil for the default).
@@ -116,7 +120,14 @@ function M.process(msg)
     if action then return action, delay, code end
   end
   job:update_attrs { running = true }
-  return settle(job, xpcall(job.run, traceback, job))
+  local memory = job.MEMORY_LIMIT or M.DEFAULT_MEMORY_LIMIT
+  core.run_limits(memory, job.TIMEOUT or 0)
+  local ok, a, b = xpcall(job.run, traceback, job)
+  local exceeded = core.run_limits(0, 0)
+  if not ok and exceeded == "memory" then
+    a = string.format("the run exceeded the job type's MEMORY_LIMIT of %d bytes (%s)", memory, a)
+  end
+  return settle(job, ok, a, b)
 end
 
 return M

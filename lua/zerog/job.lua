@@ -10,6 +10,8 @@ local codec = require "zerog.codec"
 local schema = require "zerog.schema"
 local errors = require "zerog.errors"
 
+local pcall = pcall -- the original (see zerog.api)
+
 local Job = {
   DOCUMENT_TYPE = "zerog_job",
   SCHEMA_VERSION = "1.0",

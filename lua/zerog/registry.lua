@@ -7,6 +7,8 @@ local codec = require "zerog.codec"
 local schema = require "zerog.schema"
 local Job = require "zerog.job"
 
+local resume = coroutine.resume -- the original (see zerog.api)
+
 local M = { types = {}, paths = {}, files = {} }
 
 local METHODS = {}
@@ -29,6 +31,8 @@ local CHECKS = {
   { "TTR", function(v) return type(v) == "number" and v > 0 end, "a number of seconds > 0" },
   { "PRIORITY", function(v) return math.type(v) == "integer" end, "an integer" },
   { "RETENTION", nonneg_number, "a number of seconds >= 0" },
+  { "MEMORY_LIMIT", function(v) return math.type(v) == "integer" and v > 0 end, "a number of bytes > 0" },
+  { "TIMEOUT", function(v) return type(v) == "number" and v > 0 end, "a number of seconds > 0" },
 }
 
 --- Runs a loaded chunk, noting the line of its main return statement for later messages.
@@ -42,7 +46,7 @@ local function run_chunk(chunk)
   end
   local co = coroutine.create(chunk)
   debug.sethook(co, hook, "r")
-  local ok, result = coroutine.resume(co)
+  local ok, result = resume(co)
   if not ok then result = debug.traceback(co, tostring(result)) end
   return ok, result, line
 end

@@ -339,6 +339,46 @@ for _, store in ipairs(H.stores) do
       assert.are.equal("Migrated from schema version 1.0 to 2.0", d.events[1].msg)
     end)
 
+    describe("limits of a run", function()
+      it("fails a run over its MEMORY_LIMIT with a clear error, and the host lives on", function()
+        local _, d = H.run_job(h, [[return { JOB_TYPE = "hog", MEMORY_LIMIT = 4 * 1024 * 1024, MAX_ERRORS = 1,
+          run = function() local t = {} for i = 1, 1e7 do t[i] = ("x"):rep(100) .. i end end }]])
+        assert.are.equal(500, d.resultCode)
+        assert.matches("exceeded the job type's MEMORY_LIMIT of 4194304 bytes", d.errors[1].msg)
+        local _, after = H.run_job(h, [[return { JOB_TYPE = "after_hog", run = function()
+          local t = {} for i = 1, 1e5 do t[i] = i end return 200 end }]])
+        assert.are.equal(200, after.resultCode)
+      end)
+
+      it("fails a run over its TIMEOUT, even a busy one that calls nothing", function()
+        local _, d = H.run_job(h, [[return { JOB_TYPE = "slowpoke", TIMEOUT = 0.3, MAX_ERRORS = 1,
+          run = function() while true do end end }]])
+        assert.are.equal(500, d.resultCode)
+        assert.matches("exceeded the job type's TIMEOUT of 0.3 s", d.errors[1].msg)
+      end)
+
+      it("fails a run over its TIMEOUT while it sleeps", function()
+        local _, d = H.run_job(h, [[local zerog = require "zerog"
+          return { JOB_TYPE = "sleeper", TIMEOUT = 0.3, MAX_ERRORS = 1, run = function() zerog.sleep(30) end }]])
+        assert.are.equal(500, d.resultCode)
+        assert.matches("TIMEOUT of 0.3 s", d.errors[1].msg)
+      end)
+
+      it("does not let a job catch its TIMEOUT and carry on", function()
+        local _, d = H.run_job(h, [[return { JOB_TYPE = "catcher", TIMEOUT = 0.2, MAX_ERRORS = 1,
+          run = function() while true do pcall(function() while true do end end) end end }]])
+        assert.are.equal(500, d.resultCode)
+        assert.matches("TIMEOUT", d.errors[1].msg)
+      end)
+
+      it("refuses a bad MEMORY_LIMIT or TIMEOUT when the script loads", function()
+        local t, kind, msg = h:load_string("bad_limits.lua", "return { JOB_TYPE = 'bl', TIMEOUT = -1, run = function() end }")
+        assert.is_nil(t)
+        assert.are.equal("script", kind)
+        assert.matches("TIMEOUT must be a number of seconds > 0", msg)
+      end)
+    end)
+
     it("sets running while run() executes and clears it afterwards", function()
       local _, d = H.run_job(h, [[local zerog = require "zerog"
         return { JOB_TYPE = "running_flag", SCHEMA = { seen = {} }, run = function(self)
