@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uuid/uuid.h>
 
 #include "clock.h"
@@ -301,6 +302,35 @@ static int core_stopping(lua_State *L)
     return 1;
 }
 
+/* publish(json): a run's start or end on "zerog:events", when the host publishes events. An
+ * outage does not fail the run: the event is lost and logged. */
+static int core_publish(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    const char *msg = luaL_checkstring(L, 1);
+    if (!h->cfg.publish_events) return 0;
+    zg_error err = {0};
+    if (h->store->ops->publish(h->store, ZG_EVENTS_CHANNEL, msg, &err) != ZG_OK)
+        zg_host_log(h, ZG_LOG_WARNING, "an event was not published: %s", err.msg);
+    return 0;
+}
+
+/* clock() -> monotonic seconds, for run times. */
+static int core_clock(lua_State *L)
+{
+    lua_pushnumber(L, (lua_Number)zg_clock_monotonic_ms() / 1000.0);
+    return 1;
+}
+
+/* host_id() -> "hostname:pid", naming this process in events. */
+static int core_host_id(lua_State *L)
+{
+    char name[256] = "?";
+    gethostname(name, sizeof name - 1);
+    lua_pushfstring(L, "%s:%d", name, (int)getpid());
+    return 1;
+}
+
 /* sleep(seconds): the heartbeat keeps the reservation meanwhile; a lost run stops at the end. */
 static int core_sleep(lua_State *L)
 {
@@ -366,7 +396,8 @@ static const luaL_Reg core_functions[] = {{"load", core_load},
                                           {"fence", core_fence},
                                           {"ended_elsewhere", core_ended_elsewhere},
                                           {"ccall", core_ccall}, {"run_limits", core_run_limits},
-    {"stopping", core_stopping},
+    {"stopping", core_stopping}, {"publish", core_publish}, {"clock", core_clock},
+    {"host_id", core_host_id},
                                           {"save_many", core_save_many},
                                           {"put_many", core_put_many},
                                           {"discard", core_discard},

@@ -107,6 +107,8 @@ void zg_host_free(zg_host *h)
     free(h->store_url);
     free(h->jobs_dir);
     free(h->fns);
+    for (size_t i = 0; i < h->ndirs; i++) free(h->dirs[i]);
+    free(h->dirs);
     free(h);
 }
 
@@ -194,40 +196,66 @@ static int compare_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int zg_load_dir(zg_host *h, const char *dir, int *loaded, int *failed)
+/* The *.lua files of dir, sorted, as malloc'd paths in *paths; how many, or -1. */
+static long list_scripts(const char *dir, char ***paths)
 {
-    if (loaded) *loaded = 0;
-    if (failed) *failed = 0;
-    if (!usable(h)) return h->err.code;
     DIR *d = opendir(dir);
-    if (!d) return zg_fail(&h->err, ZG_ESCRIPT, "cannot read the jobs directory %s", dir);
-    char **names = NULL;
+    *paths = NULL;
+    if (!d) return -1;
     size_t n = 0, cap = 0;
     struct dirent *e;
     while ((e = readdir(d))) {
         size_t len = strlen(e->d_name);
         if (len < 5 || strcmp(e->d_name + len - 4, ".lua") != 0 || e->d_name[0] == '.') continue;
         if (n == cap) {
-            char **grown = realloc(names, (cap = cap ? cap * 2 : 16) * sizeof *names);
+            char **grown = realloc(*paths, (cap = cap ? cap * 2 : 16) * sizeof **paths);
             if (!grown) break;
-            names = grown;
+            *paths = grown;
         }
-        if ((names[n] = strdup(e->d_name))) n++;
+        char *path = malloc(strlen(dir) + len + 2);
+        if (!path) break;
+        sprintf(path, "%s/%s", dir, e->d_name);
+        (*paths)[n++] = path;
     }
     closedir(d);
-    if (n) qsort(names, n, sizeof *names, compare_names);
-    for (size_t i = 0; i < n; i++) {
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        free(names[i]);
-        if (zg_load_file(h, path, NULL) == ZG_OK) {
+    if (n) qsort(*paths, n, sizeof **paths, compare_names);
+    return (long)n;
+}
+
+static void free_list(char **paths, long n)
+{
+    for (long i = 0; i < n; i++) free(paths[i]);
+    free(paths);
+}
+
+static void remember_dir(zg_host *h, const char *dir)
+{
+    for (size_t i = 0; i < h->ndirs; i++)
+        if (strcmp(h->dirs[i], dir) == 0) return;
+    char **grown = realloc(h->dirs, (h->ndirs + 1) * sizeof *grown);
+    if (!grown) return;
+    h->dirs = grown;
+    if ((h->dirs[h->ndirs] = strdup(dir))) h->ndirs++;
+}
+
+int zg_load_dir(zg_host *h, const char *dir, int *loaded, int *failed)
+{
+    if (loaded) *loaded = 0;
+    if (failed) *failed = 0;
+    if (!usable(h)) return h->err.code;
+    char **paths;
+    long n = list_scripts(dir, &paths);
+    if (n < 0) return zg_fail(&h->err, ZG_ESCRIPT, "cannot read the jobs directory %s", dir);
+    remember_dir(h, dir);
+    for (long i = 0; i < n; i++) {
+        if (zg_load_file(h, paths[i], NULL) == ZG_OK) {
             if (loaded) (*loaded)++;
         } else {
             zg_host_log(h, ZG_LOG_ERROR, "%s", h->err.msg);
             if (failed) (*failed)++;
         }
     }
-    free(names);
+    free_list(paths, n);
     clear_error(h);
     return ZG_OK;
 }
@@ -236,9 +264,20 @@ int zg_reload(zg_host *h, int *failed)
 {
     if (failed) *failed = 0;
     if (!usable(h)) return h->err.code;
-    int rc = zg_runtime_call(h, "reload", 0, 1);
-    if (rc != ZG_OK) return rc;
     lua_State *L = h->L;
+    lua_newtable(L); /* the scripts now in the loaded directories: new ones get loaded */
+    lua_Integer k = 0;
+    for (size_t d = 0; d < h->ndirs; d++) {
+        char **paths;
+        long n = list_scripts(h->dirs[d], &paths);
+        for (long i = 0; i < n; i++) {
+            lua_pushstring(L, paths[i]);
+            lua_rawseti(L, -2, ++k);
+        }
+        if (n > 0) free_list(paths, n);
+    }
+    int rc = zg_runtime_call(h, "reload", 1, 1);
+    if (rc != ZG_OK) return rc;
     lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, i);
@@ -383,10 +422,14 @@ static int apply_decision(zg_host *h, const zg_message *m, const char *action, d
 static int run_message(zg_host *h, zg_message *m, zg_step_result *out)
 {
     lua_State *L = h->L;
+    zg_run_info info = {1, m->body, m->queue, m->id, m->reservation};
+    if (h->cfg.on_run) h->cfg.on_run(h->cfg.on_run_ud, &info);
     zg_heartbeat_begin(&h->heartbeat, m);
     push_message(L, m);
     int rc = zg_runtime_call(h, "process", 1, 3);
     zg_heartbeat_end(&h->heartbeat);
+    info.begin = 0;
+    if (h->cfg.on_run) h->cfg.on_run(h->cfg.on_run_ud, &info);
     snprintf(out->uuid, sizeof out->uuid, "%s", m->body);
     if (rc == ZG_ESTALE) {
         /* another host owns the job now (or it was killed): its outcome is not ours to settle */
@@ -475,6 +518,31 @@ int zg_message_stats_get(zg_host *h, const char *queue, int64_t id, zg_message_s
 {
     if (!usable(h)) return h->err.code;
     return h->queue->ops->stats(h->queue, queue, id, out, &h->err);
+}
+
+int zg_release(zg_host *h, const char *queue, int64_t id, int64_t reservation, int64_t delay_ms)
+{
+    if (!usable(h)) return h->err.code;
+    return h->queue->ops->release(h->queue, queue, id, reservation, delay_ms, &h->err);
+}
+
+int zg_follow_events(zg_host *h, void (*fn)(void *ud, const char *json), void *ud)
+{
+    if (!usable(h)) return h->err.code;
+    int rc = h->store->ops->follow(h->store, ZG_EVENTS_CHANNEL, fn, ud, &h->stopping, &h->err);
+    h->stopping = 0;
+    return rc;
+}
+
+int zg_scripts(zg_host *h, char **json)
+{
+    *json = NULL;
+    if (!usable(h)) return h->err.code;
+    int rc = zg_runtime_call(h, "scripts_json", 0, 1);
+    if (rc != ZG_OK) return rc;
+    *json = strdup(lua_tostring(h->L, -1));
+    lua_pop(h->L, 1);
+    return *json ? ZG_OK : zg_fail(&h->err, ZG_ENOMEM, "out of memory");
 }
 
 int zg_kick(zg_host *h, const char *queue, int64_t *count)

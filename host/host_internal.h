@@ -30,6 +30,8 @@ struct zg_host {
     volatile sig_atomic_t stopping; /* zg_stop */
     zg_registered_fn *fns;
     size_t nfns;
+    char **dirs; /* the directories scripts were loaded from, rescanned by zg_reload */
+    size_t ndirs;
     zg_store *store;
     zg_queue *queue;
     lua_State *L;
@@ -48,6 +50,8 @@ void zg_runtime_close(zg_host *h);
  * returns ZG_OK; on a returned (nil, kind, msg) or a raised error sets h->err and pops everything.
  */
 int zg_runtime_call(zg_host *h, const char *fn, int nargs, int nres);
+
+#define ZG_EVENTS_CHANNEL "zerog:events"
 
 /* Raised (as a Lua error message) when a run has lost its reservation; maps to ZG_ESTALE. */
 #define ZG_LOST_PREFIX "zerog: lost reservation: "

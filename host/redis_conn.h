@@ -53,6 +53,9 @@ redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int 
 int zg_redis_script_pipeline(zg_redis *r, zg_redis_script *s, int nkeys, size_t n, const int *argcs,
                              const char *const *const *argvs, redisReply **replies, zg_error *err);
 
+/* Writes url back as a string zg_redis_open accepts. */
+void zg_redis_url_string(const zg_redis_url *u, char *out, size_t size);
+
 /* A fresh random token (32 hex characters) that makes a retried write idempotent. */
 void zg_redis_token(char out[33]);
 

@@ -8,6 +8,7 @@
 #ifndef ZG_STORE_H
 #define ZG_STORE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,12 @@ typedef struct zg_store_ops {
     int (*append)(zg_store *s, const char *key, const char *list, const char *entry,
                   const char *stamp_field, const char *stamp, const char *count_field,
                   int64_t *prev_cas, int64_t *cas, zg_error *err);
+    /* Publishes message on channel (no-op where nobody can listen: mem://). */
+    int (*publish)(zg_store *s, const char *channel, const char *message, zg_error *err);
+    /* Calls fn with each message of channel until *stop is set (checked twice a second), on a
+     * connection of its own. ZG_EINVAL where there is no such thing (mem://). */
+    int (*follow)(zg_store *s, const char *channel, void (*fn)(void *ud, const char *msg),
+                  void *ud, volatile sig_atomic_t *stop, zg_error *err);
     /* Deletes the document after `seconds` (0: keeps it forever again). */
     int (*expire)(zg_store *s, const char *key, int64_t seconds, zg_error *err);
     void (*close)(zg_store *s);

@@ -215,6 +215,19 @@ static int mem_expire(zg_store *s, const char *key, int64_t seconds, zg_error *e
     return ZG_OK;
 }
 
+static int mem_publish(zg_store *s, const char *channel, const char *message, zg_error *err)
+{
+    (void)s, (void)channel, (void)message, (void)err; /* no other process can listen */
+    return ZG_OK;
+}
+
+static int mem_follow(zg_store *s, const char *channel, void (*fn)(void *, const char *), void *ud,
+                      volatile sig_atomic_t *stop, zg_error *err)
+{
+    (void)s, (void)fn, (void)ud, (void)stop;
+    return zg_fail(err, ZG_EINVAL, "following %s needs a Redis store", channel);
+}
+
 static void mem_close(zg_store *s)
 {
     mem_store *m = (mem_store *)s;
@@ -222,8 +235,8 @@ static void mem_close(zg_store *s)
     free(m);
 }
 
-static const zg_store_ops mem_ops = {mem_load,   mem_save,   mem_save_many,
-                                     mem_append, mem_expire, mem_close};
+static const zg_store_ops mem_ops = {mem_load,    mem_save,   mem_save_many, mem_append,
+                                     mem_publish, mem_follow, mem_expire,    mem_close};
 
 zg_store *zg_store_mem_new(void)
 {

@@ -6,10 +6,12 @@
  * :warnings, :errors): the hash tag puts them in the document key's hash slot, so every script
  * below touches one slot and a Redis Cluster could serve them. Appending is RPUSH: the same cost
  * for the 10th and the 100,000th entry. Each state change is one script, atomic on the server. */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "redis_conn.h"
 #include "store.h"
 #include "strbuf.h"
@@ -264,6 +266,54 @@ static int redis_expire(zg_store *s, const char *key, int64_t seconds, zg_error 
     return found ? ZG_OK : zg_fail(err, ZG_ENOTFOUND, "no document %s", key);
 }
 
+static int redis_publish(zg_store *s, const char *channel, const char *message, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    const char *argv[] = {"PUBLISH", channel, message};
+    pthread_mutex_lock(&r->conn.lock);
+    redisReply *reply = zg_redis_command(&r->conn, 3, argv, NULL, 0, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    if (!reply) return err->code;
+    freeReplyObject(reply);
+    return ZG_OK;
+}
+
+/* Subscribes on a connection of its own and reads with poll(), so the stop flag is seen twice a
+ * second without breaking the connection with a read timeout. A lost connection resubscribes. */
+static int redis_follow(zg_store *s, const char *channel, void (*fn)(void *, const char *),
+                        void *ud, volatile sig_atomic_t *stop, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    char url[1024];
+    zg_redis_url_string(&r->conn.url, url, sizeof url);
+    while (!*stop) {
+        zg_redis sub;
+        if (zg_redis_open(&sub, url, err) != ZG_OK) {
+            zg_redis_close(&sub);
+            for (int i = 0; i < 10 && !*stop; i++) zg_clock_sleep_ms(100);
+            continue;
+        }
+        const char *argv[] = {"SUBSCRIBE", channel};
+        redisReply *reply = zg_redis_command(&sub, 2, argv, NULL, 0, err);
+        if (reply) freeReplyObject(reply);
+        while (reply && !*stop) {
+            void *msg = NULL;
+            if (redisGetReplyFromReader(sub.ctx, &msg) != REDIS_OK) break;
+            if (!msg) {
+                struct pollfd p = {sub.ctx->fd, POLLIN, 0};
+                if (poll(&p, 1, 500) > 0 && redisBufferRead(sub.ctx) != REDIS_OK) break;
+                continue;
+            }
+            redisReply *m = msg;
+            if (m->type == REDIS_REPLY_ARRAY && m->elements == 3 && m->element[2]->str)
+                fn(ud, m->element[2]->str);
+            freeReplyObject(m);
+        }
+        zg_redis_close(&sub);
+    }
+    return ZG_OK;
+}
+
 static void redis_close(zg_store *s)
 {
     redis_store *r = (redis_store *)s;
@@ -271,8 +321,9 @@ static void redis_close(zg_store *s)
     free(r);
 }
 
-static const zg_store_ops redis_ops = {redis_load,   redis_save,   redis_save_many,
-                                       redis_append, redis_expire, redis_close};
+static const zg_store_ops redis_ops = {redis_load,    redis_save,   redis_save_many,
+                                       redis_append,  redis_publish, redis_follow,
+                                       redis_expire,  redis_close};
 
 zg_store *zg_store_redis_new(const char *url, zg_error *err)
 {

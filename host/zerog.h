@@ -71,6 +71,16 @@ typedef void (*zg_progress_fn)(void *ud, const char *uuid, double completeness, 
  * ptr) or NULL when it cannot. */
 typedef void *(*zg_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
 
+/* A run begins (begin = 1) or has been settled (begin = 0): which job, from which queue message
+ * and reservation. A supervisor uses it to know what each worker holds. */
+typedef struct zg_run_info {
+    int begin;
+    const char *uuid;
+    const char *queue;
+    int64_t message_id, reservation;
+} zg_run_info;
+typedef void (*zg_run_fn)(void *ud, const zg_run_info *run);
+
 typedef struct zg_config {
     const char *store;    /* backend URL: "mem://" (the default when NULL), redis://[:pw@]host
                              [:port][/db] or unix:///path/to/socket[?db=N] */
@@ -84,6 +94,10 @@ typedef struct zg_config {
     void *log_ud;
     zg_progress_fn progress;
     void *progress_ud;
+    zg_run_fn on_run;       /* NULL: none */
+    void *on_run_ud;
+    int publish_events;     /* publish each run's start and end on the store's "zerog:events"
+                               channel (Redis only; see zg_follow_events) */
 } zg_config;
 
 /* Fills cfg with the defaults (in-memory store, no limits, no callbacks). */
@@ -214,6 +228,19 @@ ZG_API int zg_queue_counts_get(zg_host *h, const char *queue, zg_queue_counts *o
 /* The stats of message id of a queue (a job's queueName and queueJobId); ZG_ENOTFOUND when
  * there is no such message (a finished job's is deleted). */
 ZG_API int zg_message_stats_get(zg_host *h, const char *queue, int64_t id, zg_message_stats *out);
+/* Releases a reservation that another process held (a worker that died mid-run), so the message
+ * is ready again after delay_ms: its next run records the kill. ZG_ESTALE when the reservation is
+ * no longer that one. */
+ZG_API int zg_release(zg_host *h, const char *queue, int64_t id, int64_t reservation,
+                      int64_t delay_ms);
+/* Calls fn with each event published on "zerog:events" (JSON: {"event": "start"|"end", "uuid",
+ * "jobType", "queue", "host", and at the end "outcome", "result", "seconds"}) until zg_stop.
+ * Redis only (ZG_EINVAL on mem://). Uses a connection of its own. */
+ZG_API int zg_follow_events(zg_host *h, void (*fn)(void *ud, const char *json), void *ud);
+/* The scripts: {"loaded": [{"jobType", "path"}], "failed": [{"path", "error"}]} (a script whose
+ * last load failed, the previous version of it still in use if there was one). Free with zg_free. */
+ZG_API int zg_scripts(zg_host *h, char **json);
+
 /* Makes the delayed messages of a queue ready now (beanstalkd's kick); *count may be NULL. */
 ZG_API int zg_kick(zg_host *h, const char *queue, int64_t *count);
 

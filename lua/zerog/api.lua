@@ -105,7 +105,12 @@ function M.kill(uuid)
   return 410
 end
 
-function M.reload() return registry.reload() end
+function M.reload(current) return registry.reload(current) end
+
+function M.scripts_json()
+  local s = registry.scripts()
+  return codec.encode { loaded = codec.array(s.loaded), failed = codec.array(s.failed) }
+end
 
 --- Makes `require(name)` return a table of wrappers around the C functions of `indexes`
 -- (function name -> index for core.ccall); arguments and results cross as JSON.

@@ -120,6 +120,9 @@ function M.process(msg)
     if action then return action, delay, code end
   end
   job:update_attrs { running = true }
+  local started = core.clock()
+  core.publish(codec.encode { event = "start", uuid = job.uuid, jobType = job.jobType,
+                              queue = msg.queue, host = core.host_id() })
   local memory = job.MEMORY_LIMIT or M.DEFAULT_MEMORY_LIMIT
   core.run_limits(memory, job.TIMEOUT or 0)
   local ok, a, b = xpcall(job.run, traceback, job)
@@ -127,7 +130,11 @@ function M.process(msg)
   if not ok and exceeded == "memory" then
     a = string.format("the run exceeded the job type's MEMORY_LIMIT of %d bytes (%s)", memory, a)
   end
-  return settle(job, ok, a, b)
+  local action, delay, code = settle(job, ok, a, b)
+  core.publish(codec.encode { event = "end", uuid = job.uuid, jobType = job.jobType, queue = msg.queue,
+    host = core.host_id(), outcome = action == "release" and "requeued" or "finished",
+    result = code or -1, error = not ok, seconds = core.clock() - started })
+  return action, delay, code
 end
 
 return M

@@ -9,7 +9,9 @@ local Job = require "zerog.job"
 
 local resume = coroutine.resume -- the original (see zerog.api)
 
-local M = { types = {}, paths = {}, files = {} }
+-- types: JOB_TYPE -> class; paths: path -> JOB_TYPE; files: paths loaded from files;
+-- failures: path -> the error of its last load, while that failed
+local M = { types = {}, paths = {}, files = {}, failures = {} }
 
 local METHODS = {}
 for name, v in pairs(Job) do
@@ -98,7 +100,11 @@ end
 --- Loads and registers a job type (replacing an earlier version from the same file).
 function M.register(path, source)
   local class, err = M.load(path, source)
-  if not class then return nil, err end
+  if not class then
+    if source == nil then M.failures[path] = err end
+    return nil, err
+  end
+  M.failures[path] = nil
   local previous = M.paths[path]
   if previous and previous ~= class.JOB_TYPE then M.types[previous] = nil end
   M.types[class.JOB_TYPE] = class
@@ -107,17 +113,46 @@ function M.register(path, source)
   return class
 end
 
---- Loads every script that came from a file again; returns the messages of those that failed
--- (their previous versions stay registered).
-function M.reload()
-  local failures, paths = {}, {}
+local function exists(path)
+  local f = io.open(path, "r")
+  if f then f:close() end
+  return f ~= nil
+end
+
+--- Loads every script that came from a file again, and the new ones in `current` (the scripts
+-- now in the watched directories); forgets the types whose files are gone. Returns the messages
+-- of the scripts that failed (their previous versions stay registered).
+function M.reload(current)
+  local failures, paths, seen = {}, {}, {}
   for path in pairs(M.files) do paths[#paths + 1] = path end
+  for _, path in ipairs(current or {}) do
+    if not M.files[path] then paths[#paths + 1] = path end
+  end
   table.sort(paths)
   for _, path in ipairs(paths) do
-    local class, err = M.register(path)
-    if not class then failures[#failures + 1] = err end
+    if not seen[path] then
+      seen[path] = true
+      if exists(path) then
+        local class, err = M.register(path)
+        if not class then failures[#failures + 1] = err end
+      else -- removed: its type goes too
+        local t = M.paths[path]
+        if t and M.types[t] and M.types[t].__zerog.path == path then M.types[t] = nil end
+        M.paths[path], M.files[path], M.failures[path] = nil, nil, nil
+      end
+    end
   end
   return failures
+end
+
+--- {loaded = {{jobType, path}}, failed = {{path, error}}}, sorted by path.
+function M.scripts()
+  local loaded, failed = {}, {}
+  for t, class in pairs(M.types) do loaded[#loaded + 1] = { jobType = t, path = class.__zerog.path } end
+  for path, err in pairs(M.failures) do failed[#failed + 1] = { path = path, error = err } end
+  table.sort(loaded, function(a, b) return a.path < b.path end)
+  table.sort(failed, function(a, b) return a.path < b.path end)
+  return { loaded = loaded, failed = failed }
 end
 
 function M.get(job_type) return M.types[job_type] end
