@@ -181,7 +181,8 @@ int zg_submit(zg_host *h, const char *job_type, const char *params_json, const z
 {
     if (!usable(h)) return h->err.code;
     lua_State *L = h->L;
-    lua_pushstring(L, job_type);
+    if (job_type) lua_pushstring(L, job_type);
+    else lua_pushnil(L);
     lua_pushstring(L, params_json ? params_json : "");
     push_submit_opts(L, opts);
     int rc = zg_runtime_call(h, "submit", 5, 1);
@@ -481,13 +482,13 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
     return rc;
 }
 
-static const char *const view_names[] = {"progress", "info", "data", "dump", "status"};
+static const char *const view_names[] = {"progress", "info", "data", "dump", "status", "fields"};
 
 int zg_read(zg_host *h, zg_view view, const char *uuid, char **json)
 {
     *json = NULL;
     if (!usable(h)) return h->err.code;
-    if ((unsigned)view > ZG_VIEW_STATUS) return zg_fail(&h->err, ZG_EINVAL, "unknown view");
+    if ((unsigned)view > ZG_VIEW_FIELDS) return zg_fail(&h->err, ZG_EINVAL, "unknown view");
     lua_pushstring(h->L, view_names[view]);
     lua_pushstring(h->L, uuid);
     int rc = zg_runtime_call(h, "read", 2, 1);

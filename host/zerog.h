@@ -141,7 +141,8 @@ typedef struct zg_submit_opts {
 
 /* Validates params (a JSON object; NULL or "" for none) against the type's SCHEMA, stores a new
  * job and queues it. Writes its uuid. Invalid params: ZG_EINVAL and nothing is stored; an unknown
- * type: ZG_ENOTFOUND. opts may be NULL. */
+ * type: ZG_ENOTFOUND. job_type NULL: the params' "jobType" field names it (and is not a param).
+ * opts may be NULL. */
 ZG_API int zg_submit(zg_host *h, const char *job_type, const char *params_json,
                      const zg_submit_opts *opts, char uuid_out[ZG_UUID_LEN]);
 
@@ -202,7 +203,8 @@ typedef enum zg_view {
     ZG_VIEW_INFO,
     ZG_VIEW_DATA,
     ZG_VIEW_DUMP,
-    ZG_VIEW_STATUS
+    ZG_VIEW_STATUS,
+    ZG_VIEW_FIELDS /* the document without its events, warnings and errors */
 } zg_view;
 
 /* Reads a job as JSON: progress() {completeness, result}, info() (adds events, errors, warnings),

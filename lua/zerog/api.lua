@@ -49,6 +49,10 @@ function M.submit(job_type, params_json, delay, ttr, priority)
     params, why = codec.decode(params_json)
     if params == nil then return nil, "invalid", "params are not valid JSON: " .. why end
   end
+  if type(params) == "table" and params.jobType ~= nil and (job_type == nil or params.jobType == job_type) then
+    job_type, params.jobType = params.jobType, nil
+  end
+  if job_type == nil then return nil, "invalid", "no job type: name it, or give the params a jobType" end
   local job, why, kind = registry.make_job(job_type, params)
   if not job then return nil, kind, why end
   job:save()
@@ -139,6 +143,11 @@ local VIEWS = {
   info = function(job) return job:info() end,
   data = function(job) return job:get_data() end,
   dump = function(job) return job:dump() end,
+  fields = function(job)
+    local d = job:dump()
+    d.events, d.warnings, d.errors = nil, nil, nil
+    return d
+  end,
   -- for followers (`zerog watch`): progress, the latest event and whether it runs
   status = function(job)
     local last = job.events[#job.events]
