@@ -79,7 +79,7 @@ install: $(BUILD)/zerog $(BUILD)/libzerog.a $(SHLIB)
 	install -m 644 lua/meta/zerog.lua $(DESTDIR)$(PREFIX)/share/zerog/lua/zerog.lua
 
 $(BUILD)/zerog: $(CLI_OBJ) $(BUILD)/libzerog.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libzerog.a $(LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libzerog.a $(LIBS) -lmicrohttpd
 
 # The Lua module the busted specs drive the host through (a client of the public API only).
 # Debian's liblua5.4-cjson.a is not PIC, so shared objects link the shared cjson library.

@@ -39,5 +39,7 @@ int cmd_read(const cli_options *o, zg_view view, int argc, char **argv);
 int cmd_kill(const cli_options *o, int argc, char **argv);
 int cmd_stats(const cli_options *o, int argc, char **argv);
 int cmd_worker(const cli_options *o, int argc, char **argv);
+int cmd_serve(const cli_options *o, int argc, char **argv);
+int cmd_events(const cli_options *o, int argc, char **argv);
 
 #endif

@@ -19,6 +19,9 @@ static const char usage_text[] =
     "  kill UUID                             stop a job: error and result 410\n"
     "  worker [--queue NAME]... [--concurrency N] [--until-idle] [--max-jobs N]\n"
     "  stats [--queue NAME]...               ready, delayed and reserved counts per queue\n"
+    "  serve [--listen HOST:PORT] [--workers N] [--auth-token T] [--grace S]\n"
+    "        [--log-format text|json] [--max-body BYTES]   the daemon: HTTP API and workers\n"
+    "  events                                follow job starts and ends as JSON lines\n"
     "  version\n"
     "The store is --store, else $ZEROG_STORE, else redis://127.0.0.1:6379/0 (mem:// is the\n"
     "in-process store); job scripts come from --jobs, else $ZEROG_JOBS, else ./jobs.\n";
@@ -146,6 +149,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "kill") == 0) return cmd_kill(&o, n, args);
     if (strcmp(cmd, "stats") == 0) return cmd_stats(&o, n, args);
     if (strcmp(cmd, "worker") == 0) return cmd_worker(&o, n, args);
+    if (strcmp(cmd, "serve") == 0) return cmd_serve(&o, n, args);
+    if (strcmp(cmd, "events") == 0) return cmd_events(&o, n, args);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("zerog %s\n", ZG_VERSION);
         return EXIT_OK;

@@ -5,16 +5,16 @@ TAP_FAILED=0
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-# ok NAME COMMAND...: one test; passes when COMMAND exits 0.
+# ok NAME COMMAND...: one test; passes when COMMAND exits 0. It runs in this shell (not a
+# subshell), so a test may start a background process that a later one waits for.
 ok() {
   local name=$1; shift
   TAP_N=$((TAP_N + 1))
-  local out
-  if out=$("$@" 2>&1); then
+  if "$@" >"$WORK/ok.out" 2>&1; then
     echo "ok $TAP_N - $name"
   else
     echo "not ok $TAP_N - $name"
-    printf '%s\n' "$out" | sed 's/^/# /'
+    sed 's/^/# /' "$WORK/ok.out"
     TAP_FAILED=$((TAP_FAILED + 1))
   fi
 }

@@ -1,0 +1,285 @@
+#!/usr/bin/env bash
+# zerog serve: every HTTP route and status, CORS, auth, limits, supervised workers (kill -9),
+# drain, hot reload under load, SIGTERM with a running job, events, JSON logs.
+cd "$(dirname "$0")/../.." || exit 1
+. spec/cli/tap.sh
+. spec/cli/redis.sh
+JOBS=$WORK/jobs
+mkdir -p "$JOBS"
+export ZEROG_JOBS=$JOBS
+cat >"$JOBS/echo.lua" <<'LUA'
+return { JOB_TYPE = "echo", SCHEMA = { n = { type = "integer", required = true } },
+  run = function(self) self:job_log_info("echo " .. self.n); return 200 end,
+  get_data = function(self) return { n = self.n } end }
+LUA
+cat >"$JOBS/slow.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "slow", QUEUE_NAME = "slow_q", SCHEMA = { seconds = { type = "number", default = 3 } },
+  run = function(self)
+    self:record_event("started")
+    for i = 1, 30 do zerog.sleep(self.seconds / 30); self:set_completeness(i / 30) end
+    return 200
+  end }
+LUA
+write_version() {
+  cat >"$JOBS/ver.lua.tmp" <<LUA
+return { JOB_TYPE = "ver", QUEUE_NAME = "ver_q", run = function() return $1 end }
+LUA
+  mv "$JOBS/ver.lua.tmp" "$JOBS/ver.lua"
+}
+write_version 201
+
+PORT=$((20000 + RANDOM % 20000))
+URL=http://127.0.0.1:$PORT
+SERVE_PID=
+start_serve() {
+  "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 2 "$@" >"$WORK/serve.log" 2>&1 &
+  SERVE_PID=$!
+  up() { curl -s -o /dev/null "$URL/health"; }
+  wait_for 10 up
+}
+stop_serve() {
+  [ -n "$SERVE_PID" ] || return 0
+  kill -TERM "$SERVE_PID" 2>/dev/null; wait "$SERVE_PID"; local rc=$?
+  SERVE_PID=
+  return $rc
+}
+trap 'stop_serve; rm -rf "$WORK"' EXIT
+# http METHOD PATH [BODY] [curl options...]: status in $WORK/status, body in $WORK/body
+http() {
+  local method=$1 path=$2 body=${3:-}; shift 3 2>/dev/null || shift $#
+  curl -s -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' -X "$method" ${body:+--data "$body"} "$@" "$URL$path" >"$WORK/status"
+}
+status_is() { [ "$(cat "$WORK/status")" = "$1" ] || { echo "status $(cat "$WORK/status"), expected $1: $(cat "$WORK/body")"; return 1; }; }
+body_get() { json_get "$1" "$WORK/body"; }
+job_result() { hget "$1" resultCode; }
+
+flush
+start_serve || { echo "not ok 1 - serve starts"; cat "$WORK/serve.log"; exit 1; }
+
+post_job() {
+  http POST /job/echo '{"n": 7}' && status_is 201 || return 1
+  local uuid; uuid=$(body_get d.uuid)
+  finished() { [ "$(job_result "$uuid")" = 200 ]; }
+  wait_for 10 finished
+}
+ok "POST /job/{jobType} answers 201 {uuid}, and a worker runs it" post_job
+
+post_body_type() { http POST /job '{"jobType": "echo", "n": 8}' && status_is 201 && [ -n "$(body_get d.uuid)" ]; }
+ok "POST /job takes the type from the body's jobType" post_body_type
+
+bad_posts() {
+  local before; before=$(rcli DBSIZE)
+  http POST /job/nope '{}' && status_is 400 && body_get d.error | grep -q "unknown job type nope" &&
+  http POST /job/echo '{"n": ' && status_is 400 && body_get d.error | grep -q "not valid JSON" &&
+  http POST /job/echo '{"n": "x"}' && status_is 400 && body_get d.error | grep -q "field n must be an integer" &&
+  [ "$(rcli DBSIZE)" = "$before" ]
+}
+ok "POST /job with an unknown type, bad JSON or bad params is 400 naming it; nothing stored" bad_posts
+
+reads() {
+  http POST /job/echo '{"n": 5}' && local uuid; uuid=$(body_get d.uuid)
+  finished() { [ "$(job_result "$uuid")" = 200 ]; }
+  wait_for 10 finished || return 1
+  http GET "/progress/$uuid" && status_is 200 && [ "$(cat "$WORK/body")" = '{"completeness":1,"result":200}' ] &&
+  http GET "/info/$uuid" && status_is 200 && [ "$(body_get 'd.events[1].msg')" = "echo 5" ] &&
+  http GET "/data/$uuid" && status_is 200 && [ "$(cat "$WORK/body")" = '{"n":5}' ] &&
+  http GET "/dump/$uuid" && status_is 200 && [ "$(body_get d.uuid)" = "$uuid" ] && [ "$(body_get d.events)" = nil ] &&
+  http GET "/dump/$uuid?showLogs=true" && status_is 200 && [ "$(body_get '#d.events')" = 1 ] &&
+  grep -qi '^Content-Type: application/json' "$WORK/headers"
+}
+ok "GET /progress /info /data /dump answer 200 JSON; dump adds the lists with ?showLogs=true" reads
+
+unknown_uuid() {
+  for route in progress info data dump; do
+    http GET "/$route/00000000-0000-4000-8000-000000000000" && status_is 404 || return 1
+  done
+  http POST /kill/00000000-0000-4000-8000-000000000000 && status_is 404
+}
+ok "an unknown uuid is 404 on every route" unknown_uuid
+
+kill_route() {
+  http POST /job/slow '{"seconds": 20}' && local uuid; uuid=$(body_get d.uuid)
+  started() { [ "$(hget "$uuid" running)" = true ]; }
+  wait_for 10 started || return 1
+  http POST "/kill/$uuid" && status_is 200 && [ "$(body_get d.result)" = 410 ] &&
+  [ "$(job_result "$uuid")" = 410 ] && http POST "/kill/$uuid" && status_is 409
+}
+ok "POST /kill/{uuid} kills a running job (410); killing it again is 409" kill_route
+
+workers_route() {
+  http GET /workers && status_is 200 && [ "$(body_get '#d')" = 2 ] && [ "$(body_get 'd[1].pid > 0')" = true ] &&
+  [ -n "$(body_get 'd[2].state')" ]
+}
+ok "GET /workers lists each worker with its pid, state and job" workers_route
+
+drain() {
+  http POST /drain && status_is 200 && [ "$(body_get d.draining)" = true ] || return 1
+  sleep 0.5
+  http POST /job/echo '{"n": 1}' && local uuid; uuid=$(body_get d.uuid)
+  sleep 1.5
+  [ "$(job_result "$uuid")" = -1 ] || { echo "ran while drained"; return 1; }
+  http POST /undrain && status_is 200 && [ "$(body_get d.draining)" = false ] || return 1
+  finished() { [ "$(job_result "$uuid")" = 200 ]; }
+  wait_for 10 finished
+}
+ok "POST /drain stops taking jobs and POST /undrain resumes" drain
+
+health() {
+  http GET /health && status_is 200 && [ "$(body_get d.status)" = ok ] && [ "$(body_get d.store)" = ok ] &&
+  body_get 'd.scripts.loaded[1].jobType' | grep -q echo
+}
+ok "GET /health reports the store and the scripts" health
+
+metrics() {
+  http GET /metrics && status_is 200 && grep -qi '^Content-Type: text/plain' "$WORK/headers" &&
+  grep -q 'zerog_jobs_started_total{type="echo"} [1-9]' "$WORK/body" &&
+  grep -q 'zerog_jobs_finished_total{type="echo",result="200"} [1-9]' "$WORK/body" &&
+  grep -q 'zerog_job_run_seconds_bucket{type="echo",le="+Inf"} [1-9]' "$WORK/body" &&
+  grep -q 'zerog_job_run_seconds_count{type="echo"}' "$WORK/body" &&
+  grep -q 'zerog_queue_messages{queue="zerog_jobs",state="ready"} 0' "$WORK/body" &&
+  grep -q 'zerog_job_errors_total{type="echo"} 0' "$WORK/body" && grep -q '^zerog_workers 2' "$WORK/body"
+}
+ok "GET /metrics is Prometheus text: runs by type and result, errors, retries, run time, queues" metrics
+
+cors() {
+  http OPTIONS /job/echo && status_is 204 &&
+  http GET /health && grep -qi '^Access-Control-Allow-Origin: \*' "$WORK/headers" &&
+  grep -qi '^Access-Control-Allow-Methods:' "$WORK/headers"
+}
+ok "CORS headers on every response; OPTIONS answers 204" cors
+
+methods() {
+  http GET /job/echo && status_is 405 && grep -qi '^Allow: POST' "$WORK/headers" &&
+  http POST /progress/x && status_is 405 && http GET /nowhere && status_is 404
+}
+ok "a wrong method is 405 with Allow; an unknown route 404" methods
+
+kill9() {
+  http POST /job/slow '{"seconds": 3}' && local uuid; uuid=$(body_get d.uuid)
+  started() { [ "$(hget "$uuid" running)" = true ]; }
+  wait_for 10 started || return 1
+  http GET /workers
+  local victim; victim=$(lua5.4 -e "local d = require('cjson').decode(io.read('a'))
+    for _, w in ipairs(d) do if w.job ~= require('cjson').null and w.job.uuid == '$uuid' then print(math.tointeger(w.pid)) end end" <"$WORK/body")
+  [ -n "$victim" ] || { echo "no worker holds $uuid"; return 1; }
+  kill -9 "$victim"
+  finished() { [ "$(job_result "$uuid")" = 200 ]; }
+  wait_for 15 finished || { echo "result $(job_result "$uuid")"; return 1; }
+  http GET /workers
+  grep -q "\"pid\": $victim" "$WORK/body" && { echo "dead worker still listed"; return 1; }
+  [ "$(body_get '#d')" = 2 ] &&
+  "$ZEROG" info "$uuid" 2>/dev/null | grep -q '"msg":"Killed - Restarting"' &&
+  [ "$(rcli LLEN "{zerog_job_$uuid}:errors")" = 1 ] && grep -q "worker $victim died" "$WORK/serve.log"
+}
+ok "kill -9 of a worker mid-job: replaced at once, the job finished once with the kill recorded" kill9
+
+reload_under_load() {
+  local uuids=() bad=0
+  for i in $(seq 10); do http POST /job/ver '{}'; uuids+=("$(body_get d.uuid)"); done
+  write_version 202
+  sleep 1
+  local after=()
+  for i in $(seq 10); do http POST /job/ver '{}'; after+=("$(body_get d.uuid)"); done
+  done_all() { for u in "${uuids[@]}" "${after[@]}"; do [ "$(job_result "$u")" != -1 ] || return 1; done; }
+  wait_for 15 done_all || { echo "not all ran"; return 1; }
+  for u in "${uuids[@]}" "${after[@]}"; do case "$(job_result "$u")" in 201|202) ;; *) bad=$((bad + 1)) ;; esac; done
+  for u in "${after[@]}"; do [ "$(job_result "$u")" = 202 ] || { echo "old definition after reload"; return 1; }; done
+  [ "$bad" = 0 ]
+}
+ok "hot reload under load: jobs keep succeeding and the new definition is used within 1 s" reload_under_load
+
+broken_reload() {
+  echo 'return { JOB_TYPE = "ver", run = function( end }' >"$JOBS/ver.lua.tmp" && mv "$JOBS/ver.lua.tmp" "$JOBS/ver.lua"
+  sleep 1
+  http GET /health && [ "$(body_get d.status)" = degraded ] && body_get 'd.scripts.failed[1].error' | grep -q "ver.lua:1:" || return 1
+  http POST /job/ver '{}' && local uuid; uuid=$(body_get d.uuid)
+  finished() { [ "$(job_result "$uuid")" = 202 ]; }
+  wait_for 10 finished
+}
+ok "a broken script is shown in /health and the previous version stays in use" broken_reload
+
+added_removed() {
+  cat >"$JOBS/fresh.lua" <<'LUA'
+return { JOB_TYPE = "fresh", run = function() return 203 end }
+LUA
+  sleep 1
+  http POST /job/fresh '{}' && status_is 201 || return 1
+  local uuid; uuid=$(body_get d.uuid)
+  finished() { [ "$(job_result "$uuid")" = 203 ]; }
+  wait_for 10 finished || return 1
+  rm "$JOBS/fresh.lua"
+  sleep 1
+  http POST /job/fresh '{}' && status_is 400
+}
+ok "an added script takes effect and a removed one goes, without a restart" added_removed
+
+write_version 202
+events() {
+  "$ZEROG" events >"$WORK/events" 2>/dev/null &
+  local follower=$!
+  sleep 0.5
+  http POST /job/echo '{"n": 3}' && local uuid; uuid=$(body_get d.uuid)
+  finished() { grep -q "\"event\":\"end\".*\"uuid\":\"$uuid\"" "$WORK/events"; }
+  wait_for 10 finished; local rc=$?
+  kill -INT $follower; wait $follower
+  [ $rc = 0 ] && grep -q "\"event\":\"start\".*\"uuid\":\"$uuid\"" "$WORK/events" &&
+  grep "\"event\":\"end\".*\"uuid\":\"$uuid\"" "$WORK/events" | grep -q '"result":200'
+}
+ok "job starts and ends are published, and zerog events follows them" events
+
+sigterm_running() {
+  http POST /job/slow '{"seconds": 2}' && local uuid; uuid=$(body_get d.uuid)
+  started() { [ "$(hget "$uuid" running)" = true ]; }
+  wait_for 10 started || return 1
+  stop_serve || { echo "exit status $?"; return 1; }
+  [ "$(job_result "$uuid")" = 200 ] && grep -q "stopped" "$WORK/serve.log"
+}
+ok "SIGTERM lets a running job finish and exits 0" sigterm_running
+
+grace_over() {
+  start_serve --grace 1 || return 1
+  http POST /job/slow '{"seconds": 20}' && local uuid; uuid=$(body_get d.uuid)
+  started() { [ "$(hget "$uuid" running)" = true ]; }
+  wait_for 10 started || return 1
+  stop_serve || return 1
+  [ "$(job_result "$uuid")" = -1 ] && "$ZEROG" stats --queue slow_q | grep -q '"ready": 1' &&
+  grep -q "grace over: job $uuid released" "$WORK/serve.log"
+}
+ok "past --grace, a running job is released for another host, and it exits 0" grace_over
+
+auth() {
+  start_serve --auth-token s3cret || return 1
+  http GET /workers && status_is 401 &&
+  http GET /workers '' -H 'Authorization: Bearer wrong' && status_is 401 &&
+  http GET /workers '' -H 'Authorization: Bearer s3cret' && status_is 200 &&
+  http POST /job/echo '{"n": 1}' && status_is 401 &&
+  http GET /health && status_is 200
+}
+ok "with --auth-token every route but /health wants the bearer token (401)" auth
+stop_serve
+
+body_limit() {
+  start_serve --max-body 100 || return 1
+  local big; big="{\"n\": 1, \"pad\": \"$(head -c 200 /dev/zero | tr '\0' x)\"}"
+  http POST /job/echo "$big" && status_is 413 && http POST /job/echo '{"n": 1}' && status_is 201
+}
+ok "a body over the limit is 413" body_limit
+stop_serve
+
+json_logs() {
+  start_serve --log-format json || return 1
+  http POST /job/echo '{"n": 4}'
+  local uuid; uuid=$(body_get d.uuid)
+  finished() { [ "$(job_result "$uuid")" = 200 ]; }
+  wait_for 10 finished || return 1
+  stop_serve
+  grep -a "echo_$uuid" "$WORK/serve.log" | head -1 | lua5.4 -e 'local d = require("cjson").decode(io.read("l"))
+    assert(d.time and d.level == "info" and d.worker:match("^w%d") and d.logId:match("^echo_") and d.msg == "echo 4")'
+}
+ok "--log-format json writes one JSON object per log line: time, level, worker, logId, message" json_logs
+
+mem_refused() { expect_status 2 "$ZEROG" --store mem:// serve --listen "127.0.0.1:$PORT" && grep -q "shared store" "$WORK/err"; }
+ok "serve refuses the in-process store (its workers are processes)" mem_refused
+
+tap_done
