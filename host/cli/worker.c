@@ -4,13 +4,16 @@
  * runs N hosts, each in a thread of its own with its own Lua VM and store connections (the
  * library has no global state, so they share nothing). SIGINT or SIGTERM stops taking new jobs;
  * running ones finish first. --until-idle exits once no message is ready and this worker holds
- * none (delayed messages do not keep it alive); --max-jobs N stops after N runs. */
+ * none (delayed messages do not keep it alive); --max-jobs N stops after N runs. Job scripts
+ * are reloaded when the jobs directory changes (inotify) or on SIGHUP, as zerog serve does. */
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -22,6 +25,8 @@ typedef struct worker_shared {
     int until_idle;
     long max_jobs; /* 0: no limit */
     atomic_long taken;
+    atomic_int reload_generation;
+    atomic_int finished; /* threads that have returned */
 } worker_shared;
 
 typedef struct worker_thread {
@@ -31,12 +36,44 @@ typedef struct worker_thread {
     worker_shared *shared;
 } worker_thread;
 
-static volatile sig_atomic_t stopping;
+static volatile sig_atomic_t stopping, hangup;
 
 static void on_signal(int sig)
 {
     (void)sig;
     stopping = 1;
+}
+
+static void on_hangup(int sig)
+{
+    (void)sig;
+    hangup = 1;
+}
+
+/* Until every thread has returned: reloads the scripts when the jobs directory changes or on
+ * SIGHUP (the threads follow the generation). */
+static void watch_scripts(worker_shared *s, const char *dir, int threads)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_hangup;
+    sigaction(SIGHUP, &sa, NULL);
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd >= 0) inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE);
+    char buf[4096];
+    while (atomic_load(&s->finished) < threads) {
+        struct pollfd p = {fd, POLLIN, 0};
+        int changed = 0;
+        if (fd >= 0) changed = poll(&p, 1, 100) > 0;
+        else usleep(100 * 1000);
+        if (!changed && !hangup) continue;
+        usleep(50 * 1000); /* an editor's burst of writes is one change */
+        while (fd >= 0 && read(fd, buf, sizeof buf) > 0) {
+        }
+        hangup = 0;
+        atomic_fetch_add(&s->reload_generation, 1);
+        cli_log_line("worker", ZG_LOG_INFO, "", "job scripts reloaded");
+    }
+    if (fd >= 0) close(fd);
 }
 
 /* Claims one run under --max-jobs; 0 when the limit is reached. */
@@ -72,7 +109,12 @@ static void *worker_main(void *arg)
     worker_thread *w = arg;
     worker_shared *s = w->shared;
     zg_host *h = w->host;
+    int generation = atomic_load(&s->reload_generation);
     while (!stopping) {
+        if (generation != atomic_load(&s->reload_generation)) {
+            generation = atomic_load(&s->reload_generation);
+            zg_reload(h, NULL);
+        }
         if (!claim(s)) break;
         zg_step_result r;
         int rc = zg_step(h, s->nqueues ? s->queues : NULL, s->nqueues, s->until_idle ? 0 : 500, &r);
@@ -90,6 +132,7 @@ static void *worker_main(void *arg)
             sleep(1);
         }
     }
+    atomic_fetch_add(&s->finished, 1);
     return NULL;
 }
 
@@ -136,6 +179,7 @@ int cmd_worker(const cli_options *o, int argc, char **argv)
     for (; opened == n && started < n; started++)
         if (pthread_create(&threads[started].thread, NULL, worker_main, &threads[started]) != 0)
             break;
+    watch_scripts(&s, o->jobs, started);
     for (int i = 0; i < started; i++)
         pthread_join(threads[i].thread, NULL);
     for (int i = 0; i < opened; i++)

@@ -197,6 +197,25 @@ watch_failed() {
 ok "watch exits 1 for a job that ended without a 2xx result" watch_failed
 ok "watch of an unknown uuid exits 3" expect_status 3 timeout 10 "$ZEROG" watch nope
 
+worker_reloads() {
+  flush
+  printf 'return { JOB_TYPE = "wv", QUEUE_NAME = "wv_q", run = function() return 201 end }\n' >"$JOBS/wv.lua"
+  "$ZEROG" worker --queue wv_q >"$WORK/wv.log" 2>&1 &
+  local pid=$!
+  local a; a=$("$ZEROG" submit wv '{}' 2>/dev/null)
+  done_a() { [ "$(hget "$a" resultCode)" = 201 ]; }
+  wait_for 10 done_a || { kill $pid; return 1; }
+  printf 'return { JOB_TYPE = "wv", QUEUE_NAME = "wv_q", run = function() return 202 end }\n' >"$JOBS/wv.lua.tmp"
+  mv "$JOBS/wv.lua.tmp" "$JOBS/wv.lua"
+  sleep 1
+  local b; b=$("$ZEROG" submit wv '{}' 2>/dev/null)
+  done_b() { [ "$(hget "$b" resultCode)" != -1 ]; }
+  wait_for 10 done_b; kill -TERM $pid; wait $pid
+  rm -f "$JOBS/wv.lua"
+  [ "$(hget "$b" resultCode)" = 202 ] && grep -q "job scripts reloaded" "$WORK/wv.log"
+}
+ok "zerog worker reloads a changed script within 1 s, without a restart" worker_reloads
+
 redis_down() {
   local start end
   start=$(date +%s)

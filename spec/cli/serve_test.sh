@@ -215,6 +215,14 @@ LUA
 ok "an added script takes effect and a removed one goes, without a restart" added_removed
 
 write_version 202
+sighup() {
+  local before; before=$(grep -c "job scripts reloaded" "$WORK/serve.log")
+  kill -HUP "$SERVE_PID"
+  reloaded() { [ "$(grep -c "job scripts reloaded" "$WORK/serve.log")" -gt "$before" ]; }
+  wait_for 5 reloaded
+}
+ok "SIGHUP forces a full reload" sighup
+
 events() {
   "$ZEROG" events >"$WORK/events" 2>/dev/null &
   local follower=$!
@@ -278,6 +286,15 @@ json_logs() {
     assert(d.time and d.level == "info" and d.worker:match("^w%d") and d.logId:match("^echo_") and d.msg == "echo 4")'
 }
 ok "--log-format json writes one JSON object per log line: time, level, worker, logId, message" json_logs
+
+retire() {
+  start_serve || return 1
+  http POST /retire && status_is 200 || return 1
+  wait "$SERVE_PID"; local rc=$?
+  SERVE_PID=
+  [ $rc = 0 ] && grep -q "stopped" "$WORK/serve.log"
+}
+ok "POST /retire stops the daemon as SIGTERM does" retire
 
 mem_refused() { expect_status 2 "$ZEROG" --store mem:// serve --listen "127.0.0.1:$PORT" && grep -q "shared store" "$WORK/err"; }
 ok "serve refuses the in-process store (its workers are processes)" mem_refused
