@@ -24,14 +24,7 @@ static int64_t interval_ms(const zg_run_lease *lease)
 
 static void timed_wait(zg_heartbeat *hb, int64_t ms)
 {
-    struct timespec at;
-    clock_gettime(CLOCK_MONOTONIC, &at);
-    at.tv_sec += (time_t)(ms / 1000);
-    at.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (at.tv_nsec >= 1000000000) {
-        at.tv_sec++;
-        at.tv_nsec -= 1000000000;
-    }
+    struct timespec at = zg_clock_deadline(ms);
     pthread_cond_timedwait(&hb->wake, &hb->lock, &at);
 }
 

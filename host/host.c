@@ -482,6 +482,17 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
     return rc;
 }
 
+/* Calls zerog.api[fn] with the nargs values on the stack and hands its string result to the
+ * caller as a malloc'd copy. */
+static int string_result(zg_host *h, const char *fn, int nargs, char **json)
+{
+    int rc = zg_runtime_call(h, fn, nargs, 1);
+    if (rc != ZG_OK) return rc;
+    *json = strdup(lua_tostring(h->L, -1));
+    lua_pop(h->L, 1);
+    return *json ? ZG_OK : zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+}
+
 static const char *const view_names[] = {"progress", "info", "data", "dump", "status", "fields"};
 
 int zg_read(zg_host *h, zg_view view, const char *uuid, char **json)
@@ -491,22 +502,14 @@ int zg_read(zg_host *h, zg_view view, const char *uuid, char **json)
     if ((unsigned)view > ZG_VIEW_FIELDS) return zg_fail(&h->err, ZG_EINVAL, "unknown view");
     lua_pushstring(h->L, view_names[view]);
     lua_pushstring(h->L, uuid);
-    int rc = zg_runtime_call(h, "read", 2, 1);
-    if (rc != ZG_OK) return rc;
-    *json = strdup(lua_tostring(h->L, -1));
-    lua_pop(h->L, 1);
-    return *json ? ZG_OK : zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+    return string_result(h, "read", 2, json);
 }
 
 int zg_queues(zg_host *h, char **json)
 {
     *json = NULL;
     if (!usable(h)) return h->err.code;
-    int rc = zg_runtime_call(h, "queues_json", 0, 1);
-    if (rc != ZG_OK) return rc;
-    *json = strdup(lua_tostring(h->L, -1));
-    lua_pop(h->L, 1);
-    return *json ? ZG_OK : zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+    return string_result(h, "queues_json", 0, json);
 }
 
 int zg_queue_counts_get(zg_host *h, const char *queue, zg_queue_counts *out)
@@ -539,11 +542,7 @@ int zg_scripts(zg_host *h, char **json)
 {
     *json = NULL;
     if (!usable(h)) return h->err.code;
-    int rc = zg_runtime_call(h, "scripts_json", 0, 1);
-    if (rc != ZG_OK) return rc;
-    *json = strdup(lua_tostring(h->L, -1));
-    lua_pop(h->L, 1);
-    return *json ? ZG_OK : zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+    return string_result(h, "scripts_json", 0, json);
 }
 
 int zg_kick(zg_host *h, const char *queue, int64_t *count)

@@ -200,18 +200,9 @@ static message *best_ready(mem_queue *q, const char *const *queues, size_t n)
 /* Waits (the lock released) until the monotonic time `until_ms` or a change, whichever first. */
 static void wait_until(mem_queue *q, int64_t until_ms)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
     int64_t ms = until_ms - zg_clock_monotonic_ms();
     if (ms <= 0) return;
-    if (ms > 60000) ms = 60000;
-    struct timespec at = now;
-    at.tv_sec += (time_t)(ms / 1000);
-    at.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (at.tv_nsec >= 1000000000) {
-        at.tv_sec++;
-        at.tv_nsec -= 1000000000;
-    }
+    struct timespec at = zg_clock_deadline(ms > 60000 ? 60000 : ms);
     pthread_cond_timedwait(&q->changed, &q->lock, &at);
 }
 
