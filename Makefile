@@ -107,7 +107,7 @@ bench: $(BUILD)/zerog $(BUILD)/spec/bench_append
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	  --suppress=missingIncludeSystem -Ihost host
-	clang-tidy -quiet host/*.c host/cli/*.c -- $(CPPFLAGS) -std=c11 -D_POSIX_C_SOURCE=200809L
+	clang-tidy -quiet host/*.c host/cli/*.c -- $(CPPFLAGS) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 
 fmt:
 	clang-format -i host/*.c host/*.h host/cli/*.c spec/c/*.c spec/c/*.h spec/support/*.c

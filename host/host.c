@@ -275,7 +275,7 @@ int zg_reload(zg_host *h, int *failed)
             lua_pushstring(L, paths[i]);
             lua_rawseti(L, -2, ++k);
         }
-        if (n > 0) free_list(paths, n);
+        free_list(paths, n > 0 ? n : 0);
     }
     int rc = zg_runtime_call(h, "reload", 1, 1);
     if (rc != ZG_OK) return rc;
