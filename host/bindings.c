@@ -281,10 +281,14 @@ static int core_run_limits(lua_State *L)
     h->run_mem_cap = memory > 0 ? h->vm_bytes + (size_t)memory : 0;
     h->run_timeout_s = timeout;
     h->run_deadline_ms = timeout > 0 ? zg_clock_monotonic_ms() + (int64_t)(timeout * 1000) : 0;
-    if (h->run_deadline_ms) lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, 1000);
-    else if (!zg_heartbeat_lost(&h->heartbeat)) lua_sethook(L, NULL, 0, 0);
-    if (exceeded) lua_pushstring(L, exceeded);
-    else lua_pushnil(L);
+    if (h->run_deadline_ms)
+        lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, 1000);
+    else if (!zg_heartbeat_lost(&h->heartbeat))
+        lua_sethook(L, NULL, 0, 0);
+    if (exceeded)
+        lua_pushstring(L, exceeded);
+    else
+        lua_pushnil(L);
     return 1;
 }
 
@@ -298,7 +302,8 @@ static int core_stopping(lua_State *L)
         char secs[32];
         snprintf(secs, sizeof secs, "%g", h->run_timeout_s);
         lua_pushfstring(L, "the run exceeded the job type's TIMEOUT of %s s", secs);
-    } else lua_pushnil(L);
+    } else
+        lua_pushnil(L);
     return 1;
 }
 
@@ -395,9 +400,12 @@ static const luaL_Reg core_functions[] = {{"load", core_load},
                                           {"touch", core_touch},
                                           {"fence", core_fence},
                                           {"ended_elsewhere", core_ended_elsewhere},
-                                          {"ccall", core_ccall}, {"run_limits", core_run_limits},
-    {"stopping", core_stopping}, {"publish", core_publish}, {"clock", core_clock},
-    {"host_id", core_host_id},
+                                          {"ccall", core_ccall},
+                                          {"run_limits", core_run_limits},
+                                          {"stopping", core_stopping},
+                                          {"publish", core_publish},
+                                          {"clock", core_clock},
+                                          {"host_id", core_host_id},
                                           {"save_many", core_save_many},
                                           {"put_many", core_put_many},
                                           {"discard", core_discard},

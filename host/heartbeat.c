@@ -3,8 +3,8 @@
  *
  * Stopping a lost job: lua_sethook is the one Lua call meant to be made asynchronously (lua.c does
  * it from a signal handler); the host's run hook it installs raises an error in the job within
- * its next 1000 instructions. A job running inside a coroutine of its own is stopped when it returns to the
- * main thread of the VM (hooks are per Lua thread). */
+ * its next 1000 instructions. A job running inside a coroutine of its own is stopped when it
+ * returns to the main thread of the VM (hooks are per Lua thread). */
 #include "heartbeat.h"
 
 #include <lauxlib.h>

@@ -107,7 +107,8 @@ void zg_host_free(zg_host *h)
     free(h->store_url);
     free(h->jobs_dir);
     free(h->fns);
-    for (size_t i = 0; i < h->ndirs; i++) free(h->dirs[i]);
+    for (size_t i = 0; i < h->ndirs; i++)
+        free(h->dirs[i]);
     free(h->dirs);
     free(h);
 }
@@ -181,8 +182,10 @@ int zg_submit(zg_host *h, const char *job_type, const char *params_json, const z
 {
     if (!usable(h)) return h->err.code;
     lua_State *L = h->L;
-    if (job_type) lua_pushstring(L, job_type);
-    else lua_pushnil(L);
+    if (job_type)
+        lua_pushstring(L, job_type);
+    else
+        lua_pushnil(L);
     lua_pushstring(L, params_json ? params_json : "");
     push_submit_opts(L, opts);
     int rc = zg_runtime_call(h, "submit", 5, 1);
@@ -225,7 +228,8 @@ static long list_scripts(const char *dir, char ***paths)
 
 static void free_list(char **paths, long n)
 {
-    for (long i = 0; i < n; i++) free(paths[i]);
+    for (long i = 0; i < n; i++)
+        free(paths[i]);
     free(paths);
 }
 

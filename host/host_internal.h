@@ -21,10 +21,10 @@ struct zg_host {
     zg_config cfg;
     char *store_url;
     char *jobs_dir;
-    size_t vm_bytes;                /* what the Lua VM holds now (for memory_limit) */
-    size_t run_mem_cap;             /* vm_bytes a run may reach (MEMORY_LIMIT); 0: none */
+    size_t vm_bytes;    /* what the Lua VM holds now (for memory_limit) */
+    size_t run_mem_cap; /* vm_bytes a run may reach (MEMORY_LIMIT); 0: none */
     int run_mem_exceeded;
-    int64_t run_deadline_ms;        /* when the run exceeds its TIMEOUT; 0: none */
+    int64_t run_deadline_ms; /* when the run exceeds its TIMEOUT; 0: none */
     double run_timeout_s;
     int run_timed_out;
     volatile sig_atomic_t stopping; /* zg_stop */

@@ -297,10 +297,12 @@ int zg_redis_script_pipeline(zg_redis *r, zg_redis_script *s, int nkeys, size_t 
 
 void zg_redis_url_string(const zg_redis_url *u, char *out, size_t size)
 {
-    if (u->socket[0]) snprintf(out, size, "unix://%s?db=%d", u->socket, u->db);
+    if (u->socket[0])
+        snprintf(out, size, "unix://%s?db=%d", u->socket, u->db);
     else if (u->password[0])
         snprintf(out, size, "redis://:%s@%s:%d/%d", u->password, u->host, u->port, u->db);
-    else snprintf(out, size, "redis://%s:%d/%d", u->host, u->port, u->db);
+    else
+        snprintf(out, size, "redis://%s:%d/%d", u->host, u->port, u->db);
 }
 
 void zg_redis_token(char out[33])

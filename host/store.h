@@ -54,8 +54,8 @@ typedef struct zg_store_ops {
     int (*publish)(zg_store *s, const char *channel, const char *message, zg_error *err);
     /* Calls fn with each message of channel until *stop is set (checked twice a second), on a
      * connection of its own. ZG_EINVAL where there is no such thing (mem://). */
-    int (*follow)(zg_store *s, const char *channel, void (*fn)(void *ud, const char *msg),
-                  void *ud, volatile sig_atomic_t *stop, zg_error *err);
+    int (*follow)(zg_store *s, const char *channel, void (*fn)(void *ud, const char *msg), void *ud,
+                  volatile sig_atomic_t *stop, zg_error *err);
     /* Deletes the document after `seconds` (0: keeps it forever again). */
     int (*expire)(zg_store *s, const char *key, int64_t seconds, zg_error *err);
     void (*close)(zg_store *s);

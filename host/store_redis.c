@@ -290,7 +290,8 @@ static int redis_follow(zg_store *s, const char *channel, void (*fn)(void *, con
         zg_redis sub;
         if (zg_redis_open(&sub, url, err) != ZG_OK) {
             zg_redis_close(&sub);
-            for (int i = 0; i < 10 && !*stop; i++) zg_clock_sleep_ms(100);
+            for (int i = 0; i < 10 && !*stop; i++)
+                zg_clock_sleep_ms(100);
             continue;
         }
         const char *argv[] = {"SUBSCRIBE", channel};
@@ -321,9 +322,8 @@ static void redis_close(zg_store *s)
     free(r);
 }
 
-static const zg_store_ops redis_ops = {redis_load,    redis_save,   redis_save_many,
-                                       redis_append,  redis_publish, redis_follow,
-                                       redis_expire,  redis_close};
+static const zg_store_ops redis_ops = {redis_load,    redis_save,   redis_save_many, redis_append,
+                                       redis_publish, redis_follow, redis_expire,    redis_close};
 
 zg_store *zg_store_redis_new(const char *url, zg_error *err)
 {

@@ -94,10 +94,10 @@ typedef struct zg_config {
     void *log_ud;
     zg_progress_fn progress;
     void *progress_ud;
-    zg_run_fn on_run;       /* NULL: none */
+    zg_run_fn on_run; /* NULL: none */
     void *on_run_ud;
-    int publish_events;     /* publish each run's start and end on the store's "zerog:events"
-                               channel (Redis only; see zg_follow_events) */
+    int publish_events; /* publish each run's start and end on the store's "zerog:events"
+                           channel (Redis only; see zg_follow_events) */
 } zg_config;
 
 /* Fills cfg with the defaults (in-memory store, no limits, no callbacks). */
@@ -240,7 +240,8 @@ ZG_API int zg_release(zg_host *h, const char *queue, int64_t id, int64_t reserva
  * Redis only (ZG_EINVAL on mem://). Uses a connection of its own. */
 ZG_API int zg_follow_events(zg_host *h, void (*fn)(void *ud, const char *json), void *ud);
 /* The scripts: {"loaded": [{"jobType", "path"}], "failed": [{"path", "error"}]} (a script whose
- * last load failed, the previous version of it still in use if there was one). Free with zg_free. */
+ * last load failed, the previous version of it still in use if there was one). Free with zg_free.
+ */
 ZG_API int zg_scripts(zg_host *h, char **json);
 
 /* Makes the delayed messages of a queue ready now (beanstalkd's kick); *count may be NULL. */

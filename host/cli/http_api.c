@@ -15,12 +15,13 @@
 
 #include "daemon.h"
 #include "json_out.h"
-#include "strbuf.h"
 
 const double metric_bounds[METRIC_BUCKETS] = {0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600};
 
 typedef struct request {
-    zg_strbuf body;
+    char *body; /* the request body, written through `in` */
+    size_t len;
+    FILE *in;
     int too_large;
 } request;
 
@@ -69,7 +70,8 @@ static enum MHD_Result submit(daemon_ctx *d, struct MHD_Connection *c, const cha
     if (rc == ZG_OK) {
         snprintf(reply, sizeof reply, "{\"uuid\": \"%s\"}", uuid);
         r = send_json(c, 201, reply);
-    } else r = send_error(c, rc == ZG_ESTORE ? 500 : 400, zg_errstr(d->api));
+    } else
+        r = send_error(c, rc == ZG_ESTORE ? 500 : 400, zg_errstr(d->api));
     pthread_mutex_unlock(&d->api_lock);
     return r;
 }
@@ -80,8 +82,8 @@ static enum MHD_Result read_job(daemon_ctx *d, struct MHD_Connection *c, zg_view
     char *json = NULL;
     pthread_mutex_lock(&d->api_lock);
     int rc = zg_read(d->api, view, uuid, &json);
-    enum MHD_Result r = rc == ZG_OK ? send_json(c, 200, json)
-                                    : send_error(c, status_for(rc), zg_errstr(d->api));
+    enum MHD_Result r =
+        rc == ZG_OK ? send_json(c, 200, json) : send_error(c, status_for(rc), zg_errstr(d->api));
     pthread_mutex_unlock(&d->api_lock);
     zg_free(json);
     return r;
@@ -96,29 +98,38 @@ static enum MHD_Result kill_job(daemon_ctx *d, struct MHD_Connection *c, const c
     if (rc == ZG_OK) {
         snprintf(reply, sizeof reply, "{\"uuid\": \"%s\", \"result\": 410}", uuid);
         r = send_json(c, 200, reply);
-    } else r = send_error(c, rc == ZG_EINVAL ? 409 : status_for(rc), zg_errstr(d->api));
+    } else
+        r = send_error(c, rc == ZG_EINVAL ? 409 : status_for(rc), zg_errstr(d->api));
     pthread_mutex_unlock(&d->api_lock);
     return r;
 }
 
 static enum MHD_Result workers(daemon_ctx *d, struct MHD_Connection *c)
 {
-    zg_strbuf b;
-    zg_strbuf_init(&b);
-    zg_strbuf_puts(&b, "[");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *b = open_memstream(&text, &len);
+    if (!b) return send_error(c, 500, "out of memory");
+    fputs("[", b);
     for (int i = 0; i < d->shared->nworkers; i++) {
         worker_slot *s = &d->shared->slots[i];
-        const char *state = !s->pid ? "starting" : s->busy ? "running" : d->shared->draining ? "drained" : "idle";
-        zg_strbuf_printf(&b, "%s{\"worker\": \"w%d\", \"pid\": %d, \"state\": \"%s\", \"job\": ", i ? ", " : "",
-                         i + 1, (int)s->pid, state);
+        const char *state = !s->pid               ? "starting"
+                            : s->busy             ? "running"
+                            : d->shared->draining ? "drained"
+                                                  : "idle";
+        fprintf(b,
+                "%s{\"worker\": \"w%d\", \"pid\": %d, \"state\": \"%s\", \"job\": ", i ? ", " : "",
+                i + 1, (int)s->pid, state);
         if (s->busy)
-            zg_strbuf_printf(&b, "{\"uuid\": \"%s\", \"queue\": \"%s\", \"since_ms\": %lld}", s->uuid,
-                             s->queue, (long long)s->since_ms);
-        else zg_strbuf_puts(&b, "null");
-        zg_strbuf_puts(&b, "}");
+            fprintf(b, "{\"uuid\": \"%s\", \"queue\": \"%s\", \"since_ms\": %lld}", s->uuid,
+                    s->queue, (long long)s->since_ms);
+        else
+            fputs("null", b);
+        fputs("}", b);
     }
-    zg_strbuf_puts(&b, "]");
-    char *json = zg_strbuf_take(&b);
+    fputs("]", b);
+    fclose(b);
+    char *json = text;
     enum MHD_Result r = send_json(c, 200, json ? json : "[]");
     free(json);
     return r;
@@ -137,13 +148,19 @@ static enum MHD_Result health(daemon_ctx *d, struct MHD_Connection *c)
     int failed = scripts && !strstr(scripts, "\"failed\":[]");
     char quoted[600];
     json_quote(quoted, sizeof quoted, store_err);
-    zg_strbuf b;
-    zg_strbuf_init(&b);
-    zg_strbuf_printf(&b, "{\"status\": \"%s\", \"store\": %s, \"draining\": %s, \"scripts\": %s}",
-                     store_ok && !failed ? "ok" : "degraded", quoted,
-                     d->shared->draining ? "true" : "false", scripts ? scripts : "null");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *b = open_memstream(&text, &len);
+    if (!b) {
+        zg_free(scripts);
+        return send_error(c, 500, "out of memory");
+    }
+    fprintf(b, "{\"status\": \"%s\", \"store\": %s, \"draining\": %s, \"scripts\": %s}",
+            store_ok && !failed ? "ok" : "degraded", quoted, d->shared->draining ? "true" : "false",
+            scripts ? scripts : "null");
     zg_free(scripts);
-    char *json = zg_strbuf_take(&b);
+    fclose(b);
+    char *json = text;
     enum MHD_Result r = send_json(c, store_ok ? 200 : 503, json ? json : "{}");
     free(json);
     return r;
@@ -197,11 +214,12 @@ void metrics_record(daemon_ctx *d, const char *event)
     pthread_mutex_unlock(&d->metrics_lock);
 }
 
-static void render_queue_depths(daemon_ctx *d, zg_strbuf *b)
+static void render_queue_depths(daemon_ctx *d, FILE *b)
 {
     char *queues = NULL;
-    zg_strbuf_puts(b, "# HELP zerog_queue_messages Messages per queue and state.\n"
-                      "# TYPE zerog_queue_messages gauge\n");
+    fputs("# HELP zerog_queue_messages Messages per queue and state.\n"
+          "# TYPE zerog_queue_messages gauge\n",
+          b);
     pthread_mutex_lock(&d->api_lock);
     if (zg_queues(d->api, &queues) == ZG_OK) {
         for (char *q = strchr(queues, '"'); q; q = strchr(q + 1, '"')) {
@@ -210,12 +228,12 @@ static void render_queue_depths(daemon_ctx *d, zg_strbuf *b)
             *end = '\0';
             zg_queue_counts c;
             if (zg_queue_counts_get(d->api, q + 1, &c) == ZG_OK)
-                zg_strbuf_printf(b,
-                                 "zerog_queue_messages{queue=\"%s\",state=\"ready\"} %lld\n"
-                                 "zerog_queue_messages{queue=\"%s\",state=\"delayed\"} %lld\n"
-                                 "zerog_queue_messages{queue=\"%s\",state=\"reserved\"} %lld\n",
-                                 q + 1, (long long)c.ready, q + 1, (long long)c.delayed, q + 1,
-                                 (long long)c.reserved);
+                fprintf(b,
+                        "zerog_queue_messages{queue=\"%s\",state=\"ready\"} %lld\n"
+                        "zerog_queue_messages{queue=\"%s\",state=\"delayed\"} %lld\n"
+                        "zerog_queue_messages{queue=\"%s\",state=\"reserved\"} %lld\n",
+                        q + 1, (long long)c.ready, q + 1, (long long)c.delayed, q + 1,
+                        (long long)c.reserved);
             q = end;
         }
     }
@@ -225,39 +243,57 @@ static void render_queue_depths(daemon_ctx *d, zg_strbuf *b)
 
 static enum MHD_Result metrics(daemon_ctx *d, struct MHD_Connection *c)
 {
-    zg_strbuf b;
-    zg_strbuf_init(&b);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *b = open_memstream(&text, &len);
+    if (!b) return send_error(c, 500, "out of memory");
     pthread_mutex_lock(&d->metrics_lock);
-    zg_strbuf_puts(&b, "# HELP zerog_jobs_started_total Runs started.\n# TYPE zerog_jobs_started_total counter\n");
+    fputs(
+        "# HELP zerog_jobs_started_total Runs started.\n# TYPE zerog_jobs_started_total counter\n",
+        b);
     for (int i = 0; i < d->ntypes; i++)
-        zg_strbuf_printf(&b, "zerog_jobs_started_total{type=\"%s\"} %ld\n", d->metrics[i].type, d->metrics[i].started);
-    zg_strbuf_puts(&b, "# HELP zerog_jobs_finished_total Jobs finished, by result code.\n# TYPE zerog_jobs_finished_total counter\n");
+        fprintf(b, "zerog_jobs_started_total{type=\"%s\"} %ld\n", d->metrics[i].type,
+                d->metrics[i].started);
+    fputs("# HELP zerog_jobs_finished_total Jobs finished, by result code.\n# TYPE "
+          "zerog_jobs_finished_total counter\n",
+          b);
     for (int i = 0; i < d->ntypes; i++)
         for (int r = 0; r < METRIC_RESULTS && d->metrics[i].results[r]; r++)
-            zg_strbuf_printf(&b, "zerog_jobs_finished_total{type=\"%s\",result=\"%d\"} %ld\n", d->metrics[i].type,
-                             d->metrics[i].results[r], d->metrics[i].finished[r]);
-    zg_strbuf_puts(&b, "# HELP zerog_job_errors_total Runs that raised an error.\n# TYPE zerog_job_errors_total counter\n");
+            fprintf(b, "zerog_jobs_finished_total{type=\"%s\",result=\"%d\"} %ld\n",
+                    d->metrics[i].type, d->metrics[i].results[r], d->metrics[i].finished[r]);
+    fputs("# HELP zerog_job_errors_total Runs that raised an error.\n# TYPE zerog_job_errors_total "
+          "counter\n",
+          b);
     for (int i = 0; i < d->ntypes; i++)
-        zg_strbuf_printf(&b, "zerog_job_errors_total{type=\"%s\"} %ld\n", d->metrics[i].type, d->metrics[i].errors);
-    zg_strbuf_puts(&b, "# HELP zerog_job_retries_total Runs that ended requeued.\n# TYPE zerog_job_retries_total counter\n");
+        fprintf(b, "zerog_job_errors_total{type=\"%s\"} %ld\n", d->metrics[i].type,
+                d->metrics[i].errors);
+    fputs("# HELP zerog_job_retries_total Runs that ended requeued.\n# TYPE "
+          "zerog_job_retries_total counter\n",
+          b);
     for (int i = 0; i < d->ntypes; i++)
-        zg_strbuf_printf(&b, "zerog_job_retries_total{type=\"%s\"} %ld\n", d->metrics[i].type, d->metrics[i].retries);
-    zg_strbuf_puts(&b, "# HELP zerog_job_run_seconds Run time.\n# TYPE zerog_job_run_seconds histogram\n");
+        fprintf(b, "zerog_job_retries_total{type=\"%s\"} %ld\n", d->metrics[i].type,
+                d->metrics[i].retries);
+    fputs("# HELP zerog_job_run_seconds Run time.\n# TYPE zerog_job_run_seconds histogram\n", b);
     for (int i = 0; i < d->ntypes; i++) {
         type_metrics *m = &d->metrics[i];
         for (int k = 0; k < METRIC_BUCKETS; k++)
-            zg_strbuf_printf(&b, "zerog_job_run_seconds_bucket{type=\"%s\",le=\"%g\"} %ld\n", m->type,
-                             metric_bounds[k], m->buckets[k]);
-        zg_strbuf_printf(&b, "zerog_job_run_seconds_bucket{type=\"%s\",le=\"+Inf\"} %ld\n", m->type, m->seconds_count);
-        zg_strbuf_printf(&b, "zerog_job_run_seconds_sum{type=\"%s\"} %g\n", m->type, m->seconds_sum);
-        zg_strbuf_printf(&b, "zerog_job_run_seconds_count{type=\"%s\"} %ld\n", m->type, m->seconds_count);
+            fprintf(b, "zerog_job_run_seconds_bucket{type=\"%s\",le=\"%g\"} %ld\n", m->type,
+                    metric_bounds[k], m->buckets[k]);
+        fprintf(b, "zerog_job_run_seconds_bucket{type=\"%s\",le=\"+Inf\"} %ld\n", m->type,
+                m->seconds_count);
+        fprintf(b, "zerog_job_run_seconds_sum{type=\"%s\"} %g\n", m->type, m->seconds_sum);
+        fprintf(b, "zerog_job_run_seconds_count{type=\"%s\"} %ld\n", m->type, m->seconds_count);
     }
     pthread_mutex_unlock(&d->metrics_lock);
-    render_queue_depths(d, &b);
+    render_queue_depths(d, b);
     int alive = 0;
-    for (int i = 0; i < d->shared->nworkers; i++) alive += d->shared->slots[i].pid != 0;
-    zg_strbuf_printf(&b, "# HELP zerog_workers Worker processes alive.\n# TYPE zerog_workers gauge\nzerog_workers %d\n", alive);
-    char *text = zg_strbuf_take(&b);
+    for (int i = 0; i < d->shared->nworkers; i++)
+        alive += d->shared->slots[i].pid != 0;
+    fprintf(b,
+            "# HELP zerog_workers Worker processes alive.\n# TYPE zerog_workers "
+            "gauge\nzerog_workers %d\n",
+            alive);
+    fclose(b);
     enum MHD_Result r = send_text(c, 200, "text/plain; version=0.0.4", text ? text : "", NULL);
     free(text);
     return r;
@@ -288,10 +324,10 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
         const char *name;
         const char *method;
         int takes_id;
-    } routes[] = {{"job", "POST", 0},      {"progress", "GET", 1}, {"info", "GET", 1},
-                  {"data", "GET", 1},      {"dump", "GET", 1},     {"kill", "POST", 1},
-                  {"workers", "GET", 0},   {"drain", "POST", 0},   {"undrain", "POST", 0},
-                  {"retire", "POST", 0},   {"health", "GET", 0},   {"metrics", "GET", 0}};
+    } routes[] = {{"job", "POST", 0},    {"progress", "GET", 1}, {"info", "GET", 1},
+                  {"data", "GET", 1},    {"dump", "GET", 1},     {"kill", "POST", 1},
+                  {"workers", "GET", 0}, {"drain", "POST", 0},   {"undrain", "POST", 0},
+                  {"retire", "POST", 0}, {"health", "GET", 0},   {"metrics", "GET", 0}};
     char name[32];
     const char *rest;
     split(url, name, sizeof name, &rest);
@@ -313,7 +349,8 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
     if (strcmp(name, "metrics") == 0) return metrics(d, c);
     if (strcmp(name, "drain") == 0 || strcmp(name, "undrain") == 0) {
         d->shared->draining = strcmp(name, "drain") == 0;
-        return send_json(c, 200, d->shared->draining ? "{\"draining\": true}" : "{\"draining\": false}");
+        return send_json(c, 200,
+                         d->shared->draining ? "{\"draining\": true}" : "{\"draining\": false}");
     }
     if (strcmp(name, "retire") == 0) {
         d->retire = 1;
@@ -337,28 +374,36 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     request *req = *state;
     if (!req) { /* headers only: the body (if any) comes next */
         req = calloc(1, sizeof *req);
-        if (!req) return MHD_NO;
-        zg_strbuf_init(&req->body);
+        if (!req || !(req->in = open_memstream(&req->body, &req->len))) {
+            free(req);
+            return MHD_NO;
+        }
         *state = req;
         return MHD_YES;
     }
     if (*upload_size) {
-        if (req->body.len + *upload_size > d->max_body) req->too_large = 1;
-        else zg_strbuf_append(&req->body, upload, *upload_size);
+        fflush(req->in);
+        if (req->len + *upload_size > d->max_body)
+            req->too_large = 1;
+        else
+            fwrite(upload, 1, *upload_size, req->in);
         *upload_size = 0;
         return MHD_YES;
     }
     if (strcmp(method, "OPTIONS") == 0) return send_text(c, 204, "application/json", "", NULL);
     if (req->too_large) return send_error(c, 413, "the body is over the size limit");
-    return route(d, c, url, method, req->body.data ? req->body.data : "");
+    fflush(req->in);
+    return route(d, c, url, method, req->body ? req->body : "");
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **state, enum MHD_RequestTerminationCode code)
+static void completed(void *cls, struct MHD_Connection *c, void **state,
+                      enum MHD_RequestTerminationCode code)
 {
     (void)cls, (void)c, (void)code;
     request *req = *state;
     if (req) {
-        zg_strbuf_free(&req->body);
+        fclose(req->in);
+        free(req->body);
         free(req);
     }
     *state = NULL;
@@ -379,12 +424,15 @@ void *http_start(daemon_ctx *d, const char *listen, char *err, size_t errlen)
         snprintf(err, errlen, "--listen wants an IPv4 address, got %s", host);
         return NULL;
     }
-    struct MHD_Daemon *m = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL, handle, d,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_NOTIFY_COMPLETED, completed, d,
-        MHD_OPTION_END);
+    struct MHD_Daemon *m =
+        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL, handle, d,
+                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                         MHD_OPTION_NOTIFY_COMPLETED, completed, d, MHD_OPTION_END);
     if (!m) snprintf(err, errlen, "cannot listen on %s", listen);
     return m;
 }
 
-void http_stop(void *server) { MHD_stop_daemon(server); }
+void http_stop(void *server)
+{
+    MHD_stop_daemon(server);
+}

@@ -26,8 +26,10 @@ size_t json_quote(char *out, size_t size, const char *s)
         } else if (c < 0x20) {
             char esc[8];
             snprintf(esc, sizeof esc, "\\u%04x", c);
-            for (char *e = esc; *e; e++) PUT(*e);
-        } else PUT((char)c);
+            for (char *e = esc; *e; e++)
+                PUT(*e);
+        } else
+            PUT((char)c);
     }
     PUT('"');
 #undef PUT

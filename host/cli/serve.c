@@ -70,7 +70,8 @@ static void log_line(void *ud, int level, const char *log_id, const char *msg)
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
     json_quote(qmsg, sizeof qmsg, msg);
     json_quote(qid, sizeof qid, log_id);
-    fprintf(stderr, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"worker\":\"%s\",\"logId\":%s,\"msg\":%s}\n",
+    fprintf(stderr,
+            "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"worker\":\"%s\",\"logId\":%s,\"msg\":%s}\n",
             when, ts.tv_nsec / 1000000, names[level], t->worker, qid, qmsg);
 }
 
@@ -185,11 +186,15 @@ static void reap(daemon_ctx *d, zg_host *h, log_target *log, int replace)
 static int alive(daemon_ctx *d)
 {
     int n = 0;
-    for (int i = 0; i < d->shared->nworkers; i++) n += d->shared->slots[i].pid != 0;
+    for (int i = 0; i < d->shared->nworkers; i++)
+        n += d->shared->slots[i].pid != 0;
     return n;
 }
 
-static void record_event(void *ud, const char *json) { metrics_record(ud, json); }
+static void record_event(void *ud, const char *json)
+{
+    metrics_record(ud, json);
+}
 
 static void *follow_events(void *arg)
 {
@@ -247,26 +252,33 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) return cli_usage();
-        if (strcmp(a, "--listen") == 0) listen = v;
-        else if (strcmp(a, "--auth-token") == 0) token = v;
-        else if (strcmp(a, "--log-format") == 0) format = v;
+        if (strcmp(a, "--listen") == 0)
+            listen = v;
+        else if (strcmp(a, "--auth-token") == 0)
+            token = v;
+        else if (strcmp(a, "--log-format") == 0)
+            format = v;
         else if (strcmp(a, "--workers") == 0) {
             if (!cli_number(a, v, &workers) || workers > DAEMON_MAX_WORKERS) return cli_usage();
         } else if (strcmp(a, "--grace") == 0) {
             if (!cli_number(a, v, &grace)) return cli_usage();
         } else if (strcmp(a, "--max-body") == 0) {
             if (!cli_number(a, v, &max_body)) return cli_usage();
-        } else return cli_usage();
+        } else
+            return cli_usage();
         i++;
     }
     if (strcmp(o->store, "mem://") == 0 || strncmp(o->store, "mem:", 4) == 0) {
-        fputs("zerog: serve runs worker processes, which need a shared store: give a Redis URL\n", stderr);
+        fputs("zerog: serve runs worker processes, which need a shared store: give a Redis URL\n",
+              stderr);
         return EXIT_BAD_INPUT;
     }
     if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) return cli_usage();
 
-    daemon_ctx d = {.opts = o, .auth_token = token && *token ? token : NULL,
-                    .max_body = (size_t)max_body, .json_logs = strcmp(format, "json") == 0};
+    daemon_ctx d = {.opts = o,
+                    .auth_token = token && *token ? token : NULL,
+                    .max_body = (size_t)max_body,
+                    .json_logs = strcmp(format, "json") == 0};
     pthread_mutex_init(&d.api_lock, NULL);
     pthread_mutex_init(&d.metrics_lock, NULL);
     log_target log = {"supervisor", d.json_logs};
@@ -276,11 +288,13 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
     cfg.log_ud = &log;
     zg_host *h = cli_open_host(o, 1, &cfg); /* settles dead workers' jobs, reloads */
     if (!h) return EXIT_JOB_FAILED;
-    d.shared = mmap(NULL, sizeof *d.shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    d.shared =
+        mmap(NULL, sizeof *d.shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (d.shared == MAP_FAILED) return EXIT_JOB_FAILED;
     memset(d.shared, 0, sizeof *d.shared);
     d.shared->nworkers = workers < 1 ? 1 : (int)workers;
-    for (int i = 0; i < d.shared->nworkers; i++) spawn(&d, i);
+    for (int i = 0; i < d.shared->nworkers; i++)
+        spawn(&d, i);
 
     zg_config_init(&cfg);
     cfg.log = log_line;
@@ -298,7 +312,8 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
     int following = d.events && pthread_create(&events, NULL, follow_events, &d) == 0;
     int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (watch >= 0)
-        inotify_add_watch(watch, o->jobs, IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE);
+        inotify_add_watch(watch, o->jobs,
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE);
     struct sigaction sa = {0};
     sa.sa_handler = on_terminate;
     sigaction(SIGTERM, &sa, NULL);

@@ -58,13 +58,16 @@ static void watch_scripts(worker_shared *s, const char *dir, int threads)
     sa.sa_handler = on_hangup;
     sigaction(SIGHUP, &sa, NULL);
     int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-    if (fd >= 0) inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE);
+    if (fd >= 0)
+        inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE);
     char buf[4096];
     while (atomic_load(&s->finished) < threads) {
         struct pollfd p = {fd, POLLIN, 0};
         int changed = 0;
-        if (fd >= 0) changed = poll(&p, 1, 100) > 0;
-        else usleep(100 * 1000);
+        if (fd >= 0)
+            changed = poll(&p, 1, 100) > 0;
+        else
+            usleep(100 * 1000);
         if (!changed && !hangup) continue;
         usleep(50 * 1000); /* an editor's burst of writes is one change */
         while (fd >= 0 && read(fd, buf, sizeof buf) > 0) {
