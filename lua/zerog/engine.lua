@@ -120,6 +120,7 @@ function M.process(msg)
     if action then return action, delay, code end
   end
   job:update_attrs { running = true }
+  job._run_started = true
   local started = core.clock()
   core.publish(codec.encode { event = "start", uuid = job.uuid, jobType = job.jobType,
                               queue = msg.queue, host = core.host_id() })

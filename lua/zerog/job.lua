@@ -140,13 +140,14 @@ function Job:save()
 end
 
 --- Reloads the document from the store into this instance; raises when it is gone.
--- When this host is running the job and the store says it is not running any more, it was
--- killed or finished by another host: core.ended_elsewhere then stops this run.
+-- When this instance's run has stored `running = true` and the store now says the job is not
+-- running, it was killed or finished by another host: core.ended_elsewhere stops this run. (Before
+-- that write, `running = false` in the store is just the state this run is about to change.)
 function Job:reload()
   local text = core.load(self:key())
   if not text then error("job " .. tostring(self.uuid) .. " is not in the store", 2) end
   local doc = assert(codec.decode(text))
-  if doc.running == false then core.ended_elsewhere(self.uuid) end
+  if self._run_started and doc.running == false then core.ended_elsewhere(self.uuid) end
   apply_document(self, doc)
 end
 

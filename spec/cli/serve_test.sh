@@ -182,7 +182,7 @@ reload_under_load() {
   local after=()
   for i in $(seq 10); do http POST /job/ver '{}'; after+=("$(body_get d.uuid)"); done
   done_all() { for u in "${uuids[@]}" "${after[@]}"; do [ "$(job_result "$u")" != -1 ] || return 1; done; }
-  wait_for 15 done_all || { echo "not all ran"; return 1; }
+  wait_for 15 done_all || { echo "not all ran"; for u in "${uuids[@]}" "${after[@]}"; do echo "$u $(job_result "$u") $(hget "$u" running)"; done; tail -30 "$WORK/serve.log"; return 1; }
   for u in "${uuids[@]}" "${after[@]}"; do case "$(job_result "$u")" in 201|202) ;; *) bad=$((bad + 1)) ;; esac; done
   for u in "${after[@]}"; do [ "$(job_result "$u")" = 202 ] || { echo "old definition after reload"; return 1; }; done
   [ "$bad" = 0 ]

@@ -379,6 +379,29 @@ for _, store in ipairs(H.stores) do
       end)
     end)
 
+    it("runs a job whose document another writer changed just before the run started", function()
+      -- as when the submitter stores queueJobId after the put and a worker reserved in between:
+      -- the run's `running = true` write collides, reloads, and must not take the job for ended
+      local t = H.define(h, [[local zerog = require "zerog"
+        local poked = {}
+        return { JOB_TYPE = "raced", SCHEMA = { note = {} },
+          init = function(self) -- the engine's load is the first with a stored document
+            if self.cas > 0 and not poked[self.uuid] then
+              poked[self.uuid] = true
+              zerog.get_job(self.uuid):update_attrs { note = "written meanwhile" }
+            end
+          end,
+          run = function(self) self:record_event("ran") return 200 end }]])
+      local uuid = H.submit(h, t)
+      local r, kind, msg = h:step(0)
+      assert.is_truthy(r, tostring(kind) .. ": " .. tostring(msg))
+      assert.are.equal("finished", r.outcome)
+      local d = H.doc(h, uuid)
+      assert.are.equal(200, d.resultCode)
+      assert.are.equal("written meanwhile", d.note)
+      assert.are.same({ "ran" }, H.event_msgs(d))
+    end)
+
     it("sets running while run() executes and clears it afterwards", function()
       local _, d = H.run_job(h, [[local zerog = require "zerog"
         return { JOB_TYPE = "running_flag", SCHEMA = { seen = {} }, run = function(self)
