@@ -320,6 +320,13 @@ static int core_publish(lua_State *L)
     return 0;
 }
 
+/* publishing() -> whether this host publishes run events (so the engine builds them only then). */
+static int core_publishing(lua_State *L)
+{
+    lua_pushboolean(L, host_of(L)->cfg.publish_events);
+    return 1;
+}
+
 /* clock() -> monotonic seconds, for run times. */
 static int core_clock(lua_State *L)
 {
@@ -403,7 +410,7 @@ static const luaL_Reg core_functions[] = {{"load", core_load},
                                           {"ccall", core_ccall},
                                           {"run_limits", core_run_limits},
                                           {"stopping", core_stopping},
-                                          {"publish", core_publish},
+                                          {"publish", core_publish}, {"publishing", core_publishing},
                                           {"clock", core_clock},
                                           {"host_id", core_host_id},
                                           {"save_many", core_save_many},

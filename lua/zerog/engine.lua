@@ -122,8 +122,11 @@ function M.process(msg)
   job:update_attrs { running = true }
   job._run_started = true
   local started = core.clock()
-  core.publish(codec.encode { event = "start", uuid = job.uuid, jobType = job.jobType,
-                              queue = msg.queue, host = core.host_id() })
+  local publishing = core.publishing()
+  if publishing then
+    core.publish(codec.encode { event = "start", uuid = job.uuid, jobType = job.jobType,
+                                queue = msg.queue, host = core.host_id() })
+  end
   local memory = job.MEMORY_LIMIT or M.DEFAULT_MEMORY_LIMIT
   core.run_limits(memory, job.TIMEOUT or 0)
   local ok, a, b = xpcall(job.run, traceback, job)
@@ -132,9 +135,11 @@ function M.process(msg)
     a = string.format("the run exceeded the job type's MEMORY_LIMIT of %d bytes (%s)", memory, a)
   end
   local action, delay, code = settle(job, ok, a, b)
-  core.publish(codec.encode { event = "end", uuid = job.uuid, jobType = job.jobType, queue = msg.queue,
-    host = core.host_id(), outcome = action == "release" and "requeued" or "finished",
-    result = code or -1, error = not ok, seconds = core.clock() - started })
+  if publishing then
+    core.publish(codec.encode { event = "end", uuid = job.uuid, jobType = job.jobType, queue = msg.queue,
+      host = core.host_id(), outcome = action == "release" and "requeued" or "finished",
+      result = code or -1, error = not ok, seconds = core.clock() - started })
+  end
   return action, delay, code
 end
 

@@ -1,4 +1,5 @@
-# redis.sh: helpers for command tests against the private Redis of spec/run. Source after tap.sh.
+# redis.sh: helpers for command tests against the private Redis of spec/run, with a jobs folder
+# of their own ($JOBS, exported as ZEROG_JOBS). Source after tap.sh.
 REDIS_URL=${ZEROG_SPEC_REDIS:?spec/run starts a Redis and sets ZEROG_SPEC_REDIS}
 REDIS_SOCK=${REDIS_URL#unix://}
 export ZEROG_STORE=$REDIS_URL
@@ -11,4 +12,17 @@ wait_for() {
   local limit=$(($1 * 10)); shift
   for _ in $(seq "$limit"); do "$@" && return 0; sleep 0.1; done
   return 1
+}
+
+JOBS=$WORK/jobs
+mkdir -p "$JOBS"
+export ZEROG_JOBS=$JOBS
+
+# The echo job type several command tests share: returns 200 and its n as data.
+write_echo_job() {
+  cat >"$JOBS/echo.lua" <<'LUA'
+return { JOB_TYPE = "echo", SCHEMA = { n = { type = "integer", required = true } },
+  run = function(self) self:job_log_info("echo " .. self.n); return 200 end,
+  get_data = function(self) return { n = self.n } end }
+LUA
 }

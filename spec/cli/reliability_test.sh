@@ -4,9 +4,6 @@
 cd "$(dirname "$0")/../.." || exit 1
 . spec/cli/tap.sh
 . spec/cli/redis.sh
-JOBS=$WORK/jobs
-mkdir -p "$JOBS"
-export ZEROG_JOBS=$JOBS
 cat >"$JOBS/once.lua" <<'LUA'
 -- counts its runs: exactly-once means runs == 1 for every job
 return { JOB_TYPE = "once", SCHEMA = { runs = { type = "integer", default = 0 } },

@@ -4,14 +4,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . spec/cli/tap.sh
 . spec/cli/redis.sh
-JOBS=$WORK/jobs
-mkdir -p "$JOBS"
-export ZEROG_JOBS=$JOBS
-cat >"$JOBS/echo.lua" <<'LUA'
-return { JOB_TYPE = "echo", SCHEMA = { n = { type = "integer", required = true } },
-  run = function(self) self:job_log_info("echo " .. self.n); return 200 end,
-  get_data = function(self) return { n = self.n } end }
-LUA
+write_echo_job
 cat >"$JOBS/slow.lua" <<'LUA'
 local zerog = require "zerog"
 return { JOB_TYPE = "slow", QUEUE_NAME = "slow_q", SCHEMA = { seconds = { type = "number", default = 3 } },

@@ -4,9 +4,6 @@
 cd "$(dirname "$0")/../.." || exit 1
 . spec/cli/tap.sh
 . spec/cli/redis.sh
-JOBS=$WORK/jobs
-mkdir -p "$JOBS"
-export ZEROG_JOBS=$JOBS
 cat >"$JOBS/mixed.lua" <<'LUA'
 local zerog = require "zerog"
 return { JOB_TYPE = "mixed", SCHEMA = { n = { type = "integer" } }, RETRY_DELAY = 0,
