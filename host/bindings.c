@@ -1,8 +1,14 @@
 /* bindings: the zerog.core module, the thin C functions through which the Lua runtime reaches
- * the host: the store, the queue, time, ids, logging and progress. Each is a closure whose
- * upvalue is the host, so two hosts never share anything. Backend failures are raised as Lua
- * errors starting with "store: "; the expected outcomes (absent, cas mismatch) are return values.
- */
+ * the host: the store's lifecycle steps, time, ids, logging and progress. Each is a closure whose
+ * upvalue is the host, so two hosts never share anything.
+ *
+ * Which job a write goes to is decided here, not by the job: a write through the run's own job
+ * instance (the very table the engine filled for this run) goes to the run's lease, whatever the
+ * job has set on `self`; any other instance (zerog.get_job) writes outside a run, by its uuid.
+ * A write the store refuses because the lease is no longer current raises LeaseLost and marks
+ * the run lost, so its hook stops it. Store failures raise StoreError with the store's words.
+ * Buffers the store hands back are held in a box with a finalizer until they are on the Lua
+ * stack, so an error (out of memory) at any point leaks nothing. */
 #include <lauxlib.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,70 +27,46 @@ static zg_host *host_of(lua_State *L)
 
 static int raise_store(lua_State *L, const zg_error *err)
 {
-    return luaL_error(L, "store: %s", err->msg);
+    return luaL_error(L, ZG_STORE_PREFIX "%s", err->msg);
 }
 
-/* Refuses a write on behalf of a run whose reservation is lost (fencing). */
-static void check_lease(lua_State *L, zg_host *h)
+/* A malloc'd buffer owned by the Lua stack: freed by its finalizer if an error unwinds first. */
+static int box_gc(lua_State *L)
 {
-    if (zg_heartbeat_lost(&h->heartbeat))
-        luaL_error(L, ZG_LOST_PREFIX "the job was killed, or another host took it");
+    char **p = lua_touserdata(L, 1);
+    free(*p);
+    *p = NULL;
+    return 0;
 }
 
-/* load(key) -> JSON text | nil */
-static int core_load(lua_State *L)
+static char **new_box(lua_State *L)
 {
-    zg_host *h = host_of(L);
-    char *json = NULL;
-    zg_error err = {0};
-    int rc = h->store->ops->load(h->store, luaL_checkstring(L, 1), &json, &err);
-    if (rc == ZG_ENOTFOUND) return lua_pushnil(L), 1;
-    if (rc != ZG_OK) return raise_store(L, &err);
-    lua_pushstring(L, json);
-    free(json);
-    return 1;
-}
-
-/* save(key, {name = json, ...}, expected_cas [, expire_seconds]) -> cas | nil, stored_cas */
-static int core_save(lua_State *L)
-{
-    zg_host *h = host_of(L);
-    check_lease(L, h);
-    const char *key = luaL_checkstring(L, 1);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    lua_Integer expected = luaL_checkinteger(L, 3);
-    int64_t expire = (int64_t)luaL_optinteger(L, 4, 0);
-    lua_settop(L, 4);
-    size_t n = 0;
-    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1))
-        n++;
-    /* the arrays live in a userdata so a Lua error cannot leak them */
-    const char **names = lua_newuserdatauv(L, 2 * (n ? n : 1) * sizeof(char *), 0);
-    const char **values = names + n;
-    size_t i = 0;
-    for (lua_pushnil(L); lua_next(L, 2); lua_pop(L, 1)) {
-        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
-            return luaL_error(L, "save: fields must map names to JSON text");
-        names[i] = lua_tostring(L, -2);
-        values[i++] = lua_tostring(L, -1);
+    char **p = lua_newuserdatauv(L, sizeof *p, 0);
+    *p = NULL;
+    if (luaL_newmetatable(L, "zerog.box")) {
+        lua_pushcfunction(L, box_gc);
+        lua_setfield(L, -2, "__gc");
     }
-    int64_t cas = 0;
-    zg_error err = {0};
-    int rc = h->store->ops->save(h->store, key, n, names, values, expected, expire, &cas, &err);
-    if (rc == ZG_ECAS) {
+    lua_setmetatable(L, -2);
+    return p;
+}
+
+/* Pushes the boxed text (or nil) and frees it. */
+static void push_boxed(lua_State *L, char **box)
+{
+    if (*box)
+        lua_pushstring(L, *box);
+    else
         lua_pushnil(L);
-        lua_pushinteger(L, cas);
-        return 2;
-    }
-    if (rc != ZG_OK) return raise_store(L, &err);
-    lua_pushinteger(L, cas);
-    return 1;
+    free(*box);
+    *box = NULL;
 }
 
-/* Reads a {name = json} table at idx into arrays held by a userdata it leaves on the stack. */
-static size_t field_arrays(lua_State *L, int idx, const char ***names, const char ***values)
+/* Reads {name = json} at idx into arrays held by a userdata it leaves on the stack. */
+static zg_fields fields_arg(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
+    luaL_checktype(L, idx, LUA_TTABLE);
     size_t n = 0;
     for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1))
         n++;
@@ -92,70 +74,147 @@ static size_t field_arrays(lua_State *L, int idx, const char ***names, const cha
     size_t i = 0;
     for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
-            luaL_error(L, "save: fields must map names to JSON text");
-        arr[i] = lua_tostring(L, -2);
+            luaL_error(L, "fields must map names to JSON text");
+        arr[i] = lua_tostring(L, -2); /* alive through the argument table */
         arr[n + i++] = lua_tostring(L, -1);
     }
-    *names = arr;
-    *values = arr + n;
-    return n;
+    zg_fields f = {n, arr, arr + n};
+    return f;
 }
 
-/* save_many({{key, fields, expected}, ...}) -> {cas or false (a cas mismatch), ...}
- * The strings stay alive through the argument table; the arrays through `anchors`. */
-static int core_save_many(lua_State *L)
+/* Where a write through the job instance at idx goes: the run's lease when it is the run's own
+ * instance, else the job named by its uuid and queueName. */
+static zg_target target_of(lua_State *L, zg_host *h, int idx)
+{
+    zg_target t = {NULL, NULL, NULL};
+    idx = lua_absindex(L, idx);
+    luaL_checktype(L, idx, LUA_TTABLE);
+    if (h->run.active && h->run.instance_ref != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, h->run.instance_ref);
+        int ours = lua_rawequal(L, -1, idx);
+        lua_pop(L, 1);
+        if (ours) {
+            t.lease = &h->run.lease;
+            return t;
+        }
+    }
+    lua_getfield(L, idx, "uuid");
+    lua_getfield(L, idx, "queueName");
+    t.uuid = lua_tostring(L, -2);
+    t.queue = lua_tostring(L, -1);
+    if (!t.uuid || !t.queue) luaL_error(L, "the job has no uuid or queueName");
+    lua_pop(L, 2); /* the strings stay alive through the instance */
+    return t;
+}
+
+/* Raises the outcome of a write that failed. */
+static int raise_write(lua_State *L, zg_host *h, const zg_target *t, int rc, const zg_error *err)
+{
+    if (rc == ZG_ESTALE && t->lease) {
+        zg_heartbeat_mark_lost(&h->heartbeat);
+        return luaL_error(L, ZG_LOST_PREFIX "%s", err->msg);
+    }
+    if (rc == ZG_ENOTFOUND) return luaL_error(L, "job %s is not in the store", t->uuid);
+    return raise_store(L, err);
+}
+
+/* read(uuid) -> JSON text | nil: a job by uuid alone. */
+static int core_read(lua_State *L)
 {
     zg_host *h = host_of(L);
-    check_lease(L, h);
-    luaL_checktype(L, 1, LUA_TTABLE);
-    size_t n = (size_t)lua_rawlen(L, 1);
-    zg_save_req *reqs = lua_newuserdatauv(L, (n ? n : 1) * sizeof *reqs, 0);
-    memset(reqs, 0, (n ? n : 1) * sizeof *reqs);
-    lua_createtable(L, (int)n, 0);
-    int anchors = lua_gettop(L);
-    for (size_t i = 0; i < n; i++) {
-        lua_rawgeti(L, 1, (lua_Integer)i + 1);
-        lua_rawgeti(L, -1, 1);
-        reqs[i].key = luaL_checkstring(L, -1);
-        lua_rawgeti(L, -2, 3);
-        reqs[i].expected = luaL_checkinteger(L, -1);
-        lua_rawgeti(L, -3, 2);
-        const char **names, **values;
-        reqs[i].n = field_arrays(L, -1, &names, &values);
-        reqs[i].names = names;
-        reqs[i].values = values;
-        lua_rawseti(L, anchors, (lua_Integer)i + 1);
-        lua_pop(L, 4);
-    }
+    const char *uuid = luaL_checkstring(L, 1);
+    char **box = new_box(L);
     zg_error err = {0};
-    if (h->store->ops->save_many(h->store, reqs, n, &err) != ZG_OK) return raise_store(L, &err);
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        if (reqs[i].rc == ZG_OK)
-            lua_pushinteger(L, reqs[i].cas);
-        else
-            lua_pushboolean(L, 0);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
+    char queue[ZG_NAME_LEN] = "";
+    int rc = h->store->ops->load(h->store, uuid, box, queue, &err);
+    if (rc == ZG_ENOTFOUND) return lua_pushnil(L), 1;
+    if (rc != ZG_OK) return raise_store(L, &err);
+    push_boxed(L, box);
     return 1;
 }
 
-/* append(key, list, entry, stamp_field, stamp, count_field?) -> prev_cas, cas | nil */
+/* reload(job) -> JSON text: the document of an instance (the run's: by its lease). */
+static int core_reload(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    zg_target t = target_of(L, h, 1);
+    char queue[ZG_NAME_LEN];
+    snprintf(queue, sizeof queue, "%s", t.lease ? t.lease->queue : t.queue);
+    const char *uuid = t.lease ? t.lease->uuid : t.uuid;
+    char **box = new_box(L);
+    zg_error err = {0};
+    int rc = h->store->ops->load(h->store, uuid, box, queue, &err);
+    if (rc == ZG_ENOTFOUND) return luaL_error(L, "job %s is not in the store", uuid);
+    if (rc != ZG_OK) return raise_store(L, &err);
+    push_boxed(L, box);
+    return 1;
+}
+
+/* Pushes a write's outcome: cas, and the fresh document (or nil). */
+static int push_written(lua_State *L, char **box, int64_t cas)
+{
+    lua_pushinteger(L, cas);
+    push_boxed(L, box);
+    return 2;
+}
+
+/* update(job, {name = json}, known_cas) -> cas, fresh document | nil */
+static int core_update(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    zg_target t = target_of(L, h, 1);
+    lua_Integer known = luaL_checkinteger(L, 3);
+    zg_fields f = fields_arg(L, 2);
+    char **box = new_box(L);
+    zg_written w = {0};
+    zg_error err = {0};
+    int rc = h->store->ops->update(h->store, &t, f, known, h->writer, zg_host_next_seq(h), &w, &err);
+    *box = w.doc;
+    if (rc != ZG_OK) return raise_write(L, h, &t, rc, &err);
+    return push_written(L, box, w.cas);
+}
+
+/* save(job, {name = json}, expected_cas) -> cas | nil, stored_cas */
+static int core_save(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    zg_target t = target_of(L, h, 1);
+    lua_Integer expected = luaL_checkinteger(L, 3);
+    zg_fields f = fields_arg(L, 2);
+    zg_written w = {0};
+    zg_error err = {0};
+    int rc = h->store->ops->save(h->store, &t, f, expected, h->writer, zg_host_next_seq(h), &w, &err);
+    free(w.doc);
+    if (rc == ZG_ECAS) {
+        lua_pushnil(L);
+        lua_pushinteger(L, w.cas);
+        return 2;
+    }
+    if (rc != ZG_OK) return raise_write(L, h, &t, rc, &err);
+    lua_pushinteger(L, w.cas);
+    return 1;
+}
+
+/* append(job, list, entry_json, {name = json}, count_field | nil, known_cas)
+ *   -> cas, fresh document | nil */
 static int core_append(lua_State *L)
 {
     zg_host *h = host_of(L);
-    check_lease(L, h);
-    int64_t prev = 0, cas = 0;
+    zg_target t = target_of(L, h, 1);
+    static const char *const lists[] = {"events", "warnings", "errors", NULL};
+    int list = luaL_checkoption(L, 2, NULL, lists);
+    const char *entry = luaL_checkstring(L, 3);
+    const char *count_field = luaL_optstring(L, 5, NULL);
+    lua_Integer known = luaL_checkinteger(L, 6);
+    zg_fields f = fields_arg(L, 4);
+    char **box = new_box(L);
+    zg_written w = {0};
     zg_error err = {0};
-    int rc = h->store->ops->append(h->store, luaL_checkstring(L, 1), luaL_checkstring(L, 2),
-                                   luaL_checkstring(L, 3), luaL_checkstring(L, 4),
-                                   luaL_checkstring(L, 5), luaL_optstring(L, 6, NULL), &prev, &cas,
-                                   &err);
-    if (rc == ZG_ENOTFOUND) return lua_pushnil(L), 1;
-    if (rc != ZG_OK) return raise_store(L, &err);
-    lua_pushinteger(L, prev);
-    lua_pushinteger(L, cas);
-    return 2;
+    int rc = h->store->ops->append(h->store, &t, list, entry, f, count_field, known, h->writer,
+                                   zg_host_next_seq(h), &w, &err);
+    *box = w.doc;
+    if (rc != ZG_OK) return raise_write(L, h, &t, rc, &err);
+    return push_written(L, box, w.cas);
 }
 
 static int64_t seconds_to_ms(lua_State *L, int arg)
@@ -165,91 +224,128 @@ static int64_t seconds_to_ms(lua_State *L, int arg)
     return (int64_t)llround(s * 1000.0);
 }
 
-/* put(queue, body, priority, delay_seconds, ttr_seconds) -> id */
-static int core_put(lua_State *L)
+static int64_t int_field(lua_State *L, int idx, const char *name)
 {
-    zg_host *h = host_of(L);
-    const char *queue = luaL_checkstring(L, 1);
-    luaL_argcheck(L, strlen(queue) < ZG_NAME_LEN, 1, "queue name too long");
-    int64_t id = 0;
-    zg_error err = {0};
-    int rc = h->queue->ops->put(h->queue, queue, luaL_checkstring(L, 2), luaL_checkinteger(L, 3),
-                                seconds_to_ms(L, 4), seconds_to_ms(L, 5), &id, &err);
-    if (rc != ZG_OK) return raise_store(L, &err);
-    lua_pushinteger(L, id);
-    return 1;
+    lua_getfield(L, idx, name);
+    int64_t v = (int64_t)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return v;
 }
 
-/* touch(uuid) -> renewed? Renews now if that job is the one running; raises once it is lost. */
-/* put_many(queue, {body, ...}, priority, delay_seconds, ttr_seconds) -> {id, ...} */
-static int core_put_many(lua_State *L)
+static int64_t ms_field(lua_State *L, int idx, const char *name)
+{
+    lua_getfield(L, idx, name);
+    lua_Number s = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    if (!(s >= 0 && s < 1e12)) luaL_error(L, "%s must be a number of seconds >= 0", name);
+    return (int64_t)llround(s * 1000.0);
+}
+
+static const char *string_field(lua_State *L, int idx, const char *name)
+{
+    lua_getfield(L, idx, name);
+    const char *v = lua_tostring(L, -1); /* alive through the table at idx */
+    lua_pop(L, 1);
+    if (!v) luaL_error(L, "submit: %s missing", name);
+    return v;
+}
+
+/* submit({{uuid, jobType, queue, fields = {name = json}, priority, delay, ttr}, ...})
+ *   -> {{id, cas}, ...}: creates the jobs and their queue entries (a batch in few round trips). */
+static int core_submit(lua_State *L)
 {
     zg_host *h = host_of(L);
-    const char *queue = luaL_checkstring(L, 1);
-    luaL_argcheck(L, strlen(queue) < ZG_NAME_LEN, 1, "queue name too long");
-    luaL_checktype(L, 2, LUA_TTABLE);
-    size_t n = (size_t)lua_rawlen(L, 2);
-    const char **bodies = lua_newuserdatauv(L, (n ? n : 1) * sizeof(char *), 0);
-    int64_t *ids = lua_newuserdatauv(L, (n ? n : 1) * sizeof(int64_t), 0);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    size_t n = (size_t)lua_rawlen(L, 1);
+    zg_new_job *jobs = lua_newuserdatauv(L, (n ? n : 1) * sizeof *jobs, 0);
+    memset(jobs, 0, (n ? n : 1) * sizeof *jobs);
+    lua_createtable(L, (int)n, 0); /* anchors the field arrays */
+    int anchors = lua_gettop(L);
     for (size_t i = 0; i < n; i++) {
-        lua_rawgeti(L, 2, (lua_Integer)i + 1);
-        bodies[i] = luaL_checkstring(L, -1); /* alive through the argument table */
-        lua_pop(L, 1);
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        int j = lua_gettop(L);
+        luaL_checktype(L, j, LUA_TTABLE);
+        jobs[i].uuid = string_field(L, j, "uuid");
+        jobs[i].job_type = string_field(L, j, "jobType");
+        jobs[i].queue = string_field(L, j, "queue");
+        jobs[i].priority = int_field(L, j, "priority");
+        jobs[i].delay_ms = ms_field(L, j, "delay");
+        jobs[i].ttr_ms = ms_field(L, j, "ttr");
+        lua_getfield(L, j, "fields");
+        jobs[i].fields = fields_arg(L, -1);
+        lua_rawseti(L, anchors, (lua_Integer)i + 1);
+        lua_pop(L, 2);
     }
     zg_error err = {0};
-    int rc = h->queue->ops->put_many(h->queue, queue, n, bodies, luaL_checkinteger(L, 3),
-                                     seconds_to_ms(L, 4), seconds_to_ms(L, 5), ids, &err);
-    if (rc != ZG_OK) return raise_store(L, &err);
+    if (h->store->ops->submit(h->store, jobs, n, h->writer, &err) != ZG_OK)
+        return raise_store(L, &err);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
-        lua_pushinteger(L, ids[i]);
+        lua_createtable(L, 2, 0);
+        lua_pushinteger(L, jobs[i].id);
+        lua_rawseti(L, -2, 1);
+        lua_pushinteger(L, jobs[i].cas);
+        lua_rawseti(L, -2, 2);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;
 }
 
-/* discard(queue, id) -> true | false (no such message) */
-static int core_discard(lua_State *L)
+/* settle_outside(queue | nil, uuid, lease, {action, fields, event, error, delay, retention,
+ * prior}) -> true | nil, why ("finished" | "stale" | "not_found"): kill, or the release of a
+ * dead or stopped worker's run. */
+static int core_settle_outside(lua_State *L)
 {
     zg_host *h = host_of(L);
+    const char *queue = luaL_optstring(L, 1, NULL);
+    const char *uuid = luaL_checkstring(L, 2);
+    lua_Integer token = luaL_checkinteger(L, 3);
+    luaL_checktype(L, 4, LUA_TTABLE);
+    zg_settle st;
+    memset(&st, 0, sizeof st);
+    lua_getfield(L, 4, "action");
+    const char *action = luaL_checkstring(L, -1);
+    st.action = strcmp(action, "finish") == 0 ? ZG_SETTLE_FINISH : ZG_SETTLE_RELEASE;
+    lua_getfield(L, 4, "event");
+    st.event = lua_tostring(L, -1);
+    lua_getfield(L, 4, "error");
+    st.error = lua_tostring(L, -1);
+    st.delay_ms = ms_field(L, 4, "delay");
+    lua_getfield(L, 4, "retention");
+    st.retention_s = (int64_t)lua_tointeger(L, -1);
+    st.prior = (int)int_field(L, 4, "prior");
+    lua_getfield(L, 4, "fields");
+    st.fields = fields_arg(L, -1);
     zg_error err = {0};
-    int rc =
-        h->queue->ops->discard(h->queue, luaL_checkstring(L, 1), luaL_checkinteger(L, 2), &err);
-    if (rc != ZG_OK && rc != ZG_ENOTFOUND) return raise_store(L, &err);
-    lua_pushboolean(L, rc == ZG_OK);
-    return 1;
+    int rc = h->store->ops->settle_from_outside(h->store, queue, uuid, token, &st, h->writer,
+                                                zg_host_next_seq(h), &err);
+    if (rc == ZG_OK) return lua_pushboolean(L, 1), 1;
+    const char *why = rc == ZG_EINVAL     ? "finished"
+                      : rc == ZG_ESTALE   ? "stale"
+                      : rc == ZG_ENOTFOUND ? "not_found"
+                                          : NULL;
+    if (!why) return raise_store(L, &err);
+    lua_pushnil(L);
+    lua_pushstring(L, why);
+    return 2;
 }
 
+/* touch(job) -> renewed?: renews the run's lease now when job is the run's instance. */
 static int core_touch(lua_State *L)
 {
     zg_host *h = host_of(L);
-    int rc = zg_heartbeat_renew(&h->heartbeat, luaL_checkstring(L, 1));
-    check_lease(L, h);
+    zg_target t = target_of(L, h, 1);
+    if (!t.lease) return lua_pushboolean(L, 0), 1;
+    int rc = zg_heartbeat_renew(&h->heartbeat);
+    if (rc == ZG_ESTALE)
+        return luaL_error(L, ZG_LOST_PREFIX "lease %d of job %s is no longer current",
+                          (int)t.lease->token, t.lease->uuid);
     lua_pushboolean(L, rc == ZG_OK);
     return 1;
 }
 
-/* fence(): before the engine settles a run, proves the reservation is still this host's. */
-static int core_fence(lua_State *L)
-{
-    zg_host *h = host_of(L);
-    int rc = zg_heartbeat_fence(&h->heartbeat);
-    check_lease(L, h);
-    if (rc != ZG_OK && rc != ZG_ENOTFOUND)
-        return luaL_error(L, "store: cannot renew the reservation before settling");
-    return 0;
-}
-
-/* ended_elsewhere(uuid): a reload found the job not running any more while this host runs it
- * (killed, or settled by a host that took it over): the run is lost from now on. */
-static int core_ended_elsewhere(lua_State *L)
-{
-    zg_host *h = host_of(L);
-    if (zg_heartbeat_lose(&h->heartbeat, luaL_checkstring(L, 1))) check_lease(L, h);
-    return 0;
-}
-
-/* ccall(index, args_json) -> result_json: calls a function of zg_register_module. */
+/* ccall(index, args_json) -> result_json: calls a function of zg_register_module. The result
+ * is boxed before anything that can raise. */
 static int core_ccall(lua_State *L)
 {
     zg_host *h = host_of(L);
@@ -257,20 +353,23 @@ static int core_ccall(lua_State *L)
     const char *args = luaL_checkstring(L, 2);
     luaL_argcheck(L, i >= 1 && (size_t)i <= h->nfns, 1, "no such C function");
     zg_registered_fn *f = &h->fns[i - 1];
-    char *result = NULL, errbuf[512] = "";
-    int rc = f->fn(f->ctx, args, &result, errbuf, sizeof errbuf);
+    char **box = new_box(L);
+    char errbuf[512] = "";
+    int rc = f->fn(f->ctx, args, box, errbuf, sizeof errbuf);
     if (rc != ZG_OK) {
-        free(result);
+        free(*box);
+        *box = NULL;
         lua_pushstring(L, errbuf[0] ? errbuf : "the C function failed");
         return lua_error(L); /* the Lua wrapper adds the job script's position */
     }
-    lua_pushstring(L, result ? result : "null");
-    free(result);
+    if (!*box) return lua_pushliteral(L, "null"), 1;
+    push_boxed(L, box);
     return 1;
 }
 
-/* run_limits(memory_bytes, timeout_seconds): limits for the run that starts now (0: none);
- * run_limits(0, 0) after it ends returns "memory" or "timeout" when the run exceeded one. */
+/* run_limits(memory_bytes, timeout_seconds): limits for the run that starts now (0: none), and
+ * the run's count hook, installed by this (the VM's) thread; run_limits(0, 0) after it ends
+ * returns "memory" or "timeout" when the run exceeded one. */
 static int core_run_limits(lua_State *L)
 {
     zg_host *h = host_of(L);
@@ -279,11 +378,12 @@ static int core_run_limits(lua_State *L)
     const char *exceeded = h->run_mem_exceeded ? "memory" : h->run_timed_out ? "timeout" : NULL;
     h->run_mem_exceeded = h->run_timed_out = 0;
     h->run_mem_cap = memory > 0 ? h->vm_bytes + (size_t)memory : 0;
-    h->run_timeout_s = timeout;
-    h->run_deadline_ms = timeout > 0 ? zg_clock_monotonic_ms() + (int64_t)(timeout * 1000) : 0;
-    if (h->run_deadline_ms)
-        lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, 1000);
-    else if (!zg_heartbeat_lost(&h->heartbeat))
+    h->run_timeout_s = timeout > 0 ? timeout : 0;
+    h->run_deadline_ms =
+        timeout > 0 && timeout < 1e9 ? zg_clock_monotonic_ms() + (int64_t)(timeout * 1000) : 0;
+    if (memory > 0 || timeout > 0)
+        lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, 1000); /* threads created later inherit it */
+    else
         lua_sethook(L, NULL, 0, 0);
     if (exceeded)
         lua_pushstring(L, exceeded);
@@ -292,18 +392,28 @@ static int core_run_limits(lua_State *L)
     return 1;
 }
 
-/* stopping() -> why | nil: whether the run in progress is being stopped (TIMEOUT or lost lease). */
+/* stopping() -> why | nil: whether the run in progress is being stopped. */
 static int core_stopping(lua_State *L)
 {
-    zg_host *h = host_of(L);
-    if (zg_heartbeat_lost(&h->heartbeat))
-        lua_pushstring(L, ZG_LOST_PREFIX "the job was killed, or another host took it");
-    else if (h->run_timed_out) {
-        char secs[32];
-        snprintf(secs, sizeof secs, "%g", h->run_timeout_s);
-        lua_pushfstring(L, "the run exceeded the job type's TIMEOUT of %s s", secs);
-    } else
+    char buf[256];
+    const char *why = zg_run_stop_reason(host_of(L), buf, sizeof buf);
+    if (why)
+        lua_pushstring(L, why);
+    else
         lua_pushnil(L);
+    return 1;
+}
+
+/* lost() -> whether the run's lease is lost; interrupted() -> whether it is being released. */
+static int core_lost(lua_State *L)
+{
+    lua_pushboolean(L, zg_heartbeat_lost(&host_of(L)->heartbeat));
+    return 1;
+}
+
+static int core_interrupted(lua_State *L)
+{
+    lua_pushboolean(L, host_of(L)->interrupted);
     return 1;
 }
 
@@ -343,21 +453,23 @@ static int core_host_id(lua_State *L)
     return 1;
 }
 
-/* sleep(seconds): the heartbeat keeps the reservation meanwhile; a lost run stops at the end. */
+/* sleep(seconds): the heartbeat keeps the lease meanwhile; a stopped run stops sleeping. */
 static int core_sleep(lua_State *L)
 {
     zg_host *h = host_of(L);
     int64_t left = seconds_to_ms(L, 1);
-    while (left > 0 && !zg_heartbeat_lost(&h->heartbeat)) {
+    char buf[256];
+    while (left > 0 && !zg_run_stop_reason(h, buf, sizeof buf)) {
         if (h->run_deadline_ms && zg_clock_monotonic_ms() > h->run_deadline_ms) {
             h->run_timed_out = 1;
             return zg_raise_timeout(L, h);
         }
-        int64_t chunk = left < 200 ? left : 200;
+        int64_t chunk = left < 50 ? left : 50;
         zg_clock_sleep_ms(chunk);
         left -= chunk;
     }
-    check_lease(L, h);
+    const char *why = zg_run_stop_reason(h, buf, sizeof buf);
+    if (why) return luaL_error(L, "%s", why);
     return 0;
 }
 
@@ -400,22 +512,23 @@ static int core_progress(lua_State *L)
     return 0;
 }
 
-static const luaL_Reg core_functions[] = {{"load", core_load},
+static const luaL_Reg core_functions[] = {{"read", core_read},
+                                          {"reload", core_reload},
+                                          {"update", core_update},
                                           {"save", core_save},
                                           {"append", core_append},
-                                          {"put", core_put},
+                                          {"submit", core_submit},
+                                          {"settle_outside", core_settle_outside},
                                           {"touch", core_touch},
-                                          {"fence", core_fence},
-                                          {"ended_elsewhere", core_ended_elsewhere},
                                           {"ccall", core_ccall},
                                           {"run_limits", core_run_limits},
                                           {"stopping", core_stopping},
-                                          {"publish", core_publish}, {"publishing", core_publishing},
+                                          {"lost", core_lost},
+                                          {"interrupted", core_interrupted},
+                                          {"publish", core_publish},
+                                          {"publishing", core_publishing},
                                           {"clock", core_clock},
                                           {"host_id", core_host_id},
-                                          {"save_many", core_save_many},
-                                          {"put_many", core_put_many},
-                                          {"discard", core_discard},
                                           {"sleep", core_sleep},
                                           {"uuid4", core_uuid4},
                                           {"now", core_now},

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uuid/uuid.h>
+
 #include "clock.h"
 #include "host_internal.h"
 
@@ -31,9 +33,6 @@ const char *zg_errstr(const zg_host *h)
     return h->err.msg;
 }
 
-/* Seconds before a message is tried again after the engine itself failed on it. */
-#define ZG_ENGINE_RETRY_DELAY 30
-
 void zg_host_log(zg_host *h, int level, const char *fmt, ...)
 {
     if (!h->cfg.log) return;
@@ -51,21 +50,25 @@ static void clear_error(zg_host *h)
     h->err.msg[0] = '\0';
 }
 
-/* Opens the backends named by the store URL. */
-static int open_backends(zg_host *h)
+/* Opens the store named by the URL. */
+static int open_store(zg_host *h)
 {
     const char *url = h->store_url;
     if (strcmp(url, "mem://") == 0 || strcmp(url, "mem:") == 0) {
         h->store = zg_store_mem_new();
-        h->queue = zg_queue_mem_new();
-        if (!h->store || !h->queue) return zg_fail(&h->err, ZG_ENOMEM, "out of memory");
-        return ZG_OK;
+        return h->store ? ZG_OK : zg_fail(&h->err, ZG_ENOMEM, "out of memory");
     }
-    /* the store and the queue get a connection each: the heartbeat thread renews reservations
-     * on the queue's while the job's writes go through the store's */
-    h->store = zg_store_redis_new(url, &h->err);
-    if (h->store) h->queue = zg_queue_redis_new(url, &h->err);
-    return h->store && h->queue ? ZG_OK : h->err.code;
+    h->store = zg_store_redis_new(url, h->cfg.store_timeout_ms, &h->err);
+    return h->store ? ZG_OK : h->err.code;
+}
+
+/* A writer id unique to this host (its writes are applied once each, across reconnects). */
+static void make_writer_id(zg_host *h)
+{
+    uuid_t id;
+    uuid_generate_random(id);
+    for (int i = 0; i < 12; i++)
+        snprintf(h->writer + 2 * i, 3, "%02x", id[i]);
 }
 
 zg_host *zg_host_new(const zg_config *cfg)
@@ -89,8 +92,10 @@ zg_host *zg_host_new(const zg_config *cfg)
     }
     h->cfg.jobs_dir = h->jobs_dir;
     h->api_ref = LUA_NOREF;
-    if (open_backends(h) == ZG_OK && zg_runtime_open(h) == ZG_OK &&
-        zg_heartbeat_init(&h->heartbeat, h->queue, h->L, zg_run_hook) != ZG_OK)
+    h->run.instance_ref = LUA_NOREF;
+    make_writer_id(h);
+    if (open_store(h) == ZG_OK && zg_runtime_open(h) == ZG_OK &&
+        zg_heartbeat_init(&h->heartbeat, h->store) != ZG_OK)
         zg_fail(&h->err, ZG_ENOMEM, "cannot start the heartbeat thread");
     if (h->err.code == ZG_OK && h->jobs_dir && zg_load_dir(h, h->jobs_dir, NULL, NULL) != ZG_OK)
         zg_runtime_close(h); /* keeps the error; the host refuses every call */
@@ -103,7 +108,6 @@ void zg_host_free(zg_host *h)
     zg_heartbeat_shutdown(&h->heartbeat);
     zg_runtime_close(h);
     if (h->store) h->store->ops->close(h->store);
-    if (h->queue) h->queue->ops->close(h->queue);
     free(h->store_url);
     free(h->jobs_dir);
     free(h->fns);
@@ -299,6 +303,21 @@ void zg_stop(zg_host *h)
     h->stopping = 1;
 }
 
+void zg_interrupt(zg_host *h)
+{
+    h->interrupted = 1;
+    h->stopping = 1;
+}
+
+/* Says an outage once when it starts and once when it ends. */
+static void note_store(zg_host *h, int rc)
+{
+    int down = rc == ZG_ESTORE;
+    if (down && !h->outage) zg_host_log(h, ZG_LOG_ERROR, "store unavailable: %s", h->err.msg);
+    if (!down && h->outage) zg_host_log(h, ZG_LOG_INFO, "store available again");
+    h->outage = down;
+}
+
 int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long *ran)
 {
     if (ran) *ran = 0;
@@ -306,17 +325,20 @@ int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long
     while (!h->stopping) {
         zg_step_result r;
         int rc = zg_step(h, queues, n, until_idle ? 0 : 200, &r);
+        note_store(h, rc);
         if (rc == ZG_OK) {
             if (ran) (*ran)++;
         } else if (rc == ZG_ETIMEDOUT) {
             if (until_idle) break;
-        } else if (rc != ZG_ESTALE) { /* an outage: said once a second until it passes */
-            zg_host_log(h, ZG_LOG_ERROR, "%s", h->err.msg);
-            for (int i = 0; i < 10 && !h->stopping; i++)
+        } else if (rc == ZG_ESTORE) { /* an outage: try again shortly, until it passes */
+            for (int i = 0; i < 5 && !h->stopping; i++)
                 zg_clock_sleep_ms(100);
+        } else if (rc != ZG_ESTALE) {
+            zg_host_log(h, ZG_LOG_ERROR, "%s", h->err.msg);
         }
     }
     h->stopping = 0;
+    h->interrupted = 0;
     clear_error(h);
     return ZG_OK;
 }
@@ -376,88 +398,202 @@ int zg_kill(zg_host *h, const char *uuid)
     return rc;
 }
 
-/* Pushes the loaded types' queue names into names[] (strings owned by the Lua stack entry left
- * on top); returns how many. */
-static size_t loaded_queues(zg_host *h, const char **names, size_t max)
-{
-    if (zg_runtime_call(h, "queues", 0, 1) != ZG_OK) {
-        lua_pushnil(h->L);
-        return 0;
-    }
-    size_t n = 0;
-    for (lua_Integer i = 1; n < max && lua_rawgeti(h->L, -1, i) == LUA_TSTRING; i++) {
-        names[n++] = lua_tostring(h->L, -1);
-        lua_pop(h->L, 1);
-    }
-    lua_pop(h->L, 1); /* the nil or non-string that ended the loop */
-    return n;
-}
+/* The loaded types and their queues (or only the named queues), for a claim. The strings are
+ * owned by a table left on the Lua stack until the caller pops it. */
+typedef struct claim_names {
+    const char **queues, **types;
+    size_t nqueues, ntypes;
+} claim_names;
 
-static void push_message(lua_State *L, const zg_message *m)
-{
-    lua_createtable(L, 0, 6);
-    lua_pushinteger(L, m->id);
-    lua_setfield(L, -2, "id");
-    lua_pushstring(L, m->body);
-    lua_setfield(L, -2, "body");
-    lua_pushstring(L, m->queue);
-    lua_setfield(L, -2, "queue");
-    lua_pushinteger(L, m->reserves);
-    lua_setfield(L, -2, "reserves");
-    lua_pushinteger(L, m->timeouts);
-    lua_setfield(L, -2, "timeouts");
-    lua_pushinteger(L, m->releases);
-    lua_setfield(L, -2, "releases");
-}
-
-/* Carries out the engine's decision on the message; a lapsed reservation is reported. */
-static int apply_decision(zg_host *h, const zg_message *m, const char *action, double delay)
-{
-    zg_error err = {0};
-    int rc;
-    if (strcmp(action, "release") == 0)
-        rc = h->queue->ops->release(h->queue, m->queue, m->id, m->reservation,
-                                    (int64_t)(delay * 1000), &err);
-    else
-        rc = h->queue->ops->remove(h->queue, m->queue, m->id, m->reservation, &err);
-    if (rc != ZG_OK) return zg_fail(&h->err, rc, "settling job %s: %s", m->body, err.msg);
-    return ZG_OK;
-}
-
-static int run_message(zg_host *h, zg_message *m, zg_step_result *out)
+static int collect_names(zg_host *h, const char *const *queues, size_t n, claim_names *out)
 {
     lua_State *L = h->L;
-    zg_run_info info = {1, m->body, m->queue, m->id, m->reservation};
+    memset(out, 0, sizeof *out);
+    if (zg_runtime_call(h, "claimable", 0, 2) != ZG_OK) {
+        lua_pushnil(L);
+        return h->err.code;
+    }
+    /* stack: types, queues */
+    size_t ntypes = (size_t)lua_rawlen(L, -2), nq = (size_t)lua_rawlen(L, -1);
+    out->types = lua_newuserdatauv(L, (ntypes + n + nq + 1) * sizeof(char *), 0);
+    out->queues = out->types + ntypes;
+    for (size_t i = 0; i < ntypes; i++) {
+        lua_rawgeti(L, -3, (lua_Integer)i + 1);
+        out->types[i] = lua_tostring(L, -1); /* kept alive by the table */
+        lua_pop(L, 1);
+    }
+    out->ntypes = ntypes;
+    if (n) {
+        for (size_t i = 0; i < n; i++)
+            out->queues[i] = queues[i];
+        out->nqueues = n;
+    } else {
+        for (size_t i = 0; i < nq; i++) {
+            lua_rawgeti(L, -2, (lua_Integer)i + 1);
+            out->queues[i] = lua_tostring(L, -1);
+            lua_pop(L, 1);
+        }
+            out->nqueues = nq;
+    }
+    return ZG_OK; /* the tables and the arrays stay on the stack until the caller pops them */
+}
+
+/* Pushes the claim for the engine: {uuid, queue, jobType, id, reserves, timeouts, releases,
+ * prior, doc}. */
+static void push_claim(lua_State *L, const zg_claim *c)
+{
+    lua_createtable(L, 0, 9);
+    lua_pushstring(L, c->lease.uuid);
+    lua_setfield(L, -2, "uuid");
+    lua_pushstring(L, c->lease.queue);
+    lua_setfield(L, -2, "queue");
+    lua_pushstring(L, c->job_type);
+    lua_setfield(L, -2, "jobType");
+    lua_pushinteger(L, c->id);
+    lua_setfield(L, -2, "id");
+    lua_pushinteger(L, c->reserves);
+    lua_setfield(L, -2, "reserves");
+    lua_pushinteger(L, c->timeouts);
+    lua_setfield(L, -2, "timeouts");
+    lua_pushinteger(L, c->releases);
+    lua_setfield(L, -2, "releases");
+    lua_pushinteger(L, c->prior);
+    lua_setfield(L, -2, "prior");
+    lua_pushstring(L, c->doc ? c->doc : "{}");
+    lua_setfield(L, -2, "doc");
+}
+
+/* Reads {name = json} at idx into arrays kept in a userdata left on the stack. */
+static zg_fields fields_at(lua_State *L, int idx)
+{
+    zg_fields f = {0, NULL, NULL};
+    idx = lua_absindex(L, idx);
+    if (!lua_istable(L, idx)) {
+        lua_pushnil(L);
+        return f;
+    }
+    size_t n = 0;
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1))
+        n++;
+    const char **arr = lua_newuserdatauv(L, 2 * (n ? n : 1) * sizeof(char *), 0);
+    size_t i = 0;
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) continue;
+        arr[i] = lua_tostring(L, -2);
+        arr[n + i++] = lua_tostring(L, -1);
+    }
+    f.n = i;
+    f.names = arr;
+    f.values = arr + n;
+    return f;
+}
+
+static const char *opt_string(lua_State *L, int idx, const char *name)
+{
+    lua_getfield(L, idx, name);
+    const char *v = lua_tostring(L, -1); /* kept alive by the decision table */
+    lua_pop(L, 1);
+    return v;
+}
+
+static double opt_number(lua_State *L, int idx, const char *name)
+{
+    lua_getfield(L, idx, name);
+    double v = lua_tonumber(L, -1);
+    lua_pop(L, 1);
+    return v != v ? 0 : v; /* NaN: 0 */
+}
+
+/* Seconds (a double from job code: maybe huge, negative or NaN) as whole ms within a day's
+ * thousand years; never undefined behaviour. */
+static int64_t seconds_ms(double s)
+{
+    if (!(s > 0)) return 0;
+    if (s > 3.15e10) s = 3.15e10;
+    return (int64_t)(s * 1000.0 + 0.5);
+}
+
+/* Turns the engine's decision (the table on top) into a settle. Strings stay owned by the
+ * table; the fields' arrays by a userdata pushed on the stack. */
+static void settle_from_decision(lua_State *L, zg_settle *st, int *code)
+{
+    int d = lua_gettop(L);
+    memset(st, 0, sizeof *st);
+    const char *action = opt_string(L, d, "action");
+    st->action = !action                           ? ZG_SETTLE_RELEASE
+                 : strcmp(action, "finish") == 0   ? ZG_SETTLE_FINISH
+                 : strcmp(action, "bury") == 0     ? ZG_SETTLE_BURY
+                                                   : ZG_SETTLE_RELEASE;
+    st->event = opt_string(L, d, "event");
+    st->error = opt_string(L, d, "error");
+    st->reason = opt_string(L, d, "reason");
+    st->delay_ms = seconds_ms(opt_number(L, d, "delay"));
+    double retention = opt_number(L, d, "retention");
+    st->retention_s = retention > 0 ? (int64_t)(retention > 3.15e10 ? 3.15e10 : retention + 0.999) : 0;
+    lua_getfield(L, d, "code");
+    *code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : -1;
+    lua_pop(L, 1);
+    lua_getfield(L, d, "fields");
+    st->fields = fields_at(L, -1);
+    lua_remove(L, -2); /* the fields table stays alive through the decision table */
+}
+
+/* Runs a claimed job and settles it. */
+static int run_claim(zg_host *h, zg_claim *c, zg_step_result *out)
+{
+    lua_State *L = h->L;
+    int base = lua_gettop(L);
+    zg_run_info info = {1, c->lease.uuid, c->lease.queue, c->id, c->lease.token};
     if (h->cfg.on_run) h->cfg.on_run(h->cfg.on_run_ud, &info);
-    zg_heartbeat_begin(&h->heartbeat, m);
-    push_message(L, m);
-    int rc = zg_runtime_call(h, "process", 1, 3);
+    snprintf(out->uuid, sizeof out->uuid, "%s", c->lease.uuid);
+    h->run.lease = c->lease;
+    h->run.active = 1;
+    lua_newtable(L); /* the run's job instance: its identity is the run's */
+    lua_pushvalue(L, -1);
+    h->run.instance_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    zg_heartbeat_begin(&h->heartbeat, &c->lease);
+    push_claim(L, c);
+    lua_rotate(L, -2, 1); /* claim, instance */
+    int rc = zg_runtime_call(h, "process", 2, 1);
+    int lost = zg_heartbeat_lost(&h->heartbeat);
+    int top = lua_gettop(L);
+    if (rc == ZG_OK && !lost && lua_istable(L, -1)) {
+        zg_settle st;
+        int code;
+        settle_from_decision(L, &st, &code);
+        zg_error err = {0};
+        int64_t cas = 0;
+        rc = h->store->ops->settle(h->store, &c->lease, &st, h->writer, zg_host_next_seq(h), &cas,
+                                   &err);
+        if (rc != ZG_OK) h->err = err;
+        out->outcome = st.action == ZG_SETTLE_FINISH    ? ZG_STEP_FINISHED
+                       : st.action == ZG_SETTLE_BURY    ? ZG_STEP_BURIED
+                                                        : ZG_STEP_REQUEUED;
+        out->result_code = st.action == ZG_SETTLE_FINISH ? code : -1;
+        out->delay = (double)st.delay_ms / 1000.0;
+        if (rc == ZG_OK && h->cfg.progress) {
+            const char *event = opt_string(L, top, "event_msg");
+            h->cfg.progress(h->cfg.progress_ud, c->lease.uuid, opt_number(L, top, "completeness"),
+                            event);
+        }
+        if (rc == ZG_OK && st.action == ZG_SETTLE_BURY)
+            zg_host_log(h, ZG_LOG_ERROR, "job %s buried: %s", c->lease.uuid,
+                        st.reason ? st.reason : "");
+    } else if (rc == ZG_OK) {
+        rc = zg_fail(&h->err, ZG_ESTALE, "the lease of job %s was lost: it was killed, or "
+                     "another host took it over", c->lease.uuid);
+    }
+    lua_settop(L, base);
     zg_heartbeat_end(&h->heartbeat);
+    luaL_unref(L, LUA_REGISTRYINDEX, h->run.instance_ref);
+    h->run.instance_ref = LUA_NOREF;
+    h->run.active = 0;
+    h->interrupted = 0;
     info.begin = 0;
     if (h->cfg.on_run) h->cfg.on_run(h->cfg.on_run_ud, &info);
-    snprintf(out->uuid, sizeof out->uuid, "%s", m->body);
-    if (rc == ZG_ESTALE) {
-        /* another host owns the job now (or it was killed): its outcome is not ours to settle */
-        zg_host_log(h, ZG_LOG_WARNING, "late settle of job %s refused: %s", m->body, h->err.msg);
-        return rc;
-    }
-    if (rc != ZG_OK) {
-        /* the engine itself failed (e.g. the store): keep the message for a later try */
-        zg_error keep = h->err;
-        apply_decision(h, m, "release", ZG_ENGINE_RETRY_DELAY);
-        h->err = keep;
-        return rc;
-    }
-    const char *action = lua_tostring(L, -3);
-    double delay = lua_tonumber(L, -2);
-    int finished = lua_isinteger(L, -1);
-    out->result_code = finished ? (int)lua_tointeger(L, -1) : -1;
-    out->delay = delay;
-    out->outcome = strcmp(action, "release") == 0 ? ZG_STEP_REQUEUED
-                   : finished                     ? ZG_STEP_FINISHED
-                                                  : ZG_STEP_DROPPED;
-    rc = apply_decision(h, m, action, delay);
-    lua_pop(L, 3);
+    if (rc == ZG_ESTALE)
+        zg_host_log(h, ZG_LOG_WARNING, "job %s: lease lost, its late writes were refused: %s",
+                    c->lease.uuid, h->err.msg);
     return rc;
 }
 
@@ -466,23 +602,28 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
 {
     if (!usable(h)) return h->err.code;
     memset(out, 0, sizeof *out);
-    const char *names[64];
-    if (n == 0) {
-        n = loaded_queues(h, names, 64);
-        queues = names;
-    } else
-        lua_pushnil(h->L); /* keeps the stack shape the same on both paths */
-    zg_message m = {0};
+    lua_State *L = h->L;
+    int top = lua_gettop(L);
+    claim_names names;
+    if (collect_names(h, queues, n, &names) != ZG_OK) {
+        lua_settop(L, top);
+        return h->err.code;
+    }
+    zg_claim_req req = {names.queues, names.nqueues, names.types, names.ntypes};
+    zg_claim c = {0};
     zg_error err = {0};
-    int rc = n ? h->queue->ops->reserve(h->queue, queues, n, timeout_ms, &m, &err)
-               : zg_fail(&err, ZG_ETIMEDOUT, "no job types are loaded");
-    lua_pop(h->L, 1);
+    int rc = req.ntypes && req.nqueues
+                 ? h->store->ops->claim(h->store, &req, timeout_ms, h->writer,
+                                        zg_host_next_seq(h), &c, &err)
+                 : zg_fail(&err, ZG_ETIMEDOUT, "no job types are loaded");
+    h->seq += 64; /* a claim may use several sequence numbers */
+    lua_settop(L, top);
     if (rc != ZG_OK) {
         h->err = err;
         return rc;
     }
-    rc = run_message(h, &m, out);
-    zg_message_clear(&m);
+    rc = run_claim(h, &c, out);
+    zg_claim_clear(&c);
     return rc;
 }
 
@@ -518,20 +659,53 @@ int zg_queues(zg_host *h, char **json)
 
 int zg_queue_counts_get(zg_host *h, const char *queue, zg_queue_counts *out)
 {
+    memset(out, 0, sizeof *out);
     if (!usable(h)) return h->err.code;
-    return h->queue->ops->counts(h->queue, queue, out, &h->err);
+    zg_store_counts c;
+    int rc = h->store->ops->counts(h->store, queue, &c, &h->err);
+    if (rc != ZG_OK) return rc;
+    out->ready = c.waiting;
+    out->delayed = c.delayed;
+    out->reserved = c.running;
+    out->buried = c.buried;
+    out->unclaimed = c.unclaimed;
+    return ZG_OK;
 }
 
-int zg_message_stats_get(zg_host *h, const char *queue, int64_t id, zg_message_stats *out)
+int zg_job_stats(zg_host *h, const char *uuid, zg_message_stats *out)
 {
+    memset(out, 0, sizeof *out);
     if (!usable(h)) return h->err.code;
-    return h->queue->ops->stats(h->queue, queue, id, out, &h->err);
+    zg_job_state st;
+    int rc = h->store->ops->job_state(h->store, uuid, &st, &h->err);
+    if (rc != ZG_OK) return rc;
+    out->state = st.state; /* ZG_STATE_* and ZG_MSG_* are the same numbers */
+    out->priority = st.priority;
+    out->reserves = st.reserves;
+    out->timeouts = st.timeouts;
+    out->releases = st.releases;
+    out->time_left_ms = st.time_left_ms;
+    out->id = st.id;
+    out->lease = st.lease;
+    return ZG_OK;
 }
 
-int zg_release(zg_host *h, const char *queue, int64_t id, int64_t reservation, int64_t delay_ms)
+int zg_release(zg_host *h, const char *uuid, int64_t lease, int64_t delay_ms, int why)
 {
     if (!usable(h)) return h->err.code;
-    return h->queue->ops->release(h->queue, queue, id, reservation, delay_ms, &h->err);
+    lua_pushstring(h->L, uuid);
+    lua_pushinteger(h->L, lease);
+    lua_pushnumber(h->L, (double)(delay_ms > 0 ? delay_ms : 0) / 1000.0);
+    lua_pushboolean(h->L, why == ZG_RELEASE_STOPPING);
+    int rc = zg_runtime_call(h, "release", 4, 1);
+    if (rc == ZG_OK) lua_pop(h->L, 1);
+    return rc;
+}
+
+int zg_ping(zg_host *h)
+{
+    if (!usable(h)) return h->err.code;
+    return h->store->ops->ping(h->store, &h->err);
 }
 
 int zg_follow_events(zg_host *h, void (*fn)(void *ud, const char *json), void *ud)
@@ -549,11 +723,18 @@ int zg_scripts(zg_host *h, char **json)
     return string_result(h, "scripts_json", 0, json);
 }
 
-int zg_kick(zg_host *h, const char *queue, int64_t *count)
+int zg_kick(zg_host *h, const char *queue, int64_t max, int64_t *count)
 {
     if (!usable(h)) return h->err.code;
     int64_t moved = 0;
-    int rc = h->queue->ops->kick(h->queue, queue, &moved, &h->err);
+    int rc = h->store->ops->kick(h->store, queue, max, &moved, &h->err);
     if (count) *count = moved;
     return rc;
+}
+
+int zg_buried(zg_host *h, const char *queue, char **json)
+{
+    *json = NULL;
+    if (!usable(h)) return h->err.code;
+    return h->store->ops->buried(h->store, queue, json, &h->err);
 }

@@ -4,11 +4,11 @@
 
 #include <lua.h>
 #include <signal.h>
+#include <stdatomic.h>
 
 #include "error.h"
 #include "heartbeat.h"
-#include "queue.h"
-#include "store.h"
+#include "lifecycle.h"
 #include "zerog.h"
 
 /* A C function registered with zg_register_module. */
@@ -16,6 +16,15 @@ typedef struct zg_registered_fn {
     zg_cfunction fn;
     void *ctx;
 } zg_registered_fn;
+
+/* The run in progress: which job and lease it writes to. Held here, out of the job's reach:
+ * nothing a job sets on `self` redirects the engine's writes. */
+typedef struct zg_run_state {
+    int active;
+    zg_lease lease;
+    int instance_ref; /* registry reference to the run's job instance (the table the engine
+                         fills); only writes through that very table are the run's */
+} zg_run_state;
 
 struct zg_host {
     zg_config cfg;
@@ -27,21 +36,32 @@ struct zg_host {
     int64_t run_deadline_ms; /* when the run exceeds its TIMEOUT; 0: none */
     double run_timeout_s;
     int run_timed_out;
-    volatile sig_atomic_t stopping; /* zg_stop */
+    volatile sig_atomic_t stopping;    /* zg_stop: return after the run in progress */
+    volatile sig_atomic_t interrupted; /* zg_interrupt: release the run in progress now */
     zg_registered_fn *fns;
     size_t nfns;
     char **dirs; /* the directories scripts were loaded from, rescanned by zg_reload */
     size_t ndirs;
     zg_store *store;
-    zg_queue *queue;
+    char writer[40]; /* this host's writer id: its writes are applied once each */
+    int64_t seq;     /* the writer's sequence number */
+    int64_t announced_ms; /* when claims last announced this host's types */
+    int outage;           /* the last store call failed: said once, and its end once */
     lua_State *L;
     int api_ref;            /* registry reference to the zerog.api table */
-    zg_heartbeat heartbeat; /* renews the running job's reservation */
+    zg_run_state run;
+    zg_heartbeat heartbeat; /* renews the running job's lease */
     zg_error err;
 };
 
 /* Writes a host message (not a job's) to the configured log, if any. */
 void zg_host_log(zg_host *h, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* The next sequence number of this host's writes. */
+static inline int64_t zg_host_next_seq(zg_host *h)
+{
+    return ++h->seq;
+}
 
 /* runtime.c: the Lua VM of a host. */
 int zg_runtime_open(zg_host *h);
@@ -53,13 +73,18 @@ int zg_runtime_call(zg_host *h, const char *fn, int nargs, int nres);
 
 #define ZG_EVENTS_CHANNEL "zerog:events"
 
-/* Raised (as a Lua error message) when a run has lost its reservation; maps to ZG_ESTALE. */
-#define ZG_LOST_PREFIX "zerog: lost reservation: "
+/* The message of a run whose lease is lost (raised as a Lua error; maps to ZG_ESTALE). */
+#define ZG_LOST_PREFIX "zerog: LeaseLost: "
+/* The message of a store failure raised in Lua (maps to ZG_ESTORE, shown without traceback). */
+#define ZG_STORE_PREFIX "zerog: StoreError: "
 
-/* runtime.c: the count hook of a run: stops a run whose lease is lost or whose TIMEOUT passed. */
+/* runtime.c: the count hook of a run, installed by the VM's own thread when a run starts: stops
+ * a run whose lease is lost, whose TIMEOUT passed, or that is interrupted. */
 void zg_run_hook(lua_State *L, lua_Debug *ar);
 /* Raises the error of a run past its TIMEOUT. */
 int zg_raise_timeout(lua_State *L, zg_host *h);
+/* Why the run in progress is being stopped (a message), or NULL. */
+const char *zg_run_stop_reason(zg_host *h, char *buf, size_t size);
 
 /* bindings.c: registers the zerog.core module (the C functions the Lua side calls). */
 void zg_bindings_open(zg_host *h);

@@ -1,5 +1,5 @@
-/* redis_conn: connection, reconnection with exponential backoff (50 ms doubling to 2 s), and
- * scripts. Only connection failures are retried; the server's error replies are not. The writes
+/* redis_conn: connection, reconnection with exponential backoff (50 ms doubling to 1 s, within
+ * the call's timeout), pipelines of scripts and commands. Only connection failures are retried; the server's error replies are not. The writes
  * that go through here carry tokens (zg_redis_token) so that one sent twice across a reconnect is
  * applied once. */
 #include "redis_conn.h"
@@ -11,7 +11,6 @@
 
 #include "clock.h"
 
-#define DEFAULT_READ_TIMEOUT_MS 15000
 #define CONNECT_TIMEOUT_MS      2000
 
 static int parse_tcp(const char *rest, zg_redis_url *out, zg_error *err, const char *url)
@@ -107,7 +106,8 @@ static int simple(redisContext *c, zg_error *err, const char *what, int argc, co
 static int connect_now(zg_redis *r, zg_error *err)
 {
     char name[600];
-    struct timeval tv = tv_ms(CONNECT_TIMEOUT_MS);
+    int64_t connect_ms = r->timeout_ms < CONNECT_TIMEOUT_MS ? r->timeout_ms : CONNECT_TIMEOUT_MS;
+    struct timeval tv = tv_ms(connect_ms);
     redisContext *c = r->url.socket[0] ? redisConnectUnixWithTimeout(r->url.socket, tv)
                                        : redisConnectWithTimeout(r->url.host, r->url.port, tv);
     if (!c) return zg_fail(err, ZG_ENOMEM, "out of memory connecting to redis");
@@ -117,7 +117,7 @@ static int connect_now(zg_redis *r, zg_error *err)
         redisFree(c);
         return ZG_ESTORE;
     }
-    redisSetTimeout(c, tv_ms(DEFAULT_READ_TIMEOUT_MS));
+    redisSetTimeout(c, tv_ms(r->timeout_ms));
     int rc = ZG_OK;
     if (r->url.password[0]) {
         const char *argv[] = {"AUTH", r->url.password};
@@ -137,11 +137,11 @@ static int connect_now(zg_redis *r, zg_error *err)
     return ZG_OK;
 }
 
-int zg_redis_open(zg_redis *r, const char *url, zg_error *err)
+int zg_redis_open(zg_redis *r, const char *url, int64_t timeout_ms, zg_error *err)
 {
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->lock, NULL);
-    r->retry_window_ms = 60000;
+    r->timeout_ms = timeout_ms > 0 ? timeout_ms : ZG_REDIS_DEFAULT_TIMEOUT_MS;
     int rc = zg_redis_parse_url(url, &r->url, err);
     if (rc != ZG_OK) return rc;
     return connect_now(r, err);
@@ -154,7 +154,7 @@ void zg_redis_close(zg_redis *r)
     pthread_mutex_destroy(&r->lock);
 }
 
-/* Reconnects with backoff until it works or the retry window closes. */
+/* Reconnects with backoff until it works or the time is up. */
 static int reconnect(zg_redis *r, int64_t give_up_at, zg_error *err)
 {
     int64_t backoff = 50;
@@ -162,32 +162,66 @@ static int reconnect(zg_redis *r, int64_t give_up_at, zg_error *err)
         if (r->ctx) redisFree(r->ctx);
         r->ctx = NULL;
         if (connect_now(r, err) == ZG_OK) return ZG_OK;
-        if (zg_clock_monotonic_ms() + backoff > give_up_at) return ZG_ESTORE;
-        zg_clock_sleep_ms(backoff);
-        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+        int64_t left = give_up_at - zg_clock_monotonic_ms();
+        if (left <= 0) return ZG_ESTORE;
+        zg_clock_sleep_ms(backoff < left ? backoff : left);
+        backoff = backoff * 2 > 1000 ? 1000 : backoff * 2;
     }
+}
+
+/* Drops a broken connection, keeping the reason in err. */
+static void drop(zg_redis *r, zg_error *err)
+{
+    zg_fail(err, ZG_ESTORE, "redis connection lost: %s", r->ctx->errstr[0] ? r->ctx->errstr : "timeout");
+    redisFree(r->ctx);
+    r->ctx = NULL;
+}
+
+int zg_redis_reply_error(const redisReply *reply, zg_error *err)
+{
+    /* Redis appends where a script failed ("... script: <sha>, on @user_script:12."): the user
+     * wants the server's reason, not our script's line */
+    const char *msg = reply->str ? reply->str : "error";
+    size_t len = reply->len;
+    const char *tail = strstr(msg, " script: ");
+    if (tail) len = (size_t)(tail - msg);
+    while (len && (msg[len - 1] == '.' || msg[len - 1] == ' '))
+        len--;
+    if (strncmp(msg, "ERR Error running script", 24) == 0) {
+        const char *colon = strstr(msg, "): ");
+        if (colon) {
+            msg = colon + 3;
+            len = strcspn(msg, "\n");
+        }
+    }
+    return zg_fail(err, ZG_ESTORE, "redis: %.*s", (int)len, msg);
 }
 
 redisReply *zg_redis_command(zg_redis *r, int argc, const char **argv, const size_t *lens,
                              int64_t read_timeout_ms, zg_error *err)
 {
-    int64_t give_up_at = zg_clock_monotonic_ms() + r->retry_window_ms;
+    int64_t give_up_at = zg_clock_monotonic_ms() + r->timeout_ms;
     for (;;) {
-        if (!r->ctx && reconnect(r, give_up_at, err) != ZG_OK) return NULL;
+        if (!r->ctx && reconnect(r, give_up_at, err) != ZG_OK) {
+            r->outage = 1;
+            return NULL;
+        }
         if (read_timeout_ms) redisSetTimeout(r->ctx, tv_ms(read_timeout_ms));
         redisReply *reply = redisCommandArgv(r->ctx, argc, argv, lens);
-        if (read_timeout_ms) redisSetTimeout(r->ctx, tv_ms(DEFAULT_READ_TIMEOUT_MS));
+        if (read_timeout_ms) redisSetTimeout(r->ctx, tv_ms(r->timeout_ms));
         if (reply) {
+            r->outage = 0;
             if (reply->type != REDIS_REPLY_ERROR) return reply;
-            zg_fail(err, ZG_ESTORE, "redis: %s", reply->str);
+            zg_redis_reply_error(reply, err);
             freeReplyObject(reply);
             return NULL;
         }
         /* the connection broke: the command may or may not have run; try again on a new one */
-        zg_fail(err, ZG_ESTORE, "redis connection lost: %s", r->ctx->errstr);
-        redisFree(r->ctx);
-        r->ctx = NULL;
-        if (zg_clock_monotonic_ms() >= give_up_at) return NULL;
+        drop(r, err);
+        if (zg_clock_monotonic_ms() >= give_up_at) {
+            r->outage = 1;
+            return NULL;
+        }
     }
 }
 
@@ -202,36 +236,6 @@ static int load_script(zg_redis *r, zg_redis_script *s, zg_error *err)
     return ok ? ZG_OK : zg_fail(err, ZG_ESTORE, "redis: SCRIPT LOAD gave no sha");
 }
 
-redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int argc,
-                                const char **argv, const size_t *lens, zg_error *err)
-{
-    const char *full[64];
-    size_t full_lens[64];
-    char nk[16];
-    if (argc + 3 > 64) {
-        zg_fail(err, ZG_EINVAL, "too many script arguments");
-        return NULL;
-    }
-    snprintf(nk, sizeof nk, "%d", nkeys);
-    full[0] = "EVALSHA";
-    full[2] = nk;
-    full_lens[0] = 7;
-    full_lens[2] = strlen(nk);
-    for (int i = 0; i < argc; i++) {
-        full[i + 3] = argv[i];
-        full_lens[i + 3] = lens ? lens[i] : strlen(argv[i]);
-    }
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (!s->sha[0] && load_script(r, s, err) != ZG_OK) return NULL;
-        full[1] = s->sha;
-        full_lens[1] = 40;
-        redisReply *reply = zg_redis_command(r, argc + 3, full, full_lens, 0, err);
-        if (reply || strstr(err->msg, "NOSCRIPT") == NULL) return reply;
-        s->sha[0] = '\0'; /* the server restarted or was flushed: load it again */
-    }
-    return NULL;
-}
-
 static void free_replies(redisReply **replies, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -240,59 +244,112 @@ static void free_replies(redisReply **replies, size_t n)
     }
 }
 
-/* Sends the pipeline once: ZG_OK, ZG_ESTORE on a broken connection (replies freed), or
- * ZG_ENOTFOUND when the server lost the script (NOSCRIPT). */
-static int pipeline_once(zg_redis *r, zg_redis_script *s, int nkeys, size_t n, const int *argcs,
-                         const char *const *const *argvs, redisReply **replies, zg_error *err)
+/* Appends one call to the connection's output buffer. */
+static int append_call(zg_redis *r, const zg_redis_call *c, zg_error *err)
 {
+    size_t extra = c->script ? 3 : 0, argc = (size_t)c->argc + extra;
+    const char **argv = malloc(argc * sizeof *argv);
+    size_t *lens = malloc(argc * sizeof *lens);
     char nk[16];
-    snprintf(nk, sizeof nk, "%d", nkeys);
+    int rc = ZG_OK;
+    if (!argv || !lens) {
+        rc = zg_fail(err, ZG_ENOMEM, "out of memory building a redis call");
+        goto done;
+    }
+    if (c->script) {
+        snprintf(nk, sizeof nk, "%d", c->nkeys);
+        argv[0] = "EVALSHA", lens[0] = 7;
+        argv[1] = c->script->sha, lens[1] = 40;
+        argv[2] = nk, lens[2] = strlen(nk);
+    }
+    for (int i = 0; i < c->argc; i++) {
+        argv[extra + (size_t)i] = c->argv[i];
+        lens[extra + (size_t)i] = c->lens ? c->lens[i] : strlen(c->argv[i]);
+    }
+    if (redisAppendCommandArgv(r->ctx, (int)argc, argv, lens) != REDIS_OK)
+        rc = zg_fail(err, ZG_ENOMEM, "out of memory building a redis call");
+done:
+    free(argv);
+    free(lens);
+    return rc;
+}
+
+/* Sends the pipeline once: ZG_OK, ZG_ESTORE on a broken connection (replies freed), or
+ * ZG_ENOTFOUND when the server lost a script (NOSCRIPT; replies freed, its sha forgotten). */
+static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redisReply **replies,
+                         zg_error *err)
+{
     for (size_t i = 0; i < n; i++) {
-        const char *full[64] = {"EVALSHA", s->sha, nk};
-        for (int a = 0; a < argcs[i] && a < 61; a++)
-            full[a + 3] = argvs[i][a];
-        if (redisAppendCommandArgv(r->ctx, argcs[i] + 3, full, NULL) != REDIS_OK)
-            return zg_fail(err, ZG_ENOMEM, "out of memory building a pipeline");
+        int rc = append_call(r, &calls[i], err);
+        if (rc != ZG_OK) {
+            redisFree(r->ctx); /* the half-written buffer is of no use */
+            r->ctx = NULL;
+            return rc;
+        }
     }
     int noscript = 0;
     for (size_t i = 0; i < n; i++) {
         void *reply = NULL;
         if (redisGetReply(r->ctx, &reply) != REDIS_OK) {
-            zg_fail(err, ZG_ESTORE, "redis connection lost: %s", r->ctx->errstr);
             free_replies(replies, i);
-            redisFree(r->ctx);
-            r->ctx = NULL;
+            drop(r, err);
             return ZG_ESTORE;
         }
         replies[i] = reply;
-        if (replies[i]->type == REDIS_REPLY_ERROR) {
-            if (strstr(replies[i]->str, "NOSCRIPT"))
-                noscript = 1;
-            else
-                zg_fail(err, ZG_ESTORE, "redis: %s", replies[i]->str);
+        if (replies[i]->type == REDIS_REPLY_ERROR && calls[i].script &&
+            strncmp(replies[i]->str, "NOSCRIPT", 8) == 0) {
+            calls[i].script->sha[0] = '\0';
+            noscript = 1;
         }
     }
     if (noscript) {
         free_replies(replies, n);
-        s->sha[0] = '\0';
         return ZG_ENOTFOUND;
     }
     return ZG_OK;
 }
 
-int zg_redis_script_pipeline(zg_redis *r, zg_redis_script *s, int nkeys, size_t n, const int *argcs,
-                             const char *const *const *argvs, redisReply **replies, zg_error *err)
+int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisReply **replies,
+                      zg_error *err)
 {
-    int64_t give_up_at = zg_clock_monotonic_ms() + r->retry_window_ms;
+    int64_t give_up_at = zg_clock_monotonic_ms() + r->timeout_ms;
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
-    for (;;) {
-        if (!s->sha[0] && load_script(r, s, err) != ZG_OK) return err->code;
-        if (!r->ctx && reconnect(r, give_up_at, err) != ZG_OK) return err->code;
-        int rc = pipeline_once(r, s, nkeys, n, argcs, argvs, replies, err);
-        if (rc == ZG_OK || rc == ZG_ENOMEM) return rc;
-        if (zg_clock_monotonic_ms() >= give_up_at) return ZG_ESTORE;
+    for (int attempts = 0;; attempts++) {
+        for (size_t i = 0; i < n; i++)
+            if (calls[i].script && !calls[i].script->sha[0] &&
+                load_script(r, calls[i].script, err) != ZG_OK)
+                return err->code;
+        if (!r->ctx && reconnect(r, give_up_at, err) != ZG_OK) {
+            r->outage = 1;
+            return err->code;
+        }
+        int rc = pipeline_once(r, n, calls, replies, err);
+        if (rc == ZG_OK) {
+            r->outage = 0;
+            return ZG_OK;
+        }
+        if (rc == ZG_ENOMEM) return rc;
+        if (rc == ZG_ENOTFOUND && attempts < 3) continue; /* scripts flushed: load them again */
+        if (zg_clock_monotonic_ms() >= give_up_at) {
+            r->outage = 1;
+            return err->code ? err->code : zg_fail(err, ZG_ESTORE, "redis: no reply in time");
+        }
     }
+}
+
+redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int argc,
+                                const char *const *argv, const size_t *lens, zg_error *err)
+{
+    zg_redis_call call = {s, nkeys, argc, argv, lens};
+    redisReply *reply = NULL;
+    if (zg_redis_pipeline(r, 1, &call, &reply, err) != ZG_OK) return NULL;
+    if (reply->type == REDIS_REPLY_ERROR) {
+        zg_redis_reply_error(reply, err);
+        freeReplyObject(reply);
+        return NULL;
+    }
+    return reply;
 }
 
 void zg_redis_url_string(const zg_redis_url *u, char *out, size_t size)

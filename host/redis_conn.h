@@ -1,7 +1,8 @@
 /* redis_conn: one hiredis connection, opened from a store URL, that survives outages. A command
  * that fails on a broken connection is sent again on a new one, with backoff, for up to
- * `retry_window_ms`; scripts are run by SHA and loaded again when the server lost them. A
- * connection is used by one thread at a time (its owner keeps the lock). */
+ * `timeout_ms` (every call is bounded by it, the wait for a reply included); scripts are run by
+ * SHA and loaded again when the server lost them. A connection is used by one thread at a time
+ * (its owner keeps the lock). Error replies keep the server's own words (OOM, MISCONF, READONLY). */
 #ifndef ZG_REDIS_CONN_H
 #define ZG_REDIS_CONN_H
 
@@ -31,11 +32,15 @@ typedef struct zg_redis {
     zg_redis_url url;
     redisContext *ctx;
     pthread_mutex_t lock;
-    int64_t retry_window_ms;
+    int64_t timeout_ms; /* bounds every call, reconnects included */
+    int outage;         /* the last call failed on the connection (for logging once) */
 } zg_redis;
 
-/* Connects; a server that cannot be reached is an error (ZG_ESTORE) naming it. */
-int zg_redis_open(zg_redis *r, const char *url, zg_error *err);
+#define ZG_REDIS_DEFAULT_TIMEOUT_MS 5000
+
+/* Connects; a server that cannot be reached is an error (ZG_ESTORE) naming it. timeout_ms 0:
+ * ZG_REDIS_DEFAULT_TIMEOUT_MS. */
+int zg_redis_open(zg_redis *r, const char *url, int64_t timeout_ms, zg_error *err);
 void zg_redis_close(zg_redis *r);
 
 /* Sends a command (argv form); returns the reply (freeReplyObject it) or NULL with err set.
@@ -43,15 +48,27 @@ void zg_redis_close(zg_redis *r);
  * the wait for the reply (0: the default); blocking commands pass their own timeout plus slack. */
 redisReply *zg_redis_command(zg_redis *r, int argc, const char **argv, const size_t *lens,
                              int64_t read_timeout_ms, zg_error *err);
-/* Runs a script with EVALSHA (loading it first when needed): nkeys keys, then args. */
-redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int argc,
-                                const char **argv, const size_t *lens, zg_error *err);
+/* One call of a pipeline: a script (EVALSHA with nkeys keys, then the rest of argv as args) or,
+ * when script is NULL, a plain command. Any number of arguments. */
+typedef struct zg_redis_call {
+    zg_redis_script *script;
+    int nkeys;
+    int argc;
+    const char *const *argv;
+    const size_t *lens; /* NULL: each argument is a C string */
+} zg_redis_call;
 
-/* Runs n calls of one script in a pipeline (one round trip): call i has nkeys keys then its
- * args in argvs[i][0..argcs[i]). Fills replies[i] (free each with freeReplyObject). A broken
- * connection resends the whole pipeline, so each call must be idempotent (carry a token). */
-int zg_redis_script_pipeline(zg_redis *r, zg_redis_script *s, int nkeys, size_t n, const int *argcs,
-                             const char *const *const *argvs, redisReply **replies, zg_error *err);
+/* Sends n calls in one round trip and fills replies[i] (free each with freeReplyObject); an
+ * error reply of one call is its reply (REDIS_REPLY_ERROR), not a failure of the whole. A broken
+ * connection resends the whole pipeline, so each call must be idempotent (writes carry tokens).
+ * Fails (replies all NULL) only when the connection cannot be had within the timeout. */
+int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisReply **replies,
+                      zg_error *err);
+/* Runs one script; its error reply is returned as NULL with ZG_ESTORE and the server's words. */
+redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int argc,
+                                const char *const *argv, const size_t *lens, zg_error *err);
+/* The message of an error reply, without the script's position Redis appends to it. */
+int zg_redis_reply_error(const redisReply *reply, zg_error *err);
 
 /* Writes url back as a string zg_redis_open accepts. */
 void zg_redis_url_string(const zg_redis_url *u, char *out, size_t size);

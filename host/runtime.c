@@ -25,6 +25,7 @@ static void preload_embedded(lua_State *L)
 {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (const zg_lua_module *m = zg_lua_modules; m->name; m++) {
+        if (strncmp(m->name, "redis.", 6) == 0) continue; /* the store's scripts, not modules */
         lua_pushlightuserdata(L, (void *)m);
         lua_pushcclosure(L, load_embedded, 1);
         lua_setfield(L, -2, m->name);
@@ -67,17 +68,39 @@ int zg_raise_timeout(lua_State *L, zg_host *h)
     return luaL_error(L, "the run exceeded the job type's TIMEOUT of %s s", secs);
 }
 
+const char *zg_run_stop_reason(zg_host *h, char *buf, size_t size)
+{
+    if (!h->run.active) return NULL;
+    if (zg_heartbeat_lost(&h->heartbeat)) {
+        snprintf(buf, size, ZG_LOST_PREFIX "lease %lld of job %s is no longer current (the job "
+                 "was killed, or its lease lapsed and another host took it)",
+                 (long long)h->run.lease.token, h->run.lease.uuid);
+        return buf;
+    }
+    if (h->interrupted) {
+        snprintf(buf, size, "zerog: Released: the host is stopping");
+        return buf;
+    }
+    if (h->run_timed_out) {
+        snprintf(buf, size, "the run exceeded the job type's TIMEOUT of %g s", h->run_timeout_s);
+        return buf;
+    }
+    return NULL;
+}
+
+/* The count hook of a run. It runs on the VM's own thread (installed by run_limits there) and
+ * reads only flags other threads set atomically. */
 void zg_run_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     zg_host *h = *(zg_host **)lua_getextraspace(L);
-    if (zg_heartbeat_lost(&h->heartbeat))
-        luaL_error(L, ZG_LOST_PREFIX "the job was killed, or another host took it");
     if (h->run_deadline_ms && zg_clock_monotonic_ms() > h->run_deadline_ms) {
         h->run_timed_out = 1;
         h->run_deadline_ms = zg_clock_monotonic_ms() + 100; /* raised again if the job catches it */
-        zg_raise_timeout(L, h);
     }
+    char buf[512];
+    const char *why = zg_run_stop_reason(h, buf, sizeof buf);
+    if (why) luaL_error(L, "%s", why);
 }
 
 /* Opens the libraries, the embedded runtime and the bindings, and returns zerog.api. Runs in
@@ -137,7 +160,7 @@ static int code_of_kind(const char *kind)
         int code;
     } kinds[] = {{"invalid", ZG_EINVAL}, {"script", ZG_ESCRIPT}, {"not_found", ZG_ENOTFOUND},
                  {"store", ZG_ESTORE},   {"cas", ZG_ECAS},       {"unknown_type", ZG_ENOTFOUND},
-                 {"job", ZG_EJOB}};
+                 {"job", ZG_EJOB},       {"stale", ZG_ESTALE}};
     for (size_t i = 0; kind && i < sizeof kinds / sizeof kinds[0]; i++)
         if (strcmp(kinds[i].kind, kind) == 0) return kinds[i].code;
     return ZG_EJOB;
@@ -155,13 +178,15 @@ int zg_runtime_call(zg_host *h, const char *fn, int nargs, int nres)
     int want = nres < 3 ? 3 : nres;
     if (lua_pcall(L, nargs, want, base + 1) != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        int code = !msg                          ? ZG_EJOB
-                   : strstr(msg, ZG_LOST_PREFIX) ? ZG_ESTALE
-                   : strstr(msg, "store: ")      ? ZG_ESTORE
-                                                 : ZG_EJOB;
-        if (code == ZG_ESTALE) {
-            /* a lost reservation is an outcome, not a fault: its message alone, no traceback */
-            msg = strstr(msg, ZG_LOST_PREFIX) + strlen(ZG_LOST_PREFIX);
+        int code = !msg                           ? ZG_EJOB
+                   : strstr(msg, ZG_LOST_PREFIX)  ? ZG_ESTALE
+                   : strstr(msg, ZG_STORE_PREFIX) ? ZG_ESTORE
+                                                  : ZG_EJOB;
+        if (code != ZG_EJOB) {
+            /* a lost lease is an outcome and a store failure the store's: their message alone,
+             * in the store's words, never a traceback */
+            const char *prefix = code == ZG_ESTALE ? ZG_LOST_PREFIX : ZG_STORE_PREFIX;
+            msg = strstr(msg, prefix) + strlen(prefix);
             zg_fail(&h->err, code, "%.*s", (int)strcspn(msg, "\n"), msg);
         } else {
             zg_fail(&h->err, code, "%s", msg ? msg : "(no message)");

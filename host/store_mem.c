@@ -1,22 +1,46 @@
-/* store_mem: the in-process document store, the embedded default.
+/* store_mem: the in-process store (mem://), the embedded default, behind the lifecycle interface.
  *
- * Documents live in a hash map keyed by store key. A document is a small array of (name, JSON)
- * fields kept in first-written order, a cas counter, and three lists of JSON entries. Expiry is
- * checked lazily on access against the monotonic clock. Nothing here is shared between stores. */
+ * One job record holds both halves of a job: its document (named fields of JSON text in
+ * first-written order, a cas counter, the events/warnings/errors lists) and its queue state (id,
+ * priority, TTR, state, counters, the current lease). Every step of a job's life changes both in
+ * one critical section under the store's one mutex. Jobs are found by uuid in a hash map.
+ *
+ * Jobs wait in position-tracking heaps (beanstalkd's design), so any job can leave any of them in
+ * O(log n): per queue, one ready heap per job type ordered by (priority, id), so a claim looks only
+ * at the types it names; a delayed heap by due time; the buried jobs in the order they were
+ * buried. Running jobs of every queue share one heap by lease deadline, and finished jobs with a
+ * retention one heap by expiry.
+ *
+ * Time-based transitions (lapsed leases, due delays, expired jobs) are applied lazily at the start
+ * of every operation ("advance"), so there is no timer thread. A blocked claim sleeps on a
+ * condition variable (monotonic clock), woken by submit, release and kick, or by the next due
+ * delay or lease deadline.
+ *
+ * Writes are staged before they are applied: every copy made, every array and heap grown. An
+ * allocation failure therefore returns ZG_ENOMEM having changed nothing; a write that answers
+ * with the document is undone when rendering that document runs out of memory. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "clock.h"
+#include "heap.h"
+#include "lifecycle.h"
 #include "map.h"
-#include "store.h"
 #include "strbuf.h"
 
 const char *const zg_store_lists[3] = {"events", "warnings", "errors"};
 
+enum {
+    UNCLAIMED_AFTER_MS = 15000, /* a type nobody claimed this long counts as unclaimed */
+    LONGEST_WAIT_MS = 5000,     /* a blocked claim re-marks its types at least this often */
+    DEFAULT_TTR_MS = 1000       /* for a job submitted without a TTR */
+};
+
 typedef struct field {
-    char *name;
-    char *value;
+    char *name, *value;
 } field;
 
 typedef struct entry_list {
@@ -24,225 +48,1196 @@ typedef struct entry_list {
     size_t len, cap;
 } entry_list;
 
-typedef struct document {
+/* The waiting jobs of one job type in one queue, and when a claim last asked for that type. */
+typedef struct type_ready {
+    zg_heap ready;
+    int asked;
+    int64_t asked_ms;
+} type_ready;
+
+typedef struct job_queue {
+    char name[ZG_NAME_LEN];
+    zg_map types; /* job type -> type_ready */
+    zg_heap delayed;
+    zg_heap buried;
+    int64_t next_id;
+    int64_t running;
+} job_queue;
+
+typedef struct job {
+    char uuid[ZG_UUID_LEN];
+    char job_type[ZG_NAME_LEN];
+    job_queue *queue;
+    type_ready *ready; /* where it waits when it is ready */
+    /* the document */
     field *fields;
-    size_t nfields, cap;
+    size_t nfields, fields_cap;
     int64_t cas;
-    int64_t expires_at_ms; /* 0: never */
     entry_list lists[3];
-} document;
+    /* the queue state */
+    int state; /* ZG_STATE_* */
+    int64_t id, priority, ttr_ms;
+    /* delayed: when it is ready; running: the lease deadline; finished: its expiry (0: none) */
+    int64_t due_ms;
+    int64_t reserves, timeouts, releases;
+    int64_t lease; /* the current lease token; 0 when not running */
+    int prior;     /* ZG_PRIOR_*: how the last run ended when it did not settle */
+    char *reason;  /* buried: why (may be NULL) */
+    int64_t buried_at_ms, buried_seq;
+    zg_heap *home; /* the heap holding it, or NULL */
+    size_t heap_index;
+} job;
 
 typedef struct mem_store {
     zg_store base;
-    zg_map docs;
+    pthread_mutex_t lock;
+    pthread_cond_t changed; /* a job may have become claimable */
+    zg_map jobs;            /* uuid -> job */
+    zg_map queues;          /* name -> job_queue */
+    zg_heap running;        /* every queue's running jobs, by lease deadline */
+    zg_heap expiring;       /* finished jobs with a retention, by expiry */
+    int64_t bury_seq;
 } mem_store;
 
-static void document_free(void *p)
+void zg_claim_clear(zg_claim *c)
 {
-    document *d = p;
-    if (!d) return;
-    for (size_t i = 0; i < d->nfields; i++) {
-        free(d->fields[i].name);
-        free(d->fields[i].value);
+    free(c->doc);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- time ---- */
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* now + ms without overflowing (a huge delay is "never"). */
+static int64_t later(int64_t now, int64_t ms)
+{
+    return ms > INT64_MAX - now ? INT64_MAX : now + ms;
+}
+
+/* ---- heaps ---- */
+
+static int ready_less(const void *a, const void *b)
+{
+    const job *x = a, *y = b;
+    return x->priority != y->priority ? x->priority < y->priority : x->id < y->id;
+}
+
+static int due_less(const void *a, const void *b)
+{
+    const job *x = a, *y = b;
+    return x->due_ms != y->due_ms ? x->due_ms < y->due_ms : x->id < y->id;
+}
+
+static int buried_less(const void *a, const void *b)
+{
+    return ((const job *)a)->buried_seq < ((const job *)b)->buried_seq;
+}
+
+static void set_index(void *item, size_t index)
+{
+    ((job *)item)->heap_index = index;
+}
+
+/* Grows h so that the next push cannot fail; -1 when out of memory. */
+static int make_room(zg_heap *h)
+{
+    if (h->len < h->cap) return 0;
+    size_t cap = h->cap ? h->cap * 2 : 16;
+    void **items = realloc(h->items, cap * sizeof *items);
+    if (!items) return -1;
+    h->items = items;
+    h->cap = cap;
+    return 0;
+}
+
+/* Puts j into h, which has room (make_room). */
+static void put_in(job *j, zg_heap *h)
+{
+    (void)zg_heap_push(h, j);
+    j->home = h;
+}
+
+static void take_out(job *j)
+{
+    if (j->home) zg_heap_remove(j->home, j->heap_index);
+    j->home = NULL;
+}
+
+/* ---- records ---- */
+
+static void job_free(void *p)
+{
+    job *j = p;
+    for (size_t i = 0; i < j->nfields; i++) {
+        free(j->fields[i].name);
+        free(j->fields[i].value);
     }
-    free(d->fields);
+    free(j->fields);
     for (int l = 0; l < 3; l++) {
-        for (size_t i = 0; i < d->lists[l].len; i++)
-            free(d->lists[l].items[i]);
-        free(d->lists[l].items);
+        for (size_t i = 0; i < j->lists[l].len; i++)
+            free(j->lists[l].items[i]);
+        free(j->lists[l].items);
     }
-    free(d);
+    free(j->reason);
+    free(j);
 }
 
-static int list_index(const char *name)
+static void type_free(void *p)
 {
-    for (int i = 0; i < 3; i++)
-        if (strcmp(zg_store_lists[i], name) == 0) return i;
-    return -1;
+    type_ready *t = p;
+    zg_heap_free(&t->ready);
+    free(t);
 }
 
-/* Returns the live document at key, dropping it first if it has expired. */
-static document *lookup(mem_store *m, const char *key)
+static void queue_free(void *p)
 {
-    document *d = zg_map_get(&m->docs, key);
-    if (d && d->expires_at_ms && zg_clock_monotonic_ms() >= d->expires_at_ms) {
-        document_free(zg_map_remove(&m->docs, key));
+    job_queue *q = p;
+    zg_map_free(&q->types, type_free);
+    zg_heap_free(&q->delayed);
+    zg_heap_free(&q->buried);
+    free(q);
+}
+
+static job_queue *find_queue(mem_store *s, const char *name)
+{
+    return zg_map_get(&s->queues, name);
+}
+
+/* The queue called name, created when absent (name fits ZG_NAME_LEN); NULL when out of memory. */
+static job_queue *make_queue(mem_store *s, const char *name)
+{
+    job_queue *q = find_queue(s, name);
+    if (q) return q;
+    if (!(q = calloc(1, sizeof *q))) return NULL;
+    snprintf(q->name, sizeof q->name, "%s", name);
+    zg_map_init(&q->types);
+    zg_heap_init(&q->delayed, due_less, set_index);
+    zg_heap_init(&q->buried, buried_less, set_index);
+    if (zg_map_set(&s->queues, name, q) != 0) {
+        queue_free(q);
         return NULL;
     }
-    return d;
+    return q;
 }
 
-static field *find_field(document *d, const char *name)
+static type_ready *make_type(job_queue *q, const char *type)
 {
-    for (size_t i = 0; i < d->nfields; i++)
-        if (strcmp(d->fields[i].name, name) == 0) return &d->fields[i];
+    type_ready *t = zg_map_get(&q->types, type);
+    if (t) return t;
+    if (!(t = calloc(1, sizeof *t))) return NULL;
+    zg_heap_init(&t->ready, ready_less, set_index);
+    if (zg_map_set(&q->types, type, t) != 0) {
+        type_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* Drops j for good (it must be out of every heap). */
+static void forget(mem_store *s, job *j)
+{
+    zg_map_remove(&s->jobs, j->uuid);
+    job_free(j);
+}
+
+static field *find_field(const job *j, const char *name)
+{
+    for (size_t i = 0; i < j->nfields; i++)
+        if (strcmp(j->fields[i].name, name) == 0) return &j->fields[i];
     return NULL;
 }
 
-static int set_field(document *d, const char *name, const char *value)
+/* ---- staged writes to a document ----
+ * An edit holds copies of everything a write sets or appends. edit_make_room grows the job's
+ * arrays; edit_apply then cannot fail. After apply, the edit holds the values it replaced, so
+ * edit_undo can put them back and edit_free frees whichever side is left over. */
+
+typedef struct edit {
+    size_t n, cap;
+    char **names, **values;
+    char *entries[3]; /* one entry per list, or NULL */
+    int pushed[3];
+    size_t nfields_before;
+} edit;
+
+static void edit_free(edit *e)
 {
-    char *copy = strdup(value);
-    if (!copy) return -1;
-    field *f = find_field(d, name);
-    if (f) {
-        free(f->value);
-        f->value = copy;
-        return 0;
+    for (size_t i = 0; i < e->n; i++) {
+        free(e->names[i]);
+        free(e->values[i]);
     }
-    if (d->nfields == d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 32;
-        field *fields = realloc(d->fields, cap * sizeof *fields);
-        if (!fields) goto fail;
-        d->fields = fields;
-        d->cap = cap;
-    }
-    d->fields[d->nfields].name = strdup(name);
-    if (!d->fields[d->nfields].name) goto fail;
-    d->fields[d->nfields++].value = copy;
-    return 0;
-fail:
-    free(copy);
-    return -1;
+    free(e->names);
+    free(e->values);
+    for (int l = 0; l < 3; l++)
+        if (!e->pushed[l]) free(e->entries[l]);
+    memset(e, 0, sizeof *e);
 }
 
-static int mem_load(zg_store *s, const char *key, char **json, zg_error *err)
+static int edit_set(edit *e, const char *name, const char *value)
 {
-    document *d = lookup((mem_store *)s, key);
-    if (!d) return zg_fail(err, ZG_ENOTFOUND, "no document %s", key);
+    if (e->n == e->cap) {
+        size_t cap = e->cap ? e->cap * 2 : 8;
+        char **names = realloc(e->names, cap * sizeof *names);
+        if (!names) return -1;
+        e->names = names;
+        char **values = realloc(e->values, cap * sizeof *values);
+        if (!values) return -1;
+        e->values = values;
+        e->cap = cap;
+    }
+    char *n = strdup(name), *v = strdup(value);
+    if (!n || !v) {
+        free(n);
+        free(v);
+        return -1;
+    }
+    e->names[e->n] = n;
+    e->values[e->n++] = v;
+    return 0;
+}
+
+static int edit_set_fields(edit *e, zg_fields f)
+{
+    for (size_t i = 0; i < f.n; i++)
+        if (edit_set(e, f.names[i], f.values[i]) != 0) return -1;
+    return 0;
+}
+
+static int edit_entry(edit *e, int list, const char *entry)
+{
+    free(e->entries[list]);
+    return (e->entries[list] = strdup(entry)) ? 0 : -1;
+}
+
+/* Stages count_field = its value (as the edit leaves it; missing = 0) + 1. */
+static int edit_add_one(edit *e, const job *j, const char *count_field)
+{
+    const char *value = NULL;
+    for (size_t i = e->n; i-- > 0 && !value;)
+        if (strcmp(e->names[i], count_field) == 0) value = e->values[i];
+    if (!value) {
+        const field *f = find_field(j, count_field);
+        value = f ? f->value : NULL;
+    }
+    char text[24];
+    snprintf(text, sizeof text, "%lld", (value ? strtoll(value, NULL, 10) : 0) + 1);
+    return edit_set(e, count_field, text);
+}
+
+static int edit_make_room(job *j, const edit *e)
+{
+    size_t need = j->nfields + e->n;
+    if (need > j->fields_cap) {
+        size_t cap = j->fields_cap ? j->fields_cap : 8;
+        while (cap < need)
+            cap *= 2;
+        field *fields = realloc(j->fields, cap * sizeof *fields);
+        if (!fields) return -1;
+        j->fields = fields;
+        j->fields_cap = cap;
+    }
+    for (int l = 0; l < 3; l++) {
+        entry_list *el = &j->lists[l];
+        if (!e->entries[l] || el->len < el->cap) continue;
+        size_t cap = el->cap ? el->cap * 2 : 8;
+        char **items = realloc(el->items, cap * sizeof *items);
+        if (!items) return -1;
+        el->items = items;
+        el->cap = cap;
+    }
+    return 0;
+}
+
+static void edit_apply(job *j, edit *e)
+{
+    e->nfields_before = j->nfields;
+    for (size_t i = 0; i < e->n; i++) {
+        field *f = find_field(j, e->names[i]);
+        if (f) {
+            char *old = f->value;
+            f->value = e->values[i];
+            e->values[i] = old;
+        } else {
+            j->fields[j->nfields].name = e->names[i];
+            j->fields[j->nfields++].value = e->values[i];
+            e->names[i] = e->values[i] = NULL; /* the job owns them now */
+        }
+    }
+    for (int l = 0; l < 3; l++) {
+        if (!e->entries[l]) continue;
+        j->lists[l].items[j->lists[l].len++] = e->entries[l];
+        e->pushed[l] = 1;
+    }
+}
+
+static void edit_undo(job *j, edit *e)
+{
+    for (int l = 0; l < 3; l++) {
+        if (!e->pushed[l]) continue;
+        j->lists[l].len--;
+        e->pushed[l] = 0;
+    }
+    for (size_t i = e->n; i-- > 0;) {
+        if (!e->names[i]) continue; /* it added a field: dropped below */
+        field *f = find_field(j, e->names[i]);
+        char *staged = f->value;
+        f->value = e->values[i];
+        e->values[i] = staged;
+    }
+    while (j->nfields > e->nfields_before) {
+        j->nfields--;
+        free(j->fields[j->nfields].name);
+        free(j->fields[j->nfields].value);
+    }
+}
+
+/* ---- JSON ---- */
+
+/* The document as one JSON object: cas, the fields (not the store's own '_' ones), the lists.
+ * NULL when out of memory. */
+static char *render(const job *j)
+{
     zg_strbuf b;
     zg_strbuf_init(&b);
-    zg_strbuf_printf(&b, "{\"cas\":%lld", (long long)d->cas);
-    for (size_t i = 0; i < d->nfields; i++)
-        zg_strbuf_printf(&b, ",\"%s\":%s", d->fields[i].name, d->fields[i].value);
+    zg_strbuf_printf(&b, "{\"cas\":%lld", (long long)j->cas);
+    for (size_t i = 0; i < j->nfields; i++) {
+        if (j->fields[i].name[0] == '_') continue;
+        zg_strbuf_puts(&b, ",");
+        zg_strbuf_json_string(&b, j->fields[i].name);
+        zg_strbuf_puts(&b, ":");
+        zg_strbuf_puts(&b, j->fields[i].value);
+    }
     for (int l = 0; l < 3; l++) {
         zg_strbuf_printf(&b, ",\"%s\":[", zg_store_lists[l]);
-        for (size_t i = 0; i < d->lists[l].len; i++) {
+        for (size_t i = 0; i < j->lists[l].len; i++) {
             if (i) zg_strbuf_puts(&b, ",");
-            zg_strbuf_puts(&b, d->lists[l].items[i]);
+            zg_strbuf_puts(&b, j->lists[l].items[i]);
         }
         zg_strbuf_puts(&b, "]");
     }
     zg_strbuf_puts(&b, "}");
-    *json = zg_strbuf_take(&b);
-    return *json ? ZG_OK : zg_fail(err, ZG_ENOMEM, "out of memory loading %s", key);
+    return zg_strbuf_take(&b);
 }
 
-static int mem_save(zg_store *s, const char *key, size_t n, const char *const *names,
-                    const char *const *values, int64_t expected, int64_t expire_seconds,
-                    int64_t *cas, zg_error *err)
+/* ---- transitions ---- */
+
+/* A ready job to its type's ready heap (from wherever it is); -1 when out of memory. */
+static int make_waiting(job *j)
 {
-    mem_store *m = (mem_store *)s;
-    document *d = lookup(m, key);
-    int64_t stored = d ? d->cas : 0;
-    if (stored != expected) {
-        *cas = stored;
-        return zg_fail(err, ZG_ECAS, "cas mismatch on %s: stored %lld, expected %lld", key,
-                       (long long)stored, (long long)expected);
-    }
-    int created = 0;
-    if (!d) {
-        d = calloc(1, sizeof *d);
-        if (!d || zg_map_set(&m->docs, key, d) != 0) {
-            free(d);
-            return zg_fail(err, ZG_ENOMEM, "out of memory creating %s", key);
+    if (make_room(&j->ready->ready) != 0) return -1;
+    take_out(j);
+    j->state = ZG_STATE_WAITING;
+    put_in(j, &j->ready->ready);
+    return 0;
+}
+
+/* A running job whose lease deadline passed goes back to waiting, its doc field running as it
+ * was, so the next claim reports ZG_PRIOR_LAPSED. */
+static int lapse(job *j)
+{
+    if (make_waiting(j) != 0) return -1;
+    j->queue->running--;
+    j->timeouts++;
+    j->prior = ZG_PRIOR_LAPSED;
+    j->lease = 0;
+    return 0;
+}
+
+/* Applies what time has done: lapsed leases, due delays, expired finished jobs. */
+static int advance(mem_store *s)
+{
+    int64_t now = zg_clock_monotonic_ms();
+    int rc = 0, woke = 0;
+    job *j;
+    while ((j = zg_heap_peek(&s->running)) && j->due_ms <= now) {
+        if (lapse(j) != 0) {
+            rc = -1;
+            break;
         }
-        created = 1;
+        woke = 1;
     }
-    for (size_t i = 0; i < n; i++) {
-        if (set_field(d, names[i], values[i]) != 0) {
-            if (created) document_free(zg_map_remove(&m->docs, key));
-            return zg_fail(err, ZG_ENOMEM, "out of memory saving %s", key);
+    size_t pos = 0;
+    zg_map_slot *slot;
+    while ((slot = zg_map_next(&s->queues, &pos))) {
+        job_queue *q = slot->value;
+        while ((j = zg_heap_peek(&q->delayed)) && j->due_ms <= now) {
+            if (make_waiting(j) != 0) {
+                rc = -1;
+                break;
+            }
+            woke = 1;
         }
     }
-    if (expire_seconds > 0) d->expires_at_ms = zg_clock_monotonic_ms() + expire_seconds * 1000;
-    *cas = ++d->cas;
+    while ((j = zg_heap_peek(&s->expiring)) && j->due_ms <= now) {
+        take_out(j);
+        forget(s, j);
+    }
+    if (woke) pthread_cond_broadcast(&s->changed);
+    return rc;
+}
+
+#define ADVANCE(s, err)                                                                            \
+    do {                                                                                           \
+        if (advance(s) != 0)                                                                       \
+            return zg_fail(err, ZG_ENOMEM, "out of memory applying lapsed leases and delays");     \
+    } while (0)
+
+/* The job a lease names when that lease is current; else NULL with ZG_ESTALE. A running job whose
+ * deadline has passed lapses here, as advance would. */
+static job *leased_job(mem_store *s, const zg_lease *lease, zg_error *err)
+{
+    int64_t now = zg_clock_monotonic_ms();
+    job *j = NULL;
+    if (memchr(lease->uuid, '\0', sizeof lease->uuid) &&
+        memchr(lease->queue, '\0', sizeof lease->queue)) {
+        j = zg_map_get(&s->jobs, lease->uuid);
+        if (j && j->state == ZG_STATE_RUNNING && j->due_ms <= now && lapse(j) == 0)
+            pthread_cond_broadcast(&s->changed);
+    }
+    /* (a lapse that ran out of memory leaves it running past its deadline: refused all the same) */
+    if (!j || j->state != ZG_STATE_RUNNING || j->lease != lease->token || j->due_ms <= now ||
+        strcmp(j->queue->name, lease->queue) != 0) {
+        zg_fail(err, ZG_ESTALE, "lease %lld of job %.*s is no longer current",
+                (long long)lease->token, (int)strnlen(lease->uuid, sizeof lease->uuid),
+                lease->uuid);
+        return NULL;
+    }
+    return j;
+}
+
+/* The job a write goes to: by its lease (fenced) or by uuid (and queue, when named). */
+static job *target_job(mem_store *s, const zg_target *t, zg_error *err)
+{
+    if (t->lease) return leased_job(s, t->lease, err);
+    job *j = t->uuid ? zg_map_get(&s->jobs, t->uuid) : NULL;
+    if (!j || (t->queue && *t->queue && strcmp(t->queue, j->queue->name) != 0)) {
+        zg_fail(err, ZG_ENOTFOUND, "no job %s%s%s", t->uuid ? t->uuid : "(null)",
+                t->queue && *t->queue ? " in queue " : "", t->queue ? t->queue : "");
+        return NULL;
+    }
+    return j;
+}
+
+static int check_fields(zg_fields f, zg_error *err)
+{
+    if (f.n && (!f.names || !f.values)) return zg_fail(err, ZG_EINVAL, "fields without names");
+    for (size_t i = 0; i < f.n; i++)
+        if (!f.names[i] || !f.values[i])
+            return zg_fail(err, ZG_EINVAL, "field %zu has no name or no value", i + 1);
     return ZG_OK;
 }
 
-static int mem_save_many(zg_store *s, zg_save_req *reqs, size_t n, zg_error *err)
+static int check_name(const char *what, const char *name, size_t size, zg_error *err)
 {
+    if (!name || !*name) return zg_fail(err, ZG_EINVAL, "a job needs a %s", what);
+    if (strlen(name) >= size)
+        return zg_fail(err, ZG_EINVAL, "%s %.40s... is longer than %zu bytes", what, name,
+                       size - 1);
+    return ZG_OK;
+}
+
+/* Applies a staged edit, bumping the cas; out->doc gets the document when the cas before the
+ * write was not known_cas (and want_doc). */
+static int write_edit(job *j, edit *e, int want_doc, int64_t known_cas, zg_written *out,
+                      zg_error *err)
+{
+    if (edit_make_room(j, e) != 0)
+        return zg_fail(err, ZG_ENOMEM, "out of memory writing job %s", j->uuid);
+    int64_t before = j->cas;
+    edit_apply(j, e);
+    j->cas++;
+    if (want_doc && before != known_cas && !(out->doc = render(j))) {
+        j->cas--;
+        edit_undo(j, e);
+        return zg_fail(err, ZG_ENOMEM, "out of memory writing job %s", j->uuid);
+    }
+    out->cas = j->cas;
+    return ZG_OK;
+}
+
+/* ---- operations (each runs whole under the store's lock: see the locked_* entry points) ---- */
+
+static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
+{
+    job_queue *q = make_queue(s, nj->queue);
+    type_ready *t = q ? make_type(q, nj->job_type) : NULL;
+    job *j = t ? calloc(1, sizeof *j) : NULL;
+    if (!j) return zg_fail(err, ZG_ENOMEM, "out of memory submitting job %s", nj->uuid);
+    int64_t id = q->next_id + 1;
+    char id_text[24];
+    snprintf(id_text, sizeof id_text, "%lld", (long long)id);
+    zg_heap *home = nj->delay_ms > 0 ? &q->delayed : &t->ready;
+    edit e = {0};
+    if (edit_set_fields(&e, nj->fields) != 0 || edit_set(&e, "queueJobId", id_text) != 0 ||
+        edit_make_room(j, &e) != 0 || make_room(home) != 0 ||
+        zg_map_set(&s->jobs, nj->uuid, j) != 0) {
+        edit_free(&e);
+        job_free(j);
+        return zg_fail(err, ZG_ENOMEM, "out of memory submitting job %s", nj->uuid);
+    }
+    edit_apply(j, &e);
+    edit_free(&e);
+    snprintf(j->uuid, sizeof j->uuid, "%s", nj->uuid);
+    snprintf(j->job_type, sizeof j->job_type, "%s", nj->job_type);
+    j->queue = q;
+    j->ready = t;
+    j->id = q->next_id = id;
+    j->priority = nj->priority;
+    j->ttr_ms = nj->ttr_ms > 0 ? nj->ttr_ms : DEFAULT_TTR_MS;
+    j->cas = 1;
+    j->state = nj->delay_ms > 0 ? ZG_STATE_DELAYED : ZG_STATE_WAITING;
+    if (nj->delay_ms > 0) j->due_ms = later(zg_clock_monotonic_ms(), nj->delay_ms);
+    put_in(j, home);
+    nj->id = j->id;
+    nj->cas = j->cas;
+    return ZG_OK;
+}
+
+static int mem_submit(zg_store *zs, zg_new_job *jobs, size_t n, const char *writer, zg_error *err)
+{
+    (void)writer; /* nothing is resent in-process */
+    mem_store *s = (mem_store *)zs;
+    if (n && !jobs) return zg_fail(err, ZG_EINVAL, "no jobs to submit");
     for (size_t i = 0; i < n; i++) {
-        zg_save_req *r = &reqs[i];
-        zg_error one = {0};
-        r->rc = mem_save(s, r->key, r->n, r->names, r->values, r->expected, 0, &r->cas, &one);
-        if (r->rc != ZG_OK && r->rc != ZG_ECAS) return zg_fail(err, r->rc, "%s", one.msg);
+        int rc = check_name("uuid", jobs[i].uuid, ZG_UUID_LEN, err);
+        if (rc == ZG_OK) rc = check_name("queue", jobs[i].queue, ZG_NAME_LEN, err);
+        if (rc == ZG_OK) rc = check_name("job type", jobs[i].job_type, ZG_NAME_LEN, err);
+        if (rc == ZG_OK) rc = check_fields(jobs[i].fields, err);
+        if (rc != ZG_OK) return rc;
+    }
+    ADVANCE(s, err);
+    int rc = ZG_OK, created = 0;
+    for (size_t i = 0; rc == ZG_OK && i < n; i++) {
+        job *j = zg_map_get(&s->jobs, jobs[i].uuid);
+        if (j) { /* a resent submit */
+            jobs[i].id = j->id;
+            jobs[i].cas = j->cas;
+            continue;
+        }
+        rc = create_job(s, &jobs[i], err);
+        if (rc == ZG_OK) created = 1;
+    }
+    if (created) pthread_cond_broadcast(&s->changed);
+    return rc;
+}
+
+/* Marks the requested types of the requested queues as asked for now (counts.unclaimed). */
+static int note_asked(mem_store *s, const zg_claim_req *req, int64_t now)
+{
+    for (size_t qi = 0; qi < req->nqueues; qi++) {
+        job_queue *q = make_queue(s, req->queues[qi]);
+        if (!q) return -1;
+        for (size_t ti = 0; ti < req->ntypes; ti++) {
+            type_ready *t = make_type(q, req->types[ti]);
+            if (!t) return -1;
+            t->asked = 1;
+            t->asked_ms = now;
+        }
+    }
+    return 0;
+}
+
+/* The most urgent waiting job of the request: lowest priority, then lowest id; on a full tie the
+ * earlier queue's. */
+static job *best_ready(mem_store *s, const zg_claim_req *req)
+{
+    job *best = NULL;
+    for (size_t qi = 0; qi < req->nqueues; qi++) {
+        job_queue *q = find_queue(s, req->queues[qi]);
+        for (size_t ti = 0; q && ti < req->ntypes; ti++) {
+            type_ready *t = zg_map_get(&q->types, req->types[ti]);
+            job *j = t ? zg_heap_peek(&t->ready) : NULL;
+            if (j && (!best || ready_less(j, best))) best = j;
+        }
+    }
+    return best;
+}
+
+/* When a job of the request could next become claimable (a due delay, a lapsing lease). */
+static int64_t next_change(mem_store *s, const zg_claim_req *req)
+{
+    int64_t next = INT64_MAX;
+    job *j = zg_heap_peek(&s->running);
+    if (j) next = j->due_ms;
+    for (size_t qi = 0; qi < req->nqueues; qi++) {
+        job_queue *q = find_queue(s, req->queues[qi]);
+        j = q ? zg_heap_peek(&q->delayed) : NULL;
+        if (j && j->due_ms < next) next = j->due_ms;
+    }
+    return next;
+}
+
+/* Waits (the lock released) until the monotonic time until_ms or a change, whichever is first. */
+static void wait_until(mem_store *s, int64_t until_ms)
+{
+    int64_t ms = until_ms - zg_clock_monotonic_ms();
+    if (ms <= 0) return;
+    struct timespec at = zg_clock_deadline(ms);
+    pthread_cond_timedwait(&s->changed, &s->lock, &at);
+}
+
+/* Hands j to a run: running = true in its document, a new lease, running until now + TTR. */
+static int take(mem_store *s, job *j, zg_claim *out, zg_error *err)
+{
+    const field *running = find_field(j, "running");
+    int was_running = running && strcmp(running->value, "true") == 0;
+    edit e = {0};
+    if (edit_set(&e, "running", "true") != 0 || edit_make_room(j, &e) != 0 ||
+        make_room(&s->running) != 0) {
+        edit_free(&e);
+        return zg_fail(err, ZG_ENOMEM, "out of memory claiming job %s", j->uuid);
+    }
+    edit_apply(j, &e);
+    j->cas++;
+    char *doc = render(j);
+    if (!doc) {
+        j->cas--;
+        edit_undo(j, &e);
+        edit_free(&e);
+        return zg_fail(err, ZG_ENOMEM, "out of memory claiming job %s", j->uuid);
+    }
+    edit_free(&e);
+    take_out(j);
+    j->state = ZG_STATE_RUNNING;
+    j->reserves++;
+    j->lease = j->reserves;
+    j->due_ms = later(zg_clock_monotonic_ms(), j->ttr_ms);
+    put_in(j, &s->running);
+    j->queue->running++;
+    out->prior = !was_running                 ? ZG_PRIOR_CLEAN
+                 : j->prior != ZG_PRIOR_CLEAN ? j->prior
+                                              : ZG_PRIOR_DIED;
+    j->prior = ZG_PRIOR_CLEAN;
+    snprintf(out->lease.uuid, sizeof out->lease.uuid, "%s", j->uuid);
+    snprintf(out->lease.queue, sizeof out->lease.queue, "%s", j->queue->name);
+    out->lease.token = j->lease;
+    out->lease.ttr_ms = j->ttr_ms;
+    snprintf(out->job_type, sizeof out->job_type, "%s", j->job_type);
+    out->id = j->id;
+    out->priority = j->priority;
+    out->reserves = j->reserves;
+    out->timeouts = j->timeouts;
+    out->releases = j->releases;
+    out->doc = doc;
+    return ZG_OK;
+}
+
+static int mem_claim(zg_store *zs, const zg_claim_req *req, int64_t timeout_ms, const char *writer,
+                     int64_t seq, zg_claim *out, zg_error *err)
+{
+    (void)writer, (void)seq;
+    mem_store *s = (mem_store *)zs;
+    memset(out, 0, sizeof *out);
+    if (!req || (req->nqueues && !req->queues) || (req->ntypes && !req->types))
+        return zg_fail(err, ZG_EINVAL, "a claim needs queues and job types");
+    for (size_t i = 0; i < req->nqueues; i++)
+        if (check_name("queue", req->queues[i], ZG_NAME_LEN, err) != ZG_OK) return err->code;
+    for (size_t i = 0; i < req->ntypes; i++)
+        if (check_name("job type", req->types[i], ZG_NAME_LEN, err) != ZG_OK) return err->code;
+    int64_t give_up = later(zg_clock_monotonic_ms(), timeout_ms > 0 ? timeout_ms : 0);
+    job *j;
+    for (;;) {
+        ADVANCE(s, err);
+        int64_t now = zg_clock_monotonic_ms();
+        if (note_asked(s, req, now) != 0) return zg_fail(err, ZG_ENOMEM, "out of memory claiming");
+        if ((j = best_ready(s, req))) break;
+        if (now >= give_up) return zg_fail(err, ZG_ETIMEDOUT, "no job was ready in time");
+        int64_t wake = next_change(s, req);
+        if (wake > give_up) wake = give_up;
+        if (wake > now + LONGEST_WAIT_MS) wake = now + LONGEST_WAIT_MS;
+        wait_until(s, wake);
+    }
+    return take(s, j, out, err);
+}
+
+static int mem_touch(zg_store *zs, const zg_lease *lease, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    if (!lease) return zg_fail(err, ZG_EINVAL, "touch needs a lease");
+    ADVANCE(s, err);
+    job *j = leased_job(s, lease, err);
+    if (!j) return err->code;
+    take_out(j); /* and back in at its new deadline: the room it left is there */
+    j->due_ms = later(zg_clock_monotonic_ms(), j->ttr_ms);
+    put_in(j, &s->running);
+    return ZG_OK;
+}
+
+static int mem_update(zg_store *zs, const zg_target *t, zg_fields f, int64_t known_cas,
+                      const char *writer, int64_t seq, zg_written *out, zg_error *err)
+{
+    (void)writer, (void)seq;
+    mem_store *s = (mem_store *)zs;
+    memset(out, 0, sizeof *out);
+    if (check_fields(f, err) != ZG_OK) return err->code;
+    ADVANCE(s, err);
+    job *j = target_job(s, t, err);
+    if (!j) return err->code;
+    edit e = {0};
+    int rc = edit_set_fields(&e, f) != 0
+                 ? zg_fail(err, ZG_ENOMEM, "out of memory updating job %s", j->uuid)
+                 : write_edit(j, &e, 1, known_cas, out, err);
+    edit_free(&e);
+    return rc;
+}
+
+static int mem_save(zg_store *zs, const zg_target *t, zg_fields f, int64_t expected,
+                    const char *writer, int64_t seq, zg_written *out, zg_error *err)
+{
+    (void)writer, (void)seq;
+    mem_store *s = (mem_store *)zs;
+    memset(out, 0, sizeof *out);
+    if (check_fields(f, err) != ZG_OK) return err->code;
+    ADVANCE(s, err);
+    job *j = target_job(s, t, err);
+    if (!j) return err->code;
+    if (j->cas != expected) {
+        out->cas = j->cas;
+        return zg_fail(err, ZG_ECAS, "cas mismatch on job %s: stored %lld, expected %lld", j->uuid,
+                       (long long)j->cas, (long long)expected);
+    }
+    edit e = {0};
+    int rc = edit_set_fields(&e, f) != 0
+                 ? zg_fail(err, ZG_ENOMEM, "out of memory saving job %s", j->uuid)
+                 : write_edit(j, &e, 0, expected, out, err);
+    edit_free(&e);
+    return rc;
+}
+
+static int mem_append(zg_store *zs, const zg_target *t, int list, const char *entry, zg_fields f,
+                      const char *count_field, int64_t known_cas, const char *writer, int64_t seq,
+                      zg_written *out, zg_error *err)
+{
+    (void)writer, (void)seq;
+    mem_store *s = (mem_store *)zs;
+    memset(out, 0, sizeof *out);
+    if (list < 0 || list > 2) return zg_fail(err, ZG_EINVAL, "no list number %d", list);
+    if (!entry) return zg_fail(err, ZG_EINVAL, "nothing to append to %s", zg_store_lists[list]);
+    if (check_fields(f, err) != ZG_OK) return err->code;
+    ADVANCE(s, err);
+    job *j = target_job(s, t, err);
+    if (!j) return err->code;
+    edit e = {0};
+    int rc = edit_entry(&e, list, entry) != 0 || edit_set_fields(&e, f) != 0 ||
+                     (count_field && edit_add_one(&e, j, count_field) != 0)
+                 ? zg_fail(err, ZG_ENOMEM, "out of memory appending to job %s", j->uuid)
+                 : write_edit(j, &e, 1, known_cas, out, err);
+    edit_free(&e);
+    return rc;
+}
+
+static int check_settle(const zg_settle *st, zg_error *err)
+{
+    if (!st) return zg_fail(err, ZG_EINVAL, "nothing to settle with");
+    if (st->action != ZG_SETTLE_FINISH && st->action != ZG_SETTLE_RELEASE &&
+        st->action != ZG_SETTLE_BURY)
+        return zg_fail(err, ZG_EINVAL, "unknown settle action %d", st->action);
+    return check_fields(st->fields, err);
+}
+
+/* Ends j's run (or whatever state it is in) as st says; keep_running leaves the doc field running
+ * as it is (a dead worker's run released from outside). */
+static int apply_settle(mem_store *s, job *j, const zg_settle *st, int keep_running, zg_error *err)
+{
+    job_queue *q = j->queue;
+    zg_heap *home = NULL; /* where the job goes: a finished job kept forever goes nowhere */
+    if (st->action == ZG_SETTLE_BURY)
+        home = &q->buried;
+    else if (st->action == ZG_SETTLE_RELEASE)
+        home = st->delay_ms > 0 ? &q->delayed : &j->ready->ready;
+    else if (st->retention_s > 0)
+        home = &s->expiring;
+    char *reason = NULL;
+    edit e = {0};
+    if (edit_set_fields(&e, st->fields) != 0 ||
+        (!keep_running && edit_set(&e, "running", "false") != 0) ||
+        (st->event && edit_entry(&e, ZG_LIST_EVENTS, st->event) != 0) ||
+        (st->error && (edit_entry(&e, ZG_LIST_ERRORS, st->error) != 0 ||
+                       edit_add_one(&e, j, "errorCount") != 0)) ||
+        (st->action == ZG_SETTLE_BURY && st->reason && !(reason = strdup(st->reason))) ||
+        edit_make_room(j, &e) != 0 || (home && make_room(home) != 0)) {
+        free(reason);
+        edit_free(&e);
+        return zg_fail(err, ZG_ENOMEM, "out of memory settling job %s", j->uuid);
+    }
+    edit_apply(j, &e);
+    edit_free(&e);
+    j->cas++;
+    if (j->state == ZG_STATE_RUNNING) q->running--;
+    take_out(j);
+    j->lease = 0;
+    int64_t now = zg_clock_monotonic_ms();
+    switch (st->action) {
+    case ZG_SETTLE_FINISH:
+        j->state = ZG_STATE_FINISHED;
+        j->due_ms = 0;
+        if (home) {
+            int64_t keep_ms =
+                st->retention_s > INT64_MAX / 1000 ? INT64_MAX : st->retention_s * 1000;
+            j->due_ms = later(now, keep_ms);
+        }
+        break;
+    case ZG_SETTLE_RELEASE:
+        j->releases++;
+        j->state = st->delay_ms > 0 ? ZG_STATE_DELAYED : ZG_STATE_WAITING;
+        if (st->delay_ms > 0) j->due_ms = later(now, st->delay_ms);
+        pthread_cond_broadcast(&s->changed);
+        break;
+    default: /* bury */
+        j->state = ZG_STATE_BURIED;
+        free(j->reason);
+        j->reason = reason;
+        j->buried_at_ms = wall_ms();
+        j->buried_seq = ++s->bury_seq;
+        break;
+    }
+    if (home) put_in(j, home);
+    return ZG_OK;
+}
+
+static int mem_settle(zg_store *zs, const zg_lease *lease, const zg_settle *st, const char *writer,
+                      int64_t seq, int64_t *cas, zg_error *err)
+{
+    (void)writer, (void)seq;
+    mem_store *s = (mem_store *)zs;
+    if (!lease) return zg_fail(err, ZG_EINVAL, "settle needs a lease");
+    if (check_settle(st, err) != ZG_OK) return err->code;
+    ADVANCE(s, err);
+    job *j = leased_job(s, lease, err);
+    if (!j) return err->code;
+    int rc = apply_settle(s, j, st, 0, err);
+    if (rc == ZG_OK && cas) *cas = j->cas;
+    return rc;
+}
+
+static int mem_settle_from_outside(zg_store *zs, const char *queue, const char *uuid, int64_t token,
+                                   const zg_settle *st, const char *writer, int64_t seq,
+                                   zg_error *err)
+{
+    (void)writer, (void)seq;
+    mem_store *s = (mem_store *)zs;
+    if (check_settle(st, err) != ZG_OK) return err->code;
+    ADVANCE(s, err);
+    zg_target t = {NULL, queue, uuid};
+    job *j = target_job(s, &t, err);
+    if (!j) return err->code;
+    if (j->state == ZG_STATE_FINISHED)
+        return zg_fail(err, ZG_EINVAL, "job %s has finished already", j->uuid);
+    if (token != 0 && (j->state != ZG_STATE_RUNNING || j->lease != token))
+        return zg_fail(err, ZG_ESTALE, "lease %lld of job %s is no longer current",
+                       (long long)token, j->uuid);
+    int release = st->action == ZG_SETTLE_RELEASE;
+    int rc = apply_settle(s, j, st, release && st->prior != ZG_PRIOR_CLEAN, err);
+    if (rc == ZG_OK && release) j->prior = st->prior;
+    return rc;
+}
+
+static int mem_load(zg_store *zs, const char *uuid, char **json, char queue[ZG_NAME_LEN],
+                    zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    *json = NULL;
+    ADVANCE(s, err);
+    job *j = uuid ? zg_map_get(&s->jobs, uuid) : NULL;
+    if (!j) return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid ? uuid : "(null)");
+    if (!(*json = render(j))) return zg_fail(err, ZG_ENOMEM, "out of memory loading job %s", uuid);
+    if (queue) snprintf(queue, ZG_NAME_LEN, "%s", j->queue->name);
+    return ZG_OK;
+}
+
+static int mem_kick(zg_store *zs, const char *queue, int64_t max, int64_t *count, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    *count = 0;
+    ADVANCE(s, err);
+    job_queue *q = queue ? find_queue(s, queue) : NULL;
+    if (!q) return ZG_OK;
+    zg_heap *from = q->buried.len ? &q->buried : &q->delayed;
+    size_t n = from->len;
+    if (max > 0 && (uint64_t)max < n) n = (size_t)max;
+    if (!n) return ZG_OK;
+    /* Oldest first out of their heap; if a ready heap cannot grow, everything goes back. */
+    job **moving = malloc(n * sizeof(job *));
+    if (!moving) return zg_fail(err, ZG_ENOMEM, "out of memory kicking %s", queue);
+    for (size_t i = 0; i < n; i++) {
+        moving[i] = zg_heap_peek(from);
+        take_out(moving[i]);
+    }
+    size_t placed = 0;
+    while (placed < n && make_room(&moving[placed]->ready->ready) == 0) {
+        put_in(moving[placed], &moving[placed]->ready->ready);
+        placed++;
+    }
+    if (placed < n) {
+        for (size_t i = 0; i < n; i++) {
+            take_out(moving[i]);
+            put_in(moving[i], from); /* they were there a moment ago: the room is there */
+        }
+        free(moving);
+        return zg_fail(err, ZG_ENOMEM, "out of memory kicking %s", queue);
+    }
+    for (size_t i = 0; i < n; i++)
+        moving[i]->state = ZG_STATE_WAITING;
+    free(moving);
+    *count = (int64_t)n;
+    pthread_cond_broadcast(&s->changed);
+    return ZG_OK;
+}
+
+static int mem_counts(zg_store *zs, const char *queue, zg_store_counts *out, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    memset(out, 0, sizeof *out);
+    ADVANCE(s, err);
+    job_queue *q = queue ? find_queue(s, queue) : NULL;
+    if (!q) return ZG_OK;
+    int64_t now = zg_clock_monotonic_ms();
+    size_t pos = 0;
+    zg_map_slot *slot;
+    while ((slot = zg_map_next(&q->types, &pos))) {
+        type_ready *t = slot->value;
+        out->waiting += (int64_t)t->ready.len;
+        if (!t->asked || now - t->asked_ms > UNCLAIMED_AFTER_MS)
+            out->unclaimed += (int64_t)t->ready.len;
+    }
+    out->delayed = (int64_t)q->delayed.len;
+    out->running = q->running;
+    out->buried = (int64_t)q->buried.len;
+    return ZG_OK;
+}
+
+static int mem_job_state(zg_store *zs, const char *uuid, zg_job_state *out, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    memset(out, 0, sizeof *out);
+    ADVANCE(s, err);
+    job *j = uuid ? zg_map_get(&s->jobs, uuid) : NULL;
+    if (!j) return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid ? uuid : "(null)");
+    out->state = j->state;
+    out->id = j->id;
+    out->priority = j->priority;
+    out->reserves = j->reserves;
+    out->timeouts = j->timeouts;
+    out->releases = j->releases;
+    out->lease = j->lease;
+    if (j->state == ZG_STATE_DELAYED || j->state == ZG_STATE_RUNNING) {
+        int64_t left = j->due_ms - zg_clock_monotonic_ms();
+        out->time_left_ms = left > 0 ? left : 0;
     }
     return ZG_OK;
 }
 
-static int add_one(document *d, const char *count_field)
+static int by_buried_seq(const void *a, const void *b)
 {
-    field *f = find_field(d, count_field);
-    long long v = f ? strtoll(f->value, NULL, 10) : 0;
-    char text[32];
-    snprintf(text, sizeof text, "%lld", v + 1);
-    return set_field(d, count_field, text);
+    const job *x = *(job *const *)a, *y = *(job *const *)b;
+    return (x->buried_seq > y->buried_seq) - (x->buried_seq < y->buried_seq);
 }
 
-static int mem_append(zg_store *s, const char *key, const char *list, const char *entry,
-                      const char *stamp_field, const char *stamp, const char *count_field,
-                      int64_t *prev_cas, int64_t *cas, zg_error *err)
+static int mem_buried(zg_store *zs, const char *queue, char **json, zg_error *err)
 {
-    document *d = lookup((mem_store *)s, key);
-    if (!d) return zg_fail(err, ZG_ENOTFOUND, "no document %s", key);
-    int l = list_index(list);
-    if (l < 0) return zg_fail(err, ZG_EINVAL, "no list named %s", list);
-    entry_list *el = &d->lists[l];
-    if (el->len == el->cap) {
-        size_t cap = el->cap ? el->cap * 2 : 8;
-        char **items = realloc(el->items, cap * sizeof *items);
-        if (!items) return zg_fail(err, ZG_ENOMEM, "out of memory appending to %s", key);
-        el->items = items;
-        el->cap = cap;
+    mem_store *s = (mem_store *)zs;
+    *json = NULL;
+    ADVANCE(s, err);
+    job_queue *q = queue ? find_queue(s, queue) : NULL;
+    size_t n = q ? q->buried.len : 0;
+    job **sorted = n ? malloc(n * sizeof(job *)) : NULL;
+    if (n && !sorted) return zg_fail(err, ZG_ENOMEM, "out of memory listing buried jobs");
+    if (n) {
+        memcpy(sorted, q->buried.items, n * sizeof(job *));
+        qsort(sorted, n, sizeof(job *), by_buried_seq);
     }
-    char *copy = strdup(entry);
-    if (!copy || set_field(d, stamp_field, stamp) != 0 ||
-        (count_field && add_one(d, count_field) != 0)) {
-        free(copy);
-        return zg_fail(err, ZG_ENOMEM, "out of memory appending to %s", key);
+    zg_strbuf b;
+    zg_strbuf_init(&b);
+    zg_strbuf_puts(&b, "[");
+    for (size_t i = 0; i < n; i++) {
+        job *j = sorted[i];
+        zg_strbuf_puts(&b, i ? ",{\"uuid\":" : "{\"uuid\":");
+        zg_strbuf_json_string(&b, j->uuid);
+        zg_strbuf_puts(&b, ",\"jobType\":");
+        zg_strbuf_json_string(&b, j->job_type);
+        zg_strbuf_puts(&b, ",\"reason\":");
+        if (j->reason)
+            zg_strbuf_json_string(&b, j->reason);
+        else
+            zg_strbuf_puts(&b, "null");
+        zg_strbuf_printf(&b, ",\"buriedAt\":%lld}", (long long)j->buried_at_ms);
     }
-    el->items[el->len++] = copy;
-    *prev_cas = d->cas;
-    *cas = ++d->cas;
+    zg_strbuf_puts(&b, "]");
+    free(sorted);
+    if (!(*json = zg_strbuf_take(&b)))
+        return zg_fail(err, ZG_ENOMEM, "out of memory listing buried jobs");
     return ZG_OK;
 }
 
-static int mem_expire(zg_store *s, const char *key, int64_t seconds, zg_error *err)
+static int mem_publish(zg_store *zs, const char *channel, const char *message, zg_error *err)
 {
-    document *d = lookup((mem_store *)s, key);
-    if (!d) return zg_fail(err, ZG_ENOTFOUND, "no document %s", key);
-    d->expires_at_ms = seconds > 0 ? zg_clock_monotonic_ms() + seconds * 1000 : 0;
+    (void)zs, (void)channel, (void)message, (void)err; /* no other process can listen */
     return ZG_OK;
 }
 
-static int mem_publish(zg_store *s, const char *channel, const char *message, zg_error *err)
-{
-    (void)s, (void)channel, (void)message, (void)err; /* no other process can listen */
-    return ZG_OK;
-}
-
-static int mem_follow(zg_store *s, const char *channel, void (*fn)(void *, const char *), void *ud,
+static int mem_follow(zg_store *zs, const char *channel, void (*fn)(void *, const char *), void *ud,
                       volatile sig_atomic_t *stop, zg_error *err)
 {
-    (void)s, (void)fn, (void)ud, (void)stop;
-    return zg_fail(err, ZG_EINVAL, "following %s needs a Redis store", channel);
+    (void)zs, (void)fn, (void)ud, (void)stop;
+    return zg_fail(err, ZG_EINVAL, "following %s needs a Redis store", channel ? channel : "");
 }
 
-static void mem_close(zg_store *s)
+static int mem_ping(zg_store *zs, zg_error *err)
 {
-    mem_store *m = (mem_store *)s;
-    zg_map_free(&m->docs, document_free);
-    free(m);
+    (void)zs, (void)err;
+    return ZG_OK;
 }
 
-static const zg_store_ops mem_ops = {mem_load,    mem_save,   mem_save_many, mem_append,
-                                     mem_publish, mem_follow, mem_expire,    mem_close};
+static void mem_close(zg_store *zs)
+{
+    mem_store *s = (mem_store *)zs;
+    if (!s) return;
+    zg_map_free(&s->jobs, job_free);
+    zg_map_free(&s->queues, queue_free);
+    zg_heap_free(&s->running);
+    zg_heap_free(&s->expiring);
+    pthread_cond_destroy(&s->changed);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+}
+
+/* ---- the locked entry points: each operation runs whole under the store's mutex ---- */
+
+#define LOCKED(call)                                                                               \
+    do {                                                                                           \
+        mem_store *s_ = (mem_store *)zs;                                                           \
+        pthread_mutex_lock(&s_->lock);                                                             \
+        int rc_ = (call);                                                                          \
+        pthread_mutex_unlock(&s_->lock);                                                           \
+        return rc_;                                                                                \
+    } while (0)
+
+static int locked_submit(zg_store *zs, zg_new_job *jobs, size_t n, const char *writer,
+                         zg_error *err)
+{
+    LOCKED(mem_submit(zs, jobs, n, writer, err));
+}
+
+static int locked_claim(zg_store *zs, const zg_claim_req *req, int64_t timeout_ms,
+                        const char *writer, int64_t seq, zg_claim *out, zg_error *err)
+{
+    LOCKED(mem_claim(zs, req, timeout_ms, writer, seq, out, err));
+}
+
+static int locked_touch(zg_store *zs, const zg_lease *lease, zg_error *err)
+{
+    LOCKED(mem_touch(zs, lease, err));
+}
+
+static int locked_update(zg_store *zs, const zg_target *t, zg_fields f, int64_t known_cas,
+                         const char *writer, int64_t seq, zg_written *out, zg_error *err)
+{
+    LOCKED(mem_update(zs, t, f, known_cas, writer, seq, out, err));
+}
+
+static int locked_save(zg_store *zs, const zg_target *t, zg_fields f, int64_t expected,
+                       const char *writer, int64_t seq, zg_written *out, zg_error *err)
+{
+    LOCKED(mem_save(zs, t, f, expected, writer, seq, out, err));
+}
+
+static int locked_append(zg_store *zs, const zg_target *t, int list, const char *entry, zg_fields f,
+                         const char *count_field, int64_t known_cas, const char *writer,
+                         int64_t seq, zg_written *out, zg_error *err)
+{
+    LOCKED(mem_append(zs, t, list, entry, f, count_field, known_cas, writer, seq, out, err));
+}
+
+static int locked_settle(zg_store *zs, const zg_lease *lease, const zg_settle *st,
+                         const char *writer, int64_t seq, int64_t *cas, zg_error *err)
+{
+    LOCKED(mem_settle(zs, lease, st, writer, seq, cas, err));
+}
+
+static int locked_settle_from_outside(zg_store *zs, const char *queue, const char *uuid,
+                                      int64_t token, const zg_settle *st, const char *writer,
+                                      int64_t seq, zg_error *err)
+{
+    LOCKED(mem_settle_from_outside(zs, queue, uuid, token, st, writer, seq, err));
+}
+
+static int locked_load(zg_store *zs, const char *uuid, char **json, char queue[ZG_NAME_LEN],
+                       zg_error *err)
+{
+    LOCKED(mem_load(zs, uuid, json, queue, err));
+}
+
+static int locked_kick(zg_store *zs, const char *queue, int64_t max, int64_t *count, zg_error *err)
+{
+    LOCKED(mem_kick(zs, queue, max, count, err));
+}
+
+static int locked_counts(zg_store *zs, const char *queue, zg_store_counts *out, zg_error *err)
+{
+    LOCKED(mem_counts(zs, queue, out, err));
+}
+
+static int locked_job_state(zg_store *zs, const char *uuid, zg_job_state *out, zg_error *err)
+{
+    LOCKED(mem_job_state(zs, uuid, out, err));
+}
+
+static int locked_buried(zg_store *zs, const char *queue, char **json, zg_error *err)
+{
+    LOCKED(mem_buried(zs, queue, json, err));
+}
+
+static const zg_store_ops mem_ops = {
+    .submit = locked_submit,
+    .claim = locked_claim,
+    .touch = locked_touch,
+    .update = locked_update,
+    .save = locked_save,
+    .append = locked_append,
+    .settle = locked_settle,
+    .settle_from_outside = locked_settle_from_outside,
+    .load = locked_load,
+    .kick = locked_kick,
+    .counts = locked_counts,
+    .job_state = locked_job_state,
+    .buried = locked_buried,
+    .publish = mem_publish,
+    .follow = mem_follow,
+    .ping = mem_ping,
+    .close = mem_close,
+};
 
 zg_store *zg_store_mem_new(void)
 {
-    mem_store *m = calloc(1, sizeof *m);
-    if (!m) return NULL;
-    m->base.ops = &mem_ops;
-    zg_map_init(&m->docs);
-    return &m->base;
+    mem_store *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->base.ops = &mem_ops;
+    zg_map_init(&s->jobs);
+    zg_map_init(&s->queues);
+    zg_heap_init(&s->running, due_less, set_index);
+    zg_heap_init(&s->expiring, due_less, set_index);
+    pthread_condattr_t attr;
+    if (pthread_condattr_init(&attr) != 0) {
+        free(s);
+        return NULL;
+    }
+    int bad = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+              pthread_cond_init(&s->changed, &attr) != 0;
+    pthread_condattr_destroy(&attr);
+    if (bad) {
+        free(s);
+        return NULL;
+    }
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        pthread_cond_destroy(&s->changed);
+        free(s);
+        return NULL;
+    }
+    return &s->base;
 }

@@ -1,272 +1,843 @@
-/* store_redis: job documents in Redis.
+/* store_redis: the lifecycle (lifecycle.h) on Redis.
  *
- * A document is a hash under its key (`zerog_job_<uuid>`): one field per document field holding
- * its JSON text, `cas`, and `_op` (the token of the last write, so a write retried across a
- * reconnect is applied once). Its lists are Redis lists under `{zerog_job_<uuid>}:events` (and
- * :warnings, :errors): the hash tag puts them in the document key's hash slot, so every script
- * below touches one slot and a Redis Cluster could serve them. Appending is RPUSH: the same cost
- * for the 10th and the 100,000th entry. Each state change is one script, atomic on the server. */
+ * Every transition is one Lua script run on the server (the files of lua/redis, embedded in the library;
+ * prelude.lua describes the key layout). Everything of a queue Q carries the hash tag {zq:Q}, so
+ * each script touches one hash slot: the job's document and its place in the queue change
+ * together or not at all. Reading a job by uuid alone goes through a small pointer key
+ * `zerog:job:<uuid>` holding its queue name (two reads); the pointer is written in the same round
+ * trip as the submit and expires with the job's retention.
+ *
+ * A store holds two connections: one for the host's own calls, one for the heartbeat thread's
+ * renewals, so a renewal never waits behind a claim blocked on BLPOP. */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
+#include "lifecycle.h"
+#include "lua_modules.h"
 #include "redis_conn.h"
-#include "store.h"
 #include "strbuf.h"
+
+enum {
+    S_SUBMIT,
+    S_CLAIM,
+    S_PEEK,
+    S_TOUCH,
+    S_WRITE,
+    S_SETTLE,
+    S_READ,
+    S_KICK,
+    S_COUNTS,
+    S_STATE,
+    S_BURIED,
+    S_N
+};
+static const char *const script_names[S_N] = {"submit", "claim",  "peek",  "touch",
+                                              "write",  "settle", "read",  "kick",
+                                              "counts", "state",  "buried"};
 
 typedef struct redis_store {
     zg_store base;
-    zg_redis conn;
-    zg_redis_script load, save, append, expire;
+    zg_redis conn; /* the host's calls */
+    zg_redis beat; /* the heartbeat's renewals */
+    zg_redis_script scripts[S_N];
+    zg_redis_script beat_touch; /* the same script, loaded through the other connection */
+    char *sources[S_N];
 } redis_store;
 
-/* KEYS: doc, events, warnings, errors. Returns false, or {hash pairs, events, warnings, errors}. */
-static const char LOAD_LUA[] =
-    "local h = redis.call('HGETALL', KEYS[1])\n"
-    "if #h == 0 then return false end\n"
-    "return {h, redis.call('LRANGE', KEYS[2], 0, -1), redis.call('LRANGE', KEYS[3], 0, -1),\n"
-    "        redis.call('LRANGE', KEYS[4], 0, -1)}\n";
+/* Key names of one job. */
+typedef struct job_keys {
+    char prefix[ZG_NAME_LEN + 8];
+    char job[ZG_NAME_LEN + ZG_UUID_LEN + 16];
+    char lists[3][ZG_NAME_LEN + ZG_UUID_LEN + 32];
+    char pointer[ZG_UUID_LEN + 16];
+} job_keys;
 
-/* KEYS: doc, events, warnings, errors. ARGV: expected cas, token, expire seconds (0: leave),
- * name, value, ... Returns {1, cas} or {0, stored cas}. */
-static const char SAVE_LUA[] =
-    "local cur = tonumber(redis.call('HGET', KEYS[1], 'cas') or '0')\n"
-    "if cur > 0 and redis.call('HGET', KEYS[1], '_op') == ARGV[2] then return {1, cur} end\n"
-    "if cur ~= tonumber(ARGV[1]) then return {0, cur} end\n"
-    "redis.call('HSET', KEYS[1], '_op', ARGV[2], unpack(ARGV, 4))\n"
-    "local new = redis.call('HINCRBY', KEYS[1], 'cas', 1)\n"
-    "if tonumber(ARGV[3]) > 0 then\n"
-    "  for i = 1, 4 do redis.call('EXPIRE', KEYS[i], ARGV[3]) end\n"
-    "end\n"
-    "return {1, new}\n";
-
-/* KEYS: doc, list. ARGV: entry, stamp field, stamp, count field or '', token.
- * Returns false (no document) or {cas before, cas after}. */
-static const char APPEND_LUA[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return false end\n"
-    "local cur = tonumber(redis.call('HGET', KEYS[1], 'cas') or '0')\n"
-    "if redis.call('HGET', KEYS[1], '_op') == ARGV[5] then return {cur - 1, cur} end\n"
-    "redis.call('RPUSH', KEYS[2], ARGV[1])\n"
-    "redis.call('HSET', KEYS[1], ARGV[2], ARGV[3], '_op', ARGV[5])\n"
-    "if ARGV[4] ~= '' then redis.call('HINCRBY', KEYS[1], ARGV[4], 1) end\n"
-    "local ttl = redis.call('PTTL', KEYS[1])\n"
-    "if ttl > 0 then redis.call('PEXPIRE', KEYS[2], ttl) end\n"
-    "return {cur, redis.call('HINCRBY', KEYS[1], 'cas', 1)}\n";
-
-/* KEYS: doc, events, warnings, errors. ARGV: seconds (0: persist). Returns 0 if no document. */
-static const char EXPIRE_LUA[] =
-    "if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end\n"
-    "for i = 1, 4 do\n"
-    "  if tonumber(ARGV[1]) > 0 then redis.call('EXPIRE', KEYS[i], ARGV[1])\n"
-    "  else redis.call('PERSIST', KEYS[i]) end\n"
-    "end\n"
-    "return 1\n";
-
-typedef struct doc_keys {
-    char doc[200], lists[3][220];
-    const char *argv[4];
-} doc_keys;
-
-static int make_keys(doc_keys *k, const char *key, zg_error *err)
+static int queue_prefix(char *out, size_t size, const char *queue, zg_error *err)
 {
-    if (strlen(key) >= sizeof k->doc) return zg_fail(err, ZG_EINVAL, "key too long: %s", key);
-    snprintf(k->doc, sizeof k->doc, "%s", key);
-    k->argv[0] = k->doc;
-    for (int i = 0; i < 3; i++) {
-        snprintf(k->lists[i], sizeof k->lists[i], "{%s}:%s", key, zg_store_lists[i]);
-        k->argv[i + 1] = k->lists[i];
-    }
+    if (!queue || !*queue || strchr(queue, '}') ||
+        (size_t)snprintf(out, size, "{zq:%s}", queue) >= size)
+        return zg_fail(err, ZG_EINVAL, "bad queue name: %s", queue ? queue : "(none)");
     return ZG_OK;
 }
 
-static void append_list(zg_strbuf *b, const char *name, const redisReply *list)
+static int make_keys(job_keys *k, const char *queue, const char *uuid, zg_error *err)
 {
-    zg_strbuf_printf(b, ",\"%s\":[", name);
-    for (size_t i = 0; i < list->elements; i++) {
-        if (i) zg_strbuf_puts(b, ",");
-        zg_strbuf_append(b, list->element[i]->str, list->element[i]->len);
-    }
-    zg_strbuf_puts(b, "]");
+    if (queue_prefix(k->prefix, sizeof k->prefix, queue, err) != ZG_OK) return err->code;
+    if (strlen(uuid) >= ZG_UUID_LEN) return zg_fail(err, ZG_EINVAL, "bad job uuid: %.60s", uuid);
+    snprintf(k->job, sizeof k->job, "%s:job:%s", k->prefix, uuid);
+    for (int i = 0; i < 3; i++)
+        snprintf(k->lists[i], sizeof k->lists[i], "%s:%s", k->job, zg_store_lists[i]);
+    snprintf(k->pointer, sizeof k->pointer, "zerog:job:%s", uuid);
+    return ZG_OK;
 }
 
-static int redis_load(zg_store *s, const char *key, char **json, zg_error *err)
+/* A growable argument vector; strings it formats itself are kept until it is freed. */
+typedef struct argvec {
+    const char **argv;
+    size_t n, cap;
+    char **owned;
+    size_t nowned;
+    int oom;
+} argvec;
+
+static void av_push(argvec *a, const char *s)
 {
-    redis_store *r = (redis_store *)s;
-    doc_keys k;
-    if (make_keys(&k, key, err) != ZG_OK) return err->code;
-    pthread_mutex_lock(&r->conn.lock);
-    redisReply *reply = zg_redis_script_run(&r->conn, &r->load, 4, 4, k.argv, NULL, err);
-    pthread_mutex_unlock(&r->conn.lock);
-    if (!reply) return err->code;
-    int rc = ZG_OK;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
-        rc = zg_fail(err, ZG_ENOTFOUND, "no document %s", key);
-    } else {
-        zg_strbuf b;
-        zg_strbuf_init(&b);
-        const redisReply *h = reply->element[0];
-        const char *cas = "0";
-        for (size_t i = 0; i + 1 < h->elements; i += 2)
-            if (strcmp(h->element[i]->str, "cas") == 0) cas = h->element[i + 1]->str;
-        zg_strbuf_printf(&b, "{\"cas\":%s", cas);
-        for (size_t i = 0; i + 1 < h->elements; i += 2) {
-            const char *name = h->element[i]->str;
-            if (name[0] == '_' || strcmp(name, "cas") == 0) continue;
-            zg_strbuf_printf(&b, ",\"%s\":", name);
-            zg_strbuf_append(&b, h->element[i + 1]->str, h->element[i + 1]->len);
+    if (a->oom) return;
+    if (a->n == a->cap) {
+        size_t cap = a->cap ? a->cap * 2 : 32;
+        const char **grown = realloc(a->argv, cap * sizeof *grown);
+        if (!grown) {
+            a->oom = 1;
+            return;
         }
-        for (int l = 0; l < 3; l++)
-            append_list(&b, zg_store_lists[l], reply->element[l + 1]);
-        zg_strbuf_puts(&b, "}");
-        *json = zg_strbuf_take(&b);
-        if (!*json) rc = zg_fail(err, ZG_ENOMEM, "out of memory loading %s", key);
+        a->argv = grown;
+        a->cap = cap;
     }
-    freeReplyObject(reply);
-    return rc;
+    a->argv[a->n++] = s;
 }
 
-static int redis_save(zg_store *s, const char *key, size_t n, const char *const *names,
-                      const char *const *values, int64_t expected, int64_t expire_seconds,
-                      int64_t *cas, zg_error *err)
+static void av_int(argvec *a, long long v)
 {
-    redis_store *r = (redis_store *)s;
-    doc_keys k;
-    if (make_keys(&k, key, err) != ZG_OK) return err->code;
-    if (n > 26) return zg_fail(err, ZG_EINVAL, "too many fields in one save (%zu)", n);
-    char exp[24], ttl[24], token[33];
-    snprintf(exp, sizeof exp, "%lld", (long long)expected);
-    snprintf(ttl, sizeof ttl, "%lld", (long long)(expire_seconds > 0 ? expire_seconds : 0));
-    zg_redis_token(token);
-    const char *argv[64] = {k.argv[0], k.argv[1], k.argv[2], k.argv[3], exp, token, ttl};
-    int argc = 7;
-    for (size_t i = 0; i < n; i++) {
-        argv[argc++] = names[i];
-        argv[argc++] = values[i];
+    char buf[24];
+    snprintf(buf, sizeof buf, "%lld", v);
+    char *copy = strdup(buf);
+    char **grown = copy ? realloc(a->owned, (a->nowned + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        free(copy);
+        a->oom = 1;
+        return;
+    }
+    a->owned = grown;
+    a->owned[a->nowned++] = copy;
+    av_push(a, copy);
+}
+
+static void av_fields(argvec *a, zg_fields f)
+{
+    for (size_t i = 0; i < f.n; i++) {
+        av_push(a, f.names[i]);
+        av_push(a, f.values[i]);
+    }
+}
+
+static void av_free(argvec *a)
+{
+    for (size_t i = 0; i < a->nowned; i++)
+        free(a->owned[i]);
+    free(a->owned);
+    free(a->argv);
+    memset(a, 0, sizeof *a);
+}
+
+/* Runs a script with the arguments of a; returns the reply or NULL (err set). */
+static redisReply *run(redis_store *r, int which, int nkeys, argvec *a, zg_error *err)
+{
+    if (a->oom) {
+        zg_fail(err, ZG_ENOMEM, "out of memory building a redis call");
+        return NULL;
     }
     pthread_mutex_lock(&r->conn.lock);
-    redisReply *reply = zg_redis_script_run(&r->conn, &r->save, 4, argc, argv, NULL, err);
+    redisReply *reply =
+        zg_redis_script_run(&r->conn, &r->scripts[which], nkeys, (int)a->n, a->argv, NULL, err);
     pthread_mutex_unlock(&r->conn.lock);
-    if (!reply) return err->code;
-    int rc = ZG_OK;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
-        rc = zg_fail(err, ZG_ESTORE, "redis: unexpected reply saving %s", key);
-    } else {
-        *cas = reply->element[1]->integer;
-        if (reply->element[0]->integer != 1)
-            rc = zg_fail(err, ZG_ECAS, "cas mismatch on %s: stored %lld, expected %lld", key,
-                         (long long)*cas, (long long)expected);
-    }
-    freeReplyObject(reply);
-    return rc;
+    return reply;
 }
 
-static int redis_save_many(zg_store *s, zg_save_req *reqs, size_t n, zg_error *err)
+static long long int_at(const redisReply *reply, size_t i)
+{
+    if (!reply || reply->type != REDIS_REPLY_ARRAY || i >= reply->elements) return 0;
+    const redisReply *e = reply->element[i];
+    if (e->type == REDIS_REPLY_INTEGER) return e->integer;
+    if (e->type == REDIS_REPLY_STRING) return strtoll(e->str, NULL, 10);
+    return 0;
+}
+
+static int unexpected(zg_error *err, const char *what)
+{
+    return zg_fail(err, ZG_ESTORE, "redis: unexpected reply to %s", what);
+}
+
+/* The value of field `name` in an HGETALL reply, or NULL. */
+static const char *hash_get(const redisReply *h, const char *name)
+{
+    for (size_t i = 0; i + 1 < h->elements; i += 2)
+        if (strcmp(h->element[i]->str, name) == 0) return h->element[i + 1]->str;
+    return NULL;
+}
+
+static int64_t hash_int(const redisReply *h, const char *name)
+{
+    const char *v = hash_get(h, name);
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+/* Assembles {hash pairs, events, warnings, errors} into the document's JSON text. */
+static int doc_json(const redisReply *d, char **json, zg_error *err)
+{
+    if (d->type != REDIS_REPLY_ARRAY || d->elements != 4 ||
+        d->element[0]->type != REDIS_REPLY_ARRAY)
+        return unexpected(err, "a document read");
+    const redisReply *h = d->element[0];
+    zg_strbuf b;
+    zg_strbuf_init(&b);
+    const char *cas = hash_get(h, "cas");
+    zg_strbuf_printf(&b, "{\"cas\":%s", cas ? cas : "0");
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const char *name = h->element[i]->str;
+        if (name[0] == '_' || strcmp(name, "cas") == 0) continue;
+        zg_strbuf_printf(&b, ",\"%s\":", name);
+        zg_strbuf_append(&b, h->element[i + 1]->str, h->element[i + 1]->len);
+    }
+    for (int l = 0; l < 3; l++) {
+        const redisReply *list = d->element[l + 1];
+        zg_strbuf_printf(&b, ",\"%s\":[", zg_store_lists[l]);
+        for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements; i++) {
+            if (i) zg_strbuf_puts(&b, ",");
+            zg_strbuf_append(&b, list->element[i]->str, list->element[i]->len);
+        }
+        zg_strbuf_puts(&b, "]");
+    }
+    zg_strbuf_puts(&b, "}");
+    *json = zg_strbuf_take(&b);
+    return *json ? ZG_OK : zg_fail(err, ZG_ENOMEM, "out of memory reading a document");
+}
+
+static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
+    (void)writer;
+    /* one script call per run of jobs on the same queue (at most 256 jobs each), and the
+     * pointers by uuid, all in one pipeline */
+    size_t ncalls = 0;
+    zg_redis_call *calls = calloc(2 * (n ? n : 1), sizeof *calls);
+    argvec *args = calloc(2 * (n ? n : 1), sizeof *args);
+    size_t *first = calloc(n ? n : 1, sizeof *first), *count = calloc(n ? n : 1, sizeof *count);
+    char (*prefixes)[ZG_NAME_LEN + 8] = calloc(n ? n : 1, sizeof *prefixes);
+    redisReply **replies = NULL;
     int rc = ZG_ENOMEM;
-    int *argcs = calloc(n ? n : 1, sizeof *argcs);
-    const char ***argvs = calloc(n ? n : 1, sizeof *argvs);
-    char(*nums)[2][40] = calloc(n ? n : 1, sizeof *nums); /* expected cas and token */
-    redisReply **replies = calloc(n ? n : 1, sizeof *replies);
-    doc_keys *keys = calloc(n ? n : 1, sizeof *keys);
-    if (!argcs || !argvs || !nums || !replies || !keys) goto done;
-    for (size_t i = 0; i < n; i++) {
-        if (reqs[i].n > 26 || make_keys(&keys[i], reqs[i].key, err) != ZG_OK) {
-            rc = zg_fail(err, ZG_EINVAL, "bad save in a batch: %s", reqs[i].key);
+    size_t nbatches = 0;
+    if (!calls || !args || !first || !count || !prefixes) goto done;
+    for (size_t i = 0; i < n;) {
+        size_t b = nbatches++, j = i;
+        if (queue_prefix(prefixes[b], sizeof prefixes[b], jobs[i].queue, err) != ZG_OK) {
+            rc = err->code;
             goto done;
         }
-        argvs[i] = calloc(7 + 2 * reqs[i].n, sizeof(char *));
-        if (!argvs[i]) goto done;
-        snprintf(nums[i][0], sizeof nums[i][0], "%lld", (long long)reqs[i].expected);
-        zg_redis_token(nums[i][1]);
-        for (int k = 0; k < 4; k++)
-            argvs[i][k] = keys[i].argv[k];
-        argvs[i][4] = nums[i][0];
-        argvs[i][5] = nums[i][1];
-        argvs[i][6] = "0";
-        for (size_t f = 0; f < reqs[i].n; f++) {
-            argvs[i][7 + 2 * f] = reqs[i].names[f];
-            argvs[i][8 + 2 * f] = reqs[i].values[f];
+        argvec *a = &args[ncalls];
+        av_push(a, prefixes[b]);
+        av_push(a, ""); /* the count, set below */
+        for (; j < n && j - i < 256 && strcmp(jobs[j].queue, jobs[i].queue) == 0; j++) {
+            if (strlen(jobs[j].uuid) >= ZG_UUID_LEN) {
+                rc = zg_fail(err, ZG_EINVAL, "bad job uuid: %.60s", jobs[j].uuid);
+                goto done;
+            }
+            av_push(a, jobs[j].uuid);
+            av_push(a, jobs[j].job_type);
+            av_int(a, jobs[j].priority);
+            av_int(a, jobs[j].delay_ms > 0 ? jobs[j].delay_ms : 0);
+            av_int(a, jobs[j].ttr_ms > 0 ? jobs[j].ttr_ms : 1000);
+            av_int(a, (long long)jobs[j].fields.n);
+            av_fields(a, jobs[j].fields);
         }
-        argcs[i] = (int)(7 + 2 * reqs[i].n);
+        first[b] = i;
+        count[b] = j - i;
+        av_int(a, (long long)(j - i));
+        if (a->oom) goto done;
+        a->argv[1] = a->argv[a->n - 1];
+        a->n--;
+        calls[ncalls] = (zg_redis_call){&r->scripts[S_SUBMIT], 1, (int)a->n, a->argv, NULL};
+        ncalls++;
+        /* MSET zerog:job:<uuid> Q ... for the batch (the pointer to the job's queue) */
+        argvec *m = &args[ncalls];
+        av_push(m, "MSET");
+        for (size_t k = i; k < j; k++) {
+            char key[ZG_UUID_LEN + 16];
+            snprintf(key, sizeof key, "zerog:job:%s", jobs[k].uuid);
+            char *copy = strdup(key);
+            char **grown = copy ? realloc(m->owned, (m->nowned + 1) * sizeof *grown) : NULL;
+            if (!grown) {
+                free(copy);
+                goto done;
+            }
+            m->owned = grown;
+            m->owned[m->nowned++] = copy;
+            av_push(m, copy);
+            av_push(m, jobs[k].queue);
+        }
+        if (m->oom) goto done;
+        calls[ncalls] = (zg_redis_call){NULL, 0, (int)m->n, m->argv, NULL};
+        ncalls++;
+        i = j;
     }
+    replies = calloc(ncalls ? ncalls : 1, sizeof *replies);
+    if (!replies) goto done;
     pthread_mutex_lock(&r->conn.lock);
-    rc = zg_redis_script_pipeline(&r->conn, &r->save, 4, n, argcs,
-                                  (const char *const *const *)argvs, replies, err);
+    rc = zg_redis_pipeline(&r->conn, ncalls, calls, replies, err);
     pthread_mutex_unlock(&r->conn.lock);
-    for (size_t i = 0; rc == ZG_OK && i < n; i++) {
-        redisReply *rep = replies[i];
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2) {
-            rc = zg_fail(err, ZG_ESTORE, "redis: unexpected reply saving %s", reqs[i].key);
-            break;
+    for (size_t b = 0; rc == ZG_OK && b < nbatches; b++) {
+        for (int k = 0; k < 2 && rc == ZG_OK; k++)
+            if (replies[2 * b + (size_t)k]->type == REDIS_REPLY_ERROR)
+                rc = zg_redis_reply_error(replies[2 * b + (size_t)k], err);
+        const redisReply *ids = replies[2 * b];
+        if (rc == ZG_OK && (ids->type != REDIS_REPLY_ARRAY || ids->elements != count[b]))
+            rc = unexpected(err, "a submit");
+        for (size_t k = 0; rc == ZG_OK && k < count[b]; k++) {
+            jobs[first[b] + k].id = int_at(ids->element[k], 0);
+            jobs[first[b] + k].cas = int_at(ids->element[k], 1);
         }
-        reqs[i].cas = rep->element[1]->integer;
-        reqs[i].rc = rep->element[0]->integer == 1 ? ZG_OK : ZG_ECAS;
     }
 done:
     if (rc == ZG_ENOMEM && err->code != ZG_ENOMEM) zg_fail(err, ZG_ENOMEM, "out of memory");
-    for (size_t i = 0; replies && i < n; i++)
+    for (size_t i = 0; replies && i < ncalls; i++)
         if (replies[i]) freeReplyObject(replies[i]);
-    for (size_t i = 0; argvs && i < n; i++)
-        free(argvs[i]);
-    free(argcs);
-    free(argvs);
-    free(nums);
+    for (size_t i = 0; args && i < 2 * (n ? n : 1); i++)
+        av_free(&args[i]);
     free(replies);
-    free(keys);
+    free(calls);
+    free(args);
+    free(first);
+    free(count);
+    free(prefixes);
     return rc;
 }
 
-static int redis_append(zg_store *s, const char *key, const char *list, const char *entry,
-                        const char *stamp_field, const char *stamp, const char *count_field,
-                        int64_t *prev_cas, int64_t *cas, zg_error *err)
+/* Fills a claim from the script's {1, uuid, prior, document}. */
+static int take_claim(const redisReply *reply, const char *queue, zg_claim *out, zg_error *err)
+{
+    if (reply->elements != 4 || reply->element[1]->type != REDIS_REPLY_STRING)
+        return unexpected(err, "a claim");
+    const redisReply *d = reply->element[3];
+    if (d->type != REDIS_REPLY_ARRAY || d->elements != 4) return unexpected(err, "a claim");
+    const redisReply *h = d->element[0];
+    memset(out, 0, sizeof *out);
+    snprintf(out->lease.uuid, sizeof out->lease.uuid, "%s", reply->element[1]->str);
+    snprintf(out->lease.queue, sizeof out->lease.queue, "%s", queue);
+    out->lease.token = hash_int(h, "_lease");
+    out->lease.ttr_ms = hash_int(h, "_ttr");
+    const char *type = hash_get(h, "_type");
+    snprintf(out->job_type, sizeof out->job_type, "%s", type ? type : "");
+    out->id = hash_int(h, "_id");
+    out->priority = hash_int(h, "_pri");
+    out->reserves = hash_int(h, "_reserves");
+    out->timeouts = hash_int(h, "_timeouts");
+    out->releases = hash_int(h, "_releases");
+    out->prior = (int)int_at(reply, 2);
+    return doc_json(d, &out->doc, err);
+}
+
+/* The types argument list: writer, seq, announce, types... */
+static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req,
+                      const char *writer, int64_t seq, int announce, zg_claim *out,
+                      int64_t *wait_ms, zg_error *err)
+{
+    char prefix[ZG_NAME_LEN + 8];
+    if (queue_prefix(prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
+    argvec a = {0};
+    av_push(&a, prefix);
+    av_push(&a, writer);
+    av_int(&a, seq);
+    av_push(&a, announce ? "1" : "0");
+    for (size_t i = 0; i < req->ntypes; i++)
+        av_push(&a, req->types[i]);
+    redisReply *reply = run(r, S_CLAIM, 1, &a, err);
+    av_free(&a);
+    if (!reply) return err->code;
+    int rc;
+    if (reply->type == REDIS_REPLY_ARRAY && int_at(reply, 0) == 1)
+        rc = take_claim(reply, queue, out, err);
+    else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
+        *wait_ms = int_at(reply, 1);
+        rc = ZG_ETIMEDOUT;
+    } else
+        rc = unexpected(err, "a claim");
+    freeReplyObject(reply);
+    return rc;
+}
+
+/* Which of several queues has the most urgent ready job: its index, or -1 with *wait_ms. */
+static int most_urgent(redis_store *r, const zg_claim_req *req, int64_t *wait_ms, zg_error *err)
+{
+    int best = -1;
+    long long best_pri = 0;
+    *wait_ms = -1;
+    for (size_t i = 0; i < req->nqueues; i++) {
+        char prefix[ZG_NAME_LEN + 8];
+        if (queue_prefix(prefix, sizeof prefix, req->queues[i], err) != ZG_OK) return -2;
+        argvec a = {0};
+        av_push(&a, prefix);
+        for (size_t t = 0; t < req->ntypes; t++)
+            av_push(&a, req->types[t]);
+        redisReply *reply = run(r, S_PEEK, 1, &a, err);
+        av_free(&a);
+        if (!reply) return -2;
+        long long kind = int_at(reply, 0), v = int_at(reply, 1);
+        freeReplyObject(reply);
+        if (kind == 1 && (best < 0 || v < best_pri)) best = (int)i, best_pri = v;
+        if (kind == 0 && v >= 0 && (*wait_ms < 0 || v < *wait_ms)) *wait_ms = v;
+    }
+    return best;
+}
+
+/* Waits on the queues' signal lists for up to ms (BLPOP), or sleeps when that is short: a
+ * delayed job then starts on time instead of at the server's next timeout check. */
+static void wait_for_signal(redis_store *r, const zg_claim_req *req, int64_t ms)
+{
+    if (ms <= 0) return;
+    if (ms <= 20) {
+        zg_clock_sleep_ms(ms);
+        return;
+    }
+    size_t n = req->nqueues;
+    char(*keys)[ZG_NAME_LEN + 16] = calloc(n, sizeof *keys);
+    const char **argv = calloc(n + 2, sizeof *argv);
+    if (!keys || !argv) {
+        free(keys);
+        free(argv);
+        zg_clock_sleep_ms(ms < 100 ? ms : 100);
+        return;
+    }
+    argv[0] = "BLPOP";
+    for (size_t i = 0; i < n; i++) {
+        snprintf(keys[i], sizeof keys[i], "{zq:%s}:signal", req->queues[i]);
+        argv[i + 1] = keys[i];
+    }
+    char timeout[32];
+    int64_t block = ms > 25 ? ms - 10 : ms; /* wake a little early; the rest is slept below */
+    snprintf(timeout, sizeof timeout, "%.3f", (double)block / 1000.0);
+    argv[n + 1] = timeout;
+    zg_error err = {0};
+    int64_t started = zg_clock_monotonic_ms();
+    pthread_mutex_lock(&r->conn.lock);
+    redisReply *reply = zg_redis_command(&r->conn, (int)n + 2, argv, NULL, block + 2000, &err);
+    pthread_mutex_unlock(&r->conn.lock);
+    free(keys);
+    free(argv);
+    if (reply) {
+        int woken = reply->type == REDIS_REPLY_ARRAY;
+        freeReplyObject(reply);
+        if (!woken) { /* timed out: sleep what is left of the wait */
+            int64_t left = ms - (zg_clock_monotonic_ms() - started);
+            if (left > 0 && left <= 20) zg_clock_sleep_ms(left);
+        }
+    } else {
+        zg_clock_sleep_ms(ms < 100 ? ms : 100); /* an outage: do not spin */
+    }
+}
+
+static int rs_claim(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, const char *writer,
+                    int64_t seq, zg_claim *out, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
-    doc_keys k;
-    if (make_keys(&k, key, err) != ZG_OK) return err->code;
-    int l;
-    for (l = 0; l < 3 && strcmp(zg_store_lists[l], list) != 0; l++) {
+    memset(out, 0, sizeof *out);
+    if (req->nqueues == 0 || req->ntypes == 0)
+        return zg_fail(err, ZG_ETIMEDOUT, "no job types to claim");
+    int64_t give_up = zg_clock_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    for (int attempt = 0;; attempt++) {
+        int64_t next = -1;
+        int pick = req->nqueues == 1 ? 0 : most_urgent(r, req, &next, err);
+        if (pick == -2) return err->code;
+        if (pick >= 0) {
+            /* a retry of the loop is a new claim: a new sequence number */
+            int rc = claim_once(r, req->queues[pick], req, writer, seq + attempt, attempt == 0,
+                                out, &next, err);
+            if (rc != ZG_ETIMEDOUT) return rc;
+            if (req->nqueues > 1) continue; /* another host took it first: look again */
+        }
+        int64_t left = give_up - zg_clock_monotonic_ms();
+        if (left <= 0) return zg_fail(err, ZG_ETIMEDOUT, "no job ready");
+        wait_for_signal(r, req, next >= 0 && next < left ? next : left);
     }
-    if (l == 3) return zg_fail(err, ZG_EINVAL, "no list named %s", list);
-    char token[33];
-    zg_redis_token(token);
-    const char *argv[] = {
-        k.doc, k.lists[l], entry, stamp_field, stamp, count_field ? count_field : "", token};
-    pthread_mutex_lock(&r->conn.lock);
-    redisReply *reply = zg_redis_script_run(&r->conn, &r->append, 2, 7, argv, NULL, err);
-    pthread_mutex_unlock(&r->conn.lock);
+}
+
+static int rs_touch(zg_store *s, const zg_lease *lease, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    job_keys k;
+    if (make_keys(&k, lease->queue, lease->uuid, err) != ZG_OK) return err->code;
+    char token[24];
+    snprintf(token, sizeof token, "%lld", (long long)lease->token);
+    const char *argv[] = {k.prefix, k.job, token};
+    pthread_mutex_lock(&r->beat.lock);
+    redisReply *reply = zg_redis_script_run(&r->beat, &r->beat_touch, 2, 3, argv, NULL, err);
+    pthread_mutex_unlock(&r->beat.lock);
+    if (!reply) return err->code;
+    long long v = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    freeReplyObject(reply);
+    if (v == 1) return ZG_OK;
+    if (v == 0)
+        return zg_fail(err, ZG_ESTALE, "lease %lld of job %s is no longer current",
+                       (long long)lease->token, lease->uuid);
+    return unexpected(err, "a touch");
+}
+
+static int find_queue(redis_store *r, const char *uuid, char queue[ZG_NAME_LEN], zg_error *err);
+
+/* The queue and uuid a write goes to (a job named by uuid alone is found by its pointer). */
+static int target_keys(redis_store *r, const zg_target *t, job_keys *k, char token[24],
+                       zg_error *err)
+{
+    if (t->lease) {
+        snprintf(token, 24, "%lld", (long long)t->lease->token);
+        return make_keys(k, t->lease->queue, t->lease->uuid, err);
+    }
+    token[0] = '\0';
+    if (!t->uuid) return zg_fail(err, ZG_EINVAL, "a write names no job");
+    if (t->queue && *t->queue) return make_keys(k, t->queue, t->uuid, err);
+    char queue[ZG_NAME_LEN];
+    if (find_queue(r, t->uuid, queue, err) != ZG_OK) return err->code;
+    return make_keys(k, queue, t->uuid, err);
+}
+
+static int stale(zg_error *err, const zg_target *t)
+{
+    return zg_fail(err, ZG_ESTALE, "lease %lld of job %s is no longer current",
+                   (long long)t->lease->token, t->lease->uuid);
+}
+
+static int write_op(redis_store *r, const char *kind, const zg_target *t, zg_fields f,
+                    int64_t known, int list, const char *entry, const char *count_field,
+                    const char *writer, int64_t seq, zg_written *out, zg_error *err)
+{
+    job_keys k;
+    char token[24];
+    memset(out, 0, sizeof *out);
+    if (target_keys(r, t, &k, token, err) != ZG_OK) return err->code;
+    argvec a = {0};
+    av_push(&a, k.prefix);
+    av_push(&a, k.job);
+    av_push(&a, list >= 0 ? k.lists[list] : k.lists[0]);
+    av_push(&a, kind);
+    av_push(&a, token);
+    av_push(&a, writer);
+    av_int(&a, seq);
+    av_int(&a, known);
+    av_push(&a, entry ? entry : "");
+    av_push(&a, count_field ? count_field : "");
+    av_fields(&a, f);
+    redisReply *reply = run(r, S_WRITE, 3, &a, err);
+    av_free(&a);
     if (!reply) return err->code;
     int rc = ZG_OK;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
-        rc = zg_fail(err, ZG_ENOTFOUND, "no document %s", key);
+    long long v = int_at(reply, 0);
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
+        rc = unexpected(err, "a write");
+    else if (v == -1)
+        rc = zg_fail(err, ZG_ENOTFOUND, "no job %s", t->lease ? t->lease->uuid : t->uuid);
+    else if (v == -2)
+        rc = stale(err, t);
+    else if (v == 0) {
+        out->cas = int_at(reply, 1);
+        rc = zg_fail(err, ZG_ECAS, "job %s changed in the store (cas %lld, expected %lld)",
+                     t->lease ? t->lease->uuid : t->uuid, (long long)out->cas, (long long)known);
     } else {
-        *prev_cas = reply->element[0]->integer;
-        *cas = reply->element[1]->integer;
+        out->cas = int_at(reply, 1);
+        if (reply->elements == 3) rc = doc_json(reply->element[2], &out->doc, err);
     }
     freeReplyObject(reply);
     return rc;
 }
 
-static int redis_expire(zg_store *s, const char *key, int64_t seconds, zg_error *err)
+static int rs_update(zg_store *s, const zg_target *t, zg_fields f, int64_t known_cas,
+                     const char *writer, int64_t seq, zg_written *out, zg_error *err)
 {
-    redis_store *r = (redis_store *)s;
-    doc_keys k;
-    if (make_keys(&k, key, err) != ZG_OK) return err->code;
-    char secs[24];
-    snprintf(secs, sizeof secs, "%lld", (long long)seconds);
-    const char *argv[] = {k.argv[0], k.argv[1], k.argv[2], k.argv[3], secs};
-    pthread_mutex_lock(&r->conn.lock);
-    redisReply *reply = zg_redis_script_run(&r->conn, &r->expire, 4, 5, argv, NULL, err);
-    pthread_mutex_unlock(&r->conn.lock);
-    if (!reply) return err->code;
-    int found = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
-    freeReplyObject(reply);
-    return found ? ZG_OK : zg_fail(err, ZG_ENOTFOUND, "no document %s", key);
+    return write_op((redis_store *)s, "update", t, f, known_cas, -1, NULL, NULL, writer, seq, out,
+                    err);
 }
 
-static int redis_publish(zg_store *s, const char *channel, const char *message, zg_error *err)
+static int rs_save(zg_store *s, const zg_target *t, zg_fields f, int64_t expected,
+                   const char *writer, int64_t seq, zg_written *out, zg_error *err)
+{
+    return write_op((redis_store *)s, "save", t, f, expected, -1, NULL, NULL, writer, seq, out,
+                    err);
+}
+
+static int rs_append(zg_store *s, const zg_target *t, int list, const char *entry, zg_fields f,
+                     const char *count_field, int64_t known_cas, const char *writer, int64_t seq,
+                     zg_written *out, zg_error *err)
+{
+    if (list < 0 || list > 2) return zg_fail(err, ZG_EINVAL, "no such list");
+    return write_op((redis_store *)s, "append", t, f, known_cas, list, entry, count_field, writer,
+                    seq, out, err);
+}
+
+static const char *action_name(int action)
+{
+    return action == ZG_SETTLE_FINISH    ? "finish"
+           : action == ZG_SETTLE_RELEASE ? "release"
+           : action == ZG_SETTLE_BURY    ? "bury"
+                                         : NULL;
+}
+
+/* Runs the settle script (and, for a finish with retention, expires the pointer in the same
+ * round trip). From outside a run, token "0" accepts whatever run holds the job. */
+static int settle_op(redis_store *r, const char *queue, const char *uuid, const char *token,
+                     int outside, const zg_settle *st, const char *writer, int64_t seq,
+                     int64_t *cas, zg_error *err)
+{
+    job_keys k;
+    if (make_keys(&k, queue, uuid, err) != ZG_OK) return err->code;
+    const char *action = action_name(st->action);
+    if (!action) return zg_fail(err, ZG_EINVAL, "unknown settle action %d", st->action);
+    argvec a = {0};
+    av_push(&a, k.prefix);
+    av_push(&a, k.job);
+    for (int i = 0; i < 3; i++)
+        av_push(&a, k.lists[i]);
+    av_push(&a, token);
+    av_push(&a, writer);
+    av_int(&a, seq);
+    av_push(&a, action);
+    av_int(&a, st->delay_ms > 0 ? st->delay_ms : 0);
+    av_int(&a, st->retention_s > 0 ? st->retention_s : 0);
+    av_push(&a, st->event ? st->event : "");
+    av_push(&a, st->error ? st->error : "");
+    av_push(&a, st->reason ? st->reason : "");
+    av_int(&a, st->prior);
+    av_push(&a, outside ? "1" : "0");
+    av_fields(&a, st->fields);
+    if (a.oom) {
+        av_free(&a);
+        return zg_fail(err, ZG_ENOMEM, "out of memory building a settle");
+    }
+    char secs[24];
+    snprintf(secs, sizeof secs, "%lld", (long long)st->retention_s);
+    const char *expire[] = {"EXPIRE", k.pointer, secs};
+    zg_redis_call calls[2] = {{&r->scripts[S_SETTLE], 5, (int)a.n, a.argv, NULL},
+                              {NULL, 0, 3, expire, NULL}};
+    size_t ncalls = st->action == ZG_SETTLE_FINISH && st->retention_s > 0 ? 2 : 1;
+    redisReply *replies[2] = {NULL, NULL};
+    pthread_mutex_lock(&r->conn.lock);
+    int rc = zg_redis_pipeline(&r->conn, ncalls, calls, replies, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    av_free(&a);
+    if (rc != ZG_OK) return rc;
+    const redisReply *reply = replies[0];
+    long long v = int_at(reply, 0);
+    if (reply->type == REDIS_REPLY_ERROR)
+        rc = zg_redis_reply_error(reply, err);
+    else if (reply->type != REDIS_REPLY_ARRAY)
+        rc = unexpected(err, "a settle");
+    else if (v == -1)
+        rc = zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
+    else if (v == -2)
+        rc = zg_fail(err, ZG_ESTALE, "lease %s of job %s is no longer current", token, uuid);
+    else if (v == -3)
+        rc = zg_fail(err, ZG_EINVAL, "job %s has finished already", uuid);
+    else if (cas)
+        *cas = int_at(reply, 1);
+    for (size_t i = 0; i < ncalls; i++)
+        freeReplyObject(replies[i]);
+    return rc;
+}
+
+static int rs_settle(zg_store *s, const zg_lease *lease, const zg_settle *st, const char *writer,
+                     int64_t seq, int64_t *cas, zg_error *err)
+{
+    char token[24];
+    snprintf(token, sizeof token, "%lld", (long long)lease->token);
+    return settle_op((redis_store *)s, lease->queue, lease->uuid, token, 0, st, writer, seq, cas,
+                     err);
+}
+
+/* The queue of a job by its uuid (the pointer), into queue; ZG_ENOTFOUND. */
+static int find_queue(redis_store *r, const char *uuid, char queue[ZG_NAME_LEN], zg_error *err)
+{
+    if (strlen(uuid) >= ZG_UUID_LEN) return zg_fail(err, ZG_ENOTFOUND, "no job %.60s", uuid);
+    char key[ZG_UUID_LEN + 16];
+    snprintf(key, sizeof key, "zerog:job:%s", uuid);
+    const char *argv[] = {"GET", key};
+    pthread_mutex_lock(&r->conn.lock);
+    redisReply *reply = zg_redis_command(&r->conn, 2, argv, NULL, 0, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    if (!reply) return err->code;
+    int found = reply->type == REDIS_REPLY_STRING && reply->len < ZG_NAME_LEN;
+    if (found) snprintf(queue, ZG_NAME_LEN, "%s", reply->str);
+    freeReplyObject(reply);
+    return found ? ZG_OK : zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
+}
+
+static int rs_settle_from_outside(zg_store *s, const char *queue, const char *uuid, int64_t token,
+                                  const zg_settle *st, const char *writer, int64_t seq,
+                                  zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    char found[ZG_NAME_LEN];
+    if (!queue || !*queue) {
+        if (find_queue(r, uuid, found, err) != ZG_OK) return err->code;
+        queue = found;
+    }
+    char tok[24];
+    snprintf(tok, sizeof tok, "%lld", (long long)token);
+    return settle_op(r, queue, uuid, tok, 1, st, writer, seq, NULL, err);
+}
+
+/* Reads a document written before the lifecycle layout (zerog_job_<uuid>); read-only. */
+static int load_legacy(redis_store *r, const char *uuid, char **json, zg_error *err)
+{
+    char doc[ZG_UUID_LEN + 16], lists[3][ZG_UUID_LEN + 32];
+    snprintf(doc, sizeof doc, "zerog_job_%s", uuid);
+    const char *hgetall[] = {"HGETALL", doc};
+    const char *lrange[3][4];
+    zg_redis_call calls[4] = {{NULL, 0, 2, hgetall, NULL}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(lists[i], sizeof lists[i], "{%s}:%s", doc, zg_store_lists[i]);
+        lrange[i][0] = "LRANGE", lrange[i][1] = lists[i], lrange[i][2] = "0", lrange[i][3] = "-1";
+        calls[i + 1] = (zg_redis_call){NULL, 0, 4, lrange[i], NULL};
+    }
+    redisReply *replies[4] = {0};
+    pthread_mutex_lock(&r->conn.lock);
+    int rc = zg_redis_pipeline(&r->conn, 4, calls, replies, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    if (rc != ZG_OK) return rc;
+    if (replies[0]->type != REDIS_REPLY_ARRAY || replies[0]->elements == 0)
+        rc = zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
+    else {
+        redisReply fake = {.type = REDIS_REPLY_ARRAY, .elements = 4, .element = replies};
+        rc = doc_json(&fake, json, err);
+    }
+    for (int i = 0; i < 4; i++)
+        freeReplyObject(replies[i]);
+    return rc;
+}
+
+static int rs_load(zg_store *s, const char *uuid, char **json, char queue[ZG_NAME_LEN],
+                   zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    *json = NULL;
+    char q[ZG_NAME_LEN] = "";
+    if (queue && queue[0])
+        snprintf(q, sizeof q, "%s", queue);
+    else {
+        int rc = find_queue(r, uuid, q, err);
+        if (rc == ZG_ENOTFOUND) return load_legacy(r, uuid, json, err);
+        if (rc != ZG_OK) return rc;
+    }
+    job_keys k;
+    if (make_keys(&k, q, uuid, err) != ZG_OK) return err->code;
+    argvec a = {0};
+    av_push(&a, k.prefix);
+    av_push(&a, k.job);
+    redisReply *reply = run(r, S_READ, 2, &a, err);
+    av_free(&a);
+    if (!reply) return err->code;
+    int rc = reply->type == REDIS_REPLY_ARRAY ? doc_json(reply, json, err)
+                                              : zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
+    freeReplyObject(reply);
+    if (rc == ZG_OK && queue) snprintf(queue, ZG_NAME_LEN, "%s", q);
+    return rc;
+}
+
+/* Runs a script on a queue with integer/string args; the reply or NULL. */
+static redisReply *run_on_queue(redis_store *r, int which, const char *queue, const char *arg,
+                                zg_error *err)
+{
+    char prefix[ZG_NAME_LEN + 8];
+    if (queue_prefix(prefix, sizeof prefix, queue, err) != ZG_OK) return NULL;
+    argvec a = {0};
+    av_push(&a, prefix);
+    if (arg) av_push(&a, arg);
+    redisReply *reply = run(r, which, 1, &a, err);
+    av_free(&a);
+    return reply;
+}
+
+static int rs_kick(zg_store *s, const char *queue, int64_t max, int64_t *count, zg_error *err)
+{
+    char n[24];
+    snprintf(n, sizeof n, "%lld", (long long)(max > 0 ? max : 0));
+    redisReply *reply = run_on_queue((redis_store *)s, S_KICK, queue, n, err);
+    if (!reply) return err->code;
+    *count = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
+    freeReplyObject(reply);
+    return ZG_OK;
+}
+
+static int rs_counts(zg_store *s, const char *queue, zg_store_counts *out, zg_error *err)
+{
+    memset(out, 0, sizeof *out);
+    redisReply *reply = run_on_queue((redis_store *)s, S_COUNTS, queue, NULL, err);
+    if (!reply) return err->code;
+    int rc = ZG_OK;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 5)
+        rc = unexpected(err, "counts");
+    else {
+        out->waiting = int_at(reply, 0);
+        out->delayed = int_at(reply, 1);
+        out->running = int_at(reply, 2);
+        out->buried = int_at(reply, 3);
+        out->unclaimed = int_at(reply, 4);
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+static int rs_job_state(zg_store *s, const char *uuid, zg_job_state *out, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    memset(out, 0, sizeof *out);
+    char queue[ZG_NAME_LEN];
+    if (find_queue(r, uuid, queue, err) != ZG_OK) return err->code;
+    job_keys k;
+    if (make_keys(&k, queue, uuid, err) != ZG_OK) return err->code;
+    argvec a = {0};
+    av_push(&a, k.prefix);
+    av_push(&a, k.job);
+    redisReply *reply = run(r, S_STATE, 2, &a, err);
+    av_free(&a);
+    if (!reply) return err->code;
+    int rc = ZG_OK;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 8)
+        rc = zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
+    else {
+        static const char *const states[] = {"waiting", "delayed", "running", "buried",
+                                             "finished"};
+        const char *st = reply->element[0]->str ? reply->element[0]->str : "";
+        out->state = ZG_STATE_WAITING;
+        for (int i = 0; i < 5; i++)
+            if (strcmp(st, states[i]) == 0) out->state = i;
+        out->id = int_at(reply, 1);
+        out->priority = int_at(reply, 2);
+        out->reserves = int_at(reply, 3);
+        out->timeouts = int_at(reply, 4);
+        out->releases = int_at(reply, 5);
+        out->lease = int_at(reply, 6);
+        out->time_left_ms = int_at(reply, 7);
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+static int rs_buried(zg_store *s, const char *queue, char **json, zg_error *err)
+{
+    *json = NULL;
+    redisReply *reply = run_on_queue((redis_store *)s, S_BURIED, queue, NULL, err);
+    if (!reply) return err->code;
+    zg_strbuf b;
+    zg_strbuf_init(&b);
+    zg_strbuf_puts(&b, "[");
+    for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 4) continue;
+        if (i) zg_strbuf_puts(&b, ",");
+        zg_strbuf_puts(&b, "{\"uuid\":");
+        zg_strbuf_json_string(&b, e->element[0]->str);
+        zg_strbuf_puts(&b, ",\"jobType\":");
+        zg_strbuf_json_string(&b, e->element[1]->str);
+        zg_strbuf_puts(&b, ",\"reason\":");
+        zg_strbuf_json_string(&b, e->element[2]->str);
+        zg_strbuf_printf(&b, ",\"buriedAt\":%s}", e->element[3]->str);
+    }
+    zg_strbuf_puts(&b, "]");
+    freeReplyObject(reply);
+    *json = zg_strbuf_take(&b);
+    return *json ? ZG_OK : zg_fail(err, ZG_ENOMEM, "out of memory");
+}
+
+static int rs_publish(zg_store *s, const char *channel, const char *message, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
     const char *argv[] = {"PUBLISH", channel, message};
@@ -280,15 +851,15 @@ static int redis_publish(zg_store *s, const char *channel, const char *message, 
 
 /* Subscribes on a connection of its own and reads with poll(), so the stop flag is seen twice a
  * second without breaking the connection with a read timeout. A lost connection resubscribes. */
-static int redis_follow(zg_store *s, const char *channel, void (*fn)(void *, const char *),
-                        void *ud, volatile sig_atomic_t *stop, zg_error *err)
+static int rs_follow(zg_store *s, const char *channel, void (*fn)(void *, const char *), void *ud,
+                     volatile sig_atomic_t *stop, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
     char url[1024];
     zg_redis_url_string(&r->conn.url, url, sizeof url);
     while (!*stop) {
         zg_redis sub;
-        if (zg_redis_open(&sub, url, err) != ZG_OK) {
+        if (zg_redis_open(&sub, url, r->conn.timeout_ms, err) != ZG_OK) {
             zg_redis_close(&sub);
             for (int i = 0; i < 10 && !*stop; i++)
                 zg_clock_sleep_ms(100);
@@ -315,17 +886,57 @@ static int redis_follow(zg_store *s, const char *channel, void (*fn)(void *, con
     return ZG_OK;
 }
 
-static void redis_close(zg_store *s)
+static int rs_ping(zg_store *s, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    const char *argv[] = {"PING"};
+    pthread_mutex_lock(&r->conn.lock);
+    redisReply *reply = zg_redis_command(&r->conn, 1, argv, NULL, 0, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    if (!reply) return err->code;
+    freeReplyObject(reply);
+    return ZG_OK;
+}
+
+static void rs_close(zg_store *s)
 {
     redis_store *r = (redis_store *)s;
     zg_redis_close(&r->conn);
+    zg_redis_close(&r->beat);
+    for (int i = 0; i < S_N; i++)
+        free(r->sources[i]);
     free(r);
 }
 
-static const zg_store_ops redis_ops = {redis_load,    redis_save,   redis_save_many, redis_append,
-                                       redis_publish, redis_follow, redis_expire,    redis_close};
+static const zg_store_ops redis_ops = {
+    rs_submit, rs_claim,  rs_touch,      rs_update, rs_save,   rs_append,    rs_settle,
+    rs_settle_from_outside,   rs_load,   rs_kick,   rs_counts, rs_job_state, rs_buried,
+    rs_publish, rs_follow, rs_ping,      rs_close};
 
-zg_store *zg_store_redis_new(const char *url, zg_error *err)
+static const zg_lua_module *find_module(const char *name)
+{
+    for (const zg_lua_module *m = zg_lua_modules; m->name; m++)
+        if (strcmp(m->name, name) == 0) return m;
+    return NULL;
+}
+
+/* The source of a script: the prelude, then the script's own file. */
+static char *script_source(const char *name)
+{
+    char full[64];
+    snprintf(full, sizeof full, "redis.%s", name);
+    const zg_lua_module *prelude = find_module("redis.prelude"), *body = find_module(full);
+    if (!prelude || !body) return NULL;
+    char *src = malloc(prelude->size + body->size + 2);
+    if (!src) return NULL;
+    memcpy(src, prelude->source, prelude->size);
+    src[prelude->size] = '\n';
+    memcpy(src + prelude->size + 1, body->source, body->size);
+    src[prelude->size + 1 + body->size] = '\0';
+    return src;
+}
+
+zg_store *zg_store_redis_new(const char *url, int64_t timeout_ms, zg_error *err)
 {
     redis_store *r = calloc(1, sizeof *r);
     if (!r) {
@@ -333,14 +944,22 @@ zg_store *zg_store_redis_new(const char *url, zg_error *err)
         return NULL;
     }
     r->base.ops = &redis_ops;
-    r->load.source = LOAD_LUA;
-    r->save.source = SAVE_LUA;
-    r->append.source = APPEND_LUA;
-    r->expire.source = EXPIRE_LUA;
-    if (zg_redis_open(&r->conn, url, err) != ZG_OK) {
-        zg_redis_close(&r->conn);
-        free(r);
-        return NULL;
+    for (int i = 0; i < S_N; i++) {
+        if (!(r->sources[i] = script_source(script_names[i]))) {
+            zg_fail(err, ZG_ENOMEM, "out of memory loading the store's scripts");
+            goto fail;
+        }
+        r->scripts[i].source = r->sources[i];
     }
+    r->beat_touch.source = r->sources[S_TOUCH];
+    if (zg_redis_open(&r->conn, url, timeout_ms, err) != ZG_OK) goto fail;
+    if (zg_redis_open(&r->beat, url, timeout_ms, err) != ZG_OK) goto fail;
     return &r->base;
+fail:
+    zg_redis_close(&r->conn);
+    zg_redis_close(&r->beat);
+    for (int i = 0; i < S_N; i++)
+        free(r->sources[i]);
+    free(r);
+    return NULL;
 }

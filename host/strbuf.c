@@ -71,3 +71,18 @@ char *zg_strbuf_take(zg_strbuf *b)
     zg_strbuf_init(b);
     return s;
 }
+
+void zg_strbuf_json_string(zg_strbuf *b, const char *s)
+{
+    zg_strbuf_puts(b, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            zg_strbuf_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            zg_strbuf_printf(b, "\\u%04x", c);
+        else
+            zg_strbuf_append(b, s, 1);
+    }
+    zg_strbuf_puts(b, "\"");
+}

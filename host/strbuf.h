@@ -16,6 +16,8 @@ void zg_strbuf_free(zg_strbuf *b);
 void zg_strbuf_append(zg_strbuf *b, const char *s, size_t n);
 void zg_strbuf_puts(zg_strbuf *b, const char *s);
 void zg_strbuf_printf(zg_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s as a JSON string (quoted, with quotes, backslashes and control characters escaped). */
+void zg_strbuf_json_string(zg_strbuf *b, const char *s);
 /* Hands the text to the caller (who frees it with free()); the buffer is empty again. */
 char *zg_strbuf_take(zg_strbuf *b);
 

@@ -47,7 +47,7 @@ enum {
     ZG_ESTORE = 5,    /* the store or queue backend failed */
     ZG_ENOMEM = 6,
     ZG_ETIMEDOUT = 7, /* no message was ready in time */
-    ZG_ESTALE = 8,    /* a queue reservation lapsed and may be someone else's now */
+    ZG_ESTALE = 8,    /* a run's lease is no longer current (lapsed, taken over, killed) */
     ZG_EJOB = 9       /* job code failed outside a run (get_data, init, ...) */
 };
 
@@ -71,8 +71,9 @@ typedef void (*zg_progress_fn)(void *ud, const char *uuid, double completeness, 
  * ptr) or NULL when it cannot. */
 typedef void *(*zg_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
 
-/* A run begins (begin = 1) or has been settled (begin = 0): which job, from which queue message
- * and reservation. A supervisor uses it to know what each worker holds. */
+/* A run begins (begin = 1) or has been settled (begin = 0): which job, on which queue, under
+ * which lease (message_id is the job's queueJobId, reservation its lease token). A supervisor
+ * uses it to know what each worker holds, to release it with zg_release if the worker dies. */
 typedef struct zg_run_info {
     int begin;
     const char *uuid;
@@ -98,6 +99,7 @@ typedef struct zg_config {
     void *on_run_ud;
     int publish_events; /* publish each run's start and end on the store's "zerog:events"
                            channel (Redis only; see zg_follow_events) */
+    int64_t store_timeout_ms; /* bounds every store call, reconnects included (Redis); 0: 5000 */
 } zg_config;
 
 /* Fills cfg with the defaults (in-memory store, no limits, no callbacks). */
@@ -157,18 +159,20 @@ ZG_API int zg_submit_batch(zg_host *h, const char *job_type, const char *const *
  * heartbeat. ZG_ENOTFOUND for an unknown uuid, ZG_EINVAL when the job has already finished. */
 ZG_API int zg_kill(zg_host *h, const char *uuid);
 
-enum { ZG_STEP_FINISHED = 1, ZG_STEP_REQUEUED = 2, ZG_STEP_DROPPED = 3 };
+enum { ZG_STEP_FINISHED = 1, ZG_STEP_REQUEUED = 2, ZG_STEP_BURIED = 3 };
 
 typedef struct zg_step_result {
-    int outcome;     /* ZG_STEP_*: finished, requeued with a delay, or dropped */
+    int outcome;     /* ZG_STEP_*: finished, requeued with a delay, or buried (unloadable) */
     int result_code; /* when finished */
     double delay;    /* when requeued, in seconds */
     char uuid[ZG_UUID_LEN];
 } zg_step_result;
 
-/* Reserves one message from the named queues (all loaded types' queues when n is 0), waiting up
- * to timeout_ms, and runs its job to the end of one run. ZG_ETIMEDOUT when nothing was ready.
- * A job's own failure is not an error of this call: it is settled and reported in *out. */
+/* Claims one job of a loaded type from the named queues (all loaded types' queues when n is 0),
+ * waiting up to timeout_ms, and runs it to the end of one run. ZG_ETIMEDOUT when nothing was
+ * ready; ZG_ESTALE when the run's lease was lost (the job was killed or taken over: its outcome
+ * is not this host's to record). A job's own failure is not an error of this call: it is
+ * settled and reported in *out. */
 ZG_API int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
                    zg_step_result *out);
 
@@ -180,6 +184,10 @@ ZG_API int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idl
 /* Asks zg_run (or the next one) to return after the run in progress. Safe to call from another
  * thread or from a signal handler: it only sets a flag. */
 ZG_API void zg_stop(zg_host *h);
+/* Stops the run in progress now (within a few thousand Lua instructions) and releases its job
+ * to run again, with an event "Released - host stopping" and no error counted; then zg_run
+ * returns as after zg_stop. Signal-safe like zg_stop. */
+ZG_API void zg_interrupt(zg_host *h);
 
 /* A C function job scripts can call. It receives the call's arguments as a JSON array and
  * returns ZG_OK with *result_json set to a JSON value in a malloc'd string (the library frees it;
@@ -214,27 +222,39 @@ typedef enum zg_view {
 ZG_API int zg_read(zg_host *h, zg_view view, const char *uuid, char **json);
 
 typedef struct zg_queue_counts {
-    int64_t ready, delayed, reserved;
+    int64_t ready;    /* waiting to run */
+    int64_t delayed;  /* waiting for their time */
+    int64_t reserved; /* running */
+    int64_t buried;   /* set aside after failing to load (zg_kick puts them back) */
+    int64_t unclaimed; /* ready, of a job type no live host has asked for lately */
 } zg_queue_counts;
 
-enum { ZG_MSG_READY = 0, ZG_MSG_DELAYED = 1, ZG_MSG_RESERVED = 2 };
+enum { ZG_MSG_READY = 0, ZG_MSG_DELAYED = 1, ZG_MSG_RESERVED = 2, ZG_MSG_BURIED = 3,
+       ZG_MSG_FINISHED = 4 };
 
 typedef struct zg_message_stats {
     int state; /* ZG_MSG_* */
     int64_t priority, reserves, timeouts, releases;
-    int64_t time_left_ms; /* until a delayed message is ready or a reservation lapses */
+    int64_t time_left_ms; /* until a delayed job is ready or a running one's lease lapses */
+    int64_t id, lease;    /* queueJobId, and the current lease token (0: none) */
 } zg_message_stats;
 
-/* How many messages of a queue are ready, delayed and reserved (all 0 for an unknown queue). */
+/* How many jobs of a queue are in each state (all 0 for an unknown queue). */
 ZG_API int zg_queue_counts_get(zg_host *h, const char *queue, zg_queue_counts *out);
-/* The stats of message id of a queue (a job's queueName and queueJobId); ZG_ENOTFOUND when
- * there is no such message (a finished job's is deleted). */
-ZG_API int zg_message_stats_get(zg_host *h, const char *queue, int64_t id, zg_message_stats *out);
-/* Releases a reservation that another process held (a worker that died mid-run), so the message
- * is ready again after delay_ms: its next run records the kill. ZG_ESTALE when the reservation is
- * no longer that one. */
-ZG_API int zg_release(zg_host *h, const char *queue, int64_t id, int64_t reservation,
-                      int64_t delay_ms);
+/* The queue state of a job; ZG_ENOTFOUND when there is no such job. */
+ZG_API int zg_job_stats(zg_host *h, const char *uuid, zg_message_stats *out);
+
+enum {
+    ZG_RELEASE_DIED = 0,    /* the worker died: the next run records the kill (an error) */
+    ZG_RELEASE_STOPPING = 1 /* a graceful stop: event "Released - host stopping", no error */
+};
+/* Releases the run of another process (a worker that died, or was stopped past its grace) so
+ * the job is ready again after delay_ms. lease: the token the run held (zg_run_info's
+ * reservation), or 0 for whatever run holds it. ZG_ESTALE when that lease is no longer
+ * current, ZG_EINVAL when the job has finished. */
+ZG_API int zg_release(zg_host *h, const char *uuid, int64_t lease, int64_t delay_ms, int why);
+/* Whether the store answers, within store_timeout_ms: ZG_OK or ZG_ESTORE with the reason. */
+ZG_API int zg_ping(zg_host *h);
 /* Calls fn with each event published on "zerog:events" (JSON: {"event": "start"|"end", "uuid",
  * "jobType", "queue", "host", and at the end "outcome", "result", "seconds"}) until zg_stop.
  * Redis only (ZG_EINVAL on mem://). Uses a connection of its own. */
@@ -244,8 +264,12 @@ ZG_API int zg_follow_events(zg_host *h, void (*fn)(void *ud, const char *json), 
  */
 ZG_API int zg_scripts(zg_host *h, char **json);
 
-/* Makes the delayed messages of a queue ready now (beanstalkd's kick); *count may be NULL. */
-ZG_API int zg_kick(zg_host *h, const char *queue, int64_t *count);
+/* Puts up to max (0: all) buried jobs of a queue back to waiting; when none is buried, makes
+ * delayed ones ready now (beanstalkd's kick). *count (may be NULL) says how many moved. */
+ZG_API int zg_kick(zg_host *h, const char *queue, int64_t max, int64_t *count);
+/* The buried jobs of a queue as JSON: [{"uuid", "jobType", "reason", "buriedAt" (ms)}]. Free
+ * with zg_free. */
+ZG_API int zg_buried(zg_host *h, const char *queue, char **json);
 
 /* The queue names of the loaded job types, as a JSON array. Free with zg_free. */
 ZG_API int zg_queues(zg_host *h, char **json);

@@ -12,6 +12,7 @@ local M = {
   WarningContinue = errors.WarningContinue,
   WarningFinish = errors.WarningFinish,
   CasError = errors.CasError,
+  LeaseLost = errors.LeaseLost,
   json = require "cjson",
   BaseJob = Job,
   make_key = Job.make_key,

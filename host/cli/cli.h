@@ -41,5 +41,7 @@ int cmd_stats(const cli_options *o, int argc, char **argv);
 int cmd_worker(const cli_options *o, int argc, char **argv);
 int cmd_serve(const cli_options *o, int argc, char **argv);
 int cmd_events(const cli_options *o, int argc, char **argv);
+int cmd_buried(const cli_options *o, int argc, char **argv);
+int cmd_kick(const cli_options *o, int argc, char **argv);
 
 #endif

@@ -4,7 +4,8 @@
  * "Authorization: Bearer <token>" (401). A body over the limit is 413; a wrong method, 405.
  *   POST /job/{jobType} (or the body's jobType)   201 {"uuid"} | 400 {"error"}
  *   GET  /progress|info|data|dump/{uuid}          200 | 404 (dump: ?showLogs=true adds the lists)
- *   POST /kill/{uuid}   GET /workers   POST /drain /undrain /retire   GET /health   GET /metrics */
+ *   POST /kill/{uuid}   GET /workers   POST /drain /undrain /retire   GET /health   GET /metrics
+ *   POST /kick/{queue}[?n=N]   GET /buried/{queue} */
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -100,6 +101,30 @@ static enum MHD_Result kill_job(daemon_ctx *d, struct MHD_Connection *c, const c
         r = send_json(c, 200, reply);
     } else
         r = send_error(c, rc == ZG_EINVAL ? 409 : status_for(rc), zg_errstr(d->api));
+    pthread_mutex_unlock(&d->api_lock);
+    return r;
+}
+
+/* POST /kick/<queue>[?n=N]: buried jobs back to waiting ({"kicked": n}); GET /buried/<queue>:
+ * the buried jobs as a JSON array. */
+static enum MHD_Result buried(daemon_ctx *d, struct MHD_Connection *c, const char *name,
+                              const char *queue)
+{
+    pthread_mutex_lock(&d->api_lock);
+    enum MHD_Result r;
+    if (strcmp(name, "kick") == 0) {
+        const char *n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
+        int64_t moved = 0;
+        int rc = zg_kick(d->api, queue, n ? atoll(n) : 0, &moved);
+        char reply[64];
+        snprintf(reply, sizeof reply, "{\"kicked\": %lld}", (long long)moved);
+        r = rc == ZG_OK ? send_json(c, 200, reply) : send_error(c, status_for(rc), zg_errstr(d->api));
+    } else {
+        char *json = NULL;
+        int rc = zg_buried(d->api, queue, &json);
+        r = rc == ZG_OK ? send_json(c, 200, json) : send_error(c, status_for(rc), zg_errstr(d->api));
+        zg_free(json);
+    }
     pthread_mutex_unlock(&d->api_lock);
     return r;
 }
@@ -327,7 +352,8 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
     } routes[] = {{"job", "POST", 0},    {"progress", "GET", 1}, {"info", "GET", 1},
                   {"data", "GET", 1},    {"dump", "GET", 1},     {"kill", "POST", 1},
                   {"workers", "GET", 0}, {"drain", "POST", 0},   {"undrain", "POST", 0},
-                  {"retire", "POST", 0}, {"health", "GET", 0},   {"metrics", "GET", 0}};
+                  {"retire", "POST", 0}, {"health", "GET", 0},   {"metrics", "GET", 0},
+                  {"kick", "POST", 1},   {"buried", "GET", 1}};
     char name[32];
     const char *rest;
     split(url, name, sizeof name, &rest);
@@ -344,6 +370,7 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
         return send_error(c, 401, "missing or wrong bearer token");
     if (strcmp(name, "job") == 0) return submit(d, c, rest, body);
     if (strcmp(name, "kill") == 0) return kill_job(d, c, rest);
+    if (strcmp(name, "kick") == 0 || strcmp(name, "buried") == 0) return buried(d, c, name, rest);
     if (strcmp(name, "workers") == 0) return workers(d, c);
     if (strcmp(name, "health") == 0) return health(d, c);
     if (strcmp(name, "metrics") == 0) return metrics(d, c);

@@ -162,8 +162,10 @@ int cmd_stats(const cli_options *o, int argc, char **argv)
             code = cli_fail(h, rc);
             break;
         }
-        printf("%s\"%s\": {\"ready\": %lld, \"delayed\": %lld, \"reserved\": %lld}", i ? ", " : "",
-               names[i], (long long)c.ready, (long long)c.delayed, (long long)c.reserved);
+        printf("%s\"%s\": {\"ready\": %lld, \"delayed\": %lld, \"reserved\": %lld, "
+               "\"buried\": %lld, \"unclaimed\": %lld}",
+               i ? ", " : "", names[i], (long long)c.ready, (long long)c.delayed,
+               (long long)c.reserved, (long long)c.buried, (long long)c.unclaimed);
     }
     printf("}\n");
     zg_free(loaded);

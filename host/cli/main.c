@@ -18,7 +18,9 @@ static const char usage_text[] =
     "  watch UUID                            follow a job until it has a result\n"
     "  kill UUID                             stop a job: error and result 410\n"
     "  worker [--queue NAME]... [--concurrency N] [--until-idle] [--max-jobs N]\n"
-    "  stats [--queue NAME]...               ready, delayed and reserved counts per queue\n"
+    "  stats [--queue NAME]...               ready, delayed, reserved, buried and unclaimed counts\n"
+    "  buried [QUEUE]                        jobs set aside as unloadable, one JSON line each\n"
+    "  kick QUEUE [N]                        put buried jobs back (or delayed ones ready now)\n"
     "  serve [--listen HOST:PORT] [--workers N] [--auth-token T] [--grace S]\n"
     "        [--log-format text|json] [--max-body BYTES]   the daemon: HTTP API and workers\n"
     "  events                                follow job starts and ends as JSON lines\n"
@@ -151,6 +153,8 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "worker") == 0) return cmd_worker(&o, n, args);
     if (strcmp(cmd, "serve") == 0) return cmd_serve(&o, n, args);
     if (strcmp(cmd, "events") == 0) return cmd_events(&o, n, args);
+    if (strcmp(cmd, "buried") == 0) return cmd_buried(&o, n, args);
+    if (strcmp(cmd, "kick") == 0) return cmd_kick(&o, n, args);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("zerog %s\n", ZG_VERSION);
         return EXIT_OK;

@@ -58,7 +58,7 @@ static int run_to_end(zg_host *h, const char *uuid, int no_wait, progress_view *
         zg_step_result step;
         int rc = zg_step(h, NULL, 0, no_wait ? 0 : 3600 * 1000, &step);
         if (rc == ZG_ETIMEDOUT) {
-            if (no_wait) zg_kick(h, queue, NULL);
+            if (no_wait) zg_kick(h, queue, 0, NULL);
             continue;
         }
         if (rc != ZG_OK) return cli_fail(h, rc);

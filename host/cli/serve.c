@@ -152,7 +152,7 @@ static void settle_dead(daemon_ctx *d, zg_host *h, log_target *log, worker_slot 
 {
     char msg[512];
     if (!slot->busy) return;
-    int rc = zg_release(h, slot->queue, slot->message_id, slot->reservation, 0);
+    int rc = zg_release(h, slot->uuid, slot->reservation, 0, ZG_RELEASE_DIED);
     snprintf(msg, sizeof msg, "worker %d died (%s %d) running job %s: %s", (int)slot->pid,
              WIFSIGNALED(status) ? "signal" : "exit",
              WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), slot->uuid,
@@ -235,7 +235,7 @@ static void shutdown_workers(daemon_ctx *d, zg_host *h, log_target *log, double 
         kill(s->pid, SIGKILL); /* past its grace: what it holds goes back for another host */
         waitpid(s->pid, NULL, 0);
         if (s->busy) {
-            zg_release(h, s->queue, s->message_id, s->reservation, 0);
+            zg_release(h, s->uuid, s->reservation, 0, ZG_RELEASE_STOPPING);
             char msg[256];
             snprintf(msg, sizeof msg, "grace over: job %s released for another host", s->uuid);
             log_line(log, ZG_LOG_WARNING, "", msg);

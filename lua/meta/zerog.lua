@@ -15,7 +15,7 @@
 
 ---What the host raises: `err.kind` is one of the zerog.* kind names.
 ---@class zerog.Error
----@field kind "ErrorContinue"|"ErrorFinish"|"WarningContinue"|"WarningFinish"|"CasError"
+---@field kind "ErrorContinue"|"ErrorFinish"|"WarningContinue"|"WarningFinish"|"CasError"|"LeaseLost"
 ---@field msg string
 ---@field code integer?
 
@@ -209,6 +209,7 @@ function BaseJob:keep_alive() end
 ---@field WarningContinue string
 ---@field WarningFinish string
 ---@field CasError string
+---@field LeaseLost string the kind of the error a run gets when its lease is no longer current (it stops the run)
 ---@field json table lua-cjson
 ---@field BaseJob zerog.BaseJob
 ---@field log zerog.Log

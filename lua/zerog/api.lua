@@ -42,6 +42,11 @@ function M.check(path)
   return class.JOB_TYPE
 end
 
+--- A store failure's message without the prefix the C side marks it with.
+local function store_words(e)
+  return (tostring(e):gsub("^.-zerog: StoreError: ", ""))
+end
+
 function M.submit(job_type, params_json, delay, ttr, priority)
   local params = {}
   if params_json and params_json:match("%S") then
@@ -55,14 +60,15 @@ function M.submit(job_type, params_json, delay, ttr, priority)
   if job_type == nil then return nil, "invalid", "no job type: name it, or give the params a jobType" end
   local job, why, kind = registry.make_job(job_type, params)
   if not job then return nil, kind, why end
-  job:save()
-  local id, err = job:enqueue { delay = delay, ttr = ttr, priority = priority }
-  if not id then return nil, "store", "job " .. job.uuid .. " saved but not queued: " .. err end
+  local qk, bad = job:_queue_kwargs { delay = delay, ttr = ttr, priority = priority }
+  if not qk then return nil, "invalid", bad end
+  local id, err = job:enqueue(qk)
+  if not id then return nil, "store", "job " .. job.uuid .. " was not submitted: " .. store_words(err) end
   return job.uuid
 end
 
 --- Submits many jobs of one type: every line is validated first (nothing is stored if one is
--- bad), then the documents are created, queued and given their queue ids in three batched
+-- bad), then every job is created with its queue entry, atomically each, in a few batched
 -- round trips. Returns the list of uuids in order.
 function M.submit_batch(job_type, lines, delay, ttr, priority)
   local jobs = {}
@@ -76,38 +82,66 @@ function M.submit_batch(job_type, lines, delay, ttr, priority)
   if #jobs == 0 then return {} end
   local qk, why = jobs[1]:_queue_kwargs { delay = delay, ttr = ttr, priority = priority }
   if not qk then return nil, "invalid", why end
-  local creates, bodies = {}, {}
+  local submissions = {}
   for i, job in ipairs(jobs) do
-    creates[i] = { job:key(), job:_stored_fields(), 0 }
-    bodies[i] = job.uuid
+    job.queueKwargs = qk
+    submissions[i] = job:_submission(qk)
   end
-  local cas = core.save_many(creates)
-  local ids = core.put_many(jobs[1].queueName, bodies, qk.priority, qk.delay, qk.ttr)
-  local updates = {}
-  for i, job in ipairs(jobs) do
-    if not cas[i] then return nil, "store", "job " .. job.uuid .. " could not be created" end
-    job.cas, job.queueJobId, job.queueKwargs = cas[i], ids[i], qk
-    updates[i] = { job:key(), { queueJobId = codec.encode(ids[i]), queueKwargs = codec.encode(qk) }, cas[i] }
-  end
-  core.save_many(updates) -- a job already running may have moved on: its queue id is then set
+  local ok, created = pcall(core.submit, submissions)
+  if not ok then return nil, "store", "the batch was not submitted: " .. store_words(created) end
   local uuids = {}
-  for i, job in ipairs(jobs) do uuids[i] = job.uuid end
+  for i, job in ipairs(jobs) do
+    job.queueJobId, job.cas = created[i][1], created[i][2]
+    job:_flush_pending()
+    uuids[i] = job.uuid
+  end
   return uuids
 end
 
---- ZeroG's killJob: records error 410 "Killed by user" and result 410, and deletes the job's
--- queue message. A host running it loses its reservation and stops it.
+--- The retention of a job's type (the default when the type is not loaded here).
+local function retention_of(doc)
+  local class = registry.get(doc.jobType)
+  local retention = class and class.RETENTION or engine.DEFAULT_RETENTION
+  return retention > 0 and math.ceil(retention) or 0
+end
+
+--- ZeroG's killJob: records error 410 "Killed by user" and result 410, and takes the job off its
+-- queue, in one step. A host running it loses its lease and stops it.
 function M.kill(uuid)
-  local job, why, kind = registry.load_job(uuid)
-  if not job then return nil, kind == "not_found" and "not_found" or "job", why end
-  if job.resultCode ~= Job.NO_RESULT then
-    return nil, "invalid", "job " .. uuid .. " has already finished with " .. job.resultCode
+  local text = core.read(uuid)
+  local doc = text and codec.decode(text)
+  if type(doc) ~= "table" then return nil, "not_found", "no job " .. tostring(uuid) end
+  if doc.resultCode ~= nil and doc.resultCode ~= Job.NO_RESULT then
+    return nil, "invalid", "job " .. uuid .. " has already finished with " .. tostring(doc.resultCode)
   end
-  core.discard(job.queueName, job.queueJobId)
-  job:record_error(410, "Killed by user")
-  engine.finish(job, 410)
+  local now = core.now()
+  local done, why = core.settle_outside(doc.queueName, uuid, 0, {
+    action = "finish", retention = retention_of(doc),
+    error = codec.encode { timeStamp = now, errorCode = 410, msg = "Killed by user" },
+    fields = { resultCode = "410", completeness = "1", updatedAt = codec.encode(now) } })
+  if not done then
+    if why == "finished" then return nil, "invalid", "job " .. uuid .. " has already finished" end
+    return nil, "not_found", "no job " .. uuid
+  end
   return 410
 end
+
+--- Releases the run of a worker that died (graceful false: the next run records the kill) or
+-- was stopped past its grace (graceful: an event, no error), so the job runs again.
+function M.release(uuid, lease, delay, graceful)
+  local now = core.now()
+  local done, why = core.settle_outside(nil, uuid, lease, {
+    action = "release", delay = delay, prior = graceful and 0 or 2,
+    event = graceful and codec.encode { timeStamp = now, msg = engine.RELEASED_EVENT } or nil,
+    fields = { updatedAt = codec.encode(now) } })
+  if done then return true end
+  if why == "stale" then return nil, "stale", "the lease of job " .. uuid .. " is no longer that one" end
+  if why == "finished" then return nil, "invalid", "job " .. uuid .. " has already finished" end
+  return nil, "not_found", "no job " .. uuid
+end
+
+--- The types this host claims, and their queues.
+function M.claimable() return registry.claimable() end
 
 function M.reload(current) return registry.reload(current) end
 
@@ -157,11 +191,9 @@ local VIEWS = {
   end,
 }
 
---- A job whose type this host has not loaded can still be read from its stored document.
-local function raw_job(uuid)
-  local text = core.load(Job.make_key(uuid))
-  local doc = text and codec.decode(text)
-  if type(doc) ~= "table" then return nil end
+--- A job whose type this host has not loaded (or cannot load) can still be read from its
+-- stored document.
+local function raw_job(doc)
   local class = setmetatable({ __zerog = { fields = {} } }, { __index = Job })
   class.__index = class
   local job = setmetatable({}, class)
@@ -171,8 +203,8 @@ local function raw_job(uuid)
 end
 
 function M.read(view, uuid)
-  local job, why, kind = registry.load_job(uuid)
-  if not job and kind == "unknown_type" and view ~= "data" then job = raw_job(uuid) end
+  local job, why, kind, doc = registry.load_job(uuid)
+  if not job and doc and view ~= "data" then job = raw_job(doc) end
   if not job then return nil, kind == "not_found" and "not_found" or "job", why end
   local ok, value = pcall(VIEWS[view], job)
   if not ok then return nil, "job", view .. " of job " .. uuid .. " failed: " .. tostring(value) end

@@ -1,6 +1,8 @@
---- zerog.engine: ZeroG's base worker. Given a reserved queue message, it loads the job, runs it,
--- and settles the outcome: the result recorded, or a requeue with a delay. The C side reserves the
--- message and carries out the returned decision ("delete" or "release" with a delay in seconds).
+--- zerog.engine: ZeroG's base worker. Given a claimed job (its document, handed over by the store's
+-- claim with running = true already set), it builds the instance, runs it, and decides how the
+-- run settles: finish with a result, release to run again after a delay, or bury a job that
+-- cannot be loaded. The C side carries the decision out as one step in the store, under the
+-- run's lease (so a run whose lease was lost settles nothing).
 local core = require "zerog.core"
 local codec = require "zerog.codec"
 local errors = require "zerog.errors"
@@ -17,6 +19,11 @@ M.MAX_TIMEOUTS_UNLOADABLE = 2
 M.DEFAULT_RETENTION = 7 * 24 * 3600
 M.DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
 
+M.LAPSED_MESSAGE = "lease expired: the job's host stopped renewing it for longer than its TTR "
+  .. "(it stalled, lost the store, or died)"
+M.DIED_MESSAGE = "job was killed while running (its host died)"
+M.RELEASED_EVENT = "Released - host stopping"
+
 --- Reads what run() returned: `code, delay`, `{code, delay}`, a numeric string, or anything else
 -- (200). Returns the result code and the requeue delay (nil for the default).
 function M.interpret(a, b)
@@ -27,18 +34,34 @@ function M.interpret(a, b)
   if type(a) == "string" then a = tonumber(a) end
   if type(a) ~= "number" then return 200 end
   local code = codec.to_integer(a) or 200
-  if type(b) ~= "number" or b < 0 then b = nil end
+  if type(b) ~= "number" or b ~= b or b < 0 then b = nil end
   return code, b
 end
 
---- Records the result; the same write starts the document's retention period.
-function M.finish(job, code)
+local function entry(msg)
+  return codec.encode { timeStamp = core.now(), msg = msg }
+end
+
+local function error_entry(code, msg)
+  return codec.encode { timeStamp = core.now(), errorCode = code, msg = msg }
+end
+
+--- The decision to record result `code` (with an event), starting the document's retention.
+function M.finish(job, code, event)
   local retention = job.RETENTION or M.DEFAULT_RETENTION
-  job:_update_attrs({ running = false, resultCode = code, completeness = 1.0 },
-                    retention > 0 and math.ceil(retention) or nil, 3)
-  return "delete", 0, code
+  return { action = "finish", code = code, event = event and entry(event), event_msg = event,
+           completeness = 1.0, retention = retention > 0 and math.ceil(retention) or 0,
+           fields = { resultCode = codec.encode(code), completeness = "1",
+                      updatedAt = codec.encode(core.now()) } }
 end
 local finish = M.finish
+
+--- The decision to run the job again after delay seconds.
+local function release(job, delay, event)
+  return { action = "release", delay = delay, event = event and entry(event), event_msg = event,
+           completeness = job and job.completeness or 0,
+           fields = { updatedAt = codec.encode(core.now()) } }
+end
 
 --- After an error: requeue (continue_running() says -1) or finish with what it says.
 local function after_error(job)
@@ -48,13 +71,8 @@ local function after_error(job)
     verdict = Job.INTERNAL_ERROR
   end
   verdict = codec.to_integer(verdict) or Job.INTERNAL_ERROR
-  if verdict == Job.NO_RESULT then
-    job:record_event("Error - restarting")
-    job:update_attrs { running = false }
-    return "release", job.RETRY_DELAY
-  end
-  job:record_event("Error - finished")
-  return finish(job, verdict)
+  if verdict == Job.NO_RESULT then return release(job, job.RETRY_DELAY, "Error - restarting") end
+  return finish(job, verdict, "Error - finished")
 end
 
 local function traceback(e)
@@ -62,85 +80,108 @@ local function traceback(e)
   return debug.traceback(tostring(e), 2)
 end
 
---- Settles a run: ok plus what run() returned or raised. First proves the reservation is still
--- ours (fencing): a host whose reservation lapsed and was taken must not finish the job too.
+--- The first line of an error, for the host's log.
+local function headline(e)
+  return (tostring(e):match("^[^\n]*"))
+end
+
+--- Decides how a run settles from what run() returned (ok) or raised.
 local function settle(job, ok, a, b)
-  core.fence()
   if ok then
     local code, delay = M.interpret(a, b)
-    if code == Job.NO_RESULT then
-      job:update_attrs { running = false }
-      return "release", delay or job.REQUEUE_DELAY
-    end
+    if code == Job.NO_RESULT then return release(job, delay or job.REQUEUE_DELAY) end
     return finish(job, code)
   end
   local kind = errors.kind_of(a)
   if kind == errors.ErrorFinish or kind == errors.WarningFinish then
-    job:record_event("Error - finished")
     local code = job.resultCode ~= Job.NO_RESULT and job.resultCode or a.code or Job.INTERNAL_ERROR
-    return finish(job, code)
+    return finish(job, code, "Error - finished")
   end
   if kind ~= errors.ErrorContinue and kind ~= errors.WarningContinue then
+    core.log("error", job.logId, Job.INTERNAL_ERROR .. " " .. headline(a))
     job:record_error(Job.INTERNAL_ERROR, tostring(a), a)
   end
   return after_error(job)
 end
 
---- A job found with running = true was killed mid-run. Returns a decision when it must not
--- run again, nil when it restarts.
-local function recover_killed(job)
-  job:record_error(Job.INTERNAL_ERROR, "job was killed while running (found running when reserved)")
-  local verdict = codec.to_integer(job:continue_running()) or Job.INTERNAL_ERROR
+--- The previous run did not settle: its lease lapsed, or its host died. Records it; returns a
+-- decision when the job must not run again, nil when it restarts.
+local function recover(job, prior)
+  job:record_error(Job.INTERNAL_ERROR, prior == 1 and M.LAPSED_MESSAGE or M.DIED_MESSAGE)
+  local ok, verdict = pcall(job.continue_running, job)
+  verdict = ok and codec.to_integer(verdict) or Job.INTERNAL_ERROR
   if verdict == Job.NO_RESULT then
     job:record_event("Killed - Restarting")
     return nil
   end
-  job:record_event("Killed - Finished")
-  return finish(job, verdict)
+  return finish(job, verdict, "Killed - Finished")
 end
 
---- Processes one reserved message {id, body, reserves, timeouts, releases, queue}.
--- Returns action ("delete" | "release"), delay in seconds, and the result code when finished.
-function M.process(msg)
-  local job = registry.load_job(msg.body)
-  if not job then
-    if msg.reserves > M.MAX_RESERVES_UNLOADABLE or msg.timeouts > M.MAX_TIMEOUTS_UNLOADABLE then
-      return "delete", 0
-    end
-    return "release", Job.RETRY_DELAY
+--- A claimed job whose document cannot be made into an instance: released to be tried again,
+-- and buried (with the reason on the document) once it has failed too often.
+local function unloadable(claim, why)
+  core.log("error", "", "job " .. claim.uuid .. " cannot be loaded: " .. headline(why))
+  if claim.reserves > M.MAX_RESERVES_UNLOADABLE or claim.timeouts > M.MAX_TIMEOUTS_UNLOADABLE then
+    local reason = "cannot be loaded: " .. headline(why)
+    return { action = "bury", reason = reason, error = error_entry(Job.INTERNAL_ERROR, reason),
+             fields = { updatedAt = codec.encode(core.now()) } }
   end
-  if job.resultCode ~= Job.NO_RESULT then return "delete", 0 end -- finished elsewhere (e.g. killed)
+  return release(nil, Job.RETRY_DELAY)
+end
+
+--- Runs one claimed job {uuid, queue, jobType, id, reserves, timeouts, releases, prior, doc};
+-- `job` is the table to make its instance (the C side knows it as the run's own). Returns the
+-- settle decision {action, code, delay, event, error, reason, retention, fields}, or false when
+-- the run's lease was lost.
+function M.process(claim, job)
+  local class = registry.get(claim.jobType)
+  if not class then return release(nil, 1) end -- unloaded since the claim: another host's turn
+  local doc, why = codec.decode(claim.doc)
+  local built = type(doc) == "table"
+  if built and doc.jobType ~= claim.jobType then
+    built, why = false, "its document's jobType " .. tostring(doc.jobType)
+      .. " does not match its queue entry's " .. claim.jobType
+  elseif built then
+    built, why = pcall(registry.fill_job, job, class, doc)
+  end
+  if not built then return unloadable(claim, why) end
+  if job.resultCode ~= Job.NO_RESULT then return finish(job, job.resultCode) end -- recorded, unsettled
   if job._migrated_from then -- the type's migrate() upgraded the stored document: keep it
     job:save()
     job:record_event("Migrated from schema version " .. job._migrated_from .. " to " .. job.schemaVersion)
     job._migrated_from = nil
   end
-  if job.running then
-    local action, delay, code = recover_killed(job)
-    if action then return action, delay, code end
+  if claim.prior ~= 0 then
+    local decision = recover(job, claim.prior)
+    if decision then return decision end
   end
-  job:update_attrs { running = true }
-  job._run_started = true
   local started = core.clock()
   local publishing = core.publishing()
   if publishing then
-    core.publish(codec.encode { event = "start", uuid = job.uuid, jobType = job.jobType,
-                                queue = msg.queue, host = core.host_id() })
+    core.publish(codec.encode { event = "start", uuid = claim.uuid, jobType = claim.jobType,
+                                queue = claim.queue, host = core.host_id() })
   end
   local memory = job.MEMORY_LIMIT or M.DEFAULT_MEMORY_LIMIT
   core.run_limits(memory, job.TIMEOUT or 0)
   local ok, a, b = xpcall(job.run, traceback, job)
   local exceeded = core.run_limits(0, 0)
-  if not ok and exceeded == "memory" then
-    a = string.format("the run exceeded the job type's MEMORY_LIMIT of %d bytes (%s)", memory, a)
+  if core.lost() then return false end
+  local decision
+  if not ok and core.interrupted() then -- a graceful stop: not the job's failure
+    decision = release(job, 0, M.RELEASED_EVENT)
+  else
+    if not ok and exceeded == "memory" then
+      a = string.format("the run exceeded the job type's MEMORY_LIMIT of %d bytes (%s)", memory, a)
+    end
+    decision = settle(job, ok, a, b)
   end
-  local action, delay, code = settle(job, ok, a, b)
   if publishing then
-    core.publish(codec.encode { event = "end", uuid = job.uuid, jobType = job.jobType, queue = msg.queue,
-      host = core.host_id(), outcome = action == "release" and "requeued" or "finished",
-      result = code or -1, error = not ok, seconds = core.clock() - started })
+    core.publish(codec.encode { event = "end", uuid = claim.uuid, jobType = claim.jobType,
+      queue = claim.queue, host = core.host_id(),
+      outcome = decision.action == "finish" and "finished" or "requeued",
+      result = decision.code or -1, error = not ok, seconds = core.clock() - started })
   end
-  return action, delay, code
+  return decision
 end
 
 return M

@@ -7,7 +7,11 @@ local M = {
   WarningContinue = "WarningContinue",
   WarningFinish = "WarningFinish",
   CasError = "CasError",
+  LeaseLost = "LeaseLost",
 }
+
+-- raised by the host (as a message) when a run's lease is no longer current
+local LEASE_LOST_PREFIX = "zerog: LeaseLost: "
 
 local mt = { __name = "zerog.error" }
 mt.__tostring = function(e) return e.kind .. ": " .. tostring(e.msg) end
@@ -22,6 +26,7 @@ end
 
 --- The kind of a raised value when it is one of ours, else nil.
 function M.kind_of(e)
+  if type(e) == "string" and e:find(LEASE_LOST_PREFIX, 1, true) then return M.LeaseLost end
   return getmetatable(e) == mt and e.kind or nil
 end
 

@@ -2,9 +2,11 @@
 --
 -- An instance is a table holding the document's fields; its metatable is the job type's class
 -- (the table the script returned), whose metatable is BaseJob. Every method that changes the job
--- writes through the store with compare-and-swap: whole-document saves check the cas, field
--- updates reload and retry on a collision, and list entries (events, warnings, errors) are
--- appended atomically without rewriting the document.
+-- is one step in the store: save() is strict compare-and-swap; update_attrs() sets the fields it
+-- is given (last writer wins) and, when someone else wrote in between, catches up with the fresh
+-- document the store hands back; list entries (events, warnings, errors) are appended without
+-- rewriting the document. During a run, the store refuses every write of a run whose lease is no
+-- longer current (LeaseLost): the C side decides which job a write goes to, not the instance.
 local core = require "zerog.core"
 local codec = require "zerog.codec"
 local schema = require "zerog.schema"
@@ -119,46 +121,38 @@ function Job:_stored_fields()
 end
 
 --- Saves the whole document. Raises CasError when the stored cas is not this instance's.
+-- A new job (never submitted) is stored with its queue entry by enqueue(): the store keeps no
+-- document without one, so until then save() keeps it on the instance.
 function Job:save()
-  local creating = self.cas == 0
   self.updatedAt = core.now()
-  local cas, stored = core.save(self:key(), self:_stored_fields(), self.cas)
+  if self.cas == 0 then return end
+  local cas, stored = core.save(self, self:_stored_fields(), self.cas)
   if not cas then
     errors.raise(errors.CasError, string.format(
       "job %s changed in the store (cas %d, this copy has %d): reload it first",
       self.uuid, stored, self.cas))
   end
   self.cas = cas
-  if creating then
-    -- entries recorded before the first save go to the store now
-    for _, list in ipairs { "events", "warnings", "errors" } do
-      local pending = self[list]
-      self[list] = codec.array()
-      for _, entry in ipairs(pending) do self:_append(list, entry) end
-    end
-  end
 end
 
 --- Reloads the document from the store into this instance; raises when it is gone.
--- When this instance's run has stored `running = true` and the store now says the job is not
--- running, it was killed or finished by another host: core.ended_elsewhere stops this run. (Before
--- that write, `running = false` in the store is just the state this run is about to change.)
 function Job:reload()
-  local text = core.load(self:key())
-  if not text then error("job " .. tostring(self.uuid) .. " is not in the store", 2) end
-  local doc = assert(codec.decode(text))
-  if self._run_started and doc.running == false then core.ended_elsewhere(self.uuid) end
+  local doc = assert(codec.decode(core.reload(self)))
   apply_document(self, doc)
+end
+
+--- After a write that found someone else's write in between: the document as it is now.
+local function catch_up(self, fresh)
+  if fresh then apply_document(self, assert(codec.decode(fresh))) end
 end
 
 --- Sets attrs and saves those fields; on a CAS collision reloads, re-applies and retries.
 function Job:update_attrs(attrs)
-  return self:_update_attrs(attrs, nil, 3)
+  return self:_update_attrs(attrs, 3)
 end
 
---- update_attrs, and when expire_seconds is given the document expires that long after the
--- write (the engine's last write of a finished job carries its retention).
-function Job:_update_attrs(attrs, expire_seconds, level)
+--- update_attrs at a given error level: one step in the store, never a collision.
+function Job:_update_attrs(attrs, level)
   local names = {}
   for name, v in pairs(attrs) do
     local ftype, is_list = field_type(self, name)
@@ -174,42 +168,32 @@ function Job:_update_attrs(attrs, expire_seconds, level)
     names[#names + 1] = name
   end
   names[#names + 1] = "updatedAt"
-  for _ = 1, Job.UPDATE_RETRIES do
-    for name, v in pairs(attrs) do self[name] = v end
-    self.updatedAt = core.now()
-    if self.cas == 0 then
-      return self:save()
-    end
-    local cas = core.save(self:key(), encode_fields(self, names), self.cas, expire_seconds)
-    if cas then
-      self.cas = cas
-      if attrs.completeness or attrs.resultCode then notify(self) end
-      return
-    end
-    self:reload()
-  end
-  errors.raise(errors.CasError, string.format(
-    "job %s: update_attrs collided %d times in a row", self.uuid, Job.UPDATE_RETRIES))
+  for name, v in pairs(attrs) do self[name] = v end
+  self.updatedAt = core.now()
+  if self.cas == 0 then return end -- not submitted yet: kept on the instance
+  local cas, fresh = core.update(self, encode_fields(self, names), self.cas)
+  self.cas = cas
+  catch_up(self, fresh)
+  if attrs.completeness or attrs.resultCode then notify(self) end
 end
 
 --- Appends an entry to a list of the stored document (atomic; O(1) whatever the list's length).
 function Job:_append(list, entry, count_field)
-  if self.cas == 0 then -- not saved yet: kept on the instance, stored by the first save
+  if self.cas == 0 then -- not submitted yet: kept on the instance, stored by enqueue()
     table.insert(self[list], entry)
     if count_field then self[count_field] = self[count_field] + 1 end
     return
   end
   local stamp = core.now()
-  local prev, cas = core.append(self:key(), list, codec.encode(entry), "updatedAt",
-                                codec.encode(stamp), count_field)
-  if not prev then error("job " .. tostring(self.uuid) .. " is not in the store", 3) end
-  if prev == self.cas then
-    self.cas = cas
-    self.updatedAt = stamp
+  local cas, fresh = core.append(self, list, codec.encode(entry), { updatedAt = codec.encode(stamp) },
+                                 count_field, self.cas)
+  self.cas = cas
+  self.updatedAt = stamp
+  if fresh then
+    catch_up(self, fresh)
+  else
     table.insert(self[list], entry)
     if count_field then self[count_field] = self[count_field] + 1 end
-  else
-    self:reload() -- someone else wrote in between: take their changes too
   end
 end
 
@@ -274,9 +258,11 @@ function Job:raise_error_finish(errorCode, msg)
   errors.raise(errors.ErrorFinish, msg, codec.to_integer(errorCode))
 end
 
+--- Completeness is kept to 6 decimals (so adding 0.01 steps never shows float noise).
 local function clamp(c)
   if type(c) ~= "number" or c ~= c then error("completeness must be a number", 3) end
-  return math.max(0.0, math.min(1.0, c + 0.0))
+  c = math.max(0.0, math.min(1.0, c + 0.0))
+  return math.floor(c * 1e6 + 0.5) / 1e6
 end
 
 function Job:set_completeness(completeness)
@@ -300,18 +286,44 @@ function Job:tick()
   if self.tickcount >= 0.01 then self:add_to_completeness(0) end
 end
 
---- Puts the job on its queue. Sets queueJobId (-1 when enqueueing fails); returns the id, or nil
--- and the reason. kwargs: delay (seconds), ttr (seconds), priority (lower runs sooner).
+--- What the store needs to create this job with its queue entry.
+function Job:_submission(qk)
+  return { uuid = self.uuid, jobType = self.jobType, queue = self.queueName,
+           fields = self:_stored_fields(), priority = qk.priority, delay = qk.delay, ttr = qk.ttr }
+end
+
+--- Stores the entries recorded on a job before it was submitted.
+function Job:_flush_pending()
+  for _, list in ipairs { "events", "warnings", "errors" } do
+    local pending = self[list]
+    if #pending > 0 then
+      self[list] = codec.array()
+      for _, entry in ipairs(pending) do
+        self:_append(list, entry) -- errorCount was stored with the document
+      end
+    end
+  end
+end
+
+--- Puts a new job on its queue: the document and its queue entry are created together. Sets
+-- queueJobId (-1 when enqueueing fails); returns the id, or nil and the reason. A job is
+-- queued once: a stored job is run again by the engine (requeue), not by enqueue().
+-- kwargs: delay (seconds), ttr (seconds), priority (lower runs sooner).
 function Job:enqueue(kwargs)
   local qk, why = self:_queue_kwargs(kwargs)
   if not qk then return nil, why end
-  local ok, id = pcall(core.put, self.queueName, self.uuid, qk.priority, qk.delay, qk.ttr)
-  if not ok then
-    self:update_attrs { queueJobId = -1 }
-    return nil, tostring(id)
+  if self.cas ~= 0 then
+    return nil, "job " .. tostring(self.uuid) .. " is queued already (a job is enqueued once)"
   end
-  self:update_attrs { queueJobId = id, queueKwargs = qk }
-  return id
+  self.queueKwargs = qk
+  local ok, created = pcall(core.submit, { self:_submission(qk) })
+  if not ok then
+    self.queueJobId = -1
+    return nil, tostring(created)
+  end
+  self.queueJobId, self.cas = created[1][1], created[1][2]
+  self:_flush_pending()
+  return self.queueJobId
 end
 
 --- The queue arguments with the type's defaults filled in, checked; nil and why when bad.
@@ -345,7 +357,7 @@ end
 --- Renews the job's queue reservation now; true when this job is the one the host is running.
 -- The host's heartbeat renews it on its own as well, so calling this is never required.
 function Job:keep_alive()
-  return core.touch(self.uuid)
+  return core.touch(self)
 end
 
 return Job

@@ -181,27 +181,44 @@ function M.make_job(job_type, params)
   return job
 end
 
+--- Makes `job` (a table, e.g. the run's own instance) an instance of class holding doc: the
+-- type's migrate() upgrades an older document first, then init() runs. Raises on a failure.
+function M.fill_job(job, class, doc)
+  local stored_version, version = tostring(doc.schemaVersion), tostring(class.SCHEMA_VERSION)
+  local migrated = stored_version ~= version and class.migrate
+  if migrated then
+    doc = class.migrate(doc, stored_version) or doc
+    doc.schemaVersion = version
+  end
+  setmetatable(job, class)
+  Job._apply_document(job, doc)
+  if migrated then job._migrated_from = stored_version end
+  if class.init then class.init(job) end
+  return job
+end
+
 --- The job stored under uuid as an instance of its type; nil and why when it cannot be loaded.
 function M.load_job(uuid)
-  local text = core.load(Job.make_key(uuid))
+  local text = core.read(uuid)
   if not text then return nil, "no job " .. tostring(uuid), "not_found" end
   local doc, why = codec.decode(text)
   if type(doc) ~= "table" then return nil, "job " .. uuid .. " is not a JSON object: " .. tostring(why) end
   local class = M.types[doc.jobType]
   if not class then
     return nil, "job " .. uuid .. " has type " .. tostring(doc.jobType) .. ", which is not loaded",
-           "unknown_type"
+           "unknown_type", doc
   end
-  local stored_version, version = tostring(doc.schemaVersion), tostring(class.SCHEMA_VERSION)
-  if stored_version ~= version and class.migrate then
-    doc = class.migrate(doc, stored_version) or doc
-    doc.schemaVersion = version
-  end
-  local job = setmetatable({}, class)
-  Job._apply_document(job, doc)
-  if stored_version ~= version and class.migrate then job._migrated_from = stored_version end
-  if class.init then class.init(job) end
+  local ok, job = pcall(M.fill_job, {}, class, doc)
+  if not ok then return nil, "job " .. uuid .. " cannot be loaded: " .. tostring(job), "job", doc end
   return job
+end
+
+--- The loaded job types, and the queues they use.
+function M.claimable()
+  local types = {}
+  for t in pairs(M.types) do types[#types + 1] = t end
+  table.sort(types)
+  return types, M.queues()
 end
 
 return M

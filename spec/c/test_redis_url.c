@@ -69,7 +69,7 @@ static void test_an_unreachable_server_is_an_error_naming_it(void)
 {
     zg_redis r;
     zg_error err = {0};
-    CHECK_INT(zg_redis_open(&r, "redis://127.0.0.1:1", &err), ZG_ESTORE);
+    CHECK_INT(zg_redis_open(&r, "redis://127.0.0.1:1", 500, &err), ZG_ESTORE);
     CHECK(strstr(err.msg, "cannot connect to redis at 127.0.0.1:1") != NULL);
     zg_redis_close(&r);
 }

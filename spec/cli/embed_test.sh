@@ -37,7 +37,7 @@ ok "the example runs a job that calls its C function, on the in-memory store" ru
 run_redis() {
   flush
   LD_LIBRARY_PATH=$PREFIX/lib "$WORK/example" "$REDIS_URL" >"$WORK/out" 2>"$WORK/err" &&
-  [ "$(cat "$WORK/out")" = '{"area":13.5,"unit":"m2"}' ] && [ "$(rcli EVAL "return #redis.call('KEYS', 'zerog_job_*')" 0)" = 1 ]
+  [ "$(cat "$WORK/out")" = '{"area":13.5,"unit":"m2"}' ] && [ "$(rcli EVAL "return #redis.call('KEYS', 'zerog:job:*')" 0)" = 1 ]
 }
 ok "the example runs the same on Redis" run_redis
 

@@ -5,8 +5,10 @@ REDIS_SOCK=${REDIS_URL#unix://}
 export ZEROG_STORE=$REDIS_URL
 rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
 flush() { rcli FLUSHALL >/dev/null; }
+# jkey UUID: the Redis key of a job's document ({zq:QUEUE}:job:UUID, found by its pointer)
+jkey() { echo "{zq:$(rcli GET "zerog:job:$1")}:job:$1"; }
 # hget UUID FIELD: a stored field of a job document (JSON text)
-hget() { rcli HGET "zerog_job_$1" "$2"; }
+hget() { rcli HGET "$(jkey "$1")" "$2"; }
 # wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds
 wait_for() {
   local limit=$(($1 * 10)); shift

@@ -45,11 +45,13 @@ LUA
 # count_jobs LUA_CONDITION: how many job documents satisfy a condition on their hash h
 count_jobs() {
   rcli EVAL "local n = 0
-    for _, k in ipairs(redis.call('KEYS', 'zerog_job_*')) do
-      local h = {}
-      local f = redis.call('HGETALL', k)
-      for i = 1, #f, 2 do h[f[i]] = f[i + 1] end
-      if $1 then n = n + 1 end
+    for _, k in ipairs(redis.call('KEYS', '{zq:*}:job:*')) do
+      if redis.call('TYPE', k).ok == 'hash' then
+        local h = {}
+        local f = redis.call('HGETALL', k)
+        for i = 1, #f, 2 do h[f[i]] = f[i + 1] end
+        if $1 then n = n + 1 end
+      end
     end
     return n" 0
 }
@@ -62,7 +64,7 @@ exactly_once() {
   for p in "${pids[@]}"; do wait "$p" || return 1; done
   local done_once; done_once=$(count_jobs "h.runs == '1' and h.resultCode == '200' and h.running == 'false'")
   echo "jobs run once and finished: $done_once"
-  [ "$done_once" = 1000 ] && "$ZEROG" stats | grep -q '"zerog_jobs": {"ready": 0, "delayed": 0, "reserved": 0}'
+  [ "$done_once" = 1000 ] && "$ZEROG" stats | grep -q '"zerog_jobs": {"ready": 0, "delayed": 0, "reserved": 0, "buried": 0'
 }
 ok "1,000 jobs with 4 concurrent workers run exactly once each" exactly_once
 
@@ -74,7 +76,7 @@ concurrent_appends() {
   local pids=()
   for _ in $(seq 8); do "$ZEROG" worker --queue appenders --max-jobs 1 2>/dev/null & pids+=($!); done
   for p in "${pids[@]}"; do wait "$p" || return 1; done
-  local n; n=$(rcli LLEN "{zerog_job_$target}:events")
+  local n; n=$(rcli LLEN "$(jkey "$target"):events")
   echo "events: $n, cas: $(hget "$target" cas)"
   [ "$n" = 4000 ] && [ "$("$ZEROG" dump "$target" 2>/dev/null | lua5.4 spec/cli/json_get.lua '#d.events')" = 4000 ]
 }
@@ -90,7 +92,7 @@ client_kill() {
   sleep 0.7
   rcli CLIENT KILL TYPE normal >/dev/null
   wait $pid || return 1
-  local events; events=$(rcli LRANGE "{zerog_job_$uuid}:events" 0 -1)
+  local events; events=$(rcli LRANGE "$(jkey "$uuid"):events" 0 -1)
   echo "result $(hget "$uuid" resultCode), events $(echo "$events" | wc -l), unique $(echo "$events" | sort -u | wc -l)"
   [ "$(hget "$uuid" resultCode)" = 200 ] && [ "$(echo "$events" | grep -c '"step ')" = 30 ] &&
   [ "$(echo "$events" | sort -u | wc -l)" = 30 ] && [ "$(hget "$uuid" errorCount)" = 0 ] &&
@@ -106,16 +108,16 @@ dead_host() {
   has_run() { [ "$(hget "$uuid" runs)" = 1 ]; }
   wait_for 10 has_run || { kill -9 $pid; return 1; }
   kill -9 $pid; wait $pid 2>/dev/null
-  rcli HSET "zerog_job_$uuid" seconds 0 >/dev/null # the next run is quick
-  sleep 1.5 # the reservation (TTR 1 s) lapses: nobody renews it
-  "$ZEROG" stats --queue busy_q | grep -q '"ready": 1' || { echo "not ready again"; return 1; }
+  rcli HSET "$(jkey "$uuid")" seconds 0 >/dev/null # the next run is quick
+  ready_again() { "$ZEROG" stats --queue busy_q | grep -q '"ready": 1'; } # the lease (TTR 1 s) lapses
+  wait_for 5 ready_again || { echo "not ready again"; return 1; }
   expect_status 0 timeout 20 "$ZEROG" worker --queue busy_q --until-idle || return 1
   local info; info=$("$ZEROG" info "$uuid" 2>/dev/null)
-  echo "$info" | grep -q '"errorCode":500,"msg":"job was killed while running' &&
+  echo "$info" | grep -q '"errorCode":500,"msg":"lease expired' &&
   echo "$info" | grep -q '"msg":"Killed - Restarting"' && echo "$info" | grep -q '"result":200' &&
-  [ "$(hget "$uuid" runs)" = 2 ] && [ "$(rcli HGET "{zq:busy_q}:msg:00000000000000000001" timeouts)" = "" ]
+  [ "$(hget "$uuid" runs)" = 2 ] && [ "$(hget "$uuid" _state)" = finished ]
 }
-ok "a host killed mid-run: its reservation expires, the next run records the kill and restarts" dead_host
+ok "a host killed mid-run: its lease lapses, the next run records 'lease expired' and restarts" dead_host
 
 busy_job_kept() {
   flush
@@ -139,15 +141,16 @@ late_settle() {
   has_run() { [ "$(hget "$uuid" runs)" = 1 ]; }
   wait_for 10 has_run || { kill -9 $stalled; return 1; }
   kill -STOP $stalled # a host that stalls (swapping, a debugger, a VM pause) past its TTR
-  sleep 1.5
-  rcli HSET "zerog_job_$uuid" seconds 0 >/dev/null
+  lapsed() { "$ZEROG" stats --queue busy_q | grep -q '"ready": 1'; }
+  wait_for 5 lapsed || { kill -9 $stalled; echo "the lease did not lapse"; return 1; }
+  rcli HSET "$(jkey "$uuid")" seconds 0 >/dev/null
   "$ZEROG" worker --queue busy_q --until-idle >"$WORK/second.log" 2>&1 || { kill -9 $stalled; return 1; }
   kill -CONT $stalled
   wait $stalled
   local info; info=$("$ZEROG" info "$uuid" 2>/dev/null)
   echo "$info" | grep -q '"result":200' && [ "$(hget "$uuid" runs)" = 2 ] &&
   echo "$info" | grep -q '"msg":"done by run 2"' && ! echo "$info" | grep -q '"msg":"done by run 1"' &&
-  grep -q "late settle of job $uuid refused" "$WORK/stalled.log" &&
+  grep -q "job $uuid: lease lost" "$WORK/stalled.log" &&
   [ "$(echo "$info" | grep -o 'Killed - Restarting' | wc -l)" = 1 ]
 }
 ok "fencing: a stalled host whose reservation was taken cannot settle the job afterwards" late_settle
@@ -156,10 +159,10 @@ retention() {
   flush
   local uuid; uuid=$("$ZEROG" submit short_lived '{}' 2>/dev/null)
   "$ZEROG" worker --queue short_q --until-idle 2>/dev/null || return 1
-  [ "$(rcli EXISTS "zerog_job_$uuid")" = 1 ] || return 1
-  [ "$(rcli TTL "{zerog_job_$uuid}:events")" -le 1 ] || return 1
+  [ "$(rcli EXISTS "$(jkey "$uuid")")" = 1 ] || return 1
+  [ "$(rcli TTL "$(jkey "$uuid"):events")" -le 1 ] || return 1
   sleep 2.1
-  [ "$(rcli EXISTS "zerog_job_$uuid" "{zerog_job_$uuid}:events")" = 0 ] && expect_status 3 "$ZEROG" progress "$uuid"
+  [ "$(rcli EXISTS "$(jkey "$uuid")" "$(jkey "$uuid"):events")" = 0 ] && expect_status 3 "$ZEROG" progress "$uuid"
 }
 ok "a finished job's document expires after RETENTION" retention
 
@@ -167,7 +170,7 @@ default_retention() {
   flush
   local uuid; uuid=$("$ZEROG" submit once '{}' 2>/dev/null)
   "$ZEROG" worker --until-idle 2>/dev/null || return 1
-  local ttl; ttl=$(rcli TTL "zerog_job_$uuid")
+  local ttl; ttl=$(rcli TTL "$(jkey "$uuid")")
   [ "$ttl" -gt $((7 * 86400 - 60)) ] && [ "$ttl" -le $((7 * 86400)) ]
 }
 ok "the default retention is 7 days" default_retention
@@ -175,7 +178,7 @@ ok "the default retention is 7 days" default_retention
 unfinished_kept() {
   flush
   local uuid; uuid=$("$ZEROG" submit once '{}' 2>/dev/null)
-  [ "$(rcli TTL "zerog_job_$uuid")" = -1 ]
+  [ "$(rcli TTL "$(jkey "$uuid")")" = -1 ]
 }
 ok "an unfinished job does not expire" unfinished_kept
 

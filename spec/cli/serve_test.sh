@@ -163,7 +163,7 @@ kill9() {
   grep -q "\"pid\": $victim" "$WORK/body" && { echo "dead worker still listed"; return 1; }
   [ "$(body_get '#d')" = 2 ] &&
   "$ZEROG" info "$uuid" 2>/dev/null | grep -q '"msg":"Killed - Restarting"' &&
-  [ "$(rcli LLEN "{zerog_job_$uuid}:errors")" = 1 ] && grep -q "worker $victim died" "$WORK/serve.log"
+  [ "$(rcli LLEN "$(jkey "$uuid"):errors")" = 1 ] && grep -q "worker $victim died" "$WORK/serve.log"
 }
 ok "kill -9 of a worker mid-job: replaced at once, the job finished once with the kill recorded" kill9
 

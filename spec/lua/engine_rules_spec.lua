@@ -1,31 +1,39 @@
--- Engine rules that a single in-process host cannot reach through the public API (a message
--- that timed out several times), checked on zerog.engine itself with a stand-in for the C core.
-describe("engine rules for an unloadable message", function()
+-- Engine rules that a single in-process host cannot reach through the public API (a job whose
+-- lease lapsed several times), checked on zerog.engine itself with a stand-in for the C core.
+describe("engine rules for a claimed job that cannot be loaded", function()
   local engine
 
   setup(function()
     package.path = "lua/?.lua;" .. package.path
     package.preload["zerog.core"] = function()
-      return { load = function() return nil end, now = function() return "t" end }
+      return { now = function() return "t" end, log = function() end }
     end
+    package.loaded["zerog.registry"] = {
+      get = function() return { JOB_TYPE = "t" } end,
+      fill_job = function() error("corrupt document") end,
+    }
     engine = require "zerog.engine"
   end)
 
   local function decide(reserves, timeouts)
-    return table.pack(engine.process { id = 1, body = "gone", reserves = reserves, timeouts = timeouts, releases = 0 })
+    return engine.process({ uuid = "u", queue = "q", jobType = "t", reserves = reserves,
+                            timeouts = timeouts, releases = 0, prior = 0, doc = '{"jobType":"t"}' }, {})
   end
 
   it("releases it with RETRY_DELAY while reserved at most 3 times and timed out at most 2", function()
     local d = decide(3, 2)
-    assert.are.equal("release", d[1])
-    assert.are.equal(30, d[2])
+    assert.are.equal("release", d.action)
+    assert.are.equal(30, d.delay)
   end)
 
-  it("deletes it once reserved more than 3 times", function()
-    assert.are.equal("delete", decide(4, 0)[1])
+  it("buries it, with the reason, once reserved more than 3 times", function()
+    local d = decide(4, 0)
+    assert.are.equal("bury", d.action)
+    assert.matches("corrupt document", d.reason)
+    assert.matches("corrupt document", d.error)
   end)
 
-  it("deletes it once timed out more than 2 times", function()
-    assert.are.equal("delete", decide(1, 3)[1])
+  it("buries it once its lease lapsed more than 2 times", function()
+    assert.are.equal("bury", decide(1, 3).action)
   end)
 end)

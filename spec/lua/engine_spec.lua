@@ -40,10 +40,10 @@ for _, store in ipairs(H.stores) do
         end)
       end
 
-      it("deletes the message of a finished job", function()
-        local _, d = H.run_job(h, returning("del", "200"))
-        assert.are.same({ ready = 0, delayed = 0, reserved = 0 }, h:counts(d.queueName))
-        assert.is_nil(h:stats(d.queueName, d.queueJobId))
+      it("takes a finished job off its queue", function()
+        local uuid, d = H.run_job(h, returning("del", "200"))
+        assert.are.same({ ready = 0, delayed = 0, reserved = 0, buried = 0 }, h:counts(d.queueName))
+        assert.are.equal("finished", h:stats(uuid).state)
       end)
 
       local requeues = {
@@ -59,7 +59,7 @@ for _, store in ipairs(H.stores) do
           local d = H.doc(h, uuid)
           assert.are.equal(-1, d.resultCode)
           assert.is_false(d.running)
-          local st = h:stats(d.queueName, d.queueJobId)
+          local st = h:stats(uuid)
           assert.are.equal("delayed", st.state)
           assert.are.equal(1, st.releases)
           assert.is_true(st.time_left_ms > (c[2] - 1) * 1000 and st.time_left_ms <= c[2] * 1000)
@@ -117,7 +117,7 @@ for _, store in ipairs(H.stores) do
         assert.are.equal(422, d.errors[1].errorCode)
         assert.are.same({ "Error - finished" }, H.event_msgs(d))
         assert.are.equal(1, #steps)
-        assert.are.same({ ready = 0, delayed = 0, reserved = 0 }, h:counts(d.queueName))
+        assert.are.same({ ready = 0, delayed = 0, reserved = 0, buried = 0 }, h:counts(d.queueName))
       end)
 
       it("raise_warning_finish records a warning and the result", function()
@@ -285,17 +285,17 @@ for _, store in ipairs(H.stores) do
       end)
     end)
 
-    describe("a message whose job cannot be loaded", function()
-      -- the job renames its own type to one no host has loaded, then asks to run again
+    describe("a job whose document cannot be loaded", function()
+      -- the job corrupts its own document (its jobType no longer matches its queue entry's),
+      -- then asks to run again
       local source = [[return { JOB_TYPE = "renamer", run = function(self)
           self:update_attrs { jobType = "nobody_has_this" }
           return -1, 0
         end }]]
 
-      it("is released with RETRY_DELAY, then deleted once reserved more than 3 times", function()
+      it("is released with RETRY_DELAY, then buried with its reason once reserved more than 3 times", function()
         local t = H.define(h, source)
         local uuid = H.submit(h, t)
-        local id = H.doc(h, uuid).queueJobId
         assert.are.equal("requeued", h:step(0).outcome) -- the run that renames
         local outcomes = {}
         for i = 1, 3 do -- reserves 2, 3 and 4
@@ -303,13 +303,32 @@ for _, store in ipairs(H.stores) do
           local r = assert(h:step(0))
           outcomes[i] = ("%s:%g"):format(r.outcome, r.delay)
         end
-        assert.are.same({ "requeued:30", "requeued:30", "dropped:0" }, outcomes)
-        assert.is_nil(h:stats("zerog_jobs", id))
-        assert.are.same({ ready = 0, delayed = 0, reserved = 0 }, h:counts("zerog_jobs"))
+        assert.are.same({ "requeued:30", "requeued:30", "buried:0" }, outcomes)
+        assert.are.equal("buried", h:stats(uuid).state)
+        assert.are.same({ ready = 0, delayed = 0, reserved = 0, buried = 1 }, h:counts("zerog_jobs"))
+        local d = H.doc(h, uuid)
+        assert.is_false(d.running)
+        assert.matches("does not match", d.errors[#d.errors].msg)
+        local buried = H.json.decode(h:buried("zerog_jobs"))
+        assert.are.equal(uuid, buried[1].uuid)
+        assert.matches("does not match", buried[1].reason)
+      end)
+
+      it("goes back to waiting when kicked", function()
+        local t = H.define(h, source)
+        local uuid = H.submit(h, t)
+        for _ = 1, 4 do
+          h:kick("zerog_jobs")
+          assert(h:step(0))
+        end
+        assert.are.equal("buried", h:stats(uuid).state)
+        assert.are.equal(1, h:kick("zerog_jobs"))
+        assert.are.equal("ready", h:stats(uuid).state)
+        assert.are.same({ ready = 1, delayed = 0, reserved = 0, buried = 0 }, h:counts("zerog_jobs"))
       end)
     end)
 
-    it("drops the message of a job that already has a result", function()
+    it("settles, without running it again, a job that recorded its result but did not settle", function()
       H.define(h, [[local zerog = require "zerog"
         return { JOB_TYPE = "finisher", QUEUE_NAME = "side", SCHEMA = { target = {} }, run = function(self)
           zerog.get_job(self.target):record_result(410)
@@ -318,7 +337,8 @@ for _, store in ipairs(H.stores) do
       local uuid = H.submit(h, t)
       H.run(h, H.submit(h, "finisher", { target = uuid }))
       local r = assert(h:step(0, { "zerog_jobs" }))
-      assert.are.equal("dropped", r.outcome)
+      assert.are.equal("finished", r.outcome)
+      assert.are.equal(410, r.result)
       assert.are.same({}, H.event_msgs(H.doc(h, uuid)))
     end)
 

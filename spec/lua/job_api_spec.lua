@@ -123,27 +123,20 @@ for _, store in ipairs(H.stores) do
         assert.are.equal("other", d.b) -- the reload took the other writer's b
       end)
 
-      it("update_attrs() gives up with a CasError after 10 collisions in a row", function()
+      it("update_attrs() never fails on contention: it is one step in the store", function()
         local _, d = H.run_job(h, [[local zerog = require "zerog"
           return { JOB_TYPE = "cas_storm", SCHEMA = { seen = {}, a = {} },
             run = function(self)
               local other = zerog.get_job(self.uuid)
-              local reloads = 0
-              self.reload = function(job)
-                reloads = reloads + 1
-                zerog.BaseJob.reload(job)
-                other:reload()
-                other:update_attrs { a = "other " .. reloads }  -- collide again
+              for i = 1, 20 do
+                other:update_attrs { a = "other " .. i }  -- someone else writes between ours
+                local ok = pcall(self.update_attrs, self, { a = "mine " .. i })
+                if not ok then self:update_attrs { seen = "failed at " .. i } return end
               end
-              other:update_attrs { a = "first" }
-              local ok, err = pcall(self.update_attrs, self, { a = "mine" })
-              self.reload = nil
-              self:reload()
-              self:update_attrs { seen = { ok = ok, kind = err.kind, reloads = reloads } }
+              self:update_attrs { seen = { a = self.a, cas = self.cas } }
             end }]])
-        assert.is_false(d.seen.ok)
-        assert.are.equal("CasError", d.seen.kind)
-        assert.are.equal(10, d.seen.reloads)
+        assert.are.equal("mine 20", d.seen.a)
+        assert.are.equal("mine 20", d.a)
       end)
 
       it("reload() takes another instance's changes", function()
@@ -259,7 +252,7 @@ for _, store in ipairs(H.stores) do
             s[3] = self.completeness
             self:update_attrs { seen = s }
           end }]])
-        assert.are.equal(0.004 + 0.1, d.seen[1]) -- exactly: floats round-trip the store
+        assert.are.equal(0.104, d.seen[1]) -- kept to 6 decimals, without float noise
         assert.are.equal(0, d.seen[2])
         assert.are.equal(1, d.seen[3])
       end)
@@ -312,10 +305,10 @@ for _, store in ipairs(H.stores) do
         local child = H.doc(h, H.doc(h, uuid).child)
         assert.are.equal("children", child.queueName)
         assert.are.same({ delay = 100, ttr = 5, priority = 3 }, child.queueKwargs)
-        local st = h:stats("children", child.queueJobId)
+        local st = h:stats(child.uuid)
         assert.are.equal("delayed", st.state)
         assert.are.equal(3, st.priority)
-        assert.are.same({ ready = 0, delayed = 1, reserved = 0 }, h:counts("children"))
+        assert.are.same({ ready = 0, delayed = 1, reserved = 0, buried = 0 }, h:counts("children"))
       end)
 
       it("refuses bad arguments and returns the reason", function()

@@ -23,7 +23,7 @@ for _, store in ipairs(H.stores) do
       assert.is_nil(uuid)
       assert.are.equal("invalid", kind)
       assert.matches(pattern, msg)
-      assert.are.same({ ready = 0, delayed = 0, reserved = 0 }, h:counts("zerog_jobs"))
+      assert.are.same({ ready = 0, delayed = 0, reserved = 0, buried = 0 }, h:counts("zerog_jobs"))
     end
 
     local bad = {

@@ -190,7 +190,7 @@ static int spec_step(lua_State *L)
     zg_step_result r;
     int rc = zg_step(s->h, queues, n, timeout, &r);
     if (rc != ZG_OK) return push_error(L, s, rc);
-    static const char *const outcomes[] = {"?", "finished", "requeued", "dropped"};
+    static const char *const outcomes[] = {"?", "finished", "requeued", "buried"};
     lua_createtable(L, 0, 4);
     lua_pushstring(L, outcomes[r.outcome]);
     lua_setfield(L, -2, "outcome");
@@ -233,24 +233,38 @@ static int spec_counts(lua_State *L)
     zg_queue_counts c;
     int rc = zg_queue_counts_get(s->h, luaL_checkstring(L, 2), &c);
     if (rc != ZG_OK) return push_error(L, s, rc);
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 4);
     lua_pushinteger(L, c.ready);
     lua_setfield(L, -2, "ready");
     lua_pushinteger(L, c.delayed);
     lua_setfield(L, -2, "delayed");
     lua_pushinteger(L, c.reserved);
     lua_setfield(L, -2, "reserved");
+    lua_pushinteger(L, c.buried);
+    lua_setfield(L, -2, "buried");
     return 1;
 }
 
+/* h:unclaimed(queue) -> ready jobs of types no host has asked for lately */
+static int spec_unclaimed(lua_State *L)
+{
+    spec_host *s = check_host(L);
+    zg_queue_counts c;
+    int rc = zg_queue_counts_get(s->h, luaL_checkstring(L, 2), &c);
+    if (rc != ZG_OK) return push_error(L, s, rc);
+    lua_pushinteger(L, c.unclaimed);
+    return 1;
+}
+
+/* h:stats(uuid) -> {state, reserves, timeouts, releases, priority, time_left_ms, id, lease} */
 static int spec_stats(lua_State *L)
 {
     spec_host *s = check_host(L);
     zg_message_stats st;
-    int rc = zg_message_stats_get(s->h, luaL_checkstring(L, 2), luaL_checkinteger(L, 3), &st);
+    int rc = zg_job_stats(s->h, luaL_checkstring(L, 2), &st);
     if (rc != ZG_OK) return push_error(L, s, rc);
-    static const char *const states[] = {"ready", "delayed", "reserved"};
-    lua_createtable(L, 0, 6);
+    static const char *const states[] = {"ready", "delayed", "reserved", "buried", "finished"};
+    lua_createtable(L, 0, 8);
     lua_pushstring(L, states[st.state]);
     lua_setfield(L, -2, "state");
     lua_pushinteger(L, st.reserves);
@@ -263,16 +277,55 @@ static int spec_stats(lua_State *L)
     lua_setfield(L, -2, "priority");
     lua_pushinteger(L, st.time_left_ms);
     lua_setfield(L, -2, "time_left_ms");
+    lua_pushinteger(L, st.id);
+    lua_setfield(L, -2, "id");
+    lua_pushinteger(L, st.lease);
+    lua_setfield(L, -2, "lease");
     return 1;
 }
 
+/* h:kick(queue [, max]) -> how many moved */
 static int spec_kick(lua_State *L)
 {
     spec_host *s = check_host(L);
     int64_t n = 0;
-    int rc = zg_kick(s->h, luaL_checkstring(L, 2), &n);
+    int rc = zg_kick(s->h, luaL_checkstring(L, 2), luaL_optinteger(L, 3, 0), &n);
     if (rc != ZG_OK) return push_error(L, s, rc);
     lua_pushinteger(L, n);
+    return 1;
+}
+
+/* h:buried(queue) -> JSON text */
+static int spec_buried(lua_State *L)
+{
+    spec_host *s = check_host(L);
+    char *json = NULL;
+    int rc = zg_buried(s->h, luaL_checkstring(L, 2), &json);
+    if (rc != ZG_OK) return push_error(L, s, rc);
+    lua_pushstring(L, json);
+    zg_free(json);
+    return 1;
+}
+
+/* h:release(uuid, lease, delay_ms, graceful) -> true */
+static int spec_release(lua_State *L)
+{
+    spec_host *s = check_host(L);
+    int rc = zg_release(s->h, luaL_checkstring(L, 2), luaL_optinteger(L, 3, 0),
+                        luaL_optinteger(L, 4, 0),
+                        lua_toboolean(L, 5) ? ZG_RELEASE_STOPPING : ZG_RELEASE_DIED);
+    if (rc != ZG_OK) return push_error(L, s, rc);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* h:kill(uuid) -> true */
+static int spec_kill(lua_State *L)
+{
+    spec_host *s = check_host(L);
+    int rc = zg_kill(s->h, luaL_checkstring(L, 2));
+    if (rc != ZG_OK) return push_error(L, s, rc);
+    lua_pushboolean(L, 1);
     return 1;
 }
 
@@ -286,6 +339,10 @@ static const luaL_Reg host_methods[] = {{"load_string", spec_load_string},
                                         {"counts", spec_counts},
                                         {"stats", spec_stats},
                                         {"kick", spec_kick},
+                                        {"unclaimed", spec_unclaimed},
+                                        {"buried", spec_buried},
+                                        {"release", spec_release},
+                                        {"kill", spec_kill},
                                         {"close", spec_close},
                                         {"__gc", spec_close},
                                         {"__index", spec_index},

@@ -1,0 +1,192 @@
+/* lifecycle: the one interface of a job's life, which both stores implement (store_mem.c for
+ * mem://, store_redis.c for Redis).
+ *
+ *  submit ──► waiting ──claim──► running ──settle──► finished (kept for its retention, then gone)
+ *    │          ▲  ▲               │   │
+ *    │ delay    │  └──release──────┘   └─ lease lapsed ─► waiting
+ *    └──► delayed ──(time)──┘                     running ──bury──► buried ──kick──► waiting
+ *
+ * Each arrow is one atomic step in the store: a Redis script touching one hash slot, or one
+ * critical section on mem://. A job is one record holding its document (named fields of JSON
+ * text, a cas counter and three append-only lists) and its queue state (priority, ttr, the
+ * reservation counters, the current lease), so no step can change one without the other.
+ *
+ * Fencing: `claim` hands out a lease whose token is stored with the job. Every write of a run
+ * names its lease (zg_target.lease); the store refuses it with ZG_ESTALE when the lease is no
+ * longer current (the job was killed, its reservation lapsed, another host claimed it) and
+ * changes nothing. Writes from outside a run (no lease) keep compare-and-swap semantics: `save`
+ * is strict CAS, `update` and `append` are last-writer-wins and report a collision by handing
+ * back the fresh document.
+ *
+ * Ready jobs wait per (queue, job type): a claim names the types its host has loaded, so a job
+ * whose type no host has loaded waits untouched without holding up other types.
+ *
+ * Idempotency: the Redis connection resends a command after a reconnect; every write carries
+ * the host's writer id and a sequence number, and the store applies a write of a writer once
+ * (sequence 0: no token, every call is applied). */
+#ifndef ZG_LIFECYCLE_H
+#define ZG_LIFECYCLE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct zg_store zg_store;
+
+/* The lists every document has, in the order a loaded document writes them. */
+enum { ZG_LIST_EVENTS = 0, ZG_LIST_WARNINGS = 1, ZG_LIST_ERRORS = 2 };
+extern const char *const zg_store_lists[3];
+
+/* Named fields, each value JSON text. Names starting with '_' are the store's own. */
+typedef struct zg_fields {
+    size_t n;
+    const char *const *names;
+    const char *const *values;
+} zg_fields;
+
+/* A job to create (submit). The store adds queueJobId (its id in the queue) and cas. */
+typedef struct zg_new_job {
+    const char *uuid, *job_type, *queue;
+    zg_fields fields; /* every scalar field of the document */
+    int64_t priority, delay_ms, ttr_ms;
+    int64_t id;  /* out: queueJobId */
+    int64_t cas; /* out */
+} zg_new_job;
+
+/* What a run holds: the job it claimed and the fencing token its writes carry. */
+typedef struct zg_lease {
+    char uuid[ZG_UUID_LEN];
+    char queue[ZG_NAME_LEN];
+    int64_t token;
+    int64_t ttr_ms;
+} zg_lease;
+
+/* How the previous run of a claimed job ended, when it did not settle. */
+enum {
+    ZG_PRIOR_CLEAN = 0,  /* it settled (or there was none) */
+    ZG_PRIOR_LAPSED = 1, /* its lease lapsed: its host stopped renewing for longer than the TTR */
+    ZG_PRIOR_DIED = 2    /* its host died (released by a supervisor), or found running */
+};
+
+typedef struct zg_claim_req {
+    const char *const *queues;
+    size_t nqueues;
+    const char *const *types; /* the job types this host has loaded */
+    size_t ntypes;
+} zg_claim_req;
+
+typedef struct zg_claim {
+    zg_lease lease;
+    char job_type[ZG_NAME_LEN];
+    int64_t id, priority, reserves, timeouts, releases;
+    int prior;  /* ZG_PRIOR_* */
+    char *doc;  /* the whole document after the claim (running = true), malloc'd */
+} zg_claim;
+
+void zg_claim_clear(zg_claim *c);
+
+/* Where a write goes: a run's lease (fenced), or a job named by queue and uuid. */
+typedef struct zg_target {
+    const zg_lease *lease;
+    const char *queue, *uuid; /* used when lease is NULL */
+} zg_target;
+
+/* A write's outcome: the cas after it, and the whole document when the stored cas was not the
+ * one the caller knew (someone else wrote in between), so the caller can catch up. */
+typedef struct zg_written {
+    int64_t cas;
+    char *doc; /* malloc'd or NULL */
+} zg_written;
+
+enum { ZG_SETTLE_FINISH = 1, ZG_SETTLE_RELEASE = 2, ZG_SETTLE_BURY = 3 };
+
+/* The end of a run (or a kill, or a release of a dead host's run): everything it writes. */
+typedef struct zg_settle {
+    int action;
+    zg_fields fields;     /* written with it: resultCode, completeness, updatedAt, ... */
+    const char *event;    /* an entry appended to events, or NULL */
+    const char *error;    /* an entry appended to errors (errorCount + 1), or NULL */
+    const char *reason;   /* bury: why (kept with the buried job) */
+    int64_t delay_ms;     /* release: when the job is ready again */
+    int64_t retention_s;  /* finish: the job is deleted that long after (0: kept) */
+    int prior;            /* release from outside a run: what the next claim reports */
+} zg_settle;
+
+enum { ZG_STATE_WAITING = 0, ZG_STATE_DELAYED = 1, ZG_STATE_RUNNING = 2, ZG_STATE_BURIED = 3,
+       ZG_STATE_FINISHED = 4 };
+
+typedef struct zg_job_state {
+    int state; /* ZG_STATE_* */
+    int64_t id, priority, reserves, timeouts, releases, lease;
+    int64_t time_left_ms; /* until a delayed job is ready or a lease lapses */
+} zg_job_state;
+
+typedef struct zg_store_counts {
+    int64_t waiting, delayed, running, buried;
+    int64_t unclaimed; /* waiting jobs whose type no live host has asked for lately */
+} zg_store_counts;
+
+typedef struct zg_store_ops {
+    /* Creates n jobs with their queue entries, atomically each (Redis: a few round trips for
+     * the whole batch). A uuid that exists already is not created again (a resent submit). */
+    int (*submit)(zg_store *s, zg_new_job *jobs, size_t n, const char *writer, zg_error *err);
+    /* Takes the most urgent waiting job of the named queues whose type is one of req->types,
+     * waiting up to timeout_ms; ZG_ETIMEDOUT when none came. Lapsed leases and delays are
+     * applied first. */
+    int (*claim)(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, const char *writer,
+                 int64_t seq, zg_claim *out, zg_error *err);
+    /* Renews a lease for its TTR; ZG_ESTALE when it is no longer current. */
+    int (*touch)(zg_store *s, const zg_lease *lease, zg_error *err);
+    /* Sets fields (last writer wins) and bumps the cas. ZG_ENOTFOUND: no such job. */
+    int (*update)(zg_store *s, const zg_target *t, zg_fields f, int64_t known_cas,
+                  const char *writer, int64_t seq, zg_written *out, zg_error *err);
+    /* Sets fields when the stored cas is `expected`; else ZG_ECAS with out->cas the stored one. */
+    int (*save)(zg_store *s, const zg_target *t, zg_fields f, int64_t expected, const char *writer,
+                int64_t seq, zg_written *out, zg_error *err);
+    /* Appends entry to a list, sets fields (the stamp), adds 1 to count_field when not NULL. */
+    int (*append)(zg_store *s, const zg_target *t, int list, const char *entry, zg_fields f,
+                  const char *count_field, int64_t known_cas, const char *writer, int64_t seq,
+                  zg_written *out, zg_error *err);
+    /* Ends a run: finish, release or bury, with its fields and entries; running = false. */
+    int (*settle)(zg_store *s, const zg_lease *lease, const zg_settle *st, const char *writer,
+                  int64_t seq, int64_t *cas, zg_error *err);
+    /* Settles a job from outside its run (kill: st->action FINISH, whatever the job's state
+     * but finished; a supervisor's release of a dead worker's run: RELEASE with the token it
+     * held, or 0 for whatever run holds it). ZG_EINVAL when the job has finished already,
+     * ZG_ESTALE when token is not the current lease. */
+    int (*settle_from_outside)(zg_store *s, const char *queue, const char *uuid, int64_t token,
+                               const zg_settle *st, const char *writer, int64_t seq,
+                               zg_error *err);
+    /* The whole document by uuid alone; ZG_ENOTFOUND. *queue (may be NULL) gets its queue. */
+    int (*load)(zg_store *s, const char *uuid, char **json, char queue[ZG_NAME_LEN],
+                zg_error *err);
+    /* Buried jobs of a queue back to waiting (up to max, 0: all); when none is buried, delayed
+     * ones are made ready now instead (beanstalkd's kick). */
+    int (*kick)(zg_store *s, const char *queue, int64_t max, int64_t *count, zg_error *err);
+    int (*counts)(zg_store *s, const char *queue, zg_store_counts *out, zg_error *err);
+    int (*job_state)(zg_store *s, const char *uuid, zg_job_state *out, zg_error *err);
+    /* The buried jobs of a queue as a JSON array of {uuid, jobType, reason, buriedAt}. */
+    int (*buried)(zg_store *s, const char *queue, char **json, zg_error *err);
+    /* Publishes message on channel (no-op where nobody can listen: mem://). */
+    int (*publish)(zg_store *s, const char *channel, const char *message, zg_error *err);
+    /* Calls fn with each message of channel until *stop is set, on a connection of its own.
+     * ZG_EINVAL where there is no such thing (mem://). */
+    int (*follow)(zg_store *s, const char *channel, void (*fn)(void *ud, const char *msg), void *ud,
+                  volatile sig_atomic_t *stop, zg_error *err);
+    /* One round trip to the store within its timeout (health checks). */
+    int (*ping)(zg_store *s, zg_error *err);
+    void (*close)(zg_store *s);
+} zg_store_ops;
+
+struct zg_store {
+    const zg_store_ops *ops;
+};
+
+zg_store *zg_store_mem_new(void);
+/* Connects to the Redis at url (redis:// or unix://); NULL with err set when it cannot.
+ * timeout_ms bounds every call, reconnects included (0: the default). */
+zg_store *zg_store_redis_new(const char *url, int64_t timeout_ms, zg_error *err);
+
+#endif

@@ -1,0 +1,33 @@
+-- claim: takes the most urgent ready job of the job types ARGV[4..] and starts its run: a new
+-- lease, running = true, cas + 1, its TTR running. ARGV: writer, sequence, announce (1: record
+-- the types as asked for now), types... Returns {1, uuid, prior, document} or {0, ms to wait}.
+advance()
+local writer, seq = ARGV[1], ARGV[2]
+local claim_key = p .. ':claim:' .. writer
+local last = seq ~= '0' and redis.call('GET', claim_key)
+if last then -- this very claim was applied before, and its reply lost: answer it again
+  local s, uuid = string.match(last, '^(%d+) (.+)$')
+  if s == seq then
+    local job = jk(uuid)
+    local h = redis.call('HMGET', job, '_state', '_cprior')
+    if h[1] == 'running' then return { 1, uuid, tonumber(h[2]), doc(job) } end
+  end
+end
+local m, _, jtype = most_urgent(4, ARGV[3] == '1')
+if not m then return { 0, next_wait() } end
+redis.call('ZREM', p .. ':ready:' .. jtype, m)
+local uuid = uuid_of(m)
+local job = jk(uuid)
+local h = redis.call('HMGET', job, 'running', '_prior', '_ttr')
+local prior = 0
+if h[1] == 'true' then
+  prior = tonumber(h[2] or '0')
+  if prior == 0 then prior = 2 end -- found running: its host died
+end
+local lease = redis.call('HINCRBY', job, '_reserves', 1)
+redis.call('HSET', job, '_lease', lease, '_state', 'running', 'running', 'true', '_prior', 0,
+           '_cprior', prior)
+redis.call('HINCRBY', job, 'cas', 1)
+redis.call('ZADD', p .. ':reserved', now + tonumber(h[3]), m)
+if seq ~= '0' then redis.call('SET', claim_key, seq .. ' ' .. uuid, 'PX', 60000) end
+return { 1, uuid, prior, doc(job) }

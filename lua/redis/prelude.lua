@@ -1,0 +1,136 @@
+-- The shared head of every ZeroG script on Redis (store_redis.c prepends it to each script).
+--
+-- Keys of queue Q all carry the hash tag {zq:Q}, so every script touches one slot:
+--   {zq:Q}                 hash: seq (the id counter), clock (server ms of the last script)
+--   {zq:Q}:job:<uuid>      hash: the document's fields (JSON text each), cas, and the store's own
+--                          fields (_type _pri _ttr _id _m _state _lease _reserves _timeouts
+--                          _releases _prior _cprior _reason _buried_at _w:<writer>)
+--   {zq:Q}:job:<uuid>:events | :warnings | :errors   lists of JSON entries
+--   {zq:Q}:ready:<type>    zset score = priority, member = _m ("<id, 20 digits>:<uuid>"): equal
+--                          priorities come out in id order, since Redis orders them by member
+--   {zq:Q}:delayed         zset score = server ms when ready
+--   {zq:Q}:reserved        zset score = server ms when the lease lapses
+--   {zq:Q}:buried          zset score = server ms when buried
+--   {zq:Q}:types           set of job types submitted; {zq:Q}:seen hash type -> last claim ms
+--   {zq:Q}:signal          short list pushed when a job becomes ready (claimers BLPOP it)
+--   {zq:Q}:claim:<writer>  the last claim of a writer (so a resent claim is applied once)
+-- KEYS[1] is always {zq:Q}. Time is the server's.
+local p = KEYS[1]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local GAP = 2000 -- ms without any script on the queue that count as the store having stalled
+
+local function jk(uuid) return p .. ':job:' .. uuid end
+local function uuid_of(m) return string.sub(m, 22) end
+
+local function signal()
+  if redis.call('LLEN', p .. ':signal') < 16 then redis.call('RPUSH', p .. ':signal', 1) end
+end
+
+-- HSET of pairs ARGV[from..to], in chunks (unpack has a limit), then the pairs given
+local function hset_args(key, from, to, ...)
+  local extra = { ... }
+  local i = from
+  while i <= to do
+    local last = math.min(i + 999, to)
+    redis.call('HSET', key, unpack(ARGV, i, last))
+    i = last + 1
+  end
+  if #extra > 0 then redis.call('HSET', key, unpack(extra)) end
+end
+
+local function make_ready(m, job)
+  local h = redis.call('HMGET', job, '_type', '_pri')
+  redis.call('ZADD', p .. ':ready:' .. h[1], h[2], m)
+  redis.call('HSET', job, '_state', 'waiting')
+end
+
+-- a lease lapsed: its host stopped renewing for longer than the TTR
+local function lapse(m)
+  local job = jk(uuid_of(m))
+  redis.call('ZREM', p .. ':reserved', m)
+  redis.call('HINCRBY', job, '_timeouts', 1)
+  redis.call('HSET', job, '_prior', 1, '_lease', 0)
+  make_ready(m, job)
+end
+
+-- The queue's clock. A gap of more than GAP since the last script means the store stalled (or
+-- no host was around): the running leases get that time back instead of lapsing all at once.
+local function keep_time()
+  local last = tonumber(redis.call('HGET', p, 'clock') or now)
+  if now - last > GAP then
+    local all = redis.call('ZRANGE', p .. ':reserved', 0, -1, 'WITHSCORES')
+    for i = 1, #all, 2 do
+      redis.call('ZADD', p .. ':reserved', tonumber(all[i + 1]) + (now - last), all[i])
+    end
+  end
+  redis.call('HSET', p, 'clock', now)
+end
+
+-- Applies lapsed leases and due delays.
+local function advance()
+  keep_time()
+  local moved = 0
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)) do
+    redis.call('ZREM', p .. ':delayed', m)
+    make_ready(m, jk(uuid_of(m)))
+    moved = moved + 1
+  end
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', p .. ':reserved', '-inf', now, 'LIMIT', 0, 1000)) do
+    lapse(m)
+    moved = moved + 1
+  end
+  if moved > 0 then signal() end
+end
+
+-- Whether lease `token` is current on a job whose HMGET of _lease, _state, _m is h: it runs
+-- under that lease and its deadline has not passed (a passed one is lapsed right here).
+local function fenced(h, token)
+  if h[2] ~= 'running' or h[1] ~= token then return false end
+  local deadline = tonumber(redis.call('ZSCORE', p .. ':reserved', h[3]) or '0')
+  if deadline > now then return true end
+  local last = tonumber(redis.call('HGET', p, 'clock') or now)
+  if now - last > GAP then
+    keep_time()
+    return true
+  end
+  lapse(h[3])
+  signal()
+  return false
+end
+
+-- The whole document: {hash pairs, events, warnings, errors}
+local function doc(job)
+  return { redis.call('HGETALL', job), redis.call('LRANGE', job .. ':events', 0, -1),
+           redis.call('LRANGE', job .. ':warnings', 0, -1),
+           redis.call('LRANGE', job .. ':errors', 0, -1) }
+end
+
+-- ms until something of the queue may become ready (-1: nothing pending)
+local function next_wait()
+  local next = -1
+  for _, z in ipairs({ ':delayed', ':reserved' }) do
+    local first = redis.call('ZRANGE', p .. z, 0, 0, 'WITHSCORES')
+    if #first > 0 then
+      local wait = math.max(0, tonumber(first[2]) - now)
+      if next < 0 or wait < next then next = wait end
+    end
+  end
+  return next
+end
+
+-- The most urgent ready job of the types ARGV[from..]: member, score, type (or nil).
+local function most_urgent(from, announce)
+  local best, bscore, btype
+  for i = from, #ARGV do
+    local top = redis.call('ZRANGE', p .. ':ready:' .. ARGV[i], 0, 0, 'WITHSCORES')
+    if top[1] then
+      local score = tonumber(top[2])
+      if not best or score < bscore or (score == bscore and top[1] < best) then
+        best, bscore, btype = top[1], score, ARGV[i]
+      end
+    end
+    if announce then redis.call('HSET', p .. ':seen', ARGV[i], now) end
+  end
+  return best, bscore, btype
+end

@@ -1,0 +1,8 @@
+-- touch: renews lease ARGV[1] of job KEYS[2] for its TTR. Returns 1, or 0 when the lease is
+-- no longer current.
+keep_time()
+local job = KEYS[2]
+local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_ttr')
+if not fenced(h, ARGV[1]) then return 0 end
+redis.call('ZADD', p .. ':reserved', now + tonumber(h[4]), h[3])
+return 1

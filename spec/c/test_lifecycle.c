@@ -1,0 +1,1415 @@
+/* Lifecycle tests: a job's life through the one store interface (lifecycle.h): submit, claim,
+ * leases and fencing, touch, update/save/append, settle (finish, release, bury), kills and
+ * supervisor releases from outside a run, kick, counts, job state, buried jobs, retention, no
+ * fixed caps, and concurrent claimers. One suite runs on mem:// and, when ZEROG_SPEC_REDIS names
+ * a Redis (a store URL), on Redis too; every test's name starts with its backend.
+ *
+ * Timing: TTRs and delays are short (100-300 ms). Where a test waits for something the store
+ * does, it waits for the condition (a blocking claim, or polling with a deadline); the few
+ * sleeps let time pass for what is being tested (a TTR running out, a touch renewing it). */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "clock.h"
+#include "lifecycle.h"
+
+static zg_store *S;
+static const char *backend;   /* "mem" or "redis": the prefix of every test name */
+static const char *redis_url; /* NULL on mem:// */
+static char run_tag[48];      /* queue names are unique per run and backend */
+static unsigned long uuid_stamp, uuid_counter;
+
+#define TYPE "T" /* the job type of most tests */
+
+/* got must be the same text as want, which must be there. */
+#define CHECK_SAME_TEXT(got, want)                                                                 \
+    do {                                                                                           \
+        const char *want_ = (want);                                                                \
+        CHECK(want_ != NULL);                                                                      \
+        if (want_) CHECK_STR(got, want_);                                                          \
+    } while (0)
+
+#define FIELDS0         ((zg_fields){0, NULL, NULL})
+#define FIELDS1(n1, v1) ((zg_fields){1, (const char *const[]){n1}, (const char *const[]){v1}})
+#define FIELDS2(n1, v1, n2, v2)                                                                    \
+    ((zg_fields){2, (const char *const[]){n1, n2}, (const char *const[]){v1, v2}})
+
+/* ---- helpers ---- */
+
+/* The queue name for a test's short name (a few buffers, so several can be used at once). */
+static const char *Q(const char *name)
+{
+    static char bufs[8][ZG_NAME_LEN];
+    static int next;
+    char *b = bufs[next++ % 8];
+    snprintf(b, ZG_NAME_LEN, "%s_%s_%s", run_tag, backend, name);
+    return b;
+}
+
+static void new_uuid(char out[ZG_UUID_LEN])
+{
+    snprintf(out, ZG_UUID_LEN, "%08lx-%04x-4000-8000-%012lx", uuid_stamp & 0xffffffffUL,
+             (unsigned)getpid() & 0xffffu, ++uuid_counter);
+}
+
+/* Another handle on the store under test, for another thread: the same store on mem://, a
+ * connection of its own on Redis. */
+static zg_store *open_peer(void)
+{
+    if (!redis_url) return S;
+    zg_error err = {0};
+    zg_store *peer = zg_store_redis_new(redis_url, 0, &err);
+    if (!peer) printf("# connecting to %s: %s\n", redis_url, err.msg);
+    return peer;
+}
+
+static void close_peer(zg_store *peer)
+{
+    if (peer && peer != S) peer->ops->close(peer);
+}
+
+static int64_t submit_to(zg_store *s, const char *queue, const char *type, zg_fields f,
+                         int64_t priority, int64_t delay_ms, int64_t ttr_ms, char uuid[ZG_UUID_LEN])
+{
+    new_uuid(uuid);
+    zg_new_job j = {.uuid = uuid,
+                    .job_type = type,
+                    .queue = queue,
+                    .fields = f,
+                    .priority = priority,
+                    .delay_ms = delay_ms,
+                    .ttr_ms = ttr_ms};
+    zg_error err = {0};
+    int rc = s->ops->submit(s, &j, 1, "spec", &err);
+    if (rc != ZG_OK) printf("# submit: %s\n", err.msg);
+    CHECK_INT(rc, ZG_OK);
+    return j.id;
+}
+
+/* Submits a job of type T with the field a = 1. */
+static int64_t submit(const char *queue, int64_t priority, int64_t delay_ms, int64_t ttr_ms,
+                      char uuid[ZG_UUID_LEN])
+{
+    return submit_to(S, queue, TYPE, FIELDS1("a", "1"), priority, delay_ms, ttr_ms, uuid);
+}
+
+static int claim_from(zg_store *s, const char *queue, const char *type, int64_t timeout_ms,
+                      zg_claim *c)
+{
+    const char *queues[] = {queue}, *types[] = {type};
+    zg_claim_req req = {queues, 1, types, 1};
+    zg_error err = {0};
+    return s->ops->claim(s, &req, timeout_ms, "spec", 0, c, &err);
+}
+
+static int claim(const char *queue, int64_t timeout_ms, zg_claim *c)
+{
+    return claim_from(S, queue, TYPE, timeout_ms, c);
+}
+
+static char *load(const char *uuid)
+{
+    char *json = NULL;
+    zg_error err = {0};
+    return S->ops->load(S, uuid, &json, NULL, &err) == ZG_OK ? json : NULL;
+}
+
+static int64_t cas_of(const char *doc)
+{
+    long long cas = -1;
+    if (!doc || sscanf(doc, "{\"cas\":%lld", &cas) != 1) return -1;
+    return cas;
+}
+
+static zg_job_state state_of(const char *uuid)
+{
+    zg_job_state st;
+    zg_error err = {0};
+    if (S->ops->job_state(S, uuid, &st, &err) != ZG_OK) st.state = -1;
+    return st;
+}
+
+static zg_store_counts counts_of(const char *queue)
+{
+    zg_store_counts c;
+    zg_error err = {0};
+    CHECK_INT(S->ops->counts(S, queue, &c, &err), ZG_OK);
+    return c;
+}
+
+static int settle_with(zg_store *s, const zg_lease *lease, zg_settle st)
+{
+    int64_t cas = 0;
+    zg_error err = {0};
+    return s->ops->settle(s, lease, &st, "spec", 0, &cas, &err);
+}
+
+static int update(const zg_lease *lease, const char *uuid, zg_fields f, int64_t known_cas,
+                  zg_written *out)
+{
+    zg_target t = {lease, NULL, uuid};
+    zg_error err = {0};
+    return S->ops->update(S, &t, f, known_cas, "spec", 0, out, &err);
+}
+
+static zg_settle finish(void)
+{
+    /* static: a compound literal here would die with the call */
+    static const char *const names[] = {"resultCode"}, *const values[] = {"200"};
+    return (zg_settle){.action = ZG_SETTLE_FINISH, .fields = {1, names, values}};
+}
+
+static zg_settle release(int64_t delay_ms)
+{
+    return (zg_settle){.action = ZG_SETTLE_RELEASE, .delay_ms = delay_ms};
+}
+
+static zg_settle bury(const char *reason)
+{
+    return (zg_settle){.action = ZG_SETTLE_BURY, .reason = reason};
+}
+
+static int outside(const char *uuid, int64_t token, zg_settle st)
+{
+    zg_error err = {0};
+    return S->ops->settle_from_outside(S, NULL, uuid, token, &st, "spec", 0, &err);
+}
+
+/* Claims the job just submitted to queue (it must be the only one ready). */
+static void claim_now(const char *queue, zg_claim *c)
+{
+    CHECK_INT(claim(queue, 0, c), ZG_OK);
+}
+
+/* ---- submit ---- */
+
+static void submit_creates_the_document_and_the_queue_entry_together(void)
+{
+    char u[ZG_UUID_LEN];
+    new_uuid(u);
+    zg_new_job j = {.uuid = u,
+                    .job_type = "T",
+                    .queue = Q("submit"),
+                    .fields = FIELDS2("jobType", "\"T\"", "params", "{\"x\":1}"),
+                    .priority = 10,
+                    .ttr_ms = 1000};
+    zg_error err = {0};
+    CHECK_INT(S->ops->submit(S, &j, 1, "spec", &err), ZG_OK);
+    CHECK_INT(j.id, 1);
+    CHECK_INT(j.cas, 1);
+    char *doc = NULL, queue[ZG_NAME_LEN] = "";
+    CHECK_INT(S->ops->load(S, u, &doc, queue, &err), ZG_OK);
+    CHECK_STR(doc, "{\"cas\":1,\"jobType\":\"T\",\"params\":{\"x\":1},\"queueJobId\":1,"
+                   "\"events\":[],\"warnings\":[],\"errors\":[]}");
+    CHECK_STR(queue, Q("submit"));
+    free(doc);
+    zg_store_counts c = counts_of(Q("submit"));
+    CHECK_INT(c.waiting, 1);
+    CHECK_INT(c.delayed + c.running + c.buried, 0);
+    zg_job_state st = state_of(u);
+    CHECK_INT(st.state, ZG_STATE_WAITING);
+    CHECK_INT(st.id, 1);
+    CHECK_INT(st.priority, 10);
+    CHECK_INT(st.reserves + st.timeouts + st.releases + st.lease, 0);
+}
+
+static void submit_numbers_jobs_per_queue_from_1(void)
+{
+    char u[3][ZG_UUID_LEN];
+    zg_new_job jobs[3];
+    for (int i = 0; i < 3; i++) {
+        new_uuid(u[i]);
+        jobs[i] = (zg_new_job){.uuid = u[i], .job_type = "T", .queue = Q("ids_a"), .ttr_ms = 1000};
+    }
+    zg_error err = {0};
+    CHECK_INT(S->ops->submit(S, jobs, 3, "spec", &err), ZG_OK); /* one batch */
+    CHECK_INT(jobs[0].id, 1);
+    CHECK_INT(jobs[1].id, 2);
+    CHECK_INT(jobs[2].id, 3);
+    char v[ZG_UUID_LEN];
+    CHECK_INT(submit(Q("ids_a"), 0, 0, 1000, v), 4);
+    CHECK_INT(submit(Q("ids_b"), 0, 0, 1000, v), 1);
+}
+
+static void submit_overwrites_a_given_queueJobId(void)
+{
+    char u[ZG_UUID_LEN];
+    submit_to(S, Q("qjid"), "T", FIELDS2("queueJobId", "77", "b", "2"), 0, 0, 1000, u);
+    char *doc = load(u);
+    CHECK_STR(doc, "{\"cas\":1,\"queueJobId\":1,\"b\":2,\"events\":[],\"warnings\":[],"
+                   "\"errors\":[]}");
+    free(doc);
+}
+
+static void resubmit_of_the_same_uuid_creates_nothing_new(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("resubmit"), 5, 0, 1000, u);
+    zg_new_job again = {.uuid = u,
+                        .job_type = "T",
+                        .queue = Q("resubmit"),
+                        .fields = FIELDS1("a", "2"),
+                        .priority = 1,
+                        .ttr_ms = 1000};
+    zg_error err = {0};
+    CHECK_INT(S->ops->submit(S, &again, 1, "spec", &err), ZG_OK);
+    CHECK_INT(again.id, 1);
+    CHECK_INT(again.cas, 1);
+    CHECK_INT(counts_of(Q("resubmit")).waiting, 1);
+    CHECK_INT(state_of(u).priority, 5);
+    char *doc = load(u);
+    CHECK_STR(doc, "{\"cas\":1,\"a\":1,\"queueJobId\":1,\"events\":[],\"warnings\":[],"
+                   "\"errors\":[]}");
+    free(doc);
+}
+
+static void names_starting_with_an_underscore_are_not_written_out(void)
+{
+    char u[ZG_UUID_LEN];
+    submit_to(S, Q("underscore"), "T", FIELDS2("_own", "1", "a", "2"), 0, 0, 1000, u);
+    char *doc = load(u);
+    CHECK_STR(doc, "{\"cas\":1,\"a\":2,\"queueJobId\":1,\"events\":[],\"warnings\":[],"
+                   "\"errors\":[]}");
+    free(doc);
+}
+
+/* ---- claim ---- */
+
+static void claim_takes_lowest_priority_then_oldest(void)
+{
+    char b[ZG_UUID_LEN], a[ZG_UUID_LEN], c[ZG_UUID_LEN];
+    submit(Q("order"), 5, 0, 1000, b);
+    submit(Q("order"), 1, 0, 1000, a);
+    submit(Q("order"), 5, 0, 1000, c);
+    const char *want[] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        zg_claim cl;
+        CHECK_INT(claim(Q("order"), 0, &cl), ZG_OK);
+        CHECK_STR(cl.lease.uuid, want[i]);
+        zg_claim_clear(&cl);
+    }
+}
+
+static void claim_prefers_the_more_urgent_queue_then_the_earlier_one(void)
+{
+    char low[ZG_UUID_LEN], high[ZG_UUID_LEN];
+    submit(Q("qa"), 9, 0, 1000, low);
+    submit(Q("qb"), 2, 0, 1000, high);
+    const char *queues[] = {Q("qa"), Q("qb")}, *types[] = {"T"};
+    zg_claim_req req = {queues, 2, types, 1};
+    zg_claim cl;
+    zg_error err = {0};
+    CHECK_INT(S->ops->claim(S, &req, 0, "spec", 0, &cl, &err), ZG_OK);
+    CHECK_STR(cl.lease.uuid, high);
+    CHECK_STR(cl.lease.queue, Q("qb"));
+    zg_claim_clear(&cl);
+    /* equal priority and id in two queues: the queue named first wins */
+    char c1[ZG_UUID_LEN], d1[ZG_UUID_LEN];
+    submit(Q("qc"), 5, 0, 1000, c1);
+    submit(Q("qd"), 5, 0, 1000, d1);
+    const char *tie[] = {Q("qd"), Q("qc")};
+    req.queues = tie;
+    CHECK_INT(S->ops->claim(S, &req, 0, "spec", 0, &cl, &err), ZG_OK);
+    CHECK_STR(cl.lease.uuid, d1);
+    zg_claim_clear(&cl);
+}
+
+static void claim_takes_only_the_requested_types(void)
+{
+    char other[ZG_UUID_LEN], mine[ZG_UUID_LEN];
+    submit_to(S, Q("types"), "NotLoaded", FIELDS0, 0, 0, 1000, other); /* most urgent, first */
+    submit_to(S, Q("types"), "T", FIELDS0, 5, 0, 1000, mine);
+    zg_claim cl;
+    CHECK_INT(claim(Q("types"), 0, &cl), ZG_OK);
+    CHECK_STR(cl.lease.uuid, mine);
+    CHECK_STR(cl.job_type, "T");
+    zg_claim_clear(&cl);
+    CHECK_INT(claim(Q("types"), 0, &cl), ZG_ETIMEDOUT);
+    zg_job_state st = state_of(other);
+    CHECK_INT(st.state, ZG_STATE_WAITING);
+    CHECK_INT(st.reserves, 0);
+    CHECK_INT(counts_of(Q("types")).waiting, 1);
+    CHECK_INT(claim_from(S, Q("types"), "NotLoaded", 0, &cl), ZG_OK);
+    CHECK_STR(cl.lease.uuid, other);
+    zg_claim_clear(&cl);
+}
+
+static void claim_on_an_empty_queue_times_out_within_its_timeout(void)
+{
+    zg_claim cl = {0};
+    int64_t start = zg_clock_monotonic_ms();
+    CHECK_INT(claim(Q("empty"), 0, &cl), ZG_ETIMEDOUT);
+    CHECK(zg_clock_monotonic_ms() - start < 1000);
+    CHECK(cl.doc == NULL);
+    start = zg_clock_monotonic_ms();
+    CHECK_INT(claim(Q("empty"), 200, &cl), ZG_ETIMEDOUT);
+    int64_t waited = zg_clock_monotonic_ms() - start;
+    CHECK(waited >= 150);
+    CHECK(waited < 2000);
+}
+
+typedef struct submitter_arg {
+    const char *queue;
+    char uuid[ZG_UUID_LEN];
+} submitter_arg;
+
+static void *submit_later(void *p)
+{
+    submitter_arg *a = p;
+    zg_store *peer = open_peer();
+    /* not a synchronisation: the claim must have started waiting, which nothing can observe */
+    zg_clock_sleep_ms(150);
+    if (peer) submit_to(peer, a->queue, "T", FIELDS0, 0, 0, 1000, a->uuid);
+    close_peer(peer);
+    return NULL;
+}
+
+static void a_blocked_claim_is_woken_by_a_submit_from_another_thread(void)
+{
+    submitter_arg a = {Q("wake"), ""};
+    pthread_t t;
+    pthread_create(&t, NULL, submit_later, &a);
+    zg_claim cl;
+    int64_t start = zg_clock_monotonic_ms();
+    CHECK_INT(claim(Q("wake"), 10000, &cl), ZG_OK);
+    int64_t waited = zg_clock_monotonic_ms() - start;
+    pthread_join(t, NULL);
+    CHECK_STR(cl.lease.uuid, a.uuid);
+    CHECK(waited < 3000); /* woken by the submit at ~150 ms, long before the 10 s timeout */
+    zg_claim_clear(&cl);
+}
+
+static void a_delayed_job_is_claimable_only_after_its_delay(void)
+{
+    char u[ZG_UUID_LEN];
+    int64_t start = zg_clock_monotonic_ms();
+    submit(Q("delayed"), 1, 200, 1000, u);
+    zg_claim cl;
+    CHECK_INT(claim(Q("delayed"), 0, &cl), ZG_ETIMEDOUT);
+    CHECK_INT(counts_of(Q("delayed")).delayed, 1);
+    CHECK_INT(counts_of(Q("delayed")).waiting, 0);
+    zg_job_state st = state_of(u);
+    CHECK_INT(st.state, ZG_STATE_DELAYED);
+    CHECK(st.time_left_ms > 0 && st.time_left_ms <= 200);
+    CHECK_INT(claim(Q("delayed"), 3000, &cl), ZG_OK); /* a blocking claim waits for it */
+    CHECK(zg_clock_monotonic_ms() - start >= 190);
+    CHECK_STR(cl.lease.uuid, u);
+    zg_claim_clear(&cl);
+}
+
+static void claim_returns_the_document_with_running_true_and_the_cas_bumped(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("claimdoc"), 7, 0, 1000, u);
+    zg_claim cl;
+    claim_now(Q("claimdoc"), &cl);
+    CHECK_STR(cl.doc, "{\"cas\":2,\"a\":1,\"queueJobId\":1,\"running\":true,\"events\":[],"
+                      "\"warnings\":[],\"errors\":[]}");
+    CHECK_STR(cl.lease.uuid, u);
+    CHECK_STR(cl.lease.queue, Q("claimdoc"));
+    CHECK_INT(cl.lease.ttr_ms, 1000);
+    CHECK(cl.lease.token != 0);
+    CHECK_STR(cl.job_type, "T");
+    CHECK_INT(cl.id, 1);
+    CHECK_INT(cl.priority, 7);
+    CHECK_INT(cl.reserves, 1);
+    CHECK_INT(cl.timeouts + cl.releases, 0);
+    CHECK_INT(cl.prior, ZG_PRIOR_CLEAN);
+    char *doc = load(u);
+    CHECK_SAME_TEXT(doc, cl.doc);
+    free(doc);
+    zg_job_state st = state_of(u);
+    CHECK_INT(st.state, ZG_STATE_RUNNING);
+    CHECK_INT(st.lease, cl.lease.token);
+    CHECK_INT(st.reserves, 1);
+    CHECK(st.time_left_ms > 0 && st.time_left_ms <= 1000);
+    zg_store_counts c = counts_of(Q("claimdoc"));
+    CHECK_INT(c.running, 1);
+    CHECK_INT(c.waiting, 0);
+    zg_claim_clear(&cl);
+    CHECK(cl.doc == NULL);
+}
+
+static void lease_tokens_differ_between_claims_of_the_same_job(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("tokens"), 0, 0, 1000, u);
+    zg_claim first, second;
+    claim_now(Q("tokens"), &first);
+    CHECK_INT(settle_with(S, &first.lease, release(0)), ZG_OK);
+    claim_now(Q("tokens"), &second); /* released without a delay: claimable at once */
+    CHECK_STR(second.lease.uuid, u);
+    CHECK(second.lease.token != first.lease.token);
+    CHECK_INT(second.reserves, 2);
+    CHECK_INT(second.releases, 1);
+    zg_error err = {0};
+    CHECK_INT(S->ops->touch(S, &first.lease, &err), ZG_ESTALE);
+    CHECK_INT(S->ops->touch(S, &second.lease, &err), ZG_OK);
+    zg_claim_clear(&first);
+    zg_claim_clear(&second);
+}
+
+static void a_lapsed_lease_returns_the_job_with_a_timeout_and_prior_lapsed(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("lapse"), 0, 0, 100, u);
+    zg_claim first, again;
+    claim_now(Q("lapse"), &first);
+    CHECK_INT(claim(Q("lapse"), 3000, &again), ZG_OK); /* waits for the TTR to run out */
+    CHECK_STR(again.lease.uuid, u);
+    CHECK_INT(again.timeouts, 1);
+    CHECK_INT(again.reserves, 2);
+    CHECK_INT(again.prior, ZG_PRIOR_LAPSED);
+    CHECK(strstr(again.doc ? again.doc : "", "\"running\":true") != NULL);
+    CHECK_INT(settle_with(S, &again.lease, release(0)), ZG_OK);
+    zg_claim third;
+    claim_now(Q("lapse"), &third); /* it settled: the next claim is clean */
+    CHECK_INT(third.prior, ZG_PRIOR_CLEAN);
+    zg_claim_clear(&first);
+    zg_claim_clear(&again);
+    zg_claim_clear(&third);
+}
+
+static void a_write_after_the_ttr_is_refused_even_before_another_claim(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("late"), 0, 0, 100, u);
+    zg_claim cl;
+    claim_now(Q("late"), &cl);
+    char *before = load(u);
+    zg_clock_sleep_ms(150); /* the TTR runs out: nothing to wait for but time */
+    zg_written w;
+    CHECK_INT(update(&cl.lease, NULL, FIELDS1("late", "true"), cas_of(before), &w), ZG_ESTALE);
+    char *after = load(u);
+    CHECK_SAME_TEXT(after, before);
+    zg_claim again; /* the lease lapsed: the job is claimable again at once */
+    CHECK_INT(claim(Q("late"), 0, &again), ZG_OK);
+    CHECK_STR(again.lease.uuid, u);
+    CHECK_INT(again.timeouts, 1);
+    CHECK_INT(again.prior, ZG_PRIOR_LAPSED);
+    free(before);
+    free(after);
+    zg_claim_clear(&cl);
+    zg_claim_clear(&again);
+}
+
+/* The stalled-host reproduction: host A's run stalls past its TTR, host B claims the job; A's
+ * late writes must all be refused and change nothing, so exactly one result is written. */
+static void stalled_host_writes_are_refused_after_another_claim(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("stalled"), 0, 0, 100, u);
+    zg_claim a, b;
+    claim_now(Q("stalled"), &a);
+    CHECK_INT(claim(Q("stalled"), 3000, &b), ZG_OK);
+    CHECK_STR(b.lease.uuid, u);
+    char *doc_b = load(u);
+    int64_t cas = cas_of(doc_b);
+    zg_written w;
+    zg_error err = {0};
+    zg_target ta = {&a.lease, NULL, NULL};
+    CHECK_INT(update(&a.lease, NULL, FIELDS1("x", "\"A\""), cas, &w), ZG_ESTALE);
+    CHECK_INT(S->ops->append(S, &ta, ZG_LIST_EVENTS, "{\"by\":\"A\"}", FIELDS0, NULL, cas, "spec",
+                             0, &w, &err),
+              ZG_ESTALE);
+    CHECK_INT(S->ops->save(S, &ta, FIELDS1("x", "\"A\""), cas, "spec", 0, &w, &err), ZG_ESTALE);
+    CHECK_INT(S->ops->touch(S, &a.lease, &err), ZG_ESTALE);
+    zg_settle by_a = {.action = ZG_SETTLE_FINISH,
+                      .fields = FIELDS1("resultCode", "\"A\""),
+                      .event = "{\"by\":\"A\"}"};
+    CHECK_INT(settle_with(S, &a.lease, by_a), ZG_ESTALE);
+    char *doc = load(u);
+    CHECK_SAME_TEXT(doc, doc_b);
+    free(doc);
+    zg_settle by_b = {.action = ZG_SETTLE_FINISH,
+                      .fields = FIELDS1("resultCode", "\"B\""),
+                      .event = "{\"by\":\"B\"}"};
+    CHECK_INT(settle_with(S, &b.lease, by_b), ZG_OK);
+    CHECK_INT(settle_with(S, &a.lease, by_a), ZG_ESTALE);
+    doc = load(u);
+    CHECK(doc && strstr(doc, "\"resultCode\":\"B\""));
+    CHECK(doc && !strstr(doc, "\"A\""));
+    CHECK(doc && strstr(doc, "\"events\":[{\"by\":\"B\"}]"));
+    CHECK_INT(state_of(u).state, ZG_STATE_FINISHED);
+    free(doc);
+    free(doc_b);
+    zg_claim_clear(&a);
+    zg_claim_clear(&b);
+}
+
+static void writes_with_a_lease_on_an_unknown_job_are_refused_as_stale(void)
+{
+    zg_lease lease = {.token = 1, .ttr_ms = 1000};
+    new_uuid(lease.uuid);
+    snprintf(lease.queue, sizeof lease.queue, "%s", Q("nojob"));
+    zg_written w;
+    zg_error err = {0};
+    CHECK_INT(update(&lease, NULL, FIELDS1("a", "1"), 0, &w), ZG_ESTALE);
+    CHECK_INT(S->ops->touch(S, &lease, &err), ZG_ESTALE);
+    CHECK_INT(settle_with(S, &lease, finish()), ZG_ESTALE);
+}
+
+static void writes_without_a_lease_to_an_unknown_job_are_not_found(void)
+{
+    char u[ZG_UUID_LEN];
+    new_uuid(u);
+    zg_written w;
+    zg_error err = {0};
+    zg_target t = {NULL, NULL, u};
+    CHECK_INT(update(NULL, u, FIELDS1("a", "1"), 0, &w), ZG_ENOTFOUND);
+    CHECK_INT(S->ops->save(S, &t, FIELDS1("a", "1"), 1, "spec", 0, &w, &err), ZG_ENOTFOUND);
+    CHECK_INT(S->ops->append(S, &t, ZG_LIST_EVENTS, "{}", FIELDS0, NULL, 1, "spec", 0, &w, &err),
+              ZG_ENOTFOUND);
+    CHECK_INT(outside(u, 0, finish()), ZG_ENOTFOUND);
+    char *json = NULL;
+    CHECK_INT(S->ops->load(S, u, &json, NULL, &err), ZG_ENOTFOUND);
+    CHECK(json == NULL);
+    zg_job_state st;
+    CHECK_INT(S->ops->job_state(S, u, &st, &err), ZG_ENOTFOUND);
+}
+
+/* ---- touch ---- */
+
+static void touch_keeps_a_lease_alive_past_its_ttr(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("touch"), 0, 0, 200, u);
+    zg_claim cl;
+    claim_now(Q("touch"), &cl);
+    zg_error err = {0};
+    for (int i = 0; i < 5; i++) { /* 500 ms in all, well past the 200 ms TTR */
+        zg_clock_sleep_ms(100);
+        CHECK_INT(S->ops->touch(S, &cl.lease, &err), ZG_OK);
+    }
+    zg_job_state st = state_of(u);
+    CHECK_INT(st.state, ZG_STATE_RUNNING);
+    CHECK_INT(st.timeouts, 0);
+    CHECK(st.time_left_ms > 100);
+    zg_written w;
+    CHECK_INT(update(&cl.lease, NULL, FIELDS1("alive", "true"), cas_of(cl.doc), &w), ZG_OK);
+    free(w.doc);
+    CHECK_INT(settle_with(S, &cl.lease, finish()), ZG_OK);
+    zg_claim_clear(&cl);
+}
+
+static void touch_of_a_settled_lease_is_refused(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("touch_stale"), 0, 0, 1000, u);
+    zg_claim cl;
+    claim_now(Q("touch_stale"), &cl);
+    CHECK_INT(settle_with(S, &cl.lease, finish()), ZG_OK);
+    zg_error err = {0};
+    CHECK_INT(S->ops->touch(S, &cl.lease, &err), ZG_ESTALE);
+    zg_claim_clear(&cl);
+}
+
+/* ---- update, save, append ---- */
+
+static void update_is_last_writer_wins_and_hands_back_the_doc_when_known_cas_was_stale(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("update"), 0, 0, 1000, u);
+    zg_written w;
+    CHECK_INT(update(NULL, u, FIELDS2("a", "2", "b", "\"new\""), 1, &w), ZG_OK);
+    CHECK_INT(w.cas, 2);
+    CHECK(w.doc == NULL); /* the caller knew cas 1: nothing to catch up on */
+    CHECK_INT(update(NULL, u, FIELDS1("a", "3"), 1, &w), ZG_OK); /* a writer behind by one */
+    CHECK_INT(w.cas, 3);
+    CHECK_STR(w.doc, "{\"cas\":3,\"a\":3,\"queueJobId\":1,\"b\":\"new\",\"events\":[],"
+                     "\"warnings\":[],\"errors\":[]}");
+    char *doc = load(u);
+    CHECK_SAME_TEXT(doc, w.doc);
+    free(doc);
+    free(w.doc);
+}
+
+static void update_from_a_run_is_fenced_by_its_lease_not_by_cas(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("update_run"), 0, 0, 1000, u);
+    zg_claim cl;
+    claim_now(Q("update_run"), &cl);
+    zg_written w;
+    CHECK_INT(update(&cl.lease, NULL, FIELDS1("progress", "50"), cas_of(cl.doc), &w), ZG_OK);
+    CHECK_INT(w.cas, 3);
+    CHECK(w.doc == NULL);
+    CHECK_INT(update(NULL, u, FIELDS1("note", "1"), w.cas, &w), ZG_OK); /* someone else */
+    CHECK_INT(update(&cl.lease, NULL, FIELDS1("progress", "60"), 3, &w), ZG_OK);
+    CHECK_INT(w.cas, 5);
+    CHECK(w.doc && strstr(w.doc, "\"progress\":60,\"note\":1"));
+    free(w.doc);
+    zg_claim_clear(&cl);
+}
+
+static void save_is_strict_compare_and_swap(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("save"), 0, 0, 1000, u);
+    zg_written w;
+    zg_error err = {0};
+    zg_target t = {NULL, NULL, u};
+    CHECK_INT(S->ops->save(S, &t, FIELDS1("a", "2"), 1, "spec", 0, &w, &err), ZG_OK);
+    CHECK_INT(w.cas, 2);
+    CHECK(w.doc == NULL);
+    CHECK_INT(S->ops->save(S, &t, FIELDS1("a", "3"), 1, "spec", 0, &w, &err), ZG_ECAS);
+    CHECK_INT(w.cas, 2); /* the stored cas is reported */
+    char *doc = load(u);
+    CHECK_STR(doc, "{\"cas\":2,\"a\":2,\"queueJobId\":1,\"events\":[],\"warnings\":[],"
+                   "\"errors\":[]}");
+    free(doc);
+}
+
+static void append_adds_an_entry_sets_fields_and_counts(void)
+{
+    char u[ZG_UUID_LEN];
+    submit_to(S, Q("append"), "T", FIELDS1("updatedAt", "\"t0\""), 0, 0, 1000, u);
+    zg_written w;
+    zg_error err = {0};
+    zg_target t = {NULL, NULL, u};
+    CHECK_INT(S->ops->append(S, &t, ZG_LIST_EVENTS, "{\"msg\":\"e1\"}",
+                             FIELDS1("updatedAt", "\"t1\""), NULL, 1, "spec", 0, &w, &err),
+              ZG_OK);
+    CHECK_INT(w.cas, 2);
+    CHECK(w.doc == NULL);
+    S->ops->append(S, &t, ZG_LIST_ERRORS, "{\"msg\":\"x\"}", FIELDS1("updatedAt", "\"t2\""),
+                   "errorCount", 2, "spec", 0, &w, &err);
+    S->ops->append(S, &t, ZG_LIST_WARNINGS, "{\"msg\":\"w\"}", FIELDS0, NULL, 3, "spec", 0, &w,
+                   &err);
+    CHECK_INT(S->ops->append(S, &t, ZG_LIST_ERRORS, "{\"msg\":\"y\"}",
+                             FIELDS1("updatedAt", "\"t3\""), "errorCount", 1, "spec", 0, &w, &err),
+              ZG_OK);
+    CHECK_INT(w.cas, 5);
+    const char *want = "{\"cas\":5,\"updatedAt\":\"t3\",\"queueJobId\":1,\"errorCount\":2,"
+                       "\"events\":[{\"msg\":\"e1\"}],\"warnings\":[{\"msg\":\"w\"}],"
+                       "\"errors\":[{\"msg\":\"x\"},{\"msg\":\"y\"}]}";
+    CHECK_STR(w.doc, want); /* it knew cas 1: the document came back */
+    free(w.doc);
+    char *doc = load(u);
+    CHECK_STR(doc, want);
+    free(doc);
+}
+
+static void append_to_an_unknown_list_is_invalid_and_changes_nothing(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("append_bad"), 0, 0, 1000, u);
+    zg_written w;
+    zg_error err = {0};
+    zg_target t = {NULL, NULL, u};
+    CHECK_INT(S->ops->append(S, &t, 3, "{}", FIELDS1("a", "2"), NULL, 1, "spec", 0, &w, &err),
+              ZG_EINVAL);
+    char *doc = load(u);
+    CHECK_INT(cas_of(doc), 1);
+    free(doc);
+}
+
+static int long_list_length = 100000;
+
+static void a_long_list_keeps_every_entry(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("longlist"), 0, 0, 1000, u);
+    zg_written w = {.cas = 1};
+    zg_error err = {0};
+    zg_target t = {NULL, NULL, u};
+    for (int i = 0; i < long_list_length; i++)
+        S->ops->append(S, &t, ZG_LIST_EVENTS, "{\"e\":1}", FIELDS0, NULL, w.cas, "spec", 0, &w,
+                       &err);
+    CHECK_INT(w.cas, long_list_length + 1);
+    char *doc = load(u);
+    CHECK(doc && strlen(doc) > (size_t)long_list_length * 8);
+    free(doc);
+}
+
+/* ---- settle ---- */
+
+static void settle_finish_writes_the_result_and_clears_running(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("finish"), 0, 0, 1000, u);
+    zg_claim cl;
+    claim_now(Q("finish"), &cl);
+    zg_settle st = {.action = ZG_SETTLE_FINISH,
+                    .fields = FIELDS2("resultCode", "200", "result", "{\"ok\":true}"),
+                    .event = "{\"msg\":\"done\"}"};
+    int64_t cas = 0;
+    zg_error err = {0};
+    CHECK_INT(S->ops->settle(S, &cl.lease, &st, "spec", 0, &cas, &err), ZG_OK);
+    CHECK_INT(cas, 3);
+    char *doc = load(u);
+    CHECK_STR(doc, "{\"cas\":3,\"a\":1,\"queueJobId\":1,\"running\":false,\"resultCode\":200,"
+                   "\"result\":{\"ok\":true},\"events\":[{\"msg\":\"done\"}],\"warnings\":[],"
+                   "\"errors\":[]}");
+    free(doc);
+    zg_job_state js = state_of(u);
+    CHECK_INT(js.state, ZG_STATE_FINISHED);
+    CHECK_INT(js.lease, 0);
+    zg_store_counts c = counts_of(Q("finish"));
+    CHECK_INT(c.waiting + c.delayed + c.running + c.buried, 0);
+    zg_claim again;
+    CHECK_INT(claim(Q("finish"), 0, &again), ZG_ETIMEDOUT);
+    zg_claim_clear(&cl);
+}
+
+static void settle_with_an_error_appends_it_and_counts_it(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("settle_err"), 0, 0, 1000, u);
+    zg_claim cl;
+    claim_now(Q("settle_err"), &cl);
+    zg_settle st = {.action = ZG_SETTLE_FINISH, .error = "{\"msg\":\"boom\"}"};
+    CHECK_INT(settle_with(S, &cl.lease, st), ZG_OK);
+    char *doc = load(u);
+    CHECK(doc && strstr(doc, "\"errorCount\":1"));
+    CHECK(doc && strstr(doc, "\"errors\":[{\"msg\":\"boom\"}]"));
+    CHECK(doc && strstr(doc, "\"events\":[]"));
+    free(doc);
+    zg_claim_clear(&cl);
+}
+
+static void settle_finish_with_retention_deletes_the_job_after_it(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("retention"), 0, 0, 1000, u);
+    zg_claim cl;
+    claim_now(Q("retention"), &cl);
+    zg_settle st = finish();
+    st.retention_s = 1;
+    int64_t settled = zg_clock_monotonic_ms();
+    CHECK_INT(settle_with(S, &cl.lease, st), ZG_OK);
+    char *doc = load(u);
+    CHECK(doc != NULL); /* kept for its retention */
+    free(doc);
+    int64_t gone_at = 0;
+    while (!gone_at && zg_clock_monotonic_ms() - settled < 3000) {
+        if (!(doc = load(u)))
+            gone_at = zg_clock_monotonic_ms();
+        else
+            zg_clock_sleep_ms(20);
+        free(doc);
+    }
+    CHECK(gone_at != 0);
+    CHECK(gone_at - settled >= 900);
+    zg_job_state js;
+    zg_error err = {0};
+    CHECK_INT(S->ops->job_state(S, u, &js, &err), ZG_ENOTFOUND);
+    zg_claim_clear(&cl);
+}
+
+static void settle_release_with_a_delay_makes_the_job_wait_that_long(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("release"), 0, 0, 1000, u);
+    zg_claim cl;
+    claim_now(Q("release"), &cl);
+    int64_t released = zg_clock_monotonic_ms();
+    CHECK_INT(settle_with(S, &cl.lease, release(200)), ZG_OK);
+    zg_job_state js = state_of(u);
+    CHECK_INT(js.state, ZG_STATE_DELAYED);
+    CHECK_INT(js.releases, 1);
+    CHECK_INT(js.lease, 0);
+    CHECK(js.time_left_ms > 0 && js.time_left_ms <= 200);
+    CHECK_INT(counts_of(Q("release")).delayed, 1);
+    zg_claim again;
+    CHECK_INT(claim(Q("release"), 0, &again), ZG_ETIMEDOUT);
+    CHECK_INT(claim(Q("release"), 3000, &again), ZG_OK);
+    CHECK(zg_clock_monotonic_ms() - released >= 190);
+    CHECK_INT(again.releases, 1);
+    CHECK_INT(again.prior, ZG_PRIOR_CLEAN);
+    CHECK(again.doc && strstr(again.doc, "\"running\":true"));
+    zg_claim_clear(&cl);
+    zg_claim_clear(&again);
+}
+
+static void settle_bury_then_kick_brings_the_job_back(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("bury"), 0, 0, 1000, u);
+    zg_claim cl;
+    claim_now(Q("bury"), &cl);
+    CHECK_INT(settle_with(S, &cl.lease, bury("it broke")), ZG_OK);
+    CHECK_INT(state_of(u).state, ZG_STATE_BURIED);
+    zg_store_counts c = counts_of(Q("bury"));
+    CHECK_INT(c.buried, 1);
+    CHECK_INT(c.waiting + c.running, 0);
+    zg_claim again;
+    CHECK_INT(claim(Q("bury"), 0, &again), ZG_ETIMEDOUT);
+    int64_t kicked = 0;
+    zg_error err = {0};
+    CHECK_INT(S->ops->kick(S, Q("bury"), 0, &kicked, &err), ZG_OK);
+    CHECK_INT(kicked, 1);
+    CHECK_INT(counts_of(Q("bury")).waiting, 1);
+    CHECK_INT(counts_of(Q("bury")).buried, 0);
+    CHECK_INT(claim(Q("bury"), 0, &again), ZG_OK);
+    CHECK_STR(again.lease.uuid, u);
+    CHECK_INT(again.reserves, 2);
+    zg_claim_clear(&cl);
+    zg_claim_clear(&again);
+}
+
+static void settle_with_an_unknown_action_is_invalid(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("badaction"), 0, 0, 1000, u);
+    zg_claim cl;
+    claim_now(Q("badaction"), &cl);
+    zg_settle st = {.action = 99};
+    CHECK_INT(settle_with(S, &cl.lease, st), ZG_EINVAL);
+    CHECK_INT(state_of(u).state, ZG_STATE_RUNNING);
+    zg_claim_clear(&cl);
+}
+
+/* ---- buried jobs and kick ---- */
+
+static void bury_from_outside(const char *queue, const char *reason, char uuid[ZG_UUID_LEN])
+{
+    submit(queue, 0, 0, 1000, uuid);
+    CHECK_INT(outside(uuid, 0, bury(reason)), ZG_OK);
+}
+
+static void buried_lists_the_jobs_oldest_first_as_json(void)
+{
+    zg_error err = {0};
+    char *json = NULL;
+    CHECK_INT(S->ops->buried(S, Q("buried"), &json, &err), ZG_OK);
+    CHECK_STR(json, "[]");
+    free(json);
+    char first[ZG_UUID_LEN], second[ZG_UUID_LEN];
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long before = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    bury_from_outside(Q("buried"), "said \"no\"", first);
+    bury_from_outside(Q("buried"), "again", second);
+    clock_gettime(CLOCK_REALTIME, &now);
+    long long after = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    CHECK_INT(S->ops->buried(S, Q("buried"), &json, &err), ZG_OK);
+    char want[256];
+    const char *reason_json = "\"said \\\"no\\\"\"";
+    snprintf(want, sizeof want,
+             "[{\"uuid\":\"%s\",\"jobType\":\"T\",\"reason\":%s,\"buriedAt\":", first, reason_json);
+    CHECK(json && strncmp(json, want, strlen(want)) == 0);
+    long long at = 0;
+    CHECK(json && sscanf(json + strlen(want), "%lld", &at) == 1);
+    CHECK(at >= before && at <= after);
+    snprintf(want, sizeof want, "},{\"uuid\":\"%s\",\"jobType\":\"T\",\"reason\":\"again\"",
+             second);
+    CHECK(json && strstr(json, want));
+    CHECK(json && json[strlen(json) - 1] == ']');
+    free(json);
+}
+
+static void kick_moves_buried_jobs_oldest_first_up_to_max(void)
+{
+    char u[3][ZG_UUID_LEN];
+    for (int i = 0; i < 3; i++)
+        bury_from_outside(Q("kick_max"), "x", u[i]);
+    int64_t kicked = 0;
+    zg_error err = {0};
+    CHECK_INT(S->ops->kick(S, Q("kick_max"), 2, &kicked, &err), ZG_OK);
+    CHECK_INT(kicked, 2);
+    CHECK_INT(state_of(u[0]).state, ZG_STATE_WAITING);
+    CHECK_INT(state_of(u[1]).state, ZG_STATE_WAITING);
+    CHECK_INT(state_of(u[2]).state, ZG_STATE_BURIED);
+    zg_store_counts c = counts_of(Q("kick_max"));
+    CHECK_INT(c.waiting, 2);
+    CHECK_INT(c.buried, 1);
+}
+
+static void kick_makes_delayed_jobs_ready_when_none_is_buried(void)
+{
+    char u[2][ZG_UUID_LEN];
+    submit(Q("kick_delayed"), 0, 60000, 1000, u[0]);
+    submit(Q("kick_delayed"), 0, 60000, 1000, u[1]);
+    int64_t kicked = 0;
+    zg_error err = {0};
+    CHECK_INT(S->ops->kick(S, Q("kick_delayed"), 1, &kicked, &err), ZG_OK);
+    CHECK_INT(kicked, 1);
+    zg_store_counts c = counts_of(Q("kick_delayed"));
+    CHECK_INT(c.waiting, 1);
+    CHECK_INT(c.delayed, 1);
+    CHECK_INT(S->ops->kick(S, Q("kick_delayed"), 0, &kicked, &err), ZG_OK);
+    CHECK_INT(kicked, 1);
+    CHECK_INT(counts_of(Q("kick_delayed")).waiting, 2);
+    zg_claim cl;
+    CHECK_INT(claim(Q("kick_delayed"), 0, &cl), ZG_OK);
+    zg_claim_clear(&cl);
+}
+
+static void kick_takes_buried_jobs_before_delayed_ones(void)
+{
+    char delayed[ZG_UUID_LEN], buried[ZG_UUID_LEN];
+    submit(Q("kick_both"), 0, 60000, 1000, delayed);
+    bury_from_outside(Q("kick_both"), "x", buried);
+    int64_t kicked = 0;
+    zg_error err = {0};
+    CHECK_INT(S->ops->kick(S, Q("kick_both"), 0, &kicked, &err), ZG_OK);
+    CHECK_INT(kicked, 1);
+    CHECK_INT(state_of(buried).state, ZG_STATE_WAITING);
+    CHECK_INT(state_of(delayed).state, ZG_STATE_DELAYED);
+}
+
+static void kick_of_an_unknown_queue_moves_nothing(void)
+{
+    int64_t kicked = 5;
+    zg_error err = {0};
+    CHECK_INT(S->ops->kick(S, Q("kick_none"), 0, &kicked, &err), ZG_OK);
+    CHECK_INT(kicked, 0);
+}
+
+/* ---- settling from outside a run: kills and supervisors' releases ---- */
+
+static void a_kill_of_a_waiting_job_takes_it_off_the_queue_and_records_why(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("kill_waiting"), 0, 0, 1000, u);
+    zg_settle kill = {.action = ZG_SETTLE_FINISH,
+                      .fields = FIELDS1("resultCode", "499"),
+                      .error = "{\"msg\":\"killed\"}"};
+    CHECK_INT(outside(u, 0, kill), ZG_OK);
+    zg_store_counts c = counts_of(Q("kill_waiting"));
+    CHECK_INT(c.waiting + c.delayed + c.running + c.buried, 0);
+    CHECK_INT(state_of(u).state, ZG_STATE_FINISHED);
+    char *doc = load(u);
+    CHECK_STR(doc, "{\"cas\":2,\"a\":1,\"queueJobId\":1,\"resultCode\":499,\"running\":false,"
+                   "\"errorCount\":1,\"events\":[],\"warnings\":[],"
+                   "\"errors\":[{\"msg\":\"killed\"}]}");
+    free(doc);
+    zg_claim cl;
+    CHECK_INT(claim(Q("kill_waiting"), 0, &cl), ZG_ETIMEDOUT);
+}
+
+static void a_kill_of_a_running_job_fences_its_runner(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("kill_running"), 0, 0, 1000, u);
+    zg_claim cl;
+    claim_now(Q("kill_running"), &cl);
+    zg_settle kill = {.action = ZG_SETTLE_FINISH, .error = "{\"msg\":\"killed\"}"};
+    CHECK_INT(outside(u, 0, kill), ZG_OK);
+    char *killed = load(u);
+    zg_written w;
+    zg_error err = {0};
+    CHECK_INT(update(&cl.lease, NULL, FIELDS1("late", "1"), cas_of(killed), &w), ZG_ESTALE);
+    CHECK_INT(settle_with(S, &cl.lease, finish()), ZG_ESTALE);
+    CHECK_INT(S->ops->touch(S, &cl.lease, &err), ZG_ESTALE);
+    char *doc = load(u);
+    CHECK_SAME_TEXT(doc, killed);
+    free(doc);
+    free(killed);
+    CHECK_INT(counts_of(Q("kill_running")).running, 0);
+    zg_claim_clear(&cl);
+}
+
+static void settling_a_finished_job_from_outside_is_invalid(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("kill_finished"), 0, 0, 1000, u);
+    zg_claim cl;
+    claim_now(Q("kill_finished"), &cl);
+    CHECK_INT(settle_with(S, &cl.lease, finish()), ZG_OK);
+    char *before = load(u);
+    CHECK_INT(outside(u, 0, finish()), ZG_EINVAL);
+    char *after = load(u);
+    CHECK_SAME_TEXT(after, before);
+    free(before);
+    free(after);
+    zg_claim_clear(&cl);
+}
+
+static void settling_from_outside_with_a_token_not_current_is_refused(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("outside_token"), 0, 0, 1000, u);
+    CHECK_INT(outside(u, 1, release(0)), ZG_ESTALE); /* not running: no lease is current */
+    zg_claim cl;
+    claim_now(Q("outside_token"), &cl);
+    CHECK_INT(outside(u, cl.lease.token + 1, release(0)), ZG_ESTALE);
+    CHECK_INT(state_of(u).state, ZG_STATE_RUNNING);
+    CHECK_INT(outside(u, cl.lease.token, release(0)), ZG_OK);
+    CHECK_INT(state_of(u).state, ZG_STATE_WAITING);
+    zg_claim_clear(&cl);
+}
+
+static void an_outside_release_with_prior_died_is_reported_by_the_next_claim(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("died"), 0, 0, 1000, u);
+    zg_claim cl, next, after;
+    claim_now(Q("died"), &cl);
+    zg_settle st = release(0);
+    st.prior = ZG_PRIOR_DIED;
+    CHECK_INT(outside(u, cl.lease.token, st), ZG_OK);
+    zg_job_state js = state_of(u);
+    CHECK_INT(js.state, ZG_STATE_WAITING);
+    CHECK_INT(js.releases, 1);
+    claim_now(Q("died"), &next);
+    CHECK_INT(next.prior, ZG_PRIOR_DIED);
+    CHECK_INT(settle_with(S, &next.lease, release(0)), ZG_OK);
+    claim_now(Q("died"), &after);
+    CHECK_INT(after.prior, ZG_PRIOR_CLEAN);
+    zg_claim_clear(&cl);
+    zg_claim_clear(&next);
+    zg_claim_clear(&after);
+}
+
+static void a_job_found_running_is_claimed_as_died(void)
+{
+    char u[ZG_UUID_LEN];
+    submit_to(S, Q("found_running"), "T", FIELDS1("running", "true"), 0, 0, 1000, u);
+    zg_claim cl;
+    claim_now(Q("found_running"), &cl);
+    CHECK_INT(cl.prior, ZG_PRIOR_DIED);
+    zg_claim_clear(&cl);
+}
+
+/* ---- job state and counts ---- */
+
+static void job_state_reports_each_state(void)
+{
+    char waiting[ZG_UUID_LEN], delayed[ZG_UUID_LEN], running[ZG_UUID_LEN];
+    submit(Q("states"), 0, 60000, 1000, delayed);
+    submit(Q("states"), 0, 0, 1000, running);
+    submit(Q("states"), 5, 0, 1000, waiting);
+    zg_claim cl;
+    claim_now(Q("states"), &cl);
+    CHECK_STR(cl.lease.uuid, running);
+    zg_job_state js = state_of(waiting);
+    CHECK_INT(js.state, ZG_STATE_WAITING);
+    CHECK_INT(js.time_left_ms, 0);
+    CHECK_INT(js.id, 3);
+    js = state_of(delayed);
+    CHECK_INT(js.state, ZG_STATE_DELAYED);
+    CHECK(js.time_left_ms > 50000 && js.time_left_ms <= 60000);
+    js = state_of(running);
+    CHECK_INT(js.state, ZG_STATE_RUNNING);
+    CHECK(js.time_left_ms > 0 && js.time_left_ms <= 1000);
+    CHECK_INT(js.lease, cl.lease.token);
+    CHECK_INT(settle_with(S, &cl.lease, bury("x")), ZG_OK);
+    js = state_of(running);
+    CHECK_INT(js.state, ZG_STATE_BURIED);
+    CHECK_INT(js.lease, 0);
+    CHECK_INT(js.time_left_ms, 0);
+    CHECK_INT(outside(running, 0, finish()), ZG_OK);
+    js = state_of(running);
+    CHECK_INT(js.state, ZG_STATE_FINISHED);
+    CHECK_INT(js.reserves, 1);
+    zg_claim_clear(&cl);
+}
+
+static void counts_of_a_queue_add_up_its_jobs_by_state(void)
+{
+    char u[5][ZG_UUID_LEN];
+    submit(Q("counts"), 0, 0, 1000, u[0]);
+    submit(Q("counts"), 1, 0, 1000, u[1]);
+    submit(Q("counts"), 2, 0, 1000, u[2]);
+    submit(Q("counts"), 0, 60000, 1000, u[3]);
+    bury_from_outside(Q("counts"), "x", u[4]);
+    zg_claim cl;
+    claim_now(Q("counts"), &cl);
+    zg_store_counts c = counts_of(Q("counts"));
+    CHECK_INT(c.waiting, 2);
+    CHECK_INT(c.delayed, 1);
+    CHECK_INT(c.running, 1);
+    CHECK_INT(c.buried, 1);
+    c = counts_of(Q("no_such_queue"));
+    CHECK_INT(c.waiting + c.delayed + c.running + c.buried + c.unclaimed, 0);
+    zg_claim_clear(&cl);
+}
+
+static void counts_report_waiting_jobs_of_types_nobody_asks_for_as_unclaimed(void)
+{
+    char u[3][ZG_UUID_LEN];
+    submit_to(S, Q("unclaimed"), "Nobody", FIELDS0, 0, 0, 1000, u[0]);
+    submit_to(S, Q("unclaimed"), "T", FIELDS0, 0, 0, 1000, u[1]);
+    submit_to(S, Q("unclaimed"), "T", FIELDS0, 0, 0, 1000, u[2]);
+    CHECK_INT(counts_of(Q("unclaimed")).unclaimed, 3); /* nobody asked yet */
+    zg_claim cl;
+    claim_now(Q("unclaimed"), &cl);
+    zg_store_counts c = counts_of(Q("unclaimed"));
+    CHECK_INT(c.waiting, 2);
+    CHECK_INT(c.unclaimed, 1);
+    zg_claim_clear(&cl);
+}
+
+/* ---- no fixed caps ---- */
+
+static void submit_and_update_take_200_fields(void)
+{
+    enum { N = 200 };
+    char names[2 * N][8], values[2 * N][16];
+    const char *np[2 * N], *vp[2 * N];
+    for (int i = 0; i < 2 * N; i++) {
+        snprintf(names[i], sizeof names[i], "%c%03d", i < N ? 'f' : 'g', i % N);
+        snprintf(values[i], sizeof values[i], "%d", i);
+        np[i] = names[i];
+        vp[i] = values[i];
+    }
+    char u[ZG_UUID_LEN];
+    submit_to(S, Q("fields"), "T", (zg_fields){N, np, vp}, 0, 0, 1000, u);
+    zg_written w;
+    CHECK_INT(update(NULL, u, (zg_fields){N, np + N, vp + N}, 1, &w), ZG_OK);
+    CHECK_INT(w.cas, 2);
+    char *doc = load(u);
+    size_t cap = 2 * N * 24 + 256;
+    char *want = malloc(cap);
+    size_t len = (size_t)snprintf(want, cap, "{\"cas\":2");
+    for (int i = 0; i < N; i++)
+        len += (size_t)snprintf(want + len, cap - len, ",\"%s\":%s", np[i], vp[i]);
+    len += (size_t)snprintf(want + len, cap - len, ",\"queueJobId\":1");
+    for (int i = N; i < 2 * N; i++)
+        len += (size_t)snprintf(want + len, cap - len, ",\"%s\":%s", np[i], vp[i]);
+    snprintf(want + len, cap - len, ",\"events\":[],\"warnings\":[],\"errors\":[]}");
+    CHECK_STR(doc, want);
+    free(want);
+    free(doc);
+}
+
+static void a_1_mib_field_value_round_trips(void)
+{
+    size_t n = (size_t)1024 * 1024;
+    char *big = malloc(n + 3);
+    big[0] = '"';
+    for (size_t i = 1; i <= n; i++)
+        big[i] = (char)('a' + i % 26);
+    big[n + 1] = '"';
+    big[n + 2] = '\0';
+    char u[ZG_UUID_LEN];
+    submit_to(S, Q("big"), "T", FIELDS1("big", big), 0, 0, 1000, u);
+    char *doc = load(u);
+    CHECK(doc && strlen(doc) > n);
+    CHECK(doc && strstr(doc, big) != NULL);
+    free(doc);
+    big[1] = 'Z'; /* and through an update and a claim */
+    zg_written w;
+    CHECK_INT(update(NULL, u, FIELDS1("big", big), 1, &w), ZG_OK);
+    zg_claim cl;
+    claim_now(Q("big"), &cl);
+    CHECK(cl.doc && strstr(cl.doc, big) != NULL);
+    zg_claim_clear(&cl);
+    free(big);
+}
+
+static int many_jobs = 2000;
+
+static void many_jobs_keep_their_order(void)
+{
+    char u[ZG_UUID_LEN];
+    for (int i = 0; i < many_jobs; i++)
+        submit(Q("many"), i % 7, 0, 10000, u);
+    int64_t last_pri = -1, last_id = 0, n = 0;
+    zg_claim cl;
+    while (claim(Q("many"), 0, &cl) == ZG_OK) {
+        CHECK(cl.priority > last_pri || (cl.priority == last_pri && cl.id > last_id));
+        last_pri = cl.priority;
+        last_id = cl.id;
+        n++;
+        CHECK_INT(settle_with(S, &cl.lease, finish()), ZG_OK);
+        zg_claim_clear(&cl);
+    }
+    CHECK_INT(n, many_jobs);
+}
+
+/* ---- concurrency ---- */
+
+enum { CLAIMERS = 4, SHARED_JOBS = 400 };
+
+typedef struct claimer_shared {
+    pthread_mutex_t lock;
+    const char *queue;
+    int settled[SHARED_JOBS + 1]; /* by queueJobId */
+    int failures, reclaims;
+} claimer_shared;
+
+static void *claim_and_settle(void *p)
+{
+    claimer_shared *sh = p;
+    zg_store *peer = open_peer();
+    if (!peer) {
+        pthread_mutex_lock(&sh->lock);
+        sh->failures++;
+        pthread_mutex_unlock(&sh->lock);
+        return NULL;
+    }
+    for (;;) {
+        zg_claim cl;
+        int rc = claim_from(peer, sh->queue, "T", 300, &cl);
+        if (rc == ZG_ETIMEDOUT) break;
+        int settled = rc == ZG_OK && settle_with(peer, &cl.lease, finish()) == ZG_OK;
+        pthread_mutex_lock(&sh->lock);
+        if (!settled) sh->failures++;
+        if (settled && cl.id >= 1 && cl.id <= SHARED_JOBS) sh->settled[cl.id]++;
+        if (rc == ZG_OK && cl.reserves != 1) sh->reclaims++;
+        pthread_mutex_unlock(&sh->lock);
+        if (rc != ZG_OK) break;
+        zg_claim_clear(&cl);
+    }
+    close_peer(peer);
+    return NULL;
+}
+
+static void concurrent_claimers_settle_each_job_exactly_once(void)
+{
+    static claimer_shared sh;
+    memset(&sh, 0, sizeof sh);
+    pthread_mutex_init(&sh.lock, NULL);
+    sh.queue = Q("threads");
+    char u[ZG_UUID_LEN];
+    for (int i = 0; i < SHARED_JOBS; i++)
+        submit(sh.queue, 0, 0, 10000, u);
+    pthread_t t[CLAIMERS];
+    for (int i = 0; i < CLAIMERS; i++)
+        pthread_create(&t[i], NULL, claim_and_settle, &sh);
+    for (int i = 0; i < CLAIMERS; i++)
+        pthread_join(t[i], NULL);
+    int once = 0;
+    for (int id = 1; id <= SHARED_JOBS; id++)
+        once += sh.settled[id] == 1;
+    CHECK_INT(once, SHARED_JOBS);
+    CHECK_INT(sh.failures, 0);
+    CHECK_INT(sh.reclaims, 0);
+    zg_store_counts c = counts_of(sh.queue);
+    CHECK_INT(c.waiting + c.running, 0);
+    pthread_mutex_destroy(&sh.lock);
+}
+
+/* ---- the rest of the interface ---- */
+
+static void ping_answers(void)
+{
+    zg_error err = {0};
+    CHECK_INT(S->ops->ping(S, &err), ZG_OK);
+}
+
+static void follow_needs_a_redis_store_and_publish_goes_nowhere(void)
+{
+    zg_error err = {0};
+    CHECK_INT(S->ops->publish(S, "zerog:events", "{}", &err), ZG_OK);
+    volatile sig_atomic_t stop = 1;
+    CHECK_INT(S->ops->follow(S, "zerog:events", NULL, NULL, &stop, &err), ZG_EINVAL);
+    CHECK(strstr(err.msg, "Redis") != NULL);
+}
+
+static void two_mem_stores_do_not_share_jobs(void)
+{
+    char u[ZG_UUID_LEN];
+    submit(Q("isolation"), 0, 0, 1000, u);
+    zg_store *other = zg_store_mem_new();
+    char *json = NULL;
+    zg_error err = {0};
+    CHECK_INT(other->ops->load(other, u, &json, NULL, &err), ZG_ENOTFOUND);
+    zg_claim cl;
+    CHECK_INT(claim_from(other, Q("isolation"), "T", 0, &cl), ZG_ETIMEDOUT);
+    other->ops->close(other);
+}
+
+/* ---- running ---- */
+
+static void run_named(const char *name, void (*fn)(void))
+{
+    char full[200];
+    snprintf(full, sizeof full, "%s: %s", backend, name);
+    run_test(full, fn);
+}
+
+#define T(fn) run_named(#fn, fn)
+
+static void run_all(void)
+{
+    T(submit_creates_the_document_and_the_queue_entry_together);
+    T(submit_numbers_jobs_per_queue_from_1);
+    T(submit_overwrites_a_given_queueJobId);
+    T(resubmit_of_the_same_uuid_creates_nothing_new);
+    T(names_starting_with_an_underscore_are_not_written_out);
+    T(claim_takes_lowest_priority_then_oldest);
+    T(claim_prefers_the_more_urgent_queue_then_the_earlier_one);
+    T(claim_takes_only_the_requested_types);
+    T(claim_on_an_empty_queue_times_out_within_its_timeout);
+    T(a_blocked_claim_is_woken_by_a_submit_from_another_thread);
+    T(a_delayed_job_is_claimable_only_after_its_delay);
+    T(claim_returns_the_document_with_running_true_and_the_cas_bumped);
+    T(lease_tokens_differ_between_claims_of_the_same_job);
+    T(a_lapsed_lease_returns_the_job_with_a_timeout_and_prior_lapsed);
+    T(a_write_after_the_ttr_is_refused_even_before_another_claim);
+    T(stalled_host_writes_are_refused_after_another_claim);
+    T(writes_with_a_lease_on_an_unknown_job_are_refused_as_stale);
+    T(writes_without_a_lease_to_an_unknown_job_are_not_found);
+    T(touch_keeps_a_lease_alive_past_its_ttr);
+    T(touch_of_a_settled_lease_is_refused);
+    T(update_is_last_writer_wins_and_hands_back_the_doc_when_known_cas_was_stale);
+    T(update_from_a_run_is_fenced_by_its_lease_not_by_cas);
+    T(save_is_strict_compare_and_swap);
+    T(append_adds_an_entry_sets_fields_and_counts);
+    T(append_to_an_unknown_list_is_invalid_and_changes_nothing);
+    T(a_long_list_keeps_every_entry);
+    T(settle_finish_writes_the_result_and_clears_running);
+    T(settle_with_an_error_appends_it_and_counts_it);
+    T(settle_finish_with_retention_deletes_the_job_after_it);
+    T(settle_release_with_a_delay_makes_the_job_wait_that_long);
+    T(settle_bury_then_kick_brings_the_job_back);
+    T(settle_with_an_unknown_action_is_invalid);
+    T(buried_lists_the_jobs_oldest_first_as_json);
+    T(kick_moves_buried_jobs_oldest_first_up_to_max);
+    T(kick_makes_delayed_jobs_ready_when_none_is_buried);
+    T(kick_takes_buried_jobs_before_delayed_ones);
+    T(kick_of_an_unknown_queue_moves_nothing);
+    T(a_kill_of_a_waiting_job_takes_it_off_the_queue_and_records_why);
+    T(a_kill_of_a_running_job_fences_its_runner);
+    T(settling_a_finished_job_from_outside_is_invalid);
+    T(settling_from_outside_with_a_token_not_current_is_refused);
+    T(an_outside_release_with_prior_died_is_reported_by_the_next_claim);
+    T(a_job_found_running_is_claimed_as_died);
+    T(job_state_reports_each_state);
+    T(counts_of_a_queue_add_up_its_jobs_by_state);
+    T(submit_and_update_take_200_fields);
+    T(a_1_mib_field_value_round_trips);
+    T(many_jobs_keep_their_order);
+    T(concurrent_claimers_settle_each_job_exactly_once);
+    T(ping_answers);
+}
+
+int main(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    uuid_stamp = (unsigned long)now.tv_sec ^ ((unsigned long)now.tv_nsec << 4);
+    snprintf(run_tag, sizeof run_tag, "lc%lx_%x", uuid_stamp & 0xffffffffUL, (unsigned)getpid());
+
+    backend = "mem";
+    S = zg_store_mem_new();
+    if (!S) {
+        printf("not ok 1 - mem: create the store\n");
+        return 1;
+    }
+    run_all();
+    T(counts_report_waiting_jobs_of_types_nobody_asks_for_as_unclaimed);
+    T(follow_needs_a_redis_store_and_publish_goes_nowhere);
+    T(two_mem_stores_do_not_share_jobs);
+    S->ops->close(S);
+
+    redis_url = getenv("ZEROG_SPEC_REDIS");
+    if (redis_url && *redis_url) {
+        backend = "redis";
+        zg_error err = {0};
+        S = zg_store_redis_new(redis_url, 0, &err);
+        if (!S) {
+            printf("not ok %d - redis: connect to %s: %s\n", check_test_number + 1, redis_url,
+                   err.msg);
+            check_test_number++;
+            check_failed_tests++;
+            return check_done();
+        }
+        long_list_length = 10000; /* one round trip each */
+        many_jobs = 500;
+        run_all();
+        S->ops->close(S);
+    } else {
+        redis_url = NULL;
+    }
+    return check_done();
+}
