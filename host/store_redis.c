@@ -209,8 +209,8 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
 {
     redis_store *r = (redis_store *)s;
     (void)writer;
-    /* one script call per run of jobs on the same queue (at most 256 jobs each), and the
-     * pointers by uuid, all in one pipeline */
+    /* one script call per run of jobs on the same queue (at most 256 jobs each), each after
+     * the pointers by uuid of its jobs, all in one pipeline */
     size_t ncalls = 0;
     zg_redis_call *calls = calloc(2 * (n ? n : 1), sizeof *calls);
     argvec *args = calloc(2 * (n ? n : 1), sizeof *args);
@@ -248,10 +248,9 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
         if (a->oom) goto done;
         a->argv[1] = a->argv[a->n - 1];
         a->n--;
-        calls[ncalls] = (zg_redis_call){&r->scripts[S_SUBMIT], 1, (int)a->n, a->argv, NULL};
-        ncalls++;
-        /* MSET zerog:job:<uuid> Q ... for the batch (the pointer to the job's queue) */
-        argvec *m = &args[ncalls];
+        /* MSET zerog:job:<uuid> Q ... for the batch (the pointers to the jobs' queue) goes
+         * first: if the submit then fails, a pointer to nothing reads as "no such job" */
+        argvec *m = &args[ncalls + 1];
         av_push(m, "MSET");
         for (size_t k = i; k < j; k++) {
             char key[ZG_UUID_LEN + 16];
@@ -269,7 +268,8 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
         }
         if (m->oom) goto done;
         calls[ncalls] = (zg_redis_call){NULL, 0, (int)m->n, m->argv, NULL};
-        ncalls++;
+        calls[ncalls + 1] = (zg_redis_call){&r->scripts[S_SUBMIT], 1, (int)a->n, a->argv, NULL};
+        ncalls += 2;
         i = j;
     }
     replies = calloc(ncalls ? ncalls : 1, sizeof *replies);
@@ -281,7 +281,7 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
         for (int k = 0; k < 2 && rc == ZG_OK; k++)
             if (replies[2 * b + (size_t)k]->type == REDIS_REPLY_ERROR)
                 rc = zg_redis_reply_error(replies[2 * b + (size_t)k], err);
-        const redisReply *ids = replies[2 * b];
+        const redisReply *ids = replies[2 * b + 1];
         if (rc == ZG_OK && (ids->type != REDIS_REPLY_ARRAY || ids->elements != count[b]))
             rc = unexpected(err, "a submit");
         for (size_t k = 0; rc == ZG_OK && k < count[b]; k++) {

@@ -17,6 +17,7 @@
 #include "check.h"
 #include "clock.h"
 #include "lifecycle.h"
+#include "redis_conn.h"
 
 static zg_store *S;
 static const char *backend;   /* "mem" or "redis": the prefix of every test name */
@@ -1373,6 +1374,101 @@ static void run_all(void)
     T(ping_answers);
 }
 
+/* ---- idempotency across reconnects (Redis: a command resent on a new connection) ---- */
+
+static void a_write_resent_with_the_same_token_is_applied_once(void)
+{
+    char u[ZG_UUID_LEN];
+    const char *q = Q("resend");
+    submit(q, 1, 0, 5000, u);
+    zg_claim c;
+    claim_now(q, &c);
+    zg_target t = {&c.lease, NULL, NULL};
+    zg_written w = {0};
+    zg_error err = {0};
+    int64_t cas = cas_of(c.doc);
+    /* the same append twice, as a reconnect resends it: one entry */
+    for (int i = 0; i < 2; i++) {
+        CHECK_INT(S->ops->append(S, &t, ZG_LIST_EVENTS, "{\"msg\":\"once\"}", FIELDS0, NULL, cas,
+                                 "w1", 41, &w, &err),
+                  ZG_OK);
+        free(w.doc);
+    }
+    /* the same update twice after another writer's: applied once, the other's stays */
+    zg_target other = {NULL, q, u};
+    CHECK_INT(S->ops->update(S, &other, FIELDS1("b", "\"other\""), 0, "w2", 7, &w, &err), ZG_OK);
+    free(w.doc);
+    for (int i = 0; i < 2; i++) {
+        CHECK_INT(S->ops->update(S, &t, FIELDS1("a", "2"), cas, "w1", 42, &w, &err), ZG_OK);
+        free(w.doc);
+    }
+    CHECK_INT(S->ops->update(S, &other, FIELDS1("a", "3"), 0, "w2", 8, &w, &err), ZG_OK);
+    free(w.doc);
+    CHECK_INT(S->ops->update(S, &t, FIELDS1("a", "2"), cas, "w1", 42, &w, &err), ZG_OK); /* late */
+    free(w.doc);
+    char *doc = load(u);
+    CHECK(doc && strstr(doc, "\"events\":[{\"msg\":\"once\"}]"));
+    CHECK(doc && strstr(doc, "\"a\":3")); /* the resent update did not overwrite w2's later one */
+    free(doc);
+    /* the same settle twice: applied once (the second is no stale-lease error either) */
+    int64_t after = 0;
+    zg_settle st = finish();
+    CHECK_INT(S->ops->settle(S, &c.lease, &st, "w1", 43, &after, &err), ZG_OK);
+    CHECK_INT(S->ops->settle(S, &c.lease, &st, "w1", 43, &after, &err), ZG_OK);
+    CHECK_INT(state_of(u).state, ZG_STATE_FINISHED);
+    zg_claim_clear(&c);
+}
+
+static void a_claim_resent_with_the_same_token_returns_the_same_job(void)
+{
+    char u1[ZG_UUID_LEN], u2[ZG_UUID_LEN];
+    const char *q = Q("reclaim");
+    submit(q, 1, 0, 5000, u1);
+    submit(q, 1, 0, 5000, u2);
+    const char *queues[] = {q}, *types[] = {TYPE};
+    zg_claim_req req = {queues, 1, types, 1};
+    zg_claim a, b;
+    zg_error err = {0};
+    CHECK_INT(S->ops->claim(S, &req, 0, "w3", 100, &a, &err), ZG_OK);
+    CHECK_INT(S->ops->claim(S, &req, 0, "w3", 100, &b, &err), ZG_OK);
+    CHECK_STR(b.lease.uuid, a.lease.uuid);
+    CHECK_INT(b.lease.token, a.lease.token);
+    CHECK_INT(state_of(u2).state, ZG_STATE_WAITING); /* the other job was not taken */
+    CHECK_INT(state_of(u2).reserves, 0);
+    zg_claim_clear(&a);
+    zg_claim_clear(&b);
+}
+
+static void a_store_failure_leaves_no_half_submitted_job(void)
+{
+    /* Redis refuses writes past maxmemory: the submit fails with Redis's own words, and
+     * neither a document without its queue entry nor an entry without its document remains */
+    zg_error err = {0};
+    const char *set_low[] = {"CONFIG", "SET", "maxmemory", "1"};
+    const char *set_back[] = {"CONFIG", "SET", "maxmemory", "0"};
+    zg_redis r;
+    CHECK_INT(zg_redis_open(&r, redis_url, 0, &err), ZG_OK);
+    redisReply *reply = zg_redis_command(&r, 4, set_low, NULL, 0, &err);
+    if (reply) freeReplyObject(reply);
+    char u[ZG_UUID_LEN];
+    new_uuid(u);
+    const char *q = Q("oom");
+    zg_new_job j = {.uuid = u, .job_type = TYPE, .queue = q, .fields = FIELDS1("a", "1"),
+                    .priority = 1, .ttr_ms = 1000};
+    int rc = S->ops->submit(S, &j, 1, "spec", &err);
+    reply = zg_redis_command(&r, 4, set_back, NULL, 0, &err);
+    if (reply) freeReplyObject(reply);
+    zg_redis_close(&r);
+    CHECK_INT(rc, ZG_ESTORE);
+    CHECK(strstr(err.msg, "OOM command not allowed") != NULL);
+    CHECK(strstr(err.msg, "stack traceback") == NULL && strstr(err.msg, "user_script") == NULL);
+    char *doc = load(u);
+    CHECK(doc == NULL);
+    free(doc);
+    zg_store_counts c = counts_of(q);
+    CHECK_INT(c.waiting + c.delayed, 0);
+}
+
 int main(void)
 {
     struct timespec now;
@@ -1407,6 +1503,9 @@ int main(void)
         long_list_length = 10000; /* one round trip each */
         many_jobs = 500;
         run_all();
+        T(a_write_resent_with_the_same_token_is_applied_once);
+        T(a_claim_resent_with_the_same_token_returns_the_same_job);
+        T(a_store_failure_leaves_no_half_submitted_job);
         S->ops->close(S);
     } else {
         redis_url = NULL;

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The job lifecycle on Redis, as hosts see it: a rolling deploy where one worker lacks a job
+# type, a Redis stall longer than the TTR, reconnects under load (every write applied once),
+# honest store errors, and documents written before the lifecycle layout.
+cd "$(dirname "$0")/../.." || exit 1
+. spec/cli/tap.sh
+. spec/cli/redis.sh
+
+cat >"$JOBS/common.lua" <<'LUA'
+return { JOB_TYPE = "common", SCHEMA = { runs = { type = "integer", default = 0 } },
+  run = function(self) self:update_attrs { runs = self.runs + 1 }; return 200 end }
+LUA
+# a second folder: the same types but one, "newtype", which only the new release has
+NEW=$WORK/jobs_new
+mkdir -p "$NEW"
+cp "$JOBS/common.lua" "$NEW/"
+cat >"$NEW/newtype.lua" <<'LUA'
+return { JOB_TYPE = "newtype", SCHEMA = { runs = { type = "integer", default = 0 } },
+  run = function(self) self:update_attrs { runs = self.runs + 1 }; return 201 end }
+LUA
+cat >"$JOBS/steady.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "steady", QUEUE_NAME = "steady_q", TTR = 1,
+  SCHEMA = { steps = { type = "integer", default = 30 }, runs = { type = "integer", default = 0 } },
+  run = function(self)
+    self:update_attrs { runs = self.runs + 1 }
+    for i = 1, self.steps do zerog.sleep(0.1); self:record_event("step " .. i); self:set_completeness(i / self.steps) end
+    return 200
+  end }
+LUA
+
+rolling_deploy() {
+  flush
+  local newjob; newjob=$(ZEROG_JOBS=$NEW "$ZEROG" submit newtype '{}' 2>/dev/null) || return 1
+  for _ in 1 2 3; do "$ZEROG" submit common '{}' >/dev/null 2>&1 || return 1; done
+  # the old worker (no newtype): runs the others, leaves newtype untouched however often it looks
+  "$ZEROG" worker --until-idle 2>"$WORK/old.log" || return 1
+  "$ZEROG" worker --until-idle 2>>"$WORK/old.log" || return 1
+  local st; st=$("$ZEROG" stats)
+  echo "stats after the old worker: $st"
+  [ "$(hget "$newjob" errorCount)" = 0 ] && [ "$(hget "$newjob" _reserves)" = 0 ] &&
+  [ "$(hget "$newjob" resultCode)" = -1 ] && ! grep -q "$newjob" "$WORK/old.log" &&
+  echo "$st" | grep -q '"zerog_jobs": {"ready": 1, "delayed": 0, "reserved": 0, "buried": 0, "unclaimed": 1}' &&
+  [ "$(count_result 200)" = 3 ] || return 1
+  # the new release's worker has it
+  ZEROG_JOBS=$NEW "$ZEROG" worker --until-idle 2>/dev/null || return 1
+  [ "$(hget "$newjob" resultCode)" = 201 ] && [ "$(hget "$newjob" runs)" = 1 ] && [ "$(hget "$newjob" errorCount)" = 0 ]
+}
+# how many job documents have this resultCode
+count_result() {
+  rcli EVAL "local n = 0
+    for _, k in ipairs(redis.call('KEYS', '{zq:*}:job:*')) do
+      if redis.call('TYPE', k).ok == 'hash' and redis.call('HGET', k, 'resultCode') == ARGV[1] then n = n + 1 end
+    end
+    return n" 0 "$1"
+}
+ok "rolling deploy: a worker without a job type leaves its jobs waiting untouched; one with it runs them" rolling_deploy
+
+redis_stall() {
+  flush
+  local uuid; uuid=$("$ZEROG" submit steady '{"steps": 20}' 2>/dev/null)
+  "$ZEROG" worker --queue steady_q --until-idle >"$WORK/stall.log" 2>&1 &
+  local pid=$!
+  started() { [ "$(hget "$uuid" runs)" = 1 ]; }
+  wait_for 10 started || { kill -9 $pid; return 1; }
+  local redis_pid; redis_pid=$(rcli INFO server | tr -d '\r' | awk -F: '/^process_id/ { print $2 }')
+  kill -STOP "$redis_pid"
+  sleep 2.5 # the fault itself: Redis answers nothing for 2.5 TTRs
+  kill -CONT "$redis_pid"
+  wait $pid || return 1
+  echo "result $(hget "$uuid" resultCode) runs $(hget "$uuid" runs) errors $(hget "$uuid" errorCount)"
+  [ "$(hget "$uuid" resultCode)" = 200 ] && [ "$(hget "$uuid" runs)" = 1 ] && [ "$(hget "$uuid" errorCount)" = 0 ]
+}
+ok "a Redis stall longer than the TTR does not make a healthy run look killed" redis_stall
+
+reconnects_under_load() {
+  flush
+  for _ in $(seq 12); do echo '{"steps": 10}'; done | "$ZEROG" submit steady --batch - >"$WORK/uuids" 2>/dev/null || return 1
+  local pids=()
+  for _ in 1 2 3; do "$ZEROG" worker --queue steady_q --until-idle >/dev/null 2>&1 & pids+=($!); done
+  for _ in $(seq 8); do sleep 0.3; rcli CLIENT KILL TYPE normal >/dev/null; done
+  for p in "${pids[@]}"; do wait "$p" || return 1; done
+  local uuid bad=0
+  while read -r uuid; do
+    local events; events=$(rcli LRANGE "$(jkey "$uuid"):events" 0 -1)
+    [ "$(hget "$uuid" resultCode)" = 200 ] && [ "$(hget "$uuid" runs)" = 1 ] &&
+    [ "$(echo "$events" | grep -c '"step ')" = 10 ] && [ "$(echo "$events" | sort -u | wc -l)" = 10 ] &&
+    [ "$(hget "$uuid" errorCount)" = 0 ] || { echo "job $uuid: $(hget "$uuid" resultCode) runs $(hget "$uuid" runs) events $(echo "$events" | wc -l)"; bad=1; }
+  done <"$WORK/uuids"
+  [ "$bad" = 0 ]
+}
+ok "connections killed again and again under load: every job runs once, every event is written once" reconnects_under_load
+
+honest_errors() {
+  flush
+  rcli CONFIG SET maxmemory 1 >/dev/null
+  expect_status 1 "$ZEROG" submit common '{}'
+  local rc=$?
+  rcli CONFIG SET maxmemory 0 >/dev/null
+  [ $rc = 0 ] && grep -q "OOM command not allowed" "$WORK/err" && ! grep -q "traceback\|user_script\|\.lua:" "$WORK/err" &&
+  [ "$(rcli EVAL "return #redis.call('KEYS', '{zq:*}:job:*')" 0)" = 0 ]
+}
+ok "a store refusal keeps Redis's own words, no Lua trace, and leaves no half-made job" honest_errors
+
+legacy_documents() {
+  flush
+  local uuid=11111111-2222-4333-8444-555555555555
+  rcli HSET "zerog_job_$uuid" cas 3 jobType '"common"' uuid "\"$uuid\"" resultCode 200 completeness 1 running false >/dev/null
+  rcli RPUSH "{zerog_job_$uuid}:events" '{"msg":"from before","timeStamp":"2026-01-01T00:00:00.000Z"}' >/dev/null
+  expect_status 0 "$ZEROG" info "$uuid" && grep -q '"msg":"from before"' "$WORK/out" && grep -q '"result":200' "$WORK/out"
+}
+ok "a document written before the lifecycle layout is still readable by uuid" legacy_documents
+
+tap_done
