@@ -35,13 +35,13 @@ submit_options() {
   expect_status 0 "$ZEROG" submit echo '{"n": 1}' --ttr 9 --delay 30 --priority 5 || return 1
   local uuid; uuid=$(cat "$WORK/out")
   [ "$(hget "$uuid" queueKwargs)" = '{"delay":30,"priority":5,"ttr":9}' ] &&
-  "$ZEROG" stats >"$WORK/stats" && grep -q '"zerog_jobs": {"ready": 0, "delayed": 1, "reserved": 0}' "$WORK/stats"
+  "$ZEROG" stats >"$WORK/stats" && grep -q '"zerog_jobs":{"ready":0,"delayed":1,"reserved":0}' "$WORK/stats"
 }
 ok "submit --ttr --delay --priority are stored and honoured" submit_options
 
 nothing_stored() { [ "$(rcli DBSIZE)" = 0 ]; }
-submit_unknown() { flush; expect_status 2 "$ZEROG" submit nope '{}' && grep -q "unknown job type nope" "$WORK/err" && nothing_stored; }
-ok "submit of an unknown type exits 2 and stores nothing" submit_unknown
+submit_unknown() { flush; expect_status 3 "$ZEROG" submit nope '{}' && grep -q "unknown job type nope" "$WORK/err" && nothing_stored; }
+ok "submit of an unknown type exits 3 (type not found) and stores nothing" submit_unknown
 submit_bad_json() { flush; expect_status 2 "$ZEROG" submit echo '{"n":' && grep -q "not valid JSON" "$WORK/err" && nothing_stored; }
 ok "submit of invalid JSON exits 2 and stores nothing" submit_bad_json
 submit_bad_params() { flush; expect_status 2 "$ZEROG" submit echo '{"n": "x"}' && grep -q "field n must be an integer" "$WORK/err" && nothing_stored; }
@@ -54,7 +54,7 @@ batch_file() {
   [ "$(wc -l <"$WORK/out")" = 250 ] && [ "$(sort -u "$WORK/out" | wc -l)" = 250 ] &&
   [ "$(hget "$(sed -n 100p "$WORK/out")" n)" = 100 ] &&
   [ "$(hget "$(sed -n 250p "$WORK/out")" queueJobId)" = 250 ] &&
-  "$ZEROG" stats | grep -q '"ready": 250'
+  "$ZEROG" stats | grep -q '"ready":250'
 }
 ok "submit --batch FILE prints one uuid per line, in order, all queued" batch_file
 
@@ -104,7 +104,7 @@ worker_until_idle() {
   for i in 1 2 3; do "$ZEROG" submit echo "{\"n\": $i}" >/dev/null 2>&1; done
   "$ZEROG" submit echo '{"n": 9}' --delay 60 >/dev/null 2>&1
   expect_status 0 timeout 20 "$ZEROG" worker --until-idle || return 1
-  [ "$(grep -c "finished with 200" "$WORK/err")" = 3 ] && "$ZEROG" stats | grep -q '"ready": 0, "delayed": 1'
+  [ "$(grep -c "finished with 200" "$WORK/err")" = 3 ] && "$ZEROG" stats | grep -q '"ready":0,"delayed":1'
 }
 ok "worker --until-idle runs what is ready and exits 0, leaving delayed jobs" worker_until_idle
 
@@ -112,7 +112,7 @@ worker_max_jobs() {
   flush
   for i in 1 2 3 4 5; do "$ZEROG" submit echo "{\"n\": $i}" >/dev/null 2>&1; done
   expect_status 0 timeout 20 "$ZEROG" worker --max-jobs 2 || return 1
-  [ "$(grep -c "finished with 200" "$WORK/err")" = 2 ] && "$ZEROG" stats | grep -q '"ready": 3'
+  [ "$(grep -c "finished with 200" "$WORK/err")" = 2 ] && "$ZEROG" stats | grep -q '"ready":3'
 }
 ok "worker --max-jobs N stops after N runs" worker_max_jobs
 
@@ -121,7 +121,7 @@ worker_queue() {
   "$ZEROG" submit echo '{"n": 1}' >/dev/null 2>&1
   local slow; slow=$("$ZEROG" submit slow '{"seconds": 0.1}' 2>/dev/null)
   expect_status 0 timeout 20 "$ZEROG" worker --queue slow_q --until-idle || return 1
-  [ "$(hget "$slow" resultCode)" = 200 ] && "$ZEROG" stats | grep -q '"zerog_jobs": {"ready": 1'
+  [ "$(hget "$slow" resultCode)" = 200 ] && "$ZEROG" stats | grep -q '"zerog_jobs":{"ready":1'
 }
 ok "worker --queue NAME serves only that queue" worker_queue
 
@@ -130,7 +130,7 @@ stats_json() {
   "$ZEROG" submit echo '{"n": 1}' >/dev/null 2>&1
   expect_status 0 "$ZEROG" stats || return 1
   [ "$(json_get 'd.zerog_jobs.ready' "$WORK/out")" = 1 ] && [ "$(json_get 'd.slow_q.reserved' "$WORK/out")" = 0 ] &&
-  expect_status 0 "$ZEROG" stats --queue other && [ "$(cat "$WORK/out")" = '{"other": {"ready": 0, "delayed": 0, "reserved": 0}}' ]
+  expect_status 0 "$ZEROG" stats --queue other && [ "$(cat "$WORK/out")" = '{"other":{"ready":0,"delayed":0,"reserved":0}}' ]
 }
 ok "stats prints ready, delayed and reserved per queue as JSON" stats_json
 
@@ -140,7 +140,7 @@ kill_queued() {
   expect_status 0 "$ZEROG" kill "$uuid" || return 1
   [ "$(hget "$uuid" resultCode)" = 410 ] && [ "$(hget "$uuid" errorCount)" = 1 ] &&
   rcli LRANGE "{zerog_job_$uuid}:errors" 0 -1 | grep -q '"errorCode":410,"msg":"Killed by user"' &&
-  "$ZEROG" stats | grep -q '"zerog_jobs": {"ready": 0, "delayed": 0, "reserved": 0}'
+  "$ZEROG" stats | grep -q '"zerog_jobs":{"ready":0,"delayed":0,"reserved":0}'
 }
 ok "kill records error and result 410 and deletes the queue message" kill_queued
 
@@ -222,6 +222,7 @@ worker_down_one_line() {
   expect_status 1 timeout 20 "$ZEROG" --store redis://127.0.0.1:1 worker --concurrency 3 && [ "$(wc -l <"$WORK/err")" = 1 ]
 }
 ok "worker with Redis down says so once" worker_down_one_line
-ok "a bad store URL exits 1 naming it" expect_status 1 "$ZEROG" --store foo://x stats
+bad_url() { expect_status 2 "$ZEROG" --store foo://x stats && grep -q "bad store URL foo://x" "$WORK/err"; }
+ok "a bad store URL exits 2 (bad input) naming it" bad_url
 
 tap_done

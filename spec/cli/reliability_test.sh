@@ -62,7 +62,7 @@ exactly_once() {
   for p in "${pids[@]}"; do wait "$p" || return 1; done
   local done_once; done_once=$(count_jobs "h.runs == '1' and h.resultCode == '200' and h.running == 'false'")
   echo "jobs run once and finished: $done_once"
-  [ "$done_once" = 1000 ] && "$ZEROG" stats | grep -q '"zerog_jobs": {"ready": 0, "delayed": 0, "reserved": 0}'
+  [ "$done_once" = 1000 ] && "$ZEROG" stats | grep -q '"zerog_jobs":{"ready":0,"delayed":0,"reserved":0}'
 }
 ok "1,000 jobs with 4 concurrent workers run exactly once each" exactly_once
 
@@ -108,7 +108,7 @@ dead_host() {
   kill -9 $pid; wait $pid 2>/dev/null
   rcli HSET "zerog_job_$uuid" seconds 0 >/dev/null # the next run is quick
   sleep 1.5 # the reservation (TTR 1 s) lapses: nobody renews it
-  "$ZEROG" stats --queue busy_q | grep -q '"ready": 1' || { echo "not ready again"; return 1; }
+  "$ZEROG" stats --queue busy_q | grep -q '"ready":1' || { echo "not ready again"; return 1; }
   expect_status 0 timeout 20 "$ZEROG" worker --queue busy_q --until-idle || return 1
   local info; info=$("$ZEROG" info "$uuid" 2>/dev/null)
   echo "$info" | grep -q '"errorCode":500,"msg":"job was killed while running' &&
