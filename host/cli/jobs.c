@@ -124,8 +124,10 @@ static int with_type(zg_host *h, const cli_options *o, const char *uuid, const c
     char type[ZG_NAME_LEN];
     if (!missing_type(h, uuid, type)) return rc;
     if (cli_load_jobs_if_present(h, o) && type_loaded(h, type)) return call(h, uuid, ud);
-    fprintf(stderr, "zerog: %s of job %s needs its type %s, whose script is not in %s\n", what,
-            uuid, type, o->jobs);
+    fprintf(stderr,
+            "zerog: %s of job %s needs its job type %s, whose script is not in the jobs folder "
+            "%s (--jobs, ZEROG_JOBS)\n",
+            what, uuid, type, o->jobs);
     return CLI_TYPE_MISSING;
 }
 

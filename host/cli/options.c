@@ -21,9 +21,9 @@ typedef struct number_rule {
 } number_rule;
 
 static const number_rule rules[] = {
-    {"--ttr", 0, 1, 0, 0},                     /* seconds; 0 would mean "the type's TTR" */
-    {"--delay", 0, 0, 0, 0},                   /* seconds */
-    {"--priority", 0, 0, 9007199254740992, 1}, /* lower runs sooner; exact in JSON */
+    {"--ttr", 0, 1, 0, 0},               /* seconds; 0 would mean "the type's TTR" */
+    {"--delay", 0, 0, 0, 0},             /* seconds */
+    {"--priority", 0, 0, 4294967295, 1}, /* lower runs sooner; beanstalkd's range */
     {"--concurrency", 1, 0, 256, 1},
     {"--max-jobs", 0, 1, 0, 1},
     {"--workers", 1, 0, 64, 1},
