@@ -17,6 +17,7 @@
 #include "progress_view.h"
 
 #define DATA_SUMMARY_MAX 1000
+#define WATCH_HISTORY    10 /* events recorded before watch began that it shows */
 
 /* ---- a job's warnings and errors (and, for watch, events), as they are recorded ---- */
 
@@ -305,9 +306,9 @@ int cmd_watch(const cli_options *o, int argc, char **argv)
         json_number(json_member(status, "result"), &res);
         result = (int)res;
         if (first) {
-            /* what happened before: the latest event, and every warning and error */
+            /* what happened before: the latest events, and every warning and error */
             json_number(json_member(status, "events"), &events);
-            seen.events = events > 0 ? (size_t)events - 1 : 0;
+            seen.events = events > WATCH_HISTORY ? (size_t)events - WATCH_HISTORY : 0;
             first = 0;
         }
         view.completeness = completeness;

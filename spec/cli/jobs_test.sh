@@ -190,6 +190,66 @@ watch_failed() {
 ok "watch exits 1 for a job that ended without a 2xx result" watch_failed
 ok "watch of an unknown uuid exits 3" expect_status 3 timeout 10 "$ZEROG" watch nope
 
+cat >"$JOBS/grumpy.lua" <<'LUA'
+return { JOB_TYPE = "grumpy", QUEUE_NAME = "grumpy_q", MAX_ERRORS = 1, RETRY_DELAY = 0,
+  run = function(self)
+    self:record_event('fetching http://example.com/x said "hi"')
+    self:job_log_warning("slow disk")
+    local t = nil
+    return t.x
+  end }
+LUA
+watch_errors() {
+  flush
+  local uuid; uuid=$("$ZEROG" submit grumpy '{}' 2>/dev/null)
+  "$ZEROG" worker --queue grumpy_q --until-idle >/dev/null 2>&1 &
+  expect_status 1 timeout 20 "$ZEROG" watch "$uuid" || return 1
+  wait
+  grep -q "^error 500: .*grumpy.lua:6: attempt to index a nil value" "$WORK/err" &&
+  grep -q "^warning: slow disk$" "$WORK/err" && ! grep -q "stack traceback" "$WORK/err" &&
+  grep -qF 'fetching http://example.com/x said "hi"' "$WORK/err"
+}
+ok "watch shows the job's error (code, file:line), warnings, and event text unescaped" watch_errors
+
+watch_summary() {
+  flush
+  local uuid; uuid=$("$ZEROG" submit echo '{"n": 3}' 2>/dev/null)
+  "$ZEROG" worker --until-idle 2>/dev/null
+  script -qec "$ZEROG watch $uuid" /dev/null </dev/null >"$WORK/tty" 2>&1 || return 1
+  grep -q "echo $uuid: result 200 in" "$WORK/tty" && grep -q '^data: {"n":3}' "$WORK/tty" &&
+  script -qec "$ZEROG watch --json $uuid" /dev/null </dev/null >"$WORK/tty" 2>&1 &&
+  grep -q "{\"uuid\":\"$uuid\",\"result\":200,\"job\":{" "$WORK/tty"
+}
+ok "watch ends with the summary on a terminal, and the JSON with --json" watch_summary
+
+cat >"$JOBS/noisy.lua" <<'LUA'
+return { JOB_TYPE = "noisy", QUEUE_NAME = "noisy_q",
+  run = function(self)
+    for i = 1, 22 do self:add_to_completeness(0.01) end
+    return -1, 3600
+  end }
+LUA
+completeness_rounded() {
+  flush
+  local uuid; uuid=$("$ZEROG" submit noisy '{}' 2>/dev/null)
+  "$ZEROG" worker --queue noisy_q --max-jobs 1 2>/dev/null || return 1
+  expect_status 0 "$ZEROG" progress "$uuid" && [ "$(cat "$WORK/out")" = '{"completeness":0.22,"result":-1}' ] &&
+  expect_status 0 "$ZEROG" dump "$uuid" && grep -qF '"completeness":0.22,' "$WORK/out"
+}
+ok "completeness is shown without float noise (0.22 after 22 steps of 0.01)" completeness_rounded
+
+events_style() {
+  "$ZEROG" events >"$WORK/events" 2>&1 &
+  local pid=$!
+  subscribed() { [ "$(rcli PUBSUB NUMSUB zerog:events | tail -1)" = 1 ]; }
+  wait_for 10 subscribed || { kill $pid; return 1; }
+  rcli PUBLISH zerog:events '{"event": "end", "queue": "a\/b", "seconds": 0.5}' >/dev/null
+  has_end() { grep -q '"event":"end"' "$WORK/events"; }
+  wait_for 10 has_end; kill -TERM $pid; wait $pid
+  [ "$(cat "$WORK/events")" = '{"event":"end","queue":"a/b","seconds":0.5}' ]
+}
+ok "events prints one compact JSON object per line" events_style
+
 worker_reloads() {
   flush
   printf 'return { JOB_TYPE = "wv", QUEUE_NAME = "wv_q", run = function() return 201 end }\n' >"$JOBS/wv.lua"
