@@ -52,7 +52,7 @@ static const command commands[] = {
      cmd_submit},
     {"progress", "progress UUID", "print a job's {completeness, result}",
      "Reads the stored document; works from any folder (no job scripts needed).\n", cmd_progress},
-    {"info", "info UUID", "print a job's completeness, result, events, errors and warnings",
+    {"info", "info UUID", "print a job's completeness, result, events, warnings, errors",
      "Reads the stored document; works from any folder (no job scripts needed).\n", cmd_info},
     {"data", "data UUID", "print a job's data (its type's get_data())",
      "get_data() is the type's code: the job's script must be in the jobs folder. A type whose\n"

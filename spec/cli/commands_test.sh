@@ -43,6 +43,13 @@ overview() {
 }
 ok "zerog help and zerog --help list every command on stdout" overview
 
+readme_overview() {
+  awk '/^## Commands/ { on = 1; next } on && /^```$/ { if (n++) exit; next } on && n' README.md >"$WORK/readme"
+  "$ZEROG" help | sed '/^The store is/,$d' >"$WORK/help"
+  diff "$WORK/readme" "$WORK/help"
+}
+ok "the README's command list is what zerog help prints" readme_overview
+
 help_unknown() { expect_status 2 "$ZEROG" help frobnicate && grep -q "unknown command frobnicate" "$WORK/err"; }
 ok "help of an unknown command exits 2 naming it" help_unknown
 
