@@ -86,13 +86,13 @@ int cli_number_option(const char *cmd, const char *opt, const char *text, double
 /* cli_number_option without a command name in the message. */
 int cli_number(const char *opt, const char *text, double *out);
 
-/* ---- run.c ---- */
+/* ---- run.c and jobs.c ---- */
 
 /* Prints a finished job: the summary on a terminal (unless json), else {"uuid", "result",
  * "job", "data"}; returns its exit code (0 for a 2xx result). */
 int cli_print_outcome(zg_host *h, const cli_options *o, const char *uuid, int result, int json);
-/* Reads a job's data; when its type is not loaded, loads the jobs directory (if there is one)
- * and tries again. A type still not loaded is CLI_TYPE_MISSING, after a message naming it. */
+/* Reads a job's data (jobs.c); when its type is not loaded, loads the jobs directory (if there is
+ * one) and tries again. A type still not loaded is CLI_TYPE_MISSING, after a message naming it. */
 #define CLI_TYPE_MISSING (-1)
 int cli_read_data(zg_host *h, const cli_options *o, const char *uuid, char **json);
 

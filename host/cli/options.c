@@ -14,21 +14,20 @@
 /* What a numeric option accepts. Options without a rule take any number >= 0. */
 typedef struct number_rule {
     const char *opt;
-    double min;
-    int above_min; /* > min rather than >= min */
-    double max;    /* 0: no maximum */
-    int whole;     /* an integer */
+    double min, max; /* max 0: no maximum */
+    int above_min;   /* > min rather than >= min */
+    int whole;       /* an integer */
 } number_rule;
 
 static const number_rule rules[] = {
-    {"--ttr", 0, 1, 0, 0},               /* seconds; 0 would mean "the type's TTR" */
+    {"--ttr", 0, 0, 1, 0},               /* seconds; 0 would mean "the type's TTR" */
     {"--delay", 0, 0, 0, 0},             /* seconds */
-    {"--priority", 0, 0, 4294967295, 1}, /* lower runs sooner; beanstalkd's range */
-    {"--concurrency", 1, 0, 256, 1},
-    {"--max-jobs", 0, 1, 0, 1},
-    {"--workers", 1, 0, 64, 1},
+    {"--priority", 0, 4294967295, 0, 1}, /* lower runs sooner; beanstalkd's range */
+    {"--concurrency", 1, 256, 0, 1},
+    {"--max-jobs", 0, 0, 1, 1},
+    {"--workers", 1, 64, 0, 1},
     {"--grace", 0, 0, 0, 0}, /* seconds */
-    {"--max-body", 0, 1, 0, 1},
+    {"--max-body", 0, 0, 1, 1},
 };
 
 static const number_rule default_rule = {NULL, 0, 0, 0, 0};
@@ -50,38 +49,36 @@ static int parse_decimal(const char *text, double *out)
     return *end == '\0' && isfinite(*out);
 }
 
-static void complain(const char *cmd, const char *opt, const char *fmt, const char *text, double a,
-                     double b)
+/* Prints "zerog: CMD: OPT WHAT" (without "CMD: " when cmd is NULL). */
+static void complain(const char *cmd, const char *opt, const char *what)
 {
-    fprintf(stderr, "zerog: %s%s%s ", cmd ? cmd : "", cmd ? ": " : "", opt);
-    fprintf(stderr, fmt, a, b);
-    if (text) fprintf(stderr, ", not \"%s\"", text);
-    fputc('\n', stderr);
+    fprintf(stderr, "zerog: %s%s%s %s\n", cmd ? cmd : "", cmd ? ": " : "", opt, what);
 }
 
 int cli_number_option(const char *cmd, const char *opt, const char *text, double *out)
 {
     const number_rule *r = rule_for(opt);
+    char what[160];
     double v;
     if (!text) {
-        complain(cmd, opt, "needs a value", NULL, 0, 0);
+        complain(cmd, opt, "needs a value");
         return 0;
     }
-    if (!parse_decimal(text, &v)) {
-        complain(cmd, opt, r->whole ? "takes a whole number" : "takes a number", text, 0, 0);
-        return 0;
-    }
-    if (r->whole && v != floor(v)) {
-        complain(cmd, opt, "takes a whole number", text, 0, 0);
+    if (!parse_decimal(text, &v) || (r->whole && v != floor(v))) {
+        snprintf(what, sizeof what, "takes a %s, not \"%.100s\"",
+                 r->whole ? "whole number" : "number", text);
+        complain(cmd, opt, what);
         return 0;
     }
     int too_low = r->above_min ? v <= r->min : v < r->min;
     if (r->max > 0 && (too_low || v > r->max)) {
-        complain(cmd, opt, "must be between %.15g and %.15g", NULL, r->min, r->max);
+        snprintf(what, sizeof what, "must be between %.15g and %.15g", r->min, r->max);
+        complain(cmd, opt, what);
         return 0;
     }
     if (too_low) {
-        complain(cmd, opt, r->above_min ? "must be > %.15g" : "must be >= %.15g", NULL, r->min, 0);
+        snprintf(what, sizeof what, "must be %s %.15g", r->above_min ? ">" : ">=", r->min);
+        complain(cmd, opt, what);
         return 0;
     }
     *out = v;
