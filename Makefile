@@ -64,7 +64,7 @@ $(SHLIB): $(LIB_OBJ)
 	ln -sf libzerog.so.$(VERSION) $(BUILD)/$(SONAME)
 	ln -sf $(SONAME) $(BUILD)/libzerog.so
 
-# zerog.pc is written at install time, for the PREFIX given then.
+# zerog.pc and the systemd unit are written at install time, for the PREFIX given then.
 install: $(BUILD)/zerog $(BUILD)/libzerog.a $(SHLIB)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig \
 	  $(DESTDIR)$(PREFIX)/share/zerog/lua
@@ -77,6 +77,8 @@ install: $(BUILD)/zerog $(BUILD)/libzerog.a $(SHLIB)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' host/zerog.pc.in \
 	  >$(DESTDIR)$(PREFIX)/lib/pkgconfig/zerog.pc
 	install -m 644 lua/meta/zerog.lua $(DESTDIR)$(PREFIX)/share/zerog/lua/zerog.lua
+	sed -e 's|/usr/local/bin/zerog|$(PREFIX)/bin/zerog|' deps/zerog.service \
+	  >$(DESTDIR)$(PREFIX)/share/zerog/zerog.service
 
 $(BUILD)/zerog: $(CLI_OBJ) $(BUILD)/libzerog.a
 	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libzerog.a $(LIBS) -lmicrohttpd

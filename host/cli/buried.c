@@ -8,20 +8,16 @@
 
 #include "cli.h"
 
-/* The queue named on the line, or the default queue of job types. */
-static const char *queue_arg(int argc, char **argv)
-{
-    return argc > 0 ? argv[0] : "zerog_jobs";
-}
-
 int cmd_buried(const cli_options *o, int argc, char **argv)
 {
-    if (argc > 1) return cli_usage();
-    zg_host *h = cli_open_host(o, 0, NULL);
-    if (!h) return EXIT_JOB_FAILED;
+    const char *queue = "zerog_jobs"; /* the default queue of job types */
+    int n, code = cli_parse("buried", argc, argv, NULL, 0, 1, &queue, &n);
+    if (code != EXIT_OK) return code;
+    zg_host *h = cli_open(o, CLI_JOBS_NONE, NULL, &code);
+    if (!h) return code;
     char *json = NULL;
-    int rc = zg_buried(h, queue_arg(argc, argv), &json);
-    int code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
+    int rc = zg_buried(h, queue, &json);
+    code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
     if (json) {
         /* one object per line: split the array at its top-level "},{" */
         const char *p = json + 1;
@@ -50,15 +46,22 @@ int cmd_buried(const cli_options *o, int argc, char **argv)
 
 int cmd_kick(const cli_options *o, int argc, char **argv)
 {
-    if (argc < 1 || argc > 2) return cli_usage();
+    const char *operands[2] = {NULL, NULL};
+    int n, code = cli_parse("kick", argc, argv, NULL, 1, 2, operands, &n);
+    if (code != EXIT_OK) return code;
     double max = 0;
-    if (argc == 2 && (!cli_number("N", argv[1], &max) || max < 1)) return EXIT_BAD_INPUT;
-    zg_host *h = cli_open_host(o, 0, NULL);
-    if (!h) return EXIT_JOB_FAILED;
+    if (n == 2 && !cli_number_option("kick", "N", operands[1], &max)) return EXIT_BAD_INPUT;
+    if (n == 2 && (max < 1 || max != (double)(int64_t)max)) {
+        fprintf(stderr, "zerog: kick: N must be a whole number > 0\n");
+        return EXIT_BAD_INPUT;
+    }
+    zg_host *h = cli_open(o, CLI_JOBS_NONE, NULL, &code);
+    if (!h) return code;
     int64_t moved = 0;
-    int rc = zg_kick(h, argv[0], (int64_t)max, &moved);
-    int code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
-    if (rc == ZG_OK) printf("kicked %lld job%s on %s\n", (long long)moved, moved == 1 ? "" : "s", argv[0]);
+    int rc = zg_kick(h, operands[0], (int64_t)max, &moved);
+    code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
+    if (rc == ZG_OK)
+        printf("kicked %lld job%s on %s\n", (long long)moved, moved == 1 ? "" : "s", operands[0]);
     zg_host_free(h);
     return code;
 }

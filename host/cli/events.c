@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "json_out.h"
 
 static zg_host *following;
 
@@ -16,23 +17,25 @@ static void on_signal(int sig)
 static void print_event(void *ud, const char *json)
 {
     (void)ud;
-    printf("%s\n", json);
+    json_write(stdout, json);
+    putchar('\n');
     fflush(stdout);
 }
 
 int cmd_events(const cli_options *o, int argc, char **argv)
 {
-    (void)argv;
-    if (argc != 0) return cli_usage();
-    zg_host *h = cli_open_host(o, 0, NULL);
-    if (!h) return EXIT_JOB_FAILED;
+    const char *operands[1];
+    int n, code = cli_parse("events", argc, argv, NULL, 0, 0, operands, &n);
+    if (code != EXIT_OK) return code;
+    zg_host *h = cli_open(o, CLI_JOBS_NONE, NULL, &code);
+    if (!h) return code;
     following = h;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     int rc = zg_follow_events(h, print_event, NULL);
-    int code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
+    code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
     following = NULL;
     zg_host_free(h);
     return code;

@@ -1,13 +1,17 @@
 /* jobs: the commands that act on jobs in the store.
- *   zerog submit TYPE [JSON] [--ttr S] [--delay S] [--priority N] [--batch FILE|-]
+ *   zerog submit TYPE [JSON|--batch FILE|-] [--ttr S] [--delay S] [--priority N]
  *   zerog progress|info|data|dump UUID
- *   zerog kill UUID
- *   zerog stats [--queue NAME]... */
+ *   zerog kill [--json] UUID
+ *   zerog stats [--queue NAME]...
+ * Only submit needs the job scripts (it validates params against the type's SCHEMA). The others
+ * read or change stored documents and work from any folder; data and kill fall back on the jobs
+ * folder when the library needs the job's type. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "json_out.h"
 
 /* Reads the non-blank lines of a file ("-": stdin) into *lines; returns how many, or -1. */
 static long read_lines(const char *path, char ***lines)
@@ -46,7 +50,6 @@ static int submit_batch(zg_host *h, const char *type, const char *path, const zg
     int rc = uuids ? zg_submit_batch(h, type, (const char *const *)lines, (size_t)n, opts, uuids)
                    : ZG_ENOMEM;
     int code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
-    if (code == EXIT_NOT_FOUND) code = EXIT_BAD_INPUT; /* an unknown type is bad input */
     for (long i = 0; rc == ZG_OK && i < n; i++)
         printf("%s\n", uuids[i]);
     for (long i = 0; i < n; i++)
@@ -58,116 +61,201 @@ static int submit_batch(zg_host *h, const char *type, const char *path, const zg
 
 int cmd_submit(const cli_options *o, int argc, char **argv)
 {
-    zg_submit_opts opts = {0};
-    const char *type = NULL, *params = NULL, *batch = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        double num;
-        if (strcmp(a, "--ttr") == 0 || strcmp(a, "--delay") == 0 || strcmp(a, "--priority") == 0) {
-            if (!cli_number(a, v, &num)) return EXIT_BAD_INPUT;
-            if (a[2] == 't')
-                opts.ttr = num;
-            else if (a[2] == 'd')
-                opts.delay = num;
-            else
-                opts.priority = (int64_t)num, opts.has_priority = 1;
-            i++;
-        } else if (strcmp(a, "--batch") == 0 && v) {
-            batch = v;
-            i++;
-        } else if (!type)
-            type = a;
-        else if (!params)
-            params = a;
-        else
-            return cli_usage();
+    double ttr = 0, delay = 0, priority = -1;
+    const char *batch = NULL, *operands[2];
+    const cli_opt opts[] = {{"--ttr", CLI_NUMBER, &ttr},
+                            {"--delay", CLI_NUMBER, &delay},
+                            {"--priority", CLI_NUMBER, &priority},
+                            {"--batch", CLI_TEXT, &batch},
+                            {NULL, CLI_FLAG, NULL}};
+    int n, code = cli_parse("submit", argc, argv, opts, 1, 2, operands, &n);
+    if (code != EXIT_OK) return code;
+    if (batch && n == 2) {
+        fputs("zerog: submit: give params as JSON or with --batch, not both\n", stderr);
+        return EXIT_BAD_INPUT;
     }
-    if (!type || (batch && params)) return cli_usage();
-    zg_host *h = cli_open_host(o, 1, NULL);
-    if (!h) return EXIT_JOB_FAILED;
-    int code;
+    zg_submit_opts sopts = {.delay = delay, .ttr = ttr};
+    if (priority >= 0) sopts.priority = (int64_t)priority, sopts.has_priority = 1;
+    zg_host *h = cli_open(o, CLI_JOBS_REQUIRED, NULL, &code);
+    if (!h) return code;
     if (batch) {
-        code = submit_batch(h, type, batch, &opts);
+        code = submit_batch(h, operands[0], batch, &sopts);
     } else {
         char uuid[ZG_UUID_LEN];
-        int rc = zg_submit(h, type, params, &opts, uuid);
+        int rc = zg_submit(h, operands[0], n == 2 ? operands[1] : NULL, &sopts, uuid);
         code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
-        if (code == EXIT_NOT_FOUND) code = EXIT_BAD_INPUT; /* an unknown type is bad input */
         if (rc == ZG_OK) printf("%s\n", uuid);
     }
     zg_host_free(h);
     return code;
 }
 
-int cmd_read(const cli_options *o, zg_view view, int argc, char **argv)
+/* Whether the job type is among the scripts h has loaded. */
+static int type_loaded(zg_host *h, const char *type)
 {
-    if (argc != 1) return cli_usage();
-    zg_host *h = cli_open_host(o, 1, NULL);
-    if (!h) return EXIT_JOB_FAILED;
+    char *scripts = NULL, name[ZG_NAME_LEN];
+    int found = 0;
+    if (zg_scripts(h, &scripts) != ZG_OK) return 0;
+    for (const char *s = json_first(json_member(scripts, "loaded")); s && !found; s = json_next(s))
+        found = json_text(json_member(s, "jobType"), name, sizeof name) && strcmp(name, type) == 0;
+    zg_free(scripts);
+    return found;
+}
+
+/* When a call failed on the job uuid, its type if that type is not loaded (into type). */
+static int missing_type(zg_host *h, const char *uuid, char type[ZG_NAME_LEN])
+{
+    char *fields = NULL;
+    if (zg_read(h, ZG_VIEW_FIELDS, uuid, &fields) != ZG_OK) return 0;
+    int missing =
+        json_text(json_member(fields, "jobType"), type, ZG_NAME_LEN) && !type_loaded(h, type);
+    zg_free(fields);
+    return missing;
+}
+
+/* Runs call(h, uuid) and, when it failed because the job's type is not loaded, loads the jobs
+ * folder (if there is one) and runs it again. A type still missing is CLI_TYPE_MISSING, said
+ * here. */
+static int with_type(zg_host *h, const cli_options *o, const char *uuid, const char *what,
+                     int (*call)(zg_host *h, const char *uuid, void *ud), void *ud)
+{
+    int rc = call(h, uuid, ud);
+    if (rc == ZG_OK || rc == ZG_ENOTFOUND || rc == ZG_ESTORE) return rc;
+    char type[ZG_NAME_LEN];
+    if (!missing_type(h, uuid, type)) return rc;
+    if (cli_load_jobs_if_present(h, o) && type_loaded(h, type)) return call(h, uuid, ud);
+    fprintf(stderr,
+            "zerog: %s of job %s needs its job type %s, whose script is not in the jobs folder "
+            "%s (--jobs, ZEROG_JOBS)\n",
+            what, uuid, type, o->jobs);
+    return CLI_TYPE_MISSING;
+}
+
+static int read_data(zg_host *h, const char *uuid, void *out)
+{
+    return zg_read(h, ZG_VIEW_DATA, uuid, out);
+}
+
+int cli_read_data(zg_host *h, const cli_options *o, const char *uuid, char **json)
+{
+    *json = NULL;
+    return with_type(h, o, uuid, "the data", read_data, json);
+}
+
+static int read_view(const cli_options *o, const char *cmd, zg_view view, int argc, char **argv)
+{
+    const char *uuid;
+    int n, code = cli_parse(cmd, argc, argv, NULL, 1, 1, &uuid, &n);
+    if (code != EXIT_OK) return code;
+    zg_host *h = cli_open(o, CLI_JOBS_NONE, NULL, &code);
+    if (!h) return code;
     char *json = NULL;
-    int rc = zg_read(h, view, argv[0], &json);
-    int code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
-    if (json) printf("%s\n", json);
+    int rc =
+        view == ZG_VIEW_DATA ? cli_read_data(h, o, uuid, &json) : zg_read(h, view, uuid, &json);
+    if (rc == ZG_OK) {
+        json_write(stdout, json);
+        putchar('\n');
+    }
+    code = rc == CLI_TYPE_MISSING ? EXIT_NOT_FOUND : rc != ZG_OK ? cli_fail(h, rc) : EXIT_OK;
     zg_free(json);
     zg_host_free(h);
     return code;
 }
 
+int cmd_progress(const cli_options *o, int argc, char **argv)
+{
+    return read_view(o, "progress", ZG_VIEW_PROGRESS, argc, argv);
+}
+
+int cmd_info(const cli_options *o, int argc, char **argv)
+{
+    return read_view(o, "info", ZG_VIEW_INFO, argc, argv);
+}
+
+int cmd_data(const cli_options *o, int argc, char **argv)
+{
+    return read_view(o, "data", ZG_VIEW_DATA, argc, argv);
+}
+
+int cmd_dump(const cli_options *o, int argc, char **argv)
+{
+    return read_view(o, "dump", ZG_VIEW_DUMP, argc, argv);
+}
+
 int cmd_kill(const cli_options *o, int argc, char **argv)
 {
-    if (argc != 1) return cli_usage();
-    zg_host *h = cli_open_host(o, 1, NULL);
-    if (!h) return EXIT_JOB_FAILED;
-    int rc = zg_kill(h, argv[0]);
-    int code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
+    const char *uuid;
+    int json = 0;
+    const cli_opt opts[] = {{"--json", CLI_FLAG, &json}, {NULL, CLI_FLAG, NULL}};
+    int n, code = cli_parse("kill", argc, argv, opts, 1, 1, &uuid, &n);
+    if (code != EXIT_OK) return code;
+    zg_host *h = cli_open(o, CLI_JOBS_NONE, NULL, &code);
+    if (!h) return code;
+    int rc = zg_kill(h, uuid); /* one step on the stored job: no job script needed */
+    if (rc == ZG_OK && json) {
+        char quoted[ZG_UUID_LEN * 2 + 8];
+        json_quote(quoted, sizeof quoted, uuid);
+        printf("{\"killed\":true,\"uuid\":%s}\n", quoted);
+    } else if (rc == ZG_OK) {
+        printf("killed job %s\n", uuid);
+    }
+    code = rc != ZG_OK ? cli_fail(h, rc) : EXIT_OK;
     zg_host_free(h);
     return code;
 }
 
 /* Adds name to the list unless it is there already. */
-static void add_queue(const char **names, size_t *n, size_t max, const char *name)
+static void add_queue(cli_list *queues, const char *name)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp(names[i], name) == 0) return;
-    if (*n < max) names[(*n)++] = name;
+    for (size_t i = 0; i < queues->n; i++)
+        if (strcmp(queues->items[i], name) == 0) return;
+    if (queues->n < CLI_LIST_MAX) queues->items[queues->n++] = name;
 }
 
 int cmd_stats(const cli_options *o, int argc, char **argv)
 {
-    const char *names[64];
-    size_t n = 0;
-    for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--queue") != 0 || i + 1 >= argc) return cli_usage();
-        add_queue(names, &n, 64, argv[++i]);
-    }
-    zg_host *h = cli_open_host(o, 1, NULL);
-    if (!h) return EXIT_JOB_FAILED;
-    char *loaded = NULL, *cursor, *q;
-    if (n == 0 && zg_queues(h, &loaded) == ZG_OK) {
-        /* the loaded types' queues: a JSON array of plain names */
-        for (cursor = loaded; (q = strchr(cursor, '"')); cursor = q + 1) {
-            char *end = strchr(q + 1, '"');
-            if (!end) break;
-            *end = '\0';
-            add_queue(names, &n, 64, q + 1);
-            q = end;
+    cli_list asked = {0}, queues = {0};
+    const cli_opt opts[] = {{"--queue", CLI_LIST, &asked}, {NULL, CLI_FLAG, NULL}};
+    const char *operands[1];
+    int n, code = cli_parse("stats", argc, argv, opts, 0, 0, operands, &n);
+    if (code != EXIT_OK) return code;
+    for (size_t i = 0; i < asked.n; i++)
+        add_queue(&queues, asked.items[i]);
+    /* without --queue, the queues of the job types in the jobs folder, if there is one */
+    zg_host *h = cli_open(o, queues.n ? CLI_JOBS_NONE : CLI_JOBS_IF_PRESENT, NULL, &code);
+    if (!h) return code;
+    char *loaded = NULL;
+    if (queues.n == 0 && zg_queues(h, &loaded) == ZG_OK) {
+        for (const char *q = json_first(loaded); q; q = json_next(q)) {
+            char *name = json_text_dup(q);
+            if (name) add_queue(&queues, name); /* freed below, with the list */
         }
     }
-    int code = EXIT_OK;
-    printf("{");
-    for (size_t i = 0; i < n; i++) {
+    char *out = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&out, &size);
+    if (!f) code = EXIT_JOB_FAILED;
+    for (size_t i = 0; f && i < queues.n; i++) {
         zg_queue_counts c;
-        int rc = zg_queue_counts_get(h, names[i], &c);
+        int rc = zg_queue_counts_get(h, queues.items[i], &c);
         if (rc != ZG_OK) {
             code = cli_fail(h, rc);
             break;
         }
-        printf("%s\"%s\": {\"ready\": %lld, \"delayed\": %lld, \"reserved\": %lld, "
-               "\"buried\": %lld, \"unclaimed\": %lld}",
-               i ? ", " : "", names[i], (long long)c.ready, (long long)c.delayed,
-               (long long)c.reserved, (long long)c.buried, (long long)c.unclaimed);
+        char quoted[ZG_NAME_LEN * 2 + 8];
+        json_quote(quoted, sizeof quoted, queues.items[i]);
+        fprintf(f,
+                "%s%s:{\"ready\":%lld,\"delayed\":%lld,\"reserved\":%lld,\"buried\":%lld,"
+                "\"unclaimed\":%lld}",
+                i ? "," : "{", quoted, (long long)c.ready, (long long)c.delayed,
+                (long long)c.reserved, (long long)c.buried, (long long)c.unclaimed);
     }
-    printf("}\n");
+    if (f) fclose(f);
+    if (code == EXIT_OK) printf("%s}\n", queues.n ? out : "{");
+    free(out);
+    if (loaded)
+        for (size_t i = 0; i < queues.n; i++)
+            free((char *)queues.items[i]);
     zg_free(loaded);
     zg_host_free(h);
     return code;

@@ -1,63 +1,212 @@
-/* zerog: the command. This file parses the global options and dispatches; each subcommand lives
- * in a file of its own (run.c, jobs.c, worker.c, check.c) and uses only the public API. */
+/* zerog: the command. This file holds the table of subcommands with their usage, parses the
+ * global options and dispatches; each subcommand lives in a file of its own (run.c, jobs.c,
+ * check.c, events.c, worker.c, serve.c) and uses only the public API. `zerog help CMD` and
+ * `zerog CMD --help` are answered here, before the command runs: they never touch a store or a
+ * job script. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
 
-static const char usage_text[] =
-    "usage: zerog [--store URL] [--jobs DIR] COMMAND ...\n"
-    "  run [--no-wait] FILE.lua [JSON]       run one job to its end, in-process, in memory\n"
-    "  check FILE.lua|DIR                    load and validate job scripts\n"
-    "  submit TYPE [JSON] [--ttr S] [--delay S] [--priority N]   queue a job, print its uuid\n"
-    "  submit TYPE --batch FILE|-            one JSON object of params per line\n"
-    "  progress|info|data|dump UUID          print a job as JSON\n"
-    "  watch UUID                            follow a job until it has a result\n"
-    "  kill UUID                             stop a job: error and result 410\n"
-    "  worker [--queue NAME]... [--concurrency N] [--until-idle] [--max-jobs N]\n"
-    "  stats [--queue NAME]...               ready, delayed, reserved, buried and unclaimed counts\n"
-    "  buried [QUEUE]                        jobs set aside as unloadable, one JSON line each\n"
-    "  kick QUEUE [N]                        put buried jobs back (or delayed ones ready now)\n"
-    "  serve [--listen HOST:PORT] [--workers N] [--auth-token T] [--grace S]\n"
-    "        [--log-format text|json] [--max-body BYTES]   the daemon: HTTP API and workers\n"
-    "  events                                follow job starts and ends as JSON lines\n"
-    "  version\n"
+static int cmd_version(const cli_options *o, int argc, char **argv);
+static int cmd_help(const cli_options *o, int argc, char **argv);
+
+typedef struct command {
+    const char *name;
+    const char *synopsis; /* after "zerog " */
+    const char *summary;  /* one line, for the overview */
+    const char *details;  /* the rest of `zerog help CMD` */
+    int (*run)(const cli_options *o, int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"run", "run [--no-wait] [--json] FILE.lua [JSON]",
+     "run one job to its end, in-process, on the in-memory store",
+     "Loads the script, submits a job with the JSON params and runs it through its requeues,\n"
+     "showing its progress, events, warnings and errors on stderr (a live bar on a terminal).\n"
+     "On a terminal it ends with a summary (result, time, data); otherwise, or with --json, it\n"
+     "prints {\"uuid\",\"result\",\"job\",\"data\"} on stdout. Exit 0 for a 2xx result, 1 for\n"
+     "another.\n"
+     "  --no-wait   do not wait out requeue delays: run the next try at once\n"
+     "  --json      print the job as JSON even on a terminal\n",
+     cmd_run},
+    {"check", "check FILE.lua|DIR...", "load and validate job scripts without running them",
+     "Checks each script (syntax, JOB_TYPE, run, SCHEMA) and every *.lua of each folder, and that\n"
+     "no two scripts define the same JOB_TYPE. Prints \"ok FILE (TYPE)\" per good script; each\n"
+     "problem goes to stderr with its file and line. Exit 2 when any script is bad.\n",
+     cmd_check},
+    {"submit", "submit TYPE [JSON|--batch FILE|-] [--ttr S] [--delay S] [--priority N]",
+     "queue a job (or one per line of a file); prints its uuid",
+     "Validates the params against the type's SCHEMA (its script must be in the jobs folder),\n"
+     "stores the job and queues it; prints its uuid. Nothing is stored when the params are bad.\n"
+     "  --batch FILE|-  one JSON object of params per line (- is stdin): every line is checked\n"
+     "                  first, then all are stored; one uuid per line, in order\n"
+     "  --ttr S         seconds a run may hold its reservation unrenewed (> 0; default: the\n"
+     "                  type's TTR)\n"
+     "  --delay S       seconds before the first run (>= 0)\n"
+     "  --priority N    a whole number >= 0; lower runs sooner (default: the type's PRIORITY)\n",
+     cmd_submit},
+    {"progress", "progress UUID", "print a job's {completeness, result}",
+     "Reads the stored document; works from any folder (no job scripts needed).\n", cmd_progress},
+    {"info", "info UUID", "print a job's completeness, result, events, warnings, errors",
+     "Reads the stored document; works from any folder (no job scripts needed).\n", cmd_info},
+    {"data", "data UUID", "print a job's data (its type's get_data())",
+     "get_data() is the type's code: the job's script must be in the jobs folder. A type whose\n"
+     "script is not there is exit 3, with a message naming it.\n",
+     cmd_data},
+    {"dump", "dump UUID", "print a job's whole document",
+     "Reads the stored document; works from any folder (no job scripts needed).\n", cmd_dump},
+    {"watch", "watch [--json] UUID", "follow a job that workers run until it has a result",
+     "Shows the job's progress, events, warnings and errors as `run` does, then its outcome\n"
+     "(a summary on a terminal, JSON otherwise or with --json). Exit 0 for a 2xx result, 1 for\n"
+     "another. Works from any folder; the data needs the type's script in the jobs folder.\n",
+     cmd_watch},
+    {"kill", "kill [--json] UUID", "stop a job: error and result 410, queue message deleted",
+     "ZeroG's killJob: records error 410 \"Killed by user\" and result 410 and deletes the job's\n"
+     "queue message; a host running it stops it within a second. Prints \"killed job UUID\"\n"
+     "(with --json: {\"killed\":true,\"uuid\":...}). A finished job is exit 2.\n",
+     cmd_kill},
+    {"worker", "worker [--queue NAME]... [--concurrency N] [--until-idle] [--max-jobs N]",
+     "run jobs from queues",
+     "Runs jobs from the named queues, or from the queues of every job type in the jobs folder.\n"
+     "  --queue NAME       a queue to serve (repeatable)\n"
+     "  --concurrency N    hosts running side by side (1..256)\n"
+     "  --until-idle       exit 0 once nothing is ready and nothing is held\n"
+     "  --max-jobs N       stop after N runs (> 0)\n",
+     cmd_worker},
+    {"stats", "stats [--queue NAME]...",
+     "ready, delayed, reserved, buried and unclaimed counts per queue, as JSON",
+     "Without --queue: the queues of the job types in the jobs folder, if there is one.\n"
+     "unclaimed: ready jobs of a type no live host has asked for in the last 15 s (a worker\n"
+     "without that job type's script, say).\n",
+     cmd_stats},
+    {"buried", "buried [QUEUE]", "jobs set aside as unloadable, one JSON object per line",
+     "Each line: uuid, jobType, reason, buriedAt (ms). QUEUE defaults to zerog_jobs.\n",
+     cmd_buried},
+    {"kick", "kick QUEUE [N]", "put buried jobs back to waiting (or delayed ones ready now)",
+     "Puts up to N (default: all) buried jobs of QUEUE back to waiting; when none is buried,\n"
+     "makes its delayed jobs ready now.\n",
+     cmd_kick},
+    {"serve",
+     "serve [--listen HOST:PORT] [--workers N] [--auth-token T] [--grace S]\n"
+     "        [--log-format text|json] [--max-body BYTES]",
+     "the daemon: HTTP API and supervised worker processes",
+     "  --listen HOST:PORT   where the HTTP API listens\n"
+     "  --workers N          worker processes (default: the number of cores)\n"
+     "  --auth-token T       a bearer token every request must carry ($ZEROG_AUTH_TOKEN)\n"
+     "  --grace S            seconds running jobs get to finish on SIGTERM (default 30)\n"
+     "  --log-format F       text or json\n"
+     "  --max-body BYTES     the largest request body\n",
+     cmd_serve},
+    {"events", "events", "follow job starts and ends as JSON lines",
+     "Prints each job start and end that hosts publish on the Redis channel zerog:events, one\n"
+     "JSON object per line, until SIGINT or SIGTERM.\n",
+     cmd_events},
+    {"version", "version", "print the version", "", cmd_version},
+    {"help", "help [COMMAND]", "this overview, or a command's usage", "", cmd_help},
+};
+
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static const char global_usage[] = "usage: zerog [--store URL] [--jobs DIR] COMMAND ...\n";
+static const char global_notes[] =
     "The store is --store, else $ZEROG_STORE, else redis://127.0.0.1:6379/0 (mem:// is the\n"
-    "in-process store); job scripts come from --jobs, else $ZEROG_JOBS, else ./jobs.\n";
+    "in-process store); job scripts come from --jobs, else $ZEROG_JOBS, else ./jobs.\n"
+    "Options may come anywhere on the line. `zerog help COMMAND` or `zerog COMMAND --help`\n"
+    "describes one command. Exit codes: 0 ok; 1 a job ended without a 2xx result, or the store\n"
+    "failed; 2 bad input; 3 an unknown job uuid or job type.\n";
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+static void print_overview(FILE *out)
+{
+    fputs(global_usage, out);
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const command *c = &commands[i];
+        if (strlen(c->synopsis) <= 36)
+            fprintf(out, "  %-36s  %s\n", c->synopsis, c->summary);
+        else
+            fprintf(out, "  %s\n  %-36s  %s\n", c->synopsis, "", c->summary);
+    }
+    fputs(global_notes, out);
+}
+
+static void print_command_usage(FILE *out, const command *c)
+{
+    fprintf(out, "usage: zerog %s\n%s.\n%s", c->synopsis, c->summary, c->details);
+}
 
 int cli_usage(void)
 {
-    fputs(usage_text, stderr);
+    print_overview(stderr);
     return EXIT_BAD_INPUT;
+}
+
+int cli_command_usage(const char *cmd)
+{
+    const command *c = find_command(cmd);
+    if (c) fprintf(stderr, "usage: zerog %s\n", c->synopsis);
+    return EXIT_BAD_INPUT;
+}
+
+static int cmd_version(const cli_options *o, int argc, char **argv)
+{
+    (void)o;
+    const char *operands[1];
+    int n, code = cli_parse("version", argc, argv, NULL, 0, 0, operands, &n);
+    if (code != EXIT_OK) return code;
+    printf("zerog %s\n", ZG_VERSION);
+    return EXIT_OK;
+}
+
+static int cmd_help(const cli_options *o, int argc, char **argv)
+{
+    (void)o;
+    const char *operands[1];
+    int n, code = cli_parse("help", argc, argv, NULL, 0, 1, operands, &n);
+    if (code != EXIT_OK) return code;
+    if (n == 0) {
+        print_overview(stdout);
+        return EXIT_OK;
+    }
+    const command *c = find_command(operands[0]);
+    if (!c) {
+        fprintf(stderr, "zerog: help: unknown command %s\n", operands[0]);
+        return EXIT_BAD_INPUT;
+    }
+    print_command_usage(stdout, c);
+    return EXIT_OK;
+}
+
+int cli_exit_code(int rc)
+{
+    switch (rc) {
+    case ZG_OK:
+        return EXIT_OK;
+    case ZG_ENOTFOUND:
+        return EXIT_NOT_FOUND;
+    case ZG_EINVAL:
+    case ZG_ESCRIPT:
+    case ZG_EJOB:
+        return EXIT_BAD_INPUT;
+    default: /* the store failed, out of memory, a lapsed reservation, a collision */
+        return EXIT_JOB_FAILED;
+    }
 }
 
 int cli_fail(zg_host *h, int rc)
 {
     fprintf(stderr, "zerog: %s\n", zg_errstr(h));
-    switch (rc) {
-    case ZG_ENOTFOUND:
-        return EXIT_NOT_FOUND;
-    case ZG_ESTORE:
-    case ZG_ENOMEM:
-    case ZG_ESTALE:
-        return EXIT_JOB_FAILED;
-    default:
-        return EXIT_BAD_INPUT;
-    }
-}
-
-int cli_number(const char *opt, const char *text, double *out)
-{
-    char *end;
-    *out = text ? strtod(text, &end) : 0;
-    if (!text || end == text || *end || *out < 0) {
-        fprintf(stderr, "zerog: %s takes a number >= 0\n", opt);
-        return 0;
-    }
-    return 1;
+    return cli_exit_code(rc);
 }
 
 void cli_log_line(void *ud, int level, const char *log_id, const char *msg)
@@ -73,7 +222,18 @@ void cli_log_line(void *ud, int level, const char *log_id, const char *msg)
             ud ? (const char *)ud : "-", log_id, *log_id ? ": " : "", msg);
 }
 
-zg_host *cli_open_host(const cli_options *o, int load_jobs, zg_config *cfg)
+static int is_directory(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int cli_load_jobs_if_present(zg_host *h, const cli_options *o)
+{
+    return is_directory(o->jobs) && zg_load_dir(h, o->jobs, NULL, NULL) == ZG_OK;
+}
+
+zg_host *cli_open(const cli_options *o, cli_jobs jobs, zg_config *cfg, int *exit_code)
 {
     zg_config defaults;
     if (!cfg) {
@@ -82,45 +242,65 @@ zg_host *cli_open_host(const cli_options *o, int load_jobs, zg_config *cfg)
         cfg = &defaults;
     }
     cfg->store = o->store;
+    *exit_code = EXIT_OK;
     zg_host *h = zg_host_new(cfg);
     if (!h) {
         fputs("zerog: out of memory\n", stderr);
+        *exit_code = EXIT_JOB_FAILED;
         return NULL;
     }
-    if (zg_errcode(h) != ZG_OK) {
-        fprintf(stderr, "zerog: %s\n", zg_errstr(h));
-        zg_host_free(h);
-        return NULL;
-    }
-    if (load_jobs && zg_load_dir(h, o->jobs, NULL, NULL) != ZG_OK) {
-        fprintf(stderr, "zerog: %s\n", zg_errstr(h));
+    int rc = zg_errcode(h);
+    if (rc == ZG_OK && jobs == CLI_JOBS_REQUIRED) rc = zg_load_dir(h, o->jobs, NULL, NULL);
+    if (rc == ZG_OK && jobs == CLI_JOBS_IF_PRESENT) cli_load_jobs_if_present(h, o);
+    if (rc != ZG_OK) {
+        *exit_code = cli_fail(h, rc);
         zg_host_free(h);
         return NULL;
     }
     return h;
 }
 
-/* Takes the global options out of argv (anywhere on the line); returns the new argc. */
+zg_host *cli_open_host(const cli_options *o, int load_jobs, zg_config *cfg)
+{
+    int code;
+    return cli_open(o, load_jobs ? CLI_JOBS_REQUIRED : CLI_JOBS_NONE, cfg, &code);
+}
+
+/* Takes the global options out of argv (anywhere before a "--"); returns the new argc, or -1
+ * after saying which option lacks its value. */
 static int global_options(cli_options *o, int argc, char **argv)
 {
-    int out = 1;
-    for (int i = 1; i < argc; i++) {
+    int out = 1, i = 1;
+    for (; i < argc && strcmp(argv[i], "--") != 0; i++) {
         const char **slot = strcmp(argv[i], "--store") == 0  ? &o->store
                             : strcmp(argv[i], "--jobs") == 0 ? &o->jobs
                                                              : NULL;
-        if (slot && i + 1 < argc) {
+        if (slot) {
+            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0) {
+                fprintf(stderr, "zerog: %s needs a value\n", argv[i]);
+                return -1;
+            }
             *slot = argv[++i];
-            continue;
-        }
-        if (strncmp(argv[i], "--store=", 8) == 0)
+        } else if (strncmp(argv[i], "--store=", 8) == 0) {
             o->store = argv[i] + 8;
-        else if (strncmp(argv[i], "--jobs=", 7) == 0)
+        } else if (strncmp(argv[i], "--jobs=", 7) == 0) {
             o->jobs = argv[i] + 7;
-        else
+        } else {
             argv[out++] = argv[i];
+        }
     }
+    for (; i < argc; i++)
+        argv[out++] = argv[i];
     argv[out] = NULL;
     return out;
+}
+
+/* Whether a command's arguments ask for its usage (-h or --help before any "--"). */
+static int asks_for_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) return 1;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -129,40 +309,21 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     cli_options o = {getenv("ZEROG_STORE"), getenv("ZEROG_JOBS")};
     argc = global_options(&o, argc, argv);
+    if (argc < 0) return EXIT_BAD_INPUT;
     if (!o.store || !*o.store) o.store = "redis://127.0.0.1:6379/0";
     if (!o.jobs || !*o.jobs) o.jobs = "jobs";
     if (argc < 2) return cli_usage();
-    const char *cmd = argv[1];
-    int n = argc - 2;
-    char **args = argv + 2;
-    static const struct {
-        const char *name;
-        zg_view view;
-    } views[] = {{"progress", ZG_VIEW_PROGRESS},
-                 {"info", ZG_VIEW_INFO},
-                 {"data", ZG_VIEW_DATA},
-                 {"dump", ZG_VIEW_DUMP}};
-    for (size_t i = 0; i < sizeof views / sizeof views[0]; i++)
-        if (strcmp(cmd, views[i].name) == 0) return cmd_read(&o, views[i].view, n, args);
-    if (strcmp(cmd, "run") == 0) return cmd_run(&o, n, args);
-    if (strcmp(cmd, "watch") == 0) return cmd_watch(&o, n, args);
-    if (strcmp(cmd, "check") == 0) return cmd_check(&o, n, args);
-    if (strcmp(cmd, "submit") == 0) return cmd_submit(&o, n, args);
-    if (strcmp(cmd, "kill") == 0) return cmd_kill(&o, n, args);
-    if (strcmp(cmd, "stats") == 0) return cmd_stats(&o, n, args);
-    if (strcmp(cmd, "worker") == 0) return cmd_worker(&o, n, args);
-    if (strcmp(cmd, "serve") == 0) return cmd_serve(&o, n, args);
-    if (strcmp(cmd, "events") == 0) return cmd_events(&o, n, args);
-    if (strcmp(cmd, "buried") == 0) return cmd_buried(&o, n, args);
-    if (strcmp(cmd, "kick") == 0) return cmd_kick(&o, n, args);
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("zerog %s\n", ZG_VERSION);
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) name = "help";
+    if (strcmp(name, "--version") == 0) name = "version";
+    const command *c = find_command(name);
+    if (!c) {
+        fprintf(stderr, "zerog: unknown command %s (zerog help lists them)\n", name);
+        return EXIT_BAD_INPUT;
+    }
+    if (asks_for_help(argc - 2, argv + 2)) {
+        print_command_usage(stdout, c);
         return EXIT_OK;
     }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        fputs(usage_text, stdout);
-        return EXIT_OK;
-    }
-    fprintf(stderr, "zerog: unknown command %s\n", cmd);
-    return cli_usage();
+    return c->run(&o, argc - 2, argv + 2);
 }

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Embedding: `make install` puts the header, both libraries, zerog.pc and the command under a
-# prefix; a program built with pkg-config against it registers a C function, runs a job that calls
-# it and prints the data, on the in-memory store and on Redis. The libraries export only zg_*.
+# prefix; the README's embedding steps, run as written with a non-standard prefix, build a program
+# with pkg-config that runs without LD_LIBRARY_PATH, on the in-memory store and on Redis. It links
+# statically too, and the libraries export only zg_*.
 cd "$(dirname "$0")/../.." || exit 1
 . spec/cli/tap.sh
 . spec/cli/redis.sh
 BUILD=${ZEROG_BUILD:-build}
+REPO=$(pwd)
 PREFIX=$WORK/prefix
-export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig
+unset PKG_CONFIG_PATH LD_LIBRARY_PATH
 SANFLAGS=
 [ -n "${SAN:-}" ] && SANFLAGS="-fsanitize=address,undefined"
+pc() { PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig pkg-config "$@"; }
 
 install_prefix() {
   make -s install BUILD="$BUILD" PREFIX="$PREFIX" SAN="${SAN:-}" >"$WORK/install.log" 2>&1 || { cat "$WORK/install.log"; return 1; }
@@ -17,34 +20,51 @@ install_prefix() {
            share/zerog/lua/zerog.lua; do
     [ -e "$PREFIX/$f" ] || { echo "missing $f"; return 1; }
   done
-  [ "$(pkg-config --modversion zerog)" = 0.1.0 ] && pkg-config --cflags zerog | grep -q -- "-I$PREFIX/include"
+  [ "$(pc --modversion zerog)" = 0.1.0 ] && pc --cflags zerog | grep -q -- "-I$PREFIX/include"
 }
 ok "make install PREFIX=... installs the header, the libraries, zerog.pc and the command" install_prefix
 
-build_shared() {
-  # shellcheck disable=SC2046
-  cc $SANFLAGS -o "$WORK/example" spec/embed/example.c $(pkg-config --cflags --libs zerog) &&
-  readelf -d "$WORK/example" | grep -q 'NEEDED.*libzerog.so.0'
+# The README's lines between the "embed steps" marker and the end of the code block after it.
+readme_steps() {
+  awk '/^<!-- embed steps/ { on = 1; next } on && /^```sh/ { next } on && /^```$/ { exit } on' README.md
 }
-ok "an embedding program builds with pkg-config --cflags --libs zerog" build_shared
+# Those lines for this run: its prefix, make run in the clone (with this build), the Redis of the
+# suite, the sanitizers when the build has them; comments dropped.
+steps_script() {
+  readme_steps | sed -e 's/  *#.*$//' -e "s|/tmp/x|$PREFIX|g" \
+    -e "s|^make install |make -s -C $REPO install BUILD=$BUILD SAN=${SAN:-} |" \
+    -e "s|^cc |cc $SANFLAGS |" -e "s|unix:///run/redis/redis.sock|$REDIS_URL|"
+}
+readme_steps_work() {
+  steps_script >"$WORK/steps.sh"
+  grep -q "^export PKG_CONFIG_PATH=$PREFIX/lib/pkgconfig$" "$WORK/steps.sh" &&
+  grep -q -- "-Wl,-rpath,$PREFIX/lib -o example$" "$WORK/steps.sh" || { echo "steps:"; cat "$WORK/steps.sh"; return 1; }
+  flush
+  mkdir -p "$WORK/app" && cp spec/embed/example.c "$WORK/app/" &&
+  (cd "$WORK/app" && bash -e "$WORK/steps.sh") >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/steps.sh" "$WORK/err"; return 1; }
+  # the two runs print what the README's comments say, the second one on Redis
+  [ "$(grep -c '^{"area":13.5,"unit":"m2"}$' "$WORK/out")" = 2 ] &&
+  readme_steps | grep -q '^./example  *# {"area":13.5,"unit":"m2"}$' &&
+  [ "$(rcli EVAL "return #redis.call('KEYS', 'zerog:job:*')" 0)" = 1 ] &&
+  readelf -d "$WORK/app/example" | grep -q 'NEEDED.*libzerog.so.0' &&
+  readelf -d "$WORK/app/example" | grep -q "R.*PATH.*$PREFIX/lib"
+}
+ok "the README's embedding steps, as written, build and run the example with a non-standard PREFIX" readme_steps_work
 
-run_mem() {
-  LD_LIBRARY_PATH=$PREFIX/lib "$WORK/example" >"$WORK/out" 2>"$WORK/err" &&
+without_rpath() {
+  # shellcheck disable=SC2046
+  cc $SANFLAGS -o "$WORK/example" spec/embed/example.c $(pc --cflags --libs zerog) || return 1
+  # the loader does not know the prefix (unless a libzerog is installed system-wide) ...
+  { ldconfig -p | grep -q libzerog.so.0 || ! "$WORK/example" >/dev/null 2>&1; } &&
+  LD_LIBRARY_PATH=$PREFIX/lib "$WORK/example" >"$WORK/out" 2>"$WORK/err" && # ... unless told
   [ "$(cat "$WORK/out")" = '{"area":13.5,"unit":"m2"}' ]
 }
-ok "the example runs a job that calls its C function, on the in-memory store" run_mem
-
-run_redis() {
-  flush
-  LD_LIBRARY_PATH=$PREFIX/lib "$WORK/example" "$REDIS_URL" >"$WORK/out" 2>"$WORK/err" &&
-  [ "$(cat "$WORK/out")" = '{"area":13.5,"unit":"m2"}' ] && [ "$(rcli EVAL "return #redis.call('KEYS', 'zerog:job:*')" 0)" = 1 ]
-}
-ok "the example runs the same on Redis" run_redis
+ok "without the rpath the program needs LD_LIBRARY_PATH, as the README says" without_rpath
 
 build_static() {
   # shellcheck disable=SC2046
-  cc $SANFLAGS -o "$WORK/example_static" spec/embed/example.c $(pkg-config --cflags zerog) "$PREFIX/lib/libzerog.a" \
-    $(pkg-config --libs-only-l --static zerog | sed 's/-lzerog//') &&
+  cc $SANFLAGS -o "$WORK/example_static" spec/embed/example.c $(pc --cflags zerog) "$PREFIX/lib/libzerog.a" \
+    $(pc --libs-only-l --static zerog | sed 's/-lzerog//') &&
   ! readelf -d "$WORK/example_static" | grep -q 'libzerog' && "$WORK/example_static" | grep -q '"area":13.5'
 }
 ok "it links statically with libzerog.a and pkg-config --static" build_static

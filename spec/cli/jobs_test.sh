@@ -35,13 +35,13 @@ submit_options() {
   expect_status 0 "$ZEROG" submit echo '{"n": 1}' --ttr 9 --delay 30 --priority 5 || return 1
   local uuid; uuid=$(cat "$WORK/out")
   [ "$(hget "$uuid" queueKwargs)" = '{"delay":30,"priority":5,"ttr":9}' ] &&
-  "$ZEROG" stats >"$WORK/stats" && grep -q '"zerog_jobs": {"ready": 0, "delayed": 1, "reserved": 0,' "$WORK/stats"
+  "$ZEROG" stats >"$WORK/stats" && grep -q '"zerog_jobs":{"ready":0,"delayed":1,"reserved":0,' "$WORK/stats"
 }
 ok "submit --ttr --delay --priority are stored and honoured" submit_options
 
 nothing_stored() { [ "$(rcli DBSIZE)" = 0 ]; }
-submit_unknown() { flush; expect_status 2 "$ZEROG" submit nope '{}' && grep -q "unknown job type nope" "$WORK/err" && nothing_stored; }
-ok "submit of an unknown type exits 2 and stores nothing" submit_unknown
+submit_unknown() { flush; expect_status 3 "$ZEROG" submit nope '{}' && grep -q "unknown job type nope" "$WORK/err" && nothing_stored; }
+ok "submit of an unknown type exits 3 (type not found) and stores nothing" submit_unknown
 submit_bad_json() { flush; expect_status 2 "$ZEROG" submit echo '{"n":' && grep -q "not valid JSON" "$WORK/err" && nothing_stored; }
 ok "submit of invalid JSON exits 2 and stores nothing" submit_bad_json
 submit_bad_params() { flush; expect_status 2 "$ZEROG" submit echo '{"n": "x"}' && grep -q "field n must be an integer" "$WORK/err" && nothing_stored; }
@@ -54,7 +54,7 @@ batch_file() {
   [ "$(wc -l <"$WORK/out")" = 250 ] && [ "$(sort -u "$WORK/out" | wc -l)" = 250 ] &&
   [ "$(hget "$(sed -n 100p "$WORK/out")" n)" = 100 ] &&
   [ "$(hget "$(sed -n 250p "$WORK/out")" queueJobId)" = 250 ] &&
-  "$ZEROG" stats | grep -q '"ready": 250'
+  "$ZEROG" stats | grep -q '"ready":250'
 }
 ok "submit --batch FILE prints one uuid per line, in order, all queued" batch_file
 
@@ -104,7 +104,7 @@ worker_until_idle() {
   for i in 1 2 3; do "$ZEROG" submit echo "{\"n\": $i}" >/dev/null 2>&1; done
   "$ZEROG" submit echo '{"n": 9}' --delay 60 >/dev/null 2>&1
   expect_status 0 timeout 20 "$ZEROG" worker --until-idle || return 1
-  [ "$(grep -c "finished with 200" "$WORK/err")" = 3 ] && "$ZEROG" stats | grep -q '"ready": 0, "delayed": 1'
+  [ "$(grep -c "finished with 200" "$WORK/err")" = 3 ] && "$ZEROG" stats | grep -q '"ready":0,"delayed":1'
 }
 ok "worker --until-idle runs what is ready and exits 0, leaving delayed jobs" worker_until_idle
 
@@ -112,7 +112,7 @@ worker_max_jobs() {
   flush
   for i in 1 2 3 4 5; do "$ZEROG" submit echo "{\"n\": $i}" >/dev/null 2>&1; done
   expect_status 0 timeout 20 "$ZEROG" worker --max-jobs 2 || return 1
-  [ "$(grep -c "finished with 200" "$WORK/err")" = 2 ] && "$ZEROG" stats | grep -q '"ready": 3'
+  [ "$(grep -c "finished with 200" "$WORK/err")" = 2 ] && "$ZEROG" stats | grep -q '"ready":3'
 }
 ok "worker --max-jobs N stops after N runs" worker_max_jobs
 
@@ -121,7 +121,7 @@ worker_queue() {
   "$ZEROG" submit echo '{"n": 1}' >/dev/null 2>&1
   local slow; slow=$("$ZEROG" submit slow '{"seconds": 0.1}' 2>/dev/null)
   expect_status 0 timeout 20 "$ZEROG" worker --queue slow_q --until-idle || return 1
-  [ "$(hget "$slow" resultCode)" = 200 ] && "$ZEROG" stats | grep -q '"zerog_jobs": {"ready": 1'
+  [ "$(hget "$slow" resultCode)" = 200 ] && "$ZEROG" stats | grep -q '"zerog_jobs":{"ready":1'
 }
 ok "worker --queue NAME serves only that queue" worker_queue
 
@@ -130,7 +130,7 @@ stats_json() {
   "$ZEROG" submit echo '{"n": 1}' >/dev/null 2>&1
   expect_status 0 "$ZEROG" stats || return 1
   [ "$(json_get 'd.zerog_jobs.ready' "$WORK/out")" = 1 ] && [ "$(json_get 'd.slow_q.reserved' "$WORK/out")" = 0 ] &&
-  expect_status 0 "$ZEROG" stats --queue other && [ "$(cat "$WORK/out")" = '{"other": {"ready": 0, "delayed": 0, "reserved": 0, "buried": 0, "unclaimed": 0}}' ]
+  expect_status 0 "$ZEROG" stats --queue other && [ "$(cat "$WORK/out")" = '{"other":{"ready":0,"delayed":0,"reserved":0,"buried":0,"unclaimed":0}}' ]
 }
 ok "stats prints ready, delayed and reserved per queue as JSON" stats_json
 
@@ -140,7 +140,7 @@ kill_queued() {
   expect_status 0 "$ZEROG" kill "$uuid" || return 1
   [ "$(hget "$uuid" resultCode)" = 410 ] && [ "$(hget "$uuid" errorCount)" = 1 ] &&
   rcli LRANGE "$(jkey "$uuid"):errors" 0 -1 | grep -q '"errorCode":410,"msg":"Killed by user"' &&
-  "$ZEROG" stats | grep -q '"zerog_jobs": {"ready": 0, "delayed": 0, "reserved": 0,'
+  "$ZEROG" stats | grep -q '"zerog_jobs":{"ready":0,"delayed":0,"reserved":0,'
 }
 ok "kill records error and result 410 and deletes the queue message" kill_queued
 
@@ -189,6 +189,66 @@ watch_failed() {
 ok "watch exits 1 for a job that ended without a 2xx result" watch_failed
 ok "watch of an unknown uuid exits 3" expect_status 3 timeout 10 "$ZEROG" watch nope
 
+cat >"$JOBS/grumpy.lua" <<'LUA'
+return { JOB_TYPE = "grumpy", QUEUE_NAME = "grumpy_q", MAX_ERRORS = 1, RETRY_DELAY = 0,
+  run = function(self)
+    self:record_event('fetching http://example.com/x said "hi"')
+    self:job_log_warning("slow disk")
+    local t = nil
+    return t.x
+  end }
+LUA
+watch_errors() {
+  flush
+  local uuid; uuid=$("$ZEROG" submit grumpy '{}' 2>/dev/null)
+  "$ZEROG" worker --queue grumpy_q --until-idle >/dev/null 2>&1 &
+  expect_status 1 timeout 20 "$ZEROG" watch "$uuid" || return 1
+  wait
+  grep -q "^error 500: .*grumpy.lua:6: attempt to index a nil value" "$WORK/err" &&
+  grep -q "^warning: slow disk$" "$WORK/err" && ! grep -q "stack traceback" "$WORK/err" &&
+  grep -qF 'fetching http://example.com/x said "hi"' "$WORK/err"
+}
+ok "watch shows the job's error (code, file:line), warnings, and event text unescaped" watch_errors
+
+watch_summary() {
+  flush
+  local uuid; uuid=$("$ZEROG" submit echo '{"n": 3}' 2>/dev/null)
+  "$ZEROG" worker --until-idle 2>/dev/null
+  script -qec "$ZEROG watch $uuid" /dev/null </dev/null >"$WORK/tty" 2>&1 || return 1
+  grep -q "echo $uuid: result 200 in" "$WORK/tty" && grep -q '^data: {"n":3}' "$WORK/tty" &&
+  script -qec "$ZEROG watch --json $uuid" /dev/null </dev/null >"$WORK/tty" 2>&1 &&
+  grep -q "{\"uuid\":\"$uuid\",\"result\":200,\"job\":{" "$WORK/tty"
+}
+ok "watch ends with the summary on a terminal, and the JSON with --json" watch_summary
+
+cat >"$JOBS/noisy.lua" <<'LUA'
+return { JOB_TYPE = "noisy", QUEUE_NAME = "noisy_q",
+  run = function(self)
+    for i = 1, 22 do self:add_to_completeness(0.01) end
+    return -1, 3600
+  end }
+LUA
+completeness_rounded() {
+  flush
+  local uuid; uuid=$("$ZEROG" submit noisy '{}' 2>/dev/null)
+  "$ZEROG" worker --queue noisy_q --max-jobs 1 2>/dev/null || return 1
+  expect_status 0 "$ZEROG" progress "$uuid" && [ "$(cat "$WORK/out")" = '{"completeness":0.22,"result":-1}' ] &&
+  expect_status 0 "$ZEROG" dump "$uuid" && grep -qF '"completeness":0.22,' "$WORK/out"
+}
+ok "completeness is shown without float noise (0.22 after 22 steps of 0.01)" completeness_rounded
+
+events_style() {
+  "$ZEROG" events >"$WORK/events" 2>&1 &
+  local pid=$!
+  subscribed() { [ "$(rcli PUBSUB NUMSUB zerog:events | tail -1)" = 1 ]; }
+  wait_for 10 subscribed || { kill $pid; return 1; }
+  rcli PUBLISH zerog:events '{"event": "end", "queue": "a\/b", "seconds": 0.5}' >/dev/null
+  has_end() { grep -q '"event":"end"' "$WORK/events"; }
+  wait_for 10 has_end; kill -TERM $pid; wait $pid
+  [ "$(cat "$WORK/events")" = '{"event":"end","queue":"a/b","seconds":0.5}' ]
+}
+ok "events prints one compact JSON object per line" events_style
+
 worker_reloads() {
   flush
   printf 'return { JOB_TYPE = "wv", QUEUE_NAME = "wv_q", run = function() return 201 end }\n' >"$JOBS/wv.lua"
@@ -221,6 +281,7 @@ worker_down_one_line() {
   expect_status 1 timeout 20 "$ZEROG" --store redis://127.0.0.1:1 worker --concurrency 3 && [ "$(wc -l <"$WORK/err")" = 1 ]
 }
 ok "worker with Redis down says so once" worker_down_one_line
-ok "a bad store URL exits 1 naming it" expect_status 1 "$ZEROG" --store foo://x stats
+bad_url() { expect_status 2 "$ZEROG" --store foo://x stats && grep -q "bad store URL foo://x" "$WORK/err"; }
+ok "a bad store URL exits 2 (bad input) naming it" bad_url
 
 tap_done

@@ -40,7 +40,7 @@ rolling_deploy() {
   echo "stats after the old worker: $st"
   [ "$(hget "$newjob" errorCount)" = 0 ] && [ "$(hget "$newjob" _reserves)" = 0 ] &&
   [ "$(hget "$newjob" resultCode)" = -1 ] && ! grep -q "$newjob" "$WORK/old.log" &&
-  echo "$st" | grep -q '"zerog_jobs": {"ready": 1, "delayed": 0, "reserved": 0, "buried": 0, "unclaimed": 1}' &&
+  echo "$st" | grep -q '"zerog_jobs":{"ready":1,"delayed":0,"reserved":0,"buried":0,"unclaimed":1}' &&
   [ "$(count_result 200)" = 3 ] || return 1
   # the new release's worker has it
   ZEROG_JOBS=$NEW "$ZEROG" worker --until-idle 2>/dev/null || return 1
@@ -110,5 +110,24 @@ legacy_documents() {
   expect_status 0 "$ZEROG" info "$uuid" && grep -q '"msg":"from before"' "$WORK/out" && grep -q '"result":200' "$WORK/out"
 }
 ok "a document written before the lifecycle layout is still readable by uuid" legacy_documents
+
+buried_and_kicked() {
+  flush
+  local uuid; uuid=$("$ZEROG" submit common '{}' 2>/dev/null)
+  rcli HSET "$(jkey "$uuid")" jobType '"renamed_by_hand"' >/dev/null # a corrupt document
+  for _ in 1 2 3 4; do
+    "$ZEROG" kick zerog_jobs >/dev/null 2>&1 # the 30 s retry delay, now
+    "$ZEROG" worker --until-idle 2>>"$WORK/buried.log" || return 1
+  done
+  expect_status 0 "$ZEROG" buried || return 1
+  echo "buried: $(cat "$WORK/out")"
+  grep -q "\"uuid\":\"$uuid\"" "$WORK/out" && grep -q "does not match" "$WORK/out" &&
+  grep -q "job $uuid buried: cannot be loaded" "$WORK/buried.log" &&
+  "$ZEROG" stats | grep -q '"zerog_jobs":{"ready":0,"delayed":0,"reserved":0,"buried":1' &&
+  "$ZEROG" info "$uuid" | grep -q '"msg":"cannot be loaded: its document' || return 1
+  expect_status 0 "$ZEROG" kick zerog_jobs && [ "$(cat "$WORK/out")" = "kicked 1 job on zerog_jobs" ] &&
+  "$ZEROG" stats | grep -q '"zerog_jobs":{"ready":1,"delayed":0,"reserved":0,"buried":0'
+}
+ok "a job that cannot be loaded is buried with its reason, logged, listed, and kicked back" buried_and_kicked
 
 tap_done

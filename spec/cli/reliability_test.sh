@@ -64,7 +64,7 @@ exactly_once() {
   for p in "${pids[@]}"; do wait "$p" || return 1; done
   local done_once; done_once=$(count_jobs "h.runs == '1' and h.resultCode == '200' and h.running == 'false'")
   echo "jobs run once and finished: $done_once"
-  [ "$done_once" = 1000 ] && "$ZEROG" stats | grep -q '"zerog_jobs": {"ready": 0, "delayed": 0, "reserved": 0, "buried": 0'
+  [ "$done_once" = 1000 ] && "$ZEROG" stats | grep -q '"zerog_jobs":{"ready":0,"delayed":0,"reserved":0,"buried":0'
 }
 ok "1,000 jobs with 4 concurrent workers run exactly once each" exactly_once
 
@@ -109,7 +109,7 @@ dead_host() {
   wait_for 10 has_run || { kill -9 $pid; return 1; }
   kill -9 $pid; wait $pid 2>/dev/null
   rcli HSET "$(jkey "$uuid")" seconds 0 >/dev/null # the next run is quick
-  ready_again() { "$ZEROG" stats --queue busy_q | grep -q '"ready": 1'; } # the lease (TTR 1 s) lapses
+  ready_again() { "$ZEROG" stats --queue busy_q | grep -q '"ready":1'; } # the lease (TTR 1 s) lapses
   wait_for 5 ready_again || { echo "not ready again"; return 1; }
   expect_status 0 timeout 20 "$ZEROG" worker --queue busy_q --until-idle || return 1
   local info; info=$("$ZEROG" info "$uuid" 2>/dev/null)
@@ -141,7 +141,7 @@ late_settle() {
   has_run() { [ "$(hget "$uuid" runs)" = 1 ]; }
   wait_for 10 has_run || { kill -9 $stalled; return 1; }
   kill -STOP $stalled # a host that stalls (swapping, a debugger, a VM pause) past its TTR
-  lapsed() { "$ZEROG" stats --queue busy_q | grep -q '"ready": 1'; }
+  lapsed() { "$ZEROG" stats --queue busy_q | grep -q '"ready":1'; }
   wait_for 5 lapsed || { kill -9 $stalled; echo "the lease did not lapse"; return 1; }
   rcli HSET "$(jkey "$uuid")" seconds 0 >/dev/null
   "$ZEROG" worker --queue busy_q --until-idle >"$WORK/second.log" 2>&1 || { kill -9 $stalled; return 1; }

@@ -244,7 +244,7 @@ grace_over() {
   started() { [ "$(hget "$uuid" running)" = true ]; }
   wait_for 10 started || return 1
   stop_serve || return 1
-  [ "$(job_result "$uuid")" = -1 ] && "$ZEROG" stats --queue slow_q | grep -q '"ready": 1' &&
+  [ "$(job_result "$uuid")" = -1 ] && "$ZEROG" stats --queue slow_q | grep -q '"ready":1' &&
   grep -q "grace over: job $uuid released" "$WORK/serve.log"
 }
 ok "past --grace, a running job is released for another host, and it exits 0" grace_over
