@@ -12,6 +12,8 @@
 -- hold); an empty array nested inside a free-form (`object` / `any`) field reads back as `{}`.
 local cjson = require "cjson"
 
+local pcall = pcall -- the original (zerog.api replaces the global for job code)
+
 local M = {}
 
 M.array_mt = { __name = "zerog.array" }

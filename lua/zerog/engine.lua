@@ -155,6 +155,7 @@ function M.process(claim, job)
     local decision = recover(job, claim.prior)
     if decision then return decision end
   end
+  if core.interrupted() then return release(job, 0, M.RELEASED_EVENT) end -- stopping already
   local started = core.clock()
   local publishing = core.publishing()
   if publishing then

@@ -7,7 +7,8 @@ local codec = require "zerog.codec"
 local schema = require "zerog.schema"
 local Job = require "zerog.job"
 
-local resume = coroutine.resume -- the original (see zerog.api)
+local resume = coroutine.resume -- the originals (see zerog.api)
+local pcall = pcall
 
 -- types: JOB_TYPE -> class; paths: path -> JOB_TYPE; files: paths loaded from files;
 -- failures: path -> the error of its last load, while that failed

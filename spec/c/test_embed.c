@@ -316,6 +316,56 @@ static void test_a_missing_jobs_dir_is_an_error_of_the_host(void)
     zg_host_free(h);
 }
 
+/* zg_interrupt from another thread once the run has begun (on_run says so). */
+static volatile int run_began;
+
+static void note_run(void *ud, const zg_run_info *run)
+{
+    (void)ud;
+    if (run->begin) run_began = 1;
+}
+
+static void *interrupt_when_running(void *p)
+{
+    for (int i = 0; i < 500 && !run_began; i++)
+        usleep(10 * 1000);
+    zg_interrupt(p);
+    return NULL;
+}
+
+static void test_zg_interrupt_releases_a_run_looping_in_a_coroutine_without_an_error(void)
+{
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.on_run = note_run;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    /* the loop runs in a coroutine the job made: the run's count hook reaches it too */
+    define(h, "spinner", "local co = coroutine.wrap(function() while true do end end); co()");
+    char uuid[ZG_UUID_LEN];
+    CHECK_INT(zg_submit(h, "spinner", "{}", NULL, uuid), ZG_OK);
+    run_began = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, interrupt_when_running, h);
+    zg_step_result r;
+    int rc = zg_step(h, NULL, 0, 1000, &r);
+    if (rc != ZG_OK) printf("# %s\n", zg_errstr(h));
+    CHECK_INT(rc, ZG_OK);
+    pthread_join(t, NULL);
+    CHECK_INT(r.outcome, ZG_STEP_REQUEUED);
+    char *doc = NULL;
+    CHECK_INT(zg_read(h, ZG_VIEW_DUMP, uuid, &doc), ZG_OK);
+    CHECK(doc && strstr(doc, "\"msg\":\"Released - host stopping\""));
+    CHECK(doc && strstr(doc, "\"errorCount\":0"));
+    CHECK(doc && strstr(doc, "\"running\":false"));
+    zg_free(doc);
+    zg_message_stats st;
+    CHECK_INT(zg_job_stats(h, uuid, &st), ZG_OK);
+    CHECK_INT(st.state, ZG_MSG_READY);
+    zg_host_free(h);
+}
+
 static void run_all(const char *backend)
 {
     printf("# backend %s\n", backend);
@@ -327,6 +377,7 @@ static void run_all(const char *backend)
     RUN(test_a_job_over_the_memory_limit_fails_and_the_host_lives_on);
     RUN(test_jobs_dir_is_loaded_and_reload_takes_edits);
     RUN(test_a_missing_jobs_dir_is_an_error_of_the_host);
+    RUN(test_zg_interrupt_releases_a_run_looping_in_a_coroutine_without_an_error);
 }
 
 int main(void)

@@ -1,5 +1,6 @@
 -- Reads `redis-cli MONITOR` output on stdin and checks that the commands each script ran touched
--- keys of a single hash slot (Redis Cluster's rule for an atomic operation). Prints a summary;
+-- keys of a single hash slot (Redis Cluster's rule for an atomic operation), all under the hash
+-- tag of the queue key the script declares first (KEYS[1]). Prints a summary;
 -- exits 1 naming the first script that crossed slots.
 
 -- CRC16/XMODEM, as Redis Cluster computes key slots.
@@ -41,7 +42,10 @@ for line in io.lines() do
   local cmd = a[1] and a[1]:upper()
   if not is_lua and (cmd == "EVALSHA" or cmd == "EVAL") then
     scripts = scripts + 1
-    current = { line = line, slot = nil }
+    -- every ZeroG script declares its queue's key first: everything it touches carries that tag
+    local tag = a[4] and a[4]:match("^{[^}]+}")
+    if not tag and not failed then failed = "a script declares no queue key first:\n  " .. line end
+    current = { line = line, slot = nil, tag = tag }
   elseif is_lua and current and cmd and not KEYLESS[cmd] and a[2] then
     commands = commands + 1
     local s = slot(a[2])
@@ -50,6 +54,10 @@ for line in io.lines() do
                              current.line, line)
     end
     current.slot = current.slot or s
+    if current.tag and a[2]:sub(1, #current.tag) ~= current.tag and not failed then
+      failed = string.format("a script touched %s, outside its declared queue %s:\n  %s\n  %s",
+                             a[2], current.tag, current.line, line)
+    end
   elseif not is_lua then
     current = nil
   end

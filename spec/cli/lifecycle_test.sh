@@ -29,6 +29,21 @@ return { JOB_TYPE = "steady", QUEUE_NAME = "steady_q", TTR = 1,
   end }
 LUA
 
+cat >"$JOBS/updater.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "updater", QUEUE_NAME = "updaters",
+  SCHEMA = { target = { type = "string" }, count = { type = "integer" }, failed = { type = "integer", default = 0 } },
+  run = function(self)
+    local target = zerog.get_job(self.target)
+    local failed = 0
+    for i = 1, self.count do
+      if not pcall(target.update_attrs, target, { runs = i }) then failed = failed + 1 end
+    end
+    self:update_attrs { failed = failed }
+    return 200
+  end }
+LUA
+
 rolling_deploy() {
   flush
   local newjob; newjob=$(ZEROG_JOBS=$NEW "$ZEROG" submit newtype '{}' 2>/dev/null) || return 1
@@ -110,6 +125,22 @@ legacy_documents() {
   expect_status 0 "$ZEROG" info "$uuid" && grep -q '"msg":"from before"' "$WORK/out" && grep -q '"result":200' "$WORK/out"
 }
 ok "a document written before the lifecycle layout is still readable by uuid" legacy_documents
+
+contended_updates() {
+  flush
+  local target; target=$("$ZEROG" submit common '{}' 2>/dev/null)
+  for _ in $(seq 8); do echo "{\"target\": \"$target\", \"count\": 500}"; done >"$WORK/batch"
+  "$ZEROG" submit updater --batch "$WORK/batch" >"$WORK/updaters" 2>/dev/null || return 1
+  local cas_before; cas_before=$(hget "$target" cas)
+  local pids=()
+  for _ in $(seq 8); do "$ZEROG" worker --queue updaters --max-jobs 1 2>/dev/null & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || return 1; done
+  local u failed=0
+  while read -r u; do [ "$(hget "$u" failed)" = 0 ] && [ "$(hget "$u" resultCode)" = 200 ] || failed=1; done <"$WORK/updaters"
+  echo "cas $cas_before -> $(hget "$target" cas)"
+  [ "$failed" = 0 ] && [ "$(hget "$target" cas)" = $((cas_before + 4000)) ]
+}
+ok "8 writers x 500 update_attrs on one job all succeed, each applied once" contended_updates
 
 buried_and_kicked() {
   flush

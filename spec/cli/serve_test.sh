@@ -163,9 +163,11 @@ kill9() {
   grep -q "\"pid\": $victim" "$WORK/body" && { echo "dead worker still listed"; return 1; }
   [ "$(body_get '#d')" = 2 ] &&
   "$ZEROG" info "$uuid" 2>/dev/null | grep -q '"msg":"Killed - Restarting"' &&
-  [ "$(rcli LLEN "$(jkey "$uuid"):errors")" = 1 ] && grep -q "worker $victim died" "$WORK/serve.log"
+  [ "$(rcli LLEN "$(jkey "$uuid"):errors")" = 1 ] && [ "$(hget "$uuid" errorCount)" = 1 ] &&
+  "$ZEROG" info "$uuid" 2>/dev/null | grep -q '"msg":"job was killed while running (its host died)"' &&
+  grep -q "worker $victim died" "$WORK/serve.log"
 }
-ok "kill -9 of a worker mid-job: replaced at once, the job finished once with the kill recorded" kill9
+ok "kill -9 of a worker mid-job: replaced at once, the job finished once with the kill recorded (errorCount 1)" kill9
 
 reload_under_load() {
   local uuids=() bad=0
@@ -245,9 +247,12 @@ grace_over() {
   wait_for 10 started || return 1
   stop_serve || return 1
   [ "$(job_result "$uuid")" = -1 ] && "$ZEROG" stats --queue slow_q | grep -q '"ready":1' &&
-  grep -q "grace over: job $uuid released" "$WORK/serve.log"
+  grep -q "grace over: job $uuid released" "$WORK/serve.log" &&
+  # a graceful stop is not the job's failure: an event, no error counted, not running
+  [ "$(hget "$uuid" errorCount)" = 0 ] && [ "$(hget "$uuid" running)" = false ] &&
+  "$ZEROG" info "$uuid" 2>/dev/null | grep -q '"msg":"Released - host stopping"'
 }
-ok "past --grace, a running job is released for another host, and it exits 0" grace_over
+ok "past --grace, a running job is released for another host without an error counted, and it exits 0" grace_over
 
 auth() {
   start_serve --auth-token s3cret || return 1

@@ -28,10 +28,12 @@ one_slot() {
   timeout 30 "$ZEROG" worker --until-idle --max-jobs 12 >/dev/null 2>&1
   "$ZEROG" stats >/dev/null 2>&1
   "$ZEROG" dump "$victim" >/dev/null 2>&1
+  "$ZEROG" buried >/dev/null 2>&1
+  "$ZEROG" kick zerog_jobs >/dev/null 2>&1
   sleep 0.3
   kill $mon; wait $mon 2>/dev/null
   lua5.4 spec/cli/check_slots.lua <"$WORK/monitor"
 }
-ok "every script touches keys of one hash slot" one_slot
+ok "every script touches keys of one hash slot, all under its declared queue key" one_slot
 
 tap_done

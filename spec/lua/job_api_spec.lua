@@ -166,6 +166,49 @@ for _, store in ipairs(H.stores) do
       end)
     end)
 
+    describe("the run's bookkeeping is the engine's", function()
+      it("a job that sets self.uuid to another job's cannot write on that job", function()
+        local victim_type = H.define(h, [[return { JOB_TYPE = "victim", QUEUE_NAME = "victims",
+          run = function() return 200 end }]])
+        local victim = H.submit(h, victim_type)
+        local uuid, d = H.run_job(h, ([[return { JOB_TYPE = "forger", SCHEMA = { note = {} },
+          run = function(self)
+            self.uuid = "%s"
+            self.cas, self.running, self.resultCode = 999, false, 201
+            self:update_attrs { note = "written" }
+            self:record_event("forged")
+            return 202
+          end }]]):format(victim))
+        assert.are.equal(202, d.resultCode) -- its own document got its own result
+        assert.are.equal(uuid, d.uuid)
+        assert.are.equal("written", d.note)
+        assert.is_true(H.contains(H.event_msgs(d), "forged"))
+        local v = H.doc(h, victim)
+        assert.are.equal(-1, v.resultCode) -- the other job is untouched, still waiting
+        assert.are.same({}, H.event_msgs(v))
+        assert.are.equal("ready", h:stats(victim).state)
+      end)
+    end)
+
+    describe("no fixed caps", function()
+      it("a job type with 200 SCHEMA fields is submitted, run and updated", function()
+        local fields, sets = {}, {}
+        for i = 1, 200 do
+          fields[#fields + 1] = ("f%d = { type = \"integer\", default = %d }"):format(i, i)
+          sets[#sets + 1] = ("f%d = self.f%d + 1000"):format(i, i)
+        end
+        local params = {}
+        for i = 1, 200, 2 do params["f" .. i] = -i end
+        local _, d = H.run_job(h, ("return { JOB_TYPE = \"wide\", SCHEMA = { %s }, run = function(self) "
+          .. "self:update_attrs { %s } return 200 end }"):format(table.concat(fields, ", "),
+          table.concat(sets, ", ")), params)
+        assert.are.equal(200, d.resultCode)
+        for i = 1, 200 do
+          assert.are.equal((i % 2 == 1 and -i or i) + 1000, d["f" .. i])
+        end
+      end)
+    end)
+
     describe("records", function()
       it("record_event / record_warning append {timeStamp, msg}", function()
         local _, d = H.run_job(h, [[return { JOB_TYPE = "records", run = function(self)
