@@ -66,7 +66,7 @@ static void bench(const char *name, zg_store *s)
     }
     qsort(at_small, 7, sizeof at_small[0], cmp);
     qsort(at_big, 7, sizeof at_big[0], cmp);
-    printf("{\"bench\": \"append\", \"store\": \"%s\", \"us_per_append_at_10\": %.3f, "
+    printf("{\"kind\": \"append\", \"store\": \"%s\", \"us_per_append_at_10\": %.3f, "
            "\"us_per_append_at_100000\": %.3f, \"ratio\": %.2f}\n",
            name, at_small[3], at_big[3], at_big[3] / at_small[3]);
 }
