@@ -1,15 +1,17 @@
 /* latency: how soon an idle worker starts a job, through the public API only.
- *   latency FIFO SAMPLES DELAY_MS WARMUP     (ZEROG_STORE, ZEROG_JOBS as for the command)
+ *   latency LOG_FIFO SAMPLES DELAY_MS WARMUP     (ZEROG_STORE, ZEROG_JOBS as for the command)
  *
- * A `zerog worker` serving the bench_probe queue must be running and idle. Jobs are submitted one
- * at a time (zg_submit, with DELAY_MS as the delay); the probe job's run begins by writing its
- * number to FIFO, where this program takes the time. Latency = that time - the time just before
- * zg_submit was called - DELAY_MS: for DELAY_MS 0 the submit-to-start latency, otherwise how late
- * the delayed job started. Both times are CLOCK_MONOTONIC in this one process, in microseconds;
- * the FIFO's own wake-up (tens of microseconds) is included. After each start it waits until the
- * job has its result and then 1-25 ms more (at random), so the next job finds the worker idle, in
- * any phase of its wait. The first WARMUP samples are dropped (connections, script caches).
- * Prints one JSON line
+ * A `zerog worker` serving the bench_probe queue must be running and idle, its stderr (its log)
+ * going to LOG_FIFO. Jobs are submitted one at a time (zg_submit, with DELAY_MS as the delay); the
+ * probe job's run begins with zerog.log.info("bench_probe start <i>"), a line the worker writes
+ * to its log at once, and this program takes the time when the line arrives. Latency = that time
+ * - the time just before zg_submit was called - DELAY_MS: for DELAY_MS 0 the submit-to-start
+ * latency, otherwise how late the delayed job started. Both times are CLOCK_MONOTONIC in this one
+ * process, in microseconds (the job API's own timestamps have milliseconds); the log line's
+ * formatting and the pipe's wake-up (tens of microseconds) are included. After each start it
+ * waits until the job has its result and then 1-25 ms more (at random), so the next job finds the
+ * worker idle, in any phase of its wait. The first WARMUP samples are dropped (connections,
+ * script caches). Prints one JSON line
  * {"kind": "latency", "system": "zerog", "delay_ms", "samples_us": [...]}. */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,11 +39,13 @@ static void sleep_us(long us)
     }
 }
 
-/* Waits until the FIFO brings a line with number `want`; returns the time of the read that
- * brought it, or -1 after deadline_us. Lines of other numbers (none expected) are dropped. */
+#define MARK "bench_probe start "
+
+/* Waits until the log brings the line "... bench_probe start <want>"; returns the time of the read
+ * that brought it, or -1 after deadline_us. Other lines are dropped. */
 static double wait_for_start(int fd, long want, double deadline_us)
 {
-    static char pending[256];
+    static char pending[4096];
     static size_t used;
     for (;;) {
         double left = deadline_us - now_us();
@@ -56,12 +59,14 @@ static double wait_for_start(int fd, long want, double deadline_us)
         int found = 0;
         char *nl;
         while ((nl = memchr(pending, '\n', used))) {
-            found |= strtol(pending, NULL, 10) == want;
+            *nl = '\0';
+            const char *mark = strstr(pending, MARK);
+            found |= mark && strtol(mark + strlen(MARK), NULL, 10) == want;
             size_t consumed = (size_t)(nl - pending) + 1;
             memmove(pending, nl + 1, used - consumed);
             used -= consumed;
         }
-        if (used == sizeof pending - 1) used = 0; /* no newline in a full buffer: garbage */
+        if (used == sizeof pending - 1) used = 0; /* a line longer than the buffer: dropped */
         if (found) return at;
     }
 }
@@ -91,19 +96,14 @@ static int cmp_double(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     if (argc != 5) {
-        fprintf(stderr, "usage: latency FIFO SAMPLES DELAY_MS WARMUP\n");
+        fprintf(stderr, "usage: latency LOG_FIFO SAMPLES DELAY_MS WARMUP\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
     const char *fifo = argv[1];
     long samples = strtol(argv[2], NULL, 10), warmup = strtol(argv[4], NULL, 10);
     double delay_ms = strtod(argv[3], NULL);
-    unlink(fifo);
-    if (mkfifo(fifo, 0600) != 0) {
-        perror("latency: mkfifo");
-        return 1;
-    }
-    /* read-write, so the FIFO always has a reader (the job's open never blocks) and never EOFs */
+    /* read-write: it never sees EOF, whatever the worker does with its end */
     int fd = open(fifo, O_RDWR | O_NONBLOCK);
     zg_config cfg;
     zg_config_init(&cfg);
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
     int rc = 0;
     for (long i = 1; i <= warmup + samples; i++) {
         char params[512], uuid[ZG_UUID_LEN];
-        snprintf(params, sizeof params, "{\"i\": %ld, \"signal\": \"%s\"}", i, fifo);
+        snprintf(params, sizeof params, "{\"i\": %ld}", i);
         double submitted = now_us();
         if (zg_submit(h, "bench_probe", params, &opts, uuid) != ZG_OK) {
             fprintf(stderr, "latency: submit: %s\n", zg_errstr(h));
@@ -154,6 +154,5 @@ int main(int argc, char **argv)
     free(lat);
     zg_host_free(h);
     close(fd);
-    unlink(fifo);
     return rc;
 }

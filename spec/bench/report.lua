@@ -1,6 +1,7 @@
 -- report: the bench's figures from the JSON lines spec/bench/run collected (raw.jsonl).
 --   lua5.4 report.lua report RAW OUT_JSON    prints the table (markdown) and writes OUT_JSON
 --   lua5.4 report.lua best-procs RAW C       the fastest ZeroG shape (worker processes) at C so far
+--                                            (nothing when C was not measured)
 -- Throughput, submit rate and memory are medians over the rounds; latencies are percentiles
 -- (nearest rank) of all rounds' samples pooled; ratios are ZeroG / BullMQ of those medians.
 local cjson = require "cjson"
@@ -89,6 +90,8 @@ local function summary(rows)
   local meta = select(rows, { kind = "meta" })[1] or {}
   local meta_end = select(rows, { kind = "meta_end" })[1] or {}
   meta.loadavg_end = meta_end.loadavg_end
+  local anchor = select(rows, { kind = "throughput", system = "bullmq" })[1]
+  meta.bullmq_version = anchor and anchor.version or nil
   out.meta = meta
   for _, c in ipairs(concurrencies(rows)) do
     local shapes, best = shapes_at(rows, c)
@@ -172,8 +175,8 @@ local function table_text(s)
   local m = s.meta
   local lines = {}
   local function add(...) lines[#lines + 1] = string.format(...) end
-  add("ZeroG (%s) vs BullMQ 6.7: N = %s, %s rounds, %s cores, redis %s, load %s -> %s, %s",
-      m.commit or "?", num(m.N), num(m.runs), num(m.cores), m.redis or "?",
+  add("ZeroG (%s) vs BullMQ %s: N = %s, %s rounds, %s cores, redis %s, load %s -> %s, %s",
+      m.commit or "?", m.bullmq_version or "(not run)", num(m.N), num(m.runs), num(m.cores), m.redis or "?",
       m.loadavg_start or "?", m.loadavg_end or "?", m.date or "")
   add("")
   add("| measure | ZeroG | BullMQ | ZeroG / BullMQ |")
@@ -240,7 +243,7 @@ end
 local mode = arg[1]
 if mode == "best-procs" then
   local _, best = shapes_at(read_rows(arg[2]), tonumber(arg[3]))
-  print(best and best.procs or 1)
+  if best then print(best.procs) end
 elseif mode == "report" then
   local s = summary(read_rows(arg[2]))
   local f = assert(io.open(arg[3], "w"))

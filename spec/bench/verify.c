@@ -34,10 +34,14 @@ static const char JUDGE[] =
     "  if type(e) == 'table' and e.msg == 'ran' then ran = ran + 1 end\n"
     "end\n"
     "local problems = {}\n"
-    "if doc.resultCode ~= 200 then problems[#problems + 1] = 'resultCode ' .. tostring(doc.resultCode) end\n"
-    "if doc.errorCount ~= 0 then problems[#problems + 1] = 'errorCount ' .. tostring(doc.errorCount) end\n"
-    "if type(doc.errors) == 'table' and #doc.errors > 0 then problems[#problems + 1] = #doc.errors .. ' errors' end\n"
-    "if doc.running ~= false then problems[#problems + 1] = 'running ' .. tostring(doc.running) end\n"
+    "if doc.resultCode ~= 200 then problems[#problems + 1] = 'resultCode ' .. "
+    "tostring(doc.resultCode) end\n"
+    "if doc.errorCount ~= 0 then problems[#problems + 1] = 'errorCount ' .. "
+    "tostring(doc.errorCount) end\n"
+    "if type(doc.errors) == 'table' and #doc.errors > 0 then problems[#problems + 1] = #doc.errors "
+    ".. ' errors' end\n"
+    "if doc.running ~= false then problems[#problems + 1] = 'running ' .. tostring(doc.running) "
+    "end\n"
     "if ran ~= 1 then problems[#problems + 1] = ran .. ' events \"ran\" (expected exactly 1)' end\n"
     "return table.concat(problems, ', ')\n";
 
