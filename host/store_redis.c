@@ -45,7 +45,16 @@ typedef struct redis_store {
     zg_redis_script scripts[S_N];
     zg_redis_script beat_touch; /* the same script, loaded through the other connection */
     char *sources[S_N];
+    int64_t announced_ms; /* when a claim last recorded the types this host asks for */
+    /* Serving several queues: the queue the last look found most urgent is claimed from
+     * directly for up to STICKY_MS while it yields jobs, instead of asking every queue before
+     * every claim (n + 1 scripts). So across queues, priority order holds to within STICKY_MS;
+     * within a queue it always holds. */
+    char sticky[ZG_NAME_LEN];
+    int64_t sticky_until_ms;
 } redis_store;
+
+#define STICKY_MS 100
 
 /* Key names of one job. */
 typedef struct job_keys {
@@ -357,27 +366,52 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
     return rc;
 }
 
-/* Which of several queues has the most urgent ready job: its index, or -1 with *wait_ms. */
+/* Which of several queues has the most urgent ready job: its index, or -1 with *wait_ms. The
+ * queues are asked in one round trip. */
 static int most_urgent(redis_store *r, const zg_claim_req *req, int64_t *wait_ms, zg_error *err)
 {
-    int best = -1;
+    size_t n = req->nqueues;
+    int best = -2;
+    char(*prefixes)[ZG_NAME_LEN + 8] = calloc(n, sizeof *prefixes);
+    const char **argv = calloc(n * (req->ntypes + 1), sizeof *argv);
+    zg_redis_call *calls = calloc(n, sizeof *calls);
+    redisReply **replies = calloc(n, sizeof *replies);
+    if (!prefixes || !argv || !calls || !replies) {
+        zg_fail(err, ZG_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (queue_prefix(prefixes[i], sizeof prefixes[i], req->queues[i], err) != ZG_OK) goto done;
+        const char **row = argv + i * (req->ntypes + 1);
+        row[0] = prefixes[i];
+        for (size_t t = 0; t < req->ntypes; t++)
+            row[t + 1] = req->types[t];
+        calls[i] = (zg_redis_call){&r->scripts[S_PEEK], 1, (int)req->ntypes + 1, row, NULL};
+    }
+    pthread_mutex_lock(&r->conn.lock);
+    int rc = zg_redis_pipeline(&r->conn, n, calls, replies, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    if (rc != ZG_OK) goto done;
+    best = -1;
     long long best_pri = 0;
     *wait_ms = -1;
-    for (size_t i = 0; i < req->nqueues; i++) {
-        char prefix[ZG_NAME_LEN + 8];
-        if (queue_prefix(prefix, sizeof prefix, req->queues[i], err) != ZG_OK) return -2;
-        argvec a = {0};
-        av_push(&a, prefix);
-        for (size_t t = 0; t < req->ntypes; t++)
-            av_push(&a, req->types[t]);
-        redisReply *reply = run(r, S_PEEK, 1, &a, err);
-        av_free(&a);
-        if (!reply) return -2;
-        long long kind = int_at(reply, 0), v = int_at(reply, 1);
-        freeReplyObject(reply);
+    for (size_t i = 0; i < n; i++) {
+        if (replies[i]->type == REDIS_REPLY_ERROR) {
+            zg_redis_reply_error(replies[i], err);
+            best = -2;
+            break;
+        }
+        long long kind = int_at(replies[i], 0), v = int_at(replies[i], 1);
         if (kind == 1 && (best < 0 || v < best_pri)) best = (int)i, best_pri = v;
         if (kind == 0 && v >= 0 && (*wait_ms < 0 || v < *wait_ms)) *wait_ms = v;
     }
+done:
+    for (size_t i = 0; replies && i < n; i++)
+        if (replies[i]) freeReplyObject(replies[i]);
+    free(prefixes);
+    free(argv);
+    free(calls);
+    free(replies);
     return best;
 }
 
@@ -437,14 +471,29 @@ static int rs_claim(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, co
     int64_t give_up = zg_clock_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (int attempt = 0;; attempt++) {
         int64_t next = -1;
-        int pick = req->nqueues == 1 ? 0 : most_urgent(r, req, &next, err);
+        int pick = req->nqueues == 1 ? 0 : -1, sticky = 0;
+        if (pick < 0 && r->sticky[0] && zg_clock_monotonic_ms() < r->sticky_until_ms)
+            for (size_t i = 0; i < req->nqueues; i++)
+                if (strcmp(req->queues[i], r->sticky) == 0) pick = (int)i, sticky = 1;
+        if (pick < 0) {
+            pick = most_urgent(r, req, &next, err);
+            if (pick >= 0 && req->nqueues > 1) {
+                snprintf(r->sticky, sizeof r->sticky, "%s", req->queues[pick]);
+                r->sticky_until_ms = zg_clock_monotonic_ms() + STICKY_MS;
+            }
+        }
         if (pick == -2) return err->code;
         if (pick >= 0) {
             /* a retry of the loop is a new claim: a new sequence number */
-            int rc = claim_once(r, req->queues[pick], req, writer, seq + attempt, attempt == 0,
-                                out, &next, err);
+            /* the types this host asks for are recorded every 5 s (for counts' unclaimed) */
+            int64_t now = zg_clock_monotonic_ms();
+            int announce = now - r->announced_ms >= 5000;
+            if (announce) r->announced_ms = now;
+            int rc = claim_once(r, req->queues[pick], req, writer, seq + attempt, announce, out,
+                                &next, err);
             if (rc != ZG_ETIMEDOUT) return rc;
-            if (req->nqueues > 1) continue; /* another host took it first: look again */
+            r->sticky[0] = '\0';
+            if (req->nqueues > 1 && (sticky || attempt < 64)) continue; /* look at all again */
         }
         int64_t left = give_up - zg_clock_monotonic_ms();
         if (left <= 0) return zg_fail(err, ZG_ETIMEDOUT, "no job ready");
@@ -516,6 +565,7 @@ static int write_op(redis_store *r, const char *kind, const zg_target *t, zg_fie
     av_int(&a, known);
     av_push(&a, entry ? entry : "");
     av_push(&a, count_field ? count_field : "");
+    av_push(&a, list >= 0 ? zg_store_lists[list] : "");
     av_fields(&a, f);
     redisReply *reply = run(r, S_WRITE, 3, &a, err);
     av_free(&a);

@@ -18,16 +18,16 @@ if not m then return { 0, next_wait() } end
 redis.call('ZREM', p .. ':ready:' .. jtype, m)
 local uuid = uuid_of(m)
 local job = jk(uuid)
-local h = redis.call('HMGET', job, 'running', '_prior', '_ttr')
+local h = redis.call('HMGET', job, 'running', '_prior', '_ttr', '_reserves', 'cas')
 local prior = 0
 if h[1] == 'true' then
   prior = tonumber(h[2] or '0')
   if prior == 0 then prior = 2 end -- found running: its host died
 end
-local lease = redis.call('HINCRBY', job, '_reserves', 1)
-redis.call('HSET', job, '_lease', lease, '_state', 'running', 'running', 'true', '_prior', 0,
-           '_cprior', prior)
-redis.call('HINCRBY', job, 'cas', 1)
-redis.call('ZADD', p .. ':reserved', now + tonumber(h[3]), m)
+local lease = tonumber(h[4] or '0') + 1
+local deadline = now + tonumber(h[3])
+redis.call('HSET', job, '_lease', lease, '_reserves', lease, '_state', 'running', 'running', 'true',
+           '_prior', 0, '_cprior', prior, '_dl', deadline, 'cas', tonumber(h[5]) + 1)
+redis.call('ZADD', p .. ':reserved', deadline, m)
 if seq ~= '0' then redis.call('SET', claim_key, seq .. ' ' .. uuid, 'PX', 60000) end
 return { 1, uuid, prior, doc(job) }

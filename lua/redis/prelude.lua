@@ -3,8 +3,10 @@
 -- Keys of queue Q all carry the hash tag {zq:Q}, so every script touches one slot:
 --   {zq:Q}                 hash: seq (the id counter), clock (server ms of the last script)
 --   {zq:Q}:job:<uuid>      hash: the document's fields (JSON text each), cas, and the store's own
---                          fields (_type _pri _ttr _id _m _state _lease _reserves _timeouts
---                          _releases _prior _cprior _reason _buried_at _w:<writer>)
+--                          fields (_type _pri _ttr _id _m _state _lease _dl (the lease's deadline)
+--                          _reserves _timeouts _releases _prior _cprior _reason _buried_at
+--                          _nl (which lists have entries: 1 events, 2 warnings, 4 errors)
+--                          _w:<writer>)
 --   {zq:Q}:job:<uuid>:events | :warnings | :errors   lists of JSON entries
 --   {zq:Q}:ready:<type>    zset score = priority, member = _m ("<id, 20 digits>:<uuid>"): equal
 --                          priorities come out in id order, since Redis orders them by member
@@ -14,7 +16,8 @@
 --   {zq:Q}:types           set of job types submitted; {zq:Q}:seen hash type -> last claim ms
 --   {zq:Q}:signal          short list pushed when a job becomes ready (claimers BLPOP it)
 --   {zq:Q}:claim:<writer>  the last claim of a writer (so a resent claim is applied once)
--- KEYS[1] is always {zq:Q}. Time is the server's.
+-- KEYS[1] is always {zq:Q}. Time is the server's. Each redis.call costs a few microseconds of the
+-- server's one thread, so the scripts read what they need with one HMGET and write with one HSET.
 local p = KEYS[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -49,22 +52,25 @@ end
 local function lapse(m)
   local job = jk(uuid_of(m))
   redis.call('ZREM', p .. ':reserved', m)
-  redis.call('HINCRBY', job, '_timeouts', 1)
-  redis.call('HSET', job, '_prior', 1, '_lease', 0)
-  make_ready(m, job)
+  local h = redis.call('HMGET', job, '_type', '_pri', '_timeouts')
+  redis.call('ZADD', p .. ':ready:' .. h[1], h[2], m)
+  redis.call('HSET', job, '_timeouts', tonumber(h[3] or '0') + 1, '_prior', 1, '_lease', 0,
+             '_state', 'waiting')
 end
 
 -- The queue's clock. A gap of more than GAP since the last script means the store stalled (or
 -- no host was around): the running leases get that time back instead of lapsing all at once.
 local function keep_time()
-  local last = tonumber(redis.call('HGET', p, 'clock') or now)
-  if now - last > GAP then
+  local last = tonumber(redis.call('HGET', p, 'clock') or '0')
+  if last > 0 and now - last > GAP then
     local all = redis.call('ZRANGE', p .. ':reserved', 0, -1, 'WITHSCORES')
     for i = 1, #all, 2 do
-      redis.call('ZADD', p .. ':reserved', tonumber(all[i + 1]) + (now - last), all[i])
+      local deadline = tonumber(all[i + 1]) + (now - last)
+      redis.call('ZADD', p .. ':reserved', deadline, all[i])
+      redis.call('HSET', jk(uuid_of(all[i])), '_dl', deadline)
     end
   end
-  redis.call('HSET', p, 'clock', now)
+  if now - last >= 200 then redis.call('HSET', p, 'clock', now) end -- fresh enough for GAP
 end
 
 -- Applies lapsed leases and due delays.
@@ -83,12 +89,12 @@ local function advance()
   if moved > 0 then signal() end
 end
 
--- Whether lease `token` is current on a job whose HMGET of _lease, _state, _m is h: it runs
--- under that lease and its deadline has not passed (a passed one is lapsed right here).
+-- Whether lease `token` is current on a job whose HMGET of _lease, _state, _m, _dl is h: it runs
+-- under that lease and its deadline has not passed (a passed one is lapsed right here, unless
+-- the store itself stalled).
 local function fenced(h, token)
   if h[2] ~= 'running' or h[1] ~= token then return false end
-  local deadline = tonumber(redis.call('ZSCORE', p .. ':reserved', h[3]) or '0')
-  if deadline > now then return true end
+  if tonumber(h[4] or '0') > now then return true end
   local last = tonumber(redis.call('HGET', p, 'clock') or now)
   if now - last > GAP then
     keep_time()
@@ -99,11 +105,21 @@ local function fenced(h, token)
   return false
 end
 
--- The whole document: {hash pairs, events, warnings, errors}
+local LIST_BITS = { events = 1, warnings = 2, errors = 4 }
+local function has_list(nl, bit) return math.floor(tonumber(nl or '0') / bit) % 2 == 1 end
+
+-- The whole document: {hash pairs, events, warnings, errors} (only lists with entries are read)
 local function doc(job)
-  return { redis.call('HGETALL', job), redis.call('LRANGE', job .. ':events', 0, -1),
-           redis.call('LRANGE', job .. ':warnings', 0, -1),
-           redis.call('LRANGE', job .. ':errors', 0, -1) }
+  local h = redis.call('HGETALL', job)
+  local nl = 0
+  for i = 1, #h, 2 do
+    if h[i] == '_nl' then nl = h[i + 1] break end
+  end
+  local out = { h }
+  for i, name in ipairs({ 'events', 'warnings', 'errors' }) do
+    out[i + 1] = has_list(nl, LIST_BITS[name]) and redis.call('LRANGE', job .. ':' .. name, 0, -1) or {}
+  end
+  return out
 end
 
 -- ms until something of the queue may become ready (-1: nothing pending)

@@ -7,14 +7,16 @@ local token, writer, seq, action = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local outside = ARGV[11] == '1'
 local job = KEYS[2]
 local wfield = '_w:' .. writer
-local h = redis.call('HMGET', job, '_lease', '_state', '_m', 'cas', wfield, '_type')
-if not h[4] then return { outside and -1 or -2 } end
-if seq > 0 and tonumber(h[5] or '0') >= seq then return { 1, tonumber(h[4]) } end -- applied already
+local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', 'cas', wfield, '_type', '_nl',
+                     'errorCount', '_releases', '_pri')
+if not h[5] then return { outside and -1 or -2 } end
+local cas = tonumber(h[5])
+if seq > 0 and tonumber(h[6] or '0') >= seq then return { 1, cas } end -- applied already
 local m = h[3]
 if outside then
   if h[2] == 'finished' then return { -3 } end
   if token ~= '0' and (h[2] ~= 'running' or h[1] ~= token) then return { -2 } end
-  for _, z in ipairs({ ':reserved', ':delayed', ':buried', ':ready:' .. h[6] }) do
+  for _, z in ipairs({ ':reserved', ':delayed', ':buried', ':ready:' .. h[7] }) do
     redis.call('ZREM', p .. z, m)
   end
 else
@@ -22,34 +24,50 @@ else
   redis.call('ZREM', p .. ':reserved', m)
 end
 local prior = tonumber(ARGV[10])
-hset_args(job, 12, #ARGV, wfield, seq, '_lease', 0)
-if not (outside and action == 'release' and prior ~= 0) then
-  redis.call('HSET', job, 'running', 'false')
+local nl = tonumber(h[8] or '0')
+local extra = { '_lease', 0, 'cas', cas + 1 }
+local function set(k, v) extra[#extra + 1], extra[#extra + 2] = k, v end
+if seq > 0 then set(wfield, seq) end
+if not (outside and action == 'release' and prior ~= 0) then set('running', 'false') end
+if ARGV[7] ~= '' then
+  redis.call('RPUSH', KEYS[3], ARGV[7])
+  if not has_list(nl, 1) then nl = nl + 1 end
 end
-if ARGV[7] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[7]) end
 if ARGV[8] ~= '' then
   redis.call('RPUSH', KEYS[5], ARGV[8])
-  redis.call('HINCRBY', job, 'errorCount', 1)
+  if not has_list(nl, 4) then nl = nl + 4 end
+  set('errorCount', tonumber(h[9] or '0') + 1)
 end
+set('_nl', nl)
 if action == 'finish' then
-  redis.call('HSET', job, '_state', 'finished')
+  set('_state', 'finished')
+  hset_args(job, 12, #ARGV, unpack(extra))
   local retention = tonumber(ARGV[6])
   if retention > 0 then
-    for i = 2, 5 do redis.call('EXPIRE', KEYS[i], retention) end
+    redis.call('EXPIRE', job, retention)
+    for i, bit in ipairs({ 1, 2, 4 }) do
+      if has_list(nl, bit) then redis.call('EXPIRE', KEYS[i + 2], retention) end
+    end
   end
-elseif action == 'release' then
-  redis.call('HINCRBY', job, '_releases', 1)
-  if outside then redis.call('HSET', job, '_prior', prior) end
+  return { 1, cas + 1 }
+end
+if action == 'release' then
+  set('_releases', tonumber(h[10] or '0') + 1)
+  if outside then set('_prior', prior) end
   local delay = tonumber(ARGV[5])
   if delay > 0 then
     redis.call('ZADD', p .. ':delayed', now + delay, m)
-    redis.call('HSET', job, '_state', 'delayed')
+    set('_state', 'delayed')
   else
-    make_ready(m, job)
+    redis.call('ZADD', p .. ':ready:' .. h[7], h[11], m)
+    set('_state', 'waiting')
     signal()
   end
 else
-  redis.call('HSET', job, '_state', 'buried', '_reason', ARGV[9], '_buried_at', now)
+  set('_state', 'buried')
+  set('_reason', ARGV[9])
+  set('_buried_at', now)
   redis.call('ZADD', p .. ':buried', now, m)
 end
-return { 1, redis.call('HINCRBY', job, 'cas', 1) }
+hset_args(job, 12, #ARGV, unpack(extra))
+return { 1, cas + 1 }

@@ -2,7 +2,9 @@
 -- no longer current.
 keep_time()
 local job = KEYS[2]
-local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_ttr')
+local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', '_ttr')
 if not fenced(h, ARGV[1]) then return 0 end
-redis.call('ZADD', p .. ':reserved', now + tonumber(h[4]), h[3])
+local deadline = now + tonumber(h[5])
+redis.call('ZADD', p .. ':reserved', deadline, h[3])
+redis.call('HSET', job, '_dl', deadline)
 return 1
