@@ -415,49 +415,69 @@ done:
     return best;
 }
 
-/* Waits on the queues' signal lists for up to ms (BLPOP), or sleeps when that is short: a
- * delayed job then starts on time instead of at the server's next timeout check. */
-static void wait_for_signal(redis_store *r, const zg_claim_req *req, int64_t ms)
+/* Runs BLPOP (block_ms > 0) or, without blocking, LMPOP on the queues' signal lists: 1 when a
+ * signal came, 0 when none did, -1 on an outage. */
+static int take_signal(redis_store *r, const zg_claim_req *req, int64_t block_ms)
 {
-    if (ms <= 0) return;
-    if (ms <= 20) {
-        zg_clock_sleep_ms(ms);
-        return;
-    }
     size_t n = req->nqueues;
     char(*keys)[ZG_NAME_LEN + 16] = calloc(n, sizeof *keys);
-    const char **argv = calloc(n + 2, sizeof *argv);
+    const char **argv = calloc(n + 4, sizeof *argv);
     if (!keys || !argv) {
         free(keys);
         free(argv);
-        zg_clock_sleep_ms(ms < 100 ? ms : 100);
-        return;
+        return -1;
     }
-    argv[0] = "BLPOP";
+    int argc = 0;
+    char count[24], timeout[32];
+    if (block_ms > 0) {
+        argv[argc++] = "BLPOP";
+    } else {
+        snprintf(count, sizeof count, "%zu", n);
+        argv[argc++] = "LMPOP";
+        argv[argc++] = count;
+    }
     for (size_t i = 0; i < n; i++) {
         snprintf(keys[i], sizeof keys[i], "{zq:%s}:signal", req->queues[i]);
-        argv[i + 1] = keys[i];
+        argv[argc++] = keys[i];
     }
-    char timeout[32];
-    int64_t block = ms > 25 ? ms - 10 : ms; /* wake a little early; the rest is slept below */
-    snprintf(timeout, sizeof timeout, "%.3f", (double)block / 1000.0);
-    argv[n + 1] = timeout;
+    if (block_ms > 0) {
+        snprintf(timeout, sizeof timeout, "%.3f", (double)block_ms / 1000.0);
+        argv[argc++] = timeout;
+    } else {
+        argv[argc++] = "LEFT";
+    }
     zg_error err = {0};
-    int64_t started = zg_clock_monotonic_ms();
     pthread_mutex_lock(&r->conn.lock);
-    redisReply *reply = zg_redis_command(&r->conn, (int)n + 2, argv, NULL, block + 2000, &err);
+    redisReply *reply =
+        zg_redis_command(&r->conn, argc, argv, NULL, block_ms > 0 ? block_ms + 2000 : 0, &err);
     pthread_mutex_unlock(&r->conn.lock);
     free(keys);
     free(argv);
-    if (reply) {
-        int woken = reply->type == REDIS_REPLY_ARRAY;
-        freeReplyObject(reply);
-        if (!woken) { /* timed out: sleep what is left of the wait */
-            int64_t left = ms - (zg_clock_monotonic_ms() - started);
-            if (left > 0 && left <= 20) zg_clock_sleep_ms(left);
+    if (!reply) return -1;
+    int got = reply->type == REDIS_REPLY_ARRAY;
+    freeReplyObject(reply);
+    return got;
+}
+
+/* Waits up to ms for a signal that a job became ready (BLPOP: no polling). When ms is the time
+ * a delayed job becomes ready (precise), the end of the wait cannot rest on BLPOP's timeout,
+ * which Redis applies only at its next cron tick (up to 100 ms late at the default hz): the last
+ * stretch is slept here, asking for a signal every 2 ms. */
+static void wait_for_signal(redis_store *r, const zg_claim_req *req, int64_t ms, int precise)
+{
+    if (ms <= 0) return;
+    int64_t until = zg_clock_monotonic_ms() + ms;
+    int64_t block = precise ? ms - 120 : ms;
+    if (block > 0) {
+        int got = take_signal(r, req, block);
+        if (got != 0) {
+            if (got < 0) zg_clock_sleep_ms(ms < 100 ? ms : 100); /* an outage: do not spin */
+            return;
         }
-    } else {
-        zg_clock_sleep_ms(ms < 100 ? ms : 100); /* an outage: do not spin */
+    }
+    for (int64_t left; (left = until - zg_clock_monotonic_ms()) > 0;) {
+        zg_clock_sleep_ms(left < 2 ? left : 2);
+        if (take_signal(r, req, 0) != 0) return;
     }
 }
 
@@ -497,7 +517,8 @@ static int rs_claim(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, co
         }
         int64_t left = give_up - zg_clock_monotonic_ms();
         if (left <= 0) return zg_fail(err, ZG_ETIMEDOUT, "no job ready");
-        wait_for_signal(r, req, next >= 0 && next < left ? next : left);
+        int precise = next >= 0 && next < left;
+        wait_for_signal(r, req, precise ? next : left, precise);
     }
 }
 
