@@ -58,6 +58,7 @@ if action == 'release' then
   if delay > 0 then
     redis.call('ZADD', p .. ':delayed', now + delay, m)
     set('_state', 'delayed')
+    signal() -- a waiting claimer learns when it will be ready
   else
     redis.call('ZADD', p .. ':ready:' .. h[7], h[11], m)
     set('_state', 'waiting')

@@ -19,6 +19,7 @@ for j = 1, tonumber(ARGV[1]) do
     if delay > 0 then
       redis.call('ZADD', p .. ':delayed', now + delay, m)
       redis.call('HSET', job, '_state', 'delayed')
+      ready = true -- not ready yet, but a waiting claimer must learn when it will be
     else
       redis.call('ZADD', p .. ':ready:' .. jtype, pri, m)
       redis.call('HSET', job, '_state', 'waiting')
