@@ -75,7 +75,10 @@ static zg_fields fields_arg(lua_State *L, int idx)
     for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING)
             luaL_error(L, "fields must map names to JSON text");
-        arr[i] = lua_tostring(L, -2); /* alive through the argument table */
+        const char *name = lua_tostring(L, -2); /* alive through the argument table */
+        if (name[0] == '_' || strcmp(name, "cas") == 0)
+            luaL_error(L, "%s is the store's own field", name); /* never a document field */
+        arr[i] = name;
         arr[n + i++] = lua_tostring(L, -1);
     }
     zg_fields f = {n, arr, arr + n};
@@ -83,7 +86,9 @@ static zg_fields fields_arg(lua_State *L, int idx)
 }
 
 /* Where a write through the job instance at idx goes: the run's lease when it is the run's own
- * instance, else the job named by its uuid and queueName. */
+ * instance or names the running job (zerog.get_job of it), else the job named by its uuid,
+ * found by the store (the instance's queueName is not trusted). The uuid string is kept alive
+ * by a stack slot it leaves on the stack. */
 static zg_target target_of(lua_State *L, zg_host *h, int idx)
 {
     zg_target t = {NULL, NULL, NULL};
@@ -95,15 +100,13 @@ static zg_target target_of(lua_State *L, zg_host *h, int idx)
         lua_pop(L, 1);
         if (ours) {
             t.lease = &h->run.lease;
+            lua_pushnil(L);
             return t;
         }
     }
-    lua_getfield(L, idx, "uuid");
-    lua_getfield(L, idx, "queueName");
-    t.uuid = lua_tostring(L, -2);
-    t.queue = lua_tostring(L, -1);
-    if (!t.uuid || !t.queue) luaL_error(L, "the job has no uuid or queueName");
-    lua_pop(L, 2); /* the strings stay alive through the instance */
+    if (lua_getfield(L, idx, "uuid") != LUA_TSTRING) luaL_error(L, "the job has no uuid");
+    t.uuid = lua_tostring(L, -1); /* a string, kept on the stack: alive until the call returns */
+    if (h->run.active && strcmp(t.uuid, h->run.lease.uuid) == 0) t.lease = &h->run.lease;
     return t;
 }
 
@@ -114,7 +117,8 @@ static int raise_write(lua_State *L, zg_host *h, const zg_target *t, int rc, con
         zg_heartbeat_mark_lost(&h->heartbeat);
         return luaL_error(L, ZG_LOST_PREFIX "%s", err->msg);
     }
-    if (rc == ZG_ENOTFOUND) return luaL_error(L, "job %s is not in the store", t->uuid);
+    if (rc == ZG_ENOTFOUND)
+        return luaL_error(L, "job %s is not in the store", t->lease ? t->lease->uuid : t->uuid);
     return raise_store(L, err);
 }
 
@@ -139,7 +143,7 @@ static int core_reload(lua_State *L)
     zg_host *h = host_of(L);
     zg_target t = target_of(L, h, 1);
     char queue[ZG_NAME_LEN];
-    snprintf(queue, sizeof queue, "%s", t.lease ? t.lease->queue : t.queue);
+    snprintf(queue, sizeof queue, "%s", t.lease ? t.lease->queue : "");
     const char *uuid = t.lease ? t.lease->uuid : t.uuid;
     char **box = new_box(L);
     zg_error err = {0};
@@ -243,10 +247,9 @@ static int64_t ms_field(lua_State *L, int idx, const char *name)
 
 static const char *string_field(lua_State *L, int idx, const char *name)
 {
-    lua_getfield(L, idx, name);
-    const char *v = lua_tostring(L, -1); /* alive through the table at idx */
+    if (lua_getfield(L, idx, name) != LUA_TSTRING) luaL_error(L, "submit: %s must be a string", name);
+    const char *v = lua_tostring(L, -1); /* a string of the table at idx: alive through it */
     lua_pop(L, 1);
-    if (!v) luaL_error(L, "submit: %s missing", name);
     return v;
 }
 
@@ -367,9 +370,9 @@ static int core_ccall(lua_State *L)
     return 1;
 }
 
-/* run_limits(memory_bytes, timeout_seconds): limits for the run that starts now (0: none), and
- * the run's count hook, installed by this (the VM's) thread; run_limits(0, 0) after it ends
- * returns "memory" or "timeout" when the run exceeded one. */
+/* run_limits(memory_bytes, timeout_seconds): limits for the run that starts now (0: none; the
+ * run's count hook, installed by the host for the whole of process(), enforces the TIMEOUT);
+ * run_limits(0, 0) after it ends returns "memory" or "timeout" when the run exceeded one. */
 static int core_run_limits(lua_State *L)
 {
     zg_host *h = host_of(L);
@@ -377,14 +380,11 @@ static int core_run_limits(lua_State *L)
     lua_Number timeout = luaL_checknumber(L, 2);
     const char *exceeded = h->run_mem_exceeded ? "memory" : h->run_timed_out ? "timeout" : NULL;
     h->run_mem_exceeded = h->run_timed_out = 0;
+    h->run.job_done = memory == 0 && timeout == 0; /* the end of run(): settling is the engine's */
     h->run_mem_cap = memory > 0 ? h->vm_bytes + (size_t)memory : 0;
     h->run_timeout_s = timeout > 0 ? timeout : 0;
     h->run_deadline_ms =
         timeout > 0 && timeout < 1e9 ? zg_clock_monotonic_ms() + (int64_t)(timeout * 1000) : 0;
-    if (memory > 0 || timeout > 0)
-        lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, 1000); /* threads created later inherit it */
-    else
-        lua_sethook(L, NULL, 0, 0);
     if (exceeded)
         lua_pushstring(L, exceeded);
     else

@@ -28,6 +28,10 @@ static int renew_locked(zg_heartbeat *hb)
                    strcmp(hb->lease.uuid, lease.uuid) == 0;
     if (!same_run) return ZG_ENOTFOUND;
     if (rc == ZG_OK) hb->renewed_at_ms = zg_clock_monotonic_ms();
+    /* the store failed (an outage, OOM, READONLY): the next try comes after a short backoff,
+     * not at once (the lease is kept: a failure of the store is not a loss) */
+    if (rc != ZG_OK && rc != ZG_ESTALE && rc != ZG_ENOTFOUND)
+        hb->renewed_at_ms = zg_clock_monotonic_ms() - interval_ms(&hb->lease) + 100;
     if (rc == ZG_ESTALE || rc == ZG_ENOTFOUND) {
         atomic_store(&hb->lost, 1);
         return ZG_ESTALE;

@@ -548,13 +548,19 @@ static int run_claim(zg_host *h, zg_claim *c, zg_step_result *out)
     snprintf(out->uuid, sizeof out->uuid, "%s", c->lease.uuid);
     h->run.lease = c->lease;
     h->run.active = 1;
+    h->run.job_done = 0;
     lua_newtable(L); /* the run's job instance: its identity is the run's */
     lua_pushvalue(L, -1);
     h->run.instance_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     zg_heartbeat_begin(&h->heartbeat, &c->lease);
+    /* the run's count hook, for the whole of process(): a lost lease, an interrupt or a TIMEOUT
+     * stops job code wherever it runs (init, migrate, continue_running, run), and coroutines it
+     * creates inherit the hook */
+    lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, 1000);
     push_claim(L, c);
     lua_rotate(L, -2, 1); /* claim, instance */
     int rc = zg_runtime_call(h, "process", 2, 1);
+    lua_sethook(L, NULL, 0, 0);
     int lost = zg_heartbeat_lost(&h->heartbeat);
     int top = lua_gettop(L);
     if (rc == ZG_OK && !lost && lua_istable(L, -1)) {
@@ -562,9 +568,14 @@ static int run_claim(zg_host *h, zg_claim *c, zg_step_result *out)
         int code;
         settle_from_decision(L, &st, &code);
         zg_error err = {0};
-        int64_t cas = 0;
-        rc = h->store->ops->settle(h->store, &c->lease, &st, h->writer, zg_host_next_seq(h), &cas,
-                                   &err);
+        int64_t cas = 0, seq = zg_host_next_seq(h);
+        /* a store blip must not cost the result: the settle is tried again while the lease
+         * holds (the same sequence number: applied once) */
+        for (int tries = 0;; tries++) {
+            rc = h->store->ops->settle(h->store, &c->lease, &st, h->writer, seq, &cas, &err);
+            if (rc != ZG_ESTORE || tries == 4 || zg_heartbeat_lost(&h->heartbeat)) break;
+            zg_clock_sleep_ms(100 << tries);
+        }
         if (rc != ZG_OK) h->err = err;
         out->outcome = st.action == ZG_SETTLE_FINISH    ? ZG_STEP_FINISHED
                        : st.action == ZG_SETTLE_BURY    ? ZG_STEP_BURIED
@@ -616,7 +627,7 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
                  ? h->store->ops->claim(h->store, &req, timeout_ms, h->writer,
                                         zg_host_next_seq(h), &c, &err)
                  : zg_fail(&err, ZG_ETIMEDOUT, "no job types are loaded");
-    h->seq += 64; /* a claim may use several sequence numbers */
+    h->seq += ZG_CLAIM_SEQS; /* a claim may use that many sequence numbers */
     lua_settop(L, top);
     if (rc != ZG_OK) {
         h->err = err;

@@ -21,6 +21,7 @@ typedef struct zg_registered_fn {
  * nothing a job sets on `self` redirects the engine's writes. */
 typedef struct zg_run_state {
     int active;
+    int job_done; /* the job's run() has returned: the engine settles; an interrupt waits */
     zg_lease lease;
     int instance_ref; /* registry reference to the run's job instance (the table the engine
                          fills); only writes through that very table are the run's */
@@ -36,8 +37,8 @@ struct zg_host {
     int64_t run_deadline_ms; /* when the run exceeds its TIMEOUT; 0: none */
     double run_timeout_s;
     int run_timed_out;
-    volatile sig_atomic_t stopping;    /* zg_stop: return after the run in progress */
-    volatile sig_atomic_t interrupted; /* zg_interrupt: release the run in progress now */
+    atomic_int stopping;    /* zg_stop: return after the run in progress (signal-safe: lock-free) */
+    atomic_int interrupted; /* zg_interrupt: release the run in progress now */
     zg_registered_fn *fns;
     size_t nfns;
     char **dirs; /* the directories scripts were loaded from, rescanned by zg_reload */

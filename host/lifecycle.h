@@ -27,7 +27,7 @@
 #ifndef ZG_LIFECYCLE_H
 #define ZG_LIFECYCLE_H
 
-#include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -87,6 +87,9 @@ typedef struct zg_claim {
 
 void zg_claim_clear(zg_claim *c);
 
+/* How many sequence numbers one claim may use (each try after a lost race is a new claim). */
+#define ZG_CLAIM_SEQS 64
+
 /* Where a write goes: a run's lease (fenced), or a job named by queue and uuid. */
 typedef struct zg_target {
     const zg_lease *lease;
@@ -134,7 +137,7 @@ typedef struct zg_store_ops {
     int (*submit)(zg_store *s, zg_new_job *jobs, size_t n, const char *writer, zg_error *err);
     /* Takes the most urgent waiting job of the named queues whose type is one of req->types,
      * waiting up to timeout_ms; ZG_ETIMEDOUT when none came. Lapsed leases and delays are
-     * applied first. */
+     * applied first. Uses the sequence numbers seq .. seq + ZG_CLAIM_SEQS - 1 at most. */
     int (*claim)(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, const char *writer,
                  int64_t seq, zg_claim *out, zg_error *err);
     /* Renews a lease for its TTR; ZG_ESTALE when it is no longer current. */
@@ -174,7 +177,7 @@ typedef struct zg_store_ops {
     /* Calls fn with each message of channel until *stop is set, on a connection of its own.
      * ZG_EINVAL where there is no such thing (mem://). */
     int (*follow)(zg_store *s, const char *channel, void (*fn)(void *ud, const char *msg), void *ud,
-                  volatile sig_atomic_t *stop, zg_error *err);
+                  atomic_int *stop, zg_error *err);
     /* One round trip to the store within its timeout (health checks). */
     int (*ping)(zg_store *s, zg_error *err);
     void (*close)(zg_store *s);

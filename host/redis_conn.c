@@ -175,6 +175,34 @@ static void drop(zg_redis *r, zg_error *err)
     zg_fail(err, ZG_ESTORE, "redis connection lost: %s", r->ctx->errstr[0] ? r->ctx->errstr : "timeout");
     redisFree(r->ctx);
     r->ctx = NULL;
+    r->deferred = 0;
+}
+
+/* Reads and drops the replies of commands sent with zg_redis_send_later. */
+static int drain_deferred(zg_redis *r, zg_error *err)
+{
+    for (; r->ctx && r->deferred > 0; r->deferred--) {
+        void *reply = NULL;
+        if (redisGetReply(r->ctx, &reply) != REDIS_OK) {
+            drop(r, err);
+            return ZG_ESTORE;
+        }
+        freeReplyObject(reply);
+    }
+    return ZG_OK;
+}
+
+void zg_redis_send_later(zg_redis *r, int argc, const char **argv)
+{
+    zg_error err = {0};
+    if (!r->ctx || drain_deferred(r, &err) != ZG_OK || !r->ctx) return;
+    if (redisAppendCommandArgv(r->ctx, argc, argv, NULL) != REDIS_OK) return;
+    for (int done = 0; !done;)
+        if (redisBufferWrite(r->ctx, &done) != REDIS_OK) {
+            drop(r, &err);
+            return;
+        }
+    r->deferred++;
 }
 
 int zg_redis_reply_error(const redisReply *reply, zg_error *err)
@@ -206,6 +234,7 @@ redisReply *zg_redis_command(zg_redis *r, int argc, const char **argv, const siz
             r->outage = 1;
             return NULL;
         }
+        if (drain_deferred(r, err) != ZG_OK) continue;
         if (read_timeout_ms) redisSetTimeout(r->ctx, tv_ms(read_timeout_ms));
         redisReply *reply = redisCommandArgv(r->ctx, argc, argv, lens);
         if (read_timeout_ms) redisSetTimeout(r->ctx, tv_ms(r->timeout_ms));
@@ -279,6 +308,7 @@ done:
 static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redisReply **replies,
                          zg_error *err)
 {
+    if (drain_deferred(r, err) != ZG_OK) return ZG_ESTORE;
     for (size_t i = 0; i < n; i++) {
         int rc = append_call(r, &calls[i], err);
         if (rc != ZG_OK) {

@@ -33,6 +33,7 @@ typedef struct zg_redis {
     redisContext *ctx;
     pthread_mutex_t lock;
     int64_t timeout_ms; /* bounds every call, reconnects included */
+    int deferred;       /* replies of zg_redis_send_later still to read (and drop) */
     int outage;         /* the last call failed on the connection (for logging once) */
 } zg_redis;
 
@@ -69,6 +70,10 @@ redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int 
                                 const char *const *argv, const size_t *lens, zg_error *err);
 /* The message of an error reply, without the script's position Redis appends to it. */
 int zg_redis_reply_error(const redisReply *reply, zg_error *err);
+
+/* Sends a command whose reply no one waits for: it is written now and its reply read (and
+ * dropped) before the next call's. Best effort: lost with the connection if it breaks. */
+void zg_redis_send_later(zg_redis *r, int argc, const char **argv);
 
 /* Writes url back as a string zg_redis_open accepts. */
 void zg_redis_url_string(const zg_redis_url *u, char *out, size_t size);

@@ -77,7 +77,7 @@ const char *zg_run_stop_reason(zg_host *h, char *buf, size_t size)
                  (long long)h->run.lease.token, h->run.lease.uuid);
         return buf;
     }
-    if (h->interrupted) {
+    if (h->interrupted && !h->run.job_done) {
         snprintf(buf, size, "zerog: Released: the host is stopping");
         return buf;
     }

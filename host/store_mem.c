@@ -1082,7 +1082,7 @@ static int mem_publish(zg_store *zs, const char *channel, const char *message, z
 }
 
 static int mem_follow(zg_store *zs, const char *channel, void (*fn)(void *, const char *), void *ud,
-                      volatile sig_atomic_t *stop, zg_error *err)
+                      atomic_int *stop, zg_error *err)
 {
     (void)zs, (void)fn, (void)ud, (void)stop;
     return zg_fail(err, ZG_EINVAL, "following %s needs a Redis store", channel ? channel : "");

@@ -172,8 +172,9 @@ static int unexpected(zg_error *err, const char *what)
 /* The value of field `name` in an HGETALL reply, or NULL. */
 static const char *hash_get(const redisReply *h, const char *name)
 {
-    for (size_t i = 0; i + 1 < h->elements; i += 2)
-        if (strcmp(h->element[i]->str, name) == 0) return h->element[i + 1]->str;
+    for (size_t i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
+        if (h->element[i]->type == REDIS_REPLY_STRING && strcmp(h->element[i]->str, name) == 0)
+            return h->element[i + 1]->type == REDIS_REPLY_STRING ? h->element[i + 1]->str : NULL;
     return NULL;
 }
 
@@ -193,18 +194,24 @@ static int doc_json(const redisReply *d, char **json, zg_error *err)
     zg_strbuf b;
     zg_strbuf_init(&b);
     const char *cas = hash_get(h, "cas");
-    zg_strbuf_printf(&b, "{\"cas\":%s", cas ? cas : "0");
+    zg_strbuf_printf(&b, "{\"cas\":%lld", cas ? strtoll(cas, NULL, 10) : 0LL);
     for (size_t i = 0; i + 1 < h->elements; i += 2) {
-        const char *name = h->element[i]->str;
-        if (name[0] == '_' || strcmp(name, "cas") == 0) continue;
-        zg_strbuf_printf(&b, ",\"%s\":", name);
-        zg_strbuf_append(&b, h->element[i + 1]->str, h->element[i + 1]->len);
+        const redisReply *name = h->element[i], *value = h->element[i + 1];
+        if (name->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING) continue;
+        if (name->str[0] == '_' || strcmp(name->str, "cas") == 0) continue;
+        zg_strbuf_puts(&b, ",");
+        zg_strbuf_json_string(&b, name->str);
+        zg_strbuf_puts(&b, ":");
+        zg_strbuf_append(&b, value->str, value->len);
     }
     for (int l = 0; l < 3; l++) {
         const redisReply *list = d->element[l + 1];
         zg_strbuf_printf(&b, ",\"%s\":[", zg_store_lists[l]);
+        int first = 1;
         for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements; i++) {
-            if (i) zg_strbuf_puts(&b, ",");
+            if (list->element[i]->type != REDIS_REPLY_STRING) continue;
+            if (!first) zg_strbuf_puts(&b, ",");
+            first = 0;
             zg_strbuf_append(&b, list->element[i]->str, list->element[i]->len);
         }
         zg_strbuf_puts(&b, "]");
@@ -468,6 +475,8 @@ static void wait_for_signal(redis_store *r, const zg_claim_req *req, int64_t ms,
     if (ms <= 0) return;
     int64_t until = zg_clock_monotonic_ms() + ms;
     int64_t block = precise ? ms - 120 : ms;
+    if (block > 1000) block = 1000; /* a claim runs at least every second: the queue's clock stays
+                                        fresh, so its stall rule (prelude.lua) never fires */
     if (block > 0) {
         int got = take_signal(r, req, block);
         if (got != 0) {
@@ -490,11 +499,12 @@ static int rs_claim(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, co
         return zg_fail(err, ZG_ETIMEDOUT, "no job types to claim");
     int64_t give_up = zg_clock_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
     for (int attempt = 0;; attempt++) {
+        if (attempt >= ZG_CLAIM_SEQS) return zg_fail(err, ZG_ETIMEDOUT, "no job claimed");
         int64_t next = -1;
-        int pick = req->nqueues == 1 ? 0 : -1, sticky = 0;
+        int pick = req->nqueues == 1 ? 0 : -1;
         if (pick < 0 && r->sticky[0] && zg_clock_monotonic_ms() < r->sticky_until_ms)
             for (size_t i = 0; i < req->nqueues; i++)
-                if (strcmp(req->queues[i], r->sticky) == 0) pick = (int)i, sticky = 1;
+                if (strcmp(req->queues[i], r->sticky) == 0) pick = (int)i;
         if (pick < 0) {
             pick = most_urgent(r, req, &next, err);
             if (pick >= 0 && req->nqueues > 1) {
@@ -513,7 +523,7 @@ static int rs_claim(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, co
                                 &next, err);
             if (rc != ZG_ETIMEDOUT) return rc;
             r->sticky[0] = '\0';
-            if (req->nqueues > 1 && (sticky || attempt < 64)) continue; /* look at all again */
+            if (req->nqueues > 1) continue; /* another host took it first: look at all again */
         }
         int64_t left = give_up - zg_clock_monotonic_ms();
         if (left <= 0) return zg_fail(err, ZG_ETIMEDOUT, "no job ready");
@@ -673,23 +683,19 @@ static int settle_op(redis_store *r, const char *queue, const char *uuid, const 
         av_free(&a);
         return zg_fail(err, ZG_ENOMEM, "out of memory building a settle");
     }
-    char secs[24];
-    snprintf(secs, sizeof secs, "%lld", (long long)st->retention_s);
-    const char *expire[] = {"EXPIRE", k.pointer, secs};
-    zg_redis_call calls[2] = {{&r->scripts[S_SETTLE], 5, (int)a.n, a.argv, NULL},
-                              {NULL, 0, 3, expire, NULL}};
-    size_t ncalls = st->action == ZG_SETTLE_FINISH && st->retention_s > 0 ? 2 : 1;
-    redisReply *replies[2] = {NULL, NULL};
+    zg_redis_call call = {&r->scripts[S_SETTLE], 5, (int)a.n, a.argv, NULL};
+    redisReply *reply = NULL;
     pthread_mutex_lock(&r->conn.lock);
-    int rc = zg_redis_pipeline(&r->conn, ncalls, calls, replies, err);
-    pthread_mutex_unlock(&r->conn.lock);
+    int rc = zg_redis_pipeline(&r->conn, 1, &call, &reply, err);
     av_free(&a);
-    if (rc != ZG_OK) return rc;
-    const redisReply *reply = replies[0];
+    if (rc != ZG_OK) {
+        pthread_mutex_unlock(&r->conn.lock);
+        return rc;
+    }
     long long v = int_at(reply, 0);
     if (reply->type == REDIS_REPLY_ERROR)
         rc = zg_redis_reply_error(reply, err);
-    else if (reply->type != REDIS_REPLY_ARRAY)
+    else if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1)
         rc = unexpected(err, "a settle");
     else if (v == -1)
         rc = zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
@@ -697,10 +703,20 @@ static int settle_op(redis_store *r, const char *queue, const char *uuid, const 
         rc = zg_fail(err, ZG_ESTALE, "lease %s of job %s is no longer current", token, uuid);
     else if (v == -3)
         rc = zg_fail(err, ZG_EINVAL, "job %s has finished already", uuid);
+    else if (v != 1)
+        rc = unexpected(err, "a settle");
     else if (cas)
         *cas = int_at(reply, 1);
-    for (size_t i = 0; i < ncalls; i++)
-        freeReplyObject(replies[i]);
+    freeReplyObject(reply);
+    if (rc == ZG_OK && st->action == ZG_SETTLE_FINISH && st->retention_s > 0) {
+        /* the pointer by uuid goes with the job: sent without waiting for its reply, and only
+         * after the settle was applied (a refused late settle must not shorten it) */
+        char secs[24];
+        snprintf(secs, sizeof secs, "%lld", (long long)st->retention_s);
+        const char *expire[] = {"EXPIRE", k.pointer, secs};
+        zg_redis_send_later(&r->conn, 3, expire);
+    }
+    pthread_mutex_unlock(&r->conn.lock);
     return rc;
 }
 
@@ -890,17 +906,23 @@ static int rs_buried(zg_store *s, const char *queue, char **json, zg_error *err)
     zg_strbuf b;
     zg_strbuf_init(&b);
     zg_strbuf_puts(&b, "[");
+    int first = 1;
     for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 4) continue;
-        if (i) zg_strbuf_puts(&b, ",");
+        int strings = 1;
+        for (int k = 0; k < 4; k++)
+            strings = strings && e->element[k]->type == REDIS_REPLY_STRING;
+        if (!strings) continue;
+        if (!first) zg_strbuf_puts(&b, ",");
+        first = 0;
         zg_strbuf_puts(&b, "{\"uuid\":");
         zg_strbuf_json_string(&b, e->element[0]->str);
         zg_strbuf_puts(&b, ",\"jobType\":");
         zg_strbuf_json_string(&b, e->element[1]->str);
         zg_strbuf_puts(&b, ",\"reason\":");
         zg_strbuf_json_string(&b, e->element[2]->str);
-        zg_strbuf_printf(&b, ",\"buriedAt\":%s}", e->element[3]->str);
+        zg_strbuf_printf(&b, ",\"buriedAt\":%lld}", strtoll(e->element[3]->str, NULL, 10));
     }
     zg_strbuf_puts(&b, "]");
     freeReplyObject(reply);
@@ -923,7 +945,7 @@ static int rs_publish(zg_store *s, const char *channel, const char *message, zg_
 /* Subscribes on a connection of its own and reads with poll(), so the stop flag is seen twice a
  * second without breaking the connection with a read timeout. A lost connection resubscribes. */
 static int rs_follow(zg_store *s, const char *channel, void (*fn)(void *, const char *), void *ud,
-                     volatile sig_atomic_t *stop, zg_error *err)
+                     atomic_int *stop, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
     char url[1024];

@@ -13,21 +13,28 @@ if last then -- this very claim was applied before, and its reply lost: answer i
     if h[1] == 'running' then return { 1, uuid, tonumber(h[2]), doc(job) } end
   end
 end
-local m, _, jtype = most_urgent(4, ARGV[3] == '1')
-if not m then return { 0, next_wait() } end
-redis.call('ZREM', p .. ':ready:' .. jtype, m)
-local uuid = uuid_of(m)
-local job = jk(uuid)
-local h = redis.call('HMGET', job, 'running', '_prior', '_ttr', '_reserves', 'cas')
+-- the most urgent ready job (a member whose job is gone, evicted or deleted, is dropped)
+local m, jtype, uuid, job, h
+for _ = 1, 100 do
+  m, _, jtype = most_urgent(4, ARGV[3] == '1')
+  if not m then return { 0, next_wait() } end
+  redis.call('ZREM', p .. ':ready:' .. jtype, m)
+  uuid = uuid_of(m)
+  job = jk(uuid)
+  h = redis.call('HMGET', job, 'running', '_prior', '_ttr', '_reserves', 'cas', '_m')
+  if h[3] and h[6] == m then break end
+  m = nil
+end
+if not m then return { 0, 0 } end
 local prior = 0
 if h[1] == 'true' then
   prior = tonumber(h[2] or '0')
   if prior == 0 then prior = 2 end -- found running: its host died
 end
-local lease = tonumber(h[4] or '0') + 1
-local deadline = now + tonumber(h[3])
+local lease = count(h[4]) + 1
+local deadline = now + count(h[3])
 redis.call('HSET', job, '_lease', lease, '_reserves', lease, '_state', 'running', 'running', 'true',
-           '_prior', 0, '_cprior', prior, '_dl', deadline, 'cas', tonumber(h[5]) + 1)
+           '_prior', 0, '_cprior', prior, '_dl', deadline, 'cas', count(h[5]) + 1)
 redis.call('ZADD', p .. ':reserved', deadline, m)
 if seq ~= '0' then redis.call('SET', claim_key, seq .. ' ' .. uuid, 'PX', 60000) end
 return { 1, uuid, prior, doc(job) }

@@ -43,7 +43,8 @@ local function hset_args(key, from, to, ...)
 end
 
 local function make_ready(m, job)
-  local h = redis.call('HMGET', job, '_type', '_pri')
+  local h = redis.call('HMGET', job, '_type', '_pri', '_m')
+  if not h[1] or h[3] ~= m then return end -- no such job (evicted, deleted): nothing to make ready
   redis.call('ZADD', p .. ':ready:' .. h[1], h[2], m)
   redis.call('HSET', job, '_state', 'waiting')
 end
@@ -52,7 +53,8 @@ end
 local function lapse(m)
   local job = jk(uuid_of(m))
   redis.call('ZREM', p .. ':reserved', m)
-  local h = redis.call('HMGET', job, '_type', '_pri', '_timeouts')
+  local h = redis.call('HMGET', job, '_type', '_pri', '_timeouts', '_m', '_state')
+  if not h[1] or h[4] ~= m or h[5] ~= 'running' then return end -- gone, or not running: dropped
   redis.call('ZADD', p .. ':ready:' .. h[1], h[2], m)
   redis.call('HSET', job, '_timeouts', tonumber(h[3] or '0') + 1, '_prior', 1, '_lease', 0,
              '_state', 'waiting')
@@ -134,6 +136,9 @@ local function next_wait()
   end
   return next
 end
+
+-- A counter kept as a document field (JSON text): a number, or 0 when it is anything else.
+local function count(v) return tonumber(v or '0') or 0 end
 
 -- The most urgent ready job of the types ARGV[from..]: member, score, type (or nil).
 local function most_urgent(from, announce)

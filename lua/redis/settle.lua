@@ -10,7 +10,7 @@ local wfield = '_w:' .. writer
 local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', 'cas', wfield, '_type', '_nl',
                      'errorCount', '_releases', '_pri')
 if not h[5] then return { outside and -1 or -2 } end
-local cas = tonumber(h[5])
+local cas = count(h[5])
 if seq > 0 and tonumber(h[6] or '0') >= seq then return { 1, cas } end -- applied already
 local m = h[3]
 if outside then
@@ -36,7 +36,7 @@ end
 if ARGV[8] ~= '' then
   redis.call('RPUSH', KEYS[5], ARGV[8])
   if not has_list(nl, 4) then nl = nl + 4 end
-  set('errorCount', tonumber(h[9] or '0') + 1)
+  set('errorCount', count(h[9]) + 1)
 end
 set('_nl', nl)
 if action == 'finish' then
@@ -52,7 +52,7 @@ if action == 'finish' then
   return { 1, cas + 1 }
 end
 if action == 'release' then
-  set('_releases', tonumber(h[10] or '0') + 1)
+  set('_releases', count(h[10]) + 1)
   if outside then set('_prior', prior) end
   local delay = tonumber(ARGV[5])
   if delay > 0 then

@@ -8,7 +8,7 @@ local job = KEYS[2]
 local wfield = '_w:' .. writer
 local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', 'cas', wfield, '_nl')
 if not h[5] then return { token ~= '' and -2 or -1 } end
-local cas = tonumber(h[5])
+local cas = count(h[5])
 if seq > 0 and tonumber(h[6] or '0') >= seq then return { 1, cas } end -- applied before, reply lost
 if token ~= '' and not fenced(h, token) then return { -2 } end
 local known = tonumber(ARGV[5])
@@ -25,7 +25,9 @@ if kind == 'append' then
   if not has_list(h[7], bit) then
     extra[#extra + 1], extra[#extra + 2] = '_nl', tonumber(h[7] or '0') + bit
   end
-  if ARGV[7] ~= '' then redis.call('HINCRBY', job, ARGV[7], 1) end
+  if ARGV[7] ~= '' then -- a counter field (errorCount): whatever it holds, it counts on from it
+    extra[#extra + 1], extra[#extra + 2] = ARGV[7], count(redis.call('HGET', job, ARGV[7])) + 1
+  end
 end
 hset_args(job, 9, #ARGV, unpack(extra))
 if cas ~= known and kind ~= 'save' then return { 1, cas + 1, doc(job) } end

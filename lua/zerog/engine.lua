@@ -46,9 +46,22 @@ local function error_entry(code, msg)
   return codec.encode { timeStamp = core.now(), errorCode = code, msg = msg }
 end
 
+--- A number of the job type's policy (RETENTION, RETRY_DELAY, ...), read from the type itself
+-- (checked when its script loaded), not from the instance the job's code may have changed.
+local function policy(job, name, default)
+  local class = getmetatable(job)
+  local v = type(class) == "table" and rawget(class, name)
+  if v == nil or v == false then v = Job[name] end
+  if type(v) ~= "number" or v ~= v or v < 0 then return default end
+  return v
+end
+M.policy = policy
+
 --- The decision to record result `code` (with an event), starting the document's retention.
 function M.finish(job, code, event)
-  local retention = job.RETENTION or M.DEFAULT_RETENTION
+  code = codec.to_integer(code) or Job.INTERNAL_ERROR
+  local retention = policy(job, "RETENTION", M.DEFAULT_RETENTION)
+  if retention > 3.15e10 then retention = 3.15e10 end
   return { action = "finish", code = code, event = event and entry(event), event_msg = event,
            completeness = 1.0, retention = retention > 0 and math.ceil(retention) or 0,
            fields = { resultCode = codec.encode(code), completeness = "1",
@@ -71,7 +84,9 @@ local function after_error(job)
     verdict = Job.INTERNAL_ERROR
   end
   verdict = codec.to_integer(verdict) or Job.INTERNAL_ERROR
-  if verdict == Job.NO_RESULT then return release(job, job.RETRY_DELAY, "Error - restarting") end
+  if verdict == Job.NO_RESULT then
+    return release(job, policy(job, "RETRY_DELAY", 30), "Error - restarting")
+  end
   return finish(job, verdict, "Error - finished")
 end
 
@@ -89,13 +104,19 @@ end
 local function settle(job, ok, a, b)
   if ok then
     local code, delay = M.interpret(a, b)
-    if code == Job.NO_RESULT then return release(job, delay or job.REQUEUE_DELAY) end
+    if code == Job.NO_RESULT then return release(job, delay or policy(job, "REQUEUE_DELAY", 10)) end
     return finish(job, code)
   end
   local kind = errors.kind_of(a)
   if kind == errors.ErrorFinish or kind == errors.WarningFinish then
-    local code = job.resultCode ~= Job.NO_RESULT and job.resultCode or a.code or Job.INTERNAL_ERROR
-    return finish(job, code, "Error - finished")
+    local code = codec.to_integer(job.resultCode)
+    if code == nil or code == Job.NO_RESULT then code = codec.to_integer(a.code) end
+    return finish(job, code or Job.INTERNAL_ERROR, "Error - finished")
+  end
+  if type(a) == "string" and a:find("zerog: StoreError: ", 1, true) then
+    -- the store failed under the run: not the job's failure; it runs again, nothing counted
+    core.log("error", job.logId, "the store failed during the run: " .. headline(a))
+    return release(job, policy(job, "RETRY_DELAY", 30))
   end
   if kind ~= errors.ErrorContinue and kind ~= errors.WarningContinue then
     core.log("error", job.logId, Job.INTERNAL_ERROR .. " " .. headline(a))
@@ -128,6 +149,7 @@ local function unloadable(claim, why)
   end
   return release(nil, Job.RETRY_DELAY)
 end
+-- (an unloadable job has no instance: the base RETRY_DELAY)
 
 --- Runs one claimed job {uuid, queue, jobType, id, reserves, timeouts, releases, prior, doc};
 -- `job` is the table to make its instance (the C side knows it as the run's own). Returns the
@@ -162,8 +184,8 @@ function M.process(claim, job)
     core.publish(codec.encode { event = "start", uuid = claim.uuid, jobType = claim.jobType,
                                 queue = claim.queue, host = core.host_id() })
   end
-  local memory = job.MEMORY_LIMIT or M.DEFAULT_MEMORY_LIMIT
-  core.run_limits(memory, job.TIMEOUT or 0)
+  local memory = math.tointeger(policy(job, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
+  core.run_limits(memory, policy(job, "TIMEOUT", 0))
   local ok, a, b = xpcall(job.run, traceback, job)
   local exceeded = core.run_limits(0, 0)
   if core.lost() then return false end
@@ -172,9 +194,15 @@ function M.process(claim, job)
     decision = release(job, 0, M.RELEASED_EVENT)
   else
     if not ok and exceeded == "memory" then
-      a = string.format("the run exceeded the job type's MEMORY_LIMIT of %d bytes (%s)", memory, a)
+      a = string.format("the run exceeded the job type's MEMORY_LIMIT of %d bytes (%s)", memory, tostring(a))
     end
-    decision = settle(job, ok, a, b)
+    local decided, d = pcall(settle, job, ok, a, b)
+    if core.lost() then return false end
+    if not decided then -- the job's overrides (continue_running, record_*) failed: it ends here
+      core.log("error", job.logId, "settling the run failed: " .. headline(d))
+      d = finish(job, Job.INTERNAL_ERROR, "Error - finished")
+    end
+    decision = d
   end
   if publishing then
     core.publish(codec.encode { event = "end", uuid = claim.uuid, jobType = claim.jobType,

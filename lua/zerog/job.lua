@@ -120,13 +120,22 @@ function Job:_stored_fields()
   return encode_fields(self, scalar_names(self))
 end
 
+--- What save() writes: every field but those only the engine and the store write.
+function Job:_saved_fields()
+  local names = {}
+  for _, name in ipairs(scalar_names(self)) do
+    if not schema.ENGINE_OWNED[name] then names[#names + 1] = name end
+  end
+  return encode_fields(self, names)
+end
+
 --- Saves the whole document. Raises CasError when the stored cas is not this instance's.
 -- A new job (never submitted) is stored with its queue entry by enqueue(): the store keeps no
 -- document without one, so until then save() keeps it on the instance.
 function Job:save()
   self.updatedAt = core.now()
   if self.cas == 0 then return end
-  local cas, stored = core.save(self, self:_stored_fields(), self.cas)
+  local cas, stored = core.save(self, self:_saved_fields(), self.cas)
   if not cas then
     errors.raise(errors.CasError, string.format(
       "job %s changed in the store (cas %d, this copy has %d): reload it first",
@@ -160,6 +169,9 @@ function Job:_update_attrs(attrs, level)
       error("update_attrs: " .. tostring(name) .. " is not a field of job type " .. self.JOB_TYPE, level)
     end
     if is_list then error("update_attrs: " .. name .. " is a list; use the record_ methods", level) end
+    if schema.ENGINE_OWNED[name] and self.cas ~= 0 then
+      error("update_attrs: " .. name .. " is the engine's to write", level)
+    end
     local coerced, why = schema.coerce(ftype, v)
     if coerced == nil and v ~= codec.null then
       error("update_attrs: field " .. name .. " must be " .. why, level)

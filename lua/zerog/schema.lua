@@ -32,6 +32,12 @@ M.BASE = {
 }
 M.BASE_BY_NAME = {}
 for _, f in ipairs(M.BASE) do M.BASE_BY_NAME[f.name] = f end
+
+--- The base fields only the engine and the store write: a job's update_attrs or save cannot
+-- (its identity, its queue entry, and the run's state and error count).
+M.ENGINE_OWNED = { documentType = true, jobType = true, uuid = true, logId = true,
+                   createdAt = true, queueName = true, queueKwargs = true, queueJobId = true,
+                   running = true, errorCount = true }
 M.BASE_BY_NAME.cas = { name = "cas", type = "integer" }
 
 local function describe(v)
@@ -94,8 +100,8 @@ function M.compile(schema, reserved)
   local fields = {}
   for name, def in pairs(schema) do
     local where = "SCHEMA field " .. tostring(name)
-    if type(name) ~= "string" or not name:match("^[%a_][%w_]*$") then
-      return nil, where .. ": a field name must be an identifier"
+    if type(name) ~= "string" or not name:match("^[%a][%w_]*$") then
+      return nil, where .. ": a field name must be an identifier starting with a letter"
     end
     if M.BASE_BY_NAME[name] then return nil, where .. ": the base job document already has it" end
     if reserved[name] then return nil, where .. ": clashes with the job method of that name" end

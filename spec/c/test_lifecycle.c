@@ -1291,7 +1291,7 @@ static void follow_needs_a_redis_store_and_publish_goes_nowhere(void)
 {
     zg_error err = {0};
     CHECK_INT(S->ops->publish(S, "zerog:events", "{}", &err), ZG_OK);
-    volatile sig_atomic_t stop = 1;
+    atomic_int stop = 1;
     CHECK_INT(S->ops->follow(S, "zerog:events", NULL, NULL, &stop, &err), ZG_EINVAL);
     CHECK(strstr(err.msg, "Redis") != NULL);
 }
@@ -1439,6 +1439,37 @@ static void a_claim_resent_with_the_same_token_returns_the_same_job(void)
     zg_claim_clear(&b);
 }
 
+static void a_refused_late_finish_leaves_the_job_readable_by_uuid(void)
+{
+    /* host A stalls past its TTR, B claims; A's late finish (retention 1 s) is refused, and
+     * must not shorten the job's pointer by uuid while B runs it */
+    char u[ZG_UUID_LEN];
+    const char *q = Q("late_finish");
+    submit(q, 1, 0, 200, u);
+    zg_claim a, b;
+    claim_now(q, &a);
+    int rc = ZG_ETIMEDOUT;
+    for (int i = 0; i < 100 && rc != ZG_OK; i++) /* A's lease lapses: B gets the job */
+        rc = claim(q, 50, &b);
+    CHECK_INT(rc, ZG_OK);
+    zg_settle late = finish();
+    late.retention_s = 1;
+    CHECK_INT(settle_with(S, &a.lease, late), ZG_ESTALE);
+    zg_error err = {0};
+    zg_job_state st;
+    for (int i = 0; i < 30; i++) { /* 1.5 s: past what A's retention would have given */
+        zg_clock_sleep_ms(50);
+        CHECK_INT(S->ops->touch(S, &b.lease, &err), ZG_OK);
+    }
+    char *doc = load(u);
+    CHECK(doc != NULL);
+    free(doc);
+    CHECK_INT(S->ops->job_state(S, u, &st, &err), ZG_OK);
+    CHECK_INT(st.state, ZG_STATE_RUNNING);
+    zg_claim_clear(&a);
+    zg_claim_clear(&b);
+}
+
 static void a_store_failure_leaves_no_half_submitted_job(void)
 {
     /* Redis refuses writes past maxmemory: the submit fails with Redis's own words, and
@@ -1506,6 +1537,7 @@ int main(void)
         T(a_write_resent_with_the_same_token_is_applied_once);
         T(a_claim_resent_with_the_same_token_returns_the_same_job);
         T(a_store_failure_leaves_no_half_submitted_job);
+        T(a_refused_late_finish_leaves_the_job_readable_by_uuid);
         S->ops->close(S);
     } else {
         redis_url = NULL;

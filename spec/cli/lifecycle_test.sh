@@ -29,6 +29,17 @@ return { JOB_TYPE = "steady", QUEUE_NAME = "steady_q", TTR = 1,
   end }
 LUA
 
+cat >"$JOBS/busy.lua" <<'LUA'
+-- computes for `seconds` without calling the host: only the heartbeat talks to the store
+return { JOB_TYPE = "busy", QUEUE_NAME = "busy_q", TTR = 0.3,
+  SCHEMA = { seconds = { type = "number", default = 3 }, runs = { type = "integer", default = 0 } },
+  run = function(self)
+    self:update_attrs { runs = self.runs + 1 }
+    local stop = os.time() + self.seconds
+    while os.time() < stop do end
+    return 200
+  end }
+LUA
 cat >"$JOBS/updater.lua" <<'LUA'
 local zerog = require "zerog"
 return { JOB_TYPE = "updater", QUEUE_NAME = "updaters",
@@ -116,6 +127,24 @@ honest_errors() {
   [ "$(rcli EVAL "return #redis.call('KEYS', '{zq:*}:job:*')" 0)" = 0 ]
 }
 ok "a store refusal keeps Redis's own words, no Lua trace, and leaves no half-made job" honest_errors
+
+no_spin_on_store_errors() {
+  flush
+  local uuid; uuid=$("$ZEROG" submit busy '{"seconds": 4}' 2>/dev/null)
+  "$ZEROG" worker --queue busy_q --until-idle >"$WORK/oom.log" 2>&1 &
+  local pid=$!
+  started() { [ "$(hget "$uuid" runs)" = 1 ]; }
+  wait_for 10 started || { kill -9 $pid; return 1; }
+  rcli CONFIG RESETSTAT >/dev/null
+  rcli CONFIG SET maxmemory 1 >/dev/null
+  sleep 1 # the fault: one second of refused writes
+  local calls; calls=$(rcli INFO commandstats | tr -d '\r' | awk -F'[=,]' '/^cmdstat_evalsha/ { print $2 }')
+  rcli CONFIG SET maxmemory 0 >/dev/null
+  kill -9 $pid; wait $pid 2>/dev/null
+  echo "scripts in the second of refusals: $calls"
+  [ -n "$calls" ] && [ "$calls" -lt 100 ]
+}
+ok "a store that refuses writes is not hammered: renewals back off" no_spin_on_store_errors
 
 legacy_documents() {
   flush

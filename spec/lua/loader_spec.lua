@@ -48,6 +48,7 @@ describe("loading job scripts", function()
     { "a default of the wrong type", "SCHEMA = { f = { type = 'integer', default = 'x' } }", "SCHEMA field f: default must be an integer" },
     { "a SCHEMA field named like a base field", "SCHEMA = { uuid = { type = 'string' } }", "SCHEMA field uuid: the base job document already has it" },
     { "a SCHEMA field named like a method", "SCHEMA = { tick = {} }", "SCHEMA field tick: clashes with the job method" },
+    { "a SCHEMA field named like the store's own (a leading _)", "SCHEMA = { _m = {} }", "SCHEMA field _m: a field name must be an identifier starting with a letter" },
     { "an unknown SCHEMA option", "SCHEMA = { f = { type = 'string', requird = true } }", "unknown option requird" },
     { "a MAX_ERRORS that is not an integer", "MAX_ERRORS = 'three'", "MAX_ERRORS must be an integer" },
     { "a negative RETRY_DELAY", "RETRY_DELAY = -1", "RETRY_DELAY must be a number of seconds" },
