@@ -65,7 +65,7 @@ static const command commands[] = {
      "(a summary on a terminal, JSON otherwise or with --json). Exit 0 for a 2xx result, 1 for\n"
      "another. Works from any folder; the data needs the type's script in the jobs folder.\n",
      cmd_watch},
-    {"kill", "kill [--json] UUID", "stop a job: error and result 410, queue message deleted",
+    {"kill", "kill [--json] UUID", "stop a job: error and result 410, off its queue",
      "ZeroG's killJob: records error 410 \"Killed by user\" and result 410 and deletes the job's\n"
      "queue message; a host running it stops it within a second. Prints \"killed job UUID\"\n"
      "(with --json: {\"killed\":true,\"uuid\":...}). A finished job is exit 2.\n",
