@@ -63,6 +63,11 @@ static int open_backends(zg_host *h)
     }
     /* the store and the queue get a connection each: the heartbeat thread renews reservations
      * on the queue's while the job's writes go through the store's */
+    char bounded[2048];
+    if (h->cfg.store_timeout_ms > 0) { /* redis_conn reads the bound from the URL's end */
+        snprintf(bounded, sizeof bounded, "%s#timeout_ms=%d", url, h->cfg.store_timeout_ms);
+        url = bounded;
+    }
     h->store = zg_store_redis_new(url, &h->err);
     if (h->store) h->queue = zg_queue_redis_new(url, &h->err);
     return h->store && h->queue ? ZG_OK : h->err.code;
@@ -547,6 +552,16 @@ int zg_scripts(zg_host *h, char **json)
     *json = NULL;
     if (!usable(h)) return h->err.code;
     return string_result(h, "scripts_json", 0, json);
+}
+
+int zg_ping(zg_host *h)
+{
+    if (!usable(h)) return h->err.code;
+    zg_queue_counts counts; /* one read-only round trip on the queue's connection */
+    zg_error err = {0};
+    if (h->queue->ops->counts(h->queue, "zerog:ping", &counts, &err) != ZG_OK)
+        return zg_fail(&h->err, ZG_ESTORE, "%s", err.msg);
+    return ZG_OK;
 }
 
 int zg_kick(zg_host *h, const char *queue, int64_t *count)

@@ -13,6 +13,8 @@
 
 #define DEFAULT_READ_TIMEOUT_MS 15000
 #define CONNECT_TIMEOUT_MS      2000
+#define RETRY_WINDOW_MS         60000
+#define TIMEOUT_SUFFIX          "#timeout_ms="
 
 static int parse_tcp(const char *rest, zg_redis_url *out, zg_error *err, const char *url)
 {
@@ -103,11 +105,20 @@ static int simple(redisContext *c, zg_error *err, const char *what, int argc, co
     return bad ? ZG_ESTORE : ZG_OK;
 }
 
+/* What is left of a bounded call's time (at least 1 ms), capped at `cap`; `cap` when unbounded. */
+static int64_t bounded(const zg_redis *r, int64_t give_up_at, int64_t cap)
+{
+    if (!r->url.timeout_ms) return cap;
+    int64_t left = give_up_at - zg_clock_monotonic_ms();
+    if (left < 1) left = 1;
+    return left < cap ? left : cap;
+}
+
 /* Opens a new connection (authenticated, on the right database) into r->ctx. */
-static int connect_now(zg_redis *r, zg_error *err)
+static int connect_now(zg_redis *r, int64_t give_up_at, zg_error *err)
 {
     char name[600];
-    struct timeval tv = tv_ms(CONNECT_TIMEOUT_MS);
+    struct timeval tv = tv_ms(bounded(r, give_up_at, CONNECT_TIMEOUT_MS));
     redisContext *c = r->url.socket[0] ? redisConnectUnixWithTimeout(r->url.socket, tv)
                                        : redisConnectWithTimeout(r->url.host, r->url.port, tv);
     if (!c) return zg_fail(err, ZG_ENOMEM, "out of memory connecting to redis");
@@ -117,7 +128,7 @@ static int connect_now(zg_redis *r, zg_error *err)
         redisFree(c);
         return ZG_ESTORE;
     }
-    redisSetTimeout(c, tv_ms(DEFAULT_READ_TIMEOUT_MS));
+    redisSetTimeout(c, tv_ms(bounded(r, give_up_at, DEFAULT_READ_TIMEOUT_MS)));
     int rc = ZG_OK;
     if (r->url.password[0]) {
         const char *argv[] = {"AUTH", r->url.password};
@@ -141,10 +152,19 @@ int zg_redis_open(zg_redis *r, const char *url, zg_error *err)
 {
     memset(r, 0, sizeof *r);
     pthread_mutex_init(&r->lock, NULL);
-    r->retry_window_ms = 60000;
+    r->retry_window_ms = RETRY_WINDOW_MS;
+    char plain[2048];
+    int64_t timeout_ms = 0;
+    const char *suffix = strstr(url, TIMEOUT_SUFFIX);
+    if (suffix) {
+        timeout_ms = strtoll(suffix + strlen(TIMEOUT_SUFFIX), NULL, 10);
+        snprintf(plain, sizeof plain, "%.*s", (int)(suffix - url), url);
+        url = plain;
+    }
     int rc = zg_redis_parse_url(url, &r->url, err);
     if (rc != ZG_OK) return rc;
-    return connect_now(r, err);
+    if (timeout_ms > 0) r->url.timeout_ms = r->retry_window_ms = timeout_ms;
+    return connect_now(r, zg_clock_monotonic_ms() + r->retry_window_ms, err);
 }
 
 void zg_redis_close(zg_redis *r)
@@ -161,7 +181,7 @@ static int reconnect(zg_redis *r, int64_t give_up_at, zg_error *err)
     for (;;) {
         if (r->ctx) redisFree(r->ctx);
         r->ctx = NULL;
-        if (connect_now(r, err) == ZG_OK) return ZG_OK;
+        if (connect_now(r, give_up_at, err) == ZG_OK) return ZG_OK;
         if (zg_clock_monotonic_ms() + backoff > give_up_at) return ZG_ESTORE;
         zg_clock_sleep_ms(backoff);
         backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
@@ -171,12 +191,17 @@ static int reconnect(zg_redis *r, int64_t give_up_at, zg_error *err)
 redisReply *zg_redis_command(zg_redis *r, int argc, const char **argv, const size_t *lens,
                              int64_t read_timeout_ms, zg_error *err)
 {
-    int64_t give_up_at = zg_clock_monotonic_ms() + r->retry_window_ms;
+    /* a bounded connection gives a blocking command its own wait on top of the bound */
+    int64_t give_up_at =
+        zg_clock_monotonic_ms() + r->retry_window_ms + (r->url.timeout_ms ? read_timeout_ms : 0);
     for (;;) {
         if (!r->ctx && reconnect(r, give_up_at, err) != ZG_OK) return NULL;
-        if (read_timeout_ms) redisSetTimeout(r->ctx, tv_ms(read_timeout_ms));
+        int64_t wait_ms = read_timeout_ms ? read_timeout_ms : DEFAULT_READ_TIMEOUT_MS;
+        int set = read_timeout_ms || r->url.timeout_ms;
+        if (set) redisSetTimeout(r->ctx, tv_ms(bounded(r, give_up_at, wait_ms)));
         redisReply *reply = redisCommandArgv(r->ctx, argc, argv, lens);
-        if (read_timeout_ms) redisSetTimeout(r->ctx, tv_ms(DEFAULT_READ_TIMEOUT_MS));
+        if (read_timeout_ms && !r->url.timeout_ms)
+            redisSetTimeout(r->ctx, tv_ms(DEFAULT_READ_TIMEOUT_MS));
         if (reply) {
             if (reply->type != REDIS_REPLY_ERROR) return reply;
             zg_fail(err, ZG_ESTORE, "redis: %s", reply->str);
@@ -289,6 +314,8 @@ int zg_redis_script_pipeline(zg_redis *r, zg_redis_script *s, int nkeys, size_t 
     for (;;) {
         if (!s->sha[0] && load_script(r, s, err) != ZG_OK) return err->code;
         if (!r->ctx && reconnect(r, give_up_at, err) != ZG_OK) return err->code;
+        if (r->url.timeout_ms)
+            redisSetTimeout(r->ctx, tv_ms(bounded(r, give_up_at, DEFAULT_READ_TIMEOUT_MS)));
         int rc = pipeline_once(r, s, nkeys, n, argcs, argvs, replies, err);
         if (rc == ZG_OK || rc == ZG_ENOMEM) return rc;
         if (zg_clock_monotonic_ms() >= give_up_at) return ZG_ESTORE;
@@ -297,12 +324,15 @@ int zg_redis_script_pipeline(zg_redis *r, zg_redis_script *s, int nkeys, size_t 
 
 void zg_redis_url_string(const zg_redis_url *u, char *out, size_t size)
 {
+    int n;
     if (u->socket[0])
-        snprintf(out, size, "unix://%s?db=%d", u->socket, u->db);
+        n = snprintf(out, size, "unix://%s?db=%d", u->socket, u->db);
     else if (u->password[0])
-        snprintf(out, size, "redis://:%s@%s:%d/%d", u->password, u->host, u->port, u->db);
+        n = snprintf(out, size, "redis://:%s@%s:%d/%d", u->password, u->host, u->port, u->db);
     else
-        snprintf(out, size, "redis://%s:%d/%d", u->host, u->port, u->db);
+        n = snprintf(out, size, "redis://%s:%d/%d", u->host, u->port, u->db);
+    if (u->timeout_ms && n > 0 && (size_t)n < size)
+        snprintf(out + n, size - (size_t)n, TIMEOUT_SUFFIX "%lld", (long long)u->timeout_ms);
 }
 
 void zg_redis_token(char out[33])

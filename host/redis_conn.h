@@ -17,6 +17,7 @@ typedef struct zg_redis_url {
     char socket[512]; /* unix socket path, or "" */
     char password[256];
     int db;
+    int64_t timeout_ms; /* bounds each call, reconnects included; 0: retry for a minute */
 } zg_redis_url;
 
 /* Parses redis://[:password@]host[:port][/db] or unix:///path/to/socket[?db=N]. */
@@ -34,7 +35,9 @@ typedef struct zg_redis {
     int64_t retry_window_ms;
 } zg_redis;
 
-/* Connects; a server that cannot be reached is an error (ZG_ESTORE) naming it. */
+/* Connects; a server that cannot be reached is an error (ZG_ESTORE) naming it. A URL may end with
+ * "#timeout_ms=N": every call on the connection then gives up after N ms, reconnects included
+ * (the host passes zg_config.store_timeout_ms this way, so the backends need no new argument). */
 int zg_redis_open(zg_redis *r, const char *url, zg_error *err);
 void zg_redis_close(zg_redis *r);
 

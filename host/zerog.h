@@ -96,8 +96,11 @@ typedef struct zg_config {
     void *progress_ud;
     zg_run_fn on_run; /* NULL: none */
     void *on_run_ud;
-    int publish_events; /* publish each run's start and end on the store's "zerog:events"
-                           channel (Redis only; see zg_follow_events) */
+    int publish_events;   /* publish each run's start and end on the store's "zerog:events"
+                             channel (Redis only; see zg_follow_events) */
+    int store_timeout_ms; /* bounds every store call, reconnect attempts included: past it the
+                             call fails with ZG_ESTORE. 0: the library default (a connection
+                             lost is retried with backoff for up to a minute) */
 } zg_config;
 
 /* Fills cfg with the defaults (in-memory store, no limits, no callbacks). */
@@ -249,6 +252,10 @@ ZG_API int zg_kick(zg_host *h, const char *queue, int64_t *count);
 
 /* The queue names of the loaded job types, as a JSON array. Free with zg_free. */
 ZG_API int zg_queues(zg_host *h, char **json);
+
+/* One round trip to the store within store_timeout_ms: ZG_OK, or ZG_ESTORE with the reason
+ * (zg_errstr). Always ZG_OK on mem://. For health checks. */
+ZG_API int zg_ping(zg_host *h);
 
 /* Frees a string the library returned. */
 ZG_API void zg_free(void *p);
