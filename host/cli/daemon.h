@@ -47,7 +47,7 @@ int64_t monotonic_ms(void);
 
 typedef struct child {
     char name[16];
-    pid_t pid; /* 0: none (not started yet, or finished) */
+    pid_t pid;             /* 0: none (not started yet, or finished) */
     int reports, commands; /* our ends of its pipes; -1 when closed */
     char line[1024];
     size_t len;
@@ -68,14 +68,15 @@ typedef struct child {
 typedef struct supervisor {
     const cli_options *opts;
     log_target *log;
-    zg_host *host;           /* releases what a dead worker held */
-    char exe[4096];          /* the program workers run: this one */
-    const char *args[80];    /* options every worker gets (--queue, --until-idle, ...) */
+    zg_host *host;        /* releases what a dead worker held */
+    char exe[4096];       /* the program workers run: this one */
+    const char *args[80]; /* options every worker gets (--queue, --until-idle, ...) */
     int nargs;
-    long max_jobs;           /* over all workers; 0: no limit */
+    long max_jobs; /* over all workers; 0: no limit */
     int n;
     child children[DAEMON_MAX_WORKERS];
     int replacing;           /* dead workers are replaced (not while stopping) */
+    int exit_0_finishes;     /* a worker exiting 0 has finished (zerog worker); serve's never do */
     int draining, drain_gen; /* under lock */
     pthread_mutex_t lock;    /* guards children[] and draining against the HTTP threads */
     pthread_cond_t changed;  /* a report was read or a worker died */

@@ -305,8 +305,10 @@ static enum MHD_Result health(daemon_ctx *d, struct MHD_Connection *c)
     fprintf(b,
             "{\"status\":\"%s\",\"store\":%s,\"draining\":%s,\"workers\":{\"alive\":%d,"
             "\"wanted\":%d},\"scripts\":%s}",
-            !up ? "unavailable" : failed ? "degraded" : "ok", quoted, draining ? "true" : "false",
-            alive, n, scripts ? scripts : "null");
+            !up      ? "unavailable"
+            : failed ? "degraded"
+                     : "ok",
+            quoted, draining ? "true" : "false", alive, n, scripts ? scripts : "null");
     zg_free(scripts);
     return send_stream(c, up ? 200 : 503, "application/json", b, &text);
 }
@@ -381,8 +383,8 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
         (!routes[i].takes_id && *rest && strcmp(name, "job") != 0))
         return send_error(c, 404, "no such route");
     if (strcmp(method, routes[i].method) != 0)
-        return send_full(c, 405, "application/json", "{\"error\":\"method not allowed\"}",
-                         "Allow", routes[i].method);
+        return send_full(c, 405, "application/json", "{\"error\":\"method not allowed\"}", "Allow",
+                         routes[i].method);
     if (strcmp(name, "health") != 0 && !authorized(d, c))
         return send_error_with(c, 401, "missing or wrong bearer token", "WWW-Authenticate",
                                "Bearer realm=\"zerog\"");
@@ -452,14 +454,14 @@ static void completed(void *cls, struct MHD_Connection *c, void **state,
 
 void *http_start(daemon_ctx *d, int listen_fd, int ipv6, char *err, size_t errlen)
 {
-    unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD |
-                     (ipv6 ? MHD_USE_IPv6 : 0);
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | (ipv6 ? MHD_USE_IPv6 : 0);
     struct MHD_Daemon *m = MHD_start_daemon(
         flags, 0, NULL, NULL, handle, d, MHD_OPTION_LISTEN_SOCKET, listen_fd,
         MHD_OPTION_CONNECTION_TIMEOUT, d->limits.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         d->limits.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, d->limits.per_ip,
-        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20), MHD_OPTION_NOTIFY_COMPLETED, completed,
-        d, MHD_OPTION_END);
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20), MHD_OPTION_NOTIFY_COMPLETED, completed, d,
+        MHD_OPTION_END);
     if (!m) snprintf(err, errlen, "cannot start the HTTP server");
     return m;
 }

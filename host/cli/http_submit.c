@@ -161,8 +161,10 @@ static int envelope_field(void *ud, span key, span value)
     else if (key.len == 7 && strncmp(key.at, "options", 7) == 0)
         sp->options = value;
     else {
-        snprintf(sp->err, sp->errlen, "unknown field %.*s in the envelope (expected params and "
-                 "options)", (int)key.len, key.at);
+        snprintf(sp->err, sp->errlen,
+                 "unknown field %.*s in the envelope (expected params and "
+                 "options)",
+                 (int)key.len, key.at);
         return -1;
     }
     return 0;
@@ -193,8 +195,8 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
     return q->failed ? MHD_NO : MHD_YES;
 }
 
-int submit_request(struct MHD_Connection *c, const char *body, char **params,
-                   zg_submit_opts *opts, char *err, size_t errlen)
+int submit_request(struct MHD_Connection *c, const char *body, char **params, zg_submit_opts *opts,
+                   char *err, size_t errlen)
 {
     memset(opts, 0, sizeof *opts);
     *params = NULL;
@@ -217,7 +219,7 @@ int submit_request(struct MHD_Connection *c, const char *body, char **params,
         snprintf(err, errlen, "params must be a JSON object");
         return -1;
     }
-    *params = sp.params.at && *sp.params.at == '{' ? strndup(sp.params.at, sp.params.len)
-                                                    : strdup("");
+    *params =
+        sp.params.at && *sp.params.at == '{' ? strndup(sp.params.at, sp.params.len) : strdup("");
     return *params ? 0 : -1;
 }

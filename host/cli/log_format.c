@@ -53,7 +53,8 @@ void log_line(void *ud, int level, const char *log_id, const char *msg)
     size_t len = 0;
     FILE *b = qmsg && qid && qworker ? open_memstream(&line, &len) : NULL;
     if (b) {
-        fprintf(b, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"worker\":%s,\"logId\":%s,\"msg\":%s}\n",
+        fprintf(b,
+                "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"worker\":%s,\"logId\":%s,\"msg\":%s}\n",
                 when, ts.tv_nsec / 1000000, names[level], qworker, qid, qmsg);
         fclose(b);
         fwrite(line, 1, len, stderr);

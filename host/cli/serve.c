@@ -107,8 +107,7 @@ static int whole(const char *opt, const char *v, double min, double max, double 
     char *end;
     double d = v ? strtod(v, &end) : 0;
     if (!v || end == v || *end || d < min || d > max || d != (double)(long long)d) {
-        fprintf(stderr, "zerog: serve: %s takes a whole number from %.0f to %.0f\n", opt, min,
-                max);
+        fprintf(stderr, "zerog: serve: %s takes a whole number from %.0f to %.0f\n", opt, min, max);
         return 0;
     }
     *out = d;

@@ -272,7 +272,7 @@ static void settle(supervisor *s, int i, int status)
     c->reports = c->commands = -1;
     int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     int quota_spent = s->max_jobs && c->begun >= s->max_jobs / s->n + (i < s->max_jobs % s->n);
-    c->finished = clean || quota_spent;
+    c->finished = (clean && s->exit_0_finishes) || quota_spent;
     pthread_cond_broadcast(&s->changed);
     pthread_mutex_unlock(&s->lock);
 
@@ -287,8 +287,9 @@ static void settle(supervisor *s, int i, int status)
         log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) died (%s) running job %s: %s",
                   c->name, (int)pid, how, uuid,
                   rc == ZG_OK ? "released, its next run records the kill" : zg_errstr(s->host));
-    } else if (!clean) {
-        log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) died (%s)", c->name, (int)pid, how);
+    } else if (!c->finished) {
+        log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) ended (%s)%s", c->name, (int)pid, how,
+                  s->replacing ? ": replaced" : "");
     }
     if (!s->replacing || c->finished) return;
     /* a worker that keeps dying young (a store it cannot reach) is restarted ever more slowly */
@@ -375,7 +376,8 @@ int supervisor_drain(supervisor *s, int on)
     snprintf(line, sizeof line, "drain %d\n", gen);
     for (int i = 0; i < s->n; i++)
         if (command(&s->children[i], line) != 0 && s->children[i].pid)
-            kill(s->children[i].pid, SIGKILL); /* it cannot hear us: its replacement starts drained */
+            kill(s->children[i].pid,
+                 SIGKILL); /* it cannot hear us: its replacement starts drained */
     int rc = 0;
     for (int round = 0; round < 2 && !all_acknowledged(s, gen); round++) {
         int64_t until = monotonic_ms() + DRAIN_ACK_MS;
@@ -467,10 +469,10 @@ void supervisor_json(supervisor *s, FILE *b)
     fputs("[", b);
     for (int i = 0; i < s->n; i++) {
         child *c = &s->children[i];
-        const char *state = !c->pid        ? (c->finished ? "finished" : "starting")
-                            : c->busy      ? "running"
-                            : s->draining  ? "drained"
-                                           : "idle";
+        const char *state = !c->pid       ? (c->finished ? "finished" : "starting")
+                            : c->busy     ? "running"
+                            : s->draining ? "drained"
+                                          : "idle";
         fprintf(b,
                 "%s{\"worker\":\"%s\",\"pid\":%d,\"state\":\"%s\",\"jobsDone\":%ld,"
                 "\"rssBytes\":%ld,\"restarts\":%d,\"job\":",

@@ -355,6 +355,7 @@ static int run_supervised(const cli_options *co, const worker_options *o)
         s.args[s.nargs++] = "json";
     }
     s.max_jobs = o->max_jobs;
+    s.exit_0_finishes = o->until_idle || o->max_jobs; /* else an exit is a death to replace */
     struct sigaction sa = {0};
     sa.sa_handler = on_hangup;
     sigaction(SIGHUP, &sa, NULL);
