@@ -8,7 +8,7 @@
  * its command pipe reaches end of file. Worker state (the job it runs, jobs done, memory) reaches
  * the supervisor as lines on a report pipe, never through shared memory:
  *   worker -> supervisor (fd 3):  ready | begin UUID ID RESERVATION QUEUE | end JOBS RSS_KB |
- *                                 drained GENERATION | reloaded FAILED
+ *                                 rss RSS_KB (each second) | drained GENERATION | reloaded FAILED
  *   supervisor -> worker (fd 4):  drain GENERATION | undrain | reload
  * "drained G" is the acknowledgement of "drain G": the worker sends it only once it is not
  * waiting for a message, so no job starts on it after the supervisor has seen every

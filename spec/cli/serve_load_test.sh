@@ -44,13 +44,13 @@ ok "an idle connection is closed after --http-timeout (2 s)" idle_closed
 
 slowloris() {
   load slow 1000 10 3 /health || return 1
-  [ "$probes" -ge 8 ] && [ "$probes_ok" = "$probes" ] && [ "$open" = 1000 ]
+  [ "$probes" -ge 5 ] && [ "$probes_ok" = "$probes" ] && [ "$open" = 1000 ]
 }
 ok "1,000 slow clients (slowloris): a normal request is still answered within 1 s" slowloris
 
 concurrent() {
   load get 2000 40 3 /workers || return 1
-  [ "$probes" -ge 8 ] && [ "$probes_ok" = "$probes" ] && [ "$unanswered" = 0 ] && [ "$refused" = 0 ] && [ "$answered" -gt 2000 ]
+  [ "$probes" -ge 5 ] && [ "$probes_ok" = "$probes" ] && [ "$unanswered" = 0 ] && [ "$refused" = 0 ] && [ "$answered" -gt 2000 ]
 }
 ok "2,000 concurrent clients: every one answered, and a normal request within 1 s" concurrent
 stop_serve
