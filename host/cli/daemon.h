@@ -68,9 +68,9 @@ typedef struct child {
 typedef struct supervisor {
     const cli_options *opts;
     log_target *log;
-    zg_host *host;        /* releases what a dead worker held */
-    char exe[4096];       /* the program workers run: this one */
-    const char *args[80]; /* options every worker gets (--queue, --until-idle, ...) */
+    zg_host *host;         /* releases what a dead worker held */
+    char exe[4096];        /* the program workers run: this one */
+    const char *args[136]; /* options every worker gets (--queue Q for up to 64 queues, ...) */
     int nargs;
     long max_jobs; /* over all workers; 0: no limit */
     int n;

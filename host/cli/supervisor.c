@@ -88,7 +88,7 @@ static int spawn_child(supervisor *s, int i)
     }
     char parent[24], quota[24];
     snprintf(parent, sizeof parent, "%d", (int)getpid());
-    const char *argv[100];
+    const char *argv[sizeof s->args / sizeof s->args[0] + 12];
     int k = 0;
     argv[k++] = "zerog";
     argv[k++] = "worker";
