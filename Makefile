@@ -50,7 +50,7 @@ $(BUILD)/obj/lua_modules.o: $(GEN_SRC) host/lua_modules.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: host/%.c $(wildcard host/*.h) | $(DEPS_STAMP)
+$(BUILD)/obj/%.o: host/%.c $(wildcard host/*.h host/cli/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 

@@ -1,37 +1,113 @@
-/* daemon: what the parts of `zerog serve` share. The supervisor process forks worker processes;
- * they share one table in shared memory (each worker's pid and the job it holds, the drain flag,
- * the reload generation). The supervisor serves HTTP, replaces dead workers, settles what they
- * held, watches the jobs directory and aggregates the job events into metrics. */
+/* daemon: what the parts of `zerog serve` and a supervised `zerog worker` share.
+ *
+ * Processes: a supervisor starts each worker with posix_spawn of this very program
+ * (`zerog worker --child NAME --parent PID`), with a clean descriptor set (everything but stdin,
+ * stdout, stderr and two pipes is closed), so a worker holds nothing of the supervisor's: no
+ * listening socket, no store connection. The worker asks for SIGKILL when its parent dies
+ * (PR_SET_PDEATHSIG, checked against the parent's pid for the race at start) and also exits when
+ * its command pipe reaches end of file. Worker state (the job it runs, jobs done, memory) reaches
+ * the supervisor as lines on a report pipe, never through shared memory:
+ *   worker -> supervisor (fd 3):  ready | begin UUID ID RESERVATION QUEUE | end JOBS RSS_KB |
+ *                                 rss RSS_KB (each second) | drained GENERATION | reloaded FAILED
+ *   supervisor -> worker (fd 4):  drain GENERATION | undrain | reload
+ * "drained G" is the acknowledgement of "drain G": the worker sends it only once it is not
+ * waiting for a message, so no job starts on it after the supervisor has seen every
+ * acknowledgement. */
 #ifndef ZG_DAEMON_H
 #define ZG_DAEMON_H
 
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "cli.h"
 
 #define DAEMON_MAX_WORKERS 64
+#define CHILD_REPORT_FD    3
+#define CHILD_COMMAND_FD   4
 
-typedef struct worker_slot {
-    volatile pid_t pid;
-    volatile int busy; /* a run in progress: the fields below name it */
+/* ---- logging (log_format.c): text lines, or one JSON object per line ---- */
+
+typedef struct log_target {
+    const char *worker; /* the name in each line: "supervisor", "w1", ... */
+    int json;
+} log_target;
+
+/* A zg_log_fn: ud is a log_target. The whole line is written at once, never truncated. */
+void log_line(void *ud, int level, const char *log_id, const char *msg);
+void log_linef(log_target *t, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+int64_t wall_ms(void);
+int64_t monotonic_ms(void);
+
+/* ---- the supervisor (supervisor.c) ---- */
+
+typedef struct child {
+    char name[16];
+    pid_t pid;             /* 0: none (not started yet, or finished) */
+    int reports, commands; /* our ends of its pipes; -1 when closed */
+    char line[1024];
+    size_t len;
+    int busy; /* a run in progress: the fields below name it */
     char uuid[ZG_UUID_LEN];
     char queue[ZG_NAME_LEN];
-    int64_t message_id, reservation;
-    int64_t since_ms; /* wall clock, when the run began */
-} worker_slot;
+    int64_t message_id, reservation, since_ms;
+    long jobs_done, begun; /* over every process of this slot */
+    long rss_kb;
+    int drain_ack;         /* the last drain generation it acknowledged */
+    int finished;          /* exited 0 on its own (--until-idle, --max-jobs): not replaced */
+    int64_t started_ms;    /* monotonic */
+    int64_t restart_at_ms; /* a replacement due (monotonic), 0: none */
+    int restarts;          /* replacements of this slot */
+    int young_deaths;      /* in a row, each within a second of starting: slows restarts */
+} child;
 
-typedef struct shared_state {
-    volatile int draining;
-    volatile int reload_generation;
-    int nworkers;
-    worker_slot slots[DAEMON_MAX_WORKERS];
-} shared_state;
+typedef struct supervisor {
+    const cli_options *opts;
+    log_target *log;
+    zg_host *host;         /* releases what a dead worker held */
+    char exe[4096];        /* the program workers run: this one */
+    const char *args[136]; /* options every worker gets (--queue Q for up to 64 queues, ...) */
+    int nargs;
+    long max_jobs; /* over all workers; 0: no limit */
+    int n;
+    child children[DAEMON_MAX_WORKERS];
+    int replacing;           /* dead workers are replaced (not while stopping) */
+    int exit_0_finishes;     /* a worker exiting 0 has finished (zerog worker); serve's never do */
+    int draining, drain_gen; /* under lock */
+    pthread_mutex_t lock;    /* guards children[] and draining against the HTTP threads */
+    pthread_cond_t changed;  /* a report was read or a worker died */
+} supervisor;
+
+/* Starts n workers. Call from the main thread (a worker's parent-death signal follows the
+ * thread that started it). Returns 0, or -1 with the reason logged. */
+int supervisor_start(supervisor *s, int n);
+/* Reads reports, reaps and replaces dead workers (releasing what they held), for up to
+ * timeout_ms; returns 1 when extra_fd (may be -1) became readable. Main thread only. */
+int supervisor_poll(supervisor *s, int extra_fd, int timeout_ms);
+/* Drains (on = 1) or undrains every worker; a drain returns once every worker has acknowledged
+ * it (a worker that does not within 2 s is killed and replaced drained). From any thread.
+ * Returns 0, or -1 when the acknowledgements did not all come. */
+int supervisor_drain(supervisor *s, int on);
+/* Tells every worker to reload its job scripts. */
+void supervisor_reload(supervisor *s);
+/* Stops the workers: SIGTERM, grace_s seconds (< 0: as long as they take) to finish their runs,
+ * then SIGKILL and what they held is released for another host. Main thread only. */
+void supervisor_stop(supervisor *s, double grace_s);
+/* Workers alive (under lock or from the main thread). */
+int supervisor_alive(supervisor *s);
+/* Writes the workers as a JSON array: name, pid, state, job, jobs done, memory. */
+void supervisor_json(supervisor *s, FILE *out);
+/* 1 when every worker has finished on its own (--until-idle, --max-jobs). */
+int supervisor_done(supervisor *s);
+
+/* ---- the daemon (serve.c, http_api.c) ---- */
 
 /* Metrics from the job events: per type, counts and a run-time histogram. */
-#define METRIC_TYPES 64
+#define METRIC_TYPES   64
 #define METRIC_RESULTS 16
 #define METRIC_BUCKETS 9
 typedef struct type_metrics {
@@ -44,27 +120,66 @@ typedef struct type_metrics {
     long seconds_count;
 } type_metrics;
 
+#define API_HOSTS 4
+
+/* What the HTTP side knows of the store: kept by a monitor thread that pings it, and by every
+ * request that saw it fail, so that during an outage requests answer at once. */
+typedef struct store_health {
+    pthread_mutex_t lock;
+    int up;
+    char reason[512];
+} store_health;
+
+typedef struct http_limits {
+    unsigned timeout_s;       /* an idle or slow connection is closed after this */
+    unsigned max_connections; /* in total */
+    unsigned per_ip;          /* per client address */
+} http_limits;
+
 typedef struct daemon_ctx {
     const cli_options *opts;
-    shared_state *shared;
+    supervisor *sup;
+    log_target *log;
     const char *auth_token;
     size_t max_body;
-    int json_logs;
-    zg_host *api;    /* the HTTP handlers' host (one thread: MHD's) */
-    zg_host *events; /* follows zerog:events for the metrics */
+    http_limits limits;
+    /* the HTTP handlers' hosts: a request borrows one (a host is used by one thread at a time) */
+    zg_host *api[API_HOSTS];
+    int api_busy[API_HOSTS];
     pthread_mutex_t api_lock;
+    pthread_cond_t api_free;
+    store_health store;
+    zg_host *monitor; /* pings the store */
+    zg_host *events;  /* follows zerog:events for the metrics */
     pthread_mutex_t metrics_lock;
     type_metrics metrics[METRIC_TYPES];
     int ntypes;
     volatile sig_atomic_t retire; /* POST /retire: stop as on SIGTERM */
+    volatile sig_atomic_t stopping;
 } daemon_ctx;
 
 extern const double metric_bounds[METRIC_BUCKETS];
 
+/* http_listen.c: --listen HOST:PORT, [IPV6]:PORT or a host name. Parses it (0, or -1 with the
+ * reason: a bad form or port is bad input), then opens the listening socket (0, or -1 with the
+ * reason, e.g. "cannot listen on 127.0.0.1:8888: Address already in use"). */
+typedef struct listen_addr {
+    char host[256];
+    int port;
+} listen_addr;
+int listen_parse(const char *text, listen_addr *out, char *err, size_t errlen);
+int listen_open(const listen_addr *a, int *fd, int *ipv6, int *bad_input, char *err, size_t errlen);
+
 /* http_api.c */
-void *http_start(daemon_ctx *d, const char *listen, char *err, size_t errlen);
+void *http_start(daemon_ctx *d, int listen_fd, int ipv6, char *err, size_t errlen);
 void http_stop(void *server);
-/* metrics: one event from zerog:events */
+/* Borrows an API host, waiting up to wait_ms; NULL when none came free. */
+zg_host *api_borrow(daemon_ctx *d, int wait_ms);
+void api_return(daemon_ctx *d, zg_host *h);
+/* The monitor thread's body: pings the store until d->stopping, logging outages once. */
+void *store_monitor(void *arg);
+/* metrics.c: one event from zerog:events; the Prometheus text (store_up: read queue depths) */
 void metrics_record(daemon_ctx *d, const char *event_json);
+void metrics_render(daemon_ctx *d, FILE *b, int store_up);
 
 #endif

@@ -1,23 +1,34 @@
-/* http_api: the HTTP API of zerog serve, on libmicrohttpd (one internal thread, so the handlers
- * share one host under a lock). Every response is JSON (but /metrics) and carries ZeroG's CORS
- * headers; OPTIONS is answered 204. With an auth token, every route but /health wants
- * "Authorization: Bearer <token>" (401). A body over the limit is 413; a wrong method, 405.
- *   POST /job/{jobType} (or the body's jobType)   201 {"uuid"} | 400 {"error"}
+/* http_api: the HTTP API of zerog serve, on libmicrohttpd with a thread per connection, so no
+ * request waits behind another: a request that needs the store borrows one of API_HOSTS hosts
+ * (a host is used by one thread at a time), each bounded by a store timeout. A monitor thread
+ * pings the store; while it is down, every route that needs it answers 503 at once with a JSON
+ * error (never a stack trace), /health says what is wrong within a second, and all recover by
+ * themselves when it is back. Routes that need no store (/workers, /drain, /undrain, /retire,
+ * /metrics without queue depths) keep working.
+ *
+ * Every response is JSON (but /metrics) ending with a newline, with ZeroG's CORS headers;
+ * OPTIONS is answered 204. With an auth token, every route but /health wants
+ * "Authorization: Bearer <token>" (the scheme in any case; compared in constant time), else 401
+ * with "WWW-Authenticate: Bearer". A body over the limit is 413; a wrong method, 405.
+ *   POST /job/{jobType} (or the body's jobType)   201 {"uuid"} | 400 {"error"} (http_submit.c)
  *   GET  /progress|info|data|dump/{uuid}          200 | 404 (dump: ?showLogs=true adds the lists)
  *   POST /kill/{uuid}   GET /workers   POST /drain /undrain /retire   GET /health   GET /metrics
- *   POST /kick/{queue}[?n=N]   GET /buried/{queue} */
-#include <arpa/inet.h>
+ *   POST /kick/{queue}[?n=N]   GET /buried/{queue}
+ * Connections: idle or slow ones are closed after limits.timeout_s; at most max_connections in
+ * all and per_ip per client address (libmicrohttpd refuses the others at once). */
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "daemon.h"
+#include "http_submit.h"
 #include "json_out.h"
 
-const double metric_bounds[METRIC_BUCKETS] = {0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120, 600};
+#define STORE_PING_MS  250
+#define BORROW_WAIT_MS 2000
 
 typedef struct request {
     char *body; /* the request body, written through `in` */
@@ -26,16 +37,28 @@ typedef struct request {
     int too_large;
 } request;
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, const char *type,
-                                 const char *body, const char *allow)
+/* ---- responses ---- */
+
+static enum MHD_Result send_full(struct MHD_Connection *c, unsigned status, const char *type,
+                                 const char *body, const char *header, const char *value)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    size_t len = strlen(body);
+    int newline = strcmp(type, "application/json") == 0 && len && body[len - 1] != '\n';
+    char *copy = malloc(len + 2);
+    if (!copy) return MHD_NO;
+    memcpy(copy, body, len);
+    if (newline) copy[len++] = '\n'; /* every JSON body ends with a newline */
+    copy[len] = '\0';
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, copy, MHD_RESPMEM_MUST_FREE);
+    if (!r) {
+        free(copy);
+        return MHD_NO;
+    }
     MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
     MHD_add_response_header(r, "Access-Control-Allow-Headers", "Content-Type, Authorization");
     MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-    if (allow) MHD_add_response_header(r, "Allow", allow);
+    if (header) MHD_add_response_header(r, header, value);
     enum MHD_Result ok = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
     return ok;
@@ -43,20 +66,136 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status, cons
 
 static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, const char *json)
 {
-    return send_text(c, status, "application/json", json, NULL);
+    return send_full(c, status, "application/json", json, NULL, NULL);
+}
+
+/* {"error": msg}: a message from job code loses its traceback (callers see what went wrong, not
+ * the runtime's stack). */
+static enum MHD_Result send_error_with(struct MHD_Connection *c, unsigned status, const char *msg,
+                                       const char *header, const char *value)
+{
+    char shown[2048];
+    snprintf(shown, sizeof shown, "%s", msg);
+    char *trace = strstr(shown, "stack traceback:");
+    if (trace) *trace = '\0';
+    size_t n = strlen(shown);
+    while (n && (shown[n - 1] == '\n' || shown[n - 1] == ' ' || shown[n - 1] == '\t'))
+        shown[--n] = '\0';
+    char quoted[4200], body[4300];
+    json_quote(quoted, sizeof quoted, shown);
+    snprintf(body, sizeof body, "{\"error\":%s}", quoted);
+    return send_full(c, status, "application/json", body, header, value);
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg)
 {
-    char body[4096], quoted[4000];
-    json_quote(quoted, sizeof quoted, msg);
-    snprintf(body, sizeof body, "{\"error\": %s}", quoted);
-    return send_json(c, status, body);
+    return send_error_with(c, status, msg, NULL, NULL);
 }
 
-static unsigned status_for(int rc)
+/* ---- the store's health ---- */
+
+static int store_up(daemon_ctx *d, char *reason, size_t size)
 {
-    return rc == ZG_ENOTFOUND ? 404 : rc == ZG_EINVAL || rc == ZG_ESCRIPT ? 400 : 500;
+    pthread_mutex_lock(&d->store.lock);
+    int up = d->store.up;
+    if (reason) snprintf(reason, size, "%s", d->store.reason);
+    pthread_mutex_unlock(&d->store.lock);
+    return up;
+}
+
+/* Records what a ping or a request found; logs when the state changes (once each way). */
+static void store_seen(daemon_ctx *d, int up, const char *reason)
+{
+    pthread_mutex_lock(&d->store.lock);
+    int was = d->store.up;
+    d->store.up = up;
+    snprintf(d->store.reason, sizeof d->store.reason, "%s", up ? "ok" : reason);
+    pthread_mutex_unlock(&d->store.lock);
+    if (was && !up) log_linef(d->log, ZG_LOG_ERROR, "the store is unreachable: %s", reason);
+    if (!was && up) log_line(d->log, ZG_LOG_INFO, "", "the store is reachable again");
+}
+
+void *store_monitor(void *arg)
+{
+    daemon_ctx *d = arg;
+    while (!d->stopping) {
+        int rc = zg_ping(d->monitor);
+        store_seen(d, rc == ZG_OK, zg_errstr(d->monitor));
+        for (int i = 0; i < STORE_PING_MS / 50 && !d->stopping; i++)
+            usleep(50 * 1000);
+    }
+    return NULL;
+}
+
+static enum MHD_Result send_unavailable(struct MHD_Connection *c, const char *reason)
+{
+    char msg[700];
+    snprintf(msg, sizeof msg, "the store is unavailable: %s", reason);
+    return send_error_with(c, 503, msg, "Retry-After", "1");
+}
+
+zg_host *api_borrow(daemon_ctx *d, int wait_ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&d->api_lock);
+    for (;;) {
+        for (int i = 0; i < API_HOSTS; i++)
+            if (d->api[i] && !d->api_busy[i]) {
+                d->api_busy[i] = 1;
+                pthread_mutex_unlock(&d->api_lock);
+                return d->api[i];
+            }
+        if (pthread_cond_timedwait(&d->api_free, &d->api_lock, &until) != 0) break;
+    }
+    pthread_mutex_unlock(&d->api_lock);
+    return NULL;
+}
+
+void api_return(daemon_ctx *d, zg_host *h)
+{
+    pthread_mutex_lock(&d->api_lock);
+    for (int i = 0; i < API_HOSTS; i++)
+        if (d->api[i] == h) d->api_busy[i] = 0;
+    pthread_cond_signal(&d->api_free);
+    pthread_mutex_unlock(&d->api_lock);
+}
+
+/* A host for a request that needs the store, or NULL with the 503 already queued in *r. */
+static zg_host *borrow_for(daemon_ctx *d, struct MHD_Connection *c, enum MHD_Result *r)
+{
+    char reason[512];
+    if (!store_up(d, reason, sizeof reason)) {
+        *r = send_unavailable(c, reason);
+        return NULL;
+    }
+    zg_host *h = api_borrow(d, BORROW_WAIT_MS);
+    if (!h) *r = send_error_with(c, 503, "busy: try again", "Retry-After", "1");
+    return h;
+}
+
+/* The answer to a failed call: the user's mistakes as 400/404, the store's failure (checked
+ * with a ping when the code alone does not say) as 503, anything else 500. */
+static enum MHD_Result send_failure(daemon_ctx *d, struct MHD_Connection *c, zg_host *h, int rc,
+                                    unsigned bad_input_status, unsigned not_found_status)
+{
+    char msg[ZG_ERRSTR_LEN];
+    snprintf(msg, sizeof msg, "%s", zg_errstr(h));
+    if (rc == ZG_ENOTFOUND) return send_error(c, not_found_status, msg);
+    if (rc == ZG_EINVAL || rc == ZG_ESCRIPT) return send_error(c, bad_input_status, msg);
+    if (rc == ZG_ESTORE || zg_ping(h) != ZG_OK) {
+        store_seen(d, 0, rc == ZG_ESTORE ? msg : zg_errstr(h));
+        char reason[512];
+        store_up(d, reason, sizeof reason);
+        return send_unavailable(c, reason);
+    }
+    return send_error(c, 500, msg);
 }
 
 /* ---- routes ---- */
@@ -64,68 +203,92 @@ static unsigned status_for(int rc)
 static enum MHD_Result submit(daemon_ctx *d, struct MHD_Connection *c, const char *type,
                               const char *body)
 {
-    char uuid[ZG_UUID_LEN], reply[80];
-    pthread_mutex_lock(&d->api_lock);
-    int rc = zg_submit(d->api, *type ? type : NULL, body, NULL, uuid);
+    char err[512], *params = NULL;
+    zg_submit_opts opts;
+    if (submit_request(c, body, &params, &opts, err, sizeof err) != 0) {
+        free(params);
+        return send_error(c, 400, err);
+    }
     enum MHD_Result r;
+    zg_host *h = borrow_for(d, c, &r);
+    if (!h) {
+        free(params);
+        return r;
+    }
+    char uuid[ZG_UUID_LEN], reply[80];
+    int rc = zg_submit(h, *type ? type : NULL, params, &opts, uuid);
     if (rc == ZG_OK) {
-        snprintf(reply, sizeof reply, "{\"uuid\": \"%s\"}", uuid);
+        snprintf(reply, sizeof reply, "{\"uuid\":\"%s\"}", uuid);
         r = send_json(c, 201, reply);
     } else
-        r = send_error(c, rc == ZG_ESTORE ? 500 : 400, zg_errstr(d->api));
-    pthread_mutex_unlock(&d->api_lock);
+        r = send_failure(d, c, h, rc, 400, 400); /* an unknown type is bad input */
+    api_return(d, h);
+    free(params);
     return r;
 }
 
 static enum MHD_Result read_job(daemon_ctx *d, struct MHD_Connection *c, zg_view view,
                                 const char *uuid)
 {
+    enum MHD_Result r;
+    zg_host *h = borrow_for(d, c, &r);
+    if (!h) return r;
     char *json = NULL;
-    pthread_mutex_lock(&d->api_lock);
-    int rc = zg_read(d->api, view, uuid, &json);
-    enum MHD_Result r =
-        rc == ZG_OK ? send_json(c, 200, json) : send_error(c, status_for(rc), zg_errstr(d->api));
-    pthread_mutex_unlock(&d->api_lock);
+    int rc = zg_read(h, view, uuid, &json);
+    r = rc == ZG_OK ? send_json(c, 200, json) : send_failure(d, c, h, rc, 400, 404);
+    api_return(d, h);
     zg_free(json);
     return r;
 }
 
 static enum MHD_Result kill_job(daemon_ctx *d, struct MHD_Connection *c, const char *uuid)
 {
-    char reply[96];
-    pthread_mutex_lock(&d->api_lock);
-    int rc = zg_kill(d->api, uuid);
     enum MHD_Result r;
+    zg_host *h = borrow_for(d, c, &r);
+    if (!h) return r;
+    char reply[96];
+    int rc = zg_kill(h, uuid);
     if (rc == ZG_OK) {
-        snprintf(reply, sizeof reply, "{\"uuid\": \"%s\", \"result\": 410}", uuid);
+        snprintf(reply, sizeof reply, "{\"uuid\":\"%s\",\"result\":410}", uuid);
         r = send_json(c, 200, reply);
     } else
-        r = send_error(c, rc == ZG_EINVAL ? 409 : status_for(rc), zg_errstr(d->api));
-    pthread_mutex_unlock(&d->api_lock);
+        r = send_failure(d, c, h, rc, 409, 404);
+    api_return(d, h);
     return r;
 }
 
-/* POST /kick/<queue>[?n=N]: buried jobs back to waiting ({"kicked": n}); GET /buried/<queue>:
+/* Sends what b collected (an open_memstream) as the body. */
+static enum MHD_Result send_stream(struct MHD_Connection *c, unsigned status, const char *type,
+                                   FILE *b, char **text)
+{
+    fclose(b); /* sets *text */
+    enum MHD_Result r = send_full(c, status, type, *text ? *text : "", NULL, NULL);
+    free(*text);
+    return r;
+}
+
+/* POST /kick/<queue>[?n=N]: buried jobs back to waiting ({"kicked":n}); GET /buried/<queue>:
  * the buried jobs as a JSON array. */
 static enum MHD_Result buried(daemon_ctx *d, struct MHD_Connection *c, const char *name,
                               const char *queue)
 {
-    pthread_mutex_lock(&d->api_lock);
     enum MHD_Result r;
+    zg_host *h = borrow_for(d, c, &r);
+    if (!h) return r;
     if (strcmp(name, "kick") == 0) {
         const char *n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
         int64_t moved = 0;
-        int rc = zg_kick(d->api, queue, n ? atoll(n) : 0, &moved);
+        int rc = zg_kick(h, queue, n ? atoll(n) : 0, &moved);
         char reply[64];
-        snprintf(reply, sizeof reply, "{\"kicked\": %lld}", (long long)moved);
-        r = rc == ZG_OK ? send_json(c, 200, reply) : send_error(c, status_for(rc), zg_errstr(d->api));
+        snprintf(reply, sizeof reply, "{\"kicked\":%lld}", (long long)moved);
+        r = rc == ZG_OK ? send_json(c, 200, reply) : send_failure(d, c, h, rc, 400, 404);
     } else {
         char *json = NULL;
-        int rc = zg_buried(d->api, queue, &json);
-        r = rc == ZG_OK ? send_json(c, 200, json) : send_error(c, status_for(rc), zg_errstr(d->api));
+        int rc = zg_buried(h, queue, &json);
+        r = rc == ZG_OK ? send_json(c, 200, json) : send_failure(d, c, h, rc, 400, 404);
         zg_free(json);
     }
-    pthread_mutex_unlock(&d->api_lock);
+    api_return(d, h);
     return r;
 }
 
@@ -135,44 +298,29 @@ static enum MHD_Result workers(daemon_ctx *d, struct MHD_Connection *c)
     size_t len = 0;
     FILE *b = open_memstream(&text, &len);
     if (!b) return send_error(c, 500, "out of memory");
-    fputs("[", b);
-    for (int i = 0; i < d->shared->nworkers; i++) {
-        worker_slot *s = &d->shared->slots[i];
-        const char *state = !s->pid               ? "starting"
-                            : s->busy             ? "running"
-                            : d->shared->draining ? "drained"
-                                                  : "idle";
-        fprintf(b,
-                "%s{\"worker\": \"w%d\", \"pid\": %d, \"state\": \"%s\", \"job\": ", i ? ", " : "",
-                i + 1, (int)s->pid, state);
-        if (s->busy)
-            fprintf(b, "{\"uuid\": \"%s\", \"queue\": \"%s\", \"since_ms\": %lld}", s->uuid,
-                    s->queue, (long long)s->since_ms);
-        else
-            fputs("null", b);
-        fputs("}", b);
-    }
-    fputs("]", b);
-    fclose(b);
-    char *json = text;
-    enum MHD_Result r = send_json(c, 200, json ? json : "[]");
-    free(json);
-    return r;
+    supervisor_json(d->sup, b);
+    return send_stream(c, 200, "application/json", b, &text);
 }
 
+/* /health: a fresh ping on a free API host (bounded by the store timeout), or the monitor's
+ * latest finding when every host is busy; 503 while the store is down. */
 static enum MHD_Result health(daemon_ctx *d, struct MHD_Connection *c)
 {
-    char *scripts = NULL;
-    zg_queue_counts counts;
-    pthread_mutex_lock(&d->api_lock);
-    int store_ok = zg_queue_counts_get(d->api, "zerog_health", &counts) == ZG_OK;
-    char store_err[512];
-    snprintf(store_err, sizeof store_err, "%s", store_ok ? "ok" : zg_errstr(d->api));
-    zg_scripts(d->api, &scripts);
-    pthread_mutex_unlock(&d->api_lock);
+    char reason[512], *scripts = NULL;
+    zg_host *h = api_borrow(d, 200);
+    if (h) {
+        int rc = zg_ping(h);
+        store_seen(d, rc == ZG_OK, zg_errstr(h));
+        zg_scripts(h, &scripts);
+        api_return(d, h);
+    }
+    int up = store_up(d, reason, sizeof reason);
     int failed = scripts && !strstr(scripts, "\"failed\":[]");
     char quoted[600];
-    json_quote(quoted, sizeof quoted, store_err);
+    json_quote(quoted, sizeof quoted, reason);
+    pthread_mutex_lock(&d->sup->lock);
+    int alive = supervisor_alive(d->sup), draining = d->sup->draining, n = d->sup->n;
+    pthread_mutex_unlock(&d->sup->lock);
     char *text = NULL;
     size_t len = 0;
     FILE *b = open_memstream(&text, &len);
@@ -180,90 +328,15 @@ static enum MHD_Result health(daemon_ctx *d, struct MHD_Connection *c)
         zg_free(scripts);
         return send_error(c, 500, "out of memory");
     }
-    fprintf(b, "{\"status\": \"%s\", \"store\": %s, \"draining\": %s, \"scripts\": %s}",
-            store_ok && !failed ? "ok" : "degraded", quoted, d->shared->draining ? "true" : "false",
-            scripts ? scripts : "null");
+    fprintf(b,
+            "{\"status\":\"%s\",\"store\":%s,\"draining\":%s,\"workers\":{\"alive\":%d,"
+            "\"wanted\":%d},\"scripts\":%s}",
+            !up      ? "unavailable"
+            : failed ? "degraded"
+                     : "ok",
+            quoted, draining ? "true" : "false", alive, n, scripts ? scripts : "null");
     zg_free(scripts);
-    fclose(b);
-    char *json = text;
-    enum MHD_Result r = send_json(c, store_ok ? 200 : 503, json ? json : "{}");
-    free(json);
-    return r;
-}
-
-/* ---- metrics ---- */
-
-static type_metrics *metrics_for(daemon_ctx *d, const char *type)
-{
-    for (int i = 0; i < d->ntypes; i++)
-        if (strcmp(d->metrics[i].type, type) == 0) return &d->metrics[i];
-    if (d->ntypes == METRIC_TYPES) return NULL;
-    type_metrics *m = &d->metrics[d->ntypes++];
-    memset(m, 0, sizeof *m);
-    snprintf(m->type, sizeof m->type, "%s", type);
-    return m;
-}
-
-void metrics_record(daemon_ctx *d, const char *event)
-{
-    char kind[16], type[ZG_NAME_LEN], outcome[16];
-    double result = -1, seconds = 0, error = 0;
-    if (!json_string_field(event, "event", kind, sizeof kind) ||
-        !json_string_field(event, "jobType", type, sizeof type))
-        return;
-    pthread_mutex_lock(&d->metrics_lock);
-    type_metrics *m = metrics_for(d, type);
-    if (m && strcmp(kind, "start") == 0) m->started++;
-    if (m && strcmp(kind, "end") == 0) {
-        json_number_field(event, "result", &result);
-        json_number_field(event, "seconds", &seconds);
-        error = strstr(event, "\"error\":true") != NULL;
-        if (error) m->errors++;
-        if (json_string_field(event, "outcome", outcome, sizeof outcome) &&
-            strcmp(outcome, "requeued") == 0)
-            m->retries++;
-        else {
-            int i;
-            for (i = 0; i < METRIC_RESULTS && m->results[i] && m->results[i] != (int)result; i++) {
-            }
-            if (i < METRIC_RESULTS) {
-                m->results[i] = (int)result;
-                m->finished[i]++;
-            }
-        }
-        for (int b = 0; b < METRIC_BUCKETS; b++)
-            if (seconds <= metric_bounds[b]) m->buckets[b]++;
-        m->seconds_sum += seconds;
-        m->seconds_count++;
-    }
-    pthread_mutex_unlock(&d->metrics_lock);
-}
-
-static void render_queue_depths(daemon_ctx *d, FILE *b)
-{
-    char *queues = NULL;
-    fputs("# HELP zerog_queue_messages Messages per queue and state.\n"
-          "# TYPE zerog_queue_messages gauge\n",
-          b);
-    pthread_mutex_lock(&d->api_lock);
-    if (zg_queues(d->api, &queues) == ZG_OK) {
-        for (char *q = strchr(queues, '"'); q; q = strchr(q + 1, '"')) {
-            char *end = strchr(q + 1, '"');
-            if (!end) break;
-            *end = '\0';
-            zg_queue_counts c;
-            if (zg_queue_counts_get(d->api, q + 1, &c) == ZG_OK)
-                fprintf(b,
-                        "zerog_queue_messages{queue=\"%s\",state=\"ready\"} %lld\n"
-                        "zerog_queue_messages{queue=\"%s\",state=\"delayed\"} %lld\n"
-                        "zerog_queue_messages{queue=\"%s\",state=\"reserved\"} %lld\n",
-                        q + 1, (long long)c.ready, q + 1, (long long)c.delayed, q + 1,
-                        (long long)c.reserved);
-            q = end;
-        }
-    }
-    pthread_mutex_unlock(&d->api_lock);
-    zg_free(queues);
+    return send_stream(c, up ? 200 : 503, "application/json", b, &text);
 }
 
 static enum MHD_Result metrics(daemon_ctx *d, struct MHD_Connection *c)
@@ -272,65 +345,38 @@ static enum MHD_Result metrics(daemon_ctx *d, struct MHD_Connection *c)
     size_t len = 0;
     FILE *b = open_memstream(&text, &len);
     if (!b) return send_error(c, 500, "out of memory");
-    pthread_mutex_lock(&d->metrics_lock);
-    fputs(
-        "# HELP zerog_jobs_started_total Runs started.\n# TYPE zerog_jobs_started_total counter\n",
-        b);
-    for (int i = 0; i < d->ntypes; i++)
-        fprintf(b, "zerog_jobs_started_total{type=\"%s\"} %ld\n", d->metrics[i].type,
-                d->metrics[i].started);
-    fputs("# HELP zerog_jobs_finished_total Jobs finished, by result code.\n# TYPE "
-          "zerog_jobs_finished_total counter\n",
-          b);
-    for (int i = 0; i < d->ntypes; i++)
-        for (int r = 0; r < METRIC_RESULTS && d->metrics[i].results[r]; r++)
-            fprintf(b, "zerog_jobs_finished_total{type=\"%s\",result=\"%d\"} %ld\n",
-                    d->metrics[i].type, d->metrics[i].results[r], d->metrics[i].finished[r]);
-    fputs("# HELP zerog_job_errors_total Runs that raised an error.\n# TYPE zerog_job_errors_total "
-          "counter\n",
-          b);
-    for (int i = 0; i < d->ntypes; i++)
-        fprintf(b, "zerog_job_errors_total{type=\"%s\"} %ld\n", d->metrics[i].type,
-                d->metrics[i].errors);
-    fputs("# HELP zerog_job_retries_total Runs that ended requeued.\n# TYPE "
-          "zerog_job_retries_total counter\n",
-          b);
-    for (int i = 0; i < d->ntypes; i++)
-        fprintf(b, "zerog_job_retries_total{type=\"%s\"} %ld\n", d->metrics[i].type,
-                d->metrics[i].retries);
-    fputs("# HELP zerog_job_run_seconds Run time.\n# TYPE zerog_job_run_seconds histogram\n", b);
-    for (int i = 0; i < d->ntypes; i++) {
-        type_metrics *m = &d->metrics[i];
-        for (int k = 0; k < METRIC_BUCKETS; k++)
-            fprintf(b, "zerog_job_run_seconds_bucket{type=\"%s\",le=\"%g\"} %ld\n", m->type,
-                    metric_bounds[k], m->buckets[k]);
-        fprintf(b, "zerog_job_run_seconds_bucket{type=\"%s\",le=\"+Inf\"} %ld\n", m->type,
-                m->seconds_count);
-        fprintf(b, "zerog_job_run_seconds_sum{type=\"%s\"} %g\n", m->type, m->seconds_sum);
-        fprintf(b, "zerog_job_run_seconds_count{type=\"%s\"} %ld\n", m->type, m->seconds_count);
-    }
-    pthread_mutex_unlock(&d->metrics_lock);
-    render_queue_depths(d, b);
-    int alive = 0;
-    for (int i = 0; i < d->shared->nworkers; i++)
-        alive += d->shared->slots[i].pid != 0;
-    fprintf(b,
-            "# HELP zerog_workers Worker processes alive.\n# TYPE zerog_workers "
-            "gauge\nzerog_workers %d\n",
-            alive);
-    fclose(b);
-    enum MHD_Result r = send_text(c, 200, "text/plain; version=0.0.4", text ? text : "", NULL);
-    free(text);
-    return r;
+    metrics_render(d, b, store_up(d, NULL, 0));
+    return send_stream(c, 200, "text/plain; version=0.0.4", b, &text);
+}
+
+static enum MHD_Result drain(daemon_ctx *d, struct MHD_Connection *c, int on)
+{
+    if (supervisor_drain(d->sup, on) != 0)
+        return send_error(c, 503, "not every worker acknowledged the drain");
+    return send_json(c, 200, on ? "{\"draining\":true}" : "{\"draining\":false}");
 }
 
 /* ---- dispatch ---- */
+
+/* Compares in time that depends on the given token's length only, not on where it differs. */
+static int same_secret(const char *given, const char *want)
+{
+    size_t gl = strlen(given), wl = strlen(want);
+    unsigned char diff = gl != wl;
+    for (size_t i = 0; i < gl; i++)
+        diff |= (unsigned char)(given[i] ^ want[i % wl]);
+    return diff == 0;
+}
 
 static int authorized(daemon_ctx *d, struct MHD_Connection *c)
 {
     if (!d->auth_token) return 1;
     const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    return h && strncmp(h, "Bearer ", 7) == 0 && strcmp(h + 7, d->auth_token) == 0;
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return 0;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    return same_secret(h, d->auth_token);
 }
 
 /* The route's name and the rest of the path after it ("/info/<uuid>" -> "info", "<uuid>"). */
@@ -364,24 +410,22 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
         (!routes[i].takes_id && *rest && strcmp(name, "job") != 0))
         return send_error(c, 404, "no such route");
     if (strcmp(method, routes[i].method) != 0)
-        return send_text(c, 405, "application/json", "{\"error\": \"method not allowed\"}",
+        return send_full(c, 405, "application/json", "{\"error\":\"method not allowed\"}", "Allow",
                          routes[i].method);
     if (strcmp(name, "health") != 0 && !authorized(d, c))
-        return send_error(c, 401, "missing or wrong bearer token");
+        return send_error_with(c, 401, "missing or wrong bearer token", "WWW-Authenticate",
+                               "Bearer realm=\"zerog\"");
     if (strcmp(name, "job") == 0) return submit(d, c, rest, body);
     if (strcmp(name, "kill") == 0) return kill_job(d, c, rest);
     if (strcmp(name, "kick") == 0 || strcmp(name, "buried") == 0) return buried(d, c, name, rest);
     if (strcmp(name, "workers") == 0) return workers(d, c);
     if (strcmp(name, "health") == 0) return health(d, c);
     if (strcmp(name, "metrics") == 0) return metrics(d, c);
-    if (strcmp(name, "drain") == 0 || strcmp(name, "undrain") == 0) {
-        d->shared->draining = strcmp(name, "drain") == 0;
-        return send_json(c, 200,
-                         d->shared->draining ? "{\"draining\": true}" : "{\"draining\": false}");
-    }
+    if (strcmp(name, "drain") == 0) return drain(d, c, 1);
+    if (strcmp(name, "undrain") == 0) return drain(d, c, 0);
     if (strcmp(name, "retire") == 0) {
         d->retire = 1;
-        return send_json(c, 200, "{\"retiring\": true}");
+        return send_json(c, 200, "{\"retiring\":true}");
     }
     zg_view view = strcmp(name, "progress") == 0 ? ZG_VIEW_PROGRESS
                    : strcmp(name, "info") == 0   ? ZG_VIEW_INFO
@@ -417,7 +461,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_size = 0;
         return MHD_YES;
     }
-    if (strcmp(method, "OPTIONS") == 0) return send_text(c, 204, "application/json", "", NULL);
+    if (strcmp(method, "OPTIONS") == 0) return send_full(c, 204, "text/plain", "", NULL, NULL);
     if (req->too_large) return send_error(c, 413, "the body is over the size limit");
     fflush(req->in);
     return route(d, c, url, method, req->body ? req->body : "");
@@ -436,26 +480,17 @@ static void completed(void *cls, struct MHD_Connection *c, void **state,
     *state = NULL;
 }
 
-void *http_start(daemon_ctx *d, const char *listen, char *err, size_t errlen)
+void *http_start(daemon_ctx *d, int listen_fd, int ipv6, char *err, size_t errlen)
 {
-    char host[256];
-    int port;
-    if (sscanf(listen, "%255[^:]:%d", host, &port) != 2 || port <= 0 || port > 65535) {
-        snprintf(err, errlen, "--listen wants HOST:PORT, got %s", listen);
-        return NULL;
-    }
-    struct sockaddr_in addr = {0};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons((uint16_t)port);
-    if (inet_pton(AF_INET, host, &addr.sin_addr) != 1) {
-        snprintf(err, errlen, "--listen wants an IPv4 address, got %s", host);
-        return NULL;
-    }
-    struct MHD_Daemon *m =
-        MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, (uint16_t)port, NULL, NULL, handle, d,
-                         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                         MHD_OPTION_NOTIFY_COMPLETED, completed, d, MHD_OPTION_END);
-    if (!m) snprintf(err, errlen, "cannot listen on %s", listen);
+    unsigned flags =
+        MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | (ipv6 ? MHD_USE_IPv6 : 0);
+    struct MHD_Daemon *m = MHD_start_daemon(
+        flags, 0, NULL, NULL, handle, d, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        MHD_OPTION_CONNECTION_TIMEOUT, d->limits.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        d->limits.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, d->limits.per_ip,
+        MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20), MHD_OPTION_NOTIFY_COMPLETED, completed, d,
+        MHD_OPTION_END);
+    if (!m) snprintf(err, errlen, "cannot start the HTTP server");
     return m;
 }
 

@@ -70,13 +70,17 @@ static const command commands[] = {
      "queue message; a host running it stops it within a second. Prints \"killed job UUID\"\n"
      "(with --json: {\"killed\":true,\"uuid\":...}). A finished job is exit 2.\n",
      cmd_kill},
-    {"worker", "worker [--queue NAME]... [--concurrency N] [--until-idle] [--max-jobs N]",
+    {"worker",
+     "worker [--queue NAME]... [--concurrency N] [--until-idle] [--max-jobs N]\n"
+     "        [--log-format text|json]",
      "run jobs from queues",
      "Runs jobs from the named queues, or from the queues of every job type in the jobs folder.\n"
      "  --queue NAME       a queue to serve (repeatable)\n"
-     "  --concurrency N    hosts running side by side (1..256)\n"
+     "  --concurrency N    worker processes under a supervisor that replaces any that dies\n"
+     "                     (1..256)\n"
      "  --until-idle       exit 0 once nothing is ready and nothing is held\n"
-     "  --max-jobs N       stop after N runs (> 0)\n",
+     "  --max-jobs N       stop after N runs (> 0)\n"
+     "  --log-format F     text or json (one JSON object per line)\n",
      cmd_worker},
     {"stats", "stats [--queue NAME]...",
      "ready, delayed, reserved, buried and unclaimed counts per queue, as JSON",
@@ -93,14 +97,18 @@ static const command commands[] = {
      cmd_kick},
     {"serve",
      "serve [--listen HOST:PORT] [--workers N] [--auth-token T] [--grace S]\n"
-     "        [--log-format text|json] [--max-body BYTES]",
+     "        [--log-format text|json] [--max-body BYTES] [--http-timeout S]\n"
+     "        [--max-connections N] [--max-connections-per-ip N]",
      "the daemon: HTTP API and supervised worker processes",
-     "  --listen HOST:PORT   where the HTTP API listens\n"
+     "  --listen HOST:PORT   where the HTTP API listens (a host name, or [IPv6]:port)\n"
      "  --workers N          worker processes (default: the number of cores)\n"
      "  --auth-token T       a bearer token every request must carry ($ZEROG_AUTH_TOKEN)\n"
      "  --grace S            seconds running jobs get to finish on SIGTERM (default 30)\n"
      "  --log-format F       text or json\n"
-     "  --max-body BYTES     the largest request body\n",
+     "  --max-body BYTES     the largest request body\n"
+     "  --http-timeout S     an idle or slow connection is closed after S seconds (default 10)\n"
+     "  --max-connections N  connections in all (default 4096)\n"
+     "  --max-connections-per-ip N   connections per client address (default 128)\n",
      cmd_serve},
     {"events", "events", "follow job starts and ends as JSON lines",
      "Prints each job start and end that hosts publish on the Redis channel zerog:events, one\n"

@@ -1,26 +1,29 @@
 /* serve: zerog serve [--listen HOST:PORT] [--workers N] [--auth-token T] [--grace S]
- *                    [--log-format text|json] [--max-body BYTES]
+ *                    [--log-format text|json] [--max-body BYTES] [--http-timeout S]
+ *                    [--max-connections N] [--max-connections-per-ip N]
  *
- * The supervisor: forks N worker processes (each its own host, Lua VM and connections), replaces
- * one that dies at once and releases the job it held so the next run records the kill, watches
- * the jobs directory (inotify; SIGHUP forces it) and bumps a reload generation the workers follow,
- * serves the HTTP API (http_api.c), and aggregates the events workers publish into metrics. On
- * SIGTERM or SIGINT (or POST /retire) workers stop taking jobs; running ones get --grace seconds,
- * then what is left is released for another host, and it exits 0. */
+ * The daemon. One supervisor process serves the HTTP API (http_api.c) and runs N worker
+ * processes (supervisor.c): each is this program started again, holding nothing of the
+ * supervisor's (no listening socket, no connection) and dying with it; one that dies is replaced
+ * at once and the job it held released so its next run records the kill. The supervisor watches
+ * the jobs directory (inotify; SIGHUP forces it) and tells the workers to reload, and aggregates
+ * the events workers publish into metrics. On SIGTERM or SIGINT (or POST /retire) workers stop
+ * taking jobs; running ones get --grace seconds, then what is left is released for another host,
+ * and it exits 0. Signals are handled by the main thread alone (blocked in every other). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <time.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "daemon.h"
-#include "json_out.h"
 
-static volatile sig_atomic_t terminating, hangup, worker_stop;
+#define API_STORE_TIMEOUT_MS        500
+#define SUPERVISOR_STORE_TIMEOUT_MS 2000
+
+static volatile sig_atomic_t terminating, hangup;
 
 static void on_terminate(int sig)
 {
@@ -32,163 +35,6 @@ static void on_hangup(int sig)
 {
     (void)sig;
     hangup = 1;
-}
-
-static void on_worker_stop(int sig)
-{
-    (void)sig;
-    worker_stop = 1;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- logging: text lines, or one JSON object per line ---- */
-
-typedef struct log_target {
-    const char *worker;
-    int json;
-} log_target;
-
-static void log_line(void *ud, int level, const char *log_id, const char *msg)
-{
-    log_target *t = ud;
-    if (!t->json) {
-        cli_log_line((void *)t->worker, level, log_id, msg);
-        return;
-    }
-    static const char *const names[] = {"info", "warning", "error"};
-    char when[40], qmsg[4096], qid[256];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    json_quote(qmsg, sizeof qmsg, msg);
-    json_quote(qid, sizeof qid, log_id);
-    fprintf(stderr,
-            "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"worker\":\"%s\",\"logId\":%s,\"msg\":%s}\n",
-            when, ts.tv_nsec / 1000000, names[level], t->worker, qid, qmsg);
-}
-
-/* ---- a worker process ---- */
-
-static void on_run(void *ud, const zg_run_info *run)
-{
-    worker_slot *slot = ud;
-    if (!run->begin) {
-        slot->busy = 0;
-        return;
-    }
-    snprintf(slot->uuid, sizeof slot->uuid, "%s", run->uuid);
-    snprintf(slot->queue, sizeof slot->queue, "%s", run->queue);
-    slot->message_id = run->message_id;
-    slot->reservation = run->reservation;
-    slot->since_ms = wall_ms();
-    slot->busy = 1;
-}
-
-static void worker_main(daemon_ctx *d, int index)
-{
-    struct sigaction sa = {0};
-    sa.sa_handler = on_worker_stop;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGHUP, SIG_IGN);
-    char name[16];
-    snprintf(name, sizeof name, "w%d", index + 1);
-    log_target target = {name, d->json_logs};
-    worker_slot *slot = &d->shared->slots[index];
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.log = log_line;
-    cfg.log_ud = &target;
-    cfg.on_run = on_run;
-    cfg.on_run_ud = slot;
-    cfg.publish_events = 1;
-    zg_host *h = cli_open_host(d->opts, 1, &cfg);
-    if (!h) _exit(1);
-    int generation = d->shared->reload_generation;
-    while (!worker_stop) {
-        if (generation != d->shared->reload_generation) {
-            generation = d->shared->reload_generation;
-            zg_reload(h, NULL);
-        }
-        if (d->shared->draining) {
-            usleep(100 * 1000);
-            continue;
-        }
-        zg_step_result r;
-        int rc = zg_step(h, NULL, 0, 200, &r);
-        if (rc != ZG_OK && rc != ZG_ETIMEDOUT && rc != ZG_ESTALE) {
-            log_line(&target, ZG_LOG_ERROR, "", zg_errstr(h));
-            usleep(500 * 1000);
-        }
-    }
-    zg_host_free(h);
-    _exit(0);
-}
-
-static pid_t spawn(daemon_ctx *d, int index)
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) worker_main(d, index);
-    if (pid > 0) {
-        d->shared->slots[index].busy = 0;
-        d->shared->slots[index].pid = pid;
-    }
-    return pid;
-}
-
-/* ---- the supervisor ---- */
-
-/* Releases the job a dead worker held, so the next run records the kill at once. */
-static void settle_dead(daemon_ctx *d, zg_host *h, log_target *log, worker_slot *slot, int status)
-{
-    char msg[512];
-    if (!slot->busy) return;
-    int rc = zg_release(h, slot->uuid, slot->reservation, 0, ZG_RELEASE_DIED);
-    snprintf(msg, sizeof msg, "worker %d died (%s %d) running job %s: %s", (int)slot->pid,
-             WIFSIGNALED(status) ? "signal" : "exit",
-             WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status), slot->uuid,
-             rc == ZG_OK ? "released, its next run records the kill" : zg_errstr(h));
-    log_line(log, ZG_LOG_WARNING, "", msg);
-    slot->busy = 0;
-    (void)d;
-}
-
-static int slot_of(daemon_ctx *d, pid_t pid)
-{
-    for (int i = 0; i < d->shared->nworkers; i++)
-        if (d->shared->slots[i].pid == pid) return i;
-    return -1;
-}
-
-/* Reaps dead workers: settles what they held and (unless stopping) starts replacements. */
-static void reap(daemon_ctx *d, zg_host *h, log_target *log, int replace)
-{
-    int status;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        int i = slot_of(d, pid);
-        if (i < 0) continue;
-        settle_dead(d, h, log, &d->shared->slots[i], status);
-        d->shared->slots[i].pid = 0;
-        if (replace) spawn(d, i);
-    }
-}
-
-static int alive(daemon_ctx *d)
-{
-    int n = 0;
-    for (int i = 0; i < d->shared->nworkers; i++)
-        n += d->shared->slots[i].pid != 0;
-    return n;
 }
 
 static void record_event(void *ud, const char *json)
@@ -220,95 +66,188 @@ static int scripts_changed(int fd)
     return changed;
 }
 
-static void shutdown_workers(daemon_ctx *d, zg_host *h, log_target *log, double grace)
+/* Reloads the scripts of every API host (each when no request holds it), then the workers'. */
+static void reload_all(daemon_ctx *d)
 {
-    for (int i = 0; i < d->shared->nworkers; i++)
-        if (d->shared->slots[i].pid) kill(d->shared->slots[i].pid, SIGTERM);
-    int64_t until = wall_ms() + (int64_t)(grace * 1000);
-    while (alive(d) && wall_ms() < until) {
-        reap(d, h, log, 0);
-        usleep(50 * 1000);
+    int failed = 0;
+    for (int i = 0; i < API_HOSTS; i++) {
+        pthread_mutex_lock(&d->api_lock);
+        while (d->api_busy[i])
+            pthread_cond_wait(&d->api_free, &d->api_lock);
+        d->api_busy[i] = 1;
+        pthread_mutex_unlock(&d->api_lock);
+        int f = 0;
+        zg_reload(d->api[i], &f);
+        if (i == 0) failed = f;
+        api_return(d, d->api[i]);
     }
-    for (int i = 0; i < d->shared->nworkers; i++) {
-        worker_slot *s = &d->shared->slots[i];
-        if (!s->pid) continue;
-        kill(s->pid, SIGKILL); /* past its grace: what it holds goes back for another host */
-        waitpid(s->pid, NULL, 0);
-        if (s->busy) {
-            zg_release(h, s->uuid, s->reservation, 0, ZG_RELEASE_STOPPING);
-            char msg[256];
-            snprintf(msg, sizeof msg, "grace over: job %s released for another host", s->uuid);
-            log_line(log, ZG_LOG_WARNING, "", msg);
+    supervisor_reload(d->sup);
+    if (failed)
+        log_linef(d->log, ZG_LOG_WARNING,
+                  "job scripts reloaded; %d failed to load and keep their previous version "
+                  "(see /health)",
+                  failed);
+    else
+        log_line(d->log, ZG_LOG_INFO, "", "job scripts reloaded");
+}
+
+static zg_host *open_host(const cli_options *o, log_target *log, int load_jobs, int timeout_ms)
+{
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.log = log_line;
+    cfg.log_ud = log;
+    cfg.store_timeout_ms = timeout_ms;
+    return cli_open_host(o, load_jobs, &cfg);
+}
+
+/* A whole number option in [min, max]; 0 (and a message) when it is not. */
+static int whole(const char *opt, const char *v, double min, double max, double *out)
+{
+    char *end;
+    double d = v ? strtod(v, &end) : 0;
+    if (!v || end == v || *end || d < min || d > max || d != (double)(long long)d) {
+        fprintf(stderr, "zerog: serve: %s takes a whole number from %.0f to %.0f\n", opt, min, max);
+        return 0;
+    }
+    *out = d;
+    return 1;
+}
+
+/* Raises the open-files limit as far as allowed; returns it. */
+static long open_files_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return rl.rlim_cur == RLIM_INFINITY ? 1L << 20 : (long)rl.rlim_cur;
+}
+
+typedef struct serve_options {
+    const char *listen, *format, *token;
+    double workers, grace, max_body, timeout, max_conn, per_ip;
+} serve_options;
+
+static int parse_options(serve_options *so, int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int ok = v != NULL;
+        if (!v)
+            fprintf(stderr, "zerog: serve: %s needs a value\n", a);
+        else if (strcmp(a, "--listen") == 0)
+            so->listen = v;
+        else if (strcmp(a, "--auth-token") == 0)
+            so->token = v;
+        else if (strcmp(a, "--log-format") == 0) {
+            so->format = v;
+            ok = strcmp(v, "text") == 0 || strcmp(v, "json") == 0;
+            if (!ok) fprintf(stderr, "zerog: serve: --log-format is text or json\n");
+        } else if (strcmp(a, "--workers") == 0)
+            ok = whole(a, v, 1, DAEMON_MAX_WORKERS, &so->workers);
+        else if (strcmp(a, "--grace") == 0)
+            ok = cli_number(a, v, &so->grace);
+        else if (strcmp(a, "--max-body") == 0)
+            ok = whole(a, v, 1, 1 << 30, &so->max_body);
+        else if (strcmp(a, "--http-timeout") == 0)
+            ok = whole(a, v, 1, 3600, &so->timeout);
+        else if (strcmp(a, "--max-connections") == 0)
+            ok = whole(a, v, 1, 1 << 20, &so->max_conn);
+        else if (strcmp(a, "--max-connections-per-ip") == 0)
+            ok = whole(a, v, 1, 1 << 20, &so->per_ip);
+        else {
+            fprintf(stderr, "zerog: serve: unknown option %s\n", a);
+            ok = 0;
         }
-        s->pid = 0;
+        if (!ok) return 0;
+        i++;
     }
+    return 1;
 }
 
 int cmd_serve(const cli_options *o, int argc, char **argv)
 {
-    const char *listen = "127.0.0.1:8888", *format = "text";
-    double workers = (double)sysconf(_SC_NPROCESSORS_ONLN), grace = 30, max_body = 1 << 20;
-    const char *token = getenv("ZEROG_AUTH_TOKEN");
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) return cli_usage();
-        if (strcmp(a, "--listen") == 0)
-            listen = v;
-        else if (strcmp(a, "--auth-token") == 0)
-            token = v;
-        else if (strcmp(a, "--log-format") == 0)
-            format = v;
-        else if (strcmp(a, "--workers") == 0) {
-            if (!cli_number(a, v, &workers) || workers > DAEMON_MAX_WORKERS) return cli_usage();
-        } else if (strcmp(a, "--grace") == 0) {
-            if (!cli_number(a, v, &grace)) return cli_usage();
-        } else if (strcmp(a, "--max-body") == 0) {
-            if (!cli_number(a, v, &max_body)) return cli_usage();
-        } else
-            return cli_usage();
-        i++;
-    }
-    if (strcmp(o->store, "mem://") == 0 || strncmp(o->store, "mem:", 4) == 0) {
+    serve_options so = {.listen = "127.0.0.1:8888",
+                        .format = "text",
+                        .token = getenv("ZEROG_AUTH_TOKEN"),
+                        .workers = (double)sysconf(_SC_NPROCESSORS_ONLN),
+                        .grace = 30,
+                        .max_body = 1 << 20,
+                        .timeout = 10,
+                        .max_conn = 4096,
+                        .per_ip = 128};
+    if (so.workers > DAEMON_MAX_WORKERS) so.workers = DAEMON_MAX_WORKERS;
+    if (!parse_options(&so, argc, argv)) return cli_usage();
+    if (strncmp(o->store, "mem:", 4) == 0) {
         fputs("zerog: serve runs worker processes, which need a shared store: give a Redis URL\n",
               stderr);
         return EXIT_BAD_INPUT;
     }
-    if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) return cli_usage();
+    char err[512];
+    listen_addr where;
+    if (listen_parse(so.listen, &where, err, sizeof err) != 0) {
+        fprintf(stderr, "zerog: serve: %s\n", err);
+        return EXIT_BAD_INPUT;
+    }
+    /* every thread created from here on has these blocked: the main thread alone handles them */
+    sigset_t handled, previous;
+    sigemptyset(&handled);
+    sigaddset(&handled, SIGTERM);
+    sigaddset(&handled, SIGINT);
+    sigaddset(&handled, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &handled, &previous);
 
-    daemon_ctx d = {.opts = o,
-                    .auth_token = token && *token ? token : NULL,
-                    .max_body = (size_t)max_body,
-                    .json_logs = strcmp(format, "json") == 0};
-    pthread_mutex_init(&d.api_lock, NULL);
-    pthread_mutex_init(&d.metrics_lock, NULL);
-    log_target log = {"supervisor", d.json_logs};
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.log = log_line;
-    cfg.log_ud = &log;
-    zg_host *h = cli_open_host(o, 1, &cfg); /* settles dead workers' jobs, reloads */
-    if (!h) return EXIT_JOB_FAILED;
-    d.shared =
-        mmap(NULL, sizeof *d.shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (d.shared == MAP_FAILED) return EXIT_JOB_FAILED;
-    memset(d.shared, 0, sizeof *d.shared);
-    d.shared->nworkers = workers < 1 ? 1 : (int)workers;
-    for (int i = 0; i < d.shared->nworkers; i++)
-        spawn(&d, i);
-
-    zg_config_init(&cfg);
-    cfg.log = log_line;
-    cfg.log_ud = &log;
-    d.api = cli_open_host(o, 1, &cfg);
-    char err[256];
-    void *http = d.api ? http_start(&d, listen, err, sizeof err) : NULL;
-    if (!http) {
-        fprintf(stderr, "zerog: %s\n", d.api ? err : "cannot open the store");
-        shutdown_workers(&d, h, &log, 0);
+    log_target log = {"supervisor", strcmp(so.format, "json") == 0};
+    supervisor sup;
+    memset(&sup, 0, sizeof sup);
+    sup.opts = o;
+    sup.log = &log;
+    if (log.json) {
+        sup.args[sup.nargs++] = "--log-format";
+        sup.args[sup.nargs++] = "json";
+    }
+    /* the supervisor's host releases dead workers' jobs; it also checks the store first */
+    if (!(sup.host = open_host(o, &log, 0, SUPERVISOR_STORE_TIMEOUT_MS))) return EXIT_JOB_FAILED;
+    long files = open_files_limit();
+    int listen_fd, ipv6 = 0, bad_input;
+    if (listen_open(&where, &listen_fd, &ipv6, &bad_input, err, sizeof err) != 0) {
+        fprintf(stderr, "zerog: %s\n", err);
+        zg_host_free(sup.host);
+        return bad_input ? EXIT_BAD_INPUT : EXIT_JOB_FAILED;
+    }
+    if (supervisor_start(&sup, (int)so.workers) != 0) {
+        close(listen_fd);
+        supervisor_stop(&sup, 0);
+        zg_host_free(sup.host);
         return EXIT_JOB_FAILED;
     }
-    pthread_t events;
-    d.events = cli_open_host(o, 0, NULL);
+
+    daemon_ctx d = {.opts = o,
+                    .sup = &sup,
+                    .log = &log,
+                    .auth_token = so.token && *so.token ? so.token : NULL,
+                    .max_body = (size_t)so.max_body,
+                    .limits = {(unsigned)so.timeout, (unsigned)so.max_conn, (unsigned)so.per_ip}};
+    if (d.limits.max_connections > files - 256)
+        d.limits.max_connections = files > 512 ? (unsigned)(files - 256) : 256;
+    pthread_mutex_init(&d.api_lock, NULL);
+    pthread_cond_init(&d.api_free, NULL);
+    pthread_mutex_init(&d.metrics_lock, NULL);
+    pthread_mutex_init(&d.store.lock, NULL);
+    d.store.up = 1;
+    snprintf(d.store.reason, sizeof d.store.reason, "ok");
+    int opened = 1;
+    for (int i = 0; i < API_HOSTS && opened; i++)
+        opened = (d.api[i] = open_host(o, &log, 1, API_STORE_TIMEOUT_MS)) != NULL;
+    if (opened) opened = (d.monitor = open_host(o, &log, 0, API_STORE_TIMEOUT_MS)) != NULL;
+    void *http = opened ? http_start(&d, listen_fd, ipv6, err, sizeof err) : NULL;
+    pthread_t monitor, events;
+    int monitoring = http && pthread_create(&monitor, NULL, store_monitor, &d) == 0;
+    d.events = http ? cli_open_host(o, 0, NULL) : NULL;
     int following = d.events && pthread_create(&events, NULL, follow_events, &d) == 0;
     int watch = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (watch >= 0)
@@ -320,37 +259,39 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sa.sa_handler = on_hangup;
     sigaction(SIGHUP, &sa, NULL);
-    char msg[256];
-    snprintf(msg, sizeof msg, "serving http://%s with %d workers", listen, d.shared->nworkers);
-    log_line(&log, ZG_LOG_INFO, "", msg);
-
-    while (!terminating && !d.retire) {
-        reap(&d, h, &log, 1);
-        if (scripts_changed(watch) || hangup) {
-            hangup = 0;
-            usleep(50 * 1000);
-            scripts_changed(watch); /* an editor's burst of writes is one change */
-            zg_reload(h, NULL);
-            pthread_mutex_lock(&d.api_lock);
-            zg_reload(d.api, NULL);
-            pthread_mutex_unlock(&d.api_lock);
-            d.shared->reload_generation++;
-            log_line(&log, ZG_LOG_INFO, "", "job scripts reloaded");
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    int code = EXIT_OK;
+    if (!http) {
+        fprintf(stderr, "zerog: %s\n", opened ? err : "cannot open the store");
+        close(listen_fd);
+        code = EXIT_JOB_FAILED;
+    } else {
+        log_linef(&log, ZG_LOG_INFO, "serving http://%s with %d workers", so.listen, sup.n);
+        while (!terminating && !d.retire) {
+            int readable = supervisor_poll(&sup, watch, 100);
+            if ((readable && scripts_changed(watch)) || hangup) {
+                hangup = 0;
+                usleep(50 * 1000);
+                scripts_changed(watch); /* an editor's burst of writes is one change */
+                reload_all(&d);
+            }
         }
-        usleep(50 * 1000);
+        log_line(&log, ZG_LOG_INFO, "", "stopping: running jobs get their grace period");
     }
-    log_line(&log, ZG_LOG_INFO, "", "stopping: running jobs get their grace period");
-    shutdown_workers(&d, h, &log, grace);
-    http_stop(http);
-    zg_stop(d.api); /* not running: harmless */
+    supervisor_stop(&sup, code == EXIT_OK ? so.grace : 0);
+    d.stopping = 1;
+    if (http) http_stop(http); /* closes the listening socket */
+    if (monitoring) pthread_join(monitor, NULL);
     if (watch >= 0) close(watch);
     if (following) {
         zg_stop(d.events); /* zg_follow_events sees it within half a second */
         pthread_join(events, NULL);
     }
     zg_host_free(d.events);
-    zg_host_free(d.api);
-    zg_host_free(h);
-    log_line(&log, ZG_LOG_INFO, "", "stopped");
-    return EXIT_OK;
+    zg_host_free(d.monitor);
+    for (int i = 0; i < API_HOSTS; i++)
+        zg_host_free(d.api[i]);
+    zg_host_free(sup.host);
+    if (code == EXIT_OK) log_line(&log, ZG_LOG_INFO, "", "stopped");
+    return code;
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# zerog serve: every HTTP route and status, CORS, auth, limits, supervised workers (kill -9),
-# drain, hot reload under load, SIGTERM with a running job, events, JSON logs.
+# zerog serve: every HTTP route and status, CORS, auth, limits, supervised worker processes
+# (kill -9 of a worker and of serve itself), the drain race, queue options on POST /job, hot
+# reload under load, SIGTERM with a running job, events, JSON logs, --listen forms and errors.
+# Outages are in serve_outage_test.sh, connection limits and load in serve_load_test.sh.
 cd "$(dirname "$0")/../.." || exit 1
 . spec/cli/tap.sh
 . spec/cli/redis.sh
@@ -58,7 +60,10 @@ post_job() {
 }
 ok "POST /job/{jobType} answers 201 {uuid}, and a worker runs it" post_job
 
-post_body_type() { http POST /job '{"jobType": "echo", "n": 8}' && status_is 201 && [ -n "$(body_get d.uuid)" ]; }
+post_body_type() {
+  http POST /job '{"jobType": "echo", "n": 8}' && status_is 201 && local uuid && uuid=$(body_get d.uuid) &&
+  finished() { [ "$(job_result "$uuid")" = 200 ]; } && wait_for 10 finished # (the next test counts keys)
+}
 ok "POST /job takes the type from the body's jobType" post_body_type
 
 bad_posts() {
@@ -160,14 +165,113 @@ kill9() {
   finished() { [ "$(job_result "$uuid")" = 200 ]; }
   wait_for 15 finished || { echo "result $(job_result "$uuid")"; return 1; }
   http GET /workers
-  grep -q "\"pid\": $victim" "$WORK/body" && { echo "dead worker still listed"; return 1; }
+  grep -q "\"pid\":$victim," "$WORK/body" && { echo "dead worker still listed"; return 1; }
   [ "$(body_get '#d')" = 2 ] &&
   "$ZEROG" info "$uuid" 2>/dev/null | grep -q '"msg":"Killed - Restarting"' &&
   [ "$(rcli LLEN "$(jkey "$uuid"):errors")" = 1 ] && [ "$(hget "$uuid" errorCount)" = 1 ] &&
   "$ZEROG" info "$uuid" 2>/dev/null | grep -q '"msg":"job was killed while running (its host died)"' &&
-  grep -q "worker $victim died" "$WORK/serve.log"
+  grep -q "(pid $victim) died (signal 9) running job $uuid: released" "$WORK/serve.log"
 }
 ok "kill -9 of a worker mid-job: replaced at once, the job finished once with the kill recorded (errorCount 1)" kill9
+
+# The inode of the socket listening on port $1 (from /proc/net/tcp and tcp6).
+listen_inode() {
+  local hex; hex=$(printf '%04X' "$1")
+  awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" { print $10 }' /proc/net/tcp /proc/net/tcp6 | head -1
+}
+# holds_socket PID INODE: whether process PID has that socket open
+holds_socket() { ls -l "/proc/$1/fd" 2>/dev/null | grep -q "socket:\[$2\]"; }
+worker_pids() { http GET /workers && lua5.4 -e 'for _, w in ipairs(require("cjson").decode(io.read("a"))) do
+  if w.pid > 0 then print(math.tointeger(w.pid)) end end' <"$WORK/body"; }
+
+workers_hold_no_port() {
+  local inode; inode=$(listen_inode "$PORT")
+  [ -n "$inode" ] && holds_socket "$SERVE_PID" "$inode" || { echo "serve does not hold the port?"; return 1; }
+  local pids; pids=$(worker_pids)
+  [ "$(echo "$pids" | wc -w)" = 2 ] || { echo "workers: $pids"; return 1; }
+  for p in $pids; do holds_socket "$p" "$inode" && { echo "worker $p holds the listening socket"; return 1; }; done
+  local victim; victim=$(echo "$pids" | head -1)
+  kill -9 "$victim"
+  replaced() { local now; now=$(worker_pids); [ "$(echo "$now" | wc -w)" = 2 ] && ! echo "$now" | grep -qx "$victim"; }
+  wait_for 5 replaced || { echo "not replaced: $(worker_pids)"; return 1; }
+  for p in $(worker_pids); do
+    holds_socket "$p" "$inode" && { echo "worker $p (a replacement) holds the listening socket"; return 1; }
+    [ "$(ls "/proc/$p/fd" | sort -n | head -5 | tr '\n' ' ')" = "0 1 2 3 4 " ] || { echo "worker $p fds: $(ls -l /proc/$p/fd)"; return 1; }
+  done
+}
+ok "workers (first ones and a replacement after kill -9) hold no listening socket of serve's" workers_hold_no_port
+
+drain_race() {
+  local i uuid
+  for i in $(seq 20); do
+    http POST /drain && status_is 200 && [ "$(body_get d.draining)" = true ] || return 1
+    http POST /job/echo '{"n": 1}' && status_is 201 || return 1
+    uuid=$(body_get d.uuid)
+    sleep 0.15 # a window in which a worker that was waiting for a message would have run it
+    [ "$(job_result "$uuid")" = -1 ] && [ "$(hget "$uuid" running)" != true ] || { echo "try $i: job ran while drained"; return 1; }
+    http GET /workers && [ "$(body_get 'd[1].state')" = drained ] || { echo "try $i: $(cat "$WORK/body")"; return 1; }
+    http POST /undrain && status_is 200 || return 1
+    finished() { [ "$(job_result "$uuid")" = 200 ]; }
+    wait_for 5 finished || { echo "try $i: did not run after undrain"; return 1; }
+  done
+}
+ok "drain race: a job submitted right after POST /drain returns stays queued (20 tries)" drain_race
+
+# kwargs UUID: the job's queueKwargs as "delay ttr priority"
+kwargs() { hget "$1" queueKwargs | lua5.4 -e 'local k = require("cjson").decode(io.read("a"))
+  print(string.format("%g %g %d", k.delay, k.ttr, k.priority))'; }
+queue_options_query() {
+  http POST '/job/echo?priority=7&delay=30&ttr=5' '{"n": 2}' && status_is 201 || return 1
+  local uuid; uuid=$(body_get d.uuid)
+  [ "$(kwargs "$uuid")" = "30 5 7" ] || { echo "kwargs $(kwargs "$uuid")"; return 1; }
+  "$ZEROG" stats --queue zerog_jobs | tr -d ' \n' | grep -q '"delayed":1' || { "$ZEROG" stats --queue zerog_jobs; return 1; }
+  "$ZEROG" kill "$uuid" >/dev/null 2>&1
+}
+ok "POST /job/{type}?priority=&delay=&ttr= queues the job with those options" queue_options_query
+
+cat >"$JOBS/coll.lua" <<'LUA'
+return { JOB_TYPE = "coll", QUEUE_NAME = "coll_q",
+  SCHEMA = { options = { type = "object" }, priority = { type = "integer" }, params = { type = "any" } },
+  run = function() return 200 end }
+LUA
+queue_options_envelope() {
+  local uuid
+  posted() { http POST /job/coll '{"options": {"delay": 40}, "priority": 3, "params": 1}' && status_is 201 >/dev/null; }
+  wait_for 5 posted || { cat "$WORK/body"; return 1; } # the script is new: loaded on change
+  uuid=$(body_get d.uuid)
+  # without the envelope, fields named options, priority and params are the job's own
+  [ "$(hget "$uuid" priority)" = 3 ] && [ "$(kwargs "$uuid")" != "40 60 3" ] || { echo "plain: $(kwargs "$uuid")"; return 1; }
+  http POST '/job/coll?envelope=true' '{"params": {"options": {"a": 1}, "priority": 9}, "options": {"priority": 5, "delay": 20, "ttr": 9}}' &&
+    status_is 201 || return 1
+  uuid=$(body_get d.uuid)
+  [ "$(kwargs "$uuid")" = "20 9 5" ] && [ "$(hget "$uuid" priority)" = 9 ] || { echo "envelope: $(kwargs "$uuid") $(hget "$uuid" priority)"; return 1; }
+  "$ZEROG" kill "$uuid" >/dev/null 2>&1
+  http POST '/job/coll?envelope=true' '{"params": {}}' && status_is 201
+}
+ok "POST /job?envelope=true takes {params, options}, which cannot collide with SCHEMA fields" queue_options_envelope
+
+queue_options_refused() {
+  local before; before=$(rcli DBSIZE)
+  http POST '/job/echo?ttr=0' '{"n": 1}' && status_is 400 && body_get d.error | grep -q "ttr must be a number of seconds > 0" &&
+  http POST '/job/echo?priority=-1' '{"n": 1}' && status_is 400 && body_get d.error | grep -q "priority must be a whole number" &&
+  http POST '/job/echo?delay=soon' '{"n": 1}' && status_is 400 && body_get d.error | grep -q "delay must be" &&
+  http POST '/job/echo?prio=1' '{"n": 1}' && status_is 400 && body_get d.error | grep -q "unknown query parameter prio" &&
+  http POST '/job/echo?envelope=true' '{"params": {"n": 1}, "opts": {}}' && status_is 400 && body_get d.error | grep -q "unknown field opts" &&
+  http POST '/job/echo?envelope=true' '{"params": {"n": 1}, "options": {"ttl": 1}}' && status_is 400 && body_get d.error | grep -q "unknown option ttl" &&
+  http POST '/job/echo?envelope=true&ttr=5' '{"params": {"n": 1}, "options": {"ttr": 6}}' && status_is 400 && body_get d.error | grep -q "ttr is given twice" &&
+  http POST '/job/echo?envelope=true' '{"params": {"n": 1}' && status_is 400 &&
+  [ "$(rcli DBSIZE)" = "$before" ]
+}
+ok "POST /job refuses a bad or unknown queue option by name (400), storing nothing" queue_options_refused
+
+newline_bodies() {
+  local route
+  for route in /health /workers /nowhere "/progress/00000000-0000-4000-8000-000000000000"; do
+    http GET "$route" && [ "$(tail -c 1 "$WORK/body" | od -An -c | tr -d ' ')" = '\n' ] || { echo "$route: $(cat "$WORK/body")"; return 1; }
+  done
+  http POST /job/echo '{"n": 1}' && status_is 201 && [ "$(tail -c 1 "$WORK/body" | od -An -c | tr -d ' ')" = '\n' ]
+}
+ok "every JSON body ends with a newline" newline_bodies
 
 reload_under_load() {
   local uuids=() bad=0
@@ -258,11 +362,17 @@ auth() {
   start_serve --auth-token s3cret || return 1
   http GET /workers && status_is 401 &&
   http GET /workers '' -H 'Authorization: Bearer wrong' && status_is 401 &&
+  grep -qi '^WWW-Authenticate: Bearer' "$WORK/headers" &&
   http GET /workers '' -H 'Authorization: Bearer s3cret' && status_is 200 &&
+  http GET /workers '' -H 'Authorization: bearer s3cret' && status_is 200 &&
+  http GET /workers '' -H 'Authorization: BEARER s3cret' && status_is 200 &&
+  http GET /workers '' -H 'Authorization: Bearer s3cre' && status_is 401 &&
+  http GET /workers '' -H 'Authorization: Bearer s3cretX' && status_is 401 &&
+  http GET /workers '' -H 'Authorization: Basic s3cret' && status_is 401 &&
   http POST /job/echo '{"n": 1}' && status_is 401 &&
   http GET /health && status_is 200
 }
-ok "with --auth-token every route but /health wants the bearer token (401)" auth
+ok "with --auth-token every route but /health wants the bearer token (401 with WWW-Authenticate: Bearer; scheme in any case)" auth
 stop_serve
 
 body_limit() {
@@ -281,7 +391,10 @@ json_logs() {
   wait_for 10 finished || return 1
   stop_serve
   grep -a "echo_$uuid" "$WORK/serve.log" | head -1 | lua5.4 -e 'local d = require("cjson").decode(io.read("l"))
-    assert(d.time and d.level == "info" and d.worker:match("^w%d") and d.logId:match("^echo_") and d.msg == "echo 4")'
+    assert(d.time and d.level == "info" and d.worker:match("^w%d") and d.logId:match("^echo_") and d.msg == "echo 4")' &&
+  lua5.4 -e 'local cjson = require("cjson"); local n = 0
+    for line in io.lines() do n = n + 1; assert(pcall(cjson.decode, line), "not JSON: " .. line) end
+    assert(n > 3)' <"$WORK/serve.log"
 }
 ok "--log-format json writes one JSON object per log line: time, level, worker, logId, message" json_logs
 
@@ -293,6 +406,52 @@ retire() {
   [ $rc = 0 ] && grep -q "stopped" "$WORK/serve.log"
 }
 ok "POST /retire stops the daemon as SIGTERM does" retire
+
+kill9_serve() {
+  start_serve || return 1
+  local pids; pids=$(worker_pids)
+  [ "$(echo "$pids" | wc -w)" = 2 ] || return 1
+  kill -9 "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null; SERVE_PID=
+  # a dead worker may stay a zombie until init reaps it: that is not running
+  running() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" != Z ]; }
+  gone() { for p in $pids; do running "$p" && return 1; done; return 0; }
+  wait_for 2 gone || { echo "workers still running 2 s after kill -9 of serve: $pids"; return 1; }
+  start_serve || { echo "a new serve did not start on the same port"; cat "$WORK/serve.log"; return 1; }
+  ! grep -q "cannot listen" "$WORK/serve.log"
+}
+ok "kill -9 of serve: no worker left after 2 s, and a new serve starts on the same port at once" kill9_serve
+
+port_in_use() {
+  expect_status 1 timeout 10 "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 1 &&
+  grep -q "cannot listen on 127.0.0.1:$PORT: Address already in use" "$WORK/err"
+}
+ok "a port in use: exit 1 saying why (Address already in use)" port_in_use
+stop_serve
+
+bad_listen() {
+  expect_status 2 "$ZEROG" serve --listen 127.0.0.1:99999 && grep -q "port must be a number from 1 to 65535" "$WORK/err" &&
+  expect_status 2 "$ZEROG" serve --listen nocolon && grep -q "HOST:PORT" "$WORK/err" &&
+  expect_status 2 "$ZEROG" serve --listen ::1:8888 && grep -q "IPV6" "$WORK/err" &&
+  expect_status 2 "$ZEROG" serve --workers 0 && grep -q "workers takes a whole number from 1" "$WORK/err" &&
+  expect_status 2 "$ZEROG" serve --http-timeout 0
+}
+ok "bad --listen (port 99999, no port, bare IPv6) and --workers 0 are usage errors (exit 2)" bad_listen
+
+listen_forms() {
+  local other=$((PORT + 1))
+  "$ZEROG" serve --listen "localhost:$other" --workers 1 >"$WORK/other.log" 2>&1 & local pid=$!
+  up_local() { curl -s -o /dev/null "http://localhost:$other/health"; }
+  wait_for 10 up_local; local rc=$?
+  kill -TERM $pid; wait $pid
+  [ $rc = 0 ] || { echo "localhost:$other: $(cat "$WORK/other.log")"; return 1; }
+  grep -q '00000000000000000000000000000001' /proc/net/if_inet6 || { echo "# no IPv6 loopback: [::1] not tried"; return 0; }
+  "$ZEROG" serve --listen "[::1]:$other" --workers 1 >"$WORK/other.log" 2>&1 & pid=$!
+  up_v6() { curl -s -g -o /dev/null "http://[::1]:$other/health"; }
+  wait_for 10 up_v6; rc=$?
+  kill -TERM $pid; wait $pid
+  [ $rc = 0 ] || { echo "[::1]:$other: $(cat "$WORK/other.log")"; return 1; }
+}
+ok "--listen takes a host name (localhost:PORT) and IPv6 ([::1]:PORT)" listen_forms
 
 mem_refused() { expect_status 2 "$ZEROG" --store mem:// serve --listen "127.0.0.1:$PORT" && grep -q "shared store" "$WORK/err"; }
 ok "serve refuses the in-process store (its workers are processes)" mem_refused

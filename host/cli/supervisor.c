@@ -1,0 +1,489 @@
+/* supervisor: runs worker processes for zerog serve and zerog worker --concurrency N.
+ *
+ * Each worker is this program started again with posix_spawn (`zerog worker --child NAME
+ * --parent PID ...`), so it begins with nothing of the supervisor's but stdin, stdout, stderr and
+ * its two pipes (see daemon.h for the protocol): no threads, no listening socket, no store
+ * connection. A worker that dies is reaped as soon as its report pipe closes; the job it held is
+ * released at once (its next run records the kill) and a replacement is started, at once the
+ * first time and with a growing delay when it keeps dying young. A worker that exits 0 on its own
+ * (--until-idle, --max-jobs) has finished and is not replaced. The main thread alone starts,
+ * reaps and reads; the HTTP threads read the state and send drain commands under `lock`. */
+#define _GNU_SOURCE /* pipe2, posix_spawn_file_actions_addclosefrom_np */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "daemon.h"
+
+extern char **environ;
+
+#define DRAIN_ACK_MS 2000
+
+/* The environment of a worker: ours, with the store and jobs directory the supervisor uses
+ * (in the environment, not on the command line, where `ps` would show a store password) and
+ * without the daemon's token. */
+static char **child_environment(const cli_options *o)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 3, sizeof *env);
+    if (!env) return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "ZEROG_STORE=", 12) != 0 &&
+            strncmp(environ[i], "ZEROG_JOBS=", 11) != 0 &&
+            strncmp(environ[i], "ZEROG_AUTH_TOKEN=", 17) != 0)
+            env[k++] = environ[i];
+    size_t ls = strlen(o->store) + 13, lj = strlen(o->jobs) + 12;
+    env[k] = malloc(ls);
+    env[k + 1] = malloc(lj);
+    if (env[k]) snprintf(env[k], ls, "ZEROG_STORE=%s", o->store);
+    if (env[k + 1]) snprintf(env[k + 1], lj, "ZEROG_JOBS=%s", o->jobs);
+    return env;
+}
+
+static void free_environment(char **env)
+{
+    size_t n = 0;
+    while (env[n])
+        n++;
+    if (n >= 2) {
+        free(env[n - 1]);
+        free(env[n - 2]);
+    }
+    free(env);
+}
+
+/* A pipe whose ends are close-on-exec and numbered above the worker's fixed descriptors. */
+static int high_pipe(int fds[2])
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return -1;
+    for (int i = 0; i < 2; i++) {
+        fds[i] = fcntl(p[i], F_DUPFD_CLOEXEC, 10);
+        close(p[i]);
+    }
+    if (fds[0] >= 0 && fds[1] >= 0) return 0;
+    if (fds[0] >= 0) close(fds[0]);
+    if (fds[1] >= 0) close(fds[1]);
+    return -1;
+}
+
+static int spawn_child(supervisor *s, int i)
+{
+    child *c = &s->children[i];
+    int reports[2], commands[2];
+    if (high_pipe(reports) != 0) return -1;
+    if (high_pipe(commands) != 0) {
+        close(reports[0]);
+        close(reports[1]);
+        return -1;
+    }
+    char parent[24], quota[24];
+    snprintf(parent, sizeof parent, "%d", (int)getpid());
+    const char *argv[sizeof s->args / sizeof s->args[0] + 12];
+    int k = 0;
+    argv[k++] = "zerog";
+    argv[k++] = "worker";
+    argv[k++] = "--child";
+    argv[k++] = c->name;
+    argv[k++] = "--parent";
+    argv[k++] = parent;
+    for (int a = 0; a < s->nargs; a++)
+        argv[k++] = s->args[a];
+    if (s->max_jobs) {
+        /* the slots share the limit; a replacement gets what its slot has not begun */
+        long share = s->max_jobs / s->n + (i < s->max_jobs % s->n);
+        if (share - c->begun <= 0) {
+            close(reports[0]);
+            close(reports[1]);
+            close(commands[0]);
+            close(commands[1]);
+            c->finished = 1;
+            return 0;
+        }
+        snprintf(quota, sizeof quota, "%ld", share - c->begun);
+        argv[k++] = "--max-jobs";
+        argv[k++] = quota;
+    }
+    /* under the lock from here: a drain decided meanwhile reaches this worker or its flag */
+    pthread_mutex_lock(&s->lock);
+    int drained = s->draining, gen = s->drain_gen;
+    if (drained) argv[k++] = "--drained";
+    argv[k] = NULL;
+
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, reports[1], CHILD_REPORT_FD);
+    posix_spawn_file_actions_adddup2(&fa, commands[0], CHILD_COMMAND_FD);
+    posix_spawn_file_actions_addclosefrom_np(&fa, CHILD_COMMAND_FD + 1);
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGHUP);
+    sigaddset(&defaults, SIGCHLD);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    char **env = child_environment(s->opts);
+    pid_t pid = 0;
+    fflush(NULL);
+    int rc = env ? posix_spawn(&pid, s->exe, &fa, &attr, (char *const *)argv, env) : ENOMEM;
+    if (env) free_environment(env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(reports[1]);
+    close(commands[0]);
+    if (rc != 0) {
+        pthread_mutex_unlock(&s->lock);
+        close(reports[0]);
+        close(commands[1]);
+        log_linef(s->log, ZG_LOG_ERROR, "cannot start worker %s: %s", c->name, strerror(rc));
+        return -1;
+    }
+    fcntl(reports[0], F_SETFL, O_NONBLOCK);
+    fcntl(commands[1], F_SETFL, O_NONBLOCK); /* a worker that stops reading cannot block us */
+    c->pid = pid;
+    c->reports = reports[0];
+    c->commands = commands[1];
+    c->len = 0;
+    c->busy = 0;
+    c->rss_kb = 0;
+    c->drain_ack = drained ? gen : 0; /* it starts drained: nothing to acknowledge */
+    c->started_ms = monotonic_ms();
+    c->restart_at_ms = 0;
+    pthread_cond_broadcast(&s->changed);
+    pthread_mutex_unlock(&s->lock);
+    log_linef(s->log, ZG_LOG_INFO, "started worker %s (pid %d)", c->name, (int)pid);
+    return 0;
+}
+
+int supervisor_start(supervisor *s, int n)
+{
+    /* this program by its path (so workers are named zerog in ps), unless it was replaced */
+    ssize_t len = readlink("/proc/self/exe", s->exe, sizeof s->exe - 1);
+    s->exe[len > 0 ? len : 0] = '\0';
+    if (len <= 0 || strstr(s->exe, " (deleted)") || access(s->exe, X_OK) != 0)
+        snprintf(s->exe, sizeof s->exe, "/proc/self/exe");
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_cond_init(&s->changed, NULL);
+    s->n = n;
+    s->replacing = 1;
+    for (int i = 0; i < n; i++) {
+        child *c = &s->children[i];
+        memset(c, 0, sizeof *c);
+        snprintf(c->name, sizeof c->name, "w%d", i + 1);
+        c->reports = c->commands = -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (spawn_child(s, i) != 0) return -1;
+    return 0;
+}
+
+/* Sends a command line to a worker (under lock); 0 when it went. */
+static int command(child *c, const char *line)
+{
+    if (!c->pid || c->commands < 0) return -1;
+    size_t len = strlen(line);
+    return write(c->commands, line, len) == (ssize_t)len ? 0 : -1;
+}
+
+static void handle_report(supervisor *s, child *c, char *line)
+{
+    char uuid[ZG_UUID_LEN], queue[ZG_NAME_LEN];
+    long long id, reservation;
+    long jobs, rss;
+    int gen, failed;
+    pthread_mutex_lock(&s->lock);
+    if (sscanf(line, "begin %36s %lld %lld %127s", uuid, &id, &reservation, queue) == 4) {
+        snprintf(c->uuid, sizeof c->uuid, "%s", uuid);
+        snprintf(c->queue, sizeof c->queue, "%s", queue);
+        c->message_id = id;
+        c->reservation = reservation;
+        c->since_ms = wall_ms();
+        c->busy = 1;
+        c->begun++;
+    } else if (sscanf(line, "end %ld %ld", &jobs, &rss) == 2) {
+        c->busy = 0;
+        c->jobs_done++;
+        c->rss_kb = rss;
+    } else if (sscanf(line, "drained %d", &gen) == 1) {
+        c->drain_ack = gen;
+    } else if (sscanf(line, "reloaded %d", &failed) == 1 && failed) {
+        log_linef(s->log, ZG_LOG_WARNING,
+                  "worker %s: %d job script(s) failed to load; their previous versions stay "
+                  "in use",
+                  c->name, failed);
+    } else if (sscanf(line, "rss %ld", &rss) == 1) {
+        c->rss_kb = rss;
+    }
+    pthread_cond_broadcast(&s->changed);
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Reads what a worker wrote; returns -1 at end of file (it exited). */
+static int read_reports(supervisor *s, child *c)
+{
+    for (;;) {
+        ssize_t n = read(c->reports, c->line + c->len, sizeof c->line - 1 - c->len);
+        if (n == 0) return -1;
+        if (n < 0) return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        c->len += (size_t)n;
+        c->line[c->len] = '\0';
+        char *start = c->line, *nl;
+        while ((nl = strchr(start, '\n'))) {
+            *nl = '\0';
+            handle_report(s, c, start);
+            start = nl + 1;
+        }
+        c->len = strlen(start);
+        memmove(c->line, start, c->len + 1);
+        if (c->len == sizeof c->line - 1) c->len = 0; /* a line too long: not ours, dropped */
+    }
+}
+
+/* A worker is gone: release what it held, and start a replacement unless it finished. */
+static void settle(supervisor *s, int i, int status)
+{
+    child *c = &s->children[i];
+    if (c->reports >= 0) read_reports(s, c); /* what it said before it went */
+    pthread_mutex_lock(&s->lock);
+    pid_t pid = c->pid;
+    int busy = c->busy;
+    char uuid[ZG_UUID_LEN];
+    int64_t reservation = c->reservation;
+    snprintf(uuid, sizeof uuid, "%s", c->uuid);
+    c->pid = 0;
+    c->busy = 0;
+    if (c->reports >= 0) close(c->reports);
+    if (c->commands >= 0) close(c->commands);
+    c->reports = c->commands = -1;
+    int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    int quota_spent = s->max_jobs && c->begun >= s->max_jobs / s->n + (i < s->max_jobs % s->n);
+    c->finished = (clean && s->exit_0_finishes) || quota_spent;
+    pthread_cond_broadcast(&s->changed);
+    pthread_mutex_unlock(&s->lock);
+
+    char how[48];
+    if (WIFSIGNALED(status))
+        snprintf(how, sizeof how, "signal %d", WTERMSIG(status));
+    else
+        snprintf(how, sizeof how, "exit %d", WEXITSTATUS(status));
+    if (busy) {
+        /* not under the lock: the store may be slow, and the HTTP threads read the state */
+        int rc = zg_release(s->host, uuid, reservation, 0, ZG_RELEASE_DIED);
+        log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) died (%s) running job %s: %s",
+                  c->name, (int)pid, how, uuid,
+                  rc == ZG_OK ? "released, its next run records the kill" : zg_errstr(s->host));
+    } else if (!c->finished) {
+        log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) ended (%s)%s", c->name, (int)pid, how,
+                  s->replacing ? ": replaced" : "");
+    }
+    if (!s->replacing || c->finished) return;
+    /* a worker that keeps dying young (a store it cannot reach) is restarted ever more slowly */
+    int64_t lived = monotonic_ms() - c->started_ms;
+    c->young_deaths = lived < 1000 ? c->young_deaths + 1 : 0;
+    c->restarts++;
+    int64_t delay = c->young_deaths ? 250LL << (c->young_deaths < 6 ? c->young_deaths : 6) : 0;
+    c->restart_at_ms = monotonic_ms() + (delay > 10000 ? 10000 : delay);
+}
+
+static void reap(supervisor *s)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (int i = 0; i < s->n; i++)
+            if (s->children[i].pid == pid) settle(s, i, status);
+    }
+}
+
+int supervisor_poll(supervisor *s, int extra_fd, int timeout_ms)
+{
+    struct pollfd p[DAEMON_MAX_WORKERS + 1];
+    int who[DAEMON_MAX_WORKERS + 1];
+    int n = 0;
+    int64_t now = monotonic_ms();
+    for (int i = 0; i < s->n; i++) {
+        child *c = &s->children[i];
+        if (!c->pid && c->restart_at_ms && c->restart_at_ms <= now && s->replacing)
+            spawn_child(s, i);
+        if (!c->pid && c->restart_at_ms > now && c->restart_at_ms - now < timeout_ms)
+            timeout_ms = (int)(c->restart_at_ms - now);
+        if (c->pid && c->reports >= 0) {
+            p[n] = (struct pollfd){c->reports, POLLIN, 0};
+            who[n++] = i;
+        }
+    }
+    int extra = -1;
+    if (extra_fd >= 0) {
+        p[n] = (struct pollfd){extra_fd, POLLIN, 0};
+        extra = n++;
+    }
+    int ready = poll(p, (nfds_t)n, timeout_ms);
+    int extra_ready = 0;
+    for (int k = 0; ready > 0 && k < n; k++) {
+        if (!p[k].revents) continue;
+        if (k == extra) {
+            extra_ready = 1;
+            continue;
+        }
+        child *c = &s->children[who[k]];
+        if (read_reports(s, c) < 0) {
+            /* end of file: the worker has exited (only it held the pipe's other end) */
+            int status = 0;
+            pid_t pid = c->pid;
+            if (waitpid(pid, &status, 0) == pid) settle(s, who[k], status);
+        }
+    }
+    reap(s); /* anything that exited without us seeing its pipe close */
+    return extra_ready;
+}
+
+static int all_acknowledged(supervisor *s, int gen)
+{
+    for (int i = 0; i < s->n; i++) {
+        child *c = &s->children[i];
+        if (c->pid && c->drain_ack < gen) return 0; /* a replacement starts drained */
+    }
+    return 1;
+}
+
+int supervisor_drain(supervisor *s, int on)
+{
+    char line[48];
+    pthread_mutex_lock(&s->lock);
+    s->draining = on;
+    if (!on) {
+        for (int i = 0; i < s->n; i++)
+            command(&s->children[i], "undrain\n");
+        pthread_mutex_unlock(&s->lock);
+        return 0;
+    }
+    int gen = ++s->drain_gen;
+    snprintf(line, sizeof line, "drain %d\n", gen);
+    for (int i = 0; i < s->n; i++)
+        if (command(&s->children[i], line) != 0 && s->children[i].pid)
+            kill(s->children[i].pid,
+                 SIGKILL); /* it cannot hear us: its replacement starts drained */
+    int rc = 0;
+    for (int round = 0; round < 2 && !all_acknowledged(s, gen); round++) {
+        int64_t until = monotonic_ms() + DRAIN_ACK_MS;
+        while (!all_acknowledged(s, gen)) {
+            int64_t left = until - monotonic_ms();
+            if (left <= 0) break;
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += left / 1000;
+            ts.tv_nsec += (long)(left % 1000) * 1000000L;
+            if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            pthread_cond_timedwait(&s->changed, &s->lock, &ts);
+        }
+        if (round == 0)
+            for (int i = 0; i < s->n; i++) {
+                child *c = &s->children[i];
+                if (c->pid && c->drain_ack < gen) {
+                    log_linef(s->log, ZG_LOG_WARNING,
+                              "worker %s did not acknowledge the drain: killed, its replacement "
+                              "starts drained",
+                              c->name);
+                    kill(c->pid, SIGKILL);
+                }
+            }
+    }
+    if (!all_acknowledged(s, gen)) rc = -1;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
+void supervisor_reload(supervisor *s)
+{
+    pthread_mutex_lock(&s->lock);
+    for (int i = 0; i < s->n; i++)
+        command(&s->children[i], "reload\n");
+    pthread_mutex_unlock(&s->lock);
+}
+
+int supervisor_alive(supervisor *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->n; i++)
+        n += s->children[i].pid != 0;
+    return n;
+}
+
+int supervisor_done(supervisor *s)
+{
+    for (int i = 0; i < s->n; i++)
+        if (!s->children[i].finished) return 0;
+    return 1;
+}
+
+void supervisor_stop(supervisor *s, double grace_s)
+{
+    s->replacing = 0;
+    for (int i = 0; i < s->n; i++)
+        if (s->children[i].pid) kill(s->children[i].pid, SIGTERM);
+    int64_t until = grace_s < 0 ? INT64_MAX : monotonic_ms() + (int64_t)(grace_s * 1000);
+    while (supervisor_alive(s) && monotonic_ms() < until)
+        supervisor_poll(s, -1, 50);
+    for (int i = 0; i < s->n; i++) {
+        child *c = &s->children[i];
+        if (!c->pid) continue;
+        kill(c->pid, SIGKILL); /* past its grace: what it holds goes back for another host */
+        waitpid(c->pid, NULL, 0);
+        if (c->reports >= 0) read_reports(s, c);
+        if (c->busy) {
+            zg_release(s->host, c->uuid, c->reservation, 0, ZG_RELEASE_STOPPING);
+            log_linef(s->log, ZG_LOG_WARNING, "grace over: job %s released for another host",
+                      c->uuid);
+        }
+        pthread_mutex_lock(&s->lock);
+        c->pid = 0;
+        c->busy = 0;
+        if (c->reports >= 0) close(c->reports);
+        if (c->commands >= 0) close(c->commands);
+        c->reports = c->commands = -1;
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
+void supervisor_json(supervisor *s, FILE *b)
+{
+    pthread_mutex_lock(&s->lock);
+    fputs("[", b);
+    for (int i = 0; i < s->n; i++) {
+        child *c = &s->children[i];
+        const char *state = !c->pid       ? (c->finished ? "finished" : "starting")
+                            : c->busy     ? "running"
+                            : s->draining ? "drained"
+                                          : "idle";
+        fprintf(b,
+                "%s{\"worker\":\"%s\",\"pid\":%d,\"state\":\"%s\",\"jobsDone\":%ld,"
+                "\"rssBytes\":%ld,\"restarts\":%d,\"job\":",
+                i ? "," : "", c->name, (int)c->pid, state, c->jobs_done, c->rss_kb * 1024,
+                c->restarts);
+        if (c->busy)
+            fprintf(b, "{\"uuid\":\"%s\",\"queue\":\"%s\",\"since_ms\":%lld}", c->uuid, c->queue,
+                    (long long)c->since_ms);
+        else
+            fputs("null", b);
+        fputs("}", b);
+    }
+    fputs("]", b);
+    pthread_mutex_unlock(&s->lock);
+}

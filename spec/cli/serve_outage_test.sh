@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# zerog serve during a Redis outage, on a private redis-server of its own (stopped and started
+# again here): /health answers 503 within a second saying what is wrong, every other route that
+# needs the store answers 503 at once with a JSON error (no stack trace), requests do not wait
+# behind one another, and everything recovers without a restart when Redis is back.
+cd "$(dirname "$0")/../.." || exit 1
+. spec/cli/tap.sh
+. spec/cli/redis.sh
+. spec/support/redis.sh
+write_echo_job
+
+OWN=$WORK/own-redis
+SHARED_REDIS=$ZEROG_SPEC_REDIS
+redis_start "$OWN" || { echo "not ok 1 - a private redis-server starts"; exit 1; }
+export ZEROG_SPEC_REDIS=$SHARED_REDIS # redis_start exported its own: keep the suite's
+STORE=unix://$OWN/redis.sock
+PORT=$((20000 + RANDOM % 20000))
+URL=http://127.0.0.1:$PORT
+"$ZEROG" --store "$STORE" serve --listen "127.0.0.1:$PORT" --workers 1 >"$WORK/serve.log" 2>&1 &
+SERVE_PID=$!
+trap 'kill -TERM $SERVE_PID 2>/dev/null; wait $SERVE_PID; redis_stop "$OWN"; rm -rf "$WORK"' EXIT
+up() { curl -s -o /dev/null "$URL/health"; }
+wait_for 10 up || { echo "not ok 1 - serve starts"; cat "$WORK/serve.log"; exit 1; }
+
+# timed METHOD PATH [BODY]: status and seconds taken in $WORK/status, $WORK/time; body in $WORK/body
+timed() {
+  curl -s -m 5 -o "$WORK/body" -w '%{http_code} %{time_total}' -X "$1" ${3:+--data "$3"} "$URL$2" >"$WORK/out"
+  cut -d' ' -f1 "$WORK/out" >"$WORK/status"
+  cut -d' ' -f2 "$WORK/out" >"$WORK/time"
+}
+within() { lua5.4 -e "os.exit(tonumber(io.read('l')) < $1)" <"$WORK/time" || { echo "took $(cat "$WORK/time") s"; return 1; }; }
+status_is() { [ "$(cat "$WORK/status")" = "$1" ] || { echo "status $(cat "$WORK/status"), expected $1: $(cat "$WORK/body")"; return 1; }; }
+no_trace() { ! grep -qi "traceback" "$WORK/body" || { echo "a stack trace in the body: $(cat "$WORK/body")"; return 1; }; }
+
+timed POST /job/echo '{"n": 1}'
+UUID=$(json_get d.uuid "$WORK/body")
+finished() { [ "$("$ZEROG" --store "$STORE" progress "$UUID" 2>/dev/null | json_get d.result /dev/stdin)" = 200 ]; }
+wait_for 10 finished
+redis_stop "$OWN"
+down() { [ ! -S "$OWN/redis.sock" ]; }
+wait_for 5 down
+
+health_down() {
+  timed GET /health && status_is 503 && within 1 && no_trace &&
+  [ "$(json_get d.status "$WORK/body")" = unavailable ] &&
+  json_get d.store "$WORK/body" | grep -q "cannot connect to redis" || { cat "$WORK/body"; return 1; }
+}
+ok "Redis stopped: /health answers 503 within 1 s with a JSON body saying what is wrong" health_down
+
+routes_down() {
+  timed POST /job/echo '{"n": 2}' && status_is 503 && within 0.5 && no_trace &&
+  json_get d.error "$WORK/body" | grep -q "the store is unavailable" || return 1
+  for route in progress info data dump; do
+    timed GET "/$route/$UUID" && status_is 503 && within 0.5 && no_trace && json_get d.error "$WORK/body" >/dev/null || return 1
+  done
+  timed POST "/kill/$UUID" && status_is 503 && within 0.5 && no_trace &&
+  timed GET /workers && status_is 200 && within 0.5 &&
+  timed GET /metrics && status_is 200 && within 0.5 && grep -q '^zerog_store_up 0' "$WORK/body"
+}
+ok "Redis stopped: every route needing it answers 503 at once with a JSON error, no stack trace" routes_down
+
+not_queued() {
+  local pids=() i
+  for i in 1 2 3 4 5 6; do
+    curl -s -m 5 -o /dev/null -w '%{time_total}\n' "$URL/health" >"$WORK/t$i" & pids+=($!)
+    curl -s -m 5 -o /dev/null -w '%{time_total}\n' "$URL/progress/$UUID" >"$WORK/p$i" & pids+=($!)
+  done
+  wait "${pids[@]}"
+  cat "$WORK"/t* "$WORK"/p* | lua5.4 -e 'for l in io.lines() do assert(tonumber(l) < 1, "took " .. l .. " s") end'
+}
+ok "Redis stopped: 12 concurrent requests each answer within 1 s (none waits behind another)" not_queued
+
+recovery() {
+  redis_start "$OWN" || return 1
+  export ZEROG_SPEC_REDIS=$SHARED_REDIS
+  healthy() { timed GET /health && [ "$(cat "$WORK/status")" = 200 ]; }
+  wait_for 5 healthy || { echo "health: $(cat "$WORK/body")"; return 1; }
+  timed POST /job/echo '{"n": 3}' && status_is 201 || return 1
+  UUID=$(json_get d.uuid "$WORK/body")
+  wait_for 15 finished || { echo "the job did not run after the outage"; tail "$WORK/serve.log"; return 1; }
+  grep -q "the store is unreachable" "$WORK/serve.log" && grep -q "the store is reachable again" "$WORK/serve.log" &&
+  [ "$(grep -c "supervisor the store is unreachable" "$WORK/serve.log")" = 1 ]
+}
+ok "Redis back: health 200 and jobs run again without a restart; the outage logged once each way" recovery
+
+tap_done

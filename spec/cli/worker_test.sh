@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# zerog worker as processes: --concurrency N runs N worker processes under a supervisor that
+# survives the crash of one (kill -9: replaced, its job released and run again), shares
+# --max-jobs among them, forwards SIGTERM and waits for running jobs; --log-format json writes
+# one valid JSON object per line however long the message.
+cd "$(dirname "$0")/../.." || exit 1
+. spec/cli/tap.sh
+. spec/cli/redis.sh
+write_echo_job
+cat >"$JOBS/slow.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "slow", QUEUE_NAME = "slow_q", SCHEMA = { seconds = { type = "number", default = 3 } },
+  run = function(self)
+    self:job_log_info("started")
+    for i = 1, 30 do zerog.sleep(self.seconds / 30); self:set_completeness(i / 30) end
+    return 200
+  end }
+LUA
+cat >"$JOBS/chatty.lua" <<'LUA'
+return { JOB_TYPE = "chatty", QUEUE_NAME = "chatty_q",
+  run = function(self)
+    self:job_log_info(string.rep("long \"quoted\" \\ message \n", 2000))
+    self:job_log_info("tab\tand control \1 characters")
+    return 200
+  end }
+LUA
+SUP_PID=
+trap '[ -n "$SUP_PID" ] && kill -TERM $SUP_PID 2>/dev/null && wait $SUP_PID; rm -rf "$WORK"' EXIT
+result() { hget "$1" resultCode; }
+submit() { "$ZEROG" submit "$@" 2>/dev/null; }
+alive() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat")" != Z ]; }
+
+flush
+crash_one() {
+  "$ZEROG" worker --concurrency 2 --queue slow_q >"$WORK/worker.log" 2>&1 & SUP_PID=$!
+  local uuid; uuid=$(submit slow '{"seconds": 3}')
+  started() { grep -q "slow_$uuid: started" "$WORK/worker.log"; }
+  wait_for 10 started || { cat "$WORK/worker.log"; return 1; }
+  # which worker runs it, and its pid (the supervisor logs each start)
+  local name pid
+  name=$(grep "slow_$uuid: started" "$WORK/worker.log" | head -1 | awk '{print $3}')
+  pid=$(grep "started worker $name (pid" "$WORK/worker.log" | tail -1 | sed 's/.*(pid \([0-9]*\)).*/\1/')
+  [ -n "$pid" ] && alive "$pid" || { echo "no pid for $name"; cat "$WORK/worker.log"; return 1; }
+  kill -9 "$pid"
+  finished() { [ "$(result "$uuid")" = 200 ]; }
+  wait_for 15 finished || { echo "result $(result "$uuid")"; cat "$WORK/worker.log"; return 1; }
+  grep -q "worker $name (pid $pid) died (signal 9) running job $uuid: released" "$WORK/worker.log" &&
+  "$ZEROG" info "$uuid" 2>/dev/null | grep -q 'Killed - Restarting' &&
+  alive "$SUP_PID" && [ "$(pgrep -P "$SUP_PID" | wc -l)" = 2 ] || { cat "$WORK/worker.log"; return 1; }
+  # and it keeps running jobs
+  local more=() u
+  for _ in 1 2 3; do more+=("$(submit slow '{"seconds": 0.2}')"); done
+  all_done() { for u in "${more[@]}"; do [ "$(result "$u")" = 200 ] || return 1; done; }
+  wait_for 15 all_done
+}
+ok "worker --concurrency 2: kill -9 of one process, it is replaced, its job released and finished" crash_one
+
+sigterm_forwarded() {
+  local uuid; uuid=$(submit slow '{"seconds": 1.5}')
+  started() { [ "$(hget "$uuid" running)" = true ]; }
+  wait_for 10 started || return 1
+  local children; children=$(pgrep -P "$SUP_PID")
+  kill -TERM "$SUP_PID"; wait "$SUP_PID"; local rc=$?
+  SUP_PID=
+  [ $rc = 0 ] && [ "$(result "$uuid")" = 200 ] || { echo "exit $rc, result $(result "$uuid")"; return 1; }
+  for p in $children; do alive "$p" && { echo "worker $p still running"; return 1; }; done
+  return 0
+}
+ok "worker --concurrency: SIGTERM is forwarded, the running job finishes, all exit 0" sigterm_forwarded
+
+until_idle_processes() {
+  flush
+  local uuids=() u
+  for _ in $(seq 6); do uuids+=("$(submit echo '{"n": 1}')"); done
+  expect_status 0 timeout 20 "$ZEROG" worker --concurrency 3 --until-idle || return 1
+  for u in "${uuids[@]}"; do [ "$(result "$u")" = 200 ] || return 1; done
+  [ "$(grep -c "started worker w" "$WORK/err")" = 3 ]
+}
+ok "worker --concurrency 3 --until-idle runs everything ready in 3 processes and exits 0" until_idle_processes
+
+max_jobs_shared() {
+  flush
+  local uuids=() u ran=0
+  for _ in $(seq 7); do uuids+=("$(submit echo '{"n": 1}')"); done
+  expect_status 0 timeout 20 "$ZEROG" worker --concurrency 3 --max-jobs 4 || return 1
+  for u in "${uuids[@]}"; do [ "$(result "$u")" = 200 ] && ran=$((ran + 1)); done
+  [ "$ran" = 4 ] || { echo "ran $ran"; return 1; }
+}
+ok "worker --concurrency 3 --max-jobs 4 stops after 4 runs in all" max_jobs_shared
+
+json_logs() {
+  flush
+  local uuid; uuid=$(submit chatty '{}')
+  expect_status 0 timeout 20 "$ZEROG" worker --log-format json --until-idle || return 1
+  [ "$(result "$uuid")" = 200 ] || return 1
+  lua5.4 -e 'local cjson = require("cjson"); local long, n = false, 0
+    for line in io.lines() do
+      n = n + 1
+      local ok, d = pcall(cjson.decode, line)
+      assert(ok, "not JSON: " .. line:sub(1, 200) .. " ... " .. line:sub(-200))
+      assert(d.time and d.level and d.worker and d.logId and d.msg)
+      if d.msg == string.rep("long \"quoted\" \\ message \n", 2000) then long = true end
+    end
+    assert(long, "the long message is not there whole"); assert(n >= 3)' <"$WORK/err"
+}
+ok "worker --log-format json: one valid JSON object per line, a 50 KB message whole" json_logs
+
+json_logs_processes() {
+  flush
+  submit echo '{"n": 5}' >/dev/null
+  expect_status 0 timeout 20 "$ZEROG" worker --concurrency 2 --log-format json --until-idle || return 1
+  lua5.4 -e 'local cjson = require("cjson"); local echo = false
+    for line in io.lines() do local d = cjson.decode(line); echo = echo or d.msg == "echo 5" end
+    assert(echo)' <"$WORK/err"
+}
+ok "worker --concurrency 2 --log-format json: the supervisor and its processes all log JSON" json_logs_processes
+
+bad_numbers() {
+  expect_status 2 "$ZEROG" worker --concurrency 0 && expect_status 2 "$ZEROG" worker --max-jobs 0 &&
+  expect_status 2 "$ZEROG" worker --log-format yaml
+}
+ok "worker refuses --concurrency 0, --max-jobs 0 and an unknown --log-format (exit 2)" bad_numbers
+
+tap_done
