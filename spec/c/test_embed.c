@@ -366,6 +366,42 @@ static void test_zg_interrupt_releases_a_run_looping_in_a_coroutine_without_an_e
     zg_host_free(h);
 }
 
+/* The log callback receives each failed run: the job's logId, the code and file:line. */
+static char failed_line[1024];
+static char failed_log_id[256];
+
+static void capture_errors(void *ud, int level, const char *log_id, const char *msg)
+{
+    (void)ud;
+    if (level != ZG_LOG_ERROR || !*log_id) return;
+    snprintf(failed_line, sizeof failed_line, "%s", msg);
+    snprintf(failed_log_id, sizeof failed_log_id, "%s", log_id);
+}
+
+static void test_a_failed_run_is_logged_with_its_log_id_code_and_file_line(void)
+{
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.log = capture_errors;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    failed_line[0] = failed_log_id[0] = '\0';
+    define(h, "failing", "local t = nil; return t.field");
+    char uuid[ZG_UUID_LEN];
+    CHECK_INT(zg_submit(h, "failing", "{}", NULL, uuid), ZG_OK);
+    zg_step_result r;
+    CHECK_INT(zg_step(h, NULL, 0, 1000, &r), ZG_OK);
+    char want_id[256];
+    snprintf(want_id, sizeof want_id, "failing_%s", uuid);
+    CHECK_STR(failed_log_id, want_id);
+    CHECK(strncmp(failed_line, "500 ", 4) == 0);
+    CHECK(strstr(failed_line, "failing:3:") != NULL); /* the script's name and line */
+    CHECK(strstr(failed_line, "attempt to index a nil value") != NULL);
+    CHECK(strstr(failed_line, "traceback") == NULL);
+    zg_host_free(h);
+}
+
 static void run_all(const char *backend)
 {
     printf("# backend %s\n", backend);
@@ -378,6 +414,7 @@ static void run_all(const char *backend)
     RUN(test_jobs_dir_is_loaded_and_reload_takes_edits);
     RUN(test_a_missing_jobs_dir_is_an_error_of_the_host);
     RUN(test_zg_interrupt_releases_a_run_looping_in_a_coroutine_without_an_error);
+    RUN(test_a_failed_run_is_logged_with_its_log_id_code_and_file_line);
 }
 
 int main(void)
