@@ -210,6 +210,7 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
         sup.args[sup.nargs++] = "--log-format";
         sup.args[sup.nargs++] = "json";
     }
+    sup.args[sup.nargs++] = "--events"; /* serve's metrics follow the runs workers publish */
     /* the supervisor's host releases dead workers' jobs; it also checks the store first */
     if (!(sup.host = open_host(o, &log, 0, SUPERVISOR_STORE_TIMEOUT_MS))) return EXIT_JOB_FAILED;
     long files = open_files_limit();

@@ -38,6 +38,7 @@ typedef struct worker_options {
     const char *child; /* --child NAME */
     long parent;       /* --parent PID */
     int drained;       /* --drained: start drained (a supervisor is draining) */
+    int events;        /* --events: publish run starts and ends (serve's workers: its metrics) */
 } worker_options;
 
 /* What the loop and the thread beside it (a watcher, or the supervisor's command reader)
@@ -264,7 +265,7 @@ static void *read_commands(void *arg)
     _exit(1);
 }
 
-static zg_host *open_worker_host(const cli_options *co, worker_ctl *w)
+static zg_host *open_worker_host(const cli_options *co, worker_ctl *w, int events)
 {
     zg_config cfg;
     zg_config_init(&cfg);
@@ -272,7 +273,7 @@ static zg_host *open_worker_host(const cli_options *co, worker_ctl *w)
     cfg.log_ud = &w->log;
     cfg.on_run = on_run;
     cfg.on_run_ud = w;
-    cfg.publish_events = 1;
+    cfg.publish_events = events; /* two PUBLISH round trips a job: only where someone listens */
     return cli_open_host(co, 1, &cfg);
 }
 
@@ -297,7 +298,7 @@ static int run_child(const cli_options *co, const worker_options *o)
     worker_ctl w;
     ctl_init(&w, o->child, o->json_logs, CHILD_REPORT_FD);
     w.draining = o->drained;
-    zg_host *h = open_worker_host(co, &w);
+    zg_host *h = open_worker_host(co, &w, o->events);
     if (!h) return EXIT_JOB_FAILED;
     pthread_t reader;
     if (pthread_create(&reader, NULL, read_commands, &w) != 0) {
@@ -315,7 +316,7 @@ static int run_alone(const cli_options *co, const worker_options *o)
 {
     worker_ctl w;
     ctl_init(&w, "w1", o->json_logs, -1);
-    zg_host *h = open_worker_host(co, &w);
+    zg_host *h = open_worker_host(co, &w, o->events);
     if (!h) return EXIT_JOB_FAILED;
     struct sigaction sa = {0};
     sa.sa_handler = on_hangup;
@@ -403,6 +404,8 @@ int cmd_worker(const cli_options *co, int argc, char **argv)
             o.until_idle = 1;
         else if (strcmp(a, "--drained") == 0)
             o.drained = 1;
+        else if (strcmp(a, "--events") == 0)
+            o.events = 1;
         else if (strcmp(a, "--queue") == 0 && v && o.nqueues < 64)
             o.queues[o.nqueues++] = argv[++i];
         else if (strcmp(a, "--concurrency") == 0) {
