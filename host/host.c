@@ -3,6 +3,7 @@
  * arguments and results across and carries out queue decisions. */
 #include <dirent.h>
 #include <lauxlib.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -531,7 +532,8 @@ static void settle_from_decision(lua_State *L, zg_settle *st, int *code)
     double retention = opt_number(L, d, "retention");
     st->retention_s = retention > 0 ? (int64_t)(retention > 3.15e10 ? 3.15e10 : retention + 0.999) : 0;
     lua_getfield(L, d, "code");
-    *code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : -1;
+    lua_Integer v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
+    *code = v > INT_MAX || v < INT_MIN ? (v > 0 ? INT_MAX : INT_MIN) : (int)v;
     lua_pop(L, 1);
     lua_getfield(L, d, "fields");
     st->fields = fields_at(L, -1);

@@ -6,11 +6,12 @@ local writer, seq = ARGV[1], ARGV[2]
 local claim_key = p .. ':claim:' .. writer
 local last = seq ~= '0' and redis.call('GET', claim_key)
 if last then -- this very claim was applied before, and its reply lost: answer it again
-  local s, uuid = string.match(last, '^(%d+) (.+)$')
-  if s == seq then
+  local s, lease, uuid = string.match(last, '^(%d+) (%d+) (.+)$')
+  if s == seq then -- answered again only while the lease it handed out is still the current one
     local job = jk(uuid)
-    local h = redis.call('HMGET', job, '_state', '_cprior')
-    if h[1] == 'running' then return { 1, uuid, tonumber(h[2]), doc(job) } end
+    local h = redis.call('HMGET', job, '_state', '_cprior', '_lease')
+    if h[1] == 'running' and h[3] == lease then return { 1, uuid, tonumber(h[2]), doc(job) } end
+    return { 0, 0 }
   end
 end
 -- the most urgent ready job (a member whose job is gone, evicted or deleted, is dropped)
@@ -34,7 +35,7 @@ end
 local lease = count(h[4]) + 1
 local deadline = now + count(h[3])
 redis.call('HSET', job, '_lease', lease, '_reserves', lease, '_state', 'running', 'running', 'true',
-           '_prior', 0, '_cprior', prior, '_dl', deadline, 'cas', count(h[5]) + 1)
+           '_prior', 0, '_cprior', prior, '_dl', deadline, '_rn', now, 'cas', count(h[5]) + 1)
 redis.call('ZADD', p .. ':reserved', deadline, m)
-if seq ~= '0' then redis.call('SET', claim_key, seq .. ' ' .. uuid, 'PX', 60000) end
+if seq ~= '0' then redis.call('SET', claim_key, seq .. ' ' .. lease .. ' ' .. uuid, 'PX', 60000) end
 return { 1, uuid, prior, doc(job) }

@@ -21,7 +21,9 @@
 local p = KEYS[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local GAP = 2000 -- ms without any script on the queue that count as the store having stalled
+-- ms without any script on the queue that count as the store having stalled: live hosts run one
+-- at least every second (renewals every min(TTR/3, 1 s), idle claimers' waits of at most 1 s)
+local GAP = 1200
 
 local function jk(uuid) return p .. ':job:' .. uuid end
 local function uuid_of(m) return string.sub(m, 22) end
@@ -61,15 +63,21 @@ local function lapse(m)
 end
 
 -- The queue's clock. A gap of more than GAP since the last script means the store stalled (or
--- no host was around): the running leases get that time back instead of lapsing all at once.
+-- no host was around): the leases renewed just before the gap began (their hosts were alive,
+-- the store was not) get that time back instead of lapsing all at once. A lease whose host had
+-- stopped renewing before the gap gets nothing: idle spells never keep a dead host's job.
 local function keep_time()
   local last = tonumber(redis.call('HGET', p, 'clock') or '0')
   if last > 0 and now - last > GAP then
     local all = redis.call('ZRANGE', p .. ':reserved', 0, -1, 'WITHSCORES')
     for i = 1, #all, 2 do
-      local deadline = tonumber(all[i + 1]) + (now - last)
-      redis.call('ZADD', p .. ':reserved', deadline, all[i])
-      redis.call('HSET', jk(uuid_of(all[i])), '_dl', deadline)
+      local job = jk(uuid_of(all[i]))
+      local renewed = tonumber(redis.call('HGET', job, '_rn') or '0') or 0
+      if renewed >= last - 1500 then
+        local deadline = tonumber(all[i + 1]) + (now - last)
+        redis.call('ZADD', p .. ':reserved', deadline, all[i])
+        redis.call('HSET', job, '_dl', deadline)
+      end
     end
   end
   if now - last >= 200 then redis.call('HSET', p, 'clock', now) end -- fresh enough for GAP

@@ -6,5 +6,5 @@ local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', '_ttr')
 if not fenced(h, ARGV[1]) then return 0 end
 local deadline = now + tonumber(h[5])
 redis.call('ZADD', p .. ':reserved', deadline, h[3])
-redis.call('HSET', job, '_dl', deadline)
+redis.call('HSET', job, '_dl', deadline, '_rn', now)
 return 1

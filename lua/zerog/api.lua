@@ -111,16 +111,18 @@ function M.kill(uuid)
   local text = core.read(uuid)
   local doc = text and codec.decode(text)
   if type(doc) ~= "table" then return nil, "not_found", "no job " .. tostring(uuid) end
-  if doc.resultCode ~= nil and doc.resultCode ~= Job.NO_RESULT then
-    return nil, "invalid", "job " .. uuid .. " has already finished with " .. tostring(doc.resultCode)
-  end
-  local now = core.now()
-  local done, why = core.settle_outside(doc.queueName, uuid, 0, {
+  local now = core.now() -- whether it has finished is the store's to say (a run may have
+  -- recorded a result it has not settled yet: that run is still killed)
+  local done, why = core.settle_outside(nil, uuid, 0, { -- the job's queue by its pointer
     action = "finish", retention = retention_of(doc),
     error = codec.encode { timeStamp = now, errorCode = 410, msg = "Killed by user" },
     fields = { resultCode = "410", completeness = "1", updatedAt = codec.encode(now) } })
   if not done then
-    if why == "finished" then return nil, "invalid", "job " .. uuid .. " has already finished" end
+    if why == "finished" then
+      local code = codec.to_integer(doc.resultCode)
+      return nil, "invalid", "job " .. uuid .. " has already finished"
+        .. (code and code ~= Job.NO_RESULT and (" with " .. code) or "")
+    end
     return nil, "not_found", "no job " .. uuid
   end
   return 410

@@ -45,6 +45,10 @@ local function field_type(self, name)
   end
 end
 
+-- The uuid each new instance was made with, out of the job's reach: enqueue() submits a job
+-- under that uuid only, so a job cannot submit an impostor under another job's uuid.
+local issued = setmetatable({}, { __mode = "k" })
+
 --- Builds a new, unsaved instance of class from validated field values.
 function Job.new(class, values)
   local now = core.now()
@@ -60,6 +64,7 @@ function Job.new(class, values)
     resultCode = Job.NO_RESULT,
   }
   for k, v in pairs(values) do self[k] = v end
+  issued[self] = uuid
   return setmetatable(self, class)
 end
 
@@ -324,8 +329,11 @@ end
 function Job:enqueue(kwargs)
   local qk, why = self:_queue_kwargs(kwargs)
   if not qk then return nil, why end
-  if self.cas ~= 0 then
+  if self.cas ~= 0 or issued[self] == nil then
     return nil, "job " .. tostring(self.uuid) .. " is queued already (a job is enqueued once)"
+  end
+  if self.uuid ~= issued[self] then
+    return nil, "a job is enqueued under the uuid it was made with, not " .. tostring(self.uuid)
   end
   self.queueKwargs = qk
   local ok, created = pcall(core.submit, { self:_submission(qk) })

@@ -1470,6 +1470,51 @@ static void a_refused_late_finish_leaves_the_job_readable_by_uuid(void)
     zg_claim_clear(&b);
 }
 
+static void a_claim_resent_after_a_takeover_gets_nothing(void)
+{
+    /* A's claim reply was lost and A stalled past the TTR; B took the job. A's resent claim
+     * must not hand A the lease B holds now */
+    char u[ZG_UUID_LEN];
+    const char *q = Q("reclaim_takeover");
+    submit(q, 1, 0, 200, u);
+    const char *queues[] = {q}, *types[] = {TYPE};
+    zg_claim_req req = {queues, 1, types, 1};
+    zg_claim a, b, again;
+    zg_error err = {0};
+    CHECK_INT(S->ops->claim(S, &req, 0, "wA", 500, &a, &err), ZG_OK);
+    int rc = ZG_ETIMEDOUT;
+    for (int i = 0; i < 100 && rc != ZG_OK; i++)
+        rc = S->ops->claim(S, &req, 50, "wB", 900 + i, &b, &err);
+    CHECK_INT(rc, ZG_OK);
+    CHECK(b.lease.token != a.lease.token);
+    CHECK_INT(S->ops->claim(S, &req, 0, "wA", 500, &again, &err), ZG_ETIMEDOUT);
+    CHECK(again.lease.token != b.lease.token);
+    CHECK_INT(S->ops->touch(S, &b.lease, &err), ZG_OK); /* B's lease is untouched */
+    zg_claim_clear(&a);
+    zg_claim_clear(&b);
+    zg_claim_clear(&again);
+}
+
+static void a_dead_hosts_lease_lapses_though_the_queue_was_idle(void)
+{
+    /* no script runs on the queue for longer than the stall rule's gap while a host that died
+     * holds a lease: idleness is not a store stall, the lease still lapses */
+    char u[ZG_UUID_LEN];
+    const char *q = Q("idle_dead");
+    submit(q, 1, 0, 300, u);
+    zg_claim dead;
+    claim_now(q, &dead);
+    zg_clock_sleep_ms(1600); /* the fault: nobody at all for 1.6 s (dead host, idle queue) */
+    zg_claim next;
+    int rc = ZG_ETIMEDOUT;
+    for (int i = 0; i < 40 && rc != ZG_OK; i++) rc = claim(q, 50, &next);
+    CHECK_INT(rc, ZG_OK);
+    CHECK_STR(next.lease.uuid, u);
+    CHECK_INT(next.prior, ZG_PRIOR_LAPSED);
+    zg_claim_clear(&dead);
+    if (rc == ZG_OK) zg_claim_clear(&next);
+}
+
 static void a_store_failure_leaves_no_half_submitted_job(void)
 {
     /* Redis refuses writes past maxmemory: the submit fails with Redis's own words, and
@@ -1538,6 +1583,8 @@ int main(void)
         T(a_claim_resent_with_the_same_token_returns_the_same_job);
         T(a_store_failure_leaves_no_half_submitted_job);
         T(a_refused_late_finish_leaves_the_job_readable_by_uuid);
+        T(a_claim_resent_after_a_takeover_gets_nothing);
+        T(a_dead_hosts_lease_lapses_though_the_queue_was_idle);
         S->ops->close(S);
     } else {
         redis_url = NULL;
