@@ -177,6 +177,11 @@ static zg_host *borrow_for(daemon_ctx *d, struct MHD_Connection *c, enum MHD_Res
     }
     zg_host *h = api_borrow(d, BORROW_WAIT_MS);
     if (!h) *r = send_error_with(c, 503, "busy: try again", "Retry-After", "1");
+    if (h && !store_up(d, reason, sizeof reason)) { /* it went down while this one waited */
+        api_return(d, h);
+        *r = send_unavailable(c, reason);
+        return NULL;
+    }
     return h;
 }
 

@@ -23,7 +23,9 @@
 
 extern char **environ;
 
-#define DRAIN_ACK_MS 2000
+/* How long a worker has to acknowledge a drain: more than a store call may take (its 5 s
+ * timeout), so a worker waiting on a store that is down is not taken for hung and killed */
+#define DRAIN_ACK_MS 7000
 
 /* The environment of a worker: ours, with the store and jobs directory the supervisor uses
  * (in the environment, not on the command line, where `ps` would show a store password) and

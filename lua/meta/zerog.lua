@@ -50,7 +50,9 @@
 ---@field QUEUE_NAME string default "zerog_jobs"
 ---@field RETRY_DELAY number seconds before a run after an error (default 30)
 ---@field REQUEUE_DELAY number seconds before a run after `return -1` (default 10)
----@field TTR number seconds a reservation lasts unrenewed (default 60)
+---@field TTR number seconds a run's lease lasts unrenewed (default 60; from MIN_TTR to MAX_DELAY)
+---@field MIN_TTR number 0.1: the shortest TTR (a shorter lease would lapse before its renewal)
+---@field MAX_DELAY number one year, in seconds: the longest delay or TTR
 ---@field PRIORITY integer lower runs sooner (default 1024)
 ---@field RETENTION? number seconds a finished job is kept (default 7 days; 0 = forever)
 ---@field NO_RESULT integer -1

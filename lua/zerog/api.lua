@@ -63,7 +63,10 @@ function M.submit(job_type, params_json, delay, ttr, priority)
   local qk, bad = job:_queue_kwargs { delay = delay, ttr = ttr, priority = priority }
   if not qk then return nil, "invalid", bad end
   local id, err = job:enqueue(qk)
-  if not id then return nil, "store", "job " .. job.uuid .. " was not submitted: " .. store_words(err) end
+  if not id then
+    local kind = tostring(err):find("zerog: StoreError: ", 1, true) and "store" or "invalid"
+    return nil, kind, "job " .. job.uuid .. " was not submitted: " .. store_words(err)
+  end
   return job.uuid
 end
 
@@ -88,7 +91,10 @@ function M.submit_batch(job_type, lines, delay, ttr, priority)
     submissions[i] = job:_submission(qk)
   end
   local ok, created = pcall(core.submit, submissions)
-  if not ok then return nil, "store", "the batch was not submitted: " .. store_words(created) end
+  if not ok then
+    local kind = tostring(created):find("zerog: StoreError: ", 1, true) and "store" or "invalid"
+    return nil, kind, "the batch was not submitted: " .. store_words(created)
+  end
   local uuids = {}
   for i, job in ipairs(jobs) do
     job.queueJobId, job.cas = created[i][1], created[i][2]

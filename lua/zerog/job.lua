@@ -25,7 +25,6 @@ local Job = {
   PRIORITY = 1024,
   NO_RESULT = -1,
   INTERNAL_ERROR = 500,
-  UPDATE_RETRIES = 10,
 }
 Job.__index = Job
 
@@ -347,12 +346,20 @@ function Job:enqueue(kwargs)
 end
 
 --- The queue arguments with the type's defaults filled in, checked; nil and why when bad.
+-- A TTR is at least MIN_TTR (a shorter lease lapses before its renewal can come) and, like a
+-- delay, at most MAX_DELAY.
+Job.MIN_TTR = 0.1
+Job.MAX_DELAY = 366 * 24 * 3600
 function Job:_queue_kwargs(kwargs)
   kwargs = kwargs or {}
   local qk = { delay = kwargs.delay or 0, ttr = kwargs.ttr or self.TTR,
                priority = kwargs.priority or self.PRIORITY }
-  if type(qk.delay) ~= "number" or qk.delay < 0 then return nil, "delay must be a number >= 0" end
-  if type(qk.ttr) ~= "number" or qk.ttr <= 0 then return nil, "ttr must be a number > 0" end
+  if type(qk.delay) ~= "number" or qk.delay ~= qk.delay or qk.delay < 0 or qk.delay > Job.MAX_DELAY then
+    return nil, "delay must be a number of seconds from 0 to " .. Job.MAX_DELAY
+  end
+  if type(qk.ttr) ~= "number" or qk.ttr ~= qk.ttr or qk.ttr < Job.MIN_TTR or qk.ttr > Job.MAX_DELAY then
+    return nil, "ttr must be a number of seconds from " .. Job.MIN_TTR .. " to " .. Job.MAX_DELAY
+  end
   if not codec.to_integer(qk.priority) then return nil, "priority must be an integer" end
   return qk
 end

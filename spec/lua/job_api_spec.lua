@@ -361,6 +361,17 @@ for _, store in ipairs(H.stores) do
           end }]])
         assert.matches("delay", d.seen)
       end)
+
+      it("refuses a TTR too short to be renewed, and delays or TTRs beyond a year, as invalid", function()
+        local t = H.define(h, [[return { JOB_TYPE = "bounded", run = function() return 200 end }]])
+        for _, opts in ipairs { { ttr = 0.002 }, { ttr = 1e12 }, { delay = 1e12 } } do
+          local uuid, kind, msg = h:submit(t, "{}", opts)
+          assert.is_nil(uuid)
+          assert.are.equal("invalid", kind)
+          assert.matches(opts.ttr and "ttr must be" or "delay must be", msg)
+        end
+        assert.are.same({ ready = 0, delayed = 0, reserved = 0, buried = 0 }, h:counts("zerog_jobs"))
+      end)
     end)
 
     it("progress() and info() give completeness, result and the lists", function()
