@@ -130,6 +130,9 @@ function M.reload(current)
   for _, path in ipairs(current or {}) do
     if not M.files[path] then paths[#paths + 1] = path end
   end
+  for path in pairs(M.failures) do -- a script that never loaded is not in M.files
+    if not M.files[path] then paths[#paths + 1] = path end
+  end
   table.sort(paths)
   for _, path in ipairs(paths) do
     if not seen[path] then

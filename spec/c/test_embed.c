@@ -298,6 +298,22 @@ static void test_jobs_dir_is_loaded_and_reload_takes_edits(void)
     zg_submit(h, "versioned", "{}", NULL, c);
     zg_run(h, NULL, 0, 1, NULL);
     CHECK_INT(result_of(h, c), 202); /* the previous version stays in use */
+
+    /* a script that never loaded, once deleted, is no longer reported as failing */
+    char broken[512];
+    snprintf(broken, sizeof broken, "%s/never_loads.lua", tmpdir);
+    write_file(broken, "return { JOB_TYPE = 'never', run = function( end }");
+    CHECK_INT(zg_reload(h, &failed), ZG_OK);
+    char *scripts = NULL;
+    CHECK_INT(zg_scripts(h, &scripts), ZG_OK);
+    CHECK(scripts && strstr(scripts, "never_loads.lua") != NULL);
+    zg_free(scripts);
+    remove(broken);
+    CHECK_INT(zg_reload(h, &failed), ZG_OK);
+    CHECK_INT(zg_scripts(h, &scripts), ZG_OK);
+    CHECK(scripts && strstr(scripts, "never_loads.lua") == NULL);
+    zg_free(scripts);
+    remove(path);
     zg_host_free(h);
 }
 
