@@ -217,6 +217,25 @@ int cli_fail(zg_host *h, int rc)
     return cli_exit_code(rc);
 }
 
+/* Writes s with CR, LF, tab and every other control character escaped (\r \n \t \xNN), so
+ * a message cannot end its line early or forge another one. */
+static void put_escaped(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\r')
+            fputs("\\r", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+}
+
 void cli_log_line(void *ud, int level, const char *log_id, const char *msg)
 {
     static const char *const names[] = {"info", "warning", "error"};
@@ -226,8 +245,21 @@ void cli_log_line(void *ud, int level, const char *log_id, const char *msg)
     gmtime_r(&ts.tv_sec, &tm);
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(stderr, "%s.%03ldZ %-7s %s %s%s%s\n", when, ts.tv_nsec / 1000000, names[level],
-            ud ? (const char *)ud : "-", log_id, *log_id ? ": " : "", msg);
+    char *line = NULL;
+    size_t len = 0;
+    FILE *b = open_memstream(&line, &len);
+    if (!b) return;
+    fprintf(b, "%s.%03ldZ %-7s ", when, ts.tv_nsec / 1000000, names[level]);
+    put_escaped(b, ud ? (const char *)ud : "-");
+    fputc(' ', b);
+    put_escaped(b, log_id);
+    if (*log_id) fputs(": ", b);
+    put_escaped(b, msg);
+    fputc('\n', b);
+    fclose(b);
+    fwrite(line, 1, len, stderr); /* one write: lines of processes sharing stderr do not mix */
+    fflush(stderr);
+    free(line);
 }
 
 static int is_directory(const char *path)

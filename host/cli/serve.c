@@ -129,6 +129,7 @@ static long open_files_limit(void)
 
 typedef struct serve_options {
     const char *listen, *format, *token;
+    int token_from_env;
     double workers, grace, max_body, timeout, max_conn, per_ip;
 } serve_options;
 
@@ -141,9 +142,10 @@ static int parse_options(serve_options *so, int argc, char **argv)
             fprintf(stderr, "zerog: serve: %s needs a value\n", a);
         else if (strcmp(a, "--listen") == 0)
             so->listen = v;
-        else if (strcmp(a, "--auth-token") == 0)
+        else if (strcmp(a, "--auth-token") == 0) {
             so->token = v;
-        else if (strcmp(a, "--log-format") == 0) {
+            so->token_from_env = 0;
+        } else if (strcmp(a, "--log-format") == 0) {
             so->format = v;
             ok = strcmp(v, "text") == 0 || strcmp(v, "json") == 0;
             if (!ok) fprintf(stderr, "zerog: serve: --log-format is text or json\n");
@@ -174,6 +176,7 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
     serve_options so = {.listen = "127.0.0.1:8888",
                         .format = "text",
                         .token = getenv("ZEROG_AUTH_TOKEN"),
+                        .token_from_env = 1,
                         .workers = (double)sysconf(_SC_NPROCESSORS_ONLN),
                         .grace = 30,
                         .max_body = 1 << 20,
@@ -182,6 +185,11 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
                         .per_ip = 128};
     if (so.workers > DAEMON_MAX_WORKERS) so.workers = DAEMON_MAX_WORKERS;
     if (!parse_options(&so, argc, argv)) return cli_usage();
+    if (so.token && !*so.token) { /* an unset variable, say: never a silent "no auth" */
+        fprintf(stderr, "zerog: serve: %s is empty: give a token, or none to serve without auth\n",
+                so.token_from_env ? "ZEROG_AUTH_TOKEN" : "--auth-token");
+        return EXIT_BAD_INPUT;
+    }
     if (strncmp(o->store, "mem:", 4) == 0) {
         fputs("zerog: serve runs worker processes, which need a shared store: give a Redis URL\n",
               stderr);
@@ -230,7 +238,7 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
     daemon_ctx d = {.opts = o,
                     .sup = &sup,
                     .log = &log,
-                    .auth_token = so.token && *so.token ? so.token : NULL,
+                    .auth_token = so.token,
                     .max_body = (size_t)so.max_body,
                     .limits = {(unsigned)so.timeout, (unsigned)so.max_conn, (unsigned)so.per_ip}};
     if (d.limits.max_connections > files - 256)
