@@ -3,6 +3,8 @@
  * check.c, events.c, worker.c, serve.c) and uses only the public API. `zerog help CMD` and
  * `zerog CMD --help` are answered here, before the command runs: they never touch a store or a
  * job script. */
+#include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +79,7 @@ static const command commands[] = {
      "Runs jobs from the named queues, or from the queues of every job type in the jobs folder.\n"
      "  --queue NAME       a queue to serve (repeatable)\n"
      "  --concurrency N    worker processes under a supervisor that replaces any that dies\n"
-     "                     (1..256)\n"
+     "                     (1..64)\n"
      "  --until-idle       exit 0 once nothing is ready and nothing is held\n"
      "  --max-jobs N       stop after N runs (> 0)\n"
      "  --log-format F     text or json (one JSON object per line)\n",
@@ -266,6 +268,18 @@ static int is_directory(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int cli_check_jobs_dir(const char *cmd, const cli_options *o)
+{
+    DIR *dir = opendir(o->jobs);
+    if (dir) {
+        closedir(dir);
+        return EXIT_OK;
+    }
+    fprintf(stderr, "zerog: %s: cannot read the jobs directory %s: %s\n", cmd, o->jobs,
+            strerror(errno));
+    return EXIT_BAD_INPUT;
 }
 
 int cli_load_jobs_if_present(zg_host *h, const cli_options *o)

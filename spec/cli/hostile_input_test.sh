@@ -60,6 +60,30 @@ empty_token() {
 }
 ok "serve refuses an empty --auth-token or ZEROG_AUTH_TOKEN with exit 2 rather than serve without auth" empty_token
 
+option_forms() {
+  expect_status 2 "$ZEROG" worker --concurrency=0 &&
+  [ "$(cat "$WORK/err")" = "zerog: worker: --concurrency must be between 1 and 64" ] &&
+  expect_status 2 "$ZEROG" worker --concurrency 65 && expect_status 2 "$ZEROG" worker --max-jobs=1.5 &&
+  expect_status 2 "$ZEROG" serve --workers=0 &&
+  [ "$(cat "$WORK/err")" = "zerog: serve: --workers must be between 1 and 64" ] &&
+  expect_status 2 "$ZEROG" serve --http-timeout=abc && grep -q "http-timeout takes a whole number" "$WORK/err" &&
+  expect_status 2 "$ZEROG" serve --log-format=yaml && [ "$(wc -l <"$WORK/err")" = 1 ] &&
+  flush && "$ZEROG" submit echo '{"n": 1}' >/dev/null &&
+  expect_status 0 timeout 20 "$ZEROG" worker --queue=zerog_jobs --max-jobs=1 --log-format=json &&
+  grep -q '"msg":"echo 1"' "$WORK/err"
+}
+ok "worker and serve take --opt=value and check numbers by the rules of every command (one-line errors, exit 2)" option_forms
+
+missing_jobs_dir() {
+  local cmd
+  for cmd in "serve --listen 127.0.0.1:$PORT --workers 1" "worker" "worker --concurrency 2"; do
+    # shellcheck disable=SC2086
+    expect_status 2 timeout 10 "$ZEROG" --jobs "$WORK/nonexistent" $cmd &&
+    grep -q "cannot read the jobs directory" "$WORK/err" || { echo "zerog $cmd"; return 1; }
+  done
+}
+ok "serve and worker with a missing jobs directory exit 2 at once (cannot read the jobs directory), never crash-loop" missing_jobs_dir
+
 flush
 "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 1 --log-format json >"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
