@@ -38,6 +38,9 @@ typedef enum cli_jobs {
 zg_host *cli_open(const cli_options *o, cli_jobs jobs, zg_config *cfg, int *exit_code);
 /* cli_open with CLI_JOBS_REQUIRED (load_jobs) or CLI_JOBS_NONE; NULL on failure. */
 zg_host *cli_open_host(const cli_options *o, int load_jobs, zg_config *cfg);
+/* EXIT_OK when the jobs directory can be read; else prints "zerog: CMD: cannot read the jobs
+ * directory PATH: why" and returns EXIT_BAD_INPUT. */
+int cli_check_jobs_dir(const char *cmd, const cli_options *o);
 /* Loads the jobs directory's scripts into h if the directory exists; 1 if it did. */
 int cli_load_jobs_if_present(zg_host *h, const cli_options *o);
 /* The exit code for a library error code. */
@@ -80,7 +83,7 @@ typedef struct cli_opt {
 int cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, int min, int max,
               const char **operands, int *n);
 /* Validates a numeric option's value by the option's rule (--ttr > 0, --delay >= 0, --priority
- * an integer >= 0, --concurrency an integer in 1..256, ...): refuses non-numbers, trailing junk,
+ * an integer >= 0, --concurrency an integer in 1..64, ...): refuses non-numbers, trailing junk,
  * and values out of range with "zerog: CMD: --OPT must be ..."; returns 1 when valid. */
 int cli_number_option(const char *cmd, const char *opt, const char *text, double *out);
 /* cli_number_option without a command name in the message. */

@@ -16,6 +16,7 @@
  *   POST /kick/{queue}[?n=N]   GET /buried/{queue}
  * Connections: idle or slow ones are closed after limits.timeout_s; at most max_connections in
  * all and per_ip per client address (libmicrohttpd refuses the others at once). */
+#include <errno.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,21 +71,26 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, cons
 }
 
 /* {"error": msg}: a message from job code loses its traceback (callers see what went wrong, not
- * the runtime's stack). */
+ * the runtime's stack); one over ERROR_MAX bytes is cut after a whole character. The body is
+ * valid JSON whatever the message holds (json_quote). */
+#define ERROR_MAX 4096
 static enum MHD_Result send_error_with(struct MHD_Connection *c, unsigned status, const char *msg,
                                        const char *header, const char *value)
 {
-    char shown[2048];
-    snprintf(shown, sizeof shown, "%s", msg);
-    char *trace = strstr(shown, "stack traceback:");
-    if (trace) *trace = '\0';
-    size_t n = strlen(shown);
-    while (n && (shown[n - 1] == '\n' || shown[n - 1] == ' ' || shown[n - 1] == '\t'))
-        shown[--n] = '\0';
-    char quoted[4200], body[4300];
-    json_quote(quoted, sizeof quoted, shown);
-    snprintf(body, sizeof body, "{\"error\":%s}", quoted);
-    return send_full(c, status, "application/json", body, header, value);
+    const char *trace = strstr(msg, "stack traceback:");
+    size_t n = trace ? (size_t)(trace - msg) : strlen(msg);
+    if (n > ERROR_MAX) n = utf8_cut(msg, ERROR_MAX);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ' || msg[n - 1] == '\t'))
+        n--;
+    size_t need = json_quote_len(NULL, 0, msg, n) + sizeof "{\"error\":}";
+    char *body = malloc(need);
+    if (!body) return MHD_NO;
+    memcpy(body, "{\"error\":", 9);
+    size_t q = json_quote_len(body + 9, need - 9, msg, n);
+    memcpy(body + 9 + q, "}", 2);
+    enum MHD_Result r = send_full(c, status, "application/json", body, header, value);
+    free(body);
+    return r;
 }
 
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *msg)
@@ -277,13 +283,21 @@ static enum MHD_Result send_stream(struct MHD_Connection *c, unsigned status, co
 static enum MHD_Result buried(daemon_ctx *d, struct MHD_Connection *c, const char *name,
                               const char *queue)
 {
+    const char *n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
+    long long count = 0;                  /* 0: all */
+    if (strcmp(name, "kick") == 0 && n) { /* as `zerog kick QUEUE N`: a whole number >= 1 */
+        char *end;
+        errno = 0;
+        count = strtoll(n, &end, 10);
+        if (!*n || strspn(n, "0123456789") != strlen(n) || *end || errno || count < 1)
+            return send_error(c, 400, "n must be a whole number > 0");
+    }
     enum MHD_Result r;
     zg_host *h = borrow_for(d, c, &r);
     if (!h) return r;
     if (strcmp(name, "kick") == 0) {
-        const char *n = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "n");
         int64_t moved = 0;
-        int rc = zg_kick(h, queue, n ? atoll(n) : 0, &moved);
+        int rc = zg_kick(h, queue, count, &moved);
         char reply[64];
         snprintf(reply, sizeof reply, "{\"kicked\":%lld}", (long long)moved);
         r = rc == ZG_OK ? send_json(c, 200, reply) : send_failure(d, c, h, rc, 400, 404);
@@ -393,6 +407,12 @@ static void split(const char *url, char *route, size_t size, const char **rest)
     *rest = p[n] == '/' ? p + n + 1 : "";
 }
 
+/* The form of a job's uuid: 36 characters, hex digits and dashes. */
+static int uuid_form(const char *s)
+{
+    return strlen(s) == 36 && strspn(s, "0123456789abcdefABCDEF-") == 36;
+}
+
 static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char *url,
                              const char *method, const char *body)
 {
@@ -421,6 +441,12 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
         return send_error_with(c, 401, "missing or wrong bearer token", "WWW-Authenticate",
                                "Bearer realm=\"zerog\"");
     if (strcmp(name, "job") == 0) return submit(d, c, rest, body);
+    if (routes[i].takes_id && strcmp(name, "kick") != 0 && strcmp(name, "buried") != 0 &&
+        !uuid_form(rest)) { /* not a job's uuid: named by its start only, not echoed whole */
+        char msg[80];
+        snprintf(msg, sizeof msg, "no job %.*s", (int)utf8_cut(rest, 64), rest);
+        return send_error(c, 404, msg);
+    }
     if (strcmp(name, "kill") == 0) return kill_job(d, c, rest);
     if (strcmp(name, "kick") == 0 || strcmp(name, "buried") == 0) return buried(d, c, name, rest);
     if (strcmp(name, "workers") == 0) return workers(d, c);

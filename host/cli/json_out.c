@@ -13,35 +13,94 @@
 
 #define MAX_DEPTH 200
 
+/* The length of the valid UTF-8 sequence at s (at most len bytes), or 0 when the bytes there are
+ * not one (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF, cut short). */
+static size_t utf8_sequence(const unsigned char *s, size_t len)
+{
+    unsigned char c = s[0];
+    size_t need;
+    unsigned long cp;
+    if (c < 0x80) return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 4;
+        cp = c & 0x07;
+    } else
+        return 0;
+    if (len < need) return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xC0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if ((need == 3 && (cp < 0x800 || (cp >= 0xD800 && cp < 0xE000))) ||
+        (need == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return need;
+}
+
+size_t json_quote_len(char *out, size_t size, const char *text, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t n = 1, written = 1; /* n: the length needed; written: what fits in out */
+    int cut = 0;
+    if (out && size > 1) out[0] = '"';
+    for (size_t i = 0; i < len;) {
+        char unit[8]; /* one character as JSON text: an escape or its UTF-8 bytes */
+        size_t ulen, step = utf8_sequence(s + i, len - i);
+        if (step == 0) {
+            memcpy(unit, "\\ufffd", ulen = 6); /* not UTF-8: the replacement character */
+            step = 1;
+        } else if (s[i] == '"' || s[i] == '\\') {
+            unit[0] = '\\';
+            unit[1] = (char)s[i];
+            ulen = 2;
+        } else if (s[i] == '\n' || s[i] == '\r' || s[i] == '\t') {
+            unit[0] = '\\';
+            unit[1] = s[i] == '\n' ? 'n' : s[i] == '\r' ? 'r' : 't';
+            ulen = 2;
+        } else if (s[i] < 0x20) {
+            snprintf(unit, sizeof unit, "\\u%04x", s[i]);
+            ulen = 6;
+        } else {
+            memcpy(unit, s + i, step);
+            ulen = step;
+        }
+        i += step;
+        n += ulen;
+        /* a character goes in whole, and only with room left for the closing quote and NUL */
+        if (!cut && out && written + ulen + 2 <= size) {
+            memcpy(out + written, unit, ulen);
+            written += ulen;
+        } else
+            cut = 1;
+    }
+    n++;
+    if (out && size >= 3) {
+        out[written++] = '"';
+        out[written] = '\0';
+    } else if (out && size)
+        out[0] = '\0'; /* no room for even "" */
+    return n;
+}
+
+size_t utf8_cut(const char *s, size_t max)
+{
+    size_t n = strnlen(s, max);
+    if (n < max || !s[n]) return n; /* all of it fits */
+    size_t back = 0;                /* step back over at most 3 continuation bytes */
+    while (back < 3 && back < n && ((unsigned char)s[n - back] & 0xC0) == 0x80)
+        back++;
+    return n - back;
+}
+
 size_t json_quote(char *out, size_t size, const char *s)
 {
-    size_t n = 0;
-#define PUT(c)                                                                                     \
-    do {                                                                                           \
-        if (n + 1 < size) out[n] = (c);                                                            \
-        n++;                                                                                       \
-    } while (0)
-    PUT('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            PUT('\\');
-            PUT((char)c);
-        } else if (c == '\n') {
-            PUT('\\');
-            PUT('n');
-        } else if (c < 0x20) {
-            char esc[8];
-            snprintf(esc, sizeof esc, "\\u%04x", c);
-            for (char *e = esc; *e; e++)
-                PUT(*e);
-        } else
-            PUT((char)c);
-    }
-    PUT('"');
-#undef PUT
-    if (size) out[n < size ? n : size - 1] = '\0';
-    return n;
+    return json_quote_len(out, size, s, strlen(s));
 }
 
 /* ---- scanning ---- */

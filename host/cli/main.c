@@ -3,6 +3,8 @@
  * check.c, events.c, worker.c, serve.c) and uses only the public API. `zerog help CMD` and
  * `zerog CMD --help` are answered here, before the command runs: they never touch a store or a
  * job script. */
+#include <dirent.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,7 +79,7 @@ static const command commands[] = {
      "Runs jobs from the named queues, or from the queues of every job type in the jobs folder.\n"
      "  --queue NAME       a queue to serve (repeatable)\n"
      "  --concurrency N    worker processes under a supervisor that replaces any that dies\n"
-     "                     (1..256)\n"
+     "                     (1..64)\n"
      "  --until-idle       exit 0 once nothing is ready and nothing is held\n"
      "  --max-jobs N       stop after N runs (> 0)\n"
      "  --log-format F     text or json (one JSON object per line)\n",
@@ -217,6 +219,25 @@ int cli_fail(zg_host *h, int rc)
     return cli_exit_code(rc);
 }
 
+/* Writes s with CR, LF, tab and every other control character escaped (\r \n \t \xNN), so
+ * a message cannot end its line early or forge another one. */
+static void put_escaped(FILE *out, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\r')
+            fputs("\\r", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\x%02x", c);
+        else
+            fputc(c, out);
+    }
+}
+
 void cli_log_line(void *ud, int level, const char *log_id, const char *msg)
 {
     static const char *const names[] = {"info", "warning", "error"};
@@ -226,14 +247,39 @@ void cli_log_line(void *ud, int level, const char *log_id, const char *msg)
     gmtime_r(&ts.tv_sec, &tm);
     char when[32];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    fprintf(stderr, "%s.%03ldZ %-7s %s %s%s%s\n", when, ts.tv_nsec / 1000000, names[level],
-            ud ? (const char *)ud : "-", log_id, *log_id ? ": " : "", msg);
+    char *line = NULL;
+    size_t len = 0;
+    FILE *b = open_memstream(&line, &len);
+    if (!b) return;
+    fprintf(b, "%s.%03ldZ %-7s ", when, ts.tv_nsec / 1000000, names[level]);
+    put_escaped(b, ud ? (const char *)ud : "-");
+    fputc(' ', b);
+    put_escaped(b, log_id);
+    if (*log_id) fputs(": ", b);
+    put_escaped(b, msg);
+    fputc('\n', b);
+    fclose(b);
+    fwrite(line, 1, len, stderr); /* one write: lines of processes sharing stderr do not mix */
+    fflush(stderr);
+    free(line);
 }
 
 static int is_directory(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int cli_check_jobs_dir(const char *cmd, const cli_options *o)
+{
+    DIR *dir = opendir(o->jobs);
+    if (dir) {
+        closedir(dir);
+        return EXIT_OK;
+    }
+    fprintf(stderr, "zerog: %s: cannot read the jobs directory %s: %s\n", cmd, o->jobs,
+            strerror(errno));
+    return EXIT_BAD_INPUT;
 }
 
 int cli_load_jobs_if_present(zg_host *h, const cli_options *o)

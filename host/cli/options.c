@@ -23,11 +23,14 @@ static const number_rule rules[] = {
     {"--ttr", 0, 0, 1, 0},               /* seconds; 0 would mean "the type's TTR" */
     {"--delay", 0, 0, 0, 0},             /* seconds */
     {"--priority", 0, 4294967295, 0, 1}, /* lower runs sooner; beanstalkd's range */
-    {"--concurrency", 1, 256, 0, 1},
+    {"--concurrency", 1, 64, 0, 1},      /* DAEMON_MAX_WORKERS */
     {"--max-jobs", 0, 0, 1, 1},
     {"--workers", 1, 64, 0, 1},
     {"--grace", 0, 0, 0, 0}, /* seconds */
-    {"--max-body", 0, 0, 1, 1},
+    {"--max-body", 1, 1 << 30, 0, 1},
+    {"--http-timeout", 1, 3600, 0, 1}, /* seconds */
+    {"--max-connections", 1, 1 << 20, 0, 1},
+    {"--max-connections-per-ip", 1, 1 << 20, 0, 1},
 };
 
 static const number_rule default_rule = {NULL, 0, 0, 0, 0};

@@ -101,19 +101,6 @@ static zg_host *open_host(const cli_options *o, log_target *log, int load_jobs, 
     return cli_open_host(o, load_jobs, &cfg);
 }
 
-/* A whole number option in [min, max]; 0 (and a message) when it is not. */
-static int whole(const char *opt, const char *v, double min, double max, double *out)
-{
-    char *end;
-    double d = v ? strtod(v, &end) : 0;
-    if (!v || end == v || *end || d < min || d > max || d != (double)(long long)d) {
-        fprintf(stderr, "zerog: serve: %s takes a whole number from %.0f to %.0f\n", opt, min, max);
-        return 0;
-    }
-    *out = d;
-    return 1;
-}
-
 /* Raises the open-files limit as far as allowed; returns it. */
 static long open_files_limit(void)
 {
@@ -129,44 +116,35 @@ static long open_files_limit(void)
 
 typedef struct serve_options {
     const char *listen, *format, *token;
+    int token_from_env;
     double workers, grace, max_body, timeout, max_conn, per_ip;
 } serve_options;
 
+/* The options, by the rules of every command (options.c); EXIT_OK or the exit code. */
 static int parse_options(serve_options *so, int argc, char **argv)
 {
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int ok = v != NULL;
-        if (!v)
-            fprintf(stderr, "zerog: serve: %s needs a value\n", a);
-        else if (strcmp(a, "--listen") == 0)
-            so->listen = v;
-        else if (strcmp(a, "--auth-token") == 0)
-            so->token = v;
-        else if (strcmp(a, "--log-format") == 0) {
-            so->format = v;
-            ok = strcmp(v, "text") == 0 || strcmp(v, "json") == 0;
-            if (!ok) fprintf(stderr, "zerog: serve: --log-format is text or json\n");
-        } else if (strcmp(a, "--workers") == 0)
-            ok = whole(a, v, 1, DAEMON_MAX_WORKERS, &so->workers);
-        else if (strcmp(a, "--grace") == 0)
-            ok = cli_number(a, v, &so->grace);
-        else if (strcmp(a, "--max-body") == 0)
-            ok = whole(a, v, 1, 1 << 30, &so->max_body);
-        else if (strcmp(a, "--http-timeout") == 0)
-            ok = whole(a, v, 1, 3600, &so->timeout);
-        else if (strcmp(a, "--max-connections") == 0)
-            ok = whole(a, v, 1, 1 << 20, &so->max_conn);
-        else if (strcmp(a, "--max-connections-per-ip") == 0)
-            ok = whole(a, v, 1, 1 << 20, &so->per_ip);
-        else {
-            fprintf(stderr, "zerog: serve: unknown option %s\n", a);
-            ok = 0;
-        }
-        if (!ok) return 0;
-        i++;
+    const char *token = NULL;
+    const cli_opt opts[] = {{"--listen", CLI_TEXT, &so->listen},
+                            {"--workers", CLI_NUMBER, &so->workers},
+                            {"--auth-token", CLI_TEXT, &token},
+                            {"--grace", CLI_NUMBER, &so->grace},
+                            {"--log-format", CLI_TEXT, &so->format},
+                            {"--max-body", CLI_NUMBER, &so->max_body},
+                            {"--http-timeout", CLI_NUMBER, &so->timeout},
+                            {"--max-connections", CLI_NUMBER, &so->max_conn},
+                            {"--max-connections-per-ip", CLI_NUMBER, &so->per_ip},
+                            {NULL, 0, NULL}};
+    int n, rc = cli_parse("serve", argc, argv, opts, 0, 0, NULL, &n);
+    if (rc != EXIT_OK) return rc;
+    if (strcmp(so->format, "text") != 0 && strcmp(so->format, "json") != 0) {
+        fputs("zerog: serve: --log-format is text or json\n", stderr);
+        return EXIT_BAD_INPUT;
     }
-    return 1;
+    if (token) {
+        so->token = token;
+        so->token_from_env = 0;
+    }
+    return EXIT_OK;
 }
 
 int cmd_serve(const cli_options *o, int argc, char **argv)
@@ -174,6 +152,7 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
     serve_options so = {.listen = "127.0.0.1:8888",
                         .format = "text",
                         .token = getenv("ZEROG_AUTH_TOKEN"),
+                        .token_from_env = 1,
                         .workers = (double)sysconf(_SC_NPROCESSORS_ONLN),
                         .grace = 30,
                         .max_body = 1 << 20,
@@ -181,12 +160,20 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
                         .max_conn = 4096,
                         .per_ip = 128};
     if (so.workers > DAEMON_MAX_WORKERS) so.workers = DAEMON_MAX_WORKERS;
-    if (!parse_options(&so, argc, argv)) return cli_usage();
+    int rc = parse_options(&so, argc, argv);
+    if (rc != EXIT_OK) return rc;
+    if (so.token && !*so.token) { /* an unset variable, say: never a silent "no auth" */
+        fprintf(stderr, "zerog: serve: %s is empty: give a token, or none to serve without auth\n",
+                so.token_from_env ? "ZEROG_AUTH_TOKEN" : "--auth-token");
+        return EXIT_BAD_INPUT;
+    }
     if (strncmp(o->store, "mem:", 4) == 0) {
         fputs("zerog: serve runs worker processes, which need a shared store: give a Redis URL\n",
               stderr);
         return EXIT_BAD_INPUT;
     }
+    /* checked before anything starts: workers that cannot load scripts would die over and over */
+    if ((rc = cli_check_jobs_dir("serve", o)) != EXIT_OK) return rc;
     char err[512];
     listen_addr where;
     if (listen_parse(so.listen, &where, err, sizeof err) != 0) {
@@ -230,7 +217,7 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
     daemon_ctx d = {.opts = o,
                     .sup = &sup,
                     .log = &log,
-                    .auth_token = so.token && *so.token ? so.token : NULL,
+                    .auth_token = so.token,
                     .max_body = (size_t)so.max_body,
                     .limits = {(unsigned)so.timeout, (unsigned)so.max_conn, (unsigned)so.per_ip}};
     if (d.limits.max_connections > files - 256)

@@ -382,53 +382,36 @@ static int run_supervised(const cli_options *co, const worker_options *o)
     return rc;
 }
 
-static int positive(const char *opt, const char *v, long max, long *out)
-{
-    double d;
-    if (!cli_number(opt, v, &d)) return 0;
-    if (d < 1 || d > max || d != (double)(long)d) {
-        fprintf(stderr, "zerog: worker: %s takes a whole number from 1 to %ld\n", opt, max);
-        return 0;
-    }
-    *out = (long)d;
-    return 1;
-}
-
 int cmd_worker(const cli_options *co, int argc, char **argv)
 {
     worker_options o = {.concurrency = 1};
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        if (strcmp(a, "--until-idle") == 0)
-            o.until_idle = 1;
-        else if (strcmp(a, "--drained") == 0)
-            o.drained = 1;
-        else if (strcmp(a, "--events") == 0)
-            o.events = 1;
-        else if (strcmp(a, "--queue") == 0 && v && o.nqueues < 64)
-            o.queues[o.nqueues++] = argv[++i];
-        else if (strcmp(a, "--concurrency") == 0) {
-            if (!positive(a, v, DAEMON_MAX_WORKERS, &n)) return cli_usage();
-            o.concurrency = (int)n;
-            i++;
-        } else if (strcmp(a, "--max-jobs") == 0) {
-            if (!positive(a, v, 1L << 30, &n)) return cli_usage();
-            o.max_jobs = n;
-            i++;
-        } else if (strcmp(a, "--log-format") == 0 && v &&
-                   (strcmp(v, "text") == 0 || strcmp(v, "json") == 0)) {
-            o.json_logs = strcmp(v, "json") == 0;
-            i++;
-        } else if (strcmp(a, "--child") == 0 && v) {
-            o.child = argv[++i];
-        } else if (strcmp(a, "--parent") == 0 && v) {
-            o.parent = strtol(argv[++i], NULL, 10);
-        } else {
-            fprintf(stderr, "zerog: worker: unknown option or missing value: %s\n", a);
-            return cli_usage();
-        }
+    cli_list queues = {0};
+    double concurrency = 1, max_jobs = 0;
+    const char *format = "text", *parent = NULL;
+    const cli_opt opts[] = {{"--queue", CLI_LIST, &queues},
+                            {"--concurrency", CLI_NUMBER, &concurrency},
+                            {"--until-idle", CLI_FLAG, &o.until_idle},
+                            {"--max-jobs", CLI_NUMBER, &max_jobs},
+                            {"--log-format", CLI_TEXT, &format},
+                            {"--drained", CLI_FLAG, &o.drained},
+                            {"--events", CLI_FLAG, &o.events},
+                            {"--child", CLI_TEXT, &o.child},
+                            {"--parent", CLI_TEXT, &parent},
+                            {NULL, 0, NULL}};
+    int n, rc = cli_parse("worker", argc, argv, opts, 0, 0, NULL, &n);
+    if (rc != EXIT_OK) return rc;
+    if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
+        fputs("zerog: worker: --log-format is text or json\n", stderr);
+        return EXIT_BAD_INPUT;
     }
+    o.json_logs = strcmp(format, "json") == 0;
+    for (size_t i = 0; i < queues.n; i++)
+        o.queues[o.nqueues++] = queues.items[i];
+    o.concurrency = (int)concurrency;
+    o.max_jobs = max_jobs > 1L << 30 ? 1L << 30 : (long)max_jobs;
+    o.parent = parent ? strtol(parent, NULL, 10) : 0;
+    /* checked before anything starts: a supervisor never replaces workers that cannot start */
+    if (!o.child && (rc = cli_check_jobs_dir("worker", co)) != EXIT_OK) return rc;
     struct sigaction sa = {0};
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);

@@ -62,7 +62,8 @@ bad_option() {
 bad_options() {
   bad_option run "$WORK/none.lua" && bad_option check jobs && bad_option submit echo && bad_option progress x &&
   bad_option info x && bad_option data x && bad_option dump x && bad_option watch x && bad_option kill x &&
-  bad_option stats && bad_option events && bad_option version && bad_option help
+  bad_option stats && bad_option events && bad_option version && bad_option help &&
+  bad_option worker && bad_option worker --concurrency 2 && bad_option serve --workers 1
 }
 ok "a bad option names itself (zerog: CMD: unknown option --bogus), exit 2, for every command" bad_options
 bad_option_with_value() {

@@ -432,7 +432,7 @@ bad_listen() {
   expect_status 2 "$ZEROG" serve --listen 127.0.0.1:99999 && grep -q "port must be a number from 1 to 65535" "$WORK/err" &&
   expect_status 2 "$ZEROG" serve --listen nocolon && grep -q "HOST:PORT" "$WORK/err" &&
   expect_status 2 "$ZEROG" serve --listen ::1:8888 && grep -q "IPV6" "$WORK/err" &&
-  expect_status 2 "$ZEROG" serve --workers 0 && grep -q "workers takes a whole number from 1" "$WORK/err" &&
+  expect_status 2 "$ZEROG" serve --workers 0 && grep -q "workers must be between 1 and 64" "$WORK/err" &&
   expect_status 2 "$ZEROG" serve --http-timeout 0
 }
 ok "bad --listen (port 99999, no port, bare IPv6) and --workers 0 are usage errors (exit 2)" bad_listen
