@@ -100,7 +100,7 @@ test: all
 	@BUILD=$(BUILD) SAN=$(SAN) spec/run
 
 # make bench: ZeroG and BullMQ side by side (spec/bench/run; N, RUNS, ZEROG_PROCS, ... there).
-# Its helpers are clients of the public API (bench_append aside: it drives the store directly).
+# Its C helpers (verify, latency, bench_append) are clients of the public API only.
 BENCH_BIN := $(patsubst %,$(BUILD)/bench/%,bench_append verify latency)
 $(BUILD)/bench/%: spec/bench/%.c $(BUILD)/libzerog.a host/zerog.h
 	@mkdir -p $(dir $@)
