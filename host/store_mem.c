@@ -769,15 +769,25 @@ static int mem_touch(zg_store *zs, const zg_lease *lease, zg_error *err)
     return ZG_OK;
 }
 
+/* What every write does first: checks its fields, applies lapsed leases and delays, and finds
+ * its job (the run's, by a current lease; else by uuid). NULL with err set when it cannot. */
+static job *write_target(mem_store *s, const zg_target *t, zg_fields f, zg_written *out,
+                         zg_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (check_fields(f, err) != ZG_OK) return NULL;
+    if (advance(s) != 0) {
+        zg_fail(err, ZG_ENOMEM, "out of memory applying lapsed leases and delays");
+        return NULL;
+    }
+    return target_job(s, t, err);
+}
+
 static int mem_update(zg_store *zs, const zg_target *t, zg_fields f, int64_t known_cas,
                       const char *writer, int64_t seq, zg_written *out, zg_error *err)
 {
     (void)writer, (void)seq;
-    mem_store *s = (mem_store *)zs;
-    memset(out, 0, sizeof *out);
-    if (check_fields(f, err) != ZG_OK) return err->code;
-    ADVANCE(s, err);
-    job *j = target_job(s, t, err);
+    job *j = write_target((mem_store *)zs, t, f, out, err);
     if (!j) return err->code;
     edit e = {0};
     int rc = edit_set_fields(&e, f) != 0
@@ -791,11 +801,7 @@ static int mem_save(zg_store *zs, const zg_target *t, zg_fields f, int64_t expec
                     const char *writer, int64_t seq, zg_written *out, zg_error *err)
 {
     (void)writer, (void)seq;
-    mem_store *s = (mem_store *)zs;
-    memset(out, 0, sizeof *out);
-    if (check_fields(f, err) != ZG_OK) return err->code;
-    ADVANCE(s, err);
-    job *j = target_job(s, t, err);
+    job *j = write_target((mem_store *)zs, t, f, out, err);
     if (!j) return err->code;
     if (j->cas != expected) {
         out->cas = j->cas;
@@ -815,13 +821,10 @@ static int mem_append(zg_store *zs, const zg_target *t, int list, const char *en
                       zg_written *out, zg_error *err)
 {
     (void)writer, (void)seq;
-    mem_store *s = (mem_store *)zs;
     memset(out, 0, sizeof *out);
     if (list < 0 || list > 2) return zg_fail(err, ZG_EINVAL, "no list number %d", list);
     if (!entry) return zg_fail(err, ZG_EINVAL, "nothing to append to %s", zg_store_lists[list]);
-    if (check_fields(f, err) != ZG_OK) return err->code;
-    ADVANCE(s, err);
-    job *j = target_job(s, t, err);
+    job *j = write_target((mem_store *)zs, t, f, out, err);
     if (!j) return err->code;
     edit e = {0};
     int rc = edit_entry(&e, list, entry) != 0 || edit_set_fields(&e, f) != 0 ||

@@ -61,7 +61,7 @@ typedef struct job_keys {
     char prefix[ZG_NAME_LEN + 8];
     char job[ZG_NAME_LEN + ZG_UUID_LEN + 16];
     char lists[3][ZG_NAME_LEN + ZG_UUID_LEN + 32];
-    char pointer[ZG_UUID_LEN + 16];
+    char pointer[ZG_UUID_LEN + 16]; /* POINTER_KEY_LEN */
 } job_keys;
 
 static int queue_prefix(char *out, size_t size, const char *queue, zg_error *err)
@@ -72,6 +72,13 @@ static int queue_prefix(char *out, size_t size, const char *queue, zg_error *err
     return ZG_OK;
 }
 
+/* The key holding a job's queue name, by which a job is found from its uuid alone. */
+#define POINTER_KEY_LEN (ZG_UUID_LEN + 16)
+static void pointer_key(char out[POINTER_KEY_LEN], const char *uuid)
+{
+    snprintf(out, POINTER_KEY_LEN, "zerog:job:%s", uuid);
+}
+
 static int make_keys(job_keys *k, const char *queue, const char *uuid, zg_error *err)
 {
     if (queue_prefix(k->prefix, sizeof k->prefix, queue, err) != ZG_OK) return err->code;
@@ -79,7 +86,7 @@ static int make_keys(job_keys *k, const char *queue, const char *uuid, zg_error 
     snprintf(k->job, sizeof k->job, "%s:job:%s", k->prefix, uuid);
     for (int i = 0; i < 3; i++)
         snprintf(k->lists[i], sizeof k->lists[i], "%s:%s", k->job, zg_store_lists[i]);
-    snprintf(k->pointer, sizeof k->pointer, "zerog:job:%s", uuid);
+    pointer_key(k->pointer, uuid);
     return ZG_OK;
 }
 
@@ -269,8 +276,8 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
         argvec *m = &args[ncalls + 1];
         av_push(m, "MSET");
         for (size_t k = i; k < j; k++) {
-            char key[ZG_UUID_LEN + 16];
-            snprintf(key, sizeof key, "zerog:job:%s", jobs[k].uuid);
+            char key[POINTER_KEY_LEN];
+            pointer_key(key, jobs[k].uuid);
             char *copy = strdup(key);
             char **grown = copy ? realloc(m->owned, (m->nowned + 1) * sizeof *grown) : NULL;
             if (!grown) {
@@ -733,8 +740,8 @@ static int rs_settle(zg_store *s, const zg_lease *lease, const zg_settle *st, co
 static int find_queue(redis_store *r, const char *uuid, char queue[ZG_NAME_LEN], zg_error *err)
 {
     if (strlen(uuid) >= ZG_UUID_LEN) return zg_fail(err, ZG_ENOTFOUND, "no job %.60s", uuid);
-    char key[ZG_UUID_LEN + 16];
-    snprintf(key, sizeof key, "zerog:job:%s", uuid);
+    char key[POINTER_KEY_LEN];
+    pointer_key(key, uuid);
     const char *argv[] = {"GET", key};
     pthread_mutex_lock(&r->conn.lock);
     redisReply *reply = zg_redis_command(&r->conn, 2, argv, NULL, 0, err);
