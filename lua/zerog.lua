@@ -1,5 +1,6 @@
 --- zerog: the module job scripts require (`local zerog = require "zerog"`).
 local core = require "zerog.core"
+local codec = require "zerog.codec"
 local errors = require "zerog.errors"
 local registry = require "zerog.registry"
 local Job = require "zerog.job"
@@ -37,7 +38,7 @@ for _, level in ipairs { "info", "warning", "error" } do
   M.log[level] = function(...)
     local parts = table.pack(...)
     for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-    core.log(level, "", table.concat(parts, " ", 1, parts.n))
+    core.log(level, "", codec.log_text(table.concat(parts, " ", 1, parts.n)))
   end
 end
 

@@ -88,6 +88,12 @@ int cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, int m
 int cli_number_option(const char *cmd, const char *opt, const char *text, double *out);
 /* cli_number_option without a command name in the message. */
 int cli_number(const char *opt, const char *text, double *out);
+/* The same rule without a message: 1 (and *out) when text is valid for option opt. The HTTP API
+ * checks its query numbers with it (?priority= by --priority's rule, ...). */
+int cli_number_valid(const char *opt, const char *text, double *out);
+/* A plain decimal number (digits, a point, an exponent: no hex, inf, nan, spaces or junk),
+ * finite; 1 and *out when text is one. */
+int cli_decimal(const char *text, double *out);
 
 /* ---- run.c and jobs.c ---- */
 

@@ -212,10 +212,14 @@ static enum MHD_Result send_failure(daemon_ctx *d, struct MHD_Connection *c, zg_
 /* ---- routes ---- */
 
 static enum MHD_Result submit(daemon_ctx *d, struct MHD_Connection *c, const char *type,
-                              const char *body)
+                              const char *body, size_t body_len)
 {
     char err[512], *params = NULL;
     zg_submit_opts opts;
+    if (strlen(body) != body_len) /* JSON text never holds one: a string writes it as \u0000 */
+        return send_error(c, 400,
+                          "the body holds a NUL byte, which JSON text cannot (write \\u0000 "
+                          "in a string)");
     if (submit_request(c, body, &params, &opts, err, sizeof err) != 0) {
         free(params);
         return send_error(c, 400, err);
@@ -414,7 +418,7 @@ static int uuid_form(const char *s)
 }
 
 static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char *url,
-                             const char *method, const char *body)
+                             const char *method, const char *body, size_t body_len)
 {
     static const struct {
         const char *name;
@@ -440,7 +444,7 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
     if (strcmp(name, "health") != 0 && !authorized(d, c))
         return send_error_with(c, 401, "missing or wrong bearer token", "WWW-Authenticate",
                                "Bearer realm=\"zerog\"");
-    if (strcmp(name, "job") == 0) return submit(d, c, rest, body);
+    if (strcmp(name, "job") == 0) return submit(d, c, rest, body, body_len);
     if (routes[i].takes_id && strcmp(name, "kick") != 0 && strcmp(name, "buried") != 0 &&
         !uuid_form(rest)) { /* not a job's uuid: named by its start only, not echoed whole */
         char msg[80];
@@ -495,7 +499,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(method, "OPTIONS") == 0) return send_full(c, 204, "text/plain", "", NULL, NULL);
     if (req->too_large) return send_error(c, 413, "the body is over the size limit");
     fflush(req->in);
-    return route(d, c, url, method, req->body ? req->body : "");
+    return route(d, c, url, method, req->body ? req->body : "", req->body ? req->len : 0);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **state,

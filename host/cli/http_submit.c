@@ -2,13 +2,15 @@
  * (?priority=N&delay=S&ttr=S), or, with ?envelope=true, from a body of the form
  *   {"params": {...the job's params...}, "options": {"priority": N, "delay": S, "ttr": S}}
  * which cannot collide with a SCHEMA field whatever the type's fields are called. An unknown
- * query parameter or envelope field is refused by name; priority is a whole number >= 0, delay a
- * number of seconds >= 0, ttr a number of seconds > 0. Giving an option both ways is refused. */
-#include <math.h>
+ * query parameter or envelope field is refused by name; priority is a whole number from 0 to
+ * 4294967295, delay a number of seconds >= 0, ttr a number of seconds > 0, each a plain decimal
+ * number (no hex, inf or nan), checked by the command's rules for --priority, --delay and --ttr
+ * (options.c); the library bounds delay and ttr above. Giving an option both ways is refused. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "http_submit.h"
 
 static const char *skip_ws(const char *p)
@@ -99,6 +101,16 @@ typedef struct submit_parse {
 
 static const char *const option_names[] = {"priority", "delay", "ttr"};
 
+/* The length of text's first characters up to max bytes, not cutting a UTF-8 sequence. */
+static size_t utf8_prefix(const char *text, size_t max)
+{
+    size_t n = strnlen(text, max);
+    if (!text[n]) return n;
+    while (n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
 /* Sets option `name` from its text; 0, or -1 with err set. */
 static int set_option(submit_parse *sp, const char *name, const char *text, size_t len,
                       const char *where)
@@ -117,40 +129,37 @@ static int set_option(submit_parse *sp, const char *name, const char *text, size
         return -1;
     }
     sp->given[which] = 1;
-    char buf[64], *end;
-    size_t tlen = strlen(text);
-    snprintf(buf, sizeof buf, "%s", text);
-    double v = tlen < sizeof buf ? strtod(buf, &end) : NAN;
-    int number = tlen < sizeof buf && end != buf && *end == '\0' && isfinite(v);
+    static const char *const rule_of[] = {"--priority", "--delay", "--ttr"};
+    static const char *const wanted[] = {"a whole number from 0 to 4294967295",
+                                         "a number of seconds >= 0", "a number of seconds > 0"};
+    double v;
+    if (!cli_number_valid(rule_of[which], text, &v)) {
+        size_t shown = utf8_prefix(text, 40); /* not echoed whole */
+        snprintf(sp->err, sp->errlen, "%s must be %s, got %.*s%s", option_names[which],
+                 wanted[which], (int)shown, text, text[shown] ? "..." : "");
+        return -1;
+    }
     if (which == 0) {
-        if (!number || v < 0 || v != floor(v) || v > 9007199254740992.0) {
-            snprintf(sp->err, sp->errlen, "priority must be a whole number >= 0, got %s", text);
-            return -1;
-        }
         sp->opts->priority = (int64_t)v;
         sp->opts->has_priority = 1;
-    } else if (which == 1) {
-        if (!number || v < 0) {
-            snprintf(sp->err, sp->errlen, "delay must be a number of seconds >= 0, got %s", text);
-            return -1;
-        }
+    } else if (which == 1)
         sp->opts->delay = v;
-    } else {
-        if (!number || v <= 0) {
-            snprintf(sp->err, sp->errlen, "ttr must be a number of seconds > 0, got %s", text);
-            return -1;
-        }
+    else
         sp->opts->ttr = v;
-    }
     return 0;
 }
 
 static int option_field(void *ud, span key, span value)
 {
     submit_parse *sp = ud;
-    char text[64];
-    snprintf(text, sizeof text, "%.*s", (int)(value.len < 63 ? value.len : 63), value.at);
-    return set_option(sp, key.at, text, key.len, "option");
+    char *text = strndup(value.at, value.len);
+    if (!text) {
+        snprintf(sp->err, sp->errlen, "out of memory");
+        return -1;
+    }
+    int rc = set_option(sp, key.at, text, key.len, "option");
+    free(text);
+    return rc;
 }
 
 static int envelope_field(void *ud, span key, span value)

@@ -13,8 +13,10 @@
 #include "cli.h"
 #include "json_out.h"
 
-/* Reads the non-blank lines of a file ("-": stdin) into *lines; returns how many, or -1. */
-static long read_lines(const char *path, char ***lines)
+/* Reads the non-blank lines of a file ("-": stdin) into *lines; returns how many, -1 when the
+ * file cannot be read, or -2 when a line holds a NUL byte (its number, counted as the library
+ * counts lines: non-blank ones, from 1, in *bad). */
+static long read_lines(const char *path, char ***lines, long *bad)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f) return -1;
@@ -25,6 +27,10 @@ static long read_lines(const char *path, char ***lines)
     while ((len = getline(&line, &cap, f)) >= 0) {
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
+        if (strlen(line) != (size_t)len) { /* JSON text never holds a NUL byte */
+            *bad = (long)n + 1;
+            break;
+        }
         if (strspn(line, " \t") == (size_t)len) continue;
         if (n == size) {
             char **grown = realloc(*lines, (size = size ? size * 2 : 256) * sizeof **lines);
@@ -35,13 +41,27 @@ static long read_lines(const char *path, char ***lines)
     }
     free(line);
     if (f != stdin) fclose(f);
+    if (*bad) {
+        for (size_t i = 0; i < n; i++)
+            free((*lines)[i]);
+        free(*lines);
+        *lines = NULL;
+        return -2;
+    }
     return (long)n;
 }
 
 static int submit_batch(zg_host *h, const char *type, const char *path, const zg_submit_opts *opts)
 {
     char **lines;
-    long n = read_lines(path, &lines);
+    long bad = 0, n = read_lines(path, &lines, &bad);
+    if (n == -2) {
+        fprintf(stderr,
+                "zerog: line %ld: params hold a NUL byte, which JSON text cannot (write "
+                "\\u0000 in a string)\n",
+                bad);
+        return EXIT_BAD_INPUT;
+    }
     if (n < 0) {
         fprintf(stderr, "zerog: cannot read %s\n", path);
         return EXIT_BAD_INPUT;

@@ -43,7 +43,7 @@ static const number_rule *rule_for(const char *opt)
 }
 
 /* A plain decimal number: digits, a point, an exponent; no hex, inf, nan or spaces. */
-static int parse_decimal(const char *text, double *out)
+int cli_decimal(const char *text, double *out)
 {
     if (!*text || strspn(text, "0123456789.eE+-") != strlen(text) || !strpbrk(text, "0123456789"))
         return 0;
@@ -67,7 +67,7 @@ int cli_number_option(const char *cmd, const char *opt, const char *text, double
         complain(cmd, opt, "needs a value");
         return 0;
     }
-    if (!parse_decimal(text, &v) || (r->whole && v != floor(v))) {
+    if (!cli_decimal(text, &v) || (r->whole && v != floor(v))) {
         snprintf(what, sizeof what, "takes a %s, not \"%.100s\"",
                  r->whole ? "whole number" : "number", text);
         complain(cmd, opt, what);
@@ -91,6 +91,17 @@ int cli_number_option(const char *cmd, const char *opt, const char *text, double
 int cli_number(const char *opt, const char *text, double *out)
 {
     return cli_number_option(NULL, opt, text, out);
+}
+
+int cli_number_valid(const char *opt, const char *text, double *out)
+{
+    const number_rule *r = rule_for(opt);
+    double v;
+    if (!cli_decimal(text, &v) || (r->whole && v != floor(v))) return 0;
+    if (r->above_min ? v <= r->min : v < r->min) return 0;
+    if (r->max > 0 && v > r->max) return 0;
+    *out = v;
+    return 1;
 }
 
 /* A word that is an option: "-x", "--name", "--name=value" (but not "-" or "--"). */

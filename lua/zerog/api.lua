@@ -51,13 +51,17 @@ function M.submit(job_type, params_json, delay, ttr, priority)
   local params = {}
   if params_json and params_json:match("%S") then
     local why
-    params, why = codec.decode(params_json)
-    if params == nil then return nil, "invalid", "params are not valid JSON: " .. why end
+    params, why = codec.decode_input(params_json)
+    if params == nil then return nil, "invalid", "params " .. why end
   end
   if type(params) == "table" and params.jobType ~= nil and (job_type == nil or params.jobType == job_type) then
     job_type, params.jobType = params.jobType, nil
   end
   if job_type == nil then return nil, "invalid", "no job type: name it, or give the params a jobType" end
+  if type(job_type) ~= "string" then return nil, "invalid", "the jobType must be a string" end
+  if not registry.get(job_type) then -- named by its start only, as valid UTF-8
+    return nil, "not_found", "unknown job type " .. codec.shown(job_type)
+  end
   local job, why, kind = registry.make_job(job_type, params)
   if not job then return nil, kind, why end
   local qk, bad = job:_queue_kwargs { delay = delay, ttr = ttr, priority = priority }
@@ -76,8 +80,8 @@ end
 function M.submit_batch(job_type, lines, delay, ttr, priority)
   local jobs = {}
   for i, text in ipairs(lines) do
-    local params, why = codec.decode(text)
-    if params == nil then return nil, "invalid", "line " .. i .. ": params are not valid JSON: " .. why end
+    local params, why = codec.decode_input(text)
+    if params == nil then return nil, "invalid", "line " .. i .. ": params " .. why end
     local job, err, kind = registry.make_job(job_type, params)
     if not job then return nil, kind, kind == "invalid" and ("line " .. i .. ": " .. err) or err end
     jobs[i] = job
@@ -88,7 +92,9 @@ function M.submit_batch(job_type, lines, delay, ttr, priority)
   local submissions = {}
   for i, job in ipairs(jobs) do
     job.queueKwargs = qk
-    submissions[i] = job:_submission(qk)
+    local built, submission = pcall(job._submission, job, qk)
+    if not built then return nil, "invalid", "line " .. i .. ": " .. tostring(submission) end
+    submissions[i] = submission
   end
   local ok, created = pcall(core.submit, submissions)
   if not ok then

@@ -10,6 +10,21 @@
 -- Known edges, also in the README: cjson decodes every number as a float, so the document layer
 -- turns integer fields back into integers (and refuses integers beyond +-2^53, which a double cannot
 -- hold); an empty array nested inside a free-form (`object` / `any`) field reads back as `{}`.
+--
+-- The limits on values (README, "Limits on values") are decided here, once for every entry point
+-- (the C API, the command, HTTP, the job API):
+-- * input JSON (`decode_input`: submitted params) must be UTF-8, at most MAX_DOCUMENT_BYTES, nest
+--   at most MAX_DEPTH levels, have no key twice in one object, and hold only numbers a double
+--   holds: no NaN, Infinity or hex, nothing that overflows a double, no integer literal beyond
+--   +-2^53 (it would be rounded silently). Anything else is refused with a message.
+-- * data a job writes (`encode_field`) is refused on the same terms: NaN, +-inf, a string that is
+--   not UTF-8, nesting deeper than MAX_DEPTH (a field sits one level inside its document), a field
+--   over MAX_DOCUMENT_BYTES as JSON.
+-- * messages (events, warnings, errors, log lines: `message`) are never refused: bytes that are
+--   not UTF-8 become U+FFFD and a message over MAX_MESSAGE_BYTES is cut after a whole character,
+--   with a marker. A NUL byte is kept (JSON writes it as \u0000).
+-- The host's own JSON (`encode`) never writes invalid JSON either: a string that is not UTF-8 gets
+-- U+FFFD there, so one stray byte in an error message cannot break a settle.
 local cjson = require "cjson"
 
 local pcall = pcall -- the original (zerog.api replaces the global for job code)
@@ -19,10 +34,73 @@ local M = {}
 M.array_mt = { __name = "zerog.array" }
 M.null = cjson.null
 M.MAX_SAFE_INTEGER = 9007199254740992 -- 2^53
+M.MAX_DEPTH = 64 -- nesting levels of a document (or params), itself included
+M.MAX_DOCUMENT_BYTES = 16 * 1024 * 1024 -- params as JSON text; a field's value as JSON
+M.MAX_MESSAGE_BYTES = 64 * 1024 -- an event, warning or error message, a log line's message
 
-local encode_string = cjson.encode
+-- Private instances: job scripts get the module (zerog.json) and may change its settings; these
+-- are out of their reach. `strict` reads input, `stored` reads what the store hands back (written
+-- by this encoder, so within MAX_DEPTH; its default depth also reads older documents).
+local strict, stored = cjson.new(), cjson.new()
+strict.decode_invalid_numbers(false) -- no NaN, Infinity or hex
+strict.decode_max_depth(M.MAX_DEPTH)
+stored.decode_invalid_numbers(false)
+
+local encode_string = strict.encode
 local concat, sort, fmt = table.concat, table.sort, string.format
 local mtype = math.type
+local utf8_len = utf8.len
+local REPLACEMENT = "\u{FFFD}"
+
+--- s with every byte that does not start a valid UTF-8 character replaced by U+FFFD.
+local function valid_utf8(s)
+  if utf8_len(s) then return s end
+  local out, i = {}, 1
+  while true do
+    local n, bad = utf8_len(s, i)
+    if n then
+      out[#out + 1] = s:sub(i)
+      break
+    end
+    out[#out + 1] = s:sub(i, bad - 1)
+    out[#out + 1] = REPLACEMENT
+    i = bad + 1
+  end
+  return concat(out)
+end
+M.valid_utf8 = valid_utf8
+
+--- The length of the longest prefix of s (valid UTF-8) of at most max bytes that ends at a
+-- character's end.
+local function utf8_cut(s, max)
+  if #s <= max then return #s end
+  local cut = max
+  while cut > 0 and (s:byte(cut + 1) & 0xC0) == 0x80 do cut = cut - 1 end
+  return cut
+end
+
+--- A message as it is stored and logged: valid UTF-8 (U+FFFD for bytes that are not), at most
+-- MAX_MESSAGE_BYTES of it, then "… [N bytes cut]" when it was longer.
+function M.message(msg)
+  local s = valid_utf8(tostring(msg))
+  if #s <= M.MAX_MESSAGE_BYTES then return s end
+  local cut = utf8_cut(s, M.MAX_MESSAGE_BYTES)
+  return s:sub(1, cut) .. fmt("… [%d bytes cut]", #s - cut)
+end
+
+--- A message for the log callback, which takes a C string: NUL bytes become U+FFFD there.
+function M.log_text(msg)
+  local s = M.message(msg)
+  if s:find("\0", 1, true) then s = s:gsub("\0", REPLACEMENT) end
+  return s
+end
+
+--- At most the first 64 bytes of a name or uuid for a message, as valid UTF-8.
+function M.shown(s)
+  s = valid_utf8(tostring(s))
+  local cut = utf8_cut(s, 64)
+  return cut < #s and s:sub(1, cut) .. "…" or s
+end
 
 --- Marks t as an array (so an empty one is written as []) and returns it.
 function M.array(t)
@@ -42,7 +120,8 @@ end
 
 local function encode_float(v)
   if v ~= v or v == math.huge or v == -math.huge then
-    error("cannot encode " .. tostring(v) .. " as JSON", 0)
+    error((v ~= v and "NaN" or v > 0 and "Infinity" or "-Infinity")
+      .. " cannot be stored (JSON has no such number)", 0)
   end
   for digits = 15, 17 do
     local s = fmt("%." .. digits .. "g", v)
@@ -53,13 +132,27 @@ end
 
 local encode_value
 
-local function encode_table(t, out, depth)
-  if depth > 100 then error("cannot encode a table nested over 100 levels", 0) end
+--- A string as JSON: one that is not UTF-8 is refused (strict: data) or gets U+FFFD (the host's
+-- own text, messages).
+local function encode_text(v, strict_text)
+  if utf8_len(v) then return encode_string(v) end
+  if strict_text then
+    local _, at = utf8_len(v)
+    error(fmt("a string is not valid UTF-8 (byte %d of %q)", at, M.shown(v)), 0)
+  end
+  return encode_string(valid_utf8(v))
+end
+
+-- depth: the nesting level of the table t (1 for a table at the top of the text)
+local function encode_table(t, out, depth, strict_text)
+  if depth > M.MAX_DEPTH then
+    error(fmt("a value nested deeper than %d levels cannot be stored", M.MAX_DEPTH), 0)
+  end
   if getmetatable(t) == M.array_mt or is_sequence(t) then
     out[#out + 1] = "["
     for i = 1, #t do
       if i > 1 then out[#out + 1] = "," end
-      encode_value(t[i], out, depth + 1)
+      encode_value(t[i], out, depth + 1, strict_text)
     end
     out[#out + 1] = "]"
     return
@@ -68,26 +161,26 @@ local function encode_table(t, out, depth)
   for k in pairs(t) do
     local kt = type(k)
     if kt == "number" then k = mtype(k) == "integer" and fmt("%d", k) or encode_float(k)
-    elseif kt ~= "string" then error("cannot encode a " .. kt .. " key as JSON", 0) end
+    elseif kt ~= "string" then error("a " .. kt .. " key cannot be stored as JSON", 0) end
     keys[#keys + 1] = k
   end
   sort(keys)
   out[#out + 1] = "{"
   for i, k in ipairs(keys) do
     if i > 1 then out[#out + 1] = "," end
-    out[#out + 1] = encode_string(k)
+    out[#out + 1] = encode_text(k, strict_text)
     out[#out + 1] = ":"
     local v = t[k]
     if v == nil then v = t[tonumber(k)] end
-    encode_value(v, out, depth + 1)
+    encode_value(v, out, depth + 1, strict_text)
   end
   out[#out + 1] = "}"
 end
 
-encode_value = function(v, out, depth)
+encode_value = function(v, out, depth, strict_text)
   local t = type(v)
   if t == "string" then
-    out[#out + 1] = encode_string(v)
+    out[#out + 1] = encode_text(v, strict_text)
   elseif t == "number" then
     out[#out + 1] = mtype(v) == "integer" and fmt("%d", v) or encode_float(v)
   elseif t == "boolean" then
@@ -95,27 +188,137 @@ encode_value = function(v, out, depth)
   elseif v == nil or v == cjson.null then
     out[#out + 1] = "null"
   elseif t == "table" then
-    encode_table(v, out, depth)
+    encode_table(v, out, depth, strict_text)
   else
-    error("cannot encode a " .. t .. " as JSON", 0)
+    error("a " .. t .. " cannot be stored as JSON", 0)
   end
 end
 
---- Encodes a Lua value as JSON text; raises a message on a value JSON cannot hold.
-function M.encode(v)
+local function encode(v, depth, strict_text)
   local t = type(v)
-  if t == "string" then return encode_string(v) end -- the common cases, without a buffer
+  if t == "string" then return encode_text(v, strict_text) end -- the common cases, without a buffer
   if t == "number" then return mtype(v) == "integer" and fmt("%d", v) or encode_float(v) end
   if t == "boolean" then return v and "true" or "false" end
   local out = {}
-  encode_value(v, out, 0)
+  encode_value(v, out, depth, strict_text)
   return concat(out)
 end
 
---- Decodes JSON text; returns the value, or nil and a message.
+--- Encodes a Lua value as JSON text; raises a message on a value JSON cannot hold (NaN, +-inf,
+-- a function, nesting over MAX_DEPTH). Strings that are not UTF-8 get U+FFFD: this is for the
+-- host's own JSON and messages; data a job stores goes through encode_field.
+function M.encode(v)
+  return encode(v, 1, false)
+end
+
+--- Encodes the value of a document field (one level inside its document) for the store; raises
+-- a message on what cannot be stored exactly: what encode refuses, a string that is not UTF-8,
+-- and a value over MAX_DOCUMENT_BYTES as JSON.
+function M.encode_field(v)
+  local text = encode(v, 2, true)
+  if #text > M.MAX_DOCUMENT_BYTES then
+    error(fmt("a value of %d bytes as JSON is over the limit of %d bytes (16 MiB)", #text,
+              M.MAX_DOCUMENT_BYTES), 0)
+  end
+  return text
+end
+
+--- Decodes JSON text the store handed back (or a C module returned); returns the value, or nil
+-- and a message.
 function M.decode(text)
-  local ok, v = pcall(cjson.decode, text)
+  local ok, v = pcall(stored.decode, text)
   if not ok then return nil, (tostring(v):gsub("^.-: ", "")) end
+  return v
+end
+
+--- Where the first duplicate key of text (valid JSON) is: the key, decoded. Used only once a
+-- duplicate is known to be there, so it may be slow.
+local function duplicate_key(text)
+  local stack, i = {}, 1 -- stack: per open container, its key set (objects) or false (arrays)
+  local expect_key = false
+  while true do
+    local at, _, c = text:find('(["{}%[%],:])', i)
+    if not at then return nil end
+    if c == '"' then
+      local j = at + 1
+      while true do
+        local q = text:find('["\\]', j)
+        if text:sub(q, q) == "\\" then j = q + 2 else j = q; break end
+      end
+      local top = stack[#stack]
+      if expect_key and top then
+        local key = strict.decode(text:sub(at, j))
+        if top[key] then return key end
+        top[key] = true
+      end
+      expect_key = false
+      i = j + 1
+    else
+      if c == "{" then stack[#stack + 1] = {}; expect_key = true
+      elseif c == "[" then stack[#stack + 1] = false
+      elseif c == "}" or c == "]" then stack[#stack] = nil
+      elseif c == "," then expect_key = stack[#stack] ~= false end
+      i = at + 1
+    end
+  end
+end
+
+--- Counts the members of the objects of a decoded value (cjson gives objects string keys and
+-- arrays integer keys); returns the count, or nil and why when a number is not finite.
+local function count_members(v)
+  if type(v) == "number" then
+    if v ~= v or v == math.huge or v == -math.huge then
+      return nil, "hold a number too large for a double"
+    end
+    return 0
+  end
+  if type(v) ~= "table" then return 0 end
+  local n = 0
+  for k, x in pairs(v) do
+    if type(k) == "string" then n = n + 1 end
+    local m, why = count_members(x)
+    if not m then return nil, why end
+    n = n + m
+  end
+  return n
+end
+
+--- Decodes input JSON (submitted params) by the rules at the top of this file; returns the value,
+-- or nil and what is wrong, as a phrase to follow the input's name ("params are not valid
+-- UTF-8 (byte 7)").
+function M.decode_input(text)
+  if #text > M.MAX_DOCUMENT_BYTES then
+    return nil, fmt("are %d bytes, over the limit of %d bytes (16 MiB)", #text, M.MAX_DOCUMENT_BYTES)
+  end
+  if not utf8_len(text) then
+    local _, at = utf8_len(text)
+    return nil, fmt("are not valid UTF-8 (byte %d)", at)
+  end
+  local ok, v = pcall(strict.decode, text)
+  if not ok then
+    local why = tostring(v):gsub("^.-: ", "")
+    if why:find("too many nested", 1, true) then
+      return nil, fmt("nest deeper than %d levels", M.MAX_DEPTH)
+    end
+    if why:find("invalid token", 1, true) or why:find("invalid number", 1, true) then
+      why = why .. " (JSON numbers are decimal: no NaN, Infinity or hex)"
+    end
+    return nil, "are not valid JSON: " .. why
+  end
+  -- the text without its strings: what is left are numbers, literals and punctuation
+  local bare = text:gsub("\\.", ""):gsub('"[^"]*"', '""')
+  for pre, digits, post in bare:gmatch("([%.eE%+]?)(%-?%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d+)([%.eE]?)") do
+    local n = tonumber(digits)
+    if pre == "" and post == "" and (n > M.MAX_SAFE_INTEGER or n < -M.MAX_SAFE_INTEGER) then
+      return nil, fmt("hold the integer %s, beyond +-2^53: a double cannot hold it exactly",
+                      #digits > 40 and digits:sub(1, 37) .. "..." or digits)
+    end
+  end
+  local members, why = count_members(v)
+  if not members then return nil, why end
+  if members ~= select(2, bare:gsub(":", "")) then
+    return nil, fmt("have the key %q twice in one object", M.shown(duplicate_key(text) or "?"))
+  end
   return v
 end
 

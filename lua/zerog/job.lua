@@ -95,13 +95,17 @@ end
 
 function Job:dumps() return codec.encode(self:dump()) end
 
---- Encodes the named fields for the store: a table name -> JSON text.
-local function encode_fields(self, names)
+--- Encodes the named fields of `values` for the store: a table name -> JSON text. A value that
+-- cannot be stored exactly (codec.encode_field: NaN, +-inf, text that is not UTF-8, too deep, too
+-- large) raises "<what>: field <name> <why>", naming the field, before anything is written.
+local function encode_fields(values, names, what)
   local out = {}
   for _, name in ipairs(names) do
-    local v = self[name]
+    local v = values[name]
     if v == nil then v = codec.null end
-    out[name] = codec.encode(v)
+    local ok, text = pcall(codec.encode_field, v)
+    if not ok then error(what .. ": field " .. tostring(name) .. " cannot be stored: " .. tostring(text), 0) end
+    out[name] = text
   end
   return out
 end
@@ -121,7 +125,7 @@ end
 
 --- Every non-list field of the document encoded for the store (name -> JSON text).
 function Job:_stored_fields()
-  return encode_fields(self, scalar_names(self))
+  return encode_fields(self, scalar_names(self), "enqueue")
 end
 
 --- What save() writes: every field but those only the engine and the store write.
@@ -130,7 +134,7 @@ function Job:_saved_fields()
   for _, name in ipairs(scalar_names(self)) do
     if not schema.ENGINE_OWNED[name] then names[#names + 1] = name end
   end
-  return encode_fields(self, names)
+  return encode_fields(self, names, "save")
 end
 
 --- Saves the whole document. Raises CasError when the stored cas is not this instance's.
@@ -139,7 +143,9 @@ end
 function Job:save()
   self.updatedAt = core.now()
   if self.cas == 0 then return end
-  local cas, stored = core.save(self, self:_saved_fields(), self.cas)
+  local ok, fields = pcall(self._saved_fields, self)
+  if not ok then error(fields, 2) end
+  local cas, stored = core.save(self, fields, self.cas)
   if not cas then
     errors.raise(errors.CasError, string.format(
       "job %s changed in the store (cas %d, this copy has %d): reload it first",
@@ -183,11 +189,14 @@ function Job:_update_attrs(attrs, level)
     attrs[name] = coerced == nil and codec.null or coerced
     names[#names + 1] = name
   end
-  names[#names + 1] = "updatedAt"
+  -- every value is checked (encoded) before the instance or the store changes
+  local ok, encoded = pcall(encode_fields, attrs, names, "update_attrs")
+  if not ok then error(encoded, level) end
   for name, v in pairs(attrs) do self[name] = v end
   self.updatedAt = core.now()
+  encoded.updatedAt = codec.encode(self.updatedAt)
   if self.cas == 0 then return end -- not submitted yet: kept on the instance
-  local cas, fresh = core.update(self, encode_fields(self, names), self.cas)
+  local cas, fresh = core.update(self, encoded, self.cas)
   self.cas = cas
   catch_up(self, fresh)
   if attrs.completeness or attrs.resultCode then notify(self) end
@@ -213,42 +222,48 @@ function Job:_append(list, entry, count_field)
   end
 end
 
+-- Messages (events, warnings, errors, log lines) are never refused: codec.message makes them
+-- valid UTF-8 (U+FFFD for other bytes) and cuts one over 64 KiB after a whole character.
 function Job:record_event(msg)
-  msg = tostring(msg)
+  msg = codec.message(msg)
   self:_append("events", { timeStamp = core.now(), msg = msg })
-  notify(self, msg)
+  notify(self, codec.log_text(msg))
 end
 
 function Job:record_warning(msg)
-  self:_append("warnings", { timeStamp = core.now(), msg = tostring(msg) })
+  self:_append("warnings", { timeStamp = core.now(), msg = codec.message(msg) })
 end
 
---- Records an error and counts it in errorCount. `exception` is for overrides to inspect.
+--- Records an error and counts it in errorCount (a code that is not an integer within +-2^53
+-- is recorded as 500). `exception` is for overrides to inspect.
 function Job:record_error(errorCode, msg, exception)
   local _ = exception
   local code = codec.to_integer(errorCode) or Job.INTERNAL_ERROR
-  self:_append("errors", { timeStamp = core.now(), errorCode = code, msg = tostring(msg) },
+  self:_append("errors", { timeStamp = core.now(), errorCode = code, msg = codec.message(msg) },
                "errorCount")
 end
 
 function Job:record_result(resultCode)
   local code = codec.to_integer(resultCode)
-  if not code then error("record_result: the result code must be an integer", 2) end
+  if not code then
+    error("record_result: the result code must be an integer between -2^53 and 2^53, got "
+      .. schema.describe(resultCode), 2)
+  end
   self:update_attrs { resultCode = code, completeness = 1.0 }
 end
 
 function Job:job_log_info(msg)
-  core.log("info", self.logId, tostring(msg))
+  core.log("info", self.logId, codec.log_text(msg))
   self:record_event(msg)
 end
 
 function Job:job_log_warning(msg)
-  core.log("warning", self.logId, tostring(msg))
+  core.log("warning", self.logId, codec.log_text(msg))
   self:record_warning(msg)
 end
 
 function Job:job_log_error(errorCode, msg, exception)
-  core.log("error", self.logId, tostring(errorCode) .. " " .. tostring(msg))
+  core.log("error", self.logId, codec.log_text(tostring(errorCode) .. " " .. tostring(msg)))
   self:record_error(errorCode, msg, exception)
 end
 
@@ -274,25 +289,32 @@ function Job:raise_error_finish(errorCode, msg)
   errors.raise(errors.ErrorFinish, msg, codec.to_integer(errorCode))
 end
 
---- Completeness is kept to 6 decimals (so adding 0.01 steps never shows float noise).
-local function clamp(c)
-  if type(c) ~= "number" or c ~= c then error("completeness must be a number", 3) end
+--- Completeness is kept to 6 decimals (so adding 0.01 steps never shows float noise). NaN and
+-- +-inf are refused (a finite number out of [0, 1] is clamped).
+local function finite(v) return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge end
+local function clamp(c, what)
+  if not finite(c) then error(what .. ": completeness must be a finite number, got " .. schema.describe(c), 3) end
   c = math.max(0.0, math.min(1.0, c + 0.0))
   return math.floor(c * 1e6 + 0.5) / 1e6
 end
 
 function Job:set_completeness(completeness)
-  self:update_attrs { completeness = clamp(completeness) }
+  self:update_attrs { completeness = clamp(completeness, "set_completeness") }
 end
 
 --- Adds delta and the ticks not yet recorded to completeness (clamped), and clears the ticks.
 function Job:add_to_completeness(delta)
-  local c = clamp(self.completeness + self.tickcount + (delta or 0))
+  if delta ~= nil and not finite(delta) then
+    error("add_to_completeness: delta must be a finite number, got " .. schema.describe(delta), 2)
+  end
+  local c = clamp(self.completeness + self.tickcount + (delta or 0), "add_to_completeness")
   self:update_attrs { completeness = c, tickcount = 0.0 }
 end
 
 function Job:set_tick_value(tickval)
-  if type(tickval) ~= "number" then error("set_tick_value: tickval must be a number", 2) end
+  if not finite(tickval) then
+    error("set_tick_value: tickval must be a finite number, got " .. schema.describe(tickval), 2)
+  end
   self:update_attrs { tickval = tickval + 0.0 }
 end
 
@@ -334,8 +356,14 @@ function Job:enqueue(kwargs)
   if self.uuid ~= issued[self] then
     return nil, "a job is enqueued under the uuid it was made with, not " .. tostring(self.uuid)
   end
+  local before = self.queueKwargs
   self.queueKwargs = qk
-  local ok, created = pcall(core.submit, { self:_submission(qk) })
+  local built, submission = pcall(self._submission, self, qk)
+  if not built then
+    self.queueKwargs = before
+    return nil, tostring(submission)
+  end
+  local ok, created = pcall(core.submit, { submission })
   if not ok then
     self.queueJobId = -1
     return nil, tostring(created)
@@ -347,20 +375,29 @@ end
 
 --- The queue arguments with the type's defaults filled in, checked; nil and why when bad.
 -- A TTR is at least MIN_TTR (a shorter lease lapses before its renewal can come) and, like a
--- delay, at most MAX_DELAY.
+-- delay, at most MAX_DELAY; a priority is a whole number from 0 to MAX_PRIORITY (beanstalkd's).
+-- The command and HTTP check by the same rules (host/cli/options.c).
 Job.MIN_TTR = 0.1
 Job.MAX_DELAY = 366 * 24 * 3600
+local MAX_PRIORITY = 4294967295
 function Job:_queue_kwargs(kwargs)
   kwargs = kwargs or {}
   local qk = { delay = kwargs.delay or 0, ttr = kwargs.ttr or self.TTR,
                priority = kwargs.priority or self.PRIORITY }
-  if type(qk.delay) ~= "number" or qk.delay ~= qk.delay or qk.delay < 0 or qk.delay > Job.MAX_DELAY then
-    return nil, "delay must be a number of seconds from 0 to " .. Job.MAX_DELAY
+  if not finite(qk.delay) or qk.delay < 0 or qk.delay > Job.MAX_DELAY then
+    return nil, "delay must be a number of seconds from 0 to " .. Job.MAX_DELAY .. ", got "
+      .. schema.describe(qk.delay)
   end
-  if type(qk.ttr) ~= "number" or qk.ttr ~= qk.ttr or qk.ttr < Job.MIN_TTR or qk.ttr > Job.MAX_DELAY then
+  if not finite(qk.ttr) or qk.ttr < Job.MIN_TTR or qk.ttr > Job.MAX_DELAY then
     return nil, "ttr must be a number of seconds from " .. Job.MIN_TTR .. " to " .. Job.MAX_DELAY
+      .. ", got " .. schema.describe(qk.ttr)
   end
-  if not codec.to_integer(qk.priority) then return nil, "priority must be an integer" end
+  local priority = codec.to_integer(qk.priority)
+  if not priority or priority < 0 or priority > MAX_PRIORITY then
+    return nil, "priority must be a whole number from 0 to " .. MAX_PRIORITY .. ", got "
+      .. schema.describe(qk.priority)
+  end
+  qk.priority = priority
   return qk
 end
 

@@ -3,6 +3,8 @@
 -- decoded document fields back their Lua types (integers, marked arrays).
 local codec = require "zerog.codec"
 
+local pcall = pcall -- the original (see zerog.api)
+
 local M = {}
 
 M.TYPES = { string = true, integer = true, number = true, boolean = true,
@@ -45,7 +47,11 @@ local function describe(v)
   local t = math.type(v) or type(v)
   if t == "string" then
     local shown = #v > 40 and v:sub(1, 37) .. "..." or v
-    return string.format("the string %q", shown)
+    return string.format("the string %q", codec.valid_utf8(shown))
+  end
+  if t == "float" and v ~= v then return "NaN" end
+  if t == "float" and (v == math.huge or v == -math.huge) then
+    return v > 0 and "Infinity" or "-Infinity"
   end
   if t == "table" then
     if next(v) == nil then return "an empty table" end
@@ -53,12 +59,19 @@ local function describe(v)
   end
   return (t == "integer" or t == "float") and ("the number " .. tostring(v)) or t
 end
+M.describe = describe
 
 --- Checks v against a field type; returns the value in its canonical Lua form, or nil and why.
 function M.coerce(ftype, v)
   if ftype == "any" then return v end
   if ftype == "string" then
-    if type(v) == "string" then return v end
+    if type(v) == "string" then
+      if not utf8.len(v) then return nil, "valid UTF-8 text, got bytes that are not" end
+      if #v > codec.MAX_DOCUMENT_BYTES then
+        return nil, "at most " .. codec.MAX_DOCUMENT_BYTES .. " bytes (16 MiB), got " .. #v
+      end
+      return v
+    end
   elseif ftype == "integer" then
     local i = codec.to_integer(v)
     if i then return i end
@@ -66,7 +79,12 @@ function M.coerce(ftype, v)
       return nil, "an integer between -2^53 and 2^53, got " .. describe(v)
     end
   elseif ftype == "number" then
-    if type(v) == "number" then return v + 0.0 end
+    if type(v) == "number" then
+      if v ~= v or v == math.huge or v == -math.huge then
+        return nil, "a finite number, got " .. describe(v)
+      end
+      return v + 0.0
+    end
   elseif ftype == "boolean" then
     if type(v) == "boolean" then return v end
   elseif ftype == "array" then
@@ -120,6 +138,8 @@ function M.compile(schema, reserved)
     if def.default ~= nil then
       local v, why = M.coerce(ftype, deep_copy(def.default))
       if v == nil then return nil, where .. ": default must be " .. why end
+      local storable, whynot = pcall(codec.encode_field, v) -- what the store can hold exactly
+      if not storable then return nil, where .. ": default cannot be stored: " .. whynot end
       field.default = v
     end
     fields[#fields + 1] = field

@@ -41,9 +41,10 @@ run_weird() { # FORMAT: runs one weird job with zerog worker, its log in $WORK/w
 
 json_logs_valid() {
   run_weird json && every_line_json "$WORK/weird.log" &&
-  grep -q 'bad byte \\ufffd here' "$WORK/weird.log" && grep -q 'x\\nFAKE' "$WORK/weird.log"
+  grep -q $'bad byte \xef\xbf\xbd here' "$WORK/weird.log" && grep -q $'nul \xef\xbf\xbd inside' "$WORK/weird.log" &&
+  grep -q 'x\\nFAKE' "$WORK/weird.log"
 }
-ok "--log-format json: a job logging a byte that is not UTF-8, NUL, LF and CR writes valid JSON lines (\\ufffd for the byte)" json_logs_valid
+ok "--log-format json: a job logging a byte that is not UTF-8, NUL, LF and CR writes valid JSON lines (U+FFFD for the byte and the NUL)" json_logs_valid
 
 text_logs_unforged() {
   run_weird text || return 1

@@ -29,7 +29,8 @@ for _, store in ipairs(H.stores) do
     local bad = {
       { "a string for an integer", '{"req":"r","i":"abc"}', "field i must be an integer, got the string \"abc\"" },
       { "a fraction for an integer", '{"req":"r","i":1.5}', "field i must be an integer, got the number 1.5" },
-      { "an integer beyond 2^53", '{"req":"r","i":18014398509481984}', "field i must be an integer between %-2%^53 and 2%^53" },
+      { "an integer beyond 2^53", '{"req":"r","i":18014398509481984}', "params hold the integer 18014398509481984, beyond %+%-2%^53" },
+      { "an integer written as a float beyond 2^53", '{"req":"r","i":1.8e16}', "field i must be an integer between %-2%^53 and 2%^53" },
       { "a string for a boolean", '{"req":"r","b":"yes"}', "field b must be a boolean" },
       { "a number for a string", '{"req":"r","s":5}', "field s must be a string" },
       { "a string for a number", '{"req":"r","n":"5"}', "field n must be a number" },
