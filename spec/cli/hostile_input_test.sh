@@ -2,7 +2,9 @@
 # What hostile or careless input cannot do to zerog serve and zerog worker: make a JSON log line
 # or HTTP body invalid (bytes that are not UTF-8, control characters, NUL, huge route parameters),
 # forge a text log line, echo a 10 KB path back, pass a bad ?n= to kick, or start serve without
-# auth by an empty token.
+# auth by an empty token. And the limits on values (README, "Limits on values") at the command
+# and over HTTP: each hostile value is refused (exit 2 / 400, one message, nothing stored) or
+# stored exactly.
 cd "$(dirname "$0")/../.." || exit 1
 . spec/cli/tap.sh
 . spec/cli/redis.sh
@@ -17,6 +19,32 @@ return { JOB_TYPE = "weird", QUEUE_NAME = "weird_q",
     return 200
   end }
 LUA
+cat >"$JOBS/v.lua" <<'LUA'
+return { JOB_TYPE = "v", QUEUE_NAME = "v_q", SCHEMA = {
+  s = { type = "string" }, i = { type = "integer" }, n = { type = "number" },
+  o = { type = "object" }, x = { type = "any" } },
+  run = function(self) return 200 end }
+LUA
+# 100 KiB of 2- and 3-byte characters: the 64 KiB cut falls inside one
+cat >"$JOBS/biglog.lua" <<'LUA'
+return { JOB_TYPE = "biglog", QUEUE_NAME = "biglog_q",
+  run = function(self) self:job_log_info("x" .. string.rep("é€", 20480)); return 200 end }
+LUA
+nested() { printf '[%.0s' $(seq "$1"); printf ']%.0s' $(seq "$1"); }
+# The hostile params every entry point refuses, one per line: params, a tab, what the message says.
+HOSTILE_PARAMS=$(printf '%s\t%s\n' \
+  '{"n": NaN}' 'no NaN, Infinity or hex' \
+  '{"n": Infinity}' 'no NaN, Infinity or hex' \
+  '{"n": -Infinity}' 'no NaN, Infinity or hex' \
+  '{"i": 0x10}' 'no NaN, Infinity or hex' \
+  '{"n": 1e999}' 'params hold a number too large for a double' \
+  '{"n": 9007199254740993}' 'params hold the integer 9007199254740993, beyond +-2^53' \
+  '{"i": 1e300}' 'field i must be an integer between -2^53 and 2^53' \
+  '{"i": 1.5}' 'field i must be an integer, got the number 1.5' \
+  '{"s": "a", "s": "b"}' 'params have the key "s" twice in one object' \
+  '{"o": {"k": 1, "k": 2}}' 'params have the key "k" twice in one object' \
+  $'{"s": "\xff"}' 'params are not valid UTF-8 (byte 8)' \
+  "{\"x\": $(nested 64)}" 'params nest deeper than 64 levels')
 PORT=$((20000 + RANDOM % 20000))
 URL=http://127.0.0.1:$PORT
 SERVE_PID=
@@ -85,8 +113,88 @@ missing_jobs_dir() {
 }
 ok "serve and worker with a missing jobs directory exit 2 at once (cannot read the jobs directory), never crash-loop" missing_jobs_dir
 
+nothing_stored() { [ "$(rcli DBSIZE)" = 0 ] || { echo "stored: $(rcli KEYS '*' | head -5)"; return 1; }; }
+# one_message WANT: stderr is one line that says WANT, without a stack trace
+one_message() {
+  { [ "$(wc -l <"$WORK/err")" = 1 ] && grep -qF -- "$1" "$WORK/err" && ! grep -q traceback "$WORK/err"; } ||
+    { echo "stderr: $(head -c 300 "$WORK/err"), expected: $1"; return 1; }
+}
+
+cli_hostile_params() {
+  local params want
+  while IFS=$'\t' read -r params want; do
+    flush
+    { expect_status 2 "$ZEROG" submit v "$params" && one_message "$want" && nothing_stored; } ||
+      { echo "params: $params"; return 1; }
+  done <<<"$HOSTILE_PARAMS"
+}
+ok "submit refuses NaN, +-Infinity, hex, overflow, integers beyond 2^53, 1e300 and 1.5 for integers, duplicate keys, bytes that are not UTF-8 and nesting over 64: exit 2, one message, nothing stored" cli_hostile_params
+
+cli_hostile_options() {
+  local args want
+  while IFS=$'\t' read -r args want; do
+    flush
+    # shellcheck disable=SC2086
+    { expect_status 2 "$ZEROG" submit v '{}' $args && one_message "$want" && nothing_stored; } ||
+      { echo "options: $args"; return 1; }
+  done <<'TABLE'
+--delay 31622401	delay must be a number of seconds from 0 to 31622400
+--delay 0x10	--delay takes a number, not "0x10"
+--delay -1	--delay must be >= 0
+--ttr 0.05	ttr must be a number of seconds from 0.1 to 31622400
+--ttr 1e999	--ttr takes a number, not "1e999"
+--ttr inf	--ttr takes a number, not "inf"
+--priority 4294967296	--priority must be between 0 and 4294967295
+--priority 1e3x	--priority takes a whole number
+TABLE
+}
+ok "submit refuses delays over 366 days, TTRs under 0.1 s, priorities over 2^32-1, hex and inf: exit 2, one message, nothing stored" cli_hostile_options
+
+cli_hostile_batch() {
+  flush
+  printf '{"i": 1}\n{"s": "a\0b"}\n' >"$WORK/nul.batch"
+  expect_status 2 "$ZEROG" submit v --batch "$WORK/nul.batch" && one_message "line 2: params hold a NUL byte" &&
+  nothing_stored &&
+  printf '{"i": 1}\n\n{"i": 2}\n{"i": 3, "i": 4}\n' >"$WORK/dup.batch" &&
+  expect_status 2 "$ZEROG" submit v --batch "$WORK/dup.batch" && one_message 'line 3: params have the key "i" twice' &&
+  nothing_stored &&
+  { printf '{"i": 1}\n{"s": "'; head -c $((16 * 1024 * 1024)) /dev/zero | tr '\0' a; printf '"}\n'; } >"$WORK/big.batch" &&
+  expect_status 2 "$ZEROG" submit v --batch - <"$WORK/big.batch" &&
+  one_message "line 2: params are 16777225 bytes, over the limit of 16777216 bytes (16 MiB)" && nothing_stored
+}
+ok "submit --batch refuses a line with a NUL byte, a duplicate key or over 16 MiB, naming the line, and stores none of the lines" cli_hostile_batch
+
+cli_exact() {
+  flush
+  local uuid
+  uuid=$("$ZEROG" submit v '{"s": "a\u0000b", "n": 0.30000000000000004, "i": 9007199254740991, "x": [-9007199254740992, 1e-7]}') &&
+  expect_status 0 "$ZEROG" dump "$uuid" &&
+  grep -qF '"s":"a\u0000b"' "$WORK/out" && grep -qF '"n":0.30000000000000004' "$WORK/out" &&
+  grep -qF '"i":9007199254740991' "$WORK/out" && grep -qF '"x":[-9007199254740992,1e-07]' "$WORK/out"
+}
+ok "submit stores a NUL in a string (as \\u0000), 0.1 + 0.2, 2^53 - 1 and -2^53 exactly, as dump shows" cli_exact
+
+log_cut() { # FORMAT: the worker's log of the biglog job, in $WORK/big.log
+  flush
+  "$ZEROG" submit biglog '{}' >/dev/null && "$ZEROG" worker --until-idle --log-format "$1" 2>"$WORK/big.log"
+}
+json_log_of_100k() {
+  log_cut json && every_line_json "$WORK/big.log" && python3 -c '
+import json, sys
+msgs = [json.loads(l)["msg"] for l in open(sys.argv[1], "rb").read().decode("utf-8").splitlines()]
+big = [m for m in msgs if m.startswith("x\u00e9")]
+assert len(big) == 1, msgs
+kept, _, marker = big[0].rpartition("\u2026 [")
+assert marker.endswith(" bytes cut]"), marker
+n = len(kept.encode("utf-8"))
+assert 65530 < n <= 65536, n
+assert n + int(marker.split()[0]) == 1 + 5 * 20480' "$WORK/big.log" &&
+  log_cut text && grep -q 'bytes cut\]$' "$WORK/big.log"
+}
+ok "--log-format json: a 100 KiB message of multibyte characters is one valid JSON line, cut at 64 KiB after a whole character with a marker (text lines too)" json_log_of_100k
+
 flush
-"$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 1 --log-format json >"$WORK/serve.log" 2>&1 &
+"$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 1 --log-format json --max-body 33554432 >"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
 up() { curl -s -o /dev/null "$URL/health"; }
 wait_for 10 up || { echo "not ok - serve starts"; cat "$WORK/serve.log"; exit 1; }
@@ -111,6 +219,68 @@ bad_uuids() {
   get /progress/00000000-0000-0000-0000-000000000000 && status_is 404 && every_line_json "$WORK/body"
 }
 ok "a route parameter that is not a uuid is 404 {\"error\":\"no job <its first 64 chars>\"}, valid JSON, never echoed whole" bad_uuids
+
+# post PATH BODY-FILE: POSTs the file's bytes; status in $WORK/status, body in $WORK/body
+post() {
+  curl -s -o "$WORK/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data-binary "@$2" "$URL$1" >"$WORK/status"
+}
+no_job_stored() { [ -z "$(rcli KEYS '*job:*')" ] || { echo "stored: $(rcli KEYS '*job:*' | head -3)"; return 1; }; }
+http_refused() { # WANT: a 400 whose JSON error says WANT, without a traceback
+  { status_is 400 && every_line_json "$WORK/body" >/dev/null && body_error | grep -qF -- "$1" &&
+    ! grep -q traceback "$WORK/body"; } || { echo "body: $(head -c 300 "$WORK/body"), expected: $1"; return 1; }
+}
+
+http_hostile_params() {
+  local params want
+  flush
+  while IFS=$'\t' read -r params want; do
+    { printf '%s' "$params" >"$WORK/params" && post /job/v "$WORK/params" && http_refused "$want"; } ||
+      { echo "params: $params"; return 1; }
+  done <<<"$HOSTILE_PARAMS"
+  printf '{"s": "a\0b"}' >"$WORK/params" && post /job/v "$WORK/params" && http_refused "the body holds a NUL byte" &&
+  { printf '{"s": "'; head -c $((16 * 1024 * 1024)) /dev/zero | tr '\0' a; printf '"}'; } >"$WORK/params" &&
+  post /job/v "$WORK/params" && http_refused "params are 16777225 bytes, over the limit of 16777216 bytes" &&
+  no_job_stored
+}
+ok "POST /job refuses the same hostile params as submit, a NUL byte in the body and params over 16 MiB: 400, a JSON error, nothing stored" http_hostile_params
+
+http_hostile_options() {
+  local query want
+  flush
+  echo '{}' >"$WORK/params"
+  while IFS=$'\t' read -r query want; do
+    { post "/job/v?$query" "$WORK/params" && http_refused "$want"; } || { echo "query: $query"; return 1; }
+  done <<'TABLE'
+delay=0x10	delay must be a number of seconds >= 0, got 0x10
+delay=%201	delay must be a number of seconds >= 0
+delay=31622401	delay must be a number of seconds from 0 to 31622400
+delay=nan	delay must be a number of seconds >= 0, got nan
+ttr=inf	ttr must be a number of seconds > 0, got inf
+ttr=1e999	ttr must be a number of seconds > 0
+ttr=0.05	ttr must be a number of seconds from 0.1 to 31622400
+priority=0x10	priority must be a whole number from 0 to 4294967295, got 0x10
+priority=4294967296	priority must be a whole number from 0 to 4294967295
+priority=1.5	priority must be a whole number
+TABLE
+  printf '{"params": {}, "options": {"delay": 0x10}}' >"$WORK/params" &&
+  post "/job/v?envelope=true" "$WORK/params" && http_refused "delay must be a number of seconds >= 0, got 0x10" &&
+  printf '{"params": {}, "options": {"priority": 1%0100d}}' 0 >"$WORK/params" &&
+  post "/job/v?envelope=true" "$WORK/params" && http_refused "priority must be a whole number" &&
+  no_job_stored
+}
+ok "POST /job takes delay, ttr and priority by the command's rules (no hex, inf, nan or spaces; the same ranges): 400 naming the option, nothing stored" http_hostile_options
+
+http_exact() {
+  local uuid
+  printf '{"s": "a\\u0000b", "n": 0.30000000000000004, "i": 9007199254740991}' >"$WORK/params" &&
+  post /job/v "$WORK/params" && status_is 201 &&
+  uuid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["uuid"])' "$WORK/body") &&
+  get "/dump/$uuid" && status_is 200 && every_line_json "$WORK/body" >/dev/null &&
+  grep -qF '"s":"a\u0000b"' "$WORK/body" && grep -qF '"n":0.30000000000000004' "$WORK/body" &&
+  grep -qF '"i":9007199254740991' "$WORK/body"
+}
+ok "POST /job stores a NUL in a string, 0.1 + 0.2 and 2^53 - 1 exactly, as GET /dump shows" http_exact
 
 kick_n() {
   local n
