@@ -120,6 +120,7 @@ end
 --- ZeroG's killJob: records error 410 "Killed by user" and result 410, and takes the job off its
 -- queue, in one step. A host running it loses its lease and stops it.
 function M.kill(uuid)
+  if not codec.is_uuid(uuid) then return nil, "not_found", "no job " .. codec.shown(uuid) end
   local text = core.read(uuid)
   local doc = text and codec.decode(text)
   if type(doc) ~= "table" then return nil, "not_found", "no job " .. tostring(uuid) end
@@ -217,6 +218,7 @@ local function raw_job(doc)
 end
 
 function M.read(view, uuid)
+  if not codec.is_uuid(uuid) then return nil, "not_found", "no job " .. codec.shown(uuid) end
   local job, why, kind, doc = registry.load_job(uuid)
   if not job and doc and view ~= "data" then job = raw_job(doc) end
   if not job then return nil, kind == "not_found" and "not_found" or "job", why end

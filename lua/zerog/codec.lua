@@ -95,6 +95,11 @@ function M.log_text(msg)
   return s
 end
 
+--- Whether s has a uuid's form (36 hex digits and dashes): what a job is named by.
+function M.is_uuid(s)
+  return type(s) == "string" and #s == 36 and s:find("^[%x%-]+$") ~= nil
+end
+
 --- At most the first 64 bytes of a name or uuid for a message, as valid UTF-8.
 function M.shown(s)
   s = valid_utf8(tostring(s))
