@@ -311,13 +311,24 @@ function M.decode_input(text)
     return nil, "are not valid JSON: " .. why
   end
   -- the text without its strings: what is left are numbers, literals and punctuation
-  local bare = text:gsub("\\.", ""):gsub('"[^"]*"', '""')
-  for pre, digits, post in bare:gmatch("([%.eE%+]?)(%-?%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d+)([%.eE]?)") do
+  local bare = text
+  if bare:find("\\", 1, true) then bare = bare:gsub("\\.", "") end
+  bare = bare:gsub('"[^"]*"', '""')
+  -- integer literals of 16 digits or more (runs of digits that are no fraction or exponent)
+  local at = 1
+  while true do
+    local first, last = bare:find("%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d%d+", at)
+    if not first then break end
+    local before, after = bare:sub(first - 1, first - 1), bare:sub(last + 1, last + 1)
+    local sign = before == "-" and "-" or ""
+    if sign == "-" then before = bare:sub(first - 2, first - 2) end
+    local digits = bare:sub(first, last)
     local n = tonumber(digits)
-    if pre == "" and post == "" and (n > M.MAX_SAFE_INTEGER or n < -M.MAX_SAFE_INTEGER) then
-      return nil, fmt("hold the integer %s, beyond +-2^53: a double cannot hold it exactly",
-                      #digits > 40 and digits:sub(1, 37) .. "..." or digits)
+    if not before:find("^[%.eE%+%-]$") and not after:find("^[%.eE]$") and n > M.MAX_SAFE_INTEGER then
+      return nil, fmt("hold the integer %s%s, beyond +-2^53: a double cannot hold it exactly",
+                      sign, #digits > 40 and digits:sub(1, 37) .. "..." or digits)
     end
+    at = last + 1
   end
   local members, why = count_members(v)
   if not members then return nil, why end
