@@ -96,6 +96,7 @@ option_forms() {
   expect_status 2 "$ZEROG" serve --workers=0 &&
   [ "$(cat "$WORK/err")" = "zerog: serve: --workers must be between 1 and 64" ] &&
   expect_status 2 "$ZEROG" serve --http-timeout=abc && grep -q "http-timeout takes a whole number" "$WORK/err" &&
+  expect_status 2 "$ZEROG" serve --max-body 33554433 && grep -q "max-body must be between 1 and 33554432" "$WORK/err" &&
   expect_status 2 "$ZEROG" serve --log-format=yaml && [ "$(wc -l <"$WORK/err")" = 1 ] &&
   flush && "$ZEROG" submit echo '{"n": 1}' >/dev/null &&
   expect_status 0 timeout 20 "$ZEROG" worker --queue=zerog_jobs --max-jobs=1 --log-format=json &&
