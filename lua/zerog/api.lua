@@ -6,6 +6,11 @@ local codec = require "zerog.codec"
 local registry = require "zerog.registry"
 local engine = require "zerog.engine"
 local Job = require "zerog.job"
+local sandbox = require "zerog.sandbox"
+require "zerog" -- the public module job scripts get copies of
+
+-- what the operator opened for job scripts (zg_config.sandbox_open, checked by the C side)
+sandbox.configure(debug.getregistry()["zerog.sandbox_open"])
 
 local M = {}
 
@@ -75,10 +80,16 @@ end
 -- round trips. Returns the list of uuids in order.
 function M.submit_batch(job_type, lines, delay, ttr, priority)
   local jobs = {}
+  local spec, class = registry.get(job_type), nil
+  if spec and #lines > 0 then -- one instance of the type for the whole batch
+    local ok, made = pcall(registry.instantiate, spec)
+    if not ok then return nil, "job", tostring(made) end
+    class = made
+  end
   for i, text in ipairs(lines) do
     local params, why = codec.decode(text)
     if params == nil then return nil, "invalid", "line " .. i .. ": params are not valid JSON: " .. why end
-    local job, err, kind = registry.make_job(job_type, params)
+    local job, err, kind = registry.make_job(job_type, params, class)
     if not job then return nil, kind, kind == "invalid" and ("line " .. i .. ": " .. err) or err end
     jobs[i] = job
   end
@@ -173,8 +184,7 @@ function M.c_module(name, indexes)
       return codec.integers(result)
     end
   end
-  package.preload[name] = function() return module end
-  package.loaded[name] = nil
+  sandbox.register_c_module(name, module) -- each require in a job's environment gets a copy
   return true
 end
 
@@ -202,8 +212,9 @@ local VIEWS = {
 --- A job whose type this host has not loaded (or cannot load) can still be read from its
 -- stored document.
 local function raw_job(doc)
-  local class = setmetatable({ __zerog = { fields = {} } }, { __index = Job })
+  local class = setmetatable({}, { __index = Job })
   class.__index = class
+  sandbox.class_info[class] = { fields = {}, spec = class }
   local job = setmetatable({}, class)
   Job._apply_document(job, doc)
   job.dump = function() return doc end -- every stored field, SCHEMA ones included

@@ -3,6 +3,9 @@
 -- decoded document fields back their Lua types (integers, marked arrays).
 local codec = require "zerog.codec"
 
+-- the originals, captured before any job code runs (getmetatable: the real one, protected or not)
+local setmetatable, getmetatable = setmetatable, debug.getmetatable
+
 local M = {}
 
 M.TYPES = { string = true, integer = true, number = true, boolean = true,
@@ -88,7 +91,8 @@ local function deep_copy(v)
   if type(v) ~= "table" then return v end
   local t = {}
   for k, x in pairs(v) do t[k] = deep_copy(x) end
-  return setmetatable(t, getmetatable(v))
+  -- only the list mark travels: a job's own metatable could carry a finalizer
+  return getmetatable(v) == codec.array_mt and setmetatable(t, codec.array_mt) or t
 end
 M.deep_copy = deep_copy
 
