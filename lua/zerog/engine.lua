@@ -167,7 +167,7 @@ local function build(job, spec, doc, log_id)
   return registry.fill_job(job, registry.instantiate(spec, log_id), doc)
 end
 
-function M.process(claim, job)
+local function process(claim, job)
   local spec = registry.get(claim.jobType)
   if not spec then return release(nil, 1) end -- unloaded since the claim: another host's turn
   local doc, why = codec.decode(claim.doc)
@@ -223,6 +223,15 @@ function M.process(claim, job)
       outcome = decision.action == "finish" and "finished" or "requeued",
       result = decision.code or -1, error = not ok, seconds = core.clock() - started })
   end
+  return decision
+end
+
+--- Runs one claimed job: process() with the run's own instance known to zerog.job (the only
+-- instance that may record the job's result).
+function M.process(claim, job)
+  sandbox.run_instance = job
+  local decision = process(claim, job)
+  sandbox.run_instance = nil
   return decision
 end
 

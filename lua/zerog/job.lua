@@ -130,11 +130,18 @@ function Job:_stored_fields()
   return encode_fields(self, scalar_names(self))
 end
 
+--- Whether `name` is the engine's to write on this instance: the fields of ENGINE_OWNED, and
+-- resultCode on any instance but the one the running job was given (so no job can finish another
+-- through zerog.get_job(), a forged uuid or BaseJob).
+local function engine_owned(self, name)
+  return schema.ENGINE_OWNED[name] or (name == "resultCode" and self ~= sandbox.run_instance)
+end
+
 --- What save() writes: every field but those only the engine and the store write.
 function Job:_saved_fields()
   local names = {}
   for _, name in ipairs(scalar_names(self)) do
-    if not schema.ENGINE_OWNED[name] then names[#names + 1] = name end
+    if not engine_owned(self, name) then names[#names + 1] = name end
   end
   return encode_fields(self, names)
 end
@@ -179,7 +186,7 @@ function Job:_update_attrs(attrs, level)
       error("update_attrs: " .. tostring(name) .. " is not a field of job type " .. self.JOB_TYPE, level)
     end
     if is_list then error("update_attrs: " .. name .. " is a list; use the record_ methods", level) end
-    if schema.ENGINE_OWNED[name] and self.cas ~= 0 then
+    if self.cas ~= 0 and engine_owned(self, name) then
       error("update_attrs: " .. name .. " is the engine's to write", level)
     end
     local coerced, why = schema.coerce(ftype, v)

@@ -21,7 +21,7 @@
 local _G = _G
 local rawget, rawset, pairs, ipairs = rawget, rawset, pairs, ipairs
 local type, select, tostring, error, setmetatable = type, select, tostring, error, setmetatable
-local raw_load, raw_require, collectgarbage = load, require, collectgarbage
+local raw_load, raw_require, collectgarbage, pcall = load, require, collectgarbage, pcall
 local raw_getmetatable = debug.getmetatable
 local io_open = io.open
 local concat = table.concat
@@ -35,6 +35,9 @@ local M = {}
 --- What the runtime knows of each class (a loaded type's spec, and each instance of it made
 -- by the registry): {fields, path, chunk, lib, spec}. Out of every job's reach.
 M.class_info = setmetatable({}, { __mode = "k" })
+
+--- The instance the engine made for the run in progress (nil between runs): set by the engine.
+M.run_instance = nil
 
 --- What the operator opened ("io", "os", ...) -> true; set by configure().
 local opened = {}
@@ -75,7 +78,9 @@ local function safe_setmetatable(t, mt)
   if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
     error("setmetatable: __gc finalizers are not available to job scripts", 2)
   end
-  return setmetatable(t, mt)
+  local ok, result = pcall(setmetatable, t, mt)
+  if not ok then error(result, 2) end -- named at the job's line
+  return result
 end
 
 local GC_ALLOWED = { count = true, collect = true, step = true, isrunning = true }
