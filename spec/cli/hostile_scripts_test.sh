@@ -11,7 +11,15 @@ cd "$(dirname "$0")/../.." || exit 1
 . spec/cli/redis.sh
 ESCAPE=/tmp/zerog_hostile_escaped
 WORKER_PID=
-trap '[ -n "$WORKER_PID" ] && kill -TERM "$WORKER_PID" 2>/dev/null && wait "$WORKER_PID"; rm -rf "$WORK"' EXIT
+# stops the worker: SIGTERM, and SIGKILL if a hostile script left it deaf to that for 5 s
+stop_worker() {
+  [ -n "$WORKER_PID" ] || return 0
+  kill -TERM "$WORKER_PID" 2>/dev/null
+  for _ in $(seq 50); do kill -0 "$WORKER_PID" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$WORKER_PID" 2>/dev/null
+  wait "$WORKER_PID" 2>/dev/null
+}
+trap 'stop_worker; rm -rf "$WORK"' EXIT
 
 cp spec/hostile/*.lua "$JOBS/"
 mkdir -p "$JOBS/lib" && cp spec/hostile/lib/*.lua "$JOBS/lib/"
