@@ -212,9 +212,9 @@ local VIEWS = {
 --- A job whose type this host has not loaded (or cannot load) can still be read from its
 -- stored document.
 local function raw_job(doc)
-  local class = setmetatable({}, { __index = Job })
+  local class = {}
   class.__index = class
-  sandbox.class_info[class] = { fields = {}, spec = class }
+  setmetatable(class, sandbox.new_info(Job, { fields = {}, spec = class }).class_mt)
   local job = setmetatable({}, class)
   Job._apply_document(job, doc)
   job.dump = function() return doc end -- every stored field, SCHEMA ones included

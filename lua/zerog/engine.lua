@@ -17,7 +17,7 @@ local getmetatable = debug.getmetatable
 local dtraceback = debug.traceback
 local fmt, match, find = string.format, string.match, string.find
 local ceil, tointeger = math.ceil, math.tointeger
-local class_info = sandbox.class_info
+local info_of = sandbox.info_of
 
 local M = {}
 
@@ -56,7 +56,7 @@ end
 --- A number of the job type's policy (RETENTION, RETRY_DELAY, ...), read from the type as its
 -- script loaded (checked then), not from the instance or class the job's code may have changed.
 local function policy(job, name, default)
-  local info = job ~= nil and class_info[getmetatable(job)]
+  local info = job ~= nil and info_of(getmetatable(job))
   local class = info and info.spec
   local v = type(class) == "table" and rawget(class, name)
   if v == nil or v == false then v = Job[name] end
@@ -163,8 +163,8 @@ end
 -- `job` is the table to make its instance (the C side knows it as the run's own). Returns the
 -- settle decision {action, code, delay, event, error, reason, retention, fields}, or false when
 -- the run's lease was lost.
-local function build(job, spec, doc, log_id)
-  return registry.fill_job(job, registry.instantiate(spec, log_id), doc)
+local function build(job, spec, doc)
+  return registry.fill_job(job, registry.instantiate(spec), doc)
 end
 
 local function process(claim, job)
@@ -176,7 +176,7 @@ local function process(claim, job)
     built, why = false, "its document's jobType " .. tostring(doc.jobType)
       .. " does not match its queue entry's " .. claim.jobType
   elseif built then -- a fresh instance of the type for this run: its own class and globals
-    built, why = pcall(build, job, spec, doc, claim.jobType .. "_" .. claim.uuid)
+    built, why = pcall(build, job, spec, doc)
   end
   if not built then return unloadable(claim, why) end
   if job.resultCode ~= Job.NO_RESULT then return finish(job, job.resultCode) end -- recorded, unsettled
@@ -229,9 +229,9 @@ end
 --- Runs one claimed job: process() with the run's own instance known to zerog.job (the only
 -- instance that may record the job's result).
 function M.process(claim, job)
-  sandbox.run_instance = job
+  sandbox.run_instance, sandbox.run_log_id = job, claim.jobType .. "_" .. claim.uuid
   local decision = process(claim, job)
-  sandbox.run_instance = nil
+  sandbox.run_instance, sandbox.run_log_id = nil, nil
   return decision
 end
 

@@ -12,7 +12,7 @@ local codec = require "zerog.codec"
 local schema = require "zerog.schema"
 local errors = require "zerog.errors"
 local sandbox = require "zerog.sandbox"
-local class_info, set_class = sandbox.class_info, sandbox.set_class
+local info_of, set_class = sandbox.info_of, sandbox.set_class
 
 -- the originals (see zerog.api), captured before any job code runs
 local pcall, error, assert, tostring, pairs, ipairs, type = pcall, error, assert, tostring, pairs, ipairs, type
@@ -37,7 +37,7 @@ local function make_key(uuid) return "zerog_job_" .. tostring(uuid) end
 Job.make_key = make_key
 
 local function fields_of(self)
-  return class_info[getmetatable(self)].fields
+  return info_of(getmetatable(self)).fields
 end
 
 --- Which field names a job of this type persists, and each one's type.
@@ -55,7 +55,7 @@ local issued = setmetatable({}, { __mode = "k" })
 
 --- Builds a new, unsaved instance of class from validated field values.
 function Job.new(class, values)
-  local spec = class_info[class].spec -- the type as loaded, not as this use of it changed it
+  local spec = info_of(class).spec -- the type as loaded, not as this use of it changed it
   local now = core.now()
   local uuid = core.uuid4()
   local self = {

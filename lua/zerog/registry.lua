@@ -21,10 +21,7 @@ local setmetatable = setmetatable
 local sethook, getinfo, dtraceback = debug.sethook, debug.getinfo, debug.traceback
 local fmt, sort, mtype = string.format, table.sort, math.type
 local io_open = io.open
-local class_info = sandbox.class_info
-
--- The metatable of every class: its methods come from BaseJob; a job cannot get or change it.
-local CLASS_MT = { __index = Job, __metatable = false }
+local info_of = sandbox.info_of
 
 -- types: JOB_TYPE -> class; paths: path -> JOB_TYPE; files: paths loaded from files;
 -- failures: path -> the error of its last load, while that failed
@@ -71,13 +68,14 @@ local function run_chunk(chunk, env)
   return ok, result, line
 end
 
---- Makes the table a script returned a class: its own __index, a metatable that hands out the
--- class itself (so setmetatable on an instance is refused), BaseJob behind it.
-local function classify(t)
+--- Makes the table a script returned a class of the type whose record is info: its own
+-- __index, a metatable that hands out the class itself (so setmetatable on an instance is
+-- refused), and the type's protected class_mt (BaseJob's methods, the record) behind it.
+local function classify(t, info)
   if rawget(t, "__gc") ~= nil then return nil, "a job type may not define __gc: finalizers are not available to job scripts" end
   rawset(t, "__index", t)
   rawset(t, "__metatable", t)
-  local ok, why = pcall(setmetatable, t, CLASS_MT)
+  local ok, why = pcall(setmetatable, t, info.class_mt)
   if not ok then return nil, "the job type's table cannot take BaseJob's methods: " .. tostring(why) end
   return t
 end
@@ -98,11 +96,7 @@ local function make_class(t)
   for _, c in ipairs(CHECKS) do
     if t[c[1]] ~= nil and not c[2](t[c[1]]) then return nil, c[1] .. " must be " .. c[3] end
   end
-  local fields, why = schema.compile(t.SCHEMA, METHODS)
-  if not fields then return nil, why end
-  local class, bad = classify(t)
-  if not class then return nil, bad end
-  return class, fields
+  return schema.compile(t.SCHEMA, METHODS)
 end
 
 --- Loads a job type from source text (or from the file at path when source is nil).
@@ -112,37 +106,37 @@ function M.load(path, source)
   if source then chunk, err = sandbox.compile(source, "@" .. path)
   else chunk, err = sandbox.compile_file(path) end
   if not chunk then return nil, err end
-  local lib = sandbox.lib_of(path)
-  local ok, result, line = run_chunk(chunk, sandbox.new_env(lib))
+  local env_mt = sandbox.env_metatable(sandbox.lib_of(path))
+  local ok, result, line = run_chunk(chunk, sandbox.new_env(env_mt))
   if not ok then return nil, result end
-  local class, fields = make_class(result)
-  if not class then return nil, fmt("%s:%s: %s", path, line or 1, fields) end
-  local other = M.types[class.JOB_TYPE]
-  if other and class_info[other].path ~= path then
-    return nil, fmt("%s:%s: JOB_TYPE %s is already defined by %s", path, line or 1,
-                    class.JOB_TYPE, class_info[other].path)
+  local fields, why = make_class(result)
+  local class
+  if fields then
+    class, why = classify(result, sandbox.new_info(Job, { fields = fields, path = path, chunk = chunk,
+                                                          env_mt = env_mt, spec = result }))
   end
-  class_info[class] = { fields = fields, path = path, chunk = chunk, lib = lib, spec = class }
+  if not class then return nil, fmt("%s:%s: %s", path, line or 1, why) end
+  local other = M.types[class.JOB_TYPE]
+  if other and info_of(other).path ~= path then
+    return nil, fmt("%s:%s: JOB_TYPE %s is already defined by %s", path, line or 1,
+                    class.JOB_TYPE, info_of(other).path)
+  end
   return class
 end
 
 --- A fresh class of a loaded type (its spec), for one use: the script runs again in a new
 -- environment. Raises when the script now fails or defines something else.
-function M.instantiate(spec, log_id)
-  local info = class_info[spec]
-  local t = info.chunk(sandbox.new_env(info.lib, log_id))
+function M.instantiate(spec)
+  local info = info_of(spec)
+  local t = info.chunk(sandbox.new_env(info.env_mt))
   if type(t) ~= "table" or rawget(t, "JOB_TYPE") ~= spec.JOB_TYPE or type(rawget(t, "run")) ~= "function" then
     error(info.path .. ": the script defined something else than when it was loaded (JOB_TYPE "
       .. spec.JOB_TYPE .. " with a run function)", 0)
   end
-  local class, why = classify(t)
+  local class, why = classify(t, info)
   if not class then error(info.path .. ": " .. why, 0) end
-  class_info[class] = info
   return class
 end
-
---- The path a loaded type (its spec) came from.
-function M.path_of(spec) return class_info[spec].path end
 
 --- Loads and registers a job type (replacing an earlier version from the same file).
 function M.register(path, source)
@@ -188,7 +182,7 @@ function M.reload(current)
         if not class then failures[#failures + 1] = err end
       else -- removed: its type goes too
         local t = M.paths[path]
-        if t and M.types[t] and class_info[M.types[t]].path == path then M.types[t] = nil end
+        if t and M.types[t] and info_of(M.types[t]).path == path then M.types[t] = nil end
         M.paths[path], M.files[path], M.failures[path] = nil, nil, nil
       end
     end
@@ -199,7 +193,7 @@ end
 --- {loaded = {{jobType, path}}, failed = {{path, error}}}, sorted by path.
 function M.scripts()
   local loaded, failed = {}, {}
-  for t, class in pairs(M.types) do loaded[#loaded + 1] = { jobType = t, path = class_info[class].path } end
+  for t, class in pairs(M.types) do loaded[#loaded + 1] = { jobType = t, path = info_of(class).path } end
   for path, err in pairs(M.failures) do failed[#failed + 1] = { path = path, error = err } end
   sort(loaded, function(a, b) return a.path < b.path end)
   sort(failed, function(a, b) return a.path < b.path end)
@@ -226,7 +220,7 @@ end
 function M.make_job(job_type, params, class)
   local spec = M.types[job_type]
   if not spec then return nil, "unknown job type " .. tostring(job_type), "not_found" end
-  local values, why = schema.validate(class_info[spec].fields, params or {})
+  local values, why = schema.validate(info_of(spec).fields, params or {})
   if not values then return nil, why, "invalid" end
   class = class or M.instantiate(spec)
   local job = Job.new(class, values)
@@ -239,7 +233,7 @@ end
 -- init() runs. Raises on a failure.
 function M.fill_job(job, class, doc)
   local stored_version = tostring(doc.schemaVersion)
-  local version = tostring(class_info[class].spec.SCHEMA_VERSION)
+  local version = tostring(info_of(class).spec.SCHEMA_VERSION)
   local migrated = stored_version ~= version and class.migrate
   if migrated then
     doc = class.migrate(doc, stored_version) or doc

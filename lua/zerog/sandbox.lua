@@ -25,19 +25,43 @@ local raw_load, raw_require, collectgarbage, pcall = load, require, collectgarba
 local raw_getmetatable = debug.getmetatable
 local io_open = io.open
 local concat = table.concat
-local gsub, find, sub, match = string.gsub, string.find, string.sub, string.match
+local gsub, find, sub, match, fmt = string.gsub, string.find, string.sub, string.match, string.format
 local randomseed = math.randomseed
 
 local core = require "zerog.core"
 
 local M = {}
 
---- What the runtime knows of each class (a loaded type's spec, and each instance of it made
--- by the registry): {fields, path, chunk, lib, spec}. Out of every job's reach.
-M.class_info = setmetatable({}, { __mode = "k" })
+--- What the runtime knows of a loaded type: {fields, path, chunk, spec, class_mt, env_mt}. Every
+-- class of the type (its spec, and each instance of it made by the registry) has class_mt for
+-- metatable, which holds the record: a job can get neither (both are protected), and only
+-- records made here count (a job's own metatable chain cannot pass for one).
+local genuine = setmetatable({}, { __mode = "k" })
 
---- The instance the engine made for the run in progress (nil between runs): set by the engine.
-M.run_instance = nil
+--- A new record for a type: class_mt gives the classes base's methods.
+function M.new_info(base, t)
+  t.class_mt = { __index = base, __metatable = false, zerog_info = t }
+  genuine[t] = true
+  return t
+end
+
+--- The record of a class, or nil when it is not one the registry made. (The last class asked
+-- about is remembered: a run asks about its own class for every field it reads or writes.)
+local last_class, last_info
+function M.info_of(class)
+  if class == last_class and class ~= nil then return last_info end
+  local mt = raw_getmetatable(class)
+  local info = type(mt) == "table" and rawget(mt, "zerog_info")
+  if info and genuine[info] and info.class_mt == mt then
+    last_class, last_info = class, info
+    return info
+  end
+  return nil
+end
+
+--- The instance the engine made for the run in progress, and its logId (print logs under it);
+-- nil between runs. Set by the engine.
+M.run_instance, M.run_log_id = nil, nil
 
 --- What the operator opened ("io", "os", ...) -> true; set by configure().
 local opened = {}
@@ -111,28 +135,39 @@ local OS_SAFE = { "time", "clock", "date", "difftime" }
 local OS_CLOSED = { "exit", "execute", "remove", "rename", "getenv", "tmpname", "setlocale" } -- raise
 
 local template     -- name -> value, or name -> function(env) making the env's own
-local lib_sources  -- name -> the library table whose copy an env gets
 
--- What the runtime knows of each environment (out of the job's reach): {lib, log_id}.
-local env_info = setmetatable({}, { __mode = "k" })
+local lib_copiers  -- name -> function returning a fresh copy of the library
 
-local ENV_MT -- the metatable of every environment (protected; fills names on first use)
+--- A function returning a fresh copy of t (string keys) made by one table constructor, so the
+-- copy is sized once instead of growing key by key (a few hundred ns per library).
+local function make_copier(t)
+  local fields = {}
+  for k in pairs(t) do
+    if type(k) ~= "string" then return function() return copy(t) end end
+    fields[#fields + 1] = fmt("[%q] = s[%q]", k, k)
+  end
+  local source = "local s = ...; return function() return { " .. concat(fields, ", ") .. " } end"
+  return raw_load(source, "=copier", "t", {})(t)
+end
 
---- The job's zerog module: a copy of the public module, with its tables copied too, BaseJob as
--- a read-only view and json as a cjson instance of its own (its settings are per instance).
-local zerog_public, job_view_mt, cjson
+--- The job's zerog module: filled on first use of each name from the public module, with its
+-- log table copied, BaseJob as a read-only view and json as a cjson instance of its own (its
+-- settings are per instance). A job changes its own copy only.
+local job_view_mt, cjson, copy_log, zerog_public
+local ZEROG_MT = {
+  __index = function(z, k)
+    local v
+    if k == "json" then v = cjson.new()
+    elseif k == "log" then v = copy_log()
+    elseif k == "BaseJob" then v = setmetatable({}, job_view_mt)
+    else v = zerog_public[k] end
+    if v ~= nil then rawset(z, k, v) end
+    return v
+  end,
+  __metatable = false,
+}
 local function new_zerog()
-  local z = copy(zerog_public)
-  z.log = copy(zerog_public.log)
-  z.BaseJob = setmetatable({}, job_view_mt)
-  z.json = nil
-  return setmetatable(z, { __index = function(t, k)
-    if k == "json" then
-      local j = cjson.new()
-      rawset(t, "json", j)
-      return j
-    end
-  end, __metatable = false })
+  return setmetatable({}, ZEROG_MT)
 end
 
 -- Registered C modules (zg_register_module): name -> table of functions; each require in an
@@ -161,7 +196,7 @@ local function make_require(env)
     elseif c_modules[name] then
       value = copy(c_modules[name])
     else
-      local lib = env_info[env].lib
+      local lib = raw_getmetatable(env).lib
       local path = match(name, "^[%a_][%w_]*$") and (lib .. "/" .. name .. ".lua")
         or (match(name, "^[%a_][%w_]*[%.%w_]*[%w_]$") and not find(name, "..", 1, true)
             and (lib .. "/" .. gsub(name, "%.", "/") .. ".lua"))
@@ -213,12 +248,13 @@ local function make_print(env)
     local n = select("#", ...)
     local parts = { ... }
     for i = 1, n do parts[i] = tostring(parts[i]) end
-    core.log("info", env_info[env].log_id or "", concat(parts, "\t", 1, n))
+    core.log("info", M.run_log_id or "", concat(parts, "\t", 1, n))
   end
 end
 
 local function build_template()
-  template, lib_sources = {}, {}
+  local lib_sources = {}
+  template = {}
   for _, name in ipairs(BASE_NAMES) do template[name] = _G[name] end
   template.setmetatable = safe_setmetatable
   template.collectgarbage = opened.gc and collectgarbage or safe_collectgarbage
@@ -261,34 +297,36 @@ local function build_template()
   end
   if opened.debug then lib_sources.debug = _G.debug end
   if opened.package then lib_sources.package = _G.package end
+  lib_copiers = {}
+  for name, source in pairs(lib_sources) do lib_copiers[name] = make_copier(source) end
 end
 
-ENV_MT = {
-  __index = function(env, name)
-    local source = lib_sources[name]
-    local v
-    if source then
-      v = copy(source)
-    else
-      v = template[name]
-      if type(v) == "function" and (name == "require" or name == "load" or name == "print"
-          or name == "_G" or name == "dofile" or name == "loadfile") then
-        v = v(env)
-      end
-    end
-    if v ~= nil then rawset(env, name, v) end
-    return v
-  end,
-  __metatable = false,
-}
+-- Names whose template entry makes the environment's own (a closure over it).
+local PER_ENV = { require = true, load = true, print = true, _G = true, dofile = true, loadfile = true }
 
---- A fresh environment for one use of a job type: lib is the helper folder (`<dir>/lib`),
--- log_id the logId print() logs under.
-function M.new_env(lib, log_id)
+--- Fills a global of an environment on its first use.
+local function env_index(env, name)
+  local copier = lib_copiers[name]
+  local v
+  if copier then
+    v = copier()
+  else
+    v = template[name]
+    if v ~= nil and PER_ENV[name] then v = v(env) end
+  end
+  if v ~= nil then rawset(env, name, v) end
+  return v
+end
+
+--- The metatable of the environments of a type whose helper modules are in lib (`<dir>/lib`).
+function M.env_metatable(lib)
+  return { __index = env_index, __metatable = false, lib = lib or "lib" }
+end
+
+--- A fresh environment for one use of a job type (env_mt: its type's env_metatable()).
+function M.new_env(env_mt)
   if not template then build_template() end
-  local env = setmetatable({}, ENV_MT)
-  env_info[env] = { lib = lib or "lib", log_id = log_id }
-  return env
+  return setmetatable({}, env_mt)
 end
 
 local PREFIX = "local _ENV = ...; "
@@ -335,7 +373,8 @@ end
 
 --- The runtime's hand-over of the public module and the read-only view of BaseJob.
 function M.set_public(zerog, job_class, cjson_module)
-  zerog_public, cjson = zerog, cjson_module
+  cjson, zerog_public = cjson_module, zerog
+  copy_log = make_copier(zerog.log)
   job_view_mt = {
     __index = job_class,
     __newindex = function() error("zerog.BaseJob is read-only to job scripts", 2) end,
@@ -347,8 +386,9 @@ end
 -- generator, the next run starts with an incremental, running collector and an unseeded
 -- generator.
 function M.restore()
-  collectgarbage("restart")
-  collectgarbage("incremental")
+  -- (a restart when it runs already would cost a forced collector step: ~40 us a run)
+  if not collectgarbage("isrunning") then collectgarbage("restart") end
+  collectgarbage("incremental") -- nothing to do when it is
   if reseed then
     reseed = false
     randomseed()

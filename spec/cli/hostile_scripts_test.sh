@@ -139,5 +139,36 @@ for file in spec/hostile/*.lua; do
   ok "$name: ends with its error recorded, nothing escapes" hostile_case "$file"
   ok "$name: the next job on the same worker finds a clean environment" canary_case
 done
+stop_worker
+WORKER_PID=
+
+# What an operator opens with --sandbox-open (a job type of its own folder and queue).
+OPENED=$WORK/opened
+mkdir -p "$OPENED"
+cat >"$OPENED/uses_os.lua" <<'LUA'
+return { JOB_TYPE = "uses_os", QUEUE_NAME = "opened_q", MAX_ERRORS = 1, run = function(self)
+  self:record_event("home " .. os.getenv("HOME"))
+  return 200
+end }
+LUA
+run_closed() {
+  expect_status 1 "$ZEROG" run --json "$OPENED/uses_os.lua" &&
+  grep -q "os.getenv is not available to job scripts" "$WORK/err"
+}
+ok "run: os.getenv is closed by default" run_closed
+ok "run --sandbox-open os: the job may use all of os" expect_status 0 "$ZEROG" run --json --sandbox-open os "$OPENED/uses_os.lua"
+run_unknown() {
+  expect_status 2 "$ZEROG" run --sandbox-open io,net "$OPENED/uses_os.lua" &&
+  grep -q 'unknown library "net"' "$WORK/err"
+}
+ok "run --sandbox-open with an unknown name: exit 2, naming it" run_unknown
+worker_opened() {
+  local uuid
+  uuid=$(ZEROG_JOBS=$OPENED "$ZEROG" submit uses_os '{}') || return 1
+  ZEROG_JOBS=$OPENED "$ZEROG" worker --concurrency 2 --until-idle --sandbox-open os >"$WORK/opened.log" 2>&1 ||
+    { cat "$WORK/opened.log"; return 1; }
+  dump "$uuid" && json_get 'd.resultCode' "$WORK/doc" | grep -qx 200 || { cat "$WORK/doc" "$WORK/opened.log"; return 1; }
+}
+ok "worker --concurrency 2 --sandbox-open os: its worker processes open it too" worker_opened
 
 tap_done
