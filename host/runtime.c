@@ -72,9 +72,8 @@ const char *zg_run_stop_reason(zg_host *h, char *buf, size_t size)
 {
     if (!h->run.active) return NULL;
     if (zg_heartbeat_lost(&h->heartbeat)) {
-        snprintf(buf, size,
-                 ZG_LOST_PREFIX "lease %lld of job %s is no longer current (the job "
-                                "was killed, or its lease lapsed and another host took it)",
+        snprintf(buf, size, ZG_LOST_PREFIX "lease %lld of job %s is no longer current (the job "
+                 "was killed, or its lease lapsed and another host took it)",
                  (long long)h->run.lease.token, h->run.lease.uuid);
         return buf;
     }

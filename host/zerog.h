@@ -97,8 +97,8 @@ typedef struct zg_config {
     void *progress_ud;
     zg_run_fn on_run; /* NULL: none */
     void *on_run_ud;
-    int publish_events;       /* publish each run's start and end on the store's "zerog:events"
-                                 channel (Redis only; see zg_follow_events) */
+    int publish_events; /* publish each run's start and end on the store's "zerog:events"
+                           channel (Redis only; see zg_follow_events) */
     int64_t store_timeout_ms; /* bounds every store call, reconnects included (Redis); 0: 5000 */
     const char *sandbox_open; /* what job scripts may reach beyond the sandbox, NULL or "" for
                                  nothing (the default): names separated by commas, of "io" (io,
@@ -230,20 +230,15 @@ typedef enum zg_view {
 ZG_API int zg_read(zg_host *h, zg_view view, const char *uuid, char **json);
 
 typedef struct zg_queue_counts {
-    int64_t ready;     /* waiting to run */
-    int64_t delayed;   /* waiting for their time */
-    int64_t reserved;  /* running */
-    int64_t buried;    /* set aside after failing to load (zg_kick puts them back) */
+    int64_t ready;    /* waiting to run */
+    int64_t delayed;  /* waiting for their time */
+    int64_t reserved; /* running */
+    int64_t buried;   /* set aside after failing to load (zg_kick puts them back) */
     int64_t unclaimed; /* ready, of a job type no live host has asked for lately */
 } zg_queue_counts;
 
-enum {
-    ZG_MSG_READY = 0,
-    ZG_MSG_DELAYED = 1,
-    ZG_MSG_RESERVED = 2,
-    ZG_MSG_BURIED = 3,
-    ZG_MSG_FINISHED = 4
-};
+enum { ZG_MSG_READY = 0, ZG_MSG_DELAYED = 1, ZG_MSG_RESERVED = 2, ZG_MSG_BURIED = 3,
+       ZG_MSG_FINISHED = 4 };
 
 typedef struct zg_message_stats {
     int state; /* ZG_MSG_* */
