@@ -7,6 +7,13 @@ local registry = require "zerog.registry"
 local engine = require "zerog.engine"
 local Job = require "zerog.job"
 local sandbox = require "zerog.sandbox"
+
+-- the originals, captured before any job code runs (job code never reaches these globals: it runs
+-- in the sandbox; this keeps the runtime independent of them all the same)
+-- (not pcall: the block below replaces the global for job code)
+local ipairs, pairs, type, tostring, error = ipairs, pairs, type, tostring, error
+local setmetatable = setmetatable
+local pack, ceil = table.pack, math.ceil
 require "zerog" -- the public module job scripts get copies of
 
 -- what the operator opened for job scripts (zg_config.sandbox_open, checked by the C side)
@@ -119,7 +126,7 @@ end
 local function retention_of(doc)
   local class = registry.get(doc.jobType)
   local retention = class and class.RETENTION or engine.DEFAULT_RETENTION
-  return retention > 0 and math.ceil(retention) or 0
+  return retention > 0 and ceil(retention) or 0
 end
 
 --- ZeroG's killJob: records error 410 "Killed by user" and result 410, and takes the job off its
@@ -175,7 +182,7 @@ function M.c_module(name, indexes)
   local module = {}
   for fname, index in pairs(indexes) do
     module[fname] = function(...)
-      local args = codec.array(table.pack(...))
+      local args = codec.array(pack(...))
       args.n = nil
       local ok, text = pcall(core.ccall, index, codec.encode(args))
       if not ok then error(text, 2) end

@@ -178,6 +178,11 @@ local function process(claim, job)
   elseif built then -- a fresh instance of the type for this run: its own class and globals
     built, why = pcall(build, job, spec, doc)
   end
+  if not built and core.lost() then return false end
+  if not built and core.interrupted() then -- stopped while the instance was built: not its fault
+    core.run_limits(0, 0)
+    return release(nil, 0, M.RELEASED_EVENT)
+  end
   if not built then return unloadable(claim, why) end
   if job.resultCode ~= Job.NO_RESULT then return finish(job, job.resultCode) end -- recorded, unsettled
   if job._migrated_from then -- the type's migrate() upgraded the stored document: keep it
@@ -189,7 +194,10 @@ local function process(claim, job)
     local decision = recover(job, claim.prior)
     if decision then return decision end
   end
-  if core.interrupted() then return release(job, 0, M.RELEASED_EVENT) end -- stopping already
+  if core.interrupted() then -- stopping already (say, while the instance was built): the
+    core.run_limits(0, 0)      -- settling is the engine's, which the stop must not interrupt
+    return release(job, 0, M.RELEASED_EVENT)
+  end
   local started = core.clock()
   local publishing = core.publishing()
   if publishing then

@@ -5,6 +5,8 @@ local codec = require "zerog.codec"
 
 -- the originals, captured before any job code runs (getmetatable: the real one, protected or not)
 local setmetatable, getmetatable = setmetatable, debug.getmetatable
+local type, pairs, ipairs, next, tostring = type, pairs, ipairs, next, tostring
+local mtype, floor, fmt, sort, concat = math.type, math.floor, string.format, table.sort, table.concat
 
 local M = {}
 
@@ -45,10 +47,10 @@ M.BASE_BY_NAME.cas = { name = "cas", type = "integer" }
 
 local function describe(v)
   if v == codec.null then return "null" end
-  local t = math.type(v) or type(v)
+  local t = mtype(v) or type(v)
   if t == "string" then
     local shown = #v > 40 and v:sub(1, 37) .. "..." or v
-    return string.format("the string %q", shown)
+    return fmt("the string %q", shown)
   end
   if t == "table" then
     if next(v) == nil then return "an empty table" end
@@ -65,7 +67,7 @@ function M.coerce(ftype, v)
   elseif ftype == "integer" then
     local i = codec.to_integer(v)
     if i then return i end
-    if type(v) == "number" and v == math.floor(v) then
+    if type(v) == "number" and v == floor(v) then
       return nil, "an integer between -2^53 and 2^53, got " .. describe(v)
     end
   elseif ftype == "number" then
@@ -128,7 +130,7 @@ function M.compile(schema, reserved)
     end
     fields[#fields + 1] = field
   end
-  table.sort(fields, function(a, b) return a.name < b.name end)
+  sort(fields, function(a, b) return a.name < b.name end)
   return fields
 end
 
@@ -145,8 +147,8 @@ function M.validate(fields, params)
     if not known[name] then unknown[#unknown + 1] = tostring(name) end
   end
   if #unknown > 0 then
-    table.sort(unknown)
-    return nil, "unknown field " .. table.concat(unknown, ", ") .. ": not in the job type's SCHEMA"
+    sort(unknown)
+    return nil, "unknown field " .. concat(unknown, ", ") .. ": not in the job type's SCHEMA"
   end
   local values = {}
   for _, f in ipairs(fields) do

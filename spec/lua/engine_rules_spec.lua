@@ -6,7 +6,8 @@ describe("engine rules for a claimed job that cannot be loaded", function()
   setup(function()
     package.path = "lua/?.lua;" .. package.path
     package.preload["zerog.core"] = function()
-      return { now = function() return "t" end, log = function() end }
+      return { now = function() return "t" end, log = function() end,
+               lost = function() return false end, interrupted = function() return false end }
     end
     package.loaded["zerog.registry"] = {
       get = function() return { JOB_TYPE = "t" } end,
