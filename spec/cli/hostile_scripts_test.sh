@@ -99,7 +99,7 @@ show() { echo "document:"; cat "$WORK/doc"; echo; echo "worker log (tail):"; tai
 
 hostile_case() {
   local file=$1 type expect code ms uuid
-  type=$(sed -n 's/.*JOB_TYPE *= *"\([^"]*\)".*/\1/p' "$file" | head -1)
+  type=$(sed -n "s/.*JOB_TYPE *= *[\"']\([^\"']*\)[\"'].*/\1/p" "$file" | head -1)
   expect=$(header "$file" expect)
   code=$(header "$file" code)
   ms=$(header "$file" timeout-ms)
