@@ -103,14 +103,42 @@ void zg_run_hook(lua_State *L, lua_Debug *ar)
     if (why) luaL_error(L, "%s", why);
 }
 
+/* What zg_config.sandbox_open may name (zerog.sandbox opens each for job scripts). */
+static const char *const sandbox_libraries[] = {"io",       "os", "debug", "package",
+                                                "bytecode", "gc", NULL};
+
+/* Checks a sandbox_open list (names separated by commas or spaces); ZG_EINVAL naming the first
+ * unknown one. */
+static int check_sandbox_open(zg_host *h, const char *list)
+{
+    const char *sep = ", \t";
+    for (const char *p = list ? list + strspn(list, sep) : ""; *p; p += strspn(p, sep)) {
+        size_t len = strcspn(p, sep);
+        int known = 0;
+        for (const char *const *name = sandbox_libraries; *name && !known; name++)
+            known = strlen(*name) == len && strncmp(*name, p, len) == 0;
+        if (!known)
+            return zg_fail(&h->err, ZG_EINVAL,
+                           "sandbox_open: unknown library \"%.*s\" (io, os, debug, package, "
+                           "bytecode, gc)",
+                           (int)(len > 64 ? 64 : len), p);
+        p += len;
+    }
+    return ZG_OK;
+}
+
 /* Opens the libraries, the embedded runtime and the bindings, and returns zerog.api. Runs in
- * protected mode, so even running out of memory here is an error, not a panic. */
+ * protected mode, so even running out of memory here is an error, not a panic. The runtime
+ * keeps the whole standard library for itself; job scripts get the sandbox (zerog.sandbox),
+ * with what the operator opened in sandbox_open. */
 static int open_all(lua_State *L)
 {
     zg_host *h = lua_touserdata(L, 1);
     luaL_openlibs(L);
     preload_embedded(L);
     zg_bindings_open(h);
+    lua_pushstring(L, h->cfg.sandbox_open ? h->cfg.sandbox_open : "");
+    lua_setfield(L, LUA_REGISTRYINDEX, "zerog.sandbox_open");
     lua_getglobal(L, "require");
     lua_pushstring(L, "zerog.api");
     lua_call(L, 1, 1);
@@ -119,6 +147,8 @@ static int open_all(lua_State *L)
 
 int zg_runtime_open(zg_host *h)
 {
+    int rc = check_sandbox_open(h, h->cfg.sandbox_open);
+    if (rc != ZG_OK) return rc;
     lua_State *L = lua_newstate(vm_alloc, h);
     if (!L) return zg_fail(&h->err, ZG_ENOMEM, "out of memory creating the Lua VM");
     h->L = L;
@@ -131,6 +161,7 @@ int zg_runtime_open(zg_host *h)
         return h->err.code;
     }
     h->api_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    h->cfg.sandbox_open = NULL; /* read once, above: the caller's string need not outlive it */
     return ZG_OK;
 }
 

@@ -100,6 +100,14 @@ typedef struct zg_config {
     int publish_events; /* publish each run's start and end on the store's "zerog:events"
                            channel (Redis only; see zg_follow_events) */
     int64_t store_timeout_ms; /* bounds every store call, reconnects included (Redis); 0: 5000 */
+    const char *sandbox_open; /* what job scripts may reach beyond the sandbox, NULL or "" for
+                                 nothing (the default): names separated by commas, of "io" (io,
+                                 dofile, loadfile), "os" (all of os but exit), "debug",
+                                 "package" (package, and require of any module), "bytecode"
+                                 (load and string.dump of binary chunks), "gc" (every
+                                 collectgarbage option). An unknown name: ZG_EINVAL. Read at
+                                 zg_host_new only. Opening any of them gives job scripts ways
+                                 around the sandbox (README, "Security model") */
 } zg_config;
 
 /* Fills cfg with the defaults (in-memory store, no limits, no callbacks). */

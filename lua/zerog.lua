@@ -1,9 +1,16 @@
---- zerog: the module job scripts require (`local zerog = require "zerog"`).
+--- zerog: the module job scripts require (`local zerog = require "zerog"`). Each job's
+-- environment gets a copy of this table (zerog.sandbox), with BaseJob as a read-only view and
+-- `json` as a lua-cjson instance of its own.
 local core = require "zerog.core"
 local codec = require "zerog.codec"
 local errors = require "zerog.errors"
 local registry = require "zerog.registry"
 local Job = require "zerog.job"
+local sandbox = require "zerog.sandbox"
+
+-- the originals, captured before any job code runs
+local error, tostring, ipairs = error, tostring, ipairs
+local pack, concat = table.pack, table.concat
 
 local M = {
   NO_RESULT = Job.NO_RESULT,
@@ -14,7 +21,6 @@ local M = {
   WarningFinish = errors.WarningFinish,
   CasError = errors.CasError,
   LeaseLost = errors.LeaseLost,
-  json = require "cjson",
   BaseJob = Job,
   make_key = Job.make_key,
 }
@@ -36,13 +42,15 @@ end
 M.log = {}
 for _, level in ipairs { "info", "warning", "error" } do
   M.log[level] = function(...)
-    local parts = table.pack(...)
+    local parts = pack(...)
     for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-    core.log(level, "", codec.log_text(table.concat(parts, " ", 1, parts.n)))
+    core.log(level, "", codec.log_text(concat(parts, " ", 1, parts.n)))
   end
 end
 
 --- Sleeps for the given seconds (fractions allowed) while the host keeps the job's reservation.
 M.sleep = core.sleep
+
+sandbox.set_public(M, Job, require "cjson")
 
 return M

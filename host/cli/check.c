@@ -96,7 +96,7 @@ int cmd_check(const cli_options *o, int argc, char **argv)
     const char *operands[CLI_LIST_MAX];
     int n, code = cli_parse("check", argc, argv, NULL, 1, CLI_LIST_MAX, operands, &n);
     if (code != EXIT_OK) return code;
-    cli_options mem = {"mem://", o->jobs};
+    cli_options mem = {"mem://", o->jobs, NULL};
     zg_host *h = cli_open(&mem, CLI_JOBS_NONE, NULL, &code);
     if (!h) return code;
     checked c = {0};

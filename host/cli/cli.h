@@ -21,6 +21,7 @@ enum {
 typedef struct cli_options {
     const char *store; /* --store, ZEROG_STORE, or redis://127.0.0.1:6379/0 */
     const char *jobs;  /* --jobs, ZEROG_JOBS, or ./jobs */
+    const char *sandbox_open; /* run/worker/serve --sandbox-open: zg_config.sandbox_open */
 } cli_options;
 
 /* ---- main.c: the commands, their usage, opening a host ---- */

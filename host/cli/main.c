@@ -26,7 +26,7 @@ typedef struct command {
 } command;
 
 static const command commands[] = {
-    {"run", "run [--no-wait] [--json] FILE.lua [JSON]",
+    {"run", "run [--no-wait] [--json] [--sandbox-open LIBS] FILE.lua [JSON]",
      "run one job to its end, in-process, on the in-memory store",
      "Loads the script, submits a job with the JSON params and runs it through its requeues,\n"
      "showing its progress, events, warnings and errors on stderr (a live bar on a terminal).\n"
@@ -34,7 +34,9 @@ static const command commands[] = {
      "prints {\"uuid\",\"result\",\"job\",\"data\"} on stdout. Exit 0 for a 2xx result, 1 for\n"
      "another.\n"
      "  --no-wait   do not wait out requeue delays: run the next try at once\n"
-     "  --json      print the job as JSON even on a terminal\n",
+     "  --json      print the job as JSON even on a terminal\n"
+     "  --sandbox-open LIBS  give the job script more than its sandbox: a comma list of io,\n"
+     "              os, debug, package, bytecode, gc (README: Security model)\n",
      cmd_run},
     {"check", "check FILE.lua|DIR...", "load and validate job scripts without running them",
      "Checks each script (syntax, JOB_TYPE, run, SCHEMA) and every *.lua of each folder, and that\n"
@@ -74,7 +76,7 @@ static const command commands[] = {
      cmd_kill},
     {"worker",
      "worker [--queue NAME]... [--concurrency N] [--until-idle] [--max-jobs N]\n"
-     "        [--log-format text|json]",
+     "        [--log-format text|json] [--sandbox-open LIBS]",
      "run jobs from queues",
      "Runs jobs from the named queues, or from the queues of every job type in the jobs folder.\n"
      "  --queue NAME       a queue to serve (repeatable)\n"
@@ -82,7 +84,9 @@ static const command commands[] = {
      "                     (1..64)\n"
      "  --until-idle       exit 0 once nothing is ready and nothing is held\n"
      "  --max-jobs N       stop after N runs (> 0)\n"
-     "  --log-format F     text or json (one JSON object per line)\n",
+     "  --log-format F     text or json (one JSON object per line)\n"
+     "  --sandbox-open LIBS  give job scripts more than their sandbox: a comma list of io,\n"
+     "                     os, debug, package, bytecode, gc (README: Security model)\n",
      cmd_worker},
     {"stats", "stats [--queue NAME]...",
      "ready, delayed, reserved, buried and unclaimed counts per queue, as JSON",
@@ -100,7 +104,7 @@ static const command commands[] = {
     {"serve",
      "serve [--listen HOST:PORT] [--workers N] [--auth-token T] [--grace S]\n"
      "        [--log-format text|json] [--max-body BYTES] [--http-timeout S]\n"
-     "        [--max-connections N] [--max-connections-per-ip N]",
+     "        [--max-connections N] [--max-connections-per-ip N] [--sandbox-open LIBS]",
      "the daemon: HTTP API and supervised worker processes",
      "  --listen HOST:PORT   where the HTTP API listens (a host name, or [IPv6]:port)\n"
      "  --workers N          worker processes (default: the number of cores)\n"
@@ -110,7 +114,9 @@ static const command commands[] = {
      "  --max-body BYTES     the largest request body\n"
      "  --http-timeout S     an idle or slow connection is closed after S seconds (default 10)\n"
      "  --max-connections N  connections in all (default 4096)\n"
-     "  --max-connections-per-ip N   connections per client address (default 128)\n",
+     "  --max-connections-per-ip N   connections per client address (default 128)\n"
+     "  --sandbox-open LIBS  give job scripts more than their sandbox: a comma list of io,\n"
+     "                       os, debug, package, bytecode, gc (README: Security model)\n",
      cmd_serve},
     {"events", "events", "follow job starts and ends as JSON lines",
      "Prints each job start and end that hosts publish on the Redis channel zerog:events, one\n"
@@ -296,6 +302,7 @@ zg_host *cli_open(const cli_options *o, cli_jobs jobs, zg_config *cfg, int *exit
         cfg = &defaults;
     }
     cfg->store = o->store;
+    cfg->sandbox_open = o->sandbox_open;
     *exit_code = EXIT_OK;
     zg_host *h = zg_host_new(cfg);
     if (!h) {
@@ -361,7 +368,7 @@ int main(int argc, char **argv)
 {
     /* a Redis connection that breaks must be an error to retry, not a fatal SIGPIPE */
     signal(SIGPIPE, SIG_IGN);
-    cli_options o = {getenv("ZEROG_STORE"), getenv("ZEROG_JOBS")};
+    cli_options o = {getenv("ZEROG_STORE"), getenv("ZEROG_JOBS"), NULL};
     argc = global_options(&o, argc, argv);
     if (argc < 0) return EXIT_BAD_INPUT;
     if (!o.store || !*o.store) o.store = "redis://127.0.0.1:6379/0";

@@ -243,9 +243,11 @@ static int run_to_end(zg_host *h, const char *uuid, int no_wait, progress_view *
 int cmd_run(const cli_options *o, int argc, char **argv)
 {
     int no_wait = 0, json = 0;
-    const char *operands[2];
-    const cli_opt opts[] = {
-        {"--no-wait", CLI_FLAG, &no_wait}, {"--json", CLI_FLAG, &json}, {NULL, CLI_FLAG, NULL}};
+    const char *operands[2], *sandbox_open = NULL;
+    const cli_opt opts[] = {{"--no-wait", CLI_FLAG, &no_wait},
+                            {"--json", CLI_FLAG, &json},
+                            {"--sandbox-open", CLI_TEXT, &sandbox_open},
+                            {NULL, CLI_FLAG, NULL}};
     int n, code = cli_parse("run", argc, argv, opts, 1, 2, operands, &n);
     if (code != EXIT_OK) return code;
     const char *path = operands[0], *params = n == 2 ? operands[1] : "{}";
@@ -258,7 +260,8 @@ int cmd_run(const cli_options *o, int argc, char **argv)
     cfg.log_ud = &view;
     cfg.progress = on_progress;
     cfg.progress_ud = &view;
-    cli_options mem = {"mem://", o->jobs}; /* run is in-process: always the in-memory store */
+    /* run is in-process: always the in-memory store */
+    cli_options mem = {"mem://", o->jobs, sandbox_open};
     zg_host *h = cli_open(&mem, CLI_JOBS_NONE, &cfg, &code);
     if (!h) return code;
     char type[ZG_NAME_LEN], uuid[ZG_UUID_LEN];

@@ -115,7 +115,7 @@ static long open_files_limit(void)
 }
 
 typedef struct serve_options {
-    const char *listen, *format, *token;
+    const char *listen, *format, *token, *sandbox_open;
     int token_from_env;
     double workers, grace, max_body, timeout, max_conn, per_ip;
 } serve_options;
@@ -133,6 +133,7 @@ static int parse_options(serve_options *so, int argc, char **argv)
                             {"--http-timeout", CLI_NUMBER, &so->timeout},
                             {"--max-connections", CLI_NUMBER, &so->max_conn},
                             {"--max-connections-per-ip", CLI_NUMBER, &so->per_ip},
+                            {"--sandbox-open", CLI_TEXT, &so->sandbox_open},
                             {NULL, 0, NULL}};
     int n, rc = cli_parse("serve", argc, argv, opts, 0, 0, NULL, &n);
     if (rc != EXIT_OK) return rc;
@@ -167,6 +168,9 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
                 so.token_from_env ? "ZEROG_AUTH_TOKEN" : "--auth-token");
         return EXIT_BAD_INPUT;
     }
+    cli_options mine = *o; /* with what the operator opened for job scripts */
+    mine.sandbox_open = so.sandbox_open;
+    o = &mine;
     if (strncmp(o->store, "mem:", 4) == 0) {
         fputs("zerog: serve runs worker processes, which need a shared store: give a Redis URL\n",
               stderr);
@@ -198,6 +202,10 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
         sup.args[sup.nargs++] = "json";
     }
     sup.args[sup.nargs++] = "--events"; /* serve's metrics follow the runs workers publish */
+    if (o->sandbox_open) {
+        sup.args[sup.nargs++] = "--sandbox-open";
+        sup.args[sup.nargs++] = o->sandbox_open;
+    }
     /* the supervisor's host releases dead workers' jobs; it also checks the store first */
     if (!(sup.host = open_host(o, &log, 0, SUPERVISOR_STORE_TIMEOUT_MS))) return EXIT_JOB_FAILED;
     long files = open_files_limit();

@@ -355,6 +355,10 @@ static int run_supervised(const cli_options *co, const worker_options *o)
         s.args[s.nargs++] = "--log-format";
         s.args[s.nargs++] = "json";
     }
+    if (co->sandbox_open) {
+        s.args[s.nargs++] = "--sandbox-open";
+        s.args[s.nargs++] = co->sandbox_open;
+    }
     s.max_jobs = o->max_jobs;
     s.exit_0_finishes = o->until_idle || o->max_jobs; /* else an exit is a death to replace */
     struct sigaction sa = {0};
@@ -387,8 +391,9 @@ int cmd_worker(const cli_options *co, int argc, char **argv)
     worker_options o = {.concurrency = 1};
     cli_list queues = {0};
     double concurrency = 1, max_jobs = 0;
-    const char *format = "text", *parent = NULL;
+    const char *format = "text", *parent = NULL, *sandbox_open = NULL;
     const cli_opt opts[] = {{"--queue", CLI_LIST, &queues},
+                            {"--sandbox-open", CLI_TEXT, &sandbox_open},
                             {"--concurrency", CLI_NUMBER, &concurrency},
                             {"--until-idle", CLI_FLAG, &o.until_idle},
                             {"--max-jobs", CLI_NUMBER, &max_jobs},
@@ -410,6 +415,9 @@ int cmd_worker(const cli_options *co, int argc, char **argv)
     o.concurrency = (int)concurrency;
     o.max_jobs = max_jobs > 1L << 30 ? 1L << 30 : (long)max_jobs;
     o.parent = parent ? strtol(parent, NULL, 10) : 0;
+    cli_options mine = *co; /* with what the operator opened for job scripts */
+    mine.sandbox_open = sandbox_open;
+    co = &mine;
     /* checked before anything starts: a supervisor never replaces workers that cannot start */
     if (!o.child && (rc = cli_check_jobs_dir("worker", co)) != EXIT_OK) return rc;
     struct sigaction sa = {0};

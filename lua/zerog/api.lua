@@ -6,6 +6,18 @@ local codec = require "zerog.codec"
 local registry = require "zerog.registry"
 local engine = require "zerog.engine"
 local Job = require "zerog.job"
+local sandbox = require "zerog.sandbox"
+
+-- the originals, captured before any job code runs (job code never reaches these globals: it runs
+-- in the sandbox; this keeps the runtime independent of them all the same)
+-- (not pcall: the block below replaces the global for job code)
+local ipairs, pairs, type, tostring, error = ipairs, pairs, type, tostring, error
+local setmetatable = setmetatable
+local pack, ceil = table.pack, math.ceil
+require "zerog" -- the public module job scripts get copies of
+
+-- what the operator opened for job scripts (zg_config.sandbox_open, checked by the C side)
+sandbox.configure(debug.getregistry()["zerog.sandbox_open"])
 
 local M = {}
 
@@ -79,10 +91,16 @@ end
 -- round trips. Returns the list of uuids in order.
 function M.submit_batch(job_type, lines, delay, ttr, priority)
   local jobs = {}
+  local spec, class = registry.get(job_type), nil
+  if spec and #lines > 0 then -- one instance of the type for the whole batch
+    local ok, made = pcall(registry.instantiate, spec)
+    if not ok then return nil, "job", tostring(made) end
+    class = made
+  end
   for i, text in ipairs(lines) do
     local params, why = codec.decode_input(text)
     if params == nil then return nil, "invalid", "line " .. i .. ": params " .. why end
-    local job, err, kind = registry.make_job(job_type, params)
+    local job, err, kind = registry.make_job(job_type, params, class)
     if not job then return nil, kind, kind == "invalid" and ("line " .. i .. ": " .. err) or err end
     jobs[i] = job
   end
@@ -114,7 +132,7 @@ end
 local function retention_of(doc)
   local class = registry.get(doc.jobType)
   local retention = class and class.RETENTION or engine.DEFAULT_RETENTION
-  return retention > 0 and math.ceil(retention) or 0
+  return retention > 0 and ceil(retention) or 0
 end
 
 --- ZeroG's killJob: records error 410 "Killed by user" and result 410, and takes the job off its
@@ -171,7 +189,7 @@ function M.c_module(name, indexes)
   local module = {}
   for fname, index in pairs(indexes) do
     module[fname] = function(...)
-      local args = codec.array(table.pack(...))
+      local args = codec.array(pack(...))
       args.n = nil
       local ok, text = pcall(core.ccall, index, codec.encode(args))
       if not ok then error(text, 2) end
@@ -180,8 +198,7 @@ function M.c_module(name, indexes)
       return codec.integers(result)
     end
   end
-  package.preload[name] = function() return module end
-  package.loaded[name] = nil
+  sandbox.register_c_module(name, module) -- each require in a job's environment gets a copy
   return true
 end
 
@@ -209,8 +226,9 @@ local VIEWS = {
 --- A job whose type this host has not loaded (or cannot load) can still be read from its
 -- stored document.
 local function raw_job(doc)
-  local class = setmetatable({ __zerog = { fields = {} } }, { __index = Job })
+  local class = {}
   class.__index = class
+  setmetatable(class, sandbox.new_info(Job, { fields = {}, spec = class }).class_mt)
   local job = setmetatable({}, class)
   Job._apply_document(job, doc)
   job.dump = function() return doc end -- every stored field, SCHEMA ones included

@@ -27,11 +27,15 @@
 -- U+FFFD there, so one stray byte in an error message cannot break a settle.
 local cjson = require "cjson"
 
-local pcall = pcall -- the original (zerog.api replaces the global for job code)
+-- the originals (zerog.api replaces some globals for job code), captured before any job code
+-- runs; the raw metatable functions, since array_mt is protected
+local pcall, pairs, ipairs, type, tostring, tonumber, error = pcall, pairs, ipairs, type, tostring, tonumber, error
+local setmetatable, getmetatable = debug.setmetatable, debug.getmetatable
 
 local M = {}
 
-M.array_mt = { __name = "zerog.array" }
+-- shared by every list of every document: protected, so no job can change how lists encode
+M.array_mt = { __name = "zerog.array", __metatable = "zerog.array" }
 M.null = cjson.null
 M.MAX_SAFE_INTEGER = 9007199254740992 -- 2^53
 M.MAX_DEPTH = 64 -- nesting levels of a document (or params), itself included
@@ -48,7 +52,7 @@ stored.decode_invalid_numbers(false)
 
 local encode_string = strict.encode
 local concat, sort, fmt = table.concat, table.sort, string.format
-local mtype = math.type
+local mtype, floor, tointeger, huge = math.type, math.floor, math.tointeger, math.huge
 local utf8_len = utf8.len
 local REPLACEMENT = "\u{FFFD}"
 
@@ -124,7 +128,7 @@ local function is_sequence(t)
 end
 
 local function encode_float(v)
-  if v ~= v or v == math.huge or v == -math.huge then
+  if v ~= v or v == huge or v == -huge then
     error((v ~= v and "NaN" or v > 0 and "Infinity" or "-Infinity")
       .. " cannot be stored (JSON has no such number)", 0)
   end
@@ -359,8 +363,8 @@ function M.to_integer(v)
     if v > M.MAX_SAFE_INTEGER or v < -M.MAX_SAFE_INTEGER then return nil end
     return v
   end
-  if v ~= math.floor(v) or v > M.MAX_SAFE_INTEGER or v < -M.MAX_SAFE_INTEGER then return nil end
-  return math.tointeger(v)
+  if v ~= floor(v) or v > M.MAX_SAFE_INTEGER or v < -M.MAX_SAFE_INTEGER then return nil end
+  return tointeger(v)
 end
 
 return M

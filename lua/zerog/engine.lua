@@ -8,9 +8,16 @@ local codec = require "zerog.codec"
 local errors = require "zerog.errors"
 local registry = require "zerog.registry"
 local Job = require "zerog.job"
+local sandbox = require "zerog.sandbox"
 
--- the originals: zerog.api replaces the globals so a stopped run cannot catch its stop
-local pcall, xpcall = pcall, xpcall
+-- the originals: zerog.api replaces the globals so a stopped run cannot catch its stop; every
+-- other global the engine uses is captured here too, before any job code runs
+local pcall, xpcall, type, tostring, tonumber, rawget = pcall, xpcall, type, tostring, tonumber, rawget
+local getmetatable = debug.getmetatable
+local dtraceback = debug.traceback
+local fmt, match, find = string.format, string.match, string.find
+local ceil, tointeger = math.ceil, math.tointeger
+local info_of = sandbox.info_of
 
 local M = {}
 
@@ -46,10 +53,11 @@ local function error_entry(code, msg)
   return codec.encode { timeStamp = core.now(), errorCode = code, msg = msg }
 end
 
---- A number of the job type's policy (RETENTION, RETRY_DELAY, ...), read from the type itself
--- (checked when its script loaded), not from the instance the job's code may have changed.
+--- A number of the job type's policy (RETENTION, RETRY_DELAY, ...), read from the type as its
+-- script loaded (checked then), not from the instance or class the job's code may have changed.
 local function policy(job, name, default)
-  local class = getmetatable(job)
+  local info = job ~= nil and info_of(getmetatable(job))
+  local class = info and info.spec
   local v = type(class) == "table" and rawget(class, name)
   if v == nil or v == false then v = Job[name] end
   if type(v) ~= "number" or v ~= v or v < 0 then return default end
@@ -63,7 +71,7 @@ function M.finish(job, code, event)
   local retention = policy(job, "RETENTION", M.DEFAULT_RETENTION)
   if retention > 3.15e10 then retention = 3.15e10 end
   return { action = "finish", code = code, event = event and entry(event), event_msg = event,
-           completeness = 1.0, retention = retention > 0 and math.ceil(retention) or 0,
+           completeness = 1.0, retention = retention > 0 and ceil(retention) or 0,
            fields = { resultCode = codec.encode(code), completeness = "1",
                       updatedAt = codec.encode(core.now()) } }
 end
@@ -92,12 +100,12 @@ end
 
 local function traceback(e)
   if errors.kind_of(e) then return e end
-  return debug.traceback(tostring(e), 2)
+  return dtraceback(tostring(e), 2)
 end
 
 --- The first line of an error, for the host's log.
 local function headline(e)
-  return (tostring(e):match("^[^\n]*"))
+  return (match(tostring(e), "^[^\n]*"))
 end
 
 --- Decides how a run settles from what run() returned (ok) or raised.
@@ -113,7 +121,7 @@ local function settle(job, ok, a, b)
     if code == nil or code == Job.NO_RESULT then code = codec.to_integer(a.code) end
     return finish(job, code or Job.INTERNAL_ERROR, "Error - finished")
   end
-  if type(a) == "string" and a:find("zerog: StoreError: ", 1, true) then
+  if type(a) == "string" and find(a, "zerog: StoreError: ", 1, true) then
     -- the store failed under the run: not the job's failure; it runs again, nothing counted
     core.log("error", job.logId, "the store failed during the run: " .. headline(a))
     return release(job, policy(job, "RETRY_DELAY", 30))
@@ -155,16 +163,25 @@ end
 -- `job` is the table to make its instance (the C side knows it as the run's own). Returns the
 -- settle decision {action, code, delay, event, error, reason, retention, fields}, or false when
 -- the run's lease was lost.
-function M.process(claim, job)
-  local class = registry.get(claim.jobType)
-  if not class then return release(nil, 1) end -- unloaded since the claim: another host's turn
+local function build(job, spec, doc)
+  return registry.fill_job(job, registry.instantiate(spec), doc)
+end
+
+local function process(claim, job)
+  local spec = registry.get(claim.jobType)
+  if not spec then return release(nil, 1) end -- unloaded since the claim: another host's turn
   local doc, why = codec.decode(claim.doc)
   local built = type(doc) == "table"
   if built and doc.jobType ~= claim.jobType then
     built, why = false, "its document's jobType " .. tostring(doc.jobType)
       .. " does not match its queue entry's " .. claim.jobType
-  elseif built then
-    built, why = pcall(registry.fill_job, job, class, doc)
+  elseif built then -- a fresh instance of the type for this run: its own class and globals
+    built, why = pcall(build, job, spec, doc)
+  end
+  if not built and core.lost() then return false end
+  if not built and core.interrupted() then -- stopped while the instance was built: not its fault
+    core.run_limits(0, 0)
+    return release(nil, 0, M.RELEASED_EVENT)
   end
   if not built then return unloadable(claim, why) end
   if job.resultCode ~= Job.NO_RESULT then return finish(job, job.resultCode) end -- recorded, unsettled
@@ -177,24 +194,28 @@ function M.process(claim, job)
     local decision = recover(job, claim.prior)
     if decision then return decision end
   end
-  if core.interrupted() then return release(job, 0, M.RELEASED_EVENT) end -- stopping already
+  if core.interrupted() then -- stopping already (say, while the instance was built): the
+    core.run_limits(0, 0)      -- settling is the engine's, which the stop must not interrupt
+    return release(job, 0, M.RELEASED_EVENT)
+  end
   local started = core.clock()
   local publishing = core.publishing()
   if publishing then
     core.publish(codec.encode { event = "start", uuid = claim.uuid, jobType = claim.jobType,
                                 queue = claim.queue, host = core.host_id() })
   end
-  local memory = math.tointeger(policy(job, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
+  local memory = tointeger(policy(job, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
   core.run_limits(memory, policy(job, "TIMEOUT", 0))
   local ok, a, b = xpcall(job.run, traceback, job)
   local exceeded = core.run_limits(0, 0)
+  sandbox.restore() -- the collector and random generator as the next run expects them
   if core.lost() then return false end
   local decision
   if not ok and core.interrupted() then -- a graceful stop: not the job's failure
     decision = release(job, 0, M.RELEASED_EVENT)
   else
     if not ok and exceeded == "memory" then
-      a = string.format("the run exceeded the job type's MEMORY_LIMIT of %d bytes (%s)", memory, tostring(a))
+      a = fmt("the run exceeded the job type's MEMORY_LIMIT of %d bytes (%s)", memory, tostring(a))
     end
     local decided, d = pcall(settle, job, ok, a, b)
     if core.lost() then return false end
@@ -210,6 +231,15 @@ function M.process(claim, job)
       outcome = decision.action == "finish" and "finished" or "requeued",
       result = decision.code or -1, error = not ok, seconds = core.clock() - started })
   end
+  return decision
+end
+
+--- Runs one claimed job: process() with the run's own instance known to zerog.job (the only
+-- instance that may record the job's result).
+function M.process(claim, job)
+  sandbox.run_instance, sandbox.run_log_id = job, claim.jobType .. "_" .. claim.uuid
+  local decision = process(claim, job)
+  sandbox.run_instance, sandbox.run_log_id = nil, nil
   return decision
 end
 

@@ -13,7 +13,13 @@ local M = {
 -- raised by the host (as a message) when a run's lease is no longer current
 local LEASE_LOST_PREFIX = "zerog: LeaseLost: "
 
-local mt = { __name = "zerog.error" }
+-- the originals, captured before any job code runs
+local setmetatable, getmetatable, tostring, error, type = setmetatable, debug.getmetatable, tostring, error, type
+local find = string.find
+
+-- shared by every error value: protected, so a job cannot change how errors read or are told
+-- apart (getmetatable(e) gives the text "zerog.error")
+local mt = { __name = "zerog.error", __metatable = "zerog.error" }
 mt.__tostring = function(e) return e.kind .. ": " .. tostring(e.msg) end
 
 function M.new(kind, msg, code)
@@ -26,7 +32,7 @@ end
 
 --- The kind of a raised value when it is one of ours, else nil.
 function M.kind_of(e)
-  if type(e) == "string" and e:find(LEASE_LOST_PREFIX, 1, true) then return M.LeaseLost end
+  if type(e) == "string" and find(e, LEASE_LOST_PREFIX, 1, true) then return M.LeaseLost end
   return getmetatable(e) == mt and e.kind or nil
 end
 

@@ -11,8 +11,13 @@ local core = require "zerog.core"
 local codec = require "zerog.codec"
 local schema = require "zerog.schema"
 local errors = require "zerog.errors"
+local sandbox = require "zerog.sandbox"
+local info_of, set_class = sandbox.info_of, sandbox.set_class
 
-local pcall = pcall -- the original (see zerog.api)
+-- the originals (see zerog.api), captured before any job code runs
+local pcall, error, assert, tostring, pairs, ipairs, type = pcall, error, assert, tostring, pairs, ipairs, type
+local setmetatable, getmetatable = setmetatable, debug.getmetatable
+local insert, fmt, floor, max, min, huge = table.insert, string.format, math.floor, math.max, math.min, math.huge
 
 local Job = {
   DOCUMENT_TYPE = "zerog_job",
@@ -32,7 +37,7 @@ local function make_key(uuid) return "zerog_job_" .. tostring(uuid) end
 Job.make_key = make_key
 
 local function fields_of(self)
-  return getmetatable(self).__zerog.fields
+  return info_of(getmetatable(self)).fields
 end
 
 --- Which field names a job of this type persists, and each one's type.
@@ -50,21 +55,22 @@ local issued = setmetatable({}, { __mode = "k" })
 
 --- Builds a new, unsaved instance of class from validated field values.
 function Job.new(class, values)
+  local spec = info_of(class).spec -- the type as loaded, not as this use of it changed it
   local now = core.now()
   local uuid = core.uuid4()
   local self = {
-    documentType = Job.DOCUMENT_TYPE, jobType = class.JOB_TYPE,
-    schemaVersion = tostring(class.SCHEMA_VERSION),
+    documentType = Job.DOCUMENT_TYPE, jobType = spec.JOB_TYPE,
+    schemaVersion = tostring(spec.SCHEMA_VERSION),
     createdAt = now, updatedAt = now, cas = 0, uuid = uuid,
-    logId = class.JOB_TYPE .. "_" .. uuid,
-    queueName = class.QUEUE_NAME, queueKwargs = {}, queueJobId = -1,
+    logId = spec.JOB_TYPE .. "_" .. uuid,
+    queueName = spec.QUEUE_NAME, queueKwargs = {}, queueJobId = -1,
     events = codec.array(), warnings = codec.array(), errors = codec.array(),
     running = false, errorCount = 0, completeness = 0.0, tickcount = 0.0, tickval = 0.001,
     resultCode = Job.NO_RESULT,
   }
   for k, v in pairs(values) do self[k] = v end
   issued[self] = uuid
-  return setmetatable(self, class)
+  return set_class(self, class)
 end
 
 --- Sets the instance's fields from a decoded document, restoring integers and arrays.
@@ -128,11 +134,18 @@ function Job:_stored_fields()
   return encode_fields(self, scalar_names(self), "enqueue")
 end
 
+--- Whether `name` is the engine's to write on this instance: the fields of ENGINE_OWNED, and
+-- resultCode on any instance but the one the running job was given (so no job can finish another
+-- through zerog.get_job(), a forged uuid or BaseJob).
+local function engine_owned(self, name)
+  return schema.ENGINE_OWNED[name] or (name == "resultCode" and self ~= sandbox.run_instance)
+end
+
 --- What save() writes: every field but those only the engine and the store write.
 function Job:_saved_fields()
   local names = {}
   for _, name in ipairs(scalar_names(self)) do
-    if not schema.ENGINE_OWNED[name] then names[#names + 1] = name end
+    if not engine_owned(self, name) then names[#names + 1] = name end
   end
   return encode_fields(self, names, "save")
 end
@@ -147,7 +160,7 @@ function Job:save()
   if not ok then error(fields, 2) end
   local cas, stored = core.save(self, fields, self.cas)
   if not cas then
-    errors.raise(errors.CasError, string.format(
+    errors.raise(errors.CasError, fmt(
       "job %s changed in the store (cas %d, this copy has %d): reload it first",
       self.uuid, stored, self.cas))
   end
@@ -179,7 +192,7 @@ function Job:_update_attrs(attrs, level)
       error("update_attrs: " .. tostring(name) .. " is not a field of job type " .. self.JOB_TYPE, level)
     end
     if is_list then error("update_attrs: " .. name .. " is a list; use the record_ methods", level) end
-    if schema.ENGINE_OWNED[name] and self.cas ~= 0 then
+    if self.cas ~= 0 and engine_owned(self, name) then
       error("update_attrs: " .. name .. " is the engine's to write", level)
     end
     local coerced, why = schema.coerce(ftype, v)
@@ -205,7 +218,7 @@ end
 --- Appends an entry to a list of the stored document (atomic; O(1) whatever the list's length).
 function Job:_append(list, entry, count_field)
   if self.cas == 0 then -- not submitted yet: kept on the instance, stored by enqueue()
-    table.insert(self[list], entry)
+    insert(self[list], entry)
     if count_field then self[count_field] = self[count_field] + 1 end
     return
   end
@@ -217,7 +230,7 @@ function Job:_append(list, entry, count_field)
   if fresh then
     catch_up(self, fresh)
   else
-    table.insert(self[list], entry)
+    insert(self[list], entry)
     if count_field then self[count_field] = self[count_field] + 1 end
   end
 end
@@ -291,11 +304,11 @@ end
 
 --- Completeness is kept to 6 decimals (so adding 0.01 steps never shows float noise). NaN and
 -- +-inf are refused (a finite number out of [0, 1] is clamped).
-local function finite(v) return type(v) == "number" and v == v and v ~= math.huge and v ~= -math.huge end
+local function finite(v) return type(v) == "number" and v == v and v ~= huge and v ~= -huge end
 local function clamp(c, what)
   if not finite(c) then error(what .. ": completeness must be a finite number, got " .. schema.describe(c), 3) end
-  c = math.max(0.0, math.min(1.0, c + 0.0))
-  return math.floor(c * 1e6 + 0.5) / 1e6
+  c = max(0.0, min(1.0, c + 0.0))
+  return floor(c * 1e6 + 0.5) / 1e6
 end
 
 function Job:set_completeness(completeness)

@@ -2,13 +2,26 @@
 --
 -- A script returns a table; it becomes the class of the job's instances (its metatable chain is
 -- instance -> class -> BaseJob). Every problem is reported with the script's file and line.
+--
+-- Scripts run in the sandbox (zerog.sandbox). A script is compiled once; loading it runs it once
+-- to check what it defines (that table, the type's "spec", holds the policy the runtime reads:
+-- JOB_TYPE, QUEUE_NAME, TTR, TIMEOUT, ...), and every later use of the type (a run, a submit, a
+-- read, a get_job) runs the script again in a fresh environment (instantiate()), so each use has
+-- its own class table, globals and helper modules, and no job code ever sees the spec.
 local core = require "zerog.core"
 local codec = require "zerog.codec"
 local schema = require "zerog.schema"
 local Job = require "zerog.job"
+local sandbox = require "zerog.sandbox"
 
-local resume = coroutine.resume -- the originals (see zerog.api)
-local pcall = pcall
+-- the originals (see zerog.api), captured before any job code runs
+local resume, create = coroutine.resume, coroutine.create
+local pcall, type, tostring, pairs, ipairs, rawget, rawset = pcall, type, tostring, pairs, ipairs, rawget, rawset
+local setmetatable = setmetatable
+local sethook, getinfo, dtraceback = debug.sethook, debug.getinfo, debug.traceback
+local fmt, sort, mtype = string.format, table.sort, math.type
+local io_open = io.open
+local info_of = sandbox.info_of
 
 -- types: JOB_TYPE -> class; paths: path -> JOB_TYPE; files: paths loaded from files;
 -- failures: path -> the error of its last load, while that failed
@@ -26,33 +39,45 @@ local function nonneg_number(v) return type(v) == "number" and v >= 0 end
 
 local CHECKS = {
   { "SCHEMA_VERSION", function(v) return type(v) == "string" or type(v) == "number" end, "a string" },
-  { "MAX_ERRORS", function(v) return math.type(v) == "integer" and v >= 0 end, "an integer >= 0" },
+  { "MAX_ERRORS", function(v) return mtype(v) == "integer" and v >= 0 end, "an integer >= 0" },
   { "QUEUE_NAME", function(v) return type(v) == "string" and v:match("^[%w_%-%.:]+$") ~= nil
       and #v < 100 end, "a name of letters, digits and _-.:" },
   { "RETRY_DELAY", nonneg_number, "a number of seconds >= 0" },
   { "REQUEUE_DELAY", nonneg_number, "a number of seconds >= 0" },
   { "TTR", function(v) return type(v) == "number" and v >= Job.MIN_TTR and v <= Job.MAX_DELAY end,
     "a number of seconds from " .. Job.MIN_TTR .. " to " .. Job.MAX_DELAY },
-  { "PRIORITY", function(v) return math.type(v) == "integer" end, "an integer" },
+  { "PRIORITY", function(v) return mtype(v) == "integer" end, "an integer" },
   { "RETENTION", nonneg_number, "a number of seconds >= 0" },
-  { "MEMORY_LIMIT", function(v) return math.type(v) == "integer" and v > 0 end, "a number of bytes > 0" },
+  { "MEMORY_LIMIT", function(v) return mtype(v) == "integer" and v > 0 end, "a number of bytes > 0" },
   { "TIMEOUT", function(v) return type(v) == "number" and v > 0 end, "a number of seconds > 0" },
 }
 
---- Runs a loaded chunk, noting the line of its main return statement for later messages.
-local function run_chunk(chunk)
+--- Runs a compiled script in env, noting the line of its main return statement for messages.
+local function run_chunk(chunk, env)
   local line
   local function hook(event)
     if event == "return" then
-      local info = debug.getinfo(2, "Sl")
+      local info = getinfo(2, "Sl")
       if info and info.what == "main" then line = info.currentline end
     end
   end
-  local co = coroutine.create(chunk)
-  debug.sethook(co, hook, "r")
-  local ok, result = resume(co)
-  if not ok then result = debug.traceback(co, tostring(result)) end
+  local co = create(chunk)
+  sethook(co, hook, "r")
+  local ok, result = resume(co, env)
+  if not ok then result = dtraceback(co, tostring(result)) end
   return ok, result, line
+end
+
+--- Makes the table a script returned a class of the type whose record is info: its own
+-- __index, a metatable that hands out the class itself (so setmetatable on an instance is
+-- refused), and the type's protected class_mt (BaseJob's methods, the record) behind it.
+local function classify(t, info)
+  if rawget(t, "__gc") ~= nil then return nil, "a job type may not define __gc: finalizers are not available to job scripts" end
+  rawset(t, "__index", t)
+  rawset(t, "__metatable", t)
+  local ok, why = pcall(setmetatable, t, info.class_mt)
+  if not ok then return nil, "the job type's table cannot take BaseJob's methods: " .. tostring(why) end
+  return t
 end
 
 --- Checks the table a script returned; returns the class, or nil and a message (without place).
@@ -71,31 +96,45 @@ local function make_class(t)
   for _, c in ipairs(CHECKS) do
     if t[c[1]] ~= nil and not c[2](t[c[1]]) then return nil, c[1] .. " must be " .. c[3] end
   end
-  local fields, why = schema.compile(t.SCHEMA, METHODS)
-  if not fields then return nil, why end
-  t.__zerog = { fields = fields }
-  t.__index = t
-  return setmetatable(t, { __index = Job })
+  return schema.compile(t.SCHEMA, METHODS)
 end
 
 --- Loads a job type from source text (or from the file at path when source is nil).
 -- Returns the class, or nil and a message that starts with the file (and line when known).
 function M.load(path, source)
-  local chunkname = "@" .. path
   local chunk, err
-  if source then chunk, err = load(source, chunkname, "t")
-  else chunk, err = loadfile(path, "t") end
+  if source then chunk, err = sandbox.compile(source, "@" .. path)
+  else chunk, err = sandbox.compile_file(path) end
   if not chunk then return nil, err end
-  local ok, result, line = run_chunk(chunk)
+  local env_mt = sandbox.env_metatable(sandbox.lib_of(path))
+  local ok, result, line = run_chunk(chunk, sandbox.new_env(env_mt))
   if not ok then return nil, result end
-  local class, why = make_class(result)
-  if not class then return nil, string.format("%s:%s: %s", path, line or 1, why) end
-  local other = M.types[class.JOB_TYPE]
-  if other and other.__zerog.path ~= path then
-    return nil, string.format("%s:%s: JOB_TYPE %s is already defined by %s", path, line or 1,
-                              class.JOB_TYPE, other.__zerog.path)
+  local fields, why = make_class(result)
+  local class
+  if fields then
+    class, why = classify(result, sandbox.new_info(Job, { fields = fields, path = path, chunk = chunk,
+                                                          env_mt = env_mt, spec = result }))
   end
-  class.__zerog.path = path
+  if not class then return nil, fmt("%s:%s: %s", path, line or 1, why) end
+  local other = M.types[class.JOB_TYPE]
+  if other and info_of(other).path ~= path then
+    return nil, fmt("%s:%s: JOB_TYPE %s is already defined by %s", path, line or 1,
+                    class.JOB_TYPE, info_of(other).path)
+  end
+  return class
+end
+
+--- A fresh class of a loaded type (its spec), for one use: the script runs again in a new
+-- environment. Raises when the script now fails or defines something else.
+function M.instantiate(spec)
+  local info = info_of(spec)
+  local t = info.chunk(sandbox.new_env(info.env_mt))
+  if type(t) ~= "table" or rawget(t, "JOB_TYPE") ~= spec.JOB_TYPE or type(rawget(t, "run")) ~= "function" then
+    error(info.path .. ": the script defined something else than when it was loaded (JOB_TYPE "
+      .. spec.JOB_TYPE .. " with a run function)", 0)
+  end
+  local class, why = classify(t, info)
+  if not class then error(info.path .. ": " .. why, 0) end
   return class
 end
 
@@ -116,7 +155,7 @@ function M.register(path, source)
 end
 
 local function exists(path)
-  local f = io.open(path, "r")
+  local f = io_open(path, "r")
   if f then f:close() end
   return f ~= nil
 end
@@ -126,6 +165,7 @@ end
 -- of the scripts that failed (their previous versions stay registered).
 function M.reload(current)
   local failures, paths, seen = {}, {}, {}
+  sandbox.forget_helpers() -- helper modules are read again too
   for path in pairs(M.files) do paths[#paths + 1] = path end
   for _, path in ipairs(current or {}) do
     if not M.files[path] then paths[#paths + 1] = path end
@@ -133,7 +173,7 @@ function M.reload(current)
   for path in pairs(M.failures) do -- a script that never loaded is not in M.files
     if not M.files[path] then paths[#paths + 1] = path end
   end
-  table.sort(paths)
+  sort(paths)
   for _, path in ipairs(paths) do
     if not seen[path] then
       seen[path] = true
@@ -142,7 +182,7 @@ function M.reload(current)
         if not class then failures[#failures + 1] = err end
       else -- removed: its type goes too
         local t = M.paths[path]
-        if t and M.types[t] and M.types[t].__zerog.path == path then M.types[t] = nil end
+        if t and M.types[t] and info_of(M.types[t]).path == path then M.types[t] = nil end
         M.paths[path], M.files[path], M.failures[path] = nil, nil, nil
       end
     end
@@ -153,10 +193,10 @@ end
 --- {loaded = {{jobType, path}}, failed = {{path, error}}}, sorted by path.
 function M.scripts()
   local loaded, failed = {}, {}
-  for t, class in pairs(M.types) do loaded[#loaded + 1] = { jobType = t, path = class.__zerog.path } end
+  for t, class in pairs(M.types) do loaded[#loaded + 1] = { jobType = t, path = info_of(class).path } end
   for path, err in pairs(M.failures) do failed[#failed + 1] = { path = path, error = err } end
-  table.sort(loaded, function(a, b) return a.path < b.path end)
-  table.sort(failed, function(a, b) return a.path < b.path end)
+  sort(loaded, function(a, b) return a.path < b.path end)
+  sort(failed, function(a, b) return a.path < b.path end)
   return { loaded = loaded, failed = failed }
 end
 
@@ -171,31 +211,35 @@ function M.queues()
       out[#out + 1] = class.QUEUE_NAME
     end
   end
-  table.sort(out)
+  sort(out)
   return out
 end
 
 --- A new, unsaved job of a loaded type from params (a table); nil and why on bad params.
-function M.make_job(job_type, params)
-  local class = M.types[job_type]
-  if not class then return nil, "unknown job type " .. tostring(job_type), "not_found" end
-  local values, why = schema.validate(class.__zerog.fields, params or {})
+-- `class` (optional) is an instance of the type to use (a batch shares one).
+function M.make_job(job_type, params, class)
+  local spec = M.types[job_type]
+  if not spec then return nil, "unknown job type " .. tostring(job_type), "not_found" end
+  local values, why = schema.validate(info_of(spec).fields, params or {})
   if not values then return nil, why, "invalid" end
+  class = class or M.instantiate(spec)
   local job = Job.new(class, values)
   if class.init then class.init(job) end
   return job
 end
 
---- Makes `job` (a table, e.g. the run's own instance) an instance of class holding doc: the
--- type's migrate() upgrades an older document first, then init() runs. Raises on a failure.
+--- Makes `job` (a table, e.g. the run's own instance) an instance of class (a fresh one from
+-- instantiate()) holding doc: the type's migrate() upgrades an older document first, then
+-- init() runs. Raises on a failure.
 function M.fill_job(job, class, doc)
-  local stored_version, version = tostring(doc.schemaVersion), tostring(class.SCHEMA_VERSION)
+  local stored_version = tostring(doc.schemaVersion)
+  local version = tostring(info_of(class).spec.SCHEMA_VERSION)
   local migrated = stored_version ~= version and class.migrate
   if migrated then
     doc = class.migrate(doc, stored_version) or doc
     doc.schemaVersion = version
   end
-  setmetatable(job, class)
+  sandbox.set_class(job, class)
   Job._apply_document(job, doc)
   if migrated then job._migrated_from = stored_version end
   if class.init then class.init(job) end
@@ -208,12 +252,12 @@ function M.load_job(uuid)
   if not text then return nil, "no job " .. tostring(uuid), "not_found" end
   local doc, why = codec.decode(text)
   if type(doc) ~= "table" then return nil, "job " .. uuid .. " is not a JSON object: " .. tostring(why) end
-  local class = M.types[doc.jobType]
-  if not class then
+  local spec = M.types[doc.jobType]
+  if not spec then
     return nil, "job " .. uuid .. " has type " .. tostring(doc.jobType) .. ", which is not loaded",
            "unknown_type", doc
   end
-  local ok, job = pcall(M.fill_job, {}, class, doc)
+  local ok, job = pcall(function() return M.fill_job({}, M.instantiate(spec), doc) end)
   if not ok then return nil, "job " .. uuid .. " cannot be loaded: " .. tostring(job), "job", doc end
   return job
 end
@@ -222,7 +266,7 @@ end
 function M.claimable()
   local types = {}
   for t in pairs(M.types) do types[#types + 1] = t end
-  table.sort(types)
+  sort(types)
   return types, M.queues()
 end
 

@@ -3,7 +3,10 @@
 -- decoded document fields back their Lua types (integers, marked arrays).
 local codec = require "zerog.codec"
 
-local pcall = pcall -- the original (see zerog.api)
+-- the originals, captured before any job code runs (getmetatable: the real one, protected or not)
+local setmetatable, getmetatable = setmetatable, debug.getmetatable
+local pcall, type, pairs, ipairs, next, tostring = pcall, type, pairs, ipairs, next, tostring
+local mtype, floor, fmt, sort, concat, huge = math.type, math.floor, string.format, table.sort, table.concat, math.huge
 
 local M = {}
 
@@ -44,13 +47,13 @@ M.BASE_BY_NAME.cas = { name = "cas", type = "integer" }
 
 local function describe(v)
   if v == codec.null then return "null" end
-  local t = math.type(v) or type(v)
+  local t = mtype(v) or type(v)
   if t == "string" then
     local shown = #v > 40 and v:sub(1, 37) .. "..." or v
-    return string.format("the string %q", codec.valid_utf8(shown))
+    return fmt("the string %q", codec.valid_utf8(shown))
   end
   if t == "float" and v ~= v then return "NaN" end
-  if t == "float" and (v == math.huge or v == -math.huge) then
+  if t == "float" and (v == huge or v == -huge) then
     return v > 0 and "Infinity" or "-Infinity"
   end
   if t == "table" then
@@ -75,7 +78,7 @@ function M.coerce(ftype, v)
   elseif ftype == "integer" then
     local i = codec.to_integer(v)
     if i then return i end
-    if type(v) == "number" and v == math.floor(v) then
+    if type(v) == "number" and v == floor(v) then
       return nil, "an integer between -2^53 and 2^53, got " .. describe(v)
     end
   elseif ftype == "number" then
@@ -106,7 +109,8 @@ local function deep_copy(v)
   if type(v) ~= "table" then return v end
   local t = {}
   for k, x in pairs(v) do t[k] = deep_copy(x) end
-  return setmetatable(t, getmetatable(v))
+  -- only the list mark travels: a job's own metatable could carry a finalizer
+  return getmetatable(v) == codec.array_mt and setmetatable(t, codec.array_mt) or t
 end
 M.deep_copy = deep_copy
 
@@ -144,7 +148,7 @@ function M.compile(schema, reserved)
     end
     fields[#fields + 1] = field
   end
-  table.sort(fields, function(a, b) return a.name < b.name end)
+  sort(fields, function(a, b) return a.name < b.name end)
   return fields
 end
 
@@ -161,8 +165,8 @@ function M.validate(fields, params)
     if not known[name] then unknown[#unknown + 1] = tostring(name) end
   end
   if #unknown > 0 then
-    table.sort(unknown)
-    return nil, "unknown field " .. table.concat(unknown, ", ") .. ": not in the job type's SCHEMA"
+    sort(unknown)
+    return nil, "unknown field " .. concat(unknown, ", ") .. ": not in the job type's SCHEMA"
   end
   local values = {}
   for _, f in ipairs(fields) do

@@ -374,18 +374,33 @@ for _, store in ipairs(H.stores) do
       assert.are.equal(0, d.errorCount)
     end)
 
-    it("settles, without running it again, a job that recorded its result but did not settle", function()
+    it("lets no job record another job's result (get_job, a forged uuid, save, BaseJob)", function()
       H.define(h, [[local zerog = require "zerog"
-        return { JOB_TYPE = "finisher", QUEUE_NAME = "side", SCHEMA = { target = {} }, run = function(self)
-          zerog.get_job(self.target):record_result(410)
-        end }]])
+        return { JOB_TYPE = "finisher", QUEUE_NAME = "side", SCHEMA = { target = {}, refused = {} },
+          run = function(self)
+            local id, refused = self.target, {}
+            for _, try in ipairs {
+              function() zerog.get_job(id):record_result(410) end,
+              function() zerog.get_job(id):update_attrs { resultCode = 410 } end,
+              function() local j = zerog.get_job(id); j.resultCode = 410; j:save() end,
+              function() local mine = zerog.get_job(self.uuid); mine.uuid = id; mine:record_result(410) end,
+              function() zerog.BaseJob.record_result(zerog.get_job(id), 410) end,
+            } do
+              local ok, e = pcall(try)
+              refused[#refused + 1] = not ok and tostring(e):find("resultCode is the engine's to write", 1, true) ~= nil
+                or zerog.get_job(id).resultCode == -1
+            end
+            self:update_attrs { refused = refused }
+          end }]])
       local t = H.define(h, [[return { JOB_TYPE = "never", run = function(self) self:record_event("ran") end }]])
       local uuid = H.submit(h, t)
-      H.run(h, H.submit(h, "finisher", { target = uuid }))
+      local finisher = H.submit(h, "finisher", { target = uuid })
+      H.run(h, finisher)
+      assert.are.same({ true, true, true, true, true }, H.doc(h, finisher).refused)
+      assert.are.equal(-1, H.doc(h, uuid).resultCode)
       local r = assert(h:step(0, { "zerog_jobs" }))
-      assert.are.equal("finished", r.outcome)
-      assert.are.equal(410, r.result)
-      assert.are.same({}, H.event_msgs(H.doc(h, uuid)))
+      assert.are.equal(200, r.result)
+      assert.are.same({ "ran" }, H.event_msgs(H.doc(h, uuid)))
     end)
 
     it("upgrades a stored job with the type's migrate() before it runs", function()
@@ -448,13 +463,14 @@ for _, store in ipairs(H.stores) do
     it("runs a job whose document another writer changed just before the run started", function()
       -- as when the submitter stores queueJobId after the put and a worker reserved in between:
       -- the run's `running = true` write collides, reloads, and must not take the job for ended
-      local t = H.define(h, [[local zerog = require "zerog"
-        local poked = {}
+      -- (every use of a type is a fresh instance of its script, so the other writer is a plain
+      -- instance of the class made here: a get_job() would run this init again, and so on)
+      local t = H.define(h, [[
         return { JOB_TYPE = "raced", SCHEMA = { note = {} },
           init = function(self) -- the engine's load is the first with a stored document
-            if self.cas > 0 and not poked[self.uuid] then
-              poked[self.uuid] = true
-              zerog.get_job(self.uuid):update_attrs { note = "written meanwhile" }
+            if self.cas > 0 and self.note == nil and not self.other then
+              local other = setmetatable({ uuid = self.uuid, cas = self.cas, other = true }, getmetatable(self))
+              other:update_attrs { note = "written meanwhile" }
             end
           end,
           run = function(self) self:record_event("ran") return 200 end }]])

@@ -3,6 +3,7 @@
  *
  *   local zs = require "zerog_spec"
  *   local h = zs.new{ store = "mem://" }         -- h.logs collects {level, logId, msg}
+ *     (also jobs_dir = DIR, sandbox_open = "io,os,...": zg_config's fields)
  *   h:load_string(path, source) / h:load_file(path) / h:check_file(path) -> type
  *   h:submit(type, params_json, {delay=, ttr=, priority=}) -> uuid
  *   h:step(timeout_ms [, {queue, ...}]) -> {outcome=, result=, delay=, uuid=}
@@ -85,6 +86,10 @@ static int spec_new(lua_State *L)
     if (lua_istable(L, 1)) {
         lua_getfield(L, 1, "store");
         cfg.store = lua_tostring(L, -1);
+        lua_getfield(L, 1, "jobs_dir");
+        cfg.jobs_dir = lua_tostring(L, -1);
+        lua_getfield(L, 1, "sandbox_open");
+        cfg.sandbox_open = lua_tostring(L, -1);
     }
     spec_host *s = lua_newuserdatauv(L, sizeof *s, 0);
     memset(s, 0, sizeof *s);
