@@ -4,6 +4,7 @@
 #include <lauxlib.h>
 #include <lua-cjson.h>
 #include <lualib.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,16 +36,24 @@ static void preload_embedded(lua_State *L)
     lua_pop(L, 1);
 }
 
-/* The VM's allocator: the embedder's (or realloc), with the memory limit applied to growth. */
+/* The VM's allocator: the embedder's (or realloc), with the memory limits applied to growth. A
+ * refusal inside job code is made sticky (the run's hook raises it at every instruction) once
+ * Lua's emergency collection could not make room either: two refusals in a row with no growth
+ * between them. */
 static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     zg_host *h = ud;
     size_t old = ptr ? osize : 0;
-    if (nsize > old && h->cfg.memory_limit && h->vm_bytes + (nsize - old) > h->cfg.memory_limit)
-        return NULL; /* Lua collects and retries, then raises "not enough memory" */
-    if (nsize > old && h->run_mem_cap && h->vm_bytes + (nsize - old) > h->run_mem_cap) {
-        h->run_mem_exceeded = 1;
-        return NULL;
+    if (nsize > old) {
+        int over_host = h->cfg.memory_limit && h->vm_bytes + (nsize - old) > h->cfg.memory_limit;
+        int over_run = h->run_mem_cap && h->vm_bytes + (nsize - old) > h->run_mem_cap;
+        if (over_host || over_run) {
+            if (h->run_in_job && h->mem_refused && !h->stop_kind)
+                h->stop_kind = over_run ? ZG_STOP_MEMORY : ZG_STOP_HOST_MEMORY;
+            h->mem_refused = 1;
+            return NULL; /* Lua collects and retries, then raises "not enough memory" */
+        }
+        h->mem_refused = 0;
     }
     void *p;
     if (h->cfg.alloc)
@@ -63,48 +72,138 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 
 int zg_raise_timeout(lua_State *L, zg_host *h)
 {
-    char secs[32];
-    snprintf(secs, sizeof secs, "%g", h->run_timeout_s); /* lua_pushfstring has no %g */
-    return luaL_error(L, "the run exceeded the job type's TIMEOUT of %s s", secs);
+    char buf[256];
+    return luaL_error(L, "%s", zg_stop_message(h, ZG_STOP_TIMEOUT, buf, sizeof buf));
+}
+
+const char *zg_stop_message(zg_host *h, int kind, char *buf, size_t size)
+{
+    switch (kind) {
+    case ZG_STOP_TIMEOUT:
+        snprintf(buf, size, "the run exceeded the job type's TIMEOUT of %g s", h->run_timeout_s);
+        break;
+    case ZG_STOP_MEMORY:
+        snprintf(buf, size, "the run exceeded the job type's MEMORY_LIMIT of %zu bytes",
+                 h->run_mem_limit);
+        break;
+    case ZG_STOP_HOST_MEMORY:
+        snprintf(buf, size,
+                 "not enough memory: the run reached the host's memory_limit of %zu "
+                 "bytes",
+                 h->cfg.memory_limit);
+        break;
+    case ZG_STOP_LOST:
+        snprintf(buf, size,
+                 ZG_LOST_PREFIX "lease %lld of job %s is no longer current (the job "
+                                "was killed, or its lease lapsed and another host took it)",
+                 (long long)h->run.lease.token, h->run.lease.uuid);
+        break;
+    case ZG_STOP_INTERRUPT:
+        snprintf(buf, size, "zerog: Released: the host is stopping");
+        break;
+    default:
+        return NULL;
+    }
+    return buf;
+}
+
+/* Which limit the run in progress has tripped now (ZG_STOP_*), or 0. */
+static int tripped(zg_host *h)
+{
+    if (!h->run.active) return 0;
+    if (zg_heartbeat_lost(&h->heartbeat)) return ZG_STOP_LOST;
+    if (h->interrupted && !h->run.job_done) return ZG_STOP_INTERRUPT;
+    if (h->run_deadline_ms && zg_clock_monotonic_ms() > h->run_deadline_ms) return ZG_STOP_TIMEOUT;
+    return 0;
 }
 
 const char *zg_run_stop_reason(zg_host *h, char *buf, size_t size)
 {
-    if (!h->run.active) return NULL;
-    if (zg_heartbeat_lost(&h->heartbeat)) {
-        snprintf(buf, size, ZG_LOST_PREFIX "lease %lld of job %s is no longer current (the job "
-                 "was killed, or its lease lapsed and another host took it)",
-                 (long long)h->run.lease.token, h->run.lease.uuid);
-        return buf;
-    }
-    if (h->interrupted && !h->run.job_done) {
-        snprintf(buf, size, "zerog: Released: the host is stopping");
-        return buf;
-    }
-    if (h->run_timed_out) {
-        snprintf(buf, size, "the run exceeded the job type's TIMEOUT of %g s", h->run_timeout_s);
-        return buf;
-    }
-    return NULL;
+    if (h->stop_kind) return zg_stop_message(h, h->stop_kind, buf, size);
+    int kind = tripped(h);
+    if (kind && h->run_in_job) h->stop_kind = kind;
+    return kind ? zg_stop_message(h, kind, buf, size) : NULL;
 }
 
-/* The count hook of a run. It runs on the VM's own thread (installed by run_limits there) and
- * reads only flags other threads set atomically. */
+/* The count hook, installed on the main thread for the VM's whole life (so every coroutine,
+ * whenever it was created, inherits it). It runs on the VM's own thread and reads only flags
+ * other threads set atomically. Outside job code it stops a run only on a lost lease or an
+ * interrupt; inside it (core.run_protected) a limit, once tripped, is sticky: the hook raises
+ * it at every following instruction, in every coroutine, in message handlers and __close
+ * handlers, until the trusted C code that called the job clears it. */
 void zg_run_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
     zg_host *h = *(zg_host **)lua_getextraspace(L);
-    if (h->run_deadline_ms && zg_clock_monotonic_ms() > h->run_deadline_ms) {
-        h->run_timed_out = 1;
-        h->run_deadline_ms = zg_clock_monotonic_ms() + 100; /* raised again if the job catches it */
+    zg_heartbeat_alive(&h->heartbeat);
+    if (!h->run.active) {
+        if (lua_gethookcount(L) != ZG_HOOK_COUNT)
+            lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, ZG_HOOK_COUNT);
+        return;
     }
     char buf[512];
     const char *why = zg_run_stop_reason(h, buf, sizeof buf);
+    if (why && h->run_in_job) {
+        if (lua_gethookcount(L) != 1) lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, 1);
+        luaL_error(L, "%s", why);
+    }
+    if (lua_gethookcount(L) != ZG_HOOK_COUNT)
+        lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, ZG_HOOK_COUNT); /* a coroutine made sticky */
     if (why) luaL_error(L, "%s", why);
 }
 
-/* Opens the libraries, the embedded runtime and the bindings, and returns zerog.api. Runs in
- * protected mode, so even running out of memory here is an error, not a panic. */
+/* run_protected(memory_bytes, timeout_seconds, handler, f, ...) -> stopped, ok, results...:
+ * calls job code f(...) under the run's limits (0: none) with handler as its message handler.
+ * stopped is the message of the limit that ended it (the call's error is then that message,
+ * whatever the job's code made of it), or nil. The limits end, and a sticky stop is cleared,
+ * here in C, before any Lua instruction of the caller runs. */
+int zg_core_run_protected(lua_State *L)
+{
+    zg_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    lua_Integer memory = luaL_checkinteger(L, 1);
+    lua_Number timeout = luaL_checknumber(L, 2);
+    luaL_checktype(L, 3, LUA_TFUNCTION);
+    luaL_checktype(L, 4, LUA_TFUNCTION);
+    int nargs = lua_gettop(L) - 4;
+    h->stop_kind = 0;
+    h->mem_refused = 0;
+    h->run.job_done = 0;
+    h->run_mem_limit = memory > 0 ? (size_t)memory : 0;
+    h->run_mem_cap = memory > 0 ? h->vm_bytes + (size_t)memory : 0;
+    h->run_timeout_s = timeout > 0 && timeout < 1e9 ? timeout : 0;
+    h->run_deadline_ms =
+        h->run_timeout_s > 0 ? zg_clock_monotonic_ms() + (int64_t)(timeout * 1000) : 0;
+    zg_heartbeat_job(&h->heartbeat, h->run_deadline_ms);
+    h->run_in_job = 1;
+    int status = lua_pcall(L, nargs, 2, 3);
+    h->run_in_job = 0;
+    zg_heartbeat_job(&h->heartbeat, -1);
+    int kind = h->stop_kind ? h->stop_kind : status == LUA_OK ? 0 : tripped(h);
+    h->stop_kind = 0;
+    h->mem_refused = 0;
+    h->run_mem_cap = 0;
+    h->run_deadline_ms = 0;
+    h->run.job_done = 1;
+    lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, ZG_HOOK_COUNT);
+    if (kind == ZG_STOP_INTERRUPT && status == LUA_OK) kind = 0;
+    char buf[512];
+    if (kind) {
+        lua_settop(L, 0);
+        lua_pushstring(L, zg_stop_message(h, kind, buf, sizeof buf));
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, 1);
+        return 3;
+    }
+    int nres = status == LUA_OK ? 2 : 1;
+    lua_pushnil(L);
+    lua_pushboolean(L, status == LUA_OK);
+    lua_rotate(L, -(nres + 2), 2); /* stopped, ok, results */
+    return nres + 2;
+}
+
+/* Opens the libraries, the embedded runtime and the bindings, and keeps a reference to
+ * zerog.api. Runs in protected mode, so even running out of memory here is an error, not a
+ * panic. */
 static int open_all(lua_State *L)
 {
     zg_host *h = lua_touserdata(L, 1);
@@ -114,7 +213,20 @@ static int open_all(lua_State *L)
     lua_getglobal(L, "require");
     lua_pushstring(L, "zerog.api");
     lua_call(L, 1, 1);
-    return 1;
+    h->api_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* The last resort: a panic cannot happen by construction (every entry into Lua is protected),
+ * and if one did, returning would let Lua abort the process. Jumping back to the entry that
+ * was running ends it with an error instead; with no entry running, the process is stopped in
+ * the least harmful way left (an infinite wait would hang the embedder; abort is what Lua does
+ * anyway). */
+static int at_panic(lua_State *L)
+{
+    zg_host *h = *(zg_host **)lua_getextraspace(L);
+    if (h->panic_jump) longjmp(*h->panic_jump, 1);
+    return 0;
 }
 
 int zg_runtime_open(zg_host *h)
@@ -123,14 +235,21 @@ int zg_runtime_open(zg_host *h)
     if (!L) return zg_fail(&h->err, ZG_ENOMEM, "out of memory creating the Lua VM");
     h->L = L;
     *(zg_host **)lua_getextraspace(L) = h;
+    lua_atpanic(L, at_panic);
+    /* the hook is installed for the VM's whole life, so every thread inherits it */
+    lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, ZG_HOOK_COUNT);
     lua_pushcfunction(L, open_all);
     lua_pushlightuserdata(L, h);
-    if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
-        zg_fail(&h->err, ZG_ESCRIPT, "loading the Lua runtime: %s", lua_tostring(L, -1));
-        lua_pop(L, 1);
+    int status = lua_pcall(L, 1, 0, 0);
+    if (status != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        zg_fail(&h->err, status == LUA_ERRMEM ? ZG_ENOMEM : ZG_ESCRIPT,
+                "loading the Lua runtime: %s", msg ? msg : "(no message)");
+        h->api_ref = LUA_NOREF;
+        lua_close(L);
+        h->L = NULL;
         return h->err.code;
     }
-    h->api_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     return ZG_OK;
 }
 
@@ -166,42 +285,92 @@ static int code_of_kind(const char *kind)
     return ZG_EJOB;
 }
 
-int zg_runtime_call(zg_host *h, const char *fn, int nargs, int nres)
+/* What the trampoline carries across lua_pcall. */
+typedef struct invocation {
+    zg_host *h;
+    const char *fn;
+    zg_push_fn push;
+    zg_collect_fn collect;
+    void *ud;
+    int nres;
+    int rc;
+} invocation;
+
+/* Sets the host's error from a raised value at idx (a string; anything else has no message). */
+static int fail_with_raised(zg_host *h, lua_State *L, int idx, int status)
 {
-    lua_State *L = h->L;
-    int base = lua_gettop(L) - nargs;
+    const char *msg = lua_type(L, idx) == LUA_TSTRING ? lua_tostring(L, idx) : NULL;
+    int code = status == LUA_ERRMEM           ? ZG_ENOMEM
+               : !msg                         ? ZG_EJOB
+               : strstr(msg, ZG_LOST_PREFIX)  ? ZG_ESTALE
+               : strstr(msg, ZG_STORE_PREFIX) ? ZG_ESTORE
+                                              : ZG_EJOB;
+    if (code == ZG_ESTALE || code == ZG_ESTORE) {
+        /* a lost lease is an outcome and a store failure the store's: their message alone, in
+         * the store's words, never a traceback */
+        const char *prefix = code == ZG_ESTALE ? ZG_LOST_PREFIX : ZG_STORE_PREFIX;
+        msg = strstr(msg, prefix) + strlen(prefix);
+        return zg_fail(&h->err, code, "%.*s", (int)strcspn(msg, "\n"), msg);
+    }
+    if (code == ZG_ENOMEM)
+        return zg_fail(&h->err, code, "out of memory in the Lua VM%s%s", msg ? ": " : "",
+                       msg ? msg : "");
+    return zg_fail(&h->err, code, "%s", msg ? msg : "(no message)");
+}
+
+/* The protected trampoline: everything an entry does on the Lua stack (its arguments, the call,
+ * reading its results) happens here, inside lua_pcall, so an error at any point (out of memory
+ * included) is an error code, never a panic. */
+static int trampoline(lua_State *L)
+{
+    invocation *inv = lua_touserdata(L, 1);
+    zg_host *h = inv->h;
+    lua_settop(L, 0);
     lua_pushcfunction(L, traceback);
     lua_rawgeti(L, LUA_REGISTRYINDEX, h->api_ref);
-    lua_getfield(L, -1, fn);
+    lua_getfield(L, -1, inv->fn);
     lua_remove(L, -2);
-    lua_rotate(L, base + 1, 2); /* traceback and fn below the arguments */
-    int want = nres < 3 ? 3 : nres;
-    if (lua_pcall(L, nargs, want, base + 1) != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        int code = !msg                           ? ZG_EJOB
-                   : strstr(msg, ZG_LOST_PREFIX)  ? ZG_ESTALE
-                   : strstr(msg, ZG_STORE_PREFIX) ? ZG_ESTORE
-                                                  : ZG_EJOB;
-        if (code != ZG_EJOB) {
-            /* a lost lease is an outcome and a store failure the store's: their message alone,
-             * in the store's words, never a traceback */
-            const char *prefix = code == ZG_ESTALE ? ZG_LOST_PREFIX : ZG_STORE_PREFIX;
-            msg = strstr(msg, prefix) + strlen(prefix);
-            zg_fail(&h->err, code, "%.*s", (int)strcspn(msg, "\n"), msg);
-        } else {
-            zg_fail(&h->err, code, "%s", msg ? msg : "(no message)");
+    int nargs = inv->push ? inv->push(L, inv->ud) : 0;
+    int want = inv->nres < 3 ? 3 : inv->nres;
+    int status = lua_pcall(L, nargs, want, 1);
+    if (status != LUA_OK) {
+        inv->rc = fail_with_raised(h, L, -1, status);
+        return 0;
+    }
+    if (lua_isnil(L, 2)) {
+        const char *kind = lua_type(L, 3) == LUA_TSTRING ? lua_tostring(L, 3) : NULL;
+        const char *msg = lua_type(L, 4) == LUA_TSTRING ? lua_tostring(L, 4) : NULL;
+        inv->rc = zg_fail(&h->err, code_of_kind(kind), "%s", msg ? msg : "(no message)");
+        return 0;
+    }
+    lua_settop(L, 1 + inv->nres);
+    inv->rc = inv->collect ? inv->collect(L, h, inv->ud) : ZG_OK;
+    return 0;
+}
+
+int zg_runtime_invoke(zg_host *h, const char *fn, zg_push_fn push, zg_collect_fn collect, void *ud,
+                      int nres)
+{
+    lua_State *L = h->L;
+    int base = lua_gettop(L);
+    invocation inv = {h, fn, push, collect, ud, nres, ZG_OK};
+    jmp_buf jump, *outer = h->panic_jump;
+    if (!lua_checkstack(L, 2)) return zg_fail(&h->err, ZG_ENOMEM, "out of memory in the Lua VM");
+    zg_heartbeat_entered(&h->heartbeat, 1);
+    h->panic_jump = &jump;
+    if (setjmp(jump) == 0) {
+        lua_pushcfunction(L, trampoline); /* a light C function and a light userdata: */
+        lua_pushlightuserdata(L, &inv);   /* no allocation, cannot fail */
+        int status = lua_pcall(L, 1, 0, 0);
+        if (status != LUA_OK) {
+            inv.rc = fail_with_raised(h, L, -1, status);
+            if (inv.rc == ZG_EJOB && status == LUA_ERRERR) inv.rc = ZG_ENOMEM;
         }
-        lua_settop(L, base);
-        return code;
+    } else {
+        inv.rc = zg_fail(&h->err, ZG_ENOMEM, "the Lua VM failed (panic) in %s", fn);
     }
-    if (lua_isnil(L, base + 2)) {
-        const char *msg = lua_tostring(L, base + 4);
-        zg_fail(&h->err, code_of_kind(lua_tostring(L, base + 3)), "%s", msg ? msg : "(no message)");
-        lua_settop(L, base);
-        return h->err.code;
-    }
-    lua_settop(L, base + 1 + want);
-    lua_remove(L, base + 1); /* the traceback handler */
-    lua_settop(L, base + nres);
-    return ZG_OK;
+    h->panic_jump = outer;
+    zg_heartbeat_entered(&h->heartbeat, outer != NULL);
+    lua_settop(L, base);
+    return inv.rc;
 }

@@ -185,17 +185,15 @@ function M.process(claim, job)
                                 queue = claim.queue, host = core.host_id() })
   end
   local memory = math.tointeger(policy(job, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
-  core.run_limits(memory, policy(job, "TIMEOUT", 0))
-  local ok, a, b = xpcall(job.run, traceback, job)
-  local exceeded = core.run_limits(0, 0)
+  -- run() under its limits, enforced in C: a limit it trips ends it whatever it does (stopped
+  -- is then the limit's message, and the error)
+  local stopped, ok, a, b = core.run_protected(memory, policy(job, "TIMEOUT", 0), traceback, job.run, job)
   if core.lost() then return false end
   local decision
   if not ok and core.interrupted() then -- a graceful stop: not the job's failure
     decision = release(job, 0, M.RELEASED_EVENT)
   else
-    if not ok and exceeded == "memory" then
-      a = string.format("the run exceeded the job type's MEMORY_LIMIT of %d bytes (%s)", memory, tostring(a))
-    end
+    if stopped then a = stopped end
     local decided, d = pcall(settle, job, ok, a, b)
     if core.lost() then return false end
     if not decided then -- the job's overrides (continue_running, record_*) failed: it ends here
