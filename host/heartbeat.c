@@ -119,10 +119,14 @@ void zg_heartbeat_job(zg_heartbeat *hb, int64_t deadline_ms)
     }
 }
 
-int zg_heartbeat_init(zg_heartbeat *hb, zg_store *store)
+int zg_heartbeat_init(zg_heartbeat *hb, zg_store *store,
+                      void (*on_overrun)(void *ud, const zg_lease *lease, int rc, const char *msg),
+                      void *ud)
 {
     memset(hb, 0, sizeof *hb);
     hb->store = store;
+    hb->on_overrun = on_overrun;
+    hb->overrun_ud = ud;
     atomic_init(&hb->lost, 0);
     atomic_init(&hb->alive_ms, 0);
     atomic_init(&hb->deadline_ms, 0);

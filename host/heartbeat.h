@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 
 #include "lifecycle.h"
+#include "zerog.h"
 
 typedef struct zg_heartbeat {
     pthread_t thread;
@@ -37,11 +38,13 @@ typedef struct zg_heartbeat {
     void *overrun_ud;
 } zg_heartbeat;
 
-/* How long past its TIMEOUT (or, without one, past its TTR) a VM thread that does not answer is
- * given before its run counts as overrun. */
-#define ZG_OVERRUN_MARGIN_MS 2000
+/* ZG_OVERRUN_MARGIN_MS (zerog.h): how long past its TIMEOUT (or, without one, past its TTR) a
+ * VM thread that does not answer is given before its run counts as overrun. */
 
-int zg_heartbeat_init(zg_heartbeat *hb, zg_store *store);
+/* on_overrun is called on the heartbeat thread when the watchdog releases an overrun run. */
+int zg_heartbeat_init(zg_heartbeat *hb, zg_store *store,
+                      void (*on_overrun)(void *ud, const zg_lease *lease, int rc, const char *msg),
+                      void *ud);
 void zg_heartbeat_shutdown(zg_heartbeat *hb);
 /* The host starts running under lease / has settled it. */
 void zg_heartbeat_begin(zg_heartbeat *hb, const zg_lease *lease);

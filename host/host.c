@@ -72,6 +72,20 @@ static void make_writer_id(zg_host *h)
         snprintf(h->writer + 2 * i, 3, "%02x", id[i]);
 }
 
+/* The watchdog found the run overrun (on the heartbeat thread; rc: how the store took the
+ * release). */
+static void host_overrun(void *ud, const zg_lease *lease, int rc, const char *msg)
+{
+    zg_host *h = ud;
+    zg_host_log(h, ZG_LOG_ERROR,
+                "job %s overran (the VM did not answer past its TIMEOUT, or TTR, plus %d ms): "
+                "%s; its lease is no longer renewed%s",
+                lease->uuid, ZG_OVERRUN_MARGIN_MS,
+                rc == ZG_OK ? "released to run again, recorded as timed out" : msg,
+                h->cfg.on_overrun ? "" : ", and this host's VM is stuck in it");
+    if (h->cfg.on_overrun) h->cfg.on_overrun(h->cfg.on_overrun_ud, lease->uuid);
+}
+
 zg_host *zg_host_new(const zg_config *cfg)
 {
     zg_host *h = calloc(1, sizeof *h);
@@ -95,7 +109,7 @@ zg_host *zg_host_new(const zg_config *cfg)
     h->api_ref = LUA_NOREF;
     make_writer_id(h);
     if (open_store(h) == ZG_OK && zg_runtime_open(h) == ZG_OK &&
-        zg_heartbeat_init(&h->heartbeat, h->store) != ZG_OK)
+        zg_heartbeat_init(&h->heartbeat, h->store, host_overrun, h) != ZG_OK)
         zg_fail(&h->err, ZG_ENOMEM, "cannot start the heartbeat thread");
     if (h->err.code == ZG_OK && h->jobs_dir && zg_load_dir(h, h->jobs_dir, NULL, NULL) != ZG_OK)
         zg_runtime_close(h); /* keeps the error; the host refuses every call */

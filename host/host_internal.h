@@ -41,6 +41,8 @@ struct zg_host {
     double run_timeout_s;
     int run_in_job;      /* job code runs under core.run_protected: a tripped limit is sticky */
     int stop_kind;       /* ZG_STOP_*: the limit that tripped, sticky until run_protected returns */
+    lua_State *chunk_thread; /* the coroutine running a script's main chunk (chunk_hook) */
+    int chunk_line;          /* the line of its main return statement */
     jmp_buf *panic_jump; /* where the last-resort panic handler returns to (zg_runtime_invoke) */
     atomic_int stopping; /* zg_stop: return after the run in progress (signal-safe: lock-free) */
     atomic_int interrupted; /* zg_interrupt: release the run in progress now */
@@ -103,6 +105,9 @@ enum {
 const char *zg_stop_message(zg_host *h, int kind, char *buf, size_t size);
 /* core.run_protected (see runtime.c); its upvalue is the host. */
 int zg_core_run_protected(lua_State *L);
+/* core.chunk_hook(co) and core.chunk_line() (see runtime.c). */
+int zg_core_chunk_hook(lua_State *L);
+int zg_core_chunk_line(lua_State *L);
 
 #define ZG_EVENTS_CHANNEL "zerog:events"
 

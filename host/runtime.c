@@ -152,6 +152,48 @@ void zg_run_hook(lua_State *L, lua_Debug *ar)
     if (why) luaL_error(L, "%s", why);
 }
 
+/* The hook of a coroutine running a job script's main chunk: the run hook's checks on counts,
+ * and the line of the chunk's main return statement on returns (for messages about the type
+ * it returned). A coroutine the chunk creates inherits this hook; it is made the plain run hook
+ * at its first return. */
+static void chunk_hook(lua_State *L, lua_Debug *ar)
+{
+    zg_host *h = *(zg_host **)lua_getextraspace(L);
+    if (ar->event == LUA_HOOKCOUNT) {
+        zg_run_hook(L, ar);
+        return;
+    }
+    if (L != h->chunk_thread) {
+        lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, ZG_HOOK_COUNT);
+        return;
+    }
+    if (lua_getinfo(L, "Sl", ar) && strcmp(ar->what, "main") == 0) h->chunk_line = ar->currentline;
+}
+
+/* chunk_hook(co): co runs a script's main chunk; chunk_line() -> the line of its main return
+ * statement, or nil. */
+int zg_core_chunk_hook(lua_State *L)
+{
+    zg_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    lua_State *co = lua_tothread(L, 1);
+    luaL_argcheck(L, co != NULL, 1, "a coroutine");
+    h->chunk_thread = co;
+    h->chunk_line = 0;
+    lua_sethook(co, chunk_hook, LUA_MASKRET | LUA_MASKCOUNT, ZG_HOOK_COUNT);
+    return 0;
+}
+
+int zg_core_chunk_line(lua_State *L)
+{
+    zg_host *h = lua_touserdata(L, lua_upvalueindex(1));
+    h->chunk_thread = NULL;
+    if (h->chunk_line > 0)
+        lua_pushinteger(L, h->chunk_line);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
 /* run_protected(memory_bytes, timeout_seconds, handler, f, ...) -> stopped, ok, results...:
  * calls job code f(...) under the run's limits (0: none) with handler as its message handler.
  * stopped is the message of the limit that ended it (the call's error is then that message,

@@ -100,7 +100,26 @@ typedef struct zg_config {
     int publish_events; /* publish each run's start and end on the store's "zerog:events"
                            channel (Redis only; see zg_follow_events) */
     int64_t store_timeout_ms; /* bounds every store call, reconnects included (Redis); 0: 5000 */
+    /* The watchdog. A run is bounded by its TIMEOUT through the VM's count hook, which nothing
+     * a job does can switch off or catch. What the hook cannot interrupt (a long pattern match,
+     * a C function that blocks, a finalizer that loops: no Lua instruction runs) is bounded by
+     * the heartbeat thread: when the VM thread has not answered for ZG_OVERRUN_MARGIN_MS past
+     * the run's TIMEOUT (or, for a type without TIMEOUT, for the lease's TTR plus that margin;
+     * time spent waiting for the store does not count), the run has overrun. The heartbeat then
+     * stops renewing its lease and releases the job on the store, on its own connection (it
+     * runs again at once, and that run records error 500 "the run exceeded the job type's
+     * TIMEOUT ..." and lets continue_running() decide, as for any timeout), and calls
+     * on_overrun(ud, uuid) on the heartbeat thread. The VM thread is still stuck: a program
+     * that can should end the process there (zerog's workers _exit(4) and are replaced). Without
+     * on_overrun the library logs an error naming the job, and the stuck call returns
+     * ZG_ESTALE if it ever ends. */
+    void (*on_overrun)(void *ud, const char *uuid);
+    void *on_overrun_ud;
 } zg_config;
+
+/* How long past its TIMEOUT (or TTR) a run that does not answer is given before it counts as
+ * overrun (see zg_config.on_overrun). */
+#define ZG_OVERRUN_MARGIN_MS 2000
 
 /* Fills cfg with the defaults (in-memory store, no limits, no callbacks). */
 ZG_API void zg_config_init(zg_config *cfg);

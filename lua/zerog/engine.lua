@@ -24,18 +24,43 @@ M.LAPSED_MESSAGE = "lease expired: the job's host stopped renewing it for longer
 M.DIED_MESSAGE = "job was killed while running (its host died)"
 M.RELEASED_EVENT = "Released - host stopping"
 
+--- What the run recorded when its host's watchdog released it (see zg_config.on_overrun).
+function M.overrun_message(timeout, ttr)
+  local where = "in something the host cannot interrupt (a long pattern match, a blocking C "
+    .. "function or a looping finalizer): its worker was replaced"
+  if timeout and timeout > 0 then
+    return string.format("the run exceeded the job type's TIMEOUT of %g s and did not stop %s",
+      timeout, where)
+  end
+  return string.format("the run stopped responding for longer than its TTR of %g s plus 2 s %s",
+    ttr, where)
+end
+
+-- A result code is a whole number from 0 to MAX_RESULT_CODE, or NO_RESULT (-1: requeue).
+M.MAX_RESULT_CODE = 2147483647
+
 --- Reads what run() returned: `code, delay`, `{code, delay}`, a numeric string, or anything else
--- (200). Returns the result code and the requeue delay (nil for the default).
+-- (200). Returns the result code and the requeue delay (nil for the default; beyond MAX_DELAY
+-- it is MAX_DELAY), or nil and why when a number is no valid code (1.5, -7, 1e300, NaN,
+-- math.huge) or the delay no valid delay (negative, NaN).
 function M.interpret(a, b)
   if type(a) == "table" then
     if #a == 0 then return 200 end
-    a, b = a[1], a[2]
+    a, b = rawget(a, 1), rawget(a, 2)
   end
   if type(a) == "string" then a = tonumber(a) end
   if type(a) ~= "number" then return 200 end
-  local code = codec.to_integer(a) or 200
-  if type(b) ~= "number" or b ~= b or b < 0 then b = nil end
-  return code, b
+  local code = codec.to_integer(a)
+  if not code or (code ~= Job.NO_RESULT and (code < 0 or code > M.MAX_RESULT_CODE)) then
+    return nil, "run returned an invalid result code: " .. string.format("%.17g", a)
+      .. " (a whole number from 0 to " .. M.MAX_RESULT_CODE .. ", or -1 to requeue)"
+  end
+  if type(b) ~= "number" then return code, nil end
+  if b ~= b or b < 0 then
+    return nil, "run returned an invalid requeue delay: " .. string.format("%.17g", b)
+      .. " (seconds from 0; more than " .. Job.MAX_DELAY .. " counts as " .. Job.MAX_DELAY .. ")"
+  end
+  return code, math.min(b, Job.MAX_DELAY)
 end
 
 local function entry(msg)
@@ -104,6 +129,11 @@ end
 local function settle(job, ok, a, b)
   if ok then
     local code, delay = M.interpret(a, b)
+    if code == nil then -- an invalid result: the run's error
+      core.log("error", job.logId, Job.INTERNAL_ERROR .. " " .. delay)
+      job:record_error(Job.INTERNAL_ERROR, delay)
+      return after_error(job)
+    end
     if code == Job.NO_RESULT then return release(job, delay or policy(job, "REQUEUE_DELAY", 10)) end
     return finish(job, code)
   end
@@ -173,7 +203,12 @@ function M.process(claim, job)
     job:record_event("Migrated from schema version " .. job._migrated_from .. " to " .. job.schemaVersion)
     job._migrated_from = nil
   end
-  if claim.prior ~= 0 then
+  if claim.prior == 3 then -- its host's watchdog released it: a timeout, as run() would have had
+    local message = M.overrun_message(policy(job, "TIMEOUT", 0), policy(job, "TTR", Job.TTR))
+    core.log("error", job.logId, Job.INTERNAL_ERROR .. " " .. message)
+    job:record_error(Job.INTERNAL_ERROR, message)
+    return after_error(job)
+  elseif claim.prior ~= 0 then
     local decision = recover(job, claim.prior)
     if decision then return decision end
   end

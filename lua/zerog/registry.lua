@@ -40,17 +40,13 @@ local CHECKS = {
 }
 
 --- Runs a loaded chunk, noting the line of its main return statement for later messages.
+-- (The line comes from a C hook that keeps the run hook's checks: coroutines the chunk creates
+-- inherit it, and must stay under the limits when a run resumes them.)
 local function run_chunk(chunk)
-  local line
-  local function hook(event)
-    if event == "return" then
-      local info = debug.getinfo(2, "Sl")
-      if info and info.what == "main" then line = info.currentline end
-    end
-  end
   local co = coroutine.create(chunk)
-  debug.sethook(co, hook, "r")
+  core.chunk_hook(co)
   local ok, result = resume(co)
+  local line = core.chunk_line()
   if not ok then result = debug.traceback(co, tostring(result)) end
   return ok, result, line
 end
