@@ -61,9 +61,31 @@ static char **new_box(lua_State *L)
     return p;
 }
 
+/* A document handed to job code is decoded by lua-cjson, which leaks its parse buffer (the
+ * size of the text) when the VM runs out of memory while it decodes. So inside job code, a
+ * text that would not fit four times over in what the run (or the host) has left is refused
+ * here, before anything is allocated: the run is out of memory (the stop is sticky). */
+static void check_room(lua_State *L, size_t len)
+{
+    zg_host *h = *(zg_host **)lua_getextraspace(L);
+    if (!h->run_in_job) return;
+    size_t need = h->vm_bytes + 4 * len + 65536;
+    int kind = h->run_mem_cap && need > h->run_mem_cap                   ? ZG_STOP_MEMORY
+               : h->cfg.memory_limit && need > h->cfg.memory_limit ? ZG_STOP_HOST_MEMORY
+                                                                         : 0;
+    if (!kind) return;
+    lua_gc(L, LUA_GCCOLLECT, 0); /* garbage is room */
+    need = h->vm_bytes + 4 * len + 65536;
+    if (kind == ZG_STOP_MEMORY ? need <= h->run_mem_cap : need <= h->cfg.memory_limit) return;
+    if (!h->stop_kind) h->stop_kind = kind;
+    char buf[512];
+    luaL_error(L, "%s", zg_stop_message(h, h->stop_kind, buf, sizeof buf));
+}
+
 /* Pushes the boxed text (or nil) and frees it. */
 static void push_boxed(lua_State *L, char **box)
 {
+    if (*box) check_room(L, strlen(*box));
     if (*box)
         lua_pushstring(L, *box);
     else

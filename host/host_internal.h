@@ -35,8 +35,11 @@ struct zg_host {
     size_t vm_bytes;         /* what the Lua VM holds now (for memory_limit) */
     size_t run_mem_cap;      /* vm_bytes a run may reach (MEMORY_LIMIT); 0: none */
     size_t run_mem_limit;    /* the MEMORY_LIMIT itself, for messages */
-    int mem_refused;         /* the allocator's last growth was refused (OOM once Lua's emergency
-                                collection is refused too) */
+    void *refused_ptr;       /* the block whose growth the allocator refused last, */
+    size_t refused_size;     /* and to what size (0: none): refused again after Lua's emergency
+                                collection, the run is out of memory */
+    size_t vm_after_gc;      /* vm_bytes after the last collection before a run */
+    size_t refused_growth;   /* the growth refused, checked again after a collection */
     int64_t run_deadline_ms; /* when the run exceeds its TIMEOUT; 0: none */
     double run_timeout_s;
     int run_in_job;      /* job code runs under core.run_protected: a tripped limit is sticky */

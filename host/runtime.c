@@ -38,8 +38,10 @@ static void preload_embedded(lua_State *L)
 
 /* The VM's allocator: the embedder's (or realloc), with the memory limits applied to growth. A
  * refusal inside job code is made sticky (the run's hook raises it at every instruction) once
- * Lua's emergency collection could not make room either: two refusals in a row with no growth
- * between them. */
+ * a collection could not make room either: Lua asks again for the very block it was refused
+ * (same pointer and size) after its emergency collection and is refused again; or, for what
+ * is refused without that retry (lauxlib's buffers), the next hook call collects and checks
+ * whether the growth would fit now (memory_recheck). */
 static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     zg_host *h = ud;
@@ -47,13 +49,16 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     if (nsize > old) {
         int over_host = h->cfg.memory_limit && h->vm_bytes + (nsize - old) > h->cfg.memory_limit;
         int over_run = h->run_mem_cap && h->vm_bytes + (nsize - old) > h->run_mem_cap;
+        int retry = h->refused_size == nsize && h->refused_ptr == ptr;
         if (over_host || over_run) {
-            if (h->run_in_job && h->mem_refused && !h->stop_kind)
+            if (h->run_in_job && retry && !h->stop_kind)
                 h->stop_kind = over_run ? ZG_STOP_MEMORY : ZG_STOP_HOST_MEMORY;
-            h->mem_refused = 1;
+            h->refused_ptr = ptr;
+            h->refused_size = nsize;
+            h->refused_growth = nsize - old;
             return NULL; /* Lua collects and retries, then raises "not enough memory" */
         }
-        h->mem_refused = 0;
+        if (retry) h->refused_size = 0; /* the collection made room */
     }
     void *p;
     if (h->cfg.alloc)
@@ -68,6 +73,21 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     else if (p)
         h->vm_bytes += nsize - old;
     return p;
+}
+
+/* After a refusal: whether the growth refused would still break a limit once the garbage is
+ * collected (the run is then out of memory: sticky). Runs on the VM's thread, in a hook or in
+ * run_protected. */
+static void memory_recheck(lua_State *L, zg_host *h)
+{
+    if (!h->refused_growth || h->stop_kind) return;
+    size_t growth = h->refused_growth;
+    h->refused_growth = 0;
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    if (h->run_mem_cap && h->vm_bytes + growth > h->run_mem_cap)
+        h->stop_kind = ZG_STOP_MEMORY;
+    else if (h->cfg.memory_limit && h->vm_bytes + growth > h->cfg.memory_limit)
+        h->stop_kind = ZG_STOP_HOST_MEMORY;
 }
 
 int zg_raise_timeout(lua_State *L, zg_host *h)
@@ -141,6 +161,7 @@ void zg_run_hook(lua_State *L, lua_Debug *ar)
             lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, ZG_HOOK_COUNT);
         return;
     }
+    if (h->run_in_job) memory_recheck(L, h);
     char buf[512];
     const char *why = zg_run_stop_reason(h, buf, sizeof buf);
     if (why && h->run_in_job) {
@@ -208,9 +229,16 @@ int zg_core_run_protected(lua_State *L)
     luaL_checktype(L, 4, LUA_TFUNCTION);
     int nargs = lua_gettop(L) - 4;
     h->stop_kind = 0;
-    h->mem_refused = 0;
+    h->refused_size = h->refused_growth = 0;
     h->run.job_done = 0;
     h->run_mem_limit = memory > 0 ? (size_t)memory : 0;
+    /* the limit is what the run adds: the garbage of earlier runs is not the run's, so a VM
+     * that holds much of it (more than half the limit since the last collection here) is
+     * collected first, else each run could grow the process by the garbage it inherited */
+    if (memory > 0 && h->vm_bytes > h->vm_after_gc + (size_t)memory / 2) {
+        lua_gc(L, LUA_GCCOLLECT, 0);
+        h->vm_after_gc = h->vm_bytes;
+    }
     h->run_mem_cap = memory > 0 ? h->vm_bytes + (size_t)memory : 0;
     h->run_timeout_s = timeout > 0 && timeout < 1e9 ? timeout : 0;
     h->run_deadline_ms =
@@ -218,11 +246,13 @@ int zg_core_run_protected(lua_State *L)
     zg_heartbeat_job(&h->heartbeat, h->run_deadline_ms);
     h->run_in_job = 1;
     int status = lua_pcall(L, nargs, 2, 3);
+    if (h->refused_growth && !h->stop_kind) /* refused, caught, and returned before a hook */
+        h->stop_kind = h->run_mem_cap ? ZG_STOP_MEMORY : ZG_STOP_HOST_MEMORY;
     h->run_in_job = 0;
     zg_heartbeat_job(&h->heartbeat, -1);
     int kind = h->stop_kind ? h->stop_kind : status == LUA_OK ? 0 : tripped(h);
     h->stop_kind = 0;
-    h->mem_refused = 0;
+    h->refused_size = h->refused_growth = 0;
     h->run_mem_cap = 0;
     h->run_deadline_ms = 0;
     h->run.job_done = 1;
