@@ -315,7 +315,8 @@ int zg_runtime_open(zg_host *h)
     int status = lua_pcall(L, 1, 0, 0);
     if (status != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        zg_fail(&h->err, status == LUA_ERRMEM ? ZG_ENOMEM : ZG_ESCRIPT,
+        int oom = status == LUA_ERRMEM || (msg && strstr(msg, "not enough memory"));
+        zg_fail(&h->err, oom ? ZG_ENOMEM : ZG_ESCRIPT,
                 "loading the Lua runtime: %s", msg ? msg : "(no message)");
         h->api_ref = LUA_NOREF;
         lua_close(L);

@@ -11,7 +11,9 @@
  *
  * Errors: functions return ZG_OK (0) or a ZG_E* code; the message is then on the handle
  * (zg_errstr) until the next call. The library never exits, aborts or prints on its own: it logs
- * through the callback in zg_config, if any.
+ * through the callback in zg_config, if any. Every call that enters the Lua VM does so through one
+ * protected call, its arguments pushed inside it: running out of memory (memory_limit, or the
+ * allocator) at any point is ZG_ENOMEM with a message, and nothing handed across leaks.
  *
  * Strings the library returns as `char **out` are malloc'd; free them with zg_free.
  *
@@ -126,7 +128,8 @@ ZG_API void zg_config_init(zg_config *cfg);
 
 /* Creates a host; cfg is copied (its strings too), and may be NULL for the defaults. Returns NULL
  * only when out of memory; otherwise check zg_errcode(): a host whose store cannot be reached, or
- * whose jobs_dir cannot be read, carries that error and refuses every call. A script of jobs_dir
+ * whose jobs_dir cannot be read, or whose VM cannot start or load its runtime under memory_limit
+ * (ZG_ENOMEM), carries that error and refuses every call. A script of jobs_dir
  * that fails to load is logged and skipped. Free the host with zg_host_free. */
 ZG_API zg_host *zg_host_new(const zg_config *cfg);
 /* Frees the host: its VM, connections and heartbeat thread. Not while zg_run runs on it. */
