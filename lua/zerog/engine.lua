@@ -101,9 +101,20 @@ local function release(job, delay, event)
            fields = { updatedAt = codec.encode(core.now()) } }
 end
 
+local traceback
+
+--- Calls job code f(job) under the job type's TIMEOUT and MEMORY_LIMIT, enforced in C (a limit
+-- it trips ends it whatever it does). Returns ok and f's result (or the error).
+local function limited(job, f)
+  local memory = math.tointeger(policy(job, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
+  local stopped, ok, r = core.run_protected(memory, policy(job, "TIMEOUT", 0), traceback, f, job)
+  if stopped then return false, stopped end
+  return ok, r
+end
+
 --- After an error: requeue (continue_running() says -1) or finish with what it says.
 local function after_error(job)
-  local ok, verdict = pcall(job.continue_running, job)
+  local ok, verdict = limited(job, job.continue_running)
   if not ok then
     job:record_error(Job.INTERNAL_ERROR, "continue_running failed: " .. tostring(verdict))
     verdict = Job.INTERNAL_ERROR
@@ -115,7 +126,7 @@ local function after_error(job)
   return finish(job, verdict, "Error - finished")
 end
 
-local function traceback(e)
+traceback = function(e)
   if errors.kind_of(e) then return e end
   return debug.traceback(tostring(e), 2)
 end
@@ -159,7 +170,7 @@ end
 -- decision when the job must not run again, nil when it restarts.
 local function recover(job, prior)
   job:record_error(Job.INTERNAL_ERROR, prior == 1 and M.LAPSED_MESSAGE or M.DIED_MESSAGE)
-  local ok, verdict = pcall(job.continue_running, job)
+  local ok, verdict = limited(job, job.continue_running)
   verdict = ok and codec.to_integer(verdict) or Job.INTERNAL_ERROR
   if verdict == Job.NO_RESULT then
     job:record_event("Killed - Restarting")
