@@ -331,6 +331,55 @@ static void test_without_on_overrun_the_watchdog_logs_the_job_and_the_call_ends_
     watchdog_case(0);
 }
 
+/* ---- zg_interrupt ---- */
+
+static volatile int interrupt_began;
+static void note_begin(void *ud, const zg_run_info *run)
+{
+    (void)ud;
+    if (run->begin) interrupt_began = 1;
+}
+
+static void *interrupt_soon(void *p)
+{
+    while (!interrupt_began)
+        usleep(1000);
+    usleep(200 * 1000); /* well inside its loops */
+    zg_interrupt(p);
+    return NULL;
+}
+
+static void test_zg_interrupt_ends_a_run_that_catches_everything_in_pcall_loops_and_coroutines(void)
+{
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.on_run = note_begin;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    CHECK_INT(load(h, "stubborn",
+                   "local co = coroutine.wrap(function() while true do pcall(function() while "
+                   "true do end end) end end)\n"
+                   "    while true do pcall(co) pcall(function() while true do end end) end"),
+              ZG_OK);
+    char uuid[ZG_UUID_LEN];
+    CHECK_INT(zg_submit(h, "stubborn", "{}", NULL, uuid), ZG_OK);
+    interrupt_began = 0;
+    pthread_t t;
+    pthread_create(&t, NULL, interrupt_soon, h);
+    const char *queues[] = {"stubborn_q"};
+    time_t t0 = time(NULL);
+    long ran = 0;
+    CHECK_INT(zg_run(h, queues, 1, 0, &ran), ZG_OK);
+    pthread_join(t, NULL);
+    CHECK(time(NULL) - t0 <= 3);
+    char *info = NULL;
+    CHECK_INT(zg_read(h, ZG_VIEW_INFO, uuid, &info), ZG_OK);
+    CHECK(info && strstr(info, "Released - host stopping") && strstr(info, "\"errors\":[]"));
+    zg_free(info);
+    zg_host_free(h);
+}
+
 int main(void)
 {
     RUN(test_zg_submit_of_8_mib_params_on_a_4_mib_host_is_enomem_not_an_abort);
@@ -339,5 +388,6 @@ int main(void)
     RUN(test_reloads_failing_at_the_memory_limit_run_after_run_keep_the_heap_flat);
     RUN(test_a_blocking_c_function_past_timeout_is_released_by_the_watchdog_and_reported);
     RUN(test_without_on_overrun_the_watchdog_logs_the_job_and_the_call_ends_estale);
+    RUN(test_zg_interrupt_ends_a_run_that_catches_everything_in_pcall_loops_and_coroutines);
     return check_done();
 }
