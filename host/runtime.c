@@ -145,8 +145,9 @@ const char *zg_run_stop_reason(zg_host *h, char *buf, size_t size)
     return kind ? zg_stop_message(h, kind, buf, size) : NULL;
 }
 
-/* The count hook, installed on the main thread for the VM's whole life (so every coroutine,
- * whenever it was created, inherits it). It runs on the VM's own thread and reads only flags
+/* The count hook, installed on the main thread while job code may run (zg_runtime_invoke), so
+ * every coroutine job code creates inherits it (those a script's main chunk creates get
+ * chunk_hook, which becomes this one). It runs on the VM's own thread and reads only flags
  * other threads set atomically. Outside job code it stops a run only on a lost lease or an
  * interrupt; inside it (core.run_protected) a limit, once tripped, is sticky: the hook raises
  * it at every following instruction, in every coroutine, in message handlers and __close
@@ -156,11 +157,7 @@ void zg_run_hook(lua_State *L, lua_Debug *ar)
     (void)ar;
     zg_host *h = *(zg_host **)lua_getextraspace(L);
     zg_heartbeat_alive(&h->heartbeat);
-    if (!h->run.active) {
-        if (lua_gethookcount(L) != ZG_HOOK_COUNT)
-            lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, ZG_HOOK_COUNT);
-        return;
-    }
+    if (!h->run.active) return;
     if (h->run_in_job) memory_recheck(L, h);
     char buf[512];
     const char *why = zg_run_stop_reason(h, buf, sizeof buf);
@@ -308,8 +305,6 @@ int zg_runtime_open(zg_host *h)
     h->L = L;
     *(zg_host **)lua_getextraspace(L) = h;
     lua_atpanic(L, at_panic);
-    /* the hook is installed for the VM's whole life, so every thread inherits it */
-    lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, ZG_HOOK_COUNT);
     lua_pushcfunction(L, open_all);
     lua_pushlightuserdata(L, h);
     int status = lua_pcall(L, 1, 0, 0);
@@ -421,6 +416,16 @@ static int trampoline(lua_State *L)
     return 0;
 }
 
+/* Whether zerog.api[fn] may run job code (a run, a view a job type may override, a script's
+ * chunk). */
+static int runs_job_code(const char *fn)
+{
+    static const char *const names[] = {"process", "read", "load", "check", "reload", NULL};
+    for (const char *const *n = names; *n; n++)
+        if (strcmp(*n, fn) == 0) return 1;
+    return 0;
+}
+
 int zg_runtime_invoke(zg_host *h, const char *fn, zg_push_fn push, zg_collect_fn collect, void *ud,
                       int nres)
 {
@@ -430,6 +435,11 @@ int zg_runtime_invoke(zg_host *h, const char *fn, zg_push_fn push, zg_collect_fn
     jmp_buf jump, *outer = h->panic_jump;
     if (!lua_checkstack(L, 2)) return zg_fail(&h->err, ZG_ENOMEM, "out of memory in the Lua VM");
     zg_heartbeat_entered(&h->heartbeat, 1);
+    /* the run hook, where job code may run: a count hook makes the VM trap every instruction
+     * (about 30 machine instructions each), so the engine's own entries (submit, claims, kill)
+     * go without it */
+    int hooked = !outer && runs_job_code(fn);
+    if (hooked) lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, ZG_HOOK_COUNT);
     h->panic_jump = &jump;
     if (setjmp(jump) == 0) {
         lua_pushcfunction(L, trampoline); /* a light C function and a light userdata: */
@@ -443,6 +453,7 @@ int zg_runtime_invoke(zg_host *h, const char *fn, zg_push_fn push, zg_collect_fn
         inv.rc = zg_fail(&h->err, ZG_ENOMEM, "the Lua VM failed (panic) in %s", fn);
     }
     h->panic_jump = outer;
+    if (hooked) lua_sethook(L, NULL, 0, 0);
     zg_heartbeat_entered(&h->heartbeat, outer != NULL);
     lua_settop(L, base);
     return inv.rc;
