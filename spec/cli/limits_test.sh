@@ -87,4 +87,11 @@ pattern_past_its_timeout() {
 }
 ok "a pattern match past TIMEOUT: the watchdog ends the worker, it is replaced, the job records a timeout" pattern_past_its_timeout
 
+run_exits_4_past_its_timeout() {
+  local t0=$SECONDS
+  expect_status 4 "$ZEROG" run --no-wait "$JOBS/backtrack.lua" || return 1
+  grep -q "overran its TIMEOUT" "$WORK/err" && [ $((SECONDS - t0)) -le 8 ]
+}
+ok "zerog run of a pattern match past its TIMEOUT ends with exit 4 (2 s past it), naming the job" run_exits_4_past_its_timeout
+
 tap_done
