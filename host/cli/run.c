@@ -245,8 +245,10 @@ static int run_to_end(zg_host *h, const char *uuid, int no_wait, progress_view *
 static void on_overrun(void *ud, const char *uuid)
 {
     (void)ud;
-    fprintf(stderr, "\nzerog: run: job %s overran its TIMEOUT (or stopped responding) in "
-            "something that cannot be interrupted: stopped (exit %d)\n", uuid, EXIT_OVERRUN);
+    fprintf(stderr,
+            "\nzerog: run: job %s overran its TIMEOUT (or stopped responding) in "
+            "something that cannot be interrupted: stopped (exit %d)\n",
+            uuid, EXIT_OVERRUN);
     _exit(EXIT_OVERRUN);
 }
 

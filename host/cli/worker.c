@@ -271,8 +271,10 @@ static void on_overrun(void *ud, const char *uuid)
 {
     worker_ctl *w = ud;
     char msg[160];
-    snprintf(msg, sizeof msg, "job %s overran its TIMEOUT and cannot be stopped: exiting (%d) to "
-             "be replaced", uuid, EXIT_OVERRUN);
+    snprintf(msg, sizeof msg,
+             "job %s overran its TIMEOUT and cannot be stopped: exiting (%d) to "
+             "be replaced",
+             uuid, EXIT_OVERRUN);
     log_line(&w->log, ZG_LOG_ERROR, "", msg);
     _exit(EXIT_OVERRUN);
 }

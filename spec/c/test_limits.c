@@ -294,7 +294,7 @@ static void watchdog_case(int with_callback)
                              "  MAX_ERRORS = 1,\n"
                              "  run = function() require('slowlib').block() return 200 end }",
                              NULL),
-             ZG_OK);
+              ZG_OK);
     overrun_uuid[0] = logged[0] = '\0';
     char uuid[ZG_UUID_LEN];
     CHECK_INT(zg_submit(h, "stuck", "{}", NULL, uuid), ZG_OK);
