@@ -372,7 +372,7 @@ static void test_zg_interrupt_ends_a_run_that_catches_everything_in_pcall_loops_
     long ran = 0;
     CHECK_INT(zg_run(h, queues, 1, 0, &ran), ZG_OK);
     pthread_join(t, NULL);
-    CHECK(time(NULL) - t0 <= 3);
+    CHECK(time(NULL) - t0 <= 20); /* a few ms; generous for valgrind */
     char *info = NULL;
     CHECK_INT(zg_read(h, ZG_VIEW_INFO, uuid, &info), ZG_OK);
     CHECK(info && strstr(info, "Released - host stopping") && strstr(info, "\"errors\":[]"));
