@@ -20,6 +20,16 @@
 #include "clock.h"
 #include "host_internal.h"
 
+/* A store call from Lua: bounded by the store's own timeout, so the watchdog does not take the
+ * time it waits for the store for a stuck VM (STORE(h)->op(...) marks the call's start; the
+ * binding marks the VM back in Lua when it returns). */
+static zg_store *store_call(zg_host *h)
+{
+    zg_heartbeat_entered(&h->heartbeat, 0);
+    return h->store;
+}
+#define STORE(h) (store_call(h)->ops)
+
 static zg_host *host_of(lua_State *L)
 {
     return lua_touserdata(L, lua_upvalueindex(1));
@@ -51,9 +61,31 @@ static char **new_box(lua_State *L)
     return p;
 }
 
+/* A document handed to job code is decoded by lua-cjson, which leaks its parse buffer (the
+ * size of the text) when the VM runs out of memory while it decodes. So inside job code, a
+ * text that would not fit four times over in what the run (or the host) has left is refused
+ * here, before anything is allocated: the run is out of memory (the stop is sticky). */
+static void check_room(lua_State *L, size_t len)
+{
+    zg_host *h = *(zg_host **)lua_getextraspace(L);
+    if (!h->run_in_job) return;
+    size_t need = h->vm_bytes + 4 * len + 65536;
+    int kind = h->run_mem_cap && need > h->run_mem_cap                   ? ZG_STOP_MEMORY
+               : h->cfg.memory_limit && need > h->cfg.memory_limit ? ZG_STOP_HOST_MEMORY
+                                                                         : 0;
+    if (!kind) return;
+    lua_gc(L, LUA_GCCOLLECT, 0); /* garbage is room */
+    need = h->vm_bytes + 4 * len + 65536;
+    if (kind == ZG_STOP_MEMORY ? need <= h->run_mem_cap : need <= h->cfg.memory_limit) return;
+    if (!h->stop_kind) h->stop_kind = kind;
+    char buf[512];
+    luaL_error(L, "%s", zg_stop_message(h, h->stop_kind, buf, sizeof buf));
+}
+
 /* Pushes the boxed text (or nil) and frees it. */
 static void push_boxed(lua_State *L, char **box)
 {
+    if (*box) check_room(L, strlen(*box));
     if (*box)
         lua_pushstring(L, *box);
     else
@@ -94,8 +126,8 @@ static zg_target target_of(lua_State *L, zg_host *h, int idx)
     zg_target t = {NULL, NULL, NULL};
     idx = lua_absindex(L, idx);
     luaL_checktype(L, idx, LUA_TTABLE);
-    if (h->run.active && h->run.instance_ref != LUA_NOREF) {
-        lua_rawgeti(L, LUA_REGISTRYINDEX, h->run.instance_ref);
+    if (h->run.active && h->run.has_instance) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &h->run);
         int ours = lua_rawequal(L, -1, idx);
         lua_pop(L, 1);
         if (ours) {
@@ -130,7 +162,8 @@ static int core_read(lua_State *L)
     char **box = new_box(L);
     zg_error err = {0};
     char queue[ZG_NAME_LEN] = "";
-    int rc = h->store->ops->load(h->store, uuid, box, queue, &err);
+    int rc = STORE(h)->load(h->store, uuid, box, queue, &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
     if (rc == ZG_ENOTFOUND) return lua_pushnil(L), 1;
     if (rc != ZG_OK) return raise_store(L, &err);
     push_boxed(L, box);
@@ -147,7 +180,8 @@ static int core_reload(lua_State *L)
     const char *uuid = t.lease ? t.lease->uuid : t.uuid;
     char **box = new_box(L);
     zg_error err = {0};
-    int rc = h->store->ops->load(h->store, uuid, box, queue, &err);
+    int rc = STORE(h)->load(h->store, uuid, box, queue, &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
     if (rc == ZG_ENOTFOUND) return luaL_error(L, "job %s is not in the store", uuid);
     if (rc != ZG_OK) return raise_store(L, &err);
     push_boxed(L, box);
@@ -172,7 +206,8 @@ static int core_update(lua_State *L)
     char **box = new_box(L);
     zg_written w = {0};
     zg_error err = {0};
-    int rc = h->store->ops->update(h->store, &t, f, known, h->writer, zg_host_next_seq(h), &w, &err);
+    int rc = STORE(h)->update(h->store, &t, f, known, h->writer, zg_host_next_seq(h), &w, &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
     *box = w.doc;
     if (rc != ZG_OK) return raise_write(L, h, &t, rc, &err);
     return push_written(L, box, w.cas);
@@ -187,7 +222,8 @@ static int core_save(lua_State *L)
     zg_fields f = fields_arg(L, 2);
     zg_written w = {0};
     zg_error err = {0};
-    int rc = h->store->ops->save(h->store, &t, f, expected, h->writer, zg_host_next_seq(h), &w, &err);
+    int rc = STORE(h)->save(h->store, &t, f, expected, h->writer, zg_host_next_seq(h), &w, &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
     free(w.doc);
     if (rc == ZG_ECAS) {
         lua_pushnil(L);
@@ -214,8 +250,9 @@ static int core_append(lua_State *L)
     char **box = new_box(L);
     zg_written w = {0};
     zg_error err = {0};
-    int rc = h->store->ops->append(h->store, &t, list, entry, f, count_field, known, h->writer,
-                                   zg_host_next_seq(h), &w, &err);
+    int rc = STORE(h)->append(h->store, &t, list, entry, f, count_field, known, h->writer,
+                              zg_host_next_seq(h), &w, &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
     *box = w.doc;
     if (rc != ZG_OK) return raise_write(L, h, &t, rc, &err);
     return push_written(L, box, w.cas);
@@ -247,7 +284,8 @@ static int64_t ms_field(lua_State *L, int idx, const char *name)
 
 static const char *string_field(lua_State *L, int idx, const char *name)
 {
-    if (lua_getfield(L, idx, name) != LUA_TSTRING) luaL_error(L, "submit: %s must be a string", name);
+    if (lua_getfield(L, idx, name) != LUA_TSTRING)
+        luaL_error(L, "submit: %s must be a string", name);
     const char *v = lua_tostring(L, -1); /* a string of the table at idx: alive through it */
     lua_pop(L, 1);
     return v;
@@ -280,8 +318,9 @@ static int core_submit(lua_State *L)
         lua_pop(L, 2);
     }
     zg_error err = {0};
-    if (h->store->ops->submit(h->store, jobs, n, h->writer, &err) != ZG_OK)
-        return raise_store(L, &err);
+    int rc = STORE(h)->submit(h->store, jobs, n, h->writer, &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
+    if (rc != ZG_OK) return raise_store(L, &err);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
         lua_createtable(L, 2, 0);
@@ -320,13 +359,14 @@ static int core_settle_outside(lua_State *L)
     lua_getfield(L, 4, "fields");
     st.fields = fields_arg(L, -1);
     zg_error err = {0};
-    int rc = h->store->ops->settle_from_outside(h->store, queue, uuid, token, &st, h->writer,
-                                                zg_host_next_seq(h), &err);
+    int rc = STORE(h)->settle_from_outside(h->store, queue, uuid, token, &st, h->writer,
+                                           zg_host_next_seq(h), &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
     if (rc == ZG_OK) return lua_pushboolean(L, 1), 1;
-    const char *why = rc == ZG_EINVAL     ? "finished"
-                      : rc == ZG_ESTALE   ? "stale"
+    const char *why = rc == ZG_EINVAL      ? "finished"
+                      : rc == ZG_ESTALE    ? "stale"
                       : rc == ZG_ENOTFOUND ? "not_found"
-                                          : NULL;
+                                           : NULL;
     if (!why) return raise_store(L, &err);
     lua_pushnil(L);
     lua_pushstring(L, why);
@@ -370,28 +410,6 @@ static int core_ccall(lua_State *L)
     return 1;
 }
 
-/* run_limits(memory_bytes, timeout_seconds): limits for the run that starts now (0: none; the
- * run's count hook, installed by the host for the whole of process(), enforces the TIMEOUT);
- * run_limits(0, 0) after it ends returns "memory" or "timeout" when the run exceeded one. */
-static int core_run_limits(lua_State *L)
-{
-    zg_host *h = host_of(L);
-    lua_Integer memory = luaL_checkinteger(L, 1);
-    lua_Number timeout = luaL_checknumber(L, 2);
-    const char *exceeded = h->run_mem_exceeded ? "memory" : h->run_timed_out ? "timeout" : NULL;
-    h->run_mem_exceeded = h->run_timed_out = 0;
-    h->run.job_done = memory == 0 && timeout == 0; /* the end of run(): settling is the engine's */
-    h->run_mem_cap = memory > 0 ? h->vm_bytes + (size_t)memory : 0;
-    h->run_timeout_s = timeout > 0 ? timeout : 0;
-    h->run_deadline_ms =
-        timeout > 0 && timeout < 1e9 ? zg_clock_monotonic_ms() + (int64_t)(timeout * 1000) : 0;
-    if (exceeded)
-        lua_pushstring(L, exceeded);
-    else
-        lua_pushnil(L);
-    return 1;
-}
-
 /* stopping() -> why | nil: whether the run in progress is being stopped. */
 static int core_stopping(lua_State *L)
 {
@@ -411,6 +429,14 @@ static int core_lost(lua_State *L)
     return 1;
 }
 
+/* settling(): run() is over or has not begun: what runs now is the engine's code (building the
+ * run's instance, settling), which an interrupt must not break into (it is seen by interrupted()). */
+static int core_settling(lua_State *L)
+{
+    host_of(L)->run.job_done = 1;
+    return 0;
+}
+
 static int core_interrupted(lua_State *L)
 {
     lua_pushboolean(L, host_of(L)->interrupted);
@@ -425,8 +451,9 @@ static int core_publish(lua_State *L)
     const char *msg = luaL_checkstring(L, 1);
     if (!h->cfg.publish_events) return 0;
     zg_error err = {0};
-    if (h->store->ops->publish(h->store, ZG_EVENTS_CHANNEL, msg, &err) != ZG_OK)
-        zg_host_log(h, ZG_LOG_WARNING, "an event was not published: %s", err.msg);
+    int rc = STORE(h)->publish(h->store, ZG_EVENTS_CHANNEL, msg, &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
+    if (rc != ZG_OK) zg_host_log(h, ZG_LOG_WARNING, "an event was not published: %s", err.msg);
     return 0;
 }
 
@@ -461,11 +488,12 @@ static int core_sleep(lua_State *L)
     char buf[256];
     while (left > 0 && !zg_run_stop_reason(h, buf, sizeof buf)) {
         if (h->run_deadline_ms && zg_clock_monotonic_ms() > h->run_deadline_ms) {
-            h->run_timed_out = 1;
+            if (h->run_in_job) h->stop_kind = ZG_STOP_TIMEOUT;
             return zg_raise_timeout(L, h);
         }
         int64_t chunk = left < 50 ? left : 50;
         zg_clock_sleep_ms(chunk);
+        zg_heartbeat_alive(&h->heartbeat); /* sleeping on purpose is not being stuck */
         left -= chunk;
     }
     const char *why = zg_run_stop_reason(h, buf, sizeof buf);
@@ -521,10 +549,13 @@ static const luaL_Reg core_functions[] = {{"read", core_read},
                                           {"settle_outside", core_settle_outside},
                                           {"touch", core_touch},
                                           {"ccall", core_ccall},
-                                          {"run_limits", core_run_limits},
+                                          {"run_protected", zg_core_run_protected},
+                                          {"chunk_hook", zg_core_chunk_hook},
+                                          {"chunk_line", zg_core_chunk_line},
                                           {"stopping", core_stopping},
                                           {"lost", core_lost},
                                           {"interrupted", core_interrupted},
+                                          {"settling", core_settling},
                                           {"publish", core_publish},
                                           {"publishing", core_publishing},
                                           {"clock", core_clock},

@@ -24,8 +24,8 @@ static int renew_locked(zg_heartbeat *hb)
     zg_error err = {0};
     int rc = hb->store->ops->touch(hb->store, &lease, &err);
     pthread_mutex_lock(&hb->lock);
-    int same_run = hb->active && hb->lease.token == lease.token &&
-                   strcmp(hb->lease.uuid, lease.uuid) == 0;
+    int same_run =
+        hb->active && hb->lease.token == lease.token && strcmp(hb->lease.uuid, lease.uuid) == 0;
     if (!same_run) return ZG_ENOTFOUND;
     if (rc == ZG_OK) hb->renewed_at_ms = zg_clock_monotonic_ms();
     /* the store failed (an outage, OOM, READONLY): the next try comes after a short backoff,
@@ -39,6 +39,32 @@ static int renew_locked(zg_heartbeat *hb)
     return rc;
 }
 
+/* When the watchdog must look next (ms on the monotonic clock): the time the run overruns if
+ * the VM is not seen alive before. */
+static int64_t overrun_at(zg_heartbeat *hb, int64_t now)
+{
+    int64_t alive = atomic_load_explicit(&hb->alive_ms, memory_order_relaxed);
+    int64_t deadline = atomic_load_explicit(&hb->deadline_ms, memory_order_relaxed);
+    if (!alive) return now + 1000; /* not in Lua (waiting for the store): looked at again */
+    if (deadline) return (deadline > alive ? deadline : alive) + ZG_OVERRUN_MARGIN_MS;
+    return alive + hb->lease.ttr_ms + ZG_OVERRUN_MARGIN_MS;
+}
+
+/* The run has overrun: no more renewals, the lease is released on the store (on the
+ * heartbeat's own connection) so the job runs again and its next claim records a timeout, and
+ * the host is told. Called and returns with hb->lock held. */
+static void overrun_locked(zg_heartbeat *hb)
+{
+    hb->overrun = 1;
+    atomic_store(&hb->lost, 1);
+    zg_lease lease = hb->lease;
+    pthread_mutex_unlock(&hb->lock);
+    zg_error err = {0};
+    int rc = hb->store->ops->release_overrun(hb->store, &lease, &err);
+    if (hb->on_overrun) hb->on_overrun(hb->overrun_ud, &lease, rc, err.msg);
+    pthread_mutex_lock(&hb->lock);
+}
+
 static void *heartbeat_main(void *arg)
 {
     zg_heartbeat *hb = arg;
@@ -47,28 +73,63 @@ static void *heartbeat_main(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     pthread_mutex_lock(&hb->lock);
     while (!hb->stop) {
-        if (!hb->active || atomic_load(&hb->lost)) {
+        if (!hb->active || hb->overrun) {
             pthread_cond_wait(&hb->wake, &hb->lock);
             continue;
         }
-        int64_t due = hb->renewed_at_ms + interval_ms(&hb->lease);
         int64_t now = zg_clock_monotonic_ms();
-        if (now < due) {
-            struct timespec at = zg_clock_deadline(due - now);
-            pthread_cond_timedwait(&hb->wake, &hb->lock, &at);
+        int64_t wake = overrun_at(hb, now);
+        if (now >= wake) {
+            overrun_locked(hb);
             continue;
         }
-        renew_locked(hb);
+        if (!atomic_load(&hb->lost)) {
+            int64_t due = hb->renewed_at_ms + interval_ms(&hb->lease);
+            if (now >= due) {
+                renew_locked(hb);
+                continue;
+            }
+            if (due < wake) wake = due;
+        }
+        struct timespec at = zg_clock_deadline(wake - now);
+        pthread_cond_timedwait(&hb->wake, &hb->lock, &at);
     }
     pthread_mutex_unlock(&hb->lock);
     return NULL;
 }
 
-int zg_heartbeat_init(zg_heartbeat *hb, zg_store *store)
+void zg_heartbeat_entered(zg_heartbeat *hb, int in)
+{
+    atomic_store_explicit(&hb->alive_ms, in ? zg_clock_monotonic_ms() : 0, memory_order_relaxed);
+}
+
+void zg_heartbeat_alive(zg_heartbeat *hb)
+{
+    atomic_store_explicit(&hb->alive_ms, zg_clock_monotonic_ms(), memory_order_relaxed);
+}
+
+void zg_heartbeat_job(zg_heartbeat *hb, int64_t deadline_ms)
+{
+    atomic_store_explicit(&hb->deadline_ms, deadline_ms > 0 ? deadline_ms : 0,
+                          memory_order_relaxed);
+    if (deadline_ms > 0) { /* the thread may sleep past it: it looks again now */
+        pthread_mutex_lock(&hb->lock);
+        pthread_cond_broadcast(&hb->wake);
+        pthread_mutex_unlock(&hb->lock);
+    }
+}
+
+int zg_heartbeat_init(zg_heartbeat *hb, zg_store *store,
+                      void (*on_overrun)(void *ud, const zg_lease *lease, int rc, const char *msg),
+                      void *ud)
 {
     memset(hb, 0, sizeof *hb);
     hb->store = store;
+    hb->on_overrun = on_overrun;
+    hb->overrun_ud = ud;
     atomic_init(&hb->lost, 0);
+    atomic_init(&hb->alive_ms, 0);
+    atomic_init(&hb->deadline_ms, 0);
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -98,6 +159,7 @@ void zg_heartbeat_begin(zg_heartbeat *hb, const zg_lease *lease)
     pthread_mutex_lock(&hb->lock);
     hb->lease = *lease;
     hb->active = 1;
+    hb->overrun = 0;
     atomic_store(&hb->lost, 0);
     hb->renewed_at_ms = zg_clock_monotonic_ms();
     pthread_cond_broadcast(&hb->wake);
@@ -108,6 +170,7 @@ void zg_heartbeat_end(zg_heartbeat *hb)
 {
     pthread_mutex_lock(&hb->lock);
     hb->active = 0;
+    hb->overrun = 0;
     atomic_store(&hb->lost, 0);
     pthread_mutex_unlock(&hb->lock);
 }

@@ -72,6 +72,20 @@ static void make_writer_id(zg_host *h)
         snprintf(h->writer + 2 * i, 3, "%02x", id[i]);
 }
 
+/* The watchdog found the run overrun (on the heartbeat thread; rc: how the store took the
+ * release). */
+static void host_overrun(void *ud, const zg_lease *lease, int rc, const char *msg)
+{
+    zg_host *h = ud;
+    zg_host_log(h, ZG_LOG_ERROR,
+                "job %s overran (the VM did not answer past its TIMEOUT, or TTR, plus %d ms): "
+                "%s; its lease is no longer renewed%s",
+                lease->uuid, ZG_OVERRUN_MARGIN_MS,
+                rc == ZG_OK ? "released to run again, recorded as timed out" : msg,
+                h->cfg.on_overrun ? "" : ", and this host's VM is stuck in it");
+    if (h->cfg.on_overrun) h->cfg.on_overrun(h->cfg.on_overrun_ud, lease->uuid);
+}
+
 zg_host *zg_host_new(const zg_config *cfg)
 {
     zg_host *h = calloc(1, sizeof *h);
@@ -93,10 +107,9 @@ zg_host *zg_host_new(const zg_config *cfg)
     }
     h->cfg.jobs_dir = h->jobs_dir;
     h->api_ref = LUA_NOREF;
-    h->run.instance_ref = LUA_NOREF;
     make_writer_id(h);
     if (open_store(h) == ZG_OK && zg_runtime_open(h) == ZG_OK &&
-        zg_heartbeat_init(&h->heartbeat, h->store) != ZG_OK)
+        zg_heartbeat_init(&h->heartbeat, h->store, host_overrun, h) != ZG_OK)
         zg_fail(&h->err, ZG_ENOMEM, "cannot start the heartbeat thread");
     if (h->err.code == ZG_OK && h->jobs_dir && zg_load_dir(h, h->jobs_dir, NULL, NULL) != ZG_OK)
         zg_runtime_close(h); /* keeps the error; the host refuses every call */
@@ -134,20 +147,44 @@ static void copy_name(char *out, const char *name)
     if (out) snprintf(out, ZG_NAME_LEN, "%s", name ? name : "");
 }
 
+/* Pushes a nullable string. */
+static void push_opt_string(lua_State *L, const char *s)
+{
+    if (s)
+        lua_pushstring(L, s);
+    else
+        lua_pushnil(L);
+}
+
+/* The arguments of most entries: up to four strings (NULL: nil). */
+typedef struct strings_args {
+    int n;
+    const char *s[4];
+    char *name_out; /* collect_name: where the string result goes (ZG_NAME_LEN), or NULL */
+} strings_args;
+
+static int push_strings(lua_State *L, void *ud)
+{
+    strings_args *a = ud;
+    for (int i = 0; i < a->n; i++)
+        push_opt_string(L, a->s[i]);
+    return a->n;
+}
+
+static int collect_name(lua_State *L, zg_host *h, void *ud)
+{
+    (void)h;
+    strings_args *a = ud;
+    copy_name(a->name_out, lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL);
+    return ZG_OK;
+}
+
 static int load_script(zg_host *h, const char *fn, const char *path, const char *source,
                        char type_out[ZG_NAME_LEN])
 {
     if (!usable(h)) return h->err.code;
-    lua_pushstring(h->L, path);
-    if (source)
-        lua_pushstring(h->L, source);
-    else
-        lua_pushnil(h->L);
-    int rc = zg_runtime_call(h, fn, 2, 1);
-    if (rc != ZG_OK) return rc;
-    copy_name(type_out, lua_tostring(h->L, -1));
-    lua_pop(h->L, 1);
-    return ZG_OK;
+    strings_args a = {2, {path, source}, type_out};
+    return zg_runtime_invoke(h, fn, push_strings, collect_name, &a, 1);
 }
 
 int zg_load_file(zg_host *h, const char *path, char type_out[ZG_NAME_LEN])
@@ -168,11 +205,13 @@ int zg_check_file(zg_host *h, const char *path, char type_out[ZG_NAME_LEN])
 /* Pushes delay, ttr and priority (nil for the type's defaults). */
 static void push_submit_opts(lua_State *L, const zg_submit_opts *opts)
 {
-    if (opts && opts->delay > 0)
+    /* 0 is "none"; anything else (negative, NaN, beyond the maximum) reaches the one check in
+     * job.lua, which refuses it with ZG_EINVAL */
+    if (opts && opts->delay != 0)
         lua_pushnumber(L, opts->delay);
     else
         lua_pushnil(L);
-    if (opts && opts->ttr > 0)
+    if (opts && opts->ttr != 0)
         lua_pushnumber(L, opts->ttr);
     else
         lua_pushnil(L);
@@ -182,22 +221,38 @@ static void push_submit_opts(lua_State *L, const zg_submit_opts *opts)
         lua_pushnil(L);
 }
 
+typedef struct submit_args {
+    const char *job_type, *params;
+    const char *const *batch; /* submit_batch: n params */
+    size_t n;
+    const zg_submit_opts *opts;
+    char *uuid_out;
+    char (*uuids_out)[ZG_UUID_LEN];
+} submit_args;
+
+static int push_submit(lua_State *L, void *ud)
+{
+    submit_args *a = ud;
+    push_opt_string(L, a->job_type);
+    lua_pushstring(L, a->params ? a->params : "");
+    push_submit_opts(L, a->opts);
+    return 5;
+}
+
+static int collect_uuid(lua_State *L, zg_host *h, void *ud)
+{
+    submit_args *a = ud;
+    if (lua_type(L, -1) != LUA_TSTRING) return zg_fail(&h->err, ZG_EJOB, "submit returned no uuid");
+    snprintf(a->uuid_out, ZG_UUID_LEN, "%s", lua_tostring(L, -1));
+    return ZG_OK;
+}
+
 int zg_submit(zg_host *h, const char *job_type, const char *params_json, const zg_submit_opts *opts,
               char uuid_out[ZG_UUID_LEN])
 {
     if (!usable(h)) return h->err.code;
-    lua_State *L = h->L;
-    if (job_type)
-        lua_pushstring(L, job_type);
-    else
-        lua_pushnil(L);
-    lua_pushstring(L, params_json ? params_json : "");
-    push_submit_opts(L, opts);
-    int rc = zg_runtime_call(h, "submit", 5, 1);
-    if (rc != ZG_OK) return rc;
-    snprintf(uuid_out, ZG_UUID_LEN, "%s", lua_tostring(L, -1));
-    lua_pop(L, 1);
-    return ZG_OK;
+    submit_args a = {job_type, params_json, NULL, 0, opts, uuid_out, NULL};
+    return zg_runtime_invoke(h, "submit", push_submit, collect_uuid, &a, 1);
 }
 
 static int compare_names(const void *a, const void *b)
@@ -270,33 +325,63 @@ int zg_load_dir(zg_host *h, const char *dir, int *loaded, int *failed)
     return ZG_OK;
 }
 
+typedef struct reload_args {
+    zg_host *h;
+    char ***lists; /* per directory, its scripts (owned here, freed by zg_reload) */
+    long *counts;
+    int failed;
+} reload_args;
+
+static int push_reload(lua_State *L, void *ud)
+{
+    reload_args *a = ud;
+    lua_newtable(L); /* the scripts now in the loaded directories: new ones get loaded */
+    lua_Integer k = 0;
+    for (size_t d = 0; d < a->h->ndirs; d++)
+        for (long i = 0; i < a->counts[d]; i++) {
+            lua_pushstring(L, a->lists[d][i]);
+            lua_rawseti(L, -2, ++k);
+        }
+    return 1;
+}
+
+static int collect_reload(lua_State *L, zg_host *h, void *ud)
+{
+    reload_args *a = ud;
+    if (!lua_istable(L, -1)) return ZG_OK;
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+        zg_host_log(h, ZG_LOG_ERROR, "reload kept the previous version: %s", msg);
+        lua_pop(L, 1);
+    }
+    a->failed = (int)n;
+    return ZG_OK;
+}
+
 int zg_reload(zg_host *h, int *failed)
 {
     if (failed) *failed = 0;
     if (!usable(h)) return h->err.code;
-    lua_State *L = h->L;
-    lua_newtable(L); /* the scripts now in the loaded directories: new ones get loaded */
-    lua_Integer k = 0;
-    for (size_t d = 0; d < h->ndirs; d++) {
-        char **paths;
-        long n = list_scripts(h->dirs[d], &paths);
-        for (long i = 0; i < n; i++) {
-            lua_pushstring(L, paths[i]);
-            lua_rawseti(L, -2, ++k);
+    size_t nd = h->ndirs;
+    reload_args a = {h, calloc(nd ? nd : 1, sizeof(char **)), calloc(nd ? nd : 1, sizeof(long)), 0};
+    int rc;
+    if (!a.lists || !a.counts) {
+        rc = zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+    } else {
+        for (size_t d = 0; d < nd; d++) {
+            a.counts[d] = list_scripts(h->dirs[d], &a.lists[d]);
+            if (a.counts[d] < 0) a.counts[d] = 0;
         }
-        free_list(paths, n > 0 ? n : 0);
+        rc = zg_runtime_invoke(h, "reload", push_reload, collect_reload, &a, 1);
     }
-    int rc = zg_runtime_call(h, "reload", 1, 1);
-    if (rc != ZG_OK) return rc;
-    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, -1, i);
-        zg_host_log(h, ZG_LOG_ERROR, "reload kept the previous version: %s", lua_tostring(L, -1));
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    if (failed) *failed = (int)n;
-    return ZG_OK;
+    for (size_t d = 0; a.lists && a.counts && d < nd; d++)
+        free_list(a.lists[d], a.counts[d]);
+    free(a.lists);
+    free(a.counts);
+    if (rc == ZG_OK && failed) *failed = a.failed;
+    return rc;
 }
 
 void zg_stop(zg_host *h)
@@ -344,6 +429,25 @@ int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long
     return ZG_OK;
 }
 
+typedef struct module_args {
+    zg_host *h;
+    const char *module;
+    const zg_function *fns;
+    size_t count;
+} module_args;
+
+static int push_module(lua_State *L, void *ud)
+{
+    module_args *a = ud;
+    lua_pushstring(L, a->module);
+    lua_createtable(L, 0, (int)a->count);
+    for (size_t i = 0; i < a->count; i++) {
+        lua_pushinteger(L, (lua_Integer)(a->h->nfns + i + 1)); /* the function's index, 1-based */
+        lua_setfield(L, -2, a->fns[i].name);
+    }
+    return 2;
+}
+
 int zg_register_module(zg_host *h, const char *module, const zg_function *fns, void *ctx)
 {
     if (!usable(h)) return h->err.code;
@@ -353,90 +457,101 @@ int zg_register_module(zg_host *h, const char *module, const zg_function *fns, v
     zg_registered_fn *grown = realloc(h->fns, (h->nfns + count) * sizeof *grown);
     if (!grown && count) return zg_fail(&h->err, ZG_ENOMEM, "out of memory");
     h->fns = grown;
-    lua_State *L = h->L;
-    lua_pushstring(L, module);
-    lua_createtable(L, 0, (int)count);
     for (size_t i = 0; i < count; i++) {
         h->fns[h->nfns + i].fn = fns[i].fn;
         h->fns[h->nfns + i].ctx = ctx;
-        lua_pushinteger(L, (lua_Integer)(h->nfns + i + 1)); /* the function's index, 1-based */
-        lua_setfield(L, -2, fns[i].name);
     }
-    int rc = zg_runtime_call(h, "c_module", 2, 0);
+    module_args a = {h, module, fns, count};
+    int rc = zg_runtime_invoke(h, "c_module", push_module, NULL, &a, 0);
     if (rc == ZG_OK) h->nfns += count;
     return rc;
+}
+
+static int push_batch(lua_State *L, void *ud)
+{
+    submit_args *a = ud;
+    lua_pushstring(L, a->job_type);
+    lua_createtable(L, a->n > INT_MAX ? INT_MAX : (int)a->n, 0);
+    for (size_t i = 0; i < a->n; i++) {
+        lua_pushstring(L, a->batch[i]);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    push_submit_opts(L, a->opts);
+    return 5;
+}
+
+static int collect_uuids(lua_State *L, zg_host *h, void *ud)
+{
+    submit_args *a = ud;
+    if (!lua_istable(L, -1)) return zg_fail(&h->err, ZG_EJOB, "submit returned no uuids");
+    for (size_t i = 0; i < a->n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        const char *uuid = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+        snprintf(a->uuids_out[i], ZG_UUID_LEN, "%s", uuid);
+        lua_pop(L, 1);
+    }
+    return ZG_OK;
 }
 
 int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_json, size_t n,
                     const zg_submit_opts *opts, char (*uuids_out)[ZG_UUID_LEN])
 {
     if (!usable(h)) return h->err.code;
-    lua_State *L = h->L;
-    lua_pushstring(L, job_type);
-    lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        lua_pushstring(L, params_json[i]);
-        lua_rawseti(L, -2, (lua_Integer)i + 1);
-    }
-    push_submit_opts(L, opts);
-    int rc = zg_runtime_call(h, "submit_batch", 5, 1);
-    if (rc != ZG_OK) return rc;
-    for (size_t i = 0; i < n; i++) {
-        lua_rawgeti(L, -1, (lua_Integer)i + 1);
-        snprintf(uuids_out[i], ZG_UUID_LEN, "%s", lua_tostring(L, -1));
-        lua_pop(L, 1);
-    }
-    lua_pop(L, 1);
-    return ZG_OK;
+    submit_args a = {job_type, NULL, params_json, n, opts, NULL, uuids_out};
+    return zg_runtime_invoke(h, "submit_batch", push_batch, collect_uuids, &a, 1);
 }
 
 int zg_kill(zg_host *h, const char *uuid)
 {
     if (!usable(h)) return h->err.code;
-    lua_pushstring(h->L, uuid);
-    int rc = zg_runtime_call(h, "kill", 1, 1);
-    if (rc == ZG_OK) lua_pop(h->L, 1);
-    return rc;
+    strings_args a = {1, {uuid}, NULL};
+    return zg_runtime_invoke(h, "kill", push_strings, NULL, &a, 1);
 }
 
-/* The loaded types and their queues (or only the named queues), for a claim. The strings are
- * owned by a table left on the Lua stack until the caller pops it. */
-typedef struct claim_names {
-    const char **queues, **types;
-    size_t nqueues, ntypes;
-} claim_names;
+/* A claim: the names of the loaded types and their queues (or only the named queues) are
+ * read inside the protected call of "claimable", and the store's claim is made there, while
+ * the tables that own the strings are alive. */
+typedef struct claim_args {
+    const char *const *queues;
+    size_t n;
+    int64_t timeout_ms;
+    zg_claim *claim;
+    int claim_rc;
+    zg_error err;
+} claim_args;
 
-static int collect_names(zg_host *h, const char *const *queues, size_t n, claim_names *out)
+static int collect_claim(lua_State *L, zg_host *h, void *ud)
 {
-    lua_State *L = h->L;
-    memset(out, 0, sizeof *out);
-    if (zg_runtime_call(h, "claimable", 0, 2) != ZG_OK) {
-        lua_pushnil(L);
-        return h->err.code;
-    }
+    claim_args *a = ud;
     /* stack: types, queues */
-    size_t ntypes = (size_t)lua_rawlen(L, -2), nq = (size_t)lua_rawlen(L, -1);
-    out->types = lua_newuserdatauv(L, (ntypes + n + nq + 1) * sizeof(char *), 0);
-    out->queues = out->types + ntypes;
+    size_t ntypes = lua_istable(L, -2) ? (size_t)lua_rawlen(L, -2) : 0;
+    size_t nq = lua_istable(L, -1) ? (size_t)lua_rawlen(L, -1) : 0;
+    const char **types = lua_newuserdatauv(L, (ntypes + a->n + nq + 1) * sizeof(char *), 0);
+    const char **queues = types + ntypes;
+    size_t nt = 0, nqueues = 0;
     for (size_t i = 0; i < ntypes; i++) {
-        lua_rawgeti(L, -3, (lua_Integer)i + 1);
-        out->types[i] = lua_tostring(L, -1); /* kept alive by the table */
+        if (lua_rawgeti(L, -3, (lua_Integer)i + 1) == LUA_TSTRING)
+            types[nt++] = lua_tostring(L, -1); /* kept alive by the table */
         lua_pop(L, 1);
     }
-    out->ntypes = ntypes;
-    if (n) {
-        for (size_t i = 0; i < n; i++)
-            out->queues[i] = queues[i];
-        out->nqueues = n;
+    if (a->n) {
+        for (size_t i = 0; i < a->n; i++)
+            queues[nqueues++] = a->queues[i];
     } else {
         for (size_t i = 0; i < nq; i++) {
-            lua_rawgeti(L, -2, (lua_Integer)i + 1);
-            out->queues[i] = lua_tostring(L, -1);
+            if (lua_rawgeti(L, -2, (lua_Integer)i + 1) == LUA_TSTRING)
+                queues[nqueues++] = lua_tostring(L, -1);
             lua_pop(L, 1);
         }
-            out->nqueues = nq;
     }
-    return ZG_OK; /* the tables and the arrays stay on the stack until the caller pops them */
+    zg_claim_req req = {queues, nqueues, types, nt};
+    zg_heartbeat_entered(&h->heartbeat, 0); /* waiting for the store */
+    a->claim_rc = nt && nqueues ? h->store->ops->claim(h->store, &req, a->timeout_ms, h->writer,
+                                                       zg_host_next_seq(h), a->claim, &a->err)
+                                : zg_fail(&a->err, ZG_ETIMEDOUT, "no job types are loaded");
+    zg_heartbeat_entered(&h->heartbeat, 1);
+    h->seq += ZG_CLAIM_SEQS; /* a claim may use that many sequence numbers */
+    return ZG_OK;
 }
 
 /* Pushes the claim for the engine: {uuid, queue, jobType, id, reserves, timeouts, releases,
@@ -521,16 +636,17 @@ static void settle_from_decision(lua_State *L, zg_settle *st, int *code)
     int d = lua_gettop(L);
     memset(st, 0, sizeof *st);
     const char *action = opt_string(L, d, "action");
-    st->action = !action                           ? ZG_SETTLE_RELEASE
-                 : strcmp(action, "finish") == 0   ? ZG_SETTLE_FINISH
-                 : strcmp(action, "bury") == 0     ? ZG_SETTLE_BURY
-                                                   : ZG_SETTLE_RELEASE;
+    st->action = !action                         ? ZG_SETTLE_RELEASE
+                 : strcmp(action, "finish") == 0 ? ZG_SETTLE_FINISH
+                 : strcmp(action, "bury") == 0   ? ZG_SETTLE_BURY
+                                                 : ZG_SETTLE_RELEASE;
     st->event = opt_string(L, d, "event");
     st->error = opt_string(L, d, "error");
     st->reason = opt_string(L, d, "reason");
     st->delay_ms = seconds_ms(opt_number(L, d, "delay"));
     double retention = opt_number(L, d, "retention");
-    st->retention_s = retention > 0 ? (int64_t)(retention > 3.15e10 ? 3.15e10 : retention + 0.999) : 0;
+    st->retention_s =
+        retention > 0 ? (int64_t)(retention > 3.15e10 ? 3.15e10 : retention + 0.999) : 0;
     lua_getfield(L, d, "code");
     lua_Integer v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
     *code = v > INT_MAX || v < INT_MIN ? (v > 0 ? INT_MAX : INT_MIN) : (int)v;
@@ -540,66 +656,96 @@ static void settle_from_decision(lua_State *L, zg_settle *st, int *code)
     lua_remove(L, -2); /* the fields table stays alive through the decision table */
 }
 
-/* Runs a claimed job and settles it. */
+/* Runs a claimed job and settles it: everything on the Lua stack happens in the protected call
+ * of "process" (the claim pushed, the engine's decision read and carried out on the store). */
+typedef struct process_args {
+    zg_claim *claim;
+    zg_step_result *out;
+    int settled; /* the decision was carried out (or refused by the store) */
+} process_args;
+
+static int push_process(lua_State *L, void *ud)
+{
+    process_args *a = ud;
+    zg_host *h = *(zg_host **)lua_getextraspace(L);
+    push_claim(L, a->claim);
+    lua_newtable(L); /* the run's job instance: its identity is the run's */
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &h->run);
+    h->run.has_instance = 1;
+    return 2;
+}
+
+static int collect_process(lua_State *L, zg_host *h, void *ud)
+{
+    process_args *a = ud;
+    zg_claim *c = a->claim;
+    zg_step_result *out = a->out;
+    if (zg_heartbeat_lost(&h->heartbeat) || !lua_istable(L, -1))
+        return zg_fail(&h->err, ZG_ESTALE,
+                       "the lease of job %s was lost: it was killed, or "
+                       "another host took it over",
+                       c->lease.uuid);
+    int top = lua_gettop(L);
+    zg_settle st;
+    int code;
+    settle_from_decision(L, &st, &code);
+    zg_error err = {0};
+    int64_t cas = 0, seq = zg_host_next_seq(h);
+    int rc;
+    zg_heartbeat_entered(&h->heartbeat, 0); /* waiting for the store */
+    /* a store blip must not cost the result: the settle is tried again while the lease holds
+     * (the same sequence number: applied once) */
+    for (int tries = 0;; tries++) {
+        rc = h->store->ops->settle(h->store, &c->lease, &st, h->writer, seq, &cas, &err);
+        if (rc != ZG_ESTORE || tries == 4 || zg_heartbeat_lost(&h->heartbeat)) break;
+        zg_clock_sleep_ms(100 << tries);
+    }
+    zg_heartbeat_entered(&h->heartbeat, 1);
+    a->settled = 1;
+    if (rc != ZG_OK) h->err = err;
+    out->outcome = st.action == ZG_SETTLE_FINISH ? ZG_STEP_FINISHED
+                   : st.action == ZG_SETTLE_BURY ? ZG_STEP_BURIED
+                                                 : ZG_STEP_REQUEUED;
+    out->result_code = st.action == ZG_SETTLE_FINISH ? code : -1;
+    out->delay = (double)st.delay_ms / 1000.0;
+    if (rc == ZG_OK && h->cfg.progress) {
+        const char *event = opt_string(L, top, "event_msg");
+        h->cfg.progress(h->cfg.progress_ud, c->lease.uuid, opt_number(L, top, "completeness"),
+                        event);
+    }
+    if (rc == ZG_OK && st.action == ZG_SETTLE_BURY)
+        zg_host_log(h, ZG_LOG_ERROR, "job %s buried: %s", c->lease.uuid,
+                    st.reason ? st.reason : "");
+    return rc;
+}
+
 static int run_claim(zg_host *h, zg_claim *c, zg_step_result *out)
 {
     lua_State *L = h->L;
-    int base = lua_gettop(L);
     zg_run_info info = {1, c->lease.uuid, c->lease.queue, c->id, c->lease.token};
     if (h->cfg.on_run) h->cfg.on_run(h->cfg.on_run_ud, &info);
     snprintf(out->uuid, sizeof out->uuid, "%s", c->lease.uuid);
     h->run.lease = c->lease;
     h->run.active = 1;
     h->run.job_done = 0;
-    lua_newtable(L); /* the run's job instance: its identity is the run's */
-    lua_pushvalue(L, -1);
-    h->run.instance_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     zg_heartbeat_begin(&h->heartbeat, &c->lease);
-    /* the run's count hook, for the whole of process(): a lost lease, an interrupt or a TIMEOUT
-     * stops job code wherever it runs (init, migrate, continue_running, run), and coroutines it
-     * creates inherit the hook */
-    lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, 1000);
-    push_claim(L, c);
-    lua_rotate(L, -2, 1); /* claim, instance */
-    int rc = zg_runtime_call(h, "process", 2, 1);
-    lua_sethook(L, NULL, 0, 0);
-    int lost = zg_heartbeat_lost(&h->heartbeat);
-    int top = lua_gettop(L);
-    if (rc == ZG_OK && !lost && lua_istable(L, -1)) {
-        zg_settle st;
-        int code;
-        settle_from_decision(L, &st, &code);
-        zg_error err = {0};
-        int64_t cas = 0, seq = zg_host_next_seq(h);
-        /* a store blip must not cost the result: the settle is tried again while the lease
-         * holds (the same sequence number: applied once) */
-        for (int tries = 0;; tries++) {
-            rc = h->store->ops->settle(h->store, &c->lease, &st, h->writer, seq, &cas, &err);
-            if (rc != ZG_ESTORE || tries == 4 || zg_heartbeat_lost(&h->heartbeat)) break;
-            zg_clock_sleep_ms(100 << tries);
-        }
-        if (rc != ZG_OK) h->err = err;
-        out->outcome = st.action == ZG_SETTLE_FINISH    ? ZG_STEP_FINISHED
-                       : st.action == ZG_SETTLE_BURY    ? ZG_STEP_BURIED
-                                                        : ZG_STEP_REQUEUED;
-        out->result_code = st.action == ZG_SETTLE_FINISH ? code : -1;
-        out->delay = (double)st.delay_ms / 1000.0;
-        if (rc == ZG_OK && h->cfg.progress) {
-            const char *event = opt_string(L, top, "event_msg");
-            h->cfg.progress(h->cfg.progress_ud, c->lease.uuid, opt_number(L, top, "completeness"),
-                            event);
-        }
-        if (rc == ZG_OK && st.action == ZG_SETTLE_BURY)
-            zg_host_log(h, ZG_LOG_ERROR, "job %s buried: %s", c->lease.uuid,
-                        st.reason ? st.reason : "");
-    } else if (rc == ZG_OK) {
-        rc = zg_fail(&h->err, ZG_ESTALE, "the lease of job %s was lost: it was killed, or "
-                     "another host took it over", c->lease.uuid);
-    }
-    lua_settop(L, base);
+    /* the run's count hook (installed for the VM's life) stops job code wherever it runs
+     * (init, migrate, continue_running, run) on a lost lease or an interrupt, and enforces
+     * TIMEOUT and MEMORY_LIMIT in run() (core.run_protected) */
+    process_args a = {c, out, 0};
+    int rc = zg_runtime_invoke(h, "process", push_process, collect_process, &a, 1);
+    if (rc != ZG_OK && !a.settled && zg_heartbeat_lost(&h->heartbeat) && rc != ZG_ENOMEM)
+        rc = zg_fail(&h->err, ZG_ESTALE,
+                     "the lease of job %s was lost: it was killed, or "
+                     "another host took it over",
+                     c->lease.uuid);
     zg_heartbeat_end(&h->heartbeat);
-    luaL_unref(L, LUA_REGISTRYINDEX, h->run.instance_ref);
-    h->run.instance_ref = LUA_NOREF;
+    if (h->run.has_instance) {
+        lua_pushnil(L); /* no allocation: a nil stored over an existing key */
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &h->run);
+        h->run.has_instance = 0;
+    }
     h->run.active = 0;
     h->interrupted = 0;
     info.begin = 0;
@@ -615,24 +761,15 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
 {
     if (!usable(h)) return h->err.code;
     memset(out, 0, sizeof *out);
-    lua_State *L = h->L;
-    int top = lua_gettop(L);
-    claim_names names;
-    if (collect_names(h, queues, n, &names) != ZG_OK) {
-        lua_settop(L, top);
-        return h->err.code;
-    }
-    zg_claim_req req = {names.queues, names.nqueues, names.types, names.ntypes};
     zg_claim c = {0};
-    zg_error err = {0};
-    int rc = req.ntypes && req.nqueues
-                 ? h->store->ops->claim(h->store, &req, timeout_ms, h->writer,
-                                        zg_host_next_seq(h), &c, &err)
-                 : zg_fail(&err, ZG_ETIMEDOUT, "no job types are loaded");
-    h->seq += ZG_CLAIM_SEQS; /* a claim may use that many sequence numbers */
-    lua_settop(L, top);
+    claim_args a = {queues, n, timeout_ms, &c, ZG_OK, {0}};
+    int rc = zg_runtime_invoke(h, "claimable", NULL, collect_claim, &a, 2);
+    if (rc == ZG_OK && a.claim_rc != ZG_OK) {
+        h->err = a.err;
+        rc = a.claim_rc;
+    }
     if (rc != ZG_OK) {
-        h->err = err;
+        zg_claim_clear(&c); /* a claim made before a failure is released by its lease lapsing */
         return rc;
     }
     rc = run_claim(h, &c, out);
@@ -640,15 +777,31 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
     return rc;
 }
 
-/* Calls zerog.api[fn] with the nargs values on the stack and hands its string result to the
- * caller as a malloc'd copy. */
-static int string_result(zg_host *h, const char *fn, int nargs, char **json)
+typedef struct string_out {
+    strings_args args;
+    char **json;
+} string_out;
+
+static int collect_string(lua_State *L, zg_host *h, void *ud)
 {
-    int rc = zg_runtime_call(h, fn, nargs, 1);
-    if (rc != ZG_OK) return rc;
-    *json = strdup(lua_tostring(h->L, -1));
-    lua_pop(h->L, 1);
-    return *json ? ZG_OK : zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+    string_out *o = ud;
+    if (lua_type(L, -1) != LUA_TSTRING) return zg_fail(&h->err, ZG_EJOB, "no text was returned");
+    *o->json = strdup(lua_tostring(L, -1)); /* strdup cannot raise: nothing to leak */
+    return *o->json ? ZG_OK : zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+}
+
+static int push_string_out(lua_State *L, void *ud)
+{
+    return push_strings(L, &((string_out *)ud)->args);
+}
+
+/* Calls zerog.api[fn] with up to 2 strings and hands its string result to the caller as a
+ * malloc'd copy. */
+static int string_result(zg_host *h, const char *fn, int nargs, const char *a1, const char *a2,
+                         char **json)
+{
+    string_out o = {{nargs, {a1, a2}, NULL}, json};
+    return zg_runtime_invoke(h, fn, push_string_out, collect_string, &o, 1);
 }
 
 static const char *const view_names[] = {"progress", "info", "data", "dump", "status", "fields"};
@@ -658,16 +811,14 @@ int zg_read(zg_host *h, zg_view view, const char *uuid, char **json)
     *json = NULL;
     if (!usable(h)) return h->err.code;
     if ((unsigned)view > ZG_VIEW_FIELDS) return zg_fail(&h->err, ZG_EINVAL, "unknown view");
-    lua_pushstring(h->L, view_names[view]);
-    lua_pushstring(h->L, uuid);
-    return string_result(h, "read", 2, json);
+    return string_result(h, "read", 2, view_names[view], uuid, json);
 }
 
 int zg_queues(zg_host *h, char **json)
 {
     *json = NULL;
     if (!usable(h)) return h->err.code;
-    return string_result(h, "queues_json", 0, json);
+    return string_result(h, "queues_json", 0, NULL, NULL, json);
 }
 
 int zg_queue_counts_get(zg_host *h, const char *queue, zg_queue_counts *out)
@@ -703,16 +854,27 @@ int zg_job_stats(zg_host *h, const char *uuid, zg_message_stats *out)
     return ZG_OK;
 }
 
+typedef struct release_args {
+    const char *uuid;
+    int64_t lease, delay_ms;
+    int why;
+} release_args;
+
+static int push_release(lua_State *L, void *ud)
+{
+    release_args *a = ud;
+    lua_pushstring(L, a->uuid);
+    lua_pushinteger(L, a->lease);
+    lua_pushnumber(L, (double)(a->delay_ms > 0 ? a->delay_ms : 0) / 1000.0);
+    lua_pushboolean(L, a->why == ZG_RELEASE_STOPPING);
+    return 4;
+}
+
 int zg_release(zg_host *h, const char *uuid, int64_t lease, int64_t delay_ms, int why)
 {
     if (!usable(h)) return h->err.code;
-    lua_pushstring(h->L, uuid);
-    lua_pushinteger(h->L, lease);
-    lua_pushnumber(h->L, (double)(delay_ms > 0 ? delay_ms : 0) / 1000.0);
-    lua_pushboolean(h->L, why == ZG_RELEASE_STOPPING);
-    int rc = zg_runtime_call(h, "release", 4, 1);
-    if (rc == ZG_OK) lua_pop(h->L, 1);
-    return rc;
+    release_args a = {uuid, lease, delay_ms, why};
+    return zg_runtime_invoke(h, "release", push_release, NULL, &a, 1);
 }
 
 int zg_ping(zg_host *h)
@@ -733,7 +895,7 @@ int zg_scripts(zg_host *h, char **json)
 {
     *json = NULL;
     if (!usable(h)) return h->err.code;
-    return string_result(h, "scripts_json", 0, json);
+    return string_result(h, "scripts_json", 0, NULL, NULL, json);
 }
 
 int zg_kick(zg_host *h, const char *queue, int64_t max, int64_t *count)

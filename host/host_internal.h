@@ -3,6 +3,7 @@
 #define ZG_HOST_INTERNAL_H
 
 #include <lua.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 
@@ -23,7 +24,7 @@ typedef struct zg_run_state {
     int active;
     int job_done; /* the job's run() has returned: the engine settles; an interrupt waits */
     zg_lease lease;
-    int instance_ref; /* registry reference to the run's job instance (the table the engine
+    int has_instance; /* registry[&run] holds the run's job instance (the table the engine
                          fills); only writes through that very table are the run's */
 } zg_run_state;
 
@@ -31,25 +32,34 @@ struct zg_host {
     zg_config cfg;
     char *store_url;
     char *jobs_dir;
-    size_t vm_bytes;    /* what the Lua VM holds now (for memory_limit) */
-    size_t run_mem_cap; /* vm_bytes a run may reach (MEMORY_LIMIT); 0: none */
-    int run_mem_exceeded;
+    size_t vm_bytes;         /* what the Lua VM holds now (for memory_limit) */
+    size_t run_mem_cap;      /* vm_bytes a run may reach (MEMORY_LIMIT); 0: none */
+    size_t run_mem_limit;    /* the MEMORY_LIMIT itself, for messages */
+    void *refused_ptr;       /* the block whose growth the allocator refused last, */
+    size_t refused_size;     /* and to what size (0: none): refused again after Lua's emergency
+                                collection, the run is out of memory */
+    size_t vm_after_gc;      /* vm_bytes after the last collection before a run */
+    size_t refused_growth;   /* the growth refused, checked again after a collection */
     int64_t run_deadline_ms; /* when the run exceeds its TIMEOUT; 0: none */
     double run_timeout_s;
-    int run_timed_out;
-    atomic_int stopping;    /* zg_stop: return after the run in progress (signal-safe: lock-free) */
+    int run_in_job;      /* job code runs under core.run_protected: a tripped limit is sticky */
+    int stop_kind;       /* ZG_STOP_*: the limit that tripped, sticky until run_protected returns */
+    lua_State *chunk_thread; /* the coroutine running a script's main chunk (chunk_hook) */
+    int chunk_line;          /* the line of its main return statement */
+    jmp_buf *panic_jump; /* where the last-resort panic handler returns to (zg_runtime_invoke) */
+    atomic_int stopping; /* zg_stop: return after the run in progress (signal-safe: lock-free) */
     atomic_int interrupted; /* zg_interrupt: release the run in progress now */
     zg_registered_fn *fns;
     size_t nfns;
     char **dirs; /* the directories scripts were loaded from, rescanned by zg_reload */
     size_t ndirs;
     zg_store *store;
-    char writer[40]; /* this host's writer id: its writes are applied once each */
-    int64_t seq;     /* the writer's sequence number */
+    char writer[40];      /* this host's writer id: its writes are applied once each */
+    int64_t seq;          /* the writer's sequence number */
     int64_t announced_ms; /* when claims last announced this host's types */
     int outage;           /* the last store call failed: said once, and its end once */
     lua_State *L;
-    int api_ref;            /* registry reference to the zerog.api table */
+    int api_ref; /* registry reference to the zerog.api table */
     zg_run_state run;
     zg_heartbeat heartbeat; /* renews the running job's lease */
     zg_error err;
@@ -67,10 +77,40 @@ static inline int64_t zg_host_next_seq(zg_host *h)
 /* runtime.c: the Lua VM of a host. */
 int zg_runtime_open(zg_host *h);
 void zg_runtime_close(zg_host *h);
-/* Calls zerog.api[fn] with the nargs values on the stack. On success leaves nres results and
- * returns ZG_OK; on a returned (nil, kind, msg) or a raised error sets h->err and pops everything.
- */
-int zg_runtime_call(zg_host *h, const char *fn, int nargs, int nres);
+
+/* Pushes the arguments of an entry into Lua; returns how many. Runs inside the protected call:
+ * it may raise (out of memory), which makes the entry fail with ZG_ENOMEM. */
+typedef int (*zg_push_fn)(lua_State *L, void *ud);
+/* Reads the nres results (the top of the stack) into C; returns ZG_OK or a code set with
+ * zg_fail(&h->err, ...). Runs inside the protected call too (it may raise, and may call the
+ * store: the Lua values it reads stay alive until it returns). */
+typedef int (*zg_collect_fn)(lua_State *L, zg_host *h, void *ud);
+/* The one entry from C into Lua: calls zerog.api[fn] with the arguments push pushes, then
+ * collect, all inside one protected call. Returns ZG_OK, or the code and message (on h->err)
+ * of a returned (nil, kind, msg), a raised error or a failed collect. Leaves the stack as it
+ * found it. */
+int zg_runtime_invoke(zg_host *h, const char *fn, zg_push_fn push, zg_collect_fn collect, void *ud,
+                      int nres);
+
+/* How many VM instructions pass between two calls of the run hook while nothing has tripped. */
+#define ZG_HOOK_COUNT 1000
+
+/* The limits that stop a run (h->stop_kind). */
+enum {
+    ZG_STOP_NONE = 0,
+    ZG_STOP_TIMEOUT = 1,
+    ZG_STOP_MEMORY = 2,      /* the job type's MEMORY_LIMIT */
+    ZG_STOP_HOST_MEMORY = 3, /* the host's memory_limit */
+    ZG_STOP_LOST = 4,        /* the lease is lost (killed, or taken over) */
+    ZG_STOP_INTERRUPT = 5    /* zg_interrupt */
+};
+/* The message of a stop, written into buf. */
+const char *zg_stop_message(zg_host *h, int kind, char *buf, size_t size);
+/* core.run_protected (see runtime.c); its upvalue is the host. */
+int zg_core_run_protected(lua_State *L);
+/* core.chunk_hook(co) and core.chunk_line() (see runtime.c). */
+int zg_core_chunk_hook(lua_State *L);
+int zg_core_chunk_line(lua_State *L);
 
 #define ZG_EVENTS_CHANNEL "zerog:events"
 

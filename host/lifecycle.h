@@ -67,7 +67,9 @@ typedef struct zg_lease {
 enum {
     ZG_PRIOR_CLEAN = 0,  /* it settled (or there was none) */
     ZG_PRIOR_LAPSED = 1, /* its lease lapsed: its host stopped renewing for longer than the TTR */
-    ZG_PRIOR_DIED = 2    /* its host died (released by a supervisor), or found running */
+    ZG_PRIOR_DIED = 2,   /* its host died (released by a supervisor), or found running */
+    ZG_PRIOR_OVERRUN = 3 /* it overran its TIMEOUT (or stopped responding) in something the run
+                            hook cannot stop, and its host's watchdog released it */
 };
 
 typedef struct zg_claim_req {
@@ -162,6 +164,11 @@ typedef struct zg_store_ops {
     int (*settle_from_outside)(zg_store *s, const char *queue, const char *uuid, int64_t token,
                                const zg_settle *st, const char *writer, int64_t seq,
                                zg_error *err);
+    /* Releases a run that overran (the watchdog, on the heartbeat's thread and connection):
+     * ready again at once, still marked running, and its next claim reports
+     * ZG_PRIOR_OVERRUN. ZG_ESTALE when the lease is no longer current, ZG_EINVAL when the job
+     * has finished. */
+    int (*release_overrun)(zg_store *s, const zg_lease *lease, zg_error *err);
     /* The whole document by uuid alone; ZG_ENOTFOUND. *queue (may be NULL) gets its queue. */
     int (*load)(zg_store *s, const char *uuid, char **json, char queue[ZG_NAME_LEN],
                 zg_error *err);

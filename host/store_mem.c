@@ -1170,6 +1170,12 @@ static int locked_settle_from_outside(zg_store *zs, const char *queue, const cha
     LOCKED(mem_settle_from_outside(zs, queue, uuid, token, st, writer, seq, err));
 }
 
+static int locked_release_overrun(zg_store *zs, const zg_lease *lease, zg_error *err)
+{
+    zg_settle st = {.action = ZG_SETTLE_RELEASE, .prior = ZG_PRIOR_OVERRUN};
+    LOCKED(mem_settle_from_outside(zs, lease->queue, lease->uuid, lease->token, &st, "", 0, err));
+}
+
 static int locked_load(zg_store *zs, const char *uuid, char **json, char queue[ZG_NAME_LEN],
                        zg_error *err)
 {
@@ -1205,6 +1211,7 @@ static const zg_store_ops mem_ops = {
     .append = locked_append,
     .settle = locked_settle,
     .settle_from_outside = locked_settle_from_outside,
+    .release_overrun = locked_release_overrun,
     .load = locked_load,
     .kick = locked_kick,
     .counts = locked_counts,

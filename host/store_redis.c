@@ -44,6 +44,7 @@ typedef struct redis_store {
     zg_redis beat; /* the heartbeat's renewals */
     zg_redis_script scripts[S_N];
     zg_redis_script beat_touch; /* the same script, loaded through the other connection */
+    zg_redis_script beat_settle; /* the watchdog's release, on the heartbeat's connection */
     char *sources[S_N];
     int64_t announced_ms; /* when a claim last recorded the types this host asks for */
     /* Serving several queues: the queue the last look found most urgent is claimed from
@@ -661,9 +662,9 @@ static const char *action_name(int action)
 
 /* Runs the settle script (and, for a finish with retention, expires the pointer in the same
  * round trip). From outside a run, token "0" accepts whatever run holds the job. */
-static int settle_op(redis_store *r, const char *queue, const char *uuid, const char *token,
-                     int outside, const zg_settle *st, const char *writer, int64_t seq,
-                     int64_t *cas, zg_error *err)
+static int settle_on(zg_redis *conn, zg_redis_script *script, const char *queue,
+                     const char *uuid, const char *token, int outside, const zg_settle *st,
+                     const char *writer, int64_t seq, int64_t *cas, zg_error *err)
 {
     job_keys k;
     if (make_keys(&k, queue, uuid, err) != ZG_OK) return err->code;
@@ -690,13 +691,13 @@ static int settle_op(redis_store *r, const char *queue, const char *uuid, const 
         av_free(&a);
         return zg_fail(err, ZG_ENOMEM, "out of memory building a settle");
     }
-    zg_redis_call call = {&r->scripts[S_SETTLE], 5, (int)a.n, a.argv, NULL};
+    zg_redis_call call = {script, 5, (int)a.n, a.argv, NULL};
     redisReply *reply = NULL;
-    pthread_mutex_lock(&r->conn.lock);
-    int rc = zg_redis_pipeline(&r->conn, 1, &call, &reply, err);
+    pthread_mutex_lock(&conn->lock);
+    int rc = zg_redis_pipeline(conn, 1, &call, &reply, err);
     av_free(&a);
     if (rc != ZG_OK) {
-        pthread_mutex_unlock(&r->conn.lock);
+        pthread_mutex_unlock(&conn->lock);
         return rc;
     }
     long long v = int_at(reply, 0);
@@ -721,10 +722,30 @@ static int settle_op(redis_store *r, const char *queue, const char *uuid, const 
         char secs[24];
         snprintf(secs, sizeof secs, "%lld", (long long)st->retention_s);
         const char *expire[] = {"EXPIRE", k.pointer, secs};
-        zg_redis_send_later(&r->conn, 3, expire);
+        zg_redis_send_later(conn, 3, expire);
     }
-    pthread_mutex_unlock(&r->conn.lock);
+    pthread_mutex_unlock(&conn->lock);
     return rc;
+}
+
+static int settle_op(redis_store *r, const char *queue, const char *uuid, const char *token,
+                     int outside, const zg_settle *st, const char *writer, int64_t seq,
+                     int64_t *cas, zg_error *err)
+{
+    return settle_on(&r->conn, &r->scripts[S_SETTLE], queue, uuid, token, outside, st, writer,
+                     seq, cas, err);
+}
+
+/* The watchdog's release, on the heartbeat's connection (the host's may be in use by the
+ * stuck thread). */
+static int rs_release_overrun(zg_store *s, const zg_lease *lease, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    char token[24];
+    snprintf(token, sizeof token, "%lld", (long long)lease->token);
+    zg_settle st = {.action = ZG_SETTLE_RELEASE, .prior = ZG_PRIOR_OVERRUN};
+    return settle_on(&r->beat, &r->beat_settle, lease->queue, lease->uuid, token, 1, &st, "", 0,
+                     NULL, err);
 }
 
 static int rs_settle(zg_store *s, const zg_lease *lease, const zg_settle *st, const char *writer,
@@ -1010,7 +1031,7 @@ static void rs_close(zg_store *s)
 
 static const zg_store_ops redis_ops = {
     rs_submit, rs_claim,  rs_touch,      rs_update, rs_save,   rs_append,    rs_settle,
-    rs_settle_from_outside,   rs_load,   rs_kick,   rs_counts, rs_job_state, rs_buried,
+    rs_settle_from_outside,   rs_release_overrun, rs_load,   rs_kick,   rs_counts, rs_job_state, rs_buried,
     rs_publish, rs_follow, rs_ping,      rs_close};
 
 static const zg_lua_module *find_module(const char *name)
@@ -1052,6 +1073,7 @@ zg_store *zg_store_redis_new(const char *url, int64_t timeout_ms, zg_error *err)
         r->scripts[i].source = r->sources[i];
     }
     r->beat_touch.source = r->sources[S_TOUCH];
+    r->beat_settle.source = r->sources[S_SETTLE];
     if (zg_redis_open(&r->conn, url, timeout_ms, err) != ZG_OK) goto fail;
     if (zg_redis_open(&r->beat, url, timeout_ms, err) != ZG_OK) goto fail;
     return &r->base;

@@ -11,7 +11,9 @@
  *
  * Errors: functions return ZG_OK (0) or a ZG_E* code; the message is then on the handle
  * (zg_errstr) until the next call. The library never exits, aborts or prints on its own: it logs
- * through the callback in zg_config, if any.
+ * through the callback in zg_config, if any. Every call that enters the Lua VM does so through one
+ * protected call, its arguments pushed inside it: running out of memory (memory_limit, or the
+ * allocator) at any point is ZG_ENOMEM with a message, and nothing handed across leaks.
  *
  * Strings the library returns as `char **out` are malloc'd; free them with zg_free.
  *
@@ -108,14 +110,34 @@ typedef struct zg_config {
                                  collectgarbage option). An unknown name: ZG_EINVAL. Read at
                                  zg_host_new only. Opening any of them gives job scripts ways
                                  around the sandbox (README, "Security model") */
+    /* The watchdog. A run is bounded by its TIMEOUT through the VM's count hook, which nothing
+     * a job does can switch off or catch. What the hook cannot interrupt (a long pattern match,
+     * a C function that blocks, a finalizer that loops: no Lua instruction runs) is bounded by
+     * the heartbeat thread: when the VM thread has not answered for ZG_OVERRUN_MARGIN_MS past
+     * the run's TIMEOUT (or, for a type without TIMEOUT, for the lease's TTR plus that margin;
+     * time spent waiting for the store does not count), the run has overrun. The heartbeat then
+     * stops renewing its lease and releases the job on the store, on its own connection (it
+     * runs again at once, and that run records error 500 "the run exceeded the job type's
+     * TIMEOUT ..." and lets continue_running() decide, as for any timeout), and calls
+     * on_overrun(ud, uuid) on the heartbeat thread. The VM thread is still stuck: a program
+     * that can should end the process there (zerog's workers _exit(4) and are replaced). Without
+     * on_overrun the library logs an error naming the job, and the stuck call returns
+     * ZG_ESTALE if it ever ends. */
+    void (*on_overrun)(void *ud, const char *uuid);
+    void *on_overrun_ud;
 } zg_config;
+
+/* How long past its TIMEOUT (or TTR) a run that does not answer is given before it counts as
+ * overrun (see zg_config.on_overrun). */
+#define ZG_OVERRUN_MARGIN_MS 2000
 
 /* Fills cfg with the defaults (in-memory store, no limits, no callbacks). */
 ZG_API void zg_config_init(zg_config *cfg);
 
 /* Creates a host; cfg is copied (its strings too), and may be NULL for the defaults. Returns NULL
  * only when out of memory; otherwise check zg_errcode(): a host whose store cannot be reached, or
- * whose jobs_dir cannot be read, carries that error and refuses every call. A script of jobs_dir
+ * whose jobs_dir cannot be read, or whose VM cannot start or load its runtime under memory_limit
+ * (ZG_ENOMEM), carries that error and refuses every call. A script of jobs_dir
  * that fails to load is logged and skipped. Free the host with zg_host_free. */
 ZG_API zg_host *zg_host_new(const zg_config *cfg);
 /* Frees the host: its VM, connections and heartbeat thread. Not while zg_run runs on it. */
@@ -143,8 +165,10 @@ ZG_API int zg_reload(zg_host *h, int *failed);
 ZG_API int zg_check_file(zg_host *h, const char *path, char type_out[ZG_NAME_LEN]);
 
 typedef struct zg_submit_opts {
-    double delay;     /* seconds before the first run; 0 = now */
-    double ttr;       /* seconds a run may hold its reservation unrenewed; 0 = the type's TTR */
+    double delay;     /* seconds before the first run; 0 = now; 0 to 31,622,400 (a year), else
+                         ZG_EINVAL (negative, NaN, larger) */
+    double ttr;       /* seconds a run may hold its reservation unrenewed; 0 = the type's TTR;
+                         else 0.1 to 31,622,400, or ZG_EINVAL */
     int64_t priority; /* lower runs sooner */
     int has_priority; /* 0: the type's PRIORITY (default 1024) */
 } zg_submit_opts;

@@ -15,7 +15,9 @@ enum {
                             cannot be reached */
     EXIT_BAD_INPUT = 2,  /* usage, a bad option, a missing file or folder, a script error,
                             invalid params or JSON, a bad store URL */
-    EXIT_NOT_FOUND = 3   /* an unknown job uuid; a job type that is not found */
+    EXIT_NOT_FOUND = 3,  /* an unknown job uuid; a job type that is not found */
+    EXIT_OVERRUN = 4     /* a worker (or run) whose job overran its TIMEOUT where the VM could
+                            not stop it: ended by the watchdog (zg_config.on_overrun) */
 };
 
 typedef struct cli_options {

@@ -240,6 +240,18 @@ static int run_to_end(zg_host *h, const char *uuid, int no_wait, progress_view *
     }
 }
 
+/* The watchdog: the run is stuck where the VM cannot stop it. Nothing outlives this process
+ * on mem://, so it ends here with its own exit code. */
+static void on_overrun(void *ud, const char *uuid)
+{
+    (void)ud;
+    fprintf(stderr,
+            "\nzerog: run: job %s overran its TIMEOUT (or stopped responding) in "
+            "something that cannot be interrupted: stopped (exit %d)\n",
+            uuid, EXIT_OVERRUN);
+    _exit(EXIT_OVERRUN);
+}
+
 int cmd_run(const cli_options *o, int argc, char **argv)
 {
     int no_wait = 0, json = 0;
@@ -260,6 +272,7 @@ int cmd_run(const cli_options *o, int argc, char **argv)
     cfg.log_ud = &view;
     cfg.progress = on_progress;
     cfg.progress_ud = &view;
+    cfg.on_overrun = on_overrun;
     /* run is in-process: always the in-memory store */
     cli_options mem = {"mem://", o->jobs, sandbox_open};
     zg_host *h = cli_open(&mem, CLI_JOBS_NONE, &cfg, &code);

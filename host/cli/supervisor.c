@@ -284,10 +284,15 @@ static void settle(supervisor *s, int i, int status)
         snprintf(how, sizeof how, "exit %d", WEXITSTATUS(status));
     if (busy) {
         /* not under the lock: the store may be slow, and the HTTP threads read the state */
+        int overrun = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_OVERRUN;
+        /* an overrun was released by the worker's watchdog already: this release then finds
+         * the lease gone, and its next run records the timeout, not a kill */
         int rc = zg_release(s->host, uuid, reservation, 0, ZG_RELEASE_DIED);
-        log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) died (%s) running job %s: %s",
-                  c->name, (int)pid, how, uuid,
-                  rc == ZG_OK ? "released, its next run records the kill" : zg_errstr(s->host));
+        log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) %s (%s) running job %s: %s", c->name,
+                  (int)pid, overrun ? "was ended by its watchdog" : "died", how, uuid,
+                  overrun       ? "its next run records the timeout"
+                  : rc == ZG_OK ? "released, its next run records the kill"
+                                : zg_errstr(s->host));
     } else if (!c->finished) {
         log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) ended (%s)%s", c->name, (int)pid, how,
                   s->replacing ? ": replaced" : "");

@@ -265,6 +265,20 @@ static void *read_commands(void *arg)
     _exit(1);
 }
 
+/* The watchdog: the run is stuck where the VM cannot stop it (its job is already released
+ * and recorded as timed out). The process ends; a supervisor replaces it. */
+static void on_overrun(void *ud, const char *uuid)
+{
+    worker_ctl *w = ud;
+    char msg[160];
+    snprintf(msg, sizeof msg,
+             "job %s overran its TIMEOUT and cannot be stopped: exiting (%d) to "
+             "be replaced",
+             uuid, EXIT_OVERRUN);
+    log_line(&w->log, ZG_LOG_ERROR, "", msg);
+    _exit(EXIT_OVERRUN);
+}
+
 static zg_host *open_worker_host(const cli_options *co, worker_ctl *w, int events)
 {
     zg_config cfg;
@@ -273,6 +287,8 @@ static zg_host *open_worker_host(const cli_options *co, worker_ctl *w, int event
     cfg.log_ud = &w->log;
     cfg.on_run = on_run;
     cfg.on_run_ud = w;
+    cfg.on_overrun = on_overrun;
+    cfg.on_overrun_ud = w;
     cfg.publish_events = events; /* two PUBLISH round trips a job: only where someone listens */
     return cli_open_host(co, 1, &cfg);
 }

@@ -37,7 +37,18 @@ do
     return ...
   end
   pcall = function(...) return recheck(raw_pcall(...)) end
-  xpcall = function(...) return recheck(raw_xpcall(...)) end
+  -- a message handler called for a stop runs inside the VM's hook, where hooks are off: a
+  -- job's handler is not called at all for a stop (else a looping handler could not be ended)
+  xpcall = function(f, handler, ...)
+    if type(handler) == "function" then
+      local job_handler = handler
+      handler = function(e)
+        if core.stopping() then return e end
+        return job_handler(e)
+      end
+    end
+    return recheck(raw_xpcall(f, handler, ...))
+  end
   coroutine.resume = function(...) return recheck(raw_resume(...)) end
 end
 

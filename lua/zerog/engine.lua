@@ -31,18 +31,43 @@ M.LAPSED_MESSAGE = "lease expired: the job's host stopped renewing it for longer
 M.DIED_MESSAGE = "job was killed while running (its host died)"
 M.RELEASED_EVENT = "Released - host stopping"
 
+--- What the run recorded when its host's watchdog released it (see zg_config.on_overrun).
+function M.overrun_message(timeout, ttr)
+  local where = "in something the host cannot interrupt (a long pattern match, a blocking C "
+    .. "function or a looping finalizer): its worker was replaced"
+  if timeout and timeout > 0 then
+    return string.format("the run exceeded the job type's TIMEOUT of %g s and did not stop %s",
+      timeout, where)
+  end
+  return string.format("the run stopped responding for longer than its TTR of %g s plus 2 s %s",
+    ttr, where)
+end
+
+-- A result code is a whole number from 0 to MAX_RESULT_CODE, or NO_RESULT (-1: requeue).
+M.MAX_RESULT_CODE = 2147483647
+
 --- Reads what run() returned: `code, delay`, `{code, delay}`, a numeric string, or anything else
--- (200). Returns the result code and the requeue delay (nil for the default).
+-- (200). Returns the result code and the requeue delay (nil for the default; beyond MAX_DELAY
+-- it is MAX_DELAY), or nil and why when a number is no valid code (1.5, -7, 1e300, NaN,
+-- math.huge) or the delay no valid delay (negative, NaN).
 function M.interpret(a, b)
   if type(a) == "table" then
     if #a == 0 then return 200 end
-    a, b = a[1], a[2]
+    a, b = rawget(a, 1), rawget(a, 2)
   end
   if type(a) == "string" then a = tonumber(a) end
   if type(a) ~= "number" then return 200 end
-  local code = codec.to_integer(a) or 200
-  if type(b) ~= "number" or b ~= b or b < 0 then b = nil end
-  return code, b
+  local code = codec.to_integer(a)
+  if not code or (code ~= Job.NO_RESULT and (code < 0 or code > M.MAX_RESULT_CODE)) then
+    return nil, "run returned an invalid result code: " .. string.format("%.17g", a)
+      .. " (a whole number from 0 to " .. M.MAX_RESULT_CODE .. ", or -1 to requeue)"
+  end
+  if type(b) ~= "number" then return code, nil end
+  if b ~= b or b < 0 then
+    return nil, "run returned an invalid requeue delay: " .. string.format("%.17g", b)
+      .. " (seconds from 0; more than " .. Job.MAX_DELAY .. " counts as " .. Job.MAX_DELAY .. ")"
+  end
+  return code, math.min(b, Job.MAX_DELAY)
 end
 
 local function entry(msg)
@@ -55,13 +80,18 @@ end
 
 --- A number of the job type's policy (RETENTION, RETRY_DELAY, ...), read from the type as its
 -- script loaded (checked then), not from the instance or class the job's code may have changed.
-local function policy(job, name, default)
-  local info = job ~= nil and info_of(getmetatable(job))
-  local class = info and info.spec
+--- A setting of a job type as it was loaded (`class`: the type's record), or default.
+local function class_policy(class, name, default)
   local v = type(class) == "table" and rawget(class, name)
   if v == nil or v == false then v = Job[name] end
   if type(v) ~= "number" or v ~= v or v < 0 then return default end
   return v
+end
+
+--- A setting of the type of `job`, as the type was loaded (nothing a run sets on its class).
+local function policy(job, name, default)
+  local info = job ~= nil and info_of(getmetatable(job))
+  return class_policy(info and info.spec, name, default)
 end
 M.policy = policy
 
@@ -84,9 +114,20 @@ local function release(job, delay, event)
            fields = { updatedAt = codec.encode(core.now()) } }
 end
 
+local traceback
+
+--- Calls job code f(job) under the job type's TIMEOUT and MEMORY_LIMIT, enforced in C (a limit
+-- it trips ends it whatever it does). Returns ok and f's result (or the error).
+local function limited(job, f)
+  local memory = math.tointeger(policy(job, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
+  local stopped, ok, r = core.run_protected(memory, policy(job, "TIMEOUT", 0), traceback, f, job)
+  if stopped then return false, stopped end
+  return ok, r
+end
+
 --- After an error: requeue (continue_running() says -1) or finish with what it says.
 local function after_error(job)
-  local ok, verdict = pcall(job.continue_running, job)
+  local ok, verdict = limited(job, job.continue_running)
   if not ok then
     job:record_error(Job.INTERNAL_ERROR, "continue_running failed: " .. tostring(verdict))
     verdict = Job.INTERNAL_ERROR
@@ -98,7 +139,7 @@ local function after_error(job)
   return finish(job, verdict, "Error - finished")
 end
 
-local function traceback(e)
+traceback = function(e)
   if errors.kind_of(e) then return e end
   return dtraceback(tostring(e), 2)
 end
@@ -112,6 +153,11 @@ end
 local function settle(job, ok, a, b)
   if ok then
     local code, delay = M.interpret(a, b)
+    if code == nil then -- an invalid result: the run's error
+      core.log("error", job.logId, Job.INTERNAL_ERROR .. " " .. delay)
+      job:record_error(Job.INTERNAL_ERROR, delay)
+      return after_error(job)
+    end
     if code == Job.NO_RESULT then return release(job, delay or policy(job, "REQUEUE_DELAY", 10)) end
     return finish(job, code)
   end
@@ -137,7 +183,7 @@ end
 -- decision when the job must not run again, nil when it restarts.
 local function recover(job, prior)
   job:record_error(Job.INTERNAL_ERROR, prior == 1 and M.LAPSED_MESSAGE or M.DIED_MESSAGE)
-  local ok, verdict = pcall(job.continue_running, job)
+  local ok, verdict = limited(job, job.continue_running)
   verdict = ok and codec.to_integer(verdict) or Job.INTERNAL_ERROR
   if verdict == Job.NO_RESULT then
     job:record_event("Killed - Restarting")
@@ -163,6 +209,12 @@ end
 -- `job` is the table to make its instance (the C side knows it as the run's own). Returns the
 -- settle decision {action, code, delay, event, error, reason, retention, fields}, or false when
 -- the run's lease was lost.
+local function memory_limit(class)
+  return tointeger(class_policy(class, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
+end
+
+local function plain_error(e) return e end
+
 local function build(job, spec, doc)
   return registry.fill_job(job, registry.instantiate(spec), doc)
 end
@@ -175,12 +227,15 @@ local function process(claim, job)
   if built and doc.jobType ~= claim.jobType then
     built, why = false, "its document's jobType " .. tostring(doc.jobType)
       .. " does not match its queue entry's " .. claim.jobType
-  elseif built then -- a fresh instance of the type for this run: its own class and globals
-    built, why = pcall(build, job, spec, doc)
+  elseif built then -- a fresh instance of the type for this run: its own class and globals, its
+    -- script's top level run under the type's limits like run() itself
+    local stopped, done, err = core.run_protected(memory_limit(spec), class_policy(spec, "TIMEOUT", 0),
+                                                  plain_error, build, job, spec, doc)
+    built, why = done and not stopped, stopped or err
   end
+  core.settling() -- from here until run(), the engine's code, which a stop must not interrupt
   if not built and core.lost() then return false end
   if not built and core.interrupted() then -- stopped while the instance was built: not its fault
-    core.run_limits(0, 0)
     return release(nil, 0, M.RELEASED_EVENT)
   end
   if not built then return unloadable(claim, why) end
@@ -190,12 +245,16 @@ local function process(claim, job)
     job:record_event("Migrated from schema version " .. job._migrated_from .. " to " .. job.schemaVersion)
     job._migrated_from = nil
   end
-  if claim.prior ~= 0 then
+  if claim.prior == 3 then -- its host's watchdog released it: a timeout, as run() would have had
+    local message = M.overrun_message(policy(job, "TIMEOUT", 0), policy(job, "TTR", Job.TTR))
+    core.log("error", job.logId, Job.INTERNAL_ERROR .. " " .. message)
+    job:record_error(Job.INTERNAL_ERROR, message)
+    return after_error(job)
+  elseif claim.prior ~= 0 then
     local decision = recover(job, claim.prior)
     if decision then return decision end
   end
-  if core.interrupted() then -- stopping already (say, while the instance was built): the
-    core.run_limits(0, 0)      -- settling is the engine's, which the stop must not interrupt
+  if core.interrupted() then -- stopping already (say, while the instance was built)
     return release(job, 0, M.RELEASED_EVENT)
   end
   local started = core.clock()
@@ -205,18 +264,16 @@ local function process(claim, job)
                                 queue = claim.queue, host = core.host_id() })
   end
   local memory = tointeger(policy(job, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
-  core.run_limits(memory, policy(job, "TIMEOUT", 0))
-  local ok, a, b = xpcall(job.run, traceback, job)
-  local exceeded = core.run_limits(0, 0)
+  -- run() under its limits, enforced in C: a limit it trips ends it whatever it does (stopped
+  -- is then the limit's message, and the error)
+  local stopped, ok, a, b = core.run_protected(memory, policy(job, "TIMEOUT", 0), traceback, job.run, job)
   sandbox.restore() -- the collector and random generator as the next run expects them
   if core.lost() then return false end
   local decision
   if not ok and core.interrupted() then -- a graceful stop: not the job's failure
     decision = release(job, 0, M.RELEASED_EVENT)
   else
-    if not ok and exceeded == "memory" then
-      a = fmt("the run exceeded the job type's MEMORY_LIMIT of %d bytes (%s)", memory, tostring(a))
-    end
+    if stopped then a = stopped end
     local decided, d = pcall(settle, job, ok, a, b)
     if core.lost() then return false end
     if not decided then -- the job's overrides (continue_running, record_*) failed: it ends here

@@ -53,17 +53,13 @@ local CHECKS = {
 }
 
 --- Runs a compiled script in env, noting the line of its main return statement for messages.
+-- (The line comes from a C hook that keeps the run hook's checks: coroutines the chunk creates
+-- inherit it, and must stay under the limits when a run resumes them.)
 local function run_chunk(chunk, env)
-  local line
-  local function hook(event)
-    if event == "return" then
-      local info = getinfo(2, "Sl")
-      if info and info.what == "main" then line = info.currentline end
-    end
-  end
   local co = create(chunk)
-  sethook(co, hook, "r")
+  core.chunk_hook(co)
   local ok, result = resume(co, env)
+  local line = core.chunk_line()
   if not ok then result = dtraceback(co, tostring(result)) end
   return ok, result, line
 end

@@ -3,6 +3,7 @@
  * nothing; what JSON can carry (a NUL in a string, 0.1 + 0.2, 2^53 - 1) is stored exactly.
  * Runs on mem:// and, when ZEROG_SPEC_REDIS names a Redis, there too. */
 #include <signal.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,7 +124,13 @@ static void zg_submit_refuses_queue_options_beyond_their_ranges(void)
     zg_submit_opts late = {.delay = 366 * 24 * 3600 + 1}, quick = {.ttr = 0.05},
                    low = {.priority = -1, .has_priority = 1},
                    high = {.priority = 4294967296LL, .has_priority = 1};
+    zg_submit_opts negative = {.delay = -5}, nan_delay = {.delay = NAN}, nan_ttr = {.ttr = NAN},
+                   negative_ttr = {.ttr = -1};
     refused(h, "{}", &late, "delay must be a number of seconds from 0 to 31622400");
+    refused(h, "{}", &negative, "delay must be a number of seconds from 0 to 31622400");
+    refused(h, "{}", &nan_delay, "delay must be a number of seconds from 0 to 31622400");
+    refused(h, "{}", &nan_ttr, "ttr must be a number of seconds from 0.1 to 31622400");
+    refused(h, "{}", &negative_ttr, "ttr must be a number of seconds from 0.1 to 31622400");
     refused(h, "{}", &quick, "ttr must be a number of seconds from 0.1 to 31622400");
     refused(h, "{}", &low, "priority must be a whole number from 0 to 4294967295");
     refused(h, "{}", &high, "priority must be a whole number from 0 to 4294967295");

@@ -7,7 +7,12 @@ describe("engine rules for a claimed job that cannot be loaded", function()
     package.path = "lua/?.lua;" .. package.path
     package.preload["zerog.core"] = function()
       return { now = function() return "t" end, log = function() end,
-               lost = function() return false end, interrupted = function() return false end }
+               lost = function() return false end, interrupted = function() return false end,
+               settling = function() end,
+               -- run_protected(memory, timeout, handler, f, ...) -> stopped, ok, results...
+               run_protected = function(_, _, handler, f, ...)
+                 return nil, xpcall(f, handler, ...)
+               end }
     end
     package.loaded["zerog.registry"] = {
       get = function() return { JOB_TYPE = "t" } end,
