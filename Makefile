@@ -33,7 +33,7 @@ SONAME  := libzerog.so.$(SOMAJOR)
 SHLIB   := $(BUILD)/libzerog.so.$(VERSION)
 SHLIBS  := -llua5.4 -llua5.4-cjson -lhiredis -luuid -lm -pthread
 
-.PHONY: all deps run test bench clean lint fmt install
+.PHONY: all deps run test bench clean lint fmt install fuzz fuzz-build valgrind
 all: $(BUILD)/zerog $(BUILD)/libzerog.a $(SHLIB) $(BUILD)/spec/zerog_spec.so $(C_TESTS)
 
 $(DEPS_STAMP): deps/install
@@ -108,6 +108,47 @@ $(BUILD)/bench/%: spec/bench/%.c $(BUILD)/libzerog.a host/zerog.h
 
 bench: $(BUILD)/zerog $(BENCH_BIN)
 	@BUILD=$(BUILD) spec/bench/run
+
+# ---- fuzzing: libFuzzer targets (spec/fuzz/fuzz_*.c) under ASan+UBSan, built with clang ----
+# The library and the command's objects are built again with clang (build/fuzz/obj); the
+# command's main() is renamed so libFuzzer's runs. `make fuzz` runs each target for FUZZ_SECONDS
+# (spec/fuzz/run: seed corpus in spec/fuzz/<target>/, what it finds in build/fuzz/corpus/).
+FUZZ_CC      ?= clang
+FUZZ_DIR     := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 $(WARN) $(FUZZ_SAN) \
+                -fsanitize=fuzzer-no-link
+FUZZ_OBJ     := $(patsubst host/%.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRC) $(wildcard host/cli/*.c)) \
+                $(FUZZ_DIR)/obj/lua_modules.o
+FUZZ_TARGETS := $(patsubst spec/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard spec/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+
+$(FUZZ_DIR)/obj/%.o: host/%.c $(wildcard host/*.h host/cli/*.h) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/obj/cli/main.o: FUZZ_CFLAGS += -Dmain=zerog_main -Wno-missing-prototypes
+
+$(FUZZ_DIR)/obj/lua_modules.o: $(GEN_SRC) host/lua_modules.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/libzerog_fuzz.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: spec/fuzz/fuzz_%.c $(wildcard spec/fuzz/*.h) $(FUZZ_DIR)/libzerog_fuzz.a
+	$(FUZZ_CC) $(CPPFLAGS) -Ihost/cli $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	  $(FUZZ_DIR)/libzerog_fuzz.a $(LIBS) -lmicrohttpd
+
+# Records the seed replies of fuzz_redis from a real Redis (see spec/fuzz/fuzz_redis.c).
+$(FUZZ_DIR)/capture_redis: spec/fuzz/fuzz_redis.c spec/fuzz/json_check.h $(BUILD)/libzerog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DFUZZ_CAPTURE -o $@ $< $(BUILD)/libzerog.a $(LDFLAGS) $(LIBS)
+
+fuzz-build: $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	@FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) spec/fuzz/run
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \

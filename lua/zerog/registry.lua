@@ -39,17 +39,25 @@ local CHECKS = {
   { "TIMEOUT", function(v) return type(v) == "number" and v > 0 end, "a number of seconds > 0" },
 }
 
+--- How long a script's top-level code may run when it loads (it only builds the job type's
+-- table): past this the load fails, rather than hanging the host, `zerog check` or a worker's
+-- start on a loop (found by fuzzing: spec/fuzz/scripts/).
+M.LOAD_SECONDS = 2
+
 --- Runs a loaded chunk, noting the line of its main return statement for later messages.
 local function run_chunk(chunk)
   local line
+  local deadline = core.clock() + M.LOAD_SECONDS
   local function hook(event)
     if event == "return" then
       local info = debug.getinfo(2, "Sl")
       if info and info.what == "main" then line = info.currentline end
+    elseif core.clock() > deadline then
+      error(string.format("the script's top-level code ran for over %g s", M.LOAD_SECONDS), 2)
     end
   end
   local co = coroutine.create(chunk)
-  debug.sethook(co, hook, "r")
+  debug.sethook(co, hook, "r", 10000)
   local ok, result = resume(co)
   if not ok then result = debug.traceback(co, tostring(result)) end
   return ok, result, line
