@@ -1,6 +1,7 @@
 # ZeroG build. `make` builds build/zerog; `make run` runs an example job; `make test` runs the
 # whole suite (installing what is missing first); `make test SAN=1` runs it under ASan+UBSan;
-# `make bench` measures. Build outputs go to build/ (build/san/ with SAN=1).
+# `make bench` measures; `make lint`, `make valgrind` and `make fuzz` are the rest of CI (.ci/run).
+# Build outputs go to build/ (build/san/ with SAN=1, build/fuzz/ for the fuzz targets).
 
 CC      ?= cc
 SAN     ?=
@@ -8,6 +9,7 @@ BUILD   := build$(if $(SAN),/san)
 LUA     ?= lua5.4
 
 DEPS_STAMP := build/.deps-ok
+CI_DEPS_STAMP := build/.ci-deps-ok
 PKG_CFLAGS  = $(shell pkg-config --cflags lua5.4 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -41,6 +43,10 @@ $(DEPS_STAMP): deps/install
 	@mkdir -p build && touch $@
 
 deps: $(DEPS_STAMP)
+
+$(CI_DEPS_STAMP): deps/install
+	@./deps/install ci
+	@mkdir -p build && touch $@
 
 $(GEN_SRC): host/tools/embed_lua.lua $(LUA_SRC) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -123,7 +129,7 @@ FUZZ_OBJ     := $(patsubst host/%.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRC) $(wildcard ho
 FUZZ_TARGETS := $(patsubst spec/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard spec/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 
-$(FUZZ_DIR)/obj/%.o: host/%.c $(wildcard host/*.h host/cli/*.h) | $(DEPS_STAMP)
+$(FUZZ_DIR)/obj/%.o: host/%.c $(wildcard host/*.h host/cli/*.h) | $(DEPS_STAMP) $(CI_DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
 
@@ -150,10 +156,30 @@ fuzz-build: $(FUZZ_TARGETS)
 fuzz: fuzz-build
 	@FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) spec/fuzz/run
 
-lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --suppress=missingIncludeSystem -Ihost host
-	clang-tidy -quiet host/*.c host/cli/*.c -- $(CPPFLAGS) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+# ---- valgrind: the C tests and `zerog run` of the example jobs under memcheck, on the build
+# without sanitizers (spec/support/valgrind.sh).
+valgrind: | $(CI_DEPS_STAMP)
+	@if [ -n "$(SAN)" ]; then echo "make valgrind runs the build without sanitizers: drop SAN=1"; exit 2; fi
+	@$(MAKE) --no-print-directory all >/dev/null
+	@BUILD=$(BUILD) spec/support/valgrind.sh
+
+# ---- lint: cppcheck and clang-tidy (.clang-tidy) over host/, host/cli/ and spec/fuzz/, with the
+# flags of the real build (build/compile_commands.json, written here). Prints nothing when clean.
+# One file per clang-tidy process: with several, clang 14's analyzer reports va_list false alarms.
+LINT_SRC := $(wildcard host/*.c host/cli/*.c spec/fuzz/*.c)
+build/compile_commands.json: Makefile $(LINT_SRC) | $(DEPS_STAMP) $(CI_DEPS_STAMP)
+	@mkdir -p build
+	@{ echo "["; sep=""; for f in $(LINT_SRC); do \
+	    printf '%s{"directory": "%s", "file": "%s", "command": "%s %s %s -Ihost/cli -c %s"}\n' \
+	      "$$sep" "$(CURDIR)" "$$f" "$(CC)" "$(CPPFLAGS)" "$(filter-out $(SANFLAGS),$(CFLAGS))" "$$f"; \
+	    sep=","; done; echo "]"; } >$@
+
+lint: build/compile_commands.json $(GEN_SRC)
+	@cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
+	  --enable=warning,performance,portability --suppress=missingIncludeSystem \
+	  -Ihost -Ihost/cli -I$(BUILD)/gen host spec/fuzz
+	@printf '%s\n' $(LINT_SRC) | xargs -P 2 -n 1 clang-tidy --quiet -p build 2>/dev/null \
+	  | tee build/lint.log; [ ! -s build/lint.log ]
 
 fmt:
 	clang-format -i host/*.c host/*.h host/cli/*.c spec/c/*.c spec/c/*.h spec/support/*.c

@@ -111,7 +111,11 @@ static char *read_all(int fd, size_t *len)
             free(buf);
             return NULL;
         }
-        if (*len + 1 >= cap) buf = realloc(buf, cap *= 2);
+        if (*len + 1 >= cap) {
+            char *grown = realloc(buf, cap *= 2);
+            if (!grown) fail("read", "out of memory");
+            buf = grown;
+        }
         ssize_t n = read(fd, buf + *len, cap - *len - 1);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break; /* closed (a reset too: the server may refuse the rest) */

@@ -15,8 +15,8 @@
  * input: when a fuzzed claim gives a tiny TTR its renewals take replies too, so an input may not
  * replay the same way every time.
  *
- * Built with -DFUZZ_CAPTURE (make build/fuzz/capture_redis: not a fuzz target) the same program is a
- * proxy to a real Redis that records the replies of each call into a seed file
+ * Built with -DFUZZ_CAPTURE (make build/fuzz/capture_redis: not a fuzz target) the same program is
+ * a proxy to a real Redis that records the replies of each call into a seed file
  * (spec/fuzz/redis/<call>.resp): `build/fuzz/capture_redis unix:///path/redis.sock DIR`. */
 #include <errno.h>
 #include <poll.h>
@@ -91,7 +91,7 @@ static void send_all(int fd, const char *p, size_t n)
     }
 }
 
-#define send_literal(fd, text) send_all(fd, text, sizeof text - 1)
+#define send_literal(fd, text) send_all(fd, text, sizeof(text) - 1)
 
 static void drop_client(client *c)
 {
@@ -157,7 +157,8 @@ static void answer_from_upstream(client *c, const redisReply *cmd)
 {
     if (!c->upstream) {
         char path[256];
-        if (sscanf(fake.upstream_url, "unix://%255[^?]", path) != 1) fail("capture", "unix:// only");
+        if (sscanf(fake.upstream_url, "unix://%255[^?]", path) != 1)
+            fail("capture", "unix:// only");
         c->upstream = redisConnectUnix(path);
         if (!c->upstream || c->upstream->err) fail("capture", "cannot reach the real Redis");
     }
@@ -309,14 +310,14 @@ static void expect_json(zg_host *h, int rc, char *json, const char *call)
 
 enum { CALLS = 16 };
 static const char *const call_names[CALLS] = {
-    "read_dump", "read_info",  "read_progress", "read_data",   "read_status", "read_fields",
-    "step",      "counts",     "buried",        "job_stats",   "submit",      "submit_batch",
-    "kick",      "kill",       "release",       "ping"};
+    "read_dump", "read_info", "read_progress", "read_data", "read_status", "read_fields",
+    "step",      "counts",    "buried",        "job_stats", "submit",      "submit_batch",
+    "kick",      "kill",      "release",       "ping"};
 
 static void make_call(zg_host *h, int which, const char *uuid)
 {
-    static const zg_view views[] = {ZG_VIEW_DUMP,   ZG_VIEW_INFO,  ZG_VIEW_PROGRESS,
-                                    ZG_VIEW_DATA,   ZG_VIEW_STATUS, ZG_VIEW_FIELDS};
+    static const zg_view views[] = {ZG_VIEW_DUMP, ZG_VIEW_INFO,   ZG_VIEW_PROGRESS,
+                                    ZG_VIEW_DATA, ZG_VIEW_STATUS, ZG_VIEW_FIELDS};
     char *json = NULL, out_uuid[ZG_UUID_LEN];
     int rc;
     if (which < 6) {

@@ -44,10 +44,14 @@ static int json_utf8(json_cursor *c)
     unsigned char b = *c->p;
     int n;
     unsigned cp, min;
-    if (b >= 0xc2 && b <= 0xdf) n = 1, cp = b & 0x1f, min = 0x80;
-    else if (b >= 0xe0 && b <= 0xef) n = 2, cp = b & 0x0f, min = 0x800;
-    else if (b >= 0xf0 && b <= 0xf4) n = 3, cp = b & 0x07, min = 0x10000;
-    else return json_fail(c, "invalid UTF-8 in a string");
+    if (b >= 0xc2 && b <= 0xdf)
+        n = 1, cp = b & 0x1f, min = 0x80;
+    else if (b >= 0xe0 && b <= 0xef)
+        n = 2, cp = b & 0x0f, min = 0x800;
+    else if (b >= 0xf0 && b <= 0xf4)
+        n = 3, cp = b & 0x07, min = 0x10000;
+    else
+        return json_fail(c, "invalid UTF-8 in a string");
     if (c->end - c->p <= n) return json_fail(c, "truncated UTF-8 in a string");
     for (int i = 1; i <= n; i++) {
         if ((c->p[i] & 0xc0) != 0x80) return json_fail(c, "invalid UTF-8 in a string");
