@@ -1,6 +1,7 @@
 # ZeroG build. `make` builds build/zerog; `make run` runs an example job; `make test` runs the
 # whole suite (installing what is missing first); `make test SAN=1` runs it under ASan+UBSan;
-# `make bench` measures. Build outputs go to build/ (build/san/ with SAN=1).
+# `make bench` measures; `make lint`, `make valgrind` and `make fuzz` are the rest of CI (.ci/run).
+# Build outputs go to build/ (build/san/ with SAN=1, build/fuzz/ for the fuzz targets).
 
 CC      ?= cc
 SAN     ?=
@@ -8,6 +9,7 @@ BUILD   := build$(if $(SAN),/san)
 LUA     ?= lua5.4
 
 DEPS_STAMP := build/.deps-ok
+CI_DEPS_STAMP := build/.ci-deps-ok
 PKG_CFLAGS  = $(shell pkg-config --cflags lua5.4 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -33,7 +35,7 @@ SONAME  := libzerog.so.$(SOMAJOR)
 SHLIB   := $(BUILD)/libzerog.so.$(VERSION)
 SHLIBS  := -llua5.4 -llua5.4-cjson -lhiredis -luuid -lm -pthread
 
-.PHONY: all deps run test bench clean lint fmt install
+.PHONY: all deps run test bench clean lint fmt install fuzz fuzz-build valgrind
 all: $(BUILD)/zerog $(BUILD)/libzerog.a $(SHLIB) $(BUILD)/spec/zerog_spec.so $(C_TESTS)
 
 $(DEPS_STAMP): deps/install
@@ -41,6 +43,10 @@ $(DEPS_STAMP): deps/install
 	@mkdir -p build && touch $@
 
 deps: $(DEPS_STAMP)
+
+$(CI_DEPS_STAMP): deps/install
+	@./deps/install ci
+	@mkdir -p build && touch $@
 
 $(GEN_SRC): host/tools/embed_lua.lua $(LUA_SRC) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -109,10 +115,71 @@ $(BUILD)/bench/%: spec/bench/%.c $(BUILD)/libzerog.a host/zerog.h
 bench: $(BUILD)/zerog $(BENCH_BIN)
 	@BUILD=$(BUILD) spec/bench/run
 
-lint:
-	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --suppress=missingIncludeSystem -Ihost host
-	clang-tidy -quiet host/*.c host/cli/*.c -- $(CPPFLAGS) -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+# ---- fuzzing: libFuzzer targets (spec/fuzz/fuzz_*.c) under ASan+UBSan, built with clang ----
+# The library and the command's objects are built again with clang (build/fuzz/obj); the
+# command's main() is renamed so libFuzzer's runs. `make fuzz` runs each target for FUZZ_SECONDS
+# (spec/fuzz/run: seed corpus in spec/fuzz/<target>/, what it finds in build/fuzz/corpus/).
+FUZZ_CC      ?= clang
+FUZZ_DIR     := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 $(WARN) $(FUZZ_SAN) \
+                -fsanitize=fuzzer-no-link
+FUZZ_OBJ     := $(patsubst host/%.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRC) $(wildcard host/cli/*.c)) \
+                $(FUZZ_DIR)/obj/lua_modules.o
+FUZZ_TARGETS := $(patsubst spec/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard spec/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+
+$(FUZZ_DIR)/obj/%.o: host/%.c $(wildcard host/*.h host/cli/*.h) | $(DEPS_STAMP) $(CI_DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/obj/cli/main.o: FUZZ_CFLAGS += -Dmain=zerog_main -Wno-missing-prototypes
+
+$(FUZZ_DIR)/obj/lua_modules.o: $(GEN_SRC) host/lua_modules.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/libzerog_fuzz.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: spec/fuzz/fuzz_%.c $(wildcard spec/fuzz/*.h) $(FUZZ_DIR)/libzerog_fuzz.a
+	$(FUZZ_CC) $(CPPFLAGS) -Ihost/cli $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+	  $(FUZZ_DIR)/libzerog_fuzz.a $(LIBS) -lmicrohttpd
+
+# Records the seed replies of fuzz_redis from a real Redis (see spec/fuzz/fuzz_redis.c).
+$(FUZZ_DIR)/capture_redis: spec/fuzz/fuzz_redis.c spec/fuzz/json_check.h $(BUILD)/libzerog.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -DFUZZ_CAPTURE -o $@ $< $(BUILD)/libzerog.a $(LDFLAGS) $(LIBS)
+
+fuzz-build: $(FUZZ_TARGETS)
+
+fuzz: fuzz-build
+	@FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) spec/fuzz/run
+
+# ---- valgrind: the C tests and `zerog run` of the example jobs under memcheck, on the build
+# without sanitizers (spec/support/valgrind.sh).
+valgrind: | $(CI_DEPS_STAMP)
+	@if [ -n "$(SAN)" ]; then echo "make valgrind runs the build without sanitizers: drop SAN=1"; exit 2; fi
+	@$(MAKE) --no-print-directory all >/dev/null
+	@BUILD=$(BUILD) spec/support/valgrind.sh
+
+# ---- lint: cppcheck and clang-tidy (.clang-tidy) over host/, host/cli/ and spec/fuzz/, with the
+# flags of the real build (build/compile_commands.json, written here). Prints nothing when clean.
+# One file per clang-tidy process: with several, clang 14's analyzer reports va_list false alarms.
+LINT_SRC := $(wildcard host/*.c host/cli/*.c spec/fuzz/*.c)
+build/compile_commands.json: Makefile $(LINT_SRC) | $(DEPS_STAMP) $(CI_DEPS_STAMP)
+	@mkdir -p build
+	@{ echo "["; sep=""; for f in $(LINT_SRC); do \
+	    printf '%s{"directory": "%s", "file": "%s", "command": "%s %s %s -Ihost/cli -c %s"}\n' \
+	      "$$sep" "$(CURDIR)" "$$f" "$(CC)" "$(CPPFLAGS)" "$(filter-out $(SANFLAGS),$(CFLAGS))" "$$f"; \
+	    sep=","; done; echo "]"; } >$@
+
+lint: build/compile_commands.json $(GEN_SRC)
+	@cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
+	  --enable=warning,performance,portability --suppress=missingIncludeSystem \
+	  -Ihost -Ihost/cli -I$(BUILD)/gen host spec/fuzz
+	@printf '%s\n' $(LINT_SRC) | xargs -P 2 -n 1 clang-tidy --quiet -p build 2>/dev/null \
+	  | tee build/lint.log; [ ! -s build/lint.log ]
 
 fmt:
 	clang-format -i host/*.c host/*.h host/cli/*.c spec/c/*.c spec/c/*.h spec/support/*.c

@@ -46,6 +46,8 @@ struct zg_host {
     int stop_kind;       /* ZG_STOP_*: the limit that tripped, sticky until run_protected returns */
     lua_State *chunk_thread; /* the coroutine running a script's main chunk (chunk_hook) */
     int chunk_line;          /* the line of its main return statement */
+    int64_t chunk_deadline_ms; /* when its top-level code has run too long (0: not running) */
+    double chunk_seconds;      /* how long that is */
     jmp_buf *panic_jump; /* where the last-resort panic handler returns to (zg_runtime_invoke) */
     atomic_int stopping; /* zg_stop: return after the run in progress (signal-safe: lock-free) */
     atomic_int interrupted; /* zg_interrupt: release the run in progress now */

@@ -4,6 +4,7 @@
  * applied once. */
 #include "redis_conn.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,7 @@ static int parse_tcp(const char *rest, zg_redis_url *out, zg_error *err, const c
     if (*rest == '/' && rest[1]) {
         char *end;
         long db = strtol(rest + 1, &end, 10);
-        if (end == rest + 1 || *end || db < 0)
+        if (end == rest + 1 || *end || db < 0 || db > INT_MAX)
             return zg_fail(err, ZG_EINVAL, "bad store URL %s: bad database number", url);
         out->db = (int)db;
     } else if (*rest && strcmp(rest, "/") != 0) {
@@ -65,9 +66,13 @@ int zg_redis_parse_url(const char *url, zg_redis_url *out, zg_error *err)
             return zg_fail(err, ZG_EINVAL, "bad store URL %s: no socket path", url);
         memcpy(out->socket, path, len);
         out->socket[len] = '\0';
-        if (path[len] == '?') {
-            if (sscanf(path + len, "?db=%d", &out->db) != 1 || out->db < 0)
+        if (path[len] == '?') { /* strtol: sscanf's %d is undefined past INT_MAX (lint) */
+            const char *num = path + len + 4;
+            char *end = NULL;
+            long db = strncmp(path + len, "?db=", 4) == 0 ? strtol(num, &end, 10) : -1;
+            if (db < 0 || db > INT_MAX || end == num || (end && *end))
                 return zg_fail(err, ZG_EINVAL, "bad store URL %s: expected ?db=N", url);
+            out->db = (int)db;
         }
         return ZG_OK;
     }
@@ -373,7 +378,7 @@ redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int 
 {
     zg_redis_call call = {s, nkeys, argc, argv, lens};
     redisReply *reply = NULL;
-    if (zg_redis_pipeline(r, 1, &call, &reply, err) != ZG_OK) return NULL;
+    if (zg_redis_pipeline(r, 1, &call, &reply, err) != ZG_OK || !reply) return NULL;
     if (reply->type == REDIS_REPLY_ERROR) {
         zg_redis_reply_error(reply, err);
         freeReplyObject(reply);

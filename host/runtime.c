@@ -202,6 +202,14 @@ static void chunk_hook(lua_State *L, lua_Debug *ar)
 {
     zg_host *h = *(zg_host **)lua_getextraspace(L);
     if (ar->event == LUA_HOOKCOUNT) {
+        if (h->chunk_deadline_ms && zg_clock_monotonic_ms() > h->chunk_deadline_ms) {
+            char seconds[32];
+            snprintf(seconds, sizeof seconds, "%g", h->chunk_seconds);
+            luaL_where(L, 0); /* in a hook, level 0 is the chunk's own code */
+            lua_pushfstring(L, "the script's top-level code ran for over %s s", seconds);
+            lua_concat(L, 2);
+            lua_error(L);
+        }
         zg_run_hook(L, ar);
         return;
     }
@@ -212,15 +220,19 @@ static void chunk_hook(lua_State *L, lua_Debug *ar)
     if (lua_getinfo(L, "Sl", ar) && strcmp(ar->what, "main") == 0) h->chunk_line = ar->currentline;
 }
 
-/* chunk_hook(co): co runs a script's main chunk; chunk_line() -> the line of its main return
- * statement, or nil. */
+/* chunk_hook(co, seconds): co runs a script's main chunk, whose top-level code fails once it has
+ * run for longer than seconds (it only builds the job type's table; a loop there must not hang
+ * a load or a run's start); chunk_line() -> the line of its main return statement, or nil. */
 int zg_core_chunk_hook(lua_State *L)
 {
     zg_host *h = lua_touserdata(L, lua_upvalueindex(1));
     lua_State *co = lua_tothread(L, 1);
     luaL_argcheck(L, co != NULL, 1, "a coroutine");
+    lua_Number seconds = luaL_checknumber(L, 2);
     h->chunk_thread = co;
     h->chunk_line = 0;
+    h->chunk_seconds = seconds;
+    h->chunk_deadline_ms = zg_clock_monotonic_ms() + (int64_t)(seconds * 1000);
     lua_sethook(co, chunk_hook, LUA_MASKRET | LUA_MASKCOUNT, ZG_HOOK_COUNT);
     return 0;
 }
@@ -229,6 +241,7 @@ int zg_core_chunk_line(lua_State *L)
 {
     zg_host *h = lua_touserdata(L, lua_upvalueindex(1));
     h->chunk_thread = NULL;
+    h->chunk_deadline_ms = 0;
     if (h->chunk_line > 0)
         lua_pushinteger(L, h->chunk_line);
     else

@@ -760,6 +760,7 @@ static int rs_settle(zg_store *s, const zg_lease *lease, const zg_settle *st, co
 /* The queue of a job by its uuid (the pointer), into queue; ZG_ENOTFOUND. */
 static int find_queue(redis_store *r, const char *uuid, char queue[ZG_NAME_LEN], zg_error *err)
 {
+    queue[0] = '\0'; /* set whatever happens (the analyzer cannot see zg_fail's result) */
     if (strlen(uuid) >= ZG_UUID_LEN) return zg_fail(err, ZG_ENOTFOUND, "no job %.60s", uuid);
     char key[POINTER_KEY_LEN];
     pointer_key(key, uuid);

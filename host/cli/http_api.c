@@ -85,7 +85,7 @@ static enum MHD_Result send_error_with(struct MHD_Connection *c, unsigned status
     size_t need = json_quote_len(NULL, 0, msg, n) + sizeof "{\"error\":}";
     char *body = malloc(need);
     if (!body) return MHD_NO;
-    memcpy(body, "{\"error\":", 9);
+    memcpy(body, "{\"error\":", 9); // NOLINT(bugprone-not-null-terminated-result): ends below
     size_t q = json_quote_len(body + 9, need - 9, msg, n);
     memcpy(body + 9 + q, "}", 2);
     enum MHD_Result r = send_full(c, status, "application/json", body, header, value);

@@ -52,12 +52,17 @@ local CHECKS = {
   { "TIMEOUT", function(v) return type(v) == "number" and v > 0 end, "a number of seconds > 0" },
 }
 
+--- How long a script's top-level code may run (it only builds the job type's table): past this
+-- the load (or the build of a run's instance) fails, rather than hanging the host, `zerog check`
+-- or a worker's start on a loop (found by fuzzing: spec/fuzz/scripts/).
+M.LOAD_SECONDS = 2
+
 --- Runs a compiled script in env, noting the line of its main return statement for messages.
 -- (The line comes from a C hook that keeps the run hook's checks: coroutines the chunk creates
 -- inherit it, and must stay under the limits when a run resumes them.)
 local function run_chunk(chunk, env)
   local co = create(chunk)
-  core.chunk_hook(co)
+  core.chunk_hook(co, M.LOAD_SECONDS)
   local ok, result = resume(co, env)
   local line = core.chunk_line()
   if not ok then result = dtraceback(co, tostring(result)) end

@@ -52,9 +52,10 @@ static void test_unix_socket_with_and_without_db(void)
 
 static void test_bad_urls_are_refused_with_a_reason(void)
 {
-    const char *bad[] = {"http://x",        "redis://",       "redis://h:0",
-                         "redis://h:99999", "redis://h/x",    "redis://h:12ab",
-                         "unix://",         "unix:///s?db=x", "mem"};
+    const char *bad[] = {"http://x", "redis://", "redis://h:0", "redis://h:99999", "redis://h/x",
+                         "redis://h:12ab", "unix://", "unix:///s?db=x", "mem",
+                         /* a db past INT_MAX, or junk after it (sscanf took both) */
+                         "unix:///s?db=99999999999", "unix:///s?db=2x", "redis://h/99999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         zg_redis_url u;
         zg_error err = {0};
