@@ -42,7 +42,7 @@ static struct sockaddr_in server_addr;
 static daemon_ctx ctx;
 static supervisor sup;
 static log_target log_to = {"fuzz", 0};
-static cli_options opts = {"mem://", "jobs"};
+static cli_options opts = {"mem://", "jobs", NULL};
 
 static void fail(const char *what, const char *detail)
 {
