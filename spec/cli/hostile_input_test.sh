@@ -153,17 +153,17 @@ ok "submit refuses delays over 366 days, TTRs under 0.1 s, priorities over 2^32-
 
 cli_hostile_batch() {
   flush
-  printf '{"i": 1}\n{"s": "a\0b"}\n' >"$WORK/nul.batch"
-  expect_status 2 "$ZEROG" submit v --batch "$WORK/nul.batch" && one_message "line 2: params hold a NUL byte" &&
+  printf '{"i": 1}\n\n{"s": "a\0b"}\n' >"$WORK/nul.batch"
+  expect_status 2 "$ZEROG" submit v --batch "$WORK/nul.batch" && one_message "line 3: params hold a NUL byte" &&
   nothing_stored &&
   printf '{"i": 1}\n\n{"i": 2}\n{"i": 3, "i": 4}\n' >"$WORK/dup.batch" &&
-  expect_status 2 "$ZEROG" submit v --batch "$WORK/dup.batch" && one_message 'line 3: params have the key "i" twice' &&
+  expect_status 2 "$ZEROG" submit v --batch "$WORK/dup.batch" && one_message 'line 4: params have the key "i" twice' &&
   nothing_stored &&
   { printf '{"i": 1}\n{"s": "'; head -c $((16 * 1024 * 1024)) /dev/zero | tr '\0' a; printf '"}\n'; } >"$WORK/big.batch" &&
   expect_status 2 "$ZEROG" submit v --batch - <"$WORK/big.batch" &&
   one_message "line 2: params are 16777225 bytes, over the limit of 16777216 bytes (16 MiB)" && nothing_stored
 }
-ok "submit --batch refuses a line with a NUL byte, a duplicate key or over 16 MiB, naming the line, and stores none of the lines" cli_hostile_batch
+ok "submit --batch refuses a line with a NUL byte, a duplicate key or over 16 MiB, naming the line by its number in the file (blank lines counted), and stores none of the lines" cli_hostile_batch
 
 cli_exact() {
   flush
