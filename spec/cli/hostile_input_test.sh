@@ -283,6 +283,45 @@ http_exact() {
 }
 ok "POST /job stores a NUL in a string, 0.1 + 0.2 and 2^53 - 1 exactly, as GET /dump shows" http_exact
 
+http_percent_nul() {
+  flush
+  echo '{}' >"$WORK/params"
+  local query want
+  while IFS=$'\t' read -r query want; do
+    { post "$query" "$WORK/params" && http_refused "$want"; } || { echo "request: $query"; return 1; }
+  done <<'TABLE'
+/job/v%00x	unknown job type v%00x
+/job/v?delay=1%00x	delay must be a number of seconds >= 0, got 1%00x
+/job/v?de%00lay=1	unknown query parameter de%00lay
+/kick/q?n=1%00	n must be a whole number > 0
+TABLE
+  get /dump/abc%00def && status_is 404 && [ "$(body_error)" = "no job abc%00def" ] &&
+  post /job/%76 "$WORK/params" && status_is 201 && # other escapes are decoded as before
+  no_job_stored_but_one
+}
+no_job_stored_but_one() { [ "$(rcli KEYS '*job:*' | wc -l)" = 2 ] || { echo "stored: $(rcli KEYS '*job:*')"; return 1; }; }
+ok "a percent-encoded NUL in the path or the query is not decoded (it would cut the name or value short): /job/v%00x, ?delay=1%00x and ?n=1%00 are refused, nothing stored" http_percent_nul
+
+http_envelope_strict() {
+  local body want
+  flush
+  while IFS=$'\t' read -r body want; do
+    { printf '%s' "$body" >"$WORK/params" && post "/job/v?envelope=true" "$WORK/params" && http_refused "$want"; } ||
+      { echo "envelope: $body"; return 1; }
+  done <<'TABLE'
+{"params": nullxyz}	params must be a JSON object
+{"params": {}, "params": {"s": "x"}}	the envelope has the key params twice
+{"params": {}, "options": {"ttr": 5}, "options": {"ttr": 6}}	the envelope has the key options twice
+{"params": {}, "options": {"delay": 1, "delay": 2}}	delay is given twice in the envelope's options
+TABLE
+  printf '{}' >"$WORK/params" &&
+  post "/job/v?envelope" "$WORK/params" && http_refused "envelope must be given once, true or false" &&
+  post "/job/v?envelope=false&envelope=true" "$WORK/params" && http_refused "envelope must be given once" &&
+  post "/job/v?delay=1&delay=2" "$WORK/params" && http_refused "delay is given twice in the query string" &&
+  no_job_stored
+}
+ok "POST /job?envelope=true refuses what is not JSON (params: nullxyz), a key twice in the envelope or its options, and an envelope flag without a value or given twice: 400, nothing stored" http_envelope_strict
+
 kick_n() {
   local n
   for n in 0 -1 abc 1.5 '' 99999999999999999999999; do
