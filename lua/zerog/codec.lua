@@ -32,6 +32,9 @@ local pcall = pcall -- the original (zerog.api replaces the global for job code)
 local M = {}
 
 M.array_mt = { __name = "zerog.array" }
+-- An empty object of submitted params (decode_input marks the members of the params object that
+-- are empty, so `[]` is not taken for an object field nor `{}` for an array field).
+M.object_mt = { __name = "zerog.object" }
 M.null = cjson.null
 M.MAX_SAFE_INTEGER = 9007199254740992 -- 2^53
 M.MAX_DEPTH = 64 -- nesting levels of a document (or params), itself included
@@ -133,6 +136,17 @@ local function encode_float(v)
     if tonumber(s) == v then return s end
   end
   return fmt("%.17g", v)
+end
+
+--- A number as a message shows it: the digits that read back to the same double (0.09999999999999999
+-- stays that, not 0.1), an integral float without ".0" (JSON's 1 decodes as 1.0).
+function M.number_text(v)
+  if mtype(v) == "integer" then return fmt("%d", v) end
+  if v ~= v or v == math.huge or v == -math.huge then return tostring(v) end
+  if v == math.floor(v) and v >= -M.MAX_SAFE_INTEGER and v <= M.MAX_SAFE_INTEGER then
+    return fmt("%d", math.tointeger(v))
+  end
+  return encode_float(v)
 end
 
 local encode_value
@@ -288,6 +302,56 @@ local function count_members(v)
   return n
 end
 
+--- The keys of the members of text's top-level object (valid JSON) whose value is an empty array
+-- (`[]`), as a set. Used only when the decoded object has an empty member, so it may be slow.
+local function empty_arrays_at_top(text)
+  local found, depth, i, key, expect_key = {}, 0, 1, nil, false
+  while true do
+    local at, _, c = text:find('(["{}%[%],])', i)
+    if not at then return found end
+    i = at + 1
+    if c == '"' then
+      local j = at + 1
+      while true do
+        local q = text:find('["\\]', j)
+        if text:sub(q, q) == "\\" then j = q + 2 else j = q; break end
+      end
+      if depth == 1 and expect_key then key = strict.decode(text:sub(at, j)) end
+      expect_key = false
+      i = j + 1
+    elseif c == "[" or c == "{" then
+      if c == "[" and depth == 1 and text:find("^%s*%]", at + 1) then found[key] = true end
+      depth = depth + 1
+      expect_key = depth == 1
+    elseif c == "]" or c == "}" then
+      depth = depth - 1
+    else -- ","
+      expect_key = depth == 1
+    end
+  end
+end
+
+--- Marks what the text says but cjson does not keep: a top-level `[]` as an array, and each
+-- empty member of the top-level object as an array (`[]`) or an object (`{}`).
+local function mark_empty(text, v)
+  if type(v) ~= "table" then return end
+  if text:find("^%s*%[") then
+    if next(v) == nil then setmetatable(v, M.array_mt) end
+    return
+  end
+  local empty = false
+  for _, x in pairs(v) do
+    if type(x) == "table" and next(x) == nil then empty = true; break end
+  end
+  if not empty then return end
+  local arrays = empty_arrays_at_top(text)
+  for k, x in pairs(v) do
+    if type(x) == "table" and next(x) == nil then
+      setmetatable(x, arrays[k] and M.array_mt or M.object_mt)
+    end
+  end
+end
+
 --- Decodes input JSON (submitted params) by the rules at the top of this file; returns the value,
 -- or nil and what is wrong, as a phrase to follow the input's name ("params are not valid
 -- UTF-8 (byte 7)").
@@ -335,6 +399,7 @@ function M.decode_input(text)
   if members ~= select(2, bare:gsub(":", "")) then
     return nil, fmt("have the key %q twice in one object", M.shown(duplicate_key(text) or "?"))
   end
+  mark_empty(text, v)
   return v
 end
 

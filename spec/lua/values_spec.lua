@@ -5,7 +5,7 @@ local H = require "helper"
 
 local TYPES = [[return { JOB_TYPE = "v", run = function() return 200 end, SCHEMA = {
   s = { type = "string" }, i = { type = "integer" }, n = { type = "number" },
-  o = { type = "object" }, x = { type = "any" } } }]]
+  o = { type = "object" }, a = { type = "array" }, x = { type = "any" } } }]]
 
 local function nested(levels) -- JSON text of `levels` nested arrays
   return string.rep("[", levels) .. string.rep("]", levels)
@@ -57,6 +57,11 @@ for _, store in ipairs(H.stores) do
       { "a key that is not UTF-8", '{"\237\160\128": 1}', "params are not valid UTF%-8" },
       { "a lone surrogate escape", '{"s": "\\ud800"}', "params are not valid JSON" },
       { "nesting deeper than 64 levels", '{"x": ' .. nested(64) .. '}', "params nest deeper than 64 levels" },
+      { "an empty array as the params", ' [ ] ', "params must be a JSON object" },
+      { "an empty array for an object field", '{"o": []}', "field o must be an object, got an empty list" },
+      { "an empty array for an object field, its key escaped", '{"\\u006f" : [ ]}', "field o must be an object, got an empty list" },
+      { "an empty object for an array field", '{"s": "[]", "a": {}}', "field a must be an array, got an empty object" },
+      { "a string for an integer field, showing the number as written", '{"s": 1}', "field s must be a string, got the number 1$" },
     }
     for _, c in ipairs(bad) do
       it("refuses " .. c[1] .. " with a message and stores nothing", function()
@@ -114,6 +119,17 @@ for _, store in ipairs(H.stores) do
       assert.matches('"x":[9007199254740992,-9007199254740992,9007199254740991]', text, 1, true)
       local d = H.doc(h, uuid)
       assert.are.equal(0.1 + 0.2, d.n)
+    end)
+
+    it("stores an empty array for an array field and an empty object for an object field, and reads them back so", function()
+      local uuid = assert(h:submit("v", '{"a": [], "o": {}}'))
+      local text = h:read("dump", uuid)
+      assert.matches('"a":[]', text, 1, true)
+      assert.matches('"o":{}', text, 1, true)
+    end)
+
+    it("names a TTR just under 0.1 s by the digits that read back to it, not as 0.1", function()
+      refused("{}", "got the number 0.09999999999999999", { ttr = 0.09999999999999999 })
     end)
 
     it("stores params nested exactly 64 levels (the limit) and reads them back", function()
