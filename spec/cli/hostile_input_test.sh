@@ -331,4 +331,38 @@ kick_n() {
 }
 ok "POST /kick/<queue>?n= takes a whole number >= 1 only (else 400 naming n)" kick_n
 
+# slow_client PORT: sends a request one byte every 0.3 s (each within --http-timeout 1) until the
+# server ends the connection; prints how long that took, fails when it never did within 15 s.
+slow_client() {
+  python3 - "$1" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+request = b"POST /job/v HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{" + b" " * 98 + b"}"
+start = time.monotonic()
+try:
+    for b in request:
+        s.sendall(bytes([b]))
+        time.sleep(0.3)
+        if time.monotonic() - start > 15:
+            sys.exit("still open after 15 s")
+    sys.exit("the whole request was sent")
+except (BrokenPipeError, ConnectionResetError):
+    print("closed after %.1f s" % (time.monotonic() - start))
+PY
+}
+slow_request_deadline() {
+  local port=$((PORT + 1)) pid took ok=1
+  "$ZEROG" serve --listen "127.0.0.1:$port" --workers 1 --http-timeout 1 >"$WORK/serve2.log" 2>&1 &
+  pid=$!
+  wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$port/health" || ok=0
+  if [ $ok = 1 ]; then
+    took=$(slow_client "$port") && echo "$took" &&
+    awk -v t="${took//[!0-9.]/}" 'BEGIN { exit !(t >= 2.5 && t < 8) }' &&
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" = 200 ] || ok=0
+  fi
+  kill -TERM $pid && wait $pid
+  [ $ok = 1 ]
+}
+ok "serve ends a connection whose request has not arrived whole within 3 x --http-timeout (a client sending a byte every 0.3 s held it for ever), and keeps serving" slow_request_deadline
+
 tap_done
