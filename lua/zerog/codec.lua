@@ -176,12 +176,23 @@ local function encode_table(t, out, depth, strict_text)
     out[#out + 1] = "]"
     return
   end
-  local keys = {}
+  local keys, numeric = {}, nil
   for k in pairs(t) do
     local kt = type(k)
-    if kt == "number" then k = mtype(k) == "integer" and fmt("%d", k) or encode_float(k)
+    if kt == "number" then
+      local text = mtype(k) == "integer" and fmt("%d", k) or encode_float(k)
+      numeric = numeric or {}
+      numeric[text] = k
+      k = text
     elseif kt ~= "string" then error("a " .. kt .. " key cannot be stored as JSON", 0) end
     keys[#keys + 1] = k
+  end
+  if numeric then -- JSON keys are strings: 1 and "1" would be one key, and a value lost
+    for _, k in ipairs(keys) do
+      if numeric[k] and rawget(t, k) ~= nil then
+        error(fmt("a table has both the key %s and the key %q (JSON keys are strings)", k, k), 0)
+      end
+    end
   end
   sort(keys)
   out[#out + 1] = "{"
@@ -196,12 +207,22 @@ local function encode_table(t, out, depth, strict_text)
   out[#out + 1] = "}"
 end
 
+--- A number as JSON; strict (data): an integer beyond +-2^53 is refused, as a JSON reader's double
+-- would round it (9223372036854775807 reads back as 9.223372036854776e+18).
+local function encode_number(v, strict)
+  if mtype(v) ~= "integer" then return encode_float(v) end
+  if strict and (v > M.MAX_SAFE_INTEGER or v < -M.MAX_SAFE_INTEGER) then
+    error(fmt("the integer %d is beyond +-2^53, which a JSON reader's double cannot hold exactly", v), 0)
+  end
+  return fmt("%d", v)
+end
+
 encode_value = function(v, out, depth, strict_text)
   local t = type(v)
   if t == "string" then
     out[#out + 1] = encode_text(v, strict_text)
   elseif t == "number" then
-    out[#out + 1] = mtype(v) == "integer" and fmt("%d", v) or encode_float(v)
+    out[#out + 1] = encode_number(v, strict_text)
   elseif t == "boolean" then
     out[#out + 1] = v and "true" or "false"
   elseif v == nil or v == cjson.null then
@@ -216,7 +237,7 @@ end
 local function encode(v, depth, strict_text)
   local t = type(v)
   if t == "string" then return encode_text(v, strict_text) end -- the common cases, without a buffer
-  if t == "number" then return mtype(v) == "integer" and fmt("%d", v) or encode_float(v) end
+  if t == "number" then return encode_number(v, strict_text) end
   if t == "boolean" then return v and "true" or "false" end
   local out = {}
   encode_value(v, out, depth, strict_text)

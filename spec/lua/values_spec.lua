@@ -180,6 +180,12 @@ for _, store in ipairs(H.stores) do
       { "add_to_completeness(0/0)", "self:add_to_completeness(0/0)", "add_to_completeness: delta must be a finite number, got NaN" },
       { "set_tick_value(-math.huge)", "self:set_tick_value(-math.huge)", "set_tick_value: tickval must be a finite number, got %-Infinity" },
       { "record_result(1e300)", "self:record_result(1e300)", "record_result: the result code must be an integer between %-2%^53 and 2%^53, got the number 1e%+300" },
+      { "an integer beyond 2^53 in an any field (it would read back rounded)", "self:update_attrs { x = math.maxinteger }",
+        "field x cannot be stored: the integer 9223372036854775807 is beyond %+%-2%^53" },
+      { "an integer beyond -2^53 nested and saved", "self.x = { k = { -(1 << 53) - 1 } }; self:save()", "save: field x cannot be stored: the integer %-9007199254740993" },
+      { "a table with both the key 1 and the key '1' (one would be lost)", "self:update_attrs { x = { [1] = 'a', ['1'] = 'b' } }",
+        'field x cannot be stored: a table has both the key 1 and the key "1"' },
+      { "a table with both the key 1.5 and the key '1.5'", "self:update_attrs { x = { [1.5] = 'a', ['1.5'] = 'b' } }", 'both the key 1.5 and the key "1.5"' },
       { "NaN through get_job(uuid):update_attrs", "zerog.get_job(self.uuid):update_attrs { n = 0/0 }", "field n must be a finite number, got NaN" },
     }
     for _, c in ipairs(refused) do
