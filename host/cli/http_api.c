@@ -472,6 +472,25 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
     return read_job(d, c, view, rest);
 }
 
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind, (void)value;
+    int *n = cls;
+    if (strcasecmp(key, "Content-Length") == 0 || strcasecmp(key, "Transfer-Encoding") == 0) (*n)++;
+    return MHD_YES;
+}
+
+/* Whether the body's length is said more than once (two Content-Length headers, or one with
+ * Transfer-Encoding): a proxy in front may read the body's end elsewhere than libmicrohttpd does,
+ * so one request could hide another; refused. */
+static int ambiguous_length(struct MHD_Connection *c)
+{
+    int n = 0;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &n);
+    return n > 1;
+}
+
 static http_watched *watched_of(struct MHD_Connection *c)
 {
     const union MHD_ConnectionInfo *info =
@@ -487,6 +506,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     daemon_ctx *d = cls;
     request *req = *state;
     if (!req) { /* headers only: the body (if any) comes next */
+        if (ambiguous_length(c)) {
+            http_deadline_arrived(watched_of(c));
+            return send_full(c, 400, "application/json",
+                             "{\"error\":\"the body's length is given twice (Content-Length, "
+                             "Transfer-Encoding)\"}",
+                             "Connection", "close");
+        }
         req = calloc(1, sizeof *req);
         if (!req || !(req->in = open_memstream(&req->body, &req->len))) {
             free(req);

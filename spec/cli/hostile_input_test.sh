@@ -322,6 +322,38 @@ TABLE
 }
 ok "POST /job?envelope=true refuses what is not JSON (params: nullxyz), a key twice in the envelope or its options, and an envelope flag without a value or given twice: 400, nothing stored" http_envelope_strict
 
+# raw_request PORT BYTES: sends BYTES (printf format) on one connection, prints the first line and
+# the body of the answer (the server closes or 5 s pass).
+raw_request() {
+  python3 - "$1" "$2" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(5)
+s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
+out = b""
+try:
+    while b"\r\n\r\n" not in out or not out.rstrip().endswith(b"}"):
+        chunk = s.recv(65536)
+        if not chunk: break
+        out += chunk
+except socket.timeout:
+    pass
+head, _, body = out.partition(b"\r\n\r\n")
+print(head.split(b"\r\n")[0].decode(), body.decode())
+PY
+}
+length_twice() {
+  local answer
+  flush
+  for framing in 'Content-Length: 2\r\nContent-Length: 3' 'Content-Length: 2\r\nTransfer-Encoding: chunked'; do
+    answer=$(raw_request "$PORT" "POST /job/v HTTP/1.1\r\nHost: x\r\n$framing\r\n\r\n{} ") &&
+    { [ "${answer%% \{*}" = "HTTP/1.1 400 Bad Request" ] && grep -qF 'length is given twice' <<<"$answer"; } ||
+      { echo "$framing: $answer"; return 1; }
+  done
+  no_job_stored
+}
+ok "POST /job with the body's length given twice (two Content-Length, or one with Transfer-Encoding) is 400 in JSON and stores nothing: a proxy could read another request into it" length_twice
+
 kick_n() {
   local n
   for n in 0 -1 abc 1.5 '' 99999999999999999999999; do
