@@ -80,7 +80,8 @@ end
 function M.submit_batch(job_type, lines, delay, ttr, priority)
   local jobs = {}
   for i, text in ipairs(lines) do
-    local params, why = codec.decode_input(text)
+    local params, why = {}, nil -- an empty line is no params, as for submit
+    if text:match("%S") then params, why = codec.decode_input(text) end
     if params == nil then return nil, "invalid", "line " .. i .. ": params " .. why end
     local job, err, kind = registry.make_job(job_type, params)
     if not job then return nil, kind, kind == "invalid" and ("line " .. i .. ": " .. err) or err end

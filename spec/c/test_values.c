@@ -146,6 +146,22 @@ static void zg_submit_batch_refuses_every_line_for_one_hostile_line_naming_it(vo
     zg_host_free(h);
 }
 
+/* An empty or blank line is "no params", as "" is for zg_submit. */
+static void zg_submit_batch_takes_an_empty_line_as_no_params(void)
+{
+    zg_host *h = new_host();
+    const char *lines[] = {"{\"i\": 1}", "", " \t"};
+    char uuids[3][ZG_UUID_LEN];
+    memset(uuids, 0, sizeof uuids);
+    int64_t before = jobs_in_queue(h);
+    int rc = zg_submit_batch(h, "values", lines, 3, NULL, uuids);
+    if (rc != ZG_OK) printf("# %s\n", zg_errstr(h));
+    CHECK_INT(rc, ZG_OK);
+    CHECK_INT(strlen(uuids[2]), 36);
+    CHECK_INT(jobs_in_queue(h), before + 3);
+    zg_host_free(h);
+}
+
 /* A NULL line is "no params", as NULL is for zg_submit: the batch stores every line, or none. */
 static void zg_submit_batch_takes_a_null_line_as_no_params_and_stores_every_line(void)
 {
@@ -205,6 +221,7 @@ static void run_all(const char *url, int n)
     RUN(zg_submit_refuses_hostile_params_and_stores_nothing);
     RUN(zg_submit_refuses_queue_options_beyond_their_ranges);
     RUN(zg_submit_batch_refuses_every_line_for_one_hostile_line_naming_it);
+    RUN(zg_submit_batch_takes_an_empty_line_as_no_params);
     RUN(zg_submit_batch_takes_a_null_line_as_no_params_and_stores_every_line);
     RUN(zg_submit_stores_a_nul_and_doubles_exactly);
     RUN(zg_read_and_zg_kill_of_a_hostile_id_are_not_found_named_briefly);
