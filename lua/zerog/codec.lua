@@ -390,7 +390,13 @@ function M.decode_input(text)
     if why:find("too many nested", 1, true) then
       return nil, fmt("nest deeper than %d levels", M.MAX_DEPTH)
     end
-    if why:find("invalid token", 1, true) or why:find("invalid number", 1, true) then
+    if text:find("^\239\187\191") then
+      return nil, "are not valid JSON: they start with a byte order mark (U+FEFF), which JSON text must not"
+    end
+    -- the hint only where a number (or what would pass for one elsewhere) stands
+    local at = tonumber(why:match("at character (%d+)"))
+    if (why:find("invalid token", 1, true) or why:find("invalid number", 1, true))
+       and at and text:find("^[%-%+%.%dNnIi]", at) then
       why = why .. " (JSON numbers are decimal: no NaN, Infinity or hex)"
     end
     return nil, "are not valid JSON: " .. why
