@@ -221,7 +221,16 @@ end
 function M.read(view, uuid)
   if not codec.is_uuid(uuid) then return nil, "not_found", "no job " .. codec.shown(uuid) end
   local job, why, kind, doc = registry.load_job(uuid)
-  if not job and doc and view ~= "data" then job = raw_job(doc) end
+  if not job and doc and view ~= "data" then
+    -- without its type, the document's text says which empty fields are arrays ([] not {})
+    local text = core.read(uuid)
+    local fresh = text and codec.decode(text)
+    if type(fresh) == "table" then
+      codec.mark_empty(text, fresh)
+      doc = fresh
+    end
+    job = raw_job(doc)
+  end
   if not job then return nil, kind == "not_found" and "not_found" or "job", why end
   local ok, value = pcall(VIEWS[view], job)
   if not ok then return nil, "job", view .. " of job " .. uuid .. " failed: " .. tostring(value) end

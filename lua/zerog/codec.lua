@@ -354,7 +354,7 @@ end
 
 --- Marks what the text says but cjson does not keep: a top-level `[]` as an array, and each
 -- empty member of the top-level object as an array (`[]`) or an object (`{}`).
-local function mark_empty(text, v)
+function M.mark_empty(text, v)
   if type(v) ~= "table" then return end
   if text:find("^%s*%[") then
     if next(v) == nil then setmetatable(v, M.array_mt) end
@@ -426,7 +426,7 @@ function M.decode_input(text)
   if members ~= select(2, bare:gsub(":", "")) then
     return nil, fmt("have the key %q twice in one object", M.shown(duplicate_key(text) or "?"))
   end
-  mark_empty(text, v)
+  M.mark_empty(text, v)
   return v
 end
 

@@ -22,7 +22,7 @@ LUA
 cat >"$JOBS/v.lua" <<'LUA'
 return { JOB_TYPE = "v", QUEUE_NAME = "v_q", SCHEMA = {
   s = { type = "string" }, i = { type = "integer" }, n = { type = "number" },
-  o = { type = "object" }, x = { type = "any" } },
+  o = { type = "object" }, a = { type = "array" }, x = { type = "any" } },
   run = function(self) return 200 end }
 LUA
 # 100 KiB of 2- and 3-byte characters: the 64 KiB cut falls inside one
@@ -174,6 +174,16 @@ cli_exact() {
   grep -qF '"i":9007199254740991' "$WORK/out" && grep -qF '"x":[-9007199254740992,1e-07]' "$WORK/out"
 }
 ok "submit stores a NUL in a string (as \\u0000), 0.1 + 0.2, 2^53 - 1 and -2^53 exactly, as dump shows" cli_exact
+
+empty_fields_read_back() {
+  flush
+  local uuid
+  uuid=$("$ZEROG" submit v '{"a": [], "o": {}}') && expect_status 0 "$ZEROG" dump "$uuid" &&
+  grep -qF '"a":[]' "$WORK/out" && grep -qF '"o":{}' "$WORK/out" &&
+  expect_status 2 "$ZEROG" submit v '{"a": {}}' && one_message "field a must be an array, got an empty object" &&
+  expect_status 2 "$ZEROG" submit v '{"o": []}' && one_message "field o must be an object, got an empty list"
+}
+ok "an empty array field reads back as [] and an empty object field as {} through dump (which loads no job types); [] for an object field and {} for an array field are refused" empty_fields_read_back
 
 log_cut() { # FORMAT: the worker's log of the biglog job, in $WORK/big.log
   flush
