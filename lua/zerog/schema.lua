@@ -164,9 +164,12 @@ function M.validate(fields, params)
   for name in pairs(params) do
     if not known[name] then unknown[#unknown + 1] = tostring(name) end
   end
-  if #unknown > 0 then
+  if #unknown > 0 then -- named by their first 64 bytes, at most 10 of them: a short message
     table.sort(unknown)
-    return nil, "unknown field " .. table.concat(unknown, ", ") .. ": not in the job type's SCHEMA"
+    local shown = {}
+    for i = 1, math.min(#unknown, 10) do shown[i] = codec.shown(unknown[i]) end
+    local more = #unknown > 10 and (" and " .. (#unknown - 10) .. " more") or ""
+    return nil, "unknown field " .. table.concat(shown, ", ") .. more .. ": not in the job type's SCHEMA"
   end
   local values = {}
   for _, f in ipairs(fields) do

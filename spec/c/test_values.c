@@ -214,6 +214,31 @@ static void zg_read_and_zg_kill_of_a_hostile_id_are_not_found_named_briefly(void
     zg_host_free(h);
 }
 
+/* A message longer than ZG_ERRSTR_LEN is cut after a whole character: still UTF-8. */
+static void a_message_cut_to_zg_errstr_len_stays_valid_utf8(void)
+{
+    zg_host *h = new_host();
+    /* a script whose loading raises 6,000 bytes of e-acute: the cut falls inside one */
+    const char *src = "error(('\\xc3\\xa9'):rep(3000))";
+    char got[ZG_NAME_LEN];
+    CHECK_INT(zg_load_string(h, "long.lua", src, got), ZG_ESCRIPT);
+    CHECK(strlen(zg_errstr(h)) > ZG_ERRSTR_LEN - 8 && strlen(zg_errstr(h)) < ZG_ERRSTR_LEN);
+    CHECK(utf8_valid(zg_errstr(h)));
+    char uuid[ZG_UUID_LEN], params[8000] = "{";
+    for (int i = 0; i < 20; i++) {
+        char field[400] = "";
+        for (int j = 0; j < 100; j++)
+            strcat(field, "\xc3\xa9");
+        snprintf(params + strlen(params), sizeof params - strlen(params), "%s\"%d%s\": 1",
+                 i ? ", " : "", i, field);
+    }
+    strcat(params, "}");
+    CHECK_INT(zg_submit(h, "values", params, NULL, uuid), ZG_EINVAL);
+    CHECK(strstr(zg_errstr(h), "and 10 more: not in the job type's SCHEMA") != NULL);
+    CHECK(utf8_valid(zg_errstr(h)) && strlen(zg_errstr(h)) < 1000);
+    zg_host_free(h);
+}
+
 static void run_all(const char *url, int n)
 {
     store = url;
@@ -225,6 +250,7 @@ static void run_all(const char *url, int n)
     RUN(zg_submit_batch_takes_a_null_line_as_no_params_and_stores_every_line);
     RUN(zg_submit_stores_a_nul_and_doubles_exactly);
     RUN(zg_read_and_zg_kill_of_a_hostile_id_are_not_found_named_briefly);
+    RUN(a_message_cut_to_zg_errstr_len_stays_valid_utf8);
 }
 
 int main(void)
