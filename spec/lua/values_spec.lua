@@ -189,6 +189,8 @@ for _, store in ipairs(H.stores) do
       { "a table with both the key 1 and the key '1' (one would be lost)", "self:update_attrs { x = { [1] = 'a', ['1'] = 'b' } }",
         'field x cannot be stored: a table has both the key 1 and the key "1"' },
       { "a table with both the key 1.5 and the key '1.5'", "self:update_attrs { x = { [1.5] = 'a', ['1.5'] = 'b' } }", 'both the key 1.5 and the key "1.5"' },
+      { "a field name that is not UTF-8, 10 KB long (named by its first 64 bytes, as UTF-8)", "self:update_attrs { ['\\255' .. string.rep('k', 10000)] = 1 }",
+        "^update_attrs: \u{FFFD}" .. string.rep("k", 61) .. "… is not a field of job type jv" },
       { "NaN through get_job(uuid):update_attrs", "zerog.get_job(self.uuid):update_attrs { n = 0/0 }", "field n must be a finite number, got NaN" },
     }
     for _, c in ipairs(refused) do
