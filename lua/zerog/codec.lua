@@ -405,6 +405,20 @@ function M.decode_input(text)
   local bare = text
   if bare:find("\\", 1, true) then bare = bare:gsub("\\.", "") end
   bare = bare:gsub('"[^"]*"', '""')
+  -- what lua-cjson lets through but JSON has not: a point without digits on both sides (5.,
+  -- -.5, 1.e5), and a control character inside a string (JSON writes \t, \n, \u0001, ...)
+  local point = bare:find(".", 1, true)
+  while point do
+    local before, after = bare:byte(point - 1), bare:byte(point + 1)
+    if not (before and after and before >= 48 and before <= 57 and after >= 48 and after <= 57) then
+      return nil, "are not valid JSON: a number's point needs digits on both sides (5.0, -0.5)"
+    end
+    point = bare:find(".", point + 2, true)
+  end
+  if text:find("[\0-\31]") and (text:find("[\0-\8\11\12\14-\31]")
+     or select(2, text:gsub("[\t\n\r]", "")) ~= select(2, bare:gsub("[\t\n\r]", ""))) then
+    return nil, "are not valid JSON: a string holds a control character (write it as \\t, \\n, \\u0001, ...)"
+  end
   -- integer literals of 16 digits or more (runs of digits that are no fraction or exponent)
   local at = 1
   while true do
@@ -426,7 +440,7 @@ function M.decode_input(text)
   if members ~= select(2, bare:gsub(":", "")) then
     return nil, fmt("have the key %q twice in one object", M.shown(duplicate_key(text) or "?"))
   end
-  M.mark_empty(text, v)
+  if bare:find("[%[{]%s*[%]}]") then M.mark_empty(text, v) end -- an empty [] or {} somewhere
   return v
 end
 

@@ -60,6 +60,11 @@ for _, store in ipairs(H.stores) do
       { "a byte order mark before the params", '\239\187\191{}', "params are not valid JSON: they start with a byte order mark %(U%+FEFF%)" },
       { "text after the params", '{} x', "params are not valid JSON: Expected the end but found invalid token at character 4$" },
       { "a leading plus", '{"n": +1}', "no NaN, Infinity or hex" },
+      { "a number ending in a point", '{"n": 5.}', "a number's point needs digits on both sides" },
+      { "a number starting with -.", '{"n": -.5}', "a number's point needs digits on both sides" },
+      { "a point before an exponent", '{"n": 1.e5}', "a number's point needs digits on both sides" },
+      { "a raw tab inside a string", '{"s": "a\tb"}', "a string holds a control character" },
+      { "a raw control character inside a string", '{"s": "a\1b"}', "a string holds a control character" },
       { "an empty array as the params", ' [ ] ', "params must be a JSON object" },
       { "an empty array for an object field", '{"o": []}', "field o must be an object, got an empty list" },
       { "an empty array for an object field, its key escaped", '{"\\u006f" : [ ]}', "field o must be an object, got an empty list" },
@@ -111,6 +116,13 @@ for _, store in ipairs(H.stores) do
       assert.are.equal("a\0b", d.s)
       assert.are.equal("\0", d.x["k\0"])
       assert.matches('"s":"a\\u0000b"', h:read("dump", uuid), 1, true)
+    end)
+
+    it("takes JSON's own number forms and whitespace around values (1.5e-3, -0.5, 1E+05, 0, tabs and newlines)", function()
+      local uuid = assert(h:submit("v", '{\t"n":\n-0.5,\r\n "x": [1.5e-3, 1E+05, 0, -0, "a.b", "\\t"]}'))
+      local d = H.doc(h, uuid)
+      assert.are.equal(-0.5, d.n)
+      assert.are.equal("\t", d.x[6])
     end)
 
     it("stores doubles and integers exactly: 0.1 + 0.2, 2^53 - 1, +-2^53", function()
