@@ -216,6 +216,18 @@ for _, store in ipairs(H.stores) do
       end)
     end
 
+    it("get_job of nil, a number or 10 KB that is not UTF-8 is nil (no job), not a runtime error", function()
+      local d = run_body([[
+        local seen = {}
+        for i, id in ipairs { false, 42, string.rep("\255", 10000), "not-a-uuid" } do
+          seen[i] = zerog.get_job(id or nil) == nil
+        end
+        self:update_attrs { seen = seen }
+        return 200]])
+      assert.are.equal(200, d.resultCode)
+      assert.are.same({ true, true, true, true }, d.seen)
+    end)
+
     it("accepts exactly 64 levels (a field sits one inside its document) and reads it back", function()
       local d = run_body(deep .. "; self:update_attrs { x = t }; self:reload(); return 200")
       assert.are.equal(200, d.resultCode)
