@@ -10,7 +10,17 @@ int zg_fail(zg_error *err, int code, const char *fmt, ...)
     err->code = code;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof err->msg) { /* cut: not inside a UTF-8 character */
+        size_t len = sizeof err->msg - 1, lead = len;
+        while (lead > 0 && ((unsigned char)err->msg[lead - 1] & 0xC0) == 0x80)
+            lead--;
+        if (lead > 0 && (unsigned char)err->msg[lead - 1] >= 0xC0) {
+            unsigned char c = (unsigned char)err->msg[lead - 1];
+            size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            if (len - (lead - 1) < need) err->msg[lead - 1] = '\0';
+        }
+    }
     return code;
 }

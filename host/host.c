@@ -473,7 +473,7 @@ static int push_batch(lua_State *L, void *ud)
     lua_pushstring(L, a->job_type);
     lua_createtable(L, a->n > INT_MAX ? INT_MAX : (int)a->n, 0);
     for (size_t i = 0; i < a->n; i++) {
-        lua_pushstring(L, a->batch[i]);
+        lua_pushstring(L, a->batch[i] ? a->batch[i] : ""); /* NULL: no params, like "" */
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     push_submit_opts(L, a->opts);

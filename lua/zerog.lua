@@ -27,6 +27,7 @@ local M = {
 
 --- The job stored under uuid as a separate instance, or nil when there is none.
 function M.get_job(uuid)
+  if not codec.is_uuid(uuid) then return nil end -- nil, a number, 10 KB: no job has that name
   return (registry.load_job(uuid))
 end
 

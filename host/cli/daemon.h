@@ -130,8 +130,11 @@ typedef struct store_health {
     char reason[512];
 } store_health;
 
+#define HTTP_DEADLINE_TIMES 3
+
 typedef struct http_limits {
-    unsigned timeout_s;       /* an idle or slow connection is closed after this */
+    unsigned timeout_s;       /* an idle connection is closed after this; a request must
+                                 arrive whole within HTTP_DEADLINE_TIMES times this */
     unsigned max_connections; /* in total */
     unsigned per_ip;          /* per client address */
 } http_limits;
@@ -169,6 +172,17 @@ typedef struct listen_addr {
 } listen_addr;
 int listen_parse(const char *text, listen_addr *out, char *err, size_t errlen);
 int listen_open(const listen_addr *a, int *fd, int *ipv6, int *bad_input, char *err, size_t errlen);
+
+/* http_deadline.c: a request (headers and body) must arrive whole within `seconds` of its
+ * connection's opening or of the previous answer on it, else the connection is ended. */
+typedef struct http_deadline http_deadline;
+typedef struct http_watched http_watched;
+http_deadline *http_deadline_start(double seconds); /* NULL when out of memory or threads */
+void http_deadline_stop(http_deadline *dl);
+http_watched *http_deadline_opened(http_deadline *dl, int fd); /* a connection opened */
+void http_deadline_arrived(http_watched *w);  /* its request arrived whole: being handled */
+void http_deadline_answered(http_watched *w); /* answered: its clock starts again */
+void http_deadline_closed(http_watched *w);
 
 /* http_api.c */
 void *http_start(daemon_ctx *d, int listen_fd, int ipv6, char *err, size_t errlen);

@@ -14,8 +14,9 @@
  *   GET  /progress|info|data|dump/{uuid}          200 | 404 (dump: ?showLogs=true adds the lists)
  *   POST /kill/{uuid}   GET /workers   POST /drain /undrain /retire   GET /health   GET /metrics
  *   POST /kick/{queue}[?n=N]   GET /buried/{queue}
- * Connections: idle or slow ones are closed after limits.timeout_s; at most max_connections in
- * all and per_ip per client address (libmicrohttpd refuses the others at once). */
+ * Connections: idle ones are closed after limits.timeout_s, and one whose request has not arrived
+ * whole within HTTP_DEADLINE_TIMES times that (http_deadline.c); at most max_connections in all
+ * and per_ip per client address (libmicrohttpd refuses the others at once). */
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -471,6 +472,32 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
     return read_job(d, c, view, rest);
 }
 
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind, (void)value;
+    int *n = cls;
+    if (strcasecmp(key, "Content-Length") == 0 || strcasecmp(key, "Transfer-Encoding") == 0) (*n)++;
+    return MHD_YES;
+}
+
+/* Whether the body's length is said more than once (two Content-Length headers, or one with
+ * Transfer-Encoding): a proxy in front may read the body's end elsewhere than libmicrohttpd does,
+ * so one request could hide another; refused. */
+static int ambiguous_length(struct MHD_Connection *c)
+{
+    int n = 0;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &n);
+    return n > 1;
+}
+
+static http_watched *watched_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return info ? info->socket_context : NULL;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **state)
@@ -479,6 +506,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     daemon_ctx *d = cls;
     request *req = *state;
     if (!req) { /* headers only: the body (if any) comes next */
+        if (ambiguous_length(c)) {
+            http_deadline_arrived(watched_of(c));
+            return send_full(c, 400, "application/json",
+                             "{\"error\":\"the body's length is given twice (Content-Length, "
+                             "Transfer-Encoding)\"}",
+                             "Connection", "close");
+        }
         req = calloc(1, sizeof *req);
         if (!req || !(req->in = open_memstream(&req->body, &req->len))) {
             free(req);
@@ -496,6 +530,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         *upload_size = 0;
         return MHD_YES;
     }
+    http_deadline_arrived(watched_of(c)); /* handled and answered without a deadline */
     if (strcmp(method, "OPTIONS") == 0) return send_full(c, 204, "text/plain", "", NULL, NULL);
     if (req->too_large) return send_error(c, 413, "the body is over the size limit");
     fflush(req->in);
@@ -505,7 +540,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void completed(void *cls, struct MHD_Connection *c, void **state,
                       enum MHD_RequestTerminationCode code)
 {
-    (void)cls, (void)c, (void)code;
+    (void)cls, (void)code;
+    http_deadline_answered(watched_of(c)); /* the next request on it has the deadline again */
     request *req = *state;
     if (req) {
         fclose(req->in);
@@ -515,8 +551,61 @@ static void completed(void *cls, struct MHD_Connection *c, void **state,
     *state = NULL;
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Decodes %XX in the path and the query string in place, as libmicrohttpd does, but leaves
+ * "%00" as it is: a decoded NUL would end the C string there, so "/job/v%00x" would submit to
+ * "v" and "?delay=1%00x" take delay 1. Kept, such a name or value is refused like any other. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *text)
+{
+    (void)cls, (void)c;
+    char *out = text;
+    for (const char *in = text; *in; in++) {
+        int hi = in[0] == '%' ? hex_digit(in[1]) : -1, lo = hi >= 0 ? hex_digit(in[2]) : -1;
+        if (lo >= 0 && (hi || lo)) {
+            *out++ = (char)(hi * 16 + lo);
+            in += 2;
+        } else
+            *out++ = *in;
+    }
+    *out = '\0';
+    return (size_t)(out - text);
+}
+
+static void connection_event(void *cls, struct MHD_Connection *c, void **socket_context,
+                             enum MHD_ConnectionNotificationCode code)
+{
+    http_deadline *dl = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = info ? http_deadline_opened(dl, info->connect_fd) : NULL;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        http_deadline_closed(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+typedef struct http_server {
+    struct MHD_Daemon *mhd;
+    http_deadline *deadline;
+} http_server;
+
 void *http_start(daemon_ctx *d, int listen_fd, int ipv6, char *err, size_t errlen)
 {
+    http_server *server = calloc(1, sizeof *server);
+    if (server) server->deadline = http_deadline_start(HTTP_DEADLINE_TIMES * d->limits.timeout_s);
+    if (!server || !server->deadline) {
+        free(server);
+        snprintf(err, errlen, "cannot start the HTTP server: out of memory or threads");
+        return NULL;
+    }
     unsigned flags =
         MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD | (ipv6 ? MHD_USE_IPv6 : 0);
     struct MHD_Daemon *m = MHD_start_daemon(
@@ -524,12 +613,22 @@ void *http_start(daemon_ctx *d, int listen_fd, int ipv6, char *err, size_t errle
         MHD_OPTION_CONNECTION_TIMEOUT, d->limits.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         d->limits.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, d->limits.per_ip,
         MHD_OPTION_THREAD_STACK_SIZE, (size_t)(1 << 20), MHD_OPTION_NOTIFY_COMPLETED, completed, d,
-        MHD_OPTION_END);
-    if (!m) snprintf(err, errlen, "cannot start the HTTP server");
-    return m;
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_NOTIFY_CONNECTION,
+        connection_event, server->deadline, MHD_OPTION_END);
+    if (!m) {
+        snprintf(err, errlen, "cannot start the HTTP server");
+        http_deadline_stop(server->deadline);
+        free(server);
+        return NULL;
+    }
+    server->mhd = m;
+    return server;
 }
 
 void http_stop(void *server)
 {
-    MHD_stop_daemon(server);
+    http_server *s = server;
+    MHD_stop_daemon(s->mhd); /* closes every connection first */
+    http_deadline_stop(s->deadline);
+    free(s);
 }

@@ -93,7 +93,7 @@ bad:
 
 typedef struct submit_parse {
     zg_submit_opts *opts;
-    int given[3]; /* priority, delay, ttr: from the query string */
+    const char *given[3]; /* priority, delay, ttr: where each was given, once given */
     span params, options;
     char *err;
     size_t errlen;
@@ -115,6 +115,7 @@ static size_t utf8_prefix(const char *text, size_t max)
 static int set_option(submit_parse *sp, const char *name, const char *text, size_t len,
                       const char *where)
 {
+    const char *where_given = strcmp(where, "option") == 0 ? "envelope's options" : "query string";
     int which = -1;
     for (int i = 0; i < 3; i++)
         if (strlen(option_names[i]) == len && strncmp(name, option_names[i], len) == 0) which = i;
@@ -124,11 +125,15 @@ static int set_option(submit_parse *sp, const char *name, const char *text, size
         return -1;
     }
     if (sp->given[which]) {
-        snprintf(sp->err, sp->errlen, "%s is given twice (query string and body)",
-                 option_names[which]);
+        if (sp->given[which] == where_given)
+            snprintf(sp->err, sp->errlen, "%s is given twice in the %s", option_names[which],
+                     where_given);
+        else
+            snprintf(sp->err, sp->errlen, "%s is given twice (in the %s and in the %s)",
+                     option_names[which], sp->given[which], where_given);
         return -1;
     }
-    sp->given[which] = 1;
+    sp->given[which] = where_given;
     static const char *const rule_of[] = {"--priority", "--delay", "--ttr"};
     static const char *const wanted[] = {"a whole number from 0 to 4294967295",
                                          "a number of seconds >= 0", "a number of seconds > 0"};
@@ -165,10 +170,15 @@ static int option_field(void *ud, span key, span value)
 static int envelope_field(void *ud, span key, span value)
 {
     submit_parse *sp = ud;
-    if (key.len == 6 && strncmp(key.at, "params", 6) == 0)
-        sp->params = value;
-    else if (key.len == 7 && strncmp(key.at, "options", 7) == 0)
-        sp->options = value;
+    span *field = key.len == 6 && strncmp(key.at, "params", 6) == 0    ? &sp->params
+                  : key.len == 7 && strncmp(key.at, "options", 7) == 0 ? &sp->options
+                                                                       : NULL;
+    if (field && field->at) { /* a key twice: refused, as in params */
+        snprintf(sp->err, sp->errlen, "the envelope has the key %.*s twice", (int)key.len, key.at);
+        return -1;
+    }
+    if (field)
+        *field = value;
     else {
         snprintf(sp->err, sp->errlen,
                  "unknown field %.*s in the envelope (expected params and "
@@ -181,7 +191,7 @@ static int envelope_field(void *ud, span key, span value)
 
 typedef struct query_walk {
     submit_parse *sp;
-    int envelope;
+    int envelope, envelope_given;
     int failed;
 } query_walk;
 
@@ -193,10 +203,11 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
     if (q->failed) return MHD_NO;
     if (strcmp(key, "envelope") == 0) {
         q->envelope = value && strcmp(value, "true") == 0;
-        if (!q->envelope && value && strcmp(value, "false") != 0) {
-            snprintf(q->sp->err, q->sp->errlen, "envelope must be true or false");
+        if (q->envelope_given || !value || (!q->envelope && strcmp(value, "false") != 0)) {
+            snprintf(q->sp->err, q->sp->errlen, "envelope must be given once, true or false");
             q->failed = 1;
         }
+        q->envelope_given = 1;
         return q->failed ? MHD_NO : MHD_YES;
     }
     if (set_option(q->sp, key, value ? value : "", strlen(key), "query parameter") != 0)
@@ -210,7 +221,7 @@ int submit_request(struct MHD_Connection *c, const char *body, char **params, zg
     memset(opts, 0, sizeof *opts);
     *params = NULL;
     submit_parse sp = {.opts = opts, .err = err, .errlen = errlen};
-    query_walk q = {&sp, 0, 0};
+    query_walk q = {&sp, 0, 0, 0};
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_arg, &q);
     if (q.failed) return -1;
     if (!q.envelope) {
@@ -224,7 +235,8 @@ int submit_request(struct MHD_Connection *c, const char *body, char **params, zg
         free(text);
         if (rc != 0) return -1;
     }
-    if (sp.params.at && *sp.params.at != '{' && strncmp(sp.params.at, "null", 4) != 0) {
+    int null_params = sp.params.len == 4 && strncmp(sp.params.at, "null", 4) == 0;
+    if (sp.params.at && *sp.params.at != '{' && !null_params) {
         snprintf(err, errlen, "params must be a JSON object");
         return -1;
     }

@@ -13,48 +13,81 @@
 #include "cli.h"
 #include "json_out.h"
 
-/* Reads the non-blank lines of a file ("-": stdin) into *lines; returns how many, -1 when the
- * file cannot be read, or -2 when a line holds a NUL byte (its number, counted as the library
- * counts lines: non-blank ones, from 1, in *bad). */
-static long read_lines(const char *path, char ***lines, long *bad)
+/* Reads the non-blank lines of a file ("-": stdin) into *lines and the number of each line in the
+ * file (from 1, blank ones counted) into *numbers; returns how many, -1 when the file cannot be
+ * read or memory runs out (never a partial batch), or -2 when a line holds a NUL byte (its number
+ * in *bad). */
+static long read_lines(const char *path, char ***lines, long **numbers, long *bad)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f) return -1;
     char *line = NULL;
     size_t cap = 0, n = 0, size = 0;
+    long physical = 0;
+    int failed = 0;
     ssize_t len;
     *lines = NULL;
+    *numbers = NULL;
     while ((len = getline(&line, &cap, f)) >= 0) {
+        physical++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
         if (strlen(line) != (size_t)len) { /* JSON text never holds a NUL byte */
-            *bad = (long)n + 1;
+            *bad = physical;
             break;
         }
         if (strspn(line, " \t") == (size_t)len) continue;
         if (n == size) {
-            char **grown = realloc(*lines, (size = size ? size * 2 : 256) * sizeof **lines);
-            if (!grown) break;
-            *lines = grown;
+            size = size ? size * 2 : 256;
+            char **grown = realloc(*lines, size * sizeof **lines);
+            if (grown) *lines = grown;
+            long *grown_numbers = grown ? realloc(*numbers, size * sizeof **numbers) : NULL;
+            if (grown_numbers) *numbers = grown_numbers;
+            if (!grown || !grown_numbers) {
+                failed = 1;
+                break;
+            }
         }
-        (*lines)[n++] = strdup(line);
+        if (!((*lines)[n] = strdup(line))) {
+            failed = 1;
+            break;
+        }
+        (*numbers)[n++] = physical;
     }
+    if (ferror(f)) failed = 1;
     free(line);
     if (f != stdin) fclose(f);
-    if (*bad) {
+    if (*bad || failed) {
         for (size_t i = 0; i < n; i++)
             free((*lines)[i]);
         free(*lines);
+        free(*numbers);
         *lines = NULL;
-        return -2;
+        *numbers = NULL;
+        return *bad ? -2 : -1;
     }
     return (long)n;
+}
+
+/* The library names a bad line of a batch "line N: ..." with N counting the lines it was given
+ * (the non-blank ones): prints the message with N as the line's number in the file. */
+static int batch_fail(zg_host *h, int rc, const long *numbers, long n)
+{
+    const char *msg = zg_errstr(h);
+    long index;
+    int skip = 0;
+    if (rc == ZG_EINVAL && sscanf(msg, "line %ld: %n", &index, &skip) == 1 && skip > 0 &&
+        index >= 1 && index <= n) {
+        fprintf(stderr, "zerog: line %ld: %s\n", numbers[index - 1], msg + skip);
+        return cli_exit_code(rc);
+    }
+    return cli_fail(h, rc);
 }
 
 static int submit_batch(zg_host *h, const char *type, const char *path, const zg_submit_opts *opts)
 {
     char **lines;
-    long bad = 0, n = read_lines(path, &lines, &bad);
+    long *numbers, bad = 0, n = read_lines(path, &lines, &numbers, &bad);
     if (n == -2) {
         fprintf(stderr,
                 "zerog: line %ld: params hold a NUL byte, which JSON text cannot (write "
@@ -63,18 +96,19 @@ static int submit_batch(zg_host *h, const char *type, const char *path, const zg
         return EXIT_BAD_INPUT;
     }
     if (n < 0) {
-        fprintf(stderr, "zerog: cannot read %s\n", path);
+        fprintf(stderr, "zerog: cannot read %s (or out of memory)\n", path);
         return EXIT_BAD_INPUT;
     }
     char(*uuids)[ZG_UUID_LEN] = calloc(n ? (size_t)n : 1, sizeof *uuids);
     int rc = uuids ? zg_submit_batch(h, type, (const char *const *)lines, (size_t)n, opts, uuids)
                    : ZG_ENOMEM;
-    int code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
+    int code = rc == ZG_OK ? EXIT_OK : uuids ? batch_fail(h, rc, numbers, n) : cli_fail(h, rc);
     for (long i = 0; rc == ZG_OK && i < n; i++)
         printf("%s\n", uuids[i]);
     for (long i = 0; i < n; i++)
         free(lines[i]);
     free(lines);
+    free(numbers);
     free(uuids);
     return code;
 }

@@ -109,7 +109,8 @@ function M.submit_batch(job_type, lines, delay, ttr, priority)
     class = made
   end
   for i, text in ipairs(lines) do
-    local params, why = codec.decode_input(text)
+    local params, why = {}, nil -- an empty line is no params, as for submit
+    if text:match("%S") then params, why = codec.decode_input(text) end
     if params == nil then return nil, "invalid", "line " .. i .. ": params " .. why end
     local job, err, kind = registry.make_job(job_type, params, class)
     if not job then return nil, kind, kind == "invalid" and ("line " .. i .. ": " .. err) or err end
@@ -249,7 +250,16 @@ end
 function M.read(view, uuid)
   if not codec.is_uuid(uuid) then return nil, "not_found", "no job " .. codec.shown(uuid) end
   local job, why, kind, doc = registry.load_job(uuid)
-  if not job and doc and view ~= "data" then job = raw_job(doc) end
+  if not job and doc and view ~= "data" then
+    -- without its type, the document's text says which empty fields are arrays ([] not {})
+    local text = core.read(uuid)
+    local fresh = text and codec.decode(text)
+    if type(fresh) == "table" then
+      codec.mark_empty(text, fresh)
+      doc = fresh
+    end
+    job = raw_job(doc)
+  end
   if not job then return nil, kind == "not_found" and "not_found" or "job", why end
   local ok, value = pcall(VIEWS[view], job)
   if not ok then return nil, "job", view .. " of job " .. uuid .. " failed: " .. tostring(value) end

@@ -36,6 +36,9 @@ local M = {}
 
 -- shared by every list of every document: protected, so no job can change how lists encode
 M.array_mt = { __name = "zerog.array", __metatable = "zerog.array" }
+-- An empty object of submitted params (decode_input marks the members of the params object that
+-- are empty, so `[]` is not taken for an object field nor `{}` for an array field).
+M.object_mt = { __name = "zerog.object", __metatable = "zerog.object" }
 M.null = cjson.null
 M.MAX_SAFE_INTEGER = 9007199254740992 -- 2^53
 M.MAX_DEPTH = 64 -- nesting levels of a document (or params), itself included
@@ -139,6 +142,17 @@ local function encode_float(v)
   return fmt("%.17g", v)
 end
 
+--- A number as a message shows it: the digits that read back to the same double (0.09999999999999999
+-- stays that, not 0.1), an integral float without ".0" (JSON's 1 decodes as 1.0).
+function M.number_text(v)
+  if mtype(v) == "integer" then return fmt("%d", v) end
+  if v ~= v or v == math.huge or v == -math.huge then return tostring(v) end
+  if v == math.floor(v) and v >= -M.MAX_SAFE_INTEGER and v <= M.MAX_SAFE_INTEGER then
+    return fmt("%d", math.tointeger(v))
+  end
+  return encode_float(v)
+end
+
 local encode_value
 
 --- A string as JSON: one that is not UTF-8 is refused (strict: data) or gets U+FFFD (the host's
@@ -166,12 +180,23 @@ local function encode_table(t, out, depth, strict_text)
     out[#out + 1] = "]"
     return
   end
-  local keys = {}
+  local keys, numeric = {}, nil
   for k in pairs(t) do
     local kt = type(k)
-    if kt == "number" then k = mtype(k) == "integer" and fmt("%d", k) or encode_float(k)
+    if kt == "number" then
+      local text = mtype(k) == "integer" and fmt("%d", k) or encode_float(k)
+      numeric = numeric or {}
+      numeric[text] = k
+      k = text
     elseif kt ~= "string" then error("a " .. kt .. " key cannot be stored as JSON", 0) end
     keys[#keys + 1] = k
+  end
+  if numeric then -- JSON keys are strings: 1 and "1" would be one key, and a value lost
+    for _, k in ipairs(keys) do
+      if numeric[k] and rawget(t, k) ~= nil then
+        error(fmt("a table has both the key %s and the key %q (JSON keys are strings)", k, k), 0)
+      end
+    end
   end
   sort(keys)
   out[#out + 1] = "{"
@@ -186,12 +211,22 @@ local function encode_table(t, out, depth, strict_text)
   out[#out + 1] = "}"
 end
 
+--- A number as JSON; strict (data): an integer beyond +-2^53 is refused, as a JSON reader's double
+-- would round it (9223372036854775807 reads back as 9.223372036854776e+18).
+local function encode_number(v, strict)
+  if mtype(v) ~= "integer" then return encode_float(v) end
+  if strict and (v > M.MAX_SAFE_INTEGER or v < -M.MAX_SAFE_INTEGER) then
+    error(fmt("the integer %d is beyond +-2^53, which a JSON reader's double cannot hold exactly", v), 0)
+  end
+  return fmt("%d", v)
+end
+
 encode_value = function(v, out, depth, strict_text)
   local t = type(v)
   if t == "string" then
     out[#out + 1] = encode_text(v, strict_text)
   elseif t == "number" then
-    out[#out + 1] = mtype(v) == "integer" and fmt("%d", v) or encode_float(v)
+    out[#out + 1] = encode_number(v, strict_text)
   elseif t == "boolean" then
     out[#out + 1] = v and "true" or "false"
   elseif v == nil or v == cjson.null then
@@ -206,7 +241,7 @@ end
 local function encode(v, depth, strict_text)
   local t = type(v)
   if t == "string" then return encode_text(v, strict_text) end -- the common cases, without a buffer
-  if t == "number" then return mtype(v) == "integer" and fmt("%d", v) or encode_float(v) end
+  if t == "number" then return encode_number(v, strict_text) end
   if t == "boolean" then return v and "true" or "false" end
   local out = {}
   encode_value(v, out, depth, strict_text)
@@ -292,6 +327,56 @@ local function count_members(v)
   return n
 end
 
+--- The keys of the members of text's top-level object (valid JSON) whose value is an empty array
+-- (`[]`), as a set. Used only when the decoded object has an empty member, so it may be slow.
+local function empty_arrays_at_top(text)
+  local found, depth, i, key, expect_key = {}, 0, 1, nil, false
+  while true do
+    local at, _, c = text:find('(["{}%[%],])', i)
+    if not at then return found end
+    i = at + 1
+    if c == '"' then
+      local j = at + 1
+      while true do
+        local q = text:find('["\\]', j)
+        if text:sub(q, q) == "\\" then j = q + 2 else j = q; break end
+      end
+      if depth == 1 and expect_key then key = strict.decode(text:sub(at, j)) end
+      expect_key = false
+      i = j + 1
+    elseif c == "[" or c == "{" then
+      if c == "[" and depth == 1 and text:find("^%s*%]", at + 1) then found[key] = true end
+      depth = depth + 1
+      expect_key = depth == 1
+    elseif c == "]" or c == "}" then
+      depth = depth - 1
+    else -- ","
+      expect_key = depth == 1
+    end
+  end
+end
+
+--- Marks what the text says but cjson does not keep: a top-level `[]` as an array, and each
+-- empty member of the top-level object as an array (`[]`) or an object (`{}`).
+function M.mark_empty(text, v)
+  if type(v) ~= "table" then return end
+  if text:find("^%s*%[") then
+    if next(v) == nil then setmetatable(v, M.array_mt) end
+    return
+  end
+  local empty = false
+  for _, x in pairs(v) do
+    if type(x) == "table" and next(x) == nil then empty = true; break end
+  end
+  if not empty then return end
+  local arrays = empty_arrays_at_top(text)
+  for k, x in pairs(v) do
+    if type(x) == "table" and next(x) == nil then
+      setmetatable(x, arrays[k] and M.array_mt or M.object_mt)
+    end
+  end
+end
+
 --- Decodes input JSON (submitted params) by the rules at the top of this file; returns the value,
 -- or nil and what is wrong, as a phrase to follow the input's name ("params are not valid
 -- UTF-8 (byte 7)").
@@ -309,7 +394,13 @@ function M.decode_input(text)
     if why:find("too many nested", 1, true) then
       return nil, fmt("nest deeper than %d levels", M.MAX_DEPTH)
     end
-    if why:find("invalid token", 1, true) or why:find("invalid number", 1, true) then
+    if text:find("^\239\187\191") then
+      return nil, "are not valid JSON: they start with a byte order mark (U+FEFF), which JSON text must not"
+    end
+    -- the hint only where a number (or what would pass for one elsewhere) stands
+    local at = tonumber(why:match("at character (%d+)"))
+    if (why:find("invalid token", 1, true) or why:find("invalid number", 1, true))
+       and at and text:find("^[%-%+%.%dNnIi]", at) then
       why = why .. " (JSON numbers are decimal: no NaN, Infinity or hex)"
     end
     return nil, "are not valid JSON: " .. why
@@ -318,6 +409,20 @@ function M.decode_input(text)
   local bare = text
   if bare:find("\\", 1, true) then bare = bare:gsub("\\.", "") end
   bare = bare:gsub('"[^"]*"', '""')
+  -- what lua-cjson lets through but JSON has not: a point without digits on both sides (5.,
+  -- -.5, 1.e5), and a control character inside a string (JSON writes \t, \n, \u0001, ...)
+  local point = bare:find(".", 1, true)
+  while point do
+    local before, after = bare:byte(point - 1), bare:byte(point + 1)
+    if not (before and after and before >= 48 and before <= 57 and after >= 48 and after <= 57) then
+      return nil, "are not valid JSON: a number's point needs digits on both sides (5.0, -0.5)"
+    end
+    point = bare:find(".", point + 2, true)
+  end
+  if text:find("[\0-\31]") and (text:find("[\0-\8\11\12\14-\31]")
+     or select(2, text:gsub("[\t\n\r]", "")) ~= select(2, bare:gsub("[\t\n\r]", ""))) then
+    return nil, "are not valid JSON: a string holds a control character (write it as \\t, \\n, \\u0001, ...)"
+  end
   -- integer literals of 16 digits or more (runs of digits that are no fraction or exponent)
   local at = 1
   while true do
@@ -339,6 +444,7 @@ function M.decode_input(text)
   if members ~= select(2, bare:gsub(":", "")) then
     return nil, fmt("have the key %q twice in one object", M.shown(duplicate_key(text) or "?"))
   end
+  if bare:find("[%[{]%s*[%]}]") then M.mark_empty(text, v) end -- an empty [] or {} somewhere
   return v
 end
 

@@ -189,7 +189,7 @@ function Job:_update_attrs(attrs, level)
   for name, v in pairs(attrs) do
     local ftype, is_list = field_type(self, name)
     if not ftype or name == "cas" then
-      error("update_attrs: " .. tostring(name) .. " is not a field of job type " .. self.JOB_TYPE, level)
+      error("update_attrs: " .. codec.shown(name) .. " is not a field of job type " .. self.JOB_TYPE, level)
     end
     if is_list then error("update_attrs: " .. name .. " is a list; use the record_ methods", level) end
     if self.cas ~= 0 and engine_owned(self, name) then

@@ -57,10 +57,14 @@ local function describe(v)
     return v > 0 and "Infinity" or "-Infinity"
   end
   if t == "table" then
-    if next(v) == nil then return "an empty table" end
+    if next(v) == nil then
+      local mt = getmetatable(v)
+      return mt == codec.array_mt and "an empty list" or mt == codec.object_mt and "an empty object"
+        or "an empty table"
+    end
     return #v > 0 and "a list" or "an object"
   end
-  return (t == "integer" or t == "float") and ("the number " .. tostring(v)) or t
+  return (t == "integer" or t == "float") and ("the number " .. codec.number_text(v)) or t
 end
 M.describe = describe
 
@@ -91,13 +95,13 @@ function M.coerce(ftype, v)
   elseif ftype == "boolean" then
     if type(v) == "boolean" then return v end
   elseif ftype == "array" then
-    if type(v) == "table" and (next(v) == nil or #v > 0) then
+    if type(v) == "table" and getmetatable(v) ~= codec.object_mt and (next(v) == nil or #v > 0) then
       local n = 0
       for _ in pairs(v) do n = n + 1 end
       if n == #v then return codec.array(v) end
     end
   elseif ftype == "object" then
-    if type(v) == "table" and (next(v) == nil or getmetatable(v) ~= codec.array_mt and #v == 0) then
+    if type(v) == "table" and getmetatable(v) ~= codec.array_mt and (next(v) == nil or #v == 0) then
       return v
     end
   end
@@ -155,7 +159,7 @@ end
 --- Validates params (a decoded JSON object) against compiled fields; returns the field values
 -- (defaults filled in, copies of tables) or nil and a message naming the field.
 function M.validate(fields, params)
-  if type(params) ~= "table" or (#params > 0) then
+  if type(params) ~= "table" or #params > 0 or getmetatable(params) == codec.array_mt then
     return nil, "params must be a JSON object"
   end
   local known = {}
@@ -164,9 +168,12 @@ function M.validate(fields, params)
   for name in pairs(params) do
     if not known[name] then unknown[#unknown + 1] = tostring(name) end
   end
-  if #unknown > 0 then
+  if #unknown > 0 then -- named by their first 64 bytes, at most 10 of them: a short message
     sort(unknown)
-    return nil, "unknown field " .. concat(unknown, ", ") .. ": not in the job type's SCHEMA"
+    local shown = {}
+    for i = 1, math.min(#unknown, 10) do shown[i] = codec.shown(unknown[i]) end
+    local more = #unknown > 10 and (" and " .. (#unknown - 10) .. " more") or ""
+    return nil, "unknown field " .. concat(shown, ", ") .. more .. ": not in the job type's SCHEMA"
   end
   local values = {}
   for _, f in ipairs(fields) do

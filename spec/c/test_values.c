@@ -153,6 +153,39 @@ static void zg_submit_batch_refuses_every_line_for_one_hostile_line_naming_it(vo
     zg_host_free(h);
 }
 
+/* An empty or blank line is "no params", as "" is for zg_submit. */
+static void zg_submit_batch_takes_an_empty_line_as_no_params(void)
+{
+    zg_host *h = new_host();
+    const char *lines[] = {"{\"i\": 1}", "", " \t"};
+    char uuids[3][ZG_UUID_LEN];
+    memset(uuids, 0, sizeof uuids);
+    int64_t before = jobs_in_queue(h);
+    int rc = zg_submit_batch(h, "values", lines, 3, NULL, uuids);
+    if (rc != ZG_OK) printf("# %s\n", zg_errstr(h));
+    CHECK_INT(rc, ZG_OK);
+    CHECK_INT(strlen(uuids[2]), 36);
+    CHECK_INT(jobs_in_queue(h), before + 3);
+    zg_host_free(h);
+}
+
+/* A NULL line is "no params", as NULL is for zg_submit: the batch stores every line, or none. */
+static void zg_submit_batch_takes_a_null_line_as_no_params_and_stores_every_line(void)
+{
+    zg_host *h = new_host();
+    const char *lines[] = {"{\"i\": 1}", NULL, "{\"i\": 3}"};
+    char uuids[3][ZG_UUID_LEN];
+    memset(uuids, 0, sizeof uuids);
+    int64_t before = jobs_in_queue(h);
+    int rc = zg_submit_batch(h, "values", lines, 3, NULL, uuids);
+    if (rc != ZG_OK) printf("# %s\n", zg_errstr(h));
+    CHECK_INT(rc, ZG_OK);
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(strlen(uuids[i]), 36);
+    CHECK_INT(jobs_in_queue(h), before + 3);
+    zg_host_free(h);
+}
+
 static void zg_submit_stores_a_nul_and_doubles_exactly(void)
 {
     zg_host *h = new_host();
@@ -188,6 +221,31 @@ static void zg_read_and_zg_kill_of_a_hostile_id_are_not_found_named_briefly(void
     zg_host_free(h);
 }
 
+/* A message longer than ZG_ERRSTR_LEN is cut after a whole character: still UTF-8. */
+static void a_message_cut_to_zg_errstr_len_stays_valid_utf8(void)
+{
+    zg_host *h = new_host();
+    /* a script whose loading raises 6,000 bytes of e-acute: the cut falls inside one */
+    const char *src = "error(('\\xc3\\xa9'):rep(3000))";
+    char got[ZG_NAME_LEN];
+    CHECK_INT(zg_load_string(h, "long.lua", src, got), ZG_ESCRIPT);
+    CHECK(strlen(zg_errstr(h)) > ZG_ERRSTR_LEN - 8 && strlen(zg_errstr(h)) < ZG_ERRSTR_LEN);
+    CHECK(utf8_valid(zg_errstr(h)));
+    char uuid[ZG_UUID_LEN], params[8000] = "{";
+    for (int i = 0; i < 20; i++) {
+        char field[400] = "";
+        for (int j = 0; j < 100; j++)
+            strcat(field, "\xc3\xa9");
+        snprintf(params + strlen(params), sizeof params - strlen(params), "%s\"%d%s\": 1",
+                 i ? ", " : "", i, field);
+    }
+    strcat(params, "}");
+    CHECK_INT(zg_submit(h, "values", params, NULL, uuid), ZG_EINVAL);
+    CHECK(strstr(zg_errstr(h), "and 10 more: not in the job type's SCHEMA") != NULL);
+    CHECK(utf8_valid(zg_errstr(h)) && strlen(zg_errstr(h)) < 1000);
+    zg_host_free(h);
+}
+
 static void run_all(const char *url, int n)
 {
     store = url;
@@ -195,8 +253,11 @@ static void run_all(const char *url, int n)
     RUN(zg_submit_refuses_hostile_params_and_stores_nothing);
     RUN(zg_submit_refuses_queue_options_beyond_their_ranges);
     RUN(zg_submit_batch_refuses_every_line_for_one_hostile_line_naming_it);
+    RUN(zg_submit_batch_takes_an_empty_line_as_no_params);
+    RUN(zg_submit_batch_takes_a_null_line_as_no_params_and_stores_every_line);
     RUN(zg_submit_stores_a_nul_and_doubles_exactly);
     RUN(zg_read_and_zg_kill_of_a_hostile_id_are_not_found_named_briefly);
+    RUN(a_message_cut_to_zg_errstr_len_stays_valid_utf8);
 }
 
 int main(void)

@@ -22,7 +22,7 @@ LUA
 cat >"$JOBS/v.lua" <<'LUA'
 return { JOB_TYPE = "v", QUEUE_NAME = "v_q", SCHEMA = {
   s = { type = "string" }, i = { type = "integer" }, n = { type = "number" },
-  o = { type = "object" }, x = { type = "any" } },
+  o = { type = "object" }, a = { type = "array" }, x = { type = "any" } },
   run = function(self) return 200 end }
 LUA
 # 100 KiB of 2- and 3-byte characters: the 64 KiB cut falls inside one
@@ -153,17 +153,17 @@ ok "submit refuses delays over 366 days, TTRs under 0.1 s, priorities over 2^32-
 
 cli_hostile_batch() {
   flush
-  printf '{"i": 1}\n{"s": "a\0b"}\n' >"$WORK/nul.batch"
-  expect_status 2 "$ZEROG" submit v --batch "$WORK/nul.batch" && one_message "line 2: params hold a NUL byte" &&
+  printf '{"i": 1}\n\n{"s": "a\0b"}\n' >"$WORK/nul.batch"
+  expect_status 2 "$ZEROG" submit v --batch "$WORK/nul.batch" && one_message "line 3: params hold a NUL byte" &&
   nothing_stored &&
   printf '{"i": 1}\n\n{"i": 2}\n{"i": 3, "i": 4}\n' >"$WORK/dup.batch" &&
-  expect_status 2 "$ZEROG" submit v --batch "$WORK/dup.batch" && one_message 'line 3: params have the key "i" twice' &&
+  expect_status 2 "$ZEROG" submit v --batch "$WORK/dup.batch" && one_message 'line 4: params have the key "i" twice' &&
   nothing_stored &&
   { printf '{"i": 1}\n{"s": "'; head -c $((16 * 1024 * 1024)) /dev/zero | tr '\0' a; printf '"}\n'; } >"$WORK/big.batch" &&
   expect_status 2 "$ZEROG" submit v --batch - <"$WORK/big.batch" &&
   one_message "line 2: params are 16777225 bytes, over the limit of 16777216 bytes (16 MiB)" && nothing_stored
 }
-ok "submit --batch refuses a line with a NUL byte, a duplicate key or over 16 MiB, naming the line, and stores none of the lines" cli_hostile_batch
+ok "submit --batch refuses a line with a NUL byte, a duplicate key or over 16 MiB, naming the line by its number in the file (blank lines counted), and stores none of the lines" cli_hostile_batch
 
 cli_exact() {
   flush
@@ -174,6 +174,16 @@ cli_exact() {
   grep -qF '"i":9007199254740991' "$WORK/out" && grep -qF '"x":[-9007199254740992,1e-07]' "$WORK/out"
 }
 ok "submit stores a NUL in a string (as \\u0000), 0.1 + 0.2, 2^53 - 1 and -2^53 exactly, as dump shows" cli_exact
+
+empty_fields_read_back() {
+  flush
+  local uuid
+  uuid=$("$ZEROG" submit v '{"a": [], "o": {}}') && expect_status 0 "$ZEROG" dump "$uuid" &&
+  grep -qF '"a":[]' "$WORK/out" && grep -qF '"o":{}' "$WORK/out" &&
+  expect_status 2 "$ZEROG" submit v '{"a": {}}' && one_message "field a must be an array, got an empty object" &&
+  expect_status 2 "$ZEROG" submit v '{"o": []}' && one_message "field o must be an object, got an empty list"
+}
+ok "an empty array field reads back as [] and an empty object field as {} through dump (which loads no job types); [] for an object field and {} for an array field are refused" empty_fields_read_back
 
 log_cut() { # FORMAT: the worker's log of the biglog job, in $WORK/big.log
   flush
@@ -283,6 +293,77 @@ http_exact() {
 }
 ok "POST /job stores a NUL in a string, 0.1 + 0.2 and 2^53 - 1 exactly, as GET /dump shows" http_exact
 
+http_percent_nul() {
+  flush
+  echo '{}' >"$WORK/params"
+  local query want
+  while IFS=$'\t' read -r query want; do
+    { post "$query" "$WORK/params" && http_refused "$want"; } || { echo "request: $query"; return 1; }
+  done <<'TABLE'
+/job/v%00x	unknown job type v%00x
+/job/v?delay=1%00x	delay must be a number of seconds >= 0, got 1%00x
+/job/v?de%00lay=1	unknown query parameter de%00lay
+/kick/q?n=1%00	n must be a whole number > 0
+TABLE
+  get /dump/abc%00def && status_is 404 && [ "$(body_error)" = "no job abc%00def" ] &&
+  post /job/%76 "$WORK/params" && status_is 201 && # other escapes are decoded as before
+  no_job_stored_but_one
+}
+no_job_stored_but_one() { [ "$(rcli KEYS '*job:*' | wc -l)" = 2 ] || { echo "stored: $(rcli KEYS '*job:*')"; return 1; }; }
+ok "a percent-encoded NUL in the path or the query is not decoded (it would cut the name or value short): /job/v%00x, ?delay=1%00x and ?n=1%00 are refused, nothing stored" http_percent_nul
+
+http_envelope_strict() {
+  local body want
+  flush
+  while IFS=$'\t' read -r body want; do
+    { printf '%s' "$body" >"$WORK/params" && post "/job/v?envelope=true" "$WORK/params" && http_refused "$want"; } ||
+      { echo "envelope: $body"; return 1; }
+  done <<'TABLE'
+{"params": nullxyz}	params must be a JSON object
+{"params": {}, "params": {"s": "x"}}	the envelope has the key params twice
+{"params": {}, "options": {"ttr": 5}, "options": {"ttr": 6}}	the envelope has the key options twice
+{"params": {}, "options": {"delay": 1, "delay": 2}}	delay is given twice in the envelope's options
+TABLE
+  printf '{}' >"$WORK/params" &&
+  post "/job/v?envelope" "$WORK/params" && http_refused "envelope must be given once, true or false" &&
+  post "/job/v?envelope=false&envelope=true" "$WORK/params" && http_refused "envelope must be given once" &&
+  post "/job/v?delay=1&delay=2" "$WORK/params" && http_refused "delay is given twice in the query string" &&
+  no_job_stored
+}
+ok "POST /job?envelope=true refuses what is not JSON (params: nullxyz), a key twice in the envelope or its options, and an envelope flag without a value or given twice: 400, nothing stored" http_envelope_strict
+
+# raw_request PORT BYTES: sends BYTES (printf format) on one connection, prints the first line and
+# the body of the answer (the server closes or 5 s pass).
+raw_request() {
+  python3 - "$1" "$2" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(5)
+s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
+out = b""
+try:
+    while b"\r\n\r\n" not in out or not out.rstrip().endswith(b"}"):
+        chunk = s.recv(65536)
+        if not chunk: break
+        out += chunk
+except socket.timeout:
+    pass
+head, _, body = out.partition(b"\r\n\r\n")
+print(head.split(b"\r\n")[0].decode(), body.decode())
+PY
+}
+length_twice() {
+  local answer
+  flush
+  for framing in 'Content-Length: 2\r\nContent-Length: 3' 'Content-Length: 2\r\nTransfer-Encoding: chunked'; do
+    answer=$(raw_request "$PORT" "POST /job/v HTTP/1.1\r\nHost: x\r\n$framing\r\n\r\n{} ") &&
+    { [ "${answer%% \{*}" = "HTTP/1.1 400 Bad Request" ] && grep -qF 'length is given twice' <<<"$answer"; } ||
+      { echo "$framing: $answer"; return 1; }
+  done
+  no_job_stored
+}
+ok "POST /job with the body's length given twice (two Content-Length, or one with Transfer-Encoding) is 400 in JSON and stores nothing: a proxy could read another request into it" length_twice
+
 kick_n() {
   local n
   for n in 0 -1 abc 1.5 '' 99999999999999999999999; do
@@ -291,5 +372,44 @@ kick_n() {
   get "/kick/zerog_jobs?n=3" -X POST && status_is 200
 }
 ok "POST /kick/<queue>?n= takes a whole number >= 1 only (else 400 naming n)" kick_n
+
+# slow_client PORT: sends a request one byte every 0.3 s (each within --http-timeout 1) until the
+# server ends the connection; prints how long that took, fails when it never did within 15 s.
+slow_client() {
+  python3 - "$1" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+request = b"POST /job/v HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{" + b" " * 98 + b"}"
+start = time.monotonic()
+try:
+    for b in request:
+        s.sendall(bytes([b]))
+        time.sleep(0.3)
+        if time.monotonic() - start > 15:
+            sys.exit("still open after 15 s")
+    sys.exit("the whole request was sent")
+except (BrokenPipeError, ConnectionResetError):
+    print("closed after %.1f s" % (time.monotonic() - start))
+PY
+}
+slow_request_deadline() {
+  local port pid took ok=0 try
+  for try in 1 2 3 4 5; do # another port when this one is taken
+    port=$((20000 + RANDOM % 20000))
+    "$ZEROG" serve --listen "127.0.0.1:$port" --workers 1 --http-timeout 1 >"$WORK/serve2.log" 2>&1 &
+    pid=$!
+    up2() { curl -s -o /dev/null "http://127.0.0.1:$port/health" || ! kill -0 $pid 2>/dev/null; }
+    wait_for 20 up2 && kill -0 $pid 2>/dev/null && { ok=1; break; }
+    grep -q "cannot listen" "$WORK/serve2.log" || break
+  done
+  if [ $ok = 1 ]; then
+    took=$(slow_client "$port") && echo "$took" &&
+    awk -v t="${took//[!0-9.]/}" 'BEGIN { exit !(t >= 2.5 && t < 8) }' &&
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" = 200 ] || ok=0
+  fi
+  kill -TERM $pid 2>/dev/null && wait $pid
+  [ $ok = 1 ] || { echo "serve's log:"; tail -20 "$WORK/serve2.log"; return 1; }
+}
+ok "serve ends a connection whose request has not arrived whole within 3 x --http-timeout (a client sending a byte every 0.3 s held it for ever), and keeps serving" slow_request_deadline
 
 tap_done

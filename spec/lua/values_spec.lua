@@ -5,7 +5,7 @@ local H = require "helper"
 
 local TYPES = [[return { JOB_TYPE = "v", run = function() return 200 end, SCHEMA = {
   s = { type = "string" }, i = { type = "integer" }, n = { type = "number" },
-  o = { type = "object" }, x = { type = "any" } } }]]
+  o = { type = "object" }, a = { type = "array" }, x = { type = "any" } } }]]
 
 local function nested(levels) -- JSON text of `levels` nested arrays
   return string.rep("[", levels) .. string.rep("]", levels)
@@ -57,6 +57,19 @@ for _, store in ipairs(H.stores) do
       { "a key that is not UTF-8", '{"\237\160\128": 1}', "params are not valid UTF%-8" },
       { "a lone surrogate escape", '{"s": "\\ud800"}', "params are not valid JSON" },
       { "nesting deeper than 64 levels", '{"x": ' .. nested(64) .. '}', "params nest deeper than 64 levels" },
+      { "a byte order mark before the params", '\239\187\191{}', "params are not valid JSON: they start with a byte order mark %(U%+FEFF%)" },
+      { "text after the params", '{} x', "params are not valid JSON: Expected the end but found invalid token at character 4$" },
+      { "a leading plus", '{"n": +1}', "no NaN, Infinity or hex" },
+      { "a number ending in a point", '{"n": 5.}', "a number's point needs digits on both sides" },
+      { "a number starting with -.", '{"n": -.5}', "a number's point needs digits on both sides" },
+      { "a point before an exponent", '{"n": 1.e5}', "a number's point needs digits on both sides" },
+      { "a raw tab inside a string", '{"s": "a\tb"}', "a string holds a control character" },
+      { "a raw control character inside a string", '{"s": "a\1b"}', "a string holds a control character" },
+      { "an empty array as the params", ' [ ] ', "params must be a JSON object" },
+      { "an empty array for an object field", '{"o": []}', "field o must be an object, got an empty list" },
+      { "an empty array for an object field, its key escaped", '{"\\u006f" : [ ]}', "field o must be an object, got an empty list" },
+      { "an empty object for an array field", '{"s": "[]", "a": {}}', "field a must be an array, got an empty object" },
+      { "a string for an integer field, showing the number as written", '{"s": 1}', "field s must be a string, got the number 1$" },
     }
     for _, c in ipairs(bad) do
       it("refuses " .. c[1] .. " with a message and stores nothing", function()
@@ -105,6 +118,13 @@ for _, store in ipairs(H.stores) do
       assert.matches('"s":"a\\u0000b"', h:read("dump", uuid), 1, true)
     end)
 
+    it("takes JSON's own number forms and whitespace around values (1.5e-3, -0.5, 1E+05, 0, tabs and newlines)", function()
+      local uuid = assert(h:submit("v", '{\t"n":\n-0.5,\r\n "x": [1.5e-3, 1E+05, 0, -0, "a.b", "\\t"]}'))
+      local d = H.doc(h, uuid)
+      assert.are.equal(-0.5, d.n)
+      assert.are.equal("\t", d.x[6])
+    end)
+
     it("stores doubles and integers exactly: 0.1 + 0.2, 2^53 - 1, +-2^53", function()
       local uuid = assert(h:submit("v",
         '{"n": 0.30000000000000004, "i": 9007199254740991, "x": [9007199254740992, -9007199254740992, 9007199254740991.0]}'))
@@ -114,6 +134,17 @@ for _, store in ipairs(H.stores) do
       assert.matches('"x":[9007199254740992,-9007199254740992,9007199254740991]', text, 1, true)
       local d = H.doc(h, uuid)
       assert.are.equal(0.1 + 0.2, d.n)
+    end)
+
+    it("stores an empty array for an array field and an empty object for an object field, and reads them back so", function()
+      local uuid = assert(h:submit("v", '{"a": [], "o": {}}'))
+      local text = h:read("dump", uuid)
+      assert.matches('"a":[]', text, 1, true)
+      assert.matches('"o":{}', text, 1, true)
+    end)
+
+    it("names a TTR just under 0.1 s by the digits that read back to it, not as 0.1", function()
+      refused("{}", "got the number 0.09999999999999999", { ttr = 0.09999999999999999 })
     end)
 
     it("stores params nested exactly 64 levels (the limit) and reads them back", function()
@@ -164,6 +195,14 @@ for _, store in ipairs(H.stores) do
       { "add_to_completeness(0/0)", "self:add_to_completeness(0/0)", "add_to_completeness: delta must be a finite number, got NaN" },
       { "set_tick_value(-math.huge)", "self:set_tick_value(-math.huge)", "set_tick_value: tickval must be a finite number, got %-Infinity" },
       { "record_result(1e300)", "self:record_result(1e300)", "record_result: the result code must be an integer between %-2%^53 and 2%^53, got the number 1e%+300" },
+      { "an integer beyond 2^53 in an any field (it would read back rounded)", "self:update_attrs { x = math.maxinteger }",
+        "field x cannot be stored: the integer 9223372036854775807 is beyond %+%-2%^53" },
+      { "an integer beyond -2^53 nested and saved", "self.x = { k = { -(1 << 53) - 1 } }; self:save()", "save: field x cannot be stored: the integer %-9007199254740993" },
+      { "a table with both the key 1 and the key '1' (one would be lost)", "self:update_attrs { x = { [1] = 'a', ['1'] = 'b' } }",
+        'field x cannot be stored: a table has both the key 1 and the key "1"' },
+      { "a table with both the key 1.5 and the key '1.5'", "self:update_attrs { x = { [1.5] = 'a', ['1.5'] = 'b' } }", 'both the key 1.5 and the key "1.5"' },
+      { "a field name that is not UTF-8, 10 KB long (named by its first 64 bytes, as UTF-8)", "self:update_attrs { ['\\255' .. string.rep('k', 10000)] = 1 }",
+        "^update_attrs: \u{FFFD}" .. string.rep("k", 61) .. "… is not a field of job type jv" },
       { "NaN through get_job(uuid):update_attrs", "zerog.get_job(self.uuid):update_attrs { n = 0/0 }", "field n must be a finite number, got NaN" },
     }
     for _, c in ipairs(refused) do
@@ -176,6 +215,18 @@ for _, store in ipairs(H.stores) do
         assert.are.equal(H.json.null, d.x)
       end)
     end
+
+    it("get_job of nil, a number or 10 KB that is not UTF-8 is nil (no job), not a runtime error", function()
+      local d = run_body([[
+        local seen = {}
+        for i, id in ipairs { false, 42, string.rep("\255", 10000), "not-a-uuid" } do
+          seen[i] = zerog.get_job(id or nil) == nil
+        end
+        self:update_attrs { seen = seen }
+        return 200]])
+      assert.are.equal(200, d.resultCode)
+      assert.are.same({ true, true, true, true }, d.seen)
+    end)
 
     it("accepts exactly 64 levels (a field sits one inside its document) and reads it back", function()
       local d = run_body(deep .. "; self:update_attrs { x = t }; self:reload(); return 200")
