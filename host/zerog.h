@@ -180,8 +180,8 @@ typedef struct zg_submit_opts {
 ZG_API int zg_submit(zg_host *h, const char *job_type, const char *params_json,
                      const zg_submit_opts *opts, char uuid_out[ZG_UUID_LEN]);
 
-/* Submits n jobs of one type, their params in params_json[i] (NULL or "" for none), in a few batched round trips.
- * Every params is validated first: if one is invalid, ZG_EINVAL names its line (1-based) and
+/* Submits n jobs of one type, their params in params_json[i] (NULL or "" for none), in a few
+ * batched round trips. Every params is validated first: if one is invalid, ZG_EINVAL names its line (1-based) and
  * nothing is stored. Writes the uuids in order into uuids_out[0..n). */
 ZG_API int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_json,
                            size_t n, const zg_submit_opts *opts, char (*uuids_out)[ZG_UUID_LEN]);
