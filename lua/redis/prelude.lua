@@ -1,7 +1,9 @@
 -- The shared head of every ZeroG script on Redis (store_redis.c prepends it to each script).
 --
 -- Keys of queue Q all carry the hash tag {zq:Q}, so every script touches one slot:
---   {zq:Q}                 hash: seq (the id counter), clock (server ms of the last script)
+--   {zq:Q}                 hash: seq (the id counter), clock (server ms of the last script),
+--                          due (no delayed job is due and no lease lapses before this server ms;
+--                          'none': nothing is delayed or reserved; absent: not known)
 --   {zq:Q}:job:<uuid>      hash: the document's fields (JSON text each), cas, and the store's own
 --                          fields (_type _pri _ttr _id _m _state _lease _dl (the lease's deadline)
 --                          _reserves _timeouts _releases _prior _cprior _reason _buried_at
@@ -32,9 +34,16 @@ local function signal()
   if redis.call('LLEN', p .. ':signal') < 16 then redis.call('RPUSH', p .. ':signal', 1) end
 end
 
--- HSET of pairs ARGV[from..to], in chunks (unpack has a limit), then the pairs given
-local function hset_args(key, from, to, ...)
-  local extra = { ... }
+-- One HSET of the pairs ARGV[from..to] and the pairs of the table extra (several HSETs only
+-- past 3000 pairs: unpack has a limit)
+local function hset_args(key, from, to, extra)
+  local n = to - from + 1
+  if n + #extra <= 6000 then
+    local all = { unpack(ARGV, from, to) }
+    for i = 1, #extra do all[n + i] = extra[i] end
+    if #all > 0 then redis.call('HSET', key, unpack(all)) end
+    return
+  end
   local i = from
   while i <= to do
     local last = math.min(i + 999, to)
@@ -66,8 +75,11 @@ end
 -- no host was around): the leases renewed just before the gap began (their hosts were alive,
 -- the store was not) get that time back instead of lapsing all at once. A lease whose host had
 -- stopped renewing before the gap gets nothing: idle spells never keep a dead host's job.
+local queue_due -- the queue's due field as keep_time read it
 local function keep_time()
-  local last = tonumber(redis.call('HGET', p, 'clock') or '0')
+  local q = redis.call('HMGET', p, 'clock', 'due')
+  queue_due = q[2]
+  local last = tonumber(q[1] or '0')
   if last > 0 and now - last > GAP then
     local all = redis.call('ZRANGE', p .. ':reserved', 0, -1, 'WITHSCORES')
     for i = 1, #all, 2 do
@@ -83,9 +95,32 @@ local function keep_time()
   if now - last >= 200 then redis.call('HSET', p, 'clock', now) end -- fresh enough for GAP
 end
 
--- Applies lapsed leases and due delays.
+-- A job was put in :delayed or :reserved with score t: the queue's due field must not be later.
+local function due_by(t)
+  if queue_due == nil then queue_due = redis.call('HGET', p, 'due') end
+  if queue_due and (queue_due == 'none' or t < tonumber(queue_due)) then
+    queue_due = t
+    redis.call('HSET', p, 'due', t)
+  end
+end
+
+-- The earliest score of :delayed and :reserved, or 'none'
+local function first_due()
+  local first = 'none'
+  for _, z in ipairs({ ':delayed', ':reserved' }) do
+    local top = redis.call('ZRANGE', p .. z, 0, 0, 'WITHSCORES')
+    if #top > 0 and (first == 'none' or tonumber(top[2]) < first) then first = tonumber(top[2]) end
+  end
+  return first
+end
+
+-- Applies lapsed leases and due delays. Skipped while the queue's due field says nothing can
+-- be due yet (the field may be early, never late: every ZADD to :delayed or :reserved lowers it
+-- through due_by, and only a full pass here raises it).
 local function advance()
   keep_time()
+  if queue_due and queue_due ~= 'none' and tonumber(queue_due) > now then return end
+  if queue_due == 'none' then return end
   local moved = 0
   for _, m in ipairs(redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)) do
     redis.call('ZREM', p .. ':delayed', m)
@@ -97,6 +132,8 @@ local function advance()
     moved = moved + 1
   end
   if moved > 0 then signal() end
+  queue_due = first_due()
+  redis.call('HSET', p, 'due', queue_due)
 end
 
 -- Whether lease `token` is current on a job whose HMGET of _lease, _state, _m, _dl is h: it runs

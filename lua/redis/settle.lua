@@ -41,7 +41,7 @@ end
 set('_nl', nl)
 if action == 'finish' then
   set('_state', 'finished')
-  hset_args(job, 12, #ARGV, unpack(extra))
+  hset_args(job, 12, #ARGV, extra)
   local retention = tonumber(ARGV[6])
   if retention > 0 then
     redis.call('EXPIRE', job, retention)
@@ -57,6 +57,7 @@ if action == 'release' then
   local delay = tonumber(ARGV[5])
   if delay > 0 then
     redis.call('ZADD', p .. ':delayed', now + delay, m)
+    due_by(now + delay)
     set('_state', 'delayed')
     signal() -- a waiting claimer learns when it will be ready
   else
@@ -70,5 +71,5 @@ else
   set('_buried_at', now)
   redis.call('ZADD', p .. ':buried', now, m)
 end
-hset_args(job, 12, #ARGV, unpack(extra))
+hset_args(job, 12, #ARGV, extra)
 return { 1, cas + 1 }

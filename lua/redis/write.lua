@@ -29,6 +29,6 @@ if kind == 'append' then
     extra[#extra + 1], extra[#extra + 2] = ARGV[7], count(redis.call('HGET', job, ARGV[7])) + 1
   end
 end
-hset_args(job, 9, #ARGV, unpack(extra))
+hset_args(job, 9, #ARGV, extra)
 if cas ~= known and kind ~= 'save' then return { 1, cas + 1, doc(job) } end
 return { 1, cas + 1 }
