@@ -103,9 +103,26 @@ zg_host *zg_host_new(const zg_config *cfg)
     return h;
 }
 
+/* Puts back the job claimed with the last settle (cfg.prefetch), if any. */
+static int release_held(zg_host *h, zg_error *err)
+{
+    if (!h->held.lease.token) return ZG_OK;
+    int rc = h->store->ops->unclaim(h->store, &h->held.lease, err);
+    if (rc == ZG_ESTALE) rc = ZG_OK; /* no longer ours anyway: it lapsed, or was killed */
+    zg_claim_clear(&h->held);
+    return rc;
+}
+
 void zg_host_free(zg_host *h)
 {
     if (!h) return;
+    if (h->store) {
+        zg_error err = {0};
+        if (release_held(h, &err) != ZG_OK)
+            zg_host_log(h, ZG_LOG_WARNING,
+                        "a claimed job was not put back (its lease will lapse): %s", err.msg);
+    }
+    zg_claim_clear(&h->held);
     zg_heartbeat_shutdown(&h->heartbeat);
     zg_runtime_close(h);
     if (h->store) h->store->ops->close(h->store);
@@ -270,10 +287,22 @@ int zg_load_dir(zg_host *h, const char *dir, int *loaded, int *failed)
     return ZG_OK;
 }
 
+int zg_holding(const zg_host *h)
+{
+    return h->held.lease.token != 0;
+}
+
+int zg_release_held(zg_host *h)
+{
+    if (!usable(h)) return h->err.code;
+    return release_held(h, &h->err);
+}
+
 int zg_reload(zg_host *h, int *failed)
 {
     if (failed) *failed = 0;
     if (!usable(h)) return h->err.code;
+    if (release_held(h, &h->err) != ZG_OK) return h->err.code; /* its type may go away */
     lua_State *L = h->L;
     lua_newtable(L); /* the scripts now in the loaded directories: new ones get loaded */
     lua_Integer k = 0;
@@ -323,6 +352,8 @@ int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long
 {
     if (ran) *ran = 0;
     if (!usable(h)) return h->err.code;
+    int prefetch = h->cfg.prefetch;
+    h->cfg.prefetch = 1; /* the next step comes at once, and the held job goes back below */
     while (!h->stopping) {
         zg_step_result r;
         int rc = zg_step(h, queues, n, until_idle ? 0 : 200, &r);
@@ -338,6 +369,11 @@ int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long
             zg_host_log(h, ZG_LOG_ERROR, "%s", h->err.msg);
         }
     }
+    h->cfg.prefetch = prefetch;
+    zg_error err = {0};
+    if (release_held(h, &err) != ZG_OK)
+        zg_host_log(h, ZG_LOG_WARNING, "a claimed job was not put back (its lease will lapse): %s",
+                    err.msg);
     h->stopping = 0;
     h->interrupted = 0;
     clear_error(h);
@@ -540,8 +576,9 @@ static void settle_from_decision(lua_State *L, zg_settle *st, int *code)
     lua_remove(L, -2); /* the fields table stays alive through the decision table */
 }
 
-/* Runs a claimed job and settles it. */
-static int run_claim(zg_host *h, zg_claim *c, zg_step_result *out)
+/* Runs a claimed job and settles it; with next (cfg.prefetch, not stopping), the settle claims
+ * the next job of the same queue too, into h->held. */
+static int run_claim(zg_host *h, zg_claim *c, const zg_claim_req *next, zg_step_result *out)
 {
     lua_State *L = h->L;
     int base = lua_gettop(L);
@@ -571,10 +608,19 @@ static int run_claim(zg_host *h, zg_claim *c, zg_step_result *out)
         settle_from_decision(L, &st, &code);
         zg_error err = {0};
         int64_t cas = 0, seq = zg_host_next_seq(h);
+        int prefetch = next && h->cfg.prefetch && !h->stopping && !h->interrupted;
+        int64_t claim_seq = 0;
+        if (prefetch) {
+            claim_seq = zg_host_next_seq(h);
+            h->seq += ZG_CLAIM_SEQS;
+        }
         /* a store blip must not cost the result: the settle is tried again while the lease
-         * holds (the same sequence number: applied once) */
+         * holds (the same sequence numbers: applied once, and the same job claimed) */
         for (int tries = 0;; tries++) {
-            rc = h->store->ops->settle(h->store, &c->lease, &st, h->writer, seq, &cas, &err);
+            rc = prefetch
+                     ? h->store->ops->settle_claim(h->store, &c->lease, &st, h->writer, seq, &cas,
+                                                   next, claim_seq, &h->held, &err)
+                     : h->store->ops->settle(h->store, &c->lease, &st, h->writer, seq, &cas, &err);
             if (rc != ZG_ESTORE || tries == 4 || zg_heartbeat_lost(&h->heartbeat)) break;
             zg_clock_sleep_ms(100 << tries);
         }
@@ -625,17 +671,34 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
     zg_claim_req req = {names.queues, names.nqueues, names.types, names.ntypes};
     zg_claim c = {0};
     zg_error err = {0};
-    int rc = req.ntypes && req.nqueues
-                 ? h->store->ops->claim(h->store, &req, timeout_ms, h->writer,
-                                        zg_host_next_seq(h), &c, &err)
-                 : zg_fail(&err, ZG_ETIMEDOUT, "no job types are loaded");
-    h->seq += ZG_CLAIM_SEQS; /* a claim may use that many sequence numbers */
-    lua_settop(L, top);
+    int rc = ZG_OK;
+    if (h->held.lease.token) { /* claimed with the last settle: run it if this step wants it */
+        int wanted = 0;
+        for (size_t i = 0; i < req.nqueues; i++)
+            wanted = wanted || strcmp(req.queues[i], h->held.lease.queue) == 0;
+        if (wanted) {
+            c = h->held;
+            memset(&h->held, 0, sizeof h->held);
+        } else if ((rc = release_held(h, &err)) != ZG_OK) {
+            lua_settop(L, top);
+            h->err = err;
+            return rc;
+        }
+    }
+    if (!c.lease.token) {
+        rc = req.ntypes && req.nqueues ? h->store->ops->claim(h->store, &req, timeout_ms, h->writer,
+                                                              zg_host_next_seq(h), &c, &err)
+                                       : zg_fail(&err, ZG_ETIMEDOUT, "no job types are loaded");
+        h->seq += ZG_CLAIM_SEQS; /* a claim may use that many sequence numbers */
+    }
     if (rc != ZG_OK) {
+        lua_settop(L, top);
         h->err = err;
         return rc;
     }
-    rc = run_claim(h, &c, out);
+    /* the names stay on the stack through the run: the settle may claim the next job with them */
+    rc = run_claim(h, &c, req.ntypes ? &req : NULL, out);
+    lua_settop(L, top);
     zg_claim_clear(&c);
     return rc;
 }

@@ -146,10 +146,21 @@ static void work(worker_ctl *w, zg_host *h, const worker_options *o)
         if (w->reload) {
             w->reload = 0;
             pthread_mutex_unlock(&w->lock);
-            reload_scripts(w, h);
+            reload_scripts(w, h); /* the held job, if any, went back first */
+            pthread_mutex_lock(&w->lock);
+            w->reserving = zg_holding(h);
+            pthread_cond_broadcast(&w->cond);
+            pthread_mutex_unlock(&w->lock);
             continue;
         }
         if (w->draining) {
+            if (zg_holding(h)) { /* the job claimed with the last settle goes back first */
+                pthread_mutex_unlock(&w->lock);
+                zg_release_held(h);
+                pthread_mutex_lock(&w->lock);
+                w->reserving = 0;
+                pthread_cond_broadcast(&w->cond);
+            }
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += 200 * 1000000L;
@@ -170,7 +181,8 @@ static void work(worker_ctl *w, zg_host *h, const worker_options *o)
         zg_step_result r;
         int rc = zg_step(h, o->nqueues ? o->queues : NULL, o->nqueues, o->until_idle ? 0 : 200, &r);
         pthread_mutex_lock(&w->lock);
-        w->reserving = 0;
+        /* a job claimed with the settle is still reserved: a drain waits until it goes back */
+        w->reserving = zg_holding(h);
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
         if (rc == ZG_OK || rc == ZG_ESTALE) ran++;
@@ -274,6 +286,7 @@ static zg_host *open_worker_host(const cli_options *co, worker_ctl *w, int event
     cfg.on_run = on_run;
     cfg.on_run_ud = w;
     cfg.publish_events = events; /* two PUBLISH round trips a job: only where someone listens */
+    cfg.prefetch = 1;            /* the settle claims the next job: one round trip a job less */
     return cli_open_host(co, 1, &cfg);
 }
 

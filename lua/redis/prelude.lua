@@ -7,8 +7,10 @@
 --   {zq:Q}:job:<uuid>      hash: the document's fields (JSON text each), cas, and the store's own
 --                          fields (_type _pri _ttr _id _m _state _lease _dl (the lease's deadline)
 --                          _reserves _timeouts _releases _prior _cprior _reason _buried_at
+--                          _lc (the last lease handed out)
 --                          _nl (which lists have entries: 1 events, 2 warnings, 4 errors)
---                          _w:<writer>)
+--                          _w:<writer>); the counters, _lease and _prior are absent until first
+--                          set, and absent reads as 0
 --   {zq:Q}:job:<uuid>:events | :warnings | :errors   lists of JSON entries
 --   {zq:Q}:ready:<type>    zset score = priority, member = _m ("<id, 20 digits>:<uuid>"): equal
 --                          priorities come out in id order, since Redis orders them by member
@@ -185,10 +187,10 @@ end
 -- A counter kept as a document field (JSON text): a number, or 0 when it is anything else.
 local function count(v) return tonumber(v or '0') or 0 end
 
--- The most urgent ready job of the types ARGV[from..]: member, score, type (or nil).
-local function most_urgent(from, announce)
+-- The most urgent ready job of the types ARGV[from..to]: member, score, type (or nil).
+local function most_urgent(from, to, announce)
   local best, bscore, btype
-  for i = from, #ARGV do
+  for i = from, to do
     local top = redis.call('ZRANGE', p .. ':ready:' .. ARGV[i], 0, 0, 'WITHSCORES')
     if top[1] then
       local score = tonumber(top[2])
@@ -199,4 +201,64 @@ local function most_urgent(from, announce)
     if announce then redis.call('HSET', p .. ':seen', ARGV[i], now) end
   end
   return best, bscore, btype
+end
+
+-- Claims the most urgent ready job of the types ARGV[from..to] and starts its run: a new lease,
+-- running = true, cas + 1, its TTR running. Returns {1, uuid, prior, document} or {0, ms to
+-- wait}. A writer's last claim is kept in {zq:Q}:claim:<writer> ("seq lease uuid", for a
+-- minute), so a claim resent after a lost reply is answered with the job it took (written and
+-- read back in one SET ... GET: a resend is rare, and only then is the record put back).
+local function claim_job(writer, seq, announce, from, to)
+  local claim_key = p .. ':claim:' .. writer
+  -- a resent claim: answered again only while the lease it handed out is still the current one
+  local function resent(last)
+    if not last then return nil end
+    local s, lease, uuid = string.match(last, '^(%d+) (%d+) (.+)$')
+    if s ~= seq then return nil end
+    redis.call('SET', claim_key, last, 'PX', 60000)
+    local job = jk(uuid)
+    local h = redis.call('HMGET', job, '_state', '_cprior', '_lease')
+    if h[1] == 'running' and h[3] == lease then return { 1, uuid, tonumber(h[2]), doc(job) } end
+    return { 0, 0 }
+  end
+  -- the most urgent ready job (a member whose job is gone, evicted or deleted, is dropped)
+  local m, jtype, uuid, job, h
+  for _ = 1, 100 do
+    m, _, jtype = most_urgent(from, to, announce)
+    if not m then
+      if seq ~= '0' then
+        local again = resent(redis.call('GET', claim_key))
+        if again then return again end
+      end
+      return { 0, next_wait() }
+    end
+    uuid = uuid_of(m)
+    job = jk(uuid)
+    h = redis.call('HMGET', job, 'running', '_prior', '_ttr', '_reserves', 'cas', '_m', '_lc')
+    if h[3] and h[6] == m then break end
+    redis.call('ZREM', p .. ':ready:' .. jtype, m)
+    m = nil
+  end
+  if not m then return { 0, 0 } end
+  -- leases count on from the last one handed out (an unclaim takes a reserve back, not a lease)
+  local reserves = count(h[4]) + 1
+  local lease = math.max(count(h[4]), count(h[7])) + 1
+  if seq ~= '0' then
+    local again = resent(redis.call('SET', claim_key, seq .. ' ' .. lease .. ' ' .. uuid, 'PX',
+                                    60000, 'GET'))
+    if again then return again end
+  end
+  redis.call('ZREM', p .. ':ready:' .. jtype, m)
+  local prior = 0
+  if h[1] == 'true' then
+    prior = tonumber(h[2] or '0')
+    if prior == 0 then prior = 2 end -- found running: its host died
+  end
+  local deadline = now + count(h[3])
+  redis.call('HSET', job, '_lease', lease, '_lc', lease, '_reserves', reserves, '_state',
+             'running', 'running', 'true', '_prior', 0, '_cprior', prior, '_dl', deadline, '_rn',
+             now, 'cas', count(h[5]) + 1)
+  redis.call('ZADD', p .. ':reserved', deadline, m)
+  due_by(deadline)
+  return { 1, uuid, prior, doc(job) }
 end

@@ -1,17 +1,29 @@
--- settle: ends a run (or, from outside, a job's wait or run: kill, a dead worker's release).
+-- settle: ends a run (or, from outside, a job's wait or run: kill, a dead worker's release) and,
+-- when asked, claims the next job of the queue in the same step (a host with a free slot saves
+-- a round trip and a script).
 -- KEYS: {zq:Q}, the job, its events, warnings, errors lists. ARGV: lease token ('0' from outside:
 -- any), writer, sequence, action (finish | release | bury), delay ms, retention s, event entry,
--- error entry, bury reason, prior (release from outside), outside (1 | 0), name, value, ...
--- Returns {1, cas}, {-1} no such job, {-2} the lease is not current, {-3} finished already.
+-- error entry, bury reason, prior (release from outside), outside (1 | 0), the number n of job
+-- types to claim the next job of (0: no claim), the claim's sequence, announce (1 | 0), the n
+-- types, then name, value, ...
+-- Returns {1, cas} or, with a claim, {1, cas, claim} (claim: as claim_job returns it); {-1} no
+-- such job, {-2} the lease is not current, {-3} finished already.
 local token, writer, seq, action = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local outside = ARGV[11] == '1'
+local ntypes = tonumber(ARGV[12])
+local first_field = 15 + ntypes
+local function done(cas)
+  if ntypes == 0 then return { 1, cas } end
+  advance()
+  return { 1, cas, claim_job(writer, ARGV[13], ARGV[14] == '1', 15, 14 + ntypes) }
+end
 local job = KEYS[2]
 local wfield = '_w:' .. writer
 local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', 'cas', wfield, '_type', '_nl',
                      'errorCount', '_releases', '_pri')
 if not h[5] then return { outside and -1 or -2 } end
 local cas = count(h[5])
-if seq > 0 and tonumber(h[6] or '0') >= seq then return { 1, cas } end -- applied already
+if seq > 0 and tonumber(h[6] or '0') >= seq then return done(cas) end -- applied already
 local m = h[3]
 if outside then
   if h[2] == 'finished' then return { -3 } end
@@ -41,7 +53,7 @@ end
 set('_nl', nl)
 if action == 'finish' then
   set('_state', 'finished')
-  hset_args(job, 12, #ARGV, extra)
+  hset_args(job, first_field, #ARGV, extra)
   local retention = tonumber(ARGV[6])
   if retention > 0 then
     redis.call('EXPIRE', job, retention)
@@ -49,7 +61,7 @@ if action == 'finish' then
       if has_list(nl, bit) then redis.call('EXPIRE', KEYS[i + 2], retention) end
     end
   end
-  return { 1, cas + 1 }
+  return done(cas + 1)
 end
 if action == 'release' then
   set('_releases', count(h[10]) + 1)
@@ -71,5 +83,5 @@ else
   set('_buried_at', now)
   redis.call('ZADD', p .. ':buried', now, m)
 end
-hset_args(job, 12, #ARGV, extra)
-return { 1, cas + 1 }
+hset_args(job, first_field, #ARGV, extra)
+return done(cas + 1)

@@ -19,8 +19,7 @@ for j = 1, n do
     local state = delay > 0 and 'delayed' or 'waiting'
     hset_args(job, i + 6, i + 5 + 2 * nf,
               { 'queueJobId', id, 'cas', 1, '_type', jtype, '_pri', pri, '_ttr', ttr, '_id', id,
-                '_m', m, '_reserves', 0, '_timeouts', 0, '_releases', 0, '_lease', 0, '_prior', 0,
-                '_state', state })
+                '_m', m, '_state', state }) -- counters and the lease start absent (read as 0)
     if delay > 0 then
       redis.call('ZADD', p .. ':delayed', now + delay, m)
       if not earliest or now + delay < earliest then earliest = now + delay end
