@@ -367,6 +367,16 @@ done:
     return rc;
 }
 
+/* The key of the copy of the document a writer last claimed ({zq:Q}:doc:<writer>), into out
+ * (DOC_COPY_KEY_LEN bytes); a writer id longer than 64 bytes is refused. */
+#define DOC_COPY_KEY_LEN (ZG_NAME_LEN + 8 + 8 + 64)
+static int doc_copy_key(char *out, const char *prefix, const char *writer, zg_error *err)
+{
+    if (strlen(writer) > 64) return zg_fail(err, ZG_EINVAL, "writer id longer than 64 bytes");
+    concat(out, (const char *const[]){prefix, ":doc:", writer, NULL});
+    return ZG_OK;
+}
+
 /* Whether the types this host asks for are due to be recorded again (every 5 s, for counts'
  * unclaimed). */
 static int announce_now(redis_store *r)
@@ -377,14 +387,24 @@ static int announce_now(redis_store *r)
     return 1;
 }
 
-/* Fills a claim from the script's {1, uuid, prior, document}. */
-static int take_claim(const redisReply *reply, const char *queue, zg_claim *out, zg_error *err)
+/* Fills a claim from the script's {1, uuid, prior, document}; a document whose hash is nil has
+ * it in copy (the reply of the HGETALL of the writer's copy, sent in the same round trip). */
+static int take_claim(const redisReply *reply, const redisReply *copy, const char *queue,
+                      zg_claim *out, zg_error *err)
 {
     if (reply->elements != 4 || reply->element[1]->type != REDIS_REPLY_STRING)
         return unexpected(err, "a claim");
     const redisReply *d = reply->element[3];
     if (d->type != REDIS_REPLY_ARRAY || d->elements != 4) return unexpected(err, "a claim");
-    const redisReply *h = d->element[0];
+    redisReply *parts[4] = {d->element[0], d->element[1], d->element[2], d->element[3]};
+    if (parts[0]->type != REDIS_REPLY_ARRAY) {
+        if (!copy || copy->type != REDIS_REPLY_ARRAY || copy->elements == 0)
+            return unexpected(err, "a claim (its document's copy)");
+        parts[0] = (redisReply *)copy;
+    }
+    redisReply whole = {.type = REDIS_REPLY_ARRAY, .elements = 4, .element = parts};
+    d = &whole;
+    const redisReply *h = parts[0];
     memset(out, 0, sizeof *out);
     snprintf(out->lease.uuid, sizeof out->lease.uuid, "%s", reply->element[1]->str);
     snprintf(out->lease.queue, sizeof out->lease.queue, "%s", queue);
@@ -415,18 +435,36 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
     av_push(&a, announce ? "1" : "0");
     for (size_t i = 0; i < req->ntypes; i++)
         av_push(&a, req->types[i]);
-    redisReply *reply = run(r, S_CLAIM, 1, &a, err);
+    if (a.oom) {
+        av_free(&a);
+        return zg_fail(err, ZG_ENOMEM, "out of memory building a claim");
+    }
+    char copy_key[DOC_COPY_KEY_LEN];
+    if (doc_copy_key(copy_key, prefix, writer, err) != ZG_OK) {
+        av_free(&a);
+        return err->code;
+    }
+    const char *hgetall[] = {"HGETALL", copy_key};
+    zg_redis_call calls[2] = {{&r->scripts[S_CLAIM], 1, (int)a.n, a.argv, NULL},
+                              {NULL, 0, 2, hgetall, NULL}};
+    redisReply *replies[2] = {NULL, NULL};
+    pthread_mutex_lock(&r->conn.lock);
+    int rc = zg_redis_pipeline(&r->conn, 2, calls, replies, err);
+    pthread_mutex_unlock(&r->conn.lock);
     av_free(&a);
-    if (!reply) return err->code;
-    int rc;
-    if (reply->type == REDIS_REPLY_ARRAY && int_at(reply, 0) == 1)
-        rc = take_claim(reply, queue, out, err);
+    if (rc != ZG_OK) return rc;
+    redisReply *reply = replies[0];
+    if (reply->type == REDIS_REPLY_ERROR)
+        rc = zg_redis_reply_error(reply, err);
+    else if (reply->type == REDIS_REPLY_ARRAY && int_at(reply, 0) == 1)
+        rc = take_claim(reply, replies[1], queue, out, err);
     else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
         *wait_ms = int_at(reply, 1);
         rc = ZG_ETIMEDOUT;
     } else
         rc = unexpected(err, "a claim");
-    freeReplyObject(reply);
+    freeReplyObject(replies[0]);
+    freeReplyObject(replies[1]);
     return rc;
 }
 
@@ -744,15 +782,23 @@ static int settle_op(redis_store *r, const char *queue, const char *uuid, const 
         av_free(&a);
         return zg_fail(err, ZG_ENOMEM, "out of memory building a settle");
     }
-    zg_redis_call call = {&r->scripts[S_SETTLE], 5, (int)a.n, a.argv, NULL};
-    redisReply *reply = NULL;
+    char copy_key[DOC_COPY_KEY_LEN];
+    if (doc_copy_key(copy_key, k.prefix, writer, err) != ZG_OK) {
+        av_free(&a);
+        return err->code;
+    }
+    const char *hgetall[] = {"HGETALL", copy_key};
+    zg_redis_call calls[2] = {{&r->scripts[S_SETTLE], 5, (int)a.n, a.argv, NULL},
+                              {NULL, 0, 2, hgetall, NULL}};
+    redisReply *replies[2] = {NULL, NULL};
     pthread_mutex_lock(&r->conn.lock);
-    int rc = zg_redis_pipeline(&r->conn, 1, &call, &reply, err);
+    int rc = zg_redis_pipeline(&r->conn, req ? 2 : 1, calls, replies, err);
     av_free(&a);
     if (rc != ZG_OK) {
         pthread_mutex_unlock(&r->conn.lock);
         return rc;
     }
+    redisReply *reply = replies[0];
     long long v = int_at(reply, 0);
     if (reply->type == REDIS_REPLY_ERROR)
         rc = zg_redis_reply_error(reply, err);
@@ -773,10 +819,12 @@ static int settle_op(redis_store *r, const char *queue, const char *uuid, const 
         const redisReply *c = reply->elements == 3 ? reply->element[2] : NULL;
         if (next && c && c->type == REDIS_REPLY_ARRAY && int_at(c, 0) == 1) {
             zg_error claim_err = {0};
-            if (take_claim(c, queue, next, &claim_err) != ZG_OK) zg_claim_clear(next);
+            if (take_claim(c, replies[1], queue, next, &claim_err) != ZG_OK)
+                zg_claim_clear(next);
         }
     }
     freeReplyObject(reply);
+    if (replies[1]) freeReplyObject(replies[1]);
     if (rc == ZG_OK && st->action == ZG_SETTLE_FINISH && st->retention_s > 0) {
         /* the pointer by uuid goes with the job: sent without waiting for its reply, and only
          * after the settle was applied (a refused late settle must not shorten it) */

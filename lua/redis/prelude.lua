@@ -20,6 +20,8 @@
 --   {zq:Q}:types           set of job types submitted; {zq:Q}:seen hash type -> last claim ms
 --   {zq:Q}:signal          short list pushed when a job becomes ready (claimers BLPOP it)
 --   {zq:Q}:claim:<writer>  the last claim of a writer (so a resent claim is applied once)
+--   {zq:Q}:doc:<writer>    a copy of the hash of the job the writer last claimed, which it reads
+--                          in the claim's round trip (kept a minute)
 -- KEYS[1] is always {zq:Q}. Time is the server's. Each redis.call costs a few microseconds of the
 -- server's one thread, so the scripts read what they need with one HMGET and write with one HSET.
 local p = KEYS[1]
@@ -157,18 +159,24 @@ end
 local LIST_BITS = { events = 1, warnings = 2, errors = 4 }
 local function has_list(nl, bit) return math.floor(tonumber(nl or '0') / bit) % 2 == 1 end
 
--- The whole document: {hash pairs, events, warnings, errors} (only lists with entries are read)
+-- The lists of a document whose _nl is nl: {hash, events, warnings, errors} (only lists with
+-- entries are read)
+local function with_lists(job, hash, nl)
+  local out = { hash }
+  for i, name in ipairs({ 'events', 'warnings', 'errors' }) do
+    out[i + 1] = has_list(nl, LIST_BITS[name]) and redis.call('LRANGE', job .. ':' .. name, 0, -1) or {}
+  end
+  return out
+end
+
+-- The whole document: {hash pairs, events, warnings, errors}
 local function doc(job)
   local h = redis.call('HGETALL', job)
   local nl = 0
   for i = 1, #h, 2 do
     if h[i] == '_nl' then nl = h[i + 1] break end
   end
-  local out = { h }
-  for i, name in ipairs({ 'events', 'warnings', 'errors' }) do
-    out[i + 1] = has_list(nl, LIST_BITS[name]) and redis.call('LRANGE', job .. ':' .. name, 0, -1) or {}
-  end
-  return out
+  return with_lists(job, h, nl)
 end
 
 -- ms until something of the queue may become ready (-1: nothing pending)
@@ -234,7 +242,8 @@ local function claim_job(writer, seq, announce, from, to)
     end
     uuid = uuid_of(m)
     job = jk(uuid)
-    h = redis.call('HMGET', job, 'running', '_prior', '_ttr', '_reserves', 'cas', '_m', '_lc')
+    h = redis.call('HMGET', job, 'running', '_prior', '_ttr', '_reserves', 'cas', '_m', '_lc',
+                   '_nl')
     if h[3] and h[6] == m then break end
     redis.call('ZREM', p .. ':ready:' .. jtype, m)
     m = nil
@@ -260,5 +269,11 @@ local function claim_job(writer, seq, announce, from, to)
              now, 'cas', count(h[5]) + 1)
   redis.call('ZADD', p .. ':reserved', deadline, m)
   due_by(deadline)
-  return { 1, uuid, prior, doc(job) }
+  -- The document's hash goes back through a copy the caller reads with a plain HGETALL in the
+  -- same round trip (a hash returned through Lua costs the server about four times as much:
+  -- every field is made a Lua string and back). The copy is the writer's own and lives a minute.
+  local copy = p .. ':doc:' .. writer
+  redis.call('COPY', job, copy, 'REPLACE')
+  redis.call('PEXPIRE', copy, 60000)
+  return { 1, uuid, prior, with_lists(job, false, h[8]) }
 end
