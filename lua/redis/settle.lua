@@ -37,9 +37,9 @@ else
 end
 local prior = tonumber(ARGV[10])
 local nl = tonumber(h[8] or '0')
-local extra = { '_lease', 0, 'cas', cas + 1 }
+local extra = { '_lease', '0', 'cas', I(cas + 1) }
 local function set(k, v) extra[#extra + 1], extra[#extra + 2] = k, v end
-if seq > 0 then set(wfield, seq) end
+if seq > 0 then set(wfield, ARGV[3]) end
 if not (outside and action == 'release' and prior ~= 0) then set('running', 'false') end
 if ARGV[7] ~= '' then
   redis.call('RPUSH', KEYS[3], ARGV[7])
@@ -48,27 +48,27 @@ end
 if ARGV[8] ~= '' then
   redis.call('RPUSH', KEYS[5], ARGV[8])
   if not has_list(nl, 4) then nl = nl + 4 end
-  set('errorCount', count(h[9]) + 1)
+  set('errorCount', I(count(h[9]) + 1))
 end
-set('_nl', nl)
+set('_nl', I(nl))
 if action == 'finish' then
   set('_state', 'finished')
   hset_args(job, first_field, #ARGV, extra)
   local retention = tonumber(ARGV[6])
   if retention > 0 then
-    redis.call('EXPIRE', job, retention)
+    redis.call('EXPIRE', job, ARGV[6])
     for i, bit in ipairs({ 1, 2, 4 }) do
-      if has_list(nl, bit) then redis.call('EXPIRE', KEYS[i + 2], retention) end
+      if has_list(nl, bit) then redis.call('EXPIRE', KEYS[i + 2], ARGV[6]) end
     end
   end
   return done(cas + 1)
 end
 if action == 'release' then
-  set('_releases', count(h[10]) + 1)
-  if outside then set('_prior', prior) end
+  set('_releases', I(count(h[10]) + 1))
+  if outside then set('_prior', ARGV[10]) end
   local delay = tonumber(ARGV[5])
   if delay > 0 then
-    redis.call('ZADD', p .. ':delayed', now + delay, m)
+    redis.call('ZADD', p .. ':delayed', I(now + delay), m)
     due_by(now + delay)
     set('_state', 'delayed')
     signal() -- a waiting claimer learns when it will be ready
@@ -80,8 +80,8 @@ if action == 'release' then
 else
   set('_state', 'buried')
   set('_reason', ARGV[9])
-  set('_buried_at', now)
-  redis.call('ZADD', p .. ':buried', now, m)
+  set('_buried_at', I(now))
+  redis.call('ZADD', p .. ':buried', I(now), m)
 end
 hset_args(job, first_field, #ARGV, extra)
 return done(cas + 1)

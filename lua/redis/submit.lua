@@ -18,10 +18,12 @@ for j = 1, n do
     local m = string.format('%020d', id) .. ':' .. uuid
     local state = delay > 0 and 'delayed' or 'waiting'
     hset_args(job, i + 6, i + 5 + 2 * nf,
-              { 'queueJobId', id, 'cas', 1, '_type', jtype, '_pri', pri, '_ttr', ttr, '_id', id,
-                '_m', m, '_state', state }) -- counters and the lease start absent (read as 0)
+              { 'queueJobId', I(id) },
+              { '_lease', '0', '_state', state, '_m', m, '_dl', '0', 'cas', '1', '_nl', '0',
+                '_type', jtype, '_pri', pri, '_ttr', ttr, '_reserves', '0', '_lc', '0', '_prior', '0',
+                '_releases', '0', '_id', I(id) })
     if delay > 0 then
-      redis.call('ZADD', p .. ':delayed', now + delay, m)
+      redis.call('ZADD', p .. ':delayed', I(now + delay), m)
       if not earliest or now + delay < earliest then earliest = now + delay end
     else
       redis.call('ZADD', p .. ':ready:' .. jtype, pri, m)

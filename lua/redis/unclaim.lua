@@ -10,7 +10,7 @@ if not fenced(h, ARGV[1]) then return 0 end
 redis.call('ZREM', p .. ':reserved', h[3])
 redis.call('ZADD', p .. ':ready:' .. h[5], h[6], h[3])
 local prior = count(h[7])
-redis.call('HSET', job, '_lease', 0, '_state', 'waiting', 'running', prior ~= 0 and 'true' or 'false',
-           '_prior', prior, 'cas', count(h[8]) + 1, '_reserves', math.max(0, count(h[9]) - 1))
+redis.call('HSET', job, '_lease', '0', '_state', 'waiting', 'running', prior ~= 0 and 'true' or 'false',
+           '_prior', I(prior), 'cas', I(count(h[8]) + 1), '_reserves', I(math.max(0, count(h[9]) - 1)))
 signal()
 return 1

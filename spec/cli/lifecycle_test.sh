@@ -64,8 +64,7 @@ rolling_deploy() {
   "$ZEROG" worker --until-idle 2>>"$WORK/old.log" || return 1
   local st; st=$("$ZEROG" stats)
   echo "stats after the old worker: $st"
-  # (the store's counters are absent until first set: absent reads as 0)
-  [ "$(hget "$newjob" errorCount)" = 0 ] && [ "$(hget "$newjob" _reserves | sed 's/^$/0/')" = 0 ] &&
+  [ "$(hget "$newjob" errorCount)" = 0 ] && [ "$(hget "$newjob" _reserves)" = 0 ] &&
   [ "$(hget "$newjob" resultCode)" = -1 ] && ! grep -q "$newjob" "$WORK/old.log" &&
   echo "$st" | grep -q '"zerog_jobs":{"ready":1,"delayed":0,"reserved":0,"buried":0,"unclaimed":1}' &&
   [ "$(count_result 200)" = 3 ] || return 1
