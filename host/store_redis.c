@@ -444,12 +444,13 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
         av_free(&a);
         return err->code;
     }
-    const char *hgetall[] = {"HGETALL", copy_key};
-    zg_redis_call calls[2] = {{&r->scripts[S_CLAIM], 1, (int)a.n, a.argv, NULL},
-                              {NULL, 0, 2, hgetall, NULL}};
-    redisReply *replies[2] = {NULL, NULL};
+    const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
+    zg_redis_call calls[3] = {{&r->scripts[S_CLAIM], 1, (int)a.n, a.argv, NULL},
+                              {NULL, 0, 2, hgetall, NULL},
+                              {NULL, 0, 2, del, NULL}};
+    redisReply *replies[3] = {NULL, NULL, NULL};
     pthread_mutex_lock(&r->conn.lock);
-    int rc = zg_redis_pipeline(&r->conn, 2, calls, replies, err);
+    int rc = zg_redis_pipeline(&r->conn, 3, calls, replies, err);
     pthread_mutex_unlock(&r->conn.lock);
     av_free(&a);
     if (rc != ZG_OK) return rc;
@@ -463,8 +464,8 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
         rc = ZG_ETIMEDOUT;
     } else
         rc = unexpected(err, "a claim");
-    freeReplyObject(replies[0]);
-    freeReplyObject(replies[1]);
+    for (int i = 0; i < 3; i++)
+        freeReplyObject(replies[i]);
     return rc;
 }
 
@@ -787,12 +788,13 @@ static int settle_op(redis_store *r, const char *queue, const char *uuid, const 
         av_free(&a);
         return err->code;
     }
-    const char *hgetall[] = {"HGETALL", copy_key};
-    zg_redis_call calls[2] = {{&r->scripts[S_SETTLE], 5, (int)a.n, a.argv, NULL},
-                              {NULL, 0, 2, hgetall, NULL}};
-    redisReply *replies[2] = {NULL, NULL};
+    const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
+    zg_redis_call calls[3] = {{&r->scripts[S_SETTLE], 5, (int)a.n, a.argv, NULL},
+                              {NULL, 0, 2, hgetall, NULL},
+                              {NULL, 0, 2, del, NULL}};
+    redisReply *replies[3] = {NULL, NULL, NULL};
     pthread_mutex_lock(&r->conn.lock);
-    int rc = zg_redis_pipeline(&r->conn, req ? 2 : 1, calls, replies, err);
+    int rc = zg_redis_pipeline(&r->conn, req ? 3 : 1, calls, replies, err);
     av_free(&a);
     if (rc != ZG_OK) {
         pthread_mutex_unlock(&r->conn.lock);
@@ -824,7 +826,8 @@ static int settle_op(redis_store *r, const char *queue, const char *uuid, const 
         }
     }
     freeReplyObject(reply);
-    if (replies[1]) freeReplyObject(replies[1]);
+    for (int i = 1; i < 3; i++)
+        if (replies[i]) freeReplyObject(replies[i]);
     if (rc == ZG_OK && st->action == ZG_SETTLE_FINISH && st->retention_s > 0) {
         /* the pointer by uuid goes with the job: sent without waiting for its reply, and only
          * after the settle was applied (a refused late settle must not shorten it) */

@@ -54,11 +54,15 @@ typedef struct worker_ctl {
 } worker_ctl;
 
 static volatile sig_atomic_t stopping, hangup;
+/* the worker's host, told at once (zg_stop is signal-safe): a run that ends after the signal
+ * does not claim the next job with its settle only to put it back */
+static zg_host *volatile signal_host;
 
 static void on_signal(int sig)
 {
     (void)sig;
     stopping = 1;
+    if (signal_host) zg_stop(signal_host);
 }
 
 static void on_hangup(int sig)
@@ -313,14 +317,18 @@ static int run_child(const cli_options *co, const worker_options *o)
     w.draining = o->drained;
     zg_host *h = open_worker_host(co, &w, o->events);
     if (!h) return EXIT_JOB_FAILED;
+    signal_host = h;
+    if (stopping) zg_stop(h);
     pthread_t reader;
     if (pthread_create(&reader, NULL, read_commands, &w) != 0) {
+        signal_host = NULL;
         zg_host_free(h);
         return EXIT_JOB_FAILED;
     }
     pthread_detach(reader);
     report(&w, "ready\n");
     work(&w, h, o);
+    signal_host = NULL;
     zg_host_free(h);
     return EXIT_OK;
 }
@@ -331,6 +339,8 @@ static int run_alone(const cli_options *co, const worker_options *o)
     ctl_init(&w, "w1", o->json_logs, -1);
     zg_host *h = open_worker_host(co, &w, o->events);
     if (!h) return EXIT_JOB_FAILED;
+    signal_host = h;
+    if (stopping) zg_stop(h);
     struct sigaction sa = {0};
     sa.sa_handler = on_hangup;
     sigaction(SIGHUP, &sa, NULL);
@@ -342,6 +352,7 @@ static int run_alone(const cli_options *co, const worker_options *o)
     w.done = 1;
     pthread_mutex_unlock(&w.lock);
     if (watching) pthread_join(thread, NULL);
+    signal_host = NULL;
     zg_host_free(h);
     return EXIT_OK;
 }

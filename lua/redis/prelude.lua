@@ -20,8 +20,8 @@
 --   {zq:Q}:types           set of job types submitted; {zq:Q}:seen hash type -> last claim ms
 --   {zq:Q}:signal          short list pushed when a job becomes ready (claimers BLPOP it)
 --   {zq:Q}:claim:<writer>  the last claim of a writer (so a resent claim is applied once)
---   {zq:Q}:doc:<writer>    a copy of the hash of the job the writer last claimed, which it reads
---                          in the claim's round trip (kept a minute)
+--   {zq:Q}:doc:<writer>    a copy of the hash of the job the writer claims, which it reads and
+--                          deletes in the claim's round trip
 -- KEYS[1] is always {zq:Q}. Time is the server's. Each redis.call costs a few microseconds of the
 -- server's one thread, so the scripts read what they need with one HMGET and write with one HSET.
 local p = KEYS[1]
@@ -278,9 +278,10 @@ local function claim_job(writer, seq, announce, from, to)
              '_rn', I(now), 'cas', I(count(h[5]) + 1))
   redis.call('ZADD', p .. ':reserved', deadline_s, m)
   due_by(deadline)
-  -- The document's hash goes back through a copy the caller reads with a plain HGETALL in the
-  -- same round trip (a hash returned through Lua costs the server about four times as much:
-  -- every field is made a Lua string and back). The copy is the writer's own and lives a minute.
+  -- The document's hash goes back through a copy the caller reads with a plain HGETALL and
+  -- deletes in the same round trip (a hash returned through Lua costs the server about four
+  -- times as much: every field is made a Lua string and back). The copy is the writer's own; it
+  -- expires in a minute should its caller's connection break before the DEL.
   local copy = p .. ':doc:' .. writer
   redis.call('COPY', job, copy, 'REPLACE')
   redis.call('PEXPIRE', copy, '60000')
