@@ -74,6 +74,7 @@ static void *heartbeat_main(void *arg)
     pthread_mutex_lock(&hb->lock);
     while (!hb->stop) {
         if (!hb->active || hb->overrun) {
+            hb->sleeping_until_ms = INT64_MAX;
             pthread_cond_wait(&hb->wake, &hb->lock);
             continue;
         }
@@ -92,6 +93,7 @@ static void *heartbeat_main(void *arg)
             if (due < wake) wake = due;
         }
         struct timespec at = zg_clock_deadline(wake - now);
+        hb->sleeping_until_ms = wake;
         pthread_cond_timedwait(&hb->wake, &hb->lock, &at);
     }
     pthread_mutex_unlock(&hb->lock);
@@ -162,7 +164,11 @@ void zg_heartbeat_begin(zg_heartbeat *hb, const zg_lease *lease)
     hb->overrun = 0;
     atomic_store(&hb->lost, 0);
     hb->renewed_at_ms = zg_clock_monotonic_ms();
-    pthread_cond_broadcast(&hb->wake);
+    /* a thread that wakes by itself before this run's first renewal is due sees the new run
+     * then: runs that follow each other closely wake it once a renewal interval, not once each
+     * (a wake is a futex call and a context switch a job) */
+    if (hb->sleeping_until_ms > hb->renewed_at_ms + interval_ms(lease))
+        pthread_cond_broadcast(&hb->wake);
     pthread_mutex_unlock(&hb->lock);
 }
 

@@ -28,6 +28,7 @@ typedef struct zg_heartbeat {
     int active; /* a run holds the lease below */
     zg_lease lease;
     int64_t renewed_at_ms;
+    int64_t sleeping_until_ms; /* when the thread wakes by itself (INT64_MAX: only when woken) */
     atomic_int lost; /* the active run's lease is lost: read lock-free by the run hook */
     zg_store *store;
     /* the watchdog */

@@ -116,9 +116,26 @@ zg_host *zg_host_new(const zg_config *cfg)
     return h;
 }
 
+/* Puts back the job claimed with the last settle (cfg.prefetch), if any. */
+static int release_held(zg_host *h, zg_error *err)
+{
+    if (!h->held.lease.token) return ZG_OK;
+    int rc = h->store->ops->unclaim(h->store, &h->held.lease, err);
+    if (rc == ZG_ESTALE) rc = ZG_OK; /* no longer ours anyway: it lapsed, or was killed */
+    zg_claim_clear(&h->held);
+    return rc;
+}
+
 void zg_host_free(zg_host *h)
 {
     if (!h) return;
+    if (h->store) {
+        zg_error err = {0};
+        if (release_held(h, &err) != ZG_OK)
+            zg_host_log(h, ZG_LOG_WARNING,
+                        "a claimed job was not put back (its lease will lapse): %s", err.msg);
+    }
+    zg_claim_clear(&h->held);
     zg_heartbeat_shutdown(&h->heartbeat);
     zg_runtime_close(h);
     if (h->store) h->store->ops->close(h->store);
@@ -360,10 +377,22 @@ static int collect_reload(lua_State *L, zg_host *h, void *ud)
     return ZG_OK;
 }
 
+int zg_holding(const zg_host *h)
+{
+    return h->held.lease.token != 0;
+}
+
+int zg_release_held(zg_host *h)
+{
+    if (!usable(h)) return h->err.code;
+    return release_held(h, &h->err);
+}
+
 int zg_reload(zg_host *h, int *failed)
 {
     if (failed) *failed = 0;
     if (!usable(h)) return h->err.code;
+    if (release_held(h, &h->err) != ZG_OK) return h->err.code; /* its type may go away */
     size_t nd = h->ndirs;
     reload_args a = {h, calloc(nd ? nd : 1, sizeof(char **)), calloc(nd ? nd : 1, sizeof(long)), 0};
     int rc;
@@ -408,6 +437,8 @@ int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long
 {
     if (ran) *ran = 0;
     if (!usable(h)) return h->err.code;
+    int prefetch = h->cfg.prefetch;
+    h->cfg.prefetch = 1; /* the next step comes at once, and the held job goes back below */
     while (!h->stopping) {
         zg_step_result r;
         int rc = zg_step(h, queues, n, until_idle ? 0 : 200, &r);
@@ -423,6 +454,11 @@ int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long
             zg_host_log(h, ZG_LOG_ERROR, "%s", h->err.msg);
         }
     }
+    h->cfg.prefetch = prefetch;
+    zg_error err = {0};
+    if (release_held(h, &err) != ZG_OK)
+        zg_host_log(h, ZG_LOG_WARNING, "a claimed job was not put back (its lease will lapse): %s",
+                    err.msg);
     h->stopping = 0;
     h->interrupted = 0;
     clear_error(h);
@@ -518,8 +554,36 @@ typedef struct claim_args {
     zg_claim *claim;
     int claim_rc;
     zg_error err;
+    zg_claim_req req; /* the names claimed with, in names: they outlive the protected call */
+    void *names;      /* one malloc'd block: the pointer arrays, then the strings */
 } claim_args;
 
+/* Copies types[0..nt) and queues[0..nq) into one block the host owns (a->names, a->req). */
+static int keep_names(claim_args *a, const char **types, size_t nt, const char **queues, size_t nq)
+{
+    size_t bytes = (nt + nq) * sizeof(char *);
+    for (size_t i = 0; i < nt; i++)
+        bytes += strlen(types[i]) + 1;
+    for (size_t i = 0; i < nq; i++)
+        bytes += strlen(queues[i]) + 1;
+    char **ptrs = malloc(bytes ? bytes : 1);
+    if (!ptrs) return ZG_ENOMEM;
+    char *text = (char *)(ptrs + nt + nq);
+    for (size_t i = 0; i < nt + nq; i++) {
+        const char *name = i < nt ? types[i] : queues[i - nt];
+        size_t len = strlen(name) + 1;
+        memcpy(text, name, len);
+        ptrs[i] = text;
+        text += len;
+    }
+    a->names = ptrs;
+    a->req = (zg_claim_req){(const char *const *)(ptrs + nt), nq, (const char *const *)ptrs, nt};
+    return ZG_OK;
+}
+
+/* A claim: the job held from the last settle when this step's queues want it (cfg.prefetch),
+ * else one from the store. Runs in the protected call of "claimable" (its results on the stack:
+ * types, queues); the store's outcome goes to a->claim_rc. */
 static int collect_claim(lua_State *L, zg_host *h, void *ud)
 {
     claim_args *a = ud;
@@ -544,13 +608,32 @@ static int collect_claim(lua_State *L, zg_host *h, void *ud)
             lua_pop(L, 1);
         }
     }
-    zg_claim_req req = {queues, nqueues, types, nt};
+    if (keep_names(a, types, nt, queues, nqueues) != ZG_OK) {
+        a->claim_rc = zg_fail(&a->err, ZG_ENOMEM, "out of memory claiming a job");
+        return ZG_OK;
+    }
+    const zg_claim_req *req = &a->req;
     zg_heartbeat_entered(&h->heartbeat, 0); /* waiting for the store */
-    a->claim_rc = nt && nqueues ? h->store->ops->claim(h->store, &req, a->timeout_ms, h->writer,
-                                                       zg_host_next_seq(h), a->claim, &a->err)
-                                : zg_fail(&a->err, ZG_ETIMEDOUT, "no job types are loaded");
+    a->claim_rc = ZG_OK;
+    if (h->held.lease.token) { /* claimed with the last settle: run it if this step wants it */
+        int wanted = 0;
+        for (size_t i = 0; i < req->nqueues; i++)
+            wanted = wanted || strcmp(req->queues[i], h->held.lease.queue) == 0;
+        if (wanted) {
+            *a->claim = h->held;
+            memset(&h->held, 0, sizeof h->held);
+        } else {
+            a->claim_rc = release_held(h, &a->err);
+        }
+    }
+    if (a->claim_rc == ZG_OK && !a->claim->lease.token) {
+        a->claim_rc = req->ntypes && req->nqueues
+                          ? h->store->ops->claim(h->store, req, a->timeout_ms, h->writer,
+                                                 zg_host_next_seq(h), a->claim, &a->err)
+                          : zg_fail(&a->err, ZG_ETIMEDOUT, "no job types are loaded");
+        h->seq += ZG_CLAIM_SEQS; /* a claim may use that many sequence numbers */
+    }
     zg_heartbeat_entered(&h->heartbeat, 1);
-    h->seq += ZG_CLAIM_SEQS; /* a claim may use that many sequence numbers */
     return ZG_OK;
 }
 
@@ -657,9 +740,12 @@ static void settle_from_decision(lua_State *L, zg_settle *st, int *code)
 }
 
 /* Runs a claimed job and settles it: everything on the Lua stack happens in the protected call
- * of "process" (the claim pushed, the engine's decision read and carried out on the store). */
+ * of "process" (the claim pushed, the engine's decision read and carried out on the store).
+ * With next (cfg.prefetch, not stopping), the settle claims the next job of the same queue too,
+ * into h->held. */
 typedef struct process_args {
     zg_claim *claim;
+    const zg_claim_req *next; /* cfg.prefetch: the settle claims the next job with these names */
     zg_step_result *out;
     int settled; /* the decision was carried out (or refused by the store) */
 } process_args;
@@ -692,12 +778,20 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
     settle_from_decision(L, &st, &code);
     zg_error err = {0};
     int64_t cas = 0, seq = zg_host_next_seq(h);
+    int prefetch = a->next && h->cfg.prefetch && !h->stopping && !h->interrupted;
+    int64_t claim_seq = 0;
+    if (prefetch) {
+        claim_seq = zg_host_next_seq(h);
+        h->seq += ZG_CLAIM_SEQS;
+    }
     int rc;
     zg_heartbeat_entered(&h->heartbeat, 0); /* waiting for the store */
     /* a store blip must not cost the result: the settle is tried again while the lease holds
-     * (the same sequence number: applied once) */
+     * (the same sequence numbers: applied once, and the same job claimed) */
     for (int tries = 0;; tries++) {
-        rc = h->store->ops->settle(h->store, &c->lease, &st, h->writer, seq, &cas, &err);
+        rc = prefetch ? h->store->ops->settle_claim(h->store, &c->lease, &st, h->writer, seq, &cas,
+                                                    a->next, claim_seq, &h->held, &err)
+                      : h->store->ops->settle(h->store, &c->lease, &st, h->writer, seq, &cas, &err);
         if (rc != ZG_ESTORE || tries == 4 || zg_heartbeat_lost(&h->heartbeat)) break;
         zg_clock_sleep_ms(100 << tries);
     }
@@ -720,7 +814,7 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
     return rc;
 }
 
-static int run_claim(zg_host *h, zg_claim *c, zg_step_result *out)
+static int run_claim(zg_host *h, zg_claim *c, const zg_claim_req *next, zg_step_result *out)
 {
     lua_State *L = h->L;
     zg_run_info info = {1, c->lease.uuid, c->lease.queue, c->id, c->lease.token};
@@ -733,7 +827,7 @@ static int run_claim(zg_host *h, zg_claim *c, zg_step_result *out)
     /* the run's count hook (installed for the VM's life) stops job code wherever it runs
      * (init, migrate, continue_running, run) on a lost lease or an interrupt, and enforces
      * TIMEOUT and MEMORY_LIMIT in run() (core.run_protected) */
-    process_args a = {c, out, 0};
+    process_args a = {c, next, out, 0};
     int rc = zg_runtime_invoke(h, "process", push_process, collect_process, &a, 1);
     if (rc != ZG_OK && !a.settled && zg_heartbeat_lost(&h->heartbeat) && rc != ZG_ENOMEM)
         rc = zg_fail(&h->err, ZG_ESTALE,
@@ -762,7 +856,7 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
     if (!usable(h)) return h->err.code;
     memset(out, 0, sizeof *out);
     zg_claim c = {0};
-    claim_args a = {queues, n, timeout_ms, &c, ZG_OK, {0}};
+    claim_args a = {queues, n, timeout_ms, &c, ZG_OK, {0}, {0}, NULL};
     int rc = zg_runtime_invoke(h, "claimable", NULL, collect_claim, &a, 2);
     if (rc == ZG_OK && a.claim_rc != ZG_OK) {
         h->err = a.err;
@@ -770,10 +864,14 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
     }
     if (rc != ZG_OK) {
         zg_claim_clear(&c); /* a claim made before a failure is released by its lease lapsing */
+        free(a.names);
         return rc;
     }
-    rc = run_claim(h, &c, out);
+    /* the names (a copy the host owns) stay through the run: the settle may claim the next job
+     * with them */
+    rc = run_claim(h, &c, a.req.ntypes ? &a.req : NULL, out);
     zg_claim_clear(&c);
+    free(a.names);
     return rc;
 }
 

@@ -63,6 +63,8 @@ struct zg_host {
     lua_State *L;
     int api_ref; /* registry reference to the zerog.api table */
     zg_run_state run;
+    zg_claim held; /* cfg.prefetch: a job claimed with the last settle, for the next zg_step
+                      (held.lease.token 0: none) */
     zg_heartbeat heartbeat; /* renews the running job's lease */
     zg_error err;
 };

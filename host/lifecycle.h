@@ -157,6 +157,17 @@ typedef struct zg_store_ops {
     /* Ends a run: finish, release or bury, with its fields and entries; running = false. */
     int (*settle)(zg_store *s, const zg_lease *lease, const zg_settle *st, const char *writer,
                   int64_t seq, int64_t *cas, zg_error *err);
+    /* settle, and when it succeeds, a claim without waiting (req, seq as for claim) in the same
+     * step: one round trip and one script on Redis. out->lease.token is 0 when no job was
+     * claimed (or the settle failed). A host that claims this way and then does not start the
+     * job puts it back with unclaim. */
+    int (*settle_claim)(zg_store *s, const zg_lease *lease, const zg_settle *st, const char *writer,
+                        int64_t seq, int64_t *cas, const zg_claim_req *req, int64_t claim_seq,
+                        zg_claim *out, zg_error *err);
+    /* Puts back a job claimed and not started: waiting again in its place, its running flag
+     * and the outcome of its previous run as before the claim, its reserve taken back, no
+     * release counted. ZG_ESTALE when the lease is no longer current. */
+    int (*unclaim)(zg_store *s, const zg_lease *lease, zg_error *err);
     /* Settles a job from outside its run (kill: st->action FINISH, whatever the job's state
      * but finished; a supervisor's release of a dead worker's run: RELEASE with the token it
      * held, or 0 for whatever run holds it). ZG_EINVAL when the job has finished already,

@@ -80,8 +80,10 @@ typedef struct job {
     /* delayed: when it is ready; running: the lease deadline; finished: its expiry (0: none) */
     int64_t due_ms;
     int64_t reserves, timeouts, releases;
-    int64_t lease; /* the current lease token; 0 when not running */
-    int prior;     /* ZG_PRIOR_*: how the last run ended when it did not settle */
+    int64_t lease;      /* the current lease token; 0 when not running */
+    int64_t last_lease; /* the last lease handed out (leases never repeat, reserves can drop) */
+    int prior;          /* ZG_PRIOR_*: how the last run ended when it did not settle */
+    int claimed_prior;  /* the prior the current claim reported (an unclaim restores it) */
     char *reason;  /* buried: why (may be NULL) */
     int64_t buried_at_ms, buried_seq;
     zg_heap *home; /* the heap holding it, or NULL */
@@ -706,13 +708,14 @@ static int take(mem_store *s, job *j, zg_claim *out, zg_error *err)
     take_out(j);
     j->state = ZG_STATE_RUNNING;
     j->reserves++;
-    j->lease = j->reserves;
+    j->lease = ++j->last_lease;
     j->due_ms = later(zg_clock_monotonic_ms(), j->ttr_ms);
     put_in(j, &s->running);
     j->queue->running++;
     out->prior = !was_running                 ? ZG_PRIOR_CLEAN
                  : j->prior != ZG_PRIOR_CLEAN ? j->prior
                                               : ZG_PRIOR_DIED;
+    j->claimed_prior = out->prior;
     j->prior = ZG_PRIOR_CLEAN;
     snprintf(out->lease.uuid, sizeof out->lease.uuid, "%s", j->uuid);
     snprintf(out->lease.queue, sizeof out->lease.queue, "%s", j->queue->name);
@@ -917,6 +920,48 @@ static int mem_settle(zg_store *zs, const zg_lease *lease, const zg_settle *st, 
     int rc = apply_settle(s, j, st, 0, err);
     if (rc == ZG_OK && cas) *cas = j->cas;
     return rc;
+}
+
+static int mem_settle_claim(zg_store *zs, const zg_lease *lease, const zg_settle *st,
+                            const char *writer, int64_t seq, int64_t *cas, const zg_claim_req *req,
+                            int64_t claim_seq, zg_claim *out, zg_error *err)
+{
+    memset(out, 0, sizeof *out);
+    int rc = mem_settle(zs, lease, st, writer, seq, cas, err);
+    if (rc != ZG_OK || !req) return rc;
+    zg_error claim_err = {0};
+    if (mem_claim(zs, req, 0, writer, claim_seq, out, &claim_err) != ZG_OK)
+        memset(out, 0, sizeof *out); /* nothing ready (or no memory for it): the settle stands */
+    return ZG_OK;
+}
+
+/* A job claimed and not started goes back to waiting as it was before the claim. */
+static int mem_unclaim(zg_store *zs, const zg_lease *lease, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    if (!lease) return zg_fail(err, ZG_EINVAL, "unclaim needs a lease");
+    ADVANCE(s, err);
+    job *j = leased_job(s, lease, err);
+    if (!j) return err->code;
+    const char *running = j->claimed_prior != ZG_PRIOR_CLEAN ? "true" : "false";
+    edit e = {0};
+    if (edit_set(&e, "running", running) != 0 || edit_make_room(j, &e) != 0 ||
+        make_room(&j->ready->ready) != 0) {
+        edit_free(&e);
+        return zg_fail(err, ZG_ENOMEM, "out of memory putting back job %s", j->uuid);
+    }
+    edit_apply(j, &e);
+    edit_free(&e);
+    j->cas++;
+    j->queue->running--;
+    take_out(j);
+    j->lease = 0;
+    j->reserves--;
+    j->prior = j->claimed_prior;
+    j->state = ZG_STATE_WAITING;
+    put_in(j, &j->ready->ready);
+    pthread_cond_broadcast(&s->changed);
+    return ZG_OK;
 }
 
 static int mem_settle_from_outside(zg_store *zs, const char *queue, const char *uuid, int64_t token,
@@ -1202,6 +1247,17 @@ static int locked_buried(zg_store *zs, const char *queue, char **json, zg_error 
     LOCKED(mem_buried(zs, queue, json, err));
 }
 
+static int locked_settle_claim(zg_store *zs, const zg_lease *lease, const zg_settle *st,
+                               const char *writer, int64_t seq, int64_t *cas,
+                               const zg_claim_req *req, int64_t claim_seq, zg_claim *out,
+                               zg_error *err)
+{
+    LOCKED(mem_settle_claim(zs, lease, st, writer, seq, cas, req, claim_seq, out, err));
+}
+static int locked_unclaim(zg_store *zs, const zg_lease *lease, zg_error *err)
+{
+    LOCKED(mem_unclaim(zs, lease, err));
+}
 static const zg_store_ops mem_ops = {
     .submit = locked_submit,
     .claim = locked_claim,
@@ -1210,6 +1266,8 @@ static const zg_store_ops mem_ops = {
     .save = locked_save,
     .append = locked_append,
     .settle = locked_settle,
+    .settle_claim = locked_settle_claim,
+    .unclaim = locked_unclaim,
     .settle_from_outside = locked_settle_from_outside,
     .release_overrun = locked_release_overrun,
     .load = locked_load,

@@ -32,11 +32,12 @@ enum {
     S_COUNTS,
     S_STATE,
     S_BURIED,
+    S_UNCLAIM,
     S_N
 };
-static const char *const script_names[S_N] = {"submit", "claim",  "peek",  "touch",
-                                              "write",  "settle", "read",  "kick",
-                                              "counts", "state",  "buried"};
+static const char *const script_names[S_N] = {"submit", "claim",  "peek",   "touch",
+                                              "write",  "settle", "read",   "kick",
+                                              "counts", "state",  "buried", "unclaim"};
 
 typedef struct redis_store {
     zg_store base;
@@ -80,14 +81,29 @@ static void pointer_key(char out[POINTER_KEY_LEN], const char *uuid)
     snprintf(out, POINTER_KEY_LEN, "zerog:job:%s", uuid);
 }
 
+/* Copies the strings of the NULL-terminated list to out, one after the other (sizes checked by
+ * the callers' buffers: every key part is bounded by ZG_NAME_LEN or ZG_UUID_LEN). Every write of
+ * a run names its keys, so they are put together by hand rather than by snprintf. */
+static void concat(char *out, const char *const *parts)
+{
+    for (; *parts; parts++) {
+        size_t len = strlen(*parts);
+        memcpy(out, *parts, len);
+        out += len;
+    }
+    *out = '\0';
+}
+
 static int make_keys(job_keys *k, const char *queue, const char *uuid, zg_error *err)
 {
-    if (queue_prefix(k->prefix, sizeof k->prefix, queue, err) != ZG_OK) return err->code;
+    if (!queue || !*queue || strchr(queue, '}') || strlen(queue) >= ZG_NAME_LEN)
+        return zg_fail(err, ZG_EINVAL, "bad queue name: %s", queue ? queue : "(none)");
     if (strlen(uuid) >= ZG_UUID_LEN) return zg_fail(err, ZG_EINVAL, "bad job uuid: %.60s", uuid);
-    snprintf(k->job, sizeof k->job, "%s:job:%s", k->prefix, uuid);
+    concat(k->prefix, (const char *const[]){"{zq:", queue, "}", NULL});
+    concat(k->job, (const char *const[]){k->prefix, ":job:", uuid, NULL});
     for (int i = 0; i < 3; i++)
-        snprintf(k->lists[i], sizeof k->lists[i], "%s:%s", k->job, zg_store_lists[i]);
-    pointer_key(k->pointer, uuid);
+        concat(k->lists[i], (const char *const[]){k->job, ":", zg_store_lists[i], NULL});
+    concat(k->pointer, (const char *const[]){"zerog:job:", uuid, NULL});
     return ZG_OK;
 }
 
@@ -98,6 +114,8 @@ typedef struct argvec {
     char **owned;
     size_t nowned;
     int oom;
+    char nums[16][24]; /* the first numbers it formats (no allocation for them) */
+    size_t nnums;
 } argvec;
 
 static void av_push(argvec *a, const char *s)
@@ -116,10 +134,32 @@ static void av_push(argvec *a, const char *s)
     a->argv[a->n++] = s;
 }
 
+/* v in decimal into buf (24 bytes) */
+static void format_int(char *buf, long long v)
+{
+    char tmp[24];
+    size_t n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) tmp[n++] = '-';
+    for (size_t i = 0; i < n; i++)
+        buf[i] = tmp[n - 1 - i];
+    buf[n] = '\0';
+}
+
 static void av_int(argvec *a, long long v)
 {
+    if (a->nnums < sizeof a->nums / sizeof a->nums[0]) {
+        char *slot = a->nums[a->nnums++];
+        format_int(slot, v);
+        av_push(a, slot);
+        return;
+    }
     char buf[24];
-    snprintf(buf, sizeof buf, "%lld", v);
+    format_int(buf, v);
     char *copy = strdup(buf);
     char **grown = copy ? realloc(a->owned, (a->nowned + 1) * sizeof *grown) : NULL;
     if (!grown) {
@@ -328,14 +368,44 @@ done:
     return rc;
 }
 
-/* Fills a claim from the script's {1, uuid, prior, document}. */
-static int take_claim(const redisReply *reply, const char *queue, zg_claim *out, zg_error *err)
+/* The key of the copy of the document a writer last claimed ({zq:Q}:doc:<writer>), into out
+ * (DOC_COPY_KEY_LEN bytes); a writer id longer than 64 bytes is refused. */
+#define DOC_COPY_KEY_LEN (ZG_NAME_LEN + 8 + 8 + 64)
+static int doc_copy_key(char *out, const char *prefix, const char *writer, zg_error *err)
+{
+    if (strlen(writer) > 64) return zg_fail(err, ZG_EINVAL, "writer id longer than 64 bytes");
+    concat(out, (const char *const[]){prefix, ":doc:", writer, NULL});
+    return ZG_OK;
+}
+
+/* Whether the types this host asks for are due to be recorded again (every 5 s, for counts'
+ * unclaimed). */
+static int announce_now(redis_store *r)
+{
+    int64_t now = zg_clock_monotonic_ms();
+    if (now - r->announced_ms < 5000) return 0;
+    r->announced_ms = now;
+    return 1;
+}
+
+/* Fills a claim from the script's {1, uuid, prior, document}; a document whose hash is nil has
+ * it in copy (the reply of the HGETALL of the writer's copy, sent in the same round trip). */
+static int take_claim(const redisReply *reply, const redisReply *copy, const char *queue,
+                      zg_claim *out, zg_error *err)
 {
     if (reply->elements != 4 || reply->element[1]->type != REDIS_REPLY_STRING)
         return unexpected(err, "a claim");
     const redisReply *d = reply->element[3];
     if (d->type != REDIS_REPLY_ARRAY || d->elements != 4) return unexpected(err, "a claim");
-    const redisReply *h = d->element[0];
+    redisReply *parts[4] = {d->element[0], d->element[1], d->element[2], d->element[3]};
+    if (parts[0]->type != REDIS_REPLY_ARRAY) {
+        if (!copy || copy->type != REDIS_REPLY_ARRAY || copy->elements == 0)
+            return unexpected(err, "a claim (its document's copy)");
+        parts[0] = (redisReply *)copy;
+    }
+    redisReply whole = {.type = REDIS_REPLY_ARRAY, .elements = 4, .element = parts};
+    d = &whole;
+    const redisReply *h = parts[0];
     memset(out, 0, sizeof *out);
     snprintf(out->lease.uuid, sizeof out->lease.uuid, "%s", reply->element[1]->str);
     snprintf(out->lease.queue, sizeof out->lease.queue, "%s", queue);
@@ -366,18 +436,37 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
     av_push(&a, announce ? "1" : "0");
     for (size_t i = 0; i < req->ntypes; i++)
         av_push(&a, req->types[i]);
-    redisReply *reply = run(r, S_CLAIM, 1, &a, err);
+    if (a.oom) {
+        av_free(&a);
+        return zg_fail(err, ZG_ENOMEM, "out of memory building a claim");
+    }
+    char copy_key[DOC_COPY_KEY_LEN];
+    if (doc_copy_key(copy_key, prefix, writer, err) != ZG_OK) {
+        av_free(&a);
+        return err->code;
+    }
+    const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
+    zg_redis_call calls[3] = {{&r->scripts[S_CLAIM], 1, (int)a.n, a.argv, NULL},
+                              {NULL, 0, 2, hgetall, NULL},
+                              {NULL, 0, 2, del, NULL}};
+    redisReply *replies[3] = {NULL, NULL, NULL};
+    pthread_mutex_lock(&r->conn.lock);
+    int rc = zg_redis_pipeline(&r->conn, 3, calls, replies, err);
+    pthread_mutex_unlock(&r->conn.lock);
     av_free(&a);
-    if (!reply) return err->code;
-    int rc;
-    if (reply->type == REDIS_REPLY_ARRAY && int_at(reply, 0) == 1)
-        rc = take_claim(reply, queue, out, err);
+    if (rc != ZG_OK) return rc;
+    redisReply *reply = replies[0];
+    if (reply->type == REDIS_REPLY_ERROR)
+        rc = zg_redis_reply_error(reply, err);
+    else if (reply->type == REDIS_REPLY_ARRAY && int_at(reply, 0) == 1)
+        rc = take_claim(reply, replies[1], queue, out, err);
     else if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2) {
         *wait_ms = int_at(reply, 1);
         rc = ZG_ETIMEDOUT;
     } else
         rc = unexpected(err, "a claim");
-    freeReplyObject(reply);
+    for (int i = 0; i < 3; i++)
+        freeReplyObject(replies[i]);
     return rc;
 }
 
@@ -523,12 +612,8 @@ static int rs_claim(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, co
         if (pick == -2) return err->code;
         if (pick >= 0) {
             /* a retry of the loop is a new claim: a new sequence number */
-            /* the types this host asks for are recorded every 5 s (for counts' unclaimed) */
-            int64_t now = zg_clock_monotonic_ms();
-            int announce = now - r->announced_ms >= 5000;
-            if (announce) r->announced_ms = now;
-            int rc = claim_once(r, req->queues[pick], req, writer, seq + attempt, announce, out,
-                                &next, err);
+            int rc = claim_once(r, req->queues[pick], req, writer, seq + attempt, announce_now(r),
+                                out, &next, err);
             if (rc != ZG_ETIMEDOUT) return rc;
             r->sticky[0] = '\0';
             if (req->nqueues > 1) continue; /* another host took it first: look at all again */
@@ -661,10 +746,14 @@ static const char *action_name(int action)
 }
 
 /* Runs the settle script (and, for a finish with retention, expires the pointer in the same
- * round trip). From outside a run, token "0" accepts whatever run holds the job. */
-static int settle_on(zg_redis *conn, zg_redis_script *script, const char *queue,
+ * round trip), on conn (the store's, or the heartbeat's for a release by the watchdog). From
+ * outside a run, token "0" accepts whatever run holds the job. With req, the same script then
+ * claims the next job of the queue for req's types (into *next; its token is 0 when none was
+ * ready). */
+static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, const char *queue,
                      const char *uuid, const char *token, int outside, const zg_settle *st,
-                     const char *writer, int64_t seq, int64_t *cas, zg_error *err)
+                     const char *writer, int64_t seq, int64_t *cas, const zg_claim_req *req,
+                     int64_t claim_seq, zg_claim *next, zg_error *err)
 {
     job_keys k;
     if (make_keys(&k, queue, uuid, err) != ZG_OK) return err->code;
@@ -686,20 +775,34 @@ static int settle_on(zg_redis *conn, zg_redis_script *script, const char *queue,
     av_push(&a, st->reason ? st->reason : "");
     av_int(&a, st->prior);
     av_push(&a, outside ? "1" : "0");
+    av_int(&a, req ? (long long)req->ntypes : 0);
+    av_int(&a, req ? claim_seq : 0);
+    av_push(&a, req && announce_now(r) ? "1" : "0");
+    for (size_t i = 0; req && i < req->ntypes; i++)
+        av_push(&a, req->types[i]);
     av_fields(&a, st->fields);
     if (a.oom) {
         av_free(&a);
         return zg_fail(err, ZG_ENOMEM, "out of memory building a settle");
     }
-    zg_redis_call call = {script, 5, (int)a.n, a.argv, NULL};
-    redisReply *reply = NULL;
+    char copy_key[DOC_COPY_KEY_LEN] = "";
+    if (req && doc_copy_key(copy_key, k.prefix, writer, err) != ZG_OK) {
+        av_free(&a);
+        return err->code;
+    }
+    const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
+    zg_redis_call calls[3] = {{script, 5, (int)a.n, a.argv, NULL},
+                              {NULL, 0, 2, hgetall, NULL},
+                              {NULL, 0, 2, del, NULL}};
+    redisReply *replies[3] = {NULL, NULL, NULL};
     pthread_mutex_lock(&conn->lock);
-    int rc = zg_redis_pipeline(conn, 1, &call, &reply, err);
+    int rc = zg_redis_pipeline(conn, req ? 3 : 1, calls, replies, err);
     av_free(&a);
     if (rc != ZG_OK) {
         pthread_mutex_unlock(&conn->lock);
         return rc;
     }
+    redisReply *reply = replies[0];
     long long v = int_at(reply, 0);
     if (reply->type == REDIS_REPLY_ERROR)
         rc = zg_redis_reply_error(reply, err);
@@ -713,9 +816,20 @@ static int settle_on(zg_redis *conn, zg_redis_script *script, const char *queue,
         rc = zg_fail(err, ZG_EINVAL, "job %s has finished already", uuid);
     else if (v != 1)
         rc = unexpected(err, "a settle");
-    else if (cas)
-        *cas = int_at(reply, 1);
+    else {
+        if (cas) *cas = int_at(reply, 1);
+        /* the claim that came with it: a failure to read it leaves the job to lapse (its lease
+         * runs out after the TTR), not the settle undone */
+        const redisReply *c = reply->elements == 3 ? reply->element[2] : NULL;
+        if (next && c && c->type == REDIS_REPLY_ARRAY && int_at(c, 0) == 1) {
+            zg_error claim_err = {0};
+            if (take_claim(c, replies[1], queue, next, &claim_err) != ZG_OK)
+                zg_claim_clear(next);
+        }
+    }
     freeReplyObject(reply);
+    for (int i = 1; i < 3; i++)
+        if (replies[i]) freeReplyObject(replies[i]);
     if (rc == ZG_OK && st->action == ZG_SETTLE_FINISH && st->retention_s > 0) {
         /* the pointer by uuid goes with the job: sent without waiting for its reply, and only
          * after the settle was applied (a refused late settle must not shorten it) */
@@ -728,14 +842,6 @@ static int settle_on(zg_redis *conn, zg_redis_script *script, const char *queue,
     return rc;
 }
 
-static int settle_op(redis_store *r, const char *queue, const char *uuid, const char *token,
-                     int outside, const zg_settle *st, const char *writer, int64_t seq,
-                     int64_t *cas, zg_error *err)
-{
-    return settle_on(&r->conn, &r->scripts[S_SETTLE], queue, uuid, token, outside, st, writer,
-                     seq, cas, err);
-}
-
 /* The watchdog's release, on the heartbeat's connection (the host's may be in use by the
  * stuck thread). */
 static int rs_release_overrun(zg_store *s, const zg_lease *lease, zg_error *err)
@@ -744,8 +850,8 @@ static int rs_release_overrun(zg_store *s, const zg_lease *lease, zg_error *err)
     char token[24];
     snprintf(token, sizeof token, "%lld", (long long)lease->token);
     zg_settle st = {.action = ZG_SETTLE_RELEASE, .prior = ZG_PRIOR_OVERRUN};
-    return settle_on(&r->beat, &r->beat_settle, lease->queue, lease->uuid, token, 1, &st, "", 0,
-                     NULL, err);
+    return settle_op(r, &r->beat, &r->beat_settle, lease->queue, lease->uuid, token, 1, &st, "", 0,
+                     NULL, NULL, 0, NULL, err);
 }
 
 static int rs_settle(zg_store *s, const zg_lease *lease, const zg_settle *st, const char *writer,
@@ -753,8 +859,48 @@ static int rs_settle(zg_store *s, const zg_lease *lease, const zg_settle *st, co
 {
     char token[24];
     snprintf(token, sizeof token, "%lld", (long long)lease->token);
-    return settle_op((redis_store *)s, lease->queue, lease->uuid, token, 0, st, writer, seq, cas,
-                     err);
+    redis_store *r = (redis_store *)s;
+    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], lease->queue, lease->uuid, token, 0, st,
+                     writer, seq, cas, NULL, 0, NULL, err);
+}
+
+/* The settle and a claim of the next job of the same queue in one script (another queue of the
+ * request is not looked at: that is the next claim's business). */
+static int rs_settle_claim(zg_store *s, const zg_lease *lease, const zg_settle *st,
+                           const char *writer, int64_t seq, int64_t *cas, const zg_claim_req *req,
+                           int64_t claim_seq, zg_claim *out, zg_error *err)
+{
+    memset(out, 0, sizeof *out);
+    int same_queue = 0;
+    for (size_t i = 0; req && i < req->nqueues; i++)
+        same_queue = same_queue || strcmp(req->queues[i], lease->queue) == 0;
+    if (!same_queue || !req->ntypes) req = NULL;
+    char token[24];
+    snprintf(token, sizeof token, "%lld", (long long)lease->token);
+    redis_store *r = (redis_store *)s;
+    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], lease->queue, lease->uuid, token, 0, st,
+                     writer, seq, cas, req, claim_seq, out, err);
+}
+
+static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    job_keys k;
+    if (make_keys(&k, lease->queue, lease->uuid, err) != ZG_OK) return err->code;
+    argvec a = {0};
+    av_push(&a, k.prefix);
+    av_push(&a, k.job);
+    av_int(&a, lease->token);
+    redisReply *reply = run(r, S_UNCLAIM, 2, &a, err);
+    av_free(&a);
+    if (!reply) return err->code;
+    long long v = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    freeReplyObject(reply);
+    if (v == 1) return ZG_OK;
+    if (v == 0)
+        return zg_fail(err, ZG_ESTALE, "lease %lld of job %s is no longer current",
+                       (long long)lease->token, lease->uuid);
+    return unexpected(err, "an unclaim");
 }
 
 /* The queue of a job by its uuid (the pointer), into queue; ZG_ENOTFOUND. */
@@ -787,7 +933,8 @@ static int rs_settle_from_outside(zg_store *s, const char *queue, const char *uu
     }
     char tok[24];
     snprintf(tok, sizeof tok, "%lld", (long long)token);
-    return settle_op(r, queue, uuid, tok, 1, st, writer, seq, NULL, err);
+    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], queue, uuid, tok, 1, st, writer, seq,
+                     NULL, NULL, 0, NULL, err);
 }
 
 /* Reads a document written before the lifecycle layout (zerog_job_<uuid>); read-only. */
@@ -1031,9 +1178,27 @@ static void rs_close(zg_store *s)
 }
 
 static const zg_store_ops redis_ops = {
-    rs_submit, rs_claim,  rs_touch,      rs_update, rs_save,   rs_append,    rs_settle,
-    rs_settle_from_outside,   rs_release_overrun, rs_load,   rs_kick,   rs_counts, rs_job_state, rs_buried,
-    rs_publish, rs_follow, rs_ping,      rs_close};
+    .submit = rs_submit,
+    .claim = rs_claim,
+    .touch = rs_touch,
+    .update = rs_update,
+    .save = rs_save,
+    .append = rs_append,
+    .settle = rs_settle,
+    .settle_claim = rs_settle_claim,
+    .unclaim = rs_unclaim,
+    .settle_from_outside = rs_settle_from_outside,
+    .release_overrun = rs_release_overrun,
+    .load = rs_load,
+    .kick = rs_kick,
+    .counts = rs_counts,
+    .job_state = rs_job_state,
+    .buried = rs_buried,
+    .publish = rs_publish,
+    .follow = rs_follow,
+    .ping = rs_ping,
+    .close = rs_close,
+};
 
 static const zg_lua_module *find_module(const char *name)
 {

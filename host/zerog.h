@@ -125,6 +125,10 @@ typedef struct zg_config {
      * ZG_ESTALE if it ever ends. */
     void (*on_overrun)(void *ud, const char *uuid);
     void *on_overrun_ud;
+    int prefetch; /* zg_step settles a run and claims the next job in one store step (one round
+                     trip) and holds that job for the next zg_step, which must come at once:
+                     a held job's lease is not renewed until it starts. zg_release_held puts
+                     it back (zg_reload and zg_host_free do too); zg_run always prefetches */
 } zg_config;
 
 /* How long past its TIMEOUT (or TTR) a run that does not answer is given before it counts as
@@ -207,6 +211,12 @@ typedef struct zg_step_result {
  * settled and reported in *out. */
 ZG_API int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
                    zg_step_result *out);
+
+/* With cfg.prefetch: whether a job claimed with the last settle waits for the next zg_step, and
+ * putting it back, waiting as before its claim (a host that will not call zg_step at once: it
+ * drains, reloads or stops). zg_release_held returns ZG_OK when nothing is held. */
+ZG_API int zg_holding(const zg_host *h);
+ZG_API int zg_release_held(zg_host *h);
 
 /* Runs jobs from the named queues (all loaded types' queues when n is 0) until zg_stop is called
  * or, with until_idle, until no message is ready (delayed ones do not count). *ran (may be NULL)

@@ -54,11 +54,15 @@ typedef struct worker_ctl {
 } worker_ctl;
 
 static volatile sig_atomic_t stopping, hangup;
+/* the worker's host, told at once (zg_stop is signal-safe): a run that ends after the signal
+ * does not claim the next job with its settle only to put it back */
+static zg_host *volatile signal_host;
 
 static void on_signal(int sig)
 {
     (void)sig;
     stopping = 1;
+    if (signal_host) zg_stop(signal_host);
 }
 
 static void on_hangup(int sig)
@@ -146,10 +150,21 @@ static void work(worker_ctl *w, zg_host *h, const worker_options *o)
         if (w->reload) {
             w->reload = 0;
             pthread_mutex_unlock(&w->lock);
-            reload_scripts(w, h);
+            reload_scripts(w, h); /* the held job, if any, went back first */
+            pthread_mutex_lock(&w->lock);
+            w->reserving = zg_holding(h);
+            pthread_cond_broadcast(&w->cond);
+            pthread_mutex_unlock(&w->lock);
             continue;
         }
         if (w->draining) {
+            if (zg_holding(h)) { /* the job claimed with the last settle goes back first */
+                pthread_mutex_unlock(&w->lock);
+                zg_release_held(h);
+                pthread_mutex_lock(&w->lock);
+                w->reserving = 0;
+                pthread_cond_broadcast(&w->cond);
+            }
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += 200 * 1000000L;
@@ -170,7 +185,8 @@ static void work(worker_ctl *w, zg_host *h, const worker_options *o)
         zg_step_result r;
         int rc = zg_step(h, o->nqueues ? o->queues : NULL, o->nqueues, o->until_idle ? 0 : 200, &r);
         pthread_mutex_lock(&w->lock);
-        w->reserving = 0;
+        /* a job claimed with the settle is still reserved: a drain waits until it goes back */
+        w->reserving = zg_holding(h);
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
         if (rc == ZG_OK || rc == ZG_ESTALE) ran++;
@@ -290,6 +306,7 @@ static zg_host *open_worker_host(const cli_options *co, worker_ctl *w, int event
     cfg.on_overrun = on_overrun;
     cfg.on_overrun_ud = w;
     cfg.publish_events = events; /* two PUBLISH round trips a job: only where someone listens */
+    cfg.prefetch = 1;            /* the settle claims the next job: one round trip a job less */
     return cli_open_host(co, 1, &cfg);
 }
 
@@ -316,14 +333,18 @@ static int run_child(const cli_options *co, const worker_options *o)
     w.draining = o->drained;
     zg_host *h = open_worker_host(co, &w, o->events);
     if (!h) return EXIT_JOB_FAILED;
+    signal_host = h;
+    if (stopping) zg_stop(h);
     pthread_t reader;
     if (pthread_create(&reader, NULL, read_commands, &w) != 0) {
+        signal_host = NULL;
         zg_host_free(h);
         return EXIT_JOB_FAILED;
     }
     pthread_detach(reader);
     report(&w, "ready\n");
     work(&w, h, o);
+    signal_host = NULL;
     zg_host_free(h);
     return EXIT_OK;
 }
@@ -334,6 +355,8 @@ static int run_alone(const cli_options *co, const worker_options *o)
     ctl_init(&w, "w1", o->json_logs, -1);
     zg_host *h = open_worker_host(co, &w, o->events);
     if (!h) return EXIT_JOB_FAILED;
+    signal_host = h;
+    if (stopping) zg_stop(h);
     struct sigaction sa = {0};
     sa.sa_handler = on_hangup;
     sigaction(SIGHUP, &sa, NULL);
@@ -345,6 +368,7 @@ static int run_alone(const cli_options *co, const worker_options *o)
     w.done = 1;
     pthread_mutex_unlock(&w.lock);
     if (watching) pthread_join(thread, NULL);
+    signal_host = NULL;
     zg_host_free(h);
     return EXIT_OK;
 }

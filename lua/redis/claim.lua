@@ -1,41 +1,5 @@
--- claim: takes the most urgent ready job of the job types ARGV[4..] and starts its run: a new
--- lease, running = true, cas + 1, its TTR running. ARGV: writer, sequence, announce (1: record
--- the types as asked for now), types... Returns {1, uuid, prior, document} or {0, ms to wait}.
+-- claim: takes the most urgent ready job of the job types ARGV[4..] and starts its run (claim_job
+-- in prelude.lua). ARGV: writer, sequence, announce (1: record the types as asked for now),
+-- types... Returns {1, uuid, prior, document} or {0, ms to wait}.
 advance()
-local writer, seq = ARGV[1], ARGV[2]
-local claim_key = p .. ':claim:' .. writer
-local last = seq ~= '0' and redis.call('GET', claim_key)
-if last then -- this very claim was applied before, and its reply lost: answer it again
-  local s, lease, uuid = string.match(last, '^(%d+) (%d+) (.+)$')
-  if s == seq then -- answered again only while the lease it handed out is still the current one
-    local job = jk(uuid)
-    local h = redis.call('HMGET', job, '_state', '_cprior', '_lease')
-    if h[1] == 'running' and h[3] == lease then return { 1, uuid, tonumber(h[2]), doc(job) } end
-    return { 0, 0 }
-  end
-end
--- the most urgent ready job (a member whose job is gone, evicted or deleted, is dropped)
-local m, jtype, uuid, job, h
-for _ = 1, 100 do
-  m, _, jtype = most_urgent(4, ARGV[3] == '1')
-  if not m then return { 0, next_wait() } end
-  redis.call('ZREM', p .. ':ready:' .. jtype, m)
-  uuid = uuid_of(m)
-  job = jk(uuid)
-  h = redis.call('HMGET', job, 'running', '_prior', '_ttr', '_reserves', 'cas', '_m')
-  if h[3] and h[6] == m then break end
-  m = nil
-end
-if not m then return { 0, 0 } end
-local prior = 0
-if h[1] == 'true' then
-  prior = tonumber(h[2] or '0')
-  if prior == 0 then prior = 2 end -- found running: its host died
-end
-local lease = count(h[4]) + 1
-local deadline = now + count(h[3])
-redis.call('HSET', job, '_lease', lease, '_reserves', lease, '_state', 'running', 'running', 'true',
-           '_prior', 0, '_cprior', prior, '_dl', deadline, '_rn', now, 'cas', count(h[5]) + 1)
-redis.call('ZADD', p .. ':reserved', deadline, m)
-if seq ~= '0' then redis.call('SET', claim_key, seq .. ' ' .. lease .. ' ' .. uuid, 'PX', 60000) end
-return { 1, uuid, prior, doc(job) }
+return claim_job(ARGV[1], ARGV[2], ARGV[3] == '1', 4, #ARGV)

@@ -1,12 +1,16 @@
 -- The shared head of every ZeroG script on Redis (store_redis.c prepends it to each script).
 --
 -- Keys of queue Q all carry the hash tag {zq:Q}, so every script touches one slot:
---   {zq:Q}                 hash: seq (the id counter), clock (server ms of the last script)
+--   {zq:Q}                 hash: seq (the id counter), clock (server ms of the last script),
+--                          due (no delayed job is due and no lease lapses before this server ms;
+--                          'none': nothing is delayed or reserved; absent: not known)
 --   {zq:Q}:job:<uuid>      hash: the document's fields (JSON text each), cas, and the store's own
 --                          fields (_type _pri _ttr _id _m _state _lease _dl (the lease's deadline)
 --                          _reserves _timeouts _releases _prior _cprior _reason _buried_at
+--                          _lc (the last lease handed out)
 --                          _nl (which lists have entries: 1 events, 2 warnings, 4 errors)
---                          _w:<writer>)
+--                          _w:<writer>); fields read by every step come first (submit sets
+--                          them first), _timeouts is absent until set (absent reads as 0)
 --   {zq:Q}:job:<uuid>:events | :warnings | :errors   lists of JSON entries
 --   {zq:Q}:ready:<type>    zset score = priority, member = _m ("<id, 20 digits>:<uuid>"): equal
 --                          priorities come out in id order, since Redis orders them by member
@@ -16,6 +20,8 @@
 --   {zq:Q}:types           set of job types submitted; {zq:Q}:seen hash type -> last claim ms
 --   {zq:Q}:signal          short list pushed when a job becomes ready (claimers BLPOP it)
 --   {zq:Q}:claim:<writer>  the last claim of a writer (so a resent claim is applied once)
+--   {zq:Q}:doc:<writer>    a copy of the hash of the job the writer claims, which it reads and
+--                          deletes in the claim's round trip
 -- KEYS[1] is always {zq:Q}. Time is the server's. Each redis.call costs a few microseconds of the
 -- server's one thread, so the scripts read what they need with one HMGET and write with one HSET.
 local p = KEYS[1]
@@ -25,6 +31,10 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- at least every second (renewals every min(TTR/3, 1 s), idle claimers' waits of at most 1 s)
 local GAP = 1200
 
+-- An integer as a redis.call argument: a Lua number passed as it is goes through "%.17g" on
+-- the server (printf's float path, ~5k instructions each); "%d" costs a tenth of that.
+local function I(n) return string.format('%d', n) end
+
 local function jk(uuid) return p .. ':job:' .. uuid end
 local function uuid_of(m) return string.sub(m, 22) end
 
@@ -32,9 +42,20 @@ local function signal()
   if redis.call('LLEN', p .. ':signal') < 16 then redis.call('RPUSH', p .. ':signal', 1) end
 end
 
--- HSET of pairs ARGV[from..to], in chunks (unpack has a limit), then the pairs given
-local function hset_args(key, from, to, ...)
-  local extra = { ... }
+-- One HSET of the pairs of the table front, ARGV[from..to] and the table extra, in that order
+-- (several HSETs only past 3000 pairs: unpack has a limit). A new hash keeps its fields in the
+-- order they were first set, and the server finds a field by walking them: the store's own
+-- fields, read by every step, are best set first (front).
+local function hset_args(key, from, to, extra, front)
+  local n = to - from + 1
+  if n + #extra + (front and #front or 0) <= 6000 then
+    local all = front or {}
+    for i = from, to do all[#all + 1] = ARGV[i] end
+    for i = 1, #extra do all[#all + 1] = extra[i] end
+    if #all > 0 then redis.call('HSET', key, unpack(all)) end
+    return
+  end
+  if front then redis.call('HSET', key, unpack(front)) end
   local i = from
   while i <= to do
     local last = math.min(i + 999, to)
@@ -66,8 +87,11 @@ end
 -- no host was around): the leases renewed just before the gap began (their hosts were alive,
 -- the store was not) get that time back instead of lapsing all at once. A lease whose host had
 -- stopped renewing before the gap gets nothing: idle spells never keep a dead host's job.
+local queue_due -- the queue's due field as keep_time read it
 local function keep_time()
-  local last = tonumber(redis.call('HGET', p, 'clock') or '0')
+  local q = redis.call('HMGET', p, 'clock', 'due')
+  queue_due = q[2]
+  local last = tonumber(q[1] or '0')
   if last > 0 and now - last > GAP then
     local all = redis.call('ZRANGE', p .. ':reserved', 0, -1, 'WITHSCORES')
     for i = 1, #all, 2 do
@@ -80,23 +104,48 @@ local function keep_time()
       end
     end
   end
-  if now - last >= 200 then redis.call('HSET', p, 'clock', now) end -- fresh enough for GAP
+  if now - last >= 200 then redis.call('HSET', p, 'clock', I(now)) end -- fresh enough for GAP
 end
 
--- Applies lapsed leases and due delays.
+-- A job was put in :delayed or :reserved with score t: the queue's due field must not be later.
+local function due_by(t)
+  if queue_due == nil then queue_due = redis.call('HGET', p, 'due') end
+  if queue_due and (queue_due == 'none' or t < tonumber(queue_due)) then
+    queue_due = t
+    redis.call('HSET', p, 'due', I(t))
+  end
+end
+
+-- The earliest score of :delayed and :reserved, or 'none'
+local function first_due()
+  local first = 'none'
+  for _, z in ipairs({ ':delayed', ':reserved' }) do
+    local top = redis.call('ZRANGE', p .. z, '0', '0', 'WITHSCORES')
+    if #top > 0 and (first == 'none' or tonumber(top[2]) < first) then first = tonumber(top[2]) end
+  end
+  return first
+end
+
+-- Applies lapsed leases and due delays. Skipped while the queue's due field says nothing can
+-- be due yet (the field may be early, never late: every ZADD to :delayed or :reserved lowers it
+-- through due_by, and only a full pass here raises it).
 local function advance()
   keep_time()
+  if queue_due and queue_due ~= 'none' and tonumber(queue_due) > now then return end
+  if queue_due == 'none' then return end
   local moved = 0
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', now, 'LIMIT', 0, 1000)) do
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', p .. ':delayed', '-inf', I(now), 'LIMIT', '0', '1000')) do
     redis.call('ZREM', p .. ':delayed', m)
     make_ready(m, jk(uuid_of(m)))
     moved = moved + 1
   end
-  for _, m in ipairs(redis.call('ZRANGEBYSCORE', p .. ':reserved', '-inf', now, 'LIMIT', 0, 1000)) do
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', p .. ':reserved', '-inf', I(now), 'LIMIT', '0', '1000')) do
     lapse(m)
     moved = moved + 1
   end
   if moved > 0 then signal() end
+  queue_due = first_due()
+  redis.call('HSET', p, 'due', queue_due == 'none' and 'none' or I(queue_due))
 end
 
 -- Whether lease `token` is current on a job whose HMGET of _lease, _state, _m, _dl is h: it runs
@@ -118,25 +167,31 @@ end
 local LIST_BITS = { events = 1, warnings = 2, errors = 4 }
 local function has_list(nl, bit) return math.floor(tonumber(nl or '0') / bit) % 2 == 1 end
 
--- The whole document: {hash pairs, events, warnings, errors} (only lists with entries are read)
-local function doc(job)
-  local h = redis.call('HGETALL', job)
-  local nl = 0
-  for i = 1, #h, 2 do
-    if h[i] == '_nl' then nl = h[i + 1] break end
-  end
-  local out = { h }
+-- The lists of a document whose _nl is nl: {hash, events, warnings, errors} (only lists with
+-- entries are read)
+local function with_lists(job, hash, nl)
+  local out = { hash }
   for i, name in ipairs({ 'events', 'warnings', 'errors' }) do
     out[i + 1] = has_list(nl, LIST_BITS[name]) and redis.call('LRANGE', job .. ':' .. name, 0, -1) or {}
   end
   return out
 end
 
+-- The whole document: {hash pairs, events, warnings, errors}
+local function doc(job)
+  local h = redis.call('HGETALL', job)
+  local nl = 0
+  for i = 1, #h, 2 do
+    if h[i] == '_nl' then nl = h[i + 1] break end
+  end
+  return with_lists(job, h, nl)
+end
+
 -- ms until something of the queue may become ready (-1: nothing pending)
 local function next_wait()
   local next = -1
   for _, z in ipairs({ ':delayed', ':reserved' }) do
-    local first = redis.call('ZRANGE', p .. z, 0, 0, 'WITHSCORES')
+    local first = redis.call('ZRANGE', p .. z, '0', '0', 'WITHSCORES')
     if #first > 0 then
       local wait = math.max(0, tonumber(first[2]) - now)
       if next < 0 or wait < next then next = wait end
@@ -148,18 +203,87 @@ end
 -- A counter kept as a document field (JSON text): a number, or 0 when it is anything else.
 local function count(v) return tonumber(v or '0') or 0 end
 
--- The most urgent ready job of the types ARGV[from..]: member, score, type (or nil).
-local function most_urgent(from, announce)
+-- The most urgent ready job of the types ARGV[from..to]: member, score, type (or nil).
+local function most_urgent(from, to, announce)
   local best, bscore, btype
-  for i = from, #ARGV do
-    local top = redis.call('ZRANGE', p .. ':ready:' .. ARGV[i], 0, 0, 'WITHSCORES')
+  for i = from, to do
+    local top = redis.call('ZRANGE', p .. ':ready:' .. ARGV[i], '0', '0', 'WITHSCORES')
     if top[1] then
       local score = tonumber(top[2])
       if not best or score < bscore or (score == bscore and top[1] < best) then
         best, bscore, btype = top[1], score, ARGV[i]
       end
     end
-    if announce then redis.call('HSET', p .. ':seen', ARGV[i], now) end
+    if announce then redis.call('HSET', p .. ':seen', ARGV[i], I(now)) end
   end
   return best, bscore, btype
+end
+
+-- Claims the most urgent ready job of the types ARGV[from..to] and starts its run: a new lease,
+-- running = true, cas + 1, its TTR running. Returns {1, uuid, prior, document} or {0, ms to
+-- wait}. A writer's last claim is kept in {zq:Q}:claim:<writer> ("seq lease uuid", for a
+-- minute), so a claim resent after a lost reply is answered with the job it took (written and
+-- read back in one SET ... GET: a resend is rare, and only then is the record put back).
+local function claim_job(writer, seq, announce, from, to)
+  local claim_key = p .. ':claim:' .. writer
+  -- a resent claim: answered again only while the lease it handed out is still the current one
+  local function resent(last)
+    if not last then return nil end
+    local s, lease, uuid = string.match(last, '^(%d+) (%d+) (.+)$')
+    if s ~= seq then return nil end
+    redis.call('SET', claim_key, last, 'PX', '60000')
+    local job = jk(uuid)
+    local h = redis.call('HMGET', job, '_state', '_cprior', '_lease')
+    if h[1] == 'running' and h[3] == lease then return { 1, uuid, tonumber(h[2]), doc(job) } end
+    return { 0, 0 }
+  end
+  -- the most urgent ready job (a member whose job is gone, evicted or deleted, is dropped)
+  local m, jtype, uuid, job, h
+  for _ = 1, 100 do
+    m, _, jtype = most_urgent(from, to, announce)
+    if not m then
+      if seq ~= '0' then
+        local again = resent(redis.call('GET', claim_key))
+        if again then return again end
+      end
+      return { 0, next_wait() }
+    end
+    uuid = uuid_of(m)
+    job = jk(uuid)
+    h = redis.call('HMGET', job, 'running', '_prior', '_ttr', '_reserves', 'cas', '_m', '_lc',
+                   '_nl')
+    if h[3] and h[6] == m then break end
+    redis.call('ZREM', p .. ':ready:' .. jtype, m)
+    m = nil
+  end
+  if not m then return { 0, 0 } end
+  -- leases count on from the last one handed out (an unclaim takes a reserve back, not a lease)
+  local reserves = count(h[4]) + 1
+  local lease = math.max(count(h[4]), count(h[7])) + 1
+  if seq ~= '0' then
+    local again = resent(redis.call('SET', claim_key, seq .. ' ' .. I(lease) .. ' ' .. uuid, 'PX',
+                                    '60000', 'GET'))
+    if again then return again end
+  end
+  redis.call('ZREM', p .. ':ready:' .. jtype, m)
+  local prior = 0
+  if h[1] == 'true' then
+    prior = tonumber(h[2] or '0')
+    if prior == 0 then prior = 2 end -- found running: its host died
+  end
+  local deadline = now + count(h[3])
+  local lease_s, deadline_s = I(lease), I(deadline)
+  redis.call('HSET', job, '_lease', lease_s, '_lc', lease_s, '_reserves', I(reserves), '_state',
+             'running', 'running', 'true', '_prior', '0', '_cprior', I(prior), '_dl', deadline_s,
+             '_rn', I(now), 'cas', I(count(h[5]) + 1))
+  redis.call('ZADD', p .. ':reserved', deadline_s, m)
+  due_by(deadline)
+  -- The document's hash goes back through a copy the caller reads with a plain HGETALL and
+  -- deletes in the same round trip (a hash returned through Lua costs the server about four
+  -- times as much: every field is made a Lua string and back). The copy is the writer's own; it
+  -- expires in a minute should its caller's connection break before the DEL.
+  local copy = p .. ':doc:' .. writer
+  redis.call('COPY', job, copy, 'REPLACE')
+  redis.call('PEXPIRE', copy, '60000')
+  return { 1, uuid, prior, with_lists(job, false, h[8]) }
 end

@@ -1,17 +1,29 @@
--- settle: ends a run (or, from outside, a job's wait or run: kill, a dead worker's release).
+-- settle: ends a run (or, from outside, a job's wait or run: kill, a dead worker's release) and,
+-- when asked, claims the next job of the queue in the same step (a host with a free slot saves
+-- a round trip and a script).
 -- KEYS: {zq:Q}, the job, its events, warnings, errors lists. ARGV: lease token ('0' from outside:
 -- any), writer, sequence, action (finish | release | bury), delay ms, retention s, event entry,
--- error entry, bury reason, prior (release from outside), outside (1 | 0), name, value, ...
--- Returns {1, cas}, {-1} no such job, {-2} the lease is not current, {-3} finished already.
+-- error entry, bury reason, prior (release from outside), outside (1 | 0), the number n of job
+-- types to claim the next job of (0: no claim), the claim's sequence, announce (1 | 0), the n
+-- types, then name, value, ...
+-- Returns {1, cas} or, with a claim, {1, cas, claim} (claim: as claim_job returns it); {-1} no
+-- such job, {-2} the lease is not current, {-3} finished already.
 local token, writer, seq, action = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local outside = ARGV[11] == '1'
+local ntypes = tonumber(ARGV[12])
+local first_field = 15 + ntypes
+local function done(cas)
+  if ntypes == 0 then return { 1, cas } end
+  advance()
+  return { 1, cas, claim_job(writer, ARGV[13], ARGV[14] == '1', 15, 14 + ntypes) }
+end
 local job = KEYS[2]
 local wfield = '_w:' .. writer
 local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', 'cas', wfield, '_type', '_nl',
                      'errorCount', '_releases', '_pri')
 if not h[5] then return { outside and -1 or -2 } end
 local cas = count(h[5])
-if seq > 0 and tonumber(h[6] or '0') >= seq then return { 1, cas } end -- applied already
+if seq > 0 and tonumber(h[6] or '0') >= seq then return done(cas) end -- applied already
 local m = h[3]
 if outside then
   if h[2] == 'finished' then return { -3 } end
@@ -25,9 +37,9 @@ else
 end
 local prior = tonumber(ARGV[10])
 local nl = tonumber(h[8] or '0')
-local extra = { '_lease', 0, 'cas', cas + 1 }
+local extra = { '_lease', '0', 'cas', I(cas + 1) }
 local function set(k, v) extra[#extra + 1], extra[#extra + 2] = k, v end
-if seq > 0 then set(wfield, seq) end
+if seq > 0 then set(wfield, ARGV[3]) end
 if not (outside and action == 'release' and prior ~= 0) then set('running', 'false') end
 if ARGV[7] ~= '' then
   redis.call('RPUSH', KEYS[3], ARGV[7])
@@ -36,27 +48,28 @@ end
 if ARGV[8] ~= '' then
   redis.call('RPUSH', KEYS[5], ARGV[8])
   if not has_list(nl, 4) then nl = nl + 4 end
-  set('errorCount', count(h[9]) + 1)
+  set('errorCount', I(count(h[9]) + 1))
 end
-set('_nl', nl)
+set('_nl', I(nl))
 if action == 'finish' then
   set('_state', 'finished')
-  hset_args(job, 12, #ARGV, unpack(extra))
+  hset_args(job, first_field, #ARGV, extra)
   local retention = tonumber(ARGV[6])
   if retention > 0 then
-    redis.call('EXPIRE', job, retention)
+    redis.call('EXPIRE', job, ARGV[6])
     for i, bit in ipairs({ 1, 2, 4 }) do
-      if has_list(nl, bit) then redis.call('EXPIRE', KEYS[i + 2], retention) end
+      if has_list(nl, bit) then redis.call('EXPIRE', KEYS[i + 2], ARGV[6]) end
     end
   end
-  return { 1, cas + 1 }
+  return done(cas + 1)
 end
 if action == 'release' then
-  set('_releases', count(h[10]) + 1)
-  if outside then set('_prior', prior) end
+  set('_releases', I(count(h[10]) + 1))
+  if outside then set('_prior', ARGV[10]) end
   local delay = tonumber(ARGV[5])
   if delay > 0 then
-    redis.call('ZADD', p .. ':delayed', now + delay, m)
+    redis.call('ZADD', p .. ':delayed', I(now + delay), m)
+    due_by(now + delay)
     set('_state', 'delayed')
     signal() -- a waiting claimer learns when it will be ready
   else
@@ -67,8 +80,8 @@ if action == 'release' then
 else
   set('_state', 'buried')
   set('_reason', ARGV[9])
-  set('_buried_at', now)
-  redis.call('ZADD', p .. ':buried', now, m)
+  set('_buried_at', I(now))
+  redis.call('ZADD', p .. ':buried', I(now), m)
 end
-hset_args(job, 12, #ARGV, unpack(extra))
-return { 1, cas + 1 }
+hset_args(job, first_field, #ARGV, extra)
+return done(cas + 1)

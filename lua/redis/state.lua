@@ -6,5 +6,4 @@ if not h[1] then return false end
 local left = 0
 local z = ({ delayed = ':delayed', running = ':reserved' })[h[1]]
 if z then left = math.max(0, tonumber(redis.call('ZSCORE', p .. z, h[8]) or now) - now) end
-return { h[1], tonumber(h[2]), tonumber(h[3]), tonumber(h[4]), tonumber(h[5]), tonumber(h[6]),
-         tonumber(h[7]), left }
+return { h[1], count(h[2]), count(h[3]), count(h[4]), count(h[5]), count(h[6]), count(h[7]), left }

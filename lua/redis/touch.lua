@@ -5,6 +5,7 @@ local job = KEYS[2]
 local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', '_ttr')
 if not fenced(h, ARGV[1]) then return 0 end
 local deadline = now + tonumber(h[5])
-redis.call('ZADD', p .. ':reserved', deadline, h[3])
-redis.call('HSET', job, '_dl', deadline, '_rn', now)
+local deadline_s = I(deadline)
+redis.call('ZADD', p .. ':reserved', deadline_s, h[3])
+redis.call('HSET', job, '_dl', deadline_s, '_rn', I(now))
 return 1

@@ -13,8 +13,8 @@ if seq > 0 and tonumber(h[6] or '0') >= seq then return { 1, cas } end -- applie
 if token ~= '' and not fenced(h, token) then return { -2 } end
 local known = tonumber(ARGV[5])
 if kind == 'save' and cas ~= known then return { 0, cas } end
-local extra = { 'cas', cas + 1 }
-if seq > 0 then extra[3], extra[4] = wfield, seq end
+local extra = { 'cas', I(cas + 1) }
+if seq > 0 then extra[3], extra[4] = wfield, ARGV[4] end
 if kind == 'append' then
   redis.call('RPUSH', KEYS[3], ARGV[6])
   if h[2] == 'finished' then -- kept for its retention: the list goes with it
@@ -23,12 +23,12 @@ if kind == 'append' then
   end
   local bit = LIST_BITS[ARGV[8]]
   if not has_list(h[7], bit) then
-    extra[#extra + 1], extra[#extra + 2] = '_nl', tonumber(h[7] or '0') + bit
+    extra[#extra + 1], extra[#extra + 2] = '_nl', I(tonumber(h[7] or '0') + bit)
   end
   if ARGV[7] ~= '' then -- a counter field (errorCount): whatever it holds, it counts on from it
-    extra[#extra + 1], extra[#extra + 2] = ARGV[7], count(redis.call('HGET', job, ARGV[7])) + 1
+    extra[#extra + 1], extra[#extra + 2] = ARGV[7], I(count(redis.call('HGET', job, ARGV[7])) + 1)
   end
 end
-hset_args(job, 9, #ARGV, unpack(extra))
+hset_args(job, 9, #ARGV, extra)
 if cas ~= known and kind ~= 'save' then return { 1, cas + 1, doc(job) } end
 return { 1, cas + 1 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -418,6 +419,71 @@ static void test_a_failed_run_is_logged_with_its_log_id_code_and_file_line(void)
     zg_host_free(h);
 }
 
+/* ---- prefetch: the settle claims the next job; a host that will not run it puts it back ---- */
+
+static zg_message_stats stats_of(zg_host *h, const char *uuid)
+{
+    zg_message_stats st;
+    CHECK_INT(zg_job_stats(h, uuid, &st), ZG_OK);
+    return st;
+}
+
+static void test_a_job_claimed_with_a_settle_goes_back_when_the_host_will_not_run_it(void)
+{
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.prefetch = 1;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    char type[64], queue[80];
+    snprintf(type, sizeof type, "held_%ld_%ld", (long)getpid(), (long)time(NULL) % 100000);
+    snprintf(queue, sizeof queue, "%s_q", type);
+    define(h, type, "return 200");
+    char u[4][ZG_UUID_LEN];
+    for (int i = 0; i < 4; i++)
+        CHECK_INT(zg_submit(h, type, "{\"n\": 1}", NULL, u[i]), ZG_OK);
+    const char *queues[] = {queue};
+    zg_step_result r;
+    /* the first step runs u0 and, settling it, claims u1 for the next step */
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK);
+    CHECK_STR(r.uuid, u[0]);
+    CHECK(zg_holding(h));
+    CHECK_INT(stats_of(h, u[1]).state, ZG_MSG_RESERVED);
+    /* put back on request: waiting as before, no reserve or release counted */
+    CHECK_INT(zg_release_held(h), ZG_OK);
+    CHECK(!zg_holding(h));
+    zg_message_stats st = stats_of(h, u[1]);
+    CHECK_INT(st.state, ZG_MSG_READY);
+    CHECK_INT((int)st.reserves, 0);
+    CHECK_INT((int)st.releases, 0);
+    /* a reload puts it back too (the job's type may be gone after it) */
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK);
+    CHECK_STR(r.uuid, u[1]);
+    CHECK(zg_holding(h));
+    CHECK_INT(zg_reload(h, NULL), ZG_OK);
+    CHECK(!zg_holding(h));
+    CHECK_INT(stats_of(h, u[2]).state, ZG_MSG_READY);
+    /* and so does freeing the host: another host then runs it as a first run */
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK);
+    CHECK_STR(r.uuid, u[2]);
+    CHECK(zg_holding(h));
+    zg_host_free(h);
+    if (strcmp(store, "mem://") == 0) return; /* a mem:// store lives and dies with its host */
+    zg_host *other = new_host();
+    define(other, type, "return 200");
+    CHECK_INT(stats_of(other, u[3]).state, ZG_MSG_READY);
+    long ran = 0;
+    CHECK_INT(zg_run(other, queues, 1, 1, &ran), ZG_OK);
+    CHECK_INT((int)ran, 1);
+    CHECK_INT(result_of(other, u[3]), 200);
+    char *json = NULL;
+    CHECK_INT(zg_read(other, ZG_VIEW_DUMP, u[3], &json), ZG_OK);
+    CHECK(json && strstr(json, "\"errorCount\":0")); /* not counted as a killed run */
+    zg_free(json);
+    zg_host_free(other);
+}
+
 static void run_all(const char *backend)
 {
     printf("# backend %s\n", backend);
@@ -431,6 +497,7 @@ static void run_all(const char *backend)
     RUN(test_a_missing_jobs_dir_is_an_error_of_the_host);
     RUN(test_zg_interrupt_releases_a_run_looping_in_a_coroutine_without_an_error);
     RUN(test_a_failed_run_is_logged_with_its_log_id_code_and_file_line);
+    RUN(test_a_job_claimed_with_a_settle_goes_back_when_the_host_will_not_run_it);
 }
 
 int main(void)

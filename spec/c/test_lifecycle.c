@@ -1069,6 +1069,111 @@ static void a_job_found_running_is_claimed_as_died(void)
     zg_claim_clear(&cl);
 }
 
+/* ---- settle and claim the next in one step; unclaim ---- */
+
+static int settle_claim(const zg_lease *lease, zg_settle st, const char *queue, zg_claim *next)
+{
+    const char *queues[] = {queue}, *types[] = {TYPE};
+    zg_claim_req req = {queues, 1, types, 1};
+    int64_t cas = 0;
+    zg_error err = {0};
+    return S->ops->settle_claim(S, lease, &st, "spec", 0, &cas, &req, 0, next, &err);
+}
+
+static void settle_claim_settles_and_claims_the_next_job_in_one_step(void)
+{
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN];
+    const char *q = Q("settle_claim");
+    submit(q, 0, 0, 1000, a);
+    submit(q, 0, 0, 1000, b);
+    zg_claim first, next, none;
+    claim_now(q, &first);
+    CHECK_STR(first.lease.uuid, a);
+    CHECK_INT(settle_claim(&first.lease, finish(), q, &next), ZG_OK);
+    CHECK_INT(state_of(a).state, ZG_STATE_FINISHED);
+    CHECK_STR(next.lease.uuid, b); /* the next job, claimed as a claim would */
+    CHECK(next.lease.token != 0);
+    CHECK(next.doc && strstr(next.doc, "\"running\":true"));
+    CHECK_INT(state_of(b).state, ZG_STATE_RUNNING);
+    /* with nothing left to claim, the settle alone */
+    CHECK_INT(settle_claim(&next.lease, finish(), q, &none), ZG_OK);
+    CHECK_INT(state_of(b).state, ZG_STATE_FINISHED);
+    CHECK(none.lease.token == 0 && none.doc == NULL);
+    zg_claim_clear(&first);
+    zg_claim_clear(&next);
+}
+
+static void settle_claim_with_a_stale_lease_settles_nothing_and_claims_nothing(void)
+{
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN];
+    const char *q = Q("settle_claim_stale");
+    submit(q, 0, 0, 1000, a);
+    zg_claim first, next;
+    claim_now(q, &first);
+    zg_lease stale = first.lease;
+    stale.token += 1000;
+    submit(q, 0, 0, 1000, b);
+    CHECK_INT(settle_claim(&stale, finish(), q, &next), ZG_ESTALE);
+    CHECK(next.lease.token == 0);
+    CHECK_INT(state_of(a).state, ZG_STATE_RUNNING);
+    CHECK_INT(state_of(b).state, ZG_STATE_WAITING);
+    zg_claim_clear(&first);
+}
+
+static void unclaim_puts_a_job_back_as_it_was_before_the_claim(void)
+{
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN];
+    const char *q = Q("unclaim");
+    submit(q, 0, 0, 1000, a);
+    submit(q, 5, 0, 1000, b);
+    zg_claim first, held, again;
+    claim_now(q, &first);
+    CHECK_INT(settle_claim(&first.lease, finish(), q, &held), ZG_OK);
+    CHECK_STR(held.lease.uuid, b);
+    int64_t cas_held = cas_of(held.doc);
+    zg_error err = {0};
+    CHECK_INT(S->ops->unclaim(S, &held.lease, &err), ZG_OK);
+    zg_job_state js = state_of(b);
+    CHECK_INT(js.state, ZG_STATE_WAITING);
+    CHECK_INT(js.reserves, 0); /* the reserve is taken back */
+    CHECK_INT(js.releases, 0); /* and no release counted */
+    char *doc = load(b);
+    CHECK(doc && strstr(doc, "\"running\":false"));
+    CHECK(cas_of(doc) == cas_held + 1);
+    free(doc);
+    /* the lease it held is gone: its writes are refused; a new claim gets a new lease */
+    CHECK_INT(S->ops->touch(S, &held.lease, &err), ZG_ESTALE);
+    CHECK_INT(S->ops->unclaim(S, &held.lease, &err), ZG_ESTALE);
+    claim_now(q, &again);
+    CHECK_STR(again.lease.uuid, b);
+    CHECK(again.lease.token != held.lease.token);
+    CHECK_INT(again.prior, ZG_PRIOR_CLEAN); /* nothing ran: not a died or lapsed run */
+    zg_claim_clear(&first);
+    zg_claim_clear(&held);
+    zg_claim_clear(&again);
+}
+
+static void unclaim_keeps_the_prior_runs_outcome_for_the_next_claim(void)
+{
+    char u[ZG_UUID_LEN];
+    const char *q = Q("unclaim_prior");
+    submit(q, 0, 0, 1000, u);
+    zg_claim cl, held, next;
+    claim_now(q, &cl);
+    zg_settle st = release(0);
+    st.prior = ZG_PRIOR_DIED; /* a supervisor's release of a dead worker's run */
+    CHECK_INT(outside(u, cl.lease.token, st), ZG_OK);
+    claim_now(q, &held);
+    CHECK_INT(held.prior, ZG_PRIOR_DIED);
+    zg_error err = {0};
+    CHECK_INT(S->ops->unclaim(S, &held.lease, &err), ZG_OK);
+    claim_now(q, &next);
+    CHECK_INT(next.prior, ZG_PRIOR_DIED); /* still to be recorded by the run that starts */
+    zg_claim_clear(&cl);
+    zg_claim_clear(&held);
+    zg_claim_clear(&next);
+}
+
 /* ---- job state and counts ---- */
 
 static void job_state_reports_each_state(void)
@@ -1365,6 +1470,10 @@ static void run_all(void)
     T(settling_from_outside_with_a_token_not_current_is_refused);
     T(an_outside_release_with_prior_died_is_reported_by_the_next_claim);
     T(a_job_found_running_is_claimed_as_died);
+    T(settle_claim_settles_and_claims_the_next_job_in_one_step);
+    T(settle_claim_with_a_stale_lease_settles_nothing_and_claims_nothing);
+    T(unclaim_puts_a_job_back_as_it_was_before_the_claim);
+    T(unclaim_keeps_the_prior_runs_outcome_for_the_next_claim);
     T(job_state_reports_each_state);
     T(counts_of_a_queue_add_up_its_jobs_by_state);
     T(submit_and_update_take_200_fields);
