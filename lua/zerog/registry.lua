@@ -243,7 +243,8 @@ function M.fill_job(job, class, doc)
 end
 
 --- The job stored under uuid as an instance of its type; nil and why when it cannot be loaded.
-function M.load_job(uuid)
+-- `limited(spec, f)` (optional, else pcall) calls the job code that makes the instance.
+function M.load_job(uuid, limited)
   local text = core.read(uuid)
   if not text then return nil, "no job " .. tostring(uuid), "not_found" end
   local doc, why = codec.decode(text)
@@ -253,8 +254,13 @@ function M.load_job(uuid)
     return nil, "job " .. uuid .. " has type " .. tostring(doc.jobType) .. ", which is not loaded",
            "unknown_type", doc
   end
-  local ok, job = pcall(function() return M.fill_job({}, M.instantiate(spec), doc) end)
-  if not ok then return nil, "job " .. uuid .. " cannot be loaded: " .. tostring(job), "job", doc end
+  local build = function() return M.fill_job({}, M.instantiate(spec), doc) end
+  local ok, job
+  if limited then ok, job = limited(spec, build) else ok, job = pcall(build) end
+  if not ok then
+    local why = type(job) == "string" and job or "(an error value of type " .. type(job) .. ")"
+    return nil, "job " .. uuid .. " cannot be loaded: " .. why, "job", doc
+  end
   return job
 end
 
