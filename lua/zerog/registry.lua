@@ -27,6 +27,12 @@ local info_of = sandbox.info_of
 -- failures: path -> the error of its last load, while that failed
 local M = { types = {}, paths = {}, files = {}, failures = {} }
 
+--- The limits a script's top level loads under (its TIMEOUT and MEMORY_LIMIT are not known
+-- before it has run): a top level that loops or allocates without end fails to load instead of
+-- hanging `zerog check`, a worker's start or a reload of `serve`.
+M.LOAD_TIMEOUT = 5
+M.LOAD_MEMORY_LIMIT = 256 * 1024 * 1024
+
 local METHODS = {}
 for name, v in pairs(Job) do
   if type(v) == "function" then METHODS[name] = true end
@@ -103,7 +109,14 @@ function M.load(path, source)
   else chunk, err = sandbox.compile_file(path) end
   if not chunk then return nil, err end
   local env_mt = sandbox.env_metatable(sandbox.lib_of(path))
-  local ok, result, line = run_chunk(chunk, sandbox.new_env(env_mt))
+  local stopped, called, packed = core.run_protected(M.LOAD_MEMORY_LIMIT, M.LOAD_TIMEOUT,
+    function(e) return e end, function() return { run_chunk(chunk, sandbox.new_env(env_mt)) } end)
+  if stopped or not called then
+    local why = stopped or packed
+    return nil, fmt("%s: its top level did not load within %g s and %d bytes: %s", path,
+      M.LOAD_TIMEOUT, M.LOAD_MEMORY_LIMIT, type(why) == "string" and why or type(why))
+  end
+  local ok, result, line = packed[1], packed[2], packed[3]
   if not ok then return nil, result end
   local fields, why = make_class(result)
   local class

@@ -131,4 +131,17 @@ data_spins() {
 }
 ok "data of a job whose get_data() loops (no TIMEOUT): fails after its TTR, not a hung read" data_spins
 
+# A script's top level loads under fixed limits (its own are not known before it has run).
+mkdir -p "$WORK/toplevel"
+echo 'while true do pcall(function() while true do end end) end' >"$WORK/toplevel/spins.lua"
+echo 'local t = {} while true do t[#t + 1] = {} end' >"$WORK/toplevel/hoards.lua"
+check_top_level() {
+  local t0=$SECONDS
+  ! "$ZEROG" check "$WORK/toplevel/$1.lua" >/dev/null 2>"$WORK/err" || return 1
+  grep -q "its top level did not load within 5 s .*$2" "$WORK/err" && [ $((SECONDS - t0)) -le 8 ] ||
+    { cat "$WORK/err"; return 1; }
+}
+ok "check of a script whose top level loops: fails after 5 s, not a hung check (or worker start, or reload)" check_top_level spins TIMEOUT
+ok "check of a script whose top level allocates without end: fails at 256 MiB" check_top_level hoards MEMORY_LIMIT
+
 tap_done
