@@ -1,4 +1,4 @@
--- expect: decode_max_depth: .* at most 1000 .* encode_max_depth: .* at most 1000
+-- expect: decode_max_depth: .* at most 1000 .*encode_max_depth: .* at most 1000
 -- zerog.json is a lua-cjson instance of the job's own, but its nesting limits must not be raised:
 -- cjson encodes and decodes by recursion in C, so a decode of "[[[..." three million deep (or
 -- an encode of a table nested as deep) overflowed the C stack and ended the worker with SIGSEGV.
