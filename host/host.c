@@ -120,8 +120,36 @@ zg_host *zg_host_new(const zg_config *cfg)
 static int release_held(zg_host *h, zg_error *err)
 {
     if (!h->held.lease.token) return ZG_OK;
-    int rc = h->store->ops->unclaim(h->store, &h->held.lease, err);
+    /* a store blip must not leave the job running on the store until its lease lapses (which
+     * would count an error it did not earn): the unclaim is tried again, as a settle is */
+    int rc;
+    for (int tries = 0;; tries++) {
+        rc = h->store->ops->unclaim(h->store, &h->held.lease, err);
+        if (rc != ZG_ESTORE || tries == 3) break;
+        zg_clock_sleep_ms(50 << tries);
+    }
     if (rc == ZG_ESTALE) rc = ZG_OK; /* no longer ours anyway: it lapsed, or was killed */
+    if (rc != ZG_OK)
+        zg_host_log(h, ZG_LOG_WARNING, "job %s could not be put back (%s): it runs again once its "
+                    "lease lapses", h->held.lease.uuid, err->msg);
+    zg_claim_clear(&h->held);
+    return rc;
+}
+
+/* The held job, made ready to run: one held for over a third of its TTR (the embedder's next
+ * zg_step came late) has its lease renewed first, so a lease that lapsed meanwhile (and may be
+ * another host's now, or killed) is never run. ZG_OK when *out holds it; else it is dropped. */
+static int take_held(zg_host *h, zg_claim *out, zg_error *err)
+{
+    int64_t age = zg_clock_monotonic_ms() - h->held_at_ms;
+    int rc = ZG_OK;
+    if (age > h->held.lease.ttr_ms / 3) rc = h->store->ops->touch(h->store, &h->held.lease, err);
+    if (rc == ZG_OK) {
+        *out = h->held;
+        memset(&h->held, 0, sizeof h->held);
+        return ZG_OK;
+    }
+    if (rc != ZG_ESTALE) release_held(h, err);
     zg_claim_clear(&h->held);
     return rc;
 }
@@ -157,6 +185,15 @@ static int usable(zg_host *h)
     }
     clear_error(h);
     return 1;
+}
+
+/* Whether h may start running jobs: not from inside one of its runs (a C function a job called),
+ * which would replace the run's lease and heartbeat under it. */
+static int not_running(zg_host *h)
+{
+    if (!h->run.active) return 1;
+    zg_fail(&h->err, ZG_EINVAL, "a host cannot run or reload jobs from inside one of its runs");
+    return 0;
 }
 
 static void copy_name(char *out, const char *name)
@@ -392,6 +429,7 @@ int zg_reload(zg_host *h, int *failed)
 {
     if (failed) *failed = 0;
     if (!usable(h)) return h->err.code;
+    if (!not_running(h)) return h->err.code;
     if (release_held(h, &h->err) != ZG_OK) return h->err.code; /* its type may go away */
     size_t nd = h->ndirs;
     reload_args a = {h, calloc(nd ? nd : 1, sizeof(char **)), calloc(nd ? nd : 1, sizeof(long)), 0};
@@ -437,6 +475,7 @@ int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long
 {
     if (ran) *ran = 0;
     if (!usable(h)) return h->err.code;
+    if (!not_running(h)) return h->err.code;
     int prefetch = h->cfg.prefetch;
     h->cfg.prefetch = 1; /* the next step comes at once, and the held job goes back below */
     while (!h->stopping) {
@@ -619,12 +658,10 @@ static int collect_claim(lua_State *L, zg_host *h, void *ud)
         int wanted = 0;
         for (size_t i = 0; i < req->nqueues; i++)
             wanted = wanted || strcmp(req->queues[i], h->held.lease.queue) == 0;
-        if (wanted) {
-            *a->claim = h->held;
-            memset(&h->held, 0, sizeof h->held);
-        } else {
-            a->claim_rc = release_held(h, &a->err);
-        }
+        zg_error held_err = {0};
+        /* a held job that cannot run (its lease lapsed) or cannot go back is not this step's
+         * failure: it claims afresh (what could not go back is logged, and lapses) */
+        if (!wanted || take_held(h, a->claim, &held_err) != ZG_OK) release_held(h, &held_err);
     }
     if (a->claim_rc == ZG_OK && !a->claim->lease.token) {
         a->claim_rc = req->ntypes && req->nqueues
@@ -795,6 +832,7 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
         if (rc != ZG_ESTORE || tries == 4 || zg_heartbeat_lost(&h->heartbeat)) break;
         zg_clock_sleep_ms(100 << tries);
     }
+    if (h->held.lease.token) h->held_at_ms = zg_clock_monotonic_ms();
     zg_heartbeat_entered(&h->heartbeat, 1);
     a->settled = 1;
     if (rc != ZG_OK) h->err = err;
@@ -854,6 +892,7 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
             zg_step_result *out)
 {
     if (!usable(h)) return h->err.code;
+    if (!not_running(h)) return h->err.code;
     memset(out, 0, sizeof *out);
     zg_claim c = {0};
     claim_args a = {queues, n, timeout_ms, &c, ZG_OK, {0}, {0}, NULL};

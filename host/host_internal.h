@@ -46,8 +46,6 @@ struct zg_host {
     int stop_kind;       /* ZG_STOP_*: the limit that tripped, sticky until run_protected returns */
     lua_State *chunk_thread; /* the coroutine running a script's main chunk (chunk_hook) */
     int chunk_line;          /* the line of its main return statement */
-    int64_t chunk_deadline_ms; /* when its top-level code has run too long (0: not running) */
-    double chunk_seconds;      /* how long that is */
     jmp_buf *panic_jump; /* where the last-resort panic handler returns to (zg_runtime_invoke) */
     atomic_int stopping; /* zg_stop: return after the run in progress (signal-safe: lock-free) */
     atomic_int interrupted; /* zg_interrupt: release the run in progress now */
@@ -65,6 +63,7 @@ struct zg_host {
     zg_run_state run;
     zg_claim held; /* cfg.prefetch: a job claimed with the last settle, for the next zg_step
                       (held.lease.token 0: none) */
+    int64_t held_at_ms; /* when it was claimed (monotonic): an old one is renewed before it runs */
     zg_heartbeat heartbeat; /* renews the running job's lease */
     zg_error err;
 };

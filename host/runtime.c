@@ -130,9 +130,12 @@ const char *zg_stop_message(zg_host *h, int kind, char *buf, size_t size)
 /* Which limit the run in progress has tripped now (ZG_STOP_*), or 0. */
 static int tripped(zg_host *h)
 {
-    if (!h->run.active) return 0;
-    if (zg_heartbeat_lost(&h->heartbeat)) return ZG_STOP_LOST;
-    if (h->interrupted && !h->run.job_done) return ZG_STOP_INTERRUPT;
+    if (h->run.active) {
+        if (zg_heartbeat_lost(&h->heartbeat)) return ZG_STOP_LOST;
+        if (h->interrupted && !h->run.job_done) return ZG_STOP_INTERRUPT;
+    }
+    /* (a deadline is set only inside run_protected: in a run, or in job code a submit or a
+     * read runs, such as init() and get_data()) */
     if (h->run_deadline_ms && zg_clock_monotonic_ms() > h->run_deadline_ms) return ZG_STOP_TIMEOUT;
     return 0;
 }
@@ -157,7 +160,7 @@ void zg_run_hook(lua_State *L, lua_Debug *ar)
     (void)ar;
     zg_host *h = *(zg_host **)lua_getextraspace(L);
     zg_heartbeat_alive(&h->heartbeat);
-    if (!h->run.active) return;
+    if (!h->run.active && !h->run_in_job) return;
     if (h->run_in_job) memory_recheck(L, h);
     char buf[512];
     const char *why = zg_run_stop_reason(h, buf, sizeof buf);
@@ -202,14 +205,6 @@ static void chunk_hook(lua_State *L, lua_Debug *ar)
 {
     zg_host *h = *(zg_host **)lua_getextraspace(L);
     if (ar->event == LUA_HOOKCOUNT) {
-        if (h->chunk_deadline_ms && zg_clock_monotonic_ms() > h->chunk_deadline_ms) {
-            char seconds[32];
-            snprintf(seconds, sizeof seconds, "%g", h->chunk_seconds);
-            luaL_where(L, 0); /* in a hook, level 0 is the chunk's own code */
-            lua_pushfstring(L, "the script's top-level code ran for over %s s", seconds);
-            lua_concat(L, 2);
-            lua_error(L);
-        }
         zg_run_hook(L, ar);
         return;
     }
@@ -220,19 +215,15 @@ static void chunk_hook(lua_State *L, lua_Debug *ar)
     if (lua_getinfo(L, "Sl", ar) && strcmp(ar->what, "main") == 0) h->chunk_line = ar->currentline;
 }
 
-/* chunk_hook(co, seconds): co runs a script's main chunk, whose top-level code fails once it has
- * run for longer than seconds (it only builds the job type's table; a loop there must not hang
- * a load or a run's start); chunk_line() -> the line of its main return statement, or nil. */
+/* chunk_hook(co): co runs a script's main chunk; chunk_line() -> the line of its main return
+ * statement, or nil. */
 int zg_core_chunk_hook(lua_State *L)
 {
     zg_host *h = lua_touserdata(L, lua_upvalueindex(1));
     lua_State *co = lua_tothread(L, 1);
     luaL_argcheck(L, co != NULL, 1, "a coroutine");
-    lua_Number seconds = luaL_checknumber(L, 2);
     h->chunk_thread = co;
     h->chunk_line = 0;
-    h->chunk_seconds = seconds;
-    h->chunk_deadline_ms = zg_clock_monotonic_ms() + (int64_t)(seconds * 1000);
     lua_sethook(co, chunk_hook, LUA_MASKRET | LUA_MASKCOUNT, ZG_HOOK_COUNT);
     return 0;
 }
@@ -241,7 +232,6 @@ int zg_core_chunk_line(lua_State *L)
 {
     zg_host *h = lua_touserdata(L, lua_upvalueindex(1));
     h->chunk_thread = NULL;
-    h->chunk_deadline_ms = 0;
     if (h->chunk_line > 0)
         lua_pushinteger(L, h->chunk_line);
     else
@@ -262,6 +252,28 @@ int zg_core_run_protected(lua_State *L)
     luaL_checktype(L, 3, LUA_TFUNCTION);
     luaL_checktype(L, 4, LUA_TFUNCTION);
     int nargs = lua_gettop(L) - 4;
+    char buf[512];
+    if (h->run_in_job) {
+        /* job code calling the runtime that calls job code again (a get_job() in a run, the
+         * engine settling under the run's limits): it stays under the limits in force, and a
+         * stop stays sticky, so the outer call ends too */
+        int nested = lua_pcall(L, nargs, 2, 3);
+        if (h->stop_kind) {
+            lua_settop(L, 0);
+            lua_pushstring(L, zg_stop_message(h, h->stop_kind, buf, sizeof buf));
+            lua_pushboolean(L, 0);
+            lua_pushvalue(L, 1);
+            return 3;
+        }
+        int n = nested == LUA_OK ? 2 : 1;
+        lua_pushnil(L);
+        lua_pushboolean(L, nested == LUA_OK);
+        lua_rotate(L, -(n + 2), 2);
+        return n + 2;
+    }
+    /* an entry without the run hook (a submit running init()) gets it for the call only */
+    int had_hook = lua_gethook(L) != NULL;
+    if (!had_hook) lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, ZG_HOOK_COUNT);
     h->stop_kind = 0;
     h->refused_size = h->refused_growth = 0;
     h->run.job_done = 0;
@@ -290,9 +302,11 @@ int zg_core_run_protected(lua_State *L)
     h->run_mem_cap = 0;
     h->run_deadline_ms = 0;
     h->run.job_done = 1;
-    lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, ZG_HOOK_COUNT);
+    if (had_hook)
+        lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, ZG_HOOK_COUNT);
+    else
+        lua_sethook(L, NULL, 0, 0);
     if (kind == ZG_STOP_INTERRUPT && status == LUA_OK) kind = 0;
-    char buf[512];
     if (kind) {
         lua_settop(L, 0);
         lua_pushstring(L, zg_stop_message(h, kind, buf, sizeof buf));
@@ -353,8 +367,8 @@ int zg_runtime_open(zg_host *h)
     if (status != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         int oom = status == LUA_ERRMEM || (msg && strstr(msg, "not enough memory"));
-        zg_fail(&h->err, oom ? ZG_ENOMEM : ZG_ESCRIPT,
-                "loading the Lua runtime: %s", msg ? msg : "(no message)");
+        zg_fail(&h->err, oom ? ZG_ENOMEM : ZG_ESCRIPT, "loading the Lua runtime: %s",
+                msg ? msg : "(no message)");
         h->api_ref = LUA_NOREF;
         lua_close(L);
         h->L = NULL;

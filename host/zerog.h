@@ -7,7 +7,11 @@
  *
  * Threads: a host is used from one thread at a time (any thread); zg_stop alone may be called
  * from any thread or a signal handler. Callbacks (log, progress, C functions) run on the thread
- * that called into the host. Each host also runs a heartbeat thread of its own.
+ * that called into the host, with one exception: when the watchdog fires (see on_overrun), log
+ * and on_overrun are called on the host's heartbeat thread, while the calling thread is stuck in
+ * job code. Each host also runs a heartbeat thread of its own. A C function a job calls may use
+ * the host (zg_submit, zg_read, ...) but not run jobs on it: zg_step, zg_run and zg_reload
+ * during a run of the same host are ZG_EINVAL.
  *
  * Errors: functions return ZG_OK (0) or a ZG_E* code; the message is then on the handle
  * (zg_errstr) until the next call. The library never exits, aborts or prints on its own: it logs

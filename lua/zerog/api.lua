@@ -13,13 +13,37 @@ local sandbox = require "zerog.sandbox"
 -- (not pcall: the block below replaces the global for job code)
 local ipairs, pairs, type, tostring, error = ipairs, pairs, type, tostring, error
 local setmetatable = setmetatable
-local pack, ceil = table.pack, math.ceil
+local pack, ceil, tointeger = table.pack, math.ceil, math.tointeger
+local getmetatable = debug.getmetatable
 require "zerog" -- the public module job scripts get copies of
 
 -- what the operator opened for job scripts (zg_config.sandbox_open, checked by the C side)
 sandbox.configure(debug.getregistry()["zerog.sandbox_open"])
 
 local M = {}
+
+--- Calls f(...) under the limits of the job type spec (its MEMORY_LIMIT, and its TIMEOUT, else
+-- its TTR), enforced in C: the job code a submit or a read runs outside any run (the script's
+-- top level, init(), get_data(), the instance's methods it may have replaced) cannot hang or
+-- exhaust the host that serves them. Returns ok and f's first result, or false and the error
+-- (a limit's message when one stopped it). Inside a run: under the run's limits.
+local function under_limits(spec, f, ...)
+  local info = sandbox.info_of(spec)
+  local loaded = info and info.spec or Job
+  local memory = tointeger(loaded.MEMORY_LIMIT) or engine.DEFAULT_MEMORY_LIMIT
+  local timeout = loaded.TIMEOUT
+  if type(timeout) ~= "number" or not (timeout > 0) then timeout = loaded.TTR end
+  if type(timeout) ~= "number" or not (timeout > 0) then timeout = Job.TTR end
+  local stopped, ok, r = core.run_protected(memory, timeout, function(e) return e end, f, ...)
+  if stopped then return false, stopped end
+  return ok, r
+end
+
+--- An error raised by job code, as text, without running job code (no tostring of a table).
+local function describe(e)
+  if type(e) == "string" then return e end
+  return "(an error value of type " .. type(e) .. ")"
+end
 
 -- A job's fault must never end the host: job scripts share this VM, so exiting is taken away.
 os.exit = function()
@@ -85,16 +109,24 @@ function M.submit(job_type, params_json, delay, ttr, priority)
   if not registry.get(job_type) then -- named by its start only, as valid UTF-8
     return nil, "not_found", "unknown job type " .. codec.shown(job_type)
   end
+  local ok, r = under_limits(registry.get(job_type), M._submit_one, job_type, params, delay, ttr, priority)
+  if not ok then return nil, "job", "a job of type " .. job_type .. " could not be made: " .. describe(r) end
+  return r[1], r[2], r[3]
+end
+
+--- The job code of a submit (under_limits): the new job, its init(), its enqueue. Returns
+-- {uuid} or {nil, kind, message}.
+function M._submit_one(job_type, params, delay, ttr, priority)
   local job, why, kind = registry.make_job(job_type, params)
-  if not job then return nil, kind, why end
+  if not job then return { nil, kind, why } end
   local qk, bad = job:_queue_kwargs { delay = delay, ttr = ttr, priority = priority }
-  if not qk then return nil, "invalid", bad end
+  if not qk then return { nil, "invalid", bad } end
   local id, err = job:enqueue(qk)
   if not id then
     local kind = tostring(err):find("zerog: StoreError: ", 1, true) and "store" or "invalid"
-    return nil, kind, "job " .. job.uuid .. " was not submitted: " .. store_words(err)
+    return { nil, kind, "job " .. job.uuid .. " was not submitted: " .. store_words(err) }
   end
-  return job.uuid
+  return { job.uuid }
 end
 
 --- Submits many jobs of one type: every line is validated first (nothing is stored if one is
@@ -104,39 +136,51 @@ function M.submit_batch(job_type, lines, delay, ttr, priority)
   local jobs = {}
   local spec, class = registry.get(job_type), nil
   if spec and #lines > 0 then -- one instance of the type for the whole batch
-    local ok, made = pcall(registry.instantiate, spec)
-    if not ok then return nil, "job", tostring(made) end
+    local ok, made = under_limits(spec, registry.instantiate, spec)
+    if not ok then return nil, "job", describe(made) end
     class = made
   end
-  for i, text in ipairs(lines) do
-    local params, why = {}, nil -- an empty line is no params, as for submit
-    if text:match("%S") then params, why = codec.decode_input(text) end
-    if params == nil then return nil, "invalid", "line " .. i .. ": params " .. why end
-    local job, err, kind = registry.make_job(job_type, params, class)
-    if not job then return nil, kind, kind == "invalid" and ("line " .. i .. ": " .. err) or err end
-    jobs[i] = job
-  end
+  if not spec then spec = Job end
+  -- the job code of the batch (init(), the instance's methods) under the type's limits
+  local made, r = under_limits(spec, function()
+    for i, text in ipairs(lines) do
+      local params, why = {}, nil -- an empty line is no params, as for submit
+      if text:match("%S") then params, why = codec.decode_input(text) end
+      if params == nil then return { nil, "invalid", "line " .. i .. ": params " .. why } end
+      local job, err, kind = registry.make_job(job_type, params, class)
+      if not job then return { nil, kind, kind == "invalid" and ("line " .. i .. ": " .. err) or err } end
+      jobs[i] = job
+    end
+    if #jobs == 0 then return { {} } end
+    local qk, why = jobs[1]:_queue_kwargs { delay = delay, ttr = ttr, priority = priority }
+    if not qk then return { nil, "invalid", why } end
+    local submissions = {}
+    for i, job in ipairs(jobs) do
+      job.queueKwargs = qk
+      local built, submission = pcall(job._submission, job, qk)
+      if not built then return { nil, "invalid", "line " .. i .. ": " .. tostring(submission) } end
+      submissions[i] = submission
+    end
+    return { submissions }
+  end)
+  if not made then return nil, "job", "the batch's jobs could not be made: " .. describe(r) end
+  if r[1] == nil then return nil, r[2], r[3] end
   if #jobs == 0 then return {} end
-  local qk, why = jobs[1]:_queue_kwargs { delay = delay, ttr = ttr, priority = priority }
-  if not qk then return nil, "invalid", why end
-  local submissions = {}
-  for i, job in ipairs(jobs) do
-    job.queueKwargs = qk
-    local built, submission = pcall(job._submission, job, qk)
-    if not built then return nil, "invalid", "line " .. i .. ": " .. tostring(submission) end
-    submissions[i] = submission
-  end
+  local submissions = r[1]
   local ok, created = pcall(core.submit, submissions)
   if not ok then
     local kind = tostring(created):find("zerog: StoreError: ", 1, true) and "store" or "invalid"
     return nil, kind, "the batch was not submitted: " .. store_words(created)
   end
   local uuids = {}
-  for i, job in ipairs(jobs) do
-    job.queueJobId, job.cas = created[i][1], created[i][2]
-    job:_flush_pending()
-    uuids[i] = job.uuid
-  end
+  for i, job in ipairs(jobs) do uuids[i] = job.uuid end
+  local flushed, err = under_limits(spec, function()
+    for i, job in ipairs(jobs) do
+      job.queueJobId, job.cas = created[i][1], created[i][2]
+      job:_flush_pending()
+    end
+  end)
+  if not flushed then return nil, "job", "the batch was submitted, but recording its entries failed: " .. describe(err) end
   return uuids
 end
 
@@ -249,7 +293,7 @@ end
 
 function M.read(view, uuid)
   if not codec.is_uuid(uuid) then return nil, "not_found", "no job " .. codec.shown(uuid) end
-  local job, why, kind, doc = registry.load_job(uuid)
+  local job, why, kind, doc = registry.load_job(uuid, under_limits)
   if not job and doc and view ~= "data" then
     -- without its type, the document's text says which empty fields are arrays ([] not {})
     local text = core.read(uuid)
@@ -261,10 +305,11 @@ function M.read(view, uuid)
     job = raw_job(doc)
   end
   if not job then return nil, kind == "not_found" and "not_found" or "job", why end
-  local ok, value = pcall(VIEWS[view], job)
-  if not ok then return nil, "job", view .. " of job " .. uuid .. " failed: " .. tostring(value) end
-  local encoded_ok, text = pcall(codec.encode, value == nil and {} or value)
-  if not encoded_ok then return nil, "job", view .. " of job " .. uuid .. ": " .. text end
+  local class = getmetatable(job) -- (the type's limits apply to its view and get_data())
+  local ok, value = under_limits(class, VIEWS[view], job)
+  if not ok then return nil, "job", view .. " of job " .. uuid .. " failed: " .. describe(value) end
+  local encoded_ok, text = under_limits(class, codec.encode, value == nil and {} or value)
+  if not encoded_ok then return nil, "job", view .. " of job " .. uuid .. ": " .. describe(text) end
   return text
 end
 

@@ -109,25 +109,44 @@ local finish = M.finish
 
 --- The decision to run the job again after delay seconds.
 local function release(job, delay, event)
+  local completeness = job and rawget(job, "completeness") -- (no job code: a raw read)
   return { action = "release", delay = delay, event = event and entry(event), event_msg = event,
-           completeness = job and job.completeness or 0,
+           completeness = type(completeness) == "number" and completeness or 0,
            fields = { updatedAt = codec.encode(core.now()) } }
 end
 
 local traceback
 
---- Calls job code f(job) under the job type's TIMEOUT and MEMORY_LIMIT, enforced in C (a limit
--- it trips ends it whatever it does). Returns ok and f's result (or the error).
-local function limited(job, f)
+--- Calls f(...) under the job type's TIMEOUT and MEMORY_LIMIT, enforced in C (a limit it trips
+-- ends it whatever it does): job code, or engine code that touches the instance (whose methods
+-- and fields, its class's __index included, are the job's to replace). Returns ok and f's
+-- result (or the error). Inside another limited call it runs under the limits in force.
+local function limited(job, f, ...)
   local memory = math.tointeger(policy(job, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
-  local stopped, ok, r = core.run_protected(memory, policy(job, "TIMEOUT", 0), traceback, f, job)
+  local stopped, ok, r = core.run_protected(memory, policy(job, "TIMEOUT", 0), traceback, f, ...)
   if stopped then return false, stopped end
   return ok, r
 end
 
+--- job:name(...), the method looked up (job code, maybe) inside the limited call.
+local function invoke(job, name, ...)
+  local method = job[name]
+  if type(method) ~= "function" then
+    error("the job's " .. name .. " is not a function (its code replaced it)", 0)
+  end
+  return method(job, ...)
+end
+
+--- What the host logs and records of an error raised by job code it could not settle: never
+-- job code (no tostring of a table).
+local function describe(e)
+  if type(e) == "string" then return e end
+  return "(an error value of type " .. type(e) .. ")"
+end
+
 --- After an error: requeue (continue_running() says -1) or finish with what it says.
 local function after_error(job)
-  local ok, verdict = limited(job, job.continue_running)
+  local ok, verdict = limited(job, invoke, job, "continue_running")
   if not ok then
     job:record_error(Job.INTERNAL_ERROR, "continue_running failed: " .. tostring(verdict))
     verdict = Job.INTERNAL_ERROR
@@ -151,6 +170,7 @@ end
 
 --- Decides how a run settles from what run() returned (ok) or raised.
 local function settle(job, ok, a, b)
+  core.settling() -- the engine's code (under limited()): a graceful stop does not break into it
   if ok then
     local code, delay = M.interpret(a, b)
     if code == nil then -- an invalid result: the run's error
@@ -183,7 +203,7 @@ end
 -- decision when the job must not run again, nil when it restarts.
 local function recover(job, prior)
   job:record_error(Job.INTERNAL_ERROR, prior == 1 and M.LAPSED_MESSAGE or M.DIED_MESSAGE)
-  local ok, verdict = limited(job, job.continue_running)
+  local ok, verdict = limited(job, invoke, job, "continue_running")
   verdict = ok and codec.to_integer(verdict) or Job.INTERNAL_ERROR
   if verdict == Job.NO_RESULT then
     job:record_event("Killed - Restarting")
@@ -239,6 +259,61 @@ local function process(claim, job)
     return release(nil, 0, M.RELEASED_EVENT)
   end
   if not built then return unloadable(claim, why) end
+  local log_id = claim.jobType .. "_" .. claim.uuid
+  -- what the engine does with the instance before and after run() touches job code (the
+  -- instance's methods and fields are the job's to replace: its init() may have): it runs
+  -- under the type's limits too, and a failure there ends the job with the error recorded
+  local function failed(what, e)
+    local msg = what .. " failed: " .. headline(describe(e))
+    core.log("error", log_id, msg)
+    local d = finish(job, Job.INTERNAL_ERROR, "Error - finished")
+    d.error = error_entry(Job.INTERNAL_ERROR, msg)
+    return d
+  end
+  local prepared, early = limited(job, M._prepare, job, claim)
+  if core.lost() then return false end
+  if not prepared then return failed("preparing the run", early) end
+  if early then return early end
+  if core.interrupted() then -- stopping already (say, while the instance was built)
+    return release(job, 0, M.RELEASED_EVENT)
+  end
+  local started = core.clock()
+  local publishing = core.publishing()
+  if publishing then
+    core.publish(codec.encode { event = "start", uuid = claim.uuid, jobType = claim.jobType,
+                                queue = claim.queue, host = core.host_id() })
+  end
+  local memory = tointeger(policy(job, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
+  -- run() under its limits, enforced in C: a limit it trips ends it whatever it does (stopped
+  -- is then the limit's message, and the error)
+  local stopped, ok, a, b = core.run_protected(memory, policy(job, "TIMEOUT", 0), traceback, invoke, job, "run")
+  sandbox.restore() -- the collector and random generator as the next run expects them
+  if core.lost() then return false end
+  local decision
+  if not ok and core.interrupted() then -- a graceful stop: not the job's failure
+    decision = release(job, 0, M.RELEASED_EVENT)
+  else
+    if stopped then a = stopped end
+    local decided, d = limited(job, settle, job, ok, a, b)
+    if core.lost() then return false end
+    if not decided then -- the job's overrides (continue_running, record_*) failed: it ends here
+      d = failed("settling the run", d)
+    end
+    decision = d
+  end
+  if publishing then
+    core.publish(codec.encode { event = "end", uuid = claim.uuid, jobType = claim.jobType,
+      queue = claim.queue, host = core.host_id(),
+      outcome = decision.action == "finish" and "finished" or "requeued",
+      result = decision.code or -1, error = not ok, seconds = core.clock() - started })
+  end
+  return decision
+end
+
+--- Before run(): a result recorded but not settled, a migrated document, a previous run that
+-- did not settle. Returns a decision when the job must not run now. (Under limited().)
+function M._prepare(job, claim)
+  core.settling() -- the engine's code: a graceful stop does not break into it
   if job.resultCode ~= Job.NO_RESULT then return finish(job, job.resultCode) end -- recorded, unsettled
   if job._migrated_from then -- the type's migrate() upgraded the stored document: keep it
     job:save()
@@ -254,41 +329,7 @@ local function process(claim, job)
     local decision = recover(job, claim.prior)
     if decision then return decision end
   end
-  if core.interrupted() then -- stopping already (say, while the instance was built)
-    return release(job, 0, M.RELEASED_EVENT)
-  end
-  local started = core.clock()
-  local publishing = core.publishing()
-  if publishing then
-    core.publish(codec.encode { event = "start", uuid = claim.uuid, jobType = claim.jobType,
-                                queue = claim.queue, host = core.host_id() })
-  end
-  local memory = tointeger(policy(job, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
-  -- run() under its limits, enforced in C: a limit it trips ends it whatever it does (stopped
-  -- is then the limit's message, and the error)
-  local stopped, ok, a, b = core.run_protected(memory, policy(job, "TIMEOUT", 0), traceback, job.run, job)
-  sandbox.restore() -- the collector and random generator as the next run expects them
-  if core.lost() then return false end
-  local decision
-  if not ok and core.interrupted() then -- a graceful stop: not the job's failure
-    decision = release(job, 0, M.RELEASED_EVENT)
-  else
-    if stopped then a = stopped end
-    local decided, d = pcall(settle, job, ok, a, b)
-    if core.lost() then return false end
-    if not decided then -- the job's overrides (continue_running, record_*) failed: it ends here
-      core.log("error", job.logId, "settling the run failed: " .. headline(d))
-      d = finish(job, Job.INTERNAL_ERROR, "Error - finished")
-    end
-    decision = d
-  end
-  if publishing then
-    core.publish(codec.encode { event = "end", uuid = claim.uuid, jobType = claim.jobType,
-      queue = claim.queue, host = core.host_id(),
-      outcome = decision.action == "finish" and "finished" or "requeued",
-      result = decision.code or -1, error = not ok, seconds = core.clock() - started })
-  end
-  return decision
+  return nil
 end
 
 --- Runs one claimed job: process() with the run's own instance known to zerog.job (the only

@@ -31,7 +31,8 @@ local Job = {
   NO_RESULT = -1,
   INTERNAL_ERROR = 500,
 }
-Job.__index = Job
+-- (no `Job.__index = Job`: a class reaches Job through its protected class_mt, and a job that
+-- read `__index` through zerog.BaseJob's view or its class would get the shared table itself)
 
 local function make_key(uuid) return "zerog_job_" .. tostring(uuid) end
 Job.make_key = make_key

@@ -27,6 +27,13 @@ local info_of = sandbox.info_of
 -- failures: path -> the error of its last load, while that failed
 local M = { types = {}, paths = {}, files = {}, failures = {} }
 
+--- The limits a script's top level loads under (its TIMEOUT and MEMORY_LIMIT are not known
+-- before it has run): a top level that loops or allocates without end fails to load instead of
+-- hanging `zerog check`, a worker's start or a reload of `serve` (found by fuzzing:
+-- spec/fuzz/scripts/found_top_level_loop.lua).
+M.LOAD_TIMEOUT = 2
+M.LOAD_MEMORY_LIMIT = 256 * 1024 * 1024
+
 local METHODS = {}
 for name, v in pairs(Job) do
   if type(v) == "function" then METHODS[name] = true end
@@ -52,17 +59,12 @@ local CHECKS = {
   { "TIMEOUT", function(v) return type(v) == "number" and v > 0 end, "a number of seconds > 0" },
 }
 
---- How long a script's top-level code may run (it only builds the job type's table): past this
--- the load (or the build of a run's instance) fails, rather than hanging the host, `zerog check`
--- or a worker's start on a loop (found by fuzzing: spec/fuzz/scripts/).
-M.LOAD_SECONDS = 2
-
 --- Runs a compiled script in env, noting the line of its main return statement for messages.
 -- (The line comes from a C hook that keeps the run hook's checks: coroutines the chunk creates
 -- inherit it, and must stay under the limits when a run resumes them.)
 local function run_chunk(chunk, env)
   local co = create(chunk)
-  core.chunk_hook(co, M.LOAD_SECONDS)
+  core.chunk_hook(co)
   local ok, result = resume(co, env)
   local line = core.chunk_line()
   if not ok then result = dtraceback(co, tostring(result)) end
@@ -108,7 +110,14 @@ function M.load(path, source)
   else chunk, err = sandbox.compile_file(path) end
   if not chunk then return nil, err end
   local env_mt = sandbox.env_metatable(sandbox.lib_of(path))
-  local ok, result, line = run_chunk(chunk, sandbox.new_env(env_mt))
+  local stopped, called, packed = core.run_protected(M.LOAD_MEMORY_LIMIT, M.LOAD_TIMEOUT,
+    function(e) return e end, function() return { run_chunk(chunk, sandbox.new_env(env_mt)) } end)
+  if stopped or not called then
+    local why = stopped or packed
+    return nil, fmt("%s: its top level did not load within %g s and %d bytes: %s", path,
+      M.LOAD_TIMEOUT, M.LOAD_MEMORY_LIMIT, type(why) == "string" and why or type(why))
+  end
+  local ok, result, line = packed[1], packed[2], packed[3]
   if not ok then return nil, result end
   local fields, why = make_class(result)
   local class
@@ -248,7 +257,8 @@ function M.fill_job(job, class, doc)
 end
 
 --- The job stored under uuid as an instance of its type; nil and why when it cannot be loaded.
-function M.load_job(uuid)
+-- `limited(spec, f)` (optional, else pcall) calls the job code that makes the instance.
+function M.load_job(uuid, limited)
   local text = core.read(uuid)
   if not text then return nil, "no job " .. tostring(uuid), "not_found" end
   local doc, why = codec.decode(text)
@@ -258,8 +268,13 @@ function M.load_job(uuid)
     return nil, "job " .. uuid .. " has type " .. tostring(doc.jobType) .. ", which is not loaded",
            "unknown_type", doc
   end
-  local ok, job = pcall(function() return M.fill_job({}, M.instantiate(spec), doc) end)
-  if not ok then return nil, "job " .. uuid .. " cannot be loaded: " .. tostring(job), "job", doc end
+  local build = function() return M.fill_job({}, M.instantiate(spec), doc) end
+  local ok, job
+  if limited then ok, job = limited(spec, build) else ok, job = pcall(build) end
+  if not ok then
+    local why = type(job) == "string" and job or "(an error value of type " .. type(job) .. ")"
+    return nil, "job " .. uuid .. " cannot be loaded: " .. why, "job", doc
+  end
   return job
 end
 

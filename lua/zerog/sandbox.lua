@@ -154,10 +154,30 @@ end
 -- log table copied, BaseJob as a read-only view and json as a cjson instance of its own (its
 -- settings are per instance). A job changes its own copy only.
 local job_view_mt, cjson, copy_log, zerog_public
+
+--- The deepest nesting zerog.json may be set to encode or decode (lua-cjson's default): cjson
+-- recurses in C once a level, and a limit raised to millions overflowed the C stack (SIGSEGV).
+M.JSON_MAX_DEPTH = 1000
+
+local function new_json()
+  local json = cjson.new()
+  for _, name in ipairs { "encode_max_depth", "decode_max_depth" } do
+    local set = json[name]
+    json[name] = function(depth, ...)
+      if type(depth) == "number" and depth > M.JSON_MAX_DEPTH then
+        error("zerog.json." .. name .. ": a depth of at most " .. M.JSON_MAX_DEPTH
+          .. " is available to job scripts", 2)
+      end
+      return set(depth, ...)
+    end
+  end
+  return json
+end
+
 local ZEROG_MT = {
   __index = function(z, k)
     local v
-    if k == "json" then v = cjson.new()
+    if k == "json" then v = new_json()
     elseif k == "log" then v = copy_log()
     elseif k == "BaseJob" then v = setmetatable({}, job_view_mt)
     else v = zerog_public[k] end

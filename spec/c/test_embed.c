@@ -484,6 +484,92 @@ static void test_a_job_claimed_with_a_settle_goes_back_when_the_host_will_not_ru
     zg_host_free(other);
 }
 
+static int count_in(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* A held job whose next zg_step comes after its lease lapsed is not run on that stale lease (its
+ * side effects would happen twice: once refused at the settle, once for real): the step renews
+ * an old held lease first and, refused, claims the job afresh. */
+static void test_a_held_job_whose_lease_lapsed_runs_once(void)
+{
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.prefetch = 1;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    char type[64], queue[80], src[512], got[ZG_NAME_LEN];
+    snprintf(type, sizeof type, "lapse_%ld_%ld", (long)getpid(), (long)time(NULL) % 100000);
+    snprintf(queue, sizeof queue, "%s_q", type);
+    snprintf(src, sizeof src,
+             "return { JOB_TYPE = '%s', QUEUE_NAME = '%s', TTR = 0.2,\n"
+             "  run = function(self) self:job_log_info('ran') return 200 end }\n",
+             type, queue);
+    CHECK_INT(zg_load_string(h, type, src, got), ZG_OK);
+    char u[2][ZG_UUID_LEN];
+    for (int i = 0; i < 2; i++)
+        CHECK_INT(zg_submit(h, type, "{}", NULL, u[i]), ZG_OK);
+    const char *queues[] = {queue};
+    zg_step_result r;
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK);
+    CHECK(zg_holding(h));
+    /* wait (for the condition, not a fixed time) until the held lease has lapsed */
+    for (int i = 0; i < 500 && stats_of(h, u[1]).time_left_ms > 0; i++)
+        usleep(10 * 1000);
+    CHECK(stats_of(h, u[1]).time_left_ms <= 0);
+    usleep(20 * 1000); /* past the deadline, not at it (the store compares in ms) */
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK);
+    CHECK_STR(r.uuid, u[1]);
+    CHECK_INT(result_of(h, u[1]), 200);
+    char *json = NULL;
+    CHECK_INT(zg_read(h, ZG_VIEW_DUMP, u[1], &json), ZG_OK);
+    CHECK(json && count_in(json, "\"ran\"") == 1);
+    if (json && count_in(json, "\"ran\"") != 1) printf("# %s\n", json);
+    zg_free(json);
+    zg_host_free(h);
+}
+
+/* A C function a job calls may use its host, but not run jobs on it (that would replace the
+ * running job's lease and heartbeat under it). */
+static int step_inside(void *ctx, const char *args, char **result, char *err, size_t errlen)
+{
+    (void)args, (void)err, (void)errlen;
+    zg_host *h = ctx;
+    zg_step_result r;
+    int step = zg_step(h, NULL, 0, 0, &r), run = zg_run(h, NULL, 0, 1, NULL),
+        reload = zg_reload(h, NULL);
+    *result = malloc(64);
+    snprintf(*result, 64, "[%d,%d,%d]", step, run, reload);
+    return ZG_OK;
+}
+
+static void test_a_job_cannot_make_its_host_run_jobs_inside_its_run(void)
+{
+    zg_host *h = new_host();
+    const zg_function fns[] = {{"step", step_inside}, {NULL, NULL}};
+    CHECK_INT(zg_register_module(h, "inner", fns, h), ZG_OK);
+    define(h, "reenter",
+           "local codes = require('inner').step()\n"
+           "self:record_event(table.concat(codes, ','))\n"
+           "return 200");
+    char uuid[ZG_UUID_LEN], *info = NULL;
+    CHECK_INT(zg_submit(h, "reenter", "{}", NULL, uuid), ZG_OK);
+    CHECK_INT(zg_run(h, NULL, 0, 1, NULL), ZG_OK);
+    CHECK_INT(result_of(h, uuid), 200);
+    CHECK_INT(zg_read(h, ZG_VIEW_INFO, uuid, &info), ZG_OK);
+    char expected[32];
+    snprintf(expected, sizeof expected, "%d,%d,%d", ZG_EINVAL, ZG_EINVAL, ZG_EINVAL);
+    CHECK(info && strstr(info, expected) != NULL);
+    if (info && !strstr(info, expected)) printf("# %s\n", info);
+    zg_free(info);
+    zg_host_free(h);
+}
+
 static void run_all(const char *backend)
 {
     printf("# backend %s\n", backend);
@@ -498,6 +584,8 @@ static void run_all(const char *backend)
     RUN(test_zg_interrupt_releases_a_run_looping_in_a_coroutine_without_an_error);
     RUN(test_a_failed_run_is_logged_with_its_log_id_code_and_file_line);
     RUN(test_a_job_claimed_with_a_settle_goes_back_when_the_host_will_not_run_it);
+    RUN(test_a_held_job_whose_lease_lapsed_runs_once);
+    RUN(test_a_job_cannot_make_its_host_run_jobs_inside_its_run);
 }
 
 int main(void)

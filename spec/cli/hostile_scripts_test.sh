@@ -56,6 +56,7 @@ return { JOB_TYPE = "canary", MAX_ERRORS = 1, run = function(self)
   check("helper module", shared.dirty == nil and shared.greet("x") == "hello x")
   check("collector", collectgarbage("isrunning") == true)
   check("class", getmetatable(self).TAMPERED == nil)
+  check("BaseJob untouched", zerog.BaseJob.TAMPERED == nil)
   self:record_event("canary ran")
   check("record_event", #self.events >= 1)
   if #dirty > 0 then error("dirty environment: " .. table.concat(dirty, ", "), 0) end

@@ -94,4 +94,54 @@ run_exits_4_past_its_timeout() {
 }
 ok "zerog run of a pattern match past its TIMEOUT ends with exit 4 (2 s past it), naming the job" run_exits_4_past_its_timeout
 
+# Job code a submit or a read runs outside any run (the script's top level, init(), get_data(),
+# the instance's methods) is under its type's limits too: TIMEOUT, else TTR, and MEMORY_LIMIT.
+cat >"$JOBS/init_spins.lua" <<'LUA'
+return { JOB_TYPE = "init_spins", QUEUE_NAME = "idle_q", TIMEOUT = 0.3,
+  init = function() while true do pcall(function() while true do end end) end end,
+  run = function() return 200 end }
+LUA
+cat >"$JOBS/init_hoards.lua" <<'LUA'
+return { JOB_TYPE = "init_hoards", QUEUE_NAME = "idle_q", MEMORY_LIMIT = 8000000,
+  init = function() local t = {} while true do t[#t + 1] = {} end end,
+  run = function() return 200 end }
+LUA
+cat >"$JOBS/data_spins.lua" <<'LUA'
+return { JOB_TYPE = "data_spins", QUEUE_NAME = "idle_q", TTR = 1,
+  get_data = function() while true do end end,
+  run = function() return 200 end }
+LUA
+submit_init_spins() {
+  local t0=$SECONDS
+  ! "$ZEROG" submit init_spins '{}' >/dev/null 2>"$WORK/err" || return 1
+  grep -q "TIMEOUT of 0.3 s" "$WORK/err" && [ $((SECONDS - t0)) -le 3 ] || { cat "$WORK/err"; return 1; }
+}
+ok "submit of a type whose init() loops (pcall'd): refused past its TIMEOUT, not a hung submit" submit_init_spins
+submit_init_hoards() {
+  ! "$ZEROG" submit init_hoards '{}' >/dev/null 2>"$WORK/err" || return 1
+  grep -q "MEMORY_LIMIT of 8000000 bytes" "$WORK/err" || { cat "$WORK/err"; return 1; }
+}
+ok "submit of a type whose init() allocates without end: refused at its MEMORY_LIMIT" submit_init_hoards
+data_spins() {
+  local uuid t0=$SECONDS
+  uuid=$(submit data_spins '{}') || return 1
+  ! "$ZEROG" data "$uuid" >/dev/null 2>"$WORK/err" || return 1
+  grep -q "data of job $uuid failed: .*TIMEOUT of 1 s" "$WORK/err" && [ $((SECONDS - t0)) -le 4 ] ||
+    { cat "$WORK/err"; return 1; }
+}
+ok "data of a job whose get_data() loops (no TIMEOUT): fails after its TTR, not a hung read" data_spins
+
+# A script's top level loads under fixed limits (its own are not known before it has run).
+mkdir -p "$WORK/toplevel"
+echo 'while true do pcall(function() while true do end end) end' >"$WORK/toplevel/spins.lua"
+echo 'local t = {} while true do t[#t + 1] = {} end' >"$WORK/toplevel/hoards.lua"
+check_top_level() {
+  local t0=$SECONDS
+  ! "$ZEROG" check "$WORK/toplevel/$1.lua" >/dev/null 2>"$WORK/err" || return 1
+  grep -q "its top level did not load within 2 s .*$2" "$WORK/err" && [ $((SECONDS - t0)) -le 8 ] ||
+    { cat "$WORK/err"; return 1; }
+}
+ok "check of a script whose top level loops: fails after 2 s, not a hung check (or worker start, or reload)" check_top_level spins TIMEOUT
+ok "check of a script whose top level allocates without end: fails at 256 MiB" check_top_level hoards MEMORY_LIMIT
+
 tap_done

@@ -31,11 +31,11 @@ describe("loading job scripts", function()
     assert.matches("jobs/raise.lua:2: attempt to index a nil value", msg)
   end)
 
-  it("fails the load of a script whose top-level code never ends, with file and line", function()
+  it("fails the load of a script whose top-level code never ends, naming the file", function()
     -- found by fuzzing (spec/fuzz/scripts/found_top_level_loop.lua): the load hung for ever
     local started = os.time()
     local msg = load_error("local n = 0\nwhile true do n = n + 1 end\nreturn {}", "jobs/loop.lua")
-    assert.matches("jobs/loop.lua:2: the script's top%-level code ran for over 2 s", msg)
+    assert.matches("jobs/loop.lua: its top level did not load within 2 s", msg)
     assert.is_true(os.time() - started <= 4)
   end)
 
