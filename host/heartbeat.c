@@ -79,7 +79,14 @@ static void *heartbeat_main(void *arg)
             continue;
         }
         int64_t now = zg_clock_monotonic_ms();
+        if (hb->sleeping_until_ms != INT64_MAX && now - hb->sleeping_until_ms > 1000)
+            hb->resumed_at_ms = now;
+        /* after the process was stopped, the VM thread gets a margin to show it is alive (its
+         * hook then stops a run that is past its TIMEOUT, or whose lease was lost meanwhile)
+         * before a run counts as overrun: a worker resumed after SIGSTOP is not ended */
         int64_t wake = overrun_at(hb, now);
+        if (hb->resumed_at_ms && wake < hb->resumed_at_ms + ZG_OVERRUN_MARGIN_MS)
+            wake = hb->resumed_at_ms + ZG_OVERRUN_MARGIN_MS;
         if (now >= wake) {
             overrun_locked(hb);
             continue;

@@ -29,6 +29,8 @@ typedef struct zg_heartbeat {
     zg_lease lease;
     int64_t renewed_at_ms;
     int64_t sleeping_until_ms; /* when the thread wakes by itself (INT64_MAX: only when woken) */
+    int64_t resumed_at_ms;     /* when it last woke over a second late: the whole process had
+                                  been stopped (SIGSTOP, a suspended machine), not the VM alone */
     atomic_int lost; /* the active run's lease is lost: read lock-free by the run hook */
     zg_store *store;
     /* the watchdog */

@@ -144,4 +144,28 @@ check_top_level() {
 ok "check of a script whose top level loops: fails after 2 s, not a hung check (or worker start, or reload)" check_top_level spins TIMEOUT
 ok "check of a script whose top level allocates without end: fails at 256 MiB" check_top_level hoards MEMORY_LIMIT
 
+
+# A worker whose whole process was stopped (SIGSTOP past the TTR, a suspended machine) is not a
+# stuck VM: resumed, it lives on (no watchdog exit 4), and the job still ends with one result.
+cat >"$JOBS/naps.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "naps", QUEUE_NAME = "naps_q", TTR = 1,
+  run = function() for _ = 1, 40 do zerog.sleep(0.05) end return 200 end }
+LUA
+stopped_worker_lives_on() {
+  "$ZEROG" worker --queue naps_q >"$WORK/naps.log" 2>&1 & PIDS+=($!)
+  local pid=$! uuid
+  uuid=$(submit naps '{}') || return 1
+  running() { [ "$(hget "$uuid" running)" = true ]; }
+  wait_for 10 running || return 1
+  kill -STOP "$pid"
+  sleep 4 # the scenario itself: stopped for longer than TTR (1 s) + the watchdog's margin (2 s)
+  kill -CONT "$pid"
+  finished() { [ "$(result "$uuid")" = 200 ]; }
+  wait_for 15 finished || { echo "result $(result "$uuid")"; tail -5 "$WORK/naps.log"; return 1; }
+  kill -0 "$pid" || { echo "the worker ended:"; tail -5 "$WORK/naps.log"; return 1; }
+  ! grep -q "watchdog" "$WORK/naps.log" || { tail -5 "$WORK/naps.log"; return 1; }
+}
+ok "a worker stopped (SIGSTOP) past its job's TTR and the watchdog's margin, then continued, lives on and the job finishes 200" stopped_worker_lives_on
+
 tap_done
