@@ -63,6 +63,7 @@ struct zg_host {
     zg_run_state run;
     zg_claim held; /* cfg.prefetch: a job claimed with the last settle, for the next zg_step
                       (held.lease.token 0: none) */
+    int vm_broken; /* the VM panicked: never used (nor closed) again */
     int64_t held_at_ms; /* when it was claimed (monotonic): an old one is renewed before it runs */
     zg_heartbeat heartbeat; /* renews the running job's lease */
     zg_error err;

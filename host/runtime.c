@@ -380,7 +380,7 @@ int zg_runtime_open(zg_host *h)
 
 void zg_runtime_close(zg_host *h)
 {
-    if (h->L) lua_close(h->L);
+    if (h->L && !h->vm_broken) lua_close(h->L);
     h->L = NULL;
 }
 
@@ -507,7 +507,15 @@ int zg_runtime_invoke(zg_host *h, const char *fn, zg_push_fn push, zg_collect_fn
             if (inv.rc == ZG_EJOB && status == LUA_ERRERR) inv.rc = ZG_ENOMEM;
         }
     } else {
-        inv.rc = zg_fail(&h->err, ZG_ENOMEM, "the Lua VM failed (panic) in %s", fn);
+        /* after a panic the state may be inconsistent (Lua's manual): it is not touched again,
+         * and the host refuses every later call (usable(): no api_ref); zg_host_free leaks the
+         * VM rather than close it */
+        h->panic_jump = outer;
+        h->api_ref = LUA_NOREF;
+        h->vm_broken = 1;
+        zg_heartbeat_entered(&h->heartbeat, outer != NULL);
+        return zg_fail(&h->err, ZG_ENOMEM, "the Lua VM failed (panic) in %s: the host is unusable",
+                       fn);
     }
     h->panic_jump = outer;
     if (hooked) lua_sethook(L, NULL, 0, 0);
