@@ -239,6 +239,25 @@ int zg_core_chunk_line(lua_State *L)
     return 1;
 }
 
+/* run_protected's results, from the status of its lua_pcall (2 results on the stack, or the
+ * error): stopped (the message of the limit that ended it, kind), ok, results... */
+static int protected_results(lua_State *L, zg_host *h, int kind, int status)
+{
+    if (kind) {
+        char buf[512];
+        lua_settop(L, 0);
+        lua_pushstring(L, zg_stop_message(h, kind, buf, sizeof buf));
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, 1);
+        return 3;
+    }
+    int nres = status == LUA_OK ? 2 : 1;
+    lua_pushnil(L);
+    lua_pushboolean(L, status == LUA_OK);
+    lua_rotate(L, -(nres + 2), 2); /* stopped, ok, results */
+    return nres + 2;
+}
+
 /* run_protected(memory_bytes, timeout_seconds, handler, f, ...) -> stopped, ok, results...:
  * calls job code f(...) under the run's limits (0: none) with handler as its message handler.
  * stopped is the message of the limit that ended it (the call's error is then that message,
@@ -252,24 +271,12 @@ int zg_core_run_protected(lua_State *L)
     luaL_checktype(L, 3, LUA_TFUNCTION);
     luaL_checktype(L, 4, LUA_TFUNCTION);
     int nargs = lua_gettop(L) - 4;
-    char buf[512];
     if (h->run_in_job) {
         /* job code calling the runtime that calls job code again (a get_job() in a run, the
          * engine settling under the run's limits): it stays under the limits in force, and a
          * stop stays sticky, so the outer call ends too */
         int nested = lua_pcall(L, nargs, 2, 3);
-        if (h->stop_kind) {
-            lua_settop(L, 0);
-            lua_pushstring(L, zg_stop_message(h, h->stop_kind, buf, sizeof buf));
-            lua_pushboolean(L, 0);
-            lua_pushvalue(L, 1);
-            return 3;
-        }
-        int n = nested == LUA_OK ? 2 : 1;
-        lua_pushnil(L);
-        lua_pushboolean(L, nested == LUA_OK);
-        lua_rotate(L, -(n + 2), 2);
-        return n + 2;
+        return protected_results(L, h, h->stop_kind, nested);
     }
     /* an entry without the run hook (a submit running init()) gets it for the call only */
     int had_hook = lua_gethook(L) != NULL;
@@ -307,18 +314,7 @@ int zg_core_run_protected(lua_State *L)
     else
         lua_sethook(L, NULL, 0, 0);
     if (kind == ZG_STOP_INTERRUPT && status == LUA_OK) kind = 0;
-    if (kind) {
-        lua_settop(L, 0);
-        lua_pushstring(L, zg_stop_message(h, kind, buf, sizeof buf));
-        lua_pushboolean(L, 0);
-        lua_pushvalue(L, 1);
-        return 3;
-    }
-    int nres = status == LUA_OK ? 2 : 1;
-    lua_pushnil(L);
-    lua_pushboolean(L, status == LUA_OK);
-    lua_rotate(L, -(nres + 2), 2); /* stopped, ok, results */
-    return nres + 2;
+    return protected_results(L, h, kind, status);
 }
 
 /* Opens the libraries, the embedded runtime and the bindings, and keeps a reference to

@@ -625,6 +625,21 @@ static int rs_claim(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, co
     }
 }
 
+/* What a script that acts on a lease answered (1: done, 0: the lease is no longer current), as
+ * a code; frees the reply (NULL: the call failed, err says why). */
+static int lease_outcome(redisReply *reply, const zg_lease *lease, const char *what,
+                         zg_error *err)
+{
+    if (!reply) return err->code;
+    long long v = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    freeReplyObject(reply);
+    if (v == 1) return ZG_OK;
+    if (v == 0)
+        return zg_fail(err, ZG_ESTALE, "lease %lld of job %s is no longer current",
+                       (long long)lease->token, lease->uuid);
+    return unexpected(err, what);
+}
+
 static int rs_touch(zg_store *s, const zg_lease *lease, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
@@ -636,14 +651,7 @@ static int rs_touch(zg_store *s, const zg_lease *lease, zg_error *err)
     pthread_mutex_lock(&r->beat.lock);
     redisReply *reply = zg_redis_script_run(&r->beat, &r->beat_touch, 2, 3, argv, NULL, err);
     pthread_mutex_unlock(&r->beat.lock);
-    if (!reply) return err->code;
-    long long v = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
-    freeReplyObject(reply);
-    if (v == 1) return ZG_OK;
-    if (v == 0)
-        return zg_fail(err, ZG_ESTALE, "lease %lld of job %s is no longer current",
-                       (long long)lease->token, lease->uuid);
-    return unexpected(err, "a touch");
+    return lease_outcome(reply, lease, "a touch", err);
 }
 
 static int find_queue(redis_store *r, const char *uuid, char queue[ZG_NAME_LEN], zg_error *err);
@@ -893,14 +901,7 @@ static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
     av_int(&a, lease->token);
     redisReply *reply = run(r, S_UNCLAIM, 2, &a, err);
     av_free(&a);
-    if (!reply) return err->code;
-    long long v = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
-    freeReplyObject(reply);
-    if (v == 1) return ZG_OK;
-    if (v == 0)
-        return zg_fail(err, ZG_ESTALE, "lease %lld of job %s is no longer current",
-                       (long long)lease->token, lease->uuid);
-    return unexpected(err, "an unclaim");
+    return lease_outcome(reply, lease, "an unclaim", err);
 }
 
 /* The queue of a job by its uuid (the pointer), into queue; ZG_ENOTFOUND. */

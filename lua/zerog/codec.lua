@@ -275,6 +275,15 @@ function M.decode(text)
   return v
 end
 
+--- Where the JSON string that opens at `at` of valid JSON `text` ends (its closing quote).
+local function string_end(text, at)
+  local j = at + 1
+  while true do
+    local q = text:find('["\\]', j)
+    if text:sub(q, q) == "\\" then j = q + 2 else return q end
+  end
+end
+
 --- Where the first duplicate key of text (valid JSON) is: the key, decoded. Used only once a
 -- duplicate is known to be there, so it may be slow.
 local function duplicate_key(text)
@@ -284,11 +293,7 @@ local function duplicate_key(text)
     local at, _, c = text:find('(["{}%[%],:])', i)
     if not at then return nil end
     if c == '"' then
-      local j = at + 1
-      while true do
-        local q = text:find('["\\]', j)
-        if text:sub(q, q) == "\\" then j = q + 2 else j = q; break end
-      end
+      local j = string_end(text, at)
       local top = stack[#stack]
       if expect_key and top then
         local key = strict.decode(text:sub(at, j))
@@ -336,11 +341,7 @@ local function empty_arrays_at_top(text)
     if not at then return found end
     i = at + 1
     if c == '"' then
-      local j = at + 1
-      while true do
-        local q = text:find('["\\]', j)
-        if text:sub(q, q) == "\\" then j = q + 2 else j = q; break end
-      end
+      local j = string_end(text, at)
       if depth == 1 and expect_key then key = strict.decode(text:sub(at, j)) end
       expect_key = false
       i = j + 1
