@@ -225,25 +225,41 @@ int cli_fail(zg_host *h, int rc)
     return cli_exit_code(rc);
 }
 
-/* Writes s with CR, LF, tab and every other control character escaped (\r \n \t \xNN), so
- * a message cannot end its line early or forge another one. */
-static void put_escaped(FILE *out, const char *s)
+/* How many bytes put_escaped writes for s. */
+static size_t escaped_len(const char *s)
 {
+    size_t n = 0;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '\n')
-            fputs("\\n", out);
-        else if (c == '\r')
-            fputs("\\r", out);
-        else if (c == '\t')
-            fputs("\\t", out);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\x%02x", c);
-        else
-            fputc(c, out);
+        n += c == '\n' || c == '\r' || c == '\t' ? 2 : c < 0x20 || c == 0x7f ? 4 : 1;
     }
+    return n;
 }
 
+/* Writes s at out with CR, LF, tab and every other control character escaped (\r \n \t \xNN),
+ * so a message cannot end its line early or forge another one; returns the end. */
+static char *put_escaped(char *out, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\n' || c == '\r' || c == '\t') {
+            *out++ = '\\';
+            *out++ = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else if (c < 0x20 || c == 0x7f) {
+            *out++ = '\\';
+            *out++ = 'x';
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 15];
+        } else {
+            *out++ = (char)c;
+        }
+    }
+    return out;
+}
+
+/* A log line, built whole (on the stack when it fits: this runs for every line a job logs) and
+ * written with one call, so lines of processes sharing stderr do not mix. */
 void cli_log_line(void *ud, int level, const char *log_id, const char *msg)
 {
     static const char *const names[] = {"info", "warning", "error"};
@@ -251,23 +267,32 @@ void cli_log_line(void *ud, int level, const char *log_id, const char *msg)
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    char when[32];
+    char when[32], head[64];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    char *line = NULL;
-    size_t len = 0;
-    FILE *b = open_memstream(&line, &len);
-    if (!b) return;
-    fprintf(b, "%s.%03ldZ %-7s ", when, ts.tv_nsec / 1000000, names[level]);
-    put_escaped(b, ud ? (const char *)ud : "-");
-    fputc(' ', b);
-    put_escaped(b, log_id);
-    if (*log_id) fputs(": ", b);
-    put_escaped(b, msg);
-    fputc('\n', b);
-    fclose(b);
-    fwrite(line, 1, len, stderr); /* one write: lines of processes sharing stderr do not mix */
+    int head_len = snprintf(head, sizeof head, "%s.%03ldZ %-7s ", when, ts.tv_nsec / 1000000,
+                            names[level]);
+    if (head_len < 0 || (size_t)head_len >= sizeof head) return;
+    const char *worker = ud ? (const char *)ud : "-";
+    size_t need = (size_t)head_len + escaped_len(worker) + 1 + escaped_len(log_id) + 2 +
+                  escaped_len(msg) + 1;
+    char stack[1024];
+    char *line = need <= sizeof stack ? stack : malloc(need);
+    if (!line) return;
+    char *p = line;
+    memcpy(p, head, (size_t)head_len);
+    p += head_len;
+    p = put_escaped(p, worker);
+    *p++ = ' ';
+    p = put_escaped(p, log_id);
+    if (*log_id) {
+        *p++ = ':';
+        *p++ = ' ';
+    }
+    p = put_escaped(p, msg);
+    *p++ = '\n';
+    fwrite(line, 1, (size_t)(p - line), stderr);
     fflush(stderr);
-    free(line);
+    if (line != stack) free(line);
 }
 
 static int is_directory(const char *path)
