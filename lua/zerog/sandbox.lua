@@ -46,14 +46,15 @@ function M.new_info(base, t)
 end
 
 --- The record of a class, or nil when it is not one the registry made. (The last class asked
--- about is remembered: a run asks about its own class for every field it reads or writes.)
-local last_class, last_info
+-- about is remembered: a run asks about its own class for every field it reads or writes;
+-- weakly, so a finished run's class and environment are not kept alive by the memo.)
+local last = setmetatable({}, { __mode = "v" })
 function M.info_of(class)
-  if class == last_class and class ~= nil then return last_info end
+  if class ~= nil and class == last.class then return last.info end
   local mt = raw_getmetatable(class)
   local info = type(mt) == "table" and rawget(mt, "zerog_info")
   if info and genuine[info] and info.class_mt == mt then
-    last_class, last_info = class, info
+    last.class, last.info = class, info
     return info
   end
   return nil
