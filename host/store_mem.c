@@ -852,6 +852,8 @@ static int check_settle(const zg_settle *st, zg_error *err)
 static int apply_settle(mem_store *s, job *j, const zg_settle *st, int keep_running, zg_error *err)
 {
     job_queue *q = j->queue;
+    if (!q) /* never: every job has its queue (said for the analyzer) */
+        return zg_fail(err, ZG_ENOTFOUND, "job %s is in no queue", j->uuid);
     zg_heap *home = NULL; /* where the job goes: a finished job kept forever goes nowhere */
     if (st->action == ZG_SETTLE_BURY)
         home = &q->buried;
