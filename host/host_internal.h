@@ -112,6 +112,7 @@ enum {
 const char *zg_stop_message(zg_host *h, int kind, char *buf, size_t size);
 /* core.run_protected (see runtime.c); its upvalue is the host. */
 int zg_core_run_protected(lua_State *L);
+int zg_core_run_engine(lua_State *L);
 /* core.chunk_hook(co) and core.chunk_line() (see runtime.c). */
 int zg_core_chunk_hook(lua_State *L);
 int zg_core_chunk_line(lua_State *L);

@@ -263,7 +263,23 @@ static int protected_results(lua_State *L, zg_host *h, int kind, int status)
  * stopped is the message of the limit that ended it (the call's error is then that message,
  * whatever the job's code made of it), or nil. The limits end, and a sticky stop is cleared,
  * here in C, before any Lua instruction of the caller runs. */
+static int run_protected(lua_State *L, int engine_code);
+
 int zg_core_run_protected(lua_State *L)
+{
+    return run_protected(L, 0);
+}
+
+/* run_engine(memory, timeout, handler, f, ...): run_protected for the engine's own code that
+ * touches the instance (preparing a run, settling it): under the type's TIMEOUT and
+ * MEMORY_LIMIT, but not broken into by an interrupt (a graceful stop must not turn a finished
+ * run into a failure); the engine looks at interrupted() after it. */
+int zg_core_run_engine(lua_State *L)
+{
+    return run_protected(L, 1);
+}
+
+static int run_protected(lua_State *L, int engine_code)
 {
     zg_host *h = lua_touserdata(L, lua_upvalueindex(1));
     lua_Integer memory = luaL_checkinteger(L, 1);
@@ -283,7 +299,7 @@ int zg_core_run_protected(lua_State *L)
     if (!had_hook) lua_sethook(L, zg_run_hook, LUA_MASKCOUNT, ZG_HOOK_COUNT);
     h->stop_kind = 0;
     h->refused_size = h->refused_growth = 0;
-    h->run.job_done = 0;
+    h->run.job_done = engine_code;
     h->run_mem_limit = memory > 0 ? (size_t)memory : 0;
     /* the limit is what the run adds: the garbage of earlier runs is not the run's, so a VM
      * that holds much of it (more than half the limit since the last collection here) is

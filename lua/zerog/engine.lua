@@ -123,7 +123,9 @@ local traceback
 -- result (or the error). Inside another limited call it runs under the limits in force.
 local function limited(job, f, ...)
   local memory = math.tointeger(policy(job, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
-  local stopped, ok, r = core.run_protected(memory, policy(job, "TIMEOUT", 0), traceback, f, ...)
+  -- (not broken into by an interrupt: a graceful stop must not turn a finished run into a
+  -- failure; the engine looks at interrupted() afterwards)
+  local stopped, ok, r = core.run_engine(memory, policy(job, "TIMEOUT", 0), traceback, f, ...)
   if stopped then return false, stopped end
   return ok, r
 end
