@@ -43,6 +43,7 @@ static daemon_ctx ctx;
 static supervisor sup;
 static log_target log_to = {"fuzz", 0};
 static cli_options opts = {"mem://", "jobs", NULL};
+static void *server; /* the running HTTP server, for the process's life (kept reachable) */
 
 static void fail(const char *what, const char *detail)
 {
@@ -88,7 +89,8 @@ static void start_server(void)
         listen(fd, SOMAXCONN) != 0 || getsockname(fd, (struct sockaddr *)&server_addr, &len) != 0)
         fail("listen", strerror(errno));
     char err[256];
-    if (!http_start(&ctx, fd, 0, err, sizeof err)) fail("http_start", err);
+    server = http_start(&ctx, fd, 0, err, sizeof err);
+    if (!server) fail("http_start", err);
 }
 
 static int64_t now_ms(void)
