@@ -428,7 +428,8 @@ static zg_message_stats stats_of(zg_host *h, const char *uuid)
     return st;
 }
 
-static void test_a_job_claimed_with_a_settle_goes_back_when_the_host_will_not_run_it(void)
+/* A host whose settles claim the next job (cfg.prefetch). */
+static zg_host *prefetching_host(void)
 {
     zg_config cfg;
     zg_config_init(&cfg);
@@ -436,6 +437,12 @@ static void test_a_job_claimed_with_a_settle_goes_back_when_the_host_will_not_ru
     cfg.prefetch = 1;
     zg_host *h = zg_host_new(&cfg);
     CHECK(h && zg_errcode(h) == ZG_OK);
+    return h;
+}
+
+static void test_a_job_claimed_with_a_settle_goes_back_when_the_host_will_not_run_it(void)
+{
+    zg_host *h = prefetching_host();
     char type[64], queue[80];
     snprintf(type, sizeof type, "held_%ld_%ld", (long)getpid(), (long)time(NULL) % 100000);
     snprintf(queue, sizeof queue, "%s_q", type);
@@ -497,12 +504,7 @@ static int count_in(const char *text, const char *needle)
  * an old held lease first and, refused, claims the job afresh. */
 static void test_a_held_job_whose_lease_lapsed_runs_once(void)
 {
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.store = store;
-    cfg.prefetch = 1;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
+    zg_host *h = prefetching_host();
     char type[64], queue[80], src[512], got[ZG_NAME_LEN];
     snprintf(type, sizeof type, "lapse_%ld_%ld", (long)getpid(), (long)time(NULL) % 100000);
     snprintf(queue, sizeof queue, "%s_q", type);
