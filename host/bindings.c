@@ -70,9 +70,9 @@ static void check_room(lua_State *L, size_t len)
     zg_host *h = *(zg_host **)lua_getextraspace(L);
     if (!h->run_in_job) return;
     size_t need = h->vm_bytes + 4 * len + 65536;
-    int kind = h->run_mem_cap && need > h->run_mem_cap                   ? ZG_STOP_MEMORY
+    int kind = h->run_mem_cap && need > h->run_mem_cap             ? ZG_STOP_MEMORY
                : h->cfg.memory_limit && need > h->cfg.memory_limit ? ZG_STOP_HOST_MEMORY
-                                                                         : 0;
+                                                                   : 0;
     if (!kind) return;
     lua_gc(L, LUA_GCCOLLECT, 0); /* garbage is room */
     need = h->vm_bytes + 4 * len + 65536;
@@ -348,6 +348,7 @@ static int core_settle_outside(lua_State *L)
     lua_getfield(L, 4, "action");
     const char *action = luaL_checkstring(L, -1);
     st.action = strcmp(action, "finish") == 0 ? ZG_SETTLE_FINISH : ZG_SETTLE_RELEASE;
+    st.failed = st.action == ZG_SETTLE_FINISH; /* a finish from outside is a kill */
     lua_getfield(L, 4, "event");
     st.event = lua_tostring(L, -1);
     lua_getfield(L, 4, "error");
@@ -430,7 +431,8 @@ static int core_lost(lua_State *L)
 }
 
 /* settling(): run() is over or has not begun: what runs now is the engine's code (building the
- * run's instance, settling), which an interrupt must not break into (it is seen by interrupted()). */
+ * run's instance, settling), which an interrupt must not break into (it is seen by interrupted()).
+ */
 static int core_settling(lua_State *L)
 {
     host_of(L)->run.job_done = 1;

@@ -7,6 +7,8 @@
 #include <time.h>
 
 int64_t zg_clock_monotonic_ms(void);
+/* Unix time in milliseconds. */
+int64_t zg_clock_wall_ms(void);
 /* Writes the current UTC time as ISO-8601 with milliseconds ("2026-11-29T01:46:40.123Z"). */
 void zg_clock_iso8601(char *out, size_t size);
 /* The CLOCK_MONOTONIC time ms milliseconds from now, for pthread_cond_timedwait on a condition

@@ -31,7 +31,7 @@ typedef struct zg_heartbeat {
     int64_t sleeping_until_ms; /* when the thread wakes by itself (INT64_MAX: only when woken) */
     int64_t resumed_at_ms;     /* when it last woke over a second late: the whole process had
                                   been stopped (SIGSTOP, a suspended machine), not the VM alone */
-    atomic_int lost; /* the active run's lease is lost: read lock-free by the run hook */
+    atomic_int lost;           /* the active run's lease is lost: read lock-free by the run hook */
     zg_store *store;
     /* the watchdog */
     atomic_llong alive_ms;    /* when the VM thread was last seen in Lua; 0: not in Lua */

@@ -130,8 +130,10 @@ static int release_held(zg_host *h, zg_error *err)
     }
     if (rc == ZG_ESTALE) rc = ZG_OK; /* no longer ours anyway: it lapsed, or was killed */
     if (rc != ZG_OK)
-        zg_host_log(h, ZG_LOG_WARNING, "job %s could not be put back (%s): it runs again once its "
-                    "lease lapses", h->held.lease.uuid, err->msg);
+        zg_host_log(h, ZG_LOG_WARNING,
+                    "job %s could not be put back (%s): it runs again once its "
+                    "lease lapses",
+                    h->held.lease.uuid, err->msg);
     zg_claim_clear(&h->held);
     return rc;
 }
@@ -185,6 +187,11 @@ static int usable(zg_host *h)
     }
     clear_error(h);
     return 1;
+}
+
+int zg_host_usable(zg_host *h)
+{
+    return usable(h);
 }
 
 /* Whether h may start running jobs: not from inside one of its runs (a C function a job called),
@@ -770,6 +777,7 @@ static void settle_from_decision(lua_State *L, zg_settle *st, int *code)
     lua_getfield(L, d, "code");
     lua_Integer v = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
     *code = v > INT_MAX || v < INT_MIN ? (v > 0 ? INT_MAX : INT_MIN) : (int)v;
+    st->failed = st->action == ZG_SETTLE_FINISH && !(*code >= 200 && *code < 300);
     lua_pop(L, 1);
     lua_getfield(L, d, "fields");
     st->fields = fields_at(L, -1);

@@ -42,12 +42,12 @@ struct zg_host {
     size_t refused_growth;   /* the growth refused, checked again after a collection */
     int64_t run_deadline_ms; /* when the run exceeds its TIMEOUT; 0: none */
     double run_timeout_s;
-    int run_in_job;      /* job code runs under core.run_protected: a tripped limit is sticky */
-    int stop_kind;       /* ZG_STOP_*: the limit that tripped, sticky until run_protected returns */
+    int run_in_job; /* job code runs under core.run_protected: a tripped limit is sticky */
+    int stop_kind;  /* ZG_STOP_*: the limit that tripped, sticky until run_protected returns */
     lua_State *chunk_thread; /* the coroutine running a script's main chunk (chunk_hook) */
     int chunk_line;          /* the line of its main return statement */
-    jmp_buf *panic_jump; /* where the last-resort panic handler returns to (zg_runtime_invoke) */
-    atomic_int stopping; /* zg_stop: return after the run in progress (signal-safe: lock-free) */
+    jmp_buf *panic_jump;    /* where the last-resort panic handler returns to (zg_runtime_invoke) */
+    atomic_int stopping;    /* zg_stop: return after the run in progress (signal-safe: lock-free) */
     atomic_int interrupted; /* zg_interrupt: release the run in progress now */
     zg_registered_fn *fns;
     size_t nfns;
@@ -61,15 +61,17 @@ struct zg_host {
     lua_State *L;
     int api_ref; /* registry reference to the zerog.api table */
     zg_run_state run;
-    zg_claim held; /* cfg.prefetch: a job claimed with the last settle, for the next zg_step
-                      (held.lease.token 0: none) */
-    int vm_broken; /* the VM panicked: never used (nor closed) again */
+    zg_claim held;      /* cfg.prefetch: a job claimed with the last settle, for the next zg_step
+                           (held.lease.token 0: none) */
+    int vm_broken;      /* the VM panicked: never used (nor closed) again */
     int64_t held_at_ms; /* when it was claimed (monotonic): an old one is renewed before it runs */
     zg_heartbeat heartbeat; /* renews the running job's lease */
     zg_error err;
 };
 
 /* Writes a host message (not a job's) to the configured log, if any. */
+/* Whether h can serve a call (its VM and heartbeat started): clears its error, or sets it. */
+int zg_host_usable(zg_host *h);
 void zg_host_log(zg_host *h, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* The next sequence number of this host's writes. */

@@ -21,6 +21,11 @@
  * Ready jobs wait per (queue, job type): a claim names the types its host has loaded, so a job
  * whose type no host has loaded waits untouched without holding up other types.
  *
+ * The index: every job is listed under its queue, job type and state (ZG_JOBS_*: waiting,
+ * delayed, running, succeeded, failed, buried) by a key "<ms it entered the state, 15 digits>:
+ * <uuid>", changed in the same step as the job; a finished job with a retention is deleted with
+ * its index entry when the retention ends (by the steps that follow: no timer).
+ *
  * Idempotency: the Redis connection resends a command after a reconnect; every write carries
  * the host's writer id and a sequence number, and the store applies a write of a writer once
  * (sequence 0: no token, every call is applied). */
@@ -83,8 +88,8 @@ typedef struct zg_claim {
     zg_lease lease;
     char job_type[ZG_NAME_LEN];
     int64_t id, priority, reserves, timeouts, releases;
-    int prior;  /* ZG_PRIOR_* */
-    char *doc;  /* the whole document after the claim (running = true), malloc'd */
+    int prior; /* ZG_PRIOR_* */
+    char *doc; /* the whole document after the claim (running = true), malloc'd */
 } zg_claim;
 
 void zg_claim_clear(zg_claim *c);
@@ -110,17 +115,23 @@ enum { ZG_SETTLE_FINISH = 1, ZG_SETTLE_RELEASE = 2, ZG_SETTLE_BURY = 3 };
 /* The end of a run (or a kill, or a release of a dead host's run): everything it writes. */
 typedef struct zg_settle {
     int action;
-    zg_fields fields;     /* written with it: resultCode, completeness, updatedAt, ... */
-    const char *event;    /* an entry appended to events, or NULL */
-    const char *error;    /* an entry appended to errors (errorCount + 1), or NULL */
-    const char *reason;   /* bury: why (kept with the buried job) */
-    int64_t delay_ms;     /* release: when the job is ready again */
-    int64_t retention_s;  /* finish: the job is deleted that long after (0: kept) */
-    int prior;            /* release from outside a run: what the next claim reports */
+    zg_fields fields;    /* written with it: resultCode, completeness, updatedAt, ... */
+    const char *event;   /* an entry appended to events, or NULL */
+    const char *error;   /* an entry appended to errors (errorCount + 1), or NULL */
+    const char *reason;  /* bury: why (kept with the buried job) */
+    int64_t delay_ms;    /* release: when the job is ready again */
+    int64_t retention_s; /* finish: the job is deleted that long after (0: kept) */
+    int prior;           /* release from outside a run: what the next claim reports */
+    int failed;          /* finish: the job failed (listed as failed, not succeeded) */
 } zg_settle;
 
-enum { ZG_STATE_WAITING = 0, ZG_STATE_DELAYED = 1, ZG_STATE_RUNNING = 2, ZG_STATE_BURIED = 3,
-       ZG_STATE_FINISHED = 4 };
+enum {
+    ZG_STATE_WAITING = 0,
+    ZG_STATE_DELAYED = 1,
+    ZG_STATE_RUNNING = 2,
+    ZG_STATE_BURIED = 3,
+    ZG_STATE_FINISHED = 4
+};
 
 typedef struct zg_job_state {
     int state; /* ZG_STATE_* */
@@ -132,6 +143,39 @@ typedef struct zg_store_counts {
     int64_t waiting, delayed, running, buried;
     int64_t unclaimed; /* waiting jobs whose type no live host has asked for lately */
 } zg_store_counts;
+
+/* The index's key of a job: "<ms, 15 digits>:<uuid>". */
+#define ZG_IX_KEY_LEN (16 + ZG_UUID_LEN)
+
+/* One page of one queue's index (list). */
+typedef struct zg_index_req {
+    const char *queue;
+    unsigned states;      /* bits 1u << ZG_JOBS_*, not 0 */
+    const char *job_type; /* NULL: every type of the queue */
+    const char *before;   /* only keys below this one (a cursor), or NULL */
+    int64_t since_ms;     /* only keys of this ms or later; 0: any */
+    size_t limit;
+} zg_index_req;
+
+/* The document fields a listed row carries, as JSON text (NULL when absent). */
+enum {
+    ZG_ROW_COMPLETENESS,
+    ZG_ROW_RESULT,
+    ZG_ROW_ERRORS,
+    ZG_ROW_CREATED,
+    ZG_ROW_UPDATED,
+    ZG_ROW_NVALUES
+};
+
+typedef struct zg_index_row {
+    char key[ZG_IX_KEY_LEN];
+    char job_type[ZG_NAME_LEN];
+    int state; /* ZG_JOBS_* */
+    char *values[ZG_ROW_NVALUES];
+    char *last_error; /* the last entry of its errors list (JSON), or NULL */
+} zg_index_row;
+
+void zg_index_rows_free(zg_index_row *rows, size_t n);
 
 typedef struct zg_store_ops {
     /* Creates n jobs with their queue entries, atomically each (Redis: a few round trips for
@@ -173,16 +217,14 @@ typedef struct zg_store_ops {
      * held, or 0 for whatever run holds it). ZG_EINVAL when the job has finished already,
      * ZG_ESTALE when token is not the current lease. */
     int (*settle_from_outside)(zg_store *s, const char *queue, const char *uuid, int64_t token,
-                               const zg_settle *st, const char *writer, int64_t seq,
-                               zg_error *err);
+                               const zg_settle *st, const char *writer, int64_t seq, zg_error *err);
     /* Releases a run that overran (the watchdog, on the heartbeat's thread and connection):
      * ready again at once, still marked running, and its next claim reports
      * ZG_PRIOR_OVERRUN. ZG_ESTALE when the lease is no longer current, ZG_EINVAL when the job
      * has finished. */
     int (*release_overrun)(zg_store *s, const zg_lease *lease, zg_error *err);
     /* The whole document by uuid alone; ZG_ENOTFOUND. *queue (may be NULL) gets its queue. */
-    int (*load)(zg_store *s, const char *uuid, char **json, char queue[ZG_NAME_LEN],
-                zg_error *err);
+    int (*load)(zg_store *s, const char *uuid, char **json, char queue[ZG_NAME_LEN], zg_error *err);
     /* Buried jobs of a queue back to waiting (up to max, 0: all); when none is buried, delayed
      * ones are made ready now instead (beanstalkd's kick). */
     int (*kick)(zg_store *s, const char *queue, int64_t max, int64_t *count, zg_error *err);
@@ -190,6 +232,27 @@ typedef struct zg_store_ops {
     int (*job_state)(zg_store *s, const char *uuid, zg_job_state *out, zg_error *err);
     /* The buried jobs of a queue as a JSON array of {uuid, jobType, reason, buriedAt}. */
     int (*buried)(zg_store *s, const char *queue, char **json, zg_error *err);
+    /* The index: the newest req->limit jobs of one queue that match req, newest first, into a
+     * malloc'd array (free with zg_index_rows_free). */
+    int (*list)(zg_store *s, const zg_index_req *req, zg_index_row **rows, size_t *n,
+                zg_error *err);
+    /* A failed job back to waiting, with fields set and event appended; its retention lifted.
+     * ZG_ENOTFOUND: no such job; ZG_EINVAL: it is not failed. */
+    int (*retry)(zg_store *s, const char *uuid, zg_fields f, const char *event, const char *writer,
+                 int64_t seq, zg_error *err);
+    /* Deletes a job whatever its state (a run of it loses its lease). ZG_ENOTFOUND. */
+    int (*remove)(zg_store *s, const char *uuid, zg_error *err);
+    /* Deletes at most max jobs of one queue in the states of mask `states` (succeeded, failed
+     * only) that finished before before_ms (0: any time), oldest first, in one step; *deleted
+     * says how many (fewer than max: nothing more matches). */
+    int (*purge)(zg_store *s, const char *queue, unsigned states, const char *job_type,
+                 int64_t before_ms, size_t max, int64_t *deleted, zg_error *err);
+    /* Counts per job type and state of one queue (queue and job_type set in each row),
+     * malloc'd. */
+    int (*type_counts)(zg_store *s, const char *queue, zg_type_counts **rows, size_t *n,
+                       zg_error *err);
+    /* The names of every queue a job was ever submitted to, malloc'd (each, and the array). */
+    int (*known_queues)(zg_store *s, char ***names, size_t *n, zg_error *err);
     /* Publishes message on channel (no-op where nobody can listen: mem://). */
     int (*publish)(zg_store *s, const char *channel, const char *message, zg_error *err);
     /* Calls fn with each message of channel until *stop is set, on a connection of its own.

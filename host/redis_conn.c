@@ -1,7 +1,7 @@
 /* redis_conn: connection, reconnection with exponential backoff (50 ms doubling to 1 s, within
- * the call's timeout), pipelines of scripts and commands. Only connection failures are retried; the server's error replies are not. The writes
- * that go through here carry tokens (zg_redis_token) so that one sent twice across a reconnect is
- * applied once. */
+ * the call's timeout), pipelines of scripts and commands. Only connection failures are retried; the
+ * server's error replies are not. The writes that go through here carry tokens (zg_redis_token) so
+ * that one sent twice across a reconnect is applied once. */
 #include "redis_conn.h"
 
 #include <limits.h>
@@ -12,7 +12,7 @@
 
 #include "clock.h"
 
-#define CONNECT_TIMEOUT_MS      2000
+#define CONNECT_TIMEOUT_MS 2000
 
 static int parse_tcp(const char *rest, zg_redis_url *out, zg_error *err, const char *url)
 {
@@ -177,7 +177,8 @@ static int reconnect(zg_redis *r, int64_t give_up_at, zg_error *err)
 /* Drops a broken connection, keeping the reason in err. */
 static void drop(zg_redis *r, zg_error *err)
 {
-    zg_fail(err, ZG_ESTORE, "redis connection lost: %s", r->ctx->errstr[0] ? r->ctx->errstr : "timeout");
+    zg_fail(err, ZG_ESTORE, "redis connection lost: %s",
+            r->ctx->errstr[0] ? r->ctx->errstr : "timeout");
     redisFree(r->ctx);
     r->ctx = NULL;
     r->deferred = 0;

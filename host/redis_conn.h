@@ -2,7 +2,8 @@
  * that fails on a broken connection is sent again on a new one, with backoff, for up to
  * `timeout_ms` (every call is bounded by it, the wait for a reply included); scripts are run by
  * SHA and loaded again when the server lost them. A connection is used by one thread at a time
- * (its owner keeps the lock). Error replies keep the server's own words (OOM, MISCONF, READONLY). */
+ * (its owner keeps the lock). Error replies keep the server's own words (OOM, MISCONF, READONLY).
+ */
 #ifndef ZG_REDIS_CONN_H
 #define ZG_REDIS_CONN_H
 

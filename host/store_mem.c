@@ -29,6 +29,7 @@
 #include "heap.h"
 #include "lifecycle.h"
 #include "map.h"
+#include "skiplist.h"
 #include "strbuf.h"
 
 const char *const zg_store_lists[3] = {"events", "warnings", "errors"};
@@ -48,11 +49,13 @@ typedef struct entry_list {
     size_t len, cap;
 } entry_list;
 
-/* The waiting jobs of one job type in one queue, and when a claim last asked for that type. */
+/* The waiting jobs of one job type in one queue, when a claim last asked for that type, and the
+ * index of its jobs by state (ZG_JOBS_*), ordered by key "<ms it entered the state>:<uuid>". */
 typedef struct type_ready {
     zg_heap ready;
     int asked;
     int64_t asked_ms;
+    zg_skiplist index[ZG_JOBS_NSTATES];
 } type_ready;
 
 typedef struct job_queue {
@@ -84,10 +87,14 @@ typedef struct job {
     int64_t last_lease; /* the last lease handed out (leases never repeat, reserves can drop) */
     int prior;          /* ZG_PRIOR_*: how the last run ended when it did not settle */
     int claimed_prior;  /* the prior the current claim reported (an unclaim restores it) */
-    char *reason;  /* buried: why (may be NULL) */
+    char *reason;       /* buried: why (may be NULL) */
     int64_t buried_at_ms, buried_seq;
     zg_heap *home; /* the heap holding it, or NULL */
     size_t heap_index;
+    /* its entry in its type's index: the set of its state (index_state, ZG_JOBS_*) */
+    int index_state;
+    char index_key[ZG_IX_KEY_LEN];
+    zg_skipnode index_node;
 } job;
 
 typedef struct mem_store {
@@ -107,14 +114,17 @@ void zg_claim_clear(zg_claim *c)
     memset(c, 0, sizeof *c);
 }
 
-/* ---- time ---- */
-
-static int64_t wall_ms(void)
+void zg_index_rows_free(zg_index_row *rows, size_t n)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    for (size_t i = 0; rows && i < n; i++) {
+        for (int v = 0; v < ZG_ROW_NVALUES; v++)
+            free(rows[i].values[v]);
+        free(rows[i].last_error);
+    }
+    free(rows);
 }
+
+/* ---- time ---- */
 
 /* now + ms without overflowing (a huge delay is "never"). */
 static int64_t later(int64_t now, int64_t ms)
@@ -234,6 +244,8 @@ static type_ready *make_type(job_queue *q, const char *type)
     if (t) return t;
     if (!(t = calloc(1, sizeof *t))) return NULL;
     zg_heap_init(&t->ready, ready_less, set_index);
+    for (int i = 0; i < ZG_JOBS_NSTATES; i++)
+        zg_skiplist_init(&t->index[i], (uint64_t)(uintptr_t)t + (uint64_t)i);
     if (zg_map_set(&q->types, type, t) != 0) {
         type_free(t);
         return NULL;
@@ -241,9 +253,32 @@ static type_ready *make_type(job_queue *q, const char *type)
     return t;
 }
 
-/* Drops j for good (it must be out of every heap). */
+/* ---- the index ---- */
+
+/* Moves j into the index set of state (ZG_JOBS_*), out of the one it was in: cannot fail. */
+static void index_move(job *j, int state)
+{
+    zg_skiplist *sets = j->ready->index;
+    if (j->index_node.key) zg_skiplist_remove(&sets[j->index_state], &j->index_node);
+    snprintf(j->index_key, sizeof j->index_key, "%015lld:%s", (long long)zg_clock_wall_ms(),
+             j->uuid);
+    j->index_node.key = j->index_key;
+    j->index_state = state;
+    zg_skiplist_insert(&sets[state], &j->index_node);
+}
+
+static void index_leave(job *j)
+{
+    if (j->index_node.key) zg_skiplist_remove(&j->ready->index[j->index_state], &j->index_node);
+    j->index_node.key = NULL;
+}
+
+/* Drops j for good: out of its heap and its index set, its running count given back. */
 static void forget(mem_store *s, job *j)
 {
+    if (j->state == ZG_STATE_RUNNING) j->queue->running--;
+    take_out(j);
+    index_leave(j);
     zg_map_remove(&s->jobs, j->uuid);
     job_free(j);
 }
@@ -436,6 +471,7 @@ static int make_waiting(job *j)
     take_out(j);
     j->state = ZG_STATE_WAITING;
     put_in(j, &j->ready->ready);
+    index_move(j, ZG_JOBS_WAITING);
     return 0;
 }
 
@@ -476,10 +512,8 @@ static int advance(mem_store *s)
             woke = 1;
         }
     }
-    while ((j = zg_heap_peek(&s->expiring)) && j->due_ms <= now) {
-        take_out(j);
+    while ((j = zg_heap_peek(&s->expiring)) && j->due_ms <= now)
         forget(s, j);
-    }
     if (woke) pthread_cond_broadcast(&s->changed);
     return rc;
 }
@@ -596,6 +630,7 @@ static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
     j->state = nj->delay_ms > 0 ? ZG_STATE_DELAYED : ZG_STATE_WAITING;
     if (nj->delay_ms > 0) j->due_ms = later(zg_clock_monotonic_ms(), nj->delay_ms);
     put_in(j, home);
+    index_move(j, nj->delay_ms > 0 ? ZG_JOBS_DELAYED : ZG_JOBS_WAITING);
     nj->id = j->id;
     nj->cas = j->cas;
     return ZG_OK;
@@ -711,6 +746,7 @@ static int take(mem_store *s, job *j, zg_claim *out, zg_error *err)
     j->lease = ++j->last_lease;
     j->due_ms = later(zg_clock_monotonic_ms(), j->ttr_ms);
     put_in(j, &s->running);
+    index_move(j, ZG_JOBS_RUNNING);
     j->queue->running++;
     out->prior = !was_running                 ? ZG_PRIOR_CLEAN
                  : j->prior != ZG_PRIOR_CLEAN ? j->prior
@@ -884,6 +920,7 @@ static int apply_settle(mem_store *s, job *j, const zg_settle *st, int keep_runn
     switch (st->action) {
     case ZG_SETTLE_FINISH:
         j->state = ZG_STATE_FINISHED;
+        index_move(j, st->failed ? ZG_JOBS_FAILED : ZG_JOBS_SUCCEEDED);
         j->due_ms = 0;
         if (home) {
             int64_t keep_ms =
@@ -894,14 +931,16 @@ static int apply_settle(mem_store *s, job *j, const zg_settle *st, int keep_runn
     case ZG_SETTLE_RELEASE:
         j->releases++;
         j->state = st->delay_ms > 0 ? ZG_STATE_DELAYED : ZG_STATE_WAITING;
+        index_move(j, st->delay_ms > 0 ? ZG_JOBS_DELAYED : ZG_JOBS_WAITING);
         if (st->delay_ms > 0) j->due_ms = later(now, st->delay_ms);
         pthread_cond_broadcast(&s->changed);
         break;
     default: /* bury */
         j->state = ZG_STATE_BURIED;
+        index_move(j, ZG_JOBS_BURIED);
         free(j->reason);
         j->reason = reason;
-        j->buried_at_ms = wall_ms();
+        j->buried_at_ms = zg_clock_wall_ms();
         j->buried_seq = ++s->bury_seq;
         break;
     }
@@ -962,6 +1001,7 @@ static int mem_unclaim(zg_store *zs, const zg_lease *lease, zg_error *err)
     j->prior = j->claimed_prior;
     j->state = ZG_STATE_WAITING;
     put_in(j, &j->ready->ready);
+    index_move(j, ZG_JOBS_WAITING);
     pthread_cond_broadcast(&s->changed);
     return ZG_OK;
 }
@@ -1032,8 +1072,10 @@ static int mem_kick(zg_store *zs, const char *queue, int64_t max, int64_t *count
         free(moving);
         return zg_fail(err, ZG_ENOMEM, "out of memory kicking %s", queue);
     }
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         moving[i]->state = ZG_STATE_WAITING;
+        index_move(moving[i], ZG_JOBS_WAITING);
+    }
     free(moving);
     *count = (int64_t)n;
     pthread_cond_broadcast(&s->changed);
@@ -1122,6 +1164,219 @@ static int mem_buried(zg_store *zs, const char *queue, char **json, zg_error *er
     free(sorted);
     if (!(*json = zg_strbuf_take(&b)))
         return zg_fail(err, ZG_ENOMEM, "out of memory listing buried jobs");
+    return ZG_OK;
+}
+
+/* ---- finding and steering jobs (the index) ---- */
+
+/* A row of a listing being gathered: the job and its index node. */
+typedef struct listed {
+    job *j;
+} listed;
+
+static int newest_first(const void *a, const void *b)
+{
+    return strcmp(((const listed *)b)->j->index_key, ((const listed *)a)->j->index_key);
+}
+
+static char *value_copy(const job *j, const char *name, int *oom)
+{
+    const field *f = find_field(j, name);
+    if (!f) return NULL;
+    char *v = strdup(f->value);
+    if (!v) *oom = 1;
+    return v;
+}
+
+static int mem_list(zg_store *zs, const zg_index_req *req, zg_index_row **rows, size_t *n,
+                    zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    *rows = NULL;
+    *n = 0;
+    ADVANCE(s, err);
+    job_queue *q = req->queue ? find_queue(s, req->queue) : NULL;
+    if (!q || !req->limit) return ZG_OK;
+    char since[24] = "";
+    if (req->since_ms > 0) snprintf(since, sizeof since, "%015lld", (long long)req->since_ms);
+    /* up to limit from each set, newest first, then the newest limit of them all */
+    listed *all = NULL;
+    size_t len = 0, cap = 0;
+    size_t pos = 0;
+    zg_map_slot *slot;
+    while ((slot = zg_map_next(&q->types, &pos))) {
+        if (req->job_type && strcmp(slot->key, req->job_type) != 0) continue;
+        type_ready *t = slot->value;
+        for (int st = 0; st < ZG_JOBS_NSTATES; st++) {
+            if (!(req->states & (1u << st))) continue;
+            size_t taken = 0;
+            for (zg_skipnode *x = zg_skiplist_last_below(&t->index[st], req->before);
+                 x && taken < req->limit && strcmp(x->key, since) >= 0;
+                 x = zg_skiplist_prev(x), taken++) {
+                if (len == cap) {
+                    size_t grown_cap = cap ? cap * 2 : 64;
+                    listed *grown = realloc(all, grown_cap * sizeof *grown);
+                    if (!grown) {
+                        free(all);
+                        return zg_fail(err, ZG_ENOMEM, "out of memory listing jobs");
+                    }
+                    all = grown;
+                    cap = grown_cap;
+                }
+                all[len++].j = (job *)((char *)x - offsetof(job, index_node));
+            }
+        }
+    }
+    if (!len) return ZG_OK;
+    qsort(all, len, sizeof *all, newest_first);
+    if (len > req->limit) len = req->limit;
+    zg_index_row *out = calloc(len, sizeof *out);
+    int oom = !out;
+    static const char *const names[ZG_ROW_NVALUES] = {"completeness", "resultCode", "errorCount",
+                                                      "createdAt", "updatedAt"};
+    for (size_t i = 0; !oom && i < len; i++) {
+        const job *j = all[i].j;
+        zg_index_row *row = &out[i];
+        snprintf(row->key, sizeof row->key, "%s", j->index_key);
+        snprintf(row->job_type, sizeof row->job_type, "%s", j->job_type);
+        row->state = j->index_state;
+        for (int v = 0; v < ZG_ROW_NVALUES; v++)
+            row->values[v] = value_copy(j, names[v], &oom);
+        const entry_list *errors = &j->lists[ZG_LIST_ERRORS];
+        if (errors->len && !(row->last_error = strdup(errors->items[errors->len - 1]))) oom = 1;
+    }
+    free(all);
+    if (oom) {
+        zg_index_rows_free(out, len);
+        return zg_fail(err, ZG_ENOMEM, "out of memory listing jobs");
+    }
+    *rows = out;
+    *n = len;
+    return ZG_OK;
+}
+
+static int mem_retry(zg_store *zs, const char *uuid, zg_fields f, const char *event,
+                     const char *writer, int64_t seq, zg_error *err)
+{
+    (void)writer, (void)seq;
+    mem_store *s = (mem_store *)zs;
+    if (check_fields(f, err) != ZG_OK) return err->code;
+    ADVANCE(s, err);
+    job *j = uuid ? zg_map_get(&s->jobs, uuid) : NULL;
+    if (!j) return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid ? uuid : "(null)");
+    if (j->state != ZG_STATE_FINISHED || j->index_state != ZG_JOBS_FAILED)
+        return zg_fail(err, ZG_EINVAL, "job %s has not failed", uuid);
+    edit e = {0};
+    if (edit_set_fields(&e, f) != 0 || edit_set(&e, "running", "false") != 0 ||
+        (event && edit_entry(&e, ZG_LIST_EVENTS, event) != 0) || edit_make_room(j, &e) != 0 ||
+        make_room(&j->ready->ready) != 0) {
+        edit_free(&e);
+        return zg_fail(err, ZG_ENOMEM, "out of memory retrying job %s", uuid);
+    }
+    edit_apply(j, &e);
+    edit_free(&e);
+    j->cas++;
+    take_out(j); /* out of the expiring heap: its retention is lifted */
+    j->lease = 0;
+    j->prior = ZG_PRIOR_CLEAN;
+    j->state = ZG_STATE_WAITING;
+    put_in(j, &j->ready->ready);
+    index_move(j, ZG_JOBS_WAITING);
+    pthread_cond_broadcast(&s->changed);
+    return ZG_OK;
+}
+
+static int mem_remove(zg_store *zs, const char *uuid, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    ADVANCE(s, err);
+    job *j = uuid ? zg_map_get(&s->jobs, uuid) : NULL;
+    if (!j) return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid ? uuid : "(null)");
+    forget(s, j);
+    return ZG_OK;
+}
+
+static int mem_purge(zg_store *zs, const char *queue, unsigned states, const char *job_type,
+                     int64_t before_ms, size_t max, int64_t *deleted, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    *deleted = 0;
+    unsigned finished = (1u << ZG_JOBS_SUCCEEDED) | (1u << ZG_JOBS_FAILED);
+    if (!states || (states & ~finished))
+        return zg_fail(err, ZG_EINVAL, "purge: only succeeded and failed jobs are purged");
+    ADVANCE(s, err);
+    job_queue *q = queue ? find_queue(s, queue) : NULL;
+    if (!q) return ZG_OK;
+    char bound[24] = "";
+    if (before_ms > 0) snprintf(bound, sizeof bound, "%015lld", (long long)before_ms);
+    size_t pos = 0;
+    zg_map_slot *slot;
+    while ((slot = zg_map_next(&q->types, &pos)) && (size_t)*deleted < max) {
+        if (job_type && strcmp(slot->key, job_type) != 0) continue;
+        type_ready *t = slot->value;
+        for (int st = ZG_JOBS_SUCCEEDED; st <= ZG_JOBS_FAILED; st++) {
+            if (!(states & (1u << st))) continue;
+            zg_skipnode *x;
+            while ((size_t)*deleted < max && (x = zg_skiplist_first(&t->index[st])) &&
+                   (!bound[0] || strcmp(x->key, bound) < 0)) {
+                forget(s, (job *)((char *)x - offsetof(job, index_node)));
+                (*deleted)++;
+            }
+        }
+    }
+    return ZG_OK;
+}
+
+static int mem_type_counts(zg_store *zs, const char *queue, zg_type_counts **rows, size_t *n,
+                           zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    *rows = NULL;
+    *n = 0;
+    ADVANCE(s, err);
+    job_queue *q = queue ? find_queue(s, queue) : NULL;
+    if (!q || !q->types.count) return ZG_OK;
+    zg_type_counts *out = calloc(q->types.count, sizeof *out);
+    if (!out) return zg_fail(err, ZG_ENOMEM, "out of memory counting jobs");
+    size_t got = 0, pos = 0;
+    zg_map_slot *slot;
+    while ((slot = zg_map_next(&q->types, &pos))) {
+        type_ready *t = slot->value;
+        zg_type_counts *row = &out[got];
+        int64_t any = 0;
+        for (int st = 0; st < ZG_JOBS_NSTATES; st++)
+            any += row->count[st] = (int64_t)t->index[st].len;
+        if (!any) continue; /* a type claims asked for, never submitted here */
+        snprintf(row->queue, sizeof row->queue, "%s", q->name);
+        snprintf(row->job_type, sizeof row->job_type, "%s", slot->key);
+        got++;
+    }
+    *rows = out;
+    *n = got;
+    return ZG_OK;
+}
+
+static int mem_known_queues(zg_store *zs, char ***names, size_t *n, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    *names = NULL;
+    *n = 0;
+    if (!s->queues.count) return ZG_OK;
+    char **out = calloc(s->queues.count, sizeof *out);
+    if (!out) return zg_fail(err, ZG_ENOMEM, "out of memory");
+    size_t got = 0, pos = 0;
+    zg_map_slot *slot;
+    while ((slot = zg_map_next(&s->queues, &pos))) {
+        if (!(out[got] = strdup(slot->key))) {
+            for (size_t i = 0; i < got; i++)
+                free(out[i]);
+            free(out);
+            return zg_fail(err, ZG_ENOMEM, "out of memory");
+        }
+        got++;
+    }
+    *names = out;
+    *n = got;
     return ZG_OK;
 }
 
@@ -1260,6 +1515,34 @@ static int locked_unclaim(zg_store *zs, const zg_lease *lease, zg_error *err)
 {
     LOCKED(mem_unclaim(zs, lease, err));
 }
+static int locked_list(zg_store *zs, const zg_index_req *req, zg_index_row **rows, size_t *n,
+                       zg_error *err)
+{
+    LOCKED(mem_list(zs, req, rows, n, err));
+}
+static int locked_retry(zg_store *zs, const char *uuid, zg_fields f, const char *event,
+                        const char *writer, int64_t seq, zg_error *err)
+{
+    LOCKED(mem_retry(zs, uuid, f, event, writer, seq, err));
+}
+static int locked_remove(zg_store *zs, const char *uuid, zg_error *err)
+{
+    LOCKED(mem_remove(zs, uuid, err));
+}
+static int locked_purge(zg_store *zs, const char *queue, unsigned states, const char *job_type,
+                        int64_t before_ms, size_t max, int64_t *deleted, zg_error *err)
+{
+    LOCKED(mem_purge(zs, queue, states, job_type, before_ms, max, deleted, err));
+}
+static int locked_type_counts(zg_store *zs, const char *queue, zg_type_counts **rows, size_t *n,
+                              zg_error *err)
+{
+    LOCKED(mem_type_counts(zs, queue, rows, n, err));
+}
+static int locked_known_queues(zg_store *zs, char ***names, size_t *n, zg_error *err)
+{
+    LOCKED(mem_known_queues(zs, names, n, err));
+}
 static const zg_store_ops mem_ops = {
     .submit = locked_submit,
     .claim = locked_claim,
@@ -1277,6 +1560,12 @@ static const zg_store_ops mem_ops = {
     .counts = locked_counts,
     .job_state = locked_job_state,
     .buried = locked_buried,
+    .list = locked_list,
+    .retry = locked_retry,
+    .remove = locked_remove,
+    .purge = locked_purge,
+    .type_counts = locked_type_counts,
+    .known_queues = locked_known_queues,
     .publish = mem_publish,
     .follow = mem_follow,
     .ping = mem_ping,

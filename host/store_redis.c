@@ -1,9 +1,9 @@
 /* store_redis: the lifecycle (lifecycle.h) on Redis.
  *
- * Every transition is one Lua script run on the server (the files of lua/redis, embedded in the library;
- * prelude.lua describes the key layout). Everything of a queue Q carries the hash tag {zq:Q}, so
- * each script touches one hash slot: the job's document and its place in the queue change
- * together or not at all. Reading a job by uuid alone goes through a small pointer key
+ * Every transition is one Lua script run on the server (the files of lua/redis, embedded in the
+ * library; prelude.lua describes the key layout). Everything of a queue Q carries the hash tag
+ * {zq:Q}, so each script touches one hash slot: the job's document and its place in the queue
+ * change together or not at all. Reading a job by uuid alone goes through a small pointer key
  * `zerog:job:<uuid>` holding its queue name (two reads); the pointer is written in the same round
  * trip as the submit and expires with the job's retention.
  *
@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "lifecycle.h"
 #include "lua_modules.h"
+#include "map.h"
 #include "redis_conn.h"
 #include "strbuf.h"
 
@@ -33,18 +34,26 @@ enum {
     S_STATE,
     S_BURIED,
     S_UNCLAIM,
+    S_LIST,
+    S_RETRY,
+    S_REMOVE,
+    S_PURGE,
+    S_TYPES,
     S_N
 };
-static const char *const script_names[S_N] = {"submit", "claim",  "peek",   "touch",
-                                              "write",  "settle", "read",   "kick",
-                                              "counts", "state",  "buried", "unclaim"};
+static const char *const script_names[S_N] = {
+    "submit", "claim",  "peek",    "touch", "write", "settle", "read",  "kick", "counts",
+    "state",  "buried", "unclaim", "list",  "retry", "remove", "purge", "types"};
+
+/* The set of every queue's name (outside any queue's slot). */
+#define QUEUES_KEY "zerog:queues"
 
 typedef struct redis_store {
     zg_store base;
     zg_redis conn; /* the host's calls */
     zg_redis beat; /* the heartbeat's renewals */
     zg_redis_script scripts[S_N];
-    zg_redis_script beat_touch; /* the same script, loaded through the other connection */
+    zg_redis_script beat_touch;  /* the same script, loaded through the other connection */
     zg_redis_script beat_settle; /* the watchdog's release, on the heartbeat's connection */
     char *sources[S_N];
     int64_t announced_ms; /* when a claim last recorded the types this host asks for */
@@ -54,6 +63,7 @@ typedef struct redis_store {
      * within a queue it always holds. */
     char sticky[ZG_NAME_LEN];
     int64_t sticky_until_ms;
+    zg_map registered; /* queues this store has added to QUEUES_KEY */
 } redis_store;
 
 #define STICKY_MS 100
@@ -276,21 +286,37 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
     /* one script call per run of jobs on the same queue (at most 256 jobs each), each after
      * the pointers by uuid of its jobs, all in one pipeline */
     size_t ncalls = 0;
-    zg_redis_call *calls = calloc(2 * (n ? n : 1), sizeof *calls);
-    argvec *args = calloc(2 * (n ? n : 1), sizeof *args);
+    zg_redis_call *calls = calloc(2 * (n ? n : 1) + 1, sizeof *calls);
+    argvec *args = calloc(2 * (n ? n : 1) + 1, sizeof *args);
     size_t *first = calloc(n ? n : 1, sizeof *first), *count = calloc(n ? n : 1, sizeof *count);
-    char (*prefixes)[ZG_NAME_LEN + 8] = calloc(n ? n : 1, sizeof *prefixes);
+    char(*prefixes)[ZG_NAME_LEN + 8] = calloc(n ? n : 1, sizeof *prefixes);
     redisReply **replies = NULL;
     int rc = ZG_ENOMEM;
     size_t nbatches = 0;
     if (!calls || !args || !first || !count || !prefixes) goto done;
+    /* the queues this store has not yet added to the set of queue names: added first */
+    argvec *names = &args[2 * (n ? n : 1)];
+    for (size_t i = 0; i < n; i++)
+        if (!zg_map_get(&r->registered, jobs[i].queue)) {
+            int listed = 0;
+            for (size_t k = 2; k < names->n && !listed; k++)
+                listed = strcmp(names->argv[k], jobs[i].queue) == 0;
+            if (!names->n) {
+                av_push(names, "SADD");
+                av_push(names, QUEUES_KEY);
+            }
+            if (!listed) av_push(names, jobs[i].queue);
+        }
+    if (names->oom) goto done;
+    size_t base = names->n ? 1 : 0; /* the first call is that SADD */
+    if (base) calls[ncalls++] = (zg_redis_call){NULL, 0, (int)names->n, names->argv, NULL};
     for (size_t i = 0; i < n;) {
         size_t b = nbatches++, j = i;
         if (queue_prefix(prefixes[b], sizeof prefixes[b], jobs[i].queue, err) != ZG_OK) {
             rc = err->code;
             goto done;
         }
-        argvec *a = &args[ncalls];
+        argvec *a = &args[ncalls - base];
         av_push(a, prefixes[b]);
         av_push(a, ""); /* the count, set below */
         for (; j < n && j - i < 256 && strcmp(jobs[j].queue, jobs[i].queue) == 0; j++) {
@@ -314,7 +340,7 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
         a->n--;
         /* MSET zerog:job:<uuid> Q ... for the batch (the pointers to the jobs' queue) goes
          * first: if the submit then fails, a pointer to nothing reads as "no such job" */
-        argvec *m = &args[ncalls + 1];
+        argvec *m = &args[ncalls - base + 1];
         av_push(m, "MSET");
         for (size_t k = i; k < j; k++) {
             char key[POINTER_KEY_LEN];
@@ -341,11 +367,13 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
     pthread_mutex_lock(&r->conn.lock);
     rc = zg_redis_pipeline(&r->conn, ncalls, calls, replies, err);
     pthread_mutex_unlock(&r->conn.lock);
+    if (rc == ZG_OK && base && replies[0]->type == REDIS_REPLY_ERROR)
+        rc = zg_redis_reply_error(replies[0], err);
     for (size_t b = 0; rc == ZG_OK && b < nbatches; b++) {
-        for (int k = 0; k < 2 && rc == ZG_OK; k++)
-            if (replies[2 * b + (size_t)k]->type == REDIS_REPLY_ERROR)
-                rc = zg_redis_reply_error(replies[2 * b + (size_t)k], err);
-        const redisReply *ids = replies[2 * b + 1];
+        for (size_t k = 0; k < 2 && rc == ZG_OK; k++)
+            if (replies[base + 2 * b + k]->type == REDIS_REPLY_ERROR)
+                rc = zg_redis_reply_error(replies[base + 2 * b + k], err);
+        const redisReply *ids = replies[base + 2 * b + 1];
         if (rc == ZG_OK && (ids->type != REDIS_REPLY_ARRAY || ids->elements != count[b]))
             rc = unexpected(err, "a submit");
         for (size_t k = 0; rc == ZG_OK && k < count[b]; k++) {
@@ -353,11 +381,13 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
             jobs[first[b] + k].cas = int_at(ids->element[k], 1);
         }
     }
+    for (size_t i = 2; rc == ZG_OK && base && i < args[2 * (n ? n : 1)].n; i++)
+        if (zg_map_set(&r->registered, args[2 * (n ? n : 1)].argv[i], (void *)1) != 0) break;
 done:
     if (rc == ZG_ENOMEM && err->code != ZG_ENOMEM) zg_fail(err, ZG_ENOMEM, "out of memory");
     for (size_t i = 0; replies && i < ncalls; i++)
         if (replies[i]) freeReplyObject(replies[i]);
-    for (size_t i = 0; args && i < 2 * (n ? n : 1); i++)
+    for (size_t i = 0; args && i < 2 * (n ? n : 1) + 1; i++)
         av_free(&args[i]);
     free(replies);
     free(calls);
@@ -572,8 +602,9 @@ static void wait_for_signal(redis_store *r, const zg_claim_req *req, int64_t ms,
     if (ms <= 0) return;
     int64_t until = zg_clock_monotonic_ms() + ms;
     int64_t block = precise ? ms - 120 : ms;
-    if (block > 1000) block = 1000; /* a claim runs at least every second: the queue's clock stays
-                                        fresh, so its stall rule (prelude.lua) never fires */
+    if (block > 1000)
+        block = 1000; /* a claim runs at least every second: the queue's clock stays
+                          fresh, so its stall rule (prelude.lua) never fires */
     if (block > 0) {
         int got = take_signal(r, req, block);
         if (got != 0) {
@@ -627,8 +658,7 @@ static int rs_claim(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, co
 
 /* What a script that acts on a lease answered (1: done, 0: the lease is no longer current), as
  * a code; frees the reply (NULL: the call failed, err says why). */
-static int lease_outcome(redisReply *reply, const zg_lease *lease, const char *what,
-                         zg_error *err)
+static int lease_outcome(redisReply *reply, const zg_lease *lease, const char *what, zg_error *err)
 {
     if (!reply) return err->code;
     long long v = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
@@ -788,6 +818,7 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
     av_push(&a, req && announce_now(r) ? "1" : "0");
     for (size_t i = 0; req && i < req->ntypes; i++)
         av_push(&a, req->types[i]);
+    av_push(&a, st->failed ? "1" : "0");
     av_fields(&a, st->fields);
     if (a.oom) {
         av_free(&a);
@@ -799,9 +830,8 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
         return err->code;
     }
     const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
-    zg_redis_call calls[3] = {{script, 5, (int)a.n, a.argv, NULL},
-                              {NULL, 0, 2, hgetall, NULL},
-                              {NULL, 0, 2, del, NULL}};
+    zg_redis_call calls[3] = {
+        {script, 5, (int)a.n, a.argv, NULL}, {NULL, 0, 2, hgetall, NULL}, {NULL, 0, 2, del, NULL}};
     redisReply *replies[3] = {NULL, NULL, NULL};
     pthread_mutex_lock(&conn->lock);
     int rc = zg_redis_pipeline(conn, req ? 3 : 1, calls, replies, err);
@@ -831,8 +861,7 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
         const redisReply *c = reply->elements == 3 ? reply->element[2] : NULL;
         if (next && c && c->type == REDIS_REPLY_ARRAY && int_at(c, 0) == 1) {
             zg_error claim_err = {0};
-            if (take_claim(c, replies[1], queue, next, &claim_err) != ZG_OK)
-                zg_claim_clear(next);
+            if (take_claim(c, replies[1], queue, next, &claim_err) != ZG_OK) zg_claim_clear(next);
         }
     }
     freeReplyObject(reply);
@@ -934,8 +963,8 @@ static int rs_settle_from_outside(zg_store *s, const char *queue, const char *uu
     }
     char tok[24];
     snprintf(tok, sizeof tok, "%lld", (long long)token);
-    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], queue, uuid, tok, 1, st, writer, seq,
-                     NULL, NULL, 0, NULL, err);
+    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], queue, uuid, tok, 1, st, writer, seq, NULL,
+                     NULL, 0, NULL, err);
 }
 
 /* Reads a document written before the lifecycle layout (zerog_job_<uuid>); read-only. */
@@ -1057,8 +1086,7 @@ static int rs_job_state(zg_store *s, const char *uuid, zg_job_state *out, zg_err
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 8)
         rc = zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
     else {
-        static const char *const states[] = {"waiting", "delayed", "running", "buried",
-                                             "finished"};
+        static const char *const states[] = {"waiting", "delayed", "running", "buried", "finished"};
         const char *st = reply->element[0]->str ? reply->element[0]->str : "";
         out->state = ZG_STATE_WAITING;
         for (int i = 0; i < 5; i++)
@@ -1105,6 +1133,270 @@ static int rs_buried(zg_store *s, const char *queue, char **json, zg_error *err)
     freeReplyObject(reply);
     *json = zg_strbuf_take(&b);
     return *json ? ZG_OK : zg_fail(err, ZG_ENOMEM, "out of memory");
+}
+
+/* ---- the index ---- */
+
+static const char *const index_states[ZG_JOBS_NSTATES] = {"waiting",   "delayed", "running",
+                                                          "succeeded", "failed",  "buried"};
+
+/* The names of the states of mask, separated by spaces, into out. */
+static void state_names(char *out, size_t size, unsigned mask)
+{
+    out[0] = '\0';
+    for (int i = 0; i < ZG_JOBS_NSTATES; i++)
+        if (mask & (1u << i)) {
+            size_t len = strlen(out);
+            snprintf(out + len, size - len, "%s%s", len ? " " : "", index_states[i]);
+        }
+}
+
+static int state_index(const char *name)
+{
+    for (int i = 0; i < ZG_JOBS_NSTATES; i++)
+        if (strcmp(name, index_states[i]) == 0) return i;
+    return -1;
+}
+
+static char *reply_strdup(const redisReply *e)
+{
+    return e && e->type == REDIS_REPLY_STRING ? strndup(e->str, e->len) : NULL;
+}
+
+static int rs_list(zg_store *s, const zg_index_req *req, zg_index_row **rows, size_t *n,
+                   zg_error *err)
+{
+    *rows = NULL;
+    *n = 0;
+    char states[80], limit[24], since[24] = "";
+    state_names(states, sizeof states, req->states);
+    snprintf(limit, sizeof limit, "%zu", req->limit);
+    if (req->since_ms > 0) snprintf(since, sizeof since, "%015lld", (long long)req->since_ms);
+    char prefix[ZG_NAME_LEN + 8];
+    if (queue_prefix(prefix, sizeof prefix, req->queue, err) != ZG_OK) return err->code;
+    argvec a = {0};
+    av_push(&a, prefix);
+    av_push(&a, states);
+    av_push(&a, req->job_type ? req->job_type : "");
+    av_push(&a, req->before ? req->before : "");
+    av_push(&a, since);
+    av_push(&a, limit);
+    redisReply *reply = run((redis_store *)s, S_LIST, 1, &a, err);
+    av_free(&a);
+    if (!reply) return err->code;
+    int rc = ZG_OK;
+    if (reply->type == REDIS_REPLY_ERROR)
+        rc = zg_redis_reply_error(reply, err);
+    else if (reply->type != REDIS_REPLY_ARRAY)
+        rc = unexpected(err, "a list");
+    zg_index_row *out =
+        rc == ZG_OK && reply->elements ? calloc(reply->elements, sizeof *out) : NULL;
+    if (rc == ZG_OK && reply->elements && !out) rc = zg_fail(err, ZG_ENOMEM, "out of memory");
+    size_t got = 0;
+    for (size_t i = 0; rc == ZG_OK && i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 9 ||
+            e->element[0]->type != REDIS_REPLY_STRING ||
+            e->element[1]->type != REDIS_REPLY_STRING ||
+            e->element[2]->type != REDIS_REPLY_STRING || e->element[0]->len >= ZG_IX_KEY_LEN ||
+            e->element[2]->len >= ZG_NAME_LEN)
+            continue;
+        zg_index_row *row = &out[got++];
+        snprintf(row->key, sizeof row->key, "%s", e->element[0]->str);
+        snprintf(row->job_type, sizeof row->job_type, "%s", e->element[2]->str);
+        row->state = state_index(e->element[1]->str);
+        for (int v = 0; v < ZG_ROW_NVALUES; v++)
+            row->values[v] = reply_strdup(e->element[3 + v]);
+        row->last_error = reply_strdup(e->element[8]);
+    }
+    freeReplyObject(reply);
+    if (rc != ZG_OK) {
+        zg_index_rows_free(out, got);
+        return rc;
+    }
+    *rows = out;
+    *n = got;
+    return ZG_OK;
+}
+
+/* Sends commands on keys outside any queue's slot (pointers, the queue set) without waiting
+ * for their replies. */
+static void send_later(redis_store *r, int argc, const char **argv)
+{
+    pthread_mutex_lock(&r->conn.lock);
+    zg_redis_send_later(&r->conn, argc, argv);
+    pthread_mutex_unlock(&r->conn.lock);
+}
+
+static int rs_retry(zg_store *s, const char *uuid, zg_fields f, const char *event,
+                    const char *writer, int64_t seq, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    char queue[ZG_NAME_LEN];
+    job_keys k;
+    if (find_queue(r, uuid, queue, err) != ZG_OK || make_keys(&k, queue, uuid, err) != ZG_OK)
+        return err->code;
+    argvec a = {0};
+    av_push(&a, k.prefix);
+    av_push(&a, k.job);
+    av_push(&a, k.lists[ZG_LIST_EVENTS]);
+    av_push(&a, writer);
+    av_int(&a, seq);
+    av_push(&a, event);
+    av_fields(&a, f);
+    redisReply *reply = run(r, S_RETRY, 3, &a, err);
+    av_free(&a);
+    if (!reply) return err->code;
+    int rc = reply->type == REDIS_REPLY_ERROR     ? zg_redis_reply_error(reply, err)
+             : reply->type != REDIS_REPLY_INTEGER ? unexpected(err, "a retry")
+             : reply->integer == -1               ? zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid)
+             : reply->integer == -3 ? zg_fail(err, ZG_EINVAL, "job %s has not failed", uuid)
+                                    : ZG_OK;
+    freeReplyObject(reply);
+    if (rc == ZG_OK) { /* its retention is lifted: the pointer by uuid too */
+        const char *persist[] = {"PERSIST", k.pointer};
+        send_later(r, 2, persist);
+    }
+    return rc;
+}
+
+static int rs_remove(zg_store *s, const char *uuid, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    char queue[ZG_NAME_LEN];
+    job_keys k;
+    if (find_queue(r, uuid, queue, err) != ZG_OK || make_keys(&k, queue, uuid, err) != ZG_OK)
+        return err->code;
+    argvec a = {0};
+    av_push(&a, k.prefix);
+    av_push(&a, k.job);
+    redisReply *reply = run(r, S_REMOVE, 2, &a, err);
+    av_free(&a);
+    if (!reply) return err->code;
+    int rc = reply->type == REDIS_REPLY_ERROR     ? zg_redis_reply_error(reply, err)
+             : reply->type != REDIS_REPLY_INTEGER ? unexpected(err, "a delete")
+                                                  : ZG_OK;
+    int existed = rc == ZG_OK && reply->integer == 1;
+    freeReplyObject(reply);
+    if (rc != ZG_OK) return rc;
+    const char *del[] = {"DEL", k.pointer};
+    send_later(r, 2, del);
+    return existed ? ZG_OK : zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
+}
+
+static int rs_purge(zg_store *s, const char *queue, unsigned states, const char *job_type,
+                    int64_t before_ms, size_t max, int64_t *deleted, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    *deleted = 0;
+    unsigned finished = (1u << ZG_JOBS_SUCCEEDED) | (1u << ZG_JOBS_FAILED);
+    if (!states || (states & ~finished))
+        return zg_fail(err, ZG_EINVAL, "purge: only succeeded and failed jobs are purged");
+    char names[40], bound[24] = "", limit[24];
+    state_names(names, sizeof names, states);
+    if (before_ms > 0) snprintf(bound, sizeof bound, "%015lld", (long long)before_ms);
+    snprintf(limit, sizeof limit, "%zu", max);
+    char prefix[ZG_NAME_LEN + 8];
+    if (queue_prefix(prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
+    argvec a = {0};
+    av_push(&a, prefix);
+    av_push(&a, names);
+    av_push(&a, job_type ? job_type : "");
+    av_push(&a, bound);
+    av_push(&a, limit);
+    redisReply *reply = run(r, S_PURGE, 1, &a, err);
+    av_free(&a);
+    if (!reply) return err->code;
+    int rc = reply->type == REDIS_REPLY_ERROR   ? zg_redis_reply_error(reply, err)
+             : reply->type != REDIS_REPLY_ARRAY ? unexpected(err, "a purge")
+                                                : ZG_OK;
+    if (rc == ZG_OK && reply->elements) { /* their pointers by uuid, in one command */
+        argvec d = {0};
+        av_push(&d, "DEL");
+        char(*keys)[POINTER_KEY_LEN] = calloc(reply->elements, sizeof *keys);
+        for (size_t i = 0; keys && i < reply->elements; i++)
+            if (reply->element[i]->type == REDIS_REPLY_STRING &&
+                reply->element[i]->len < ZG_UUID_LEN) {
+                pointer_key(keys[i], reply->element[i]->str);
+                av_push(&d, keys[i]);
+            }
+        if (keys && !d.oom && d.n > 1) send_later(r, (int)d.n, d.argv);
+        free(keys);
+        av_free(&d);
+        *deleted = (int64_t)reply->elements;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+
+static int rs_type_counts(zg_store *s, const char *queue, zg_type_counts **rows, size_t *n,
+                          zg_error *err)
+{
+    *rows = NULL;
+    *n = 0;
+    redisReply *reply = run_on_queue((redis_store *)s, S_TYPES, queue, NULL, err);
+    if (!reply) return err->code;
+    int rc = reply->type == REDIS_REPLY_ERROR   ? zg_redis_reply_error(reply, err)
+             : reply->type != REDIS_REPLY_ARRAY ? unexpected(err, "type counts")
+                                                : ZG_OK;
+    zg_type_counts *out =
+        rc == ZG_OK && reply->elements ? calloc(reply->elements, sizeof *out) : NULL;
+    if (rc == ZG_OK && reply->elements && !out) rc = zg_fail(err, ZG_ENOMEM, "out of memory");
+    size_t got = 0;
+    for (size_t i = 0; rc == ZG_OK && i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 1 + ZG_JOBS_NSTATES ||
+            e->element[0]->type != REDIS_REPLY_STRING || e->element[0]->len >= ZG_NAME_LEN)
+            continue;
+        zg_type_counts *row = &out[got++];
+        snprintf(row->queue, sizeof row->queue, "%s", queue);
+        snprintf(row->job_type, sizeof row->job_type, "%s", e->element[0]->str);
+        for (int k = 0; k < ZG_JOBS_NSTATES; k++)
+            row->count[k] = int_at(e, (size_t)k + 1);
+    }
+    freeReplyObject(reply);
+    if (rc != ZG_OK) {
+        free(out);
+        return rc;
+    }
+    *rows = out;
+    *n = got;
+    return ZG_OK;
+}
+
+static int rs_known_queues(zg_store *s, char ***names, size_t *n, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    *names = NULL;
+    *n = 0;
+    const char *argv[] = {"SMEMBERS", QUEUES_KEY};
+    pthread_mutex_lock(&r->conn.lock);
+    redisReply *reply = zg_redis_command(&r->conn, 2, argv, NULL, 0, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    if (!reply) return err->code;
+    int rc = reply->type == REDIS_REPLY_ARRAY ? ZG_OK : unexpected(err, "the queue names");
+    char **out = rc == ZG_OK && reply->elements ? calloc(reply->elements, sizeof *out) : NULL;
+    if (rc == ZG_OK && reply->elements && !out) rc = zg_fail(err, ZG_ENOMEM, "out of memory");
+    size_t got = 0;
+    for (size_t i = 0; rc == ZG_OK && i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        if (e->type != REDIS_REPLY_STRING || e->len >= ZG_NAME_LEN) continue;
+        if (!(out[got] = strdup(e->str))) {
+            rc = zg_fail(err, ZG_ENOMEM, "out of memory");
+            break;
+        }
+        got++;
+    }
+    freeReplyObject(reply);
+    if (rc != ZG_OK) {
+        for (size_t i = 0; i < got; i++)
+            free(out[i]);
+        free(out);
+        return rc;
+    }
+    *names = out;
+    *n = got;
+    return ZG_OK;
 }
 
 static int rs_publish(zg_store *s, const char *channel, const char *message, zg_error *err)
@@ -1175,6 +1467,7 @@ static void rs_close(zg_store *s)
     zg_redis_close(&r->beat);
     for (int i = 0; i < S_N; i++)
         free(r->sources[i]);
+    zg_map_free(&r->registered, NULL);
     free(r);
 }
 
@@ -1198,6 +1491,12 @@ static const zg_store_ops redis_ops = {
     .publish = rs_publish,
     .follow = rs_follow,
     .ping = rs_ping,
+    .list = rs_list,
+    .retry = rs_retry,
+    .remove = rs_remove,
+    .purge = rs_purge,
+    .type_counts = rs_type_counts,
+    .known_queues = rs_known_queues,
     .close = rs_close,
 };
 
@@ -1232,6 +1531,7 @@ zg_store *zg_store_redis_new(const char *url, int64_t timeout_ms, zg_error *err)
         return NULL;
     }
     r->base.ops = &redis_ops;
+    zg_map_init(&r->registered);
     for (int i = 0; i < S_N; i++) {
         if (!(r->sources[i] = script_source(script_names[i]))) {
             zg_fail(err, ZG_ENOMEM, "out of memory loading the store's scripts");
@@ -1249,6 +1549,7 @@ fail:
     zg_redis_close(&r->beat);
     for (int i = 0; i < S_N; i++)
         free(r->sources[i]);
+    zg_map_free(&r->registered, NULL);
     free(r);
     return NULL;
 }

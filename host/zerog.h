@@ -103,8 +103,8 @@ typedef struct zg_config {
     void *progress_ud;
     zg_run_fn on_run; /* NULL: none */
     void *on_run_ud;
-    int publish_events; /* publish each run's start and end on the store's "zerog:events"
-                           channel (Redis only; see zg_follow_events) */
+    int publish_events;       /* publish each run's start and end on the store's "zerog:events"
+                                 channel (Redis only; see zg_follow_events) */
     int64_t store_timeout_ms; /* bounds every store call, reconnects included (Redis); 0: 5000 */
     const char *sandbox_open; /* what job scripts may reach beyond the sandbox, NULL or "" for
                                  nothing (the default): names separated by commas, of "io" (io,
@@ -189,8 +189,8 @@ ZG_API int zg_submit(zg_host *h, const char *job_type, const char *params_json,
                      const zg_submit_opts *opts, char uuid_out[ZG_UUID_LEN]);
 
 /* Submits n jobs of one type, their params in params_json[i] (NULL or "" for none), in a few
- * batched round trips. Every params is validated first: if one is invalid, ZG_EINVAL names its line (1-based) and
- * nothing is stored. Writes the uuids in order into uuids_out[0..n). */
+ * batched round trips. Every params is validated first: if one is invalid, ZG_EINVAL names its line
+ * (1-based) and nothing is stored. Writes the uuids in order into uuids_out[0..n). */
 ZG_API int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_json,
                            size_t n, const zg_submit_opts *opts, char (*uuids_out)[ZG_UUID_LEN]);
 
@@ -268,15 +268,20 @@ typedef enum zg_view {
 ZG_API int zg_read(zg_host *h, zg_view view, const char *uuid, char **json);
 
 typedef struct zg_queue_counts {
-    int64_t ready;    /* waiting to run */
-    int64_t delayed;  /* waiting for their time */
-    int64_t reserved; /* running */
-    int64_t buried;   /* set aside after failing to load (zg_kick puts them back) */
+    int64_t ready;     /* waiting to run */
+    int64_t delayed;   /* waiting for their time */
+    int64_t reserved;  /* running */
+    int64_t buried;    /* set aside after failing to load (zg_kick puts them back) */
     int64_t unclaimed; /* ready, of a job type no live host has asked for lately */
 } zg_queue_counts;
 
-enum { ZG_MSG_READY = 0, ZG_MSG_DELAYED = 1, ZG_MSG_RESERVED = 2, ZG_MSG_BURIED = 3,
-       ZG_MSG_FINISHED = 4 };
+enum {
+    ZG_MSG_READY = 0,
+    ZG_MSG_DELAYED = 1,
+    ZG_MSG_RESERVED = 2,
+    ZG_MSG_BURIED = 3,
+    ZG_MSG_FINISHED = 4
+};
 
 typedef struct zg_message_stats {
     int state; /* ZG_MSG_* */
@@ -316,6 +321,87 @@ ZG_API int zg_kick(zg_host *h, const char *queue, int64_t max, int64_t *count);
 /* The buried jobs of a queue as JSON: [{"uuid", "jobType", "reason", "buriedAt" (ms)}]. Free
  * with zg_free. */
 ZG_API int zg_buried(zg_host *h, const char *queue, char **json);
+
+/* ---- Finding and steering jobs ----
+ * Every job is in an index by queue, job type and state, kept by the same atomic step of the
+ * store that changes the job (submit, claim, settle, kill, bury, retry, delete, retention), so
+ * the index never disagrees with the documents. Entries leave with their job. */
+
+/* The states a job is found by. A finished job is succeeded (result 2xx) or failed (any other
+ * result, a kill included). */
+enum {
+    ZG_JOBS_WAITING = 0,
+    ZG_JOBS_DELAYED = 1,
+    ZG_JOBS_RUNNING = 2,
+    ZG_JOBS_SUCCEEDED = 3,
+    ZG_JOBS_FAILED = 4,
+    ZG_JOBS_BURIED = 5,
+    ZG_JOBS_NSTATES = 6
+};
+/* "waiting", "delayed", "running", "succeeded", "failed", "buried"; NULL out of range. */
+ZG_API const char *zg_jobs_state_name(int state);
+/* The ZG_JOBS_* of a name, or -1. */
+ZG_API int zg_jobs_state_parse(const char *name);
+
+#define ZG_LIST_DEFAULT_LIMIT 50
+#define ZG_LIST_MAX_LIMIT     1000
+
+typedef struct zg_list_filter {
+    unsigned states;      /* bits 1u << ZG_JOBS_*; 0: every state */
+    const char *job_type; /* NULL: every type */
+    const char *queue;    /* NULL: every queue the store knows */
+    int64_t since_ms;     /* only jobs that entered their state at or after this (Unix ms); 0 */
+    const char *cursor;   /* NULL: from the newest; else the `next` of the previous page */
+    size_t limit;         /* 0: ZG_LIST_DEFAULT_LIMIT; more than ZG_LIST_MAX_LIMIT: ZG_EINVAL */
+} zg_list_filter;
+
+typedef struct zg_job_summary {
+    char uuid[ZG_UUID_LEN];
+    char job_type[ZG_NAME_LEN];
+    char queue[ZG_NAME_LEN];
+    int state;              /* ZG_JOBS_* */
+    int64_t state_since_ms; /* when it entered its state (Unix ms) */
+    double completeness;
+    int64_t result_code; /* -1 while it has none */
+    int64_t error_count;
+    char *created_at, *updated_at; /* ISO 8601 text, or NULL */
+    char *last_error;              /* the message of the last error recorded, or NULL */
+} zg_job_summary;
+
+typedef struct zg_job_page {
+    zg_job_summary *jobs;
+    size_t n;
+    char *next; /* the cursor of the next page; NULL when this one is the last */
+} zg_job_page;
+
+/* One page of the jobs that match, newest first (by when they entered their state). Paging with
+ * `next` lists no job twice and skips none that stayed in its state, whatever is submitted in
+ * between. Free the page with zg_job_page_free. */
+ZG_API int zg_list(zg_host *h, const zg_list_filter *f, zg_job_page *out);
+ZG_API void zg_job_page_free(zg_job_page *page);
+
+/* Puts a failed job back to waiting, to run again: its errorCount is kept, its result cleared,
+ * an event "Retried by hand" recorded, its retention lifted. ZG_ENOTFOUND for an unknown uuid,
+ * ZG_EINVAL when it is not failed. */
+ZG_API int zg_retry(zg_host *h, const char *uuid);
+/* Deletes a job, its document and its queue message, whatever its state (a run in progress
+ * loses its lease: its writes are refused). ZG_ENOTFOUND for an unknown uuid. */
+ZG_API int zg_delete(zg_host *h, const char *uuid);
+/* Deletes the finished jobs that match: f->states only ZG_JOBS_SUCCEEDED and/or
+ * ZG_JOBS_FAILED (0: both), f->job_type and f->queue as for zg_list, finished more than
+ * older_than_ms ago (0: any). Works in batches of at most 200 jobs per atomic step, so the
+ * store stays responsive. *deleted (may be NULL) counts them. */
+ZG_API int zg_purge(zg_host *h, const zg_list_filter *f, int64_t older_than_ms, int64_t *deleted);
+
+typedef struct zg_type_counts {
+    char queue[ZG_NAME_LEN];
+    char job_type[ZG_NAME_LEN];
+    int64_t count[ZG_JOBS_NSTATES]; /* by ZG_JOBS_* */
+} zg_type_counts;
+
+/* How many jobs of each type are in each state, per queue (queue NULL: every queue the store
+ * knows). Free *rows with zg_free. */
+ZG_API int zg_stats_by_type(zg_host *h, const char *queue, zg_type_counts **rows, size_t *n);
 
 /* The queue names of the loaded job types, as a JSON array. Free with zg_free. */
 ZG_API int zg_queues(zg_host *h, char **json);

@@ -28,10 +28,14 @@ int cmd_buried(const cli_options *o, int argc, char **argv)
             int depth = 0, in_string = 0;
             for (; *p; p++) {
                 if (in_string) {
-                    if (*p == '\\' && p[1]) p++;
-                    else if (*p == '"') in_string = 0;
-                } else if (*p == '"') in_string = 1;
-                else if (*p == '{') depth++;
+                    if (*p == '\\' && p[1])
+                        p++;
+                    else if (*p == '"')
+                        in_string = 0;
+                } else if (*p == '"')
+                    in_string = 1;
+                else if (*p == '{')
+                    depth++;
                 else if (*p == '}' && --depth == 0) {
                     printf("%.*s\n", (int)(p - start + 1), start);
                     start = p + 2;

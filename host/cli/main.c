@@ -269,12 +269,12 @@ void cli_log_line(void *ud, int level, const char *log_id, const char *msg)
     gmtime_r(&ts.tv_sec, &tm);
     char when[32], head[64];
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    int head_len = snprintf(head, sizeof head, "%s.%03ldZ %-7s ", when, ts.tv_nsec / 1000000,
-                            names[level]);
+    int head_len =
+        snprintf(head, sizeof head, "%s.%03ldZ %-7s ", when, ts.tv_nsec / 1000000, names[level]);
     if (head_len < 0 || (size_t)head_len >= sizeof head) return;
     const char *worker = ud ? (const char *)ud : "-";
-    size_t need = (size_t)head_len + escaped_len(worker) + 1 + escaped_len(log_id) + 2 +
-                  escaped_len(msg) + 1;
+    size_t need =
+        (size_t)head_len + escaped_len(worker) + 1 + escaped_len(log_id) + 2 + escaped_len(msg) + 1;
     char stack[1024];
     char *line = need <= sizeof stack ? stack : malloc(need);
     if (!line) return;

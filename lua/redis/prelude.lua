@@ -22,6 +22,16 @@
 --   {zq:Q}:claim:<writer>  the last claim of a writer (so a resent claim is applied once)
 --   {zq:Q}:doc:<writer>    a copy of the hash of the job the writer claims, which it reads and
 --                          deletes in the claim's round trip
+--   {zq:Q}:ix:<state>:<type>  the index: one zset per state (waiting delayed running succeeded
+--                          failed buried) and job type, all scores 0, ordered by member
+--                          "<ms the job entered the state, 15 digits>:<uuid>"; a job is in the
+--                          set of its state, and its field _ix is "<state> <member>"
+--   {zq:Q}:expiry          zset score = server ms when a finished job's retention ends, member =
+--                          uuid; due ones are deleted (document, lists, index entry) a few at a
+--                          time by the steps that advance the queue; the queue's xdue field is
+--                          the earliest score (early, never late), or 'none'
+-- (the key zerog:queues, outside any queue's slot, is the set of queue names: the store adds
+-- a queue's name in the round trip of its first submit)
 -- KEYS[1] is always {zq:Q}. Time is the server's. Each redis.call costs a few microseconds of the
 -- server's one thread, so the scripts read what they need with one HMGET and write with one HSET.
 local p = KEYS[1]
@@ -65,22 +75,37 @@ local function hset_args(key, from, to, extra, front)
   if #extra > 0 then redis.call('HSET', key, unpack(extra)) end
 end
 
+-- The index (see the key layout above).
+local function ix_key(state, jtype) return p .. ':ix:' .. state .. ':' .. jtype end
+local function ix_leave(jtype, ix)
+  if not ix then return end
+  local state, m = string.match(ix, '^(%a+) (.+)$')
+  if state then redis.call('ZREM', ix_key(state, jtype), m) end
+end
+-- Moves a job of type jtype whose _ix is ix into the set of `state`; returns its new _ix.
+local function ix_move(jtype, uuid, ix, state)
+  ix_leave(jtype, ix)
+  local m = string.format('%015d', now) .. ':' .. uuid
+  redis.call('ZADD', ix_key(state, jtype), '0', m)
+  return state .. ' ' .. m
+end
+
 local function make_ready(m, job)
-  local h = redis.call('HMGET', job, '_type', '_pri', '_m')
+  local h = redis.call('HMGET', job, '_type', '_pri', '_m', '_ix')
   if not h[1] or h[3] ~= m then return end -- no such job (evicted, deleted): nothing to make ready
   redis.call('ZADD', p .. ':ready:' .. h[1], h[2], m)
-  redis.call('HSET', job, '_state', 'waiting')
+  redis.call('HSET', job, '_state', 'waiting', '_ix', ix_move(h[1], uuid_of(m), h[4], 'waiting'))
 end
 
 -- a lease lapsed: its host stopped renewing for longer than the TTR
 local function lapse(m)
   local job = jk(uuid_of(m))
   redis.call('ZREM', p .. ':reserved', m)
-  local h = redis.call('HMGET', job, '_type', '_pri', '_timeouts', '_m', '_state')
+  local h = redis.call('HMGET', job, '_type', '_pri', '_timeouts', '_m', '_state', '_ix')
   if not h[1] or h[4] ~= m or h[5] ~= 'running' then return end -- gone, or not running: dropped
   redis.call('ZADD', p .. ':ready:' .. h[1], h[2], m)
   redis.call('HSET', job, '_timeouts', tonumber(h[3] or '0') + 1, '_prior', 1, '_lease', 0,
-             '_state', 'waiting')
+             '_state', 'waiting', '_ix', ix_move(h[1], uuid_of(m), h[6], 'waiting'))
 end
 
 -- The queue's clock. A gap of more than GAP since the last script means the store stalled (or
@@ -88,9 +113,10 @@ end
 -- the store was not) get that time back instead of lapsing all at once. A lease whose host had
 -- stopped renewing before the gap gets nothing: idle spells never keep a dead host's job.
 local queue_due -- the queue's due field as keep_time read it
+local expiry_due -- its xdue field
 local function keep_time()
-  local q = redis.call('HMGET', p, 'clock', 'due')
-  queue_due = q[2]
+  local q = redis.call('HMGET', p, 'clock', 'due', 'xdue')
+  queue_due, expiry_due = q[2], q[3]
   local last = tonumber(q[1] or '0')
   if last > 0 and now - last > GAP then
     local all = redis.call('ZRANGE', p .. ':reserved', 0, -1, 'WITHSCORES')
@@ -126,11 +152,59 @@ local function first_due()
   return first
 end
 
+-- Where a job of state `state` waits, besides the index ('' for a finished one).
+local function waits_in(state, jtype)
+  if state == 'waiting' then return p .. ':ready:' .. jtype end
+  local z = ({ delayed = ':delayed', running = ':reserved', buried = ':buried' })[state]
+  return z and p .. z or ''
+end
+
+-- Deletes job uuid whatever its state: its document and lists, its queue entry, its index and
+-- expiry entries. Returns whether there was such a job.
+local function delete_job(uuid)
+  local job = jk(uuid)
+  local h = redis.call('HMGET', job, '_type', '_state', '_m', '_ix')
+  redis.call('ZREM', p .. ':expiry', uuid)
+  if not h[1] then return false end
+  ix_leave(h[1], h[4])
+  local z = waits_in(h[2], h[1])
+  if z ~= '' and h[3] then redis.call('ZREM', z, h[3]) end
+  redis.call('DEL', job, job .. ':events', job .. ':warnings', job .. ':errors')
+  return true
+end
+
+-- A finished job whose retention ends at ms `at`: listed in :expiry, the xdue field lowered.
+local function expire_at(uuid, at)
+  redis.call('ZADD', p .. ':expiry', I(at), uuid)
+  if expiry_due == nil then expiry_due = redis.call('HGET', p, 'xdue') end
+  if not expiry_due or expiry_due == 'none' or at < tonumber(expiry_due) then
+    expiry_due = at
+    redis.call('HSET', p, 'xdue', I(at))
+  end
+end
+
+-- Deletes at most max jobs whose retention has ended; returns how many (xdue kept true).
+local function sweep(max)
+  if expiry_due == nil then expiry_due = redis.call('HGET', p, 'xdue') end
+  if expiry_due == 'none' or (expiry_due and tonumber(expiry_due) > now) then return 0 end
+  local due = redis.call('ZRANGEBYSCORE', p .. ':expiry', '-inf', I(now), 'LIMIT', '0', I(max))
+  for _, uuid in ipairs(due) do delete_job(uuid) end
+  local first = redis.call('ZRANGE', p .. ':expiry', '0', '0', 'WITHSCORES')
+  expiry_due = first[2] and tonumber(first[2]) or 'none'
+  redis.call('HSET', p, 'xdue', first[2] or 'none')
+  return #due
+end
+
+-- How many expired jobs a step that advances the queue deletes, at most (a claim that finds
+-- nothing ready deletes more: its host is idle)
+local SWEEP_STEP, SWEEP_IDLE = 8, 200
+
 -- Applies lapsed leases and due delays. Skipped while the queue's due field says nothing can
 -- be due yet (the field may be early, never late: every ZADD to :delayed or :reserved lowers it
 -- through due_by, and only a full pass here raises it).
 local function advance()
   keep_time()
+  sweep(SWEEP_STEP)
   if queue_due and queue_due ~= 'none' and tonumber(queue_due) > now then return end
   if queue_due == 'none' then return end
   local moved = 0
@@ -246,12 +320,14 @@ local function claim_job(writer, seq, announce, from, to)
         local again = resent(redis.call('GET', claim_key))
         if again then return again end
       end
+      -- an idle claimer deletes expired jobs; when more are due, it is told to come back at once
+      if sweep(SWEEP_IDLE) == SWEEP_IDLE then return { 0, 0 } end
       return { 0, next_wait() }
     end
     uuid = uuid_of(m)
     job = jk(uuid)
     h = redis.call('HMGET', job, 'running', '_prior', '_ttr', '_reserves', 'cas', '_m', '_lc',
-                   '_nl')
+                   '_nl', '_ix')
     if h[3] and h[6] == m then break end
     redis.call('ZREM', p .. ':ready:' .. jtype, m)
     m = nil
@@ -275,7 +351,7 @@ local function claim_job(writer, seq, announce, from, to)
   local lease_s, deadline_s = I(lease), I(deadline)
   redis.call('HSET', job, '_lease', lease_s, '_lc', lease_s, '_reserves', I(reserves), '_state',
              'running', 'running', 'true', '_prior', '0', '_cprior', I(prior), '_dl', deadline_s,
-             '_rn', I(now), 'cas', I(count(h[5]) + 1))
+             '_rn', I(now), 'cas', I(count(h[5]) + 1), '_ix', ix_move(jtype, uuid, h[9], 'running'))
   redis.call('ZADD', p .. ':reserved', deadline_s, m)
   due_by(deadline)
   -- The document's hash goes back through a copy the caller reads with a plain HGETALL and

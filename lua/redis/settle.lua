@@ -5,13 +5,14 @@
 -- any), writer, sequence, action (finish | release | bury), delay ms, retention s, event entry,
 -- error entry, bury reason, prior (release from outside), outside (1 | 0), the number n of job
 -- types to claim the next job of (0: no claim), the claim's sequence, announce (1 | 0), the n
--- types, then name, value, ...
+-- types, failed (finish: 1 when the job failed, 0 when it succeeded), then name, value, ...
 -- Returns {1, cas} or, with a claim, {1, cas, claim} (claim: as claim_job returns it); {-1} no
 -- such job, {-2} the lease is not current, {-3} finished already.
 local token, writer, seq, action = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local outside = ARGV[11] == '1'
 local ntypes = tonumber(ARGV[12])
-local first_field = 15 + ntypes
+local failed = ARGV[15 + ntypes] == '1'
+local first_field = 16 + ntypes
 local function done(cas)
   if ntypes == 0 then return { 1, cas } end
   advance()
@@ -20,7 +21,7 @@ end
 local job = KEYS[2]
 local wfield = '_w:' .. writer
 local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', 'cas', wfield, '_type', '_nl',
-                     'errorCount', '_releases', '_pri')
+                     'errorCount', '_releases', '_pri', '_ix')
 if not h[5] then return { outside and -1 or -2 } end
 local cas = count(h[5])
 if seq > 0 and tonumber(h[6] or '0') >= seq then return done(cas) end -- applied already
@@ -51,16 +52,13 @@ if ARGV[8] ~= '' then
   set('errorCount', I(count(h[9]) + 1))
 end
 set('_nl', I(nl))
+local uuid = uuid_of(m)
 if action == 'finish' then
   set('_state', 'finished')
-  hset_args(job, first_field, #ARGV, extra)
+  set('_ix', ix_move(h[7], uuid, h[12], failed and 'failed' or 'succeeded'))
   local retention = tonumber(ARGV[6])
-  if retention > 0 then
-    redis.call('EXPIRE', job, ARGV[6])
-    for i, bit in ipairs({ 1, 2, 4 }) do
-      if has_list(nl, bit) then redis.call('EXPIRE', KEYS[i + 2], ARGV[6]) end
-    end
-  end
+  if retention > 0 then expire_at(uuid, now + retention * 1000) end
+  hset_args(job, first_field, #ARGV, extra)
   return done(cas + 1)
 end
 if action == 'release' then
@@ -71,14 +69,17 @@ if action == 'release' then
     redis.call('ZADD', p .. ':delayed', I(now + delay), m)
     due_by(now + delay)
     set('_state', 'delayed')
+    set('_ix', ix_move(h[7], uuid, h[12], 'delayed'))
     signal() -- a waiting claimer learns when it will be ready
   else
     redis.call('ZADD', p .. ':ready:' .. h[7], h[11], m)
     set('_state', 'waiting')
+    set('_ix', ix_move(h[7], uuid, h[12], 'waiting'))
     signal()
   end
 else
   set('_state', 'buried')
+  set('_ix', ix_move(h[7], uuid, h[12], 'buried'))
   set('_reason', ARGV[9])
   set('_buried_at', I(now))
   redis.call('ZADD', p .. ':buried', I(now), m)

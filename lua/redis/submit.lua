@@ -21,7 +21,7 @@ for j = 1, n do
               { 'queueJobId', I(id) },
               { '_lease', '0', '_state', state, '_m', m, '_dl', '0', 'cas', '1', '_nl', '0',
                 '_type', jtype, '_pri', pri, '_ttr', ttr, '_reserves', '0', '_lc', '0', '_prior', '0',
-                '_releases', '0', '_id', I(id) })
+                '_releases', '0', '_id', I(id), '_ix', ix_move(jtype, uuid, nil, state) })
     if delay > 0 then
       redis.call('ZADD', p .. ':delayed', I(now + delay), m)
       if not earliest or now + delay < earliest then earliest = now + delay end

@@ -5,12 +5,13 @@
 -- lease is no longer current.
 local job = KEYS[2]
 local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', '_type', '_pri', '_cprior',
-                     'cas', '_reserves')
+                     'cas', '_reserves', '_ix')
 if not fenced(h, ARGV[1]) then return 0 end
 redis.call('ZREM', p .. ':reserved', h[3])
 redis.call('ZADD', p .. ':ready:' .. h[5], h[6], h[3])
 local prior = count(h[7])
 redis.call('HSET', job, '_lease', '0', '_state', 'waiting', 'running', prior ~= 0 and 'true' or 'false',
-           '_prior', I(prior), 'cas', I(count(h[8]) + 1), '_reserves', I(math.max(0, count(h[9]) - 1)))
+           '_prior', I(prior), 'cas', I(count(h[8]) + 1), '_reserves', I(math.max(0, count(h[9]) - 1)),
+           '_ix', ix_move(h[5], uuid_of(h[3]), h[10], 'waiting'))
 signal()
 return 1

@@ -16,11 +16,7 @@ if kind == 'save' and cas ~= known then return { 0, cas } end
 local extra = { 'cas', I(cas + 1) }
 if seq > 0 then extra[3], extra[4] = wfield, ARGV[4] end
 if kind == 'append' then
-  redis.call('RPUSH', KEYS[3], ARGV[6])
-  if h[2] == 'finished' then -- kept for its retention: the list goes with it
-    local ttl = redis.call('PTTL', job)
-    if ttl > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
-  end
+  redis.call('RPUSH', KEYS[3], ARGV[6]) -- (deleted with the job when its retention ends)
   local bit = LIST_BITS[ARGV[8]]
   if not has_list(h[7], bit) then
     extra[#extra + 1], extra[#extra + 2] = '_nl', I(tonumber(h[7] or '0') + bit)

@@ -1416,6 +1416,505 @@ static void two_mem_stores_do_not_share_jobs(void)
 
 /* ---- running ---- */
 
+/* ---- the index (finding jobs by state, type and time) ---- */
+
+/* Every row of a queue's index (all states, types), newest first, paged through by cursor. */
+typedef struct listing {
+    char uuid[200][ZG_UUID_LEN];
+    int state[200];
+    size_t n;
+} listing;
+
+static void list_all(const char *queue, unsigned states, const char *type, listing *out)
+{
+    memset(out, 0, sizeof *out);
+    char cursor[ZG_IX_KEY_LEN] = "";
+    for (;;) {
+        zg_index_req req = {queue, states ? states : 0x3f, type, cursor[0] ? cursor : NULL, 0, 7};
+        zg_index_row *rows = NULL;
+        size_t n = 0;
+        zg_error err = {0};
+        int rc = S->ops->list(S, &req, &rows, &n, &err);
+        if (rc != ZG_OK) printf("# list: %s\n", err.msg);
+        CHECK_INT(rc, ZG_OK);
+        for (size_t i = 0; i < n && out->n < 200; i++) {
+            if (cursor[0]) CHECK(strcmp(rows[i].key, cursor) < 0); /* newest first, no repeats */
+            snprintf(out->uuid[out->n], ZG_UUID_LEN, "%s", rows[i].key + 16);
+            out->state[out->n++] = rows[i].state;
+            snprintf(cursor, sizeof cursor, "%s", rows[i].key);
+        }
+        zg_index_rows_free(rows, n);
+        if (n < 7) break;
+    }
+}
+
+/* The state the index lists job u under (-1: not listed; -2: listed twice). */
+static int listed_state(const listing *l, const char *u)
+{
+    int state = -1;
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->uuid[i], u) == 0) state = state == -1 ? l->state[i] : -2;
+    return state;
+}
+
+/* The index state a job must be listed under, from its queue state and its document. */
+static int expected_state(const char *u)
+{
+    zg_job_state js = state_of(u);
+    switch (js.state) {
+    case ZG_STATE_WAITING:
+        return ZG_JOBS_WAITING;
+    case ZG_STATE_DELAYED:
+        return ZG_JOBS_DELAYED;
+    case ZG_STATE_RUNNING:
+        return ZG_JOBS_RUNNING;
+    case ZG_STATE_BURIED:
+        return ZG_JOBS_BURIED;
+    case ZG_STATE_FINISHED: {
+        char *doc = load(u);
+        int ok = doc && strstr(doc, "\"resultCode\":200");
+        free(doc);
+        return ok ? ZG_JOBS_SUCCEEDED : ZG_JOBS_FAILED;
+    }
+    default:
+        return -1; /* gone */
+    }
+}
+
+static zg_settle finish_with(const char *code)
+{
+    static const char *const names[] = {"resultCode"};
+    static const char *values[1];
+    values[0] = code;
+    return (zg_settle){.action = ZG_SETTLE_FINISH,
+                       .fields = {1, names, values},
+                       .failed = strcmp(code, "200") != 0};
+}
+
+static void the_index_lists_a_job_under_its_state_through_every_transition(void)
+{
+    const char *q = Q("ix_states");
+    char u[ZG_UUID_LEN], d[ZG_UUID_LEN];
+    listing l;
+    submit(q, 0, 0, 1000, u);
+    submit(q, 0, 60000, 1000, d);
+    list_all(q, 0, NULL, &l);
+    CHECK_INT(l.n, 2);
+    CHECK_INT(listed_state(&l, u), ZG_JOBS_WAITING);
+    CHECK_INT(listed_state(&l, d), ZG_JOBS_DELAYED);
+    zg_claim cl;
+    claim_now(q, &cl);
+    list_all(q, 1u << ZG_JOBS_RUNNING, NULL, &l);
+    CHECK_INT(l.n, 1);
+    CHECK_INT(listed_state(&l, u), ZG_JOBS_RUNNING);
+    CHECK_INT(settle_with(S, &cl.lease, release(60000)), ZG_OK);
+    list_all(q, 0, NULL, &l);
+    CHECK_INT(listed_state(&l, u), ZG_JOBS_DELAYED);
+    int64_t kicked = 0;
+    zg_error err = {0};
+    CHECK_INT(S->ops->kick(S, q, 0, &kicked, &err), ZG_OK);
+    list_all(q, 0, NULL, &l);
+    CHECK_INT(listed_state(&l, u), ZG_JOBS_WAITING);
+    CHECK_INT(listed_state(&l, d), ZG_JOBS_WAITING);
+    claim_now(q, &cl);
+    CHECK_INT(settle_with(S, &cl.lease, bury("no script")), ZG_OK);
+    list_all(q, 0, NULL, &l);
+    CHECK_INT(listed_state(&l, cl.lease.uuid), ZG_JOBS_BURIED);
+    zg_claim_clear(&cl);
+    claim_now(q, &cl);
+    CHECK_INT(S->ops->unclaim(S, &cl.lease, &err), ZG_OK);
+    list_all(q, 0, NULL, &l);
+    CHECK_INT(listed_state(&l, cl.lease.uuid), ZG_JOBS_WAITING);
+    zg_claim_clear(&cl);
+    claim_now(q, &cl);
+    CHECK_INT(settle_with(S, &cl.lease, finish_with("200")), ZG_OK);
+    list_all(q, 0, NULL, &l);
+    CHECK_INT(listed_state(&l, cl.lease.uuid), ZG_JOBS_SUCCEEDED);
+    CHECK_INT(l.n, 2);
+    /* the buried one kicked and failed; a kill lists as failed */
+    CHECK_INT(S->ops->kick(S, q, 0, &kicked, &err), ZG_OK);
+    zg_claim_clear(&cl);
+    claim_now(q, &cl);
+    CHECK_INT(settle_with(S, &cl.lease, finish_with("500")), ZG_OK);
+    list_all(q, 1u << ZG_JOBS_FAILED, NULL, &l);
+    CHECK_INT(l.n, 1);
+    CHECK_INT(listed_state(&l, cl.lease.uuid), ZG_JOBS_FAILED);
+    zg_claim_clear(&cl);
+    char k[ZG_UUID_LEN];
+    submit(q, 0, 0, 1000, k);
+    zg_settle kill = finish_with("410");
+    CHECK_INT(outside(k, 0, kill), ZG_OK);
+    list_all(q, 1u << ZG_JOBS_FAILED, NULL, &l);
+    CHECK_INT(l.n, 2);
+    CHECK_INT(listed_state(&l, k), ZG_JOBS_FAILED);
+}
+
+static void a_lapsed_lease_lists_the_job_as_waiting_again(void)
+{
+    const char *q = Q("ix_lapse");
+    char u[ZG_UUID_LEN];
+    submit(q, 0, 0, 100, u);
+    zg_claim cl;
+    claim_now(q, &cl);
+    zg_claim_clear(&cl);
+    listing l;
+    int64_t until = zg_clock_monotonic_ms() + 3000;
+    do { /* the lease lapses after its 100 ms TTR: the next step of the queue applies it */
+        zg_clock_sleep_ms(20);
+        list_all(q, 0, NULL, &l);
+    } while (listed_state(&l, u) != ZG_JOBS_WAITING && zg_clock_monotonic_ms() < until);
+    CHECK_INT(listed_state(&l, u), ZG_JOBS_WAITING);
+}
+
+static void the_index_filters_by_type_and_time_and_carries_the_summary_fields(void)
+{
+    const char *q = Q("ix_filter");
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN];
+    submit_to(S, q, "A",
+              FIELDS2("createdAt", "\"2026-01-01T00:00:00.000Z\"", "completeness", "0.5"), 0, 0,
+              1000, a);
+    submit_to(S, q, "B", FIELDS0, 0, 0, 1000, b);
+    listing l;
+    list_all(q, 0, "A", &l);
+    CHECK_INT(l.n, 1);
+    CHECK_INT(listed_state(&l, a), ZG_JOBS_WAITING);
+    zg_index_req req = {q, 0x3f, "A", NULL, 0, 10};
+    zg_index_row *rows = NULL;
+    size_t n = 0;
+    zg_error err = {0};
+    CHECK_INT(S->ops->list(S, &req, &rows, &n, &err), ZG_OK);
+    CHECK_INT(n, 1);
+    if (n == 1) {
+        CHECK_STR(rows[0].job_type, "A");
+        CHECK_STR(rows[0].values[ZG_ROW_COMPLETENESS], "0.5");
+        CHECK_STR(rows[0].values[ZG_ROW_CREATED], "\"2026-01-01T00:00:00.000Z\"");
+        CHECK(rows[0].values[ZG_ROW_RESULT] == NULL);
+        CHECK(rows[0].last_error == NULL);
+    }
+    zg_index_rows_free(rows, n);
+    /* since: a bound after both entered their state lists nothing */
+    req = (zg_index_req){q, 0x3f, NULL, NULL, zg_clock_wall_ms() + 60000, 10};
+    CHECK_INT(S->ops->list(S, &req, &rows, &n, &err), ZG_OK);
+    CHECK_INT(n, 0);
+    zg_index_rows_free(rows, n);
+    req.since_ms = zg_clock_wall_ms() - 60000;
+    CHECK_INT(S->ops->list(S, &req, &rows, &n, &err), ZG_OK);
+    CHECK_INT(n, 2);
+    zg_index_rows_free(rows, n);
+    /* the last error's entry comes with a failed job */
+    zg_claim cl;
+    CHECK_INT(claim_from(S, q, "B", 0, &cl), ZG_OK);
+    zg_settle st = finish_with("500");
+    st.error = "{\"msg\":\"boom\",\"errorCode\":500}";
+    CHECK_INT(settle_with(S, &cl.lease, st), ZG_OK);
+    zg_claim_clear(&cl);
+    req = (zg_index_req){q, 1u << ZG_JOBS_FAILED, NULL, NULL, 0, 10};
+    CHECK_INT(S->ops->list(S, &req, &rows, &n, &err), ZG_OK);
+    CHECK_INT(n, 1);
+    if (n == 1) {
+        CHECK_STR(rows[0].last_error, "{\"msg\":\"boom\",\"errorCode\":500}");
+        CHECK_STR(rows[0].values[ZG_ROW_RESULT], "500");
+        CHECK_STR(rows[0].values[ZG_ROW_ERRORS], "1");
+    }
+    zg_index_rows_free(rows, n);
+}
+
+static void paging_lists_every_job_once_while_others_are_submitted(void)
+{
+    const char *q = Q("ix_paging");
+    enum { N = 60 };
+    char u[N][ZG_UUID_LEN], extra[ZG_UUID_LEN];
+    for (int i = 0; i < N; i++)
+        submit(q, 0, 0, 1000, u[i]);
+    int seen[N] = {0};
+    char cursor[ZG_IX_KEY_LEN] = "";
+    int pages = 0, others = 0;
+    for (;;) {
+        zg_index_req req = {q, 0x3f, NULL, cursor[0] ? cursor : NULL, 0, 8};
+        zg_index_row *rows = NULL;
+        size_t n = 0;
+        zg_error err = {0};
+        CHECK_INT(S->ops->list(S, &req, &rows, &n, &err), ZG_OK);
+        for (size_t i = 0; i < n; i++) {
+            int found = 0;
+            for (int k = 0; k < N; k++)
+                if (strcmp(rows[i].key + 16, u[k]) == 0) seen[k]++, found = 1;
+            others += !found;
+            snprintf(cursor, sizeof cursor, "%s", rows[i].key);
+        }
+        zg_index_rows_free(rows, n);
+        submit(q, 0, 0, 1000, extra); /* newer than every cursor: never on a later page */
+        pages++;
+        if (n < 8 || pages > 50) break;
+    }
+    for (int k = 0; k < N; k++)
+        CHECK_INT(seen[k], 1);
+    CHECK_INT(others, 0);
+}
+
+static void retry_puts_a_failed_job_back_to_waiting_and_nothing_else(void)
+{
+    const char *q = Q("ix_retry");
+    char u[ZG_UUID_LEN], ok[ZG_UUID_LEN];
+    submit(q, 0, 0, 1000, u);
+    zg_claim cl;
+    claim_now(q, &cl);
+    zg_settle st = finish_with("500");
+    st.error = "{\"msg\":\"boom\"}";
+    st.retention_s = 1;
+    CHECK_INT(settle_with(S, &cl.lease, st), ZG_OK);
+    zg_claim_clear(&cl);
+    zg_error err = {0};
+    const char *names[] = {"resultCode"}, *values[] = {"-1"};
+    zg_fields f = {1, names, values};
+    CHECK_INT(S->ops->retry(S, u, f, "{\"msg\":\"Retried by hand\"}", "spec", 0, &err), ZG_OK);
+    CHECK_INT(S->ops->retry(S, u, f, "{}", "spec", 0, &err), ZG_EINVAL); /* waiting now */
+    listing l;
+    list_all(q, 0, NULL, &l);
+    CHECK_INT(l.n, 1);
+    CHECK_INT(listed_state(&l, u), ZG_JOBS_WAITING);
+    char *doc = load(u);
+    CHECK(doc && strstr(doc, "\"errorCount\":1") && strstr(doc, "\"resultCode\":-1") &&
+          strstr(doc, "Retried by hand") && strstr(doc, "\"running\":false"));
+    free(doc);
+    claim_now(q, &cl);
+    CHECK_STR(cl.lease.uuid, u);
+    CHECK_INT(cl.prior, ZG_PRIOR_CLEAN);
+    CHECK_INT(settle_with(S, &cl.lease, finish_with("200")), ZG_OK);
+    zg_claim_clear(&cl);
+    CHECK_INT(S->ops->retry(S, u, f, "{}", "spec", 0, &err), ZG_EINVAL); /* succeeded */
+    CHECK_INT(S->ops->retry(S, "00000000-0000-4000-8000-000000000000", f, "{}", "spec", 0, &err),
+              ZG_ENOTFOUND);
+    /* its retention was lifted: the earlier 1 s does not delete it */
+    submit(q, 0, 0, 1000, ok);
+    zg_clock_sleep_ms(1200); /* past the first retention (what is tested is that it is gone) */
+    list_all(q, 0, NULL, &l);
+    CHECK_INT(listed_state(&l, u), ZG_JOBS_SUCCEEDED);
+    doc = load(u);
+    CHECK(doc != NULL);
+    free(doc);
+}
+
+static void remove_deletes_a_job_in_any_state_and_its_run_loses_its_lease(void)
+{
+    const char *q = Q("ix_remove");
+    char w[ZG_UUID_LEN], r[ZG_UUID_LEN], d[ZG_UUID_LEN];
+    submit(q, 0, 0, 1000, r);
+    zg_claim cl;
+    claim_now(q, &cl);
+    submit(q, 0, 0, 1000, w);
+    submit(q, 0, 60000, 1000, d);
+    zg_error err = {0};
+    CHECK_INT(S->ops->remove(S, w, &err), ZG_OK);
+    CHECK_INT(S->ops->remove(S, d, &err), ZG_OK);
+    CHECK_INT(S->ops->remove(S, r, &err), ZG_OK);
+    CHECK_INT(S->ops->remove(S, r, &err), ZG_ENOTFOUND);
+    CHECK(load(w) == NULL && load(d) == NULL && load(r) == NULL);
+    int rc = settle_with(S, &cl.lease, finish_with("200"));
+    CHECK(rc == ZG_ESTALE || rc == ZG_ENOTFOUND);
+    zg_claim_clear(&cl);
+    listing l;
+    list_all(q, 0, NULL, &l);
+    CHECK_INT(l.n, 0);
+    zg_store_counts c = counts_of(q);
+    CHECK_INT(c.waiting + c.delayed + c.running + c.buried, 0);
+    CHECK_INT(claim(q, 0, &cl), ZG_ETIMEDOUT);
+}
+
+static void purge_deletes_finished_jobs_by_state_type_and_age_in_bounded_steps(void)
+{
+    const char *q = Q("ix_purge");
+    enum { N = 9 };
+    char u[N][ZG_UUID_LEN], live[ZG_UUID_LEN];
+    for (int i = 0; i < N; i++) {
+        submit_to(S, q, i < 6 ? "A" : "B", FIELDS0, 0, 0, 1000, u[i]);
+        zg_claim cl;
+        CHECK_INT(claim_from(S, q, i < 6 ? "A" : "B", 0, &cl), ZG_OK);
+        CHECK_INT(settle_with(S, &cl.lease, finish_with(i % 2 ? "500" : "200")), ZG_OK);
+        zg_claim_clear(&cl);
+    }
+    submit(q, 0, 0, 1000, live);
+    zg_error err = {0};
+    int64_t deleted = -1;
+    /* nothing finished an hour ago */
+    CHECK_INT(S->ops->purge(S, q, 1u << ZG_JOBS_SUCCEEDED, NULL, zg_clock_wall_ms() - 3600000, 100,
+                            &deleted, &err),
+              ZG_OK);
+    CHECK_INT(deleted, 0);
+    CHECK_INT(S->ops->purge(S, q, 1u << ZG_JOBS_WAITING, NULL, 0, 100, &deleted, &err), ZG_EINVAL);
+    /* A's failed ones: u[1], u[3], u[5], two per step */
+    CHECK_INT(S->ops->purge(S, q, 1u << ZG_JOBS_FAILED, "A", 0, 2, &deleted, &err), ZG_OK);
+    CHECK_INT(deleted, 2);
+    CHECK_INT(S->ops->purge(S, q, 1u << ZG_JOBS_FAILED, "A", 0, 2, &deleted, &err), ZG_OK);
+    CHECK_INT(deleted, 1);
+    CHECK(load(u[1]) == NULL && load(u[3]) == NULL && load(u[5]) == NULL);
+    char *doc = load(u[7]);
+    CHECK(doc != NULL); /* B's */
+    free(doc);
+    /* every finished one of every type */
+    CHECK_INT(S->ops->purge(S, q, (1u << ZG_JOBS_SUCCEEDED) | (1u << ZG_JOBS_FAILED), NULL,
+                            zg_clock_wall_ms() + 1000, 100, &deleted, &err),
+              ZG_OK);
+    CHECK_INT(deleted, N - 3);
+    listing l;
+    list_all(q, 0, NULL, &l);
+    CHECK_INT(l.n, 1);
+    CHECK_INT(listed_state(&l, live), ZG_JOBS_WAITING);
+    doc = load(live);
+    CHECK(doc != NULL);
+    free(doc);
+}
+
+static void a_finished_jobs_index_entry_leaves_with_its_retention(void)
+{
+    const char *q = Q("ix_expiry");
+    char u[ZG_UUID_LEN];
+    submit(q, 0, 0, 1000, u);
+    zg_claim cl;
+    claim_now(q, &cl);
+    zg_settle st = finish_with("200");
+    st.retention_s = 1;
+    CHECK_INT(settle_with(S, &cl.lease, st), ZG_OK);
+    zg_claim_clear(&cl);
+    listing l;
+    list_all(q, 0, NULL, &l);
+    CHECK_INT(listed_state(&l, u), ZG_JOBS_SUCCEEDED);
+    int64_t until = zg_clock_monotonic_ms() + 4000;
+    do {
+        zg_clock_sleep_ms(50);
+        list_all(q, 0, NULL, &l);
+    } while (l.n && zg_clock_monotonic_ms() < until);
+    CHECK_INT(l.n, 0);
+    CHECK(load(u) == NULL);
+}
+
+static void type_counts_and_known_queues_come_from_the_index(void)
+{
+    const char *q = Q("ix_counts");
+    char u[ZG_UUID_LEN];
+    submit_to(S, q, "A", FIELDS0, 0, 0, 1000, u);
+    submit_to(S, q, "A", FIELDS0, 0, 60000, 1000, u);
+    submit_to(S, q, "B", FIELDS0, 0, 0, 1000, u);
+    zg_claim cl;
+    CHECK_INT(claim_from(S, q, "B", 0, &cl), ZG_OK);
+    CHECK_INT(settle_with(S, &cl.lease, finish_with("500")), ZG_OK);
+    zg_claim_clear(&cl);
+    zg_type_counts *rows = NULL;
+    size_t n = 0;
+    zg_error err = {0};
+    CHECK_INT(S->ops->type_counts(S, q, &rows, &n, &err), ZG_OK);
+    CHECK_INT(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_STR(rows[i].queue, q);
+        int a = strcmp(rows[i].job_type, "A") == 0;
+        CHECK_INT(rows[i].count[ZG_JOBS_WAITING], a ? 1 : 0);
+        CHECK_INT(rows[i].count[ZG_JOBS_DELAYED], a ? 1 : 0);
+        CHECK_INT(rows[i].count[ZG_JOBS_FAILED], a ? 0 : 1);
+    }
+    free(rows);
+    char **names = NULL;
+    CHECK_INT(S->ops->known_queues(S, &names, &n, &err), ZG_OK);
+    int found = 0;
+    for (size_t i = 0; i < n; i++) {
+        found += strcmp(names[i], q) == 0;
+        free(names[i]);
+    }
+    free(names);
+    CHECK_INT(found, 1);
+}
+
+/* Random transitions on a set of jobs (claims, finishes, failures, releases with and without a
+ * delay, buries, kicks, kills, unclaims, retries, deletes, abandoned runs whose lease lapses),
+ * then the index checked against every job's queue state and document: each job listed once,
+ * under its state, and nothing else listed. */
+static void the_index_agrees_with_the_documents_after_random_transitions(void)
+{
+    const char *q = Q("ix_random");
+    enum { JOBS = 40, STEPS = 1500 };
+    char u[JOBS][ZG_UUID_LEN];
+    int gone[JOBS] = {0};
+    unsigned seed = (unsigned)uuid_stamp;
+    for (int i = 0; i < JOBS; i++)
+        submit(q, i % 3, (i % 5 == 0) ? 50 : 0, 60, u[i]);
+    zg_error err = {0};
+    for (int step = 0; step < STEPS; step++) {
+        int op = (int)(rand_r(&seed) % 10), i = (int)(rand_r(&seed) % JOBS);
+        zg_claim cl;
+        int64_t moved;
+        switch (op) {
+        case 0:
+        case 1:
+        case 2:
+        case 3: /* a run, settled one way or another */
+            if (claim(q, 0, &cl) != ZG_OK) break;
+            switch (rand_r(&seed) % 7) {
+            case 0:
+                (void)settle_with(S, &cl.lease, finish_with("200"));
+                break;
+            case 1:
+                (void)settle_with(S, &cl.lease, finish_with("500"));
+                break;
+            case 2:
+                (void)settle_with(S, &cl.lease, release(0));
+                break;
+            case 3:
+                (void)settle_with(S, &cl.lease, release(30));
+                break;
+            case 4:
+                (void)settle_with(S, &cl.lease, bury("x"));
+                break;
+            case 5:
+                (void)S->ops->unclaim(S, &cl.lease, &err);
+                break;
+            default:
+                break; /* abandoned: its lease lapses after 60 ms */
+            }
+            zg_claim_clear(&cl);
+            break;
+        case 4:
+            (void)S->ops->kick(S, q, 2, &moved, &err);
+            break;
+        case 5:
+            if (!gone[i]) (void)outside(u[i], 0, finish_with("410"));
+            break;
+        case 6: {
+            const char *names[] = {"resultCode"}, *values[] = {"-1"};
+            zg_fields f = {1, names, values};
+            if (!gone[i]) (void)S->ops->retry(S, u[i], f, "{}", "spec", 0, &err);
+            break;
+        }
+        case 7:
+            if (!gone[i] && rand_r(&seed) % 4 == 0)
+                gone[i] = S->ops->remove(S, u[i], &err) == ZG_OK;
+            break;
+        default:
+            if (step % 50 == 0) zg_clock_sleep_ms(40); /* delays come due, leases lapse */
+            break;
+        }
+    }
+    listing l;
+    list_all(q, 0, NULL, &l);
+    size_t live = 0;
+    for (int i = 0; i < JOBS; i++) {
+        int want = gone[i] ? -1 : expected_state(u[i]);
+        int got = listed_state(&l, u[i]);
+        if (got != want) printf("# job %d: listed as %d, is %d\n", i, got, want);
+        CHECK_INT(got, want);
+        live += want >= 0;
+    }
+    CHECK_INT(l.n, live);
+    /* and the per-type counts say the same */
+    zg_type_counts *rows = NULL;
+    size_t n = 0;
+    CHECK_INT(S->ops->type_counts(S, q, &rows, &n, &err), ZG_OK);
+    int64_t counted = 0;
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < ZG_JOBS_NSTATES; k++)
+            counted += rows[i].count[k];
+    free(rows);
+    CHECK_INT(counted, (int64_t)live);
+}
+
 static void run_named(const char *name, void (*fn)(void))
 {
     char full[200];
@@ -1456,6 +1955,16 @@ static void run_all(void)
     T(settle_finish_writes_the_result_and_clears_running);
     T(settle_with_an_error_appends_it_and_counts_it);
     T(settle_finish_with_retention_deletes_the_job_after_it);
+    T(the_index_lists_a_job_under_its_state_through_every_transition);
+    T(a_lapsed_lease_lists_the_job_as_waiting_again);
+    T(the_index_filters_by_type_and_time_and_carries_the_summary_fields);
+    T(paging_lists_every_job_once_while_others_are_submitted);
+    T(retry_puts_a_failed_job_back_to_waiting_and_nothing_else);
+    T(remove_deletes_a_job_in_any_state_and_its_run_loses_its_lease);
+    T(purge_deletes_finished_jobs_by_state_type_and_age_in_bounded_steps);
+    T(a_finished_jobs_index_entry_leaves_with_its_retention);
+    T(type_counts_and_known_queues_come_from_the_index);
+    T(the_index_agrees_with_the_documents_after_random_transitions);
     T(settle_release_with_a_delay_makes_the_job_wait_that_long);
     T(settle_bury_then_kick_brings_the_job_back);
     T(settle_with_an_unknown_action_is_invalid);
@@ -1616,7 +2125,8 @@ static void a_dead_hosts_lease_lapses_though_the_queue_was_idle(void)
     zg_clock_sleep_ms(1600); /* the fault: nobody at all for 1.6 s (dead host, idle queue) */
     zg_claim next;
     int rc = ZG_ETIMEDOUT;
-    for (int i = 0; i < 40 && rc != ZG_OK; i++) rc = claim(q, 50, &next);
+    for (int i = 0; i < 40 && rc != ZG_OK; i++)
+        rc = claim(q, 50, &next);
     CHECK_INT(rc, ZG_OK);
     CHECK_STR(next.lease.uuid, u);
     CHECK_INT(next.prior, ZG_PRIOR_LAPSED);
@@ -1638,8 +2148,12 @@ static void a_store_failure_leaves_no_half_submitted_job(void)
     char u[ZG_UUID_LEN];
     new_uuid(u);
     const char *q = Q("oom");
-    zg_new_job j = {.uuid = u, .job_type = TYPE, .queue = q, .fields = FIELDS1("a", "1"),
-                    .priority = 1, .ttr_ms = 1000};
+    zg_new_job j = {.uuid = u,
+                    .job_type = TYPE,
+                    .queue = q,
+                    .fields = FIELDS1("a", "1"),
+                    .priority = 1,
+                    .ttr_ms = 1000};
     int rc = S->ops->submit(S, &j, 1, "spec", &err);
     reply = zg_redis_command(&r, 4, set_back, NULL, 0, &err);
     if (reply) freeReplyObject(reply);

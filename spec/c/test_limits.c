@@ -376,7 +376,8 @@ static void test_zg_interrupt_ends_a_run_that_catches_everything_in_pcall_loops_
     char *info = NULL;
     CHECK_INT(zg_read(h, ZG_VIEW_INFO, uuid, &info), ZG_OK);
     CHECK(info && strstr(info, "Released - host stopping") && strstr(info, "\"errors\":[]"));
-    if (check_failures_in_test) printf("# took %ld s, info %s\n", (long)(time(NULL) - t0), info ? info : "(null)");
+    if (check_failures_in_test)
+        printf("# took %ld s, info %s\n", (long)(time(NULL) - t0), info ? info : "(null)");
     zg_free(info);
     zg_host_free(h);
 }

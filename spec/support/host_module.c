@@ -316,9 +316,9 @@ static int spec_buried(lua_State *L)
 static int spec_release(lua_State *L)
 {
     spec_host *s = check_host(L);
-    int rc = zg_release(s->h, luaL_checkstring(L, 2), luaL_optinteger(L, 3, 0),
-                        luaL_optinteger(L, 4, 0),
-                        lua_toboolean(L, 5) ? ZG_RELEASE_STOPPING : ZG_RELEASE_DIED);
+    int rc =
+        zg_release(s->h, luaL_checkstring(L, 2), luaL_optinteger(L, 3, 0), luaL_optinteger(L, 4, 0),
+                   lua_toboolean(L, 5) ? ZG_RELEASE_STOPPING : ZG_RELEASE_DIED);
     if (rc != ZG_OK) return push_error(L, s, rc);
     lua_pushboolean(L, 1);
     return 1;

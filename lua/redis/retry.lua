@@ -1,0 +1,21 @@
+-- retry: a failed job back to waiting (by hand). KEYS: {zq:Q}, the job, its events list. ARGV:
+-- writer, sequence, the event entry, then name, value, ... (its fields: resultCode, ...).
+-- Returns 1, -1 (no such job) or -3 (not failed).
+local job = KEYS[2]
+local writer, seq = ARGV[1], tonumber(ARGV[2])
+local wfield = '_w:' .. writer
+local h = redis.call('HMGET', job, '_state', '_ix', '_type', '_pri', '_m', 'cas', '_nl', wfield)
+if not h[1] then return -1 end
+if seq > 0 and tonumber(h[8] or '0') >= seq then return 1 end -- applied before, reply lost
+if h[1] ~= 'finished' or string.sub(h[2] or '', 1, 7) ~= 'failed ' then return -3 end
+local uuid = uuid_of(h[5])
+redis.call('ZREM', p .. ':expiry', uuid)
+redis.call('ZADD', p .. ':ready:' .. h[3], h[4], h[5])
+redis.call('RPUSH', KEYS[3], ARGV[3])
+local extra = { '_state', 'waiting', '_ix', ix_move(h[3], uuid, h[2], 'waiting'), '_lease', '0',
+                '_prior', '0', 'running', 'false', 'cas', I(count(h[6]) + 1),
+                '_nl', I(has_list(h[7], 1) and count(h[7]) or count(h[7]) + 1) }
+if seq > 0 then extra[#extra + 1], extra[#extra + 2] = wfield, ARGV[2] end
+hset_args(job, 4, #ARGV, extra)
+signal()
+return 1
