@@ -117,9 +117,10 @@ static void summarize(const zg_index_row *row, const char *queue, zg_job_summary
     out->result_code = v[ZG_ROW_RESULT] ? strtoll(v[ZG_ROW_RESULT], NULL, 10) : -1;
     out->error_count = v[ZG_ROW_ERRORS] ? strtoll(v[ZG_ROW_ERRORS], NULL, 10) : 0;
     /* (a value that is not a JSON string, or that memory cannot hold, reads as absent) */
-    out->created_at = zg_json_string(v[ZG_ROW_CREATED]);
-    out->updated_at = zg_json_string(v[ZG_ROW_UPDATED]);
-    out->last_error = zg_json_string(zg_json_member(row->last_error, "msg"));
+    if (v[ZG_ROW_CREATED]) out->created_at = zg_json_text_dup(v[ZG_ROW_CREATED]);
+    if (v[ZG_ROW_UPDATED]) out->updated_at = zg_json_text_dup(v[ZG_ROW_UPDATED]);
+    const char *msg = row->last_error ? zg_json_member(row->last_error, "msg") : NULL;
+    if (msg) out->last_error = zg_json_text_dup(msg);
 }
 
 int zg_list(zg_host *h, const zg_list_filter *f, zg_job_page *out)

@@ -150,8 +150,8 @@ static int type_loaded(zg_host *h, const char *type)
     char *scripts = NULL, name[ZG_NAME_LEN];
     int found = 0;
     if (zg_scripts(h, &scripts) != ZG_OK) return 0;
-    for (const char *s = json_first(json_member(scripts, "loaded")); s && !found; s = json_next(s))
-        found = json_text(json_member(s, "jobType"), name, sizeof name) && strcmp(name, type) == 0;
+    for (const char *s = zg_json_first(zg_json_member(scripts, "loaded")); s && !found; s = zg_json_next(s))
+        found = zg_json_text(zg_json_member(s, "jobType"), name, sizeof name) && strcmp(name, type) == 0;
     zg_free(scripts);
     return found;
 }
@@ -162,7 +162,7 @@ static int missing_type(zg_host *h, const char *uuid, char type[ZG_NAME_LEN])
     char *fields = NULL;
     if (zg_read(h, ZG_VIEW_FIELDS, uuid, &fields) != ZG_OK) return 0;
     int missing =
-        json_text(json_member(fields, "jobType"), type, ZG_NAME_LEN) && !type_loaded(h, type);
+        zg_json_text(zg_json_member(fields, "jobType"), type, ZG_NAME_LEN) && !type_loaded(h, type);
     zg_free(fields);
     return missing;
 }
@@ -280,8 +280,8 @@ int cmd_stats(const cli_options *o, int argc, char **argv)
     if (!h) return code;
     char *loaded = NULL;
     if (queues.n == 0 && zg_queues(h, &loaded) == ZG_OK) {
-        for (const char *q = json_first(loaded); q; q = json_next(q)) {
-            char *name = json_text_dup(q);
+        for (const char *q = zg_json_first(loaded); q; q = zg_json_next(q)) {
+            char *name = zg_json_text_dup(q);
             if (name) add_queue(&queues, name); /* freed below, with the list */
         }
     }

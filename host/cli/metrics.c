@@ -24,18 +24,18 @@ void metrics_record(daemon_ctx *d, const char *event)
 {
     char kind[16], type[ZG_NAME_LEN], outcome[16];
     double result = -1, seconds = 0, error = 0;
-    if (!json_string_field(event, "event", kind, sizeof kind) ||
-        !json_string_field(event, "jobType", type, sizeof type))
+    if (!zg_json_string_field(event, "event", kind, sizeof kind) ||
+        !zg_json_string_field(event, "jobType", type, sizeof type))
         return;
     pthread_mutex_lock(&d->metrics_lock);
     type_metrics *m = metrics_for(d, type);
     if (m && strcmp(kind, "start") == 0) m->started++;
     if (m && strcmp(kind, "end") == 0) {
-        json_number_field(event, "result", &result);
-        json_number_field(event, "seconds", &seconds);
+        zg_json_number_field(event, "result", &result);
+        zg_json_number_field(event, "seconds", &seconds);
         error = strstr(event, "\"error\":true") != NULL;
         if (error) m->errors++;
-        if (json_string_field(event, "outcome", outcome, sizeof outcome) &&
+        if (zg_json_string_field(event, "outcome", outcome, sizeof outcome) &&
             strcmp(outcome, "requeued") == 0)
             m->retries++;
         else {

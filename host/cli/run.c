@@ -49,11 +49,11 @@ static size_t collect(const char *list, int kind, size_t *seen, entry *entries, 
                       size_t max)
 {
     size_t i = 0;
-    for (const char *item = json_first(list); item; item = json_next(item), i++) {
+    for (const char *item = zg_json_first(list); item; item = zg_json_next(item), i++) {
         if (i < *seen || n == max) continue;
         entries[n].kind = kind;
         entries[n].item = item;
-        if (!json_text(json_member(item, "timeStamp"), entries[n].when, sizeof entries[n].when))
+        if (!zg_json_text(zg_json_member(item, "timeStamp"), entries[n].when, sizeof entries[n].when))
             entries[n].when[0] = '\0';
         n++;
     }
@@ -63,7 +63,7 @@ static size_t collect(const char *list, int kind, size_t *seen, entry *entries, 
 
 static void show_entry(progress_view *v, const entry *e)
 {
-    char *msg = json_text_dup(json_member(e->item, "msg"));
+    char *msg = zg_json_text_dup(zg_json_member(e->item, "msg"));
     if (!msg) return;
     progress_view_one_line(msg);
     double code = 0;
@@ -71,7 +71,7 @@ static void show_entry(progress_view *v, const entry *e)
         progress_view_update(v, v->completeness, msg);
     else if (e->kind == ENTRY_WARNING)
         progress_view_line(v, "warning: %s", msg);
-    else if (json_number(json_member(e->item, "errorCode"), &code))
+    else if (zg_json_number(zg_json_member(e->item, "errorCode"), &code))
         progress_view_line(v, "error %.0f: %s", code, msg);
     else
         progress_view_line(v, "error: %s", msg);
@@ -82,16 +82,16 @@ static void show_entry(progress_view *v, const entry *e)
  * are shown only with events (run gets them live from the progress callback). */
 static void show_new_entries(progress_view *v, const char *info, shown *s, int events)
 {
-    size_t total = json_count(json_member(info, "events")) +
-                   json_count(json_member(info, "warnings")) +
-                   json_count(json_member(info, "errors"));
+    size_t total = zg_json_count(zg_json_member(info, "events")) +
+                   zg_json_count(zg_json_member(info, "warnings")) +
+                   zg_json_count(zg_json_member(info, "errors"));
     entry *entries = calloc(total ? total : 1, sizeof *entries);
     size_t n = 0;
     if (!entries) return;
     if (events)
-        n = collect(json_member(info, "events"), ENTRY_EVENT, &s->events, entries, n, total);
-    n = collect(json_member(info, "warnings"), ENTRY_WARNING, &s->warnings, entries, n, total);
-    n = collect(json_member(info, "errors"), ENTRY_ERROR, &s->errors, entries, n, total);
+        n = collect(zg_json_member(info, "events"), ENTRY_EVENT, &s->events, entries, n, total);
+    n = collect(zg_json_member(info, "warnings"), ENTRY_WARNING, &s->warnings, entries, n, total);
+    n = collect(zg_json_member(info, "errors"), ENTRY_ERROR, &s->errors, entries, n, total);
     qsort(entries, n, sizeof *entries, compare_entries);
     for (size_t i = 0; i < n; i++)
         show_entry(v, &entries[i]);
@@ -127,8 +127,8 @@ static void job_duration(const char *job, char *out, size_t size)
 {
     char created[40], updated[40];
     double from, to;
-    if (!json_text(json_member(job, "createdAt"), created, sizeof created) ||
-        !json_text(json_member(job, "updatedAt"), updated, sizeof updated) ||
+    if (!zg_json_text(zg_json_member(job, "createdAt"), created, sizeof created) ||
+        !zg_json_text(zg_json_member(job, "updatedAt"), updated, sizeof updated) ||
         !iso_seconds(created, &from) || !iso_seconds(updated, &to)) {
         snprintf(out, size, "?");
         return;
@@ -147,8 +147,8 @@ static void print_summary(const char *uuid, int result, const char *job, const c
 {
     char type[ZG_NAME_LEN] = "job", took[32];
     double errors = 0;
-    json_text(json_member(job, "jobType"), type, sizeof type);
-    json_number(json_member(job, "errorCount"), &errors);
+    zg_json_text(zg_json_member(job, "jobType"), type, sizeof type);
+    zg_json_number(zg_json_member(job, "errorCount"), &errors);
     job_duration(job, took, sizeof took);
     printf("%s %s: result %d in %s", type, uuid, result, took);
     if (errors > 0) printf(" (%.0f error%s)", errors, errors == 1 ? "" : "s");
@@ -209,7 +209,7 @@ static void only_queue(zg_host *h, char name[ZG_NAME_LEN])
 {
     char *queues = NULL;
     name[0] = '\0';
-    if (zg_queues(h, &queues) == ZG_OK && !json_text(json_first(queues), name, ZG_NAME_LEN))
+    if (zg_queues(h, &queues) == ZG_OK && !zg_json_text(zg_json_first(queues), name, ZG_NAME_LEN))
         name[0] = '\0';
     zg_free(queues);
 }
@@ -318,12 +318,12 @@ int cmd_watch(const cli_options *o, int argc, char **argv)
             break;
         }
         double completeness = 0, res = -1, events = 0;
-        json_number(json_member(status, "completeness"), &completeness);
-        json_number(json_member(status, "result"), &res);
+        zg_json_number(zg_json_member(status, "completeness"), &completeness);
+        zg_json_number(zg_json_member(status, "result"), &res);
         result = (int)res;
         if (first) {
             /* what happened before: the latest events, and every warning and error */
-            json_number(json_member(status, "events"), &events);
+            zg_json_number(zg_json_member(status, "events"), &events);
             seen.events = events > WATCH_HISTORY ? (size_t)events - WATCH_HISTORY : 0;
             first = 0;
         }

@@ -105,7 +105,7 @@ static int json_digits(json_cursor *c)
     return c->p > start ? 1 : json_fail(c, "bad number");
 }
 
-static int json_number(json_cursor *c)
+static int zg_json_number(json_cursor *c)
 {
     if (*c->p == '-') c->p++;
     if (c->p < c->end && *c->p == '0')
@@ -134,7 +134,7 @@ static int json_value(json_cursor *c, int depth)
     if (b == 't') return json_literal(c, "true");
     if (b == 'f') return json_literal(c, "false");
     if (b == 'n') return json_literal(c, "null");
-    if (b == '-' || (b >= '0' && b <= '9')) return json_number(c);
+    if (b == '-' || (b >= '0' && b <= '9')) return zg_json_number(c);
     if (b != '[' && b != '{') return json_fail(c, "not a JSON value");
     unsigned char close = b == '[' ? ']' : '}';
     c->p++;
