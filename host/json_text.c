@@ -265,4 +265,3 @@ int zg_json_number_field(const char *json, const char *key, double *out)
 }
 
 /* ---- writing ---- */
-

@@ -150,8 +150,10 @@ static int type_loaded(zg_host *h, const char *type)
     char *scripts = NULL, name[ZG_NAME_LEN];
     int found = 0;
     if (zg_scripts(h, &scripts) != ZG_OK) return 0;
-    for (const char *s = zg_json_first(zg_json_member(scripts, "loaded")); s && !found; s = zg_json_next(s))
-        found = zg_json_text(zg_json_member(s, "jobType"), name, sizeof name) && strcmp(name, type) == 0;
+    for (const char *s = zg_json_first(zg_json_member(scripts, "loaded")); s && !found;
+         s = zg_json_next(s))
+        found = zg_json_text(zg_json_member(s, "jobType"), name, sizeof name) &&
+                strcmp(name, type) == 0;
     zg_free(scripts);
     return found;
 }

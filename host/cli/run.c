@@ -53,7 +53,8 @@ static size_t collect(const char *list, int kind, size_t *seen, entry *entries, 
         if (i < *seen || n == max) continue;
         entries[n].kind = kind;
         entries[n].item = item;
-        if (!zg_json_text(zg_json_member(item, "timeStamp"), entries[n].when, sizeof entries[n].when))
+        if (!zg_json_text(zg_json_member(item, "timeStamp"), entries[n].when,
+                          sizeof entries[n].when))
             entries[n].when[0] = '\0';
         n++;
     }
