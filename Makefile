@@ -106,14 +106,17 @@ test: all
 	@BUILD=$(BUILD) SAN=$(SAN) spec/run
 
 # make bench: ZeroG and BullMQ side by side (spec/bench/run; N, RUNS, ZEROG_PROCS, ... there).
-# Its C helpers (verify, latency, bench_append) are clients of the public API only.
-BENCH_BIN := $(patsubst %,$(BUILD)/bench/%,bench_append verify latency)
+# Then what finding jobs costs as the store grows (spec/bench/index). Its C helpers (verify,
+# latency, bench_append, index_scale) are clients of the public API only (index_scale also reads
+# Redis's own figures: INFO, MEMORY USAGE, SLOWLOG).
+BENCH_BIN := $(patsubst %,$(BUILD)/bench/%,bench_append verify latency index_scale)
 $(BUILD)/bench/%: spec/bench/%.c $(BUILD)/libzerog.a host/zerog.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libzerog.a $(LDFLAGS) $(LIBS)
 
 bench: $(BUILD)/zerog $(BENCH_BIN)
 	@BUILD=$(BUILD) spec/bench/run
+	@BUILD=$(BUILD) spec/bench/index
 
 # ---- fuzzing: libFuzzer targets (spec/fuzz/fuzz_*.c) under ASan+UBSan, built with clang ----
 # The library and the command's objects are built again with clang (build/fuzz/obj); the

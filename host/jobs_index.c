@@ -11,7 +11,7 @@
 #include "json_text.h"
 #include "lifecycle.h"
 
-#define PURGE_BATCH 200
+#define PURGE_BATCH 100
 
 static const char *const state_names[ZG_JOBS_NSTATES] = {"waiting",   "delayed", "running",
                                                          "succeeded", "failed",  "buried"};
@@ -137,8 +137,8 @@ int zg_list(zg_host *h, const zg_list_filter *f, zg_job_page *out)
         return zg_fail(&h->err, ZG_EINVAL, "bad cursor: %.60s", f->cursor);
     if (f->job_type && (!*f->job_type || strlen(f->job_type) >= ZG_NAME_LEN))
         return zg_fail(&h->err, ZG_EINVAL, "bad job type");
-    char **queues, *one[1];
-    size_t nq;
+    char **queues = NULL, *one[1];
+    size_t nq = 0;
     if (queues_of(h, f->queue, &queues, &nq, one) != ZG_OK) return h->err.code;
     /* the newest `limit` rows of each queue, then the newest `limit` of them all */
     gathered *rows = NULL;
@@ -166,10 +166,15 @@ int zg_list(zg_host *h, const zg_list_filter *f, zg_job_page *out)
     if (rc == ZG_OK && nrows) {
         qsort(rows, nrows, sizeof *rows, newest_first);
         size_t n = nrows < limit ? nrows : limit;
-        if (!(out->jobs = calloc(n, sizeof *out->jobs)))
+        zg_job_summary *jobs = calloc(n, sizeof *jobs);
+        if (!jobs) {
             rc = zg_fail(&h->err, ZG_ENOMEM, "out of memory listing jobs");
-        for (size_t i = 0; rc == ZG_OK && i < n; i++)
-            summarize(&rows[i].row, queues[rows[i].queue], &out->jobs[out->n++]);
+        } else {
+            out->jobs = jobs;
+            for (size_t i = 0; i < n; i++)
+                summarize(&rows[i].row, queues[rows[i].queue], &jobs[i]);
+            out->n = n;
+        }
         /* a full page may have more after it; a short one is the last */
         if (rc == ZG_OK && nrows >= limit && !(out->next = strdup(rows[n - 1].row.key)))
             rc = zg_fail(&h->err, ZG_ENOMEM, "out of memory listing jobs");
@@ -212,8 +217,8 @@ int zg_purge(zg_host *h, const zg_list_filter *f, int64_t older_than_ms, int64_t
     if (older_than_ms < 0) return zg_fail(&h->err, ZG_EINVAL, "purge: a negative age");
     const char *job_type = f ? f->job_type : NULL;
     int64_t before = older_than_ms > 0 ? zg_clock_wall_ms() - older_than_ms : 0;
-    char **queues, *one[1];
-    size_t nq;
+    char **queues = NULL, *one[1];
+    size_t nq = 0;
     if (queues_of(h, f ? f->queue : NULL, &queues, &nq, one) != ZG_OK) return h->err.code;
     int rc = ZG_OK;
     for (size_t q = 0; q < nq && rc == ZG_OK; q++) {
@@ -235,8 +240,8 @@ int zg_stats_by_type(zg_host *h, const char *queue, zg_type_counts **rows, size_
     if (n) *n = 0;
     if (!zg_host_usable(h)) return h->err.code;
     if (!rows || !n) return zg_fail(&h->err, ZG_EINVAL, "zg_stats_by_type needs rows and n");
-    char **queues, *one[1];
-    size_t nq;
+    char **queues = NULL, *one[1];
+    size_t nq = 0;
     if (queues_of(h, queue, &queues, &nq, one) != ZG_OK) return h->err.code;
     int rc = ZG_OK;
     for (size_t q = 0; q < nq && rc == ZG_OK; q++) {

@@ -38,7 +38,7 @@ static void find_before(const zg_skiplist *l, const char *key, zg_skipnode **bef
 
 void zg_skiplist_insert(zg_skiplist *l, zg_skipnode *n)
 {
-    zg_skipnode *before[ZG_SKIPLIST_LEVELS];
+    zg_skipnode *before[ZG_SKIPLIST_LEVELS] = {0};
     find_before(l, n->key, before);
     int level = random_level(l);
     for (int i = l->level; i < level; i++)
@@ -61,7 +61,7 @@ void zg_skiplist_insert(zg_skiplist *l, zg_skipnode *n)
 
 void zg_skiplist_remove(zg_skiplist *l, zg_skipnode *n)
 {
-    zg_skipnode *before[ZG_SKIPLIST_LEVELS];
+    zg_skipnode *before[ZG_SKIPLIST_LEVELS] = {0};
     find_before(l, n->key, before);
     for (int i = 0; i < l->level; i++)
         if (before[i]->next[i] == n) before[i]->next[i] = n->next[i];
@@ -79,7 +79,7 @@ void zg_skiplist_remove(zg_skiplist *l, zg_skipnode *n)
 zg_skipnode *zg_skiplist_last_below(const zg_skiplist *l, const char *bound)
 {
     if (!bound) return l->tail;
-    zg_skipnode *before[ZG_SKIPLIST_LEVELS];
+    zg_skipnode *before[ZG_SKIPLIST_LEVELS] = {0};
     find_before(l, bound, before);
     return before[0] == &l->head ? NULL : before[0];
 }

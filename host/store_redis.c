@@ -296,16 +296,14 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
     if (!calls || !args || !first || !count || !prefixes) goto done;
     /* the queues this store has not yet added to the set of queue names: added first */
     argvec *names = &args[2 * (n ? n : 1)];
-    for (size_t i = 0; i < n; i++)
-        if (!zg_map_get(&r->registered, jobs[i].queue)) {
-            int listed = 0;
-            for (size_t k = 2; k < names->n && !listed; k++)
-                listed = strcmp(names->argv[k], jobs[i].queue) == 0;
+    for (size_t i = 0; i < n; i++) /* (a queue named twice is harmless: it is a set) */
+        if (!zg_map_get(&r->registered, jobs[i].queue) &&
+            (i == 0 || strcmp(jobs[i - 1].queue, jobs[i].queue) != 0)) {
             if (!names->n) {
                 av_push(names, "SADD");
                 av_push(names, QUEUES_KEY);
             }
-            if (!listed) av_push(names, jobs[i].queue);
+            av_push(names, jobs[i].queue);
         }
     if (names->oom) goto done;
     size_t base = names->n ? 1 : 0; /* the first call is that SADD */
@@ -1158,6 +1156,13 @@ static int state_index(const char *name)
     return -1;
 }
 
+/* ZG_OK when reply is an array; else the error it is, or an unexpected reply to `what`. */
+static int array_reply(const redisReply *reply, const char *what, zg_error *err)
+{
+    if (reply->type == REDIS_REPLY_ERROR) return zg_redis_reply_error(reply, err);
+    return reply->type == REDIS_REPLY_ARRAY ? ZG_OK : unexpected(err, what);
+}
+
 static char *reply_strdup(const redisReply *e)
 {
     return e && e->type == REDIS_REPLY_STRING ? strndup(e->str, e->len) : NULL;
@@ -1184,16 +1189,14 @@ static int rs_list(zg_store *s, const zg_index_req *req, zg_index_row **rows, si
     redisReply *reply = run((redis_store *)s, S_LIST, 1, &a, err);
     av_free(&a);
     if (!reply) return err->code;
-    int rc = ZG_OK;
-    if (reply->type == REDIS_REPLY_ERROR)
-        rc = zg_redis_reply_error(reply, err);
-    else if (reply->type != REDIS_REPLY_ARRAY)
-        rc = unexpected(err, "a list");
-    zg_index_row *out =
-        rc == ZG_OK && reply->elements ? calloc(reply->elements, sizeof *out) : NULL;
-    if (rc == ZG_OK && reply->elements && !out) rc = zg_fail(err, ZG_ENOMEM, "out of memory");
+    zg_index_row *out = NULL;
+    int rc = array_reply(reply, "a list", err);
+    if (rc != ZG_OK || !(out = calloc(reply->elements + 1, sizeof *out))) {
+        freeReplyObject(reply);
+        return rc != ZG_OK ? rc : zg_fail(err, ZG_ENOMEM, "out of memory");
+    }
     size_t got = 0;
-    for (size_t i = 0; rc == ZG_OK && i < reply->elements; i++) {
+    for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 9 ||
             e->element[0]->type != REDIS_REPLY_STRING ||
@@ -1210,10 +1213,6 @@ static int rs_list(zg_store *s, const zg_index_req *req, zg_index_row **rows, si
         row->last_error = reply_strdup(e->element[8]);
     }
     freeReplyObject(reply);
-    if (rc != ZG_OK) {
-        zg_index_rows_free(out, got);
-        return rc;
-    }
     *rows = out;
     *n = got;
     return ZG_OK;
@@ -1336,14 +1335,14 @@ static int rs_type_counts(zg_store *s, const char *queue, zg_type_counts **rows,
     *n = 0;
     redisReply *reply = run_on_queue((redis_store *)s, S_TYPES, queue, NULL, err);
     if (!reply) return err->code;
-    int rc = reply->type == REDIS_REPLY_ERROR   ? zg_redis_reply_error(reply, err)
-             : reply->type != REDIS_REPLY_ARRAY ? unexpected(err, "type counts")
-                                                : ZG_OK;
-    zg_type_counts *out =
-        rc == ZG_OK && reply->elements ? calloc(reply->elements, sizeof *out) : NULL;
-    if (rc == ZG_OK && reply->elements && !out) rc = zg_fail(err, ZG_ENOMEM, "out of memory");
+    zg_type_counts *out = NULL;
+    int rc = array_reply(reply, "type counts", err);
+    if (rc != ZG_OK || !(out = calloc(reply->elements + 1, sizeof *out))) {
+        freeReplyObject(reply);
+        return rc != ZG_OK ? rc : zg_fail(err, ZG_ENOMEM, "out of memory");
+    }
     size_t got = 0;
-    for (size_t i = 0; rc == ZG_OK && i < reply->elements; i++) {
+    for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 1 + ZG_JOBS_NSTATES ||
             e->element[0]->type != REDIS_REPLY_STRING || e->element[0]->len >= ZG_NAME_LEN)
@@ -1355,10 +1354,6 @@ static int rs_type_counts(zg_store *s, const char *queue, zg_type_counts **rows,
             row->count[k] = int_at(e, (size_t)k + 1);
     }
     freeReplyObject(reply);
-    if (rc != ZG_OK) {
-        free(out);
-        return rc;
-    }
     *rows = out;
     *n = got;
     return ZG_OK;
@@ -1374,26 +1369,27 @@ static int rs_known_queues(zg_store *s, char ***names, size_t *n, zg_error *err)
     redisReply *reply = zg_redis_command(&r->conn, 2, argv, NULL, 0, err);
     pthread_mutex_unlock(&r->conn.lock);
     if (!reply) return err->code;
-    int rc = reply->type == REDIS_REPLY_ARRAY ? ZG_OK : unexpected(err, "the queue names");
-    char **out = rc == ZG_OK && reply->elements ? calloc(reply->elements, sizeof *out) : NULL;
-    if (rc == ZG_OK && reply->elements && !out) rc = zg_fail(err, ZG_ENOMEM, "out of memory");
+    char **out = NULL;
+    int rc = array_reply(reply, "the queue names", err);
+    if (rc != ZG_OK || !(out = calloc(reply->elements + 1, sizeof *out))) {
+        freeReplyObject(reply);
+        return rc != ZG_OK ? rc : zg_fail(err, ZG_ENOMEM, "out of memory");
+    }
     size_t got = 0;
-    for (size_t i = 0; rc == ZG_OK && i < reply->elements; i++) {
+    for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
         if (e->type != REDIS_REPLY_STRING || e->len >= ZG_NAME_LEN) continue;
-        if (!(out[got] = strdup(e->str))) {
-            rc = zg_fail(err, ZG_ENOMEM, "out of memory");
-            break;
+        char *name = strdup(e->str);
+        if (!name) {
+            freeReplyObject(reply);
+            for (size_t k = 0; k < got; k++)
+                free(out[k]);
+            free(out);
+            return zg_fail(err, ZG_ENOMEM, "out of memory");
         }
-        got++;
+        out[got++] = name;
     }
     freeReplyObject(reply);
-    if (rc != ZG_OK) {
-        for (size_t i = 0; i < got; i++)
-            free(out[i]);
-        free(out);
-        return rc;
-    }
     *names = out;
     *n = got;
     return ZG_OK;

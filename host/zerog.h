@@ -389,7 +389,7 @@ ZG_API int zg_retry(zg_host *h, const char *uuid);
 ZG_API int zg_delete(zg_host *h, const char *uuid);
 /* Deletes the finished jobs that match: f->states only ZG_JOBS_SUCCEEDED and/or
  * ZG_JOBS_FAILED (0: both), f->job_type and f->queue as for zg_list, finished more than
- * older_than_ms ago (0: any). Works in batches of at most 200 jobs per atomic step, so the
+ * older_than_ms ago (0: any). Works in batches of at most 100 jobs per atomic step, so the
  * store stays responsive. *deleted (may be NULL) counts them. */
 ZG_API int zg_purge(zg_host *h, const zg_list_filter *f, int64_t older_than_ms, int64_t *deleted);
 

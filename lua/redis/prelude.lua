@@ -197,7 +197,7 @@ end
 
 -- How many expired jobs a step that advances the queue deletes, at most (a claim that finds
 -- nothing ready deletes more: its host is idle)
-local SWEEP_STEP, SWEEP_IDLE = 8, 200
+local SWEEP_STEP, SWEEP_IDLE = 8, 100
 
 -- Applies lapsed leases and due delays. Skipped while the queue's due field says nothing can
 -- be due yet (the field may be early, never late: every ZADD to :delayed or :reserved lowers it
