@@ -150,7 +150,10 @@ int zg_list(zg_host *h, const zg_list_filter *f, zg_job_page *out)
         zg_index_row *got = NULL;
         size_t n = 0;
         rc = h->store->ops->list(h->store, &req, &got, &n, &h->err);
-        if (rc != ZG_OK || !n) continue;
+        if (rc != ZG_OK || !n) {
+            zg_index_rows_free(got, n); /* (an empty page may still be an allocation) */
+            continue;
+        }
         gathered *grown = realloc(rows, (nrows + n) * sizeof *rows);
         if (!grown) {
             zg_index_rows_free(got, n);
@@ -248,7 +251,10 @@ int zg_stats_by_type(zg_host *h, const char *queue, zg_type_counts **rows, size_
         zg_type_counts *got = NULL;
         size_t k = 0;
         rc = h->store->ops->type_counts(h->store, queues[q], &got, &k, &h->err);
-        if (rc != ZG_OK || !k) continue;
+        if (rc != ZG_OK || !k) {
+            free(got);
+            continue;
+        }
         zg_type_counts *grown = realloc(*rows, (*n + k) * sizeof **rows);
         if (!grown) {
             free(got);

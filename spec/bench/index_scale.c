@@ -4,8 +4,10 @@
  *     among BIG stored jobs of one queue: the median and p99 of PAGES calls each;
  *   - the Redis memory a stored waiting job takes, and the index's share of it (MEMORY USAGE of
  *     the index's set per entry);
- *   - zg_purge of PURGE finished jobs, with the longest time Redis spent in one command while it
- *     ran (its SLOWLOG, threshold 0, read after) and the purge's jobs per second.
+ *   - zg_purge of PURGE finished jobs: how long Redis spent in each of its steps (p50, p99) and
+ *     in the longest command while it ran (Redis's SLOWLOG, threshold 0, read after: wall time
+ *     of the server's thread, so a loaded machine that preempts redis-server shows here), and
+ *     the purge's jobs per second.
  * Jobs are submitted with zg_submit_batch (the bench type "indexed", a script written to a
  * folder of our own) and finished by running them on a host until idle. Prints one JSON line
  * {"kind": "index", ...}. Environment: ZEROG_STORE, SMALL (1000), BIG (1000000), PURGE (100000),
@@ -173,12 +175,31 @@ int main(void)
     double purge_ms = now_ms() - t;
     redisReply *log = redisCommand(r, "SLOWLOG GET -1");
     long long longest_us = 0;
+    char longest[64] = "";
+    size_t nsteps = 0;
+    double *steps = calloc(log && log->type == REDIS_REPLY_ARRAY ? log->elements + 1 : 1,
+                           sizeof *steps); /* the purge's own steps (its scripts), in ms */
     for (size_t i = 0; log && log->type == REDIS_REPLY_ARRAY && i < log->elements; i++) {
         redisReply *e = log->element[i];
-        if (e->type == REDIS_REPLY_ARRAY && e->elements > 2 && e->element[2]->integer > longest_us)
+        if (steps && e->type == REDIS_REPLY_ARRAY && e->elements > 3 &&
+            e->element[3]->type == REDIS_REPLY_ARRAY && e->element[3]->elements &&
+            strcmp(e->element[3]->element[0]->str, "EVALSHA") == 0)
+            steps[nsteps++] = (double)e->element[2]->integer / 1000.0;
+        if (e->type == REDIS_REPLY_ARRAY && e->elements > 3 && e->element[2]->integer > longest_us) {
             longest_us = e->element[2]->integer;
+            redisReply *args = e->element[3];
+            snprintf(longest, sizeof longest, "%s",
+                     args->type == REDIS_REPLY_ARRAY && args->elements ? args->element[0]->str : "?");
+        }
     }
     freeReplyObject(log);
+    double step_p50 = 0, step_p99 = 0;
+    if (steps && nsteps) {
+        qsort(steps, nsteps, sizeof *steps, by_value);
+        step_p50 = steps[nsteps / 2];
+        step_p99 = steps[nsteps * 99 / 100];
+    }
+    free(steps);
     freeReplyObject(redisCommand(r, "CONFIG SET slowlog-log-slower-than 10000"));
     printf("{\"kind\":\"index\",\"small\":%ld,\"big\":%ld,"
            "\"page_ms_small\":{\"first_p50\":%.3f,\"first_p99\":%.3f,\"deep_p50\":%.3f,"
@@ -186,11 +207,14 @@ int main(void)
            "\"page_ms_big\":{\"first_p50\":%.3f,\"first_p99\":%.3f,\"deep_p50\":%.3f,"
            "\"deep_p99\":%.3f},"
            "\"bytes_per_job\":%.0f,\"index_bytes_per_job\":%.0f,"
-           "\"purged\":%lld,\"ran\":%ld,\"purge_jobs_per_s\":%.0f,\"purge_longest_command_ms\":%.3f}\n",
+           "\"purged\":%lld,\"ran\":%ld,\"purge_jobs_per_s\":%.0f,\"purge_longest_command_ms\":%.3f,"
+           "\"purge_longest_command\":\"%s\",\"purge_steps\":%zu,\"purge_step_ms_p50\":%.3f,"
+           "\"purge_step_ms_p99\":%.3f}\n",
            small, big, at_small[0], at_small[1], at_small[2], at_small[3], at_big[0], at_big[1],
            at_big[2], at_big[3], big > 0 ? (double)(mem1 - mem0) / (double)big : 0,
            ix_entries > 0 ? (double)ix_bytes / (double)ix_entries : 0, (long long)deleted, ran,
-           purge_ms > 0 ? (double)deleted * 1000.0 / purge_ms : 0, (double)longest_us / 1000.0);
+           purge_ms > 0 ? (double)deleted * 1000.0 / purge_ms : 0, (double)longest_us / 1000.0,
+           longest, nsteps, step_p50, step_p99);
     redisFree(r);
     zg_host_free(h);
     unlink(path);
