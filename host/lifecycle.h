@@ -51,13 +51,22 @@ typedef struct zg_fields {
     const char *const *values;
 } zg_fields;
 
+/* How long a unique job's key keeps others of the same key from being submitted: while the job
+ * holding it waits (waiting, delayed, buried), also while it runs, or also once it succeeded
+ * (a failed job lets the key go) -- and never past the key's ttl. */
+enum { ZG_UNIQUE_QUEUED = 1, ZG_UNIQUE_RUNNING = 2, ZG_UNIQUE_UNTIL_DONE = 3 };
+
 /* A job to create (submit). The store adds queueJobId (its id in the queue) and cas. */
 typedef struct zg_new_job {
     const char *uuid, *job_type, *queue;
     zg_fields fields; /* every scalar field of the document */
     int64_t priority, delay_ms, ttr_ms;
-    int64_t id;  /* out: queueJobId */
-    int64_t cas; /* out */
+    const char *unique_key; /* NULL: none; else the job is created only if no job holds it */
+    int64_t unique_ttl_ms;  /* the longest the key holds (0: as long as its job does) */
+    int unique_hold;        /* ZG_UNIQUE_* */
+    int64_t id;             /* out: queueJobId */
+    int64_t cas;            /* out */
+    char existing[ZG_UUID_LEN]; /* out: the job that holds the key ("" when this one was made) */
 } zg_new_job;
 
 /* What a run holds: the job it claimed and the fencing token its writes carry. */

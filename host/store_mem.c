@@ -58,9 +58,16 @@ typedef struct type_ready {
     zg_skiplist index[ZG_JOBS_NSTATES];
 } type_ready;
 
+/* A unique key taken: the job that took it, and when the key lapses (0: never). */
+typedef struct unique_key {
+    char uuid[ZG_UUID_LEN];
+    int64_t until_ms;
+} unique_key;
+
 typedef struct job_queue {
     char name[ZG_NAME_LEN];
-    zg_map types; /* job type -> type_ready */
+    zg_map types;  /* job type -> type_ready */
+    zg_map unique; /* unique key -> unique_key */
     zg_heap delayed;
     zg_heap buried;
     int64_t next_id;
@@ -211,6 +218,7 @@ static void queue_free(void *p)
 {
     job_queue *q = p;
     zg_map_free(&q->types, type_free);
+    zg_map_free(&q->unique, free);
     zg_heap_free(&q->delayed);
     zg_heap_free(&q->buried);
     free(q);
@@ -229,6 +237,7 @@ static job_queue *make_queue(mem_store *s, const char *name)
     if (!(q = calloc(1, sizeof *q))) return NULL;
     snprintf(q->name, sizeof q->name, "%s", name);
     zg_map_init(&q->types);
+    zg_map_init(&q->unique);
     zg_heap_init(&q->delayed, due_less, set_index);
     zg_heap_init(&q->buried, buried_less, set_index);
     if (zg_map_set(&s->queues, name, q) != 0) {
@@ -599,9 +608,54 @@ static int write_edit(job *j, edit *e, int want_doc, int64_t known_cas, zg_writt
 
 /* ---- operations (each runs whole under the store's lock: see the locked_* entry points) ---- */
 
+/* The job that holds unique key k of queue q under hold (ZG_UNIQUE_*), or NULL: the key is free
+ * when it lapsed, or its job is gone or has left the states the hold covers. */
+static job *unique_holder(mem_store *s, job_queue *q, const char *k, int hold)
+{
+    unique_key *u = zg_map_get(&q->unique, k);
+    if (!u || (u->until_ms && u->until_ms <= zg_clock_monotonic_ms())) return NULL;
+    job *j = zg_map_get(&s->jobs, u->uuid);
+    if (!j) return NULL;
+    switch (j->index_state) {
+    case ZG_JOBS_WAITING:
+    case ZG_JOBS_DELAYED:
+    case ZG_JOBS_BURIED: return j;
+    case ZG_JOBS_RUNNING: return hold >= ZG_UNIQUE_RUNNING ? j : NULL;
+    case ZG_JOBS_SUCCEEDED: return hold == ZG_UNIQUE_UNTIL_DONE ? j : NULL;
+    default: return NULL;
+    }
+}
+
+/* Takes unique key k of queue q for job uuid (before the job is created: -1 when out of memory,
+ * nothing changed). */
+static int take_unique(job_queue *q, const char *k, const char *uuid, int64_t ttl_ms)
+{
+    unique_key *u = zg_map_get(&q->unique, k);
+    if (!u) {
+        if (!(u = calloc(1, sizeof *u))) return -1;
+        if (zg_map_set(&q->unique, k, u) != 0) {
+            free(u);
+            return -1;
+        }
+    }
+    snprintf(u->uuid, sizeof u->uuid, "%s", uuid);
+    u->until_ms = ttl_ms > 0 ? later(zg_clock_monotonic_ms(), ttl_ms) : 0;
+    return 0;
+}
+
 static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
 {
     job_queue *q = make_queue(s, nj->queue);
+    nj->existing[0] = '\0';
+    if (q && nj->unique_key) {
+        const job *holder = unique_holder(s, q, nj->unique_key, nj->unique_hold);
+        if (holder) { /* not created: another job holds its unique key */
+            snprintf(nj->existing, sizeof nj->existing, "%s", holder->uuid);
+            nj->id = 0;
+            nj->cas = 0;
+            return ZG_OK;
+        }
+    }
     type_ready *t = q ? make_type(q, nj->job_type) : NULL;
     job *j = t ? calloc(1, sizeof *j) : NULL;
     if (!j) return zg_fail(err, ZG_ENOMEM, "out of memory submitting job %s", nj->uuid);
@@ -613,6 +667,12 @@ static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
     if (edit_set_fields(&e, nj->fields) != 0 || edit_set(&e, "queueJobId", id_text) != 0 ||
         edit_make_room(j, &e) != 0 || make_room(home) != 0 ||
         zg_map_set(&s->jobs, nj->uuid, j) != 0) {
+        edit_free(&e);
+        job_free(j);
+        return zg_fail(err, ZG_ENOMEM, "out of memory submitting job %s", nj->uuid);
+    }
+    if (nj->unique_key && take_unique(q, nj->unique_key, nj->uuid, nj->unique_ttl_ms) != 0) {
+        zg_map_remove(&s->jobs, nj->uuid);
         edit_free(&e);
         job_free(j);
         return zg_fail(err, ZG_ENOMEM, "out of memory submitting job %s", nj->uuid);

@@ -279,6 +279,13 @@ static int doc_json(const redisReply *d, char **json, zg_error *err)
     return *json ? ZG_OK : zg_fail(err, ZG_ENOMEM, "out of memory reading a document");
 }
 
+static const char *unique_hold_name(int hold)
+{
+    return hold == ZG_UNIQUE_RUNNING      ? "running"
+           : hold == ZG_UNIQUE_UNTIL_DONE ? "until_done"
+                                          : "queued";
+}
+
 static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
@@ -327,6 +334,9 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
             av_int(a, jobs[j].priority);
             av_int(a, jobs[j].delay_ms > 0 ? jobs[j].delay_ms : 0);
             av_int(a, jobs[j].ttr_ms > 0 ? jobs[j].ttr_ms : 1000);
+            av_push(a, jobs[j].unique_key ? jobs[j].unique_key : "");
+            av_int(a, jobs[j].unique_ttl_ms > 0 ? jobs[j].unique_ttl_ms : 0);
+            av_push(a, unique_hold_name(jobs[j].unique_hold));
             av_int(a, (long long)jobs[j].fields.n);
             av_fields(a, jobs[j].fields);
         }
@@ -362,9 +372,8 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
     }
     replies = calloc(ncalls ? ncalls : 1, sizeof *replies);
     if (!replies) goto done;
-    pthread_mutex_lock(&r->conn.lock);
+    pthread_mutex_lock(&r->conn.lock); /* (held while the replies are read: see below) */
     rc = zg_redis_pipeline(&r->conn, ncalls, calls, replies, err);
-    pthread_mutex_unlock(&r->conn.lock);
     if (rc == ZG_OK && base && replies[0]->type == REDIS_REPLY_ERROR)
         rc = zg_redis_reply_error(replies[0], err);
     for (size_t b = 0; rc == ZG_OK && b < nbatches; b++) {
@@ -375,10 +384,23 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
         if (rc == ZG_OK && (ids->type != REDIS_REPLY_ARRAY || ids->elements != count[b]))
             rc = unexpected(err, "a submit");
         for (size_t k = 0; rc == ZG_OK && k < count[b]; k++) {
-            jobs[first[b] + k].id = int_at(ids->element[k], 0);
-            jobs[first[b] + k].cas = int_at(ids->element[k], 1);
+            zg_new_job *job = &jobs[first[b] + k];
+            const redisReply *e = ids->element[k];
+            job->id = int_at(e, 0);
+            job->cas = int_at(e, 1);
+            job->existing[0] = '\0';
+            if (e->type == REDIS_REPLY_ARRAY && e->elements == 3 &&
+                e->element[2]->type == REDIS_REPLY_STRING && e->element[2]->len < ZG_UUID_LEN) {
+                /* not created: another job holds its unique key; its pointer goes */
+                snprintf(job->existing, sizeof job->existing, "%s", e->element[2]->str);
+                char key[POINTER_KEY_LEN];
+                pointer_key(key, job->uuid);
+                const char *del[] = {"DEL", key};
+                zg_redis_send_later(&r->conn, 2, del);
+            }
         }
     }
+    pthread_mutex_unlock(&r->conn.lock);
     for (size_t i = 2; rc == ZG_OK && base && i < args[2 * (n ? n : 1)].n; i++)
         if (zg_map_set(&r->registered, args[2 * (n ? n : 1)].argv[i], (void *)1) != 0) break;
 done:

@@ -1,23 +1,54 @@
 -- submit: creates jobs (document and queue entry together). ARGV: count, then per job: uuid,
--- type, priority, delay ms, ttr ms, field count, name, value, ... Returns {id, cas} per job. A
--- uuid that exists already is left as it is (a submit resent after a reconnect). Three calls a
--- job: its ids are taken for the whole batch at once (a resent job leaves a gap in them).
+-- type, priority, delay ms, ttr ms, unique key ('' for none), its ttl ms, its hold (queued |
+-- running | until_done), field count, name, value, ... Returns {id, cas} per job, or {0, 0,
+-- uuid} for a job not created because job uuid holds its unique key. A uuid that exists already
+-- is left as it is (a submit resent after a reconnect). Its ids are taken for the whole batch at
+-- once (a resent or duplicate job leaves a gap in them).
+--
+-- A unique key is {zq:Q}:unique:<key> holding the uuid of the job that took it (with the ttl);
+-- it is not released by the job's steps: a submit looks at the state of the job it names, and
+-- takes the key over when that job has left the states the hold covers (or is gone).
+local HOLDS = {
+  queued = { waiting = true, delayed = true, buried = true },
+  running = { waiting = true, delayed = true, buried = true, running = true },
+  until_done = { waiting = true, delayed = true, buried = true, running = true, succeeded = true },
+}
+-- The uuid of the job that holds unique key k under hold, or nil.
+local function holder(k, hold)
+  local uuid = redis.call('GET', k)
+  if not uuid then return nil end
+  local ix = redis.call('HGET', jk(uuid), '_ix')
+  local state = ix and string.match(ix, '^(%a+)')
+  if state and HOLDS[hold][state] then return uuid end
+  return nil
+end
 local n = tonumber(ARGV[1])
 local out, i, types = {}, 2, {}
 local last = redis.call('HINCRBY', p, 'seq', n)
 local earliest
 for j = 1, n do
   local uuid, jtype, pri, delay, ttr = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4]
-  local nf = tonumber(ARGV[i + 5])
+  local ukey, uttl, uhold = ARGV[i + 5], tonumber(ARGV[i + 6]), ARGV[i + 7]
+  local nf = tonumber(ARGV[i + 8])
   local job = jk(uuid)
   local existing = redis.call('HMGET', job, '_id', 'cas')
+  local held = ukey ~= '' and not existing[1] and holder(p .. ':unique:' .. ukey, uhold)
   if existing[1] then
     out[j] = { tonumber(existing[1]), tonumber(existing[2]) }
+  elseif held then
+    out[j] = { 0, 0, held }
   else
+    if ukey ~= '' then
+      if uttl > 0 then
+        redis.call('SET', p .. ':unique:' .. ukey, uuid, 'PX', I(uttl))
+      else
+        redis.call('SET', p .. ':unique:' .. ukey, uuid)
+      end
+    end
     local id = last - n + j
     local m = string.format('%020d', id) .. ':' .. uuid
     local state = delay > 0 and 'delayed' or 'waiting'
-    hset_args(job, i + 6, i + 5 + 2 * nf,
+    hset_args(job, i + 9, i + 8 + 2 * nf,
               { 'queueJobId', I(id) },
               { '_lease', '0', '_state', state, '_m', m, '_dl', '0', 'cas', '1', '_nl', '0',
                 '_type', jtype, '_pri', pri, '_ttr', ttr, '_reserves', '0', '_lc', '0', '_prior', '0',
@@ -31,7 +62,7 @@ for j = 1, n do
     types[jtype] = true
     out[j] = { id, 1 }
   end
-  i = i + 6 + 2 * nf
+  i = i + 9 + 2 * nf
 end
 for jtype in pairs(types) do redis.call('SADD', p .. ':types', jtype) end
 if earliest then due_by(earliest) end

@@ -1915,6 +1915,149 @@ static void the_index_agrees_with_the_documents_after_random_transitions(void)
     CHECK_INT(counted, (int64_t)live);
 }
 
+/* ---- unique jobs ---- */
+
+/* Submits a job of type T with unique key k held as hold (ttl_ms): its uuid into u, and the
+ * uuid of the job holding the key into existing ("" when this one was created). */
+static void submit_unique_to(zg_store *s, const char *queue, const char *k, int hold,
+                             int64_t ttl_ms, char u[ZG_UUID_LEN], char existing[ZG_UUID_LEN])
+{
+    new_uuid(u);
+    zg_new_job j = {.uuid = u, .job_type = TYPE, .queue = queue, .ttr_ms = 1000,
+                    .unique_key = k, .unique_ttl_ms = ttl_ms, .unique_hold = hold};
+    zg_error err = {0};
+    int rc = s->ops->submit(s, &j, 1, "spec", &err);
+    if (rc != ZG_OK) printf("# submit: %s\n", err.msg);
+    CHECK_INT(rc, ZG_OK);
+    snprintf(existing, ZG_UUID_LEN, "%s", j.existing);
+}
+
+static void submit_unique(const char *queue, const char *k, int hold, int64_t ttl_ms,
+                          char u[ZG_UUID_LEN], char existing[ZG_UUID_LEN])
+{
+    submit_unique_to(S, queue, k, hold, ttl_ms, u, existing);
+}
+
+static void a_unique_key_held_while_queued_refuses_a_second_job_until_the_first_runs(void)
+{
+    const char *q = Q("uq_queued");
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN], c[ZG_UUID_LEN], ex[ZG_UUID_LEN];
+    submit_unique(q, "k", ZG_UNIQUE_QUEUED, 0, a, ex);
+    CHECK_STR(ex, "");
+    submit_unique(q, "k", ZG_UNIQUE_QUEUED, 0, b, ex);
+    CHECK_STR(ex, a);
+    CHECK(load(b) == NULL); /* not created */
+    submit_unique(q, "other", ZG_UNIQUE_QUEUED, 0, c, ex);
+    CHECK_STR(ex, ""); /* another key */
+    zg_store_counts n = counts_of(q);
+    CHECK_INT(n.waiting, 2);
+    zg_claim cl;
+    claim_now(q, &cl);
+    CHECK_STR(cl.lease.uuid, a);
+    submit_unique(q, "k", ZG_UNIQUE_QUEUED, 0, b, ex); /* a runs: the key is free again */
+    CHECK_STR(ex, "");
+    zg_claim_clear(&cl);
+}
+
+static void a_unique_key_held_while_running_goes_when_the_job_finishes(void)
+{
+    const char *q = Q("uq_running");
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN], ex[ZG_UUID_LEN];
+    submit_unique(q, "k", ZG_UNIQUE_RUNNING, 0, a, ex);
+    zg_claim cl;
+    claim_now(q, &cl);
+    submit_unique(q, "k", ZG_UNIQUE_RUNNING, 0, b, ex);
+    CHECK_STR(ex, a);
+    CHECK_INT(settle_with(S, &cl.lease, release(60000)), ZG_OK); /* waits again: still held */
+    submit_unique(q, "k", ZG_UNIQUE_RUNNING, 0, b, ex);
+    CHECK_STR(ex, a);
+    zg_claim_clear(&cl);
+    CHECK_INT(outside(a, 0, finish()), ZG_OK);
+    submit_unique(q, "k", ZG_UNIQUE_RUNNING, 0, b, ex);
+    CHECK_STR(ex, "");
+}
+
+static void a_unique_key_held_until_done_outlives_a_success_not_a_failure(void)
+{
+    const char *q = Q("uq_done");
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN], c[ZG_UUID_LEN], ex[ZG_UUID_LEN];
+    submit_unique(q, "k", ZG_UNIQUE_UNTIL_DONE, 0, a, ex);
+    zg_claim cl;
+    claim_now(q, &cl);
+    CHECK_INT(settle_with(S, &cl.lease, finish()), ZG_OK); /* 200 */
+    zg_claim_clear(&cl);
+    submit_unique(q, "k", ZG_UNIQUE_UNTIL_DONE, 0, b, ex);
+    CHECK_STR(ex, a);
+    submit_unique(q, "f", ZG_UNIQUE_UNTIL_DONE, 0, b, ex);
+    claim_now(q, &cl);
+    zg_settle failed = finish();
+    failed.failed = 1;
+    CHECK_INT(settle_with(S, &cl.lease, failed), ZG_OK);
+    zg_claim_clear(&cl);
+    submit_unique(q, "f", ZG_UNIQUE_UNTIL_DONE, 0, c, ex);
+    CHECK_STR(ex, "");
+    /* a deleted holder frees its key */
+    zg_error err = {0};
+    CHECK_INT(S->ops->remove(S, a, &err), ZG_OK);
+    submit_unique(q, "k", ZG_UNIQUE_UNTIL_DONE, 0, b, ex);
+    CHECK_STR(ex, "");
+}
+
+static void a_unique_key_lapses_after_its_ttl(void)
+{
+    const char *q = Q("uq_ttl");
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN], ex[ZG_UUID_LEN];
+    submit_unique(q, "k", ZG_UNIQUE_QUEUED, 150, a, ex);
+    submit_unique(q, "k", ZG_UNIQUE_QUEUED, 150, b, ex);
+    CHECK_STR(ex, a);
+    int64_t until = zg_clock_monotonic_ms() + 3000;
+    do { /* what is tested is the lapse itself: time has to pass */
+        zg_clock_sleep_ms(50);
+        submit_unique(q, "k", ZG_UNIQUE_QUEUED, 150, b, ex);
+    } while (ex[0] && zg_clock_monotonic_ms() < until);
+    CHECK_STR(ex, "");
+    CHECK_INT(counts_of(q).waiting, 2);
+}
+
+typedef struct unique_racer {
+    const char *queue;
+    int index, created;
+} unique_racer;
+
+static void *race_unique(void *p)
+{
+    unique_racer *r = p;
+    zg_store *s = open_peer();
+    if (!s) return NULL;
+    for (int i = 0; i < 200; i++) {
+        char key[16], u[ZG_UUID_LEN], ex[ZG_UUID_LEN];
+        snprintf(key, sizeof key, "k%d", (i * 7 + r->index) % 20);
+        submit_unique_to(s, r->queue, key, ZG_UNIQUE_QUEUED, 0, u, ex);
+        r->created += ex[0] == '\0';
+    }
+    close_peer(s);
+    return NULL;
+}
+
+static void concurrent_submits_of_20_keys_create_exactly_20_jobs(void)
+{
+    const char *q = Q("uq_race");
+    enum { THREADS = 8 };
+    pthread_t t[THREADS];
+    unique_racer r[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        r[i] = (unique_racer){q, i, 0};
+        pthread_create(&t[i], NULL, race_unique, &r[i]);
+    }
+    int created = 0;
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        created += r[i].created;
+    }
+    CHECK_INT(created, 20);
+    CHECK_INT(counts_of(q).waiting, 20);
+}
+
 static void run_named(const char *name, void (*fn)(void))
 {
     char full[200];
@@ -1965,6 +2108,11 @@ static void run_all(void)
     T(a_finished_jobs_index_entry_leaves_with_its_retention);
     T(type_counts_and_known_queues_come_from_the_index);
     T(the_index_agrees_with_the_documents_after_random_transitions);
+    T(a_unique_key_held_while_queued_refuses_a_second_job_until_the_first_runs);
+    T(a_unique_key_held_while_running_goes_when_the_job_finishes);
+    T(a_unique_key_held_until_done_outlives_a_success_not_a_failure);
+    T(a_unique_key_lapses_after_its_ttl);
+    T(concurrent_submits_of_20_keys_create_exactly_20_jobs);
     T(settle_release_with_a_delay_makes_the_job_wait_that_long);
     T(settle_bury_then_kick_brings_the_job_back);
     T(settle_with_an_unknown_action_is_invalid);
