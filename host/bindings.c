@@ -312,6 +312,17 @@ static int core_submit(lua_State *L)
         jobs[i].priority = int_field(L, j, "priority");
         jobs[i].delay_ms = ms_field(L, j, "delay");
         jobs[i].ttr_ms = ms_field(L, j, "ttr");
+        if (lua_getfield(L, j, "unique") == LUA_TTABLE) { /* {key, ttl (s), hold} */
+            jobs[i].unique_key = string_field(L, -1, "key");
+            jobs[i].unique_ttl_ms = ms_field(L, -1, "ttl");
+            lua_getfield(L, -1, "hold");
+            const char *hold = lua_tostring(L, -1);
+            jobs[i].unique_hold = hold && strcmp(hold, "running") == 0      ? ZG_UNIQUE_RUNNING
+                                  : hold && strcmp(hold, "until_done") == 0 ? ZG_UNIQUE_UNTIL_DONE
+                                                                            : ZG_UNIQUE_QUEUED;
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
         lua_getfield(L, j, "fields");
         jobs[i].fields = fields_arg(L, -1);
         lua_rawseti(L, anchors, (lua_Integer)i + 1);
@@ -322,12 +333,16 @@ static int core_submit(lua_State *L)
     zg_heartbeat_entered(&h->heartbeat, 1);
     if (rc != ZG_OK) return raise_store(L, &err);
     lua_createtable(L, (int)n, 0);
-    for (size_t i = 0; i < n; i++) {
-        lua_createtable(L, 2, 0);
+    for (size_t i = 0; i < n; i++) { /* {id, cas}, or {0, 0, the uuid holding its unique key} */
+        lua_createtable(L, 3, 0);
         lua_pushinteger(L, jobs[i].id);
         lua_rawseti(L, -2, 1);
         lua_pushinteger(L, jobs[i].cas);
         lua_rawseti(L, -2, 2);
+        if (jobs[i].existing[0]) {
+            lua_pushstring(L, jobs[i].existing);
+            lua_rawseti(L, -2, 3);
+        }
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     return 1;

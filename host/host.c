@@ -300,11 +300,15 @@ static int push_submit(lua_State *L, void *ud)
     return 5;
 }
 
+/* uuid, and "exists" when that is the job holding the same unique key (nothing created) */
 static int collect_uuid(lua_State *L, zg_host *h, void *ud)
 {
     submit_args *a = ud;
-    if (lua_type(L, -1) != LUA_TSTRING) return zg_fail(&h->err, ZG_EJOB, "submit returned no uuid");
-    snprintf(a->uuid_out, ZG_UUID_LEN, "%s", lua_tostring(L, -1));
+    if (lua_type(L, -2) != LUA_TSTRING) return zg_fail(&h->err, ZG_EJOB, "submit returned no uuid");
+    snprintf(a->uuid_out, ZG_UUID_LEN, "%s", lua_tostring(L, -2));
+    if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "exists") == 0)
+        return zg_fail(&h->err, ZG_EEXIST, "job %s holds the same unique key: no job was created",
+                       a->uuid_out);
     return ZG_OK;
 }
 
@@ -313,7 +317,7 @@ int zg_submit(zg_host *h, const char *job_type, const char *params_json, const z
 {
     if (!usable(h)) return h->err.code;
     submit_args a = {job_type, params_json, NULL, 0, opts, uuid_out, NULL};
-    return zg_runtime_invoke(h, "submit", push_submit, collect_uuid, &a, 1);
+    return zg_runtime_invoke(h, "submit", push_submit, collect_uuid, &a, 2);
 }
 
 static int compare_names(const void *a, const void *b)

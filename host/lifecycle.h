@@ -61,11 +61,11 @@ typedef struct zg_new_job {
     const char *uuid, *job_type, *queue;
     zg_fields fields; /* every scalar field of the document */
     int64_t priority, delay_ms, ttr_ms;
-    const char *unique_key; /* NULL: none; else the job is created only if no job holds it */
-    int64_t unique_ttl_ms;  /* the longest the key holds (0: as long as its job does) */
-    int unique_hold;        /* ZG_UNIQUE_* */
-    int64_t id;             /* out: queueJobId */
-    int64_t cas;            /* out */
+    const char *unique_key;     /* NULL: none; else the job is created only if no job holds it */
+    int64_t unique_ttl_ms;      /* the longest the key holds (0: as long as its job does) */
+    int unique_hold;            /* ZG_UNIQUE_* */
+    int64_t id;                 /* out: queueJobId */
+    int64_t cas;                /* out */
     char existing[ZG_UUID_LEN]; /* out: the job that holds the key ("" when this one was made) */
 } zg_new_job;
 

@@ -619,10 +619,14 @@ static job *unique_holder(mem_store *s, job_queue *q, const char *k, int hold)
     switch (j->index_state) {
     case ZG_JOBS_WAITING:
     case ZG_JOBS_DELAYED:
-    case ZG_JOBS_BURIED: return j;
-    case ZG_JOBS_RUNNING: return hold >= ZG_UNIQUE_RUNNING ? j : NULL;
-    case ZG_JOBS_SUCCEEDED: return hold == ZG_UNIQUE_UNTIL_DONE ? j : NULL;
-    default: return NULL;
+    case ZG_JOBS_BURIED:
+        return j;
+    case ZG_JOBS_RUNNING:
+        return hold >= ZG_UNIQUE_RUNNING ? j : NULL;
+    case ZG_JOBS_SUCCEEDED:
+        return hold == ZG_UNIQUE_UNTIL_DONE ? j : NULL;
+    default:
+        return NULL;
     }
 }
 

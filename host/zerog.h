@@ -54,7 +54,8 @@ enum {
     ZG_ENOMEM = 6,
     ZG_ETIMEDOUT = 7, /* no message was ready in time */
     ZG_ESTALE = 8,    /* a run's lease is no longer current (lapsed, taken over, killed) */
-    ZG_EJOB = 9       /* job code failed outside a run (get_data, init, ...) */
+    ZG_EJOB = 9,      /* job code failed outside a run (get_data, init, ...) */
+    ZG_EEXIST = 10    /* a job of a UNIQUE type holds the same key: it was not created */
 };
 
 #define ZG_ERRSTR_LEN 2048
@@ -184,13 +185,15 @@ typedef struct zg_submit_opts {
 /* Validates params (a JSON object; NULL or "" for none) against the type's SCHEMA, stores a new
  * job and queues it. Writes its uuid. Invalid params: ZG_EINVAL and nothing is stored; an unknown
  * type: ZG_ENOTFOUND. job_type NULL: the params' "jobType" field names it (and is not a param).
- * opts may be NULL. */
+ * opts may be NULL. A type with UNIQUE whose key a job holds: ZG_EEXIST, nothing is stored, and
+ * uuid_out is that job's uuid (atomic: of concurrent submits of one key, one creates the job). */
 ZG_API int zg_submit(zg_host *h, const char *job_type, const char *params_json,
                      const zg_submit_opts *opts, char uuid_out[ZG_UUID_LEN]);
 
 /* Submits n jobs of one type, their params in params_json[i] (NULL or "" for none), in a few
  * batched round trips. Every params is validated first: if one is invalid, ZG_EINVAL names its line
- * (1-based) and nothing is stored. Writes the uuids in order into uuids_out[0..n). */
+ * (1-based) and nothing is stored. Writes the uuids in order into uuids_out[0..n) (for a job of
+ * a UNIQUE type whose key a job held, that job's uuid: it was not created). */
 ZG_API int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_json,
                            size_t n, const zg_submit_opts *opts, char (*uuids_out)[ZG_UUID_LEN]);
 

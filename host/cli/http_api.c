@@ -233,9 +233,10 @@ static enum MHD_Result submit(daemon_ctx *d, struct MHD_Connection *c, const cha
     }
     char uuid[ZG_UUID_LEN], reply[80];
     int rc = zg_submit(h, *type ? type : NULL, params, &opts, uuid);
-    if (rc == ZG_OK) {
-        snprintf(reply, sizeof reply, "{\"uuid\":\"%s\"}", uuid);
-        r = send_json(c, 201, reply);
+    if (rc == ZG_OK || rc == ZG_EEXIST) { /* 200: a unique job's key was held by that job */
+        snprintf(reply, sizeof reply, "{\"uuid\":\"%s\"%s}", uuid,
+                 rc == ZG_EEXIST ? ",\"existing\":true" : "");
+        r = send_json(c, rc == ZG_OK ? 201 : 200, reply);
     } else
         r = send_failure(d, c, h, rc, 400, 400); /* an unknown type is bad input */
     api_return(d, h);

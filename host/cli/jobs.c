@@ -137,6 +137,10 @@ int cmd_submit(const cli_options *o, int argc, char **argv)
     } else {
         char uuid[ZG_UUID_LEN];
         int rc = zg_submit(h, operands[0], n == 2 ? operands[1] : NULL, &sopts, uuid);
+        if (rc == ZG_EEXIST) { /* a unique job: the one that holds the key is the answer */
+            fprintf(stderr, "zerog: %s\n", zg_errstr(h));
+            rc = ZG_OK;
+        }
         code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
         if (rc == ZG_OK) printf("%s\n", uuid);
     }

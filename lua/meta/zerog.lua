@@ -42,6 +42,11 @@
 
 ---The prototype of every job (ZeroG's BaseJob). A job type's script returns a table that the host
 ---makes a class of it: set JOB_TYPE and run, and optionally the settings and methods below.
+---@class zerog.Unique
+---@field key string|string[]|fun(params: table): string a field, fields, or a function of the params
+---@field ttl? number seconds the key holds at most (default 0: no limit)
+---@field while? "queued"|"running"|"until_done" how long a job holds its key (write ["while"])
+
 ---@class zerog.BaseJob
 ---@field JOB_TYPE string a unique name (required)
 ---@field SCHEMA? table<string, zerog.Field> extra persisted fields, validated on submit
@@ -55,6 +60,7 @@
 ---@field MAX_DELAY number one year, in seconds: the longest delay or TTR
 ---@field PRIORITY integer lower runs sooner (default 1024)
 ---@field RETENTION? number seconds a finished job is kept (default 7 days; 0 = forever)
+---@field UNIQUE? zerog.Unique at most one job per key (README: Unique jobs)
 ---@field NO_RESULT integer -1
 ---@field INTERNAL_ERROR integer 500
 ---@field documentType string "zerog_job"

@@ -111,7 +111,7 @@ function M.submit(job_type, params_json, delay, ttr, priority)
   end
   local ok, r = under_limits(registry.get(job_type), M._submit_one, job_type, params, delay, ttr, priority)
   if not ok then return nil, "job", "a job of type " .. job_type .. " could not be made: " .. describe(r) end
-  return r[1], r[2], r[3]
+  return r[1], r[2], r[3] -- (uuid, "exists": the job holding the same unique key)
 end
 
 --- The job code of a submit (under_limits): the new job, its init(), its enqueue. Returns
@@ -121,7 +121,8 @@ function M._submit_one(job_type, params, delay, ttr, priority)
   if not job then return { nil, kind, why } end
   local qk, bad = job:_queue_kwargs { delay = delay, ttr = ttr, priority = priority }
   if not qk then return { nil, "invalid", bad } end
-  local id, err = job:enqueue(qk)
+  local id, err, holder = job:enqueue(qk)
+  if not id and err == "exists" then return { holder, "exists" } end
   if not id then
     local kind = tostring(err):find("zerog: StoreError: ", 1, true) and "store" or "invalid"
     return { nil, kind, "job " .. job.uuid .. " was not submitted: " .. store_words(err) }
@@ -173,11 +174,13 @@ function M.submit_batch(job_type, lines, delay, ttr, priority)
     return nil, kind, "the batch was not submitted: " .. store_words(created)
   end
   local uuids = {}
-  for i, job in ipairs(jobs) do uuids[i] = job.uuid end
+  for i, job in ipairs(jobs) do uuids[i] = created[i][3] or job.uuid end -- (a unique key's holder)
   local flushed, err = under_limits(spec, function()
     for i, job in ipairs(jobs) do
-      job.queueJobId, job.cas = created[i][1], created[i][2]
-      job:_flush_pending()
+      if not created[i][3] then
+        job.queueJobId, job.cas = created[i][1], created[i][2]
+        job:_flush_pending()
+      end
     end
   end)
   if not flushed then return nil, "job", "the batch was submitted, but recording its entries failed: " .. describe(err) end

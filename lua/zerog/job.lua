@@ -339,9 +339,57 @@ function Job:tick()
 end
 
 --- What the store needs to create this job with its queue entry.
+--- A type's UNIQUE checked: { key, ttl (seconds, 0: none), hold } or nil when it is not one.
+-- key: a function of the params, a field name, or a list of field names; `while` (a Lua keyword:
+-- written ["while"]) says how long a job holds its key: "queued" (the default), "running" or
+-- "until_done".
+local HOLDS = { queued = true, running = true, until_done = true }
+function Job.unique_policy(u)
+  if type(u) ~= "table" then return nil end
+  local key, ttl, hold = rawget(u, "key"), rawget(u, "ttl") or 0, rawget(u, "while") or "queued"
+  if type(key) == "string" then key = { key } end
+  if type(key) == "table" then
+    if #key == 0 then return nil end
+    for _, name in ipairs(key) do if type(name) ~= "string" then return nil end end
+  elseif type(key) ~= "function" then
+    return nil
+  end
+  if type(ttl) ~= "number" or ttl < 0 or ttl ~= ttl or ttl > Job.MAX_DELAY then return nil end
+  if not HOLDS[hold] then return nil end
+  return { key = key, ttl = ttl, hold = hold }
+end
+
+local MAX_UNIQUE_KEY = 512
+
+--- The unique key of this job (its type's UNIQUE applied to its params), or nil when the type
+-- has none. Raises when the key cannot be made (a key function failing or returning no string).
+function Job:_unique_key()
+  local policy = Job.unique_policy(self.UNIQUE)
+  if not policy then return nil end
+  local key
+  if type(policy.key) == "function" then
+    local params = {} -- the job's params: the values of its SCHEMA's fields
+    for name in pairs(type(self.SCHEMA) == "table" and self.SCHEMA or {}) do params[name] = self[name] end
+    key = policy.key(params)
+    if type(key) == "number" then key = codec.encode(key) end
+    if type(key) ~= "string" or key == "" then
+      error("UNIQUE.key returned " .. type(key) .. ", not a non-empty string", 0)
+    end
+  else
+    local parts = {}
+    for i, name in ipairs(policy.key) do parts[i] = codec.encode(self[name] == nil and codec.null or self[name]) end
+    key = table.concat(parts, "\n") -- (JSON text holds no raw line end)
+  end
+  if key:find("\0", 1, true) then error("a unique key may not hold a NUL byte", 0) end
+  key = self.jobType .. "\n" .. key
+  if #key > MAX_UNIQUE_KEY then error("a unique key is at most " .. MAX_UNIQUE_KEY .. " bytes", 0) end
+  return { key = key, ttl = policy.ttl, hold = policy.hold }
+end
+
 function Job:_submission(qk)
   return { uuid = self.uuid, jobType = self.jobType, queue = self.queueName,
-           fields = self:_stored_fields(), priority = qk.priority, delay = qk.delay, ttr = qk.ttr }
+           fields = self:_stored_fields(), priority = qk.priority, delay = qk.delay, ttr = qk.ttr,
+           unique = self:_unique_key() }
 end
 
 --- Stores the entries recorded on a job before it was submitted.
@@ -359,7 +407,8 @@ end
 
 --- Puts a new job on its queue: the document and its queue entry are created together. Sets
 -- queueJobId (-1 when enqueueing fails); returns the id, or nil and the reason. A job is
--- queued once: a stored job is run again by the engine (requeue), not by enqueue().
+-- queued once: a stored job is run again by the engine (requeue), not by enqueue(). A job of a
+-- UNIQUE type whose key another job holds is not created: nil, "exists", that job's uuid.
 -- kwargs: delay (seconds), ttr (seconds), priority (lower runs sooner).
 function Job:enqueue(kwargs)
   local qk, why = self:_queue_kwargs(kwargs)
@@ -381,6 +430,10 @@ function Job:enqueue(kwargs)
   if not ok then
     self.queueJobId = -1
     return nil, tostring(created)
+  end
+  if created[1][3] then -- not created: the job that holds its unique key
+    self.queueJobId = -1
+    return nil, "exists", created[1][3]
   end
   self.queueJobId, self.cas = created[1][1], created[1][2]
   self:_flush_pending()

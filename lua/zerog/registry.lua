@@ -57,6 +57,9 @@ local CHECKS = {
   { "RETENTION", nonneg_number, "a number of seconds >= 0" },
   { "MEMORY_LIMIT", function(v) return mtype(v) == "integer" and v > 0 end, "a number of bytes > 0" },
   { "TIMEOUT", function(v) return type(v) == "number" and v > 0 end, "a number of seconds > 0" },
+  { "UNIQUE", function(v) return Job.unique_policy(v) ~= nil end,
+    "a table { key = a function(params) or a field name or a list of field names, ttl = seconds "
+    .. ">= 0, [\"while\"] = \"queued\" | \"running\" | \"until_done\" }" },
 }
 
 --- Runs a compiled script in env, noting the line of its main return statement for messages.

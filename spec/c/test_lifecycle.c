@@ -1923,8 +1923,13 @@ static void submit_unique_to(zg_store *s, const char *queue, const char *k, int 
                              int64_t ttl_ms, char u[ZG_UUID_LEN], char existing[ZG_UUID_LEN])
 {
     new_uuid(u);
-    zg_new_job j = {.uuid = u, .job_type = TYPE, .queue = queue, .ttr_ms = 1000,
-                    .unique_key = k, .unique_ttl_ms = ttl_ms, .unique_hold = hold};
+    zg_new_job j = {.uuid = u,
+                    .job_type = TYPE,
+                    .queue = queue,
+                    .ttr_ms = 1000,
+                    .unique_key = k,
+                    .unique_ttl_ms = ttl_ms,
+                    .unique_hold = hold};
     zg_error err = {0};
     int rc = s->ops->submit(s, &j, 1, "spec", &err);
     if (rc != ZG_OK) printf("# submit: %s\n", err.msg);

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Unique jobs from the outside: `zerog submit` of a job whose unique key another job holds exits 0
+# with that job's uuid on stdout and a note on stderr; POST /job answers 200 (not 201) with
+# {"uuid", "existing": true}; --batch prints the holder's uuid for a duplicate line.
+cd "$(dirname "$0")/../.." || exit 1
+. spec/cli/tap.sh
+. spec/cli/redis.sh
+cat >"$JOBS/once.lua" <<'LUA'
+return { JOB_TYPE = "once", QUEUE_NAME = "once_q", UNIQUE = { key = "order", ttl = 3600, ["while"] = "until_done" },
+  SCHEMA = { order = { type = "integer", required = true } },
+  run = function(self) return 200 end }
+LUA
+
+submit_twice() {
+  flush
+  expect_status 0 "$ZEROG" submit once '{"order": 7}' || return 1
+  local first; first=$(cat "$WORK/out")
+  expect_status 0 "$ZEROG" submit once '{"order": 7}' || return 1
+  [ "$(cat "$WORK/out")" = "$first" ] && grep -q "holds the same unique key" "$WORK/err" &&
+  expect_status 0 "$ZEROG" submit once '{"order": 8}' && [ "$(cat "$WORK/out")" != "$first" ] &&
+  "$ZEROG" stats | grep -q '"once_q":{"ready":2,'
+}
+ok "submit of a held unique key exits 0 with the holder's uuid and a note on stderr" submit_twice
+
+batch_duplicates() {
+  flush
+  printf '{"order": 1}\n{"order": 2}\n{"order": 1}\n' >"$WORK/batch"
+  expect_status 0 "$ZEROG" submit once --batch "$WORK/batch" || return 1
+  [ "$(sed -n 1p "$WORK/out")" = "$(sed -n 3p "$WORK/out")" ] &&
+  [ "$(sed -n 1p "$WORK/out")" != "$(sed -n 2p "$WORK/out")" ] &&
+  "$ZEROG" stats | grep -q '"once_q":{"ready":2,'
+}
+ok "submit --batch prints the holder's uuid for a line whose key is held" batch_duplicates
+
+PORT=$((20000 + RANDOM % 20000))
+URL=http://127.0.0.1:$PORT
+"$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 1 >"$WORK/serve.log" 2>&1 &
+SERVE_PID=$!
+trap 'kill -TERM $SERVE_PID 2>/dev/null; wait $SERVE_PID; rm -rf "$WORK"' EXIT
+up() { curl -s -o /dev/null "$URL/health"; }
+wait_for 10 up || { echo "not ok - serve starts"; cat "$WORK/serve.log"; exit 1; }
+
+post_twice() {
+  flush
+  local s1 s2
+  s1=$(curl -s -o "$WORK/b1" -w '%{http_code}' -X POST --data '{"order": 9}' "$URL/job/once")
+  s2=$(curl -s -o "$WORK/b2" -w '%{http_code}' -X POST --data '{"order": 9}' "$URL/job/once")
+  [ "$s1" = 201 ] && [ "$s2" = 200 ] && grep -q '"existing":true' "$WORK/b2" &&
+  [ "$(json_get uuid "$WORK/b1")" = "$(json_get uuid "$WORK/b2")" ] ||
+  { echo "statuses $s1 $s2: $(cat "$WORK/b1") $(cat "$WORK/b2")"; return 1; }
+}
+ok "POST /job of a held unique key answers 200 with the holder's uuid and existing: true" post_twice
+tap_done
