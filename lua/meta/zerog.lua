@@ -42,6 +42,12 @@
 
 ---The prototype of every job (ZeroG's BaseJob). A job type's script returns a table that the host
 ---makes a class of it: set JOB_TYPE and run, and optionally the settings and methods below.
+---@class zerog.Backoff
+---@field type? "exponential"|"linear"|"fixed" default "exponential"
+---@field delay number seconds (the first delay)
+---@field max? number seconds, the longest delay
+---@field jitter? number 0..1: each delay cut by up to this share, at random
+
 ---@class zerog.Unique
 ---@field key string|string[]|fun(params: table): string a field, fields, or a function of the params
 ---@field ttl? number seconds the key holds at most (default 0: no limit)
@@ -61,6 +67,8 @@
 ---@field PRIORITY integer lower runs sooner (default 1024)
 ---@field RETENTION? number seconds a finished job is kept (default 7 days; 0 = forever)
 ---@field UNIQUE? zerog.Unique at most one job per key (README: Unique jobs)
+---@field BACKOFF? zerog.Backoff the delays between retries after errors (README: Retry with backoff)
+---@field backoff? fun(self: zerog.BaseJob, attempt: integer): number seconds before the next try
 ---@field NO_RESULT integer -1
 ---@field INTERNAL_ERROR integer 500
 ---@field documentType string "zerog_job"

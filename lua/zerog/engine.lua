@@ -70,8 +70,8 @@ function M.interpret(a, b)
   return code, math.min(b, Job.MAX_DELAY)
 end
 
-local function entry(msg)
-  return codec.encode { timeStamp = core.now(), msg = msg }
+local function entry(msg, delay)
+  return codec.encode { timeStamp = core.now(), msg = msg, delay = delay }
 end
 
 local function error_entry(code, msg)
@@ -107,10 +107,11 @@ function M.finish(job, code, event)
 end
 local finish = M.finish
 
---- The decision to run the job again after delay seconds.
-local function release(job, delay, event)
+--- The decision to run the job again after delay seconds (with_delay: the event records it).
+local function release(job, delay, event, with_delay)
   local completeness = job and rawget(job, "completeness") -- (no job code: a raw read)
-  return { action = "release", delay = delay, event = event and entry(event), event_msg = event,
+  return { action = "release", delay = delay,
+           event = event and entry(event, with_delay and delay or nil), event_msg = event,
            completeness = type(completeness) == "number" and completeness or 0,
            fields = { updatedAt = codec.encode(core.now()) } }
 end
@@ -146,6 +147,33 @@ local function describe(e)
   return "(an error value of type " .. type(e) .. ")"
 end
 
+--- The delay before the next run after an error, the attempt-th (the job's errorCount): the
+-- type's backoff(self, attempt) method (job code, under the type's limits), else its BACKOFF,
+-- else RETRY_DELAY. Never negative, never more than a year; a backoff() that fails or returns
+-- no number falls back on RETRY_DELAY (logged).
+local MAX_RETRY_DELAY = Job.MAX_DELAY
+local function retry_delay(job)
+  local info = info_of(getmetatable(job))
+  local spec = info and info.spec
+  local attempt = math.max(1, codec.to_integer(rawget(job, "errorCount")) or 1)
+  local fixed = policy(job, "RETRY_DELAY", 30)
+  if type(spec) == "table" and type(rawget(spec, "backoff")) == "function" then
+    local ok, d = limited(job, invoke, job, "backoff", attempt)
+    if ok and type(d) == "number" and d == d and d >= 0 then return math.min(d, MAX_RETRY_DELAY) end
+    core.log("warning", job.logId, "backoff() gave " .. (ok and type(d) or ("an error: " .. describe(d)))
+      .. ", not a number of seconds >= 0: RETRY_DELAY is used")
+    return fixed
+  end
+  local b = type(spec) == "table" and Job._backoff_policy(rawget(spec, "BACKOFF"))
+  if not b then return fixed end
+  local d = b.type == "exponential" and b.delay * 2 ^ (attempt - 1)
+    or b.type == "linear" and b.delay * attempt or b.delay
+  d = math.min(d, b.max or MAX_RETRY_DELAY, MAX_RETRY_DELAY)
+  if b.jitter > 0 then d = d * (1 - b.jitter * math.random()) end -- (the VM's generator)
+  return d
+end
+M.retry_delay = retry_delay
+
 --- After an error: requeue (continue_running() says -1) or finish with what it says.
 local function after_error(job)
   local ok, verdict = limited(job, invoke, job, "continue_running")
@@ -155,7 +183,7 @@ local function after_error(job)
   end
   verdict = codec.to_integer(verdict) or Job.INTERNAL_ERROR
   if verdict == Job.NO_RESULT then
-    return release(job, policy(job, "RETRY_DELAY", 30), "Error - restarting")
+    return release(job, retry_delay(job), "Error - restarting", true)
   end
   return finish(job, verdict, "Error - finished")
 end

@@ -344,7 +344,7 @@ end
 -- written ["while"]) says how long a job holds its key: "queued" (the default), "running" or
 -- "until_done".
 local HOLDS = { queued = true, running = true, until_done = true }
-function Job.unique_policy(u)
+function Job._unique_policy(u)
   if type(u) ~= "table" then return nil end
   local key, ttl, hold = rawget(u, "key"), rawget(u, "ttl") or 0, rawget(u, "while") or "queued"
   if type(key) == "string" then key = { key } end
@@ -359,12 +359,24 @@ function Job.unique_policy(u)
   return { key = key, ttl = ttl, hold = hold }
 end
 
+--- A type's BACKOFF checked: { type, delay, max, jitter } or nil when it is not one.
+local BACKOFF_TYPES = { exponential = true, fixed = true, linear = true }
+function Job._backoff_policy(b)
+  if type(b) ~= "table" then return nil end
+  local kind, delay = rawget(b, "type") or "exponential", rawget(b, "delay")
+  local max, jitter = rawget(b, "max"), rawget(b, "jitter") or 0
+  local function seconds(v) return type(v) == "number" and v == v and v >= 0 and v <= Job.MAX_DELAY end
+  if not BACKOFF_TYPES[kind] or not seconds(delay) or (max ~= nil and not seconds(max)) then return nil end
+  if type(jitter) ~= "number" or not (jitter >= 0 and jitter <= 1) then return nil end
+  return { type = kind, delay = delay, max = max, jitter = jitter }
+end
+
 local MAX_UNIQUE_KEY = 512
 
 --- The unique key of this job (its type's UNIQUE applied to its params), or nil when the type
 -- has none. Raises when the key cannot be made (a key function failing or returning no string).
 function Job:_unique_key()
-  local policy = Job.unique_policy(self.UNIQUE)
+  local policy = Job._unique_policy(self.UNIQUE)
   if not policy then return nil end
   local key
   if type(policy.key) == "function" then

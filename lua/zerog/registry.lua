@@ -38,7 +38,7 @@ local METHODS = {}
 for name, v in pairs(Job) do
   if type(v) == "function" then METHODS[name] = true end
 end
-for _, name in ipairs { "run", "init", "get_data", "continue_running", "migrate" } do
+for _, name in ipairs { "run", "init", "get_data", "continue_running", "migrate", "backoff" } do
   METHODS[name] = true
 end
 
@@ -57,7 +57,10 @@ local CHECKS = {
   { "RETENTION", nonneg_number, "a number of seconds >= 0" },
   { "MEMORY_LIMIT", function(v) return mtype(v) == "integer" and v > 0 end, "a number of bytes > 0" },
   { "TIMEOUT", function(v) return type(v) == "number" and v > 0 end, "a number of seconds > 0" },
-  { "UNIQUE", function(v) return Job.unique_policy(v) ~= nil end,
+  { "BACKOFF", function(v) return Job._backoff_policy(v) ~= nil end,
+    "a table { type = \"exponential\" | \"fixed\" | \"linear\", delay = seconds, max = seconds, "
+    .. "jitter = 0..1 }" },
+  { "UNIQUE", function(v) return Job._unique_policy(v) ~= nil end,
     "a table { key = a function(params) or a field name or a list of field names, ttl = seconds "
     .. ">= 0, [\"while\"] = \"queued\" | \"running\" | \"until_done\" }" },
 }

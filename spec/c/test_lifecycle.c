@@ -1516,6 +1516,7 @@ static void the_index_lists_a_job_under_its_state_through_every_transition(void)
     list_all(q, 0, NULL, &l);
     CHECK_INT(listed_state(&l, u), ZG_JOBS_WAITING);
     CHECK_INT(listed_state(&l, d), ZG_JOBS_WAITING);
+    zg_claim_clear(&cl);
     claim_now(q, &cl);
     CHECK_INT(settle_with(S, &cl.lease, bury("no script")), ZG_OK);
     list_all(q, 0, NULL, &l);

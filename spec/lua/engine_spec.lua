@@ -148,6 +148,63 @@ for _, store in ipairs(H.stores) do
         assert.is_false(d.running)
       end)
 
+      it("waits by the type's BACKOFF, doubling to its max, and records each delay in 'Error - restarting'", function()
+        local t = H.define(h, [[return { JOB_TYPE = "backoff_exp", MAX_ERRORS = 5,
+          BACKOFF = { type = "exponential", delay = 2, max = 5 },
+          run = function(self) self:raise_error_continue(512, "again") end }]])
+        local uuid = H.submit(h, t)
+        local delays = {}
+        for i = 1, 4 do
+          local r = h:step(0)
+          delays[i] = r.delay
+          if i < 4 then h:kick(H.doc(h, uuid).queueName) end -- the next try at once
+        end
+        assert.are.same({ 2, 4, 5, 5 }, delays)
+        local d = H.doc(h, uuid)
+        local recorded = {}
+        for _, e in ipairs(d.events) do recorded[#recorded + 1] = e.delay end
+        assert.are.same({ 2, 4, 5, 5 }, recorded)
+      end)
+
+      it("linear and fixed BACKOFF, and jitter keeps each delay within its share below the delay", function()
+        local t = H.define(h, [[return { JOB_TYPE = "backoff_lin", MAX_ERRORS = 9,
+          BACKOFF = { type = "linear", delay = 3, jitter = 0.5 },
+          run = function(self) self:raise_error_continue(512, "again") end }]])
+        local uuid = H.submit(h, t)
+        for i = 1, 3 do
+          local r = h:step(0)
+          assert.is_true(r.delay <= 3 * i and r.delay >= 1.5 * i, "try " .. i .. ": " .. r.delay)
+          h:kick(H.doc(h, uuid).queueName)
+        end
+        local f = H.define(h, [[return { JOB_TYPE = "backoff_fix", QUEUE_NAME = "fixed_q",
+          BACKOFF = { type = "fixed", delay = 7 },
+          run = function(self) self:raise_error_continue(512, "again") end }]])
+        H.submit(h, f)
+        assert.are.equal(7, h:step(0, { "fixed_q" }).delay)
+      end)
+
+      it("a backoff(self, attempt) method decides the delay; one that fails falls back on RETRY_DELAY", function()
+        local t = H.define(h, [[return { JOB_TYPE = "backoff_fn", RETRY_DELAY = 11,
+          backoff = function(self, attempt) return attempt * 100 + 1 end,
+          run = function(self) self:raise_error_continue(512, "again") end }]])
+        H.submit(h, t)
+        assert.are.equal(101, h:step(0).delay)
+        local bad = H.define(h, [[return { JOB_TYPE = "backoff_bad", RETRY_DELAY = 11,
+          backoff = function(self, attempt) error("no idea") end,
+          run = function(self) self:raise_error_continue(512, "again") end }]])
+        H.submit(h, bad)
+        assert.are.equal(11, h:step(0).delay)
+      end)
+
+      it("refuses a bad BACKOFF when the script loads", function()
+        for _, b in ipairs { '"fast"', '{ type = "random", delay = 1 }', '{ delay = -1 }',
+                             '{ delay = 1, jitter = 2 }', '{ delay = 1, max = "x" }' } do
+          assert.has_error(function()
+            H.define(h, ([[return { JOB_TYPE = "backoff_refused", BACKOFF = %s, run = function() end }]]):format(b))
+          end)
+        end
+      end)
+
       it("finishes with 500 and 'Error - finished' once MAX_ERRORS is reached", function()
         local _, d, steps = H.run_job(h, [[return { JOB_TYPE = "err_max", MAX_ERRORS = 3, run = function(self)
             self:raise_error_continue(512, "again")
