@@ -214,26 +214,33 @@ void cli_type_counts_json(FILE *out, zg_type_counts *rows, size_t n)
     fputs(n ? "}}" : "}", out);
 }
 
-/* The first line of s, cut to max bytes (on a whole character), control characters as spaces. */
-static void put_cell(const char *s, size_t max)
+/* The first line of s, cut to max bytes (on a whole character), control characters as spaces
+ * (a job's error message cannot move the cursor or recolour the terminal), padded with spaces to
+ * width bytes. */
+static void put_cell(const char *s, size_t max, size_t width)
 {
     if (!s) s = "";
     size_t n = strcspn(s, "\r\n");
     if (n > max) n = utf8_cut(s, max);
     for (size_t i = 0; i < n; i++)
         putchar((unsigned char)s[i] < 0x20 || s[i] == 0x7f ? ' ' : s[i]);
+    for (size_t i = n; i < width; i++)
+        putchar(' ');
 }
 
 static void table_row(const zg_job_summary *j)
 {
     char result[24] = "-";
     if (j->result_code >= 0) snprintf(result, sizeof result, "%lld", (long long)j->result_code);
-    printf("%-36s  %-16.16s  %-16.16s  %-9s  %3.0f%%  %6s  %6lld  ", j->uuid, j->job_type, j->queue,
-           zg_jobs_state_name(j->state), j->completeness * 100, result, (long long)j->error_count);
-    put_cell(j->updated_at, 24);
+    printf("%-36s  ", j->uuid);
+    put_cell(j->job_type, 16, 18);
+    put_cell(j->queue, 16, 18);
+    printf("%-9s  %3.0f%%  %6s  %6lld  ", zg_jobs_state_name(j->state), j->completeness * 100,
+           result, (long long)j->error_count);
+    put_cell(j->updated_at, 24, 0);
     if (j->last_error) {
         fputs("  ", stdout);
-        put_cell(j->last_error, 60);
+        put_cell(j->last_error, 60, 0);
     }
     putchar('\n');
 }

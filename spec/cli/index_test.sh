@@ -11,9 +11,9 @@ write_echo_job
 # fails its first run (error "boom <n>" and result 500), succeeds once retried
 cat >"$JOBS/oops.lua" <<'LUA'
 return { JOB_TYPE = "oops", QUEUE_NAME = "oops_q", MAX_ERRORS = 1,
-  SCHEMA = { n = { type = "integer", default = 0 } },
+  SCHEMA = { n = { type = "integer", default = 0 }, msg = { type = "string" } },
   run = function(self)
-    if self.errorCount == 0 then self:raise_error_finish(500, "boom " .. self.n) end
+    if self.errorCount == 0 then self:raise_error_finish(500, self.msg or ("boom " .. self.n)) end
     return 200
   end }
 LUA
@@ -132,9 +132,12 @@ table() {
   script -qec "$ZEROG list --limit 2" /dev/null >"$WORK/tty" </dev/null || return 1
   grep -q '^UUID  *TYPE  *QUEUE  *STATE' "$WORK/tty" && grep -q 'parked  *parked_q  *waiting' "$WORK/tty" &&
   grep -q 'next page: --cursor [0-9]*:' "$WORK/tty" && ! grep -q '"uuid"' "$WORK/tty" &&
-  script -qec "$ZEROG list --json --limit 2" /dev/null >"$WORK/tty" </dev/null && grep -q '^{"uuid"' "$WORK/tty"
+  script -qec "$ZEROG list --json --limit 2" /dev/null >"$WORK/tty" </dev/null && grep -q '^{"uuid"' "$WORK/tty" &&
+  "$ZEROG" submit oops '{"msg": "red \u001b[31m alert\nforged line"}' >/dev/null && run_until_idle --queue oops_q &&
+  script -qec "$ZEROG list --state failed" /dev/null </dev/null | tr -d '\r' >"$WORK/tty" &&
+  grep -q 'oops_q  *failed .*red  \[31m alert$' "$WORK/tty" && ! grep -q $'\x1b' "$WORK/tty" && ! grep -q 'forged line' "$WORK/tty"
 }
-ok "on a terminal list prints a table and 'next page: --cursor C' (JSON lines with --json)" table
+ok "on a terminal list prints a table (a job's error without control characters, first line only) and 'next page: --cursor C' (JSON lines with --json)" table
 
 retry_one() {
   setup || return 1
