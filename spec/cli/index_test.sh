@@ -387,4 +387,28 @@ auth() {
 ok "with --auth-token the new routes want the bearer token (401 without it)" auth
 stop_serve
 
+# On a redis-server of its own, stopped while serve runs and started again.
+outage() {
+  . spec/support/redis.sh
+  local own=$WORK/own-redis shared=$ZEROG_SPEC_REDIS
+  redis_start "$own" || return 1
+  export ZEROG_SPEC_REDIS=$shared
+  ZEROG_STORE=unix://$own/redis.sock start_serve || { redis_stop "$own"; return 1; }
+  local u=00000000-0000-4000-8000-000000000000 rc=0
+  redis_stop "$own"
+  down() { http GET /health; status_is 503 >/dev/null; }
+  wait_for 5 down || rc=1
+  for route in "GET /jobs" "GET /stats" "POST /purge?state=failed" "POST /retry/$u" "DELETE /job/$u"; do
+    [ $rc = 0 ] && http $route "" -m 5 && status_is 503 && error_has "the store is unavailable" &&
+    grep -qi '^Retry-After: 1' "$WORK/headers" || rc=1
+  done
+  redis_start "$own" && export ZEROG_SPEC_REDIS=$shared || rc=1
+  back() { http GET /jobs; status_is 200 >/dev/null; }
+  [ $rc = 0 ] && wait_for 10 back && [ "$(body_get '#d.jobs')" = 0 ] || rc=1
+  stop_serve
+  redis_stop "$own"
+  return $rc
+}
+ok "while the store is down the new routes answer 503 (Retry-After: 1) at once, and work again when it is back" outage
+
 tap_done
