@@ -195,7 +195,7 @@ static int by_queue_then_type(const void *a, const void *b)
 
 void cli_type_counts_json(FILE *out, zg_type_counts *rows, size_t n)
 {
-    qsort(rows, n, sizeof *rows, by_queue_then_type);
+    if (n) qsort(rows, n, sizeof *rows, by_queue_then_type);
     fputc('{', out);
     for (size_t i = 0; i < n; i++) {
         int new_queue = i == 0 || strcmp(rows[i].queue, rows[i - 1].queue) != 0;
