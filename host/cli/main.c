@@ -112,8 +112,8 @@ static const command commands[] = {
      cmd_delete},
     {"purge", "purge --state succeeded|failed [--type T] [--queue Q] [--older-than DURATION]",
      "delete finished jobs in bulk; prints {\"deleted\":N}",
-     "Deletes the succeeded and/or failed jobs that match, in batches of at most 200 per atomic\n"
-     "step, so the store stays responsive.\n"
+     "Deletes the succeeded and/or failed jobs that match, in small batches of one atomic step\n"
+     "each, so the store stays responsive.\n"
      "  --state S   succeeded or failed (repeatable, or a comma list; one is needed)\n"
      "  --type T    only jobs of this type     --queue Q   only jobs on this queue\n"
      "  --older-than DURATION   only jobs that finished more than DURATION ago (30s, 10m, 2h,\n"
