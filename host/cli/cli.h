@@ -5,6 +5,8 @@
 #define ZG_CLI_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "zerog.h"
 
@@ -123,5 +125,35 @@ int cmd_serve(const cli_options *o, int argc, char **argv);
 int cmd_events(const cli_options *o, int argc, char **argv);
 int cmd_buried(const cli_options *o, int argc, char **argv);
 int cmd_kick(const cli_options *o, int argc, char **argv);
+
+/* ---- index.c: finding and steering jobs (list, retry, delete, purge, bulk kill) ---- */
+
+int cmd_list(const cli_options *o, int argc, char **argv);
+int cmd_retry(const cli_options *o, int argc, char **argv);
+int cmd_delete(const cli_options *o, int argc, char **argv);
+int cmd_purge(const cli_options *o, int argc, char **argv);
+/* zerog kill --state waiting|delayed [--type T] [--queue Q]: prints {"killed":n}. */
+int cli_kill_bulk(const cli_options *o, const cli_list *states, const char *type,
+                  const char *queue);
+/* zerog stats --by-type [--queue Q]...: prints {QUEUE:{TYPE:{STATE:n,...}}}. */
+int cli_stats_by_type(const cli_options *o, const cli_list *queues);
+
+/* The wall clock in Unix ms. */
+int64_t cli_now_ms(void);
+/* A DURATION: a plain decimal number >= 0 and a unit, s, m, h, d or w (30s, 1.5h, 7d); 1 and
+ * *ms when text is one. */
+int cli_parse_duration(const char *text, int64_t *ms);
+/* A TIME: ISO 8601 (2026-11-29, 2026-11-29T20:00:00Z, with seconds' fractions or an offset
+ * +01:00; no zone is UTC), or a DURATION ago from now_ms; 1 and *ms (Unix ms) when text is one. */
+int cli_parse_time(const char *text, int64_t now_ms, int64_t *ms);
+/* Adds the states of a name or a comma list of names ("failed", "waiting,delayed") to *mask;
+ * 0 when one is not a state's name. */
+int cli_states(const char *names, unsigned *mask);
+/* One job of a listing as a JSON object: uuid, type, queue, state, completeness, resultCode
+ * (null while it has none), createdAt, updatedAt, lastError (null when none), errorCount. */
+void cli_job_json(FILE *out, const zg_job_summary *j);
+/* Counts per type as {QUEUE:{TYPE:{"waiting":n,...,"buried":n}}}, sorted by queue and type (rows
+ * is sorted in place). */
+void cli_type_counts_json(FILE *out, zg_type_counts *rows, size_t n);
 
 #endif

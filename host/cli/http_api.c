@@ -14,6 +14,10 @@
  *   GET  /progress|info|data|dump/{uuid}          200 | 404 (dump: ?showLogs=true adds the lists)
  *   POST /kill/{uuid}   GET /workers   POST /drain /undrain /retire   GET /health   GET /metrics
  *   POST /kick/{queue}[?n=N]   GET /buried/{queue}
+ *   GET /jobs?state=&type=&queue=&limit=&cursor=&since=   {"jobs":[...],"next":C|null}
+ *   POST /retry/{uuid}   200 | 404 | 409 (not failed)      DELETE /job/{uuid}   200 | 404
+ *   POST /purge (state, type, queue, olderThan: query or JSON body)   {"deleted":n}
+ *   GET /stats[?queue=Q]   {QUEUE:{TYPE:{STATE:n}}}
  * Connections: idle ones are closed after limits.timeout_s, and one whose request has not arrived
  * whole within HTTP_DEADLINE_TIMES times that (http_deadline.c); at most max_connections in all
  * and per_ip per client address (libmicrohttpd refuses the others at once). */
@@ -59,7 +63,7 @@ static enum MHD_Result send_full(struct MHD_Connection *c, unsigned status, cons
     MHD_add_response_header(r, "Content-Type", type);
     MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
     MHD_add_response_header(r, "Access-Control-Allow-Headers", "Content-Type, Authorization");
-    MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+    MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
     if (header) MHD_add_response_header(r, header, value);
     enum MHD_Result ok = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -317,6 +321,264 @@ static enum MHD_Result buried(daemon_ctx *d, struct MHD_Connection *c, const cha
     return r;
 }
 
+/* ---- finding and steering jobs (GET /jobs, POST /retry, DELETE /job, POST /purge, GET /stats)
+ * The filters are the commands' (index.c): state (repeatable, or a comma list), type, queue, and
+ * limit, cursor, since for a listing, olderThan for a purge. An unknown or repeated parameter or a
+ * bad value is 400 naming it. */
+
+typedef enum filter_use { FILTER_LIST, FILTER_PURGE, FILTER_STATS } filter_use;
+
+typedef struct job_filter {
+    filter_use use;
+    zg_list_filter f;
+    int64_t older_than_ms;
+    const char *limit, *since, *older; /* as given, checked by check_filter */
+    char type[ZG_NAME_LEN], queue[ZG_NAME_LEN], cursor[96], older_text[40];
+    int given; /* how many parameters */
+    char error[200];
+} job_filter;
+
+/* Takes one parameter (name = text); 0 after writing why not into fl->error. */
+static int filter_param(job_filter *fl, const char *name, const char *text)
+{
+    fl->given++;
+    if (strcmp(name, "state") == 0 && fl->use != FILTER_STATS) {
+        if (!cli_states(text, &fl->f.states)) {
+            snprintf(fl->error, sizeof fl->error,
+                     "unknown state \"%.40s\" (waiting, delayed, running, succeeded, failed, "
+                     "buried)",
+                     text);
+            return 0;
+        }
+        return 1;
+    }
+    struct {
+        const char *name;
+        char *buf;
+        size_t size;
+        int allowed;
+    } texts[] = {{"type", fl->type, sizeof fl->type, fl->use != FILTER_STATS},
+                 {"queue", fl->queue, sizeof fl->queue, 1},
+                 {"cursor", fl->cursor, sizeof fl->cursor, fl->use == FILTER_LIST},
+                 {"olderThan", fl->older_text, sizeof fl->older_text, fl->use == FILTER_PURGE}};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        if (strcmp(name, texts[i].name) != 0 || !texts[i].allowed) continue;
+        if (texts[i].buf[0]) {
+            snprintf(fl->error, sizeof fl->error, "%s is given twice", name);
+            return 0;
+        }
+        if (!*text || strlen(text) >= texts[i].size) {
+            snprintf(fl->error, sizeof fl->error, "%s must be 1 to %zu bytes", name,
+                     texts[i].size - 1);
+            return 0;
+        }
+        memcpy(texts[i].buf, text, strlen(text) + 1);
+        return 1;
+    }
+    const char **raw = fl->use != FILTER_LIST       ? NULL
+                       : strcmp(name, "limit") == 0 ? &fl->limit
+                       : strcmp(name, "since") == 0 ? &fl->since
+                                                    : NULL;
+    if (raw && *raw) {
+        snprintf(fl->error, sizeof fl->error, "%s is given twice", name);
+        return 0;
+    }
+    if (raw) {
+        *raw = text;
+        return 1;
+    }
+    snprintf(fl->error, sizeof fl->error, "unknown parameter %.60s", name);
+    return 0;
+}
+
+static enum MHD_Result query_param(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    (void)kind;
+    job_filter *fl = cls;
+    return filter_param(fl, key, value ? value : "") ? MHD_YES : MHD_NO;
+}
+
+/* The filter of a JSON body: {"state": "failed"|["failed", ...], "type", "queue", "olderThan"},
+ * every value a string. */
+static int body_filter(job_filter *fl, const char *body)
+{
+    const char *end = zg_json_value_end(body);
+    const char *p = zg_json_blanks(body);
+    if (!end || *zg_json_blanks(end) || *p != '{') {
+        snprintf(fl->error, sizeof fl->error, "the body is not a JSON object");
+        return 0;
+    }
+    p = zg_json_blanks(p + 1);
+    while (*p != '}') {
+        char key[32], text[ZG_NAME_LEN];
+        if (!zg_json_text(p, key, sizeof key)) {
+            snprintf(fl->error, sizeof fl->error, "the body is not a JSON object");
+            return 0;
+        }
+        const char *value = zg_json_blanks(zg_json_value_end(p));
+        value = zg_json_blanks(value + 1); /* past ':' */
+        int ok = 1;
+        if (strcmp(key, "state") == 0 && *value == '[') {
+            for (const char *item = zg_json_first(value); item && ok; item = zg_json_next(item))
+                ok = zg_json_text(item, text, sizeof text) && filter_param(fl, key, text);
+        } else {
+            ok = zg_json_text(value, text, sizeof text) && filter_param(fl, key, text);
+        }
+        if (!ok) {
+            if (!fl->error[0])
+                snprintf(fl->error, sizeof fl->error,
+                         "%.30s must be a string (of at most %d bytes)", key, ZG_NAME_LEN - 1);
+            return 0;
+        }
+        p = zg_json_skip(value);
+        if (*p == ',') p = zg_json_blanks(p + 1);
+    }
+    return 1;
+}
+
+/* Reads the query (and for a purge, the body: one or the other) and checks every value. */
+static int read_filter(job_filter *fl, struct MHD_Connection *c, const char *body)
+{
+    if (MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_param, fl) < 0 || fl->error[0])
+        return 0;
+    if (fl->use == FILTER_PURGE && *zg_json_blanks(body)) {
+        if (fl->given) {
+            snprintf(fl->error, sizeof fl->error,
+                     "give the filters in the query or in the body, not both");
+            return 0;
+        }
+        if (!body_filter(fl, body)) return 0;
+    }
+    double limit = 0;
+    if (fl->limit && !cli_number_valid("--limit", fl->limit, &limit)) {
+        snprintf(fl->error, sizeof fl->error, "limit must be a whole number from 1 to %d",
+                 ZG_LIST_MAX_LIMIT);
+        return 0;
+    }
+    fl->f.limit = (size_t)limit;
+    if (fl->since && !cli_parse_time(fl->since, cli_now_ms(), &fl->f.since_ms)) {
+        snprintf(fl->error, sizeof fl->error,
+                 "since takes ISO 8601 (2026-11-29T20:00:00Z) or a duration ago (30s, 10m, 2h, "
+                 "7d)");
+        return 0;
+    }
+    if (fl->older_text[0] && !cli_parse_duration(fl->older_text, &fl->older_than_ms)) {
+        snprintf(fl->error, sizeof fl->error, "olderThan takes a duration (30s, 10m, 2h, 7d)");
+        return 0;
+    }
+    unsigned finished = (1u << ZG_JOBS_SUCCEEDED) | (1u << ZG_JOBS_FAILED);
+    if (fl->use == FILTER_PURGE && (!fl->f.states || (fl->f.states & ~finished))) {
+        snprintf(fl->error, sizeof fl->error,
+                 "a purge takes state succeeded and/or failed: only finished jobs are purged");
+        return 0;
+    }
+    fl->f.job_type = fl->type[0] ? fl->type : NULL;
+    fl->f.queue = fl->queue[0] ? fl->queue : NULL;
+    fl->f.cursor = fl->cursor[0] ? fl->cursor : NULL;
+    return 1;
+}
+
+static enum MHD_Result list_jobs(daemon_ctx *d, struct MHD_Connection *c)
+{
+    job_filter fl = {.use = FILTER_LIST};
+    if (!read_filter(&fl, c, "")) return send_error(c, 400, fl.error);
+    enum MHD_Result r;
+    zg_host *h = borrow_for(d, c, &r);
+    if (!h) return r;
+    zg_job_page page;
+    int rc = zg_list(h, &fl.f, &page);
+    if (rc != ZG_OK) {
+        r = send_failure(d, c, h, rc, 400, 404);
+        api_return(d, h);
+        return r;
+    }
+    api_return(d, h);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *b = open_memstream(&text, &len);
+    if (!b) {
+        zg_job_page_free(&page);
+        return send_error(c, 500, "out of memory");
+    }
+    fputs("{\"jobs\":[", b);
+    for (size_t i = 0; i < page.n; i++) {
+        if (i) fputc(',', b);
+        cli_job_json(b, &page.jobs[i]);
+    }
+    if (page.next) /* a cursor is digits, ':', hex digits and '-' */
+        fprintf(b, "],\"next\":\"%s\"}", page.next);
+    else
+        fputs("],\"next\":null}", b);
+    zg_job_page_free(&page);
+    return send_stream(c, 200, "application/json", b, &text);
+}
+
+/* POST /retry/<uuid> and DELETE /job/<uuid>. */
+static enum MHD_Result steer_job(daemon_ctx *d, struct MHD_Connection *c, const char *uuid,
+                                 int retry)
+{
+    enum MHD_Result r;
+    zg_host *h = borrow_for(d, c, &r);
+    if (!h) return r;
+    int rc = retry ? zg_retry(h, uuid) : zg_delete(h, uuid);
+    if (rc == ZG_OK) {
+        char reply[96];
+        snprintf(reply, sizeof reply, "{\"%s\":true,\"uuid\":\"%s\"}",
+                 retry ? "retried" : "deleted", uuid); /* of a uuid's form */
+        r = send_json(c, 200, reply);
+    } else
+        r = send_failure(d, c, h, rc, 409, 404); /* a retry of a job not failed: 409 */
+    api_return(d, h);
+    return r;
+}
+
+static enum MHD_Result purge(daemon_ctx *d, struct MHD_Connection *c, const char *body,
+                             size_t body_len)
+{
+    job_filter fl = {.use = FILTER_PURGE};
+    if (strlen(body) != body_len) return send_error(c, 400, "the body holds a NUL byte");
+    if (!read_filter(&fl, c, body)) return send_error(c, 400, fl.error);
+    enum MHD_Result r;
+    zg_host *h = borrow_for(d, c, &r);
+    if (!h) return r;
+    int64_t deleted = 0;
+    int rc = zg_purge(h, &fl.f, fl.older_than_ms, &deleted);
+    if (rc == ZG_OK) {
+        char reply[64];
+        snprintf(reply, sizeof reply, "{\"deleted\":%lld}", (long long)deleted);
+        r = send_json(c, 200, reply);
+    } else
+        r = send_failure(d, c, h, rc, 400, 404);
+    api_return(d, h);
+    return r;
+}
+
+static enum MHD_Result stats(daemon_ctx *d, struct MHD_Connection *c)
+{
+    job_filter fl = {.use = FILTER_STATS};
+    if (!read_filter(&fl, c, "")) return send_error(c, 400, fl.error);
+    enum MHD_Result r;
+    zg_host *h = borrow_for(d, c, &r);
+    if (!h) return r;
+    zg_type_counts *rows = NULL;
+    size_t n = 0;
+    int rc = zg_stats_by_type(h, fl.f.queue, &rows, &n);
+    if (rc != ZG_OK) {
+        r = send_failure(d, c, h, rc, 400, 404);
+        api_return(d, h);
+        return r;
+    }
+    api_return(d, h);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *b = open_memstream(&text, &len);
+    if (b) cli_type_counts_json(b, rows, n);
+    zg_free(rows);
+    return b ? send_stream(c, 200, "application/json", b, &text)
+             : send_error(c, 500, "out of memory");
+}
+
 static enum MHD_Result workers(daemon_ctx *d, struct MHD_Connection *c)
 {
     char *text = NULL;
@@ -419,18 +681,28 @@ static int uuid_form(const char *s)
     return strlen(s) == 36 && strspn(s, "0123456789abcdefABCDEF-") == 36;
 }
 
+/* Whether method is one of the route's methods ("POST" or "POST, DELETE"). */
+static int allows(const char *methods, const char *method)
+{
+    size_t n = strlen(method);
+    for (const char *p = methods; (p = strstr(p, method)) != NULL; p += n)
+        if ((p == methods || p[-1] == ' ') && (p[n] == '\0' || p[n] == ',')) return 1;
+    return 0;
+}
+
 static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char *url,
                              const char *method, const char *body, size_t body_len)
 {
     static const struct {
         const char *name;
-        const char *method;
+        const char *method; /* or two: "POST, DELETE" */
         int takes_id;
-    } routes[] = {{"job", "POST", 0},    {"progress", "GET", 1}, {"info", "GET", 1},
-                  {"data", "GET", 1},    {"dump", "GET", 1},     {"kill", "POST", 1},
-                  {"workers", "GET", 0}, {"drain", "POST", 0},   {"undrain", "POST", 0},
-                  {"retire", "POST", 0}, {"health", "GET", 0},   {"metrics", "GET", 0},
-                  {"kick", "POST", 1},   {"buried", "GET", 1}};
+    } routes[] = {{"job", "POST, DELETE", 0}, {"progress", "GET", 1}, {"info", "GET", 1},
+                  {"data", "GET", 1},         {"dump", "GET", 1},     {"kill", "POST", 1},
+                  {"workers", "GET", 0},      {"drain", "POST", 0},   {"undrain", "POST", 0},
+                  {"retire", "POST", 0},      {"health", "GET", 0},   {"metrics", "GET", 0},
+                  {"kick", "POST", 1},        {"buried", "GET", 1},   {"jobs", "GET", 0},
+                  {"retry", "POST", 1},       {"purge", "POST", 0},   {"stats", "GET", 0}};
     char name[32];
     const char *rest;
     split(url, name, sizeof name, &rest);
@@ -440,19 +712,27 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
     if (i == sizeof routes / sizeof routes[0] || (routes[i].takes_id && !*rest) ||
         (!routes[i].takes_id && *rest && strcmp(name, "job") != 0))
         return send_error(c, 404, "no such route");
-    if (strcmp(method, routes[i].method) != 0)
+    if (!allows(routes[i].method, method))
         return send_full(c, 405, "application/json", "{\"error\":\"method not allowed\"}", "Allow",
                          routes[i].method);
     if (strcmp(name, "health") != 0 && !authorized(d, c))
         return send_error_with(c, 401, "missing or wrong bearer token", "WWW-Authenticate",
                                "Bearer realm=\"zerog\"");
-    if (strcmp(name, "job") == 0) return submit(d, c, rest, body, body_len);
-    if (routes[i].takes_id && strcmp(name, "kick") != 0 && strcmp(name, "buried") != 0 &&
+    int deletes = strcmp(method, "DELETE") == 0; /* DELETE /job/<uuid> */
+    if (deletes && !*rest) return send_error(c, 404, "no such route");
+    if (strcmp(name, "job") == 0 && !deletes) return submit(d, c, rest, body, body_len);
+    if ((routes[i].takes_id || deletes) && strcmp(name, "kick") != 0 &&
+        strcmp(name, "buried") != 0 &&
         !uuid_form(rest)) { /* not a job's uuid: named by its start only, not echoed whole */
         char msg[80];
         snprintf(msg, sizeof msg, "no job %.*s", (int)utf8_cut(rest, 64), rest);
         return send_error(c, 404, msg);
     }
+    if (deletes) return steer_job(d, c, rest, 0);
+    if (strcmp(name, "retry") == 0) return steer_job(d, c, rest, 1);
+    if (strcmp(name, "jobs") == 0) return list_jobs(d, c);
+    if (strcmp(name, "purge") == 0) return purge(d, c, body, body_len);
+    if (strcmp(name, "stats") == 0) return stats(d, c);
     if (strcmp(name, "kill") == 0) return kill_job(d, c, rest);
     if (strcmp(name, "kick") == 0 || strcmp(name, "buried") == 0) return buried(d, c, name, rest);
     if (strcmp(name, "workers") == 0) return workers(d, c);

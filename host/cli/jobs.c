@@ -1,8 +1,8 @@
 /* jobs: the commands that act on jobs in the store.
  *   zerog submit TYPE [JSON|--batch FILE|-] [--ttr S] [--delay S] [--priority N]
  *   zerog progress|info|data|dump UUID
- *   zerog kill [--json] UUID
- *   zerog stats [--queue NAME]...
+ *   zerog kill [--json] UUID   (kill --state ...: index.c)
+ *   zerog stats [--queue NAME]...   (stats --by-type: index.c)
  * Only submit needs the job scripts (it validates params against the type's SCHEMA). The others
  * read or change stored documents and work from any folder; data and kill fall back on the jobs
  * folder when the library needs the job's type. */
@@ -244,11 +244,22 @@ int cmd_dump(const cli_options *o, int argc, char **argv)
 
 int cmd_kill(const cli_options *o, int argc, char **argv)
 {
-    const char *uuid;
+    const char *uuid, *type = NULL, *queue = NULL;
     int json = 0;
-    const cli_opt opts[] = {{"--json", CLI_FLAG, &json}, {NULL, CLI_FLAG, NULL}};
-    int n, code = cli_parse("kill", argc, argv, opts, 1, 1, &uuid, &n);
+    cli_list states = {0};
+    const cli_opt opts[] = {{"--json", CLI_FLAG, &json},
+                            {"--state", CLI_LIST, &states},
+                            {"--type", CLI_TEXT, &type},
+                            {"--queue", CLI_TEXT, &queue},
+                            {NULL, CLI_FLAG, NULL}};
+    int n, code = cli_parse("kill", argc, argv, opts, 0, 1, &uuid, &n);
     if (code != EXIT_OK) return code;
+    if (n == 0 && states.n) return cli_kill_bulk(o, &states, type, queue);
+    if (n == 0 || states.n || type || queue) {
+        fputs("zerog: kill: give a job's UUID, or --state waiting|delayed with its filters\n",
+              stderr);
+        return cli_command_usage("kill");
+    }
     zg_host *h = cli_open(o, CLI_JOBS_NONE, NULL, &code);
     if (!h) return code;
     int rc = zg_kill(h, uuid); /* one step on the stored job: no job script needed */
@@ -275,10 +286,17 @@ static void add_queue(cli_list *queues, const char *name)
 int cmd_stats(const cli_options *o, int argc, char **argv)
 {
     cli_list asked = {0}, queues = {0};
-    const cli_opt opts[] = {{"--queue", CLI_LIST, &asked}, {NULL, CLI_FLAG, NULL}};
+    int by_type = 0;
+    const cli_opt opts[] = {
+        {"--queue", CLI_LIST, &asked}, {"--by-type", CLI_FLAG, &by_type}, {NULL, CLI_FLAG, NULL}};
     const char *operands[1];
     int n, code = cli_parse("stats", argc, argv, opts, 0, 0, operands, &n);
     if (code != EXIT_OK) return code;
+    if (by_type) {
+        for (size_t i = 0; i < asked.n; i++)
+            add_queue(&queues, asked.items[i]);
+        return cli_stats_by_type(o, &queues);
+    }
     for (size_t i = 0; i < asked.n; i++)
         add_queue(&queues, asked.items[i]);
     /* without --queue, the queues of the job types in the jobs folder, if there is one */

@@ -69,11 +69,56 @@ static const command commands[] = {
      "(a summary on a terminal, JSON otherwise or with --json). Exit 0 for a 2xx result, 1 for\n"
      "another. Works from any folder; the data needs the type's script in the jobs folder.\n",
      cmd_watch},
-    {"kill", "kill [--json] UUID", "stop a job: error and result 410, off its queue",
+    {"kill", "kill [--json] UUID | kill --state waiting|delayed [--type T] [--queue Q]",
+     "stop a job: error and result 410, off its queue",
      "ZeroG's killJob: records error 410 \"Killed by user\" and result 410 and deletes the job's\n"
      "queue message; a host running it stops it within a second. Prints \"killed job UUID\"\n"
-     "(with --json: {\"killed\":true,\"uuid\":...}). A finished job is exit 2.\n",
+     "(with --json: {\"killed\":true,\"uuid\":...}). A finished job is exit 2.\n"
+     "With --state instead of a UUID, kills every waiting (and/or delayed) job that matches,\n"
+     "page by page, and prints {\"killed\":N}; a job that a worker claims meanwhile is killed\n"
+     "too, one that finished first is skipped. Running jobs are killed one by one, by UUID.\n"
+     "  --state S   waiting or delayed (repeatable, or a comma list)\n"
+     "  --type T    only jobs of this type     --queue Q   only jobs on this queue\n",
      cmd_kill},
+    {"list",
+     "list [--state S]... [--type T] [--queue Q] [--limit N] [--cursor C]\n"
+     "        [--since TIME] [--json]",
+     "find jobs by state, type and queue, newest first, a page at a time",
+     "Prints one JSON object per job (a table when stdout is a terminal, unless --json):\n"
+     "uuid, type, queue, state, completeness, resultCode (null while none), createdAt,\n"
+     "updatedAt, lastError (null when none), errorCount. Jobs come newest first by when they\n"
+     "entered their state. When more jobs match than the page holds, the last line is\n"
+     "{\"next\":\"C\"} (on a terminal, \"next page: --cursor C\" on stderr): run the same list "
+     "with\n"
+     "--cursor C for the next page; paging lists no job twice and skips none that stayed put.\n"
+     "  --state S   waiting, delayed, running, succeeded, failed, buried (repeatable, or a\n"
+     "              comma list; default: all)\n"
+     "  --type T    only jobs of this type     --queue Q   only jobs on this queue\n"
+     "  --limit N   jobs per page, 1..1000 (default 50)\n"
+     "  --since TIME  only jobs that entered their state since TIME: ISO 8601\n"
+     "              (2026-11-29T20:00:00Z; no zone is UTC) or a duration ago (30s, 10m, 2h, 7d)\n",
+     cmd_list},
+    {"retry", "retry [--json] UUID | retry --state failed [--type T] [--queue Q]",
+     "run a failed job again (or every failed job that matches)",
+     "Puts a failed job back to waiting: its errorCount is kept, its result cleared, an event\n"
+     "\"Retried by hand\" recorded. Prints \"retried job UUID\" (--json: {\"retried\":true,...}).\n"
+     "A job that is not failed is exit 2; an unknown uuid exit 3. With --state failed instead\n"
+     "of a UUID, retries every failed job that matches and prints {\"retried\":N}.\n",
+     cmd_retry},
+    {"delete", "delete [--json] UUID...", "remove jobs, their documents and queue messages",
+     "Deletes each job whatever its state (a run in progress loses its lease). Prints\n"
+     "\"deleted job UUID\" for each (--json: {\"deleted\":true,\"uuid\":...}); an unknown uuid is\n"
+     "named on stderr and, after the others are tried, exit 3.\n",
+     cmd_delete},
+    {"purge", "purge --state succeeded|failed [--type T] [--queue Q] [--older-than DURATION]",
+     "delete finished jobs in bulk; prints {\"deleted\":N}",
+     "Deletes the succeeded and/or failed jobs that match, in small batches of one atomic step\n"
+     "each, so the store stays responsive.\n"
+     "  --state S   succeeded or failed (repeatable, or a comma list; one is needed)\n"
+     "  --type T    only jobs of this type     --queue Q   only jobs on this queue\n"
+     "  --older-than DURATION   only jobs that finished more than DURATION ago (30s, 10m, 2h,\n"
+     "              7d, 2w)\n",
+     cmd_purge},
     {"worker",
      "worker [--queue NAME]... [--concurrency N] [--until-idle] [--max-jobs N]\n"
      "        [--log-format text|json] [--sandbox-open LIBS]",
@@ -88,11 +133,15 @@ static const command commands[] = {
      "  --sandbox-open LIBS  give job scripts more than their sandbox: a comma list of io,\n"
      "                     os, debug, package, bytecode, gc (README: Security model)\n",
      cmd_worker},
-    {"stats", "stats [--queue NAME]...",
-     "ready, delayed, reserved, buried and unclaimed counts per queue, as JSON",
-     "Without --queue: the queues of the job types in the jobs folder, if there is one.\n"
+    {"stats", "stats [--by-type] [--queue NAME]...",
+     "counts per queue as JSON (--by-type: jobs per type and state)",
+     "Ready, delayed, reserved, buried and unclaimed messages per queue. Without --queue: the\n"
+     "queues of the job types in the jobs folder, if there is one.\n"
      "unclaimed: ready jobs of a type no live host has asked for in the last 15 s (a worker\n"
-     "without that job type's script, say).\n",
+     "without that job type's script, say).\n"
+     "  --by-type   instead: how many jobs of each type are in each state, per queue\n"
+     "              ({QUEUE:{TYPE:{\"waiting\":n,\"delayed\":n,\"running\":n,\"succeeded\":n,\n"
+     "              \"failed\":n,\"buried\":n}}}; without --queue, every queue the store knows)\n",
      cmd_stats},
     {"buried", "buried [QUEUE]", "jobs set aside as unloadable, one JSON object per line",
      "Each line: uuid, jobType, reason, buriedAt (ms). QUEUE defaults to zerog_jobs.\n",

@@ -31,6 +31,7 @@ static const number_rule rules[] = {
     {"--http-timeout", 1, 3600, 0, 1}, /* seconds */
     {"--max-connections", 1, 1 << 20, 0, 1},
     {"--max-connections-per-ip", 1, 1 << 20, 0, 1},
+    {"--limit", 1, ZG_LIST_MAX_LIMIT, 0, 1}, /* jobs per page of a listing */
 };
 
 static const number_rule default_rule = {NULL, 0, 0, 0, 0};
