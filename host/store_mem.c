@@ -95,6 +95,7 @@ typedef struct job {
     int prior;          /* ZG_PRIOR_*: how the last run ended when it did not settle */
     int claimed_prior;  /* the prior the current claim reported (an unclaim restores it) */
     char *reason;       /* buried: why (may be NULL) */
+    char *unique_key;   /* the unique key it took, or NULL */
     int64_t buried_at_ms, buried_seq;
     zg_heap *home; /* the heap holding it, or NULL */
     size_t heap_index;
@@ -204,6 +205,7 @@ static void job_free(void *p)
         free(j->lists[l].items);
     }
     free(j->reason);
+    free(j->unique_key);
     free(j);
 }
 
@@ -282,9 +284,15 @@ static void index_leave(job *j)
     j->index_node.key = NULL;
 }
 
-/* Drops j for good: out of its heap and its index set, its running count given back. */
+/* Drops j for good: out of its heap and its index set, its running count given back, its unique
+ * key (while it still names j) released. */
 static void forget(mem_store *s, job *j)
 {
+    if (j->unique_key) {
+        unique_key *u = zg_map_get(&j->queue->unique, j->unique_key);
+        if (u && strcmp(u->uuid, j->uuid) == 0)
+            free(zg_map_remove(&j->queue->unique, j->unique_key));
+    }
     if (j->state == ZG_STATE_RUNNING) j->queue->running--;
     take_out(j);
     index_leave(j);
@@ -675,7 +683,8 @@ static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
         job_free(j);
         return zg_fail(err, ZG_ENOMEM, "out of memory submitting job %s", nj->uuid);
     }
-    if (nj->unique_key && take_unique(q, nj->unique_key, nj->uuid, nj->unique_ttl_ms) != 0) {
+    if (nj->unique_key && (!(j->unique_key = strdup(nj->unique_key)) ||
+                           take_unique(q, nj->unique_key, nj->uuid, nj->unique_ttl_ms) != 0)) {
         zg_map_remove(&s->jobs, nj->uuid);
         edit_free(&e);
         job_free(j);

@@ -163,10 +163,14 @@ end
 -- expiry entries. Returns whether there was such a job.
 local function delete_job(uuid)
   local job = jk(uuid)
-  local h = redis.call('HMGET', job, '_type', '_state', '_m', '_ix')
+  local h = redis.call('HMGET', job, '_type', '_state', '_m', '_ix', '_uk')
   redis.call('ZREM', p .. ':expiry', uuid)
   if not h[1] then return false end
   ix_leave(h[1], h[4])
+  if h[5] then -- its unique key goes with it (while it still names this job)
+    local k = p .. ':unique:' .. h[5]
+    if redis.call('GET', k) == uuid then redis.call('DEL', k) end
+  end
   local z = waits_in(h[2], h[1])
   if z ~= '' and h[3] then redis.call('ZREM', z, h[3]) end
   redis.call('DEL', job, job .. ':events', job .. ':warnings', job .. ':errors')

@@ -48,11 +48,12 @@ for j = 1, n do
     local id = last - n + j
     local m = string.format('%020d', id) .. ':' .. uuid
     local state = delay > 0 and 'delayed' or 'waiting'
-    hset_args(job, i + 9, i + 8 + 2 * nf,
-              { 'queueJobId', I(id) },
-              { '_lease', '0', '_state', state, '_m', m, '_dl', '0', 'cas', '1', '_nl', '0',
-                '_type', jtype, '_pri', pri, '_ttr', ttr, '_reserves', '0', '_lc', '0', '_prior', '0',
-                '_releases', '0', '_id', I(id), '_ix', ix_move(jtype, uuid, nil, state) })
+    local front = { '_lease', '0', '_state', state, '_m', m, '_dl', '0', 'cas', '1', '_nl', '0',
+                    '_type', jtype, '_pri', pri, '_ttr', ttr, '_reserves', '0', '_lc', '0',
+                    '_prior', '0', '_releases', '0', '_id', I(id),
+                    '_ix', ix_move(jtype, uuid, nil, state) }
+    if ukey ~= '' then front[#front + 1], front[#front + 2] = '_uk', ukey end
+    hset_args(job, i + 9, i + 8 + 2 * nf, { 'queueJobId', I(id) }, front)
     if delay > 0 then
       redis.call('ZADD', p .. ':delayed', I(now + delay), m)
       if not earliest or now + delay < earliest then earliest = now + delay end

@@ -2064,6 +2064,29 @@ static void concurrent_submits_of_20_keys_create_exactly_20_jobs(void)
     CHECK_INT(counts_of(q).waiting, 20);
 }
 
+/* Redis: a unique key goes with the job that holds it (else a type with ttl 0 would keep one
+ * key per distinct value ever submitted). */
+static void a_deleted_or_expired_holders_unique_key_is_gone_from_redis(void)
+{
+    const char *q = Q("uq_keys");
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN], ex[ZG_UUID_LEN], key[ZG_NAME_LEN * 2];
+    submit_unique(q, "gone", ZG_UNIQUE_QUEUED, 0, a, ex);
+    submit_unique(q, "kept", ZG_UNIQUE_QUEUED, 0, b, ex);
+    zg_error err = {0};
+    zg_redis r;
+    CHECK_INT(zg_redis_open(&r, redis_url, 0, &err), ZG_OK);
+    snprintf(key, sizeof key, "{zq:%s}:unique:gone", q);
+    const char *exists[] = {"EXISTS", key};
+    redisReply *reply = zg_redis_command(&r, 2, exists, NULL, 0, &err);
+    CHECK(reply && reply->integer == 1);
+    if (reply) freeReplyObject(reply);
+    CHECK_INT(S->ops->remove(S, a, &err), ZG_OK);
+    reply = zg_redis_command(&r, 2, exists, NULL, 0, &err);
+    CHECK(reply && reply->integer == 0);
+    if (reply) freeReplyObject(reply);
+    zg_redis_close(&r);
+}
+
 static void run_named(const char *name, void (*fn)(void))
 {
     char full[200];
@@ -2361,6 +2384,7 @@ int main(void)
         T(a_store_failure_leaves_no_half_submitted_job);
         T(a_refused_late_finish_leaves_the_job_readable_by_uuid);
         T(a_claim_resent_after_a_takeover_gets_nothing);
+        T(a_deleted_or_expired_holders_unique_key_is_gone_from_redis);
         T(a_dead_hosts_lease_lapses_though_the_queue_was_idle);
         S->ops->close(S);
     } else {
