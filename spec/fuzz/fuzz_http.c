@@ -24,8 +24,9 @@
 #include "daemon.h"
 #include "json_check.h"
 
-/* The server closes an idle connection after 2 s (limits below); a 5 s wait once ran out on the
- * loaded 2-core machine, not reproducibly. */
+/* The server closes an idle connection after 2 s (limits below). A 5 s wait, then this one, "ran
+ * out" once in CI and never again: the mark of libFuzzer's SIGALRM interrupting poll(), which the
+ * old wait took for a timeout (wait_ready). */
 #define REPLY_MS 15000
 #define TOKEN    "fuzz-token"
 
