@@ -149,12 +149,17 @@ $(FUZZ_DIR)/fuzz_%: spec/fuzz/fuzz_%.c $(wildcard spec/fuzz/*.h) $(FUZZ_DIR)/lib
 	$(FUZZ_CC) $(CPPFLAGS) -Ihost/cli $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
 	  $(FUZZ_DIR)/libzerog_fuzz.a $(LIBS) -lmicrohttpd
 
+# Runs a command under a storm of SIGALRM (spec/fuzz/run replays each target's seeds under it).
+$(FUZZ_DIR)/signal_storm: spec/fuzz/signal_storm.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -std=c11 -D_POSIX_C_SOURCE=200809L -O1 $(WARN) -o $@ $<
+
 # Records the seed replies of fuzz_redis from a real Redis (see spec/fuzz/fuzz_redis.c).
 $(FUZZ_DIR)/capture_redis: spec/fuzz/fuzz_redis.c spec/fuzz/json_check.h $(BUILD)/libzerog.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -DFUZZ_CAPTURE -o $@ $< $(BUILD)/libzerog.a $(LDFLAGS) $(LIBS)
 
-fuzz-build: $(FUZZ_TARGETS)
+fuzz-build: $(FUZZ_TARGETS) $(FUZZ_DIR)/signal_storm
 
 fuzz: fuzz-build
 	@FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) spec/fuzz/run

@@ -392,24 +392,97 @@ except (BrokenPipeError, ConnectionResetError):
     print("closed after %.1f s" % (time.monotonic() - start))
 PY
 }
-slow_request_deadline() {
-  local port pid took ok=0 try
+# A second serve with --http-timeout 1 (an idle connection closed after 1 s, a request that has
+# not arrived whole after 3 s) on a free port: $PORT2, $PID2; SERVE2=1 when it started.
+serve2_start() {
+  local try
   for try in 1 2 3 4 5; do # another port when this one is taken
-    port=$((20000 + RANDOM % 20000))
-    "$ZEROG" serve --listen "127.0.0.1:$port" --workers 1 --http-timeout 1 >"$WORK/serve2.log" 2>&1 &
-    pid=$!
-    up2() { curl -s -o /dev/null "http://127.0.0.1:$port/health" || ! kill -0 $pid 2>/dev/null; }
-    wait_for 20 up2 && kill -0 $pid 2>/dev/null && { ok=1; break; }
-    grep -q "cannot listen" "$WORK/serve2.log" || break
+    PORT2=$((20000 + RANDOM % 20000))
+    "$ZEROG" serve --listen "127.0.0.1:$PORT2" --workers 1 --http-timeout 1 >"$WORK/serve2.log" 2>&1 &
+    PID2=$!
+    up2() { curl -s -o /dev/null "http://127.0.0.1:$PORT2/health" || ! kill -0 $PID2 2>/dev/null; }
+    wait_for 20 up2 && kill -0 $PID2 2>/dev/null && return 0
+    grep -q "cannot listen" "$WORK/serve2.log" || return 1
   done
-  if [ $ok = 1 ]; then
-    took=$(slow_client "$port") && echo "$took" &&
-    awk -v t="${took//[!0-9.]/}" 'BEGIN { exit !(t >= 2.5 && t < 8) }' &&
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/health")" = 200 ] || ok=0
-  fi
-  kill -TERM $pid 2>/dev/null && wait $pid
-  [ $ok = 1 ] || { echo "serve's log:"; tail -20 "$WORK/serve2.log"; return 1; }
+  return 1
+}
+serve2_start && SERVE2=1 || SERVE2=0
+serve2_health() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT2/health")" = 200 ]; }
+serve2_failed() { echo "serve's log:"; tail -20 "$WORK/serve2.log"; return 1; }
+
+slow_request_deadline() {
+  local took
+  [ $SERVE2 = 1 ] || serve2_failed || return 1
+  took=$(slow_client "$PORT2") && echo "$took" &&
+  awk -v t="${took//[!0-9.]/}" 'BEGIN { exit !(t >= 2.5 && t < 8) }' && serve2_health || serve2_failed
 }
 ok "serve ends a connection whose request has not arrived whole within 3 x --http-timeout (a client sending a byte every 0.3 s held it for ever), and keeps serving" slow_request_deadline
+
+# framing_clients PORT: four clients at once, each of which answers nothing but sends a byte of a
+# request that never ends every 0.3 s (within the idle timeout of 1 s), after what is answered
+# first. Prints, for each, when the server ended its connection (from the last answer it got),
+# and fails when one was not ended 2.5 to 8 s after that or did not get the answers it expected.
+framing_clients() {
+  python3 - "$1" <<'PY'
+import re, socket, sys, threading, time
+port = int(sys.argv[1])
+host = b"Host: x\r\n"
+cases = [  # name, sent at once, dripped a byte at a time for ever, answers before the clock
+    ("a body dripping after a pipelined request was answered",
+     b"GET /health HTTP/1.1\r\nHost: x\r\n\r\nPOST /job/v HTTP/1.1\r\n" + host +
+     b"Content-Length: 1000\r\n\r\n{", b" ", ["200"]),
+    ("chunks that never end",
+     b"POST /job/v HTTP/1.1\r\n" + host + b"Transfer-Encoding: chunked\r\n\r\n", b"1\r\n \r\n", []),
+    ("a body dripping after 100 Continue",
+     b"POST /job/v HTTP/1.1\r\n" + host + b"Expect: 100-continue\r\nContent-Length: 1000\r\n\r\n",
+     b" ", ["100"]),
+    ("the headers of a second request on a kept-alive connection",
+     b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", b"GET /health HTTP/1.1\r\nX: " + b"a" * 1000, ["200"]),
+]
+failures = []
+def client(name, first, drip, answers):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(0.3)
+    s.sendall(first)
+    got, start, sent = b"", time.monotonic(), 0
+    clock = start
+    try:
+        while True:
+            if time.monotonic() - start > 15:
+                failures.append(name + ": still open after 15 s")
+                return
+            if len(re.findall(rb"HTTP/1\.1 \d\d\d", got)) >= len(answers):
+                if sent == 0:
+                    clock = time.monotonic()  # the request that never ends starts here
+                s.sendall(drip[sent % len(drip):][:1])
+                sent += 1
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                continue
+            if not chunk:
+                break
+            got += chunk
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    took = time.monotonic() - clock
+    seen = [x.decode() for x in re.findall(rb"HTTP/1\.1 (\d\d\d)", got)]
+    print("%s: answers %s, ended %.1f s after the last" % (name, seen, took))
+    if seen != answers:
+        failures.append("%s: answers %s, expected %s" % (name, seen, answers))
+    elif not 2.5 <= took < 8:
+        failures.append("%s: ended after %.1f s" % (name, took))
+threads = [threading.Thread(target=client, args=c) for c in cases]
+for t in threads: t.start()
+for t in threads: t.join()
+sys.exit("; ".join(failures) if failures else 0)
+PY
+}
+deadline_whatever_the_framing() {
+  [ $SERVE2 = 1 ] || serve2_failed || return 1
+  framing_clients "$PORT2" && serve2_health || serve2_failed
+}
+ok "serve ends within 3 x --http-timeout a connection whose request never arrives whole whatever its framing: a body after a pipelined request was answered, chunks, a body after 100 Continue, a kept-alive connection's next headers; and keeps serving" deadline_whatever_the_framing
+[ $SERVE2 = 1 ] && kill -TERM $PID2 2>/dev/null && wait $PID2
 
 tap_done
