@@ -1178,11 +1178,20 @@ static int state_index(const char *name)
     return -1;
 }
 
-/* ZG_OK when reply is an array; else the error it is, or an unexpected reply to `what`. */
-static int array_reply(const redisReply *reply, const char *what, zg_error *err)
+/* For an array reply: room for one row (of `size` bytes) per element, zeroed, malloc'd. Else
+ * NULL, with the reply freed and *rc the error it is (or an unexpected reply to `what`, or no
+ * memory). */
+static void *rows_for(redisReply *reply, size_t size, const char *what, int *rc, zg_error *err)
 {
-    if (reply->type == REDIS_REPLY_ERROR) return zg_redis_reply_error(reply, err);
-    return reply->type == REDIS_REPLY_ARRAY ? ZG_OK : unexpected(err, what);
+    void *rows = NULL;
+    if (reply->type == REDIS_REPLY_ERROR)
+        *rc = zg_redis_reply_error(reply, err);
+    else if (reply->type != REDIS_REPLY_ARRAY)
+        *rc = unexpected(err, what);
+    else if (!(rows = calloc(reply->elements + 1, size)))
+        *rc = zg_fail(err, ZG_ENOMEM, "out of memory");
+    if (!rows) freeReplyObject(reply);
+    return rows;
 }
 
 static char *reply_strdup(const redisReply *e)
@@ -1211,12 +1220,9 @@ static int rs_list(zg_store *s, const zg_index_req *req, zg_index_row **rows, si
     redisReply *reply = run((redis_store *)s, S_LIST, 1, &a, err);
     av_free(&a);
     if (!reply) return err->code;
-    zg_index_row *out = NULL;
-    int rc = array_reply(reply, "a list", err);
-    if (rc != ZG_OK || !(out = calloc(reply->elements + 1, sizeof *out))) {
-        freeReplyObject(reply);
-        return rc != ZG_OK ? rc : zg_fail(err, ZG_ENOMEM, "out of memory");
-    }
+    int rc = ZG_OK;
+    zg_index_row *out = rows_for(reply, sizeof *out, "a list", &rc, err);
+    if (!out) return rc;
     size_t got = 0;
     for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
@@ -1249,14 +1255,20 @@ static void send_later(redis_store *r, int argc, const char **argv)
     pthread_mutex_unlock(&r->conn.lock);
 }
 
+/* The keys of a job known by its uuid alone (its queue read from the pointer); ZG_ENOTFOUND. */
+static int keys_by_uuid(redis_store *r, const char *uuid, job_keys *k, zg_error *err)
+{
+    char queue[ZG_NAME_LEN];
+    if (find_queue(r, uuid, queue, err) != ZG_OK) return err->code;
+    return make_keys(k, queue, uuid, err);
+}
+
 static int rs_retry(zg_store *s, const char *uuid, zg_fields f, const char *event,
                     const char *writer, int64_t seq, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
-    char queue[ZG_NAME_LEN];
     job_keys k;
-    if (find_queue(r, uuid, queue, err) != ZG_OK || make_keys(&k, queue, uuid, err) != ZG_OK)
-        return err->code;
+    if (keys_by_uuid(r, uuid, &k, err) != ZG_OK) return err->code;
     argvec a = {0};
     av_push(&a, k.prefix);
     av_push(&a, k.job);
@@ -1284,10 +1296,8 @@ static int rs_retry(zg_store *s, const char *uuid, zg_fields f, const char *even
 static int rs_remove(zg_store *s, const char *uuid, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
-    char queue[ZG_NAME_LEN];
     job_keys k;
-    if (find_queue(r, uuid, queue, err) != ZG_OK || make_keys(&k, queue, uuid, err) != ZG_OK)
-        return err->code;
+    if (keys_by_uuid(r, uuid, &k, err) != ZG_OK) return err->code;
     argvec a = {0};
     av_push(&a, k.prefix);
     av_push(&a, k.job);
@@ -1357,12 +1367,9 @@ static int rs_type_counts(zg_store *s, const char *queue, zg_type_counts **rows,
     *n = 0;
     redisReply *reply = run_on_queue((redis_store *)s, S_TYPES, queue, NULL, err);
     if (!reply) return err->code;
-    zg_type_counts *out = NULL;
-    int rc = array_reply(reply, "type counts", err);
-    if (rc != ZG_OK || !(out = calloc(reply->elements + 1, sizeof *out))) {
-        freeReplyObject(reply);
-        return rc != ZG_OK ? rc : zg_fail(err, ZG_ENOMEM, "out of memory");
-    }
+    int rc = ZG_OK;
+    zg_type_counts *out = rows_for(reply, sizeof *out, "type counts", &rc, err);
+    if (!out) return rc;
     size_t got = 0;
     for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
@@ -1391,12 +1398,9 @@ static int rs_known_queues(zg_store *s, char ***names, size_t *n, zg_error *err)
     redisReply *reply = zg_redis_command(&r->conn, 2, argv, NULL, 0, err);
     pthread_mutex_unlock(&r->conn.lock);
     if (!reply) return err->code;
-    char **out = NULL;
-    int rc = array_reply(reply, "the queue names", err);
-    if (rc != ZG_OK || !(out = calloc(reply->elements + 1, sizeof *out))) {
-        freeReplyObject(reply);
-        return rc != ZG_OK ? rc : zg_fail(err, ZG_ENOMEM, "out of memory");
-    }
+    int rc = ZG_OK;
+    char **out = rows_for(reply, sizeof *out, "the queue names", &rc, err);
+    if (!out) return rc;
     size_t got = 0;
     for (size_t i = 0; i < reply->elements; i++) {
         const redisReply *e = reply->element[i];

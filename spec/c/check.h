@@ -1,11 +1,14 @@
 /* check.h: a minimal TAP test harness for the C tests. A test is a function; CHECK records a
- * failure with file, line and the expression, and the test goes on; run_test prints ok/not ok. */
+ * failure with file, line and the expression, and the test goes on; run_test prints ok/not ok.
+ * Also the one helper every test of the public API uses: a host on a store, checked. */
 #ifndef ZG_CHECK_H
 #define ZG_CHECK_H
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "zerog.h"
 
 static int check_failures_in_test;
 static int check_test_number;
@@ -58,5 +61,16 @@ static inline int check_done(void)
 }
 
 #define RUN(fn) run_test(#fn, fn)
+
+/* A host on store (a URL) with the default configuration; checked to have started. */
+static inline zg_host *check_new_host(const char *store)
+{
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    return h;
+}
 
 #endif

@@ -18,12 +18,7 @@ static char tmpdir[256];
 
 static zg_host *new_host(void)
 {
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.store = store;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
-    return h;
+    return check_new_host(store);
 }
 
 /* A job type on its own queue (so hosts sharing a Redis do not take each other's jobs). */

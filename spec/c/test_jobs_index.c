@@ -19,12 +19,7 @@ static char tag[32]; /* job types and queues are unique per run and store */
 
 static zg_host *new_host(void)
 {
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.store = store;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
-    return h;
+    return check_new_host(store);
 }
 
 /* Defines job type <tag><name> on queue <tag><queue> with the class fields and run body given. */

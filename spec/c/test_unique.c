@@ -17,12 +17,7 @@ static char tag[32];
 
 static zg_host *new_host(void)
 {
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.store = store;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
-    return h;
+    return check_new_host(store);
 }
 
 /* Loads type <tag><name> with the UNIQUE given and a SCHEMA of fields a (string), n (integer);

@@ -17,11 +17,7 @@ static char queue[64]; /* a queue of its own per run, so a shared Redis holds no
 
 static zg_host *new_host(void)
 {
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.store = store;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
+    zg_host *h = check_new_host(store);
     char src[512], got[ZG_NAME_LEN];
     snprintf(src, sizeof src,
              "return { JOB_TYPE = 'values', QUEUE_NAME = '%s', SCHEMA = {\n"
