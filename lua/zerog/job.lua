@@ -13,6 +13,7 @@ local schema = require "zerog.schema"
 local errors = require "zerog.errors"
 local sandbox = require "zerog.sandbox"
 local info_of, set_class = sandbox.info_of, sandbox.set_class
+local encode_entry = codec.encode_entry
 
 -- the originals (see zerog.api), captured before any job code runs
 local pcall, error, assert, tostring, pairs, ipairs, type = pcall, error, assert, tostring, pairs, ipairs, type
@@ -217,14 +218,15 @@ function Job:_update_attrs(attrs, level)
 end
 
 --- Appends an entry to a list of the stored document (atomic; O(1) whatever the list's length).
-function Job:_append(list, entry, count_field)
+-- `text`: entry as JSON, when the caller has it already (codec.encode_entry).
+function Job:_append(list, entry, count_field, text)
   if self.cas == 0 then -- not submitted yet: kept on the instance, stored by enqueue()
     insert(self[list], entry)
     if count_field then self[count_field] = self[count_field] + 1 end
     return
   end
   local stamp = core.now()
-  local cas, fresh = core.append(self, list, codec.encode(entry), { updatedAt = codec.encode(stamp) },
+  local cas, fresh = core.append(self, list, text or codec.encode(entry), { updatedAt = codec.encode(stamp) },
                                  count_field, self.cas)
   self.cas = cas
   self.updatedAt = stamp
@@ -240,12 +242,15 @@ end
 -- valid UTF-8 (U+FFFD for other bytes) and cuts one over 64 KiB after a whole character.
 function Job:record_event(msg)
   msg = codec.message(msg)
-  self:_append("events", { timeStamp = core.now(), msg = msg })
+  local stamp = core.now()
+  self:_append("events", { timeStamp = stamp, msg = msg }, nil, encode_entry(stamp, msg))
   notify(self, codec.log_text(msg))
 end
 
 function Job:record_warning(msg)
-  self:_append("warnings", { timeStamp = core.now(), msg = codec.message(msg) })
+  msg = codec.message(msg)
+  local stamp = core.now()
+  self:_append("warnings", { timeStamp = stamp, msg = msg }, nil, encode_entry(stamp, msg))
 end
 
 --- Records an error and counts it in errorCount (a code that is not an integer within +-2^53
@@ -253,8 +258,10 @@ end
 function Job:record_error(errorCode, msg, exception)
   local _ = exception
   local code = codec.to_integer(errorCode) or Job.INTERNAL_ERROR
-  self:_append("errors", { timeStamp = core.now(), errorCode = code, msg = codec.message(msg) },
-               "errorCount")
+  local stamp = core.now()
+  msg = codec.message(msg)
+  self:_append("errors", { timeStamp = stamp, errorCode = code, msg = msg }, "errorCount",
+               encode_entry(stamp, msg, code))
 end
 
 function Job:record_result(resultCode)
