@@ -81,10 +81,25 @@ end
 --- A number of the job type's policy (RETENTION, RETRY_DELAY, ...), read from the type as its
 -- script loaded (checked then), not from the instance or class the job's code may have changed.
 --- A setting of a job type as it was loaded (`class`: the type's record), or default.
+-- (each type's settings are read once: the spec is the runtime's, out of every job's reach, and
+-- a reload makes a new one; a run asks for them about 15 times)
+local settings = setmetatable({}, { __mode = "k" }) -- spec -> name -> value, or false: default
 local function class_policy(class, name, default)
-  local v = type(class) == "table" and rawget(class, name)
-  if v == nil or v == false then v = Job[name] end
-  if type(v) ~= "number" or v ~= v or v < 0 then return default end
+  local known = settings[class]
+  local v = known and known[name]
+  if v == nil then
+    v = type(class) == "table" and rawget(class, name)
+    if v == nil or v == false then v = Job[name] end
+    if type(v) ~= "number" or v ~= v or v < 0 then v = false end
+    if type(class) == "table" then
+      if not known then
+        known = {}
+        settings[class] = known
+      end
+      known[name] = v
+    end
+  end
+  if v == false then return default end
   return v
 end
 
