@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "host_internal.h"
+#include "json_decode.h"
 
 /* A store call from Lua: bounded by the store's own timeout, so the watchdog does not take the
  * time it waits for the store for a stuck VM (STORE(h)->op(...) marks the call's start; the
@@ -581,6 +582,16 @@ static int core_json_text(lua_State *L)
     return 1;
 }
 
+/* json_decode(text) -> the value, as lua-cjson decodes it, or nil when the text is beyond the
+ * fast path (zerog.codec then asks cjson). */
+static int core_json_decode(lua_State *L)
+{
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    if (!zg_json_decode(L, text, len)) lua_pushnil(L);
+    return 1;
+}
+
 /* log(level, logId, msg) */
 static int core_log(lua_State *L)
 {
@@ -627,6 +638,7 @@ static const luaL_Reg core_functions[] = {{"read", core_read},
                                           {"uuid4", core_uuid4},
                                           {"now", core_now},
                                           {"json_text", core_json_text},
+                                          {"json_decode", core_json_decode},
                                           {"log", core_log},
                                           {"progress", core_progress},
                                           {NULL, NULL}};

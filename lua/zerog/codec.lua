@@ -30,6 +30,8 @@ local cjson = require "cjson"
 -- ~3k instructions a string); absent where the module is loaded without the runtime
 local has_core, core = pcall(require, "zerog.core")
 local json_text = has_core and type(core) == "table" and core.json_text or nil
+-- and its decoder of plain JSON (lua-cjson's result, without growing each table key by key)
+local json_decode = has_core and type(core) == "table" and core.json_decode or nil
 
 -- the originals (zerog.api replaces some globals for job code), captured before any job code
 -- runs; the raw metatable functions, since array_mt is protected
@@ -287,6 +289,10 @@ end
 --- Decodes JSON text the store handed back (or a C module returned); returns the value, or nil
 -- and a message.
 function M.decode(text)
+  if json_decode and type(text) == "string" then -- the runtime's fast path for plain JSON
+    local v = json_decode(text)
+    if v ~= nil then return v end
+  end
   local ok, v = pcall(stored.decode, text)
   if not ok then return nil, (tostring(v):gsub("^.-: ", "")) end
   return v
