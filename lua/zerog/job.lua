@@ -89,19 +89,25 @@ local function field_types(info)
   return types
 end
 
-local restore, null, array, to_integer = schema.restore, codec.null, codec.array, codec.to_integer
+local null, array = codec.null, codec.array
+local tointeger, MAX_SAFE_INTEGER = math.tointeger, codec.MAX_SAFE_INTEGER
 local LISTS = { "events", "warnings", "errors" }
 
 --- Sets the instance's fields from a decoded document, restoring integers and arrays
--- (schema.restore, its common cases written out: a run applies ~20 fields).
+-- (schema.restore written out, with codec.to_integer: a run applies ~20 fields).
 local function apply_document(self, doc)
   local types = field_types(info_of(getmetatable(self)))
   for name, v in pairs(doc) do
     local ftype = types[name]
     if ftype then
-      if v == null then v = nil
-      elseif ftype == "integer" then v = to_integer(v) or v
-      elseif ftype ~= "string" then v = restore(ftype, v) end
+      if v == null then
+        v = nil
+      elseif ftype == "integer" then
+        local i = type(v) == "number" and tointeger(v)
+        if i and i <= MAX_SAFE_INTEGER and i >= -MAX_SAFE_INTEGER then v = i end
+      elseif ftype == "array" and type(v) == "table" then
+        v = array(v)
+      end
       self[name] = v
     end
   end
