@@ -132,10 +132,6 @@ end
 
 local traceback
 
---- Calls f(...) under the job type's TIMEOUT and MEMORY_LIMIT, enforced in C (a limit it trips
--- ends it whatever it does): job code, or engine code that touches the instance (whose methods
--- and fields, its class's __index included, are the job's to replace). Returns ok and f's
--- result (or the error). Inside another limited call it runs under the limits in force.
 --- The MEMORY_LIMIT (bytes) and TIMEOUT (seconds, 0: none) of the type of job, as loaded; kept
 -- per spec (a run asks four times).
 local limits_of_spec = setmetatable({}, { __mode = "k" })
@@ -150,6 +146,10 @@ local function run_limits(job)
   return memory, timeout
 end
 
+--- Calls f(...) under the job type's TIMEOUT and MEMORY_LIMIT, enforced in C (a limit it trips
+-- ends it whatever it does): job code, or engine code that touches the instance (whose methods
+-- and fields, its class's __index included, are the job's to replace). Returns ok and f's
+-- result (or the error). Inside another limited call it runs under the limits in force.
 local function limited(job, f, ...)
   local memory, timeout = run_limits(job)
   -- (not broken into by an interrupt: a graceful stop must not turn a finished run into a
