@@ -545,8 +545,12 @@ static int core_json_text(lua_State *L)
             esc[k++] = '\\';
             esc[k++] = (char)c;
         } else if (c < 0x20 || c == 0x7f) {
-            const char *named = c == '\b' ? "b" : c == '\t' ? "t" : c == '\n' ? "n" : c == '\f' ? "f"
-                              : c == '\r' ? "r" : NULL;
+            const char *named = c == '\b'   ? "b"
+                                : c == '\t' ? "t"
+                                : c == '\n' ? "n"
+                                : c == '\f' ? "f"
+                                : c == '\r' ? "r"
+                                            : NULL;
             esc[k++] = '\\';
             if (named) {
                 esc[k++] = named[0];

@@ -36,7 +36,8 @@ static void skip_space(reader *r)
 static int read_string(reader *r)
 {
     const char *start = ++r->p, *q = start;
-    while (q < r->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20) q++;
+    while (q < r->end && *q != '"' && *q != '\\' && (unsigned char)*q >= 0x20)
+        q++;
     if (q >= r->end || (unsigned char)*q < 0x20) return 0;
     if (*q == '"') {
         lua_pushlstring(r->L, start, (size_t)(q - start));
@@ -60,15 +61,32 @@ static int read_string(reader *r)
         if (q + 1 >= r->end) return 0;
         char e = q[1], out;
         switch (e) {
-        case '"': out = '"'; break;
-        case '\\': out = '\\'; break;
-        case '/': out = '/'; break;
-        case 'b': out = '\b'; break;
-        case 'f': out = '\f'; break;
-        case 'n': out = '\n'; break;
-        case 'r': out = '\r'; break;
-        case 't': out = '\t'; break;
-        default: return 0; /* \u (and anything else): cjson's */
+        case '"':
+            out = '"';
+            break;
+        case '\\':
+            out = '\\';
+            break;
+        case '/':
+            out = '/';
+            break;
+        case 'b':
+            out = '\b';
+            break;
+        case 'f':
+            out = '\f';
+            break;
+        case 'n':
+            out = '\n';
+            break;
+        case 'r':
+            out = '\r';
+            break;
+        case 't':
+            out = '\t';
+            break;
+        default:
+            return 0; /* \u (and anything else): cjson's */
         }
         r->scratch[n++] = out;
         q += 2;
@@ -79,7 +97,10 @@ static int read_string(reader *r)
     return 1;
 }
 
-static int is_digit(char c) { return c >= '0' && c <= '9'; }
+static int is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
 
 /* A number in JSON's strict grammar, pushed as a float (as cjson does); 0 otherwise. */
 static int read_number(reader *r)
@@ -90,17 +111,20 @@ static int read_number(reader *r)
     if (*q == '0')
         q++;
     else
-        while (q < r->end && is_digit(*q)) q++;
+        while (q < r->end && is_digit(*q))
+            q++;
     if (q < r->end && *q == '.') {
         q++;
         if (q >= r->end || !is_digit(*q)) return 0;
-        while (q < r->end && is_digit(*q)) q++;
+        while (q < r->end && is_digit(*q))
+            q++;
     }
     if (q < r->end && (*q == 'e' || *q == 'E')) {
         q++;
         if (q < r->end && (*q == '+' || *q == '-')) q++;
         if (q >= r->end || !is_digit(*q)) return 0;
-        while (q < r->end && is_digit(*q)) q++;
+        while (q < r->end && is_digit(*q))
+            q++;
     }
     char text[64];
     size_t len = (size_t)(q - r->p);
@@ -175,8 +199,10 @@ static int read_value(reader *r, int depth, int top)
     if (r->p >= r->end) return 0;
     switch (*r->p) {
     case '{':
-    case '[': return read_container(r, depth, top);
-    case '"': return read_string(r);
+    case '[':
+        return read_container(r, depth, top);
+    case '"':
+        return read_string(r);
     case 't':
         if (!literal(r, "true", 4)) return 0;
         lua_pushboolean(r->L, 1);
@@ -189,7 +215,8 @@ static int read_value(reader *r, int depth, int top)
         if (!literal(r, "null", 4)) return 0;
         lua_pushlightuserdata(r->L, NULL); /* cjson.null */
         return 1;
-    default: return read_number(r);
+    default:
+        return read_number(r);
     }
 }
 
@@ -207,7 +234,9 @@ int zg_json_decode(lua_State *L, const char *text, size_t len)
             ok = 0;
         }
     }
-    if (ok) lua_remove(L, r.scratch_index);
-    else lua_pop(L, 1);
+    if (ok)
+        lua_remove(L, r.scratch_index);
+    else
+        lua_pop(L, 1);
     return ok;
 }

@@ -75,14 +75,17 @@ static const char *const doc =
     "\"running\":false,\"tickval\":0.001,\"errorCount\":0,\"i\":1,\"resultCode\":-1,"
     "\"logId\":\"bench_f12ed5fb\",\"x\":null,\"done\":true,\"completeness\":0.5,"
     "\"events\":[{\"msg\":\"a\\/b \\\"q\\\" \\\\ \\t\\n\\r\\b\\f\",\"timeStamp\":\"t\"}],"
-    "\"warnings\":[],\"errors\":[],\"o\":{},\"n\":[1,-0,2.5e-3,1E+5,-7.25,[[[]]],\"\xc3\xa9\xe2\x82\xac\"],"
+    "\"warnings\":[],\"errors\":[],\"o\":{},\"n\":[1,-0,2.5e-3,1E+5,-7.25,[[[]]],"
+    "\"\xc3\xa9\xe2\x82\xac\"],"
     "\"big\":9007199254740993,\"cas\":2, \"dup\" : 1 ,\"dup\":2 }";
 
 static void test_documents_the_store_hands_back_decode_on_the_fast_path_as_cjson_does(void)
 {
     CHECK_INT(compare(doc, strlen(doc)), 1);
-    const char *plain[] = {"{}", "[]", " [ 1 , 2 ] ", "\"s\"", "0", "-0.5", "true", "null",
-                           "{\"a\":{\"b\":{\"c\":[null,false]}}}", "[\"\"]", "1e308"};
+    const char *plain[] = {"{}",     "[]",   " [ 1 , 2 ] ",
+                           "\"s\"",  "0",    "-0.5",
+                           "true",   "null", "{\"a\":{\"b\":{\"c\":[null,false]}}}",
+                           "[\"\"]", "1e308"};
     for (size_t i = 0; i < sizeof plain / sizeof *plain; i++) {
         int r = compare(plain[i], strlen(plain[i]));
         if (r != 1) printf("# %s: %d\n", plain[i], r);
@@ -92,23 +95,45 @@ static void test_documents_the_store_hands_back_decode_on_the_fast_path_as_cjson
 
 static void test_what_the_fast_path_does_not_read_is_left_to_cjson_with_the_stack_untouched(void)
 {
-    const char *beyond[] = {"\"\\u00e9\"",    "\"a\x01\"",   "1e400",   "-1e400", "0x10",
-                            "NaN",            "Infinity",    "01",      "1.",     ".5",
-                            "+1",             "{\"a\" 1}",   "[1,]",    "{,}",    "[1 2]",
-                            "{\"a\":1}x",     "",            "tru",     "\"open", "{\"a\":1",
-                            "\"bad \\x esc\"", "[\"a\\",     "\xef\xbb\xbf{}"};
+    const char *beyond[] = {"\"\\u00e9\"",
+                            "\"a\x01\"",
+                            "1e400",
+                            "-1e400",
+                            "0x10",
+                            "NaN",
+                            "Infinity",
+                            "01",
+                            "1.",
+                            ".5",
+                            "+1",
+                            "{\"a\" 1}",
+                            "[1,]",
+                            "{,}",
+                            "[1 2]",
+                            "{\"a\":1}x",
+                            "",
+                            "tru",
+                            "\"open",
+                            "{\"a\":1",
+                            "\"bad \\x esc\"",
+                            "[\"a\\",
+                            "\xef\xbb\xbf{}"};
     for (size_t i = 0; i < sizeof beyond / sizeof *beyond; i++) {
         int r = compare(beyond[i], strlen(beyond[i]));
         if (r != 0) printf("# %s: %d\n", beyond[i], r);
         CHECK_INT(r, 0);
     }
     char deep[512] = "";
-    for (int i = 0; i < 101; i++) strcat(deep, "[");
-    for (int i = 0; i < 101; i++) strcat(deep, "]");
+    for (int i = 0; i < 101; i++)
+        strcat(deep, "[");
+    for (int i = 0; i < 101; i++)
+        strcat(deep, "]");
     CHECK_INT(compare(deep, strlen(deep)), 0); /* over 100 levels */
     char ok[256] = "";
-    for (int i = 0; i < 100; i++) strcat(ok, "[");
-    for (int i = 0; i < 100; i++) strcat(ok, "]");
+    for (int i = 0; i < 100; i++)
+        strcat(ok, "[");
+    for (int i = 0; i < 100; i++)
+        strcat(ok, "]");
     CHECK_INT(compare(ok, strlen(ok)), 1);
     CHECK_INT(compare("\"a\0b\"", 5), 0); /* a NUL in the text */
 }
@@ -127,9 +152,11 @@ static void test_random_mutations_of_a_document_never_decode_otherwise_than_cjso
             size_t at = (size_t)rand() % n;
             int op = rand() % 3;
             char c = alphabet[rand() % (sizeof alphabet - 1)];
-            if (op == 0) buf[at] = c;                                    /* replace */
-            else if (op == 1 && n > 1) memmove(buf + at, buf + at + 1, n-- - at); /* delete */
-            else if (n < len + 6) {                                      /* insert */
+            if (op == 0)
+                buf[at] = c; /* replace */
+            else if (op == 1 && n > 1)
+                memmove(buf + at, buf + at + 1, n-- - at); /* delete */
+            else if (n < len + 6) {                        /* insert */
                 memmove(buf + at + 1, buf + at, n++ - at + 1);
                 buf[at] = c;
             }
