@@ -71,11 +71,11 @@ function M.interpret(a, b)
 end
 
 local function entry(msg)
-  return codec.encode_entry(core.now(), msg)
+  return codec.encode { timeStamp = core.now(), msg = msg }
 end
 
 local function error_entry(code, msg)
-  return codec.encode_entry(core.now(), msg, code)
+  return codec.encode { timeStamp = core.now(), errorCode = code, msg = msg }
 end
 
 --- A number of the job type's policy (RETENTION, RETRY_DELAY, ...), read from the type as its
