@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "host_internal.h"
+#include "json_decode.h"
 
 /* A store call from Lua: bounded by the store's own timeout, so the watchdog does not take the
  * time it waits for the store for a stuck VM (STORE(h)->op(...) marks the call's start; the
@@ -536,6 +537,82 @@ static int core_now(lua_State *L)
     return 1;
 }
 
+/* json_text(s) -> s as a JSON string, exactly as lua-cjson writes it (", \\ and / escaped,
+ * control characters and DEL as \\uXXXX but \\b \\t \\n \\f \\r), or nil when s has a byte beyond
+ * ASCII (zerog.codec then checks its UTF-8 and asks cjson). cjson's encoder sets up a buffer
+ * per call (~3k instructions a string); this is a few hundred. */
+static int core_json_text(lua_State *L)
+{
+    size_t len;
+    const char *s = luaL_checklstring(L, 1, &len);
+    static const char hex[] = "0123456789abcdef";
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, len + 2);
+    size_t n = 0, cap = len + 2;
+    out[n++] = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) {
+            lua_pushnil(L);
+            return 1;
+        }
+        char esc[6];
+        size_t k = 0;
+        if (c == '"' || c == '\\' || c == '/') {
+            esc[k++] = '\\';
+            esc[k++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            const char *named = c == '\b'   ? "b"
+                                : c == '\t' ? "t"
+                                : c == '\n' ? "n"
+                                : c == '\f' ? "f"
+                                : c == '\r' ? "r"
+                                            : NULL;
+            esc[k++] = '\\';
+            if (named) {
+                esc[k++] = named[0];
+            } else {
+                esc[k++] = 'u';
+                esc[k++] = '0';
+                esc[k++] = '0';
+                esc[k++] = hex[c >> 4];
+                esc[k++] = hex[c & 15];
+            }
+        } else {
+            if (n + 2 > cap) {
+                luaL_addsize(&b, n);
+                out = luaL_prepbuffsize(&b, len - i + 2);
+                n = 0;
+                cap = len - i + 2;
+            }
+            out[n++] = (char)c;
+            continue;
+        }
+        if (n + k + 1 > cap) {
+            luaL_addsize(&b, n);
+            out = luaL_prepbuffsize(&b, k + len - i + 2);
+            n = 0;
+            cap = k + len - i + 2;
+        }
+        memcpy(out + n, esc, k);
+        n += k;
+    }
+    out[n++] = '"';
+    luaL_addsize(&b, n);
+    luaL_pushresultsize(&b, 0);
+    return 1;
+}
+
+/* json_decode(text) -> the value, as lua-cjson decodes it, or nil when the text is beyond the
+ * fast path (zerog.codec then asks cjson). */
+static int core_json_decode(lua_State *L)
+{
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    if (!zg_json_decode(L, text, len)) lua_pushnil(L);
+    return 1;
+}
+
 /* log(level, logId, msg) */
 static int core_log(lua_State *L)
 {
@@ -581,6 +658,8 @@ static const luaL_Reg core_functions[] = {{"read", core_read},
                                           {"sleep", core_sleep},
                                           {"uuid4", core_uuid4},
                                           {"now", core_now},
+                                          {"json_text", core_json_text},
+                                          {"json_decode", core_json_decode},
                                           {"log", core_log},
                                           {"progress", core_progress},
                                           {NULL, NULL}};

@@ -26,6 +26,12 @@
 -- The host's own JSON (`encode`) never writes invalid JSON either: a string that is not UTF-8 gets
 -- U+FFFD there, so one stray byte in an error message cannot break a settle.
 local cjson = require "cjson"
+-- the runtime's JSON string writer for ASCII text (lua-cjson's output, without its buffer set-up:
+-- ~3k instructions a string); absent where the module is loaded without the runtime
+local has_core, core = pcall(require, "zerog.core")
+local json_text = has_core and type(core) == "table" and core.json_text or nil
+-- and its decoder of plain JSON (lua-cjson's result, without growing each table key by key)
+local json_decode = has_core and type(core) == "table" and core.json_decode or nil
 
 -- the originals (zerog.api replaces some globals for job code), captured before any job code
 -- runs; the raw metatable functions, since array_mt is protected
@@ -135,10 +141,10 @@ local function encode_float(v)
     error((v ~= v and "NaN" or v > 0 and "Infinity" or "-Infinity")
       .. " cannot be stored (JSON has no such number)", 0)
   end
-  for digits = 15, 17 do
-    local s = fmt("%." .. digits .. "g", v)
-    if tonumber(s) == v then return s end
-  end
+  local s = fmt("%.15g", v) -- (the formats written out: building them cost a number's conversion)
+  if tonumber(s) == v then return s end
+  s = fmt("%.16g", v)
+  if tonumber(s) == v then return s end
   return fmt("%.17g", v)
 end
 
@@ -158,6 +164,8 @@ local encode_value
 --- A string as JSON: one that is not UTF-8 is refused (strict: data) or gets U+FFFD (the host's
 -- own text, messages).
 local function encode_text(v, strict_text)
+  local text = json_text and json_text(v) -- (nil when v has a byte beyond ASCII)
+  if text then return text end
   if utf8_len(v) then return encode_string(v) end
   if strict_text then
     local _, at = utf8_len(v)
@@ -255,6 +263,17 @@ function M.encode(v)
   return encode(v, 1, false)
 end
 
+--- The JSON text of a list entry {timeStamp = stamp, msg = msg} (and errorCode = code when
+-- given: an integer), the same text encode() gives for that table, written without the table's
+-- walk, key sort and buffer (~25k instructions an entry, one or more a run).
+function M.encode_entry(stamp, msg, code)
+  if code == nil then
+    return '{"msg":' .. encode_text(msg, false) .. ',"timeStamp":' .. encode_text(stamp, false) .. "}"
+  end
+  return '{"errorCode":' .. encode_number(code, false) .. ',"msg":' .. encode_text(msg, false)
+    .. ',"timeStamp":' .. encode_text(stamp, false) .. "}"
+end
+
 --- Encodes the value of a document field (one level inside its document) for the store; raises
 -- a message on what cannot be stored exactly: what encode refuses, a string that is not UTF-8,
 -- and a value over MAX_DOCUMENT_BYTES as JSON.
@@ -270,6 +289,10 @@ end
 --- Decodes JSON text the store handed back (or a C module returned); returns the value, or nil
 -- and a message.
 function M.decode(text)
+  if json_decode and type(text) == "string" then -- the runtime's fast path for plain JSON
+    local v = json_decode(text)
+    if v ~= nil then return v end
+  end
   local ok, v = pcall(stored.decode, text)
   if not ok then return nil, (tostring(v):gsub("^.-: ", "")) end
   return v

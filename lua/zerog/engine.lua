@@ -81,10 +81,25 @@ end
 --- A number of the job type's policy (RETENTION, RETRY_DELAY, ...), read from the type as its
 -- script loaded (checked then), not from the instance or class the job's code may have changed.
 --- A setting of a job type as it was loaded (`class`: the type's record), or default.
+-- (each type's settings are read once: the spec is the runtime's, out of every job's reach, and
+-- a reload makes a new one; a run asks for them about 15 times)
+local settings = setmetatable({}, { __mode = "k" }) -- spec -> name -> value, or false: default
 local function class_policy(class, name, default)
-  local v = type(class) == "table" and rawget(class, name)
-  if v == nil or v == false then v = Job[name] end
-  if type(v) ~= "number" or v ~= v or v < 0 then return default end
+  local known = settings[class]
+  local v = known and known[name]
+  if v == nil then
+    v = type(class) == "table" and rawget(class, name)
+    if v == nil or v == false then v = Job[name] end
+    if type(v) ~= "number" or v ~= v or v < 0 then v = false end
+    if type(class) == "table" then
+      if not known then
+        known = {}
+        settings[class] = known
+      end
+      known[name] = v
+    end
+  end
+  if v == false then return default end
   return v
 end
 
@@ -118,15 +133,29 @@ end
 
 local traceback
 
+--- The MEMORY_LIMIT (bytes) and TIMEOUT (seconds, 0: none) of the type of job, as loaded; kept
+-- per spec (a run asks four times).
+local limits_of_spec = setmetatable({}, { __mode = "k" })
+local function run_limits(job)
+  local info = job ~= nil and info_of(getmetatable(job))
+  local spec = info and info.spec
+  local known = spec and limits_of_spec[spec]
+  if known then return known[1], known[2] end
+  local memory = tointeger(class_policy(spec, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
+  local timeout = class_policy(spec, "TIMEOUT", 0)
+  if spec then limits_of_spec[spec] = { memory, timeout } end
+  return memory, timeout
+end
+
 --- Calls f(...) under the job type's TIMEOUT and MEMORY_LIMIT, enforced in C (a limit it trips
 -- ends it whatever it does): job code, or engine code that touches the instance (whose methods
 -- and fields, its class's __index included, are the job's to replace). Returns ok and f's
 -- result (or the error). Inside another limited call it runs under the limits in force.
 local function limited(job, f, ...)
-  local memory = math.tointeger(policy(job, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
+  local memory, timeout = run_limits(job)
   -- (not broken into by an interrupt: a graceful stop must not turn a finished run into a
   -- failure; the engine looks at interrupted() afterwards)
-  local stopped, ok, r = core.run_engine(memory, policy(job, "TIMEOUT", 0), traceback, f, ...)
+  local stopped, ok, r = core.run_engine(memory, timeout, traceback, f, ...)
   if stopped then return false, stopped end
   return ok, r
 end
@@ -265,6 +294,17 @@ end
 
 local function plain_error(e) return e end
 
+-- What the engine does with the instance before and after run() touches job code (the
+-- instance's methods and fields are the job's to replace: its init() may have): it runs under
+-- the type's limits too, and a failure there ends the job with the error recorded.
+local function failed(job, log_id, what, e)
+  local msg = what .. " failed: " .. headline(describe(e))
+  core.log("error", log_id, msg)
+  local d = finish(job, Job.INTERNAL_ERROR, "Error - finished")
+  d.error = error_entry(Job.INTERNAL_ERROR, msg)
+  return d
+end
+
 local function build(job, spec, doc)
   return registry.fill_job(job, registry.instantiate(spec), doc)
 end
@@ -289,20 +329,10 @@ local function process(claim, job)
     return release(nil, 0, M.RELEASED_EVENT)
   end
   if not built then return unloadable(claim, why) end
-  local log_id = claim.jobType .. "_" .. claim.uuid
-  -- what the engine does with the instance before and after run() touches job code (the
-  -- instance's methods and fields are the job's to replace: its init() may have): it runs
-  -- under the type's limits too, and a failure there ends the job with the error recorded
-  local function failed(what, e)
-    local msg = what .. " failed: " .. headline(describe(e))
-    core.log("error", log_id, msg)
-    local d = finish(job, Job.INTERNAL_ERROR, "Error - finished")
-    d.error = error_entry(Job.INTERNAL_ERROR, msg)
-    return d
-  end
+  local log_id = sandbox.run_log_id
   local prepared, early = limited(job, M._prepare, job, claim)
   if core.lost() then return false end
-  if not prepared then return failed("preparing the run", early) end
+  if not prepared then return failed(job, log_id, "preparing the run", early) end
   if early then return early end
   if core.interrupted() then -- stopping already (say, while the instance was built)
     return release(job, 0, M.RELEASED_EVENT)
@@ -313,10 +343,10 @@ local function process(claim, job)
     core.publish(codec.encode { event = "start", uuid = claim.uuid, jobType = claim.jobType,
                                 queue = claim.queue, host = core.host_id() })
   end
-  local memory = tointeger(policy(job, "MEMORY_LIMIT", M.DEFAULT_MEMORY_LIMIT)) or M.DEFAULT_MEMORY_LIMIT
+  local memory, timeout = run_limits(job)
   -- run() under its limits, enforced in C: a limit it trips ends it whatever it does (stopped
   -- is then the limit's message, and the error)
-  local stopped, ok, a, b = core.run_protected(memory, policy(job, "TIMEOUT", 0), traceback, invoke, job, "run")
+  local stopped, ok, a, b = core.run_protected(memory, timeout, traceback, invoke, job, "run")
   sandbox.restore() -- the collector and random generator as the next run expects them
   if core.lost() then return false end
   local decision
@@ -327,7 +357,7 @@ local function process(claim, job)
     local decided, d = limited(job, settle, job, ok, a, b)
     if core.lost() then return false end
     if not decided then -- the job's overrides (continue_running, record_*) failed: it ends here
-      d = failed("settling the run", d)
+      d = failed(job, log_id, "settling the run", d)
     end
     decision = d
   end

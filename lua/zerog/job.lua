@@ -13,6 +13,8 @@ local schema = require "zerog.schema"
 local errors = require "zerog.errors"
 local sandbox = require "zerog.sandbox"
 local info_of, set_class = sandbox.info_of, sandbox.set_class
+local encode_entry = codec.encode_entry
+local null = codec.null
 
 -- the originals (see zerog.api), captured before any job code runs
 local pcall, error, assert, tostring, pairs, ipairs, type = pcall, error, assert, tostring, pairs, ipairs, type
@@ -74,14 +76,45 @@ function Job.new(class, values)
   return set_class(self, class)
 end
 
---- Sets the instance's fields from a decoded document, restoring integers and arrays.
-local function apply_document(self, doc)
-  for name, v in pairs(doc) do
-    local ftype = field_type(self, name)
-    if ftype then self[name] = schema.restore(ftype, v) end
+--- name -> type of every field a document of the type of info has (the base fields, cas and its
+-- SCHEMA's): what field_type() answers, made once per type.
+local function field_types(info)
+  local types = info.field_types
+  if types then return types end
+  types = {}
+  for name, f in pairs(schema.BASE_BY_NAME) do types[name] = f.type end
+  for _, f in ipairs(info.fields) do
+    if types[f.name] == nil then types[f.name] = f.type end
   end
-  for _, list in ipairs { "events", "warnings", "errors" } do
-    self[list] = codec.array(self[list] or {})
+  info.field_types = types
+  return types
+end
+
+local array = codec.array
+local tointeger, MAX_SAFE_INTEGER = math.tointeger, codec.MAX_SAFE_INTEGER
+local LISTS = { "events", "warnings", "errors" }
+
+--- Sets the instance's fields from a decoded document, restoring integers and arrays
+-- (schema.restore written out, with codec.to_integer: a run applies ~20 fields).
+local function apply_document(self, doc)
+  local types = field_types(info_of(getmetatable(self)))
+  for name, v in pairs(doc) do
+    local ftype = types[name]
+    if ftype then
+      if v == null then
+        v = nil
+      elseif ftype == "integer" then
+        local i = type(v) == "number" and tointeger(v)
+        if i and i <= MAX_SAFE_INTEGER and i >= -MAX_SAFE_INTEGER then v = i end
+      elseif ftype == "array" and type(v) == "table" then
+        v = array(v)
+      end
+      self[name] = v
+    end
+  end
+  for i = 1, 3 do
+    local list = LISTS[i]
+    self[list] = array(self[list] or {})
   end
 end
 Job._apply_document = apply_document
@@ -105,24 +138,45 @@ function Job:dumps() return codec.encode(self:dump()) end
 --- Encodes the named fields of `values` for the store: a table name -> JSON text. A value that
 -- cannot be stored exactly (codec.encode_field: NaN, +-inf, text that is not UTF-8, too deep, too
 -- large) raises "<what>: field <name> <why>", naming the field, before anything is written.
+-- (the values are read first, then encoded in place under one pcall: a pcall per field cost a
+-- submit ~20 protected calls a job; `encoding_at` tells which field raised)
+local encoding_at = { 0 }
+local encode_field = codec.encode_field
+local function encode_in_place(names, out)
+  for i = 1, #names do
+    encoding_at[1] = i
+    local name = names[i]
+    out[name] = encode_field(out[name])
+  end
+end
+
 local function encode_fields(values, names, what)
   local out = {}
-  for _, name in ipairs(names) do
+  for i = 1, #names do
+    local name = names[i]
     local v = values[name]
-    if v == nil then v = codec.null end
-    local ok, text = pcall(codec.encode_field, v)
-    if not ok then error(what .. ": field " .. tostring(name) .. " cannot be stored: " .. tostring(text), 0) end
-    out[name] = text
+    if v == nil then v = null end
+    out[name] = v
+  end
+  local ok, why = pcall(encode_in_place, names, out)
+  if not ok then
+    error(what .. ": field " .. tostring(names[encoding_at[1]]) .. " cannot be stored: " .. tostring(why), 0)
   end
   return out
 end
 
+--- The names of the fields a document of this job's type stores in its hash (every base field
+-- but the lists, then its SCHEMA's), made once per type; callers only read it.
 local function scalar_names(self)
-  local names = {}
+  local info = info_of(getmetatable(self))
+  local names = info.scalar_names
+  if names then return names end
+  names = {}
   for _, f in ipairs(schema.BASE) do
     if not f.list then names[#names + 1] = f.name end
   end
-  for _, f in ipairs(fields_of(self)) do names[#names + 1] = f.name end
+  for _, f in ipairs(info.fields) do names[#names + 1] = f.name end
+  info.scalar_names = names
   return names
 end
 
@@ -217,14 +271,15 @@ function Job:_update_attrs(attrs, level)
 end
 
 --- Appends an entry to a list of the stored document (atomic; O(1) whatever the list's length).
-function Job:_append(list, entry, count_field)
+-- `text`: entry as JSON, when the caller has it already (codec.encode_entry).
+function Job:_append(list, entry, count_field, text)
   if self.cas == 0 then -- not submitted yet: kept on the instance, stored by enqueue()
     insert(self[list], entry)
     if count_field then self[count_field] = self[count_field] + 1 end
     return
   end
   local stamp = core.now()
-  local cas, fresh = core.append(self, list, codec.encode(entry), { updatedAt = codec.encode(stamp) },
+  local cas, fresh = core.append(self, list, text or codec.encode(entry), { updatedAt = codec.encode(stamp) },
                                  count_field, self.cas)
   self.cas = cas
   self.updatedAt = stamp
@@ -240,12 +295,15 @@ end
 -- valid UTF-8 (U+FFFD for other bytes) and cuts one over 64 KiB after a whole character.
 function Job:record_event(msg)
   msg = codec.message(msg)
-  self:_append("events", { timeStamp = core.now(), msg = msg })
+  local stamp = core.now()
+  self:_append("events", { timeStamp = stamp, msg = msg }, nil, encode_entry(stamp, msg))
   notify(self, codec.log_text(msg))
 end
 
 function Job:record_warning(msg)
-  self:_append("warnings", { timeStamp = core.now(), msg = codec.message(msg) })
+  msg = codec.message(msg)
+  local stamp = core.now()
+  self:_append("warnings", { timeStamp = stamp, msg = msg }, nil, encode_entry(stamp, msg))
 end
 
 --- Records an error and counts it in errorCount (a code that is not an integer within +-2^53
@@ -253,8 +311,10 @@ end
 function Job:record_error(errorCode, msg, exception)
   local _ = exception
   local code = codec.to_integer(errorCode) or Job.INTERNAL_ERROR
-  self:_append("errors", { timeStamp = core.now(), errorCode = code, msg = codec.message(msg) },
-               "errorCount")
+  local stamp = core.now()
+  msg = codec.message(msg)
+  self:_append("errors", { timeStamp = stamp, errorCode = code, msg = msg }, "errorCount",
+               encode_entry(stamp, msg, code))
 end
 
 function Job:record_result(resultCode)

@@ -27,6 +27,10 @@ local info_of = sandbox.info_of
 -- failures: path -> the error of its last load, while that failed
 local M = { types = {}, paths = {}, files = {}, failures = {} }
 
+-- What claimable() answered, until the loaded types change.
+local claimable_types, claimable_queues
+local function types_changed() claimable_types, claimable_queues = nil, nil end
+
 --- The limits a script's top level loads under (its TIMEOUT and MEMORY_LIMIT are not known
 -- before it has run): a top level that loops or allocates without end fails to load instead of
 -- hanging `zerog check`, a worker's start or a reload of `serve` (found by fuzzing:
@@ -156,6 +160,7 @@ end
 
 --- Loads and registers a job type (replacing an earlier version from the same file).
 function M.register(path, source)
+  types_changed()
   local class, err = M.load(path, source)
   if not class then
     if source == nil then M.failures[path] = err end
@@ -199,6 +204,7 @@ function M.reload(current)
       else -- removed: its type goes too
         local t = M.paths[path]
         if t and M.types[t] and info_of(M.types[t]).path == path then M.types[t] = nil end
+        types_changed()
         M.paths[path], M.files[path], M.failures[path] = nil, nil, nil
       end
     end
@@ -284,12 +290,15 @@ function M.load_job(uuid, limited)
   return job
 end
 
---- The loaded job types, and the queues they use.
+--- The loaded job types, and the queues they use (asked at every step of a worker: kept until
+-- the types change; callers only read them).
 function M.claimable()
+  if claimable_types then return claimable_types, claimable_queues end
   local types = {}
   for t in pairs(M.types) do types[#types + 1] = t end
   sort(types)
-  return types, M.queues()
+  claimable_types, claimable_queues = types, M.queues()
+  return claimable_types, claimable_queues
 end
 
 return M

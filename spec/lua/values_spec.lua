@@ -216,6 +216,30 @@ for _, store in ipairs(H.stores) do
       end)
     end
 
+    it("stores every ASCII character and UTF-8 text exactly in a string field, an object's key, an event, a warning and an error", function()
+      -- (the runtime writes ASCII strings as JSON itself, escaping as lua-cjson does)
+      local d = run_body([[
+        local chars = {}
+        for b = 0, 127 do chars[#chars + 1] = string.char(b) end
+        local s = table.concat(chars) .. "/\\\"é€𝄞"
+        self:update_attrs { s = s, x = { [s] = s, list = { s, "plain" } } }
+        self:record_event(s)
+        self:record_warning(s)
+        self:record_error(7, s)
+        return 200]])
+      local chars = {}
+      for b = 0, 127 do chars[#chars + 1] = string.char(b) end
+      local s = table.concat(chars) .. "/\\\"é€𝄞"
+      assert.are.equal(200, d.resultCode)
+      assert.are.equal(s, d.s)
+      assert.are.equal(s, d.x[s])
+      assert.are.same({ s, "plain" }, d.x.list)
+      assert.are.equal(s, d.events[#d.events].msg)
+      assert.are.equal(s, d.warnings[1].msg)
+      assert.are.equal(s, d.errors[1].msg)
+      assert.are.equal(7, d.errors[1].errorCode)
+    end)
+
     it("get_job of nil, a number or 10 KB that is not UTF-8 is nil (no job), not a runtime error", function()
       local d = run_body([[
         local seen = {}
