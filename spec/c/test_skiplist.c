@@ -93,13 +93,19 @@ static void skiplist_keeps_the_order_of_a_sorted_array_through_random_inserts_an
             char between[40];
             const char *bound = NULL;
             switch (b) {
-            case 0: bound = items[next_random() % POOL].key; break; /* a key, in or out */
+            case 0:
+                bound = items[next_random() % POOL].key;
+                break; /* a key, in or out */
             case 1:
                 snprintf(between, sizeof between, "%015d:", (int)(next_random() % 42));
                 bound = between; /* before every key of one ms */
                 break;
-            case 2: bound = ""; break;  /* before everything */
-            case 3: bound = "~"; break; /* after everything */
+            case 2:
+                bound = "";
+                break; /* before everything */
+            case 3:
+                bound = "~";
+                break; /* after everything */
             }
             const zg_skipnode *got = zg_skiplist_last_below(&l, bound);
             const char *want = reference_below(sorted, n, bound);
