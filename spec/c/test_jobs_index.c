@@ -245,6 +245,34 @@ static void test_bad_filters_are_einval(void)
     zg_host_free(h);
 }
 
+/* A listing shows only jobs that still exist: once their retention has ended, finished jobs are
+ * not listed, even on a queue no host claims from (which deletes them a few at a time), just as
+ * reading one of them answers "not found". */
+static void test_zg_list_leaves_out_jobs_whose_retention_has_ended(void)
+{
+    zg_host *h = new_host();
+    const char *type = define(h, "brief", "qe", "RETENTION = 1,", "return 200");
+    enum { N = 30 };
+    char u[N][ZG_UUID_LEN];
+    for (int i = 0; i < N; i++)
+        CHECK_INT(zg_submit(h, type, "{}", NULL, u[i]), ZG_OK);
+    run_until_idle(h);
+    /* the last to finish is the last to expire: wait until reading it says it is gone */
+    char *json = NULL;
+    int rc = ZG_OK;
+    for (int tries = 0; tries < 100 && rc == ZG_OK; tries++) {
+        rc = zg_read(h, ZG_VIEW_PROGRESS, u[N - 1], &json);
+        zg_free(json);
+        json = NULL;
+        if (rc == ZG_OK) usleep(50 * 1000);
+    }
+    CHECK_INT(rc, ZG_ENOTFOUND);
+    zg_list_filter f = {.job_type = type, .limit = 10};
+    int seen[N] = {0};
+    CHECK_INT(list_all(h, f, u, seen, N), 0);
+    zg_host_free(h);
+}
+
 /* ---- SIGKILL of workers (Redis) ---- */
 
 /* A worker process: runs jobs of the type until killed. */
@@ -373,6 +401,7 @@ int main(void)
     RUN(test_zg_retry_reruns_a_failed_job_keeping_its_error_count);
     RUN(test_zg_delete_and_zg_purge_remove_jobs_with_their_entries);
     RUN(test_bad_filters_are_einval);
+    RUN(test_zg_list_leaves_out_jobs_whose_retention_has_ended);
     const char *url = getenv("ZEROG_SPEC_REDIS");
     if (url && *url) {
         store = url;
@@ -382,6 +411,7 @@ int main(void)
         RUN(test_zg_retry_reruns_a_failed_job_keeping_its_error_count);
         RUN(test_zg_delete_and_zg_purge_remove_jobs_with_their_entries);
         RUN(test_bad_filters_are_einval);
+        RUN(test_zg_list_leaves_out_jobs_whose_retention_has_ended);
         RUN(test_the_index_agrees_with_the_documents_after_workers_are_killed);
     }
     return check_done();
