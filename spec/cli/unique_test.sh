@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Unique jobs from the outside: `zerog submit` of a job whose unique key another job holds exits 0
 # with that job's uuid on stdout and a note on stderr; POST /job answers 200 (not 201) with
-# {"uuid", "existing": true}; --batch prints the holder's uuid for a duplicate line.
+# {"uuid", "existing": true}; --batch prints the holder's uuid for a duplicate line; a retry of a
+# failed job whose key another job holds is refused (skipped by retry --state failed).
 cd "$(dirname "$0")/../.." || exit 1
 . spec/cli/tap.sh
 . spec/cli/redis.sh
@@ -31,6 +32,25 @@ batch_duplicates() {
   "$ZEROG" stats | grep -q '"once_q":{"ready":2,'
 }
 ok "submit --batch prints the holder's uuid for a line whose key is held" batch_duplicates
+
+cat >"$JOBS/fails.lua" <<'LUA'
+return { JOB_TYPE = "fails", QUEUE_NAME = "fails_q", UNIQUE = { key = "order" },
+  SCHEMA = { order = { type = "integer", required = true } },
+  run = function(self) return 500 end }
+LUA
+
+retry_of_a_held_key() {
+  flush
+  local first second
+  first=$("$ZEROG" submit fails '{"order": 1}') && "$ZEROG" worker --until-idle >/dev/null 2>&1 &&
+  second=$("$ZEROG" submit fails '{"order": 1}') && "$ZEROG" worker --until-idle >/dev/null 2>&1 &&
+  [ "$first" != "$second" ] || return 1
+  expect_status 0 "$ZEROG" retry --state failed || return 1 # one retried, the other skipped
+  grep -q '"retried":1' "$WORK/out" && "$ZEROG" stats | grep -q '"fails_q":{"ready":1,' || return 1
+  expect_status 1 "$ZEROG" retry "$second" && grep -q "holds the same unique key" "$WORK/err" ||
+  expect_status 1 "$ZEROG" retry "$first" && grep -q "holds the same unique key" "$WORK/err"
+}
+ok "retry of failed jobs never makes two queued jobs of one unique key (one retried, one refused)" retry_of_a_held_key
 
 PORT=$((20000 + RANDOM % 20000))
 URL=http://127.0.0.1:$PORT
