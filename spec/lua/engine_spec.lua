@@ -210,6 +210,14 @@ for _, store in ipairs(H.stores) do
         assert.are.equal(0, d.events[#d.events].delay)
       end)
 
+      it("a backoff() that overruns TIMEOUT ends the job with 500 (a limit ends the settling, no fallback)", function()
+        local _, d = H.run_job(h, [[return { JOB_TYPE = "backoff_loops", TIMEOUT = 0.05, RETRY_DELAY = 0,
+          backoff = function(self, attempt) while true do end end,
+          run = function(self) self:raise_error_continue(512, "again") end }]])
+        assert.are.equal(500, d.resultCode)
+        assert.matches("TIMEOUT", d.errors[#d.errors].msg)
+      end)
+
       it("refuses a bad BACKOFF when the script loads", function()
         for _, b in ipairs { '"fast"', '{ type = "random", delay = 1 }', '{ delay = -1 }',
                              '{ delay = 1, jitter = 2 }', '{ delay = 1, max = "x" }' } do
