@@ -70,4 +70,15 @@ post_twice() {
   { echo "statuses $s1 $s2: $(cat "$WORK/b1") $(cat "$WORK/b2")"; return 1; }
 }
 ok "POST /job of a held unique key answers 200 with the holder's uuid and existing: true" post_twice
+
+failed_one() { "$ZEROG" list --state failed --queue fails_q | grep -q "$1"; }
+post_retry_of_a_held_key() {
+  flush
+  local first second status
+  first=$("$ZEROG" submit fails '{"order": 2}') && wait_for 10 failed_one "$first" &&
+  second=$("$ZEROG" submit fails '{"order": 2}' --delay 600) || return 1 # waits, holding the key
+  status=$(curl -s -o "$WORK/b" -w '%{http_code}' -X POST "$URL/retry/$first")
+  [ "$status" = 409 ] && grep -q "$second" "$WORK/b" || { echo "status $status: $(cat "$WORK/b")"; return 1; }
+}
+ok "POST /retry of a failed job whose unique key another job holds answers 409 naming it" post_retry_of_a_held_key
 tap_done
