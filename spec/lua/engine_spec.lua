@@ -210,6 +210,20 @@ for _, store in ipairs(H.stores) do
         assert.are.equal(0, d.events[#d.events].delay)
       end)
 
+      it("BACKOFF counts errors, not warnings: retries after raise_warning_continue keep the first delay", function()
+        local t = H.define(h, [[return { JOB_TYPE = "backoff_warn",
+          BACKOFF = { type = "exponential", delay = 2 },
+          run = function(self) self:raise_warning_continue(299, "again") end }]])
+        local uuid = H.submit(h, t)
+        local delays = {}
+        for i = 1, 3 do
+          delays[i] = h:step(0).delay
+          h:kick(H.doc(h, uuid).queueName)
+        end
+        assert.are.same({ 2, 2, 2 }, delays)
+        assert.are.equal(0, H.doc(h, uuid).errorCount)
+      end)
+
       it("a backoff() that overruns TIMEOUT ends the job with 500 (a limit ends the settling, no fallback)", function()
         local _, d = H.run_job(h, [[return { JOB_TYPE = "backoff_loops", TIMEOUT = 0.05, RETRY_DELAY = 0,
           backoff = function(self, attempt) while true do end end,
