@@ -246,7 +246,8 @@ typedef struct zg_store_ops {
     int (*list)(zg_store *s, const zg_index_req *req, zg_index_row **rows, size_t *n,
                 zg_error *err);
     /* A failed job back to waiting, with fields set and event appended; its retention lifted.
-     * ZG_ENOTFOUND: no such job; ZG_EINVAL: it is not failed. */
+     * ZG_ENOTFOUND: no such job; ZG_EINVAL: it is not failed; ZG_EEXIST: another job holds its
+     * unique key (the message names it; nothing changed). Retried, it takes its key again. */
     int (*retry)(zg_store *s, const char *uuid, zg_fields f, const char *event, const char *writer,
                  int64_t seq, zg_error *err);
     /* Deletes a job whatever its state (a run of it loses its lease). ZG_ENOTFOUND. */

@@ -96,6 +96,8 @@ typedef struct job {
     int claimed_prior;  /* the prior the current claim reported (an unclaim restores it) */
     char *reason;       /* buried: why (may be NULL) */
     char *unique_key;   /* the unique key it took, or NULL */
+    int unique_hold;    /* ZG_UNIQUE_*: how long it holds it (a retry takes it again) */
+    int64_t unique_ttl_ms;
     int64_t buried_at_ms, buried_seq;
     zg_heap *home; /* the heap holding it, or NULL */
     size_t heap_index;
@@ -690,6 +692,8 @@ static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
         job_free(j);
         return zg_fail(err, ZG_ENOMEM, "out of memory submitting job %s", nj->uuid);
     }
+    j->unique_hold = nj->unique_hold;
+    j->unique_ttl_ms = nj->unique_ttl_ms;
     edit_apply(j, &e);
     edit_free(&e);
     snprintf(j->uuid, sizeof j->uuid, "%s", nj->uuid);
@@ -1339,10 +1343,18 @@ static int mem_retry(zg_store *zs, const char *uuid, zg_fields f, const char *ev
     if (!j) return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid ? uuid : "(null)");
     if (j->state != ZG_STATE_FINISHED || j->index_state != ZG_JOBS_FAILED)
         return zg_fail(err, ZG_EINVAL, "job %s has not failed", uuid);
+    if (j->unique_key) { /* back to waiting, it holds its key again: unless another job does */
+        const job *holder = unique_holder(s, j->queue, j->unique_key, j->unique_hold);
+        if (holder && holder != j)
+            return zg_fail(err, ZG_EEXIST,
+                           "job %s holds the same unique key: job %s was not retried", holder->uuid,
+                           uuid);
+    }
     edit e = {0};
     if (edit_set_fields(&e, f) != 0 || edit_set(&e, "running", "false") != 0 ||
         (event && edit_entry(&e, ZG_LIST_EVENTS, event) != 0) || edit_make_room(j, &e) != 0 ||
-        make_room(&j->ready->ready) != 0) {
+        make_room(&j->ready->ready) != 0 ||
+        (j->unique_key && take_unique(j->queue, j->unique_key, j->uuid, j->unique_ttl_ms) != 0)) {
         edit_free(&e);
         return zg_fail(err, ZG_ENOMEM, "out of memory retrying job %s", uuid);
     }

@@ -1280,11 +1280,15 @@ static int rs_retry(zg_store *s, const char *uuid, zg_fields f, const char *even
     redisReply *reply = run(r, S_RETRY, 3, &a, err);
     av_free(&a);
     if (!reply) return err->code;
-    int rc = reply->type == REDIS_REPLY_ERROR     ? zg_redis_reply_error(reply, err)
-             : reply->type != REDIS_REPLY_INTEGER ? unexpected(err, "a retry")
-             : reply->integer == -1               ? zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid)
-             : reply->integer == -3 ? zg_fail(err, ZG_EINVAL, "job %s has not failed", uuid)
-                                    : ZG_OK;
+    int rc =
+        reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err)
+        : reply->type == REDIS_REPLY_STRING /* the job holding its unique key */
+            ? zg_fail(err, ZG_EEXIST, "job %s holds the same unique key: job %s was not retried",
+                      reply->str, uuid)
+            : reply->type != REDIS_REPLY_INTEGER ? unexpected(err, "a retry")
+              : reply->integer == -1             ? zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid)
+              : reply->integer == -3 ? zg_fail(err, ZG_EINVAL, "job %s has not failed", uuid)
+                                     : ZG_OK;
     freeReplyObject(reply);
     if (rc == ZG_OK) { /* its retention is lifted: the pointer by uuid too */
         const char *persist[] = {"PERSIST", k.pointer};

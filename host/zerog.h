@@ -385,7 +385,8 @@ ZG_API void zg_job_page_free(zg_job_page *page);
 
 /* Puts a failed job back to waiting, to run again: its errorCount is kept, its result cleared,
  * an event "Retried by hand" recorded, its retention lifted. ZG_ENOTFOUND for an unknown uuid,
- * ZG_EINVAL when it is not failed. */
+ * ZG_EINVAL when it is not failed, ZG_EEXIST (nothing changed) when its type is UNIQUE and
+ * another job holds its key (zg_errstr names it); retried, the job holds its key again. */
 ZG_API int zg_retry(zg_host *h, const char *uuid);
 /* Deletes a job, its document and its queue message, whatever its state (a run in progress
  * loses its lease: its writes are refused). ZG_ENOTFOUND for an unknown uuid. */

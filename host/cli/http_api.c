@@ -527,7 +527,9 @@ static enum MHD_Result steer_job(daemon_ctx *d, struct MHD_Connection *c, const 
         snprintf(reply, sizeof reply, "{\"%s\":true,\"uuid\":\"%s\"}",
                  retry ? "retried" : "deleted", uuid); /* of a uuid's form */
         r = send_json(c, 200, reply);
-    } else
+    } else if (rc == ZG_EEXIST) /* a retry of a job whose unique key another job holds */
+        r = send_error(c, 409, zg_errstr(h));
+    else
         r = send_failure(d, c, h, rc, 409, 404); /* a retry of a job not failed: 409 */
     api_return(d, h);
     return r;

@@ -295,8 +295,8 @@ static int each_job(zg_host *h, zg_list_filter f, int (*step)(zg_host *h, const 
             int r = step(h, page.jobs[i].uuid);
             if (r == ZG_OK)
                 (*done)++;
-            else if (r != ZG_EINVAL && r != ZG_ENOTFOUND)
-                rc = r;
+            else if (r != ZG_EINVAL && r != ZG_ENOTFOUND && r != ZG_EEXIST)
+                rc = r; /* (else skipped: gone, in another state, or its unique key held) */
         }
         free(cursor);
         cursor = page.next; /* taken over from the page */

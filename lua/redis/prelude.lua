@@ -159,6 +159,30 @@ local function waits_in(state, jtype)
   return z and p .. z or ''
 end
 
+-- The states of a job that hold its unique key, by its hold (submit, retry).
+local HOLDS = {
+  queued = { waiting = true, delayed = true, buried = true },
+  running = { waiting = true, delayed = true, buried = true, running = true },
+  until_done = { waiting = true, delayed = true, buried = true, running = true, succeeded = true },
+}
+-- The uuid of the job that holds unique key k under hold, or nil.
+local function holder(k, hold)
+  local uuid = redis.call('GET', k)
+  if not uuid then return nil end
+  local ix = redis.call('HGET', jk(uuid), '_ix')
+  local state = ix and string.match(ix, '^(%a+)')
+  if state and HOLDS[hold][state] then return uuid end
+  return nil
+end
+-- Makes unique key k name job uuid, for ttl ms (0: no limit).
+local function take_unique(k, uuid, ttl)
+  if ttl > 0 then
+    redis.call('SET', k, uuid, 'PX', I(ttl))
+  else
+    redis.call('SET', k, uuid)
+  end
+end
+
 -- Deletes job uuid whatever its state: its document and lists, its queue entry, its index and
 -- expiry entries. Returns whether there was such a job.
 local function delete_job(uuid)

@@ -8,20 +8,6 @@
 -- A unique key is {zq:Q}:unique:<key> holding the uuid of the job that took it (with the ttl);
 -- it is not released by the job's steps: a submit looks at the state of the job it names, and
 -- takes the key over when that job has left the states the hold covers (or is gone).
-local HOLDS = {
-  queued = { waiting = true, delayed = true, buried = true },
-  running = { waiting = true, delayed = true, buried = true, running = true },
-  until_done = { waiting = true, delayed = true, buried = true, running = true, succeeded = true },
-}
--- The uuid of the job that holds unique key k under hold, or nil.
-local function holder(k, hold)
-  local uuid = redis.call('GET', k)
-  if not uuid then return nil end
-  local ix = redis.call('HGET', jk(uuid), '_ix')
-  local state = ix and string.match(ix, '^(%a+)')
-  if state and HOLDS[hold][state] then return uuid end
-  return nil
-end
 local n = tonumber(ARGV[1])
 local out, i, types = {}, 2, {}
 local last = redis.call('HINCRBY', p, 'seq', n)
@@ -39,11 +25,7 @@ for j = 1, n do
     out[j] = { 0, 0, held }
   else
     if ukey ~= '' then
-      if uttl > 0 then
-        redis.call('SET', p .. ':unique:' .. ukey, uuid, 'PX', I(uttl))
-      else
-        redis.call('SET', p .. ':unique:' .. ukey, uuid)
-      end
+      take_unique(p .. ':unique:' .. ukey, uuid, uttl)
     end
     local id = last - n + j
     local m = string.format('%020d', id) .. ':' .. uuid
@@ -52,7 +34,9 @@ for j = 1, n do
                     '_type', jtype, '_pri', pri, '_ttr', ttr, '_reserves', '0', '_lc', '0',
                     '_prior', '0', '_releases', '0', '_id', I(id),
                     '_ix', ix_move(jtype, uuid, nil, state) }
-    if ukey ~= '' then front[#front + 1], front[#front + 2] = '_uk', ukey end
+    if ukey ~= '' then -- (its hold and ttl: a retry takes the key again)
+      for _, v in ipairs { '_uk', ukey, '_uh', uhold, '_ut', I(uttl) } do front[#front + 1] = v end
+    end
     hset_args(job, i + 9, i + 8 + 2 * nf, { 'queueJobId', I(id) }, front)
     if delay > 0 then
       redis.call('ZADD', p .. ':delayed', I(now + delay), m)

@@ -195,7 +195,8 @@ local function retry_delay(job)
   end
   local b = type(spec) == "table" and Job._backoff_policy(rawget(spec, "BACKOFF"))
   if not b then return fixed end
-  local d = b.type == "exponential" and b.delay * 2 ^ (attempt - 1)
+  -- (2^1024 is inf, and a delay of 0 times inf NaN: a retry that could not be settled)
+  local d = b.type == "exponential" and b.delay * 2 ^ math.min(attempt - 1, 1023)
     or b.type == "linear" and b.delay * attempt or b.delay
   d = math.min(d, b.max or MAX_RETRY_DELAY, MAX_RETRY_DELAY)
   if b.jitter > 0 then d = d * (1 - b.jitter * math.random()) end -- (the VM's generator)

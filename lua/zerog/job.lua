@@ -455,7 +455,8 @@ function Job:_unique_key()
   if key:find("\0", 1, true) then error("a unique key may not hold a NUL byte", 0) end
   key = self.jobType .. "\n" .. key
   if #key > MAX_UNIQUE_KEY then error("a unique key is at most " .. MAX_UNIQUE_KEY .. " bytes", 0) end
-  return { key = key, ttl = policy.ttl, hold = policy.hold }
+  -- (a ttl under the store's millisecond is one, not 0: no limit)
+  return { key = key, ttl = policy.ttl > 0 and math.max(policy.ttl, 0.001) or 0, hold = policy.hold }
 end
 
 function Job:_submission(qk)

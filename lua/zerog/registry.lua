@@ -109,6 +109,14 @@ local function make_class(t)
   for _, c in ipairs(CHECKS) do
     if t[c[1]] ~= nil and not c[2](t[c[1]]) then return nil, c[1] .. " must be " .. c[3] end
   end
+  local unique = Job._unique_policy(t.UNIQUE)
+  if unique and type(unique.key) == "table" then -- (a field no param can set: one key for all)
+    for _, name in ipairs(unique.key) do
+      if type(t.SCHEMA) ~= "table" or t.SCHEMA[name] == nil then
+        return nil, "UNIQUE.key names " .. name .. ", which is not a field of the SCHEMA"
+      end
+    end
+  end
   return schema.compile(t.SCHEMA, METHODS)
 end
 

@@ -96,13 +96,65 @@ static void test_bad_unique_declarations_are_refused_at_load(void)
                          "{ key = 3 }",
                          "{ key = {} }",
                          "{ key = 'a', ttl = -1 }",
-                         "{ key = 'a', ['while'] = 'forever' }"};
+                         "{ key = 'a', ['while'] = 'forever' }",
+                         /* a field the SCHEMA lacks: always null, one job for every submit */
+                         "{ key = 'order_id' }",
+                         "{ key = { 'a', 'N' } }"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int rc = define(h, "bad", bad[i], t);
         if (rc == ZG_OK) printf("# accepted UNIQUE = %s\n", bad[i]);
         CHECK(rc != ZG_OK);
         CHECK(strstr(zg_errstr(h), "UNIQUE") != NULL);
     }
+    zg_host_free(h);
+}
+
+/* A ttl under a millisecond is a ttl (rounded up to 1 ms), not "no limit": the key lapses. */
+static void test_a_ttl_under_a_millisecond_still_lapses(void)
+{
+    zg_host *h = new_host();
+    char t[ZG_NAME_LEN], u1[ZG_UUID_LEN], u2[ZG_UUID_LEN];
+    CHECK_INT(define(h, "tiny_ttl", "{ key = 'a', ttl = 0.0004 }", t), ZG_OK);
+    CHECK_INT(zg_submit(h, t, "{\"a\": \"x\"}", NULL, u1), ZG_OK);
+    int rc = ZG_EEXIST;
+    for (int i = 0; i < 200 && rc == ZG_EEXIST; i++) { /* within 2 s: the key lapsed */
+        rc = zg_submit(h, t, "{\"a\": \"x\"}", NULL, u2);
+        if (rc == ZG_EEXIST) nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
+    CHECK_INT(rc, ZG_OK);
+    CHECK(strcmp(u1, u2) != 0);
+    zg_host_free(h);
+}
+
+/* A failed job retried while another job holds its key would make two queued jobs of one key:
+ * the retry is refused with ZG_EEXIST naming the holder; once the key is free the retried job
+ * takes it again, so a submit of the key finds it. */
+static void test_retrying_a_failed_job_keeps_one_job_per_key(void)
+{
+    zg_host *h = new_host();
+    char t[ZG_NAME_LEN], u1[ZG_UUID_LEN], u2[ZG_UUID_LEN], u3[ZG_UUID_LEN];
+    snprintf(t, sizeof t, "%sretry", tag);
+    char src[512];
+    snprintf(src, sizeof src,
+             "return { JOB_TYPE = '%s', QUEUE_NAME = '%s_q', UNIQUE = { key = 'a' },\n"
+             "  SCHEMA = { a = { type = 'string' } }, run = function(self) return 500 end }\n",
+             t, t);
+    CHECK_INT(zg_load_string(h, t, src, NULL), ZG_OK);
+    CHECK_INT(zg_submit(h, t, "{\"a\": \"x\"}", NULL, u1), ZG_OK);
+    long ran = 0;
+    CHECK_INT(zg_run(h, NULL, 0, 1, &ran), ZG_OK); /* u1 failed: the key is free */
+    CHECK_INT(zg_submit(h, t, "{\"a\": \"x\"}", NULL, u2), ZG_OK);
+    CHECK_INT(zg_retry(h, u1), ZG_EEXIST);
+    CHECK(strstr(zg_errstr(h), u2) != NULL);
+    char queue[ZG_NAME_LEN + 2];
+    snprintf(queue, sizeof queue, "%s_q", t);
+    zg_queue_counts counts;
+    CHECK_INT(zg_queue_counts_get(h, queue, &counts), ZG_OK);
+    CHECK_INT(counts.ready, 1);                    /* u2 only */
+    CHECK_INT(zg_run(h, NULL, 0, 1, &ran), ZG_OK); /* u2 failed too: the key is free */
+    CHECK_INT(zg_retry(h, u1), ZG_OK);
+    CHECK_INT(zg_submit(h, t, "{\"a\": \"x\"}", NULL, u3), ZG_EEXIST);
+    CHECK_STR(u3, u1);
     zg_host_free(h);
 }
 
@@ -159,6 +211,8 @@ int main(void)
     RUN(test_a_list_or_function_key_and_the_hold_until_done);
     RUN(test_a_key_function_that_fails_or_returns_no_string_fails_the_submit);
     RUN(test_bad_unique_declarations_are_refused_at_load);
+    RUN(test_a_ttl_under_a_millisecond_still_lapses);
+    RUN(test_retrying_a_failed_job_keeps_one_job_per_key);
     const char *url = getenv("ZEROG_SPEC_REDIS");
     if (url && *url) {
         store = url;
@@ -167,6 +221,8 @@ int main(void)
         RUN(test_a_field_key_returns_the_holder_with_zg_eexist_until_it_runs);
         RUN(test_a_list_or_function_key_and_the_hold_until_done);
         RUN(test_a_key_function_that_fails_or_returns_no_string_fails_the_submit);
+        RUN(test_a_ttl_under_a_millisecond_still_lapses);
+        RUN(test_retrying_a_failed_job_keeps_one_job_per_key);
         RUN(test_concurrent_processes_submitting_100_keys_create_exactly_100_jobs);
     }
     return check_done();

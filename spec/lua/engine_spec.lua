@@ -196,6 +196,42 @@ for _, store in ipairs(H.stores) do
         assert.are.equal(11, h:step(0).delay)
       end)
 
+      it("an exponential BACKOFF stays a finite delay past 2^1024 (the 1025th error; delay 0: 0, never NaN)", function()
+        local t = H.define(h, [[return { JOB_TYPE = "backoff_zero", MAX_ERRORS = 2000,
+          BACKOFF = { type = "exponential", delay = 0 },
+          run = function(self) self:raise_error_continue(512, "again") end }]])
+        local uuid = H.submit(h, t)
+        local r
+        for _ = 1, 1025 do r = h:step(0) end -- (a delay of 0: due again at once)
+        local d = H.doc(h, uuid)
+        assert.are.equal(1025, d.errorCount)
+        assert.are.equal("requeued", r.outcome) -- (it was finished with 500: NaN cannot be stored)
+        assert.are.equal(0, r.delay)
+        assert.are.equal(0, d.events[#d.events].delay)
+      end)
+
+      it("BACKOFF counts errors, not warnings: retries after raise_warning_continue keep the first delay", function()
+        local t = H.define(h, [[return { JOB_TYPE = "backoff_warn",
+          BACKOFF = { type = "exponential", delay = 2 },
+          run = function(self) self:raise_warning_continue(299, "again") end }]])
+        local uuid = H.submit(h, t)
+        local delays = {}
+        for i = 1, 3 do
+          delays[i] = h:step(0).delay
+          h:kick(H.doc(h, uuid).queueName)
+        end
+        assert.are.same({ 2, 2, 2 }, delays)
+        assert.are.equal(0, H.doc(h, uuid).errorCount)
+      end)
+
+      it("a backoff() that overruns TIMEOUT ends the job with 500 (a limit ends the settling, no fallback)", function()
+        local _, d = H.run_job(h, [[return { JOB_TYPE = "backoff_loops", TIMEOUT = 0.05, RETRY_DELAY = 0,
+          backoff = function(self, attempt) while true do end end,
+          run = function(self) self:raise_error_continue(512, "again") end }]])
+        assert.are.equal(500, d.resultCode)
+        assert.matches("TIMEOUT", d.errors[#d.errors].msg)
+      end)
+
       it("refuses a bad BACKOFF when the script loads", function()
         for _, b in ipairs { '"fast"', '{ type = "random", delay = 1 }', '{ delay = -1 }',
                              '{ delay = 1, jitter = 2 }', '{ delay = 1, max = "x" }' } do
