@@ -114,7 +114,9 @@ end
 -- stopped renewing before the gap gets nothing: idle spells never keep a dead host's job.
 local queue_due -- the queue's due field as keep_time read it
 local expiry_due -- its xdue field
+local time_kept = false -- keep_time ran in this script: advance need not read the queue again
 local function keep_time()
+  time_kept = true
   local q = redis.call('HMGET', p, 'clock', 'due', 'xdue')
   queue_due, expiry_due = q[2], q[3]
   local last = tonumber(q[1] or '0')
@@ -231,7 +233,7 @@ local SWEEP_STEP, SWEEP_IDLE = 8, 100
 -- be due yet (the field may be early, never late: every ZADD to :delayed or :reserved lowers it
 -- through due_by, and only a full pass here raises it).
 local function advance()
-  keep_time()
+  if not time_kept then keep_time() end
   sweep(SWEEP_STEP)
   if queue_due and queue_due ~= 'none' and tonumber(queue_due) > now then return end
   if queue_due == 'none' then return end

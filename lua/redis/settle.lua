@@ -18,6 +18,9 @@ local function done(cas)
   advance()
   return { 1, cas, claim_job(writer, ARGV[13], ARGV[14] == '1', 15, 14 + ntypes) }
 end
+-- a settle that claims reads the queue's clock and due fields first (its claim needs them, and
+-- a finish with a retention then lowers xdue without reading it again)
+if ntypes > 0 then keep_time() end
 local job = KEYS[2]
 local wfield = '_w:' .. writer
 local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', 'cas', wfield, '_type', '_nl',
