@@ -269,27 +269,8 @@ bad_input() {
 ok "list refuses a bad --limit, --state, --cursor or --since (exit 2, naming it)" bad_input
 
 # ---- HTTP ----
-PORT=$((20000 + RANDOM % 20000))
-URL=http://127.0.0.1:$PORT
-SERVE_PID=
-start_serve() {
-  "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 1 "$@" >"$WORK/serve.log" 2>&1 &
-  SERVE_PID=$!
-  up() { curl -s -o /dev/null "$URL/health"; }
-  wait_for 10 up
-}
-stop_serve() {
-  [ -n "$SERVE_PID" ] || return 0
-  kill -TERM "$SERVE_PID" 2>/dev/null; wait "$SERVE_PID"
-  SERVE_PID=
-}
-trap 'stop_serve; rm -rf "$WORK"' EXIT
-http() {
-  local method=$1 path=$2 body=${3:-}; shift 3 2>/dev/null || shift $#
-  curl -s -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' -X "$method" ${body:+--data "$body"} "$@" "$URL$path" >"$WORK/status"
-}
-status_is() { [ "$(cat "$WORK/status")" = "$1" ] || { echo "status $(cat "$WORK/status"), expected $1: $(cat "$WORK/body")"; return 1; }; }
-body_get() { json_get "$1" "$WORK/body"; }
+SERVE_WORKERS=1
+. spec/cli/serve.sh
 error_has() { body_get d.error | grep -q -- "$1" || { echo "error: $(cat "$WORK/body")"; return 1; }; }
 
 setup && start_serve || { echo "not ok - serve starts"; cat "$WORK/serve.log"; exit 1; }

@@ -52,13 +52,9 @@ retry_of_a_held_key() {
 }
 ok "retry of failed jobs never makes two queued jobs of one unique key (one retried, one refused)" retry_of_a_held_key
 
-PORT=$((20000 + RANDOM % 20000))
-URL=http://127.0.0.1:$PORT
-"$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 1 >"$WORK/serve.log" 2>&1 &
-SERVE_PID=$!
-trap 'kill -TERM $SERVE_PID 2>/dev/null; wait $SERVE_PID; rm -rf "$WORK"' EXIT
-up() { curl -s -o /dev/null "$URL/health"; }
-wait_for 10 up || { echo "not ok - serve starts"; cat "$WORK/serve.log"; exit 1; }
+SERVE_WORKERS=1
+. spec/cli/serve.sh
+start_serve || { echo "not ok - serve starts"; cat "$WORK/serve.log"; exit 1; }
 
 post_twice() {
   flush
