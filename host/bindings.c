@@ -18,6 +18,7 @@
 #include <uuid/uuid.h>
 
 #include "clock.h"
+#include "cron.h"
 #include "host_internal.h"
 #include "json_decode.h"
 
@@ -324,6 +325,12 @@ static int core_submit(lua_State *L)
             lua_pop(L, 1);
         }
         lua_pop(L, 1);
+        if (lua_getfield(L, j, "schedule") == LUA_TTABLE) { /* {id, tick, next}: repeatable jobs */
+            jobs[i].schedule_id = string_field(L, -1, "id");
+            jobs[i].scheduled_ms = int_field(L, -1, "tick");
+            jobs[i].schedule_next_ms = int_field(L, -1, "next");
+        }
+        lua_pop(L, 1);
         lua_getfield(L, j, "fields");
         jobs[i].fields = fields_arg(L, -1);
         lua_rawseti(L, anchors, (lua_Integer)i + 1);
@@ -343,6 +350,10 @@ static int core_submit(lua_State *L)
         if (jobs[i].existing[0]) {
             lua_pushstring(L, jobs[i].existing);
             lua_rawseti(L, -2, 3);
+        }
+        if (jobs[i].schedule_stale) { /* its tick was taken: not created */
+            lua_pushboolean(L, 1);
+            lua_rawseti(L, -2, 4);
         }
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
@@ -634,7 +645,20 @@ static int core_progress(lua_State *L)
     return 0;
 }
 
-static const luaL_Reg core_functions[] = {{"read", core_read},
+/* cron_check(rule, tz) -> nil | why: whether a schedule's rule and zone are valid (REPEAT). */
+static int core_cron_check(lua_State *L)
+{
+    zg_cron c;
+    zg_error err = {0};
+    int rc = zg_cron_parse(&c, luaL_checkstring(L, 1), luaL_optstring(L, 2, NULL), &err);
+    zg_cron_free(&c);
+    if (rc == ZG_OK) return 0;
+    lua_pushstring(L, err.msg);
+    return 1;
+}
+
+static const luaL_Reg core_functions[] = {{"cron_check", core_cron_check},
+                                          {"read", core_read},
                                           {"reload", core_reload},
                                           {"update", core_update},
                                           {"save", core_save},

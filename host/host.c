@@ -908,6 +908,8 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
     if (!usable(h)) return h->err.code;
     if (!not_running(h)) return h->err.code;
     memset(out, 0, sizeof *out);
+    if (zg_schedules_due(h, zg_clock_monotonic_ms())) /* repeatable jobs: one clock read a step */
+        zg_schedules_fire(h, queues, n);
     zg_claim c = {0};
     claim_args a = {queues, n, timeout_ms, &c, ZG_OK, {0}, {0}, NULL};
     int rc = zg_runtime_invoke(h, "claimable", NULL, collect_claim, &a, 2);

@@ -67,6 +67,9 @@ struct zg_host {
     int64_t held_at_ms; /* when it was claimed (monotonic): an old one is renewed before it runs */
     zg_heartbeat heartbeat; /* renews the running job's lease */
     zg_error err;
+    /* repeatable jobs (schedule.c) */
+    int64_t repeats_gen;      /* the registry's generation whose REPEATs were written */
+    int64_t schedule_look_ms; /* (monotonic) when to look for due schedules next */
 };
 
 /* Writes a host message (not a job's) to the configured log, if any. */
@@ -133,6 +136,14 @@ void zg_run_hook(lua_State *L, lua_Debug *ar);
 int zg_raise_timeout(lua_State *L, zg_host *h);
 /* Why the run in progress is being stopped (a message), or NULL. */
 const char *zg_run_stop_reason(zg_host *h, char *buf, size_t size);
+
+/* schedule.c: fires the due ticks of the schedules of the queues a step claims from (all
+ * loaded types' queues when n is 0), at most once a second or when a tick comes due. */
+void zg_schedules_fire(zg_host *h, const char *const *queues, size_t n);
+static inline int zg_schedules_due(const zg_host *h, int64_t now_ms)
+{
+    return now_ms >= h->schedule_look_ms;
+}
 
 /* bindings.c: registers the zerog.core module (the C functions the Lua side calls). */
 void zg_bindings_open(zg_host *h);

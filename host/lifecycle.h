@@ -67,6 +67,12 @@ typedef struct zg_new_job {
     int64_t id;                 /* out: queueJobId */
     int64_t cas;                /* out */
     char existing[ZG_UUID_LEN]; /* out: the job that holds the key ("" when this one was made) */
+    /* repeatable jobs: a job made for tick scheduled_ms of schedule schedule_id (of its queue)
+     * is created only while the schedule's next tick is scheduled_ms, which becomes
+     * schedule_next_ms in the same step; else schedule_stale is set and nothing changes */
+    const char *schedule_id;
+    int64_t scheduled_ms, schedule_next_ms;
+    int schedule_stale; /* out */
 } zg_new_job;
 
 /* What a run holds: the job it claimed and the fencing token its writes carry. */
@@ -271,6 +277,21 @@ typedef struct zg_store_ops {
                   atomic_int *stop, zg_error *err);
     /* One round trip to the store within its timeout (health checks). */
     int (*ping)(zg_store *s, zg_error *err);
+    /* ---- repeatable jobs (schedules; zg_schedule in zerog.h) ---- */
+    /* Writes sc into its queue unless a schedule of that id holds the same type, rule, tz,
+     * params and catch-up (then it stays as it is, its next tick too); *written says which. */
+    int (*schedule_put)(zg_store *s, const zg_schedule *sc, int *written, zg_error *err);
+    /* The schedules of a queue (due_only: those whose next tick is not after the store's time),
+     * malloc'd; *now_ms gets the store's time and *earliest_ms the earliest next tick after it
+     * (0: none). */
+    int (*schedule_list)(zg_store *s, const char *queue, int due_only, zg_schedule **rows,
+                         size_t *n, int64_t *now_ms, int64_t *earliest_ms, zg_error *err);
+    /* Removes schedule id of a queue; ZG_ENOTFOUND. */
+    int (*schedule_remove)(zg_store *s, const char *queue, const char *id, zg_error *err);
+    /* Moves a schedule's next tick from expected_ms to next_ms without a job (skipped ticks);
+     * ZG_ESTALE when its next tick is no longer expected_ms. */
+    int (*schedule_advance)(zg_store *s, const char *queue, const char *id, int64_t expected_ms,
+                            int64_t next_ms, zg_error *err);
     void (*close)(zg_store *s);
 } zg_store_ops;
 

@@ -29,6 +29,7 @@
 #include "heap.h"
 #include "lifecycle.h"
 #include "map.h"
+#include "schedule.h"
 #include "skiplist.h"
 #include "strbuf.h"
 
@@ -116,6 +117,7 @@ typedef struct mem_store {
     zg_heap running;        /* every queue's running jobs, by lease deadline */
     zg_heap expiring;       /* finished jobs with a retention, by expiry */
     int64_t bury_seq;
+    zg_map schedules; /* "<queue>\n<id>" -> zg_schedule (repeatable jobs) */
 } mem_store;
 
 void zg_claim_clear(zg_claim *c)
@@ -713,6 +715,8 @@ static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
     return ZG_OK;
 }
 
+static int mem_schedule_take(mem_store *s, zg_new_job *nj);
+
 static int mem_submit(zg_store *zs, zg_new_job *jobs, size_t n, const char *writer, zg_error *err)
 {
     (void)writer; /* nothing is resent in-process */
@@ -734,6 +738,7 @@ static int mem_submit(zg_store *zs, zg_new_job *jobs, size_t n, const char *writ
             jobs[i].cas = j->cas;
             continue;
         }
+        if (jobs[i].schedule_id && !mem_schedule_take(s, &jobs[i])) continue; /* (schedules) */
         rc = create_job(s, &jobs[i], err);
         if (rc == ZG_OK) created = 1;
     }
@@ -1490,6 +1495,7 @@ static void mem_close(zg_store *zs)
     if (!s) return;
     zg_map_free(&s->jobs, job_free);
     zg_map_free(&s->queues, queue_free);
+    zg_map_free(&s->schedules, zg_schedule_free_one);
     zg_heap_free(&s->running);
     zg_heap_free(&s->expiring);
     pthread_cond_destroy(&s->changed);
@@ -1628,6 +1634,124 @@ static int locked_known_queues(zg_store *zs, char ***names, size_t *n, zg_error 
 {
     LOCKED(mem_known_queues(zs, names, n, err));
 }
+/* ---- repeatable jobs (schedules): records by "<queue>\n<id>"; the store's time is the wall
+ * clock ---- */
+
+static void schedule_key(char *out, size_t size, const char *queue, const char *id)
+{
+    snprintf(out, size, "%s\n%s", queue, id);
+}
+
+/* Takes the tick of a job made by a schedule: 1 when the schedule's next tick was the job's
+ * (now advanced), 0 (schedule_stale set) when another host took it or the schedule is gone. */
+static int mem_schedule_take(mem_store *s, zg_new_job *nj)
+{
+    char key[2 * ZG_NAME_LEN + 16];
+    schedule_key(key, sizeof key, nj->queue, nj->schedule_id);
+    zg_schedule *sc = zg_map_get(&s->schedules, key);
+    nj->schedule_stale = !sc || sc->next_ms != nj->scheduled_ms;
+    if (nj->schedule_stale) return 0;
+    sc->next_ms = nj->schedule_next_ms;
+    sc->last_ms = nj->scheduled_ms;
+    return 1;
+}
+
+static int mem_schedule_put(zg_store *zs, const zg_schedule *sc, int *written, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    char key[2 * ZG_NAME_LEN + 16];
+    schedule_key(key, sizeof key, sc->queue, sc->id);
+    zg_schedule *old = zg_map_get(&s->schedules, key);
+    *written = 0;
+    if (old && zg_schedule_same(old, sc)) return ZG_OK;
+    zg_schedule *copy = malloc(sizeof *copy);
+    if (!copy || zg_schedule_copy(copy, sc) != 0 || !make_queue(s, sc->queue) ||
+        zg_map_set(&s->schedules, key, copy) != 0) {
+        if (copy && copy->params) free(copy->params);
+        free(copy);
+        return zg_fail(err, ZG_ENOMEM, "out of memory writing schedule %s", sc->id);
+    }
+    if (old) {
+        copy->last_ms = old->last_ms;
+        zg_schedule_free_one(old);
+    }
+    *written = 1;
+    return ZG_OK;
+}
+
+static int mem_schedule_list(zg_store *zs, const char *queue, int due_only, zg_schedule **rows,
+                             size_t *n, int64_t *now_ms, int64_t *earliest_ms, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    int64_t now = zg_clock_wall_ms();
+    *rows = NULL;
+    *n = 0;
+    *now_ms = now;
+    *earliest_ms = 0;
+    zg_schedule *out = calloc(s->schedules.count ? s->schedules.count : 1, sizeof *out);
+    if (!out) return zg_fail(err, ZG_ENOMEM, "out of memory listing schedules");
+    size_t got = 0, pos = 0;
+    zg_map_slot *slot;
+    while ((slot = zg_map_next(&s->schedules, &pos))) {
+        const zg_schedule *sc = slot->value;
+        if (strcmp(sc->queue, queue) != 0) continue;
+        if (sc->next_ms > now && (!*earliest_ms || sc->next_ms < *earliest_ms))
+            *earliest_ms = sc->next_ms;
+        if (due_only && sc->next_ms > now) continue;
+        if (zg_schedule_copy(&out[got], sc) != 0) {
+            zg_schedules_free(out, got);
+            return zg_fail(err, ZG_ENOMEM, "out of memory listing schedules");
+        }
+        got++;
+    }
+    *rows = out;
+    *n = got;
+    return ZG_OK;
+}
+
+static int mem_schedule_remove(zg_store *zs, const char *queue, const char *id, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    char key[2 * ZG_NAME_LEN + 16];
+    schedule_key(key, sizeof key, queue, id);
+    zg_schedule *sc = zg_map_remove(&s->schedules, key);
+    if (!sc) return zg_fail(err, ZG_ENOTFOUND, "no schedule %s", id);
+    zg_schedule_free_one(sc);
+    return ZG_OK;
+}
+
+static int mem_schedule_advance(zg_store *zs, const char *queue, const char *id,
+                                int64_t expected_ms, int64_t next_ms, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    char key[2 * ZG_NAME_LEN + 16];
+    schedule_key(key, sizeof key, queue, id);
+    zg_schedule *sc = zg_map_get(&s->schedules, key);
+    if (!sc || sc->next_ms != expected_ms)
+        return zg_fail(err, ZG_ESTALE, "schedule %s: its tick was taken", id);
+    sc->next_ms = next_ms;
+    return ZG_OK;
+}
+
+static int locked_schedule_put(zg_store *zs, const zg_schedule *sc, int *written, zg_error *err)
+{
+    LOCKED(mem_schedule_put(zs, sc, written, err));
+}
+static int locked_schedule_list(zg_store *zs, const char *queue, int due_only, zg_schedule **rows,
+                                size_t *n, int64_t *now_ms, int64_t *earliest_ms, zg_error *err)
+{
+    LOCKED(mem_schedule_list(zs, queue, due_only, rows, n, now_ms, earliest_ms, err));
+}
+static int locked_schedule_remove(zg_store *zs, const char *queue, const char *id, zg_error *err)
+{
+    LOCKED(mem_schedule_remove(zs, queue, id, err));
+}
+static int locked_schedule_advance(zg_store *zs, const char *queue, const char *id,
+                                   int64_t expected_ms, int64_t next_ms, zg_error *err)
+{
+    LOCKED(mem_schedule_advance(zs, queue, id, expected_ms, next_ms, err));
+}
+
 static const zg_store_ops mem_ops = {
     .submit = locked_submit,
     .claim = locked_claim,
@@ -1655,6 +1779,11 @@ static const zg_store_ops mem_ops = {
     .follow = mem_follow,
     .ping = mem_ping,
     .close = mem_close,
+    /* repeatable jobs */
+    .schedule_put = locked_schedule_put,
+    .schedule_list = locked_schedule_list,
+    .schedule_remove = locked_schedule_remove,
+    .schedule_advance = locked_schedule_advance,
 };
 
 zg_store *zg_store_mem_new(void)
@@ -1664,6 +1793,7 @@ zg_store *zg_store_mem_new(void)
     s->base.ops = &mem_ops;
     zg_map_init(&s->jobs);
     zg_map_init(&s->queues);
+    zg_map_init(&s->schedules);
     zg_heap_init(&s->running, due_less, set_index);
     zg_heap_init(&s->expiring, due_less, set_index);
     pthread_condattr_t attr;

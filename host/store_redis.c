@@ -19,6 +19,7 @@
 #include "lua_modules.h"
 #include "map.h"
 #include "redis_conn.h"
+#include "schedule.h"
 #include "strbuf.h"
 
 enum {
@@ -39,11 +40,19 @@ enum {
     S_REMOVE,
     S_PURGE,
     S_TYPES,
+    /* repeatable jobs */
+    S_SCHEDULE_PUT,
+    S_SCHEDULE_LIST,
+    S_SCHEDULE_REMOVE,
+    S_SCHEDULE_ADVANCE,
+    S_SCHEDULE_FIRE, /* schedule_fire.lua, then submit.lua */
     S_N
 };
 static const char *const script_names[S_N] = {
-    "submit", "claim",  "peek",    "touch", "write", "settle", "read",  "kick", "counts",
-    "state",  "buried", "unclaim", "list",  "retry", "remove", "purge", "types"};
+    "submit", "claim", "peek", "touch", "write", "settle", "read", "kick", "counts", "state",
+    "buried", "unclaim", "list", "retry", "remove", "purge", "types",
+    /* repeatable jobs */
+    "schedule_put", "schedule_list", "schedule_remove", "schedule_advance", "schedule_fire"};
 
 /* The set of every queue's name (outside any queue's slot). */
 #define QUEUES_KEY "zerog:queues"
@@ -323,8 +332,17 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
         }
         argvec *a = &args[ncalls - base];
         av_push(a, prefixes[b]);
+        const char *sched = jobs[i].schedule_id; /* a schedule's job: alone, in schedule_fire */
+        if (sched) {
+            av_push(a, sched);
+            av_int(a, jobs[i].scheduled_ms);
+            av_int(a, jobs[i].schedule_next_ms);
+        }
+        size_t count_at = a->n;
         av_push(a, ""); /* the count, set below */
-        for (; j < n && j - i < 256 && strcmp(jobs[j].queue, jobs[i].queue) == 0; j++) {
+        for (; j < n && j - i < 256 && strcmp(jobs[j].queue, jobs[i].queue) == 0 &&
+               (j == i || (!sched && !jobs[j].schedule_id));
+             j++) {
             if (strlen(jobs[j].uuid) >= ZG_UUID_LEN) {
                 rc = zg_fail(err, ZG_EINVAL, "bad job uuid: %.60s", jobs[j].uuid);
                 goto done;
@@ -344,7 +362,7 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
         count[b] = j - i;
         av_int(a, (long long)(j - i));
         if (a->oom) goto done;
-        a->argv[1] = a->argv[a->n - 1];
+        a->argv[count_at] = a->argv[a->n - 1];
         a->n--;
         /* MSET zerog:job:<uuid> Q ... for the batch (the pointers to the jobs' queue) goes
          * first: if the submit then fails, a pointer to nothing reads as "no such job" */
@@ -366,7 +384,8 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
         }
         if (m->oom) goto done;
         calls[ncalls] = (zg_redis_call){NULL, 0, (int)m->n, m->argv, NULL};
-        calls[ncalls + 1] = (zg_redis_call){&r->scripts[S_SUBMIT], 1, (int)a->n, a->argv, NULL};
+        calls[ncalls + 1] = (zg_redis_call){&r->scripts[sched ? S_SCHEDULE_FIRE : S_SUBMIT], 1,
+                                            (int)a->n, a->argv, NULL};
         ncalls += 2;
         i = j;
     }
@@ -389,8 +408,16 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
             job->id = int_at(e, 0);
             job->cas = int_at(e, 1);
             job->existing[0] = '\0';
-            if (e->type == REDIS_REPLY_ARRAY && e->elements == 3 &&
-                e->element[2]->type == REDIS_REPLY_STRING && e->element[2]->len < ZG_UUID_LEN) {
+            job->schedule_stale = job->schedule_id && job->id == -1; /* its tick was taken */
+            if (job->schedule_stale) {
+                job->id = 0;
+                char key[POINTER_KEY_LEN];
+                pointer_key(key, job->uuid);
+                const char *del[] = {"DEL", key};
+                zg_redis_send_later(&r->conn, 2, del);
+            } else if (e->type == REDIS_REPLY_ARRAY && e->elements == 3 &&
+                       e->element[2]->type == REDIS_REPLY_STRING &&
+                       e->element[2]->len < ZG_UUID_LEN) {
                 /* not created: another job holds its unique key; its pointer goes */
                 snprintf(job->existing, sizeof job->existing, "%s", e->element[2]->str);
                 char key[POINTER_KEY_LEN];
@@ -1497,6 +1524,119 @@ static void rs_close(zg_store *s)
     free(r);
 }
 
+/* ---- repeatable jobs (schedules): the scripts schedule_*.lua; their jobs are made by
+ * rs_submit through schedule_fire ---- */
+
+static int rs_schedule_put(zg_store *s, const zg_schedule *sc, int *written, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    char prefix[ZG_NAME_LEN + 8];
+    if (queue_prefix(prefix, sizeof prefix, sc->queue, err) != ZG_OK) return err->code;
+    argvec a = {0};
+    av_push(&a, prefix);
+    av_push(&a, sc->id);
+    av_push(&a, sc->job_type);
+    av_push(&a, sc->rule);
+    av_push(&a, sc->tz);
+    av_push(&a, sc->params ? sc->params : "");
+    av_push(&a, sc->catch_up == ZG_CATCH_UP_SKIP ? "skip" : "once");
+    av_int(&a, sc->next_ms);
+    redisReply *reply = run(r, S_SCHEDULE_PUT, 1, &a, err);
+    av_free(&a);
+    if (!reply) return err->code;
+    *written = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    freeReplyObject(reply);
+    /* the queue is named in the set of queues (listings find the schedule through it) */
+    const char *sadd[] = {"SADD", QUEUES_KEY, sc->queue};
+    pthread_mutex_lock(&r->conn.lock);
+    reply = zg_redis_command(&r->conn, 3, sadd, NULL, 0, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    if (!reply) return err->code;
+    freeReplyObject(reply);
+    return ZG_OK;
+}
+
+static const char *reply_str(const redisReply *e)
+{
+    return e && e->type == REDIS_REPLY_STRING ? e->str : "";
+}
+
+static int rs_schedule_list(zg_store *s, const char *queue, int due_only, zg_schedule **rows,
+                            size_t *n, int64_t *now_ms, int64_t *earliest_ms, zg_error *err)
+{
+    *rows = NULL;
+    *n = 0;
+    redisReply *reply =
+        run_on_queue((redis_store *)s, S_SCHEDULE_LIST, queue, due_only ? "1" : "0", err);
+    if (!reply) return err->code;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
+        freeReplyObject(reply);
+        return unexpected(err, "a schedule listing");
+    }
+    *now_ms = int_at(reply, 0);
+    *earliest_ms = int_at(reply, 1);
+    size_t count = reply->elements - 2;
+    zg_schedule *out = calloc(count ? count : 1, sizeof *out);
+    if (!out) {
+        freeReplyObject(reply);
+        return zg_fail(err, ZG_ENOMEM, "out of memory listing schedules");
+    }
+    size_t got = 0;
+    for (size_t i = 0; i < count; i++) {
+        const redisReply *e = reply->element[i + 2];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 8) continue;
+        zg_schedule *sc = &out[got];
+        snprintf(sc->id, sizeof sc->id, "%s", reply_str(e->element[0]));
+        snprintf(sc->job_type, sizeof sc->job_type, "%s", reply_str(e->element[1]));
+        snprintf(sc->queue, sizeof sc->queue, "%s", queue);
+        snprintf(sc->rule, sizeof sc->rule, "%s", reply_str(e->element[2]));
+        snprintf(sc->tz, sizeof sc->tz, "%s", reply_str(e->element[3]));
+        const char *params = reply_str(e->element[4]);
+        if (*params && !(sc->params = strdup(params))) {
+            zg_schedules_free(out, got);
+            freeReplyObject(reply);
+            return zg_fail(err, ZG_ENOMEM, "out of memory listing schedules");
+        }
+        sc->catch_up =
+            strcmp(reply_str(e->element[5]), "skip") == 0 ? ZG_CATCH_UP_SKIP : ZG_CATCH_UP_ONCE;
+        sc->next_ms = int_at(e, 6);
+        sc->last_ms = int_at(e, 7);
+        got++;
+    }
+    freeReplyObject(reply);
+    *rows = out;
+    *n = got;
+    return ZG_OK;
+}
+
+static int rs_schedule_remove(zg_store *s, const char *queue, const char *id, zg_error *err)
+{
+    redisReply *reply = run_on_queue((redis_store *)s, S_SCHEDULE_REMOVE, queue, id, err);
+    if (!reply) return err->code;
+    int gone = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    freeReplyObject(reply);
+    return gone ? ZG_OK : zg_fail(err, ZG_ENOTFOUND, "no schedule %s", id);
+}
+
+static int rs_schedule_advance(zg_store *s, const char *queue, const char *id, int64_t expected_ms,
+                               int64_t next_ms, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    char prefix[ZG_NAME_LEN + 8];
+    if (queue_prefix(prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
+    argvec a = {0};
+    av_push(&a, prefix);
+    av_push(&a, id);
+    av_int(&a, expected_ms);
+    av_int(&a, next_ms);
+    redisReply *reply = run(r, S_SCHEDULE_ADVANCE, 1, &a, err);
+    av_free(&a);
+    if (!reply) return err->code;
+    int moved = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    freeReplyObject(reply);
+    return moved ? ZG_OK : zg_fail(err, ZG_ESTALE, "schedule %s: its tick was taken", id);
+}
+
 static const zg_store_ops redis_ops = {
     .submit = rs_submit,
     .claim = rs_claim,
@@ -1524,6 +1664,11 @@ static const zg_store_ops redis_ops = {
     .type_counts = rs_type_counts,
     .known_queues = rs_known_queues,
     .close = rs_close,
+    /* repeatable jobs */
+    .schedule_put = rs_schedule_put,
+    .schedule_list = rs_schedule_list,
+    .schedule_remove = rs_schedule_remove,
+    .schedule_advance = rs_schedule_advance,
 };
 
 static const zg_lua_module *find_module(const char *name)
@@ -1539,13 +1684,23 @@ static char *script_source(const char *name)
     char full[64];
     snprintf(full, sizeof full, "redis.%s", name);
     const zg_lua_module *prelude = find_module("redis.prelude"), *body = find_module(full);
+    /* (schedule_fire is the head of a submit: submit.lua follows it) */
+    const zg_lua_module *tail =
+        strcmp(name, "schedule_fire") == 0 ? find_module("redis.submit") : NULL;
     if (!prelude || !body) return NULL;
-    char *src = malloc(prelude->size + body->size + 2);
+    size_t tail_size = tail ? tail->size + 1 : 0;
+    char *src = malloc(prelude->size + body->size + tail_size + 2);
     if (!src) return NULL;
     memcpy(src, prelude->source, prelude->size);
     src[prelude->size] = '\n';
     memcpy(src + prelude->size + 1, body->source, body->size);
-    src[prelude->size + 1 + body->size] = '\0';
+    size_t at = prelude->size + 1 + body->size;
+    if (tail) {
+        src[at++] = '\n';
+        memcpy(src + at, tail->source, tail->size);
+        at += tail->size;
+    }
+    src[at] = '\0';
     return src;
 }
 

@@ -410,6 +410,45 @@ ZG_API int zg_stats_by_type(zg_host *h, const char *queue, zg_type_counts **rows
 /* The queue names of the loaded job types, as a JSON array. Free with zg_free. */
 ZG_API int zg_queues(zg_host *h, char **json);
 
+/* ---- Repeatable jobs (schedules) ----
+ * A schedule makes a job of its type at every tick of its rule: a 5-field cron expression, an
+ * @name (@yearly @annually @monthly @weekly @daily @midnight @hourly) or "@every:N" (N seconds,
+ * or Ns, Nm, Nh), in a time zone (cron rules only; "" is UTC). A type's REPEAT is a schedule with
+ * id "type:<jobType>", written by every host that loads the type; others are added here (ad hoc).
+ * Schedules live in the store with their queue; every host that claims jobs of that queue fires
+ * them between jobs, and each tick is taken in one atomic step of the store: one job per tick
+ * whatever the number of hosts. The job carries the tick as its field scheduledFor (Unix ms). */
+enum {
+    ZG_CATCH_UP_ONCE = 0, /* ticks missed while no host fired: one job, then on schedule */
+    ZG_CATCH_UP_SKIP = 1  /* ticks missed: no job, the schedule goes on from the next tick */
+};
+
+#define ZG_RULE_LEN 128
+
+typedef struct zg_schedule {
+    char id[ZG_NAME_LEN + 8]; /* "type:<jobType>" for a REPEAT; a uuid for one added here */
+    char job_type[ZG_NAME_LEN];
+    char queue[ZG_NAME_LEN]; /* where its jobs go ("": the type's QUEUE_NAME, when adding) */
+    char rule[ZG_RULE_LEN];
+    char tz[ZG_NAME_LEN]; /* "" for UTC */
+    char *params;         /* the jobs' params (a JSON object), or NULL for none */
+    int catch_up;         /* ZG_CATCH_UP_* */
+    int64_t next_ms;      /* the next tick (Unix ms) */
+    int64_t last_ms;      /* the last tick that made a job, or 0 */
+} zg_schedule;
+
+/* Adds a schedule of a loaded type (def->id ignored; the rule, tz and params are checked: the
+ * params against the type's SCHEMA) and writes its id. ZG_EINVAL (a bad rule, zone or params),
+ * ZG_ENOTFOUND (the type is not loaded). */
+ZG_API int zg_schedule_add(zg_host *h, const zg_schedule *def, char id_out[ZG_NAME_LEN + 8]);
+/* Every schedule of the queues the store knows (and of the loaded types' queues), in a malloc'd
+ * array sorted by queue and id; free it with zg_schedules_free. */
+ZG_API int zg_schedule_list(zg_host *h, zg_schedule **out, size_t *n);
+ZG_API void zg_schedules_free(zg_schedule *s, size_t n);
+/* Removes a schedule by id; ZG_ENOTFOUND when there is none. A type's REPEAT removed this way is
+ * written again by the next host that loads the type. */
+ZG_API int zg_schedule_remove(zg_host *h, const char *id);
+
 /* Frees a string the library returned. */
 ZG_API void zg_free(void *p);
 

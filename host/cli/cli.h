@@ -125,6 +125,13 @@ int cmd_serve(const cli_options *o, int argc, char **argv);
 int cmd_events(const cli_options *o, int argc, char **argv);
 int cmd_buried(const cli_options *o, int argc, char **argv);
 int cmd_kick(const cli_options *o, int argc, char **argv);
+/* schedule.c: repeatable jobs */
+int cmd_schedule(const cli_options *o, int argc, char **argv);
+int cmd_schedules(const cli_options *o, int argc, char **argv);
+int cmd_unschedule(const cli_options *o, int argc, char **argv);
+/* One schedule as a JSON object: id, jobType, queue, rule, tz, params, catchUp, nextRun,
+ * lastRun (ISO 8601 or null), nextMs, lastMs. */
+void cli_print_schedule(FILE *out, const zg_schedule *s);
 
 /* ---- index.c: finding and steering jobs (list, retry, delete, purge, bulk kill) ---- */
 

@@ -150,6 +150,24 @@ static const command commands[] = {
      "Puts up to N (default: all) buried jobs of QUEUE back to waiting; when none is buried,\n"
      "makes its delayed jobs ready now.\n",
      cmd_kick},
+    /* repeatable jobs */
+    {"schedule", "schedule TYPE RULE [JSON] [--tz Z] [--queue Q] [--catch-up once|skip]",
+     "make a job of TYPE at every tick of RULE; prints the schedule's id",
+     "RULE: a cron expression in quotes (minute hour day-of-month month day-of-week), an @name\n"
+     "(@yearly @annually @monthly @weekly @daily @midnight @hourly), or @every:N (N seconds,\n"
+     "or Ns, Nm, Nh). JSON: the jobs' params.\n"
+     "  --tz Z        the time zone of a cron rule (default UTC), e.g. Europe/Paris\n"
+     "  --queue Q     the queue of its jobs (default: the type's QUEUE_NAME)\n"
+     "  --catch-up C  once (default): one job for the ticks missed while no host ran; skip: none\n",
+     cmd_schedule},
+    {"schedules", "schedules", "list the schedules, one JSON object per line",
+     "Each line: id, jobType, queue, rule, tz, params, catchUp, nextRun, lastRun (ISO 8601),\n"
+     "nextMs, lastMs. A loaded type's REPEAT is schedule type:<jobType>.\n",
+     cmd_schedules},
+    {"unschedule", "unschedule ID", "remove a schedule",
+     "Removes schedule ID. A type's REPEAT (type:<jobType>) comes back when a host loads the\n"
+     "type again: remove it from the script instead.\n",
+     cmd_unschedule},
     {"serve",
      "serve [--listen HOST:PORT] [--workers N] [--auth-token T] [--grace S]\n"
      "        [--log-format text|json] [--max-body BYTES] [--http-timeout S]\n"

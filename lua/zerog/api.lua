@@ -320,4 +320,83 @@ function M.queues() return registry.queues() end
 
 function M.queues_json() return codec.encode(codec.array(registry.queues())) end
 
+-- ---- repeatable jobs (schedules; the host's side is host/schedule.c) ----
+
+--- The queues of the loaded types, the registry's generation and, when it is not `known`, every
+-- loaded REPEAT {jobType, queue, rule, tz, params (JSON), catchUp} and the loaded types without
+-- one {jobType, queue} (whose schedule "type:<jobType>" the host removes).
+function M.schedule_scope(known)
+  local _, queues = registry.claimable()
+  if known == registry.generation then return queues, registry.generation end
+  local repeats, plain = {}, {}
+  for job_type, class in pairs(registry.types) do
+    local policy = class.REPEAT ~= nil and registry.repeat_policy(class.REPEAT)
+    if policy then
+      repeats[#repeats + 1] = { jobType = job_type, queue = class.QUEUE_NAME, rule = policy.rule,
+        tz = policy.tz, catchUp = policy.catch_up,
+        params = policy.params and next(policy.params) ~= nil and codec.encode(policy.params) or nil }
+    else
+      plain[#plain + 1] = { jobType = job_type, queue = class.QUEUE_NAME }
+    end
+  end
+  return queues, registry.generation, repeats, plain
+end
+
+--- Checks an ad hoc schedule's type and params (a job is made from them, not stored); returns
+-- the queue its jobs go to (queue, or the type's QUEUE_NAME when "").
+function M.schedule_check(job_type, params_json, queue)
+  local spec = registry.get(job_type)
+  if not spec then return nil, "not_found", "unknown job type " .. codec.shown(job_type) end
+  local params = {}
+  if params_json:match("%S") then
+    local why
+    params, why = codec.decode_input(params_json)
+    if params == nil then return nil, "invalid", "params " .. why end
+  end
+  local ok, r = under_limits(spec, function()
+    local job, why, kind = registry.make_job(job_type, params)
+    if not job then return { nil, kind, why } end
+    return { true }
+  end)
+  if not ok then return nil, "job", "a job of type " .. job_type .. " could not be made: " .. describe(r) end
+  if not r[1] then return nil, r[2], r[3] end
+  if queue ~= "" and not queue:match("^[%w_%-%.:]+$") then
+    return nil, "invalid", "a queue name is letters, digits and _-.:"
+  end
+  return queue ~= "" and queue or spec.QUEUE_NAME
+end
+
+--- Makes the job of tick `tick` (Unix ms) of schedule id, in the step of the store that moves
+-- the schedule's next tick to `next` while it is still `tick`. Returns its uuid, or "stale"
+-- when another host took the tick.
+function M.fire_schedule(job_type, params_json, queue, id, tick, next_tick)
+  local spec = registry.get(job_type)
+  if not spec then return nil, "not_found", "job type " .. job_type .. " is not loaded here" end
+  local params = {}
+  if params_json:match("%S") then
+    local why
+    params, why = codec.decode_input(params_json)
+    if params == nil then return nil, "invalid", "params " .. why end
+  end
+  local ok, r = under_limits(spec, function()
+    local job, why, kind = registry.make_job(job_type, params)
+    if not job then return { nil, kind, why } end
+    local qk, bad = job:_queue_kwargs {}
+    if not qk then return { nil, "invalid", bad } end
+    local sub = job:_submission(qk)
+    sub.queue = queue
+    if sub.fields.queueName then sub.fields.queueName = codec.encode(queue) end
+    sub.fields.scheduledFor = string.format("%d", tick)
+    sub.schedule = { id = id, tick = tick, next = next_tick }
+    local created = core.submit({ sub })[1]
+    if created[4] then return { "stale" } end
+    if created[3] then return { created[3] } end -- (its UNIQUE key was held: no new job)
+    job.queueJobId, job.cas = created[1], created[2]
+    return { job.uuid }
+  end)
+  if not ok then return nil, "job", "a job of type " .. job_type .. " could not be made: " .. describe(r) end
+  if not r[1] then return nil, r[2], r[3] end
+  return r[1]
+end
+
 return M

@@ -29,7 +29,12 @@ local M = { types = {}, paths = {}, files = {}, failures = {} }
 
 -- What claimable() answered, until the loaded types change.
 local claimable_types, claimable_queues
-local function types_changed() claimable_types, claimable_queues = nil, nil end
+-- M.generation counts the changes of the loaded types (the host writes the REPEATs again)
+M.generation = 0
+local function types_changed()
+  claimable_types, claimable_queues = nil, nil
+  M.generation = M.generation + 1
+end
 
 --- The limits a script's top level loads under (its TIMEOUT and MEMORY_LIMIT are not known
 -- before it has run): a top level that loops or allocates without end fails to load instead of
@@ -64,6 +69,9 @@ local CHECKS = {
   { "BACKOFF", function(v) return Job._backoff_policy(v) ~= nil end,
     "a table { type = \"exponential\" | \"fixed\" | \"linear\", delay = seconds, max = seconds, "
     .. "jitter = 0..1 }" },
+  { "REPEAT", function(v) return type(v) == "table" end,
+    "a table { cron = \"*/5 * * * *\" | every = seconds, tz = \"Europe/Paris\", params = {...}, "
+    .. "catch_up = \"once\" | \"skip\" }" },
   { "UNIQUE", function(v) return Job._unique_policy(v) ~= nil end,
     "a table { key = a function(params) or a field name or a list of field names, ttl = seconds "
     .. ">= 0, [\"while\"] = \"queued\" | \"running\" | \"until_done\" }" },
@@ -93,6 +101,35 @@ local function classify(t, info)
   return t
 end
 
+--- A type's REPEAT checked: {rule, tz, params, catch_up}, or nil and what is wrong (after the
+-- word REPEAT: ".cron is ...").
+local REPEAT_KEYS = { cron = true, every = true, tz = true, params = true, catch_up = true }
+function M.repeat_policy(r)
+  if type(r) ~= "table" then return nil, " must be a table" end
+  for k in pairs(r) do
+    if not REPEAT_KEYS[k] then return nil, " has an unknown field " .. tostring(k) .. " (cron, every, tz, params, catch_up)" end
+  end
+  local cron, every, tz = rawget(r, "cron"), rawget(r, "every"), rawget(r, "tz")
+  if (cron == nil) == (every == nil) then return nil, " needs one of cron (a cron rule) and every (seconds)" end
+  if tz ~= nil and type(tz) ~= "string" then return nil, ".tz must be a zone name such as \"Europe/Paris\"" end
+  local rule
+  if cron ~= nil then
+    if type(cron) ~= "string" then return nil, ".cron must be a string (a cron rule)" end
+    rule = cron
+  else
+    if type(every) ~= "number" or every ~= every or every < 1 or every > Job.MAX_DELAY then
+      return nil, ".every must be a number of seconds from 1 to " .. Job.MAX_DELAY
+    end
+    rule = mtype(every) == "integer" and fmt("@every:%d", every) or fmt("@every:%.3f", every)
+  end
+  local why = core.cron_check(rule, tz)
+  if why then return nil, (cron ~= nil and ".cron" or ".every") .. ": " .. why end
+  local params, catch_up = rawget(r, "params"), rawget(r, "catch_up") or "once"
+  if params ~= nil and type(params) ~= "table" then return nil, ".params must be a table (the jobs' params)" end
+  if catch_up ~= "once" and catch_up ~= "skip" then return nil, ".catch_up must be \"once\" or \"skip\"" end
+  return { rule = rule, tz = tz or "", params = params, catch_up = catch_up }
+end
+
 --- Checks the table a script returned; returns the class, or nil and a message (without place).
 local function make_class(t)
   if type(t) ~= "table" then return nil, "the script must return a table (the job type)" end
@@ -117,7 +154,16 @@ local function make_class(t)
       end
     end
   end
-  return schema.compile(t.SCHEMA, METHODS)
+  local fields, why = schema.compile(t.SCHEMA, METHODS)
+  if fields and t.REPEAT ~= nil then
+    local policy, bad = M.repeat_policy(t.REPEAT)
+    if not policy then return nil, "REPEAT" .. bad end
+    if not schema.validate(fields, t.REPEAT.params or {}) then
+      local _, invalid = schema.validate(fields, t.REPEAT.params or {})
+      return nil, "REPEAT.params do not fit the SCHEMA: " .. tostring(invalid)
+    end
+  end
+  return fields, why
 end
 
 --- Loads a job type from source text (or from the file at path when source is nil).
