@@ -116,6 +116,9 @@ local function apply_document(self, doc)
     local list = LISTS[i]
     self[list] = array(self[list] or {})
   end
+  -- a repeatable job's tick (Unix ms): set by the store's step that made it, read-only after
+  local tick = doc.scheduledFor
+  if type(tick) == "number" then self.scheduledFor = tointeger(tick) or tick end
 end
 Job._apply_document = apply_document
 
@@ -123,7 +126,7 @@ function Job:key() return make_key(self.uuid) end
 
 --- The document as plain values: every base field, cas, the lists and the SCHEMA fields.
 function Job:dump()
-  local out = { cas = self.cas }
+  local out = { cas = self.cas, scheduledFor = rawget(self, "scheduledFor") }
   for _, f in ipairs(schema.BASE) do out[f.name] = self[f.name] end
   for _, f in ipairs(fields_of(self)) do
     local v = self[f.name]
