@@ -25,7 +25,15 @@ one_slot() {
   printf '{"n": 4}\n{"n": 5}\n' | "$ZEROG" submit mixed --batch - >/dev/null 2>&1
   local victim; victim=$("$ZEROG" submit mixed '{"n": 6}' --delay 60 2>/dev/null)
   "$ZEROG" kill "$victim" 2>/dev/null
-  timeout 30 "$ZEROG" worker --until-idle --max-jobs 12 >/dev/null 2>&1
+  # repeatable jobs: a schedule written, listed, fired (due by the worker's start), removed
+  local sched; sched=$("$ZEROG" schedule mixed "@every:1" '{"n": 7}' 2>/dev/null)
+  "$ZEROG" schedules >/dev/null 2>&1
+  local due; due=$(rcli ZSCORE "{zq:zerog_jobs}:schedules" "$sched")
+  server_ms() { rcli TIME | { read -r s; read -r us; echo $((s * 1000 + us / 1000)); }; }
+  is_due() { [ "$(server_ms)" -ge "${due:-0}" ]; }
+  wait_for 3 is_due
+  timeout 30 "$ZEROG" worker --until-idle --max-jobs 13 >/dev/null 2>&1
+  "$ZEROG" unschedule "$sched" >/dev/null 2>&1
   "$ZEROG" stats >/dev/null 2>&1
   "$ZEROG" dump "$victim" >/dev/null 2>&1
   "$ZEROG" buried >/dev/null 2>&1
