@@ -32,6 +32,7 @@
 #include "daemon.h"
 #include "http_submit.h"
 #include "json_out.h"
+#include "json_text.h"
 
 #define STORE_PING_MS  250
 #define BORROW_WAIT_MS 2000
@@ -657,6 +658,116 @@ static int same_secret(const char *given, const char *want)
     return diff == 0;
 }
 
+/* ---- repeatable jobs: POST /schedule/<type> (body {"cron" | "every", "tz", "params",
+ * "queue", "catch_up"}) -> 201 {"id"}; GET /schedules -> a JSON array (as `zerog schedules`);
+ * DELETE /schedule/<id> -> 200 {"id", "removed": true} ---- */
+
+static enum MHD_Result add_schedule(daemon_ctx *d, struct MHD_Connection *c, const char *type,
+                                    const char *body, size_t body_len)
+{
+    zg_schedule def;
+    memset(&def, 0, sizeof def);
+    const char *blank = zg_json_blanks(body);
+    if (strlen(body) != body_len || *blank != '{' || !zg_json_value_end(blank) ||
+        *zg_json_blanks(zg_json_value_end(blank)))
+        return send_error(c, 400, "the body must be a JSON object {\"cron\" | \"every\", ...}");
+    double every = 0;
+    char catch_up[16] = "once";
+    int has_cron = zg_json_member(body, "cron") != NULL;
+    int has_every = zg_json_member(body, "every") != NULL;
+    if (has_cron == has_every)
+        return send_error(c, 400, "give one of cron (a cron rule) and every (seconds)");
+    if (has_cron && !zg_json_string_field(body, "cron", def.rule, sizeof def.rule))
+        return send_error(c, 400, "cron must be a string (a cron rule)");
+    if (has_every && (!zg_json_number_field(body, "every", &every) || !(every >= 1)))
+        return send_error(c, 400, "every must be a number of seconds >= 1");
+    if (has_every) snprintf(def.rule, sizeof def.rule, "@every:%.17g", every);
+    if (zg_json_member(body, "tz") && !zg_json_string_field(body, "tz", def.tz, sizeof def.tz))
+        return send_error(c, 400, "tz must be a zone name such as \"Europe/Paris\"");
+    if (zg_json_member(body, "queue") &&
+        !zg_json_string_field(body, "queue", def.queue, sizeof def.queue))
+        return send_error(c, 400, "queue must be a string");
+    if (zg_json_member(body, "catch_up") &&
+        (!zg_json_string_field(body, "catch_up", catch_up, sizeof catch_up) ||
+         (strcmp(catch_up, "once") != 0 && strcmp(catch_up, "skip") != 0)))
+        return send_error(c, 400, "catch_up must be \"once\" or \"skip\"");
+    def.catch_up = strcmp(catch_up, "skip") == 0 ? ZG_CATCH_UP_SKIP : ZG_CATCH_UP_ONCE;
+    if (strlen(type) >= sizeof def.job_type) return send_error(c, 404, "no such job type");
+    snprintf(def.job_type, sizeof def.job_type, "%s", type);
+    const char *params = zg_json_member(body, "params");
+    char *copy = NULL;
+    if (params) {
+        const char *end = zg_json_value_end(params);
+        if (*params != '{' || !end) return send_error(c, 400, "params must be a JSON object");
+        copy = strndup(params, (size_t)(end - params));
+        if (!copy) return send_error(c, 500, "out of memory");
+    }
+    def.params = copy;
+    enum MHD_Result r;
+    zg_host *h = borrow_for(d, c, &r);
+    if (!h) {
+        free(copy);
+        return r;
+    }
+    char id[ZG_NAME_LEN + 8], reply[ZG_NAME_LEN + 32];
+    int rc = zg_schedule_add(h, &def, id);
+    if (rc == ZG_OK) {
+        snprintf(reply, sizeof reply, "{\"id\":\"%s\"}", id);
+        r = send_json(c, 201, reply);
+    } else
+        r = send_failure(d, c, h, rc, 400, 404);
+    api_return(d, h);
+    free(copy);
+    return r;
+}
+
+static enum MHD_Result list_schedules(daemon_ctx *d, struct MHD_Connection *c)
+{
+    enum MHD_Result r;
+    zg_host *h = borrow_for(d, c, &r);
+    if (!h) return r;
+    zg_schedule *rows = NULL;
+    size_t n = 0;
+    int rc = zg_schedule_list(h, &rows, &n);
+    if (rc == ZG_OK) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *b = open_memstream(&text, &len);
+        if (!b) {
+            r = send_error(c, 500, "out of memory");
+        } else {
+            fputc('[', b);
+            for (size_t i = 0; i < n; i++) {
+                if (i) fputc(',', b);
+                cli_print_schedule(b, &rows[i]);
+            }
+            fputc(']', b);
+            r = send_stream(c, 200, "application/json", b, &text);
+        }
+    } else
+        r = send_failure(d, c, h, rc, 400, 404);
+    zg_schedules_free(rows, n);
+    api_return(d, h);
+    return r;
+}
+
+static enum MHD_Result remove_schedule(daemon_ctx *d, struct MHD_Connection *c, const char *id)
+{
+    enum MHD_Result r;
+    zg_host *h = borrow_for(d, c, &r);
+    if (!h) return r;
+    int rc = zg_schedule_remove(h, id);
+    if (rc == ZG_OK) {
+        char reply[ZG_NAME_LEN + 48];
+        snprintf(reply, sizeof reply, "{\"id\":\"%.*s\",\"removed\":true}",
+                 (int)utf8_cut(id, ZG_NAME_LEN), id);
+        r = send_json(c, 200, reply);
+    } else
+        r = send_failure(d, c, h, rc, 400, 404);
+    api_return(d, h);
+    return r;
+}
+
 static int authorized(daemon_ctx *d, struct MHD_Connection *c)
 {
     if (!d->auth_token) return 1;
@@ -699,12 +810,27 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
         const char *name;
         const char *method; /* or two: "POST, DELETE" */
         int takes_id;
-    } routes[] = {{"job", "POST, DELETE", 0}, {"progress", "GET", 1}, {"info", "GET", 1},
-                  {"data", "GET", 1},         {"dump", "GET", 1},     {"kill", "POST", 1},
-                  {"workers", "GET", 0},      {"drain", "POST", 0},   {"undrain", "POST", 0},
-                  {"retire", "POST", 0},      {"health", "GET", 0},   {"metrics", "GET", 0},
-                  {"kick", "POST", 1},        {"buried", "GET", 1},   {"jobs", "GET", 0},
-                  {"retry", "POST", 1},       {"purge", "POST", 0},   {"stats", "GET", 0}};
+    } routes[] = {{"job", "POST, DELETE", 0},
+                  {"progress", "GET", 1},
+                  {"info", "GET", 1},
+                  {"data", "GET", 1},
+                  {"dump", "GET", 1},
+                  {"kill", "POST", 1},
+                  {"workers", "GET", 0},
+                  {"drain", "POST", 0},
+                  {"undrain", "POST", 0},
+                  {"retire", "POST", 0},
+                  {"health", "GET", 0},
+                  {"metrics", "GET", 0},
+                  {"kick", "POST", 1},
+                  {"buried", "GET", 1},
+                  {"jobs", "GET", 0},
+                  {"retry", "POST", 1},
+                  {"purge", "POST", 0},
+                  {"stats", "GET", 0},
+                  /* repeatable jobs */
+                  {"schedule", "POST, DELETE", 1},
+                  {"schedules", "GET", 0}};
     char name[32];
     const char *rest;
     split(url, name, sizeof name, &rest);
@@ -723,6 +849,9 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
     int deletes = strcmp(method, "DELETE") == 0; /* DELETE /job/<uuid> */
     if (deletes && !*rest) return send_error(c, 404, "no such route");
     if (strcmp(name, "job") == 0 && !deletes) return submit(d, c, rest, body, body_len);
+    if (strcmp(name, "schedule") == 0) /* repeatable jobs: a type or a schedule id, not a uuid */
+        return deletes ? remove_schedule(d, c, rest) : add_schedule(d, c, rest, body, body_len);
+    if (strcmp(name, "schedules") == 0) return list_schedules(d, c);
     if ((routes[i].takes_id || deletes) && strcmp(name, "kick") != 0 &&
         strcmp(name, "buried") != 0 &&
         !uuid_form(rest)) { /* not a job's uuid: named by its start only, not echoed whole */
