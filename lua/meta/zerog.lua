@@ -53,6 +53,14 @@
 ---@field ttl? number seconds the key holds at most (default 0: no limit)
 ---@field while? "queued"|"running"|"until_done" how long a job holds its key (write ["while"])
 
+---A repeatable job type: a job at every tick (README: Repeatable jobs). One of cron and every.
+---@class zerog.Repeat
+---@field cron? string a 5-field cron rule ("*/5 * * * *") or @yearly @monthly @weekly @daily @hourly ...
+---@field every? number seconds between ticks (>= 1), ticks on multiples of it since the Unix epoch
+---@field tz? string the time zone of a cron rule (default "UTC"), e.g. "Europe/Paris"
+---@field params? table the params of the jobs it makes (checked against SCHEMA at load)
+---@field catch_up? "once"|"skip" ticks missed while no host ran: one job (default), or none
+
 ---@class zerog.BaseJob
 ---@field JOB_TYPE string a unique name (required)
 ---@field SCHEMA? table<string, zerog.Field> extra persisted fields, validated on submit
@@ -67,6 +75,7 @@
 ---@field PRIORITY integer lower runs sooner (default 1024)
 ---@field RETENTION? number seconds a finished job is kept (default 7 days; 0 = forever)
 ---@field UNIQUE? zerog.Unique at most one job per key (README: Unique jobs)
+---@field REPEAT? zerog.Repeat a job at every tick of a cron rule or period (README: Repeatable jobs)
 ---@field BACKOFF? zerog.Backoff the delays between retries after errors (README: Retry with backoff)
 ---@field backoff? fun(self: zerog.BaseJob, attempt: integer): number seconds before the next try
 ---@field NO_RESULT integer -1
@@ -91,6 +100,7 @@
 ---@field tickcount number
 ---@field tickval number default 0.001
 ---@field resultCode integer -1 until finished
+---@field scheduledFor? integer a repeatable job's tick (Unix ms); nil for a job submitted otherwise
 local BaseJob = {}
 
 ---Runs the job (required). Return a result code (200s for success), -1 (NO_RESULT) and an

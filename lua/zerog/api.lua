@@ -322,6 +322,22 @@ function M.queues_json() return codec.encode(codec.array(registry.queues())) end
 
 -- ---- repeatable jobs (schedules; the host's side is host/schedule.c) ----
 
+--- JSON text of a REPEAT's params with the members of every object in name order, so every
+-- host writes the same text for the same params (the store compares it to keep the schedule).
+local function canonical(v)
+  if type(v) ~= "table" then return codec.encode(v) end
+  local parts = {}
+  if #v > 0 then
+    for i = 1, #v do parts[i] = canonical(v[i]) end
+    return "[" .. table.concat(parts, ",") .. "]"
+  end
+  local names = {}
+  for k in pairs(v) do names[#names + 1] = tostring(k) end
+  table.sort(names)
+  for i, k in ipairs(names) do parts[i] = codec.encode(k) .. ":" .. canonical(v[k]) end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
 --- The queues of the loaded types, the registry's generation and, when it is not `known`, every
 -- loaded REPEAT {jobType, queue, rule, tz, params (JSON), catchUp} and the loaded types without
 -- one {jobType, queue} (whose schedule "type:<jobType>" the host removes).
@@ -334,7 +350,7 @@ function M.schedule_scope(known)
     if policy then
       repeats[#repeats + 1] = { jobType = job_type, queue = class.QUEUE_NAME, rule = policy.rule,
         tz = policy.tz, catchUp = policy.catch_up,
-        params = policy.params and next(policy.params) ~= nil and codec.encode(policy.params) or nil }
+        params = policy.params and next(policy.params) ~= nil and canonical(policy.params) or nil }
     else
       plain[#plain + 1] = { jobType = job_type, queue = class.QUEUE_NAME }
     end
