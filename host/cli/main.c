@@ -152,7 +152,7 @@ static const command commands[] = {
      cmd_kick},
     /* repeatable jobs */
     {"schedule", "schedule TYPE RULE [JSON] [--tz Z] [--queue Q] [--catch-up once|skip]",
-     "make a job of TYPE at every tick of RULE; prints the schedule's id",
+     "make jobs of TYPE at each tick of RULE; prints the schedule id",
      "RULE: a cron expression in quotes (minute hour day-of-month month day-of-week), an @name\n"
      "(@yearly @annually @monthly @weekly @daily @midnight @hourly), or @every:N (N seconds,\n"
      "or Ns, Nm, Nh). JSON: the jobs' params.\n"

@@ -123,7 +123,10 @@ function M.repeat_policy(r)
     rule = mtype(every) == "integer" and fmt("@every:%d", every) or fmt("@every:%.3f", every)
   end
   local why = core.cron_check(rule, tz)
-  if why then return nil, (cron ~= nil and ".cron" or ".every") .. ": " .. why end
+  if why then
+    local field = why:find("time zone", 1, true) and ".tz" or cron ~= nil and ".cron" or ".every"
+    return nil, field .. ": " .. why
+  end
   local params, catch_up = rawget(r, "params"), rawget(r, "catch_up") or "once"
   if params ~= nil and type(params) ~= "table" then return nil, ".params must be a table (the jobs' params)" end
   if catch_up ~= "once" and catch_up ~= "skip" then return nil, ".catch_up must be \"once\" or \"skip\"" end

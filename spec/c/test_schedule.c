@@ -120,14 +120,15 @@ static void test_bad_repeat_declarations_fail_to_load_naming_the_field(void)
 {
     zg_host *h = check_new_host(store);
     char t[ZG_NAME_LEN];
-    const char *bad[][2] = {{"{ cron = '*/5 * * *' }", "REPEAT.cron"},
-                            {"{ every = 0 }", "REPEAT.every"},
-                            {"{ cron = '@daily', every = 5 }", "REPEAT needs one of"},
-                            {"{ cron = '@daily', tz = 'Nowhere/Land' }", "Nowhere/Land"},
-                            {"{ every = 5, catch_up = 'all' }", "REPEAT.catch_up"},
-                            {"{ every = 5, params = { n = 'x' } }", "REPEAT.params"},
-                            {"{ every = 5, each = 3 }", "unknown field each"},
-                            {"'hourly'", "REPEAT must be"}};
+    const char *bad[][2] = {
+        {"{ cron = '*/5 * * *' }", "REPEAT.cron"},
+        {"{ every = 0 }", "REPEAT.every"},
+        {"{ cron = '@daily', every = 5 }", "REPEAT needs one of"},
+        {"{ cron = '@daily', tz = 'Nowhere/Land' }", "REPEAT.tz: unknown time zone Nowhere/Land"},
+        {"{ every = 5, catch_up = 'all' }", "REPEAT.catch_up"},
+        {"{ every = 5, params = { n = 'x' } }", "REPEAT.params"},
+        {"{ every = 5, each = 3 }", "unknown field each"},
+        {"'hourly'", "REPEAT must be"}};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int rc = define(h, "bad", bad[i][0], t);
         CHECK(rc == ZG_ESCRIPT);
