@@ -414,7 +414,7 @@ int zg_schedule_list(zg_host *h, zg_schedule **out, size_t *n)
             break;
         }
         all = grown;
-        memcpy(all + got, rows, nrows * sizeof *rows); /* (the params move with them) */
+        if (nrows) memcpy(all + got, rows, nrows * sizeof *rows); /* (the params move too) */
         got += nrows;
         free(rows);
     }

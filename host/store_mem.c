@@ -715,7 +715,7 @@ static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
     return ZG_OK;
 }
 
-static int mem_schedule_take(mem_store *s, zg_new_job *nj);
+static zg_schedule *mem_schedule_of_tick(mem_store *s, zg_new_job *nj);
 
 static int mem_submit(zg_store *zs, zg_new_job *jobs, size_t n, const char *writer, zg_error *err)
 {
@@ -738,9 +738,14 @@ static int mem_submit(zg_store *zs, zg_new_job *jobs, size_t n, const char *writ
             jobs[i].cas = j->cas;
             continue;
         }
-        if (jobs[i].schedule_id && !mem_schedule_take(s, &jobs[i])) continue; /* (schedules) */
+        zg_schedule *sc = NULL; /* a schedule's job: made only while its tick is not taken */
+        if (jobs[i].schedule_id && !(sc = mem_schedule_of_tick(s, &jobs[i]))) continue;
         rc = create_job(s, &jobs[i], err);
         if (rc == ZG_OK) created = 1;
+        if (rc == ZG_OK && sc) { /* the tick taken, in the same critical section */
+            sc->next_ms = jobs[i].schedule_next_ms;
+            sc->last_ms = jobs[i].scheduled_ms;
+        }
     }
     if (created) pthread_cond_broadcast(&s->changed);
     return rc;
@@ -1642,18 +1647,15 @@ static void schedule_key(char *out, size_t size, const char *queue, const char *
     snprintf(out, size, "%s\n%s", queue, id);
 }
 
-/* Takes the tick of a job made by a schedule: 1 when the schedule's next tick was the job's
- * (now advanced), 0 (schedule_stale set) when another host took it or the schedule is gone. */
-static int mem_schedule_take(mem_store *s, zg_new_job *nj)
+/* The schedule of a job made for one of its ticks, while its next tick is still the job's; else
+ * NULL with schedule_stale set (another host took the tick, or the schedule is gone). */
+static zg_schedule *mem_schedule_of_tick(mem_store *s, zg_new_job *nj)
 {
     char key[2 * ZG_NAME_LEN + 16];
     schedule_key(key, sizeof key, nj->queue, nj->schedule_id);
     zg_schedule *sc = zg_map_get(&s->schedules, key);
     nj->schedule_stale = !sc || sc->next_ms != nj->scheduled_ms;
-    if (nj->schedule_stale) return 0;
-    sc->next_ms = nj->schedule_next_ms;
-    sc->last_ms = nj->scheduled_ms;
-    return 1;
+    return nj->schedule_stale ? NULL : sc;
 }
 
 static int mem_schedule_put(zg_store *zs, const zg_schedule *sc, int *written, zg_error *err)

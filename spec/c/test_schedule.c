@@ -272,7 +272,7 @@ static void test_four_processes_firing_an_every_1_schedule_make_one_job_per_tick
     CHECK_INT(define(h, "four", "{ every = 1 }", t), ZG_OK);
     long long ticks[64];
     size_t n = job_ticks(h, t, ticks, 64);
-    CHECK(n >= 5 && n <= 7);
+    CHECK(n >= 5 && n <= 9); /* (6 s from each process's start: their starts spread a little) */
     check_one_job_per_tick(ticks, n);
     zg_host_free(h);
 }
