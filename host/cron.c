@@ -84,9 +84,11 @@ static int parse_field(const field_def *f, const char *text, size_t len, uint64_
             step = value_at(&field_defs[0], &p);
             if (p == start || step <= 0) goto bad;
         }
-        if (*p || lo < f->lo || hi > f->hi || lo > hi) goto bad;
-        for (int v = lo; v <= hi; v += step)
-            *bits |= 1ull << (f->hi == 7 && v == 7 ? 0 : v); /* day 7 is Sunday too */
+        if (*p || lo < 0 || lo < f->lo || hi > f->hi || lo > hi) goto bad;
+        for (int v = lo; v <= hi; v += step) {
+            int bit = f->hi == 7 && v == 7 ? 0 : v; /* day 7 is Sunday too */
+            if (bit >= 0 && bit < 64) *bits |= 1ull << bit;
+        }
         continue;
     bad:
         return zg_fail(err, ZG_EINVAL,

@@ -117,7 +117,10 @@ static zg_schedule *records_at(lua_State *L, int idx, size_t *n)
 {
     *n = lua_istable(L, idx) ? (size_t)lua_rawlen(L, idx) : 0;
     zg_schedule *out = calloc(*n ? *n : 1, sizeof *out);
-    if (!out) luaL_error(L, "out of memory");
+    if (!out) {
+        luaL_error(L, "out of memory");
+        return NULL; /* (not reached: luaL_error does not return) */
+    }
     for (size_t i = 0; i < *n; i++) {
         lua_rawgeti(L, idx, (lua_Integer)i + 1);
         int t = lua_gettop(L);
@@ -147,7 +150,7 @@ static int collect_scope(lua_State *L, zg_host *h, void *ud)
     int base = lua_gettop(L) - 3;
     size_t nq = lua_istable(L, base) ? (size_t)lua_rawlen(L, base) : 0;
     s->queues = calloc(nq ? nq : 1, sizeof *s->queues);
-    if (!s->queues) luaL_error(L, "out of memory");
+    if (!s->queues) return luaL_error(L, "out of memory");
     for (size_t i = 0; i < nq; i++) {
         lua_rawgeti(L, base, (lua_Integer)i + 1);
         if (lua_type(L, -1) == LUA_TSTRING && (s->queues[s->nqueues] = strdup(lua_tostring(L, -1))))
