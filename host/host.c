@@ -770,6 +770,7 @@ static void settle_from_decision(lua_State *L, zg_settle *st, int *code)
     st->action = !action                         ? ZG_SETTLE_RELEASE
                  : strcmp(action, "finish") == 0 ? ZG_SETTLE_FINISH
                  : strcmp(action, "bury") == 0   ? ZG_SETTLE_BURY
+                 : strcmp(action, "park") == 0   ? ZG_SETTLE_PARK /* flows */
                                                  : ZG_SETTLE_RELEASE;
     st->event = opt_string(L, d, "event");
     st->error = opt_string(L, d, "error");
@@ -787,6 +788,33 @@ static void settle_from_decision(lua_State *L, zg_settle *st, int *code)
     st->fields = fields_at(L, -1);
     lua_remove(L, -2); /* the fields table stays alive through the decision table */
 }
+
+/* ---- flows ----
+ * A child's finish leaves a notice for its parent in the child's queue (Redis); the host hands
+ * it over right after the settle, and every host re-sends, at most every FLOWS_REDELIVER_MS,
+ * the notices of its queues older than FLOWS_STRANDED_MS: those of a host that died between the
+ * two steps. */
+#define FLOWS_REDELIVER_MS 2000
+#define FLOWS_STRANDED_MS  3000
+
+static void flows_deliver(zg_host *h, const char *queue, int64_t older_than_ms)
+{
+    zg_error err = {0};
+    int64_t n = 0;
+    if (h->store->ops->deliver(h->store, queue, older_than_ms, &n, &err) != ZG_OK)
+        zg_host_log(h, ZG_LOG_WARNING, "handing children's ends of queue %s to their parents: %s",
+                    queue, err.msg);
+}
+
+static void flows_redeliver(zg_host *h, const zg_claim_req *req)
+{
+    int64_t now = zg_clock_monotonic_ms();
+    if (now - h->flows_redelivered_ms < FLOWS_REDELIVER_MS) return;
+    h->flows_redelivered_ms = now;
+    for (size_t i = 0; i < req->nqueues; i++)
+        flows_deliver(h, req->queues[i], FLOWS_STRANDED_MS);
+}
+/* ---- end of flows ---- */
 
 /* Runs a claimed job and settles it: everything on the Lua stack happens in the protected call
  * of "process" (the claim pushed, the engine's decision read and carried out on the store).
@@ -860,6 +888,12 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
         h->cfg.progress(h->cfg.progress_ud, c->lease.uuid, opt_number(L, top, "completeness"),
                         event);
     }
+    if (rc == ZG_OK && st.action == ZG_SETTLE_FINISH) { /* (flows: a child's end, to its parent) */
+        lua_getfield(L, top, "deliver");
+        int deliver = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        if (deliver) flows_deliver(h, c->lease.queue, 0);
+    }
     if (rc == ZG_OK && st.action == ZG_SETTLE_BURY)
         zg_host_log(h, ZG_LOG_ERROR, "job %s buried: %s", c->lease.uuid,
                     st.reason ? st.reason : "");
@@ -911,6 +945,7 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
     zg_claim c = {0};
     claim_args a = {queues, n, timeout_ms, &c, ZG_OK, {0}, {0}, NULL};
     int rc = zg_runtime_invoke(h, "claimable", NULL, collect_claim, &a, 2);
+    if (a.names) flows_redeliver(h, &a.req); /* (flows: notices a dead host left) */
     if (rc == ZG_OK && a.claim_rc != ZG_OK) {
         h->err = a.err;
         rc = a.claim_rc;

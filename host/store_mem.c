@@ -74,6 +74,17 @@ typedef struct job_queue {
     int64_t running;
 } job_queue;
 
+/* flows: a parent's registered children, each with its info and, once it ended, its result */
+typedef struct flow_kid {
+    char *uuid, *info, *result;
+    int fail_parent;
+} flow_kid;
+typedef struct flow_kids {
+    flow_kid *items;
+    size_t len, cap, done;
+    int failed; /* a fail_parent child failed */
+} flow_kids;
+
 typedef struct job {
     char uuid[ZG_UUID_LEN];
     char job_type[ZG_NAME_LEN];
@@ -105,6 +116,7 @@ typedef struct job {
     int index_state;
     char index_key[ZG_IX_KEY_LEN];
     zg_skipnode index_node;
+    flow_kids *kids; /* flows: its children, or NULL */
 } job;
 
 typedef struct mem_store {
@@ -208,8 +220,48 @@ static void job_free(void *p)
     }
     free(j->reason);
     free(j->unique_key);
+    if (j->kids) {
+        for (size_t i = 0; i < j->kids->len; i++) {
+            free(j->kids->items[i].uuid);
+            free(j->kids->items[i].info);
+            free(j->kids->items[i].result);
+        }
+        free(j->kids->items);
+        free(j->kids);
+    }
     free(j);
 }
+
+/* ---- flows (a parent waiting for its children) ----
+ * On mem:// a child's finish hands its result to its parent in the same critical section (no
+ * outbox: nothing can die between the two). A parent's children live on the parent's record. */
+
+/* Whether the parked parent j may run again. */
+static int flow_ready(const job *j)
+{
+    return !j->kids || j->kids->failed || j->kids->done >= j->kids->len;
+}
+
+static flow_kid *flow_find(flow_kids *k, const char *uuid)
+{
+    for (size_t i = 0; k && i < k->len; i++)
+        if (strcmp(k->items[i].uuid, uuid) == 0) return &k->items[i];
+    return NULL;
+}
+
+/* The text of a field that is a JSON string, unquoted into out ("" when absent or not one). */
+static void json_string_field(const char *v, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t len = v ? strlen(v) : 0;
+    if (len < 2 || v[0] != '"' || v[len - 1] != '"' || len - 2 >= size) return;
+    memcpy(out, v + 1, len - 2);
+    out[len - 2] = '\0';
+}
+static field *find_field(const job *j, const char *name);
+static int make_waiting(job *j);
+static void flow_child_finished(struct mem_store *s, job *j, int failed);
+/* ---- end of flows (continued below mem_settle_from_outside) ---- */
 
 static void type_free(void *p)
 {
@@ -676,10 +728,11 @@ static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
     int64_t id = q->next_id + 1;
     char id_text[24];
     snprintf(id_text, sizeof id_text, "%lld", (long long)id);
-    zg_heap *home = nj->delay_ms > 0 ? &q->delayed : &t->ready;
+    int parked = nj->delay_ms == ZG_DELAY_PARKED; /* (flows: a batch's callback) */
+    zg_heap *home = parked ? NULL : nj->delay_ms > 0 ? &q->delayed : &t->ready;
     edit e = {0};
     if (edit_set_fields(&e, nj->fields) != 0 || edit_set(&e, "queueJobId", id_text) != 0 ||
-        edit_make_room(j, &e) != 0 || make_room(home) != 0 ||
+        edit_make_room(j, &e) != 0 || (home && make_room(home) != 0) ||
         zg_map_set(&s->jobs, nj->uuid, j) != 0) {
         edit_free(&e);
         job_free(j);
@@ -704,10 +757,10 @@ static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
     j->priority = nj->priority;
     j->ttr_ms = nj->ttr_ms > 0 ? nj->ttr_ms : DEFAULT_TTR_MS;
     j->cas = 1;
-    j->state = nj->delay_ms > 0 ? ZG_STATE_DELAYED : ZG_STATE_WAITING;
+    j->state = parked ? ZG_STATE_PARKED : nj->delay_ms > 0 ? ZG_STATE_DELAYED : ZG_STATE_WAITING;
     if (nj->delay_ms > 0) j->due_ms = later(zg_clock_monotonic_ms(), nj->delay_ms);
-    put_in(j, home);
-    index_move(j, nj->delay_ms > 0 ? ZG_JOBS_DELAYED : ZG_JOBS_WAITING);
+    if (home) put_in(j, home);
+    index_move(j, parked ? ZG_JOBS_PARKED : nj->delay_ms > 0 ? ZG_JOBS_DELAYED : ZG_JOBS_WAITING);
     nj->id = j->id;
     nj->cas = j->cas;
     return ZG_OK;
@@ -955,7 +1008,7 @@ static int check_settle(const zg_settle *st, zg_error *err)
 {
     if (!st) return zg_fail(err, ZG_EINVAL, "nothing to settle with");
     if (st->action != ZG_SETTLE_FINISH && st->action != ZG_SETTLE_RELEASE &&
-        st->action != ZG_SETTLE_BURY)
+        st->action != ZG_SETTLE_BURY && st->action != ZG_SETTLE_PARK)
         return zg_fail(err, ZG_EINVAL, "unknown settle action %d", st->action);
     return check_fields(st->fields, err);
 }
@@ -972,6 +1025,8 @@ static int apply_settle(mem_store *s, job *j, const zg_settle *st, int keep_runn
         home = &q->buried;
     else if (st->action == ZG_SETTLE_RELEASE)
         home = st->delay_ms > 0 ? &q->delayed : &j->ready->ready;
+    else if (st->action == ZG_SETTLE_PARK) /* (flows: parked, or waiting when its children are done) */
+        home = flow_ready(j) ? &j->ready->ready : NULL;
     else if (st->retention_s > 0)
         home = &s->expiring;
     char *reason = NULL;
@@ -1004,6 +1059,12 @@ static int apply_settle(mem_store *s, job *j, const zg_settle *st, int keep_runn
                 st->retention_s > INT64_MAX / 1000 ? INT64_MAX : st->retention_s * 1000;
             j->due_ms = later(now, keep_ms);
         }
+        flow_child_finished(s, j, st->failed); /* (flows: a child's end, for its parent) */
+        break;
+    case ZG_SETTLE_PARK: /* (flows) */
+        j->state = home ? ZG_STATE_WAITING : ZG_STATE_PARKED;
+        index_move(j, home ? ZG_JOBS_WAITING : ZG_JOBS_PARKED);
+        if (home) pthread_cond_broadcast(&s->changed);
         break;
     case ZG_SETTLE_RELEASE:
         j->releases++;
@@ -1104,6 +1165,104 @@ static int mem_settle_from_outside(zg_store *zs, const char *queue, const char *
     if (rc == ZG_OK && release) j->prior = st->prior;
     return rc;
 }
+
+/* ---- flows (continued) ---- */
+
+/* j finished: when it is a registered child of a job, its result goes to that parent, which is
+ * waiting again when this was the last child it waited for (or a fail_parent child failed). */
+static void flow_child_finished(mem_store *s, job *j, int failed)
+{
+    char pu[ZG_UUID_LEN];
+    field *f = find_field(j, "parentUuid");
+    json_string_field(f ? f->value : NULL, pu, sizeof pu);
+    job *parent = pu[0] ? zg_map_get(&s->jobs, pu) : NULL;
+    flow_kid *kid = parent ? flow_find(parent->kids, j->uuid) : NULL;
+    if (!kid || kid->result) return;
+    field *code = find_field(j, "resultCode"), *result = find_field(j, "result");
+    const entry_list *errors = &j->lists[ZG_LIST_ERRORS];
+    zg_strbuf b;
+    zg_strbuf_init(&b);
+    zg_strbuf_printf(&b, "{\"resultCode\":%s,\"failed\":%s,\"result\":%s,\"lastError\":%s}",
+                     code ? code->value : "null", failed ? "true" : "false",
+                     result ? result->value : "null",
+                     errors->len ? errors->items[errors->len - 1] : "null");
+    if (!(kid->result = zg_strbuf_take(&b))) return; /* out of memory: the parent waits on */
+    parent->kids->done++;
+    if (failed && kid->fail_parent) parent->kids->failed = 1;
+    if (parent->state == ZG_STATE_PARKED && flow_ready(parent) && make_waiting(parent) == 0)
+        pthread_cond_broadcast(&s->changed);
+}
+
+static int mem_adopt(zg_store *zs, const zg_lease *lease, const char *queue, const char *uuid,
+                     const zg_child *kids, size_t n, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    (void)queue;
+    ADVANCE(s, err);
+    job *j;
+    if (lease) {
+        if (!(j = leased_job(s, lease, err))) return err->code;
+    } else if (!(j = zg_map_get(&s->jobs, uuid)))
+        /* a batch's callback is registered before it is submitted on Redis; on mem:// the
+         * callback is submitted first (host side), so it must exist */
+        return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
+    if (!j->kids && !(j->kids = calloc(1, sizeof *j->kids)))
+        return zg_fail(err, ZG_ENOMEM, "out of memory");
+    flow_kids *k = j->kids;
+    for (size_t i = 0; i < n; i++) {
+        if (flow_find(k, kids[i].uuid)) continue;
+        if (k->len == k->cap) {
+            size_t cap = k->cap ? 2 * k->cap : 8;
+            flow_kid *grown = realloc(k->items, cap * sizeof *grown);
+            if (!grown) return zg_fail(err, ZG_ENOMEM, "out of memory");
+            k->items = grown;
+            k->cap = cap;
+        }
+        flow_kid *kid = &k->items[k->len];
+        memset(kid, 0, sizeof *kid);
+        kid->uuid = strdup(kids[i].uuid);
+        kid->info = strdup(kids[i].info ? kids[i].info : "null");
+        kid->fail_parent = kids[i].fail_parent;
+        if (!kid->uuid || !kid->info) {
+            free(kid->uuid);
+            free(kid->info);
+            return zg_fail(err, ZG_ENOMEM, "out of memory");
+        }
+        k->len++;
+    }
+    return ZG_OK;
+}
+
+static int mem_children(zg_store *zs, const char *queue, const char *uuid, char **json,
+                        zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    (void)queue;
+    *json = NULL;
+    ADVANCE(s, err);
+    job *j = uuid ? zg_map_get(&s->jobs, uuid) : NULL;
+    if (!j) return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid ? uuid : "(null)");
+    zg_strbuf b;
+    zg_strbuf_init(&b);
+    zg_strbuf_puts(&b, "[");
+    for (size_t i = 0; j->kids && i < j->kids->len; i++) {
+        const flow_kid *kid = &j->kids->items[i];
+        zg_strbuf_printf(&b, "%s[%s,%s]", i ? "," : "", kid->info,
+                         kid->result ? kid->result : "null");
+    }
+    zg_strbuf_puts(&b, "]");
+    *json = zg_strbuf_take(&b);
+    return *json ? ZG_OK : zg_fail(err, ZG_ENOMEM, "out of memory");
+}
+
+static int mem_deliver(zg_store *zs, const char *queue, int64_t older_than_ms, int64_t *delivered,
+                       zg_error *err)
+{
+    (void)zs, (void)queue, (void)older_than_ms, (void)err; /* delivered by the finish itself */
+    if (delivered) *delivered = 0;
+    return ZG_OK;
+}
+/* ---- end of flows ---- */
 
 static int mem_load(zg_store *zs, const char *uuid, char **json, char queue[ZG_NAME_LEN],
                     zg_error *err)
@@ -1628,6 +1787,17 @@ static int locked_known_queues(zg_store *zs, char ***names, size_t *n, zg_error 
 {
     LOCKED(mem_known_queues(zs, names, n, err));
 }
+/* flows */
+static int locked_adopt(zg_store *zs, const zg_lease *lease, const char *queue, const char *uuid,
+                        const zg_child *kids, size_t n, zg_error *err)
+{
+    LOCKED(mem_adopt(zs, lease, queue, uuid, kids, n, err));
+}
+static int locked_children(zg_store *zs, const char *queue, const char *uuid, char **json,
+                           zg_error *err)
+{
+    LOCKED(mem_children(zs, queue, uuid, json, err));
+}
 static const zg_store_ops mem_ops = {
     .submit = locked_submit,
     .claim = locked_claim,
@@ -1651,6 +1821,9 @@ static const zg_store_ops mem_ops = {
     .purge = locked_purge,
     .type_counts = locked_type_counts,
     .known_queues = locked_known_queues,
+    .adopt = locked_adopt, /* flows */
+    .children = locked_children,
+    .deliver = mem_deliver,
     .publish = mem_publish,
     .follow = mem_follow,
     .ping = mem_ping,

@@ -339,7 +339,8 @@ enum {
     ZG_JOBS_SUCCEEDED = 3,
     ZG_JOBS_FAILED = 4,
     ZG_JOBS_BURIED = 5,
-    ZG_JOBS_NSTATES = 6
+    ZG_JOBS_PARKED = 6, /* a parent waiting for its children (flows) */
+    ZG_JOBS_NSTATES = 7
 };
 /* "waiting", "delayed", "running", "succeeded", "failed", "buried"; NULL out of range. */
 ZG_API const char *zg_jobs_state_name(int state);
