@@ -313,6 +313,9 @@ static int core_submit(lua_State *L)
         jobs[i].priority = int_field(L, j, "priority");
         jobs[i].delay_ms = ms_field(L, j, "delay");
         jobs[i].ttr_ms = ms_field(L, j, "ttr");
+        if (lua_getfield(L, j, "parked") == LUA_TBOOLEAN && lua_toboolean(L, -1))
+            jobs[i].delay_ms = ZG_DELAY_PARKED; /* (flows: a batch's callback) */
+        lua_pop(L, 1);
         if (lua_getfield(L, j, "unique") == LUA_TTABLE) { /* {key, ttl (s), hold} */
             jobs[i].unique_key = string_field(L, -1, "key");
             jobs[i].unique_ttl_ms = ms_field(L, -1, "ttl");

@@ -587,6 +587,49 @@ int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_
     return zg_runtime_invoke(h, "submit_batch", push_batch, collect_uuids, &a, 1);
 }
 
+/* ---- flows: a batch with a callback ---- */
+typedef struct batch_then_args {
+    submit_args base;
+    const char *then_type, *then_params;
+    char *then_out;
+} batch_then_args;
+
+static int push_batch_then(lua_State *L, void *ud)
+{
+    batch_then_args *a = ud;
+    push_batch(L, &a->base);
+    lua_pushstring(L, a->then_type);
+    push_opt_string(L, a->then_params);
+    return 7;
+}
+
+static int collect_batch_then(lua_State *L, zg_host *h, void *ud)
+{
+    batch_then_args *a = ud;
+    int rc = collect_uuids(L, h, &a->base);
+    if (rc != ZG_OK) return rc;
+    lua_rawgeti(L, -1, (lua_Integer)a->base.n + 1);
+    const char *uuid = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    snprintf(a->then_out, ZG_UUID_LEN, "%s", uuid);
+    lua_pop(L, 1);
+    return ZG_OK;
+}
+
+int zg_submit_batch_then(zg_host *h, const char *job_type, const char *const *params_json,
+                         size_t n, const zg_submit_opts *opts, const char *then_type,
+                         const char *then_params, char (*uuids_out)[ZG_UUID_LEN],
+                         char then_uuid_out[ZG_UUID_LEN])
+{
+    if (!usable(h)) return h->err.code;
+    if (!then_type) return zg_submit_batch(h, job_type, params_json, n, opts, uuids_out);
+    batch_then_args a = {{job_type, NULL, params_json, n, opts, NULL, uuids_out},
+                         then_type,
+                         then_params,
+                         then_uuid_out};
+    return zg_runtime_invoke(h, "submit_batch", push_batch_then, collect_batch_then, &a, 1);
+}
+/* ---- end of flows ---- */
+
 int zg_kill(zg_host *h, const char *uuid)
 {
     if (!usable(h)) return h->err.code;
