@@ -615,10 +615,9 @@ static int collect_batch_then(lua_State *L, zg_host *h, void *ud)
     return ZG_OK;
 }
 
-int zg_submit_batch_then(zg_host *h, const char *job_type, const char *const *params_json,
-                         size_t n, const zg_submit_opts *opts, const char *then_type,
-                         const char *then_params, char (*uuids_out)[ZG_UUID_LEN],
-                         char then_uuid_out[ZG_UUID_LEN])
+int zg_submit_batch_then(zg_host *h, const char *job_type, const char *const *params_json, size_t n,
+                         const zg_submit_opts *opts, const char *then_type, const char *then_params,
+                         char (*uuids_out)[ZG_UUID_LEN], char then_uuid_out[ZG_UUID_LEN])
 {
     if (!usable(h)) return h->err.code;
     if (!then_type) return zg_submit_batch(h, job_type, params_json, n, opts, uuids_out);

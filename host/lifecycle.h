@@ -287,8 +287,7 @@ typedef struct zg_store_ops {
                  const zg_child *kids, size_t n, zg_error *err);
     /* The parent's children as a JSON array of [info, result or null], info and result as
      * adopt and the child's finish wrote them (malloc'd). */
-    int (*children)(zg_store *s, const char *queue, const char *uuid, char **json,
-                    zg_error *err);
+    int (*children)(zg_store *s, const char *queue, const char *uuid, char **json, zg_error *err);
     /* Hands the notices "child C of parent P ended" that finishes of queue's jobs left to their
      * parents (Redis: an outbox in the child's slot, delivered by a second script on the
      * parent's slot, idempotent, then removed; mem://: done in the finish itself, so nothing to

@@ -1025,7 +1025,8 @@ static int apply_settle(mem_store *s, job *j, const zg_settle *st, int keep_runn
         home = &q->buried;
     else if (st->action == ZG_SETTLE_RELEASE)
         home = st->delay_ms > 0 ? &q->delayed : &j->ready->ready;
-    else if (st->action == ZG_SETTLE_PARK) /* (flows: parked, or waiting when its children are done) */
+    else if (st->action ==
+             ZG_SETTLE_PARK) /* (flows: parked, or waiting when its children are done) */
         home = flow_ready(j) ? &j->ready->ready : NULL;
     else if (st->retention_s > 0)
         home = &s->expiring;

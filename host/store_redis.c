@@ -46,9 +46,9 @@ enum {
     S_N
 };
 static const char *const script_names[S_N] = {
-    "submit", "claim",  "peek",    "touch", "write", "settle", "read",  "kick", "counts",
-    "state",  "buried", "unclaim", "list",  "retry", "remove", "purge", "types",
-    "adopt",  "children", "deliver", "outbox"};
+    "submit", "claim",  "peek",  "touch",  "write",    "settle",  "read",
+    "kick",   "counts", "state", "buried", "unclaim",  "list",    "retry",
+    "remove", "purge",  "types", "adopt",  "children", "deliver", "outbox"};
 
 /* The set of every queue's name (outside any queue's slot). */
 #define QUEUES_KEY "zerog:queues"
@@ -338,8 +338,8 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
             av_push(a, jobs[j].job_type);
             av_int(a, jobs[j].priority);
             av_int(a, jobs[j].delay_ms == ZG_DELAY_PARKED ? -1
-                      : jobs[j].delay_ms > 0             ? jobs[j].delay_ms
-                                                         : 0);
+                      : jobs[j].delay_ms > 0              ? jobs[j].delay_ms
+                                                          : 0);
             av_int(a, jobs[j].ttr_ms > 0 ? jobs[j].ttr_ms : 1000);
             av_push(a, jobs[j].unique_key ? jobs[j].unique_key : "");
             av_int(a, jobs[j].unique_ttl_ms > 0 ? jobs[j].unique_ttl_ms : 0);
@@ -1114,8 +1114,8 @@ static int rs_job_state(zg_store *s, const char *uuid, zg_job_state *out, zg_err
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 8)
         rc = zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
     else {
-        static const char *const states[] = {"waiting",  "delayed", "running",
-                                             "buried",   "finished", "parked"};
+        static const char *const states[] = {"waiting", "delayed",  "running",
+                                             "buried",  "finished", "parked"};
         const char *st = reply->element[0]->str ? reply->element[0]->str : "";
         out->state = ZG_STATE_WAITING;
         for (int i = 0; i < 6; i++)
@@ -1166,9 +1166,8 @@ static int rs_buried(zg_store *s, const char *queue, char **json, zg_error *err)
 
 /* ---- the index ---- */
 
-static const char *const index_states[ZG_JOBS_NSTATES] = {"waiting",   "delayed", "running",
-                                                          "succeeded", "failed",  "buried",
-                                                          "parked"};
+static const char *const index_states[ZG_JOBS_NSTATES] = {
+    "waiting", "delayed", "running", "succeeded", "failed", "buried", "parked"};
 
 /* The names of the states of mask, separated by spaces, into out. */
 static void state_names(char *out, size_t size, unsigned mask)
@@ -1514,7 +1513,8 @@ static void rs_close(zg_store *s)
  * idle). */
 
 /* The keys of a parent's children hashes: <job>:kids, <job>:kres. */
-static void flow_keys(const job_keys *k, char kids[sizeof k->lists[0]], char kres[sizeof k->lists[0]])
+static void flow_keys(const job_keys *k, char kids[sizeof k->lists[0]],
+                      char kres[sizeof k->lists[0]])
 {
     concat(kids, (const char *const[]){k->job, ":kids", NULL});
     concat(kres, (const char *const[]){k->job, ":kres", NULL});
@@ -1546,8 +1546,7 @@ static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const
     return rc;
 }
 
-static int rs_children(zg_store *s, const char *queue, const char *uuid, char **json,
-                       zg_error *err)
+static int rs_children(zg_store *s, const char *queue, const char *uuid, char **json, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
     *json = NULL;
@@ -1624,7 +1623,8 @@ static int deliver_one(redis_store *r, const char *notice, zg_error *err)
         av_push(&a, strstr(result, "\"failed\":true") ? "1" : "0");
         redisReply *reply = run(r, S_DELIVER, 4, &a, err);
         av_free(&a);
-        if (!reply) rc = err->code;
+        if (!reply)
+            rc = err->code;
         else {
             if (reply->type == REDIS_REPLY_ERROR) rc = zg_redis_reply_error(reply, err);
             freeReplyObject(reply);
@@ -1664,7 +1664,8 @@ static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int
         pthread_mutex_lock(&r->conn.lock);
         redisReply *gone = zg_redis_command(&r->conn, 3, argv, lens, 0, err);
         pthread_mutex_unlock(&r->conn.lock);
-        if (!gone) rc = err->code;
+        if (!gone)
+            rc = err->code;
         else
             freeReplyObject(gone);
         if (rc == ZG_OK && delivered) (*delivered)++;

@@ -210,7 +210,8 @@ ZG_API int zg_submit_batch_then(zg_host *h, const char *job_type, const char *co
 /* ZeroG's killJob: records error 410 "Killed by user" and result 410 and deletes the job's queue
  * message; a host running it loses its reservation and stops it at its next binding call or
  * heartbeat. A parent's unfinished children (flows) are killed with it, and a killed child
- * counts as failed for its parent. ZG_ENOTFOUND for an unknown uuid, ZG_EINVAL when the job has already finished. */
+ * counts as failed for its parent. ZG_ENOTFOUND for an unknown uuid, ZG_EINVAL when the job has
+ * already finished. */
 ZG_API int zg_kill(zg_host *h, const char *uuid);
 
 enum { ZG_STEP_FINISHED = 1, ZG_STEP_REQUEUED = 2, ZG_STEP_BURIED = 3 };
@@ -294,7 +295,8 @@ enum {
     ZG_MSG_DELAYED = 1,
     ZG_MSG_RESERVED = 2,
     ZG_MSG_BURIED = 3,
-    ZG_MSG_FINISHED = 4
+    ZG_MSG_FINISHED = 4,
+    ZG_MSG_PARKED = 5 /* flows: a parent waiting for its children */
 };
 
 typedef struct zg_message_stats {

@@ -102,6 +102,7 @@ function Job:children()
           local v = res[k]
           if v ~= codec.null then c[k] = v end
         end
+        c.resultCode = codec.to_integer(c.resultCode) or c.resultCode
       end
       out[#out + 1] = c
     end
