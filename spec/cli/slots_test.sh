@@ -15,6 +15,17 @@ return { JOB_TYPE = "mixed", SCHEMA = { n = { type = "integer" } }, RETRY_DELAY 
     return 200
   end }
 LUA
+# flows: a parent on one queue, its child on another (each script stays in its queue's slot:
+# the child's end reaches the parent by a second script on the parent's slot)
+cat >"$JOBS/flowp.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "flowp", run = function(self)
+  if self.flowRound == 0 then self:spawn("slotkid", {}); return zerog.WAIT_CHILDREN end
+  return #self:children() == 1 and 200 or 500 end }
+LUA
+cat >"$JOBS/slotkid.lua" <<'LUA'
+return { JOB_TYPE = "slotkid", QUEUE_NAME = "slot_kids", run = function(self) return 200 end }
+LUA
 
 one_slot() {
   flush
@@ -25,7 +36,9 @@ one_slot() {
   printf '{"n": 4}\n{"n": 5}\n' | "$ZEROG" submit mixed --batch - >/dev/null 2>&1
   local victim; victim=$("$ZEROG" submit mixed '{"n": 6}' --delay 60 2>/dev/null)
   "$ZEROG" kill "$victim" 2>/dev/null
-  timeout 30 "$ZEROG" worker --until-idle --max-jobs 12 >/dev/null 2>&1
+  "$ZEROG" submit flowp >/dev/null 2>&1
+  printf '{}\n{}\n' | "$ZEROG" submit slotkid --batch - --then flowp >/dev/null 2>&1
+  timeout 30 "$ZEROG" worker --until-idle --max-jobs 20 >/dev/null 2>&1
   "$ZEROG" stats >/dev/null 2>&1
   "$ZEROG" dump "$victim" >/dev/null 2>&1
   "$ZEROG" buried >/dev/null 2>&1
