@@ -19,12 +19,12 @@ LUA
 # the child's end reaches the parent by a second script on the parent's slot)
 cat >"$JOBS/flowp.lua" <<'LUA'
 local zerog = require "zerog"
-return { JOB_TYPE = "flowp", run = function(self)
+return { JOB_TYPE = "flowp", QUEUE_NAME = "slot_parents", PRIORITY = 0, run = function(self)
   if self.flowRound == 0 then self:spawn("slotkid", {}); return zerog.WAIT_CHILDREN end
-  return #self:children() == 1 and 200 or 500 end }
+  return #self:children() >= 1 and 200 or 500 end }
 LUA
 cat >"$JOBS/slotkid.lua" <<'LUA'
-return { JOB_TYPE = "slotkid", QUEUE_NAME = "slot_kids", run = function(self) return 200 end }
+return { JOB_TYPE = "slotkid", QUEUE_NAME = "slot_kids", PRIORITY = 0, run = function(self) return 200 end }
 LUA
 
 one_slot() {
