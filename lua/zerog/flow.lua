@@ -145,10 +145,13 @@ end
 
 --- Before run() of a job that waited for its children: when a fail_parent child failed, the
 -- job ends here (424, an error naming the child), its unfinished children killed. Returns the
--- error message, or nil.
+-- error message, or nil. A job retried by hand after that runs (its script decides).
 function M.failed_child(job)
   local run = runs[job]
   if not run or run.round == 0 then return nil end
+  local events = rawget(job, "events")
+  local last = type(events) == "table" and events[#events]
+  if type(last) == "table" and last.msg == "Retried by hand" then return nil end
   local failed
   local kids = job:children()
   for _, c in ipairs(kids) do

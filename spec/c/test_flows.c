@@ -137,6 +137,8 @@ static void test_a_fail_parent_child_that_fails_ends_the_parent_with_424_and_kil
     CHECK_INT(step(h, queue("pq")), 424);
     CHECK(dump_has(h, p, "failed with 422: two fails"));
     CHECK_INT(step(h, queue("cq")), -2); /* the other child was killed with it */
+    CHECK_INT(zg_retry(h, p), ZG_OK);     /* retried by hand: its run decides, no 424 again */
+    CHECK_INT(step(h, queue("pq")), 200);
     zg_job_page page;
     zg_list_filter f = {.states = 1u << ZG_JOBS_FAILED, .queue = queue("cq")};
     CHECK_INT(zg_list(h, &f, &page), ZG_OK);
