@@ -376,6 +376,8 @@ static int core_settle_outside(lua_State *L)
     lua_getfield(L, 4, "retention");
     st.retention_s = (int64_t)lua_tointeger(L, -1);
     st.prior = (int)int_field(L, 4, "prior");
+    lua_getfield(L, 4, "has_parent"); /* flows: a killed child's end goes to its parent */
+    st.has_parent = lua_toboolean(L, -1);
     lua_getfield(L, 4, "fields");
     st.fields = fields_arg(L, -1);
     zg_error err = {0};

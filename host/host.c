@@ -897,6 +897,9 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
     zg_settle st;
     int code;
     settle_from_decision(L, &st, &code);
+    lua_getfield(L, top, "deliver"); /* flows: a child's end goes to its parent */
+    st.has_parent = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     zg_error err = {0};
     int64_t cas = 0, seq = zg_host_next_seq(h);
     int prefetch = a->next && h->cfg.prefetch && !h->stopping && !h->interrupted;
@@ -930,12 +933,8 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
         h->cfg.progress(h->cfg.progress_ud, c->lease.uuid, opt_number(L, top, "completeness"),
                         event);
     }
-    if (rc == ZG_OK && st.action == ZG_SETTLE_FINISH) { /* (flows: a child's end, to its parent) */
-        lua_getfield(L, top, "deliver");
-        int deliver = lua_toboolean(L, -1);
-        lua_pop(L, 1);
-        if (deliver) flows_deliver(h, c->lease.queue, 0);
-    }
+    if (rc == ZG_OK && st.action == ZG_SETTLE_FINISH && st.has_parent)
+        flows_deliver(h, c->lease.queue, 0); /* (flows: a child's end, to its parent) */
     if (rc == ZG_OK && st.action == ZG_SETTLE_BURY)
         zg_host_log(h, ZG_LOG_ERROR, "job %s buried: %s", c->lease.uuid,
                     st.reason ? st.reason : "");

@@ -132,6 +132,7 @@ typedef struct zg_settle {
     int64_t retention_s; /* finish: the job is deleted that long after (0: kept) */
     int prior;           /* release from outside a run: what the next claim reports */
     int failed;          /* finish: the job failed (listed as failed, not succeeded) */
+    int has_parent;      /* flows: finish of a child: Redis leaves a notice for its parent */
 } zg_settle;
 
 enum {

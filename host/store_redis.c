@@ -846,7 +846,7 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
     av_push(&a, req && announce_now(r) ? "1" : "0");
     for (size_t i = 0; req && i < req->ntypes; i++)
         av_push(&a, req->types[i]);
-    av_push(&a, st->failed ? "1" : "0");
+    av_push(&a, st->has_parent ? (st->failed ? "1p" : "0p") : st->failed ? "1" : "0"); /* flows */
     av_fields(&a, st->fields);
     if (a.oom) {
         av_free(&a);

@@ -260,7 +260,7 @@ function M.kill(uuid)
   local now = core.now() -- whether it has finished is the store's to say (a run may have
   -- recorded a result it has not settled yet: that run is still killed)
   local done, why = core.settle_outside(nil, uuid, 0, { -- the job's queue by its pointer
-    action = "finish", retention = retention_of(doc),
+    action = "finish", retention = retention_of(doc), has_parent = type(doc.parentUuid) == "string",
     error = codec.encode { timeStamp = now, errorCode = 410, msg = "Killed by user" },
     fields = { resultCode = "410", completeness = "1", updatedAt = codec.encode(now) } })
   if not done then

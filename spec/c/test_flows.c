@@ -137,7 +137,7 @@ static void test_a_fail_parent_child_that_fails_ends_the_parent_with_424_and_kil
     CHECK_INT(step(h, queue("pq")), 424);
     CHECK(dump_has(h, p, "failed with 422: two fails"));
     CHECK_INT(step(h, queue("cq")), -2); /* the other child was killed with it */
-    CHECK_INT(zg_retry(h, p), ZG_OK);     /* retried by hand: its run decides, no 424 again */
+    CHECK_INT(zg_retry(h, p), ZG_OK);    /* retried by hand: its run decides, no 424 again */
     CHECK_INT(step(h, queue("pq")), 200);
     zg_job_page page;
     zg_list_filter f = {.states = 1u << ZG_JOBS_FAILED, .queue = queue("cq")};
@@ -287,6 +287,7 @@ static void strand_a_child_end(zg_store *s, const char *qp, const char *qc, cons
     zg_claim_req req = {queues, 1, types, 1};
     CHECK_INT(s->ops->claim(s, &req, 0, "w", seq_counter += 100, &cl, &err), ZG_OK);
     zg_settle st = {
+        .has_parent = 1,
         .action = ZG_SETTLE_FINISH,
         .fields = {1, (const char *const[]){"resultCode"}, (const char *const[]){"200"}}};
     int64_t cas = 0;
