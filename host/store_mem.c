@@ -81,6 +81,7 @@ typedef struct flow_kid {
 } flow_kid;
 typedef struct flow_kids {
     flow_kid *items;
+    zg_map by_uuid; /* child uuid -> its place in items + 1 */
     size_t len, cap, done;
     int failed; /* a fail_parent child failed */
 } flow_kids;
@@ -227,6 +228,7 @@ static void job_free(void *p)
             free(j->kids->items[i].result);
         }
         free(j->kids->items);
+        zg_map_free(&j->kids->by_uuid, NULL);
         free(j->kids);
     }
     free(j);
@@ -244,9 +246,8 @@ static int flow_ready(const job *j)
 
 static flow_kid *flow_find(flow_kids *k, const char *uuid)
 {
-    for (size_t i = 0; k && i < k->len; i++)
-        if (strcmp(k->items[i].uuid, uuid) == 0) return &k->items[i];
-    return NULL;
+    uintptr_t place = k ? (uintptr_t)zg_map_get(&k->by_uuid, uuid) : 0;
+    return place ? &k->items[place - 1] : NULL;
 }
 
 /* The text of a field that is a JSON string, unquoted into out ("" when absent or not one). */
@@ -1207,8 +1208,11 @@ static int mem_adopt(zg_store *zs, const zg_lease *lease, const char *queue, con
         /* a batch's callback is registered before it is submitted on Redis; on mem:// the
          * callback is submitted first (host side), so it must exist */
         return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
-    if (!j->kids && !(j->kids = calloc(1, sizeof *j->kids)))
-        return zg_fail(err, ZG_ENOMEM, "out of memory");
+    if (!j->kids) {
+        if (!(j->kids = calloc(1, sizeof *j->kids)))
+            return zg_fail(err, ZG_ENOMEM, "out of memory");
+        zg_map_init(&j->kids->by_uuid);
+    }
     flow_kids *k = j->kids;
     for (size_t i = 0; i < n; i++) {
         if (flow_find(k, kids[i].uuid)) continue;
@@ -1224,7 +1228,8 @@ static int mem_adopt(zg_store *zs, const zg_lease *lease, const char *queue, con
         kid->uuid = strdup(kids[i].uuid);
         kid->info = strdup(kids[i].info ? kids[i].info : "null");
         kid->fail_parent = kids[i].fail_parent;
-        if (!kid->uuid || !kid->info) {
+        if (!kid->uuid || !kid->info ||
+            zg_map_set(&k->by_uuid, kid->uuid, (void *)(uintptr_t)(k->len + 1)) != 0) {
             free(kid->uuid);
             free(kid->info);
             return zg_fail(err, ZG_ENOMEM, "out of memory");
