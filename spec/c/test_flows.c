@@ -254,6 +254,32 @@ static void test_killing_a_parked_parent_kills_its_unfinished_children(void)
     zg_host_free(h);
 }
 
+static void test_misuse_is_refused_and_waiting_for_nothing_fails_with_500(void)
+{
+    zg_host *h = host_with(
+        "misuse",
+        "    local function why(f, ...) local ok, e = pcall(f, ...)\n"
+        "      return ok and 'accepted' or (tostring(e):match('spawn: [^(]*') or tostring(e)) end\n"
+        "    local other = zerog.get_job(self.uuid)\n"
+        "    self:update_attrs { seen = why(self.spawn, self, C, { n = 1 }, { on_failure = 'maybe' "
+        "})\n"
+        "      .. '|' .. why(self.spawn, self, 'nope', {})\n"
+        "      .. '|' .. why(other.spawn, other, C, { n = 1 }) }\n"
+        "    return zerog.WAIT_CHILDREN");
+    char type[ZG_NAME_LEN], p[ZG_UUID_LEN];
+    snprintf(type, sizeof type, "%smisuse", tag);
+    CHECK_INT(zg_submit(h, type, "{}", NULL, p), ZG_OK);
+    CHECK_INT(step(h, queue("pq")), 500);
+    CHECK(dump_has(h, p, "on_failure must be \\\"fail_parent\\\" or \\\"ignore\\\", got maybe"));
+    CHECK(dump_has(h, p,
+                   "|spawn: unknown job type nope|spawn: only the running job itself can spawn"));
+    CHECK(dump_has(h, p, "spawned no child in this run"));
+    zg_queue_counts counts;
+    CHECK_INT(zg_queue_counts_get(h, queue("cq"), &counts), ZG_OK);
+    CHECK_INT(counts.ready, 0); /* nothing was spawned by the refused calls */
+    zg_host_free(h);
+}
+
 /* ---- the step between a child's settle and its parent, through the store's interface ---- */
 
 static int64_t seq_counter = 1000;
@@ -386,6 +412,7 @@ int main(void)
     RUN(test_a_batch_callback_runs_once_after_every_job_of_the_batch_has_ended);
     RUN(test_a_job_cancels_its_own_children_only_and_killed_ones_count_as_failed);
     RUN(test_killing_a_parked_parent_kills_its_unfinished_children);
+    RUN(test_misuse_is_refused_and_waiting_for_nothing_fails_with_500);
     RUN(test_mem_a_child_end_reaches_its_parent_in_the_settle_itself);
     const char *url = getenv("ZEROG_SPEC_REDIS");
     if (url && *url) {
@@ -398,6 +425,7 @@ int main(void)
         RUN(test_a_batch_callback_runs_once_after_every_job_of_the_batch_has_ended);
         RUN(test_a_job_cancels_its_own_children_only_and_killed_ones_count_as_failed);
         RUN(test_killing_a_parked_parent_kills_its_unfinished_children);
+        RUN(test_misuse_is_refused_and_waiting_for_nothing_fails_with_500);
         RUN(test_redis_a_child_end_left_undelivered_resumes_its_parent_exactly_once);
     }
     return check_done();
