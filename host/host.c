@@ -843,7 +843,10 @@ static void flows_deliver(zg_host *h, const char *queue, int64_t older_than_ms)
 {
     zg_error err = {0};
     int64_t n = 0;
-    if (h->store->ops->deliver(h->store, queue, older_than_ms, &n, &err) != ZG_OK)
+    zg_heartbeat_entered(&h->heartbeat, 0); /* waiting for the store, not running job code */
+    int rc = h->store->ops->deliver(h->store, queue, older_than_ms, &n, &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
+    if (rc != ZG_OK)
         zg_host_log(h, ZG_LOG_WARNING, "handing children's ends of queue %s to their parents: %s",
                     queue, err.msg);
 }
