@@ -59,15 +59,20 @@ function Job:spawn(job_type, params, options)
   if not ON_FAILURE[on_failure] then
     error("spawn: on_failure must be \"fail_parent\" or \"ignore\", got " .. codec.shown(on_failure), 2)
   end
-  if options.queue ~= nil and (type(options.queue) ~= "string" or options.queue == "") then
-    error("spawn: queue must be a queue name", 2)
+  local q = options.queue -- (a QUEUE_NAME's rule: the store refuses other names, which a run
+  -- would take for a store outage and retry forever)
+  if q ~= nil and not (type(q) == "string" and q:match("^[%w_%-%.:]+$") and #q < 100) then
+    error("spawn: queue must be a name of letters, digits and _-.: (under 100 bytes), got "
+      .. codec.shown(q), 2)
   end
   local child, why = registry.make_job(job_type, params)
   if not child then error("spawn: " .. tostring(why), 2) end
   local qk, bad = child:_queue_kwargs { delay = options.delay, priority = options.priority, ttr = options.ttr }
   if not qk then error("spawn: " .. bad, 2) end
-  run.spawned = run.spawned + 1
-  local uuid = core.uuid_for(self.uuid .. "/" .. run.round .. "/" .. run.spawned)
+  -- (counted once it is submitted: a spawn that failed, made again in the same run, makes the
+  -- same child, not a second one that its parent would wait for)
+  local place = run.spawned + 1
+  local uuid = core.uuid_for(self.uuid .. "/" .. run.round .. "/" .. place)
   local queue = options.queue or child.queueName
   child.uuid, child.queueName, child.logId, child.queueKwargs = uuid, queue, job_type .. "_" .. uuid, qk
   child.parentUuid = self.uuid
@@ -76,10 +81,11 @@ function Job:spawn(job_type, params, options)
   submission.fields.parentUuid = codec.encode(self.uuid)
   submission.fields.parentQueue = codec.encode(run.queue)
   local info = codec.encode { uuid = uuid, jobType = job_type, queue = queue, onFailure = on_failure,
-                              round = run.round, n = run.spawned }
+                              round = run.round, n = place }
   -- registered with the parent first (under its lease), then submitted: its end always counts
   core.flow_adopt(nil, nil, { { uuid = uuid, info = info, fail_parent = on_failure == "fail_parent" } })
   core.submit { submission }
+  run.spawned = place
   return uuid
 end
 

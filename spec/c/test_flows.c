@@ -264,6 +264,7 @@ static void test_misuse_is_refused_and_waiting_for_nothing_fails_with_500(void)
         "    self:update_attrs { seen = why(self.spawn, self, C, { n = 1 }, { on_failure = 'maybe' "
         "})\n"
         "      .. '|' .. why(self.spawn, self, 'nope', {})\n"
+        "      .. '|' .. why(self.spawn, self, C, { n = 1 }, { queue = 'a}b' })\n"
         "      .. '|' .. why(other.spawn, other, C, { n = 1 }) }\n"
         "    return zerog.WAIT_CHILDREN");
     char type[ZG_NAME_LEN], p[ZG_UUID_LEN];
@@ -272,7 +273,8 @@ static void test_misuse_is_refused_and_waiting_for_nothing_fails_with_500(void)
     CHECK_INT(step(h, queue("pq")), 500);
     CHECK(dump_has(h, p, "on_failure must be \\\"fail_parent\\\" or \\\"ignore\\\", got maybe"));
     CHECK(dump_has(h, p,
-                   "|spawn: unknown job type nope|spawn: only the running job itself can spawn"));
+                   "|spawn: unknown job type nope|spawn: queue must be a name of letters"));
+    CHECK(dump_has(h, p, "|spawn: only the running job itself can spawn"));
     CHECK(dump_has(h, p, "spawned no child in this run"));
     zg_queue_counts counts;
     CHECK_INT(zg_queue_counts_get(h, queue("cq"), &counts), ZG_OK);
