@@ -13,7 +13,7 @@ local registry = require "zerog.registry"
 local Job = require "zerog.job"
 local sandbox = require "zerog.sandbox"
 
-local error, type, tostring, ipairs, rawget = error, type, tostring, ipairs, rawget
+local error, type, tostring, ipairs, rawget, pcall = error, type, tostring, ipairs, rawget, pcall
 local sort = table.sort
 
 local M = {}
@@ -159,7 +159,10 @@ function M.failed_child(job)
   local last = type(events) == "table" and events[#events]
   if type(last) == "table" and last.msg == "Retried by hand" then return nil end
   local failed
-  local kids = job:children()
+  -- (BaseJob's children(), not the job's own; a store that fails here fails the run's own reads
+  -- next, which then runs again: not the job's failure)
+  local read, kids = pcall(Job.children, job)
+  if not read then return nil end
   for _, c in ipairs(kids) do
     if c.finished and c.failed and c.onFailure == "fail_parent" and c.round == run.round - 1 then
       failed = c
@@ -168,7 +171,7 @@ function M.failed_child(job)
   end
   if not failed then return nil end
   for _, c in ipairs(kids) do
-    if not c.finished then M.kill(c.uuid) end
+    if not c.finished then pcall(M.kill, c.uuid) end
   end
   local last = type(failed.lastError) == "table" and failed.lastError.msg
   return "child " .. tostring(failed.uuid) .. " (" .. tostring(failed.jobType) .. ") failed with "
