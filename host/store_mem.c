@@ -80,8 +80,8 @@ typedef struct flow_kid {
     int fail_parent;
 } flow_kid;
 typedef struct flow_kids {
-    flow_kid *items;
-    zg_map by_uuid; /* child uuid -> its place in items + 1 */
+    flow_kid **items; /* in the order they were registered */
+    zg_map by_uuid;   /* child uuid -> its flow_kid */
     size_t len, cap, done;
     int failed; /* a fail_parent child failed */
 } flow_kids;
@@ -223,9 +223,10 @@ static void job_free(void *p)
     free(j->unique_key);
     if (j->kids) {
         for (size_t i = 0; i < j->kids->len; i++) {
-            free(j->kids->items[i].uuid);
-            free(j->kids->items[i].info);
-            free(j->kids->items[i].result);
+            free(j->kids->items[i]->uuid);
+            free(j->kids->items[i]->info);
+            free(j->kids->items[i]->result);
+            free(j->kids->items[i]);
         }
         free(j->kids->items);
         zg_map_free(&j->kids->by_uuid, NULL);
@@ -246,8 +247,7 @@ static int flow_ready(const job *j)
 
 static flow_kid *flow_find(flow_kids *k, const char *uuid)
 {
-    uintptr_t place = k ? (uintptr_t)zg_map_get(&k->by_uuid, uuid) : 0;
-    return place ? &k->items[place - 1] : NULL;
+    return k ? zg_map_get(&k->by_uuid, uuid) : NULL;
 }
 
 /* The text of a field that is a JSON string, unquoted into out ("" when absent or not one). */
@@ -1218,23 +1218,23 @@ static int mem_adopt(zg_store *zs, const zg_lease *lease, const char *queue, con
         if (flow_find(k, kids[i].uuid)) continue;
         if (k->len == k->cap) {
             size_t cap = k->cap ? 2 * k->cap : 8;
-            flow_kid *grown = realloc(k->items, cap * sizeof *grown);
+            flow_kid **grown = realloc(k->items, cap * sizeof *grown);
             if (!grown) return zg_fail(err, ZG_ENOMEM, "out of memory");
             k->items = grown;
             k->cap = cap;
         }
-        flow_kid *kid = &k->items[k->len];
-        memset(kid, 0, sizeof *kid);
-        kid->uuid = strdup(kids[i].uuid);
-        kid->info = strdup(kids[i].info ? kids[i].info : "null");
-        kid->fail_parent = kids[i].fail_parent;
-        if (!kid->uuid || !kid->info ||
-            zg_map_set(&k->by_uuid, kid->uuid, (void *)(uintptr_t)(k->len + 1)) != 0) {
-            free(kid->uuid);
-            free(kid->info);
+        flow_kid *kid = calloc(1, sizeof *kid);
+        if (kid) {
+            kid->uuid = strdup(kids[i].uuid);
+            kid->info = strdup(kids[i].info ? kids[i].info : "null");
+            kid->fail_parent = kids[i].fail_parent;
+        }
+        if (!kid || !kid->uuid || !kid->info || zg_map_set(&k->by_uuid, kid->uuid, kid) != 0) {
+            if (kid) free(kid->uuid), free(kid->info);
+            free(kid);
             return zg_fail(err, ZG_ENOMEM, "out of memory");
         }
-        k->len++;
+        k->items[k->len++] = kid;
     }
     return ZG_OK;
 }
@@ -1252,7 +1252,7 @@ static int mem_children(zg_store *zs, const char *queue, const char *uuid, char 
     zg_strbuf_init(&b);
     zg_strbuf_puts(&b, "[");
     for (size_t i = 0; j->kids && i < j->kids->len; i++) {
-        const flow_kid *kid = &j->kids->items[i];
+        const flow_kid *kid = j->kids->items[i];
         zg_strbuf_printf(&b, "%s[%s,%s]", i ? "," : "", kid->info,
                          kid->result ? kid->result : "null");
     }

@@ -1542,7 +1542,12 @@ static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const
     redisReply *reply = run(r, S_ADOPT, 3, &a, err);
     av_free(&a);
     if (!reply) return err->code;
-    int rc = lease_outcome(reply, lease, "adopting children", err);
+    if (lease) return lease_outcome(reply, lease, "adopting children", err);
+    int done = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    int rc = done                               ? ZG_OK
+             : reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err)
+                                                : unexpected(err, "adopting children");
+    freeReplyObject(reply);
     return rc;
 }
 
