@@ -7,7 +7,7 @@ return {
   MAX_ERRORS = 1,
   RETRY_DELAY = 0,
   SCHEMA = {
-    image = { type = "string", required = true },
+    image = { type = "string", default = "sample.png" },
     size = { type = "integer" },
     result = { type = "string" }, -- the thumbnail's name, which the parent reads in children()
   },

@@ -10,12 +10,13 @@ local zerog = require "zerog"
 return {
   JOB_TYPE = "thumbnail_batch",
   SCHEMA = {
-    images = { type = "array", required = true },
+    images = { type = "array", default = {} },
     size = { type = "integer" },
     made = { type = "integer" }, -- how many thumbnails were made
   },
 
   run = function(self)
+    if #self.images == 0 then return 200 end -- nothing to wait for
     if self.flowRound == 0 then -- the first run: spawn, then wait
       for _, image in ipairs(self.images) do
         self:spawn("thumbnail", { image = image, size = self.size or 128 }, { on_failure = "ignore" })
