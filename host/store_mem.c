@@ -83,7 +83,7 @@ typedef struct flow_kids {
     flow_kid **items; /* in the order they were registered */
     zg_map by_uuid;   /* child uuid -> its flow_kid */
     size_t len, cap, done;
-    int failed; /* a fail_parent child failed */
+    char failed[ZG_UUID_LEN]; /* the last fail_parent child that failed, or "" */
 } flow_kids;
 
 typedef struct job {
@@ -239,12 +239,6 @@ static void job_free(void *p)
  * On mem:// a child's finish hands its result to its parent in the same critical section (no
  * outbox: nothing can die between the two). A parent's children live on the parent's record. */
 
-/* Whether the parked parent j may run again. */
-static int flow_ready(const job *j)
-{
-    return !j->kids || j->kids->failed || j->kids->done >= j->kids->len;
-}
-
 static flow_kid *flow_find(flow_kids *k, const char *uuid)
 {
     return k ? zg_map_get(&k->by_uuid, uuid) : NULL;
@@ -260,6 +254,18 @@ static void json_string_field(const char *v, char *out, size_t size)
     out[len - 2] = '\0';
 }
 static field *find_field(const job *j, const char *name);
+
+/* Whether the parked parent j may run again. */
+static int flow_ready(const job *j)
+{
+    if (!j->kids || j->kids->done >= j->kids->len) return 1;
+    if (!j->kids->failed[0]) return 0;
+    /* a failure the job has ended with 424 already (and was then retried) does not count */
+    char seen[ZG_UUID_LEN];
+    field *f = find_field(j, "flowFailedSeen");
+    json_string_field(f ? f->value : NULL, seen, sizeof seen);
+    return strcmp(seen, j->kids->failed) != 0;
+}
 static int make_waiting(job *j);
 static void flow_child_finished(struct mem_store *s, job *j, int failed);
 /* ---- end of flows (continued below mem_settle_from_outside) ---- */
@@ -1190,7 +1196,8 @@ static void flow_child_finished(mem_store *s, job *j, int failed)
                      errors->len ? errors->items[errors->len - 1] : "null");
     if (!(kid->result = zg_strbuf_take(&b))) return; /* out of memory: the parent waits on */
     parent->kids->done++;
-    if (failed && kid->fail_parent) parent->kids->failed = 1;
+    if (failed && kid->fail_parent)
+        snprintf(parent->kids->failed, sizeof parent->kids->failed, "%s", j->uuid);
     if (parent->state == ZG_STATE_PARKED && flow_ready(parent) && make_waiting(parent) == 0)
         pthread_cond_broadcast(&s->changed);
 }

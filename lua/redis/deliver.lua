@@ -10,7 +10,7 @@ local info = redis.call('HGET', KEYS[3], cu)
 if not info then return 0 end
 redis.call('HSET', KEYS[4], cu, ARGV[2])
 if ARGV[3] == '1' and string.find(info, '"onFailure":"fail_parent"', 1, true) then
-  redis.call('HSETNX', KEYS[2], '_kfail', cu)
+  redis.call('HSET', KEYS[2], '_kfail', cu)
 end
 local h = redis.call('HMGET', KEYS[2], '_state', '_type', '_pri', '_m', '_ix', 'cas')
 if h[1] ~= 'parked' or not flow_ready(KEYS[2]) then return 1 end

@@ -415,9 +415,11 @@ local function flow_notice(job, uuid, failed)
 end
 
 -- Whether the parent job (its hash key) may run again: every registered child has its result,
--- or a fail_parent child failed.
+-- or a fail_parent child failed (_kfail: the last one; flowFailedSeen: the one its 424 named).
 local function flow_ready(job)
-  if redis.call('HEXISTS', job, '_kfail') == 1 then return true end
+  -- (a failure the job has ended with 424 already, and was then retried, does not count)
+  local f = redis.call('HMGET', job, '_kfail', 'flowFailedSeen')
+  if f[1] and f[2] ~= '"' .. f[1] .. '"' then return true end
   return redis.call('HLEN', job .. ':kres') >= redis.call('HLEN', job .. ':kids')
 end
 

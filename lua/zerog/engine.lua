@@ -409,10 +409,12 @@ function M._prepare(job, claim)
     local decision = recover(job, claim.prior)
     if decision then return decision end
   end
-  local failed_child = flow.failed_child(job) -- (flows: a fail_parent child failed)
+  local failed_child, why = flow.failed_child(job) -- (flows: a fail_parent child failed)
   if failed_child then
-    job:record_error(flow.FAILED_CHILD, failed_child)
-    return finish(job, flow.FAILED_CHILD, "Error - finished")
+    job:record_error(flow.FAILED_CHILD, why)
+    local d = finish(job, flow.FAILED_CHILD, "Error - finished")
+    d.fields.flowFailedSeen = codec.encode(failed_child)
+    return d
   end
   return nil
 end

@@ -151,7 +151,8 @@ end
 
 --- Before run() of a job that waited for its children: when a fail_parent child failed, the
 -- job ends here (424, an error naming the child), its unfinished children killed. Returns the
--- error message, or nil. A job retried by hand after that runs (its script decides).
+-- child's uuid and the error message, or nil. A job retried by hand after that runs (its script
+-- decides), and that failure no longer wakes it from a later wait (flowFailedSeen).
 function M.failed_child(job)
   local run = runs[job]
   if not run or run.round == 0 then return nil end
@@ -174,7 +175,7 @@ function M.failed_child(job)
     if not c.finished then pcall(M.kill, c.uuid) end
   end
   local last = type(failed.lastError) == "table" and failed.lastError.msg
-  return "child " .. tostring(failed.uuid) .. " (" .. tostring(failed.jobType) .. ") failed with "
+  return failed.uuid, "child " .. tostring(failed.uuid) .. " (" .. tostring(failed.jobType) .. ") failed with "
     .. tostring(failed.resultCode) .. (last and (": " .. tostring(last)) or "")
 end
 
