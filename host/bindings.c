@@ -314,6 +314,9 @@ static int core_submit(lua_State *L)
         jobs[i].priority = int_field(L, j, "priority");
         jobs[i].delay_ms = ms_field(L, j, "delay");
         jobs[i].ttr_ms = ms_field(L, j, "ttr");
+        if (lua_getfield(L, j, "parked") == LUA_TBOOLEAN && lua_toboolean(L, -1))
+            jobs[i].delay_ms = ZG_DELAY_PARKED; /* (flows: a batch's callback) */
+        lua_pop(L, 1);
         if (lua_getfield(L, j, "unique") == LUA_TTABLE) { /* {key, ttl (s), hold} */
             jobs[i].unique_key = string_field(L, -1, "key");
             jobs[i].unique_ttl_ms = ms_field(L, -1, "ttl");
@@ -384,6 +387,8 @@ static int core_settle_outside(lua_State *L)
     lua_getfield(L, 4, "retention");
     st.retention_s = (int64_t)lua_tointeger(L, -1);
     st.prior = (int)int_field(L, 4, "prior");
+    lua_getfield(L, 4, "has_parent"); /* flows: a killed child's end goes to its parent */
+    st.has_parent = lua_toboolean(L, -1);
     lua_getfield(L, 4, "fields");
     st.fields = fields_arg(L, -1);
     zg_error err = {0};
@@ -400,6 +405,90 @@ static int core_settle_outside(lua_State *L)
     lua_pushstring(L, why);
     return 2;
 }
+
+/* ---- flows ---- */
+
+/* flow_adopt(queue | nil, uuid | nil, {{uuid, info, fail_parent}, ...}): registers children of
+ * the run's job (queue and uuid nil: under the run's lease) or of the named job. */
+static int core_flow_adopt(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    const char *queue = luaL_optstring(L, 1, NULL), *uuid = luaL_optstring(L, 2, NULL);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    size_t n = (size_t)lua_rawlen(L, 3);
+    zg_child *kids = lua_newuserdatauv(L, (n ? n : 1) * sizeof *kids, 0);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 3, (lua_Integer)i + 1);
+        luaL_checktype(L, -1, LUA_TTABLE);
+        kids[i].uuid = string_field(L, -1, "uuid"); /* strings of the argument: alive */
+        kids[i].info = string_field(L, -1, "info");
+        lua_getfield(L, -1, "fail_parent");
+        kids[i].fail_parent = lua_toboolean(L, -1);
+        lua_pop(L, 2);
+    }
+    const zg_lease *lease = NULL;
+    if (!uuid) {
+        if (!h->run.active) return luaL_error(L, "spawn: only a running job has children");
+        lease = &h->run.lease;
+    }
+    zg_error err = {0};
+    int rc = STORE(h)->adopt(h->store, lease, queue, uuid, kids, n, &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
+    if (rc == ZG_ESTALE && lease) {
+        zg_heartbeat_mark_lost(&h->heartbeat);
+        return luaL_error(L, ZG_LOST_PREFIX "%s", err.msg);
+    }
+    if (rc != ZG_OK) return raise_store(L, &err);
+    return 0;
+}
+
+/* children(queue | nil, uuid) -> JSON text [[info, result | null], ...] */
+static int core_children(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    const char *queue = luaL_optstring(L, 1, NULL), *uuid = luaL_checkstring(L, 2);
+    char **box = new_box(L);
+    zg_error err = {0};
+    int rc = STORE(h)->children(h->store, queue, uuid, box, &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
+    if (rc == ZG_ENOTFOUND) return lua_pushnil(L), 1;
+    if (rc != ZG_OK) return raise_store(L, &err);
+    push_boxed(L, box);
+    return 1;
+}
+
+/* flow_deliver(queue, older_than_ms) -> count: hands the queue's notices of children's ends to
+ * their parents (see lifecycle.h deliver). */
+static int core_flow_deliver(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    const char *queue = luaL_checkstring(L, 1);
+    lua_Integer age = luaL_optinteger(L, 2, 0);
+    int64_t n = 0;
+    zg_error err = {0};
+    int rc = STORE(h)->deliver(h->store, queue, age, &n, &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
+    if (rc != ZG_OK) return raise_store(L, &err);
+    lua_pushinteger(L, n);
+    return 1;
+}
+
+/* uuid_for(name) -> the uuid (version 5, SHA-1) of name: a child's uuid made from its parent's,
+ * its round and its place in the run, so a spawn made again creates no second child. */
+static int core_uuid_for(lua_State *L)
+{
+    size_t len;
+    const char *name = luaL_checklstring(L, 1, &len);
+    static const uuid_t flows_namespace = {0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1,
+                                           0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8};
+    uuid_t id;
+    char text[ZG_UUID_LEN];
+    uuid_generate_sha1(id, flows_namespace, name, len);
+    uuid_unparse_lower(id, text);
+    lua_pushstring(L, text);
+    return 1;
+}
+/* ---- end of flows ---- */
 
 /* touch(job) -> renewed?: renews the run's lease now when job is the run's instance. */
 static int core_touch(lua_State *L)
@@ -666,6 +755,10 @@ static const luaL_Reg core_functions[] = {{"cron_check", core_cron_check},
                                           {"submit", core_submit},
                                           {"settle_outside", core_settle_outside},
                                           {"touch", core_touch},
+                                          {"flow_adopt", core_flow_adopt}, /* flows */
+                                          {"children", core_children},
+                                          {"flow_deliver", core_flow_deliver},
+                                          {"uuid_for", core_uuid_for},
                                           {"ccall", core_ccall},
                                           {"run_protected", zg_core_run_protected},
                                           {"run_engine", zg_core_run_engine},

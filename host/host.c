@@ -587,6 +587,48 @@ int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_
     return zg_runtime_invoke(h, "submit_batch", push_batch, collect_uuids, &a, 1);
 }
 
+/* ---- flows: a batch with a callback ---- */
+typedef struct batch_then_args {
+    submit_args base;
+    const char *then_type, *then_params;
+    char *then_out;
+} batch_then_args;
+
+static int push_batch_then(lua_State *L, void *ud)
+{
+    batch_then_args *a = ud;
+    push_batch(L, &a->base);
+    lua_pushstring(L, a->then_type);
+    push_opt_string(L, a->then_params);
+    return 7;
+}
+
+static int collect_batch_then(lua_State *L, zg_host *h, void *ud)
+{
+    batch_then_args *a = ud;
+    int rc = collect_uuids(L, h, &a->base);
+    if (rc != ZG_OK) return rc;
+    lua_rawgeti(L, -1, (lua_Integer)a->base.n + 1);
+    const char *uuid = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    snprintf(a->then_out, ZG_UUID_LEN, "%s", uuid);
+    lua_pop(L, 1);
+    return ZG_OK;
+}
+
+int zg_submit_batch_then(zg_host *h, const char *job_type, const char *const *params_json, size_t n,
+                         const zg_submit_opts *opts, const char *then_type, const char *then_params,
+                         char (*uuids_out)[ZG_UUID_LEN], char then_uuid_out[ZG_UUID_LEN])
+{
+    if (!usable(h)) return h->err.code;
+    if (!then_type) return zg_submit_batch(h, job_type, params_json, n, opts, uuids_out);
+    batch_then_args a = {{job_type, NULL, params_json, n, opts, NULL, uuids_out},
+                         then_type,
+                         then_params,
+                         then_uuid_out};
+    return zg_runtime_invoke(h, "submit_batch", push_batch_then, collect_batch_then, &a, 1);
+}
+/* ---- end of flows ---- */
+
 int zg_kill(zg_host *h, const char *uuid)
 {
     if (!usable(h)) return h->err.code;
@@ -770,6 +812,7 @@ static void settle_from_decision(lua_State *L, zg_settle *st, int *code)
     st->action = !action                         ? ZG_SETTLE_RELEASE
                  : strcmp(action, "finish") == 0 ? ZG_SETTLE_FINISH
                  : strcmp(action, "bury") == 0   ? ZG_SETTLE_BURY
+                 : strcmp(action, "park") == 0   ? ZG_SETTLE_PARK /* flows */
                                                  : ZG_SETTLE_RELEASE;
     st->event = opt_string(L, d, "event");
     st->error = opt_string(L, d, "error");
@@ -787,6 +830,36 @@ static void settle_from_decision(lua_State *L, zg_settle *st, int *code)
     st->fields = fields_at(L, -1);
     lua_remove(L, -2); /* the fields table stays alive through the decision table */
 }
+
+/* ---- flows ----
+ * A child's finish leaves a notice for its parent in the child's queue (Redis); the host hands
+ * it over right after the settle, and every host re-sends, at most every FLOWS_REDELIVER_MS,
+ * the notices of its queues older than FLOWS_STRANDED_MS: those of a host that died between the
+ * two steps. */
+#define FLOWS_REDELIVER_MS 2000
+#define FLOWS_STRANDED_MS  3000
+
+static void flows_deliver(zg_host *h, const char *queue, int64_t older_than_ms)
+{
+    zg_error err = {0};
+    int64_t n = 0;
+    zg_heartbeat_entered(&h->heartbeat, 0); /* waiting for the store, not running job code */
+    int rc = h->store->ops->deliver(h->store, queue, older_than_ms, &n, &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
+    if (rc != ZG_OK)
+        zg_host_log(h, ZG_LOG_WARNING, "handing children's ends of queue %s to their parents: %s",
+                    queue, err.msg);
+}
+
+static void flows_redeliver(zg_host *h, const zg_claim_req *req)
+{
+    int64_t now = zg_clock_monotonic_ms();
+    if (now - h->flows_redelivered_ms < FLOWS_REDELIVER_MS) return;
+    h->flows_redelivered_ms = now;
+    for (size_t i = 0; i < req->nqueues; i++)
+        flows_deliver(h, req->queues[i], FLOWS_STRANDED_MS);
+}
+/* ---- end of flows ---- */
 
 /* Runs a claimed job and settles it: everything on the Lua stack happens in the protected call
  * of "process" (the claim pushed, the engine's decision read and carried out on the store).
@@ -827,6 +900,9 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
     zg_settle st;
     int code;
     settle_from_decision(L, &st, &code);
+    lua_getfield(L, top, "deliver"); /* flows: a child's end goes to its parent */
+    st.has_parent = lua_toboolean(L, -1);
+    lua_pop(L, 1);
     zg_error err = {0};
     int64_t cas = 0, seq = zg_host_next_seq(h);
     int prefetch = a->next && h->cfg.prefetch && !h->stopping && !h->interrupted;
@@ -860,6 +936,8 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
         h->cfg.progress(h->cfg.progress_ud, c->lease.uuid, opt_number(L, top, "completeness"),
                         event);
     }
+    if (rc == ZG_OK && st.action == ZG_SETTLE_FINISH && st.has_parent)
+        flows_deliver(h, c->lease.queue, 0); /* (flows: a child's end, to its parent) */
     if (rc == ZG_OK && st.action == ZG_SETTLE_BURY)
         zg_host_log(h, ZG_LOG_ERROR, "job %s buried: %s", c->lease.uuid,
                     st.reason ? st.reason : "");
@@ -913,6 +991,7 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
     zg_claim c = {0};
     claim_args a = {queues, n, timeout_ms, &c, ZG_OK, {0}, {0}, NULL};
     int rc = zg_runtime_invoke(h, "claimable", NULL, collect_claim, &a, 2);
+    if (a.names) flows_redeliver(h, &a.req); /* (flows: notices a dead host left) */
     if (rc == ZG_OK && a.claim_rc != ZG_OK) {
         h->err = a.err;
         rc = a.claim_rc;

@@ -65,6 +65,8 @@ struct zg_host {
                            (held.lease.token 0: none) */
     int vm_broken;      /* the VM panicked: never used (nor closed) again */
     int64_t held_at_ms; /* when it was claimed (monotonic): an old one is renewed before it runs */
+    /* flows: when this host last re-sent the notices of children's ends a dead host left */
+    int64_t flows_redelivered_ms;
     zg_heartbeat heartbeat; /* renews the running job's lease */
     zg_error err;
     /* repeatable jobs (schedule.c) */

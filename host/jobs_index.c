@@ -13,8 +13,8 @@
 
 #define PURGE_BATCH 100
 
-static const char *const state_names[ZG_JOBS_NSTATES] = {"waiting",   "delayed", "running",
-                                                         "succeeded", "failed",  "buried"};
+static const char *const state_names[ZG_JOBS_NSTATES] = {
+    "waiting", "delayed", "running", "succeeded", "failed", "buried", "parked"};
 
 const char *zg_jobs_state_name(int state)
 {

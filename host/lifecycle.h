@@ -138,6 +138,7 @@ typedef struct zg_settle {
     int64_t retention_s; /* finish: the job is deleted that long after (0: kept) */
     int prior;           /* release from outside a run: what the next claim reports */
     int failed;          /* finish: the job failed (listed as failed, not succeeded) */
+    int has_parent;      /* flows: finish of a child: Redis leaves a notice for its parent */
 } zg_settle;
 
 enum {
@@ -191,6 +192,22 @@ typedef struct zg_index_row {
 } zg_index_row;
 
 void zg_index_rows_free(zg_index_row *rows, size_t n);
+
+/* ---- flows ---- A job submitted with delay_ms ZG_DELAY_PARKED (a batch's callback), or a run
+ * settled with ZG_SETTLE_PARK, is parked (ZG_STATE_PARKED, listed as ZG_JOBS_PARKED): not
+ * claimable and holding no worker until each of its registered children has finished, or one
+ * registered with fail_parent has failed; then it is waiting again (at once, if so already).
+ * A child carries its parent in its document fields parentUuid and parentQueue (JSON strings);
+ * its finish records {resultCode, failed, result, lastError} for the parent. */
+#define ZG_DELAY_PARKED (-1)
+enum { ZG_SETTLE_PARK = 4 };
+enum { ZG_STATE_PARKED = 5 };
+typedef struct zg_child {
+    const char *uuid;
+    const char *info; /* JSON object kept for children(): {uuid, jobType, queue, onFailure, n} */
+    int fail_parent;  /* its failure makes the parent ready at once */
+} zg_child;
+/* ---- end of flows ---- */
 
 typedef struct zg_store_ops {
     /* Creates n jobs with their queue entries, atomically each (Redis: a few round trips for
@@ -269,6 +286,22 @@ typedef struct zg_store_ops {
                        zg_error *err);
     /* The names of every queue a job was ever submitted to, malloc'd (each, and the array). */
     int (*known_queues)(zg_store *s, char ***names, size_t *n, zg_error *err);
+    /* ---- flows (a parent waiting for its children; a batch's callback) ---- */
+    /* Registers children of the parent (queue, uuid) before they are submitted, so each of
+     * their ends counts for it; with lease (the parent's run), fenced like a run's writes
+     * (ZG_ESTALE). A child registered again is left as it is (a resent or rerun spawn). */
+    int (*adopt)(zg_store *s, const zg_lease *lease, const char *queue, const char *uuid,
+                 const zg_child *kids, size_t n, zg_error *err);
+    /* The parent's children as a JSON array of [info, result or null], info and result as
+     * adopt and the child's finish wrote them (malloc'd). */
+    int (*children)(zg_store *s, const char *queue, const char *uuid, char **json, zg_error *err);
+    /* Hands the notices "child C of parent P ended" that finishes of queue's jobs left to their
+     * parents (Redis: an outbox in the child's slot, delivered by a second script on the
+     * parent's slot, idempotent, then removed; mem://: done in the finish itself, so nothing to
+     * do). Only notices older than older_than_ms (0: every one). *delivered counts them. */
+    int (*deliver)(zg_store *s, const char *queue, int64_t older_than_ms, int64_t *delivered,
+                   zg_error *err);
+    /* ---- end of flows ---- */
     /* Publishes message on channel (no-op where nobody can listen: mem://). */
     int (*publish)(zg_store *s, const char *channel, const char *message, zg_error *err);
     /* Calls fn with each message of channel until *stop is set, on a connection of its own.

@@ -75,6 +75,18 @@ typedef struct job_queue {
     int64_t running;
 } job_queue;
 
+/* flows: a parent's registered children, each with its info and, once it ended, its result */
+typedef struct flow_kid {
+    char *uuid, *info, *result;
+    int fail_parent;
+} flow_kid;
+typedef struct flow_kids {
+    flow_kid **items; /* in the order they were registered */
+    zg_map by_uuid;   /* child uuid -> its flow_kid */
+    size_t len, cap, done;
+    char failed[ZG_UUID_LEN]; /* the last fail_parent child that failed, or "" */
+} flow_kids;
+
 typedef struct job {
     char uuid[ZG_UUID_LEN];
     char job_type[ZG_NAME_LEN];
@@ -106,6 +118,7 @@ typedef struct job {
     int index_state;
     char index_key[ZG_IX_KEY_LEN];
     zg_skipnode index_node;
+    flow_kids *kids; /* flows: its children, or NULL */
 } job;
 
 typedef struct mem_store {
@@ -210,8 +223,54 @@ static void job_free(void *p)
     }
     free(j->reason);
     free(j->unique_key);
+    if (j->kids) {
+        for (size_t i = 0; i < j->kids->len; i++) {
+            free(j->kids->items[i]->uuid);
+            free(j->kids->items[i]->info);
+            free(j->kids->items[i]->result);
+            free(j->kids->items[i]);
+        }
+        free(j->kids->items);
+        zg_map_free(&j->kids->by_uuid, NULL);
+        free(j->kids);
+    }
     free(j);
 }
+
+/* ---- flows (a parent waiting for its children) ----
+ * On mem:// a child's finish hands its result to its parent in the same critical section (no
+ * outbox: nothing can die between the two). A parent's children live on the parent's record. */
+
+static flow_kid *flow_find(flow_kids *k, const char *uuid)
+{
+    return k ? zg_map_get(&k->by_uuid, uuid) : NULL;
+}
+
+/* The text of a field that is a JSON string, unquoted into out ("" when absent or not one). */
+static void json_string_field(const char *v, char *out, size_t size)
+{
+    out[0] = '\0';
+    size_t len = v ? strlen(v) : 0;
+    if (len < 2 || v[0] != '"' || v[len - 1] != '"' || len - 2 >= size) return;
+    memcpy(out, v + 1, len - 2);
+    out[len - 2] = '\0';
+}
+static field *find_field(const job *j, const char *name);
+
+/* Whether the parked parent j may run again. */
+static int flow_ready(const job *j)
+{
+    if (!j->kids || j->kids->done >= j->kids->len) return 1;
+    if (!j->kids->failed[0]) return 0;
+    /* a failure the job has ended with 424 already (and was then retried) does not count */
+    char seen[ZG_UUID_LEN];
+    field *f = find_field(j, "flowFailedSeen");
+    json_string_field(f ? f->value : NULL, seen, sizeof seen);
+    return strcmp(seen, j->kids->failed) != 0;
+}
+static int make_waiting(job *j);
+static void flow_child_finished(struct mem_store *s, job *j, int failed);
+/* ---- end of flows (continued below mem_settle_from_outside) ---- */
 
 static void type_free(void *p)
 {
@@ -678,10 +737,11 @@ static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
     int64_t id = q->next_id + 1;
     char id_text[24];
     snprintf(id_text, sizeof id_text, "%lld", (long long)id);
-    zg_heap *home = nj->delay_ms > 0 ? &q->delayed : &t->ready;
+    int parked = nj->delay_ms == ZG_DELAY_PARKED; /* (flows: a batch's callback) */
+    zg_heap *home = parked ? NULL : nj->delay_ms > 0 ? &q->delayed : &t->ready;
     edit e = {0};
     if (edit_set_fields(&e, nj->fields) != 0 || edit_set(&e, "queueJobId", id_text) != 0 ||
-        edit_make_room(j, &e) != 0 || make_room(home) != 0 ||
+        edit_make_room(j, &e) != 0 || (home && make_room(home) != 0) ||
         zg_map_set(&s->jobs, nj->uuid, j) != 0) {
         edit_free(&e);
         job_free(j);
@@ -706,10 +766,10 @@ static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
     j->priority = nj->priority;
     j->ttr_ms = nj->ttr_ms > 0 ? nj->ttr_ms : DEFAULT_TTR_MS;
     j->cas = 1;
-    j->state = nj->delay_ms > 0 ? ZG_STATE_DELAYED : ZG_STATE_WAITING;
+    j->state = parked ? ZG_STATE_PARKED : nj->delay_ms > 0 ? ZG_STATE_DELAYED : ZG_STATE_WAITING;
     if (nj->delay_ms > 0) j->due_ms = later(zg_clock_monotonic_ms(), nj->delay_ms);
-    put_in(j, home);
-    index_move(j, nj->delay_ms > 0 ? ZG_JOBS_DELAYED : ZG_JOBS_WAITING);
+    if (home) put_in(j, home);
+    index_move(j, parked ? ZG_JOBS_PARKED : nj->delay_ms > 0 ? ZG_JOBS_DELAYED : ZG_JOBS_WAITING);
     nj->id = j->id;
     nj->cas = j->cas;
     return ZG_OK;
@@ -965,7 +1025,7 @@ static int check_settle(const zg_settle *st, zg_error *err)
 {
     if (!st) return zg_fail(err, ZG_EINVAL, "nothing to settle with");
     if (st->action != ZG_SETTLE_FINISH && st->action != ZG_SETTLE_RELEASE &&
-        st->action != ZG_SETTLE_BURY)
+        st->action != ZG_SETTLE_BURY && st->action != ZG_SETTLE_PARK)
         return zg_fail(err, ZG_EINVAL, "unknown settle action %d", st->action);
     return check_fields(st->fields, err);
 }
@@ -982,6 +1042,9 @@ static int apply_settle(mem_store *s, job *j, const zg_settle *st, int keep_runn
         home = &q->buried;
     else if (st->action == ZG_SETTLE_RELEASE)
         home = st->delay_ms > 0 ? &q->delayed : &j->ready->ready;
+    else if (st->action ==
+             ZG_SETTLE_PARK) /* (flows: parked, or waiting when its children are done) */
+        home = flow_ready(j) ? &j->ready->ready : NULL;
     else if (st->retention_s > 0)
         home = &s->expiring;
     char *reason = NULL;
@@ -1014,6 +1077,12 @@ static int apply_settle(mem_store *s, job *j, const zg_settle *st, int keep_runn
                 st->retention_s > INT64_MAX / 1000 ? INT64_MAX : st->retention_s * 1000;
             j->due_ms = later(now, keep_ms);
         }
+        flow_child_finished(s, j, st->failed); /* (flows: a child's end, for its parent) */
+        break;
+    case ZG_SETTLE_PARK: /* (flows) */
+        j->state = home ? ZG_STATE_WAITING : ZG_STATE_PARKED;
+        index_move(j, home ? ZG_JOBS_WAITING : ZG_JOBS_PARKED);
+        if (home) pthread_cond_broadcast(&s->changed);
         break;
     case ZG_SETTLE_RELEASE:
         j->releases++;
@@ -1114,6 +1183,109 @@ static int mem_settle_from_outside(zg_store *zs, const char *queue, const char *
     if (rc == ZG_OK && release) j->prior = st->prior;
     return rc;
 }
+
+/* ---- flows (continued) ---- */
+
+/* j finished: when it is a registered child of a job, its result goes to that parent, which is
+ * waiting again when this was the last child it waited for (or a fail_parent child failed). */
+static void flow_child_finished(mem_store *s, job *j, int failed)
+{
+    char pu[ZG_UUID_LEN];
+    field *f = find_field(j, "parentUuid");
+    json_string_field(f ? f->value : NULL, pu, sizeof pu);
+    job *parent = pu[0] ? zg_map_get(&s->jobs, pu) : NULL;
+    flow_kid *kid = parent ? flow_find(parent->kids, j->uuid) : NULL;
+    if (!kid || kid->result) return;
+    field *code = find_field(j, "resultCode"), *result = find_field(j, "result");
+    const entry_list *errors = &j->lists[ZG_LIST_ERRORS];
+    zg_strbuf b;
+    zg_strbuf_init(&b);
+    zg_strbuf_printf(&b, "{\"resultCode\":%s,\"failed\":%s,\"result\":%s,\"lastError\":%s}",
+                     code ? code->value : "null", failed ? "true" : "false",
+                     result ? result->value : "null",
+                     errors->len ? errors->items[errors->len - 1] : "null");
+    if (!(kid->result = zg_strbuf_take(&b))) return; /* out of memory: the parent waits on */
+    parent->kids->done++;
+    if (failed && kid->fail_parent)
+        snprintf(parent->kids->failed, sizeof parent->kids->failed, "%s", j->uuid);
+    if (parent->state == ZG_STATE_PARKED && flow_ready(parent) && make_waiting(parent) == 0)
+        pthread_cond_broadcast(&s->changed);
+}
+
+static int mem_adopt(zg_store *zs, const zg_lease *lease, const char *queue, const char *uuid,
+                     const zg_child *kids, size_t n, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    (void)queue;
+    ADVANCE(s, err);
+    job *j;
+    if (lease) {
+        if (!(j = leased_job(s, lease, err))) return err->code;
+    } else if (!(j = zg_map_get(&s->jobs, uuid)))
+        /* a batch's callback is registered before it is submitted on Redis; on mem:// the
+         * callback is submitted first (host side), so it must exist */
+        return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
+    if (!j->kids) {
+        if (!(j->kids = calloc(1, sizeof *j->kids)))
+            return zg_fail(err, ZG_ENOMEM, "out of memory");
+        zg_map_init(&j->kids->by_uuid);
+    }
+    flow_kids *k = j->kids;
+    for (size_t i = 0; i < n; i++) {
+        if (flow_find(k, kids[i].uuid)) continue;
+        if (k->len == k->cap) {
+            size_t cap = k->cap ? 2 * k->cap : 8;
+            flow_kid **grown = realloc(k->items, cap * sizeof *grown);
+            if (!grown) return zg_fail(err, ZG_ENOMEM, "out of memory");
+            k->items = grown;
+            k->cap = cap;
+        }
+        flow_kid *kid = calloc(1, sizeof *kid);
+        if (kid) {
+            kid->uuid = strdup(kids[i].uuid);
+            kid->info = strdup(kids[i].info ? kids[i].info : "null");
+            kid->fail_parent = kids[i].fail_parent;
+        }
+        if (!kid || !kid->uuid || !kid->info || zg_map_set(&k->by_uuid, kid->uuid, kid) != 0) {
+            if (kid) free(kid->uuid), free(kid->info);
+            free(kid);
+            return zg_fail(err, ZG_ENOMEM, "out of memory");
+        }
+        k->items[k->len++] = kid;
+    }
+    return ZG_OK;
+}
+
+static int mem_children(zg_store *zs, const char *queue, const char *uuid, char **json,
+                        zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    (void)queue;
+    *json = NULL;
+    ADVANCE(s, err);
+    job *j = uuid ? zg_map_get(&s->jobs, uuid) : NULL;
+    if (!j) return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid ? uuid : "(null)");
+    zg_strbuf b;
+    zg_strbuf_init(&b);
+    zg_strbuf_puts(&b, "[");
+    for (size_t i = 0; j->kids && i < j->kids->len; i++) {
+        const flow_kid *kid = j->kids->items[i];
+        zg_strbuf_printf(&b, "%s[%s,%s]", i ? "," : "", kid->info,
+                         kid->result ? kid->result : "null");
+    }
+    zg_strbuf_puts(&b, "]");
+    *json = zg_strbuf_take(&b);
+    return *json ? ZG_OK : zg_fail(err, ZG_ENOMEM, "out of memory");
+}
+
+static int mem_deliver(zg_store *zs, const char *queue, int64_t older_than_ms, int64_t *delivered,
+                       zg_error *err)
+{
+    (void)zs, (void)queue, (void)older_than_ms, (void)err; /* delivered by the finish itself */
+    if (delivered) *delivered = 0;
+    return ZG_OK;
+}
+/* ---- end of flows ---- */
 
 static int mem_load(zg_store *zs, const char *uuid, char **json, char queue[ZG_NAME_LEN],
                     zg_error *err)
@@ -1754,6 +1926,17 @@ static int locked_schedule_advance(zg_store *zs, const char *queue, const char *
     LOCKED(mem_schedule_advance(zs, queue, id, expected_ms, next_ms, err));
 }
 
+/* flows */
+static int locked_adopt(zg_store *zs, const zg_lease *lease, const char *queue, const char *uuid,
+                        const zg_child *kids, size_t n, zg_error *err)
+{
+    LOCKED(mem_adopt(zs, lease, queue, uuid, kids, n, err));
+}
+static int locked_children(zg_store *zs, const char *queue, const char *uuid, char **json,
+                           zg_error *err)
+{
+    LOCKED(mem_children(zs, queue, uuid, json, err));
+}
 static const zg_store_ops mem_ops = {
     .submit = locked_submit,
     .claim = locked_claim,
@@ -1777,6 +1960,9 @@ static const zg_store_ops mem_ops = {
     .purge = locked_purge,
     .type_counts = locked_type_counts,
     .known_queues = locked_known_queues,
+    .adopt = locked_adopt, /* flows */
+    .children = locked_children,
+    .deliver = mem_deliver,
     .publish = mem_publish,
     .follow = mem_follow,
     .ping = mem_ping,

@@ -46,13 +46,19 @@ enum {
     S_SCHEDULE_REMOVE,
     S_SCHEDULE_ADVANCE,
     S_SCHEDULE_FIRE, /* schedule_fire.lua, then submit.lua */
+    S_ADOPT,         /* flows */
+    S_CHILDREN,
+    S_DELIVER,
+    S_OUTBOX,
     S_N
 };
 static const char *const script_names[S_N] = {
     "submit", "claim", "peek", "touch", "write", "settle", "read", "kick", "counts", "state",
     "buried", "unclaim", "list", "retry", "remove", "purge", "types",
     /* repeatable jobs */
-    "schedule_put", "schedule_list", "schedule_remove", "schedule_advance", "schedule_fire"};
+    "schedule_put", "schedule_list", "schedule_remove", "schedule_advance", "schedule_fire",
+    /* flows */
+    "adopt", "children", "deliver", "outbox"};
 
 /* The set of every queue's name (outside any queue's slot). */
 #define QUEUES_KEY "zerog:queues"
@@ -350,7 +356,9 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
             av_push(a, jobs[j].uuid);
             av_push(a, jobs[j].job_type);
             av_int(a, jobs[j].priority);
-            av_int(a, jobs[j].delay_ms > 0 ? jobs[j].delay_ms : 0);
+            av_int(a, jobs[j].delay_ms == ZG_DELAY_PARKED ? -1
+                      : jobs[j].delay_ms > 0              ? jobs[j].delay_ms
+                                                          : 0);
             av_int(a, jobs[j].ttr_ms > 0 ? jobs[j].ttr_ms : 1000);
             av_push(a, jobs[j].unique_key ? jobs[j].unique_key : "");
             av_int(a, jobs[j].unique_ttl_ms > 0 ? jobs[j].unique_ttl_ms : 0);
@@ -827,6 +835,7 @@ static const char *action_name(int action)
     return action == ZG_SETTLE_FINISH    ? "finish"
            : action == ZG_SETTLE_RELEASE ? "release"
            : action == ZG_SETTLE_BURY    ? "bury"
+           : action == ZG_SETTLE_PARK    ? "park"
                                          : NULL;
 }
 
@@ -865,7 +874,7 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
     av_push(&a, req && announce_now(r) ? "1" : "0");
     for (size_t i = 0; req && i < req->ntypes; i++)
         av_push(&a, req->types[i]);
-    av_push(&a, st->failed ? "1" : "0");
+    av_push(&a, st->has_parent ? (st->failed ? "1p" : "0p") : st->failed ? "1" : "0"); /* flows */
     av_fields(&a, st->fields);
     if (a.oom) {
         av_free(&a);
@@ -1133,10 +1142,11 @@ static int rs_job_state(zg_store *s, const char *uuid, zg_job_state *out, zg_err
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 8)
         rc = zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
     else {
-        static const char *const states[] = {"waiting", "delayed", "running", "buried", "finished"};
+        static const char *const states[] = {"waiting", "delayed",  "running",
+                                             "buried",  "finished", "parked"};
         const char *st = reply->element[0]->str ? reply->element[0]->str : "";
         out->state = ZG_STATE_WAITING;
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 6; i++)
             if (strcmp(st, states[i]) == 0) out->state = i;
         out->id = int_at(reply, 1);
         out->priority = int_at(reply, 2);
@@ -1184,8 +1194,8 @@ static int rs_buried(zg_store *s, const char *queue, char **json, zg_error *err)
 
 /* ---- the index ---- */
 
-static const char *const index_states[ZG_JOBS_NSTATES] = {"waiting",   "delayed", "running",
-                                                          "succeeded", "failed",  "buried"};
+static const char *const index_states[ZG_JOBS_NSTATES] = {
+    "waiting", "delayed", "running", "succeeded", "failed", "buried", "parked"};
 
 /* The names of the states of mask, separated by spaces, into out. */
 static void state_names(char *out, size_t size, unsigned mask)
@@ -1636,6 +1646,179 @@ static int rs_schedule_advance(zg_store *s, const char *queue, const char *id, i
     freeReplyObject(reply);
     return moved ? ZG_OK : zg_fail(err, ZG_ESTALE, "schedule %s: its tick was taken", id);
 }
+/* ---- flows (a parent waiting for its children) ----
+ * The child's finish leaves a notice in its own queue's outbox (settle.lua); deliver() reads
+ * them, hands each to the parent's slot (deliver.lua, idempotent) and then removes it, so a host
+ * that dies in between leaves the notice for the next deliver (hosts call it with an age while
+ * idle). */
+
+/* The keys of a parent's children hashes: <job>:kids, <job>:kres. */
+static void flow_keys(const job_keys *k, char kids[sizeof k->lists[0]],
+                      char kres[sizeof k->lists[0]])
+{
+    concat(kids, (const char *const[]){k->job, ":kids", NULL});
+    concat(kres, (const char *const[]){k->job, ":kres", NULL});
+}
+
+static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const char *uuid,
+                    const zg_child *kids, size_t n, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    job_keys k;
+    if (lease) queue = lease->queue, uuid = lease->uuid;
+    if (make_keys(&k, queue, uuid, err) != ZG_OK) return err->code;
+    char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]];
+    flow_keys(&k, kids_key, kres_key);
+    argvec a = {0};
+    av_push(&a, k.prefix);
+    av_push(&a, k.job);
+    av_push(&a, kids_key);
+    av_int(&a, lease ? lease->token : 0);
+    av_int(&a, (long long)n);
+    for (size_t i = 0; i < n; i++) {
+        av_push(&a, kids[i].uuid);
+        av_push(&a, kids[i].info);
+    }
+    redisReply *reply = run(r, S_ADOPT, 3, &a, err);
+    av_free(&a);
+    if (!reply) return err->code;
+    if (lease) return lease_outcome(reply, lease, "adopting children", err);
+    int done = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    int rc = done                               ? ZG_OK
+             : reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err)
+                                                : unexpected(err, "adopting children");
+    freeReplyObject(reply);
+    return rc;
+}
+
+static int rs_children(zg_store *s, const char *queue, const char *uuid, char **json, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    *json = NULL;
+    char found[ZG_NAME_LEN];
+    if (!queue || !*queue) {
+        if (find_queue(r, uuid, found, err) != ZG_OK) return err->code;
+        queue = found;
+    }
+    job_keys k;
+    if (make_keys(&k, queue, uuid, err) != ZG_OK) return err->code;
+    char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]];
+    flow_keys(&k, kids_key, kres_key);
+    argvec a = {0};
+    av_push(&a, k.prefix);
+    av_push(&a, kids_key);
+    av_push(&a, kres_key);
+    redisReply *reply = run(r, S_CHILDREN, 3, &a, err);
+    av_free(&a);
+    if (!reply) return err->code;
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        int rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err)
+                                                  : unexpected(err, "children");
+        freeReplyObject(reply);
+        return rc;
+    }
+    zg_strbuf b;
+    zg_strbuf_init(&b);
+    zg_strbuf_puts(&b, "[");
+    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
+        const redisReply *info = reply->element[i], *res = reply->element[i + 1];
+        zg_strbuf_puts(&b, i ? ",[" : "[");
+        zg_strbuf_puts(&b, info->str ? info->str : "null");
+        zg_strbuf_puts(&b, ",");
+        zg_strbuf_puts(&b, res->str && res->len ? res->str : "null");
+        zg_strbuf_puts(&b, "]");
+    }
+    zg_strbuf_puts(&b, "]");
+    freeReplyObject(reply);
+    *json = zg_strbuf_take(&b);
+    return *json ? ZG_OK : zg_fail(err, ZG_ENOMEM, "out of memory");
+}
+
+/* Hands one notice "<parent uuid> <child uuid> <result>\n<parent queue>" to its parent. */
+static int deliver_one(redis_store *r, const char *notice, zg_error *err)
+{
+    const char *nl = strrchr(notice, '\n');
+    char pu[ZG_UUID_LEN], cu[ZG_UUID_LEN], pq[ZG_NAME_LEN];
+    const char *sp1 = strchr(notice, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+    if (!nl || !sp1 || !sp2 || sp2 > nl || (size_t)(sp1 - notice) >= sizeof pu ||
+        (size_t)(sp2 - sp1 - 1) >= sizeof cu || strlen(nl + 1) >= sizeof pq)
+        return ZG_OK; /* not a notice of ours: dropped by the caller */
+    memcpy(pu, notice, (size_t)(sp1 - notice));
+    pu[sp1 - notice] = '\0';
+    memcpy(cu, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+    cu[sp2 - sp1 - 1] = '\0';
+    snprintf(pq, sizeof pq, "%s", nl + 1);
+    size_t rlen = (size_t)(nl - sp2 - 1);
+    char *result = malloc(rlen + 1);
+    if (!result) return zg_fail(err, ZG_ENOMEM, "out of memory");
+    memcpy(result, sp2 + 1, rlen);
+    result[rlen] = '\0';
+    job_keys k;
+    int rc = make_keys(&k, pq, pu, err);
+    if (rc == ZG_OK) {
+        char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]];
+        flow_keys(&k, kids_key, kres_key);
+        argvec a = {0};
+        av_push(&a, k.prefix);
+        av_push(&a, k.job);
+        av_push(&a, kids_key);
+        av_push(&a, kres_key);
+        av_push(&a, cu);
+        av_push(&a, result);
+        av_push(&a, strstr(result, "\"failed\":true") ? "1" : "0");
+        redisReply *reply = run(r, S_DELIVER, 4, &a, err);
+        av_free(&a);
+        if (!reply)
+            rc = err->code;
+        else {
+            if (reply->type == REDIS_REPLY_ERROR) rc = zg_redis_reply_error(reply, err);
+            freeReplyObject(reply);
+        }
+    } else
+        rc = ZG_OK; /* a bad queue name: nothing to deliver it to */
+    free(result);
+    return rc;
+}
+
+static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int64_t *delivered,
+                      zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    if (delivered) *delivered = 0;
+    char age[24];
+    snprintf(age, sizeof age, "%lld", (long long)(older_than_ms > 0 ? older_than_ms : 0));
+    redisReply *reply = run_on_queue(r, S_OUTBOX, queue, age, err);
+    if (!reply) return err->code;
+    int rc = ZG_OK;
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err)
+                                              : unexpected(err, "outbox");
+        freeReplyObject(reply);
+        return rc;
+    }
+    char outbox[ZG_NAME_LEN + 16];
+    snprintf(outbox, sizeof outbox, "{zq:%s}:outbox", queue);
+    for (size_t i = 0; rc == ZG_OK && i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        if (e->type != REDIS_REPLY_STRING) continue;
+        rc = deliver_one(r, e->str, err);
+        if (rc != ZG_OK) break;
+        /* delivered (or not ours): the notice goes */
+        const char *argv[] = {"ZREM", outbox, e->str};
+        size_t lens[] = {4, strlen(outbox), e->len};
+        pthread_mutex_lock(&r->conn.lock);
+        redisReply *gone = zg_redis_command(&r->conn, 3, argv, lens, 0, err);
+        pthread_mutex_unlock(&r->conn.lock);
+        if (!gone)
+            rc = err->code;
+        else
+            freeReplyObject(gone);
+        if (rc == ZG_OK && delivered) (*delivered)++;
+    }
+    freeReplyObject(reply);
+    return rc;
+}
+/* ---- end of flows ---- */
 
 static const zg_store_ops redis_ops = {
     .submit = rs_submit,
@@ -1663,6 +1846,9 @@ static const zg_store_ops redis_ops = {
     .purge = rs_purge,
     .type_counts = rs_type_counts,
     .known_queues = rs_known_queues,
+    .adopt = rs_adopt, /* flows */
+    .children = rs_children,
+    .deliver = rs_deliver,
     .close = rs_close,
     /* repeatable jobs */
     .schedule_put = rs_schedule_put,

@@ -197,9 +197,21 @@ ZG_API int zg_submit(zg_host *h, const char *job_type, const char *params_json,
 ZG_API int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_json,
                            size_t n, const zg_submit_opts *opts, char (*uuids_out)[ZG_UUID_LEN]);
 
+/* ---- flows ---- zg_submit_batch, plus a callback: a job of then_type (params then_params JSON,
+ * NULL for none) submitted parked, which runs once every job of the batch has finished
+ * (succeeded, failed or killed); its self:children() gives each one's end. The batch's jobs take
+ * no UNIQUE key. then_uuid_out gets the callback's uuid. ZG_EINVAL for an empty batch. */
+ZG_API int zg_submit_batch_then(zg_host *h, const char *job_type, const char *const *params_json,
+                                size_t n, const zg_submit_opts *opts, const char *then_type,
+                                const char *then_params, char (*uuids_out)[ZG_UUID_LEN],
+                                char then_uuid_out[ZG_UUID_LEN]);
+/* ---- end of flows ---- */
+
 /* ZeroG's killJob: records error 410 "Killed by user" and result 410 and deletes the job's queue
  * message; a host running it loses its reservation and stops it at its next binding call or
- * heartbeat. ZG_ENOTFOUND for an unknown uuid, ZG_EINVAL when the job has already finished. */
+ * heartbeat. A parent's unfinished children (flows) are killed with it, and a killed child
+ * counts as failed for its parent. ZG_ENOTFOUND for an unknown uuid, ZG_EINVAL when the job has
+ * already finished. */
 ZG_API int zg_kill(zg_host *h, const char *uuid);
 
 enum { ZG_STEP_FINISHED = 1, ZG_STEP_REQUEUED = 2, ZG_STEP_BURIED = 3 };
@@ -283,7 +295,8 @@ enum {
     ZG_MSG_DELAYED = 1,
     ZG_MSG_RESERVED = 2,
     ZG_MSG_BURIED = 3,
-    ZG_MSG_FINISHED = 4
+    ZG_MSG_FINISHED = 4,
+    ZG_MSG_PARKED = 5 /* flows: a parent waiting for its children */
 };
 
 typedef struct zg_message_stats {
@@ -339,7 +352,8 @@ enum {
     ZG_JOBS_SUCCEEDED = 3,
     ZG_JOBS_FAILED = 4,
     ZG_JOBS_BURIED = 5,
-    ZG_JOBS_NSTATES = 6
+    ZG_JOBS_PARKED = 6, /* a parent waiting for its children (flows) */
+    ZG_JOBS_NSTATES = 7
 };
 /* "waiting", "delayed", "running", "succeeded", "failed", "buried"; NULL out of range. */
 ZG_API const char *zg_jobs_state_name(int state);

@@ -7,6 +7,7 @@ local errors = require "zerog.errors"
 local registry = require "zerog.registry"
 local Job = require "zerog.job"
 local sandbox = require "zerog.sandbox"
+local flow = require "zerog.flow"
 
 -- the originals, captured before any job code runs
 local error, tostring, ipairs = error, tostring, ipairs
@@ -22,6 +23,7 @@ local M = {
   CasError = errors.CasError,
   LeaseLost = errors.LeaseLost,
   BaseJob = Job,
+  WAIT_CHILDREN = flow.WAIT_CHILDREN, -- (flows: what a run returns to wait for its children)
   make_key = Job.make_key,
 }
 

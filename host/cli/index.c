@@ -260,7 +260,7 @@ static int states_of(const char *cmd, const cli_list *states, unsigned *mask)
         if (!cli_states(states->items[i], mask)) {
             fprintf(stderr,
                     "zerog: %s: unknown state %s (waiting, delayed, running, succeeded, failed, "
-                    "buried)\n",
+                    "buried, parked)\n",
                     cmd, states->items[i]);
             return 0;
         }

@@ -84,7 +84,8 @@ static int batch_fail(zg_host *h, int rc, const long *numbers, long n)
     return cli_fail(h, rc);
 }
 
-static int submit_batch(zg_host *h, const char *type, const char *path, const zg_submit_opts *opts)
+static int submit_batch(zg_host *h, const char *type, const char *path, const zg_submit_opts *opts,
+                        const char *then_type, const char *then_params)
 {
     char **lines;
     long *numbers, bad = 0, n = read_lines(path, &lines, &numbers, &bad);
@@ -100,11 +101,14 @@ static int submit_batch(zg_host *h, const char *type, const char *path, const zg
         return EXIT_BAD_INPUT;
     }
     char(*uuids)[ZG_UUID_LEN] = calloc(n ? (size_t)n : 1, sizeof *uuids);
-    int rc = uuids ? zg_submit_batch(h, type, (const char *const *)lines, (size_t)n, opts, uuids)
+    char then_uuid[ZG_UUID_LEN] = "";
+    int rc = uuids ? zg_submit_batch_then(h, type, (const char *const *)lines, (size_t)n, opts,
+                                          then_type, then_params, uuids, then_uuid)
                    : ZG_ENOMEM;
     int code = rc == ZG_OK ? EXIT_OK : uuids ? batch_fail(h, rc, numbers, n) : cli_fail(h, rc);
     for (long i = 0; rc == ZG_OK && i < n; i++)
         printf("%s\n", uuids[i]);
+    if (rc == ZG_OK && then_type) printf("%s\n", then_uuid); /* (flows: the callback, last) */
     for (long i = 0; i < n; i++)
         free(lines[i]);
     free(lines);
@@ -116,11 +120,13 @@ static int submit_batch(zg_host *h, const char *type, const char *path, const zg
 int cmd_submit(const cli_options *o, int argc, char **argv)
 {
     double ttr = 0, delay = 0, priority = -1;
-    const char *batch = NULL, *operands[2];
+    const char *batch = NULL, *operands[2], *then_type = NULL, *then_params = NULL;
     const cli_opt opts[] = {{"--ttr", CLI_NUMBER, &ttr},
                             {"--delay", CLI_NUMBER, &delay},
                             {"--priority", CLI_NUMBER, &priority},
                             {"--batch", CLI_TEXT, &batch},
+                            {"--then", CLI_TEXT, &then_type}, /* flows: a batch's callback */
+                            {"--then-params", CLI_TEXT, &then_params},
                             {NULL, CLI_FLAG, NULL}};
     int n, code = cli_parse("submit", argc, argv, opts, 1, 2, operands, &n);
     if (code != EXIT_OK) return code;
@@ -128,12 +134,16 @@ int cmd_submit(const cli_options *o, int argc, char **argv)
         fputs("zerog: submit: give params as JSON or with --batch, not both\n", stderr);
         return EXIT_BAD_INPUT;
     }
+    if ((then_type || then_params) && (!batch || !then_type)) {
+        fputs("zerog: submit: --then TYPE [--then-params JSON] goes with --batch\n", stderr);
+        return EXIT_BAD_INPUT;
+    }
     zg_submit_opts sopts = {.delay = delay, .ttr = ttr};
     if (priority >= 0) sopts.priority = (int64_t)priority, sopts.has_priority = 1;
     zg_host *h = cli_open(o, CLI_JOBS_REQUIRED, NULL, &code);
     if (!h) return code;
     if (batch) {
-        code = submit_batch(h, operands[0], batch, &sopts);
+        code = submit_batch(h, operands[0], batch, &sopts, then_type, then_params);
     } else {
         char uuid[ZG_UUID_LEN];
         int rc = zg_submit(h, operands[0], n == 2 ? operands[1] : NULL, &sopts, uuid);

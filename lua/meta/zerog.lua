@@ -101,7 +101,50 @@
 ---@field tickval number default 0.001
 ---@field resultCode integer -1 until finished
 ---@field scheduledFor? integer a repeatable job's tick (Unix ms); nil for a job submitted otherwise
+---@field flowRound integer flows: 0 in the first run, then how many times the job was parked
+---@field parentUuid? string flows: the job that spawned this one (or whose batch it is in)
 local BaseJob = {}
+
+---@class zerog.SpawnOptions
+---@field queue? string default: the child type's QUEUE_NAME (parent and child may differ)
+---@field priority? integer default: the child type's PRIORITY
+---@field delay? number seconds before the child is ready
+---@field ttr? number default: the child type's TTR
+---@field on_failure? "fail_parent"|"ignore" default "fail_parent": its failure ends the parent (424)
+
+---@class zerog.Child
+---@field uuid string
+---@field jobType string
+---@field queue string
+---@field onFailure "fail_parent"|"ignore"
+---@field round integer the parent's flowRound when it was spawned
+---@field finished boolean
+---@field resultCode? integer once finished
+---@field failed? boolean once finished: any result but 2xx (a kill included)
+---@field result? any the child's `result` field, if it has one
+---@field lastError? zerog.ErrorEntry
+
+---Flows: submits a child job (made once: a rerun spawns the same uuid again) and returns its
+---uuid. Return zerog.WAIT_CHILDREN to wait for the children (README: Flows).
+---@param jobType string
+---@param params? table
+---@param options? zerog.SpawnOptions
+---@return string uuid
+function BaseJob:spawn(jobType, params, options) end
+
+---Flows: every child this job spawned, in spawn order, with its end once it has ended.
+---@return zerog.Child[]
+function BaseJob:children() end
+
+---Flows: kills one of this job's unfinished children (an error for a job that is not its child).
+---@param uuid string
+---@return boolean killed
+---@return string|nil why "finished" when it had ended
+function BaseJob:cancel(uuid) end
+
+---Flows: kills every unfinished child of this job.
+---@return integer killed
+function BaseJob:cancel_children() end
 
 ---Runs the job (required). Return a result code (200s for success), -1 (NO_RESULT) and an
 ---optional delay in seconds to be run again, or raise with the raise_* methods.
@@ -239,6 +282,7 @@ function BaseJob:keep_alive() end
 ---@field json table lua-cjson
 ---@field BaseJob zerog.BaseJob
 ---@field log zerog.Log
+---@field WAIT_CHILDREN table flows: `return zerog.WAIT_CHILDREN` parks the job until its children end
 local zerog = {}
 
 ---@class zerog.Log

@@ -30,6 +30,12 @@
 --                          uuid; due ones are deleted (document, lists, index entry) a few at a
 --                          time by the steps that advance the queue; the queue's xdue field is
 --                          the earliest score (early, never late), or 'none'
+--   {zq:Q}:job:<uuid>:kids  flows: hash child uuid -> its info (JSON) for a parent; :kres hash
+--                          child uuid -> its result (JSON), once delivered; the parent's _kfail
+--                          names a fail_parent child that failed
+--   {zq:Q}:outbox          flows: zset score = server ms, member = a notice "<parent uuid>
+--                          <child uuid> <result JSON>\n<parent queue>" left by the finish of a
+--                          child of this queue, until its host hands it to the parent's slot
 -- (the key zerog:queues, outside any queue's slot, is the set of queue names: the store adds
 -- a queue's name in the round trip of its first submit)
 -- KEYS[1] is always {zq:Q}. Time is the server's. Each redis.call costs a few microseconds of the
@@ -199,7 +205,8 @@ local function delete_job(uuid)
   end
   local z = waits_in(h[2], h[1])
   if z ~= '' and h[3] then redis.call('ZREM', z, h[3]) end
-  redis.call('DEL', job, job .. ':events', job .. ':warnings', job .. ':errors')
+  redis.call('DEL', job, job .. ':events', job .. ':warnings', job .. ':errors', job .. ':kids',
+             job .. ':kres')
   return true
 end
 
@@ -393,3 +400,37 @@ local function claim_job(writer, seq, announce, from, to)
   redis.call('PEXPIRE', copy, '60000')
   return { 1, uuid, prior, with_lists(job, false, h[8]) }
 end
+
+-- ---- flows (a parent waiting for its children) ----
+-- A finished job that is some parent's child leaves a notice of its end in the queue's outbox
+-- (its host hands it to the parent's slot next: deliver.lua). Called after the finish's HSET.
+local function flow_notice(job, uuid, failed)
+  local f = redis.call('HMGET', job, 'parentUuid', 'parentQueue', 'resultCode', 'result', '_nl')
+  local pu, pq = f[1] and string.match(f[1], '^"(.+)"$'), f[2] and string.match(f[2], '^"(.+)"$')
+  if not pu or not pq then return end
+  local last = has_list(f[5], 4) and redis.call('LINDEX', job .. ':errors', -1) or 'null'
+  local result = '{"resultCode":' .. (f[3] or 'null') .. ',"failed":' .. (failed and 'true' or 'false')
+    .. ',"result":' .. (f[4] or 'null') .. ',"lastError":' .. (last or 'null') .. '}'
+  redis.call('ZADD', p .. ':outbox', I(now), pu .. ' ' .. uuid .. ' ' .. result .. '\n' .. pq)
+end
+
+-- Whether the parent job (its hash key) may run again: every registered child has its result,
+-- or a fail_parent child failed (_kfail: the last one; flowFailedSeen: the one its 424 named).
+local function flow_ready(job)
+  -- (a failure the job has ended with 424 already, and was then retried, does not count)
+  local f = redis.call('HMGET', job, '_kfail', 'flowFailedSeen')
+  if f[1] and f[2] ~= '"' .. f[1] .. '"' then return true end
+  return redis.call('HLEN', job .. ':kres') >= redis.call('HLEN', job .. ':kids')
+end
+
+-- Parks the job of member m (type jtype, priority pri, index entry ix) or, when its children are
+-- all done already, makes it waiting; returns its new _state and _ix.
+local function flow_park(job, jtype, uuid, ix, m, pri)
+  if flow_ready(job) then
+    redis.call('ZADD', p .. ':ready:' .. jtype, pri, m)
+    signal()
+    return 'waiting', ix_move(jtype, uuid, ix, 'waiting')
+  end
+  return 'parked', ix_move(jtype, uuid, ix, 'parked')
+end
+-- ---- end of flows ----

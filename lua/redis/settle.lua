@@ -2,16 +2,18 @@
 -- when asked, claims the next job of the queue in the same step (a host with a free slot saves
 -- a round trip and a script).
 -- KEYS: {zq:Q}, the job, its events, warnings, errors lists. ARGV: lease token ('0' from outside:
--- any), writer, sequence, action (finish | release | bury), delay ms, retention s, event entry,
+-- any), writer, sequence, action (finish | release | bury | park), delay ms, retention s, event entry,
 -- error entry, bury reason, prior (release from outside), outside (1 | 0), the number n of job
 -- types to claim the next job of (0: no claim), the claim's sequence, announce (1 | 0), the n
--- types, failed (finish: 1 when the job failed, 0 when it succeeded), then name, value, ...
+-- types, failed (finish: 1 when the job failed, 0 when it succeeded; followed by p when the job
+-- is some parent's child), then name, value, ...
 -- Returns {1, cas} or, with a claim, {1, cas, claim} (claim: as claim_job returns it); {-1} no
 -- such job, {-2} the lease is not current, {-3} finished already.
 local token, writer, seq, action = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local outside = ARGV[11] == '1'
 local ntypes = tonumber(ARGV[12])
-local failed = ARGV[15 + ntypes] == '1'
+local failed = string.byte(ARGV[15 + ntypes], 1) == 49 -- '1'
+local has_parent = string.byte(ARGV[15 + ntypes], 2) == 112 -- 'p' (flows: the job is a child)
 local first_field = 16 + ntypes
 local function done(cas)
   if ntypes == 0 then return { 1, cas } end
@@ -61,6 +63,14 @@ if action == 'finish' then
   set('_ix', ix_move(h[7], uuid, h[12], failed and 'failed' or 'succeeded'))
   local retention = tonumber(ARGV[6])
   if retention > 0 then expire_at(uuid, now + retention * 1000) end
+  hset_args(job, first_field, #ARGV, extra)
+  if has_parent then flow_notice(job, uuid, failed) end -- (flows: a child's end, for its parent)
+  return done(cas + 1)
+end
+if action == 'park' then -- (flows: a parent waiting for its children)
+  local state, ix = flow_park(job, h[7], uuid, h[12], m, h[11])
+  set('_state', state)
+  set('_ix', ix)
   hset_args(job, first_field, #ARGV, extra)
   return done(cas + 1)
 end

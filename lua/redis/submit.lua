@@ -1,5 +1,5 @@
 -- submit: creates jobs (document and queue entry together). ARGV: count, then per job: uuid,
--- type, priority, delay ms, ttr ms, unique key ('' for none), its ttl ms, its hold (queued |
+-- type, priority, delay ms (-1: parked, waiting for its children), ttr ms, unique key ('' for none), its ttl ms, its hold (queued |
 -- running | until_done), field count, name, value, ... Returns {id, cas} per job, or {0, 0,
 -- uuid} for a job not created because job uuid holds its unique key. A uuid that exists already
 -- is left as it is (a submit resent after a reconnect). Its ids are taken for the whole batch at
@@ -29,7 +29,7 @@ for j = 1, n do
     end
     local id = last - n + j
     local m = string.format('%020d', id) .. ':' .. uuid
-    local state = delay > 0 and 'delayed' or 'waiting'
+    local state = delay > 0 and 'delayed' or delay < 0 and 'parked' or 'waiting'
     local front = { '_lease', '0', '_state', state, '_m', m, '_dl', '0', 'cas', '1', '_nl', '0',
                     '_type', jtype, '_pri', pri, '_ttr', ttr, '_reserves', '0', '_lc', '0',
                     '_prior', '0', '_releases', '0', '_id', I(id),
@@ -41,7 +41,7 @@ for j = 1, n do
     if delay > 0 then
       redis.call('ZADD', p .. ':delayed', I(now + delay), m)
       if not earliest or now + delay < earliest then earliest = now + delay end
-    else
+    elseif delay == 0 then -- (delay -1: parked from birth, a batch's callback)
       redis.call('ZADD', p .. ':ready:' .. jtype, pri, m)
     end
     types[jtype] = true

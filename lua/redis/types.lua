@@ -1,8 +1,9 @@
--- types: per job type of the queue, {type, waiting, delayed, running, succeeded, failed, buried}
+-- types: per job type of the queue, {type, waiting, delayed, running, succeeded, failed, buried,
+-- parked}
 -- (the sizes of its index sets); a type with no job is left out.
 advance()
 local out = {}
-local states = { 'waiting', 'delayed', 'running', 'succeeded', 'failed', 'buried' }
+local states = { 'waiting', 'delayed', 'running', 'succeeded', 'failed', 'buried', 'parked' }
 for _, jtype in ipairs(redis.call('SMEMBERS', p .. ':types')) do
   local row = { jtype }
   local any = 0

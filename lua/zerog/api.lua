@@ -4,6 +4,7 @@
 local core = require "zerog.core"
 local codec = require "zerog.codec"
 local registry = require "zerog.registry"
+local flow = require "zerog.flow"
 local engine = require "zerog.engine"
 local Job = require "zerog.job"
 local sandbox = require "zerog.sandbox"
@@ -133,7 +134,7 @@ end
 --- Submits many jobs of one type: every line is validated first (nothing is stored if one is
 -- bad), then every job is created with its queue entry, atomically each, in a few batched
 -- round trips. Returns the list of uuids in order.
-function M.submit_batch(job_type, lines, delay, ttr, priority)
+function M.submit_batch(job_type, lines, delay, ttr, priority, then_type, then_params)
   local jobs = {}
   local spec, class = registry.get(job_type), nil
   if spec and #lines > 0 then -- one instance of the type for the whole batch
@@ -166,8 +167,15 @@ function M.submit_batch(job_type, lines, delay, ttr, priority)
   end)
   if not made then return nil, "job", "the batch's jobs could not be made: " .. describe(r) end
   if r[1] == nil then return nil, r[2], r[3] end
+  if #jobs == 0 and then_type then return nil, "invalid", "a batch with a callback needs a job" end
   if #jobs == 0 then return {} end
   local submissions = r[1]
+  local then_uuid
+  if then_type then -- (flows: the callback, parked from birth, waits for the batch's jobs)
+    local why1, why2
+    then_uuid, why1, why2 = M._submit_callback(then_type, then_params, submissions)
+    if not then_uuid then return nil, why1, why2 end
+  end
   local ok, created = pcall(core.submit, submissions)
   if not ok then
     local kind = tostring(created):find("zerog: StoreError: ", 1, true) and "store" or "invalid"
@@ -184,7 +192,55 @@ function M.submit_batch(job_type, lines, delay, ttr, priority)
     end
   end)
   if not flushed then return nil, "job", "the batch was submitted, but recording its entries failed: " .. describe(err) end
+  if then_uuid then uuids[#jobs + 1] = then_uuid end
   return uuids
+end
+
+--- A batch's callback (flows): made and submitted parked, the batch's jobs registered as its
+-- children (on_failure "ignore": it runs once every one has ended, and sees each end in
+-- self:children()), and the submissions made its children (a UNIQUE key is not taken by them:
+-- a job left out for a held key would leave the callback waiting). Returns its uuid, or nil,
+-- kind, message.
+function M._submit_callback(then_type, then_params, submissions)
+  local params = {}
+  if then_params and then_params:match("%S") then
+    local why
+    params, why = codec.decode_input(then_params)
+    if params == nil then return nil, "invalid", "callback params " .. why end
+  end
+  local spec = registry.get(then_type)
+  if not spec then return nil, "not_found", "unknown job type " .. codec.shown(then_type) end
+  local made, r = under_limits(spec, function()
+    local job, why, kind = registry.make_job(then_type, params)
+    if not job then return { nil, kind, "callback: " .. why } end
+    local qk, bad = job:_queue_kwargs {}
+    if not qk then return { nil, "invalid", "callback: " .. bad } end
+    job.queueKwargs = qk
+    local submission = job:_submission(qk)
+    submission.unique, submission.parked = nil, true
+    submission.fields.flowRound = "1"
+    return { job, submission }
+  end)
+  if not made then return nil, "job", "the callback could not be made: " .. describe(r) end
+  if r[1] == nil then return nil, r[2], r[3] end
+  local job, submission = r[1], r[2]
+  local kids = {}
+  for i, s in ipairs(submissions) do
+    s.unique = nil
+    s.fields.parentUuid = codec.encode(job.uuid)
+    s.fields.parentQueue = codec.encode(job.queueName)
+    kids[i] = { uuid = s.uuid, jobType = s.jobType, queue = s.queue }
+  end
+  local ok, why = pcall(function()
+    local created = core.submit { submission }
+    job.queueJobId, job.cas = created[1][1], created[1][2]
+    flow.adopt_outside(job.queueName, job.uuid, kids)
+  end)
+  if not ok then
+    local kind = tostring(why):find("zerog: StoreError: ", 1, true) and "store" or "invalid"
+    return nil, kind, "the callback was not submitted: " .. store_words(why)
+  end
+  return job.uuid
 end
 
 --- The retention of a job's type (the default when the type is not loaded here).
@@ -204,7 +260,7 @@ function M.kill(uuid)
   local now = core.now() -- whether it has finished is the store's to say (a run may have
   -- recorded a result it has not settled yet: that run is still killed)
   local done, why = core.settle_outside(nil, uuid, 0, { -- the job's queue by its pointer
-    action = "finish", retention = retention_of(doc),
+    action = "finish", retention = retention_of(doc), has_parent = type(doc.parentUuid) == "string",
     error = codec.encode { timeStamp = now, errorCode = 410, msg = "Killed by user" },
     fields = { resultCode = "410", completeness = "1", updatedAt = codec.encode(now) } })
   if not done then
@@ -215,8 +271,26 @@ function M.kill(uuid)
     end
     return nil, "not_found", "no job " .. uuid
   end
+  M._kill_flow(uuid, doc) -- (flows)
   return 410
 end
+
+--- After a kill (flows): a killed child's end goes to its parent now, and a killed parent's
+-- unfinished children are killed too (and theirs, and so on).
+function M._kill_flow(uuid, doc)
+  if type(doc.parentUuid) == "string" and type(doc.queueName) == "string" then
+    pcall(core.flow_deliver, doc.queueName, 0) -- (else any host re-sends it within seconds)
+  end
+  local ok, text = pcall(core.children, nil, uuid)
+  local kids = ok and text and codec.decode(text)
+  if type(kids) ~= "table" then return end
+  for _, pair in ipairs(kids) do
+    if type(pair[1]) == "table" and type(pair[2]) ~= "table" and codec.is_uuid(pair[1].uuid) then
+      M.kill(pair[1].uuid)
+    end
+  end
+end
+flow.kill = M.kill
 
 --- Releases the run of a worker that died (graceful false: the next run records the kill) or
 -- was stopped past its grace (graceful: an event, no error), so the job runs again.

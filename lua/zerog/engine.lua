@@ -9,6 +9,7 @@ local errors = require "zerog.errors"
 local registry = require "zerog.registry"
 local Job = require "zerog.job"
 local sandbox = require "zerog.sandbox"
+local flow = require "zerog.flow"
 
 -- the originals: zerog.api replaces the globals so a stopped run cannot catch its stop; every
 -- other global the engine uses is captured here too, before any job code runs
@@ -117,6 +118,7 @@ function M.finish(job, code, event)
   if retention > 3.15e10 then retention = 3.15e10 end
   return { action = "finish", code = code, event = event and entry(event), event_msg = event,
            completeness = 1.0, retention = retention > 0 and ceil(retention) or 0,
+           deliver = job ~= nil and flow.has_parent(job), -- (flows: its end, to its parent)
            fields = { resultCode = codec.encode(code), completeness = "1",
                       updatedAt = codec.encode(core.now()) } }
 end
@@ -231,6 +233,7 @@ end
 --- Decides how a run settles from what run() returned (ok) or raised.
 local function settle(job, ok, a, b)
   core.settling() -- the engine's code (under limited()): a graceful stop does not break into it
+  if ok and a == flow.WAIT_CHILDREN then return M.park(job) end -- (flows)
   if ok then
     local code, delay = M.interpret(a, b)
     if code == nil then -- an invalid result: the run's error
@@ -330,6 +333,7 @@ local function process(claim, job)
     return release(nil, 0, M.RELEASED_EVENT)
   end
   if not built then return unloadable(claim, why) end
+  flow.start(job, doc, claim.queue) -- (flows: its round, its parent)
   local log_id = sandbox.run_log_id
   local prepared, early = limited(job, M._prepare, job, claim)
   if core.lost() then return false end
@@ -371,6 +375,21 @@ local function process(claim, job)
   return decision
 end
 
+--- The decision to park a job until its children have ended (its run returned WAIT_CHILDREN): its
+-- round goes up by one; a run that spawned nothing fails instead (it would wait for nothing).
+function M.park(job)
+  local parked, why = flow.parked(job)
+  if not parked then
+    core.log("error", job.logId, Job.INTERNAL_ERROR .. " " .. why)
+    job:record_error(Job.INTERNAL_ERROR, why)
+    return finish(job, Job.INTERNAL_ERROR, "Error - finished")
+  end
+  local completeness = rawget(job, "completeness")
+  return { action = "park", event = entry("Waiting for children"), event_msg = "Waiting for children",
+           completeness = type(completeness) == "number" and completeness or 0,
+           fields = { updatedAt = codec.encode(core.now()), flowRound = codec.encode(parked.round) } }
+end
+
 --- Before run(): a result recorded but not settled, a migrated document, a previous run that
 -- did not settle. Returns a decision when the job must not run now. (Under limited().)
 function M._prepare(job, claim)
@@ -389,6 +408,13 @@ function M._prepare(job, claim)
   elseif claim.prior ~= 0 then
     local decision = recover(job, claim.prior)
     if decision then return decision end
+  end
+  local failed_child, why = flow.failed_child(job) -- (flows: a fail_parent child failed)
+  if failed_child then
+    job:record_error(flow.FAILED_CHILD, why)
+    local d = finish(job, flow.FAILED_CHILD, "Error - finished")
+    d.fields.flowFailedSeen = codec.encode(failed_child)
+    return d
   end
   return nil
 end

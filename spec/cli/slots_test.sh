@@ -15,6 +15,17 @@ return { JOB_TYPE = "mixed", SCHEMA = { n = { type = "integer" } }, RETRY_DELAY 
     return 200
   end }
 LUA
+# flows: a parent on one queue, its child on another (each script stays in its queue's slot:
+# the child's end reaches the parent by a second script on the parent's slot)
+cat >"$JOBS/flowp.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "flowp", QUEUE_NAME = "slot_parents", PRIORITY = 0, run = function(self)
+  if self.flowRound == 0 then self:spawn("slotkid", {}); return zerog.WAIT_CHILDREN end
+  return #self:children() >= 1 and 200 or 500 end }
+LUA
+cat >"$JOBS/slotkid.lua" <<'LUA'
+return { JOB_TYPE = "slotkid", QUEUE_NAME = "slot_kids", PRIORITY = 0, run = function(self) return 200 end }
+LUA
 
 one_slot() {
   flush
@@ -25,6 +36,8 @@ one_slot() {
   printf '{"n": 4}\n{"n": 5}\n' | "$ZEROG" submit mixed --batch - >/dev/null 2>&1
   local victim; victim=$("$ZEROG" submit mixed '{"n": 6}' --delay 60 2>/dev/null)
   "$ZEROG" kill "$victim" 2>/dev/null
+  "$ZEROG" submit flowp >/dev/null 2>&1
+  printf '{}\n{}\n' | "$ZEROG" submit slotkid --batch - --then flowp >/dev/null 2>&1
   # repeatable jobs: a schedule written, listed, fired (due by the worker's start), removed
   local sched; sched=$("$ZEROG" schedule mixed "@every:1" '{"n": 7}' 2>/dev/null)
   "$ZEROG" schedules >/dev/null 2>&1
@@ -32,7 +45,7 @@ one_slot() {
   server_ms() { rcli TIME | { read -r s; read -r us; echo $((s * 1000 + us / 1000)); }; }
   is_due() { [ "$(server_ms)" -ge "${due:-0}" ]; }
   wait_for 3 is_due
-  timeout 30 "$ZEROG" worker --until-idle --max-jobs 13 >/dev/null 2>&1
+  timeout 30 "$ZEROG" worker --until-idle --max-jobs 21 >/dev/null 2>&1
   "$ZEROG" unschedule "$sched" >/dev/null 2>&1
   "$ZEROG" stats >/dev/null 2>&1
   "$ZEROG" dump "$victim" >/dev/null 2>&1

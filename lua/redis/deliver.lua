@@ -1,0 +1,21 @@
+-- deliver (flows): hands a child's end to its parent, on the parent's slot (the child's finish
+-- left the notice in its own queue's outbox). KEYS: {zq:Q}, the parent's job hash, its :kids and
+-- :kres hashes. ARGV: child uuid, result (JSON), failed (1 | 0). Idempotent: a result recorded
+-- already changes nothing (a notice delivered twice). When this makes the parent's children all
+-- done (or a fail_parent child failed), a parked parent is waiting again. Returns 1 when the
+-- result was new, 0 else (known already, or no such child: the parent is gone).
+local cu = ARGV[1]
+if redis.call('HEXISTS', KEYS[4], cu) == 1 then return 0 end
+local info = redis.call('HGET', KEYS[3], cu)
+if not info then return 0 end
+redis.call('HSET', KEYS[4], cu, ARGV[2])
+if ARGV[3] == '1' and string.find(info, '"onFailure":"fail_parent"', 1, true) then
+  redis.call('HSET', KEYS[2], '_kfail', cu)
+end
+local h = redis.call('HMGET', KEYS[2], '_state', '_type', '_pri', '_m', '_ix', 'cas')
+if h[1] ~= 'parked' or not flow_ready(KEYS[2]) then return 1 end
+redis.call('ZADD', p .. ':ready:' .. h[2], h[3], h[4])
+redis.call('HSET', KEYS[2], '_state', 'waiting', '_ix', ix_move(h[2], uuid_of(h[4]), h[5], 'waiting'),
+           'cas', I(count(h[6]) + 1))
+signal()
+return 1

@@ -1,0 +1,442 @@
+/* Flows (issue 12 points 5 and 6) through the public API and, for the step between a child's
+ * settle and its parent, through the store's interface: a parent parked until its children on
+ * other queues have ended, then run again with their ends; fail_parent and ignore; no duplicate
+ * children when a run is made again; a batch's callback; cancel of its own children only; kill of
+ * a parent kills its children; and on Redis a child's end left undelivered (its host killed
+ * between the two steps) handed over by another host, the parent resumed exactly once. Runs on
+ * mem:// and, with ZEROG_SPEC_REDIS, on Redis. */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "lifecycle.h"
+#include "zerog.h"
+
+static const char *store = "mem://";
+static char tag[32];
+
+/* Loads the test's job types: <tag>child (queue <tag>_cq; n = 2 fails with 422, others succeed
+ * with result "r<n>") and a parent type <tag><name> on queue <tag>_pq whose run is `body`. */
+static zg_host *host_with(const char *name, const char *body)
+{
+    zg_host *h = check_new_host(store);
+    char src[4096], type[ZG_NAME_LEN];
+    snprintf(type, sizeof type, "%schild", tag);
+    snprintf(src, sizeof src,
+             "return { JOB_TYPE = '%s', QUEUE_NAME = '%s_cq', MAX_ERRORS = 1,\n"
+             "  SCHEMA = { n = { type = 'integer' }, result = { type = 'string' } },\n"
+             "  run = function(self)\n"
+             "    if self.n == 2 then self:raise_error_finish(422, 'two fails') end\n"
+             "    self:update_attrs { result = 'r' .. self.n }; return 200 end }\n",
+             type, tag);
+    CHECK_INT(zg_load_string(h, type, src, NULL), ZG_OK);
+    snprintf(type, sizeof type, "%s%s", tag, name);
+    snprintf(src, sizeof src,
+             "local zerog = require 'zerog'\n"
+             "local C, CQ, OQ = '%schild', '%s_cq', '%s_oq'\n"
+             "return { JOB_TYPE = '%s', QUEUE_NAME = '%s_pq', RETRY_DELAY = 0,\n"
+             "  SCHEMA = { mode = { type = 'string' }, seen = { type = 'string' } },\n"
+             "  run = function(self)\n%s\n  end }\n",
+             tag, tag, tag, type, tag, body);
+    int rc = zg_load_string(h, type, src, NULL);
+    if (rc != ZG_OK) printf("# %s\n", zg_errstr(h));
+    CHECK_INT(rc, ZG_OK);
+    return h;
+}
+
+static const char *queue(const char *name)
+{
+    static char bufs[4][ZG_NAME_LEN];
+    static int next;
+    char *b = bufs[next++ % 4];
+    snprintf(b, ZG_NAME_LEN, "%s_%s", tag, name);
+    return b;
+}
+
+/* Runs one job of queue q; returns its result code (-1: requeued or parked; -2: none ran). */
+static int step(zg_host *h, const char *q)
+{
+    const char *queues[] = {q};
+    zg_step_result out;
+    int rc = zg_step(h, queues, 1, 0, &out);
+    if (rc != ZG_OK) return -2;
+    return out.outcome == ZG_STEP_FINISHED ? out.result_code : -1;
+}
+
+static int state_of(zg_host *h, const char *uuid)
+{
+    zg_message_stats st;
+    if (zg_job_stats(h, uuid, &st) != ZG_OK) return -1;
+    return st.state;
+}
+
+/* The document field `name` of a job (JSON text of the dump, from the name on), malloc'd. */
+static int dump_has(zg_host *h, const char *uuid, const char *text)
+{
+    char *json = NULL;
+    int found = zg_read(h, ZG_VIEW_DUMP, uuid, &json) == ZG_OK && strstr(json, text);
+    if (!found) printf("# %s lacks %s\n", json ? json : "(no document)", text);
+    zg_free(json);
+    return found;
+}
+
+#define SPAWN_TWO                                                                                  \
+    "    if self.flowRound == 0 then\n"                                                            \
+    "      self:spawn(C, { n = 1 }, { on_failure = 'ignore' })\n"                                  \
+    "      self:spawn(C, { n = 2 }, { queue = OQ, on_failure = self.mode or 'ignore' })\n"         \
+    "      return zerog.WAIT_CHILDREN\n"                                                           \
+    "    end\n"
+
+#define SEEN                                                                                       \
+    "    local parts = {}\n"                                                                       \
+    "    for _, c in ipairs(self:children()) do\n"                                                 \
+    "      parts[#parts + 1] = c.queue:sub(-2) .. ':' .. tostring(c.resultCode) .. ':' ..\n"       \
+    "        tostring(c.result) .. ':' .. tostring(c.failed)\n"                                    \
+    "    end\n"
+
+static void test_a_parent_parks_until_its_children_on_two_queues_end_then_reads_their_ends(void)
+{
+    zg_host *h = host_with("parent", SPAWN_TWO SEEN
+                           "    self:update_attrs { seen = self.flowRound .. ' ' ..\n"
+                           "      table.concat(parts, ',') }\n"
+                           "    return 200");
+    char type[ZG_NAME_LEN], p[ZG_UUID_LEN];
+    snprintf(type, sizeof type, "%sparent", tag);
+    CHECK_INT(zg_submit(h, type, "{}", NULL, p), ZG_OK);
+    CHECK_INT(step(h, queue("pq")), -1);
+    CHECK_INT(state_of(h, p), ZG_MSG_PARKED);
+    CHECK_INT(step(h, queue("pq")), -2); /* parked: nothing to claim, no worker held */
+    zg_list_filter f = {.states = 1u << ZG_JOBS_PARKED, .queue = queue("pq")};
+    zg_job_page page;
+    CHECK_INT(zg_list(h, &f, &page), ZG_OK);
+    CHECK_INT(page.n, 1);
+    if (page.n) CHECK_STR(page.jobs[0].uuid, p);
+    zg_job_page_free(&page);
+    CHECK_INT(step(h, queue("cq")), 200);
+    CHECK_INT(state_of(h, p), ZG_MSG_PARKED); /* one child of two has ended */
+    CHECK_INT(step(h, queue("oq")), 422);
+    CHECK_INT(state_of(h, p), ZG_MSG_READY);
+    CHECK_INT(step(h, queue("pq")), 200);
+    CHECK(dump_has(h, p, "\"seen\":\"1 cq:200:r1:false,oq:422:nil:true\""));
+    zg_host_free(h);
+}
+
+static void test_a_fail_parent_child_that_fails_ends_the_parent_with_424_and_kills_the_rest(void)
+{
+    zg_host *h = host_with("strict", SPAWN_TWO
+                           "    if self.flowRound == 1 then -- (retried by hand after its 424)\n"
+                           "      self:spawn(C, { n = 5 }); return zerog.WAIT_CHILDREN\n"
+                           "    end\n"
+                           "    return 200");
+    char type[ZG_NAME_LEN], p[ZG_UUID_LEN];
+    snprintf(type, sizeof type, "%sstrict", tag);
+    CHECK_INT(zg_submit(h, type, "{\"mode\": \"fail_parent\"}", NULL, p), ZG_OK);
+    CHECK_INT(step(h, queue("pq")), -1);
+    CHECK_INT(step(h, queue("oq")), 422);
+    CHECK_INT(state_of(h, p), ZG_MSG_READY); /* at once, its other child still waiting */
+    CHECK_INT(step(h, queue("pq")), 424);
+    CHECK(dump_has(h, p, "failed with 422: two fails"));
+    CHECK_INT(step(h, queue("cq")), -2); /* the other child was killed with it */
+    zg_job_page page;
+    zg_list_filter f = {.states = 1u << ZG_JOBS_FAILED, .queue = queue("cq")};
+    CHECK_INT(zg_list(h, &f, &page), ZG_OK);
+    CHECK_INT(page.n, 1);
+    if (page.n) CHECK_INT(page.jobs[0].result_code, 410);
+    zg_job_page_free(&page);
+    /* retried by hand: its run decides (no 424 again), and the failure it ended with does not
+     * wake it from its next wait */
+    CHECK_INT(zg_retry(h, p), ZG_OK);
+    CHECK_INT(step(h, queue("pq")), -1);
+    CHECK_INT(state_of(h, p), ZG_MSG_PARKED);
+    CHECK_INT(step(h, queue("cq")), 200);
+    CHECK_INT(step(h, queue("pq")), 200);
+    zg_host_free(h);
+}
+
+static void test_a_run_made_again_after_a_crash_spawns_the_same_children_not_new_ones(void)
+{
+    zg_host *h =
+        host_with("rerun", "    if self.flowRound == 1 then\n"
+                           "      self:update_attrs { seen = tostring(#self:children()) }\n"
+                           "      return 200\n"
+                           "    end\n"
+                           "    self:spawn(C, { n = 1 }); self:spawn(C, { n = 3 })\n"
+                           "    if self.errorCount == 0 then\n"
+                           "      self:raise_error_continue(503, 'crash after spawning')\n"
+                           "    end\n"
+                           "    return zerog.WAIT_CHILDREN");
+    char type[ZG_NAME_LEN], p[ZG_UUID_LEN];
+    snprintf(type, sizeof type, "%srerun", tag);
+    CHECK_INT(zg_submit(h, type, "{}", NULL, p), ZG_OK);
+    CHECK_INT(step(h, queue("pq")), -1); /* spawned two, then failed: runs again */
+    CHECK_INT(step(h, queue("pq")), -1); /* spawned the same two, parked */
+    CHECK_INT(state_of(h, p), ZG_MSG_PARKED);
+    zg_queue_counts counts;
+    CHECK_INT(zg_queue_counts_get(h, queue("cq"), &counts), ZG_OK);
+    CHECK_INT(counts.ready, 2);
+    CHECK_INT(step(h, queue("cq")), 200);
+    CHECK_INT(step(h, queue("cq")), 200);
+    CHECK_INT(step(h, queue("pq")), 200);
+    CHECK(dump_has(h, p, "\"seen\":\"2\""));
+    zg_host_free(h);
+}
+
+static void test_a_batch_callback_runs_once_after_every_job_of_the_batch_has_ended(void)
+{
+    zg_host *h =
+        host_with("callback", SEEN "    self:update_attrs { seen = self.flowRound .. ' ' ..\n"
+                                   "      table.concat(parts, ',') }\n"
+                                   "    return 200");
+    char child[ZG_NAME_LEN], cb_type[ZG_NAME_LEN], cb[ZG_UUID_LEN], uuids[3][ZG_UUID_LEN];
+    snprintf(child, sizeof child, "%schild", tag);
+    snprintf(cb_type, sizeof cb_type, "%scallback", tag);
+    const char *lines[] = {"{\"n\": 1}", "{\"n\": 2}", "{\"n\": 4}"};
+    CHECK_INT(zg_submit_batch_then(h, child, lines, 3, NULL, cb_type, "{}", uuids, cb), ZG_OK);
+    CHECK_INT(state_of(h, cb), ZG_MSG_PARKED);
+    CHECK_INT(step(h, queue("pq")), -2);
+    CHECK_INT(step(h, queue("cq")), 200);
+    CHECK_INT(step(h, queue("cq")), 422); /* a failure does not end the callback: it waits on */
+    CHECK_INT(state_of(h, cb), ZG_MSG_PARKED);
+    CHECK_INT(step(h, queue("cq")), 200);
+    CHECK_INT(step(h, queue("pq")), 200);
+    CHECK(dump_has(h, cb, "\"seen\":\"1 cq:200:r1:false,cq:422:nil:true,cq:200:r4:false\""));
+    CHECK_INT(step(h, queue("pq")), -2); /* once */
+    char none[1][ZG_UUID_LEN];
+    CHECK_INT(zg_submit_batch_then(h, child, lines, 0, NULL, cb_type, NULL, none, cb), ZG_EINVAL);
+    zg_host_free(h);
+}
+
+static void test_a_job_cancels_its_own_children_only_and_killed_ones_count_as_failed(void)
+{
+    zg_host *h = host_with(
+        "cancel",
+        "    if self.flowRound == 0 then\n"
+        "      local a = self:spawn(C, { n = 1 }, { delay = 60, on_failure = 'ignore' })\n"
+        "      self:spawn(C, { n = 3 }, { delay = 60, on_failure = 'ignore' })\n"
+        "      local one = self:cancel(a)\n"
+        "      local ok, e = pcall(self.cancel, self, self.uuid)\n"
+        "      local refused = not ok and tostring(e):find('not a child') ~= nil\n"
+        "      local n = self:cancel_children()\n"
+        "      self:update_attrs { seen = tostring(one) .. ' ' .. tostring(refused) ..\n"
+        "        ' ' .. n }\n"
+        "      return zerog.WAIT_CHILDREN\n"
+        "    end\n" SEEN "    self:update_attrs { seen = self.seen .. '|' ..\n"
+        "      table.concat(parts, ',') }\n"
+        "    return 200");
+    char type[ZG_NAME_LEN], p[ZG_UUID_LEN];
+    snprintf(type, sizeof type, "%scancel", tag);
+    CHECK_INT(zg_submit(h, type, "{}", NULL, p), ZG_OK);
+    CHECK_INT(step(h, queue("pq")), -1);
+    CHECK_INT(state_of(h, p), ZG_MSG_READY); /* both children ended (killed) before it parked */
+    CHECK_INT(step(h, queue("pq")), 200);
+    CHECK(dump_has(h, p, "\"seen\":\"true true 1|cq:410:nil:true,cq:410:nil:true\""));
+    zg_host_free(h);
+}
+
+static void test_killing_a_parked_parent_kills_its_unfinished_children(void)
+{
+    zg_host *h =
+        host_with("killed", "    self:spawn(C, { n = 1 }, { delay = 60, queue = OQ .. 'k' })\n"
+                            "    self:spawn(C, { n = 5 }, { queue = OQ .. 'k' })\n"
+                            "    return zerog.WAIT_CHILDREN");
+    char type[ZG_NAME_LEN], p[ZG_UUID_LEN];
+    snprintf(type, sizeof type, "%skilled", tag);
+    CHECK_INT(zg_submit(h, type, "{}", NULL, p), ZG_OK);
+    CHECK_INT(step(h, queue("pq")), -1);
+    CHECK_INT(step(h, queue("oqk")), 200); /* the one without a delay */
+    CHECK_INT(zg_kill(h, p), ZG_OK);
+    CHECK_INT(state_of(h, p), ZG_MSG_FINISHED);
+    zg_list_filter f = {.states = (1u << ZG_JOBS_FAILED) | (1u << ZG_JOBS_DELAYED),
+                        .queue = queue("oqk")};
+    zg_job_page page;
+    CHECK_INT(zg_list(h, &f, &page), ZG_OK);
+    CHECK_INT(page.n, 1); /* the delayed child, killed: failed with 410 */
+    if (page.n) {
+        CHECK_INT(page.jobs[0].state, ZG_JOBS_FAILED);
+        CHECK_INT(page.jobs[0].result_code, 410);
+    }
+    zg_job_page_free(&page);
+    zg_host_free(h);
+}
+
+static void test_misuse_is_refused_and_waiting_for_nothing_fails_with_500(void)
+{
+    zg_host *h = host_with(
+        "misuse",
+        "    local function why(f, ...) local ok, e = pcall(f, ...)\n"
+        "      return ok and 'accepted' or (tostring(e):match('spawn: [^(]*') or tostring(e)) end\n"
+        "    local other = zerog.get_job(self.uuid)\n"
+        "    self:update_attrs { seen = why(self.spawn, self, C, { n = 1 }, { on_failure = 'maybe' "
+        "})\n"
+        "      .. '|' .. why(self.spawn, self, 'nope', {})\n"
+        "      .. '|' .. why(self.spawn, self, C, { n = 1 }, { queue = 'a}b' })\n"
+        "      .. '|' .. why(other.spawn, other, C, { n = 1 }) }\n"
+        "    return zerog.WAIT_CHILDREN");
+    char type[ZG_NAME_LEN], p[ZG_UUID_LEN];
+    snprintf(type, sizeof type, "%smisuse", tag);
+    CHECK_INT(zg_submit(h, type, "{}", NULL, p), ZG_OK);
+    CHECK_INT(step(h, queue("pq")), 500);
+    CHECK(dump_has(h, p, "on_failure must be \\\"fail_parent\\\" or \\\"ignore\\\", got maybe"));
+    CHECK(dump_has(h, p, "|spawn: unknown job type nope|spawn: queue must be a name of letters"));
+    CHECK(dump_has(h, p, "|spawn: only the running job itself can spawn"));
+    CHECK(dump_has(h, p, "spawned no child in this run"));
+    zg_queue_counts counts;
+    CHECK_INT(zg_queue_counts_get(h, queue("cq"), &counts), ZG_OK);
+    CHECK_INT(counts.ready, 0); /* nothing was spawned by the refused calls */
+    zg_host_free(h);
+}
+
+/* ---- the step between a child's settle and its parent, through the store's interface ---- */
+
+static int64_t seq_counter = 1000;
+
+/* Submits parent P parked on qp with one registered child C on qc, and settles C (claimed and
+ * finished with 200) without handing its end over: what a host killed -9 right after the
+ * settle leaves. */
+static void strand_a_child_end(zg_store *s, const char *qp, const char *qc, const char *tc,
+                               char p[ZG_UUID_LEN], char c[ZG_UUID_LEN])
+{
+    zg_error err = {0};
+    snprintf(p, ZG_UUID_LEN, "%08x-0000-4000-8000-%012lx", (unsigned)getpid(), seq_counter++);
+    snprintf(c, ZG_UUID_LEN, "%08x-0000-4000-8000-%012lx", (unsigned)getpid(), seq_counter++);
+    zg_new_job parent = {.uuid = p, .job_type = "P", .queue = qp, .delay_ms = ZG_DELAY_PARKED};
+    CHECK_INT(s->ops->submit(s, &parent, 1, "w", &err), ZG_OK);
+    char info[256];
+    snprintf(info, sizeof info, "{\"uuid\":\"%s\",\"onFailure\":\"ignore\"}", c);
+    zg_child kid = {c, info, 0};
+    CHECK_INT(s->ops->adopt(s, NULL, qp, p, &kid, 1, &err), ZG_OK);
+    char pu[ZG_UUID_LEN + 2], pq[ZG_NAME_LEN + 2];
+    snprintf(pu, sizeof pu, "\"%s\"", p);
+    snprintf(pq, sizeof pq, "\"%s\"", qp);
+    zg_new_job child = {.uuid = c,
+                        .job_type = tc,
+                        .queue = qc,
+                        .fields = {2, (const char *const[]){"parentUuid", "parentQueue"},
+                                   (const char *const[]){pu, pq}}};
+    CHECK_INT(s->ops->submit(s, &child, 1, "w", &err), ZG_OK);
+    zg_claim cl = {0};
+    const char *queues[] = {qc}, *types[] = {tc};
+    zg_claim_req req = {queues, 1, types, 1};
+    CHECK_INT(s->ops->claim(s, &req, 0, "w", seq_counter += 100, &cl, &err), ZG_OK);
+    zg_settle st = {
+        .has_parent = 1,
+        .action = ZG_SETTLE_FINISH,
+        .fields = {1, (const char *const[]){"resultCode"}, (const char *const[]){"200"}}};
+    int64_t cas = 0;
+    CHECK_INT(s->ops->settle(s, &cl.lease, &st, "w", seq_counter++, &cas, &err), ZG_OK);
+    zg_claim_clear(&cl);
+}
+
+static int store_state(zg_store *s, const char *uuid)
+{
+    zg_job_state st;
+    zg_error err = {0};
+    return s->ops->job_state(s, uuid, &st, &err) == ZG_OK ? st.state : -1;
+}
+
+static void test_mem_a_child_end_reaches_its_parent_in_the_settle_itself(void)
+{
+    zg_store *s = zg_store_mem_new();
+    char p[ZG_UUID_LEN], c[ZG_UUID_LEN];
+    strand_a_child_end(s, "fqp", "fqc", "C", p, c);
+    CHECK_INT(store_state(s, p), ZG_STATE_WAITING);
+    char *json = NULL;
+    zg_error err = {0};
+    CHECK_INT(s->ops->children(s, "fqp", p, &json, &err), ZG_OK);
+    CHECK(json && strstr(json, "\"resultCode\":200,\"failed\":false"));
+    free(json);
+    s->ops->close(s);
+}
+
+/* A host killed -9 between a child's settle and the delivery to its parent: the notice stays;
+ * a delivery hands it over once (a notice delivered again changes nothing), and a live host's
+ * idle steps hand over the ones older than a few seconds. */
+static void test_redis_a_child_end_left_undelivered_resumes_its_parent_exactly_once(void)
+{
+    zg_error err = {0};
+    zg_store *s = zg_store_redis_new(store, 0, &err);
+    CHECK(s != NULL);
+    if (!s) return;
+    char qp[ZG_NAME_LEN], qc[ZG_NAME_LEN], p[ZG_UUID_LEN], c[ZG_UUID_LEN];
+    snprintf(qp, sizeof qp, "%s_sp", tag);
+    snprintf(qc, sizeof qc, "%s_sc", tag);
+    strand_a_child_end(s, qp, qc, "C", p, c);
+    CHECK_INT(store_state(s, p), ZG_STATE_PARKED);
+    int64_t n = -1;
+    CHECK_INT(s->ops->deliver(s, qc, 60000, &n, &err), ZG_OK); /* too fresh for a re-send */
+    CHECK_INT(n, 0);
+    CHECK_INT(store_state(s, p), ZG_STATE_PARKED);
+    /* the notice as it is, to put it back after its delivery (as if that host died before
+     * removing it) */
+    redisContext *r = redisConnectUnix(store + strlen("unix://"));
+    char outbox[ZG_NAME_LEN + 16];
+    snprintf(outbox, sizeof outbox, "{zq:%s}:outbox", qc);
+    redisReply *saved = redisCommand(r, "ZRANGE %s 0 -1", outbox);
+    CHECK(saved && saved->elements == 1);
+    CHECK_INT(s->ops->deliver(s, qc, 0, &n, &err), ZG_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(store_state(s, p), ZG_STATE_WAITING);
+    if (saved && saved->elements == 1)
+        freeReplyObject(redisCommand(r, "ZADD %s 1 %b", outbox, saved->element[0]->str,
+                                     saved->element[0]->len));
+    CHECK_INT(s->ops->deliver(s, qc, 0, &n, &err), ZG_OK);
+    CHECK_INT(store_state(s, p), ZG_STATE_WAITING);
+    zg_claim cl = {0};
+    const char *queues[] = {qp}, *types[] = {"P"};
+    zg_claim_req req = {queues, 1, types, 1};
+    CHECK_INT(s->ops->claim(s, &req, 0, "w", seq_counter += 100, &cl, &err), ZG_OK);
+    CHECK_STR(cl.lease.uuid, p);
+    zg_claim_clear(&cl);
+    CHECK_INT(s->ops->claim(s, &req, 0, "w", seq_counter += 100, &cl, &err), ZG_ETIMEDOUT);
+    zg_claim_clear(&cl);
+    freeReplyObject(saved);
+    /* another stranded end: a host's idle steps on the child's queue hand it over */
+    strand_a_child_end(s, qp, qc, "C", p, c);
+    zg_host *h = check_new_host(store);
+    char src[256];
+    snprintf(src, sizeof src, "return { JOB_TYPE = 'C', QUEUE_NAME = '%s', run = function() end }",
+             qc);
+    CHECK_INT(zg_load_string(h, "C", src, NULL), ZG_OK);
+    int64_t deadline = (int64_t)time(NULL) + 15;
+    while (store_state(s, p) == ZG_STATE_PARKED && (int64_t)time(NULL) < deadline) {
+        const char *q[] = {qc};
+        zg_step_result out;
+        zg_step(h, q, 1, 200, &out);
+    }
+    CHECK_INT(store_state(s, p), ZG_STATE_WAITING);
+    zg_host_free(h);
+    redisFree(r);
+    s->ops->close(s);
+}
+
+int main(void)
+{
+    snprintf(tag, sizeof tag, "fl%lx%x", (unsigned long)time(NULL) & 0xffffff, (unsigned)getpid());
+    RUN(test_a_parent_parks_until_its_children_on_two_queues_end_then_reads_their_ends);
+    RUN(test_a_fail_parent_child_that_fails_ends_the_parent_with_424_and_kills_the_rest);
+    RUN(test_a_run_made_again_after_a_crash_spawns_the_same_children_not_new_ones);
+    RUN(test_a_batch_callback_runs_once_after_every_job_of_the_batch_has_ended);
+    RUN(test_a_job_cancels_its_own_children_only_and_killed_ones_count_as_failed);
+    RUN(test_killing_a_parked_parent_kills_its_unfinished_children);
+    RUN(test_misuse_is_refused_and_waiting_for_nothing_fails_with_500);
+    RUN(test_mem_a_child_end_reaches_its_parent_in_the_settle_itself);
+    const char *url = getenv("ZEROG_SPEC_REDIS");
+    if (url && *url) {
+        store = url;
+        snprintf(tag, sizeof tag, "flr%lx%x", (unsigned long)time(NULL) & 0xffffff,
+                 (unsigned)getpid());
+        RUN(test_a_parent_parks_until_its_children_on_two_queues_end_then_reads_their_ends);
+        RUN(test_a_fail_parent_child_that_fails_ends_the_parent_with_424_and_kills_the_rest);
+        RUN(test_a_run_made_again_after_a_crash_spawns_the_same_children_not_new_ones);
+        RUN(test_a_batch_callback_runs_once_after_every_job_of_the_batch_has_ended);
+        RUN(test_a_job_cancels_its_own_children_only_and_killed_ones_count_as_failed);
+        RUN(test_killing_a_parked_parent_kills_its_unfinished_children);
+        RUN(test_misuse_is_refused_and_waiting_for_nothing_fails_with_500);
+        RUN(test_redis_a_child_end_left_undelivered_resumes_its_parent_exactly_once);
+    }
+    return check_done();
+}
