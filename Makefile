@@ -27,6 +27,9 @@ LIB_SRC := $(filter-out host/cli/%,$(wildcard host/*.c))
 # lua/meta holds editor annotations (LuaLS), not runtime code: installed, not embedded
 LUA_SRC := $(shell find lua -name '*.lua' -not -path 'lua/meta/*' | sort)
 GEN_SRC := $(BUILD)/gen/lua_modules.c
+# the dashboard's page (host/cli/web), compiled into build/zerog (host/tools/embed_files.lua)
+WEB_SRC := $(sort $(wildcard host/cli/web/*))
+WEB_GEN := $(BUILD)/gen/web_assets.c
 LIB_OBJ := $(patsubst host/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(BUILD)/obj/lua_modules.o
 CLI_OBJ := $(patsubst host/%.c,$(BUILD)/obj/%.o,$(wildcard host/cli/*.c))
 C_TESTS := $(patsubst spec/c/%.c,$(BUILD)/spec/%,$(wildcard spec/c/test_*.c))
@@ -55,6 +58,14 @@ $(GEN_SRC): host/tools/embed_lua.lua $(LUA_SRC) | $(DEPS_STAMP)
 $(BUILD)/obj/lua_modules.o: $(GEN_SRC) host/lua_modules.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(WEB_GEN): host/tools/embed_files.lua $(WEB_SRC) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(LUA) host/tools/embed_files.lua $@ host/cli/web $(WEB_SRC)
+
+$(BUILD)/obj/web_assets.o: $(WEB_GEN) host/cli/web_assets.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Ihost/cli $(CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: host/%.c $(wildcard host/*.h host/cli/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -86,8 +97,8 @@ install: $(BUILD)/zerog $(BUILD)/libzerog.a $(SHLIB)
 	sed -e 's|/usr/local/bin/zerog|$(PREFIX)/bin/zerog|' deps/zerog.service \
 	  >$(DESTDIR)$(PREFIX)/share/zerog/zerog.service
 
-$(BUILD)/zerog: $(CLI_OBJ) $(BUILD)/libzerog.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libzerog.a $(LIBS) -lmicrohttpd
+$(BUILD)/zerog: $(CLI_OBJ) $(BUILD)/obj/web_assets.o $(BUILD)/libzerog.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/obj/web_assets.o $(BUILD)/libzerog.a $(LIBS) -lmicrohttpd
 
 # The Lua module the busted specs drive the host through (a client of the public API only).
 # Debian's liblua5.4-cjson.a is not PIC, so shared objects link the shared cjson library.
@@ -128,7 +139,7 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 $(WARN) $(FUZZ_SAN) \
                 -fsanitize=fuzzer-no-link
 FUZZ_OBJ     := $(patsubst host/%.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRC) $(wildcard host/cli/*.c)) \
-                $(FUZZ_DIR)/obj/lua_modules.o
+                $(FUZZ_DIR)/obj/lua_modules.o $(FUZZ_DIR)/obj/web_assets.o
 FUZZ_TARGETS := $(patsubst spec/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard spec/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 
@@ -141,6 +152,10 @@ $(FUZZ_DIR)/obj/cli/main.o: FUZZ_CFLAGS += -Dmain=zerog_main -Wno-missing-protot
 $(FUZZ_DIR)/obj/lua_modules.o: $(GEN_SRC) host/lua_modules.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/obj/web_assets.o: $(WEB_GEN) host/cli/web_assets.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -Ihost/cli $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_DIR)/libzerog_fuzz.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -182,7 +197,7 @@ build/compile_commands.json: Makefile $(LINT_SRC) | $(DEPS_STAMP) $(CI_DEPS_STAM
 	      "$$sep" "$(CURDIR)" "$$f" "$(CC)" "$(CPPFLAGS)" "$(filter-out $(SANFLAGS),$(CFLAGS))" "$$f"; \
 	    sep=","; done; echo "]"; } >$@
 
-lint: build/compile_commands.json $(GEN_SRC)
+lint: build/compile_commands.json $(GEN_SRC) $(WEB_GEN)
 	@cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
 	  --enable=warning,performance,portability --suppress=missingIncludeSystem \
 	  -Ihost -Ihost/cli -I$(BUILD)/gen host spec/fuzz
