@@ -17,9 +17,10 @@ const dialogs = []; // every dialog the page opened (confirm is accepted; alert 
 
 async function ok(name, fn) {
   n++;
+  const started = Date.now();
   try {
     await fn();
-    console.log(`ok ${n} - ${name}`);
+    console.log(`ok ${n} - ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   } catch (err) {
     failed++;
     console.log(`not ok ${n} - ${name}`);
@@ -277,16 +278,19 @@ async function main() {
   });
 
   await ok('with 10,000 jobs stored and 50 running, first paint and the first jobs shown are measured (under 2 s), updates stay smooth', async () => {
+    const started = Date.now();
     const env = Object.assign({}, process.env, { ZEROG_JOBS: process.env.PARKED_JOBS });
     const params = Array.from({ length: 10000 }, (_, i) => `{"n": ${i}}`).join('\n') + '\n';
     let r = spawnSync(process.env.ZEROG, ['submit', 'parked', '--batch', '-'], { env, input: params, maxBuffer: 1 << 24 });
     assert(r.status === 0, 'seeding parked: ' + r.stderr);
     r = spawnSync(process.env.ZEROG, ['submit', 'hold', '--batch', '-'], { env, input: '{}\n'.repeat(50) });
     assert(r.status === 0, 'seeding hold: ' + r.stderr);
+    const seeded = Date.now();
     const hold = spawn(process.env.ZEROG, ['worker', '--queue', 'hold_q', '--concurrency', '50'], { env, stdio: 'ignore' });
     fs.writeFileSync(process.env.HOLD_PID_FILE, String(hold.pid));
     try {
       await until(async () => (await api('GET', '/stats?queue=hold_q')).data.hold_q.hold.running === 50, 30000, '50 running');
+      console.log(`# seeded 10,050 jobs in ${seeded - started} ms, 50 running ${Date.now() - seeded} ms later`);
       const stored = Object.values((await api('GET', '/stats')).data).flatMap((q) => Object.values(q))
         .reduce((s, c) => s + Object.values(c).reduce((a, b) => a + b, 0), 0);
       assert(stored >= 10051, 'only ' + stored + ' jobs stored');
@@ -311,7 +315,7 @@ async function main() {
       assert(workersShown === 3, 'workers rows ' + workersShown);
       await fresh.close();
     } finally {
-      hold.kill('SIGTERM');
+      hold.kill('SIGKILL'); // its workers die with it (PR_SET_PDEATHSIG); their jobs stay running in the store
       await new Promise((res) => { if (hold.exitCode !== null) res(); else hold.on('exit', res); });
     }
   });
