@@ -222,20 +222,22 @@ async function main() {
     await page.click('#bulk-purge');
     await until(async () => (await api('GET', '/jobs?type=greet')).data.jobs.length === 0, 5000, 'greet jobs purged');
     assert((await api('GET', '/jobs?state=succeeded&type=slow')).data.jobs.length === others, 'slow jobs were purged too');
-    assert(dialogs.some((d) => d.startsWith('alert: Deleted 1 job(s)')), 'no report: ' + dialogs.slice(-2));
+    await until(() => dialogs.some((d) => d.startsWith('alert: Deleted 1 job(s)')), 5000, 'the report of what was deleted');
+    assert(dialogs.some((d) => d.startsWith('confirm: Delete all succeeded jobs of type greet?')), 'confirmation: ' + dialogs.slice(-2));
     await page.select('#filter [name=state]', '');
     await page.select('#filter [name=type]', '');
   });
 
   await ok('Drain stops the workers taking jobs (shown in the header), Undrain resumes', async () => {
     await page.click('#drain');
-    await until(async () => (await text(page, '#status')).startsWith('draining') && (await text(page, '#drain')) === 'Undrain', 5000, 'draining shown');
+    await until(async () => (await text(page, '#status')).startsWith('draining') && (await text(page, '#drain')) === 'Undrain' &&
+      !(await page.$eval('#drain', (b) => b.disabled)), 5000, 'the drain answered and shown');
     const waiting = await submit('greet', { name: 'later' });
     await sleep(600); // a drained daemon must not start it: nothing to wait for but time
     assert((await info(waiting)).result === -1, 'a job ran while drained');
     await page.click('#drain');
     await until(async () => (await info(waiting)).result === 200, 10000, 'the job to run after undrain');
-    assert(!(await text(page, '#status')).startsWith('draining'), 'still shown draining');
+    await until(async () => !(await text(page, '#status')).startsWith('draining') && (await text(page, '#drain')) === 'Drain', 5000, 'the header to show it undrained');
   });
 
   await ok('Kick buried puts the buried jobs of a queue back to waiting, after a confirmation', async () => {
@@ -263,7 +265,7 @@ async function main() {
   });
 
   await ok('usable at phone width in the dark scheme: one column, no horizontal scroll of the page', async () => {
-    await page.screenshot({ path: path.join(SCREENS, 'dashboard-light.png'), fullPage: false });
+    await page.screenshot({ path: path.join(SCREENS, 'overview-light.png'), fullPage: false });
     await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'dark' }]);
     await page.setViewport({ width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
     await sleep(300); // layout settles on the next frame; the check below is on the result, not a wait
@@ -277,7 +279,7 @@ async function main() {
     await page.setViewport({ width: 1280, height: 900 });
   });
 
-  await ok('with 10,000 jobs stored and 50 running, first paint and the first jobs shown are measured (under 2 s), updates stay smooth', async () => {
+  await ok('with 10,000 jobs stored and 50 running, first paint (under 1 s) and the first jobs shown (under 2 s) are measured, updates stay smooth', async () => {
     const started = Date.now();
     const env = Object.assign({}, process.env, { ZEROG_JOBS: process.env.PARKED_JOBS });
     const params = Array.from({ length: 10000 }, (_, i) => `{"n": ${i}}`).join('\n') + '\n';
@@ -310,8 +312,8 @@ async function main() {
       const longest = await fresh.evaluate(() => window.__long);
       const workersShown = await fresh.$$eval('#workers tbody tr', (rows) => rows.length);
       console.log(`# first paint ${t.fcp.toFixed(0)} ms, jobs shown ${t.shown.toFixed(0)} ms, longest task during updates ${longest.toFixed(0)} ms (0: none over 50 ms) with ${stored} jobs stored, 50 running`);
-      await fresh.screenshot({ path: path.join(SCREENS, 'dashboard-10k.png') });
-      assert(t.fcp > 0 && t.fcp < 2000 && t.shown > 0 && t.shown < 2000, 'slow: ' + JSON.stringify(t));
+      await fresh.screenshot({ path: path.join(SCREENS, 'dashboard-light.png') }); // 10,000 jobs, 50 running
+      assert(t.fcp > 0 && t.fcp < 1000 && t.shown > 0 && t.shown < 2000, 'slow: ' + JSON.stringify(t)); // loose: the machine is shared
       assert(workersShown === 3, 'workers rows ' + workersShown);
       await fresh.close();
     } finally {

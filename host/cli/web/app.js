@@ -342,9 +342,16 @@
   function kickQueue(queue) {
     act('POST', '/kick/' + encodeURIComponent(queue), 'Put the buried jobs of ' + queue + ' back to waiting?');
   }
-  $('drain').addEventListener('click', () => {
-    if (draining) act('POST', '/undrain');
-    else act('POST', '/drain', 'Drain: the workers stop taking new jobs (running ones go on). Drain?');
+  // disabled until the daemon answers: POST /drain answers once every worker has acknowledged it
+  $('drain').addEventListener('click', async () => {
+    const button = $('drain');
+    button.disabled = true;
+    try {
+      if (draining) await act('POST', '/undrain');
+      else await act('POST', '/drain', 'Drain: the workers stop taking new jobs (running ones go on). Drain?');
+    } finally {
+      button.disabled = false;
+    }
   });
 
   $('bulk-retry').addEventListener('click', async () => {
@@ -374,7 +381,7 @@
     if (view.type) body.type = view.type;
     if (view.queue) body.queue = view.queue;
     const scope = states.join(' and ') + ' jobs' + (view.type ? ' of type ' + view.type : '') + (view.queue ? ' in ' + view.queue : '');
-    const res = await act('POST', '/purge', 'Delete every ' + scope + '? This cannot be undone.', body);
+    const res = await act('POST', '/purge', 'Delete all ' + scope + '? This cannot be undone.', body);
     if (res && res.ok) window.alert('Deleted ' + res.data.deleted + ' job(s).');
   });
 
