@@ -103,8 +103,9 @@ void activity_json(activity *a, uint64_t after, int64_t now_ms, FILE *out)
     for (int64_t i = minute - ACTIVITY_MINUTES + 1; i <= minute; i++) {
         const activity_minute *m = &a->minutes[i % ACTIVITY_MINUTES];
         int here = m->minute == i;
-        fprintf(out, "%s{\"at\":%lld,\"done\":%ld,\"failed\":%ld}", i > minute - ACTIVITY_MINUTES + 1 ? "," : "",
-                (long long)(i * MINUTE_MS), here ? m->done : 0, here ? m->failed : 0);
+        fprintf(out, "%s{\"at\":%lld,\"done\":%ld,\"failed\":%ld}",
+                i > minute - ACTIVITY_MINUTES + 1 ? "," : "", (long long)(i * MINUTE_MS),
+                here ? m->done : 0, here ? m->failed : 0);
     }
     fprintf(out, "],\"seq\":%llu,\"events\":[", (unsigned long long)a->seq);
     uint64_t first = a->seq > ACTIVITY_RECENT ? a->seq - ACTIVITY_RECENT + 1 : 1;

@@ -182,7 +182,7 @@ typedef struct daemon_ctx {
     pthread_mutex_t metrics_lock;
     type_metrics metrics[METRIC_TYPES];
     int ntypes;
-    activity activity; /* the dashboard's chart and live feed */
+    activity activity;            /* the dashboard's chart and live feed */
     volatile sig_atomic_t retire; /* POST /retire: stop as on SIGTERM */
     volatile sig_atomic_t stopping;
 } daemon_ctx;

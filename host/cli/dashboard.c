@@ -23,16 +23,22 @@ int dashboard_serve(struct MHD_Connection *c, const char *url, const char *metho
     if (strcmp(url, "/") != 0 && strncmp(url, "/ui/", 4) != 0) return 0;
     const web_asset *a = find_asset(url);
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-    const char *body = !a ? "{\"error\":\"no such file\"}\n" : !get ? "{\"error\":\"method not allowed\"}\n" : NULL;
+    unsigned status = !a ? 404 : !get ? 405 : 200;
+    const char *data = status == 404   ? "{\"error\":\"no such file\"}\n"
+                       : status == 405 ? "{\"error\":\"method not allowed\"}\n"
+                                       : a->data;
+    size_t len = status == 200 ? a->len : strlen(data);
     struct MHD_Response *resp =
-        body ? MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT)
-             : MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+        MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         *r = MHD_NO;
         return 1;
     }
-    MHD_add_response_header(resp, "Content-Type", body ? "application/json" : a->type);
-    if (!body) {
+    MHD_add_response_header(resp, "Content-Type", status == 200 ? a->type : "application/json");
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*"); /* as every response */
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type, Authorization");
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+    if (status == 200) {
         MHD_add_response_header(resp, "Content-Security-Policy",
                                 "default-src 'none'; script-src 'self'; style-src 'self'; "
                                 "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
@@ -40,9 +46,9 @@ int dashboard_serve(struct MHD_Connection *c, const char *url, const char *metho
         MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
         MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
         MHD_add_response_header(resp, "Cache-Control", "no-cache");
-    } else if (a)
-        MHD_add_response_header(resp, "Allow", "GET, HEAD");
-    *r = MHD_queue_response(c, !a ? 404 : !get ? 405 : 200, resp);
+    }
+    if (status == 405) MHD_add_response_header(resp, "Allow", "GET, HEAD");
+    *r = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return 1;
 }
