@@ -160,7 +160,7 @@ async function main() {
     await until(async () => (await text(page, '#job-state')) === 'failed', 5000, 'the page to show it failed');
   });
 
-  await ok('an event and a warning holding HTML are shown as text: no element is made from them, no script runs', async () => {
+  await ok('an event and a warning holding HTML, and markup in the address, are shown as text: no element is made from them, no script runs', async () => {
     const uuid = await submit('html');
     await goto('#/job/' + uuid);
     const shown = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">';
@@ -171,6 +171,12 @@ async function main() {
       i: document.querySelectorAll('i').length, scripts: document.scripts.length, xss: window.__xss }));
     assert(made.img === 0 && made.i === 0 && made.scripts === 1 && made.xss === undefined, 'made: ' + JSON.stringify(made));
     assert(!dialogs.some((d) => d.startsWith('alert')), 'an alert ran: ' + dialogs);
+    // markup in the address (a link someone sends) is shown as text too
+    const bad = '<img src=x onerror="window.__xss = 4">';
+    await goto('#/job/' + encodeURIComponent(bad));
+    await until(async () => ((await text(page, '#job')) || '').includes('Job ' + bad), 5000, 'the uuid from the address shown as text');
+    const after = await page.evaluate(() => ({ img: document.querySelectorAll('img').length, xss: window.__xss }));
+    assert(after.img === 0 && after.xss === undefined, 'made from the address: ' + JSON.stringify(after));
   });
 
   await ok('the overview shows queues with counts per state, the workers, the last-hour chart and the live event feed', async () => {
