@@ -22,8 +22,8 @@ if ! cmp -s spec/browser/package-lock.json "$MODULES/package-lock.json" || [ ! -
     (cd "$MODULES" && npm ci --ignore-scripts --no-audit --no-fund >npm.log 2>&1) ||
     skip "npm ci of puppeteer-core failed (no registry?): $(tail -1 "$MODULES/npm.log" 2>/dev/null)"
 fi
-"$CHROMIUM" --headless=new --no-sandbox --disable-gpu --dump-dom about:blank >/dev/null 2>&1 ||
-  skip "chromium cannot start here: $("$CHROMIUM" --headless=new --no-sandbox --dump-dom about:blank 2>&1 | tail -1)"
+probe=$(timeout 30 "$CHROMIUM" --headless=new --no-sandbox --disable-gpu --dump-dom about:blank 2>&1 >/dev/null) ||
+  skip "$CHROMIUM --headless=new cannot start here (exit $?): $(printf '%s' "$probe" | tail -1)"
 
 WORK=$(mktemp -d)
 . spec/support/redis.sh
