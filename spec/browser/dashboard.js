@@ -165,7 +165,7 @@ async function main() {
     await goto('#/job/' + uuid);
     const shown = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">';
     await until(async () => (await text(page, '[data-list=events] .log')).includes(shown), 10000, 'the event text');
-    assert((await text(page, '[data-list=warnings] .log')).includes('<b>bold?</b> & <i onmouseover="window.__xss = 3">'), 'the warning text');
+    await until(async () => (await text(page, '[data-list=warnings] .log')).includes('<b>bold?</b> & <i onmouseover="window.__xss = 3">'), 5000, 'the warning text');
     const made = await page.evaluate(() => ({
       img: document.querySelectorAll('img').length, b: document.querySelectorAll('main b').length,
       i: document.querySelectorAll('i').length, scripts: document.scripts.length, xss: window.__xss }));
