@@ -10,6 +10,7 @@ LUA     ?= lua5.4
 
 DEPS_STAMP := build/.deps-ok
 CI_DEPS_STAMP := build/.ci-deps-ok
+BROWSER_DEPS_STAMP := build/.browser-deps-ok
 PKG_CFLAGS  = $(shell pkg-config --cflags lua5.4 2>/dev/null)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -27,6 +28,9 @@ LIB_SRC := $(filter-out host/cli/%,$(wildcard host/*.c))
 # lua/meta holds editor annotations (LuaLS), not runtime code: installed, not embedded
 LUA_SRC := $(shell find lua -name '*.lua' -not -path 'lua/meta/*' | sort)
 GEN_SRC := $(BUILD)/gen/lua_modules.c
+# the dashboard's page (host/cli/web), compiled into build/zerog (host/tools/embed_files.lua)
+WEB_SRC := $(sort $(wildcard host/cli/web/*))
+WEB_GEN := $(BUILD)/gen/web_assets.c
 LIB_OBJ := $(patsubst host/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(BUILD)/obj/lua_modules.o
 CLI_OBJ := $(patsubst host/%.c,$(BUILD)/obj/%.o,$(wildcard host/cli/*.c))
 C_TESTS := $(patsubst spec/c/%.c,$(BUILD)/spec/%,$(wildcard spec/c/test_*.c))
@@ -44,6 +48,12 @@ $(DEPS_STAMP): deps/install
 
 deps: $(DEPS_STAMP)
 
+# The browser test's packages (chromium, nodejs, npm): asked for by `make test` only, and not
+# required: where they cannot be installed, spec/browser/dashboard_test.sh skips, saying why.
+$(BROWSER_DEPS_STAMP): deps/install
+	@./deps/install browser || echo "deps: the browser test's packages could not be installed: it will skip" >&2
+	@mkdir -p build && touch $@
+
 $(CI_DEPS_STAMP): deps/install
 	@./deps/install ci
 	@mkdir -p build && touch $@
@@ -55,6 +65,14 @@ $(GEN_SRC): host/tools/embed_lua.lua $(LUA_SRC) | $(DEPS_STAMP)
 $(BUILD)/obj/lua_modules.o: $(GEN_SRC) host/lua_modules.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(WEB_GEN): host/tools/embed_files.lua $(WEB_SRC) | $(DEPS_STAMP)
+	@mkdir -p $(dir $@)
+	$(LUA) host/tools/embed_files.lua $@ host/cli/web $(WEB_SRC)
+
+$(BUILD)/obj/web_assets.o: $(WEB_GEN) host/cli/web_assets.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Ihost/cli $(CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: host/%.c $(wildcard host/*.h host/cli/*.h) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
@@ -86,8 +104,8 @@ install: $(BUILD)/zerog $(BUILD)/libzerog.a $(SHLIB)
 	sed -e 's|/usr/local/bin/zerog|$(PREFIX)/bin/zerog|' deps/zerog.service \
 	  >$(DESTDIR)$(PREFIX)/share/zerog/zerog.service
 
-$(BUILD)/zerog: $(CLI_OBJ) $(BUILD)/libzerog.a
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/libzerog.a $(LIBS) -lmicrohttpd
+$(BUILD)/zerog: $(CLI_OBJ) $(BUILD)/obj/web_assets.o $(BUILD)/libzerog.a
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(BUILD)/obj/web_assets.o $(BUILD)/libzerog.a $(LIBS) -lmicrohttpd
 
 # The Lua module the busted specs drive the host through (a client of the public API only).
 # Debian's liblua5.4-cjson.a is not PIC, so shared objects link the shared cjson library.
@@ -102,7 +120,7 @@ $(BUILD)/spec/test_%: spec/c/test_%.c spec/c/check.h $(BUILD)/libzerog.a
 run: $(BUILD)/zerog
 	$(BUILD)/zerog run jobs/waste_time.lua '{"delay": 5}'
 
-test: all
+test: all $(BROWSER_DEPS_STAMP)
 	@BUILD=$(BUILD) SAN=$(SAN) spec/run
 
 # make bench: ZeroG and BullMQ side by side (spec/bench/run; N, RUNS, ZEROG_PROCS, ... there).
@@ -128,7 +146,7 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fn
 FUZZ_CFLAGS  := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -g -O1 $(WARN) $(FUZZ_SAN) \
                 -fsanitize=fuzzer-no-link
 FUZZ_OBJ     := $(patsubst host/%.c,$(FUZZ_DIR)/obj/%.o,$(LIB_SRC) $(wildcard host/cli/*.c)) \
-                $(FUZZ_DIR)/obj/lua_modules.o
+                $(FUZZ_DIR)/obj/lua_modules.o $(FUZZ_DIR)/obj/web_assets.o
 FUZZ_TARGETS := $(patsubst spec/fuzz/%.c,$(FUZZ_DIR)/%,$(wildcard spec/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60
 
@@ -141,6 +159,10 @@ $(FUZZ_DIR)/obj/cli/main.o: FUZZ_CFLAGS += -Dmain=zerog_main -Wno-missing-protot
 $(FUZZ_DIR)/obj/lua_modules.o: $(GEN_SRC) host/lua_modules.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/obj/web_assets.o: $(WEB_GEN) host/cli/web_assets.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -Ihost/cli $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_DIR)/libzerog_fuzz.a: $(FUZZ_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -182,7 +204,7 @@ build/compile_commands.json: Makefile $(LINT_SRC) | $(DEPS_STAMP) $(CI_DEPS_STAM
 	      "$$sep" "$(CURDIR)" "$$f" "$(CC)" "$(CPPFLAGS)" "$(filter-out $(SANFLAGS),$(CFLAGS))" "$$f"; \
 	    sep=","; done; echo "]"; } >$@
 
-lint: build/compile_commands.json $(GEN_SRC)
+lint: build/compile_commands.json $(GEN_SRC) $(WEB_GEN)
 	@cppcheck --quiet --error-exitcode=1 --std=c11 --inline-suppr \
 	  --enable=warning,performance,portability --suppress=missingIncludeSystem \
 	  -Ihost -Ihost/cli -I$(BUILD)/gen host spec/fuzz

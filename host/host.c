@@ -1130,6 +1130,13 @@ int zg_scripts(zg_host *h, char **json)
     return string_result(h, "scripts_json", 0, NULL, NULL, json);
 }
 
+int zg_types(zg_host *h, char **json)
+{
+    *json = NULL;
+    if (!usable(h)) return h->err.code;
+    return string_result(h, "types_json", 0, NULL, NULL, json);
+}
+
 int zg_kick(zg_host *h, const char *queue, int64_t max, int64_t *count)
 {
     if (!usable(h)) return h->err.code;

@@ -330,6 +330,9 @@ ZG_API int zg_follow_events(zg_host *h, void (*fn)(void *ud, const char *json), 
  * last load failed, the previous version of it still in use if there was one). Free with zg_free.
  */
 ZG_API int zg_scripts(zg_host *h, char **json);
+/* The loaded job types with their SCHEMA, sorted by type: [{"jobType", "queue", "fields":
+ * [{"name", "type", "required", "default" (absent when none)}]}]. Free with zg_free. */
+ZG_API int zg_types(zg_host *h, char **json);
 
 /* Puts up to max (0: all) buried jobs of a queue back to waiting; when none is buried, makes
  * delayed ones ready now (beanstalkd's kick). *count (may be NULL) says how many moved. */

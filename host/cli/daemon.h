@@ -122,6 +122,31 @@ typedef struct type_metrics {
 
 #define API_HOSTS 4
 
+/* activity.c: the per-minute counts and the latest events the dashboard shows, from the events
+ * serve follows on zerog:events (every publishing host's, not only this daemon's). */
+#define ACTIVITY_MINUTES 60
+#define ACTIVITY_RECENT  100
+typedef struct activity_minute {
+    int64_t minute; /* minutes since the epoch this slot counts; another: counts nothing */
+    long done, failed;
+} activity_minute;
+typedef struct activity_event {
+    uint64_t seq;
+    char *json; /* as the feed shows it */
+} activity_event;
+typedef struct activity {
+    pthread_mutex_t lock;
+    activity_minute minutes[ACTIVITY_MINUTES];
+    activity_event recent[ACTIVITY_RECENT];
+    uint64_t seq; /* of the latest event; 0: none yet */
+} activity;
+void activity_init(activity *a);
+void activity_free(activity *a);
+void activity_record(activity *a, const char *event_json, int64_t now_ms);
+/* {"minutes": [{"at" (ms), "done", "failed"} x 60, oldest first], "seq", "events": [{"seq",
+ * "event"}] (those after `after`, oldest first)} */
+void activity_json(activity *a, uint64_t after, int64_t now_ms, FILE *out);
+
 /* What the HTTP side knows of the store: kept by a monitor thread that pings it, and by every
  * request that saw it fail, so that during an outage requests answer at once. */
 typedef struct store_health {
@@ -157,6 +182,7 @@ typedef struct daemon_ctx {
     pthread_mutex_t metrics_lock;
     type_metrics metrics[METRIC_TYPES];
     int ntypes;
+    activity activity;            /* the dashboard's chart and live feed */
     volatile sig_atomic_t retire; /* POST /retire: stop as on SIGTERM */
     volatile sig_atomic_t stopping;
 } daemon_ctx;
@@ -195,5 +221,9 @@ void *store_monitor(void *arg);
 /* metrics.c: one event from zerog:events; the Prometheus text (store_up: read queue depths) */
 void metrics_record(daemon_ctx *d, const char *event_json);
 void metrics_render(daemon_ctx *d, FILE *b, int store_up);
+/* dashboard.c: GET / and /ui/<file>, the page compiled into the program (build/gen/web_assets.c):
+ * 1 when url is one of its paths (*r then holds the answer), 0 when it is not. */
+struct MHD_Connection;
+int dashboard_serve(struct MHD_Connection *c, const char *url, const char *method, int *r);
 
 #endif

@@ -217,6 +217,47 @@ static enum MHD_Result send_failure(daemon_ctx *d, struct MHD_Connection *c, zg_
 
 /* ---- routes ---- */
 
+/* The SCHEMA field a validation error names (schema.lua's messages "field F is required",
+ * "field F must be ...", "unknown field F: not in the job type's SCHEMA"), for the form to show
+ * the error next to it; 0 when the message names no single field. */
+static int field_of(const char *msg, char *field, size_t size)
+{
+    const char *p = strstr(msg, "unknown field ");
+    int unknown = p != NULL;
+    if (p)
+        p += strlen("unknown field ");
+    else if ((p = strstr(msg, "field ")) != NULL)
+        p += strlen("field ");
+    if (!p) return 0;
+    size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+    if (n == 0 || n >= size) return 0;
+    if (unknown ? strncmp(p + n, ": not in", 8) != 0
+                : strncmp(p + n, " is required", 12) != 0 && strncmp(p + n, " must be ", 9) != 0)
+        return 0;
+    memcpy(field, p, n);
+    field[n] = '\0';
+    return 1;
+}
+
+/* 400 {"error": msg, "field": field}. */
+static enum MHD_Result send_field_error(struct MHD_Connection *c, const char *msg,
+                                        const char *field)
+{
+    size_t n = strlen(msg);
+    if (n > ERROR_MAX) n = utf8_cut(msg, ERROR_MAX);
+    size_t need = json_quote_len(NULL, 0, msg, n) + json_quote(NULL, 0, field) + 32;
+    char *body = malloc(need);
+    if (!body) return MHD_NO;
+    size_t at = (size_t)snprintf(body, need, "{\"error\":");
+    at += json_quote_len(body + at, need - at, msg, n);
+    at += (size_t)snprintf(body + at, need - at, ",\"field\":");
+    at += json_quote(body + at, need - at, field);
+    snprintf(body + at, need - at, "}");
+    enum MHD_Result r = send_json(c, 400, body);
+    free(body);
+    return r;
+}
+
 static enum MHD_Result submit(daemon_ctx *d, struct MHD_Connection *c, const char *type,
                               const char *body, size_t body_len)
 {
@@ -236,13 +277,15 @@ static enum MHD_Result submit(daemon_ctx *d, struct MHD_Connection *c, const cha
         free(params);
         return r;
     }
-    char uuid[ZG_UUID_LEN], reply[80];
+    char uuid[ZG_UUID_LEN], reply[80], field[ZG_NAME_LEN];
     int rc = zg_submit(h, *type ? type : NULL, params, &opts, uuid);
     if (rc == ZG_OK || rc == ZG_EEXIST) { /* 200: a unique job's key was held by that job */
         snprintf(reply, sizeof reply, "{\"uuid\":\"%s\"%s}", uuid,
                  rc == ZG_EEXIST ? ",\"existing\":true" : "");
         r = send_json(c, rc == ZG_OK ? 201 : 200, reply);
-    } else
+    } else if (rc == ZG_EINVAL && field_of(zg_errstr(h), field, sizeof field))
+        r = send_field_error(c, zg_errstr(h), field);
+    else
         r = send_failure(d, c, h, rc, 400, 400); /* an unknown type is bad input */
     api_return(d, h);
     free(params);
@@ -347,7 +390,7 @@ static int filter_param(job_filter *fl, const char *name, const char *text)
         if (!cli_states(text, &fl->f.states)) {
             snprintf(fl->error, sizeof fl->error,
                      "unknown state \"%.40s\" (waiting, delayed, running, succeeded, failed, "
-                     "buried)",
+                     "buried, parked)",
                      text);
             return 0;
         }
@@ -580,6 +623,41 @@ static enum MHD_Result stats(daemon_ctx *d, struct MHD_Connection *c)
     zg_free(rows);
     return b ? send_stream(c, 200, "application/json", b, &text)
              : send_error(c, 500, "out of memory");
+}
+
+/* GET /types: the loaded job types with their SCHEMA (the dashboard's submit form). */
+static enum MHD_Result types(daemon_ctx *d, struct MHD_Connection *c)
+{
+    enum MHD_Result r;
+    zg_host *h = borrow_for(d, c, &r);
+    if (!h) return r;
+    char *json = NULL;
+    int rc = zg_types(h, &json);
+    r = rc == ZG_OK ? send_json(c, 200, json) : send_failure(d, c, h, rc, 400, 404);
+    api_return(d, h);
+    zg_free(json);
+    return r;
+}
+
+/* GET /activity[?after=SEQ]: finished and failed runs per minute over the last hour and the
+ * events after SEQ (activity.c); no store needed. */
+static enum MHD_Result activity_route(daemon_ctx *d, struct MHD_Connection *c)
+{
+    const char *after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+    unsigned long long seq = 0;
+    if (after) {
+        char *end;
+        errno = 0;
+        seq = strtoull(after, &end, 10);
+        if (!*after || strspn(after, "0123456789") != strlen(after) || *end || errno)
+            return send_error(c, 400, "after must be a whole number >= 0");
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *b = open_memstream(&text, &len);
+    if (!b) return send_error(c, 500, "out of memory");
+    activity_json(&d->activity, seq, wall_ms(), b);
+    return send_stream(c, 200, "application/json", b, &text);
 }
 
 static enum MHD_Result workers(daemon_ctx *d, struct MHD_Connection *c)
@@ -828,9 +906,13 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
                   {"retry", "POST", 1},
                   {"purge", "POST", 0},
                   {"stats", "GET", 0},
+                  {"types", "GET", 0},
+                  {"activity", "GET", 0},
                   /* repeatable jobs */
                   {"schedule", "POST, DELETE", 1},
                   {"schedules", "GET", 0}};
+    int page;
+    if (dashboard_serve(c, url, method, &page)) return (enum MHD_Result)page; /* no token */
     char name[32];
     const char *rest;
     split(url, name, sizeof name, &rest);
@@ -864,6 +946,8 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
     if (strcmp(name, "jobs") == 0) return list_jobs(d, c);
     if (strcmp(name, "purge") == 0) return purge(d, c, body, body_len);
     if (strcmp(name, "stats") == 0) return stats(d, c);
+    if (strcmp(name, "types") == 0) return types(d, c);
+    if (strcmp(name, "activity") == 0) return activity_route(d, c);
     if (strcmp(name, "kill") == 0) return kill_job(d, c, rest);
     if (strcmp(name, "kick") == 0 || strcmp(name, "buried") == 0) return buried(d, c, name, rest);
     if (strcmp(name, "workers") == 0) return workers(d, c);

@@ -39,7 +39,9 @@ static void on_hangup(int sig)
 
 static void record_event(void *ud, const char *json)
 {
-    metrics_record(ud, json);
+    daemon_ctx *d = ud;
+    metrics_record(d, json);
+    activity_record(&d->activity, json, wall_ms());
 }
 
 static void *follow_events(void *arg)
@@ -233,6 +235,7 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
     pthread_mutex_init(&d.api_lock, NULL);
     pthread_cond_init(&d.api_free, NULL);
     pthread_mutex_init(&d.metrics_lock, NULL);
+    activity_init(&d.activity);
     pthread_mutex_init(&d.store.lock, NULL);
     d.store.up = 1;
     snprintf(d.store.reason, sizeof d.store.reason, "ok");
@@ -284,6 +287,7 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
         pthread_join(events, NULL);
     }
     zg_host_free(d.events);
+    activity_free(&d.activity);
     zg_host_free(d.monitor);
     for (int i = 0; i < API_HOSTS; i++)
         zg_host_free(d.api[i]);

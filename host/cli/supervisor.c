@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "daemon.h"
+#include "json_out.h"
 
 extern char **environ;
 
@@ -471,6 +472,9 @@ void supervisor_stop(supervisor *s, double grace_s)
 
 void supervisor_json(supervisor *s, FILE *b)
 {
+    char name[256] = "", host[600];
+    gethostname(name, sizeof name - 1);
+    json_quote(host, sizeof host, name);
     pthread_mutex_lock(&s->lock);
     fputs("[", b);
     for (int i = 0; i < s->n; i++) {
@@ -480,9 +484,9 @@ void supervisor_json(supervisor *s, FILE *b)
                             : s->draining ? "drained"
                                           : "idle";
         fprintf(b,
-                "%s{\"worker\":\"%s\",\"pid\":%d,\"state\":\"%s\",\"jobsDone\":%ld,"
-                "\"rssBytes\":%ld,\"restarts\":%d,\"job\":",
-                i ? "," : "", c->name, (int)c->pid, state, c->jobs_done, c->rss_kb * 1024,
+                "%s{\"worker\":\"%s\",\"host\":%s,\"pid\":%d,\"state\":\"%s\","
+                "\"jobsDone\":%ld,\"rssBytes\":%ld,\"restarts\":%d,\"job\":",
+                i ? "," : "", c->name, host, (int)c->pid, state, c->jobs_done, c->rss_kb * 1024,
                 c->restarts);
         if (c->busy)
             fprintf(b, "{\"uuid\":\"%s\",\"queue\":\"%s\",\"since_ms\":%lld}", c->uuid, c->queue,

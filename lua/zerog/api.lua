@@ -316,6 +316,12 @@ function M.scripts_json()
   return codec.encode { loaded = codec.array(s.loaded), failed = codec.array(s.failed) }
 end
 
+function M.types_json()
+  local types = registry.types_info()
+  for _, t in ipairs(types) do t.fields = codec.array(t.fields) end
+  return codec.encode(codec.array(types))
+end
+
 --- Makes `require(name)` return a table of wrappers around the C functions of `indexes`
 -- (function name -> index for core.ccall); arguments and results cross as JSON.
 function M.c_module(name, indexes)

@@ -279,6 +279,21 @@ function M.scripts()
   return { loaded = loaded, failed = failed }
 end
 
+--- The loaded types with their SCHEMA, sorted by type: {{jobType, queue, fields = {{name, type,
+-- required, default (absent when none)}}}} (fields sorted by name, as compiled).
+function M.types_info()
+  local out = {}
+  for t, class in pairs(M.types) do
+    local fields = {}
+    for i, f in ipairs(info_of(class).fields) do
+      fields[i] = { name = f.name, type = f.type, required = f.required, default = f.default }
+    end
+    out[#out + 1] = { jobType = t, queue = class.QUEUE_NAME, fields = fields }
+  end
+  sort(out, function(a, b) return a.jobType < b.jobType end)
+  return out
+end
+
 function M.get(job_type) return M.types[job_type] end
 
 --- The queue names of the loaded types, sorted and without repeats.

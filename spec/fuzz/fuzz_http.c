@@ -69,6 +69,7 @@ static void start_server(void)
     pthread_mutex_init(&ctx.api_lock, NULL);
     pthread_cond_init(&ctx.api_free, NULL);
     pthread_mutex_init(&ctx.metrics_lock, NULL);
+    activity_init(&ctx.activity);
     pthread_mutex_init(&ctx.store.lock, NULL);
     ctx.store.up = 1;
     snprintf(ctx.store.reason, sizeof ctx.store.reason, "ok");
