@@ -11,6 +11,7 @@
 #include <uuid/uuid.h>
 
 #include "clock.h"
+#include "redis_cluster.h"
 
 #define CONNECT_TIMEOUT_MS 2000
 
@@ -54,11 +55,52 @@ static int parse_tcp(const char *rest, zg_redis_url *out, zg_error *err, const c
     return ZG_OK;
 }
 
+/* [:password@]host:port[,host:port...]: each seed is checked as redis://'s host and port. */
+static int parse_cluster(const char *rest, zg_redis_url *out, zg_error *err, const char *url)
+{
+    const char *at = strrchr(rest, '@');
+    const char *seeds = at ? at + 1 : rest;
+    if (!*seeds || strlen(seeds) >= sizeof out->seeds)
+        return zg_fail(err, ZG_EINVAL, "bad store URL %s: no seeds", url);
+    for (const char *s = seeds; *s;) {
+        size_t len = strcspn(s, ",");
+        zg_redis_url seed;
+        char one[600];
+        memset(&seed, 0, sizeof seed);
+        if (len == 0 || len >= 300)
+            return zg_fail(err, ZG_EINVAL, "bad store URL %s: empty seed", url);
+        snprintf(one, sizeof one, "%.*s", (int)len, s);
+        if (!strchr(one, ':') || strchr(one, '/'))
+            return zg_fail(err, ZG_EINVAL, "bad store URL %s: a seed is host:port", url);
+        int rc = parse_tcp(one, &seed, err, url);
+        if (rc != ZG_OK) return rc;
+        if (s == seeds) {
+            memcpy(out->host, seed.host, sizeof out->host);
+            out->port = seed.port;
+        }
+        s += len;
+        if (*s == ',' && !*++s) return zg_fail(err, ZG_EINVAL, "bad store URL %s: empty seed", url);
+    }
+    if (at) {
+        char auth[300];
+        snprintf(auth, sizeof auth, "%.*s@x", (int)(at - rest), rest);
+        zg_redis_url pw;
+        memset(&pw, 0, sizeof pw);
+        int rc = parse_tcp(auth, &pw, err, url);
+        if (rc != ZG_OK) return rc;
+        memcpy(out->password, pw.password, sizeof out->password);
+    }
+    snprintf(out->seeds, sizeof out->seeds, "%s", seeds);
+    out->cluster = 1;
+    return ZG_OK;
+}
+
 int zg_redis_parse_url(const char *url, zg_redis_url *out, zg_error *err)
 {
     memset(out, 0, sizeof *out);
     out->port = 6379;
     if (strncmp(url, "redis://", 8) == 0) return parse_tcp(url + 8, out, err, url);
+    if (strncmp(url, "redis+cluster://", 16) == 0) return parse_cluster(url + 16, out, err, url);
     if (strncmp(url, "unix://", 7) == 0) {
         const char *path = url + 7;
         size_t len = strcspn(path, "?");
@@ -78,7 +120,7 @@ int zg_redis_parse_url(const char *url, zg_redis_url *out, zg_error *err)
     }
     return zg_fail(err, ZG_EINVAL,
                    "bad store URL %s (expected redis://[:password@]host[:port][/db], "
-                   "unix:///path/to/socket or mem://)",
+                   "unix:///path/to/socket, redis+cluster://host:port[,host:port...] or mem://)",
                    url);
 }
 
@@ -149,11 +191,14 @@ int zg_redis_open(zg_redis *r, const char *url, int64_t timeout_ms, zg_error *er
     r->timeout_ms = timeout_ms > 0 ? timeout_ms : ZG_REDIS_DEFAULT_TIMEOUT_MS;
     int rc = zg_redis_parse_url(url, &r->url, err);
     if (rc != ZG_OK) return rc;
+    if (r->url.cluster) return zg_cluster_open(&r->cluster, &r->url, r->timeout_ms, err);
     return connect_now(r, err);
 }
 
 void zg_redis_close(zg_redis *r)
 {
+    if (r->cluster) zg_cluster_close(r->cluster);
+    r->cluster = NULL;
     if (r->ctx) redisFree(r->ctx);
     r->ctx = NULL;
     pthread_mutex_destroy(&r->lock);
@@ -200,6 +245,10 @@ static int drain_deferred(zg_redis *r, zg_error *err)
 
 void zg_redis_send_later(zg_redis *r, int argc, const char **argv)
 {
+    if (r->cluster) {
+        zg_cluster_send_later(r->cluster, argc, argv);
+        return;
+    }
     zg_error err = {0};
     if (!r->ctx || drain_deferred(r, &err) != ZG_OK || !r->ctx) return;
     if (redisAppendCommandArgv(r->ctx, argc, argv, NULL) != REDIS_OK) return;
@@ -231,10 +280,27 @@ int zg_redis_reply_error(const redisReply *reply, zg_error *err)
     return zg_fail(err, ZG_ESTORE, "redis: %.*s", (int)len, msg);
 }
 
+/* How long a call keeps reconnecting. */
+static int64_t retry_budget(const zg_redis *r)
+{
+    return r->retry_ms > 0 ? r->retry_ms : r->timeout_ms;
+}
+
 redisReply *zg_redis_command(zg_redis *r, int argc, const char **argv, const size_t *lens,
                              int64_t read_timeout_ms, zg_error *err)
 {
-    int64_t give_up_at = zg_clock_monotonic_ms() + r->timeout_ms;
+    if (r->cluster) return zg_cluster_command(r->cluster, argc, argv, lens, read_timeout_ms, err);
+    redisReply *reply = zg_redis_command_raw(r, argc, argv, lens, read_timeout_ms, err);
+    if (!reply || reply->type != REDIS_REPLY_ERROR) return reply;
+    zg_redis_reply_error(reply, err);
+    freeReplyObject(reply);
+    return NULL;
+}
+
+redisReply *zg_redis_command_raw(zg_redis *r, int argc, const char **argv, const size_t *lens,
+                                 int64_t read_timeout_ms, zg_error *err)
+{
+    int64_t give_up_at = zg_clock_monotonic_ms() + retry_budget(r);
     for (;;) {
         if (!r->ctx && reconnect(r, give_up_at, err) != ZG_OK) {
             r->outage = 1;
@@ -246,10 +312,7 @@ redisReply *zg_redis_command(zg_redis *r, int argc, const char **argv, const siz
         if (read_timeout_ms) redisSetTimeout(r->ctx, tv_ms(r->timeout_ms));
         if (reply) {
             r->outage = 0;
-            if (reply->type != REDIS_REPLY_ERROR) return reply;
-            zg_redis_reply_error(reply, err);
-            freeReplyObject(reply);
-            return NULL;
+            return reply;
         }
         /* the connection broke: the command may or may not have run; try again on a new one */
         drop(r, err);
@@ -368,7 +431,8 @@ static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redi
 int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisReply **replies,
                       zg_error *err)
 {
-    int64_t give_up_at = zg_clock_monotonic_ms() + r->timeout_ms;
+    if (r->cluster) return zg_cluster_pipeline(r->cluster, n, calls, replies, err);
+    int64_t give_up_at = zg_clock_monotonic_ms() + retry_budget(r);
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
     for (int attempts = 0;; attempts++) {
@@ -410,12 +474,23 @@ redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int 
 
 void zg_redis_url_string(const zg_redis_url *u, char *out, size_t size)
 {
-    if (u->socket[0])
+    if (u->cluster && u->password[0])
+        snprintf(out, size, "redis+cluster://:%s@%s", u->password, u->seeds);
+    else if (u->cluster)
+        snprintf(out, size, "redis+cluster://%s", u->seeds);
+    else if (u->socket[0])
         snprintf(out, size, "unix://%s?db=%d", u->socket, u->db);
     else if (u->password[0])
         snprintf(out, size, "redis://:%s@%s:%d/%d", u->password, u->host, u->port, u->db);
     else
         snprintf(out, size, "redis://%s:%d/%d", u->host, u->port, u->db);
+}
+
+int zg_redis_subscriber_url(zg_redis *r, char *out, size_t size, zg_error *err)
+{
+    if (r->cluster) return zg_cluster_any_node_url(r->cluster, out, size, err);
+    zg_redis_url_string(&r->url, out, size);
+    return ZG_OK;
 }
 
 void zg_redis_token(char out[33])

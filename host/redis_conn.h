@@ -19,9 +19,12 @@ typedef struct zg_redis_url {
     char socket[512]; /* unix socket path, or "" */
     char password[256];
     int db;
+    int cluster;      /* redis+cluster://: host and port are the first seed */
+    char seeds[1024]; /* cluster: "host:port[,host:port...]" */
 } zg_redis_url;
 
-/* Parses redis://[:password@]host[:port][/db] or unix:///path/to/socket[?db=N]. */
+/* Parses redis://[:password@]host[:port][/db], unix:///path/to/socket[?db=N] or
+ * redis+cluster://[:password@]host:port[,host:port...] (a cluster has database 0 only). */
 int zg_redis_parse_url(const char *url, zg_redis_url *out, zg_error *err);
 
 typedef struct zg_redis_script {
@@ -29,11 +32,16 @@ typedef struct zg_redis_script {
     char sha[41]; /* "" until loaded on this connection's server */
 } zg_redis_script;
 
+typedef struct zg_cluster zg_cluster;
+
 typedef struct zg_redis {
     zg_redis_url url;
+    zg_cluster *cluster; /* redis+cluster://: every call is routed (redis_cluster.c); else NULL */
     redisContext *ctx;
     pthread_mutex_t lock;
     int64_t timeout_ms; /* bounds every call, reconnects included */
+    int64_t retry_ms;   /* how long a call keeps reconnecting (0: timeout_ms); a cluster's node
+                           connections give up sooner, so the map can be read again */
     int deferred;       /* replies of zg_redis_send_later still to read (and drop) */
     int outage;         /* the last call failed on the connection (for logging once) */
 } zg_redis;
@@ -50,6 +58,9 @@ void zg_redis_close(zg_redis *r);
  * the wait for the reply (0: the default); blocking commands pass their own timeout plus slack. */
 redisReply *zg_redis_command(zg_redis *r, int argc, const char **argv, const size_t *lens,
                              int64_t read_timeout_ms, zg_error *err);
+/* As zg_redis_command, but an error reply of the server is returned as a reply (MOVED, ASK). */
+redisReply *zg_redis_command_raw(zg_redis *r, int argc, const char **argv, const size_t *lens,
+                                 int64_t read_timeout_ms, zg_error *err);
 /* One call of a pipeline: a script (EVALSHA with nkeys keys, then the rest of argv as args) or,
  * when script is NULL, a plain command. Any number of arguments. */
 typedef struct zg_redis_call {
@@ -78,6 +89,9 @@ void zg_redis_send_later(zg_redis *r, int argc, const char **argv);
 
 /* Writes url back as a string zg_redis_open accepts. */
 void zg_redis_url_string(const zg_redis_url *u, char *out, size_t size);
+/* A URL for a connection of its own that reads what this one's server publishes: its own URL,
+ * or on a cluster a master that answers. */
+int zg_redis_subscriber_url(zg_redis *r, char *out, size_t size, zg_error *err);
 
 /* A fresh random token (32 hex characters) that makes a retried write idempotent. */
 void zg_redis_token(char out[33]);

@@ -1480,12 +1480,15 @@ static int rs_follow(zg_store *s, const char *channel, void (*fn)(void *, const 
                      atomic_int *stop, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
-    char url[1024];
-    zg_redis_url_string(&r->conn.url, url, sizeof url);
+    char url[1400];
     while (!*stop) {
         zg_redis sub;
-        if (zg_redis_open(&sub, url, r->conn.timeout_ms, err) != ZG_OK) {
-            zg_redis_close(&sub);
+        pthread_mutex_lock(&r->conn.lock);
+        int found = zg_redis_subscriber_url(&r->conn, url, sizeof url, err);
+        pthread_mutex_unlock(&r->conn.lock);
+        int opened = found == ZG_OK && zg_redis_open(&sub, url, r->conn.timeout_ms, err) == ZG_OK;
+        if (!opened) {
+            if (found == ZG_OK) zg_redis_close(&sub);
             for (int i = 0; i < 10 && !*stop; i++)
                 zg_clock_sleep_ms(100);
             continue;

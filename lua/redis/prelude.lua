@@ -195,7 +195,7 @@ end
 -- expiry entries. Returns whether there was such a job.
 local function delete_job(uuid)
   local job = jk(uuid)
-  local h = redis.call('HMGET', job, '_type', '_state', '_m', '_ix', '_uk')
+  local h = redis.call('HMGET', job, '_type', '_state', '_m', '_ix', '_uk', '_nl')
   redis.call('ZREM', p .. ':expiry', uuid)
   if not h[1] then return false end
   ix_leave(h[1], h[4])
@@ -205,8 +205,15 @@ local function delete_job(uuid)
   end
   local z = waits_in(h[2], h[1])
   if z ~= '' and h[3] then redis.call('ZREM', z, h[3]) end
-  redis.call('DEL', job, job .. ':events', job .. ':warnings', job .. ':errors', job .. ':kids',
-             job .. ':kres')
+  -- one key a DEL, and only the lists it has (_nl bits 1, 2, 4): on a Redis Cluster node that is
+  -- importing the queue's slot, a command over several keys of which one is missing is refused
+  redis.call('DEL', job)
+  local nl = tonumber(h[6] or '0') or 0
+  for bit, list in pairs({ [1] = ':events', [2] = ':warnings', [4] = ':errors' }) do
+    if math.floor(nl / bit) % 2 == 1 then redis.call('DEL', job .. list) end
+  end
+  redis.call('DEL', job .. ':kids') -- flows: a parent's children and their ends
+  redis.call('DEL', job .. ':kres')
   return true
 end
 
@@ -395,7 +402,10 @@ local function claim_job(writer, seq, announce, from, to)
   -- deletes in the same round trip (a hash returned through Lua costs the server about four
   -- times as much: every field is made a Lua string and back). The copy is the writer's own; it
   -- expires in a minute should its caller's connection break before the DEL.
+  -- (COPY onto a key that exists: a Redis Cluster node importing the queue's slot refuses a
+  -- command over several keys when one of them is missing)
   local copy = p .. ':doc:' .. writer
+  redis.call('HSET', copy, '_', '')
   redis.call('COPY', job, copy, 'REPLACE')
   redis.call('PEXPIRE', copy, '60000')
   return { 1, uuid, prior, with_lists(job, false, h[8]) }

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "lifecycle.h"
+#include "redis_conn.h"
 #include "zerog.h"
 
 static const char *store = "mem://";
@@ -372,17 +373,22 @@ static void test_redis_a_child_end_left_undelivered_resumes_its_parent_exactly_o
     CHECK_INT(store_state(s, p), ZG_STATE_PARKED);
     /* the notice as it is, to put it back after its delivery (as if that host died before
      * removing it) */
-    redisContext *r = redisConnectUnix(store + strlen("unix://"));
+    zg_redis r; /* (a connection of the store's kind: one Redis or a cluster) */
+    CHECK_INT(zg_redis_open(&r, store, 0, &err), ZG_OK);
     char outbox[ZG_NAME_LEN + 16];
     snprintf(outbox, sizeof outbox, "{zq:%s}:outbox", qc);
-    redisReply *saved = redisCommand(r, "ZRANGE %s 0 -1", outbox);
+    const char *zrange[] = {"ZRANGE", outbox, "0", "-1"};
+    redisReply *saved = zg_redis_command(&r, 4, zrange, NULL, 0, &err);
     CHECK(saved && saved->elements == 1);
     CHECK_INT(s->ops->deliver(s, qc, 0, &n, &err), ZG_OK);
     CHECK_INT(n, 1);
     CHECK_INT(store_state(s, p), ZG_STATE_WAITING);
-    if (saved && saved->elements == 1)
-        freeReplyObject(redisCommand(r, "ZADD %s 1 %b", outbox, saved->element[0]->str,
-                                     saved->element[0]->len));
+    if (saved && saved->elements == 1) {
+        const char *zadd[] = {"ZADD", outbox, "1", saved->element[0]->str};
+        const size_t lens[] = {3, strlen(outbox), 1, saved->element[0]->len};
+        redisReply *added = zg_redis_command(&r, 4, zadd, lens, 0, &err);
+        if (added) freeReplyObject(added);
+    }
     CHECK_INT(s->ops->deliver(s, qc, 0, &n, &err), ZG_OK);
     CHECK_INT(store_state(s, p), ZG_STATE_WAITING);
     zg_claim cl = {0};
@@ -409,7 +415,7 @@ static void test_redis_a_child_end_left_undelivered_resumes_its_parent_exactly_o
     }
     CHECK_INT(store_state(s, p), ZG_STATE_WAITING);
     zg_host_free(h);
-    redisFree(r);
+    zg_redis_close(&r);
     s->ops->close(s);
 }
 

@@ -45,7 +45,7 @@ readme_steps_work() {
   # the two runs print what the README's comments say, the second one on Redis
   [ "$(grep -c '^{"area":13.5,"unit":"m2"}$' "$WORK/out")" = 2 ] &&
   readme_steps | grep -q '^./example  *# {"area":13.5,"unit":"m2"}$' &&
-  [ "$(rcli EVAL "return #redis.call('KEYS', 'zerog:job:*')" 0)" = 1 ] &&
+  [ "$(reval "return #redis.call('KEYS', 'zerog:job:*')")" = 1 ] &&
   readelf -d "$WORK/app/example" | grep -q 'NEEDED.*libzerog.so.0' &&
   readelf -d "$WORK/app/example" | grep -q "R.*PATH.*$PREFIX/lib"
 }

@@ -74,11 +74,11 @@ rolling_deploy() {
 }
 # how many job documents have this resultCode
 count_result() {
-  rcli EVAL "local n = 0
+  reval "local n = 0
     for _, k in ipairs(redis.call('KEYS', '{zq:*}:job:*')) do
       if redis.call('TYPE', k).ok == 'hash' and redis.call('HGET', k, 'resultCode') == ARGV[1] then n = n + 1 end
     end
-    return n" 0 "$1"
+    return n" "$1"
 }
 ok "rolling deploy: a worker without a job type leaves its jobs waiting untouched; one with it runs them" rolling_deploy
 
@@ -97,7 +97,13 @@ redis_stall() {
   echo "result $(hget "$uuid" resultCode) runs $(hget "$uuid" runs) errors $(hget "$uuid" errorCount)"
   [ "$(hget "$uuid" resultCode)" = 200 ] && [ "$(hget "$uuid" runs)" = 1 ] && [ "$(hget "$uuid" errorCount)" = 0 ]
 }
-ok "a Redis stall longer than the TTR does not make a healthy run look killed" redis_stall
+if [ "${REDIS_URL#redis+cluster://}" != "$REDIS_URL" ]; then
+  # (on a cluster a master that stops answering for longer than the node timeout is replaced by
+  # its replica: that is a failover, which spec/cli/cluster_test.sh tries)
+  TAP_N=$((TAP_N + 1)); echo "ok $TAP_N - a Redis stall longer than the TTR # SKIP a stall on a cluster is a failover"
+else
+  ok "a Redis stall longer than the TTR does not make a healthy run look killed" redis_stall
+fi
 
 reconnects_under_load() {
   flush
@@ -119,12 +125,12 @@ ok "connections killed again and again under load: every job runs once, every ev
 
 honest_errors() {
   flush
-  rcli CONFIG SET maxmemory 1 >/dev/null
+  rcli_all CONFIG SET maxmemory 1 >/dev/null
   expect_status 1 "$ZEROG" submit common '{}'
   local rc=$?
-  rcli CONFIG SET maxmemory 0 >/dev/null
+  rcli_all CONFIG SET maxmemory 0 >/dev/null
   [ $rc = 0 ] && grep -q "OOM command not allowed" "$WORK/err" && ! grep -q "traceback\|user_script\|\.lua:" "$WORK/err" &&
-  [ "$(rcli EVAL "return #redis.call('KEYS', '{zq:*}:job:*')" 0)" = 0 ]
+  [ "$(reval "return #redis.call('KEYS', '{zq:*}:job:*')")" = 0 ]
 }
 ok "a store refusal keeps Redis's own words, no Lua trace, and leaves no half-made job" honest_errors
 
@@ -135,11 +141,11 @@ no_spin_on_store_errors() {
   local pid=$!
   started() { [ "$(hget "$uuid" runs)" = 1 ]; }
   wait_for 10 started || { kill -9 $pid; return 1; }
-  rcli CONFIG RESETSTAT >/dev/null
-  rcli CONFIG SET maxmemory 1 >/dev/null
+  rcli_all CONFIG RESETSTAT >/dev/null
+  rcli_all CONFIG SET maxmemory 1 >/dev/null
   sleep 1 # the fault: one second of refused writes
-  local calls; calls=$(rcli INFO commandstats | tr -d '\r' | awk -F'[=,]' '/^cmdstat_evalsha/ { print $2 }')
-  rcli CONFIG SET maxmemory 0 >/dev/null
+  local calls; calls=$(rcli_all INFO commandstats | tr -d '\r' | awk -F'[=,]' '/^cmdstat_evalsha/ { s += $2; n = 1 } END { if (n) print s }')
+  rcli_all CONFIG SET maxmemory 0 >/dev/null
   kill -9 $pid; wait $pid 2>/dev/null
   echo "scripts in the second of refusals: $calls"
   [ -n "$calls" ] && [ "$calls" -lt 100 ]

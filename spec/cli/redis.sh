@@ -3,8 +3,27 @@
 REDIS_URL=${ZEROG_SPEC_REDIS:?spec/run starts a Redis and sets ZEROG_SPEC_REDIS}
 REDIS_SOCK=${REDIS_URL#unix://}
 export ZEROG_STORE=$REDIS_URL
-rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
-flush() { rcli FLUSHALL >/dev/null; }
+if [ "${REDIS_URL#redis+cluster://}" != "$REDIS_URL" ]; then
+  # a cluster (spec/support/cluster.sh): redis-cli follows MOVED (-c); FLUSHALL on every master
+  rcli() { redis-cli -c -p "${CLUSTER_PORTS%% *}" "$@"; }
+  flush() { for p in $CLUSTER_PORTS; do redis-cli -p "$p" FLUSHALL >/dev/null 2>&1; done; }
+  # reval LUA [ARG...]: a script over every master's own keys (KEYS), its numbers added up
+  reval() {
+    local p sum=0 n
+    for p in $CLUSTER_PORTS; do
+      redis-cli -p "$p" ROLE | head -1 | grep -q master || continue
+      n=$(redis-cli -p "$p" EVAL "$1" 0 "${@:2}") && sum=$((sum + n))
+    done
+    echo "$sum"
+  }
+  # rcli_all COMMAND...: on every node (CONFIG, INFO)
+  rcli_all() { local p; for p in $CLUSTER_PORTS; do redis-cli -p "$p" "$@"; done; }
+else
+  reval() { rcli EVAL "$1" 0 "${@:2}"; }
+  rcli_all() { rcli "$@"; }
+  rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
+  flush() { rcli FLUSHALL >/dev/null; }
+fi
 # jkey UUID: the Redis key of a job's document ({zq:QUEUE}:job:UUID, found by its pointer)
 jkey() { echo "{zq:$(rcli GET "zerog:job:$1")}:job:$1"; }
 # hget UUID FIELD: a stored field of a job document (JSON text)

@@ -44,7 +44,7 @@ LUA
 
 # count_jobs LUA_CONDITION: how many job documents satisfy a condition on their hash h
 count_jobs() {
-  rcli EVAL "local n = 0
+  reval "local n = 0
     for _, k in ipairs(redis.call('KEYS', '{zq:*}:job:*')) do
       if redis.call('TYPE', k).ok == 'hash' then
         local h = {}
@@ -53,7 +53,7 @@ count_jobs() {
         if $1 then n = n + 1 end
       end
     end
-    return n" 0
+    return n"
 }
 
 exactly_once() {

@@ -17,6 +17,11 @@ function H.reset(store)
   local socket = store and store:match("^unix://(.+)$")
   if socket then
     assert(os.execute("redis-cli -s '" .. socket .. "' FLUSHALL >/dev/null"), "FLUSHALL failed")
+  elseif store and store:match("^redis%+cluster://") then
+    -- every master of the cluster (spec/support/cluster.sh); replicas refuse, and follow
+    for port in (os.getenv("CLUSTER_PORTS") or ""):gmatch("%d+") do
+      os.execute("redis-cli -p " .. port .. " FLUSHALL >/dev/null 2>&1")
+    end
   end
 end
 
