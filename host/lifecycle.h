@@ -95,6 +95,7 @@ enum {
  * `rate_ms` (0: no limit); each limit is the type's own, or with *_queue_wide shared by every type
  * of the queue that says so. `grouped`: its jobs carry a group (zg_new_job.group), each group has
  * the limits to itself, and the groups with ready jobs take turns (round robin). */
+#define ZG_RATE_MAX 100000 /* the highest rate limit (a rate keeps its last starts' times) */
 typedef struct zg_type_limits {
     int64_t concurrency, rate, rate_ms;
     int concurrency_queue_wide, rate_queue_wide, grouped;
