@@ -10,8 +10,8 @@ return {
   CONCURRENCY = 3,                -- at most 3 running at once, per customer
   GROUP = "customer_id",
   SCHEMA = {
-    customer_id = { type = "string", required = true },
-    to = { type = "string", required = true },
+    customer_id = { type = "string", default = "demo" },
+    to = { type = "string", default = "someone@example.com" },
     subject = { type = "string", default = "" },
   },
 
