@@ -91,8 +91,9 @@ local function ready_rem(jtype, grp, m, taken)
 end
 -- Job key `job` leaves running (any way: settle, lapse, unclaim, kill, delete): the concurrency
 -- slot it held is free, once (a set member is removed once); a waiting claimer learns of it.
-local function free_slot(job)
-  local cl = redis.call('HGET', job, '_cl')
+-- cl: its _cl field when the caller read it already (false: absent), nil to read it here.
+local function free_slot(job, cl)
+  if cl == nil then cl = redis.call('HGET', job, '_cl') end
   if not cl then return end
   redis.call('HDEL', job, '_cl')
   if redis.call('SREM', cl, string.sub(job, #p + 6)) == 1 then signal() end
@@ -148,9 +149,9 @@ end
 local function lapse(m)
   local job = jk(uuid_of(m))
   redis.call('ZREM', p .. ':reserved', m)
-  local h = redis.call('HMGET', job, '_type', '_pri', '_timeouts', '_m', '_state', '_ix', '_grp')
+  local h = redis.call('HMGET', job, '_type', '_pri', '_timeouts', '_m', '_state', '_ix', '_grp', '_cl')
   if not h[1] or h[4] ~= m or h[5] ~= 'running' then return end -- gone, or not running: dropped
-  free_slot(job)
+  free_slot(job, h[8])
   ready_add(h[1], h[7], h[2], m)
   redis.call('HSET', job, '_timeouts', tonumber(h[3] or '0') + 1, '_prior', 1, '_lease', 0,
              '_state', 'waiting', '_ix', ix_move(h[1], uuid_of(m), h[6], 'waiting'))

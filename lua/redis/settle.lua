@@ -24,7 +24,7 @@ if ntypes > 0 then keep_time() end
 local job = KEYS[2]
 local wfield = '_w:' .. writer
 local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', 'cas', wfield, '_type', '_nl',
-                     'errorCount', '_releases', '_pri', '_ix', '_grp')
+                     'errorCount', '_releases', '_pri', '_ix', '_grp', '_cl')
 if not h[5] then return { outside and -1 or -2 } end
 local cas = count(h[5])
 if seq > 0 and tonumber(h[6] or '0') >= seq then return done(cas) end -- applied already
@@ -39,7 +39,7 @@ else
   if not fenced(h, token) then return { -2 } end
   redis.call('ZREM', p .. ':reserved', m)
 end
-free_slot(job) -- [limits]
+free_slot(job, h[14]) -- [limits]
 local prior = tonumber(ARGV[10])
 local nl = tonumber(h[8] or '0')
 local extra = { '_lease', '0', 'cas', I(cas + 1) }
