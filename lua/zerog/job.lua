@@ -433,7 +433,7 @@ end
 
 -- [limits] RATE, CONCURRENCY and GROUP (README "Rate limits, concurrency and groups")
 local SCOPES = { type = true, queue = true }
-Job.MAX_LIMIT = 100000 -- a RATE keeps the times of its last `limit` starts: bounded memory
+Job._max_limit = 100000 -- a RATE keeps the times of its last `limit` starts: bounded memory
 
 --- A type's CONCURRENCY checked: { limit, scope } or nil when it is not one (n, or
 -- { limit = n, scope = "type" | "queue" }).
@@ -441,7 +441,7 @@ function Job._concurrency_policy(c)
   if math.type(c) == "integer" then c = { limit = c } end
   if type(c) ~= "table" then return nil end
   local limit, scope = rawget(c, "limit"), rawget(c, "scope") or "type"
-  if math.type(limit) ~= "integer" or limit < 1 or limit > Job.MAX_LIMIT or not SCOPES[scope] then return nil end
+  if math.type(limit) ~= "integer" or limit < 1 or limit > Job._max_limit or not SCOPES[scope] then return nil end
   return { limit = limit, scope = scope }
 end
 
@@ -449,7 +449,7 @@ end
 function Job._rate_policy(r)
   if type(r) ~= "table" then return nil end
   local limit, per, scope = rawget(r, "limit"), rawget(r, "per") or 1, rawget(r, "scope") or "type"
-  if math.type(limit) ~= "integer" or limit < 1 or limit > Job.MAX_LIMIT or not SCOPES[scope] then return nil end
+  if math.type(limit) ~= "integer" or limit < 1 or limit > Job._max_limit or not SCOPES[scope] then return nil end
   if type(per) ~= "number" or not (per >= 0.001 and per <= Job.MAX_DELAY) then return nil end
   return { limit = limit, per = per, scope = scope }
 end
@@ -465,7 +465,7 @@ function Job._limits_spec(t)
     r and r.scope == "queue" and 1 or 0, grouped and 1 or 0)
 end
 
-Job.MAX_GROUP = 256
+Job._max_group = 256
 --- The group of this job (its params field GROUP names; "" when it has none, the default
 -- group), or nil when its type has no GROUP.
 function Job:_group()
@@ -474,7 +474,7 @@ function Job:_group()
   local v = self[field]
   if v == nil or v == codec.null then return "" end
   if type(v) ~= "string" then v = codec.encode(v) end
-  if #v > Job.MAX_GROUP then error("a GROUP value is at most " .. Job.MAX_GROUP .. " bytes", 0) end
+  if #v > Job._max_group then error("a GROUP value is at most " .. Job._max_group .. " bytes", 0) end
   return v
 end
 -- [/limits]

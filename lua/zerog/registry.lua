@@ -69,9 +69,9 @@ local CHECKS = {
     .. ">= 0, [\"while\"] = \"queued\" | \"running\" | \"until_done\" }" },
   -- [limits]
   { "CONCURRENCY", function(v) return Job._concurrency_policy(v) ~= nil end,
-    "an integer from 1 to " .. Job.MAX_LIMIT .. " or a table { limit = that, scope = \"type\" | \"queue\" }" },
+    "an integer from 1 to " .. Job._max_limit .. " or a table { limit = that, scope = \"type\" | \"queue\" }" },
   { "RATE", function(v) return Job._rate_policy(v) ~= nil end,
-    "a table { limit = an integer from 1 to " .. Job.MAX_LIMIT .. ", per = seconds >= 0.001, scope = "
+    "a table { limit = an integer from 1 to " .. Job._max_limit .. ", per = seconds >= 0.001, scope = "
     .. "\"type\" | \"queue\" }" },
   { "GROUP", function(v) return type(v) == "string" and v ~= "" end, "the name of a params field" },
   -- [/limits]
