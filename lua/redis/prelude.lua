@@ -238,10 +238,10 @@ end
 -- expiry entries. Returns whether there was such a job.
 local function delete_job(uuid)
   local job = jk(uuid)
-  local h = redis.call('HMGET', job, '_type', '_state', '_m', '_ix', '_uk', '_grp')
+  local h = redis.call('HMGET', job, '_type', '_state', '_m', '_ix', '_uk', '_grp', '_cl')
   redis.call('ZREM', p .. ':expiry', uuid)
   if not h[1] then return false end
-  free_slot(job)
+  free_slot(job, h[7])
   ix_leave(h[1], h[4])
   if h[5] then -- its unique key goes with it (while it still names this job)
     local k = p .. ':unique:' .. h[5]
