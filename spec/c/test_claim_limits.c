@@ -199,9 +199,10 @@ static void rate_5_per_500_ms_with_3_claimers_never_starts_more_than_5_in_a_wind
     CHECK_INT(atomic_load(&c.done), 15);
     int n = atomic_load(&c.nstarts);
     qsort(c.starts, (size_t)n, sizeof *c.starts, cmp_i64);
-    /* (a few ms less than the window: the starts are taken by the claimers, after the claim) */
-    int most = most_in_window(c.starts, n, 470);
-    if (most > 5) printf("# %d starts in a window of 470 ms\n", most);
+    /* (less than the window: the claimers stamp the starts after their claims, on a loaded
+     * machine sometimes tens of ms late) */
+    int most = most_in_window(c.starts, n, 400);
+    if (most > 5) printf("# %d starts in a window of 400 ms\n", most);
     CHECK(most <= 5);
     CHECK(took >= 950); /* 15 starts at 5 per 500 ms: the third five not before 1 s */
     CHECK(took < 3000); /* and the claimers did not sleep past the windows */
