@@ -192,11 +192,11 @@ static void av_int(argvec *a, long long v)
  * limits or a GROUP (spec: "concurrency,queue-wide,rate,rate ms,queue-wide,grouped"). */
 static void av_type(argvec *a, const zg_claim_req *req, size_t i)
 {
-    const zg_type_limits *l = req->limits ? &req->limits[i] : NULL;
-    if (!zg_type_limits_any(l)) {
+    if (!req->limits || !zg_type_limits_any(&req->limits[i])) {
         av_push(a, req->types[i]);
         return;
     }
+    const zg_type_limits *l = &req->limits[i];
     char buf[ZG_NAME_LEN + 128];
     snprintf(buf, sizeof buf, "%s\t%lld,%d,%lld,%lld,%d,%d", req->types[i],
              (long long)l->concurrency, l->concurrency_queue_wide ? 1 : 0, (long long)l->rate,
