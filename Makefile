@@ -128,6 +128,7 @@ test: all $(BROWSER_DEPS_STAMP)
 # latency, bench_append, index_scale) are clients of the public API only (index_scale also reads
 # Redis's own figures: INFO, MEMORY USAGE, SLOWLOG).
 BENCH_BIN := $(patsubst %,$(BUILD)/bench/%,bench_append verify latency index_scale)
+BENCH_BIN += $(BUILD)/bench/limits # [limits] RATE and GROUP under load (spec/bench/limits_run)
 $(BUILD)/bench/%: spec/bench/%.c $(BUILD)/libzerog.a host/zerog.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(BUILD)/libzerog.a $(LDFLAGS) $(LIBS)
@@ -135,6 +136,7 @@ $(BUILD)/bench/%: spec/bench/%.c $(BUILD)/libzerog.a host/zerog.h
 bench: $(BUILD)/zerog $(BENCH_BIN)
 	@BUILD=$(BUILD) spec/bench/run
 	@BUILD=$(BUILD) spec/bench/index
+	@BUILD=$(BUILD) spec/bench/limits_run
 
 # ---- fuzzing: libFuzzer targets (spec/fuzz/fuzz_*.c) under ASan+UBSan, built with clang ----
 # The library and the command's objects are built again with clang (build/fuzz/obj); the

@@ -334,6 +334,9 @@ static int core_submit(lua_State *L)
             jobs[i].schedule_next_ms = int_field(L, -1, "next");
         }
         lua_pop(L, 1);
+        if (lua_getfield(L, j, "group") == LUA_TSTRING) /* [limits] its GROUP's value */
+            jobs[i].group = lua_tostring(L, -1);        /* (kept alive by the job's table) */
+        lua_pop(L, 1);
         lua_getfield(L, j, "fields");
         jobs[i].fields = fields_arg(L, -1);
         lua_rawseti(L, anchors, (lua_Integer)i + 1);

@@ -650,16 +650,21 @@ typedef struct claim_args {
     void *names;      /* one malloc'd block: the pointer arrays, then the strings */
 } claim_args;
 
-/* Copies types[0..nt) and queues[0..nq) into one block the host owns (a->names, a->req). */
-static int keep_names(claim_args *a, const char **types, size_t nt, const char **queues, size_t nq)
+/* Copies types[0..nt), their limits (NULL: none has any) and queues[0..nq) into one block the
+ * host owns (a->names, a->req). */
+static int keep_names(claim_args *a, const char **types, const zg_type_limits *limits, size_t nt,
+                      const char **queues, size_t nq)
 {
-    size_t bytes = (nt + nq) * sizeof(char *);
+    size_t head = limits ? nt * sizeof(zg_type_limits) : 0; /* [limits] first: aligned */
+    size_t bytes = head + (nt + nq) * sizeof(char *);
     for (size_t i = 0; i < nt; i++)
         bytes += strlen(types[i]) + 1;
     for (size_t i = 0; i < nq; i++)
         bytes += strlen(queues[i]) + 1;
-    char **ptrs = malloc(bytes ? bytes : 1);
-    if (!ptrs) return ZG_ENOMEM;
+    char *block = malloc(bytes ? bytes : 1);
+    if (!block) return ZG_ENOMEM;
+    if (head) memcpy(block, limits, head);
+    char **ptrs = (char **)(void *)(block + head);
     char *text = (char *)(ptrs + nt + nq);
     for (size_t i = 0; i < nt + nq; i++) {
         const char *name = i < nt ? types[i] : queues[i - nt];
@@ -668,8 +673,9 @@ static int keep_names(claim_args *a, const char **types, size_t nt, const char *
         ptrs[i] = text;
         text += len;
     }
-    a->names = ptrs;
-    a->req = (zg_claim_req){(const char *const *)(ptrs + nt), nq, (const char *const *)ptrs, nt};
+    a->names = block;
+    a->req = (zg_claim_req){(const char *const *)(ptrs + nt), nq, (const char *const *)ptrs, nt,
+                            head ? (const zg_type_limits *)(void *)block : NULL};
     return ZG_OK;
 }
 
@@ -679,15 +685,24 @@ static int keep_names(claim_args *a, const char **types, size_t nt, const char *
 static int collect_claim(lua_State *L, zg_host *h, void *ud)
 {
     claim_args *a = ud;
-    /* stack: types, queues */
-    size_t ntypes = lua_istable(L, -2) ? (size_t)lua_rawlen(L, -2) : 0;
-    size_t nq = lua_istable(L, -1) ? (size_t)lua_rawlen(L, -1) : 0;
+    /* stack: types, queues, limits ([limits]: per type, its spec text or false) */
+    size_t ntypes = lua_istable(L, -3) ? (size_t)lua_rawlen(L, -3) : 0;
+    size_t nq = lua_istable(L, -2) ? (size_t)lua_rawlen(L, -2) : 0;
+    int has_limits = lua_istable(L, -1);
     const char **types = lua_newuserdatauv(L, (ntypes + a->n + nq + 1) * sizeof(char *), 0);
+    zg_type_limits *limits = lua_newuserdatauv(L, (ntypes + 1) * sizeof *limits, 0);
     const char **queues = types + ntypes;
-    size_t nt = 0, nqueues = 0;
-    for (size_t i = 0; i < ntypes; i++) {
-        if (lua_rawgeti(L, -3, (lua_Integer)i + 1) == LUA_TSTRING)
-            types[nt++] = lua_tostring(L, -1); /* kept alive by the table */
+    size_t nt = 0, nqueues = 0, nlimited = 0;
+    for (size_t i = 0; i < ntypes; i++) { /* stack: types, queues, limits, ud, ud */
+        if (lua_rawgeti(L, -5, (lua_Integer)i + 1) == LUA_TSTRING) {
+            types[nt] = lua_tostring(L, -1); /* kept alive by the table */
+            if (!has_limits || lua_rawgeti(L, -4, (lua_Integer)i + 1) != LUA_TSTRING ||
+                zg_type_limits_parse(lua_tostring(L, -1), &limits[nt]) != 0)
+                memset(&limits[nt], 0, sizeof limits[nt]);
+            if (has_limits) lua_pop(L, 1);
+            nlimited += zg_type_limits_any(&limits[nt]) ? 1 : 0;
+            nt++;
+        }
         lua_pop(L, 1);
     }
     if (a->n) {
@@ -695,12 +710,12 @@ static int collect_claim(lua_State *L, zg_host *h, void *ud)
             queues[nqueues++] = a->queues[i];
     } else {
         for (size_t i = 0; i < nq; i++) {
-            if (lua_rawgeti(L, -2, (lua_Integer)i + 1) == LUA_TSTRING)
+            if (lua_rawgeti(L, -4, (lua_Integer)i + 1) == LUA_TSTRING)
                 queues[nqueues++] = lua_tostring(L, -1);
             lua_pop(L, 1);
         }
     }
-    if (keep_names(a, types, nt, queues, nqueues) != ZG_OK) {
+    if (keep_names(a, types, nlimited ? limits : NULL, nt, queues, nqueues) != ZG_OK) {
         a->claim_rc = zg_fail(&a->err, ZG_ENOMEM, "out of memory claiming a job");
         return ZG_OK;
     }
@@ -990,7 +1005,7 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
         zg_schedules_fire(h, queues, n);
     zg_claim c = {0};
     claim_args a = {queues, n, timeout_ms, &c, ZG_OK, {0}, {0}, NULL};
-    int rc = zg_runtime_invoke(h, "claimable", NULL, collect_claim, &a, 2);
+    int rc = zg_runtime_invoke(h, "claimable", NULL, collect_claim, &a, 3);
     if (a.names) flows_redeliver(h, &a.req); /* (flows: notices a dead host left) */
     if (rc == ZG_OK && a.claim_rc != ZG_OK) {
         h->err = a.err;

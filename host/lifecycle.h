@@ -56,6 +56,8 @@ typedef struct zg_fields {
  * (a failed job lets the key go) -- and never past the key's ttl. */
 enum { ZG_UNIQUE_QUEUED = 1, ZG_UNIQUE_RUNNING = 2, ZG_UNIQUE_UNTIL_DONE = 3 };
 
+#define ZG_GROUP_MAX 256 /* [limits] the longest group name */
+
 /* A job to create (submit). The store adds queueJobId (its id in the queue) and cas. */
 typedef struct zg_new_job {
     const char *uuid, *job_type, *queue;
@@ -73,6 +75,8 @@ typedef struct zg_new_job {
     const char *schedule_id;
     int64_t scheduled_ms, schedule_next_ms;
     int schedule_stale; /* out */
+    const char *group;  /* [limits] NULL: its type has no GROUP; else its group ("": default),
+                         * at most ZG_GROUP_MAX bytes */
 } zg_new_job;
 
 /* What a run holds: the job it claimed and the fencing token its writes carry. */
@@ -92,11 +96,29 @@ enum {
                             hook cannot stop, and its host's watchdog released it */
 };
 
+/* [limits] What a claim must respect of one job type (its RATE, CONCURRENCY and GROUP): at most
+ * `concurrency` of its jobs running at once (0: no limit), at most `rate` starts in any
+ * `rate_ms` (0: no limit); each limit is the type's own, or with *_queue_wide shared by every type
+ * of the queue that says so. `grouped`: its jobs carry a group (zg_new_job.group), each group has
+ * the limits to itself, and the groups with ready jobs take turns (round robin). */
+#define ZG_RATE_MAX 100000 /* the highest rate limit (a rate keeps its last starts' times) */
+typedef struct zg_type_limits {
+    int64_t concurrency, rate, rate_ms;
+    int concurrency_queue_wide, rate_queue_wide, grouped;
+} zg_type_limits;
+
+/* Parses "concurrency,queue-wide,rate,rate ms,queue-wide,grouped" (what a type's claimable
+ * limits say) into *out; 0, or -1 when text is not that. */
+int zg_type_limits_parse(const char *text, zg_type_limits *out);
+/* Whether l limits anything or groups (a type claimed exactly as without limits when not). */
+int zg_type_limits_any(const zg_type_limits *l);
+
 typedef struct zg_claim_req {
     const char *const *queues;
     size_t nqueues;
     const char *const *types; /* the job types this host has loaded */
     size_t ntypes;
+    const zg_type_limits *limits; /* [limits] NULL, or one per type */
 } zg_claim_req;
 
 typedef struct zg_claim {

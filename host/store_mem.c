@@ -52,11 +52,31 @@ typedef struct entry_list {
 
 /* The waiting jobs of one job type in one queue, when a claim last asked for that type, and the
  * index of its jobs by state (ZG_JOBS_*), ordered by key "<ms it entered the state>:<uuid>". */
+/* [limits] The ready jobs of one group of a type with GROUP, and its place in the type's turns
+ * (a list of the groups with ready jobs: the first is served next, a group served or joining goes
+ * last; linked without allocation, so a job becoming ready cannot fail on it). */
+typedef struct group_ready {
+    zg_heap ready;
+    struct group_ready *prev, *next;
+    int in_turns;
+    char name[]; /* the group */
+} group_ready;
+
+/* [limits] What a limit counts, per scope (job type or queue, and group): its running jobs, and
+ * the times of its last `cap` starts (a ring: bounded, whatever the traffic). */
+typedef struct limiter {
+    int64_t running;
+    int64_t *starts;
+    size_t cap, n, head; /* head: where the next start goes */
+} limiter;
+
 typedef struct type_ready {
     zg_heap ready;
     int asked;
     int64_t asked_ms;
     zg_skiplist index[ZG_JOBS_NSTATES];
+    zg_map groups;                       /* [limits] group -> group_ready */
+    group_ready *first_turn, *last_turn; /* [limits] */
 } type_ready;
 
 /* A unique key taken: the job that took it, and when the key lapses (0: never). */
@@ -67,8 +87,9 @@ typedef struct unique_key {
 
 typedef struct job_queue {
     char name[ZG_NAME_LEN];
-    zg_map types;  /* job type -> type_ready */
-    zg_map unique; /* unique key -> unique_key */
+    zg_map types;    /* job type -> type_ready */
+    zg_map unique;   /* unique key -> unique_key */
+    zg_map limiters; /* [limits] "conc:"|"rate:" scope -> limiter */
     zg_heap delayed;
     zg_heap buried;
     int64_t next_id;
@@ -91,7 +112,9 @@ typedef struct job {
     char uuid[ZG_UUID_LEN];
     char job_type[ZG_NAME_LEN];
     job_queue *queue;
-    type_ready *ready; /* where it waits when it is ready */
+    type_ready *ready;  /* where it waits when it is ready */
+    group_ready *group; /* [limits] its group (a type with GROUP), where it waits instead */
+    limiter *slot;      /* [limits] the concurrency limit counting it while it runs */
     /* the document */
     field *fields;
     size_t nfields, fields_cap;
@@ -193,16 +216,54 @@ static int make_room(zg_heap *h)
     return 0;
 }
 
-/* Puts j into h, which has room (make_room). */
+/* [limits] The group g of type t leaves its turns, or goes last. */
+static void turn_unlink(type_ready *t, group_ready *g)
+{
+    if (!g->in_turns) return;
+    if (g->prev)
+        g->prev->next = g->next;
+    else
+        t->first_turn = g->next;
+    if (g->next)
+        g->next->prev = g->prev;
+    else
+        t->last_turn = g->prev;
+    g->prev = g->next = NULL;
+    g->in_turns = 0;
+}
+
+static void turn_last(type_ready *t, group_ready *g)
+{
+    turn_unlink(t, g);
+    g->prev = t->last_turn;
+    if (t->last_turn)
+        t->last_turn->next = g;
+    else
+        t->first_turn = g;
+    t->last_turn = g;
+    g->in_turns = 1;
+}
+
+/* Where j waits when it is ready: its group's heap, or its type's. */
+static zg_heap *ready_heap(job *j)
+{
+    return j->group ? &j->group->ready : &j->ready->ready;
+}
+
+/* Puts j into h, which has room (make_room); a group that gets its first ready job joins the
+ * turns, last. */
 static void put_in(job *j, zg_heap *h)
 {
     (void)zg_heap_push(h, j);
     j->home = h;
+    if (j->group && h == &j->group->ready && !j->group->in_turns) turn_last(j->ready, j->group);
 }
 
 static void take_out(job *j)
 {
     if (j->home) zg_heap_remove(j->home, j->heap_index);
+    if (j->group && j->home == &j->group->ready && !j->group->ready.len)
+        turn_unlink(j->ready, j->group);
     j->home = NULL;
 }
 
@@ -272,10 +333,25 @@ static int make_waiting(job *j);
 static void flow_child_finished(struct mem_store *s, job *j, int failed);
 /* ---- end of flows (continued below mem_settle_from_outside) ---- */
 
+static void group_free(void *p)
+{
+    group_ready *g = p;
+    zg_heap_free(&g->ready);
+    free(g);
+}
+
+static void limiter_free(void *p)
+{
+    limiter *l = p;
+    free(l->starts);
+    free(l);
+}
+
 static void type_free(void *p)
 {
     type_ready *t = p;
     zg_heap_free(&t->ready);
+    zg_map_free(&t->groups, group_free);
     free(t);
 }
 
@@ -284,6 +360,7 @@ static void queue_free(void *p)
     job_queue *q = p;
     zg_map_free(&q->types, type_free);
     zg_map_free(&q->unique, free);
+    zg_map_free(&q->limiters, limiter_free);
     zg_heap_free(&q->delayed);
     zg_heap_free(&q->buried);
     free(q);
@@ -303,6 +380,7 @@ static job_queue *make_queue(mem_store *s, const char *name)
     snprintf(q->name, sizeof q->name, "%s", name);
     zg_map_init(&q->types);
     zg_map_init(&q->unique);
+    zg_map_init(&q->limiters);
     zg_heap_init(&q->delayed, due_less, set_index);
     zg_heap_init(&q->buried, buried_less, set_index);
     if (zg_map_set(&s->queues, name, q) != 0) {
@@ -318,6 +396,7 @@ static type_ready *make_type(job_queue *q, const char *type)
     if (t) return t;
     if (!(t = calloc(1, sizeof *t))) return NULL;
     zg_heap_init(&t->ready, ready_less, set_index);
+    zg_map_init(&t->groups);
     for (int i = 0; i < ZG_JOBS_NSTATES; i++)
         zg_skiplist_init(&t->index[i], (uint64_t)(uintptr_t)t + (uint64_t)i);
     if (zg_map_set(&q->types, type, t) != 0) {
@@ -347,6 +426,15 @@ static void index_leave(job *j)
     j->index_node.key = NULL;
 }
 
+/* [limits] j leaves running (any way): the concurrency slot it held is free, once. */
+static void free_slot(mem_store *s, job *j)
+{
+    if (!j->slot) return;
+    j->slot->running--;
+    j->slot = NULL;
+    pthread_cond_broadcast(&s->changed);
+}
+
 /* Drops j for good: out of its heap and its index set, its running count given back, its unique
  * key (while it still names j) released. */
 static void forget(mem_store *s, job *j)
@@ -357,6 +445,7 @@ static void forget(mem_store *s, job *j)
             free(zg_map_remove(&j->queue->unique, j->unique_key));
     }
     if (j->state == ZG_STATE_RUNNING) j->queue->running--;
+    free_slot(s, j);
     take_out(j);
     index_leave(j);
     zg_map_remove(&s->jobs, j->uuid);
@@ -547,20 +636,21 @@ static char *render(const job *j)
 /* A ready job to its type's ready heap (from wherever it is); -1 when out of memory. */
 static int make_waiting(job *j)
 {
-    if (make_room(&j->ready->ready) != 0) return -1;
+    if (make_room(ready_heap(j)) != 0) return -1;
     take_out(j);
     j->state = ZG_STATE_WAITING;
-    put_in(j, &j->ready->ready);
+    put_in(j, ready_heap(j));
     index_move(j, ZG_JOBS_WAITING);
     return 0;
 }
 
 /* A running job whose lease deadline passed goes back to waiting, its doc field running as it
  * was, so the next claim reports ZG_PRIOR_LAPSED. */
-static int lapse(job *j)
+static int lapse(mem_store *s, job *j)
 {
     if (make_waiting(j) != 0) return -1;
     j->queue->running--;
+    free_slot(s, j);
     j->timeouts++;
     j->prior = ZG_PRIOR_LAPSED;
     j->lease = 0;
@@ -574,7 +664,7 @@ static int advance(mem_store *s)
     int rc = 0, woke = 0;
     job *j;
     while ((j = zg_heap_peek(&s->running)) && j->due_ms <= now) {
-        if (lapse(j) != 0) {
+        if (lapse(s, j) != 0) {
             rc = -1;
             break;
         }
@@ -613,7 +703,7 @@ static job *leased_job(mem_store *s, const zg_lease *lease, zg_error *err)
     if (memchr(lease->uuid, '\0', sizeof lease->uuid) &&
         memchr(lease->queue, '\0', sizeof lease->queue)) {
         j = zg_map_get(&s->jobs, lease->uuid);
-        if (j && j->state == ZG_STATE_RUNNING && j->due_ms <= now && lapse(j) == 0)
+        if (j && j->state == ZG_STATE_RUNNING && j->due_ms <= now && lapse(s, j) == 0)
             pthread_cond_broadcast(&s->changed);
     }
     /* (a lapse that ran out of memory leaves it running past its deadline: refused all the same) */
@@ -718,6 +808,22 @@ static int take_unique(job_queue *q, const char *k, const char *uuid, int64_t tt
     return 0;
 }
 
+/* [limits] The group called name of type t, created when absent; NULL when out of memory. */
+static group_ready *make_group(type_ready *t, const char *name)
+{
+    group_ready *g = zg_map_get(&t->groups, name);
+    if (g) return g;
+    size_t len = strlen(name) + 1;
+    if (!(g = calloc(1, sizeof *g + len))) return NULL;
+    memcpy(g->name, name, len);
+    zg_heap_init(&g->ready, ready_less, set_index);
+    if (zg_map_set(&t->groups, name, g) != 0) {
+        group_free(g);
+        return NULL;
+    }
+    return g;
+}
+
 static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
 {
     job_queue *q = make_queue(s, nj->queue);
@@ -731,14 +837,17 @@ static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
             return ZG_OK;
         }
     }
+    if (nj->group && strlen(nj->group) > ZG_GROUP_MAX)
+        return zg_fail(err, ZG_EINVAL, "a group is at most %d bytes", ZG_GROUP_MAX);
     type_ready *t = q ? make_type(q, nj->job_type) : NULL;
-    job *j = t ? calloc(1, sizeof *j) : NULL;
+    group_ready *g = t && nj->group ? make_group(t, nj->group) : NULL;
+    job *j = t && (g || !nj->group) ? calloc(1, sizeof *j) : NULL;
     if (!j) return zg_fail(err, ZG_ENOMEM, "out of memory submitting job %s", nj->uuid);
     int64_t id = q->next_id + 1;
     char id_text[24];
     snprintf(id_text, sizeof id_text, "%lld", (long long)id);
     int parked = nj->delay_ms == ZG_DELAY_PARKED; /* (flows: a batch's callback) */
-    zg_heap *home = parked ? NULL : nj->delay_ms > 0 ? &q->delayed : &t->ready;
+    zg_heap *home = parked ? NULL : nj->delay_ms > 0 ? &q->delayed : g ? &g->ready : &t->ready;
     edit e = {0};
     if (edit_set_fields(&e, nj->fields) != 0 || edit_set(&e, "queueJobId", id_text) != 0 ||
         edit_make_room(j, &e) != 0 || (home && make_room(home) != 0) ||
@@ -762,6 +871,7 @@ static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
     snprintf(j->job_type, sizeof j->job_type, "%s", nj->job_type);
     j->queue = q;
     j->ready = t;
+    j->group = g;
     j->id = q->next_id = id;
     j->priority = nj->priority;
     j->ttr_ms = nj->ttr_ms > 0 ? nj->ttr_ms : DEFAULT_TTR_MS;
@@ -827,17 +937,139 @@ static int note_asked(mem_store *s, const zg_claim_req *req, int64_t now)
     return 0;
 }
 
-/* The most urgent waiting job of the request: lowest priority, then lowest id; on a full tie the
- * earlier queue's. */
-static job *best_ready(mem_store *s, const zg_claim_req *req)
+/* ---- [limits] RATE, CONCURRENCY and GROUP ---- */
+
+/* How many groups a claim looks at, in turn (those at their limits go last, so the next claim
+ * sees the next ones), and how soon it looks again when all it saw were at their limits. */
+enum { GROUP_SCAN = 32, GROUP_SCAN_WAIT_MS = 100 };
+
+/* The limiter of kind ("conc" | "rate") counting jobs of type (group g) under a limit of the
+ * type or the whole queue; created when absent and create is set (NULL: out of memory). */
+static limiter *find_limiter(job_queue *q, const char *kind, const char *type, int queue_wide,
+                             const group_ready *g, int create)
+{
+    char key[8 + ZG_NAME_LEN + ZG_GROUP_MAX + 4];
+    snprintf(key, sizeof key, "%s:%s%s%s", kind, queue_wide ? "*" : type, g ? ":" : "",
+             g ? g->name : "");
+    limiter *l = zg_map_get(&q->limiters, key);
+    if (l || !create) return l;
+    if (!(l = calloc(1, sizeof *l))) return NULL;
+    if (zg_map_set(&q->limiters, key, l) != 0) {
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+/* ms until a job of type (group g) may start under l: 0 now, -1 when a running one must end. */
+static int64_t limit_wait(job_queue *q, const char *type, const zg_type_limits *l,
+                          const group_ready *g, int64_t now)
+{
+    if (l->concurrency > 0) {
+        const limiter *c = find_limiter(q, "conc", type, l->concurrency_queue_wide, g, 0);
+        if (c && c->running >= l->concurrency) return -1;
+    }
+    if (l->rate > 0) {
+        const limiter *r = find_limiter(q, "rate", type, l->rate_queue_wide, g, 0);
+        if (r && r->cap == (size_t)l->rate && r->n == r->cap) { /* full: head is the oldest */
+            int64_t wait = r->starts[r->head] + l->rate_ms - now;
+            if (wait > 0) return wait;
+        }
+    }
+    return 0;
+}
+
+/* j, about to start, counts against l: in its concurrency limit while it runs, in its rate's
+ * last starts. -1 (nothing changed) when out of memory. */
+static int limits_take(job *j, const zg_type_limits *l, int64_t now)
+{
+    job_queue *q = j->queue;
+    limiter *c = l->concurrency > 0
+                     ? find_limiter(q, "conc", j->job_type, l->concurrency_queue_wide, j->group, 1)
+                     : NULL;
+    limiter *r =
+        l->rate > 0 ? find_limiter(q, "rate", j->job_type, l->rate_queue_wide, j->group, 1) : NULL;
+    if ((l->concurrency > 0 && !c) || (l->rate > 0 && !r)) return -1;
+    if (r && r->cap != (size_t)l->rate) { /* new, or its limit changed: a ring of that size */
+        size_t cap = l->rate <= ZG_RATE_MAX ? (size_t)l->rate : 0;
+        int64_t *ring = cap ? calloc(cap, sizeof *ring) : NULL;
+        if (!ring) return -1;
+        free(r->starts);
+        r->starts = ring;
+        r->cap = (size_t)l->rate;
+        r->n = r->head = 0;
+    }
+    if (c) {
+        c->running++;
+        j->slot = c;
+    }
+    if (r) {
+        r->starts[r->head] = now;
+        r->head = (r->head + 1) % r->cap;
+        if (r->n < r->cap) r->n++;
+    }
+    return 0;
+}
+
+static void note_wake(int64_t *wake, int64_t ms)
+{
+    if (ms >= 0 && (*wake < 0 || ms < *wake)) *wake = ms;
+}
+
+/* The ready job of limited type t a claim may start now (its group's turn first), or NULL with
+ * *wake lowered to when one may (untouched when only a running job's end can tell). */
+static job *limited_head(job_queue *q, type_ready *t, const char *type, const zg_type_limits *l,
+                         int64_t now, int64_t *wake)
+{
+    if (!l->grouped) {
+        job *j = zg_heap_peek(&t->ready);
+        int64_t w = j ? limit_wait(q, type, l, NULL, now) : 0;
+        if (w == 0) return j;
+        note_wake(wake, w);
+        return NULL;
+    }
+    group_ready *skipped[GROUP_SCAN], *g = t->first_turn;
+    size_t nskipped = 0;
+    job *found = NULL;
+    for (int seen = 0; g && seen < GROUP_SCAN && !found; seen++, g = g->next) {
+        job *j = zg_heap_peek(&g->ready);
+        int64_t w = j && (l->concurrency || l->rate) ? limit_wait(q, type, l, g, now) : 0;
+        if (j && w == 0)
+            found = j;
+        else if (j) {
+            note_wake(wake, w);
+            skipped[nskipped++] = g;
+        }
+    }
+    for (size_t i = 0; i < nskipped; i++)
+        turn_last(t, skipped[i]);
+    if (!found && g) note_wake(wake, GROUP_SCAN_WAIT_MS);
+    return found;
+}
+
+/* The most urgent job of the request a claim may start now: lowest priority, then lowest id; on
+ * a full tie the earlier queue's. *limits: the limits it starts under (NULL: none); *wake: ms
+ * until a job held back by its limits may start (-1: none known). */
+static job *best_ready(mem_store *s, const zg_claim_req *req, const zg_type_limits **limits,
+                       int64_t *wake)
 {
     job *best = NULL;
+    int64_t now = zg_clock_monotonic_ms();
+    *limits = NULL;
+    *wake = -1;
     for (size_t qi = 0; qi < req->nqueues; qi++) {
         job_queue *q = find_queue(s, req->queues[qi]);
         for (size_t ti = 0; q && ti < req->ntypes; ti++) {
             type_ready *t = zg_map_get(&q->types, req->types[ti]);
-            job *j = t ? zg_heap_peek(&t->ready) : NULL;
-            if (j && (!best || ready_less(j, best))) best = j;
+            const zg_type_limits *l = req->limits ? &req->limits[ti] : NULL;
+            if (!zg_type_limits_any(l)) l = NULL;
+            job *j = !t  ? NULL
+                     : l ? limited_head(q, t, req->types[ti], l, now, wake)
+                         : zg_heap_peek(&t->ready);
+            if (j && (!best || ready_less(j, best))) {
+                best = j;
+                *limits = l;
+            }
         }
     }
     return best;
@@ -928,18 +1160,29 @@ static int mem_claim(zg_store *zs, const zg_claim_req *req, int64_t timeout_ms, 
         if (check_name("job type", req->types[i], ZG_NAME_LEN, err) != ZG_OK) return err->code;
     int64_t give_up = later(zg_clock_monotonic_ms(), timeout_ms > 0 ? timeout_ms : 0);
     job *j;
+    const zg_type_limits *limits;
     for (;;) {
         ADVANCE(s, err);
-        int64_t now = zg_clock_monotonic_ms();
+        int64_t now = zg_clock_monotonic_ms(), limit_wake;
         if (note_asked(s, req, now) != 0) return zg_fail(err, ZG_ENOMEM, "out of memory claiming");
-        if ((j = best_ready(s, req))) break;
+        if ((j = best_ready(s, req, &limits, &limit_wake))) break;
         if (now >= give_up) return zg_fail(err, ZG_ETIMEDOUT, "no job was ready in time");
         int64_t wake = next_change(s, req);
+        if (limit_wake >= 0 && now + limit_wake < wake) wake = now + limit_wake;
         if (wake > give_up) wake = give_up;
         if (wake > now + LONGEST_WAIT_MS) wake = now + LONGEST_WAIT_MS;
         wait_until(s, wake);
     }
-    return take(s, j, out, err);
+    if (limits && limits_take(j, limits, zg_clock_monotonic_ms()) != 0)
+        return zg_fail(err, ZG_ENOMEM, "out of memory claiming job %s", j->uuid);
+    group_ready *g = j->group;
+    int rc = take(s, j, out, err);
+    if (rc != ZG_OK) {
+        free_slot(s, j);
+        return rc;
+    }
+    if (g && g->in_turns) turn_last(j->ready, g); /* served: its group goes last in turn */
+    return ZG_OK;
 }
 
 static int mem_touch(zg_store *zs, const zg_lease *lease, zg_error *err)
@@ -1041,10 +1284,10 @@ static int apply_settle(mem_store *s, job *j, const zg_settle *st, int keep_runn
     if (st->action == ZG_SETTLE_BURY)
         home = &q->buried;
     else if (st->action == ZG_SETTLE_RELEASE)
-        home = st->delay_ms > 0 ? &q->delayed : &j->ready->ready;
+        home = st->delay_ms > 0 ? &q->delayed : ready_heap(j);
     else if (st->action ==
              ZG_SETTLE_PARK) /* (flows: parked, or waiting when its children are done) */
-        home = flow_ready(j) ? &j->ready->ready : NULL;
+        home = flow_ready(j) ? ready_heap(j) : NULL;
     else if (st->retention_s > 0)
         home = &s->expiring;
     char *reason = NULL;
@@ -1064,6 +1307,7 @@ static int apply_settle(mem_store *s, job *j, const zg_settle *st, int keep_runn
     edit_free(&e);
     j->cas++;
     if (j->state == ZG_STATE_RUNNING) q->running--;
+    free_slot(s, j);
     take_out(j);
     j->lease = 0;
     int64_t now = zg_clock_monotonic_ms();
@@ -1143,7 +1387,7 @@ static int mem_unclaim(zg_store *zs, const zg_lease *lease, zg_error *err)
     const char *running = j->claimed_prior != ZG_PRIOR_CLEAN ? "true" : "false";
     edit e = {0};
     if (edit_set(&e, "running", running) != 0 || edit_make_room(j, &e) != 0 ||
-        make_room(&j->ready->ready) != 0) {
+        make_room(ready_heap(j)) != 0) {
         edit_free(&e);
         return zg_fail(err, ZG_ENOMEM, "out of memory putting back job %s", j->uuid);
     }
@@ -1151,12 +1395,13 @@ static int mem_unclaim(zg_store *zs, const zg_lease *lease, zg_error *err)
     edit_free(&e);
     j->cas++;
     j->queue->running--;
+    free_slot(s, j);
     take_out(j);
     j->lease = 0;
     j->reserves--;
     j->prior = j->claimed_prior;
     j->state = ZG_STATE_WAITING;
-    put_in(j, &j->ready->ready);
+    put_in(j, ready_heap(j));
     index_move(j, ZG_JOBS_WAITING);
     pthread_cond_broadcast(&s->changed);
     return ZG_OK;
@@ -1319,8 +1564,8 @@ static int mem_kick(zg_store *zs, const char *queue, int64_t max, int64_t *count
         take_out(moving[i]);
     }
     size_t placed = 0;
-    while (placed < n && make_room(&moving[placed]->ready->ready) == 0) {
-        put_in(moving[placed], &moving[placed]->ready->ready);
+    while (placed < n && make_room(ready_heap(moving[placed])) == 0) {
+        put_in(moving[placed], ready_heap(moving[placed]));
         placed++;
     }
     if (placed < n) {
@@ -1353,9 +1598,10 @@ static int mem_counts(zg_store *zs, const char *queue, zg_store_counts *out, zg_
     zg_map_slot *slot;
     while ((slot = zg_map_next(&q->types, &pos))) {
         type_ready *t = slot->value;
-        out->waiting += (int64_t)t->ready.len;
-        if (!t->asked || now - t->asked_ms > UNCLAIMED_AFTER_MS)
-            out->unclaimed += (int64_t)t->ready.len;
+        int64_t waiting = (int64_t)t->index[ZG_JOBS_WAITING].len; /* (a type with GROUP waits in
+                                                                     several heaps) */
+        out->waiting += waiting;
+        if (!t->asked || now - t->asked_ms > UNCLAIMED_AFTER_MS) out->unclaimed += waiting;
     }
     out->delayed = (int64_t)q->delayed.len;
     out->running = q->running;
@@ -1535,7 +1781,7 @@ static int mem_retry(zg_store *zs, const char *uuid, zg_fields f, const char *ev
     edit e = {0};
     if (edit_set_fields(&e, f) != 0 || edit_set(&e, "running", "false") != 0 ||
         (event && edit_entry(&e, ZG_LIST_EVENTS, event) != 0) || edit_make_room(j, &e) != 0 ||
-        make_room(&j->ready->ready) != 0 ||
+        make_room(ready_heap(j)) != 0 ||
         (j->unique_key && take_unique(j->queue, j->unique_key, j->uuid, j->unique_ttl_ms) != 0)) {
         edit_free(&e);
         return zg_fail(err, ZG_ENOMEM, "out of memory retrying job %s", uuid);
@@ -1547,7 +1793,7 @@ static int mem_retry(zg_store *zs, const char *uuid, zg_fields f, const char *ev
     j->lease = 0;
     j->prior = ZG_PRIOR_CLEAN;
     j->state = ZG_STATE_WAITING;
-    put_in(j, &j->ready->ready);
+    put_in(j, ready_heap(j));
     index_move(j, ZG_JOBS_WAITING);
     pthread_cond_broadcast(&s->changed);
     return ZG_OK;

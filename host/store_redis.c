@@ -175,6 +175,21 @@ static void format_int(char *buf, long long v)
     buf[n] = '\0';
 }
 
+/* Pushes a copy of text, owned by a. */
+static void av_copy(argvec *a, const char *text)
+{
+    char *copy = strdup(text);
+    char **grown = copy ? realloc(a->owned, (a->nowned + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        free(copy);
+        a->oom = 1;
+        return;
+    }
+    a->owned = grown;
+    a->owned[a->nowned++] = copy;
+    av_push(a, copy);
+}
+
 static void av_int(argvec *a, long long v)
 {
     if (a->nnums < sizeof a->nums / sizeof a->nums[0]) {
@@ -185,16 +200,23 @@ static void av_int(argvec *a, long long v)
     }
     char buf[24];
     format_int(buf, v);
-    char *copy = strdup(buf);
-    char **grown = copy ? realloc(a->owned, (a->nowned + 1) * sizeof *grown) : NULL;
-    if (!grown) {
-        free(copy);
-        a->oom = 1;
+    av_copy(a, buf);
+}
+
+/* [limits] A claimed job type as the scripts take it: its name, or "name\tspec" when it has
+ * limits or a GROUP (spec: "concurrency,queue-wide,rate,rate ms,queue-wide,grouped"). */
+static void av_type(argvec *a, const zg_claim_req *req, size_t i)
+{
+    if (!req->limits || !zg_type_limits_any(&req->limits[i])) {
+        av_push(a, req->types[i]);
         return;
     }
-    a->owned = grown;
-    a->owned[a->nowned++] = copy;
-    av_push(a, copy);
+    const zg_type_limits *l = &req->limits[i];
+    char buf[ZG_NAME_LEN + 128];
+    snprintf(buf, sizeof buf, "%s\t%lld,%d,%lld,%lld,%d,%d", req->types[i],
+             (long long)l->concurrency, l->concurrency_queue_wide ? 1 : 0, (long long)l->rate,
+             (long long)l->rate_ms, l->rate_queue_wide ? 1 : 0, l->grouped ? 1 : 0);
+    av_copy(a, buf);
 }
 
 static void av_fields(argvec *a, zg_fields f)
@@ -363,6 +385,16 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
             av_push(a, jobs[j].unique_key ? jobs[j].unique_key : "");
             av_int(a, jobs[j].unique_ttl_ms > 0 ? jobs[j].unique_ttl_ms : 0);
             av_push(a, unique_hold_name(jobs[j].unique_hold));
+            if (jobs[j].group) { /* [limits] '=' and its group ("": none, not grouped) */
+                if (strlen(jobs[j].group) > ZG_GROUP_MAX) {
+                    rc = zg_fail(err, ZG_EINVAL, "a group is at most %d bytes", ZG_GROUP_MAX);
+                    goto done;
+                }
+                char group[ZG_GROUP_MAX + 2];
+                snprintf(group, sizeof group, "=%s", jobs[j].group);
+                av_copy(a, group);
+            } else
+                av_push(a, "");
             av_int(a, (long long)jobs[j].fields.n);
             av_fields(a, jobs[j].fields);
         }
@@ -520,7 +552,7 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
     av_int(&a, seq);
     av_push(&a, announce ? "1" : "0");
     for (size_t i = 0; i < req->ntypes; i++)
-        av_push(&a, req->types[i]);
+        av_type(&a, req, i);
     if (a.oom) {
         av_free(&a);
         return zg_fail(err, ZG_ENOMEM, "out of memory building a claim");
@@ -565,7 +597,10 @@ static int most_urgent(redis_store *r, const zg_claim_req *req, int64_t *wait_ms
     const char **argv = calloc(n * (req->ntypes + 1), sizeof *argv);
     zg_redis_call *calls = calloc(n, sizeof *calls);
     redisReply **replies = calloc(n, sizeof *replies);
-    if (!prefixes || !argv || !calls || !replies) {
+    argvec type_args = {0}; /* [limits] each type as the scripts take it */
+    for (size_t t = 0; t < req->ntypes; t++)
+        av_type(&type_args, req, t);
+    if (!prefixes || !argv || !calls || !replies || type_args.oom) {
         zg_fail(err, ZG_ENOMEM, "out of memory");
         goto done;
     }
@@ -574,7 +609,7 @@ static int most_urgent(redis_store *r, const zg_claim_req *req, int64_t *wait_ms
         const char **row = argv + i * (req->ntypes + 1);
         row[0] = prefixes[i];
         for (size_t t = 0; t < req->ntypes; t++)
-            row[t + 1] = req->types[t];
+            row[t + 1] = type_args.argv[t];
         calls[i] = (zg_redis_call){&r->scripts[S_PEEK], 1, (int)req->ntypes + 1, row, NULL};
     }
     pthread_mutex_lock(&r->conn.lock);
@@ -597,6 +632,7 @@ static int most_urgent(redis_store *r, const zg_claim_req *req, int64_t *wait_ms
 done:
     for (size_t i = 0; replies && i < n; i++)
         if (replies[i]) freeReplyObject(replies[i]);
+    av_free(&type_args);
     free(prefixes);
     free(argv);
     free(calls);
@@ -873,7 +909,7 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
     av_int(&a, req ? claim_seq : 0);
     av_push(&a, req && announce_now(r) ? "1" : "0");
     for (size_t i = 0; req && i < req->ntypes; i++)
-        av_push(&a, req->types[i]);
+        av_type(&a, req, i);
     av_push(&a, st->has_parent ? (st->failed ? "1p" : "0p") : st->failed ? "1" : "0"); /* flows */
     av_fields(&a, st->fields);
     if (a.oom) {

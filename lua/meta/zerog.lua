@@ -61,6 +61,15 @@
 ---@field params? table the params of the jobs it makes (checked against SCHEMA at load)
 ---@field catch_up? "once"|"skip" ticks missed while no host ran: one job (default), or none
 
+---@class zerog.Rate
+---@field limit integer starts at most, in any window of `per` seconds (1 .. 100000)
+---@field per? number the window, seconds (default 1)
+---@field scope? "type"|"queue" the type's own (default), or shared by the queue's types that say "queue"
+
+---@class zerog.Concurrency
+---@field limit integer runs at once at most (1 .. 100000)
+---@field scope? "type"|"queue" the type's own (default), or shared by the queue's types that say "queue"
+
 ---@class zerog.BaseJob
 ---@field JOB_TYPE string a unique name (required)
 ---@field SCHEMA? table<string, zerog.Field> extra persisted fields, validated on submit
@@ -76,6 +85,9 @@
 ---@field RETENTION? number seconds a finished job is kept (default 7 days; 0 = forever)
 ---@field UNIQUE? zerog.Unique at most one job per key (README: Unique jobs)
 ---@field REPEAT? zerog.Repeat a job at every tick of a cron rule or period (README: Repeatable jobs)
+---@field RATE? zerog.Rate at most `limit` starts per `per` seconds across all hosts (per group with GROUP)
+---@field CONCURRENCY? integer|zerog.Concurrency at most this many running at once across all hosts (per group with GROUP)
+---@field GROUP? string a SCHEMA field: its value is the job's group; groups take turns and have the limits each
 ---@field BACKOFF? zerog.Backoff the delays between retries after errors (README: Retry with backoff)
 ---@field backoff? fun(self: zerog.BaseJob, attempt: integer): number seconds before the next try
 ---@field NO_RESULT integer -1

@@ -6,7 +6,7 @@ local seen = redis.call('HGETALL', p .. ':seen')
 local asked = {}
 for i = 1, #seen, 2 do asked[seen[i]] = tonumber(seen[i + 1]) end
 for _, jtype in ipairs(redis.call('SMEMBERS', p .. ':types')) do
-  local n = redis.call('ZCARD', p .. ':ready:' .. jtype)
+  local n = redis.call('ZCARD', ix_key('waiting', jtype)) -- (a type with GROUP waits in several sets)
   waiting = waiting + n
   if not asked[jtype] or asked[jtype] < now - 15000 then unclaimed = unclaimed + n end
 end

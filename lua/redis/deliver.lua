@@ -12,9 +12,9 @@ redis.call('HSET', KEYS[4], cu, ARGV[2])
 if ARGV[3] == '1' and string.find(info, '"onFailure":"fail_parent"', 1, true) then
   redis.call('HSET', KEYS[2], '_kfail', cu)
 end
-local h = redis.call('HMGET', KEYS[2], '_state', '_type', '_pri', '_m', '_ix', 'cas')
+local h = redis.call('HMGET', KEYS[2], '_state', '_type', '_pri', '_m', '_ix', 'cas', '_grp')
 if h[1] ~= 'parked' or not flow_ready(KEYS[2]) then return 1 end
-redis.call('ZADD', p .. ':ready:' .. h[2], h[3], h[4])
+ready_add(h[2], h[7], h[3], h[4])
 redis.call('HSET', KEYS[2], '_state', 'waiting', '_ix', ix_move(h[2], uuid_of(h[4]), h[5], 'waiting'),
            'cas', I(count(h[6]) + 1))
 signal()

@@ -3,4 +3,4 @@
 advance()
 local m, score = most_urgent(1, #ARGV, false)
 if m then return { 1, score } end
-return { 0, next_wait() }
+return { 0, soonest_wait() }

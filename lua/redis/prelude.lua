@@ -58,6 +58,54 @@ local function signal()
   if redis.call('LLEN', p .. ':signal') < 16 then redis.call('RPUSH', p .. ':signal', 1) end
 end
 
+-- [limits] RATE, CONCURRENCY and GROUP (README "Rate limits, concurrency and groups"). Keys:
+--   {zq:Q}:ready:<type>:g:<group>  the ready jobs of one group of a type with GROUP (as :ready:<type>)
+--   {zq:Q}:groups:<type>   zset of the type's groups with ready jobs, score = turn: the lowest is
+--                          served next; a group served, or joining, goes last
+--   {zq:Q}:conc:<scope>    set of the uuids of the running jobs a concurrency limit counts
+--   {zq:Q}:rate:<scope>    list of the server ms of the last (at most `limit`) starts a rate limit
+--                          counts, newest first; it expires `per` after the last start
+--   (<scope>: the job type, or * for a limit of the whole queue; then :<group> for a type with
+--   GROUP.) A running job counted by a concurrency limit names its set in its field _cl; a job of
+--   a type with GROUP has its group in _grp.
+local function ready_key(jtype, grp)
+  if grp then return p .. ':ready:' .. jtype .. ':g:' .. grp end
+  return p .. ':ready:' .. jtype
+end
+-- Group grp of type jtype goes last in turn.
+local function group_last(jtype, grp)
+  local rr = p .. ':groups:' .. jtype
+  local last = redis.call('ZRANGE', rr, '-1', '-1', 'WITHSCORES')
+  redis.call('ZADD', rr, I(last[2] and tonumber(last[2]) + 1 or 0), grp)
+end
+-- A job becomes ready: into its type's ready set, or its group's (a group new to the turns last).
+local function ready_add(jtype, grp, pri, m)
+  if not grp then return redis.call('ZADD', p .. ':ready:' .. jtype, pri, m) end
+  redis.call('ZADD', ready_key(jtype, grp), pri, m)
+  if not redis.call('ZSCORE', p .. ':groups:' .. jtype, grp) then group_last(jtype, grp) end
+end
+-- A ready job leaves its set; taken by a claim, its group goes last in turn.
+local function ready_rem(jtype, grp, m, taken)
+  local k = ready_key(jtype, grp)
+  redis.call('ZREM', k, m)
+  if not grp then return end
+  if redis.call('ZCARD', k) == 0 then
+    redis.call('ZREM', p .. ':groups:' .. jtype, grp)
+  elseif taken then
+    group_last(jtype, grp)
+  end
+end
+-- Job key `job` leaves running (any way: settle, lapse, unclaim, kill, delete): the concurrency
+-- slot it held is free, once (a set member is removed once); a waiting claimer learns of it.
+-- cl: its _cl field when the caller read it already (false: absent), nil to read it here.
+local function free_slot(job, cl)
+  if cl == nil then cl = redis.call('HGET', job, '_cl') end
+  if not cl then return end
+  redis.call('HDEL', job, '_cl')
+  if redis.call('SREM', cl, string.sub(job, #p + 6)) == 1 then signal() end
+end
+-- [/limits]
+
 -- One HSET of the pairs of the table front, ARGV[from..to] and the table extra, in that order
 -- (several HSETs only past 3000 pairs: unpack has a limit). A new hash keeps its fields in the
 -- order they were first set, and the server finds a field by walking them: the store's own
@@ -97,9 +145,9 @@ local function ix_move(jtype, uuid, ix, state)
 end
 
 local function make_ready(m, job)
-  local h = redis.call('HMGET', job, '_type', '_pri', '_m', '_ix')
+  local h = redis.call('HMGET', job, '_type', '_pri', '_m', '_ix', '_grp')
   if not h[1] or h[3] ~= m then return end -- no such job (evicted, deleted): nothing to make ready
-  redis.call('ZADD', p .. ':ready:' .. h[1], h[2], m)
+  ready_add(h[1], h[5], h[2], m)
   redis.call('HSET', job, '_state', 'waiting', '_ix', ix_move(h[1], uuid_of(m), h[4], 'waiting'))
 end
 
@@ -107,9 +155,10 @@ end
 local function lapse(m)
   local job = jk(uuid_of(m))
   redis.call('ZREM', p .. ':reserved', m)
-  local h = redis.call('HMGET', job, '_type', '_pri', '_timeouts', '_m', '_state', '_ix')
+  local h = redis.call('HMGET', job, '_type', '_pri', '_timeouts', '_m', '_state', '_ix', '_grp', '_cl')
   if not h[1] or h[4] ~= m or h[5] ~= 'running' then return end -- gone, or not running: dropped
-  redis.call('ZADD', p .. ':ready:' .. h[1], h[2], m)
+  free_slot(job, h[8])
+  ready_add(h[1], h[7], h[2], m)
   redis.call('HSET', job, '_timeouts', tonumber(h[3] or '0') + 1, '_prior', 1, '_lease', 0,
              '_state', 'waiting', '_ix', ix_move(h[1], uuid_of(m), h[6], 'waiting'))
 end
@@ -160,9 +209,9 @@ local function first_due()
   return first
 end
 
--- Where a job of state `state` waits, besides the index ('' for a finished one).
-local function waits_in(state, jtype)
-  if state == 'waiting' then return p .. ':ready:' .. jtype end
+-- Where a job of state `state` (and group grp) waits, besides the index ('' for a finished one).
+local function waits_in(state, jtype, grp)
+  if state == 'waiting' then return ready_key(jtype, grp) end
   local z = ({ delayed = ':delayed', running = ':reserved', buried = ':buried' })[state]
   return z and p .. z or ''
 end
@@ -195,15 +244,16 @@ end
 -- expiry entries. Returns whether there was such a job.
 local function delete_job(uuid)
   local job = jk(uuid)
-  local h = redis.call('HMGET', job, '_type', '_state', '_m', '_ix', '_uk', '_nl')
+  local h = redis.call('HMGET', job, '_type', '_state', '_m', '_ix', '_uk', '_nl', '_grp', '_cl')
   redis.call('ZREM', p .. ':expiry', uuid)
   if not h[1] then return false end
+  free_slot(job, h[8])
   ix_leave(h[1], h[4])
   if h[5] then -- its unique key goes with it (while it still names this job)
     local k = p .. ':unique:' .. h[5]
     if redis.call('GET', k) == uuid then redis.call('DEL', k) end
   end
-  local z = waits_in(h[2], h[1])
+  local z = waits_in(h[2], h[1], h[7])
   if z ~= '' and h[3] then redis.call('ZREM', z, h[3]) end
   -- one key a DEL, and only the lists it has (_nl bits 1, 2, 4): on a Redis Cluster node that is
   -- importing the queue's slot, a command over several keys of which one is missing is refused
@@ -321,20 +371,118 @@ end
 -- A counter kept as a document field (JSON text): a number, or 0 when it is anything else.
 local function count(v) return tonumber(v or '0') or 0 end
 
--- The most urgent ready job of the types ARGV[from..to]: member, score, type (or nil).
-local function most_urgent(from, to, announce)
-  local best, bscore, btype
-  for i = from, to do
-    local top = redis.call('ZRANGE', p .. ':ready:' .. ARGV[i], '0', '0', 'WITHSCORES')
-    if top[1] then
-      local score = tonumber(top[2])
-      if not best or score < bscore or (score == bscore and top[1] < best) then
-        best, bscore, btype = top[1], score, ARGV[i]
-      end
-    end
-    if announce then redis.call('HSET', p .. ':seen', ARGV[i], I(now)) end
+-- [limits] A claimed type's argument: its name, or "name\tspec" for a type with limits or GROUP:
+-- returns the name and nil, or the name and {c, cq, r, rms, rq, g} (concurrency and whether it is
+-- the queue's, rate, per ms and whether it is the queue's, grouped).
+local function limits_of(arg)
+  local name, c, cq, r, rms, rq, g = string.match(arg, '^([^\t]+)\t(%d+),(%d),(%d+),(%d+),(%d),(%d)$')
+  if not name then return arg, nil end
+  return name, { c = tonumber(c), cq = cq == '1', r = tonumber(r), rms = tonumber(rms), rq = rq == '1',
+                 g = g == '1' }
+end
+local function limit_key(kind, jtype, queue_wide, grp)
+  return p .. ':' .. kind .. ':' .. (queue_wide and '*' or jtype) .. (grp and ':' .. grp or '')
+end
+-- Whether concurrency set k counts fewer than n running jobs. At the limit, members no longer
+-- running under k are dropped first (a slot is never lost to a path that did not free it).
+local function conc_free(k, n)
+  if redis.call('SCARD', k) < n then return true end
+  local live = 0
+  for _, uuid in ipairs(redis.call('SMEMBERS', k)) do
+    local h = redis.call('HMGET', jk(uuid), '_state', '_cl')
+    if h[1] == 'running' and h[2] == k then live = live + 1 else redis.call('SREM', k, uuid) end
   end
-  return best, bscore, btype
+  return live < n
+end
+-- ms until a job of jtype (group grp) may start under lim: 0 now, -1 when a running one must end.
+local function limit_wait(jtype, lim, grp)
+  if lim.c > 0 and not conc_free(limit_key('conc', jtype, lim.cq, grp), lim.c) then return -1 end
+  if lim.r == 0 then return 0 end
+  local oldest = redis.call('LINDEX', limit_key('rate', jtype, lim.rq, grp), I(lim.r - 1))
+  return oldest and math.max(0, tonumber(oldest) + lim.rms - now) or 0
+end
+-- A started job counts against lim: in the concurrency set while it runs, in the rate's list.
+local function limits_take(jtype, lim, grp, uuid, job)
+  if lim.c > 0 then
+    local k = limit_key('conc', jtype, lim.cq, grp)
+    redis.call('SADD', k, uuid)
+    redis.call('HSET', job, '_cl', k)
+  end
+  if lim.r > 0 then
+    local k = limit_key('rate', jtype, lim.rq, grp)
+    redis.call('LPUSH', k, I(now))
+    redis.call('LTRIM', k, '0', I(lim.r - 1))
+    redis.call('PEXPIRE', k, I(lim.rms))
+  end
+end
+-- The ms until a limited job may start, as the last most_urgent found (-1: none known).
+local limit_wake = -1
+local function wake_in(ms)
+  if ms >= 0 and (limit_wake < 0 or ms < limit_wake) then limit_wake = ms end
+end
+-- ms until something of the queue may become ready or a limited job may start (-1: none)
+local function soonest_wait()
+  local wait = next_wait()
+  if limit_wake >= 0 and (wait < 0 or limit_wake < wait) then wait = limit_wake end
+  return wait
+end
+
+-- How many groups a claim looks at, in turn (those at their limits go last, so the next claim
+-- sees the next ones), and how soon a claimer comes back when all it saw were at their limits.
+local GROUP_SCAN, GROUP_SCAN_WAIT = 32, 100
+-- The ready job of limited type jtype a claim may start now: member, score, group; or nil.
+-- claiming: a claim (not a peek), which also tidies the turns.
+local function limited_head(jtype, lim, claiming)
+  if not lim.g then
+    local top = redis.call('ZRANGE', p .. ':ready:' .. jtype, '0', '0', 'WITHSCORES')
+    if not top[1] then return nil end
+    local w = limit_wait(jtype, lim, nil)
+    if w ~= 0 then wake_in(w) return nil end
+    return top[1], tonumber(top[2]), nil
+  end
+  local rr = p .. ':groups:' .. jtype
+  local groups = redis.call('ZRANGE', rr, '0', I(GROUP_SCAN - 1))
+  local skipped, found = {}, nil
+  for _, grp in ipairs(groups) do
+    local top = redis.call('ZRANGE', ready_key(jtype, grp), '0', '0', 'WITHSCORES')
+    if not top[1] then
+      if claiming then redis.call('ZREM', rr, grp) end
+    else
+      local w = (lim.c > 0 or lim.r > 0) and limit_wait(jtype, lim, grp) or 0
+      if w == 0 then
+        found = { top[1], tonumber(top[2]), grp }
+        break
+      end
+      wake_in(w)
+      skipped[#skipped + 1] = grp
+    end
+  end
+  if claiming then for _, grp in ipairs(skipped) do group_last(jtype, grp) end end
+  if found then return found[1], found[2], found[3] end
+  if #groups == GROUP_SCAN then wake_in(GROUP_SCAN_WAIT) end
+  return nil
+end
+-- [/limits]
+
+-- The most urgent ready job of the types ARGV[from..to]: member, score, type, group, limits (or
+-- nil). A type with limits offers only a job it may start now (its group's turn first).
+local function most_urgent(from, to, announce, claiming)
+  local best, bscore, btype, bgrp, blim
+  for i = from, to do
+    local jtype, lim, m, score, grp = ARGV[i], nil, nil, nil, nil
+    if string.find(jtype, '\t', 1, true) then jtype, lim = limits_of(jtype) end
+    if lim then
+      m, score, grp = limited_head(jtype, lim, claiming)
+    else
+      local top = redis.call('ZRANGE', p .. ':ready:' .. jtype, '0', '0', 'WITHSCORES')
+      m, score = top[1], top[1] and tonumber(top[2])
+    end
+    if m and (not best or score < bscore or (score == bscore and m < best)) then
+      best, bscore, btype, bgrp, blim = m, score, jtype, grp, lim
+    end
+    if announce then redis.call('HSET', p .. ':seen', jtype, I(now)) end
+  end
+  return best, bscore, btype, bgrp, blim
 end
 
 -- Claims the most urgent ready job of the types ARGV[from..to] and starts its run: a new lease,
@@ -356,9 +504,9 @@ local function claim_job(writer, seq, announce, from, to)
     return { 0, 0 }
   end
   -- the most urgent ready job (a member whose job is gone, evicted or deleted, is dropped)
-  local m, jtype, uuid, job, h
+  local m, jtype, uuid, job, h, grp, lim
   for _ = 1, 100 do
-    m, _, jtype = most_urgent(from, to, announce)
+    m, _, jtype, grp, lim = most_urgent(from, to, announce, true)
     if not m then
       if seq ~= '0' then
         local again = resent(redis.call('GET', claim_key))
@@ -366,14 +514,14 @@ local function claim_job(writer, seq, announce, from, to)
       end
       -- an idle claimer deletes expired jobs; when more are due, it is told to come back at once
       if sweep(SWEEP_IDLE) == SWEEP_IDLE then return { 0, 0 } end
-      return { 0, next_wait() }
+      return { 0, soonest_wait() }
     end
     uuid = uuid_of(m)
     job = jk(uuid)
     h = redis.call('HMGET', job, 'running', '_prior', '_ttr', '_reserves', 'cas', '_m', '_lc',
                    '_nl', '_ix')
     if h[3] and h[6] == m then break end
-    redis.call('ZREM', p .. ':ready:' .. jtype, m)
+    ready_rem(jtype, grp, m)
     m = nil
   end
   if not m then return { 0, 0 } end
@@ -385,7 +533,8 @@ local function claim_job(writer, seq, announce, from, to)
                                     '60000', 'GET'))
     if again then return again end
   end
-  redis.call('ZREM', p .. ':ready:' .. jtype, m)
+  ready_rem(jtype, grp, m, true)
+  if lim then limits_take(jtype, lim, grp, uuid, job) end
   local prior = 0
   if h[1] == 'true' then
     prior = tonumber(h[2] or '0')
@@ -435,9 +584,9 @@ end
 
 -- Parks the job of member m (type jtype, priority pri, index entry ix) or, when its children are
 -- all done already, makes it waiting; returns its new _state and _ix.
-local function flow_park(job, jtype, uuid, ix, m, pri)
+local function flow_park(job, jtype, uuid, ix, m, pri, grp)
   if flow_ready(job) then
-    redis.call('ZADD', p .. ':ready:' .. jtype, pri, m)
+    ready_add(jtype, grp, pri, m)
     signal()
     return 'waiting', ix_move(jtype, uuid, ix, 'waiting')
   end

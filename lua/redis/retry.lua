@@ -6,7 +6,7 @@ local job = KEYS[2]
 local writer, seq = ARGV[1], tonumber(ARGV[2])
 local wfield = '_w:' .. writer
 local h = redis.call('HMGET', job, '_state', '_ix', '_type', '_pri', '_m', 'cas', '_nl', wfield,
-                     '_uk', '_uh', '_ut')
+                     '_uk', '_uh', '_ut', '_grp')
 if not h[1] then return -1 end
 if seq > 0 and tonumber(h[8] or '0') >= seq then return 1 end -- applied before, reply lost
 if h[1] ~= 'finished' or string.sub(h[2] or '', 1, 7) ~= 'failed ' then return -3 end
@@ -18,7 +18,7 @@ if h[9] then
   take_unique(k, uuid, tonumber(h[11] or '0'))
 end
 redis.call('ZREM', p .. ':expiry', uuid)
-redis.call('ZADD', p .. ':ready:' .. h[3], h[4], h[5])
+ready_add(h[3], h[12], h[4], h[5])
 redis.call('RPUSH', KEYS[3], ARGV[3])
 local extra = { '_state', 'waiting', '_ix', ix_move(h[3], uuid, h[2], 'waiting'), '_lease', '0',
                 '_prior', '0', 'running', 'false', 'cas', I(count(h[6]) + 1),

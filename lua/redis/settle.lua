@@ -26,7 +26,7 @@ if ntypes > 0 then keep_time() end
 local job = KEYS[2]
 local wfield = '_w:' .. writer
 local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', 'cas', wfield, '_type', '_nl',
-                     'errorCount', '_releases', '_pri', '_ix')
+                     'errorCount', '_releases', '_pri', '_ix', '_grp', '_cl')
 if not h[5] then return { outside and -1 or -2 } end
 local cas = count(h[5])
 if seq > 0 and tonumber(h[6] or '0') >= seq then return done(cas) end -- applied already
@@ -34,13 +34,14 @@ local m = h[3]
 if outside then
   if h[2] == 'finished' then return { -3 } end
   if token ~= '0' and (h[2] ~= 'running' or h[1] ~= token) then return { -2 } end
-  for _, z in ipairs({ ':reserved', ':delayed', ':buried', ':ready:' .. h[7] }) do
+  for _, z in ipairs({ ':reserved', ':delayed', ':buried', string.sub(ready_key(h[7], h[13]), #p + 1) }) do
     redis.call('ZREM', p .. z, m)
   end
 else
   if not fenced(h, token) then return { -2 } end
   redis.call('ZREM', p .. ':reserved', m)
 end
+free_slot(job, h[14]) -- [limits]
 local prior = tonumber(ARGV[10])
 local nl = tonumber(h[8] or '0')
 local extra = { '_lease', '0', 'cas', I(cas + 1) }
@@ -68,7 +69,7 @@ if action == 'finish' then
   return done(cas + 1)
 end
 if action == 'park' then -- (flows: a parent waiting for its children)
-  local state, ix = flow_park(job, h[7], uuid, h[12], m, h[11])
+  local state, ix = flow_park(job, h[7], uuid, h[12], m, h[11], h[13])
   set('_state', state)
   set('_ix', ix)
   hset_args(job, first_field, #ARGV, extra)
@@ -85,7 +86,7 @@ if action == 'release' then
     set('_ix', ix_move(h[7], uuid, h[12], 'delayed'))
     signal() -- a waiting claimer learns when it will be ready
   else
-    redis.call('ZADD', p .. ':ready:' .. h[7], h[11], m)
+    ready_add(h[7], h[13], h[11], m)
     set('_state', 'waiting')
     set('_ix', ix_move(h[7], uuid, h[12], 'waiting'))
     signal()

@@ -1,6 +1,7 @@
 -- submit: creates jobs (document and queue entry together). ARGV: count, then per job: uuid,
--- type, priority, delay ms (-1: parked, waiting for its children), ttr ms, unique key ('' for none), its ttl ms, its hold (queued |
--- running | until_done), field count, name, value, ... Returns {id, cas} per job, or {0, 0,
+-- type, priority, delay ms (-1: parked, waiting for its children), ttr ms, unique key ('' for
+-- none), its ttl ms, its hold (queued | running | until_done), its group ('' for a type without
+-- GROUP, else '=' and the group), field count, name, value, ... Returns {id, cas} per job, or {0, 0,
 -- uuid} for a job not created because job uuid holds its unique key. A uuid that exists already
 -- is left as it is (a submit resent after a reconnect). Its ids are taken for the whole batch at
 -- once (a resent or duplicate job leaves a gap in them).
@@ -15,7 +16,8 @@ local earliest
 for j = 1, n do
   local uuid, jtype, pri, delay, ttr = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3]), ARGV[i + 4]
   local ukey, uttl, uhold = ARGV[i + 5], tonumber(ARGV[i + 6]), ARGV[i + 7]
-  local nf = tonumber(ARGV[i + 8])
+  local grp = ARGV[i + 8] ~= '' and string.sub(ARGV[i + 8], 2) or nil -- [limits]
+  local nf = tonumber(ARGV[i + 9])
   local job = jk(uuid)
   local existing = redis.call('HMGET', job, '_id', 'cas')
   local held = ukey ~= '' and not existing[1] and holder(p .. ':unique:' .. ukey, uhold)
@@ -34,20 +36,21 @@ for j = 1, n do
                     '_type', jtype, '_pri', pri, '_ttr', ttr, '_reserves', '0', '_lc', '0',
                     '_prior', '0', '_releases', '0', '_id', I(id),
                     '_ix', ix_move(jtype, uuid, nil, state) }
+    if grp then front[#front + 1], front[#front + 2] = '_grp', grp end
     if ukey ~= '' then -- (its hold and ttl: a retry takes the key again)
       for _, v in ipairs { '_uk', ukey, '_uh', uhold, '_ut', I(uttl) } do front[#front + 1] = v end
     end
-    hset_args(job, i + 9, i + 8 + 2 * nf, { 'queueJobId', I(id) }, front)
+    hset_args(job, i + 10, i + 9 + 2 * nf, { 'queueJobId', I(id) }, front)
     if delay > 0 then
       redis.call('ZADD', p .. ':delayed', I(now + delay), m)
       if not earliest or now + delay < earliest then earliest = now + delay end
     elseif delay == 0 then -- (delay -1: parked from birth, a batch's callback)
-      redis.call('ZADD', p .. ':ready:' .. jtype, pri, m)
+      ready_add(jtype, grp, pri, m)
     end
     types[jtype] = true
     out[j] = { id, 1 }
   end
-  i = i + 9 + 2 * nf
+  i = i + 10 + 2 * nf
 end
 for jtype in pairs(types) do redis.call('SADD', p .. ':types', jtype) end
 if earliest then due_by(earliest) end

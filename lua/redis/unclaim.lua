@@ -5,10 +5,11 @@
 -- lease is no longer current.
 local job = KEYS[2]
 local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', '_type', '_pri', '_cprior',
-                     'cas', '_reserves', '_ix')
+                     'cas', '_reserves', '_ix', '_grp', '_cl')
 if not fenced(h, ARGV[1]) then return 0 end
 redis.call('ZREM', p .. ':reserved', h[3])
-redis.call('ZADD', p .. ':ready:' .. h[5], h[6], h[3])
+free_slot(job, h[12]) -- [limits]
+ready_add(h[5], h[11], h[6], h[3])
 local prior = count(h[7])
 redis.call('HSET', job, '_lease', '0', '_state', 'waiting', 'running', prior ~= 0 and 'true' or 'false',
            '_prior', I(prior), 'cas', I(count(h[8]) + 1), '_reserves', I(math.max(0, count(h[9]) - 1)),

@@ -434,6 +434,54 @@ function Job._backoff_policy(b)
   return { type = kind, delay = delay, max = max, jitter = jitter }
 end
 
+-- [limits] RATE, CONCURRENCY and GROUP (README "Rate limits, concurrency and groups")
+local SCOPES = { type = true, queue = true }
+Job._max_limit = 100000 -- a RATE keeps the times of its last `limit` starts: bounded memory
+
+--- A type's CONCURRENCY checked: { limit, scope } or nil when it is not one (n, or
+-- { limit = n, scope = "type" | "queue" }).
+function Job._concurrency_policy(c)
+  if math.type(c) == "integer" then c = { limit = c } end
+  if type(c) ~= "table" then return nil end
+  local limit, scope = rawget(c, "limit"), rawget(c, "scope") or "type"
+  if math.type(limit) ~= "integer" or limit < 1 or limit > Job._max_limit or not SCOPES[scope] then return nil end
+  return { limit = limit, scope = scope }
+end
+
+--- A type's RATE checked: { limit, per (seconds), scope } or nil when it is not one.
+function Job._rate_policy(r)
+  if type(r) ~= "table" then return nil end
+  local limit, per, scope = rawget(r, "limit"), rawget(r, "per") or 1, rawget(r, "scope") or "type"
+  if math.type(limit) ~= "integer" or limit < 1 or limit > Job._max_limit or not SCOPES[scope] then return nil end
+  if type(per) ~= "number" or not (per >= 0.001 and per <= Job.MAX_DELAY) then return nil end
+  return { limit = limit, per = per, scope = scope }
+end
+
+--- What a claim tells the store of a type's limits: "concurrency,queue-wide,rate,per ms,
+-- queue-wide,grouped" (integers), or nil when the type has none of RATE, CONCURRENCY, GROUP.
+function Job._limits_spec(t)
+  local c, r = Job._concurrency_policy(rawget(t, "CONCURRENCY")), Job._rate_policy(rawget(t, "RATE"))
+  local grouped = type(rawget(t, "GROUP")) == "string"
+  if not c and not r and not grouped then return nil end
+  return string.format("%d,%d,%d,%d,%d,%d", c and c.limit or 0, c and c.scope == "queue" and 1 or 0,
+    r and r.limit or 0, r and math.max(1, math.floor(r.per * 1000 + 0.5)) or 0,
+    r and r.scope == "queue" and 1 or 0, grouped and 1 or 0)
+end
+
+Job._max_group = 256
+--- The group of this job (its params field GROUP names; "" when it has none, the default
+-- group), or nil when its type has no GROUP.
+function Job:_group()
+  local field = self.GROUP
+  if type(field) ~= "string" then return nil end
+  local v = self[field]
+  if v == nil or v == codec.null then return "" end
+  if type(v) ~= "string" then v = codec.encode(v) end
+  if #v > Job._max_group then error("a GROUP value is at most " .. Job._max_group .. " bytes", 0) end
+  return v
+end
+-- [/limits]
+
 local MAX_UNIQUE_KEY = 512
 
 --- The unique key of this job (its type's UNIQUE applied to its params), or nil when the type
@@ -465,7 +513,7 @@ end
 function Job:_submission(qk)
   return { uuid = self.uuid, jobType = self.jobType, queue = self.queueName,
            fields = self:_stored_fields(), priority = qk.priority, delay = qk.delay, ttr = qk.ttr,
-           unique = self:_unique_key() }
+           unique = self:_unique_key(), group = self:_group() }
 end
 
 --- Stores the entries recorded on a job before it was submitted.

@@ -28,7 +28,7 @@ local info_of = sandbox.info_of
 local M = { types = {}, paths = {}, files = {}, failures = {} }
 
 -- What claimable() answered, until the loaded types change.
-local claimable_types, claimable_queues
+local claimable_types, claimable_queues, claimable_limits
 -- M.generation counts the changes of the loaded types (the host writes the REPEATs again)
 M.generation = 0
 local function types_changed()
@@ -75,6 +75,14 @@ local CHECKS = {
   { "UNIQUE", function(v) return Job._unique_policy(v) ~= nil end,
     "a table { key = a function(params) or a field name or a list of field names, ttl = seconds "
     .. ">= 0, [\"while\"] = \"queued\" | \"running\" | \"until_done\" }" },
+  -- [limits]
+  { "CONCURRENCY", function(v) return Job._concurrency_policy(v) ~= nil end,
+    "an integer from 1 to " .. Job._max_limit .. " or a table { limit = that, scope = \"type\" | \"queue\" }" },
+  { "RATE", function(v) return Job._rate_policy(v) ~= nil end,
+    "a table { limit = an integer from 1 to " .. Job._max_limit .. ", per = seconds >= 0.001, scope = "
+    .. "\"type\" | \"queue\" }" },
+  { "GROUP", function(v) return type(v) == "string" and v ~= "" end, "the name of a params field" },
+  -- [/limits]
 }
 
 --- Runs a compiled script in env, noting the line of its main return statement for messages.
@@ -156,6 +164,9 @@ local function make_class(t)
         return nil, "UNIQUE.key names " .. name .. ", which is not a field of the SCHEMA"
       end
     end
+  end
+  if type(t.GROUP) == "string" and (type(t.SCHEMA) ~= "table" or t.SCHEMA[t.GROUP] == nil) then
+    return nil, "GROUP names " .. t.GROUP .. ", which is not a field of the SCHEMA"
   end
   local fields, why = schema.compile(t.SCHEMA, METHODS)
   if fields and t.REPEAT ~= nil then
@@ -365,12 +376,14 @@ end
 --- The loaded job types, and the queues they use (asked at every step of a worker: kept until
 -- the types change; callers only read them).
 function M.claimable()
-  if claimable_types then return claimable_types, claimable_queues end
+  if claimable_types then return claimable_types, claimable_queues, claimable_limits end
   local types = {}
   for t in pairs(M.types) do types[#types + 1] = t end
   sort(types)
-  claimable_types, claimable_queues = types, M.queues()
-  return claimable_types, claimable_queues
+  local limits = {} -- [limits] each type's RATE, CONCURRENCY and GROUP for the store, or false
+  for i, t in ipairs(types) do limits[i] = Job._limits_spec(M.types[t]) or false end
+  claimable_types, claimable_queues, claimable_limits = types, M.queues(), limits
+  return claimable_types, claimable_queues, claimable_limits
 end
 
 return M

@@ -103,7 +103,7 @@ static int claim_from(zg_store *s, const char *queue, const char *type, int64_t 
                       zg_claim *c)
 {
     const char *queues[] = {queue}, *types[] = {type};
-    zg_claim_req req = {queues, 1, types, 1};
+    zg_claim_req req = {queues, 1, types, 1, NULL};
     zg_error err = {0};
     return s->ops->claim(s, &req, timeout_ms, "spec", 0, c, &err);
 }
@@ -302,7 +302,7 @@ static void claim_prefers_the_more_urgent_queue_then_the_earlier_one(void)
     submit(Q("qa"), 9, 0, 1000, low);
     submit(Q("qb"), 2, 0, 1000, high);
     const char *queues[] = {Q("qa"), Q("qb")}, *types[] = {"T"};
-    zg_claim_req req = {queues, 2, types, 1};
+    zg_claim_req req = {queues, 2, types, 1, NULL};
     zg_claim cl;
     zg_error err = {0};
     CHECK_INT(S->ops->claim(S, &req, 0, "spec", 0, &cl, &err), ZG_OK);
@@ -1074,7 +1074,7 @@ static void a_job_found_running_is_claimed_as_died(void)
 static int settle_claim(const zg_lease *lease, zg_settle st, const char *queue, zg_claim *next)
 {
     const char *queues[] = {queue}, *types[] = {TYPE};
-    zg_claim_req req = {queues, 1, types, 1};
+    zg_claim_req req = {queues, 1, types, 1, NULL};
     int64_t cas = 0;
     zg_error err = {0};
     return S->ops->settle_claim(S, lease, &st, "spec", 0, &cas, &req, 0, next, &err);
@@ -2230,7 +2230,7 @@ static void a_claim_resent_with_the_same_token_returns_the_same_job(void)
     submit(q, 1, 0, 5000, u1);
     submit(q, 1, 0, 5000, u2);
     const char *queues[] = {q}, *types[] = {TYPE};
-    zg_claim_req req = {queues, 1, types, 1};
+    zg_claim_req req = {queues, 1, types, 1, NULL};
     zg_claim a, b;
     zg_error err = {0};
     CHECK_INT(S->ops->claim(S, &req, 0, "w3", 100, &a, &err), ZG_OK);
@@ -2282,7 +2282,7 @@ static void a_claim_resent_after_a_takeover_gets_nothing(void)
     const char *q = Q("reclaim_takeover");
     submit(q, 1, 0, 200, u);
     const char *queues[] = {q}, *types[] = {TYPE};
-    zg_claim_req req = {queues, 1, types, 1};
+    zg_claim_req req = {queues, 1, types, 1, NULL};
     zg_claim a, b, again;
     zg_error err = {0};
     CHECK_INT(S->ops->claim(S, &req, 0, "wA", 500, &a, &err), ZG_OK);

@@ -78,4 +78,26 @@ survive_and_kill9() {
 }
 ok "a parked parent survives every host down and a worker killed -9 in a child; resumes once" survive_and_kill9
 
+# A parent of a type with GROUP (and CONCURRENCY): parked, then ready again in its group's own
+# ready set (a resume put in the type's plain set would never be claimed), and its concurrency
+# slot freed while it is parked (else its own child, of the same group and type... waits forever)
+cat >"$JOBS/grouped.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "grouped", QUEUE_NAME = "grouped_q", GROUP = "g", CONCURRENCY = 1,
+  SCHEMA = { g = { type = "string" }, child = { type = "boolean", default = false } },
+  run = function(self)
+    if self.child then return 200 end
+    if self.flowRound == 0 then self:spawn("grouped", { g = self.g, child = true }); return zerog.WAIT_CHILDREN end
+    return #self:children() == 1 and self:children()[1].resultCode == 200 and 201 or 500
+  end }
+LUA
+grouped_parent() {
+  flush
+  local uuid; uuid=$("$ZEROG" submit grouped '{"g": "acme"}' 2>/dev/null) || return 1
+  timeout 20 "$ZEROG" worker --queue grouped_q --until-idle >/dev/null 2>&1
+  echo "parent: $(hget "$uuid" resultCode)"
+  [ "$(hget "$uuid" resultCode)" = 201 ]
+}
+ok "a parent of a GROUP type with CONCURRENCY 1 parks, frees its slot for its child, and resumes in its group" grouped_parent
+
 tap_done

@@ -27,6 +27,12 @@ cat >"$JOBS/slotkid.lua" <<'LUA'
 return { JOB_TYPE = "slotkid", QUEUE_NAME = "slot_kids", PRIORITY = 0, run = function(self) return 200 end }
 LUA
 
+# [limits] a type with RATE, CONCURRENCY and GROUP: its groups' turns, sets and rate lists
+cat >"$JOBS/limited.lua" <<'LUA'
+return { JOB_TYPE = "limited", GROUP = "c", CONCURRENCY = 1, RATE = { limit = 50, per = 1 },
+  SCHEMA = { c = { type = "string" } }, run = function(self) return 200 end }
+LUA
+
 one_slot() {
   flush
   redis-cli -s "$REDIS_SOCK" MONITOR >"$WORK/monitor" &
@@ -34,6 +40,7 @@ one_slot() {
   sleep 0.3
   for n in 1 2 3; do "$ZEROG" submit mixed "{\"n\": $n}" >/dev/null 2>&1; done
   printf '{"n": 4}\n{"n": 5}\n' | "$ZEROG" submit mixed --batch - >/dev/null 2>&1
+  for c in a b a; do "$ZEROG" submit limited "{\"c\": \"$c\"}" >/dev/null 2>&1; done # [limits]
   local victim; victim=$("$ZEROG" submit mixed '{"n": 6}' --delay 60 2>/dev/null)
   "$ZEROG" kill "$victim" 2>/dev/null
   "$ZEROG" submit flowp >/dev/null 2>&1
@@ -45,7 +52,7 @@ one_slot() {
   server_ms() { rcli TIME | { read -r s; read -r us; echo $((s * 1000 + us / 1000)); }; }
   is_due() { [ "$(server_ms)" -ge "${due:-0}" ]; }
   wait_for 3 is_due
-  timeout 30 "$ZEROG" worker --until-idle --max-jobs 21 >/dev/null 2>&1
+  timeout 30 "$ZEROG" worker --until-idle --max-jobs 24 >/dev/null 2>&1
   "$ZEROG" unschedule "$sched" >/dev/null 2>&1
   "$ZEROG" stats >/dev/null 2>&1
   "$ZEROG" dump "$victim" >/dev/null 2>&1
