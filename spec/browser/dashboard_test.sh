@@ -33,7 +33,8 @@ if [ -z "${ZEROG_SPEC_REDIS:-}" ]; then
   redis_start "$OWN_REDIS" || exit 1
 fi
 REDIS_SOCK=${ZEROG_SPEC_REDIS#unix://}
-PORT=$((20000 + RANDOM % 20000))
+. spec/support/free_port.sh
+PORT=$(free_port 26000 32000)
 SERVE_PID=
 NODE_PID=
 cleanup() {

@@ -45,7 +45,8 @@ HOSTILE_PARAMS=$(printf '%s\t%s\n' \
   '{"o": {"k": 1, "k": 2}}' 'params have the key "k" twice in one object' \
   $'{"s": "\xff"}' 'params are not valid UTF-8 (byte 8)' \
   "{\"x\": $(nested 64)}" 'params nest deeper than 64 levels')
-PORT=$((20000 + RANDOM % 20000))
+. spec/support/free_port.sh
+PORT=$(free_port 26000 32000)
 URL=http://127.0.0.1:$PORT
 SERVE_PID=
 trap '[ -n "$SERVE_PID" ] && kill -TERM $SERVE_PID 2>/dev/null && wait $SERVE_PID; rm -rf "$WORK"' EXIT
@@ -397,7 +398,7 @@ PY
 serve2_start() {
   local try
   for try in 1 2 3 4 5; do # another port when this one is taken
-    PORT2=$((20000 + RANDOM % 20000))
+    PORT2=$(free_port 26000 32000)
     "$ZEROG" serve --listen "127.0.0.1:$PORT2" --workers 1 --http-timeout 1 >"$WORK/serve2.log" 2>&1 &
     PID2=$!
     up2() { curl -s -o /dev/null "http://127.0.0.1:$PORT2/health" || ! kill -0 $PID2 2>/dev/null; }

@@ -4,7 +4,8 @@
 # it and removes $WORK.
 #   http METHOD PATH [BODY] [curl options...]: status in $WORK/status, body in $WORK/body,
 #   headers in $WORK/headers; status_is CODE; body_get LUA_EXPR (over the decoded body d)
-PORT=$((20000 + RANDOM % 20000))
+. spec/support/free_port.sh
+PORT=$(free_port 26000 32000)
 URL=http://127.0.0.1:$PORT
 SERVE_PID=
 start_serve() {

@@ -16,7 +16,8 @@ SLOW_CLIENTS=1000 BUSY_CLIENTS=2000
 [ -n "${SAN:-}" ] && SLOW_CLIENTS=500 BUSY_CLIENTS=1000
 LOAD=$WORK/http_load
 cc -O2 -o "$LOAD" spec/cli/http_load.c || { echo "not ok 1 - the load generator builds"; exit 1; }
-PORT=$((20000 + RANDOM % 20000))
+. spec/support/free_port.sh
+PORT=$(free_port 26000 32000)
 SERVE_PID=
 start_serve() {
   "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 1 "$@" >"$WORK/serve.log" 2>&1 &

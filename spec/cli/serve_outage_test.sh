@@ -14,7 +14,8 @@ SHARED_REDIS=$ZEROG_SPEC_REDIS
 redis_start "$OWN" || { echo "not ok 1 - a private redis-server starts"; exit 1; }
 export ZEROG_SPEC_REDIS=$SHARED_REDIS # redis_start exported its own: keep the suite's
 STORE=unix://$OWN/redis.sock
-PORT=$((20000 + RANDOM % 20000))
+. spec/support/free_port.sh
+PORT=$(free_port 26000 32000)
 URL=http://127.0.0.1:$PORT
 "$ZEROG" --store "$STORE" serve --listen "127.0.0.1:$PORT" --workers 1 >"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!

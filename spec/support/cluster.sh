@@ -4,12 +4,13 @@
 # redis+cluster:// URL, and CLUSTER_PORTS) ... cluster_stop DIR
 # The node timeout is short (1 s) so that a failover in a test takes a couple of seconds.
 
-# cluster_free_port: a TCP port nobody listens on, whose cluster bus port (+10000) is free too,
-# both below the kernel's ephemeral range (32768 and up), which outgoing connections take from
+# cluster_free_port: a TCP port nobody listens on, whose cluster bus port (+10000) is free too:
+# 10000..15999 and 20000..25999, below the kernel's ephemeral range (32768 and up, which outgoing
+# connections take from) and apart from the ports tests' daemons take (spec/support/free_port.sh)
 cluster_free_port() {
   local p
   for _ in $(seq 200); do
-    p=$((10000 + RANDOM % 12700))
+    p=$((10000 + RANDOM % 6000))
     if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null &&
        ! (exec 3<>/dev/tcp/127.0.0.1/$((p + 10000))) 2>/dev/null; then
       echo "$p"

@@ -1,0 +1,12 @@
+# free_port.sh: free_port LO HI prints a TCP port of 127.0.0.1 in LO..HI that nobody listens on.
+# The tests keep to ports below the kernel's ephemeral range (32768 and up, where outgoing
+# connections take theirs) and apart: a serve of a test 26000..32000, the Redis Cluster's nodes
+# 10000..15999 and their bus ports (+10000) 20000..25999 (spec/support/cluster.sh).
+free_port() {
+  local lo=$1 hi=$2 p
+  for _ in $(seq 200); do
+    p=$((lo + RANDOM % (hi - lo + 1)))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
+  done
+  return 1
+}
