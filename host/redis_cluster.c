@@ -17,12 +17,17 @@
 #define NODE_RETRY_MS 200
 /* The longest slice of a wait for a blocking pop over keys on several nodes. */
 #define POLL_SLICE_MS 50
+/* How long CLUSTER SLOTS may take on one node before the next is asked: a node that is stopped
+ * (SIGSTOP, a hung machine) accepts connections and never answers, so without a bound of its
+ * own every reading of the map would wait the whole call timeout on it. */
+#define MAP_READ_TIMEOUT_MS 500
 
 typedef struct cluster_node {
     char host[256];
     int port;
     zg_redis conn;
     int opened;
+    int failing; /* its last call got no reply: asked last when the map is read */
 } cluster_node;
 
 struct zg_cluster {
@@ -32,6 +37,7 @@ struct zg_cluster {
     size_t nnodes;
     unsigned short owner[SLOTS]; /* index in nodes, or NO_NODE */
     int64_t map_read_at;         /* monotonic ms of the last CLUSTER SLOTS read */
+    int map_stale; /* a node did not answer: read the map before the next call is routed */
 };
 
 /* CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with. */
@@ -98,7 +104,9 @@ static zg_redis *node_conn(zg_cluster *c, int i)
 static int read_map_from(zg_cluster *c, int i, zg_error *err)
 {
     const char *argv[] = {"CLUSTER", "SLOTS"};
-    redisReply *reply = zg_redis_command_raw(node_conn(c, i), 2, argv, NULL, 0, err);
+    redisReply *reply =
+        zg_redis_command_raw(node_conn(c, i), 2, argv, NULL, MAP_READ_TIMEOUT_MS, err);
+    c->nodes[i]->failing = reply == NULL;
     if (!reply) return err->code;
     int rc = ZG_OK;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
@@ -116,6 +124,9 @@ static int read_map_from(zg_cluster *c, int i, zg_error *err)
         const redisReply *range = reply->element[k];
         if (range->type != REDIS_REPLY_ARRAY || range->elements < 3) continue;
         const redisReply *master = range->element[2];
+        if (range->element[0]->type != REDIS_REPLY_INTEGER ||
+            range->element[1]->type != REDIS_REPLY_INTEGER)
+            continue;
         if (master->type != REDIS_REPLY_ARRAY || master->elements < 2 ||
             master->element[0]->type != REDIS_REPLY_STRING ||
             master->element[1]->type != REDIS_REPLY_INTEGER)
@@ -130,15 +141,19 @@ static int read_map_from(zg_cluster *c, int i, zg_error *err)
     freeReplyObject(reply);
     memcpy(c->owner, owner, sizeof owner);
     c->map_read_at = zg_clock_monotonic_ms();
+    c->map_stale = 0;
     return ZG_OK;
 }
 
-/* Reads the map again from the first node that answers: the known masters, then the seeds. */
+/* Reads the map again from the first node that answers, in the order the nodes became known
+ * (the seeds, then the masters the maps named), those whose last call got no reply last. */
 static int read_map(zg_cluster *c, zg_error *err)
 {
     zg_error last = {0};
-    for (size_t i = 0; i < c->nnodes; i++)
-        if (read_map_from(c, (int)i, &last) == ZG_OK) return ZG_OK;
+    for (int failing = 0; failing <= 1; failing++)
+        for (size_t i = 0; i < c->nnodes; i++)
+            if (c->nodes[i]->failing == failing && read_map_from(c, (int)i, &last) == ZG_OK)
+                return ZG_OK;
     return zg_fail(err, last.code ? last.code : ZG_ESTORE, "%s",
                    last.msg[0] ? last.msg : "redis cluster: no node answers");
 }
@@ -258,13 +273,19 @@ static int owner_of(zg_cluster *c, int slot)
     return c->nnodes ? 0 : -1;
 }
 
-/* "MOVED 3999 127.0.0.1:6381" / "ASK ...": the node it names (added if new), or -1. */
+/* "MOVED 3999 127.0.0.1:6381" / "ASK ...": the node it names (added if new), or -1. The port is
+ * after the last colon, so that an IPv6 address ("MOVED 3999 ::1:6381") parses too. */
 static int redirect_target(zg_cluster *c, const redisReply *reply, int *slot)
 {
     char host[256];
-    int port = 0;
-    if (sscanf(reply->str, "%*s %d %255[^:]:%d", slot, host, &port) != 3) return -1;
+    int port = 0, end = 0;
+    if (sscanf(reply->str, "%*s %d %n", slot, &end) != 1 || end == 0) return -1;
     if (*slot < 0 || *slot >= SLOTS) return -1;
+    const char *addr = reply->str + end, *colon = strrchr(addr, ':');
+    if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof host) return -1;
+    port = atoi(colon + 1);
+    if (port <= 0 || port > 65535) return -1;
+    snprintf(host, sizeof host, "%.*s", (int)(colon - addr), addr);
     return node_index(c, host, port);
 }
 
@@ -317,9 +338,21 @@ static redisReply *call_one(zg_cluster *c, int slot, const zg_redis_call *call,
     int ask_node = -1;
     int64_t pause = 20;
     for (;;) {
+        if (c->map_stale) {
+            zg_error ignored = {0};
+            read_map(c, &ignored);
+        }
         int node = ask_node >= 0 ? ask_node : owner_of(c, slot);
         redisReply *reply = NULL;
-        if (node >= 0) reply = send_to(c, node, call, ask_node >= 0, read_timeout_ms, err);
+        if (node >= 0) {
+            reply = send_to(c, node, call, ask_node >= 0, read_timeout_ms, err);
+            /* no reply (a node down, or stopped past the read timeout): its replica may have
+             * taken over, so the map is read again before the next call, even when this one
+             * has no time left (else a stopped master would fail every call, each waiting out
+             * its timeout on it, and the map never be read) */
+            c->nodes[node]->failing = reply == NULL;
+            if (!reply) c->map_stale = 1;
+        }
         ask_node = -1;
         if (reply && !is_redirection(reply)) return reply;
         int target = -1, moved_slot = 0;
@@ -348,8 +381,7 @@ static redisReply *call_one(zg_cluster *c, int slot, const zg_redis_call *call,
         int64_t left = give_up_at - zg_clock_monotonic_ms();
         zg_clock_sleep_ms(pause < left ? pause : left);
         pause = pause * 2 > 250 ? 250 : pause * 2;
-        zg_error ignored = {0};
-        read_map(c, &ignored);
+        c->map_stale = 1;
     }
 }
 
@@ -469,6 +501,10 @@ int zg_cluster_pipeline(zg_cluster *c, size_t n, const zg_redis_call *calls, red
         rc = zg_fail(err, ZG_ENOMEM, "out of memory routing a redis pipeline");
         goto done;
     }
+    if (c->map_stale) {
+        zg_error ignored = {0};
+        read_map(c, &ignored);
+    }
     for (size_t i = 0; i < n; i++) {
         replies[i] = NULL;
         int slot = call_slot(&calls[i]);
@@ -491,9 +527,14 @@ int zg_cluster_pipeline(zg_cluster *c, size_t n, const zg_redis_call *calls, red
             goto done;
         }
         zg_error ignored = {0};
-        if (zg_redis_pipeline(node_conn(c, target), k, group, got, &ignored) == ZG_OK)
+        int answered = zg_redis_pipeline(node_conn(c, target), k, group, got, &ignored) == ZG_OK;
+        if (answered)
             for (size_t m = 0; m < k; m++)
                 replies[pick[m]] = got[m];
+        else if (ignored.code != ZG_ENOMEM) {
+            c->nodes[target]->failing = 1; /* see call_one */
+            c->map_stale = 1;
+        }
         free(got);
     }
     /* the rest, alone: no owner known, keys across slots, a node that did not answer, or a

@@ -31,7 +31,7 @@ cluster_start() {
       mkdir -p "$dir/$p"
       redis-server --port "$p" --bind 127.0.0.1 --cluster-enabled yes \
         --cluster-config-file "$dir/$p/nodes.conf" --cluster-node-timeout 1000 \
-        --dir "$dir/$p" --save "" --appendonly no --daemonize yes \
+        --dir "$dir/$p" --save "" --appendonly no --repl-diskless-sync-delay 0 --daemonize yes \
         --pidfile "$dir/$p/redis.pid" --logfile "$dir/$p/redis.log" || continue
       for _ in $(seq 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && started=1 && break; sleep 0.1; done
       [ -n "$started" ] && break
@@ -45,12 +45,15 @@ cluster_start() {
   for p in "${ports[@]}"; do addrs+=("127.0.0.1:$p"); done
   redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes \
     >"$dir/create.log" 2>&1 || { cat "$dir/create.log" >&2; return 1; }
-  # ready when every node agrees the cluster is ok and knows all the nodes
+  # ready when every node agrees the cluster is ok and knows all the nodes, and every replica
+  # has its master's data (a replica that never synced refuses to take over: "Disconnected from
+  # master for longer than allowed")
   for _ in $(seq 100); do
     local ok=1
     for p in "${ports[@]}"; do
       redis-cli -p "$p" cluster info 2>/dev/null | grep -q 'cluster_state:ok' || ok=0
       [ "$(redis-cli -p "$p" cluster nodes 2>/dev/null | wc -l)" -eq "$n" ] || ok=0
+      redis-cli -p "$p" info replication 2>/dev/null | grep -q 'master_link_status:down' && ok=0
     done
     [ "$ok" = 1 ] && break
     sleep 0.1
