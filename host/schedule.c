@@ -287,9 +287,23 @@ static int64_t fire_one(zg_host *h, const zg_schedule *sc, int64_t now_ms)
     fire_args a = {sc, tick, next, "", 0};
     int rc = zg_runtime_invoke(h, "fire_schedule", push_fire, collect_fire, &a, 1);
     if (rc == ZG_ENOTFOUND) return 0; /* a type this host has not loaded: another host's */
+    if (rc == ZG_ESTORE)
+        return 0; /* the store failed (the tick may be taken or not): the
+                   * next look sees which, rather than skipping it */
+    if (rc == ZG_ESTALE) {
+        /* a type's REPEAT written by a host of another version of the script (a rolling
+         * deploy), whose params do not fit this host's SCHEMA: the tick is left to those hosts
+         * rather than passing without a job */
+        zg_host_log(h, ZG_LOG_WARNING,
+                    "schedule %s: no job for tick %lld made here, left to a host of the version "
+                    "of the script that wrote it: %s",
+                    sc->id, (long long)tick, h->err.msg);
+        return 0;
+    }
     if (rc != ZG_OK) {
-        /* a job that cannot be made (its params no longer fit the SCHEMA...): the tick passes
-         * without one, said in the log, rather than failing again at every look */
+        /* a job that cannot be made (an ad hoc schedule's params no longer fit the SCHEMA,
+         * a UNIQUE key function that fails...): the tick passes without one, said in the log,
+         * rather than failing again at every look */
         zg_host_log(h, ZG_LOG_ERROR, "schedule %s made no job for tick %lld: %s", sc->id,
                     (long long)tick, h->err.msg);
         h->store->ops->schedule_advance(h->store, sc->queue, sc->id, tick, next, &err);

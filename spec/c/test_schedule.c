@@ -151,6 +151,35 @@ static void test_a_repeat_removed_by_an_old_host_comes_back_and_versions_do_not_
     zg_host_free(h);
 }
 
+/* In a rolling deploy, a host of the old script that finds the new version's REPEAT due cannot
+ * make its job (the new params do not fit its SCHEMA): it leaves the tick to a host of the new
+ * version rather than letting it pass without a job. Two hosts on one store (Redis). */
+static void test_a_host_of_another_version_leaves_a_tick_it_cannot_make_to_the_others(void)
+{
+    zg_host *old = check_new_host(store), *h = check_new_host(store);
+    char t[ZG_NAME_LEN], id[ZG_NAME_LEN + 8], src[1024];
+    snprintf(t, sizeof t, "%sversions", tag);
+    snprintf(id, sizeof id, "type:%s", t);
+    snprintf(src, sizeof src,
+             "return { JOB_TYPE = '%s', QUEUE_NAME = '%s_q', REPEAT = { every = 1 },\n"
+             "  run = function(self) return 200 end }\n",
+             t, t);
+    CHECK_INT(zg_load_string(old, t, src, NULL), ZG_OK);
+    zg_schedule s;
+    CHECK(find_schedule(old, id, &s)); /* the old version's, written at its start */
+    CHECK_INT(define(h, "versions", "{ every = 1, params = { n = 7 } }", t), ZG_OK);
+    CHECK(find_schedule(h, id, &s)); /* the new version's, with params the old SCHEMA refuses */
+    long long first = (long long)s.next_ms;
+    step_for(old, 2200); /* the old host looks at it over two ticks */
+    step_for(h, 1200);
+    long long ticks[64];
+    size_t n = job_ticks(h, t, ticks, 64);
+    CHECK(n >= 1);
+    if (n) CHECK_INT(ticks[0], first); /* the first tick made its job, late, not lost */
+    zg_host_free(old);
+    zg_host_free(h);
+}
+
 static void test_bad_repeat_declarations_fail_to_load_naming_the_field(void)
 {
     zg_host *h = check_new_host(store);
@@ -361,6 +390,7 @@ int main(void)
                  (unsigned)getpid());
         RUN(test_a_types_repeat_is_schedule_type_id_replaced_when_changed_removed_with_it);
         RUN(test_a_repeat_removed_by_an_old_host_comes_back_and_versions_do_not_fight);
+        RUN(test_a_host_of_another_version_leaves_a_tick_it_cannot_make_to_the_others);
         RUN(test_ad_hoc_schedules_are_checked_listed_and_removed);
         RUN(test_each_tick_makes_one_job_carrying_scheduled_for);
         RUN(test_missed_ticks_make_one_job_with_catch_up_once_and_none_with_skip);
