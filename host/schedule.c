@@ -347,6 +347,13 @@ void zg_schedules_fire(zg_host *h, const char *const *queues, size_t n)
 
 /* ---- the public calls ---- */
 
+int zg_fire_schedules(zg_host *h)
+{
+    if (!zg_host_usable(h)) return h->err.code;
+    if (zg_schedules_due(h, zg_clock_monotonic_ms())) zg_schedules_fire(h, NULL, 0);
+    return ZG_OK;
+}
+
 typedef struct check_args {
     const zg_schedule *def;
     char queue[ZG_NAME_LEN];
