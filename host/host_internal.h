@@ -70,8 +70,9 @@ struct zg_host {
     zg_heartbeat heartbeat; /* renews the running job's lease */
     zg_error err;
     /* repeatable jobs (schedule.c) */
-    int64_t repeats_gen;      /* the registry's generation whose REPEATs were written */
-    int64_t schedule_look_ms; /* (monotonic) when to look for due schedules next */
+    int64_t repeats_gen;         /* the registry's generation whose REPEATs were written */
+    int64_t schedule_look_ms;    /* (monotonic) when to look for due schedules next */
+    int64_t schedule_restore_ms; /* (monotonic) when to write missing REPEATs again next */
 };
 
 /* Writes a host message (not a job's) to the configured log, if any. */

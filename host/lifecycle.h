@@ -231,6 +231,12 @@ typedef struct zg_child {
 } zg_child;
 /* ---- end of flows ---- */
 
+/* Flows: the end a parent gets for a child deleted before it ended (printf format; the
+ * argument is the ISO 8601 time of the delete): failed, 410 as for a kill. */
+#define ZG_FLOW_DELETED_END                                                                        \
+    "{\"resultCode\":410,\"failed\":true,\"result\":null,\"lastError\":{\"timeStamp\":\"%s\","     \
+    "\"errorCode\":410,\"msg\":\"deleted before it ended\"}}"
+
 typedef struct zg_store_ops {
     /* Creates n jobs with their queue entries, atomically each (Redis: a few round trips for
      * the whole batch). A uuid that exists already is not created again (a resent submit). */
@@ -295,7 +301,9 @@ typedef struct zg_store_ops {
      * unique key (the message names it; nothing changed). Retried, it takes its key again. */
     int (*retry)(zg_store *s, const char *uuid, zg_fields f, const char *event, const char *writer,
                  int64_t seq, zg_error *err);
-    /* Deletes a job whatever its state (a run of it loses its lease). ZG_ENOTFOUND. */
+    /* Deletes a job whatever its state (a run of it loses its lease). ZG_ENOTFOUND. A child
+     * deleted before it ended (flows) ends for its parent as failed, ZG_FLOW_DELETED_END (its
+     * parent would otherwise wait for it forever). */
     int (*remove)(zg_store *s, const char *uuid, zg_error *err);
     /* Deletes at most max jobs of one queue in the states of mask `states` (succeeded, failed
      * only) that finished before before_ms (0: any time), oldest first, in one step; *deleted

@@ -15,7 +15,10 @@
  * A loaded type's REPEAT is written (schedule_put) as schedule "type:<jobType>" whenever the
  * loaded types change (the registry's generation), and the schedule of a loaded type without
  * REPEAT is removed: so editing or removing a REPEAT takes effect with the first host that loads
- * the new script. */
+ * the new script. Every RESTORE_EVERY_MS a host also writes again a loaded REPEAT that is missing
+ * from the store (never one that differs: hosts of two versions of a script do not fight): in a
+ * rolling deploy that adds a REPEAT, a host of the old version that starts removes it, and the
+ * hosts of the new one put it back. */
 #include "schedule.h"
 
 #include <lauxlib.h>
@@ -28,7 +31,7 @@
 #include "cron.h"
 #include "host_internal.h"
 
-enum { LOOK_EVERY_MS = 1000 };
+enum { LOOK_EVERY_MS = 1000, RESTORE_EVERY_MS = 2000 };
 
 int zg_schedule_copy(zg_schedule *dst, const zg_schedule *src)
 {
@@ -80,14 +83,14 @@ static int64_t tick_after(const zg_schedule *sc, int64_t after_ms, zg_error *err
 /* ---- what the Lua side knows: the queues claimed from, the loaded types' REPEATs ---- */
 
 typedef struct scope {
-    int64_t gen;   /* in: the generation known; out: the registry's */
+    int64_t gen; /* in: the generation known (-1: none, to get the REPEATs); out: the registry's */
     char **queues; /* the loaded types' queues */
     size_t nqueues;
     zg_schedule *repeats; /* when the generation changed: every loaded REPEAT */
     size_t nrepeats;
     zg_schedule *plain; /* and the loaded types without one (job_type, queue) */
     size_t nplain;
-    int changed;
+    int fetched; /* the REPEATs were read */
 } scope;
 
 static void scope_free(scope *s)
@@ -157,22 +160,55 @@ static int collect_scope(lua_State *L, zg_host *h, void *ud)
             s->nqueues++;
         lua_pop(L, 1);
     }
-    s->changed = lua_tointeger(L, base + 1) != s->gen;
+    s->fetched = lua_tointeger(L, base + 1) != s->gen;
     s->gen = lua_tointeger(L, base + 1);
-    if (s->changed) {
+    if (s->fetched) {
         s->repeats = records_at(L, base + 2, &s->nrepeats);
         s->plain = records_at(L, base + 3, &s->nplain);
     }
     return ZG_OK;
 }
 
-/* Asks the Lua side for the scope, and writes the loaded REPEATs when they changed. */
-static int load_scope(zg_host *h, scope *s)
+/* Writes again the loaded REPEATs that are missing from the store (each kept as it is when
+ * present, even if it differs): a host of an older version of the script, without REPEAT, that
+ * started during a rolling deploy removed it, or it was removed by hand. */
+static void restore_missing(zg_host *h, scope *s)
+{
+    for (size_t i = 0; i < s->nrepeats; i++) {
+        zg_schedule *sc = &s->repeats[i], *rows = NULL;
+        size_t nrows = 0;
+        int64_t now = 0, earliest = 0;
+        zg_error err = {0};
+        if (h->store->ops->schedule_list(h->store, sc->queue, 0, &rows, &nrows, &now, &earliest,
+                                         &err) != ZG_OK)
+            return; /* (a store outage: the claim that follows reports it) */
+        int present = 0;
+        for (size_t k = 0; k < nrows && !present; k++)
+            present = strcmp(rows[k].id, sc->id) == 0;
+        zg_schedules_free(rows, nrows);
+        int written = 0;
+        if (present || (sc->next_ms = tick_after(sc, now, &err)) < 0 ||
+            h->store->ops->schedule_put(h->store, sc, &written, &err) != ZG_OK)
+            continue;
+        zg_host_log(h, ZG_LOG_WARNING,
+                    "the REPEAT of %s was missing from the store (removed by a host whose script "
+                    "has none, or by hand): written again",
+                    sc->job_type);
+    }
+}
+
+/* Asks the Lua side for the scope, and writes the loaded REPEATs when they changed; with
+ * restore, writes again those missing from the store. */
+static int load_scope(zg_host *h, scope *s, int restore)
 {
     memset(s, 0, sizeof *s);
-    s->gen = h->repeats_gen;
+    s->gen = restore ? -1 : h->repeats_gen;
     int rc = zg_runtime_invoke(h, "schedule_scope", push_gen, collect_scope, s, 4);
-    if (rc != ZG_OK || !s->changed) return rc;
+    if (rc != ZG_OK || !s->fetched) return rc;
+    if (s->gen == h->repeats_gen) {
+        restore_missing(h, s);
+        return ZG_OK;
+    }
     int64_t now = zg_clock_wall_ms();
     int failed = 0;
     for (size_t i = 0; i < s->nrepeats; i++) {
@@ -251,9 +287,23 @@ static int64_t fire_one(zg_host *h, const zg_schedule *sc, int64_t now_ms)
     fire_args a = {sc, tick, next, "", 0};
     int rc = zg_runtime_invoke(h, "fire_schedule", push_fire, collect_fire, &a, 1);
     if (rc == ZG_ENOTFOUND) return 0; /* a type this host has not loaded: another host's */
+    if (rc == ZG_ESTORE)
+        return 0; /* the store failed (the tick may be taken or not): the
+                   * next look sees which, rather than skipping it */
+    if (rc == ZG_ESTALE) {
+        /* a type's REPEAT written by a host of another version of the script (a rolling
+         * deploy), whose params do not fit this host's SCHEMA: the tick is left to those hosts
+         * rather than passing without a job */
+        zg_host_log(h, ZG_LOG_WARNING,
+                    "schedule %s: no job for tick %lld made here, left to a host of the version "
+                    "of the script that wrote it: %s",
+                    sc->id, (long long)tick, h->err.msg);
+        return 0;
+    }
     if (rc != ZG_OK) {
-        /* a job that cannot be made (its params no longer fit the SCHEMA...): the tick passes
-         * without one, said in the log, rather than failing again at every look */
+        /* a job that cannot be made (an ad hoc schedule's params no longer fit the SCHEMA,
+         * a UNIQUE key function that fails...): the tick passes without one, said in the log,
+         * rather than failing again at every look */
         zg_host_log(h, ZG_LOG_ERROR, "schedule %s made no job for tick %lld: %s", sc->id,
                     (long long)tick, h->err.msg);
         h->store->ops->schedule_advance(h->store, sc->queue, sc->id, tick, next, &err);
@@ -266,8 +316,10 @@ void zg_schedules_fire(zg_host *h, const char *const *queues, size_t n)
 {
     int64_t mono = zg_clock_monotonic_ms();
     h->schedule_look_ms = mono + LOOK_EVERY_MS;
+    int restore = mono >= h->schedule_restore_ms;
+    if (restore) h->schedule_restore_ms = mono + RESTORE_EVERY_MS;
     scope s;
-    if (load_scope(h, &s) != ZG_OK) {
+    if (load_scope(h, &s, restore) != ZG_OK) {
         scope_free(&s);
         return;
     }
@@ -294,6 +346,13 @@ void zg_schedules_fire(zg_host *h, const char *const *queues, size_t n)
 }
 
 /* ---- the public calls ---- */
+
+int zg_fire_schedules(zg_host *h)
+{
+    if (!zg_host_usable(h)) return h->err.code;
+    if (zg_schedules_due(h, zg_clock_monotonic_ms())) zg_schedules_fire(h, NULL, 0);
+    return ZG_OK;
+}
 
 typedef struct check_args {
     const zg_schedule *def;
@@ -393,7 +452,7 @@ int zg_schedule_list(zg_host *h, zg_schedule **out, size_t *n)
     *n = 0;
     if (!zg_host_usable(h)) return h->err.code;
     scope s;
-    int rc = load_scope(h, &s);
+    int rc = load_scope(h, &s, 0);
     char **queues = NULL;
     size_t nq = 0;
     if (rc == ZG_OK) rc = all_queues(h, &s, &queues, &nq);
@@ -438,7 +497,7 @@ int zg_schedule_remove(zg_host *h, const char *id)
     if (!zg_host_usable(h)) return h->err.code;
     if (!id || !*id) return zg_fail(&h->err, ZG_EINVAL, "no schedule id");
     scope s;
-    int rc = load_scope(h, &s);
+    int rc = load_scope(h, &s, 0);
     char **queues = NULL;
     size_t nq = 0;
     if (rc == ZG_OK) rc = all_queues(h, &s, &queues, &nq);

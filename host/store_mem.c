@@ -331,6 +331,8 @@ static int flow_ready(const job *j)
 }
 static int make_waiting(job *j);
 static void flow_child_finished(struct mem_store *s, job *j, int failed);
+static void flow_child_ended(struct mem_store *s, job *j, char *end, int failed);
+static void flow_child_deleted(struct mem_store *s, job *j);
 /* ---- end of flows (continued below mem_settle_from_outside) ---- */
 
 static void group_free(void *p)
@@ -1435,12 +1437,6 @@ static int mem_settle_from_outside(zg_store *zs, const char *queue, const char *
  * waiting again when this was the last child it waited for (or a fail_parent child failed). */
 static void flow_child_finished(mem_store *s, job *j, int failed)
 {
-    char pu[ZG_UUID_LEN];
-    field *f = find_field(j, "parentUuid");
-    json_string_field(f ? f->value : NULL, pu, sizeof pu);
-    job *parent = pu[0] ? zg_map_get(&s->jobs, pu) : NULL;
-    flow_kid *kid = parent ? flow_find(parent->kids, j->uuid) : NULL;
-    if (!kid || kid->result) return;
     field *code = find_field(j, "resultCode"), *result = find_field(j, "result");
     const entry_list *errors = &j->lists[ZG_LIST_ERRORS];
     zg_strbuf b;
@@ -1449,7 +1445,34 @@ static void flow_child_finished(mem_store *s, job *j, int failed)
                      code ? code->value : "null", failed ? "true" : "false",
                      result ? result->value : "null",
                      errors->len ? errors->items[errors->len - 1] : "null");
-    if (!(kid->result = zg_strbuf_take(&b))) return; /* out of memory: the parent waits on */
+    flow_child_ended(s, j, zg_strbuf_take(&b), failed);
+}
+
+/* j is about to be deleted: when it is a child that has not ended, its parent gets it as ended
+ * (failed), rather than waiting for it forever. */
+static void flow_child_deleted(mem_store *s, job *j)
+{
+    if (j->state == ZG_STATE_FINISHED) return; /* (its end was handed over by its finish) */
+    char now[40], *end = malloc(sizeof ZG_FLOW_DELETED_END + sizeof now);
+    zg_clock_iso8601(now, sizeof now);
+    if (end) snprintf(end, sizeof ZG_FLOW_DELETED_END + sizeof now, ZG_FLOW_DELETED_END, now);
+    flow_child_ended(s, j, end, 1);
+}
+
+/* Hands child j's end (result: JSON text, malloc'd, taken) to its parent, if it has one that
+ * registered it and has not had its end already. */
+static void flow_child_ended(mem_store *s, job *j, char *end, int failed)
+{
+    char pu[ZG_UUID_LEN];
+    field *f = find_field(j, "parentUuid");
+    json_string_field(f ? f->value : NULL, pu, sizeof pu);
+    job *parent = pu[0] ? zg_map_get(&s->jobs, pu) : NULL;
+    flow_kid *kid = parent ? flow_find(parent->kids, j->uuid) : NULL;
+    if (!kid || kid->result || !end) { /* (out of memory: the parent waits on) */
+        free(end);
+        return;
+    }
+    kid->result = end;
     parent->kids->done++;
     if (failed && kid->fail_parent)
         snprintf(parent->kids->failed, sizeof parent->kids->failed, "%s", j->uuid);
@@ -1805,6 +1828,7 @@ static int mem_remove(zg_store *zs, const char *uuid, zg_error *err)
     ADVANCE(s, err);
     job *j = uuid ? zg_map_get(&s->jobs, uuid) : NULL;
     if (!j) return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid ? uuid : "(null)");
+    flow_child_deleted(s, j); /* (flows: its parent does not wait for it forever) */
     forget(s, j);
     return ZG_OK;
 }

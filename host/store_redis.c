@@ -1370,25 +1370,40 @@ static int rs_retry(zg_store *s, const char *uuid, zg_fields f, const char *even
     return rc;
 }
 
+static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int64_t *delivered,
+                      zg_error *err);
+
 static int rs_remove(zg_store *s, const char *uuid, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
     job_keys k;
     if (keys_by_uuid(r, uuid, &k, err) != ZG_OK) return err->code;
     argvec a = {0};
+    char now[40], end[sizeof ZG_FLOW_DELETED_END + sizeof now];
+    zg_clock_iso8601(now, sizeof now);
+    snprintf(end, sizeof end, ZG_FLOW_DELETED_END, now);
     av_push(&a, k.prefix);
     av_push(&a, k.job);
+    av_push(&a, end);
     redisReply *reply = run(r, S_REMOVE, 2, &a, err);
     av_free(&a);
     if (!reply) return err->code;
     int rc = reply->type == REDIS_REPLY_ERROR     ? zg_redis_reply_error(reply, err)
              : reply->type != REDIS_REPLY_INTEGER ? unexpected(err, "a delete")
                                                   : ZG_OK;
-    int existed = rc == ZG_OK && reply->integer == 1;
+    long long outcome = rc == ZG_OK ? reply->integer : 0;
     freeReplyObject(reply);
     if (rc != ZG_OK) return rc;
     const char *del[] = {"DEL", k.pointer};
     send_later(r, 2, del);
+    if (outcome == 2) { /* flows: a child deleted before it ended, handed to its parent now
+                         * (else any host serving its queue re-sends it within seconds) */
+        char queue[ZG_NAME_LEN];
+        snprintf(queue, sizeof queue, "%.*s", (int)strlen(k.prefix) - 5, k.prefix + 4);
+        zg_error ignored = {0};
+        rs_deliver(s, queue, 0, NULL, &ignored);
+    }
+    int existed = outcome != 0;
     return existed ? ZG_OK : zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
 }
 

@@ -463,8 +463,13 @@ ZG_API int zg_schedule_add(zg_host *h, const zg_schedule *def, char id_out[ZG_NA
 ZG_API int zg_schedule_list(zg_host *h, zg_schedule **out, size_t *n);
 ZG_API void zg_schedules_free(zg_schedule *s, size_t n);
 /* Removes a schedule by id; ZG_ENOTFOUND when there is none. A type's REPEAT removed this way is
- * written again by the next host that loads the type. */
+ * written again within seconds by a host that loads the type. */
 ZG_API int zg_schedule_remove(zg_host *h, const char *id);
+/* Fires the due ticks of the schedules of the loaded types' queues, as zg_step does between two
+ * claims (at most once a second, sooner when a tick is due; a call before that does nothing):
+ * for a thread that runs no jobs, so that ticks are made on time while every worker is busy with
+ * long jobs (zerog serve's supervisor calls it). */
+ZG_API int zg_fire_schedules(zg_host *h);
 
 /* Frees a string the library returned. */
 ZG_API void zg_free(void *p);

@@ -127,14 +127,31 @@ static void store_seen(daemon_ctx *d, int up, const char *reason)
     if (!was && up) log_line(d->log, ZG_LOG_INFO, "", "the store is reachable again");
 }
 
+/* Fires due schedule ticks on the first API host when no request holds it: workers fire them
+ * only between two jobs, so ticks would be missed while every worker runs a long job. */
+static void fire_schedules(daemon_ctx *d)
+{
+    pthread_mutex_lock(&d->api_lock);
+    int idle = d->api[0] && !d->api_busy[0];
+    if (idle) d->api_busy[0] = 1;
+    pthread_mutex_unlock(&d->api_lock);
+    if (!idle) return;
+    zg_fire_schedules(d->api[0]);
+    api_return(d, d->api[0]);
+}
+
 void *store_monitor(void *arg)
 {
     daemon_ctx *d = arg;
     while (!d->stopping) {
         int rc = zg_ping(d->monitor);
         store_seen(d, rc == ZG_OK, zg_errstr(d->monitor));
-        for (int i = 0; i < STORE_PING_MS / 50 && !d->stopping; i++)
+        for (int i = 0; i < STORE_PING_MS / 50 && !d->stopping; i++) {
+            if (rc == ZG_OK)
+                fire_schedules(d); /* (repeatable jobs: made on time even while
+                                    * every worker is busy) */
             usleep(50 * 1000);
+        }
     }
     return NULL;
 }

@@ -490,9 +490,17 @@ function M.fire_schedule(job_type, params_json, queue, id, tick, next_tick)
     job.queueJobId, job.cas = created[1], created[2]
     return { job.uuid }
   end)
-  if not ok then return nil, "job", "a job of type " .. job_type .. " could not be made: " .. describe(r) end
-  if not r[1] then return nil, r[2], r[3] end
-  return r[1]
+  local why = not ok and "a job of type " .. job_type .. " could not be made: " .. describe(r)
+    or not r[1] and r[3]
+  if not why then return r[1] end
+  -- a type's REPEAT whose params are not this host's: written by a host of another version of the
+  -- script (a rolling deploy), whose SCHEMA they fit; the tick is left to such a host
+  local policy = spec.REPEAT ~= nil and registry.repeat_policy(spec.REPEAT)
+  local mine = policy and policy.params and next(policy.params) ~= nil and canonical(policy.params) or ""
+  if id == "type:" .. job_type and mine ~= params_json then
+    return nil, "stale", why .. " (the REPEAT of another version of the script)"
+  end
+  return nil, ok and r[2] or "job", why
 end
 
 return M

@@ -264,6 +264,33 @@ static void test_killing_a_parked_parent_kills_its_unfinished_children(void)
     zg_host_free(h);
 }
 
+static void test_a_child_deleted_before_it_ends_counts_as_failed_and_its_parent_resumes(void)
+{
+    zg_host *h = host_with(
+        "orphan", "    if self.flowRound == 0 then\n"
+                  "      self:spawn(C, { n = 1 }, { delay = 60, queue = CQ .. 'd',\n"
+                  "        on_failure = 'ignore' })\n"
+                  "      self:spawn(C, { n = 3 }, { queue = CQ .. 'd' })\n"
+                  "      return zerog.WAIT_CHILDREN\n"
+                  "    end\n" SEEN "    self:update_attrs { seen = table.concat(parts, ',') }\n"
+                  "    return 200");
+    char type[ZG_NAME_LEN], p[ZG_UUID_LEN];
+    snprintf(type, sizeof type, "%sorphan", tag);
+    CHECK_INT(zg_submit(h, type, "{}", NULL, p), ZG_OK);
+    CHECK_INT(step(h, queue("pq")), -1);
+    zg_list_filter f = {.states = 1u << ZG_JOBS_DELAYED, .queue = queue("cqd")};
+    zg_job_page page;
+    CHECK_INT(zg_list(h, &f, &page), ZG_OK);
+    CHECK_INT(page.n, 1);
+    if (page.n) CHECK_INT(zg_delete(h, page.jobs[0].uuid), ZG_OK); /* before it ran */
+    zg_job_page_free(&page);
+    CHECK_INT(step(h, queue("cqd")), 200);
+    CHECK_INT(state_of(h, p), ZG_MSG_READY); /* not parked forever for a child that is gone */
+    CHECK_INT(step(h, queue("pq")), 200);
+    CHECK(dump_has(h, p, "\"seen\":\"qd:410:nil:true,qd:200:r3:false\""));
+    zg_host_free(h);
+}
+
 static void test_misuse_is_refused_and_waiting_for_nothing_fails_with_500(void)
 {
     zg_host *h = host_with(
@@ -428,6 +455,7 @@ int main(void)
     RUN(test_a_batch_callback_runs_once_after_every_job_of_the_batch_has_ended);
     RUN(test_a_job_cancels_its_own_children_only_and_killed_ones_count_as_failed);
     RUN(test_killing_a_parked_parent_kills_its_unfinished_children);
+    RUN(test_a_child_deleted_before_it_ends_counts_as_failed_and_its_parent_resumes);
     RUN(test_misuse_is_refused_and_waiting_for_nothing_fails_with_500);
     RUN(test_mem_a_child_end_reaches_its_parent_in_the_settle_itself);
     const char *url = getenv("ZEROG_SPEC_REDIS");
@@ -441,6 +469,7 @@ int main(void)
         RUN(test_a_batch_callback_runs_once_after_every_job_of_the_batch_has_ended);
         RUN(test_a_job_cancels_its_own_children_only_and_killed_ones_count_as_failed);
         RUN(test_killing_a_parked_parent_kills_its_unfinished_children);
+        RUN(test_a_child_deleted_before_it_ends_counts_as_failed_and_its_parent_resumes);
         RUN(test_misuse_is_refused_and_waiting_for_nothing_fails_with_500);
         RUN(test_redis_a_child_end_left_undelivered_resumes_its_parent_exactly_once);
     }

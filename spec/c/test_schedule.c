@@ -116,6 +116,70 @@ static void test_a_types_repeat_is_schedule_type_id_replaced_when_changed_remove
     zg_host_free(h);
 }
 
+/* A rolling deploy that adds a REPEAT: a host of the old script (no REPEAT) that starts removes
+ * the schedule; the hosts of the new one write it again within seconds (mem://: removed by hand,
+ * the same removal). A host of a third version with another rule keeps its rule: no fight. */
+static void test_a_repeat_removed_by_an_old_host_comes_back_and_versions_do_not_fight(void)
+{
+    zg_host *h = check_new_host(store);
+    char t[ZG_NAME_LEN], id[ZG_NAME_LEN + 8];
+    zg_schedule s;
+    CHECK_INT(define(h, "deploy", "{ every = 60 }", t), ZG_OK);
+    snprintf(id, sizeof id, "type:%s", t);
+    CHECK(find_schedule(h, id, &s));
+    int shared = strcmp(store, "mem://") != 0;
+    zg_host *old = shared ? check_new_host(store) : NULL;
+    if (old) {
+        CHECK_INT(define(old, "deploy", "nil", t), ZG_OK); /* its start removes it */
+    } else
+        CHECK_INT(zg_schedule_remove(h, id), ZG_OK);
+    CHECK(!find_schedule(old ? old : h, id, &s)); /* (old's first look removes it) */
+    long long until = wall_ms() + 6000;
+    while (!find_schedule(h, id, &s) && wall_ms() < until)
+        step_for(h, 100);
+    CHECK(find_schedule(h, id, &s)); /* written again by the host whose script has it */
+    CHECK_STR(s.rule, "@every:60");
+    if (old) {
+        CHECK_INT(define(old, "deploy", "{ every = 120 }", t), ZG_OK); /* another version */
+        CHECK(find_schedule(old, id, &s));
+        CHECK_STR(s.rule, "@every:120");
+        step_for(h, 2500); /* past a restore of h's: it keeps the other version's rule */
+        CHECK(find_schedule(h, id, &s));
+        CHECK_STR(s.rule, "@every:120");
+        zg_host_free(old);
+    }
+    zg_host_free(h);
+}
+
+/* In a rolling deploy, a host of the old script that finds the new version's REPEAT due cannot
+ * make its job (the new params do not fit its SCHEMA): it leaves the tick to a host of the new
+ * version rather than letting it pass without a job. Two hosts on one store (Redis). */
+static void test_a_host_of_another_version_leaves_a_tick_it_cannot_make_to_the_others(void)
+{
+    zg_host *old = check_new_host(store), *h = check_new_host(store);
+    char t[ZG_NAME_LEN], id[ZG_NAME_LEN + 8], src[1024];
+    snprintf(t, sizeof t, "%sversions", tag);
+    snprintf(id, sizeof id, "type:%s", t);
+    snprintf(src, sizeof src,
+             "return { JOB_TYPE = '%s', QUEUE_NAME = '%s_q', REPEAT = { every = 1 },\n"
+             "  run = function(self) return 200 end }\n",
+             t, t);
+    CHECK_INT(zg_load_string(old, t, src, NULL), ZG_OK);
+    zg_schedule s;
+    CHECK(find_schedule(old, id, &s)); /* the old version's, written at its start */
+    CHECK_INT(define(h, "versions", "{ every = 1, params = { n = 7 } }", t), ZG_OK);
+    CHECK(find_schedule(h, id, &s)); /* the new version's, with params the old SCHEMA refuses */
+    long long first = (long long)s.next_ms;
+    step_for(old, 2200); /* the old host looks at it over two ticks */
+    step_for(h, 1200);
+    long long ticks[64];
+    size_t n = job_ticks(h, t, ticks, 64);
+    CHECK(n >= 1);
+    if (n) CHECK_INT(ticks[0], first); /* the first tick made its job, late, not lost */
+    zg_host_free(old);
+    zg_host_free(h);
+}
+
 static void test_bad_repeat_declarations_fail_to_load_naming_the_field(void)
 {
     zg_host *h = check_new_host(store);
@@ -315,6 +379,7 @@ int main(void)
     snprintf(tag, sizeof tag, "sc%lx%x", (unsigned long)time(NULL) & 0xffffff, (unsigned)getpid());
     RUN(test_a_types_repeat_is_schedule_type_id_replaced_when_changed_removed_with_it);
     RUN(test_bad_repeat_declarations_fail_to_load_naming_the_field);
+    RUN(test_a_repeat_removed_by_an_old_host_comes_back_and_versions_do_not_fight);
     RUN(test_ad_hoc_schedules_are_checked_listed_and_removed);
     RUN(test_each_tick_makes_one_job_carrying_scheduled_for);
     RUN(test_missed_ticks_make_one_job_with_catch_up_once_and_none_with_skip);
@@ -324,6 +389,8 @@ int main(void)
         snprintf(tag, sizeof tag, "scr%lx%x", (unsigned long)time(NULL) & 0xffffff,
                  (unsigned)getpid());
         RUN(test_a_types_repeat_is_schedule_type_id_replaced_when_changed_removed_with_it);
+        RUN(test_a_repeat_removed_by_an_old_host_comes_back_and_versions_do_not_fight);
+        RUN(test_a_host_of_another_version_leaves_a_tick_it_cannot_make_to_the_others);
         RUN(test_ad_hoc_schedules_are_checked_listed_and_removed);
         RUN(test_each_tick_makes_one_job_carrying_scheduled_for);
         RUN(test_missed_ticks_make_one_job_with_catch_up_once_and_none_with_skip);

@@ -79,4 +79,25 @@ http_routes() {
 }
 ok "POST /schedule/<type> answers 201 {id}, GET /schedules lists it, its jobs run, DELETE removes it" http_routes
 
+busy_workers() {
+  flush
+  cat >"$JOBS/hold.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "hold", QUEUE_NAME = "beat_q",
+  run = function(self) for _ = 1, 80 do zerog.sleep(0.1) end return 200 end }
+LUA
+  SERVE_WORKERS=1 start_serve || return 1
+  "$ZEROG" submit hold >/dev/null || return 1
+  holding() { [ "$(jobs_running)" = 1 ]; }
+  wait_for 5 holding || { echo "hold never ran"; return 1; }
+  expect_status 0 "$ZEROG" schedule beat "@every:1" || return 1
+  two() { [ "$(jobs_of beat)" -ge 2 ]; }
+  wait_for 5 two || { echo "$(jobs_of beat) jobs while the only worker was busy"; return 1; }
+  holding || { echo "the hold job ended first: nothing shown"; return 1; }
+  stop_serve
+  rm -f "$JOBS/hold.lua"
+}
+jobs_running() { "$ZEROG" list --state running --type hold --json | grep -c '"uuid"'; }
+ok "serve makes each tick's job on time while its only worker is busy with a long job" busy_workers
+
 tap_done
