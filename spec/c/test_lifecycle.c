@@ -8,6 +8,7 @@
  * does, it waits for the condition (a blocking claim, or polling with a deadline); the few
  * sleeps let time pass for what is being tested (a TTR running out, a touch renewing it). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,10 @@ static zg_store *S;
 static const char *backend;   /* "mem" or "redis": the prefix of every test name */
 static const char *redis_url; /* NULL on mem:// */
 static char run_tag[48];      /* queue names are unique per run and backend */
-static unsigned long uuid_stamp, uuid_counter;
+static unsigned long uuid_stamp;
+/* atomic: racing threads make uuids (two threads with one uuid would make a submit of one read
+ * as a resend of the other's job, "created" though refused) */
+static atomic_ulong uuid_counter;
 
 #define TYPE "T" /* the job type of most tests */
 
@@ -55,7 +59,7 @@ static const char *Q(const char *name)
 static void new_uuid(char out[ZG_UUID_LEN])
 {
     snprintf(out, ZG_UUID_LEN, "%08lx-%04x-4000-8000-%012lx", uuid_stamp & 0xffffffffUL,
-             (unsigned)getpid() & 0xffffu, ++uuid_counter);
+             (unsigned)getpid() & 0xffffu, atomic_fetch_add(&uuid_counter, 1) + 1);
 }
 
 /* Another handle on the store under test, for another thread: the same store on mem://, a
@@ -2034,6 +2038,52 @@ static void a_unique_key_lapses_after_its_ttl(void)
     CHECK_INT(counts_of(q).waiting, 2);
 }
 
+/* The race below counts on uuids that differ across threads: a submit of a uuid that names a
+ * job is a resend of it, reported as that job ("created"). */
+enum { UUID_MAKERS = 8, UUIDS_EACH = 20000 };
+
+typedef struct uuid_maker {
+    pthread_barrier_t *start; /* all at once: the makers' calls overlap */
+    char (*out)[ZG_UUID_LEN];
+} uuid_maker;
+
+static void *make_uuids(void *p)
+{
+    uuid_maker *m = p;
+    char(*out)[ZG_UUID_LEN] = m->out;
+    pthread_barrier_wait(m->start);
+    for (int i = 0; i < UUIDS_EACH; i++)
+        new_uuid(out[i]);
+    return NULL;
+}
+
+static int uuid_order(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void uuids_made_by_racing_threads_are_all_distinct(void)
+{
+    char(*u)[ZG_UUID_LEN] = calloc((size_t)UUID_MAKERS * UUIDS_EACH, ZG_UUID_LEN);
+    pthread_t t[UUID_MAKERS];
+    uuid_maker m[UUID_MAKERS];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, UUID_MAKERS);
+    for (int i = 0; i < UUID_MAKERS; i++) {
+        m[i] = (uuid_maker){&start, u + (size_t)i * UUIDS_EACH};
+        pthread_create(&t[i], NULL, make_uuids, &m[i]);
+    }
+    for (int i = 0; i < UUID_MAKERS; i++)
+        pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&start);
+    qsort(u, (size_t)UUID_MAKERS * UUIDS_EACH, ZG_UUID_LEN, uuid_order);
+    int repeated = 0;
+    for (size_t i = 1; i < (size_t)UUID_MAKERS * UUIDS_EACH; i++)
+        repeated += strcmp(u[i - 1], u[i]) == 0;
+    CHECK_INT(repeated, 0);
+    free(u);
+}
+
 typedef struct unique_racer {
     const char *queue;
     int index, created;
@@ -2150,6 +2200,7 @@ static void run_all(void)
     T(a_unique_key_held_while_running_goes_when_the_job_finishes);
     T(a_unique_key_held_until_done_outlives_a_success_not_a_failure);
     T(a_unique_key_lapses_after_its_ttl);
+    T(uuids_made_by_racing_threads_are_all_distinct);
     T(concurrent_submits_of_20_keys_create_exactly_20_jobs);
     T(settle_release_with_a_delay_makes_the_job_wait_that_long);
     T(settle_bury_then_kick_brings_the_job_back);
