@@ -15,8 +15,9 @@ skip() { echo "1..0 # SKIP $*"; exit 0; }
 
 [ -x "$CHROMIUM" ] || skip "no chromium at $CHROMIUM (deps/install browser installs Debian's)"
 command -v node >/dev/null && command -v npm >/dev/null || skip "node and npm are not installed (deps/install browser)"
-# puppeteer-core, as pinned, into build/browser (again only when the lock file changed)
-MODULES=build/browser
+# puppeteer-core, as pinned, into the build's browser/ (again only when the lock file changed;
+# one per build, so that the suite and the sanitizers' suite can run at once)
+MODULES=${ZEROG_BUILD:-build}/browser
 if ! cmp -s spec/browser/package-lock.json "$MODULES/package-lock.json" || [ ! -d "$MODULES/node_modules/puppeteer-core" ]; then
   mkdir -p "$MODULES" && cp spec/browser/package.json spec/browser/package-lock.json "$MODULES/" &&
     (cd "$MODULES" && npm ci --ignore-scripts --no-audit --no-fund >npm.log 2>&1) ||

@@ -5,12 +5,14 @@
 # The node timeout is short (1 s) so that a failover in a test takes a couple of seconds.
 
 # cluster_free_port: a TCP port nobody listens on, whose cluster bus port (+10000) is free too:
-# 10000..15999 and 20000..25999, below the kernel's ephemeral range (32768 and up, which outgoing
+# 10000..15999 and 20000..25999 (the upper half under the sanitizers, SAN set, so that CI can run
+# both suites at once), below the kernel's ephemeral range (32768 and up, which outgoing
 # connections take from) and apart from the ports tests' daemons take (spec/support/free_port.sh)
 cluster_free_port() {
-  local p
+  local p base=10000
+  [ -z "${SAN:-}" ] || base=13000
   for _ in $(seq 200); do
-    p=$((10000 + RANDOM % 6000))
+    p=$((base + RANDOM % 3000))
     if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null &&
        ! (exec 3<>/dev/tcp/127.0.0.1/$((p + 10000))) 2>/dev/null; then
       echo "$p"
