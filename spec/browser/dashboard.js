@@ -104,11 +104,11 @@ async function main() {
     await page.type('#token-input', TOKEN);
     await page.click('#token-form button[type=submit]');
     await until(() => page.$eval('#token-dialog', (d) => !d.open), 5000, 'the dialog to close');
-    await until(async () => (await page.$$('#submit-type option')).length === 6, 5000, 'the six job types in the form');
+    await until(async () => (await page.$$('#submit-type option')).length === 7, 5000, 'the seven job types in the form');
     const kept = await page.evaluate(() => sessionStorage.getItem('zerog.token'));
     assert(kept === TOKEN, 'sessionStorage holds ' + kept);
     await page.reload({ waitUntil: 'domcontentloaded' });
-    await until(async () => (await page.$$('#submit-type option')).length === 6, 5000, 'the form after a reload');
+    await until(async () => (await page.$$('#submit-type option')).length === 7, 5000, 'the form after a reload');
     assert(!(await page.$eval('#token-dialog', (d) => d.open)), 'the token was asked again after a reload');
   });
 
@@ -196,6 +196,26 @@ async function main() {
     await until(async () => ((await text(page, '#job')) || '').includes('Job ' + bad), 5000, 'the uuid from the address shown as text');
     const after = await page.evaluate(() => ({ img: document.querySelectorAll('img').length, xss: window.__xss }));
     assert(after.img === 0 && after.xss === undefined, 'made from the address: ' + JSON.stringify(after));
+  });
+
+  await ok('a job with 20,000 events: its page shows the latest 500 and says how many are not shown, and reads the lists again only when the job changes', async () => {
+    const uuid = await submit('many');
+    await until(async () => (await info(uuid)).result === 200, 20000, 'the job to record its events');
+    const seen = [];
+    const count = (req) => { if (req.url().includes('showLogs=true')) seen.push(Date.now()); };
+    page.on('request', count);
+    const started = Date.now();
+    await goto('#/job/' + uuid);
+    await until(async () => ((await text(page, '[data-list=events] h2')) || '') === 'Events (20000)', 10000, 'the events list');
+    const shownMs = Date.now() - started;
+    const items = await page.$$eval('[data-list=events] .log li', (lis) => lis.map((li) => li.textContent));
+    assert(items.length === 501 && items[0] === '19,500 earlier not shown (GET /dump/UUID?showLogs=true has them all)' &&
+      items[500].endsWith('event 20000'), 'the list: ' + items.length + ' ' + items[0] + ' … ' + items[items.length - 1]);
+    await sleep(2500); // three polls of an unchanged job
+    page.off('request', count);
+    console.log(`# 20,000 events: the page shown in ${shownMs} ms; ${seen.length} read(s) of the lists in 2.5 s`);
+    assert(seen.length === 1, seen.length + ' reads of the whole document while it did not change');
+    await goto('#/');
   });
 
   await ok('an address with a malformed %-escape shows that job as not found, and the page goes on polling (it froze)', async () => {

@@ -510,17 +510,27 @@
 
   // ---- a job's page ----
   let jobText = '';
+  let jobCas = null;
+  const LOG_SHOWN = 500; // the latest entries of a list shown: a job may hold 100,000 events
   function logList(title, entries, cls) {
     const list = el('ol', { class: 'log ' + cls });
-    for (const e of entries || []) {
+    const all = entries || [];
+    const earlier = Math.max(0, all.length - LOG_SHOWN);
+    if (earlier) list.append(el('li', { class: 'muted more' }, earlier.toLocaleString('en') + ' earlier not shown (GET /dump/UUID?showLogs=true has them all)'));
+    for (const e of all.slice(earlier)) {
       list.append(el('li', null, el('span', { class: 't', title: e.timeStamp || '' }, clock(e.timeStamp)),
         e.errorCode !== undefined ? el('span', { class: 'muted' }, '[' + e.errorCode + '] ') : null,
         el('span', { class: 'm' }, typeof e.msg === 'string' ? e.msg : JSON.stringify(e.msg))));
     }
-    if (!list.children.length) list.append(el('li', { class: 'muted' }, 'none'));
+    if (!all.length) list.append(el('li', { class: 'muted' }, 'none'));
     return el('section', { class: 'card', 'data-list': cls }, el('h2', null, title + ' (' + (entries || []).length + ')'), list);
   }
   async function refreshJob(uuid) {
+    // the document without its lists first (a few hundred bytes): the lists and the data are read
+    // again only when it changed (its cas moves with every write), not the megabytes of a job
+    // with 100,000 events every second
+    const head = await api('GET', '/dump/' + encodeURIComponent(uuid));
+    if (head.ok && jobText && head.data.cas === jobCas) return;
     const [dump, data] = await Promise.all([api('GET', '/dump/' + encodeURIComponent(uuid) + '?showLogs=true'),
       api('GET', '/data/' + encodeURIComponent(uuid))]);
     const box = $('job');
@@ -530,6 +540,7 @@
         el('p', { class: 'error' }, errorOf(dump)), el('a', { href: '#/' }, '← all jobs')));
       return;
     }
+    jobCas = head.ok ? head.data.cas : null;
     const text = JSON.stringify([dump.data, data.data]);
     if (text === jobText) return;
     jobText = text;
@@ -595,7 +606,7 @@
     timer = setTimeout(tick, POLL_MS);
   }
   function refreshNow() { clearTimeout(timer); timer = setTimeout(tick, 0); }
-  window.addEventListener('hashchange', () => { jobText = ''; notice(''); window.scrollTo(0, 0); refreshNow(); });
+  window.addEventListener('hashchange', () => { jobText = ''; jobCas = null; notice(''); window.scrollTo(0, 0); refreshNow(); });
   document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshNow(); });
   setInterval(() => { if (!document.hidden) loadTypes(); }, 15000);
   loadTypes().then(tick, tick);
