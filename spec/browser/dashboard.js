@@ -112,6 +112,15 @@ async function main() {
     assert(!(await page.$eval('#token-dialog', (d) => d.open)), 'the token was asked again after a reload');
   });
 
+  await ok('the Token button opens the token dialog to change it, and Escape closes it (it could not be left without typing a token)', async () => {
+    await page.click('#token-button');
+    await until(() => page.$eval('#token-dialog', (d) => d.open), 5000, 'the dialog');
+    await page.keyboard.press('Escape');
+    await until(() => page.$eval('#token-dialog', (d) => !d.open), 5000, 'Escape to close it');
+    const kept = await page.evaluate(() => sessionStorage.getItem('zerog.token'));
+    assert(kept === TOKEN, 'the token changed: ' + kept);
+  });
+
   let slow;
   await ok('a job submitted through the form shows in the list with a bar that moves live to 100%', async () => {
     await page.select('#submit-type', 'slow');

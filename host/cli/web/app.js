@@ -69,7 +69,13 @@
     refreshNow();
   });
   $('token-dialog').addEventListener('cancel', (e) => { if (asking) e.preventDefault(); });
-  $('token-button').addEventListener('click', () => askToken(''));
+  // the header's Token button: to change the token; unlike the ask after a 401, Escape closes it
+  $('token-button').addEventListener('click', () => {
+    if (asking) return;
+    setText($('token-error'), '');
+    $('token-input').value = '';
+    $('token-dialog').showModal();
+  });
 
   async function api(method, path, body) {
     for (;;) {
