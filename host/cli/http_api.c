@@ -874,6 +874,24 @@ static int authorized(daemon_ctx *d, struct MHD_Connection *c)
     return same_secret(h, d->auth_token);
 }
 
+/* Whether a browser sent the request from a page of another origin: its Origin header is not
+ * "http://" or "https://" (a proxy in front that ends TLS) followed by the request's Host ("null",
+ * from a sandboxed frame or a file, is another origin too). Browsers send Origin with every POST
+ * and DELETE and with cross-origin reads, so without a token this refuses what any web page the
+ * operator visits could otherwise send to a daemon on localhost (a form or a no-cors fetch needs no
+ * CORS preflight): submit, purge, drain. Requests without Origin (curl, the CLI, other programs)
+ * are not browsers' and pass. */
+static int cross_origin(struct MHD_Connection *c)
+{
+    const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+    if (!origin) return 0;
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    size_t scheme = strncasecmp(origin, "http://", 7) == 0    ? 7
+                    : strncasecmp(origin, "https://", 8) == 0 ? 8
+                                                              : 0;
+    return !host || !scheme || strcasecmp(origin + scheme, host) != 0;
+}
+
 /* The route's name and the rest of the path after it ("/info/<uuid>" -> "info", "<uuid>"). */
 static void split(const char *url, char *route, size_t size, const char **rest)
 {
@@ -945,6 +963,10 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
     if (strcmp(name, "health") != 0 && !authorized(d, c))
         return send_error_with(c, 401, "missing or wrong bearer token", "WWW-Authenticate",
                                "Bearer realm=\"zerog\"");
+    if (strcmp(name, "health") != 0 && !d->auth_token && cross_origin(c))
+        return send_error(c, 403,
+                          "a request from a web page of another origin needs --auth-token "
+                          "(without a token, only the dashboard of this address may call the API)");
     int deletes = strcmp(method, "DELETE") == 0; /* DELETE /job/<uuid> */
     if (deletes && !*rest) return send_error(c, 404, "no such route");
     if (strcmp(name, "job") == 0 && !deletes) return submit(d, c, rest, body, body_len);

@@ -51,6 +51,25 @@ async function submit(type, params) {
   return r.data.uuid;
 }
 const info = async (uuid) => (await api('GET', '/info/' + uuid)).data;
+// The text of the page's badges, notes and controls that is shown with less than WCAG AA's 4.5:1
+// contrast against the colour behind it.
+const lowContrast = (page) => page.evaluate(() => {
+  const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+    .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const behind = (e) => {
+    for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.length === 3 || c[3] > 0) return c; }
+    return [255, 255, 255];
+  };
+  const bad = [];
+  for (const e of document.querySelectorAll('.state, .pill, .notice, .muted, .error, .hint, .req, th, button, .log .m, td.err, a')) {
+    if (!e.offsetParent || !e.textContent.trim()) continue;
+    const a = lum(rgb(getComputedStyle(e).color)), b = lum(behind(e));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) bad.push(e.className + ' "' + e.textContent.trim().slice(0, 20) + '" ' + ratio.toFixed(2));
+  }
+  return bad;
+});
 const text = (page, sel) => page.$eval(sel, (e) => e.textContent).catch(() => null);
 
 async function main() {
@@ -85,12 +104,21 @@ async function main() {
     await page.type('#token-input', TOKEN);
     await page.click('#token-form button[type=submit]');
     await until(() => page.$eval('#token-dialog', (d) => !d.open), 5000, 'the dialog to close');
-    await until(async () => (await page.$$('#submit-type option')).length === 5, 5000, 'the five job types in the form');
+    await until(async () => (await page.$$('#submit-type option')).length === 7, 5000, 'the seven job types in the form');
     const kept = await page.evaluate(() => sessionStorage.getItem('zerog.token'));
     assert(kept === TOKEN, 'sessionStorage holds ' + kept);
     await page.reload({ waitUntil: 'domcontentloaded' });
-    await until(async () => (await page.$$('#submit-type option')).length === 5, 5000, 'the form after a reload');
+    await until(async () => (await page.$$('#submit-type option')).length === 7, 5000, 'the form after a reload');
     assert(!(await page.$eval('#token-dialog', (d) => d.open)), 'the token was asked again after a reload');
+  });
+
+  await ok('the Token button opens the token dialog to change it, and Escape closes it (it could not be left without typing a token)', async () => {
+    await page.click('#token-button');
+    await until(() => page.$eval('#token-dialog', (d) => d.open), 5000, 'the dialog');
+    await page.keyboard.press('Escape');
+    await until(() => page.$eval('#token-dialog', (d) => !d.open), 5000, 'Escape to close it');
+    const kept = await page.evaluate(() => sessionStorage.getItem('zerog.token'));
+    assert(kept === TOKEN, 'the token changed: ' + kept);
   });
 
   let slow;
@@ -179,6 +207,35 @@ async function main() {
     assert(after.img === 0 && after.xss === undefined, 'made from the address: ' + JSON.stringify(after));
   });
 
+  await ok('a job with 20,000 events: its page shows the latest 500 and says how many are not shown, and reads the lists again only when the job changes', async () => {
+    const uuid = await submit('many');
+    await until(async () => (await info(uuid)).result === 200, 20000, 'the job to record its events');
+    const seen = [];
+    const count = (req) => { if (req.url().includes('showLogs=true')) seen.push(Date.now()); };
+    page.on('request', count);
+    const started = Date.now();
+    await goto('#/job/' + uuid);
+    await until(async () => ((await text(page, '[data-list=events] h2')) || '') === 'Events (20000)', 10000, 'the events list');
+    const shownMs = Date.now() - started;
+    const items = await page.$$eval('[data-list=events] .log li', (lis) => lis.map((li) => li.textContent));
+    assert(items.length === 501 && items[0] === '19,500 earlier not shown (GET /dump/UUID?showLogs=true has them all)' &&
+      items[500].endsWith('event 20000'), 'the list: ' + items.length + ' ' + items[0] + ' … ' + items[items.length - 1]);
+    await sleep(2500); // three polls of an unchanged job
+    page.off('request', count);
+    console.log(`# 20,000 events: the page shown in ${shownMs} ms; ${seen.length} read(s) of the lists in 2.5 s`);
+    assert(seen.length === 1, seen.length + ' reads of the whole document while it did not change');
+    await goto('#/');
+  });
+
+  await ok('an address with a malformed %-escape shows that job as not found, and the page goes on polling (it froze)', async () => {
+    await goto('#/job/%E0%A4%A');
+    await until(async () => ((await text(page, '#job')) || '').includes('Job %E0%A4%A'), 5000, 'the job page saying what was asked');
+    await goto('#/');
+    await until(() => page.$eval('#overview', (o) => !o.hidden), 5000, 'the overview again');
+    const uuid = await submit('html');
+    await until(() => page.$(`#jobs tr[data-uuid="${uuid}"]`), 5000, 'a new job listed: the poll goes on');
+  });
+
   await ok('the overview shows queues with counts per state, the workers, the last-hour chart and the live event feed', async () => {
     await goto('#/');
     await until(() => page.$('#queues tr[data-queue=slow_q]'), 5000, 'the slow_q row');
@@ -229,9 +286,32 @@ async function main() {
     await until(async () => (await api('GET', '/jobs?type=greet')).data.jobs.length === 0, 5000, 'greet jobs purged');
     assert((await api('GET', '/jobs?state=succeeded&type=slow')).data.jobs.length === others, 'slow jobs were purged too');
     await until(() => dialogs.some((d) => d.startsWith('alert: Deleted 1 job(s)')), 5000, 'the report of what was deleted');
-    assert(dialogs.some((d) => d.startsWith('confirm: Delete all succeeded jobs of type greet?')), 'confirmation: ' + dialogs.slice(-2));
+    assert(dialogs.some((d) => d.startsWith('confirm: Delete 1 succeeded job(s) of type greet?')), 'confirmation: ' + dialogs.slice(-2));
+    // nothing left to purge: said so, and no request to purge is sent
+    const asked = dialogs.length;
+    await page.click('#bulk-purge');
+    await until(() => dialogs.slice(asked).some((d) => d === 'alert: No succeeded job(s) of type greet.'), 5000, 'the report that nothing matches');
+    assert(!dialogs.slice(asked).some((d) => d.startsWith('confirm:')), 'asked to purge nothing: ' + dialogs.slice(asked));
     await page.select('#filter [name=state]', '');
     await page.select('#filter [name=type]', '');
+  });
+
+  await ok('the state filter offers parked: a flow parent waiting for its child is listed under it, and its queue counts it', async () => {
+    const parent = await submit('fan');
+    const child = await until(async () => {
+      const r = (await api('GET', '/jobs?state=running&type=long')).data.jobs;
+      return r.length === 1 && r[0].uuid;
+    }, 10000, 'the child running');
+    await page.select('#filter [name=state]', 'parked');
+    await until(async () => {
+      const rows = await page.$$eval('#jobs tbody tr[data-uuid]', (trs) => trs.map((t) => t.dataset.uuid + ' ' + t.dataset.state));
+      return rows.length === 1 && rows[0] === parent + ' parked';
+    }, 5000, 'just the parked parent');
+    await until(() => page.$eval('#queues tr[data-queue=fan_q] td[data-state=parked]', (td) => td.textContent === '1'), 5000, 'parked 1 in fan_q');
+    await api('POST', '/kill/' + child);
+    await until(async () => (await info(parent)).result === 200, 10000, 'the parent to resume and finish');
+    await until(async () => (await page.$$('#jobs tbody tr[data-uuid]')).length === 0, 5000, 'the parked list to empty');
+    await page.select('#filter [name=state]', '');
   });
 
   await ok('Drain stops the workers taking jobs (shown in the header), Undrain resumes', async () => {
@@ -268,6 +348,42 @@ async function main() {
     assert(dialogs.slice(asked).some((d) => d.startsWith('confirm: Put the buried jobs of parked_q')), 'no confirmation');
     await until(() => page.$eval('#queues tr[data-queue=parked_q] .kick', (b) => b.disabled), 5000, 'the button disabled');
     assert((await page.$eval('#queues tr[data-queue=parked_q] td[data-state=waiting]', (td) => td.textContent)) === '1', 'waiting not 1');
+  });
+
+  await ok('every input, select and textarea has a label, every action is a button, and text has 4.5:1 contrast in the light and the dark scheme', async () => {
+    const unlabelled = await page.evaluate(() => Array.from(document.querySelectorAll('input, select, textarea'))
+      .filter((c) => !c.labels.length && !c.getAttribute('aria-label')).map((c) => c.outerHTML.slice(0, 80)));
+    assert(unlabelled.length === 0, 'without a label: ' + unlabelled.join(' '));
+    const clickable = await page.evaluate(() => Array.from(document.querySelectorAll('[onclick], div[tabindex], span[tabindex]')).length);
+    assert(clickable === 0, clickable + ' clickable elements are not buttons or links');
+    await until(async () => (await page.$$('#jobs .state.failed, #jobs .state.succeeded')).length > 0, 5000, 'state badges shown');
+    for (const scheme of ['light', 'dark']) {
+      await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: scheme }]);
+      const bad = await lowContrast(page);
+      assert(bad.length === 0, scheme + ': ' + bad.slice(0, 8).join('; '));
+    }
+    await page.emulateMediaFeatures([{ name: 'prefers-color-scheme', value: 'light' }]);
+  });
+
+  await ok('a tab out of sight stops polling the daemon, and refreshes at once when shown again', async () => {
+    const seen = [];
+    const count = (req) => { if (!req.url().includes('/ui/')) seen.push(req.url()); };
+    page.on('request', count);
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await sleep(300); // a poll under way may end
+    const before = seen.length;
+    await sleep(2500);
+    const hiddenRequests = seen.length - before;
+    await page.evaluate(() => {
+      delete document.hidden; // the prototype's getter again
+      document.dispatchEvent(new Event('visibilitychange'));
+    });
+    await until(() => seen.length > before + hiddenRequests, 2000, 'a request once shown');
+    page.off('request', count);
+    assert(hiddenRequests === 0, hiddenRequests + ' requests in 2.5 s while hidden');
   });
 
   await ok('usable at phone width in the dark scheme: one column, no horizontal scroll of the page', async () => {

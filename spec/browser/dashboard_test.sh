@@ -90,6 +90,24 @@ return { JOB_TYPE = "html", QUEUE_NAME = "html_q",
     return 200
   end }
 LUA
+cat >"$JOBS/fan.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "fan", QUEUE_NAME = "fan_q",
+  run = function(self)
+    if self.flowRound == 0 then
+      self:spawn("long", {}, { on_failure = "ignore" })
+      return zerog.WAIT_CHILDREN
+    end
+    return 200
+  end }
+LUA
+cat >"$JOBS/many.lua" <<'LUA'
+return { JOB_TYPE = "many", QUEUE_NAME = "many_q",
+  run = function(self)
+    for i = 1, 20000 do self:record_event("event " .. i) end
+    return 200
+  end }
+LUA
 # The first-paint phase's types, in a folder of their own: parked (no worker runs it: its jobs
 # stay waiting) and hold (50 run at once under a `zerog worker --concurrency 50` dashboard.js
 # starts, which records its pid in $WORK/hold.pid for the cleanup).

@@ -148,5 +148,35 @@ workers_host() {
 }
 ok "GET /workers names each worker's host" workers_host
 
+cross_origin_with_token() {
+  http POST /drain '' "${auth[@]}" -H 'Origin: http://evil.example' && status_is 200 &&
+  http POST /undrain '' "${auth[@]}" -H 'Origin: http://evil.example' && status_is 200
+}
+ok "with --auth-token a request from another origin that carries the token is served (CORS stays open to token holders)" cross_origin_with_token
+
 ok "serve stops with exit 0 after these routes (under SAN=1: no leak, no error report)" stop_serve
+
+# Without a token: what a web page of another origin could send to a daemon on localhost.
+start_serve || { echo "not ok - serve without a token starts"; cat "$WORK/serve.log"; exit 1; }
+cross_origin_refused() {
+  local from before
+  http GET '/jobs?type=echo&limit=1000' && before=$(body_get '#d.jobs') &&
+  for from in 'http://evil.example' 'null' "http://127.0.0.1:$PORT.evil.example" "http://localhost:$PORT"; do
+    http POST /job/echo '{"n": 1}' -H "Origin: $from" -H 'Content-Type: text/plain' && status_is 403 &&
+    body_get d.error | grep -q -- '--auth-token' || return 1
+  done
+  http POST /purge '{"state": ["succeeded", "failed"]}' -H 'Origin: http://evil.example' && status_is 403 &&
+  http POST /drain '' -H 'Origin: http://evil.example' && status_is 403 &&
+  http DELETE "/job/00000000-0000-0000-0000-000000000000" '' -H 'Origin: http://evil.example' && status_is 403 &&
+  http GET /jobs '' -H 'Origin: http://evil.example' && status_is 403 &&
+  http GET /health '' -H 'Origin: http://evil.example' && status_is 200 &&
+  http GET /health && [ "$(body_get 'tostring(d.draining)')" = false ] &&
+  http GET '/jobs?type=echo&limit=1000' && [ "$(body_get '#d.jobs')" = "$before" ] &&
+  # the page's own origin, https through a proxy that ends TLS, and no Origin (curl) are served
+  http POST /job/echo '{"n": 1}' -H "Origin: http://127.0.0.1:$PORT" && status_is 201 &&
+  http POST /job/echo '{"n": 2}' -H "Origin: https://127.0.0.1:$PORT" && status_is 201 &&
+  http POST /job/echo '{"n": 3}' && status_is 201
+}
+ok "without --auth-token a POST, DELETE or read from a web page of another origin (Origin header) is refused 403; the page's own origin and programs without Origin are served" cross_origin_refused
+ok "serve without a token stops with exit 0" stop_serve
 tap_done

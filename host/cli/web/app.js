@@ -69,7 +69,13 @@
     refreshNow();
   });
   $('token-dialog').addEventListener('cancel', (e) => { if (asking) e.preventDefault(); });
-  $('token-button').addEventListener('click', () => askToken(''));
+  // the header's Token button: to change the token; unlike the ask after a 401, Escape closes it
+  $('token-button').addEventListener('click', () => {
+    if (asking) return;
+    setText($('token-error'), '');
+    $('token-input').value = '';
+    $('token-dialog').showModal();
+  });
 
   async function api(method, path, body) {
     for (;;) {
@@ -155,13 +161,13 @@
     });
     knownTypes = Array.from(typeSet).sort();
     syncRows($('queues').tBodies[0], rows, (r) => r.queue, (r) => {
-      const kick = el('button', { type: 'button', class: 'kick' }, 'Kick buried');
+      const kick = el('button', { type: 'button', class: 'kick', 'aria-label': 'Kick the buried jobs of ' + r.queue }, 'Kick buried');
       kick.addEventListener('click', () => kickQueue(r.queue));
       const name = el('a', { href: '#/' }, r.queue);
       name.addEventListener('click', (e) => { e.preventDefault(); setFilter({ queue: r.queue }); });
       return el('tr', { 'data-queue': r.queue }, el('td', null, name),
-        ...['waiting', 'delayed', 'running', 'buried', 'succeeded', 'failed'].map((s) =>
-          el('td', { class: s === 'succeeded' ? 'num opt' : 'num', 'data-state': s })),
+        ...['waiting', 'delayed', 'running', 'buried', 'parked', 'succeeded', 'failed'].map((s) =>
+          el('td', { class: s === 'succeeded' || s === 'parked' ? 'num opt' : 'num', 'data-state': s })),
         el('td', null, kick));
     }, (tr, r) => {
       for (const td of tr.querySelectorAll('td[data-state]')) setText(td, r[td.dataset.state]);
@@ -380,8 +386,16 @@
     const body = { state: states };
     if (view.type) body.type = view.type;
     if (view.queue) body.queue = view.queue;
-    const scope = states.join(' and ') + ' jobs' + (view.type ? ' of type ' + view.type : '') + (view.queue ? ' in ' + view.queue : '');
-    const res = await act('POST', '/purge', 'Delete all ' + scope + '? This cannot be undone.', body);
+    const scope = states.join(' or ') + ' job(s)' + (view.type ? ' of type ' + view.type : '') + (view.queue ? ' in ' + view.queue : '');
+    const stats = await api('GET', '/stats' + (view.queue ? '?queue=' + encodeURIComponent(view.queue) : ''));
+    if (!stats.ok) return notice(errorOf(stats));
+    let count = 0;
+    for (const [q, byType] of Object.entries(stats.data || {})) {
+      if (view.queue && q !== view.queue) continue;
+      for (const [t, counts] of Object.entries(byType)) if (!view.type || t === view.type) for (const st of states) count += counts[st] || 0;
+    }
+    if (!count) return window.alert('No ' + scope + '.');
+    const res = await act('POST', '/purge', 'Delete ' + count + ' ' + scope + '? This cannot be undone.', body);
     if (res && res.ok) window.alert('Deleted ' + res.data.deleted + ' job(s).');
   });
 
@@ -502,17 +516,27 @@
 
   // ---- a job's page ----
   let jobText = '';
+  let jobCas = null;
+  const LOG_SHOWN = 500; // the latest entries of a list shown: a job may hold 100,000 events
   function logList(title, entries, cls) {
     const list = el('ol', { class: 'log ' + cls });
-    for (const e of entries || []) {
+    const all = entries || [];
+    const earlier = Math.max(0, all.length - LOG_SHOWN);
+    if (earlier) list.append(el('li', { class: 'muted more' }, earlier.toLocaleString('en') + ' earlier not shown (GET /dump/UUID?showLogs=true has them all)'));
+    for (const e of all.slice(earlier)) {
       list.append(el('li', null, el('span', { class: 't', title: e.timeStamp || '' }, clock(e.timeStamp)),
         e.errorCode !== undefined ? el('span', { class: 'muted' }, '[' + e.errorCode + '] ') : null,
         el('span', { class: 'm' }, typeof e.msg === 'string' ? e.msg : JSON.stringify(e.msg))));
     }
-    if (!list.children.length) list.append(el('li', { class: 'muted' }, 'none'));
+    if (!all.length) list.append(el('li', { class: 'muted' }, 'none'));
     return el('section', { class: 'card', 'data-list': cls }, el('h2', null, title + ' (' + (entries || []).length + ')'), list);
   }
   async function refreshJob(uuid) {
+    // the document without its lists first (a few hundred bytes): the lists and the data are read
+    // again only when it changed (its cas moves with every write), not the megabytes of a job
+    // with 100,000 events every second
+    const head = await api('GET', '/dump/' + encodeURIComponent(uuid));
+    if (head.ok && jobText && head.data.cas === jobCas) return;
     const [dump, data] = await Promise.all([api('GET', '/dump/' + encodeURIComponent(uuid) + '?showLogs=true'),
       api('GET', '/data/' + encodeURIComponent(uuid))]);
     const box = $('job');
@@ -522,6 +546,7 @@
         el('p', { class: 'error' }, errorOf(dump)), el('a', { href: '#/' }, '← all jobs')));
       return;
     }
+    jobCas = head.ok ? head.data.cas : null;
     const text = JSON.stringify([dump.data, data.data]);
     if (text === jobText) return;
     jobText = text;
@@ -561,26 +586,34 @@
   let busy = false;
   function route() {
     const m = /^#\/job\/(.+)$/.exec(location.hash);
-    return m ? { page: 'job', uuid: decodeURIComponent(m[1]) } : { page: 'overview' };
+    if (!m) return { page: 'overview' };
+    let uuid = m[1];
+    try { uuid = decodeURIComponent(uuid); } catch (err) { /* a malformed %-escape: shown as typed */ }
+    return { page: 'job', uuid };
   }
+  // A tab out of sight does not poll (ten forgotten tabs would cost the daemon ten times the
+  // requests); it refreshes at once when it is shown again.
   async function tick() {
     clearTimeout(timer);
+    if (document.hidden) return;
     if (busy) { timer = setTimeout(tick, 100); return; }
     busy = true;
-    const r = route();
-    $('overview').hidden = r.page !== 'overview';
-    $('job').hidden = r.page !== 'job';
     try {
+      const r = route();
+      $('overview').hidden = r.page !== 'overview';
+      $('job').hidden = r.page !== 'job';
       if (r.page === 'job') await refreshJob(r.uuid);
       else await refreshOverview();
     } catch (err) {
       notice('Cannot reach the daemon: ' + err.message);
+    } finally {
+      busy = false;
     }
-    busy = false;
     timer = setTimeout(tick, POLL_MS);
   }
   function refreshNow() { clearTimeout(timer); timer = setTimeout(tick, 0); }
-  window.addEventListener('hashchange', () => { jobText = ''; notice(''); window.scrollTo(0, 0); refreshNow(); });
-  setInterval(loadTypes, 15000);
+  window.addEventListener('hashchange', () => { jobText = ''; jobCas = null; notice(''); window.scrollTo(0, 0); refreshNow(); });
+  document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshNow(); });
+  setInterval(() => { if (!document.hidden) loadTypes(); }, 15000);
   loadTypes().then(tick, tick);
 })();
