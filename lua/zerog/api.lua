@@ -438,17 +438,23 @@ function M.schedule_scope(known)
   return queues, registry.generation, repeats, plain
 end
 
+--- A schedule's job type (loaded here) and its params decoded (an empty text is {}); nil, the
+-- kind and why when either is wrong (`missing`: what to say of a type not loaded here).
+local function schedule_inputs(job_type, params_json, missing)
+  local spec = registry.get(job_type)
+  if not spec then return nil, "not_found", missing end
+  if not params_json:match("%S") then return spec, {} end
+  local params, why = codec.decode_input(params_json)
+  if params == nil then return nil, "invalid", "params " .. why end
+  return spec, params
+end
+
 --- Checks an ad hoc schedule's type and params (a job is made from them, not stored); returns
 -- the queue its jobs go to (queue, or the type's QUEUE_NAME when "").
 function M.schedule_check(job_type, params_json, queue)
-  local spec = registry.get(job_type)
-  if not spec then return nil, "not_found", "unknown job type " .. codec.shown(job_type) end
-  local params = {}
-  if params_json:match("%S") then
-    local why
-    params, why = codec.decode_input(params_json)
-    if params == nil then return nil, "invalid", "params " .. why end
-  end
+  local spec, params, why = schedule_inputs(job_type, params_json,
+                                             "unknown job type " .. codec.shown(job_type))
+  if not spec then return nil, params, why end
   local ok, r = under_limits(spec, function()
     local job, why, kind = registry.make_job(job_type, params)
     if not job then return { nil, kind, why } end
@@ -466,14 +472,9 @@ end
 -- the schedule's next tick to `next` while it is still `tick`. Returns its uuid, or "stale"
 -- when another host took the tick.
 function M.fire_schedule(job_type, params_json, queue, id, tick, next_tick)
-  local spec = registry.get(job_type)
-  if not spec then return nil, "not_found", "job type " .. job_type .. " is not loaded here" end
-  local params = {}
-  if params_json:match("%S") then
-    local why
-    params, why = codec.decode_input(params_json)
-    if params == nil then return nil, "invalid", "params " .. why end
-  end
+  local spec, params, why = schedule_inputs(job_type, params_json,
+                                             "job type " .. tostring(job_type) .. " is not loaded here")
+  if not spec then return nil, params, why end
   local ok, r = under_limits(spec, function()
     local job, why, kind = registry.make_job(job_type, params)
     if not job then return { nil, kind, why } end
