@@ -220,7 +220,8 @@ static void key_positions(int argc, const char *const *argv, int *first, int *la
                                           "MEMORY",  "COMMAND", "READONLY", "KEYS",    "SCAN"};
     for (size_t i = 0; i < sizeof keyless / sizeof *keyless; i++)
         if (strcasecmp(cmd, keyless[i]) == 0) return;
-    if (strcasecmp(cmd, "EVALSHA") == 0 || strcasecmp(cmd, "EVAL") == 0) {
+    if (strcasecmp(cmd, "EVALSHA") == 0 || strcasecmp(cmd, "EVAL") == 0 ||
+        strcasecmp(cmd, "FCALL") == 0 || strcasecmp(cmd, "FCALL_RO") == 0) {
         int nk = argc > 2 ? atoi(argv[2]) : 0;
         if (nk > 0 && 3 + nk <= argc) *first = 3, *last = 2 + nk;
     } else if (strcasecmp(cmd, "MSET") == 0 || strcasecmp(cmd, "MSETNX") == 0) {

@@ -323,15 +323,28 @@ redisReply *zg_redis_command_raw(zg_redis *r, int argc, const char **argv, const
     }
 }
 
+/* Loads a script's library on the server; one already there (by a host of the same version,
+ * since a library's name carries a hash of its source) is loaded. */
 static int load_script(zg_redis *r, zg_redis_script *s, zg_error *err)
 {
-    const char *argv[] = {"SCRIPT", "LOAD", s->source};
-    redisReply *reply = zg_redis_command(r, 3, argv, NULL, 0, err);
+    const char *argv[] = {"FUNCTION", "LOAD", s->library};
+    redisReply *reply = zg_redis_command_raw(r, 3, argv, NULL, 0, err);
     if (!reply) return err->code;
-    int ok = reply->type == REDIS_REPLY_STRING && reply->len == 40;
-    if (ok) memcpy(s->sha, reply->str, 41);
+    int rc = ZG_OK;
+    if (reply->type == REDIS_REPLY_ERROR && !strstr(reply->str, "already exists"))
+        rc = zg_redis_reply_error(reply, err);
+    else if (reply->type != REDIS_REPLY_ERROR && reply->type != REDIS_REPLY_STRING)
+        rc = zg_fail(err, ZG_ESTORE, "redis: FUNCTION LOAD gave no library name");
     freeReplyObject(reply);
-    return ok ? ZG_OK : zg_fail(err, ZG_ESTORE, "redis: SCRIPT LOAD gave no sha");
+    if (rc == ZG_OK) s->loaded = 1;
+    return rc;
+}
+
+/* Whether a reply says the server lacks the function called (FUNCTION FLUSH, a new node). */
+static int function_missing(const redisReply *reply)
+{
+    return reply->type == REDIS_REPLY_ERROR && reply->str &&
+           strncmp(reply->str, "ERR Function not found", 22) == 0;
 }
 
 static void free_replies(redisReply **replies, size_t n)
@@ -366,7 +379,7 @@ static int append_call(zg_redis *r, const zg_redis_call *c, zg_error *err)
     size_t extra = c->script ? 3 : 0, argc = (size_t)c->argc + extra;
     char nk[16];
     snprintf(nk, sizeof nk, "%d", c->nkeys);
-    const char *head[3] = {"EVALSHA", c->script ? c->script->sha : "", nk};
+    const char *head[3] = {"FCALL", c->script ? c->script->name : "", nk};
     size_t size = 32;
     for (size_t i = 0; i < argc; i++) {
         const char *a = i < extra ? head[i] : c->argv[i - extra];
@@ -393,7 +406,7 @@ static int append_call(zg_redis *r, const zg_redis_call *c, zg_error *err)
 }
 
 /* Sends the pipeline once: ZG_OK, ZG_ESTORE on a broken connection (replies freed), or
- * ZG_ENOTFOUND when the server lost a script (NOSCRIPT; replies freed, its sha forgotten). */
+ * ZG_ENOTFOUND when the server lacks a script's library (replies freed, to be loaded again). */
 static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redisReply **replies,
                          zg_error *err)
 {
@@ -415,9 +428,8 @@ static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redi
             return ZG_ESTORE;
         }
         replies[i] = reply;
-        if (replies[i]->type == REDIS_REPLY_ERROR && calls[i].script &&
-            strncmp(replies[i]->str, "NOSCRIPT", 8) == 0) {
-            calls[i].script->sha[0] = '\0';
+        if (calls[i].script && function_missing(replies[i])) {
+            calls[i].script->loaded = 0;
             noscript = 1;
         }
     }
@@ -437,7 +449,7 @@ int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisRe
         replies[i] = NULL;
     for (int attempts = 0;; attempts++) {
         for (size_t i = 0; i < n; i++)
-            if (calls[i].script && !calls[i].script->sha[0] &&
+            if (calls[i].script && !calls[i].script->loaded &&
                 load_script(r, calls[i].script, err) != ZG_OK)
                 return err->code;
         if (!r->ctx && reconnect(r, give_up_at, err) != ZG_OK) {
@@ -450,7 +462,11 @@ int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisRe
             return ZG_OK;
         }
         if (rc == ZG_ENOMEM) return rc;
-        if (rc == ZG_ENOTFOUND && attempts < 3) continue; /* scripts flushed: load them again */
+        if (rc == ZG_ENOTFOUND) {
+            if (attempts < 3) continue; /* the library was flushed: load it again */
+            return zg_fail(err, ZG_ESTORE, "redis: the server has no function %s after loading it",
+                           calls[0].script ? calls[0].script->name : "?");
+        }
         if (zg_clock_monotonic_ms() >= give_up_at) {
             r->outage = 1;
             return err->code ? err->code : zg_fail(err, ZG_ESTORE, "redis: no reply in time");

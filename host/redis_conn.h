@@ -27,9 +27,14 @@ typedef struct zg_redis_url {
  * redis+cluster://[:password@]host:port[,host:port...] (a cluster has database 0 only). */
 int zg_redis_parse_url(const char *url, zg_redis_url *out, zg_error *err);
 
+/* A function of a Redis function library (FUNCTION LOAD, run by FCALL): the library's source
+ * (whose first line names it, "#!lua name=..."), the function's name, and whether the library
+ * is taken to be on the server (cleared when the server says it is not: then the library is
+ * loaded and the call sent again). */
 typedef struct zg_redis_script {
-    const char *source;
-    char sha[41]; /* "" until loaded on this connection's server */
+    const char *library;
+    const char *name;
+    int loaded;
 } zg_redis_script;
 
 typedef struct zg_cluster zg_cluster;
@@ -61,7 +66,7 @@ redisReply *zg_redis_command(zg_redis *r, int argc, const char **argv, const siz
 /* As zg_redis_command, but an error reply of the server is returned as a reply (MOVED, ASK). */
 redisReply *zg_redis_command_raw(zg_redis *r, int argc, const char **argv, const size_t *lens,
                                  int64_t read_timeout_ms, zg_error *err);
-/* One call of a pipeline: a script (EVALSHA with nkeys keys, then the rest of argv as args) or,
+/* One call of a pipeline: a script (FCALL with nkeys keys, then the rest of argv as args) or,
  * when script is NULL, a plain command. Any number of arguments. */
 typedef struct zg_redis_call {
     zg_redis_script *script;

@@ -1,7 +1,8 @@
 /* store_redis: the lifecycle (lifecycle.h) on Redis.
  *
  * Every transition is one Lua script run on the server (the files of lua/redis, embedded in the
- * library; prelude.lua describes the key layout). Everything of a queue Q carries the hash tag
+ * library; prelude.lua describes the key layout), all of them one Redis function library loaded
+ * once and called with FCALL (script_library). Everything of a queue Q carries the hash tag
  * {zq:Q}, so each script touches one hash slot: the job's document and its place in the queue
  * change together or not at all. Reading a job by uuid alone goes through a small pointer key
  * `zerog:job:<uuid>` holding its queue name (two reads); the pointer is written in the same round
@@ -70,7 +71,8 @@ typedef struct redis_store {
     zg_redis_script scripts[S_N];
     zg_redis_script beat_touch;  /* the same script, loaded through the other connection */
     zg_redis_script beat_settle; /* the watchdog's release, on the heartbeat's connection */
-    char *sources[S_N];
+    char *library;                /* every script, as one function library (script_library) */
+    char function_names[S_N][48]; /* zerog_<hash>_<script> */
     int64_t announced_ms; /* when a claim last recorded the types this host asks for */
     /* Serving several queues: the queue the last look found most urgent is claimed from
      * directly for up to STICKY_MS while it yields jobs, instead of asking every queue before
@@ -1582,8 +1584,7 @@ static void rs_close(zg_store *s)
     redis_store *r = (redis_store *)s;
     zg_redis_close(&r->conn);
     zg_redis_close(&r->beat);
-    for (int i = 0; i < S_N; i++)
-        free(r->sources[i]);
+    free(r->library);
     zg_map_free(&r->registered, NULL);
     free(r);
 }
@@ -1918,30 +1919,100 @@ static const zg_lua_module *find_module(const char *name)
     return NULL;
 }
 
-/* The source of a script: the prelude, then the script's own file. */
-static char *script_source(const char *name)
+/* The scripts that may run when Redis is out of memory (maxmemory): those that read, and the
+ * reads' own tidying (a due delayed job made ready, a finished job past its retention deleted),
+ * and those that free memory. The others are refused as a whole, before they start, with Redis's
+ * "OOM command not allowed" (a function without flags is), so none is left half done. */
+static int runs_when_full(int script)
 {
-    char full[64];
-    snprintf(full, sizeof full, "redis.%s", name);
-    const zg_lua_module *prelude = find_module("redis.prelude"), *body = find_module(full);
-    /* (schedule_fire is the head of a submit: submit.lua follows it) */
-    const zg_lua_module *tail =
-        strcmp(name, "schedule_fire") == 0 ? find_module("redis.submit") : NULL;
-    if (!prelude || !body) return NULL;
-    size_t tail_size = tail ? tail->size + 1 : 0;
-    char *src = malloc(prelude->size + body->size + tail_size + 2);
-    if (!src) return NULL;
-    memcpy(src, prelude->source, prelude->size);
-    src[prelude->size] = '\n';
-    memcpy(src + prelude->size + 1, body->source, body->size);
-    size_t at = prelude->size + 1 + body->size;
-    if (tail) {
-        src[at++] = '\n';
-        memcpy(src + at, tail->source, tail->size);
-        at += tail->size;
+    switch (script) {
+    case S_PEEK: case S_READ: case S_COUNTS: case S_STATE: case S_BURIED: case S_LIST:
+    case S_TYPES: case S_CHILDREN: case S_SCHEDULE_LIST: case S_OUTBOX: case S_REMOVE:
+    case S_PURGE:
+        return 1;
+    default:
+        return 0;
     }
-    src[at] = '\0';
-    return src;
+}
+
+/* FNV-1a, 64 bits: names the library after its text, so hosts of different versions on one
+ * Redis each find their own functions. */
+static uint64_t text_hash(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+/* The function library of every script: the prelude (its functions made once, when the library
+ * loads), then each script as a function "zerog_<hash>_<name>" whose call begins with begin()
+ * (prelude.lua). schedule_fire is the head of a submit: submit.lua follows it in its function. */
+static int script_library(redis_store *r, zg_error *err)
+{
+    const zg_lua_module *prelude = find_module("redis.prelude");
+    if (!prelude) return zg_fail(err, ZG_EINVAL, "the store's scripts are missing");
+    zg_strbuf body;
+    zg_strbuf_init(&body);
+    zg_strbuf_append(&body, prelude->source, prelude->size);
+    for (int i = 0; i < S_N; i++) {
+        char full[64];
+        snprintf(full, sizeof full, "redis.%s", script_names[i]);
+        const zg_lua_module *m = find_module(full);
+        if (!m) {
+            zg_strbuf_free(&body);
+            return zg_fail(err, ZG_EINVAL, "the store's script %s is missing", script_names[i]);
+        }
+        zg_strbuf_printf(&body,
+                         "\nredis.register_function{function_name = '%%s_%s', flags = { %s },\n"
+                         "callback = function(keys, argv) begin(keys, argv)\n",
+                         script_names[i], runs_when_full(i) ? "'allow-oom'" : "");
+        zg_strbuf_append(&body, m->source, m->size);
+        if (i == S_SCHEDULE_FIRE) {
+            const zg_lua_module *tail = find_module("redis.submit");
+            if (tail) {
+                zg_strbuf_puts(&body, "\n");
+                zg_strbuf_append(&body, tail->source, tail->size);
+            }
+        }
+        zg_strbuf_puts(&body, "\nend}\n");
+    }
+    if (body.oom) {
+        zg_strbuf_free(&body);
+        return zg_fail(err, ZG_ENOMEM, "out of memory loading the store's scripts");
+    }
+    char name[32];
+    snprintf(name, sizeof name, "zerog_%016llx",
+             (unsigned long long)text_hash(body.data, body.len));
+    /* the functions' names: each '%s_ left in the text above gets the library's name */
+    zg_strbuf lib;
+    zg_strbuf_init(&lib);
+    zg_strbuf_printf(&lib, "#!lua name=%s\n", name);
+    for (const char *at = body.data, *hole; at; at = hole ? hole + 3 : NULL) {
+        hole = strstr(at, "'%s_");
+        size_t n = hole ? (size_t)(hole - at) + 1 : strlen(at);
+        zg_strbuf_append(&lib, at, n);
+        if (hole) zg_strbuf_printf(&lib, "%s_", name);
+    }
+    zg_strbuf_free(&body);
+    if (lib.oom) {
+        zg_strbuf_free(&lib);
+        return zg_fail(err, ZG_ENOMEM, "out of memory loading the store's scripts");
+    }
+    r->library = zg_strbuf_take(&lib);
+    for (int i = 0; i < S_N; i++) {
+        snprintf(r->function_names[i], sizeof r->function_names[i], "%s_%s", name,
+                 script_names[i]);
+        /* taken as loaded: the first call says when it is not (then the library is loaded and
+         * the call sent again), so a host does not load it at every start, and a server past
+         * maxmemory, which refuses FUNCTION LOAD, still serves the calls that may run then */
+        r->scripts[i] = (zg_redis_script){r->library, r->function_names[i], 1};
+    }
+    r->beat_touch = r->scripts[S_TOUCH];
+    r->beat_settle = r->scripts[S_SETTLE];
+    return ZG_OK;
 }
 
 zg_store *zg_store_redis_new(const char *url, int64_t timeout_ms, zg_error *err)
@@ -1953,23 +2024,14 @@ zg_store *zg_store_redis_new(const char *url, int64_t timeout_ms, zg_error *err)
     }
     r->base.ops = &redis_ops;
     zg_map_init(&r->registered);
-    for (int i = 0; i < S_N; i++) {
-        if (!(r->sources[i] = script_source(script_names[i]))) {
-            zg_fail(err, ZG_ENOMEM, "out of memory loading the store's scripts");
-            goto fail;
-        }
-        r->scripts[i].source = r->sources[i];
-    }
-    r->beat_touch.source = r->sources[S_TOUCH];
-    r->beat_settle.source = r->sources[S_SETTLE];
+    if (script_library(r, err) != ZG_OK) goto fail;
     if (zg_redis_open(&r->conn, url, timeout_ms, err) != ZG_OK) goto fail;
     if (zg_redis_open(&r->beat, url, timeout_ms, err) != ZG_OK) goto fail;
     return &r->base;
 fail:
     zg_redis_close(&r->conn);
     zg_redis_close(&r->beat);
-    for (int i = 0; i < S_N; i++)
-        free(r->sources[i]);
+    free(r->library);
     zg_map_free(&r->registered, NULL);
     free(r);
     return NULL;

@@ -40,9 +40,15 @@
 -- a queue's name in the round trip of its first submit)
 -- KEYS[1] is always {zq:Q}. Time is the server's. Each redis.call costs a few microseconds of the
 -- server's one thread, so the scripts read what they need with one HMGET and write with one HSET.
-local p = KEYS[1]
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+--
+-- The prelude and every script are one Redis function library (store_redis.c builds it): the
+-- prelude's functions are made once, when the library loads, not at every call (an EVALSHA with
+-- the prelude in front cost 13.5 us of the server against 3.9 us for an FCALL). So the state of
+-- one call lives in the locals below, which begin() sets at the start of every call: calls never
+-- interleave (the server runs one at a time), and no call sees another's.
+local KEYS, ARGV -- the call's keys and arguments
+local p -- KEYS[1]
+local now -- the server's time, ms
 -- ms without any script on the queue that count as the store having stalled: live hosts run one
 -- at least every second (renewals every min(TTR/3, 1 s), idle claimers' waits of at most 1 s)
 local GAP = 1200
@@ -593,3 +599,12 @@ local function flow_park(job, jtype, uuid, ix, m, pri, grp)
   return 'parked', ix_move(jtype, uuid, ix, 'parked')
 end
 -- ---- end of flows ----
+
+-- The start of every call: its keys, arguments and time, and the per-call state of the
+-- functions above reset.
+local function begin(keys, argv)
+  KEYS, ARGV, p = keys, argv, keys[1]
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  queue_due, expiry_due, time_kept, limit_wake = nil, nil, false, -1
+end

@@ -40,7 +40,7 @@ for line in io.lines() do
   local is_lua = line:find("%[%d+ lua%]") ~= nil
   local a = args(line)
   local cmd = a[1] and a[1]:upper()
-  if not is_lua and (cmd == "EVALSHA" or cmd == "EVAL") then
+  if not is_lua and (cmd == "FCALL" or cmd == "EVALSHA" or cmd == "EVAL") then
     scripts = scripts + 1
     -- every ZeroG script declares its queue's key first: everything it touches carries that tag
     local tag = a[4] and a[4]:match("^{[^}]+}")

@@ -4,8 +4,8 @@
  * public call to make (zg_read in each view, zg_step, zg_queue_counts_get, zg_buried,
  * zg_job_stats, zg_submit, zg_submit_batch, zg_kick, zg_kill, zg_release, zg_ping), the rest is
  * RESP, cut into replies by hiredis's own reader (a piece it cannot read whole is sent as it is,
- * and the connection closed after it: a broken reply). SCRIPT LOAD is answered by the fake server
- * itself (a sha), so the input holds only the replies the store must interpret; once the input is
+ * and the connection closed after it: a broken reply). FUNCTION LOAD is answered by the fake server
+ * itself (a name), so the input holds only the replies the store must interpret; once the input is
  * used up, scripts get {1, 1} (what a settle that applied says, so a run's end is not retried
  * for seconds) and other commands +OK. What must hold: every call returns ZG_OK with valid
  * data (JSON that parses, per json_check.h) or an error code with a message, within the store
@@ -38,7 +38,6 @@
 
 #define STORE_TIMEOUT_MS 300
 #define MAX_CLIENTS      16
-#define FAKE_SHA         "0123456789abcdef0123456789abcdef01234567"
 #define JOB_UUID         "5f0c8a52-6d2e-4d8b-9a41-2b7c5e9d1f30"
 
 static const char job_source[] =
@@ -152,7 +151,7 @@ static void write_resp(FILE *f, const redisReply *r)
 }
 
 /* Capture mode: the command goes to the real Redis; its reply comes back and is recorded
- * (but SCRIPT LOAD's, which the fuzz target answers itself). */
+ * (but FUNCTION LOAD's, which the fuzz target answers itself). */
 static void answer_from_upstream(client *c, const redisReply *cmd)
 {
     if (!c->upstream) {
@@ -173,7 +172,7 @@ static void answer_from_upstream(client *c, const redisReply *cmd)
     FILE *m = open_memstream(&text, &len);
     write_resp(m, reply);
     fclose(m);
-    int script_load = cmd->elements >= 2 && strcasecmp(argv[0], "SCRIPT") == 0 &&
+    int script_load = cmd->elements >= 2 && strcasecmp(argv[0], "FUNCTION") == 0 &&
                       strcasecmp(argv[1], "LOAD") == 0;
     pthread_mutex_lock(&fake.lock);
     if (!script_load && fake.record) fwrite(text, 1, len, fake.record);
@@ -195,9 +194,9 @@ static int answer(client *c, const redisReply *cmd)
     return 0;
 #else
     const char *name = cmd->element[0]->str;
-    if (cmd->elements >= 2 && strcasecmp(name, "SCRIPT") == 0 &&
+    if (cmd->elements >= 2 && strcasecmp(name, "FUNCTION") == 0 &&
         strcasecmp(cmd->element[1]->str, "LOAD") == 0) {
-        send_literal(c->fd, "$40\r\n" FAKE_SHA "\r\n");
+        send_literal(c->fd, "$5\r\nzerog\r\n");
         return 0;
     }
     pthread_mutex_lock(&fake.lock);
@@ -207,7 +206,7 @@ static int answer(client *c, const redisReply *cmd)
         send_all(c->fd, (const char *)fake.data, n);
         fake.data += n;
         fake.left -= n;
-    } else if (strcasecmp(name, "EVALSHA") == 0)
+    } else if (strcasecmp(name, "FCALL") == 0)
         send_literal(c->fd, "*2\r\n:1\r\n:1\r\n"); /* a settle's "applied" */
     else
         send_literal(c->fd, "+OK\r\n");
