@@ -69,11 +69,11 @@ typedef struct redis_store {
     zg_redis conn; /* the host's calls */
     zg_redis beat; /* the heartbeat's renewals */
     zg_redis_script scripts[S_N];
-    zg_redis_script beat_touch;  /* the same script, loaded through the other connection */
-    zg_redis_script beat_settle; /* the watchdog's release, on the heartbeat's connection */
+    zg_redis_script beat_touch;   /* the same script, loaded through the other connection */
+    zg_redis_script beat_settle;  /* the watchdog's release, on the heartbeat's connection */
     char *library;                /* every script, as one function library (script_library) */
     char function_names[S_N][48]; /* zerog_<hash>_<script> */
-    int64_t announced_ms; /* when a claim last recorded the types this host asks for */
+    int64_t announced_ms;         /* when a claim last recorded the types this host asks for */
     /* Serving several queues: the queue the last look found most urgent is claimed from
      * directly for up to STICKY_MS while it yields jobs, instead of asking every queue before
      * every claim (n + 1 scripts). So across queues, priority order holds to within STICKY_MS;
@@ -1926,8 +1926,17 @@ static const zg_lua_module *find_module(const char *name)
 static int runs_when_full(int script)
 {
     switch (script) {
-    case S_PEEK: case S_READ: case S_COUNTS: case S_STATE: case S_BURIED: case S_LIST:
-    case S_TYPES: case S_CHILDREN: case S_SCHEDULE_LIST: case S_OUTBOX: case S_REMOVE:
+    case S_PEEK:
+    case S_READ:
+    case S_COUNTS:
+    case S_STATE:
+    case S_BURIED:
+    case S_LIST:
+    case S_TYPES:
+    case S_CHILDREN:
+    case S_SCHEDULE_LIST:
+    case S_OUTBOX:
+    case S_REMOVE:
     case S_PURGE:
         return 1;
     default:
@@ -1994,7 +2003,7 @@ static int script_library(redis_store *r, zg_error *err)
         hole = strstr(at, "'%s_");
         size_t n = hole ? (size_t)(hole - at) + 1 : strlen(at);
         zg_strbuf_append(&lib, at, n);
-        if (hole) zg_strbuf_printf(&lib, "%s_", name);
+        if (hole) zg_strbuf_puts(&lib, name);
     }
     zg_strbuf_free(&body);
     if (lib.oom) {
@@ -2003,8 +2012,7 @@ static int script_library(redis_store *r, zg_error *err)
     }
     r->library = zg_strbuf_take(&lib);
     for (int i = 0; i < S_N; i++) {
-        snprintf(r->function_names[i], sizeof r->function_names[i], "%s_%s", name,
-                 script_names[i]);
+        snprintf(r->function_names[i], sizeof r->function_names[i], "%s_%s", name, script_names[i]);
         /* taken as loaded: the first call says when it is not (then the library is loaded and
          * the call sent again), so a host does not load it at every start, and a server past
          * maxmemory, which refuses FUNCTION LOAD, still serves the calls that may run then */

@@ -91,15 +91,10 @@ static void test_bad_unique_declarations_are_refused_at_load(void)
 {
     zg_host *h = new_host();
     char t[ZG_NAME_LEN];
-    const char *bad[] = {"'a'",
-                         "{ }",
-                         "{ key = 3 }",
-                         "{ key = {} }",
-                         "{ key = 'a', ttl = -1 }",
+    const char *bad[] = {"'a'", "{ }", "{ key = 3 }", "{ key = {} }", "{ key = 'a', ttl = -1 }",
                          "{ key = 'a', ['while'] = 'forever' }",
                          /* a field the SCHEMA lacks: always null, one job for every submit */
-                         "{ key = 'order_id' }",
-                         "{ key = { 'a', 'N' } }"};
+                         "{ key = 'order_id' }", "{ key = { 'a', 'N' } }"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         int rc = define(h, "bad", bad[i], t);
         if (rc == ZG_OK) printf("# accepted UNIQUE = %s\n", bad[i]);
