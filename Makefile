@@ -124,7 +124,9 @@ test: all $(BROWSER_DEPS_STAMP)
 	@BUILD=$(BUILD) SAN=$(SAN) spec/run
 
 # make bench: ZeroG and BullMQ side by side (spec/bench/run; N, RUNS, ZEROG_PROCS, ... there).
-# Then what finding jobs costs as the store grows (spec/bench/index). Its C helpers (verify,
+# Then what finding jobs costs as the store grows (spec/bench/index), RATE and GROUP under load
+# (spec/bench/limits_run), and one hot queue on a 3-master Redis Cluster with SHARDS = 1 and 3
+# (spec/bench/cluster_run: N, RUNS, WORKER_PROCS, WORKER_CONCURRENCY there). Its C helpers (verify,
 # latency, bench_append, index_scale) are clients of the public API only (index_scale also reads
 # Redis's own figures: INFO, MEMORY USAGE, SLOWLOG).
 BENCH_BIN := $(patsubst %,$(BUILD)/bench/%,bench_append verify latency index_scale)
@@ -137,6 +139,7 @@ bench: $(BUILD)/zerog $(BENCH_BIN)
 	@BUILD=$(BUILD) spec/bench/run
 	@BUILD=$(BUILD) spec/bench/index
 	@BUILD=$(BUILD) spec/bench/limits_run
+	@BUILD=$(BUILD) spec/bench/cluster_run
 
 # ---- fuzzing: libFuzzer targets (spec/fuzz/fuzz_*.c) under ASan+UBSan, built with clang ----
 # The library and the command's objects are built again with clang (build/fuzz/obj); the
