@@ -487,6 +487,9 @@ int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long
     if (ran) *ran = 0;
     if (!usable(h)) return h->err.code;
     if (!not_running(h)) return h->err.code;
+    /* sharded queues: a type's SHARDS that the store's record contradicts stops a worker at
+     * its start, with the reason (README "Sharded queues") */
+    if (zg_runtime_invoke(h, "check_shards", NULL, NULL, NULL, 1) == ZG_EINVAL) return h->err.code;
     int prefetch = h->cfg.prefetch;
     h->cfg.prefetch = 1; /* the next step comes at once, and the held job goes back below */
     while (!h->stopping) {

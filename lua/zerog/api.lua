@@ -329,9 +329,20 @@ function M.release(uuid, lease, delay, graceful)
   return nil, "not_found", "no job " .. uuid
 end
 
+--- Whether the store records the SHARDS the loaded types declare (or records them now, for an
+-- empty queue): true, or nil, "invalid" and why (zg_run checks before its first claim).
+function M.check_shards()
+  local ok, why = pcall(registry.shard_counts)
+  if ok then return true end
+  if tostring(why):find("zerog: StoreError: ", 1, true) then error(why, 0) end
+  return nil, "invalid", tostring(why)
+end
+
 --- The types this host claims, and their queues.
 function M.claimable(...)
   local named = select("#", ...) > 0 and { ... } or nil
+  local ok, kind, why = M.check_shards() -- (a SHARDS the store contradicts: no claim, why)
+  if not ok then return nil, kind, why end
   return registry.claimable(named)
 end
 
