@@ -784,7 +784,8 @@ static int core_shard_count(lua_State *L)
 }
 
 static const luaL_Reg core_functions[] = {{"shards_declare", core_shards_declare},
-                                          {"shard_count", core_shard_count},{"cron_check", core_cron_check},
+                                          {"shard_count", core_shard_count},
+                                          {"cron_check", core_cron_check},
                                           {"read", core_read},
                                           {"reload", core_reload},
                                           {"update", core_update},

@@ -1230,7 +1230,8 @@ int zg_buried(zg_host *h, const char *queue, char **json)
         size_t plen = part ? strlen(part) : 0; /* "[...]": its inside goes in */
         const char *inner = plen >= 2 ? part + 1 : "";
         size_t ilen = plen >= 2 ? plen - 2 : 0;
-        while (ilen && (*inner == ' ' || *inner == '\n')) inner++, ilen--;
+        while (ilen && (*inner == ' ' || *inner == '\n'))
+            inner++, ilen--;
         if (ilen && cap < len + ilen + 4) {
             cap = 2 * (len + ilen + 4);
             char *grown = realloc(all, cap);
@@ -1255,7 +1256,8 @@ int zg_buried(zg_host *h, const char *queue, char **json)
         free(all);
         return rc;
     }
-    if (n > 1 && !all) all = strdup("[]");
+    if (n > 1 && !all)
+        all = strdup("[]");
     else if (n > 1) {
         all[len++] = ']';
         all[len] = '\0';

@@ -14,7 +14,8 @@
 static int is_shard_name(const char *queue)
 {
     const char *tilde = strrchr(queue, '~');
-    return tilde && tilde != queue && tilde[1] && strspn(tilde + 1, "0123456789") == strlen(tilde + 1);
+    return tilde && tilde != queue && tilde[1] &&
+           strspn(tilde + 1, "0123456789") == strlen(tilde + 1);
 }
 
 int zg_host_queue_names(zg_host *h, const char *queue, char ***names, size_t *n)

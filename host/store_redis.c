@@ -176,7 +176,8 @@ static int bad_queue(zg_error *err, const char *queue)
 /* The key prefix of a queue ({zq:Q}; a shard's is placed, above) into out (PREFIX_LEN). */
 static int queue_prefix(redis_store *r, char *out, size_t size, const char *queue, zg_error *err)
 {
-    if (!queue || !*queue || strchr(queue, '}') || strlen(queue) >= ZG_NAME_LEN || size < PREFIX_LEN)
+    if (!queue || !*queue || strchr(queue, '}') || strlen(queue) >= ZG_NAME_LEN ||
+        size < PREFIX_LEN)
         return bad_queue(err, queue);
     char base[ZG_NAME_LEN];
     int i, n;
@@ -197,7 +198,8 @@ static int queue_prefix(redis_store *r, char *out, size_t size, const char *queu
     shard_prefix(out, queue, i, n);
     char *copy = strdup(out);
     pthread_mutex_lock(&r->placement_lock);
-    if (!copy || zg_map_get(&r->shard_prefixes, queue) || zg_map_set(&r->shard_prefixes, queue, copy))
+    if (!copy || zg_map_get(&r->shard_prefixes, queue) ||
+        zg_map_set(&r->shard_prefixes, queue, copy))
         free(copy);
     pthread_mutex_unlock(&r->placement_lock);
     return ZG_OK;
@@ -710,7 +712,8 @@ static int most_urgent(redis_store *r, const zg_claim_req *req, int64_t *wait_ms
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        if (queue_prefix(r, prefixes[i], sizeof prefixes[i], req->queues[i], err) != ZG_OK) goto done;
+        if (queue_prefix(r, prefixes[i], sizeof prefixes[i], req->queues[i], err) != ZG_OK)
+            goto done;
         const char **row = argv + i * (req->ntypes + 1);
         row[0] = prefixes[i];
         for (size_t t = 0; t < req->ntypes; t++)

@@ -40,7 +40,8 @@ static int define(zg_host *h, const char *name, const char *settings, char type[
     char src[1024];
     snprintf(src, sizeof src,
              "return { JOB_TYPE = '%s', QUEUE_NAME = '%s', %s\n"
-             "  SCHEMA = { k = { type = 'integer' }, a = { type = 'string' }, g = { type = 'string' } },\n"
+             "  SCHEMA = { k = { type = 'integer' }, a = { type = 'string' }, g = { type = "
+             "'string' } },\n"
              "  run = function(self) return 200 end }\n",
              type, queue, settings);
     return zg_load_string(h, type, src, NULL);
@@ -289,7 +290,7 @@ static void test_ties_between_shards_take_turns_so_a_flooded_shard_starves_none(
     }
     CHECK_INT(ready_in_shard(h, queue, 1), 0);
     CHECK_INT(ready_in_shard(h, queue, 2), 0);
-    CHECK(steps <= 20);                            /* the small shards were served in turn, */
+    CHECK(steps <= 20);                             /* the small shards were served in turn, */
     CHECK(ready_in_shard(h, queue, 0) >= 200 - 20); /* not after the flooded one */
     zg_host_free(h);
 }
