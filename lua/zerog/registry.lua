@@ -423,7 +423,7 @@ function M.claimable(named)
   local sharded = false
   for _, q in ipairs(wanted) do sharded = sharded or (counts[q] or 2) > 1 end
   if not sharded then return claimable_types, wanted, claimable_limits end
-  return claimable_types, shards.claim_order(wanted, counts), claimable_limits
+  return claimable_types, shards.claim_queues(wanted, counts), claimable_limits
 end
 
 return M

@@ -33,16 +33,6 @@ function M.ensure(queue, n)
   declared[queue] = n
 end
 
---- The store queues of queue: its shards when the store records some ("Q~i" names itself).
-function M.names(queue)
-  if queue:find("~", 1, true) then return { queue } end
-  local n = declared[queue] or core.shard_count(queue)
-  if n <= 1 then return { queue } end
-  local out = {}
-  for i = 0, n - 1 do out[#out + 1] = queue .. "~" .. i end
-  return out
-end
-
 --- The shard a new job goes to (its store queue): by its SHARD_BY field's value (its JSON text),
 -- else its unique key (uniqueness holds across shards), else its group (a group's limits hold
 -- exactly), else round robin.
@@ -70,7 +60,7 @@ end
 
 --- The store queues to claim from for queues (names of queues; shards_of: Q -> n for the loaded
 -- types' queues, checked by ensure).
-function M.claim_order(queues, shards_of)
+function M.claim_queues(queues, shards_of)
   local out = {}
   for _, q in ipairs(queues) do
     local n = shards_of[q] or declared[q]
