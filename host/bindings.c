@@ -749,7 +749,43 @@ static int core_cron_check(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg core_functions[] = {{"cron_check", core_cron_check},
+/* core.shards_declare(queue, n): true when the store records n shards for queue (recorded now
+ * when the queue is empty), else nil and why; a store failure raises. */
+static int core_shards_declare(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    const char *queue = luaL_checkstring(L, 1);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    store_call(h);
+    int rc = zg_host_declare_shards(h, queue, n < 1 || n > ZG_SHARDS_MAX ? 0 : (int)n);
+    zg_heartbeat_entered(&h->heartbeat, 1);
+    if (rc == ZG_OK) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    if (rc != ZG_EINVAL) return raise_store(L, &h->err);
+    lua_pushnil(L);
+    lua_pushstring(L, h->err.msg);
+    return 2;
+}
+
+/* core.shard_count(queue): the shard count the store records for queue (1: none). */
+static int core_shard_count(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    const char *queue = luaL_checkstring(L, 1);
+    int n = 1;
+    zg_error err = {0};
+    int rc = STORE(h)->shard_count(h->store, queue, &n, &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
+    if (rc != ZG_OK) return raise_store(L, &err);
+    lua_pushinteger(L, n);
+    return 1;
+}
+
+static const luaL_Reg core_functions[] = {{"shards_declare", core_shards_declare},
+                                          {"shard_count", core_shard_count},
+                                          {"cron_check", core_cron_check},
                                           {"read", core_read},
                                           {"reload", core_reload},
                                           {"update", core_update},

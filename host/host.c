@@ -487,6 +487,9 @@ int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long
     if (ran) *ran = 0;
     if (!usable(h)) return h->err.code;
     if (!not_running(h)) return h->err.code;
+    /* sharded queues: a type's SHARDS that the store's record contradicts stops a worker at
+     * its start, with the reason (README "Sharded queues") */
+    if (zg_runtime_invoke(h, "check_shards", NULL, NULL, NULL, 1) == ZG_EINVAL) return h->err.code;
     int prefetch = h->cfg.prefetch;
     h->cfg.prefetch = 1; /* the next step comes at once, and the held job goes back below */
     while (!h->stopping) {
@@ -679,6 +682,16 @@ static int keep_names(claim_args *a, const char **types, const zg_type_limits *l
     return ZG_OK;
 }
 
+/* claimable's arguments: the queues named (none: the loaded types'). */
+static int push_claim_queues(lua_State *L, void *ud)
+{
+    const claim_args *a = ud;
+    luaL_checkstack(L, (int)a->n + 1, "too many queues");
+    for (size_t i = 0; i < a->n; i++)
+        lua_pushstring(L, a->queues[i]);
+    return (int)a->n;
+}
+
 /* A claim: the job held from the last settle when this step's queues want it (cfg.prefetch),
  * else one from the store. Runs in the protected call of "claimable" (its results on the stack:
  * types, queues); the store's outcome goes to a->claim_rc. */
@@ -705,15 +718,14 @@ static int collect_claim(lua_State *L, zg_host *h, void *ud)
         }
         lua_pop(L, 1);
     }
-    if (a->n) {
-        for (size_t i = 0; i < a->n; i++)
-            queues[nqueues++] = a->queues[i];
-    } else {
-        for (size_t i = 0; i < nq; i++) {
-            if (lua_rawgeti(L, -4, (lua_Integer)i + 1) == LUA_TSTRING)
-                queues[nqueues++] = lua_tostring(L, -1);
-            lua_pop(L, 1);
-        }
+    /* the store queues claimable() answered: the named ones (else the loaded types'), each
+     * sharded one as its shards */
+    const char **named = lua_newuserdatauv(L, (nq + 1) * sizeof *named, 0);
+    queues = named; /* stack: types, queues, limits, ud, ud, ud */
+    for (size_t i = 0; i < nq; i++) {
+        if (lua_rawgeti(L, -5, (lua_Integer)i + 1) == LUA_TSTRING)
+            queues[nqueues++] = lua_tostring(L, -1);
+        lua_pop(L, 1);
     }
     if (keep_names(a, types, nlimited ? limits : NULL, nt, queues, nqueues) != ZG_OK) {
         a->claim_rc = zg_fail(&a->err, ZG_ENOMEM, "out of memory claiming a job");
@@ -732,6 +744,7 @@ static int collect_claim(lua_State *L, zg_host *h, void *ud)
         if (!wanted || take_held(h, a->claim, &held_err) != ZG_OK) release_held(h, &held_err);
     }
     if (a->claim_rc == ZG_OK && !a->claim->lease.token) {
+        h->looked_at_all_ms = zg_clock_monotonic_ms();
         a->claim_rc = req->ntypes && req->nqueues
                           ? h->store->ops->claim(h->store, req, a->timeout_ms, h->writer,
                                                  zg_host_next_seq(h), a->claim, &a->err)
@@ -920,7 +933,12 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
     lua_pop(L, 1);
     zg_error err = {0};
     int64_t cas = 0, seq = zg_host_next_seq(h);
-    int prefetch = a->next && h->cfg.prefetch && !h->stopping && !h->interrupted;
+    /* claiming from several queues (a sharded queue's shards), the settle claims the next job
+     * of its own queue only within PREFETCH_SAME_QUEUE_MS of a claim that looked at all of
+     * them: a busy queue (shard) cannot keep a worker from the others' equally urgent jobs */
+    int prefetch = a->next && h->cfg.prefetch && !h->stopping && !h->interrupted &&
+                   (a->next->nqueues <= 1 ||
+                    zg_clock_monotonic_ms() - h->looked_at_all_ms < PREFETCH_SAME_QUEUE_MS);
     int64_t claim_seq = 0;
     if (prefetch) {
         claim_seq = zg_host_next_seq(h);
@@ -1005,7 +1023,7 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
         zg_schedules_fire(h, queues, n);
     zg_claim c = {0};
     claim_args a = {queues, n, timeout_ms, &c, ZG_OK, {0}, {0}, NULL};
-    int rc = zg_runtime_invoke(h, "claimable", NULL, collect_claim, &a, 3);
+    int rc = zg_runtime_invoke(h, "claimable", push_claim_queues, collect_claim, &a, 3);
     if (a.names) flows_redeliver(h, &a.req); /* (flows: notices a dead host left) */
     if (rc == ZG_OK && a.claim_rc != ZG_OK) {
         h->err = a.err;
@@ -1072,15 +1090,23 @@ int zg_queue_counts_get(zg_host *h, const char *queue, zg_queue_counts *out)
 {
     memset(out, 0, sizeof *out);
     if (!usable(h)) return h->err.code;
-    zg_store_counts c;
-    int rc = h->store->ops->counts(h->store, queue, &c, &h->err);
-    if (rc != ZG_OK) return rc;
-    out->ready = c.waiting;
-    out->delayed = c.delayed;
-    out->reserved = c.running;
-    out->buried = c.buried;
-    out->unclaimed = c.unclaimed;
-    return ZG_OK;
+    char **names = NULL;
+    size_t n = 0;
+    if (zg_host_queue_names(h, queue, &names, &n) != ZG_OK) return h->err.code;
+    int rc = ZG_OK;
+    for (size_t i = 0; i < n && rc == ZG_OK; i++) { /* (a sharded queue: the sum of its shards) */
+        zg_store_counts c;
+        rc = h->store->ops->counts(h->store, names[i], &c, &h->err);
+        if (rc != ZG_OK) break;
+        out->ready += c.waiting;
+        out->delayed += c.delayed;
+        out->reserved += c.running;
+        out->buried += c.buried;
+        out->unclaimed += c.unclaimed;
+    }
+    zg_host_queue_names_free(names, n);
+    if (rc != ZG_OK) memset(out, 0, sizeof *out);
+    return rc;
 }
 
 int zg_job_stats(zg_host *h, const char *uuid, zg_message_stats *out)
@@ -1154,9 +1180,31 @@ int zg_types(zg_host *h, char **json)
 
 int zg_kick(zg_host *h, const char *queue, int64_t max, int64_t *count)
 {
+    if (count) *count = 0;
     if (!usable(h)) return h->err.code;
+    char **names = NULL;
+    size_t n = 0;
+    if (zg_host_queue_names(h, queue, &names, &n) != ZG_OK) return h->err.code;
+    /* a sharded queue kicks as one queue: its buried jobs when any shard has some (a shard
+     * without is skipped: it would make its delayed ones ready), else the delayed ones */
+    int any_buried = 0, rc = ZG_OK;
     int64_t moved = 0;
-    int rc = h->store->ops->kick(h->store, queue, max, &moved, &h->err);
+    int *buried = calloc(n, sizeof *buried);
+    if (!buried) rc = zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+    for (size_t i = 0; n > 1 && rc == ZG_OK && i < n; i++) {
+        zg_store_counts c;
+        rc = h->store->ops->counts(h->store, names[i], &c, &h->err);
+        buried[i] = rc == ZG_OK && c.buried > 0;
+        any_buried = any_buried || buried[i];
+    }
+    for (size_t i = 0; rc == ZG_OK && i < n && (max <= 0 || moved < max); i++) {
+        if (n > 1 && any_buried && !buried[i]) continue;
+        int64_t got = 0;
+        rc = h->store->ops->kick(h->store, names[i], max > 0 ? max - moved : 0, &got, &h->err);
+        moved += got;
+    }
+    free(buried);
+    zg_host_queue_names_free(names, n);
     if (count) *count = moved;
     return rc;
 }
@@ -1165,5 +1213,56 @@ int zg_buried(zg_host *h, const char *queue, char **json)
 {
     *json = NULL;
     if (!usable(h)) return h->err.code;
-    return h->store->ops->buried(h->store, queue, json, &h->err);
+    char **names = NULL;
+    size_t n = 0;
+    if (zg_host_queue_names(h, queue, &names, &n) != ZG_OK) return h->err.code;
+    int rc = ZG_OK;
+    size_t len = 1, cap = 0;
+    char *all = NULL; /* the shards' arrays joined, in shard order */
+    for (size_t i = 0; i < n && rc == ZG_OK; i++) {
+        char *part = NULL;
+        rc = h->store->ops->buried(h->store, names[i], &part, &h->err);
+        if (rc != ZG_OK) break;
+        if (n == 1) {
+            all = part;
+            break;
+        }
+        size_t plen = part ? strlen(part) : 0; /* "[...]": its inside goes in */
+        const char *inner = plen >= 2 ? part + 1 : "";
+        size_t ilen = plen >= 2 ? plen - 2 : 0;
+        while (ilen && (*inner == ' ' || *inner == '\n'))
+            inner++, ilen--;
+        if (ilen && cap < len + ilen + 4) {
+            cap = 2 * (len + ilen + 4);
+            char *grown = realloc(all, cap);
+            if (!grown) {
+                free(part);
+                rc = zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+                break;
+            }
+            if (!all) grown[0] = '[', grown[1] = '\0';
+            all = grown;
+        }
+        if (ilen) {
+            if (len > 1) all[len++] = ',';
+            memcpy(all + len, inner, ilen);
+            len += ilen;
+            all[len] = '\0';
+        }
+        free(part);
+    }
+    zg_host_queue_names_free(names, n);
+    if (rc != ZG_OK) {
+        free(all);
+        return rc;
+    }
+    if (n > 1 && !all)
+        all = strdup("[]");
+    else if (n > 1) {
+        all[len++] = ']';
+        all[len] = '\0';
+    }
+    if (!all) return zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+    *json = all;
+    return ZG_OK;
 }

@@ -65,6 +65,7 @@ struct zg_host {
                            (held.lease.token 0: none) */
     int vm_broken;      /* the VM panicked: never used (nor closed) again */
     int64_t held_at_ms; /* when it was claimed (monotonic): an old one is renewed before it runs */
+    int64_t looked_at_all_ms; /* (monotonic) the last claim from the store (not a settle's) */
     /* flows: when this host last re-sent the notices of children's ends a dead host left */
     int64_t flows_redelivered_ms;
     zg_heartbeat heartbeat; /* renews the running job's lease */
@@ -79,6 +80,18 @@ struct zg_host {
 /* Whether h can serve a call (its VM and heartbeat started): clears its error, or sets it. */
 int zg_host_usable(zg_host *h);
 void zg_host_log(zg_host *h, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* shards.c: the store queues a queue name covers -- Q~0 .. Q~(n-1) for a queue of n shards,
+ * else the name itself -- malloc'd (free with zg_host_queue_names_free). */
+int zg_host_queue_names(zg_host *h, const char *queue, char ***names, size_t *n);
+void zg_host_queue_names_free(char **names, size_t n);
+/* Makes the store's record of queue's shard count n (a type's SHARDS): ZG_OK when it is, or
+ * when the queue holds no job (the record is changed); else ZG_EINVAL saying why. */
+int zg_host_declare_shards(zg_host *h, const char *queue, int n);
+
+/* How long after a claim that looked at every queue of a step the settles may claim the next job
+ * of their own queue (cfg.prefetch): a store's sticky queue lasts as long (store_redis.c). */
+#define PREFETCH_SAME_QUEUE_MS 100
 
 /* The next sequence number of this host's writes. */
 static inline int64_t zg_host_next_seq(zg_host *h)

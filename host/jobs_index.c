@@ -35,18 +35,12 @@ static void free_names(char **names, size_t n)
     free(names);
 }
 
-/* The queues a call covers: the one named, or every queue the store knows (*owned set: free
- * them with free_names). */
+/* The queues a call covers: the one named (all its shards, for a sharded queue: shards.c), or
+ * every queue the store knows (free them with release_queues). */
 static int queues_of(zg_host *h, const char *queue, char ***names, size_t *n, char **one)
 {
-    if (queue) {
-        if (!*queue || strlen(queue) >= ZG_NAME_LEN)
-            return zg_fail(&h->err, ZG_EINVAL, "bad queue name");
-        one[0] = (char *)queue;
-        *names = one;
-        *n = 1;
-        return ZG_OK;
-    }
+    (void)one;
+    if (queue) return zg_host_queue_names(h, queue, names, n);
     return h->store->ops->known_queues(h->store, names, n, &h->err);
 }
 
@@ -254,6 +248,26 @@ int zg_stats_by_type(zg_host *h, const char *queue, zg_type_counts **rows, size_
         if (rc != ZG_OK || !k) {
             free(got);
             continue;
+        }
+        if (queue && nq > 1) { /* a sharded queue named: its shards' rows merged per type */
+            size_t kept = 0;
+            for (size_t r = 0; r < k; r++) {
+                snprintf(got[r].queue, sizeof got[r].queue, "%s", queue);
+                size_t m = 0;
+                while (m < *n && strcmp((*rows)[m].job_type, got[r].job_type) != 0)
+                    m++;
+                if (m == *n) {
+                    got[kept++] = got[r];
+                    continue;
+                }
+                for (int st = 0; st < ZG_JOBS_NSTATES; st++)
+                    (*rows)[m].count[st] += got[r].count[st];
+            }
+            k = kept;
+            if (!k) {
+                free(got);
+                continue;
+            }
         }
         zg_type_counts *grown = realloc(*rows, (*n + k) * sizeof **rows);
         if (!grown) {

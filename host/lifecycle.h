@@ -40,6 +40,8 @@
 
 typedef struct zg_store zg_store;
 
+#define ZG_SHARDS_MAX 64 /* the most shards a queue may have (a type's SHARDS) */
+
 /* The lists every document has, in the order a loaded document writes them. */
 enum { ZG_LIST_EVENTS = 0, ZG_LIST_WARNINGS = 1, ZG_LIST_ERRORS = 2 };
 extern const char *const zg_store_lists[3];
@@ -355,6 +357,13 @@ typedef struct zg_store_ops {
      * ZG_ESTALE when its next tick is no longer expected_ms. */
     int (*schedule_advance)(zg_store *s, const char *queue, const char *id, int64_t expected_ms,
                             int64_t next_ms, zg_error *err);
+    /* ---- sharded queues (README "Sharded queues"): a queue Q of n shards is the queues
+     * Q~0 .. Q~(n-1); the store records n, and Redis places each shard's slot (store_redis.c) */
+    /* The shard count recorded for queue (1 when none: an unsharded queue). */
+    int (*shard_count)(zg_store *s, const char *queue, int *n, zg_error *err);
+    /* Records n (1 to ZG_SHARDS_MAX; 1 removes the record). The caller checked that the queue's
+     * present shards hold no job. */
+    int (*shard_record)(zg_store *s, const char *queue, int n, zg_error *err);
     void (*close)(zg_store *s);
 } zg_store_ops;
 

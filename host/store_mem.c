@@ -154,6 +154,8 @@ typedef struct mem_store {
     zg_heap expiring;       /* finished jobs with a retention, by expiry */
     int64_t bury_seq;
     zg_map schedules; /* "<queue>\n<id>" -> zg_schedule (repeatable jobs) */
+    zg_map shards;    /* sharded queues: name -> its shard count (as a pointer) */
+    uint64_t looks;   /* claims that looked at several queues (their tie-break) */
 } mem_store;
 
 void zg_claim_clear(zg_claim *c)
@@ -1059,8 +1061,11 @@ static job *best_ready(mem_store *s, const zg_claim_req *req, const zg_type_limi
     int64_t now = zg_clock_monotonic_ms();
     *limits = NULL;
     *wake = -1;
-    for (size_t qi = 0; qi < req->nqueues; qi++) {
-        job_queue *q = find_queue(s, req->queues[qi]);
+    /* equally urgent heads of several queues: the first from a place that moves on at every
+     * look (a sharded queue's shards take turns) */
+    size_t start = req->nqueues ? (size_t)(s->looks++ % req->nqueues) : 0;
+    for (size_t k = 0; k < req->nqueues; k++) {
+        job_queue *q = find_queue(s, req->queues[(start + k) % req->nqueues]);
         for (size_t ti = 0; q && ti < req->ntypes; ti++) {
             type_ready *t = zg_map_get(&q->types, req->types[ti]);
             const zg_type_limits *l = req->limits ? &req->limits[ti] : NULL;
@@ -1068,7 +1073,8 @@ static job *best_ready(mem_store *s, const zg_claim_req *req, const zg_type_limi
             job *j = !t  ? NULL
                      : l ? limited_head(q, t, req->types[ti], l, now, wake)
                          : zg_heap_peek(&t->ready);
-            if (j && (!best || ready_less(j, best))) {
+            if (j && (!best || (j->queue == best->queue ? ready_less(j, best)
+                                                        : j->priority < best->priority))) {
                 best = j;
                 *limits = l;
             }
@@ -1943,6 +1949,7 @@ static void mem_close(zg_store *zs)
     zg_map_free(&s->jobs, job_free);
     zg_map_free(&s->queues, queue_free);
     zg_map_free(&s->schedules, zg_schedule_free_one);
+    zg_map_free(&s->shards, NULL);
     zg_heap_free(&s->running);
     zg_heap_free(&s->expiring);
     pthread_cond_destroy(&s->changed);
@@ -2196,6 +2203,36 @@ static int locked_schedule_advance(zg_store *zs, const char *queue, const char *
     LOCKED(mem_schedule_advance(zs, queue, id, expected_ms, next_ms, err));
 }
 
+/* sharded queues: the record only (mem:// has no placement) */
+static int mem_shard_count(zg_store *zs, const char *queue, int *n, zg_error *err)
+{
+    (void)err;
+    void *v = zg_map_get(&((mem_store *)zs)->shards, queue);
+    *n = v ? (int)(intptr_t)v : 1;
+    return ZG_OK;
+}
+static int mem_shard_record(zg_store *zs, const char *queue, int n, zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    if (n < 1 || n > ZG_SHARDS_MAX)
+        return zg_fail(err, ZG_EINVAL, "a queue has 1 to %d shards", ZG_SHARDS_MAX);
+    if (n == 1) {
+        zg_map_remove(&s->shards, queue);
+        return ZG_OK;
+    }
+    if (zg_map_set(&s->shards, queue, (void *)(intptr_t)n) != 0)
+        return zg_fail(err, ZG_ENOMEM, "out of memory");
+    return ZG_OK;
+}
+static int locked_shard_count(zg_store *zs, const char *queue, int *n, zg_error *err)
+{
+    LOCKED(mem_shard_count(zs, queue, n, err));
+}
+static int locked_shard_record(zg_store *zs, const char *queue, int n, zg_error *err)
+{
+    LOCKED(mem_shard_record(zs, queue, n, err));
+}
+
 /* flows */
 static int locked_adopt(zg_store *zs, const zg_lease *lease, const char *queue, const char *uuid,
                         const zg_child *kids, size_t n, zg_error *err)
@@ -2242,6 +2279,9 @@ static const zg_store_ops mem_ops = {
     .schedule_list = locked_schedule_list,
     .schedule_remove = locked_schedule_remove,
     .schedule_advance = locked_schedule_advance,
+    /* sharded queues */
+    .shard_count = locked_shard_count,
+    .shard_record = locked_shard_record,
 };
 
 zg_store *zg_store_mem_new(void)
@@ -2252,6 +2292,7 @@ zg_store *zg_store_mem_new(void)
     zg_map_init(&s->jobs);
     zg_map_init(&s->queues);
     zg_map_init(&s->schedules);
+    zg_map_init(&s->shards);
     zg_heap_init(&s->running, due_less, set_index);
     zg_heap_init(&s->expiring, due_less, set_index);
     pthread_condattr_t attr;

@@ -19,6 +19,7 @@
 #include "lifecycle.h"
 #include "lua_modules.h"
 #include "map.h"
+#include "redis_cluster.h"
 #include "redis_conn.h"
 #include "schedule.h"
 #include "strbuf.h"
@@ -63,6 +64,10 @@ static const char *const script_names[S_N] = {
 
 /* The set of every queue's name (outside any queue's slot). */
 #define QUEUES_KEY "zerog:queues"
+/* Sharded queues: hash queue name -> its number of shards (absent: 1, an unsharded queue). */
+#define SHARDS_KEY "zerog:shards"
+/* A queue's key prefix, "{zq:<name>}" or, for a shard, "{zq:<name>~k}" (placement below). */
+#define PREFIX_LEN (ZG_NAME_LEN + 24)
 
 typedef struct redis_store {
     zg_store base;
@@ -77,27 +82,128 @@ typedef struct redis_store {
     /* Serving several queues: the queue the last look found most urgent is claimed from
      * directly for up to STICKY_MS while it yields jobs, instead of asking every queue before
      * every claim (n + 1 scripts). So across queues, priority order holds to within STICKY_MS;
-     * within a queue it always holds. */
+     * within a queue it always holds. A queue is not stuck to when another one's head was as
+     * urgent: ties take turns (most_urgent). */
     char sticky[ZG_NAME_LEN];
     int64_t sticky_until_ms;
     zg_map registered; /* queues this store has added to QUEUES_KEY */
+    uint64_t looks;    /* how many times most_urgent looked at several queues (the tie-break) */
+    /* sharded queues: the shard counts read or written (queue -> n, as a pointer) and the
+     * prefix of each shard "Q~i" (-> a malloc'd string), under placement_lock: the heartbeat
+     * thread reads them too */
+    pthread_mutex_t placement_lock;
+    zg_map shard_counts;
+    zg_map shard_prefixes;
 } redis_store;
 
 #define STICKY_MS 100
 
 /* Key names of one job. */
 typedef struct job_keys {
-    char prefix[ZG_NAME_LEN + 8];
-    char job[ZG_NAME_LEN + ZG_UUID_LEN + 16];
-    char lists[3][ZG_NAME_LEN + ZG_UUID_LEN + 32];
+    char prefix[PREFIX_LEN];
+    char job[PREFIX_LEN + ZG_UUID_LEN + 16];
+    char lists[3][PREFIX_LEN + ZG_UUID_LEN + 32];
     char pointer[ZG_UUID_LEN + 16]; /* POINTER_KEY_LEN */
 } job_keys;
 
-static int queue_prefix(char *out, size_t size, const char *queue, zg_error *err)
+/* ---- placement of sharded queues ----
+ * Shard i of a queue Q of n shards is the queue "Q~i" ('~' is outside the names a job type may
+ * give a queue). Its hash tag is chosen so that its slot lies in [i*16384/n, (i+1)*16384/n):
+ * on a cluster made by `redis-cli --cluster create` (equal contiguous ranges per master) the
+ * shards of a queue land on different masters. The tag is {zq:Q~i} when its CRC16 already
+ * lands in the range, else {zq:Q~i~k} with the smallest k that does: deterministic, so every
+ * process finds the same keys. n comes from SHARDS_KEY (cached: a change of n needs the
+ * queue drained and the hosts restarted, README "Sharded queues"). */
+
+/* Splits "Q~i" into Q (base, ZG_NAME_LEN) and i; 0 when queue is not a shard's name. */
+static int shard_name(const char *queue, char base[ZG_NAME_LEN], int *i)
 {
-    if (!queue || !*queue || strchr(queue, '}') ||
-        (size_t)snprintf(out, size, "{zq:%s}", queue) >= size)
-        return zg_fail(err, ZG_EINVAL, "bad queue name: %s", queue ? queue : "(none)");
+    const char *tilde = strrchr(queue, '~');
+    if (!tilde || tilde == queue || (size_t)(tilde - queue) >= ZG_NAME_LEN) return 0;
+    const char *d = tilde + 1;
+    if (!*d || strlen(d) > 2 || (d[0] == '0' && d[1]) || strspn(d, "0123456789") != strlen(d))
+        return 0;
+    *i = atoi(d);
+    if (*i >= ZG_SHARDS_MAX) return 0;
+    memcpy(base, queue, (size_t)(tilde - queue));
+    base[tilde - queue] = '\0';
+    return 1;
+}
+
+/* The prefix of shard i of n of a queue named `shard` ("Q~i"), into out (PREFIX_LEN). */
+static void shard_prefix(char *out, const char *shard, int i, int n)
+{
+    unsigned lo = (unsigned)i * 16384u / (unsigned)n, hi = (unsigned)(i + 1) * 16384u / (unsigned)n;
+    for (long k = -1;; k++) {
+        if (k < 0)
+            snprintf(out, PREFIX_LEN, "{zq:%s}", shard);
+        else
+            snprintf(out, PREFIX_LEN, "{zq:%s~%ld}", shard, k);
+        unsigned slot = zg_cluster_key_slot(out, strlen(out));
+        if (slot >= lo && slot < hi) return; /* (found within a few n tries: CRC16 spreads) */
+    }
+}
+
+/* The shard count the store records for queue, read once (cached after). */
+static int shard_count_of(redis_store *r, const char *queue, int *n, zg_error *err)
+{
+    pthread_mutex_lock(&r->placement_lock);
+    void *known = zg_map_get(&r->shard_counts, queue);
+    pthread_mutex_unlock(&r->placement_lock);
+    if (known) {
+        *n = (int)(intptr_t)known;
+        return ZG_OK;
+    }
+    const char *argv[] = {"HGET", SHARDS_KEY, queue};
+    pthread_mutex_lock(&r->conn.lock);
+    redisReply *reply = zg_redis_command(&r->conn, 3, argv, NULL, 0, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    if (!reply) return err->code;
+    *n = reply->type == REDIS_REPLY_STRING ? atoi(reply->str) : 1;
+    freeReplyObject(reply);
+    if (*n < 1 || *n > ZG_SHARDS_MAX) *n = 1;
+    if (*n > 1) { /* (an unsharded queue is asked again: it may become sharded) */
+        pthread_mutex_lock(&r->placement_lock);
+        zg_map_set(&r->shard_counts, queue, (void *)(intptr_t)*n);
+        pthread_mutex_unlock(&r->placement_lock);
+    }
+    return ZG_OK;
+}
+
+static int bad_queue(zg_error *err, const char *queue)
+{
+    return zg_fail(err, ZG_EINVAL, "bad queue name: %.200s", queue ? queue : "(none)");
+}
+
+/* The key prefix of a queue ({zq:Q}; a shard's is placed, above) into out (PREFIX_LEN). */
+static int queue_prefix(redis_store *r, char *out, size_t size, const char *queue, zg_error *err)
+{
+    if (!queue || !*queue || strchr(queue, '}') || strlen(queue) >= ZG_NAME_LEN ||
+        size < PREFIX_LEN)
+        return bad_queue(err, queue);
+    char base[ZG_NAME_LEN];
+    int i, n;
+    if (!shard_name(queue, base, &i)) {
+        snprintf(out, size, "{zq:%s}", queue);
+        return ZG_OK;
+    }
+    pthread_mutex_lock(&r->placement_lock);
+    const char *known = zg_map_get(&r->shard_prefixes, queue);
+    if (known) snprintf(out, size, "%s", known);
+    pthread_mutex_unlock(&r->placement_lock);
+    if (known) return ZG_OK;
+    if (shard_count_of(r, base, &n, err) != ZG_OK) return err->code;
+    if (i >= n) { /* not a shard of a sharded queue: a queue like any other */
+        snprintf(out, size, "{zq:%s}", queue);
+        return ZG_OK;
+    }
+    shard_prefix(out, queue, i, n);
+    char *copy = strdup(out);
+    pthread_mutex_lock(&r->placement_lock);
+    if (!copy || zg_map_get(&r->shard_prefixes, queue) ||
+        zg_map_set(&r->shard_prefixes, queue, copy))
+        free(copy);
+    pthread_mutex_unlock(&r->placement_lock);
     return ZG_OK;
 }
 
@@ -121,12 +227,11 @@ static void concat(char *out, const char *const *parts)
     *out = '\0';
 }
 
-static int make_keys(job_keys *k, const char *queue, const char *uuid, zg_error *err)
+static int make_keys(redis_store *r, job_keys *k, const char *queue, const char *uuid,
+                     zg_error *err)
 {
-    if (!queue || !*queue || strchr(queue, '}') || strlen(queue) >= ZG_NAME_LEN)
-        return zg_fail(err, ZG_EINVAL, "bad queue name: %s", queue ? queue : "(none)");
     if (strlen(uuid) >= ZG_UUID_LEN) return zg_fail(err, ZG_EINVAL, "bad job uuid: %.60s", uuid);
-    concat(k->prefix, (const char *const[]){"{zq:", queue, "}", NULL});
+    if (queue_prefix(r, k->prefix, sizeof k->prefix, queue, err) != ZG_OK) return err->code;
     concat(k->job, (const char *const[]){k->prefix, ":job:", uuid, NULL});
     for (int i = 0; i < 3; i++)
         concat(k->lists[i], (const char *const[]){k->job, ":", zg_store_lists[i], NULL});
@@ -335,7 +440,7 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
     zg_redis_call *calls = calloc(2 * (n ? n : 1) + 1, sizeof *calls);
     argvec *args = calloc(2 * (n ? n : 1) + 1, sizeof *args);
     size_t *first = calloc(n ? n : 1, sizeof *first), *count = calloc(n ? n : 1, sizeof *count);
-    char(*prefixes)[ZG_NAME_LEN + 8] = calloc(n ? n : 1, sizeof *prefixes);
+    char(*prefixes)[PREFIX_LEN] = calloc(n ? n : 1, sizeof *prefixes);
     redisReply **replies = NULL;
     int rc = ZG_ENOMEM;
     size_t nbatches = 0;
@@ -356,7 +461,7 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
     if (base) calls[ncalls++] = (zg_redis_call){NULL, 0, (int)names->n, names->argv, NULL};
     for (size_t i = 0; i < n;) {
         size_t b = nbatches++, j = i;
-        if (queue_prefix(prefixes[b], sizeof prefixes[b], jobs[i].queue, err) != ZG_OK) {
+        if (queue_prefix(r, prefixes[b], sizeof prefixes[b], jobs[i].queue, err) != ZG_OK) {
             rc = err->code;
             goto done;
         }
@@ -489,7 +594,7 @@ done:
 
 /* The key of the copy of the document a writer last claimed ({zq:Q}:doc:<writer>), into out
  * (DOC_COPY_KEY_LEN bytes); a writer id longer than 64 bytes is refused. */
-#define DOC_COPY_KEY_LEN (ZG_NAME_LEN + 8 + 8 + 64)
+#define DOC_COPY_KEY_LEN (PREFIX_LEN + 8 + 64)
 static int doc_copy_key(char *out, const char *prefix, const char *writer, zg_error *err)
 {
     if (strlen(writer) > 64) return zg_fail(err, ZG_EINVAL, "writer id longer than 64 bytes");
@@ -546,8 +651,8 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
                       const char *writer, int64_t seq, int announce, zg_claim *out,
                       int64_t *wait_ms, zg_error *err)
 {
-    char prefix[ZG_NAME_LEN + 8];
-    if (queue_prefix(prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
+    char prefix[PREFIX_LEN];
+    if (queue_prefix(r, prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
     argvec a = {0};
     av_push(&a, prefix);
     av_push(&a, writer);
@@ -590,12 +695,14 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
 }
 
 /* Which of several queues has the most urgent ready job: its index, or -1 with *wait_ms. The
- * queues are asked in one round trip. */
-static int most_urgent(redis_store *r, const zg_claim_req *req, int64_t *wait_ms, zg_error *err)
+ * queues are asked in one round trip. *tied: another queue's head is as urgent. */
+static int most_urgent(redis_store *r, const zg_claim_req *req, int64_t *wait_ms, int *tied,
+                       zg_error *err)
 {
+    *tied = 0;
     size_t n = req->nqueues;
     int best = -2;
-    char(*prefixes)[ZG_NAME_LEN + 8] = calloc(n, sizeof *prefixes);
+    char(*prefixes)[PREFIX_LEN] = calloc(n, sizeof *prefixes);
     const char **argv = calloc(n * (req->ntypes + 1), sizeof *argv);
     zg_redis_call *calls = calloc(n, sizeof *calls);
     redisReply **replies = calloc(n, sizeof *replies);
@@ -607,7 +714,8 @@ static int most_urgent(redis_store *r, const zg_claim_req *req, int64_t *wait_ms
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        if (queue_prefix(prefixes[i], sizeof prefixes[i], req->queues[i], err) != ZG_OK) goto done;
+        if (queue_prefix(r, prefixes[i], sizeof prefixes[i], req->queues[i], err) != ZG_OK)
+            goto done;
         const char **row = argv + i * (req->ntypes + 1);
         row[0] = prefixes[i];
         for (size_t t = 0; t < req->ntypes; t++)
@@ -621,14 +729,19 @@ static int most_urgent(redis_store *r, const zg_claim_req *req, int64_t *wait_ms
     best = -1;
     long long best_pri = 0;
     *wait_ms = -1;
-    for (size_t i = 0; i < n; i++) {
+    /* equally urgent heads: the first from a place that moves on at every look, so that ties
+     * go to each queue in turn (a sharded queue's shards: workers spread over them) */
+    size_t start = n ? (size_t)(r->looks++ % n) : 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (start + k) % n;
         if (replies[i]->type == REDIS_REPLY_ERROR) {
             zg_redis_reply_error(replies[i], err);
             best = -2;
             break;
         }
         long long kind = int_at(replies[i], 0), v = int_at(replies[i], 1);
-        if (kind == 1 && (best < 0 || v < best_pri)) best = (int)i, best_pri = v;
+        if (kind == 1 && best >= 0 && v == best_pri) *tied = 1;
+        if (kind == 1 && (best < 0 || v < best_pri)) best = (int)i, best_pri = v, *tied = 0;
         if (kind == 0 && v >= 0 && (*wait_ms < 0 || v < *wait_ms)) *wait_ms = v;
     }
 done:
@@ -647,7 +760,7 @@ done:
 static int take_signal(redis_store *r, const zg_claim_req *req, int64_t block_ms)
 {
     size_t n = req->nqueues;
-    char(*keys)[ZG_NAME_LEN + 16] = calloc(n, sizeof *keys);
+    char(*keys)[PREFIX_LEN + 8] = calloc(n, sizeof *keys);
     const char **argv = calloc(n + 4, sizeof *argv);
     if (!keys || !argv) {
         free(keys);
@@ -664,7 +777,13 @@ static int take_signal(redis_store *r, const zg_claim_req *req, int64_t block_ms
         argv[argc++] = count;
     }
     for (size_t i = 0; i < n; i++) {
-        snprintf(keys[i], sizeof keys[i], "{zq:%s}:signal", req->queues[i]);
+        zg_error ignored = {0};
+        if (queue_prefix(r, keys[i], PREFIX_LEN, req->queues[i], &ignored) != ZG_OK) {
+            free(keys);
+            free(argv);
+            return -1;
+        }
+        strcat(keys[i], ":signal");
         argv[argc++] = keys[i];
     }
     if (block_ms > 0) {
@@ -727,8 +846,10 @@ static int rs_claim(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, co
             for (size_t i = 0; i < req->nqueues; i++)
                 if (strcmp(req->queues[i], r->sticky) == 0) pick = (int)i;
         if (pick < 0) {
-            pick = most_urgent(r, req, &next, err);
-            if (pick >= 0 && req->nqueues > 1) {
+            int tied = 0;
+            pick = most_urgent(r, req, &next, &tied, err);
+            /* (a tie: the next claim looks again, and the tie goes to the next queue in turn) */
+            if (pick >= 0 && req->nqueues > 1 && !tied) {
                 snprintf(r->sticky, sizeof r->sticky, "%s", req->queues[pick]);
                 r->sticky_until_ms = zg_clock_monotonic_ms() + STICKY_MS;
             }
@@ -767,7 +888,7 @@ static int rs_touch(zg_store *s, const zg_lease *lease, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
     job_keys k;
-    if (make_keys(&k, lease->queue, lease->uuid, err) != ZG_OK) return err->code;
+    if (make_keys(r, &k, lease->queue, lease->uuid, err) != ZG_OK) return err->code;
     char token[24];
     snprintf(token, sizeof token, "%lld", (long long)lease->token);
     const char *argv[] = {k.prefix, k.job, token};
@@ -785,14 +906,14 @@ static int target_keys(redis_store *r, const zg_target *t, job_keys *k, char tok
 {
     if (t->lease) {
         snprintf(token, 24, "%lld", (long long)t->lease->token);
-        return make_keys(k, t->lease->queue, t->lease->uuid, err);
+        return make_keys(r, k, t->lease->queue, t->lease->uuid, err);
     }
     token[0] = '\0';
     if (!t->uuid) return zg_fail(err, ZG_EINVAL, "a write names no job");
-    if (t->queue && *t->queue) return make_keys(k, t->queue, t->uuid, err);
+    if (t->queue && *t->queue) return make_keys(r, k, t->queue, t->uuid, err);
     char queue[ZG_NAME_LEN];
     if (find_queue(r, t->uuid, queue, err) != ZG_OK) return err->code;
-    return make_keys(k, queue, t->uuid, err);
+    return make_keys(r, k, queue, t->uuid, err);
 }
 
 static int stale(zg_error *err, const zg_target *t)
@@ -888,7 +1009,7 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
                      int64_t claim_seq, zg_claim *next, zg_error *err)
 {
     job_keys k;
-    if (make_keys(&k, queue, uuid, err) != ZG_OK) return err->code;
+    if (make_keys(r, &k, queue, uuid, err) != ZG_OK) return err->code;
     const char *action = action_name(st->action);
     if (!action) return zg_fail(err, ZG_EINVAL, "unknown settle action %d", st->action);
     argvec a = {0};
@@ -1017,7 +1138,7 @@ static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
     job_keys k;
-    if (make_keys(&k, lease->queue, lease->uuid, err) != ZG_OK) return err->code;
+    if (make_keys(r, &k, lease->queue, lease->uuid, err) != ZG_OK) return err->code;
     argvec a = {0};
     av_push(&a, k.prefix);
     av_push(&a, k.job);
@@ -1104,7 +1225,7 @@ static int rs_load(zg_store *s, const char *uuid, char **json, char queue[ZG_NAM
         if (rc != ZG_OK) return rc;
     }
     job_keys k;
-    if (make_keys(&k, q, uuid, err) != ZG_OK) return err->code;
+    if (make_keys(r, &k, q, uuid, err) != ZG_OK) return err->code;
     argvec a = {0};
     av_push(&a, k.prefix);
     av_push(&a, k.job);
@@ -1122,8 +1243,8 @@ static int rs_load(zg_store *s, const char *uuid, char **json, char queue[ZG_NAM
 static redisReply *run_on_queue(redis_store *r, int which, const char *queue, const char *arg,
                                 zg_error *err)
 {
-    char prefix[ZG_NAME_LEN + 8];
-    if (queue_prefix(prefix, sizeof prefix, queue, err) != ZG_OK) return NULL;
+    char prefix[PREFIX_LEN];
+    if (queue_prefix(r, prefix, sizeof prefix, queue, err) != ZG_OK) return NULL;
     argvec a = {0};
     av_push(&a, prefix);
     if (arg) av_push(&a, arg);
@@ -1169,7 +1290,7 @@ static int rs_job_state(zg_store *s, const char *uuid, zg_job_state *out, zg_err
     char queue[ZG_NAME_LEN];
     if (find_queue(r, uuid, queue, err) != ZG_OK) return err->code;
     job_keys k;
-    if (make_keys(&k, queue, uuid, err) != ZG_OK) return err->code;
+    if (make_keys(r, &k, queue, uuid, err) != ZG_OK) return err->code;
     argvec a = {0};
     av_push(&a, k.prefix);
     av_push(&a, k.job);
@@ -1277,14 +1398,15 @@ static char *reply_strdup(const redisReply *e)
 static int rs_list(zg_store *s, const zg_index_req *req, zg_index_row **rows, size_t *n,
                    zg_error *err)
 {
+    redis_store *r = (redis_store *)s;
     *rows = NULL;
     *n = 0;
     char states[80], limit[24], since[24] = "";
     state_names(states, sizeof states, req->states);
     snprintf(limit, sizeof limit, "%zu", req->limit);
     if (req->since_ms > 0) snprintf(since, sizeof since, "%015lld", (long long)req->since_ms);
-    char prefix[ZG_NAME_LEN + 8];
-    if (queue_prefix(prefix, sizeof prefix, req->queue, err) != ZG_OK) return err->code;
+    char prefix[PREFIX_LEN];
+    if (queue_prefix(r, prefix, sizeof prefix, req->queue, err) != ZG_OK) return err->code;
     argvec a = {0};
     av_push(&a, prefix);
     av_push(&a, states);
@@ -1335,7 +1457,7 @@ static int keys_by_uuid(redis_store *r, const char *uuid, job_keys *k, zg_error 
 {
     char queue[ZG_NAME_LEN];
     if (find_queue(r, uuid, queue, err) != ZG_OK) return err->code;
-    return make_keys(k, queue, uuid, err);
+    return make_keys(r, k, queue, uuid, err);
 }
 
 static int rs_retry(zg_store *s, const char *uuid, zg_fields f, const char *event,
@@ -1421,8 +1543,8 @@ static int rs_purge(zg_store *s, const char *queue, unsigned states, const char 
     state_names(names, sizeof names, states);
     if (before_ms > 0) snprintf(bound, sizeof bound, "%015lld", (long long)before_ms);
     snprintf(limit, sizeof limit, "%zu", max);
-    char prefix[ZG_NAME_LEN + 8];
-    if (queue_prefix(prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
+    char prefix[PREFIX_LEN];
+    if (queue_prefix(r, prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
     argvec a = {0};
     av_push(&a, prefix);
     av_push(&a, names);
@@ -1579,9 +1701,47 @@ static int rs_ping(zg_store *s, zg_error *err)
     return ZG_OK;
 }
 
+static int rs_shard_count(zg_store *s, const char *queue, int *n, zg_error *err)
+{
+    return shard_count_of((redis_store *)s, queue, n, err);
+}
+
+static int rs_shard_record(zg_store *s, const char *queue, int n, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    if (n < 1 || n > ZG_SHARDS_MAX)
+        return zg_fail(err, ZG_EINVAL, "a queue has 1 to %d shards", ZG_SHARDS_MAX);
+    char count[8];
+    snprintf(count, sizeof count, "%d", n);
+    const char *set[] = {"HSET", SHARDS_KEY, queue, count}, *del[] = {"HDEL", SHARDS_KEY, queue};
+    pthread_mutex_lock(&r->conn.lock);
+    redisReply *reply = zg_redis_command(&r->conn, n > 1 ? 4 : 3, n > 1 ? set : del, NULL, 0, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    if (!reply) return err->code;
+    int rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err) : ZG_OK;
+    freeReplyObject(reply);
+    if (rc != ZG_OK) return rc;
+    /* the placement of its shards follows the new count (this process's cache) */
+    pthread_mutex_lock(&r->placement_lock);
+    if (n > 1)
+        zg_map_set(&r->shard_counts, queue, (void *)(intptr_t)n);
+    else
+        zg_map_remove(&r->shard_counts, queue);
+    for (int i = 0; i < ZG_SHARDS_MAX; i++) {
+        char name[ZG_NAME_LEN + 8];
+        snprintf(name, sizeof name, "%s~%d", queue, i);
+        free(zg_map_remove(&r->shard_prefixes, name));
+    }
+    pthread_mutex_unlock(&r->placement_lock);
+    return ZG_OK;
+}
+
 static void rs_close(zg_store *s)
 {
     redis_store *r = (redis_store *)s;
+    zg_map_free(&r->shard_counts, NULL);
+    zg_map_free(&r->shard_prefixes, free);
+    pthread_mutex_destroy(&r->placement_lock);
     zg_redis_close(&r->conn);
     zg_redis_close(&r->beat);
     free(r->library);
@@ -1595,8 +1755,8 @@ static void rs_close(zg_store *s)
 static int rs_schedule_put(zg_store *s, const zg_schedule *sc, int *written, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
-    char prefix[ZG_NAME_LEN + 8];
-    if (queue_prefix(prefix, sizeof prefix, sc->queue, err) != ZG_OK) return err->code;
+    char prefix[PREFIX_LEN];
+    if (queue_prefix(r, prefix, sizeof prefix, sc->queue, err) != ZG_OK) return err->code;
     argvec a = {0};
     av_push(&a, prefix);
     av_push(&a, sc->id);
@@ -1687,8 +1847,8 @@ static int rs_schedule_advance(zg_store *s, const char *queue, const char *id, i
                                int64_t next_ms, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
-    char prefix[ZG_NAME_LEN + 8];
-    if (queue_prefix(prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
+    char prefix[PREFIX_LEN];
+    if (queue_prefix(r, prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
     argvec a = {0};
     av_push(&a, prefix);
     av_push(&a, id);
@@ -1721,7 +1881,7 @@ static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const
     redis_store *r = (redis_store *)s;
     job_keys k;
     if (lease) queue = lease->queue, uuid = lease->uuid;
-    if (make_keys(&k, queue, uuid, err) != ZG_OK) return err->code;
+    if (make_keys(r, &k, queue, uuid, err) != ZG_OK) return err->code;
     char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]];
     flow_keys(&k, kids_key, kres_key);
     argvec a = {0};
@@ -1756,7 +1916,7 @@ static int rs_children(zg_store *s, const char *queue, const char *uuid, char **
         queue = found;
     }
     job_keys k;
-    if (make_keys(&k, queue, uuid, err) != ZG_OK) return err->code;
+    if (make_keys(r, &k, queue, uuid, err) != ZG_OK) return err->code;
     char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]];
     flow_keys(&k, kids_key, kres_key);
     argvec a = {0};
@@ -1809,7 +1969,7 @@ static int deliver_one(redis_store *r, const char *notice, zg_error *err)
     memcpy(result, sp2 + 1, rlen);
     result[rlen] = '\0';
     job_keys k;
-    int rc = make_keys(&k, pq, pu, err);
+    int rc = make_keys(r, &k, pq, pu, err);
     if (rc == ZG_OK) {
         char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]];
         flow_keys(&k, kids_key, kres_key);
@@ -1851,8 +2011,12 @@ static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int
         freeReplyObject(reply);
         return rc;
     }
-    char outbox[ZG_NAME_LEN + 16];
-    snprintf(outbox, sizeof outbox, "{zq:%s}:outbox", queue);
+    char outbox[PREFIX_LEN + 8];
+    if (queue_prefix(r, outbox, PREFIX_LEN, queue, err) != ZG_OK) {
+        freeReplyObject(reply);
+        return err->code;
+    }
+    strcat(outbox, ":outbox");
     for (size_t i = 0; rc == ZG_OK && i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
         if (e->type != REDIS_REPLY_STRING) continue;
@@ -1910,6 +2074,9 @@ static const zg_store_ops redis_ops = {
     .schedule_list = rs_schedule_list,
     .schedule_remove = rs_schedule_remove,
     .schedule_advance = rs_schedule_advance,
+    /* sharded queues */
+    .shard_count = rs_shard_count,
+    .shard_record = rs_shard_record,
 };
 
 static const zg_lua_module *find_module(const char *name)
@@ -2031,7 +2198,11 @@ zg_store *zg_store_redis_new(const char *url, int64_t timeout_ms, zg_error *err)
         return NULL;
     }
     r->base.ops = &redis_ops;
+    r->looks = (uint64_t)zg_clock_monotonic_ms(); /* (hosts start the tie-break apart) */
     zg_map_init(&r->registered);
+    zg_map_init(&r->shard_counts);
+    zg_map_init(&r->shard_prefixes);
+    pthread_mutex_init(&r->placement_lock, NULL);
     if (script_library(r, err) != ZG_OK) goto fail;
     if (zg_redis_open(&r->conn, url, timeout_ms, err) != ZG_OK) goto fail;
     if (zg_redis_open(&r->beat, url, timeout_ms, err) != ZG_OK) goto fail;
@@ -2041,6 +2212,9 @@ fail:
     zg_redis_close(&r->beat);
     free(r->library);
     zg_map_free(&r->registered, NULL);
+    zg_map_free(&r->shard_counts, NULL);
+    zg_map_free(&r->shard_prefixes, free);
+    pthread_mutex_destroy(&r->placement_lock);
     free(r);
     return NULL;
 }

@@ -424,6 +424,11 @@ typedef struct zg_type_counts {
  * knows). Free *rows with zg_free. */
 ZG_API int zg_stats_by_type(zg_host *h, const char *queue, zg_type_counts **rows, size_t *n);
 
+/* Sharded queues (a job type's SHARDS = n): the number of shards the store records for queue (1:
+ * not sharded; a shard's own name "Q~i" also answers 1). Calls that name a queue Q (counts,
+ * kick, buried, list, purge, stats) act on all its shards Q~0 .. Q~(n-1). */
+ZG_API int zg_queue_shards(zg_host *h, const char *queue, int *n);
+
 /* The queue names of the loaded job types, as a JSON array. Free with zg_free. */
 ZG_API int zg_queues(zg_host *h, char **json);
 

@@ -140,7 +140,10 @@ static void reload_scripts(worker_ctl *w, zg_host *h)
 }
 
 /* Runs jobs until stopped, idle (--until-idle) or past --max-jobs. */
-static void work(worker_ctl *w, zg_host *h, const worker_options *o)
+/* Runs jobs until stopped (or idle, or max_jobs); 1 when a worker alone stopped on a step's
+ * ZG_EINVAL (what waiting cannot mend: its queues, or a type's SHARDS against the store's
+ * record), else 0. */
+static int work(worker_ctl *w, zg_host *h, const worker_options *o)
 {
     long ran = 0;
     int outage = 0;
@@ -198,6 +201,9 @@ static void work(worker_ctl *w, zg_host *h, const worker_options *o)
             log_step(w, &r);
         else if (rc == ZG_ETIMEDOUT) {
             if (o->until_idle) break;
+        } else if (rc == ZG_EINVAL && w->report_fd < 0) { /* (supervised: said once, retried) */
+            log_linef(&w->log, ZG_LOG_ERROR, "%s", zg_errstr(h));
+            return 1;
         } else if (rc != ZG_ESTALE) { /* a stale settle is logged by the host; others: outages */
             if (!outage)
                 log_linef(&w->log, ZG_LOG_ERROR, "%s (said once; retrying until it passes)",
@@ -211,6 +217,7 @@ static void work(worker_ctl *w, zg_host *h, const worker_options *o)
             report(w, "rss %ld\n", rss_kb());
         }
     }
+    return 0;
 }
 
 /* ---- alone: a thread watches the jobs directory ---- */
@@ -363,14 +370,14 @@ static int run_alone(const cli_options *co, const worker_options *o)
     watcher wa = {&w, co->jobs};
     pthread_t thread;
     int watching = pthread_create(&thread, NULL, watch_scripts, &wa) == 0;
-    work(&w, h, o);
+    int failed = work(&w, h, o);
     pthread_mutex_lock(&w.lock);
     w.done = 1;
     pthread_mutex_unlock(&w.lock);
     if (watching) pthread_join(thread, NULL);
     signal_host = NULL;
     zg_host_free(h);
-    return EXIT_OK;
+    return failed ? EXIT_JOB_FAILED : EXIT_OK;
 }
 
 static int run_supervised(const cli_options *co, const worker_options *o)

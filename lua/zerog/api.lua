@@ -4,6 +4,7 @@
 local core = require "zerog.core"
 local codec = require "zerog.codec"
 local registry = require "zerog.registry"
+local shards = require "zerog.shards"
 local flow = require "zerog.flow"
 local engine = require "zerog.engine"
 local Job = require "zerog.job"
@@ -131,6 +132,28 @@ function M._submit_one(job_type, params, delay, ttr, priority)
   return { job.uuid }
 end
 
+--- core.submit of submissions grouped by queue (a sharded queue's jobs go to several shards:
+-- the store makes one script call per run of one queue, so one per shard touched), the
+-- results in the submissions' order.
+local function submit_grouped(submissions)
+  local order, mixed = {}, false
+  for i, s in ipairs(submissions) do
+    order[i] = i
+    mixed = mixed or s.queue ~= submissions[1].queue
+  end
+  if not mixed then return core.submit(submissions) end
+  table.sort(order, function(a, b)
+    local qa, qb = submissions[a].queue, submissions[b].queue
+    if qa ~= qb then return qa < qb end
+    return a < b
+  end)
+  local sorted = {}
+  for k, i in ipairs(order) do sorted[k] = submissions[i] end
+  local got, created = core.submit(sorted), {}
+  for k, i in ipairs(order) do created[i] = got[k] end
+  return created
+end
+
 --- Submits many jobs of one type: every line is validated first (nothing is stored if one is
 -- bad), then every job is created with its queue entry, atomically each, in a few batched
 -- round trips. Returns the list of uuids in order.
@@ -176,7 +199,7 @@ function M.submit_batch(job_type, lines, delay, ttr, priority, then_type, then_p
     then_uuid, why1, why2 = M._submit_callback(then_type, then_params, submissions)
     if not then_uuid then return nil, why1, why2 end
   end
-  local ok, created = pcall(core.submit, submissions)
+  local ok, created = pcall(submit_grouped, submissions)
   if not ok then
     local kind = tostring(created):find("zerog: StoreError: ", 1, true) and "store" or "invalid"
     return nil, kind, "the batch was not submitted: " .. store_words(created)
@@ -306,8 +329,22 @@ function M.release(uuid, lease, delay, graceful)
   return nil, "not_found", "no job " .. uuid
 end
 
+--- Whether the store records the SHARDS the loaded types declare (or records them now, for an
+-- empty queue): true, or nil, "invalid" and why (zg_run checks before its first claim).
+function M.check_shards()
+  local ok, why = pcall(registry.shard_counts)
+  if ok then return true end
+  if tostring(why):find("zerog: StoreError: ", 1, true) then error(why, 0) end
+  return nil, "invalid", tostring(why)
+end
+
 --- The types this host claims, and their queues.
-function M.claimable() return registry.claimable() end
+function M.claimable(...)
+  local named = select("#", ...) > 0 and { ... } or nil
+  local ok, kind, why = M.check_shards() -- (a SHARDS the store contradicts: no claim, why)
+  if not ok then return nil, kind, why end
+  return registry.claimable(named)
+end
 
 function M.reload(current) return registry.reload(current) end
 
@@ -428,11 +465,11 @@ function M.schedule_scope(known)
   for job_type, class in pairs(registry.types) do
     local policy = class.REPEAT ~= nil and registry.repeat_policy(class.REPEAT)
     if policy then
-      repeats[#repeats + 1] = { jobType = job_type, queue = class.QUEUE_NAME, rule = policy.rule,
+      repeats[#repeats + 1] = { jobType = job_type, queue = registry.repeat_queue(class), rule = policy.rule,
         tz = policy.tz, catchUp = policy.catch_up,
         params = policy.params and next(policy.params) ~= nil and canonical(policy.params) or nil }
     else
-      plain[#plain + 1] = { jobType = job_type, queue = class.QUEUE_NAME }
+      plain[#plain + 1] = { jobType = job_type, queue = registry.repeat_queue(class) }
     end
   end
   return queues, registry.generation, repeats, plain
@@ -465,7 +502,12 @@ function M.schedule_check(job_type, params_json, queue)
   if queue ~= "" and not queue:match("^[%w_%-%.:]+$") then
     return nil, "invalid", "a queue name is letters, digits and _-.:"
   end
-  return queue ~= "" and queue or spec.QUEUE_NAME
+  queue = queue ~= "" and queue or spec.QUEUE_NAME
+  local n = spec.SHARDS or 1
+  if n > 1 and queue == spec.QUEUE_NAME then -- (sharded: the schedule and its jobs in one shard)
+    queue = queue .. "~" .. shards.hash(params_json) % n
+  end
+  return queue
 end
 
 --- Makes the job of tick `tick` (Unix ms) of schedule id, in the step of the store that moves

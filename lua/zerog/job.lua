@@ -511,6 +511,10 @@ function Job:_unique_key()
 end
 
 function Job:_submission(qk)
+  local queue = self.queueName -- (sharded queues: the shard it goes to, zerog.shards)
+  if type(queue) == "string" and not queue:find("~", 1, true) then
+    self.queueName = require("zerog.shards").pick(self, queue, self.SHARDS or 1)
+  end
   return { uuid = self.uuid, jobType = self.jobType, queue = self.queueName,
            fields = self:_stored_fields(), priority = qk.priority, delay = qk.delay, ttr = qk.ttr,
            unique = self:_unique_key(), group = self:_group() }

@@ -13,6 +13,7 @@ local codec = require "zerog.codec"
 local schema = require "zerog.schema"
 local Job = require "zerog.job"
 local sandbox = require "zerog.sandbox"
+local shards = require "zerog.shards"
 
 -- the originals (see zerog.api), captured before any job code runs
 local resume, create = coroutine.resume, coroutine.create
@@ -31,8 +32,9 @@ local M = { types = {}, paths = {}, files = {}, failures = {} }
 local claimable_types, claimable_queues, claimable_limits
 -- M.generation counts the changes of the loaded types (the host writes the REPEATs again)
 M.generation = 0
+local shard_counts -- (below)
 local function types_changed()
-  claimable_types, claimable_queues = nil, nil
+  claimable_types, claimable_queues, shard_counts = nil, nil, nil
   M.generation = M.generation + 1
 end
 
@@ -83,6 +85,8 @@ local CHECKS = {
     .. "\"type\" | \"queue\" }" },
   { "GROUP", function(v) return type(v) == "string" and v ~= "" end, "the name of a params field" },
   -- [/limits]
+  { "SHARDS", function(v) return mtype(v) == "integer" and v >= 1 and v <= 64 end, "an integer from 1 to 64" },
+  { "SHARD_BY", function(v) return type(v) == "string" and v ~= "" end, "the name of a params field" },
 }
 
 --- Runs a compiled script in env, noting the line of its main return statement for messages.
@@ -168,6 +172,9 @@ local function make_class(t)
   if type(t.GROUP) == "string" and (type(t.SCHEMA) ~= "table" or t.SCHEMA[t.GROUP] == nil) then
     return nil, "GROUP names " .. t.GROUP .. ", which is not a field of the SCHEMA"
   end
+  if type(t.SHARD_BY) == "string" and (type(t.SCHEMA) ~= "table" or t.SCHEMA[t.SHARD_BY] == nil) then
+    return nil, "SHARD_BY names " .. t.SHARD_BY .. ", which is not a field of the SCHEMA"
+  end
   local fields, why = schema.compile(t.SCHEMA, METHODS)
   if fields and t.REPEAT ~= nil then
     local policy, bad = M.repeat_policy(t.REPEAT)
@@ -204,6 +211,13 @@ function M.load(path, source)
                                                           env_mt = env_mt, spec = result }))
   end
   if not class then return nil, fmt("%s:%s: %s", path, line or 1, why) end
+  for name, loaded in pairs(M.types) do -- (sharded queues: one count per queue)
+    if name ~= class.JOB_TYPE and loaded.QUEUE_NAME == class.QUEUE_NAME
+       and (loaded.SHARDS or 1) ~= (class.SHARDS or 1) then
+      return nil, fmt("%s:%s: SHARDS = %d, but job type %s of the same queue %s declares SHARDS = %d",
+                      path, line or 1, class.SHARDS or 1, name, class.QUEUE_NAME, loaded.SHARDS or 1)
+    end
+  end
   local other = M.types[class.JOB_TYPE]
   if other and info_of(other).path ~= path then
     return nil, fmt("%s:%s: JOB_TYPE %s is already defined by %s", path, line or 1,
@@ -373,17 +387,43 @@ function M.load_job(uuid, limited)
   return job
 end
 
---- The loaded job types, and the queues they use (asked at every step of a worker: kept until
--- the types change; callers only read them).
-function M.claimable()
-  if claimable_types then return claimable_types, claimable_queues, claimable_limits end
-  local types = {}
-  for t in pairs(M.types) do types[#types + 1] = t end
-  sort(types)
-  local limits = {} -- [limits] each type's RATE, CONCURRENCY and GROUP for the store, or false
-  for i, t in ipairs(types) do limits[i] = Job._limits_spec(M.types[t]) or false end
-  claimable_types, claimable_queues, claimable_limits = types, M.queues(), limits
-  return claimable_types, claimable_queues, claimable_limits
+--- The queue that holds a type's REPEAT schedule: its queue, or for a sharded one the shard
+-- its name hashes to (the schedule's ticks and their jobs are one step on one shard).
+function M.repeat_queue(class)
+  local n = class.SHARDS or 1
+  if n <= 1 then return class.QUEUE_NAME end
+  return class.QUEUE_NAME .. "~" .. shards.hash("type:" .. class.JOB_TYPE) % n
+end
+
+--- Each loaded queue's SHARDS (Q -> n), checked against the store's record (raises when they
+-- differ and the queue is not empty).
+function M.shard_counts()
+  if shard_counts then return shard_counts end
+  local counts = {}
+  for _, class in pairs(M.types) do counts[class.QUEUE_NAME] = class.SHARDS or 1 end
+  for q, n in pairs(counts) do shards.ensure(q, n) end
+  shard_counts = counts
+  return counts
+end
+
+--- The loaded job types, and the queues they use (asked at every step of a worker: the types
+-- and names kept until the types change; callers only read them), then the store queues to
+-- claim from: those queues (or the named ones), a sharded queue's shards in this claim's order.
+function M.claimable(named)
+  if not claimable_types then
+    local types = {}
+    for t in pairs(M.types) do types[#types + 1] = t end
+    sort(types)
+    local limits = {} -- [limits] each type's RATE, CONCURRENCY and GROUP for the store, or false
+    for i, t in ipairs(types) do limits[i] = Job._limits_spec(M.types[t]) or false end
+    claimable_types, claimable_queues, claimable_limits = types, M.queues(), limits
+  end
+  local counts = M.shard_counts()
+  local wanted = named and #named > 0 and named or claimable_queues
+  local sharded = false
+  for _, q in ipairs(wanted) do sharded = sharded or (counts[q] or 2) > 1 end
+  if not sharded then return claimable_types, wanted, claimable_limits end
+  return claimable_types, shards.claim_queues(wanted, counts), claimable_limits
 end
 
 return M

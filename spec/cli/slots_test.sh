@@ -16,7 +16,8 @@ return { JOB_TYPE = "mixed", SCHEMA = { n = { type = "integer" } }, RETRY_DELAY 
   end }
 LUA
 # flows: a parent on one queue, its child on another (each script stays in its queue's slot:
-# the child's end reaches the parent by a second script on the parent's slot)
+# the child's end reaches the parent by a second script on the parent's slot; the children's queue
+# is sharded: each shard is a queue of its own slot)
 cat >"$JOBS/flowp.lua" <<'LUA'
 local zerog = require "zerog"
 return { JOB_TYPE = "flowp", QUEUE_NAME = "slot_parents", PRIORITY = 0, run = function(self)
@@ -24,7 +25,7 @@ return { JOB_TYPE = "flowp", QUEUE_NAME = "slot_parents", PRIORITY = 0, run = fu
   return #self:children() >= 1 and 200 or 500 end }
 LUA
 cat >"$JOBS/slotkid.lua" <<'LUA'
-return { JOB_TYPE = "slotkid", QUEUE_NAME = "slot_kids", PRIORITY = 0, run = function(self) return 200 end }
+return { JOB_TYPE = "slotkid", QUEUE_NAME = "slot_kids", SHARDS = 3, PRIORITY = 0, run = function(self) return 200 end }
 LUA
 
 # [limits] a type with RATE, CONCURRENCY and GROUP: its groups' turns, sets and rate lists

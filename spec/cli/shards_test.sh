@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Sharded queues from the outside, on Redis (or the cluster of spec/run's cluster pass): a type with
+# SHARDS = 3 puts its jobs on hot~0..hot~2; `zerog stats`, `stats --by-type`, `list` and `kick`
+# with --queue hot act on every shard and hot~1 names one; every job runs once; a type that
+# declares another SHARDS for the non-empty queue is refused at submit and at worker start (exit
+# 1, the reason said); a parent's children on a sharded queue (flows) and a REPEAT of a sharded
+# type (its jobs made in the shard of its schedule) work.
+cd "$(dirname "$0")/../.." || exit 1
+. spec/cli/tap.sh
+. spec/cli/redis.sh
+cat >"$JOBS/hot.lua" <<'LUA'
+return { JOB_TYPE = "hot", QUEUE_NAME = "hot", SHARDS = 3, SCHEMA = { n = { type = "integer" } },
+  run = function(self) return 200 end }
+LUA
+printf '{"n":%d}\n' 1 2 3 4 5 6 >"$WORK/six"
+
+stats_list_kick() {
+  flush
+  expect_status 0 "$ZEROG" submit hot --batch "$WORK/six" --delay 3600 || return 1
+  [ "$(wc -l <"$WORK/out")" -eq 6 ] || return 1
+  "$ZEROG" stats --queue hot | grep -q '"hot":{"ready":0,"delayed":6,' || return 1
+  "$ZEROG" stats --queue hot~1 | grep -q '"hot~1":{"ready":0,"delayed":2,' || return 1
+  "$ZEROG" stats --by-type --queue hot | grep -q '"hot":{"hot":{"waiting":0,"delayed":6,' || return 1
+  [ "$("$ZEROG" list --queue hot --json | wc -l)" -eq 6 ] || return 1
+  [ "$("$ZEROG" list --queue hot~2 --json | grep -c '"queue":"hot~2"')" -eq 2 ] || return 1
+  expect_status 0 "$ZEROG" kick hot && grep -q "kicked 6" "$WORK/out" &&
+  "$ZEROG" stats --queue hot | grep -q '"hot":{"ready":6,"delayed":0,'
+}
+ok "stats, stats --by-type, list and kick of a sharded queue cover its 3 shards; hot~1 names one" stats_list_kick
+
+runs_once() {
+  "$ZEROG" worker --until-idle >"$WORK/worker.log" 2>&1 || return 1
+  [ "$(grep -c 'finished with 200' "$WORK/worker.log")" -eq 6 ] &&
+  "$ZEROG" stats --by-type --queue hot | grep -q '"waiting":0,"delayed":0,"running":0,"succeeded":6,'
+}
+ok "a worker runs every job of the 3 shards once" runs_once
+
+mismatch() {
+  flush
+  "$ZEROG" submit hot '{"n": 1}' >/dev/null || return 1
+  local other=$WORK/other
+  mkdir -p "$other"
+  sed 's/SHARDS = 3/SHARDS = 2/' "$JOBS/hot.lua" >"$other/hot.lua"
+  expect_status 2 env ZEROG_JOBS="$other" "$ZEROG" submit hot '{"n": 2}' &&
+  grep -q 'queue hot has 3 shards in the store, not the SHARDS = 2 declared' "$WORK/err" || return 1
+  expect_status 1 env ZEROG_JOBS="$other" timeout 20 "$ZEROG" worker --until-idle &&
+  grep -q 'queue hot has 3 shards in the store, not the SHARDS = 2 declared' "$WORK/err" || return 1
+  # emptied, the queue takes the new count
+  "$ZEROG" worker --until-idle >/dev/null 2>&1 &&
+  "$ZEROG" purge --state succeeded --queue hot >/dev/null &&
+  expect_status 0 env ZEROG_JOBS="$other" "$ZEROG" submit hot '{"n": 3}' &&
+  "$ZEROG" stats --queue hot~1 | grep -q '"ready":[01],' &&
+  [ "$(env ZEROG_JOBS="$other" "$ZEROG" list --queue hot --json | wc -l)" -eq 1 ]
+}
+ok "a SHARDS other than the store's for a non-empty queue is refused at submit and worker start" mismatch
+
+cat >"$JOBS/part.lua" <<'LUA'
+return { JOB_TYPE = "part", QUEUE_NAME = "parts", SHARDS = 3, SCHEMA = { n = { type = "integer" } },
+  run = function(self) return 200 end }
+LUA
+cat >"$JOBS/whole.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "whole", QUEUE_NAME = "wholes", SCHEMA = { ends = { type = "string" } },
+  run = function(self)
+    if self.flowRound == 0 then
+      for n = 1, 3 do self:spawn("part", { n = n }) end
+      return zerog.WAIT_CHILDREN
+    end
+    local codes = {}
+    for _, c in ipairs(self:children()) do codes[#codes + 1] = tostring(c.resultCode) end
+    table.sort(codes)
+    self:update_attrs { ends = table.concat(codes, ",") }
+    return 200
+  end }
+LUA
+
+children_on_shards() {
+  flush
+  local parent
+  parent=$("$ZEROG" submit whole '{}') || return 1
+  "$ZEROG" worker --until-idle >/dev/null 2>&1 || return 1
+  wait_for 10 sh -c "'$ZEROG' dump '$parent' | grep -q '\"ends\":\"200,200,200\"'" || return 1
+  # the children were spread over the shards of parts
+  local shards
+  shards=$("$ZEROG" list --queue parts --json | grep -o '"queue":"[^"]*"' | sort -u | wc -l)
+  [ "$shards" -ge 2 ]
+}
+ok "a parent's children on a sharded queue end and the parent resumes with their ends (flows)" children_on_shards
+
+cat >"$JOBS/tick.lua" <<'LUA'
+return { JOB_TYPE = "tick", QUEUE_NAME = "ticks", SHARDS = 3, REPEAT = { every = 1 },
+  run = function(self) return 200 end }
+LUA
+
+repeat_on_a_shard() {
+  flush
+  timeout 20 "$ZEROG" worker >"$WORK/ticks.log" 2>&1 &
+  local pid=$!
+  wait_for 10 sh -c "'$ZEROG' stats --by-type --queue ticks | grep -q '\"succeeded\":[2-9]'"
+  local got=$?
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  [ $got -eq 0 ] || { cat "$WORK/ticks.log"; return 1; }
+  # every tick's job in the one shard that holds the schedule
+  local queues
+  queues=$("$ZEROG" list --queue ticks --json | grep -o '"queue":"[^"]*"' | sort -u | wc -l)
+  [ "$queues" -eq 1 ] && "$ZEROG" schedules | grep -q '"queue":"ticks~'
+}
+ok "a REPEAT of a sharded type fires, its jobs in the shard of its schedule" repeat_on_a_shard
+
+tap_done
