@@ -160,8 +160,8 @@ static long long scripts_run(void)
     }
     redisReply *r = redisCommand(c, "INFO commandstats");
     long long total = 0;
-    const char *names[] = {"cmdstat_fcall:calls=", "cmdstat_fcall_ro:calls=",
-                           "cmdstat_eval:calls=", "cmdstat_evalsha:calls="};
+    const char *names[] = {"cmdstat_fcall:calls=", "cmdstat_fcall_ro:calls=", "cmdstat_eval:calls=",
+                           "cmdstat_evalsha:calls="};
     for (int i = 0; r && r->type == REDIS_REPLY_STRING && i < 4; i++) {
         const char *at = strstr(r->str, names[i]);
         if (at) total += atoll(at + strlen(names[i]));
