@@ -316,6 +316,26 @@ static void test_priority_order_holds_within_a_shard(void)
     zg_host_free(h);
 }
 
+/* README "What order holds": across shards, each claim takes the most urgent head of the shards
+ * it looked at (not the shard it looked at first, nor the one it claimed from last). */
+static void test_a_claim_takes_the_most_urgent_head_across_shards(void)
+{
+    zg_host *h = check_new_host(store);
+    char type[ZG_NAME_LEN], queue[ZG_NAME_LEN], u[3][ZG_UUID_LEN];
+    CHECK_INT(define(h, "xprio", "SHARDS = 3, SHARD_BY = 'k',", type, queue), ZG_OK);
+    int64_t priorities[3] = {500, 5, 50}; /* shard i gets the job of priority priorities[i] */
+    int next = 0;
+    for (int i = 0; i < 3; i++)
+        submit_on_shard(h, type, i, &next, priorities[i], u[i]);
+    const char *order[3] = {u[1], u[2], u[0]};
+    for (int k = 0; k < 3; k++) {
+        zg_step_result r;
+        CHECK_INT(zg_step(h, NULL, 0, 1000, &r), ZG_OK);
+        CHECK_STR(r.uuid, order[k]);
+    }
+    zg_host_free(h);
+}
+
 static void test_kick_and_list_act_on_every_shard(void)
 {
     zg_host *h = check_new_host(store);
@@ -443,6 +463,7 @@ static void run_all(void)
     RUN(test_every_job_of_a_3_shard_queue_runs_once_with_several_claimers);
     RUN(test_ties_between_shards_take_turns_so_a_flooded_shard_starves_none);
     RUN(test_priority_order_holds_within_a_shard);
+    RUN(test_a_claim_takes_the_most_urgent_head_across_shards);
     RUN(test_kick_and_list_act_on_every_shard);
     RUN(test_a_shards_mismatch_with_a_non_empty_queue_is_refused);
 }
