@@ -54,6 +54,38 @@ mismatch() {
 }
 ok "a SHARDS other than the store's for a non-empty queue is refused at submit and worker start" mismatch
 
+# doc_key UUID: the key of a job's document, wherever its shard's placement put it (jkey assumes
+# the tag {zq:<queue>}, which a shard's tag may extend)
+doc_key() {
+  if [ -n "${CLUSTER_PORTS:-}" ]; then
+    local p
+    for p in $CLUSTER_PORTS; do redis-cli -p "$p" --scan --pattern "*:job:$1"; done
+  else
+    rcli --scan --pattern "*:job:$1"
+  fi | grep -v '^zerog:job:' | head -1
+}
+
+buried_on_shards() {
+  flush
+  expect_status 0 "$ZEROG" submit hot --batch "$WORK/six" || return 1
+  local u key corrupt=0
+  for u in $(head -2 "$WORK/out"); do # round robin: two jobs on two different shards
+    key=$(doc_key "$u")
+    [ -n "$key" ] && rcli HSET "$key" jobType '"renamed_by_hand"' >/dev/null && corrupt=$((corrupt + 1))
+  done
+  [ "$corrupt" = 2 ] || return 1
+  for _ in 1 2 3 4; do
+    "$ZEROG" kick hot >/dev/null 2>&1 # (the retry delay, now)
+    "$ZEROG" worker --until-idle 2>>"$WORK/buried.log" || return 1
+  done
+  expect_status 0 "$ZEROG" buried hot || return 1
+  [ "$(grep -c '"uuid"' "$WORK/out")" = 2 ] || { cat "$WORK/out"; return 1; }
+  "$ZEROG" stats --queue hot | grep -q '"hot":{"ready":0,"delayed":0,"reserved":0,"buried":2' || return 1
+  expect_status 0 "$ZEROG" kick hot && grep -q "kicked 2" "$WORK/out" &&
+  "$ZEROG" stats --queue hot | grep -q '"hot":{"ready":2,"delayed":0,"reserved":0,"buried":0'
+}
+ok "buried and kick of a sharded queue list and put back the buried jobs of every shard" buried_on_shards
+
 cat >"$JOBS/part.lua" <<'LUA'
 return { JOB_TYPE = "part", QUEUE_NAME = "parts", SHARDS = 3, SCHEMA = { n = { type = "integer" } },
   run = function(self) return 200 end }
