@@ -297,6 +297,16 @@ static void test_ties_between_shards_take_turns_so_a_flooded_shard_starves_none(
     zg_host_free(h);
 }
 
+/* Steps h three times, checking that the claims take the jobs in order. */
+static void check_claim_order(zg_host *h, const char *const order[3])
+{
+    for (int k = 0; k < 3; k++) {
+        zg_step_result r;
+        CHECK_INT(zg_step(h, NULL, 0, 1000, &r), ZG_OK);
+        CHECK_STR(r.uuid, order[k]);
+    }
+}
+
 static void test_priority_order_holds_within_a_shard(void)
 {
     zg_host *h = check_new_host(store);
@@ -307,12 +317,8 @@ static void test_priority_order_holds_within_a_shard(void)
         int next = 0; /* the same k each time: one shard */
         submit_on_shard(h, type, 2, &next, priorities[k], u[k]);
     }
-    const char *order[3] = {u[1], u[2], u[0]};
-    for (int k = 0; k < 3; k++) {
-        zg_step_result r;
-        CHECK_INT(zg_step(h, NULL, 0, 1000, &r), ZG_OK);
-        CHECK_STR(r.uuid, order[k]);
-    }
+    const char *const order[3] = {u[1], u[2], u[0]};
+    check_claim_order(h, order);
     zg_host_free(h);
 }
 
@@ -327,12 +333,8 @@ static void test_a_claim_takes_the_most_urgent_head_across_shards(void)
     int next = 0;
     for (int i = 0; i < 3; i++)
         submit_on_shard(h, type, i, &next, priorities[i], u[i]);
-    const char *order[3] = {u[1], u[2], u[0]};
-    for (int k = 0; k < 3; k++) {
-        zg_step_result r;
-        CHECK_INT(zg_step(h, NULL, 0, 1000, &r), ZG_OK);
-        CHECK_STR(r.uuid, order[k]);
-    }
+    const char *const order[3] = {u[1], u[2], u[0]};
+    check_claim_order(h, order);
     zg_host_free(h);
 }
 
