@@ -3,8 +3,9 @@
 # SHARDS = 3 puts its jobs on hot~0..hot~2; `zerog stats`, `stats --by-type`, `list` and `kick`
 # with --queue hot act on every shard and hot~1 names one; every job runs once; a type that
 # declares another SHARDS for the non-empty queue is refused at submit and at worker start (exit
-# 1, the reason said); a parent's children on a sharded queue (flows) and a REPEAT of a sharded
-# type (its jobs made in the shard of its schedule) work.
+# 1, the reason said); buried and kick cover every shard; a parent's children on a sharded queue
+# (flows) and a REPEAT of a sharded type (its jobs made in the shard of its schedule) work; an ad
+# hoc schedule records or checks the shard count as a submit does.
 cd "$(dirname "$0")/../.." || exit 1
 . spec/cli/tap.sh
 . spec/cli/redis.sh
@@ -138,5 +139,25 @@ repeat_on_a_shard() {
   [ "$queues" -eq 1 ] && "$ZEROG" schedules | grep -q '"queue":"ticks~'
 }
 ok "a REPEAT of a sharded type fires, its jobs in the shard of its schedule" repeat_on_a_shard
+
+schedule_first() {
+  flush # (no host has recorded the shard count of hot yet)
+  local p
+  for p in 1 2 3 4 5 6; do "$ZEROG" schedule hot @every:1 "{\"n\":$p}" >/dev/null || return 1; done
+  [ "$("$ZEROG" schedules | grep -c '"queue":"hot~')" = 6 ] || { "$ZEROG" schedules; return 1; }
+  timeout 20 "$ZEROG" worker >"$WORK/adhoc.log" 2>&1 &
+  local pid=$!
+  wait_for 10 sh -c "'$ZEROG' stats --by-type --queue hot | grep -q '\"succeeded\":\([6-9]\|[1-9][0-9]\)'"
+  local got=$?
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  [ $got -eq 0 ] || { cat "$WORK/adhoc.log"; "$ZEROG" stats --by-type; return 1; }
+  # a host whose SHARDS differs is refused, as at submit
+  local other=$WORK/other1
+  mkdir -p "$other"
+  sed 's/SHARDS = 3/SHARDS = 1/' "$JOBS/hot.lua" >"$other/hot.lua"
+  expect_status 2 env ZEROG_JOBS="$other" "$ZEROG" schedule hot @every:1 '{"n": 9}' &&
+  grep -q 'queue hot has 3 shards in the store, not the SHARDS = 1 declared' "$WORK/err"
+}
+ok "an ad hoc schedule of a sharded type made before any host recorded the count fires; a host of another SHARDS is refused" schedule_first
 
 tap_done
