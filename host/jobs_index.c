@@ -36,17 +36,11 @@ static void free_names(char **names, size_t n)
 }
 
 /* The queues a call covers: the one named (all its shards, for a sharded queue: shards.c), or
- * every queue the store knows (free them with release_queues). */
-static int queues_of(zg_host *h, const char *queue, char ***names, size_t *n, char **one)
+ * every queue the store knows (free them with free_names). */
+static int queues_of(zg_host *h, const char *queue, char ***names, size_t *n)
 {
-    (void)one;
     if (queue) return zg_host_queue_names(h, queue, names, n);
     return h->store->ops->known_queues(h->store, names, n, &h->err);
-}
-
-static void release_queues(char **names, size_t n, char **one)
-{
-    if (names != one) free_names(names, n);
 }
 
 /* The cursor of a page: the index key of its last row ("<ms>:<uuid>"). Checked so that any
@@ -131,9 +125,9 @@ int zg_list(zg_host *h, const zg_list_filter *f, zg_job_page *out)
         return zg_fail(&h->err, ZG_EINVAL, "bad cursor: %.60s", f->cursor);
     if (f->job_type && (!*f->job_type || strlen(f->job_type) >= ZG_NAME_LEN))
         return zg_fail(&h->err, ZG_EINVAL, "bad job type");
-    char **queues = NULL, *one[1];
+    char **queues = NULL;
     size_t nq = 0;
-    if (queues_of(h, f->queue, &queues, &nq, one) != ZG_OK) return h->err.code;
+    if (queues_of(h, f->queue, &queues, &nq) != ZG_OK) return h->err.code;
     /* the newest `limit` rows of each queue, then the newest `limit` of them all */
     gathered *rows = NULL;
     size_t nrows = 0;
@@ -177,7 +171,7 @@ int zg_list(zg_host *h, const zg_list_filter *f, zg_job_page *out)
             rc = zg_fail(&h->err, ZG_ENOMEM, "out of memory listing jobs");
     }
     gathered_free(rows, nrows);
-    release_queues(queues, nq, one);
+    free_names(queues, nq);
     if (rc != ZG_OK) zg_job_page_free(out);
     return rc;
 }
@@ -214,9 +208,9 @@ int zg_purge(zg_host *h, const zg_list_filter *f, int64_t older_than_ms, int64_t
     if (older_than_ms < 0) return zg_fail(&h->err, ZG_EINVAL, "purge: a negative age");
     const char *job_type = f ? f->job_type : NULL;
     int64_t before = older_than_ms > 0 ? zg_clock_wall_ms() - older_than_ms : 0;
-    char **queues = NULL, *one[1];
+    char **queues = NULL;
     size_t nq = 0;
-    if (queues_of(h, f ? f->queue : NULL, &queues, &nq, one) != ZG_OK) return h->err.code;
+    if (queues_of(h, f ? f->queue : NULL, &queues, &nq) != ZG_OK) return h->err.code;
     int rc = ZG_OK;
     for (size_t q = 0; q < nq && rc == ZG_OK; q++) {
         int64_t batch;
@@ -227,7 +221,7 @@ int zg_purge(zg_host *h, const zg_list_filter *f, int64_t older_than_ms, int64_t
             if (deleted) *deleted += batch;
         } while (rc == ZG_OK && batch == PURGE_BATCH);
     }
-    release_queues(queues, nq, one);
+    free_names(queues, nq);
     return rc;
 }
 
@@ -237,9 +231,9 @@ int zg_stats_by_type(zg_host *h, const char *queue, zg_type_counts **rows, size_
     if (n) *n = 0;
     if (!zg_host_usable(h)) return h->err.code;
     if (!rows || !n) return zg_fail(&h->err, ZG_EINVAL, "zg_stats_by_type needs rows and n");
-    char **queues = NULL, *one[1];
+    char **queues = NULL;
     size_t nq = 0;
-    if (queues_of(h, queue, &queues, &nq, one) != ZG_OK) return h->err.code;
+    if (queues_of(h, queue, &queues, &nq) != ZG_OK) return h->err.code;
     int rc = ZG_OK;
     for (size_t q = 0; q < nq && rc == ZG_OK; q++) {
         zg_type_counts *got = NULL;
@@ -280,7 +274,7 @@ int zg_stats_by_type(zg_host *h, const char *queue, zg_type_counts **rows, size_
         *n += k;
         free(got);
     }
-    release_queues(queues, nq, one);
+    free_names(queues, nq);
     if (rc != ZG_OK) {
         free(*rows);
         *rows = NULL;

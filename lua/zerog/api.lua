@@ -504,8 +504,18 @@ function M.schedule_check(job_type, params_json, queue)
   end
   queue = queue ~= "" and queue or spec.QUEUE_NAME
   local n = spec.SHARDS or 1
-  if n > 1 and queue == spec.QUEUE_NAME then -- (sharded: the schedule and its jobs in one shard)
-    queue = queue .. "~" .. shards.hash(params_json) % n
+  if queue == spec.QUEUE_NAME then
+    -- the store's shard count first (recorded when the queue is empty, refused when it differs):
+    -- a shard's keys depend on it, so a schedule put before any host recorded it, or by a host
+    -- that disagrees, would sit where no worker looks
+    local counted, why = pcall(shards.ensure, queue, n)
+    if not counted then
+      local kind = tostring(why):find("zerog: StoreError: ", 1, true) and "store" or "invalid"
+      return nil, kind, "the schedule was not added: " .. store_words(why)
+    end
+    if n > 1 then -- (sharded: the schedule and its jobs in one shard)
+      queue = queue .. "~" .. shards.hash(params_json) % n
+    end
   end
   return queue
 end

@@ -184,7 +184,8 @@ int main(void)
         redisReply *e = log->element[i];
         if (steps && e->type == REDIS_REPLY_ARRAY && e->elements > 3 &&
             e->element[3]->type == REDIS_REPLY_ARRAY && e->element[3]->elements &&
-            strcasecmp(e->element[3]->element[0]->str, "FCALL") == 0)
+            (strcasecmp(e->element[3]->element[0]->str, "FCALL") == 0 ||
+             strcasecmp(e->element[3]->element[0]->str, "EVALSHA") == 0))
             steps[nsteps++] = (double)e->element[2]->integer / 1000.0;
         if (e->type == REDIS_REPLY_ARRAY && e->elements > 3 && e->element[2]->integer > longest_us) {
             longest_us = e->element[2]->integer;

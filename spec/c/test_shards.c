@@ -148,7 +148,8 @@ static void test_a_group_stays_on_one_shard(void)
     zg_host_free(h);
 }
 
-/* The scripts Redis ran so far (FCALL, EVAL and EVALSHA calls), or -1 on a cluster or mem://. */
+/* The scripts Redis ran so far (FCALL calls of the function library, and EVAL/EVALSHA ones), or
+ * -1 on a cluster or mem://. */
 static long long scripts_run(void)
 {
     if (strncmp(store, "unix://", 7) != 0) return -1;
@@ -159,8 +160,9 @@ static long long scripts_run(void)
     }
     redisReply *r = redisCommand(c, "INFO commandstats");
     long long total = 0;
-    const char *names[] = {"cmdstat_fcall:calls=", "cmdstat_eval:calls=", "cmdstat_evalsha:calls="};
-    for (int i = 0; r && r->type == REDIS_REPLY_STRING && i < 3; i++) {
+    const char *names[] = {"cmdstat_fcall:calls=", "cmdstat_fcall_ro:calls=", "cmdstat_eval:calls=",
+                           "cmdstat_evalsha:calls="};
+    for (int i = 0; r && r->type == REDIS_REPLY_STRING && i < 4; i++) {
         const char *at = strstr(r->str, names[i]);
         if (at) total += atoll(at + strlen(names[i]));
     }
@@ -295,6 +297,16 @@ static void test_ties_between_shards_take_turns_so_a_flooded_shard_starves_none(
     zg_host_free(h);
 }
 
+/* Steps h three times, checking that the claims take the jobs in order. */
+static void check_claim_order(zg_host *h, const char *const order[3])
+{
+    for (int k = 0; k < 3; k++) {
+        zg_step_result r;
+        CHECK_INT(zg_step(h, NULL, 0, 1000, &r), ZG_OK);
+        CHECK_STR(r.uuid, order[k]);
+    }
+}
+
 static void test_priority_order_holds_within_a_shard(void)
 {
     zg_host *h = check_new_host(store);
@@ -305,12 +317,24 @@ static void test_priority_order_holds_within_a_shard(void)
         int next = 0; /* the same k each time: one shard */
         submit_on_shard(h, type, 2, &next, priorities[k], u[k]);
     }
-    const char *order[3] = {u[1], u[2], u[0]};
-    for (int k = 0; k < 3; k++) {
-        zg_step_result r;
-        CHECK_INT(zg_step(h, NULL, 0, 1000, &r), ZG_OK);
-        CHECK_STR(r.uuid, order[k]);
-    }
+    const char *const order[3] = {u[1], u[2], u[0]};
+    check_claim_order(h, order);
+    zg_host_free(h);
+}
+
+/* README "What order holds": across shards, each claim takes the most urgent head of the shards
+ * it looked at (not the shard it looked at first, nor the one it claimed from last). */
+static void test_a_claim_takes_the_most_urgent_head_across_shards(void)
+{
+    zg_host *h = check_new_host(store);
+    char type[ZG_NAME_LEN], queue[ZG_NAME_LEN], u[3][ZG_UUID_LEN];
+    CHECK_INT(define(h, "xprio", "SHARDS = 3, SHARD_BY = 'k',", type, queue), ZG_OK);
+    int64_t priorities[3] = {500, 5, 50}; /* shard i gets the job of priority priorities[i] */
+    int next = 0;
+    for (int i = 0; i < 3; i++)
+        submit_on_shard(h, type, i, &next, priorities[i], u[i]);
+    const char *const order[3] = {u[1], u[2], u[0]};
+    check_claim_order(h, order);
     zg_host_free(h);
 }
 
@@ -441,6 +465,7 @@ static void run_all(void)
     RUN(test_every_job_of_a_3_shard_queue_runs_once_with_several_claimers);
     RUN(test_ties_between_shards_take_turns_so_a_flooded_shard_starves_none);
     RUN(test_priority_order_holds_within_a_shard);
+    RUN(test_a_claim_takes_the_most_urgent_head_across_shards);
     RUN(test_kick_and_list_act_on_every_shard);
     RUN(test_a_shards_mismatch_with_a_non_empty_queue_is_refused);
 }

@@ -3,8 +3,9 @@
 # SHARDS = 3 puts its jobs on hot~0..hot~2; `zerog stats`, `stats --by-type`, `list` and `kick`
 # with --queue hot act on every shard and hot~1 names one; every job runs once; a type that
 # declares another SHARDS for the non-empty queue is refused at submit and at worker start (exit
-# 1, the reason said); a parent's children on a sharded queue (flows) and a REPEAT of a sharded
-# type (its jobs made in the shard of its schedule) work.
+# 1, the reason said); buried and kick cover every shard; a parent's children on a sharded queue
+# (flows) and a REPEAT of a sharded type (its jobs made in the shard of its schedule) work; an ad
+# hoc schedule records or checks the shard count as a submit does.
 cd "$(dirname "$0")/../.." || exit 1
 . spec/cli/tap.sh
 . spec/cli/redis.sh
@@ -53,6 +54,38 @@ mismatch() {
   [ "$(env ZEROG_JOBS="$other" "$ZEROG" list --queue hot --json | wc -l)" -eq 1 ]
 }
 ok "a SHARDS other than the store's for a non-empty queue is refused at submit and worker start" mismatch
+
+# doc_key UUID: the key of a job's document, wherever its shard's placement put it (jkey assumes
+# the tag {zq:<queue>}, which a shard's tag may extend)
+doc_key() {
+  if [ -n "${CLUSTER_PORTS:-}" ]; then
+    local p
+    for p in $CLUSTER_PORTS; do redis-cli -p "$p" --scan --pattern "*:job:$1"; done
+  else
+    rcli --scan --pattern "*:job:$1"
+  fi | grep -v '^zerog:job:' | head -1
+}
+
+buried_on_shards() {
+  flush
+  expect_status 0 "$ZEROG" submit hot --batch "$WORK/six" || return 1
+  local u key corrupt=0
+  for u in $(head -2 "$WORK/out"); do # round robin: two jobs on two different shards
+    key=$(doc_key "$u")
+    [ -n "$key" ] && rcli HSET "$key" jobType '"renamed_by_hand"' >/dev/null && corrupt=$((corrupt + 1))
+  done
+  [ "$corrupt" = 2 ] || return 1
+  for _ in 1 2 3 4; do
+    "$ZEROG" kick hot >/dev/null 2>&1 # (the retry delay, now)
+    "$ZEROG" worker --until-idle 2>>"$WORK/buried.log" || return 1
+  done
+  expect_status 0 "$ZEROG" buried hot || return 1
+  [ "$(grep -c '"uuid"' "$WORK/out")" = 2 ] || { cat "$WORK/out"; return 1; }
+  "$ZEROG" stats --queue hot | grep -q '"hot":{"ready":0,"delayed":0,"reserved":0,"buried":2' || return 1
+  expect_status 0 "$ZEROG" kick hot && grep -q "kicked 2" "$WORK/out" &&
+  "$ZEROG" stats --queue hot | grep -q '"hot":{"ready":2,"delayed":0,"reserved":0,"buried":0'
+}
+ok "buried and kick of a sharded queue list and put back the buried jobs of every shard" buried_on_shards
 
 cat >"$JOBS/part.lua" <<'LUA'
 return { JOB_TYPE = "part", QUEUE_NAME = "parts", SHARDS = 3, SCHEMA = { n = { type = "integer" } },
@@ -106,5 +139,25 @@ repeat_on_a_shard() {
   [ "$queues" -eq 1 ] && "$ZEROG" schedules | grep -q '"queue":"ticks~'
 }
 ok "a REPEAT of a sharded type fires, its jobs in the shard of its schedule" repeat_on_a_shard
+
+schedule_first() {
+  flush # (no host has recorded the shard count of hot yet)
+  local p
+  for p in 1 2 3 4 5 6; do "$ZEROG" schedule hot @every:1 "{\"n\":$p}" >/dev/null || return 1; done
+  [ "$("$ZEROG" schedules | grep -c '"queue":"hot~')" = 6 ] || { "$ZEROG" schedules; return 1; }
+  timeout 20 "$ZEROG" worker >"$WORK/adhoc.log" 2>&1 &
+  local pid=$!
+  wait_for 10 sh -c "'$ZEROG' stats --by-type --queue hot | grep -q '\"succeeded\":\([6-9]\|[1-9][0-9]\)'"
+  local got=$?
+  kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+  [ $got -eq 0 ] || { cat "$WORK/adhoc.log"; "$ZEROG" stats --by-type; return 1; }
+  # a host whose SHARDS differs is refused, as at submit
+  local other=$WORK/other1
+  mkdir -p "$other"
+  sed 's/SHARDS = 3/SHARDS = 1/' "$JOBS/hot.lua" >"$other/hot.lua"
+  expect_status 2 env ZEROG_JOBS="$other" "$ZEROG" schedule hot @every:1 '{"n": 9}' &&
+  grep -q 'queue hot has 3 shards in the store, not the SHARDS = 1 declared' "$WORK/err"
+}
+ok "an ad hoc schedule of a sharded type made before any host recorded the count fires; a host of another SHARDS is refused" schedule_first
 
 tap_done
