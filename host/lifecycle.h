@@ -361,9 +361,12 @@ typedef struct zg_store_ops {
      * Q~0 .. Q~(n-1); the store records n, and Redis places each shard's slot (store_redis.c) */
     /* The shard count recorded for queue (1 when none: an unsharded queue). */
     int (*shard_count)(zg_store *s, const char *queue, int *n, zg_error *err);
-    /* Records n (1 to ZG_SHARDS_MAX; 1 removes the record). The caller checked that the queue's
-     * present shards hold no job. */
-    int (*shard_record)(zg_store *s, const char *queue, int n, zg_error *err);
+    /* Records n (1 to ZG_SHARDS_MAX) and sets *recorded to the count the store holds after the
+     * call. With only_if_absent, a count recorded already is kept (the first host to use a queue
+     * fixes its count: a host whose count differs is refused, never silently obeyed); without,
+     * n replaces it (zg_queue_shards_set, which checked that the queue holds no job). */
+    int (*shard_record)(zg_store *s, const char *queue, int n, int only_if_absent, int *recorded,
+                        zg_error *err);
     void (*close)(zg_store *s);
 } zg_store_ops;
 

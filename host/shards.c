@@ -82,6 +82,17 @@ static int jobs_in(zg_host *h, char **names, size_t n, int64_t *total)
     return ZG_OK;
 }
 
+/* The refusal of a host whose SHARDS differs from the store's record. */
+static int shards_differ(zg_host *h, const char *queue, int recorded, int n, const char *why)
+{
+    return zg_fail(&h->err, ZG_EINVAL,
+                   "queue %s has %d shard%s in the store, not the SHARDS = %d declared%s: a "
+                   "queue's count is fixed by its first host and changes only with `zerog shards "
+                   "%s N` while the queue is empty and every host is stopped (README \"Sharded "
+                   "queues\")",
+                   queue, recorded, recorded == 1 ? "" : "s", n, why, queue);
+}
+
 int zg_host_declare_shards(zg_host *h, const char *queue, int n)
 {
     if (n < 1 || n > ZG_SHARDS_MAX)
@@ -91,20 +102,46 @@ int zg_host_declare_shards(zg_host *h, const char *queue, int n)
     int recorded = 1;
     if (h->store->ops->shard_count(h->store, queue, &recorded, &h->err) != ZG_OK)
         return h->err.code;
-    if (recorded == n) return ZG_OK;
+    if (recorded == n && n > 1) return ZG_OK; /* (1 may be no record yet: record it below) */
+    if (recorded == 1 && n > 1) {
+        /* jobs on the plain queue (made before any host recorded a count) would be left where
+         * no worker of n shards looks */
+        char *names[] = {(char *)queue};
+        int64_t total = 0;
+        if (jobs_in(h, names, 1, &total) != ZG_OK) return h->err.code;
+        if (total > 0) return shards_differ(h, queue, 1, n, ", and it holds jobs");
+    }
+    /* the first host to use the queue fixes its count; a count recorded already is kept */
+    if (h->store->ops->shard_record(h->store, queue, n, 1, &recorded, &h->err) != ZG_OK)
+        return h->err.code;
+    return recorded == n ? ZG_OK : shards_differ(h, queue, recorded, n, "");
+}
+
+int zg_queue_shards_set(zg_host *h, const char *queue, int n)
+{
+    if (!zg_host_usable(h)) return h->err.code;
+    if (!queue || !*queue || strlen(queue) >= ZG_NAME_LEN || is_shard_name(queue))
+        return zg_fail(&h->err, ZG_EINVAL, "bad queue name");
+    if (n < 1 || n > ZG_SHARDS_MAX)
+        return zg_fail(&h->err, ZG_EINVAL, "a queue has 1 to %d shards", ZG_SHARDS_MAX);
     char **names = NULL;
     size_t nnames = 0;
     int64_t total = 0;
     if (zg_host_queue_names(h, queue, &names, &nnames) != ZG_OK) return h->err.code;
     int rc = jobs_in(h, names, nnames, &total);
     zg_host_queue_names_free(names, nnames);
+    if (rc == ZG_OK && nnames > 1) { /* and the plain queue, which n = 1 would use */
+        char *plain[] = {(char *)queue};
+        int64_t more = 0;
+        rc = jobs_in(h, plain, 1, &more);
+        total += more;
+    }
     if (rc != ZG_OK) return rc;
     if (total > 0)
         return zg_fail(&h->err, ZG_EINVAL,
-                       "queue %s has %d shard%s in the store, not the SHARDS = %d declared, and "
-                       "holds %lld jobs: its shard count changes only while it is empty (drain "
-                       "it, purge its finished jobs, then start hosts with the new SHARDS; "
-                       "README \"Sharded queues\")",
-                       queue, recorded, recorded == 1 ? "" : "s", n, (long long)total);
-    return h->store->ops->shard_record(h->store, queue, n, &h->err);
+                       "queue %s holds %lld jobs: its shard count changes only while it is empty "
+                       "(drain it, purge its finished jobs, delete what is left)",
+                       queue, (long long)total);
+    int recorded = n;
+    return h->store->ops->shard_record(h->store, queue, n, 0, &recorded, &h->err);
 }

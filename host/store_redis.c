@@ -159,10 +159,11 @@ static int shard_count_of(redis_store *r, const char *queue, int *n, zg_error *e
     redisReply *reply = zg_redis_command(&r->conn, 3, argv, NULL, 0, err);
     pthread_mutex_unlock(&r->conn.lock);
     if (!reply) return err->code;
-    *n = reply->type == REDIS_REPLY_STRING ? atoi(reply->str) : 1;
+    int recorded = reply->type == REDIS_REPLY_STRING;
+    *n = recorded ? atoi(reply->str) : 1;
     freeReplyObject(reply);
     if (*n < 1 || *n > ZG_SHARDS_MAX) *n = 1;
-    if (*n > 1) { /* (an unsharded queue is asked again: it may become sharded) */
+    if (recorded) { /* (a queue with no record is asked again: its first host records it) */
         pthread_mutex_lock(&r->placement_lock);
         zg_map_set(&r->shard_counts, queue, (void *)(intptr_t)*n);
         pthread_mutex_unlock(&r->placement_lock);
@@ -1706,27 +1707,35 @@ static int rs_shard_count(zg_store *s, const char *queue, int *n, zg_error *err)
     return shard_count_of((redis_store *)s, queue, n, err);
 }
 
-static int rs_shard_record(zg_store *s, const char *queue, int n, zg_error *err)
+static int rs_shard_record(zg_store *s, const char *queue, int n, int only_if_absent, int *recorded,
+                           zg_error *err)
 {
     redis_store *r = (redis_store *)s;
     if (n < 1 || n > ZG_SHARDS_MAX)
         return zg_fail(err, ZG_EINVAL, "a queue has 1 to %d shards", ZG_SHARDS_MAX);
     char count[8];
     snprintf(count, sizeof count, "%d", n);
-    const char *set[] = {"HSET", SHARDS_KEY, queue, count}, *del[] = {"HDEL", SHARDS_KEY, queue};
+    const char *set[] = {only_if_absent ? "HSETNX" : "HSET", SHARDS_KEY, queue, count};
+    const char *get[] = {"HGET", SHARDS_KEY, queue};
     pthread_mutex_lock(&r->conn.lock);
-    redisReply *reply = zg_redis_command(&r->conn, n > 1 ? 4 : 3, n > 1 ? set : del, NULL, 0, err);
+    redisReply *reply = zg_redis_command(&r->conn, 4, set, NULL, 0, err);
+    int written = reply != NULL;
+    int kept = reply && only_if_absent && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0;
+    if (reply) freeReplyObject(reply);
+    /* HSETNX that found a count recorded already: that count */
+    redisReply *found = kept ? zg_redis_command(&r->conn, 3, get, NULL, 0, err) : NULL;
     pthread_mutex_unlock(&r->conn.lock);
-    if (!reply) return err->code;
-    int rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err) : ZG_OK;
-    freeReplyObject(reply);
-    if (rc != ZG_OK) return rc;
+    if (!written || (kept && !found)) return err->code;
+    *recorded = n;
+    if (found) {
+        *recorded = found->type == REDIS_REPLY_STRING ? atoi(found->str) : n;
+        freeReplyObject(found);
+        if (*recorded < 1 || *recorded > ZG_SHARDS_MAX) *recorded = 1;
+    }
+    n = *recorded;
     /* the placement of its shards follows the new count (this process's cache) */
     pthread_mutex_lock(&r->placement_lock);
-    if (n > 1)
-        zg_map_set(&r->shard_counts, queue, (void *)(intptr_t)n);
-    else
-        zg_map_remove(&r->shard_counts, queue);
+    zg_map_set(&r->shard_counts, queue, (void *)(intptr_t)n);
     for (int i = 0; i < ZG_SHARDS_MAX; i++) {
         char name[ZG_NAME_LEN + 8];
         snprintf(name, sizeof name, "%s~%d", queue, i);

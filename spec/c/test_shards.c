@@ -396,6 +396,53 @@ static void test_a_shards_mismatch_with_a_non_empty_queue_is_refused(void)
     zg_host_free(h);
 }
 
+/* The first host to use a queue fixes its count: a later host with another SHARDS is refused
+ * even while the queue is empty (hosts of the old count may still be running, and would put jobs
+ * where no worker of the new count looks); zg_queue_shards_set changes it, only while empty. */
+static void test_the_first_host_fixes_the_count_and_only_an_explicit_change_moves_it(void)
+{
+    zg_host *h = check_new_host(store);
+    char type[ZG_NAME_LEN], queue[ZG_NAME_LEN], u[ZG_UUID_LEN];
+    CHECK_INT(define(h, "fix", "SHARDS = 3,", type, queue), ZG_OK);
+    CHECK_INT(zg_submit(h, type, "{}", NULL, u), ZG_OK);
+    CHECK_INT(zg_delete(h, u), ZG_OK); /* the queue is empty again */
+    int n = 0;
+    if (strncmp(store, "mem://", 6) != 0) {     /* (mem://: every host has its own store) */
+        zg_host *other = check_new_host(store); /* a host of SHARDS = 2 */
+        CHECK_INT(define(other, "fix", "SHARDS = 2,", type, queue), ZG_OK);
+        CHECK(zg_submit(other, type, "{}", NULL, u) != ZG_OK);
+        CHECK(strstr(zg_errstr(other), "zerog shards") != NULL);
+        zg_step_result r;
+        CHECK(zg_step(other, NULL, 0, 0, &r) != ZG_OK);
+        CHECK_INT(zg_queue_shards(other, queue, &n), ZG_OK);
+        CHECK_INT(n, 3);
+        zg_host_free(other);
+    }
+    /* an explicit change while the queue is empty */
+    CHECK_INT(zg_queue_shards_set(h, queue, 2), ZG_OK);
+    CHECK_INT(zg_queue_shards(h, queue, &n), ZG_OK);
+    CHECK_INT(n, 2);
+    zg_host *fresh = check_new_host(store);
+    CHECK_INT(define(fresh, "fix", "SHARDS = 2,", type, queue), ZG_OK);
+    CHECK_INT(zg_submit(fresh, type, "{}", NULL, u), ZG_OK);
+    /* and refused while it holds a job */
+    CHECK_INT(zg_queue_shards_set(fresh, queue, 3), ZG_EINVAL);
+    CHECK(strstr(zg_errstr(fresh), "holds 1 jobs") != NULL);
+    zg_host_free(fresh);
+    /* an unsharded queue in use is fixed at 1 the same way */
+    char plain_type[ZG_NAME_LEN], plain[ZG_NAME_LEN];
+    CHECK_INT(define(h, "fixplain", "", plain_type, plain), ZG_OK);
+    CHECK_INT(zg_submit(h, plain_type, "{}", NULL, u), ZG_OK);
+    CHECK_INT(zg_delete(h, u), ZG_OK);
+    if (strncmp(store, "mem://", 6) != 0) {
+        zg_host *other = check_new_host(store);
+        CHECK_INT(define(other, "fixplain", "SHARDS = 2,", plain_type, plain), ZG_OK);
+        CHECK(zg_submit(other, plain_type, "{}", NULL, u) != ZG_OK);
+        zg_host_free(other);
+    }
+    zg_host_free(h);
+}
+
 /* On a Redis Cluster: the masters' ports, from CLUSTER SLOTS of the first seed. */
 static int cluster_masters(int ports[8], redisContext **seed)
 {
@@ -468,6 +515,7 @@ static void run_all(void)
     RUN(test_a_claim_takes_the_most_urgent_head_across_shards);
     RUN(test_kick_and_list_act_on_every_shard);
     RUN(test_a_shards_mismatch_with_a_non_empty_queue_is_refused);
+    RUN(test_the_first_host_fixes_the_count_and_only_an_explicit_change_moves_it);
 }
 
 int main(void)

@@ -46,14 +46,22 @@ mismatch() {
   grep -q 'queue hot has 3 shards in the store, not the SHARDS = 2 declared' "$WORK/err" || return 1
   expect_status 1 env ZEROG_JOBS="$other" timeout 20 "$ZEROG" worker --until-idle &&
   grep -q 'queue hot has 3 shards in the store, not the SHARDS = 2 declared' "$WORK/err" || return 1
-  # emptied, the queue takes the new count
+  # emptied, the queue keeps its count (hosts of 3 may still run): only `zerog shards` changes it
   "$ZEROG" worker --until-idle >/dev/null 2>&1 &&
   "$ZEROG" purge --state succeeded --queue hot >/dev/null &&
+  expect_status 2 env ZEROG_JOBS="$other" "$ZEROG" submit hot '{"n": 3}' &&
+  grep -q 'zerog shards hot N' "$WORK/err" || return 1
+  "$ZEROG" submit hot '{"n": 4}' >/dev/null &&
+  ! "$ZEROG" shards hot 2 >/dev/null 2>"$WORK/err" && grep -q 'holds 1 jobs' "$WORK/err" &&
+  [ "$("$ZEROG" shards hot)" = 3 ] || return 1
+  "$ZEROG" worker --until-idle >/dev/null 2>&1 &&
+  "$ZEROG" purge --state succeeded --queue hot >/dev/null &&
+  [ "$("$ZEROG" shards hot 2)" = 2 ] &&
   expect_status 0 env ZEROG_JOBS="$other" "$ZEROG" submit hot '{"n": 3}' &&
   "$ZEROG" stats --queue hot~1 | grep -q '"ready":[01],' &&
   [ "$(env ZEROG_JOBS="$other" "$ZEROG" list --queue hot --json | wc -l)" -eq 1 ]
 }
-ok "a SHARDS other than the store's for a non-empty queue is refused at submit and worker start" mismatch
+ok "a SHARDS other than the store's record is refused at submit and worker start, even on an empty queue; zerog shards changes it while empty" mismatch
 
 # doc_key UUID: the key of a job's document, wherever its shard's placement put it (jkey assumes
 # the tag {zq:<queue>}, which a shard's tag may extend)
