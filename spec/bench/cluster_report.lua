@@ -11,6 +11,8 @@
 -- time twice, "scripts" leaves out the commands clients send themselves; the real figure lies
 -- between the two. INFO cpu is the process's CPU time, every overhead included.
 local cjson = require "cjson"
+local figures = dofile((arg[0]:match("^(.*/)") or "./") .. "figures.lua")
+local select, pluck, median, num = figures.select, figures.pluck, figures.median, figures.num
 
 local HARNESS = { info = true, config = true }
 
@@ -36,34 +38,6 @@ local function node_phase(port, cpu0, cpu1, cs)
   end
   return { port = tonumber(port), calls = calls, usec_all = usec_all, usec_scripts = usec_scripts,
            cpu_us = math.floor((cpu_seconds(read(cpu1)) - cpu_seconds(read(cpu0))) * 1e6 + 0.5) }
-end
-
-local function select(rows, want)
-  local out = {}
-  for _, r in ipairs(rows) do
-    local ok = true
-    for k, v in pairs(want) do
-      if r[k] ~= v then ok = false end
-    end
-    if ok then out[#out + 1] = r end
-  end
-  return out
-end
-
-local function median(list)
-  if #list == 0 then return nil end
-  local s = {}
-  for i, v in ipairs(list) do s[i] = v end
-  table.sort(s)
-  local n = #s
-  if n % 2 == 1 then return s[(n + 1) // 2] end
-  return (s[n // 2] + s[n // 2 + 1]) / 2
-end
-
-local function pluck(rows, field)
-  local out = {}
-  for _, r in ipairs(rows) do out[#out + 1] = r[field] end
-  return out
 end
 
 --- The per-job figures of one master in one phase, medians over the rounds.
@@ -123,17 +97,6 @@ local function summary(rows)
   for _, v in ipairs(verified) do jobs, ok = jobs + v.jobs, ok and v.ok end
   out.verified = { runs = #verified, jobs = jobs, ok = ok }
   return out
-end
-
-local function num(x, digits)
-  if x == nil then return "-" end
-  if digits then return string.format("%." .. digits .. "f", x) end
-  local s = string.format("%d", math.floor(x + 0.5))
-  repeat
-    local n
-    s, n = s:gsub("^(-?%d+)(%d%d%d)", "%1,%2")
-  until n == 0
-  return s
 end
 
 local function table_text(s)

@@ -5,6 +5,9 @@
 -- Throughput, submit rate and memory are medians over the rounds; latencies are percentiles
 -- (nearest rank) of all rounds' samples pooled; ratios are ZeroG / BullMQ of those medians.
 local cjson = require "cjson"
+local figures = dofile((arg[0]:match("^(.*/)") or "./") .. "figures.lua")
+local select, pluck, median, percentile, num =
+  figures.select, figures.pluck, figures.median, figures.percentile, figures.num
 
 local function read_rows(path)
   local rows = {}
@@ -12,45 +15,6 @@ local function read_rows(path)
     if line:match("^%s*{") then rows[#rows + 1] = cjson.decode(line) end
   end
   return rows
-end
-
-local function select(rows, want)
-  local out = {}
-  for _, r in ipairs(rows) do
-    local ok = true
-    for k, v in pairs(want) do
-      if r[k] ~= v then ok = false end
-    end
-    if ok then out[#out + 1] = r end
-  end
-  return out
-end
-
-local function pluck(rows, field)
-  local out = {}
-  for _, r in ipairs(rows) do out[#out + 1] = r[field] end
-  return out
-end
-
-local function sorted(list)
-  local s = {}
-  for i, v in ipairs(list) do s[i] = v end
-  table.sort(s)
-  return s
-end
-
-local function median(list)
-  if #list == 0 then return nil end
-  local s = sorted(list)
-  local n = #s
-  if n % 2 == 1 then return s[(n + 1) // 2] end
-  return (s[n // 2] + s[n // 2 + 1]) / 2
-end
-
-local function percentile(list, p)
-  if #list == 0 then return nil end
-  local s = sorted(list)
-  return s[math.max(1, math.ceil(p / 100 * #s))]
 end
 
 local function concurrencies(rows)
@@ -153,17 +117,6 @@ local function summary(rows)
 end
 
 -- ---- the table ----------------------------------------------------------------------------------
-
-local function num(x, digits)
-  if x == nil then return "-" end
-  if digits then return string.format("%." .. digits .. "f", x) end
-  local s = string.format("%d", math.floor(x + 0.5))
-  repeat
-    local n
-    s, n = s:gsub("^(-?%d+)(%d%d%d)", "%1,%2")
-  until n == 0
-  return s
-end
 
 local function ms(x)
   if x == nil then return "-" end

@@ -25,8 +25,21 @@ else
   rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
   flush() { rcli FLUSHALL >/dev/null; }
 fi
-# jkey UUID: the Redis key of a job's document ({zq:QUEUE}:job:UUID, found by its pointer)
-jkey() { echo "{zq:$(rcli GET "zerog:job:$1")}:job:$1"; }
+# jkey UUID: the Redis key of a job's document ({zq:QUEUE}:job:UUID, found by its pointer; a
+# shard's tag may be extended by its placement, {zq:Q~i~k}: then found by a scan)
+jkey() {
+  local q; q=$(rcli GET "zerog:job:$1")
+  case $q in
+    *~*)
+      if [ -n "${CLUSTER_PORTS:-}" ]; then
+        local p
+        for p in $CLUSTER_PORTS; do redis-cli -p "$p" --scan --pattern "{zq:$q*}:job:$1"; done
+      else
+        rcli --scan --pattern "{zq:$q*}:job:$1"
+      fi | head -1 ;;
+    *) echo "{zq:$q}:job:$1" ;;
+  esac
+}
 # hget UUID FIELD: a stored field of a job document (JSON text)
 hget() { rcli HGET "$(jkey "$1")" "$2"; }
 # wait_for SECONDS COMMAND...: polls COMMAND every 0.1 s until it succeeds

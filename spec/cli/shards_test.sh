@@ -63,23 +63,12 @@ mismatch() {
 }
 ok "a SHARDS other than the store's record is refused at submit and worker start, even on an empty queue; zerog shards changes it while empty" mismatch
 
-# doc_key UUID: the key of a job's document, wherever its shard's placement put it (jkey assumes
-# the tag {zq:<queue>}, which a shard's tag may extend)
-doc_key() {
-  if [ -n "${CLUSTER_PORTS:-}" ]; then
-    local p
-    for p in $CLUSTER_PORTS; do redis-cli -p "$p" --scan --pattern "*:job:$1"; done
-  else
-    rcli --scan --pattern "*:job:$1"
-  fi | grep -v '^zerog:job:' | head -1
-}
-
 buried_on_shards() {
   flush
   expect_status 0 "$ZEROG" submit hot --batch "$WORK/six" || return 1
   local u key corrupt=0
   for u in $(head -2 "$WORK/out"); do # round robin: two jobs on two different shards
-    key=$(doc_key "$u")
+    key=$(jkey "$u")
     [ -n "$key" ] && rcli HSET "$key" jobType '"renamed_by_hand"' >/dev/null && corrupt=$((corrupt + 1))
   done
   [ "$corrupt" = 2 ] || return 1
