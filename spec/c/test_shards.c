@@ -148,7 +148,7 @@ static void test_a_group_stays_on_one_shard(void)
     zg_host_free(h);
 }
 
-/* The scripts Redis ran so far (EVAL and EVALSHA calls), or -1 on a cluster or mem://. */
+/* The scripts Redis ran so far (EVAL, EVALSHA and FCALL calls), or -1 on a cluster or mem://. */
 static long long scripts_run(void)
 {
     if (strncmp(store, "unix://", 7) != 0) return -1;
@@ -159,8 +159,8 @@ static long long scripts_run(void)
     }
     redisReply *r = redisCommand(c, "INFO commandstats");
     long long total = 0;
-    const char *names[] = {"cmdstat_eval:calls=", "cmdstat_evalsha:calls="};
-    for (int i = 0; r && r->type == REDIS_REPLY_STRING && i < 2; i++) {
+    const char *names[] = {"cmdstat_eval:calls=", "cmdstat_evalsha:calls=", "cmdstat_fcall:calls="};
+    for (int i = 0; r && r->type == REDIS_REPLY_STRING && i < 3; i++) {
         const char *at = strstr(r->str, names[i]);
         if (at) total += atoll(at + strlen(names[i]));
     }
