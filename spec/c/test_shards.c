@@ -372,6 +372,198 @@ static void test_a_shards_mismatch_with_a_non_empty_queue_is_refused(void)
     zg_host_free(h);
 }
 
+/* The schedule of id's queue into out; 1 when found. */
+static int schedule_queue(zg_host *h, const char *id, char out[ZG_NAME_LEN])
+{
+    zg_schedule *rows = NULL;
+    size_t n = 0;
+    int found = 0;
+    CHECK_INT(zg_schedule_list(h, &rows, &n), ZG_OK);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].id, id) == 0) {
+            snprintf(out, ZG_NAME_LEN, "%s", rows[i].queue);
+            found = 1;
+        }
+    zg_schedules_free(rows, n);
+    return found;
+}
+
+/* Loads a sharded type with a REPEAT of params {a = 'x', g = 'x', k = 1} and the setting given,
+ * named so that the hash of its REPEAT's id ("type:<jobType>", where a REPEAT without a key goes)
+ * picks another shard than its params do: the type's shard rule must win. Writes the type, its
+ * queue, and the shard its params' jobs go to. */
+static void define_keyed_repeat(zg_host *h, const char *name, const char *setting,
+                                char type[ZG_NAME_LEN], char queue[ZG_NAME_LEN],
+                                char shard[ZG_NAME_LEN])
+{
+    char settings[256], variant[64], u[ZG_UUID_LEN];
+    snprintf(settings, sizeof settings,
+             "SHARDS = 3, %s REPEAT = { every = 3600, params = { a = 'x', g = 'x', k = 1 } },",
+             setting);
+    for (int v = 0; v < 64; v++) {
+        snprintf(variant, sizeof variant, "%s%d", name, v);
+        CHECK_INT(define(h, variant, settings, type, queue), ZG_OK);
+        zg_submit_opts later = {3600, 0, 0, 0};
+        int rc = zg_submit(h, type, "{\"a\": \"x\", \"g\": \"x\", \"k\": 1}", &later, u);
+        CHECK(rc == ZG_OK || rc == ZG_EEXIST);
+        queue_of(h, u, shard);
+        char id[ZG_NAME_LEN + 8], hashed[ZG_NAME_LEN + 16];
+        snprintf(id, sizeof id, "type:%s", type);
+        snprintf(hashed, sizeof hashed, "%s~%u", queue, fnv1a(id) % 3);
+        if (strcmp(hashed, shard) != 0) return; /* (else the same shard either way: another name) */
+    }
+    CHECK(0);
+}
+
+static void test_a_repeat_lives_in_the_shard_its_jobs_key_picks_unique_group_shard_by(void)
+{
+    zg_host *h = check_new_host(store);
+    const char *settings[][2] = {{"ru", "UNIQUE = { key = 'a' },"},
+                                 {"rg", "GROUP = 'g', CONCURRENCY = 1,"},
+                                 {"rb", "SHARD_BY = 'k',"}};
+    for (size_t i = 0; i < sizeof settings / sizeof *settings; i++) {
+        char type[ZG_NAME_LEN], queue[ZG_NAME_LEN], shard[ZG_NAME_LEN], id[ZG_NAME_LEN + 8];
+        char at[ZG_NAME_LEN];
+        define_keyed_repeat(h, settings[i][0], settings[i][1], type, queue, shard);
+        snprintf(id, sizeof id, "type:%s", type);
+        CHECK(schedule_queue(h, id, at));
+        /* (else a tick's job would hold its unique key, or run its group, in another shard than
+         * a submit's: two jobs of one key, two runs of one group at once) */
+        CHECK_STR(at, shard);
+    }
+    zg_host_free(h);
+}
+
+/* How many schedules have id (one per shard it is in). */
+static int schedules_of(zg_host *h, const char *id)
+{
+    zg_schedule *rows = NULL;
+    size_t n = 0;
+    int found = 0;
+    CHECK_INT(zg_schedule_list(h, &rows, &n), ZG_OK);
+    for (size_t i = 0; i < n; i++)
+        found += strcmp(rows[i].id, id) == 0;
+    zg_schedules_free(rows, n);
+    return found;
+}
+
+static void test_a_repeat_that_moves_shard_or_goes_is_left_in_no_other_shard(void)
+{
+    zg_host *h = check_new_host(store);
+    char type[ZG_NAME_LEN], queue[ZG_NAME_LEN], shard[ZG_NAME_LEN], id[ZG_NAME_LEN + 8];
+    define_keyed_repeat(h, "mv", "UNIQUE = { key = 'a' },", type, queue, shard);
+    snprintf(id, sizeof id, "type:%s", type);
+    CHECK_INT(schedules_of(h, id), 1);
+    char src[1024], at[ZG_NAME_LEN];
+    int moved = 0;
+    for (int v = 0; v < 32 && !moved; v++) { /* params whose key lands on another shard */
+        snprintf(src, sizeof src,
+                 "return { JOB_TYPE = '%s', QUEUE_NAME = '%s', SHARDS = 3, UNIQUE = { key = 'a' "
+                 "},\n"
+                 "  REPEAT = { every = 3600, params = { a = 'y%d' } },\n"
+                 "  SCHEMA = { a = { type = 'string' } }, run = function(self) return 200 end }\n",
+                 type, queue, v);
+        CHECK_INT(zg_load_string(h, type, src, NULL), ZG_OK);
+        CHECK(schedule_queue(h, id, at));
+        moved = strcmp(at, shard) != 0;
+    }
+    CHECK(moved);
+    CHECK_INT(schedules_of(h, id), 1); /* (two would both tick) */
+    snprintf(src, sizeof src,
+             "return { JOB_TYPE = '%s', QUEUE_NAME = '%s', SHARDS = 3, UNIQUE = { key = 'a' },\n"
+             "  SCHEMA = { a = { type = 'string' } }, run = function(self) return 200 end }\n",
+             type, queue);
+    CHECK_INT(zg_load_string(h, type, src, NULL), ZG_OK); /* REPEAT removed from the script */
+    CHECK_INT(schedules_of(h, id), 0);
+    zg_host_free(h);
+}
+
+static void test_a_spawn_onto_another_queue_uses_that_queues_shards_and_changes_none(void)
+{
+    zg_host *h = check_new_host(store);
+    char sharded[ZG_NAME_LEN], squeue[ZG_NAME_LEN], plain[ZG_NAME_LEN], pqueue[ZG_NAME_LEN];
+    char parent[ZG_NAME_LEN], parq[ZG_NAME_LEN], u[ZG_UUID_LEN], other[ZG_NAME_LEN];
+    CHECK_INT(define(h, "sp3", "SHARDS = 3,", sharded, squeue), ZG_OK);
+    CHECK_INT(define(h, "sp1", "", plain, pqueue), ZG_OK);
+    snprintf(other, sizeof other, "%.100s_other", pqueue); /* a queue no type names: unsharded */
+    zg_submit_opts later = {3600, 0, 0, 0};
+    CHECK_INT(zg_submit(h, sharded, "{}", &later, u), ZG_OK); /* (squeue: 3 shards, a job) */
+    /* a parent spawns a job of the plain type onto the sharded queue, and one of the sharded
+     * type onto a queue that is not sharded */
+    snprintf(parent, sizeof parent, "%.60sspp", tag);
+    snprintf(parq, sizeof parq, "%.100s_q", parent);
+    char src[1024];
+    snprintf(src, sizeof src,
+             "local zerog = require 'zerog'\n"
+             "return { JOB_TYPE = '%.100s', QUEUE_NAME = '%.100s',\n"
+             "  run = function(self)\n"
+             "    if self.flowRound > 0 then return 200 end\n"
+             "    self:spawn('%.100s', {}, { queue = '%.100s', delay = 3600 })\n"
+             "    self:spawn('%.100s', {}, { queue = '%.100s', delay = 3600 })\n"
+             "    return zerog.WAIT_CHILDREN end }\n",
+             parent, parq, plain, squeue, sharded, other);
+    CHECK_INT(zg_load_string(h, parent, src, NULL), ZG_OK);
+    CHECK_INT(zg_submit(h, parent, "{}", NULL, u), ZG_OK);
+    const char *only[] = {parq};
+    zg_step_result r;
+    CHECK_INT(zg_step(h, only, 1, 1000, &r), ZG_OK);
+    CHECK_STR(r.uuid, u);
+    CHECK_INT(r.outcome, ZG_STEP_REQUEUED); /* (parked for its children) */
+    int n = 0;
+    CHECK_INT(zg_queue_shards(h, squeue, &n), ZG_OK);
+    CHECK_INT(n, 3); /* (a spawn of a type without SHARDS once recorded it as 1) */
+    CHECK_INT(zg_queue_shards(h, other, &n), ZG_OK);
+    CHECK_INT(n, 1); /* (a spawn of a type with SHARDS = 3 once recorded it as 3) */
+    zg_queue_counts c;
+    CHECK_INT(zg_queue_counts_get(h, squeue, &c), ZG_OK);
+    CHECK_INT(c.delayed, 2); /* the child is on one of its shards, where claims find it */
+    CHECK_INT(zg_queue_counts_get(h, other, &c), ZG_OK);
+    CHECK_INT(c.delayed, 1);
+    zg_host_free(h);
+}
+
+static void test_a_repeats_tick_does_not_duplicate_a_unique_job_held_on_another_shard(void)
+{
+    zg_host *h = check_new_host(store);
+    char type[ZG_NAME_LEN], queue[ZG_NAME_LEN], shard[ZG_NAME_LEN], id[ZG_NAME_LEN + 8];
+    define_keyed_repeat(h, "rt", "UNIQUE = { key = 'a' },", type, queue, shard);
+    /* the REPEAT ticks each second from now: the submitted job (delayed an hour) holds the key */
+    char src[1024];
+    snprintf(src, sizeof src,
+             "return { JOB_TYPE = '%s', QUEUE_NAME = '%s', SHARDS = 3, UNIQUE = { key = 'a' },\n"
+             "  REPEAT = { every = 1, params = { a = 'x', g = 'x', k = 1 } },\n"
+             "  SCHEMA = { k = { type = 'integer' }, a = { type = 'string' }, g = { type = "
+             "'string' } },\n"
+             "  run = function(self) return 200 end }\n",
+             type, queue);
+    CHECK_INT(zg_load_string(h, type, src, NULL), ZG_OK);
+    snprintf(id, sizeof id, "type:%s", type);
+    zg_schedule *rows = NULL;
+    size_t n = 0;
+    int64_t first = -1, fired = 0;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) { /* until two ticks were taken (or 6 s) */
+        CHECK_INT(zg_fire_schedules(h), ZG_OK);
+        CHECK_INT(zg_schedule_list(h, &rows, &n), ZG_OK);
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(rows[i].id, id) == 0) {
+                if (first < 0) first = rows[i].next_ms;
+                if (rows[i].last_ms > 0 || rows[i].next_ms > first + 1000) fired = 1;
+            }
+        zg_schedules_free(rows, n);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (fired || now.tv_sec - t0.tv_sec > 6) break;
+        struct timespec pause = {0, 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    CHECK(fired);
+    zg_queue_counts c;
+    CHECK_INT(zg_queue_counts_get(h, queue, &c), ZG_OK);
+    CHECK_INT(c.ready + c.delayed, 1); /* the submitted job alone: its key was held */
+    zg_host_free(h);
+}
+
 /* On a Redis Cluster: the masters' ports, from CLUSTER SLOTS of the first seed. */
 static int cluster_masters(int ports[8], redisContext **seed)
 {
@@ -443,6 +635,10 @@ static void run_all(void)
     RUN(test_priority_order_holds_within_a_shard);
     RUN(test_kick_and_list_act_on_every_shard);
     RUN(test_a_shards_mismatch_with_a_non_empty_queue_is_refused);
+    RUN(test_a_repeat_lives_in_the_shard_its_jobs_key_picks_unique_group_shard_by);
+    RUN(test_a_repeats_tick_does_not_duplicate_a_unique_job_held_on_another_shard);
+    RUN(test_a_repeat_that_moves_shard_or_goes_is_left_in_no_other_shard);
+    RUN(test_a_spawn_onto_another_queue_uses_that_queues_shards_and_changes_none);
 }
 
 int main(void)
