@@ -1706,21 +1706,32 @@ static int rs_shard_count(zg_store *s, const char *queue, int *n, zg_error *err)
     return shard_count_of((redis_store *)s, queue, n, err);
 }
 
-static int rs_shard_record(zg_store *s, const char *queue, int n, zg_error *err)
+static int rs_shard_record(zg_store *s, const char *queue, int n, int replace, int *recorded,
+                           zg_error *err)
 {
     redis_store *r = (redis_store *)s;
     if (n < 1 || n > ZG_SHARDS_MAX)
         return zg_fail(err, ZG_EINVAL, "a queue has 1 to %d shards", ZG_SHARDS_MAX);
     char count[8];
     snprintf(count, sizeof count, "%d", n);
-    const char *set[] = {"HSET", SHARDS_KEY, queue, count}, *del[] = {"HDEL", SHARDS_KEY, queue};
+    /* (HSETNX: of two hosts that find no record and declare different counts at once, one
+     * records its count and the other finds it, instead of both going on with their own) */
+    const char *set[] = {replace ? "HSET" : "HSETNX", SHARDS_KEY, queue, count};
     pthread_mutex_lock(&r->conn.lock);
-    redisReply *reply = zg_redis_command(&r->conn, n > 1 ? 4 : 3, n > 1 ? set : del, NULL, 0, err);
+    redisReply *reply = zg_redis_command(&r->conn, 4, set, NULL, 0, err);
     pthread_mutex_unlock(&r->conn.lock);
     if (!reply) return err->code;
     int rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err) : ZG_OK;
+    int written = replace || (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1);
     freeReplyObject(reply);
     if (rc != ZG_OK) return rc;
+    *recorded = n;
+    if (!written) { /* another host's record: read it (not cached when 1: asked again) */
+        pthread_mutex_lock(&r->placement_lock);
+        zg_map_remove(&r->shard_counts, queue);
+        pthread_mutex_unlock(&r->placement_lock);
+        return shard_count_of(r, queue, recorded, err);
+    }
     /* the placement of its shards follows the new count (this process's cache) */
     pthread_mutex_lock(&r->placement_lock);
     if (n > 1)

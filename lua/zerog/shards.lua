@@ -25,7 +25,7 @@ function M.hash(s)
 end
 
 --- Checks (once per process and queue) that the store records n shards for queue, recording
--- it when the queue is empty; raises a clear error when they differ.
+-- it when it records none; raises a clear error when they differ.
 function M.ensure(queue, n)
   if declared[queue] == n then return end
   local ok, why = core.shards_declare(queue, n)

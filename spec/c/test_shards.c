@@ -2,7 +2,8 @@
  * queues Q~0 .. Q~(n-1); the shard a submit picks (SHARD_BY's value by a stable hash, a unique
  * key, a group, else round robin); a batch makes one store call per shard; claims take every
  * job once, ties between shards in turn (a flooded shard does not starve the others), priority
- * order within a shard; counts, kick, list over all shards; the SHARDS the store records. Runs
+ * order within a shard; counts, kick, list over all shards; the SHARDS the store records (set by
+ * the first host, changed by zg_queue_shards_set only); a REPEAT's and a spawn's shard. Runs
  * on mem:// and, with ZEROG_SPEC_REDIS, on Redis (a single server: the batch's calls counted
  * with INFO commandstats) or a Redis Cluster (the shards' slots on 3 different masters). */
 #include <hiredis/hiredis.h>
@@ -372,6 +373,39 @@ static void test_a_shards_mismatch_with_a_non_empty_queue_is_refused(void)
     zg_host_free(h);
 }
 
+static void test_the_shard_count_changes_only_by_zg_queue_shards_set_on_an_empty_queue(void)
+{
+    zg_host *h = check_new_host(store);
+    char type[ZG_NAME_LEN], queue[ZG_NAME_LEN], u[ZG_UUID_LEN];
+    CHECK_INT(define(h, "set", "SHARDS = 3,", type, queue), ZG_OK);
+    zg_step_result r;
+    CHECK_INT(zg_step(h, NULL, 0, 0, &r), ZG_ETIMEDOUT); /* (the first host records its count) */
+    int n = 0;
+    CHECK_INT(zg_queue_shards(h, queue, &n), ZG_OK);
+    CHECK_INT(n, 3);
+    /* the type edited to SHARDS = 2: refused though the queue is empty (a host that still has 3
+     * would put jobs on shards this one does not look at) */
+    CHECK_INT(define(h, "set", "SHARDS = 2,", type, queue), ZG_OK);
+    CHECK_INT(zg_step(h, NULL, 0, 0, &r), ZG_EINVAL);
+    CHECK(strstr(zg_errstr(h), "zerog shards") != NULL);
+    CHECK_INT(zg_queue_shards(h, queue, &n), ZG_OK);
+    CHECK_INT(n, 3);
+    CHECK_INT(zg_queue_shards_set(h, queue, 2), ZG_OK); /* the operator's change */
+    CHECK_INT(zg_queue_shards(h, queue, &n), ZG_OK);
+    CHECK_INT(n, 2);
+    CHECK_INT(zg_step(h, NULL, 0, 0, &r), ZG_ETIMEDOUT);
+    CHECK_INT(zg_submit(h, type, "{}", NULL, u), ZG_OK);
+    CHECK_INT(zg_queue_shards_set(h, queue, 4), ZG_EINVAL); /* not while it holds a job */
+    CHECK(strstr(zg_errstr(h), "holds 1 job") != NULL);
+    char shard[ZG_NAME_LEN + 8];
+    snprintf(shard, sizeof shard, "%s~1", queue);
+    CHECK_INT(zg_queue_shards_set(h, shard, 4), ZG_EINVAL); /* a shard's name is no queue */
+    CHECK_INT(zg_queue_shards_set(h, queue, 65), ZG_EINVAL);
+    CHECK_INT(zg_queue_shards(h, queue, &n), ZG_OK);
+    CHECK_INT(n, 2);
+    zg_host_free(h);
+}
+
 /* The schedule of id's queue into out; 1 when found. */
 static int schedule_queue(zg_host *h, const char *id, char out[ZG_NAME_LEN])
 {
@@ -635,6 +669,7 @@ static void run_all(void)
     RUN(test_priority_order_holds_within_a_shard);
     RUN(test_kick_and_list_act_on_every_shard);
     RUN(test_a_shards_mismatch_with_a_non_empty_queue_is_refused);
+    RUN(test_the_shard_count_changes_only_by_zg_queue_shards_set_on_an_empty_queue);
     RUN(test_a_repeat_lives_in_the_shard_its_jobs_key_picks_unique_group_shard_by);
     RUN(test_a_repeats_tick_does_not_duplicate_a_unique_job_held_on_another_shard);
     RUN(test_a_repeat_that_moves_shard_or_goes_is_left_in_no_other_shard);
