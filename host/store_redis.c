@@ -653,8 +653,20 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
 {
     char prefix[PREFIX_LEN];
     if (queue_prefix(r, prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
+    char copy_key[DOC_COPY_KEY_LEN], claim_key[DOC_COPY_KEY_LEN], reserved_key[PREFIX_LEN + 16];
+    if (doc_copy_key(copy_key, prefix, writer, err) != ZG_OK) return err->code;
+    concat(claim_key, (const char *const[]){prefix, ":claim:", writer, NULL});
+    concat(reserved_key, (const char *const[]){prefix, ":reserved", NULL});
+    /* The keys a claim may create are declared with its queue's: while a Redis Cluster moves
+     * the slot, a node answers a call that declares a missing key with ASK or TRYAGAIN before
+     * running it, but a script that creates an undeclared key there stops at that key with its
+     * earlier writes made: a claim half made (the job running under a lease no host holds,
+     * until it lapses and counts an error). The copy of the document is always missing. */
     argvec a = {0};
     av_push(&a, prefix);
+    av_push(&a, copy_key);
+    av_push(&a, claim_key);
+    av_push(&a, reserved_key);
     av_push(&a, writer);
     av_int(&a, seq);
     av_push(&a, announce ? "1" : "0");
@@ -664,13 +676,8 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
         av_free(&a);
         return zg_fail(err, ZG_ENOMEM, "out of memory building a claim");
     }
-    char copy_key[DOC_COPY_KEY_LEN];
-    if (doc_copy_key(copy_key, prefix, writer, err) != ZG_OK) {
-        av_free(&a);
-        return err->code;
-    }
     const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
-    zg_redis_call calls[3] = {{&r->scripts[S_CLAIM], 1, (int)a.n, a.argv, NULL},
+    zg_redis_call calls[3] = {{&r->scripts[S_CLAIM], 4, (int)a.n, a.argv, NULL},
                               {NULL, 0, 2, hgetall, NULL},
                               {NULL, 0, 2, del, NULL}};
     redisReply *replies[3] = {NULL, NULL, NULL};
@@ -1012,11 +1019,21 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
     if (make_keys(r, &k, queue, uuid, err) != ZG_OK) return err->code;
     const char *action = action_name(st->action);
     if (!action) return zg_fail(err, ZG_EINVAL, "unknown settle action %d", st->action);
+    char copy_key[DOC_COPY_KEY_LEN] = "", claim_key[DOC_COPY_KEY_LEN] = "",
+         reserved_key[PREFIX_LEN + 16] = "";
+    if (req && doc_copy_key(copy_key, k.prefix, writer, err) != ZG_OK) return err->code;
     argvec a = {0};
     av_push(&a, k.prefix);
     av_push(&a, k.job);
     for (int i = 0; i < 3; i++)
         av_push(&a, k.lists[i]);
+    if (req) { /* the keys its claim may create, declared (claim_once says why) */
+        concat(claim_key, (const char *const[]){k.prefix, ":claim:", writer, NULL});
+        concat(reserved_key, (const char *const[]){k.prefix, ":reserved", NULL});
+        av_push(&a, copy_key);
+        av_push(&a, claim_key);
+        av_push(&a, reserved_key);
+    }
     av_push(&a, token);
     av_push(&a, writer);
     av_int(&a, seq);
@@ -1039,14 +1056,10 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
         av_free(&a);
         return zg_fail(err, ZG_ENOMEM, "out of memory building a settle");
     }
-    char copy_key[DOC_COPY_KEY_LEN] = "";
-    if (req && doc_copy_key(copy_key, k.prefix, writer, err) != ZG_OK) {
-        av_free(&a);
-        return err->code;
-    }
     const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
-    zg_redis_call calls[3] = {
-        {script, 5, (int)a.n, a.argv, NULL}, {NULL, 0, 2, hgetall, NULL}, {NULL, 0, 2, del, NULL}};
+    zg_redis_call calls[3] = {{script, req ? 8 : 5, (int)a.n, a.argv, NULL},
+                              {NULL, 0, 2, hgetall, NULL},
+                              {NULL, 0, 2, del, NULL}};
     redisReply *replies[3] = {NULL, NULL, NULL};
     pthread_mutex_lock(&conn->lock);
     int rc = zg_redis_pipeline(conn, req ? 3 : 1, calls, replies, err);

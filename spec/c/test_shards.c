@@ -657,6 +657,102 @@ static void test_on_a_cluster_the_3_shards_live_on_3_different_masters(void)
     zg_host_free(h);
 }
 
+/* redis-cli to one node, a reply freed; 1 when it is not an error. */
+static int node_command(int port, const char *fmt, const char *a, const char *b)
+{
+    redisContext *c = redisConnect("127.0.0.1", port);
+    if (!c || c->err) {
+        if (c) redisFree(c);
+        return 0;
+    }
+    redisReply *r = redisCommand(c, fmt, a, b);
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r) freeReplyObject(r);
+    redisFree(c);
+    return ok;
+}
+
+/* The node id of the node at port into out (64 bytes). */
+static void node_id(int port, char out[64])
+{
+    out[0] = '\0';
+    redisContext *c = redisConnect("127.0.0.1", port);
+    redisReply *r = c && !c->err ? redisCommand(c, "CLUSTER MYID") : NULL;
+    if (r && r->type == REDIS_REPLY_STRING) snprintf(out, 64, "%s", r->str);
+    if (r) freeReplyObject(r);
+    if (c) redisFree(c);
+}
+
+static void test_on_a_cluster_a_claim_on_a_shard_whose_slot_is_moving_is_whole_or_not_at_all(void)
+{
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.store_timeout_ms = 1000; /* (the claim is refused with TRYAGAIN until it gives up) */
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    char type[ZG_NAME_LEN], queue[ZG_NAME_LEN], u[ZG_UUID_LEN];
+    CHECK_INT(define(h, "moving", "SHARDS = 3, SHARD_BY = 'k',", type, queue), ZG_OK);
+    int next = 0;
+    char first[ZG_UUID_LEN];
+    submit_on_shard(h, type, 0, &next, 10, first);
+    submit_on_shard(h, type, 0, &next, 20, u);
+    const char *shard0[1];
+    char name[ZG_NAME_LEN + 8];
+    snprintf(name, sizeof name, "%s~0", queue);
+    shard0[0] = name;
+    zg_step_result r;
+    CHECK_INT(zg_step(h, shard0, 1, 1000, &r), ZG_OK); /* (the host's claim memo now exists) */
+    CHECK_STR(r.uuid, first);
+    /* the master of shard 0's slot, and another one to move it to */
+    int ports[8], owner = -1, other = -1;
+    redisContext *seed = NULL;
+    int n = cluster_masters(ports, &seed);
+    long long slot = -1;
+    for (int m = 0; m < n; m++) {
+        redisContext *c = redisConnect("127.0.0.1", ports[m]);
+        char pattern[ZG_NAME_LEN + ZG_UUID_LEN + 32];
+        snprintf(pattern, sizeof pattern, "{zq:%s~0*:job:%s", queue, u);
+        redisReply *keys = c && !c->err ? redisCommand(c, "KEYS %s", pattern) : NULL;
+        if (keys && keys->type == REDIS_REPLY_ARRAY && keys->elements == 1) {
+            owner = ports[m];
+            redisReply *k = redisCommand(c, "CLUSTER KEYSLOT %s", keys->element[0]->str);
+            if (k && k->type == REDIS_REPLY_INTEGER) slot = k->integer;
+            if (k) freeReplyObject(k);
+        } else if (other < 0) {
+            other = ports[m];
+        }
+        if (keys) freeReplyObject(keys);
+        if (c) redisFree(c);
+    }
+    if (seed) redisFree(seed);
+    CHECK(owner > 0 && other > 0 && slot >= 0);
+    if (owner < 0 || other < 0 || slot < 0) return;
+    char owner_id[64], other_id[64], slot_text[16];
+    node_id(owner, owner_id);
+    node_id(other, other_id);
+    snprintf(slot_text, sizeof slot_text, "%lld", slot);
+    /* the slot half-way to the other master, its keys not moved yet (as `redis-cli --cluster
+     * reshard` leaves it between SETSLOT MIGRATING and MIGRATE) */
+    CHECK(node_command(other, "CLUSTER SETSLOT %s IMPORTING %s", slot_text, owner_id));
+    CHECK(node_command(owner, "CLUSTER SETSLOT %s MIGRATING %s", slot_text, other_id));
+    int rc =
+        zg_step(h, shard0, 1, 0, &r); /* (a claim that makes its keys: refused before it runs) */
+    CHECK(node_command(owner, "CLUSTER SETSLOT %s STABLE%s", slot_text, ""));
+    CHECK(node_command(other, "CLUSTER SETSLOT %s STABLE%s", slot_text, ""));
+    zg_message_stats st;
+    CHECK_INT(zg_job_stats(h, u, &st), ZG_OK);
+    if (rc == ZG_OK) { /* whole: it ran */
+        CHECK_STR(r.uuid, u);
+    } else { /* not at all: still waiting, not running under a lease no host holds */
+        CHECK_INT(st.state, ZG_MSG_READY);
+        CHECK_INT(st.reserves, 0);
+        CHECK_INT(zg_step(h, shard0, 1, 1000, &r), ZG_OK);
+        CHECK_STR(r.uuid, u);
+    }
+    zg_host_free(h);
+}
+
 static void run_all(void)
 {
     RUN(test_shard_by_picks_the_shard_by_a_stable_hash_of_the_value_and_spreads);
@@ -686,8 +782,10 @@ int main(void)
         snprintf(tag, sizeof tag, "shr%lx%x", (unsigned long)time(NULL) & 0xffffff,
                  (unsigned)getpid());
         run_all();
-        if (strncmp(url, "redis+cluster://", 16) == 0)
+        if (strncmp(url, "redis+cluster://", 16) == 0) {
             RUN(test_on_a_cluster_the_3_shards_live_on_3_different_masters);
+            RUN(test_on_a_cluster_a_claim_on_a_shard_whose_slot_is_moving_is_whole_or_not_at_all);
+        }
     }
     return check_done();
 }
