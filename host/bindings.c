@@ -750,7 +750,7 @@ static int core_cron_check(lua_State *L)
 }
 
 /* core.shards_declare(queue, n): true when the store records n shards for queue (recorded now
- * when the queue is empty), else nil and why; a store failure raises. */
+ * when it records none), else nil and why; a store failure raises. */
 static int core_shards_declare(lua_State *L)
 {
     zg_host *h = host_of(L);

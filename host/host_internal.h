@@ -85,8 +85,8 @@ void zg_host_log(zg_host *h, int level, const char *fmt, ...) __attribute__((for
  * else the name itself -- malloc'd (free with zg_host_queue_names_free). */
 int zg_host_queue_names(zg_host *h, const char *queue, char ***names, size_t *n);
 void zg_host_queue_names_free(char **names, size_t n);
-/* Makes the store's record of queue's shard count n (a type's SHARDS): ZG_OK when it is, or
- * when the queue holds no job (the record is changed); else ZG_EINVAL saying why. */
+/* Checks a type's SHARDS n against the store's record of queue's shard count, recording it when
+ * there is none: ZG_OK when the store records n (now or before); else ZG_EINVAL saying why. */
 int zg_host_declare_shards(zg_host *h, const char *queue, int n);
 
 /* How long after a claim that looked at every queue of a step the settles may claim the next job

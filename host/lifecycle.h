@@ -361,11 +361,11 @@ typedef struct zg_store_ops {
      * Q~0 .. Q~(n-1); the store records n, and Redis places each shard's slot (store_redis.c) */
     /* The shard count recorded for queue (1 when none: an unsharded queue). */
     int (*shard_count)(zg_store *s, const char *queue, int *n, zg_error *err);
-    /* Records n (1 to ZG_SHARDS_MAX) and sets *recorded to the count the store holds after the
-     * call. With only_if_absent, a count recorded already is kept (the first host to use a queue
-     * fixes its count: a host whose count differs is refused, never silently obeyed); without,
-     * n replaces it (zg_queue_shards_set, which checked that the queue holds no job). */
-    int (*shard_record)(zg_store *s, const char *queue, int n, int only_if_absent, int *recorded,
+    /* Records n (1 to ZG_SHARDS_MAX) for queue, atomically: with replace 0 only when the store
+     * has no record for it (the first host to declare a count wins a race), with replace 1 over
+     * any record (`zerog shards`: the caller checked that the queue holds no job). *recorded
+     * gets the count the store records after the call (n, or the record that was there). */
+    int (*shard_record)(zg_store *s, const char *queue, int n, int replace, int *recorded,
                         zg_error *err);
     void (*close)(zg_store *s);
 } zg_store_ops;

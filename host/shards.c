@@ -3,7 +3,8 @@
  * shard_record), so any client -- one that has not loaded the type too -- finds the shards of
  * Q, and every call naming Q (counts, kick, buried, list, purge, stats) acts on all of them,
  * while "Q~i" names one shard. Both stores just see more queues; only Redis places them
- * (store_redis.c). */
+ * (store_redis.c). The first host that declares a count records it; `zerog shards Q N`
+ * (zg_queue_shards_set) changes it while Q is empty. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,66 +83,64 @@ static int jobs_in(zg_host *h, char **names, size_t n, int64_t *total)
     return ZG_OK;
 }
 
-/* The refusal of a host whose SHARDS differs from the store's record. */
-static int shards_differ(zg_host *h, const char *queue, int recorded, int n, const char *why)
-{
-    return zg_fail(&h->err, ZG_EINVAL,
-                   "queue %s has %d shard%s in the store, not the SHARDS = %d declared%s: a "
-                   "queue's count is fixed by its first host and changes only with `zerog shards "
-                   "%s N` while the queue is empty and every host is stopped (README \"Sharded "
-                   "queues\")",
-                   queue, recorded, recorded == 1 ? "" : "s", n, why, queue);
-}
-
 int zg_host_declare_shards(zg_host *h, const char *queue, int n)
 {
     if (n < 1 || n > ZG_SHARDS_MAX)
         return zg_fail(&h->err, ZG_EINVAL, "SHARDS is an integer from 1 to %d", ZG_SHARDS_MAX);
     if (is_shard_name(queue))
         return zg_fail(&h->err, ZG_EINVAL, "queue %s names a shard: a type's queue cannot", queue);
+    /* The first host to declare a count records it (atomically: of two hosts that start at
+     * once with different counts, one is refused); after that a host never changes it, even
+     * for an empty queue: a host that cached the old count would go on putting jobs where no
+     * other finds them. `zerog shards Q N` (zg_queue_shards_set) changes it. */
     int recorded = 1;
-    if (h->store->ops->shard_count(h->store, queue, &recorded, &h->err) != ZG_OK)
-        return h->err.code;
-    if (recorded == n && n > 1) return ZG_OK; /* (1 may be no record yet: record it below) */
-    if (recorded == 1 && n > 1) {
-        /* jobs on the plain queue (made before any host recorded a count) would be left where
-         * no worker of n shards looks */
-        char *names[] = {(char *)queue};
+    if (n > 1) {
+        /* jobs on the plain queue Q with no count recorded (made by a version without sharded
+         * queues) would be left where no worker of n shards looks */
+        if (h->store->ops->shard_count(h->store, queue, &recorded, &h->err) != ZG_OK)
+            return h->err.code;
+        char *plain[] = {(char *)queue};
         int64_t total = 0;
-        if (jobs_in(h, names, 1, &total) != ZG_OK) return h->err.code;
-        if (total > 0) return shards_differ(h, queue, 1, n, ", and it holds jobs");
+        if (recorded == 1 && jobs_in(h, plain, 1, &total) != ZG_OK) return h->err.code;
+        if (total > 0)
+            return zg_fail(&h->err, ZG_EINVAL,
+                           "queue %s holds %lld jobs unsharded, and a type declares SHARDS = %d: "
+                           "let the queue empty first (README \"Sharded queues\")",
+                           queue, (long long)total, n);
     }
-    /* the first host to use the queue fixes its count; a count recorded already is kept */
-    if (h->store->ops->shard_record(h->store, queue, n, 1, &recorded, &h->err) != ZG_OK)
+    if (h->store->ops->shard_record(h->store, queue, n, 0, &recorded, &h->err) != ZG_OK)
         return h->err.code;
-    return recorded == n ? ZG_OK : shards_differ(h, queue, recorded, n, "");
+    if (recorded == n) return ZG_OK;
+    return zg_fail(&h->err, ZG_EINVAL,
+                   "queue %s has %d shard%s in the store, not the SHARDS = %d declared: every "
+                   "host of a queue declares the same SHARDS; to change it, stop every host, "
+                   "let the queue empty, run `zerog shards %s %d`, then start the hosts "
+                   "(README \"Sharded queues\")",
+                   queue, recorded, recorded == 1 ? "" : "s", n, queue, n);
 }
 
 int zg_queue_shards_set(zg_host *h, const char *queue, int n)
 {
     if (!zg_host_usable(h)) return h->err.code;
-    if (!queue || !*queue || strlen(queue) >= ZG_NAME_LEN || is_shard_name(queue))
+    if (!queue || !*queue || strlen(queue) >= ZG_NAME_LEN)
         return zg_fail(&h->err, ZG_EINVAL, "bad queue name");
     if (n < 1 || n > ZG_SHARDS_MAX)
         return zg_fail(&h->err, ZG_EINVAL, "a queue has 1 to %d shards", ZG_SHARDS_MAX);
+    if (is_shard_name(queue))
+        return zg_fail(&h->err, ZG_EINVAL, "queue %s names a shard, not a queue", queue);
     char **names = NULL;
     size_t nnames = 0;
     int64_t total = 0;
     if (zg_host_queue_names(h, queue, &names, &nnames) != ZG_OK) return h->err.code;
     int rc = jobs_in(h, names, nnames, &total);
     zg_host_queue_names_free(names, nnames);
-    if (rc == ZG_OK && nnames > 1) { /* and the plain queue, which n = 1 would use */
-        char *plain[] = {(char *)queue};
-        int64_t more = 0;
-        rc = jobs_in(h, plain, 1, &more);
-        total += more;
-    }
     if (rc != ZG_OK) return rc;
     if (total > 0)
         return zg_fail(&h->err, ZG_EINVAL,
-                       "queue %s holds %lld jobs: its shard count changes only while it is empty "
-                       "(drain it, purge its finished jobs, delete what is left)",
-                       queue, (long long)total);
-    int recorded = n;
-    return h->store->ops->shard_record(h->store, queue, n, 0, &recorded, &h->err);
+                       "queue %s holds %lld job%s: its shard count changes only while it is "
+                       "empty (stop submitting, let the workers drain it, purge its finished "
+                       "jobs, delete the buried ones; README \"Sharded queues\")",
+                       queue, (long long)total, total == 1 ? "" : "s");
+    int recorded = 0;
+    return h->store->ops->shard_record(h->store, queue, n, 1, &recorded, &h->err);
 }

@@ -2211,15 +2211,15 @@ static int mem_shard_count(zg_store *zs, const char *queue, int *n, zg_error *er
     *n = v ? (int)(intptr_t)v : 1;
     return ZG_OK;
 }
-static int mem_shard_record(zg_store *zs, const char *queue, int n, int only_if_absent,
-                            int *recorded, zg_error *err)
+static int mem_shard_record(zg_store *zs, const char *queue, int n, int replace, int *recorded,
+                            zg_error *err)
 {
     mem_store *s = (mem_store *)zs;
     if (n < 1 || n > ZG_SHARDS_MAX)
         return zg_fail(err, ZG_EINVAL, "a queue has 1 to %d shards", ZG_SHARDS_MAX);
-    void *v = zg_map_get(&s->shards, queue);
-    if (v && only_if_absent) {
-        *recorded = (int)(intptr_t)v;
+    void *known = zg_map_get(&s->shards, queue);
+    if (known && !replace) {
+        *recorded = (int)(intptr_t)known;
         return ZG_OK;
     }
     if (zg_map_set(&s->shards, queue, (void *)(intptr_t)n) != 0)
@@ -2231,10 +2231,10 @@ static int locked_shard_count(zg_store *zs, const char *queue, int *n, zg_error 
 {
     LOCKED(mem_shard_count(zs, queue, n, err));
 }
-static int locked_shard_record(zg_store *zs, const char *queue, int n, int only_if_absent,
-                               int *recorded, zg_error *err)
+static int locked_shard_record(zg_store *zs, const char *queue, int n, int replace, int *recorded,
+                               zg_error *err)
 {
-    LOCKED(mem_shard_record(zs, queue, n, only_if_absent, recorded, err));
+    LOCKED(mem_shard_record(zs, queue, n, replace, recorded, err));
 }
 
 /* flows */

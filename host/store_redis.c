@@ -159,11 +159,10 @@ static int shard_count_of(redis_store *r, const char *queue, int *n, zg_error *e
     redisReply *reply = zg_redis_command(&r->conn, 3, argv, NULL, 0, err);
     pthread_mutex_unlock(&r->conn.lock);
     if (!reply) return err->code;
-    int recorded = reply->type == REDIS_REPLY_STRING;
-    *n = recorded ? atoi(reply->str) : 1;
+    *n = reply->type == REDIS_REPLY_STRING ? atoi(reply->str) : 1;
     freeReplyObject(reply);
     if (*n < 1 || *n > ZG_SHARDS_MAX) *n = 1;
-    if (recorded) { /* (a queue with no record is asked again: its first host records it) */
+    if (*n > 1) { /* (an unsharded queue is asked again: it may become sharded) */
         pthread_mutex_lock(&r->placement_lock);
         zg_map_set(&r->shard_counts, queue, (void *)(intptr_t)*n);
         pthread_mutex_unlock(&r->placement_lock);
@@ -654,8 +653,20 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
 {
     char prefix[PREFIX_LEN];
     if (queue_prefix(r, prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
+    char copy_key[DOC_COPY_KEY_LEN], claim_key[DOC_COPY_KEY_LEN], reserved_key[PREFIX_LEN + 16];
+    if (doc_copy_key(copy_key, prefix, writer, err) != ZG_OK) return err->code;
+    concat(claim_key, (const char *const[]){prefix, ":claim:", writer, NULL});
+    concat(reserved_key, (const char *const[]){prefix, ":reserved", NULL});
+    /* The keys a claim may create are declared with its queue's: while a Redis Cluster moves
+     * the slot, a node answers a call that declares a missing key with ASK or TRYAGAIN before
+     * running it, but a script that creates an undeclared key there stops at that key with its
+     * earlier writes made: a claim half made (the job running under a lease no host holds,
+     * until it lapses and counts an error). The copy of the document is always missing. */
     argvec a = {0};
     av_push(&a, prefix);
+    av_push(&a, copy_key);
+    av_push(&a, claim_key);
+    av_push(&a, reserved_key);
     av_push(&a, writer);
     av_int(&a, seq);
     av_push(&a, announce ? "1" : "0");
@@ -665,13 +676,8 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
         av_free(&a);
         return zg_fail(err, ZG_ENOMEM, "out of memory building a claim");
     }
-    char copy_key[DOC_COPY_KEY_LEN];
-    if (doc_copy_key(copy_key, prefix, writer, err) != ZG_OK) {
-        av_free(&a);
-        return err->code;
-    }
     const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
-    zg_redis_call calls[3] = {{&r->scripts[S_CLAIM], 1, (int)a.n, a.argv, NULL},
+    zg_redis_call calls[3] = {{&r->scripts[S_CLAIM], 4, (int)a.n, a.argv, NULL},
                               {NULL, 0, 2, hgetall, NULL},
                               {NULL, 0, 2, del, NULL}};
     redisReply *replies[3] = {NULL, NULL, NULL};
@@ -1013,11 +1019,21 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
     if (make_keys(r, &k, queue, uuid, err) != ZG_OK) return err->code;
     const char *action = action_name(st->action);
     if (!action) return zg_fail(err, ZG_EINVAL, "unknown settle action %d", st->action);
+    char copy_key[DOC_COPY_KEY_LEN] = "", claim_key[DOC_COPY_KEY_LEN] = "",
+         reserved_key[PREFIX_LEN + 16] = "";
+    if (req && doc_copy_key(copy_key, k.prefix, writer, err) != ZG_OK) return err->code;
     argvec a = {0};
     av_push(&a, k.prefix);
     av_push(&a, k.job);
     for (int i = 0; i < 3; i++)
         av_push(&a, k.lists[i]);
+    if (req) { /* the keys its claim may create, declared (claim_once says why) */
+        concat(claim_key, (const char *const[]){k.prefix, ":claim:", writer, NULL});
+        concat(reserved_key, (const char *const[]){k.prefix, ":reserved", NULL});
+        av_push(&a, copy_key);
+        av_push(&a, claim_key);
+        av_push(&a, reserved_key);
+    }
     av_push(&a, token);
     av_push(&a, writer);
     av_int(&a, seq);
@@ -1040,14 +1056,10 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
         av_free(&a);
         return zg_fail(err, ZG_ENOMEM, "out of memory building a settle");
     }
-    char copy_key[DOC_COPY_KEY_LEN] = "";
-    if (req && doc_copy_key(copy_key, k.prefix, writer, err) != ZG_OK) {
-        av_free(&a);
-        return err->code;
-    }
     const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
-    zg_redis_call calls[3] = {
-        {script, 5, (int)a.n, a.argv, NULL}, {NULL, 0, 2, hgetall, NULL}, {NULL, 0, 2, del, NULL}};
+    zg_redis_call calls[3] = {{script, req ? 8 : 5, (int)a.n, a.argv, NULL},
+                              {NULL, 0, 2, hgetall, NULL},
+                              {NULL, 0, 2, del, NULL}};
     redisReply *replies[3] = {NULL, NULL, NULL};
     pthread_mutex_lock(&conn->lock);
     int rc = zg_redis_pipeline(conn, req ? 3 : 1, calls, replies, err);
@@ -1707,7 +1719,7 @@ static int rs_shard_count(zg_store *s, const char *queue, int *n, zg_error *err)
     return shard_count_of((redis_store *)s, queue, n, err);
 }
 
-static int rs_shard_record(zg_store *s, const char *queue, int n, int only_if_absent, int *recorded,
+static int rs_shard_record(zg_store *s, const char *queue, int n, int replace, int *recorded,
                            zg_error *err)
 {
     redis_store *r = (redis_store *)s;
@@ -1715,27 +1727,30 @@ static int rs_shard_record(zg_store *s, const char *queue, int n, int only_if_ab
         return zg_fail(err, ZG_EINVAL, "a queue has 1 to %d shards", ZG_SHARDS_MAX);
     char count[8];
     snprintf(count, sizeof count, "%d", n);
-    const char *set[] = {only_if_absent ? "HSETNX" : "HSET", SHARDS_KEY, queue, count};
-    const char *get[] = {"HGET", SHARDS_KEY, queue};
+    /* (HSETNX: of two hosts that find no record and declare different counts at once, one
+     * records its count and the other finds it, instead of both going on with their own) */
+    const char *set[] = {replace ? "HSET" : "HSETNX", SHARDS_KEY, queue, count};
     pthread_mutex_lock(&r->conn.lock);
     redisReply *reply = zg_redis_command(&r->conn, 4, set, NULL, 0, err);
-    int written = reply != NULL;
-    int kept = reply && only_if_absent && reply->type == REDIS_REPLY_INTEGER && reply->integer == 0;
-    if (reply) freeReplyObject(reply);
-    /* HSETNX that found a count recorded already: that count */
-    redisReply *found = kept ? zg_redis_command(&r->conn, 3, get, NULL, 0, err) : NULL;
     pthread_mutex_unlock(&r->conn.lock);
-    if (!written || (kept && !found)) return err->code;
+    if (!reply) return err->code;
+    int rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err) : ZG_OK;
+    int written = replace || (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1);
+    freeReplyObject(reply);
+    if (rc != ZG_OK) return rc;
     *recorded = n;
-    if (found) {
-        *recorded = found->type == REDIS_REPLY_STRING ? atoi(found->str) : n;
-        freeReplyObject(found);
-        if (*recorded < 1 || *recorded > ZG_SHARDS_MAX) *recorded = 1;
+    if (!written) { /* another host's record: read it (not cached when 1: asked again) */
+        pthread_mutex_lock(&r->placement_lock);
+        zg_map_remove(&r->shard_counts, queue);
+        pthread_mutex_unlock(&r->placement_lock);
+        return shard_count_of(r, queue, recorded, err);
     }
-    n = *recorded;
     /* the placement of its shards follows the new count (this process's cache) */
     pthread_mutex_lock(&r->placement_lock);
-    zg_map_set(&r->shard_counts, queue, (void *)(intptr_t)n);
+    if (n > 1)
+        zg_map_set(&r->shard_counts, queue, (void *)(intptr_t)n);
+    else
+        zg_map_remove(&r->shard_counts, queue);
     for (int i = 0; i < ZG_SHARDS_MAX; i++) {
         char name[ZG_NAME_LEN + 8];
         snprintf(name, sizeof name, "%s~%d", queue, i);

@@ -428,10 +428,10 @@ ZG_API int zg_stats_by_type(zg_host *h, const char *queue, zg_type_counts **rows
  * not sharded; a shard's own name "Q~i" also answers 1). Calls that name a queue Q (counts,
  * kick, buried, list, purge, stats) act on all its shards Q~0 .. Q~(n-1). */
 ZG_API int zg_queue_shards(zg_host *h, const char *queue, int *n);
-/* Changes the shard count the store records for queue to n (1 to 64). A queue's count is fixed by
- * the first host that uses it (a host whose SHARDS differs is refused); this changes it, only
- * while the queue holds no job (ZG_EINVAL otherwise). Hosts keep the count they read: stop every
- * host before, start them with the new SHARDS after. */
+/* Changes the shard count the store records for queue to n (1 to 64), while the queue holds no
+ * job (else ZG_EINVAL, saying how many it holds). The first host that declares a SHARDS records
+ * it; after that a host whose SHARDS differs is refused, even for an empty queue: this is how
+ * the count changes. Hosts cache the count: restart every host after it. */
 ZG_API int zg_queue_shards_set(zg_host *h, const char *queue, int n);
 
 /* The queue names of the loaded job types, as a JSON array. Free with zg_free. */

@@ -1,12 +1,15 @@
 /* buried: `zerog buried [QUEUE]` lists the jobs set aside because they could not be loaded
  * (one JSON object per line: uuid, jobType, reason, buriedAt), and `zerog kick QUEUE [N]` puts
  * up to N of them (all by default) back to waiting; with none buried, kick makes the queue's
- * delayed jobs ready now (beanstalkd's kick). Both read the store only: no job scripts needed. */
+ * delayed jobs ready now (beanstalkd's kick). `zerog shards QUEUE [N]` prints (or, while the
+ * queue is empty, changes) the shard count the store records for a sharded queue. They read the
+ * store only: no job scripts needed. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "json_out.h"
 
 int cmd_buried(const cli_options *o, int argc, char **argv)
 {
@@ -66,6 +69,32 @@ int cmd_kick(const cli_options *o, int argc, char **argv)
     code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
     if (rc == ZG_OK)
         printf("kicked %lld job%s on %s\n", (long long)moved, moved == 1 ? "" : "s", operands[0]);
+    zg_host_free(h);
+    return code;
+}
+
+int cmd_shards(const cli_options *o, int argc, char **argv)
+{
+    const char *operands[2] = {NULL, NULL};
+    int n, code = cli_parse("shards", argc, argv, NULL, 1, 2, operands, &n);
+    if (code != EXIT_OK) return code;
+    double count = 0;
+    if (n == 2 && !cli_number_option("shards", "N", operands[1], &count)) return EXIT_BAD_INPUT;
+    if (n == 2 && (count < 1 || count > 64 || count != (double)(int)count)) {
+        fprintf(stderr, "zerog: shards: N must be a whole number from 1 to 64\n");
+        return EXIT_BAD_INPUT;
+    }
+    zg_host *h = cli_open(o, CLI_JOBS_NONE, NULL, &code);
+    if (!h) return code;
+    int shards = 0;
+    int rc = n == 2 ? zg_queue_shards_set(h, operands[0], (int)count) : ZG_OK;
+    if (rc == ZG_OK) rc = zg_queue_shards(h, operands[0], &shards);
+    code = rc == ZG_OK ? EXIT_OK : cli_fail(h, rc);
+    if (rc == ZG_OK) {
+        char quoted[ZG_NAME_LEN * 6 + 3];
+        json_quote(quoted, sizeof quoted, operands[0]);
+        printf("{\"queue\":%s,\"shards\":%d}\n", quoted, shards);
+    }
     zg_host_free(h);
     return code;
 }

@@ -125,7 +125,6 @@ int cmd_serve(const cli_options *o, int argc, char **argv);
 int cmd_events(const cli_options *o, int argc, char **argv);
 int cmd_buried(const cli_options *o, int argc, char **argv);
 int cmd_kick(const cli_options *o, int argc, char **argv);
-/* shards.c: a queue's shard count */
 int cmd_shards(const cli_options *o, int argc, char **argv);
 /* schedule.c: repeatable jobs */
 int cmd_schedule(const cli_options *o, int argc, char **argv);

@@ -153,11 +153,12 @@ static const command commands[] = {
      "Puts up to N (default: all) buried jobs of QUEUE back to waiting; when none is buried,\n"
      "makes its delayed jobs ready now.\n",
      cmd_kick},
-    {"shards", "shards QUEUE [N]", "print a queue's shard count, or change it to N",
-     "A queue's shard count (its job types' SHARDS) is fixed by the first host that uses it; a\n"
-     "host whose SHARDS differs is refused. With N (1 to 64), changes it: only while the queue\n"
-     "holds no job. Stop every host before (they keep the count they read), start them with the\n"
-     "new SHARDS after.\n",
+    {"shards", "shards QUEUE [N]", "the shard count of a sharded queue (N: change it)",
+     "Prints {\"queue\":QUEUE,\"shards\":n}: how many shards (SHARDS) the store records for\n"
+     "QUEUE (1: not sharded). The first host that loads a type of QUEUE records its SHARDS;\n"
+     "a host whose SHARDS differs is refused. With N (1..64), changes the record, only while\n"
+     "QUEUE holds no job (exit 2 otherwise): stop every host first, and start them with\n"
+     "SHARDS = N after.\n",
      cmd_shards},
     /* repeatable jobs */
     {"schedule", "schedule TYPE RULE [JSON] [--tz Z] [--queue Q] [--catch-up once|skip]",

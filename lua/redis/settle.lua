@@ -1,7 +1,8 @@
 -- settle: ends a run (or, from outside, a job's wait or run: kill, a dead worker's release) and,
 -- when asked, claims the next job of the queue in the same step (a host with a free slot saves
 -- a round trip and a script).
--- KEYS: {zq:Q}, the job, its events, warnings, errors lists. ARGV: lease token ('0' from outside:
+-- KEYS: {zq:Q}, the job, its events, warnings, errors lists (and, with a claim, the keys it may
+-- create: the copy of the document, the claim memo, :reserved). ARGV: lease token ('0' from outside:
 -- any), writer, sequence, action (finish | release | bury | park), delay ms, retention s, event entry,
 -- error entry, bury reason, prior (release from outside), outside (1 | 0), the number n of job
 -- types to claim the next job of (0: no claim), the claim's sequence, announce (1 | 0), the n

@@ -455,21 +455,43 @@ local function canonical(v)
   return "{" .. table.concat(parts, ",") .. "}"
 end
 
+--- The queue of a type's REPEAT schedule: for a sharded type whose jobs are pinned to a shard by
+-- their keys (SHARD_BY, UNIQUE, GROUP), the shard of the REPEAT's params, where the ticks' jobs
+-- meet the submitted ones of the same key; else the shard its id hashes to (registry).
+local function repeat_queue(job_type, class, policy)
+  local n = class.SHARDS or 1
+  if n <= 1 then return class.QUEUE_NAME end
+  local ok, r = under_limits(class, function()
+    local job = registry.make_job(job_type, policy.params or {})
+    return { job and shards.keyed_index(job, n) }
+  end)
+  local i = ok and r[1]
+  if i then return class.QUEUE_NAME .. "~" .. i end
+  return registry.repeat_queue(class)
+end
+
 --- The queues of the loaded types, the registry's generation and, when it is not `known`, every
--- loaded REPEAT {jobType, queue, rule, tz, params (JSON), catchUp} and the loaded types without
--- one {jobType, queue} (whose schedule "type:<jobType>" the host removes).
+-- loaded REPEAT {jobType, queue, rule, tz, params (JSON), catchUp} and the places where a loaded
+-- type's schedule "type:<jobType>" must not be {jobType, queue} (the host removes it there: its
+-- queue, or its shards but the REPEAT's, when it has none).
 function M.schedule_scope(known)
   local _, queues = registry.claimable()
   if known == registry.generation then return queues, registry.generation end
   local repeats, plain = {}, {}
   for job_type, class in pairs(registry.types) do
     local policy = class.REPEAT ~= nil and registry.repeat_policy(class.REPEAT)
+    local at = policy and repeat_queue(job_type, class, policy)
     if policy then
-      repeats[#repeats + 1] = { jobType = job_type, queue = registry.repeat_queue(class), rule = policy.rule,
+      repeats[#repeats + 1] = { jobType = job_type, queue = at, rule = policy.rule,
         tz = policy.tz, catchUp = policy.catch_up,
         params = policy.params and next(policy.params) ~= nil and canonical(policy.params) or nil }
-    else
-      plain[#plain + 1] = { jobType = job_type, queue = registry.repeat_queue(class) }
+    end
+    -- removed wherever else it may be: a sharded type's REPEAT moves with its params' shard
+    -- (and an older version placed it by the hash of its id), and must not tick twice
+    local n = class.SHARDS or 1
+    for i = 0, n - 1 do
+      local q = n > 1 and class.QUEUE_NAME .. "~" .. i or class.QUEUE_NAME
+      if q ~= at then plain[#plain + 1] = { jobType = job_type, queue = q } end
     end
   end
   return queues, registry.generation, repeats, plain
@@ -492,31 +514,34 @@ function M.schedule_check(job_type, params_json, queue)
   local spec, params, why = schedule_inputs(job_type, params_json,
                                              "unknown job type " .. codec.shown(job_type))
   if not spec then return nil, params, why end
+  local n = spec.SHARDS or 1
   local ok, r = under_limits(spec, function()
     local job, why, kind = registry.make_job(job_type, params)
     if not job then return { nil, kind, why } end
-    return { true }
+    return { true, n > 1 and shards.keyed_index(job, n) or nil }
   end)
   if not ok then return nil, "job", "a job of type " .. job_type .. " could not be made: " .. describe(r) end
   if not r[1] then return nil, r[2], r[3] end
   if queue ~= "" and not queue:match("^[%w_%-%.:]+$") then
     return nil, "invalid", "a queue name is letters, digits and _-.:"
   end
-  queue = queue ~= "" and queue or spec.QUEUE_NAME
-  local n = spec.SHARDS or 1
-  if queue == spec.QUEUE_NAME then
-    -- the store's shard count first (recorded when the queue is empty, refused when it differs):
-    -- a shard's keys depend on it, so a schedule put before any host recorded it, or by a host
-    -- that disagrees, would sit where no worker looks
-    local counted, why = pcall(shards.ensure, queue, n)
+  -- (sharded: the schedule and its jobs in one shard, the one the jobs' keys pick, else the one
+  -- the params hash to; another queue than the type's has the shard count the store records)
+  local keyed = r[2]
+  if queue ~= "" and queue ~= spec.QUEUE_NAME then
+    n, keyed = shards.count(queue), nil
+  else
+    -- the type's own queue: the store's shard count first (recorded by the first host, refused
+    -- when it differs): a shard's keys depend on it, so a schedule put before any host recorded
+    -- it, or by a host that disagrees, would sit where no worker looks
+    local counted, why = pcall(shards.ensure, spec.QUEUE_NAME, n)
     if not counted then
       local kind = tostring(why):find("zerog: StoreError: ", 1, true) and "store" or "invalid"
       return nil, kind, "the schedule was not added: " .. store_words(why)
     end
-    if n > 1 then -- (sharded: the schedule and its jobs in one shard)
-      queue = queue .. "~" .. shards.hash(params_json) % n
-    end
   end
+  queue = queue ~= "" and queue or spec.QUEUE_NAME
+  if n > 1 then queue = queue .. "~" .. (keyed or shards.hash(params_json) % n) end
   return queue
 end
 

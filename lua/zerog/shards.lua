@@ -25,7 +25,7 @@ function M.hash(s)
 end
 
 --- Checks (once per process and queue) that the store records n shards for queue, recording
--- it when the queue is empty; raises a clear error when they differ.
+-- it when it records none; raises a clear error when they differ.
 function M.ensure(queue, n)
   if declared[queue] == n then return end
   local ok, why = core.shards_declare(queue, n)
@@ -33,27 +33,45 @@ function M.ensure(queue, n)
   declared[queue] = n
 end
 
---- The shard a new job goes to (its store queue): by its SHARD_BY field's value (its JSON text),
--- else its unique key (uniqueness holds across shards), else its group (a group's limits hold
--- exactly), else round robin.
-function M.pick(job, queue, n)
-  M.ensure(queue, n)
-  if n <= 1 then return queue end
-  local by, i = job.SHARD_BY, nil
+--- The shard a job's own keys pin it to: by its SHARD_BY field's value (its JSON text), else
+-- its unique key (uniqueness holds across shards), else its group (a group's limits hold
+-- exactly); nil when none does (round robin). A REPEAT's or a schedule's shard comes from here
+-- too, so that its ticks' jobs meet the submitted ones of the same key.
+function M.keyed_index(job, n)
+  local by = job.SHARD_BY
   if type(by) == "string" then
     local v = job[by]
-    i = M.hash(codec.encode(v == nil and codec.null or v)) % n
+    return M.hash(codec.encode(v == nil and codec.null or v)) % n
+  end
+  local unique = job:_unique_key()
+  if unique then return M.hash(unique.key) % n end
+  local group = job:_group()
+  if group then return M.hash(group) % n end
+  return nil
+end
+
+--- The shard count of queue as the store records it (1: not sharded), for a queue no loaded
+-- type declares (a spawn's or a schedule's queue option): read, never recorded.
+function M.count(queue)
+  if queue:find("~", 1, true) then return 1 end
+  return declared[queue] or core.shard_count(queue)
+end
+
+--- The shard a new job goes to (its store queue): its type's queue has the type's SHARDS
+-- (checked against the store's record); another queue (options.queue of a spawn) has the
+-- count the store records for it, which the job's type does not change. Keyed (keyed_index),
+-- else round robin.
+function M.pick(job, queue, n)
+  if queue == job.QUEUE_NAME then
+    M.ensure(queue, n)
   else
-    local unique = job:_unique_key()
-    local group = not unique and job:_group()
-    if unique then
-      i = M.hash(unique.key) % n
-    elseif group then
-      i = M.hash(group) % n
-    else
-      i = next_shard[queue] or M.hash(core.uuid4()) % n
-      next_shard[queue] = (i + 1) % n
-    end
+    n = M.count(queue)
+  end
+  if n <= 1 then return queue end
+  local i = M.keyed_index(job, n)
+  if not i then
+    i = next_shard[queue] or M.hash(core.uuid4()) % n
+    next_shard[queue] = (i + 1) % n
   end
   return queue .. "~" .. i
 end
