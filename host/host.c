@@ -107,6 +107,7 @@ zg_host *zg_host_new(const zg_config *cfg)
     }
     h->cfg.jobs_dir = h->jobs_dir;
     h->api_ref = LUA_NOREF;
+    h->claims = (uint64_t)zg_clock_monotonic_ms(); /* (hosts start their tie-breaks apart) */
     make_writer_id(h);
     if (open_store(h) == ZG_OK && zg_runtime_open(h) == ZG_OK &&
         zg_heartbeat_init(&h->heartbeat, h->store, host_overrun, h) != ZG_OK)
@@ -677,8 +678,12 @@ static int keep_names(claim_args *a, const char **types, const zg_type_limits *l
         text += len;
     }
     a->names = block;
-    a->req = (zg_claim_req){(const char *const *)(ptrs + nt), nq, (const char *const *)ptrs, nt,
-                            head ? (const zg_type_limits *)(void *)block : NULL};
+    a->req = (zg_claim_req){(const char *const *)(ptrs + nt),
+                            nq,
+                            (const char *const *)ptrs,
+                            nt,
+                            head ? (const zg_type_limits *)(void *)block : NULL,
+                            0};
     return ZG_OK;
 }
 
@@ -702,9 +707,8 @@ static int collect_claim(lua_State *L, zg_host *h, void *ud)
     size_t ntypes = lua_istable(L, -3) ? (size_t)lua_rawlen(L, -3) : 0;
     size_t nq = lua_istable(L, -2) ? (size_t)lua_rawlen(L, -2) : 0;
     int has_limits = lua_istable(L, -1);
-    const char **types = lua_newuserdatauv(L, (ntypes + a->n + nq + 1) * sizeof(char *), 0);
+    const char **types = lua_newuserdatauv(L, (ntypes + 1) * sizeof(char *), 0);
     zg_type_limits *limits = lua_newuserdatauv(L, (ntypes + 1) * sizeof *limits, 0);
-    const char **queues = types + ntypes;
     size_t nt = 0, nqueues = 0, nlimited = 0;
     for (size_t i = 0; i < ntypes; i++) { /* stack: types, queues, limits, ud, ud */
         if (lua_rawgeti(L, -5, (lua_Integer)i + 1) == LUA_TSTRING) {
@@ -720,8 +724,8 @@ static int collect_claim(lua_State *L, zg_host *h, void *ud)
     }
     /* the store queues claimable() answered: the named ones (else the loaded types'), each
      * sharded one as its shards */
-    const char **named = lua_newuserdatauv(L, (nq + 1) * sizeof *named, 0);
-    queues = named; /* stack: types, queues, limits, ud, ud, ud */
+    const char **queues = lua_newuserdatauv(L, (nq + 1) * sizeof *queues, 0);
+    /* stack: types, queues, limits, ud, ud, ud */
     for (size_t i = 0; i < nq; i++) {
         if (lua_rawgeti(L, -5, (lua_Integer)i + 1) == LUA_TSTRING)
             queues[nqueues++] = lua_tostring(L, -1);
@@ -745,6 +749,7 @@ static int collect_claim(lua_State *L, zg_host *h, void *ud)
     }
     if (a->claim_rc == ZG_OK && !a->claim->lease.token) {
         h->looked_at_all_ms = zg_clock_monotonic_ms();
+        a->req.tie_start = h->claims++; /* ties between queues go to each in turn */
         a->claim_rc = req->ntypes && req->nqueues
                           ? h->store->ops->claim(h->store, req, a->timeout_ms, h->writer,
                                                  zg_host_next_seq(h), a->claim, &a->err)
@@ -1190,7 +1195,10 @@ int zg_kick(zg_host *h, const char *queue, int64_t max, int64_t *count)
     int any_buried = 0, rc = ZG_OK;
     int64_t moved = 0;
     int *buried = calloc(n, sizeof *buried);
-    if (!buried) rc = zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+    if (!buried) {
+        zg_host_queue_names_free(names, n);
+        return zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+    }
     for (size_t i = 0; n > 1 && rc == ZG_OK && i < n; i++) {
         zg_store_counts c;
         rc = h->store->ops->counts(h->store, names[i], &c, &h->err);

@@ -56,6 +56,7 @@ struct zg_host {
     zg_store *store;
     char writer[40];      /* this host's writer id: its writes are applied once each */
     int64_t seq;          /* the writer's sequence number */
+    uint64_t claims;      /* claims asked for: where their tie-break starts (zg_claim_req) */
     int64_t announced_ms; /* when claims last announced this host's types */
     int outage;           /* the last store call failed: said once, and its end once */
     lua_State *L;

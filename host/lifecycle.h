@@ -45,6 +45,14 @@ typedef struct zg_store zg_store;
 /* The lists every document has, in the order a loaded document writes them. */
 enum { ZG_LIST_EVENTS = 0, ZG_LIST_WARNINGS = 1, ZG_LIST_ERRORS = 2 };
 extern const char *const zg_store_lists[3];
+/* The shard counts 0 .. ZG_SHARDS_MAX, for the maps that hold a queue's count by pointer:
+ * &zg_shard_counts[n], read back as *(const int *)p. */
+extern const int zg_shard_counts[ZG_SHARDS_MAX + 1];
+/* &zg_shard_counts[n], n held to 1 .. ZG_SHARDS_MAX. */
+static inline void *zg_shard_count_ref(int n)
+{
+    return (void *)&zg_shard_counts[n < 1 ? 1 : n > ZG_SHARDS_MAX ? ZG_SHARDS_MAX : n];
+}
 
 /* Named fields, each value JSON text. Names starting with '_' are the store's own. */
 typedef struct zg_fields {
@@ -121,6 +129,11 @@ typedef struct zg_claim_req {
     const char *const *types; /* the job types this host has loaded */
     size_t ntypes;
     const zg_type_limits *limits; /* [limits] NULL, or one per type */
+    /* Equally urgent heads of several queues: the one found first from queue tie_start % nqueues
+     * on wins. The host moves it on at every claim, so ties go to each queue in turn (a sharded
+     * queue's shards: workers spread over them, none starves); the stores keep no count of
+     * their own. */
+    uint64_t tie_start;
 } zg_claim_req;
 
 typedef struct zg_claim {

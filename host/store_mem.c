@@ -34,6 +34,10 @@
 #include "strbuf.h"
 
 const char *const zg_store_lists[3] = {"events", "warnings", "errors"};
+const int zg_shard_counts[ZG_SHARDS_MAX + 1] = {
+    0,  1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21,
+    22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43,
+    44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63, 64};
 
 enum {
     UNCLAIMED_AFTER_MS = 15000, /* a type nobody claimed this long counts as unclaimed */
@@ -155,7 +159,6 @@ typedef struct mem_store {
     int64_t bury_seq;
     zg_map schedules; /* "<queue>\n<id>" -> zg_schedule (repeatable jobs) */
     zg_map shards;    /* sharded queues: name -> its shard count (as a pointer) */
-    uint64_t looks;   /* claims that looked at several queues (their tie-break) */
 } mem_store;
 
 void zg_claim_clear(zg_claim *c)
@@ -1061,9 +1064,9 @@ static job *best_ready(mem_store *s, const zg_claim_req *req, const zg_type_limi
     int64_t now = zg_clock_monotonic_ms();
     *limits = NULL;
     *wake = -1;
-    /* equally urgent heads of several queues: the first from a place that moves on at every
-     * look (a sharded queue's shards take turns) */
-    size_t start = req->nqueues ? (size_t)(s->looks++ % req->nqueues) : 0;
+    /* equally urgent heads of several queues: the first from the place the host moves on at
+     * every claim (zg_claim_req.tie_start: a sharded queue's shards take turns) */
+    size_t start = req->nqueues ? (size_t)(req->tie_start % req->nqueues) : 0;
     for (size_t k = 0; k < req->nqueues; k++) {
         job_queue *q = find_queue(s, req->queues[(start + k) % req->nqueues]);
         for (size_t ti = 0; q && ti < req->ntypes; ti++) {
@@ -2208,7 +2211,7 @@ static int mem_shard_count(zg_store *zs, const char *queue, int *n, zg_error *er
 {
     (void)err;
     void *v = zg_map_get(&((mem_store *)zs)->shards, queue);
-    *n = v ? (int)(intptr_t)v : 1;
+    *n = v ? *(const int *)v : 1;
     return ZG_OK;
 }
 static int mem_shard_record(zg_store *zs, const char *queue, int n, int replace, int *recorded,
@@ -2219,10 +2222,10 @@ static int mem_shard_record(zg_store *zs, const char *queue, int n, int replace,
         return zg_fail(err, ZG_EINVAL, "a queue has 1 to %d shards", ZG_SHARDS_MAX);
     void *known = zg_map_get(&s->shards, queue);
     if (known && !replace) {
-        *recorded = (int)(intptr_t)known;
+        *recorded = *(const int *)known;
         return ZG_OK;
     }
-    if (zg_map_set(&s->shards, queue, (void *)(intptr_t)n) != 0)
+    if (zg_map_set(&s->shards, queue, zg_shard_count_ref(n)) != 0)
         return zg_fail(err, ZG_ENOMEM, "out of memory");
     *recorded = n;
     return ZG_OK;

@@ -87,7 +87,6 @@ typedef struct redis_store {
     char sticky[ZG_NAME_LEN];
     int64_t sticky_until_ms;
     zg_map registered; /* queues this store has added to QUEUES_KEY */
-    uint64_t looks;    /* how many times most_urgent looked at several queues (the tie-break) */
     /* sharded queues: the shard counts read or written (queue -> n, as a pointer) and the
      * prefix of each shard "Q~i" (-> a malloc'd string), under placement_lock: the heartbeat
      * thread reads them too */
@@ -151,7 +150,7 @@ static int shard_count_of(redis_store *r, const char *queue, int *n, zg_error *e
     void *known = zg_map_get(&r->shard_counts, queue);
     pthread_mutex_unlock(&r->placement_lock);
     if (known) {
-        *n = (int)(intptr_t)known;
+        *n = *(const int *)known;
         return ZG_OK;
     }
     const char *argv[] = {"HGET", SHARDS_KEY, queue};
@@ -164,7 +163,7 @@ static int shard_count_of(redis_store *r, const char *queue, int *n, zg_error *e
     if (*n < 1 || *n > ZG_SHARDS_MAX) *n = 1;
     if (*n > 1) { /* (an unsharded queue is asked again: it may become sharded) */
         pthread_mutex_lock(&r->placement_lock);
-        zg_map_set(&r->shard_counts, queue, (void *)(intptr_t)*n);
+        zg_map_set(&r->shard_counts, queue, zg_shard_count_ref(*n));
         pthread_mutex_unlock(&r->placement_lock);
     }
     return ZG_OK;
@@ -182,7 +181,7 @@ static int queue_prefix(redis_store *r, char *out, size_t size, const char *queu
         size < PREFIX_LEN)
         return bad_queue(err, queue);
     char base[ZG_NAME_LEN];
-    int i, n;
+    int i = 0, n = 1;
     if (!shard_name(queue, base, &i)) {
         snprintf(out, size, "{zq:%s}", queue);
         return ZG_OK;
@@ -736,9 +735,9 @@ static int most_urgent(redis_store *r, const zg_claim_req *req, int64_t *wait_ms
     best = -1;
     long long best_pri = 0;
     *wait_ms = -1;
-    /* equally urgent heads: the first from a place that moves on at every look, so that ties
-     * go to each queue in turn (a sharded queue's shards: workers spread over them) */
-    size_t start = n ? (size_t)(r->looks++ % n) : 0;
+    /* equally urgent heads: the first from the place the host moves on at every claim
+     * (zg_claim_req.tie_start), so that ties go to each queue in turn */
+    size_t start = n ? (size_t)(req->tie_start % n) : 0;
     for (size_t k = 0; k < n; k++) {
         size_t i = (start + k) % n;
         if (replies[i]->type == REDIS_REPLY_ERROR) {
@@ -790,7 +789,8 @@ static int take_signal(redis_store *r, const zg_claim_req *req, int64_t block_ms
             free(argv);
             return -1;
         }
-        strcat(keys[i], ":signal");
+        size_t at = strlen(keys[i]);
+        snprintf(keys[i] + at, sizeof keys[i] - at, ":signal");
         argv[argc++] = keys[i];
     }
     if (block_ms > 0) {
@@ -1748,7 +1748,7 @@ static int rs_shard_record(zg_store *s, const char *queue, int n, int replace, i
     /* the placement of its shards follows the new count (this process's cache) */
     pthread_mutex_lock(&r->placement_lock);
     if (n > 1)
-        zg_map_set(&r->shard_counts, queue, (void *)(intptr_t)n);
+        zg_map_set(&r->shard_counts, queue, zg_shard_count_ref(n));
     else
         zg_map_remove(&r->shard_counts, queue);
     for (int i = 0; i < ZG_SHARDS_MAX; i++) {
@@ -2040,7 +2040,8 @@ static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int
         freeReplyObject(reply);
         return err->code;
     }
-    strcat(outbox, ":outbox");
+    size_t at = strlen(outbox);
+    snprintf(outbox + at, sizeof outbox - at, ":outbox");
     for (size_t i = 0; rc == ZG_OK && i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
         if (e->type != REDIS_REPLY_STRING) continue;
@@ -2222,7 +2223,6 @@ zg_store *zg_store_redis_new(const char *url, int64_t timeout_ms, zg_error *err)
         return NULL;
     }
     r->base.ops = &redis_ops;
-    r->looks = (uint64_t)zg_clock_monotonic_ms(); /* (hosts start the tie-break apart) */
     zg_map_init(&r->registered);
     zg_map_init(&r->shard_counts);
     zg_map_init(&r->shard_prefixes);

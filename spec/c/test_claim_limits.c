@@ -81,7 +81,7 @@ static int claim_as(zg_store *s, const char *writer, const char *queue, const ch
                     const zg_type_limits *l, int64_t timeout_ms, zg_claim *c)
 {
     const char *queues[] = {queue}, *types[] = {type};
-    zg_claim_req req = {queues, 1, types, 1, l};
+    zg_claim_req req = {queues, 1, types, 1, l, 0};
     zg_error err = {0};
     int rc = s->ops->claim(s, &req, timeout_ms, writer, 0, c, &err);
     if (rc != ZG_OK && rc != ZG_ETIMEDOUT) printf("# claim: %s\n", err.msg);

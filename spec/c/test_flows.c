@@ -348,7 +348,7 @@ static void strand_a_child_end(zg_store *s, const char *qp, const char *qc, cons
     CHECK_INT(s->ops->submit(s, &child, 1, "w", &err), ZG_OK);
     zg_claim cl = {0};
     const char *queues[] = {qc}, *types[] = {tc};
-    zg_claim_req req = {queues, 1, types, 1, NULL};
+    zg_claim_req req = {queues, 1, types, 1, NULL, 0};
     CHECK_INT(s->ops->claim(s, &req, 0, "w", seq_counter += 100, &cl, &err), ZG_OK);
     zg_settle st = {
         .has_parent = 1,
@@ -420,7 +420,7 @@ static void test_redis_a_child_end_left_undelivered_resumes_its_parent_exactly_o
     CHECK_INT(store_state(s, p), ZG_STATE_WAITING);
     zg_claim cl = {0};
     const char *queues[] = {qp}, *types[] = {"P"};
-    zg_claim_req req = {queues, 1, types, 1, NULL};
+    zg_claim_req req = {queues, 1, types, 1, NULL, 0};
     CHECK_INT(s->ops->claim(s, &req, 0, "w", seq_counter += 100, &cl, &err), ZG_OK);
     CHECK_STR(cl.lease.uuid, p);
     zg_claim_clear(&cl);

@@ -107,7 +107,7 @@ static int claim_from(zg_store *s, const char *queue, const char *type, int64_t 
                       zg_claim *c)
 {
     const char *queues[] = {queue}, *types[] = {type};
-    zg_claim_req req = {queues, 1, types, 1, NULL};
+    zg_claim_req req = {queues, 1, types, 1, NULL, 0};
     zg_error err = {0};
     return s->ops->claim(s, &req, timeout_ms, "spec", 0, c, &err);
 }
@@ -306,15 +306,16 @@ static void claim_prefers_the_more_urgent_queue_then_the_earlier_one(void)
     submit(Q("qa"), 9, 0, 1000, low);
     submit(Q("qb"), 2, 0, 1000, high);
     const char *queues[] = {Q("qa"), Q("qb")}, *types[] = {"T"};
-    zg_claim_req req = {queues, 2, types, 1, NULL};
+    zg_claim_req req = {queues, 2, types, 1, NULL, 0};
     zg_claim cl;
     zg_error err = {0};
     CHECK_INT(S->ops->claim(S, &req, 0, "spec", 0, &cl, &err), ZG_OK);
     CHECK_STR(cl.lease.uuid, high);
     CHECK_STR(cl.lease.queue, Q("qb"));
     zg_claim_clear(&cl);
-    /* equal priority in two queues: the ties take turns (not always the queue named first:
-     * sharded queues rely on it), so two claims take one job of each queue */
+    /* equal priority in two queues: the tie goes to the first from req.tie_start on, which
+     * the host moves on at every claim (sharded queues rely on it): two claims whose tie_start
+     * differs by one take one job of each queue */
     char c1[ZG_UUID_LEN], c2[ZG_UUID_LEN], d1[ZG_UUID_LEN], d2[ZG_UUID_LEN];
     submit(Q("qc"), 5, 0, 1000, c1);
     submit(Q("qc"), 5, 0, 1000, c2);
@@ -326,6 +327,7 @@ static void claim_prefers_the_more_urgent_queue_then_the_earlier_one(void)
     CHECK_INT(S->ops->claim(S, &req, 0, "spec", 0, &cl, &err), ZG_OK);
     snprintf(first, sizeof first, "%s", cl.lease.queue);
     zg_claim_clear(&cl);
+    req.tie_start++;
     CHECK_INT(S->ops->claim(S, &req, 0, "spec", 0, &cl, &err), ZG_OK);
     CHECK(strcmp(cl.lease.queue, first) != 0);
     zg_claim_clear(&cl);
@@ -1085,7 +1087,7 @@ static void a_job_found_running_is_claimed_as_died(void)
 static int settle_claim(const zg_lease *lease, zg_settle st, const char *queue, zg_claim *next)
 {
     const char *queues[] = {queue}, *types[] = {TYPE};
-    zg_claim_req req = {queues, 1, types, 1, NULL};
+    zg_claim_req req = {queues, 1, types, 1, NULL, 0};
     int64_t cas = 0;
     zg_error err = {0};
     return S->ops->settle_claim(S, lease, &st, "spec", 0, &cas, &req, 0, next, &err);
@@ -2288,7 +2290,7 @@ static void a_claim_resent_with_the_same_token_returns_the_same_job(void)
     submit(q, 1, 0, 5000, u1);
     submit(q, 1, 0, 5000, u2);
     const char *queues[] = {q}, *types[] = {TYPE};
-    zg_claim_req req = {queues, 1, types, 1, NULL};
+    zg_claim_req req = {queues, 1, types, 1, NULL, 0};
     zg_claim a, b;
     zg_error err = {0};
     CHECK_INT(S->ops->claim(S, &req, 0, "w3", 100, &a, &err), ZG_OK);
@@ -2340,7 +2342,7 @@ static void a_claim_resent_after_a_takeover_gets_nothing(void)
     const char *q = Q("reclaim_takeover");
     submit(q, 1, 0, 200, u);
     const char *queues[] = {q}, *types[] = {TYPE};
-    zg_claim_req req = {queues, 1, types, 1, NULL};
+    zg_claim_req req = {queues, 1, types, 1, NULL, 0};
     zg_claim a, b, again;
     zg_error err = {0};
     CHECK_INT(S->ops->claim(S, &req, 0, "wA", 500, &a, &err), ZG_OK);
