@@ -28,7 +28,7 @@ LIB_SRC := $(filter-out host/cli/%,$(wildcard host/*.c))
 # lua/meta holds editor annotations (LuaLS), not runtime code: installed, not embedded
 LUA_SRC := $(shell find lua -name '*.lua' -not -path 'lua/meta/*' | sort)
 GEN_SRC := $(BUILD)/gen/lua_modules.c
-# the dashboard's page (host/cli/web), compiled into build/zerog (host/tools/embed_files.lua)
+# the dashboard's page (host/cli/web), compiled into build/zerog (host/tools/embed.lua)
 WEB_SRC := $(sort $(wildcard host/cli/web/*))
 WEB_GEN := $(BUILD)/gen/web_assets.c
 LIB_OBJ := $(patsubst host/%.c,$(BUILD)/obj/%.o,$(LIB_SRC)) $(BUILD)/obj/lua_modules.o
@@ -58,17 +58,17 @@ $(CI_DEPS_STAMP): deps/install
 	@./deps/install ci
 	@mkdir -p build && touch $@
 
-$(GEN_SRC): host/tools/embed_lua.lua $(LUA_SRC) | $(DEPS_STAMP)
+$(GEN_SRC): host/tools/embed.lua $(LUA_SRC) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(LUA) host/tools/embed_lua.lua $@ lua $(LUA_SRC)
+	$(LUA) host/tools/embed.lua lua $@ lua $(LUA_SRC)
 
 $(BUILD)/obj/lua_modules.o: $(GEN_SRC) host/lua_modules.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
-$(WEB_GEN): host/tools/embed_files.lua $(WEB_SRC) | $(DEPS_STAMP)
+$(WEB_GEN): host/tools/embed.lua $(WEB_SRC) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
-	$(LUA) host/tools/embed_files.lua $@ host/cli/web $(WEB_SRC)
+	$(LUA) host/tools/embed.lua web $@ host/cli/web $(WEB_SRC)
 
 $(BUILD)/obj/web_assets.o: $(WEB_GEN) host/cli/web_assets.h
 	@mkdir -p $(dir $@)

@@ -143,6 +143,17 @@ static void shard_prefix(char *out, const char *shard, int i, int n)
     }
 }
 
+/* A plain command on the host's connection (its lock held for the call); NULL with err set on
+ * a failure or an error reply. */
+static redisReply *command(redis_store *r, int argc, const char **argv, const size_t *lens,
+                           zg_error *err)
+{
+    pthread_mutex_lock(&r->conn.lock);
+    redisReply *reply = zg_redis_command(&r->conn, argc, argv, lens, 0, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    return reply;
+}
+
 /* The shard count the store records for queue, read once (cached after). */
 static int shard_count_of(redis_store *r, const char *queue, int *n, zg_error *err)
 {
@@ -154,14 +165,14 @@ static int shard_count_of(redis_store *r, const char *queue, int *n, zg_error *e
         return ZG_OK;
     }
     const char *argv[] = {"HGET", SHARDS_KEY, queue};
-    pthread_mutex_lock(&r->conn.lock);
-    redisReply *reply = zg_redis_command(&r->conn, 3, argv, NULL, 0, err);
-    pthread_mutex_unlock(&r->conn.lock);
+    redisReply *reply = command(r, 3, argv, NULL, err);
     if (!reply) return err->code;
-    *n = reply->type == REDIS_REPLY_STRING ? atoi(reply->str) : 1;
+    int recorded = reply->type == REDIS_REPLY_STRING;
+    *n = recorded ? atoi(reply->str) : 1;
     freeReplyObject(reply);
     if (*n < 1 || *n > ZG_SHARDS_MAX) *n = 1;
-    if (*n > 1) { /* (an unsharded queue is asked again: it may become sharded) */
+    if (recorded) { /* (fixed until `zerog shards` changes it, after which hosts restart; a
+                     * queue with no record yet is asked again: its first host records it) */
         pthread_mutex_lock(&r->placement_lock);
         zg_map_set(&r->shard_counts, queue, zg_shard_count_ref(*n));
         pthread_mutex_unlock(&r->placement_lock);
@@ -1169,9 +1180,7 @@ static int find_queue(redis_store *r, const char *uuid, char queue[ZG_NAME_LEN],
     char key[POINTER_KEY_LEN];
     pointer_key(key, uuid);
     const char *argv[] = {"GET", key};
-    pthread_mutex_lock(&r->conn.lock);
-    redisReply *reply = zg_redis_command(&r->conn, 2, argv, NULL, 0, err);
-    pthread_mutex_unlock(&r->conn.lock);
+    redisReply *reply = command(r, 2, argv, NULL, err);
     if (!reply) return err->code;
     int found = reply->type == REDIS_REPLY_STRING && reply->len < ZG_NAME_LEN;
     if (found) snprintf(queue, ZG_NAME_LEN, "%s", reply->str);
@@ -1623,9 +1632,7 @@ static int rs_known_queues(zg_store *s, char ***names, size_t *n, zg_error *err)
     *names = NULL;
     *n = 0;
     const char *argv[] = {"SMEMBERS", QUEUES_KEY};
-    pthread_mutex_lock(&r->conn.lock);
-    redisReply *reply = zg_redis_command(&r->conn, 2, argv, NULL, 0, err);
-    pthread_mutex_unlock(&r->conn.lock);
+    redisReply *reply = command(r, 2, argv, NULL, err);
     if (!reply) return err->code;
     int rc = ZG_OK;
     char **out = rows_for(reply, sizeof *out, "the queue names", &rc, err);
@@ -1654,9 +1661,7 @@ static int rs_publish(zg_store *s, const char *channel, const char *message, zg_
 {
     redis_store *r = (redis_store *)s;
     const char *argv[] = {"PUBLISH", channel, message};
-    pthread_mutex_lock(&r->conn.lock);
-    redisReply *reply = zg_redis_command(&r->conn, 3, argv, NULL, 0, err);
-    pthread_mutex_unlock(&r->conn.lock);
+    redisReply *reply = command(r, 3, argv, NULL, err);
     if (!reply) return err->code;
     freeReplyObject(reply);
     return ZG_OK;
@@ -1706,9 +1711,7 @@ static int rs_ping(zg_store *s, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
     const char *argv[] = {"PING"};
-    pthread_mutex_lock(&r->conn.lock);
-    redisReply *reply = zg_redis_command(&r->conn, 1, argv, NULL, 0, err);
-    pthread_mutex_unlock(&r->conn.lock);
+    redisReply *reply = command(r, 1, argv, NULL, err);
     if (!reply) return err->code;
     freeReplyObject(reply);
     return ZG_OK;
@@ -1730,16 +1733,14 @@ static int rs_shard_record(zg_store *s, const char *queue, int n, int replace, i
     /* (HSETNX: of two hosts that find no record and declare different counts at once, one
      * records its count and the other finds it, instead of both going on with their own) */
     const char *set[] = {replace ? "HSET" : "HSETNX", SHARDS_KEY, queue, count};
-    pthread_mutex_lock(&r->conn.lock);
-    redisReply *reply = zg_redis_command(&r->conn, 4, set, NULL, 0, err);
-    pthread_mutex_unlock(&r->conn.lock);
+    redisReply *reply = command(r, 4, set, NULL, err);
     if (!reply) return err->code;
     int rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err) : ZG_OK;
     int written = replace || (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1);
     freeReplyObject(reply);
     if (rc != ZG_OK) return rc;
     *recorded = n;
-    if (!written) { /* another host's record: read it (not cached when 1: asked again) */
+    if (!written) { /* another host's record: read it */
         pthread_mutex_lock(&r->placement_lock);
         zg_map_remove(&r->shard_counts, queue);
         pthread_mutex_unlock(&r->placement_lock);
@@ -1747,10 +1748,7 @@ static int rs_shard_record(zg_store *s, const char *queue, int n, int replace, i
     }
     /* the placement of its shards follows the new count (this process's cache) */
     pthread_mutex_lock(&r->placement_lock);
-    if (n > 1)
-        zg_map_set(&r->shard_counts, queue, zg_shard_count_ref(n));
-    else
-        zg_map_remove(&r->shard_counts, queue);
+    zg_map_set(&r->shard_counts, queue, zg_shard_count_ref(n));
     for (int i = 0; i < ZG_SHARDS_MAX; i++) {
         char name[ZG_NAME_LEN + 8];
         snprintf(name, sizeof name, "%s~%d", queue, i);
@@ -1797,9 +1795,7 @@ static int rs_schedule_put(zg_store *s, const zg_schedule *sc, int *written, zg_
     freeReplyObject(reply);
     /* the queue is named in the set of queues (listings find the schedule through it) */
     const char *sadd[] = {"SADD", QUEUES_KEY, sc->queue};
-    pthread_mutex_lock(&r->conn.lock);
-    reply = zg_redis_command(&r->conn, 3, sadd, NULL, 0, err);
-    pthread_mutex_unlock(&r->conn.lock);
+    reply = command(r, 3, sadd, NULL, err);
     if (!reply) return err->code;
     freeReplyObject(reply);
     return ZG_OK;
@@ -2050,9 +2046,7 @@ static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int
         /* delivered (or not ours): the notice goes */
         const char *argv[] = {"ZREM", outbox, e->str};
         size_t lens[] = {4, strlen(outbox), e->len};
-        pthread_mutex_lock(&r->conn.lock);
-        redisReply *gone = zg_redis_command(&r->conn, 3, argv, lens, 0, err);
-        pthread_mutex_unlock(&r->conn.lock);
+        redisReply *gone = command(r, 3, argv, lens, err);
         if (!gone)
             rc = err->code;
         else

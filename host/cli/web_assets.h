@@ -1,4 +1,4 @@
-/* web_assets: the dashboard's files, compiled into the program by host/tools/embed_files.lua
+/* web_assets: the dashboard's files, compiled into the program by host/tools/embed.lua
  * (build/gen/web_assets.c) from host/cli/web. */
 #ifndef ZG_WEB_ASSETS_H
 #define ZG_WEB_ASSETS_H

@@ -446,9 +446,9 @@ static void test_redis_a_child_end_left_undelivered_resumes_its_parent_exactly_o
     s->ops->close(s);
 }
 
-int main(void)
+/* The cases that run on each store. */
+static void run_all(void)
 {
-    snprintf(tag, sizeof tag, "fl%lx%x", (unsigned long)time(NULL) & 0xffffff, (unsigned)getpid());
     RUN(test_a_parent_parks_until_its_children_on_two_queues_end_then_reads_their_ends);
     RUN(test_a_fail_parent_child_that_fails_ends_the_parent_with_424_and_kills_the_rest);
     RUN(test_a_run_made_again_after_a_crash_spawns_the_same_children_not_new_ones);
@@ -457,20 +457,19 @@ int main(void)
     RUN(test_killing_a_parked_parent_kills_its_unfinished_children);
     RUN(test_a_child_deleted_before_it_ends_counts_as_failed_and_its_parent_resumes);
     RUN(test_misuse_is_refused_and_waiting_for_nothing_fails_with_500);
+}
+
+int main(void)
+{
+    snprintf(tag, sizeof tag, "fl%lx%x", (unsigned long)time(NULL) & 0xffffff, (unsigned)getpid());
+    run_all();
     RUN(test_mem_a_child_end_reaches_its_parent_in_the_settle_itself);
     const char *url = getenv("ZEROG_SPEC_REDIS");
     if (url && *url) {
         store = url;
         snprintf(tag, sizeof tag, "flr%lx%x", (unsigned long)time(NULL) & 0xffffff,
                  (unsigned)getpid());
-        RUN(test_a_parent_parks_until_its_children_on_two_queues_end_then_reads_their_ends);
-        RUN(test_a_fail_parent_child_that_fails_ends_the_parent_with_424_and_kills_the_rest);
-        RUN(test_a_run_made_again_after_a_crash_spawns_the_same_children_not_new_ones);
-        RUN(test_a_batch_callback_runs_once_after_every_job_of_the_batch_has_ended);
-        RUN(test_a_job_cancels_its_own_children_only_and_killed_ones_count_as_failed);
-        RUN(test_killing_a_parked_parent_kills_its_unfinished_children);
-        RUN(test_a_child_deleted_before_it_ends_counts_as_failed_and_its_parent_resumes);
-        RUN(test_misuse_is_refused_and_waiting_for_nothing_fails_with_500);
+        run_all();
         RUN(test_redis_a_child_end_left_undelivered_resumes_its_parent_exactly_once);
     }
     return check_done();

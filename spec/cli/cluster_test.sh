@@ -89,6 +89,15 @@ exactly_once() {
   echo "jobs: $total, not exactly once: $bad"
   [ "$total" = "$N" ] && [ "$bad" = 0 ]
 }
+# finish_exactly_once: the end of a trial: every job finished within 60 s (the workers stopped
+# then), each exactly once
+finish_exactly_once() {
+  wait_for 60 all_finished
+  local rc=$?
+  stop_workers
+  [ $rc = 0 ] || { echo "finished: $(finished_count) of $N"; tail -5 "$WORK/w1.log"; return 1; }
+  exactly_once
+}
 # wait_finished SECONDS: every job has its result
 all_finished() { [ "$(finished_count)" = "$N" ]; }
 # half_done: at least a third of the jobs ran (the fault then comes under load)
@@ -106,11 +115,7 @@ failover_under_load() {
   cport "$replica" CLUSTER FAILOVER >/dev/null
   wait_for 15 slot_on "$replica" || { stop_workers; echo "the failover did not happen"; return 1; }
   echo "failover: slot $SLOT from $master to $replica at $(finished_count) of $N"
-  wait_for 60 all_finished
-  local rc=$?
-  stop_workers
-  [ $rc = 0 ] || { echo "finished: $(finished_count) of $N"; tail -5 "$WORK/w1.log"; return 1; }
-  exactly_once
+  finish_exactly_once
 }
 runs failover && ok "a failover of the queue's master under load: every job ends with exactly one result and one run" failover_under_load
 
@@ -152,11 +157,7 @@ reshard_under_load() {
   local at; at=$(finished_count)
   migrate_slot "$from" "$to" || { stop_workers; echo "the migration failed"; return 1; }
   echo "resharding: slot $SLOT from $from to $to at $at of $N, then $(finished_count)"
-  wait_for 60 all_finished
-  local rc=$?
-  stop_workers
-  [ $rc = 0 ] || { echo "finished: $(finished_count) of $N"; tail -5 "$WORK/w1.log"; return 1; }
-  exactly_once
+  finish_exactly_once
 }
 runs reshard && ok "the queue's slot resharded to another master under load (ASK, then MOVED): every job ends with exactly one result and one run" reshard_under_load
 
