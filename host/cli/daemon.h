@@ -7,8 +7,11 @@
  * (PR_SET_PDEATHSIG, checked against the parent's pid for the race at start) and also exits when
  * its command pipe reaches end of file. Worker state (the job it runs, jobs done, memory) reaches
  * the supervisor as lines on a report pipe, never through shared memory:
- *   worker -> supervisor (fd 3):  ready | begin UUID ID RESERVATION QUEUE | end JOBS RSS_KB |
- *                                 rss RSS_KB (each second) | drained GENERATION | reloaded FAILED
+ *   worker -> supervisor (fd 3):  ready | begin SLOT UUID ID RESERVATION QUEUE |
+ *                                 end SLOT JOBS RSS_KB | released SLOT | rss RSS_KB (each second) |
+ *                                 drained GENERATION | reloaded FAILED
+ * (SLOT: which of the worker's --threads ran it, from 0; "released SLOT": the worker put that run
+ * back itself, as a graceful stop does, before it ends on an overrun)
  *   supervisor -> worker (fd 4):  drain GENERATION | undrain | reload
  * "drained G" is the acknowledgement of "drain G": the worker sends it only once it is not
  * waiting for a message, so no job starts on it after the supervisor has seen every
@@ -25,6 +28,7 @@
 #include "cli.h"
 
 #define DAEMON_MAX_WORKERS 64
+#define DAEMON_MAX_THREADS 64 /* a worker process's --threads */
 #define CHILD_REPORT_FD    3
 #define CHILD_COMMAND_FD   4
 
@@ -45,16 +49,21 @@ int64_t monotonic_ms(void);
 
 /* ---- the supervisor (supervisor.c) ---- */
 
+/* A run in progress on one thread of a worker. */
+typedef struct child_run {
+    int busy; /* a run in progress: the fields below name it */
+    char uuid[ZG_UUID_LEN];
+    char queue[ZG_NAME_LEN];
+    int64_t message_id, reservation, since_ms;
+} child_run;
+
 typedef struct child {
     char name[16];
     pid_t pid;             /* 0: none (not started yet, or finished) */
     int reports, commands; /* our ends of its pipes; -1 when closed */
     char line[1024];
     size_t len;
-    int busy; /* a run in progress: the fields below name it */
-    char uuid[ZG_UUID_LEN];
-    char queue[ZG_NAME_LEN];
-    int64_t message_id, reservation, since_ms;
+    child_run *runs;       /* one per thread of the worker (supervisor.threads) */
     long jobs_done, begun; /* over every process of this slot */
     long rss_kb;
     int drain_ack;         /* the last drain generation it acknowledged */
@@ -74,6 +83,7 @@ typedef struct supervisor {
     int nargs;
     long max_jobs; /* over all workers; 0: no limit */
     int n;
+    int threads; /* runs at once per worker (its --threads; 0 counts as 1) */
     child children[DAEMON_MAX_WORKERS];
     int replacing;           /* dead workers are replaced (not while stopping) */
     int exit_0_finishes;     /* a worker exiting 0 has finished (zerog worker); serve's never do */
@@ -82,7 +92,7 @@ typedef struct supervisor {
     pthread_cond_t changed;  /* a report was read or a worker died */
 } supervisor;
 
-/* Starts n workers. Call from the main thread (a worker's parent-death signal follows the
+/* Starts n workers (of s->threads runs each). Call from the main thread (a worker's parent-death signal follows the
  * thread that started it). Returns 0, or -1 with the reason logged. */
 int supervisor_start(supervisor *s, int n);
 /* Reads reports, reaps and replaces dead workers (releasing what they held), for up to
@@ -97,9 +107,12 @@ void supervisor_reload(supervisor *s);
 /* Stops the workers: SIGTERM, grace_s seconds (< 0: as long as they take) to finish their runs,
  * then SIGKILL and what they held is released for another host. Main thread only. */
 void supervisor_stop(supervisor *s, double grace_s);
+/* Frees what supervisor_start allocated (after supervisor_stop). */
+void supervisor_free(supervisor *s);
 /* Workers alive (under lock or from the main thread). */
 int supervisor_alive(supervisor *s);
-/* Writes the workers as a JSON array: name, pid, state, job, jobs done, memory. */
+/* Writes the workers as a JSON array: name, pid, state, job (the first run in progress, or
+ * null), jobs (every run in progress), jobs done, memory. */
 void supervisor_json(supervisor *s, FILE *out);
 /* 1 when every worker has finished on its own (--until-idle, --max-jobs). */
 int supervisor_done(supervisor *s);

@@ -119,7 +119,7 @@ static long open_files_limit(void)
 typedef struct serve_options {
     const char *listen, *format, *token, *sandbox_open;
     int token_from_env;
-    double workers, grace, max_body, timeout, max_conn, per_ip;
+    double workers, threads, grace, max_body, timeout, max_conn, per_ip;
 } serve_options;
 
 /* The options, by the rules of every command (options.c); EXIT_OK or the exit code. */
@@ -128,6 +128,7 @@ static int parse_options(serve_options *so, int argc, char **argv)
     const char *token = NULL;
     const cli_opt opts[] = {{"--listen", CLI_TEXT, &so->listen},
                             {"--workers", CLI_NUMBER, &so->workers},
+                            {"--threads", CLI_NUMBER, &so->threads},
                             {"--auth-token", CLI_TEXT, &token},
                             {"--grace", CLI_NUMBER, &so->grace},
                             {"--log-format", CLI_TEXT, &so->format},
@@ -157,6 +158,7 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
                         .token = getenv("ZEROG_AUTH_TOKEN"),
                         .token_from_env = 1,
                         .workers = (double)sysconf(_SC_NPROCESSORS_ONLN),
+                        .threads = 1,
                         .grace = 30,
                         .max_body = 1 << 20,
                         .timeout = 10,
@@ -204,6 +206,13 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
         sup.args[sup.nargs++] = "json";
     }
     sup.args[sup.nargs++] = "--events"; /* serve's metrics follow the runs workers publish */
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", (int)so.threads);
+    sup.threads = (int)so.threads;
+    if (sup.threads > 1) {
+        sup.args[sup.nargs++] = "--threads";
+        sup.args[sup.nargs++] = threads;
+    }
     if (o->sandbox_open) {
         sup.args[sup.nargs++] = "--sandbox-open";
         sup.args[sup.nargs++] = o->sandbox_open;
@@ -220,6 +229,7 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
     if (supervisor_start(&sup, (int)so.workers) != 0) {
         close(listen_fd);
         supervisor_stop(&sup, 0);
+        supervisor_free(&sup);
         zg_host_free(sup.host);
         return EXIT_JOB_FAILED;
     }
@@ -291,6 +301,7 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
     zg_host_free(d.monitor);
     for (int i = 0; i < API_HOSTS; i++)
         zg_host_free(d.api[i]);
+    supervisor_free(&sup);
     zg_host_free(sup.host);
     if (code == EXIT_OK) log_line(&log, ZG_LOG_INFO, "", "stopped");
     return code;

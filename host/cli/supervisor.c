@@ -3,8 +3,8 @@
  * Each worker is this program started again with posix_spawn (`zerog worker --child NAME
  * --parent PID ...`), so it begins with nothing of the supervisor's but stdin, stdout, stderr and
  * its two pipes (see daemon.h for the protocol): no threads, no listening socket, no store
- * connection. A worker that dies is reaped as soon as its report pipe closes; the job it held is
- * released at once (its next run records the kill) and a replacement is started, at once the
+ * connection. A worker runs --threads runs at once. A worker that dies is reaped as soon as its
+ * report pipe closes; the jobs it held are released at once (its next run records the kill) and a replacement is started, at once the
  * first time and with a growing delay when it keeps dying young. A worker that exits 0 on its own
  * (--until-idle, --max-jobs) has finished and is not replaced. The main thread alone starts,
  * reaps and reads; the HTTP threads read the state and send drain commands under `lock`. */
@@ -161,7 +161,7 @@ static int spawn_child(supervisor *s, int i)
     c->reports = reports[0];
     c->commands = commands[1];
     c->len = 0;
-    c->busy = 0;
+    memset(c->runs, 0, (size_t)s->threads * sizeof *c->runs);
     c->rss_kb = 0;
     c->drain_ack = drained ? gen : 0; /* it starts drained: nothing to acknowledge */
     c->started_ms = monotonic_ms();
@@ -182,12 +182,17 @@ int supervisor_start(supervisor *s, int n)
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->changed, NULL);
     s->n = n;
+    if (s->threads < 1) s->threads = 1;
     s->replacing = 1;
     for (int i = 0; i < n; i++) {
         child *c = &s->children[i];
         memset(c, 0, sizeof *c);
         snprintf(c->name, sizeof c->name, "w%d", i + 1);
         c->reports = c->commands = -1;
+        if (!(c->runs = calloc((size_t)s->threads, sizeof *c->runs))) {
+            log_line(s->log, ZG_LOG_ERROR, "", "cannot start workers: out of memory");
+            return -1;
+        }
     }
     for (int i = 0; i < n; i++)
         if (spawn_child(s, i) != 0) return -1;
@@ -207,20 +212,26 @@ static void handle_report(supervisor *s, child *c, char *line)
     char uuid[ZG_UUID_LEN], queue[ZG_NAME_LEN];
     long long id, reservation;
     long jobs, rss;
-    int gen, failed;
+    int gen, failed, slot;
     pthread_mutex_lock(&s->lock);
-    if (sscanf(line, "begin %36s %lld %lld %127s", uuid, &id, &reservation, queue) == 4) {
-        snprintf(c->uuid, sizeof c->uuid, "%s", uuid);
-        snprintf(c->queue, sizeof c->queue, "%s", queue);
-        c->message_id = id;
-        c->reservation = reservation;
-        c->since_ms = wall_ms();
-        c->busy = 1;
+    if (sscanf(line, "begin %d %36s %lld %lld %127s", &slot, uuid, &id, &reservation, queue) ==
+            5 &&
+        slot >= 0 && slot < s->threads) {
+        child_run *r = &c->runs[slot];
+        snprintf(r->uuid, sizeof r->uuid, "%s", uuid);
+        snprintf(r->queue, sizeof r->queue, "%s", queue);
+        r->message_id = id;
+        r->reservation = reservation;
+        r->since_ms = wall_ms();
+        r->busy = 1;
         c->begun++;
-    } else if (sscanf(line, "end %ld %ld", &jobs, &rss) == 2) {
-        c->busy = 0;
+    } else if (sscanf(line, "end %d %ld %ld", &slot, &jobs, &rss) == 3 && slot >= 0 &&
+               slot < s->threads) {
+        c->runs[slot].busy = 0;
         c->jobs_done++;
         c->rss_kb = rss;
+    } else if (sscanf(line, "released %d", &slot) == 1 && slot >= 0 && slot < s->threads) {
+        c->runs[slot].busy = 0;
     } else if (sscanf(line, "drained %d", &gen) == 1) {
         c->drain_ack = gen;
     } else if (sscanf(line, "reloaded %d", &failed) == 1 && failed) {
@@ -263,12 +274,14 @@ static void settle(supervisor *s, int i, int status)
     if (c->reports >= 0) read_reports(s, c); /* what it said before it went */
     pthread_mutex_lock(&s->lock);
     pid_t pid = c->pid;
-    int busy = c->busy;
-    char uuid[ZG_UUID_LEN];
-    int64_t reservation = c->reservation;
-    snprintf(uuid, sizeof uuid, "%s", c->uuid);
+    child_run held[DAEMON_MAX_THREADS];
+    int nheld = 0;
+    for (int t = 0; t < s->threads; t++)
+        if (c->runs[t].busy) {
+            held[nheld++] = c->runs[t];
+            c->runs[t].busy = 0;
+        }
     c->pid = 0;
-    c->busy = 0;
     if (c->reports >= 0) close(c->reports);
     if (c->commands >= 0) close(c->commands);
     c->reports = c->commands = -1;
@@ -283,18 +296,20 @@ static void settle(supervisor *s, int i, int status)
         snprintf(how, sizeof how, "signal %d", WTERMSIG(status));
     else
         snprintf(how, sizeof how, "exit %d", WEXITSTATUS(status));
-    if (busy) {
+    for (int k = 0; k < nheld; k++) {
         /* not under the lock: the store may be slow, and the HTTP threads read the state */
         int overrun = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_OVERRUN;
         /* an overrun was released by the worker's watchdog already: this release then finds
-         * the lease gone, and its next run records the timeout, not a kill */
-        int rc = zg_release(s->host, uuid, reservation, 0, ZG_RELEASE_DIED);
+         * the lease gone, and its next run records the timeout, not a kill (the overrun's
+         * neighbours were put back by the worker, which said "released") */
+        int rc = zg_release(s->host, held[k].uuid, held[k].reservation, 0, ZG_RELEASE_DIED);
         log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) %s (%s) running job %s: %s", c->name,
-                  (int)pid, overrun ? "was ended by its watchdog" : "died", how, uuid,
+                  (int)pid, overrun ? "was ended by its watchdog" : "died", how, held[k].uuid,
                   overrun       ? "its next run records the timeout"
                   : rc == ZG_OK ? "released, its next run records the kill"
                                 : zg_errstr(s->host));
-    } else if (!c->finished) {
+    }
+    if (!nheld && !c->finished) {
         log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) ended (%s)%s", c->name, (int)pid, how,
                   s->replacing ? ": replaced" : "");
     }
@@ -455,19 +470,35 @@ void supervisor_stop(supervisor *s, double grace_s)
         kill(c->pid, SIGKILL); /* past its grace: what it holds goes back for another host */
         waitpid(c->pid, NULL, 0);
         if (c->reports >= 0) read_reports(s, c);
-        if (c->busy) {
-            zg_release(s->host, c->uuid, c->reservation, 0, ZG_RELEASE_STOPPING);
+        for (int t = 0; t < s->threads; t++) {
+            if (!c->runs[t].busy) continue;
+            zg_release(s->host, c->runs[t].uuid, c->runs[t].reservation, 0, ZG_RELEASE_STOPPING);
             log_linef(s->log, ZG_LOG_WARNING, "grace over: job %s released for another host",
-                      c->uuid);
+                      c->runs[t].uuid);
         }
         pthread_mutex_lock(&s->lock);
         c->pid = 0;
-        c->busy = 0;
+        memset(c->runs, 0, (size_t)s->threads * sizeof *c->runs);
         if (c->reports >= 0) close(c->reports);
         if (c->commands >= 0) close(c->commands);
         c->reports = c->commands = -1;
         pthread_mutex_unlock(&s->lock);
     }
+}
+
+void supervisor_free(supervisor *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        free(s->children[i].runs);
+        s->children[i].runs = NULL;
+    }
+}
+
+/* One run as the JSON /workers shows. */
+static void run_json(const child_run *r, FILE *b)
+{
+    fprintf(b, "{\"uuid\":\"%s\",\"queue\":\"%s\",\"since_ms\":%lld}", r->uuid, r->queue,
+            (long long)r->since_ms);
 }
 
 void supervisor_json(supervisor *s, FILE *b)
@@ -479,8 +510,11 @@ void supervisor_json(supervisor *s, FILE *b)
     fputs("[", b);
     for (int i = 0; i < s->n; i++) {
         child *c = &s->children[i];
+        const child_run *first = NULL;
+        for (int t = 0; t < s->threads && !first; t++)
+            if (c->runs[t].busy) first = &c->runs[t];
         const char *state = !c->pid       ? (c->finished ? "finished" : "starting")
-                            : c->busy     ? "running"
+                            : first       ? "running"
                             : s->draining ? "drained"
                                           : "idle";
         fprintf(b,
@@ -488,12 +522,18 @@ void supervisor_json(supervisor *s, FILE *b)
                 "\"jobsDone\":%ld,\"rssBytes\":%ld,\"restarts\":%d,\"job\":",
                 i ? "," : "", c->name, host, (int)c->pid, state, c->jobs_done, c->rss_kb * 1024,
                 c->restarts);
-        if (c->busy)
-            fprintf(b, "{\"uuid\":\"%s\",\"queue\":\"%s\",\"since_ms\":%lld}", c->uuid, c->queue,
-                    (long long)c->since_ms);
+        if (first)
+            run_json(first, b);
         else
             fputs("null", b);
-        fputs("}", b);
+        fprintf(b, ",\"threads\":%d,\"jobs\":[", s->threads);
+        int k = 0;
+        for (int t = 0; t < s->threads; t++)
+            if (c->runs[t].busy) {
+                if (k++) fputs(",", b);
+                run_json(&c->runs[t], b);
+            }
+        fputs("]}", b);
     }
     fputs("]", b);
     pthread_mutex_unlock(&s->lock);

@@ -1,9 +1,14 @@
-/* worker: zerog worker [--queue NAME]... [--concurrency N] [--until-idle] [--max-jobs N]
- *                      [--log-format text|json]
+/* worker: zerog worker [--queue NAME]... [--concurrency N] [--threads T] [--until-idle]
+ *                      [--max-jobs N] [--log-format text|json]
  *
  * Runs jobs from the named queues (default: the queues of every loaded job type). With
  * --concurrency N (N > 1) this process is a supervisor of N worker processes (supervisor.c): one
- * that crashes is replaced and the job it held released, so one crash never ends the others.
+ * that crashes is replaced and the jobs it held released, so one crash never ends the others.
+ * With --threads T each worker process runs T hosts (each its own VM, store connection and
+ * heartbeat) in T threads: T runs at once in one address space, which a 2-core machine runs at
+ * about half the CPU per job of T processes (README, Performance). A run that overruns what its
+ * VM can stop ends its whole process, so the process first releases its other runs (they run
+ * again elsewhere, with "Released - host stopping" and no error counted).
  * SIGINT or SIGTERM stops taking new jobs; running ones finish first (a supervisor forwards the
  * signal and waits for its workers). --until-idle exits once no message is ready and this worker
  * holds none (delayed messages do not keep it alive); --max-jobs N stops after N runs (shared out
@@ -34,6 +39,7 @@ typedef struct worker_options {
     int until_idle;
     long max_jobs; /* 0: no limit */
     int concurrency;
+    int threads; /* hosts (runs at once) per worker process */
     int json_logs;
     const char *child; /* --child NAME */
     long parent;       /* --parent PID */
@@ -41,28 +47,61 @@ typedef struct worker_options {
     int events;        /* --events: publish run starts and ends (serve's workers: its metrics) */
 } worker_options;
 
-/* What the loop and the thread beside it (a watcher, or the supervisor's command reader)
- * share. `reserving` is set while the loop waits for a message: a drain is acknowledged only
- * when it is clear, so no job starts after the acknowledgement. */
+#define WORKER_MAX_THREADS DAEMON_MAX_THREADS
+
+/* The run a thread has in progress (for the release of an overrun's neighbours). */
+typedef struct worker_run {
+    int busy;
+    char uuid[ZG_UUID_LEN];
+    int64_t reservation;
+} worker_run;
+
+/* What the loops (one per thread) and the thread beside them (a watcher, or the supervisor's
+ * command reader) share. reserving[i] is set while loop i waits for a message (or holds one
+ * claimed with its settle): a drain is acknowledged only when all are clear, so no job starts
+ * after the acknowledgement. */
 typedef struct worker_ctl {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int draining, reserving, reload, done;
-    int report_fd; /* to the supervisor; -1 when alone */
-    long jobs;
+    int draining, done;
+    unsigned reload_gen; /* a reload asked: each loop reloads once per generation */
+    int report_fd;       /* to the supervisor; -1 when alone */
+    long jobs;           /* runs settled */
+    long tickets;        /* steps taken toward --max-jobs (given back when no job ran) */
+    int nthreads;
+    int reserving[WORKER_MAX_THREADS];
+    worker_run runs[WORKER_MAX_THREADS];
+    const cli_options *co;
     log_target log;
 } worker_ctl;
 
+/* One loop: its host and slot. */
+typedef struct worker_thread {
+    worker_ctl *w;
+    const worker_options *o;
+    zg_host *h;
+    int slot;
+    unsigned reload_seen;
+    int failed;
+} worker_thread;
+
 static volatile sig_atomic_t stopping, hangup;
-/* the worker's host, told at once (zg_stop is signal-safe): a run that ends after the signal
+/* the worker's hosts, told at once (zg_stop is signal-safe): a run that ends after the signal
  * does not claim the next job with its settle only to put it back */
-static zg_host *volatile signal_host;
+static zg_host *volatile signal_hosts[WORKER_MAX_THREADS];
+static volatile sig_atomic_t signal_nhosts;
+
+static void stop_all_hosts(void)
+{
+    for (int i = 0; i < signal_nhosts; i++)
+        if (signal_hosts[i]) zg_stop(signal_hosts[i]);
+}
 
 static void on_signal(int sig)
 {
     (void)sig;
     stopping = 1;
-    if (signal_host) zg_stop(signal_host);
+    stop_all_hosts();
 }
 
 static void on_hangup(int sig)
@@ -97,20 +136,36 @@ static void report(worker_ctl *w, const char *fmt, ...)
     }
 }
 
+static int any_reserving(const worker_ctl *w)
+{
+    for (int i = 0; i < w->nthreads; i++)
+        if (w->reserving[i]) return 1;
+    return 0;
+}
+
 static void on_run(void *ud, const zg_run_info *run)
 {
-    worker_ctl *w = ud;
+    worker_thread *t = ud;
+    worker_ctl *w = t->w;
+    worker_run *r = &w->runs[t->slot];
+    pthread_mutex_lock(&w->lock);
+    long jobs = w->jobs;
     if (run->begin) {
-        pthread_mutex_lock(&w->lock);
-        w->reserving = 0; /* the job started before any drain we acknowledge now */
+        w->reserving[t->slot] = 0; /* the job started before any drain we acknowledge now */
+        r->busy = 1;
+        snprintf(r->uuid, sizeof r->uuid, "%s", run->uuid);
+        r->reservation = run->reservation;
         pthread_cond_broadcast(&w->cond);
-        pthread_mutex_unlock(&w->lock);
-        report(w, "begin %s %lld %lld %s\n", run->uuid, (long long)run->message_id,
-               (long long)run->reservation, run->queue);
     } else {
-        w->jobs++;
-        report(w, "end %ld %ld\n", w->jobs, rss_kb());
+        r->busy = 0;
+        jobs = ++w->jobs;
     }
+    pthread_mutex_unlock(&w->lock);
+    if (run->begin)
+        report(w, "begin %d %s %lld %lld %s\n", t->slot, run->uuid, (long long)run->message_id,
+               (long long)run->reservation, run->queue);
+    else
+        report(w, "end %d %ld %ld\n", t->slot, jobs, rss_kb());
 }
 
 static void log_step(worker_ctl *w, const zg_step_result *r)
@@ -126,10 +181,12 @@ static void log_step(worker_ctl *w, const zg_step_result *r)
     log_line(&w->log, ZG_LOG_INFO, id, msg);
 }
 
-static void reload_scripts(worker_ctl *w, zg_host *h)
+static void reload_scripts(worker_thread *t)
 {
+    worker_ctl *w = t->w;
     int failed = 0;
-    zg_reload(h, &failed);
+    zg_reload(t->h, &failed);
+    if (t->slot > 0) return; /* the hosts load the same folder: the first one says how it went */
     if (failed)
         log_linef(&w->log, ZG_LOG_WARNING,
                   "job scripts reloaded; %d failed to load and keep their previous version",
@@ -139,23 +196,34 @@ static void reload_scripts(worker_ctl *w, zg_host *h)
     report(w, "reloaded %d\n", failed);
 }
 
-/* Runs jobs until stopped, idle (--until-idle) or past --max-jobs. */
-/* Runs jobs until stopped (or idle, or max_jobs); 1 when a worker alone stopped on a step's
- * ZG_EINVAL (what waiting cannot mend: its queues, or a type's SHARDS against the store's
- * record), else 0. */
-static int work(worker_ctl *w, zg_host *h, const worker_options *o)
+/* Gives a step's ticket toward --max-jobs back when no job ran. */
+static void give_back_ticket(worker_ctl *w)
 {
-    long ran = 0;
+    pthread_mutex_lock(&w->lock);
+    w->tickets--;
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Runs jobs until stopped (or idle, or max_jobs shared by the threads are taken); t->failed
+ * when a worker alone stopped on a step's ZG_EINVAL (what waiting cannot mend: its queues, or a
+ * type's SHARDS against the store's record). */
+static void *work(void *arg)
+{
+    worker_thread *t = arg;
+    worker_ctl *w = t->w;
+    const worker_options *o = t->o;
+    zg_host *h = t->h;
+    int *reserving = &w->reserving[t->slot];
     int outage = 0;
     int64_t last_rss = 0;
     while (!stopping) {
         pthread_mutex_lock(&w->lock);
-        if (w->reload) {
-            w->reload = 0;
+        if (w->reload_gen != t->reload_seen) {
+            t->reload_seen = w->reload_gen;
             pthread_mutex_unlock(&w->lock);
-            reload_scripts(w, h); /* the held job, if any, went back first */
+            reload_scripts(t); /* the held job, if any, went back first */
             pthread_mutex_lock(&w->lock);
-            w->reserving = zg_holding(h);
+            *reserving = zg_holding(h);
             pthread_cond_broadcast(&w->cond);
             pthread_mutex_unlock(&w->lock);
             continue;
@@ -165,7 +233,7 @@ static int work(worker_ctl *w, zg_host *h, const worker_options *o)
                 pthread_mutex_unlock(&w->lock);
                 zg_release_held(h);
                 pthread_mutex_lock(&w->lock);
-                w->reserving = 0;
+                *reserving = 0;
                 pthread_cond_broadcast(&w->cond);
             }
             struct timespec ts;
@@ -179,20 +247,21 @@ static int work(worker_ctl *w, zg_host *h, const worker_options *o)
             pthread_mutex_unlock(&w->lock);
             continue;
         }
-        if (o->max_jobs && ran >= o->max_jobs) {
+        if (o->max_jobs && w->tickets >= o->max_jobs) {
             pthread_mutex_unlock(&w->lock);
             break;
         }
-        w->reserving = 1;
+        w->tickets++;
+        *reserving = 1;
         pthread_mutex_unlock(&w->lock);
         zg_step_result r;
         int rc = zg_step(h, o->nqueues ? o->queues : NULL, o->nqueues, o->until_idle ? 0 : 200, &r);
         pthread_mutex_lock(&w->lock);
         /* a job claimed with the settle is still reserved: a drain waits until it goes back */
-        w->reserving = zg_holding(h);
+        *reserving = zg_holding(h);
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
-        if (rc == ZG_OK || rc == ZG_ESTALE) ran++;
+        if (rc != ZG_OK && rc != ZG_ESTALE) give_back_ticket(w);
         if (outage && (rc == ZG_OK || rc == ZG_ETIMEDOUT)) {
             outage = 0;
             log_line(&w->log, ZG_LOG_INFO, "", "the store is reachable again: taking jobs");
@@ -203,7 +272,8 @@ static int work(worker_ctl *w, zg_host *h, const worker_options *o)
             if (o->until_idle) break;
         } else if (rc == ZG_EINVAL && w->report_fd < 0) { /* (supervised: said once, retried) */
             log_linef(&w->log, ZG_LOG_ERROR, "%s", zg_errstr(h));
-            return 1;
+            t->failed = 1;
+            break;
         } else if (rc != ZG_ESTALE) { /* a stale settle is logged by the host; others: outages */
             if (!outage)
                 log_linef(&w->log, ZG_LOG_ERROR, "%s (said once; retrying until it passes)",
@@ -212,12 +282,18 @@ static int work(worker_ctl *w, zg_host *h, const worker_options *o)
             for (int i = 0; i < 10 && !stopping; i++)
                 usleep(100 * 1000);
         }
-        if (monotonic_ms() - last_rss >= 1000) { /* memory, for the supervisor's /workers */
+        if (t->slot == 0 && monotonic_ms() - last_rss >= 1000) { /* for the supervisor's /workers */
             last_rss = monotonic_ms();
             report(w, "rss %ld\n", rss_kb());
         }
     }
-    return 0;
+    /* a job claimed with the last settle goes back now, not when every loop has ended */
+    if (zg_holding(h)) zg_release_held(h);
+    pthread_mutex_lock(&w->lock);
+    *reserving = 0;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+    return NULL;
 }
 
 /* ---- alone: a thread watches the jobs directory ---- */
@@ -252,7 +328,7 @@ static void *watch_scripts(void *arg)
         }
         hangup = 0;
         pthread_mutex_lock(&w->lock);
-        w->reload = 1;
+        w->reload_gen++;
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
     }
@@ -272,14 +348,14 @@ static void *read_commands(void *arg)
         pthread_mutex_lock(&w->lock);
         if (sscanf(line, "drain %d", &gen) == 1) {
             w->draining = 1;
-            while (w->reserving) /* until no message can come to the loop */
+            while (any_reserving(w)) /* until no message can come to any loop */
                 pthread_cond_wait(&w->cond, &w->lock);
             pthread_mutex_unlock(&w->lock);
             report(w, "drained %d\n", gen);
             continue;
         }
         if (strcmp(line, "undrain\n") == 0) w->draining = 0;
-        if (strcmp(line, "reload\n") == 0) w->reload = 1;
+        if (strcmp(line, "reload\n") == 0) w->reload_gen++;
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
     }
@@ -288,43 +364,122 @@ static void *read_commands(void *arg)
     _exit(1);
 }
 
+/* An overrun ends the whole process: its other runs go back first, as a graceful stop would put
+ * them (their next run counts no error), through a connection of its own (the hosts belong to
+ * their threads). A run that settles meanwhile makes its release find the lease gone. */
+static void release_neighbours(worker_thread *t)
+{
+    worker_ctl *w = t->w;
+    stopping = 1;
+    stop_all_hosts(); /* no loop claims another job */
+    worker_run held[WORKER_MAX_THREADS];
+    int slots[WORKER_MAX_THREADS], n = 0;
+    pthread_mutex_lock(&w->lock);
+    for (int i = 0; i < w->nthreads; i++)
+        if (i != t->slot && w->runs[i].busy) {
+            held[n] = w->runs[i];
+            slots[n++] = i;
+        }
+    pthread_mutex_unlock(&w->lock);
+    if (!n) return;
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.log = log_line;
+    cfg.log_ud = &w->log;
+    zg_host *rh = cli_open_host(w->co, 0, &cfg);
+    for (int k = 0; k < n && rh; k++) {
+        int rc = zg_release(rh, held[k].uuid, held[k].reservation, 0, ZG_RELEASE_STOPPING);
+        log_linef(&w->log, rc == ZG_OK ? ZG_LOG_INFO : ZG_LOG_WARNING, "job %s: %s", held[k].uuid,
+                  rc == ZG_OK ? "released for another host (this process is ending)"
+                              : zg_errstr(rh));
+        if (rc == ZG_OK) report(w, "released %d\n", slots[k]);
+    }
+    if (rh) zg_host_free(rh);
+}
+
 /* The watchdog: the run is stuck where the VM cannot stop it (its job is already released
  * and recorded as timed out). The process ends; a supervisor replaces it. */
 static void on_overrun(void *ud, const char *uuid)
 {
-    worker_ctl *w = ud;
+    worker_thread *t = ud;
+    worker_ctl *w = t->w;
     char msg[160];
     snprintf(msg, sizeof msg,
              "job %s overran its TIMEOUT and cannot be stopped: exiting (%d) to "
              "be replaced",
              uuid, EXIT_OVERRUN);
     log_line(&w->log, ZG_LOG_ERROR, "", msg);
+    if (w->nthreads > 1) release_neighbours(t);
     _exit(EXIT_OVERRUN);
 }
 
-static zg_host *open_worker_host(const cli_options *co, worker_ctl *w, int events)
+static zg_host *open_worker_host(const cli_options *co, worker_thread *t, int events)
 {
     zg_config cfg;
     zg_config_init(&cfg);
     cfg.log = log_line;
-    cfg.log_ud = &w->log;
+    cfg.log_ud = &t->w->log;
     cfg.on_run = on_run;
-    cfg.on_run_ud = w;
+    cfg.on_run_ud = t;
     cfg.on_overrun = on_overrun;
-    cfg.on_overrun_ud = w;
+    cfg.on_overrun_ud = t;
     cfg.publish_events = events; /* two PUBLISH round trips a job: only where someone listens */
     cfg.prefetch = 1;            /* the settle claims the next job: one round trip a job less */
     return cli_open_host(co, 1, &cfg);
 }
 
-static void ctl_init(worker_ctl *w, const char *name, int json, int report_fd)
+static void ctl_init(worker_ctl *w, const cli_options *co, const char *name, int json,
+                     int report_fd)
 {
     memset(w, 0, sizeof *w);
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
+    w->co = co;
     w->log.worker = name;
     w->log.json = json;
     w->report_fd = report_fd;
+}
+
+/* Opens the process's hosts, runs a loop on each (the first on this thread), and frees them.
+ * ready: called once every host is open. Returns 1 when a loop failed (see work), -1 when the
+ * hosts could not all be opened, else 0. */
+static int run_loops(worker_ctl *w, const worker_options *o, void (*ready)(worker_ctl *))
+{
+    worker_thread ts[WORKER_MAX_THREADS];
+    int n = o->threads, rc = 0;
+    w->nthreads = n;
+    for (int i = 0; i < n; i++) {
+        ts[i] = (worker_thread){.w = w, .o = o, .slot = i};
+        if (!(ts[i].h = open_worker_host(w->co, &ts[i], o->events))) {
+            signal_nhosts = 0;
+            while (i-- > 0)
+                zg_host_free(ts[i].h);
+            return -1;
+        }
+        signal_hosts[i] = ts[i].h;
+        signal_nhosts = i + 1;
+        if (stopping) zg_stop(ts[i].h);
+    }
+    if (ready) ready(w);
+    pthread_t threads[WORKER_MAX_THREADS];
+    int started[WORKER_MAX_THREADS] = {0};
+    for (int i = 1; i < n; i++)
+        started[i] = pthread_create(&threads[i], NULL, work, &ts[i]) == 0;
+    work(&ts[0]);
+    for (int i = 1; i < n; i++)
+        if (started[i]) pthread_join(threads[i], NULL);
+    signal_nhosts = 0;
+    for (int i = 0; i < n; i++) {
+        rc |= ts[i].failed;
+        signal_hosts[i] = NULL;
+        zg_host_free(ts[i].h);
+    }
+    return rc;
+}
+
+static void say_ready(worker_ctl *w)
+{
+    report(w, "ready\n");
 }
 
 static int run_child(const cli_options *co, const worker_options *o)
@@ -335,48 +490,31 @@ static int run_child(const cli_options *co, const worker_options *o)
     fcntl(CHILD_REPORT_FD, F_SETFD, FD_CLOEXEC);
     fcntl(CHILD_COMMAND_FD, F_SETFD, FD_CLOEXEC);
     signal(SIGHUP, SIG_IGN); /* the supervisor says when to reload */
-    worker_ctl w;
-    ctl_init(&w, o->child, o->json_logs, CHILD_REPORT_FD);
+    static worker_ctl w;     /* (read by the command reader, which outlives no process) */
+    ctl_init(&w, co, o->child, o->json_logs, CHILD_REPORT_FD);
     w.draining = o->drained;
-    zg_host *h = open_worker_host(co, &w, o->events);
-    if (!h) return EXIT_JOB_FAILED;
-    signal_host = h;
-    if (stopping) zg_stop(h);
+    w.nthreads = o->threads;
     pthread_t reader;
-    if (pthread_create(&reader, NULL, read_commands, &w) != 0) {
-        signal_host = NULL;
-        zg_host_free(h);
-        return EXIT_JOB_FAILED;
-    }
+    if (pthread_create(&reader, NULL, read_commands, &w) != 0) return EXIT_JOB_FAILED;
     pthread_detach(reader);
-    report(&w, "ready\n");
-    work(&w, h, o);
-    signal_host = NULL;
-    zg_host_free(h);
-    return EXIT_OK;
+    return run_loops(&w, o, say_ready) < 0 ? EXIT_JOB_FAILED : EXIT_OK;
 }
 
 static int run_alone(const cli_options *co, const worker_options *o)
 {
     worker_ctl w;
-    ctl_init(&w, "w1", o->json_logs, -1);
-    zg_host *h = open_worker_host(co, &w, o->events);
-    if (!h) return EXIT_JOB_FAILED;
-    signal_host = h;
-    if (stopping) zg_stop(h);
+    ctl_init(&w, co, "w1", o->json_logs, -1);
     struct sigaction sa = {0};
     sa.sa_handler = on_hangup;
     sigaction(SIGHUP, &sa, NULL);
     watcher wa = {&w, co->jobs};
     pthread_t thread;
     int watching = pthread_create(&thread, NULL, watch_scripts, &wa) == 0;
-    int failed = work(&w, h, o);
+    int failed = run_loops(&w, o, NULL);
     pthread_mutex_lock(&w.lock);
     w.done = 1;
     pthread_mutex_unlock(&w.lock);
     if (watching) pthread_join(thread, NULL);
-    signal_host = NULL;
-    zg_host_free(h);
     return failed ? EXIT_JOB_FAILED : EXIT_OK;
 }
 
@@ -398,6 +536,13 @@ static int run_supervised(const cli_options *co, const worker_options *o)
         s.args[s.nargs++] = o->queues[i];
     }
     if (o->until_idle) s.args[s.nargs++] = "--until-idle";
+    char threads[16];
+    snprintf(threads, sizeof threads, "%d", o->threads);
+    s.threads = o->threads;
+    if (o->threads > 1) {
+        s.args[s.nargs++] = "--threads";
+        s.args[s.nargs++] = threads;
+    }
     if (o->json_logs) {
         s.args[s.nargs++] = "--log-format";
         s.args[s.nargs++] = "json";
@@ -428,6 +573,7 @@ static int run_supervised(const cli_options *co, const worker_options *o)
         }
     }
     supervisor_stop(&s, -1); /* running jobs finish first */
+    supervisor_free(&s);
     if (watch >= 0) close(watch);
     zg_host_free(s.host);
     return rc;
@@ -435,13 +581,14 @@ static int run_supervised(const cli_options *co, const worker_options *o)
 
 int cmd_worker(const cli_options *co, int argc, char **argv)
 {
-    worker_options o = {.concurrency = 1};
+    worker_options o = {.concurrency = 1, .threads = 1};
     cli_list queues = {0};
-    double concurrency = 1, max_jobs = 0;
+    double concurrency = 1, threads = 1, max_jobs = 0;
     const char *format = "text", *parent = NULL, *sandbox_open = NULL;
     const cli_opt opts[] = {{"--queue", CLI_LIST, &queues},
                             {"--sandbox-open", CLI_TEXT, &sandbox_open},
                             {"--concurrency", CLI_NUMBER, &concurrency},
+                            {"--threads", CLI_NUMBER, &threads},
                             {"--until-idle", CLI_FLAG, &o.until_idle},
                             {"--max-jobs", CLI_NUMBER, &max_jobs},
                             {"--log-format", CLI_TEXT, &format},
@@ -460,6 +607,7 @@ int cmd_worker(const cli_options *co, int argc, char **argv)
     for (size_t i = 0; i < queues.n; i++)
         o.queues[o.nqueues++] = queues.items[i];
     o.concurrency = (int)concurrency;
+    o.threads = (int)threads;
     o.max_jobs = max_jobs > 1L << 30 ? 1L << 30 : (long)max_jobs;
     o.parent = parent ? strtol(parent, NULL, 10) : 0;
     cli_options mine = *co; /* with what the operator opened for job scripts */

@@ -140,7 +140,7 @@ local function table_text(s)
   for _, c in ipairs(cs) do
     local t = s.throughput[tostring(c)]
     local z, b = t.zerog, t.bullmq
-    local shape = z and string.format(" (%d × `--concurrency %d`)", z.best_procs, z.best_concurrency) or ""
+    local shape = z and string.format(" (%d × `--threads %d`)", z.best_procs, z.best_concurrency) or ""
     add("| jobs/s at C = %d | %s%s | %s | %s |", c, num(z and z.jobs_per_s), shape,
         num(b and b.jobs_per_s), num(t.ratio, 2))
   end

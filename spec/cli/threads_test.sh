@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# zerog worker --threads T: T runs at once in one process (each thread its own host), alone or
+# under a supervisor (--concurrency N --threads T: N processes of T). What a process ending takes
+# with it: kill -9 releases every run it held (each recorded as a kill); an overrun that only the
+# process's end can stop releases its neighbours first, as a graceful stop does (no error
+# counted); SIGTERM lets every thread finish its run; --max-jobs is shared by the threads.
+cd "$(dirname "$0")/../.." || exit 1
+. spec/cli/tap.sh
+. spec/cli/redis.sh
+. spec/cli/serve.sh
+write_echo_job
+cat >"$JOBS/slow.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "slow", QUEUE_NAME = "slow_q", SCHEMA = { seconds = { type = "number", default = 3 } },
+  run = function(self)
+    self:job_log_info("started")
+    for i = 1, 30 do zerog.sleep(self.seconds / 30); self:set_completeness(i / 30) end
+    return 200
+  end }
+LUA
+cat >"$JOBS/backtrack.lua" <<'LUA'
+return { JOB_TYPE = "backtrack", QUEUE_NAME = "slow_q", TIMEOUT = 0.3, MAX_ERRORS = 1,
+  run = function() string.find(string.rep("a", 40), string.rep("a*", 40) .. "b") return 200 end }
+LUA
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; stop_serve; rm -rf "$WORK"' EXIT
+result() { hget "$1" resultCode; }
+submit() { "$ZEROG" submit "$@" 2>/dev/null; }
+alive() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat")" != Z ]; }
+# running N UUID...: exactly N of them run now
+running() {
+  local want=$1 n=0 u; shift
+  for u in "$@"; do [ "$(hget "$u" running)" = true ] && n=$((n + 1)); done
+  [ "$n" = "$want" ]
+}
+all_200() { local u; for u in "$@"; do [ "$(result "$u")" = 200 ] || return 1; done; }
+events_of() { "$ZEROG" info "$1" 2>/dev/null; }
+
+flush
+four_at_once_in_one_process() {
+  local uuids=() u
+  for _ in 1 2 3 4; do uuids+=("$(submit slow '{"seconds": 2}')"); done
+  "$ZEROG" worker --threads 4 --queue slow_q --until-idle >"$WORK/w.log" 2>&1 & local pid=$!; PIDS+=($pid)
+  wait_for 10 running 4 "${uuids[@]}" || { cat "$WORK/w.log"; return 1; }
+  # one process (its threads), no supervisor's children
+  [ -z "$(pgrep -P "$pid")" ] || { echo "children: $(pgrep -P "$pid")"; return 1; }
+  wait "$pid" || { echo "exit $?"; cat "$WORK/w.log"; return 1; }
+  all_200 "${uuids[@]}"
+}
+ok "worker --threads 4: four runs at once in one process, all finish 200, --until-idle exits 0" four_at_once_in_one_process
+
+until_idle_exactly_once() {
+  flush
+  local uuids=() u
+  for i in $(seq 60); do uuids+=("$(submit echo "{\"n\": $i}")"); done
+  expect_status 0 timeout 30 "$ZEROG" worker --threads 8 --until-idle || return 1
+  all_200 "${uuids[@]}" || return 1
+  for i in $(seq 60); do [ "$(grep -c "echo $i\$" "$WORK/err")" = 1 ] || { echo "echo $i ran $(grep -c "echo $i\$" "$WORK/err") times"; return 1; }; done
+  for u in "${uuids[@]}"; do [ "$(hget "$u" errorCount)" = 0 ] || return 1; done
+}
+ok "worker --threads 8 --until-idle: 60 jobs, each run exactly once, none with an error" until_idle_exactly_once
+
+max_jobs_shared_by_threads() {
+  flush
+  local uuids=() u ran=0
+  for _ in $(seq 9); do uuids+=("$(submit echo '{"n": 1}')"); done
+  expect_status 0 timeout 20 "$ZEROG" worker --threads 4 --max-jobs 5 || return 1
+  for u in "${uuids[@]}"; do [ "$(result "$u")" = 200 ] && ran=$((ran + 1)); done
+  [ "$ran" = 5 ] || { echo "ran $ran"; return 1; }
+  # the jobs not run wait, unclaimed (a job claimed with a settle went back)
+  "$ZEROG" stats 2>/dev/null | grep -q '"zerog_jobs":{"ready":4,"delayed":0,"reserved":0' ||
+    { "$ZEROG" stats; return 1; }
+}
+ok "worker --threads 4 --max-jobs 5 stops after 5 runs in all; the other 4 wait" max_jobs_shared_by_threads
+
+sigterm_all_threads_finish() {
+  flush
+  local a b
+  a=$(submit slow '{"seconds": 1.5}') && b=$(submit slow '{"seconds": 1.5}') || return 1
+  "$ZEROG" worker --threads 2 --queue slow_q >"$WORK/w.log" 2>&1 & local pid=$!; PIDS+=($pid)
+  wait_for 10 running 2 "$a" "$b" || return 1
+  kill -TERM "$pid"; wait "$pid"; local rc=$?
+  [ $rc = 0 ] && all_200 "$a" "$b" || { echo "exit $rc, results $(result "$a") $(result "$b")"; return 1; }
+  [ "$(hget "$a" errorCount)" = 0 ] && [ "$(hget "$b" errorCount)" = 0 ]
+}
+ok "worker --threads 2: SIGTERM lets both runs finish 200 and exits 0" sigterm_all_threads_finish
+
+kill9_releases_every_run_of_the_process() {
+  flush
+  "$ZEROG" worker --concurrency 2 --threads 2 --queue slow_q >"$WORK/sup.log" 2>&1 & local sup=$!; PIDS+=($sup)
+  local uuids=() u
+  for _ in 1 2 3 4; do uuids+=("$(submit slow '{"seconds": 3}')"); done
+  wait_for 10 running 4 "${uuids[@]}" || { cat "$WORK/sup.log"; return 1; }
+  local victim; victim=$(pgrep -P "$sup" | head -1)
+  [ -n "$victim" ] || return 1
+  kill -9 "$victim"
+  released() { [ "$(grep -c "(pid $victim) died (signal 9) running job .*: released" "$WORK/sup.log")" = 2 ]; }
+  wait_for 10 released || { cat "$WORK/sup.log"; return 1; }
+  wait_for 20 all_200 "${uuids[@]}" || { cat "$WORK/sup.log"; return 1; }
+  # the two of the killed process record the kill; the other two ran once, cleanly
+  local killed=0 clean=0
+  for u in "${uuids[@]}"; do
+    case "$(hget "$u" errorCount)" in
+      1) events_of "$u" | grep -q 'Killed - Restarting' && killed=$((killed + 1)) ;;
+      0) clean=$((clean + 1)) ;;
+    esac
+  done
+  [ "$killed" = 2 ] && [ "$clean" = 2 ] || { echo "killed $killed clean $clean"; return 1; }
+  [ "$(pgrep -P "$sup" | wc -l)" = 2 ] || return 1 # replaced
+  kill -TERM "$sup" && wait "$sup"
+}
+ok "worker --concurrency 2 --threads 2: kill -9 of one process releases both its runs (each a kill), the others are untouched" kill9_releases_every_run_of_the_process
+
+overrun_releases_neighbours_gracefully() {
+  flush
+  "$ZEROG" worker --threads 2 --queue slow_q >"$WORK/w.log" 2>&1 & local pid=$!; PIDS+=($pid)
+  local slow; slow=$(submit slow '{"seconds": 4}')
+  wait_for 10 running 1 "$slow" || return 1
+  local stuck; stuck=$(submit backtrack '{}')
+  wait "$pid"; local rc=$?
+  [ $rc = 4 ] || { echo "exit $rc"; cat "$WORK/w.log"; return 1; }
+  grep -q "job $slow: released for another host (this process is ending)" "$WORK/w.log" || { cat "$WORK/w.log"; return 1; }
+  # the neighbour waits again, with the graceful event and no error; the stuck one timed out
+  [ "$(hget "$slow" running)" = false ] && [ "$(hget "$slow" errorCount)" = 0 ] &&
+  events_of "$slow" | grep -q 'Released - host stopping' || { events_of "$slow"; return 1; }
+  "$ZEROG" worker --threads 2 --queue slow_q --until-idle >"$WORK/w2.log" 2>&1 || { cat "$WORK/w2.log"; return 1; }
+  [ "$(result "$slow")" = 200 ] && [ "$(hget "$slow" errorCount)" = 0 ] &&
+  [ "$(result "$stuck")" = 500 ] || { echo "slow $(result "$slow") stuck $(result "$stuck")"; return 1; }
+}
+ok "worker --threads 2: a run the watchdog must end the process for releases its neighbour first (no error counted), exit 4" overrun_releases_neighbours_gracefully
+
+serve_threads_in_workers() {
+  flush
+  SERVE_WORKERS=1 start_serve --threads 2 || return 1
+  local a b
+  a=$(submit slow '{"seconds": 2}') && b=$(submit slow '{"seconds": 2}') || return 1
+  wait_for 10 running 2 "$a" "$b" || return 1
+  http GET /workers && status_is 200 && [ "$(body_get '#d')" = 1 ] && [ "$(body_get 'd[1].threads')" = 2 ] &&
+  [ "$(body_get '#d[1].jobs')" = 2 ] && [ "$(body_get 'd[1].state')" = running ] || { cat "$WORK/body"; return 1; }
+  wait_for 15 all_200 "$a" "$b" && stop_serve
+}
+ok "serve --workers 1 --threads 2: GET /workers shows both runs of the one process" serve_threads_in_workers
+
+bad_threads() {
+  expect_status 2 "$ZEROG" worker --threads 0 && expect_status 2 "$ZEROG" worker --threads 65 &&
+  expect_status 2 "$ZEROG" serve --threads 0
+}
+ok "worker and serve refuse --threads 0 and 65 (exit 2)" bad_threads
+
+tap_done
