@@ -21,6 +21,7 @@
  * Connections: idle ones are closed after limits.timeout_s, and one whose request has not arrived
  * whole within HTTP_DEADLINE_TIMES times that (http_deadline.c); at most max_connections in all
  * and per_ip per client address (libmicrohttpd refuses the others at once). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <stdio.h>
@@ -892,6 +893,24 @@ static int cross_origin(struct MHD_Connection *c)
     return !host || !scheme || strcasecmp(origin + scheme, host) != 0;
 }
 
+/* Without a token: whether the request names the daemon by a DNS name (its Host header is not
+ * an IP address or localhost, with or without a port). A web page that rebinds its own name to
+ * 127.0.0.1 (DNS rebinding) is of the same origin as the daemon, so the Origin check lets it
+ * through; but the browser still sends the page's name as Host, and that is refused here. A
+ * request without Host (HTTP/1.0, not a browser's) passes. */
+static int named_host(struct MHD_Connection *c)
+{
+    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    if (!host || host[0] == '[') return 0; /* [IPv6]:port */
+    char name[256];
+    size_t n = strcspn(host, ":");
+    if (n >= sizeof name) return 1;
+    memcpy(name, host, n);
+    name[n] = '\0';
+    struct in_addr v4;
+    return strcasecmp(name, "localhost") != 0 && inet_pton(AF_INET, name, &v4) != 1;
+}
+
 /* The route's name and the rest of the path after it ("/info/<uuid>" -> "info", "<uuid>"). */
 static void split(const char *url, char *route, size_t size, const char **rest)
 {
@@ -967,6 +986,10 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
         return send_error(c, 403,
                           "a request from a web page of another origin needs --auth-token "
                           "(without a token, only the dashboard of this address may call the API)");
+    if (strcmp(name, "health") != 0 && !d->auth_token && named_host(c))
+        return send_error(c, 403,
+                          "without --auth-token the daemon answers only requests that name it by "
+                          "IP address or localhost (a DNS name could be a rebinding web page)");
     int deletes = strcmp(method, "DELETE") == 0; /* DELETE /job/<uuid> */
     if (deletes && !*rest) return send_error(c, 404, "no such route");
     if (strcmp(name, "job") == 0 && !deletes) return submit(d, c, rest, body, body_len);

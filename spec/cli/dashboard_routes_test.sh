@@ -154,6 +154,11 @@ cross_origin_with_token() {
 }
 ok "with --auth-token a request from another origin that carries the token is served (CORS stays open to token holders)" cross_origin_with_token
 
+named_host_with_token() {
+  http GET /workers '' "${auth[@]}" -H "Host: zerog.internal.example:$PORT" && status_is 200
+}
+ok "with --auth-token a request naming the daemon by a DNS name is served (behind a proxy, say)" named_host_with_token
+
 ok "serve stops with exit 0 after these routes (under SAN=1: no leak, no error report)" stop_serve
 
 # Without a token: what a web page of another origin could send to a daemon on localhost.
@@ -178,5 +183,19 @@ cross_origin_refused() {
   http POST /job/echo '{"n": 3}' && status_is 201
 }
 ok "without --auth-token a POST, DELETE or read from a web page of another origin (Origin header) is refused 403; the page's own origin and programs without Origin are served" cross_origin_refused
+
+dns_rebinding_refused() {
+  # a rebinding page is of the daemon's origin: its Origin and Host agree, both its own name
+  local name="rebind.example:$PORT"
+  http GET /jobs '' -H "Host: $name" && status_is 403 && body_get d.error | grep -q 'rebinding' &&
+  http POST /job/echo '{"n": 1}' -H "Host: $name" -H "Origin: http://$name" && status_is 403 &&
+  http GET /workers '' -H "Host: localhost.rebind.example:$PORT" && status_is 403 &&
+  http GET /health '' -H "Host: $name" && status_is 200 &&
+  # by address or localhost: served
+  http GET /workers '' -H "Host: localhost:$PORT" && status_is 200 &&
+  http GET /workers '' -H "Host: 127.0.0.1:$PORT" && status_is 200 &&
+  http GET /workers '' -H "Host: [::1]:$PORT" && status_is 200
+}
+ok "without --auth-token a request naming the daemon by a DNS name (a DNS-rebinding page) is refused 403; by IP address or localhost it is served" dns_rebinding_refused
 ok "serve without a token stops with exit 0" stop_serve
 tap_done
