@@ -689,7 +689,8 @@ static enum MHD_Result workers(daemon_ctx *d, struct MHD_Connection *c)
 }
 
 /* /health: a fresh ping on a free API host (bounded by the store timeout), or the monitor's
- * latest finding when every host is busy; 503 while the store is down. */
+ * latest finding when every host is busy; 503 while the store is down or no worker is alive,
+ * "degraded" while a script failed to load or fewer workers live than wanted. */
 static enum MHD_Result health(daemon_ctx *d, struct MHD_Connection *c)
 {
     char reason[512], *scripts = NULL;
@@ -707,6 +708,9 @@ static enum MHD_Result health(daemon_ctx *d, struct MHD_Connection *c)
     pthread_mutex_lock(&d->sup->lock);
     int alive = supervisor_alive(d->sup), draining = d->sup->draining, n = d->sup->n;
     pthread_mutex_unlock(&d->sup->lock);
+    /* no worker alive (each dies as it starts, say): nothing runs, whatever the store says */
+    int no_workers = n > 0 && alive == 0 && !d->retire;
+    int serving = up && !no_workers;
     char *text = NULL;
     size_t len = 0;
     FILE *b = open_memstream(&text, &len);
@@ -717,12 +721,12 @@ static enum MHD_Result health(daemon_ctx *d, struct MHD_Connection *c)
     fprintf(b,
             "{\"status\":\"%s\",\"store\":%s,\"draining\":%s,\"workers\":{\"alive\":%d,"
             "\"wanted\":%d},\"scripts\":%s}",
-            !up      ? "unavailable"
-            : failed ? "degraded"
-                     : "ok",
+            !serving                  ? "unavailable"
+            : failed || alive < n ? "degraded"
+                                      : "ok",
             quoted, draining ? "true" : "false", alive, n, scripts ? scripts : "null");
     zg_free(scripts);
-    return send_stream(c, up ? 200 : 503, "application/json", b, &text);
+    return send_stream(c, serving ? 200 : 503, "application/json", b, &text);
 }
 
 static enum MHD_Result metrics(daemon_ctx *d, struct MHD_Connection *c)

@@ -181,7 +181,7 @@ local function table_text(s)
       for _, sh in ipairs(z.shapes) do
         parts[#parts + 1] = string.format("%d × %d: %s", sh.procs, sh.concurrency, num(sh.jobs_per_s))
       end
-      add("ZeroG shapes at C = %d (processes × --concurrency: jobs/s): %s", c, table.concat(parts, ", "))
+      add("ZeroG shapes at C = %d (processes × --threads: jobs/s): %s", c, table.concat(parts, ", "))
     end
   end
   for _, a in ipairs(s.append) do
