@@ -12,7 +12,7 @@
  * with "WWW-Authenticate: Bearer". A body over the limit is 413; a wrong method, 405.
  *   POST /job/{jobType} (or the body's jobType)   201 {"uuid"} | 400 {"error"} (http_submit.c)
  *   GET  /progress|info|data|dump/{uuid}          200 | 404 (dump: ?showLogs=true adds the lists)
- *   POST /kill/{uuid}   GET /workers   POST /drain /undrain /retire   GET /health   GET /metrics
+ *   POST /kill/{uuid}   GET /state/{uuid}   GET /workers   POST /drain /undrain /retire   GET /health   GET /metrics
  *   POST /kick/{queue}[?n=N]   GET /buried/{queue}
  *   GET /jobs?state=&type=&queue=&limit=&cursor=&since=   {"jobs":[...],"next":C|null}
  *   POST /retry/{uuid}   200 | 404 | 409 (not failed)      DELETE /job/{uuid}   200 | 404
@@ -321,6 +321,33 @@ static enum MHD_Result read_job(daemon_ctx *d, struct MHD_Connection *c, zg_view
     r = rc == ZG_OK ? send_json(c, 200, json) : send_failure(d, c, h, rc, 400, 404);
     api_return(d, h);
     zg_free(json);
+    return r;
+}
+
+/* GET /state/{uuid}: where the job is in its queue (beanstalkd's stats-job). */
+static enum MHD_Result job_state(daemon_ctx *d, struct MHD_Connection *c, const char *uuid)
+{
+    static const char *const names[] = {"waiting", "delayed", "running",
+                                        "buried",  "finished", "parked"};
+    enum MHD_Result r;
+    zg_host *h = borrow_for(d, c, &r);
+    if (!h) return r;
+    zg_message_stats st;
+    int rc = zg_job_stats(h, uuid, &st);
+    if (rc == ZG_OK) {
+        char reply[400];
+        snprintf(reply, sizeof reply,
+                 "{\"uuid\":\"%s\",\"state\":\"%s\",\"priority\":%lld,\"reserves\":%lld,"
+                 "\"timeouts\":%lld,\"releases\":%lld,\"timeLeftMs\":%lld,\"queueJobId\":%lld,"
+                 "\"lease\":%lld}",
+                 uuid, st.state >= 0 && st.state <= ZG_MSG_PARKED ? names[st.state] : "unknown",
+                 (long long)st.priority, (long long)st.reserves, (long long)st.timeouts,
+                 (long long)st.releases, (long long)st.time_left_ms, (long long)st.id,
+                 (long long)st.lease);
+        r = send_json(c, 200, reply);
+    } else
+        r = send_failure(d, c, h, rc, 400, 404);
+    api_return(d, h);
     return r;
 }
 
@@ -949,6 +976,7 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
     } routes[] = {{"job", "POST, DELETE", 0},
                   {"progress", "GET", 1},
                   {"info", "GET", 1},
+                  {"state", "GET", 1},
                   {"data", "GET", 1},
                   {"dump", "GET", 1},
                   {"kill", "POST", 1},
@@ -1015,6 +1043,7 @@ static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char
     if (strcmp(name, "types") == 0) return types(d, c);
     if (strcmp(name, "activity") == 0) return activity_route(d, c);
     if (strcmp(name, "kill") == 0) return kill_job(d, c, rest);
+    if (strcmp(name, "state") == 0) return job_state(d, c, rest);
     if (strcmp(name, "kick") == 0 || strcmp(name, "buried") == 0) return buried(d, c, name, rest);
     if (strcmp(name, "workers") == 0) return workers(d, c);
     if (strcmp(name, "health") == 0) return health(d, c);

@@ -188,6 +188,18 @@ async function main() {
     await until(async () => (await text(page, '#job-state')) === 'failed', 5000, 'the page to show it failed');
   });
 
+  await ok("a delayed job's page says delayed (not waiting), with its kill button; GET /state says where it is", async () => {
+    const r = await api('POST', '/job/long?delay=3600', {});
+    assert(r.status === 201, 'submit delayed: ' + r.status);
+    const where = await api('GET', '/state/' + r.data.uuid);
+    assert(where.status === 200 && where.data.state === 'delayed' && where.data.timeLeftMs > 3500000, 'state ' + JSON.stringify(where));
+    await goto('#/job/' + r.data.uuid);
+    await until(async () => (await text(page, '#job-state')) === 'delayed', 5000, 'the page to say delayed');
+    assert(await page.$('#job-kill'), 'no kill button on a delayed job');
+    assert((await api('GET', '/state/00000000-0000-4000-8000-000000000000')).status === 404, 'an unknown job is not 404');
+    assert((await api('DELETE', '/job/' + r.data.uuid)).status === 200, 'the delayed job not deleted');
+  });
+
   await ok('an event and a warning holding HTML, and markup in the address, are shown as text: no element is made from them, no script runs', async () => {
     const uuid = await submit('html');
     await goto('#/job/' + uuid);

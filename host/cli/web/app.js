@@ -517,6 +517,7 @@
   // ---- a job's page ----
   let jobText = '';
   let jobCas = null;
+  let jobQueued = null; // the job's queue state (GET /state) the page shows
   const LOG_SHOWN = 500; // the latest entries of a list shown: a job may hold 100,000 events
   function logList(title, entries, cls) {
     const list = el('ol', { class: 'log ' + cls });
@@ -535,8 +536,12 @@
     // the document without its lists first (a few hundred bytes): the lists and the data are read
     // again only when it changed (its cas moves with every write), not the megabytes of a job
     // with 100,000 events every second
-    const head = await api('GET', '/dump/' + encodeURIComponent(uuid));
-    if (head.ok && jobText && head.data.cas === jobCas) return;
+    // (and where it is in its queue: a delayed job becomes ready without a write to it)
+    const [head, where] = await Promise.all([api('GET', '/dump/' + encodeURIComponent(uuid)),
+      api('GET', '/state/' + encodeURIComponent(uuid))]);
+    const queued = where.ok ? where.data.state : 'waiting';
+    if (head.ok && jobText && head.data.cas === jobCas && queued === jobQueued) return;
+    jobQueued = queued;
     const [dump, data] = await Promise.all([api('GET', '/dump/' + encodeURIComponent(uuid) + '?showLogs=true'),
       api('GET', '/data/' + encodeURIComponent(uuid))]);
     const box = $('job');
@@ -547,12 +552,14 @@
       return;
     }
     jobCas = head.ok ? head.data.cas : null;
-    const text = JSON.stringify([dump.data, data.data]);
+    const text = JSON.stringify([dump.data, data.data, queued]);
     if (text === jobText) return;
     jobText = text;
     const d = dump.data;
     const finished = !d.running && typeof d.resultCode === 'number' && d.resultCode >= 0;
-    const state = d.running ? 'running' : finished ? (d.errors && d.errors.length && d.resultCode >= 400 ? 'failed' : 'succeeded') : 'waiting';
+    // not running and not finished: waiting, delayed, buried or parked (a parent waiting for its children)
+    const state = d.running ? 'running' : finished ? (d.errors && d.errors.length && d.resultCode >= 400 ? 'failed' : 'succeeded')
+      : ['delayed', 'buried', 'parked'].includes(queued) ? queued : 'waiting';
     const b = bar();
     setBar(b, d.completeness, finished ? state : 'running');
     const actions = el('span', { class: 'actions' });
@@ -612,7 +619,7 @@
     timer = setTimeout(tick, POLL_MS);
   }
   function refreshNow() { clearTimeout(timer); timer = setTimeout(tick, 0); }
-  window.addEventListener('hashchange', () => { jobText = ''; jobCas = null; notice(''); window.scrollTo(0, 0); refreshNow(); });
+  window.addEventListener('hashchange', () => { jobText = ''; jobCas = null; jobQueued = null; notice(''); window.scrollTo(0, 0); refreshNow(); });
   document.addEventListener('visibilitychange', () => { if (!document.hidden) refreshNow(); });
   setInterval(() => { if (!document.hidden) loadTypes(); }, 15000);
   loadTypes().then(tick, tick);
