@@ -446,7 +446,8 @@ static void ctl_init(worker_ctl *w, const cli_options *co, const char *name, int
 static int run_loops(worker_ctl *w, const worker_options *o, void (*ready)(worker_ctl *))
 {
     worker_thread ts[WORKER_MAX_THREADS];
-    int n = o->threads, rc = 0;
+    int n = o->threads < 1 ? 1 : o->threads > WORKER_MAX_THREADS ? WORKER_MAX_THREADS : o->threads;
+    int rc = 0;
     w->nthreads = n;
     for (int i = 0; i < n; i++) {
         ts[i] = (worker_thread){.w = w, .o = o, .slot = i};
