@@ -274,6 +274,20 @@ async function main() {
     await api('POST', '/kill/' + long);
   });
 
+  await ok('with --threads 2, six runs at once on three worker processes each show on a worker row with its bar', async () => {
+    const longs = [];
+    for (let i = 0; i < 6; i++) longs.push(await submit('long'));
+    try {
+      await until(() => page.$$eval('#workers td[data-uuid]', (cells, us) => us.every((u) => cells.some((c) => c.dataset.uuid === u)), longs),
+        10000, 'every running job on a worker row');
+      const rows = await page.$$eval('#workers tbody tr', (r) => r.length);
+      assert(rows === 6, 'worker rows ' + rows);
+    } finally {
+      for (const u of longs) await api('POST', '/kill/' + u);
+    }
+    await until(() => page.$$eval('#workers tbody tr', (r) => r.length === 3), 10000, 'back to one row per worker');
+  });
+
   await ok('the filters narrow the list (state, type, queue), and bulk retry retries each failed job of the filter after a confirmation', async () => {
     const a = await submit('flaky');
     const b = await submit('flaky');

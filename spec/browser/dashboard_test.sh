@@ -127,7 +127,7 @@ return { JOB_TYPE = "hold", QUEUE_NAME = "hold_q",
 LUA
 
 TOKEN=dash-$RANDOM$RANDOM
-ZEROG_JOBS=$JOBS "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 3 --auth-token "$TOKEN" \
+ZEROG_JOBS=$JOBS "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 3 --threads 2 --auth-token "$TOKEN" \
   >"$WORK/serve.log" 2>&1 &
 SERVE_PID=$!
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PORT/health" && break; sleep 0.1; done

@@ -237,19 +237,33 @@
     while (feed.children.length > 60) feed.lastChild.remove();
   }
 
+  // One row per worker process, and one more for each further run in progress of a worker with
+  // --threads (its first run is on its own row): keyed by the worker, then by the run's job.
+  function workerRows(workers) {
+    const rows = [];
+    for (const w of workers || []) {
+      const jobs = w.jobs || (w.job ? [w.job] : []);
+      rows.push({ key: w.worker, w, job: jobs[0] || null, first: true });
+      for (const j of jobs.slice(1)) rows.push({ key: w.worker + ' ' + j.uuid, w, job: j, first: false });
+    }
+    return rows;
+  }
+
   function renderWorkers(workers, running) {
-    syncRows($('workers').tBodies[0], workers || [], (w) => w.worker, () => {
+    syncRows($('workers').tBodies[0], workerRows(workers), (r) => r.key, () => {
       return el('tr', null, el('td', { class: 'mono' }), el('td', { class: 'opt' }), el('td', { class: 'opt mono' }),
         el('td', null, el('span', { class: 'state' })), el('td'), el('td', { class: 'wide' }, bar()),
         el('td', { class: 'num' }), el('td', { class: 'num opt' }));
-    }, (tr, w) => {
+    }, (tr, r) => {
       const td = tr.children;
-      setText(td[0], w.worker);
+      const w = r.w;
+      const state = r.first ? w.state : 'running';
+      setText(td[0], r.first ? w.worker : w.worker + ' ·');
       setText(td[1], w.host || '');
       setText(td[2], w.pid || '');
-      setText(td[3].firstChild, w.state);
-      td[3].firstChild.className = 'state ' + w.state;
-      const uuid = w.job ? w.job.uuid : '';
+      setText(td[3].firstChild, state);
+      td[3].firstChild.className = 'state ' + state;
+      const uuid = r.job ? r.job.uuid : '';
       if (td[4].dataset.uuid !== uuid) {
         td[4].dataset.uuid = uuid;
         td[4].replaceChildren(uuid ? jobLink(uuid) : el('span', { class: 'muted' }, '—'));
@@ -257,8 +271,8 @@
       const b = td[5].firstChild;
       b.hidden = !uuid;
       if (uuid) setBar(b, running.get(uuid) || 0, 'running');
-      setText(td[6], w.jobsDone);
-      setText(td[7], mib(w.rssBytes || 0));
+      setText(td[6], r.first ? w.jobsDone : '');
+      setText(td[7], r.first ? mib(w.rssBytes || 0) : '');
       tr.dataset.worker = w.worker;
     });
   }
