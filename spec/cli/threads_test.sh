@@ -141,6 +141,45 @@ serve_threads_in_workers() {
 }
 ok "serve --workers 1 --threads 2: GET /workers shows both runs of the one process" serve_threads_in_workers
 
+reload_said_once_every_thread_has_it() {
+  flush
+  printf 'return { JOB_TYPE = "ver", QUEUE_NAME = "ver_q", run = function() require("zerog").sleep(0.5) return 201 end }\n' >"$JOBS/ver.lua"
+  "$ZEROG" worker --threads 4 --queue ver_q >"$WORK/wr.log" 2>&1 & local pid=$!; PIDS+=($pid)
+  local first; first=$(submit ver '{}')
+  wait_for 10 all_201 "$first" || { cat "$WORK/wr.log"; return 1; }
+  printf 'return { JOB_TYPE = "ver", QUEUE_NAME = "ver_q", run = function() require("zerog").sleep(0.5) return 202 end }\n' >"$JOBS/ver.lua.tmp"
+  mv "$JOBS/ver.lua.tmp" "$JOBS/ver.lua"
+  reloaded() { grep -q "job scripts reloaded" "$WORK/wr.log"; }
+  wait_for 10 reloaded || { cat "$WORK/wr.log"; return 1; }
+  # four at once: every thread takes one, and each runs the new script
+  local uuids=() u
+  for _ in 1 2 3 4; do uuids+=("$(submit ver '{}')"); done
+  wait_for 10 all_done "${uuids[@]}" || { cat "$WORK/wr.log"; return 1; }
+  kill -TERM "$pid"; wait "$pid"
+  rm -f "$JOBS/ver.lua"
+  for u in "${uuids[@]}"; do [ "$(result "$u")" = 202 ] || { echo "$u: $(result "$u")"; return 1; }; done
+  [ "$(grep -c "job scripts reloaded" "$WORK/wr.log")" = 1 ] || { cat "$WORK/wr.log"; return 1; }
+}
+all_201() { [ "$(result "$1")" = 201 ]; }
+all_done() { local u; for u in "$@"; do [ "$(result "$u")" != -1 ] && [ -n "$(result "$u")" ] || return 1; done; }
+ok "worker --threads 4: 'job scripts reloaded' is said once, when every thread has reloaded (jobs after it all run the new script)" reload_said_once_every_thread_has_it
+
+drain_race_with_threads() {
+  flush
+  SERVE_WORKERS=1 start_serve --threads 4 || return 1
+  local i uuid
+  for i in $(seq 10); do
+    http POST /drain && status_is 200 || return 1
+    uuid=$(submit echo '{"n": 1}') || return 1
+    sleep 0.15 # a window in which a loop that was waiting for a message would have run it
+    [ "$(result "$uuid")" = -1 ] && [ "$(hget "$uuid" running)" != true ] || { echo "try $i: job ran while drained"; return 1; }
+    http POST /undrain && status_is 200 || return 1
+    wait_for 5 all_200 "$uuid" || { echo "try $i: did not run after undrain"; return 1; }
+  done
+  stop_serve
+}
+ok "serve --workers 1 --threads 4: a job submitted right after POST /drain returns stays queued (10 tries): the drain waits for every thread" drain_race_with_threads
+
 bad_threads() {
   expect_status 2 "$ZEROG" worker --threads 0 && expect_status 2 "$ZEROG" worker --threads 65 &&
   expect_status 2 "$ZEROG" serve --threads 0
