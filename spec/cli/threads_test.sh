@@ -9,15 +9,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . spec/cli/redis.sh
 . spec/cli/serve.sh
 write_echo_job
-cat >"$JOBS/slow.lua" <<'LUA'
-local zerog = require "zerog"
-return { JOB_TYPE = "slow", QUEUE_NAME = "slow_q", SCHEMA = { seconds = { type = "number", default = 3 } },
-  run = function(self)
-    self:job_log_info("started")
-    for i = 1, 30 do zerog.sleep(self.seconds / 30); self:set_completeness(i / 30) end
-    return 200
-  end }
-LUA
+write_slow_job
 cat >"$JOBS/backtrack.lua" <<'LUA'
 return { JOB_TYPE = "backtrack", QUEUE_NAME = "slow_q", TIMEOUT = 0.3, MAX_ERRORS = 1,
   run = function() string.find(string.rep("a", 40), string.rep("a*", 40) .. "b") return 200 end }

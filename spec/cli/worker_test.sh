@@ -7,15 +7,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . spec/cli/tap.sh
 . spec/cli/redis.sh
 write_echo_job
-cat >"$JOBS/slow.lua" <<'LUA'
-local zerog = require "zerog"
-return { JOB_TYPE = "slow", QUEUE_NAME = "slow_q", SCHEMA = { seconds = { type = "number", default = 3 } },
-  run = function(self)
-    self:job_log_info("started")
-    for i = 1, 30 do zerog.sleep(self.seconds / 30); self:set_completeness(i / 30) end
-    return 200
-  end }
-LUA
+write_slow_job
 cat >"$JOBS/chatty.lua" <<'LUA'
 return { JOB_TYPE = "chatty", QUEUE_NAME = "chatty_q",
   run = function(self)
