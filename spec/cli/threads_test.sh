@@ -156,21 +156,26 @@ all_201() { [ "$(result "$1")" = 201 ]; }
 all_done() { local u; for u in "$@"; do [ "$(result "$u")" != -1 ] && [ -n "$(result "$u")" ] || return 1; done; }
 ok "worker --threads 4: 'job scripts reloaded' is said once, when every thread has reloaded (jobs after it all run the new script)" reload_said_once_every_thread_has_it
 
-drain_race_with_threads() {
+drain_waits_for_every_thread() {
   flush
   SERVE_WORKERS=1 start_serve --threads 4 || return 1
-  local i uuid
-  for i in $(seq 10); do
+  local round uuid slow=() u
+  # three threads run a slow job (the first thread, most likely, among them): the drain must still
+  # wait for the fourth, which is waiting for a message; twice, as which threads run is chance
+  for round in 1 2; do
+    slow=()
+    for _ in 1 2 3; do slow+=("$(submit slow '{"seconds": 1.5}')"); done
+    wait_for 10 running 3 "${slow[@]}" || return 1
     http POST /drain && status_is 200 || return 1
     uuid=$(submit echo '{"n": 1}') || return 1
-    sleep 0.15 # a window in which a loop that was waiting for a message would have run it
-    [ "$(result "$uuid")" = -1 ] && [ "$(hget "$uuid" running)" != true ] || { echo "try $i: job ran while drained"; return 1; }
+    sleep 0.3 # a window in which a thread still waiting for a message would have run it
+    [ "$(result "$uuid")" = -1 ] && [ "$(hget "$uuid" running)" != true ] || { echo "round $round: job ran while drained"; return 1; }
     http POST /undrain && status_is 200 || return 1
-    wait_for 5 all_200 "$uuid" || { echo "try $i: did not run after undrain"; return 1; }
+    wait_for 10 all_200 "$uuid" "${slow[@]}" || { echo "round $round: did not run after undrain"; return 1; }
   done
   stop_serve
 }
-ok "serve --workers 1 --threads 4: a job submitted right after POST /drain returns stays queued (10 tries): the drain waits for every thread" drain_race_with_threads
+ok "serve --workers 1 --threads 4: POST /drain while three threads run answers only once the fourth waits for no message (a job submitted after it stays queued)" drain_waits_for_every_thread
 
 bad_threads() {
   expect_status 2 "$ZEROG" worker --threads 0 && expect_status 2 "$ZEROG" worker --threads 65 &&
