@@ -92,8 +92,8 @@ typedef struct supervisor {
     pthread_cond_t changed;  /* a report was read or a worker died */
 } supervisor;
 
-/* Starts n workers (of s->threads runs each). Call from the main thread (a worker's parent-death signal follows the
- * thread that started it). Returns 0, or -1 with the reason logged. */
+/* Starts n workers (of s->threads runs each). Call from the main thread (a worker's parent-death
+ * signal follows the thread that started it). Returns 0, or -1 with the reason logged. */
 int supervisor_start(supervisor *s, int n);
 /* Reads reports, reaps and replaces dead workers (releasing what they held), for up to
  * timeout_ms; returns 1 when extra_fd (may be -1) became readable. Main thread only. */

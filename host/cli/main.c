@@ -123,13 +123,15 @@ static const command commands[] = {
      "              7d, 2w)\n",
      cmd_purge},
     {"worker",
-     "worker [--queue NAME]... [--concurrency N] [--until-idle] [--max-jobs N]\n"
+     "worker [--queue NAME]... [--concurrency N] [--threads T] [--until-idle] [--max-jobs N]\n"
      "        [--log-format text|json] [--sandbox-open LIBS]",
      "run jobs from queues",
      "Runs jobs from the named queues, or from the queues of every job type in the jobs folder.\n"
      "  --queue NAME       a queue to serve (repeatable)\n"
      "  --concurrency N    worker processes under a supervisor that replaces any that dies\n"
      "                     (1..64)\n"
+     "  --threads T        runs at once in each worker process, one thread each (1..64):\n"
+     "                     less CPU per job than as many processes; a crash ends all T\n"
      "  --until-idle       exit 0 once nothing is ready and nothing is held\n"
      "  --max-jobs N       stop after N runs (> 0)\n"
      "  --log-format F     text or json (one JSON object per line)\n"
@@ -179,12 +181,13 @@ static const command commands[] = {
      "type again: remove it from the script instead.\n",
      cmd_unschedule},
     {"serve",
-     "serve [--listen HOST:PORT] [--workers N] [--auth-token T] [--grace S]\n"
+     "serve [--listen HOST:PORT] [--workers N] [--threads T] [--auth-token T] [--grace S]\n"
      "        [--log-format text|json] [--max-body BYTES] [--http-timeout S]\n"
      "        [--max-connections N] [--max-connections-per-ip N] [--sandbox-open LIBS]",
      "the daemon: HTTP API and supervised worker processes",
      "  --listen HOST:PORT   where the HTTP API listens (a host name, or [IPv6]:port)\n"
      "  --workers N          worker processes (default: the number of cores)\n"
+     "  --threads T          runs at once in each worker process (1..64, default 1)\n"
      "  --auth-token T       a bearer token every request must carry ($ZEROG_AUTH_TOKEN)\n"
      "  --grace S            seconds running jobs get to finish on SIGTERM (default 30)\n"
      "  --log-format F       text or json\n"

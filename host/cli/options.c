@@ -26,7 +26,7 @@ static const number_rule rules[] = {
     {"--concurrency", 1, 64, 0, 1},      /* DAEMON_MAX_WORKERS */
     {"--max-jobs", 0, 0, 1, 1},
     {"--workers", 1, 64, 0, 1},
-    {"--threads", 1, 64, 0, 1},          /* DAEMON_MAX_THREADS */
+    {"--threads", 1, 64, 0, 1},        /* DAEMON_MAX_THREADS */
     {"--grace", 0, 0, 0, 0},           /* seconds */
     {"--max-body", 1, 1 << 25, 0, 1},  /* 32 MiB: params over 16 MiB are refused anyway */
     {"--http-timeout", 1, 3600, 0, 1}, /* seconds */

@@ -1,4 +1,4 @@
-/* serve: zerog serve [--listen HOST:PORT] [--workers N] [--auth-token T] [--grace S]
+/* serve: zerog serve [--listen HOST:PORT] [--workers N] [--threads T] [--auth-token T] [--grace S]
  *                    [--log-format text|json] [--max-body BYTES] [--http-timeout S]
  *                    [--max-connections N] [--max-connections-per-ip N]
  *

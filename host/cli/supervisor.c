@@ -4,10 +4,11 @@
  * --parent PID ...`), so it begins with nothing of the supervisor's but stdin, stdout, stderr and
  * its two pipes (see daemon.h for the protocol): no threads, no listening socket, no store
  * connection. A worker runs --threads runs at once. A worker that dies is reaped as soon as its
- * report pipe closes; the jobs it held are released at once (its next run records the kill) and a replacement is started, at once the
- * first time and with a growing delay when it keeps dying young. A worker that exits 0 on its own
- * (--until-idle, --max-jobs) has finished and is not replaced. The main thread alone starts,
- * reaps and reads; the HTTP threads read the state and send drain commands under `lock`. */
+ * report pipe closes; the jobs it held are released at once (each one's next run records the
+ * kill) and a replacement is started, at once the first time and with a growing delay when it
+ * keeps dying young. A worker that exits 0 on its own (--until-idle, --max-jobs) has finished and
+ * is not replaced. The main thread alone starts, reaps and reads; the HTTP threads read the state
+ * and send drain commands under `lock`. */
 #define _GNU_SOURCE /* pipe2, posix_spawn_file_actions_addclosefrom_np */
 #include <errno.h>
 #include <fcntl.h>
@@ -214,8 +215,7 @@ static void handle_report(supervisor *s, child *c, char *line)
     long jobs, rss;
     int gen, failed, slot;
     pthread_mutex_lock(&s->lock);
-    if (sscanf(line, "begin %d %36s %lld %lld %127s", &slot, uuid, &id, &reservation, queue) ==
-            5 &&
+    if (sscanf(line, "begin %d %36s %lld %lld %127s", &slot, uuid, &id, &reservation, queue) == 5 &&
         slot >= 0 && slot < s->threads) {
         child_run *r = &c->runs[slot];
         snprintf(r->uuid, sizeof r->uuid, "%s", uuid);
@@ -300,14 +300,15 @@ static void settle(supervisor *s, int i, int status)
         /* not under the lock: the store may be slow, and the HTTP threads read the state */
         int overrun = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_OVERRUN;
         /* an overrun was released by the worker's watchdog already: this release then finds
-         * the lease gone, and its next run records the timeout, not a kill (the overrun's
-         * neighbours were put back by the worker, which said "released") */
+         * the lease gone, and its next run records the timeout, not a kill. The overrun's
+         * neighbours were put back by the worker, which said "released"; one it could not put
+         * back is released here, as a kill */
         int rc = zg_release(s->host, held[k].uuid, held[k].reservation, 0, ZG_RELEASE_DIED);
         log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) %s (%s) running job %s: %s", c->name,
                   (int)pid, overrun ? "was ended by its watchdog" : "died", how, held[k].uuid,
-                  overrun       ? "its next run records the timeout"
-                  : rc == ZG_OK ? "released, its next run records the kill"
-                                : zg_errstr(s->host));
+                  rc == ZG_OK ? "released, its next run records the kill"
+                  : overrun   ? "its next run records the timeout"
+                              : zg_errstr(s->host));
     }
     if (!nheld && !c->finished) {
         log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) ended (%s)%s", c->name, (int)pid, how,

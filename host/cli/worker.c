@@ -59,17 +59,22 @@ typedef struct worker_run {
 /* What the loops (one per thread) and the thread beside them (a watcher, or the supervisor's
  * command reader) share. reserving[i] is set while loop i waits for a message (or holds one
  * claimed with its settle): a drain is acknowledged only when all are clear, so no job starts
- * after the acknowledgement. */
+ * after the acknowledgement. A reload is said (logged, and reported to a supervisor) once every
+ * loop still looping has done it: no job starts on a script it replaced after it is said. */
 typedef struct worker_ctl {
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int draining, done;
-    unsigned reload_gen; /* a reload asked: each loop reloads once per generation */
-    int report_fd;       /* to the supervisor; -1 when alone */
-    long jobs;           /* runs settled */
-    long tickets;        /* steps taken toward --max-jobs (given back when no job ran) */
-    int nthreads;
+    unsigned reload_gen;  /* a reload asked: each loop reloads once per generation */
+    unsigned reload_said; /* the latest generation said */
+    int reload_failed;    /* scripts the latest generation failed to load (the most any loop saw) */
+    int report_fd;        /* to the supervisor; -1 when alone */
+    long jobs;            /* runs settled */
+    long tickets;         /* steps taken toward --max-jobs (given back when no job ran) */
+    int nthreads;         /* set before any thread starts */
     int reserving[WORKER_MAX_THREADS];
+    int looping[WORKER_MAX_THREADS];       /* loop i runs (its reload counts) */
+    unsigned reloaded[WORKER_MAX_THREADS]; /* the generation loop i reloaded last */
     worker_run runs[WORKER_MAX_THREADS];
     const cli_options *co;
     log_target log;
@@ -87,7 +92,10 @@ typedef struct worker_thread {
 
 static volatile sig_atomic_t stopping, hangup;
 /* the worker's hosts, told at once (zg_stop is signal-safe): a run that ends after the signal
- * does not claim the next job with its settle only to put it back */
+ * does not claim the next job with its settle only to put it back. SIGINT and SIGTERM reach the
+ * main thread alone (start_thread; the library's heartbeat threads block every signal), the one
+ * that opens and frees these hosts: signal_nhosts drops to 0 before any is freed, so on_signal
+ * never stops a freed host */
 static zg_host *volatile signal_hosts[WORKER_MAX_THREADS];
 static volatile sig_atomic_t signal_nhosts;
 
@@ -181,12 +189,24 @@ static void log_step(worker_ctl *w, const zg_step_result *r)
     log_line(&w->log, ZG_LOG_INFO, id, msg);
 }
 
-static void reload_scripts(worker_thread *t)
+/* Under lock: 1 (once) when every loop still looping, one at least, has reloaded the latest
+ * generation. */
+static int reload_complete(worker_ctl *w)
 {
-    worker_ctl *w = t->w;
-    int failed = 0;
-    zg_reload(t->h, &failed);
-    if (t->slot > 0) return; /* the hosts load the same folder: the first one says how it went */
+    if (w->reload_said == w->reload_gen) return 0;
+    int loops = 0;
+    for (int i = 0; i < w->nthreads; i++) {
+        if (!w->looping[i]) continue;
+        if (w->reloaded[i] != w->reload_gen) return 0;
+        loops++;
+    }
+    if (!loops) return 0;
+    w->reload_said = w->reload_gen;
+    return 1;
+}
+
+static void say_reloaded(worker_ctl *w, int failed)
+{
     if (failed)
         log_linef(&w->log, ZG_LOG_WARNING,
                   "job scripts reloaded; %d failed to load and keep their previous version",
@@ -194,6 +214,29 @@ static void reload_scripts(worker_thread *t)
     else
         log_line(&w->log, ZG_LOG_INFO, "", "job scripts reloaded");
     report(w, "reloaded %d\n", failed);
+}
+
+/* Reloads generation gen on this loop's host; the last loop to do so says how it went. */
+static void reload_scripts(worker_thread *t, unsigned gen)
+{
+    worker_ctl *w = t->w;
+    int failed = 0;
+    zg_reload(t->h, &failed);
+    pthread_mutex_lock(&w->lock);
+    w->reloaded[t->slot] = gen;
+    if (gen == w->reload_gen && failed > w->reload_failed) w->reload_failed = failed;
+    int complete = reload_complete(w);
+    failed = w->reload_failed;
+    pthread_mutex_unlock(&w->lock);
+    if (complete) say_reloaded(w, failed);
+}
+
+/* Asks every loop to reload (under lock). */
+static void ask_reload(worker_ctl *w)
+{
+    w->reload_gen++;
+    w->reload_failed = 0;
+    pthread_cond_broadcast(&w->cond);
 }
 
 /* Gives a step's ticket toward --max-jobs back when no job ran. */
@@ -221,7 +264,7 @@ static void *work(void *arg)
         if (w->reload_gen != t->reload_seen) {
             t->reload_seen = w->reload_gen;
             pthread_mutex_unlock(&w->lock);
-            reload_scripts(t); /* the held job, if any, went back first */
+            reload_scripts(t, t->reload_seen); /* the held job, if any, went back first */
             pthread_mutex_lock(&w->lock);
             *reserving = zg_holding(h);
             pthread_cond_broadcast(&w->cond);
@@ -291,8 +334,11 @@ static void *work(void *arg)
     if (zg_holding(h)) zg_release_held(h);
     pthread_mutex_lock(&w->lock);
     *reserving = 0;
+    w->looping[t->slot] = 0; /* a reload no longer waits for this loop */
+    int complete = reload_complete(w), failed = w->reload_failed;
     pthread_cond_broadcast(&w->cond);
     pthread_mutex_unlock(&w->lock);
+    if (complete) say_reloaded(w, failed);
     return NULL;
 }
 
@@ -328,8 +374,7 @@ static void *watch_scripts(void *arg)
         }
         hangup = 0;
         pthread_mutex_lock(&w->lock);
-        w->reload_gen++;
-        pthread_cond_broadcast(&w->cond);
+        ask_reload(w);
         pthread_mutex_unlock(&w->lock);
     }
     if (fd >= 0) close(fd);
@@ -355,7 +400,7 @@ static void *read_commands(void *arg)
             continue;
         }
         if (strcmp(line, "undrain\n") == 0) w->draining = 0;
-        if (strcmp(line, "reload\n") == 0) w->reload_gen++;
+        if (strcmp(line, "reload\n") == 0) ask_reload(w);
         pthread_cond_broadcast(&w->cond);
         pthread_mutex_unlock(&w->lock);
     }
@@ -428,27 +473,41 @@ static zg_host *open_worker_host(const cli_options *co, worker_thread *t, int ev
     return cli_open_host(co, 1, &cfg);
 }
 
-static void ctl_init(worker_ctl *w, const cli_options *co, const char *name, int json,
-                     int report_fd)
+static void ctl_init(worker_ctl *w, const cli_options *co, const worker_options *o,
+                     const char *name, int report_fd)
 {
     memset(w, 0, sizeof *w);
     pthread_mutex_init(&w->lock, NULL);
     pthread_cond_init(&w->cond, NULL);
     w->co = co;
+    /* (1..64: what the option allows, held here for the analyzer's sake) */
+    w->nthreads = o->threads < 1 ? 1 : o->threads > WORKER_MAX_THREADS ? WORKER_MAX_THREADS : o->threads;
     w->log.worker = name;
-    w->log.json = json;
+    w->log.json = o->json_logs;
     w->report_fd = report_fd;
 }
 
-/* Opens the process's hosts, runs a loop on each (the first on this thread), and frees them.
- * ready: called once every host is open. Returns 1 when a loop failed (see work), -1 when the
- * hosts could not all be opened, else 0. */
+/* Starts a thread with SIGINT and SIGTERM blocked: they reach the main thread alone (see
+ * signal_hosts). */
+static int start_thread(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
+    int rc = pthread_create(thread, NULL, fn, arg);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc;
+}
+
+/* Opens the process's hosts, runs a loop on each (the first on this thread, the main one), and
+ * frees them. ready: called once every host is open. Returns 1 when a loop failed (see work),
+ * -1 when the hosts could not all be opened, else 0. */
 static int run_loops(worker_ctl *w, const worker_options *o, void (*ready)(worker_ctl *))
 {
     worker_thread ts[WORKER_MAX_THREADS];
-    int n = o->threads < 1 ? 1 : o->threads > WORKER_MAX_THREADS ? WORKER_MAX_THREADS : o->threads;
-    int rc = 0;
-    w->nthreads = n;
+    int n = w->nthreads, rc = 0;
     for (int i = 0; i < n; i++) {
         ts[i] = (worker_thread){.w = w, .o = o, .slot = i};
         if (!(ts[i].h = open_worker_host(w->co, &ts[i], o->events))) {
@@ -463,9 +522,22 @@ static int run_loops(worker_ctl *w, const worker_options *o, void (*ready)(worke
     }
     if (ready) ready(w);
     pthread_t threads[WORKER_MAX_THREADS];
-    int started[WORKER_MAX_THREADS] = {0};
-    for (int i = 1; i < n; i++)
-        started[i] = pthread_create(&threads[i], NULL, work, &ts[i]) == 0;
+    int started[WORKER_MAX_THREADS] = {0}, nstarted = 1;
+    pthread_mutex_lock(&w->lock);
+    for (int i = 0; i < n; i++)
+        w->looping[i] = 1;
+    pthread_mutex_unlock(&w->lock);
+    for (int i = 1; i < n; i++) {
+        started[i] = start_thread(&threads[i], work, &ts[i]) == 0;
+        nstarted += started[i];
+        if (started[i]) continue;
+        pthread_mutex_lock(&w->lock);
+        w->looping[i] = 0;
+        pthread_mutex_unlock(&w->lock);
+    }
+    if (nstarted < n)
+        log_linef(&w->log, ZG_LOG_ERROR, "cannot start %d of %d threads: running %d at once",
+                  n - nstarted, n, nstarted);
     work(&ts[0]);
     for (int i = 1; i < n; i++)
         if (started[i]) pthread_join(threads[i], NULL);
@@ -491,12 +563,12 @@ static int run_child(const cli_options *co, const worker_options *o)
     fcntl(CHILD_REPORT_FD, F_SETFD, FD_CLOEXEC);
     fcntl(CHILD_COMMAND_FD, F_SETFD, FD_CLOEXEC);
     signal(SIGHUP, SIG_IGN); /* the supervisor says when to reload */
-    static worker_ctl w;     /* (read by the command reader, which outlives no process) */
-    ctl_init(&w, co, o->child, o->json_logs, CHILD_REPORT_FD);
+    /* static: the detached command reader may still read it while the process exits */
+    static worker_ctl w;
+    ctl_init(&w, co, o, o->child, CHILD_REPORT_FD);
     w.draining = o->drained;
-    w.nthreads = o->threads;
     pthread_t reader;
-    if (pthread_create(&reader, NULL, read_commands, &w) != 0) return EXIT_JOB_FAILED;
+    if (start_thread(&reader, read_commands, &w) != 0) return EXIT_JOB_FAILED;
     pthread_detach(reader);
     return run_loops(&w, o, say_ready) < 0 ? EXIT_JOB_FAILED : EXIT_OK;
 }
@@ -504,13 +576,13 @@ static int run_child(const cli_options *co, const worker_options *o)
 static int run_alone(const cli_options *co, const worker_options *o)
 {
     worker_ctl w;
-    ctl_init(&w, co, "w1", o->json_logs, -1);
+    ctl_init(&w, co, o, "w1", -1);
     struct sigaction sa = {0};
     sa.sa_handler = on_hangup;
     sigaction(SIGHUP, &sa, NULL);
     watcher wa = {&w, co->jobs};
     pthread_t thread;
-    int watching = pthread_create(&thread, NULL, watch_scripts, &wa) == 0;
+    int watching = start_thread(&thread, watch_scripts, &wa) == 0;
     int failed = run_loops(&w, o, NULL);
     pthread_mutex_lock(&w.lock);
     w.done = 1;

@@ -75,3 +75,17 @@ return { JOB_TYPE = "echo", SCHEMA = { n = { type = "integer", required = true }
   get_data = function(self) return { n = self.n } end }
 LUA
 }
+
+# The slow job type: $JOBS/slow.lua, type "slow" on queue slow_q: logs "started", then takes
+# `seconds` (default 3) in 30 steps of completeness, and finishes 200.
+write_slow_job() {
+  cat >"$JOBS/slow.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "slow", QUEUE_NAME = "slow_q", SCHEMA = { seconds = { type = "number", default = 3 } },
+  run = function(self)
+    self:job_log_info("started")
+    for i = 1, 30 do zerog.sleep(self.seconds / 30); self:set_completeness(i / 30) end
+    return 200
+  end }
+LUA
+}

@@ -19,6 +19,13 @@ trap 'for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; wait "$p" 2>/dev/nu
 result() { hget "$1" resultCode; }
 submit() { "$ZEROG" submit "$@" 2>/dev/null; }
 alive() { [ -r "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 "/proc/$1/stat")" != Z ]; }
+# wait_exit SECONDS PID: PID's exit status once it ends; one still running after SECONDS is
+# killed (kill -9) and the status is 124, so a worker that does not stop fails its test, not the suite
+wait_exit() {
+  ended() { ! alive "$1"; }
+  wait_for "$1" ended "$2" || { kill -9 "$2"; wait "$2"; return 124; }
+  wait "$2"
+}
 # running N UUID...: exactly N of them run now
 running() {
   local want=$1 n=0 u; shift
@@ -36,7 +43,7 @@ four_at_once_in_one_process() {
   wait_for 10 running 4 "${uuids[@]}" || { cat "$WORK/w.log"; return 1; }
   # one process (its threads), no supervisor's children
   [ -z "$(pgrep -P "$pid")" ] || { echo "children: $(pgrep -P "$pid")"; return 1; }
-  wait "$pid" || { echo "exit $?"; cat "$WORK/w.log"; return 1; }
+  wait_exit 20 "$pid" || { echo "exit $?"; cat "$WORK/w.log"; return 1; }
   all_200 "${uuids[@]}"
 }
 ok "worker --threads 4: four runs at once in one process, all finish 200, --until-idle exits 0" four_at_once_in_one_process
@@ -71,7 +78,7 @@ sigterm_all_threads_finish() {
   a=$(submit slow '{"seconds": 1.5}') && b=$(submit slow '{"seconds": 1.5}') || return 1
   "$ZEROG" worker --threads 2 --queue slow_q >"$WORK/w.log" 2>&1 & local pid=$!; PIDS+=($pid)
   wait_for 10 running 2 "$a" "$b" || return 1
-  kill -TERM "$pid"; wait "$pid"; local rc=$?
+  kill -TERM "$pid"; wait_exit 20 "$pid"; local rc=$?
   [ $rc = 0 ] && all_200 "$a" "$b" || { echo "exit $rc, results $(result "$a") $(result "$b")"; return 1; }
   [ "$(hget "$a" errorCount)" = 0 ] && [ "$(hget "$b" errorCount)" = 0 ]
 }
@@ -99,7 +106,7 @@ kill9_releases_every_run_of_the_process() {
   done
   [ "$killed" = 2 ] && [ "$clean" = 2 ] || { echo "killed $killed clean $clean"; return 1; }
   [ "$(pgrep -P "$sup" | wc -l)" = 2 ] || return 1 # replaced
-  kill -TERM "$sup" && wait "$sup"
+  kill -TERM "$sup" && wait_exit 20 "$sup"
 }
 ok "worker --concurrency 2 --threads 2: kill -9 of one process releases both its runs (each a kill), the others are untouched" kill9_releases_every_run_of_the_process
 
@@ -109,7 +116,7 @@ overrun_releases_neighbours_gracefully() {
   local slow; slow=$(submit slow '{"seconds": 4}')
   wait_for 10 running 1 "$slow" || return 1
   local stuck; stuck=$(submit backtrack '{}')
-  wait "$pid"; local rc=$?
+  wait_exit 20 "$pid"; local rc=$?
   [ $rc = 4 ] || { echo "exit $rc"; cat "$WORK/w.log"; return 1; }
   grep -q "job $slow: released for another host (this process is ending)" "$WORK/w.log" || { cat "$WORK/w.log"; return 1; }
   # the neighbour waits again, with the graceful event and no error; the stuck one timed out
@@ -132,6 +139,50 @@ serve_threads_in_workers() {
   wait_for 15 all_200 "$a" "$b" && stop_serve
 }
 ok "serve --workers 1 --threads 2: GET /workers shows both runs of the one process" serve_threads_in_workers
+
+reload_said_once_every_thread_has_it() {
+  flush
+  printf 'return { JOB_TYPE = "ver", QUEUE_NAME = "ver_q", run = function() require("zerog").sleep(0.5) return 201 end }\n' >"$JOBS/ver.lua"
+  "$ZEROG" worker --threads 4 --queue ver_q >"$WORK/wr.log" 2>&1 & local pid=$!; PIDS+=($pid)
+  local first; first=$(submit ver '{}')
+  wait_for 10 all_201 "$first" || { cat "$WORK/wr.log"; return 1; }
+  printf 'return { JOB_TYPE = "ver", QUEUE_NAME = "ver_q", run = function() require("zerog").sleep(0.5) return 202 end }\n' >"$JOBS/ver.lua.tmp"
+  mv "$JOBS/ver.lua.tmp" "$JOBS/ver.lua"
+  reloaded() { grep -q "job scripts reloaded" "$WORK/wr.log"; }
+  wait_for 10 reloaded || { cat "$WORK/wr.log"; return 1; }
+  # four at once: every thread takes one, and each runs the new script
+  local uuids=() u
+  for _ in 1 2 3 4; do uuids+=("$(submit ver '{}')"); done
+  wait_for 10 all_done "${uuids[@]}" || { cat "$WORK/wr.log"; return 1; }
+  kill -TERM "$pid"; wait_exit 20 "$pid"
+  rm -f "$JOBS/ver.lua"
+  for u in "${uuids[@]}"; do [ "$(result "$u")" = 202 ] || { echo "$u: $(result "$u")"; return 1; }; done
+  [ "$(grep -c "job scripts reloaded" "$WORK/wr.log")" = 1 ] || { cat "$WORK/wr.log"; return 1; }
+}
+all_201() { [ "$(result "$1")" = 201 ]; }
+all_done() { local u; for u in "$@"; do [ "$(result "$u")" != -1 ] && [ -n "$(result "$u")" ] || return 1; done; }
+ok "worker --threads 4: 'job scripts reloaded' is said once, when every thread has reloaded (jobs after it all run the new script)" reload_said_once_every_thread_has_it
+
+drain_waits_for_every_thread() {
+  flush
+  SERVE_WORKERS=1 start_serve --threads 4 || return 1
+  local round uuid slow=() u
+  # three threads run a slow job (the first thread, most likely, among them): the drain must still
+  # wait for the fourth, which is waiting for a message; twice, as which threads run is chance
+  for round in 1 2; do
+    slow=()
+    for _ in 1 2 3; do slow+=("$(submit slow '{"seconds": 1.5}')"); done
+    wait_for 10 running 3 "${slow[@]}" || return 1
+    http POST /drain && status_is 200 || return 1
+    uuid=$(submit echo '{"n": 1}') || return 1
+    sleep 0.3 # a window in which a thread still waiting for a message would have run it
+    [ "$(result "$uuid")" = -1 ] && [ "$(hget "$uuid" running)" != true ] || { echo "round $round: job ran while drained"; return 1; }
+    http POST /undrain && status_is 200 || return 1
+    wait_for 10 all_200 "$uuid" "${slow[@]}" || { echo "round $round: did not run after undrain"; return 1; }
+  done
+  stop_serve
+}
+ok "serve --workers 1 --threads 4: POST /drain while three threads run answers only once the fourth waits for no message (a job submitted after it stays queued)" drain_waits_for_every_thread
 
 bad_threads() {
   expect_status 2 "$ZEROG" worker --threads 0 && expect_status 2 "$ZEROG" worker --threads 65 &&
