@@ -53,20 +53,6 @@ JOBS=$WORK/jobs
 mkdir -p "$JOBS"
 export ZEROG_JOBS=$JOBS
 
-# The slow job type worker, threads and serve tests share: runs `seconds` (default 3) in 30 steps
-# of progress, after logging "started" (job_log_info: a log line and an event).
-write_slow_job() {
-  cat >"$JOBS/slow.lua" <<'LUA'
-local zerog = require "zerog"
-return { JOB_TYPE = "slow", QUEUE_NAME = "slow_q", SCHEMA = { seconds = { type = "number", default = 3 } },
-  run = function(self)
-    self:job_log_info("started")
-    for i = 1, 30 do zerog.sleep(self.seconds / 30); self:set_completeness(i / 30) end
-    return 200
-  end }
-LUA
-}
-
 # The echo job type several command tests share: returns 200 and its n as data.
 write_echo_job() {
   cat >"$JOBS/echo.lua" <<'LUA'
