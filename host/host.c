@@ -117,6 +117,16 @@ zg_host *zg_host_new(const zg_config *cfg)
     return h;
 }
 
+/* Tells the embedder (cfg.on_hold) that the job claimed with the last settle is now held
+ * (holding = 1) or no longer held, having gone back or been dropped (0). */
+static void tell_hold(zg_host *h, int holding)
+{
+    if (!h->cfg.on_hold || !h->held.lease.token) return;
+    zg_run_info info = {holding, h->held.lease.uuid, h->held.lease.queue, h->held.id,
+                        h->held.lease.token};
+    h->cfg.on_hold(h->cfg.on_hold_ud, &info);
+}
+
 /* Puts back the job claimed with the last settle (cfg.prefetch), if any. */
 static int release_held(zg_host *h, zg_error *err)
 {
@@ -135,6 +145,7 @@ static int release_held(zg_host *h, zg_error *err)
                     "job %s could not be put back (%s): it runs again once its "
                     "lease lapses",
                     h->held.lease.uuid, err->msg);
+    tell_hold(h, 0);
     zg_claim_clear(&h->held);
     return rc;
 }
@@ -153,6 +164,7 @@ static int take_held(zg_host *h, zg_claim *out, zg_error *err)
         return ZG_OK;
     }
     if (rc != ZG_ESTALE) release_held(h, err);
+    tell_hold(h, 0); /* (lapsed or killed meanwhile: dropped) */
     zg_claim_clear(&h->held);
     return rc;
 }
@@ -960,7 +972,10 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
         if (rc != ZG_ESTORE || tries == 4 || zg_heartbeat_lost(&h->heartbeat)) break;
         zg_clock_sleep_ms(100 << tries);
     }
-    if (h->held.lease.token) h->held_at_ms = zg_clock_monotonic_ms();
+    if (h->held.lease.token) {
+        h->held_at_ms = zg_clock_monotonic_ms();
+        tell_hold(h, 1);
+    }
     zg_heartbeat_entered(&h->heartbeat, 1);
     a->settled = 1;
     if (rc != ZG_OK) h->err = err;

@@ -134,6 +134,14 @@ typedef struct zg_config {
                      trip) and holds that job for the next zg_step, which must come at once:
                      a held job's lease is not renewed until it starts. zg_release_held puts
                      it back (zg_reload and zg_host_free do too); zg_run always prefetches */
+    /* With prefetch: a job claimed ahead by a settle is held (on_hold with begin = 1) until the
+     * next zg_step starts it (on_run with begin = 1 names the same job) or it goes back
+     * (on_hold with begin = 0). A held job has not started: a supervisor that puts back what a
+     * dead worker held releases it with ZG_RELEASE_STOPPING (no error counted), not as a
+     * death. Called on the thread of the zg_step (or zg_release_held, zg_reload, zg_host_free).
+     * NULL: none */
+    zg_run_fn on_hold;
+    void *on_hold_ud;
 } zg_config;
 
 /* How long past its TIMEOUT (or TTR) a run that does not answer is given before it counts as

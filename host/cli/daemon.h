@@ -9,9 +9,13 @@
  * the supervisor as lines on a report pipe, never through shared memory:
  *   worker -> supervisor (fd 3):  ready | begin SLOT UUID ID RESERVATION QUEUE |
  *                                 end SLOT JOBS RSS_KB | released SLOT | rss RSS_KB (each second) |
+ *                                 ahead SLOT UUID ID RESERVATION QUEUE | ahead-gone SLOT |
  *                                 drained GENERATION | reloaded FAILED
  * (SLOT: which of the worker's --threads ran it, from 0; "released SLOT": the worker put that run
- * back itself, as a graceful stop does, before it ends on an overrun)
+ * back itself, as a graceful stop does, before it ends on an overrun; "ahead": a job its settle
+ * claimed for the slot's next run, not started yet ("begin" of the same job starts it,
+ * "ahead-gone" says it went back), which the supervisor puts back as a graceful stop would when
+ * the worker dies)
  *   supervisor -> worker (fd 4):  drain GENERATION | undrain | reload
  * "drained G" is the acknowledgement of "drain G": the worker sends it only once it is not
  * waiting for a message, so no job starts on it after the supervisor has seen every
@@ -64,6 +68,7 @@ typedef struct child {
     char line[1024];
     size_t len;
     child_run *runs;       /* one per thread of the worker (supervisor.threads) */
+    child_run *ahead;      /* one per thread: a job claimed ahead by a settle, not started */
     long jobs_done, begun; /* over every process of this slot */
     long rss_kb;
     int drain_ack;         /* the last drain generation it acknowledged */

@@ -162,7 +162,7 @@ static int spawn_child(supervisor *s, int i)
     c->reports = reports[0];
     c->commands = commands[1];
     c->len = 0;
-    memset(c->runs, 0, (size_t)s->threads * sizeof *c->runs);
+    memset(c->runs, 0, 2 * (size_t)s->threads * sizeof *c->runs); /* and c->ahead */
     c->rss_kb = 0;
     c->drain_ack = drained ? gen : 0; /* it starts drained: nothing to acknowledge */
     c->started_ms = monotonic_ms();
@@ -190,10 +190,11 @@ int supervisor_start(supervisor *s, int n)
         memset(c, 0, sizeof *c);
         snprintf(c->name, sizeof c->name, "w%d", i + 1);
         c->reports = c->commands = -1;
-        if (!(c->runs = calloc((size_t)s->threads, sizeof *c->runs))) {
+        if (!(c->runs = calloc(2 * (size_t)s->threads, sizeof *c->runs))) {
             log_line(s->log, ZG_LOG_ERROR, "", "cannot start workers: out of memory");
             return -1;
         }
+        c->ahead = c->runs + s->threads;
     }
     for (int i = 0; i < n; i++)
         if (spawn_child(s, i) != 0) return -1;
@@ -225,6 +226,19 @@ static void handle_report(supervisor *s, child *c, char *line)
         r->since_ms = wall_ms();
         r->busy = 1;
         c->begun++;
+        if (c->ahead[slot].busy && strcmp(c->ahead[slot].uuid, uuid) == 0) c->ahead[slot].busy = 0;
+    } else if (sscanf(line, "ahead %d %36s %lld %lld %127s", &slot, uuid, &id, &reservation,
+                      queue) == 5 &&
+               slot >= 0 && slot < s->threads) {
+        child_run *r = &c->ahead[slot];
+        snprintf(r->uuid, sizeof r->uuid, "%s", uuid);
+        snprintf(r->queue, sizeof r->queue, "%s", queue);
+        r->message_id = id;
+        r->reservation = reservation;
+        r->since_ms = wall_ms();
+        r->busy = 1;
+    } else if (sscanf(line, "ahead-gone %d", &slot) == 1 && slot >= 0 && slot < s->threads) {
+        c->ahead[slot].busy = 0;
     } else if (sscanf(line, "end %d %ld %ld", &slot, &jobs, &rss) == 3 && slot >= 0 &&
                slot < s->threads) {
         c->runs[slot].busy = 0;
@@ -274,13 +288,18 @@ static void settle(supervisor *s, int i, int status)
     if (c->reports >= 0) read_reports(s, c); /* what it said before it went */
     pthread_mutex_lock(&s->lock);
     pid_t pid = c->pid;
-    child_run held[DAEMON_MAX_THREADS];
-    int nheld = 0;
-    for (int t = 0; t < s->threads; t++)
+    child_run held[DAEMON_MAX_THREADS], ahead[DAEMON_MAX_THREADS];
+    int nheld = 0, nahead = 0;
+    for (int t = 0; t < s->threads; t++) {
         if (c->runs[t].busy) {
             held[nheld++] = c->runs[t];
             c->runs[t].busy = 0;
         }
+        if (c->ahead[t].busy) {
+            ahead[nahead++] = c->ahead[t];
+            c->ahead[t].busy = 0;
+        }
+    }
     c->pid = 0;
     if (c->reports >= 0) close(c->reports);
     if (c->commands >= 0) close(c->commands);
@@ -309,6 +328,14 @@ static void settle(supervisor *s, int i, int status)
                   rc == ZG_OK ? "released, its next run records the kill"
                   : overrun   ? "its next run records the timeout"
                               : zg_errstr(s->host));
+    }
+    for (int k = 0; k < nahead; k++) {
+        /* claimed for its next run, never started: back to waiting as a graceful stop puts it
+         * (no error counted), not left to lapse and record a death it did not have */
+        int rc = zg_release(s->host, ahead[k].uuid, ahead[k].reservation, 0, ZG_RELEASE_STOPPING);
+        log_linef(s->log, rc == ZG_OK ? ZG_LOG_INFO : ZG_LOG_WARNING,
+                  "worker %s (pid %d) had claimed job %s for its next run: %s", c->name, (int)pid,
+                  ahead[k].uuid, rc == ZG_OK ? "put back, no error counted" : zg_errstr(s->host));
     }
     if (!nheld && !c->finished) {
         log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) ended (%s)%s", c->name, (int)pid, how,
@@ -471,7 +498,7 @@ void supervisor_stop(supervisor *s, double grace_s)
         kill(c->pid, SIGKILL); /* past its grace: what it holds goes back for another host */
         waitpid(c->pid, NULL, 0);
         if (c->reports >= 0) read_reports(s, c);
-        for (int t = 0; t < s->threads; t++) {
+        for (int t = 0; t < 2 * s->threads; t++) { /* its runs, then its jobs claimed ahead */
             if (!c->runs[t].busy) continue;
             zg_release(s->host, c->runs[t].uuid, c->runs[t].reservation, 0, ZG_RELEASE_STOPPING);
             log_linef(s->log, ZG_LOG_WARNING, "grace over: job %s released for another host",
@@ -479,7 +506,7 @@ void supervisor_stop(supervisor *s, double grace_s)
         }
         pthread_mutex_lock(&s->lock);
         c->pid = 0;
-        memset(c->runs, 0, (size_t)s->threads * sizeof *c->runs);
+        memset(c->runs, 0, 2 * (size_t)s->threads * sizeof *c->runs); /* and c->ahead */
         if (c->reports >= 0) close(c->reports);
         if (c->commands >= 0) close(c->commands);
         c->reports = c->commands = -1;
@@ -490,8 +517,8 @@ void supervisor_stop(supervisor *s, double grace_s)
 void supervisor_free(supervisor *s)
 {
     for (int i = 0; i < s->n; i++) {
-        free(s->children[i].runs);
-        s->children[i].runs = NULL;
+        free(s->children[i].runs); /* (c->ahead is its second half) */
+        s->children[i].runs = s->children[i].ahead = NULL;
     }
 }
 

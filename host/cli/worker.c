@@ -76,6 +76,7 @@ typedef struct worker_ctl {
     int looping[WORKER_MAX_THREADS];       /* loop i runs (its reload counts) */
     unsigned reloaded[WORKER_MAX_THREADS]; /* the generation loop i reloaded last */
     worker_run runs[WORKER_MAX_THREADS];
+    worker_run ahead[WORKER_MAX_THREADS]; /* claimed by a settle for the slot's next run */
     const cli_options *co;
     log_target log;
 } worker_ctl;
@@ -160,6 +161,7 @@ static void on_run(void *ud, const zg_run_info *run)
     long jobs = w->jobs;
     if (run->begin) {
         w->reserving[t->slot] = 0; /* the job started before any drain we acknowledge now */
+        w->ahead[t->slot].busy = 0; /* (it was claimed ahead, or by this step) */
         r->busy = 1;
         snprintf(r->uuid, sizeof r->uuid, "%s", run->uuid);
         r->reservation = run->reservation;
@@ -174,6 +176,29 @@ static void on_run(void *ud, const zg_run_info *run)
                (long long)run->reservation, run->queue);
     else
         report(w, "end %d %ld %ld\n", t->slot, jobs, rss_kb());
+}
+
+/* A job claimed ahead by a settle (cfg.on_hold): the supervisor puts it back should this process
+ * die before it starts. ZEROG_TEST_STOP_AHEAD=1 (tests only) stops the process right there, the
+ * moment a kill -9 must not turn into an error on a job that never ran. */
+static void on_hold(void *ud, const zg_run_info *run)
+{
+    worker_thread *t = ud;
+    worker_ctl *w = t->w;
+    worker_run *a = &w->ahead[t->slot];
+    pthread_mutex_lock(&w->lock);
+    a->busy = run->begin;
+    snprintf(a->uuid, sizeof a->uuid, "%s", run->uuid);
+    a->reservation = run->reservation;
+    pthread_mutex_unlock(&w->lock);
+    if (!run->begin) {
+        report(w, "ahead-gone %d\n", t->slot);
+        return;
+    }
+    report(w, "ahead %d %s %lld %lld %s\n", t->slot, run->uuid, (long long)run->message_id,
+           (long long)run->reservation, run->queue);
+    const char *stop = getenv("ZEROG_TEST_STOP_AHEAD");
+    if (stop && strcmp(stop, "1") == 0) raise(SIGSTOP);
 }
 
 static void log_step(worker_ctl *w, const zg_step_result *r)
@@ -417,14 +442,19 @@ static void release_neighbours(worker_thread *t)
     worker_ctl *w = t->w;
     stopping = 1;
     stop_all_hosts(); /* no loop claims another job */
-    worker_run held[WORKER_MAX_THREADS];
-    int slots[WORKER_MAX_THREADS], n = 0;
+    worker_run held[2 * WORKER_MAX_THREADS];
+    int slots[2 * WORKER_MAX_THREADS], n = 0;
     pthread_mutex_lock(&w->lock);
-    for (int i = 0; i < w->nthreads; i++)
+    for (int i = 0; i < w->nthreads; i++) {
         if (i != t->slot && w->runs[i].busy) {
             held[n] = w->runs[i];
             slots[n++] = i;
         }
+        if (w->ahead[i].busy) { /* claimed for a next run that will not come */
+            held[n] = w->ahead[i];
+            slots[n++] = -1 - i;
+        }
+    }
     pthread_mutex_unlock(&w->lock);
     if (!n) return;
     zg_config cfg;
@@ -437,7 +467,8 @@ static void release_neighbours(worker_thread *t)
         log_linef(&w->log, rc == ZG_OK ? ZG_LOG_INFO : ZG_LOG_WARNING, "job %s: %s", held[k].uuid,
                   rc == ZG_OK ? "released for another host (this process is ending)"
                               : zg_errstr(rh));
-        if (rc == ZG_OK) report(w, "released %d\n", slots[k]);
+        if (rc == ZG_OK && slots[k] >= 0) report(w, "released %d\n", slots[k]);
+        if (rc == ZG_OK && slots[k] < 0) report(w, "ahead-gone %d\n", -1 - slots[k]);
     }
     if (rh) zg_host_free(rh);
 }
@@ -466,6 +497,8 @@ static zg_host *open_worker_host(const cli_options *co, worker_thread *t, int ev
     cfg.log_ud = &t->w->log;
     cfg.on_run = on_run;
     cfg.on_run_ud = t;
+    cfg.on_hold = on_hold;
+    cfg.on_hold_ud = t;
     cfg.on_overrun = on_overrun;
     cfg.on_overrun_ud = t;
     cfg.publish_events = events; /* two PUBLISH round trips a job: only where someone listens */

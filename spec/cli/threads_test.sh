@@ -184,6 +184,26 @@ drain_waits_for_every_thread() {
 }
 ok "serve --workers 1 --threads 4: POST /drain while three threads run answers only once the fourth waits for no message (a job submitted after it stays queued)" drain_waits_for_every_thread
 
+claimed_ahead_is_put_back() {
+  # the worker stops itself (a test hook) right after a settle claimed B for its next run: a
+  # kill -9 then must put B back as a graceful stop would, not leave it to lapse into an error
+  flush
+  local a b
+  a=$(submit slow '{"seconds": 0.1}') && b=$(submit slow '{"seconds": 0.1}') || return 1
+  ZEROG_TEST_STOP_AHEAD=1 SERVE_WORKERS=1 start_serve || return 1
+  local pid; pid=$(pgrep -P "$SERVE_PID" | head -1)
+  stopped() { [ "$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)" = T ]; }
+  wait_for 10 stopped || { echo "worker $pid not stopped"; cat "$WORK/serve.log"; return 1; }
+  [ "$(result "$a")" = 200 ] && [ "$(hget "$b" running)" = true ] || { echo "a $(result "$a") b running $(hget "$b" running)"; return 1; }
+  kill -9 "$pid"
+  wait_for 15 all_200 "$b" || { echo "b $(result "$b")"; cat "$WORK/serve.log"; return 1; }
+  grep -q "had claimed job $b for its next run: put back, no error counted" "$WORK/serve.log" || { cat "$WORK/serve.log"; return 1; }
+  [ "$(hget "$b" errorCount)" = 0 ] && events_of "$b" | grep -q 'Released - host stopping' &&
+  ! events_of "$b" | grep -q 'Killed' || { events_of "$b"; return 1; }
+  stop_serve
+}
+ok "kill -9 of a worker holding a job its settle claimed for the next run: the job goes back with no error counted and runs" claimed_ahead_is_put_back
+
 bad_threads() {
   expect_status 2 "$ZEROG" worker --threads 0 && expect_status 2 "$ZEROG" worker --threads 65 &&
   expect_status 2 "$ZEROG" serve --threads 0
