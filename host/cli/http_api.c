@@ -12,12 +12,11 @@
  * with "WWW-Authenticate: Bearer". A body over the limit is 413; a wrong method, 405.
  *   POST /job/{jobType} (or the body's jobType)   201 {"uuid"} | 400 {"error"} (http_submit.c)
  *   GET  /progress|info|data|dump/{uuid}          200 | 404 (dump: ?showLogs=true adds the lists)
- *   POST /kill/{uuid}   GET /state/{uuid}   GET /workers   POST /drain /undrain /retire   GET /health   GET /metrics
- *   POST /kick/{queue}[?n=N]   GET /buried/{queue}
- *   GET /jobs?state=&type=&queue=&limit=&cursor=&since=   {"jobs":[...],"next":C|null}
- *   POST /retry/{uuid}   200 | 404 | 409 (not failed)      DELETE /job/{uuid}   200 | 404
- *   POST /purge (state, type, queue, olderThan: query or JSON body)   {"deleted":n}
- *   GET /stats[?queue=Q]   {QUEUE:{TYPE:{STATE:n}}}
+ *   POST /kill/{uuid}   GET /state/{uuid}   GET /workers   POST /drain /undrain /retire   GET
+ * /health   GET /metrics POST /kick/{queue}[?n=N]   GET /buried/{queue} GET
+ * /jobs?state=&type=&queue=&limit=&cursor=&since=   {"jobs":[...],"next":C|null} POST /retry/{uuid}
+ * 200 | 404 | 409 (not failed)      DELETE /job/{uuid}   200 | 404 POST /purge (state, type, queue,
+ * olderThan: query or JSON body)   {"deleted":n} GET /stats[?queue=Q]   {QUEUE:{TYPE:{STATE:n}}}
  * Connections: idle ones are closed after limits.timeout_s, and one whose request has not arrived
  * whole within HTTP_DEADLINE_TIMES times that (http_deadline.c); at most max_connections in all
  * and per_ip per client address (libmicrohttpd refuses the others at once). */
@@ -327,7 +326,7 @@ static enum MHD_Result read_job(daemon_ctx *d, struct MHD_Connection *c, zg_view
 /* GET /state/{uuid}: where the job is in its queue (beanstalkd's stats-job). */
 static enum MHD_Result job_state(daemon_ctx *d, struct MHD_Connection *c, const char *uuid)
 {
-    static const char *const names[] = {"waiting", "delayed", "running",
+    static const char *const names[] = {"waiting", "delayed",  "running",
                                         "buried",  "finished", "parked"};
     enum MHD_Result r;
     zg_host *h = borrow_for(d, c, &r);
@@ -748,9 +747,9 @@ static enum MHD_Result health(daemon_ctx *d, struct MHD_Connection *c)
     fprintf(b,
             "{\"status\":\"%s\",\"store\":%s,\"draining\":%s,\"workers\":{\"alive\":%d,"
             "\"wanted\":%d},\"scripts\":%s}",
-            !serving                  ? "unavailable"
+            !serving              ? "unavailable"
             : failed || alive < n ? "degraded"
-                                      : "ok",
+                                  : "ok",
             quoted, draining ? "true" : "false", alive, n, scripts ? scripts : "null");
     zg_free(scripts);
     return send_stream(c, serving ? 200 : 503, "application/json", b, &text);

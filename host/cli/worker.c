@@ -160,7 +160,7 @@ static void on_run(void *ud, const zg_run_info *run)
     pthread_mutex_lock(&w->lock);
     long jobs = w->jobs;
     if (run->begin) {
-        w->reserving[t->slot] = 0; /* the job started before any drain we acknowledge now */
+        w->reserving[t->slot] = 0;  /* the job started before any drain we acknowledge now */
         w->ahead[t->slot].busy = 0; /* (it was claimed ahead, or by this step) */
         r->busy = 1;
         snprintf(r->uuid, sizeof r->uuid, "%s", run->uuid);
@@ -514,7 +514,9 @@ static void ctl_init(worker_ctl *w, const cli_options *co, const worker_options 
     pthread_cond_init(&w->cond, NULL);
     w->co = co;
     /* (1..64: what the option allows, held here for the analyzer's sake) */
-    w->nthreads = o->threads < 1 ? 1 : o->threads > WORKER_MAX_THREADS ? WORKER_MAX_THREADS : o->threads;
+    w->nthreads = o->threads < 1                    ? 1
+                  : o->threads > WORKER_MAX_THREADS ? WORKER_MAX_THREADS
+                                                    : o->threads;
     w->log.worker = name;
     w->log.json = o->json_logs;
     w->report_fd = report_fd;

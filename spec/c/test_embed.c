@@ -486,6 +486,56 @@ static void test_a_job_claimed_with_a_settle_goes_back_when_the_host_will_not_ru
     zg_host_free(other);
 }
 
+/* What cfg.on_hold was told, in order: "+uuid" held, "-uuid" gone back. */
+typedef struct hold_log {
+    char said[8][ZG_UUID_LEN + 1];
+    int n;
+} hold_log;
+
+static void record_hold(void *ud, const zg_run_info *run)
+{
+    hold_log *l = ud;
+    if (l->n < 8)
+        snprintf(l->said[l->n++], sizeof l->said[0], "%c%s", run->begin ? '+' : '-', run->uuid);
+}
+
+static void test_on_hold_names_the_job_claimed_ahead_and_its_return(void)
+{
+    hold_log l = {0};
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.prefetch = 1;
+    cfg.on_hold = record_hold;
+    cfg.on_hold_ud = &l;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    char type[64], queue[80], want[ZG_UUID_LEN + 1];
+    snprintf(type, sizeof type, "hold_%ld_%ld", (long)getpid(), (long)time(NULL) % 100000);
+    snprintf(queue, sizeof queue, "%s_q", type);
+    define(h, type, "return 200");
+    char u[3][ZG_UUID_LEN];
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(zg_submit(h, type, "{\"n\": 1}", NULL, u[i]), ZG_OK);
+    const char *queues[] = {queue};
+    zg_step_result r;
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK); /* runs u0, claims u1 ahead */
+    CHECK_INT(l.n, 1);
+    snprintf(want, sizeof want, "+%s", u[1]);
+    CHECK_STR(l.said[0], want);
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK); /* runs u1 (no word: it started), claims u2 */
+    CHECK_STR(r.uuid, u[1]);
+    CHECK_INT(l.n, 2);
+    snprintf(want, sizeof want, "+%s", u[2]);
+    CHECK_STR(l.said[1], want);
+    CHECK_INT(zg_release_held(h), ZG_OK); /* u2 goes back */
+    CHECK_INT(l.n, 3);
+    snprintf(want, sizeof want, "-%s", u[2]);
+    CHECK_STR(l.said[2], want);
+    zg_host_free(h);
+    CHECK_INT(l.n, 3); /* nothing held any more: nothing to say */
+}
+
 static int count_in(const char *text, const char *needle)
 {
     int n = 0;
@@ -582,6 +632,7 @@ static void run_all(const char *backend)
     RUN(test_a_failed_run_is_logged_with_its_log_id_code_and_file_line);
     RUN(test_a_job_claimed_with_a_settle_goes_back_when_the_host_will_not_run_it);
     RUN(test_a_held_job_whose_lease_lapsed_runs_once);
+    RUN(test_on_hold_names_the_job_claimed_ahead_and_its_return);
     RUN(test_a_job_cannot_make_its_host_run_jobs_inside_its_run);
 }
 
