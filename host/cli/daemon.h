@@ -25,6 +25,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
@@ -200,9 +201,9 @@ typedef struct daemon_ctx {
     pthread_mutex_t metrics_lock;
     type_metrics metrics[METRIC_TYPES];
     int ntypes;
-    activity activity;            /* the dashboard's chart and live feed */
-    volatile sig_atomic_t retire; /* POST /retire: stop as on SIGTERM */
-    volatile sig_atomic_t stopping;
+    activity activity; /* the dashboard's chart and live feed */
+    atomic_int retire; /* POST /retire: stop as on SIGTERM (set and read by different threads) */
+    atomic_int stopping;
 } daemon_ctx;
 
 extern const double metric_bounds[METRIC_BUCKETS];

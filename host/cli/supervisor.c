@@ -315,28 +315,39 @@ static void settle(supervisor *s, int i, int status)
         snprintf(how, sizeof how, "signal %d", WTERMSIG(status));
     else
         snprintf(how, sizeof how, "exit %d", WEXITSTATUS(status));
-    for (int k = 0; k < nheld; k++) {
-        /* not under the lock: the store may be slow, and the HTTP threads read the state */
-        int overrun = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_OVERRUN;
-        /* an overrun was released by the worker's watchdog already: this release then finds
-         * the lease gone, and its next run records the timeout, not a kill. The overrun's
-         * neighbours were put back by the worker, which said "released"; one it could not put
-         * back is released here, as a kill */
-        int rc = zg_release(s->host, held[k].uuid, held[k].reservation, 0, ZG_RELEASE_DIED);
+    /* Every release first, then the lines about them: a log line can block (stderr a full pipe),
+     * and what the worker held must not wait for it. Not under the lock: the store may be slow,
+     * and the HTTP threads read the state. */
+    int overrun = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_OVERRUN;
+    int rcs[2 * DAEMON_MAX_THREADS];
+    char errs[2 * DAEMON_MAX_THREADS][160];
+    for (int k = 0; k < nheld + nahead; k++) {
+        /* a run: released as a kill. An overrun was released by the worker's watchdog already:
+         * this release then finds the lease gone, and its next run records the timeout. The
+         * overrun's neighbours were put back by the worker, which said "released"; one it could
+         * not put back is released here, as a kill. A job claimed for a next run that never
+         * started: back to waiting as a graceful stop puts it (no error counted), not left to
+         * lapse and record a death it did not have; a worker that exited 0 put those back itself
+         * (and said so) */
+        const child_run *r = k < nheld ? &held[k] : &ahead[k - nheld];
+        rcs[k] = k >= nheld && clean
+                     ? ZG_EINVAL
+                     : zg_release(s->host, r->uuid, r->reservation, 0,
+                                  k < nheld ? ZG_RELEASE_DIED : ZG_RELEASE_STOPPING);
+        snprintf(errs[k], sizeof errs[k], "%s", rcs[k] == ZG_OK ? "" : zg_errstr(s->host));
+    }
+    for (int k = 0; k < nheld; k++)
         log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) %s (%s) running job %s: %s", c->name,
                   (int)pid, overrun ? "was ended by its watchdog" : "died", how, held[k].uuid,
-                  rc == ZG_OK ? "released, its next run records the kill"
-                  : overrun   ? "its next run records the timeout"
-                              : zg_errstr(s->host));
-    }
-    for (int k = 0; k < nahead; k++) {
-        /* claimed for its next run, never started: back to waiting as a graceful stop puts it
-         * (no error counted), not left to lapse and record a death it did not have */
-        int rc = zg_release(s->host, ahead[k].uuid, ahead[k].reservation, 0, ZG_RELEASE_STOPPING);
-        log_linef(s->log, rc == ZG_OK ? ZG_LOG_INFO : ZG_LOG_WARNING,
-                  "worker %s (pid %d) had claimed job %s for its next run: %s", c->name, (int)pid,
-                  ahead[k].uuid, rc == ZG_OK ? "put back, no error counted" : zg_errstr(s->host));
-    }
+                  rcs[k] == ZG_OK ? "released, its next run records the kill"
+                  : overrun       ? "its next run records the timeout"
+                                  : errs[k]);
+    for (int k = 0; k < nahead; k++)
+        if (!clean)
+            log_linef(s->log, rcs[nheld + k] == ZG_OK ? ZG_LOG_INFO : ZG_LOG_WARNING,
+                      "worker %s (pid %d) had claimed job %s for its next run: %s", c->name,
+                      (int)pid, ahead[k].uuid,
+                      rcs[nheld + k] == ZG_OK ? "put back, no error counted" : errs[nheld + k]);
     if (!nheld && !c->finished) {
         log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) ended (%s)%s", c->name, (int)pid, how,
                   s->replacing ? ": replaced" : "");

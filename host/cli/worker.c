@@ -23,6 +23,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,19 +92,24 @@ typedef struct worker_thread {
     int failed;
 } worker_thread;
 
-static volatile sig_atomic_t stopping, hangup;
+/* Set by signal handlers (and the overrun path) and read by every loop's thread: atomics
+ * (lock-free, so signal-safe); a volatile sig_atomic_t is only for a handler and the thread it
+ * interrupted (found with a ThreadSanitizer build). */
+static atomic_int stopping, hangup;
 /* the worker's hosts, told at once (zg_stop is signal-safe): a run that ends after the signal
  * does not claim the next job with its settle only to put it back. SIGINT and SIGTERM reach the
  * main thread alone (start_thread; the library's heartbeat threads block every signal), the one
  * that opens and frees these hosts: signal_nhosts drops to 0 before any is freed, so on_signal
  * never stops a freed host */
-static zg_host *volatile signal_hosts[WORKER_MAX_THREADS];
-static volatile sig_atomic_t signal_nhosts;
+static _Atomic(zg_host *) signal_hosts[WORKER_MAX_THREADS];
+static atomic_int signal_nhosts;
 
 static void stop_all_hosts(void)
 {
-    for (int i = 0; i < signal_nhosts; i++)
-        if (signal_hosts[i]) zg_stop(signal_hosts[i]);
+    for (int i = 0; i < signal_nhosts; i++) {
+        zg_host *h = signal_hosts[i];
+        if (h) zg_stop(h);
+    }
 }
 
 static void on_signal(int sig)
@@ -179,8 +185,7 @@ static void on_run(void *ud, const zg_run_info *run)
 }
 
 /* A job claimed ahead by a settle (cfg.on_hold): the supervisor puts it back should this process
- * die before it starts. ZEROG_TEST_STOP_AHEAD=1 (tests only) stops the process right there, the
- * moment a kill -9 must not turn into an error on a job that never ran. */
+ * die before it starts. */
 static void on_hold(void *ud, const zg_run_info *run)
 {
     worker_thread *t = ud;
@@ -197,8 +202,6 @@ static void on_hold(void *ud, const zg_run_info *run)
     }
     report(w, "ahead %d %s %lld %lld %s\n", t->slot, run->uuid, (long long)run->message_id,
            (long long)run->reservation, run->queue);
-    const char *stop = getenv("ZEROG_TEST_STOP_AHEAD");
-    if (stop && strcmp(stop, "1") == 0) raise(SIGSTOP);
 }
 
 static void log_step(worker_ctl *w, const zg_step_result *r)
