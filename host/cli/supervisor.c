@@ -319,7 +319,7 @@ static void settle(supervisor *s, int i, int status)
      * and what the worker held must not wait for it. Not under the lock: the store may be slow,
      * and the HTTP threads read the state. */
     int overrun = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_OVERRUN;
-    int rcs[2 * DAEMON_MAX_THREADS];
+    int rcs[2 * DAEMON_MAX_THREADS] = {0};
     char errs[2 * DAEMON_MAX_THREADS][160];
     for (int k = 0; k < nheld + nahead; k++) {
         /* a run: released as a kill. An overrun was released by the worker's watchdog already:
