@@ -546,6 +546,7 @@ static int run_loops(worker_ctl *w, const worker_options *o, void (*ready)(worke
 {
     worker_thread ts[WORKER_MAX_THREADS];
     int n = w->nthreads, rc = 0;
+    if (n < 1 || n > WORKER_MAX_THREADS) return -1; /* (ctl_init holds it to 1..64) */
     for (int i = 0; i < n; i++) {
         ts[i] = (worker_thread){.w = w, .o = o, .slot = i};
         if (!(ts[i].h = open_worker_host(w->co, &ts[i], o->events))) {
