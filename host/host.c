@@ -51,6 +51,16 @@ static void clear_error(zg_host *h)
     h->err.msg[0] = '\0';
 }
 
+/* An outage a store call's retries hid (Redis gone for a second or more, then back): said, since
+ * the runs and submits of that moment took that much longer. */
+static void store_recovered(void *ud, int64_t down_ms, const char *why)
+{
+    zg_host *h = ud;
+    zg_host_log(h, ZG_LOG_WARNING,
+                "the store was unreachable for %.1f s (%s); the calls waited for it and went on",
+                (double)down_ms / 1000.0, why);
+}
+
 /* Opens the store named by the URL. */
 static int open_store(zg_host *h)
 {
@@ -60,6 +70,7 @@ static int open_store(zg_host *h)
         return h->store ? ZG_OK : zg_fail(&h->err, ZG_ENOMEM, "out of memory");
     }
     h->store = zg_store_redis_new(url, h->cfg.store_timeout_ms, &h->err);
+    if (h->store) zg_store_redis_on_recovered(h->store, store_recovered, h);
     return h->store ? ZG_OK : h->err.code;
 }
 

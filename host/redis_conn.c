@@ -207,11 +207,18 @@ void zg_redis_close(zg_redis *r)
 /* Reconnects with backoff until it works or the time is up. */
 static int reconnect(zg_redis *r, int64_t give_up_at, zg_error *err)
 {
-    int64_t backoff = 50;
+    int64_t backoff = 50, began = zg_clock_monotonic_ms();
+    char why[200] = "";
     for (;;) {
         if (r->ctx) redisFree(r->ctx);
         r->ctx = NULL;
-        if (connect_now(r, err) == ZG_OK) return ZG_OK;
+        if (connect_now(r, err) == ZG_OK) {
+            int64_t down = zg_clock_monotonic_ms() - began;
+            if (why[0] && !r->outage && down >= ZG_REDIS_STALL_NOTE_MS && r->on_recovered)
+                r->on_recovered(r->on_recovered_ud, down, why);
+            return ZG_OK;
+        }
+        if (!why[0]) snprintf(why, sizeof why, "%.*s", (int)sizeof why - 1, err->msg);
         int64_t left = give_up_at - zg_clock_monotonic_ms();
         if (left <= 0) return ZG_ESTORE;
         zg_clock_sleep_ms(backoff < left ? backoff : left);

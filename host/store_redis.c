@@ -2209,6 +2209,14 @@ static int script_library(redis_store *r, zg_error *err)
     return ZG_OK;
 }
 
+void zg_store_redis_on_recovered(zg_store *s, void (*fn)(void *ud, int64_t down_ms, const char *why),
+                                 void *ud)
+{
+    redis_store *r = (redis_store *)s;
+    r->conn.on_recovered = fn;
+    r->conn.on_recovered_ud = ud;
+}
+
 zg_store *zg_store_redis_new(const char *url, int64_t timeout_ms, zg_error *err)
 {
     redis_store *r = calloc(1, sizeof *r);

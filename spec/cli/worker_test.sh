@@ -107,6 +107,33 @@ json_logs_processes() {
 }
 ok "worker --concurrency 2 --log-format json: the supervisor and its processes all log JSON" json_logs_processes
 
+short_outage_is_said() {
+  # Redis stopped for a moment (its data saved) and started again: the run waits inside its store
+  # calls, finishes 200, and the worker says how long the store was gone
+  . spec/support/redis.sh
+  local own=$WORK/own-redis shared=$ZEROG_SPEC_REDIS
+  redis_start "$own" || return 1
+  export ZEROG_SPEC_REDIS=$shared # (redis_start exported its own)
+  local store=unix://$own/redis.sock uuid
+  uuid=$("$ZEROG" --store "$store" submit slow '{"seconds": 2}' 2>/dev/null) || { redis_stop "$own"; return 1; }
+  "$ZEROG" --store "$store" worker --queue slow_q --until-idle >"$WORK/outage.log" 2>&1 & local pid=$!
+  running() { [ "$(redis-cli -s "$own/redis.sock" HGET "{zq:slow_q}:job:$uuid" running)" = true ]; }
+  wait_for 10 running || { redis_stop "$own"; cat "$WORK/outage.log"; return 1; }
+  redis-cli -s "$own/redis.sock" SHUTDOWN SAVE >/dev/null 2>&1
+  gone() { [ ! -S "$own/redis.sock" ]; }
+  wait_for 5 gone || return 1
+  sleep 1.5 # the outage itself: Redis away this long
+  redis_start "$own" || return 1
+  export ZEROG_SPEC_REDIS=$shared
+  wait "$pid"; local rc=$?
+  local result; result=$(redis-cli -s "$own/redis.sock" HGET "{zq:slow_q}:job:$uuid" resultCode)
+  redis_stop "$own"
+  [ $rc = 0 ] && [ "$result" = 200 ] || { echo "exit $rc result $result"; cat "$WORK/outage.log"; return 1; }
+  grep -q "the store was unreachable for [1-9][0-9.]* s (.*); the calls waited for it and went on" "$WORK/outage.log" ||
+    { cat "$WORK/outage.log"; return 1; }
+}
+ok "a Redis outage shorter than the store timeout: the run waits it out and finishes 200, and the worker says how long the store was gone" short_outage_is_said
+
 bad_numbers() {
   expect_status 2 "$ZEROG" worker --concurrency 0 && expect_status 2 "$ZEROG" worker --max-jobs 0 &&
   expect_status 2 "$ZEROG" worker --log-format yaml
