@@ -340,6 +340,20 @@ static int load_script(zg_redis *r, zg_redis_script *s, zg_error *err)
     return rc;
 }
 
+/* The length of the name of a library (its first line is "#!lua name=<name>"), which starts at
+ * *name; *name is "?" when there is none */
+static int library_name(const zg_redis_call *calls, size_t n, const char **name)
+{
+    static const char tag[] = "#!lua name=";
+    for (size_t i = 0; i < n; i++)
+        if (calls[i].script && strncmp(calls[i].script->library, tag, sizeof tag - 1) == 0) {
+            *name = calls[i].script->library + sizeof tag - 1;
+            return (int)strcspn(*name, "\n");
+        }
+    *name = "?";
+    return 1;
+}
+
 /* Whether a reply says the server lacks the function called (FUNCTION FLUSH, a new node). */
 static int function_missing(const redisReply *reply)
 {
@@ -463,9 +477,16 @@ int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisRe
         }
         if (rc == ZG_ENOMEM) return rc;
         if (rc == ZG_ENOTFOUND) {
-            if (attempts < 3) continue; /* the library was flushed: load it again */
-            return zg_fail(err, ZG_ESTORE, "redis: the server has no function %s after loading it",
-                           calls[0].script ? calls[0].script->name : "?");
+            /* the library was flushed: load it again, for as long as a broken connection would
+             * be retried (something flushing functions again and again, FUNCTION FLUSH, DELETE
+             * or RESTORE in a loop, can remove it between the load and the call) */
+            if (attempts < 3 || zg_clock_monotonic_ms() < give_up_at) continue;
+            const char *name;
+            int len = library_name(calls, n, &name);
+            return zg_fail(err, ZG_ESTORE,
+                           "redis: the server lost the function library %.*s again after each "
+                           "load for %lld ms (is FUNCTION FLUSH, DELETE or RESTORE running?)",
+                           len, name, (long long)retry_budget(r));
         }
         if (zg_clock_monotonic_ms() >= give_up_at) {
             r->outage = 1;
