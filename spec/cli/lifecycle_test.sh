@@ -195,6 +195,57 @@ functions_flushed_back_to_back() {
 }
 ok "functions flushed back to back under 8 threads: every job runs once, no store error reaches a run" functions_flushed_back_to_back
 
+# Redis restarted with its data (RDB or AOF: the functions come back with it) while runs are in
+# flight: until it has read its data it answers every command with LOADING, and the host waits for
+# it as for a reconnect (it used to take LOADING for a failure: each run in flight was released
+# and ran twice). A Redis of its own, made slow to load (a delay per key) and answering LOADING
+# while it loads.
+restarted_with_its_data() {
+  local dir=$WORK/restarted
+  mkdir -p "$dir"
+  start_slow_loading() {
+    redis-server --port 0 --unixsocket "$dir/redis.sock" --unixsocketperm 700 --dir "$dir" \
+      --save "" --appendonly no --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" \
+      --key-load-delay 300 --loading-process-events-interval-bytes 1024 || return 1
+    # (the socket appears before the data is read)
+    wait_for 10 test -S "$dir/redis.sock"
+  }
+  r2() { redis-cli -s "$dir/redis.sock" "$@"; }
+  start_slow_loading || return 1
+  cat >"$JOBS/persisted.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "persisted", QUEUE_NAME = "persisted_q", TTR = 10,
+  SCHEMA = { runs = { type = "integer", default = 0 } },
+  run = function(self)
+    self:update_attrs { runs = self.runs + 1 }
+    for i = 1, 20 do zerog.sleep(0.05); self:record_event("step " .. i) end
+    return 200
+  end }
+LUA
+  local store=unix://$dir/redis.sock
+  r2 EVAL "for i = 1, 3000 do redis.call('SET', 'padding:' .. i, i) end" 0 >/dev/null # ~1 s to load
+  for _ in $(seq 16); do echo '{}'; done | ZEROG_STORE=$store "$ZEROG" submit persisted --batch - >"$WORK/uuids" 2>/dev/null || return 1
+  ZEROG_STORE=$store timeout 60 "$ZEROG" worker --queue persisted_q --threads 4 --until-idle >"$WORK/restart.log" 2>&1 &
+  local pid=$!
+  running() { [ "$(r2 EVAL "return #redis.call('ZRANGE', '{zq:persisted_q}:reserved', 0, -1)" 0)" = 4 ]; }
+  wait_for 10 running || { kill $pid; r2 SHUTDOWN NOSAVE; return 1; }
+  r2 SHUTDOWN SAVE >/dev/null 2>&1
+  wait_for 10 eval '! test -e "$dir/redis.pid"'
+  start_slow_loading || { kill $pid; return 1; }
+  local rc=0
+  wait $pid || rc=1
+  local uuid bad=0
+  while read -r uuid; do
+    [ "$(r2 HGET "{zq:persisted_q}:job:$uuid" resultCode)" = 200 ] && [ "$(r2 HGET "{zq:persisted_q}:job:$uuid" runs)" = 1 ] &&
+    [ "$(r2 LLEN "{zq:persisted_q}:job:$uuid:events")" = 20 ] || bad=$((bad + 1))
+  done <"$WORK/uuids"
+  local loading; loading=$(grep -c "loading" "$dir/redis.log")
+  r2 SHUTDOWN NOSAVE >/dev/null 2>&1
+  echo "jobs not run exactly once: $bad; log: $(grep -v 'finished with 200' "$WORK/restart.log" | head -3)"
+  [ $rc = 0 ] && [ $bad = 0 ] && [ "$loading" -gt 0 ] && ! grep -q "store failed" "$WORK/restart.log"
+}
+ok "Redis restarted with its data while runs are in flight: each waits for it to load, and runs once" restarted_with_its_data
+
 no_spin_on_store_errors() {
   flush
   local uuid; uuid=$("$ZEROG" submit busy '{"seconds": 4}' 2>/dev/null)
