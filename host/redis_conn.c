@@ -342,9 +342,18 @@ static int load_script(zg_redis *r, zg_redis_script *s, zg_error *err)
     if (server_loading(reply)) {
         zg_redis_reply_error(reply, err);
         rc = ZG_ETIMEDOUT; /* no answer yet: asked again (zg_redis_pipeline) */
-    } else if (reply->type == REDIS_REPLY_ERROR && !strstr(reply->str, "already exists"))
-        rc = zg_redis_reply_error(reply, err);
-    else if (reply->type != REDIS_REPLY_ERROR && reply->type != REDIS_REPLY_STRING)
+    } else if (reply->type == REDIS_REPLY_ERROR && !strstr(reply->str, "already exists")) {
+        /* (the call that needed it may be a read, which a full server runs: say what was
+         * refused, in Redis's words) */
+        zg_redis_reply_error(reply, err);
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s",
+                 strncmp(err->msg, "redis: ", 7) == 0 ? err->msg + 7 : err->msg);
+        const char *name = s->library + 11; /* after "#!lua name=" */
+        rc = zg_fail(err, ZG_ESTORE,
+                     "redis: the server has no function library %.*s and refused to load it: %s",
+                     (int)strcspn(name, "\n"), name, why);
+    } else if (reply->type != REDIS_REPLY_ERROR && reply->type != REDIS_REPLY_STRING)
         rc = zg_fail(err, ZG_ESTORE, "redis: FUNCTION LOAD gave no library name");
     freeReplyObject(reply);
     if (rc == ZG_OK) s->loaded = 1;

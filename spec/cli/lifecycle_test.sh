@@ -151,6 +151,23 @@ reads_and_deletes_when_full() {
 }
 ok "past maxmemory a job is still read, counted, listed and deleted" reads_and_deletes_when_full
 
+# A server past maxmemory that has lost the library (restarted, flushed) refuses to load it, so
+# even a read cannot run: the error says so in Redis's words, and the host recovers as soon as
+# memory frees.
+library_refused_when_full() {
+  flush
+  local uuid; uuid=$("$ZEROG" submit common '{}' 2>/dev/null) || return 1
+  rcli_all FUNCTION FLUSH >/dev/null
+  rcli_all CONFIG SET maxmemory 1 >/dev/null
+  expect_status 1 "$ZEROG" info "$uuid"
+  local rc=$?
+  rcli_all CONFIG SET maxmemory 0 >/dev/null
+  echo "full: $(cat "$WORK/err")"
+  [ $rc = 0 ] && grep -q "no function library zerog_[0-9a-f]* and refused to load it: OOM command not allowed" "$WORK/err" &&
+  expect_status 0 "$ZEROG" info "$uuid" && grep -q '"result":-1' "$WORK/out"
+}
+ok "past maxmemory a lost library cannot be loaded: the error says so in Redis's words; it loads once memory frees" library_refused_when_full
+
 # The scripts are one function library, loaded on first use: a server that lost it (FUNCTION
 # FLUSH, a node new to the cluster) gets it again from the next call, in the middle of a run too.
 functions_flushed() {
