@@ -520,7 +520,13 @@ int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisRe
             /* the library was flushed: load it again, for as long as a broken connection would
              * be retried (something flushing functions again and again, FUNCTION FLUSH, DELETE
              * or RESTORE in a loop, can remove it between the load and the call) */
-            if (attempts < 3 || zg_clock_monotonic_ms() < give_up_at) continue;
+            if (attempts < 3) continue;
+            int64_t left = give_up_at - zg_clock_monotonic_ms();
+            if (left > 0) { /* (not in a tight loop: a same-named library may lack it for good) */
+                zg_clock_sleep_ms(backoff < left ? backoff : left);
+                backoff = backoff * 2 > 500 ? 500 : backoff * 2;
+                continue;
+            }
             const char *name;
             int len = library_name(calls, n, &name);
             return zg_fail(err, ZG_ESTORE,

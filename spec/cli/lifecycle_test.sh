@@ -195,8 +195,9 @@ functions_flushed_back_to_back() {
   flush
   for _ in $(seq 200); do echo '{}'; done | "$ZEROG" submit common --batch - >"$WORK/uuids" 2>/dev/null || return 1
   local p flushers=()
+  # (redis-cli itself in the background, not the function rcli: kill must reach it)
   for p in ${CLUSTER_PORTS:-x}; do
-    if [ "$p" = x ]; then rcli -r -1 -i 0 FUNCTION FLUSH >/dev/null 2>&1 & else
+    if [ "$p" = x ]; then redis-cli -s "$REDIS_SOCK" -r -1 -i 0 FUNCTION FLUSH >/dev/null 2>&1 & else
       redis-cli -p "$p" -r -1 -i 0 FUNCTION FLUSH >/dev/null 2>&1 & fi
     flushers+=($!)
   done
