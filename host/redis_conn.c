@@ -330,6 +330,14 @@ redisReply *zg_redis_command_raw(zg_redis *r, int argc, const char **argv, const
     }
 }
 
+/* Whether a reply is Redis's "LOADING": the server, just restarted, is still reading its data
+ * (AOF, RDB) and refuses every command before it runs; it answers in a moment. */
+static int server_loading(const redisReply *reply)
+{
+    return reply && reply->type == REDIS_REPLY_ERROR && reply->str &&
+           strncmp(reply->str, "LOADING", 7) == 0;
+}
+
 /* Loads a script's library on the server; one already there (by a host of the same version,
  * since a library's name carries a hash of its source) is loaded. */
 static int load_script(zg_redis *r, zg_redis_script *s, zg_error *err)
@@ -338,13 +346,39 @@ static int load_script(zg_redis *r, zg_redis_script *s, zg_error *err)
     redisReply *reply = zg_redis_command_raw(r, 3, argv, NULL, 0, err);
     if (!reply) return err->code;
     int rc = ZG_OK;
-    if (reply->type == REDIS_REPLY_ERROR && !strstr(reply->str, "already exists"))
-        rc = zg_redis_reply_error(reply, err);
-    else if (reply->type != REDIS_REPLY_ERROR && reply->type != REDIS_REPLY_STRING)
+    if (server_loading(reply)) {
+        zg_redis_reply_error(reply, err);
+        rc = ZG_ETIMEDOUT; /* no answer yet: asked again (zg_redis_pipeline) */
+    } else if (reply->type == REDIS_REPLY_ERROR && !strstr(reply->str, "already exists")) {
+        /* (the call that needed it may be a read, which a full server runs: say what was
+         * refused, in Redis's words) */
+        zg_redis_reply_error(reply, err);
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s",
+                 strncmp(err->msg, "redis: ", 7) == 0 ? err->msg + 7 : err->msg);
+        const char *name = s->library + 11; /* after "#!lua name=" */
+        rc = zg_fail(err, ZG_ESTORE,
+                     "redis: the server has no function library %.*s and refused to load it: %s",
+                     (int)strcspn(name, "\n"), name, why);
+    } else if (reply->type != REDIS_REPLY_ERROR && reply->type != REDIS_REPLY_STRING)
         rc = zg_fail(err, ZG_ESTORE, "redis: FUNCTION LOAD gave no library name");
     freeReplyObject(reply);
     if (rc == ZG_OK) s->loaded = 1;
     return rc;
+}
+
+/* The length of the name of a library (its first line is "#!lua name=<name>"), which starts at
+ * *name; *name is "?" when there is none */
+static int library_name(const zg_redis_call *calls, size_t n, const char **name)
+{
+    static const char tag[] = "#!lua name=";
+    for (size_t i = 0; i < n; i++)
+        if (calls[i].script && strncmp(calls[i].script->library, tag, sizeof tag - 1) == 0) {
+            *name = calls[i].script->library + sizeof tag - 1;
+            return (int)strcspn(*name, "\n");
+        }
+    *name = "?";
+    return 1;
 }
 
 /* Whether a reply says the server lacks the function called (FUNCTION FLUSH, a new node). */
@@ -412,8 +446,9 @@ static int append_call(zg_redis *r, const zg_redis_call *c, zg_error *err)
     return rc;
 }
 
-/* Sends the pipeline once: ZG_OK, ZG_ESTORE on a broken connection (replies freed), or
- * ZG_ENOTFOUND when the server lacks a script's library (replies freed, to be loaded again). */
+/* Sends the pipeline once: ZG_OK, ZG_ESTORE on a broken connection (replies freed),
+ * ZG_ENOTFOUND when the server lacks a script's library (replies freed, to be loaded again), or
+ * ZG_ETIMEDOUT when the server is still loading its data (replies freed, to be sent again). */
 static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redisReply **replies,
                          zg_error *err)
 {
@@ -426,7 +461,7 @@ static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redi
             return rc;
         }
     }
-    int noscript = 0;
+    int noscript = 0, loading = 0;
     for (size_t i = 0; i < n; i++) {
         void *reply = NULL;
         if (redisGetReply(r->ctx, &reply) != REDIS_OK) {
@@ -435,10 +470,17 @@ static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redi
             return ZG_ESTORE;
         }
         replies[i] = reply;
+        if (server_loading(replies[i])) loading = 1;
         if (calls[i].script && function_missing(replies[i])) {
             calls[i].script->loaded = 0;
             noscript = 1;
         }
+    }
+    if (loading) { /* (whatever ran, ran: every call of a pipeline may be sent again) */
+        zg_redis_reply_error(replies[0] && server_loading(replies[0]) ? replies[0] : replies[n - 1],
+                             err);
+        free_replies(replies, n);
+        return ZG_ETIMEDOUT;
     }
     if (noscript) {
         free_replies(replies, n);
@@ -454,25 +496,50 @@ int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisRe
     int64_t give_up_at = zg_clock_monotonic_ms() + retry_budget(r);
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
+    int64_t backoff = 20;
     for (int attempts = 0;; attempts++) {
-        for (size_t i = 0; i < n; i++)
-            if (calls[i].script && !calls[i].script->loaded &&
-                load_script(r, calls[i].script, err) != ZG_OK)
-                return err->code;
-        if (!r->ctx && reconnect(r, give_up_at, err) != ZG_OK) {
+        int rc = ZG_OK;
+        for (size_t i = 0; i < n && rc == ZG_OK; i++)
+            if (calls[i].script && !calls[i].script->loaded)
+                rc = load_script(r, calls[i].script, err);
+        if (rc != ZG_OK && rc != ZG_ETIMEDOUT) return rc; /* refused: OOM, NOPERM, ... */
+        if (rc == ZG_OK && !r->ctx && reconnect(r, give_up_at, err) != ZG_OK) {
             r->outage = 1;
             return err->code;
         }
-        int rc = pipeline_once(r, n, calls, replies, err);
+        if (rc == ZG_OK) rc = pipeline_once(r, n, calls, replies, err);
+        if (rc == ZG_ETIMEDOUT) { /* LOADING: the server answers once its data is read */
+            int64_t left = give_up_at - zg_clock_monotonic_ms();
+            if (left <= 0) {
+                r->outage = 1;
+                return ZG_ESTORE;
+            }
+            zg_clock_sleep_ms(backoff < left ? backoff : left);
+            backoff = backoff * 2 > 500 ? 500 : backoff * 2;
+            continue;
+        }
         if (rc == ZG_OK) {
             r->outage = 0;
             return ZG_OK;
         }
         if (rc == ZG_ENOMEM) return rc;
         if (rc == ZG_ENOTFOUND) {
-            if (attempts < 3) continue; /* the library was flushed: load it again */
-            return zg_fail(err, ZG_ESTORE, "redis: the server has no function %s after loading it",
-                           calls[0].script ? calls[0].script->name : "?");
+            /* the library was flushed: load it again, for as long as a broken connection would
+             * be retried (something flushing functions again and again, FUNCTION FLUSH, DELETE
+             * or RESTORE in a loop, can remove it between the load and the call) */
+            if (attempts < 3) continue;
+            int64_t left = give_up_at - zg_clock_monotonic_ms();
+            if (left > 0) { /* (not in a tight loop: a same-named library may lack it for good) */
+                zg_clock_sleep_ms(backoff < left ? backoff : left);
+                backoff = backoff * 2 > 500 ? 500 : backoff * 2;
+                continue;
+            }
+            const char *name;
+            int len = library_name(calls, n, &name);
+            return zg_fail(err, ZG_ESTORE,
+                           "redis: the server lost the function library %.*s again after each "
+                           "load for %lld ms (is FUNCTION FLUSH, DELETE or RESTORE running?)",
+                           len, name, (long long)retry_budget(r));
         }
         if (zg_clock_monotonic_ms() >= give_up_at) {
             r->outage = 1;

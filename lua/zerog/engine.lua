@@ -230,6 +230,12 @@ local function headline(e)
   return (match(tostring(e), "^[^\n]*"))
 end
 
+-- The store's words when e is a store error raised under a run ("zerog: StoreError: <words>",
+-- after the position of the call that raised it), else nil
+local function store_failure(e)
+  return type(e) == "string" and match(e, "zerog: StoreError: ([^\n]*)") or nil
+end
+
 --- Decides how a run settles from what run() returned (ok) or raised.
 local function settle(job, ok, a, b)
   core.settling() -- the engine's code (under limited()): a graceful stop does not break into it
@@ -250,9 +256,9 @@ local function settle(job, ok, a, b)
     if code == nil or code == Job.NO_RESULT then code = codec.to_integer(a.code) end
     return finish(job, code or Job.INTERNAL_ERROR, "Error - finished")
   end
-  if type(a) == "string" and find(a, "zerog: StoreError: ", 1, true) then
+  if store_failure(a) then
     -- the store failed under the run: not the job's failure; it runs again, nothing counted
-    core.log("error", job.logId, "the store failed during the run: " .. headline(a))
+    core.log("error", job.logId, "the store failed during the run: " .. store_failure(a))
     return release(job, policy(job, "RETRY_DELAY", 30))
   end
   if kind ~= errors.ErrorContinue and kind ~= errors.WarningContinue then
@@ -337,6 +343,10 @@ local function process(claim, job)
   local log_id = sandbox.run_log_id
   local prepared, early = limited(job, M._prepare, job, claim)
   if core.lost() then return false end
+  if not prepared and store_failure(early) then -- the store's, not the job's: it runs again
+    core.log("error", log_id, "the store failed preparing the run: " .. store_failure(early))
+    return release(job, policy(job, "RETRY_DELAY", 30))
+  end
   if not prepared then return failed(job, log_id, "preparing the run", early) end
   if early then return early end
   if core.interrupted() then -- stopping already (say, while the instance was built)
