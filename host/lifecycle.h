@@ -393,7 +393,7 @@ zg_store *zg_store_mem_new(void);
 zg_store *zg_store_redis_new(const char *url, int64_t timeout_ms, zg_error *err);
 /* fn(ud, ms, why) is told when a store call of the host's own thread waited ms for Redis to come
  * back and then went on (redis_conn.h, on_recovered); not on a cluster. */
-void zg_store_redis_on_recovered(zg_store *s, void (*fn)(void *ud, int64_t down_ms, const char *why),
-                                 void *ud);
+void zg_store_redis_on_recovered(zg_store *s,
+                                 void (*fn)(void *ud, int64_t down_ms, const char *why), void *ud);
 
 #endif

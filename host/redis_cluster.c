@@ -87,11 +87,9 @@ static zg_redis *node_conn(zg_cluster *c, int i)
 {
     cluster_node *n = c->nodes[i];
     if (!n->opened) {
-        char url[700];
-        if (c->url.password[0])
-            snprintf(url, sizeof url, "redis://:%s@%s:%d", c->url.password, n->host, n->port);
-        else
-            snprintf(url, sizeof url, "redis://%s:%d", n->host, n->port);
+        char url[800], auth[400];
+        zg_redis_userinfo(&c->url, auth, sizeof auth);
+        snprintf(url, sizeof url, "redis://%s%s:%d", auth, n->host, n->port);
         zg_error ignored = {0};
         zg_redis_open(&n->conn, url, c->timeout_ms, &ignored);
         n->conn.retry_ms = NODE_RETRY_MS;
@@ -576,9 +574,8 @@ int zg_cluster_any_node_url(zg_cluster *c, char *out, size_t size, zg_error *err
     int node = owner_of(c, -1);
     if (node < 0) return zg_fail(err, ZG_ESTORE, "redis cluster: no master");
     cluster_node *n = c->nodes[node];
-    if (c->url.password[0])
-        snprintf(out, size, "redis://:%s@%s:%d", c->url.password, n->host, n->port);
-    else
-        snprintf(out, size, "redis://%s:%d", n->host, n->port);
+    char auth[400];
+    zg_redis_userinfo(&c->url, auth, sizeof auth);
+    snprintf(out, size, "redis://%s%s:%d", auth, n->host, n->port);
     return ZG_OK;
 }

@@ -24,7 +24,10 @@ static int parse_tcp(const char *rest, zg_redis_url *out, zg_error *err, const c
             pw++;
         else {
             const char *colon = memchr(rest, ':', (size_t)(at - rest));
-            pw = colon ? colon + 1 : at; /* user:password@ — the user is ignored */
+            pw = colon ? colon + 1 : at; /* user:password@ (user@ alone: no credentials) */
+            if (colon && (size_t)(colon - rest) >= sizeof out->user)
+                return zg_fail(err, ZG_EINVAL, "bad store URL %s: user name too long", url);
+            if (colon) snprintf(out->user, sizeof out->user, "%.*s", (int)(colon - rest), rest);
         }
         snprintf(out->password, sizeof out->password, "%.*s", (int)(at - pw), pw);
         rest = at + 1;
@@ -89,6 +92,7 @@ static int parse_cluster(const char *rest, zg_redis_url *out, zg_error *err, con
         int rc = parse_tcp(auth, &pw, err, url);
         if (rc != ZG_OK) return rc;
         memcpy(out->password, pw.password, sizeof out->password);
+        memcpy(out->user, pw.user, sizeof out->user);
     }
     snprintf(out->seeds, sizeof out->seeds, "%s", seeds);
     out->cluster = 1;
@@ -166,7 +170,10 @@ static int connect_now(zg_redis *r, zg_error *err)
     }
     redisSetTimeout(c, tv_ms(r->timeout_ms));
     int rc = ZG_OK;
-    if (r->url.password[0]) {
+    if (r->url.user[0]) { /* an ACL user (Redis 6 and later) */
+        const char *argv[] = {"AUTH", r->url.user, r->url.password};
+        rc = simple(c, err, "redis AUTH", 3, argv);
+    } else if (r->url.password[0]) {
         const char *argv[] = {"AUTH", r->url.password};
         rc = simple(c, err, "redis AUTH", 2, argv);
     }
@@ -562,18 +569,24 @@ redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int 
     return reply;
 }
 
+void zg_redis_userinfo(const zg_redis_url *u, char *out, size_t size)
+{
+    if (u->password[0] || u->user[0])
+        snprintf(out, size, "%s:%s@", u->user, u->password);
+    else if (size)
+        out[0] = '\0';
+}
+
 void zg_redis_url_string(const zg_redis_url *u, char *out, size_t size)
 {
-    if (u->cluster && u->password[0])
-        snprintf(out, size, "redis+cluster://:%s@%s", u->password, u->seeds);
-    else if (u->cluster)
-        snprintf(out, size, "redis+cluster://%s", u->seeds);
+    char auth[400];
+    zg_redis_userinfo(u, auth, sizeof auth);
+    if (u->cluster)
+        snprintf(out, size, "redis+cluster://%s%s", auth, u->seeds);
     else if (u->socket[0])
         snprintf(out, size, "unix://%s?db=%d", u->socket, u->db);
-    else if (u->password[0])
-        snprintf(out, size, "redis://:%s@%s:%d/%d", u->password, u->host, u->port, u->db);
     else
-        snprintf(out, size, "redis://%s:%d/%d", u->host, u->port, u->db);
+        snprintf(out, size, "redis://%s%s:%d/%d", auth, u->host, u->port, u->db);
 }
 
 int zg_redis_subscriber_url(zg_redis *r, char *out, size_t size, zg_error *err)

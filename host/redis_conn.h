@@ -17,14 +17,15 @@ typedef struct zg_redis_url {
     char host[256];
     int port;
     char socket[512]; /* unix socket path, or "" */
+    char user[128];   /* the ACL user of redis://user:password@ ("": the default user) */
     char password[256];
     int db;
     int cluster;      /* redis+cluster://: host and port are the first seed */
     char seeds[1024]; /* cluster: "host:port[,host:port...]" */
 } zg_redis_url;
 
-/* Parses redis://[:password@]host[:port][/db], unix:///path/to/socket[?db=N] or
- * redis+cluster://[:password@]host:port[,host:port...] (a cluster has database 0 only). */
+/* Parses redis://[[user]:password@]host[:port][/db], unix:///path/to/socket[?db=N] or
+ * redis+cluster://[[user]:password@]host:port[,host:port...] (a cluster has database 0 only). */
 int zg_redis_parse_url(const char *url, zg_redis_url *out, zg_error *err);
 
 /* A function of a Redis function library (FUNCTION LOAD, run by FCALL): the library's source
@@ -101,6 +102,8 @@ int zg_redis_reply_error(const redisReply *reply, zg_error *err);
 void zg_redis_send_later(zg_redis *r, int argc, const char **argv);
 
 /* Writes url back as a string zg_redis_open accepts. */
+/* "user:password@", ":password@" or "": how a URL of u's credentials starts its authority. */
+void zg_redis_userinfo(const zg_redis_url *u, char *out, size_t size);
 void zg_redis_url_string(const zg_redis_url *u, char *out, size_t size);
 /* A URL for a connection of its own that reads what this one's server publishes: its own URL,
  * or on a cluster a master that answers. */

@@ -2209,8 +2209,8 @@ static int script_library(redis_store *r, zg_error *err)
     return ZG_OK;
 }
 
-void zg_store_redis_on_recovered(zg_store *s, void (*fn)(void *ud, int64_t down_ms, const char *why),
-                                 void *ud)
+void zg_store_redis_on_recovered(zg_store *s,
+                                 void (*fn)(void *ud, int64_t down_ms, const char *why), void *ud)
 {
     redis_store *r = (redis_store *)s;
     r->conn.on_recovered = fn;

@@ -90,7 +90,7 @@ typedef struct zg_run_info {
 typedef void (*zg_run_fn)(void *ud, const zg_run_info *run);
 
 typedef struct zg_config {
-    const char *store;    /* backend URL: "mem://" (the default when NULL), redis://[:pw@]host
+    const char *store;    /* backend URL: "mem://" (the default when NULL), redis://[[user]:pw@]host
                              [:port][/db] or unix:///path/to/socket[?db=N] */
     const char *jobs_dir; /* if not NULL, every *.lua script in it is loaded at creation */
     size_t memory_limit;  /* bytes the Lua VM may hold (jobs and runtime); 0: no limit. A job

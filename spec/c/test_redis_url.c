@@ -1,4 +1,4 @@
-/* Store URLs: redis://[:password@]host[:port][/db] and unix:///path/to/socket[?db=N]. */
+/* Store URLs: redis://[[user]:password@]host[:port][/db] and unix:///path/to/socket[?db=N]. */
 #include "check.h"
 #include "redis_conn.h"
 #include "redis_cluster.h"
@@ -37,8 +37,18 @@ static void test_password(void)
     CHECK_STR(u.password, "s3cret");
     CHECK_STR(u.host, "h");
     CHECK_INT(u.port, 7000);
+    CHECK_STR(u.user, "");
     zg_redis_url v = parse_ok("redis://user:pw@h");
     CHECK_STR(v.password, "pw");
+    CHECK_STR(v.user, "user"); /* an ACL user: AUTH user pw */
+    char back[1400];
+    zg_redis_url_string(&v, back, sizeof back);
+    CHECK_STR(back, "redis://user:pw@h:6379/0");
+    zg_redis_url w = parse_ok("redis+cluster://zg:pw@h:7000,h:7001");
+    CHECK_STR(w.user, "zg");
+    CHECK_STR(w.password, "pw");
+    zg_redis_url_string(&w, back, sizeof back);
+    CHECK_STR(back, "redis+cluster://zg:pw@h:7000,h:7001");
 }
 
 static void test_unix_socket_with_and_without_db(void)

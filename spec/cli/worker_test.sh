@@ -134,6 +134,31 @@ short_outage_is_said() {
 }
 ok "a Redis outage shorter than the store timeout: the run waits it out and finishes 200, and the worker says how long the store was gone" short_outage_is_said
 
+acl_user() {
+  # a Redis whose default user is off: the store URL's user (redis://user:password@) is who
+  # authenticates, for the submit and the worker alike; a wrong password is Redis's refusal
+  . spec/support/free_port.sh
+  local port dir=$WORK/acl-redis
+  port=$(free_port 33000 38000)
+  mkdir -p "$dir"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize yes \
+    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" || return 1
+  up() { redis-cli -p "$port" PING 2>/dev/null | grep -q PONG; }
+  wait_for 5 up || return 1
+  redis-cli -p "$port" ACL SETUSER zg on '>s3cret' '~*' '&*' '+@all' >/dev/null &&
+  redis-cli -p "$port" ACL SETUSER default off >/dev/null
+  local store="redis://zg:s3cret@127.0.0.1:$port" uuid rc=0
+  uuid=$("$ZEROG" --store "$store" submit echo '{"n": 7}' 2>"$WORK/acl.err") &&
+  "$ZEROG" --store "$store" worker --until-idle >/dev/null 2>&1 &&
+  [ "$("$ZEROG" --store "$store" progress "$uuid" 2>/dev/null | json_get d.result /dev/stdin)" = 200 ] || rc=1
+  [ $rc = 0 ] || cat "$WORK/acl.err"
+  expect_status 1 "$ZEROG" --store "redis://zg:wrong@127.0.0.1:$port" submit echo '{"n": 1}' &&
+  grep -q "WRONGPASS" "$WORK/err" || rc=1
+  kill "$(cat "$dir/redis.pid")"
+  return $rc
+}
+ok "a store URL with an ACL user (redis://user:password@, the default user off): submit and worker authenticate as that user; a wrong password is Redis's WRONGPASS" acl_user
+
 bad_numbers() {
   expect_status 2 "$ZEROG" worker --concurrency 0 && expect_status 2 "$ZEROG" worker --max-jobs 0 &&
   expect_status 2 "$ZEROG" worker --log-format yaml
