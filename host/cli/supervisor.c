@@ -209,6 +209,18 @@ static int command(child *c, const char *line)
     return write(c->commands, line, len) == (ssize_t)len ? 0 : -1;
 }
 
+/* A run (or a job claimed ahead) a worker's report named, from now on. */
+static void record_run(child_run *r, const char *uuid, const char *queue, long long id,
+                       long long reservation)
+{
+    snprintf(r->uuid, sizeof r->uuid, "%s", uuid);
+    snprintf(r->queue, sizeof r->queue, "%s", queue);
+    r->message_id = id;
+    r->reservation = reservation;
+    r->since_ms = wall_ms();
+    r->busy = 1;
+}
+
 static void handle_report(supervisor *s, child *c, char *line)
 {
     char uuid[ZG_UUID_LEN], queue[ZG_NAME_LEN];
@@ -218,25 +230,13 @@ static void handle_report(supervisor *s, child *c, char *line)
     pthread_mutex_lock(&s->lock);
     if (sscanf(line, "begin %d %36s %lld %lld %127s", &slot, uuid, &id, &reservation, queue) == 5 &&
         slot >= 0 && slot < s->threads) {
-        child_run *r = &c->runs[slot];
-        snprintf(r->uuid, sizeof r->uuid, "%s", uuid);
-        snprintf(r->queue, sizeof r->queue, "%s", queue);
-        r->message_id = id;
-        r->reservation = reservation;
-        r->since_ms = wall_ms();
-        r->busy = 1;
+        record_run(&c->runs[slot], uuid, queue, id, reservation);
         c->begun++;
         if (c->ahead[slot].busy && strcmp(c->ahead[slot].uuid, uuid) == 0) c->ahead[slot].busy = 0;
     } else if (sscanf(line, "ahead %d %36s %lld %lld %127s", &slot, uuid, &id, &reservation,
                       queue) == 5 &&
                slot >= 0 && slot < s->threads) {
-        child_run *r = &c->ahead[slot];
-        snprintf(r->uuid, sizeof r->uuid, "%s", uuid);
-        snprintf(r->queue, sizeof r->queue, "%s", queue);
-        r->message_id = id;
-        r->reservation = reservation;
-        r->since_ms = wall_ms();
-        r->busy = 1;
+        record_run(&c->ahead[slot], uuid, queue, id, reservation);
     } else if (sscanf(line, "ahead-gone %d", &slot) == 1 && slot >= 0 && slot < s->threads) {
         c->ahead[slot].busy = 0;
     } else if (sscanf(line, "end %d %ld %ld", &slot, &jobs, &rss) == 3 && slot >= 0 &&
