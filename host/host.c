@@ -1181,6 +1181,49 @@ int zg_release(zg_host *h, const char *uuid, int64_t lease, int64_t delay_ms, in
     return zg_runtime_invoke(h, "release", push_release, NULL, &a, 1);
 }
 
+const char *zg_writer(const zg_host *h)
+{
+    return h->writer;
+}
+
+/* A writer id as the hosts make them (make_writer_id), or longer: letters, digits, - and _. */
+static int valid_writer(const char *w)
+{
+    size_t len = strlen(w);
+    return len > 0 && len <= 64 &&
+           strspn(w, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") == len;
+}
+
+int zg_put_back_claims(zg_host *h, const char *writer, char (*uuids)[ZG_UUID_LEN], size_t max,
+                       size_t *n)
+{
+    if (n) *n = 0;
+    if (!usable(h)) return h->err.code;
+    if (!writer || !valid_writer(writer)) return zg_fail(&h->err, ZG_EINVAL, "bad writer id");
+    char **queues = NULL;
+    size_t nqueues = 0, put_back = 0;
+    if (h->store->ops->known_queues(h->store, &queues, &nqueues, &h->err) != ZG_OK)
+        return h->err.code;
+    int rc = ZG_OK;
+    for (size_t i = 0; i < nqueues; i++) {
+        zg_lease lease;
+        zg_error err = {0};
+        int got = h->store->ops->last_claim(h->store, queues[i], writer, &lease, &err);
+        if (got == ZG_OK) got = h->store->ops->unclaim(h->store, &lease, &err);
+        if (got == ZG_ENOTFOUND || got == ZG_ESTALE) continue; /* none, or it went on since */
+        if (got != ZG_OK) { /* the other queues are still tried; the last failure is said */
+            rc = got;
+            h->err = err;
+            continue;
+        }
+        if (uuids && put_back < max) snprintf(uuids[put_back], ZG_UUID_LEN, "%s", lease.uuid);
+        put_back++;
+    }
+    zg_host_queue_names_free(queues, nqueues);
+    if (n) *n = put_back;
+    return rc;
+}
+
 int zg_ping(zg_host *h)
 {
     if (!usable(h)) return h->err.code;

@@ -42,7 +42,8 @@ const int zg_shard_counts[ZG_SHARDS_MAX + 1] = {
 enum {
     UNCLAIMED_AFTER_MS = 15000, /* a type nobody claimed this long counts as unclaimed */
     LONGEST_WAIT_MS = 5000,     /* a blocked claim re-marks its types at least this often */
-    DEFAULT_TTR_MS = 1000       /* for a job submitted without a TTR */
+    DEFAULT_TTR_MS = 1000,      /* for a job submitted without a TTR */
+    CLAIM_KEPT_MS = 60000       /* a writer's last claim is known this long (last_claim) */
 };
 
 typedef struct field {
@@ -89,11 +90,19 @@ typedef struct unique_key {
     int64_t until_ms;
 } unique_key;
 
+/* A writer's last claim on a queue (last_claim). */
+typedef struct last_claim {
+    char uuid[ZG_UUID_LEN];
+    int64_t token, at_ms;
+} last_claim;
+
 typedef struct job_queue {
     char name[ZG_NAME_LEN];
-    zg_map types;    /* job type -> type_ready */
-    zg_map unique;   /* unique key -> unique_key */
-    zg_map limiters; /* [limits] "conc:"|"rate:" scope -> limiter */
+    zg_map types;            /* job type -> type_ready */
+    zg_map unique;           /* unique key -> unique_key */
+    zg_map limiters;         /* [limits] "conc:"|"rate:" scope -> limiter */
+    zg_map claims;           /* writer -> last_claim: its last claim here, kept CLAIM_KEPT_MS */
+    size_t claims_pruned_at; /* claims.count when stale ones were last dropped */
     zg_heap delayed;
     zg_heap buried;
     int64_t next_id;
@@ -368,6 +377,7 @@ static void queue_free(void *p)
     zg_map_free(&q->types, type_free);
     zg_map_free(&q->unique, free);
     zg_map_free(&q->limiters, limiter_free);
+    zg_map_free(&q->claims, free);
     zg_heap_free(&q->delayed);
     zg_heap_free(&q->buried);
     free(q);
@@ -388,6 +398,7 @@ static job_queue *make_queue(mem_store *s, const char *name)
     zg_map_init(&q->types);
     zg_map_init(&q->unique);
     zg_map_init(&q->limiters);
+    zg_map_init(&q->claims);
     zg_heap_init(&q->delayed, due_less, set_index);
     zg_heap_init(&q->buried, buried_less, set_index);
     if (zg_map_set(&s->queues, name, q) != 0) {
@@ -1157,10 +1168,33 @@ static int take(mem_store *s, job *j, zg_claim *out, zg_error *err)
     return ZG_OK;
 }
 
+/* The record of writer's last claim on q, made when absent (NULL: out of memory). Records
+ * older than CLAIM_KEPT_MS are dropped whenever the writers seen since the last time doubled. */
+static last_claim *claim_record(job_queue *q, const char *writer, int64_t now)
+{
+    last_claim *c = zg_map_get(&q->claims, writer);
+    if (c) return c;
+    if (q->claims.count >= 2 * q->claims_pruned_at + 16) {
+        size_t pos = 0;
+        zg_map_slot *slot;
+        while ((slot = zg_map_next(&q->claims, &pos))) {
+            last_claim *old = slot->value;
+            if (now - old->at_ms > CLAIM_KEPT_MS) free(zg_map_remove(&q->claims, slot->key));
+        }
+        q->claims_pruned_at = q->claims.count;
+    }
+    if (!(c = calloc(1, sizeof *c))) return NULL;
+    if (zg_map_set(&q->claims, writer, c) != 0) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
 static int mem_claim(zg_store *zs, const zg_claim_req *req, int64_t timeout_ms, const char *writer,
                      int64_t seq, zg_claim *out, zg_error *err)
 {
-    (void)writer, (void)seq;
+    (void)seq;
     mem_store *s = (mem_store *)zs;
     memset(out, 0, sizeof *out);
     if (!req || (req->nqueues && !req->queues) || (req->ntypes && !req->types))
@@ -1184,7 +1218,11 @@ static int mem_claim(zg_store *zs, const zg_claim_req *req, int64_t timeout_ms, 
         if (wake > now + LONGEST_WAIT_MS) wake = now + LONGEST_WAIT_MS;
         wait_until(s, wake);
     }
-    if (limits && limits_take(j, limits, zg_clock_monotonic_ms()) != 0)
+    int64_t now = zg_clock_monotonic_ms();
+    last_claim *memo = writer && *writer ? claim_record(j->queue, writer, now) : NULL;
+    if (writer && *writer && !memo)
+        return zg_fail(err, ZG_ENOMEM, "out of memory claiming job %s", j->uuid);
+    if (limits && limits_take(j, limits, now) != 0)
         return zg_fail(err, ZG_ENOMEM, "out of memory claiming job %s", j->uuid);
     group_ready *g = j->group;
     int rc = take(s, j, out, err);
@@ -1192,7 +1230,27 @@ static int mem_claim(zg_store *zs, const zg_claim_req *req, int64_t timeout_ms, 
         free_slot(s, j);
         return rc;
     }
+    if (memo) {
+        snprintf(memo->uuid, sizeof memo->uuid, "%s", j->uuid);
+        memo->token = j->lease;
+        memo->at_ms = now;
+    }
     if (g && g->in_turns) turn_last(j->ready, g); /* served: its group goes last in turn */
+    return ZG_OK;
+}
+
+static int mem_last_claim(zg_store *zs, const char *queue, const char *writer, zg_lease *out,
+                          zg_error *err)
+{
+    mem_store *s = (mem_store *)zs;
+    memset(out, 0, sizeof *out);
+    job_queue *q = find_queue(s, queue);
+    last_claim *c = q ? zg_map_get(&q->claims, writer) : NULL;
+    if (!c || !c->token || zg_clock_monotonic_ms() - c->at_ms > CLAIM_KEPT_MS)
+        return zg_fail(err, ZG_ENOTFOUND, "no claim of writer %s on queue %s", writer, queue);
+    snprintf(out->uuid, sizeof out->uuid, "%s", c->uuid);
+    snprintf(out->queue, sizeof out->queue, "%s", q->name);
+    out->token = c->token;
     return ZG_OK;
 }
 
@@ -2063,6 +2121,11 @@ static int locked_unclaim(zg_store *zs, const zg_lease *lease, zg_error *err)
 {
     LOCKED(mem_unclaim(zs, lease, err));
 }
+static int locked_last_claim(zg_store *zs, const char *queue, const char *writer, zg_lease *out,
+                             zg_error *err)
+{
+    LOCKED(mem_last_claim(zs, queue, writer, out, err));
+}
 static int locked_list(zg_store *zs, const zg_index_req *req, zg_index_row **rows, size_t *n,
                        zg_error *err)
 {
@@ -2261,6 +2324,7 @@ static const zg_store_ops mem_ops = {
     .settle = locked_settle,
     .settle_claim = locked_settle_claim,
     .unclaim = locked_unclaim,
+    .last_claim = locked_last_claim,
     .settle_from_outside = locked_settle_from_outside,
     .release_overrun = locked_release_overrun,
     .load = locked_load,

@@ -602,13 +602,15 @@ done:
     return rc;
 }
 
-/* The key of the copy of the document a writer last claimed ({zq:Q}:doc:<writer>), into out
- * (DOC_COPY_KEY_LEN bytes); a writer id longer than 64 bytes is refused. */
-#define DOC_COPY_KEY_LEN (PREFIX_LEN + 8 + 64)
-static int doc_copy_key(char *out, const char *prefix, const char *writer, zg_error *err)
+/* A writer's own key of a queue: {zq:Q}:doc:<writer> (the copy of the document it last
+ * claimed) or {zq:Q}:claim:<writer> (its last claim), kind ":doc:" or ":claim:", into out
+ * (WRITER_KEY_LEN bytes); a writer id longer than 64 bytes is refused. */
+#define WRITER_KEY_LEN (PREFIX_LEN + 8 + 64)
+static int writer_key(char *out, const char *prefix, const char *kind, const char *writer,
+                      zg_error *err)
 {
     if (strlen(writer) > 64) return zg_fail(err, ZG_EINVAL, "writer id longer than 64 bytes");
-    concat(out, (const char *const[]){prefix, ":doc:", writer, NULL});
+    concat(out, (const char *const[]){prefix, kind, writer, NULL});
     return ZG_OK;
 }
 
@@ -663,9 +665,10 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
 {
     char prefix[PREFIX_LEN];
     if (queue_prefix(r, prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
-    char copy_key[DOC_COPY_KEY_LEN], claim_key[DOC_COPY_KEY_LEN], reserved_key[PREFIX_LEN + 16];
-    if (doc_copy_key(copy_key, prefix, writer, err) != ZG_OK) return err->code;
-    concat(claim_key, (const char *const[]){prefix, ":claim:", writer, NULL});
+    char copy_key[WRITER_KEY_LEN], claim_key[WRITER_KEY_LEN], reserved_key[PREFIX_LEN + 16];
+    if (writer_key(copy_key, prefix, ":doc:", writer, err) != ZG_OK ||
+        writer_key(claim_key, prefix, ":claim:", writer, err) != ZG_OK)
+        return err->code;
     concat(reserved_key, (const char *const[]){prefix, ":reserved", NULL});
     /* The keys a claim may create are declared with its queue's: while a Redis Cluster moves
      * the slot, a node answers a call that declares a missing key with ASK or TRYAGAIN before
@@ -1030,16 +1033,17 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
     if (make_keys(r, &k, queue, uuid, err) != ZG_OK) return err->code;
     const char *action = action_name(st->action);
     if (!action) return zg_fail(err, ZG_EINVAL, "unknown settle action %d", st->action);
-    char copy_key[DOC_COPY_KEY_LEN] = "", claim_key[DOC_COPY_KEY_LEN] = "",
+    char copy_key[WRITER_KEY_LEN] = "", claim_key[WRITER_KEY_LEN] = "",
          reserved_key[PREFIX_LEN + 16] = "";
-    if (req && doc_copy_key(copy_key, k.prefix, writer, err) != ZG_OK) return err->code;
+    if (req && (writer_key(copy_key, k.prefix, ":doc:", writer, err) != ZG_OK ||
+                writer_key(claim_key, k.prefix, ":claim:", writer, err) != ZG_OK))
+        return err->code;
     argvec a = {0};
     av_push(&a, k.prefix);
     av_push(&a, k.job);
     for (int i = 0; i < 3; i++)
         av_push(&a, k.lists[i]);
     if (req) { /* the keys its claim may create, declared (claim_once says why) */
-        concat(claim_key, (const char *const[]){k.prefix, ":claim:", writer, NULL});
         concat(reserved_key, (const char *const[]){k.prefix, ":reserved", NULL});
         av_push(&a, copy_key);
         av_push(&a, claim_key);
@@ -1170,6 +1174,32 @@ static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
     redisReply *reply = run(r, S_UNCLAIM, 2, &a, err);
     av_free(&a);
     return lease_outcome(reply, lease, "an unclaim", err);
+}
+
+/* The claim memo ({zq:Q}:claim:<writer>, "seq lease uuid", kept a minute by the claim). */
+static int rs_last_claim(zg_store *s, const char *queue, const char *writer, zg_lease *out,
+                         zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    memset(out, 0, sizeof *out);
+    char prefix[PREFIX_LEN], claim_key[WRITER_KEY_LEN];
+    if (queue_prefix(r, prefix, sizeof prefix, queue, err) != ZG_OK ||
+        writer_key(claim_key, prefix, ":claim:", writer, err) != ZG_OK)
+        return err->code;
+    const char *argv[] = {"GET", claim_key};
+    redisReply *reply = command(r, 2, argv, NULL, err);
+    if (!reply) return err->code;
+    long long seq = 0, token = 0;
+    char uuid[ZG_UUID_LEN] = "";
+    int found = reply->type == REDIS_REPLY_STRING &&
+                sscanf(reply->str, "%lld %lld %36s", &seq, &token, uuid) == 3 && token > 0;
+    freeReplyObject(reply);
+    if (!found)
+        return zg_fail(err, ZG_ENOTFOUND, "no claim of writer %s on queue %s", writer, queue);
+    snprintf(out->uuid, sizeof out->uuid, "%s", uuid);
+    snprintf(out->queue, sizeof out->queue, "%s", queue);
+    out->token = token;
+    return ZG_OK;
 }
 
 /* The queue of a job by its uuid (the pointer), into queue; ZG_ENOTFOUND. */
@@ -2068,6 +2098,7 @@ static const zg_store_ops redis_ops = {
     .settle = rs_settle,
     .settle_claim = rs_settle_claim,
     .unclaim = rs_unclaim,
+    .last_claim = rs_last_claim,
     .settle_from_outside = rs_settle_from_outside,
     .release_overrun = rs_release_overrun,
     .load = rs_load,

@@ -61,6 +61,7 @@ enum {
 #define ZG_ERRSTR_LEN 2048
 #define ZG_NAME_LEN   128
 #define ZG_UUID_LEN   37 /* 36 characters and the NUL */
+#define ZG_WRITER_LEN 65 /* a writer id (zg_writer): at most 64 characters and the NUL */
 
 typedef struct zg_host zg_host;
 
@@ -328,6 +329,18 @@ enum {
  * reservation), or 0 for whatever run holds it. ZG_ESTALE when that lease is no longer
  * current, ZG_EINVAL when the job has finished. */
 ZG_API int zg_release(zg_host *h, const char *uuid, int64_t lease, int64_t delay_ms, int why);
+/* This host's writer id (letters and digits): the store keeps its last claim of each queue for
+ * a minute, under this id. */
+ZG_API const char *zg_writer(const zg_host *h);
+/* A host killed while its claim was on the way (a settle claims the next job in the same step)
+ * never learnt which job the store gave it: that job would wait out its TTR and record a death.
+ * Puts back every job that the host of writer id `writer` (zg_writer) claimed last on a queue,
+ * while that claim is still its current lease: waiting again, its reserve given back, no error
+ * counted (as a job claimed and not started). Release the runs the dead host reported first
+ * (zg_release): a run it started then has no current lease here. uuids (may be NULL) gets the
+ * first max jobs put back, *n (may be NULL) how many. */
+ZG_API int zg_put_back_claims(zg_host *h, const char *writer, char (*uuids)[ZG_UUID_LEN],
+                              size_t max, size_t *n);
 /* Whether the store answers, within store_timeout_ms: ZG_OK or ZG_ESTORE with the reason. */
 ZG_API int zg_ping(zg_host *h);
 /* Calls fn with each event published on "zerog:events" (JSON: {"event": "start"|"end", "uuid",

@@ -10,12 +10,14 @@
  *   worker -> supervisor (fd 3):  ready | begin SLOT UUID ID RESERVATION QUEUE |
  *                                 end SLOT JOBS RSS_KB | released SLOT | rss RSS_KB (each second) |
  *                                 ahead SLOT UUID ID RESERVATION QUEUE | ahead-gone SLOT |
- *                                 drained GENERATION | reloaded FAILED
+ *                                 writer SLOT ID | drained GENERATION | reloaded FAILED
  * (SLOT: which of the worker's --threads ran it, from 0; "released SLOT": the worker put that run
  * back itself, as a graceful stop does, before it ends on an overrun; "ahead": a job its settle
  * claimed for the slot's next run, not started yet ("begin" of the same job starts it,
  * "ahead-gone" says it went back), which the supervisor puts back as a graceful stop would when
- * the worker dies)
+ * the worker dies; "writer": the slot's host's writer id, said before its first claim, so that
+ * the supervisor of a worker that died with a claim on the way puts back what the store gave
+ * it -- zg_put_back_claims)
  *   supervisor -> worker (fd 4):  drain GENERATION | undrain | reload
  * "drained G" is the acknowledgement of "drain G": the worker sends it only once it is not
  * waiting for a message, so no job starts on it after the supervisor has seen every
@@ -68,9 +70,10 @@ typedef struct child {
     int reports, commands; /* our ends of its pipes; -1 when closed */
     char line[1024];
     size_t len;
-    child_run *runs;       /* one per thread of the worker (supervisor.threads) */
-    child_run *ahead;      /* one per thread: a job claimed ahead by a settle, not started */
-    long jobs_done, begun; /* over every process of this slot */
+    child_run *runs;  /* one per thread of the worker (supervisor.threads) */
+    child_run *ahead; /* one per thread: a job claimed ahead by a settle, not started */
+    char (*writers)[ZG_WRITER_LEN]; /* one per thread: its host's writer id ("": not said yet) */
+    long jobs_done, begun;          /* over every process of this slot */
     long rss_kb;
     int drain_ack;         /* the last drain generation it acknowledged */
     int finished;          /* exited 0 on its own (--until-idle, --max-jobs): not replaced */

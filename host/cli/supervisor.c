@@ -190,7 +190,8 @@ int supervisor_start(supervisor *s, int n)
         memset(c, 0, sizeof *c);
         snprintf(c->name, sizeof c->name, "w%d", i + 1);
         c->reports = c->commands = -1;
-        if (!(c->runs = calloc(2 * (size_t)s->threads, sizeof *c->runs))) {
+        if (!(c->runs = calloc(2 * (size_t)s->threads, sizeof *c->runs)) ||
+            !(c->writers = calloc((size_t)s->threads, sizeof *c->writers))) {
             log_line(s->log, ZG_LOG_ERROR, "", "cannot start workers: out of memory");
             return -1;
         }
@@ -223,7 +224,7 @@ static void record_run(child_run *r, const char *uuid, const char *queue, long l
 
 static void handle_report(supervisor *s, child *c, char *line)
 {
-    char uuid[ZG_UUID_LEN], queue[ZG_NAME_LEN];
+    char uuid[ZG_UUID_LEN], queue[ZG_NAME_LEN], writer[ZG_WRITER_LEN];
     long long id, reservation;
     long jobs, rss;
     int gen, failed, slot;
@@ -237,6 +238,9 @@ static void handle_report(supervisor *s, child *c, char *line)
                       queue) == 5 &&
                slot >= 0 && slot < s->threads) {
         record_run(&c->ahead[slot], uuid, queue, id, reservation);
+    } else if (sscanf(line, "writer %d %64s", &slot, writer) == 2 && slot >= 0 &&
+               slot < s->threads) {
+        snprintf(c->writers[slot], sizeof c->writers[slot], "%s", writer);
     } else if (sscanf(line, "ahead-gone %d", &slot) == 1 && slot >= 0 && slot < s->threads) {
         c->ahead[slot].busy = 0;
     } else if (sscanf(line, "end %d %ld %ld", &slot, &jobs, &rss) == 3 && slot >= 0 &&
@@ -281,6 +285,61 @@ static int read_reports(supervisor *s, child *c)
     }
 }
 
+/* What a dead worker's hosts had claimed with a claim on the way when it died (a settle claims
+ * the next job in its round trip): the store gave them jobs they never said they held. */
+typedef struct claims_back {
+    char uuids[2 * DAEMON_MAX_THREADS][ZG_UUID_LEN];
+    size_t n;
+    int rc;
+    char err[160];
+} claims_back;
+
+/* Under lock: the writer ids c's hosts said, moved into writers (c's cleared for its next
+ * process); returns how many. */
+static int take_writers(supervisor *s, child *c, char (*writers)[ZG_WRITER_LEN])
+{
+    int n = 0;
+    for (int t = 0; t < s->threads; t++) {
+        if (!c->writers[t][0]) continue;
+        memcpy(writers[n++], c->writers[t], ZG_WRITER_LEN);
+        c->writers[t][0] = '\0';
+    }
+    return n;
+}
+
+/* Puts back the last claims of the hosts of writer ids writers (after their reported runs and
+ * jobs claimed ahead were released: those have no current lease then, so only a claim nobody
+ * reported goes back). */
+static void put_back_claims(supervisor *s, char (*writers)[ZG_WRITER_LEN], int n, claims_back *out)
+{
+    out->n = 0;
+    out->rc = ZG_OK;
+    out->err[0] = '\0';
+    for (int t = 0; t < n; t++) {
+        size_t room = sizeof out->uuids / sizeof out->uuids[0] - out->n, got = 0;
+        int rc = zg_put_back_claims(s->host, writers[t], out->uuids + out->n, room, &got);
+        out->n += got < room ? got : room;
+        if (rc != ZG_OK) {
+            out->rc = rc;
+            snprintf(out->err, sizeof out->err, "%s", zg_errstr(s->host));
+        }
+    }
+}
+
+static void say_claims_back(supervisor *s, const child *c, pid_t pid, const claims_back *back)
+{
+    for (size_t k = 0; k < back->n; k++)
+        log_linef(s->log, ZG_LOG_INFO,
+                  "worker %s (pid %d) died with a claim on the way for job %s: put back, no "
+                  "error counted",
+                  c->name, (int)pid, back->uuids[k]);
+    if (back->rc != ZG_OK)
+        log_linef(s->log, ZG_LOG_WARNING,
+                  "worker %s (pid %d): what its last claims took could not be put back (%s); "
+                  "such a job waits out its TTR",
+                  c->name, (int)pid, back->err);
+}
+
 /* A worker is gone: release what it held, and start a replacement unless it finished. */
 static void settle(supervisor *s, int i, int status)
 {
@@ -300,6 +359,8 @@ static void settle(supervisor *s, int i, int status)
             c->ahead[t].busy = 0;
         }
     }
+    char writers[DAEMON_MAX_THREADS][ZG_WRITER_LEN];
+    int nwriters = take_writers(s, c, writers);
     c->pid = 0;
     if (c->reports >= 0) close(c->reports);
     if (c->commands >= 0) close(c->commands);
@@ -336,6 +397,9 @@ static void settle(supervisor *s, int i, int status)
                                   k < nheld ? ZG_RELEASE_DIED : ZG_RELEASE_STOPPING);
         snprintf(errs[k], sizeof errs[k], "%s", rcs[k] == ZG_OK ? "" : zg_errstr(s->host));
     }
+    /* a worker that exited 0 had no claim on the way (it put back what it held) */
+    claims_back back = {.n = 0};
+    if (!clean) put_back_claims(s, writers, nwriters, &back);
     for (int k = 0; k < nheld; k++)
         log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) %s (%s) running job %s: %s", c->name,
                   (int)pid, overrun ? "was ended by its watchdog" : "died", how, held[k].uuid,
@@ -348,6 +412,7 @@ static void settle(supervisor *s, int i, int status)
                       "worker %s (pid %d) had claimed job %s for its next run: %s", c->name,
                       (int)pid, ahead[k].uuid,
                       rcs[nheld + k] == ZG_OK ? "put back, no error counted" : errs[nheld + k]);
+    say_claims_back(s, c, pid, &back);
     if (!nheld && !c->finished) {
         log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) ended (%s)%s", c->name, (int)pid, how,
                   s->replacing ? ": replaced" : "");
@@ -509,12 +574,19 @@ void supervisor_stop(supervisor *s, double grace_s)
         kill(c->pid, SIGKILL); /* past its grace: what it holds goes back for another host */
         waitpid(c->pid, NULL, 0);
         if (c->reports >= 0) read_reports(s, c);
+        char writers[DAEMON_MAX_THREADS][ZG_WRITER_LEN];
+        pthread_mutex_lock(&s->lock);
+        int nwriters = take_writers(s, c, writers);
+        pthread_mutex_unlock(&s->lock);
         for (int t = 0; t < 2 * s->threads; t++) { /* its runs, then its jobs claimed ahead */
             if (!c->runs[t].busy) continue;
             zg_release(s->host, c->runs[t].uuid, c->runs[t].reservation, 0, ZG_RELEASE_STOPPING);
             log_linef(s->log, ZG_LOG_WARNING, "grace over: job %s released for another host",
                       c->runs[t].uuid);
         }
+        claims_back back;
+        put_back_claims(s, writers, nwriters, &back);
+        say_claims_back(s, c, c->pid, &back);
         pthread_mutex_lock(&s->lock);
         c->pid = 0;
         memset(c->runs, 0, 2 * (size_t)s->threads * sizeof *c->runs); /* and c->ahead */
@@ -529,7 +601,9 @@ void supervisor_free(supervisor *s)
 {
     for (int i = 0; i < s->n; i++) {
         free(s->children[i].runs); /* (c->ahead is its second half) */
+        free(s->children[i].writers);
         s->children[i].runs = s->children[i].ahead = NULL;
+        s->children[i].writers = NULL;
     }
 }
 

@@ -557,6 +557,9 @@ static int run_loops(worker_ctl *w, const worker_options *o, void (*ready)(worke
         }
         signal_hosts[i] = ts[i].h;
         signal_nhosts = i + 1;
+        /* before its first claim: should this process die with a claim on the way, the
+         * supervisor puts back what the store gave this host (zg_put_back_claims) */
+        report(w, "writer %d %s\n", i, zg_writer(ts[i].h));
         if (stopping) zg_stop(ts[i].h);
     }
     if (ready) ready(w);

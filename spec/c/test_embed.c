@@ -536,6 +536,50 @@ static void test_on_hold_names_the_job_claimed_ahead_and_its_return(void)
     CHECK_INT(l.n, 3); /* nothing held any more: nothing to say */
 }
 
+/* zg_put_back_claims: what a host's last claim took, while that claim is still its current
+ * lease, goes back to waiting as if never claimed (the host died before it said it held it) --
+ * and nothing else: not a job whose run settled, nor one put back already. */
+static void test_put_back_claims_returns_a_dead_hosts_last_claim(void)
+{
+    zg_host *h = prefetching_host();
+    char type[64], queue[80];
+    snprintf(type, sizeof type, "back_%ld_%ld", (long)getpid(), (long)time(NULL) % 100000);
+    snprintf(queue, sizeof queue, "%s_q", type);
+    define(h, type, "return 200");
+    char u[2][ZG_UUID_LEN], back[4][ZG_UUID_LEN];
+    for (int i = 0; i < 2; i++)
+        CHECK_INT(zg_submit(h, type, "{\"n\": 1}", NULL, u[i]), ZG_OK);
+    const char *queues[] = {queue};
+    zg_step_result r;
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK); /* runs u0, its settle claims u1 */
+    CHECK_INT(stats_of(h, u[1]).state, ZG_MSG_RESERVED);
+    size_t n = 9;
+    CHECK_INT(zg_put_back_claims(h, zg_writer(h), back, 4, &n), ZG_OK);
+    CHECK_INT((int)n, 1);
+    CHECK_STR(back[0], u[1]);
+    zg_message_stats st = stats_of(h, u[1]);
+    CHECK_INT(st.state, ZG_MSG_READY);
+    CHECK_INT((int)st.reserves, 0);
+    CHECK_INT((int)st.releases, 0);
+    CHECK_INT(zg_put_back_claims(h, zg_writer(h), back, 4, &n), ZG_OK); /* once only */
+    CHECK_INT((int)n, 0);
+    /* (this host is alive: its hold, stale now, is dropped) it claims u1 afresh and runs it
+     * as a first run */
+    CHECK_INT(zg_release_held(h), ZG_OK);
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK);
+    CHECK_STR(r.uuid, u[1]);
+    CHECK_INT(result_of(h, u[1]), 200);
+    char *json = NULL;
+    CHECK_INT(zg_read(h, ZG_VIEW_DUMP, u[1], &json), ZG_OK);
+    CHECK(json && strstr(json, "\"errorCount\":0"));
+    zg_free(json);
+    /* its last claim (u1) settled: nothing to put back */
+    CHECK_INT(zg_put_back_claims(h, zg_writer(h), NULL, 0, &n), ZG_OK);
+    CHECK_INT((int)n, 0);
+    CHECK_INT(zg_put_back_claims(h, "no such writer", NULL, 0, &n), ZG_EINVAL);
+    zg_host_free(h);
+}
+
 static int count_in(const char *text, const char *needle)
 {
     int n = 0;
@@ -633,6 +677,7 @@ static void run_all(const char *backend)
     RUN(test_a_job_claimed_with_a_settle_goes_back_when_the_host_will_not_run_it);
     RUN(test_a_held_job_whose_lease_lapsed_runs_once);
     RUN(test_on_hold_names_the_job_claimed_ahead_and_its_return);
+    RUN(test_put_back_claims_returns_a_dead_hosts_last_claim);
     RUN(test_a_job_cannot_make_its_host_run_jobs_inside_its_run);
 }
 

@@ -243,6 +243,38 @@ kill9_puts_back_the_jobs_held_for_next_runs() {
 }
 ok "serve --workers 2 --threads 2: kill -9 of a worker puts back at once the jobs its threads' settles claimed for their next runs (no error counted, no TTR wait)" kill9_puts_back_the_jobs_held_for_next_runs
 
+# A worker killed while a claim of its was on the way: Redis gave a thread a job (a settle's
+# claim of the next one, or a claim) and the worker died before it said so. Reproduced by
+# stopping the supervisor (SIGSTOP): the worker's report pipe fills, and each thread stops at its
+# next report -- after a settle that claimed, or a claim, that it has not reported yet.
+kill9_with_a_claim_on_the_way_puts_it_back() {
+  flush
+  local n
+  for n in $(seq 3000); do echo '{}'; done | ZEROG_JOBS=$WORK/quiet submit quiet --batch - >/dev/null || return 1
+  ZEROG_JOBS=$WORK/quiet "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 1 --threads 2 >/dev/null 2>"$WORK/serve.log" &
+  local srv=$!; PIDS+=($srv)
+  local kid=
+  one_worker() { kid=$(pgrep -P "$srv") && [ -n "$kid" ]; }
+  wait_for 10 one_worker || { kill -TERM "$srv"; wait "$srv"; return 1; }
+  wait_for 10 eval '! "$ZEROG" stats --queue quiet_q 2>/dev/null | grep -q "\"succeeded\":0,"' || { kill -TERM "$srv"; wait "$srv"; return 1; }
+  kill -STOP "$srv"
+  wait_for 20 pipe_writers 2 "$kid" || { kill -CONT "$srv"; kill -TERM "$srv"; wait "$srv"; return 1; }
+  kill -9 "$kid"
+  kill -CONT "$srv"
+  # every job finishes at once (not after a TTR), none with an error
+  local bad
+  all_done() {
+    bad=$(reval "local n = 0 for _, k in ipairs(redis.call('KEYS', '{zq:quiet_q}:job:*')) do
+      if redis.call('TYPE', k).ok == 'hash' and (redis.call('HGET', k, 'resultCode') ~= '200' or
+        redis.call('HGET', k, 'errorCount') ~= '0') then n = n + 1 end end return n")
+    [ "$bad" = 0 ]
+  }
+  wait_for 30 all_done || { echo "$bad jobs not 200 with no error"; "$ZEROG" stats; kill -TERM "$srv"; wait "$srv"; cat "$WORK/serve.log"; return 1; }
+  kill -TERM "$srv"; wait "$srv"
+  grep -q "died with a claim on the way for job .*: put back, no error counted" "$WORK/serve.log" || { cat "$WORK/serve.log"; return 1; }
+}
+ok "serve --workers 1 --threads 2: kill -9 of a worker whose threads had claims on the way (the store gave them jobs they had not reported) puts those jobs back at once, no error counted" kill9_with_a_claim_on_the_way_puts_it_back
+
 bad_threads() {
   expect_status 2 "$ZEROG" worker --threads 0 && expect_status 2 "$ZEROG" worker --threads 65 &&
   expect_status 2 "$ZEROG" serve --threads 0
