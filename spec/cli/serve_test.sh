@@ -314,6 +314,21 @@ no_worker_alive() {
 }
 ok "GET /health is 503 unavailable while no worker is alive (the store up), ok again once they are" no_worker_alive
 
+one_worker_down() {
+  # one worker of the two dies as it starts (each process of slot w1 killed at once): the other
+  # runs on, so /health serves (200) but says it is degraded, with 1 of 2 alive
+  half() {
+    local p
+    http GET /workers && p=$(body_get 'd[1].pid') && [ "${p:-0}" != 0 ] && kill -9 "$p" 2>/dev/null
+    http GET /health && [ "$(cat "$WORK/status")" = 200 ] && [ "$(body_get d.status)" = degraded ] &&
+    [ "$(body_get d.workers.alive)" = 1 ] && [ "$(body_get d.workers.wanted)" = 2 ]
+  }
+  wait_for 20 half || { echo "health: $(cat "$WORK/status") $(cat "$WORK/body")"; return 1; }
+  up() { http GET /health && status_is 200 && [ "$(body_get d.status)" = ok ] && [ "$(body_get d.workers.alive)" = 2 ]; }
+  wait_for 30 up
+}
+ok "GET /health is 200 degraded while fewer workers are alive than wanted, ok again once they are" one_worker_down
+
 events() {
   "$ZEROG" events >"$WORK/events" 2>/dev/null &
   local follower=$!
