@@ -37,6 +37,14 @@ static void define(zg_host *h, const char *type, const char *run_body)
     CHECK_INT(rc, ZG_OK);
 }
 
+/* A job type name of its own for this run (name_<pid>_<time>, on the queue <type>_q), so runs
+ * sharing a Redis do not meet. */
+static void fresh_type(const char *name, char type[64], char queue[80])
+{
+    snprintf(type, 64, "%s_%ld_%ld", name, (long)getpid(), (long)time(NULL) % 100000);
+    snprintf(queue, 80, "%s_q", type);
+}
+
 static int result_of(zg_host *h, const char *uuid)
 {
     char *json = NULL;
@@ -439,8 +447,7 @@ static void test_a_job_claimed_with_a_settle_goes_back_when_the_host_will_not_ru
 {
     zg_host *h = prefetching_host();
     char type[64], queue[80];
-    snprintf(type, sizeof type, "held_%ld_%ld", (long)getpid(), (long)time(NULL) % 100000);
-    snprintf(queue, sizeof queue, "%s_q", type);
+    fresh_type("held", type, queue);
     define(h, type, "return 200");
     char u[4][ZG_UUID_LEN];
     for (int i = 0; i < 4; i++)
@@ -511,8 +518,7 @@ static void test_on_hold_names_the_job_claimed_ahead_and_its_return(void)
     zg_host *h = zg_host_new(&cfg);
     CHECK(h && zg_errcode(h) == ZG_OK);
     char type[64], queue[80], want[ZG_UUID_LEN + 1];
-    snprintf(type, sizeof type, "hold_%ld_%ld", (long)getpid(), (long)time(NULL) % 100000);
-    snprintf(queue, sizeof queue, "%s_q", type);
+    fresh_type("hold", type, queue);
     define(h, type, "return 200");
     char u[3][ZG_UUID_LEN];
     for (int i = 0; i < 3; i++)
@@ -543,8 +549,7 @@ static void test_put_back_claims_returns_a_dead_hosts_last_claim(void)
 {
     zg_host *h = prefetching_host();
     char type[64], queue[80];
-    snprintf(type, sizeof type, "back_%ld_%ld", (long)getpid(), (long)time(NULL) % 100000);
-    snprintf(queue, sizeof queue, "%s_q", type);
+    fresh_type("back", type, queue);
     define(h, type, "return 200");
     char u[2][ZG_UUID_LEN], back[4][ZG_UUID_LEN];
     for (int i = 0; i < 2; i++)
@@ -595,8 +600,7 @@ static void test_a_held_job_whose_lease_lapsed_runs_once(void)
 {
     zg_host *h = prefetching_host();
     char type[64], queue[80], src[512], got[ZG_NAME_LEN];
-    snprintf(type, sizeof type, "lapse_%ld_%ld", (long)getpid(), (long)time(NULL) % 100000);
-    snprintf(queue, sizeof queue, "%s_q", type);
+    fresh_type("lapse", type, queue);
     snprintf(src, sizeof src,
              "return { JOB_TYPE = '%s', QUEUE_NAME = '%s', TTR = 0.2,\n"
              "  run = function(self) self:job_log_info('ran') return 200 end }\n",
