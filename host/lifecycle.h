@@ -398,7 +398,7 @@ zg_store *zg_store_mem_new(void);
  * timeout_ms bounds every call, reconnects included (0: the default). */
 zg_store *zg_store_redis_new(const char *url, int64_t timeout_ms, zg_error *err);
 /* fn(ud, ms, why) is told when a store call of the host's own thread waited ms for Redis to come
- * back and then went on (redis_conn.h, on_recovered); not on a cluster. */
+ * back and then went on (redis_conn.h, on_recovered; on a cluster, redis_cluster.h). */
 void zg_store_redis_on_recovered(zg_store *s,
                                  void (*fn)(void *ud, int64_t down_ms, const char *why), void *ud);
 

@@ -38,6 +38,13 @@ struct zg_cluster {
     unsigned short owner[SLOTS]; /* index in nodes, or NO_NODE */
     int64_t map_read_at;         /* monotonic ms of the last CLUSTER SLOTS read */
     int map_stale; /* a node did not answer: read the map before the next call is routed */
+    /* The outage the current call rode through (the reason its first retry after a failure
+     * waited for, "" when none), whether the last call failed, and who is told of a long
+     * one: as a single server's on_recovered (redis_conn.h) */
+    char trouble[200];
+    int outage;
+    void (*on_recovered)(void *ud, int64_t down_ms, const char *why);
+    void *on_recovered_ud;
 };
 
 /* CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with. */
@@ -377,6 +384,8 @@ static redisReply *call_one(zg_cluster *c, int slot, const zg_redis_call *call,
             continue;
         }
         /* a node down, a failover, TRYAGAIN or CLUSTERDOWN: pause, then read the map again */
+        if (!c->trouble[0])
+            snprintf(c->trouble, sizeof c->trouble, "%.*s", (int)sizeof c->trouble - 1, err->msg);
         int64_t left = give_up_at - zg_clock_monotonic_ms();
         zg_clock_sleep_ms(pause < left ? pause : left);
         pause = pause * 2 > 250 ? 250 : pause * 2;
@@ -474,12 +483,35 @@ static redisReply *route(zg_cluster *c, const zg_redis_call *call, int64_t read_
     return NULL;
 }
 
+void zg_cluster_on_recovered(zg_cluster *c, void (*fn)(void *ud, int64_t down_ms, const char *why),
+                             void *ud)
+{
+    c->on_recovered = fn;
+    c->on_recovered_ud = ud;
+}
+
+/* The start of a call (returns its monotonic ms), and its end: a call that rode through an
+ * outage of ZG_REDIS_STALL_NOTE_MS or more is told, unless the call before it failed. */
+static int64_t call_began(zg_cluster *c)
+{
+    c->trouble[0] = '\0';
+    return zg_clock_monotonic_ms();
+}
+static void call_ended(zg_cluster *c, int64_t began, int ok)
+{
+    int64_t took = zg_clock_monotonic_ms() - began;
+    if (ok && c->trouble[0] && !c->outage && took >= ZG_REDIS_STALL_NOTE_MS && c->on_recovered)
+        c->on_recovered(c->on_recovered_ud, took, c->trouble);
+    c->outage = !ok;
+}
+
 redisReply *zg_cluster_command(zg_cluster *c, int argc, const char **argv, const size_t *lens,
                                int64_t read_timeout_ms, zg_error *err)
 {
     zg_redis_call call = {NULL, 0, argc, argv, lens};
-    int64_t give_up_at = zg_clock_monotonic_ms() + c->timeout_ms;
+    int64_t began = call_began(c), give_up_at = began + c->timeout_ms;
     redisReply *reply = route(c, &call, read_timeout_ms, give_up_at, err);
+    call_ended(c, began, reply != NULL);
     if (!reply || reply->type != REDIS_REPLY_ERROR) return reply;
     zg_redis_reply_error(reply, err);
     freeReplyObject(reply);
@@ -491,7 +523,7 @@ redisReply *zg_cluster_command(zg_cluster *c, int argc, const char **argv, const
 int zg_cluster_pipeline(zg_cluster *c, size_t n, const zg_redis_call *calls, redisReply **replies,
                         zg_error *err)
 {
-    int64_t give_up_at = zg_clock_monotonic_ms() + c->timeout_ms;
+    int64_t began = call_began(c), give_up_at = began + c->timeout_ms;
     int *node = malloc((n ? n : 1) * sizeof *node);
     size_t *pick = malloc((n ? n : 1) * sizeof *pick);
     zg_redis_call *group = malloc((n ? n : 1) * sizeof *group);
@@ -533,6 +565,9 @@ int zg_cluster_pipeline(zg_cluster *c, size_t n, const zg_redis_call *calls, red
         else if (ignored.code != ZG_ENOMEM) {
             c->nodes[target]->failing = 1; /* see call_one */
             c->map_stale = 1;
+            if (!c->trouble[0])
+                snprintf(c->trouble, sizeof c->trouble, "%.*s", (int)sizeof c->trouble - 1,
+                         ignored.msg);
         }
         free(got);
     }
@@ -548,6 +583,7 @@ int zg_cluster_pipeline(zg_cluster *c, size_t n, const zg_redis_call *calls, red
         }
     }
 done:
+    call_ended(c, began, rc == ZG_OK);
     if (rc != ZG_OK)
         for (size_t i = 0; i < n; i++) {
             if (replies[i]) freeReplyObject(replies[i]);

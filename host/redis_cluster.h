@@ -32,6 +32,12 @@ int zg_cluster_pipeline(zg_cluster *c, size_t n, const zg_redis_call *calls, red
                         zg_error *err);
 void zg_cluster_send_later(zg_cluster *c, int argc, const char **argv);
 
+/* fn(ud, ms, why) is told, on the calling thread, when a call waited ms (ZG_REDIS_STALL_NOTE_MS or
+ * more) for the cluster to serve it again (a node down, a failover, CLUSTERDOWN) and then went on;
+ * why: the first failure it waited out. As a single server's on_recovered (redis_conn.h). */
+void zg_cluster_on_recovered(zg_cluster *c, void (*fn)(void *ud, int64_t down_ms, const char *why),
+                             void *ud);
+
 /* A redis:// URL of a master that answers (for a connection of its own: SUBSCRIBE). */
 int zg_cluster_any_node_url(zg_cluster *c, char *out, size_t size, zg_error *err);
 

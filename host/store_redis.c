@@ -2246,6 +2246,7 @@ void zg_store_redis_on_recovered(zg_store *s,
     redis_store *r = (redis_store *)s;
     r->conn.on_recovered = fn;
     r->conn.on_recovered_ud = ud;
+    if (r->conn.cluster) zg_cluster_on_recovered(r->conn.cluster, fn, ud);
 }
 
 zg_store *zg_store_redis_new(const char *url, int64_t timeout_ms, zg_error *err)
