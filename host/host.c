@@ -1204,21 +1204,27 @@ int zg_put_back_claims(zg_host *h, const char *writer, char (*uuids)[ZG_UUID_LEN
     size_t nqueues = 0, put_back = 0;
     if (h->store->ops->known_queues(h->store, &queues, &nqueues, &h->err) != ZG_OK)
         return h->err.code;
-    int rc = ZG_OK;
+    zg_lease *last = calloc(nqueues ? nqueues : 1, sizeof *last);
+    if (!last) {
+        zg_host_queue_names_free(queues, nqueues);
+        return zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+    }
+    /* (when the claims cannot be read, every token is 0: nothing is tried) */
+    int rc = h->store->ops->last_claims(h->store, queues, nqueues, writer, last, &h->err);
     for (size_t i = 0; i < nqueues; i++) {
-        zg_lease lease;
+        if (!last[i].token) continue;
         zg_error err = {0};
-        int got = h->store->ops->last_claim(h->store, queues[i], writer, &lease, &err);
-        if (got == ZG_OK) got = h->store->ops->unclaim(h->store, &lease, &err);
-        if (got == ZG_ENOTFOUND || got == ZG_ESTALE) continue; /* none, or it went on since */
+        int got = h->store->ops->unclaim(h->store, &last[i], &err);
+        if (got == ZG_ESTALE) continue; /* it went on since: settled, released, lapsed */
         if (got != ZG_OK) { /* the other queues are still tried; the last failure is said */
             rc = got;
             h->err = err;
             continue;
         }
-        if (uuids && put_back < max) snprintf(uuids[put_back], ZG_UUID_LEN, "%s", lease.uuid);
+        if (uuids && put_back < max) snprintf(uuids[put_back], ZG_UUID_LEN, "%s", last[i].uuid);
         put_back++;
     }
+    free(last);
     zg_host_queue_names_free(queues, nqueues);
     if (n) *n = put_back;
     return rc;

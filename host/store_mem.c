@@ -1239,18 +1239,21 @@ static int mem_claim(zg_store *zs, const zg_claim_req *req, int64_t timeout_ms, 
     return ZG_OK;
 }
 
-static int mem_last_claim(zg_store *zs, const char *queue, const char *writer, zg_lease *out,
-                          zg_error *err)
+static int mem_last_claims(zg_store *zs, char *const *queues, size_t n, const char *writer,
+                           zg_lease *out, zg_error *err)
 {
+    (void)err;
     mem_store *s = (mem_store *)zs;
-    memset(out, 0, sizeof *out);
-    job_queue *q = find_queue(s, queue);
-    last_claim *c = q ? zg_map_get(&q->claims, writer) : NULL;
-    if (!c || !c->token || zg_clock_monotonic_ms() - c->at_ms > CLAIM_KEPT_MS)
-        return zg_fail(err, ZG_ENOTFOUND, "no claim of writer %s on queue %s", writer, queue);
-    snprintf(out->uuid, sizeof out->uuid, "%s", c->uuid);
-    snprintf(out->queue, sizeof out->queue, "%s", q->name);
-    out->token = c->token;
+    memset(out, 0, n * sizeof *out);
+    int64_t now = zg_clock_monotonic_ms();
+    for (size_t i = 0; i < n; i++) {
+        job_queue *q = find_queue(s, queues[i]);
+        last_claim *c = q ? zg_map_get(&q->claims, writer) : NULL;
+        if (!c || !c->token || now - c->at_ms > CLAIM_KEPT_MS) continue;
+        snprintf(out[i].uuid, sizeof out[i].uuid, "%s", c->uuid);
+        snprintf(out[i].queue, sizeof out[i].queue, "%s", q->name);
+        out[i].token = c->token;
+    }
     return ZG_OK;
 }
 
@@ -2121,10 +2124,10 @@ static int locked_unclaim(zg_store *zs, const zg_lease *lease, zg_error *err)
 {
     LOCKED(mem_unclaim(zs, lease, err));
 }
-static int locked_last_claim(zg_store *zs, const char *queue, const char *writer, zg_lease *out,
-                             zg_error *err)
+static int locked_last_claims(zg_store *zs, char *const *queues, size_t n, const char *writer,
+                              zg_lease *out, zg_error *err)
 {
-    LOCKED(mem_last_claim(zs, queue, writer, out, err));
+    LOCKED(mem_last_claims(zs, queues, n, writer, out, err));
 }
 static int locked_list(zg_store *zs, const zg_index_req *req, zg_index_row **rows, size_t *n,
                        zg_error *err)
@@ -2324,7 +2327,7 @@ static const zg_store_ops mem_ops = {
     .settle = locked_settle,
     .settle_claim = locked_settle_claim,
     .unclaim = locked_unclaim,
-    .last_claim = locked_last_claim,
+    .last_claims = locked_last_claims,
     .settle_from_outside = locked_settle_from_outside,
     .release_overrun = locked_release_overrun,
     .load = locked_load,

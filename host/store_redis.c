@@ -1176,30 +1176,55 @@ static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
     return lease_outcome(reply, lease, "an unclaim", err);
 }
 
-/* The claim memo ({zq:Q}:claim:<writer>, "seq lease uuid", kept a minute by the claim). */
-static int rs_last_claim(zg_store *s, const char *queue, const char *writer, zg_lease *out,
-                         zg_error *err)
+/* The claim memos ({zq:Q}:claim:<writer>, "seq lease uuid", kept a minute by the claim) of n
+ * queues, in one pipeline. */
+static int rs_last_claims(zg_store *s, char *const *queues, size_t n, const char *writer,
+                          zg_lease *out, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
-    memset(out, 0, sizeof *out);
-    char prefix[PREFIX_LEN], claim_key[WRITER_KEY_LEN];
-    if (queue_prefix(r, prefix, sizeof prefix, queue, err) != ZG_OK ||
-        writer_key(claim_key, prefix, ":claim:", writer, err) != ZG_OK)
-        return err->code;
-    const char *argv[] = {"GET", claim_key};
-    redisReply *reply = command(r, 2, argv, NULL, err);
-    if (!reply) return err->code;
-    long long seq = 0, token = 0;
-    char uuid[ZG_UUID_LEN] = "";
-    int found = reply->type == REDIS_REPLY_STRING &&
-                sscanf(reply->str, "%lld %lld %36s", &seq, &token, uuid) == 3 && token > 0;
-    freeReplyObject(reply);
-    if (!found)
-        return zg_fail(err, ZG_ENOTFOUND, "no claim of writer %s on queue %s", writer, queue);
-    snprintf(out->uuid, sizeof out->uuid, "%s", uuid);
-    snprintf(out->queue, sizeof out->queue, "%s", queue);
-    out->token = token;
-    return ZG_OK;
+    memset(out, 0, n * sizeof *out);
+    if (!n) return ZG_OK;
+    char(*keys)[WRITER_KEY_LEN] = calloc(n, sizeof *keys);
+    const char **argv = calloc(2 * n, sizeof *argv);
+    zg_redis_call *calls = calloc(n, sizeof *calls);
+    redisReply **replies = calloc(n, sizeof *replies);
+    int rc = ZG_OK;
+    if (!keys || !argv || !calls || !replies) {
+        rc = zg_fail(err, ZG_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char prefix[PREFIX_LEN];
+        if (queue_prefix(r, prefix, sizeof prefix, queues[i], err) != ZG_OK ||
+            writer_key(keys[i], prefix, ":claim:", writer, err) != ZG_OK) {
+            rc = err->code;
+            goto done;
+        }
+        argv[2 * i] = "GET";
+        argv[2 * i + 1] = keys[i];
+        calls[i] = (zg_redis_call){NULL, 0, 2, argv + 2 * i, NULL};
+    }
+    pthread_mutex_lock(&r->conn.lock);
+    rc = zg_redis_pipeline(&r->conn, n, calls, replies, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    for (size_t i = 0; rc == ZG_OK && i < n; i++) {
+        long long seq = 0, token = 0;
+        char uuid[ZG_UUID_LEN] = "";
+        if (replies[i]->type != REDIS_REPLY_STRING ||
+            sscanf(replies[i]->str, "%lld %lld %36s", &seq, &token, uuid) != 3 || token <= 0)
+            continue;
+        snprintf(out[i].uuid, sizeof out[i].uuid, "%s", uuid);
+        snprintf(out[i].queue, sizeof out[i].queue, "%s", queues[i]);
+        out[i].token = token;
+    }
+done:
+    for (size_t i = 0; replies && i < n; i++)
+        if (replies[i]) freeReplyObject(replies[i]);
+    free(keys);
+    free(argv);
+    free(calls);
+    free(replies);
+    return rc;
 }
 
 /* The queue of a job by its uuid (the pointer), into queue; ZG_ENOTFOUND. */
@@ -2098,7 +2123,7 @@ static const zg_store_ops redis_ops = {
     .settle = rs_settle,
     .settle_claim = rs_settle_claim,
     .unclaim = rs_unclaim,
-    .last_claim = rs_last_claim,
+    .last_claims = rs_last_claims,
     .settle_from_outside = rs_settle_from_outside,
     .release_overrun = rs_release_overrun,
     .load = rs_load,
