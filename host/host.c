@@ -1194,8 +1194,8 @@ static int valid_writer(const char *w)
            strspn(w, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") == len;
 }
 
-int zg_put_back_claims(zg_host *h, const char *writer, char (*uuids)[ZG_UUID_LEN], size_t max,
-                       size_t *n)
+int zg_put_back_claims(zg_host *h, const char *writer, const zg_run_info *started,
+                       char (*uuids)[ZG_UUID_LEN], size_t max, size_t *n)
 {
     if (n) *n = 0;
     if (!usable(h)) return h->err.code;
@@ -1213,6 +1213,9 @@ int zg_put_back_claims(zg_host *h, const char *writer, char (*uuids)[ZG_UUID_LEN
     int rc = h->store->ops->last_claims(h->store, queues, nqueues, writer, last, &h->err);
     for (size_t i = 0; i < nqueues; i++) {
         if (!last[i].token) continue;
+        if (started && started->uuid && strcmp(last[i].uuid, started->uuid) == 0 &&
+            last[i].token == started->reservation)
+            continue; /* a run it said it started: its death counts, whatever its release did */
         zg_error err = {0};
         int got = h->store->ops->unclaim(h->store, &last[i], &err);
         if (got == ZG_ESTALE) continue; /* it went on since: settled, released, lapsed */

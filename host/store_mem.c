@@ -43,7 +43,7 @@ enum {
     UNCLAIMED_AFTER_MS = 15000, /* a type nobody claimed this long counts as unclaimed */
     LONGEST_WAIT_MS = 5000,     /* a blocked claim re-marks its types at least this often */
     DEFAULT_TTR_MS = 1000,      /* for a job submitted without a TTR */
-    CLAIM_KEPT_MS = 60000       /* a writer's last claim is known this long (last_claim) */
+    CLAIM_KEPT_MS = 60000       /* a writer's last claim is known this long at least */
 };
 
 typedef struct field {
@@ -93,7 +93,7 @@ typedef struct unique_key {
 /* A writer's last claim on a queue (last_claim). */
 typedef struct last_claim {
     char uuid[ZG_UUID_LEN];
-    int64_t token, at_ms;
+    int64_t token, until_ms; /* known until: a minute, or the job's TTR if longer */
 } last_claim;
 
 typedef struct job_queue {
@@ -1168,8 +1168,8 @@ static int take(mem_store *s, job *j, zg_claim *out, zg_error *err)
     return ZG_OK;
 }
 
-/* The record of writer's last claim on q, made when absent (NULL: out of memory). Records
- * older than CLAIM_KEPT_MS are dropped whenever the writers seen since the last time doubled. */
+/* The record of writer's last claim on q, made when absent (NULL: out of memory). Records past
+ * their time are dropped whenever the writers seen since the last time doubled. */
 static last_claim *claim_record(job_queue *q, const char *writer, int64_t now)
 {
     last_claim *c = zg_map_get(&q->claims, writer);
@@ -1179,7 +1179,7 @@ static last_claim *claim_record(job_queue *q, const char *writer, int64_t now)
         zg_map_slot *slot;
         while ((slot = zg_map_next(&q->claims, &pos))) {
             last_claim *old = slot->value;
-            if (now - old->at_ms > CLAIM_KEPT_MS) free(zg_map_remove(&q->claims, slot->key));
+            if (now > old->until_ms) free(zg_map_remove(&q->claims, slot->key));
         }
         q->claims_pruned_at = q->claims.count;
     }
@@ -1233,7 +1233,7 @@ static int mem_claim(zg_store *zs, const zg_claim_req *req, int64_t timeout_ms, 
     if (memo) {
         snprintf(memo->uuid, sizeof memo->uuid, "%s", j->uuid);
         memo->token = j->lease;
-        memo->at_ms = now;
+        memo->until_ms = now + (j->ttr_ms > CLAIM_KEPT_MS ? j->ttr_ms : CLAIM_KEPT_MS);
     }
     if (g && g->in_turns) turn_last(j->ready, g); /* served: its group goes last in turn */
     return ZG_OK;
@@ -1249,7 +1249,7 @@ static int mem_last_claims(zg_store *zs, char *const *queues, size_t n, const ch
     for (size_t i = 0; i < n; i++) {
         job_queue *q = find_queue(s, queues[i]);
         last_claim *c = q ? zg_map_get(&q->claims, writer) : NULL;
-        if (!c || !c->token || now - c->at_ms > CLAIM_KEPT_MS) continue;
+        if (!c || !c->token || now > c->until_ms) continue;
         snprintf(out[i].uuid, sizeof out[i].uuid, "%s", c->uuid);
         snprintf(out[i].queue, sizeof out[i].queue, "%s", q->name);
         out[i].token = c->token;

@@ -605,7 +605,7 @@ done:
 /* A writer's own key of a queue: {zq:Q}:doc:<writer> (the copy of the document it last
  * claimed) or {zq:Q}:claim:<writer> (its last claim), kind ":doc:" or ":claim:", into out
  * (WRITER_KEY_LEN bytes); a writer id longer than 64 bytes is refused. */
-#define WRITER_KEY_LEN (PREFIX_LEN + 8 + 64)
+#define WRITER_KEY_LEN (PREFIX_LEN + 16 + 64) /* (kinds of up to 15 characters) */
 static int writer_key(char *out, const char *prefix, const char *kind, const char *writer,
                       zg_error *err)
 {
@@ -1176,8 +1176,9 @@ static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
     return lease_outcome(reply, lease, "an unclaim", err);
 }
 
-/* The claim memos ({zq:Q}:claim:<writer>, "seq lease uuid", kept a minute by the claim) of n
- * queues, in one pipeline. */
+/* The claim memos ({zq:Q}:claim:<writer>, "seq lease uuid", kept by the claim) of n queues, in
+ * one pipeline. A name the store cannot place (not one a host made) is skipped, not the whole
+ * call; an error reply for one queue is said (the last one) once the others are read. */
 static int rs_last_claims(zg_store *s, char *const *queues, size_t n, const char *writer,
                           zg_lease *out, zg_error *err)
 {
@@ -1188,42 +1189,54 @@ static int rs_last_claims(zg_store *s, char *const *queues, size_t n, const char
     const char **argv = calloc(2 * n, sizeof *argv);
     zg_redis_call *calls = calloc(n, sizeof *calls);
     redisReply **replies = calloc(n, sizeof *replies);
+    size_t *asked = calloc(n, sizeof *asked), k = 0; /* calls[j] reads queues[asked[j]] */
     int rc = ZG_OK;
-    if (!keys || !argv || !calls || !replies) {
+    if (!keys || !argv || !calls || !replies || !asked) {
         rc = zg_fail(err, ZG_ENOMEM, "out of memory");
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
         char prefix[PREFIX_LEN];
-        if (queue_prefix(r, prefix, sizeof prefix, queues[i], err) != ZG_OK ||
-            writer_key(keys[i], prefix, ":claim:", writer, err) != ZG_OK) {
+        zg_error bad = {0};
+        if (queue_prefix(r, prefix, sizeof prefix, queues[i], &bad) != ZG_OK) continue;
+        if (writer_key(keys[k], prefix, ":claim:", writer, err) != ZG_OK) {
             rc = err->code;
             goto done;
         }
-        argv[2 * i] = "GET";
-        argv[2 * i + 1] = keys[i];
-        calls[i] = (zg_redis_call){NULL, 0, 2, argv + 2 * i, NULL};
+        argv[2 * k] = "GET";
+        argv[2 * k + 1] = keys[k];
+        calls[k] = (zg_redis_call){NULL, 0, 2, argv + 2 * k, NULL};
+        asked[k++] = i;
     }
+    if (!k) goto done;
     pthread_mutex_lock(&r->conn.lock);
-    rc = zg_redis_pipeline(&r->conn, n, calls, replies, err);
+    rc = zg_redis_pipeline(&r->conn, k, calls, replies, err);
     pthread_mutex_unlock(&r->conn.lock);
-    for (size_t i = 0; rc == ZG_OK && i < n; i++) {
+    int failed = ZG_OK;
+    for (size_t j = 0; rc == ZG_OK && j < k; j++) {
         long long seq = 0, token = 0;
         char uuid[ZG_UUID_LEN] = "";
-        if (replies[i]->type != REDIS_REPLY_STRING ||
-            sscanf(replies[i]->str, "%lld %lld %36s", &seq, &token, uuid) != 3 || token <= 0)
+        if (replies[j]->type == REDIS_REPLY_ERROR) {
+            failed = zg_redis_reply_error(replies[j], err);
             continue;
-        snprintf(out[i].uuid, sizeof out[i].uuid, "%s", uuid);
-        snprintf(out[i].queue, sizeof out[i].queue, "%s", queues[i]);
-        out[i].token = token;
+        }
+        if (replies[j]->type != REDIS_REPLY_STRING ||
+            sscanf(replies[j]->str, "%lld %lld %36s", &seq, &token, uuid) != 3 || token <= 0)
+            continue;
+        zg_lease *l = &out[asked[j]];
+        snprintf(l->uuid, sizeof l->uuid, "%s", uuid);
+        snprintf(l->queue, sizeof l->queue, "%s", queues[asked[j]]);
+        l->token = token;
     }
+    if (rc == ZG_OK) rc = failed;
 done:
-    for (size_t i = 0; replies && i < n; i++)
-        if (replies[i]) freeReplyObject(replies[i]);
+    for (size_t j = 0; replies && j < k; j++)
+        if (replies[j]) freeReplyObject(replies[j]);
     free(keys);
     free(argv);
     free(calls);
     free(replies);
+    free(asked);
     return rc;
 }
 

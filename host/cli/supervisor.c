@@ -294,30 +294,41 @@ typedef struct claims_back {
     char err[160];
 } claims_back;
 
-/* Under lock: the writer ids c's hosts said, moved into writers (c's cleared for its next
- * process); returns how many. */
-static int take_writers(supervisor *s, child *c, char (*writers)[ZG_WRITER_LEN])
+/* A dead worker's host: its writer id, and the run it said it had started (if any). */
+typedef struct dead_host {
+    char writer[ZG_WRITER_LEN];
+    child_run started;
+} dead_host;
+
+/* Under lock, before c's runs are cleared: the hosts of c that said their writer ids, into dead
+ * (c's ids cleared for its next process); returns how many. */
+static int take_writers(supervisor *s, child *c, dead_host *dead)
 {
     int n = 0;
     for (int t = 0; t < s->threads; t++) {
         if (!c->writers[t][0]) continue;
-        memcpy(writers[n++], c->writers[t], ZG_WRITER_LEN);
+        memcpy(dead[n].writer, c->writers[t], ZG_WRITER_LEN);
+        dead[n++].started = c->runs[t];
         c->writers[t][0] = '\0';
     }
     return n;
 }
 
-/* Puts back the last claims of the hosts of writer ids writers (after their reported runs and
- * jobs claimed ahead were released: those have no current lease then, so only a claim nobody
- * reported goes back). */
-static void put_back_claims(supervisor *s, char (*writers)[ZG_WRITER_LEN], int n, claims_back *out)
+/* Puts back the last claims of the dead hosts, after their reported runs and jobs claimed ahead
+ * were released: only a claim nobody reported goes back (a run a host reported never does, even
+ * when its release failed). Stops at a store that does not answer (each host would wait the
+ * store timeout again). */
+static void put_back_claims(supervisor *s, const dead_host *dead, int n, claims_back *out)
 {
     out->n = 0;
     out->rc = ZG_OK;
     out->err[0] = '\0';
-    for (int t = 0; t < n; t++) {
+    for (int t = 0; t < n && out->rc != ZG_ESTORE; t++) {
+        const child_run *r = &dead[t].started;
+        zg_run_info started = {1, r->uuid, r->queue, r->message_id, r->reservation};
         size_t room = sizeof out->uuids / sizeof out->uuids[0] - out->n, got = 0;
-        int rc = zg_put_back_claims(s->host, writers[t], out->uuids + out->n, room, &got);
+        int rc = zg_put_back_claims(s->host, dead[t].writer, r->busy ? &started : NULL,
+                                    out->uuids + out->n, room, &got);
         out->n += got < room ? got : room;
         if (rc != ZG_OK) {
             out->rc = rc;
@@ -348,7 +359,8 @@ static void settle(supervisor *s, int i, int status)
     pthread_mutex_lock(&s->lock);
     pid_t pid = c->pid;
     child_run held[DAEMON_MAX_THREADS], ahead[DAEMON_MAX_THREADS];
-    int nheld = 0, nahead = 0;
+    dead_host dead[DAEMON_MAX_THREADS];
+    int nheld = 0, nahead = 0, ndead = take_writers(s, c, dead);
     for (int t = 0; t < s->threads; t++) {
         if (c->runs[t].busy) {
             held[nheld++] = c->runs[t];
@@ -359,8 +371,6 @@ static void settle(supervisor *s, int i, int status)
             c->ahead[t].busy = 0;
         }
     }
-    char writers[DAEMON_MAX_THREADS][ZG_WRITER_LEN];
-    int nwriters = take_writers(s, c, writers);
     c->pid = 0;
     if (c->reports >= 0) close(c->reports);
     if (c->commands >= 0) close(c->commands);
@@ -399,7 +409,7 @@ static void settle(supervisor *s, int i, int status)
     }
     /* a worker that exited 0 had no claim on the way (it put back what it held) */
     claims_back back = {.n = 0};
-    if (!clean) put_back_claims(s, writers, nwriters, &back);
+    if (!clean) put_back_claims(s, dead, ndead, &back);
     for (int k = 0; k < nheld; k++)
         log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) %s (%s) running job %s: %s", c->name,
                   (int)pid, overrun ? "was ended by its watchdog" : "died", how, held[k].uuid,
@@ -574,9 +584,9 @@ void supervisor_stop(supervisor *s, double grace_s)
         kill(c->pid, SIGKILL); /* past its grace: what it holds goes back for another host */
         waitpid(c->pid, NULL, 0);
         if (c->reports >= 0) read_reports(s, c);
-        char writers[DAEMON_MAX_THREADS][ZG_WRITER_LEN];
+        dead_host dead[DAEMON_MAX_THREADS];
         pthread_mutex_lock(&s->lock);
-        int nwriters = take_writers(s, c, writers);
+        int ndead = take_writers(s, c, dead);
         pthread_mutex_unlock(&s->lock);
         for (int t = 0; t < 2 * s->threads; t++) { /* its runs, then its jobs claimed ahead */
             if (!c->runs[t].busy) continue;
@@ -585,7 +595,7 @@ void supervisor_stop(supervisor *s, double grace_s)
                       c->runs[t].uuid);
         }
         claims_back back;
-        put_back_claims(s, writers, nwriters, &back);
+        put_back_claims(s, dead, ndead, &back);
         say_claims_back(s, c, c->pid, &back);
         pthread_mutex_lock(&s->lock);
         c->pid = 0;

@@ -146,9 +146,13 @@ static void report(worker_ctl *w, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    if (n > 0 && (size_t)n < sizeof line && write(w->report_fd, line, (size_t)n) < 0) {
-        /* the supervisor is gone; the command reader sees it too and ends the process */
+    if (n <= 0 || (size_t)n >= sizeof line) return;
+    /* (a signal may interrupt a write blocked on a full pipe: written again, whole, since a
+     * line of at most PIPE_BUF bytes goes in at once or not at all) */
+    while (write(w->report_fd, line, (size_t)n) < 0 && errno == EINTR) {
     }
+    /* (another error: the supervisor is gone; the command reader sees it too and ends the
+     * process) */
 }
 
 static int any_reserving(const worker_ctl *w)

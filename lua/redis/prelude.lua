@@ -494,8 +494,11 @@ end
 -- Claims the most urgent ready job of the types ARGV[from..to] and starts its run: a new lease,
 -- running = true, cas + 1, its TTR running. Returns {1, uuid, prior, document} or {0, ms to
 -- wait}. A writer's last claim is kept in {zq:Q}:claim:<writer> ("seq lease uuid", for a
--- minute), so a claim resent after a lost reply is answered with the job it took (written and
--- read back in one SET ... GET: a resend is rare, and only then is the record put back).
+-- minute or the job's TTR if longer), so a claim resent after a lost reply is answered with the
+-- job it took (written and read back in one SET ... GET: a resend is rare, and only then is the
+-- record put back), and the supervisor of a host killed with its claim on the way puts back the
+-- job it took (zg_put_back_claims: within the TTR, the lease it handed out is still current).
+local function claim_kept(ttr) return I(math.max(60000, count(ttr))) end
 local function claim_job(writer, seq, announce, from, to)
   local claim_key = p .. ':claim:' .. writer
   -- a resent claim: answered again only while the lease it handed out is still the current one
@@ -503,9 +506,9 @@ local function claim_job(writer, seq, announce, from, to)
     if not last then return nil end
     local s, lease, uuid = string.match(last, '^(%d+) (%d+) (.+)$')
     if s ~= seq then return nil end
-    redis.call('SET', claim_key, last, 'PX', '60000')
     local job = jk(uuid)
-    local h = redis.call('HMGET', job, '_state', '_cprior', '_lease')
+    local h = redis.call('HMGET', job, '_state', '_cprior', '_lease', '_ttr')
+    redis.call('SET', claim_key, last, 'PX', claim_kept(h[4]))
     if h[1] == 'running' and h[3] == lease then return { 1, uuid, tonumber(h[2]), doc(job) } end
     return { 0, 0 }
   end
@@ -536,7 +539,7 @@ local function claim_job(writer, seq, announce, from, to)
   local lease = math.max(count(h[4]), count(h[7])) + 1
   if seq ~= '0' then
     local again = resent(redis.call('SET', claim_key, seq .. ' ' .. I(lease) .. ' ' .. uuid, 'PX',
-                                    '60000', 'GET'))
+                                    claim_kept(h[3]), 'GET'))
     if again then return again end
   end
   ready_rem(jtype, grp, m, true)

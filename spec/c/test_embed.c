@@ -3,6 +3,7 @@
  * allocator hook and the memory limit, jobs_dir and reload. Runs on mem:// and, when
  * ZEROG_SPEC_REDIS names a Redis, there too. */
 #include <pthread.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -559,14 +560,14 @@ static void test_put_back_claims_returns_a_dead_hosts_last_claim(void)
     CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK); /* runs u0, its settle claims u1 */
     CHECK_INT(stats_of(h, u[1]).state, ZG_MSG_RESERVED);
     size_t n = 9;
-    CHECK_INT(zg_put_back_claims(h, zg_writer(h), back, 4, &n), ZG_OK);
+    CHECK_INT(zg_put_back_claims(h, zg_writer(h), NULL, back, 4, &n), ZG_OK);
     CHECK_INT((int)n, 1);
     CHECK_STR(back[0], u[1]);
     zg_message_stats st = stats_of(h, u[1]);
     CHECK_INT(st.state, ZG_MSG_READY);
     CHECK_INT((int)st.reserves, 0);
     CHECK_INT((int)st.releases, 0);
-    CHECK_INT(zg_put_back_claims(h, zg_writer(h), back, 4, &n), ZG_OK); /* once only */
+    CHECK_INT(zg_put_back_claims(h, zg_writer(h), NULL, back, 4, &n), ZG_OK); /* once only */
     CHECK_INT((int)n, 0);
     /* (this host is alive: its hold, stale now, is dropped) it claims u1 afresh and runs it
      * as a first run */
@@ -579,9 +580,163 @@ static void test_put_back_claims_returns_a_dead_hosts_last_claim(void)
     CHECK(json && strstr(json, "\"errorCount\":0"));
     zg_free(json);
     /* its last claim (u1) settled: nothing to put back */
-    CHECK_INT(zg_put_back_claims(h, zg_writer(h), NULL, 0, &n), ZG_OK);
+    CHECK_INT(zg_put_back_claims(h, zg_writer(h), NULL, NULL, 0, &n), ZG_OK);
     CHECK_INT((int)n, 0);
-    CHECK_INT(zg_put_back_claims(h, "no such writer", NULL, 0, &n), ZG_EINVAL);
+    CHECK_INT(zg_put_back_claims(h, "no such writer", NULL, NULL, 0, &n), ZG_EINVAL);
+    CHECK_INT(zg_put_back_claims(h, "0123456789abcdef01234567", NULL, NULL, 0, &n), ZG_OK);
+    CHECK_INT((int)n, 0);
+    zg_host_free(h);
+}
+
+/* ---- a host killed with a claim on the way (Redis: the host is a forked process) ---- */
+
+/* What a forked host says on its pipe, as a supervised worker does: "writer W", "job U" for each
+ * job it submitted, "begin U TOKEN" for each run it starts. Then it dies where `die` says: in
+ * on_hold (its settle's claim of the next job done, not said: a claim on the way) or in on_run's
+ * begin, after saying it. */
+enum { DIE_IN_HOLD, DIE_AT_BEGIN };
+typedef struct doomed {
+    int fd, die;
+} doomed;
+
+static void doomed_on_run(void *ud, const zg_run_info *run)
+{
+    doomed *d = ud;
+    if (!run->begin) return;
+    dprintf(d->fd, "begin %s %lld\n", run->uuid, (long long)run->reservation);
+    if (d->die == DIE_AT_BEGIN) _exit(9);
+}
+
+static void doomed_on_hold(void *ud, const zg_run_info *run)
+{
+    doomed *d = ud;
+    if (run->begin && d->die == DIE_IN_HOLD) _exit(9); /* the store gave it the job: unsaid */
+}
+
+typedef struct doomed_said {
+    char writer[ZG_WRITER_LEN], jobs[2][ZG_UUID_LEN], begun[ZG_UUID_LEN];
+    long long token;
+} doomed_said;
+
+/* Forks a host of type `type` that submits two jobs, steps once and dies where die says;
+ * returns what it said. Call with no host of this process alive (no other threads at fork). */
+static doomed_said run_doomed_host(const char *type, int die)
+{
+    doomed_said said = {0};
+    int fds[2];
+    CHECK_INT(pipe(fds), 0);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        doomed d = {fds[1], die};
+        zg_config cfg;
+        zg_config_init(&cfg);
+        cfg.store = store;
+        cfg.prefetch = 1;
+        cfg.on_run = doomed_on_run;
+        cfg.on_run_ud = &d;
+        cfg.on_hold = doomed_on_hold;
+        cfg.on_hold_ud = &d;
+        zg_host *h = zg_host_new(&cfg);
+        if (!h || zg_errcode(h) != ZG_OK) _exit(2);
+        define(h, type, "return 200");
+        dprintf(d.fd, "writer %s\n", zg_writer(h));
+        char queue[80], u[ZG_UUID_LEN];
+        snprintf(queue, sizeof queue, "%s_q", type);
+        for (int i = 0; i < 2; i++) {
+            if (zg_submit(h, type, "{\"n\": 1}", NULL, u) != ZG_OK) _exit(3);
+            dprintf(d.fd, "job %s\n", u);
+        }
+        const char *queues[] = {queue};
+        zg_step_result r;
+        zg_step(h, queues, 1, 0, &r);
+        _exit(4); /* (never reached: it dies in the step) */
+    }
+    close(fds[1]);
+    int status = 0;
+    CHECK_INT(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 9);
+    FILE *in = fdopen(fds[0], "r");
+    char line[256];
+    int njobs = 0;
+    while (in && fgets(line, sizeof line, in)) {
+        if (sscanf(line, "writer %64s", said.writer) == 1) continue;
+        if (njobs < 2 && sscanf(line, "job %36s", said.jobs[njobs]) == 1) njobs++;
+        sscanf(line, "begin %36s %lld", said.begun, &said.token);
+    }
+    if (in) fclose(in);
+    CHECK_INT(njobs, 2);
+    CHECK_STR(said.begun, said.jobs[0]);
+    return said;
+}
+
+static int error_count_of(zg_host *h, const char *uuid)
+{
+    char *json = NULL;
+    if (zg_read(h, ZG_VIEW_DUMP, uuid, &json) != ZG_OK) return -1;
+    const char *e = strstr(json, "\"errorCount\":");
+    int n = e ? atoi(e + 13) : -1;
+    zg_free(json);
+    return n;
+}
+
+/* A host killed right after its settle's claim gave it the next job, before it said so: once
+ * the run it reported is released (it had finished: nothing to release), zg_put_back_claims
+ * puts that job back at once, as never claimed, and its run counts no error. Deterministic:
+ * the host dies in on_hold. */
+static void test_a_claim_on_the_way_of_a_killed_host_goes_back_with_no_error(void)
+{
+    char type[64], queue[80];
+    fresh_type("onway", type, queue);
+    doomed_said said = run_doomed_host(type, DIE_IN_HOLD);
+    zg_host *h = prefetching_host();
+    define(h, type, "return 200");
+    /* what a supervisor does: the run it was told of first (finished: EINVAL), then the rest */
+    CHECK_INT(zg_release(h, said.begun, said.token, 0, ZG_RELEASE_DIED), ZG_EINVAL);
+    CHECK_INT(stats_of(h, said.jobs[1]).state, ZG_MSG_RESERVED);
+    char back[2][ZG_UUID_LEN];
+    size_t n = 0;
+    CHECK_INT(zg_put_back_claims(h, said.writer, NULL, back, 2, &n), ZG_OK);
+    CHECK_INT((int)n, 1);
+    CHECK_STR(back[0], said.jobs[1]);
+    zg_message_stats st = stats_of(h, said.jobs[1]);
+    CHECK_INT(st.state, ZG_MSG_READY);
+    CHECK_INT((int)st.reserves, 0);
+    const char *queues[] = {queue};
+    zg_step_result r;
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK);
+    CHECK_STR(r.uuid, said.jobs[1]);
+    CHECK_INT(result_of(h, said.jobs[1]), 200);
+    CHECK_INT(error_count_of(h, said.jobs[1]), 0);
+    zg_host_free(h);
+}
+
+/* A host killed in a run it reported: released as a death first, the put-back finds that
+ * claim no longer current, and the run's next run records the kill (one error) -- the put-back
+ * never erases a death its supervisor was told of. */
+static void test_put_back_claims_leaves_a_reported_and_released_run_recorded_as_killed(void)
+{
+    char type[64], queue[80];
+    fresh_type("killed", type, queue);
+    doomed_said said = run_doomed_host(type, DIE_AT_BEGIN);
+    zg_host *h = prefetching_host();
+    define(h, type, "return 200");
+    /* the run it said it started is never put back, not even while its release has not
+     * happened (or failed): its death must count */
+    zg_run_info started = {1, said.begun, NULL, 0, said.token};
+    size_t n = 9;
+    CHECK_INT(zg_put_back_claims(h, said.writer, &started, NULL, 0, &n), ZG_OK);
+    CHECK_INT((int)n, 0);
+    CHECK_INT(stats_of(h, said.begun).state, ZG_MSG_RESERVED);
+    CHECK_INT(zg_release(h, said.begun, said.token, 0, ZG_RELEASE_DIED), ZG_OK);
+    CHECK_INT(zg_put_back_claims(h, said.writer, NULL, NULL, 0, &n), ZG_OK);
+    CHECK_INT((int)n, 0);
+    const char *queues[] = {queue};
+    zg_step_result r;
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK);
+    CHECK_STR(r.uuid, said.begun);
+    CHECK_INT(error_count_of(h, said.begun), 1);
     zg_host_free(h);
 }
 
@@ -682,6 +837,10 @@ static void run_all(const char *backend)
     RUN(test_a_held_job_whose_lease_lapsed_runs_once);
     RUN(test_on_hold_names_the_job_claimed_ahead_and_its_return);
     RUN(test_put_back_claims_returns_a_dead_hosts_last_claim);
+    if (strcmp(backend, "mem://") != 0) { /* (a forked host shares only Redis) */
+        RUN(test_a_claim_on_the_way_of_a_killed_host_goes_back_with_no_error);
+        RUN(test_put_back_claims_leaves_a_reported_and_released_run_recorded_as_killed);
+    }
     RUN(test_a_job_cannot_make_its_host_run_jobs_inside_its_run);
 }
 

@@ -271,7 +271,11 @@ kill9_with_a_claim_on_the_way_puts_it_back() {
   }
   wait_for 30 all_done || { echo "$bad jobs not 200 with no error"; "$ZEROG" stats; kill -TERM "$srv"; wait "$srv"; cat "$WORK/serve.log"; return 1; }
   kill -TERM "$srv"; wait "$srv"
-  grep -q "died with a claim on the way for job .*: put back, no error counted" "$WORK/serve.log" || { cat "$WORK/serve.log"; return 1; }
+  # (mostly a claim on the way; when each thread's last report went through before the pipe
+  # filled, the jobs its settles claimed were reported, and go back as held ones: the C test
+  # test_a_claim_on_the_way_of_a_killed_host_goes_back_with_no_error pins the first case)
+  grep -qE "died with a claim on the way for job .*: put back, no error counted|had claimed job .* for its next run: put back, no error counted" "$WORK/serve.log" ||
+    { cat "$WORK/serve.log"; return 1; }
 }
 ok "serve --workers 1 --threads 2: kill -9 of a worker whose threads had claims on the way (the store gave them jobs they had not reported) puts those jobs back at once, no error counted" kill9_with_a_claim_on_the_way_puts_it_back
 
