@@ -1194,32 +1194,38 @@ static int valid_writer(const char *w)
            strspn(w, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") == len;
 }
 
-int zg_put_back_claims(zg_host *h, const char *writer, const zg_run_info *started,
-                       char (*uuids)[ZG_UUID_LEN], size_t max, size_t *n)
+int zg_put_back_claims(zg_host *h, const char *const *writers, const zg_run_info *started,
+                       size_t nwriters, char (*uuids)[ZG_UUID_LEN], size_t max, size_t *n)
 {
     if (n) *n = 0;
     if (!usable(h)) return h->err.code;
-    if (!writer || !valid_writer(writer)) return zg_fail(&h->err, ZG_EINVAL, "bad writer id");
+    for (size_t w = 0; w < nwriters; w++)
+        if (!writers || !writers[w] || !valid_writer(writers[w]))
+            return zg_fail(&h->err, ZG_EINVAL, "bad writer id");
+    if (!nwriters) return ZG_OK;
     char **queues = NULL;
     size_t nqueues = 0, put_back = 0;
     if (h->store->ops->known_queues(h->store, &queues, &nqueues, &h->err) != ZG_OK)
         return h->err.code;
-    zg_lease *last = calloc(nqueues ? nqueues : 1, sizeof *last);
+    zg_lease *last = calloc(nqueues ? nqueues * nwriters : 1, sizeof *last);
     if (!last) {
         zg_host_queue_names_free(queues, nqueues);
         return zg_fail(&h->err, ZG_ENOMEM, "out of memory");
     }
     /* (when the claims cannot be read, every token is 0: nothing is tried) */
-    int rc = h->store->ops->last_claims(h->store, queues, nqueues, writer, last, &h->err);
-    for (size_t i = 0; i < nqueues; i++) {
+    int rc =
+        h->store->ops->last_claims(h->store, queues, nqueues, writers, nwriters, last, &h->err);
+    for (size_t i = 0; i < nqueues * nwriters && rc != ZG_ESTORE; i++) {
+        const zg_run_info *said = started ? &started[i % nwriters] : NULL;
         if (!last[i].token) continue;
-        if (started && started->uuid && strcmp(last[i].uuid, started->uuid) == 0 &&
-            last[i].token == started->reservation)
+        if (said && said->uuid && strcmp(last[i].uuid, said->uuid) == 0 &&
+            last[i].token == said->reservation)
             continue; /* a run it said it started: its death counts, whatever its release did */
         zg_error err = {0};
         int got = h->store->ops->unclaim(h->store, &last[i], &err);
-        if (got == ZG_ESTALE) continue; /* it went on since: settled, released, lapsed */
-        if (got != ZG_OK) { /* the other queues are still tried; the last failure is said */
+        if (got == ZG_ESTALE || got == ZG_ENOTFOUND) continue; /* it went on since, or is gone */
+        if (got != ZG_OK) { /* the last failure is said; past a store failure, nothing more is
+                             * tried (each would wait out the store timeout alike) */
             rc = got;
             h->err = err;
             continue;

@@ -287,13 +287,14 @@ typedef struct zg_store_ops {
      * and the outcome of its previous run as before the claim, its reserve taken back, no
      * release counted. ZG_ESTALE when the lease is no longer current. */
     int (*unclaim)(zg_store *s, const zg_lease *lease, zg_error *err);
-    /* The leases of the last claims a writer made on each of n queues within the last minute,
-     * whatever became of the jobs since: out[i] for queues[i], its token 0 when none (Redis: one
-     * round trip for all). A host killed while its claim was on the way never learnt which job
-     * it took; whoever releases what that host held puts such a job back with unclaim
-     * (ZG_ESTALE there: it was settled, released or lapsed since). */
-    int (*last_claims)(zg_store *s, char *const *queues, size_t n, const char *writer,
-                       zg_lease *out, zg_error *err);
+    /* The leases of the last claims that each of nw writers made on each of nq queues (within
+     * the last minute, or the job's TTR if longer), whatever became of the jobs since:
+     * out[q * nw + w] for queues[q] and writers[w], its token 0 when none (Redis: one round
+     * trip for all). A host killed while its claim was on the way never learnt which job it
+     * took; whoever releases what that host held puts such a job back with unclaim (ZG_ESTALE
+     * there: it was settled, released or lapsed since). */
+    int (*last_claims)(zg_store *s, char *const *queues, size_t nq, const char *const *writers,
+                       size_t nw, zg_lease *out, zg_error *err);
     /* Settles a job from outside its run (kill: st->action FINISH, whatever the job's state
      * but finished; a supervisor's release of a dead worker's run: RELEASE with the token it
      * held, or 0 for whatever run holds it). ZG_EINVAL when the job has finished already,

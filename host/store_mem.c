@@ -1239,20 +1239,23 @@ static int mem_claim(zg_store *zs, const zg_claim_req *req, int64_t timeout_ms, 
     return ZG_OK;
 }
 
-static int mem_last_claims(zg_store *zs, char *const *queues, size_t n, const char *writer,
-                           zg_lease *out, zg_error *err)
+static int mem_last_claims(zg_store *zs, char *const *queues, size_t nq, const char *const *writers,
+                           size_t nw, zg_lease *out, zg_error *err)
 {
     (void)err;
     mem_store *s = (mem_store *)zs;
-    memset(out, 0, n * sizeof *out);
+    memset(out, 0, nq * nw * sizeof *out);
     int64_t now = zg_clock_monotonic_ms();
-    for (size_t i = 0; i < n; i++) {
-        job_queue *q = find_queue(s, queues[i]);
-        last_claim *c = q ? zg_map_get(&q->claims, writer) : NULL;
-        if (!c || !c->token || now > c->until_ms) continue;
-        snprintf(out[i].uuid, sizeof out[i].uuid, "%s", c->uuid);
-        snprintf(out[i].queue, sizeof out[i].queue, "%s", q->name);
-        out[i].token = c->token;
+    for (size_t q = 0; q < nq; q++) {
+        job_queue *jq = find_queue(s, queues[q]);
+        for (size_t w = 0; jq && w < nw; w++) {
+            last_claim *c = zg_map_get(&jq->claims, writers[w]);
+            if (!c || !c->token || now > c->until_ms) continue;
+            zg_lease *l = &out[q * nw + w];
+            snprintf(l->uuid, sizeof l->uuid, "%s", c->uuid);
+            snprintf(l->queue, sizeof l->queue, "%s", jq->name);
+            l->token = c->token;
+        }
     }
     return ZG_OK;
 }
@@ -2124,10 +2127,10 @@ static int locked_unclaim(zg_store *zs, const zg_lease *lease, zg_error *err)
 {
     LOCKED(mem_unclaim(zs, lease, err));
 }
-static int locked_last_claims(zg_store *zs, char *const *queues, size_t n, const char *writer,
-                              zg_lease *out, zg_error *err)
+static int locked_last_claims(zg_store *zs, char *const *queues, size_t nq,
+                              const char *const *writers, size_t nw, zg_lease *out, zg_error *err)
 {
-    LOCKED(mem_last_claims(zs, queues, n, writer, out, err));
+    LOCKED(mem_last_claims(zs, queues, nq, writers, nw, out, err));
 }
 static int locked_list(zg_store *zs, const zg_index_req *req, zg_index_row **rows, size_t *n,
                        zg_error *err)

@@ -1176,37 +1176,41 @@ static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
     return lease_outcome(reply, lease, "an unclaim", err);
 }
 
-/* The claim memos ({zq:Q}:claim:<writer>, "seq lease uuid", kept by the claim) of n queues, in
- * one pipeline. A name the store cannot place (not one a host made) is skipped, not the whole
- * call; an error reply for one queue is said (the last one) once the others are read. */
-static int rs_last_claims(zg_store *s, char *const *queues, size_t n, const char *writer,
-                          zg_lease *out, zg_error *err)
+/* The claim memos ({zq:Q}:claim:<writer>, "seq lease uuid", kept by the claim): one MGET of
+ * every writer's a queue, all in one pipeline. A name the store cannot place (not one a host
+ * made) is skipped, not the whole call; an error reply for one queue is said (the last one)
+ * once the others are read. */
+static int rs_last_claims(zg_store *s, char *const *queues, size_t nq, const char *const *writers,
+                          size_t nw, zg_lease *out, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
-    memset(out, 0, n * sizeof *out);
-    if (!n) return ZG_OK;
-    char(*keys)[WRITER_KEY_LEN] = calloc(n, sizeof *keys);
-    const char **argv = calloc(2 * n, sizeof *argv);
-    zg_redis_call *calls = calloc(n, sizeof *calls);
-    redisReply **replies = calloc(n, sizeof *replies);
-    size_t *asked = calloc(n, sizeof *asked), k = 0; /* calls[j] reads queues[asked[j]] */
+    memset(out, 0, nq * nw * sizeof *out);
+    if (!nq || !nw) return ZG_OK;
+    char(*keys)[WRITER_KEY_LEN] = calloc(nq * nw, sizeof *keys);
+    const char **argv = calloc(nq * (nw + 1), sizeof *argv);
+    zg_redis_call *calls = calloc(nq, sizeof *calls);
+    redisReply **replies = calloc(nq, sizeof *replies);
+    size_t *asked = calloc(nq, sizeof *asked), k = 0; /* calls[j] reads queues[asked[j]] */
     int rc = ZG_OK;
     if (!keys || !argv || !calls || !replies || !asked) {
         rc = zg_fail(err, ZG_ENOMEM, "out of memory");
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
+    for (size_t q = 0; q < nq; q++) {
         char prefix[PREFIX_LEN];
         zg_error bad = {0};
-        if (queue_prefix(r, prefix, sizeof prefix, queues[i], &bad) != ZG_OK) continue;
-        if (writer_key(keys[k], prefix, ":claim:", writer, err) != ZG_OK) {
-            rc = err->code;
-            goto done;
+        if (queue_prefix(r, prefix, sizeof prefix, queues[q], &bad) != ZG_OK) continue;
+        const char **row = argv + k * (nw + 1);
+        row[0] = "MGET";
+        for (size_t w = 0; w < nw; w++) {
+            if (writer_key(keys[k * nw + w], prefix, ":claim:", writers[w], err) != ZG_OK) {
+                rc = err->code;
+                goto done;
+            }
+            row[w + 1] = keys[k * nw + w];
         }
-        argv[2 * k] = "GET";
-        argv[2 * k + 1] = keys[k];
-        calls[k] = (zg_redis_call){NULL, 0, 2, argv + 2 * k, NULL};
-        asked[k++] = i;
+        calls[k] = (zg_redis_call){NULL, 0, (int)nw + 1, row, NULL};
+        asked[k++] = q;
     }
     if (!k) goto done;
     pthread_mutex_lock(&r->conn.lock);
@@ -1214,19 +1218,26 @@ static int rs_last_claims(zg_store *s, char *const *queues, size_t n, const char
     pthread_mutex_unlock(&r->conn.lock);
     int failed = ZG_OK;
     for (size_t j = 0; rc == ZG_OK && j < k; j++) {
-        long long seq = 0, token = 0;
-        char uuid[ZG_UUID_LEN] = "";
         if (replies[j]->type == REDIS_REPLY_ERROR) {
             failed = zg_redis_reply_error(replies[j], err);
             continue;
         }
-        if (replies[j]->type != REDIS_REPLY_STRING ||
-            sscanf(replies[j]->str, "%lld %lld %36s", &seq, &token, uuid) != 3 || token <= 0)
+        if (replies[j]->type != REDIS_REPLY_ARRAY || replies[j]->elements != nw) {
+            failed = unexpected(err, "the last claims");
             continue;
-        zg_lease *l = &out[asked[j]];
-        snprintf(l->uuid, sizeof l->uuid, "%s", uuid);
-        snprintf(l->queue, sizeof l->queue, "%s", queues[asked[j]]);
-        l->token = token;
+        }
+        for (size_t w = 0; w < nw; w++) {
+            const redisReply *e = replies[j]->element[w];
+            long long seq = 0, token = 0;
+            char uuid[ZG_UUID_LEN] = "";
+            if (e->type != REDIS_REPLY_STRING ||
+                sscanf(e->str, "%lld %lld %36s", &seq, &token, uuid) != 3 || token <= 0)
+                continue;
+            zg_lease *l = &out[asked[j] * nw + w];
+            snprintf(l->uuid, sizeof l->uuid, "%s", uuid);
+            snprintf(l->queue, sizeof l->queue, "%s", queues[asked[j]]);
+            l->token = token;
+        }
     }
     if (rc == ZG_OK) rc = failed;
 done:

@@ -314,27 +314,26 @@ static int take_writers(supervisor *s, child *c, dead_host *dead)
     return n;
 }
 
-/* Puts back the last claims of the dead hosts, after their reported runs and jobs claimed ahead
- * were released: only a claim nobody reported goes back (a run a host reported never does, even
- * when its release failed). Stops at a store that does not answer (each host would wait the
- * store timeout again). */
+/* Puts back the last claims of the dead hosts (in one call: one round trip for them all),
+ * after their reported runs and jobs claimed ahead were released: only a claim nobody reported
+ * goes back (a run a host reported never does, even when its release failed). */
 static void put_back_claims(supervisor *s, const dead_host *dead, int n, claims_back *out)
 {
     out->n = 0;
     out->rc = ZG_OK;
     out->err[0] = '\0';
-    for (int t = 0; t < n && out->rc != ZG_ESTORE; t++) {
+    const char *writers[DAEMON_MAX_THREADS];
+    zg_run_info started[DAEMON_MAX_THREADS];
+    for (int t = 0; t < n; t++) {
         const child_run *r = &dead[t].started;
-        zg_run_info started = {1, r->uuid, r->queue, r->message_id, r->reservation};
-        size_t room = sizeof out->uuids / sizeof out->uuids[0] - out->n, got = 0;
-        int rc = zg_put_back_claims(s->host, dead[t].writer, r->busy ? &started : NULL,
-                                    out->uuids + out->n, room, &got);
-        out->n += got < room ? got : room;
-        if (rc != ZG_OK) {
-            out->rc = rc;
-            snprintf(out->err, sizeof out->err, "%s", zg_errstr(s->host));
-        }
+        writers[t] = dead[t].writer;
+        started[t] =
+            (zg_run_info){1, r->busy ? r->uuid : NULL, r->queue, r->message_id, r->reservation};
     }
+    size_t room = sizeof out->uuids / sizeof out->uuids[0], got = 0;
+    out->rc = zg_put_back_claims(s->host, writers, started, (size_t)n, out->uuids, room, &got);
+    out->n = got < room ? got : room;
+    if (out->rc != ZG_OK) snprintf(out->err, sizeof out->err, "%.110s", zg_errstr(s->host));
 }
 
 static void say_claims_back(supervisor *s, const child *c, pid_t pid, const claims_back *back)

@@ -543,6 +543,14 @@ static void test_on_hold_names_the_job_claimed_ahead_and_its_return(void)
     CHECK_INT(l.n, 3); /* nothing held any more: nothing to say */
 }
 
+/* zg_put_back_claims for one writer (started: its run, or NULL). */
+static int put_back_one(zg_host *h, const char *writer, const zg_run_info *started,
+                        char (*uuids)[ZG_UUID_LEN], size_t max, size_t *n)
+{
+    const char *writers[] = {writer};
+    return zg_put_back_claims(h, writers, started, 1, uuids, max, n);
+}
+
 /* zg_put_back_claims: what a host's last claim took, while that claim is still its current
  * lease, goes back to waiting as if never claimed (the host died before it said it held it) --
  * and nothing else: not a job whose run settled, nor one put back already. */
@@ -560,14 +568,14 @@ static void test_put_back_claims_returns_a_dead_hosts_last_claim(void)
     CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK); /* runs u0, its settle claims u1 */
     CHECK_INT(stats_of(h, u[1]).state, ZG_MSG_RESERVED);
     size_t n = 9;
-    CHECK_INT(zg_put_back_claims(h, zg_writer(h), NULL, back, 4, &n), ZG_OK);
+    CHECK_INT(put_back_one(h, zg_writer(h), NULL, back, 4, &n), ZG_OK);
     CHECK_INT((int)n, 1);
     CHECK_STR(back[0], u[1]);
     zg_message_stats st = stats_of(h, u[1]);
     CHECK_INT(st.state, ZG_MSG_READY);
     CHECK_INT((int)st.reserves, 0);
     CHECK_INT((int)st.releases, 0);
-    CHECK_INT(zg_put_back_claims(h, zg_writer(h), NULL, back, 4, &n), ZG_OK); /* once only */
+    CHECK_INT(put_back_one(h, zg_writer(h), NULL, back, 4, &n), ZG_OK); /* once only */
     CHECK_INT((int)n, 0);
     /* (this host is alive: its hold, stale now, is dropped) it claims u1 afresh and runs it
      * as a first run */
@@ -580,10 +588,10 @@ static void test_put_back_claims_returns_a_dead_hosts_last_claim(void)
     CHECK(json && strstr(json, "\"errorCount\":0"));
     zg_free(json);
     /* its last claim (u1) settled: nothing to put back */
-    CHECK_INT(zg_put_back_claims(h, zg_writer(h), NULL, NULL, 0, &n), ZG_OK);
+    CHECK_INT(put_back_one(h, zg_writer(h), NULL, NULL, 0, &n), ZG_OK);
     CHECK_INT((int)n, 0);
-    CHECK_INT(zg_put_back_claims(h, "no such writer", NULL, NULL, 0, &n), ZG_EINVAL);
-    CHECK_INT(zg_put_back_claims(h, "0123456789abcdef01234567", NULL, NULL, 0, &n), ZG_OK);
+    CHECK_INT(put_back_one(h, "no such writer", NULL, NULL, 0, &n), ZG_EINVAL);
+    CHECK_INT(put_back_one(h, "0123456789abcdef01234567", NULL, NULL, 0, &n), ZG_OK);
     CHECK_INT((int)n, 0);
     zg_host_free(h);
 }
@@ -697,7 +705,7 @@ static void test_a_claim_on_the_way_of_a_killed_host_goes_back_with_no_error(voi
     CHECK_INT(stats_of(h, said.jobs[1]).state, ZG_MSG_RESERVED);
     char back[2][ZG_UUID_LEN];
     size_t n = 0;
-    CHECK_INT(zg_put_back_claims(h, said.writer, NULL, back, 2, &n), ZG_OK);
+    CHECK_INT(put_back_one(h, said.writer, NULL, back, 2, &n), ZG_OK);
     CHECK_INT((int)n, 1);
     CHECK_STR(back[0], said.jobs[1]);
     zg_message_stats st = stats_of(h, said.jobs[1]);
@@ -726,11 +734,11 @@ static void test_put_back_claims_leaves_a_reported_and_released_run_recorded_as_
      * happened (or failed): its death must count */
     zg_run_info started = {1, said.begun, NULL, 0, said.token};
     size_t n = 9;
-    CHECK_INT(zg_put_back_claims(h, said.writer, &started, NULL, 0, &n), ZG_OK);
+    CHECK_INT(put_back_one(h, said.writer, &started, NULL, 0, &n), ZG_OK);
     CHECK_INT((int)n, 0);
     CHECK_INT(stats_of(h, said.begun).state, ZG_MSG_RESERVED);
     CHECK_INT(zg_release(h, said.begun, said.token, 0, ZG_RELEASE_DIED), ZG_OK);
-    CHECK_INT(zg_put_back_claims(h, said.writer, NULL, NULL, 0, &n), ZG_OK);
+    CHECK_INT(put_back_one(h, said.writer, NULL, NULL, 0, &n), ZG_OK);
     CHECK_INT((int)n, 0);
     const char *queues[] = {queue};
     zg_step_result r;
