@@ -232,7 +232,8 @@ static void key_positions(int argc, const char *const *argv, int *first, int *la
     } else if (strcasecmp(cmd, "MSET") == 0 || strcasecmp(cmd, "MSETNX") == 0) {
         *first = 1, *last = argc - 2, *step = 2;
     } else if (strcasecmp(cmd, "DEL") == 0 || strcasecmp(cmd, "UNLINK") == 0 ||
-               strcasecmp(cmd, "EXISTS") == 0 || strcasecmp(cmd, "TOUCH") == 0) {
+               strcasecmp(cmd, "MGET") == 0 || strcasecmp(cmd, "EXISTS") == 0 ||
+               strcasecmp(cmd, "TOUCH") == 0) {
         *first = 1, *last = argc - 1;
     } else if (strcasecmp(cmd, "BLPOP") == 0 || strcasecmp(cmd, "BRPOP") == 0) {
         *first = 1, *last = argc - 2;

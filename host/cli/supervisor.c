@@ -314,14 +314,30 @@ static int take_writers(supervisor *s, child *c, dead_host *dead)
     return n;
 }
 
+/* Whether a release's rc says the store failed (not that the job went on without the worker):
+ * whatever the supervisor tries next would wait out the store timeout alike. */
+static int store_failed(int rc)
+{
+    return rc != ZG_OK && rc != ZG_ESTALE && rc != ZG_EINVAL && rc != ZG_ENOTFOUND;
+}
+
 /* Puts back the last claims of the dead hosts (in one call: one round trip for them all),
  * after their reported runs and jobs claimed ahead were released: only a claim nobody reported
- * goes back (a run a host reported never does, even when its release failed). */
-static void put_back_claims(supervisor *s, const dead_host *dead, int n, claims_back *out)
+ * goes back (a run a host reported never does, even when its release failed). failed: the
+ * store's failure while releasing those ("": none); then nothing is tried (it would wait out the
+ * store timeout again), and that is said. */
+static void put_back_claims(supervisor *s, const dead_host *dead, int n, const char *failed,
+                            claims_back *out)
 {
     out->n = 0;
     out->rc = ZG_OK;
     out->err[0] = '\0';
+    if (!n) return;
+    if (failed[0]) {
+        out->rc = ZG_ESTORE;
+        snprintf(out->err, sizeof out->err, "not tried after the store failed: %.110s", failed);
+        return;
+    }
     const char *writers[DAEMON_MAX_THREADS];
     zg_run_info started[DAEMON_MAX_THREADS];
     for (int t = 0; t < n; t++) {
@@ -390,8 +406,13 @@ static void settle(supervisor *s, int i, int status)
      * and the HTTP threads read the state. */
     int overrun = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_OVERRUN;
     int rcs[2 * DAEMON_MAX_THREADS] = {0};
-    char errs[2 * DAEMON_MAX_THREADS][160];
+    char errs[2 * DAEMON_MAX_THREADS][160], failed[160] = "";
     for (int k = 0; k < nheld + nahead; k++) {
+        if (failed[0]) { /* the store failed: the others would each wait out its timeout too */
+            rcs[k] = ZG_ESTORE;
+            snprintf(errs[k], sizeof errs[k], "not tried after the store failed (%.110s)", failed);
+            continue;
+        }
         /* a run: released as a kill. An overrun was released by the worker's watchdog already:
          * this release then finds the lease gone, and its next run records the timeout. The
          * overrun's neighbours were put back by the worker, which said "released"; one it could
@@ -405,10 +426,11 @@ static void settle(supervisor *s, int i, int status)
                      : zg_release(s->host, r->uuid, r->reservation, 0,
                                   k < nheld ? ZG_RELEASE_DIED : ZG_RELEASE_STOPPING);
         snprintf(errs[k], sizeof errs[k], "%s", rcs[k] == ZG_OK ? "" : zg_errstr(s->host));
+        if (store_failed(rcs[k])) snprintf(failed, sizeof failed, "%s", errs[k]);
     }
     /* a worker that exited 0 had no claim on the way (it put back what it held) */
     claims_back back = {.n = 0};
-    if (!clean) put_back_claims(s, dead, ndead, &back);
+    if (!clean) put_back_claims(s, dead, ndead, failed, &back);
     for (int k = 0; k < nheld; k++)
         log_linef(s->log, ZG_LOG_WARNING, "worker %s (pid %d) %s (%s) running job %s: %s", c->name,
                   (int)pid, overrun ? "was ended by its watchdog" : "died", how, held[k].uuid,
@@ -587,14 +609,24 @@ void supervisor_stop(supervisor *s, double grace_s)
         pthread_mutex_lock(&s->lock);
         int ndead = take_writers(s, c, dead);
         pthread_mutex_unlock(&s->lock);
+        char failed[160] = "";
         for (int t = 0; t < 2 * s->threads; t++) { /* its runs, then its jobs claimed ahead */
             if (!c->runs[t].busy) continue;
-            zg_release(s->host, c->runs[t].uuid, c->runs[t].reservation, 0, ZG_RELEASE_STOPPING);
-            log_linef(s->log, ZG_LOG_WARNING, "grace over: job %s released for another host",
-                      c->runs[t].uuid);
+            int rc = failed[0] ? ZG_ESTORE
+                               : zg_release(s->host, c->runs[t].uuid, c->runs[t].reservation, 0,
+                                            ZG_RELEASE_STOPPING);
+            if (store_failed(rc) && !failed[0])
+                snprintf(failed, sizeof failed, "%s", zg_errstr(s->host));
+            if (!store_failed(rc))
+                log_linef(s->log, ZG_LOG_WARNING, "grace over: job %s released for another host",
+                          c->runs[t].uuid);
+            else
+                log_linef(s->log, ZG_LOG_WARNING,
+                          "grace over: job %s could not be released (%s); it waits out its TTR",
+                          c->runs[t].uuid, failed);
         }
         claims_back back;
-        put_back_claims(s, dead, ndead, &back);
+        put_back_claims(s, dead, ndead, failed, &back);
         say_claims_back(s, c, c->pid, &back);
         pthread_mutex_lock(&s->lock);
         c->pid = 0;

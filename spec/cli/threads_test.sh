@@ -246,38 +246,99 @@ ok "serve --workers 2 --threads 2: kill -9 of a worker puts back at once the job
 # A worker killed while a claim of its was on the way: Redis gave a thread a job (a settle's
 # claim of the next one, or a claim) and the worker died before it said so. Reproduced by
 # stopping the supervisor (SIGSTOP): the worker's report pipe fills, and each thread stops at its
-# next report -- after a settle that claimed, or a claim, that it has not reported yet.
+# next report -- after a settle that claimed, or a claim, that it has not reported yet ("end",
+# "ahead"), or, about one time in three, at a "begin" of a job it did report: then neither
+# thread may have a claim on the way, and the round is tried again (at most five rounds; each
+# round must leave every job 200 with no error, at once).
 kill9_with_a_claim_on_the_way_puts_it_back() {
   flush
-  local n
-  for n in $(seq 3000); do echo '{}'; done | ZEROG_JOBS=$WORK/quiet submit quiet --batch - >/dev/null || return 1
   ZEROG_JOBS=$WORK/quiet "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 1 --threads 2 >/dev/null 2>"$WORK/serve.log" &
   local srv=$!; PIDS+=($srv)
-  local kid=
-  one_worker() { kid=$(pgrep -P "$srv") && [ -n "$kid" ]; }
-  wait_for 10 one_worker || { kill -TERM "$srv"; wait "$srv"; return 1; }
-  wait_for 10 eval '! "$ZEROG" stats --queue quiet_q 2>/dev/null | grep -q "\"succeeded\":0,"' || { kill -TERM "$srv"; wait "$srv"; return 1; }
-  kill -STOP "$srv"
-  wait_for 20 pipe_writers 2 "$kid" || { kill -CONT "$srv"; kill -TERM "$srv"; wait "$srv"; return 1; }
-  kill -9 "$kid"
-  kill -CONT "$srv"
-  # every job finishes at once (not after a TTR), none with an error
-  local bad
+  local kid= old= bad round n
+  one_worker() { kid=$(pgrep -P "$srv") && [ -n "$kid" ] && [ "$kid" != "$old" ]; }
+  # every job finished 200 (not after a TTR), none with an error
   all_done() {
     bad=$(reval "local n = 0 for _, k in ipairs(redis.call('KEYS', '{zq:quiet_q}:job:*')) do
       if redis.call('TYPE', k).ok == 'hash' and (redis.call('HGET', k, 'resultCode') ~= '200' or
         redis.call('HGET', k, 'errorCount') ~= '0') then n = n + 1 end end return n")
     [ "$bad" = 0 ]
   }
-  wait_for 30 all_done || { echo "$bad jobs not 200 with no error"; "$ZEROG" stats; kill -TERM "$srv"; wait "$srv"; cat "$WORK/serve.log"; return 1; }
+  give_up() { kill -CONT "$srv"; kill -TERM "$srv"; wait "$srv"; cat "$WORK/serve.log"; return 1; }
+  for round in 1 2 3 4 5; do
+    wait_for 10 one_worker || { give_up; return 1; }
+    for n in $(seq 3000); do echo '{}'; done | ZEROG_JOBS=$WORK/quiet submit quiet --batch - >/dev/null || { give_up; return 1; }
+    kill -STOP "$srv"
+    wait_for 20 pipe_writers 2 "$kid" || { give_up; return 1; }
+    kill -9 "$kid"
+    kill -CONT "$srv"
+    old=$kid
+    wait_for 30 all_done || { echo "round $round: $bad jobs not 200 with no error"; "$ZEROG" stats; give_up; return 1; }
+    grep -q "died with a claim on the way for job .*: put back, no error counted" "$WORK/serve.log" && break
+  done
   kill -TERM "$srv"; wait "$srv"
-  # (mostly a claim on the way; when each thread's last report went through before the pipe
-  # filled, the jobs its settles claimed were reported, and go back as held ones: the C test
-  # test_a_claim_on_the_way_of_a_killed_host_goes_back_with_no_error pins the first case)
-  grep -qE "died with a claim on the way for job .*: put back, no error counted|had claimed job .* for its next run: put back, no error counted" "$WORK/serve.log" ||
-    { cat "$WORK/serve.log"; return 1; }
+  grep -q "died with a claim on the way for job .*: put back, no error counted" "$WORK/serve.log" || { cat "$WORK/serve.log"; return 1; }
 }
 ok "serve --workers 1 --threads 2: kill -9 of a worker whose threads had claims on the way (the store gave them jobs they had not reported) puts those jobs back at once, no error counted" kill9_with_a_claim_on_the_way_puts_it_back
+
+# The supervisor of a dead worker reads each known queue's claim memos once for all the worker's
+# threads (one MGET), not once a thread: with many queues and threads, a GET per queue and
+# thread kept the supervisor from replacing the worker (5000 queues, 64 threads: 5.7 s on a
+# local socket, a minute at a network's 0.2 ms a round trip).
+reads() { rcli_all INFO commandstats | tr -d '\r' | awk -F'[=:,]' '$1 == "cmdstat_get" || $1 == "cmdstat_mget" { n += $3 } END { print n + 0 }'; }
+put_back_reads_each_queue_once_for_all_threads() {
+  flush
+  local i
+  for i in $(seq 300); do echo "SADD zerog:queues tenant_q$i"; done | rcli >/dev/null
+  local u; u=$(submit echo '{"n": 1}')
+  "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 1 --threads 8 >/dev/null 2>"$WORK/serve.log" &
+  local srv=$!; PIDS+=($srv)
+  # the job ran: every thread's host is open and said its writer id
+  wait_for 10 all_200 "$u" || { kill -TERM "$srv"; wait "$srv"; cat "$WORK/serve.log"; return 1; }
+  local kid; kid=$(pgrep -P "$srv")
+  rcli_all CONFIG RESETSTAT >/dev/null
+  kill -9 "$kid"
+  replaced() { grep "started worker w1 (pid" "$WORK/serve.log" | grep -vq "(pid $kid)"; }
+  wait_for 10 replaced; local rc=$? n; n=$(reads)
+  kill -TERM "$srv"; wait "$srv"
+  [ $rc = 0 ] || { cat "$WORK/serve.log"; return 1; }
+  # 301 queues: about 301 reads (8 x 301 = 2408 with a read per thread)
+  [ "$n" -lt 600 ] || { echo "$n reads for 301 queues and 8 threads"; return 1; }
+}
+ok "serve --workers 1 --threads 8, 301 known queues: kill -9 of the worker costs the supervisor one read of each queue's claim memos, not one per thread" put_back_reads_each_queue_once_for_all_threads
+
+# Redis stopped (SIGSTOP: a hung machine) when a worker of 8 threads, each running a job, is
+# killed: every release and put-back the supervisor tries waits out its store timeout (2 s). It
+# gives up at the first that fails (the others would fail alike) instead of trying each in turn:
+# the dead worker is replaced, and said so, within a few seconds, not 8 runs and 8 writers times 2 s.
+supervisor_outlives_a_hung_store_with_a_dead_worker() {
+  flush
+  local uuids=() u
+  for _ in $(seq 8); do uuids+=("$(submit slow '{"seconds": 20}')"); done
+  "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 1 --threads 8 >/dev/null 2>"$WORK/serve.log" &
+  local srv=$!; PIDS+=($srv)
+  wait_for 10 running 8 "${uuids[@]}" || { kill -TERM "$srv"; wait "$srv"; cat "$WORK/serve.log"; return 1; }
+  local kid; kid=$(pgrep -P "$srv")
+  local redis_pid; redis_pid=$(rcli INFO server | tr -d '\r' | awk -F: '/^process_id/ { print $2 }')
+  kill -STOP "$redis_pid"
+  kill -9 "$kid"
+  replaced() { grep "started worker w1 (pid" "$WORK/serve.log" | grep -vq "(pid $kid)"; }
+  wait_for 6 replaced; local rc=$?
+  kill -CONT "$redis_pid"
+  kill -TERM "$srv"; wait "$srv"
+  [ $rc = 0 ] || { echo "not replaced within 6 s"; cat "$WORK/serve.log"; return 1; }
+  # the log says what was not released or put back: those jobs wait out their TTR
+  grep -q "worker w1 (pid $kid) died (signal 9) running job" "$WORK/serve.log" &&
+  grep -q "worker w1 (pid $kid): what its last claims took could not be put back" "$WORK/serve.log" ||
+    { cat "$WORK/serve.log"; return 1; }
+  # a run whose release failed still holds its lease: were its claim put back (the store
+  # answering again by then), its kill would go uncounted, as if it had never started
+  ! grep "claim on the way for job" "$WORK/serve.log"
+}
+if [ "${REDIS_URL#redis+cluster://}" != "$REDIS_URL" ]; then
+  TAP_N=$((TAP_N + 1)); echo "ok $TAP_N - a hung store and a dead worker # SKIP a stopped master on a cluster is a failover"
+else
+  ok "serve --workers 1 --threads 8: kill -9 of the worker while Redis hangs (SIGSTOP): the supervisor gives up on the store at its first timeout, replaces the worker within 6 s and says what waits out its TTR" supervisor_outlives_a_hung_store_with_a_dead_worker
+fi
 
 bad_threads() {
   expect_status 2 "$ZEROG" worker --threads 0 && expect_status 2 "$ZEROG" worker --threads 65 &&
