@@ -138,22 +138,29 @@ acl_user() {
   # a Redis whose default user is off: the store URL's user (redis://user:password@) is who
   # authenticates, for the submit and the worker alike; a wrong password is Redis's refusal
   . spec/support/free_port.sh
-  local port dir=$WORK/acl-redis
-  port=$(free_port 33000 38000)
+  local port dir=$WORK/acl-redis try
   mkdir -p "$dir"
-  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize yes \
-    --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" || return 1
   up() { redis-cli -p "$port" PING 2>/dev/null | grep -q PONG; }
-  wait_for 5 up || return 1
+  # (ports 16000..19999: apart from the other tests' and below the ephemeral range; a port taken
+  # between the look and the bind is tried again with another)
+  for try in 1 2 3; do
+    port=$(free_port 16000 19999) || return 1
+    rm -f "$dir/redis.pid"
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no --daemonize yes \
+      --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" || return 1
+    wait_for 10 up && break
+    [ "$try" = 3 ] && { tail -n 5 "$dir/redis.log"; return 1; }
+    [ -f "$dir/redis.pid" ] && kill "$(cat "$dir/redis.pid")" 2>/dev/null
+  done
   redis-cli -p "$port" ACL SETUSER zg on '>s3cret' '~*' '&*' '+@all' >/dev/null &&
   redis-cli -p "$port" ACL SETUSER default off >/dev/null
   local store="redis://zg:s3cret@127.0.0.1:$port" uuid rc=0
   uuid=$("$ZEROG" --store "$store" submit echo '{"n": 7}' 2>"$WORK/acl.err") &&
-  "$ZEROG" --store "$store" worker --until-idle >/dev/null 2>&1 &&
+  "$ZEROG" --store "$store" worker --until-idle >/dev/null 2>"$WORK/acl-worker.err" &&
   [ "$("$ZEROG" --store "$store" progress "$uuid" 2>/dev/null | json_get d.result /dev/stdin)" = 200 ] || rc=1
-  [ $rc = 0 ] || cat "$WORK/acl.err"
+  [ $rc = 0 ] || cat "$WORK/acl.err" "$WORK/acl-worker.err"
   expect_status 1 "$ZEROG" --store "redis://zg:wrong@127.0.0.1:$port" submit echo '{"n": 1}' &&
-  grep -q "WRONGPASS" "$WORK/err" || rc=1
+  grep -q "WRONGPASS" "$WORK/err" || { cat "$WORK/err"; rc=1; }
   kill "$(cat "$dir/redis.pid")"
   return $rc
 }

@@ -1,7 +1,8 @@
 # free_port.sh: free_port LO HI prints a TCP port of 127.0.0.1 in LO..HI that nobody listens on.
 # The tests keep to ports below the kernel's ephemeral range (32768 and up, where outgoing
 # connections take theirs) and apart: a serve of a test 26000..32000, the Redis Cluster's nodes
-# 10000..15999 and their bus ports (+10000) 20000..25999 (spec/support/cluster.sh). A suite under
+# 10000..15999 and their bus ports (+10000) 20000..25999 (spec/support/cluster.sh), a Redis of
+# a test's own (worker_test's with ACL users) 16000..19999. A suite under
 # the sanitizers (SAN set) takes the upper half of each range and the other the lower, so that CI
 # can run both at once.
 free_port() {
