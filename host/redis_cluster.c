@@ -47,6 +47,13 @@ struct zg_cluster {
     void *on_recovered_ud;
 };
 
+/* The first failure the current call waits out (zg_cluster_on_recovered says it). */
+static void note_trouble(zg_cluster *c, const char *why)
+{
+    if (!c->trouble[0])
+        snprintf(c->trouble, sizeof c->trouble, "%.*s", (int)sizeof c->trouble - 1, why);
+}
+
 /* CRC16-CCITT (XMODEM), the checksum Redis Cluster hashes keys with. */
 static unsigned crc16(const char *buf, size_t len)
 {
@@ -385,8 +392,7 @@ static redisReply *call_one(zg_cluster *c, int slot, const zg_redis_call *call,
             continue;
         }
         /* a node down, a failover, TRYAGAIN or CLUSTERDOWN: pause, then read the map again */
-        if (!c->trouble[0])
-            snprintf(c->trouble, sizeof c->trouble, "%.*s", (int)sizeof c->trouble - 1, err->msg);
+        note_trouble(c, err->msg);
         int64_t left = give_up_at - zg_clock_monotonic_ms();
         zg_clock_sleep_ms(pause < left ? pause : left);
         pause = pause * 2 > 250 ? 250 : pause * 2;
@@ -566,9 +572,7 @@ int zg_cluster_pipeline(zg_cluster *c, size_t n, const zg_redis_call *calls, red
         else if (ignored.code != ZG_ENOMEM) {
             c->nodes[target]->failing = 1; /* see call_one */
             c->map_stale = 1;
-            if (!c->trouble[0])
-                snprintf(c->trouble, sizeof c->trouble, "%.*s", (int)sizeof c->trouble - 1,
-                         ignored.msg);
+            note_trouble(c, ignored.msg);
         }
         free(got);
     }

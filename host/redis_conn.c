@@ -337,6 +337,17 @@ redisReply *zg_redis_command_raw(zg_redis *r, int argc, const char **argv, const
     }
 }
 
+/* Sleeps *backoff ms (at most until give_up_at) and doubles it up to 500 ms; 0 when the time
+ * was up already. */
+static int pause_before_retry(int64_t give_up_at, int64_t *backoff)
+{
+    int64_t left = give_up_at - zg_clock_monotonic_ms();
+    if (left <= 0) return 0;
+    zg_clock_sleep_ms(*backoff < left ? *backoff : left);
+    *backoff = *backoff * 2 > 500 ? 500 : *backoff * 2;
+    return 1;
+}
+
 /* Whether a reply is Redis's "LOADING": the server, just restarted, is still reading its data
  * (AOF, RDB) and refuses every command before it runs; it answers in a moment. */
 static int server_loading(const redisReply *reply)
@@ -516,14 +527,9 @@ int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisRe
         }
         if (rc == ZG_OK) rc = pipeline_once(r, n, calls, replies, err);
         if (rc == ZG_ETIMEDOUT) { /* LOADING: the server answers once its data is read */
-            int64_t left = give_up_at - zg_clock_monotonic_ms();
-            if (left <= 0) {
-                r->outage = 1;
-                return ZG_ESTORE;
-            }
-            zg_clock_sleep_ms(backoff < left ? backoff : left);
-            backoff = backoff * 2 > 500 ? 500 : backoff * 2;
-            continue;
+            if (pause_before_retry(give_up_at, &backoff)) continue;
+            r->outage = 1;
+            return ZG_ESTORE;
         }
         if (rc == ZG_OK) {
             r->outage = 0;
@@ -535,12 +541,8 @@ int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisRe
              * be retried (something flushing functions again and again, FUNCTION FLUSH, DELETE
              * or RESTORE in a loop, can remove it between the load and the call) */
             if (attempts < 3) continue;
-            int64_t left = give_up_at - zg_clock_monotonic_ms();
-            if (left > 0) { /* (not in a tight loop: a same-named library may lack it for good) */
-                zg_clock_sleep_ms(backoff < left ? backoff : left);
-                backoff = backoff * 2 > 500 ? 500 : backoff * 2;
-                continue;
-            }
+            /* (not in a tight loop: a same-named library may lack it for good) */
+            if (pause_before_retry(give_up_at, &backoff)) continue;
             const char *name;
             int len = library_name(calls, n, &name);
             return zg_fail(err, ZG_ESTORE,
@@ -567,6 +569,14 @@ redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int 
         return NULL;
     }
     return reply;
+}
+
+void zg_redis_on_recovered(zg_redis *r, void (*fn)(void *ud, int64_t down_ms, const char *why),
+                           void *ud)
+{
+    r->on_recovered = fn;
+    r->on_recovered_ud = ud;
+    if (r->cluster) zg_cluster_on_recovered(r->cluster, fn, ud);
 }
 
 void zg_redis_userinfo(const zg_redis_url *u, char *out, size_t size)

@@ -60,6 +60,10 @@ typedef struct zg_redis {
 
 #define ZG_REDIS_STALL_NOTE_MS 1000
 
+/* Sets on_recovered (on a cluster, its routing layer's: redis_cluster.h). */
+void zg_redis_on_recovered(zg_redis *r, void (*fn)(void *ud, int64_t down_ms, const char *why),
+                           void *ud);
+
 #define ZG_REDIS_DEFAULT_TIMEOUT_MS 5000
 
 /* Connects; a server that cannot be reached is an error (ZG_ESTORE) naming it. timeout_ms 0:
@@ -101,9 +105,9 @@ int zg_redis_reply_error(const redisReply *reply, zg_error *err);
  * dropped) before the next call's. Best effort: lost with the connection if it breaks. */
 void zg_redis_send_later(zg_redis *r, int argc, const char **argv);
 
-/* Writes url back as a string zg_redis_open accepts. */
 /* "user:password@", ":password@" or "": how a URL of u's credentials starts its authority. */
 void zg_redis_userinfo(const zg_redis_url *u, char *out, size_t size);
+/* Writes url back as a string zg_redis_open accepts. */
 void zg_redis_url_string(const zg_redis_url *u, char *out, size_t size);
 /* A URL for a connection of its own that reads what this one's server publishes: its own URL,
  * or on a cluster a master that answers. */

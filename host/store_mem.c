@@ -90,7 +90,7 @@ typedef struct unique_key {
     int64_t until_ms;
 } unique_key;
 
-/* A writer's last claim on a queue (last_claim). */
+/* A writer's last claim on a queue (last_claims). */
 typedef struct last_claim {
     char uuid[ZG_UUID_LEN];
     int64_t token, until_ms; /* known until: a minute, or the job's TTR if longer */
@@ -101,7 +101,7 @@ typedef struct job_queue {
     zg_map types;            /* job type -> type_ready */
     zg_map unique;           /* unique key -> unique_key */
     zg_map limiters;         /* [limits] "conc:"|"rate:" scope -> limiter */
-    zg_map claims;           /* writer -> last_claim: its last claim here, kept CLAIM_KEPT_MS */
+    zg_map claims;           /* writer -> last_claim: its last claim here, until its until_ms */
     size_t claims_pruned_at; /* claims.count when stale ones were last dropped */
     zg_heap delayed;
     zg_heap buried;

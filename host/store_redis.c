@@ -2292,10 +2292,7 @@ static int script_library(redis_store *r, zg_error *err)
 void zg_store_redis_on_recovered(zg_store *s,
                                  void (*fn)(void *ud, int64_t down_ms, const char *why), void *ud)
 {
-    redis_store *r = (redis_store *)s;
-    r->conn.on_recovered = fn;
-    r->conn.on_recovered_ud = ud;
-    if (r->conn.cluster) zg_cluster_on_recovered(r->conn.cluster, fn, ud);
+    zg_redis_on_recovered(&((redis_store *)s)->conn, fn, ud);
 }
 
 zg_store *zg_store_redis_new(const char *url, int64_t timeout_ms, zg_error *err)

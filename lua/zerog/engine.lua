@@ -256,9 +256,10 @@ local function settle(job, ok, a, b)
     if code == nil or code == Job.NO_RESULT then code = codec.to_integer(a.code) end
     return finish(job, code or Job.INTERNAL_ERROR, "Error - finished")
   end
-  if store_failure(a) then
+  local store_words = store_failure(a)
+  if store_words then
     -- the store failed under the run: not the job's failure; it runs again, nothing counted
-    core.log("error", job.logId, "the store failed during the run: " .. store_failure(a))
+    core.log("error", job.logId, "the store failed during the run: " .. store_words)
     return release(job, policy(job, "RETRY_DELAY", 30))
   end
   if kind ~= errors.ErrorContinue and kind ~= errors.WarningContinue then
@@ -343,8 +344,9 @@ local function process(claim, job)
   local log_id = sandbox.run_log_id
   local prepared, early = limited(job, M._prepare, job, claim)
   if core.lost() then return false end
-  if not prepared and store_failure(early) then -- the store's, not the job's: it runs again
-    core.log("error", log_id, "the store failed preparing the run: " .. store_failure(early))
+  local store_words = not prepared and store_failure(early)
+  if store_words then -- the store's, not the job's: it runs again
+    core.log("error", log_id, "the store failed preparing the run: " .. store_words)
     return release(job, policy(job, "RETRY_DELAY", 30))
   end
   if not prepared then return failed(job, log_id, "preparing the run", early) end

@@ -46,14 +46,21 @@ static void fresh_type(const char *name, char type[64], char queue[80])
     snprintf(queue, 80, "%s_q", type);
 }
 
+/* The integer after "key": in a job's view, or missing when there is no such job or key. */
+static int number_in_view(zg_host *h, int view, const char *uuid, const char *key, int missing)
+{
+    char *json = NULL, quoted[64];
+    if (zg_read(h, view, uuid, &json) != ZG_OK) return missing;
+    snprintf(quoted, sizeof quoted, "\"%s\":", key);
+    const char *at = strstr(json, quoted);
+    int n = at ? atoi(at + strlen(quoted)) : missing;
+    zg_free(json);
+    return n;
+}
+
 static int result_of(zg_host *h, const char *uuid)
 {
-    char *json = NULL;
-    if (zg_read(h, ZG_VIEW_PROGRESS, uuid, &json) != ZG_OK) return -999;
-    const char *r = strstr(json, "\"result\":");
-    int code = r ? atoi(r + 9) : -999;
-    zg_free(json);
-    return code;
+    return number_in_view(h, ZG_VIEW_PROGRESS, uuid, "result", -999);
 }
 
 /* ---- hosts in threads ---- */
@@ -685,12 +692,7 @@ static doomed_said run_doomed_host(const char *type, int die)
 
 static int error_count_of(zg_host *h, const char *uuid)
 {
-    char *json = NULL;
-    if (zg_read(h, ZG_VIEW_DUMP, uuid, &json) != ZG_OK) return -1;
-    const char *e = strstr(json, "\"errorCount\":");
-    int n = e ? atoi(e + 13) : -1;
-    zg_free(json);
-    return n;
+    return number_in_view(h, ZG_VIEW_DUMP, uuid, "errorCount", -1);
 }
 
 /* A host killed right after its settle's claim gave it the next job, before it said so: once
