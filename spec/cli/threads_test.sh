@@ -192,6 +192,13 @@ mkdir -p "$WORK/quiet"
 cat >"$WORK/quiet/quiet.lua" <<'LUA'
 return { JOB_TYPE = "quiet", QUEUE_NAME = "quiet_q", run = function() return 200 end }
 LUA
+# threads_gone PID: every thread of PID has exited (a zombie left for its parent to reap)
+threads_gone() {
+  local t
+  for t in /proc/"$1"/task/*/stat; do
+    case "$(sed 's/.*) //' "$t" 2>/dev/null | cut -d' ' -f1)" in Z | X | '') ;; *) return 1 ;; esac
+  done
+}
 # pipe_writers N PID...: at least N threads of those processes wait to write to a full pipe
 pipe_writers() {
   local want=$1 n=0 p t; shift
@@ -270,6 +277,11 @@ kill9_with_a_claim_on_the_way_puts_it_back() {
     kill -STOP "$srv"
     wait_for 20 pipe_writers 2 "$kid" || { give_up; return 1; }
     kill -9 "$kid"
+    # SIGKILL takes effect when each thread next runs: one woken in its blocked write finishes
+    # that write if the supervisor, resumed, has read meanwhile (a "begin" after the kill, a run
+    # the supervisor must then count). Resumed only once every thread is gone, the supervisor
+    # sees what was said before the kill, no more.
+    wait_for 10 threads_gone "$kid" || { give_up; return 1; }
     kill -CONT "$srv"
     old=$kid
     wait_for 30 all_done || { echo "round $round: $bad jobs not 200 with no error"; "$ZEROG" stats; give_up; return 1; }
