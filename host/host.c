@@ -161,6 +161,16 @@ static int release_held(zg_host *h, zg_error *err)
     return rc;
 }
 
+/* Everything this host holds and runs not: the held job, and what a claim whose reply was lost
+ * took (not looked for when the store just failed: that wait is not made twice). */
+static int give_back(zg_host *h, zg_error *err)
+{
+    int rc = release_held(h, err);
+    if (rc == ZG_ESTORE) return rc;
+    int lost = zg_host_put_back_lost_claim(h, err);
+    return rc != ZG_OK ? rc : lost;
+}
+
 /* The held job, made ready to run: one held for over a third of its TTR (the embedder's next
  * zg_step came late) has its lease renewed first, so a lease that lapsed meanwhile (and may be
  * another host's now, or killed) is never run. ZG_OK when *out holds it; else it is dropped. */
@@ -185,11 +195,12 @@ void zg_host_free(zg_host *h)
     if (!h) return;
     if (h->store) {
         zg_error err = {0};
-        if (release_held(h, &err) != ZG_OK)
+        if (give_back(h, &err) != ZG_OK)
             zg_host_log(h, ZG_LOG_WARNING,
                         "a claimed job was not put back (its lease will lapse): %s", err.msg);
     }
     zg_claim_clear(&h->held);
+    zg_lost_claim_clear(&h->lost_claim);
     zg_heartbeat_shutdown(&h->heartbeat);
     zg_runtime_close(h);
     if (h->store) h->store->ops->close(h->store);
@@ -457,7 +468,7 @@ int zg_holding(const zg_host *h)
 int zg_release_held(zg_host *h)
 {
     if (!usable(h)) return h->err.code;
-    return release_held(h, &h->err);
+    return give_back(h, &h->err);
 }
 
 int zg_reload(zg_host *h, int *failed)
@@ -778,6 +789,7 @@ static int collect_claim(lua_State *L, zg_host *h, void *ud)
                                                  zg_host_next_seq(h), a->claim, &a->err)
                           : zg_fail(&a->err, ZG_ETIMEDOUT, "no job types are loaded");
         h->seq += ZG_CLAIM_SEQS; /* a claim may use that many sequence numbers */
+        if (a->claim_rc == ZG_ESTORE) zg_host_claim_unanswered(h, req);
     }
     zg_heartbeat_entered(&h->heartbeat, 1);
     return ZG_OK;
@@ -983,6 +995,7 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
         if (rc != ZG_ESTORE || tries == 4 || zg_heartbeat_lost(&h->heartbeat)) break;
         zg_clock_sleep_ms(100 << tries);
     }
+    if (prefetch && rc == ZG_ESTORE) zg_host_claim_unanswered(h, a->next);
     if (h->held.lease.token) {
         h->held_at_ms = zg_clock_monotonic_ms();
         tell_hold(h, 1);
@@ -1050,6 +1063,9 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
     if (!usable(h)) return h->err.code;
     if (!not_running(h)) return h->err.code;
     memset(out, 0, sizeof *out);
+    /* what a claim whose reply was lost took goes back before this host claims again (else it
+     * waits out its TTR): the store answering again, its claim memos say */
+    if (zg_host_put_back_lost_claim(h, &h->err) != ZG_OK) return h->err.code;
     if (zg_schedules_due(h, zg_clock_monotonic_ms())) /* repeatable jobs: one clock read a step */
         zg_schedules_fire(h, queues, n);
     zg_claim c = {0};
@@ -1184,59 +1200,6 @@ int zg_release(zg_host *h, const char *uuid, int64_t lease, int64_t delay_ms, in
 const char *zg_writer(const zg_host *h)
 {
     return h->writer;
-}
-
-/* A writer id as the hosts make them (make_writer_id), or longer: letters, digits, - and _. */
-static int valid_writer(const char *w)
-{
-    size_t len = strlen(w);
-    return len > 0 && len <= 64 &&
-           strspn(w, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") == len;
-}
-
-int zg_put_back_claims(zg_host *h, const char *const *writers, const zg_run_info *started,
-                       size_t nwriters, char (*uuids)[ZG_UUID_LEN], size_t max, size_t *n)
-{
-    if (n) *n = 0;
-    if (!usable(h)) return h->err.code;
-    for (size_t w = 0; w < nwriters; w++)
-        if (!writers || !writers[w] || !valid_writer(writers[w]))
-            return zg_fail(&h->err, ZG_EINVAL, "bad writer id");
-    if (!nwriters) return ZG_OK;
-    char **queues = NULL;
-    size_t nqueues = 0, put_back = 0;
-    if (h->store->ops->known_queues(h->store, &queues, &nqueues, &h->err) != ZG_OK)
-        return h->err.code;
-    zg_lease *last = calloc(nqueues ? nqueues * nwriters : 1, sizeof *last);
-    if (!last) {
-        zg_host_queue_names_free(queues, nqueues);
-        return zg_fail(&h->err, ZG_ENOMEM, "out of memory");
-    }
-    /* (when the claims cannot be read, every token is 0: nothing is tried) */
-    int rc =
-        h->store->ops->last_claims(h->store, queues, nqueues, writers, nwriters, last, &h->err);
-    for (size_t i = 0; i < nqueues * nwriters && rc != ZG_ESTORE; i++) {
-        const zg_run_info *said = started ? &started[i % nwriters] : NULL;
-        if (!last[i].token) continue;
-        if (said && said->uuid && strcmp(last[i].uuid, said->uuid) == 0 &&
-            last[i].token == said->reservation)
-            continue; /* a run it said it started: its death counts, whatever its release did */
-        zg_error err = {0};
-        int got = h->store->ops->unclaim(h->store, &last[i], &err);
-        if (got == ZG_ESTALE || got == ZG_ENOTFOUND) continue; /* it went on since, or is gone */
-        if (got != ZG_OK) { /* the last failure is said; past a store failure, nothing more is
-                             * tried (each would wait out the store timeout alike) */
-            rc = got;
-            h->err = err;
-            continue;
-        }
-        if (uuids && put_back < max) snprintf(uuids[put_back], ZG_UUID_LEN, "%s", last[i].uuid);
-        put_back++;
-    }
-    free(last);
-    zg_host_queue_names_free(queues, nqueues);
-    if (n) *n = put_back;
-    return rc;
 }
 
 int zg_ping(zg_host *h)

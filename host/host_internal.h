@@ -28,6 +28,15 @@ typedef struct zg_run_state {
                          fills); only writes through that very table are the run's */
 } zg_run_state;
 
+/* put_back.c: what a claim whose reply never came may have taken in this host's name (the store
+ * ran it, and then did not answer in time): looked for, and put back, before the host claims
+ * again. */
+typedef struct zg_lost_claim {
+    int pending;
+    char **queues; /* the queues it may have claimed from */
+    size_t nqueues;
+} zg_lost_claim;
+
 struct zg_host {
     zg_config cfg;
     char *store_url;
@@ -69,7 +78,8 @@ struct zg_host {
     int64_t looked_at_all_ms; /* (monotonic) the last claim from the store (not a settle's) */
     /* flows: when this host last re-sent the notices of children's ends a dead host left */
     int64_t flows_redelivered_ms;
-    zg_heartbeat heartbeat; /* renews the running job's lease */
+    zg_lost_claim lost_claim; /* a claim whose reply was lost, to look for */
+    zg_heartbeat heartbeat;   /* renews the running job's lease */
     zg_error err;
     /* repeatable jobs (schedule.c) */
     int64_t repeats_gen;         /* the registry's generation whose REPEATs were written */
@@ -81,6 +91,14 @@ struct zg_host {
 /* Whether h can serve a call (its VM and heartbeat started): clears its error, or sets it. */
 int zg_host_usable(zg_host *h);
 void zg_host_log(zg_host *h, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* put_back.c: a claim of req's queues (alone, or with a settle) failed for the store: the
+ * store may have run it all the same. */
+void zg_host_claim_unanswered(zg_host *h, const zg_claim_req *req);
+/* Puts back what such a claim took, if it took anything: ZG_OK when nothing is left to look
+ * for (a failure other than the store's is logged, and given up), else the store's error. */
+int zg_host_put_back_lost_claim(zg_host *h, zg_error *err);
+void zg_lost_claim_clear(zg_lost_claim *l);
 
 /* shards.c: the store queues a queue name covers -- Q~0 .. Q~(n-1) for a queue of n shards,
  * else the name itself -- malloc'd (free with zg_host_queue_names_free). */

@@ -236,7 +236,10 @@ typedef struct zg_step_result {
  * waiting up to timeout_ms, and runs it to the end of one run. ZG_ETIMEDOUT when nothing was
  * ready; ZG_ESTALE when the run's lease was lost (the job was killed or taken over: its outcome
  * is not this host's to record). A job's own failure is not an error of this call: it is
- * settled and reported in *out. */
+ * settled and reported in *out. A claim that failed for the store (no reply in time) may have
+ * been run by it all the same: the next zg_step (or zg_release_held, zg_host_free) first puts
+ * back the job it took, if any, while that claim is still its lease (no error counted; logged),
+ * and fails with the store's error while the store does not answer. */
 ZG_API int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
                    zg_step_result *out);
 

@@ -11,6 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
+
 #include "check.h"
 #include "zerog.h"
 
@@ -754,6 +756,142 @@ static void test_put_back_claims_leaves_a_reported_and_released_run_recorded_as_
     zg_host_free(h);
 }
 
+/* The process id of the Redis at store (a unix socket): INFO's process_id, or 0. */
+static pid_t redis_pid(void)
+{
+    redisContext *c = redisConnectUnix(store + strlen("unix://"));
+    if (!c || c->err) {
+        if (c) redisFree(c);
+        return 0;
+    }
+    redisReply *info = redisCommand(c, "INFO server");
+    const char *at =
+        info && info->type == REDIS_REPLY_STRING ? strstr(info->str, "process_id:") : NULL;
+    pid_t pid = at ? (pid_t)atol(at + strlen("process_id:")) : 0;
+    if (info) freeReplyObject(info);
+    redisFree(c);
+    return pid;
+}
+
+static char lost_line[1024];
+
+static void capture_lost_claim(void *ud, int level, const char *log_id, const char *msg)
+{
+    (void)ud, (void)level, (void)log_id;
+    if (strstr(msg, "claim whose reply was lost")) snprintf(lost_line, sizeof lost_line, "%s", msg);
+}
+
+/* A claim whose reply never came: Redis stopped (a stall) with the claim in its socket, past the
+ * host's store timeout; once Redis goes on it runs the claim, and the job is leased to a host
+ * that never learnt which job it took. The host's next step puts that job back first (through
+ * its claim memo) and then claims it for real: it runs at once with no error and one reserve,
+ * not after its TTR with a death recorded. */
+static void test_a_job_a_claim_with_a_lost_reply_took_goes_back_at_the_next_step(void)
+{
+    pid_t pid = redis_pid();
+    CHECK(pid > 0);
+    if (pid <= 0) return;
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.prefetch = 1;
+    cfg.store_timeout_ms = 300;
+    cfg.log = capture_lost_claim;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    char type[64], queue[80];
+    fresh_type("lostreply", type, queue);
+    define(h, type, "return 200");
+    const char *queues[] = {queue};
+    zg_step_result r;
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_ETIMEDOUT); /* (what a first step sets up, done) */
+    char u[ZG_UUID_LEN];
+    CHECK_INT(zg_submit(h, type, "{\"n\": 1}", NULL, u), ZG_OK);
+    lost_line[0] = '\0';
+    kill(pid, SIGSTOP);
+    int rc = zg_step(h, queues, 1, 0, &r);
+    kill(pid, SIGCONT);
+    CHECK_INT(rc, ZG_ESTORE);
+    /* the claim Redis found in its socket ran once it went on */
+    zg_host *other = new_host();
+    int reserved = 0;
+    for (int i = 0; i < 500 && !reserved; i++) {
+        reserved = stats_of(other, u).state == ZG_MSG_RESERVED;
+        if (!reserved) usleep(10 * 1000);
+    }
+    CHECK(reserved);
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK);
+    CHECK_STR(r.uuid, u);
+    CHECK_INT(result_of(h, u), 200);
+    CHECK_INT(error_count_of(h, u), 0);
+    CHECK(strstr(lost_line, u) != NULL);
+    /* nothing else was put back: the next step finds nothing */
+    lost_line[0] = '\0';
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_ETIMEDOUT);
+    CHECK_STR(lost_line, "");
+    zg_host_free(other);
+    zg_host_free(h);
+}
+
+/* A C function for job code: stops the Redis of ctx (a pid) the first time it is called. */
+static int stop_redis_once(void *ctx, const char *args, char **result, char *err, size_t errlen)
+{
+    (void)args, (void)err, (void)errlen;
+    pid_t *pid = ctx;
+    if (*pid > 0) kill(*pid, SIGSTOP);
+    *pid = 0;
+    *result = NULL;
+    return ZG_OK;
+}
+
+/* The same with the settle that claims the next job: Redis stops in the run, its settle (tried
+ * five times) goes unanswered, and Redis then runs it: the run's result is recorded and the
+ * next job claimed in the host's name. The next step puts that job back and runs it, no error. */
+static void test_a_job_a_settle_with_a_lost_reply_claimed_goes_back_at_the_next_step(void)
+{
+    pid_t pid = redis_pid(), stop = pid;
+    CHECK(pid > 0);
+    if (pid <= 0) return;
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.prefetch = 1;
+    cfg.store_timeout_ms = 300;
+    cfg.log = capture_lost_claim;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    const zg_function fns[] = {{"stop", stop_redis_once}, {NULL, NULL}};
+    CHECK_INT(zg_register_module(h, "redisctl", fns, &stop), ZG_OK);
+    char type[64], queue[80];
+    fresh_type("lostsettle", type, queue);
+    define(h, type, "require('redisctl').stop() return 200");
+    char u[2][ZG_UUID_LEN];
+    for (int i = 0; i < 2; i++)
+        CHECK_INT(zg_submit(h, type, "{\"n\": 1}", NULL, u[i]), ZG_OK);
+    lost_line[0] = '\0';
+    const char *queues[] = {queue};
+    zg_step_result r;
+    int rc = zg_step(h, queues, 1, 0, &r);
+    kill(pid, SIGCONT);
+    CHECK_INT(rc, ZG_ESTORE);
+    CHECK_INT(stop, 0);
+    zg_host *other = new_host();
+    int applied = 0;
+    for (int i = 0; i < 500 && !applied; i++) {
+        applied = stats_of(other, u[1]).state == ZG_MSG_RESERVED;
+        if (!applied) usleep(10 * 1000);
+    }
+    CHECK(applied);
+    CHECK_INT(result_of(other, u[0]), 200);
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK);
+    CHECK_STR(r.uuid, u[1]);
+    CHECK_INT(result_of(h, u[1]), 200);
+    CHECK_INT(error_count_of(h, u[1]), 0);
+    CHECK(strstr(lost_line, u[1]) != NULL);
+    zg_host_free(other);
+    zg_host_free(h);
+}
+
 static int count_in(const char *text, const char *needle)
 {
     int n = 0;
@@ -854,6 +992,11 @@ static void run_all(const char *backend)
     if (strcmp(backend, "mem://") != 0) { /* (a forked host shares only Redis) */
         RUN(test_a_claim_on_the_way_of_a_killed_host_goes_back_with_no_error);
         RUN(test_put_back_claims_leaves_a_reported_and_released_run_recorded_as_killed);
+    }
+    if (strncmp(backend, "unix://", 7) == 0) /* (a stopped master of a cluster fails over) */
+    {
+        RUN(test_a_job_a_claim_with_a_lost_reply_took_goes_back_at_the_next_step);
+        RUN(test_a_job_a_settle_with_a_lost_reply_claimed_goes_back_at_the_next_step);
     }
     RUN(test_a_job_cannot_make_its_host_run_jobs_inside_its_run);
 }

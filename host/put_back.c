@@ -1,0 +1,123 @@
+/* put_back: jobs claimed in a host's name that no host knows it holds, given back to the queue.
+ * A claim (or a settle that claims the next job) whose reply never came may have been run by the
+ * store all the same: its job is leased to a writer that never learnt which job it took, and
+ * would wait out its TTR and record a death it did not have. The store keeps each writer's last
+ * claim of each queue (lifecycle.h: last_claims); whoever knows the claim went unanswered puts
+ * that job back while the claim is still its current lease (unclaim: waiting again, its reserve
+ * given back, no release or error counted). Two callers: a supervisor, for the hosts of a worker
+ * process that died (zg_put_back_claims), and a live host for its own claim whose reply was lost
+ * (a store that stalled past the store timeout after running it), before it claims again. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host_internal.h"
+
+/* A writer id as the hosts make them (make_writer_id), or longer: letters, digits, - and _. */
+static int valid_writer(const char *w)
+{
+    size_t len = strlen(w);
+    return len > 0 && len <= 64 &&
+           strspn(w, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") == len;
+}
+
+/* Puts back the last claim of each of nwriters writers on each queue while it is still the
+ * job's current lease, but for started[w] (the run writer w said it started: its death counts).
+ * The first max jobs put back go to uuids, how many in all to *n. Past a store failure nothing
+ * more is tried (each would wait out the store timeout alike); the last failure is returned. */
+static int put_back_last(zg_host *h, char *const *queues, size_t nqueues,
+                         const char *const *writers, const zg_run_info *started, size_t nwriters,
+                         char (*uuids)[ZG_UUID_LEN], size_t max, size_t *n, zg_error *err)
+{
+    size_t put_back = 0;
+    zg_lease *last = calloc(nqueues ? nqueues * nwriters : 1, sizeof *last);
+    if (!last) return zg_fail(err, ZG_ENOMEM, "out of memory");
+    /* (when the claims cannot be read, every token is 0: nothing is tried) */
+    int rc = h->store->ops->last_claims(h->store, queues, nqueues, writers, nwriters, last, err);
+    for (size_t i = 0; i < nqueues * nwriters && rc != ZG_ESTORE; i++) {
+        const zg_run_info *said = started ? &started[i % nwriters] : NULL;
+        if (!last[i].token) continue;
+        if (said && said->uuid && strcmp(last[i].uuid, said->uuid) == 0 &&
+            last[i].token == said->reservation)
+            continue; /* a run it said it started: its death counts, whatever its release did */
+        zg_error one = {0};
+        int got = h->store->ops->unclaim(h->store, &last[i], &one);
+        if (got == ZG_ESTALE || got == ZG_ENOTFOUND) continue; /* it went on since, or is gone */
+        if (got != ZG_OK) {
+            rc = got;
+            *err = one;
+            continue;
+        }
+        if (uuids && put_back < max) snprintf(uuids[put_back], ZG_UUID_LEN, "%s", last[i].uuid);
+        put_back++;
+    }
+    free(last);
+    *n = put_back;
+    return rc;
+}
+
+int zg_put_back_claims(zg_host *h, const char *const *writers, const zg_run_info *started,
+                       size_t nwriters, char (*uuids)[ZG_UUID_LEN], size_t max, size_t *n)
+{
+    if (n) *n = 0;
+    if (!zg_host_usable(h)) return h->err.code;
+    for (size_t w = 0; w < nwriters; w++)
+        if (!writers || !writers[w] || !valid_writer(writers[w]))
+            return zg_fail(&h->err, ZG_EINVAL, "bad writer id");
+    if (!nwriters) return ZG_OK;
+    char **queues = NULL;
+    size_t nqueues = 0, put_back = 0;
+    if (h->store->ops->known_queues(h->store, &queues, &nqueues, &h->err) != ZG_OK)
+        return h->err.code;
+    int rc = put_back_last(h, queues, nqueues, writers, started, nwriters, uuids, max, &put_back,
+                           &h->err);
+    zg_host_queue_names_free(queues, nqueues);
+    if (n) *n = put_back;
+    return rc;
+}
+
+void zg_lost_claim_clear(zg_lost_claim *l)
+{
+    zg_host_queue_names_free(l->queues, l->nqueues);
+    memset(l, 0, sizeof *l);
+}
+
+void zg_host_claim_unanswered(zg_host *h, const zg_claim_req *req)
+{
+    zg_lost_claim *l = &h->lost_claim;
+    if (l->pending) return; /* (the claim before it is still to be looked for: its queues stay) */
+    l->queues = calloc(req->nqueues ? req->nqueues : 1, sizeof *l->queues);
+    for (size_t i = 0; l->queues && i < req->nqueues; i++)
+        if ((l->queues[l->nqueues] = strdup(req->queues[i]))) l->nqueues++;
+    l->pending = 1;
+    if (!l->queues || l->nqueues < req->nqueues)
+        zg_host_log(h, ZG_LOG_WARNING,
+                    "out of memory: a job an unanswered claim took may wait out its TTR");
+}
+
+int zg_host_put_back_lost_claim(zg_host *h, zg_error *err)
+{
+    zg_lost_claim *l = &h->lost_claim;
+    if (!l->pending) return ZG_OK;
+    const char *writers[] = {h->writer};
+    /* the last run this host began is never put back, though its settle may have gone
+     * unanswered too (it may not have been applied): a run that happened lapses after its TTR,
+     * as one whose settle failed always does */
+    zg_run_info run = {0};
+    run.uuid = h->run.lease.token ? h->run.lease.uuid : NULL;
+    run.reservation = h->run.lease.token;
+    char uuids[4][ZG_UUID_LEN];
+    size_t n = 0;
+    int rc = put_back_last(h, l->queues, l->nqueues, writers, &run, 1, uuids, 4, &n, err);
+    for (size_t i = 0; i < n && i < 4; i++)
+        zg_host_log(h, ZG_LOG_WARNING,
+                    "job %s: taken by a claim whose reply was lost (the store did not answer "
+                    "in time): put back, no error counted",
+                    uuids[i]);
+    if (rc == ZG_ESTORE) return rc; /* still unreachable: looked for again at the next call */
+    if (rc != ZG_OK)
+        zg_host_log(h, ZG_LOG_WARNING, "a job an unanswered claim took may wait out its TTR: %s",
+                    err->msg);
+    zg_lost_claim_clear(l);
+    return ZG_OK;
+}
