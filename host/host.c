@@ -784,12 +784,13 @@ static int collect_claim(lua_State *L, zg_host *h, void *ud)
     if (a->claim_rc == ZG_OK && !a->claim->lease.token) {
         h->looked_at_all_ms = zg_clock_monotonic_ms();
         a->req.tie_start = h->claims++; /* ties between queues go to each in turn */
+        int64_t seq = zg_host_next_seq(h);
         a->claim_rc = req->ntypes && req->nqueues
-                          ? h->store->ops->claim(h->store, req, a->timeout_ms, h->writer,
-                                                 zg_host_next_seq(h), a->claim, &a->err)
+                          ? h->store->ops->claim(h->store, req, a->timeout_ms, h->writer, seq,
+                                                 a->claim, &a->err)
                           : zg_fail(&a->err, ZG_ETIMEDOUT, "no job types are loaded");
         h->seq += ZG_CLAIM_SEQS; /* a claim may use that many sequence numbers */
-        if (a->claim_rc == ZG_ESTORE) zg_host_claim_unanswered(h, req);
+        if (a->claim_rc == ZG_ESTORE) zg_host_claim_unanswered(h, req, seq);
     }
     zg_heartbeat_entered(&h->heartbeat, 1);
     return ZG_OK;
@@ -995,7 +996,7 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
         if (rc != ZG_ESTORE || tries == 4 || zg_heartbeat_lost(&h->heartbeat)) break;
         zg_clock_sleep_ms(100 << tries);
     }
-    if (prefetch && rc == ZG_ESTORE) zg_host_claim_unanswered(h, a->next);
+    if (prefetch && rc == ZG_ESTORE) zg_host_claim_unanswered(h, a->next, claim_seq);
     if (h->held.lease.token) {
         h->held_at_ms = zg_clock_monotonic_ms();
         tell_hold(h, 1);

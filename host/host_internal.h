@@ -33,6 +33,7 @@ typedef struct zg_run_state {
  * again. */
 typedef struct zg_lost_claim {
     int pending;
+    int64_t seq;   /* its first sequence number (it used up to ZG_CLAIM_SEQS from there) */
     char **queues; /* the queues it may have claimed from */
     size_t nqueues;
 } zg_lost_claim;
@@ -92,9 +93,9 @@ struct zg_host {
 int zg_host_usable(zg_host *h);
 void zg_host_log(zg_host *h, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* put_back.c: a claim of req's queues (alone, or with a settle) failed for the store: the
- * store may have run it all the same. */
-void zg_host_claim_unanswered(zg_host *h, const zg_claim_req *req);
+/* put_back.c: a claim of req's queues (alone, or with a settle) from sequence number seq failed
+ * for the store: the store may have run it all the same. */
+void zg_host_claim_unanswered(zg_host *h, const zg_claim_req *req, int64_t seq);
 /* Puts back what such a claim took, if it took anything: ZG_OK when nothing is left to look
  * for (a failure other than the store's is logged, and given up), else the store's error. */
 int zg_host_put_back_lost_claim(zg_host *h, zg_error *err);

@@ -292,9 +292,11 @@ typedef struct zg_store_ops {
      * out[q * nw + w] for queues[q] and writers[w], its token 0 when none (Redis: one round
      * trip for all). A host killed while its claim was on the way never learnt which job it
      * took; whoever releases what that host held puts such a job back with unclaim (ZG_ESTALE
-     * there: it was settled, released or lapsed since). */
+     * there: it was settled, released or lapsed since). seqs (NULL: not wanted) gets each
+     * claim's sequence number the same way (0 with no claim), which tells a live host's lost
+     * claim from its earlier ones. */
     int (*last_claims)(zg_store *s, char *const *queues, size_t nq, const char *const *writers,
-                       size_t nw, zg_lease *out, zg_error *err);
+                       size_t nw, zg_lease *out, int64_t *seqs, zg_error *err);
     /* Settles a job from outside its run (kill: st->action FINISH, whatever the job's state
      * but finished; a supervisor's release of a dead worker's run: RELEASE with the token it
      * held, or 0 for whatever run holds it). ZG_EINVAL when the job has finished already,

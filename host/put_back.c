@@ -22,21 +22,34 @@ static int valid_writer(const char *w)
 }
 
 /* Puts back the last claim of each of nwriters writers on each queue while it is still the
- * job's current lease, but for started[w] (the run writer w said it started: its death counts).
- * The first max jobs put back go to uuids, how many in all to *n. Past a store failure nothing
- * more is tried (each would wait out the store timeout alike); the last failure is returned. */
+ * job's current lease, but for started[w] (the run writer w said it started: its death counts),
+ * and, with from_seq > 0, but for a claim of sequence numbers other than from_seq .. from_seq +
+ * ZG_CLAIM_SEQS - 1 (one claim's: an earlier claim of a live host is a run it began, whose
+ * settle may not have been applied). The first max jobs put back go to uuids, how many in all
+ * to *n. Past a store failure nothing more is tried (each would wait out the store timeout
+ * alike); the last failure is returned. */
 static int put_back_last(zg_host *h, char *const *queues, size_t nqueues,
                          const char *const *writers, const zg_run_info *started, size_t nwriters,
-                         char (*uuids)[ZG_UUID_LEN], size_t max, size_t *n, zg_error *err)
+                         int64_t from_seq, char (*uuids)[ZG_UUID_LEN], size_t max, size_t *n,
+                         zg_error *err)
 {
-    size_t put_back = 0;
-    zg_lease *last = calloc(nqueues ? nqueues * nwriters : 1, sizeof *last);
-    if (!last) return zg_fail(err, ZG_ENOMEM, "out of memory");
+    size_t put_back = 0, cells = nqueues ? nqueues * nwriters : 1;
+    zg_lease *last = calloc(cells, sizeof *last);
+    int64_t *seqs = calloc(cells, sizeof *seqs);
+    if (!last || !seqs) {
+        free(last);
+        free(seqs);
+        *n = 0;
+        return zg_fail(err, ZG_ENOMEM, "out of memory");
+    }
     /* (when the claims cannot be read, every token is 0: nothing is tried) */
-    int rc = h->store->ops->last_claims(h->store, queues, nqueues, writers, nwriters, last, err);
+    int rc =
+        h->store->ops->last_claims(h->store, queues, nqueues, writers, nwriters, last, seqs, err);
     for (size_t i = 0; i < nqueues * nwriters && rc != ZG_ESTORE; i++) {
         const zg_run_info *said = started ? &started[i % nwriters] : NULL;
         if (!last[i].token) continue;
+        if (from_seq > 0 && (seqs[i] < from_seq || seqs[i] >= from_seq + ZG_CLAIM_SEQS))
+            continue; /* not the lost claim's */
         if (said && said->uuid && strcmp(last[i].uuid, said->uuid) == 0 &&
             last[i].token == said->reservation)
             continue; /* a run it said it started: its death counts, whatever its release did */
@@ -52,6 +65,7 @@ static int put_back_last(zg_host *h, char *const *queues, size_t nqueues,
         put_back++;
     }
     free(last);
+    free(seqs);
     *n = put_back;
     return rc;
 }
@@ -69,7 +83,7 @@ int zg_put_back_claims(zg_host *h, const char *const *writers, const zg_run_info
     size_t nqueues = 0, put_back = 0;
     if (h->store->ops->known_queues(h->store, &queues, &nqueues, &h->err) != ZG_OK)
         return h->err.code;
-    int rc = put_back_last(h, queues, nqueues, writers, started, nwriters, uuids, max, &put_back,
+    int rc = put_back_last(h, queues, nqueues, writers, started, nwriters, 0, uuids, max, &put_back,
                            &h->err);
     zg_host_queue_names_free(queues, nqueues);
     if (n) *n = put_back;
@@ -82,10 +96,11 @@ void zg_lost_claim_clear(zg_lost_claim *l)
     memset(l, 0, sizeof *l);
 }
 
-void zg_host_claim_unanswered(zg_host *h, const zg_claim_req *req)
+void zg_host_claim_unanswered(zg_host *h, const zg_claim_req *req, int64_t seq)
 {
     zg_lost_claim *l = &h->lost_claim;
     if (l->pending) return; /* (the claim before it is still to be looked for: its queues stay) */
+    l->seq = seq;
     l->queues = calloc(req->nqueues ? req->nqueues : 1, sizeof *l->queues);
     for (size_t i = 0; l->queues && i < req->nqueues; i++)
         if ((l->queues[l->nqueues] = strdup(req->queues[i]))) l->nqueues++;
@@ -108,16 +123,21 @@ int zg_host_put_back_lost_claim(zg_host *h, zg_error *err)
     run.reservation = h->run.lease.token;
     char uuids[4][ZG_UUID_LEN];
     size_t n = 0;
-    int rc = put_back_last(h, l->queues, l->nqueues, writers, &run, 1, uuids, 4, &n, err);
+    zg_error failed = {0}; /* said to the caller only while the store does not answer */
+    int rc = put_back_last(h, l->queues, l->nqueues, writers, &run, 1, l->seq > 0 ? l->seq : 1,
+                           uuids, 4, &n, &failed);
     for (size_t i = 0; i < n && i < 4; i++)
         zg_host_log(h, ZG_LOG_WARNING,
                     "job %s: taken by a claim whose reply was lost (the store did not answer "
                     "in time): put back, no error counted",
                     uuids[i]);
-    if (rc == ZG_ESTORE) return rc; /* still unreachable: looked for again at the next call */
+    if (rc == ZG_ESTORE) { /* still unreachable: looked for again at the next call */
+        *err = failed;
+        return rc;
+    }
     if (rc != ZG_OK)
         zg_host_log(h, ZG_LOG_WARNING, "a job an unanswered claim took may wait out its TTR: %s",
-                    err->msg);
+                    failed.msg);
     zg_lost_claim_clear(l);
     return ZG_OK;
 }

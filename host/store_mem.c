@@ -94,6 +94,7 @@ typedef struct unique_key {
 typedef struct last_claim {
     char uuid[ZG_UUID_LEN];
     int64_t token, until_ms; /* known until: a minute, or the job's TTR if longer */
+    int64_t seq;             /* the claim's sequence number */
 } last_claim;
 
 typedef struct job_queue {
@@ -1194,7 +1195,6 @@ static last_claim *claim_record(job_queue *q, const char *writer, int64_t now)
 static int mem_claim(zg_store *zs, const zg_claim_req *req, int64_t timeout_ms, const char *writer,
                      int64_t seq, zg_claim *out, zg_error *err)
 {
-    (void)seq;
     mem_store *s = (mem_store *)zs;
     memset(out, 0, sizeof *out);
     if (!req || (req->nqueues && !req->queues) || (req->ntypes && !req->types))
@@ -1233,6 +1233,7 @@ static int mem_claim(zg_store *zs, const zg_claim_req *req, int64_t timeout_ms, 
     if (memo) {
         snprintf(memo->uuid, sizeof memo->uuid, "%s", j->uuid);
         memo->token = j->lease;
+        memo->seq = seq;
         memo->until_ms = now + (j->ttr_ms > CLAIM_KEPT_MS ? j->ttr_ms : CLAIM_KEPT_MS);
     }
     if (g && g->in_turns) turn_last(j->ready, g); /* served: its group goes last in turn */
@@ -1240,11 +1241,12 @@ static int mem_claim(zg_store *zs, const zg_claim_req *req, int64_t timeout_ms, 
 }
 
 static int mem_last_claims(zg_store *zs, char *const *queues, size_t nq, const char *const *writers,
-                           size_t nw, zg_lease *out, zg_error *err)
+                           size_t nw, zg_lease *out, int64_t *seqs, zg_error *err)
 {
     (void)err;
     mem_store *s = (mem_store *)zs;
     memset(out, 0, nq * nw * sizeof *out);
+    if (seqs) memset(seqs, 0, nq * nw * sizeof *seqs);
     int64_t now = zg_clock_monotonic_ms();
     for (size_t q = 0; q < nq; q++) {
         job_queue *jq = find_queue(s, queues[q]);
@@ -1255,6 +1257,7 @@ static int mem_last_claims(zg_store *zs, char *const *queues, size_t nq, const c
             snprintf(l->uuid, sizeof l->uuid, "%s", c->uuid);
             snprintf(l->queue, sizeof l->queue, "%s", jq->name);
             l->token = c->token;
+            if (seqs) seqs[q * nw + w] = c->seq;
         }
     }
     return ZG_OK;
@@ -2128,9 +2131,10 @@ static int locked_unclaim(zg_store *zs, const zg_lease *lease, zg_error *err)
     LOCKED(mem_unclaim(zs, lease, err));
 }
 static int locked_last_claims(zg_store *zs, char *const *queues, size_t nq,
-                              const char *const *writers, size_t nw, zg_lease *out, zg_error *err)
+                              const char *const *writers, size_t nw, zg_lease *out, int64_t *seqs,
+                              zg_error *err)
 {
-    LOCKED(mem_last_claims(zs, queues, nq, writers, nw, out, err));
+    LOCKED(mem_last_claims(zs, queues, nq, writers, nw, out, seqs, err));
 }
 static int locked_list(zg_store *zs, const zg_index_req *req, zg_index_row **rows, size_t *n,
                        zg_error *err)

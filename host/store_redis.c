@@ -1181,10 +1181,11 @@ static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
  * made) is skipped, not the whole call; an error reply for one queue is said (the last one)
  * once the others are read. */
 static int rs_last_claims(zg_store *s, char *const *queues, size_t nq, const char *const *writers,
-                          size_t nw, zg_lease *out, zg_error *err)
+                          size_t nw, zg_lease *out, int64_t *seqs, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
     memset(out, 0, nq * nw * sizeof *out);
+    if (seqs) memset(seqs, 0, nq * nw * sizeof *seqs);
     if (!nq || !nw) return ZG_OK;
     char(*keys)[WRITER_KEY_LEN] = calloc(nq * nw, sizeof *keys);
     const char **argv = calloc(nq * (nw + 1), sizeof *argv);
@@ -1237,6 +1238,7 @@ static int rs_last_claims(zg_store *s, char *const *queues, size_t nq, const cha
             snprintf(l->uuid, sizeof l->uuid, "%s", uuid);
             snprintf(l->queue, sizeof l->queue, "%s", queues[asked[j]]);
             l->token = token;
+            if (seqs) seqs[asked[j] * nw + w] = seq;
         }
     }
     if (rc == ZG_OK) rc = failed;

@@ -892,6 +892,78 @@ static void test_a_job_a_settle_with_a_lost_reply_claimed_goes_back_at_the_next_
     zg_host_free(h);
 }
 
+/* Sends one command to the Redis at store (a unix socket); 1 when it answered OK. */
+static int redis_says_ok(const char *command)
+{
+    redisContext *c = redisConnectUnix(store + strlen("unix://"));
+    redisReply *reply = c && !c->err ? redisCommand(c, command) : NULL;
+    int ok = reply && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "OK") == 0;
+    if (reply) freeReplyObject(reply);
+    if (c) redisFree(c);
+    return ok;
+}
+
+/* A C function for job code: the first time (*ctx, an int, set), makes Redis hold every write
+ * (CLIENT PAUSE WRITE) until the test lifts it; a write whose client gave up meanwhile is never
+ * applied. */
+static int pause_redis_writes_once(void *ctx, const char *args, char **result, char *err,
+                                   size_t errlen)
+{
+    (void)args, (void)err, (void)errlen;
+    int *armed = ctx;
+    *result = NULL;
+    if (!*armed) return ZG_OK;
+    *armed = 0;
+    return redis_says_ok("CLIENT PAUSE 20000 WRITE") ? ZG_OK : ZG_EJOB;
+}
+
+/* Only what the lost claim took goes back, not an older claim of the host still leased on
+ * another of the queues it asked: job a ran, its settle was never applied (Redis held writes
+ * past every retry: a is still leased to the host, to lapse after its TTR as a run that
+ * happened), then b ran on another queue, then a claim of both queues got no reply. The next
+ * step must leave a leased (its run happened), not put it back as never claimed. */
+static void test_a_lost_claim_puts_back_no_older_run_whose_settle_failed(void)
+{
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.store_timeout_ms = 200;
+    cfg.log = capture_lost_claim;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    int armed = 1;
+    const zg_function fns[] = {{"pause", pause_redis_writes_once}, {NULL, NULL}};
+    CHECK_INT(zg_register_module(h, "redisctl", fns, &armed), ZG_OK);
+    char type_a[64], queue_a[80], type_b[64], queue_b[80];
+    fresh_type("unsettled_a", type_a, queue_a);
+    fresh_type("unsettled_b", type_b, queue_b);
+    define(h, type_a, "require('redisctl').pause() return 200");
+    define(h, type_b, "return 200");
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN];
+    CHECK_INT(zg_submit(h, type_a, "{\"n\": 1}", NULL, a), ZG_OK);
+    CHECK_INT(zg_submit(h, type_b, "{\"n\": 1}", NULL, b), ZG_OK);
+    const char *only_a[] = {queue_a}, *only_b[] = {queue_b}, *both[] = {queue_a, queue_b};
+    zg_step_result r;
+    int rc = zg_step(h, only_a, 1, 0, &r); /* a runs; its settle is held, resent, dropped */
+    CHECK(redis_says_ok("CLIENT UNPAUSE"));
+    CHECK_INT(rc, ZG_ESTORE);
+    CHECK_INT(armed, 0);
+    CHECK_INT(zg_step(h, only_b, 1, 0, &r), ZG_OK); /* b runs and settles */
+    CHECK_STR(r.uuid, b);
+    CHECK(redis_says_ok("CLIENT PAUSE 20000 WRITE"));
+    rc = zg_step(h, both, 2, 0, &r); /* a claim of both queues: no reply, never applied */
+    CHECK(redis_says_ok("CLIENT UNPAUSE"));
+    CHECK_INT(rc, ZG_ESTORE);
+    lost_line[0] = '\0';
+    CHECK_INT(zg_step(h, both, 2, 0, &r), ZG_ETIMEDOUT); /* nothing to put back, nothing ready */
+    CHECK_STR(lost_line, "");
+    zg_host *other = new_host();
+    CHECK_INT(stats_of(other, a).state, ZG_MSG_RESERVED); /* a still waits out its TTR */
+    CHECK_INT(stats_of(other, a).reserves, 1);
+    zg_host_free(other);
+    zg_host_free(h);
+}
+
 static int count_in(const char *text, const char *needle)
 {
     int n = 0;
@@ -997,6 +1069,7 @@ static void run_all(const char *backend)
     {
         RUN(test_a_job_a_claim_with_a_lost_reply_took_goes_back_at_the_next_step);
         RUN(test_a_job_a_settle_with_a_lost_reply_claimed_goes_back_at_the_next_step);
+        RUN(test_a_lost_claim_puts_back_no_older_run_whose_settle_failed);
     }
     RUN(test_a_job_cannot_make_its_host_run_jobs_inside_its_run);
 }
