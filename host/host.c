@@ -462,7 +462,7 @@ static int collect_reload(lua_State *L, zg_host *h, void *ud)
 
 int zg_holding(const zg_host *h)
 {
-    return h->held.lease.token != 0;
+    return h->held.lease.token != 0 || h->lost_claim.pending;
 }
 
 int zg_release_held(zg_host *h)
@@ -544,7 +544,7 @@ int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long
     }
     h->cfg.prefetch = prefetch;
     zg_error err = {0};
-    if (release_held(h, &err) != ZG_OK)
+    if (give_back(h, &err) != ZG_OK)
         zg_host_log(h, ZG_LOG_WARNING, "a claimed job was not put back (its lease will lapse): %s",
                     err.msg);
     h->stopping = 0;

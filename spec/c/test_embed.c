@@ -833,6 +833,53 @@ static void test_a_job_a_claim_with_a_lost_reply_took_goes_back_at_the_next_step
     zg_host_free(h);
 }
 
+/* A host whose claim's reply was lost says it holds (zg_holding), prefetch or not, until
+ * zg_release_held puts back what the claim took: a worker that drains or stops (and so steps no
+ * more) gives the job back through zg_release_held, which it calls only while zg_holding. */
+static void test_a_lost_claim_counts_as_held_until_zg_release_held_puts_its_job_back(void)
+{
+    pid_t pid = redis_pid();
+    CHECK(pid > 0);
+    if (pid <= 0) return;
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.store_timeout_ms = 300;
+    cfg.log = capture_lost_claim;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    char type[64], queue[80];
+    fresh_type("lostheld", type, queue);
+    define(h, type, "return 200");
+    const char *queues[] = {queue};
+    zg_step_result r;
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_ETIMEDOUT); /* (what a first step sets up, done) */
+    char u[ZG_UUID_LEN];
+    CHECK_INT(zg_submit(h, type, "{\"n\": 1}", NULL, u), ZG_OK);
+    CHECK(!zg_holding(h));
+    kill(pid, SIGSTOP);
+    int rc = zg_step(h, queues, 1, 0, &r);
+    kill(pid, SIGCONT);
+    CHECK_INT(rc, ZG_ESTORE);
+    CHECK(zg_holding(h));
+    zg_host *other = new_host();
+    int reserved = 0;
+    for (int i = 0; i < 500 && !reserved; i++) {
+        reserved = stats_of(other, u).state == ZG_MSG_RESERVED;
+        if (!reserved) usleep(10 * 1000);
+    }
+    CHECK(reserved);
+    lost_line[0] = '\0';
+    CHECK_INT(zg_release_held(h), ZG_OK);
+    CHECK(!zg_holding(h));
+    CHECK(strstr(lost_line, u) != NULL);
+    zg_message_stats st = stats_of(other, u);
+    CHECK_INT(st.state, ZG_MSG_READY);
+    CHECK_INT((int)st.reserves, 0);
+    zg_host_free(other);
+    zg_host_free(h);
+}
+
 /* A C function for job code: stops the Redis of ctx (a pid) the first time it is called. */
 static int stop_redis_once(void *ctx, const char *args, char **result, char *err, size_t errlen)
 {
@@ -1068,6 +1115,7 @@ static void run_all(const char *backend)
     if (strncmp(backend, "unix://", 7) == 0) /* (a stopped master of a cluster fails over) */
     {
         RUN(test_a_job_a_claim_with_a_lost_reply_took_goes_back_at_the_next_step);
+        RUN(test_a_lost_claim_counts_as_held_until_zg_release_held_puts_its_job_back);
         RUN(test_a_job_a_settle_with_a_lost_reply_claimed_goes_back_at_the_next_step);
         RUN(test_a_lost_claim_puts_back_no_older_run_whose_settle_failed);
     }
