@@ -162,12 +162,13 @@ static int release_held(zg_host *h, zg_error *err)
 }
 
 /* Everything this host holds and runs not: the held job, and what a claim whose reply was lost
- * took (not looked for when the store just failed: that wait is not made twice). */
-static int give_back(zg_host *h, zg_error *err)
+ * took (not looked for when the store just failed: that wait is not made twice; nor, ending,
+ * while the store failed it lately). */
+static int give_back(zg_host *h, int ending, zg_error *err)
 {
     int rc = release_held(h, err);
     if (rc == ZG_ESTORE) return rc;
-    int lost = zg_host_put_back_lost_claim(h, err);
+    int lost = zg_host_put_back_lost_claim(h, ending, err);
     return rc != ZG_OK ? rc : lost;
 }
 
@@ -195,7 +196,7 @@ void zg_host_free(zg_host *h)
     if (!h) return;
     if (h->store) {
         zg_error err = {0};
-        if (give_back(h, &err) != ZG_OK)
+        if (give_back(h, 1, &err) != ZG_OK)
             zg_host_log(h, ZG_LOG_WARNING,
                         "a claimed job was not put back (its lease will lapse): %s", err.msg);
     }
@@ -468,7 +469,7 @@ int zg_holding(const zg_host *h)
 int zg_release_held(zg_host *h)
 {
     if (!usable(h)) return h->err.code;
-    return give_back(h, &h->err);
+    return give_back(h, 0, &h->err);
 }
 
 int zg_reload(zg_host *h, int *failed)
@@ -544,7 +545,7 @@ int zg_run(zg_host *h, const char *const *queues, size_t n, int until_idle, long
     }
     h->cfg.prefetch = prefetch;
     zg_error err = {0};
-    if (give_back(h, &err) != ZG_OK)
+    if (give_back(h, 0, &err) != ZG_OK)
         zg_host_log(h, ZG_LOG_WARNING, "a claimed job was not put back (its lease will lapse): %s",
                     err.msg);
     h->stopping = 0;
@@ -1066,13 +1067,14 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
     memset(out, 0, sizeof *out);
     /* what a claim whose reply was lost took goes back before this host claims again (else it
      * waits out its TTR): the store answering again, its claim memos say */
-    if (zg_host_put_back_lost_claim(h, &h->err) != ZG_OK) return h->err.code;
+    if (zg_host_put_back_lost_claim(h, 0, &h->err) != ZG_OK) return h->err.code;
     if (zg_schedules_due(h, zg_clock_monotonic_ms())) /* repeatable jobs: one clock read a step */
         zg_schedules_fire(h, queues, n);
     zg_claim c = {0};
     claim_args a = {queues, n, timeout_ms, &c, ZG_OK, {0}, {0}, NULL};
     int rc = zg_runtime_invoke(h, "claimable", push_claim_queues, collect_claim, &a, 3);
-    if (a.names) flows_redeliver(h, &a.req); /* (flows: notices a dead host left) */
+    /* (flows: notices a dead host left; not while the store fails: each call would wait) */
+    if (a.names && a.claim_rc != ZG_ESTORE) flows_redeliver(h, &a.req);
     if (rc == ZG_OK && a.claim_rc != ZG_OK) {
         h->err = a.err;
         rc = a.claim_rc;

@@ -36,6 +36,7 @@ typedef struct zg_lost_claim {
     int64_t seq;   /* its first sequence number (it used up to ZG_CLAIM_SEQS from there) */
     char **queues; /* the queues it may have claimed from */
     size_t nqueues;
+    int64_t failed_ms; /* (monotonic) when the store last failed it (the claim, or a look) */
 } zg_lost_claim;
 
 struct zg_host {
@@ -97,8 +98,11 @@ void zg_host_log(zg_host *h, int level, const char *fmt, ...) __attribute__((for
  * for the store: the store may have run it all the same. */
 void zg_host_claim_unanswered(zg_host *h, const zg_claim_req *req, int64_t seq);
 /* Puts back what such a claim took, if it took anything: ZG_OK when nothing is left to look
- * for (a failure other than the store's is logged, and given up), else the store's error. */
-int zg_host_put_back_lost_claim(zg_host *h, zg_error *err);
+ * for (a failure other than the store's is logged, and given up), else the store's error.
+ * Ending (zg_host_free), a host does not look while the store failed it less than a store
+ * timeout ago (each of a process's hosts would wait that long in turn): it says the job, if
+ * any, waits out its TTR. */
+int zg_host_put_back_lost_claim(zg_host *h, int ending, zg_error *err);
 void zg_lost_claim_clear(zg_lost_claim *l);
 
 /* shards.c: the store queues a queue name covers -- Q~0 .. Q~(n-1) for a queue of n shards,

@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "host_internal.h"
+#include "redis_conn.h"
 
 /* A writer id as the hosts make them (make_writer_id), or longer: letters, digits, - and _. */
 static int valid_writer(const char *w)
@@ -101,6 +103,7 @@ void zg_host_claim_unanswered(zg_host *h, const zg_claim_req *req, int64_t seq)
     zg_lost_claim *l = &h->lost_claim;
     if (l->pending) return; /* (the claim before it is still to be looked for: its queues stay) */
     l->seq = seq;
+    l->failed_ms = zg_clock_monotonic_ms();
     l->queues = calloc(req->nqueues ? req->nqueues : 1, sizeof *l->queues);
     for (size_t i = 0; l->queues && i < req->nqueues; i++)
         if ((l->queues[l->nqueues] = strdup(req->queues[i]))) l->nqueues++;
@@ -110,10 +113,19 @@ void zg_host_claim_unanswered(zg_host *h, const zg_claim_req *req, int64_t seq)
                     "out of memory: a job an unanswered claim took may wait out its TTR");
 }
 
-int zg_host_put_back_lost_claim(zg_host *h, zg_error *err)
+int zg_host_put_back_lost_claim(zg_host *h, int ending, zg_error *err)
 {
     zg_lost_claim *l = &h->lost_claim;
     if (!l->pending) return ZG_OK;
+    int64_t timeout =
+        h->cfg.store_timeout_ms > 0 ? h->cfg.store_timeout_ms : ZG_REDIS_DEFAULT_TIMEOUT_MS;
+    if (ending && zg_clock_monotonic_ms() - l->failed_ms < timeout) {
+        zg_host_log(h, ZG_LOG_WARNING,
+                    "the store did not answer a claim lately: a job it may have taken waits out "
+                    "its TTR");
+        zg_lost_claim_clear(l);
+        return ZG_OK;
+    }
     const char *writers[] = {h->writer};
     /* the last run this host began is never put back, though its settle may have gone
      * unanswered too (it may not have been applied): a run that happened lapses after its TTR,
@@ -132,6 +144,7 @@ int zg_host_put_back_lost_claim(zg_host *h, zg_error *err)
                     "in time): put back, no error counted",
                     uuids[i]);
     if (rc == ZG_ESTORE) { /* still unreachable: looked for again at the next call */
+        l->failed_ms = zg_clock_monotonic_ms();
         *err = failed;
         return rc;
     }

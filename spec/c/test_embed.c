@@ -836,6 +836,56 @@ static void test_a_job_a_claim_with_a_lost_reply_took_goes_back_at_the_next_step
 /* A host whose claim's reply was lost says it holds (zg_holding), prefetch or not, until
  * zg_release_held puts back what the claim took: a worker that drains or stops (and so steps no
  * more) gives the job back through zg_release_held, which it calls only while zg_holding. */
+static char ending_line[1024];
+
+static void capture_ending(void *ud, int level, const char *log_id, const char *msg)
+{
+    (void)ud, (void)level, (void)log_id;
+    if (strstr(msg, "waits out its TTR")) snprintf(ending_line, sizeof ending_line, "%s", msg);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A host ending during an outage, its claim unanswered a moment ago, does not wait out the store
+ * timeout once more to look for what that claim took (a worker ends its hosts one after another:
+ * 8 threads took 8 store timeouts, past serve's grace); it says the job, if any, waits out its
+ * TTR. */
+static void test_a_host_ending_in_an_outage_does_not_wait_for_the_store_again(void)
+{
+    pid_t pid = redis_pid();
+    CHECK(pid > 0);
+    if (pid <= 0) return;
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.store_timeout_ms = 2000;
+    cfg.log = capture_ending;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    char type[64], queue[80];
+    fresh_type("ending", type, queue);
+    define(h, type, "return 200");
+    const char *queues[] = {queue};
+    zg_step_result r;
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_ETIMEDOUT);
+    ending_line[0] = '\0';
+    kill(pid, SIGSTOP);
+    int rc = zg_step(h, queues, 1, 0, &r);
+    int64_t began = now_ms();
+    zg_host_free(h);
+    int64_t took = now_ms() - began;
+    kill(pid, SIGCONT);
+    CHECK_INT(rc, ZG_ESTORE);
+    if (took >= 1000) printf("# zg_host_free took %lld ms\n", (long long)took);
+    CHECK(took < 1000);
+    CHECK(strstr(ending_line, "waits out its TTR") != NULL);
+}
+
 static void test_a_lost_claim_counts_as_held_until_zg_release_held_puts_its_job_back(void)
 {
     pid_t pid = redis_pid();
@@ -1118,6 +1168,7 @@ static void run_all(const char *backend)
         RUN(test_a_lost_claim_counts_as_held_until_zg_release_held_puts_its_job_back);
         RUN(test_a_job_a_settle_with_a_lost_reply_claimed_goes_back_at_the_next_step);
         RUN(test_a_lost_claim_puts_back_no_older_run_whose_settle_failed);
+        RUN(test_a_host_ending_in_an_outage_does_not_wait_for_the_store_again);
     }
     RUN(test_a_job_cannot_make_its_host_run_jobs_inside_its_run);
 }
