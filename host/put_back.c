@@ -23,13 +23,15 @@ static int valid_writer(const char *w)
            strspn(w, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") == len;
 }
 
-/* Puts back the last claim of each of nwriters writers on each queue while it is still the
- * job's current lease, but for started[w] (the run writer w said it started: its death counts),
- * and, with from_seq > 0, but for a claim of sequence numbers other than from_seq .. from_seq +
- * ZG_CLAIM_SEQS - 1 (one claim's: an earlier claim of a live host is a run it began, whose
- * settle may not have been applied). The first max jobs put back go to uuids, how many in all
- * to *n. Past a store failure nothing more is tried (each would wait out the store timeout
- * alike); the last failure is returned. */
+/* Puts back one claim of each of nwriters writers, read from their last claims on each queue,
+ * while it is still the job's current lease: with from_seq > 0, the claim of sequence numbers
+ * from_seq .. from_seq + ZG_CLAIM_SEQS - 1 (a live host's lost claim); else each writer's newest
+ * claim (a dead host's, the only one that can have been on the way), but for started[w] (the run
+ * writer w said it started: its death counts). An older claim is a run its host began and said
+ * it ended, whose settle may not have been applied: it lapses after its TTR, as a run that
+ * happened. The first max jobs put back go to uuids, how many in all to *n. Past a store failure
+ * nothing more is tried (each would wait out the store timeout alike); the last failure is
+ * returned. */
 static int put_back_last(zg_host *h, char *const *queues, size_t nqueues,
                          const char *const *writers, const zg_run_info *started, size_t nwriters,
                          int64_t from_seq, char (*uuids)[ZG_UUID_LEN], size_t max, size_t *n,
@@ -51,7 +53,11 @@ static int put_back_last(zg_host *h, char *const *queues, size_t nqueues,
         const zg_run_info *said = started ? &started[i % nwriters] : NULL;
         if (!last[i].token) continue;
         if (from_seq > 0 && (seqs[i] < from_seq || seqs[i] >= from_seq + ZG_CLAIM_SEQS))
-            continue; /* not the lost claim's */
+            continue;   /* not the lost claim's */
+        int newest = 1; /* (of its writer: the claims of writer w are the cells q * nw + w) */
+        for (size_t j = i % nwriters; from_seq == 0 && j < nqueues * nwriters; j += nwriters)
+            newest = newest && (!last[j].token || seqs[j] <= seqs[i]);
+        if (!newest) continue;
         if (said && said->uuid && strcmp(last[i].uuid, said->uuid) == 0 &&
             last[i].token == said->reservation)
             continue; /* a run it said it started: its death counts, whatever its release did */

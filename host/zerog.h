@@ -344,14 +344,16 @@ ZG_API const char *zg_writer(const zg_host *h);
  * settle claims the next job in its round trip; or a plain claim) never learnt which job the
  * store gave it: that job would wait out its TTR and record a death. Puts back the job that each
  * host of writer ids writers[0..nwriters) (their zg_writer: the hosts of one dead process at
- * once, one round trip for them all) claimed last on each queue, while that claim is still the
- * job's current lease: waiting again, its reserve given back, no release or error counted (as
- * zg_release_held). Release the runs the dead hosts reported first (zg_release); started (may be
- * NULL) holds nwriters entries, started[w] the run host w said it started (on_run's begin: uuid,
- * reservation; uuid NULL: none), which is never put back, even when its release failed: its
- * death must count. uuids (may be NULL) gets the first max jobs put back; *n (may be NULL) how
- * many went back in all (it may exceed max). ZG_EINVAL: a bad writer id; a store error: the last
- * one met (past a store that did not answer, nothing more is tried; *n counts what went back). */
+ * once, one round trip for them all) claimed last (its newest claim of every queue's: an older
+ * one is a run it began, whose settle may have failed; that lapses after its TTR), while that
+ * claim is still the job's current lease: waiting again, its reserve given back, no release or
+ * error counted (as zg_release_held). Release the runs the dead hosts reported first (zg_release);
+ * started (may be NULL) holds nwriters entries, started[w] the run host w said it started (on_run's
+ * begin: uuid, reservation; uuid NULL: none), which is never put back, even when its release
+ * failed: its death must count. uuids (may be NULL) gets the first max jobs put back; *n (may be
+ * NULL) how many went back in all (it may exceed max). ZG_EINVAL: a bad writer id; a store error:
+ * the last one met (past a store that did not answer, nothing more is tried; *n counts what went
+ * back). */
 ZG_API int zg_put_back_claims(zg_host *h, const char *const *writers, const zg_run_info *started,
                               size_t nwriters, char (*uuids)[ZG_UUID_LEN], size_t max, size_t *n);
 /* Whether the store answers, within store_timeout_ms: ZG_OK or ZG_ESTORE with the reason. */

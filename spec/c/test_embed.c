@@ -1061,6 +1061,49 @@ static void test_a_lost_claim_puts_back_no_older_run_whose_settle_failed(void)
     zg_host_free(h);
 }
 
+/* A dead host's older claim is not put back: job a ran, its settle was never applied (a still
+ * leased to the host, to lapse after its TTR), its host said it ended (a worker reports a run's
+ * end whatever its settle did), then b ran on another queue and the host died. Only the host's
+ * newest claim can have been on the way: zg_put_back_claims leaves a leased, not put back as
+ * never claimed (it would run again with no error and its reserve given back). */
+static void test_put_back_claims_leaves_a_dead_hosts_older_unsettled_run(void)
+{
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.store_timeout_ms = 200;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    int armed = 1;
+    const zg_function fns[] = {{"pause", pause_redis_writes_once}, {NULL, NULL}};
+    CHECK_INT(zg_register_module(h, "redisctl", fns, &armed), ZG_OK);
+    char type_a[64], queue_a[80], type_b[64], queue_b[80];
+    fresh_type("deadold_a", type_a, queue_a);
+    fresh_type("deadold_b", type_b, queue_b);
+    define(h, type_a, "require('redisctl').pause() return 200");
+    define(h, type_b, "return 200");
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN];
+    CHECK_INT(zg_submit(h, type_a, "{\"n\": 1}", NULL, a), ZG_OK);
+    CHECK_INT(zg_submit(h, type_b, "{\"n\": 1}", NULL, b), ZG_OK);
+    const char *only_a[] = {queue_a}, *only_b[] = {queue_b};
+    zg_step_result r;
+    int rc = zg_step(h, only_a, 1, 0, &r); /* a runs; its settle is held, resent, dropped */
+    CHECK(redis_says_ok("CLIENT UNPAUSE"));
+    CHECK_INT(rc, ZG_ESTORE);
+    CHECK_INT(zg_step(h, only_b, 1, 0, &r), ZG_OK); /* b runs and settles */
+    CHECK_STR(r.uuid, b);
+    /* the host "dies" (its supervisor puts back its claims; it was told of no run in progress) */
+    zg_host *supervisor = new_host();
+    const char *writers[] = {zg_writer(h)};
+    size_t n = 9;
+    CHECK_INT(zg_put_back_claims(supervisor, writers, NULL, 1, NULL, 0, &n), ZG_OK);
+    CHECK_INT((int)n, 0);
+    CHECK_INT(stats_of(supervisor, a).state, ZG_MSG_RESERVED); /* a waits out its TTR */
+    CHECK_INT(stats_of(supervisor, a).reserves, 1);
+    zg_host_free(supervisor);
+    zg_host_free(h);
+}
+
 static int count_in(const char *text, const char *needle)
 {
     int n = 0;
@@ -1169,6 +1212,7 @@ static void run_all(const char *backend)
         RUN(test_a_job_a_settle_with_a_lost_reply_claimed_goes_back_at_the_next_step);
         RUN(test_a_lost_claim_puts_back_no_older_run_whose_settle_failed);
         RUN(test_a_host_ending_in_an_outage_does_not_wait_for_the_store_again);
+        RUN(test_put_back_claims_leaves_a_dead_hosts_older_unsettled_run);
     }
     RUN(test_a_job_cannot_make_its_host_run_jobs_inside_its_run);
 }
