@@ -781,6 +781,63 @@ static void capture_lost_claim(void *ud, int level, const char *log_id, const ch
     if (strstr(msg, "claim whose reply was lost")) snprintf(lost_line, sizeof lost_line, "%s", msg);
 }
 
+/* A host on store with a short store timeout (an outage reached quickly) and log as its log;
+ * prefetching or not. */
+static zg_host *outage_host(int64_t store_timeout_ms, int prefetch,
+                            void (*log)(void *, int, const char *, const char *))
+{
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.prefetch = prefetch;
+    cfg.store_timeout_ms = store_timeout_ms;
+    cfg.log = log;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    return h;
+}
+
+/* Waits (for the condition, up to 5 s) until job u is reserved, as other sees it. */
+static int reserved_soon(zg_host *other, const char *u)
+{
+    int reserved = 0;
+    for (int i = 0; i < 500 && !reserved; i++) {
+        reserved = stats_of(other, u).state == ZG_MSG_RESERVED;
+        if (!reserved) usleep(10 * 1000);
+    }
+    return reserved;
+}
+
+/* A host (store timeout 300 ms, logging lost claims; prefetching or not) whose claim of job u,
+ * submitted to a queue of its own (queue[0]), went unanswered: Redis stopped with the claim in
+ * its socket past the timeout, then went on (and ran it: u is reserved in the host's name). */
+static zg_host *host_with_a_lost_claim(const char *name, int prefetch, char u[ZG_UUID_LEN],
+                                       char queue[80], zg_host **other)
+{
+    *other = NULL;
+    pid_t pid = redis_pid();
+    CHECK(pid > 0);
+    if (pid <= 0) return NULL;
+    zg_host *h = outage_host(300, prefetch, capture_lost_claim);
+    char type[64];
+    fresh_type(name, type, queue);
+    define(h, type, "return 200");
+    const char *queues[] = {queue};
+    zg_step_result r;
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_ETIMEDOUT); /* (what a first step sets up, done) */
+    CHECK_INT(zg_submit(h, type, "{\"n\": 1}", NULL, u), ZG_OK);
+    CHECK(!zg_holding(h));
+    lost_line[0] = '\0';
+    kill(pid, SIGSTOP);
+    int rc = zg_step(h, queues, 1, 0, &r);
+    kill(pid, SIGCONT);
+    CHECK_INT(rc, ZG_ESTORE);
+    /* the claim Redis found in its socket ran once it went on */
+    *other = new_host();
+    CHECK(reserved_soon(*other, u));
+    return h;
+}
+
 /* A claim whose reply never came: Redis stopped (a stall) with the claim in its socket, past the
  * host's store timeout; once Redis goes on it runs the claim, and the job is leased to a host
  * that never learnt which job it took. The host's next step puts that job back first (through
@@ -788,38 +845,11 @@ static void capture_lost_claim(void *ud, int level, const char *log_id, const ch
  * not after its TTR with a death recorded. */
 static void test_a_job_a_claim_with_a_lost_reply_took_goes_back_at_the_next_step(void)
 {
-    pid_t pid = redis_pid();
-    CHECK(pid > 0);
-    if (pid <= 0) return;
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.store = store;
-    cfg.prefetch = 1;
-    cfg.store_timeout_ms = 300;
-    cfg.log = capture_lost_claim;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
-    char type[64], queue[80];
-    fresh_type("lostreply", type, queue);
-    define(h, type, "return 200");
+    char u[ZG_UUID_LEN], queue[80];
+    zg_host *other, *h = host_with_a_lost_claim("lostreply", 1, u, queue, &other);
+    if (!h) return;
     const char *queues[] = {queue};
     zg_step_result r;
-    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_ETIMEDOUT); /* (what a first step sets up, done) */
-    char u[ZG_UUID_LEN];
-    CHECK_INT(zg_submit(h, type, "{\"n\": 1}", NULL, u), ZG_OK);
-    lost_line[0] = '\0';
-    kill(pid, SIGSTOP);
-    int rc = zg_step(h, queues, 1, 0, &r);
-    kill(pid, SIGCONT);
-    CHECK_INT(rc, ZG_ESTORE);
-    /* the claim Redis found in its socket ran once it went on */
-    zg_host *other = new_host();
-    int reserved = 0;
-    for (int i = 0; i < 500 && !reserved; i++) {
-        reserved = stats_of(other, u).state == ZG_MSG_RESERVED;
-        if (!reserved) usleep(10 * 1000);
-    }
-    CHECK(reserved);
     CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK);
     CHECK_STR(r.uuid, u);
     CHECK_INT(result_of(h, u), 200);
@@ -860,13 +890,7 @@ static void test_a_host_ending_in_an_outage_does_not_wait_for_the_store_again(vo
     pid_t pid = redis_pid();
     CHECK(pid > 0);
     if (pid <= 0) return;
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.store = store;
-    cfg.store_timeout_ms = 2000;
-    cfg.log = capture_ending;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
+    zg_host *h = outage_host(2000, 0, capture_ending);
     char type[64], queue[80];
     fresh_type("ending", type, queue);
     define(h, type, "return 200");
@@ -888,37 +912,10 @@ static void test_a_host_ending_in_an_outage_does_not_wait_for_the_store_again(vo
 
 static void test_a_lost_claim_counts_as_held_until_zg_release_held_puts_its_job_back(void)
 {
-    pid_t pid = redis_pid();
-    CHECK(pid > 0);
-    if (pid <= 0) return;
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.store = store;
-    cfg.store_timeout_ms = 300;
-    cfg.log = capture_lost_claim;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
-    char type[64], queue[80];
-    fresh_type("lostheld", type, queue);
-    define(h, type, "return 200");
-    const char *queues[] = {queue};
-    zg_step_result r;
-    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_ETIMEDOUT); /* (what a first step sets up, done) */
-    char u[ZG_UUID_LEN];
-    CHECK_INT(zg_submit(h, type, "{\"n\": 1}", NULL, u), ZG_OK);
-    CHECK(!zg_holding(h));
-    kill(pid, SIGSTOP);
-    int rc = zg_step(h, queues, 1, 0, &r);
-    kill(pid, SIGCONT);
-    CHECK_INT(rc, ZG_ESTORE);
+    char u[ZG_UUID_LEN], queue[80];
+    zg_host *other, *h = host_with_a_lost_claim("lostheld", 0, u, queue, &other);
+    if (!h) return;
     CHECK(zg_holding(h));
-    zg_host *other = new_host();
-    int reserved = 0;
-    for (int i = 0; i < 500 && !reserved; i++) {
-        reserved = stats_of(other, u).state == ZG_MSG_RESERVED;
-        if (!reserved) usleep(10 * 1000);
-    }
-    CHECK(reserved);
     lost_line[0] = '\0';
     CHECK_INT(zg_release_held(h), ZG_OK);
     CHECK(!zg_holding(h));
@@ -949,14 +946,7 @@ static void test_a_job_a_settle_with_a_lost_reply_claimed_goes_back_at_the_next_
     pid_t pid = redis_pid(), stop = pid;
     CHECK(pid > 0);
     if (pid <= 0) return;
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.store = store;
-    cfg.prefetch = 1;
-    cfg.store_timeout_ms = 300;
-    cfg.log = capture_lost_claim;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
+    zg_host *h = outage_host(300, 1, capture_lost_claim);
     const zg_function fns[] = {{"stop", stop_redis_once}, {NULL, NULL}};
     CHECK_INT(zg_register_module(h, "redisctl", fns, &stop), ZG_OK);
     char type[64], queue[80];
@@ -973,12 +963,7 @@ static void test_a_job_a_settle_with_a_lost_reply_claimed_goes_back_at_the_next_
     CHECK_INT(rc, ZG_ESTORE);
     CHECK_INT(stop, 0);
     zg_host *other = new_host();
-    int applied = 0;
-    for (int i = 0; i < 500 && !applied; i++) {
-        applied = stats_of(other, u[1]).state == ZG_MSG_RESERVED;
-        if (!applied) usleep(10 * 1000);
-    }
-    CHECK(applied);
+    CHECK(reserved_soon(other, u[1]));
     CHECK_INT(result_of(other, u[0]), 200);
     CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK);
     CHECK_STR(r.uuid, u[1]);
@@ -1014,32 +999,27 @@ static int pause_redis_writes_once(void *ctx, const char *args, char **result, c
     return redis_says_ok("CLIENT PAUSE 20000 WRITE") ? ZG_OK : ZG_EJOB;
 }
 
-/* Only what the lost claim took goes back, not an older claim of the host still leased on
- * another of the queues it asked: job a ran, its settle was never applied (Redis held writes
- * past every retry: a is still leased to the host, to lapse after its TTR as a run that
- * happened), then b ran on another queue, then a claim of both queues got no reply. The next
- * step must leave a leased (its run happened), not put it back as never claimed. */
-static void test_a_lost_claim_puts_back_no_older_run_whose_settle_failed(void)
+/* A host (store timeout 200 ms, logging lost claims) that ran job a on one queue, whose settle
+ * Redis never applied (it held writes past every retry: a is still leased to the host, to lapse
+ * after its TTR as a run that happened), then ran job b on another queue. */
+static zg_host *host_with_an_unsettled_run(const char *name, char a[ZG_UUID_LEN],
+                                           char b[ZG_UUID_LEN], char queue_a[80], char queue_b[80])
 {
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.store = store;
-    cfg.store_timeout_ms = 200;
-    cfg.log = capture_lost_claim;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
-    int armed = 1;
+    static int armed;
+    armed = 1;
+    zg_host *h = outage_host(200, 0, capture_lost_claim);
     const zg_function fns[] = {{"pause", pause_redis_writes_once}, {NULL, NULL}};
     CHECK_INT(zg_register_module(h, "redisctl", fns, &armed), ZG_OK);
-    char type_a[64], queue_a[80], type_b[64], queue_b[80];
-    fresh_type("unsettled_a", type_a, queue_a);
-    fresh_type("unsettled_b", type_b, queue_b);
+    char type_a[64], type_b[64], name_a[24], name_b[24];
+    snprintf(name_a, sizeof name_a, "%s_a", name);
+    snprintf(name_b, sizeof name_b, "%s_b", name);
+    fresh_type(name_a, type_a, queue_a);
+    fresh_type(name_b, type_b, queue_b);
     define(h, type_a, "require('redisctl').pause() return 200");
     define(h, type_b, "return 200");
-    char a[ZG_UUID_LEN], b[ZG_UUID_LEN];
     CHECK_INT(zg_submit(h, type_a, "{\"n\": 1}", NULL, a), ZG_OK);
     CHECK_INT(zg_submit(h, type_b, "{\"n\": 1}", NULL, b), ZG_OK);
-    const char *only_a[] = {queue_a}, *only_b[] = {queue_b}, *both[] = {queue_a, queue_b};
+    const char *only_a[] = {queue_a}, *only_b[] = {queue_b};
     zg_step_result r;
     int rc = zg_step(h, only_a, 1, 0, &r); /* a runs; its settle is held, resent, dropped */
     CHECK(redis_says_ok("CLIENT UNPAUSE"));
@@ -1047,8 +1027,22 @@ static void test_a_lost_claim_puts_back_no_older_run_whose_settle_failed(void)
     CHECK_INT(armed, 0);
     CHECK_INT(zg_step(h, only_b, 1, 0, &r), ZG_OK); /* b runs and settles */
     CHECK_STR(r.uuid, b);
+    return h;
+}
+
+/* Only what the lost claim took goes back, not an older claim of the host still leased on
+ * another of the queues it asked: job a ran, its settle was never applied (Redis held writes
+ * past every retry: a is still leased to the host, to lapse after its TTR as a run that
+ * happened), then b ran on another queue, then a claim of both queues got no reply. The next
+ * step must leave a leased (its run happened), not put it back as never claimed. */
+static void test_a_lost_claim_puts_back_no_older_run_whose_settle_failed(void)
+{
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN], queue_a[80], queue_b[80];
+    zg_host *h = host_with_an_unsettled_run("unsettled", a, b, queue_a, queue_b);
+    const char *both[] = {queue_a, queue_b};
+    zg_step_result r;
     CHECK(redis_says_ok("CLIENT PAUSE 20000 WRITE"));
-    rc = zg_step(h, both, 2, 0, &r); /* a claim of both queues: no reply, never applied */
+    int rc = zg_step(h, both, 2, 0, &r); /* a claim of both queues: no reply, never applied */
     CHECK(redis_says_ok("CLIENT UNPAUSE"));
     CHECK_INT(rc, ZG_ESTORE);
     lost_line[0] = '\0';
@@ -1068,30 +1062,8 @@ static void test_a_lost_claim_puts_back_no_older_run_whose_settle_failed(void)
  * never claimed (it would run again with no error and its reserve given back). */
 static void test_put_back_claims_leaves_a_dead_hosts_older_unsettled_run(void)
 {
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.store = store;
-    cfg.store_timeout_ms = 200;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
-    int armed = 1;
-    const zg_function fns[] = {{"pause", pause_redis_writes_once}, {NULL, NULL}};
-    CHECK_INT(zg_register_module(h, "redisctl", fns, &armed), ZG_OK);
-    char type_a[64], queue_a[80], type_b[64], queue_b[80];
-    fresh_type("deadold_a", type_a, queue_a);
-    fresh_type("deadold_b", type_b, queue_b);
-    define(h, type_a, "require('redisctl').pause() return 200");
-    define(h, type_b, "return 200");
-    char a[ZG_UUID_LEN], b[ZG_UUID_LEN];
-    CHECK_INT(zg_submit(h, type_a, "{\"n\": 1}", NULL, a), ZG_OK);
-    CHECK_INT(zg_submit(h, type_b, "{\"n\": 1}", NULL, b), ZG_OK);
-    const char *only_a[] = {queue_a}, *only_b[] = {queue_b};
-    zg_step_result r;
-    int rc = zg_step(h, only_a, 1, 0, &r); /* a runs; its settle is held, resent, dropped */
-    CHECK(redis_says_ok("CLIENT UNPAUSE"));
-    CHECK_INT(rc, ZG_ESTORE);
-    CHECK_INT(zg_step(h, only_b, 1, 0, &r), ZG_OK); /* b runs and settles */
-    CHECK_STR(r.uuid, b);
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN], queue_a[80], queue_b[80];
+    zg_host *h = host_with_an_unsettled_run("deadold", a, b, queue_a, queue_b);
     /* the host "dies" (its supervisor puts back its claims; it was told of no run in progress) */
     zg_host *supervisor = new_host();
     const char *writers[] = {zg_writer(h)};
