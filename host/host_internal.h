@@ -35,6 +35,7 @@ typedef struct zg_lost_claim {
     int pending;
     char **queues; /* the queues it may have claimed from */
     size_t nqueues;
+    int64_t seq; /* its sequence numbers were below this one (the host's later claims' above) */
 } zg_lost_claim;
 
 struct zg_host {

@@ -295,6 +295,15 @@ typedef struct zg_store_ops {
      * there: it was settled, released or lapsed since). */
     int (*last_claims)(zg_store *s, char *const *queues, size_t nq, const char *const *writers,
                        size_t nw, zg_lease *out, zg_error *err);
+    /* A live writer's claims of queues[0..nq) that went unanswered, closed: each was sent with
+     * a sequence number below seq, the writer's later ones use higher ones. Its last claim of
+     * each queue into out[q] (as last_claims reads it: a claim that ran names the job it took,
+     * to be put back with unclaim), and in the same atomic step every one of those claims the
+     * store has not run yet (held up on the way: data of a socket the writer closed, sent
+     * again by the kernel after a partition heals) made void: it takes nothing when it comes.
+     * Closing again finds the same job. (mem://: claims are never on the way; only read.) */
+    int (*close_claims)(zg_store *s, char *const *queues, size_t nq, const char *writer,
+                        int64_t seq, zg_lease *out, zg_error *err);
     /* Settles a job from outside its run (kill: st->action FINISH, whatever the job's state
      * but finished; a supervisor's release of a dead worker's run: RELEASE with the token it
      * held, or 0 for whatever run holds it). ZG_EINVAL when the job has finished already,

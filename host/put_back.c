@@ -21,20 +21,17 @@ static int valid_writer(const char *w)
            strspn(w, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") == len;
 }
 
-/* Puts back the last claim of each of nwriters writers on each queue while it is still the
+/* Puts back the claims last[0..nlast) (of nwriters writers, in turn) while each is still its
  * job's current lease, but for started[w] (the run writer w said it started: its death counts).
- * The first max jobs put back go to uuids, how many in all to *n. Past a store failure nothing
- * more is tried (each would wait out the store timeout alike); the last failure is returned. */
-static int put_back_last(zg_host *h, char *const *queues, size_t nqueues,
-                         const char *const *writers, const zg_run_info *started, size_t nwriters,
-                         char (*uuids)[ZG_UUID_LEN], size_t max, size_t *n, zg_error *err)
+ * rc: how reading them went (ZG_ESTORE: nothing is tried). The first max jobs put back go to
+ * uuids, how many in all to *n. Past a store failure nothing more is tried (each would wait out
+ * the store timeout alike); the last failure is returned. */
+static int put_back_last(zg_host *h, int rc, const zg_lease *last, size_t nlast,
+                         const zg_run_info *started, size_t nwriters, char (*uuids)[ZG_UUID_LEN],
+                         size_t max, size_t *n, zg_error *err)
 {
     size_t put_back = 0;
-    zg_lease *last = calloc(nqueues ? nqueues * nwriters : 1, sizeof *last);
-    if (!last) return zg_fail(err, ZG_ENOMEM, "out of memory");
-    /* (when the claims cannot be read, every token is 0: nothing is tried) */
-    int rc = h->store->ops->last_claims(h->store, queues, nqueues, writers, nwriters, last, err);
-    for (size_t i = 0; i < nqueues * nwriters && rc != ZG_ESTORE; i++) {
+    for (size_t i = 0; i < nlast && rc != ZG_ESTORE; i++) {
         const zg_run_info *said = started ? &started[i % nwriters] : NULL;
         if (!last[i].token) continue;
         if (said && said->uuid && strcmp(last[i].uuid, said->uuid) == 0 &&
@@ -51,7 +48,6 @@ static int put_back_last(zg_host *h, char *const *queues, size_t nqueues,
         if (uuids && put_back < max) snprintf(uuids[put_back], ZG_UUID_LEN, "%s", last[i].uuid);
         put_back++;
     }
-    free(last);
     *n = put_back;
     return rc;
 }
@@ -69,8 +65,17 @@ int zg_put_back_claims(zg_host *h, const char *const *writers, const zg_run_info
     size_t nqueues = 0, put_back = 0;
     if (h->store->ops->known_queues(h->store, &queues, &nqueues, &h->err) != ZG_OK)
         return h->err.code;
-    int rc = put_back_last(h, queues, nqueues, writers, started, nwriters, uuids, max, &put_back,
-                           &h->err);
+    zg_lease *last = calloc(nqueues ? nqueues * nwriters : 1, sizeof *last);
+    if (!last) {
+        zg_host_queue_names_free(queues, nqueues);
+        return zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+    }
+    /* (when the claims cannot be read, every token is 0: nothing is tried) */
+    int rc =
+        h->store->ops->last_claims(h->store, queues, nqueues, writers, nwriters, last, &h->err);
+    rc = put_back_last(h, rc, last, nqueues * nwriters, started, nwriters, uuids, max, &put_back,
+                       &h->err);
+    free(last);
     zg_host_queue_names_free(queues, nqueues);
     if (n) *n = put_back;
     return rc;
@@ -85,6 +90,7 @@ void zg_lost_claim_clear(zg_lost_claim *l)
 void zg_host_claim_unanswered(zg_host *h, const zg_claim_req *req)
 {
     zg_lost_claim *l = &h->lost_claim;
+    l->seq = h->seq;        /* (past the claim's: the caller moved h->seq on by ZG_CLAIM_SEQS) */
     if (l->pending) return; /* (the claim before it is still to be looked for: its queues stay) */
     l->queues = calloc(req->nqueues ? req->nqueues : 1, sizeof *l->queues);
     for (size_t i = 0; l->queues && i < req->nqueues; i++)
@@ -99,7 +105,6 @@ int zg_host_put_back_lost_claim(zg_host *h, zg_error *err)
 {
     zg_lost_claim *l = &h->lost_claim;
     if (!l->pending) return ZG_OK;
-    const char *writers[] = {h->writer};
     /* the last run this host began is never put back, though its settle may have gone
      * unanswered too (it may not have been applied): a run that happened lapses after its TTR,
      * as one whose settle failed always does */
@@ -108,7 +113,15 @@ int zg_host_put_back_lost_claim(zg_host *h, zg_error *err)
     run.reservation = h->run.lease.token;
     char uuids[4][ZG_UUID_LEN];
     size_t n = 0;
-    int rc = put_back_last(h, l->queues, l->nqueues, writers, &run, 1, uuids, 4, &n, err);
+    zg_lease *last = calloc(l->nqueues ? l->nqueues : 1, sizeof *last);
+    if (!last) return zg_fail(err, ZG_ENOMEM, "out of memory");
+    /* closed, not only read: the claim may not have reached the store yet (held up on the way,
+     * after a partition), and must then take nothing when it does, for nobody would look for
+     * it again (when the claims cannot be closed, every token is 0: nothing is tried) */
+    int rc =
+        h->store->ops->close_claims(h->store, l->queues, l->nqueues, h->writer, l->seq, last, err);
+    rc = put_back_last(h, rc, last, l->nqueues, &run, 1, uuids, 4, &n, err);
+    free(last);
     for (size_t i = 0; i < n && i < 4; i++)
         zg_host_log(h, ZG_LOG_WARNING,
                     "job %s: taken by a claim whose reply was lost (the store did not answer "

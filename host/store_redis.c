@@ -52,6 +52,7 @@ enum {
     S_CHILDREN,
     S_DELIVER,
     S_OUTBOX,
+    S_CLOSE_CLAIMS, /* a live host's unanswered claims (put_back.c) */
     S_N
 };
 static const char *const script_names[S_N] = {
@@ -60,7 +61,7 @@ static const char *const script_names[S_N] = {
     /* repeatable jobs */
     "schedule_put", "schedule_list", "schedule_remove", "schedule_advance", "schedule_fire",
     /* flows */
-    "adopt", "children", "deliver", "outbox"};
+    "adopt", "children", "deliver", "outbox", "close_claims"};
 
 /* The set of every queue's name (outside any queue's slot). */
 #define QUEUES_KEY "zerog:queues"
@@ -1251,6 +1252,74 @@ done:
     return rc;
 }
 
+/* A live writer's unanswered claims of each queue closed (close_claims.lua), in one pipeline:
+ * the last claim of each into out[q] (token 0: none); a queue the store cannot place is skipped.
+ * A failure of any is said once the others are read. */
+static int rs_close_claims(zg_store *s, char *const *queues, size_t nq, const char *writer,
+                           int64_t seq, zg_lease *out, zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    memset(out, 0, nq * sizeof *out);
+    if (!nq) return ZG_OK;
+    char(*prefixes)[PREFIX_LEN] = calloc(nq, sizeof *prefixes);
+    char(*keys)[WRITER_KEY_LEN] = calloc(nq, sizeof *keys);
+    const char **argv = calloc(nq * 3, sizeof *argv);
+    zg_redis_call *calls = calloc(nq, sizeof *calls);
+    redisReply **replies = calloc(nq, sizeof *replies);
+    size_t *asked = calloc(nq, sizeof *asked), k = 0; /* calls[j] closes queues[asked[j]] */
+    char seq_text[24];
+    snprintf(seq_text, sizeof seq_text, "%lld", (long long)seq);
+    int rc = ZG_OK;
+    if (!prefixes || !keys || !argv || !calls || !replies || !asked) {
+        rc = zg_fail(err, ZG_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t q = 0; q < nq; q++) {
+        zg_error bad = {0};
+        if (queue_prefix(r, prefixes[k], sizeof prefixes[k], queues[q], &bad) != ZG_OK) continue;
+        if (writer_key(keys[k], prefixes[k], ":claim:", writer, err) != ZG_OK) {
+            rc = err->code;
+            goto done;
+        }
+        const char **row = argv + k * 3;
+        row[0] = prefixes[k], row[1] = keys[k], row[2] = seq_text;
+        calls[k] = (zg_redis_call){&r->scripts[S_CLOSE_CLAIMS], 2, 3, row, NULL};
+        asked[k++] = q;
+    }
+    if (!k) goto done;
+    pthread_mutex_lock(&r->conn.lock);
+    rc = zg_redis_pipeline(&r->conn, k, calls, replies, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    int failed = ZG_OK;
+    for (size_t j = 0; rc == ZG_OK && j < k; j++) {
+        const redisReply *e = replies[j];
+        if (e->type == REDIS_REPLY_ERROR) {
+            failed = zg_redis_reply_error(e, err);
+            continue;
+        }
+        long long memo_seq = 0, token = 0;
+        char uuid[ZG_UUID_LEN] = "";
+        if (e->type != REDIS_REPLY_STRING ||
+            sscanf(e->str, "%lld %lld %36s", &memo_seq, &token, uuid) != 3 || token <= 0)
+            continue; /* (nil: no claim) */
+        zg_lease *l = &out[asked[j]];
+        snprintf(l->uuid, sizeof l->uuid, "%s", uuid);
+        snprintf(l->queue, sizeof l->queue, "%s", queues[asked[j]]);
+        l->token = token;
+    }
+    if (rc == ZG_OK) rc = failed;
+done:
+    for (size_t j = 0; replies && j < k; j++)
+        if (replies[j]) freeReplyObject(replies[j]);
+    free(prefixes);
+    free(keys);
+    free(argv);
+    free(calls);
+    free(replies);
+    free(asked);
+    return rc;
+}
+
 /* The queue of a job by its uuid (the pointer), into queue; ZG_ENOTFOUND. */
 static int find_queue(redis_store *r, const char *uuid, char queue[ZG_NAME_LEN], zg_error *err)
 {
@@ -2148,6 +2217,7 @@ static const zg_store_ops redis_ops = {
     .settle_claim = rs_settle_claim,
     .unclaim = rs_unclaim,
     .last_claims = rs_last_claims,
+    .close_claims = rs_close_claims,
     .settle_from_outside = rs_settle_from_outside,
     .release_overrun = rs_release_overrun,
     .load = rs_load,
