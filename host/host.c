@@ -195,7 +195,10 @@ void zg_host_free(zg_host *h)
     if (!h) return;
     if (h->store) {
         zg_error err = {0};
-        if (give_back(h, &err) != ZG_OK)
+        /* what a claim whose reply was lost took is not looked for again when a look failed
+         * for the store already (a worker frees its hosts one after another: each would wait
+         * out the store timeout in turn, past its grace); the job, if any, lapses */
+        if ((h->lost_claim.look_failed ? release_held(h, &err) : give_back(h, &err)) != ZG_OK)
             zg_host_log(h, ZG_LOG_WARNING,
                         "a claimed job was not put back (its lease will lapse): %s", err.msg);
     }
@@ -1071,7 +1074,9 @@ int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
     zg_claim c = {0};
     claim_args a = {queues, n, timeout_ms, &c, ZG_OK, {0}, {0}, NULL};
     int rc = zg_runtime_invoke(h, "claimable", push_claim_queues, collect_claim, &a, 3);
-    if (a.names) flows_redeliver(h, &a.req); /* (flows: notices a dead host left) */
+    /* (flows: notices a dead host left; not after a claim the store failed, whose timeout is
+     * not waited out twice in one step) */
+    if (a.names && a.claim_rc != ZG_ESTORE) flows_redeliver(h, &a.req);
     if (rc == ZG_OK && a.claim_rc != ZG_OK) {
         h->err = a.err;
         rc = a.claim_rc;

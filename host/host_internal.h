@@ -35,7 +35,8 @@ typedef struct zg_lost_claim {
     int pending;
     char **queues; /* the queues it may have claimed from */
     size_t nqueues;
-    int64_t seq; /* its sequence numbers were below this one (the host's later claims' above) */
+    int64_t seq;     /* its sequence numbers were below this one (the host's later claims' above) */
+    int look_failed; /* a look for it failed for the store (zg_host_free does not wait again) */
 } zg_lost_claim;
 
 struct zg_host {

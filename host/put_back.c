@@ -127,7 +127,10 @@ int zg_host_put_back_lost_claim(zg_host *h, zg_error *err)
                     "job %s: taken by a claim whose reply was lost (the store did not answer "
                     "in time): put back, no error counted",
                     uuids[i]);
-    if (rc == ZG_ESTORE) return rc; /* still unreachable: looked for again at the next call */
+    if (rc == ZG_ESTORE) { /* still unreachable: looked for again at the next call */
+        l->look_failed = 1;
+        return rc;
+    }
     if (rc != ZG_OK)
         zg_host_log(h, ZG_LOG_WARNING, "a job an unanswered claim took may wait out its TTR: %s",
                     err->msg);

@@ -239,7 +239,9 @@ typedef struct zg_step_result {
  * settled and reported in *out. A claim that failed for the store (no reply in time) may have
  * been run by it all the same: the next zg_step (or zg_release_held, zg_host_free) first puts
  * back the job it took, if any, while that claim is still its lease (no error counted; logged),
- * and fails with the store's error while the store does not answer. */
+ * and fails with the store's error while the store does not answer (zg_host_free does not look
+ * again once a look failed so: the job, if any, lapses after its TTR). A claim that reaches the
+ * store only after that look (held up on the way) takes nothing. */
 ZG_API int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
                    zg_step_result *out);
 

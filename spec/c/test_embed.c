@@ -837,6 +837,40 @@ static void test_a_job_a_claim_with_a_lost_reply_took_goes_back_at_the_next_step
     zg_host_free(h);
 }
 
+/* A host freed while the store does not answer, after a look for what its lost claim took
+ * failed for the store already, does not wait out the store timeout again: a worker frees its
+ * hosts one after another, and four threads' waits in turn took a SIGTERM past serve's 30 s
+ * grace. */
+static void test_a_host_whose_look_for_a_lost_claim_failed_is_freed_without_waiting_again(void)
+{
+    pid_t pid = redis_pid();
+    CHECK(pid > 0);
+    if (pid <= 0) return;
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = store;
+    cfg.store_timeout_ms = 1000;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    char type[64], queue[80];
+    fresh_type("lostfree", type, queue);
+    define(h, type, "return 200");
+    const char *queues[] = {queue};
+    zg_step_result r;
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_ETIMEDOUT); /* (what a first step sets up, done) */
+    kill(pid, SIGSTOP);
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_ESTORE); /* the claim: no reply */
+    CHECK_INT(zg_release_held(h), ZG_ESTORE);           /* the look: no reply either */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    zg_host_free(h);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    kill(pid, SIGCONT);
+    long ms = (long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    if (ms >= 500) printf("# zg_host_free took %ld ms\n", ms);
+    CHECK(ms < 500); /* (a look waits out the 1000 ms store timeout) */
+}
+
 /* A C function for job code: stops the Redis of ctx (a pid) the first time it is called. */
 static int stop_redis_once(void *ctx, const char *args, char **result, char *err, size_t errlen)
 {
@@ -1218,6 +1252,7 @@ static void run_all(const char *backend)
         RUN(test_a_job_a_claim_with_a_lost_reply_took_goes_back_at_the_next_step);
         RUN(test_a_job_a_settle_with_a_lost_reply_claimed_goes_back_at_the_next_step);
         RUN(test_a_lost_claim_that_arrives_after_the_put_back_looked_takes_nothing);
+        RUN(test_a_host_whose_look_for_a_lost_claim_failed_is_freed_without_waiting_again);
     }
     RUN(test_a_job_cannot_make_its_host_run_jobs_inside_its_run);
 }
