@@ -463,7 +463,7 @@ static int collect_reload(lua_State *L, zg_host *h, void *ud)
 
 int zg_holding(const zg_host *h)
 {
-    return h->held.lease.token != 0 || h->lost_claim.pending;
+    return h->held.lease.token != 0;
 }
 
 int zg_release_held(zg_host *h)

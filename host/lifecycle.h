@@ -297,6 +297,18 @@ typedef struct zg_store_ops {
      * claim from its earlier ones. */
     int (*last_claims)(zg_store *s, char *const *queues, size_t nq, const char *const *writers,
                        size_t nw, zg_lease *out, int64_t *seqs, zg_error *err);
+    /* A live writer's claim that went unanswered, of sequence numbers from_seq .. to_seq - 1
+     * (its later claims use higher ones), closed on each of queues[0..nq): the writer's last
+     * claim of each queue into out[q] and its sequence number into seqs[q] (as last_claims reads
+     * them: a claim that ran names the job it took, to be put back with unclaim), and in the
+     * same atomic step that claim, if the store has not run it yet (held up on the way: data of
+     * a socket the writer closed, sent again by the kernel after a partition heals), made void:
+     * it takes nothing when it comes. The record then says to_seq, naming the job only when it
+     * was that claim's, so closing again finds the same. (mem://: claims are never on the way;
+     * only read.) */
+    int (*close_claims)(zg_store *s, char *const *queues, size_t nq, const char *writer,
+                        int64_t from_seq, int64_t to_seq, zg_lease *out, int64_t *seqs,
+                        zg_error *err);
     /* Settles a job from outside its run (kill: st->action FINISH, whatever the job's state
      * but finished; a supervisor's release of a dead worker's run: RELEASE with the token it
      * held, or 0 for whatever run holds it). ZG_EINVAL when the job has finished already,

@@ -6,7 +6,9 @@
  * that job back while the claim is still its current lease (unclaim: waiting again, its reserve
  * given back, no release or error counted). Two callers: a supervisor, for the hosts of a worker
  * process that died (zg_put_back_claims), and a live host for its own claim whose reply was lost
- * (a store that stalled past the store timeout after running it), before it claims again. */
+ * (a store that stalled past the store timeout after running it), before it claims again. The
+ * live host closes its lost claims rather than only reading them (close_claims): one that has
+ * not reached the store yet (held up on the way) then takes nothing when it comes. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,39 +25,33 @@ static int valid_writer(const char *w)
            strspn(w, "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_") == len;
 }
 
-/* Puts back one claim of each of nwriters writers, read from their last claims on each queue,
- * while it is still the job's current lease: with from_seq > 0, the claim of sequence numbers
- * from_seq .. from_seq + ZG_CLAIM_SEQS - 1 (a live host's lost claim); else each writer's newest
- * claim (a dead host's, the only one that can have been on the way), but for started[w] (the run
- * writer w said it started: its death counts). An older claim is a run its host began and said
- * it ended, whose settle may not have been applied: it lapses after its TTR, as a run that
- * happened. The first max jobs put back go to uuids, how many in all to *n. Past a store failure
- * nothing more is tried (each would wait out the store timeout alike); the last failure is
- * returned. */
-static int put_back_last(zg_host *h, char *const *queues, size_t nqueues,
-                         const char *const *writers, const zg_run_info *started, size_t nwriters,
-                         int64_t from_seq, char (*uuids)[ZG_UUID_LEN], size_t max, size_t *n,
-                         zg_error *err)
+/* Which of the claims a host may have made to put back. */
+typedef struct claims_wanted {
+    int64_t from_seq, to_seq;   /* from_seq > 0: the lost claim's sequence numbers, from_seq ..
+                                 * to_seq (to_seq: a memo its close left); 0: each writer's newest */
+    const zg_run_info *started; /* NULL, or per writer the run it said it started */
+} claims_wanted;
+
+/* Puts back the claims last[0..nlast) (cell q * nwriters + w: writer w's last claim of queue q,
+ * seqs[] their sequence numbers) while each is still its job's current lease: with from_seq, the
+ * lost claim's; else each writer's newest claim (a dead host's: the only one that can have been
+ * on the way), but for started[w] (its death counts). An older claim is a run its host began
+ * and said it ended, whose settle may not have been applied: it lapses after its TTR, as a run
+ * that happened. rc: how reading them went (ZG_ESTORE: nothing is tried). The first max jobs put
+ * back go to uuids, how many in all to *n. Past a store failure nothing more is tried (each would
+ * wait out the store timeout alike); the last failure is returned. */
+static int put_back_last(zg_host *h, int rc, const zg_lease *last, const int64_t *seqs,
+                         size_t nlast, size_t nwriters, const claims_wanted *want,
+                         char (*uuids)[ZG_UUID_LEN], size_t max, size_t *n, zg_error *err)
 {
-    size_t put_back = 0, cells = nqueues ? nqueues * nwriters : 1;
-    zg_lease *last = calloc(cells, sizeof *last);
-    int64_t *seqs = calloc(cells, sizeof *seqs);
-    if (!last || !seqs) {
-        free(last);
-        free(seqs);
-        *n = 0;
-        return zg_fail(err, ZG_ENOMEM, "out of memory");
-    }
-    /* (when the claims cannot be read, every token is 0: nothing is tried) */
-    int rc =
-        h->store->ops->last_claims(h->store, queues, nqueues, writers, nwriters, last, seqs, err);
-    for (size_t i = 0; i < nqueues * nwriters && rc != ZG_ESTORE; i++) {
-        const zg_run_info *said = started ? &started[i % nwriters] : NULL;
+    size_t put_back = 0;
+    for (size_t i = 0; i < nlast && rc != ZG_ESTORE; i++) {
+        const zg_run_info *said = want->started ? &want->started[i % nwriters] : NULL;
         if (!last[i].token) continue;
-        if (from_seq > 0 && (seqs[i] < from_seq || seqs[i] >= from_seq + ZG_CLAIM_SEQS))
+        if (want->from_seq > 0 && (seqs[i] < want->from_seq || seqs[i] > want->to_seq))
             continue;   /* not the lost claim's */
         int newest = 1; /* (of its writer: the claims of writer w are the cells q * nw + w) */
-        for (size_t j = i % nwriters; from_seq == 0 && j < nqueues * nwriters; j += nwriters)
+        for (size_t j = i % nwriters; want->from_seq == 0 && j < nlast; j += nwriters)
             newest = newest && (!last[j].token || seqs[j] <= seqs[i]);
         if (!newest) continue;
         if (said && said->uuid && strcmp(last[i].uuid, said->uuid) == 0 &&
@@ -72,8 +68,6 @@ static int put_back_last(zg_host *h, char *const *queues, size_t nqueues,
         if (uuids && put_back < max) snprintf(uuids[put_back], ZG_UUID_LEN, "%s", last[i].uuid);
         put_back++;
     }
-    free(last);
-    free(seqs);
     *n = put_back;
     return rc;
 }
@@ -88,11 +82,25 @@ int zg_put_back_claims(zg_host *h, const char *const *writers, const zg_run_info
             return zg_fail(&h->err, ZG_EINVAL, "bad writer id");
     if (!nwriters) return ZG_OK;
     char **queues = NULL;
-    size_t nqueues = 0, put_back = 0;
+    size_t nqueues = 0, put_back = 0, cells;
     if (h->store->ops->known_queues(h->store, &queues, &nqueues, &h->err) != ZG_OK)
         return h->err.code;
-    int rc = put_back_last(h, queues, nqueues, writers, started, nwriters, 0, uuids, max, &put_back,
+    cells = nqueues * nwriters;
+    zg_lease *last = calloc(cells ? cells : 1, sizeof *last);
+    int64_t *seqs = calloc(cells ? cells : 1, sizeof *seqs);
+    int rc;
+    if (!last || !seqs) {
+        rc = zg_fail(&h->err, ZG_ENOMEM, "out of memory");
+    } else {
+        /* (when the claims cannot be read, every token is 0: nothing is tried) */
+        rc = h->store->ops->last_claims(h->store, queues, nqueues, writers, nwriters, last, seqs,
+                                        &h->err);
+        claims_wanted want = {0, 0, started};
+        rc = put_back_last(h, rc, last, seqs, cells, nwriters, &want, uuids, max, &put_back,
                            &h->err);
+    }
+    free(last);
+    free(seqs);
     zg_host_queue_names_free(queues, nqueues);
     if (n) *n = put_back;
     return rc;
@@ -132,18 +140,32 @@ int zg_host_put_back_lost_claim(zg_host *h, int ending, zg_error *err)
         zg_lost_claim_clear(l);
         return ZG_OK;
     }
-    const char *writers[] = {h->writer};
     /* the last run this host began is never put back, though its settle may have gone
      * unanswered too (it may not have been applied): a run that happened lapses after its TTR,
      * as one whose settle failed always does */
     zg_run_info run = {0};
     run.uuid = h->run.lease.token ? h->run.lease.uuid : NULL;
     run.reservation = h->run.lease.token;
+    /* the lost claim used from seq to seq + ZG_CLAIM_SEQS - 1; the host's next claims use more */
+    claims_wanted want = {l->seq > 0 ? l->seq : 1, (l->seq > 0 ? l->seq : 1) + ZG_CLAIM_SEQS, &run};
     char uuids[4][ZG_UUID_LEN];
-    size_t n = 0;
+    size_t n = 0, cells = l->nqueues ? l->nqueues : 1;
     zg_error failed = {0}; /* said to the caller only while the store does not answer */
-    int rc = put_back_last(h, l->queues, l->nqueues, writers, &run, 1, l->seq > 0 ? l->seq : 1,
-                           uuids, 4, &n, &failed);
+    zg_lease *last = calloc(cells, sizeof *last);
+    int64_t *seqs = calloc(cells, sizeof *seqs);
+    int rc;
+    if (!last || !seqs) {
+        rc = zg_fail(&failed, ZG_ENOMEM, "out of memory");
+    } else {
+        /* closed, not only read: the claim may not have reached the store yet (held up on the
+         * way, after a partition), and must then take nothing when it does, for nobody would
+         * look for it again (when the claims cannot be closed, every token is 0) */
+        rc = h->store->ops->close_claims(h->store, l->queues, l->nqueues, h->writer, want.from_seq,
+                                         want.to_seq, last, seqs, &failed);
+        rc = put_back_last(h, rc, last, seqs, l->nqueues, 1, &want, uuids, 4, &n, &failed);
+    }
+    free(last);
+    free(seqs);
     for (size_t i = 0; i < n && i < 4; i++)
         zg_host_log(h, ZG_LOG_WARNING,
                     "job %s: taken by a claim whose reply was lost (the store did not answer "

@@ -1263,6 +1263,16 @@ static int mem_last_claims(zg_store *zs, char *const *queues, size_t nq, const c
     return ZG_OK;
 }
 
+/* In process, a claim is never on the way when its caller gives up on it: nothing to void. */
+static int mem_close_claims(zg_store *zs, char *const *queues, size_t nq, const char *writer,
+                            int64_t from_seq, int64_t to_seq, zg_lease *out, int64_t *seqs,
+                            zg_error *err)
+{
+    (void)from_seq, (void)to_seq;
+    const char *writers[] = {writer};
+    return mem_last_claims(zs, queues, nq, writers, 1, out, seqs, err);
+}
+
 static int mem_touch(zg_store *zs, const zg_lease *lease, zg_error *err)
 {
     mem_store *s = (mem_store *)zs;
@@ -2136,6 +2146,13 @@ static int locked_last_claims(zg_store *zs, char *const *queues, size_t nq,
 {
     LOCKED(mem_last_claims(zs, queues, nq, writers, nw, out, seqs, err));
 }
+
+static int locked_close_claims(zg_store *zs, char *const *queues, size_t nq, const char *writer,
+                               int64_t from_seq, int64_t to_seq, zg_lease *out, int64_t *seqs,
+                               zg_error *err)
+{
+    LOCKED(mem_close_claims(zs, queues, nq, writer, from_seq, to_seq, out, seqs, err));
+}
 static int locked_list(zg_store *zs, const zg_index_req *req, zg_index_row **rows, size_t *n,
                        zg_error *err)
 {
@@ -2335,6 +2352,7 @@ static const zg_store_ops mem_ops = {
     .settle_claim = locked_settle_claim,
     .unclaim = locked_unclaim,
     .last_claims = locked_last_claims,
+    .close_claims = locked_close_claims,
     .settle_from_outside = locked_settle_from_outside,
     .release_overrun = locked_release_overrun,
     .load = locked_load,

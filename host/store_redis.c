@@ -52,6 +52,7 @@ enum {
     S_CHILDREN,
     S_DELIVER,
     S_OUTBOX,
+    S_CLOSE_CLAIMS, /* a live host's unanswered claims (put_back.c) */
     S_N
 };
 static const char *const script_names[S_N] = {
@@ -60,7 +61,7 @@ static const char *const script_names[S_N] = {
     /* repeatable jobs */
     "schedule_put", "schedule_list", "schedule_remove", "schedule_advance", "schedule_fire",
     /* flows */
-    "adopt", "children", "deliver", "outbox"};
+    "adopt", "children", "deliver", "outbox", "close_claims"};
 
 /* The set of every queue's name (outside any queue's slot). */
 #define QUEUES_KEY "zerog:queues"
@@ -1180,6 +1181,21 @@ static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
  * every writer's a queue, all in one pipeline. A name the store cannot place (not one a host
  * made) is skipped, not the whole call; an error reply for one queue is said (the last one)
  * once the others are read. */
+/* A claim memo ("seq lease uuid") as a lease of queue into *l and its sequence number into *seq
+ * (seq may be NULL); left alone when e is not one (nil: no claim, or one a close emptied). */
+static void read_claim_memo(const redisReply *e, const char *queue, zg_lease *l, int64_t *seq)
+{
+    long long memo_seq = 0, token = 0;
+    char uuid[ZG_UUID_LEN] = "";
+    if (e->type != REDIS_REPLY_STRING ||
+        sscanf(e->str, "%lld %lld %36s", &memo_seq, &token, uuid) != 3 || token <= 0)
+        return;
+    snprintf(l->uuid, sizeof l->uuid, "%s", uuid);
+    snprintf(l->queue, sizeof l->queue, "%s", queue);
+    l->token = token;
+    if (seq) *seq = memo_seq;
+}
+
 static int rs_last_claims(zg_store *s, char *const *queues, size_t nq, const char *const *writers,
                           size_t nw, zg_lease *out, int64_t *seqs, zg_error *err)
 {
@@ -1227,24 +1243,77 @@ static int rs_last_claims(zg_store *s, char *const *queues, size_t nq, const cha
             failed = unexpected(err, "the last claims");
             continue;
         }
-        for (size_t w = 0; w < nw; w++) {
-            const redisReply *e = replies[j]->element[w];
-            long long seq = 0, token = 0;
-            char uuid[ZG_UUID_LEN] = "";
-            if (e->type != REDIS_REPLY_STRING ||
-                sscanf(e->str, "%lld %lld %36s", &seq, &token, uuid) != 3 || token <= 0)
-                continue;
-            zg_lease *l = &out[asked[j] * nw + w];
-            snprintf(l->uuid, sizeof l->uuid, "%s", uuid);
-            snprintf(l->queue, sizeof l->queue, "%s", queues[asked[j]]);
-            l->token = token;
-            if (seqs) seqs[asked[j] * nw + w] = seq;
-        }
+        for (size_t w = 0; w < nw; w++)
+            read_claim_memo(replies[j]->element[w], queues[asked[j]], &out[asked[j] * nw + w],
+                            seqs ? &seqs[asked[j] * nw + w] : NULL);
     }
     if (rc == ZG_OK) rc = failed;
 done:
     for (size_t j = 0; replies && j < k; j++)
         if (replies[j]) freeReplyObject(replies[j]);
+    free(keys);
+    free(argv);
+    free(calls);
+    free(replies);
+    free(asked);
+    return rc;
+}
+
+/* A live writer's unanswered claim closed on each queue (close_claims.lua), in one pipeline:
+ * the last claim of each into out[q] and seqs[q] (token 0: none); a queue the store cannot place
+ * is skipped. A failure of any is said once the others are read. */
+static int rs_close_claims(zg_store *s, char *const *queues, size_t nq, const char *writer,
+                           int64_t from_seq, int64_t to_seq, zg_lease *out, int64_t *seqs,
+                           zg_error *err)
+{
+    redis_store *r = (redis_store *)s;
+    memset(out, 0, nq * sizeof *out);
+    memset(seqs, 0, nq * sizeof *seqs);
+    if (!nq) return ZG_OK;
+    char(*prefixes)[PREFIX_LEN] = calloc(nq, sizeof *prefixes);
+    char(*keys)[WRITER_KEY_LEN] = calloc(nq, sizeof *keys);
+    const char **argv = calloc(nq * 4, sizeof *argv);
+    zg_redis_call *calls = calloc(nq, sizeof *calls);
+    redisReply **replies = calloc(nq, sizeof *replies);
+    size_t *asked = calloc(nq, sizeof *asked), k = 0; /* calls[j] closes queues[asked[j]] */
+    char from_text[24], to_text[24];
+    snprintf(from_text, sizeof from_text, "%lld", (long long)from_seq);
+    snprintf(to_text, sizeof to_text, "%lld", (long long)to_seq);
+    int rc = ZG_OK;
+    if (!prefixes || !keys || !argv || !calls || !replies || !asked) {
+        rc = zg_fail(err, ZG_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t q = 0; q < nq; q++) {
+        zg_error bad = {0};
+        if (queue_prefix(r, prefixes[k], sizeof prefixes[k], queues[q], &bad) != ZG_OK) continue;
+        if (writer_key(keys[k], prefixes[k], ":claim:", writer, err) != ZG_OK) {
+            rc = err->code;
+            goto done;
+        }
+        const char **row = argv + k * 4;
+        row[0] = prefixes[k], row[1] = keys[k], row[2] = from_text, row[3] = to_text;
+        calls[k] = (zg_redis_call){&r->scripts[S_CLOSE_CLAIMS], 2, 4, row, NULL};
+        asked[k++] = q;
+    }
+    if (!k) goto done;
+    pthread_mutex_lock(&r->conn.lock);
+    rc = zg_redis_pipeline(&r->conn, k, calls, replies, err);
+    pthread_mutex_unlock(&r->conn.lock);
+    int failed = ZG_OK;
+    for (size_t j = 0; rc == ZG_OK && j < k; j++) {
+        const redisReply *e = replies[j];
+        if (e->type == REDIS_REPLY_ERROR) {
+            failed = zg_redis_reply_error(e, err);
+            continue;
+        }
+        read_claim_memo(e, queues[asked[j]], &out[asked[j]], &seqs[asked[j]]);
+    }
+    if (rc == ZG_OK) rc = failed;
+done:
+    for (size_t j = 0; replies && j < k; j++)
+        if (replies[j]) freeReplyObject(replies[j]);
+    free(prefixes);
     free(keys);
     free(argv);
     free(calls);
@@ -2150,6 +2219,7 @@ static const zg_store_ops redis_ops = {
     .settle_claim = rs_settle_claim,
     .unclaim = rs_unclaim,
     .last_claims = rs_last_claims,
+    .close_claims = rs_close_claims,
     .settle_from_outside = rs_settle_from_outside,
     .release_overrun = rs_release_overrun,
     .load = rs_load,

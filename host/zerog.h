@@ -239,16 +239,20 @@ typedef struct zg_step_result {
  * settled and reported in *out. A claim that failed for the store (no reply in time) may have
  * been run by it all the same: the next zg_step (or zg_release_held, zg_host_free, the end of
  * zg_run) first puts back the job it took, if any, while that claim is still its lease (no error
- * counted; logged), and fails with the store's error while the store does not answer. */
+ * counted; logged), and fails with the store's error while the store does not answer
+ * (zg_host_free does not wait for that once more when the store failed it less than a store
+ * timeout ago: the job, if any, lapses after its TTR). A claim that reaches the store only after
+ * that look (held up on the way) takes nothing. */
 ZG_API int zg_step(zg_host *h, const char *const *queues, size_t n, int64_t timeout_ms,
                    zg_step_result *out);
 
 /* With cfg.prefetch: whether a job claimed with the last settle waits for the next zg_step, and
  * putting it back, waiting as before its claim (a host that will not call zg_step at once: it
- * drains, reloads or stops). zg_release_held returns ZG_OK when nothing is held. zg_holding is
- * also 1 (prefetch or not) while a claim whose reply was lost is still to be looked for (see
- * zg_step): zg_release_held, or the next zg_step, puts back what it took (the store's error
- * while the store does not answer, and zg_holding stays 1). */
+ * drains, reloads or stops). zg_release_held returns ZG_OK when nothing is held. It also puts
+ * back what a claim whose reply was lost took (see zg_step; prefetch or not), which no zg_step
+ * will look for while the host steps no more: a host that pauses calls it whatever zg_holding
+ * says (no store call when there is nothing to put back; the store's error while the store does
+ * not answer, and it looks again at the next call). */
 ZG_API int zg_holding(const zg_host *h);
 ZG_API int zg_release_held(zg_host *h);
 

@@ -310,6 +310,11 @@ static void *work(void *arg)
                 pthread_mutex_lock(&w->lock);
                 *reserving = 0;
                 pthread_cond_broadcast(&w->cond);
+            } else { /* and what a claim whose reply was lost took (no store call when none:
+                      * a drained loop takes no step that would look for it) */
+                pthread_mutex_unlock(&w->lock);
+                zg_release_held(h);
+                pthread_mutex_lock(&w->lock);
             }
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
@@ -362,8 +367,10 @@ static void *work(void *arg)
             report(w, "rss %ld\n", rss_kb());
         }
     }
-    /* a job claimed with the last settle goes back now, not when every loop has ended */
-    if (zg_holding(h)) zg_release_held(h);
+    /* a job claimed with the last settle goes back now, and what a claim whose reply was lost
+     * took: in this thread, beside the others, not when every loop has ended (a look the store
+     * fails waits out its timeout; zg_host_free then does not look again) */
+    zg_release_held(h);
     pthread_mutex_lock(&w->lock);
     *reserving = 0;
     w->looping[t->slot] = 0; /* a reload no longer waits for this loop */

@@ -497,13 +497,23 @@ end
 -- minute or the job's TTR if longer), so a claim resent after a lost reply is answered with the
 -- job it took (written and read back in one SET ... GET: a resend is rare, and only then is the
 -- record put back), and the supervisor of a host killed with its claim on the way puts back the
--- job it took (zg_put_back_claims: within the TTR, the lease it handed out is still current).
+-- job it took (zg_put_back_claims: within the TTR, the lease it handed out is still current). A
+-- writer's sequence numbers grow: a claim with a lower one than its memo's is from the past (sent
+-- before a claim the writer made since, or before the writer closed its unanswered claims,
+-- close_claims.lua, and held up on the way) and takes nothing.
 local function claim_kept(ttr) return I(math.max(60000, count(ttr))) end
 local function claim_job(writer, seq, announce, from, to)
   local claim_key = p .. ':claim:' .. writer
   -- a resent claim: answered again only while the lease it handed out is still the current one
   local function resent(last)
     if not last then return nil end
+    -- a claim from the past: its writer has claimed here since, or closed it unanswered
+    -- (close_claims.lua); it takes nothing
+    local ls = string.match(last, '^(%d+) ')
+    if ls and tonumber(ls) > tonumber(seq) then
+      redis.call('SET', claim_key, last, 'PX', '900000')
+      return { 0, 0 }
+    end
     local s, lease, uuid = string.match(last, '^(%d+) (%d+) (.+)$')
     if s ~= seq then return nil end
     local job = jk(uuid)

@@ -2359,6 +2359,77 @@ static void a_claim_resent_after_a_takeover_gets_nothing(void)
     zg_claim_clear(&again);
 }
 
+static void a_claim_older_than_its_writers_last_takes_nothing(void)
+{
+    /* a claim held up on the way (a partition's orphaned socket) arrives after a later claim of
+     * its writer, which gave up on it: it is from the past and takes nothing */
+    char u1[ZG_UUID_LEN], u2[ZG_UUID_LEN];
+    const char *q = Q("past_claim");
+    submit(q, 1, 0, 5000, u1);
+    submit(q, 1, 0, 5000, u2);
+    const char *queues[] = {q}, *types[] = {TYPE};
+    zg_claim_req req = {queues, 1, types, 1, NULL, 0};
+    zg_claim a, late, next;
+    zg_error err = {0};
+    CHECK_INT(S->ops->claim(S, &req, 0, "wP", 300, &a, &err), ZG_OK);
+    CHECK_STR(a.lease.uuid, u1);
+    CHECK_INT(S->ops->claim(S, &req, 0, "wP", 200, &late, &err), ZG_ETIMEDOUT);
+    CHECK_INT(state_of(u2).state, ZG_STATE_WAITING);
+    CHECK_INT(state_of(u2).reserves, 0);
+    CHECK_INT(S->ops->claim(S, &req, 0, "wP", 400, &next, &err), ZG_OK); /* its next one works */
+    CHECK_STR(next.lease.uuid, u2);
+    zg_claim_clear(&a);
+    zg_claim_clear(&late);
+    zg_claim_clear(&next);
+}
+
+static void closing_claims_names_the_job_one_took_and_voids_one_still_on_the_way(void)
+{
+    char u1[ZG_UUID_LEN], u2[ZG_UUID_LEN];
+    const char *q = Q("close_claims");
+    submit(q, 1, 0, 5000, u1);
+    submit(q, 1, 0, 5000, u2);
+    const char *types[] = {TYPE};
+    char *queues[] = {(char *)q};
+    zg_claim_req req = {(const char *const *)queues, 1, types, 1, NULL, 0};
+    zg_claim a, late, next;
+    zg_error err = {0};
+    zg_lease out[1];
+    int64_t seqs[1];
+    /* a claim that ran before the close (its reply lost, sequence numbers 100 .. 163): named,
+     * and again by a second close */
+    CHECK_INT(S->ops->claim(S, &req, 0, "wC", 100, &a, &err), ZG_OK);
+    for (int i = 0; i < 2; i++) {
+        CHECK_INT(S->ops->close_claims(S, queues, 1, "wC", 100, 164, out, seqs, &err), ZG_OK);
+        CHECK_STR(out[0].uuid, a.lease.uuid);
+        CHECK(out[0].token == a.lease.token);
+        CHECK(seqs[0] >= 100 && seqs[0] <= 164);
+    }
+    CHECK_INT(S->ops->unclaim(S, &out[0], &err), ZG_OK);
+    /* a claim still on the way at the close (sent below its sequence number) takes nothing */
+    CHECK_INT(S->ops->claim(S, &req, 0, "wC", 130, &late, &err), ZG_ETIMEDOUT);
+    CHECK_INT(state_of(u1).state, ZG_STATE_WAITING);
+    CHECK_INT(state_of(u2).state, ZG_STATE_WAITING);
+    /* the writer's next claim, above it, takes the first job */
+    CHECK_INT(S->ops->claim(S, &req, 0, "wC", 165, &next, &err), ZG_OK);
+    CHECK_STR(next.lease.uuid, u1);
+    /* a writer with no claim there: nothing named */
+    CHECK_INT(S->ops->close_claims(S, queues, 1, "wNone", 10, 74, out, seqs, &err), ZG_OK);
+    CHECK(out[0].token == 0);
+    zg_claim_clear(&a);
+    zg_claim_clear(&late);
+    zg_claim_clear(&next);
+    /* an older claim of the writer (a run it began: below the lost claim's numbers) is read as
+     * it is, and a second close names it no more: only what the lost claim took is kept */
+    CHECK_INT(S->ops->claim(S, &req, 0, "wO", 40, &a, &err), ZG_OK);
+    CHECK_INT(S->ops->close_claims(S, queues, 1, "wO", 100, 164, out, seqs, &err), ZG_OK);
+    CHECK_STR(out[0].uuid, a.lease.uuid);
+    CHECK(seqs[0] == 40);
+    CHECK_INT(S->ops->close_claims(S, queues, 1, "wO", 100, 164, out, seqs, &err), ZG_OK);
+    CHECK(out[0].token == 0 || seqs[0] == 40); /* (mem:// only reads: its memo stays as it was) */
+    zg_claim_clear(&a);
+}
+
 static void a_dead_hosts_lease_lapses_though_the_queue_was_idle(void)
 {
     /* no script runs on the queue for longer than the stall rule's gap while a host that died
@@ -2472,6 +2543,8 @@ int main(void)
         T(a_claim_resent_after_a_takeover_gets_nothing);
         T(a_deleted_or_expired_holders_unique_key_is_gone_from_redis);
         T(a_dead_hosts_lease_lapses_though_the_queue_was_idle);
+        T(a_claim_older_than_its_writers_last_takes_nothing);
+        T(closing_claims_names_the_job_one_took_and_voids_one_still_on_the_way);
         S->ops->close(S);
     } else {
         redis_url = NULL;

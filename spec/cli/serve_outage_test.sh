@@ -84,4 +84,32 @@ recovery() {
 }
 ok "Redis back: health 200 and jobs run again without a restart; the outage logged once each way" recovery
 
+# A claim whose reply was lost, and then a drain: Redis stalls (SIGSTOP) past the worker's store
+# timeout with the worker's claim in its socket, the worker is drained, and Redis, going on, runs
+# the claim: the job is leased to a worker that takes no step until it is undrained. The drained
+# worker puts it back at once: waiting, not reserved through the drain (and, past its TTR,
+# lapsed with an error counted).
+drained_worker_puts_back_what_its_lost_claim_took() {
+  local pid uuid before
+  pid=$(cat "$OWN/redis.pid")
+  before=$(grep -c "said once; retrying until it passes" "$WORK/serve.log")
+  # delayed: no claim can take it before Redis stops, and every claim stuck then takes it after
+  uuid=$("$ZEROG" --store "$STORE" submit echo '{"n": 5}' --delay 1.5) || return 1
+  kill -STOP "$pid"
+  lost() { [ "$(grep -c "said once; retrying until it passes" "$WORK/serve.log")" -gt "$before" ]; }
+  wait_for 15 lost || { kill -CONT "$pid"; echo "no claim failed"; tail -20 "$WORK/serve.log"; return 1; }
+  post() { [ "$(curl -s -m 5 -o "$WORK/body" -w '%{http_code}' -X POST "$URL$1")" = 200 ]; }
+  post /drain || { kill -CONT "$pid"; echo "drain: $(cat "$WORK/body")"; return 1; }
+  kill -CONT "$pid"
+  waiting() { "$ZEROG" --store "$STORE" stats --queue zerog_jobs 2>/dev/null | grep -q '"ready":1,"delayed":0,"reserved":0'; }
+  wait_for 5 waiting || { "$ZEROG" --store "$STORE" stats; post /undrain; return 1; }
+  post /undrain || return 1
+  UUID=$uuid
+  wait_for 10 finished || { echo "the job did not run once undrained"; return 1; }
+  [ "$(redis-cli -s "$OWN/redis.sock" HGET "{zq:zerog_jobs}:job:$uuid" errorCount)" = 0 ] &&
+    grep -q "job $uuid: taken by a claim whose reply was lost" "$WORK/serve.log" ||
+    { tail -20 "$WORK/serve.log"; return 1; }
+}
+ok "a drained worker puts back at once the job its claim took in a Redis stall (not after the drain, nor its TTR)" drained_worker_puts_back_what_its_lost_claim_took
+
 tap_done
