@@ -501,7 +501,15 @@ end
 -- writer's sequence numbers grow: a claim with a lower one than its memo's is from the past (sent
 -- before a claim the writer made since, or before the writer closed its unanswered claims,
 -- close_claims.lua, and held up on the way) and takes nothing.
-local function claim_kept(ttr) return I(math.max(60000, count(ttr))) end
+-- A memo is kept a minute or the TTR, and never less than it still had: a close's 15 minutes
+-- (close_claims.lua) outlast the writer's later claims here, else the next claim would cut them
+-- to a minute and a lost claim still on the way past that (TCP resends for up to 15) would take
+-- a job after all, once the writer's memo here expired with the queue idle.
+local function claim_kept(claim_key, ttr)
+  local keep, left = math.max(60000, count(ttr)), redis.call('PTTL', claim_key)
+  if left > keep then keep = left end
+  return I(keep)
+end
 local function claim_job(writer, seq, announce, from, to)
   local claim_key = p .. ':claim:' .. writer
   -- a resent claim: answered again only while the lease it handed out is still the current one
@@ -518,7 +526,7 @@ local function claim_job(writer, seq, announce, from, to)
     if s ~= seq then return nil end
     local job = jk(uuid)
     local h = redis.call('HMGET', job, '_state', '_cprior', '_lease', '_ttr')
-    redis.call('SET', claim_key, last, 'PX', claim_kept(h[4]))
+    redis.call('SET', claim_key, last, 'PX', claim_kept(claim_key, h[4]))
     if h[1] == 'running' and h[3] == lease then return { 1, uuid, tonumber(h[2]), doc(job) } end
     return { 0, 0 }
   end
@@ -548,8 +556,8 @@ local function claim_job(writer, seq, announce, from, to)
   local reserves = count(h[4]) + 1
   local lease = math.max(count(h[4]), count(h[7])) + 1
   if seq ~= '0' then
-    local again = resent(redis.call('SET', claim_key, seq .. ' ' .. I(lease) .. ' ' .. uuid, 'PX',
-                                    claim_kept(h[3]), 'GET'))
+    local memo = seq .. ' ' .. I(lease) .. ' ' .. uuid
+    local again = resent(redis.call('SET', claim_key, memo, 'PX', claim_kept(claim_key, h[3]), 'GET'))
     if again then return again end
   end
   ready_rem(jtype, grp, m, true)

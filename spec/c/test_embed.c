@@ -988,6 +988,39 @@ static int redis_says_ok(const char *command)
     return ok;
 }
 
+/* Sends one command to the Redis at store (a unix socket); its integer answer (-100: none). */
+static long long redis_integer(const char *command)
+{
+    redisContext *c = redisConnectUnix(store + strlen("unix://"));
+    redisReply *reply = c && !c->err ? redisCommand(c, command) : NULL;
+    long long v = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -100;
+    if (reply) freeReplyObject(reply);
+    if (c) redisFree(c);
+    return v;
+}
+
+/* A lost claim's close keeps its writer's memo of the queue 15 minutes (a claim still on the way
+ * can come that late: TCP resends an orphaned socket's data that long), and the writer's next
+ * claim there does not cut that back to a minute: else, the queue idle past that minute, the
+ * memo gone, the late claim would take a job in the name of a writer that never looks for it. */
+static void test_a_claim_after_a_close_keeps_the_closes_guard_against_a_late_claim(void)
+{
+    char u[ZG_UUID_LEN], queue[80];
+    zg_host *other, *h = host_with_a_lost_claim("keepguard", 0, u, queue, &other);
+    if (!h) return;
+    const char *queues[] = {queue};
+    zg_step_result r;
+    CHECK_INT(zg_step(h, queues, 1, 0, &r), ZG_OK); /* closes, puts u back, claims it again */
+    CHECK_STR(r.uuid, u);
+    char pttl[256];
+    snprintf(pttl, sizeof pttl, "PTTL {zq:%s}:claim:%s", queue, zg_writer(h));
+    long long left = redis_integer(pttl);
+    if (left <= 10 * 60 * 1000) printf("# the memo is kept %lld ms more\n", left);
+    CHECK(left > 10 * 60 * 1000);
+    zg_host_free(other);
+    zg_host_free(h);
+}
+
 /* A C function for job code: the first time (*ctx, an int, set), makes Redis hold every write
  * (CLIENT PAUSE WRITE) until the test lifts it; a write whose client gave up meanwhile is never
  * applied. */
@@ -1405,6 +1438,7 @@ static void run_all(const char *backend)
         RUN(test_a_host_ending_in_an_outage_does_not_wait_for_the_store_again);
         RUN(test_put_back_claims_leaves_a_dead_hosts_older_unsettled_run);
         RUN(test_a_lost_claim_that_arrives_after_the_put_back_looked_takes_nothing);
+        RUN(test_a_claim_after_a_close_keeps_the_closes_guard_against_a_late_claim);
     }
     RUN(test_a_job_cannot_make_its_host_run_jobs_inside_its_run);
 }
