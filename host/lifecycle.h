@@ -293,8 +293,9 @@ typedef struct zg_store_ops {
      * trip for all). A host killed while its claim was on the way never learnt which job it
      * took; whoever releases what that host held puts such a job back with unclaim (ZG_ESTALE
      * there: it was settled, released or lapsed since). seqs (NULL: not wanted) gets each
-     * claim's sequence number the same way (0 with no claim), which tells a live host's lost
-     * claim from its earlier ones. */
+     * claim's sequence number the same way (0 with no claim; a record a close emptied gives
+     * its sequence number with token 0: its writer claimed there after its older claims), which
+     * tells a live host's lost claim from its earlier ones, and a dead host's newest claim. */
     int (*last_claims)(zg_store *s, char *const *queues, size_t nq, const char *const *writers,
                        size_t nw, zg_lease *out, int64_t *seqs, zg_error *err);
     /* A live writer's claim that went unanswered, of sequence numbers from_seq .. to_seq - 1

@@ -49,10 +49,12 @@ static int put_back_last(zg_host *h, int rc, const zg_lease *last, const int64_t
         const zg_run_info *said = want->started ? &want->started[i % nwriters] : NULL;
         if (!last[i].token) continue;
         if (want->from_seq > 0 && (seqs[i] < want->from_seq || seqs[i] > want->to_seq))
-            continue;   /* not the lost claim's */
-        int newest = 1; /* (of its writer: the claims of writer w are the cells q * nw + w) */
+            continue; /* not the lost claim's */
+        /* newest of its writer's (the cells q * nw + w), a memo a close emptied included: the
+         * close was of a claim made after this one */
+        int newest = 1;
         for (size_t j = i % nwriters; want->from_seq == 0 && j < nlast; j += nwriters)
-            newest = newest && (!last[j].token || seqs[j] <= seqs[i]);
+            newest = newest && seqs[j] <= seqs[i];
         if (!newest) continue;
         if (said && said->uuid && strcmp(last[i].uuid, said->uuid) == 0 &&
             last[i].token == said->reservation)

@@ -1182,18 +1182,19 @@ static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
  * made) is skipped, not the whole call; an error reply for one queue is said (the last one)
  * once the others are read. */
 /* A claim memo ("seq lease uuid") as a lease of queue into *l and its sequence number into *seq
- * (seq may be NULL); left alone when e is not one (nil: no claim, or one a close emptied). */
+ * (seq may be NULL); *l left alone when e names no job (nil: no claim; "seq 0 -": one a close
+ * emptied, whose seq still counts: its writer claimed there after its older claims). */
 static void read_claim_memo(const redisReply *e, const char *queue, zg_lease *l, int64_t *seq)
 {
     long long memo_seq = 0, token = 0;
     char uuid[ZG_UUID_LEN] = "";
-    if (e->type != REDIS_REPLY_STRING ||
-        sscanf(e->str, "%lld %lld %36s", &memo_seq, &token, uuid) != 3 || token <= 0)
-        return;
+    if (e->type != REDIS_REPLY_STRING) return;
+    int got = sscanf(e->str, "%lld %lld %36s", &memo_seq, &token, uuid);
+    if (got >= 1 && seq) *seq = memo_seq;
+    if (got != 3 || token <= 0) return;
     snprintf(l->uuid, sizeof l->uuid, "%s", uuid);
     snprintf(l->queue, sizeof l->queue, "%s", queue);
     l->token = token;
-    if (seq) *seq = memo_seq;
 }
 
 static int rs_last_claims(zg_store *s, char *const *queues, size_t nq, const char *const *writers,

@@ -1112,6 +1112,35 @@ static void test_put_back_claims_leaves_a_dead_hosts_older_unsettled_run(void)
     zg_host_free(h);
 }
 
+/* A close that found nothing its lost claim took still counts as its writer's newest claim:
+ * job a ran, its settle was never applied (a still leased to the host, to lapse after its TTR),
+ * b ran on another queue, then a claim of b's queue got no reply and the next step closed it
+ * (the memo there, b's, now names no job), and the host died. zg_put_back_claims leaves a
+ * leased: the claim made after it, not a, is the one that can have been on the way. */
+static void test_put_back_claims_leaves_an_older_unsettled_run_behind_a_closed_claim(void)
+{
+    char a[ZG_UUID_LEN], b[ZG_UUID_LEN], queue_a[80], queue_b[80];
+    zg_host *h = host_with_an_unsettled_run("deadclosed", a, b, queue_a, queue_b);
+    const char *only_b[] = {queue_b};
+    zg_step_result r;
+    CHECK(redis_says_ok("CLIENT PAUSE 20000 WRITE"));
+    int rc = zg_step(h, only_b, 1, 0, &r); /* a claim of b's queue: no reply, never applied */
+    CHECK(redis_says_ok("CLIENT UNPAUSE"));
+    CHECK_INT(rc, ZG_ESTORE);
+    lost_line[0] = '\0';
+    CHECK_INT(zg_step(h, only_b, 1, 0, &r), ZG_ETIMEDOUT); /* closed: it took nothing */
+    CHECK_STR(lost_line, "");
+    zg_host *supervisor = new_host();
+    const char *writers[] = {zg_writer(h)};
+    size_t n = 9;
+    CHECK_INT(zg_put_back_claims(supervisor, writers, NULL, 1, NULL, 0, &n), ZG_OK);
+    CHECK_INT((int)n, 0);
+    CHECK_INT(stats_of(supervisor, a).state, ZG_MSG_RESERVED); /* a waits out its TTR */
+    CHECK_INT(stats_of(supervisor, a).reserves, 1);
+    zg_host_free(supervisor);
+    zg_host_free(h);
+}
+
 /* ---- a claim held up on the way ----
  * A proxy between a host and the Redis at store (a unix socket) that holds what hosts send while
  * `hold` is set, as a network partition does: data a connection sent meanwhile flows once the
@@ -1437,6 +1466,7 @@ static void run_all(const char *backend)
         RUN(test_a_lost_claim_puts_back_no_older_run_whose_settle_failed);
         RUN(test_a_host_ending_in_an_outage_does_not_wait_for_the_store_again);
         RUN(test_put_back_claims_leaves_a_dead_hosts_older_unsettled_run);
+        RUN(test_put_back_claims_leaves_an_older_unsettled_run_behind_a_closed_claim);
         RUN(test_a_lost_claim_that_arrives_after_the_put_back_looked_takes_nothing);
         RUN(test_a_claim_after_a_close_keeps_the_closes_guard_against_a_late_claim);
     }
