@@ -1177,10 +1177,6 @@ static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
     return lease_outcome(reply, lease, "an unclaim", err);
 }
 
-/* The claim memos ({zq:Q}:claim:<writer>, "seq lease uuid", kept by the claim): one MGET of
- * every writer's a queue, all in one pipeline. A name the store cannot place (not one a host
- * made) is skipped, not the whole call; an error reply for one queue is said (the last one)
- * once the others are read. */
 /* A claim memo ("seq lease uuid") as a lease of queue into *l and its sequence number into *seq
  * (seq may be NULL); *l left alone when e names no job (nil: no claim; "seq 0 -": one a close
  * emptied, whose seq still counts: its writer claimed there after its older claims). */
@@ -1197,6 +1193,10 @@ static void read_claim_memo(const redisReply *e, const char *queue, zg_lease *l,
     l->token = token;
 }
 
+/* The claim memos ({zq:Q}:claim:<writer>, "seq lease uuid", kept by the claim): one MGET of
+ * every writer's a queue, all in one pipeline. A name the store cannot place (not one a host
+ * made) is skipped, not the whole call; an error reply for one queue is said (the last one)
+ * once the others are read. */
 static int rs_last_claims(zg_store *s, char *const *queues, size_t nq, const char *const *writers,
                           size_t nw, zg_lease *out, int64_t *seqs, zg_error *err)
 {
