@@ -168,8 +168,11 @@ static int give_back(zg_host *h, int ending, zg_error *err)
 {
     int rc = release_held(h, err);
     if (rc == ZG_ESTORE) return rc;
-    int lost = zg_host_put_back_lost_claim(h, ending, err);
-    return rc != ZG_OK ? rc : lost;
+    zg_error look = {0}; /* (the first failure is said: its code and its words) */
+    int lost = zg_host_put_back_lost_claim(h, ending, &look);
+    if (rc != ZG_OK) return rc;
+    if (lost != ZG_OK) *err = look;
+    return lost;
 }
 
 /* The held job, made ready to run: one held for over a third of its TTR (the embedder's next
