@@ -501,15 +501,14 @@ end
 -- writer's sequence numbers grow: a claim with a lower one than its memo's is from the past (sent
 -- before a claim the writer made since, or before the writer closed its unanswered claims,
 -- close_claims.lua, and held up on the way) and takes nothing.
--- A memo is kept a minute or the TTR, and never less than it still had: a close's 15 minutes
--- (close_claims.lua) outlast the writer's later claims here, else the next claim would cut them
--- to a minute and a lost claim still on the way past that (TCP resends for up to 15) would take
--- a job after all, once the writer's memo here expired with the queue idle.
-local function claim_kept(claim_key, ttr)
-  local keep, left = math.max(60000, count(ttr)), redis.call('PTTL', claim_key)
-  if left > keep then keep = left end
-  return I(keep)
-end
+-- A memo a close wrote (close_claims.lua) ends in ' c' and is kept 15 minutes, and so is every
+-- later memo of its writer here (they carry the mark on): else the next claim would cut them to
+-- a minute and a lost claim still on the way past that (TCP resends for up to 15) would take a
+-- job after all, once the writer's memo here expired with the queue idle. (Only a claim after a
+-- close pays for it: the mark is seen in what SET ... GET returns.)
+local CLOSED_KEPT = '900000'
+local function closed(memo) return memo and string.sub(memo, -2) == ' c' end
+local function claim_kept(ttr) return I(math.max(60000, count(ttr))) end
 local function claim_job(writer, seq, announce, from, to)
   local claim_key = p .. ':claim:' .. writer
   -- a resent claim: answered again only while the lease it handed out is still the current one
@@ -519,14 +518,14 @@ local function claim_job(writer, seq, announce, from, to)
     -- (close_claims.lua); it takes nothing
     local ls = string.match(last, '^(%d+) ')
     if ls and tonumber(ls) > tonumber(seq) then
-      redis.call('SET', claim_key, last, 'PX', '900000')
+      redis.call('SET', claim_key, last, 'PX', CLOSED_KEPT)
       return { 0, 0 }
     end
-    local s, lease, uuid = string.match(last, '^(%d+) (%d+) (.+)$')
+    local s, lease, uuid = string.match(last, '^(%d+) (%d+) (%S+)')
     if s ~= seq then return nil end
     local job = jk(uuid)
     local h = redis.call('HMGET', job, '_state', '_cprior', '_lease', '_ttr')
-    redis.call('SET', claim_key, last, 'PX', claim_kept(claim_key, h[4]))
+    redis.call('SET', claim_key, last, 'PX', closed(last) and CLOSED_KEPT or claim_kept(h[4]))
     if h[1] == 'running' and h[3] == lease then return { 1, uuid, tonumber(h[2]), doc(job) } end
     return { 0, 0 }
   end
@@ -557,8 +556,10 @@ local function claim_job(writer, seq, announce, from, to)
   local lease = math.max(count(h[4]), count(h[7])) + 1
   if seq ~= '0' then
     local memo = seq .. ' ' .. I(lease) .. ' ' .. uuid
-    local again = resent(redis.call('SET', claim_key, memo, 'PX', claim_kept(claim_key, h[3]), 'GET'))
+    local last = redis.call('SET', claim_key, memo, 'PX', claim_kept(h[3]), 'GET')
+    local again = resent(last)
     if again then return again end
+    if closed(last) then redis.call('SET', claim_key, memo .. ' c', 'PX', CLOSED_KEPT) end
   end
   ready_rem(jtype, grp, m, true)
   if lim then limits_take(jtype, lim, grp, uuid, job) end
