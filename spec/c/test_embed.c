@@ -1221,6 +1221,7 @@ static void *holdup_loop(void *arg)
             fds[n++] = (struct pollfd){p->conns[i].upstream, POLLIN, 0};
         }
         poll(fds, (nfds_t)n, 10);
+        int polled = p->nconns; /* (one accepted now was not polled: nothing to read yet) */
         if ((fds[0].revents & POLLIN) && p->nconns < 16) {
             int client = accept(p->listener, NULL, NULL);
             int upstream = client >= 0 ? unix_connect(store + strlen("unix://")) : -1;
@@ -1231,7 +1232,8 @@ static void *holdup_loop(void *arg)
         }
         for (int i = 0; i < p->nconns; i++) {
             holdup_conn *c = &p->conns[i];
-            short in = fds[1 + 2 * i].revents, up = fds[2 + 2 * i].revents;
+            short in = i < polled ? fds[1 + 2 * i].revents : 0;
+            short up = i < polled ? fds[2 + 2 * i].revents : 0;
             if (c->client >= 0 && (in & (POLLIN | POLLHUP))) {
                 ssize_t got = read(c->client, buf, sizeof buf);
                 if (got <= 0) {
@@ -1259,6 +1261,20 @@ static void *holdup_loop(void *arg)
                 else if (c->orphan == 2) {
                     atomic_fetch_add(&p->answered, 1);
                     holdup_close(c);
+                }
+            }
+            /* a host closes a connection it gave up on before its call returns, so before the
+             * hold ends: a close not polled yet is seen now (else that orphan's data would flow
+             * as a live connection's) */
+            if (c->client >= 0 && c->nheld && !atomic_load(&p->hold)) {
+                char peek;
+                ssize_t k = recv(c->client, &peek, 1, MSG_PEEK | MSG_DONTWAIT);
+                if (k == 0) {
+                    close(c->client);
+                    c->client = -1;
+                    c->orphan = 1;
+                } else if (k > 0) {
+                    continue; /* more of its data first (read at the next poll) */
                 }
             }
             if (c->upstream >= 0 && c->nheld && !atomic_load(&p->hold) &&
