@@ -1193,93 +1193,33 @@ static void read_claim_memo(const redisReply *e, const char *queue, zg_lease *l,
     l->token = token;
 }
 
-/* The claim memos ({zq:Q}:claim:<writer>, "seq lease uuid", kept by the claim): one MGET of
- * every writer's a queue, all in one pipeline. A name the store cannot place (not one a host
- * made) is skipped, not the whole call; an error reply for one queue is said (the last one)
- * once the others are read. */
-static int rs_last_claims(zg_store *s, char *const *queues, size_t nq, const char *const *writers,
-                          size_t nw, zg_lease *out, int64_t *seqs, zg_error *err)
+/* What closing a live writer's unanswered claim says: its sequence numbers, from .. to - 1. */
+typedef struct claim_close {
+    int64_t from_seq, to_seq;
+} claim_close;
+
+/* The claim memos ({zq:Q}:claim:<writer>, "seq lease uuid", kept by the claim) of nw writers on
+ * each queue into out[q * nw + w] and seqs (may be NULL): read with one MGET a queue or, with
+ * close (one writer), closed by close_claims.lua a queue; all in one pipeline. A name the store
+ * cannot place (not one a host made) is skipped, not the whole call; an error reply for one
+ * queue is said (the last one) once the others are read. */
+static int claim_memos(redis_store *r, char *const *queues, size_t nq, const char *const *writers,
+                       size_t nw, const claim_close *close, zg_lease *out, int64_t *seqs,
+                       zg_error *err)
 {
-    redis_store *r = (redis_store *)s;
     memset(out, 0, nq * nw * sizeof *out);
     if (seqs) memset(seqs, 0, nq * nw * sizeof *seqs);
     if (!nq || !nw) return ZG_OK;
-    char(*keys)[WRITER_KEY_LEN] = calloc(nq * nw, sizeof *keys);
-    const char **argv = calloc(nq * (nw + 1), sizeof *argv);
-    zg_redis_call *calls = calloc(nq, sizeof *calls);
-    redisReply **replies = calloc(nq, sizeof *replies);
-    size_t *asked = calloc(nq, sizeof *asked), k = 0; /* calls[j] reads queues[asked[j]] */
-    int rc = ZG_OK;
-    if (!keys || !argv || !calls || !replies || !asked) {
-        rc = zg_fail(err, ZG_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t q = 0; q < nq; q++) {
-        char prefix[PREFIX_LEN];
-        zg_error bad = {0};
-        if (queue_prefix(r, prefix, sizeof prefix, queues[q], &bad) != ZG_OK) continue;
-        const char **row = argv + k * (nw + 1);
-        row[0] = "MGET";
-        for (size_t w = 0; w < nw; w++) {
-            if (writer_key(keys[k * nw + w], prefix, ":claim:", writers[w], err) != ZG_OK) {
-                rc = err->code;
-                goto done;
-            }
-            row[w + 1] = keys[k * nw + w];
-        }
-        calls[k] = (zg_redis_call){NULL, 0, (int)nw + 1, row, NULL};
-        asked[k++] = q;
-    }
-    if (!k) goto done;
-    pthread_mutex_lock(&r->conn.lock);
-    rc = zg_redis_pipeline(&r->conn, k, calls, replies, err);
-    pthread_mutex_unlock(&r->conn.lock);
-    int failed = ZG_OK;
-    for (size_t j = 0; rc == ZG_OK && j < k; j++) {
-        if (replies[j]->type == REDIS_REPLY_ERROR) {
-            failed = zg_redis_reply_error(replies[j], err);
-            continue;
-        }
-        if (replies[j]->type != REDIS_REPLY_ARRAY || replies[j]->elements != nw) {
-            failed = unexpected(err, "the last claims");
-            continue;
-        }
-        for (size_t w = 0; w < nw; w++)
-            read_claim_memo(replies[j]->element[w], queues[asked[j]], &out[asked[j] * nw + w],
-                            seqs ? &seqs[asked[j] * nw + w] : NULL);
-    }
-    if (rc == ZG_OK) rc = failed;
-done:
-    for (size_t j = 0; replies && j < k; j++)
-        if (replies[j]) freeReplyObject(replies[j]);
-    free(keys);
-    free(argv);
-    free(calls);
-    free(replies);
-    free(asked);
-    return rc;
-}
-
-/* A live writer's unanswered claim closed on each queue (close_claims.lua), in one pipeline:
- * the last claim of each into out[q] and seqs[q] (token 0: none); a queue the store cannot place
- * is skipped. A failure of any is said once the others are read. */
-static int rs_close_claims(zg_store *s, char *const *queues, size_t nq, const char *writer,
-                           int64_t from_seq, int64_t to_seq, zg_lease *out, int64_t *seqs,
-                           zg_error *err)
-{
-    redis_store *r = (redis_store *)s;
-    memset(out, 0, nq * sizeof *out);
-    memset(seqs, 0, nq * sizeof *seqs);
-    if (!nq) return ZG_OK;
+    size_t width = close ? 4 : nw + 1; /* a call's arguments */
     char(*prefixes)[PREFIX_LEN] = calloc(nq, sizeof *prefixes);
-    char(*keys)[WRITER_KEY_LEN] = calloc(nq, sizeof *keys);
-    const char **argv = calloc(nq * 4, sizeof *argv);
+    char(*keys)[WRITER_KEY_LEN] = calloc(nq * nw, sizeof *keys);
+    const char **argv = calloc(nq * width, sizeof *argv);
     zg_redis_call *calls = calloc(nq, sizeof *calls);
     redisReply **replies = calloc(nq, sizeof *replies);
-    size_t *asked = calloc(nq, sizeof *asked), k = 0; /* calls[j] closes queues[asked[j]] */
+    size_t *asked = calloc(nq, sizeof *asked), k = 0; /* calls[j] is of queues[asked[j]] */
     char from_text[24], to_text[24];
-    snprintf(from_text, sizeof from_text, "%lld", (long long)from_seq);
-    snprintf(to_text, sizeof to_text, "%lld", (long long)to_seq);
+    snprintf(from_text, sizeof from_text, "%lld", close ? (long long)close->from_seq : 0LL);
+    snprintf(to_text, sizeof to_text, "%lld", close ? (long long)close->to_seq : 0LL);
     int rc = ZG_OK;
     if (!prefixes || !keys || !argv || !calls || !replies || !asked) {
         rc = zg_fail(err, ZG_ENOMEM, "out of memory");
@@ -1288,13 +1228,21 @@ static int rs_close_claims(zg_store *s, char *const *queues, size_t nq, const ch
     for (size_t q = 0; q < nq; q++) {
         zg_error bad = {0};
         if (queue_prefix(r, prefixes[k], sizeof prefixes[k], queues[q], &bad) != ZG_OK) continue;
-        if (writer_key(keys[k], prefixes[k], ":claim:", writer, err) != ZG_OK) {
-            rc = err->code;
-            goto done;
+        const char **row = argv + k * width;
+        for (size_t w = 0; w < nw; w++) {
+            if (writer_key(keys[k * nw + w], prefixes[k], ":claim:", writers[w], err) != ZG_OK) {
+                rc = err->code;
+                goto done;
+            }
+            row[w + 1] = keys[k * nw + w];
         }
-        const char **row = argv + k * 4;
-        row[0] = prefixes[k], row[1] = keys[k], row[2] = from_text, row[3] = to_text;
-        calls[k] = (zg_redis_call){&r->scripts[S_CLOSE_CLAIMS], 2, 4, row, NULL};
+        if (close) {
+            row[0] = prefixes[k], row[2] = from_text, row[3] = to_text;
+            calls[k] = (zg_redis_call){&r->scripts[S_CLOSE_CLAIMS], 2, 4, row, NULL};
+        } else {
+            row[0] = "MGET";
+            calls[k] = (zg_redis_call){NULL, 0, (int)nw + 1, row, NULL};
+        }
         asked[k++] = q;
     }
     if (!k) goto done;
@@ -1308,7 +1256,13 @@ static int rs_close_claims(zg_store *s, char *const *queues, size_t nq, const ch
             failed = zg_redis_reply_error(e, err);
             continue;
         }
-        read_claim_memo(e, queues[asked[j]], &out[asked[j]], &seqs[asked[j]]);
+        if (!close && (e->type != REDIS_REPLY_ARRAY || e->elements != nw)) {
+            failed = unexpected(err, "the last claims");
+            continue;
+        }
+        for (size_t w = 0; w < nw; w++) /* (a close answers its one memo, not a list) */
+            read_claim_memo(close ? e : e->element[w], queues[asked[j]], &out[asked[j] * nw + w],
+                            seqs ? &seqs[asked[j] * nw + w] : NULL);
     }
     if (rc == ZG_OK) rc = failed;
 done:
@@ -1321,6 +1275,22 @@ done:
     free(replies);
     free(asked);
     return rc;
+}
+
+static int rs_last_claims(zg_store *s, char *const *queues, size_t nq, const char *const *writers,
+                          size_t nw, zg_lease *out, int64_t *seqs, zg_error *err)
+{
+    return claim_memos((redis_store *)s, queues, nq, writers, nw, NULL, out, seqs, err);
+}
+
+/* A live writer's unanswered claim closed on each queue (close_claims.lua). */
+static int rs_close_claims(zg_store *s, char *const *queues, size_t nq, const char *writer,
+                           int64_t from_seq, int64_t to_seq, zg_lease *out, int64_t *seqs,
+                           zg_error *err)
+{
+    const char *writers[] = {writer};
+    claim_close close = {from_seq, to_seq};
+    return claim_memos((redis_store *)s, queues, nq, writers, 1, &close, out, seqs, err);
 }
 
 /* The queue of a job by its uuid (the pointer), into queue; ZG_ENOTFOUND. */

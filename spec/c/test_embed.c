@@ -760,21 +760,43 @@ static void test_put_back_claims_leaves_a_reported_and_released_run_recorded_as_
     zg_host_free(h);
 }
 
-/* The process id of the Redis at store (a unix socket): INFO's process_id, or 0. */
-static pid_t redis_pid(void)
+/* Sends one command to the Redis at store (a unix socket) on a connection of its own: its reply
+ * (NULL when none; free with freeReplyObject). */
+static redisReply *redis_run(const char *command)
 {
     redisContext *c = redisConnectUnix(store + strlen("unix://"));
-    if (!c || c->err) {
-        if (c) redisFree(c);
-        return 0;
-    }
-    redisReply *info = redisCommand(c, "INFO server");
+    redisReply *reply = c && !c->err ? redisCommand(c, command) : NULL;
+    if (c) redisFree(c);
+    return reply;
+}
+
+/* The process id of the Redis at store: INFO's process_id, or 0. */
+static pid_t redis_pid(void)
+{
+    redisReply *info = redis_run("INFO server");
     const char *at =
         info && info->type == REDIS_REPLY_STRING ? strstr(info->str, "process_id:") : NULL;
     pid_t pid = at ? (pid_t)atol(at + strlen("process_id:")) : 0;
     if (info) freeReplyObject(info);
-    redisFree(c);
     return pid;
+}
+
+/* 1 when the Redis at store answers command with OK. */
+static int redis_says_ok(const char *command)
+{
+    redisReply *reply = redis_run(command);
+    int ok = reply && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "OK") == 0;
+    if (reply) freeReplyObject(reply);
+    return ok;
+}
+
+/* The integer the Redis at store answers command with (-100: none). */
+static long long redis_integer(const char *command)
+{
+    redisReply *reply = redis_run(command);
+    long long v = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -100;
+    if (reply) freeReplyObject(reply);
+    return v;
 }
 
 static char lost_line[1024];
@@ -977,28 +999,6 @@ static void test_a_job_a_settle_with_a_lost_reply_claimed_goes_back_at_the_next_
     zg_host_free(h);
 }
 
-/* Sends one command to the Redis at store (a unix socket); 1 when it answered OK. */
-static int redis_says_ok(const char *command)
-{
-    redisContext *c = redisConnectUnix(store + strlen("unix://"));
-    redisReply *reply = c && !c->err ? redisCommand(c, command) : NULL;
-    int ok = reply && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "OK") == 0;
-    if (reply) freeReplyObject(reply);
-    if (c) redisFree(c);
-    return ok;
-}
-
-/* Sends one command to the Redis at store (a unix socket); its integer answer (-100: none). */
-static long long redis_integer(const char *command)
-{
-    redisContext *c = redisConnectUnix(store + strlen("unix://"));
-    redisReply *reply = c && !c->err ? redisCommand(c, command) : NULL;
-    long long v = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -100;
-    if (reply) freeReplyObject(reply);
-    if (c) redisFree(c);
-    return v;
-}
-
 /* A lost claim's close keeps its writer's memo of the queue 15 minutes (a claim still on the way
  * can come that late: TCP resends an orphaned socket's data that long), and the writer's next
  * claim there does not cut that back to a minute: else, the queue idle past that minute, the
@@ -1066,6 +1066,31 @@ static zg_host *host_with_an_unsettled_run(const char *name, char a[ZG_UUID_LEN]
     return h;
 }
 
+/* A step of h while Redis holds every write (CLIENT PAUSE WRITE) past h's store timeout: its
+ * claim is never applied. Its return code. */
+static int step_unanswered(zg_host *h, const char *const *queues, size_t n)
+{
+    zg_step_result r;
+    CHECK(redis_says_ok("CLIENT PAUSE 20000 WRITE"));
+    int rc = zg_step(h, queues, n, 0, &r);
+    CHECK(redis_says_ok("CLIENT UNPAUSE"));
+    return rc;
+}
+
+/* h "dies" (its supervisor puts back its claims; it was told of no run in progress): nothing is
+ * put back, and job a (a run that happened) stays leased, to wait out its TTR. */
+static void check_a_dead_hosts_put_back_leaves(zg_host *h, const char *a)
+{
+    zg_host *supervisor = new_host();
+    const char *writers[] = {zg_writer(h)};
+    size_t n = 9;
+    CHECK_INT(zg_put_back_claims(supervisor, writers, NULL, 1, NULL, 0, &n), ZG_OK);
+    CHECK_INT((int)n, 0);
+    CHECK_INT(stats_of(supervisor, a).state, ZG_MSG_RESERVED); /* a waits out its TTR */
+    CHECK_INT(stats_of(supervisor, a).reserves, 1);
+    zg_host_free(supervisor);
+}
+
 /* Only what the lost claim took goes back, not an older claim of the host still leased on
  * another of the queues it asked: job a ran, its settle was never applied (Redis held writes
  * past every retry: a is still leased to the host, to lapse after its TTR as a run that
@@ -1077,10 +1102,8 @@ static void test_a_lost_claim_puts_back_no_older_run_whose_settle_failed(void)
     zg_host *h = host_with_an_unsettled_run("unsettled", a, b, queue_a, queue_b);
     const char *both[] = {queue_a, queue_b};
     zg_step_result r;
-    CHECK(redis_says_ok("CLIENT PAUSE 20000 WRITE"));
-    int rc = zg_step(h, both, 2, 0, &r); /* a claim of both queues: no reply, never applied */
-    CHECK(redis_says_ok("CLIENT UNPAUSE"));
-    CHECK_INT(rc, ZG_ESTORE);
+    /* a claim of both queues: no reply, never applied */
+    CHECK_INT(step_unanswered(h, both, 2), ZG_ESTORE);
     lost_line[0] = '\0';
     CHECK_INT(zg_step(h, both, 2, 0, &r), ZG_ETIMEDOUT); /* nothing to put back, nothing ready */
     CHECK_STR(lost_line, "");
@@ -1100,15 +1123,7 @@ static void test_put_back_claims_leaves_a_dead_hosts_older_unsettled_run(void)
 {
     char a[ZG_UUID_LEN], b[ZG_UUID_LEN], queue_a[80], queue_b[80];
     zg_host *h = host_with_an_unsettled_run("deadold", a, b, queue_a, queue_b);
-    /* the host "dies" (its supervisor puts back its claims; it was told of no run in progress) */
-    zg_host *supervisor = new_host();
-    const char *writers[] = {zg_writer(h)};
-    size_t n = 9;
-    CHECK_INT(zg_put_back_claims(supervisor, writers, NULL, 1, NULL, 0, &n), ZG_OK);
-    CHECK_INT((int)n, 0);
-    CHECK_INT(stats_of(supervisor, a).state, ZG_MSG_RESERVED); /* a waits out its TTR */
-    CHECK_INT(stats_of(supervisor, a).reserves, 1);
-    zg_host_free(supervisor);
+    check_a_dead_hosts_put_back_leaves(h, a);
     zg_host_free(h);
 }
 
@@ -1123,21 +1138,12 @@ static void test_put_back_claims_leaves_an_older_unsettled_run_behind_a_closed_c
     zg_host *h = host_with_an_unsettled_run("deadclosed", a, b, queue_a, queue_b);
     const char *only_b[] = {queue_b};
     zg_step_result r;
-    CHECK(redis_says_ok("CLIENT PAUSE 20000 WRITE"));
-    int rc = zg_step(h, only_b, 1, 0, &r); /* a claim of b's queue: no reply, never applied */
-    CHECK(redis_says_ok("CLIENT UNPAUSE"));
-    CHECK_INT(rc, ZG_ESTORE);
+    /* a claim of b's queue: no reply, never applied */
+    CHECK_INT(step_unanswered(h, only_b, 1), ZG_ESTORE);
     lost_line[0] = '\0';
     CHECK_INT(zg_step(h, only_b, 1, 0, &r), ZG_ETIMEDOUT); /* closed: it took nothing */
     CHECK_STR(lost_line, "");
-    zg_host *supervisor = new_host();
-    const char *writers[] = {zg_writer(h)};
-    size_t n = 9;
-    CHECK_INT(zg_put_back_claims(supervisor, writers, NULL, 1, NULL, 0, &n), ZG_OK);
-    CHECK_INT((int)n, 0);
-    CHECK_INT(stats_of(supervisor, a).state, ZG_MSG_RESERVED); /* a waits out its TTR */
-    CHECK_INT(stats_of(supervisor, a).reserves, 1);
-    zg_host_free(supervisor);
+    check_a_dead_hosts_put_back_leaves(h, a);
     zg_host_free(h);
 }
 
