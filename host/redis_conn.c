@@ -4,10 +4,12 @@
  * that one sent twice across a reconnect is applied once. */
 #include "redis_conn.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <uuid/uuid.h>
 
 #include "clock.h"
@@ -208,6 +210,9 @@ void zg_redis_close(zg_redis *r)
     r->cluster = NULL;
     if (r->ctx) redisFree(r->ctx);
     r->ctx = NULL;
+    free(r->wbuf);
+    r->wbuf = NULL;
+    r->wcap = 0;
     pthread_mutex_destroy(&r->lock);
 }
 
@@ -414,7 +419,6 @@ static void free_replies(redisReply **replies, size_t n)
     }
 }
 
-/* Appends one call to the connection's output buffer. */
 /* RESP, written by hand: hiredis's own formatting (sdscatfmt per argument) cost ~11k
  * instructions a command, a sixth of a worker's store calls. */
 static char *resp_number(char *out, char kind, size_t v)
@@ -433,35 +437,85 @@ static char *resp_number(char *out, char kind, size_t v)
     return out;
 }
 
-static int append_call(zg_redis *r, const zg_redis_call *c, zg_error *err)
+/* The arguments of call c: the FCALL head, then its own. */
+static size_t call_argc(const zg_redis_call *c)
 {
-    size_t extra = c->script ? 3 : 0, argc = (size_t)c->argc + extra;
-    char nk[16];
-    snprintf(nk, sizeof nk, "%d", c->nkeys);
-    const char *head[3] = {"FCALL", c->script ? c->script->name : "", nk};
-    size_t size = 32;
-    for (size_t i = 0; i < argc; i++) {
-        const char *a = i < extra ? head[i] : c->argv[i - extra];
-        size_t len = i >= extra && c->lens ? c->lens[i - extra] : strlen(a);
-        size += len + 32;
+    return (size_t)c->argc + (c->script ? 3 : 0);
+}
+static const char *call_arg(const zg_redis_call *c, const char *const head[3], size_t i,
+                            size_t *len)
+{
+    size_t extra = c->script ? 3 : 0;
+    const char *a = i < extra ? head[i] : c->argv[i - extra];
+    *len = i >= extra && c->lens ? c->lens[i - extra] : strlen(a);
+    return a;
+}
+
+/* Writes the n calls as RESP into the connection's own buffer (kept from call to call: a
+ * buffer of each call's, then hiredis's copy of it into a fresh output buffer, cost a worker
+ * about 5% of its instructions in malloc and free). */
+static int format_calls(zg_redis *r, size_t n, const zg_redis_call *calls, size_t *len,
+                        zg_error *err)
+{
+    size_t size = 0;
+    for (size_t k = 0; k < n; k++) {
+        const zg_redis_call *c = &calls[k];
+        const char *head[3] = {"FCALL", c->script ? c->script->name : "", "0"};
+        size += 32;
+        for (size_t i = 0; i < call_argc(c); i++) {
+            size_t alen;
+            call_arg(c, head, i, &alen);
+            size += alen + 32;
+        }
     }
-    char *buf = malloc(size), *w = buf;
-    if (!buf) return zg_fail(err, ZG_ENOMEM, "out of memory building a redis call");
-    w = resp_number(w, '*', argc);
-    for (size_t i = 0; i < argc; i++) {
-        const char *a = i < extra ? head[i] : c->argv[i - extra];
-        size_t len = i >= extra && c->lens ? c->lens[i - extra] : strlen(a);
-        w = resp_number(w, '$', len);
-        memcpy(w, a, len);
-        w += len;
-        *w++ = '\r';
-        *w++ = '\n';
+    if (size > r->wcap) {
+        char *grown = realloc(r->wbuf, size);
+        if (!grown) return zg_fail(err, ZG_ENOMEM, "out of memory building a redis call");
+        r->wbuf = grown;
+        r->wcap = size;
     }
-    int rc = redisAppendFormattedCommand(r->ctx, buf, (size_t)(w - buf)) == REDIS_OK
-                 ? ZG_OK
-                 : zg_fail(err, ZG_ENOMEM, "out of memory building a redis call");
-    free(buf);
-    return rc;
+    char *w = r->wbuf;
+    for (size_t k = 0; k < n; k++) {
+        const zg_redis_call *c = &calls[k];
+        char nk[16];
+        snprintf(nk, sizeof nk, "%d", c->nkeys);
+        const char *head[3] = {"FCALL", c->script ? c->script->name : "", nk};
+        w = resp_number(w, '*', call_argc(c));
+        for (size_t i = 0; i < call_argc(c); i++) {
+            size_t alen;
+            const char *a = call_arg(c, head, i, &alen);
+            w = resp_number(w, '$', alen);
+            memcpy(w, a, alen);
+            w += alen;
+            *w++ = '\r';
+            *w++ = '\n';
+        }
+    }
+    *len = (size_t)(w - r->wbuf);
+    return ZG_OK;
+}
+
+/* Writes len bytes of r->wbuf to the socket, as hiredis would (its output buffer is empty here:
+ * what zg_redis_send_later queues is written before it returns), with MSG_NOSIGNAL (hiredis's
+ * own writes, at connect and in zg_redis_send_later, can still raise SIGPIPE: a program embedding
+ * the library ignores it, README "Embedding"). ZG_ESTORE: the connection broke, or stayed full
+ * past the timeout (the socket's send timeout, set at connect), and is dropped. */
+static int send_all(zg_redis *r, size_t len, zg_error *err)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t k = send(r->ctx->fd, r->wbuf + off, len - off, MSG_NOSIGNAL);
+        if (k > 0) {
+            off += (size_t)k;
+        } else if (k < 0 && errno == EINTR) {
+            continue;
+        } else {
+            snprintf(r->ctx->errstr, sizeof r->ctx->errstr, "%s",
+                     k < 0 && errno != EAGAIN ? strerror(errno) : "timeout");
+            drop(r, err);
+            return ZG_ESTORE;
+        }
+    }
+    return ZG_OK;
 }
 
 /* Sends the pipeline once: ZG_OK, ZG_ESTORE on a broken connection (replies freed),
@@ -471,14 +525,9 @@ static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redi
                          zg_error *err)
 {
     if (drain_deferred(r, err) != ZG_OK) return ZG_ESTORE;
-    for (size_t i = 0; i < n; i++) {
-        int rc = append_call(r, &calls[i], err);
-        if (rc != ZG_OK) {
-            redisFree(r->ctx); /* the half-written buffer is of no use */
-            r->ctx = NULL;
-            return rc;
-        }
-    }
+    size_t len = 0;
+    if (format_calls(r, n, calls, &len, err) != ZG_OK) return ZG_ENOMEM;
+    if (send_all(r, len, err) != ZG_OK) return ZG_ESTORE;
     int noscript = 0, loading = 0;
     for (size_t i = 0; i < n; i++) {
         void *reply = NULL;
