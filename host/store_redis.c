@@ -368,6 +368,20 @@ static redisReply *run(redis_store *r, int which, int nkeys, argvec *a, zg_error
     return reply;
 }
 
+/* Runs a script on one job (its queue's prefix and its hash as keys) with an optional string
+ * arg; the reply or NULL. */
+static redisReply *run_on_job(redis_store *r, int which, const job_keys *k, const char *arg,
+                              zg_error *err)
+{
+    argvec a = {0};
+    av_push(&a, k->prefix);
+    av_push(&a, k->job);
+    if (arg) av_push(&a, arg);
+    redisReply *reply = run(r, which, 2, &a, err);
+    av_free(&a);
+    return reply;
+}
+
 static long long int_at(const redisReply *reply, size_t i)
 {
     if (!reply || reply->type != REDIS_REPLY_ARRAY || i >= reply->elements) return 0;
@@ -1168,13 +1182,9 @@ static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
     redis_store *r = (redis_store *)s;
     job_keys k;
     if (make_keys(r, &k, lease->queue, lease->uuid, err) != ZG_OK) return err->code;
-    argvec a = {0};
-    av_push(&a, k.prefix);
-    av_push(&a, k.job);
-    av_int(&a, lease->token);
-    redisReply *reply = run(r, S_UNCLAIM, 2, &a, err);
-    av_free(&a);
-    return lease_outcome(reply, lease, "an unclaim", err);
+    char token[24];
+    snprintf(token, sizeof token, "%lld", (long long)lease->token);
+    return lease_outcome(run_on_job(r, S_UNCLAIM, &k, token, err), lease, "an unclaim", err);
 }
 
 /* A claim memo ("seq lease uuid") as a lease of queue into *l and its sequence number into *seq
@@ -1369,11 +1379,7 @@ static int rs_load(zg_store *s, const char *uuid, char **json, char queue[ZG_NAM
     }
     job_keys k;
     if (make_keys(r, &k, q, uuid, err) != ZG_OK) return err->code;
-    argvec a = {0};
-    av_push(&a, k.prefix);
-    av_push(&a, k.job);
-    redisReply *reply = run(r, S_READ, 2, &a, err);
-    av_free(&a);
+    redisReply *reply = run_on_job(r, S_READ, &k, NULL, err);
     if (!reply) return err->code;
     int rc = reply->type == REDIS_REPLY_ARRAY ? doc_json(reply, json, err)
                                               : zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
@@ -1434,11 +1440,7 @@ static int rs_job_state(zg_store *s, const char *uuid, zg_job_state *out, zg_err
     if (find_queue(r, uuid, queue, err) != ZG_OK) return err->code;
     job_keys k;
     if (make_keys(r, &k, queue, uuid, err) != ZG_OK) return err->code;
-    argvec a = {0};
-    av_push(&a, k.prefix);
-    av_push(&a, k.job);
-    redisReply *reply = run(r, S_STATE, 2, &a, err);
-    av_free(&a);
+    redisReply *reply = run_on_job(r, S_STATE, &k, NULL, err);
     if (!reply) return err->code;
     int rc = ZG_OK;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 8)
@@ -1645,15 +1647,10 @@ static int rs_remove(zg_store *s, const char *uuid, zg_error *err)
     redis_store *r = (redis_store *)s;
     job_keys k;
     if (keys_by_uuid(r, uuid, &k, err) != ZG_OK) return err->code;
-    argvec a = {0};
     char now[40], end[sizeof ZG_FLOW_DELETED_END + sizeof now];
     zg_clock_iso8601(now, sizeof now);
     snprintf(end, sizeof end, ZG_FLOW_DELETED_END, now);
-    av_push(&a, k.prefix);
-    av_push(&a, k.job);
-    av_push(&a, end);
-    redisReply *reply = run(r, S_REMOVE, 2, &a, err);
-    av_free(&a);
+    redisReply *reply = run_on_job(r, S_REMOVE, &k, end, err);
     if (!reply) return err->code;
     int rc = reply->type == REDIS_REPLY_ERROR     ? zg_redis_reply_error(reply, err)
              : reply->type != REDIS_REPLY_INTEGER ? unexpected(err, "a delete")

@@ -85,9 +85,12 @@ ok "POST /kill/{uuid} kills a running job (410); killing it again is 409" kill_r
 
 workers_route() {
   http GET /workers && status_is 200 && [ "$(body_get '#d')" = 2 ] && [ "$(body_get 'd[1].pid > 0')" = true ] &&
-  [ -n "$(body_get 'd[2].state')" ]
+  [ -n "$(body_get 'd[2].state')" ] || return 1
+  # each worker's resident memory, as its process reports it (at most a second old)
+  measured() { http GET /workers && [ "$(body_get 'd[1].rssBytes > 1e6 and d[2].rssBytes > 1e6')" = true ]; }
+  wait_for 5 measured || { echo "$(cat "$WORK/body")"; return 1; }
 }
-ok "GET /workers lists each worker with its pid, state and job" workers_route
+ok "GET /workers lists each worker with its pid, state, job and resident memory" workers_route
 
 drain() {
   http POST /drain && status_is 200 && [ "$(body_get d.draining)" = true ] || return 1
