@@ -37,7 +37,9 @@ local function shapes_at(rows, c)
   for procs, list in pairs(by) do
     local m = median(pluck(list, "jobs_per_s"))
     shapes[#shapes + 1] = { procs = procs, concurrency = c // procs, jobs_per_s = m,
-                            rounds = pluck(list, "jobs_per_s"), rss_mb = median(pluck(list, "rss_mb")) }
+                            rounds = pluck(list, "jobs_per_s"), rss_mb = median(pluck(list, "rss_mb")),
+                            redis_us_submit = median(pluck(list, "redis_us_submit")),
+                            redis_us_run = median(pluck(list, "redis_us_run")) }
     if not best or m > best.jobs_per_s then best = shapes[#shapes] end
   end
   table.sort(shapes, function(a, b) return a.procs < b.procs end)
@@ -62,10 +64,12 @@ local function summary(rows)
     local bull = select(rows, { kind = "throughput", system = "bullmq", C = c })
     local entry = {
       zerog = best and { best_procs = best.procs, best_concurrency = best.concurrency,
-                         jobs_per_s = best.jobs_per_s, rss_mb = best.rss_mb, shapes = shapes } or nil,
+                         jobs_per_s = best.jobs_per_s, rss_mb = best.rss_mb, shapes = shapes,
+                         redis_us_submit = best.redis_us_submit, redis_us_run = best.redis_us_run } or nil,
       bullmq = #bull > 0 and { jobs_per_s = median(pluck(bull, "jobs_per_s")),
                                rounds = pluck(bull, "jobs_per_s"),
-                               rss_mb = median(pluck(bull, "rss_mb")) } or nil,
+                               rss_mb = median(pluck(bull, "rss_mb")),
+                               redis_us_total = median(pluck(bull, "redis_us_total")) } or nil,
     }
     entry.ratio = ratio(entry.zerog and entry.zerog.jobs_per_s, entry.bullmq and entry.bullmq.jobs_per_s)
     out.throughput[tostring(c)] = entry
@@ -167,6 +171,15 @@ local function table_text(s)
       per(br, "commands_per_job"), rr("commands_per_job"))
   add("| Redis round trips per job: submit + run%s | %s | %s | %s |", cond,
       per(zr, "round_trips_per_job"), per(br, "round_trips_per_job"), rr("round_trips_per_job"))
+  for _, c in ipairs(cs) do
+    local t = s.throughput[tostring(c)]
+    local z, b = t.zerog, t.bullmq
+    local zt = z and z.redis_us_submit and z.redis_us_run and z.redis_us_submit + z.redis_us_run
+    add("| Redis CPU per job at C = %d, µs: submit + run | %s | %s | %s |", c,
+        zt and string.format("%.0f (%.0f + %.0f)", zt, z.redis_us_submit, z.redis_us_run) or "-",
+        b and b.redis_us_total and string.format("%.0f", b.redis_us_total) or "-",
+        num(ratio(zt, b and b.redis_us_total), 2))
+  end
   for _, c in ipairs(cs) do
     local t = s.throughput[tostring(c)]
     local z, b = t.zerog, t.bullmq
