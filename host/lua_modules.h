@@ -7,7 +7,8 @@
 typedef struct zg_lua_module {
     const char *name;      /* module name for require, e.g. "zerog.job" */
     const char *chunkname; /* "@lua/zerog/job.lua", so tracebacks name the source file */
-    const char *source;
+    const char *source;    /* the runtime's modules: their bytecode (host/tools/embed.lua); the
+                            * store's scripts (redis.*): their text */
     size_t size;
 } zg_lua_module;
 

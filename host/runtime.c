@@ -16,7 +16,7 @@
 static int load_embedded(lua_State *L)
 {
     const zg_lua_module *m = lua_touserdata(L, lua_upvalueindex(1));
-    if (luaL_loadbuffer(L, m->source, m->size, m->chunkname) != LUA_OK) return lua_error(L);
+    if (luaL_loadbufferx(L, m->source, m->size, m->chunkname, "b") != LUA_OK) return lua_error(L);
     lua_pushstring(L, m->name);
     lua_call(L, 1, 1);
     return 1;

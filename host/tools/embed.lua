@@ -1,7 +1,12 @@
 -- Build tool: writes a C file holding files as byte arrays, so build/zerog needs no file at run
 -- time. Usage: lua5.4 embed.lua KIND OUT.c ROOT FILE...  with KIND
 --   lua: the Lua runtime's sources, as zg_lua_modules (module names from the paths below ROOT:
---        ROOT/zerog/job.lua -> "zerog.job");
+--        ROOT/zerog/job.lua -> "zerog.job"). The runtime's own modules are compiled here, by the
+--        lua5.4 of the same Debian package as the liblua5.4 the library links, and embedded as
+--        bytecode with their debug information (tracebacks still name lua/zerog/job.lua:LINE):
+--        compiling their ~3,500 lines cost every new host ~20M instructions (~5 ms), every
+--        thread of `zerog worker --threads N` and every CLI command. The store's scripts
+--        (redis/*.lua) stay text: they are sent to Redis.
 --   web: the dashboard's files (host/cli/web), as web_assets, each served at /ui/<its path below
 --        ROOT> (index.html also at /) with a type from its extension.
 local kind, out_path, root = arg[1], arg[2], arg[3]
@@ -30,6 +35,9 @@ for i = 4, #arg do
   local src = f:read("a")
   f:close()
   local rel = path:sub(#root + 2)
+  if kind == "lua" and not rel:match("^redis/") then
+    src = string.dump(assert(load(src, "@lua/" .. rel, "t")))
+  end
   local var = string.format("%s_%d", k.array, i)
   local bytes = {}
   for j = 1, #src do bytes[#bytes + 1] = string.format("%d,", src:byte(j)) end
