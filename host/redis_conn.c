@@ -529,7 +529,7 @@ static int send_all(zg_redis *r, size_t len, zg_error *err)
 static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redisReply **replies,
                          zg_error *err)
 {
-    if (drain_deferred(r, err) != ZG_OK) return ZG_ESTORE;
+    if (drain_deferred(r, err) != ZG_OK || !r->ctx) return ZG_ESTORE;
     if (r->ctx->err) { /* hiredis marked it broken without closing it (an append that ran out of
                         * memory, a failed setsockopt): sent on it, the pipeline would run
                         * there with its replies unreadable, then run again on a new one */
