@@ -451,6 +451,11 @@ static const char *call_arg(const zg_redis_call *c, const char *const head[3], s
     return a;
 }
 
+/* The largest pipeline buffer a connection keeps for its next call: a larger one (a batch, a
+ * 16 MiB field) is freed once sent, or a worker or daemon would hold the largest pipeline it ever
+ * sent, per connection, for the rest of its life. */
+#define WBUF_KEEP ((size_t)1 << 20)
+
 /* Writes the n calls as RESP into the connection's own buffer (kept from call to call: a
  * buffer of each call's, then hiredis's copy of it into a fresh output buffer, cost a worker
  * about 5% of its instructions in malloc and free). */
@@ -497,9 +502,9 @@ static int format_calls(zg_redis *r, size_t n, const zg_redis_call *calls, size_
 
 /* Writes len bytes of r->wbuf to the socket, as hiredis would (its output buffer is empty here:
  * what zg_redis_send_later queues is written before it returns), with MSG_NOSIGNAL (hiredis's
- * own writes, at connect and in zg_redis_send_later, can still raise SIGPIPE: a program embedding
- * the library ignores it, README "Embedding"). ZG_ESTORE: the connection broke, or stayed full
- * past the timeout (the socket's send timeout, set at connect), and is dropped. */
+ * own writes, at connect, in zg_redis_command and in zg_redis_send_later, can still raise SIGPIPE:
+ * a program embedding the library ignores it, README "Embedding"). ZG_ESTORE: the connection broke,
+ * or stayed full past the timeout (the socket's send timeout, set at connect), and is dropped. */
 static int send_all(zg_redis *r, size_t len, zg_error *err)
 {
     for (size_t off = 0; off < len;) {
@@ -524,10 +529,22 @@ static int send_all(zg_redis *r, size_t len, zg_error *err)
 static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redisReply **replies,
                          zg_error *err)
 {
-    if (drain_deferred(r, err) != ZG_OK) return ZG_ESTORE;
+    if (drain_deferred(r, err) != ZG_OK || !r->ctx) return ZG_ESTORE;
+    if (r->ctx->err) { /* hiredis marked it broken without closing it (an append that ran out of
+                        * memory, a failed setsockopt): sent on it, the pipeline would run
+                        * there with its replies unreadable, then run again on a new one */
+        drop(r, err);
+        return ZG_ESTORE;
+    }
     size_t len = 0;
     if (format_calls(r, n, calls, &len, err) != ZG_OK) return ZG_ENOMEM;
-    if (send_all(r, len, err) != ZG_OK) return ZG_ESTORE;
+    int sent = send_all(r, len, err);
+    if (r->wcap > WBUF_KEEP) { /* (not kept: see WBUF_KEEP) */
+        free(r->wbuf);
+        r->wbuf = NULL;
+        r->wcap = 0;
+    }
+    if (sent != ZG_OK) return ZG_ESTORE;
     int noscript = 0, loading = 0;
     for (size_t i = 0; i < n; i++) {
         void *reply = NULL;

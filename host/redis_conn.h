@@ -50,7 +50,7 @@ typedef struct zg_redis {
                            connections give up sooner, so the map can be read again */
     int deferred;       /* replies of zg_redis_send_later still to read (and drop) */
     int outage;         /* the last call failed on the connection (for logging once) */
-    char *wbuf;         /* the RESP of the pipeline being sent (grown as needed, kept) */
+    char *wbuf;         /* the RESP of the pipeline being sent (kept if at most 1 MiB) */
     size_t wcap;
     /* Told, on the calling thread, when a call got a connection back after failing to connect
      * for ZG_REDIS_STALL_NOTE_MS or more (an outage its retries hid): for how long, and why it
