@@ -58,11 +58,15 @@ $(CI_DEPS_STAMP): deps/install
 	@./deps/install ci
 	@mkdir -p build && touch $@
 
-$(GEN_SRC): host/tools/embed.lua $(LUA_SRC) | $(DEPS_STAMP)
+# The runtime's modules are embedded as bytecode of the interpreter that runs embed.lua: made
+# again when it changes (an upgrade), and checked against lua.h's release when compiled.
+LUA_BIN := $(shell command -v $(LUA) 2>/dev/null)
+LUA_H   := $(firstword $(wildcard /usr/include/lua5.4/lua.h))
+$(GEN_SRC): host/tools/embed.lua $(LUA_SRC) $(LUA_BIN) | $(DEPS_STAMP)
 	@mkdir -p $(dir $@)
 	$(LUA) host/tools/embed.lua lua $@ lua $(LUA_SRC)
 
-$(BUILD)/obj/lua_modules.o: $(GEN_SRC) host/lua_modules.h
+$(BUILD)/obj/lua_modules.o: $(GEN_SRC) host/lua_modules.h $(LUA_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
