@@ -132,6 +132,8 @@ f_term_host() {
   start_host
 }
 FAULTS=(f_kill_worker f_kill_host f_stop_worker f_stop_redis f_client_kill f_oom f_term_host)
+# the faults that change no state of this shell may run in the background, overlapping the next
+OVERLAPPING=" f_stop_worker f_stop_redis f_client_kill f_oom "
 
 # submit TYPE N MAKE_LINE [OPTIONS]: a batch from the command line, uuids kept
 submit_batch() {
@@ -150,7 +152,10 @@ submit_http() { # while serving: a few jobs over HTTP
 }
 
 start_host
-n_quick=$((NJOBS * 60 / 100)) n_steady=$((NJOBS * 10 / 100)) n_flaky=$((NJOBS * 12 / 100)) n_short=$((NJOBS * 8 / 100))
+# the jobs that take a while, in proportion to the runs at once (8 with serve's 2 x 4 threads)
+case $MODE in serve8) slots=16 ;; worker) slots=2 ;; *) slots=8 ;; esac
+n_quick=$((NJOBS * 60 / 100)) n_steady=$((NJOBS * 10 / 100 * slots / 8)) n_flaky=$((NJOBS * 12 / 100))
+n_short=$((NJOBS * 8 / 100 * slots / 8))
 submit_batch quick "$n_quick" line_empty
 submit_batch steady "$n_steady" line_steady
 submit_batch flaky "$n_flaky" line_flaky
@@ -160,17 +165,25 @@ echo "  submitted $(wc -l <"$D/uuids") jobs"
 
 # The faults, one at a time at random moments, with more jobs submitted between them.
 end=$(($(now_ms) + FAULT_SECONDS * 1000))
+FAULT_PIDS=()
 while [ "$(now_ms)" -lt "$end" ]; do
   sleep_ms "$(rand_ms 200 2500)"
-  ${FAULTS[RANDOM % ${#FAULTS[@]}]}
+  f=${FAULTS[RANDOM % ${#FAULTS[@]}]}
+  if [ "${OVERLAPPING/ $f /}" != "$OVERLAPPING" ] && [ $((RANDOM % 2)) = 0 ]; then
+    $f & # (its RANDOM draws are its own: the seed still decides the sequence in this shell)
+    FAULT_PIDS+=($!)
+  else
+    $f
+  fi
   case $((RANDOM % 4)) in
     0) submit_batch quick 50 line_empty ;;
-    1) submit_batch steady 10 line_steady ;;
+    1) submit_batch steady $((slots + 2)) line_steady ;;
     2) if [ "${MODE#serve}" != "$MODE" ]; then
          for _ in 1 2 3 4 5; do submit_http quick '{}'; submit_http flaky "$(line_flaky)"; done
        fi ;;
   esac
 done
+[ ${#FAULT_PIDS[@]} = 0 ] || wait "${FAULT_PIDS[@]}" # the faults still under way end by themselves
 kill -CONT "$REDIS_PID" 2>/dev/null
 rcli CONFIG SET maxmemory 0 >/dev/null
 kill -0 "$HOST_PID" 2>/dev/null || start_host
