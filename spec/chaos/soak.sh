@@ -160,6 +160,7 @@ submit_batch quick "$n_quick" line_empty
 submit_batch steady "$n_steady" line_steady
 submit_batch flaky "$n_flaky" line_flaky
 submit_batch shortttr "$n_short" line_short
+submit_batch tinyttr $((n_short / 2)) line_short
 for d in 1 3 5; do submit_batch quick $((NJOBS * 3 / 100)) line_empty --delay "$d"; done
 echo "  submitted $(wc -l <"$D/uuids") jobs"
 
