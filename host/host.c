@@ -608,16 +608,20 @@ static int push_batch(lua_State *L, void *ud)
     return 5;
 }
 
+/* The uuids of a batch (uuids, then nil or, when the store made only part of it, a kind and
+ * the message saying which: the uuids of the jobs not made are empty) */
 static int collect_uuids(lua_State *L, zg_host *h, void *ud)
 {
     submit_args *a = ud;
-    if (!lua_istable(L, -1)) return zg_fail(&h->err, ZG_EJOB, "submit returned no uuids");
+    if (!lua_istable(L, -3)) return zg_fail(&h->err, ZG_EJOB, "submit returned no uuids");
     for (size_t i = 0; i < a->n; i++) {
-        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        lua_rawgeti(L, -3, (lua_Integer)i + 1);
         const char *uuid = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
         snprintf(a->uuids_out[i], ZG_UUID_LEN, "%s", uuid);
         lua_pop(L, 1);
     }
+    if (lua_type(L, -1) == LUA_TSTRING)
+        return zg_fail(&h->err, ZG_ESTORE, "%s", lua_tostring(L, -1));
     return ZG_OK;
 }
 
@@ -626,7 +630,7 @@ int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_
 {
     if (!usable(h)) return h->err.code;
     submit_args a = {job_type, NULL, params_json, n, opts, NULL, uuids_out};
-    return zg_runtime_invoke(h, "submit_batch", push_batch, collect_uuids, &a, 1);
+    return zg_runtime_invoke(h, "submit_batch", push_batch, collect_uuids, &a, 3);
 }
 
 /* ---- flows: a batch with a callback ---- */
@@ -650,7 +654,7 @@ static int collect_batch_then(lua_State *L, zg_host *h, void *ud)
     batch_then_args *a = ud;
     int rc = collect_uuids(L, h, &a->base);
     if (rc != ZG_OK) return rc;
-    lua_rawgeti(L, -1, (lua_Integer)a->base.n + 1);
+    lua_rawgeti(L, -3, (lua_Integer)a->base.n + 1);
     const char *uuid = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
     snprintf(a->then_out, ZG_UUID_LEN, "%s", uuid);
     lua_pop(L, 1);
@@ -667,7 +671,7 @@ int zg_submit_batch_then(zg_host *h, const char *job_type, const char *const *pa
                          then_type,
                          then_params,
                          then_uuid_out};
-    return zg_runtime_invoke(h, "submit_batch", push_batch_then, collect_batch_then, &a, 1);
+    return zg_runtime_invoke(h, "submit_batch", push_batch_then, collect_batch_then, &a, 3);
 }
 /* ---- end of flows ---- */
 

@@ -134,6 +134,33 @@ honest_errors() {
 }
 ok "a store refusal keeps Redis's own words, no Lua trace, and leaves no half-made job" honest_errors
 
+# A batch goes to Redis as one step per 256 jobs: Redis reaching maxmemory between two of them
+# applies the first and refuses the rest. The command said "the batch was not submitted" and
+# printed no uuid, while the jobs of the first steps were made and ran: submitted again, they
+# ran twice. It now prints the uuids of the jobs made (an empty line for each one not made)
+# and says which were not.
+batch_refused_in_the_middle() {
+  flush
+  "$ZEROG" submit common '{}' >/dev/null 2>&1 || return 1 # (the queue and the library exist)
+  local used; used=$(rcli INFO memory | tr -d '\r' | sed -n 's/^used_memory://p')
+  for _ in $(seq 2000); do echo '{}'; done >"$WORK/batch2000"
+  rcli CONFIG SET maxmemory $((used + 600000)) >/dev/null # room for a few hundred jobs
+  expect_status 1 "$ZEROG" submit common --batch "$WORK/batch2000"
+  local rc=$?
+  rcli CONFIG SET maxmemory 0 >/dev/null
+  local made stored printed
+  made=$(grep -c . "$WORK/out"); printed=$(wc -l <"$WORK/out")
+  stored=$(($(reval "return #redis.call('KEYS', '{zq:*}:job:*')") - 1))
+  echo "made $made, lines $printed, stored $stored: $(cat "$WORK/err")"
+  [ $rc = 0 ] && [ "$made" -gt 0 ] && [ "$made" -lt 2000 ] && [ "$printed" = 2000 ] &&
+  [ "$stored" = "$made" ] && grep -q "submitted in part: $made of its 2000 jobs were made, not jobs $((made + 1))-2000" "$WORK/err" &&
+  grep -q "OOM command not allowed" "$WORK/err" &&
+  for u in $(grep . "$WORK/out" | head -5) $(grep . "$WORK/out" | tail -5); do
+    [ -n "$(rcli GET "zerog:job:$u")" ] || { echo "printed $u, not stored"; return 1; }
+  done
+}
+ok "a batch Redis refuses half-way (maxmemory) prints the uuids of the jobs it made and names those it did not" batch_refused_in_the_middle
+
 # Past maxmemory, the steps that write are refused before they start (a function without the
 # allow-oom flag), but reading a job, the counts, the list, and deleting (which frees memory) run.
 reads_and_deletes_when_full() {
