@@ -42,9 +42,10 @@ sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 
 HOST_PID=
 start_host() {
+  local grace=$((RANDOM % 3)) # 0 to 2 s: runs longer than it are released by a SIGTERM
   case $MODE in
-    serve) "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 2 --threads 4 --grace 2 >>"$D/host.log" 2>&1 & ;;
-    serve8) "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 2 --threads 8 --grace 2 >>"$D/host.log" 2>&1 & ;;
+    serve) "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 2 --threads 4 --grace "$grace" >>"$D/host.log" 2>&1 & ;;
+    serve8) "$ZEROG" serve --listen "127.0.0.1:$PORT" --workers 2 --threads 8 --grace "$grace" >>"$D/host.log" 2>&1 & ;;
     worker) "$ZEROG" worker --concurrency 2 >>"$D/host.log" 2>&1 & ;;
     threads) "$ZEROG" worker --threads 8 >>"$D/host.log" 2>&1 & ;;
   esac
@@ -124,7 +125,7 @@ f_term_host() {
   local t0 rc; t0=$(now_ms)
   fault sigterm_host "$HOST_PID"; kill -TERM "$HOST_PID"
   if ! wait_gone 20 "$HOST_PID"; then
-    problem "the host did not end within 20 s of SIGTERM (grace 2 s)"; kill -9 "$HOST_PID"
+    problem "the host did not end within 20 s of SIGTERM (grace at most 2 s)"; kill -9 "$HOST_PID"
   fi
   wait "$HOST_PID"; rc=$?
   fault host_ended "rc=$rc after $(($(now_ms) - t0)) ms"
@@ -147,8 +148,11 @@ line_flaky() { echo "{\"seconds\": $(rand_ms 50 500)e-3, \"p\": 0.3}"; }
 line_short() { echo "{\"seconds\": $(rand_ms 500 1500)e-3}"; }
 submit_http() { # while serving: a few jobs over HTTP
   local type=$1 body=$2 out
-  out=$(curl -s -m 10 -X POST --data "$body" "$URL/job/$type") || return
-  lua5.4 -e 'local s = io.read("a"); local u = s:match([["uuid":"([%x-]+)"]]); if u then print(u) end' <<<"$out" >>"$D/uuids"
+  out=$(curl -s -m 10 -w ' %{http_code}' -X POST --data "$body" "$URL/job/$type")
+  case $out in
+    *'"uuid":"'*) lua5.4 -e 'print((io.read("a"):match([["uuid":"([%x-]+)"]])))' <<<"$out" >>"$D/uuids" ;;
+    *) echo "$(now_ms) $type $out" >>"$D/http_failed" ;;
+  esac
 }
 
 start_host
@@ -218,6 +222,11 @@ sort -u "$D/uuids" >"$D/uuids.sorted"; sort -u "$D/listed" >"$D/listed.sorted"
 comm -23 "$D/uuids.sorted" "$D/listed.sorted" >"$D/missing"
 [ -s "$D/missing" ] && problem "$(wc -l <"$D/missing") submitted jobs not listed, e.g. $(head -3 "$D/missing" | tr '\n' ' ')"
 sort -u "$D/uuids.sorted" "$D/listed.sorted" >"$D/all"
+# jobs no submit answered with: made by a submit that failed as far as its client knows
+comm -13 "$D/uuids.sorted" "$D/listed.sorted" >"$D/unanswered"
+echo "  jobs stored that no submit answered with: $(wc -l <"$D/unanswered");" \
+  "HTTP submits that failed: $(cat "$D/http_failed" 2>/dev/null | wc -l);" \
+  "command-line batches that failed: $(grep -c . "$D/submit.err" 2>/dev/null || echo 0)"
 : >"$D/dumps"
 while read -r u; do
   if ! z dump "$u" >>"$D/dumps" 2>>"$D/dump.err"; then echo "{\"uuid\":\"$u\",\"_missing\":true}" >>"$D/dumps"; fi
