@@ -127,7 +127,16 @@ function M._submit_one(job_type, params, delay, ttr, priority)
   if not id and err == "exists" then return { holder, "exists" } end
   if not id then
     local kind = tostring(err):find("zerog: StoreError: ", 1, true) and "store" or "invalid"
-    return { nil, kind, "job " .. job.uuid .. " was not submitted: " .. store_words(err) }
+    local words = store_words(err)
+    -- Redis's refusal of the step (OOM, NOPERM, READONLY, ...: an error reply) made nothing;
+    -- a step sent without a reply (a stall past the store timeout, a lost connection) may be
+    -- in the server's socket, and the server makes the job once it goes on
+    if kind == "store" and not words:match("^redis: %u%u+ ") then
+      return { nil, kind, "job " .. job.uuid .. " may have been submitted: the store did not answer ("
+        .. words .. "); a submit it received is made once it goes on: look the job up (zerog info "
+        .. job.uuid .. ") before submitting it again" }
+    end
+    return { nil, kind, "job " .. job.uuid .. " was not submitted: " .. words }
   end
   return { job.uuid }
 end
