@@ -122,7 +122,8 @@ f_oom() {
   rcli CONFIG SET maxmemory 0 >/dev/null; fault oom_off
 }
 f_term_host() {
-  local t0 rc; t0=$(now_ms)
+  local t0 rc ws=(); t0=$(now_ms)
+  supervised && mapfile -t ws < <(pgrep -P "$HOST_PID")
   fault sigterm_host "$HOST_PID"; kill -TERM "$HOST_PID"
   if ! wait_gone 20 "$HOST_PID"; then
     problem "the host did not end within 20 s of SIGTERM (grace at most 2 s)"; kill -9 "$HOST_PID"
@@ -130,6 +131,8 @@ f_term_host() {
   wait "$HOST_PID"; rc=$?
   fault host_ended "rc=$rc after $(($(now_ms) - t0)) ms"
   [ $rc = 0 ] || problem "the host exited $rc after SIGTERM"
+  [ ${#ws[@]} -eq 0 ] || wait_gone 5 "${ws[@]}" ||
+    problem "a worker outlived its host's SIGTERM: $(ps -o pid,args -p "${ws[*]}" | tail -n +2)"
   start_host
 }
 FAULTS=(f_kill_worker f_kill_host f_stop_worker f_stop_redis f_client_kill f_oom f_term_host)
@@ -226,7 +229,7 @@ sort -u "$D/uuids.sorted" "$D/listed.sorted" >"$D/all"
 comm -13 "$D/uuids.sorted" "$D/listed.sorted" >"$D/unanswered"
 echo "  jobs stored that no submit answered with: $(wc -l <"$D/unanswered");" \
   "HTTP submits that failed: $(cat "$D/http_failed" 2>/dev/null | wc -l);" \
-  "command-line batches that failed: $(grep -c . "$D/submit.err" 2>/dev/null || echo 0)"
+  "command-line batches that failed: $(cat "$D/submit.err" 2>/dev/null | grep -c .)"
 : >"$D/dumps"
 while read -r u; do
   if ! z dump "$u" >>"$D/dumps" 2>>"$D/dump.err"; then echo "{\"uuid\":\"$u\",\"_missing\":true}" >>"$D/dumps"; fi
@@ -240,7 +243,6 @@ for q in chaos_a chaos_b; do
     for k, v in q:gmatch('\"(%w+)\":(%d+)') do if k ~= 'unclaimed' and v ~= '0' then print(k .. '=' .. v) end end" \
     <"$D/stats" | while read -r kv; do problem "stats of $q after the end: $kv"; done
 done
-supervised && [ -n "$(pgrep -P "$HOST_PID")" ] || true
 lua5.4 spec/chaos/check.lua "$D/faults" "$D/dumps" "$MODE" >"$D/check.out"
 cat "$D/check.out"
 grep '^PROBLEM' "$D/check.out" >>"$D/problems"
@@ -249,6 +251,8 @@ grep -ci 'AddressSanitizer\|runtime error:' "$D/host.log" >/dev/null && problem 
 # Stop the host gracefully, then Redis
 kill -TERM "$HOST_PID" 2>/dev/null
 wait_gone 30 "$HOST_PID" || { problem "the host did not end within 30 s of the final SIGTERM"; kill -9 "$HOST_PID"; }
+wait "$HOST_PID"; rc=$?
+[ $rc = 0 ] || problem "the host exited $rc after the final SIGTERM"
 redis_stop "$D/redis"
 np=$(wc -l <"$D/problems")
 if [ "$np" = 0 ]; then
