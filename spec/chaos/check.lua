@@ -82,7 +82,9 @@ for line in io.lines(dumps_path) do
       local tl = {}
       for _, e in ipairs(evs) do
         if e.msg == "run start" or e.msg:match("^Released") then
-          tl[#tl + 1] = { at = iso_ms(e.timeStamp), what = e.msg == "run start" and "start" or "released", msg = e.msg }
+          local what = e.msg == "run start" and "start"
+            or e.msg:match("^Released %- the store failed") and "store_released" or "released"
+          tl[#tl + 1] = { at = iso_ms(e.timeStamp), what = what, msg = e.msg }
         end
       end
       for _, e in ipairs(errs) do
@@ -133,6 +135,11 @@ for line in io.lines(dumps_path) do
               problem(u, ("'%s' at %d with no kill or stopped worker since its run began at %d (faults then: %s)")
                 :format(t.msg, t.at, last_start, table.concat(near, " ")))
             end
+          elseif t.what == "store_released" then
+            counts.store_reruns = counts.store_reruns + 1
+            if not any_in(store_faults, last_start - 2000, t.at + 2000) then
+              problem(u, ("'%s' at %d with no store fault since its run began"):format(t.msg, t.at))
+            end
           elseif t.what == "released" then
             if not any_in(terms, last_start - 2000, t.at + 2000) then
               problem(u, ("'%s' at %d with no SIGTERM of the host since its run began"):format(t.msg, t.at))
@@ -149,7 +156,7 @@ for line in io.lines(dumps_path) do
     end
   end
 end
-print(("jobs %d, runs %d, reruns %d (%d after a store failure, nothing recorded), errors: 512 %d, killed %d, lease expired %d, released %d")
+print(("jobs %d, runs %d, reruns %d (%d after a store failure), errors: 512 %d, killed %d, lease expired %d, released %d")
   :format(counts.jobs, counts.runs, counts.reruns, counts.store_reruns, counts.e512, counts.killed, counts.lapsed, counts.released))
 local shown = 0
 for _, p in ipairs(problems) do

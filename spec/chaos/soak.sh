@@ -4,6 +4,7 @@
 # bash RANDOM picks them and their moments); then, once every job has ended, the invariants are
 # checked through the command line (check.lua). Not part of `make test`: run it by hand.
 #   spec/chaos/soak.sh SEED [MODE] [FAULT_SECONDS] [JOBS]
+# FAULT_MIX=store: only Redis's faults (stalls, CLIENT KILL, OOM).
 #   MODE: serve (--workers 2 --threads 4), serve8 (--workers 2 --threads 8),
 #         worker (worker --concurrency 2), threads (worker --threads 8, no supervisor)
 # ZEROG_BIN picks the binary (build/san/zerog for ASan). Prints PROBLEM lines and ends with
@@ -136,6 +137,9 @@ f_term_host() {
   start_host
 }
 FAULTS=(f_kill_worker f_kill_host f_stop_worker f_stop_redis f_client_kill f_oom f_term_host)
+# FAULT_MIX=store: only the store's faults, so that any run found dead (a kill or a lapse
+# recorded) is a defect: nothing killed or stopped a host
+[ "${FAULT_MIX:-all}" = store ] && FAULTS=(f_stop_redis f_client_kill f_oom f_stop_redis)
 # the faults that change no state of this shell may run in the background, overlapping the next
 OVERLAPPING=" f_stop_worker f_stop_redis f_client_kill f_oom "
 

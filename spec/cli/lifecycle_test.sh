@@ -161,6 +161,40 @@ batch_refused_in_the_middle() {
 }
 ok "a batch Redis refuses half-way (maxmemory) prints the uuids of the jobs it made and names those it did not" batch_refused_in_the_middle
 
+# A run whose write the store refuses (Redis past maxmemory for a moment) is released to run
+# again, nothing counted: the job's events say why, between its two runs (they showed two run
+# starts with nothing between, the reason only in the worker's log).
+cat >"$JOBS/writer.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "writer", QUEUE_NAME = "writer_q", RETRY_DELAY = 0.2,
+  run = function(self)
+    self:record_event("run start")
+    for i = 1, 100 do zerog.sleep(0.05); self:set_completeness(i / 100) end
+    return 200
+  end }
+LUA
+store_failure_during_a_run_is_recorded() {
+  flush
+  local uuid; uuid=$("$ZEROG" submit writer '{}' 2>/dev/null) || return 1
+  "$ZEROG" worker --queue writer_q --max-jobs 2 >"$WORK/writer.log" 2>&1 & # (its two runs)
+  local pid=$!
+  started() { "$ZEROG" info "$uuid" 2>/dev/null | grep -q '"run start"'; }
+  wait_for 10 started || { kill $pid; return 1; }
+  rcli CONFIG SET maxmemory 1 >/dev/null
+  refused() { grep -q "the store failed during the run" "$WORK/writer.log"; }
+  wait_for 10 refused
+  rcli CONFIG SET maxmemory 0 >/dev/null
+  wait $pid || return 1
+  "$ZEROG" info "$uuid" >"$WORK/info" || return 1
+  json_get 'd.result .. " " .. #d.errors .. " " .. table.concat((function() local t = {}
+    for _, e in ipairs(d.events) do t[#t + 1] = e.msg:match("^Released") and "released" or e.msg end
+    return t end)(), ",")' "$WORK/info"
+  [ "$(json_get d.result "$WORK/info")" = 200 ] && [ "$(json_get '#d.errors' "$WORK/info")" = 0 ] &&
+  json_get 'd.events[2].msg' "$WORK/info" | grep -q "^Released - the store failed: redis: OOM command not allowed" &&
+  [ "$(json_get 'd.events[3].msg' "$WORK/info")" = "run start" ]
+}
+ok "a run the store failed under (maxmemory) runs again, no error counted, and an event between its runs says why" store_failure_during_a_run_is_recorded
+
 # Past maxmemory, the steps that write are refused before they start (a function without the
 # allow-oom flag), but reading a job, the counts, the list, and deleting (which frees memory) run.
 reads_and_deletes_when_full() {
