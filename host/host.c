@@ -963,6 +963,18 @@ static int push_process(lua_State *L, void *ud)
     return 2;
 }
 
+/* Whether a store error is the server's refusal of the call ("redis: OOM command not allowed
+ * ...", "redis: READONLY ...": an error reply, the server alive), not a call that got no
+ * answer (a lost connection, a timeout) */
+static int store_refused(const zg_error *e)
+{
+    const char *p = e->msg;
+    if (strncmp(p, "redis: ", 7) != 0) return 0;
+    p += 7;
+    size_t n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    return n >= 2 && p[n] == ' ';
+}
+
 static int collect_process(lua_State *L, zg_host *h, void *ud)
 {
     process_args *a = ud;
@@ -996,13 +1008,22 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
     int rc;
     zg_heartbeat_entered(&h->heartbeat, 0); /* waiting for the store */
     /* a store blip must not cost the result: the settle is tried again while the lease holds
-     * (the same sequence numbers: applied once, and the same job claimed) */
+     * (the same sequence numbers: applied once, and the same job claimed). A store that does
+     * not answer gets 5 tries (each waits out the store timeout); one that answers with a
+     * refusal (Redis past maxmemory, READONLY in a failover: at once) gets tries for up to the
+     * lease's TTR, which the heartbeat renews meanwhile when the store lets it: given up after
+     * 1.5 s, such a settle left the job to lapse, counting a "lease expired" error for a run
+     * that was healthy. A stop (zg_interrupt) ends the tries: the job then waits out its TTR. */
+    int64_t give_up_at = zg_clock_monotonic_ms() + c->lease.ttr_ms;
     for (int tries = 0;; tries++) {
         rc = prefetch ? h->store->ops->settle_claim(h->store, &c->lease, &st, h->writer, seq, &cas,
                                                     a->next, claim_seq, &h->held, &err)
                       : h->store->ops->settle(h->store, &c->lease, &st, h->writer, seq, &cas, &err);
-        if (rc != ZG_ESTORE || tries == 4 || zg_heartbeat_lost(&h->heartbeat)) break;
-        zg_clock_sleep_ms(100 << tries);
+        if (rc != ZG_ESTORE || zg_heartbeat_lost(&h->heartbeat) || h->interrupted) break;
+        int64_t pause = tries < 4 ? 100 << tries : 1000,
+                left = give_up_at - zg_clock_monotonic_ms();
+        if (tries >= 4 && (left <= 0 || !store_refused(&err))) break;
+        zg_clock_sleep_ms(left > 0 && pause > left ? left : pause);
     }
     if (prefetch && rc == ZG_ESTORE) zg_host_claim_unanswered(h, a->next, claim_seq);
     if (h->held.lease.token) {
