@@ -293,8 +293,10 @@ static const char *string_field(lua_State *L, int idx, const char *name)
     return v;
 }
 
-/* submit({{uuid, jobType, queue, fields = {name = json}, priority, delay, ttr}, ...})
- *   -> {{id, cas}, ...}: creates the jobs and their queue entries (a batch in few round trips). */
+/* submit({{uuid, jobType, queue, fields = {name = json}, priority, delay, ttr}, ...}[, partial])
+ *   -> {{id, cas}, ...}: creates the jobs and their queue entries (a batch in few round trips).
+ * With partial, a store failure after some of the jobs were made returns {{id, cas} or false,
+ * ...} and the store's words instead of raising, so the caller can say which were made. */
 static int core_submit(lua_State *L)
 {
     zg_host *h = host_of(L);
@@ -343,11 +345,20 @@ static int core_submit(lua_State *L)
         lua_pop(L, 2);
     }
     zg_error err = {0};
+    int partial = lua_toboolean(L, 2);
     int rc = STORE(h)->submit(h->store, jobs, n, h->writer, &err);
     zg_heartbeat_entered(&h->heartbeat, 1);
-    if (rc != ZG_OK) return raise_store(L, &err);
+    size_t made = 0;
+    for (size_t i = 0; rc != ZG_OK && i < n; i++)
+        made += jobs[i].created != 0;
+    if (rc != ZG_OK && (!partial || made == 0 || rc == ZG_ENOMEM)) return raise_store(L, &err);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) { /* {id, cas}, or {0, 0, the uuid holding its unique key} */
+        if (rc != ZG_OK && !jobs[i].created) { /* (partial: this one was not made) */
+            lua_pushboolean(L, 0);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+            continue;
+        }
         lua_createtable(L, 3, 0);
         lua_pushinteger(L, jobs[i].id);
         lua_rawseti(L, -2, 1);
@@ -363,7 +374,9 @@ static int core_submit(lua_State *L)
         }
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
-    return 1;
+    if (rc == ZG_OK) return 1;
+    lua_pushstring(L, err.msg);
+    return 2;
 }
 
 /* settle_outside(queue | nil, uuid, lease, {action, fields, event, error, delay, retention,

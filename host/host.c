@@ -608,16 +608,20 @@ static int push_batch(lua_State *L, void *ud)
     return 5;
 }
 
+/* The uuids of a batch (uuids, then nil or, when the store made only part of it, a kind and
+ * the message saying which: the uuids of the jobs not made are empty) */
 static int collect_uuids(lua_State *L, zg_host *h, void *ud)
 {
     submit_args *a = ud;
-    if (!lua_istable(L, -1)) return zg_fail(&h->err, ZG_EJOB, "submit returned no uuids");
+    if (!lua_istable(L, -3)) return zg_fail(&h->err, ZG_EJOB, "submit returned no uuids");
     for (size_t i = 0; i < a->n; i++) {
-        lua_rawgeti(L, -1, (lua_Integer)i + 1);
+        lua_rawgeti(L, -3, (lua_Integer)i + 1);
         const char *uuid = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
         snprintf(a->uuids_out[i], ZG_UUID_LEN, "%s", uuid);
         lua_pop(L, 1);
     }
+    if (lua_type(L, -1) == LUA_TSTRING)
+        return zg_fail(&h->err, ZG_ESTORE, "%s", lua_tostring(L, -1));
     return ZG_OK;
 }
 
@@ -626,7 +630,7 @@ int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_
 {
     if (!usable(h)) return h->err.code;
     submit_args a = {job_type, NULL, params_json, n, opts, NULL, uuids_out};
-    return zg_runtime_invoke(h, "submit_batch", push_batch, collect_uuids, &a, 1);
+    return zg_runtime_invoke(h, "submit_batch", push_batch, collect_uuids, &a, 3);
 }
 
 /* ---- flows: a batch with a callback ---- */
@@ -650,7 +654,7 @@ static int collect_batch_then(lua_State *L, zg_host *h, void *ud)
     batch_then_args *a = ud;
     int rc = collect_uuids(L, h, &a->base);
     if (rc != ZG_OK) return rc;
-    lua_rawgeti(L, -1, (lua_Integer)a->base.n + 1);
+    lua_rawgeti(L, -3, (lua_Integer)a->base.n + 1);
     const char *uuid = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
     snprintf(a->then_out, ZG_UUID_LEN, "%s", uuid);
     lua_pop(L, 1);
@@ -667,7 +671,7 @@ int zg_submit_batch_then(zg_host *h, const char *job_type, const char *const *pa
                          then_type,
                          then_params,
                          then_uuid_out};
-    return zg_runtime_invoke(h, "submit_batch", push_batch_then, collect_batch_then, &a, 1);
+    return zg_runtime_invoke(h, "submit_batch", push_batch_then, collect_batch_then, &a, 3);
 }
 /* ---- end of flows ---- */
 
@@ -959,6 +963,18 @@ static int push_process(lua_State *L, void *ud)
     return 2;
 }
 
+/* Whether a store error is the server's refusal of the call ("redis: OOM command not allowed
+ * ...", "redis: READONLY ...": an error reply, the server alive), not a call that got no
+ * answer (a lost connection, a timeout) */
+static int store_refused(const zg_error *e)
+{
+    const char *p = e->msg;
+    if (strncmp(p, "redis: ", 7) != 0) return 0;
+    p += 7;
+    size_t n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    return n >= 2 && p[n] == ' ';
+}
+
 static int collect_process(lua_State *L, zg_host *h, void *ud)
 {
     process_args *a = ud;
@@ -992,13 +1008,22 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
     int rc;
     zg_heartbeat_entered(&h->heartbeat, 0); /* waiting for the store */
     /* a store blip must not cost the result: the settle is tried again while the lease holds
-     * (the same sequence numbers: applied once, and the same job claimed) */
+     * (the same sequence numbers: applied once, and the same job claimed). A store that does
+     * not answer gets 5 tries (each waits out the store timeout); one that answers with a
+     * refusal (Redis past maxmemory, READONLY in a failover: at once) gets tries for up to the
+     * lease's TTR, which the heartbeat renews meanwhile when the store lets it: given up after
+     * 1.5 s, such a settle left the job to lapse, counting a "lease expired" error for a run
+     * that was healthy. A stop (zg_interrupt) ends the tries: the job then waits out its TTR. */
+    int64_t give_up_at = zg_clock_monotonic_ms() + c->lease.ttr_ms;
     for (int tries = 0;; tries++) {
         rc = prefetch ? h->store->ops->settle_claim(h->store, &c->lease, &st, h->writer, seq, &cas,
                                                     a->next, claim_seq, &h->held, &err)
                       : h->store->ops->settle(h->store, &c->lease, &st, h->writer, seq, &cas, &err);
-        if (rc != ZG_ESTORE || tries == 4 || zg_heartbeat_lost(&h->heartbeat)) break;
-        zg_clock_sleep_ms(100 << tries);
+        if (rc != ZG_ESTORE || zg_heartbeat_lost(&h->heartbeat) || h->interrupted) break;
+        int64_t pause = tries < 4 ? 100 << tries : 1000,
+                left = give_up_at - zg_clock_monotonic_ms();
+        if (tries >= 4 && (left <= 0 || !store_refused(&err))) break;
+        zg_clock_sleep_ms(left > 0 && pause > left ? left : pause);
     }
     if (prefetch && rc == ZG_ESTORE) zg_host_claim_unanswered(h, a->next, claim_seq);
     if (h->held.lease.token) {

@@ -85,6 +85,10 @@ typedef struct zg_new_job {
     const char *schedule_id;
     int64_t scheduled_ms, schedule_next_ms;
     int schedule_stale; /* out */
+    int created;        /* out (Redis): its step was applied (made, or found made, or its unique
+                         * key's holder named), set also when the call failed for other jobs of
+                         * it: a store that refused one step of a batch of several keeps the
+                         * others' outcomes */
     const char *group;  /* [limits] NULL: its type has no GROUP; else its group ("": default),
                          * at most ZG_GROUP_MAX bytes */
 } zg_new_job;

@@ -565,18 +565,32 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
     if (!replies) goto done;
     pthread_mutex_lock(&r->conn.lock); /* (held while the replies are read: see below) */
     rc = zg_redis_pipeline(&r->conn, ncalls, calls, replies, err);
+    int piped = rc == ZG_OK; /* every reply came */
     if (rc == ZG_OK && base && replies[0]->type == REDIS_REPLY_ERROR)
         rc = zg_redis_reply_error(replies[0], err);
-    for (size_t b = 0; rc == ZG_OK && b < nbatches; b++) {
-        for (size_t k = 0; k < 2 && rc == ZG_OK; k++)
+    /* every batch's reply is read: one Redis refused (OOM between two of them) leaves the
+     * others applied, and their outcomes are kept (created) for the caller to say which jobs
+     * were made; the first refusal is the call's error */
+    for (size_t b = 0; piped && b < nbatches; b++) {
+        int brc = ZG_OK;
+        zg_error berr = {0};
+        for (size_t k = 0; k < 2 && brc == ZG_OK; k++)
             if (replies[base + 2 * b + k]->type == REDIS_REPLY_ERROR)
-                rc = zg_redis_reply_error(replies[base + 2 * b + k], err);
+                brc = zg_redis_reply_error(replies[base + 2 * b + k], &berr);
         const redisReply *ids = replies[base + 2 * b + 1];
-        if (rc == ZG_OK && (ids->type != REDIS_REPLY_ARRAY || ids->elements != count[b]))
-            rc = unexpected(err, "a submit");
-        for (size_t k = 0; rc == ZG_OK && k < count[b]; k++) {
+        if (brc == ZG_OK && (ids->type != REDIS_REPLY_ARRAY || ids->elements != count[b]))
+            brc = unexpected(&berr, "a submit");
+        if (brc != ZG_OK) {
+            if (rc == ZG_OK) {
+                rc = brc;
+                *err = berr;
+            }
+            continue;
+        }
+        for (size_t k = 0; k < count[b]; k++) {
             zg_new_job *job = &jobs[first[b] + k];
             const redisReply *e = ids->element[k];
+            job->created = 1;
             job->id = int_at(e, 0);
             job->cas = int_at(e, 1);
             job->existing[0] = '\0';

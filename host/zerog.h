@@ -202,7 +202,9 @@ ZG_API int zg_submit(zg_host *h, const char *job_type, const char *params_json,
 /* Submits n jobs of one type, their params in params_json[i] (NULL or "" for none), in a few
  * batched round trips. Every params is validated first: if one is invalid, ZG_EINVAL names its line
  * (1-based) and nothing is stored. Writes the uuids in order into uuids_out[0..n) (for a job of
- * a UNIQUE type whose key a job held, that job's uuid: it was not created). */
+ * a UNIQUE type whose key a job held, that job's uuid: it was not created). A store that made
+ * some of the jobs and refused others (Redis reaching maxmemory in the middle of a batch):
+ * ZG_ESTORE saying which were not made, whose uuids_out are empty; the others' are written. */
 ZG_API int zg_submit_batch(zg_host *h, const char *job_type, const char *const *params_json,
                            size_t n, const zg_submit_opts *opts, char (*uuids_out)[ZG_UUID_LEN]);
 

@@ -158,7 +158,7 @@ void *store_monitor(void *arg)
 
 static enum MHD_Result send_unavailable(struct MHD_Connection *c, const char *reason)
 {
-    char msg[700];
+    char msg[ZG_ERRSTR_LEN + 32];
     snprintf(msg, sizeof msg, "the store is unavailable: %s", reason);
     return send_error_with(c, 503, msg, "Retry-After", "1");
 }
@@ -225,6 +225,16 @@ static enum MHD_Result send_failure(daemon_ctx *d, struct MHD_Connection *c, zg_
     if (rc == ZG_EINVAL || rc == ZG_ESCRIPT) return send_error(c, bad_input_status, msg);
     if (rc == ZG_ESTORE || zg_ping(h) != ZG_OK) {
         store_seen(d, 0, rc == ZG_ESTORE ? msg : zg_errstr(h));
+        if (rc == ZG_ESTORE) {
+            /* this request is answered with its own words (a submit's name its job); the
+             * others meanwhile not with this request's, but with the store's, which the
+             * monitor's next ping says */
+            pthread_mutex_lock(&d->store.lock);
+            if (!d->store.up)
+                snprintf(d->store.reason, sizeof d->store.reason, "a call to the store failed");
+            pthread_mutex_unlock(&d->store.lock);
+            return send_unavailable(c, msg);
+        }
         char reason[512];
         store_up(d, reason, sizeof reason);
         return send_unavailable(c, reason);

@@ -106,7 +106,12 @@ static int submit_batch(zg_host *h, const char *type, const char *path, const zg
                                           then_type, then_params, uuids, then_uuid)
                    : ZG_ENOMEM;
     int code = rc == ZG_OK ? EXIT_OK : uuids ? batch_fail(h, rc, numbers, n) : cli_fail(h, rc);
-    for (long i = 0; rc == ZG_OK && i < n; i++)
+    /* made in part (the store refused some of it): the uuids of the jobs made, an empty line
+     * for each one not made, so that the lines still match the batch's */
+    int some = 0;
+    for (long i = 0; rc == ZG_ESTORE && uuids && i < n; i++)
+        some |= uuids[i][0] != '\0';
+    for (long i = 0; (rc == ZG_OK || some) && i < n; i++)
         printf("%s\n", uuids[i]);
     if (rc == ZG_OK && then_type) printf("%s\n", then_uuid); /* (flows: the callback, last) */
     for (long i = 0; i < n; i++)

@@ -52,6 +52,17 @@ local now -- the server's time, ms
 -- ms without any script on the queue that count as the store having stalled: live hosts run one
 -- at least every second (renewals every min(TTR/3, 1 s), idle claimers' waits of at most 1 s)
 local GAP = 1200
+-- A lease of a shorter TTR lapses in a shorter stall: renewed every TTR/3, it lapses once no
+-- renewal has come through for 2/3 of its TTR (a TTR under 1.8 s, in a stall shorter than GAP).
+-- So for such a lease a stall is a gap of more than half its TTR, but at least STALL_MIN: the
+-- queue's clock is written every 200 ms (a gap it measures may be 200 ms long with scripts all
+-- along), and a host that stops renewing a lease of a tiny TTR must still lose it to the TTR
+-- when nothing else runs on the queue. The queue keeps in its `gap` field the shortest of these
+-- of any lease handed out on it: a gap under it needs no look at the leases.
+local STALL_MIN = 500
+local function stall_gap(ttr)
+  return math.max(STALL_MIN, math.min(GAP, math.floor(ttr / 2)))
+end
 
 -- An integer as a redis.call argument: a Lua number passed as it is goes through "%.17g" on
 -- the server (printf's float path, ~5k instructions each); "%d" costs a tenth of that.
@@ -169,31 +180,44 @@ local function lapse(m)
              '_state', 'waiting', '_ix', ix_move(h[1], uuid_of(m), h[6], 'waiting'))
 end
 
--- The queue's clock. A gap of more than GAP since the last script means the store stalled (or
--- no host was around): the leases renewed just before the gap began (their hosts were alive,
--- the store was not) get that time back instead of lapsing all at once. A lease whose host had
--- stopped renewing before the gap gets nothing: idle spells never keep a dead host's job.
+-- The queue's clock. A gap of more than a lease's stall_gap since the last script means the
+-- store stalled (or no host was around): the leases renewed just before the gap began (their
+-- hosts were alive, the store was not) get that time back instead of lapsing all at once. A
+-- lease whose host had stopped renewing before the gap gets nothing: idle spells never keep a
+-- dead host's job.
 local queue_due -- the queue's due field as keep_time read it
 local expiry_due -- its xdue field
+local queue_gap -- its gap field: the shortest stall_gap of a lease handed out on the queue
 local time_kept = false -- keep_time ran in this script: advance need not read the queue again
 local function keep_time()
   time_kept = true
-  local q = redis.call('HMGET', p, 'clock', 'due', 'xdue')
-  queue_due, expiry_due = q[2], q[3]
+  local q = redis.call('HMGET', p, 'clock', 'due', 'xdue', 'gap')
+  queue_due, expiry_due, queue_gap = q[2], q[3], tonumber(q[4]) or GAP
   local last = tonumber(q[1] or '0')
-  if last > 0 and now - last > GAP then
+  if last > 0 and now - last > queue_gap then
     local all = redis.call('ZRANGE', p .. ':reserved', 0, -1, 'WITHSCORES')
     for i = 1, #all, 2 do
       local job = jk(uuid_of(all[i]))
-      local renewed = tonumber(redis.call('HGET', job, '_rn') or '0') or 0
-      if renewed >= last - 1500 then
+      local h = redis.call('HMGET', job, '_rn', '_ttr')
+      local renewed = tonumber(h[1] or '0') or 0
+      if renewed >= last - 1500 and now - last > stall_gap(tonumber(h[2] or '0') or 0) then
         local deadline = tonumber(all[i + 1]) + (now - last)
         redis.call('ZADD', p .. ':reserved', deadline, all[i])
         redis.call('HSET', job, '_dl', deadline)
       end
     end
   end
-  if now - last >= 200 then redis.call('HSET', p, 'clock', I(now)) end -- fresh enough for GAP
+  if now - last >= 200 then redis.call('HSET', p, 'clock', I(now)) end -- fresh enough for STALL_MIN
+end
+
+-- A lease of ttr ms was handed out: the queue's gap field must not be longer than its stall_gap.
+local function gap_by(ttr)
+  local g = stall_gap(ttr)
+  if queue_gap == nil then queue_gap = tonumber(redis.call('HGET', p, 'gap')) or GAP end
+  if g < queue_gap then
+    queue_gap = g
+    redis.call('HSET', p, 'gap', I(g))
+  end
 end
 
 -- A job was put in :delayed or :reserved with score t: the queue's due field must not be later.
@@ -329,7 +353,8 @@ local function fenced(h, token)
   if h[2] ~= 'running' or h[1] ~= token then return false end
   if tonumber(h[4] or '0') > now then return true end
   local last = tonumber(redis.call('HGET', p, 'clock') or now)
-  if now - last > GAP then
+  local ttr = tonumber(redis.call('HGET', jk(uuid_of(h[3])), '_ttr') or '0') or 0
+  if now - last > stall_gap(ttr) then
     keep_time()
     return true
   end
@@ -575,6 +600,7 @@ local function claim_job(writer, seq, announce, from, to)
              '_rn', I(now), 'cas', I(count(h[5]) + 1), '_ix', ix_move(jtype, uuid, h[9], 'running'))
   redis.call('ZADD', p .. ':reserved', deadline_s, m)
   due_by(deadline)
+  gap_by(count(h[3]))
   -- The document's hash goes back through a copy the caller reads with a plain HGETALL and
   -- deletes in the same round trip (a hash returned through Lua costs the server about four
   -- times as much: every field is made a Lua string and back). The copy is the writer's own; it
@@ -628,5 +654,5 @@ local function begin(keys, argv)
   KEYS, ARGV, p = keys, argv, keys[1]
   local t = redis.call('TIME')
   now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  queue_due, expiry_due, time_kept, limit_wake = nil, nil, false, -1
+  queue_due, expiry_due, queue_gap, time_kept, limit_wake = nil, nil, nil, false, -1
 end

@@ -127,21 +127,31 @@ function M._submit_one(job_type, params, delay, ttr, priority)
   if not id and err == "exists" then return { holder, "exists" } end
   if not id then
     local kind = tostring(err):find("zerog: StoreError: ", 1, true) and "store" or "invalid"
-    return { nil, kind, "job " .. job.uuid .. " was not submitted: " .. store_words(err) }
+    local words = store_words(err)
+    -- Redis's refusal of the step (OOM, NOPERM, READONLY, ...: an error reply) made nothing;
+    -- a step sent without a reply (a stall past the store timeout, a lost connection) may be
+    -- in the server's socket, and the server makes the job once it goes on
+    if kind == "store" and not words:match("^redis: %u%u+ ") then
+      return { nil, kind, "job " .. job.uuid .. " may have been submitted: the store did not answer ("
+        .. words .. "); a submit it received is made once it goes on: look the job up (zerog info "
+        .. job.uuid .. ") before submitting it again" }
+    end
+    return { nil, kind, "job " .. job.uuid .. " was not submitted: " .. words }
   end
   return { job.uuid }
 end
 
 --- core.submit of submissions grouped by queue (a sharded queue's jobs go to several shards:
 -- the store makes one script call per run of one queue, so one per shard touched), the
--- results in the submissions' order.
-local function submit_grouped(submissions)
+-- results in the submissions' order. With partial, as core.submit's (false for a job not made,
+-- and the store's words after the results when some were made and others not).
+local function submit_grouped(submissions, partial)
   local order, mixed = {}, false
   for i, s in ipairs(submissions) do
     order[i] = i
     mixed = mixed or s.queue ~= submissions[1].queue
   end
-  if not mixed then return core.submit(submissions) end
+  if not mixed then return core.submit(submissions, partial) end
   table.sort(order, function(a, b)
     local qa, qb = submissions[a].queue, submissions[b].queue
     if qa ~= qb then return qa < qb end
@@ -149,9 +159,22 @@ local function submit_grouped(submissions)
   end)
   local sorted = {}
   for k, i in ipairs(order) do sorted[k] = submissions[i] end
-  local got, created = core.submit(sorted), {}
+  local got, failure = core.submit(sorted, partial)
+  local created = {}
   for k, i in ipairs(order) do created[i] = got[k] end
-  return created
+  return created, failure
+end
+
+--- "1-3, 7" for the numbers of a sorted list
+local function ranges(list)
+  local out, i = {}, 1
+  while i <= #list do
+    local j = i
+    while j < #list and list[j + 1] == list[j] + 1 do j = j + 1 end
+    out[#out + 1] = i == j and tostring(list[i]) or (list[i] .. "-" .. list[j])
+    i = j + 1
+  end
+  return table.concat(out, ", ")
 end
 
 --- Submits many jobs of one type: every line is validated first (nothing is stored if one is
@@ -199,22 +222,31 @@ function M.submit_batch(job_type, lines, delay, ttr, priority, then_type, then_p
     then_uuid, why1, why2 = M._submit_callback(then_type, then_params, submissions)
     if not then_uuid then return nil, why1, why2 end
   end
-  local ok, created = pcall(submit_grouped, submissions)
+  -- (a batch with a callback is made whole or not at all: the callback waits for every job)
+  local ok, created, failure = pcall(submit_grouped, submissions, not then_type)
   if not ok then
     local kind = tostring(created):find("zerog: StoreError: ", 1, true) and "store" or "invalid"
     return nil, kind, "the batch was not submitted: " .. store_words(created)
   end
-  local uuids = {}
-  for i, job in ipairs(jobs) do uuids[i] = created[i][3] or job.uuid end -- (a unique key's holder)
+  local uuids, missing = {}, {}
+  for i, job in ipairs(jobs) do -- (a unique key's holder; "" for a job the store did not make)
+    uuids[i] = created[i] and (created[i][3] or job.uuid) or ""
+    if not created[i] then missing[#missing + 1] = i end
+  end
   local flushed, err = under_limits(spec, function()
     for i, job in ipairs(jobs) do
-      if not created[i][3] then
+      if created[i] and not created[i][3] then
         job.queueJobId, job.cas = created[i][1], created[i][2]
         job:_flush_pending()
       end
     end
   end)
   if not flushed then return nil, "job", "the batch was submitted, but recording its entries failed: " .. describe(err) end
+  if failure then -- some of the batch was made: which, so that submitting again makes no job twice
+    return uuids, "store", ("the batch was submitted in part: %d of its %d jobs were made, not jobs %s"
+      .. " (counted from 1; their uuids are empty): %s"):format(#jobs - #missing, #jobs, ranges(missing),
+      failure)
+  end
   if then_uuid then uuids[#jobs + 1] = then_uuid end
   return uuids
 end

@@ -31,6 +31,9 @@ M.LAPSED_MESSAGE = "lease expired: the job's host stopped renewing it for longer
   .. "(it stalled, lost the store, or died)"
 M.DIED_MESSAGE = "job was killed while running (its host died)"
 M.RELEASED_EVENT = "Released - host stopping"
+-- a run the store failed under (it refused or did not answer a write): it runs again, nothing
+-- counted, and the event says why
+M.STORE_FAILED_EVENT = "Released - the store failed: "
 
 --- What the run recorded when its host's watchdog released it (see zg_config.on_overrun).
 function M.overrun_message(timeout, ttr)
@@ -260,7 +263,7 @@ local function settle(job, ok, a, b)
   if store_words then
     -- the store failed under the run: not the job's failure; it runs again, nothing counted
     core.log("error", job.logId, "the store failed during the run: " .. store_words)
-    return release(job, policy(job, "RETRY_DELAY", 30))
+    return release(job, policy(job, "RETRY_DELAY", 30), M.STORE_FAILED_EVENT .. store_words, true)
   end
   if kind ~= errors.ErrorContinue and kind ~= errors.WarningContinue then
     core.log("error", job.logId, Job.INTERNAL_ERROR .. " " .. headline(a))
@@ -347,7 +350,7 @@ local function process(claim, job)
   local store_words = not prepared and store_failure(early)
   if store_words then -- the store's, not the job's: it runs again
     core.log("error", log_id, "the store failed preparing the run: " .. store_words)
-    return release(job, policy(job, "RETRY_DELAY", 30))
+    return release(job, policy(job, "RETRY_DELAY", 30), M.STORE_FAILED_EVENT .. store_words, true)
   end
   if not prepared then return failed(job, log_id, "preparing the run", early) end
   if early then return early end

@@ -2451,6 +2451,53 @@ static void a_dead_hosts_lease_lapses_though_the_queue_was_idle(void)
     if (rc == ZG_OK) zg_claim_clear(&next);
 }
 
+static void a_store_stall_shorter_than_a_second_keeps_a_short_ttr_lease(void)
+{
+    /* A lease of a TTR of 0.9 s, renewed every 300 ms, and a stall of 0.95 s: what Redis sees
+     * of it is the same as here, no script on the queue for 0.95 s, the host's renewal sent
+     * meanwhile waiting in the stall. The lease is past its deadline when Redis goes on, but its
+     * host was alive: the claim of another host takes nothing, and the host's late writes and
+     * renewal go through (a stall of more than half a lease's TTR gives that lease the time
+     * back, not only one of more than 1.2 s: that let a healthy run with a TTR under 1.8 s lapse
+     * and count an error in a Redis stall of 0.7 to 1.2 s) */
+    char u[ZG_UUID_LEN];
+    const char *q = Q("short_stall");
+    submit(q, 0, 0, 900, u);
+    zg_claim held;
+    claim_now(q, &held);
+    zg_clock_sleep_ms(950); /* the fault: the stall */
+    zg_claim other;
+    CHECK_INT(claim(q, 0, &other), ZG_ETIMEDOUT);
+    zg_written w;
+    CHECK_INT(update(&held.lease, NULL, FIELDS1("alive", "true"), cas_of(held.doc), &w), ZG_OK);
+    free(w.doc);
+    zg_error err = {0};
+    CHECK_INT(S->ops->touch(S, &held.lease, &err), ZG_OK);
+    zg_job_state st = state_of(u);
+    CHECK_INT(st.state, ZG_STATE_RUNNING);
+    CHECK_INT(st.timeouts, 0);
+    CHECK_INT(settle_with(S, &held.lease, finish()), ZG_OK);
+    zg_claim_clear(&held);
+}
+
+static void a_stall_of_the_write_alone_keeps_a_short_ttr_lease(void)
+{
+    /* as above, but the first script after the stall is a write of the run (no look at the
+     * queue's leases first): it is not refused as late */
+    char u[ZG_UUID_LEN];
+    const char *q = Q("short_stall_write");
+    submit(q, 0, 0, 900, u);
+    zg_claim held;
+    claim_now(q, &held);
+    zg_clock_sleep_ms(950);
+    zg_written w;
+    CHECK_INT(update(&held.lease, NULL, FIELDS1("alive", "true"), cas_of(held.doc), &w), ZG_OK);
+    free(w.doc);
+    CHECK_INT(state_of(u).timeouts, 0);
+    CHECK_INT(settle_with(S, &held.lease, finish()), ZG_OK);
+    zg_claim_clear(&held);
+}
+
 /* Sends a CONFIG command to the Redis of the suite: to every node of a cluster (CLUSTER_PORTS,
  * set by spec/support/cluster.sh), whose keys are on any of them. */
 static void config_everywhere(const char **argv)
@@ -2543,6 +2590,8 @@ int main(void)
         T(a_claim_resent_after_a_takeover_gets_nothing);
         T(a_deleted_or_expired_holders_unique_key_is_gone_from_redis);
         T(a_dead_hosts_lease_lapses_though_the_queue_was_idle);
+        T(a_store_stall_shorter_than_a_second_keeps_a_short_ttr_lease);
+        T(a_stall_of_the_write_alone_keeps_a_short_ttr_lease);
         T(a_claim_older_than_its_writers_last_takes_nothing);
         T(closing_claims_names_the_job_one_took_and_voids_one_still_on_the_way);
         S->ops->close(S);

@@ -134,6 +134,72 @@ honest_errors() {
 }
 ok "a store refusal keeps Redis's own words, no Lua trace, and leaves no half-made job" honest_errors
 
+# A batch goes to Redis as one step per 256 jobs: Redis reaching maxmemory between two of them
+# applies the first and refuses the rest. The command said "the batch was not submitted" and
+# printed no uuid, while the jobs of the first steps were made and ran: submitted again, they
+# ran twice. It now prints the uuids of the jobs made (an empty line for each one not made)
+# and says which were not.
+batch_refused_in_the_middle() {
+  flush
+  "$ZEROG" submit common '{}' >/dev/null 2>&1 || return 1 # (the queue and the library exist)
+  local used; used=$(rcli INFO memory | tr -d '\r' | sed -n 's/^used_memory://p')
+  for _ in $(seq 2000); do echo '{}'; done >"$WORK/batch2000"
+  rcli CONFIG SET maxmemory $((used + 600000)) >/dev/null # room for a few hundred jobs
+  expect_status 1 "$ZEROG" submit common --batch "$WORK/batch2000"
+  local rc=$?
+  rcli CONFIG SET maxmemory 0 >/dev/null
+  local made stored printed
+  made=$(grep -c . "$WORK/out"); printed=$(wc -l <"$WORK/out")
+  stored=$(($(reval "return #redis.call('KEYS', '{zq:*}:job:*')") - 1))
+  echo "made $made, lines $printed, stored $stored: $(cat "$WORK/err")"
+  [ $rc = 0 ] && [ "$made" -gt 0 ] && [ "$made" -lt 2000 ] && [ "$printed" = 2000 ] &&
+  [ "$stored" = "$made" ] && grep -q "submitted in part: $made of its 2000 jobs were made, not jobs $((made + 1))-2000" "$WORK/err" &&
+  grep -q "OOM command not allowed" "$WORK/err" &&
+  for u in $(grep . "$WORK/out" | head -5) $(grep . "$WORK/out" | tail -5); do
+    [ -n "$(rcli GET "zerog:job:$u")" ] || { echo "printed $u, not stored"; return 1; }
+  done
+}
+ok "a batch Redis refuses half-way (maxmemory) prints the uuids of the jobs it made and names those it did not" batch_refused_in_the_middle
+
+# A run whose write the store refuses (Redis past maxmemory for 2.5 s) is released to run again,
+# nothing counted: the job's events say why, between its two runs (they showed two run starts
+# with nothing between, the reason only in the worker's log). And the release is tried for as
+# long as the lease holds: given up after its first 1.5 s of tries, it left the job to lapse,
+# with a "lease expired" error counted for a healthy run.
+cat >"$JOBS/writer.lua" <<'LUA'
+local zerog = require "zerog"
+return { JOB_TYPE = "writer", QUEUE_NAME = "writer_q", RETRY_DELAY = 0.2, TTR = 6,
+  run = function(self)
+    self:record_event("run start")
+    for i = 1, 100 do zerog.sleep(0.05); self:set_completeness(i / 100) end
+    return 200
+  end }
+LUA
+store_failure_during_a_run_is_recorded() {
+  flush
+  local uuid; uuid=$("$ZEROG" submit writer '{}' 2>/dev/null) || return 1
+  "$ZEROG" worker --queue writer_q --max-jobs 2 >"$WORK/writer.log" 2>&1 & # (its two runs)
+  local pid=$!
+  started() { "$ZEROG" info "$uuid" 2>/dev/null | grep -q '"run start"'; }
+  wait_for 10 started || { kill $pid; return 1; }
+  rcli CONFIG SET maxmemory 1 >/dev/null
+  refused() { grep -q "the store failed during the run" "$WORK/writer.log"; }
+  wait_for 10 refused
+  sleep 2.5 # the fault: Redis stays past maxmemory longer than the settle's first tries
+  rcli CONFIG SET maxmemory 0 >/dev/null
+  done200() { "$ZEROG" info "$uuid" 2>/dev/null | grep -q '"result":200'; }
+  wait_for 30 done200
+  kill $pid 2>/dev/null; wait $pid # (ended by its --max-jobs, or here when a run did not count)
+  "$ZEROG" info "$uuid" >"$WORK/info" || return 1
+  json_get 'd.result .. " " .. #d.errors .. " " .. table.concat((function() local t = {}
+    for _, e in ipairs(d.events) do t[#t + 1] = e.msg:match("^Released") and "released" or e.msg end
+    return t end)(), ",")' "$WORK/info"
+  [ "$(json_get d.result "$WORK/info")" = 200 ] && [ "$(json_get '#d.errors' "$WORK/info")" = 0 ] &&
+  json_get 'd.events[2].msg' "$WORK/info" | grep -q "^Released - the store failed: redis: OOM command not allowed" &&
+  [ "$(json_get 'd.events[3].msg' "$WORK/info")" = "run start" ]
+}
+ok "a run the store failed under (maxmemory for 2.5 s) runs again, no error counted, and an event between its runs says why" store_failure_during_a_run_is_recorded
+
 # Past maxmemory, the steps that write are refused before they start (a function without the
 # allow-oom flag), but reading a job, the counts, the list, and deleting (which frees memory) run.
 reads_and_deletes_when_full() {

@@ -112,4 +112,33 @@ drained_worker_puts_back_what_its_lost_claim_took() {
 }
 ok "a drained worker puts back at once the job its claim took in a Redis stall (not after the drain, nor its TTR)" drained_worker_puts_back_what_its_lost_claim_took
 
+# A submit whose reply was lost: Redis stalls (SIGSTOP) with the step of POST /job in its
+# socket, the request answers 503 after the store timeout, and Redis, going on, makes the job.
+# The answer said "job X was not submitted": a client that believed it and submitted again had
+# the job run twice. It says the job may have been made, and names it.
+a_submit_in_a_stall_says_it_may_have_been_made() {
+  local pid before after
+  pid=$(cat "$OWN/redis.pid")
+  count() { redis-cli -s "$OWN/redis.sock" EVAL "return #redis.call('KEYS', 'zerog:job:*')" 0; }
+  before=$(count)
+  kill -STOP "$pid"
+  timed POST /job/echo '{"n": 7}'
+  cp "$WORK/body" "$WORK/first"
+  timed POST /job/echo '{"n": 8}' # answered at once: the store is known to be down
+  kill -CONT "$pid"
+  status_is 503 || return 1
+  echo "second answer: $(cat "$WORK/body")"
+  local first_uuid; first_uuid=$(grep -o '[0-9a-f]\{8\}-[0-9a-f-]\{27\}' "$WORK/first" | head -1)
+  ! grep -q "$first_uuid" "$WORK/body" || { echo "the second answer names the first request's job"; return 1; }
+  cp "$WORK/first" "$WORK/body"
+  echo "answer: $(cat "$WORK/body")"
+  more() { [ "$(count)" -gt "$before" ]; }
+  wait_for 5 more || { echo "(the step never reached Redis: nothing to check)"; return 0; }
+  after=$(redis-cli -s "$OWN/redis.sock" KEYS 'zerog:job:*' | sed 's/^zerog:job://')
+  local made; made=$(for u in $after; do grep -q "$u" "$WORK/body" && echo "$u"; done)
+  echo "made by the stalled submit: ${made:-none the answer names}"
+  [ -n "$made" ] && ! grep -q "was not submitted" "$WORK/body" && grep -q "may have been submitted" "$WORK/body"
+}
+ok "a submit answered 503 in a Redis stall, which Redis makes once it goes on, says it may have been made and names it (and only its own answer does)" a_submit_in_a_stall_says_it_may_have_been_made
+
 tap_done
