@@ -148,7 +148,11 @@ local function make_copier(t)
     fields[#fields + 1] = fmt("[%q] = s[%q]", k, k)
   end
   local source = "local s = ...; return function() return { " .. concat(fields, ", ") .. " } end"
-  return raw_load(source, "=copier", "t", {})(t)
+  -- (load returns the failure, even running out of memory; raised as it is, a host too small
+  -- for its runtime says "not enough memory", not "attempt to call a nil value")
+  local chunk, why = raw_load(source, "=copier", "t", {})
+  if not chunk then error(why, 0) end
+  return chunk(t)
 end
 
 --- The job's zerog module: filled on first use of each name from the public module, with its
