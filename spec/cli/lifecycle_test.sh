@@ -330,8 +330,9 @@ ok "Redis restarted with its data while runs are in flight: each waits for it to
 
 no_spin_on_store_errors() {
   flush
-  local uuid; uuid=$("$ZEROG" submit busy '{"seconds": 4}' 2>/dev/null)
-  "$ZEROG" worker --queue busy_q --until-idle >"$WORK/oom.log" 2>&1 &
+  # (a job that writes every 0.1 s: its writes, and then its release, are refused)
+  local uuid; uuid=$("$ZEROG" submit steady '{"steps": 40}' 2>/dev/null)
+  "$ZEROG" worker --queue steady_q --until-idle >"$WORK/oom.log" 2>&1 &
   local pid=$!
   started() { [ "$(hget "$uuid" runs)" = 1 ]; }
   wait_for 10 started || { kill -9 $pid; return 1; }
@@ -345,7 +346,28 @@ no_spin_on_store_errors() {
   echo "scripts in the second of refusals: $calls"
   [ -n "$calls" ] && [ "$calls" -lt 100 ]
 }
-ok "a store that refuses writes is not hammered: renewals back off" no_spin_on_store_errors
+ok "a store that refuses writes is not hammered: refused writes and settles back off" no_spin_on_store_errors
+
+# Past maxmemory a run's lease is still renewed (a renewal changes two fields in place): else
+# what reads the queue while Redis is full (the counts, a dashboard, idle hosts' peeks run when
+# full, and apply due leases) keeps the queue's clock, so no stall gives the lease its time back,
+# and a healthy run lapsed with "lease expired" counted.
+renewals_when_full() {
+  flush
+  local uuid; uuid=$("$ZEROG" submit busy '{"seconds": 3}' 2>/dev/null) || return 1
+  "$ZEROG" worker --queue busy_q --until-idle >"$WORK/full.log" 2>&1 &
+  local pid=$!
+  started() { [ "$(hget "$uuid" runs)" = 1 ]; }
+  wait_for 10 started || { kill -9 $pid; return 1; }
+  rcli_all CONFIG SET maxmemory 1 >/dev/null
+  local i
+  for i in $(seq 15); do "$ZEROG" stats >/dev/null 2>&1; sleep 0.1; done # the fault: ~1.5 s full
+  rcli_all CONFIG SET maxmemory 0 >/dev/null
+  wait $pid
+  echo "result $(hget "$uuid" resultCode), errorCount $(hget "$uuid" errorCount), runs $(hget "$uuid" runs)"
+  [ "$(hget "$uuid" resultCode)" = 200 ] && [ "$(hget "$uuid" errorCount)" = 0 ] && [ "$(hget "$uuid" runs)" = 1 ]
+}
+ok "past maxmemory, with the counts read all along, a healthy run's lease is still renewed" renewals_when_full
 
 legacy_documents() {
   flush
