@@ -796,6 +796,14 @@ static int core_shard_count(lua_State *L)
     return 1;
 }
 
+/* store_refused(words) -> whether a store error's words are the server's refusal of the call
+ * (zg_store_refused) */
+static int core_store_refused(lua_State *L)
+{
+    lua_pushboolean(L, zg_store_refused(luaL_checkstring(L, 1)));
+    return 1;
+}
+
 static const luaL_Reg core_functions[] = {{"shards_declare", core_shards_declare},
                                           {"shard_count", core_shard_count},
                                           {"cron_check", core_cron_check},
@@ -805,6 +813,7 @@ static const luaL_Reg core_functions[] = {{"shards_declare", core_shards_declare
                                           {"save", core_save},
                                           {"append", core_append},
                                           {"submit", core_submit},
+                                          {"store_refused", core_store_refused},
                                           {"settle_outside", core_settle_outside},
                                           {"touch", core_touch},
                                           {"flow_adopt", core_flow_adopt}, /* flows */

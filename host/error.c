@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 int zg_fail(zg_error *err, int code, const char *fmt, ...)
 {
@@ -23,4 +24,12 @@ int zg_fail(zg_error *err, int code, const char *fmt, ...)
         }
     }
     return code;
+}
+
+int zg_store_refused(const char *msg)
+{
+    if (!msg || strncmp(msg, "redis: ", 7) != 0) return 0;
+    msg += 7;
+    size_t n = strspn(msg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    return n >= 2 && msg[n] == ' ';
 }

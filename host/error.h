@@ -13,4 +13,10 @@ typedef struct zg_error {
 /* Sets code and a printf-style message; returns code so callers can `return zg_fail(...)`. */
 int zg_fail(zg_error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Whether a store error's message is the server's own refusal of the call, which it did not run
+ * ("redis: OOM command not allowed ...", "redis: READONLY ...": Redis's error replies, as
+ * zg_redis_reply_error words them), not a call that got no answer (a lost connection, a
+ * timeout), which the server may still run. */
+int zg_store_refused(const char *msg);
+
 #endif

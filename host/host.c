@@ -963,18 +963,6 @@ static int push_process(lua_State *L, void *ud)
     return 2;
 }
 
-/* Whether a store error is the server's refusal of the call ("redis: OOM command not allowed
- * ...", "redis: READONLY ...": an error reply, the server alive), not a call that got no
- * answer (a lost connection, a timeout) */
-static int store_refused(const zg_error *e)
-{
-    const char *p = e->msg;
-    if (strncmp(p, "redis: ", 7) != 0) return 0;
-    p += 7;
-    size_t n = strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
-    return n >= 2 && p[n] == ' ';
-}
-
 static int collect_process(lua_State *L, zg_host *h, void *ud)
 {
     process_args *a = ud;
@@ -1022,7 +1010,7 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
         if (rc != ZG_ESTORE || zg_heartbeat_lost(&h->heartbeat) || h->interrupted) break;
         int64_t pause = tries < 4 ? 100 << tries : 1000,
                 left = give_up_at - zg_clock_monotonic_ms();
-        if (tries >= 4 && (left <= 0 || !store_refused(&err))) break;
+        if (tries >= 4 && (left <= 0 || !zg_store_refused(err.msg))) break;
         zg_clock_sleep_ms(left > 0 && pause > left ? left : pause);
     }
     if (prefetch && rc == ZG_ESTORE) zg_host_claim_unanswered(h, a->next, claim_seq);

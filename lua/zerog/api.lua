@@ -131,7 +131,7 @@ function M._submit_one(job_type, params, delay, ttr, priority)
     -- Redis's refusal of the step (OOM, NOPERM, READONLY, ...: an error reply) made nothing;
     -- a step sent without a reply (a stall past the store timeout, a lost connection) may be
     -- in the server's socket, and the server makes the job once it goes on
-    if kind == "store" and not words:match("^redis: %u%u+ ") then
+    if kind == "store" and not core.store_refused(words) then
       return { nil, kind, "job " .. job.uuid .. " may have been submitted: the store did not answer ("
         .. words .. "); a submit it received is made once it goes on: look the job up (zerog info "
         .. job.uuid .. ") before submitting it again" }
