@@ -2451,6 +2451,15 @@ static void a_dead_hosts_lease_lapses_though_the_queue_was_idle(void)
     if (rc == ZG_OK) zg_claim_clear(&next);
 }
 
+/* A job of a TTR of 0.9 s submitted to q and claimed into *held, then the fault: 0.95 s without
+ * a script on the queue, as Redis sees a stall (its lease's deadline passes meanwhile). */
+static void held_through_a_short_stall(const char *q, char u[ZG_UUID_LEN], zg_claim *held)
+{
+    submit(q, 0, 0, 900, u);
+    claim_now(q, held);
+    zg_clock_sleep_ms(950);
+}
+
 static void a_store_stall_shorter_than_a_second_keeps_a_short_ttr_lease(void)
 {
     /* A lease of a TTR of 0.9 s, renewed every 300 ms, and a stall of 0.95 s: what Redis sees
@@ -2462,10 +2471,8 @@ static void a_store_stall_shorter_than_a_second_keeps_a_short_ttr_lease(void)
      * and count an error in a Redis stall of 0.7 to 1.2 s) */
     char u[ZG_UUID_LEN];
     const char *q = Q("short_stall");
-    submit(q, 0, 0, 900, u);
     zg_claim held;
-    claim_now(q, &held);
-    zg_clock_sleep_ms(950); /* the fault: the stall */
+    held_through_a_short_stall(q, u, &held);
     zg_claim other;
     CHECK_INT(claim(q, 0, &other), ZG_ETIMEDOUT);
     zg_written w;
@@ -2486,10 +2493,8 @@ static void a_stall_of_the_write_alone_keeps_a_short_ttr_lease(void)
      * queue's leases first): it is not refused as late */
     char u[ZG_UUID_LEN];
     const char *q = Q("short_stall_write");
-    submit(q, 0, 0, 900, u);
     zg_claim held;
-    claim_now(q, &held);
-    zg_clock_sleep_ms(950);
+    held_through_a_short_stall(q, u, &held);
     zg_written w;
     CHECK_INT(update(&held.lease, NULL, FIELDS1("alive", "true"), cas_of(held.doc), &w), ZG_OK);
     free(w.doc);
