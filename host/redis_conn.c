@@ -456,47 +456,47 @@ static const char *call_arg(const zg_redis_call *c, const char *const head[3], s
  * sent, per connection, for the rest of its life. */
 #define WBUF_KEEP ((size_t)1 << 20)
 
+/* Room for more bytes past used in the connection's own buffer (grown by doubling). */
+static int wbuf_reserve(zg_redis *r, size_t used, size_t more, zg_error *err)
+{
+    if (used + more <= r->wcap) return ZG_OK;
+    size_t cap = r->wcap ? r->wcap : 256;
+    while (cap < used + more)
+        cap *= 2;
+    char *grown = realloc(r->wbuf, cap);
+    if (!grown) return zg_fail(err, ZG_ENOMEM, "out of memory building a redis call");
+    r->wbuf = grown;
+    r->wcap = cap;
+    return ZG_OK;
+}
+
 /* Writes the n calls as RESP into the connection's own buffer (kept from call to call: a
  * buffer of each call's, then hiredis's copy of it into a fresh output buffer, cost a worker
- * about 5% of its instructions in malloc and free). */
+ * about 5% of its instructions in malloc and free), each argument's length read once. */
 static int format_calls(zg_redis *r, size_t n, const zg_redis_call *calls, size_t *len,
                         zg_error *err)
 {
-    size_t size = 0;
-    for (size_t k = 0; k < n; k++) {
-        const zg_redis_call *c = &calls[k];
-        const char *head[3] = {"FCALL", c->script ? c->script->name : "", "0"};
-        size += 32;
-        for (size_t i = 0; i < call_argc(c); i++) {
-            size_t alen;
-            call_arg(c, head, i, &alen);
-            size += alen + 32;
-        }
-    }
-    if (size > r->wcap) {
-        char *grown = realloc(r->wbuf, size);
-        if (!grown) return zg_fail(err, ZG_ENOMEM, "out of memory building a redis call");
-        r->wbuf = grown;
-        r->wcap = size;
-    }
-    char *w = r->wbuf;
+    size_t used = 0; /* (an offset: the buffer may move as it grows) */
     for (size_t k = 0; k < n; k++) {
         const zg_redis_call *c = &calls[k];
         char nk[16];
         snprintf(nk, sizeof nk, "%d", c->nkeys);
         const char *head[3] = {"FCALL", c->script ? c->script->name : "", nk};
-        w = resp_number(w, '*', call_argc(c));
+        if (wbuf_reserve(r, used, 32, err) != ZG_OK) return ZG_ENOMEM;
+        used = (size_t)(resp_number(r->wbuf + used, '*', call_argc(c)) - r->wbuf);
         for (size_t i = 0; i < call_argc(c); i++) {
             size_t alen;
             const char *a = call_arg(c, head, i, &alen);
-            w = resp_number(w, '$', alen);
+            if (wbuf_reserve(r, used, alen + 32, err) != ZG_OK) return ZG_ENOMEM;
+            char *w = resp_number(r->wbuf + used, '$', alen);
             memcpy(w, a, alen);
             w += alen;
             *w++ = '\r';
             *w++ = '\n';
+            used = (size_t)(w - r->wbuf);
         }
     }
-    *len = (size_t)(w - r->wbuf);
+    *len = used;
     return ZG_OK;
 }
 
