@@ -1,6 +1,15 @@
 /* redis_conn's pipelines on the private Redis of spec/run (ZEROG_SPEC_REDIS): what a pipeline
- * sends on its own (RESP written into the connection's buffer, send(2)) and what it keeps. */
+ * sends on its own (RESP written into the connection's buffer, send(2)) and what it keeps; and how
+ * a call waits for its reply (poll(2) with the connection's timeout), against servers of the
+ * test's own that answer late or never. */
+#define _GNU_SOURCE /* RUSAGE_THREAD */
 #include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "redis_conn.h"
@@ -89,6 +98,183 @@ static void test_a_connection_keeps_a_small_pipeline_buffer_but_not_a_large_one(
     zg_redis_close(&r);
 }
 
+/* A unix socket listening at a new path under /tmp (its folder in dir): the fd, -1 on failure. */
+static int listen_unix(char *dir, size_t dir_size, char *url, size_t url_size)
+{
+    snprintf(dir, dir_size, "/tmp/zg_conn_XXXXXX");
+    if (!mkdtemp(dir)) return -1;
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s/s.sock", dir);
+    snprintf(url, url_size, "unix://%s", addr.sun_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0) return -1;
+    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 16) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void unlisten_unix(int fd, const char *dir)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s/s.sock", dir);
+    close(fd);
+    unlink(path);
+    rmdir(dir);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A server that never answers (it never even accepts: the connection waits in the backlog, and
+ * what the client sends waits in its buffer): a call gives up after the connection's timeout, as
+ * a connection lost, both a pipeline and a single command; a command given a longer read timeout
+ * (a blocking BLPOP) waits that long instead. */
+static void test_a_call_to_a_server_that_never_answers_gives_up_after_its_timeout(void)
+{
+    char dir[64], url[128];
+    int fd = listen_unix(dir, sizeof dir, url, sizeof url);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    zg_redis r;
+    zg_error err = {0};
+    CHECK_INT(zg_redis_open(&r, url, 300, &err), ZG_OK);
+    const char *ping[] = {"PING"};
+    zg_redis_call call = {NULL, 0, 1, ping, NULL};
+    redisReply *reply = NULL;
+    int64_t began = now_ms();
+    CHECK_INT(zg_redis_pipeline(&r, 1, &call, &reply, &err), ZG_ESTORE);
+    int64_t took = now_ms() - began;
+    CHECK(reply == NULL);
+    CHECK(took >= 300 && took < 3000);
+    CHECK(strstr(err.msg, "redis connection lost: timeout") != NULL);
+
+    began = now_ms();
+    err = (zg_error){0};
+    CHECK(zg_redis_command(&r, 1, ping, NULL, 0, &err) == NULL);
+    took = now_ms() - began;
+    CHECK(took >= 300 && took < 3000);
+    CHECK(strstr(err.msg, "timeout") != NULL);
+
+    began = now_ms();
+    err = (zg_error){0};
+    CHECK(zg_redis_command(&r, 1, ping, NULL, 900, &err) == NULL);
+    took = now_ms() - began;
+    CHECK(took >= 900 && took < 4000);
+    zg_redis_close(&r);
+    unlisten_unix(fd, dir);
+}
+
+/* The test's late server: it accepts one connection and, for each PING it reads, answers PONG
+ * only after late_ms (until the client closes). */
+struct late_server {
+    int listen_fd;
+    int late_ms;
+};
+
+static void *late_server_main(void *arg)
+{
+    struct late_server *s = arg;
+    int fd = accept(s->listen_fd, NULL, NULL);
+    if (fd < 0) return NULL;
+    char buf[14]; /* "*1\r\n$4\r\nPING\r\n" */
+    for (;;) {
+        size_t got = 0;
+        while (got < sizeof buf) {
+            ssize_t k = read(fd, buf + got, sizeof buf - got);
+            if (k <= 0) goto done;
+            got += (size_t)k;
+        }
+        struct timespec late = {0, (long)s->late_ms * 1000000L};
+        nanosleep(&late, NULL);
+        if (write(fd, "+PONG\r\n", 7) != 7) break;
+    }
+done:
+    close(fd);
+    return NULL;
+}
+
+static long voluntary_switches_of_this_thread(void)
+{
+    struct rusage use;
+    getrusage(RUSAGE_THREAD, &use);
+    return use.ru_nvcsw;
+}
+
+/* A thread waiting for its reply sleeps once per round trip. In a blocking read(2) on a unix
+ * socket it slept twice: the server's reading of the request woke it for nothing (the kernel
+ * wakes a socket's every sleeper when its sent data is consumed), which cost the worker and
+ * Redis a context switch a round trip. Here the server reads each request at once and answers
+ * 30 ms later: a wait in poll(2) sleeps through the read. (Not under valgrind, whose scheduler
+ * adds switches of its own: ZEROG_UNDER_VALGRIND.) */
+static void test_a_reply_is_waited_for_in_one_sleep(void)
+{
+    const char *valgrind = getenv("ZEROG_UNDER_VALGRIND");
+    if (valgrind && *valgrind) return;
+    char dir[64], url[128];
+    int fd = listen_unix(dir, sizeof dir, url, sizeof url);
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    struct late_server server = {fd, 30};
+    pthread_t thread;
+    CHECK_INT(pthread_create(&thread, NULL, late_server_main, &server), 0);
+    zg_redis r;
+    zg_error err = {0};
+    CHECK_INT(zg_redis_open(&r, url, 5000, &err), ZG_OK);
+    const char *ping[] = {"PING"};
+    zg_redis_call call = {NULL, 0, 1, ping, NULL};
+    enum { CALLS = 10 };
+    long before = voluntary_switches_of_this_thread();
+    for (int i = 0; i < CALLS; i++) {
+        redisReply *reply = NULL;
+        CHECK_INT(zg_redis_pipeline(&r, 1, &call, &reply, &err), ZG_OK);
+        CHECK(reply && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0);
+        if (reply) freeReplyObject(reply);
+    }
+    long slept = voluntary_switches_of_this_thread() - before;
+    if (slept > CALLS + 2) printf("# %ld sleeps in %d round trips\n", slept, CALLS);
+    CHECK(slept <= CALLS + 2);
+    zg_redis_close(&r);
+    pthread_join(thread, NULL);
+    unlisten_unix(fd, dir);
+}
+
+/* A reply larger than a socket's buffer arrives in many reads: it is read whole. */
+static void test_a_reply_that_arrives_in_many_reads_is_read_whole(void)
+{
+    zg_redis r;
+    zg_error err = {0};
+    CHECK_INT(zg_redis_open(&r, redis_url, 0, &err), ZG_OK);
+    size_t big = 4u << 20;
+    char *value = malloc(big);
+    CHECK(value != NULL);
+    if (!value) return;
+    for (size_t i = 0; i < big; i++)
+        value[i] = (char)('a' + i % 26);
+    const char *set[] = {"SET", "zg_test_conn_big", value};
+    const size_t set_lens[] = {3, 16, big};
+    const char *get[] = {"GET", "zg_test_conn_big"};
+    zg_redis_call calls[] = {{NULL, 0, 3, set, set_lens}, {NULL, 0, 2, get, NULL}};
+    redisReply *replies[2] = {NULL, NULL};
+    CHECK_INT(zg_redis_pipeline(&r, 2, calls, replies, &err), ZG_OK);
+    CHECK(replies[1] && replies[1]->type == REDIS_REPLY_STRING && replies[1]->len == big &&
+          memcmp(replies[1]->str, value, big) == 0);
+    for (int i = 0; i < 2; i++)
+        if (replies[i]) freeReplyObject(replies[i]);
+    redisReply *again = zg_redis_command(&r, 2, get, NULL, 0, &err);
+    CHECK(again && again->type == REDIS_REPLY_STRING && again->len == big &&
+          memcmp(again->str, value, big) == 0);
+    if (again) freeReplyObject(again);
+    free(value);
+    del(&r, "zg_test_conn_big");
+    zg_redis_close(&r);
+}
+
 int main(void)
 {
     redis_url = getenv("ZEROG_SPEC_REDIS");
@@ -98,5 +284,8 @@ int main(void)
     }
     RUN(test_a_pipeline_is_not_sent_on_a_connection_hiredis_marked_broken);
     RUN(test_a_connection_keeps_a_small_pipeline_buffer_but_not_a_large_one);
+    RUN(test_a_call_to_a_server_that_never_answers_gives_up_after_its_timeout);
+    RUN(test_a_reply_is_waited_for_in_one_sleep);
+    RUN(test_a_reply_that_arrives_in_many_reads_is_read_whole);
     return check_done();
 }
