@@ -156,6 +156,8 @@ static int simple(redisContext *c, zg_error *err, const char *what, int argc, co
     return bad ? ZG_ESTORE : ZG_OK;
 }
 
+static int flush_pending(zg_redis *r, zg_error *err);
+
 /* Opens a new connection (authenticated, on the right database) into r->ctx. */
 static int connect_now(zg_redis *r, zg_error *err)
 {
@@ -209,6 +211,8 @@ void zg_redis_close(zg_redis *r)
 {
     if (r->cluster) zg_cluster_close(r->cluster);
     r->cluster = NULL;
+    zg_error ignored = {0};
+    flush_pending(r, &ignored); /* (what zg_redis_send_later holds goes out, unanswered) */
     if (r->ctx) redisFree(r->ctx);
     r->ctx = NULL;
     free(r->wbuf);
@@ -247,6 +251,7 @@ static void drop(zg_redis *r, zg_error *err)
     redisFree(r->ctx);
     r->ctx = NULL;
     r->deferred = 0;
+    r->wpending = 0;
 }
 
 /* Reads the next reply on r's connection into *reply, waiting at most the connection's timeout
@@ -301,21 +306,6 @@ static int drain_deferred(zg_redis *r, zg_error *err)
     return ZG_OK;
 }
 
-void zg_redis_send_later(zg_redis *r, int argc, const char **argv)
-{
-    if (r->cluster) {
-        zg_cluster_send_later(r->cluster, argc, argv);
-        return;
-    }
-    zg_error err = {0};
-    if (!r->ctx || drain_deferred(r, &err) != ZG_OK || !r->ctx) return;
-    if (send_command(r->ctx, argc, argv, NULL) != REDIS_OK) {
-        drop(r, &err);
-        return;
-    }
-    r->deferred++;
-}
-
 int zg_redis_reply_error(const redisReply *reply, zg_error *err)
 {
     /* Redis appends where a script failed ("... script: <sha>, on @user_script:12."): the user
@@ -362,7 +352,7 @@ redisReply *zg_redis_command_raw(zg_redis *r, int argc, const char **argv, const
             r->outage = 1;
             return NULL;
         }
-        if (drain_deferred(r, err) != ZG_OK) continue;
+        if (flush_pending(r, err) != ZG_OK || drain_deferred(r, err) != ZG_OK) continue;
         void *reply = NULL;
         if (send_command(r->ctx, argc, argv, lens) == REDIS_OK)
             await_reply(r, read_timeout_ms ? read_timeout_ms : r->timeout_ms, &reply);
@@ -513,7 +503,7 @@ static int wbuf_reserve(zg_redis *r, size_t used, size_t more, zg_error *err)
 static int format_calls(zg_redis *r, size_t n, const zg_redis_call *calls, size_t *len,
                         zg_error *err)
 {
-    size_t used = 0; /* (an offset: the buffer may move as it grows) */
+    size_t used = r->wpending; /* (an offset: the buffer may move as it grows) */
     for (size_t k = 0; k < n; k++) {
         const zg_redis_call *c = &calls[k];
         char nk[16];
@@ -560,13 +550,49 @@ static int send_all(zg_redis *r, size_t len, zg_error *err)
     return ZG_OK;
 }
 
+/* Sends what zg_redis_send_later holds now (when it holds anything), without reading its
+ * replies: ZG_ESTORE when the connection broke (and was dropped, with them). */
+static int flush_pending(zg_redis *r, zg_error *err)
+{
+    if (!r->ctx || !r->wpending) return ZG_OK;
+    size_t len = r->wpending;
+    r->wpending = 0;
+    return send_all(r, len, err);
+}
+
+/* A command whose reply nobody waits for (an expiry, a delete of a pointer): it goes out with the
+ * connection's next pipeline, in the same write(2) and the server's same read (a write of its own
+ * cost both sides a system call, and the server a pass of its event loop, per job), or at once
+ * past PENDING_MAX bytes or PENDING_CALLS commands, and its reply is read and dropped then. A
+ * connection lost before that loses it, as it would lose a command on the way. */
+#define PENDING_MAX   ((size_t)64 << 10)
+#define PENDING_CALLS 64
+void zg_redis_send_later(zg_redis *r, int argc, const char **argv)
+{
+    if (r->cluster) {
+        zg_cluster_send_later(r->cluster, argc, argv);
+        return;
+    }
+    zg_error err = {0};
+    if (!r->ctx) return;
+    if (r->deferred >= PENDING_CALLS &&
+        (flush_pending(r, &err) != ZG_OK || drain_deferred(r, &err) != ZG_OK))
+        return;
+    zg_redis_call call = {NULL, 0, argc, argv, NULL};
+    size_t len = 0;
+    if (format_calls(r, 1, &call, &len, &err) != ZG_OK) return; /* (out of memory: not sent) */
+    r->wpending = len;
+    r->deferred++;
+    if (r->wpending > PENDING_MAX) flush_pending(r, &err);
+}
+
 /* Sends the pipeline once: ZG_OK, ZG_ESTORE on a broken connection (replies freed),
  * ZG_ENOTFOUND when the server lacks a script's library (replies freed, to be loaded again), or
  * ZG_ETIMEDOUT when the server is still loading its data (replies freed, to be sent again). */
 static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redisReply **replies,
                          zg_error *err)
 {
-    if (drain_deferred(r, err) != ZG_OK || !r->ctx) return ZG_ESTORE;
+    if (!r->ctx) return ZG_ESTORE;
     if (r->ctx->err) { /* hiredis marked it broken without closing it (an append that ran out of
                         * memory, a failed setsockopt): sent on it, the pipeline would run
                         * there with its replies unreadable, then run again on a new one */
@@ -575,13 +601,14 @@ static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redi
     }
     size_t len = 0;
     if (format_calls(r, n, calls, &len, err) != ZG_OK) return ZG_ENOMEM;
+    r->wpending = 0; /* (sent now, in front of the pipeline) */
     int sent = send_all(r, len, err);
     if (r->wcap > WBUF_KEEP) { /* (not kept: see WBUF_KEEP) */
         free(r->wbuf);
         r->wbuf = NULL;
         r->wcap = 0;
     }
-    if (sent != ZG_OK) return ZG_ESTORE;
+    if (sent != ZG_OK || drain_deferred(r, err) != ZG_OK) return ZG_ESTORE;
     int noscript = 0, loading = 0;
     for (size_t i = 0; i < n; i++) {
         void *reply = NULL;

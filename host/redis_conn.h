@@ -50,8 +50,10 @@ typedef struct zg_redis {
                            connections give up sooner, so the map can be read again */
     int deferred;       /* replies of zg_redis_send_later still to read (and drop) */
     int outage;         /* the last call failed on the connection (for logging once) */
-    char *wbuf;         /* the RESP of the pipeline being sent (kept if at most 1 MiB) */
+    char *wbuf;         /* the RESP of the pipeline being sent (kept if at most 1 MiB), after
+                           the commands of zg_redis_send_later not sent yet */
     size_t wcap;
+    size_t wpending; /* bytes of wbuf that zg_redis_send_later's commands take, at its start */
     /* Told, on the calling thread, when a call got a connection back after failing to connect
      * for ZG_REDIS_STALL_NOTE_MS or more (an outage its retries hid): for how long, and why it
      * could not. Not told when the call before it failed (that outage was an error already).

@@ -275,6 +275,43 @@ static void test_a_reply_that_arrives_in_many_reads_is_read_whole(void)
     zg_redis_close(&r);
 }
 
+/* A command sent with zg_redis_send_later goes out with the connection's next call, in front of
+ * it (the server runs it first), and its reply is read and dropped, never taken for the call's;
+ * one still held when the connection closes goes out then; past 64 of them they go out without
+ * waiting for a call (every one is run, none is lost). */
+static void test_commands_sent_later_go_out_in_order_with_the_next_call(void)
+{
+    zg_redis r, other;
+    zg_error err = {0};
+    CHECK_INT(zg_redis_open(&r, redis_url, 0, &err), ZG_OK);
+    CHECK_INT(zg_redis_open(&other, redis_url, 0, &err), ZG_OK);
+    del(&r, "zg_test_conn_later");
+    const char *set[] = {"SET", "zg_test_conn_later", "7"};
+    zg_redis_send_later(&r, 3, set);
+    const char *incr[] = {"INCR", "zg_test_conn_later"};
+    zg_redis_call call = {NULL, 0, 2, incr, NULL};
+    redisReply *reply = NULL;
+    CHECK_INT(zg_redis_pipeline(&r, 1, &call, &reply, &err), ZG_OK);
+    CHECK(reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 8);
+    if (reply) freeReplyObject(reply);
+
+    zg_redis_send_later(&r, 2, incr);
+    CHECK_INT(get_number(&r, "zg_test_conn_later"), 9); /* (zg_redis_command, in order too) */
+
+    for (int i = 0; i < 200; i++)
+        zg_redis_send_later(&r, 2, incr);
+    CHECK_INT(get_number(&r, "zg_test_conn_later"), 209);
+
+    zg_redis_send_later(&r, 2, incr);
+    zg_redis_close(&r);
+    long long seen = -1;
+    for (int i = 0; i < 500 && seen != 210; i++) /* (the close sent it without waiting) */
+        seen = get_number(&other, "zg_test_conn_later");
+    CHECK_INT(seen, 210);
+    del(&other, "zg_test_conn_later");
+    zg_redis_close(&other);
+}
+
 int main(void)
 {
     redis_url = getenv("ZEROG_SPEC_REDIS");
@@ -287,5 +324,6 @@ int main(void)
     RUN(test_a_call_to_a_server_that_never_answers_gives_up_after_its_timeout);
     RUN(test_a_reply_is_waited_for_in_one_sleep);
     RUN(test_a_reply_that_arrives_in_many_reads_is_read_whole);
+    RUN(test_commands_sent_later_go_out_in_order_with_the_next_call);
     return check_done();
 }
