@@ -506,9 +506,9 @@ static int format_calls(zg_redis *r, size_t n, const zg_redis_call *calls, size_
     size_t used = r->wpending; /* (an offset: the buffer may move as it grows) */
     for (size_t k = 0; k < n; k++) {
         const zg_redis_call *c = &calls[k];
-        char nk[16];
-        snprintf(nk, sizeof nk, "%d", c->nkeys);
-        const char *head[3] = {"FCALL", c->script ? c->script->name : "", nk};
+        char nk[24];
+        nk[resp_number(nk, ' ', (size_t)c->nkeys) - nk - 2] = 0; /* (" <digits>\r\n": digits) */
+        const char *head[3] = {"FCALL", c->script ? c->script->name : "", nk + 1};
         if (wbuf_reserve(r, used, 32, err) != ZG_OK) return ZG_ENOMEM;
         used = (size_t)(resp_number(r->wbuf + used, '*', call_argc(c)) - r->wbuf);
         for (size_t i = 0; i < call_argc(c); i++) {

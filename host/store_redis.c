@@ -186,6 +186,15 @@ static int bad_queue(zg_error *err, const char *queue)
     return zg_fail(err, ZG_EINVAL, "bad queue name: %.200s", queue ? queue : "(none)");
 }
 
+/* "{zq:Q}" into out, of at least PREFIX_LEN bytes (queue shorter than ZG_NAME_LEN) */
+static void plain_prefix(char *out, const char *queue)
+{
+    size_t n = strlen(queue);
+    memcpy(out, "{zq:", 4);
+    memcpy(out + 4, queue, n);
+    memcpy(out + 4 + n, "}", 2);
+}
+
 /* The key prefix of a queue ({zq:Q}; a shard's is placed, above) into out (PREFIX_LEN). */
 static int queue_prefix(redis_store *r, char *out, size_t size, const char *queue, zg_error *err)
 {
@@ -195,7 +204,7 @@ static int queue_prefix(redis_store *r, char *out, size_t size, const char *queu
     char base[ZG_NAME_LEN];
     int i = 0, n = 1;
     if (!shard_name(queue, base, &i)) {
-        snprintf(out, size, "{zq:%s}", queue);
+        plain_prefix(out, queue);
         return ZG_OK;
     }
     pthread_mutex_lock(&r->placement_lock);
@@ -205,7 +214,7 @@ static int queue_prefix(redis_store *r, char *out, size_t size, const char *queu
     if (known) return ZG_OK;
     if (shard_count_of(r, base, &n, err) != ZG_OK) return err->code;
     if (i >= n) { /* not a shard of a sharded queue: a queue like any other */
-        snprintf(out, size, "{zq:%s}", queue);
+        plain_prefix(out, queue);
         return ZG_OK;
     }
     shard_prefix(out, queue, i, n);
@@ -420,20 +429,33 @@ static int doc_json(const redisReply *d, char **json, zg_error *err)
     const redisReply *h = d->element[0];
     zg_strbuf b;
     zg_strbuf_init(&b);
+    size_t size = 128; /* (about the text's size: one allocation, not one per doubling) */
+    for (size_t i = 0; i < h->elements; i++)
+        size += h->element[i]->len + 4;
+    for (int l = 1; l < 4; l++)
+        for (size_t i = 0; d->element[l]->type == REDIS_REPLY_ARRAY && i < d->element[l]->elements;
+             i++)
+            size += d->element[l]->element[i]->len + 1;
+    zg_strbuf_reserve(&b, size);
     const char *cas = hash_get(h, "cas");
-    zg_strbuf_printf(&b, "{\"cas\":%lld", cas ? strtoll(cas, NULL, 10) : 0LL);
+    char cas_text[24];
+    format_int(cas_text, cas ? strtoll(cas, NULL, 10) : 0LL);
+    zg_strbuf_append(&b, "{\"cas\":", 7);
+    zg_strbuf_puts(&b, cas_text);
     for (size_t i = 0; i + 1 < h->elements; i += 2) {
         const redisReply *name = h->element[i], *value = h->element[i + 1];
         if (name->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING) continue;
         if (name->str[0] == '_' || strcmp(name->str, "cas") == 0) continue;
-        zg_strbuf_puts(&b, ",");
+        zg_strbuf_append(&b, ",", 1);
         zg_strbuf_json_string(&b, name->str);
-        zg_strbuf_puts(&b, ":");
+        zg_strbuf_append(&b, ":", 1);
         zg_strbuf_append(&b, value->str, value->len);
     }
     for (int l = 0; l < 3; l++) {
         const redisReply *list = d->element[l + 1];
-        zg_strbuf_printf(&b, ",\"%s\":[", zg_store_lists[l]);
+        zg_strbuf_append(&b, ",\"", 2);
+        zg_strbuf_puts(&b, zg_store_lists[l]);
+        zg_strbuf_append(&b, "\":[", 3);
         int first = 1;
         for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i < list->elements; i++) {
             if (list->element[i]->type != REDIS_REPLY_STRING) continue;

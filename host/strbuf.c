@@ -35,6 +35,11 @@ static int reserve(zg_strbuf *b, size_t extra)
     return 1;
 }
 
+void zg_strbuf_reserve(zg_strbuf *b, size_t extra)
+{
+    reserve(b, extra);
+}
+
 void zg_strbuf_append(zg_strbuf *b, const char *s, size_t n)
 {
     if (!reserve(b, n)) return;
@@ -74,15 +79,18 @@ char *zg_strbuf_take(zg_strbuf *b)
 
 void zg_strbuf_json_string(zg_strbuf *b, const char *s)
 {
-    zg_strbuf_puts(b, "\"");
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
+    zg_strbuf_append(b, "\"", 1);
+    for (;;) {
+        const char *run = s; /* the characters written as they are, appended in one piece */
+        while (*s && *s != '"' && *s != '\\' && (unsigned char)*s >= 0x20)
+            s++;
+        if (s > run) zg_strbuf_append(b, run, (size_t)(s - run));
+        if (!*s) break;
+        unsigned char c = (unsigned char)*s++;
         if (c == '"' || c == '\\')
             zg_strbuf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            zg_strbuf_printf(b, "\\u%04x", c);
         else
-            zg_strbuf_append(b, s, 1);
+            zg_strbuf_printf(b, "\\u%04x", c);
     }
-    zg_strbuf_puts(b, "\"");
+    zg_strbuf_append(b, "\"", 1);
 }

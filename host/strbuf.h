@@ -14,6 +14,8 @@ typedef struct zg_strbuf {
 void zg_strbuf_init(zg_strbuf *b);
 void zg_strbuf_free(zg_strbuf *b);
 void zg_strbuf_append(zg_strbuf *b, const char *s, size_t n);
+/* Makes room for extra more bytes at once (a caller that knows about how much it will append). */
+void zg_strbuf_reserve(zg_strbuf *b, size_t extra);
 void zg_strbuf_puts(zg_strbuf *b, const char *s);
 void zg_strbuf_printf(zg_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string (quoted, with quotes, backslashes and control characters escaped). */
