@@ -211,8 +211,12 @@ void zg_redis_close(zg_redis *r)
 {
     if (r->cluster) zg_cluster_close(r->cluster);
     r->cluster = NULL;
-    zg_error ignored = {0};
-    flush_pending(r, &ignored); /* (what zg_redis_send_later holds goes out, unanswered) */
+    if (r->ctx && r->wpending) { /* what zg_redis_send_later holds goes out, unanswered, if the
+                                  * socket takes it now (a stalled server does not hold a close) */
+        ssize_t sent = send(r->ctx->fd, r->wbuf, r->wpending, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)sent;
+        r->wpending = 0;
+    }
     if (r->ctx) redisFree(r->ctx);
     r->ctx = NULL;
     free(r->wbuf);

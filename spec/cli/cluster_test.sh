@@ -87,6 +87,23 @@ exactly_once() {
     end
     return n")
   echo "jobs: $total, not exactly once: $bad"
+  [ "$bad" = 0 ] || reval "local out = {} -- the first few, for the log
+    for _, k in ipairs(redis.call('KEYS', '{zq:busy}:job:*')) do
+      if redis.call('TYPE', k).ok == 'hash' and #out < 3 then
+        local h = redis.call('HMGET', k, 'resultCode', 'runs', 'errorCount')
+        local events = redis.call('LRANGE', k .. ':events', 0, -1)
+        local done = 0
+        for _, e in ipairs(events) do
+          if string.find(e, '\"done\"', 1, true) then done = done + 1 end
+        end
+        if h[1] ~= '200' or h[2] ~= '1' or (h[3] or '0') ~= '0' or done ~= 1 then
+          out[#out + 1] = '# ' .. k .. ': resultCode ' .. tostring(h[1]) .. ', runs ' .. tostring(h[2])
+            .. ', errorCount ' .. tostring(h[3]) .. ', events ' .. table.concat(events, ' ')
+            .. ', errors ' .. table.concat(redis.call('LRANGE', k .. ':errors', 0, -1), ' ')
+        end
+      end
+    end
+    return table.concat(out, '\n')"
   [ "$total" = "$N" ] && [ "$bad" = 0 ]
 }
 # finish_exactly_once: the end of a trial: every job finished within 60 s (the workers stopped
