@@ -283,6 +283,7 @@ static int await_reply(zg_redis *r, int64_t timeout_ms, void **reply)
             return REDIS_ERR;
         }
         if (redisBufferRead(c) != REDIS_OK) return REDIS_ERR;
+        deadline = zg_clock_monotonic_ms() + timeout_ms; /* (a large reply may take many reads) */
     }
 }
 
