@@ -156,8 +156,6 @@ static int simple(redisContext *c, zg_error *err, const char *what, int argc, co
     return bad ? ZG_ESTORE : ZG_OK;
 }
 
-static int flush_pending(zg_redis *r, zg_error *err);
-
 /* Opens a new connection (authenticated, on the right database) into r->ctx. */
 static int connect_now(zg_redis *r, zg_error *err)
 {
@@ -211,12 +209,6 @@ void zg_redis_close(zg_redis *r)
 {
     if (r->cluster) zg_cluster_close(r->cluster);
     r->cluster = NULL;
-    if (r->ctx && r->wpending) { /* what zg_redis_send_later holds goes out, unanswered, if the
-                                  * socket takes it now (a stalled server does not hold a close) */
-        ssize_t sent = send(r->ctx->fd, r->wbuf, r->wpending, MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)sent;
-        r->wpending = 0;
-    }
     if (r->ctx) redisFree(r->ctx);
     r->ctx = NULL;
     free(r->wbuf);
@@ -255,7 +247,6 @@ static void drop(zg_redis *r, zg_error *err)
     redisFree(r->ctx);
     r->ctx = NULL;
     r->deferred = 0;
-    r->wpending = 0;
 }
 
 /* Reads the next reply on r's connection into *reply, waiting at most the connection's timeout
@@ -357,16 +348,15 @@ redisReply *zg_redis_command_raw(zg_redis *r, int argc, const char **argv, const
             r->outage = 1;
             return NULL;
         }
-        if (flush_pending(r, err) != ZG_OK || drain_deferred(r, err) != ZG_OK) continue;
-        void *reply = NULL;
-        if (send_command(r->ctx, argc, argv, lens) == REDIS_OK)
+        void *reply = NULL; /* (the replies of zg_redis_send_later's commands come first) */
+        if (send_command(r->ctx, argc, argv, lens) == REDIS_OK && drain_deferred(r, err) == ZG_OK)
             await_reply(r, read_timeout_ms ? read_timeout_ms : r->timeout_ms, &reply);
         if (reply) {
             r->outage = 0;
             return reply;
         }
         /* the connection broke: the command may or may not have run; try again on a new one */
-        drop(r, err);
+        if (r->ctx) drop(r, err);
         if (zg_clock_monotonic_ms() >= give_up_at) {
             r->outage = 1;
             return NULL;
@@ -508,11 +498,12 @@ static int wbuf_reserve(zg_redis *r, size_t used, size_t more, zg_error *err)
 static int format_calls(zg_redis *r, size_t n, const zg_redis_call *calls, size_t *len,
                         zg_error *err)
 {
-    size_t used = r->wpending; /* (an offset: the buffer may move as it grows) */
+    size_t used = 0; /* (an offset: the buffer may move as it grows) */
     for (size_t k = 0; k < n; k++) {
         const zg_redis_call *c = &calls[k];
         char nk[24];
-        nk[resp_number(nk, ' ', (size_t)c->nkeys) - nk - 2] = 0; /* (" <digits>\r\n": digits) */
+        char *nk_end = resp_number(nk, ' ', (size_t)c->nkeys); /* " <digits>\r\n" */
+        nk_end[-2] = '\0';
         const char *head[3] = {"FCALL", c->script ? c->script->name : "", nk + 1};
         if (wbuf_reserve(r, used, 32, err) != ZG_OK) return ZG_ENOMEM;
         used = (size_t)(resp_number(r->wbuf + used, '*', call_argc(c)) - r->wbuf);
@@ -532,10 +523,19 @@ static int format_calls(zg_redis *r, size_t n, const zg_redis_call *calls, size_
     return ZG_OK;
 }
 
+/* Frees a write buffer grown past WBUF_KEEP, once sent. */
+static void wbuf_trim(zg_redis *r)
+{
+    if (r->wcap <= WBUF_KEEP) return;
+    free(r->wbuf);
+    r->wbuf = NULL;
+    r->wcap = 0;
+}
+
 /* Writes len bytes of r->wbuf to the socket, as hiredis would (its output buffer is empty here:
- * what zg_redis_send_later queues is written before it returns), with MSG_NOSIGNAL (hiredis's
- * own writes, at connect, in zg_redis_command and in zg_redis_send_later, can still raise SIGPIPE:
- * a program embedding the library ignores it, README "Embedding"). ZG_ESTORE: the connection broke,
+ * hiredis's own writes, at connect and in zg_redis_command, are flushed before they return), with
+ * MSG_NOSIGNAL (those writes of hiredis can still raise SIGPIPE: a program embedding the library
+ * ignores it, README "Embedding"). ZG_ESTORE: the connection broke,
  * or stayed full past the timeout (the socket's send timeout, set at connect), and is dropped. */
 static int send_all(zg_redis *r, size_t len, zg_error *err)
 {
@@ -555,23 +555,11 @@ static int send_all(zg_redis *r, size_t len, zg_error *err)
     return ZG_OK;
 }
 
-/* Sends what zg_redis_send_later holds now (when it holds anything), without reading its
- * replies: ZG_ESTORE when the connection broke (and was dropped, with them). */
-static int flush_pending(zg_redis *r, zg_error *err)
-{
-    if (!r->ctx || !r->wpending) return ZG_OK;
-    size_t len = r->wpending;
-    r->wpending = 0;
-    return send_all(r, len, err);
-}
-
-/* A command whose reply nobody waits for (an expiry, a delete of a pointer): it goes out with the
- * connection's next pipeline, in the same write(2) and the server's same read (a write of its own
- * cost both sides a system call, and the server a pass of its event loop, per job), or at once
- * past PENDING_MAX bytes or PENDING_CALLS commands, and its reply is read and dropped then. A
- * connection lost before that loses it, as it would lose a command on the way. */
-#define PENDING_MAX   ((size_t)64 << 10)
-#define PENDING_CALLS 64
+/* A command whose reply no one waits for (an expiry, a delete of a pointer): written at once, its
+ * reply read and dropped by the connection's next call after that call is sent (so the call does
+ * not first wait for it), or here once DEFERRED_MAX of them are owed. A connection lost before
+ * the command was written loses it. */
+#define DEFERRED_MAX 64
 void zg_redis_send_later(zg_redis *r, int argc, const char **argv)
 {
     if (r->cluster) {
@@ -579,16 +567,12 @@ void zg_redis_send_later(zg_redis *r, int argc, const char **argv)
         return;
     }
     zg_error err = {0};
-    if (!r->ctx) return;
-    if (r->deferred >= PENDING_CALLS &&
-        (flush_pending(r, &err) != ZG_OK || drain_deferred(r, &err) != ZG_OK))
-        return;
+    if (!r->ctx || (r->deferred >= DEFERRED_MAX && drain_deferred(r, &err) != ZG_OK)) return;
     zg_redis_call call = {NULL, 0, argc, argv, NULL};
     size_t len = 0;
     if (format_calls(r, 1, &call, &len, &err) != ZG_OK) return; /* (out of memory: not sent) */
-    r->wpending = len;
-    r->deferred++;
-    if (r->wpending > PENDING_MAX) flush_pending(r, &err);
+    if (send_all(r, len, &err) == ZG_OK) r->deferred++;
+    wbuf_trim(r);
 }
 
 /* Sends the pipeline once: ZG_OK, ZG_ESTORE on a broken connection (replies freed),
@@ -606,13 +590,8 @@ static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redi
     }
     size_t len = 0;
     if (format_calls(r, n, calls, &len, err) != ZG_OK) return ZG_ENOMEM;
-    r->wpending = 0; /* (sent now, in front of the pipeline) */
     int sent = send_all(r, len, err);
-    if (r->wcap > WBUF_KEEP) { /* (not kept: see WBUF_KEEP) */
-        free(r->wbuf);
-        r->wbuf = NULL;
-        r->wcap = 0;
-    }
+    wbuf_trim(r);
     if (sent != ZG_OK || drain_deferred(r, err) != ZG_OK) return ZG_ESTORE;
     int noscript = 0, loading = 0;
     for (size_t i = 0; i < n; i++) {

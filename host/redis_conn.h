@@ -50,10 +50,8 @@ typedef struct zg_redis {
                            connections give up sooner, so the map can be read again */
     int deferred;       /* replies of zg_redis_send_later still to read (and drop) */
     int outage;         /* the last call failed on the connection (for logging once) */
-    char *wbuf;         /* the RESP of the pipeline being sent (kept if at most 1 MiB), after
-                           the commands of zg_redis_send_later not sent yet */
+    char *wbuf;         /* the RESP of the pipeline being sent (kept if at most 1 MiB) */
     size_t wcap;
-    size_t wpending; /* bytes of wbuf that zg_redis_send_later's commands take, at its start */
     /* Told, on the calling thread, when a call got a connection back after failing to connect
      * for ZG_REDIS_STALL_NOTE_MS or more (an outage its retries hid): for how long, and why it
      * could not. Not told when the call before it failed (that outage was an error already).
@@ -105,8 +103,9 @@ redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int 
 /* The message of an error reply, without the script's position Redis appends to it. */
 int zg_redis_reply_error(const redisReply *reply, zg_error *err);
 
-/* Sends a command whose reply no one waits for: it is written now and its reply read (and
- * dropped) before the next call's. Best effort: lost with the connection if it breaks. */
+/* Sends a command whose reply no one waits for: it is written now, and its reply read (and
+ * dropped) by the connection's next call once that call is sent, before the call's own. Best
+ * effort: lost with the connection if it breaks before the command is written. */
 void zg_redis_send_later(zg_redis *r, int argc, const char **argv);
 
 /* "user:password@", ":password@" or "": how a URL of u's credentials starts its authority. */

@@ -191,8 +191,9 @@ static void plain_prefix(char *out, const char *queue)
 {
     size_t n = strlen(queue);
     memcpy(out, "{zq:", 4);
-    memcpy(out + 4, queue, n);
-    memcpy(out + 4 + n, "}", 2);
+    memcpy(out + 4, queue, n + 1);
+    out[4 + n] = '}';
+    out[5 + n] = '\0';
 }
 
 /* The key prefix of a queue ({zq:Q}; a shard's is placed, above) into out (PREFIX_LEN). */

@@ -38,7 +38,7 @@ static void del(zg_redis *r, const char *key)
 }
 
 /* hiredis marks a connection broken without closing it (an append that ran out of memory in
- * zg_redis_send_later, a failed setsockopt in redisSetTimeout); its replies can no longer be
+ * zg_redis_command, a failed setsockopt in redisSetTimeout); its replies can no longer be
  * read. A pipeline must not be sent on it (it would run there, its replies lost, and run again
  * on the next connection): it goes on a new connection, once. */
 static void test_a_pipeline_is_not_sent_on_a_connection_hiredis_marked_broken(void)
@@ -328,10 +328,10 @@ static void test_a_reply_that_arrives_in_many_reads_is_read_whole(void)
     zg_redis_close(&r);
 }
 
-/* A command sent with zg_redis_send_later goes out with the connection's next call, in front of
- * it (the server runs it first), and its reply is read and dropped, never taken for the call's;
- * one still held when the connection closes goes out then; past 64 of them they go out without
- * waiting for a call (every one is run, none is lost). */
+/* A command sent with zg_redis_send_later is run before the connection's next call, and its reply
+ * is read and dropped, never taken for the call's (pipelines and single commands alike); past 64
+ * owed replies they are read at once (every command is run, none is lost); one sent just before a
+ * close is run too. */
 static void test_commands_sent_later_go_out_in_order_with_the_next_call(void)
 {
     zg_redis r, other;
@@ -375,13 +375,12 @@ static long long command_number(zg_redis *r, int argc, const char **argv)
     return n;
 }
 
-/* REVIEW (fails at 0b5e7b2): a command of zg_redis_send_later is now held until the connection's
- * next call, so another client's later command can reach the server before it. The store's case:
- * a worker finishes a failed job (its pointer's EXPIRE is held: the worker's next call may be
- * the whole next job's run away), someone retries the job at once (rs_retry: PERSIST of the
- * pointer, on a connection of its own), then the worker's next call sends the EXPIRE: the
- * retried job's pointer expires under it (reads by uuid say "no such job"). Before, the EXPIRE
- * was written before zg_redis_send_later returned. */
+/* A command of zg_redis_send_later reaches the server before any command another client sends
+ * after it. The store's case: a worker finishes a failed job (its pointer's EXPIRE sent, its reply
+ * not waited for; the worker's next call may be a whole job's run away), someone retries the job
+ * at once (rs_retry: PERSIST of the pointer, on a connection of its own): the PERSIST must come
+ * last, or the retried job's pointer expires under it (reads by uuid say "no such job"). (Held
+ * for the next call, the EXPIRE came after it.) */
 static void test_a_command_sent_later_is_not_overtaken_by_another_clients_later_command(void)
 {
     zg_redis worker, retrier;
@@ -396,17 +395,16 @@ static void test_a_command_sent_later_is_not_overtaken_by_another_clients_later_
     const char *persist[] = {"PERSIST", "zg_test_conn_pointer"};
     command_number(&retrier, 2, persist); /* (the retry's, later) */
     const char *ttl[] = {"TTL", "zg_test_conn_pointer"};
-    command_number(&worker, 2, ttl); /* (the worker's next call) */
+    command_number(&worker, 2, ttl);                 /* (the worker's next call) */
     CHECK_INT(command_number(&retrier, 2, ttl), -1); /* (the last word was the PERSIST) */
     del(&retrier, "zg_test_conn_pointer");
     zg_redis_close(&worker);
     zg_redis_close(&retrier);
 }
 
-/* REVIEW (fails at 0b5e7b2): a command held by zg_redis_send_later is lost when the connection
- * breaks before the connection's next call (a Redis restart, its `timeout` closing an idle
- * client, a proxy or NAT dropping it, CLIENT KILL here), however long after the command that was.
- * Before, it was written at once: lost only if the connection broke while it was on the way. */
+/* A command of zg_redis_send_later is written at once, not held for the connection's next call:
+ * a connection lost before that call (a Redis restart, its `timeout` closing an idle client, a
+ * proxy or NAT dropping it, CLIENT KILL here) does not lose it. (Held, it was lost.) */
 static void test_a_command_sent_later_survives_a_connection_lost_before_the_next_call(void)
 {
     zg_redis r, other;
@@ -429,10 +427,10 @@ static void test_a_command_sent_later_survives_a_connection_lost_before_the_next
     zg_redis_close(&other);
 }
 
-/* REVIEW (fails at 0b5e7b2): a process that ends without zg_redis_close (the worker's _exit on
- * an overrun or when its supervisor is gone, a crash, SIGKILL, the OOM killer) loses what
- * zg_redis_send_later holds: a finished job's pointer EXPIRE never reaches the server and the
- * pointer key outlives the job for good. */
+/* A process that ends without zg_redis_close (the worker's _exit on an overrun or when its
+ * supervisor is gone, a crash, SIGKILL, the OOM killer) has its zg_redis_send_later commands run:
+ * a finished job's pointer EXPIRE reaches the server (held for the next call, it did not, and the
+ * pointer outlived the job for good). */
 static void test_a_command_sent_later_is_not_lost_when_the_process_ends_without_a_close(void)
 {
     zg_redis other;
