@@ -3,9 +3,14 @@
  * a call waits for its reply (poll(2) with the connection's timeout), against servers of the
  * test's own that answer late or never. */
 #define _GNU_SOURCE /* RUSAGE_THREAD */
+#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -14,6 +19,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "redis_cluster.h"
 #include "redis_conn.h"
 
 static const char *redis_url;
@@ -460,6 +466,195 @@ static void test_a_command_sent_later_is_not_lost_when_the_process_ends_without_
     zg_redis_close(&other);
 }
 
+/* A call's own read timeout bounds its whole wait, the replies of zg_redis_send_later's commands
+ * it reads first included. The cluster's case: CLUSTER SLOTS is read with 500 ms of its own
+ * (MAP_READ_TIMEOUT_MS, so that a stopped node does not hold every reading of the map for the
+ * call timeout), on a node's connection that gives up reconnecting after 200 ms; a node that
+ * stopped after a pointer's EXPIRE was sent to it (send_later: the pointer's slot is not the
+ * queue's) held the map read for the whole connection timeout, 3 s here. */
+static void test_a_short_read_timeout_bounds_the_replies_owed_to_send_later_too(void)
+{
+    char dir[64], url[128];
+    int fd = listen_unix(dir, sizeof dir, url, sizeof url); /* (never answers) */
+    CHECK(fd >= 0);
+    if (fd < 0) return;
+    const char *slots[] = {"CLUSTER", "SLOTS"};
+    zg_redis alone, owing;
+    zg_error err = {0};
+    CHECK_INT(zg_redis_open(&alone, url, 3000, &err), ZG_OK);
+    alone.retry_ms = 200; /* (a cluster node's, NODE_RETRY_MS) */
+    int64_t began = now_ms();
+    CHECK(zg_redis_command_raw(&alone, 2, slots, NULL, 500, &err) == NULL);
+    int64_t took_alone = now_ms() - began;
+    CHECK(took_alone >= 500 && took_alone < 1500);
+    zg_redis_close(&alone);
+
+    CHECK_INT(zg_redis_open(&owing, url, 3000, &err), ZG_OK);
+    owing.retry_ms = 200;
+    const char *expire[] = {"EXPIRE", "zerog:job:x", "100"};
+    zg_redis_send_later(&owing, 3, expire); /* (a pointer's expiry, its reply owed) */
+    CHECK_INT(owing.deferred, 1);
+    began = now_ms();
+    err = (zg_error){0};
+    CHECK(zg_redis_command_raw(&owing, 2, slots, NULL, 500, &err) == NULL);
+    int64_t took_owing = now_ms() - began;
+    if (took_owing >= 1500)
+        printf("# a 500 ms read: %lld ms with a reply owed, %lld ms without\n",
+               (long long)took_owing, (long long)took_alone);
+    CHECK(took_owing >= 500 && took_owing < 1500);
+    zg_redis_close(&owing);
+    unlisten_unix(fd, dir);
+}
+
+/* The test's cluster of one node (TCP, 127.0.0.1): CLUSTER SLOTS names itself for every slot,
+ * DEL counts the keys it was given (and answers their number), anything else is +PONG. */
+struct fake_node {
+    int listen_fd;
+    int port;
+    atomic_int keys_deleted;
+};
+
+static void *fake_node_main(void *arg)
+{
+    struct fake_node *n = arg;
+    int fd = accept(n->listen_fd, NULL, NULL);
+    if (fd < 0) return NULL;
+    FILE *in = fdopen(dup(fd), "r");
+    char line[128], map[200];
+    snprintf(map, sizeof map, "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n127.0.0.1\r\n:%d\r\n",
+             n->port);
+    while (in && fgets(line, sizeof line, in) && line[0] == '*') {
+        int argc = atoi(line + 1);
+        char name[32] = "";
+        for (int i = 0; i < argc; i++) {
+            if (!fgets(line, sizeof line, in)) goto done;
+            long len = atol(line + 1);
+            char *a = malloc((size_t)len + 3);
+            if (!a || fread(a, 1, (size_t)len + 2, in) != (size_t)len + 2) {
+                free(a);
+                goto done;
+            }
+            if (i == 0) snprintf(name, sizeof name, "%.*s", (int)(len < 31 ? len : 31), a);
+            free(a);
+        }
+        const char *reply = "+PONG\r\n";
+        char count[32];
+        if (strcasecmp(name, "CLUSTER") == 0) {
+            reply = map;
+        } else if (strcasecmp(name, "DEL") == 0) {
+            atomic_fetch_add(&n->keys_deleted, argc - 1);
+            snprintf(count, sizeof count, ":%d\r\n", argc - 1);
+            reply = count;
+        }
+        if (write(fd, reply, strlen(reply)) < 0) break;
+    }
+done:
+    if (in) fclose(in);
+    close(fd);
+    return NULL;
+}
+
+/* On a cluster, a command of zg_redis_send_later whose keys are in different slots is sent
+ * (split per key, as zg_redis_command splits a DEL), not dropped. The store's case: rs_purge
+ * deletes the pointers (zerog:job:<uuid>, no hash tag: each in a slot of its own) of every job
+ * it purged in one DEL through send_later; zg_cluster_send_later drops a call whose slot is -2,
+ * so on a cluster no purged job's pointer was ever deleted (kept for good when the job had no
+ * retention). */
+static void test_a_command_sent_later_over_keys_in_different_slots_is_not_dropped_on_a_cluster(void)
+{
+    struct fake_node node = {.listen_fd = socket(AF_INET, SOCK_STREAM, 0)};
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t alen = sizeof addr;
+    CHECK(node.listen_fd >= 0 && bind(node.listen_fd, (struct sockaddr *)&addr, sizeof addr) == 0 &&
+          listen(node.listen_fd, 4) == 0 &&
+          getsockname(node.listen_fd, (struct sockaddr *)&addr, &alen) == 0);
+    node.port = ntohs(addr.sin_port);
+    atomic_init(&node.keys_deleted, 0);
+    pthread_t thread;
+    CHECK_INT(pthread_create(&thread, NULL, fake_node_main, &node), 0);
+    char url[64];
+    snprintf(url, sizeof url, "redis+cluster://127.0.0.1:%d", node.port);
+    zg_redis r;
+    zg_error err = {0};
+    CHECK_INT(zg_redis_open(&r, url, 2000, &err), ZG_OK);
+    const char *two[] = {"DEL", "zerog:job:6f1c2a", "zerog:job:9b7d4e"};
+    CHECK(zg_cluster_key_slot(two[1], strlen(two[1])) !=
+          zg_cluster_key_slot(two[2], strlen(two[2])));
+    zg_redis_send_later(&r, 3, two); /* (rs_purge's pointers) */
+    const char *one[] = {"DEL", "zerog:job:6f1c2a"};
+    zg_redis_send_later(&r, 2, one); /* (rs_remove's pointer: one key) */
+    const char *ping[] = {"PING"};
+    redisReply *reply = zg_redis_command(&r, 1, ping, NULL, 0, &err); /* (reads what is owed) */
+    CHECK(reply != NULL);
+    if (reply) freeReplyObject(reply);
+    CHECK_INT(atomic_load(&node.keys_deleted), 3);
+    zg_redis_close(&r);
+    pthread_join(thread, NULL);
+    close(node.listen_fd);
+}
+
+/* The test's server that accepts every connection and closes it at once (a proxy whose backend
+ * is down, a server shutting down; Redis at maxclients writes its error first, which a single
+ * command takes for its reply, but a pipeline of two calls then reads the close): it counts the
+ * connections until stop. */
+struct closing_server {
+    int listen_fd;
+    atomic_int accepted;
+    atomic_int stop;
+};
+
+static void *closing_server_main(void *arg)
+{
+    struct closing_server *s = arg;
+    while (!atomic_load(&s->stop)) {
+        struct pollfd p = {s->listen_fd, POLLIN, 0};
+        if (poll(&p, 1, 20) <= 0) continue;
+        int fd = accept(s->listen_fd, NULL, NULL);
+        if (fd < 0) continue;
+        atomic_fetch_add(&s->accepted, 1);
+        close(fd);
+    }
+    return NULL;
+}
+
+/* A call retried on a server that takes each connection and closes it backs off between its
+ * attempts, as reconnect() does between failed connects (50 ms doubling to 1 s), rather than
+ * reconnecting in a tight loop for the whole retry budget: each attempt connects (the server
+ * accepts), the send or the read fails, the call drops the connection and connects again at once.
+ * At most a few dozen connections in 1 s are expected; a tight loop makes thousands, per worker
+ * thread, against a server that is already in trouble. */
+static void test_a_call_on_a_server_that_closes_each_connection_backs_off(void)
+{
+    char dir[64], url[128];
+    struct closing_server server = {.listen_fd = listen_unix(dir, sizeof dir, url, sizeof url)};
+    CHECK(server.listen_fd >= 0);
+    if (server.listen_fd < 0) return;
+    atomic_init(&server.accepted, 0);
+    atomic_init(&server.stop, 0);
+    pthread_t thread;
+    CHECK_INT(pthread_create(&thread, NULL, closing_server_main, &server), 0);
+    zg_redis r;
+    zg_error err = {0};
+    CHECK_INT(zg_redis_open(&r, url, 1000, &err), ZG_OK);
+    const char *ping[] = {"PING"};
+    zg_redis_call calls[2] = {{NULL, 0, 1, ping, NULL}, {NULL, 0, 1, ping, NULL}};
+    redisReply *replies[2] = {NULL, NULL};
+    int before = atomic_load(&server.accepted);
+    CHECK_INT(zg_redis_pipeline(&r, 2, calls, replies, &err), ZG_ESTORE);
+    int pipeline_connects = atomic_load(&server.accepted) - before;
+    before = atomic_load(&server.accepted);
+    CHECK(zg_redis_command(&r, 1, ping, NULL, 0, &err) == NULL);
+    int command_connects = atomic_load(&server.accepted) - before;
+    printf("# connections in 1 s: pipeline %d, command %d\n", pipeline_connects, command_connects);
+    CHECK(pipeline_connects <= 40);
+    CHECK(command_connects <= 40);
+    zg_redis_close(&r);
+    atomic_store(&server.stop, 1);
+    pthread_join(thread, NULL);
+    unlisten_unix(server.listen_fd, dir);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* (the test's servers write to clients that may have gone) */
@@ -478,5 +673,8 @@ int main(void)
     RUN(test_a_command_sent_later_is_not_overtaken_by_another_clients_later_command);
     RUN(test_a_command_sent_later_survives_a_connection_lost_before_the_next_call);
     RUN(test_a_command_sent_later_is_not_lost_when_the_process_ends_without_a_close);
+    RUN(test_a_short_read_timeout_bounds_the_replies_owed_to_send_later_too);
+    RUN(test_a_command_sent_later_over_keys_in_different_slots_is_not_dropped_on_a_cluster);
+    RUN(test_a_call_on_a_server_that_closes_each_connection_backs_off);
     return check_done();
 }
