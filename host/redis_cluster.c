@@ -600,13 +600,23 @@ done:
     return rc;
 }
 
+/* A command no one waits for, to its slot's owner; a DEL or UNLINK over keys in several slots
+ * (a purge's pointers) as one per key, each to its own (any other such command is not sent). */
 void zg_cluster_send_later(zg_cluster *c, int argc, const char **argv)
 {
     zg_redis_call call = {NULL, 0, argc, argv, NULL};
     int slot = call_slot(&call);
-    if (slot == -2) return;
-    int node = owner_of(c, slot);
-    if (node >= 0) zg_redis_send_later(node_conn(c, node), argc, argv);
+    if (slot != -2) {
+        int node = owner_of(c, slot);
+        if (node >= 0) zg_redis_send_later(node_conn(c, node), argc, argv);
+        return;
+    }
+    if (strcasecmp(argv[0], "DEL") != 0 && strcasecmp(argv[0], "UNLINK") != 0) return;
+    for (int i = 1; i < argc; i++) {
+        const char *one[] = {argv[0], argv[i]};
+        int node = owner_of(c, (int)zg_cluster_key_slot(argv[i], strlen(argv[i])));
+        if (node >= 0) zg_redis_send_later(node_conn(c, node), 2, one);
+    }
 }
 
 int zg_cluster_any_node_url(zg_cluster *c, char *out, size_t size, zg_error *err)

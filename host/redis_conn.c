@@ -156,6 +156,14 @@ static int simple(redisContext *c, zg_error *err, const char *what, int argc, co
     return bad ? ZG_ESTORE : ZG_OK;
 }
 
+/* A call whose connection broke is sent again on a new one at once, the first time (a server
+ * restarted, or one that closed an idle connection); when that one breaks too, the call pauses
+ * before each new attempt, RETRY_PAUSE_MS doubling to 500 ms (pause_before_retry), so that a
+ * server that takes each connection and closes it (a proxy without its backend, a server at
+ * maxclients or shutting down) is not met with a connection a few microseconds per thread. */
+#define RETRY_PAUSE_MS 50
+static int pause_before_retry(int64_t give_up_at, int64_t *backoff);
+
 /* Opens a new connection (authenticated, on the right database) into r->ctx. */
 static int connect_now(zg_redis *r, zg_error *err)
 {
@@ -288,12 +296,13 @@ static int send_command(redisContext *c, int argc, const char **argv, const size
     return REDIS_OK;
 }
 
-/* Reads and drops the replies of commands sent with zg_redis_send_later. */
-static int drain_deferred(zg_redis *r, zg_error *err)
+/* Reads and drops the replies of commands sent with zg_redis_send_later, each waited for at most
+ * timeout_ms (the call's own: a short one, such as a cluster map's read, stays short). */
+static int drain_deferred(zg_redis *r, int64_t timeout_ms, zg_error *err)
 {
     for (; r->ctx && r->deferred > 0; r->deferred--) {
         void *reply = NULL;
-        if (await_reply(r, r->timeout_ms, &reply) != REDIS_OK) {
+        if (await_reply(r, timeout_ms, &reply) != REDIS_OK) {
             drop(r, err);
             return ZG_ESTORE;
         }
@@ -342,15 +351,18 @@ redisReply *zg_redis_command(zg_redis *r, int argc, const char **argv, const siz
 redisReply *zg_redis_command_raw(zg_redis *r, int argc, const char **argv, const size_t *lens,
                                  int64_t read_timeout_ms, zg_error *err)
 {
-    int64_t give_up_at = zg_clock_monotonic_ms() + retry_budget(r);
-    for (;;) {
-        if (!r->ctx && reconnect(r, give_up_at, err) != ZG_OK) {
+    int64_t give_up_at = zg_clock_monotonic_ms() + retry_budget(r), backoff = RETRY_PAUSE_MS;
+    for (int broken = 0;; broken++) {
+        if (!r->ctx && ((broken > 1 && !pause_before_retry(give_up_at, &backoff)) ||
+                        reconnect(r, give_up_at, err) != ZG_OK)) {
             r->outage = 1;
             return NULL;
         }
         void *reply = NULL; /* (the replies of zg_redis_send_later's commands come first) */
-        if (send_command(r->ctx, argc, argv, lens) == REDIS_OK && drain_deferred(r, err) == ZG_OK)
-            await_reply(r, read_timeout_ms ? read_timeout_ms : r->timeout_ms, &reply);
+        int64_t wait_ms = read_timeout_ms ? read_timeout_ms : r->timeout_ms;
+        if (send_command(r->ctx, argc, argv, lens) == REDIS_OK &&
+            drain_deferred(r, wait_ms, err) == ZG_OK)
+            await_reply(r, wait_ms, &reply);
         if (reply) {
             r->outage = 0;
             return reply;
@@ -567,7 +579,8 @@ void zg_redis_send_later(zg_redis *r, int argc, const char **argv)
         return;
     }
     zg_error err = {0};
-    if (!r->ctx || (r->deferred >= DEFERRED_MAX && drain_deferred(r, &err) != ZG_OK)) return;
+    if (!r->ctx || (r->deferred >= DEFERRED_MAX && drain_deferred(r, r->timeout_ms, &err) != ZG_OK))
+        return;
     zg_redis_call call = {NULL, 0, argc, argv, NULL};
     size_t len = 0;
     if (format_calls(r, 1, &call, &len, &err) != ZG_OK) return; /* (out of memory: not sent) */
@@ -592,7 +605,7 @@ static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redi
     if (format_calls(r, n, calls, &len, err) != ZG_OK) return ZG_ENOMEM;
     int sent = send_all(r, len, err);
     wbuf_trim(r);
-    if (sent != ZG_OK || drain_deferred(r, err) != ZG_OK) return ZG_ESTORE;
+    if (sent != ZG_OK || drain_deferred(r, r->timeout_ms, err) != ZG_OK) return ZG_ESTORE;
     int noscript = 0, loading = 0;
     for (size_t i = 0; i < n; i++) {
         void *reply = NULL;
@@ -628,16 +641,18 @@ int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisRe
     int64_t give_up_at = zg_clock_monotonic_ms() + retry_budget(r);
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
-    int64_t backoff = 20;
-    for (int attempts = 0;; attempts++) {
+    int64_t backoff = 20, reconnect_backoff = RETRY_PAUSE_MS;
+    for (int attempts = 0, broken = 0;; attempts++) {
         int rc = ZG_OK;
         for (size_t i = 0; i < n && rc == ZG_OK; i++)
             if (calls[i].script && !calls[i].script->loaded)
                 rc = load_script(r, calls[i].script, err);
         if (rc != ZG_OK && rc != ZG_ETIMEDOUT) return rc; /* refused: OOM, NOPERM, ... */
-        if (rc == ZG_OK && !r->ctx && reconnect(r, give_up_at, err) != ZG_OK) {
+        if (rc == ZG_OK && !r->ctx &&
+            ((broken > 1 && !pause_before_retry(give_up_at, &reconnect_backoff)) ||
+             reconnect(r, give_up_at, err) != ZG_OK)) {
             r->outage = 1;
-            return err->code;
+            return err->code ? err->code : zg_fail(err, ZG_ESTORE, "redis: no reply in time");
         }
         if (rc == ZG_OK) rc = pipeline_once(r, n, calls, replies, err);
         if (rc == ZG_ETIMEDOUT) { /* LOADING: the server answers once its data is read */
@@ -664,6 +679,7 @@ int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisRe
                            "load for %lld ms (is FUNCTION FLUSH, DELETE or RESTORE running?)",
                            len, name, (long long)retry_budget(r));
         }
+        broken++; /* (the connection broke: see RETRY_PAUSE_MS) */
         if (zg_clock_monotonic_ms() >= give_up_at) {
             r->outage = 1;
             return err->code ? err->code : zg_fail(err, ZG_ESTORE, "redis: no reply in time");
