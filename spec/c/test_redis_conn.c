@@ -364,7 +364,7 @@ static void test_commands_sent_later_go_out_in_order_with_the_next_call(void)
     zg_redis_send_later(&r, 2, incr);
     zg_redis_close(&r);
     long long seen = -1;
-    for (int i = 0; i < 500 && seen != 210; i++) /* (the close sent it without waiting) */
+    for (int i = 0; i < 500 && seen != 210; i++) /* (sent before the close, unanswered) */
         seen = get_number(&other, "zg_test_conn_later");
     CHECK_INT(seen, 210);
     del(&other, "zg_test_conn_later");
