@@ -67,8 +67,12 @@ finished_count() { reval "local n = 0
     end
     return n"; }
 # exactly_once: every job finished 200 with one run, one "done" event, errorCount 0
+# exactly_once [lossy]: with lossy (a master stopped or killed: Redis replicates asynchronously,
+# so a write the old master acknowledged but had not sent to its replica is lost with it), a job
+# whose only miss is its "done" event (result 200, one run, errorCount 0) counts as such a loss,
+# reported, and fails the trial only past 2% of the jobs; any other miss fails it
 exactly_once() {
-  local bad
+  local bad lossy=${1:-} lost=0
   bad=$(reval "local bad = 0
     for _, k in ipairs(redis.call('KEYS', '{zq:busy}:job:*')) do
       if redis.call('TYPE', k).ok == 'hash' then
@@ -81,12 +85,24 @@ exactly_once() {
       end
     end
     return bad")
+  [ -z "$lossy" ] || lost=$(reval "local lost = 0
+    for _, k in ipairs(redis.call('KEYS', '{zq:busy}:job:*')) do
+      if redis.call('TYPE', k).ok == 'hash' then
+        local h = redis.call('HMGET', k, 'resultCode', 'runs', 'errorCount')
+        local done = 0
+        for _, e in ipairs(redis.call('LRANGE', k .. ':events', 0, -1)) do
+          if string.find(e, '\"done\"', 1, true) then done = done + 1 end
+        end
+        if h[1] == '200' and h[2] == '1' and (h[3] or '0') == '0' and done == 0 then lost = lost + 1 end
+      end
+    end
+    return lost")
   local total; total=$(reval "local n = 0
     for _, k in ipairs(redis.call('KEYS', '{zq:busy}:job:*')) do
       if redis.call('TYPE', k).ok == 'hash' then n = n + 1 end
     end
     return n")
-  echo "jobs: $total, not exactly once: $bad"
+  echo "jobs: $total, not exactly once: $bad${lossy:+ (of which a \"done\" event lost with the old master: $lost)}"
   [ "$bad" = 0 ] || reval "local out = {} -- the first few, for the log
     for _, k in ipairs(redis.call('KEYS', '{zq:busy}:job:*')) do
       if redis.call('TYPE', k).ok == 'hash' and #out < 3 then
@@ -104,7 +120,7 @@ exactly_once() {
       end
     end
     return table.concat(out, '\n')"
-  [ "$total" = "$N" ] && [ "$bad" = 0 ]
+  [ "$total" = "$N" ] && [ "$((bad - lost))" = 0 ] && [ "$((lost * 50))" -le "$N" ]
 }
 # finish_exactly_once: the end of a trial: every job finished within 60 s (the workers stopped
 # then), each exactly once
@@ -213,7 +229,7 @@ master_stopped_under_load() {
   echo "master $master stopped at $at of $N; $replica promoted after $(((t1 - t0) / 1000000)) ms; $more jobs submitted then, finished $(((t2 - t1) / 1000000)) ms later (or not: $progressed); finished $(finished_count) of $N"
   [ $progressed = 0 ] || { echo "no progress while the old master was stopped"; N=$((N - 50)); return 1; }
   [ $rc = 0 ] || { echo "finished: $(finished_count) of $N"; tail -5 "$WORK/w1.log"; N=$((N - 50)); return 1; }
-  exactly_once; rc=$?
+  exactly_once lossy; rc=$?
   N=$((N - 50))
   [ $rc = 0 ] || return 1
   # the calls that waited out the failover went on; a host says once how long the store was gone
