@@ -163,6 +163,7 @@ static int simple(redisContext *c, zg_error *err, const char *what, int argc, co
  * maxclients or shutting down) is not met with a connection a few microseconds per thread. */
 #define RETRY_PAUSE_MS 50
 static int pause_before_retry(int64_t give_up_at, int64_t *backoff);
+static int send_calls(zg_redis *r, size_t n, const zg_redis_call *calls, zg_error *err);
 
 /* Opens a new connection (authenticated, on the right database) into r->ctx. */
 static int connect_now(zg_redis *r, zg_error *err)
@@ -286,16 +287,6 @@ static int await_reply(zg_redis *r, int64_t timeout_ms, void **reply)
     }
 }
 
-/* Writes one command on c (as redisCommandArgv does before it reads): REDIS_ERR when the
- * connection broke or hiredis ran out of memory (c->err set). */
-static int send_command(redisContext *c, int argc, const char **argv, const size_t *lens)
-{
-    if (redisAppendCommandArgv(c, argc, argv, lens) != REDIS_OK) return REDIS_ERR;
-    for (int done = 0; !done;)
-        if (redisBufferWrite(c, &done) != REDIS_OK) return REDIS_ERR;
-    return REDIS_OK;
-}
-
 /* Reads and drops the replies of commands sent with zg_redis_send_later, each waited for at most
  * timeout_ms (the call's own: a short one, such as a cluster map's read, stays short). */
 static int drain_deferred(zg_redis *r, int64_t timeout_ms, zg_error *err)
@@ -360,8 +351,9 @@ redisReply *zg_redis_command_raw(zg_redis *r, int argc, const char **argv, const
         }
         void *reply = NULL; /* (the replies of zg_redis_send_later's commands come first) */
         int64_t wait_ms = read_timeout_ms ? read_timeout_ms : r->timeout_ms;
-        if (send_command(r->ctx, argc, argv, lens) == REDIS_OK &&
-            drain_deferred(r, wait_ms, err) == ZG_OK)
+        int sent = send_calls(r, 1, &(zg_redis_call){NULL, 0, argc, argv, lens}, err);
+        if (sent == ZG_ENOMEM) return NULL;
+        if (sent == ZG_OK && drain_deferred(r, wait_ms, err) == ZG_OK)
             await_reply(r, wait_ms, &reply);
         if (reply) {
             r->outage = 0;
@@ -545,9 +537,9 @@ static void wbuf_trim(zg_redis *r)
 }
 
 /* Writes len bytes of r->wbuf to the socket, as hiredis would (its output buffer is empty here:
- * hiredis's own writes, at connect and in zg_redis_command, are flushed before they return), with
- * MSG_NOSIGNAL (those writes of hiredis can still raise SIGPIPE: a program embedding the library
- * ignores it, README "Embedding"). ZG_ESTORE: the connection broke,
+ * hiredis writes only at connect, AUTH and SELECT, flushed before they return), with MSG_NOSIGNAL
+ * (those writes of hiredis can still raise SIGPIPE: a program embedding the library ignores it,
+ * README "Embedding"). ZG_ESTORE: the connection broke,
  * or stayed full past the timeout (the socket's send timeout, set at connect), and is dropped. */
 static int send_all(zg_redis *r, size_t len, zg_error *err)
 {
@@ -567,6 +559,24 @@ static int send_all(zg_redis *r, size_t len, zg_error *err)
     return ZG_OK;
 }
 
+/* Writes the n calls on r's connection in one send: ZG_OK, ZG_ENOMEM (nothing sent), or ZG_ESTORE
+ * (the connection broke and was dropped). Every command the library sends after connecting goes
+ * this way. */
+static int send_calls(zg_redis *r, size_t n, const zg_redis_call *calls, zg_error *err)
+{
+    if (r->ctx->err) { /* hiredis marked it broken without closing it (a failed setsockopt): sent
+                        * on it, the calls would run there with their replies unreadable, then
+                        * run again on a new one */
+        drop(r, err);
+        return ZG_ESTORE;
+    }
+    size_t len = 0;
+    if (format_calls(r, n, calls, &len, err) != ZG_OK) return ZG_ENOMEM;
+    int sent = send_all(r, len, err);
+    wbuf_trim(r);
+    return sent;
+}
+
 /* A command whose reply no one waits for (an expiry, a delete of a pointer): written at once, its
  * reply read and dropped by the connection's next call after that call is sent (so the call does
  * not first wait for it), or here once DEFERRED_MAX of them are owed. A connection lost before
@@ -582,10 +592,7 @@ void zg_redis_send_later(zg_redis *r, int argc, const char **argv)
     if (!r->ctx || (r->deferred >= DEFERRED_MAX && drain_deferred(r, r->timeout_ms, &err) != ZG_OK))
         return;
     zg_redis_call call = {NULL, 0, argc, argv, NULL};
-    size_t len = 0;
-    if (format_calls(r, 1, &call, &len, &err) != ZG_OK) return; /* (out of memory: not sent) */
-    if (send_all(r, len, &err) == ZG_OK) r->deferred++;
-    wbuf_trim(r);
+    if (send_calls(r, 1, &call, &err) == ZG_OK) r->deferred++; /* (out of memory: not sent) */
 }
 
 /* Sends the pipeline once: ZG_OK, ZG_ESTORE on a broken connection (replies freed),
@@ -595,17 +602,9 @@ static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redi
                          zg_error *err)
 {
     if (!r->ctx) return ZG_ESTORE;
-    if (r->ctx->err) { /* hiredis marked it broken without closing it (an append that ran out of
-                        * memory, a failed setsockopt): sent on it, the pipeline would run
-                        * there with its replies unreadable, then run again on a new one */
-        drop(r, err);
-        return ZG_ESTORE;
-    }
-    size_t len = 0;
-    if (format_calls(r, n, calls, &len, err) != ZG_OK) return ZG_ENOMEM;
-    int sent = send_all(r, len, err);
-    wbuf_trim(r);
-    if (sent != ZG_OK || drain_deferred(r, r->timeout_ms, err) != ZG_OK) return ZG_ESTORE;
+    int sent = send_calls(r, n, calls, err);
+    if (sent != ZG_OK) return sent;
+    if (drain_deferred(r, r->timeout_ms, err) != ZG_OK) return ZG_ESTORE;
     int noscript = 0, loading = 0;
     for (size_t i = 0; i < n; i++) {
         void *reply = NULL;

@@ -1220,7 +1220,7 @@ static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
     job_keys k;
     if (make_keys(r, &k, lease->queue, lease->uuid, err) != ZG_OK) return err->code;
     char token[24];
-    snprintf(token, sizeof token, "%lld", (long long)lease->token);
+    format_int(token, lease->token);
     return lease_outcome(run_on_job(r, S_UNCLAIM, &k, token, err), lease, "an unclaim", err);
 }
 

@@ -35,23 +35,38 @@ static long long get_number(zg_redis *r, const char *key)
     return n;
 }
 
+/* The number of a reply (an integer reply, or -2 when the call failed). */
+static long long command_number(zg_redis *r, int argc, const char **argv)
+{
+    zg_error err = {0};
+    redisReply *reply = zg_redis_command(r, argc, argv, NULL, 0, &err);
+    long long n = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -2;
+    if (reply) freeReplyObject(reply);
+    return n;
+}
+
 static void del(zg_redis *r, const char *key)
 {
     const char *argv[] = {"DEL", key};
-    zg_error err = {0};
-    redisReply *reply = zg_redis_command(r, 2, argv, NULL, 0, &err);
-    if (reply) freeReplyObject(reply);
+    command_number(r, 2, argv);
 }
 
-/* hiredis marks a connection broken without closing it (an append that ran out of memory in
- * zg_redis_command, a failed setsockopt in redisSetTimeout); its replies can no longer be
- * read. A pipeline must not be sent on it (it would run there, its replies lost, and run again
- * on the next connection): it goes on a new connection, once. */
+/* A connection to the private Redis, checked. */
+static void open_redis(zg_redis *r)
+{
+    zg_error err = {0};
+    CHECK_INT(zg_redis_open(r, redis_url, 0, &err), ZG_OK);
+}
+
+/* hiredis marks a connection broken without closing it (a failed setsockopt in redisSetTimeout,
+ * an append that ran out of memory); its replies can no longer be read. A pipeline must not be sent
+ * on it (it would run there, its replies lost, and run again on the next connection): it goes on a
+ * new connection, once. */
 static void test_a_pipeline_is_not_sent_on_a_connection_hiredis_marked_broken(void)
 {
     zg_redis r;
     zg_error err = {0};
-    CHECK_INT(zg_redis_open(&r, redis_url, 0, &err), ZG_OK);
+    open_redis(&r);
     del(&r, "zg_test_conn_counter");
     r.ctx->err = REDIS_ERR_OOM;
     snprintf(r.ctx->errstr, sizeof r.ctx->errstr, "Out of memory");
@@ -73,7 +88,7 @@ static void test_a_connection_keeps_a_small_pipeline_buffer_but_not_a_large_one(
 {
     zg_redis r;
     zg_error err = {0};
-    CHECK_INT(zg_redis_open(&r, redis_url, 0, &err), ZG_OK);
+    open_redis(&r);
     const char *small[] = {"SET", "zg_test_conn_value", "small"};
     zg_redis_call call = {NULL, 0, 3, small, NULL};
     redisReply *reply = NULL;
@@ -106,20 +121,24 @@ static void test_a_connection_keeps_a_small_pipeline_buffer_but_not_a_large_one(
     zg_redis_close(&r);
 }
 
-/* A unix socket listening at a new path under /tmp (its folder in dir): the fd, -1 on failure. */
+/* A unix socket listening at a new path under /tmp (its folder in dir): the fd, -1 on failure
+ * (a failed check). */
 static int listen_unix(char *dir, size_t dir_size, char *url, size_t url_size)
 {
+    int fd = -1;
     snprintf(dir, dir_size, "/tmp/zg_conn_XXXXXX");
-    if (!mkdtemp(dir)) return -1;
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s/s.sock", dir);
-    snprintf(url, url_size, "unix://%s", addr.sun_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    if (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 16) != 0) {
-        close(fd);
-        return -1;
+    if (mkdtemp(dir)) {
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        snprintf(addr.sun_path, sizeof addr.sun_path, "%s/s.sock", dir);
+        snprintf(url, url_size, "unix://%s", addr.sun_path);
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd >= 0 &&
+            (bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(fd, 16) != 0)) {
+            close(fd);
+            fd = -1;
+        }
     }
+    CHECK(fd >= 0);
     return fd;
 }
 
@@ -147,7 +166,6 @@ static void test_a_call_to_a_server_that_never_answers_gives_up_after_its_timeou
 {
     char dir[64], url[128];
     int fd = listen_unix(dir, sizeof dir, url, sizeof url);
-    CHECK(fd >= 0);
     if (fd < 0) return;
     zg_redis r;
     zg_error err = {0};
@@ -178,6 +196,18 @@ static void test_a_call_to_a_server_that_never_answers_gives_up_after_its_timeou
     unlisten_unix(fd, dir);
 }
 
+/* Reads one PING ("*1\r\n$4\r\nPING\r\n") from fd: 0 when the client closed first. */
+static int read_ping(int fd)
+{
+    char buf[14];
+    for (size_t got = 0; got < sizeof buf;) {
+        ssize_t k = read(fd, buf + got, sizeof buf - got);
+        if (k <= 0) return 0;
+        got += (size_t)k;
+    }
+    return 1;
+}
+
 /* The test's late server: it accepts one connection and, for each PING it reads, answers PONG
  * only after late_ms (until the client closes). */
 struct late_server {
@@ -190,19 +220,11 @@ static void *late_server_main(void *arg)
     struct late_server *s = arg;
     int fd = accept(s->listen_fd, NULL, NULL);
     if (fd < 0) return NULL;
-    char buf[14]; /* "*1\r\n$4\r\nPING\r\n" */
-    for (;;) {
-        size_t got = 0;
-        while (got < sizeof buf) {
-            ssize_t k = read(fd, buf + got, sizeof buf - got);
-            if (k <= 0) goto done;
-            got += (size_t)k;
-        }
+    while (read_ping(fd)) {
         struct timespec late = {0, (long)s->late_ms * 1000000L};
         nanosleep(&late, NULL);
         if (write(fd, "+PONG\r\n", 7) != 7) break;
     }
-done:
     close(fd);
     return NULL;
 }
@@ -226,7 +248,6 @@ static void test_a_reply_is_waited_for_in_one_sleep(void)
     if (valgrind && *valgrind) return;
     char dir[64], url[128];
     int fd = listen_unix(dir, sizeof dir, url, sizeof url);
-    CHECK(fd >= 0);
     if (fd < 0) return;
     struct late_server server = {fd, 30};
     pthread_t thread;
@@ -259,13 +280,7 @@ static void *trickling_server_main(void *arg)
     int listen_fd = *(int *)arg;
     int fd = accept(listen_fd, NULL, NULL);
     if (fd < 0) return NULL;
-    char buf[14];
-    size_t got = 0;
-    while (got < sizeof buf) {
-        ssize_t k = read(fd, buf + got, sizeof buf - got);
-        if (k <= 0) break;
-        got += (size_t)k;
-    }
+    read_ping(fd);
     const char *pieces[] = {"$10\r\n", "ab", "cdef", "ghij", "\r\n"};
     for (size_t i = 0; i < 5; i++) {
         struct timespec gap = {0, 120 * 1000000L};
@@ -285,7 +300,6 @@ static void test_a_reply_that_keeps_coming_is_not_cut_by_the_timeout(void)
 {
     char dir[64], url[128];
     int fd = listen_unix(dir, sizeof dir, url, sizeof url);
-    CHECK(fd >= 0);
     if (fd < 0) return;
     pthread_t thread;
     CHECK_INT(pthread_create(&thread, NULL, trickling_server_main, &fd), 0);
@@ -308,7 +322,7 @@ static void test_a_reply_that_arrives_in_many_reads_is_read_whole(void)
 {
     zg_redis r;
     zg_error err = {0};
-    CHECK_INT(zg_redis_open(&r, redis_url, 0, &err), ZG_OK);
+    open_redis(&r);
     size_t big = 4u << 20;
     char *value = malloc(big);
     CHECK(value != NULL);
@@ -342,8 +356,8 @@ static void test_commands_sent_later_go_out_in_order_with_the_next_call(void)
 {
     zg_redis r, other;
     zg_error err = {0};
-    CHECK_INT(zg_redis_open(&r, redis_url, 0, &err), ZG_OK);
-    CHECK_INT(zg_redis_open(&other, redis_url, 0, &err), ZG_OK);
+    open_redis(&r);
+    open_redis(&other);
     del(&r, "zg_test_conn_later");
     const char *set[] = {"SET", "zg_test_conn_later", "7"};
     zg_redis_send_later(&r, 3, set);
@@ -371,16 +385,6 @@ static void test_commands_sent_later_go_out_in_order_with_the_next_call(void)
     zg_redis_close(&other);
 }
 
-/* The number of a reply (an integer reply, or -2 when the call failed). */
-static long long command_number(zg_redis *r, int argc, const char **argv)
-{
-    zg_error err = {0};
-    redisReply *reply = zg_redis_command(r, argc, argv, NULL, 0, &err);
-    long long n = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -2;
-    if (reply) freeReplyObject(reply);
-    return n;
-}
-
 /* A command of zg_redis_send_later reaches the server before any command another client sends
  * after it. The store's case: a worker finishes a failed job (its pointer's EXPIRE sent, its reply
  * not waited for; the worker's next call may be a whole job's run away), someone retries the job
@@ -390,12 +394,10 @@ static long long command_number(zg_redis *r, int argc, const char **argv)
 static void test_a_command_sent_later_is_not_overtaken_by_another_clients_later_command(void)
 {
     zg_redis worker, retrier;
-    zg_error err = {0};
-    CHECK_INT(zg_redis_open(&worker, redis_url, 0, &err), ZG_OK);
-    CHECK_INT(zg_redis_open(&retrier, redis_url, 0, &err), ZG_OK);
+    open_redis(&worker);
+    open_redis(&retrier);
     const char *set[] = {"SET", "zg_test_conn_pointer", "Q"};
-    redisReply *reply = zg_redis_command(&worker, 3, set, NULL, 0, &err);
-    if (reply) freeReplyObject(reply);
+    command_number(&worker, 3, set);
     const char *expire[] = {"EXPIRE", "zg_test_conn_pointer", "100"};
     zg_redis_send_later(&worker, 3, expire); /* (the finish's expiry) */
     const char *persist[] = {"PERSIST", "zg_test_conn_pointer"};
@@ -414,9 +416,8 @@ static void test_a_command_sent_later_is_not_overtaken_by_another_clients_later_
 static void test_a_command_sent_later_survives_a_connection_lost_before_the_next_call(void)
 {
     zg_redis r, other;
-    zg_error err = {0};
-    CHECK_INT(zg_redis_open(&r, redis_url, 0, &err), ZG_OK);
-    CHECK_INT(zg_redis_open(&other, redis_url, 0, &err), ZG_OK);
+    open_redis(&r);
+    open_redis(&other);
     del(&other, "zg_test_conn_lost");
     const char *id_argv[] = {"CLIENT", "ID"};
     long long id = command_number(&r, 2, id_argv);
@@ -443,8 +444,7 @@ static void test_a_command_sent_later_is_not_lost_when_the_process_ends_without_
                                                             * on purpose: a leak to valgrind) */
     if (valgrind && *valgrind) return;
     zg_redis other;
-    zg_error err = {0};
-    CHECK_INT(zg_redis_open(&other, redis_url, 0, &err), ZG_OK);
+    open_redis(&other);
     del(&other, "zg_test_conn_exit");
     fflush(stdout);
     pid_t pid = fork();
@@ -479,7 +479,6 @@ static void test_a_short_read_timeout_bounds_the_replies_owed_to_send_later_too(
 {
     char dir[64], url[128];
     int fd = listen_unix(dir, sizeof dir, url, sizeof url); /* (never answers) */
-    CHECK(fd >= 0);
     if (fd < 0) return;
     const char *slots[] = {"CLUSTER", "SLOTS"};
     zg_redis alone, owing;
@@ -631,7 +630,6 @@ static void test_a_call_on_a_server_that_closes_each_connection_backs_off(void)
 {
     char dir[64], url[128];
     struct closing_server server = {.listen_fd = listen_unix(dir, sizeof dir, url, sizeof url)};
-    CHECK(server.listen_fd >= 0);
     if (server.listen_fd < 0) return;
     atomic_init(&server.accepted, 0);
     atomic_init(&server.stop, 0);
