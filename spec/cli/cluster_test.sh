@@ -66,41 +66,51 @@ finished_count() { reval "local n = 0
       if redis.call('TYPE', k).ok == 'hash' and redis.call('HGET', k, 'resultCode') == '200' then n = n + 1 end
     end
     return n"; }
+# JOB_CHECK, a script over a master's jobs, ARGV[1] saying what it returns: total (how many),
+# bad (not exactly once: a result other than 200, runs other than 1, an errorCount, or other than
+# one "done" event), lost (of those, the ones whose only miss is the "done" event), shown (the
+# first few bad ones, as text for the log). Numbers, so that reval adds them up over the masters.
+JOB_CHECK="local total, bad, lost, shown = 0, 0, 0, {}
+  for _, k in ipairs(redis.call('KEYS', '{zq:busy}:job:*')) do
+    if redis.call('TYPE', k).ok == 'hash' then
+      total = total + 1
+      local h = redis.call('HMGET', k, 'resultCode', 'runs', 'errorCount')
+      local events = redis.call('LRANGE', k .. ':events', 0, -1)
+      local done = 0
+      for _, e in ipairs(events) do
+        if string.find(e, '\"done\"', 1, true) then done = done + 1 end
+      end
+      local rest_ok = h[1] == '200' and h[2] == '1' and (h[3] or '0') == '0'
+      if not rest_ok or done ~= 1 then
+        bad = bad + 1
+        if rest_ok and done == 0 then lost = lost + 1 end
+        if #shown < 3 then
+          shown[#shown + 1] = '# ' .. k .. ': resultCode ' .. tostring(h[1]) .. ', runs ' .. tostring(h[2])
+            .. ', errorCount ' .. tostring(h[3]) .. ', events ' .. table.concat(events, ' ')
+            .. ', errors ' .. table.concat(redis.call('LRANGE', k .. ':errors', 0, -1), ' ')
+        end
+      end
+    end
+  end
+  if ARGV[1] == 'shown' then return table.concat(shown, '\n') end
+  return ({ total = total, bad = bad, lost = lost })[ARGV[1]]"
 # exactly_once [lossy]: every job finished 200 with one run, one "done" event, errorCount 0.
 # With lossy (a master stopped or killed: Redis replicates asynchronously, so a write the old
 # master acknowledged but had not sent to its replica is lost with it), a job whose only miss is
 # its "done" event (result 200, one run, errorCount 0) counts as such a loss, reported, and fails
-# the trial only past 2% of the jobs; any other miss fails it. One pass over the jobs: their
-# count, the misses, the lost events, and the first few misses for the log.
+# the trial only past 2% of the jobs; any other miss fails it.
 exactly_once() {
-  local lossy=${1:-} counts total bad lost
-  counts=$(reval "local total, bad, lost, shown = 0, 0, 0, {}
-    for _, k in ipairs(redis.call('KEYS', '{zq:busy}:job:*')) do
-      if redis.call('TYPE', k).ok == 'hash' then
-        total = total + 1
-        local h = redis.call('HMGET', k, 'resultCode', 'runs', 'errorCount')
-        local events = redis.call('LRANGE', k .. ':events', 0, -1)
-        local done = 0
-        for _, e in ipairs(events) do
-          if string.find(e, '\"done\"', 1, true) then done = done + 1 end
-        end
-        local rest_ok = h[1] == '200' and h[2] == '1' and (h[3] or '0') == '0'
-        if not rest_ok or done ~= 1 then
-          bad = bad + 1
-          if rest_ok and done == 0 then lost = lost + 1 end
-          if #shown < 3 then
-            shown[#shown + 1] = '# ' .. k .. ': resultCode ' .. tostring(h[1]) .. ', runs ' .. tostring(h[2])
-              .. ', errorCount ' .. tostring(h[3]) .. ', events ' .. table.concat(events, ' ')
-              .. ', errors ' .. table.concat(redis.call('LRANGE', k .. ':errors', 0, -1), ' ')
-          end
-        end
-      end
-    end
-    return {total, bad, lost, table.concat(shown, '\n')}")
-  { read -r total; read -r bad; read -r lost; } <<<"$counts"
-  [ -n "$lossy" ] || lost=0
+  local lossy=${1:-} total bad lost=0 p
+  total=$(reval "$JOB_CHECK" total)
+  bad=$(reval "$JOB_CHECK" bad)
+  [ -z "$lossy" ] || lost=$(reval "$JOB_CHECK" lost)
   echo "jobs: $total, not exactly once: $bad${lossy:+ (of which a \"done\" event lost with the old master: $lost)}"
-  [ "$bad" = 0 ] || tail -n +4 <<<"$counts"
+  if [ "$bad" != 0 ]; then # the first few, from each master (text: not added up)
+    for p in $CLUSTER_PORTS; do
+      timeout 2 redis-cli -p "$p" ROLE | head -1 | grep -q master &&
+        timeout 2 redis-cli -p "$p" EVAL "$JOB_CHECK" 0 shown
+    done
+  fi
   [ "$total" = "$N" ] && [ "$((bad - lost))" = 0 ] && [ "$((lost * 50))" -le "$N" ]
 }
 # finish_exactly_once: the end of a trial: every job finished within 60 s (the workers stopped
