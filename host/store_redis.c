@@ -1340,6 +1340,84 @@ static int rs_close_claims(zg_store *s, char *const *queues, size_t nq, const ch
     return claim_memos((redis_store *)s, queues, nq, writers, 1, &close, out, seqs, err);
 }
 
+static int rs_known_queues(zg_store *s, char ***names, size_t *n, zg_error *err);
+
+/* Writes the pointer of job uuid of queue again, after find_queue found the job without it: with
+ * the expiry of the job's retention when it has one (its :expiry score), else none. NX: a pointer
+ * written meanwhile (a submit, a finish) is left as it is. Best effort: the job was found. */
+static void restore_pointer(redis_store *r, const char *queue, const char *uuid)
+{
+    zg_error ignored = {0};
+    job_keys k;
+    if (make_keys(r, &k, queue, uuid, &ignored) != ZG_OK) return;
+    char expiry[PREFIX_LEN + 8];
+    concat(expiry, (const char *const[]){k.prefix, ":expiry", NULL});
+    const char *zscore[] = {"ZSCORE", expiry, uuid};
+    redisReply *at = command(r, 3, zscore, NULL, &ignored);
+    int finite = at && at->type == REDIS_REPLY_STRING;
+    const char *set[] = {"SET", k.pointer, queue, "NX", "PXAT", finite ? at->str : NULL};
+    redisReply *done = command(r, finite ? 6 : 4, set, NULL, &ignored);
+    if (done) freeReplyObject(done);
+    if (at) freeReplyObject(at);
+}
+
+/* The queue of a job whose pointer is missing, by a look in every known queue (one pipeline of
+ * EXISTS): a pointer can be lost while its job lives on, when a retry's PERSIST reaches the
+ * server before the EXPIRE its finish sent (two clients, no order between them), or when memory
+ * ran out between the two. Found, the pointer is written again; ZG_ENOTFOUND otherwise. */
+static int find_queue_without_pointer(redis_store *r, const char *uuid, char queue[ZG_NAME_LEN],
+                                      zg_error *err)
+{
+    char **names = NULL;
+    size_t n = 0;
+    if (rs_known_queues(&r->base, &names, &n, err) != ZG_OK) return err->code;
+    job_keys *keys = calloc(n ? n : 1, sizeof *keys);
+    const char *(*argv)[2] = calloc(n ? n : 1, sizeof *argv);
+    size_t *queue_of = calloc(n ? n : 1, sizeof *queue_of); /* a call's index in names */
+    zg_redis_call *calls = calloc(n ? n : 1, sizeof *calls);
+    redisReply **replies = calloc(n ? n : 1, sizeof *replies);
+    int rc = ZG_ENOMEM;
+    size_t ncalls = 0;
+    if (!keys || !argv || !queue_of || !calls || !replies) {
+        zg_fail(err, ZG_ENOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        zg_error skipped = {0}; /* (a name no queue can have is not looked in) */
+        if (make_keys(r, &keys[ncalls], names[i], uuid, &skipped) != ZG_OK) continue;
+        argv[ncalls][0] = "EXISTS";
+        argv[ncalls][1] = keys[ncalls].job;
+        calls[ncalls] = (zg_redis_call){NULL, 0, 2, argv[ncalls], NULL};
+        queue_of[ncalls++] = i;
+    }
+    if (ncalls) {
+        pthread_mutex_lock(&r->conn.lock);
+        rc = zg_redis_pipeline(&r->conn, ncalls, calls, replies, err);
+        pthread_mutex_unlock(&r->conn.lock);
+        if (rc != ZG_OK) goto done;
+    }
+    rc = zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
+    for (size_t i = 0; i < ncalls; i++)
+        if (replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer == 1) {
+            snprintf(queue, ZG_NAME_LEN, "%s", names[queue_of[i]]);
+            restore_pointer(r, queue, uuid);
+            rc = ZG_OK;
+            break;
+        }
+done:
+    for (size_t i = 0; replies && i < ncalls; i++)
+        if (replies[i]) freeReplyObject(replies[i]);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    free(keys);
+    free(argv);
+    free(queue_of);
+    free(calls);
+    free(replies);
+    return rc;
+}
+
 /* The queue of a job by its uuid (the pointer), into queue; ZG_ENOTFOUND. */
 static int find_queue(redis_store *r, const char *uuid, char queue[ZG_NAME_LEN], zg_error *err)
 {
@@ -1352,8 +1430,11 @@ static int find_queue(redis_store *r, const char *uuid, char queue[ZG_NAME_LEN],
     if (!reply) return err->code;
     int found = reply->type == REDIS_REPLY_STRING && reply->len < ZG_NAME_LEN;
     if (found) snprintf(queue, ZG_NAME_LEN, "%s", reply->str);
+    int missing = reply->type == REDIS_REPLY_NIL;
     freeReplyObject(reply);
-    return found ? ZG_OK : zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
+    if (found) return ZG_OK;
+    if (missing) return find_queue_without_pointer(r, uuid, queue, err);
+    return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
 }
 
 static int rs_settle_from_outside(zg_store *s, const char *queue, const char *uuid, int64_t token,

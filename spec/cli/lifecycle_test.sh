@@ -413,4 +413,34 @@ buried_and_kicked() {
 }
 ok "a job that cannot be loaded is buried with its reason, logged, listed, and kicked back" buried_and_kicked
 
+cat >"$JOBS/oops.lua" <<'LUA'
+-- fails its first run, succeeds once retried
+return { JOB_TYPE = "oops", QUEUE_NAME = "oops_q", MAX_ERRORS = 1, RETENTION = 3600,
+  run = function(self)
+    if self.errorCount == 0 then self:raise_error_finish(500, "boom") end
+    return 200
+  end }
+LUA
+# A job's pointer by uuid lost while the job lives on: a retry's PERSIST can reach the server
+# before the EXPIRE its finish sent (two clients, no order between them), and that expiry then
+# fires; here the pointer is taken away by a second connection, as that expiry would.
+pointer_lost() {
+  flush
+  local failed finished ttl
+  failed=$("$ZEROG" submit oops '{}') && finished=$("$ZEROG" submit oops '{}') &&
+    "$ZEROG" worker --until-idle 2>/dev/null || return 1
+  "$ZEROG" retry "$failed" >/dev/null && [ "$(rcli TTL "zerog:job:$failed")" = -1 ] || return 1
+  "$ZEROG" worker --until-idle 2>/dev/null && "$ZEROG" retry "$finished" >/dev/null || return 1
+  rcli DEL "zerog:job:$failed" "zerog:job:$finished" >/dev/null
+  # (its rerun finished, the retried job has a retention again; the other waits for a worker)
+  expect_status 0 "$ZEROG" progress "$failed" && grep -q '"result":200' "$WORK/out" || return 1
+  expect_status 0 "$ZEROG" info "$finished" && grep -q '"msg":"boom"' "$WORK/out" || return 1
+  # each pointer is back: the finished job's with the rest of its retention, the other's without
+  ttl=$(rcli TTL "zerog:job:$failed") && [ "$ttl" -gt 3500 ] && [ "$ttl" -le 3600 ] || return 1
+  [ "$(rcli GET "zerog:job:$finished")" = oops_q ] && [ "$(rcli TTL "zerog:job:$finished")" = -1 ] || return 1
+  # and a job that is nowhere is still no job
+  expect_status 3 "$ZEROG" progress 01234567-89ab-4cde-8f01-23456789abcd && grep -q "no job" "$WORK/err"
+}
+ok "a job whose pointer by uuid was lost (a retry's PERSIST before its finish's EXPIRE) is still found by uuid, and its pointer written again" pointer_lost
+
 tap_done
