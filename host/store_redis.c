@@ -1123,13 +1123,27 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
         av_free(&a);
         return zg_fail(err, ZG_ENOMEM, "out of memory building a settle");
     }
+    /* A finish with a retention expires the pointer by uuid. On one server, in the same write
+     * ahead of the script: a retry (which needs the job finished) then always comes after it, and
+     * its PERSIST wins; a late settle that is refused shortens the pointer's life for nothing (a
+     * read that finds it gone looks for the job and writes it again: find_queue). On a cluster
+     * the pointer lives on another node, which the settle must not wait for: sent after the
+     * settle was applied, its reply not waited for. */
+    int expire = st->action == ZG_SETTLE_FINISH && st->retention_s > 0;
+    int expire_ahead = expire && !conn->cluster;
+    char secs[24];
+    snprintf(secs, sizeof secs, "%lld", (long long)st->retention_s);
+    const char *expire_argv[] = {"EXPIRE", k.pointer, secs};
     const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
-    zg_redis_call calls[3] = {{script, req ? 8 : 5, (int)a.n, a.argv, NULL},
-                              {NULL, 0, 2, hgetall, NULL},
-                              {NULL, 0, 2, del, NULL}};
-    redisReply *replies[3] = {NULL, NULL, NULL};
+    zg_redis_call all[4] = {{NULL, 0, 3, expire_argv, NULL},
+                            {script, req ? 8 : 5, (int)a.n, a.argv, NULL},
+                            {NULL, 0, 2, hgetall, NULL},
+                            {NULL, 0, 2, del, NULL}};
+    redisReply *all_replies[4] = {NULL, NULL, NULL, NULL};
+    redisReply **replies = all_replies + 1; /* the script's reply first */
     pthread_mutex_lock(&conn->lock);
-    int rc = zg_redis_pipeline(conn, req ? 3 : 1, calls, replies, err);
+    int rc = zg_redis_pipeline(conn, (req ? 3 : 1) + (size_t)expire_ahead, all + !expire_ahead,
+                               all_replies + !expire_ahead, err);
     av_free(&a);
     if (rc != ZG_OK) {
         pthread_mutex_unlock(&conn->lock);
@@ -1159,17 +1173,9 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
             if (take_claim(c, replies[1], queue, next, &claim_err) != ZG_OK) zg_claim_clear(next);
         }
     }
-    freeReplyObject(reply);
-    for (int i = 1; i < 3; i++)
-        if (replies[i]) freeReplyObject(replies[i]);
-    if (rc == ZG_OK && st->action == ZG_SETTLE_FINISH && st->retention_s > 0) {
-        /* the pointer by uuid goes with the job: sent without waiting for its reply, and only
-         * after the settle was applied (a refused late settle must not shorten it) */
-        char secs[24];
-        snprintf(secs, sizeof secs, "%lld", (long long)st->retention_s);
-        const char *expire[] = {"EXPIRE", k.pointer, secs};
-        zg_redis_send_later(conn, 3, expire);
-    }
+    for (int i = 0; i < 4; i++)
+        if (all_replies[i]) freeReplyObject(all_replies[i]);
+    if (rc == ZG_OK && expire && !expire_ahead) zg_redis_send_later(conn, 3, expire_argv);
     pthread_mutex_unlock(&conn->lock);
     return rc;
 }
