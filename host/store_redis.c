@@ -53,6 +53,7 @@ enum {
     S_DELIVER,
     S_OUTBOX,
     S_CLOSE_CLAIMS, /* a live host's unanswered claims (put_back.c) */
+    S_POINTER,      /* a pointer's expiry, ordered by cas (on the pointer's own slot) */
     S_N
 };
 static const char *const script_names[S_N] = {
@@ -61,7 +62,7 @@ static const char *const script_names[S_N] = {
     /* repeatable jobs */
     "schedule_put", "schedule_list", "schedule_remove", "schedule_advance", "schedule_fire",
     /* flows */
-    "adopt", "children", "deliver", "outbox", "close_claims"};
+    "adopt", "children", "deliver", "outbox", "close_claims", "pointer"};
 
 /* The set of every queue's name (outside any queue's slot). */
 #define QUEUES_KEY "zerog:queues"
@@ -1071,11 +1072,24 @@ static const char *action_name(int action)
                                          : NULL;
 }
 
-/* Runs the settle script (and, for a finish with retention, expires the pointer in the same
- * round trip), on conn (the store's, or the heartbeat's for a release by the watchdog). From
- * outside a run, token "0" accepts whatever run holds the job. With req, the same script then
- * claims the next job of the queue for req's types (into *next; its token is 0 when none was
- * ready). */
+/* Sends pointer.lua for a job's pointer (its expiry in secs, or for good when secs is 0, as of
+ * the job's cas) without waiting for its reply; conn's lock held. Best effort, as its EXPIRE was:
+ * lost with a connection that breaks first, or refused by a server that lost the library (the
+ * next call loads it again), the pointer then outlives its job. */
+static void pointer_later(redis_store *r, zg_redis *conn, const char *pointer, long long cas,
+                          int64_t secs)
+{
+    char cas_s[24], secs_s[24];
+    format_int(cas_s, cas);
+    format_int(secs_s, secs > 0 ? secs : 0);
+    const char *argv[] = {"FCALL", r->function_names[S_POINTER], "1", pointer, cas_s, secs_s};
+    zg_redis_send_later(conn, 6, argv);
+}
+
+/* Runs the settle script (and, for a finish with retention, expires the pointer after it), on
+ * conn (the store's, or the heartbeat's for a release by the watchdog). From outside a run, token
+ * "0" accepts whatever run holds the job. With req, the same script then claims the next job of
+ * the queue for req's types (into *next; its token is 0 when none was ready). */
 static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, const char *queue,
                      const char *uuid, const char *token, int outside, const zg_settle *st,
                      const char *writer, int64_t seq, int64_t *cas, const zg_claim_req *req,
@@ -1123,27 +1137,13 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
         av_free(&a);
         return zg_fail(err, ZG_ENOMEM, "out of memory building a settle");
     }
-    /* A finish with a retention expires the pointer by uuid. On one server, in the same write
-     * ahead of the script: a retry (which needs the job finished) then always comes after it, and
-     * its PERSIST wins; a late settle that is refused shortens the pointer's life for nothing (a
-     * read that finds it gone looks for the job and writes it again: find_queue). On a cluster
-     * the pointer lives on another node, which the settle must not wait for: sent after the
-     * settle was applied, its reply not waited for. */
-    int expire = st->action == ZG_SETTLE_FINISH && st->retention_s > 0;
-    int expire_ahead = expire && !conn->cluster;
-    char secs[24];
-    snprintf(secs, sizeof secs, "%lld", (long long)st->retention_s);
-    const char *expire_argv[] = {"EXPIRE", k.pointer, secs};
     const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
-    zg_redis_call all[4] = {{NULL, 0, 3, expire_argv, NULL},
-                            {script, req ? 8 : 5, (int)a.n, a.argv, NULL},
-                            {NULL, 0, 2, hgetall, NULL},
-                            {NULL, 0, 2, del, NULL}};
-    redisReply *all_replies[4] = {NULL, NULL, NULL, NULL};
-    redisReply **replies = all_replies + 1; /* the script's reply first */
+    zg_redis_call calls[3] = {{script, req ? 8 : 5, (int)a.n, a.argv, NULL},
+                              {NULL, 0, 2, hgetall, NULL},
+                              {NULL, 0, 2, del, NULL}};
+    redisReply *replies[3] = {NULL, NULL, NULL};
     pthread_mutex_lock(&conn->lock);
-    int rc = zg_redis_pipeline(conn, (req ? 3 : 1) + (size_t)expire_ahead, all + !expire_ahead,
-                               all_replies + !expire_ahead, err);
+    int rc = zg_redis_pipeline(conn, req ? 3 : 1, calls, replies, err);
     av_free(&a);
     if (rc != ZG_OK) {
         pthread_mutex_unlock(&conn->lock);
@@ -1161,10 +1161,17 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
         rc = zg_fail(err, ZG_ESTALE, "lease %s of job %s is no longer current", token, uuid);
     else if (v == -3)
         rc = zg_fail(err, ZG_EINVAL, "job %s has finished already", uuid);
-    else if (v != 1)
+    else if (v != 1 && v != 2) /* 2: applied before (a resend whose first reply was lost) */
         rc = unexpected(err, "a settle");
     else {
         if (cas) *cas = int_at(reply, 1);
+        /* a finish with a retention: the pointer by uuid expires with the job, sent now that the
+         * settle was applied, its reply not waited for (on a cluster it lives on another node).
+         * Ordered by the finish's cas against a retry's (pointer.lua), whichever comes first. A
+         * resend's first reply was lost: its pointer is left as it is (it outlives the job, a
+         * key that reads as "no job", rather than risk expiring a retried job's). */
+        if (v == 1 && st->action == ZG_SETTLE_FINISH && st->retention_s > 0)
+            pointer_later(r, conn, k.pointer, int_at(reply, 1), st->retention_s);
         /* the claim that came with it: a failure to read it leaves the job to lapse (its lease
          * runs out after the TTR), not the settle undone */
         const redisReply *c = reply->elements == 3 ? reply->element[2] : NULL;
@@ -1173,9 +1180,8 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
             if (take_claim(c, replies[1], queue, next, &claim_err) != ZG_OK) zg_claim_clear(next);
         }
     }
-    for (int i = 0; i < 4; i++)
-        if (all_replies[i]) freeReplyObject(all_replies[i]);
-    if (rc == ZG_OK && expire && !expire_ahead) zg_redis_send_later(conn, 3, expire_argv);
+    for (int i = 0; i < 3; i++)
+        if (replies[i]) freeReplyObject(replies[i]);
     pthread_mutex_unlock(&conn->lock);
     return rc;
 }
@@ -1346,84 +1352,6 @@ static int rs_close_claims(zg_store *s, char *const *queues, size_t nq, const ch
     return claim_memos((redis_store *)s, queues, nq, writers, 1, &close, out, seqs, err);
 }
 
-static int rs_known_queues(zg_store *s, char ***names, size_t *n, zg_error *err);
-
-/* Writes the pointer of job uuid of queue again, after find_queue found the job without it: with
- * the expiry of the job's retention when it has one (its :expiry score), else none. NX: a pointer
- * written meanwhile (a submit, a finish) is left as it is. Best effort: the job was found. */
-static void restore_pointer(redis_store *r, const char *queue, const char *uuid)
-{
-    zg_error ignored = {0};
-    job_keys k;
-    if (make_keys(r, &k, queue, uuid, &ignored) != ZG_OK) return;
-    char expiry[PREFIX_LEN + 8];
-    concat(expiry, (const char *const[]){k.prefix, ":expiry", NULL});
-    const char *zscore[] = {"ZSCORE", expiry, uuid};
-    redisReply *at = command(r, 3, zscore, NULL, &ignored);
-    int finite = at && at->type == REDIS_REPLY_STRING;
-    const char *set[] = {"SET", k.pointer, queue, "NX", "PXAT", finite ? at->str : NULL};
-    redisReply *done = command(r, finite ? 6 : 4, set, NULL, &ignored);
-    if (done) freeReplyObject(done);
-    if (at) freeReplyObject(at);
-}
-
-/* The queue of a job whose pointer is missing, by a look in every known queue (one pipeline of
- * EXISTS): a pointer can be lost while its job lives on, when a retry's PERSIST reaches the
- * server before the EXPIRE its finish sent (two clients, no order between them), or when memory
- * ran out between the two. Found, the pointer is written again; ZG_ENOTFOUND otherwise. */
-static int find_queue_without_pointer(redis_store *r, const char *uuid, char queue[ZG_NAME_LEN],
-                                      zg_error *err)
-{
-    char **names = NULL;
-    size_t n = 0;
-    if (rs_known_queues(&r->base, &names, &n, err) != ZG_OK) return err->code;
-    job_keys *keys = calloc(n ? n : 1, sizeof *keys);
-    const char *(*argv)[2] = calloc(n ? n : 1, sizeof *argv);
-    size_t *queue_of = calloc(n ? n : 1, sizeof *queue_of); /* a call's index in names */
-    zg_redis_call *calls = calloc(n ? n : 1, sizeof *calls);
-    redisReply **replies = calloc(n ? n : 1, sizeof *replies);
-    int rc = ZG_ENOMEM;
-    size_t ncalls = 0;
-    if (!keys || !argv || !queue_of || !calls || !replies) {
-        zg_fail(err, ZG_ENOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        zg_error skipped = {0}; /* (a name no queue can have is not looked in) */
-        if (make_keys(r, &keys[ncalls], names[i], uuid, &skipped) != ZG_OK) continue;
-        argv[ncalls][0] = "EXISTS";
-        argv[ncalls][1] = keys[ncalls].job;
-        calls[ncalls] = (zg_redis_call){NULL, 0, 2, argv[ncalls], NULL};
-        queue_of[ncalls++] = i;
-    }
-    if (ncalls) {
-        pthread_mutex_lock(&r->conn.lock);
-        rc = zg_redis_pipeline(&r->conn, ncalls, calls, replies, err);
-        pthread_mutex_unlock(&r->conn.lock);
-        if (rc != ZG_OK) goto done;
-    }
-    rc = zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
-    for (size_t i = 0; i < ncalls; i++)
-        if (replies[i]->type == REDIS_REPLY_INTEGER && replies[i]->integer == 1) {
-            snprintf(queue, ZG_NAME_LEN, "%s", names[queue_of[i]]);
-            restore_pointer(r, queue, uuid);
-            rc = ZG_OK;
-            break;
-        }
-done:
-    for (size_t i = 0; replies && i < ncalls; i++)
-        if (replies[i]) freeReplyObject(replies[i]);
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-    free(keys);
-    free(argv);
-    free(queue_of);
-    free(calls);
-    free(replies);
-    return rc;
-}
-
 /* The queue of a job by its uuid (the pointer), into queue; ZG_ENOTFOUND. */
 static int find_queue(redis_store *r, const char *uuid, char queue[ZG_NAME_LEN], zg_error *err)
 {
@@ -1434,13 +1362,12 @@ static int find_queue(redis_store *r, const char *uuid, char queue[ZG_NAME_LEN],
     const char *argv[] = {"GET", key};
     redisReply *reply = command(r, 2, argv, NULL, err);
     if (!reply) return err->code;
-    int found = reply->type == REDIS_REPLY_STRING && reply->len < ZG_NAME_LEN;
-    if (found) snprintf(queue, ZG_NAME_LEN, "%s", reply->str);
-    int missing = reply->type == REDIS_REPLY_NIL;
+    /* "<queue>" or "<queue>}<cas>" (pointer.lua) */
+    size_t len = reply->type == REDIS_REPLY_STRING ? strcspn(reply->str, "}") : ZG_NAME_LEN;
+    int found = len > 0 && len < ZG_NAME_LEN;
+    if (found) snprintf(queue, ZG_NAME_LEN, "%.*s", (int)len, reply->str);
     freeReplyObject(reply);
-    if (found) return ZG_OK;
-    if (missing) return find_queue_without_pointer(r, uuid, queue, err);
-    return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
+    return found ? ZG_OK : zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
 }
 
 static int rs_settle_from_outside(zg_store *s, const char *queue, const char *uuid, int64_t token,
@@ -1755,10 +1682,12 @@ static int rs_retry(zg_store *s, const char *uuid, zg_fields f, const char *even
               : reply->integer == -1             ? zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid)
               : reply->integer == -3 ? zg_fail(err, ZG_EINVAL, "job %s has not failed", uuid)
                                      : ZG_OK;
+    long long cas = rc == ZG_OK ? reply->integer : 0;
     freeReplyObject(reply);
-    if (rc == ZG_OK) { /* its retention is lifted: the pointer by uuid too */
-        const char *persist[] = {"PERSIST", k.pointer};
-        send_later(r, 2, persist);
+    if (rc == ZG_OK && cas > 0) { /* its retention is lifted: the pointer by uuid's too */
+        pthread_mutex_lock(&r->conn.lock);
+        pointer_later(r, &r->conn, k.pointer, cas, 0);
+        pthread_mutex_unlock(&r->conn.lock);
     }
     return rc;
 }

@@ -1,14 +1,15 @@
 -- retry: a failed job back to waiting (by hand). KEYS: {zq:Q}, the job, its events list. ARGV:
 -- writer, sequence, the event entry, then name, value, ... (its fields: resultCode, ...).
--- Returns 1, -1 (no such job), -3 (not failed) or the uuid of the job that holds its unique key
--- (not retried: two queued jobs would hold one key); retried, it takes its key again.
+-- Returns the job's cas (retried: its pointer by uuid is kept for good as of that cas, see
+-- pointer.lua), -1 (no such job), -3 (not failed) or the uuid of the job that holds its unique
+-- key (not retried: two queued jobs would hold one key); retried, it takes its key again.
 local job = KEYS[2]
 local writer, seq = ARGV[1], tonumber(ARGV[2])
 local wfield = '_w:' .. writer
 local h = redis.call('HMGET', job, '_state', '_ix', '_type', '_pri', '_m', 'cas', '_nl', wfield,
                      '_uk', '_uh', '_ut', '_grp')
 if not h[1] then return -1 end
-if seq > 0 and tonumber(h[8] or '0') >= seq then return 1 end -- applied before, reply lost
+if seq > 0 and tonumber(h[8] or '0') >= seq then return count(h[6]) end -- applied before, reply lost
 if h[1] ~= 'finished' or string.sub(h[2] or '', 1, 7) ~= 'failed ' then return -3 end
 local uuid = uuid_of(h[5])
 if h[9] then
@@ -26,4 +27,4 @@ local extra = { '_state', 'waiting', '_ix', ix_move(h[3], uuid, h[2], 'waiting')
 if seq > 0 then extra[#extra + 1], extra[#extra + 2] = wfield, ARGV[2] end
 hset_args(job, 4, #ARGV, extra)
 signal()
-return 1
+return count(h[6]) + 1

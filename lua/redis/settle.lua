@@ -8,7 +8,8 @@
 -- types to claim the next job of (0: no claim), the claim's sequence, announce (1 | 0), the n
 -- types, failed (finish: 1 when the job failed, 0 when it succeeded; followed by p when the job
 -- is some parent's child), then name, value, ...
--- Returns {1, cas} or, with a claim, {1, cas, claim} (claim: as claim_job returns it); {-1} no
+-- Returns {1, cas} or, with a claim, {1, cas, claim} (claim: as claim_job returns it), {2, ...}
+-- the same when this settle was applied before (a resend whose first reply was lost); {-1} no
 -- such job, {-2} the lease is not current, {-3} finished already.
 local token, writer, seq, action = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local outside = ARGV[11] == '1'
@@ -16,10 +17,11 @@ local ntypes = tonumber(ARGV[12])
 local failed = string.byte(ARGV[15 + ntypes], 1) == 49 -- '1'
 local has_parent = string.byte(ARGV[15 + ntypes], 2) == 112 -- 'p' (flows: the job is a child)
 local first_field = 16 + ntypes
-local function done(cas)
-  if ntypes == 0 then return { 1, cas } end
+local function done(cas, again) -- again: applied before (2), not now (1)
+  local code = again and 2 or 1
+  if ntypes == 0 then return { code, cas } end
   advance()
-  return { 1, cas, claim_job(writer, ARGV[13], ARGV[14] == '1', 15, 14 + ntypes) }
+  return { code, cas, claim_job(writer, ARGV[13], ARGV[14] == '1', 15, 14 + ntypes) }
 end
 -- a settle that claims reads the queue's clock and due fields first (its claim needs them, and
 -- a finish with a retention then lowers xdue without reading it again)
@@ -30,7 +32,7 @@ local h = redis.call('HMGET', job, '_lease', '_state', '_m', '_dl', 'cas', wfiel
                      'errorCount', '_releases', '_pri', '_ix', '_grp', '_cl')
 if not h[5] then return { outside and -1 or -2 } end
 local cas = count(h[5])
-if seq > 0 and tonumber(h[6] or '0') >= seq then return done(cas) end -- applied already
+if seq > 0 and tonumber(h[6] or '0') >= seq then return done(cas, true) end -- applied already
 local m = h[3]
 if outside then
   if h[2] == 'finished' then return { -3 } end

@@ -360,7 +360,7 @@ async function main() {
     const env = Object.assign({}, process.env, { ZEROG_JOBS: process.env.PARKED_JOBS });
     const uuid = spawnSync(process.env.ZEROG, ['submit', 'parked', '{"n": 0}'], { env }).stdout.toString().trim();
     const redis = (...args) => spawnSync('redis-cli', ['-s', process.env.REDIS_SOCK, ...args]).stdout.toString().trim();
-    redis('HSET', `{zq:${redis('GET', 'zerog:job:' + uuid)}}:job:${uuid}`, 'jobType', '"renamed_by_hand"');
+    redis('HSET', `{zq:${redis('GET', 'zerog:job:' + uuid).split('}')[0]}}:job:${uuid}`, 'jobType', '"renamed_by_hand"');
     for (let i = 0; i < 4; i++) {
       spawnSync(process.env.ZEROG, ['kick', 'parked_q'], { env }); // the retry delay, now
       spawnSync(process.env.ZEROG, ['worker', '--queue', 'parked_q', '--until-idle'], { env });

@@ -42,10 +42,14 @@ for line in io.lines() do
   local cmd = a[1] and a[1]:upper()
   if not is_lua and (cmd == "FCALL" or cmd == "EVALSHA" or cmd == "EVAL") then
     scripts = scripts + 1
-    -- every ZeroG script declares its queue's key first: everything it touches carries that tag
+    -- every ZeroG script declares its queue's key first: everything it touches carries that tag;
+    -- but for the one of a job's pointer by uuid (pointer.lua), which touches that key only
     local tag = a[4] and a[4]:match("^{[^}]+}")
-    if not tag and not failed then failed = "a script declares no queue key first:\n  " .. line end
-    current = { line = line, slot = nil, tag = tag }
+    local pointer = a[3] == "1" and a[4] and a[4]:match("^zerog:job:[^{}]+$") and a[4]
+    if not tag and not pointer and not failed then
+      failed = "a script declares no queue key first:\n  " .. line
+    end
+    current = { line = line, slot = nil, tag = tag, only = pointer }
   elseif is_lua and current and cmd and not KEYLESS[cmd] and a[2] then
     commands = commands + 1
     local s = slot(a[2])
@@ -54,6 +58,9 @@ for line in io.lines() do
                              current.line, line)
     end
     current.slot = current.slot or s
+    if current.only and a[2] ~= current.only and not failed then
+      failed = string.format("a pointer's script touched %s:\n  %s\n  %s", a[2], current.line, line)
+    end
     if current.tag and a[2]:sub(1, #current.tag) ~= current.tag and not failed then
       failed = string.format("a script touched %s, outside its declared queue %s:\n  %s\n  %s",
                              a[2], current.tag, current.line, line)

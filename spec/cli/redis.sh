@@ -29,6 +29,7 @@ fi
 # shard's tag may be extended by its placement, {zq:Q~i~k}: then found by a scan)
 jkey() {
   local q; q=$(rcli GET "zerog:job:$1")
+  q=${q%%\}*} # ("<queue>}<cas>" once its expiry was set: lua/redis/pointer.lua)
   case $q in
     *~*)
       if [ -n "${CLUSTER_PORTS:-}" ]; then

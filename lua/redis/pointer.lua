@@ -1,0 +1,20 @@
+-- pointer: the expiry of a job's pointer by uuid, in the order of the job's own changes whatever
+-- order the calls reach the server in. KEYS[1]: the pointer, zerog:job:<uuid> (a key of its own
+-- slot, the only one this script touches). It holds "<queue>" (as submit wrote it) or
+-- "<queue>}<cas>" (a queue name has no '}'): the job's cas after the last finish or retry that
+-- set its expiry. ARGV: that cas, seconds (> 0: the finish that made the job's cas expires it in
+-- as many seconds; 0: the retry that made it keeps it for good). A call whose cas is not above
+-- the pointer's is late - a finish's expiry that reaches the server after the retry that
+-- followed the finish - and changes nothing. Returns 1 when applied, else 0.
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end -- no pointer (the job is gone): none is made
+local cut = string.find(v, '}', 1, true)
+local cas = tonumber(ARGV[1])
+if cut and (tonumber(string.sub(v, cut + 1)) or 0) >= cas then return 0 end
+local marked = (cut and string.sub(v, 1, cut - 1) or v) .. '}' .. I(cas)
+if ARGV[2] ~= '0' then
+  redis.call('SET', KEYS[1], marked, 'EX', ARGV[2])
+else
+  redis.call('SET', KEYS[1], marked)
+end
+return 1
