@@ -589,8 +589,16 @@ void zg_redis_send_later(zg_redis *r, int argc, const char **argv)
         return;
     }
     zg_error err = {0};
-    if (!r->ctx || (r->deferred >= DEFERRED_MAX && drain_deferred(r, r->timeout_ms, &err) != ZG_OK))
-        return;
+    /* a broken connection is opened again here, once a second at most: on a cluster, the node of
+     * a command sent later may see no other call from this host (a master holding only pointers
+     * by uuid), and without this it would lose every later command once its connection broke */
+    if (!r->ctx) {
+        int64_t now = zg_clock_monotonic_ms();
+        if (now - r->later_connect_ms < 1000) return;
+        r->later_connect_ms = now;
+        if (connect_now(r, &err) != ZG_OK) return;
+    }
+    if (r->deferred >= DEFERRED_MAX && drain_deferred(r, r->timeout_ms, &err) != ZG_OK) return;
     zg_redis_call call = {NULL, 0, argc, argv, NULL};
     if (send_calls(r, 1, &call, &err) == ZG_OK) r->deferred++; /* (out of memory: not sent) */
 }

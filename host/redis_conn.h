@@ -49,8 +49,9 @@ typedef struct zg_redis {
     int64_t retry_ms;   /* how long a call keeps reconnecting (0: timeout_ms); a cluster's node
                            connections give up sooner, so the map can be read again */
     int deferred;       /* replies of zg_redis_send_later still to read (and drop) */
-    int outage;         /* the last call failed on the connection (for logging once) */
-    char *wbuf;         /* the RESP of the pipeline being sent (kept if at most 1 MiB) */
+    int64_t later_connect_ms; /* when zg_redis_send_later last opened a broken connection */
+    int outage;               /* the last call failed on the connection (for logging once) */
+    char *wbuf;               /* the RESP of the pipeline being sent (kept if at most 1 MiB) */
     size_t wcap;
     /* Told, on the calling thread, when a call got a connection back after failing to connect
      * for ZG_REDIS_STALL_NOTE_MS or more (an outage its retries hid): for how long, and why it
@@ -105,7 +106,8 @@ int zg_redis_reply_error(const redisReply *reply, zg_error *err);
 
 /* Sends a command whose reply no one waits for: it is written now, and its reply read (and
  * dropped) by the connection's next call once that call is sent, before the call's own. Best
- * effort: lost with the connection if it breaks before the command is written. */
+ * effort: lost with the connection if it breaks before the command is written; a connection
+ * found broken is opened again first (one attempt, once a second at most). */
 void zg_redis_send_later(zg_redis *r, int argc, const char **argv);
 
 /* "user:password@", ":password@" or "": how a URL of u's credentials starts its authority. */

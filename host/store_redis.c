@@ -53,7 +53,6 @@ enum {
     S_DELIVER,
     S_OUTBOX,
     S_CLOSE_CLAIMS, /* a live host's unanswered claims (put_back.c) */
-    S_POINTER,      /* a pointer's expiry, ordered by cas (on the pointer's own slot) */
     S_N
 };
 static const char *const script_names[S_N] = {
@@ -62,7 +61,7 @@ static const char *const script_names[S_N] = {
     /* repeatable jobs */
     "schedule_put", "schedule_list", "schedule_remove", "schedule_advance", "schedule_fire",
     /* flows */
-    "adopt", "children", "deliver", "outbox", "close_claims", "pointer"};
+    "adopt", "children", "deliver", "outbox", "close_claims"};
 
 /* The set of every queue's name (outside any queue's slot). */
 #define QUEUES_KEY "zerog:queues"
@@ -79,6 +78,7 @@ typedef struct redis_store {
     zg_redis_script beat_touch;   /* the same script, loaded through the other connection */
     zg_redis_script beat_settle;  /* the watchdog's release, on the heartbeat's connection */
     char *library;                /* every script, as one function library (script_library) */
+    char *pointer_script;         /* pointer.lua, sent by EVAL (pointer_script) */
     char function_names[S_N][48]; /* zerog_<hash>_<script> */
     int64_t announced_ms;         /* when a claim last recorded the types this host asks for */
     /* Serving several queues: the queue the last look found most urgent is claimed from
@@ -1074,15 +1074,14 @@ static const char *action_name(int action)
 
 /* Sends pointer.lua for a job's pointer (its expiry in secs, or for good when secs is 0, as of
  * the job's cas) without waiting for its reply; conn's lock held. Best effort, as its EXPIRE was:
- * lost with a connection that breaks first, or refused by a server that lost the library (the
- * next call loads it again), the pointer then outlives its job. */
+ * lost with a connection that breaks before it is written, the pointer then outlives its job. */
 static void pointer_later(redis_store *r, zg_redis *conn, const char *pointer, long long cas,
                           int64_t secs)
 {
     char cas_s[24], secs_s[24];
     format_int(cas_s, cas);
     format_int(secs_s, secs > 0 ? secs : 0);
-    const char *argv[] = {"FCALL", r->function_names[S_POINTER], "1", pointer, cas_s, secs_s};
+    const char *argv[] = {"EVAL", r->pointer_script, "1", pointer, cas_s, secs_s};
     zg_redis_send_later(conn, 6, argv);
 }
 
@@ -1938,6 +1937,7 @@ static void rs_close(zg_store *s)
     zg_redis_close(&r->conn);
     zg_redis_close(&r->beat);
     free(r->library);
+    free(r->pointer_script);
     zg_map_free(&r->registered, NULL);
     free(r);
 }
@@ -2320,6 +2320,29 @@ static uint64_t text_hash(const char *s, size_t n)
 /* The function library of every script: the prelude (its functions made once, when the library
  * loads), then each script as a function "zerog_<hash>_<name>" whose call begins with begin()
  * (prelude.lua). schedule_fire is the head of a submit: submit.lua follows it in its function. */
+/* pointer.lua as the text of an EVAL (pointer_later): its comment lines left out, under a
+ * shebang that lets it run past maxmemory (as the EXPIRE and PERSIST it replaces did). */
+static int pointer_script(redis_store *r, zg_error *err)
+{
+    const zg_lua_module *m = find_module("redis.pointer");
+    if (!m) return zg_fail(err, ZG_EINVAL, "the store's script pointer is missing");
+    zg_strbuf text = {0};
+    zg_strbuf_puts(&text, "#!lua flags=allow-oom\n");
+    for (const char *line = m->source, *end = m->source + m->size; line < end;) {
+        const char *next = memchr(line, '\n', (size_t)(end - line));
+        next = next ? next + 1 : end;
+        if (!(next - line >= 2 && line[0] == '-' && line[1] == '-'))
+            zg_strbuf_append(&text, line, (size_t)(next - line));
+        line = next;
+    }
+    if (text.oom) {
+        zg_strbuf_free(&text);
+        return zg_fail(err, ZG_ENOMEM, "out of memory loading the store's scripts");
+    }
+    r->pointer_script = zg_strbuf_take(&text);
+    return ZG_OK;
+}
+
 static int script_library(redis_store *r, zg_error *err)
 {
     const zg_lua_module *prelude = find_module("redis.prelude");
@@ -2381,7 +2404,7 @@ static int script_library(redis_store *r, zg_error *err)
     }
     r->beat_touch = r->scripts[S_TOUCH];
     r->beat_settle = r->scripts[S_SETTLE];
-    return ZG_OK;
+    return pointer_script(r, err);
 }
 
 void zg_store_redis_on_recovered(zg_store *s,
@@ -2410,6 +2433,7 @@ fail:
     zg_redis_close(&r->conn);
     zg_redis_close(&r->beat);
     free(r->library);
+    free(r->pointer_script);
     zg_map_free(&r->registered, NULL);
     zg_map_free(&r->shard_counts, NULL);
     zg_map_free(&r->shard_prefixes, free);

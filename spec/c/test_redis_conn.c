@@ -434,6 +434,37 @@ static void test_a_command_sent_later_survives_a_connection_lost_before_the_next
     zg_redis_close(&other);
 }
 
+/* A command of zg_redis_send_later on a connection found broken (dropped by a failed call or
+ * write) opens it again first: on a cluster, the node it goes to may see no other call from this
+ * host (a master holding only pointers by uuid), which would otherwise lose every command sent
+ * later from then on. One attempt a second at most, so a node that is down costs no more. */
+static void test_a_command_sent_later_opens_a_broken_connection_again(void)
+{
+    zg_redis r, other;
+    open_redis(&r);
+    open_redis(&other);
+    del(&other, "zg_test_conn_reopened");
+    redisFree(r.ctx); /* (as drop() leaves it after a broken call) */
+    r.ctx = NULL;
+    r.later_connect_ms = now_ms(); /* an attempt just made: none again within the second */
+    const char *early[] = {"SET", "zg_test_conn_reopened", "1"};
+    zg_redis_send_later(&r, 3, early);
+    CHECK(r.ctx == NULL);
+    r.later_connect_ms = now_ms() - 1000;
+    const char *set[] = {"SET", "zg_test_conn_reopened", "2"};
+    zg_redis_send_later(&r, 3, set);
+    CHECK(r.ctx != NULL);
+    long long got = -1; /* (r makes no other call: the command was written by send_later) */
+    for (int64_t until = now_ms() + 5000; got != 2 && now_ms() < until;) {
+        got = get_number(&other, "zg_test_conn_reopened");
+        if (got != 2) usleep(1000);
+    }
+    CHECK_INT(got, 2);
+    del(&other, "zg_test_conn_reopened");
+    zg_redis_close(&r);
+    zg_redis_close(&other);
+}
+
 /* A process that ends without zg_redis_close (the worker's _exit on an overrun or when its
  * supervisor is gone, a crash, SIGKILL, the OOM killer) has its zg_redis_send_later commands run:
  * a finished job's pointer EXPIRE reaches the server (held for the next call, it did not, and the
@@ -673,6 +704,7 @@ int main(void)
     RUN(test_commands_sent_later_go_out_in_order_with_the_next_call);
     RUN(test_a_command_sent_later_is_not_overtaken_by_another_clients_later_command);
     RUN(test_a_command_sent_later_survives_a_connection_lost_before_the_next_call);
+    RUN(test_a_command_sent_later_opens_a_broken_connection_again);
     RUN(test_a_command_sent_later_is_not_lost_when_the_process_ends_without_a_close);
     RUN(test_a_short_read_timeout_bounds_the_replies_owed_to_send_later_too);
     RUN(test_a_command_sent_later_over_keys_in_different_slots_is_not_dropped_on_a_cluster);

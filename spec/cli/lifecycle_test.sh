@@ -427,15 +427,15 @@ LUA
 # later change wins whatever the order of arrival.
 pointer_order() {
   flush
-  local uuid fn v1 v2 v3
+  local uuid script v1 v2 v3
   uuid=$("$ZEROG" submit oops '{}') && "$ZEROG" worker --until-idle 2>/dev/null || return 1
-  fn=$(rcli FUNCTION LIST | grep -o 'zerog_[0-9a-f]*_pointer' | head -1)
+  script=$(grep -v '^--' lua/redis/pointer.lua)
   v1=$(rcli GET "zerog:job:$uuid") && [ "${v1%%\}*}" = oops_q ] || { echo "pointer $v1"; return 1; }
   local ttl; ttl=$(rcli TTL "zerog:job:$uuid") && [ "$ttl" -gt 3500 ] && [ "$ttl" -le 3600 ] || return 1
   "$ZEROG" retry "$uuid" >/dev/null && [ "$(rcli TTL "zerog:job:$uuid")" = -1 ] || return 1
   v2=$(rcli GET "zerog:job:$uuid") && [ "${v2##*\}}" -gt "${v1##*\}}" ] || { echo "after the retry $v2, before $v1"; return 1; }
   # the finish's expiry, late: after the retry, as a second connection delivers it
-  [ "$(rcli FCALL "$fn" 1 "zerog:job:$uuid" "${v1##*\}}" 3600)" = 0 ] &&
+  [ "$(rcli EVAL "$script" 1 "zerog:job:$uuid" "${v1##*\}}" 3600)" = 0 ] &&
     [ "$(rcli TTL "zerog:job:$uuid")" = -1 ] && [ "$(rcli GET "zerog:job:$uuid")" = "$v2" ] || return 1
   expect_status 0 "$ZEROG" progress "$uuid" || return 1
   # its rerun's finish is later than the retry: it expires the pointer
@@ -447,7 +447,7 @@ pointer_order() {
   [ "$(rcli GET "zerog:job:$uuid")" = "$v3" ] && ttl=$(rcli TTL "zerog:job:$uuid") && [ "$ttl" -le 3600 ] || return 1
   # a pointer is never made by a late expiry of a job that is gone
   rcli DEL "zerog:job:$uuid" >/dev/null
-  [ "$(rcli FCALL "$fn" 1 "zerog:job:$uuid" 999999 60)" = 0 ] && [ "$(rcli EXISTS "zerog:job:$uuid")" = 0 ]
+  [ "$(rcli EVAL "$script" 1 "zerog:job:$uuid" 999999 60)" = 0 ] && [ "$(rcli EXISTS "zerog:job:$uuid")" = 0 ]
 }
 ok "a job's pointer by uuid expires with its finish and is kept for good by a retry, in the order of the job's changes, not of their arrival" pointer_order
 

@@ -185,6 +185,25 @@ default_retention() {
 }
 ok "the default retention is 7 days" default_retention
 
+# A finished job's pointer by uuid gets its expiry whatever node it lives on: on a cluster most
+# pointers are on masters that hold no queue, where no function library was ever loaded (the
+# expiry is an EVAL that needs none).
+pointers_expire_everywhere() {
+  flush
+  rcli_all FUNCTION FLUSH >/dev/null
+  local uuids u tries
+  uuids=$(for i in $(seq 24); do "$ZEROG" submit once '{}' 2>/dev/null; done)
+  [ "$(echo "$uuids" | wc -w)" = 24 ] && "$ZEROG" worker --until-idle 2>/dev/null || return 1
+  for u in $uuids; do
+    for tries in $(seq 500); do # (the worker's last expiries may still be on their way)
+      [ "$(rcli TTL "zerog:job:$u")" -gt $((7 * 86400 - 60)) ] && break
+      sleep 0.01
+    done
+    [ "$(rcli TTL "zerog:job:$u")" -gt $((7 * 86400 - 60)) ] || { echo "pointer of $u: TTL $(rcli TTL "zerog:job:$u")"; return 1; }
+  done
+}
+ok "every finished job's pointer by uuid gets its expiry, on nodes without the function library too" pointers_expire_everywhere
+
 unfinished_kept() {
   flush
   local uuid; uuid=$("$ZEROG" submit once '{}' 2>/dev/null)
