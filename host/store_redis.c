@@ -2317,9 +2317,6 @@ static uint64_t text_hash(const char *s, size_t n)
     return h;
 }
 
-/* The function library of every script: the prelude (its functions made once, when the library
- * loads), then each script as a function "zerog_<hash>_<name>" whose call begins with begin()
- * (prelude.lua). schedule_fire is the head of a submit: submit.lua follows it in its function. */
 /* pointer.lua as the text of an EVAL (pointer_later): its comment lines left out, under a
  * shebang that lets it run past maxmemory (as the EXPIRE and PERSIST it replaces did). */
 static int pointer_script(redis_store *r, zg_error *err)
@@ -2343,6 +2340,9 @@ static int pointer_script(redis_store *r, zg_error *err)
     return ZG_OK;
 }
 
+/* The function library of every script: the prelude (its functions made once, when the library
+ * loads), then each script as a function "zerog_<hash>_<name>" whose call begins with begin()
+ * (prelude.lua). schedule_fire is the head of a submit: submit.lua follows it in its function. */
 static int script_library(redis_store *r, zg_error *err)
 {
     const zg_lua_module *prelude = find_module("redis.prelude");
