@@ -99,6 +99,7 @@ typedef struct zg_lease {
     char queue[ZG_NAME_LEN];
     int64_t token;
     int64_t ttr_ms;
+    int64_t cas; /* the job's cas right after the claim that handed the lease out (0: unknown) */
 } zg_lease;
 
 /* How the previous run of a claimed job ended, when it did not settle. */

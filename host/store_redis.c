@@ -700,6 +700,7 @@ static int take_claim(const redisReply *reply, const redisReply *copy, const cha
     snprintf(out->lease.queue, sizeof out->lease.queue, "%s", queue);
     out->lease.token = hash_int(h, "_lease");
     out->lease.ttr_ms = hash_int(h, "_ttr");
+    out->lease.cas = hash_int(h, "cas");
     const char *type = hash_get(h, "_type");
     snprintf(out->job_type, sizeof out->job_type, "%s", type ? type : "");
     out->id = hash_int(h, "_id");
@@ -1073,16 +1074,17 @@ static const char *action_name(int action)
 }
 
 /* Sends pointer.lua for a job's pointer (its expiry in secs, or for good when secs is 0, as of
- * the job's cas) without waiting for its reply; conn's lock held. Best effort, as its EXPIRE was:
- * lost with a connection that breaks before it is written, the pointer then outlives its job. */
+ * the job's cas; undo: the expiry it set as of cas taken back) without waiting for its reply;
+ * conn's lock held. Best effort, as its EXPIRE was: lost with a connection that breaks before it
+ * is written, the pointer then outlives its job. */
 static void pointer_later(redis_store *r, zg_redis *conn, const char *pointer, long long cas,
-                          int64_t secs)
+                          int64_t secs, int undo)
 {
     char cas_s[24], secs_s[24];
     format_int(cas_s, cas);
     format_int(secs_s, secs > 0 ? secs : 0);
-    const char *argv[] = {"EVAL", r->pointer_script, "1", pointer, cas_s, secs_s};
-    zg_redis_send_later(conn, 6, argv);
+    const char *argv[] = {"EVAL", r->pointer_script, "1", pointer, cas_s, secs_s, "undo"};
+    zg_redis_send_later(conn, undo ? 7 : 6, argv);
 }
 
 /* Runs the settle script (and, for a finish with retention, expires the pointer after it), on
@@ -1090,9 +1092,9 @@ static void pointer_later(redis_store *r, zg_redis *conn, const char *pointer, l
  * "0" accepts whatever run holds the job. With req, the same script then claims the next job of
  * the queue for req's types (into *next; its token is 0 when none was ready). */
 static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, const char *queue,
-                     const char *uuid, const char *token, int outside, const zg_settle *st,
-                     const char *writer, int64_t seq, int64_t *cas, const zg_claim_req *req,
-                     int64_t claim_seq, zg_claim *next, zg_error *err)
+                     const char *uuid, const char *token, int64_t lease_cas, int outside,
+                     const zg_settle *st, const char *writer, int64_t seq, int64_t *cas,
+                     const zg_claim_req *req, int64_t claim_seq, zg_claim *next, zg_error *err)
 {
     job_keys k;
     if (make_keys(r, &k, queue, uuid, err) != ZG_OK) return err->code;
@@ -1136,13 +1138,28 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
         av_free(&a);
         return zg_fail(err, ZG_ENOMEM, "out of memory building a settle");
     }
+    /* A finish with a retention expires the pointer by uuid (pointer.lua, ordered by the job's
+     * cas). A run's finish on one server sends it in the same write, ahead of the script, as of
+     * the cas its claim left (a lower bound of the finish's: above any retry before the claim,
+     * below any after the finish), and takes it back if the settle is refused; otherwise (from
+     * outside, or on a cluster, where the pointer's node must not hold up the settle) it is sent
+     * once the settle was applied, as of the cas the settle answers. */
+    int expire = st->action == ZG_SETTLE_FINISH && st->retention_s > 0;
+    int ahead = expire && !outside && lease_cas > 0 && !conn->cluster;
+    char ahead_cas[24], secs[24];
+    format_int(ahead_cas, lease_cas);
+    format_int(secs, st->retention_s);
+    const char *pointer[] = {"EVAL", r->pointer_script, "1", k.pointer, ahead_cas, secs};
     const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
-    zg_redis_call calls[3] = {{script, req ? 8 : 5, (int)a.n, a.argv, NULL},
+    zg_redis_call calls[4] = {{NULL, 0, 6, pointer, NULL},
+                              {script, req ? 8 : 5, (int)a.n, a.argv, NULL},
                               {NULL, 0, 2, hgetall, NULL},
                               {NULL, 0, 2, del, NULL}};
-    redisReply *replies[3] = {NULL, NULL, NULL};
+    redisReply *sent[4] = {NULL, NULL, NULL, NULL};
+    redisReply **replies = sent + 1; /* the script's, then the copy's (the EVAL's is not read) */
     pthread_mutex_lock(&conn->lock);
-    int rc = zg_redis_pipeline(conn, req ? 3 : 1, calls, replies, err);
+    int rc = zg_redis_pipeline(conn, (size_t)(req ? 3 : 1) + (size_t)ahead, calls + !ahead,
+                               sent + !ahead, err);
     av_free(&a);
     if (rc != ZG_OK) {
         pthread_mutex_unlock(&conn->lock);
@@ -1169,8 +1186,8 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
          * Ordered by the finish's cas against a retry's (pointer.lua), whichever comes first. A
          * resend's first reply was lost: its pointer is left as it is (it outlives the job, a
          * key that reads as "no job", rather than risk expiring a retried job's). */
-        if (v == 1 && st->action == ZG_SETTLE_FINISH && st->retention_s > 0)
-            pointer_later(r, conn, k.pointer, int_at(reply, 1), st->retention_s);
+        if (v == 1 && expire && !ahead)
+            pointer_later(r, conn, k.pointer, int_at(reply, 1), st->retention_s, 0);
         /* the claim that came with it: a failure to read it leaves the job to lapse (its lease
          * runs out after the TTR), not the settle undone */
         const redisReply *c = reply->elements == 3 ? reply->element[2] : NULL;
@@ -1179,8 +1196,10 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
             if (take_claim(c, replies[1], queue, next, &claim_err) != ZG_OK) zg_claim_clear(next);
         }
     }
-    for (int i = 0; i < 3; i++)
-        if (replies[i]) freeReplyObject(replies[i]);
+    if (rc != ZG_OK && ahead) /* refused: the expiry set ahead of it is taken back */
+        pointer_later(r, conn, k.pointer, lease_cas, 0, 1);
+    for (int i = 0; i < 4; i++)
+        if (sent[i]) freeReplyObject(sent[i]);
     pthread_mutex_unlock(&conn->lock);
     return rc;
 }
@@ -1193,8 +1212,8 @@ static int rs_release_overrun(zg_store *s, const zg_lease *lease, zg_error *err)
     char token[24];
     snprintf(token, sizeof token, "%lld", (long long)lease->token);
     zg_settle st = {.action = ZG_SETTLE_RELEASE, .prior = ZG_PRIOR_OVERRUN};
-    return settle_op(r, &r->beat, &r->beat_settle, lease->queue, lease->uuid, token, 1, &st, "", 0,
-                     NULL, NULL, 0, NULL, err);
+    return settle_op(r, &r->beat, &r->beat_settle, lease->queue, lease->uuid, token, 0, 1, &st, "",
+                     0, NULL, NULL, 0, NULL, err);
 }
 
 static int rs_settle(zg_store *s, const zg_lease *lease, const zg_settle *st, const char *writer,
@@ -1203,8 +1222,8 @@ static int rs_settle(zg_store *s, const zg_lease *lease, const zg_settle *st, co
     char token[24];
     snprintf(token, sizeof token, "%lld", (long long)lease->token);
     redis_store *r = (redis_store *)s;
-    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], lease->queue, lease->uuid, token, 0, st,
-                     writer, seq, cas, NULL, 0, NULL, err);
+    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], lease->queue, lease->uuid, token,
+                     lease->cas, 0, st, writer, seq, cas, NULL, 0, NULL, err);
 }
 
 /* The settle and a claim of the next job of the same queue in one script (another queue of the
@@ -1221,8 +1240,8 @@ static int rs_settle_claim(zg_store *s, const zg_lease *lease, const zg_settle *
     char token[24];
     snprintf(token, sizeof token, "%lld", (long long)lease->token);
     redis_store *r = (redis_store *)s;
-    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], lease->queue, lease->uuid, token, 0, st,
-                     writer, seq, cas, req, claim_seq, out, err);
+    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], lease->queue, lease->uuid, token,
+                     lease->cas, 0, st, writer, seq, cas, req, claim_seq, out, err);
 }
 
 static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
@@ -1381,8 +1400,8 @@ static int rs_settle_from_outside(zg_store *s, const char *queue, const char *uu
     }
     char tok[24];
     snprintf(tok, sizeof tok, "%lld", (long long)token);
-    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], queue, uuid, tok, 1, st, writer, seq, NULL,
-                     NULL, 0, NULL, err);
+    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], queue, uuid, tok, 0, 1, st, writer, seq,
+                     NULL, NULL, 0, NULL, err);
 }
 
 /* Reads a document written before the lifecycle layout (zerog_job_<uuid>); read-only. */
@@ -1685,7 +1704,7 @@ static int rs_retry(zg_store *s, const char *uuid, zg_fields f, const char *even
     freeReplyObject(reply);
     if (rc == ZG_OK && cas > 0) { /* its retention is lifted: the pointer by uuid's too */
         pthread_mutex_lock(&r->conn.lock);
-        pointer_later(r, &r->conn, k.pointer, cas, 0);
+        pointer_later(r, &r->conn, k.pointer, cas, 0, 0);
         pthread_mutex_unlock(&r->conn.lock);
     }
     return rc;
