@@ -1076,7 +1076,9 @@ static const char *action_name(int action)
 /* Sends pointer.lua for a job's pointer (its expiry in secs, or for good when secs is 0, as of
  * the job's cas; undo: the expiry it set as of cas taken back) without waiting for its reply;
  * conn's lock held. Best effort, as its EXPIRE was: lost with a connection that breaks before it
- * is written, the pointer then outlives its job. */
+ * is written (or one that cannot be opened again at once). A lost expiry leaves a pointer that
+ * outlives its job; a lost undo, one that expires with the retention of a finish that was
+ * refused, unless a later finish or retry of the job sets it again. */
 static void pointer_later(redis_store *r, zg_redis *conn, const char *pointer, long long cas,
                           int64_t secs, int undo)
 {
@@ -1161,10 +1163,15 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
     int rc = zg_redis_pipeline(conn, (size_t)(req ? 3 : 1) + (size_t)ahead, calls + !ahead,
                                sent + !ahead, err);
     av_free(&a);
-    if (rc != ZG_OK) {
+    if (rc != ZG_OK) { /* the settle's fate unknown: the expiry taken back (best effort) */
+        if (ahead) pointer_later(r, conn, k.pointer, lease_cas, 0, 1);
         pthread_mutex_unlock(&conn->lock);
         return rc;
     }
+    /* the expiry sent ahead did not apply (the pointer holds that cas already: taken back after
+     * an earlier try of this settle was refused): sent after it, as of the settle's cas */
+    int ahead_applied =
+        ahead && sent[0] && sent[0]->type == REDIS_REPLY_INTEGER && sent[0]->integer == 1;
     redisReply *reply = replies[0];
     long long v = int_at(reply, 0);
     if (reply->type == REDIS_REPLY_ERROR)
@@ -1181,12 +1188,13 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
         rc = unexpected(err, "a settle");
     else {
         if (cas) *cas = int_at(reply, 1);
-        /* a finish with a retention: the pointer by uuid expires with the job, sent now that the
-         * settle was applied, its reply not waited for (on a cluster it lives on another node).
-         * Ordered by the finish's cas against a retry's (pointer.lua), whichever comes first. A
-         * resend's first reply was lost: its pointer is left as it is (it outlives the job, a
-         * key that reads as "no job", rather than risk expiring a retried job's). */
-        if (v == 1 && expire && !ahead)
+        /* a finish with a retention not expired ahead: the pointer by uuid expires with the job,
+         * sent now that the settle was applied, its reply not waited for. Ordered by the
+         * finish's cas against a retry's (pointer.lua), whichever comes first. A resend (2)
+         * whose first reply was lost sends nothing: its cas is the job's now, which may be a
+         * retry's (the pointer then outlives the job, a key that reads as "no job", rather than
+         * risk expiring a retried job's). */
+        if (v == 1 && expire && !ahead_applied)
             pointer_later(r, conn, k.pointer, int_at(reply, 1), st->retention_s, 0);
         /* the claim that came with it: a failure to read it leaves the job to lapse (its lease
          * runs out after the TTR), not the settle undone */

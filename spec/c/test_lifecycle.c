@@ -2554,6 +2554,57 @@ static void a_store_failure_leaves_no_half_submitted_job(void)
     CHECK_INT(c.waiting + c.delayed, 0);
 }
 
+/* The TTL of job uuid's pointer by uuid (zerog:job:<uuid>), read on a connection of its own. */
+static long long pointer_ttl(const char *uuid)
+{
+    zg_error err = {0};
+    zg_redis r;
+    if (zg_redis_open(&r, redis_url, 0, &err) != ZG_OK) return -100;
+    char key[ZG_UUID_LEN + 16];
+    snprintf(key, sizeof key, "zerog:job:%s", uuid);
+    const char *ttl[] = {"TTL", key};
+    redisReply *reply = zg_redis_command(&r, 2, ttl, NULL, 0, &err);
+    long long t = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -100;
+    if (reply) freeReplyObject(reply);
+    zg_redis_close(&r);
+    return t;
+}
+
+static void a_finish_refused_when_full_then_retried_keeps_its_pointers_expiry(void)
+{
+    /* Redis past maxmemory refuses the settle, not the pointer's expiry sent ahead of it (which
+     * may run then): the expiry is taken back; the host tries the settle again once memory
+     * frees (the same sequence, as collect_process does), and the finished job's pointer must
+     * expire with it (it kept no expiry: the retry's expiry ahead was not above the one taken
+     * back, and nothing else was sent) */
+    char u[ZG_UUID_LEN];
+    const char *q = Q("oom_finish");
+    submit(q, 1, 0, 60000, u);
+    zg_claim c;
+    claim_now(q, &c);
+    const char *set_low[] = {"CONFIG", "SET", "maxmemory", "1"};
+    const char *set_back[] = {"CONFIG", "SET", "maxmemory", "0"};
+    zg_settle st = finish();
+    st.retention_s = 3600;
+    int64_t cas = 0;
+    zg_error err = {0};
+    config_everywhere(set_low);
+    int refused = S->ops->settle(S, &c.lease, &st, "spec", 4242, &cas, &err);
+    config_everywhere(set_back);
+    CHECK_INT(refused, ZG_ESTORE);
+    CHECK(strstr(err.msg, "OOM") != NULL);
+    CHECK_INT(S->ops->settle(S, &c.lease, &st, "spec", 4242, &cas, &err), ZG_OK);
+    CHECK_INT(state_of(u).state, ZG_STATE_FINISHED);
+    long long ttl = -1; /* (the expiry is not waited for by the settle: it is on its way) */
+    for (int64_t until = zg_clock_monotonic_ms() + 5000;
+         ttl <= 0 && zg_clock_monotonic_ms() < until;) {
+        ttl = pointer_ttl(u);
+        if (ttl <= 0) zg_clock_sleep_ms(5);
+    }
+    CHECK(ttl > 3500 && ttl <= 3600);
+    zg_claim_clear(&c);
+}
+
 int main(void)
 {
     struct timespec now;
@@ -2592,6 +2643,7 @@ int main(void)
         T(a_claim_resent_with_the_same_token_returns_the_same_job);
         T(a_store_failure_leaves_no_half_submitted_job);
         T(a_refused_late_finish_leaves_the_job_readable_by_uuid);
+        T(a_finish_refused_when_full_then_retried_keeps_its_pointers_expiry);
         T(a_claim_resent_after_a_takeover_gets_nothing);
         T(a_deleted_or_expired_holders_unique_key_is_gone_from_redis);
         T(a_dead_hosts_lease_lapses_though_the_queue_was_idle);
