@@ -1073,20 +1073,35 @@ static const char *action_name(int action)
                                          : NULL;
 }
 
-/* Sends pointer.lua for a job's pointer (its expiry in secs, or for good when secs is 0, as of
- * the job's cas; undo: the expiry it set as of cas taken back) without waiting for its reply;
- * conn's lock held. Best effort, as its EXPIRE was: lost with a connection that breaks before it
- * is written (or one that cannot be opened again at once). A lost expiry leaves a pointer that
- * outlives its job; a lost undo, one that expires with the retention of a finish that was
- * refused, unless a later finish or retry of the job sets it again. */
+/* The EVAL of pointer.lua for a job's pointer: its expiry in secs, or for good when secs is 0, as
+ * of the job's cas; undo: the expiry it set as of cas taken back. Fills argv (7) from the two
+ * number buffers; returns argc. */
+typedef struct pointer_call {
+    const char *argv[7];
+    char cas[24], secs[24];
+} pointer_call;
+
+static int pointer_args(redis_store *r, pointer_call *pc, const char *pointer, long long cas,
+                        int64_t secs, int undo)
+{
+    format_int(pc->cas, cas);
+    format_int(pc->secs, secs > 0 ? secs : 0);
+    const char *argv[] = {"EVAL", r->pointer_script, "1", pointer, pc->cas, pc->secs, "undo"};
+    memcpy(pc->argv, argv, sizeof argv);
+    return undo ? 7 : 6;
+}
+
+/* Sends pointer_args's EVAL without waiting for its reply; conn's lock held. Best effort, as its
+ * EXPIRE was: lost with a connection that breaks before it is written (or one that cannot be
+ * opened again at once). A lost expiry leaves a pointer that outlives its job; a lost undo, one
+ * that expires with the retention of a finish that was refused, unless a later finish or retry
+ * of the job sets it again. */
 static void pointer_later(redis_store *r, zg_redis *conn, const char *pointer, long long cas,
                           int64_t secs, int undo)
 {
-    char cas_s[24], secs_s[24];
-    format_int(cas_s, cas);
-    format_int(secs_s, secs > 0 ? secs : 0);
-    const char *argv[] = {"EVAL", r->pointer_script, "1", pointer, cas_s, secs_s, "undo"};
-    zg_redis_send_later(conn, undo ? 7 : 6, argv);
+    pointer_call pc;
+    int argc = pointer_args(r, &pc, pointer, cas, secs, undo);
+    zg_redis_send_later(conn, argc, pc.argv);
 }
 
 /* Runs the settle script (and, for a finish with retention, expires the pointer after it), on
@@ -1148,12 +1163,10 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
      * once the settle was applied, as of the cas the settle answers. */
     int expire = st->action == ZG_SETTLE_FINISH && st->retention_s > 0;
     int ahead = expire && !outside && lease_cas > 0 && !conn->cluster;
-    char ahead_cas[24], secs[24];
-    format_int(ahead_cas, lease_cas);
-    format_int(secs, st->retention_s);
-    const char *pointer[] = {"EVAL", r->pointer_script, "1", k.pointer, ahead_cas, secs};
+    pointer_call pc;
+    int pointer_argc = pointer_args(r, &pc, k.pointer, lease_cas, st->retention_s, 0);
     const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
-    zg_redis_call calls[4] = {{NULL, 0, 6, pointer, NULL},
+    zg_redis_call calls[4] = {{NULL, 0, pointer_argc, pc.argv, NULL},
                               {script, req ? 8 : 5, (int)a.n, a.argv, NULL},
                               {NULL, 0, 2, hgetall, NULL},
                               {NULL, 0, 2, del, NULL}};

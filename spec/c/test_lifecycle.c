@@ -2525,14 +2525,19 @@ static void config_everywhere(const char **argv)
     }
 }
 
+/* Sets Redis's maxmemory (on every node): "1" makes it refuse writes, "0" lifts the limit. */
+static void set_maxmemory(const char *bytes)
+{
+    const char *argv[] = {"CONFIG", "SET", "maxmemory", bytes};
+    config_everywhere(argv);
+}
+
 static void a_store_failure_leaves_no_half_submitted_job(void)
 {
     /* Redis refuses writes past maxmemory: the submit fails with Redis's own words, and
      * neither a document without its queue entry nor an entry without its document remains */
     zg_error err = {0};
-    const char *set_low[] = {"CONFIG", "SET", "maxmemory", "1"};
-    const char *set_back[] = {"CONFIG", "SET", "maxmemory", "0"};
-    config_everywhere(set_low);
+    set_maxmemory("1");
     char u[ZG_UUID_LEN];
     new_uuid(u);
     const char *q = Q("oom");
@@ -2543,7 +2548,7 @@ static void a_store_failure_leaves_no_half_submitted_job(void)
                     .priority = 1,
                     .ttr_ms = 1000};
     int rc = S->ops->submit(S, &j, 1, "spec", &err);
-    config_everywhere(set_back);
+    set_maxmemory("0");
     CHECK_INT(rc, ZG_ESTORE);
     CHECK(strstr(err.msg, "OOM command not allowed") != NULL);
     CHECK(strstr(err.msg, "stack traceback") == NULL && strstr(err.msg, "user_script") == NULL);
@@ -2582,15 +2587,13 @@ static void a_finish_refused_when_full_then_retried_keeps_its_pointers_expiry(vo
     submit(q, 1, 0, 60000, u);
     zg_claim c;
     claim_now(q, &c);
-    const char *set_low[] = {"CONFIG", "SET", "maxmemory", "1"};
-    const char *set_back[] = {"CONFIG", "SET", "maxmemory", "0"};
     zg_settle st = finish();
     st.retention_s = 3600;
     int64_t cas = 0;
     zg_error err = {0};
-    config_everywhere(set_low);
+    set_maxmemory("1");
     int refused = S->ops->settle(S, &c.lease, &st, "spec", 4242, &cas, &err);
-    config_everywhere(set_back);
+    set_maxmemory("0");
     CHECK_INT(refused, ZG_ESTORE);
     CHECK(strstr(err.msg, "OOM") != NULL);
     CHECK_INT(S->ops->settle(S, &c.lease, &st, "spec", 4242, &cas, &err), ZG_OK);
