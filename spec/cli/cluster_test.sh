@@ -87,7 +87,7 @@ JOB_CHECK="local total, bad, lost, shown, rerun = 0, 0, 0, {}, {}
         bad = bad + 1
         if rest_ok and done == 0 then lost = lost + 1 end
         local errors = redis.call('LRANGE', k .. ':errors', 0, -1)
-        if h[1] == '200' and h[2] == '2' and h[3] == '1' and done == 2 and #errors == 1
+        if h[1] == '200' and h[2] == '2' and h[3] == '1' and done >= 1 and done <= 2 and #errors == 1
             and string.find(errors[1], '\"lease expired', 1, true) then
           rerun[#rerun + 1] = string.match(k, 'job:(.*)$')
         end
@@ -108,9 +108,13 @@ JOB_CHECK="local total, bad, lost, shown, rerun = 0, 0, 0, {}, {}
 # a loss, reported, and fail the trial only past 2% of the jobs; any other miss fails it:
 # - a job whose only miss is its "done" event (result 200, one run, errorCount 0);
 # - a lost settle: the job ran twice, its first run's lease lapsed ("lease expired", errorCount
-#   1) and its second finished, while a host's log says the store acknowledged the first run's
-#   settle ("finished with 200" twice for the job). A run that lapsed while it waited on the
-#   stopped master (the defect this trial is for) has its settle refused: once in the logs.
+#   1) and its second finished (its first run's "done" event may be lost with the settle), while
+#   a host's log says a master acknowledged the first run's settle ("finished with 200" twice for
+#   the job): the old master before the stop, not yet replicated, or the old master again when
+#   it went on, before it learnt it had been replaced (Redis answers a write it had read while
+#   stopped, then drops it as it becomes a replica). A run that lapsed while it waited on the
+#   promoted replica has its settle refused (ZG_ESTALE, not logged as finished): once in the
+#   logs, and the trial fails.
 exactly_once() {
   local lossy=${1:-} total bad lost=0 settles=0 p u
   total=$(reval "$JOB_CHECK" total)

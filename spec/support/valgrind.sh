@@ -11,6 +11,7 @@ set -u
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 LANES=${VALGRIND_LANES:-2}
+[ "$LANES" -ge 1 ] 2>/dev/null || { echo "VALGRIND_LANES must be a number >= 1"; exit 2; }
 . spec/support/redis.sh
 dir=$(mktemp -d)
 trap 'for ((l = 0; l < LANES; l++)); do redis_stop "$dir/redis$l"; done; rm -rf "$dir"' EXIT
@@ -40,7 +41,7 @@ done
 # code) also leaves $dir/failed.K
 check() {
   local k=$1 start=$SECONDS
-  eval "${VALGRIND[*]} ${cmds[k]}" >"$dir/out.$k" 2>&1
+  eval "$(printf '%q ' "${VALGRIND[@]}") ${cmds[k]}" >"$dir/out.$k" 2>&1
   local rc=$?
   if [ "$rc" -eq 0 ]; then
     printf 'valgrind %-40s clean (%d s)\n' "${names[k]}" $((SECONDS - start))
@@ -63,7 +64,12 @@ for ((l = 0; l < LANES; l++)); do lane "$l" & done
 wait
 failed=0
 for k in "${!names[@]}"; do
-  cat "$dir/report.$k"
+  if [ -e "$dir/report.$k" ]; then
+    cat "$dir/report.$k"
+  else # (a lane that died before it could run or report it)
+    printf 'valgrind %-40s NOT RUN ----\n' "${names[k]}"
+    failed=1
+  fi
   [ -e "$dir/failed.$k" ] && failed=1
 done
 exit $failed
