@@ -712,18 +712,25 @@ static int take_claim(const redisReply *reply, const redisReply *copy, const cha
     return doc_json(d, &out->doc, err);
 }
 
-/* The types argument list: writer, seq, announce, types... */
+/* One claim of a queue (claim.lua), its document read back in the same round trip. With
+ * block_ms > 0 the claim waits first, in the same write, for a signal that a job became ready
+ * (BLPOP on the queue's signal list, at most block_ms): the server runs the claim as soon as the
+ * BLPOP is served or times out, without the round trip from the host back to it, so an idle
+ * host takes a job submitted meanwhile one round trip sooner, and waits and claims in one. */
 static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req,
-                      const char *writer, int64_t seq, int announce, zg_claim *out,
-                      int64_t *wait_ms, zg_error *err)
+                      const char *writer, int64_t seq, int announce, int64_t block_ms,
+                      zg_claim *out, int64_t *wait_ms, zg_error *err)
 {
     char prefix[PREFIX_LEN];
     if (queue_prefix(r, prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
     char copy_key[WRITER_KEY_LEN], claim_key[WRITER_KEY_LEN], reserved_key[PREFIX_LEN + 16];
+    char signal_key[PREFIX_LEN + 8], block[32];
     if (writer_key(copy_key, prefix, ":doc:", writer, err) != ZG_OK ||
         writer_key(claim_key, prefix, ":claim:", writer, err) != ZG_OK)
         return err->code;
     concat(reserved_key, (const char *const[]){prefix, ":reserved", NULL});
+    concat(signal_key, (const char *const[]){prefix, ":signal", NULL});
+    snprintf(block, sizeof block, "%.3f", (double)block_ms / 1000.0);
     /* The keys a claim may create are declared with its queue's: while a Redis Cluster moves
      * the slot, a node answers a call that declares a missing key with ASK or TRYAGAIN before
      * running it, but a script that creates an undeclared key there stops at that key with its
@@ -743,13 +750,17 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
         av_free(&a);
         return zg_fail(err, ZG_ENOMEM, "out of memory building a claim");
     }
+    const char *blpop[] = {"BLPOP", signal_key, block};
     const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
-    zg_redis_call calls[3] = {{&r->scripts[S_CLAIM], 4, (int)a.n, a.argv, NULL},
+    zg_redis_call calls[4] = {{NULL, 0, 3, blpop, NULL},
+                              {&r->scripts[S_CLAIM], 4, (int)a.n, a.argv, NULL},
                               {NULL, 0, 2, hgetall, NULL},
                               {NULL, 0, 2, del, NULL}};
-    redisReply *replies[3] = {NULL, NULL, NULL};
+    redisReply *sent[4] = {NULL, NULL, NULL, NULL};
+    redisReply **replies = sent + 1; /* the claim's, then the copy's (BLPOP's is not read) */
+    int waits = block_ms > 0;
     pthread_mutex_lock(&r->conn.lock);
-    int rc = zg_redis_pipeline(&r->conn, 3, calls, replies, err);
+    int rc = zg_redis_pipeline(&r->conn, 3 + (size_t)waits, calls + !waits, sent + !waits, err);
     pthread_mutex_unlock(&r->conn.lock);
     av_free(&a);
     if (rc != ZG_OK) return rc;
@@ -763,8 +774,12 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
         rc = ZG_ETIMEDOUT;
     } else
         rc = unexpected(err, "a claim");
-    for (int i = 0; i < 3; i++)
-        freeReplyObject(replies[i]);
+    /* the wait refused at once (an error reply: NOPERM, WRONGTYPE): the next claim not at once,
+     * as wait_for_signal does after a failed wait (the caller's loop would spin otherwise) */
+    int wait_failed = waits && sent[0] && sent[0]->type == REDIS_REPLY_ERROR;
+    for (int i = 0; i < 4; i++)
+        if (sent[i]) freeReplyObject(sent[i]);
+    if (wait_failed && rc == ZG_ETIMEDOUT) zg_clock_sleep_ms(block_ms < 100 ? block_ms : 100);
     return rc;
 }
 
@@ -913,6 +928,7 @@ static int rs_claim(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, co
     if (req->nqueues == 0 || req->ntypes == 0)
         return zg_fail(err, ZG_ETIMEDOUT, "no job types to claim");
     int64_t give_up = zg_clock_monotonic_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int64_t block_ms = 0; /* the next claim waits this long for a signal first, in its write */
     for (int attempt = 0;; attempt++) {
         if (attempt >= ZG_CLAIM_SEQS) return zg_fail(err, ZG_ETIMEDOUT, "no job claimed");
         int64_t next = -1;
@@ -933,7 +949,8 @@ static int rs_claim(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, co
         if (pick >= 0) {
             /* a retry of the loop is a new claim: a new sequence number */
             int rc = claim_once(r, req->queues[pick], req, writer, seq + attempt, announce_now(r),
-                                out, &next, err);
+                                block_ms, out, &next, err);
+            block_ms = 0;
             if (rc != ZG_ETIMEDOUT) return rc;
             r->sticky[0] = '\0';
             if (req->nqueues > 1) continue; /* another host took it first: look at all again */
@@ -941,6 +958,14 @@ static int rs_claim(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, co
         int64_t left = give_up - zg_clock_monotonic_ms();
         if (left <= 0) return zg_fail(err, ZG_ETIMEDOUT, "no job ready");
         int precise = next >= 0 && next < left;
+        /* one queue on one server, nothing due at a known time: the next claim waits in its own
+         * write (claim_once), for at most a second (as wait_for_signal), and well within the
+         * connection's reply timeout */
+        int64_t most = r->conn.timeout_ms - 1000 < 1000 ? r->conn.timeout_ms - 1000 : 1000;
+        if (req->nqueues == 1 && !precise && !r->conn.cluster && most >= 100) {
+            block_ms = left < most ? left : most;
+            continue;
+        }
         wait_for_signal(r, req, precise ? next : left, precise);
     }
 }

@@ -1165,6 +1165,8 @@ typedef struct holdup {
     int listener;
     pthread_t thread;
     atomic_int hold, release, stop, answered;
+    /* the writes hosts sent on at once that carry a BLPOP: with a claim in them, and without */
+    atomic_int blpop_with_claim, blpop_alone;
     holdup_conn conns[16];
     int nconns;
 } holdup;
@@ -1214,6 +1216,15 @@ static void holdup_close(holdup_conn *c)
     c->client = c->upstream = -1;
 }
 
+/* Whether the n bytes at b hold the text needle. */
+static int has_bytes(const char *b, size_t n, const char *needle)
+{
+    size_t k = strlen(needle);
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(b + i, needle, k) == 0) return 1;
+    return 0;
+}
+
 static void *holdup_loop(void *arg)
 {
     holdup *p = arg;
@@ -1255,6 +1266,11 @@ static void *holdup_loop(void *arg)
                         c->nheld += (size_t)got;
                     }
                 } else {
+                    if (has_bytes(buf, (size_t)got, "BLPOP"))
+                        atomic_fetch_add(has_bytes(buf, (size_t)got, "_claim\r\n")
+                                             ? &p->blpop_with_claim
+                                             : &p->blpop_alone,
+                                         1);
                     write_all(c->upstream, buf, (size_t)got);
                 }
             }
@@ -1379,6 +1395,61 @@ static void test_a_lost_claim_that_arrives_after_the_put_back_looked_takes_nothi
     holdup_stop(&p);
 }
 
+typedef struct waiting_step {
+    zg_host *h;
+    const char *queue;
+    int rc;
+    zg_step_result r;
+} waiting_step;
+
+static void *step_waiting(void *arg)
+{
+    waiting_step *w = arg;
+    const char *queues[] = {w->queue};
+    w->rc = zg_step(w->h, queues, 1, 10000, &w->r);
+    return NULL;
+}
+
+/* An idle host waits for a signal on the server and claims in the same write (BLPOP, then the
+ * claim, pipelined): the server runs the claim as soon as a submit serves the BLPOP, without the
+ * round trip back to the host and on to the server again. So no write of the host carries a
+ * BLPOP without its claim, and the job submitted while it waits is the one its step runs. */
+static void test_an_idle_host_waits_and_claims_in_one_write(void)
+{
+    holdup p;
+    CHECK_INT(holdup_start(&p), 0);
+    char url[320];
+    snprintf(url, sizeof url, "unix://%s", p.path);
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = url;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    char type[64], queue[80];
+    fresh_type("waiter", type, queue);
+    define(h, type, "return 200");
+    waiting_step w = {h, queue, -1, {0}};
+    pthread_t t;
+    CHECK_INT(pthread_create(&t, NULL, step_waiting, &w), 0);
+    /* (waits for the condition: the host's wait reached the server) */
+    for (int i = 0; i < 1000 && atomic_load(&p.blpop_with_claim) + atomic_load(&p.blpop_alone) == 0;
+         i++)
+        usleep(5 * 1000);
+    zg_host *other = new_host();
+    define(other, type, "return 200");
+    char u[ZG_UUID_LEN];
+    CHECK_INT(zg_submit(other, type, "{\"n\": 1}", NULL, u), ZG_OK);
+    pthread_join(t, NULL);
+    CHECK_INT(w.rc, ZG_OK);
+    CHECK_STR(w.r.uuid, u);
+    CHECK_INT(result_of(other, u), 200);
+    CHECK(atomic_load(&p.blpop_with_claim) >= 1);
+    CHECK_INT(atomic_load(&p.blpop_alone), 0);
+    zg_host_free(other);
+    zg_host_free(h);
+    holdup_stop(&p);
+}
+
 static int count_in(const char *text, const char *needle)
 {
     int n = 0;
@@ -1491,6 +1562,7 @@ static void run_all(const char *backend)
         RUN(test_put_back_claims_leaves_an_older_unsettled_run_behind_a_closed_claim);
         RUN(test_a_lost_claim_that_arrives_after_the_put_back_looked_takes_nothing);
         RUN(test_a_claim_after_a_close_keeps_the_closes_guard_against_a_late_claim);
+        RUN(test_an_idle_host_waits_and_claims_in_one_write);
     }
     RUN(test_a_job_cannot_make_its_host_run_jobs_inside_its_run);
 }
