@@ -644,14 +644,22 @@ static int pipeline_once(zg_redis *r, size_t n, const zg_redis_call *calls, redi
 int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisReply **replies,
                       zg_error *err)
 {
+    return zg_redis_pipeline_first(r, 0, n, calls, replies, err);
+}
+
+int zg_redis_pipeline_first(zg_redis *r, size_t first_try_only, size_t n,
+                            const zg_redis_call *calls, redisReply **replies, zg_error *err)
+{
     if (r->cluster) return zg_cluster_pipeline(r->cluster, n, calls, replies, err);
     int64_t give_up_at = zg_clock_monotonic_ms() + retry_budget(r);
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
     int64_t backoff = 20, reconnect_backoff = RETRY_PAUSE_MS;
+    size_t skip = 0; /* the calls at the head sent on the first try only (their replies: NULL) */
     for (int attempts = 0, broken = 0;; attempts++) {
+        if (attempts == 1) skip = first_try_only < n ? first_try_only : 0;
         int rc = ZG_OK;
-        for (size_t i = 0; i < n && rc == ZG_OK; i++)
+        for (size_t i = skip; i < n && rc == ZG_OK; i++)
             if (calls[i].script && !calls[i].script->loaded)
                 rc = load_script(r, calls[i].script, err);
         if (rc != ZG_OK && rc != ZG_ETIMEDOUT) return rc; /* refused: OOM, NOPERM, ... */
@@ -661,7 +669,7 @@ int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisRe
             r->outage = 1;
             return err->code ? err->code : zg_fail(err, ZG_ESTORE, "redis: no reply in time");
         }
-        if (rc == ZG_OK) rc = pipeline_once(r, n, calls, replies, err);
+        if (rc == ZG_OK) rc = pipeline_once(r, n - skip, calls + skip, replies + skip, err);
         if (rc == ZG_ETIMEDOUT) { /* LOADING: the server answers once its data is read */
             if (pause_before_retry(give_up_at, &backoff)) continue;
             r->outage = 1;

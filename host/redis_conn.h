@@ -98,6 +98,12 @@ typedef struct zg_redis_call {
  * Fails (replies all NULL) only when the connection cannot be had within the timeout. */
 int zg_redis_pipeline(zg_redis *r, size_t n, const zg_redis_call *calls, redisReply **replies,
                       zg_error *err);
+/* zg_redis_pipeline whose first first_try_only calls are sent on the first try only: sent again
+ * (a broken connection, a flushed function library, LOADING), the pipeline leaves them out and
+ * their replies stay NULL. For a wait in front of a call (BLPOP before a claim: sent again, it
+ * would wait again before the claim's resend is answered). */
+int zg_redis_pipeline_first(zg_redis *r, size_t first_try_only, size_t n,
+                            const zg_redis_call *calls, redisReply **replies, zg_error *err);
 /* Runs one script; its error reply is returned as NULL with ZG_ESTORE and the server's words. */
 redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int argc,
                                 const char *const *argv, const size_t *lens, zg_error *err);

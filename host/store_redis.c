@@ -760,7 +760,8 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
     redisReply **replies = sent + 1; /* the claim's, then the copy's (BLPOP's is not read) */
     int waits = block_ms > 0;
     pthread_mutex_lock(&r->conn.lock);
-    int rc = zg_redis_pipeline(&r->conn, 3 + (size_t)waits, calls + !waits, sent + !waits, err);
+    int rc = zg_redis_pipeline_first(&r->conn, (size_t)waits, 3 + (size_t)waits, calls + !waits,
+                                     sent + !waits, err);
     pthread_mutex_unlock(&r->conn.lock);
     av_free(&a);
     if (rc != ZG_OK) return rc;
@@ -877,7 +878,8 @@ static int take_signal(redis_store *r, const zg_claim_req *req, int64_t block_ms
         argv[argc++] = keys[i];
     }
     if (block_ms > 0) {
-        snprintf(timeout, sizeof timeout, "%.3f", (double)block_ms / 1000.0);
+        /* (at least 2 ms: Redis before 7.0.8 read "0.001" as 0, no timeout at all) */
+        snprintf(timeout, sizeof timeout, "%.3f", (double)(block_ms < 2 ? 2 : block_ms) / 1000.0);
         argv[argc++] = timeout;
     } else {
         argv[argc++] = "LEFT";
@@ -959,10 +961,11 @@ static int rs_claim(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, co
         if (left <= 0) return zg_fail(err, ZG_ETIMEDOUT, "no job ready");
         int precise = next >= 0 && next < left;
         /* one queue on one server, nothing due at a known time: the next claim waits in its own
-         * write (claim_once), for at most a second (as wait_for_signal), and well within the
-         * connection's reply timeout */
-        int64_t most = r->conn.timeout_ms - 1000 < 1000 ? r->conn.timeout_ms - 1000 : 1000;
-        if (req->nqueues == 1 && !precise && !r->conn.cluster && most >= 100) {
+         * write (claim_once), for at most a second (as wait_for_signal), 2 s within the
+         * connection's reply timeout (Redis may end a BLPOP late, at its timer's tick), and
+         * never for a mere few ms (Redis before 7.0.8 read "0.001" as no timeout at all) */
+        int64_t most = r->conn.timeout_ms - 2000 < 1000 ? r->conn.timeout_ms - 2000 : 1000;
+        if (req->nqueues == 1 && !precise && !r->conn.cluster && most >= 100 && left >= 10) {
             block_ms = left < most ? left : most;
             continue;
         }

@@ -1266,7 +1266,7 @@ static void *holdup_loop(void *arg)
                         c->nheld += (size_t)got;
                     }
                 } else {
-                    if (has_bytes(buf, (size_t)got, "BLPOP"))
+                    if (has_bytes(buf, (size_t)got, "$5\r\nBLPOP\r\n"))
                         atomic_fetch_add(has_bytes(buf, (size_t)got, "_claim\r\n")
                                              ? &p->blpop_with_claim
                                              : &p->blpop_alone,

@@ -687,6 +687,73 @@ static void test_a_call_on_a_server_that_closes_each_connection_backs_off(void)
     unlisten_unix(server.listen_fd, dir);
 }
 
+typedef struct blocked_pipeline {
+    zg_redis *r;
+    int rc;
+    redisReply *replies[2];
+} blocked_pipeline;
+
+static void *send_blocked_pipeline(void *arg)
+{
+    blocked_pipeline *b = arg;
+    const char *blpop[] = {"BLPOP", "zg_test_first_try", "5"}, *get[] = {"GET", "zg_test_none"};
+    zg_redis_call calls[2] = {{NULL, 0, 3, blpop, NULL}, {NULL, 0, 2, get, NULL}};
+    zg_error err = {0};
+    b->rc = zg_redis_pipeline_first(b->r, 1, 2, calls, b->replies, &err);
+    return NULL;
+}
+
+/* The number after "name:" in an INFO section's text (-1: none). */
+static long long info_number(zg_redis *r, const char *section, const char *name)
+{
+    const char *argv[] = {"INFO", section};
+    zg_error err = {0};
+    redisReply *reply = zg_redis_command(r, 2, argv, NULL, 0, &err);
+    long long n = -1;
+    const char *at = reply && reply->type == REDIS_REPLY_STRING ? reply->str : NULL;
+    if (at && (at = strstr(at, name)) && at[strlen(name)] == ':') n = atoll(at + strlen(name) + 1);
+    if (reply) freeReplyObject(reply);
+    return n;
+}
+
+/* A call sent on the first try only, at the head of a pipeline (a claim's wait for a signal, BLPOP)
+ * is not sent again when the pipeline is resent after its connection broke: the calls after it (the
+ * claim, applied once by its sequence number) go alone, at once, instead of waiting again. Here the
+ * connection is killed while the BLPOP blocks; an element pushed then stays (a BLPOP sent again
+ * would take it). */
+static void test_a_call_for_the_first_try_only_is_not_sent_again(void)
+{
+    zg_redis r, other;
+    open_redis(&r);
+    open_redis(&other);
+    del(&other, "zg_test_first_try");
+    const char *id_argv[] = {"CLIENT", "ID"};
+    long long id = command_number(&r, 2, id_argv);
+    long long blocked = info_number(&other, "clients", "blocked_clients");
+    blocked_pipeline b = {&r, -1, {NULL, NULL}};
+    pthread_t t;
+    CHECK_INT(pthread_create(&t, NULL, send_blocked_pipeline, &b), 0);
+    for (int i = 0; i < 1000 && info_number(&other, "clients", "blocked_clients") <= blocked; i++)
+        usleep(2 * 1000);
+    char idtext[24];
+    snprintf(idtext, sizeof idtext, "%lld", id);
+    const char *kill_argv[] = {"CLIENT", "KILL", "ID", idtext};
+    CHECK_INT(command_number(&other, 4, kill_argv), 1);
+    const char *push[] = {"RPUSH", "zg_test_first_try", "x"};
+    CHECK_INT(command_number(&other, 3, push), 1);
+    pthread_join(t, NULL);
+    CHECK_INT(b.rc, ZG_OK);
+    CHECK(b.replies[0] == NULL); /* (not sent again: no reply) */
+    CHECK(b.replies[1] && b.replies[1]->type == REDIS_REPLY_NIL);
+    const char *llen[] = {"LLEN", "zg_test_first_try"};
+    CHECK_INT(command_number(&other, 2, llen), 1);
+    for (int i = 0; i < 2; i++)
+        if (b.replies[i]) freeReplyObject(b.replies[i]);
+    del(&other, "zg_test_first_try");
+    zg_redis_close(&r);
+    zg_redis_close(&other);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* (the test's servers write to clients that may have gone) */
@@ -709,5 +776,6 @@ int main(void)
     RUN(test_a_short_read_timeout_bounds_the_replies_owed_to_send_later_too);
     RUN(test_a_command_sent_later_over_keys_in_different_slots_is_not_dropped_on_a_cluster);
     RUN(test_a_call_on_a_server_that_closes_each_connection_backs_off);
+    RUN(test_a_call_for_the_first_try_only_is_not_sent_again);
     return check_done();
 }
