@@ -1337,6 +1337,23 @@ static void holdup_stop(holdup *p)
     unlink(p->path);
 }
 
+/* A host whose store is the Redis at store through a holdup proxy p (started here); prefetch
+ * and the store timeout (0: the default) as given. */
+static zg_host *host_through(holdup *p, int prefetch, int64_t store_timeout_ms)
+{
+    CHECK_INT(holdup_start(p), 0);
+    char url[320];
+    snprintf(url, sizeof url, "unix://%s", p->path);
+    zg_config cfg;
+    zg_config_init(&cfg);
+    cfg.store = url;
+    cfg.prefetch = prefetch;
+    if (store_timeout_ms) cfg.store_timeout_ms = store_timeout_ms;
+    zg_host *h = zg_host_new(&cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    return h;
+}
+
 static int answered_at_least(holdup *p, int n)
 {
     for (int i = 0; i < 500; i++) {
@@ -1355,16 +1372,7 @@ static int answered_at_least(holdup *p, int n)
 static void test_a_lost_claim_that_arrives_after_the_put_back_looked_takes_nothing(void)
 {
     holdup p;
-    CHECK_INT(holdup_start(&p), 0);
-    char url[320];
-    snprintf(url, sizeof url, "unix://%s", p.path);
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.store = url;
-    cfg.prefetch = 1;
-    cfg.store_timeout_ms = 300;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
+    zg_host *h = host_through(&p, 1, 300);
     char type[64], queue[80];
     fresh_type("heldup", type, queue);
     define(h, type, "return 200");
@@ -1417,14 +1425,7 @@ static void *step_waiting(void *arg)
 static void test_an_idle_host_waits_and_claims_in_one_write(void)
 {
     holdup p;
-    CHECK_INT(holdup_start(&p), 0);
-    char url[320];
-    snprintf(url, sizeof url, "unix://%s", p.path);
-    zg_config cfg;
-    zg_config_init(&cfg);
-    cfg.store = url;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
+    zg_host *h = host_through(&p, 0, 0);
     char type[64], queue[80];
     fresh_type("waiter", type, queue);
     define(h, type, "return 200");
