@@ -712,6 +712,13 @@ static int take_claim(const redisReply *reply, const redisReply *copy, const cha
     return doc_json(d, &out->doc, err);
 }
 
+/* The timeout of a BLPOP of ms milliseconds, as its text in seconds: at least 2 ms (Redis before
+ * 7.0.8 read "0.001" as 0, which is no timeout at all). */
+static void blpop_timeout(char out[32], int64_t ms)
+{
+    snprintf(out, 32, "%.3f", (double)(ms < 2 ? 2 : ms) / 1000.0);
+}
+
 /* One claim of a queue (claim.lua), its document read back in the same round trip. With
  * block_ms > 0 the claim waits first, in the same write, for a signal that a job became ready
  * (BLPOP on the queue's signal list, at most block_ms): the server runs the claim as soon as the
@@ -730,7 +737,7 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
         return err->code;
     concat(reserved_key, (const char *const[]){prefix, ":reserved", NULL});
     concat(signal_key, (const char *const[]){prefix, ":signal", NULL});
-    snprintf(block, sizeof block, "%.3f", (double)block_ms / 1000.0);
+    blpop_timeout(block, block_ms);
     /* The keys a claim may create are declared with its queue's: while a Redis Cluster moves
      * the slot, a node answers a call that declares a missing key with ASK or TRYAGAIN before
      * running it, but a script that creates an undeclared key there stops at that key with its
@@ -878,8 +885,7 @@ static int take_signal(redis_store *r, const zg_claim_req *req, int64_t block_ms
         argv[argc++] = keys[i];
     }
     if (block_ms > 0) {
-        /* (at least 2 ms: Redis before 7.0.8 read "0.001" as 0, no timeout at all) */
-        snprintf(timeout, sizeof timeout, "%.3f", (double)(block_ms < 2 ? 2 : block_ms) / 1000.0);
+        blpop_timeout(timeout, block_ms);
         argv[argc++] = timeout;
     } else {
         argv[argc++] = "LEFT";
@@ -963,7 +969,7 @@ static int rs_claim(zg_store *s, const zg_claim_req *req, int64_t timeout_ms, co
         /* one queue on one server, nothing due at a known time: the next claim waits in its own
          * write (claim_once), for at most a second (as wait_for_signal), 2 s within the
          * connection's reply timeout (Redis may end a BLPOP late, at its timer's tick), and
-         * never for a mere few ms (Redis before 7.0.8 read "0.001" as no timeout at all) */
+         * not for a mere few ms (the step ends then: a plain claim is all it needs) */
         int64_t most = r->conn.timeout_ms - 2000 < 1000 ? r->conn.timeout_ms - 2000 : 1000;
         if (req->nqueues == 1 && !precise && !r->conn.cluster && most >= 100 && left >= 10) {
             block_ms = left < most ? left : most;
