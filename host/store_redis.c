@@ -53,6 +53,7 @@ enum {
     S_DELIVER,
     S_OUTBOX,
     S_CLOSE_CLAIMS, /* a live host's unanswered claims (put_back.c) */
+    S_POINTER,      /* pointer.lua as a function too: the expiry a run's finish sends ahead */
     S_N
 };
 static const char *const script_names[S_N] = {
@@ -61,7 +62,7 @@ static const char *const script_names[S_N] = {
     /* repeatable jobs */
     "schedule_put", "schedule_list", "schedule_remove", "schedule_advance", "schedule_fire",
     /* flows */
-    "adopt", "children", "deliver", "outbox", "close_claims"};
+    "adopt", "children", "deliver", "outbox", "close_claims", "pointer"};
 
 /* The set of every queue's name (outside any queue's slot). */
 #define QUEUES_KEY "zerog:queues"
@@ -78,7 +79,8 @@ typedef struct redis_store {
     zg_redis_script beat_touch;   /* the same script, loaded through the other connection */
     zg_redis_script beat_settle;  /* the watchdog's release, on the heartbeat's connection */
     char *library;                /* every script, as one function library (script_library) */
-    char *pointer_script;         /* pointer.lua, sent by EVAL (pointer_script) */
+    char *pointer_script;         /* pointer.lua, sent by EVAL (pointer_script) where the
+                                     pointer's node may lack the library */
     char function_names[S_N][48]; /* zerog_<hash>_<script> */
     int64_t announced_ms;         /* when a claim last recorded the types this host asks for */
     /* Serving several queues: the queue the last look found most urgent is claimed from
@@ -1109,7 +1111,8 @@ static const char *action_name(int action)
 
 /* The EVAL of pointer.lua for a job's pointer: its expiry in secs, or for good when secs is 0, as
  * of the job's cas; undo: the expiry it set as of cas taken back. Fills argv (7) from the two
- * number buffers; returns argc. */
+ * number buffers; returns argc. pc->argv + 3 are the key and arguments of the same call made as
+ * the library's function (S_POINTER), argc - 3 of them. */
 typedef struct pointer_call {
     const char *argv[7];
     char cas[24], secs[24];
@@ -1200,7 +1203,9 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
     pointer_call pc;
     int pointer_argc = pointer_args(r, &pc, k.pointer, lease_cas, st->retention_s, 0);
     const char *hgetall[] = {"HGETALL", copy_key}, *del[] = {"DEL", copy_key};
-    zg_redis_call calls[4] = {{NULL, 0, pointer_argc, pc.argv, NULL},
+    /* (sent ahead on one server, whose library holds pointer.lua as a function: an FCALL costs
+     * the server less than the EVAL, which hashes the script's text at every call) */
+    zg_redis_call calls[4] = {{&r->scripts[S_POINTER], 1, pointer_argc - 3, pc.argv + 3, NULL},
                               {script, req ? 8 : 5, (int)a.n, a.argv, NULL},
                               {NULL, 0, 2, hgetall, NULL},
                               {NULL, 0, 2, del, NULL}};
@@ -2373,6 +2378,7 @@ static int runs_when_full(int script)
     case S_PURGE:
     case S_TOUCH: /* a renewal changes two fields in place: refused, a healthy run's lease lapsed
                    * while reads (which run when full, and apply due leases) kept the clock */
+    case S_POINTER: /* an expiry, which frees memory in time (as its EVAL's shebang lets it) */
         return 1;
     default:
         return 0;

@@ -1,7 +1,9 @@
 -- pointer: the expiry of a job's pointer by uuid, in the order of the job's own changes whatever
 -- order the calls reach the server in. Sent by EVAL (store_redis.c, without this file's comment
 -- lines): it stands alone, with no prelude, and needs no function library on the pointer's node
--- (on a cluster that may be a master that holds no queue). KEYS[1]: the pointer,
+-- (on a cluster that may be a master that holds no queue). It is also a function of the library
+-- (touching no key of a queue): a run's finish on one server, whose library is there, sends it
+-- ahead by FCALL, which costs the server less. KEYS[1]: the pointer,
 -- zerog:job:<uuid>, the only key it touches. It holds <queue> (as submit wrote it) or
 -- <queue>}<cas> (a queue name has no '}'): the job's cas after the last finish or retry that set
 -- its expiry. ARGV: that cas, seconds (> 0: the finish that made the job's cas expires it in as
