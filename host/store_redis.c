@@ -2378,6 +2378,7 @@ static int runs_when_full(int script)
     case S_PURGE:
     case S_TOUCH: /* a renewal changes two fields in place: refused, a healthy run's lease lapsed
                    * while reads (which run when full, and apply due leases) kept the clock */
+        return 1;
     case S_POINTER: /* an expiry, which frees memory in time (as its EVAL's shebang lets it) */
         return 1;
     default:
