@@ -21,6 +21,7 @@
 #include "cron.h"
 #include "host_internal.h"
 #include "json_decode.h"
+#include "json_encode.h"
 
 /* A store call from Lua: bounded by the store's own timeout, so the watchdog does not take the
  * time it waits for the store for a stuck VM (STORE(h)->op(...) marks the call's start; the
@@ -661,61 +662,17 @@ static int core_json_text(lua_State *L)
 {
     size_t len;
     const char *s = luaL_checklstring(L, 1, &len);
-    static const char hex[] = "0123456789abcdef";
-    luaL_Buffer b;
-    char *out = luaL_buffinitsize(L, &b, len + 2);
-    size_t n = 0, cap = len + 2;
-    out[n++] = '"';
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x80) {
-            lua_pushnil(L);
-            return 1;
-        }
-        char esc[6];
-        size_t k = 0;
-        if (c == '"' || c == '\\' || c == '/') {
-            esc[k++] = '\\';
-            esc[k++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            const char *named = c == '\b'   ? "b"
-                                : c == '\t' ? "t"
-                                : c == '\n' ? "n"
-                                : c == '\f' ? "f"
-                                : c == '\r' ? "r"
-                                            : NULL;
-            esc[k++] = '\\';
-            if (named) {
-                esc[k++] = named[0];
-            } else {
-                esc[k++] = 'u';
-                esc[k++] = '0';
-                esc[k++] = '0';
-                esc[k++] = hex[c >> 4];
-                esc[k++] = hex[c & 15];
-            }
-        } else {
-            if (n + 2 > cap) {
-                luaL_addsize(&b, n);
-                out = luaL_prepbuffsize(&b, len - i + 2);
-                n = 0;
-                cap = len - i + 2;
-            }
-            out[n++] = (char)c;
-            continue;
-        }
-        if (n + k + 1 > cap) {
-            luaL_addsize(&b, n);
-            out = luaL_prepbuffsize(&b, k + len - i + 2);
-            n = 0;
-            cap = k + len - i + 2;
-        }
-        memcpy(out + n, esc, k);
-        n += k;
-    }
-    out[n++] = '"';
-    luaL_addsize(&b, n);
-    luaL_pushresultsize(&b, 0);
+    if (!zg_json_push_string(L, s, len)) lua_pushnil(L);
+    return 1;
+}
+
+/* json_field(v, array_mt, object_mt) -> the JSON text of a plain field value (json_encode.c),
+ * or nil for anything zerog.codec encodes (or refuses) itself. */
+static int core_json_field(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    lua_settop(L, 3);
+    if (!zg_json_push_field(L, 1, 2, 3)) lua_pushnil(L);
     return 1;
 }
 
@@ -837,6 +794,7 @@ static const luaL_Reg core_functions[] = {{"shards_declare", core_shards_declare
                                           {"uuid4", core_uuid4},
                                           {"now", core_now},
                                           {"json_text", core_json_text},
+                                          {"json_field", core_json_field},
                                           {"json_decode", core_json_decode},
                                           {"log", core_log},
                                           {"progress", core_progress},

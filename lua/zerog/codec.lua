@@ -30,6 +30,10 @@ local cjson = require "cjson"
 -- ~3k instructions a string); absent where the module is loaded without the runtime
 local has_core, core = pcall(require, "zerog.core")
 local json_text = has_core and type(core) == "table" and core.json_text or nil
+-- and its writer of a field's plain values (ASCII strings, integers within +-2^53, finite floats,
+-- booleans, null, and tables of them with string keys and no metatable but the two below), the
+-- same text encode_field writes for them; nil for anything else (host/json_encode.c)
+local json_field = has_core and type(core) == "table" and core.json_field or nil
 -- and its decoder of plain JSON (lua-cjson's result, without growing each table key by key)
 local json_decode = has_core and type(core) == "table" and core.json_decode or nil
 
@@ -278,7 +282,7 @@ end
 -- a message on what cannot be stored exactly: what encode refuses, a string that is not UTF-8,
 -- and a value over MAX_DOCUMENT_BYTES as JSON.
 function M.encode_field(v)
-  local text = encode(v, 2, true)
+  local text = json_field and json_field(v, M.array_mt, M.object_mt) or encode(v, 2, true)
   if #text > M.MAX_DOCUMENT_BYTES then
     error(fmt("a value of %d bytes as JSON is over the limit of %d bytes (16 MiB)", #text,
               M.MAX_DOCUMENT_BYTES), 0)

@@ -1,0 +1,383 @@
+/* json_encode: a fast path for the JSON text of a document field's value, the same text
+ * zerog.codec's own encoder gives (lua-cjson's string escapes; a number as the shortest of
+ * %.15g, %.16g and %.17g that reads back to it; an object's keys in sorted order; a table as an
+ * array when it is marked so or is a sequence), for the plain values that make up almost every
+ * field: ASCII strings, integers within +-2^53, finite floats, booleans, null, and tables of
+ * those (nested at most FAST_DEPTH, at most FAST_KEYS keys each, string keys). Anything else (a
+ * string with bytes beyond ASCII, NaN, an integer a JSON reader's double would round, a number
+ * key, a table with another metatable, whose metamethods the Lua path would call) is left to
+ * zerog.codec, which writes it or refuses it with its message, so the two paths never differ.
+ *
+ * Why: a submit encodes every field of its document (about 20), and the Lua path's calls, its
+ * string.format, its sort and the garbage they leave cost 133k of a bench submit's 326k
+ * instructions (the three-key queueKwargs alone 52k).
+ *
+ * A table is written in two passes, the first measuring its text, the second writing it into a
+ * buffer of that size: between the buffer's set-up and its result the stack is used only in a
+ * balanced way, as luaL_Buffer requires, and nothing is allocated outside the VM. */
+#include "json_encode.h"
+
+#include <lauxlib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* 2^53: past it, a JSON reader's double cannot hold every integer (zerog.codec's MAX_SAFE_INTEGER)
+ */
+#define MAX_SAFE_INTEGER 9007199254740992LL
+
+int zg_json_push_string(lua_State *L, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] >= 0x80) return 0;
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, len + 2);
+    size_t n = 0, cap = len + 2;
+    out[n++] = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[6];
+        size_t k = 0;
+        if (c == '"' || c == '\\' || c == '/') {
+            esc[k++] = '\\';
+            esc[k++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            const char *named = c == '\b'   ? "b"
+                                : c == '\t' ? "t"
+                                : c == '\n' ? "n"
+                                : c == '\f' ? "f"
+                                : c == '\r' ? "r"
+                                            : NULL;
+            esc[k++] = '\\';
+            if (named) {
+                esc[k++] = named[0];
+            } else {
+                esc[k++] = 'u';
+                esc[k++] = '0';
+                esc[k++] = '0';
+                esc[k++] = hex[c >> 4];
+                esc[k++] = hex[c & 15];
+            }
+        } else {
+            if (n + 2 > cap) {
+                luaL_addsize(&b, n);
+                out = luaL_prepbuffsize(&b, len - i + 2);
+                n = 0;
+                cap = len - i + 2;
+            }
+            out[n++] = (char)c;
+            continue;
+        }
+        if (n + k + 1 > cap) {
+            luaL_addsize(&b, n);
+            out = luaL_prepbuffsize(&b, k + len - i + 2);
+            n = 0;
+            cap = k + len - i + 2;
+        }
+        memcpy(out + n, esc, k);
+        n += k;
+    }
+    out[n++] = '"';
+    luaL_addsize(&b, n);
+    luaL_pushresultsize(&b, 0);
+    return 1;
+}
+
+/* A finite double as the shortest of %.15g, %.16g and %.17g that reads back to it (%.17g
+ * always does), as zerog.codec's encode_float writes it. */
+static void push_float(lua_State *L, double v)
+{
+    char text[40];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(text, sizeof text, "%.*g", digits, v);
+        if (digits == 17 || strtod(text, NULL) == v) break;
+    }
+    lua_pushstring(L, text);
+}
+
+/* Pushes the text of a plain scalar at idx and returns 1, or pushes nothing and returns 0. */
+static int push_scalar(lua_State *L, int idx)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        return zg_json_push_string(L, s, len);
+    }
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx)) {
+            lua_Integer n = lua_tointeger(L, idx);
+            if (n > MAX_SAFE_INTEGER || n < -MAX_SAFE_INTEGER) return 0;
+            lua_pushfstring(L, "%I", n);
+            return 1;
+        } else {
+            double v = (double)lua_tonumber(L, idx);
+            if (!isfinite(v)) return 0;
+            push_float(L, v);
+            return 1;
+        }
+    case LUA_TBOOLEAN:
+        lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+        return 1;
+    case LUA_TNIL:
+        lua_pushliteral(L, "null");
+        return 1;
+    case LUA_TLIGHTUSERDATA: /* cjson.null is the light userdata NULL */
+        if (lua_touserdata(L, idx) != NULL) return 0;
+        lua_pushliteral(L, "null");
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Nesting levels and keys of one object the fast path writes; more is zerog.codec's. */
+#define FAST_DEPTH 16
+#define FAST_KEYS  64
+
+/* The length of s as a JSON string, or 0 when it has a byte beyond ASCII (zerog.codec's). */
+static size_t string_length(const char *s, size_t len)
+{
+    size_t n = 2;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x80) return 0;
+        if (c == '"' || c == '\\' || c == '/' || c == '\b' || c == '\t' || c == '\n' || c == '\f' ||
+            c == '\r')
+            n += 2;
+        else if (c < 0x20 || c == 0x7f)
+            n += 6;
+        else
+            n += 1;
+    }
+    return n;
+}
+
+static char *write_string(char *out, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    *out++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *named = c == '\b'   ? "b"
+                            : c == '\t' ? "t"
+                            : c == '\n' ? "n"
+                            : c == '\f' ? "f"
+                            : c == '\r' ? "r"
+                                        : NULL;
+        if (c == '"' || c == '\\' || c == '/') {
+            *out++ = '\\';
+            *out++ = (char)c;
+        } else if (named) {
+            *out++ = '\\';
+            *out++ = named[0];
+        } else if (c < 0x20 || c == 0x7f) {
+            memcpy(out, "\\u00", 4);
+            out[4] = hex[c >> 4];
+            out[5] = hex[c & 15];
+            out += 6;
+        } else {
+            *out++ = (char)c;
+        }
+    }
+    *out++ = '"';
+    return out;
+}
+
+/* The text of a number (integer or float) into text; its length, or 0 when it is beyond the
+ * fast path (an integer past +-2^53, NaN, an infinity). */
+static size_t number_text(lua_State *L, int idx, char text[40])
+{
+    if (lua_isinteger(L, idx)) {
+        lua_Integer n = lua_tointeger(L, idx);
+        if (n > MAX_SAFE_INTEGER || n < -MAX_SAFE_INTEGER) return 0;
+        return (size_t)snprintf(text, 40, "%lld", (long long)n);
+    }
+    double v = (double)lua_tonumber(L, idx);
+    if (!isfinite(v)) return 0;
+    for (int digits = 15;; digits++) {
+        int n = snprintf(text, 40, "%.*g", digits, v);
+        if (digits == 17 || strtod(text, NULL) == v) return (size_t)n;
+    }
+}
+
+typedef struct {
+    lua_State *L;
+    int array_mt, object_mt; /* stack indexes of zerog.codec's marks (nil when not given) */
+} encoder;
+
+typedef struct {
+    const char *s;
+    size_t len;
+} key_text;
+
+static int key_order(const void *a, const void *b)
+{
+    /* as Lua compares strings (strcoll: these have no NUL inside, and Lua's end in one) */
+    return strcoll(((const key_text *)a)->s, ((const key_text *)b)->s);
+}
+
+/* Whether the table at idx is written as an array (zerog.codec's test: marked so, or a
+ * sequence: keys 1..#t and nothing else); -1 when it is beyond the fast path (a metatable other
+ * than the two marks). *n: its length. */
+static int table_kind(encoder *e, int idx, size_t *n)
+{
+    lua_State *L = e->L;
+    int marked = 0;
+    if (lua_getmetatable(L, idx)) {
+        marked = lua_rawequal(L, -1, e->array_mt) ? 1 : lua_rawequal(L, -1, e->object_mt) ? 0 : -1;
+        lua_pop(L, 1);
+        if (marked < 0) return -1;
+    }
+    *n = (size_t)lua_rawlen(L, idx);
+    if (marked) return 1;
+    if (*n == 0) return 0;
+    size_t count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+            (lua_Unsigned)lua_tointeger(L, -1) > *n) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        count++;
+    }
+    return count == *n;
+}
+
+/* The length of the text of the value at idx (absolute), or 0 when it is beyond the fast path. */
+static size_t measure(encoder *e, int idx, int depth)
+{
+    lua_State *L = e->L;
+    char text[40];
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        return string_length(s, len);
+    }
+    case LUA_TNUMBER:
+        return number_text(L, idx, text);
+    case LUA_TBOOLEAN:
+        return lua_toboolean(L, idx) ? 4 : 5;
+    case LUA_TNIL:
+        return 4;
+    case LUA_TLIGHTUSERDATA:
+        return lua_touserdata(L, idx) == NULL ? 4 : 0;
+    case LUA_TTABLE:
+        break;
+    default:
+        return 0;
+    }
+    if (depth > FAST_DEPTH || !lua_checkstack(L, 4)) return 0;
+    size_t n, total = 2, items = 0;
+    int kind = table_kind(e, idx, &n);
+    if (kind < 0) return 0;
+    if (kind == 1) {
+        for (size_t i = 1; i <= n; i++) {
+            lua_rawgeti(L, idx, (lua_Integer)i);
+            size_t m = measure(e, lua_gettop(L), depth + 1);
+            lua_pop(L, 1);
+            if (!m) return 0;
+            total += m + (i > 1);
+        }
+        return total;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        size_t klen, k = 0, m = 0;
+        if (lua_type(L, -2) == LUA_TSTRING && ++items <= FAST_KEYS) {
+            const char *key = lua_tolstring(L, -2, &klen);
+            k = memchr(key, 0, klen) ? 0 : string_length(key, klen);
+            if (k) m = measure(e, lua_gettop(L), depth + 1);
+        }
+        lua_pop(L, 1);
+        if (!k || !m) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        total += k + 1 + m + (items > 1);
+    }
+    return total;
+}
+
+/* Writes the text of the value at idx, which measure() has measured, at out; returns its end. */
+static char *write_value(encoder *e, int idx, char *out)
+{
+    lua_State *L = e->L;
+    char text[40];
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        return write_string(out, s, len);
+    }
+    case LUA_TNUMBER: {
+        size_t len = number_text(L, idx, text);
+        memcpy(out, text, len);
+        return out + len;
+    }
+    case LUA_TBOOLEAN:
+        if (lua_toboolean(L, idx)) {
+            memcpy(out, "true", 4);
+            return out + 4;
+        }
+        memcpy(out, "false", 5);
+        return out + 5;
+    case LUA_TTABLE:
+        break;
+    default: /* nil, cjson.null */
+        memcpy(out, "null", 4);
+        return out + 4;
+    }
+    size_t n;
+    if (table_kind(e, idx, &n) == 1) {
+        *out++ = '[';
+        for (size_t i = 1; i <= n; i++) {
+            if (i > 1) *out++ = ',';
+            lua_rawgeti(L, idx, (lua_Integer)i);
+            out = write_value(e, lua_gettop(L), out);
+            lua_pop(L, 1);
+        }
+        *out++ = ']';
+        return out;
+    }
+    key_text keys[FAST_KEYS];
+    size_t count = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) { /* (the keys are the table's strings: alive while it is) */
+        lua_pop(L, 1);
+        keys[count].s = lua_tolstring(L, -1, &keys[count].len);
+        count++;
+    }
+    qsort(keys, count, sizeof keys[0], key_order);
+    *out++ = '{';
+    for (size_t i = 0; i < count; i++) {
+        if (i > 0) *out++ = ',';
+        out = write_string(out, keys[i].s, keys[i].len);
+        *out++ = ':';
+        lua_pushlstring(L, keys[i].s, keys[i].len);
+        lua_rawget(L, idx);
+        out = write_value(e, lua_gettop(L), out);
+        lua_pop(L, 1);
+    }
+    *out++ = '}';
+    return out;
+}
+
+int zg_json_push_field(lua_State *L, int idx, int array_mt, int object_mt)
+{
+    if (lua_type(L, idx) != LUA_TTABLE) return push_scalar(L, idx);
+    idx = lua_absindex(L, idx);
+    encoder e = {L, lua_absindex(L, array_mt), lua_absindex(L, object_mt)};
+    size_t len = measure(&e, idx, 1);
+    if (!len) return 0;
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, len);
+    char *end = write_value(&e, idx, out);
+    luaL_pushresultsize(&b, (size_t)(end - out));
+    return 1;
+}
