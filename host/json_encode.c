@@ -27,112 +27,6 @@
  */
 #define MAX_SAFE_INTEGER 9007199254740992LL
 
-int zg_json_push_string(lua_State *L, const char *s, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] >= 0x80) return 0;
-    luaL_Buffer b;
-    char *out = luaL_buffinitsize(L, &b, len + 2);
-    size_t n = 0, cap = len + 2;
-    out[n++] = '"';
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[6];
-        size_t k = 0;
-        if (c == '"' || c == '\\' || c == '/') {
-            esc[k++] = '\\';
-            esc[k++] = (char)c;
-        } else if (c < 0x20 || c == 0x7f) {
-            const char *named = c == '\b'   ? "b"
-                                : c == '\t' ? "t"
-                                : c == '\n' ? "n"
-                                : c == '\f' ? "f"
-                                : c == '\r' ? "r"
-                                            : NULL;
-            esc[k++] = '\\';
-            if (named) {
-                esc[k++] = named[0];
-            } else {
-                esc[k++] = 'u';
-                esc[k++] = '0';
-                esc[k++] = '0';
-                esc[k++] = hex[c >> 4];
-                esc[k++] = hex[c & 15];
-            }
-        } else {
-            if (n + 2 > cap) {
-                luaL_addsize(&b, n);
-                out = luaL_prepbuffsize(&b, len - i + 2);
-                n = 0;
-                cap = len - i + 2;
-            }
-            out[n++] = (char)c;
-            continue;
-        }
-        if (n + k + 1 > cap) {
-            luaL_addsize(&b, n);
-            out = luaL_prepbuffsize(&b, k + len - i + 2);
-            n = 0;
-            cap = k + len - i + 2;
-        }
-        memcpy(out + n, esc, k);
-        n += k;
-    }
-    out[n++] = '"';
-    luaL_addsize(&b, n);
-    luaL_pushresultsize(&b, 0);
-    return 1;
-}
-
-/* A finite double as the shortest of %.15g, %.16g and %.17g that reads back to it (%.17g
- * always does), as zerog.codec's encode_float writes it. */
-static void push_float(lua_State *L, double v)
-{
-    char text[40];
-    for (int digits = 15; digits <= 17; digits++) {
-        snprintf(text, sizeof text, "%.*g", digits, v);
-        if (digits == 17 || strtod(text, NULL) == v) break;
-    }
-    lua_pushstring(L, text);
-}
-
-/* Pushes the text of a plain scalar at idx and returns 1, or pushes nothing and returns 0. */
-static int push_scalar(lua_State *L, int idx)
-{
-    switch (lua_type(L, idx)) {
-    case LUA_TSTRING: {
-        size_t len;
-        const char *s = lua_tolstring(L, idx, &len);
-        return zg_json_push_string(L, s, len);
-    }
-    case LUA_TNUMBER:
-        if (lua_isinteger(L, idx)) {
-            lua_Integer n = lua_tointeger(L, idx);
-            if (n > MAX_SAFE_INTEGER || n < -MAX_SAFE_INTEGER) return 0;
-            lua_pushfstring(L, "%I", n);
-            return 1;
-        } else {
-            double v = (double)lua_tonumber(L, idx);
-            if (!isfinite(v)) return 0;
-            push_float(L, v);
-            return 1;
-        }
-    case LUA_TBOOLEAN:
-        lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
-        return 1;
-    case LUA_TNIL:
-        lua_pushliteral(L, "null");
-        return 1;
-    case LUA_TLIGHTUSERDATA: /* cjson.null is the light userdata NULL */
-        if (lua_touserdata(L, idx) != NULL) return 0;
-        lua_pushliteral(L, "null");
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 /* Nesting levels and keys of one object the fast path writes; more is zerog.codec's. */
 #define FAST_DEPTH 16
 #define FAST_KEYS  64
@@ -184,6 +78,17 @@ static char *write_string(char *out, const char *s, size_t len)
     }
     *out++ = '"';
     return out;
+}
+
+int zg_json_push_string(lua_State *L, const char *s, size_t len)
+{
+    size_t n = string_length(s, len);
+    if (!n) return 0;
+    luaL_Buffer b;
+    char *out = luaL_buffinitsize(L, &b, n);
+    write_string(out, s, len);
+    luaL_pushresultsize(&b, n);
+    return 1;
 }
 
 /* The text of a number (integer or float) into text; its length, or 0 when it is beyond the
@@ -370,8 +275,18 @@ static char *write_value(encoder *e, int idx, char *out)
 
 int zg_json_push_field(lua_State *L, int idx, int array_mt, int object_mt)
 {
-    if (lua_type(L, idx) != LUA_TTABLE) return push_scalar(L, idx);
     idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) == LUA_TSTRING) { /* a scalar in one pass */
+        size_t len;
+        const char *s = lua_tolstring(L, idx, &len);
+        return zg_json_push_string(L, s, len);
+    }
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        char text[40];
+        size_t len = number_text(L, idx, text);
+        if (len) lua_pushlstring(L, text, len);
+        return len > 0;
+    }
     encoder e = {L, lua_absindex(L, array_mt), lua_absindex(L, object_mt)};
     size_t len = measure(&e, idx, 1);
     if (!len) return 0;
