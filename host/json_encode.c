@@ -137,6 +137,7 @@ typedef struct {
 typedef struct {
     const char *s;
     size_t len;
+    int value; /* the stack index of its value (while the object is written) */
 } key_text;
 
 static int key_order(const void *a, const void *b)
@@ -230,7 +231,9 @@ static size_t measure(encoder *e, int idx, int depth)
     return total;
 }
 
-/* Writes the text of the value at idx, which measure() has measured, at out; returns its end. */
+/* Writes the text of the value at idx, which measure() has just measured, at out; returns its
+ * end, or NULL when the stack cannot hold what it needs (the text is then not written whole).
+ * Allocates nothing: no collection, and so no finalizer, can change the value under it. */
 static char *write_value(encoder *e, int idx, char *out)
 {
     lua_State *L = e->L;
@@ -261,35 +264,45 @@ static char *write_value(encoder *e, int idx, char *out)
     }
     size_t n;
     if (table_kind(e, idx, &n) == 1) {
+        if (!lua_checkstack(L, 4)) return NULL;
         *out++ = '[';
         for (size_t i = 1; i <= n; i++) {
             if (i > 1) *out++ = ',';
             lua_rawgeti(L, idx, (lua_Integer)i);
             out = write_value(e, lua_gettop(L), out);
             lua_pop(L, 1);
+            if (!out) return NULL;
         }
         *out++ = ']';
         return out;
     }
+    /* the keys and values stay on the stack while they are written in the keys' order (to push
+     * a key again to look its value up would allocate, and an allocation may run a finalizer) */
+    int base = lua_gettop(L);
+    if (!lua_checkstack(L, 2 * FAST_KEYS + 4)) return NULL;
     key_text keys[FAST_KEYS];
     size_t count = 0;
     lua_pushnil(L);
-    while (lua_next(L, idx)) { /* (the keys are the table's strings: alive while it is) */
-        lua_pop(L, 1);
-        keys[count].s = lua_tolstring(L, -1, &keys[count].len);
+    while (lua_next(L, idx)) { /* ... key value: both kept, the walk goes on from a copy */
+        if (count == FAST_KEYS || lua_type(L, -2) != LUA_TSTRING) {
+            lua_settop(L, base);
+            return NULL;
+        }
+        keys[count].s = lua_tolstring(L, -2, &keys[count].len);
+        keys[count].value = lua_gettop(L);
         count++;
+        lua_pushvalue(L, -2);
     }
     qsort(keys, count, sizeof keys[0], key_order);
     *out++ = '{';
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < count && out; i++) {
         if (i > 0) *out++ = ',';
         out = write_string(out, keys[i].s, keys[i].len);
         *out++ = ':';
-        lua_pushlstring(L, keys[i].s, keys[i].len);
-        lua_rawget(L, idx);
-        out = write_value(e, lua_gettop(L), out);
-        lua_pop(L, 1);
+        out = write_value(e, keys[i].value, out);
     }
+    lua_settop(L, base);
+    if (!out) return NULL;
     *out++ = '}';
     return out;
 }
@@ -311,9 +324,17 @@ int zg_json_push_field(lua_State *L, int idx, int array_mt, int object_mt)
     encoder e = {L, lua_absindex(L, array_mt), lua_absindex(L, object_mt)};
     size_t len = measure(&e, idx, 1);
     if (!len) return 0;
+    int top = lua_gettop(L);
     luaL_Buffer b;
     char *out = luaL_buffinitsize(L, &b, len);
-    char *end = write_value(&e, idx, out);
-    luaL_pushresultsize(&b, (size_t)(end - out));
+    /* the buffer's allocation may have run a collection step, and a finalizer in it may have
+     * changed the value: it is written only when it measures the same now (measure allocates
+     * nothing, nor does the writing) */
+    char *end = measure(&e, idx, 1) == len ? write_value(&e, idx, out) : NULL;
+    if (!end || (size_t)(end - out) != len) {
+        lua_settop(L, top);
+        return 0;
+    }
+    luaL_pushresultsize(&b, len);
     return 1;
 }
