@@ -3,10 +3,17 @@
  * %.15g, %.16g and %.17g that reads back to it; an object's keys in sorted order; a table as an
  * array when it is marked so or is a sequence), for the plain values that make up almost every
  * field: ASCII strings, integers within +-2^53, finite floats, booleans, null, and tables of
- * those (nested at most FAST_DEPTH, at most FAST_KEYS keys each, string keys). Anything else (a
- * string with bytes beyond ASCII, NaN, an integer a JSON reader's double would round, a number
- * key, a table with another metatable, whose metamethods the Lua path would call) is left to
- * zerog.codec, which writes it or refuses it with its message, so the two paths never differ.
+ * those (nested at most FAST_DEPTH, at most FAST_KEYS keys each, string keys), whose text is at
+ * most FAST_BYTES. Anything else (a string with bytes beyond ASCII, NaN, an integer a JSON
+ * reader's double would round, a number key, a table with another metatable, whose metamethods
+ * the Lua path would call, a larger value) is left to zerog.codec, which writes it or refuses it
+ * with its message, so the two paths never differ.
+ *
+ * FAST_BYTES bounds the work too: C code runs past the count hook that enforces a run's
+ * TIMEOUT, so a value whose text would be huge (a table whose 64 keys all hold the same table, a
+ * few levels deep; an array marked as such with a length of 2^40) is given up after that many
+ * bytes' worth of walking, and the codec, in Lua, writes it under the hook (or the run's limits
+ * stop it).
  *
  * Why: a submit encodes every field of its document (about 20), and the Lua path's calls, its
  * string.format, its sort and the garbage they leave cost 133k of a bench submit's 326k
@@ -14,7 +21,8 @@
  *
  * A table is written in two passes, the first measuring its text, the second writing it into a
  * buffer of that size: between the buffer's set-up and its result the stack is used only in a
- * balanced way, as luaL_Buffer requires, and nothing is allocated outside the VM. */
+ * balanced way, as luaL_Buffer requires, and nothing is allocated outside the VM, nor inside it
+ * but the stack's own growth (lua_checkstack), which runs no collection step. */
 #include "json_encode.h"
 
 #include <lauxlib.h>
@@ -30,6 +38,7 @@
 /* Nesting levels and keys of one object the fast path writes; more is zerog.codec's. */
 #define FAST_DEPTH 16
 #define FAST_KEYS  64
+#define FAST_BYTES (256 * 1024)
 
 /* The length of s as a JSON string, or 0 when it has a byte beyond ASCII (zerog.codec's). */
 static size_t string_length(const char *s, size_t len)
@@ -91,8 +100,6 @@ int zg_json_push_string(lua_State *L, const char *s, size_t len)
     return 1;
 }
 
-/* The text of a number (integer or float) into text; its length, or 0 when it is beyond the
- * fast path (an integer past +-2^53, NaN, an infinity). */
 /* The decimal digits of an integer of at most 2^53 into text; its length. (By hand: snprintf's
  * "%lld" cost ~1.5k instructions a number.) */
 static size_t integer_text(long long n, char text[40])
@@ -111,6 +118,8 @@ static size_t integer_text(long long n, char text[40])
     return len;
 }
 
+/* The text of a number (integer or float) into text; its length, or 0 when it is beyond the
+ * fast path (an integer past +-2^53, NaN, an infinity). */
 static size_t number_text(lua_State *L, int idx, char text[40])
 {
     if (lua_isinteger(L, idx)) {
@@ -132,6 +141,7 @@ static size_t number_text(lua_State *L, int idx, char text[40])
 typedef struct {
     lua_State *L;
     int array_mt, object_mt; /* stack indexes of zerog.codec's marks (nil when not given) */
+    size_t spent;            /* the bytes of text measured so far, at most FAST_BYTES */
 } encoder;
 
 typedef struct {
@@ -175,38 +185,57 @@ static int table_kind(encoder *e, int idx, size_t *n)
     return count == *n;
 }
 
-/* The length of the text of the value at idx (absolute), or 0 when it is beyond the fast path. */
-static size_t measure(encoder *e, int idx, int depth)
+/* Counts n more bytes of text; 0 when that would pass FAST_BYTES. */
+static int spend(encoder *e, size_t n)
+{
+    if (n > FAST_BYTES - e->spent) return 0;
+    e->spent += n;
+    return 1;
+}
+
+/* The length of the text of the value at idx (absolute), or 0 when it is beyond the fast path
+ * (its text, with what was measured before it, past FAST_BYTES included). */
+static size_t measure_value(encoder *e, int idx, int depth)
 {
     lua_State *L = e->L;
     char text[40];
+    size_t m;
     switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
-        return string_length(s, len);
+        m = len < FAST_BYTES ? string_length(s, len) : 0;
+        break;
     }
     case LUA_TNUMBER:
-        return number_text(L, idx, text);
+        m = number_text(L, idx, text);
+        break;
     case LUA_TBOOLEAN:
-        return lua_toboolean(L, idx) ? 4 : 5;
+        m = lua_toboolean(L, idx) ? 4 : 5;
+        break;
     case LUA_TNIL:
-        return 4;
+        m = 4;
+        break;
     case LUA_TLIGHTUSERDATA:
-        return lua_touserdata(L, idx) == NULL ? 4 : 0;
+        m = lua_touserdata(L, idx) == NULL ? 4 : 0;
+        break;
     case LUA_TTABLE:
+        m = 0;
         break;
     default:
         return 0;
     }
-    if (depth > FAST_DEPTH || !lua_checkstack(L, 4)) return 0;
+    if (lua_type(L, idx) != LUA_TTABLE) return m && spend(e, m) ? m : 0;
+    if (depth > FAST_DEPTH || !lua_checkstack(L, 4) || !spend(e, 2)) return 0;
     size_t n, total = 2, items = 0;
     int kind = table_kind(e, idx, &n);
     if (kind < 0) return 0;
     if (kind == 1) {
+        if (n > FAST_BYTES / 2) return 0; /* (each item is a byte and a comma at least) */
         for (size_t i = 1; i <= n; i++) {
+            if (i > 1 && !spend(e, 1)) return 0;
             lua_rawgeti(L, idx, (lua_Integer)i);
-            size_t m = measure(e, lua_gettop(L), depth + 1);
+            m = measure_value(e, lua_gettop(L), depth + 1);
             lua_pop(L, 1);
             if (!m) return 0;
             total += m + (i > 1);
@@ -215,11 +244,12 @@ static size_t measure(encoder *e, int idx, int depth)
     }
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        size_t klen, k = 0, m = 0;
+        size_t klen, k = 0;
+        m = 0;
         if (lua_type(L, -2) == LUA_TSTRING && ++items <= FAST_KEYS) {
             const char *key = lua_tolstring(L, -2, &klen);
-            k = memchr(key, 0, klen) ? 0 : string_length(key, klen);
-            if (k) m = measure(e, lua_gettop(L), depth + 1);
+            k = klen >= FAST_BYTES || memchr(key, 0, klen) ? 0 : string_length(key, klen);
+            if (k && spend(e, k + 1 + (items > 1))) m = measure_value(e, lua_gettop(L), depth + 1);
         }
         lua_pop(L, 1);
         if (!k || !m) {
@@ -231,9 +261,17 @@ static size_t measure(encoder *e, int idx, int depth)
     return total;
 }
 
+/* The length of the whole text of the value at idx, or 0 (measure_value). */
+static size_t measure(encoder *e, int idx)
+{
+    e->spent = 0;
+    return measure_value(e, idx, 1);
+}
+
 /* Writes the text of the value at idx, which measure() has just measured, at out; returns its
  * end, or NULL when the stack cannot hold what it needs (the text is then not written whole).
- * Allocates nothing: no collection, and so no finalizer, can change the value under it. */
+ * Allocates nothing but the stack's growth: no collection step, and so no finalizer, can change
+ * the value under it. */
 static char *write_value(encoder *e, int idx, char *out)
 {
     lua_State *L = e->L;
@@ -321,16 +359,16 @@ int zg_json_push_field(lua_State *L, int idx, int array_mt, int object_mt)
         if (len) lua_pushlstring(L, text, len);
         return len > 0;
     }
-    encoder e = {L, lua_absindex(L, array_mt), lua_absindex(L, object_mt)};
-    size_t len = measure(&e, idx, 1);
+    encoder e = {L, lua_absindex(L, array_mt), lua_absindex(L, object_mt), 0};
+    size_t len = measure(&e, idx);
     if (!len) return 0;
     int top = lua_gettop(L);
     luaL_Buffer b;
     char *out = luaL_buffinitsize(L, &b, len);
     /* the buffer's allocation may have run a collection step, and a finalizer in it may have
-     * changed the value: it is written only when it measures the same now (measure allocates
-     * nothing, nor does the writing) */
-    char *end = measure(&e, idx, 1) == len ? write_value(&e, idx, out) : NULL;
+     * changed the value: it is written only when it measures the same now (neither measuring
+     * nor writing allocates, but for the stack's growth, which runs no collection step) */
+    char *end = measure(&e, idx) == len ? write_value(&e, idx, out) : NULL;
     if (!end || (size_t)(end - out) != len) {
         lua_settop(L, top);
         return 0;

@@ -5,7 +5,8 @@
  * out of bounds (ASan), and whenever it writes a text, the codec wrote the same one (it gives up
  * on what it does not write; the codec then decides). Each value is also tried inside a table
  * whose keys come from the input, and with one of its numbers as a float, so that key order,
- * number keys and floats are reached too. */
+ * number keys and floats are reached too; twice in one table (shared), beside -0.0, and in an
+ * array marked as one with a hole. */
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
@@ -100,6 +101,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lua_rawseti(L, -2, (lua_Integer)size % 5 + 1);
         compare();
     }
+    /* the value twice in one table (a shared subtable), -0.0, and in an array marked as one with
+     * a hole (its length is Lua's border, as for the codec's #) */
+    int value = 2, wrapper = lua_gettop(L); /* (1: the codec) */
+    lua_newtable(L);
+    lua_pushvalue(L, value);
+    lua_setfield(L, -2, "a");
+    lua_pushvalue(L, value);
+    lua_setfield(L, -2, "b");
+    lua_pushnumber(L, -0.0);
+    lua_setfield(L, -2, "z");
+    compare();
+    lua_rawgeti(L, LUA_REGISTRYINDEX, codec_ref);
+    lua_getfield(L, -1, "array_mt");
+    lua_remove(L, -2);
+    lua_createtable(L, 4, 0);
+    lua_pushvalue(L, value);
+    lua_rawseti(L, -2, 1);
+    lua_pushvalue(L, wrapper);
+    lua_rawseti(L, -2, size % 2 ? 3 : 4);
+    lua_pushvalue(L, -2);
+    lua_setmetatable(L, -2);
+    compare();
     lua_settop(L, 0);
     lua_gc(L, LUA_GCSTEP, 0);
     return 0;
