@@ -27,7 +27,10 @@ static int renew_locked(zg_heartbeat *hb)
     int same_run =
         hb->active && hb->lease.token == lease.token && strcmp(hb->lease.uuid, lease.uuid) == 0;
     if (!same_run) return ZG_ENOTFOUND;
-    if (rc == ZG_OK) hb->renewed_at_ms = zg_clock_monotonic_ms();
+    if (rc == ZG_OK) {
+        hb->renewed_at_ms = zg_clock_monotonic_ms();
+        atomic_store_explicit(&hb->held_ms, hb->renewed_at_ms, memory_order_relaxed);
+    }
     /* the store failed (an outage, OOM, READONLY): the next try comes after a short backoff,
      * not at once (the lease is kept: a failure of the store is not a loss) */
     if (rc != ZG_OK && rc != ZG_ESTALE && rc != ZG_ENOTFOUND)
@@ -137,6 +140,7 @@ int zg_heartbeat_init(zg_heartbeat *hb, zg_store *store,
     hb->on_overrun = on_overrun;
     hb->overrun_ud = ud;
     atomic_init(&hb->lost, 0);
+    atomic_init(&hb->held_ms, 0);
     atomic_init(&hb->alive_ms, 0);
     atomic_init(&hb->deadline_ms, 0);
     pthread_condattr_t attr;
@@ -171,6 +175,7 @@ void zg_heartbeat_begin(zg_heartbeat *hb, const zg_lease *lease)
     hb->overrun = 0;
     atomic_store(&hb->lost, 0);
     hb->renewed_at_ms = zg_clock_monotonic_ms();
+    atomic_store_explicit(&hb->held_ms, hb->renewed_at_ms, memory_order_relaxed);
     /* a thread that wakes by itself before this run's first renewal is due sees the new run
      * then: runs that follow each other closely wake it once a renewal interval, not once each
      * (a wake is a futex call and a context switch a job) */

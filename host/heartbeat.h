@@ -32,6 +32,8 @@ typedef struct zg_heartbeat {
     int64_t resumed_at_ms;     /* when it last woke over a second late: the whole process had
                                   been stopped (SIGSTOP, a suspended machine), not the VM alone */
     atomic_int lost;           /* the active run's lease is lost: read lock-free by the run hook */
+    atomic_llong held_ms;      /* when the store last acknowledged the lease (its claim, or a
+                                  renewal that came through): it holds for a TTR from then */
     zg_store *store;
     /* the watchdog */
     atomic_llong alive_ms;    /* when the VM thread was last seen in Lua; 0: not in Lua */
@@ -64,6 +66,11 @@ void zg_heartbeat_entered(zg_heartbeat *hb, int in);
 void zg_heartbeat_alive(zg_heartbeat *hb);
 /* Job code starts with a TIMEOUT ending at deadline_ms (0: none), or ends (-1). */
 void zg_heartbeat_job(zg_heartbeat *hb, int64_t deadline_ms);
+/* When the store last acknowledged the running lease (ms, monotonic clock); lock-free. */
+static inline int64_t zg_heartbeat_held_at(zg_heartbeat *hb)
+{
+    return atomic_load_explicit(&hb->held_ms, memory_order_relaxed);
+}
 /* Whether the running lease is lost; lock-free. */
 static inline int zg_heartbeat_lost(zg_heartbeat *hb)
 {

@@ -164,11 +164,13 @@ ok "a batch Redis refuses half-way (maxmemory) prints the uuids of the jobs it m
 # A run whose write the store refuses (Redis past maxmemory for 2.5 s) is released to run again,
 # nothing counted: the job's events say why, between its two runs (they showed two run starts
 # with nothing between, the reason only in the worker's log). And the release is tried for as
-# long as the lease holds: given up after its first 1.5 s of tries, it left the job to lapse,
-# with a "lease expired" error counted for a healthy run.
+# long as the lease holds, that is while its renewals come through (they run past maxmemory):
+# given up after its first 1.5 s of tries, and later after one TTR of tries (here 1 s, under the
+# 2.5 s of the fault), it left the job to lapse, with a "lease expired" error counted for a
+# healthy run.
 cat >"$JOBS/writer.lua" <<'LUA'
 local zerog = require "zerog"
-return { JOB_TYPE = "writer", QUEUE_NAME = "writer_q", RETRY_DELAY = 0.2, TTR = 6,
+return { JOB_TYPE = "writer", QUEUE_NAME = "writer_q", RETRY_DELAY = 0.2, TTR = 1,
   run = function(self)
     self:record_event("run start")
     for i = 1, 100 do zerog.sleep(0.05); self:set_completeness(i / 100) end
