@@ -6,8 +6,11 @@
 #   spec/chaos/soak.sh SEED [MODE] [FAULT_SECONDS] [JOBS]
 #   MODE: serve (--workers 2 --threads 4), serve8 (--workers 2 --threads 8),
 #         worker (worker --concurrency 2), threads (worker --threads 8, no supervisor)
-# FAULT_MIX=store: only Redis's faults (stalls, CLIENT KILL, OOM). ZEROG_BIN picks the binary
-# (build/san/zerog for ASan). Prints PROBLEM lines and ends with
+# FAULT_MIX=store: only Redis's faults (stalls, CLIENT KILL, OOM). ONE_QUEUE=1: every job type on
+# one queue (chaos_a), so that an idle host waits and claims in one write (a host on one queue
+# of one server does). ZEROG_BIN picks the binary (build/san/zerog for ASan). A seed repeats the
+# round's faults, their lengths and moments and the jobs' lines (every draw is made in this
+# shell, or seeded from it: bash gives each subshell a fresh seed), not the machine's timing. Prints PROBLEM lines and ends with
 # "round SEED MODE: ok" or "round SEED MODE: N problems"; the round's folder is kept on a problem.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -23,6 +26,13 @@ D=$(mktemp -d "/tmp/chaos.$SEED.$MODE.XXXX")
 redis_start "$D/redis" >/dev/null || exit 1
 REDIS_PID=$(cat "$D/redis/redis.pid")
 export ZEROG_STORE=$ZEROG_SPEC_REDIS ZEROG_JOBS=$PWD/spec/chaos/jobs
+if [ "${ONE_QUEUE:-0}" = 1 ]; then
+  mkdir -p "$D/jobs"
+  for f in spec/chaos/jobs/*.lua; do
+    sed 's/QUEUE_NAME = "chaos_b"/QUEUE_NAME = "chaos_a"/' "$f" >"$D/jobs/${f##*/}"
+  done
+  ZEROG_JOBS=$D/jobs
+fi
 PORT=$(free_port 33000 36000)
 URL=http://127.0.0.1:$PORT
 : >"$D/faults" >"$D/problems" >"$D/uuids"
@@ -38,7 +48,8 @@ z() {
   [ $rc = 124 ] && problem "hang: zerog $* did not return within 60 s"
   return $rc
 }
-rand_ms() { echo $(($1 + RANDOM % ($2 - $1 + 1))); } # rand_ms MIN MAX
+# rand_ms VAR MIN MAX: a draw into VAR, in this shell (a $(...) would draw from a fresh seed)
+rand_ms() { printf -v "$1" '%d' $(($2 + RANDOM % ($3 - $2 + 1))); }
 sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
 
 HOST_PID=
@@ -100,11 +111,14 @@ f_kill_host() {
 }
 f_stop_worker() {
   local w s; w=$(pick_worker); [ -n "$w" ] || return
-  s=$(rand_ms 2500 4500)
+  RANDOM=$FAULT_SEED
+  rand_ms s 2500 4500
   fault sigstop_worker "$w" "$s"; kill -STOP "$w"; sleep_ms "$s"; kill -CONT "$w"; fault sigcont_worker "$w"
 }
 f_stop_redis() {
-  local s t0 t1 code; s=$(rand_ms 500 5000)
+  local s t0 t1 code
+  RANDOM=$FAULT_SEED
+  rand_ms s 500 5000
   fault sigstop_redis "$s"; kill -STOP "$REDIS_PID"; t0=$(now_ms)
   if [ "${MODE#serve}" != "$MODE" ] && [ "$s" -gt 1500 ]; then
     sleep 0.3
@@ -118,7 +132,9 @@ f_stop_redis() {
 }
 f_client_kill() { fault client_kill "$(rcli CLIENT KILL TYPE normal)"; }
 f_oom() {
-  local s; s=$(rand_ms 200 1500)
+  local s
+  RANDOM=$FAULT_SEED
+  rand_ms s 200 1500
   fault oom_on "$s"; rcli CONFIG SET maxmemory 1 >/dev/null; sleep_ms "$s"
   rcli CONFIG SET maxmemory 0 >/dev/null; fault oom_off
 }
@@ -150,9 +166,9 @@ submit_batch() {
   z submit "$type" --batch "$D/batch.$type" "$@" >>"$D/uuids" 2>>"$D/submit.err"
 }
 line_empty() { echo '{}'; }
-line_steady() { echo "{\"seconds\": $(rand_ms 200 2000)e-3}"; }
-line_flaky() { echo "{\"seconds\": $(rand_ms 50 500)e-3, \"p\": 0.3}"; }
-line_short() { echo "{\"seconds\": $(rand_ms 500 1500)e-3}"; }
+line_steady() { local s; rand_ms s 200 2000; echo "{\"seconds\": ${s}e-3}"; }
+line_flaky() { local s; rand_ms s 50 500; echo "{\"seconds\": ${s}e-3, \"p\": 0.3}"; }
+line_short() { local s; rand_ms s 500 1500; echo "{\"seconds\": ${s}e-3}"; }
 submit_http() { # while serving: a few jobs over HTTP
   local type=$1 body=$2 out
   out=$(curl -s -m 10 -w ' %{http_code}' -X POST --data "$body" "$URL/job/$type")
@@ -179,10 +195,12 @@ echo "  submitted $(wc -l <"$D/uuids") jobs"
 end=$(($(now_ms) + FAULT_SECONDS * 1000))
 FAULT_PIDS=()
 while [ "$(now_ms)" -lt "$end" ]; do
-  sleep_ms "$(rand_ms 200 2500)"
+  rand_ms pause 200 2500
+  sleep_ms "$pause"
   f=${FAULTS[RANDOM % ${#FAULTS[@]}]}
+  FAULT_SEED=$RANDOM # (a fault's own draws start from it: reproducible in the background too)
   if [ "${OVERLAPPING/ $f /}" != "$OVERLAPPING" ] && [ $((RANDOM % 2)) = 0 ]; then
-    $f & # (its RANDOM draws are its own: the seed still decides the sequence in this shell)
+    $f &
     FAULT_PIDS+=($!)
   else
     $f
@@ -191,7 +209,11 @@ while [ "$(now_ms)" -lt "$end" ]; do
     0) submit_batch quick 50 line_empty ;;
     1) submit_batch steady $((slots + 2)) line_steady ;;
     2) if [ "${MODE#serve}" != "$MODE" ]; then
-         for _ in 1 2 3 4 5; do submit_http quick '{}'; submit_http flaky "$(line_flaky)"; done
+         for _ in 1 2 3 4 5; do
+           submit_http quick '{}'
+           line_flaky >"$D/line"
+           submit_http flaky "$(cat "$D/line")"
+         done
        fi ;;
   esac
 done
