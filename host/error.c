@@ -33,3 +33,16 @@ int zg_store_refused(const char *msg)
     size_t n = strspn(msg, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
     return n >= 2 && msg[n] == ' ';
 }
+
+int zg_store_refusal_passes(const char *msg)
+{
+    static const char *const passing[] = {"OOM",         "READONLY", "MASTERDOWN",
+                                          "CLUSTERDOWN", "TRYAGAIN", "LOADING",
+                                          "BUSY",        "MISCONF",  NULL};
+    if (!zg_store_refused(msg)) return 0;
+    const char *word = msg + 7;
+    size_t n = strspn(word, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    for (const char *const *p = passing; *p; p++)
+        if (strlen(*p) == n && strncmp(word, *p, n) == 0) return 1;
+    return 0;
+}

@@ -18,5 +18,9 @@ int zg_fail(zg_error *err, int code, const char *fmt, ...) __attribute__((format
  * zg_redis_reply_error words them), not a call that got no answer (a lost connection, a
  * timeout), which the server may still run. */
 int zg_store_refused(const char *msg);
+/* Whether such a refusal is one the server gives while a state passes (OOM: past maxmemory;
+ * READONLY, MASTERDOWN, CLUSTERDOWN, TRYAGAIN: a failover or a reshard; LOADING; BUSY: a
+ * long script; MISCONF: a failed save), not one that the same call gets again (ERR, NOPERM). */
+int zg_store_refusal_passes(const char *msg);
 
 #endif

@@ -998,20 +998,23 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
     /* a store blip must not cost the result: the settle is tried again while the lease holds
      * (the same sequence numbers: applied once, and the same job claimed). A store that does
      * not answer gets 5 tries (each waits out the store timeout); one that answers with a
-     * refusal (Redis past maxmemory, READONLY in a failover: at once) gets tries for as long as
-     * the lease holds: while the heartbeat's renewals come through (a renewal runs even past
-     * maxmemory), and for one TTR after the last that did. Given up after 1.5 s of tries, and
-     * later after one TTR of them, such a settle left the job to lapse in a longer refusal,
-     * counting a "lease expired" error for a run that was healthy. A stop (zg_interrupt) ends
-     * the tries: the job then waits out its TTR. */
+     * refusal that passes (Redis past maxmemory, READONLY in a failover: at once) gets tries for
+     * as long as the lease holds: while the heartbeat's renewals come through (a renewal runs
+     * even past maxmemory), and for one TTR after the last that did. Given up after 1.5 s of
+     * tries, and later after one TTR of them, such a settle left the job to lapse in a longer
+     * refusal, counting a "lease expired" error for a run that was healthy. Another refusal
+     * (ERR, NOPERM: the same each time) gets one TTR of tries. A stop (zg_interrupt) ends the
+     * tries: the job then waits out its TTR. */
+    int64_t settle_from = zg_clock_monotonic_ms();
     for (int tries = 0;; tries++) {
         rc = prefetch ? h->store->ops->settle_claim(h->store, &c->lease, &st, h->writer, seq, &cas,
                                                     a->next, claim_seq, &h->held, &err)
                       : h->store->ops->settle(h->store, &c->lease, &st, h->writer, seq, &cas, &err);
         if (rc != ZG_ESTORE || zg_heartbeat_lost(&h->heartbeat) || h->interrupted) break;
+        int64_t held =
+            zg_store_refusal_passes(err.msg) ? zg_heartbeat_held_at(&h->heartbeat) : settle_from;
         int64_t pause = tries < 4 ? 100 << tries : 1000,
-                left =
-                    zg_heartbeat_held_at(&h->heartbeat) + c->lease.ttr_ms - zg_clock_monotonic_ms();
+                left = held + c->lease.ttr_ms - zg_clock_monotonic_ms();
         if (tries >= 4 && (left <= 0 || !zg_store_refused(err.msg))) break;
         zg_clock_sleep_ms(left > 0 && pause > left ? left : pause);
     }
