@@ -40,6 +40,13 @@
 #define FAST_KEYS  64
 #define FAST_BYTES (256 * 1024)
 
+/* Copies n bytes of text to out (no NUL: the text goes on); returns the end. */
+static char *put(char *out, const char *text, size_t n)
+{
+    memcpy(out, text, n);
+    return out + n;
+}
+
 /* The length of s as a JSON string, or 0 when it has a byte beyond ASCII (zerog.codec's). */
 static size_t string_length(const char *s, size_t len)
 {
@@ -77,10 +84,9 @@ static char *write_string(char *out, const char *s, size_t len)
             *out++ = '\\';
             *out++ = named[0];
         } else if (c < 0x20 || c == 0x7f) {
-            memcpy(out, "\\u00", 4);
-            out[4] = hex[c >> 4];
-            out[5] = hex[c & 15];
-            out += 6;
+            out = put(out, "\\u00", 4);
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 15];
         } else {
             *out++ = (char)c;
         }
@@ -284,21 +290,14 @@ static char *write_value(encoder *e, int idx, char *out)
     }
     case LUA_TNUMBER: {
         size_t len = number_text(L, idx, text);
-        memcpy(out, text, len);
-        return out + len;
+        return put(out, text, len);
     }
     case LUA_TBOOLEAN:
-        if (lua_toboolean(L, idx)) {
-            memcpy(out, "true", 4);
-            return out + 4;
-        }
-        memcpy(out, "false", 5);
-        return out + 5;
+        return lua_toboolean(L, idx) ? put(out, "true", 4) : put(out, "false", 5);
     case LUA_TTABLE:
         break;
     default: /* nil, cjson.null */
-        memcpy(out, "null", 4);
-        return out + 4;
+        return put(out, "null", 4);
     }
     size_t n;
     if (table_kind(e, idx, &n) == 1) {
@@ -331,7 +330,7 @@ static char *write_value(encoder *e, int idx, char *out)
         count++;
         lua_pushvalue(L, -2);
     }
-    qsort(keys, count, sizeof keys[0], key_order);
+    if (count > 1) qsort(keys, count, sizeof keys[0], key_order);
     *out++ = '{';
     for (size_t i = 0; i < count && out; i++) {
         if (i > 0) *out++ = ',';
