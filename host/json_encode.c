@@ -164,7 +164,8 @@ static int key_order(const void *a, const void *b)
 
 /* Whether the table at idx is written as an array (zerog.codec's test: marked so, or a
  * sequence: keys 1..#t and nothing else); -1 when it is beyond the fast path (a metatable other
- * than the two marks). *n: its length. */
+ * than the two marks, or a length whose items alone pass FAST_BYTES: each is a byte and a comma
+ * at least, and the keys of such a table are not walked). *n: its length. */
 static int table_kind(encoder *e, int idx, size_t *n)
 {
     lua_State *L = e->L;
@@ -175,6 +176,7 @@ static int table_kind(encoder *e, int idx, size_t *n)
         if (marked < 0) return -1;
     }
     *n = (size_t)lua_rawlen(L, idx);
+    if (*n > FAST_BYTES / 2) return -1;
     if (marked) return 1;
     if (*n == 0) return 0;
     size_t count = 0;
@@ -205,39 +207,34 @@ static size_t measure_value(encoder *e, int idx, int depth)
 {
     lua_State *L = e->L;
     char text[40];
-    size_t m;
+    size_t m = 0;
     switch (lua_type(L, idx)) {
     case LUA_TSTRING: {
         size_t len;
         const char *s = lua_tolstring(L, idx, &len);
         m = len < FAST_BYTES ? string_length(s, len) : 0;
-        break;
+        return m && spend(e, m) ? m : 0;
     }
     case LUA_TNUMBER:
         m = number_text(L, idx, text);
-        break;
+        return m && spend(e, m) ? m : 0;
     case LUA_TBOOLEAN:
         m = lua_toboolean(L, idx) ? 4 : 5;
-        break;
+        return spend(e, m) ? m : 0;
     case LUA_TNIL:
-        m = 4;
-        break;
+        return spend(e, 4) ? 4 : 0;
     case LUA_TLIGHTUSERDATA:
-        m = lua_touserdata(L, idx) == NULL ? 4 : 0;
-        break;
+        return lua_touserdata(L, idx) == NULL && spend(e, 4) ? 4 : 0;
     case LUA_TTABLE:
-        m = 0;
         break;
     default:
         return 0;
     }
-    if (lua_type(L, idx) != LUA_TTABLE) return m && spend(e, m) ? m : 0;
     if (depth > FAST_DEPTH || !lua_checkstack(L, 4) || !spend(e, 2)) return 0;
     size_t n, total = 2, items = 0;
     int kind = table_kind(e, idx, &n);
     if (kind < 0) return 0;
     if (kind == 1) {
-        if (n > FAST_BYTES / 2) return 0; /* (each item is a byte and a comma at least) */
         for (size_t i = 1; i <= n; i++) {
             if (i > 1 && !spend(e, 1)) return 0;
             lua_rawgeti(L, idx, (lua_Integer)i);

@@ -62,15 +62,21 @@ static inline int check_done(void)
 
 #define RUN(fn) run_test(#fn, fn)
 
+/* A host of configuration cfg; checked to have started. */
+static inline zg_host *check_host_of(const zg_config *cfg)
+{
+    zg_host *h = zg_host_new(cfg);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    return h;
+}
+
 /* A host on store (a URL) with the default configuration; checked to have started. */
 static inline zg_host *check_new_host(const char *store)
 {
     zg_config cfg;
     zg_config_init(&cfg);
     cfg.store = store;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
-    return h;
+    return check_host_of(&cfg);
 }
 
 #endif

@@ -1349,9 +1349,7 @@ static zg_host *host_through(holdup *p, int prefetch, int64_t store_timeout_ms)
     cfg.store = url;
     cfg.prefetch = prefetch;
     if (store_timeout_ms) cfg.store_timeout_ms = store_timeout_ms;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
-    return h;
+    return check_host_of(&cfg);
 }
 
 static int answered_at_least(holdup *p, int n)

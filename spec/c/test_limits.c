@@ -285,8 +285,7 @@ static void watchdog_case(int with_callback)
     cfg.store = store;
     cfg.log = log_errors;
     if (with_callback) cfg.on_overrun = on_overrun;
-    zg_host *h = zg_host_new(&cfg);
-    CHECK(h && zg_errcode(h) == ZG_OK);
+    zg_host *h = check_host_of(&cfg);
     zg_function fns[] = {{"block", block}, {NULL, NULL}};
     CHECK_INT(zg_register_module(h, "slowlib", fns, NULL), ZG_OK);
     CHECK_INT(zg_load_string(h, "stuck",
