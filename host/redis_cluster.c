@@ -124,7 +124,7 @@ static int read_map_from(zg_cluster *c, int i, zg_error *err)
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
         rc = zg_fail(err, ZG_ESTORE, "redis cluster: no slot map from %s:%d%s%s", c->nodes[i]->host,
                      c->nodes[i]->port, reply->str ? ": " : "", reply->str ? reply->str : "");
-        freeReplyObject(reply);
+        zg_redis_reply_free(reply);
         return rc;
     }
     unsigned short owner[SLOTS];
@@ -150,7 +150,7 @@ static int read_map_from(zg_cluster *c, int i, zg_error *err)
         for (long long s = lo; s <= hi; s++)
             owner[s] = (unsigned short)node;
     }
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     memcpy(c->owner, owner, sizeof owner);
     c->map_read_at = zg_clock_monotonic_ms();
     c->map_stale = 0;
@@ -328,7 +328,7 @@ static redisReply *send_to(zg_cluster *c, int node, const zg_redis_call *call, i
         if (asking) {
             redisReply *ok = zg_redis_command_raw(conn, 1, ask, NULL, 0, err);
             if (!ok) return NULL;
-            freeReplyObject(ok);
+            zg_redis_reply_free(ok);
         }
         return zg_redis_command_raw(conn, call->argc, (const char **)call->argv, call->lens,
                                     read_timeout_ms, err);
@@ -339,7 +339,7 @@ static redisReply *send_to(zg_cluster *c, int node, const zg_redis_call *call, i
     redisReply *replies[2] = {NULL, NULL};
     if (zg_redis_pipeline(conn, asking ? 2 : 1, asking ? calls : calls + 1, replies, err) != ZG_OK)
         return NULL;
-    if (asking) freeReplyObject(replies[0]);
+    if (asking) zg_redis_reply_free(replies[0]);
     return asking ? replies[1] : replies[0];
 }
 
@@ -378,7 +378,7 @@ static redisReply *call_one(zg_cluster *c, int slot, const zg_redis_call *call,
         }
         if (reply) {
             zg_fail(err, ZG_ESTORE, "redis: %s", reply->str);
-            freeReplyObject(reply);
+            zg_redis_reply_free(reply);
         } else if (node < 0) {
             zg_fail(err, ZG_ESTORE, "redis cluster: no master serves slot %d", slot);
         }
@@ -415,14 +415,14 @@ static redisReply *split_per_key(zg_cluster *c, const zg_redis_call *call, int f
         zg_redis_call one = {NULL, 0, step == 2 ? 3 : 2, argv, lens};
         redisReply *reply = call_one(c, (int)arg_slot(argv, lens, 1), &one, 0, give_up_at, err);
         if (!reply || reply->type == REDIS_REPLY_ERROR) {
-            if (total) freeReplyObject(total);
+            if (total) zg_redis_reply_free(total);
             return reply;
         }
         if (!total)
             total = reply;
         else {
             if (total->type == REDIS_REPLY_INTEGER) total->integer += reply->integer;
-            freeReplyObject(reply);
+            zg_redis_reply_free(reply);
         }
     }
     return total;
@@ -457,7 +457,7 @@ static redisReply *pop_across(zg_cluster *c, const zg_redis_call *call, int firs
             redisReply *reply = call_one(c, (int)zg_cluster_key_slot(key, strlen(key)), &one,
                                          block ? POLL_SLICE_MS + 1000 : 0, deadline, err);
             if (!reply || reply->type != REDIS_REPLY_NIL) return reply;
-            freeReplyObject(reply);
+            zg_redis_reply_free(reply);
         }
         if (!blocking || zg_clock_monotonic_ms() >= wait_until) {
             const char *none[] = {"LMPOP", "1", call->argv[first], "LEFT"};
@@ -521,7 +521,7 @@ redisReply *zg_cluster_command(zg_cluster *c, int argc, const char **argv, const
     call_ended(c, began, reply != NULL);
     if (!reply || reply->type != REDIS_REPLY_ERROR) return reply;
     zg_redis_reply_error(reply, err);
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return NULL;
 }
 
@@ -580,7 +580,7 @@ int zg_cluster_pipeline(zg_cluster *c, size_t n, const zg_redis_call *calls, red
      * redirection */
     for (size_t i = 0; i < n; i++) {
         if (replies[i] && !is_redirection(replies[i])) continue;
-        if (replies[i]) freeReplyObject(replies[i]);
+        if (replies[i]) zg_redis_reply_free(replies[i]);
         replies[i] = route(c, &calls[i], 0, give_up_at, err);
         if (!replies[i]) {
             rc = err->code ? err->code : ZG_ESTORE;
@@ -591,7 +591,7 @@ done:
     call_ended(c, began, rc == ZG_OK);
     if (rc != ZG_OK)
         for (size_t i = 0; i < n; i++) {
-            if (replies[i]) freeReplyObject(replies[i]);
+            if (replies[i]) zg_redis_reply_free(replies[i]);
             replies[i] = NULL;
         }
     free(node);

@@ -152,7 +152,7 @@ static int simple(redisContext *c, zg_error *err, const char *what, int argc, co
     if (!reply) return zg_fail(err, ZG_ESTORE, "%s: %s", what, c->errstr);
     int bad = reply->type == REDIS_REPLY_ERROR;
     if (bad) zg_fail(err, ZG_ESTORE, "%s: %s", what, reply->str);
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return bad ? ZG_ESTORE : ZG_OK;
 }
 
@@ -181,6 +181,7 @@ static int connect_now(zg_redis *r, zg_error *err)
         return ZG_ESTORE;
     }
     redisSetTimeout(c, tv_ms(r->timeout_ms));
+    zg_redis_reply_blocks(c->reader); /* (every reply below: zg_redis_reply_free) */
     int rc = ZG_OK;
     if (r->url.user[0]) { /* an ACL user (Redis 6 and later) */
         const char *argv[] = {"AUTH", r->url.user, r->url.password};
@@ -297,7 +298,7 @@ static int drain_deferred(zg_redis *r, int64_t timeout_ms, zg_error *err)
             drop(r, err);
             return ZG_ESTORE;
         }
-        freeReplyObject(reply);
+        zg_redis_reply_free(reply);
     }
     return ZG_OK;
 }
@@ -335,7 +336,7 @@ redisReply *zg_redis_command(zg_redis *r, int argc, const char **argv, const siz
     redisReply *reply = zg_redis_command_raw(r, argc, argv, lens, read_timeout_ms, err);
     if (!reply || reply->type != REDIS_REPLY_ERROR) return reply;
     zg_redis_reply_error(reply, err);
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return NULL;
 }
 
@@ -411,7 +412,7 @@ static int load_script(zg_redis *r, zg_redis_script *s, zg_error *err)
                      (int)strcspn(name, "\n"), name, why);
     } else if (reply->type != REDIS_REPLY_ERROR && reply->type != REDIS_REPLY_STRING)
         rc = zg_fail(err, ZG_ESTORE, "redis: FUNCTION LOAD gave no library name");
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     if (rc == ZG_OK) s->loaded = 1;
     return rc;
 }
@@ -440,7 +441,7 @@ static int function_missing(const redisReply *reply)
 static void free_replies(redisReply **replies, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (replies[i]) freeReplyObject(replies[i]);
+        if (replies[i]) zg_redis_reply_free(replies[i]);
         replies[i] = NULL;
     }
 }
@@ -710,7 +711,7 @@ redisReply *zg_redis_script_run(zg_redis *r, zg_redis_script *s, int nkeys, int 
     if (zg_redis_pipeline(r, 1, &call, &reply, err) != ZG_OK || !reply) return NULL;
     if (reply->type == REDIS_REPLY_ERROR) {
         zg_redis_reply_error(reply, err);
-        freeReplyObject(reply);
+        zg_redis_reply_free(reply);
         return NULL;
     }
     return reply;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "redis_reply.h"
 
 typedef struct zg_redis_url {
     char host[256];
@@ -74,7 +75,7 @@ void zg_redis_on_recovered(zg_redis *r, void (*fn)(void *ud, int64_t down_ms, co
 int zg_redis_open(zg_redis *r, const char *url, int64_t timeout_ms, zg_error *err);
 void zg_redis_close(zg_redis *r);
 
-/* Sends a command (argv form); returns the reply (freeReplyObject it) or NULL with err set.
+/* Sends a command (argv form); returns the reply (free it with zg_redis_reply_free) or NULL with err set.
  * An error reply from the server is returned as NULL with ZG_ESTORE. `read_timeout_ms` bounds
  * the wait for the reply (0: the default); blocking commands pass their own timeout plus slack. */
 redisReply *zg_redis_command(zg_redis *r, int argc, const char **argv, const size_t *lens,
@@ -92,7 +93,7 @@ typedef struct zg_redis_call {
     const size_t *lens; /* NULL: each argument is a C string */
 } zg_redis_call;
 
-/* Sends n calls in one round trip and fills replies[i] (free each with freeReplyObject); an
+/* Sends n calls in one round trip and fills replies[i] (free each with zg_redis_reply_free); an
  * error reply of one call is its reply (REDIS_REPLY_ERROR), not a failure of the whole. A broken
  * connection resends the whole pipeline, so each call must be idempotent (writes carry tokens).
  * Fails (replies all NULL) only when the connection cannot be had within the timeout. */

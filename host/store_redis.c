@@ -173,7 +173,7 @@ static int shard_count_of(redis_store *r, const char *queue, int *n, zg_error *e
     if (!reply) return err->code;
     int recorded = reply->type == REDIS_REPLY_STRING;
     *n = recorded ? atoi(reply->str) : 1;
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     if (*n < 1 || *n > ZG_SHARDS_MAX) *n = 1;
     if (recorded) { /* (fixed until `zerog shards` changes it, after which hosts restart; a
                      * queue with no record yet is asked again: its first host records it) */
@@ -645,7 +645,7 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
 done:
     if (rc == ZG_ENOMEM && err->code != ZG_ENOMEM) zg_fail(err, ZG_ENOMEM, "out of memory");
     for (size_t i = 0; replies && i < ncalls; i++)
-        if (replies[i]) freeReplyObject(replies[i]);
+        if (replies[i]) zg_redis_reply_free(replies[i]);
     for (size_t i = 0; args && i < 2 * (n ? n : 1) + 1; i++)
         av_free(&args[i]);
     free(replies);
@@ -788,7 +788,7 @@ static int claim_once(redis_store *r, const char *queue, const zg_claim_req *req
      * as wait_for_signal does after a failed wait (the caller's loop would spin otherwise) */
     int wait_failed = waits && sent[0] && sent[0]->type == REDIS_REPLY_ERROR;
     for (int i = 0; i < 4; i++)
-        if (sent[i]) freeReplyObject(sent[i]);
+        if (sent[i]) zg_redis_reply_free(sent[i]);
     if (wait_failed && rc == ZG_ETIMEDOUT) zg_clock_sleep_ms(block_ms < 100 ? block_ms : 100);
     return rc;
 }
@@ -845,7 +845,7 @@ static int most_urgent(redis_store *r, const zg_claim_req *req, int64_t *wait_ms
     }
 done:
     for (size_t i = 0; replies && i < n; i++)
-        if (replies[i]) freeReplyObject(replies[i]);
+        if (replies[i]) zg_redis_reply_free(replies[i]);
     av_free(&type_args);
     free(prefixes);
     free(argv);
@@ -901,7 +901,7 @@ static int take_signal(redis_store *r, const zg_claim_req *req, int64_t block_ms
     free(argv);
     if (!reply) return -1;
     int got = reply->type == REDIS_REPLY_ARRAY;
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return got;
 }
 
@@ -987,7 +987,7 @@ static int lease_outcome(redisReply *reply, const zg_lease *lease, const char *w
 {
     if (!reply) return err->code;
     long long v = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     if (v == 1) return ZG_OK;
     if (v == 0)
         return zg_fail(err, ZG_ESTALE, "lease %lld of job %s is no longer current",
@@ -1073,7 +1073,7 @@ static int write_op(redis_store *r, const char *kind, const zg_target *t, zg_fie
         out->cas = int_at(reply, 1);
         if (reply->elements == 3) rc = doc_json(reply->element[2], &out->doc, err);
     }
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return rc;
 }
 
@@ -1259,7 +1259,7 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
     if (rc != ZG_OK && ahead) /* refused: the expiry set ahead of it is taken back */
         pointer_later(r, conn, k.pointer, lease_cas, 0, 1);
     for (int i = 0; i < 4; i++)
-        if (sent[i]) freeReplyObject(sent[i]);
+        if (sent[i]) zg_redis_reply_free(sent[i]);
     pthread_mutex_unlock(&conn->lock);
     return rc;
 }
@@ -1404,7 +1404,7 @@ static int claim_memos(redis_store *r, char *const *queues, size_t nq, const cha
     if (rc == ZG_OK) rc = failed;
 done:
     for (size_t j = 0; replies && j < k; j++)
-        if (replies[j]) freeReplyObject(replies[j]);
+        if (replies[j]) zg_redis_reply_free(replies[j]);
     free(prefixes);
     free(keys);
     free(argv);
@@ -1444,7 +1444,7 @@ static int find_queue(redis_store *r, const char *uuid, char queue[ZG_NAME_LEN],
     size_t len = reply->type == REDIS_REPLY_STRING ? strcspn(reply->str, "}") : ZG_NAME_LEN;
     int found = len > 0 && len < ZG_NAME_LEN;
     if (found) snprintf(queue, ZG_NAME_LEN, "%.*s", (int)len, reply->str);
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return found ? ZG_OK : zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
 }
 
@@ -1489,7 +1489,7 @@ static int load_legacy(redis_store *r, const char *uuid, char **json, zg_error *
         rc = doc_json(&fake, json, err);
     }
     for (int i = 0; i < 4; i++)
-        freeReplyObject(replies[i]);
+        zg_redis_reply_free(replies[i]);
     return rc;
 }
 
@@ -1512,7 +1512,7 @@ static int rs_load(zg_store *s, const char *uuid, char **json, char queue[ZG_NAM
     if (!reply) return err->code;
     int rc = reply->type == REDIS_REPLY_ARRAY ? doc_json(reply, json, err)
                                               : zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     if (rc == ZG_OK && queue) snprintf(queue, ZG_NAME_LEN, "%s", q);
     return rc;
 }
@@ -1538,7 +1538,7 @@ static int rs_kick(zg_store *s, const char *queue, int64_t max, int64_t *count, 
     redisReply *reply = run_on_queue((redis_store *)s, S_KICK, queue, n, err);
     if (!reply) return err->code;
     *count = reply->type == REDIS_REPLY_INTEGER ? reply->integer : 0;
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return ZG_OK;
 }
 
@@ -1557,7 +1557,7 @@ static int rs_counts(zg_store *s, const char *queue, zg_store_counts *out, zg_er
         out->buried = int_at(reply, 3);
         out->unclaimed = int_at(reply, 4);
     }
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return rc;
 }
 
@@ -1589,7 +1589,7 @@ static int rs_job_state(zg_store *s, const char *uuid, zg_job_state *out, zg_err
         out->lease = int_at(reply, 6);
         out->time_left_ms = int_at(reply, 7);
     }
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return rc;
 }
 
@@ -1620,7 +1620,7 @@ static int rs_buried(zg_store *s, const char *queue, char **json, zg_error *err)
         zg_strbuf_printf(&b, ",\"buriedAt\":%lld}", strtoll(e->element[3]->str, NULL, 10));
     }
     zg_strbuf_puts(&b, "]");
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     *json = zg_strbuf_take(&b);
     return *json ? ZG_OK : zg_fail(err, ZG_ENOMEM, "out of memory");
 }
@@ -1660,7 +1660,7 @@ static void *rows_for(redisReply *reply, size_t size, const char *what, int *rc,
         *rc = unexpected(err, what);
     else if (!(rows = calloc(reply->elements + 1, size)))
         *rc = zg_fail(err, ZG_ENOMEM, "out of memory");
-    if (!rows) freeReplyObject(reply);
+    if (!rows) zg_redis_reply_free(reply);
     return rows;
 }
 
@@ -1711,7 +1711,7 @@ static int rs_list(zg_store *s, const zg_index_req *req, zg_index_row **rows, si
             row->values[v] = reply_strdup(e->element[3 + v]);
         row->last_error = reply_strdup(e->element[8]);
     }
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     *rows = out;
     *n = got;
     return ZG_OK;
@@ -1761,7 +1761,7 @@ static int rs_retry(zg_store *s, const char *uuid, zg_fields f, const char *even
               : reply->integer == -3 ? zg_fail(err, ZG_EINVAL, "job %s has not failed", uuid)
                                      : ZG_OK;
     long long cas = rc == ZG_OK ? reply->integer : 0;
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     if (rc == ZG_OK && cas > 0) { /* its retention is lifted: the pointer by uuid's too */
         pthread_mutex_lock(&r->conn.lock);
         pointer_later(r, &r->conn, k.pointer, cas, 0, 0);
@@ -1787,7 +1787,7 @@ static int rs_remove(zg_store *s, const char *uuid, zg_error *err)
              : reply->type != REDIS_REPLY_INTEGER ? unexpected(err, "a delete")
                                                   : ZG_OK;
     long long outcome = rc == ZG_OK ? reply->integer : 0;
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     if (rc != ZG_OK) return rc;
     const char *del[] = {"DEL", k.pointer};
     send_later(r, 2, del);
@@ -1843,7 +1843,7 @@ static int rs_purge(zg_store *s, const char *queue, unsigned states, const char 
         av_free(&d);
         *deleted = (int64_t)reply->elements;
     }
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return rc;
 }
 
@@ -1869,7 +1869,7 @@ static int rs_type_counts(zg_store *s, const char *queue, zg_type_counts **rows,
         for (int k = 0; k < ZG_JOBS_NSTATES; k++)
             row->count[k] = int_at(e, (size_t)k + 1);
     }
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     *rows = out;
     *n = got;
     return ZG_OK;
@@ -1892,7 +1892,7 @@ static int rs_known_queues(zg_store *s, char ***names, size_t *n, zg_error *err)
         if (e->type != REDIS_REPLY_STRING || e->len >= ZG_NAME_LEN) continue;
         char *name = strdup(e->str);
         if (!name) {
-            freeReplyObject(reply);
+            zg_redis_reply_free(reply);
             for (size_t k = 0; k < got; k++)
                 free(out[k]);
             free(out);
@@ -1900,7 +1900,7 @@ static int rs_known_queues(zg_store *s, char ***names, size_t *n, zg_error *err)
         }
         out[got++] = name;
     }
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     *names = out;
     *n = got;
     return ZG_OK;
@@ -1912,7 +1912,7 @@ static int rs_publish(zg_store *s, const char *channel, const char *message, zg_
     const char *argv[] = {"PUBLISH", channel, message};
     redisReply *reply = command(r, 3, argv, NULL, err);
     if (!reply) return err->code;
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return ZG_OK;
 }
 
@@ -1937,7 +1937,7 @@ static int rs_follow(zg_store *s, const char *channel, void (*fn)(void *, const 
         }
         const char *argv[] = {"SUBSCRIBE", channel};
         redisReply *reply = zg_redis_command(&sub, 2, argv, NULL, 0, err);
-        if (reply) freeReplyObject(reply);
+        if (reply) zg_redis_reply_free(reply);
         while (reply && !*stop) {
             void *msg = NULL;
             if (redisGetReplyFromReader(sub.ctx, &msg) != REDIS_OK) break;
@@ -1949,7 +1949,7 @@ static int rs_follow(zg_store *s, const char *channel, void (*fn)(void *, const 
             redisReply *m = msg;
             if (m->type == REDIS_REPLY_ARRAY && m->elements == 3 && m->element[2]->str)
                 fn(ud, m->element[2]->str);
-            freeReplyObject(m);
+            zg_redis_reply_free(m);
         }
         zg_redis_close(&sub);
     }
@@ -1962,7 +1962,7 @@ static int rs_ping(zg_store *s, zg_error *err)
     const char *argv[] = {"PING"};
     redisReply *reply = command(r, 1, argv, NULL, err);
     if (!reply) return err->code;
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return ZG_OK;
 }
 
@@ -1986,7 +1986,7 @@ static int rs_shard_record(zg_store *s, const char *queue, int n, int replace, i
     if (!reply) return err->code;
     int rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err) : ZG_OK;
     int written = replace || (reply->type == REDIS_REPLY_INTEGER && reply->integer == 1);
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     if (rc != ZG_OK) return rc;
     *recorded = n;
     if (!written) { /* another host's record: read it */
@@ -2042,12 +2042,12 @@ static int rs_schedule_put(zg_store *s, const zg_schedule *sc, int *written, zg_
     av_free(&a);
     if (!reply) return err->code;
     *written = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     /* the queue is named in the set of queues (listings find the schedule through it) */
     const char *sadd[] = {"SADD", QUEUES_KEY, sc->queue};
     reply = command(r, 3, sadd, NULL, err);
     if (!reply) return err->code;
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return ZG_OK;
 }
 
@@ -2065,7 +2065,7 @@ static int rs_schedule_list(zg_store *s, const char *queue, int due_only, zg_sch
         run_on_queue((redis_store *)s, S_SCHEDULE_LIST, queue, due_only ? "1" : "0", err);
     if (!reply) return err->code;
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 2) {
-        freeReplyObject(reply);
+        zg_redis_reply_free(reply);
         return unexpected(err, "a schedule listing");
     }
     *now_ms = int_at(reply, 0);
@@ -2073,7 +2073,7 @@ static int rs_schedule_list(zg_store *s, const char *queue, int due_only, zg_sch
     size_t count = reply->elements - 2;
     zg_schedule *out = calloc(count ? count : 1, sizeof *out);
     if (!out) {
-        freeReplyObject(reply);
+        zg_redis_reply_free(reply);
         return zg_fail(err, ZG_ENOMEM, "out of memory listing schedules");
     }
     size_t got = 0;
@@ -2089,7 +2089,7 @@ static int rs_schedule_list(zg_store *s, const char *queue, int due_only, zg_sch
         const char *params = reply_str(e->element[4]);
         if (*params && !(sc->params = strdup(params))) {
             zg_schedules_free(out, got);
-            freeReplyObject(reply);
+            zg_redis_reply_free(reply);
             return zg_fail(err, ZG_ENOMEM, "out of memory listing schedules");
         }
         sc->catch_up =
@@ -2098,7 +2098,7 @@ static int rs_schedule_list(zg_store *s, const char *queue, int due_only, zg_sch
         sc->last_ms = int_at(e, 7);
         got++;
     }
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     *rows = out;
     *n = got;
     return ZG_OK;
@@ -2109,7 +2109,7 @@ static int rs_schedule_remove(zg_store *s, const char *queue, const char *id, zg
     redisReply *reply = run_on_queue((redis_store *)s, S_SCHEDULE_REMOVE, queue, id, err);
     if (!reply) return err->code;
     int gone = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return gone ? ZG_OK : zg_fail(err, ZG_ENOTFOUND, "no schedule %s", id);
 }
 
@@ -2128,7 +2128,7 @@ static int rs_schedule_advance(zg_store *s, const char *queue, const char *id, i
     av_free(&a);
     if (!reply) return err->code;
     int moved = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return moved ? ZG_OK : zg_fail(err, ZG_ESTALE, "schedule %s: its tick was taken", id);
 }
 /* ---- flows (a parent waiting for its children) ----
@@ -2172,7 +2172,7 @@ static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const
     int rc = done                               ? ZG_OK
              : reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err)
                                                 : unexpected(err, "adopting children");
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return rc;
 }
 
@@ -2199,7 +2199,7 @@ static int rs_children(zg_store *s, const char *queue, const char *uuid, char **
     if (reply->type != REDIS_REPLY_ARRAY) {
         int rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err)
                                                   : unexpected(err, "children");
-        freeReplyObject(reply);
+        zg_redis_reply_free(reply);
         return rc;
     }
     zg_strbuf b;
@@ -2214,7 +2214,7 @@ static int rs_children(zg_store *s, const char *queue, const char *uuid, char **
         zg_strbuf_puts(&b, "]");
     }
     zg_strbuf_puts(&b, "]");
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     *json = zg_strbuf_take(&b);
     return *json ? ZG_OK : zg_fail(err, ZG_ENOMEM, "out of memory");
 }
@@ -2257,7 +2257,7 @@ static int deliver_one(redis_store *r, const char *notice, zg_error *err)
             rc = err->code;
         else {
             if (reply->type == REDIS_REPLY_ERROR) rc = zg_redis_reply_error(reply, err);
-            freeReplyObject(reply);
+            zg_redis_reply_free(reply);
         }
     } else
         rc = ZG_OK; /* a bad queue name: nothing to deliver it to */
@@ -2278,12 +2278,12 @@ static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int
     if (reply->type != REDIS_REPLY_ARRAY) {
         rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err)
                                               : unexpected(err, "outbox");
-        freeReplyObject(reply);
+        zg_redis_reply_free(reply);
         return rc;
     }
     char outbox[PREFIX_LEN + 8];
     if (queue_prefix(r, outbox, PREFIX_LEN, queue, err) != ZG_OK) {
-        freeReplyObject(reply);
+        zg_redis_reply_free(reply);
         return err->code;
     }
     size_t at = strlen(outbox);
@@ -2300,10 +2300,10 @@ static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int
         if (!gone)
             rc = err->code;
         else
-            freeReplyObject(gone);
+            zg_redis_reply_free(gone);
         if (rc == ZG_OK && delivered) (*delivered)++;
     }
-    freeReplyObject(reply);
+    zg_redis_reply_free(reply);
     return rc;
 }
 /* ---- end of flows ---- */

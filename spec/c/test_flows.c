@@ -414,7 +414,7 @@ static void test_redis_a_child_end_left_undelivered_resumes_its_parent_exactly_o
         const char *zadd[] = {"ZADD", outbox, "1", saved->element[0]->str};
         const size_t lens[] = {3, strlen(outbox), 1, saved->element[0]->len};
         redisReply *added = zg_redis_command(&r, 4, zadd, lens, 0, &err);
-        if (added) freeReplyObject(added);
+        if (added) zg_redis_reply_free(added);
     }
     CHECK_INT(s->ops->deliver(s, qc, 0, &n, &err), ZG_OK);
     CHECK_INT(store_state(s, p), ZG_STATE_WAITING);
@@ -426,7 +426,7 @@ static void test_redis_a_child_end_left_undelivered_resumes_its_parent_exactly_o
     zg_claim_clear(&cl);
     CHECK_INT(s->ops->claim(s, &req, 0, "w", seq_counter += 100, &cl, &err), ZG_ETIMEDOUT);
     zg_claim_clear(&cl);
-    freeReplyObject(saved);
+    zg_redis_reply_free(saved);
     /* another stranded end: a host's idle steps on the child's queue hand it over */
     strand_a_child_end(s, qp, qc, "C", p, c);
     zg_host *h = check_new_host(store);

@@ -2147,11 +2147,11 @@ static void a_deleted_or_expired_holders_unique_key_is_gone_from_redis(void)
     const char *exists[] = {"EXISTS", key};
     redisReply *reply = zg_redis_command(&r, 2, exists, NULL, 0, &err);
     CHECK(reply && reply->integer == 1);
-    if (reply) freeReplyObject(reply);
+    if (reply) zg_redis_reply_free(reply);
     CHECK_INT(S->ops->remove(S, a, &err), ZG_OK);
     reply = zg_redis_command(&r, 2, exists, NULL, 0, &err);
     CHECK(reply && reply->integer == 0);
-    if (reply) freeReplyObject(reply);
+    if (reply) zg_redis_reply_free(reply);
     zg_redis_close(&r);
 }
 
@@ -2516,7 +2516,7 @@ static void config_everywhere(const char **argv)
         zg_redis r;
         if (zg_redis_open(&r, cluster ? url : redis_url, 0, &err) == ZG_OK) {
             redisReply *reply = zg_redis_command(&r, 4, argv, NULL, 0, &err);
-            if (reply) freeReplyObject(reply);
+            if (reply) zg_redis_reply_free(reply);
         }
         zg_redis_close(&r);
         if (!cluster) break;
@@ -2570,7 +2570,7 @@ static long long pointer_ttl(const char *uuid)
     const char *ttl[] = {"TTL", key};
     redisReply *reply = zg_redis_command(&r, 2, ttl, NULL, 0, &err);
     long long t = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -100;
-    if (reply) freeReplyObject(reply);
+    if (reply) zg_redis_reply_free(reply);
     zg_redis_close(&r);
     return t;
 }

@@ -31,7 +31,7 @@ static long long get_number(zg_redis *r, const char *key)
     zg_error err = {0};
     redisReply *reply = zg_redis_command(r, 2, argv, NULL, 0, &err);
     long long n = reply && reply->type == REDIS_REPLY_STRING ? atoll(reply->str) : -1;
-    if (reply) freeReplyObject(reply);
+    if (reply) zg_redis_reply_free(reply);
     return n;
 }
 
@@ -41,7 +41,7 @@ static long long command_number(zg_redis *r, int argc, const char **argv)
     zg_error err = {0};
     redisReply *reply = zg_redis_command(r, argc, argv, NULL, 0, &err);
     long long n = reply && reply->type == REDIS_REPLY_INTEGER ? reply->integer : -2;
-    if (reply) freeReplyObject(reply);
+    if (reply) zg_redis_reply_free(reply);
     return n;
 }
 
@@ -75,7 +75,7 @@ static void test_a_pipeline_is_not_sent_on_a_connection_hiredis_marked_broken(vo
     redisReply *reply = NULL;
     CHECK_INT(zg_redis_pipeline(&r, 1, &call, &reply, &err), ZG_OK);
     CHECK(reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 1);
-    if (reply) freeReplyObject(reply);
+    if (reply) zg_redis_reply_free(reply);
     CHECK_INT(get_number(&r, "zg_test_conn_counter"), 1);
     del(&r, "zg_test_conn_counter");
     zg_redis_close(&r);
@@ -93,7 +93,7 @@ static void test_a_connection_keeps_a_small_pipeline_buffer_but_not_a_large_one(
     zg_redis_call call = {NULL, 0, 3, small, NULL};
     redisReply *reply = NULL;
     CHECK_INT(zg_redis_pipeline(&r, 1, &call, &reply, &err), ZG_OK);
-    if (reply) freeReplyObject(reply);
+    if (reply) zg_redis_reply_free(reply);
     CHECK(r.wbuf != NULL && r.wcap > 0 && r.wcap < 4096);
 
     size_t big = 8u << 20;
@@ -107,7 +107,7 @@ static void test_a_connection_keeps_a_small_pipeline_buffer_but_not_a_large_one(
     reply = NULL;
     CHECK_INT(zg_redis_pipeline(&r, 1, &large_call, &reply, &err), ZG_OK);
     CHECK(reply && reply->type == REDIS_REPLY_STATUS);
-    if (reply) freeReplyObject(reply);
+    if (reply) zg_redis_reply_free(reply);
     CHECK(r.wcap <= (size_t)1 << 20);
     free(value);
 
@@ -116,7 +116,7 @@ static void test_a_connection_keeps_a_small_pipeline_buffer_but_not_a_large_one(
     reply = NULL;
     CHECK_INT(zg_redis_pipeline(&r, 1, &len_call, &reply, &err), ZG_OK);
     CHECK(reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == (long long)big);
-    if (reply) freeReplyObject(reply);
+    if (reply) zg_redis_reply_free(reply);
     del(&r, "zg_test_conn_value");
     zg_redis_close(&r);
 }
@@ -263,7 +263,7 @@ static void test_a_reply_is_waited_for_in_one_sleep(void)
         redisReply *reply = NULL;
         CHECK_INT(zg_redis_pipeline(&r, 1, &call, &reply, &err), ZG_OK);
         CHECK(reply && reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "PONG") == 0);
-        if (reply) freeReplyObject(reply);
+        if (reply) zg_redis_reply_free(reply);
     }
     long slept = voluntary_switches_of_this_thread() - before;
     if (slept > CALLS + 2) printf("# %ld sleeps in %d round trips\n", slept, CALLS);
@@ -311,7 +311,7 @@ static void test_a_reply_that_keeps_coming_is_not_cut_by_the_timeout(void)
     redisReply *reply = NULL;
     CHECK_INT(zg_redis_pipeline(&r, 1, &call, &reply, &err), ZG_OK);
     CHECK(reply && reply->type == REDIS_REPLY_STRING && strcmp(reply->str, "abcdefghij") == 0);
-    if (reply) freeReplyObject(reply);
+    if (reply) zg_redis_reply_free(reply);
     zg_redis_close(&r);
     pthread_join(thread, NULL);
     unlisten_unix(fd, dir);
@@ -338,11 +338,11 @@ static void test_a_reply_that_arrives_in_many_reads_is_read_whole(void)
     CHECK(replies[1] && replies[1]->type == REDIS_REPLY_STRING && replies[1]->len == big &&
           memcmp(replies[1]->str, value, big) == 0);
     for (int i = 0; i < 2; i++)
-        if (replies[i]) freeReplyObject(replies[i]);
+        if (replies[i]) zg_redis_reply_free(replies[i]);
     redisReply *again = zg_redis_command(&r, 2, get, NULL, 0, &err);
     CHECK(again && again->type == REDIS_REPLY_STRING && again->len == big &&
           memcmp(again->str, value, big) == 0);
-    if (again) freeReplyObject(again);
+    if (again) zg_redis_reply_free(again);
     free(value);
     del(&r, "zg_test_conn_big");
     zg_redis_close(&r);
@@ -366,7 +366,7 @@ static void test_commands_sent_later_go_out_in_order_with_the_next_call(void)
     redisReply *reply = NULL;
     CHECK_INT(zg_redis_pipeline(&r, 1, &call, &reply, &err), ZG_OK);
     CHECK(reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 8);
-    if (reply) freeReplyObject(reply);
+    if (reply) zg_redis_reply_free(reply);
 
     zg_redis_send_later(&r, 2, incr);
     CHECK_INT(get_number(&r, "zg_test_conn_later"), 9); /* (zg_redis_command, in order too) */
@@ -620,7 +620,7 @@ static void test_a_command_sent_later_over_keys_in_different_slots_is_not_droppe
     const char *ping[] = {"PING"};
     redisReply *reply = zg_redis_command(&r, 1, ping, NULL, 0, &err); /* (reads what is owed) */
     CHECK(reply != NULL);
-    if (reply) freeReplyObject(reply);
+    if (reply) zg_redis_reply_free(reply);
     CHECK_INT(atomic_load(&node.keys_deleted), 3);
     zg_redis_close(&r);
     pthread_join(thread, NULL);
@@ -712,7 +712,7 @@ static long long info_number(zg_redis *r, const char *section, const char *name)
     long long n = -1;
     const char *at = reply && reply->type == REDIS_REPLY_STRING ? reply->str : NULL;
     if (at && (at = strstr(at, name)) && at[strlen(name)] == ':') n = atoll(at + strlen(name) + 1);
-    if (reply) freeReplyObject(reply);
+    if (reply) zg_redis_reply_free(reply);
     return n;
 }
 
@@ -748,7 +748,7 @@ static void test_a_call_for_the_first_try_only_is_not_sent_again(void)
     const char *llen[] = {"LLEN", "zg_test_first_try"};
     CHECK_INT(command_number(&other, 2, llen), 1);
     for (int i = 0; i < 2; i++)
-        if (b.replies[i]) freeReplyObject(b.replies[i]);
+        if (b.replies[i]) zg_redis_reply_free(b.replies[i]);
     del(&other, "zg_test_first_try");
     zg_redis_close(&r);
     zg_redis_close(&other);
