@@ -207,7 +207,6 @@ int zg_purge(zg_host *h, const zg_list_filter *f, int64_t older_than_ms, int64_t
         return zg_fail(&h->err, ZG_EINVAL, "purge: only succeeded and failed jobs are purged");
     if (older_than_ms < 0) return zg_fail(&h->err, ZG_EINVAL, "purge: a negative age");
     const char *job_type = f ? f->job_type : NULL;
-    int64_t before = older_than_ms > 0 ? zg_clock_wall_ms() - older_than_ms : 0;
     char **queues = NULL;
     size_t nq = 0;
     if (queues_of(h, f ? f->queue : NULL, &queues, &nq) != ZG_OK) return h->err.code;
@@ -216,8 +215,8 @@ int zg_purge(zg_host *h, const zg_list_filter *f, int64_t older_than_ms, int64_t
         int64_t batch;
         do { /* one bounded step at a time: the store serves others in between */
             batch = 0;
-            rc = h->store->ops->purge(h->store, queues[q], states, job_type, before, PURGE_BATCH,
-                                      &batch, &h->err);
+            rc = h->store->ops->purge(h->store, queues[q], states, job_type, older_than_ms,
+                                      PURGE_BATCH, &batch, &h->err);
             if (deleted) *deleted += batch;
         } while (rc == ZG_OK && batch == PURGE_BATCH);
     }

@@ -349,10 +349,12 @@ typedef struct zg_store_ops {
      * parent would otherwise wait for it forever). */
     int (*remove)(zg_store *s, const char *uuid, zg_error *err);
     /* Deletes at most max jobs of one queue in the states of mask `states` (succeeded, failed
-     * only) that finished before before_ms (0: any time), oldest first, in one step; *deleted
-     * says how many (fewer than max: nothing more matches). */
+     * only) that finished at least older_than_ms ago (0: any time), oldest first, in one step;
+     * *deleted says how many (fewer than max: nothing more matches). The age is measured on the
+     * store's clock, the one that stamped the jobs' ends (the server's, on Redis): a host whose
+     * own clock is off deletes no younger job. */
     int (*purge)(zg_store *s, const char *queue, unsigned states, const char *job_type,
-                 int64_t before_ms, size_t max, int64_t *deleted, zg_error *err);
+                 int64_t older_than_ms, size_t max, int64_t *deleted, zg_error *err);
     /* Counts per job type and state of one queue (queue and job_type set in each row),
      * malloc'd. */
     int (*type_counts)(zg_store *s, const char *queue, zg_type_counts **rows, size_t *n,

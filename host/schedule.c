@@ -169,6 +169,19 @@ static int collect_scope(lua_State *L, zg_host *h, void *ud)
     return ZG_OK;
 }
 
+/* The store's time as the node of queue's schedules sees it (the clock that fires them: a host
+ * whose own clock is off must not place a first tick in the store's past or far future), into
+ * *now; ZG_OK or the store's error. */
+static int store_now(zg_host *h, const char *queue, int64_t *now, zg_error *err)
+{
+    zg_schedule *rows = NULL;
+    size_t nrows = 0;
+    int64_t earliest = 0;
+    int rc = h->store->ops->schedule_list(h->store, queue, 1, &rows, &nrows, now, &earliest, err);
+    zg_schedules_free(rows, nrows);
+    return rc;
+}
+
 /* Writes again the loaded REPEATs that are missing from the store (each kept as it is when
  * present, even if it differs): a host of an older version of the script, without REPEAT, that
  * started during a rolling deploy removed it, or it was removed by hand. */
@@ -209,14 +222,15 @@ static int load_scope(zg_host *h, scope *s, int restore)
         restore_missing(h, s);
         return ZG_OK;
     }
-    int64_t now = zg_clock_wall_ms();
     int failed = 0;
     for (size_t i = 0; i < s->nrepeats; i++) {
         zg_schedule *sc = &s->repeats[i];
         zg_error err = {0};
         int written = 0;
-        sc->next_ms = tick_after(sc, now, &err);
-        if (sc->next_ms < 0 || h->store->ops->schedule_put(h->store, sc, &written, &err) != ZG_OK) {
+        int64_t now = 0;
+        if (store_now(h, sc->queue, &now, &err) == ZG_OK) sc->next_ms = tick_after(sc, now, &err);
+        if (err.code || sc->next_ms < 0 ||
+            h->store->ops->schedule_put(h->store, sc, &written, &err) != ZG_OK) {
             zg_host_log(h, ZG_LOG_ERROR, "the REPEAT of %s was not written: %s", sc->job_type,
                         err.msg);
             failed = 1;
@@ -383,11 +397,14 @@ int zg_schedule_add(zg_host *h, const zg_schedule *def, char id_out[ZG_NAME_LEN 
     zg_schedule sc = *def;
     if (sc.catch_up != ZG_CATCH_UP_ONCE && sc.catch_up != ZG_CATCH_UP_SKIP)
         return zg_fail(&h->err, ZG_EINVAL, "catch_up must be ZG_CATCH_UP_ONCE or _SKIP");
-    if ((sc.next_ms = tick_after(&sc, zg_clock_wall_ms(), &h->err)) < 0) return h->err.code;
+    if (tick_after(&sc, zg_clock_wall_ms(), &h->err) < 0) return h->err.code; /* (the rule) */
     check_args a = {def, ""};
     int rc = zg_runtime_invoke(h, "schedule_check", push_check, collect_check, &a, 1);
     if (rc != ZG_OK) return rc;
     snprintf(sc.queue, sizeof sc.queue, "%s", a.queue);
+    int64_t now = 0;
+    if (store_now(h, sc.queue, &now, &h->err) != ZG_OK) return h->err.code;
+    if ((sc.next_ms = tick_after(&sc, now, &h->err)) < 0) return h->err.code;
     uuid_t u;
     uuid_generate_random(u);
     uuid_unparse_lower(u, sc.id);

@@ -1920,7 +1920,7 @@ static int mem_remove(zg_store *zs, const char *uuid, zg_error *err)
 }
 
 static int mem_purge(zg_store *zs, const char *queue, unsigned states, const char *job_type,
-                     int64_t before_ms, size_t max, int64_t *deleted, zg_error *err)
+                     int64_t older_than_ms, size_t max, int64_t *deleted, zg_error *err)
 {
     mem_store *s = (mem_store *)zs;
     *deleted = 0;
@@ -1931,7 +1931,8 @@ static int mem_purge(zg_store *zs, const char *queue, unsigned states, const cha
     job_queue *q = queue ? find_queue(s, queue) : NULL;
     if (!q) return ZG_OK;
     char bound[24] = "";
-    if (before_ms > 0) snprintf(bound, sizeof bound, "%015lld", (long long)before_ms);
+    if (older_than_ms > 0) /* (the clock that stamped the ends: index_key) */
+        snprintf(bound, sizeof bound, "%015lld", (long long)(zg_clock_wall_ms() - older_than_ms));
     size_t pos = 0;
     zg_map_slot *slot;
     while ((slot = zg_map_next(&q->types, &pos)) && (size_t)*deleted < max) {
@@ -2168,9 +2169,9 @@ static int locked_remove(zg_store *zs, const char *uuid, zg_error *err)
     LOCKED(mem_remove(zs, uuid, err));
 }
 static int locked_purge(zg_store *zs, const char *queue, unsigned states, const char *job_type,
-                        int64_t before_ms, size_t max, int64_t *deleted, zg_error *err)
+                        int64_t older_than_ms, size_t max, int64_t *deleted, zg_error *err)
 {
-    LOCKED(mem_purge(zs, queue, states, job_type, before_ms, max, deleted, err));
+    LOCKED(mem_purge(zs, queue, states, job_type, older_than_ms, max, deleted, err));
 }
 static int locked_type_counts(zg_store *zs, const char *queue, zg_type_counts **rows, size_t *n,
                               zg_error *err)

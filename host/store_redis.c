@@ -1803,16 +1803,16 @@ static int rs_remove(zg_store *s, const char *uuid, zg_error *err)
 }
 
 static int rs_purge(zg_store *s, const char *queue, unsigned states, const char *job_type,
-                    int64_t before_ms, size_t max, int64_t *deleted, zg_error *err)
+                    int64_t older_than_ms, size_t max, int64_t *deleted, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
     *deleted = 0;
     unsigned finished = (1u << ZG_JOBS_SUCCEEDED) | (1u << ZG_JOBS_FAILED);
     if (!states || (states & ~finished))
         return zg_fail(err, ZG_EINVAL, "purge: only succeeded and failed jobs are purged");
-    char names[40], bound[24] = "", limit[24];
+    char names[40], age[24] = "", limit[24];
     state_names(names, sizeof names, states);
-    if (before_ms > 0) snprintf(bound, sizeof bound, "%015lld", (long long)before_ms);
+    if (older_than_ms > 0) snprintf(age, sizeof age, "%lld", (long long)older_than_ms);
     snprintf(limit, sizeof limit, "%zu", max);
     char prefix[PREFIX_LEN];
     if (queue_prefix(r, prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
@@ -1820,7 +1820,7 @@ static int rs_purge(zg_store *s, const char *queue, unsigned states, const char 
     av_push(&a, prefix);
     av_push(&a, names);
     av_push(&a, job_type ? job_type : "");
-    av_push(&a, bound);
+    av_push(&a, age);
     av_push(&a, limit);
     redisReply *reply = run(r, S_PURGE, 1, &a, err);
     av_free(&a);

@@ -61,6 +61,26 @@ catch_up() {
 }
 ok "ticks missed while no worker ran make one job (for the first) when a worker starts" catch_up
 
+# a host whose clock runs two hours behind places the first tick by the store's clock: @every:3600
+# ticks on whole hours, so by its own clock the next one is an hour or more in the store's past
+skewed_host() {
+  flush
+  cat >"$JOBS/hourly.lua" <<'LUA'
+return { JOB_TYPE = "hourly", QUEUE_NAME = "beat_q", REPEAT = { every = 3600 },
+  run = function(self) return 200 end }
+LUA
+  local behind=(env FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f '-2h')
+  expect_status 0 "${behind[@]}" "$ZEROG" schedule beat "@every:3600" || return 1
+  local id now; id=$(cat "$WORK/out")
+  timeout 20 "${behind[@]}" "$ZEROG" worker --until-idle >/dev/null 2>&1
+  now=$(server_ms)
+  rm -f "$JOBS/hourly.lua"
+  [ "$(rcli ZSCORE "{zq:beat_q}:schedules" "$id")" -gt "$now" ] &&
+  [ "$(rcli ZSCORE "{zq:beat_q}:schedules" type:hourly)" -gt "$now" ] &&
+  [ "$(jobs_of beat)" = 0 ] && [ "$(jobs_of hourly)" = 0 ]
+}
+ok "a host whose clock is off places a schedule's first tick (zerog schedule, a REPEAT) by the store's clock" skewed_host
+
 http_routes() {
   flush
   SERVE_WORKERS=1 start_serve || return 1
