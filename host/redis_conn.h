@@ -75,7 +75,8 @@ void zg_redis_on_recovered(zg_redis *r, void (*fn)(void *ud, int64_t down_ms, co
 int zg_redis_open(zg_redis *r, const char *url, int64_t timeout_ms, zg_error *err);
 void zg_redis_close(zg_redis *r);
 
-/* Sends a command (argv form); returns the reply (free it with zg_redis_reply_free) or NULL with err set.
+/* Sends a command (argv form); returns the reply (free it with zg_redis_reply_free) or NULL
+ * with err set.
  * An error reply from the server is returned as NULL with ZG_ESTORE. `read_timeout_ms` bounds
  * the wait for the reply (0: the default); blocking commands pass their own timeout plus slack. */
 redisReply *zg_redis_command(zg_redis *r, int argc, const char **argv, const size_t *lens,
