@@ -1004,18 +1004,32 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
      * tries, and later after one TTR of them, such a settle left the job to lapse in a longer
      * refusal, counting a "lease expired" error for a run that was healthy. Another refusal
      * (ERR, NOPERM: the same each time) gets one TTR of tries. A stop (zg_interrupt) ends the
-     * tries: the job then waits out its TTR. */
+     * tries: the job then waits out its TTR.
+     * The last renewal is the host's own view: after a stall of the store longer than the TTR
+     * the heartbeat's renewal may not have come back yet when the settle's refusal does (both
+     * waited on the stalled server), while the server, which gives a stall's time back to the
+     * leases renewed before it, still holds the lease. So before giving up for want of a recent
+     * renewal the settle asks the store itself (a renewal, on this thread): given up only when
+     * the store says the lease is gone, or cannot be reached (chaos soak, seed 709). */
     int64_t settle_from = zg_clock_monotonic_ms();
     for (int tries = 0;; tries++) {
         rc = prefetch ? h->store->ops->settle_claim(h->store, &c->lease, &st, h->writer, seq, &cas,
                                                     a->next, claim_seq, &h->held, &err)
                       : h->store->ops->settle(h->store, &c->lease, &st, h->writer, seq, &cas, &err);
         if (rc != ZG_ESTORE || zg_heartbeat_lost(&h->heartbeat) || h->interrupted) break;
-        int64_t held =
-            zg_store_refusal_passes(err.msg) ? zg_heartbeat_held_at(&h->heartbeat) : settle_from;
+        int passes = zg_store_refusal_passes(err.msg);
+        int64_t held = passes ? zg_heartbeat_held_at(&h->heartbeat) : settle_from;
         int64_t pause = tries < 4 ? 100 << tries : 1000,
                 left = held + c->lease.ttr_ms - zg_clock_monotonic_ms();
-        if (tries >= 4 && (left <= 0 || !zg_store_refused(err.msg))) break;
+        if (tries >= 4 && passes && left <= 0 && zg_heartbeat_renew(&h->heartbeat) == ZG_OK)
+            left = zg_heartbeat_held_at(&h->heartbeat) + c->lease.ttr_ms - zg_clock_monotonic_ms();
+        if (tries >= 4 && (left <= 0 || !zg_store_refused(err.msg))) {
+            zg_host_log(h, ZG_LOG_ERROR,
+                        "job %s: the store refused its end for %lld ms (%s); given up: the job "
+                        "runs again once its lease lapses",
+                        c->lease.uuid, (long long)(zg_clock_monotonic_ms() - settle_from), err.msg);
+            break;
+        }
         zg_clock_sleep_ms(left > 0 && pause > left ? left : pause);
     }
     if (prefetch && rc == ZG_ESTORE) zg_host_claim_unanswered(h, a->next, claim_seq);
