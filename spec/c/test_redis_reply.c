@@ -226,12 +226,17 @@ static void test_every_allocation_failing_in_turn(void)
         zg_redis_reply_free(one[0]);
         long total = mallocs;
         CHECK(total >= 1);
-        for (long k = 0; k < total; k++)
-            for (size_t step = 0; step <= 7; step += 7) {
+        /* every allocation of the small replies, fed whole and 7 bytes at a time; of the large
+         * one (about 20,000 allocations under ASan, where each piece is one), the first and
+         * last 64 and 64 between, fed whole */
+        for (long k = 0; k < total; k++) {
+            if (c == n && k >= 64 && k < total - 64 && k % (total / 64 + 1) != 0) continue;
+            for (size_t step = 0; step <= (c < n ? 7 : 0); step += 7) {
                 fail_at = k, mallocs = 0, reader_error = 0;
                 CHECK_INT(read_all(resp, len, step, 1, one, 1), -1);
                 CHECK_INT(reader_error, REDIS_ERR_OOM);
             }
+        }
     }
     fail_at = -1;
     free(big);
