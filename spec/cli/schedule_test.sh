@@ -69,10 +69,9 @@ skewed_host() {
 return { JOB_TYPE = "hourly", QUEUE_NAME = "beat_q", REPEAT = { every = 3600 },
   run = function(self) return 200 end }
 LUA
-  local behind=(env FAKETIME_DONT_FAKE_MONOTONIC=1 faketime -f '-2h')
-  expect_status 0 "${behind[@]}" "$ZEROG" schedule beat "@every:3600" || return 1
+  expect_status 0 skewed -2h "$ZEROG" schedule beat "@every:3600" || return 1
   local id now; id=$(cat "$WORK/out")
-  timeout 20 "${behind[@]}" "$ZEROG" worker --until-idle >/dev/null 2>&1
+  skewed -2h timeout 20 "$ZEROG" worker --until-idle >/dev/null 2>&1
   now=$(server_ms)
   rm -f "$JOBS/hourly.lua"
   [ "$(rcli ZSCORE "{zq:beat_q}:schedules" "$id")" -gt "$now" ] &&

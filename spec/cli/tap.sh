@@ -5,6 +5,15 @@ TAP_FAILED=0
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
+# skewed OFFSET COMMAND...: COMMAND with the host's wall clock OFFSET off ("+2h", "-2h"), by
+# faketime's preloaded library (the monotonic clock left alone; a sanitizer build is told not to
+# insist on its runtime coming first in the library list)
+skewed() {
+  local offset=$1; shift
+  env FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+    faketime -f "$offset" "$@"
+}
+
 # ok NAME COMMAND...: one test; passes when COMMAND exits 0. It runs in this shell (not a
 # subshell), so a test may start a background process that a later one waits for.
 ok() {
