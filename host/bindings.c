@@ -191,6 +191,16 @@ static int core_reload(lua_State *L)
     return 1;
 }
 
+/* A write the store acknowledged, kept when it is the run's own (under its lease): given again
+ * to a store that loses it before the run settles (run_writes.h). */
+static void kept_by_run(zg_host *h, const zg_target *t, int64_t seq, zg_fields f, int list,
+                        const char *entry, const char *count_field)
+{
+    if (t->lease != &h->run.lease) return;
+    zg_run_writes_keep(&h->run.writes, seq, f, list, entry, count_field);
+    h->run.lease.write_chain = h->run.writes.last_seq; /* the run's next call names it */
+}
+
 /* Pushes a write's outcome: cas, and the fresh document (or nil). */
 static int push_written(lua_State *L, char **box, int64_t cas)
 {
@@ -209,10 +219,15 @@ static int core_update(lua_State *L)
     char **box = new_box(L);
     zg_written w = {0};
     zg_error err = {0};
-    int rc = STORE(h)->update(h->store, &t, f, known, h->writer, zg_host_next_seq(h), &w, &err);
+    int64_t seq = zg_host_next_seq(h);
+    int rc, attempt = 0;
+    do
+        rc = STORE(h)->update(h->store, &t, f, known, h->writer, seq, &w, &err);
+    while (zg_host_resend_after_giving_back(h, &rc, &attempt, &err));
     zg_heartbeat_entered(&h->heartbeat, 1);
     *box = w.doc;
     if (rc != ZG_OK) return raise_write(L, h, &t, rc, &err);
+    kept_by_run(h, &t, seq, f, -1, NULL, NULL);
     return push_written(L, box, w.cas);
 }
 
@@ -225,7 +240,11 @@ static int core_save(lua_State *L)
     zg_fields f = fields_arg(L, 2);
     zg_written w = {0};
     zg_error err = {0};
-    int rc = STORE(h)->save(h->store, &t, f, expected, h->writer, zg_host_next_seq(h), &w, &err);
+    int64_t seq = zg_host_next_seq(h);
+    int rc, attempt = 0;
+    do
+        rc = STORE(h)->save(h->store, &t, f, expected, h->writer, seq, &w, &err);
+    while (zg_host_resend_after_giving_back(h, &rc, &attempt, &err));
     zg_heartbeat_entered(&h->heartbeat, 1);
     free(w.doc);
     if (rc == ZG_ECAS) {
@@ -234,6 +253,7 @@ static int core_save(lua_State *L)
         return 2;
     }
     if (rc != ZG_OK) return raise_write(L, h, &t, rc, &err);
+    kept_by_run(h, &t, seq, f, -1, NULL, NULL);
     lua_pushinteger(L, w.cas);
     return 1;
 }
@@ -253,11 +273,16 @@ static int core_append(lua_State *L)
     char **box = new_box(L);
     zg_written w = {0};
     zg_error err = {0};
-    int rc = STORE(h)->append(h->store, &t, list, entry, f, count_field, known, h->writer,
-                              zg_host_next_seq(h), &w, &err);
+    int64_t seq = zg_host_next_seq(h);
+    int rc, attempt = 0;
+    do
+        rc = STORE(h)->append(h->store, &t, list, entry, f, count_field, known, h->writer, seq, &w,
+                              &err);
+    while (zg_host_resend_after_giving_back(h, &rc, &attempt, &err));
     zg_heartbeat_entered(&h->heartbeat, 1);
     *box = w.doc;
     if (rc != ZG_OK) return raise_write(L, h, &t, rc, &err);
+    kept_by_run(h, &t, seq, f, list, entry, count_field);
     return push_written(L, box, w.cas);
 }
 
@@ -449,13 +474,21 @@ static int core_flow_adopt(lua_State *L)
         lease = &h->run.lease;
     }
     zg_error err = {0};
-    int rc = STORE(h)->adopt(h->store, lease, queue, uuid, kids, n, &err);
+    int64_t seq = zg_host_next_seq(h);
+    int rc, attempt = 0;
+    do
+        rc = STORE(h)->adopt(h->store, lease, queue, uuid, kids, n, h->writer, seq, &err);
+    while (lease && zg_host_resend_after_giving_back(h, &rc, &attempt, &err));
     zg_heartbeat_entered(&h->heartbeat, 1);
     if (rc == ZG_ESTALE && lease) {
         zg_heartbeat_mark_lost(&h->heartbeat);
         return luaL_error(L, ZG_LOST_PREFIX "%s", err.msg);
     }
     if (rc != ZG_OK) return raise_store(L, &err);
+    if (lease) { /* the run's: kept, and named by its next call */
+        zg_run_writes_keep_adopt(&h->run.writes, seq, kids, n);
+        h->run.lease.write_chain = h->run.writes.last_seq;
+    }
     return 0;
 }
 

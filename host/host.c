@@ -204,6 +204,7 @@ void zg_host_free(zg_host *h)
                         "a claimed job was not put back (its lease will lapse): %s", err.msg);
     }
     zg_claim_clear(&h->held);
+    zg_run_writes_clear(&h->run.writes);
     zg_lost_claim_clear(&h->lost_claim);
     zg_heartbeat_shutdown(&h->heartbeat);
     zg_runtime_close(h);
@@ -963,6 +964,25 @@ static int push_process(lua_State *L, void *ud)
     return 2;
 }
 
+int zg_host_resend_after_giving_back(zg_host *h, int *rc, int *attempt, zg_error *err)
+{
+    if (*rc != ZG_ELOSTWRITES) return 0;
+    zg_error lost = *err;
+    if ((*attempt)++ >= 3) {
+        *rc = zg_fail(err, ZG_ESTALE, "%s, after its writes were written again 3 times; given up",
+                      lost.msg);
+        return 0;
+    }
+    zg_host_log(h, ZG_LOG_WARNING, "job %s: %s: writing the run's writes again", h->run.lease.uuid,
+                lost.msg);
+    *rc = zg_run_writes_replay(&h->run.writes, h->store, &h->run.lease, h->writer, err);
+    if (*rc == ZG_ELOSTWRITES) {
+        lost = *err;
+        *rc = zg_fail(err, ZG_ESTALE, "%s; given up", lost.msg);
+    }
+    return *rc == ZG_OK;
+}
+
 static int collect_process(lua_State *L, zg_host *h, void *ud)
 {
     process_args *a = ud;
@@ -1011,11 +1031,19 @@ static int collect_process(lua_State *L, zg_host *h, void *ud)
      * leases renewed before it, still holds the lease. So before giving up for want of a recent
      * renewal the settle asks the store itself (a renewal, on this thread): given up only when
      * the store says the lease is gone, or cannot be reached (chaos soak, seed 709). */
+    /* A store that answers ZG_ELOSTWRITES lacks writes of this run it had acknowledged (a Redis
+     * replica promoted before it had them): they are written again and the settle sent again
+     * (zg_host_resend_after_giving_back), not counted as a try. */
+    c->lease.write_chain = h->run.writes.last_seq;
     int64_t settle_from = zg_clock_monotonic_ms();
     for (int tries = 0;; tries++) {
-        rc = prefetch ? h->store->ops->settle_claim(h->store, &c->lease, &st, h->writer, seq, &cas,
-                                                    a->next, claim_seq, &h->held, &err)
-                      : h->store->ops->settle(h->store, &c->lease, &st, h->writer, seq, &cas, &err);
+        int attempt = 0;
+        do {
+            rc = prefetch
+                     ? h->store->ops->settle_claim(h->store, &c->lease, &st, h->writer, seq, &cas,
+                                                   a->next, claim_seq, &h->held, &err)
+                     : h->store->ops->settle(h->store, &c->lease, &st, h->writer, seq, &cas, &err);
+        } while (zg_host_resend_after_giving_back(h, &rc, &attempt, &err));
         if (rc != ZG_ESTORE || zg_heartbeat_lost(&h->heartbeat) || h->interrupted) break;
         int passes = zg_store_refusal_passes(err.msg);
         int64_t held = passes ? zg_heartbeat_held_at(&h->heartbeat) : settle_from;
@@ -1065,6 +1093,7 @@ static int run_claim(zg_host *h, zg_claim *c, const zg_claim_req *next, zg_step_
     if (h->cfg.on_run) h->cfg.on_run(h->cfg.on_run_ud, &info);
     snprintf(out->uuid, sizeof out->uuid, "%s", c->lease.uuid);
     h->run.lease = c->lease;
+    zg_run_writes_clear(&h->run.writes);
     h->run.active = 1;
     h->run.job_done = 0;
     zg_heartbeat_begin(&h->heartbeat, &c->lease);
@@ -1085,6 +1114,7 @@ static int run_claim(zg_host *h, zg_claim *c, const zg_claim_req *next, zg_step_
         h->run.has_instance = 0;
     }
     h->run.active = 0;
+    zg_run_writes_clear(&h->run.writes);
     h->interrupted = 0;
     info.begin = 0;
     if (h->cfg.on_run) h->cfg.on_run(h->cfg.on_run_ud, &info);

@@ -10,6 +10,7 @@
 #include "error.h"
 #include "heartbeat.h"
 #include "lifecycle.h"
+#include "run_writes.h"
 #include "zerog.h"
 
 /* A C function registered with zg_register_module. */
@@ -24,8 +25,9 @@ typedef struct zg_run_state {
     int active;
     int job_done; /* the job's run() has returned: the engine settles; an interrupt waits */
     zg_lease lease;
-    int has_instance; /* registry[&run] holds the run's job instance (the table the engine
-                         fills); only writes through that very table are the run's */
+    int has_instance;     /* registry[&run] holds the run's job instance (the table the engine
+                             fills); only writes through that very table are the run's */
+    zg_run_writes writes; /* its acknowledged writes, for a store that loses them */
 } zg_run_state;
 
 /* put_back.c: what a claim whose reply never came may have taken in this host's name (the store
@@ -116,6 +118,13 @@ int zg_host_declare_shards(zg_host *h, const char *queue, int n);
 /* How long after a claim that looked at every queue of a step the settles may claim the next job
  * of their own queue (cfg.prefetch): a store's sticky queue lasts as long (store_redis.c). */
 #define PREFETCH_SAME_QUEUE_MS 100
+
+/* After a run's call that the store answered with *rc: when that is ZG_ELOSTWRITES (the store
+ * lacks writes of the run it had acknowledged: run_writes.h), writes them again and returns 1,
+ * the call to be sent again (the attempt-th time: *attempt counts, given up after 3, and when
+ * the writes cannot be given back), else 0 with *rc and *err what to end with (ZG_ESTALE: the
+ * run is given up, its job runs again once its lease lapses). 0 for any other *rc. */
+int zg_host_resend_after_giving_back(zg_host *h, int *rc, int *attempt, zg_error *err);
 
 /* The next sequence number of this host's writes. */
 static inline int64_t zg_host_next_seq(zg_host *h)

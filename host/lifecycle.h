@@ -28,7 +28,10 @@
  *
  * Idempotency: the Redis connection resends a command after a reconnect; every write carries
  * the host's writer id and a sequence number, and the store applies a write of a writer once
- * (sequence 0: no token, every call is applied). */
+ * (sequence 0: no token, every call is applied). A run's calls also name its last acknowledged
+ * write (zg_lease.write_chain), so that a store which lost writes it had acknowledged (Redis
+ * replicates asynchronously: a promoted replica) refuses them rather than going on, or
+ * finishing the job, without them (run_writes.h). */
 #ifndef ZG_LIFECYCLE_H
 #define ZG_LIFECYCLE_H
 
@@ -100,7 +103,17 @@ typedef struct zg_lease {
     int64_t token;
     int64_t ttr_ms;
     int64_t cas; /* the job's cas right after the claim that handed the lease out (0: unknown) */
+    /* a run's writes, adopts and settle: the sequence number of the run's last write the store
+     * acknowledged (0: none yet). A store that does not hold it refuses the call with
+     * ZG_ELOSTWRITES and changes nothing (run_writes.h: a promoted replica that never had it).
+     * mem:// never loses a write. */
+    int64_t write_chain;
 } zg_lease;
+
+/* A store's refusal of a run's call: it does not hold the run's write named by
+ * zg_lease.write_chain, which it had acknowledged. Never returned by the public API: the host
+ * writes the run's writes again and sends the call again, or gives the run up (ZG_ESTALE). */
+#define ZG_ELOSTWRITES 64
 
 /* How the previous run of a claimed job ended, when it did not settle. */
 enum {
@@ -363,10 +376,11 @@ typedef struct zg_store_ops {
     int (*known_queues)(zg_store *s, char ***names, size_t *n, zg_error *err);
     /* ---- flows (a parent waiting for its children; a batch's callback) ---- */
     /* Registers children of the parent (queue, uuid) before they are submitted, so each of
-     * their ends counts for it; with lease (the parent's run), fenced like a run's writes
-     * (ZG_ESTALE). A child registered again is left as it is (a resent or rerun spawn). */
+     * their ends counts for it; with lease (the parent's run), fenced and chained like a run's
+     * writes (ZG_ESTALE, ZG_ELOSTWRITES) and applied once by writer and seq. A child registered
+     * again is left as it is (a resent or rerun spawn). */
     int (*adopt)(zg_store *s, const zg_lease *lease, const char *queue, const char *uuid,
-                 const zg_child *kids, size_t n, zg_error *err);
+                 const zg_child *kids, size_t n, const char *writer, int64_t seq, zg_error *err);
     /* The parent's children as a JSON array of [info, result or null], info and result as
      * adopt and the child's finish wrote them (malloc'd). */
     int (*children)(zg_store *s, const char *queue, const char *uuid, char **json, zg_error *err);

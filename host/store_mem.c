@@ -1567,10 +1567,10 @@ static void flow_child_ended(mem_store *s, job *j, char *end, int failed)
 }
 
 static int mem_adopt(zg_store *zs, const zg_lease *lease, const char *queue, const char *uuid,
-                     const zg_child *kids, size_t n, zg_error *err)
+                     const zg_child *kids, size_t n, const char *writer, int64_t seq, zg_error *err)
 {
     mem_store *s = (mem_store *)zs;
-    (void)queue;
+    (void)queue, (void)writer, (void)seq;
     ADVANCE(s, err);
     job *j;
     if (lease) {
@@ -2333,9 +2333,10 @@ static int locked_shard_record(zg_store *zs, const char *queue, int n, int repla
 
 /* flows */
 static int locked_adopt(zg_store *zs, const zg_lease *lease, const char *queue, const char *uuid,
-                        const zg_child *kids, size_t n, zg_error *err)
+                        const zg_child *kids, size_t n, const char *writer, int64_t seq,
+                        zg_error *err)
 {
-    LOCKED(mem_adopt(zs, lease, queue, uuid, kids, n, err));
+    LOCKED(mem_adopt(zs, lease, queue, uuid, kids, n, writer, seq, err));
 }
 static int locked_children(zg_store *zs, const char *queue, const char *uuid, char **json,
                            zg_error *err)

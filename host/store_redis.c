@@ -1033,6 +1033,15 @@ static int stale(zg_error *err, const zg_target *t)
                    (long long)t->lease->token, t->lease->uuid);
 }
 
+/* A run's call refused for want of the run's last acknowledged write (zg_lease.write_chain). */
+static int lost_writes(zg_error *err, const zg_lease *lease)
+{
+    return zg_fail(err, ZG_ELOSTWRITES,
+                   "the store does not hold write %lld of the run of job %s, which it had "
+                   "acknowledged (a replica promoted before it had it)",
+                   (long long)lease->write_chain, lease->uuid);
+}
+
 static int write_op(redis_store *r, const char *kind, const zg_target *t, zg_fields f,
                     int64_t known, int list, const char *entry, const char *count_field,
                     const char *writer, int64_t seq, zg_written *out, zg_error *err)
@@ -1053,6 +1062,7 @@ static int write_op(redis_store *r, const char *kind, const zg_target *t, zg_fie
     av_push(&a, entry ? entry : "");
     av_push(&a, count_field ? count_field : "");
     av_push(&a, list >= 0 ? zg_store_lists[list] : "");
+    av_int(&a, t->lease ? t->lease->write_chain : 0);
     av_fields(&a, f);
     redisReply *reply = run(r, S_WRITE, 3, &a, err);
     av_free(&a);
@@ -1065,6 +1075,8 @@ static int write_op(redis_store *r, const char *kind, const zg_target *t, zg_fie
         rc = zg_fail(err, ZG_ENOTFOUND, "no job %s", t->lease ? t->lease->uuid : t->uuid);
     else if (v == -2)
         rc = stale(err, t);
+    else if (v == -4)
+        rc = lost_writes(err, t->lease);
     else if (v == 0) {
         out->cas = int_at(reply, 1);
         rc = zg_fail(err, ZG_ECAS, "job %s changed in the store (cas %lld, expected %lld)",
@@ -1142,14 +1154,16 @@ static void pointer_later(redis_store *r, zg_redis *conn, const char *pointer, l
 }
 
 /* Runs the settle script (and, for a finish with retention, expires the pointer after it), on
- * conn (the store's, or the heartbeat's for a release by the watchdog). From outside a run, token
- * "0" accepts whatever run holds the job. With req, the same script then claims the next job of
+ * conn (the store's, or the heartbeat's for a release by the watchdog). A run's settle names its
+ * lease (run: its cas and write chain); from outside (run NULL), token "0" accepts whatever run
+ * holds the job. With req, the same script then claims the next job of
  * the queue for req's types (into *next; its token is 0 when none was ready). */
 static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, const char *queue,
-                     const char *uuid, const char *token, int64_t lease_cas, int outside,
+                     const char *uuid, const char *token, const zg_lease *run, int outside,
                      const zg_settle *st, const char *writer, int64_t seq, int64_t *cas,
                      const zg_claim_req *req, int64_t claim_seq, zg_claim *next, zg_error *err)
 {
+    int64_t lease_cas = run ? run->cas : 0;
     job_keys k;
     if (make_keys(r, &k, queue, uuid, err) != ZG_OK) return err->code;
     const char *action = action_name(st->action);
@@ -1186,6 +1200,7 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
     av_push(&a, req && announce_now(r) ? "1" : "0");
     for (size_t i = 0; req && i < req->ntypes; i++)
         av_type(&a, req, i);
+    av_int(&a, run ? run->write_chain : 0);
     av_push(&a, st->has_parent ? (st->failed ? "1p" : "0p") : st->failed ? "1" : "0"); /* flows */
     av_fields(&a, st->fields);
     if (a.oom) {
@@ -1236,6 +1251,8 @@ static int settle_op(redis_store *r, zg_redis *conn, zg_redis_script *script, co
         rc = zg_fail(err, ZG_ESTALE, "lease %s of job %s is no longer current", token, uuid);
     else if (v == -3)
         rc = zg_fail(err, ZG_EINVAL, "job %s has finished already", uuid);
+    else if (v == -4 && run)
+        rc = lost_writes(err, run);
     else if (v != 1 && v != 2) /* 2: applied before (a resend whose first reply was lost) */
         rc = unexpected(err, "a settle");
     else {
@@ -1272,8 +1289,8 @@ static int rs_release_overrun(zg_store *s, const zg_lease *lease, zg_error *err)
     char token[24];
     snprintf(token, sizeof token, "%lld", (long long)lease->token);
     zg_settle st = {.action = ZG_SETTLE_RELEASE, .prior = ZG_PRIOR_OVERRUN};
-    return settle_op(r, &r->beat, &r->beat_settle, lease->queue, lease->uuid, token, 0, 1, &st, "",
-                     0, NULL, NULL, 0, NULL, err);
+    return settle_op(r, &r->beat, &r->beat_settle, lease->queue, lease->uuid, token, NULL, 1, &st,
+                     "", 0, NULL, NULL, 0, NULL, err);
 }
 
 static int rs_settle(zg_store *s, const zg_lease *lease, const zg_settle *st, const char *writer,
@@ -1282,8 +1299,8 @@ static int rs_settle(zg_store *s, const zg_lease *lease, const zg_settle *st, co
     char token[24];
     snprintf(token, sizeof token, "%lld", (long long)lease->token);
     redis_store *r = (redis_store *)s;
-    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], lease->queue, lease->uuid, token,
-                     lease->cas, 0, st, writer, seq, cas, NULL, 0, NULL, err);
+    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], lease->queue, lease->uuid, token, lease, 0,
+                     st, writer, seq, cas, NULL, 0, NULL, err);
 }
 
 /* The settle and a claim of the next job of the same queue in one script (another queue of the
@@ -1300,8 +1317,8 @@ static int rs_settle_claim(zg_store *s, const zg_lease *lease, const zg_settle *
     char token[24];
     snprintf(token, sizeof token, "%lld", (long long)lease->token);
     redis_store *r = (redis_store *)s;
-    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], lease->queue, lease->uuid, token,
-                     lease->cas, 0, st, writer, seq, cas, req, claim_seq, out, err);
+    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], lease->queue, lease->uuid, token, lease, 0,
+                     st, writer, seq, cas, req, claim_seq, out, err);
 }
 
 static int rs_unclaim(zg_store *s, const zg_lease *lease, zg_error *err)
@@ -1460,7 +1477,7 @@ static int rs_settle_from_outside(zg_store *s, const char *queue, const char *uu
     }
     char tok[24];
     snprintf(tok, sizeof tok, "%lld", (long long)token);
-    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], queue, uuid, tok, 0, 1, st, writer, seq,
+    return settle_op(r, &r->conn, &r->scripts[S_SETTLE], queue, uuid, tok, NULL, 1, st, writer, seq,
                      NULL, NULL, 0, NULL, err);
 }
 
@@ -2146,7 +2163,7 @@ static void flow_keys(const job_keys *k, char kids[sizeof k->lists[0]],
 }
 
 static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const char *uuid,
-                    const zg_child *kids, size_t n, zg_error *err)
+                    const zg_child *kids, size_t n, const char *writer, int64_t seq, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
     job_keys k;
@@ -2159,6 +2176,9 @@ static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const
     av_push(&a, k.job);
     av_push(&a, kids_key);
     av_int(&a, lease ? lease->token : 0);
+    av_push(&a, lease && writer ? writer : "");
+    av_int(&a, lease ? seq : 0);
+    av_int(&a, lease ? lease->write_chain : 0);
     av_int(&a, (long long)n);
     for (size_t i = 0; i < n; i++) {
         av_push(&a, kids[i].uuid);
@@ -2167,6 +2187,10 @@ static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const
     redisReply *reply = run(r, S_ADOPT, 3, &a, err);
     av_free(&a);
     if (!reply) return err->code;
+    if (lease && reply->type == REDIS_REPLY_INTEGER && reply->integer == -4) {
+        zg_redis_reply_free(reply);
+        return lost_writes(err, lease);
+    }
     if (lease) return lease_outcome(reply, lease, "adopting children", err);
     int done = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
     int rc = done                               ? ZG_OK

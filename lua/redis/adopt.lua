@@ -1,13 +1,21 @@
 -- adopt (flows): registers children of a parent before they are submitted, so that each of
 -- their ends counts for it. KEYS: {zq:Q}, the parent's job hash, its :kids hash. ARGV: lease
--- token ('0': from outside a run, as for a batch's callback that is not yet submitted), n, then
--- per child: uuid, info (JSON). A child registered already is left as it is. Returns 1, or 0
--- when the token is not the parent's current lease.
+-- token ('0': from outside a run, as for a batch's callback that is not yet submitted), writer,
+-- sequence, the sequence number of the run's last acknowledged write (0: none), n, then per
+-- child: uuid, info (JSON). A child registered already is left as it is. Returns 1, or 0 when
+-- the token is not the parent's current lease, or -4 when this server does not hold the run's
+-- last acknowledged write (as write.lua).
 if ARGV[1] ~= '0' then
-  local h = redis.call('HMGET', KEYS[2], '_lease', '_state', '_m', '_dl')
+  local wfield = '_w:' .. ARGV[2]
+  local seq, chain = tonumber(ARGV[3]), tonumber(ARGV[4])
+  local h = redis.call('HMGET', KEYS[2], '_lease', '_state', '_m', '_dl', wfield)
+  local applied = tonumber(h[5] or '0')
+  if seq > 0 and applied >= seq then return 1 end -- applied before, reply lost
   if not fenced(h, ARGV[1]) then return 0 end
+  if chain > 0 and applied < chain then return -4 end
+  if seq > 0 then redis.call('HSET', KEYS[2], wfield, ARGV[3]) end
 end
-for i = 3, 2 + 2 * tonumber(ARGV[2]), 2 do
+for i = 6, 5 + 2 * tonumber(ARGV[5]), 2 do
   redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1])
 end
 return 1

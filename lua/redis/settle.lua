@@ -6,17 +6,21 @@
 -- any), writer, sequence, action (finish | release | bury | park), delay ms, retention s, event entry,
 -- error entry, bury reason, prior (release from outside), outside (1 | 0), the number n of job
 -- types to claim the next job of (0: no claim), the claim's sequence, announce (1 | 0), the n
--- types, failed (finish: 1 when the job failed, 0 when it succeeded; followed by p when the job
--- is some parent's child), then name, value, ...
+-- types, the sequence number of the run's last write acknowledged (0: none), failed (finish: 1
+-- when the job failed, 0 when it succeeded; followed by p when the job is some parent's child),
+-- then name, value, ...
 -- Returns {1, cas} or, with a claim, {1, cas, claim} (claim: as claim_job returns it), {2, ...}
 -- the same when this settle was applied before (a resend whose first reply was lost); {-1} no
--- such job, {-2} the lease is not current, {-3} finished already.
+-- such job, {-2} the lease is not current, {-3} finished already, {-4} this server does not
+-- hold the run's last acknowledged write (a replica promoted before it had it: the host writes
+-- the run's writes again, then settles).
 local token, writer, seq, action = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local outside = ARGV[11] == '1'
 local ntypes = tonumber(ARGV[12])
-local failed = string.byte(ARGV[15 + ntypes], 1) == 49 -- '1'
-local has_parent = string.byte(ARGV[15 + ntypes], 2) == 112 -- 'p' (flows: the job is a child)
-local first_field = 16 + ntypes
+local last_write = tonumber(ARGV[15 + ntypes])
+local failed = string.byte(ARGV[16 + ntypes], 1) == 49 -- '1'
+local has_parent = string.byte(ARGV[16 + ntypes], 2) == 112 -- 'p' (flows: the job is a child)
+local first_field = 17 + ntypes
 local function done(cas, again) -- again: applied before (2), not now (1)
   local code = again and 2 or 1
   if ntypes == 0 then return { code, cas } end
@@ -42,6 +46,7 @@ if outside then
   end
 else
   if not fenced(h, token) then return { -2 } end
+  if last_write > 0 and tonumber(h[6] or '0') < last_write then return { -4 } end
   redis.call('ZREM', p .. ':reserved', m)
 end
 free_slot(job, h[14]) -- [limits]

@@ -336,7 +336,7 @@ static void strand_a_child_end(zg_store *s, const char *qp, const char *qc, cons
     char info[256];
     snprintf(info, sizeof info, "{\"uuid\":\"%s\",\"onFailure\":\"ignore\"}", c);
     zg_child kid = {c, info, 0};
-    CHECK_INT(s->ops->adopt(s, NULL, qp, p, &kid, 1, &err), ZG_OK);
+    CHECK_INT(s->ops->adopt(s, NULL, qp, p, &kid, 1, "spec", 0, &err), ZG_OK);
     char pu[ZG_UUID_LEN + 2], pq[ZG_NAME_LEN + 2];
     snprintf(pu, sizeof pu, "\"%s\"", p);
     snprintf(pq, sizeof pq, "\"%s\"", qp);

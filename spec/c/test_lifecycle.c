@@ -2239,6 +2239,51 @@ static void run_all(void)
 
 /* ---- idempotency across reconnects (Redis: a command resent on a new connection) ---- */
 
+/* A run's calls name the sequence number of its last acknowledged write (zg_lease.write_chain):
+ * a store that does not hold that write (a replica promoted before it reached it) refuses a
+ * write, an adopt and the settle with ZG_ELOSTWRITES and changes nothing; once the write is
+ * there, each is applied. (mem:// never loses a write: Redis only.) */
+static void a_call_naming_a_write_the_store_lacks_is_refused(void)
+{
+    char u[ZG_UUID_LEN];
+    const char *q = Q("lostwrite");
+    submit(q, 1, 0, 5000, u);
+    zg_claim c;
+    claim_now(q, &c);
+    zg_target t = {&c.lease, NULL, NULL};
+    zg_written w = {0};
+    zg_error err = {0};
+    CHECK_INT(S->ops->update(S, &t, FIELDS1("a", "1"), cas_of(c.doc), "w1", 41, &w, &err), ZG_OK);
+    free(w.doc);
+    c.lease.write_chain = 42; /* a write this store never had */
+    int64_t after = 0;
+    zg_settle st = finish();
+    CHECK_INT(S->ops->settle(S, &c.lease, &st, "w1", 45, &after, &err), ZG_ELOSTWRITES);
+    CHECK_INT(S->ops->update(S, &t, FIELDS1("a", "9"), w.cas, "w1", 43, &w, &err), ZG_ELOSTWRITES);
+    CHECK_INT(S->ops->append(S, &t, ZG_LIST_EVENTS, "{\"msg\":\"x\"}", FIELDS0, NULL, w.cas, "w1",
+                             43, &w, &err),
+              ZG_ELOSTWRITES);
+    zg_child kid = {"00000000-0000-4000-8000-00000000c41d", "{}", 0};
+    CHECK_INT(S->ops->adopt(S, &c.lease, NULL, NULL, &kid, 1, "w1", 44, &err), ZG_ELOSTWRITES);
+    CHECK_INT(state_of(u).state, ZG_STATE_RUNNING);
+    char *doc = load(u);
+    CHECK(doc && strstr(doc, "\"a\":1") && strstr(doc, "\"events\":[]"));
+    free(doc);
+    /* the write it names, given again in its place in the chain (after 41), then the rest */
+    c.lease.write_chain = 41;
+    CHECK_INT(S->ops->update(S, &t, FIELDS1("a", "2"), w.cas, "w1", 42, &w, &err), ZG_OK);
+    free(w.doc);
+    c.lease.write_chain = 42;
+    CHECK_INT(S->ops->adopt(S, &c.lease, NULL, NULL, &kid, 1, "w1", 44, &err), ZG_OK);
+    c.lease.write_chain = 44;
+    CHECK_INT(S->ops->settle(S, &c.lease, &st, "w1", 45, &after, &err), ZG_OK);
+    CHECK_INT(state_of(u).state, ZG_STATE_FINISHED);
+    doc = load(u);
+    CHECK(doc && strstr(doc, "\"a\":2"));
+    free(doc);
+    zg_claim_clear(&c);
+}
+
 static void a_write_resent_with_the_same_token_is_applied_once(void)
 {
     char u[ZG_UUID_LEN];
@@ -2642,6 +2687,7 @@ int main(void)
         many_jobs = 500;
         run_all();
         T(a_write_resent_with_the_same_token_is_applied_once);
+        T(a_call_naming_a_write_the_store_lacks_is_refused);
         T(a_claim_resent_with_the_same_token_returns_the_same_job);
         T(a_store_failure_leaves_no_half_submitted_job);
         T(a_refused_late_finish_leaves_the_job_readable_by_uuid);
