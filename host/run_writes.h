@@ -13,7 +13,8 @@
  * again, from this log, what the store lacks (each with its own sequence number and its place in
  * the chain: a store that has one skips it) and sends the call again.
  *
- * The log keeps the newest writes, up to ZG_RUN_WRITES_MAX_BYTES (a failover loses the newest);
+ * The log keeps the newest writes, up to ZG_RUN_WRITES_MAX_BYTES (a failover loses the newest:
+ * those the replica had not had yet, a moment's worth; the cap is per host, so per worker thread);
  * a store that lacks one older than those kept refuses the replay too, and the run is given up
  * (its job lapses and runs again from what the store holds). */
 #ifndef ZG_RUN_WRITES_H
@@ -24,7 +25,7 @@
 
 #include "lifecycle.h"
 
-#define ZG_RUN_WRITES_MAX_BYTES ((size_t)4 << 20)
+#define ZG_RUN_WRITES_MAX_BYTES ((size_t)1 << 20)
 
 typedef struct zg_run_write zg_run_write;
 

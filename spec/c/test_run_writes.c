@@ -70,7 +70,7 @@ static void past_its_cap_the_oldest_writes_go(void)
     zg_claim c;
     claimed_job("capped", &c);
     zg_run_writes w = {0};
-    size_t big = 512 * 1024;
+    size_t big = ZG_RUN_WRITES_MAX_BYTES / 8;
     char *entry = malloc(big + 1); /* {"msg":"xx...x"} */
     memset(entry, 'x', big);
     memcpy(entry, "{\"msg\":\"", 8);
@@ -80,7 +80,7 @@ static void past_its_cap_the_oldest_writes_go(void)
     zg_run_writes_keep(&w, 13, FIELDS1("a", "13"), -1, NULL, NULL);
     CHECK(w.bytes <= ZG_RUN_WRITES_MAX_BYTES);
     CHECK_INT(w.last_seq, 13);
-    CHECK_INT(w.n - w.head, 8); /* 7 entries of 512 KiB and the last write */
+    CHECK_INT(w.n - w.head, 8); /* 7 entries of an eighth of the cap, and the last write */
     CHECK_INT(w.dropped_seq, 5);
     zg_error err = {0};
     CHECK_INT(zg_run_writes_replay(&w, S, &c.lease, "host", &err), ZG_OK);
