@@ -968,6 +968,14 @@ int zg_host_resend_after_giving_back(zg_host *h, int *rc, int *attempt, zg_error
 {
     if (*rc != ZG_ELOSTWRITES) return 0;
     zg_error lost = *err;
+    if (h->run.writes.spawned) { /* its children's submits are not in the chain: run it again */
+        *rc = zg_fail(err, ZG_ESTALE,
+                      "%s; given up, as the run spawned children whose submits the store may "
+                      "have lost with it (the job runs again once its lease lapses, and spawns "
+                      "the same children)",
+                      lost.msg);
+        return 0;
+    }
     if ((*attempt)++ >= 3) {
         *rc = zg_fail(err, ZG_ESTALE, "%s, after its writes were written again 3 times; given up",
                       lost.msg);

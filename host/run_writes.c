@@ -146,6 +146,7 @@ void zg_run_writes_keep(zg_run_writes *w, int64_t seq, zg_fields f, int list, co
 
 void zg_run_writes_keep_adopt(zg_run_writes *w, int64_t seq, const zg_child *kids, size_t n)
 {
+    w->spawned = 1;
     keep(w, seq, adopt_record(seq, kids, n));
 }
 
@@ -154,6 +155,11 @@ int zg_run_writes_replay(const zg_run_writes *w, zg_store *s, const zg_lease *le
 {
     zg_lease chained = *lease;
     chained.write_chain = w->dropped_seq;
+    if (w->head == w->n && w->dropped_seq > 0) /* nothing kept to send: the store is not asked */
+        return zg_fail(err, ZG_ELOSTWRITES,
+                       "the store lacks write %lld of the run of job %s, which the host no "
+                       "longer keeps (%zu bytes at most)",
+                       (long long)w->dropped_seq, lease->uuid, (size_t)ZG_RUN_WRITES_MAX_BYTES);
     zg_target t = {&chained, lease->queue, lease->uuid};
     for (size_t i = w->head; i < w->n; i++) {
         const zg_run_write *rw = w->at[i];
@@ -167,10 +173,10 @@ int zg_run_writes_replay(const zg_run_writes *w, zg_store *s, const zg_lease *le
         free(out.doc);
         if (rc == ZG_ELOSTWRITES)
             return zg_fail(err, ZG_ELOSTWRITES,
-                           "the store lacks write %lld of the run of job %s, older than the "
-                           "writes the host keeps (%zu bytes at most)",
+                           "the store lacks write %lld of the run of job %s, %s",
                            (long long)chained.write_chain, lease->uuid,
-                           (size_t)ZG_RUN_WRITES_MAX_BYTES);
+                           i == w->head ? "older than the writes the host keeps"
+                                        : "though it was just written again");
         if (rc != ZG_OK) return rc;
         chained.write_chain = rw->seq;
     }

@@ -35,6 +35,7 @@ typedef struct zg_run_writes {
     size_t bytes;        /* what the kept writes hold */
     int64_t last_seq;    /* the sequence number of the run's last acknowledged write (0: none) */
     int64_t dropped_seq; /* the newest acknowledged write no longer kept (0: none) */
+    int spawned;         /* an adopt was kept: the run spawned children */
 } zg_run_writes;
 
 /* Forgets every write: the log of a run that begins (or of a host that goes). */
@@ -44,14 +45,17 @@ void zg_run_writes_clear(zg_run_writes *w);
  * save), and with list >= 0 the entry appended to that list, count_field (or NULL) counted. */
 void zg_run_writes_keep(zg_run_writes *w, int64_t seq, zg_fields f, int list, const char *entry,
                         const char *count_field);
-/* Keeps an adopt of children the store acknowledged with sequence number seq. */
+/* Keeps an adopt of children the store acknowledged with sequence number seq. The children's
+ * submits are not writes of the run (other jobs, maybe other servers), so a store that lost
+ * writes of a run that spawned cannot be made whole from this log: the host gives such a run up
+ * (its rerun spawns the same children: adopt and submit by uuid are applied once). */
 void zg_run_writes_keep_adopt(zg_run_writes *w, int64_t seq, const zg_child *kids, size_t n);
 
 /* Writes the kept writes again, in order, under lease (the run's: queue, uuid, token), each as
  * an update, append or adopt with its own sequence number and chained to the one before it
  * (the first to the newest write no longer kept). The store skips those it holds.
- * ZG_ELOSTWRITES when the store lacks a write older than those kept; else the first failing
- * call's code. */
+ * ZG_ELOSTWRITES when the store lacks a write older than those kept (or none is kept and one was
+ * let go); else the first failing call's code. */
 int zg_run_writes_replay(const zg_run_writes *w, zg_store *s, const zg_lease *lease,
                          const char *writer, zg_error *err);
 

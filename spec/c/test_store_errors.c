@@ -140,31 +140,29 @@ static void test_a_refused_settle_asks_the_store_before_giving_up(void)
     zg_host_free(h);
 }
 
-/* The store that forgets: a write of a run is applied and acknowledged, then the job's keys are
- * put back as they were before it (DUMP before, RESTORE after, on a connection of the test's
- * own), as a replica promoted before the write reached it holds them. forget_budget says how
- * many of the run's writes are forgotten (-1: every one; a write given again, with the same
- * sequence number, is kept). */
+/* The store that forgets: writes of a run are applied and acknowledged, then the job's keys are
+ * put back as they were before them (DUMP before, RESTORE after, on a connection of the test's
+ * own), as a replica promoted before the writes reached it holds them. Two ways:
+ * - forget_every: each write the store applies is forgotten once it is acknowledged (one
+ *   refused for want of an earlier one is not; a write given again, with a sequence number
+ *   forgotten before, is kept), so the run's next call, the settle too, finds a loss each time;
+ * - forget_span = n: the run's first n writes are applied, then forgotten all at once after the
+ *   n-th (a failover's loss of the last moments: several writes, given again in their chain). */
 static redisContext *side;
-static atomic_int forget_budget, forgotten;
+static atomic_int forget_every, forget_span, forgotten;
 static int64_t last_forgotten_seq;
 static const char *const job_key_suffixes[] = {"", ":events", ":warnings", ":errors"};
 
 typedef struct job_snapshot {
-    int taken;
     redisReply *dumps[4]; /* DUMP of the job's hash and lists (nil: there was none) */
     char keys[4][ZG_NAME_LEN + ZG_UUID_LEN + 32];
 } job_snapshot;
 
-/* Takes the job's keys before a write of t that is to be forgotten (snap->taken), else nothing. */
-static void before_write(job_snapshot *snap, const zg_target *t, int64_t seq)
+static job_snapshot span_snap; /* forget_span: taken before the span's first write */
+static int span_taken, span_writes;
+
+static void take_snapshot(job_snapshot *snap, const zg_target *t)
 {
-    snap->taken = 0;
-    int budget = atomic_load(&forget_budget);
-    if (!budget || !t->lease || seq <= last_forgotten_seq) return;
-    if (budget > 0) atomic_store(&forget_budget, budget - 1);
-    snap->taken = 1;
-    last_forgotten_seq = seq;
     for (int i = 0; i < 4; i++) {
         snprintf(snap->keys[i], sizeof snap->keys[i], "{zq:%s}:job:%s%s", t->lease->queue,
                  t->lease->uuid, job_key_suffixes[i]);
@@ -172,29 +170,60 @@ static void before_write(job_snapshot *snap, const zg_target *t, int64_t seq)
     }
 }
 
-/* Puts the job's keys back as they were before the write, when they were taken. */
-static void after_write(job_snapshot *snap)
+/* Puts the job's keys back (restore), or just lets the snapshot go. */
+static void end_snapshot(job_snapshot *snap, int restore)
 {
-    if (!snap->taken) return;
     for (int i = 0; i < 4; i++) {
-        redisReply *d = snap->dumps[i], *r;
-        if (d && d->type == REDIS_REPLY_STRING)
+        redisReply *d = snap->dumps[i], *r = NULL;
+        if (restore && d && d->type == REDIS_REPLY_STRING)
             r = redisCommand(side, "RESTORE %s 0 %b REPLACE", snap->keys[i], d->str, d->len);
-        else
+        else if (restore)
             r = redisCommand(side, "DEL %s", snap->keys[i]);
         if (r) freeReplyObject(r);
         if (d) freeReplyObject(d);
     }
-    atomic_fetch_add(&forgotten, 1);
+}
+
+/* Before a write of t with sequence number seq: takes what forgetting it needs (*taken). */
+static void before_write(job_snapshot *snap, int *taken, const zg_target *t, int64_t seq)
+{
+    *taken = 0;
+    if (!t->lease || seq <= last_forgotten_seq) return;
+    if (atomic_load(&forget_every)) {
+        take_snapshot(snap, t);
+        *taken = 1;
+    } else if (atomic_load(&forget_span) > 0 && !span_taken) {
+        take_snapshot(&span_snap, t);
+        span_taken = 1;
+    }
+}
+
+/* After the write (rc): forgets it, or the span it ends, when it was applied. */
+static void after_write(job_snapshot *snap, int taken, int rc, int64_t seq)
+{
+    if (taken) {
+        end_snapshot(snap, rc == ZG_OK);
+        if (rc == ZG_OK) {
+            last_forgotten_seq = seq;
+            atomic_fetch_add(&forgotten, 1);
+        }
+    } else if (span_taken && rc == ZG_OK && seq > last_forgotten_seq &&
+               ++span_writes == atomic_load(&forget_span)) {
+        end_snapshot(&span_snap, 1);
+        last_forgotten_seq = seq;
+        atomic_store(&forget_span, 0);
+        atomic_fetch_add(&forgotten, span_writes);
+    }
 }
 
 static int forgotten_update(zg_store *s, const zg_target *t, zg_fields f, int64_t known_cas,
                             const char *writer, int64_t seq, zg_written *out, zg_error *err)
 {
     job_snapshot snap;
-    before_write(&snap, t, seq);
+    int taken;
+    before_write(&snap, &taken, t, seq);
     int rc = real_ops->update(s, t, f, known_cas, writer, seq, out, err);
-    after_write(&snap);
+    after_write(&snap, taken, rc, seq);
     return rc;
 }
 
@@ -202,9 +231,10 @@ static int forgotten_save(zg_store *s, const zg_target *t, zg_fields f, int64_t 
                           const char *writer, int64_t seq, zg_written *out, zg_error *err)
 {
     job_snapshot snap;
-    before_write(&snap, t, seq);
+    int taken;
+    before_write(&snap, &taken, t, seq);
     int rc = real_ops->save(s, t, f, expected, writer, seq, out, err);
-    after_write(&snap);
+    after_write(&snap, taken, rc, seq);
     return rc;
 }
 
@@ -213,9 +243,30 @@ static int forgotten_append(zg_store *s, const zg_target *t, int list, const cha
                             const char *writer, int64_t seq, zg_written *out, zg_error *err)
 {
     job_snapshot snap;
-    before_write(&snap, t, seq);
+    int taken;
+    before_write(&snap, &taken, t, seq);
     int rc = real_ops->append(s, t, list, entry, f, count_field, known_cas, writer, seq, out, err);
-    after_write(&snap);
+    after_write(&snap, taken, rc, seq);
+    return rc;
+}
+
+static atomic_int lost_settles; /* settles the store refused for want of a write */
+
+static int counted_settle(zg_store *s, const zg_lease *lease, const zg_settle *st,
+                          const char *writer, int64_t seq, int64_t *cas, zg_error *err)
+{
+    int rc = real_ops->settle(s, lease, st, writer, seq, cas, err);
+    if (rc == ZG_ELOSTWRITES) atomic_fetch_add(&lost_settles, 1);
+    return rc;
+}
+
+static int counted_settle_claim(zg_store *s, const zg_lease *lease, const zg_settle *st,
+                                const char *writer, int64_t seq, int64_t *cas,
+                                const zg_claim_req *req, int64_t claim_seq, zg_claim *out,
+                                zg_error *err)
+{
+    int rc = real_ops->settle_claim(s, lease, st, writer, seq, cas, req, claim_seq, out, err);
+    if (rc == ZG_ELOSTWRITES) atomic_fetch_add(&lost_settles, 1);
     return rc;
 }
 
@@ -224,7 +275,7 @@ static const char *spec_redis; /* unix://... */
 /* A run that counts itself in an attribute, saves a note, logs a line and warns, on a store
  * that forgets `budget` of those writes once it acknowledged them: the job ends with its result
  * and every write of the run (runs = 1, the note, the line, the warning), no error counted. */
-static void run_on_a_forgetful_store(int budget)
+static void run_on_a_forgetful_store(int every, int span)
 {
     const char *url = spec_redis;
     side = redisConnectUnix(url + 7);
@@ -234,7 +285,7 @@ static void run_on_a_forgetful_store(int budget)
     if (!h) return;
     char got[ZG_NAME_LEN], uuid[ZG_UUID_LEN], queue[ZG_NAME_LEN], script[640];
     /* a queue of this process's own: no job of an earlier run of the test is claimed */
-    snprintf(queue, sizeof queue, "forgot_%ld_%d", (long)getpid(), budget);
+    snprintf(queue, sizeof queue, "forgot_%ld_%d_%d", (long)getpid(), every, span);
     snprintf(script, sizeof script,
              "return { JOB_TYPE = 'forgot', QUEUE_NAME = '%s', TTR = 5,\n"
              "  SCHEMA = { runs = { type = 'integer', default = 0 },\n"
@@ -255,17 +306,25 @@ static void run_on_a_forgetful_store(int budget)
     wrapped_ops.update = forgotten_update;
     wrapped_ops.save = forgotten_save;
     wrapped_ops.append = forgotten_append;
+    wrapped_ops.settle = counted_settle;
+    wrapped_ops.settle_claim = counted_settle_claim;
     h->store->ops = &wrapped_ops;
     atomic_store(&forgotten, 0);
+    atomic_store(&lost_settles, 0);
     last_forgotten_seq = 0;
-    atomic_store(&forget_budget, budget);
+    span_taken = span_writes = 0;
+    atomic_store(&forget_every, every);
+    atomic_store(&forget_span, span);
     const char *queues[] = {queue};
     zg_step_result r;
     CHECK_INT(zg_step(h, queues, 1, 1000, &r), ZG_OK);
     CHECK_INT(r.outcome, ZG_STEP_FINISHED);
-    /* the store did forget the run's writes */
-    CHECK_INT(atomic_load(&forgotten), budget < 0 ? 4 : budget);
-    atomic_store(&forget_budget, 0);
+    /* the store did forget the run's writes: every one (4), or the span; with every one, the
+     * last is found missing by the settle */
+    CHECK_INT(atomic_load(&forgotten), every ? 4 : span);
+    CHECK_INT(atomic_load(&lost_settles), every ? 1 : 0);
+    atomic_store(&forget_every, 0);
+    atomic_store(&forget_span, 0);
     h->store->ops = real_ops;
     char *info = NULL;
     CHECK_INT(zg_read(h, ZG_VIEW_DUMP, uuid, &info), ZG_OK);
@@ -279,19 +338,59 @@ static void run_on_a_forgetful_store(int budget)
     redisFree(side);
 }
 
-/* Every write of the run forgotten: the settle finds the loss (before, the job finished without
- * them). */
+/* Every write of the run forgotten once acknowledged: each next call finds the loss, the
+ * settle too (before, the job finished without them). */
 static void test_a_settle_gives_back_the_writes_a_store_forgot(void)
 {
-    run_on_a_forgetful_store(-1);
+    run_on_a_forgetful_store(1, 0);
 }
 
-/* Only the run's first write forgotten, the later ones kept: the next write finds the loss
- * (before the calls were chained, the later writes hid it and the job finished with result 200
- * and `runs` 0: the CI trial of a master stopped under load). */
-static void test_a_write_gives_back_an_earlier_write_a_store_forgot(void)
+/* The run's first two writes forgotten at once, the later ones kept: the next write finds the
+ * loss and both are given again in their chain (before the calls were chained, the later writes
+ * hid it and the job finished with result 200 and `runs` 0: the CI trial of a master stopped
+ * under load). */
+static void test_a_write_gives_back_earlier_writes_a_store_forgot(void)
 {
-    run_on_a_forgetful_store(1);
+    run_on_a_forgetful_store(0, 2);
+}
+
+static void huge_write_let_go(zg_run_writes *w, int64_t seq);
+
+/* A run that spawned children is given up rather than given its writes again: the children's
+ * submits are not in its chain (a parent given back its adopt without the child's submit would
+ * wait for it forever). And a run whose lost write the host no longer keeps is given up without
+ * asking the store. */
+static void test_a_run_that_spawned_is_given_up_on_a_loss(void)
+{
+    zg_host *h = check_new_host("mem://");
+    if (!h) return;
+    zg_child kid = {"00000000-0000-4000-8000-00000000c41d", "{}", 0};
+    snprintf(h->run.lease.uuid, sizeof h->run.lease.uuid, "%s",
+             "00000000-0000-4000-8000-0000000000a1");
+    zg_run_writes_keep_adopt(&h->run.writes, 7, &kid, 1);
+    zg_error err = {0};
+    int rc = zg_fail(&err, ZG_ELOSTWRITES, "the store does not hold write 7"), attempt = 0;
+    CHECK_INT(zg_host_resend_after_giving_back(h, &rc, &attempt, &err), 0);
+    CHECK_INT(rc, ZG_ESTALE);
+    CHECK(strstr(err.msg, "spawned children") != NULL);
+    zg_run_writes_clear(&h->run.writes);
+    huge_write_let_go(&h->run.writes, 8);
+    rc = zg_fail(&err, ZG_ELOSTWRITES, "the store does not hold write 8");
+    CHECK_INT(zg_host_resend_after_giving_back(h, &rc, &attempt, &err), 0);
+    CHECK_INT(rc, ZG_ESTALE);
+    CHECK(strstr(err.msg, "no longer keeps") != NULL);
+    zg_run_writes_clear(&h->run.writes);
+    zg_host_free(h);
+}
+
+/* Keeps (tries to) a write larger than the log's cap, with sequence number seq: let go. */
+static void huge_write_let_go(zg_run_writes *w, int64_t seq)
+{
+    char *huge = malloc(ZG_RUN_WRITES_MAX_BYTES + 1);
+    memset(huge, 'y', ZG_RUN_WRITES_MAX_BYTES);
+    huge[ZG_RUN_WRITES_MAX_BYTES] = '\0';
+    zg_run_writes_keep(w, seq, (zg_fields){0, NULL, NULL}, ZG_LIST_EVENTS, huge, NULL);
+    free(huge);
 }
 
 /* A store that lacks a write older than those the host keeps cannot be given the rest: the
@@ -316,11 +415,7 @@ static void test_writes_older_than_the_log_cannot_be_given_back(void)
     zg_claim c;
     CHECK_INT(s->ops->claim(s, &req, 0, "spec", 0, &c, &err), ZG_OK);
     zg_run_writes w = {0};
-    char *huge = malloc(ZG_RUN_WRITES_MAX_BYTES + 1); /* seq 5: acknowledged, not kept */
-    memset(huge, 'y', ZG_RUN_WRITES_MAX_BYTES);
-    huge[ZG_RUN_WRITES_MAX_BYTES] = '\0';
-    zg_run_writes_keep(&w, 5, (zg_fields){0, NULL, NULL}, ZG_LIST_EVENTS, huge, NULL);
-    free(huge);
+    huge_write_let_go(&w, 5); /* seq 5: acknowledged, not kept */
     zg_run_writes_keep(&w, 6,
                        (zg_fields){1, (const char *const[]){"a"}, (const char *const[]){"6"}}, -1,
                        NULL, NULL);
@@ -339,10 +434,11 @@ int main(void)
     RUN(test_a_refusal_while_a_state_lasts_passes);
     RUN(test_a_refusal_the_same_call_gets_again_does_not);
     RUN(test_a_refused_settle_asks_the_store_before_giving_up);
+    RUN(test_a_run_that_spawned_is_given_up_on_a_loss);
     spec_redis = getenv("ZEROG_SPEC_REDIS");
     if (spec_redis && strncmp(spec_redis, "unix://", 7) == 0) {
         RUN(test_a_settle_gives_back_the_writes_a_store_forgot);
-        RUN(test_a_write_gives_back_an_earlier_write_a_store_forgot);
+        RUN(test_a_write_gives_back_earlier_writes_a_store_forgot);
         RUN(test_writes_older_than_the_log_cannot_be_given_back);
     } else {
         printf("ok %d - a run's writes a store forgot # SKIP no Redis on a unix socket "
