@@ -191,6 +191,12 @@ static int core_reload(lua_State *L)
     return 1;
 }
 
+/* The run's next call names its last acknowledged write (zg_lease.write_chain). */
+static void chain_to_last_write(zg_host *h)
+{
+    h->run.lease.write_chain = h->run.writes.last_seq;
+}
+
 /* A write the store acknowledged, kept when it is the run's own (under its lease): given again
  * to a store that loses it before the run settles (run_writes.h). */
 static void kept_by_run(zg_host *h, const zg_target *t, int64_t seq, zg_fields f, int list,
@@ -198,7 +204,7 @@ static void kept_by_run(zg_host *h, const zg_target *t, int64_t seq, zg_fields f
 {
     if (t->lease != &h->run.lease) return;
     zg_run_writes_keep(&h->run.writes, seq, f, list, entry, count_field);
-    h->run.lease.write_chain = h->run.writes.last_seq; /* the run's next call names it */
+    chain_to_last_write(h);
 }
 
 /* Pushes a write's outcome: cas, and the fresh document (or nil). */
@@ -487,7 +493,7 @@ static int core_flow_adopt(lua_State *L)
     if (rc != ZG_OK) return raise_store(L, &err);
     if (lease) { /* the run's: kept, and named by its next call */
         zg_run_writes_keep_adopt(&h->run.writes, seq, kids, n);
-        h->run.lease.write_chain = h->run.writes.last_seq;
+        chain_to_last_write(h);
     }
     return 0;
 }
