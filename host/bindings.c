@@ -554,8 +554,8 @@ static int core_touch(lua_State *L)
     if (!t.lease) return lua_pushboolean(L, 0), 1;
     int rc = zg_heartbeat_renew(&h->heartbeat);
     if (rc == ZG_ESTALE)
-        return luaL_error(L, ZG_LOST_PREFIX "lease %d of job %s is no longer current",
-                          (int)t.lease->token, t.lease->uuid);
+        return luaL_error(L, ZG_LOST_PREFIX "lease %lld of job %s is no longer current",
+                          (long long)t.lease->token, t.lease->uuid);
     lua_pushboolean(L, rc == ZG_OK);
     return 1;
 }

@@ -534,6 +534,18 @@ end
 local CLOSED_KEPT = '900000'
 local function closed(memo) return memo and string.sub(memo, -2) == ' c' end
 local function claim_kept(ttr) return I(math.max(60000, count(ttr))) end
+-- A new lease's token: a number no other claim of the job is handed, drawn from this claim (its
+-- writer, sequence number and time) and the job's last lease, not counted on from that one: a
+-- claim the store acknowledged and then lost (a failover to a replica it had not reached, a
+-- restart from an older snapshot) would hand the next claimer the same token, and the first
+-- host's writes would land on the second one's run. (52 bits: exact in a double, and in JSON.)
+local function new_lease(writer, seq, uuid, last)
+  local digest = redis.sha1hex(writer .. ' ' .. seq .. ' ' .. uuid .. ' ' .. I(now) .. ' ' .. last)
+  local lease = tonumber(string.sub(digest, 1, 13), 16)
+  if lease == 0 or I(lease) == last then lease = lease + 1 end
+  return lease
+end
+
 local function claim_job(writer, seq, announce, from, to)
   local claim_key = p .. ':claim:' .. writer
   -- a resent claim: answered again only while the lease it handed out is still the current one
@@ -576,9 +588,8 @@ local function claim_job(writer, seq, announce, from, to)
     m = nil
   end
   if not m then return { 0, 0 } end
-  -- leases count on from the last one handed out (an unclaim takes a reserve back, not a lease)
   local reserves = count(h[4]) + 1
-  local lease = math.max(count(h[4]), count(h[7])) + 1
+  local lease = new_lease(writer, seq, uuid, h[7] or '0')
   if seq ~= '0' then
     local memo = seq .. ' ' .. I(lease) .. ' ' .. uuid
     local last = redis.call('SET', claim_key, memo, 'PX', claim_kept(h[3]), 'GET')

@@ -429,6 +429,108 @@ static void test_writes_older_than_the_log_cannot_be_given_back(void)
     s->ops->close(s);
 }
 
+/* The keys of queue q ({zq:q}...) as they are now: DUMP and PTTL of each, to put back later as
+ * a failover to a replica that had none of what came after puts them back. */
+typedef struct queue_snapshot {
+    size_t n;
+    char **keys;
+    redisReply **dumps;
+    long long *pttls;
+} queue_snapshot;
+
+static void queue_snapshot_take(queue_snapshot *snap, const char *q)
+{
+    memset(snap, 0, sizeof *snap);
+    redisReply *keys = redisCommand(side, "KEYS {zq:%s}*", q);
+    if (!keys || keys->type != REDIS_REPLY_ARRAY) return;
+    snap->n = keys->elements;
+    snap->keys = calloc(snap->n + 1, sizeof *snap->keys);
+    snap->dumps = calloc(snap->n + 1, sizeof *snap->dumps);
+    snap->pttls = calloc(snap->n + 1, sizeof *snap->pttls);
+    for (size_t i = 0; i < snap->n; i++) {
+        snap->keys[i] = strdup(keys->element[i]->str);
+        snap->dumps[i] = redisCommand(side, "DUMP %s", snap->keys[i]);
+        redisReply *t = redisCommand(side, "PTTL %s", snap->keys[i]);
+        snap->pttls[i] = t && t->type == REDIS_REPLY_INTEGER && t->integer > 0 ? t->integer : 0;
+        if (t) freeReplyObject(t);
+    }
+    freeReplyObject(keys);
+}
+
+/* Queue q's keys put back as snap holds them (a key made since is deleted); snap let go. */
+static void queue_snapshot_restore(queue_snapshot *snap, const char *q)
+{
+    redisReply *now = redisCommand(side, "KEYS {zq:%s}*", q);
+    for (size_t i = 0; now && now->type == REDIS_REPLY_ARRAY && i < now->elements; i++)
+        freeReplyObject(redisCommand(side, "DEL %s", now->element[i]->str));
+    if (now) freeReplyObject(now);
+    for (size_t i = 0; i < snap->n; i++) {
+        redisReply *d = snap->dumps[i];
+        if (d && d->type == REDIS_REPLY_STRING)
+            freeReplyObject(redisCommand(side, "RESTORE %s %lld %b REPLACE", snap->keys[i],
+                                         snap->pttls[i], d->str, d->len));
+        if (d) freeReplyObject(d);
+        free(snap->keys[i]);
+    }
+    free(snap->keys);
+    free(snap->dumps);
+    free(snap->pttls);
+}
+
+/* A claim the store acknowledged and then lost (a failover to a replica it had not reached, a
+ * restart from an older snapshot) and the same job then claimed by another host: the two leases
+ * differ, so the first host's writes, touch and settle are refused and the second's run is
+ * untouched (before, both were handed the same token, the next count of the job's leases, and
+ * the first host's writes landed on the second's run). */
+static void test_a_claim_the_store_lost_hands_the_next_claim_another_lease(void)
+{
+    zg_error err = {0};
+    zg_store *s = zg_store_redis_new(spec_redis, 0, &err);
+    side = redisConnectUnix(spec_redis + 7);
+    CHECK(s != NULL && side && !side->err);
+    if (!s || !side || side->err) return;
+    char uuid[ZG_UUID_LEN], queue[ZG_NAME_LEN];
+    snprintf(queue, sizeof queue, "rollback_%ld", (long)getpid());
+    snprintf(uuid, sizeof uuid, "00000000-0000-4000-8000-%012ld", (long)getpid() + 1);
+    zg_new_job j = {.uuid = uuid,
+                    .job_type = "T",
+                    .queue = queue,
+                    .fields = {1, (const char *const[]){"a"}, (const char *const[]){"0"}},
+                    .ttr_ms = 30000};
+    CHECK_INT(s->ops->submit(s, &j, 1, "spec", &err), ZG_OK);
+    const char *queues[] = {queue}, *types[] = {"T"};
+    zg_claim_req req = {queues, 1, types, 1, NULL, 0};
+    queue_snapshot before;
+    queue_snapshot_take(&before, queue);
+    zg_claim a, b;
+    CHECK_INT(s->ops->claim(s, &req, 0, "hostA", 7, &a, &err), ZG_OK);
+    queue_snapshot_restore(&before, queue);
+    CHECK_INT(s->ops->claim(s, &req, 0, "hostB", 3, &b, &err), ZG_OK);
+    CHECK_STR(b.lease.uuid, uuid);
+    CHECK(b.lease.token != a.lease.token);
+    zg_target ta = {&a.lease, NULL, NULL};
+    zg_written w = {0};
+    CHECK_INT(s->ops->update(s, &ta,
+                             (zg_fields){1, (const char *const[]){"a"}, (const char *const[]){"1"}},
+                             0, "hostA", 8, &w, &err),
+              ZG_ESTALE);
+    free(w.doc);
+    CHECK_INT(s->ops->touch(s, &a.lease, &err), ZG_ESTALE);
+    zg_settle st = {0};
+    st.action = ZG_SETTLE_FINISH;
+    int64_t cas = 0;
+    CHECK_INT(s->ops->settle(s, &a.lease, &st, "hostA", 9, &cas, &err), ZG_ESTALE);
+    CHECK_INT(s->ops->touch(s, &b.lease, &err), ZG_OK);
+    char *doc = NULL;
+    CHECK_INT(s->ops->load(s, uuid, &doc, NULL, &err), ZG_OK);
+    CHECK(doc && strstr(doc, "\"a\":0") && strstr(doc, "\"running\":true"));
+    free(doc);
+    zg_claim_clear(&a);
+    zg_claim_clear(&b);
+    s->ops->close(s);
+    redisFree(side);
+}
+
 int main(void)
 {
     RUN(test_a_refusal_while_a_state_lasts_passes);
@@ -440,6 +542,7 @@ int main(void)
         RUN(test_a_settle_gives_back_the_writes_a_store_forgot);
         RUN(test_a_write_gives_back_earlier_writes_a_store_forgot);
         RUN(test_writes_older_than_the_log_cannot_be_given_back);
+        RUN(test_a_claim_the_store_lost_hands_the_next_claim_another_lease);
     } else {
         printf("ok %d - a run's writes a store forgot # SKIP no Redis on a unix socket "
                "(ZEROG_SPEC_REDIS)\n",
