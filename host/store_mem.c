@@ -114,10 +114,12 @@ typedef struct job_queue {
 typedef struct flow_kid {
     char *uuid, *info, *result;
     int fail_parent;
+    int failed; /* (an end kept before its registration: whether it failed) */
 } flow_kid;
 typedef struct flow_kids {
     flow_kid **items; /* in the order they were registered */
     zg_map by_uuid;   /* child uuid -> its flow_kid */
+    zg_map early;     /* child uuid -> the end (result, failed) of a child not registered yet */
     size_t len, cap, done;
     char failed[ZG_UUID_LEN]; /* the last fail_parent child that failed, or "" */
 } flow_kids;
@@ -284,6 +286,17 @@ static void take_out(job *j)
 
 /* ---- records ---- */
 
+/* Frees one of a parent's children records (a void * for zg_map_free; NULL: nothing). */
+static void flow_kid_free(void *p)
+{
+    flow_kid *kid = p;
+    if (!kid) return;
+    free(kid->uuid);
+    free(kid->info);
+    free(kid->result);
+    free(kid);
+}
+
 static void job_free(void *p)
 {
     job *j = p;
@@ -300,14 +313,11 @@ static void job_free(void *p)
     free(j->reason);
     free(j->unique_key);
     if (j->kids) {
-        for (size_t i = 0; i < j->kids->len; i++) {
-            free(j->kids->items[i]->uuid);
-            free(j->kids->items[i]->info);
-            free(j->kids->items[i]->result);
-            free(j->kids->items[i]);
-        }
+        for (size_t i = 0; i < j->kids->len; i++)
+            flow_kid_free(j->kids->items[i]);
         free(j->kids->items);
         zg_map_free(&j->kids->by_uuid, NULL);
+        zg_map_free(&j->kids->early, flow_kid_free);
         free(j->kids);
     }
     free(j);
@@ -1545,23 +1555,48 @@ static void flow_child_deleted(mem_store *s, job *j)
     flow_child_ended(s, j, end, 1);
 }
 
+/* The children record of parent j, made when it has none (NULL: out of memory). */
+static flow_kids *flow_kids_of(job *j)
+{
+    if (!j->kids && (j->kids = calloc(1, sizeof *j->kids)) != NULL) {
+        zg_map_init(&j->kids->by_uuid);
+        zg_map_init(&j->kids->early);
+    }
+    return j->kids;
+}
+
+/* Counts child kid's end (taken) for its parent's record k. */
+static void flow_record(flow_kids *k, flow_kid *kid, char *end, int failed)
+{
+    kid->result = end;
+    k->done++;
+    if (failed && kid->fail_parent) snprintf(k->failed, sizeof k->failed, "%s", kid->uuid);
+}
+
 /* Hands child j's end (result: JSON text, malloc'd, taken) to its parent, if it has one that
- * registered it and has not had its end already. */
+ * has not had its end already. A parent that has not registered the child keeps the end for
+ * its registration (mem_adopt), as Redis does (deliver.lua: there, the registration may have
+ * been lost in a failover while the child ran). */
 static void flow_child_ended(mem_store *s, job *j, char *end, int failed)
 {
     char pu[ZG_UUID_LEN];
     field *f = find_field(j, "parentUuid");
     json_string_field(f ? f->value : NULL, pu, sizeof pu);
     job *parent = pu[0] ? zg_map_get(&s->jobs, pu) : NULL;
-    flow_kid *kid = parent ? flow_find(parent->kids, j->uuid) : NULL;
-    if (!kid || kid->result || !end) { /* (out of memory: the parent waits on) */
+    flow_kids *k = parent && end ? flow_kids_of(parent) : NULL;
+    flow_kid *kid = k ? flow_find(k, j->uuid) : NULL;
+    if (k && !kid && !zg_map_get(&k->early, j->uuid)) {
+        flow_kid *kept = calloc(1, sizeof *kept);
+        if (kept) kept->uuid = strdup(j->uuid), kept->result = end, kept->failed = failed;
+        if (kept && kept->uuid && zg_map_set(&k->early, j->uuid, kept) == 0) return;
+        if (kept) kept->result = NULL; /* (out of memory: the end is let go) */
+        flow_kid_free(kept);
+    }
+    if (!kid || kid->result) { /* (out of memory: the parent waits on) */
         free(end);
         return;
     }
-    kid->result = end;
-    parent->kids->done++;
-    if (failed && kid->fail_parent)
-        snprintf(parent->kids->failed, sizeof parent->kids->failed, "%s", j->uuid);
+    flow_record(k, kid, end, failed);
     if (parent->state == ZG_STATE_PARKED && flow_ready(parent) && make_waiting(parent) == 0)
         pthread_cond_broadcast(&s->changed);
 }
@@ -1579,12 +1614,8 @@ static int mem_adopt(zg_store *zs, const zg_lease *lease, const char *queue, con
         /* a batch's callback is registered before it is submitted on Redis; on mem:// the
          * callback is submitted first (host side), so it must exist */
         return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
-    if (!j->kids) {
-        if (!(j->kids = calloc(1, sizeof *j->kids)))
-            return zg_fail(err, ZG_ENOMEM, "out of memory");
-        zg_map_init(&j->kids->by_uuid);
-    }
-    flow_kids *k = j->kids;
+    flow_kids *k = flow_kids_of(j);
+    if (!k) return zg_fail(err, ZG_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         if (flow_find(k, kids[i].uuid)) continue;
         if (k->len == k->cap) {
@@ -1606,6 +1637,12 @@ static int mem_adopt(zg_store *zs, const zg_lease *lease, const char *queue, con
             return zg_fail(err, ZG_ENOMEM, "out of memory");
         }
         k->items[k->len++] = kid;
+        flow_kid *ended = zg_map_remove(&k->early, kid->uuid); /* (its end came first) */
+        if (ended) {
+            flow_record(k, kid, ended->result, ended->failed);
+            ended->result = NULL;
+            flow_kid_free(ended);
+        }
     }
     return ZG_OK;
 }

@@ -2154,12 +2154,14 @@ static int rs_schedule_advance(zg_store *s, const char *queue, const char *id, i
  * that dies in between leaves the notice for the next deliver (hosts call it with an age while
  * idle). */
 
-/* The keys of a parent's children hashes: <job>:kids, <job>:kres. */
+/* The keys of a parent's children hashes: <job>:kids, <job>:kres and (early may be NULL)
+ * <job>:kearly, the ends of children it has not registered (yet). */
 static void flow_keys(const job_keys *k, char kids[sizeof k->lists[0]],
-                      char kres[sizeof k->lists[0]])
+                      char kres[sizeof k->lists[0]], char early[sizeof k->lists[0]])
 {
     concat(kids, (const char *const[]){k->job, ":kids", NULL});
     concat(kres, (const char *const[]){k->job, ":kres", NULL});
+    if (early) concat(early, (const char *const[]){k->job, ":kearly", NULL});
 }
 
 static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const char *uuid,
@@ -2169,12 +2171,14 @@ static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const
     job_keys k;
     if (lease) queue = lease->queue, uuid = lease->uuid;
     if (make_keys(r, &k, queue, uuid, err) != ZG_OK) return err->code;
-    char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]];
-    flow_keys(&k, kids_key, kres_key);
+    char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]], early_key[sizeof k.lists[0]];
+    flow_keys(&k, kids_key, kres_key, early_key);
     argvec a = {0};
     av_push(&a, k.prefix);
     av_push(&a, k.job);
     av_push(&a, kids_key);
+    av_push(&a, kres_key);
+    av_push(&a, early_key);
     av_int(&a, lease ? lease->token : 0);
     av_push(&a, lease && writer ? writer : "");
     av_int(&a, lease ? seq : 0);
@@ -2184,7 +2188,7 @@ static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const
         av_push(&a, kids[i].uuid);
         av_push(&a, kids[i].info);
     }
-    redisReply *reply = run(r, S_ADOPT, 3, &a, err);
+    redisReply *reply = run(r, S_ADOPT, 5, &a, err);
     av_free(&a);
     if (!reply) return err->code;
     if (lease && reply->type == REDIS_REPLY_INTEGER && reply->integer == -4) {
@@ -2212,7 +2216,7 @@ static int rs_children(zg_store *s, const char *queue, const char *uuid, char **
     job_keys k;
     if (make_keys(r, &k, queue, uuid, err) != ZG_OK) return err->code;
     char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]];
-    flow_keys(&k, kids_key, kres_key);
+    flow_keys(&k, kids_key, kres_key, NULL);
     argvec a = {0};
     av_push(&a, k.prefix);
     av_push(&a, kids_key);
@@ -2265,17 +2269,19 @@ static int deliver_one(redis_store *r, const char *notice, zg_error *err)
     job_keys k;
     int rc = make_keys(r, &k, pq, pu, err);
     if (rc == ZG_OK) {
-        char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]];
-        flow_keys(&k, kids_key, kres_key);
+        char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]],
+            early_key[sizeof k.lists[0]];
+        flow_keys(&k, kids_key, kres_key, early_key);
         argvec a = {0};
         av_push(&a, k.prefix);
         av_push(&a, k.job);
         av_push(&a, kids_key);
         av_push(&a, kres_key);
+        av_push(&a, early_key);
         av_push(&a, cu);
         av_push(&a, result);
         av_push(&a, strstr(result, "\"failed\":true") ? "1" : "0");
-        redisReply *reply = run(r, S_DELIVER, 4, &a, err);
+        redisReply *reply = run(r, S_DELIVER, 5, &a, err);
         av_free(&a);
         if (!reply)
             rc = err->code;

@@ -1,10 +1,11 @@
 -- adopt (flows): registers children of a parent before they are submitted, so that each of
--- their ends counts for it. KEYS: {zq:Q}, the parent's job hash, its :kids hash. ARGV: lease
--- token ('0': from outside a run, as for a batch's callback that is not yet submitted), writer,
--- sequence, the sequence number of the run's last acknowledged write (0: none), n, then per
--- child: uuid, info (JSON). A child registered already is left as it is. Returns 1, or 0 when
--- the token is not the parent's current lease, or -4 when this server does not hold the run's
--- last acknowledged write (as write.lua).
+-- their ends counts for it. KEYS: {zq:Q}, the parent's job hash, its :kids, :kres and :kearly
+-- hashes. ARGV: lease token ('0': from outside a run, as for a batch's callback that is not yet
+-- submitted), writer, sequence, the sequence number of the run's last acknowledged write (0:
+-- none), n, then per child: uuid, info (JSON). A child registered already is left as it is; one
+-- whose end came before its registration (deliver.lua keeps it) has that end counted now.
+-- Returns 1, or 0 when the token is not the parent's current lease, or -4 when this server does
+-- not hold the run's last acknowledged write (as write.lua).
 if ARGV[1] ~= '0' then
   local wfield = '_w:' .. ARGV[2]
   local seq, chain = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -15,7 +16,15 @@ if ARGV[1] ~= '0' then
   if chain > 0 and applied < chain then return -4 end
   if seq > 0 then redis.call('HSET', KEYS[2], wfield, ARGV[3]) end
 end
+local early = redis.call('EXISTS', KEYS[5]) == 1
 for i = 6, 5 + 2 * tonumber(ARGV[5]), 2 do
-  redis.call('HSETNX', KEYS[3], ARGV[i], ARGV[i + 1])
+  local cu, info = ARGV[i], ARGV[i + 1]
+  if redis.call('HSETNX', KEYS[3], cu, info) == 1 and early then
+    local ended = redis.call('HGET', KEYS[5], cu)
+    if ended then
+      redis.call('HDEL', KEYS[5], cu)
+      flow_record(KEYS[2], KEYS[4], cu, string.sub(ended, 2), string.sub(ended, 1, 1) == '1', info)
+    end
+  end
 end
 return 1

@@ -1,17 +1,20 @@
 -- deliver (flows): hands a child's end to its parent, on the parent's slot (the child's finish
--- left the notice in its own queue's outbox). KEYS: {zq:Q}, the parent's job hash, its :kids and
--- :kres hashes. ARGV: child uuid, result (JSON), failed (1 | 0). Idempotent: a result recorded
--- already changes nothing (a notice delivered twice). When this makes the parent's children all
--- done (or a fail_parent child failed), a parked parent is waiting again. Returns 1 when the
--- result was new, 0 else (known already, or no such child: the parent is gone).
+-- left the notice in its own queue's outbox). KEYS: {zq:Q}, the parent's job hash, its :kids,
+-- :kres and :kearly hashes. ARGV: child uuid, result (JSON), failed (1 | 0). Idempotent: a result
+-- recorded already changes nothing (a notice delivered twice). When this makes the parent's
+-- children all done (or a fail_parent child failed), a parked parent is waiting again. The end
+-- of a child the parent has not registered is kept in :kearly for its registration (adopt.lua):
+-- the parent's adopt was acknowledged and then lost in a failover of its slot while the child
+-- ran, and the parent's next run registers it again. Returns 1 when the result was new, 0 else
+-- (known already, kept for a registration, or the parent is gone).
 local cu = ARGV[1]
 if redis.call('HEXISTS', KEYS[4], cu) == 1 then return 0 end
 local info = redis.call('HGET', KEYS[3], cu)
-if not info then return 0 end
-redis.call('HSET', KEYS[4], cu, ARGV[2])
-if ARGV[3] == '1' and string.find(info, '"onFailure":"fail_parent"', 1, true) then
-  redis.call('HSET', KEYS[2], '_kfail', cu)
+if not info then
+  if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[5], cu, ARGV[3] .. ARGV[2]) end
+  return 0
 end
+flow_record(KEYS[2], KEYS[4], cu, ARGV[2], ARGV[3] == '1', info)
 local h = redis.call('HMGET', KEYS[2], '_state', '_type', '_pri', '_m', '_ix', 'cas', '_grp')
 if h[1] ~= 'parked' or not flow_ready(KEYS[2]) then return 1 end
 ready_add(h[2], h[7], h[3], h[4])

@@ -32,7 +32,8 @@
 --                          the earliest score (early, never late), or 'none'
 --   {zq:Q}:job:<uuid>:kids  flows: hash child uuid -> its info (JSON) for a parent; :kres hash
 --                          child uuid -> its result (JSON), once delivered; the parent's _kfail
---                          names a fail_parent child that failed
+--                          names a fail_parent child that failed; :kearly hash child uuid ->
+--                          failed (1 | 0) then result, the end of a child not registered (yet)
 --   {zq:Q}:outbox          flows: zset score = server ms, member = a notice "<parent uuid>
 --                          <child uuid> <result JSON>\n<parent queue>" left by the finish of a
 --                          child of this queue, until its host hands it to the parent's slot
@@ -294,6 +295,7 @@ local function delete_job(uuid)
   end
   redis.call('DEL', job .. ':kids') -- flows: a parent's children and their ends
   redis.call('DEL', job .. ':kres')
+  redis.call('DEL', job .. ':kearly')
   return true
 end
 
@@ -636,6 +638,15 @@ local function flow_notice(job, uuid, failed)
   local result = '{"resultCode":' .. (f[3] or 'null') .. ',"failed":' .. (failed and 'true' or 'false')
     .. ',"result":' .. (f[4] or 'null') .. ',"lastError":' .. (last or 'null') .. '}'
   redis.call('ZADD', p .. ':outbox', I(now), pu .. ' ' .. uuid .. ' ' .. result .. '\n' .. pq)
+end
+
+-- Records the end of child cu (result: JSON; failed: a boolean) for the parent job (its hash key)
+-- that registered it with info, into its :kres hash kres.
+local function flow_record(job, kres, cu, result, failed, info)
+  redis.call('HSET', kres, cu, result)
+  if failed and string.find(info, '"onFailure":"fail_parent"', 1, true) then
+    redis.call('HSET', job, '_kfail', cu)
+  end
 end
 
 -- Whether the parent job (its hash key) may run again: every registered child has its result,

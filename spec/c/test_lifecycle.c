@@ -2163,9 +2163,49 @@ static void run_named(const char *name, void (*fn)(void))
 
 #define T(fn) run_named(#fn, fn)
 
+/* A child's end that reaches its parent before the parent registered the child is kept for that
+ * registration (Redis: the parent's adopt was acknowledged and then lost in a failover of its
+ * slot while the child ran; the parent's next run registers it again): the parent counts the
+ * end, a fail_parent child's failure too, and does not wait for a child that has ended (before,
+ * the end was dropped and the parent stayed parked forever). */
+static void a_childs_end_before_its_registration_counts_when_it_is_registered(void)
+{
+    char p[ZG_UUID_LEN], early[ZG_UUID_LEN], later[ZG_UUID_LEN];
+    char pv[ZG_UUID_LEN + 2], qv[ZG_NAME_LEN + 2];
+    const char *pq = Q("early_p"), *cq = Q("early_c");
+    submit(pq, 1, 0, 5000, p);
+    zg_claim parent, child;
+    claim_now(pq, &parent);
+    snprintf(pv, sizeof pv, "\"%s\"", p);
+    snprintf(qv, sizeof qv, "\"%s\"", pq);
+    submit_to(S, cq, TYPE, FIELDS2("parentUuid", pv, "parentQueue", qv), 1, 0, 5000, early);
+    claim_now(cq, &child);
+    static const char *const names[] = {"resultCode"}, *const values[] = {"500"};
+    zg_settle failed = {
+        .action = ZG_SETTLE_FINISH, .fields = {1, names, values}, .failed = 1, .has_parent = 1};
+    CHECK_INT(settle_with(S, &child.lease, failed), ZG_OK);
+    zg_error err = {0};
+    int64_t delivered = 0;
+    CHECK_INT(S->ops->deliver(S, cq, 0, &delivered, &err), ZG_OK);
+    new_uuid(later);
+    zg_child kids[] = {{early, "{\"onFailure\":\"fail_parent\"}", 1},
+                       {later, "{\"onFailure\":\"ignore\"}", 0}};
+    CHECK_INT(S->ops->adopt(S, &parent.lease, NULL, NULL, kids, 2, "spec", 0, &err), ZG_OK);
+    char *json = NULL;
+    CHECK_INT(S->ops->children(S, pq, p, &json, &err), ZG_OK);
+    CHECK(json && strstr(json, "\"resultCode\":500") && strstr(json, "\"failed\":true"));
+    free(json);
+    /* the other child has not ended, but the fail_parent one failed: the parent runs again */
+    CHECK_INT(settle_with(S, &parent.lease, (zg_settle){.action = ZG_SETTLE_PARK}), ZG_OK);
+    CHECK_INT(state_of(p).state, ZG_STATE_WAITING);
+    zg_claim_clear(&parent);
+    zg_claim_clear(&child);
+}
+
 static void run_all(void)
 {
     T(submit_creates_the_document_and_the_queue_entry_together);
+    T(a_childs_end_before_its_registration_counts_when_it_is_registered);
     T(submit_numbers_jobs_per_queue_from_1);
     T(submit_overwrites_a_given_queueJobId);
     T(resubmit_of_the_same_uuid_creates_nothing_new);
