@@ -2150,9 +2150,12 @@ static int rs_schedule_advance(zg_store *s, const char *queue, const char *id, i
 }
 /* ---- flows (a parent waiting for its children) ----
  * The child's finish leaves a notice in its own queue's outbox (settle.lua); deliver() reads
- * them, hands each to the parent's slot (deliver.lua, idempotent) and then removes it, so a host
- * that dies in between leaves the notice for the next deliver (hosts call it with an age while
- * idle). */
+ * them and hands each to the parent's slot (deliver.lua, idempotent), so a host that dies in
+ * between leaves the notice for the next deliver (hosts call it with an age while idle). A
+ * notice is removed only once the parent's slot answers that it had the end already: a first
+ * delivery re-scores it NOTICE_CONFIRM_MS ahead, and the re-send after that either confirms it
+ * or, where a failover of the parent's slot lost the acknowledged end, delivers it again. */
+#define NOTICE_CONFIRM_MS 30000
 
 /* The keys of a parent's children hashes: <job>:kids, <job>:kres and (early may be NULL)
  * <job>:kearly, the ends of children it has not registered (yet). */
@@ -2247,9 +2250,11 @@ static int rs_children(zg_store *s, const char *queue, const char *uuid, char **
     return *json ? ZG_OK : zg_fail(err, ZG_ENOMEM, "out of memory");
 }
 
-/* Hands one notice "<parent uuid> <child uuid> <result>\n<parent queue>" to its parent. */
-static int deliver_one(redis_store *r, const char *notice, zg_error *err)
+/* Hands one notice "<parent uuid> <child uuid> <result>\n<parent queue>" to its parent; *fresh
+ * is 1 when the parent's slot did not have the end yet (deliver.lua's answer). */
+static int deliver_one(redis_store *r, const char *notice, int *fresh, zg_error *err)
 {
+    *fresh = 0;
     const char *nl = strrchr(notice, '\n');
     char pu[ZG_UUID_LEN], cu[ZG_UUID_LEN], pq[ZG_NAME_LEN];
     const char *sp1 = strchr(notice, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
@@ -2269,8 +2274,7 @@ static int deliver_one(redis_store *r, const char *notice, zg_error *err)
     job_keys k;
     int rc = make_keys(r, &k, pq, pu, err);
     if (rc == ZG_OK) {
-        char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]],
-            early_key[sizeof k.lists[0]];
+        char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]], early_key[sizeof k.lists[0]];
         flow_keys(&k, kids_key, kres_key, early_key);
         argvec a = {0};
         av_push(&a, k.prefix);
@@ -2287,6 +2291,7 @@ static int deliver_one(redis_store *r, const char *notice, zg_error *err)
             rc = err->code;
         else {
             if (reply->type == REDIS_REPLY_ERROR) rc = zg_redis_reply_error(reply, err);
+            *fresh = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
             zg_redis_reply_free(reply);
         }
     } else
@@ -2305,33 +2310,40 @@ static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int
     redisReply *reply = run_on_queue(r, S_OUTBOX, queue, age, err);
     if (!reply) return err->code;
     int rc = ZG_OK;
-    if (reply->type != REDIS_REPLY_ARRAY) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
+        reply->element[0]->type != REDIS_REPLY_INTEGER) {
         rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err)
                                               : unexpected(err, "outbox");
         zg_redis_reply_free(reply);
         return rc;
     }
-    char outbox[PREFIX_LEN + 8];
+    char outbox[PREFIX_LEN + 8], confirm_at[24];
     if (queue_prefix(r, outbox, PREFIX_LEN, queue, err) != ZG_OK) {
         zg_redis_reply_free(reply);
         return err->code;
     }
     size_t at = strlen(outbox);
     snprintf(outbox + at, sizeof outbox - at, ":outbox");
-    for (size_t i = 0; rc == ZG_OK && i < reply->elements; i++) {
+    snprintf(confirm_at, sizeof confirm_at, "%lld",
+             reply->element[0]->integer + (long long)NOTICE_CONFIRM_MS);
+    for (size_t i = 1; rc == ZG_OK && i < reply->elements; i++) {
         const redisReply *e = reply->element[i];
         if (e->type != REDIS_REPLY_STRING) continue;
-        rc = deliver_one(r, e->str, err);
+        int fresh;
+        rc = deliver_one(r, e->str, &fresh, err);
         if (rc != ZG_OK) break;
-        /* delivered (or not ours): the notice goes */
-        const char *argv[] = {"ZREM", outbox, e->str};
-        size_t lens[] = {4, strlen(outbox), e->len};
-        redisReply *gone = command(r, 3, argv, lens, err);
-        if (!gone)
+        /* new to the parent: kept for its confirming delivery; known (or not ours): it goes */
+        const char *zadd[] = {"ZADD", outbox, "XX", confirm_at, e->str};
+        const char *zrem[] = {"ZREM", outbox, e->str};
+        size_t zadd_lens[] = {4, strlen(outbox), 2, strlen(confirm_at), e->len};
+        size_t zrem_lens[] = {4, strlen(outbox), e->len};
+        redisReply *done =
+            fresh ? command(r, 5, zadd, zadd_lens, err) : command(r, 3, zrem, zrem_lens, err);
+        if (!done)
             rc = err->code;
         else
-            zg_redis_reply_free(gone);
-        if (rc == ZG_OK && delivered) (*delivered)++;
+            zg_redis_reply_free(done);
+        if (rc == ZG_OK && delivered && fresh) (*delivered)++;
     }
     zg_redis_reply_free(reply);
     return rc;

@@ -536,8 +536,9 @@ end
 local CLOSED_KEPT = '900000'
 local function closed(memo) return memo and string.sub(memo, -2) == ' c' end
 local function claim_kept(ttr) return I(math.max(60000, count(ttr))) end
--- A new lease's token: a number no other claim of the job is handed, drawn from this claim (its
--- writer, sequence number and time) and the job's last lease, not counted on from that one: a
+-- A new lease's token: never the job's last one, and otherwise another claim's only by the
+-- chance of a 52-bit collision, drawn from this claim (its writer, sequence number and time) and
+-- the job's last lease, not counted on from that one: a
 -- claim the store acknowledged and then lost (a failover to a replica it had not reached, a
 -- restart from an older snapshot) would hand the next claimer the same token, and the first
 -- host's writes would land on the second one's run. (52 bits: exact in a double, and in JSON.)

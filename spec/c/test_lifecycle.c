@@ -2163,6 +2163,20 @@ static void run_named(const char *name, void (*fn)(void))
 
 #define T(fn) run_named(#fn, fn)
 
+/* A parent submitted on pq and claimed (its run in *parent), and a child of it submitted on cq
+ * that the parent has not registered (adopt) yet. */
+static void running_parent_with_an_unregistered_child(const char *pq, const char *cq,
+                                                      char p[ZG_UUID_LEN], zg_claim *parent,
+                                                      char c[ZG_UUID_LEN])
+{
+    char pv[ZG_UUID_LEN + 2], qv[ZG_NAME_LEN + 2];
+    submit(pq, 1, 0, 5000, p);
+    claim_now(pq, parent);
+    snprintf(pv, sizeof pv, "\"%s\"", p);
+    snprintf(qv, sizeof qv, "\"%s\"", pq);
+    submit_to(S, cq, TYPE, FIELDS2("parentUuid", pv, "parentQueue", qv), 1, 0, 5000, c);
+}
+
 /* A child's end that reaches its parent before the parent registered the child is kept for that
  * registration (Redis: the parent's adopt was acknowledged and then lost in a failover of its
  * slot while the child ran; the parent's next run registers it again): the parent counts the
@@ -2171,14 +2185,9 @@ static void run_named(const char *name, void (*fn)(void))
 static void a_childs_end_before_its_registration_counts_when_it_is_registered(void)
 {
     char p[ZG_UUID_LEN], early[ZG_UUID_LEN], later[ZG_UUID_LEN];
-    char pv[ZG_UUID_LEN + 2], qv[ZG_NAME_LEN + 2];
     const char *pq = Q("early_p"), *cq = Q("early_c");
-    submit(pq, 1, 0, 5000, p);
     zg_claim parent, child;
-    claim_now(pq, &parent);
-    snprintf(pv, sizeof pv, "\"%s\"", p);
-    snprintf(qv, sizeof qv, "\"%s\"", pq);
-    submit_to(S, cq, TYPE, FIELDS2("parentUuid", pv, "parentQueue", qv), 1, 0, 5000, early);
+    running_parent_with_an_unregistered_child(pq, cq, p, &parent, early);
     claim_now(cq, &child);
     static const char *const names[] = {"resultCode"}, *const values[] = {"500"};
     zg_settle failed = {
@@ -2202,10 +2211,48 @@ static void a_childs_end_before_its_registration_counts_when_it_is_registered(vo
     zg_claim_clear(&child);
 }
 
+/* An unregistered child's ends: its first one is kept, as for a registered child (a failed child
+ * retried by hand and then succeeding does not turn its parent's fail_parent into a success on
+ * one store and not on the other; before, Redis kept the last early end and mem:// the first). */
+static void an_early_end_is_the_childs_first_end_on_both_stores(void)
+{
+    char p[ZG_UUID_LEN], c[ZG_UUID_LEN];
+    const char *pq = Q("first_p"), *cq = Q("first_c");
+    zg_claim parent, child;
+    running_parent_with_an_unregistered_child(pq, cq, p, &parent, c);
+    zg_error err = {0};
+    int64_t delivered = 0;
+    static const char *const names[] = {"resultCode"}, *const failed_code[] = {"500"},
+                             *const ok_code[] = {"200"}, *const again[] = {"-1"};
+    claim_now(cq, &child);
+    zg_settle failed = {.action = ZG_SETTLE_FINISH,
+                        .fields = {1, names, failed_code},
+                        .failed = 1,
+                        .has_parent = 1};
+    CHECK_INT(settle_with(S, &child.lease, failed), ZG_OK);
+    zg_claim_clear(&child);
+    CHECK_INT(S->ops->deliver(S, cq, 0, &delivered, &err), ZG_OK);
+    CHECK_INT(S->ops->retry(S, c, (zg_fields){1, names, again}, "{}", "spec", 0, &err), ZG_OK);
+    claim_now(cq, &child);
+    zg_settle ok = {.action = ZG_SETTLE_FINISH, .fields = {1, names, ok_code}, .has_parent = 1};
+    CHECK_INT(settle_with(S, &child.lease, ok), ZG_OK);
+    zg_claim_clear(&child);
+    CHECK_INT(S->ops->deliver(S, cq, 0, &delivered, &err), ZG_OK);
+    zg_child kids[] = {{c, "{\"onFailure\":\"fail_parent\"}", 1}};
+    CHECK_INT(S->ops->adopt(S, &parent.lease, NULL, NULL, kids, 1, "spec", 0, &err), ZG_OK);
+    char *json = NULL;
+    CHECK_INT(S->ops->children(S, pq, p, &json, &err), ZG_OK);
+    CHECK(json && strstr(json, "\"resultCode\":500") && strstr(json, "\"failed\":true"));
+    CHECK(json && !strstr(json, "\"resultCode\":200"));
+    free(json);
+    zg_claim_clear(&parent);
+}
+
 static void run_all(void)
 {
     T(submit_creates_the_document_and_the_queue_entry_together);
     T(a_childs_end_before_its_registration_counts_when_it_is_registered);
+    T(an_early_end_is_the_childs_first_end_on_both_stores);
     T(submit_numbers_jobs_per_queue_from_1);
     T(submit_overwrites_a_given_queueJobId);
     T(resubmit_of_the_same_uuid_creates_nothing_new);

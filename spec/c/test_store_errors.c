@@ -8,7 +8,8 @@
  * replies lost. And, on the Redis of ZEROG_SPEC_REDIS, a store that forgets writes it had
  * acknowledged (a replica promoted before they reached it): a second connection puts the job
  * back as it was before each write, and the run's settle gives them back rather than finishing
- * the job without them. */
+ * the job without them; that loses a claim, or a child's end handed to its parent, the same way
+ * (whole queues put back as they were). */
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -531,6 +532,93 @@ static void test_a_claim_the_store_lost_hands_the_next_claim_another_lease(void)
     redisFree(side);
 }
 
+static int state_of(zg_store *s, const char *uuid)
+{
+    zg_job_state st;
+    zg_error err = {0};
+    return s->ops->job_state(s, uuid, &st, &err) == ZG_OK ? st.state : -1;
+}
+
+/* The notices in queue q's outbox moved back in time (a second connection standing in for the
+ * clock): as if the window in which a delivered notice waits for its confirmation had passed. */
+static void outbox_notices_made_due(const char *q)
+{
+    redisReply *notices = redisCommand(side, "ZRANGE {zq:%s}:outbox 0 -1", q);
+    for (size_t i = 0; notices && notices->type == REDIS_REPLY_ARRAY && i < notices->elements; i++)
+        freeReplyObject(redisCommand(side, "ZADD {zq:%s}:outbox XX 1 %b", q,
+                                     notices->element[i]->str, notices->element[i]->len));
+    if (notices) freeReplyObject(notices);
+}
+
+/* A child's end the parent's slot acknowledged and then lost (a failover of the parent's queue
+ * to a replica the delivery had not reached): the notice is delivered again once its window has
+ * passed, the parent is waiting again, and only a delivery that finds the end known removes the
+ * notice (before, the first delivery removed it and the parent stayed parked forever). */
+static void test_a_delivery_the_parents_slot_lost_is_made_again(void)
+{
+    zg_error err = {0};
+    zg_store *s = zg_store_redis_new(spec_redis, 0, &err);
+    side = redisConnectUnix(spec_redis + 7);
+    CHECK(s != NULL && side && !side->err);
+    if (!s || !side || side->err) return;
+    char p[ZG_UUID_LEN], c[ZG_UUID_LEN], qp[ZG_NAME_LEN], qc[ZG_NAME_LEN], info[128];
+    char pu[ZG_UUID_LEN + 2], pq[ZG_NAME_LEN + 2];
+    snprintf(qp, sizeof qp, "lostp_%ld", (long)getpid());
+    snprintf(qc, sizeof qc, "lostc_%ld", (long)getpid());
+    snprintf(p, sizeof p, "00000000-0000-4000-8001-%012ld", (long)getpid());
+    snprintf(c, sizeof c, "00000000-0000-4000-8002-%012ld", (long)getpid());
+    snprintf(pu, sizeof pu, "\"%s\"", p);
+    snprintf(pq, sizeof pq, "\"%s\"", qp);
+    snprintf(info, sizeof info, "{\"onFailure\":\"ignore\"}");
+    zg_new_job parent = {.uuid = p, .job_type = "P", .queue = qp, .delay_ms = ZG_DELAY_PARKED};
+    zg_new_job child = {.uuid = c,
+                        .job_type = "C",
+                        .queue = qc,
+                        .fields = {2, (const char *const[]){"parentUuid", "parentQueue"},
+                                   (const char *const[]){pu, pq}}};
+    zg_child kid = {c, info, 0};
+    CHECK_INT(s->ops->submit(s, &parent, 1, "spec", &err), ZG_OK);
+    CHECK_INT(s->ops->adopt(s, NULL, qp, p, &kid, 1, "spec", 0, &err), ZG_OK);
+    CHECK_INT(s->ops->submit(s, &child, 1, "spec", &err), ZG_OK);
+    const char *child_queues[] = {qc}, *child_types[] = {"C"};
+    zg_claim_req child_req = {child_queues, 1, child_types, 1, NULL, 0};
+    zg_claim cl;
+    CHECK_INT(s->ops->claim(s, &child_req, 0, "spec", 1, &cl, &err), ZG_OK);
+    zg_settle ended = {
+        .has_parent = 1,
+        .action = ZG_SETTLE_FINISH,
+        .fields = {1, (const char *const[]){"resultCode"}, (const char *const[]){"200"}}};
+    int64_t cas = 0, n = 0;
+    CHECK_INT(s->ops->settle(s, &cl.lease, &ended, "spec", 2, &cas, &err), ZG_OK);
+    zg_claim_clear(&cl);
+    queue_snapshot before;
+    queue_snapshot_take(&before, qp);
+    CHECK_INT(s->ops->deliver(s, qc, 0, &n, &err), ZG_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(state_of(s, p), ZG_STATE_WAITING);
+    queue_snapshot_restore(&before, qp); /* the parent's slot fails over: the end is lost */
+    CHECK_INT(state_of(s, p), ZG_STATE_PARKED);
+    CHECK_INT(s->ops->deliver(s, qc, 3000, &n, &err), ZG_OK); /* within the window: not yet */
+    CHECK_INT(n, 0);
+    outbox_notices_made_due(qc);
+    CHECK_INT(s->ops->deliver(s, qc, 3000, &n, &err), ZG_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(state_of(s, p), ZG_STATE_WAITING);
+    outbox_notices_made_due(qc);
+    CHECK_INT(s->ops->deliver(s, qc, 3000, &n, &err), ZG_OK); /* confirmed: the notice goes */
+    CHECK_INT(n, 0);
+    redisReply *left = redisCommand(side, "ZCARD {zq:%s}:outbox", qc);
+    CHECK(left && left->type == REDIS_REPLY_INTEGER && left->integer == 0);
+    if (left) freeReplyObject(left);
+    const char *parent_queues[] = {qp}, *parent_types[] = {"P"};
+    zg_claim_req parent_req = {parent_queues, 1, parent_types, 1, NULL, 0};
+    CHECK_INT(s->ops->claim(s, &parent_req, 0, "spec", 3, &cl, &err), ZG_OK);
+    CHECK_STR(cl.lease.uuid, p);
+    zg_claim_clear(&cl);
+    s->ops->close(s);
+    redisFree(side);
+}
+
 int main(void)
 {
     RUN(test_a_refusal_while_a_state_lasts_passes);
@@ -543,6 +631,7 @@ int main(void)
         RUN(test_a_write_gives_back_earlier_writes_a_store_forgot);
         RUN(test_writes_older_than_the_log_cannot_be_given_back);
         RUN(test_a_claim_the_store_lost_hands_the_next_claim_another_lease);
+        RUN(test_a_delivery_the_parents_slot_lost_is_made_again);
     } else {
         printf("ok %d - a run's writes a store forgot # SKIP no Redis on a unix socket "
                "(ZEROG_SPEC_REDIS)\n",
