@@ -377,8 +377,9 @@ typedef struct zg_store_ops {
     /* ---- flows (a parent waiting for its children; a batch's callback) ---- */
     /* Registers children of the parent (queue, uuid) before they are submitted, so each of
      * their ends counts for it; with lease (the parent's run), fenced and chained like a run's
-     * writes (ZG_ESTALE, ZG_ELOSTWRITES) and applied once by writer and seq. A child registered
-     * again is left as it is (a resent or rerun spawn). */
+     * writes (ZG_ESTALE, ZG_ELOSTWRITES) and applied once by writer and seq; without,
+     * ZG_ENOTFOUND when there is no such parent. A child registered again is left as it is (a
+     * resent or rerun spawn). */
     int (*adopt)(zg_store *s, const zg_lease *lease, const char *queue, const char *uuid,
                  const zg_child *kids, size_t n, const char *writer, int64_t seq, zg_error *err);
     /* The parent's children as a JSON array of [info, result or null], info and result as

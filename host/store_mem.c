@@ -1611,8 +1611,8 @@ static int mem_adopt(zg_store *zs, const zg_lease *lease, const char *queue, con
     if (lease) {
         if (!(j = leased_job(s, lease, err))) return err->code;
     } else if (!(j = zg_map_get(&s->jobs, uuid)))
-        /* a batch's callback is registered before it is submitted on Redis; on mem:// the
-         * callback is submitted first (host side), so it must exist */
+        /* a batch's callback, submitted before its children are registered: one deleted in
+         * between has nothing to register them with (as on Redis) */
         return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
     flow_kids *k = flow_kids_of(j);
     if (!k) return zg_fail(err, ZG_ENOMEM, "out of memory");

@@ -2152,9 +2152,9 @@ static int rs_schedule_advance(zg_store *s, const char *queue, const char *id, i
  * The child's finish leaves a notice in its own queue's outbox (settle.lua); deliver() reads
  * them and hands each to the parent's slot (deliver.lua, idempotent), so a host that dies in
  * between leaves the notice for the next deliver (hosts call it with an age while idle). A
- * notice is removed only once the parent's slot answers that it had the end already: a first
- * delivery re-scores it NOTICE_CONFIRM_MS ahead, and the re-send after that either confirms it
- * or, where a failover of the parent's slot lost the acknowledged end, delivers it again. */
+ * notice handed over once waits NOTICE_CONFIRM_MS in the outbox's second set for a hand-over
+ * that finds the parent had it (outbox.lua): where a failover of the parent's slot lost the
+ * acknowledged end, that one delivers it again. */
 #define NOTICE_CONFIRM_MS 30000
 
 /* The keys of a parent's children hashes: <job>:kids, <job>:kres and (early may be NULL)
@@ -2167,6 +2167,19 @@ static void flow_keys(const job_keys *k, char kids[sizeof k->lists[0]],
     if (early) concat(early, (const char *const[]){k->job, ":kearly", NULL});
 }
 
+/* Pushes the five keys of adopt.lua and deliver.lua: the queue, the parent's hash and its
+ * :kids, :kres and :kearly hashes (copies, owned by a). */
+static void av_flow_keys(argvec *a, const job_keys *k)
+{
+    char kids[sizeof k->lists[0]], kres[sizeof k->lists[0]], early[sizeof k->lists[0]];
+    flow_keys(k, kids, kres, early);
+    av_push(a, k->prefix);
+    av_push(a, k->job);
+    av_copy(a, kids);
+    av_copy(a, kres);
+    av_copy(a, early);
+}
+
 static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const char *uuid,
                     const zg_child *kids, size_t n, const char *writer, int64_t seq, zg_error *err)
 {
@@ -2174,14 +2187,8 @@ static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const
     job_keys k;
     if (lease) queue = lease->queue, uuid = lease->uuid;
     if (make_keys(r, &k, queue, uuid, err) != ZG_OK) return err->code;
-    char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]], early_key[sizeof k.lists[0]];
-    flow_keys(&k, kids_key, kres_key, early_key);
     argvec a = {0};
-    av_push(&a, k.prefix);
-    av_push(&a, k.job);
-    av_push(&a, kids_key);
-    av_push(&a, kres_key);
-    av_push(&a, early_key);
+    av_flow_keys(&a, &k);
     av_int(&a, lease ? lease->token : 0);
     av_push(&a, lease && writer ? writer : "");
     av_int(&a, lease ? seq : 0);
@@ -2200,7 +2207,9 @@ static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const
     }
     if (lease) return lease_outcome(reply, lease, "adopting children", err);
     int done = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    int gone = reply->type == REDIS_REPLY_INTEGER && reply->integer == -1;
     int rc = done                               ? ZG_OK
+             : gone                             ? zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid)
              : reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err)
                                                 : unexpected(err, "adopting children");
     zg_redis_reply_free(reply);
@@ -2250,54 +2259,87 @@ static int rs_children(zg_store *s, const char *queue, const char *uuid, char **
     return *json ? ZG_OK : zg_fail(err, ZG_ENOMEM, "out of memory");
 }
 
-/* Hands one notice "<parent uuid> <child uuid> <result>\n<parent queue>" to its parent; *fresh
- * is 1 when the parent's slot did not have the end yet (deliver.lua's answer). */
+/* Whether text[0..len) is a uuid as the store writes them (36 of [0-9a-f-]). */
+static int uuid_shaped(const char *text, size_t len)
+{
+    if (len != ZG_UUID_LEN - 1) return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!((text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'f') ||
+              text[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* Hands one notice "<parent uuid> <child uuid> <failed: 1 | 0><end>\n<parent queue>" to its
+ * parent; *fresh is 1 when the parent's slot did not have the end yet (deliver.lua's answer).
+ * A notice that is not one of ours, or names a queue no job can be on, is ZG_OK, not fresh
+ * (nothing to deliver it to); a store error (finding a sharded queue's count) is returned. */
 static int deliver_one(redis_store *r, const char *notice, int *fresh, zg_error *err)
 {
     *fresh = 0;
     const char *nl = strrchr(notice, '\n');
-    char pu[ZG_UUID_LEN], cu[ZG_UUID_LEN], pq[ZG_NAME_LEN];
     const char *sp1 = strchr(notice, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    if (!nl || !sp1 || !sp2 || sp2 > nl || (size_t)(sp1 - notice) >= sizeof pu ||
-        (size_t)(sp2 - sp1 - 1) >= sizeof cu || strlen(nl + 1) >= sizeof pq)
-        return ZG_OK; /* not a notice of ours: dropped by the caller */
-    memcpy(pu, notice, (size_t)(sp1 - notice));
-    pu[sp1 - notice] = '\0';
-    memcpy(cu, sp1 + 1, (size_t)(sp2 - sp1 - 1));
-    cu[sp2 - sp1 - 1] = '\0';
+    if (!nl || !sp1 || !sp2 || sp2 + 2 > nl || !uuid_shaped(notice, (size_t)(sp1 - notice)) ||
+        !uuid_shaped(sp1 + 1, (size_t)(sp2 - sp1 - 1)) || (sp2[1] != '0' && sp2[1] != '1') ||
+        strlen(nl + 1) >= ZG_NAME_LEN)
+        return ZG_OK;
+    char pu[ZG_UUID_LEN], cu[ZG_UUID_LEN], pq[ZG_NAME_LEN], failed[2] = {sp2[1], '\0'};
+    snprintf(pu, sizeof pu, "%.*s", (int)(sp1 - notice), notice);
+    snprintf(cu, sizeof cu, "%.*s", (int)(sp2 - sp1 - 1), sp1 + 1);
     snprintf(pq, sizeof pq, "%s", nl + 1);
-    size_t rlen = (size_t)(nl - sp2 - 1);
-    char *result = malloc(rlen + 1);
-    if (!result) return zg_fail(err, ZG_ENOMEM, "out of memory");
-    memcpy(result, sp2 + 1, rlen);
-    result[rlen] = '\0';
     job_keys k;
     int rc = make_keys(r, &k, pq, pu, err);
-    if (rc == ZG_OK) {
-        char kids_key[sizeof k.lists[0]], kres_key[sizeof k.lists[0]], early_key[sizeof k.lists[0]];
-        flow_keys(&k, kids_key, kres_key, early_key);
-        argvec a = {0};
-        av_push(&a, k.prefix);
-        av_push(&a, k.job);
-        av_push(&a, kids_key);
-        av_push(&a, kres_key);
-        av_push(&a, early_key);
-        av_push(&a, cu);
-        av_push(&a, result);
-        av_push(&a, strstr(result, "\"failed\":true") ? "1" : "0");
-        redisReply *reply = run(r, S_DELIVER, 5, &a, err);
-        av_free(&a);
-        if (!reply)
-            rc = err->code;
-        else {
-            if (reply->type == REDIS_REPLY_ERROR) rc = zg_redis_reply_error(reply, err);
-            *fresh = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
-            zg_redis_reply_free(reply);
-        }
-    } else
-        rc = ZG_OK; /* a bad queue name: nothing to deliver it to */
-    free(result);
+    if (rc == ZG_EINVAL) return ZG_OK; /* a queue name no job can have */
+    if (rc != ZG_OK) return rc;
+    size_t rlen = (size_t)(nl - sp2 - 2);
+    char *end = malloc(rlen + 1);
+    if (!end) return zg_fail(err, ZG_ENOMEM, "out of memory");
+    memcpy(end, sp2 + 2, rlen);
+    end[rlen] = '\0';
+    argvec a = {0};
+    av_flow_keys(&a, &k);
+    av_push(&a, cu);
+    av_push(&a, end);
+    av_push(&a, failed);
+    redisReply *reply = run(r, S_DELIVER, 5, &a, err);
+    av_free(&a);
+    free(end);
+    if (!reply) return err->code;
+    if (reply->type == REDIS_REPLY_ERROR) rc = zg_redis_reply_error(reply, err);
+    *fresh = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    zg_redis_reply_free(reply);
     return rc;
+}
+
+/* Hands over the notices of one of the outbox's sets (from: "outbox" or "sent") and tells the
+ * outbox how each went (outbox.lua "handed"). */
+static int deliver_set(redis_store *r, const char *queue, const redisReply *notices,
+                       const char *from, int64_t *delivered, zg_error *err)
+{
+    for (size_t i = 0; notices->type == REDIS_REPLY_ARRAY && i < notices->elements; i++) {
+        const redisReply *e = notices->element[i];
+        if (e->type != REDIS_REPLY_STRING) continue;
+        int fresh;
+        if (deliver_one(r, e->str, &fresh, err) != ZG_OK) return err->code;
+        char prefix[PREFIX_LEN], confirm[24];
+        if (queue_prefix(r, prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
+        snprintf(confirm, sizeof confirm, "%d", NOTICE_CONFIRM_MS);
+        argvec a = {0};
+        av_push(&a, prefix);
+        av_push(&a, "handed");
+        av_push(&a, from);
+        av_push(&a, e->str);
+        av_push(&a, fresh ? "1" : "0");
+        av_push(&a, confirm);
+        redisReply *reply = run(r, S_OUTBOX, 1, &a, err);
+        av_free(&a);
+        if (!reply) return err->code;
+        int rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err) : ZG_OK;
+        zg_redis_reply_free(reply);
+        if (rc != ZG_OK) return rc;
+        if (delivered && fresh) (*delivered)++;
+    }
+    return ZG_OK;
 }
 
 static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int64_t *delivered,
@@ -2305,46 +2347,22 @@ static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int
 {
     redis_store *r = (redis_store *)s;
     if (delivered) *delivered = 0;
-    char age[24];
+    char prefix[PREFIX_LEN], age[24];
+    if (queue_prefix(r, prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
     snprintf(age, sizeof age, "%lld", (long long)(older_than_ms > 0 ? older_than_ms : 0));
-    redisReply *reply = run_on_queue(r, S_OUTBOX, queue, age, err);
+    argvec a = {0};
+    av_push(&a, prefix);
+    av_push(&a, "read");
+    av_push(&a, age);
+    redisReply *reply = run(r, S_OUTBOX, 1, &a, err);
+    av_free(&a);
     if (!reply) return err->code;
-    int rc = ZG_OK;
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 ||
-        reply->element[0]->type != REDIS_REPLY_INTEGER) {
+    int rc;
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
         rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err)
                                               : unexpected(err, "outbox");
-        zg_redis_reply_free(reply);
-        return rc;
-    }
-    char outbox[PREFIX_LEN + 8], confirm_at[24];
-    if (queue_prefix(r, outbox, PREFIX_LEN, queue, err) != ZG_OK) {
-        zg_redis_reply_free(reply);
-        return err->code;
-    }
-    size_t at = strlen(outbox);
-    snprintf(outbox + at, sizeof outbox - at, ":outbox");
-    snprintf(confirm_at, sizeof confirm_at, "%lld",
-             reply->element[0]->integer + (long long)NOTICE_CONFIRM_MS);
-    for (size_t i = 1; rc == ZG_OK && i < reply->elements; i++) {
-        const redisReply *e = reply->element[i];
-        if (e->type != REDIS_REPLY_STRING) continue;
-        int fresh;
-        rc = deliver_one(r, e->str, &fresh, err);
-        if (rc != ZG_OK) break;
-        /* new to the parent: kept for its confirming delivery; known (or not ours): it goes */
-        const char *zadd[] = {"ZADD", outbox, "XX", confirm_at, e->str};
-        const char *zrem[] = {"ZREM", outbox, e->str};
-        size_t zadd_lens[] = {4, strlen(outbox), 2, strlen(confirm_at), e->len};
-        size_t zrem_lens[] = {4, strlen(outbox), e->len};
-        redisReply *done =
-            fresh ? command(r, 5, zadd, zadd_lens, err) : command(r, 3, zrem, zrem_lens, err);
-        if (!done)
-            rc = err->code;
-        else
-            zg_redis_reply_free(done);
-        if (rc == ZG_OK && delivered && fresh) (*delivered)++;
-    }
+    else if ((rc = deliver_set(r, queue, reply->element[0], "outbox", delivered, err)) == ZG_OK)
+        rc = deliver_set(r, queue, reply->element[1], "sent", delivered, err);
     zg_redis_reply_free(reply);
     return rc;
 }

@@ -4,8 +4,9 @@
 -- submitted), writer, sequence, the sequence number of the run's last acknowledged write (0:
 -- none), n, then per child: uuid, info (JSON). A child registered already is left as it is; one
 -- whose end came before its registration (deliver.lua keeps it) has that end counted now.
--- Returns 1, or 0 when the token is not the parent's current lease, or -4 when this server does
--- not hold the run's last acknowledged write (as write.lua).
+-- Returns 1, or 0 when the token is not the parent's current lease, -1 when (from outside a
+-- run) there is no such parent, or -4 when this server does not hold the run's last
+-- acknowledged write (as write.lua).
 if ARGV[1] ~= '0' then
   local wfield = '_w:' .. ARGV[2]
   local seq, chain = tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -15,6 +16,8 @@ if ARGV[1] ~= '0' then
   if not fenced(h, ARGV[1]) then return 0 end
   if chain > 0 and applied < chain then return -4 end
   if seq > 0 then redis.call('HSET', KEYS[2], wfield, ARGV[3]) end
+elseif redis.call('EXISTS', KEYS[2]) == 0 then
+  return -1 -- (a batch's callback deleted before its children were registered: no keys for it)
 end
 local early = redis.call('EXISTS', KEYS[5]) == 1
 for i = 6, 5 + 2 * tonumber(ARGV[5]), 2 do

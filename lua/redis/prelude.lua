@@ -35,8 +35,10 @@
 --                          names a fail_parent child that failed; :kearly hash child uuid ->
 --                          failed (1 | 0) then result, the end of a child not registered (yet)
 --   {zq:Q}:outbox          flows: zset score = server ms, member = a notice "<parent uuid>
---                          <child uuid> <result JSON>\n<parent queue>" left by the finish of a
---                          child of this queue, until its host hands it to the parent's slot
+--                          <child uuid> <failed: 1 | 0><result JSON>\n<parent queue>" left by
+--                          the finish of a child of this queue, until a host hands it to the
+--                          parent's slot; {zq:Q}:outbox:sent the notices handed over once, score
+--                          = when to confirm them (outbox.lua), expiring as a whole
 -- (the key zerog:queues, outside any queue's slot, is the set of queue names: the store adds
 -- a queue's name in the round trip of its first submit)
 -- KEYS[1] is always {zq:Q}. Time is the server's. Each redis.call costs a few microseconds of the
@@ -638,7 +640,8 @@ local function flow_notice(job, uuid, failed)
   local last = has_list(f[5], 4) and redis.call('LINDEX', job .. ':errors', -1) or 'null'
   local result = '{"resultCode":' .. (f[3] or 'null') .. ',"failed":' .. (failed and 'true' or 'false')
     .. ',"result":' .. (f[4] or 'null') .. ',"lastError":' .. (last or 'null') .. '}'
-  redis.call('ZADD', p .. ':outbox', I(now), pu .. ' ' .. uuid .. ' ' .. result .. '\n' .. pq)
+  redis.call('ZADD', p .. ':outbox', I(now),
+             pu .. ' ' .. uuid .. ' ' .. (failed and '1' or '0') .. result .. '\n' .. pq)
 end
 
 -- Records the end of child cu (result: JSON; failed: a boolean) for the parent job (its hash key)

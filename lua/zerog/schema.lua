@@ -45,6 +45,10 @@ M.ENGINE_OWNED = { documentType = true, jobType = true, uuid = true, logId = tru
                    running = true, errorCount = true }
 M.BASE_BY_NAME.cas = { name = "cas", type = "integer" }
 
+--- The fields flows keep on a job (a child's parent, a parent's round): the engine's alone, not
+-- a SCHEMA's to declare, else a submitter's params could name any job as a child's parent.
+M.FLOW_OWNED = { parentUuid = true, parentQueue = true, flowRound = true, flowFailedSeen = true }
+
 local function describe(v)
   if v == codec.null then return "null" end
   local t = mtype(v) or type(v)
@@ -130,6 +134,7 @@ function M.compile(schema, reserved)
       return nil, where .. ": a field name must be an identifier starting with a letter"
     end
     if M.BASE_BY_NAME[name] then return nil, where .. ": the base job document already has it" end
+    if M.FLOW_OWNED[name] then return nil, where .. ": flows keep that field on a job themselves" end
     if reserved[name] then return nil, where .. ": clashes with the job method of that name" end
     if type(def) ~= "table" then return nil, where .. ": its definition must be a table" end
     local ftype = def.type or "any"

@@ -446,6 +446,188 @@ static void test_redis_a_child_end_left_undelivered_resumes_its_parent_exactly_o
     s->ops->close(s);
 }
 
+/* A child that succeeded with a result of its own saying "failed": true has not failed for its
+ * parent: the parent of two fail_parent children stays parked until the other one ends (on
+ * Redis the failure was read off the notice's text, the child's result included, so the parent
+ * ran again with a child unfinished, and every later wait of it was ready at once). */
+static void test_a_childs_own_result_saying_failed_does_not_fail_it_for_its_parent(void)
+{
+    zg_host *h = check_new_host(store);
+    char src[1024], child[ZG_NAME_LEN], parent[ZG_NAME_LEN], p[ZG_UUID_LEN];
+    snprintf(child, sizeof child, "%sliar", tag);
+    snprintf(parent, sizeof parent, "%sliarp", tag);
+    snprintf(src, sizeof src,
+             "return { JOB_TYPE = '%s', QUEUE_NAME = '%s',\n"
+             "  SCHEMA = { result = { type = 'object' } },\n"
+             "  run = function(self) self:update_attrs { result = { failed = true } }\n"
+             "    return 200 end }\n",
+             child, queue("lc"));
+    CHECK_INT(zg_load_string(h, child, src, NULL), ZG_OK);
+    snprintf(src, sizeof src,
+             "local zerog = require 'zerog'\n"
+             "return { JOB_TYPE = '%s', QUEUE_NAME = '%s',\n"
+             "  run = function(self)\n"
+             "    if self.flowRound == 0 then\n"
+             "      self:spawn('%s', {})\n"
+             "      self:spawn('%s', {}, { queue = '%s' })\n"
+             "      return zerog.WAIT_CHILDREN\n"
+             "    end\n"
+             "    return 200 end }\n",
+             parent, queue("lp"), child, child, queue("nobody"));
+    CHECK_INT(zg_load_string(h, parent, src, NULL), ZG_OK);
+    CHECK_INT(zg_submit(h, parent, "{}", NULL, p), ZG_OK);
+    CHECK_INT(step(h, queue("lp")), -1);
+    CHECK_INT(step(h, queue("lc")), 200);
+    CHECK_INT(state_of(h, p), ZG_MSG_PARKED);
+    CHECK_INT(step(h, queue("lp")), -2);
+    CHECK_INT(step(h, queue("nobody")), 200);
+    CHECK_INT(state_of(h, p), ZG_MSG_READY);
+    CHECK_INT(step(h, queue("lp")), 200);
+    zg_host_free(h);
+}
+
+/* The fields flows keep on a job are not a SCHEMA's to declare: with parentUuid a submitter's
+ * params named any job as a child's parent (and, with a space in it, any child of any parent as
+ * ended). */
+static void test_a_schema_cannot_declare_the_fields_flows_keep(void)
+{
+    zg_host *h = check_new_host(store);
+    static const char *const names[] = {"parentUuid", "parentQueue", "flowRound", "flowFailedSeen"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char src[256];
+        snprintf(src, sizeof src,
+                 "return { JOB_TYPE = 'forger', SCHEMA = { %s = { type = 'string' } },\n"
+                 "  run = function() return 200 end }\n",
+                 names[i]);
+        CHECK_INT(zg_load_string(h, "forger", src, NULL), ZG_ESCRIPT);
+        CHECK(strstr(zg_errstr(h), names[i]) && strstr(zg_errstr(h), "flows keep"));
+    }
+    zg_host_free(h);
+}
+
+/* A batch's callback deleted before its children were registered: the registration is refused
+ * (no such job), and a registered child's end for a parent deleted since writes nothing (on
+ * Redis both made keys for the missing parent that nothing ever deleted). */
+static void test_children_of_a_parent_that_is_gone_leave_nothing_behind(void)
+{
+    zg_error err = {0};
+    zg_store *s = strcmp(store, "mem://") ? zg_store_redis_new(store, 0, &err) : zg_store_mem_new();
+    CHECK(s != NULL);
+    if (!s) return;
+    char qp[ZG_NAME_LEN], qc[ZG_NAME_LEN], p[ZG_UUID_LEN], c[ZG_UUID_LEN], gone[ZG_UUID_LEN];
+    snprintf(qp, sizeof qp, "%s_gp", tag);
+    snprintf(qc, sizeof qc, "%s_gc", tag);
+    snprintf(gone, sizeof gone, "%08x-0000-4000-8000-%012lx", (unsigned)getpid(), seq_counter++);
+    zg_new_job parent = {.uuid = gone, .job_type = "P", .queue = qp, .delay_ms = ZG_DELAY_PARKED};
+    CHECK_INT(s->ops->submit(s, &parent, 1, "w", &err), ZG_OK);
+    CHECK_INT(s->ops->remove(s, gone, &err), ZG_OK);
+    zg_child kid = {gone, "{\"onFailure\":\"ignore\"}", 0};
+    CHECK_INT(s->ops->adopt(s, NULL, qp, gone, &kid, 1, "spec", 0, &err), ZG_ENOTFOUND);
+    strand_a_child_end(s, qp, qc, "C", p, c); /* registered, then its parent deleted */
+    CHECK_INT(s->ops->remove(s, p, &err), ZG_OK);
+    int64_t n = -1;
+    CHECK_INT(s->ops->deliver(s, qc, 0, &n, &err), ZG_OK);
+    CHECK_INT(n, 0);
+    if (strcmp(store, "mem://")) {
+        zg_redis r;
+        CHECK_INT(zg_redis_open(&r, store, 0, &err), ZG_OK);
+        char pattern[ZG_NAME_LEN + ZG_UUID_LEN + 16];
+        const char *keys[] = {"KEYS", pattern};
+        for (int i = 0; i < 2; i++) {
+            snprintf(pattern, sizeof pattern, "{zq:%s}:job:%s*", qp, i ? p : gone);
+            redisReply *left = zg_redis_command(&r, 2, keys, NULL, 0, &err);
+            CHECK(left && left->type == REDIS_REPLY_ARRAY && left->elements == 0);
+            if (left) zg_redis_reply_free(left);
+        }
+        zg_redis_close(&r);
+    }
+    s->ops->close(s);
+}
+
+/* A Redis store on the spec's server and a second connection to it (r), as an operator or an
+ * outage would drive it; NULL (nothing open) if either fails. */
+static zg_store *redis_store_and_a_second_connection(zg_redis *r)
+{
+    zg_error err = {0};
+    zg_store *s = zg_store_redis_new(store, 0, &err);
+    CHECK(s != NULL);
+    if (!s) return NULL;
+    int rc = zg_redis_open(r, store, 0, &err);
+    CHECK_INT(rc, ZG_OK);
+    if (rc == ZG_OK) return s;
+    s->ops->close(s);
+    return NULL;
+}
+
+/* A store error while finding a sharded parent's queue (its shard count, read from the store by
+ * a host that has not read it yet) leaves the child's end for the next hand-over (it was taken
+ * for a bad queue name and deleted: the parent waited forever). The failed read is made
+ * deterministic: zerog:shards is of the wrong type for a moment. */
+static void test_redis_a_store_error_finding_a_sharded_parent_keeps_the_childs_end(void)
+{
+    zg_error err = {0};
+    zg_redis r;
+    zg_store *s = redis_store_and_a_second_connection(&r);
+    if (!s) return;
+    char base[ZG_NAME_LEN], qp[ZG_NAME_LEN + 4], qc[ZG_NAME_LEN], p[ZG_UUID_LEN], c[ZG_UUID_LEN];
+    snprintf(base, sizeof base, "%s_shp", tag);
+    snprintf(qp, sizeof qp, "%s~1", base);
+    snprintf(qc, sizeof qc, "%s_shc", tag);
+    const char *record[] = {"HSET", "zerog:shards", base, "2"};
+    zg_redis_reply_free(zg_redis_command(&r, 4, record, NULL, 0, &err));
+    strand_a_child_end(s, qp, qc, "C", p, c);
+    s->ops->close(s);
+    zg_store *fresh = zg_store_redis_new(store, 0, &err); /* nothing read yet */
+    CHECK(fresh != NULL);
+    if (!fresh) return;
+    const char *hide[] = {"RENAME", "zerog:shards", "zerog:shards:hidden"};
+    const char *broken[] = {"SET", "zerog:shards", "broken"};
+    const char *unbreak[] = {"DEL", "zerog:shards"};
+    const char *back[] = {"RENAME", "zerog:shards:hidden", "zerog:shards"};
+    zg_redis_reply_free(zg_redis_command(&r, 3, hide, NULL, 0, &err));
+    zg_redis_reply_free(zg_redis_command(&r, 3, broken, NULL, 0, &err));
+    int64_t n = 0;
+    CHECK(fresh->ops->deliver(fresh, qc, 0, &n, &err) != ZG_OK);
+    zg_redis_reply_free(zg_redis_command(&r, 2, unbreak, NULL, 0, &err));
+    zg_redis_reply_free(zg_redis_command(&r, 3, back, NULL, 0, &err));
+    CHECK_INT(fresh->ops->deliver(fresh, qc, 0, &n, &err), ZG_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(store_state(fresh, p), ZG_STATE_WAITING);
+    fresh->ops->close(fresh);
+    zg_redis_close(&r);
+}
+
+/* A notice handed over waits for its confirming hand-over in the outbox's second set, which
+ * expires as a whole: a queue no host serves any more (a child killed from the command line on
+ * it) does not keep its notices for good. */
+static void test_redis_a_handed_notice_waits_in_a_set_that_expires(void)
+{
+    zg_error err = {0};
+    zg_redis r;
+    zg_store *s = redis_store_and_a_second_connection(&r);
+    if (!s) return;
+    char qp[ZG_NAME_LEN], qc[ZG_NAME_LEN], p[ZG_UUID_LEN], c[ZG_UUID_LEN];
+    char outbox[ZG_NAME_LEN + 16], sent[ZG_NAME_LEN + 24];
+    snprintf(qp, sizeof qp, "%s_xp", tag);
+    snprintf(qc, sizeof qc, "%s_xc", tag);
+    snprintf(outbox, sizeof outbox, "{zq:%s}:outbox", qc);
+    snprintf(sent, sizeof sent, "{zq:%s}:outbox:sent", qc);
+    strand_a_child_end(s, qp, qc, "C", p, c);
+    int64_t n = 0;
+    CHECK_INT(s->ops->deliver(s, qc, 0, &n, &err), ZG_OK);
+    CHECK_INT(n, 1);
+    const char *card[] = {"ZCARD", outbox}, *ttl[] = {"PTTL", sent};
+    redisReply *left = zg_redis_command(&r, 2, card, NULL, 0, &err);
+    CHECK(left && left->type == REDIS_REPLY_INTEGER && left->integer == 0);
+    if (left) zg_redis_reply_free(left);
+    redisReply *kept = zg_redis_command(&r, 2, ttl, NULL, 0, &err);
+    CHECK(kept && kept->type == REDIS_REPLY_INTEGER && kept->integer > 0 &&
+          kept->integer <= 3600000);
+    if (kept) zg_redis_reply_free(kept);
+    zg_redis_close(&r);
+    s->ops->close(s);
+}
+
 /* The cases that run on each store. */
 static void run_all(void)
 {
@@ -457,6 +639,9 @@ static void run_all(void)
     RUN(test_killing_a_parked_parent_kills_its_unfinished_children);
     RUN(test_a_child_deleted_before_it_ends_counts_as_failed_and_its_parent_resumes);
     RUN(test_misuse_is_refused_and_waiting_for_nothing_fails_with_500);
+    RUN(test_a_childs_own_result_saying_failed_does_not_fail_it_for_its_parent);
+    RUN(test_a_schema_cannot_declare_the_fields_flows_keep);
+    RUN(test_children_of_a_parent_that_is_gone_leave_nothing_behind);
 }
 
 int main(void)
@@ -471,6 +656,8 @@ int main(void)
                  (unsigned)getpid());
         run_all();
         RUN(test_redis_a_child_end_left_undelivered_resumes_its_parent_exactly_once);
+        RUN(test_redis_a_store_error_finding_a_sharded_parent_keeps_the_childs_end);
+        RUN(test_redis_a_handed_notice_waits_in_a_set_that_expires);
     }
     return check_done();
 }

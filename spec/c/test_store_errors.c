@@ -539,15 +539,84 @@ static int state_of(zg_store *s, const char *uuid)
     return s->ops->job_state(s, uuid, &st, &err) == ZG_OK ? st.state : -1;
 }
 
-/* The notices in queue q's outbox moved back in time (a second connection standing in for the
- * clock): as if the window in which a delivered notice waits for its confirmation had passed. */
+/* The notices handed over from queue q's outbox moved back in time (a second connection
+ * standing in for the clock): as if the time they wait for their confirmation had passed. */
 static void outbox_notices_made_due(const char *q)
 {
-    redisReply *notices = redisCommand(side, "ZRANGE {zq:%s}:outbox 0 -1", q);
+    redisReply *notices = redisCommand(side, "ZRANGE {zq:%s}:outbox:sent 0 -1", q);
     for (size_t i = 0; notices && notices->type == REDIS_REPLY_ARRAY && i < notices->elements; i++)
-        freeReplyObject(redisCommand(side, "ZADD {zq:%s}:outbox XX 1 %b", q,
+        freeReplyObject(redisCommand(side, "ZADD {zq:%s}:outbox:sent XX 1 %b", q,
                                      notices->element[i]->str, notices->element[i]->len));
     if (notices) freeReplyObject(notices);
+}
+
+static long long outbox_notices(const char *q)
+{
+    long long n = 0;
+    for (int sent = 0; sent < 2; sent++) {
+        redisReply *r = redisCommand(side, "ZCARD {zq:%s}:outbox%s", q, sent ? ":sent" : "");
+        n += r && r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+        if (r) freeReplyObject(r);
+    }
+    return n;
+}
+
+/* Parent p, parked on qp, with one registered child c on qc that has ended (200), its end in
+ * qc's outbox, not handed over yet; trial tells the uuids and queues of several apart. */
+static void a_parked_parent_and_its_ended_child(zg_store *s, int trial, char qp[ZG_NAME_LEN],
+                                                char qc[ZG_NAME_LEN], char p[ZG_UUID_LEN])
+{
+    zg_error err = {0};
+    char c[ZG_UUID_LEN], pu[ZG_UUID_LEN + 2], pq[ZG_NAME_LEN + 2];
+    snprintf(qp, ZG_NAME_LEN, "lostp_%ld_%d", (long)getpid(), trial);
+    snprintf(qc, ZG_NAME_LEN, "lostc_%ld_%d", (long)getpid(), trial);
+    snprintf(p, ZG_UUID_LEN, "%08x-0000-4000-8001-%012ld", (unsigned)trial, (long)getpid());
+    snprintf(c, sizeof c, "%08x-0000-4000-8002-%012ld", (unsigned)trial, (long)getpid());
+    snprintf(pu, sizeof pu, "\"%s\"", p);
+    snprintf(pq, sizeof pq, "\"%s\"", qp);
+    zg_new_job parent = {.uuid = p, .job_type = "P", .queue = qp, .delay_ms = ZG_DELAY_PARKED};
+    zg_new_job child = {.uuid = c,
+                        .job_type = "C",
+                        .queue = qc,
+                        .fields = {2, (const char *const[]){"parentUuid", "parentQueue"},
+                                   (const char *const[]){pu, pq}}};
+    zg_child kid = {c, "{\"onFailure\":\"ignore\"}", 0};
+    CHECK_INT(s->ops->submit(s, &parent, 1, "spec", &err), ZG_OK);
+    CHECK_INT(s->ops->adopt(s, NULL, qp, p, &kid, 1, "spec", 0, &err), ZG_OK);
+    CHECK_INT(s->ops->submit(s, &child, 1, "spec", &err), ZG_OK);
+    const char *child_queues[] = {qc}, *child_types[] = {"C"};
+    zg_claim_req child_req = {child_queues, 1, child_types, 1, NULL, 0};
+    zg_claim cl;
+    CHECK_INT(s->ops->claim(s, &child_req, 0, "spec", 1, &cl, &err), ZG_OK);
+    zg_settle ended = {
+        .has_parent = 1,
+        .action = ZG_SETTLE_FINISH,
+        .fields = {1, (const char *const[]){"resultCode"}, (const char *const[]){"200"}}};
+    int64_t cas = 0;
+    CHECK_INT(s->ops->settle(s, &cl.lease, &ended, "spec", 2, &cas, &err), ZG_OK);
+    zg_claim_clear(&cl);
+}
+
+/* The parent's slot fails over to a replica a hand-over had not reached (its queue put back as
+ * it was before), then the notice's confirmation time passes: the re-send hands the end over
+ * again and the parent is waiting. */
+static void rolled_back_then_handed_over_again(zg_store *s, queue_snapshot *before, const char *qp,
+                                               const char *qc, const char *p)
+{
+    zg_error err = {0};
+    int64_t n = 0;
+    queue_snapshot_restore(before, qp);
+    CHECK_INT(state_of(s, p), ZG_STATE_PARKED);
+    CHECK_INT(s->ops->deliver(s, qc, 3000, &n, &err), ZG_OK); /* not yet due: nothing */
+    CHECK_INT(n, 0);
+    outbox_notices_made_due(qc);
+    CHECK_INT(s->ops->deliver(s, qc, 3000, &n, &err), ZG_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(state_of(s, p), ZG_STATE_WAITING);
+    outbox_notices_made_due(qc);
+    CHECK_INT(s->ops->deliver(s, qc, 3000, &n, &err), ZG_OK); /* confirmed: the notice goes */
+    CHECK_INT(n, 0);
+    CHECK_INT(outbox_notices(qc), 0);
 }
 
 /* A child's end the parent's slot acknowledged and then lost (a failover of the parent's queue
@@ -561,61 +630,73 @@ static void test_a_delivery_the_parents_slot_lost_is_made_again(void)
     side = redisConnectUnix(spec_redis + 7);
     CHECK(s != NULL && side && !side->err);
     if (!s || !side || side->err) return;
-    char p[ZG_UUID_LEN], c[ZG_UUID_LEN], qp[ZG_NAME_LEN], qc[ZG_NAME_LEN], info[128];
-    char pu[ZG_UUID_LEN + 2], pq[ZG_NAME_LEN + 2];
-    snprintf(qp, sizeof qp, "lostp_%ld", (long)getpid());
-    snprintf(qc, sizeof qc, "lostc_%ld", (long)getpid());
-    snprintf(p, sizeof p, "00000000-0000-4000-8001-%012ld", (long)getpid());
-    snprintf(c, sizeof c, "00000000-0000-4000-8002-%012ld", (long)getpid());
-    snprintf(pu, sizeof pu, "\"%s\"", p);
-    snprintf(pq, sizeof pq, "\"%s\"", qp);
-    snprintf(info, sizeof info, "{\"onFailure\":\"ignore\"}");
-    zg_new_job parent = {.uuid = p, .job_type = "P", .queue = qp, .delay_ms = ZG_DELAY_PARKED};
-    zg_new_job child = {.uuid = c,
-                        .job_type = "C",
-                        .queue = qc,
-                        .fields = {2, (const char *const[]){"parentUuid", "parentQueue"},
-                                   (const char *const[]){pu, pq}}};
-    zg_child kid = {c, info, 0};
-    CHECK_INT(s->ops->submit(s, &parent, 1, "spec", &err), ZG_OK);
-    CHECK_INT(s->ops->adopt(s, NULL, qp, p, &kid, 1, "spec", 0, &err), ZG_OK);
-    CHECK_INT(s->ops->submit(s, &child, 1, "spec", &err), ZG_OK);
-    const char *child_queues[] = {qc}, *child_types[] = {"C"};
-    zg_claim_req child_req = {child_queues, 1, child_types, 1, NULL, 0};
-    zg_claim cl;
-    CHECK_INT(s->ops->claim(s, &child_req, 0, "spec", 1, &cl, &err), ZG_OK);
-    zg_settle ended = {
-        .has_parent = 1,
-        .action = ZG_SETTLE_FINISH,
-        .fields = {1, (const char *const[]){"resultCode"}, (const char *const[]){"200"}}};
-    int64_t cas = 0, n = 0;
-    CHECK_INT(s->ops->settle(s, &cl.lease, &ended, "spec", 2, &cas, &err), ZG_OK);
-    zg_claim_clear(&cl);
+    char p[ZG_UUID_LEN], qp[ZG_NAME_LEN], qc[ZG_NAME_LEN];
+    a_parked_parent_and_its_ended_child(s, 0, qp, qc, p);
     queue_snapshot before;
     queue_snapshot_take(&before, qp);
+    int64_t n = 0;
     CHECK_INT(s->ops->deliver(s, qc, 0, &n, &err), ZG_OK);
     CHECK_INT(n, 1);
     CHECK_INT(state_of(s, p), ZG_STATE_WAITING);
-    queue_snapshot_restore(&before, qp); /* the parent's slot fails over: the end is lost */
-    CHECK_INT(state_of(s, p), ZG_STATE_PARKED);
-    CHECK_INT(s->ops->deliver(s, qc, 3000, &n, &err), ZG_OK); /* within the window: not yet */
-    CHECK_INT(n, 0);
-    outbox_notices_made_due(qc);
-    CHECK_INT(s->ops->deliver(s, qc, 3000, &n, &err), ZG_OK);
-    CHECK_INT(n, 1);
-    CHECK_INT(state_of(s, p), ZG_STATE_WAITING);
-    outbox_notices_made_due(qc);
-    CHECK_INT(s->ops->deliver(s, qc, 3000, &n, &err), ZG_OK); /* confirmed: the notice goes */
-    CHECK_INT(n, 0);
-    redisReply *left = redisCommand(side, "ZCARD {zq:%s}:outbox", qc);
-    CHECK(left && left->type == REDIS_REPLY_INTEGER && left->integer == 0);
-    if (left) freeReplyObject(left);
+    rolled_back_then_handed_over_again(s, &before, qp, qc, p);
     const char *parent_queues[] = {qp}, *parent_types[] = {"P"};
     zg_claim_req parent_req = {parent_queues, 1, parent_types, 1, NULL, 0};
+    zg_claim cl;
     CHECK_INT(s->ops->claim(s, &parent_req, 0, "spec", 3, &cl, &err), ZG_OK);
     CHECK_STR(cl.lease.uuid, p);
     zg_claim_clear(&cl);
     s->ops->close(s);
+    redisFree(side);
+}
+
+typedef struct deliverer {
+    zg_store *s;
+    const char *queue;
+    pthread_barrier_t *go;
+} deliverer;
+
+static void *deliver_at_once(void *arg)
+{
+    deliverer *d = arg;
+    zg_error err = {0};
+    int64_t n;
+    pthread_barrier_wait(d->go);
+    d->s->ops->deliver(d->s, d->queue, 0, &n, &err);
+    return NULL;
+}
+
+/* Two hosts hand the same notice over at once (each settle of a child hands over its queue's
+ * due notices): one finds the end new, the other finds it known a moment later, and neither
+ * removes the notice before its confirmation time (before, the second's answer removed it at
+ * once, and a failover of the parent's slot just then left the parent parked forever). */
+static void test_two_hosts_handing_a_notice_over_at_once_keep_it_for_its_confirmation(void)
+{
+    zg_error err = {0};
+    zg_store *a = zg_store_redis_new(spec_redis, 0, &err),
+             *b = zg_store_redis_new(spec_redis, 0, &err);
+    side = redisConnectUnix(spec_redis + 7);
+    CHECK(a && b && side && !side->err);
+    if (!a || !b || !side || side->err) return;
+    for (int trial = 1; trial <= 20; trial++) {
+        char p[ZG_UUID_LEN], qp[ZG_NAME_LEN], qc[ZG_NAME_LEN];
+        a_parked_parent_and_its_ended_child(a, trial, qp, qc, p);
+        queue_snapshot before;
+        queue_snapshot_take(&before, qp);
+        pthread_barrier_t go;
+        pthread_barrier_init(&go, NULL, 2);
+        deliverer da = {a, qc, &go}, db = {b, qc, &go};
+        pthread_t ta, tb;
+        pthread_create(&ta, NULL, deliver_at_once, &da);
+        pthread_create(&tb, NULL, deliver_at_once, &db);
+        pthread_join(ta, NULL);
+        pthread_join(tb, NULL);
+        pthread_barrier_destroy(&go);
+        CHECK_INT(state_of(a, p), ZG_STATE_WAITING);
+        CHECK_INT(outbox_notices(qc), 1);
+        rolled_back_then_handed_over_again(a, &before, qp, qc, p);
+    }
+    a->ops->close(a);
+    b->ops->close(b);
     redisFree(side);
 }
 
@@ -632,6 +713,7 @@ int main(void)
         RUN(test_writes_older_than_the_log_cannot_be_given_back);
         RUN(test_a_claim_the_store_lost_hands_the_next_claim_another_lease);
         RUN(test_a_delivery_the_parents_slot_lost_is_made_again);
+        RUN(test_two_hosts_handing_a_notice_over_at_once_keep_it_for_its_confirmation);
     } else {
         printf("ok %d - a run's writes a store forgot # SKIP no Redis on a unix socket "
                "(ZEROG_SPEC_REDIS)\n",
