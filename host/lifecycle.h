@@ -389,7 +389,8 @@ typedef struct zg_store_ops {
      * parents (Redis: an outbox in the child's slot, delivered by a second script on the
      * parent's slot, idempotent, and removed once a later delivery finds the parent had it,
      * so an end a failover of the parent's slot lost is delivered again; mem://: done in the
-     * finish itself, so nothing to do). Only notices older than older_than_ms (0: every one).
+     * finish itself, so nothing to do). Only notices older than older_than_ms (0: every one,
+     * and none of those waiting for their confirmation: a re-send, > 0, confirms them).
      * *delivered counts those that were new to their parents. */
     int (*deliver)(zg_store *s, const char *queue, int64_t older_than_ms, int64_t *delivered,
                    zg_error *err);

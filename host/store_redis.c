@@ -2270,20 +2270,39 @@ static int uuid_shaped(const char *text, size_t len)
     return 1;
 }
 
-/* Hands one notice "<parent uuid> <child uuid> <failed: 1 | 0><end>\n<parent queue>" to its
- * parent; *fresh is 1 when the parent's slot did not have the end yet (deliver.lua's answer).
- * A notice that is not one of ours, or names a queue no job can be on, is ZG_OK, not fresh
- * (nothing to deliver it to); a store error (finding a sharded queue's count) is returned. */
+/* Whether the end of a notice written before the failed flag travelled in it ("<parent>
+ * <child> {"resultCode":<integer or null>,"failed":true,...}") is a failure: the flag is the
+ * first field after the result code, which holds no comma. */
+static int old_end_failed(const char *end)
+{
+    static const char head[] = "{\"resultCode\":", flag[] = ",\"failed\":true";
+    if (strncmp(end, head, sizeof head - 1) != 0) return 0;
+    const char *comma = strchr(end, ',');
+    return comma && strncmp(comma, flag, sizeof flag - 1) == 0;
+}
+
+/* Hands one notice "<parent uuid> <child uuid> <failed: 1 | 0><end>\n<parent queue>" (or, as
+ * written before the flag, "<parent uuid> <child uuid> <end>\n<parent queue>") to its parent;
+ * *fresh is 1 when the parent's slot did not have the end yet (deliver.lua's answer). A notice
+ * that is not one of ours, or names a queue no job can be on, is ZG_OK, not fresh (nothing to
+ * deliver it to); a store error (finding a sharded queue's count) is returned. */
 static int deliver_one(redis_store *r, const char *notice, int *fresh, zg_error *err)
 {
     *fresh = 0;
     const char *nl = strrchr(notice, '\n');
     const char *sp1 = strchr(notice, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
-    if (!nl || !sp1 || !sp2 || sp2 + 2 > nl || !uuid_shaped(notice, (size_t)(sp1 - notice)) ||
-        !uuid_shaped(sp1 + 1, (size_t)(sp2 - sp1 - 1)) || (sp2[1] != '0' && sp2[1] != '1') ||
-        strlen(nl + 1) >= ZG_NAME_LEN)
+    if (!nl || !sp1 || !sp2 || sp2 + 2 >= nl || !uuid_shaped(notice, (size_t)(sp1 - notice)) ||
+        !uuid_shaped(sp1 + 1, (size_t)(sp2 - sp1 - 1)) || strlen(nl + 1) >= ZG_NAME_LEN)
         return ZG_OK;
-    char pu[ZG_UUID_LEN], cu[ZG_UUID_LEN], pq[ZG_NAME_LEN], failed[2] = {sp2[1], '\0'};
+    const char *end = sp2 + 1;
+    char failed[2] = "0";
+    if ((end[0] == '0' || end[0] == '1') && end[1] == '{')
+        failed[0] = *end++;
+    else if (end[0] == '{')
+        failed[0] = old_end_failed(end) ? '1' : '0';
+    else
+        return ZG_OK;
+    char pu[ZG_UUID_LEN], cu[ZG_UUID_LEN], pq[ZG_NAME_LEN];
     snprintf(pu, sizeof pu, "%.*s", (int)(sp1 - notice), notice);
     snprintf(cu, sizeof cu, "%.*s", (int)(sp2 - sp1 - 1), sp1 + 1);
     snprintf(pq, sizeof pq, "%s", nl + 1);
@@ -2291,19 +2310,19 @@ static int deliver_one(redis_store *r, const char *notice, int *fresh, zg_error 
     int rc = make_keys(r, &k, pq, pu, err);
     if (rc == ZG_EINVAL) return ZG_OK; /* a queue name no job can have */
     if (rc != ZG_OK) return rc;
-    size_t rlen = (size_t)(nl - sp2 - 2);
-    char *end = malloc(rlen + 1);
-    if (!end) return zg_fail(err, ZG_ENOMEM, "out of memory");
-    memcpy(end, sp2 + 2, rlen);
-    end[rlen] = '\0';
     argvec a = {0};
     av_flow_keys(&a, &k);
     av_push(&a, cu);
-    av_push(&a, end);
+    char *copy = strndup(end, (size_t)(nl - end));
+    if (!copy) {
+        av_free(&a);
+        return zg_fail(err, ZG_ENOMEM, "out of memory");
+    }
+    av_push(&a, copy);
     av_push(&a, failed);
     redisReply *reply = run(r, S_DELIVER, 5, &a, err);
     av_free(&a);
-    free(end);
+    free(copy);
     if (!reply) return err->code;
     if (reply->type == REDIS_REPLY_ERROR) rc = zg_redis_reply_error(reply, err);
     *fresh = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
@@ -2311,19 +2330,18 @@ static int deliver_one(redis_store *r, const char *notice, int *fresh, zg_error 
     return rc;
 }
 
-/* Hands over the notices of one of the outbox's sets (from: "outbox" or "sent") and tells the
- * outbox how each went (outbox.lua "handed"). */
-static int deliver_set(redis_store *r, const char *queue, const redisReply *notices,
+/* Hands over the notices of one of the outbox's sets (from: "outbox" or "sent") of the queue
+ * whose key prefix is prefix, and tells the outbox how each went (outbox.lua "handed"). */
+static int deliver_set(redis_store *r, const char *prefix, const redisReply *notices,
                        const char *from, int64_t *delivered, zg_error *err)
 {
+    char confirm[24];
+    snprintf(confirm, sizeof confirm, "%d", NOTICE_CONFIRM_MS);
     for (size_t i = 0; notices->type == REDIS_REPLY_ARRAY && i < notices->elements; i++) {
         const redisReply *e = notices->element[i];
         if (e->type != REDIS_REPLY_STRING) continue;
         int fresh;
         if (deliver_one(r, e->str, &fresh, err) != ZG_OK) return err->code;
-        char prefix[PREFIX_LEN], confirm[24];
-        if (queue_prefix(r, prefix, sizeof prefix, queue, err) != ZG_OK) return err->code;
-        snprintf(confirm, sizeof confirm, "%d", NOTICE_CONFIRM_MS);
         argvec a = {0};
         av_push(&a, prefix);
         av_push(&a, "handed");
@@ -2342,6 +2360,8 @@ static int deliver_set(redis_store *r, const char *queue, const redisReply *noti
     return ZG_OK;
 }
 
+/* A re-send (older_than_ms > 0, a host's idle step) also confirms the notices handed over once;
+ * the hand-over right after a child's settle (0) leaves that to them, off the settle's path. */
 static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int64_t *delivered,
                       zg_error *err)
 {
@@ -2352,7 +2372,7 @@ static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int
     snprintf(age, sizeof age, "%lld", (long long)(older_than_ms > 0 ? older_than_ms : 0));
     argvec a = {0};
     av_push(&a, prefix);
-    av_push(&a, "read");
+    av_push(&a, older_than_ms > 0 ? "read" : "read new");
     av_push(&a, age);
     redisReply *reply = run(r, S_OUTBOX, 1, &a, err);
     av_free(&a);
@@ -2361,8 +2381,8 @@ static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
         rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err)
                                               : unexpected(err, "outbox");
-    else if ((rc = deliver_set(r, queue, reply->element[0], "outbox", delivered, err)) == ZG_OK)
-        rc = deliver_set(r, queue, reply->element[1], "sent", delivered, err);
+    else if ((rc = deliver_set(r, prefix, reply->element[0], "outbox", delivered, err)) == ZG_OK)
+        rc = deliver_set(r, prefix, reply->element[1], "sent", delivered, err);
     zg_redis_reply_free(reply);
     return rc;
 }
@@ -2419,8 +2439,9 @@ static const zg_lua_module *find_module(const char *name)
 
 /* The scripts that may run when Redis is out of memory (maxmemory): those that read, and the
  * reads' own tidying (a due delayed job made ready, a finished job past its retention deleted),
- * and those that free memory. The others are refused as a whole, before they start, with Redis's
- * "OOM command not allowed" (a function without flags is), so none is left half done. */
+ * those that free memory, and the outbox's (a hand-over moves a notice from one set to the
+ * other, needing no more memory). The others are refused as a whole, before they start, with
+ * Redis's "OOM command not allowed" (a function without flags is), so none is left half done. */
 static int runs_when_full(int script)
 {
     switch (script) {
