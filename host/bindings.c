@@ -325,6 +325,26 @@ static const char *string_field(lua_State *L, int idx, const char *name)
     return v;
 }
 
+/* The children {{uuid, info, fail_parent}, ...} at stack index idx as an array (a userdata
+ * pushed on the stack; its strings are the table's, alive while it is). */
+static const zg_child *kids_arg(lua_State *L, int idx, size_t *n)
+{
+    idx = lua_absindex(L, idx);
+    luaL_checktype(L, idx, LUA_TTABLE);
+    *n = (size_t)lua_rawlen(L, idx);
+    zg_child *kids = lua_newuserdatauv(L, (*n ? *n : 1) * sizeof *kids, 0);
+    for (size_t i = 0; i < *n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        luaL_checktype(L, -1, LUA_TTABLE);
+        kids[i].uuid = string_field(L, -1, "uuid");
+        kids[i].info = string_field(L, -1, "info");
+        lua_getfield(L, -1, "fail_parent");
+        kids[i].fail_parent = lua_toboolean(L, -1);
+        lua_pop(L, 2);
+    }
+    return kids;
+}
+
 /* submit({{uuid, jobType, queue, fields = {name = json}, priority, delay, ttr}, ...}[, partial])
  *   -> {{id, cas}, ...}: creates the jobs and their queue entries (a batch in few round trips).
  * With partial, a store failure after some of the jobs were made returns {{id, cas} or false,
@@ -338,6 +358,8 @@ static int core_submit(lua_State *L)
     memset(jobs, 0, (n ? n : 1) * sizeof *jobs);
     lua_createtable(L, (int)n, 0); /* anchors the field arrays */
     int anchors = lua_gettop(L);
+    lua_createtable(L, 0, 0); /* and the children arrays */
+    int kid_anchors = lua_gettop(L);
     for (size_t i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
         int j = lua_gettop(L);
@@ -370,6 +392,11 @@ static int core_submit(lua_State *L)
         lua_pop(L, 1);
         if (lua_getfield(L, j, "group") == LUA_TSTRING) /* [limits] its GROUP's value */
             jobs[i].group = lua_tostring(L, -1);        /* (kept alive by the job's table) */
+        lua_pop(L, 1);
+        if (lua_getfield(L, j, "kids") == LUA_TTABLE) { /* flows: a batch's callback */
+            jobs[i].kids = kids_arg(L, -1, &jobs[i].nkids);
+            lua_rawseti(L, kid_anchors, (lua_Integer)i + 1); /* (the array, kept alive) */
+        }
         lua_pop(L, 1);
         lua_getfield(L, j, "fields");
         jobs[i].fields = fields_arg(L, -1);
@@ -462,18 +489,8 @@ static int core_flow_adopt(lua_State *L)
 {
     zg_host *h = host_of(L);
     const char *queue = luaL_optstring(L, 1, NULL), *uuid = luaL_optstring(L, 2, NULL);
-    luaL_checktype(L, 3, LUA_TTABLE);
-    size_t n = (size_t)lua_rawlen(L, 3);
-    zg_child *kids = lua_newuserdatauv(L, (n ? n : 1) * sizeof *kids, 0);
-    for (size_t i = 0; i < n; i++) {
-        lua_rawgeti(L, 3, (lua_Integer)i + 1);
-        luaL_checktype(L, -1, LUA_TTABLE);
-        kids[i].uuid = string_field(L, -1, "uuid"); /* strings of the argument: alive */
-        kids[i].info = string_field(L, -1, "info");
-        lua_getfield(L, -1, "fail_parent");
-        kids[i].fail_parent = lua_toboolean(L, -1);
-        lua_pop(L, 2);
-    }
+    size_t n;
+    const zg_child *kids = kids_arg(L, 3, &n);
     const zg_lease *lease = NULL;
     if (!uuid) {
         if (!h->run.active) return luaL_error(L, "spawn: only a running job has children");

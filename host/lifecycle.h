@@ -94,6 +94,10 @@ typedef struct zg_new_job {
                          * others' outcomes */
     const char *group;  /* [limits] NULL: its type has no GROUP; else its group ("": default),
                          * at most ZG_GROUP_MAX bytes */
+    /* flows: the children a batch's callback is made with (parked), registered in its own
+     * step (as adopt would), so that no failover keeps the callback without them */
+    const struct zg_child *kids;
+    size_t nkids;
 } zg_new_job;
 
 /* What a run holds: the job it claimed and the fencing token its writes carry. */

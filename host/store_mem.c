@@ -916,6 +916,8 @@ static int create_job(mem_store *s, zg_new_job *nj, zg_error *err)
 
 static zg_schedule *mem_schedule_of_tick(mem_store *s, zg_new_job *nj);
 
+static int flow_register(job *j, const zg_child *kids, size_t n, zg_error *err);
+
 static int mem_submit(zg_store *zs, zg_new_job *jobs, size_t n, const char *writer, zg_error *err)
 {
     (void)writer; /* nothing is resent in-process */
@@ -940,6 +942,9 @@ static int mem_submit(zg_store *zs, zg_new_job *jobs, size_t n, const char *writ
         zg_schedule *sc = NULL; /* a schedule's job: made only while its tick is not taken */
         if (jobs[i].schedule_id && !(sc = mem_schedule_of_tick(s, &jobs[i]))) continue;
         rc = create_job(s, &jobs[i], err);
+        if (rc == ZG_OK && jobs[i].nkids) /* (flows: a batch's callback) */
+            rc =
+                flow_register(zg_map_get(&s->jobs, jobs[i].uuid), jobs[i].kids, jobs[i].nkids, err);
         if (rc == ZG_OK) created = 1;
         if (rc == ZG_OK && sc) { /* the tick taken, in the same critical section */
             sc->next_ms = jobs[i].schedule_next_ms;
@@ -1573,6 +1578,43 @@ static void flow_record(flow_kids *k, flow_kid *kid, char *end, int failed)
     if (failed && kid->fail_parent) snprintf(k->failed, sizeof k->failed, "%s", kid->uuid);
 }
 
+/* Registers children kids of parent j (a child registered already is left as it is; one whose
+ * end came first has it counted now). */
+static int flow_register(job *j, const zg_child *kids, size_t n, zg_error *err)
+{
+    flow_kids *k = flow_kids_of(j);
+    if (!k) return zg_fail(err, ZG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (flow_find(k, kids[i].uuid)) continue;
+        if (k->len == k->cap) {
+            size_t cap = k->cap ? 2 * k->cap : 8;
+            flow_kid **grown = realloc(k->items, cap * sizeof *grown);
+            if (!grown) return zg_fail(err, ZG_ENOMEM, "out of memory");
+            k->items = grown;
+            k->cap = cap;
+        }
+        flow_kid *kid = calloc(1, sizeof *kid);
+        if (kid) {
+            kid->uuid = strdup(kids[i].uuid);
+            kid->info = strdup(kids[i].info ? kids[i].info : "null");
+            kid->fail_parent = kids[i].fail_parent;
+        }
+        if (!kid || !kid->uuid || !kid->info || zg_map_set(&k->by_uuid, kid->uuid, kid) != 0) {
+            if (kid) free(kid->uuid), free(kid->info);
+            free(kid);
+            return zg_fail(err, ZG_ENOMEM, "out of memory");
+        }
+        k->items[k->len++] = kid;
+        flow_kid *ended = zg_map_remove(&k->early, kid->uuid); /* (its end came first) */
+        if (ended) {
+            flow_record(k, kid, ended->result, ended->failed);
+            ended->result = NULL;
+            flow_kid_free(ended);
+        }
+    }
+    return ZG_OK;
+}
+
 /* Hands child j's end (result: JSON text, malloc'd, taken) to its parent, if it has one that
  * has not had its end already. A parent that has not registered the child keeps the end for
  * its registration (mem_adopt), as Redis does (deliver.lua: there, the registration may have
@@ -1611,40 +1653,9 @@ static int mem_adopt(zg_store *zs, const zg_lease *lease, const char *queue, con
     if (lease) {
         if (!(j = leased_job(s, lease, err))) return err->code;
     } else if (!(j = zg_map_get(&s->jobs, uuid)))
-        /* a batch's callback, submitted before its children are registered: one deleted in
-         * between has nothing to register them with (as on Redis) */
+        /* (from outside a run: the parent must exist, as on Redis) */
         return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid);
-    flow_kids *k = flow_kids_of(j);
-    if (!k) return zg_fail(err, ZG_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-        if (flow_find(k, kids[i].uuid)) continue;
-        if (k->len == k->cap) {
-            size_t cap = k->cap ? 2 * k->cap : 8;
-            flow_kid **grown = realloc(k->items, cap * sizeof *grown);
-            if (!grown) return zg_fail(err, ZG_ENOMEM, "out of memory");
-            k->items = grown;
-            k->cap = cap;
-        }
-        flow_kid *kid = calloc(1, sizeof *kid);
-        if (kid) {
-            kid->uuid = strdup(kids[i].uuid);
-            kid->info = strdup(kids[i].info ? kids[i].info : "null");
-            kid->fail_parent = kids[i].fail_parent;
-        }
-        if (!kid || !kid->uuid || !kid->info || zg_map_set(&k->by_uuid, kid->uuid, kid) != 0) {
-            if (kid) free(kid->uuid), free(kid->info);
-            free(kid);
-            return zg_fail(err, ZG_ENOMEM, "out of memory");
-        }
-        k->items[k->len++] = kid;
-        flow_kid *ended = zg_map_remove(&k->early, kid->uuid); /* (its end came first) */
-        if (ended) {
-            flow_record(k, kid, ended->result, ended->failed);
-            ended->result = NULL;
-            flow_kid_free(ended);
-        }
-    }
-    return ZG_OK;
+    return flow_register(j, kids, n, err);
 }
 
 static int mem_children(zg_store *zs, const char *queue, const char *uuid, char **json,

@@ -555,6 +555,11 @@ static int rs_submit(zg_store *s, zg_new_job *jobs, size_t n, const char *writer
                 av_push(a, "");
             av_int(a, (long long)jobs[j].fields.n);
             av_fields(a, jobs[j].fields);
+            av_int(a, (long long)jobs[j].nkids);
+            for (size_t c = 0; c < jobs[j].nkids; c++) {
+                av_push(a, jobs[j].kids[c].uuid);
+                av_push(a, jobs[j].kids[c].info ? jobs[j].kids[c].info : "null");
+            }
         }
         first[b] = i;
         count[b] = j - i;

@@ -1,7 +1,7 @@
 -- adopt (flows): registers children of a parent before they are submitted, so that each of
 -- their ends counts for it. KEYS: {zq:Q}, the parent's job hash, its :kids, :kres and :kearly
--- hashes. ARGV: lease token ('0': from outside a run, as for a batch's callback that is not yet
--- submitted), writer, sequence, the sequence number of the run's last acknowledged write (0:
+-- hashes. ARGV: lease token ('0': from outside a run; a batch's callback has its children
+-- registered by its submit), writer, sequence, the sequence number of the run's last acknowledged write (0:
 -- none), n, then per child: uuid, info (JSON). A child registered already is left as it is; one
 -- whose end came before its registration (deliver.lua keeps it) has that end counted now.
 -- Returns 1, or 0 when the token is not the parent's current lease, -1 when (from outside a
@@ -17,7 +17,7 @@ if ARGV[1] ~= '0' then
   if chain > 0 and applied < chain then return -4 end
   if seq > 0 then redis.call('HSET', KEYS[2], wfield, ARGV[3]) end
 elseif redis.call('EXISTS', KEYS[2]) == 0 then
-  return -1 -- (a batch's callback deleted before its children were registered: no keys for it)
+  return -1 -- (no keys for a parent that is gone)
 end
 local early = redis.call('EXISTS', KEYS[5]) == 1
 for i = 6, 5 + 2 * tonumber(ARGV[5]), 2 do

@@ -1,7 +1,9 @@
 -- submit: creates jobs (document and queue entry together). ARGV: count, then per job: uuid,
 -- type, priority, delay ms (-1: parked, waiting for its children), ttr ms, unique key ('' for
 -- none), its ttl ms, its hold (queued | running | until_done), its group ('' for a type without
--- GROUP, else '=' and the group), field count, name, value, ... Returns {id, cas} per job, or {0, 0,
+-- GROUP, else '=' and the group), field count, name, value, ..., child count, child uuid, its
+-- info (JSON), ... (flows: the children a batch's callback is made with, registered in the same
+-- step, so no failover keeps the callback without them). Returns {id, cas} per job, or {0, 0,
 -- uuid} for a job not created because job uuid holds its unique key. A uuid that exists already
 -- is left as it is (a submit resent after a reconnect). Its ids are taken for the whole batch at
 -- once (a resent or duplicate job leaves a gap in them).
@@ -18,6 +20,8 @@ for j = 1, n do
   local ukey, uttl, uhold = ARGV[i + 5], tonumber(ARGV[i + 6]), ARGV[i + 7]
   local grp = ARGV[i + 8] ~= '' and string.sub(ARGV[i + 8], 2) or nil -- [limits]
   local nf = tonumber(ARGV[i + 9])
+  local kids_at = i + 10 + 2 * nf
+  local nk = tonumber(ARGV[kids_at])
   local job = jk(uuid)
   local existing = redis.call('HMGET', job, '_id', 'cas')
   local held = ukey ~= '' and not existing[1] and holder(p .. ':unique:' .. ukey, uhold)
@@ -41,6 +45,9 @@ for j = 1, n do
       for _, v in ipairs { '_uk', ukey, '_uh', uhold, '_ut', I(uttl) } do front[#front + 1] = v end
     end
     hset_args(job, i + 10, i + 9 + 2 * nf, { 'queueJobId', I(id) }, front)
+    for from = kids_at + 1, kids_at + 2 * nk, 2000 do -- (unpack has a limit)
+      redis.call('HSET', job .. ':kids', unpack(ARGV, from, math.min(from + 1999, kids_at + 2 * nk)))
+    end
     if delay > 0 then
       redis.call('ZADD', p .. ':delayed', I(now + delay), m)
       if not earliest or now + delay < earliest then earliest = now + delay end
@@ -50,7 +57,7 @@ for j = 1, n do
     types[jtype] = true
     out[j] = { id, 1 }
   end
-  i = i + 10 + 2 * nf
+  i = kids_at + 1 + 2 * nk
 end
 for jtype in pairs(types) do redis.call('SADD', p .. ':types', jtype) end
 if earliest then due_by(earliest) end

@@ -286,10 +286,10 @@ function M._submit_callback(then_type, then_params, submissions)
     s.fields.parentQueue = codec.encode(job.queueName)
     kids[i] = { uuid = s.uuid, jobType = s.jobType, queue = s.queue }
   end
+  submission.kids = flow.registrations(kids) -- (registered in the callback's own step)
   local ok, why = pcall(function()
     local created = core.submit { submission }
     job.queueJobId, job.cas = created[1][1], created[1][2]
-    flow.adopt_outside(job.queueName, job.uuid, kids)
   end)
   if not ok then
     local kind = tostring(why):find("zerog: StoreError: ", 1, true) and "store" or "invalid"

@@ -193,16 +193,17 @@ function M.has_parent(job)
   return type(rawget(job, "parentUuid")) == "string"
 end
 
---- Registers the jobs of uuids (on the queues of `queues`) as children of the job (queue, uuid)
--- from outside a run, with on_failure "ignore" (a batch's callback sees every end).
-function M.adopt_outside(queue, uuid, kids)
+--- The registrations of kids ({uuid, jobType, queue} each) as the children a batch's callback is
+-- submitted with (its submission's `kids`: registered in the same step as the callback is made),
+-- with on_failure "ignore" (a batch's callback sees every end).
+function M.registrations(kids)
   local list = {}
   for i, k in ipairs(kids) do
     list[i] = { uuid = k.uuid, fail_parent = false,
                 info = codec.encode { uuid = k.uuid, jobType = k.jobType, queue = k.queue,
                                       onFailure = "ignore", round = 0, n = i } }
   end
-  core.flow_adopt(queue, uuid, list)
+  return list
 end
 
 return M

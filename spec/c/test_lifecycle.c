@@ -2248,11 +2248,39 @@ static void an_early_end_is_the_childs_first_end_on_both_stores(void)
     zg_claim_clear(&parent);
 }
 
+/* A job submitted with children (a batch's callback, parked) has them registered by its submit,
+ * with no adopt after it; a submit of the same uuid again (resent) registers nothing new. */
+static void a_submit_with_children_registers_them_in_the_same_step(void)
+{
+    char p[ZG_UUID_LEN], a[ZG_UUID_LEN], b[ZG_UUID_LEN];
+    new_uuid(p);
+    new_uuid(a);
+    new_uuid(b);
+    zg_child kids[] = {{a, "{\"n\":1}", 0}, {b, "{\"n\":2}", 0}};
+    const char *q = Q("withkids");
+    zg_new_job j = {.uuid = p,
+                    .job_type = TYPE,
+                    .queue = q,
+                    .delay_ms = ZG_DELAY_PARKED,
+                    .kids = kids,
+                    .nkids = 2};
+    zg_error err = {0};
+    CHECK_INT(S->ops->submit(S, &j, 1, "spec", &err), ZG_OK);
+    j.nkids = 1; /* (resent with fewer: nothing changes) */
+    CHECK_INT(S->ops->submit(S, &j, 1, "spec", &err), ZG_OK);
+    char *json = NULL;
+    CHECK_INT(S->ops->children(S, q, p, &json, &err), ZG_OK);
+    CHECK(json && strstr(json, "[{\"n\":1},null]") && strstr(json, "[{\"n\":2},null]"));
+    free(json);
+    CHECK_INT(state_of(p).state, ZG_STATE_PARKED);
+}
+
 static void run_all(void)
 {
     T(submit_creates_the_document_and_the_queue_entry_together);
     T(a_childs_end_before_its_registration_counts_when_it_is_registered);
     T(an_early_end_is_the_childs_first_end_on_both_stores);
+    T(a_submit_with_children_registers_them_in_the_same_step);
     T(submit_numbers_jobs_per_queue_from_1);
     T(submit_overwrites_a_given_queueJobId);
     T(resubmit_of_the_same_uuid_creates_nothing_new);

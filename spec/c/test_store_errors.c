@@ -141,6 +141,52 @@ static void test_a_refused_settle_asks_the_store_before_giving_up(void)
     zg_host_free(h);
 }
 
+static int refused_adopt(zg_store *s, const zg_lease *lease, const char *queue, const char *uuid,
+                         const zg_child *kids, size_t n, const char *writer, int64_t seq,
+                         zg_error *err)
+{
+    (void)s, (void)lease, (void)queue, (void)uuid, (void)kids, (void)n, (void)writer, (void)seq;
+    return refusal(err);
+}
+
+/* A batch's callback is made with its children registered in its own step, not by a second
+ * call after it (a failover could keep the callback and lose that call: the callback would wait
+ * forever, its children's ends kept for a registration that never came). A store that refuses
+ * every registration of children outside the submit still makes the callback, and it runs once
+ * the batch has ended. */
+static void test_a_batch_callback_is_made_with_its_children_in_one_step(void)
+{
+    zg_host *h = check_new_host("mem://");
+    if (!h) return;
+    CHECK_INT(zg_load_string(h, "item",
+                             "return { JOB_TYPE = 'item', QUEUE_NAME = 'items',\n"
+                             "  run = function(self) return 200 end }\n",
+                             NULL),
+              ZG_OK);
+    CHECK_INT(
+        zg_load_string(h, "done",
+                       "return { JOB_TYPE = 'done', QUEUE_NAME = 'dones',\n"
+                       "  run = function(self) return #self:children() == 2 and 200 or 500 end }\n",
+                       NULL),
+        ZG_OK);
+    real_ops = h->store->ops;
+    wrapped_ops = *real_ops;
+    wrapped_ops.adopt = refused_adopt;
+    h->store->ops = &wrapped_ops;
+    const char *lines[] = {"{}", "{}"};
+    char uuids[2][ZG_UUID_LEN], cb[ZG_UUID_LEN];
+    CHECK_INT(zg_submit_batch_then(h, "item", lines, 2, NULL, "done", NULL, uuids, cb), ZG_OK);
+    const char *items[] = {"items"}, *dones[] = {"dones"};
+    zg_step_result r;
+    for (int i = 0; i < 2; i++)
+        CHECK_INT(zg_step(h, items, 1, 0, &r), ZG_OK);
+    CHECK_INT(zg_step(h, dones, 1, 0, &r), ZG_OK);
+    CHECK_STR(r.uuid, cb);
+    CHECK_INT(r.result_code, 200);
+    h->store->ops = real_ops;
+    zg_host_free(h);
+}
+
 /* The store that forgets: writes of a run are applied and acknowledged, then the job's keys are
  * put back as they were before them (DUMP before, RESTORE after, on a connection of the test's
  * own), as a replica promoted before the writes reached it holds them. Two ways:
@@ -702,6 +748,7 @@ int main(void)
     RUN(test_a_refusal_the_same_call_gets_again_does_not);
     RUN(test_a_refused_settle_asks_the_store_before_giving_up);
     RUN(test_a_run_that_spawned_is_given_up_on_a_loss);
+    RUN(test_a_batch_callback_is_made_with_its_children_in_one_step);
     spec_redis = getenv("ZEROG_SPEC_REDIS");
     if (spec_redis && strncmp(spec_redis, "unix://", 7) == 0) {
         RUN(test_a_settle_gives_back_the_writes_a_store_forgot);
