@@ -2290,10 +2290,12 @@ static int old_end_failed(const char *end)
  * written before the flag, "<parent uuid> <child uuid> <end>\n<parent queue>") to its parent;
  * *fresh is 1 when the parent's slot did not have the end yet (deliver.lua's answer). A notice
  * that is not one of ours, or names a queue no job can be on, is ZG_OK, not fresh (nothing to
- * deliver it to); a store error (finding a sharded queue's count) is returned. */
-static int deliver_one(redis_store *r, const char *notice, int *fresh, zg_error *err)
+ * deliver it to); a store error (finding a sharded queue's count) is returned, with *refused set
+ * when it was the parent's slot's answer (an error reply: that parent's alone, not the
+ * connection's). */
+static int deliver_one(redis_store *r, const char *notice, int *fresh, int *refused, zg_error *err)
 {
-    *fresh = 0;
+    *fresh = *refused = 0;
     const char *nl = strrchr(notice, '\n');
     const char *sp1 = strchr(notice, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
     if (!nl || !sp1 || !sp2 || sp2 + 2 >= nl || !uuid_shaped(notice, (size_t)(sp1 - notice)) ||
@@ -2325,28 +2327,43 @@ static int deliver_one(redis_store *r, const char *notice, int *fresh, zg_error 
     }
     av_push(&a, copy);
     av_push(&a, failed);
-    redisReply *reply = run(r, S_DELIVER, 5, &a, err);
+    redisReply *reply = NULL;
+    if (a.oom)
+        zg_fail(err, ZG_ENOMEM, "out of memory building a redis call");
+    else { /* (as run(), and whether the failure was the server's answer: an error reply) */
+        pthread_mutex_lock(&r->conn.lock);
+        reply =
+            zg_redis_script_run(&r->conn, &r->scripts[S_DELIVER], 5, (int)a.n, a.argv, NULL, err);
+        *refused = !reply && !r->conn.outage;
+        pthread_mutex_unlock(&r->conn.lock);
+    }
     av_free(&a);
     free(copy);
     if (!reply) return err->code;
-    if (reply->type == REDIS_REPLY_ERROR) rc = zg_redis_reply_error(reply, err);
     *fresh = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
     zg_redis_reply_free(reply);
     return rc;
 }
 
 /* Hands over the notices of one of the outbox's sets (from: "outbox" or "sent") of the queue
- * whose key prefix is prefix, and tells the outbox how each went (outbox.lua "handed"). */
+ * whose key prefix is prefix, and tells the outbox how each went (outbox.lua "handed"). A notice
+ * whose parent's slot refuses it stays for the next pass, and the others go on (one parent's
+ * node down in a cluster does not hold up the ends for every other parent); the first such
+ * refusal is the pass's error (in *refusal, once). Any other error ends the pass. */
 static int deliver_set(redis_store *r, const char *prefix, const redisReply *notices,
-                       const char *from, int64_t *delivered, zg_error *err)
+                       const char *from, int64_t *delivered, zg_error *refusal, zg_error *err)
 {
     char confirm[24];
     snprintf(confirm, sizeof confirm, "%d", NOTICE_CONFIRM_MS);
     for (size_t i = 0; notices->type == REDIS_REPLY_ARRAY && i < notices->elements; i++) {
         const redisReply *e = notices->element[i];
         if (e->type != REDIS_REPLY_STRING) continue;
-        int fresh;
-        if (deliver_one(r, e->str, &fresh, err) != ZG_OK) return err->code;
+        int fresh, refused;
+        if (deliver_one(r, e->str, &fresh, &refused, err) != ZG_OK) {
+            if (!refused) return err->code;
+            if (refusal->code == ZG_OK) *refusal = *err;
+            continue;
+        }
         argvec a = {0};
         av_push(&a, prefix);
         av_push(&a, "handed");
@@ -2386,8 +2403,16 @@ static int rs_deliver(zg_store *s, const char *queue, int64_t older_than_ms, int
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
         rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err)
                                               : unexpected(err, "outbox");
-    else if ((rc = deliver_set(r, prefix, reply->element[0], "outbox", delivered, err)) == ZG_OK)
-        rc = deliver_set(r, prefix, reply->element[1], "sent", delivered, err);
+    else {
+        zg_error refusal = {0};
+        rc = deliver_set(r, prefix, reply->element[0], "outbox", delivered, &refusal, err);
+        if (rc == ZG_OK)
+            rc = deliver_set(r, prefix, reply->element[1], "sent", delivered, &refusal, err);
+        if (rc == ZG_OK && refusal.code != ZG_OK) {
+            *err = refusal;
+            rc = err->code;
+        }
+    }
     zg_redis_reply_free(reply);
     return rc;
 }

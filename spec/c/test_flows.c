@@ -693,6 +693,41 @@ static void test_redis_a_notice_written_before_the_failed_flag_is_handed_over(vo
     s->ops->close(s);
 }
 
+/* A parent whose slot refuses its child's end (its node down, or out of memory) holds up only
+ * that end: another parent's end from the same child queue is handed over, and the refused one
+ * is once the slot answers again (the first refusal stopped the whole pass, so every flow fed
+ * from that queue waited). The refusal is made deterministic: the parent's :kres of the wrong
+ * type for a moment. */
+static void test_redis_a_parent_whose_slot_refuses_holds_up_only_its_own_end(void)
+{
+    zg_error err = {0};
+    zg_redis r;
+    zg_store *s = redis_store_and_a_second_connection(&r);
+    if (!s) return;
+    char qa[ZG_NAME_LEN], qb[ZG_NAME_LEN], qc[ZG_NAME_LEN], a[ZG_UUID_LEN], b[ZG_UUID_LEN],
+        c[ZG_UUID_LEN], kres[ZG_NAME_LEN + ZG_UUID_LEN + 16];
+    snprintf(qa, sizeof qa, "%s_hla", tag);
+    snprintf(qb, sizeof qb, "%s_hlb", tag);
+    snprintf(qc, sizeof qc, "%s_hlc", tag);
+    strand_a_child_end(s, qa, qc, "C", a, c); /* (the older notice: handed over first) */
+    strand_a_child_end(s, qb, qc, "C", b, c);
+    snprintf(kres, sizeof kres, "{zq:%s}:job:%s:kres", qa, a);
+    const char *broken[] = {"SET", kres, "broken"}, *mended[] = {"DEL", kres};
+    zg_redis_reply_free(zg_redis_command(&r, 3, broken, NULL, 0, &err));
+    int64_t n = 0;
+    CHECK(s->ops->deliver(s, qc, 0, &n, &err) != ZG_OK);
+    CHECK(strstr(err.msg, "WRONGTYPE") != NULL);
+    CHECK_INT(n, 1);
+    CHECK_INT(store_state(s, a), ZG_STATE_PARKED);
+    CHECK_INT(store_state(s, b), ZG_STATE_WAITING);
+    zg_redis_reply_free(zg_redis_command(&r, 2, mended, NULL, 0, &err));
+    CHECK_INT(s->ops->deliver(s, qc, 0, &n, &err), ZG_OK);
+    CHECK_INT(n, 1);
+    CHECK_INT(store_state(s, a), ZG_STATE_WAITING);
+    zg_redis_close(&r);
+    s->ops->close(s);
+}
+
 /* The cases that run on each store. */
 static void run_all(void)
 {
@@ -724,6 +759,7 @@ int main(void)
         RUN(test_redis_a_store_error_finding_a_sharded_parent_keeps_the_childs_end);
         RUN(test_redis_a_handed_notice_waits_in_a_set_that_expires);
         RUN(test_redis_a_notice_written_before_the_failed_flag_is_handed_over);
+        RUN(test_redis_a_parent_whose_slot_refuses_holds_up_only_its_own_end);
     }
     return check_done();
 }
