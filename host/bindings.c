@@ -530,6 +530,20 @@ static int core_children(lua_State *L)
     return 1;
 }
 
+/* remove(uuid) -> true, or false when there is no such job: deletes a job whatever its state
+ * (flows: a batch's callback whose batch was not made whole). */
+static int core_remove(lua_State *L)
+{
+    zg_host *h = host_of(L);
+    const char *uuid = luaL_checkstring(L, 1);
+    zg_error err = {0};
+    int rc = STORE(h)->remove(h->store, uuid, &err);
+    zg_heartbeat_entered(&h->heartbeat, 1);
+    if (rc != ZG_OK && rc != ZG_ENOTFOUND) return raise_store(L, &err);
+    lua_pushboolean(L, rc == ZG_OK);
+    return 1;
+}
+
 /* flow_deliver(queue, older_than_ms) -> count: hands the queue's notices of children's ends to
  * their parents (see lifecycle.h deliver). */
 static int core_flow_deliver(lua_State *L)
@@ -832,6 +846,7 @@ static const luaL_Reg core_functions[] = {{"shards_declare", core_shards_declare
                                           {"flow_adopt", core_flow_adopt}, /* flows */
                                           {"children", core_children},
                                           {"flow_deliver", core_flow_deliver},
+                                          {"remove", core_remove},
                                           {"uuid_for", core_uuid_for},
                                           {"ccall", core_ccall},
                                           {"run_protected", zg_core_run_protected},

@@ -165,6 +165,16 @@ local function submit_grouped(submissions, partial)
   return created, failure
 end
 
+--- A batch's callback whose batch was not made whole is deleted (it would wait for good for the
+-- jobs that were not made; the ends of those that were find no parent and are dropped). Says
+-- what became of it.
+local function drop_callback(uuid)
+  local ok, why = pcall(core.remove, uuid)
+  if ok then return "its callback " .. uuid .. " was deleted (it would have waited for them all)" end
+  return "its callback " .. uuid .. " could not be deleted (" .. store_words(why)
+    .. "): delete it (zerog delete " .. uuid .. "), else it waits for good"
+end
+
 --- "1-3, 7" for the numbers of a sorted list
 local function ranges(list)
   local out, i = {}, 1
@@ -222,11 +232,11 @@ function M.submit_batch(job_type, lines, delay, ttr, priority, then_type, then_p
     then_uuid, why1, why2 = M._submit_callback(then_type, then_params, submissions)
     if not then_uuid then return nil, why1, why2 end
   end
-  -- (a batch with a callback is made whole or not at all: the callback waits for every job)
-  local ok, created, failure = pcall(submit_grouped, submissions, not then_type)
+  local ok, created, failure = pcall(submit_grouped, submissions, true)
   if not ok then
     local kind = tostring(created):find("zerog: StoreError: ", 1, true) and "store" or "invalid"
     return nil, kind, "the batch was not submitted: " .. store_words(created)
+      .. (then_uuid and "; " .. drop_callback(then_uuid) or "")
   end
   local uuids, missing = {}, {}
   for i, job in ipairs(jobs) do -- (a unique key's holder; "" for a job the store did not make)
@@ -244,8 +254,8 @@ function M.submit_batch(job_type, lines, delay, ttr, priority, then_type, then_p
   if not flushed then return nil, "job", "the batch was submitted, but recording its entries failed: " .. describe(err) end
   if failure then -- some of the batch was made: which, so that submitting again makes no job twice
     return uuids, "store", ("the batch was submitted in part: %d of its %d jobs were made, not jobs %s"
-      .. " (counted from 1; their uuids are empty): %s"):format(#jobs - #missing, #jobs, ranges(missing),
-      failure)
+      .. " (counted from 1; their uuids are empty): %s%s"):format(#jobs - #missing, #jobs, ranges(missing),
+      failure, then_uuid and "; " .. drop_callback(then_uuid) or "")
   end
   if then_uuid then uuids[#jobs + 1] = then_uuid end
   return uuids

@@ -187,6 +187,57 @@ static void test_a_batch_callback_is_made_with_its_children_in_one_step(void)
     zg_host_free(h);
 }
 
+/* A store that makes the first job of a call of several and then refuses (past maxmemory in the
+ * middle of a batch's pipeline) */
+static int refused_after_the_first(zg_store *s, zg_new_job *jobs, size_t n, const char *writer,
+                                   zg_error *err)
+{
+    if (n < 2) return real_ops->submit(s, jobs, n, writer, err);
+    int rc = real_ops->submit(s, jobs, 1, writer, err);
+    if (rc != ZG_OK) return rc;
+    jobs[0].created = 1;
+    return refusal(err);
+}
+
+/* A batch with a callback that the store made only in part: the call says so and which jobs were
+ * made, and the callback is deleted, not left parked for good waiting for jobs that were never
+ * made (it was, and the call said nothing was submitted). */
+static void test_a_batch_made_in_part_does_not_leave_its_callback_waiting(void)
+{
+    zg_host *h = check_new_host("mem://");
+    if (!h) return;
+    CHECK_INT(zg_load_string(h, "item",
+                             "return { JOB_TYPE = 'item', QUEUE_NAME = 'items2',\n"
+                             "  run = function(self) return 200 end }\n",
+                             NULL),
+              ZG_OK);
+    CHECK_INT(zg_load_string(h, "done",
+                             "return { JOB_TYPE = 'done', QUEUE_NAME = 'dones2',\n"
+                             "  run = function(self) return 200 end }\n",
+                             NULL),
+              ZG_OK);
+    real_ops = h->store->ops;
+    wrapped_ops = *real_ops;
+    wrapped_ops.submit = refused_after_the_first;
+    h->store->ops = &wrapped_ops;
+    const char *lines[] = {"{}", "{}", "{}"};
+    char uuids[3][ZG_UUID_LEN] = {{0}}, cb[ZG_UUID_LEN] = {0};
+    CHECK(zg_submit_batch_then(h, "item", lines, 3, NULL, "done", NULL, uuids, cb) != ZG_OK);
+    h->store->ops = real_ops;
+    const char *msg = zg_errstr(h);
+    CHECK(strstr(msg, "in part") && strstr(msg, "1 of its 3") && strstr(msg, "was deleted"));
+    zg_list_filter f = {.queue = "dones2"};
+    zg_job_page page;
+    CHECK_INT(zg_list(h, &f, &page), ZG_OK);
+    CHECK_INT(page.n, 0); /* no callback left parked */
+    zg_job_page_free(&page);
+    f.queue = "items2";
+    CHECK_INT(zg_list(h, &f, &page), ZG_OK);
+    CHECK_INT(page.n, 1);
+    zg_job_page_free(&page);
+    zg_host_free(h);
+}
+
 /* The store that forgets: writes of a run are applied and acknowledged, then the job's keys are
  * put back as they were before them (DUMP before, RESTORE after, on a connection of the test's
  * own), as a replica promoted before the writes reached it holds them. Two ways:
@@ -749,6 +800,7 @@ int main(void)
     RUN(test_a_refused_settle_asks_the_store_before_giving_up);
     RUN(test_a_run_that_spawned_is_given_up_on_a_loss);
     RUN(test_a_batch_callback_is_made_with_its_children_in_one_step);
+    RUN(test_a_batch_made_in_part_does_not_leave_its_callback_waiting);
     spec_redis = getenv("ZEROG_SPEC_REDIS");
     if (spec_redis && strncmp(spec_redis, "unix://", 7) == 0) {
         RUN(test_a_settle_gives_back_the_writes_a_store_forgot);
