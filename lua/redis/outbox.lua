@@ -14,7 +14,7 @@
 -- host's hand-over of a moment ago); one from :outbox:sent is due again when it was new (it had
 -- been lost), else it goes. A notice another host moved or removed since it was read is left.
 local outbox, sent = p .. ':outbox', p .. ':outbox:sent'
-local SENT_KEPT = '3600000'
+local SENT_KEPT = '600000'
 if ARGV[1] == 'read' or ARGV[1] == 'read new' then
   local upto = I(now - tonumber(ARGV[2]))
   return { redis.call('ZRANGEBYSCORE', outbox, '-inf', upto, 'LIMIT', '0', '100'),

@@ -625,7 +625,7 @@ static void test_redis_a_handed_notice_waits_in_a_set_that_expires(void)
     if (left) zg_redis_reply_free(left);
     redisReply *kept = zg_redis_command(&r, 2, ttl, NULL, 0, &err);
     CHECK(kept && kept->type == REDIS_REPLY_INTEGER && kept->integer > 0 &&
-          kept->integer <= 3600000);
+          kept->integer <= 600000);
     if (kept) zg_redis_reply_free(kept);
     /* its confirmation due: the hand-over after a settle (age 0) leaves it to a re-send, which
      * finds the parent had the end and removes it */
