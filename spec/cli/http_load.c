@@ -11,8 +11,10 @@
  *   answered=A unanswered=U refused=R open=O probes=P probes_ok=Q probe_max_ms=M
  * (answered/unanswered: get requests with/without an HTTP answer; refused: connections the
  * server closed or refused without answering; open: slow connections still open at the end;
- * probes_ok: probes answered 200 within 1 s). Exits 0 after SECONDS (plus a second for the last
- * probes), whatever happened. */
+ * probes_ok: probes answered 200 within 1 s). The load lasts SECONDS, and longer (up to four
+ * times as long) until MIN_PROBES probes have been sent, so that how many probes there are does
+ * not depend on how fast a loaded machine answers them. Exits 0 after that (plus a second for
+ * the last probe), whatever happened. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -163,12 +165,18 @@ int main(int argc, char **argv)
     if (!conns) return 1;
     conn *probe = &conns[clients];
     probe->fd = -1;
+    enum { MIN_PROBES = 5 };
     double start = now(), end = start + seconds, next_probe = start + 0.5;
+    double last_end = start + 4 * seconds; /* (the load's end when probes come slowly) */
     for (int i = 0; i < clients; i++)
         if (open_conn(epfd, &conns[i], kind, i % addresses) != 0) refused++;
     struct epoll_event evs[256];
-    while (now() < end + (probe->open ? 1.0 : 0)) {
+    for (;;) {
         double t = now();
+        if (probes >= MIN_PROBES || t >= last_end) {
+            if (t >= end + (probe->open ? 1.0 : 0)) break;
+        } else if (t >= end) /* too few probes yet: the load goes on */
+            end = t + 0.05;
         if (t >= next_probe && t < end && !probe->open) {
             open_conn(epfd, probe, PROBE, 0);
             probes++;
