@@ -1,6 +1,6 @@
 /* http_load: a small, bounded HTTP load generator for the daemon's tests, against 127.0.0.1 only.
  *
- *   http_load PORT MODE CLIENTS ADDRESSES SECONDS PATH
+ *   http_load PORT MODE CLIENTS ADDRESSES SECONDS PATH [PROBE_LIMIT]
  *
  * MODE get: CLIENTS connections at once, each sending "GET PATH" and reading the answer, again
  * and again until SECONDS have passed. MODE slow (slowloris): CLIENTS connections that send a
@@ -11,10 +11,10 @@
  *   answered=A unanswered=U refused=R open=O probes=P probes_ok=Q probe_max_ms=M
  * (answered/unanswered: get requests with/without an HTTP answer; refused: connections the
  * server closed or refused without answering; open: slow connections still open at the end;
- * probes_ok: probes answered 200 within 1 s). The load lasts SECONDS, and longer (up to four
- * times as long) until MIN_PROBES probes have been sent, so that how many probes there are does
- * not depend on how fast a loaded machine answers them. Exits 0 after that (plus a second for
- * the last probe), whatever happened. */
+ * probes_ok: probes answered 200 within PROBE_LIMIT seconds, default 1). The load lasts SECONDS,
+ * and longer (up to four times as long) until MIN_PROBES probes have been sent, so that how many
+ * probes there are does not depend on how fast a loaded machine answers them. Exits 0 after that
+ * (plus a second for the last probe), whatever happened. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,6 +43,7 @@ static int port;
 static const char *path;
 static char get_request[512];
 static long answered, unanswered, refused, probes, probes_ok;
+static double probe_limit = 1.0; /* s: a probe answered later is not ok */
 static double probe_max;
 
 static double now(void)
@@ -94,7 +95,7 @@ static void ended(int epfd, conn *c)
     if (c->kind == PROBE) {
         double took = now() - c->started;
         if (took > probe_max) probe_max = took;
-        if (ok && took < 1.0) probes_ok++;
+        if (ok && took < probe_limit) probes_ok++;
     } else if (c->kind == GET) {
         if (c->got)
             answered++;
@@ -144,10 +145,12 @@ static void step(int epfd, conn *c, unsigned events)
 
 int main(int argc, char **argv)
 {
-    if (argc != 7) {
-        fputs("usage: http_load PORT get|slow CLIENTS ADDRESSES SECONDS PATH\n", stderr);
+    if (argc != 7 && argc != 8) {
+        fputs("usage: http_load PORT get|slow CLIENTS ADDRESSES SECONDS PATH [PROBE_LIMIT]\n",
+              stderr);
         return 2;
     }
+    if (argc == 8 && (probe_limit = atof(argv[7])) <= 0) return 2;
     port = atoi(argv[1]);
     int kind = strcmp(argv[2], "slow") == 0 ? SLOW : GET;
     int clients = atoi(argv[3]), addresses = atoi(argv[4]);
@@ -174,7 +177,7 @@ int main(int argc, char **argv)
     for (;;) {
         double t = now();
         if (probes >= MIN_PROBES || t >= last_end) {
-            if (t >= end + (probe->open ? 1.0 : 0)) break;
+            if (t >= end + (probe->open ? probe_limit : 0)) break;
         } else if (t >= end) /* too few probes yet: the load goes on */
             end = t + 0.05;
         if (t >= next_probe && t < end && !probe->open) {
@@ -182,7 +185,7 @@ int main(int argc, char **argv)
             probes++;
             next_probe = t + 0.25;
         }
-        if (probe->open && t - probe->started > 1.0) { /* too late: counted as not ok */
+        if (probe->open && t - probe->started > probe_limit) { /* too late: not ok */
             if (t - probe->started > probe_max) probe_max = t - probe->started;
             close_conn(epfd, probe);
         }
