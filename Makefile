@@ -50,11 +50,11 @@ deps: $(DEPS_STAMP)
 
 # The browser test's packages (chromium, nodejs, npm): asked for by `make test` only, and not
 # required: where they cannot be installed, spec/browser/dashboard_test.sh skips, saying why.
-$(BROWSER_DEPS_STAMP): deps/install
+$(BROWSER_DEPS_STAMP): deps/install | $(DEPS_STAMP)
 	@./deps/install browser || echo "deps: the browser test's packages could not be installed: it will skip" >&2
 	@mkdir -p build && touch $@
 
-$(CI_DEPS_STAMP): deps/install
+$(CI_DEPS_STAMP): deps/install | $(DEPS_STAMP)
 	@./deps/install ci
 	@mkdir -p build && touch $@
 

@@ -446,24 +446,39 @@ async function main() {
       const stored = Object.values((await api('GET', '/stats')).data).flatMap((q) => Object.values(q))
         .reduce((s, c) => s + Object.values(c).reduce((a, b) => a + b, 0), 0);
       assert(stored >= 10051, 'only ' + stored + ' jobs stored');
-      const fresh = await browser.newPage();
-      await fresh.setViewport({ width: 1280, height: 900 });
-      await fresh.evaluateOnNewDocument((t) => sessionStorage.setItem('zerog.token', t), TOKEN);
-      await fresh.goto(URL + '/', { waitUntil: 'load' });
-      await until(() => fresh.$eval('html', (h) => h.dataset.ready === 'true'), 10000, 'the jobs shown');
-      const t = await fresh.evaluate(() => {
-        const paint = performance.getEntriesByName('first-contentful-paint')[0];
-        const shown = performance.getEntriesByName('zerog-jobs-shown')[0];
-        return { fcp: paint ? paint.startTime : -1, shown: shown ? shown.startTime : -1 };
-      });
+      // three fresh loads, each timed by the page (first paint, the first jobs shown) with where the
+      // time went (the HTML's and the stylesheet's answers); the bounds hold for their median: the
+      // machine is shared (CI runs the sanitizers' suite beside this one), one slow load is noise
+      const loads = [];
+      let fresh;
+      for (let i = 0; i < 3; i++) {
+        if (fresh) await fresh.close();
+        fresh = await browser.newPage();
+        await fresh.setViewport({ width: 1280, height: 900 });
+        await fresh.evaluateOnNewDocument((tok) => sessionStorage.setItem('zerog.token', tok), TOKEN);
+        await fresh.goto(URL + '/', { waitUntil: 'load' });
+        await until(() => fresh.$eval('html', (h) => h.dataset.ready === 'true'), 10000, 'the jobs shown');
+        loads.push(await fresh.evaluate(() => {
+          const at = (name) => { const e = performance.getEntriesByName(name)[0]; return e ? Math.round(e.startTime) : -1; };
+          const nav = performance.getEntriesByType('navigation')[0];
+          const css = performance.getEntriesByType('resource').find((e) => e.name.endsWith('/ui/app.css'));
+          return { fcp: at('first-contentful-paint'), shown: at('zerog-jobs-shown'),
+            html: nav ? Math.round(nav.responseEnd) : -1, css: css ? Math.round(css.responseEnd) : -1,
+            js: Math.round((performance.getEntriesByType('resource').find((e) => e.name.endsWith('/ui/app.js')) || {}).responseEnd || -1),
+            dcl: nav ? Math.round(nav.domContentLoadedEventEnd) : -1, fp: at('first-paint') };
+        }));
+      }
+      const median = (key) => loads.map((l) => l[key]).sort((a, b) => a - b)[1];
+      const t = { fcp: median('fcp'), shown: median('shown') };
       // updates: the longest main-thread task over 3 s of live updates (50 bars moving)
       await fresh.evaluate(() => { window.__long = 0; new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long = Math.max(window.__long, e.duration); }).observe({ type: 'longtask' }); });
       await sleep(3000); // a measurement window, not a sync
       const longest = await fresh.evaluate(() => window.__long);
       const workersShown = await fresh.$$eval('#workers tbody tr', (rows) => rows.length);
-      console.log(`# first paint ${t.fcp.toFixed(0)} ms, jobs shown ${t.shown.toFixed(0)} ms, longest task during updates ${longest.toFixed(0)} ms (0: none over 50 ms) with ${stored} jobs stored, 50 running`);
+      console.log(`# loads (ms): ${JSON.stringify(loads)}; median first paint ${t.fcp} ms, jobs shown ${t.shown} ms, longest task during updates ${longest.toFixed(0)} ms (0: none over 50 ms) with ${stored} jobs stored, 50 running`);
       await fresh.screenshot({ path: path.join(SCREENS, 'dashboard-light.png') }); // 10,000 jobs, 50 running
-      assert(t.fcp > 0 && t.fcp < 1000 && t.shown > 0 && t.shown < 2000, 'slow: ' + JSON.stringify(t)); // loose: the machine is shared
+      assert(loads.every((l) => l.fcp > 0 && l.shown > 0), 'a load not timed: ' + JSON.stringify(loads));
+      assert(t.fcp < 1000 && t.shown < 2000, 'slow: ' + JSON.stringify(t));
       assert(workersShown === 3, 'workers rows ' + workersShown);
       // paging: 50 a page, Older shows the next 50 (none of the first), Newest goes back
       const firstPage = await fresh.$$eval('#jobs tbody tr[data-uuid]', (rows) => rows.map((r) => r.dataset.uuid));

