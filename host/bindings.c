@@ -515,15 +515,35 @@ static int core_flow_adopt(lua_State *L)
     return 0;
 }
 
-/* children(queue | nil, uuid) -> JSON text [[info, result | null], ...] */
+/* The longest text check_room lets job code take now (0: no bound). */
+static size_t text_room(const zg_host *h)
+{
+    if (!h->run_in_job) return 0;
+    size_t cap = h->run_mem_cap;
+    if (h->cfg.memory_limit && (!cap || h->cfg.memory_limit < cap)) cap = h->cfg.memory_limit;
+    if (!cap) return 0;
+    size_t used = h->vm_bytes + 65536;
+    return used < cap ? (cap - used) / 4 + 1 : 1;
+}
+
+/* children(queue | nil, uuid) -> JSON text [[info, result | null], ...]. Ends that would not fit
+ * in what the run has left are not read at all: the run is out of memory (a sticky stop, as for
+ * any text too large), counted as an error, rather than read whole for nothing. */
 static int core_children(lua_State *L)
 {
     zg_host *h = host_of(L);
     const char *queue = luaL_optstring(L, 1, NULL), *uuid = luaL_checkstring(L, 2);
     char **box = new_box(L);
     zg_error err = {0};
-    int rc = STORE(h)->children(h->store, queue, uuid, box, &err);
+    size_t len = 0;
+    int rc = STORE(h)->children(h->store, queue, uuid, text_room(h), box, &len, &err);
     zg_heartbeat_entered(&h->heartbeat, 1);
+    if (rc == ZG_ENOMEM && len) {
+        check_room(L, len); /* raises the stop, unless a collection made room */
+        rc = STORE(h)->children(h->store, queue, uuid, text_room(h), box, &len, &err);
+        zg_heartbeat_entered(&h->heartbeat, 1);
+        if (rc == ZG_ENOMEM && len) check_room(L, len);
+    }
     if (rc == ZG_ENOTFOUND) return lua_pushnil(L), 1;
     if (rc != ZG_OK) return raise_store(L, &err);
     push_boxed(L, box);

@@ -387,8 +387,12 @@ typedef struct zg_store_ops {
     int (*adopt)(zg_store *s, const zg_lease *lease, const char *queue, const char *uuid,
                  const zg_child *kids, size_t n, const char *writer, int64_t seq, zg_error *err);
     /* The parent's children as a JSON array of [info, result or null], info and result as
-     * adopt and the child's finish wrote them (malloc'd). */
-    int (*children)(zg_store *s, const char *queue, const char *uuid, char **json, zg_error *err);
+     * adopt and the child's finish wrote them (malloc'd), its length in *len (len may be NULL).
+     * A text longer than max_bytes (0: no bound) is not read: ZG_ENOMEM, with the length it
+     * would have in *len. Redis reads the ends a few MiB per call, so each call stays within
+     * the store timeout however large they are together. */
+    int (*children)(zg_store *s, const char *queue, const char *uuid, size_t max_bytes, char **json,
+                    size_t *len, zg_error *err);
     /* Hands the notices "child C of parent P ended" that finishes of queue's jobs left to their
      * parents (Redis: an outbox in the child's slot, delivered by a second script on the
      * parent's slot, idempotent, and removed once a later delivery finds the parent had it,

@@ -1658,15 +1658,25 @@ static int mem_adopt(zg_store *zs, const zg_lease *lease, const char *queue, con
     return flow_register(j, kids, n, err);
 }
 
-static int mem_children(zg_store *zs, const char *queue, const char *uuid, char **json,
-                        zg_error *err)
+static int mem_children(zg_store *zs, const char *queue, const char *uuid, size_t max_bytes,
+                        char **json, size_t *len, zg_error *err)
 {
     mem_store *s = (mem_store *)zs;
     (void)queue;
     *json = NULL;
+    if (len) *len = 0;
     ADVANCE(s, err);
     job *j = uuid ? zg_map_get(&s->jobs, uuid) : NULL;
     if (!j) return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid ? uuid : "(null)");
+    size_t total = 2; /* the text's length first: one that would not fit is not made */
+    for (size_t i = 0; j->kids && i < j->kids->len; i++) {
+        const flow_kid *kid = j->kids->items[i];
+        total += strlen(kid->info) + (kid->result ? strlen(kid->result) : 4) + 4;
+    }
+    if (len) *len = total;
+    if (max_bytes && total > max_bytes)
+        return zg_fail(err, ZG_ENOMEM, "the children's ends of job %s are %zu bytes of text", uuid,
+                       total);
     zg_strbuf b;
     zg_strbuf_init(&b);
     zg_strbuf_puts(&b, "[");
@@ -2386,10 +2396,10 @@ static int locked_adopt(zg_store *zs, const zg_lease *lease, const char *queue, 
 {
     LOCKED(mem_adopt(zs, lease, queue, uuid, kids, n, writer, seq, err));
 }
-static int locked_children(zg_store *zs, const char *queue, const char *uuid, char **json,
-                           zg_error *err)
+static int locked_children(zg_store *zs, const char *queue, const char *uuid, size_t max_bytes,
+                           char **json, size_t *len, zg_error *err)
 {
-    LOCKED(mem_children(zs, queue, uuid, json, err));
+    LOCKED(mem_children(zs, queue, uuid, max_bytes, json, len, err));
 }
 static const zg_store_ops mem_ops = {
     .submit = locked_submit,

@@ -2221,10 +2221,40 @@ static int rs_adopt(zg_store *s, const zg_lease *lease, const char *queue, const
     return rc;
 }
 
-static int rs_children(zg_store *s, const char *queue, const char *uuid, char **json, zg_error *err)
+/* How many bytes of children's ends one read asks for (at least one end): a reply this size comes
+ * well within the store timeout, where 60 ends of 8 MB in one reply did not (the callback was
+ * released again and again, counting nothing). */
+enum { CHILDREN_READ_BYTES = 4 << 20 };
+
+/* Reads the ends of the children at list[from, to) (a 'list' reply's triples) into ends[]. */
+static int children_ends(redis_store *r, const job_keys *k, const char *kids_key,
+                         const char *kres_key, const redisReply *list, size_t from, size_t to,
+                         redisReply **ends, zg_error *err)
+{
+    argvec a = {0};
+    av_push(&a, k->prefix);
+    av_push(&a, kids_key);
+    av_push(&a, kres_key);
+    av_push(&a, "ends");
+    for (size_t i = from; i < to; i++)
+        if (int_at(list, 3 * i + 2) > 0) av_push(&a, list->element[3 * i]->str);
+    *ends = run(r, S_CHILDREN, 3, &a, err);
+    av_free(&a);
+    if (!*ends) return err->code;
+    if ((*ends)->type == REDIS_REPLY_ARRAY) return ZG_OK;
+    int rc = (*ends)->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(*ends, err)
+                                                : unexpected(err, "children");
+    zg_redis_reply_free(*ends);
+    *ends = NULL;
+    return rc;
+}
+
+static int rs_children(zg_store *s, const char *queue, const char *uuid, size_t max_bytes,
+                       char **json, size_t *len, zg_error *err)
 {
     redis_store *r = (redis_store *)s;
     *json = NULL;
+    if (len) *len = 0;
     char found[ZG_NAME_LEN];
     if (!queue || !*queue) {
         if (find_queue(r, uuid, found, err) != ZG_OK) return err->code;
@@ -2238,30 +2268,69 @@ static int rs_children(zg_store *s, const char *queue, const char *uuid, char **
     av_push(&a, k.prefix);
     av_push(&a, kids_key);
     av_push(&a, kres_key);
-    redisReply *reply = run(r, S_CHILDREN, 3, &a, err);
+    av_push(&a, "list");
+    redisReply *list = run(r, S_CHILDREN, 3, &a, err);
     av_free(&a);
-    if (!reply) return err->code;
-    if (reply->type != REDIS_REPLY_ARRAY) {
-        int rc = reply->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(reply, err)
-                                                  : unexpected(err, "children");
-        zg_redis_reply_free(reply);
-        return rc;
+    if (!list) return err->code;
+    int rc = ZG_OK;
+    size_t n = list->type == REDIS_REPLY_ARRAY ? list->elements / 3 : 0;
+    if (list->type != REDIS_REPLY_ARRAY) {
+        rc = list->type == REDIS_REPLY_ERROR ? zg_redis_reply_error(list, err)
+                                             : unexpected(err, "children");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (list->element[3 * i]->type != REDIS_REPLY_STRING ||
+            list->element[3 * i + 1]->type != REDIS_REPLY_STRING ||
+            list->element[3 * i + 2]->type != REDIS_REPLY_INTEGER) {
+            rc = unexpected(err, "children");
+            goto out;
+        }
+    /* the text's length, known before any end is read: one that would not fit is not read */
+    size_t total = 2;
+    for (size_t i = 0; i < n; i++) {
+        long long end_len = int_at(list, 3 * i + 2);
+        total += list->element[3 * i + 1]->len + (end_len > 0 ? (size_t)end_len : 4) + 4;
+    }
+    if (len) *len = total;
+    if (max_bytes && total > max_bytes) {
+        rc = zg_fail(err, ZG_ENOMEM, "the children's ends of job %s are %zu bytes of text", uuid,
+                     total);
+        goto out;
     }
     zg_strbuf b;
     zg_strbuf_init(&b);
     zg_strbuf_puts(&b, "[");
-    for (size_t i = 0; i + 1 < reply->elements; i += 2) {
-        const redisReply *info = reply->element[i], *res = reply->element[i + 1];
-        zg_strbuf_puts(&b, i ? ",[" : "[");
-        zg_strbuf_puts(&b, info->str ? info->str : "null");
-        zg_strbuf_puts(&b, ",");
-        zg_strbuf_puts(&b, res->str && res->len ? res->str : "null");
-        zg_strbuf_puts(&b, "]");
+    for (size_t from = 0; from < n && rc == ZG_OK;) {
+        size_t to = from, bytes = 0;
+        while (to < n && (to == from || bytes < CHILDREN_READ_BYTES)) {
+            long long end_len = int_at(list, 3 * to++ + 2);
+            if (end_len > 0) bytes += (size_t)end_len;
+        }
+        redisReply *ends = NULL;
+        if (bytes && (rc = children_ends(r, &k, kids_key, kres_key, list, from, to, &ends, err)))
+            break;
+        for (size_t i = from, e = 0; i < to; i++) {
+            const redisReply *end = NULL;
+            if (int_at(list, 3 * i + 2) > 0 && ends && e < ends->elements) end = ends->element[e++];
+            zg_strbuf_puts(&b, i ? ",[" : "[");
+            zg_strbuf_puts(&b, list->element[3 * i + 1]->str);
+            zg_strbuf_puts(&b, ",");
+            if (end && end->type == REDIS_REPLY_STRING && end->len)
+                zg_strbuf_append(&b, end->str, end->len);
+            else
+                zg_strbuf_puts(&b, "null");
+            zg_strbuf_puts(&b, "]");
+        }
+        zg_redis_reply_free(ends);
+        from = to;
     }
     zg_strbuf_puts(&b, "]");
-    zg_redis_reply_free(reply);
-    *json = zg_strbuf_take(&b);
-    return *json ? ZG_OK : zg_fail(err, ZG_ENOMEM, "out of memory");
+    if (rc == ZG_OK && !(*json = zg_strbuf_take(&b))) rc = zg_fail(err, ZG_ENOMEM, "out of memory");
+    if (rc != ZG_OK) zg_strbuf_free(&b);
+out:
+    zg_redis_reply_free(list);
+    return rc;
 }
 
 /* Whether text[0..len) is a uuid as the store writes them (36 of [0-9a-f-]). */

@@ -20,6 +20,14 @@
 static const char *store = "mem://";
 static char tag[32];
 
+/* Loads the job type `type` from src, saying why where it fails. */
+static void load_type(zg_host *h, const char *type, const char *src)
+{
+    int rc = zg_load_string(h, type, src, NULL);
+    if (rc != ZG_OK) printf("# %s\n", zg_errstr(h));
+    CHECK_INT(rc, ZG_OK);
+}
+
 /* Loads the test's job types: <tag>child (queue <tag>_cq; n = 2 fails with 422, others succeed
  * with result "r<n>") and a parent type <tag><name> on queue <tag>_pq whose run is `body`. */
 static zg_host *host_with(const char *name, const char *body)
@@ -34,7 +42,7 @@ static zg_host *host_with(const char *name, const char *body)
              "    if self.n == 2 then self:raise_error_finish(422, 'two fails') end\n"
              "    self:update_attrs { result = 'r' .. self.n }; return 200 end }\n",
              type, tag);
-    CHECK_INT(zg_load_string(h, type, src, NULL), ZG_OK);
+    load_type(h, type, src);
     snprintf(type, sizeof type, "%s%s", tag, name);
     snprintf(src, sizeof src,
              "local zerog = require 'zerog'\n"
@@ -43,9 +51,7 @@ static zg_host *host_with(const char *name, const char *body)
              "  SCHEMA = { mode = { type = 'string' }, seen = { type = 'string' } },\n"
              "  run = function(self)\n%s\n  end }\n",
              tag, tag, tag, type, tag, body);
-    int rc = zg_load_string(h, type, src, NULL);
-    if (rc != ZG_OK) printf("# %s\n", zg_errstr(h));
-    CHECK_INT(rc, ZG_OK);
+    load_type(h, type, src);
     return h;
 }
 
@@ -374,7 +380,7 @@ static void test_mem_a_child_end_reaches_its_parent_in_the_settle_itself(void)
     CHECK_INT(store_state(s, p), ZG_STATE_WAITING);
     char *json = NULL;
     zg_error err = {0};
-    CHECK_INT(s->ops->children(s, "fqp", p, &json, &err), ZG_OK);
+    CHECK_INT(s->ops->children(s, "fqp", p, 0, &json, NULL, &err), ZG_OK);
     CHECK(json && strstr(json, "\"resultCode\":200,\"failed\":false"));
     free(json);
     s->ops->close(s);
@@ -474,7 +480,9 @@ static void test_a_childs_own_result_saying_failed_does_not_fail_it_for_its_pare
              "    end\n"
              "    return 200 end }\n",
              parent, queue("lp"), child, child, queue("nobody"));
-    CHECK_INT(zg_load_string(h, parent, src, NULL), ZG_OK);
+    int rc = zg_load_string(h, parent, src, NULL);
+    if (rc != ZG_OK) printf("# %s\n", zg_errstr(h));
+    CHECK_INT(rc, ZG_OK);
     CHECK_INT(zg_submit(h, parent, "{}", NULL, p), ZG_OK);
     CHECK_INT(step(h, queue("lp")), -1);
     CHECK_INT(step(h, queue("lc")), 200);
@@ -686,7 +694,7 @@ static void test_redis_a_notice_written_before_the_failed_flag_is_handed_over(vo
     CHECK_INT(n, 1);
     CHECK_INT(store_state(s, p), ZG_STATE_WAITING);
     char *json = NULL;
-    CHECK_INT(s->ops->children(s, qp, p, &json, &err), ZG_OK);
+    CHECK_INT(s->ops->children(s, qp, p, 0, &json, NULL, &err), ZG_OK);
     CHECK(json && strstr(json, "\"resultCode\":200,\"failed\":false"));
     free(json);
     zg_redis_close(&r);
@@ -729,6 +737,96 @@ static void test_redis_a_parent_whose_slot_refuses_holds_up_only_its_own_end(voi
 }
 
 /* The cases that run on each store. */
+/* A parent on <tag>_pq (MEMORY_LIMIT memory) that spawns `kids` children on
+ * <tag>_bq, each ending with a result of `size` bytes, and, woken, reads their ends: "seen" says
+ * how many it read whole, in spawn order. Its uuid in p. */
+static zg_host *big_ends_flow(const char *name, int kids, int size, long memory,
+                              char p[ZG_UUID_LEN])
+{
+    zg_host *h = check_new_host(store);
+    char src[2048], child[ZG_NAME_LEN], parent[ZG_NAME_LEN];
+    snprintf(child, sizeof child, "%sbig", tag);
+    snprintf(
+        src, sizeof src,
+        "return { JOB_TYPE = '%s', QUEUE_NAME = '%s_bq', SCHEMA = { n = { type = 'integer' },\n"
+        "  result = { type = 'string' } },\n"
+        "  run = function(self) self:update_attrs { result = self.n .. string.rep('x', %d) }\n"
+        "    return 200 end }\n",
+        child, tag, size);
+    CHECK_INT(zg_load_string(h, child, src, NULL), ZG_OK);
+    snprintf(parent, sizeof parent, "%s%s", tag, name);
+    snprintf(src, sizeof src,
+             "local zerog = require 'zerog'\n"
+             "return { JOB_TYPE = '%s', QUEUE_NAME = '%s_pq', MAX_ERRORS = 1, MEMORY_LIMIT = %ld,\n"
+             "  SCHEMA = { seen = { type = 'integer' } },\n"
+             "  run = function(self)\n"
+             "    if self.flowRound == 0 then\n"
+             "      for n = 1, %d do self:spawn('%s', { n = n }, { on_failure = 'ignore' }) end\n"
+             "      return zerog.WAIT_CHILDREN\n"
+             "    end\n"
+             "    local whole = 0\n"
+             "    for i, c in ipairs(self:children()) do\n"
+             "      if c.result == i .. string.rep('x', %d) then whole = whole + 1 end\n"
+             "    end\n"
+             "    self:update_attrs { seen = whole }\n"
+             "    return 200\n"
+             "  end }\n",
+             parent, tag, memory, kids, child, size);
+    load_type(h, parent, src);
+    CHECK_INT(zg_submit(h, parent, "{}", NULL, p), ZG_OK);
+    CHECK_INT(step(h, queue("pq")), -1);
+    for (int i = 0; i < kids; i++)
+        CHECK_INT(step(h, queue("bq")), 200);
+    CHECK_INT(state_of(h, p), ZG_MSG_READY);
+    return h;
+}
+
+/* What Redis has sent its clients so far (INFO's total_net_output_bytes); -1 on a cluster (its
+ * nodes count apart) or on mem://. */
+static long long redis_bytes_sent(void)
+{
+    if (!strncmp(store, "mem://", 6) || !strncmp(store, "redis+cluster://", 16)) return -1;
+    zg_redis r;
+    zg_error err = {0};
+    if (zg_redis_open(&r, store, 0, &err) != ZG_OK) return -1;
+    const char *info[] = {"INFO", "stats"};
+    redisReply *reply = zg_redis_command(&r, 2, info, NULL, 0, &err);
+    const char *at = reply && reply->str ? strstr(reply->str, "total_net_output_bytes:") : NULL;
+    long long sent = at ? atoll(at + strlen("total_net_output_bytes:")) : -1;
+    zg_redis_reply_free(reply);
+    zg_redis_close(&r);
+    return sent;
+}
+
+static void test_childrens_ends_larger_than_one_read_come_whole_in_spawn_order(void)
+{
+    char p[ZG_UUID_LEN];
+    zg_host *h =
+        big_ends_flow("bigread", 12, 1000000, 256L << 20, p); /* 12 MB: several reads on Redis */
+    CHECK_INT(step(h, queue("pq")), 200);
+    CHECK(dump_has(h, p, "\"seen\":12"));
+    zg_host_free(h);
+}
+
+static void test_childrens_ends_that_cannot_fit_in_the_run_are_not_read_and_fail_it_counted(void)
+{
+    char p[ZG_UUID_LEN];
+    /* 12 ends of 300 kB, a run's MEMORY_LIMIT of 2 MiB: they could never fit. Before, the ends
+     * were read whole first (60 of 8 MB took past the store timeout: the callback was released
+     * again and again, counting nothing); now the run is out of memory, counted, at once */
+    zg_host *h = big_ends_flow("bigfail", 12, 300000, 2 << 20, p);
+    long long before = redis_bytes_sent();
+    CHECK_INT(step(h, queue("pq")), 500);
+    long long after = redis_bytes_sent();
+    CHECK(dump_has(h, p, "MEMORY_LIMIT"));
+    CHECK(dump_has(h, p, "\"errorCount\":1"));
+    if (before >= 0) {
+        printf("# the refused read cost %lld bytes from Redis\n", after - before);
+        CHECK(after - before < 1000000);
+    }
+    zg_host_free(h);
+}
+
 static void run_all(void)
 {
     RUN(test_a_parent_parks_until_its_children_on_two_queues_end_then_reads_their_ends);
@@ -742,6 +840,8 @@ static void run_all(void)
     RUN(test_a_childs_own_result_saying_failed_does_not_fail_it_for_its_parent);
     RUN(test_a_schema_cannot_declare_the_fields_flows_keep);
     RUN(test_children_of_a_parent_that_is_gone_leave_nothing_behind);
+    RUN(test_childrens_ends_larger_than_one_read_come_whole_in_spawn_order);
+    RUN(test_childrens_ends_that_cannot_fit_in_the_run_are_not_read_and_fail_it_counted);
 }
 
 int main(void)

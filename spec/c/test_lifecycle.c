@@ -2201,7 +2201,7 @@ static void a_childs_end_before_its_registration_counts_when_it_is_registered(vo
                        {later, "{\"onFailure\":\"ignore\"}", 0}};
     CHECK_INT(S->ops->adopt(S, &parent.lease, NULL, NULL, kids, 2, "spec", 0, &err), ZG_OK);
     char *json = NULL;
-    CHECK_INT(S->ops->children(S, pq, p, &json, &err), ZG_OK);
+    CHECK_INT(S->ops->children(S, pq, p, 0, &json, NULL, &err), ZG_OK);
     CHECK(json && strstr(json, "\"resultCode\":500") && strstr(json, "\"failed\":true"));
     free(json);
     /* the other child has not ended, but the fail_parent one failed: the parent runs again */
@@ -2241,7 +2241,7 @@ static void an_early_end_is_the_childs_first_end_on_both_stores(void)
     zg_child kids[] = {{c, "{\"onFailure\":\"fail_parent\"}", 1}};
     CHECK_INT(S->ops->adopt(S, &parent.lease, NULL, NULL, kids, 1, "spec", 0, &err), ZG_OK);
     char *json = NULL;
-    CHECK_INT(S->ops->children(S, pq, p, &json, &err), ZG_OK);
+    CHECK_INT(S->ops->children(S, pq, p, 0, &json, NULL, &err), ZG_OK);
     CHECK(json && strstr(json, "\"resultCode\":500") && strstr(json, "\"failed\":true"));
     CHECK(json && !strstr(json, "\"resultCode\":200"));
     free(json);
@@ -2269,7 +2269,7 @@ static void a_submit_with_children_registers_them_in_the_same_step(void)
     j.nkids = 1; /* (resent with fewer: nothing changes) */
     CHECK_INT(S->ops->submit(S, &j, 1, "spec", &err), ZG_OK);
     char *json = NULL;
-    CHECK_INT(S->ops->children(S, q, p, &json, &err), ZG_OK);
+    CHECK_INT(S->ops->children(S, q, p, 0, &json, NULL, &err), ZG_OK);
     CHECK(json && strstr(json, "[{\"n\":1},null]") && strstr(json, "[{\"n\":2},null]"));
     free(json);
     CHECK_INT(state_of(p).state, ZG_STATE_PARKED);

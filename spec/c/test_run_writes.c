@@ -126,7 +126,7 @@ static void an_adopt_is_written_again_as_an_adopt(void)
     CHECK_INT(zg_run_writes_replay(&w, S, &c.lease, "host", &err), ZG_OK);
     CHECK_INT(zg_run_writes_replay(&w, S, &c.lease, "host", &err), ZG_OK);
     char *json = NULL;
-    CHECK_INT(S->ops->children(S, "adopt", c.lease.uuid, &json, &err), ZG_OK);
+    CHECK_INT(S->ops->children(S, "adopt", c.lease.uuid, 0, &json, NULL, &err), ZG_OK);
     CHECK(json && strstr(json, "{\"n\":1}") && strstr(json, "{\"n\":2}"));
     CHECK(json && strstr(strstr(json, "{\"n\":1}") + 1, "{\"n\":1}") == NULL); /* once */
     free(json);
