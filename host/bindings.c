@@ -522,8 +522,8 @@ static size_t text_room(const zg_host *h)
     size_t cap = h->run_mem_cap;
     if (h->cfg.memory_limit && (!cap || h->cfg.memory_limit < cap)) cap = h->cfg.memory_limit;
     if (!cap) return 0;
-    size_t used = h->vm_bytes + 65536;
-    return used < cap ? (cap - used) / 4 + 1 : 1;
+    size_t used = h->vm_bytes + 65536, room = used < cap ? (cap - used) / 4 : 0;
+    return room ? room : 1; /* (0 would be no bound) */
 }
 
 /* children(queue | nil, uuid) -> JSON text [[info, result | null], ...]. Ends that would not fit
@@ -542,7 +542,12 @@ static int core_children(lua_State *L)
         check_room(L, len); /* raises the stop, unless a collection made room */
         rc = STORE(h)->children(h->store, queue, uuid, text_room(h), box, &len, &err);
         zg_heartbeat_entered(&h->heartbeat, 1);
-        if (rc == ZG_ENOMEM && len) check_room(L, len);
+        if (rc == ZG_ENOMEM && len) { /* still no room (or a child ended meanwhile): out of memory,
+                                       * never a store failure, which would count nothing */
+            if (!h->stop_kind) h->stop_kind = h->run_mem_cap ? ZG_STOP_MEMORY : ZG_STOP_HOST_MEMORY;
+            char buf[512];
+            return luaL_error(L, "%s", zg_stop_message(h, h->stop_kind, buf, sizeof buf));
+        }
     }
     if (rc == ZG_ENOTFOUND) return lua_pushnil(L), 1;
     if (rc != ZG_OK) return raise_store(L, &err);

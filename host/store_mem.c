@@ -1668,10 +1668,12 @@ static int mem_children(zg_store *zs, const char *queue, const char *uuid, size_
     ADVANCE(s, err);
     job *j = uuid ? zg_map_get(&s->jobs, uuid) : NULL;
     if (!j) return zg_fail(err, ZG_ENOTFOUND, "no job %s", uuid ? uuid : "(null)");
-    size_t total = 2; /* the text's length first: one that would not fit is not made */
-    for (size_t i = 0; j->kids && i < j->kids->len; i++) {
+    /* the text's length first (one that would not fit is not made): [ ], the commas between the
+     * children's [info,end] */
+    size_t n = j->kids ? j->kids->len : 0, total = n ? 1 + n : 2;
+    for (size_t i = 0; i < n; i++) {
         const flow_kid *kid = j->kids->items[i];
-        total += strlen(kid->info) + (kid->result ? strlen(kid->result) : 4) + 4;
+        total += strlen(kid->info) + (kid->result ? strlen(kid->result) : 4) + 3;
     }
     if (len) *len = total;
     if (max_bytes && total > max_bytes)
@@ -1679,8 +1681,9 @@ static int mem_children(zg_store *zs, const char *queue, const char *uuid, size_
                        total);
     zg_strbuf b;
     zg_strbuf_init(&b);
+    zg_strbuf_reserve(&b, total + 1);
     zg_strbuf_puts(&b, "[");
-    for (size_t i = 0; j->kids && i < j->kids->len; i++) {
+    for (size_t i = 0; i < n; i++) {
         const flow_kid *kid = j->kids->items[i];
         zg_strbuf_printf(&b, "%s[%s,%s]", i ? "," : "", kid->info,
                          kid->result ? kid->result : "null");

@@ -2287,10 +2287,10 @@ static int rs_children(zg_store *s, const char *queue, const char *uuid, size_t 
             goto out;
         }
     /* the text's length, known before any end is read: one that would not fit is not read */
-    size_t total = 2;
+    size_t total = n ? 1 + n : 2; /* [ ] and the commas between the children's [info,end] */
     for (size_t i = 0; i < n; i++) {
         long long end_len = int_at(list, 3 * i + 2);
-        total += list->element[3 * i + 1]->len + (end_len > 0 ? (size_t)end_len : 4) + 4;
+        total += list->element[3 * i + 1]->len + (end_len > 0 ? (size_t)end_len : 4) + 3;
     }
     if (len) *len = total;
     if (max_bytes && total > max_bytes) {
@@ -2300,6 +2300,7 @@ static int rs_children(zg_store *s, const char *queue, const char *uuid, size_t 
     }
     zg_strbuf b;
     zg_strbuf_init(&b);
+    zg_strbuf_reserve(&b, total + 1);
     zg_strbuf_puts(&b, "[");
     for (size_t from = 0; from < n && rc == ZG_OK;) {
         size_t to = from, bytes = 0;
@@ -2310,9 +2311,15 @@ static int rs_children(zg_store *s, const char *queue, const char *uuid, size_t 
         redisReply *ends = NULL;
         if (bytes && (rc = children_ends(r, &k, kids_key, kres_key, list, from, to, &ends, err)))
             break;
-        for (size_t i = from, e = 0; i < to; i++) {
+        for (size_t i = from, e = 0; i < to && rc == ZG_OK; i++) {
             const redisReply *end = NULL;
-            if (int_at(list, 3 * i + 2) > 0 && ends && e < ends->elements) end = ends->element[e++];
+            if (int_at(list, 3 * i + 2) > 0) {
+                if (!ends || e >= ends->elements) {
+                    rc = unexpected(err, "children");
+                    break;
+                }
+                end = ends->element[e++];
+            }
             zg_strbuf_puts(&b, i ? ",[" : "[");
             zg_strbuf_puts(&b, list->element[3 * i + 1]->str);
             zg_strbuf_puts(&b, ",");

@@ -468,7 +468,7 @@ static void test_a_childs_own_result_saying_failed_does_not_fail_it_for_its_pare
              "  run = function(self) self:update_attrs { result = { failed = true } }\n"
              "    return 200 end }\n",
              child, queue("lc"));
-    CHECK_INT(zg_load_string(h, child, src, NULL), ZG_OK);
+    load_type(h, child, src);
     snprintf(src, sizeof src,
              "local zerog = require 'zerog'\n"
              "return { JOB_TYPE = '%s', QUEUE_NAME = '%s',\n"
@@ -480,9 +480,7 @@ static void test_a_childs_own_result_saying_failed_does_not_fail_it_for_its_pare
              "    end\n"
              "    return 200 end }\n",
              parent, queue("lp"), child, child, queue("nobody"));
-    int rc = zg_load_string(h, parent, src, NULL);
-    if (rc != ZG_OK) printf("# %s\n", zg_errstr(h));
-    CHECK_INT(rc, ZG_OK);
+    load_type(h, parent, src);
     CHECK_INT(zg_submit(h, parent, "{}", NULL, p), ZG_OK);
     CHECK_INT(step(h, queue("lp")), -1);
     CHECK_INT(step(h, queue("lc")), 200);
@@ -736,7 +734,6 @@ static void test_redis_a_parent_whose_slot_refuses_holds_up_only_its_own_end(voi
     s->ops->close(s);
 }
 
-/* The cases that run on each store. */
 /* A parent on <tag>_pq (MEMORY_LIMIT memory) that spawns `kids` children on
  * <tag>_bq, each ending with a result of `size` bytes, and, woken, reads their ends: "seen" says
  * how many it read whole, in spawn order. Its uuid in p. */
@@ -753,7 +750,7 @@ static zg_host *big_ends_flow(const char *name, int kids, int size, long memory,
         "  run = function(self) self:update_attrs { result = self.n .. string.rep('x', %d) }\n"
         "    return 200 end }\n",
         child, tag, size);
-    CHECK_INT(zg_load_string(h, child, src, NULL), ZG_OK);
+    load_type(h, child, src);
     snprintf(parent, sizeof parent, "%s%s", tag, name);
     snprintf(src, sizeof src,
              "local zerog = require 'zerog'\n"
@@ -827,6 +824,7 @@ static void test_childrens_ends_that_cannot_fit_in_the_run_are_not_read_and_fail
     zg_host_free(h);
 }
 
+/* The cases that run on each store. */
 static void run_all(void)
 {
     RUN(test_a_parent_parks_until_its_children_on_two_queues_end_then_reads_their_ends);

@@ -2201,8 +2201,13 @@ static void a_childs_end_before_its_registration_counts_when_it_is_registered(vo
                        {later, "{\"onFailure\":\"ignore\"}", 0}};
     CHECK_INT(S->ops->adopt(S, &parent.lease, NULL, NULL, kids, 2, "spec", 0, &err), ZG_OK);
     char *json = NULL;
-    CHECK_INT(S->ops->children(S, pq, p, 0, &json, NULL, &err), ZG_OK);
+    size_t len = 0;
+    CHECK_INT(S->ops->children(S, pq, p, 0, &json, &len, &err), ZG_OK);
     CHECK(json && strstr(json, "\"resultCode\":500") && strstr(json, "\"failed\":true"));
+    /* each end beside its own child's info, the one not ended null */
+    CHECK(json && strstr(json, "[{\"onFailure\":\"ignore\"},null]"));
+    CHECK(json && strstr(json, "[{\"onFailure\":\"fail_parent\"},{"));
+    CHECK(json && strlen(json) == len);
     free(json);
     /* the other child has not ended, but the fail_parent one failed: the parent runs again */
     CHECK_INT(settle_with(S, &parent.lease, (zg_settle){.action = ZG_SETTLE_PARK}), ZG_OK);
