@@ -64,6 +64,14 @@ static char **new_box(lua_State *L)
     return p;
 }
 
+/* Ends the run out of memory (kind: ZG_STOP_MEMORY or ZG_STOP_HOST_MEMORY; the stop is sticky). */
+static int raise_out_of_room(lua_State *L, zg_host *h, int kind)
+{
+    if (!h->stop_kind) h->stop_kind = kind;
+    char buf[512];
+    return luaL_error(L, "%s", zg_stop_message(h, h->stop_kind, buf, sizeof buf));
+}
+
 /* A document handed to job code is decoded by lua-cjson, which leaks its parse buffer (the
  * size of the text) when the VM runs out of memory while it decodes. So inside job code, a
  * text that would not fit four times over in what the run (or the host) has left is refused
@@ -80,9 +88,7 @@ static void check_room(lua_State *L, size_t len)
     lua_gc(L, LUA_GCCOLLECT, 0); /* garbage is room */
     need = h->vm_bytes + 4 * len + 65536;
     if (kind == ZG_STOP_MEMORY ? need <= h->run_mem_cap : need <= h->cfg.memory_limit) return;
-    if (!h->stop_kind) h->stop_kind = kind;
-    char buf[512];
-    luaL_error(L, "%s", zg_stop_message(h, h->stop_kind, buf, sizeof buf));
+    raise_out_of_room(L, h, kind);
 }
 
 /* Pushes the boxed text (or nil) and frees it. */
@@ -542,12 +548,10 @@ static int core_children(lua_State *L)
         check_room(L, len); /* raises the stop, unless a collection made room */
         rc = STORE(h)->children(h->store, queue, uuid, text_room(h), box, &len, &err);
         zg_heartbeat_entered(&h->heartbeat, 1);
-        if (rc == ZG_ENOMEM && len) { /* still no room (or a child ended meanwhile): out of memory,
-                                       * never a store failure, which would count nothing */
-            if (!h->stop_kind) h->stop_kind = h->run_mem_cap ? ZG_STOP_MEMORY : ZG_STOP_HOST_MEMORY;
-            char buf[512];
-            return luaL_error(L, "%s", zg_stop_message(h, h->stop_kind, buf, sizeof buf));
-        }
+        /* still no room (or a child ended meanwhile): out of memory, never a store failure,
+         * which would count nothing */
+        if (rc == ZG_ENOMEM && len)
+            return raise_out_of_room(L, h, h->run_mem_cap ? ZG_STOP_MEMORY : ZG_STOP_HOST_MEMORY);
     }
     if (rc == ZG_ENOTFOUND) return lua_pushnil(L), 1;
     if (rc != ZG_OK) return raise_store(L, &err);
