@@ -7,11 +7,16 @@ trap 'rm -rf "$WORK"' EXIT
 
 # skewed OFFSET COMMAND...: COMMAND with the host's wall clock OFFSET off ("+2h", "-2h"), by
 # faketime's preloaded library (the monotonic clock left alone; a sanitizer build is told not to
-# insist on its runtime coming first in the library list)
+# insist on its runtime coming first in the library list, and runs as zerog-shared-rt, its twin
+# with the sanitizer runtimes shared: linked statically they deadlock under the preload, Makefile)
 skewed() {
-  local offset=$1; shift
+  local offset=$1 arg args=(); shift
+  for arg in "$@"; do
+    [ "$arg" = "$ZEROG" ] && [ -x "$ZEROG-shared-rt" ] && arg=$ZEROG-shared-rt
+    args+=("$arg")
+  done
   env FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
-    faketime -f "$offset" "$@"
+    faketime -f "$offset" "${args[@]}"
 }
 
 # ok NAME COMMAND...: one test; passes when COMMAND exits 0. It runs in this shell (not a
