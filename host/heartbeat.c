@@ -124,9 +124,13 @@ void zg_heartbeat_job(zg_heartbeat *hb, int64_t deadline_ms)
 {
     atomic_store_explicit(&hb->deadline_ms, deadline_ms > 0 ? deadline_ms : 0,
                           memory_order_relaxed);
-    if (deadline_ms > 0) { /* the thread may sleep past it: it looks again now */
+    if (deadline_ms > 0) {
+        /* the thread may sleep past it: it looks again now. It looks at a deadline only while
+         * a run holds a lease (the watchdog), so job code outside a run (a submit's init(), one
+         * window per job of a batch) does not wake it each time */
         pthread_mutex_lock(&hb->lock);
-        pthread_cond_broadcast(&hb->wake);
+        if (hb->active && !hb->overrun && hb->sleeping_until_ms > deadline_ms)
+            pthread_cond_broadcast(&hb->wake);
         pthread_mutex_unlock(&hb->lock);
     }
 }

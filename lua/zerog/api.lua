@@ -29,6 +29,7 @@ local M = {}
 -- top level, init(), get_data(), the instance's methods it may have replaced) cannot hang or
 -- exhaust the host that serves them. Returns ok and f's first result, or false and the error
 -- (a limit's message when one stopped it). Inside a run: under the run's limits.
+local function identity(e) return e end
 local function under_limits(spec, f, ...)
   local info = sandbox.info_of(spec)
   local loaded = info and info.spec or Job
@@ -36,7 +37,7 @@ local function under_limits(spec, f, ...)
   local timeout = loaded.TIMEOUT
   if type(timeout) ~= "number" or not (timeout > 0) then timeout = loaded.TTR end
   if type(timeout) ~= "number" or not (timeout > 0) then timeout = Job.TTR end
-  local stopped, ok, r = core.run_protected(memory, timeout, function(e) return e end, f, ...)
+  local stopped, ok, r = core.run_protected(memory, timeout, identity, f, ...)
   if stopped then return false, stopped end
   return ok, r
 end
@@ -187,6 +188,17 @@ local function ranges(list)
   return table.concat(out, ", ")
 end
 
+--- Whether a new job may hold entries recorded before it was stored (its init() logged): looked
+-- at raw, running no job code; a job that made its lists something else is flushed (under its
+-- limits) as well.
+local function has_pending(job)
+  for _, list in ipairs { "events", "warnings", "errors" } do
+    local pending = rawget(job, list)
+    if type(pending) ~= "table" or rawlen(pending) > 0 then return true end
+  end
+  return false
+end
+
 --- Submits many jobs of one type: every line is validated first (nothing is stored if one is
 -- bad), then every job is created with its queue entry, atomically each, in a few batched
 -- round trips. Returns the list of uuids in order.
@@ -199,33 +211,51 @@ function M.submit_batch(job_type, lines, delay, ttr, priority, then_type, then_p
     class = made
   end
   if not spec then spec = Job end
-  -- the job code of the batch (init(), the instance's methods) under the type's limits
-  local made, r = under_limits(spec, function()
-    for i, text in ipairs(lines) do
-      local params, why = {}, nil -- an empty line is no params, as for submit
-      if text:match("%S") then params, why = codec.decode_input(text) end
-      if params == nil then return { nil, "invalid", "line " .. i .. ": params " .. why } end
-      local job, err, kind = registry.make_job(job_type, params, class)
-      if not job then return { nil, kind, kind == "invalid" and ("line " .. i .. ": " .. err) or err } end
-      jobs[i] = job
-    end
-    if #jobs == 0 then return { {} } end
-    local qk, why = jobs[1]:_queue_kwargs { delay = delay, ttr = ttr, priority = priority }
-    if not qk then return { nil, "invalid", why } end
-    local submissions = {}
-    for i, job in ipairs(jobs) do
-      job.queueKwargs = qk
-      local built, submission = pcall(job._submission, job, qk)
-      if not built then return { nil, "invalid", "line " .. i .. ": " .. tostring(submission) } end
-      submissions[i] = submission
-    end
-    return { submissions }
-  end)
-  if not made then return nil, "job", "the batch's jobs could not be made: " .. describe(r) end
-  if r[1] == nil then return nil, r[2], r[3] end
+  -- Each line's job code (init(), the instance's methods) runs under the type's limits on its
+  -- own, as one submit's does: the limits are one job's, and a batch is many jobs (under one
+  -- window for the whole batch, a type with an 8 MiB MEMORY_LIMIT could not submit 5,000 jobs
+  -- at once, nor one with a TIMEOUT a batch that took longer to check). Every line is checked
+  -- before anything touches the store.
+  local function make_line(i, params)
+    local job, err, kind = registry.make_job(job_type, params, class)
+    if not job then return { nil, kind, kind == "invalid" and ("line " .. i .. ": " .. err) or err } end
+    return { job }
+  end
+  local function failed(i, r)
+    return nil, "job", "the batch's jobs could not be made: line " .. i .. ": " .. describe(r)
+  end
+  for i, text in ipairs(lines) do
+    local params, why = {}, nil -- an empty line is no params, as for submit
+    if text:match("%S") then params, why = codec.decode_input(text) end
+    if params == nil then return nil, "invalid", "line " .. i .. ": params " .. why end
+    local made, r = under_limits(spec, make_line, i, params)
+    if not made then return failed(i, r) end
+    if r[1] == nil then return nil, r[2], r[3] end
+    jobs[i] = r[1]
+  end
+  local submissions, qk = {}, nil
+  if #jobs > 0 then
+    local made, r = under_limits(spec, function(job)
+      return { job:_queue_kwargs { delay = delay, ttr = ttr, priority = priority } }
+    end, jobs[1])
+    if not made then return failed(1, r) end
+    if not r[1] then return nil, "invalid", r[2] end
+    qk = r[1]
+  end
+  local function submission_of(i, job)
+    job.queueKwargs = qk
+    local built, submission = pcall(job._submission, job, qk)
+    if not built then return { nil, "invalid", "line " .. i .. ": " .. tostring(submission) } end
+    return { submission }
+  end
+  for i, job in ipairs(jobs) do
+    local made, r = under_limits(spec, submission_of, i, job)
+    if not made then return failed(i, r) end
+    if r[1] == nil then return nil, r[2], r[3] end
+    submissions[i] = r[1]
+  end
   if #jobs == 0 and then_type then return nil, "invalid", "a batch with a callback needs a job" end
   if #jobs == 0 then return {} end
-  local submissions = r[1]
   local then_uuid
   if then_type then -- (flows: the callback, parked from birth, waits for the batch's jobs)
     local why1, why2
@@ -243,15 +273,18 @@ function M.submit_batch(job_type, lines, delay, ttr, priority, then_type, then_p
     uuids[i] = created[i] and (created[i][3] or job.uuid) or ""
     if not created[i] then missing[#missing + 1] = i end
   end
-  local flushed, err = under_limits(spec, function()
-    for i, job in ipairs(jobs) do
-      if created[i] and not created[i][3] then
-        job.queueJobId, job.cas = created[i][1], created[i][2]
-        job:_flush_pending()
+  local function flush(job, made)
+    job.queueJobId, job.cas = made[1], made[2]
+    job:_flush_pending()
+  end
+  for i, job in ipairs(jobs) do -- (each job's under its own limits, as above)
+    if created[i] and not created[i][3] and has_pending(job) then
+      local flushed, err = under_limits(spec, flush, job, created[i])
+      if not flushed then
+        return nil, "job", "the batch was submitted, but recording the entries of line " .. i .. " failed: " .. describe(err)
       end
     end
-  end)
-  if not flushed then return nil, "job", "the batch was submitted, but recording its entries failed: " .. describe(err) end
+  end
   if failure then -- some of the batch was made: which, so that submitting again makes no job twice
     return uuids, "store", ("the batch was submitted in part: %d of its %d jobs were made, not jobs %s"
       .. " (counted from 1; their uuids are empty): %s%s"):format(#jobs - #missing, #jobs, ranges(missing),

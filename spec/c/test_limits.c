@@ -64,6 +64,67 @@ static void test_zg_submit_of_8_mib_params_on_a_4_mib_host_is_enomem_not_an_abor
     zg_host_free(h);
 }
 
+/* A batch is many jobs, each under its type's limits on its own, as one submit is: 3,000 jobs of
+ * a type with a 1 MiB MEMORY_LIMIT and a 0.1 s TIMEOUT go in one batch, though together they take
+ * more memory and time than one job may (under one window for the whole batch this failed past a
+ * few hundred jobs); a line whose init() goes past a limit still fails the batch, naming the line
+ * and the limit, and then nothing of the batch is stored. */
+static void test_a_batch_gives_each_job_its_limits_not_one_for_the_whole_batch(void)
+{
+    zg_host *h = host_with(0);
+    CHECK(h && zg_errcode(h) == ZG_OK);
+    const char *src =
+        "return { JOB_TYPE = 'each', QUEUE_NAME = 'each_q', MEMORY_LIMIT = 1024 * 1024,\n"
+        "  TIMEOUT = 0.1, SCHEMA = { s = { type = 'string' } },\n"
+        "  init = function(self)\n"
+        "    if self.s == 'hog' then self.big = ('x'):rep(4 * 1024 * 1024) end\n"
+        "    if self.s == 'spin' then while true do end end\n"
+        "    if self.s == 'log' then self:job_log_info('made at submit') end\n"
+        "  end,\n"
+        "  run = function(self) return 200 end }\n";
+    CHECK_INT(zg_load_string(h, "each", src, NULL), ZG_OK);
+    enum { N = 3000 };
+    const char **lines = calloc(N, sizeof *lines);
+    char(*uuids)[ZG_UUID_LEN] = calloc(N, sizeof *uuids);
+    for (int i = 0; i < N; i++)
+        lines[i] = "{\"s\": \"padding to make each job's document a few hundred bytes long\"}";
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_INT(zg_submit_batch(h, "each", lines, N, NULL, uuids), ZG_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    zg_queue_counts qc;
+    CHECK_INT(zg_queue_counts_get(h, "each_q", &qc), ZG_OK);
+    CHECK_INT(qc.ready, N);
+    CHECK(uuids[N - 1][0] != '\0');
+    /* an entry init() recorded before its job was stored is stored with it (the batch's jobs
+     * without any are not flushed one by one) */
+    const char *logged[] = {"{}", "{\"s\": \"log\"}"};
+    char two[2][ZG_UUID_LEN];
+    CHECK_INT(zg_submit_batch(h, "each", logged, 2, NULL, two), ZG_OK);
+    char *info = NULL;
+    CHECK_INT(zg_read(h, ZG_VIEW_INFO, two[1], &info), ZG_OK);
+    CHECK(info && strstr(info, "made at submit") != NULL);
+    zg_free(info);
+    CHECK_INT(zg_read(h, ZG_VIEW_INFO, two[0], &info), ZG_OK);
+    CHECK(info && strstr(info, "made at submit") == NULL);
+    zg_free(info);
+    /* (the premise: the batch as a whole took longer than one job's TIMEOUT) */
+    double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    fprintf(stderr, "# the batch took %.3f s against a TIMEOUT of 0.1 s\n", took);
+    const char *bad[][2] = {{"hog", "MEMORY_LIMIT"}, {"spin", "TIMEOUT"}};
+    for (int b = 0; b < 2; b++) {
+        lines[1] = b == 0 ? "{\"s\": \"hog\"}" : "{\"s\": \"spin\"}";
+        CHECK_INT(zg_submit_batch(h, "each", lines, 5, NULL, uuids), ZG_EJOB);
+        CHECK(strstr(zg_errstr(h), "line 2") != NULL);
+        CHECK(strstr(zg_errstr(h), bad[b][1]) != NULL);
+        CHECK_INT(zg_queue_counts_get(h, "each_q", &qc), ZG_OK);
+        CHECK_INT(qc.ready, N + 2); /* none of the five */
+    }
+    free(lines);
+    free(uuids);
+    zg_host_free(h);
+}
+
 /* Every call of the API on a host that may or may not have come up under the limit. */
 static int every_call(zg_host *h)
 {
@@ -384,6 +445,7 @@ static void test_zg_interrupt_ends_a_run_that_catches_everything_in_pcall_loops_
 int main(void)
 {
     RUN(test_zg_submit_of_8_mib_params_on_a_4_mib_host_is_enomem_not_an_abort);
+    RUN(test_a_batch_gives_each_job_its_limits_not_one_for_the_whole_batch);
     RUN(test_every_call_under_a_tiny_memory_limit_returns_a_code_never_aborts);
     RUN(test_a_requeue_delay_beyond_the_maximum_is_clamped_nan_is_an_error);
     RUN(test_reloads_failing_at_the_memory_limit_run_after_run_keep_the_heap_flat);
