@@ -38,9 +38,10 @@
 #define BORROW_WAIT_MS 2000
 
 typedef struct request {
-    char *body; /* the request body, written through `in` */
+    char *body; /* the request body, written through `in` (NULL: its route reads none) */
     size_t len;
     FILE *in;
+    size_t seen; /* the body's bytes so far, kept or not */
     int too_large;
 } request;
 
@@ -975,62 +976,94 @@ static int allows(const char *methods, const char *method)
     return 0;
 }
 
-static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char *url,
-                             const char *method, const char *body, size_t body_len)
+/* The API's routes: name (the path's first part), methods, whether a job's uuid (or another
+ * name) follows, and whether the route reads the request's body (only those keep one). */
+static const struct {
+    const char *name;
+    const char *method; /* or two: "POST, DELETE" */
+    int takes_id;
+    int takes_body;
+} routes[] = {{"job", "POST, DELETE", 0, 1},
+              {"progress", "GET", 1, 0},
+              {"info", "GET", 1, 0},
+              {"state", "GET", 1, 0},
+              {"data", "GET", 1, 0},
+              {"dump", "GET", 1, 0},
+              {"kill", "POST", 1, 0},
+              {"workers", "GET", 0, 0},
+              {"drain", "POST", 0, 0},
+              {"undrain", "POST", 0, 0},
+              {"retire", "POST", 0, 0},
+              {"health", "GET", 0, 0},
+              {"metrics", "GET", 0, 0},
+              {"kick", "POST", 1, 0},
+              {"buried", "GET", 1, 0},
+              {"jobs", "GET", 0, 0},
+              {"retry", "POST", 1, 0},
+              {"purge", "POST", 0, 1},
+              {"stats", "GET", 0, 0},
+              {"types", "GET", 0, 0},
+              {"activity", "GET", 0, 0},
+              /* repeatable jobs */
+              {"schedule", "POST, DELETE", 1, 1},
+              {"schedules", "GET", 0, 0}};
+
+/* What a request must pass before anything of its body is kept: a route and a method it has,
+ * the bearer token, the origin rules. Returns the route's index (*rest: the path after the
+ * route's name), or -1 with the refusal queued in *answer. handle() asks at the headers, so a
+ * client without the token is answered at once and cannot make the daemon hold --max-body
+ * bytes per connection (a body was read whole before the token was looked at). */
+static int admitted(daemon_ctx *d, struct MHD_Connection *c, const char *url, const char *method,
+                    const char **rest, enum MHD_Result *answer)
 {
-    static const struct {
-        const char *name;
-        const char *method; /* or two: "POST, DELETE" */
-        int takes_id;
-    } routes[] = {{"job", "POST, DELETE", 0},
-                  {"progress", "GET", 1},
-                  {"info", "GET", 1},
-                  {"state", "GET", 1},
-                  {"data", "GET", 1},
-                  {"dump", "GET", 1},
-                  {"kill", "POST", 1},
-                  {"workers", "GET", 0},
-                  {"drain", "POST", 0},
-                  {"undrain", "POST", 0},
-                  {"retire", "POST", 0},
-                  {"health", "GET", 0},
-                  {"metrics", "GET", 0},
-                  {"kick", "POST", 1},
-                  {"buried", "GET", 1},
-                  {"jobs", "GET", 0},
-                  {"retry", "POST", 1},
-                  {"purge", "POST", 0},
-                  {"stats", "GET", 0},
-                  {"types", "GET", 0},
-                  {"activity", "GET", 0},
-                  /* repeatable jobs */
-                  {"schedule", "POST, DELETE", 1},
-                  {"schedules", "GET", 0}};
-    int page;
-    if (dashboard_serve(c, url, method, &page)) return (enum MHD_Result)page; /* no token */
     char name[32];
-    const char *rest;
-    split(url, name, sizeof name, &rest);
+    split(url, name, sizeof name, rest);
     size_t i;
     for (i = 0; i < sizeof routes / sizeof routes[0]; i++)
         if (strcmp(routes[i].name, name) == 0) break;
-    if (i == sizeof routes / sizeof routes[0] || (routes[i].takes_id && !*rest) ||
-        (!routes[i].takes_id && *rest && strcmp(name, "job") != 0))
-        return send_error(c, 404, "no such route");
-    if (!allows(routes[i].method, method))
-        return send_full(c, 405, "application/json", "{\"error\":\"method not allowed\"}", "Allow",
-                         routes[i].method);
-    if (strcmp(name, "health") != 0 && !authorized(d, c))
-        return send_error_with(c, 401, "missing or wrong bearer token", "WWW-Authenticate",
-                               "Bearer realm=\"zerog\"");
-    if (strcmp(name, "health") != 0 && !d->auth_token && cross_origin(c))
-        return send_error(c, 403,
-                          "a request from a web page of another origin needs --auth-token "
-                          "(without a token, only the dashboard of this address may call the API)");
-    if (strcmp(name, "health") != 0 && !d->auth_token && named_host(c))
-        return send_error(c, 403,
-                          "without --auth-token the daemon answers only requests that name it by "
-                          "IP address or localhost (a DNS name could be a rebinding web page)");
+    if (i == sizeof routes / sizeof routes[0] || (routes[i].takes_id && !**rest) ||
+        (!routes[i].takes_id && **rest && strcmp(name, "job") != 0)) {
+        *answer = send_error(c, 404, "no such route");
+        return -1;
+    }
+    if (!allows(routes[i].method, method)) {
+        *answer = send_full(c, 405, "application/json", "{\"error\":\"method not allowed\"}",
+                            "Allow", routes[i].method);
+        return -1;
+    }
+    int open = strcmp(name, "health") == 0; /* the one route without the token */
+    if (!open && !authorized(d, c)) {
+        *answer = send_error_with(c, 401, "missing or wrong bearer token", "WWW-Authenticate",
+                                  "Bearer realm=\"zerog\"");
+        return -1;
+    }
+    if (!open && !d->auth_token && cross_origin(c)) {
+        *answer = send_error(c, 403,
+                             "a request from a web page of another origin needs --auth-token "
+                             "(without a token, only the dashboard of this address may call the "
+                             "API)");
+        return -1;
+    }
+    if (!open && !d->auth_token && named_host(c)) {
+        *answer =
+            send_error(c, 403,
+                       "without --auth-token the daemon answers only requests that name it "
+                       "by IP address or localhost (a DNS name could be a rebinding web page)");
+        return -1;
+    }
+    return (int)i;
+}
+
+static enum MHD_Result route(daemon_ctx *d, struct MHD_Connection *c, const char *url,
+                             const char *method, const char *body, size_t body_len)
+{
+    int page;
+    if (dashboard_serve(c, url, method, &page)) return (enum MHD_Result)page; /* no token */
+    const char *rest;
+    enum MHD_Result answer;
+    int i = admitted(d, c, url, method, &rest, &answer);
+    if (i < 0) return answer;
+    const char *name = routes[i].name;
     int deletes = strcmp(method, "DELETE") == 0; /* DELETE /job/<uuid> */
     if (deletes && !*rest) return send_error(c, 404, "no such route");
     if (strcmp(name, "job") == 0 && !deletes) return submit(d, c, rest, body, body_len);
@@ -1113,19 +1146,33 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                              "Transfer-Encoding)\"}",
                              "Connection", "close");
         }
+        /* refused before its body is read (the dashboard's files and a preflight need no
+         * token, and keep no body) */
+        int keeps_body = 0;
+        if (strcmp(method, "OPTIONS") != 0 && strcmp(url, "/") != 0 &&
+            strncmp(url, "/ui/", 4) != 0) {
+            const char *rest;
+            enum MHD_Result answer;
+            int i = admitted(d, c, url, method, &rest, &answer);
+            if (i < 0) {
+                http_deadline_arrived(watched_of(c));
+                return answer;
+            }
+            keeps_body = routes[i].takes_body;
+        }
         req = calloc(1, sizeof *req);
-        if (!req || !(req->in = open_memstream(&req->body, &req->len))) {
+        if (!req || (keeps_body && !(req->in = open_memstream(&req->body, &req->len)))) {
             free(req);
             return MHD_NO;
         }
         *state = req;
         return MHD_YES;
     }
-    if (*upload_size) {
-        fflush(req->in);
-        if (req->len + *upload_size > d->max_body)
+    if (*upload_size) { /* (a route that reads no body: counted, not kept) */
+        req->seen += *upload_size;
+        if (req->seen > d->max_body)
             req->too_large = 1;
-        else
+        else if (req->in)
             fwrite(upload, 1, *upload_size, req->in);
         *upload_size = 0;
         return MHD_YES;
@@ -1133,7 +1180,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     http_deadline_arrived(watched_of(c)); /* handled and answered without a deadline */
     if (strcmp(method, "OPTIONS") == 0) return send_full(c, 204, "text/plain", "", NULL, NULL);
     if (req->too_large) return send_error(c, 413, "the body is over the size limit");
-    fflush(req->in);
+    if (req->in) fflush(req->in);
     return route(d, c, url, method, req->body ? req->body : "", req->body ? req->len : 0);
 }
 
@@ -1144,7 +1191,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **state,
     http_deadline_answered(watched_of(c)); /* the next request on it has the deadline again */
     request *req = *state;
     if (req) {
-        fclose(req->in);
+        if (req->in) fclose(req->in);
         free(req->body);
         free(req);
     }

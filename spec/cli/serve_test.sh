@@ -383,6 +383,24 @@ auth() {
   http GET /health && status_is 200
 }
 ok "with --auth-token every route but /health wants the bearer token (401 with WWW-Authenticate: Bearer; scheme in any case)" auth
+
+# (the serve of the test above) A request without the token is refused at its headers: its body
+# is never read, so a client without the token cannot make the daemon hold --max-body bytes on
+# each of its connections (it read the whole body first, then answered 401).
+refused_before_body() {
+  exec 3<>"/dev/tcp/127.0.0.1/$PORT" || return 1
+  printf 'POST /job/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n{"n": 1' >&3
+  local status
+  status=$(timeout 5 head -n 1 <&3)
+  exec 3<&-
+  echo "# answer before the body's end: ${status:-none in 5 s}"
+  case "$status" in "HTTP/1.1 401"*) ;; *) return 1 ;; esac
+  # with the token, a route that reads no body ignores one; the routes that read one get it
+  http POST /drain "$(head -c 5000 /dev/zero | tr '\0' x)" -H 'Authorization: Bearer s3cret' &&
+  status_is 200 && http POST /undrain '' -H 'Authorization: Bearer s3cret' && status_is 200 &&
+  http POST /job/echo '{"n": 7}' -H 'Authorization: Bearer s3cret' && status_is 201
+}
+ok "a request without the token is answered 401 at its headers, before its body is read" refused_before_body
 stop_serve
 
 body_limit() {
