@@ -99,6 +99,12 @@ typedef struct supervisor {
     int draining, drain_gen; /* under lock */
     pthread_mutex_t lock;    /* guards children[] and draining against the HTTP threads */
     pthread_cond_t changed;  /* a report was read or a worker died */
+    /* the store failed a release (main thread only): until store_failed_until_ms the releases
+     * of the workers that die or are stopped next are not tried (each would wait out the store
+     * timeout again, one worker after another); what they held waits out its TTR */
+    int64_t store_failed_until_ms;
+    char store_failure[160];
+    int64_t store_timeout_ms; /* the timeout of host's store calls (0: the library's, 5 s) */
 } supervisor;
 
 /* Starts n workers (of s->threads runs each). Call from the main thread (a worker's parent-death

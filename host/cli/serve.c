@@ -219,6 +219,7 @@ int cmd_serve(const cli_options *o, int argc, char **argv)
     }
     /* the supervisor's host releases dead workers' jobs; it also checks the store first */
     if (!(sup.host = open_host(o, &log, 0, SUPERVISOR_STORE_TIMEOUT_MS))) return EXIT_JOB_FAILED;
+    sup.store_timeout_ms = SUPERVISOR_STORE_TIMEOUT_MS;
     long files = open_files_limit();
     int listen_fd, ipv6 = 0, bad_input;
     if (listen_open(&where, &listen_fd, &ipv6, &bad_input, err, sizeof err) != 0) {

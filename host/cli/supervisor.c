@@ -314,6 +314,21 @@ static int take_writers(supervisor *s, child *c, dead_host *dead)
     return n;
 }
 
+/* The store failure a release of a dead or stopped worker should not try past (into failed):
+ * one seen within the store timeout before. "" when the store may be tried. */
+static void recent_store_failure(const supervisor *s, char failed[160])
+{
+    if (s->store_failure[0] && monotonic_ms() < s->store_failed_until_ms)
+        snprintf(failed, 160, "%s", s->store_failure);
+}
+
+/* The store failed a release: the workers handled next do not try it for a store timeout */
+static void remember_store_failure(supervisor *s, const char *failed)
+{
+    snprintf(s->store_failure, sizeof s->store_failure, "%s", failed);
+    s->store_failed_until_ms = monotonic_ms() + (s->store_timeout_ms ? s->store_timeout_ms : 5000);
+}
+
 /* Whether a release's rc says the store failed (not that the job went on without the worker):
  * whatever the supervisor tries next would wait out the store timeout alike. */
 static int store_failed(int rc)
@@ -407,6 +422,7 @@ static void settle(supervisor *s, int i, int status)
     int overrun = WIFEXITED(status) && WEXITSTATUS(status) == EXIT_OVERRUN;
     int rcs[2 * DAEMON_MAX_THREADS] = {0};
     char errs[2 * DAEMON_MAX_THREADS][160], failed[160] = "";
+    recent_store_failure(s, failed);
     for (int k = 0; k < nheld + nahead; k++) {
         if (failed[0]) { /* the store failed: the others would each wait out its timeout too */
             rcs[k] = ZG_ESTORE;
@@ -426,7 +442,10 @@ static void settle(supervisor *s, int i, int status)
                      : zg_release(s->host, r->uuid, r->reservation, 0,
                                   k < nheld ? ZG_RELEASE_DIED : ZG_RELEASE_STOPPING);
         snprintf(errs[k], sizeof errs[k], "%s", rcs[k] == ZG_OK ? "" : zg_errstr(s->host));
-        if (store_failed(rcs[k])) snprintf(failed, sizeof failed, "%s", errs[k]);
+        if (store_failed(rcs[k])) {
+            snprintf(failed, sizeof failed, "%s", errs[k]);
+            remember_store_failure(s, failed);
+        }
     }
     /* a worker that exited 0 had no claim on the way (it put back what it held) */
     claims_back back = {.n = 0};
@@ -610,13 +629,16 @@ void supervisor_stop(supervisor *s, double grace_s)
         int ndead = take_writers(s, c, dead);
         pthread_mutex_unlock(&s->lock);
         char failed[160] = "";
+        recent_store_failure(s, failed); /* (one store timeout in all, not one per worker) */
         for (int t = 0; t < 2 * s->threads; t++) { /* its runs, then its jobs claimed ahead */
             if (!c->runs[t].busy) continue;
             int rc = failed[0] ? ZG_ESTORE
                                : zg_release(s->host, c->runs[t].uuid, c->runs[t].reservation, 0,
                                             ZG_RELEASE_STOPPING);
-            if (store_failed(rc) && !failed[0])
+            if (store_failed(rc) && !failed[0]) {
                 snprintf(failed, sizeof failed, "%s", zg_errstr(s->host));
+                remember_store_failure(s, failed);
+            }
             if (!store_failed(rc))
                 log_linef(s->log, ZG_LOG_WARNING, "grace over: job %s released for another host",
                           c->runs[t].uuid);

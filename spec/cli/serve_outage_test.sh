@@ -141,4 +141,30 @@ a_submit_in_a_stall_says_it_may_have_been_made() {
 }
 ok "a submit answered 503 in a Redis stall, which Redis makes once it goes on, says it may have been made and names it (and only its own answer does)" a_submit_in_a_stall_says_it_may_have_been_made
 
+# SIGTERM with Redis down and every worker busy: past --grace the releases of what the workers
+# hold fail, and the first failure ends the tries for every worker (one store timeout, 2 s, in
+# all): a try per worker waited out the timeout one worker after another (3 workers, grace 1:
+# 7.3 s; 64 workers and the default grace: ~158 s, past systemd's stop timeout).
+grace_with_the_store_down() {
+  write_slow_job
+  local port2 pid2 began took i
+  port2=$(free_port 32001 38000)
+  "$ZEROG" --store "$STORE" serve --listen "127.0.0.1:$port2" --workers 3 --grace 1 >"$WORK/serve2.log" 2>&1 &
+  pid2=$!
+  up2() { curl -s -o /dev/null "http://127.0.0.1:$port2/health"; }
+  wait_for 10 up2 || { kill "$pid2"; return 1; }
+  for i in 1 2 3 4 5 6; do curl -s -o /dev/null -X POST --data '{"seconds": 120}' "http://127.0.0.1:$port2/job/slow"; done
+  busy() { [ "$(curl -s "http://127.0.0.1:$port2/workers" | grep -o '"state":"running"' | wc -l)" -ge 3 ]; }
+  wait_for 15 busy || { kill "$pid2"; echo "the workers did not all start a job"; return 1; }
+  redis_stop "$OWN"
+  wait_for 5 down
+  began=$(date +%s%N)
+  kill -TERM "$pid2"
+  wait "$pid2"
+  took=$((($(date +%s%N) - began) / 1000000))
+  echo "# serve --workers 3 --grace 1 exited $took ms after SIGTERM, Redis down: $(grep -c 'could not be released' "$WORK/serve2.log") runs not released"
+  [ "$took" -lt 5500 ]
+}
+ok "SIGTERM with Redis down: past --grace the releases stop at the store's first failure, for all workers together (one store timeout, not one per worker)" grace_with_the_store_down
+
 tap_done
