@@ -488,7 +488,7 @@ end
 
 function M.read(view, uuid)
   if not codec.is_uuid(uuid) then return nil, "not_found", "no job " .. codec.shown(uuid) end
-  local job, why, kind, doc = registry.load_job(uuid, under_limits)
+  local job, why, kind, doc = registry.load_job(uuid, under_limits, true) -- (a read writes nothing)
   if not job and doc and view ~= "data" then
     -- without its type, the document's text says which empty fields are arrays ([] not {})
     local text = core.read(uuid)

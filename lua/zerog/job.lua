@@ -183,7 +183,19 @@ local function scalar_names(self)
   return names
 end
 
+-- Instances loaded for a read (a view: zerog info, dump, data, GET /info ...): the fields their
+-- code sets or saves (an init() that fills defaults, a get_data() that saves) stay on the
+-- instance, as on a job not yet submitted; the entries it records (an init() that logs) are not
+-- kept, the view shows the stored lists; no follower is told. A read never changes the stored job: an init() that
+-- logged added an event and bumped cas at every view, and a running job's save() then failed
+-- with CasError because someone looked at it. Kept by the engine, out of the instance's reach.
+local read_only = setmetatable({}, { __mode = "k" })
+function Job._load_read_only(job) read_only[job] = true end
+--- Whether this instance's writes stay on it (not submitted yet, or loaded for a read).
+local function detached(self) return self.cas == 0 or read_only[self] == true end
+
 local function notify(self, event)
+  if read_only[self] then return end
   core.progress(self.uuid, self.completeness, event)
 end
 
@@ -213,7 +225,7 @@ end
 -- document without one, so until then save() keeps it on the instance.
 function Job:save()
   self.updatedAt = core.now()
-  if self.cas == 0 then return end
+  if detached(self) then return end
   local ok, fields = pcall(self._saved_fields, self)
   if not ok then error(fields, 2) end
   local cas, stored = core.save(self, fields, self.cas)
@@ -266,7 +278,7 @@ function Job:_update_attrs(attrs, level)
   for name, v in pairs(attrs) do self[name] = v end
   self.updatedAt = core.now()
   encoded.updatedAt = codec.encode(self.updatedAt)
-  if self.cas == 0 then return end -- not submitted yet: kept on the instance
+  if detached(self) then return end -- not submitted yet (or read only): kept on the instance
   local cas, fresh = core.update(self, encoded, self.cas)
   self.cas = cas
   catch_up(self, fresh)
@@ -276,6 +288,7 @@ end
 --- Appends an entry to a list of the stored document (atomic; O(1) whatever the list's length).
 -- `text`: entry as JSON, when the caller has it already (codec.encode_entry).
 function Job:_append(list, entry, count_field, text)
+  if read_only[self] then return end -- a read records nothing on the job (a log line is written)
   if self.cas == 0 then -- not submitted yet: kept on the instance, stored by enqueue()
     insert(self[list], entry)
     if count_field then self[count_field] = self[count_field] + 1 end

@@ -350,7 +350,7 @@ end
 --- Makes `job` (a table, e.g. the run's own instance) an instance of class (a fresh one from
 -- instantiate()) holding doc: the type's migrate() upgrades an older document first, then
 -- init() runs. Raises on a failure.
-function M.fill_job(job, class, doc)
+function M.fill_job(job, class, doc, read_only)
   local stored_version = tostring(doc.schemaVersion)
   local version = tostring(info_of(class).spec.SCHEMA_VERSION)
   local migrated = stored_version ~= version and class.migrate
@@ -359,6 +359,7 @@ function M.fill_job(job, class, doc)
     doc.schemaVersion = version
   end
   sandbox.set_class(job, class)
+  if read_only then Job._load_read_only(job) end -- (before any of its code runs)
   Job._apply_document(job, doc)
   if migrated then job._migrated_from = stored_version end
   if class.init then class.init(job) end
@@ -367,7 +368,7 @@ end
 
 --- The job stored under uuid as an instance of its type; nil and why when it cannot be loaded.
 -- `limited(spec, f)` (optional, else pcall) calls the job code that makes the instance.
-function M.load_job(uuid, limited)
+function M.load_job(uuid, limited, read_only)
   local text = core.read(uuid)
   if not text then return nil, "no job " .. tostring(uuid), "not_found" end
   local doc, why = codec.decode(text)
@@ -377,7 +378,7 @@ function M.load_job(uuid, limited)
     return nil, "job " .. uuid .. " has type " .. tostring(doc.jobType) .. ", which is not loaded",
            "unknown_type", doc
   end
-  local build = function() return M.fill_job({}, M.instantiate(spec), doc) end
+  local build = function() return M.fill_job({}, M.instantiate(spec), doc, read_only) end
   local ok, job
   if limited then ok, job = limited(spec, build) else ok, job = pcall(build) end
   if not ok then

@@ -1529,9 +1529,49 @@ static void test_a_job_cannot_make_its_host_run_jobs_inside_its_run(void)
     zg_host_free(h);
 }
 
+/* A read writes nothing: the views load the job (its init() runs), and what that code records
+ * or saves stays off the store. An init() that logged added an event and bumped cas at every
+ * `zerog info`, so a running job's save() failed with CasError because someone looked at it. The
+ * entry the job's init() recorded at its submit is stored once. */
+static void test_reading_a_job_writes_nothing_whatever_its_code_does(void)
+{
+    zg_host *h = new_host();
+    const char *src =
+        "return { JOB_TYPE = 'looked_at', QUEUE_NAME = 'looked_at_q',\n"
+        "  SCHEMA = { s = { type = 'string' } },\n"
+        "  init = function(self) self:job_log_info('init of ' .. self.s) end,\n"
+        "  get_data = function(self)\n"
+        "    self:update_attrs { s = 'changed' }; self:save(); self:record_warning('seen by a read')\n"
+        "    return { s = self.s }\n"
+        "  end,\n"
+        "  run = function(self) return 200 end }\n";
+    CHECK_INT(zg_load_string(h, "looked_at", src, NULL), ZG_OK);
+    char uuid[ZG_UUID_LEN];
+    CHECK_INT(zg_submit(h, "looked_at", "{\"s\": \"x\"}", NULL, uuid), ZG_OK);
+    char *before = NULL, *after = NULL, *view = NULL;
+    CHECK_INT(zg_read(h, ZG_VIEW_DUMP, uuid, &before), ZG_OK);
+    for (int v = ZG_VIEW_PROGRESS; v <= ZG_VIEW_FIELDS; v++) {
+        CHECK_INT(zg_read(h, (zg_view)v, uuid, &view), ZG_OK);
+        if (v == ZG_VIEW_DATA) CHECK_STR(view, "{\"s\":\"changed\"}"); /* (its own copy) */
+        zg_free(view);
+        view = NULL;
+    }
+    CHECK_INT(zg_read(h, ZG_VIEW_DUMP, uuid, &after), ZG_OK);
+    CHECK_STR(after, before); /* the same cas, fields and lists */
+    CHECK(before && strstr(before, "\"s\":\"x\"") != NULL);
+    const char *first = before ? strstr(before, "init of x") : NULL;
+    CHECK(first != NULL && strstr(first + 1, "init of x") == NULL); /* one entry: the submit's */
+    CHECK(before && strstr(before, "seen by a read") == NULL);
+    zg_free(before);
+    zg_free(after);
+    CHECK_INT(zg_kill(h, uuid), ZG_OK); /* (not left waiting on a shared Redis) */
+    zg_host_free(h);
+}
+
 static void run_all(const char *backend)
 {
     printf("# backend %s\n", backend);
+    RUN(test_reading_a_job_writes_nothing_whatever_its_code_does);
     RUN(test_hosts_in_threads_work_side_by_side);
     RUN(test_zg_stop_from_another_thread_ends_zg_run);
     RUN(test_zg_stop_from_a_signal_handler_ends_zg_run);
