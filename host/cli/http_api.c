@@ -6,7 +6,8 @@
  * themselves when it is back. Routes that need no store (/workers, /drain, /undrain, /retire,
  * /metrics without queue depths) keep working.
  *
- * Every response is JSON (but /metrics) ending with a newline, with ZeroG's CORS headers;
+ * Every response of ours is JSON (but /metrics) ending with a newline, with ZeroG's CORS headers
+ * (libmicrohttpd answers the requests it cannot parse itself, in HTML);
  * OPTIONS is answered 204. With an auth token, every route but /health wants
  * "Authorization: Bearer <token>" (the scheme in any case; compared in constant time), else 401
  * with "WWW-Authenticate: Bearer". A body over the limit is 413; a wrong method, 405.
