@@ -30,7 +30,8 @@ local M = {
 --- The job stored under uuid as a separate instance, or nil when there is none.
 function M.get_job(uuid)
   if not codec.is_uuid(uuid) then return nil end -- nil, a number, 10 KB: no job has that name
-  return (registry.load_job(uuid))
+  -- (read-only while a view runs: a job a view's code looks at is not written either)
+  return (registry.load_job(uuid, nil, require("zerog.job_private").reading > 0))
 end
 
 --- A new, unsaved job of a loaded type; raises on an unknown type or bad params.

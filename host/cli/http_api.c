@@ -1147,10 +1147,16 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                              "Transfer-Encoding)\"}",
                              "Connection", "close");
         }
-        /* refused before its body is read (the dashboard's files and a preflight need no
-         * token, and keep no body) */
+        /* a request with a body is refused before its body is read (the dashboard's files and
+         * a preflight need no token, and keep no body); one without is refused by route(), as
+         * an answer queued here closes the connection (a kept-alive client's next requests with
+         * it) */
+        const char *length = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        int has_body =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") != NULL ||
+            (length && strspn(length, "0") != strlen(length));
         int keeps_body = 0;
-        if (strcmp(method, "OPTIONS") != 0 && strcmp(url, "/") != 0 &&
+        if (has_body && strcmp(method, "OPTIONS") != 0 && strcmp(url, "/") != 0 &&
             strncmp(url, "/ui/", 4) != 0) {
             const char *rest;
             enum MHD_Result answer;

@@ -486,7 +486,7 @@ local function raw_job(doc)
   return job
 end
 
-function M.read(view, uuid)
+local function read_view(view, uuid)
   if not codec.is_uuid(uuid) then return nil, "not_found", "no job " .. codec.shown(uuid) end
   local job, why, kind, doc = registry.load_job(uuid, under_limits, true) -- (a read writes nothing)
   if not job and doc and view ~= "data" then
@@ -506,6 +506,17 @@ function M.read(view, uuid)
   local encoded_ok, text = under_limits(class, codec.encode, value == nil and {} or value)
   if not encoded_ok then return nil, "job", view .. " of job " .. uuid .. ": " .. describe(text) end
   return text
+end
+
+--- A view of a job: nothing it runs writes to the store (the job's own instance and any other a
+-- view's code loads with zerog.get_job are read-only, and no job is submitted).
+local job_private = require "zerog.job_private"
+function M.read(view, uuid)
+  job_private.reading = job_private.reading + 1
+  local r = table.pack(pcall(read_view, view, uuid))
+  job_private.reading = job_private.reading - 1
+  if not r[1] then error(r[2], 0) end
+  return table.unpack(r, 2, r.n)
 end
 
 function M.queues() return registry.queues() end

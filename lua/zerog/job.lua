@@ -190,7 +190,13 @@ end
 -- logged added an event and bumped cas at every view, and a running job's save() then failed
 -- with CasError because someone looked at it. Kept by the engine, out of the instance's reach.
 local read_only = setmetatable({}, { __mode = "k" })
-function Job._load_read_only(job) read_only[job] = true end
+-- The engine's handle on it, out of job code's reach (no field of Job: a job could mark its own
+-- run's instance and have the engine's writes on it, its errors too, silently dropped): the
+-- registry and the API require "zerog.job_private", which a job script's require cannot name.
+-- reading > 0 while a view runs: zerog.get_job() then loads read-only too, and enqueue() refuses.
+local private = { reading = 0 }
+function private.load_read_only(job) read_only[job] = true end
+package.loaded["zerog.job_private"] = private
 --- Whether this instance's writes stay on it (not submitted yet, or loaded for a read).
 local function detached(self) return self.cas == 0 or read_only[self] == true end
 
@@ -552,6 +558,7 @@ end
 -- UNIQUE type whose key another job holds is not created: nil, "exists", that job's uuid.
 -- kwargs: delay (seconds), ttr (seconds), priority (lower runs sooner).
 function Job:enqueue(kwargs)
+  if private.reading > 0 then return nil, "a read submits no job (enqueue() in a view)" end
   local qk, why = self:_queue_kwargs(kwargs)
   if not qk then return nil, why end
   if self.cas ~= 0 or issued[self] == nil then

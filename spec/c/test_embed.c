@@ -1537,11 +1537,17 @@ static void test_reading_a_job_writes_nothing_whatever_its_code_does(void)
 {
     zg_host *h = new_host();
     const char *src =
+        "local zerog = require 'zerog'\n"
         "return { JOB_TYPE = 'looked_at', QUEUE_NAME = 'looked_at_q',\n"
         "  SCHEMA = { s = { type = 'string' } },\n"
         "  init = function(self) self:job_log_info('init of ' .. self.s) end,\n"
         "  get_data = function(self)\n"
-        "    self:update_attrs { s = 'changed' }; self:save(); self:record_warning('seen by a read')\n"
+        "    self:update_attrs { s = 'changed' }; self:save(); self:record_warning('seen by a "
+        "read')\n"
+        "    zerog.get_job(self.uuid):record_event('through get_job')\n"
+        "    local made = zerog.make_job('looked_at', { s = 'made by a read' })\n"
+        "    assert(not made:enqueue(), 'a read submitted a job')\n"
+        "    assert(zerog.BaseJob._load_read_only == nil and self._load_read_only == nil)\n"
         "    return { s = self.s }\n"
         "  end,\n"
         "  run = function(self) return 200 end }\n";
@@ -1562,6 +1568,10 @@ static void test_reading_a_job_writes_nothing_whatever_its_code_does(void)
     const char *first = before ? strstr(before, "init of x") : NULL;
     CHECK(first != NULL && strstr(first + 1, "init of x") == NULL); /* one entry: the submit's */
     CHECK(before && strstr(before, "seen by a read") == NULL);
+    CHECK(before && strstr(before, "through get_job") == NULL);
+    zg_queue_counts qc;
+    CHECK_INT(zg_queue_counts_get(h, "looked_at_q", &qc), ZG_OK);
+    CHECK_INT(qc.ready, 1); /* the one submitted, none made by a read */
     zg_free(before);
     zg_free(after);
     CHECK_INT(zg_kill(h, uuid), ZG_OK); /* (not left waiting on a shared Redis) */

@@ -398,7 +398,12 @@ refused_before_body() {
   # with the token, a route that reads no body ignores one; the routes that read one get it
   http POST /drain "$(head -c 5000 /dev/zero | tr '\0' x)" -H 'Authorization: Bearer s3cret' &&
   status_is 200 && http POST /undrain '' -H 'Authorization: Bearer s3cret' && status_is 200 &&
-  http POST /job/echo '{"n": 7}' -H 'Authorization: Bearer s3cret' && status_is 201
+  http POST /job/echo '{"n": 7}' -H 'Authorization: Bearer s3cret' && status_is 201 &&
+  # a refused request without a body keeps its connection alive (an answer at the headers would
+  # close it): the second request reuses it
+  local connects; connects=$(curl -s -o /dev/null -o /dev/null -w '%{num_connects} ' "$URL/workers" "$URL/health")
+  echo "# connections made for a refused GET and the next request: $connects"
+  [ "$connects" = "1 0 " ]
 }
 ok "a request without the token is answered 401 at its headers, before its body is read" refused_before_body
 stop_serve
