@@ -6,6 +6,7 @@ local codec = require "zerog.codec"
 local errors = require "zerog.errors"
 local registry = require "zerog.registry"
 local Job = require "zerog.job"
+local job_private = require "zerog.job_private" -- (made by zerog.job)
 local sandbox = require "zerog.sandbox"
 local flow = require "zerog.flow"
 
@@ -31,7 +32,7 @@ local M = {
 function M.get_job(uuid)
   if not codec.is_uuid(uuid) then return nil end -- nil, a number, 10 KB: no job has that name
   -- (read-only while a view runs: a job a view's code looks at is not written either)
-  return (registry.load_job(uuid, nil, require("zerog.job_private").reading > 0))
+  return (registry.load_job(uuid, nil, job_private.reading > 0))
 end
 
 --- A new, unsaved job of a loaded type; raises on an unknown type or bad params.

@@ -253,5 +253,7 @@ void metrics_render(daemon_ctx *d, FILE *b, int store_up);
  * 1 when url is one of its paths (*r then holds the answer), 0 when it is not. */
 struct MHD_Connection;
 int dashboard_serve(struct MHD_Connection *c, const char *url, const char *method, int *r);
+/* Whether url is one of the dashboard's (/ and /ui/...), which need no token. */
+int dashboard_path(const char *url);
 
 #endif

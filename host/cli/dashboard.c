@@ -18,9 +18,14 @@ static const web_asset *find_asset(const char *url)
     return NULL;
 }
 
+int dashboard_path(const char *url)
+{
+    return strcmp(url, "/") == 0 || strncmp(url, "/ui/", 4) == 0;
+}
+
 int dashboard_serve(struct MHD_Connection *c, const char *url, const char *method, int *r)
 {
-    if (strcmp(url, "/") != 0 && strncmp(url, "/ui/", 4) != 0) return 0;
+    if (!dashboard_path(url)) return 0;
     const web_asset *a = find_asset(url);
     int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
     unsigned status = !a ? 404 : !get ? 405 : 200;

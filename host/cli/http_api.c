@@ -1156,8 +1156,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") != NULL ||
             (length && strspn(length, "0") != strlen(length));
         int keeps_body = 0;
-        if (has_body && strcmp(method, "OPTIONS") != 0 && strcmp(url, "/") != 0 &&
-            strncmp(url, "/ui/", 4) != 0) {
+        if (has_body && strcmp(method, "OPTIONS") != 0 && !dashboard_path(url)) {
             const char *rest;
             enum MHD_Result answer;
             int i = admitted(d, c, url, method, &rest, &answer);

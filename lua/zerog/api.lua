@@ -8,6 +8,7 @@ local shards = require "zerog.shards"
 local flow = require "zerog.flow"
 local engine = require "zerog.engine"
 local Job = require "zerog.job"
+local job_private = require "zerog.job_private" -- (made by zerog.job)
 local sandbox = require "zerog.sandbox"
 
 -- the originals, captured before any job code runs (job code never reaches these globals: it runs
@@ -188,17 +189,6 @@ local function ranges(list)
   return table.concat(out, ", ")
 end
 
---- Whether a new job may hold entries recorded before it was stored (its init() logged): looked
--- at raw, running no job code; a job that made its lists something else is flushed (under its
--- limits) as well.
-local function has_pending(job)
-  for _, list in ipairs { "events", "warnings", "errors" } do
-    local pending = rawget(job, list)
-    if type(pending) ~= "table" or rawlen(pending) > 0 then return true end
-  end
-  return false
-end
-
 --- Submits many jobs of one type: every line is validated first (nothing is stored if one is
 -- bad), then every job is created with its queue entry, atomically each, in a few batched
 -- round trips. Returns the list of uuids in order.
@@ -278,7 +268,7 @@ function M.submit_batch(job_type, lines, delay, ttr, priority, then_type, then_p
     job:_flush_pending()
   end
   for i, job in ipairs(jobs) do -- (each job's under its own limits, as above)
-    if created[i] and not created[i][3] and has_pending(job) then
+    if created[i] and not created[i][3] and job_private.has_pending(job) then
       local flushed, err = under_limits(spec, flush, job, created[i])
       if not flushed then
         return nil, "job", "the batch was submitted, but recording the entries of line " .. i .. " failed: " .. describe(err)
@@ -510,7 +500,6 @@ end
 
 --- A view of a job: nothing it runs writes to the store (the job's own instance and any other a
 -- view's code loads with zerog.get_job are read-only, and no job is submitted).
-local job_private = require "zerog.job_private"
 function M.read(view, uuid)
   job_private.reading = job_private.reading + 1
   local r = table.pack(pcall(read_view, view, uuid))

@@ -183,19 +183,26 @@ local function scalar_names(self)
   return names
 end
 
--- Instances loaded for a read (a view: zerog info, dump, data, GET /info ...): the fields their
--- code sets or saves (an init() that fills defaults, a get_data() that saves) stay on the
--- instance, as on a job not yet submitted; the entries it records (an init() that logs) are not
--- kept, the view shows the stored lists; no follower is told. A read never changes the stored job: an init() that
--- logged added an event and bumped cas at every view, and a running job's save() then failed
--- with CasError because someone looked at it. Kept by the engine, out of the instance's reach.
+-- Instances loaded for a read (a view: zerog info, dump, data, GET /info ...) are read-only: the
+-- fields their code sets or saves stay on the instance, as on a job not yet submitted; the entries
+-- it records are not kept (the view shows the stored lists); no follower is told. (An init() that
+-- logged added an event and bumped cas at every view, and a running job's save() then failed.)
 local read_only = setmetatable({}, { __mode = "k" })
--- The engine's handle on it, out of job code's reach (no field of Job: a job could mark its own
--- run's instance and have the engine's writes on it, its errors too, silently dropped): the
--- registry and the API require "zerog.job_private", which a job script's require cannot name.
--- reading > 0 while a view runs: zerog.get_job() then loads read-only too, and enqueue() refuses.
+-- The engine's handle on what job code must not reach (a job marking its own run's instance would
+-- have the engine's writes on it dropped, its errors too): "zerog.job_private", which the registry
+-- and the API require and a job script's require cannot name. reading > 0 while a view runs:
+-- zerog.get_job() then loads read-only too, and enqueue() refuses.
 local private = { reading = 0 }
 function private.load_read_only(job) read_only[job] = true end
+--- Whether a new job may hold entries recorded before it was stored (its init() logged), looked at
+-- raw (no job code runs); a job that made a list something else is counted as holding some.
+function private.has_pending(job)
+  for i = 1, #LISTS do
+    local pending = rawget(job, LISTS[i])
+    if type(pending) ~= "table" or rawlen(pending) > 0 then return true end
+  end
+  return false
+end
 package.loaded["zerog.job_private"] = private
 --- Whether this instance's writes stay on it (not submitted yet, or loaded for a read).
 local function detached(self) return self.cas == 0 or read_only[self] == true end

@@ -12,6 +12,7 @@ local core = require "zerog.core"
 local codec = require "zerog.codec"
 local schema = require "zerog.schema"
 local Job = require "zerog.job"
+local job_private = require "zerog.job_private" -- (made by zerog.job)
 local sandbox = require "zerog.sandbox"
 local shards = require "zerog.shards"
 
@@ -359,7 +360,7 @@ function M.fill_job(job, class, doc, read_only)
     doc.schemaVersion = version
   end
   sandbox.set_class(job, class)
-  if read_only then require("zerog.job_private").load_read_only(job) end -- (before its code runs)
+  if read_only then job_private.load_read_only(job) end -- (before any of its code runs)
   Job._apply_document(job, doc)
   if migrated then job._migrated_from = stored_version end
   if class.init then class.init(job) end
